@@ -1,0 +1,1 @@
+"""HTTP only: the app factory, routers, request/response schemas, auth and errors."""

@@ -1,0 +1,78 @@
+"""Accounts with fastapi-users: register, JWT bearer and cookie login, the current user."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi_users import BaseUserManager, FastAPIUsers, InvalidPasswordException, UUIDIDMixin, schemas
+from fastapi_users.authentication import AuthenticationBackend, BearerTransport, CookieTransport, JWTStrategy
+from fastapi_users_db_sqlalchemy import SQLAlchemyUserDatabase
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import User
+from db.session import get_async_session
+from mentorq.settings import get_settings
+
+MIN_PASSWORD_LENGTH = 8
+
+
+class UserRead(schemas.BaseUser[uuid.UUID]):
+    pass
+
+
+class UserCreate(schemas.BaseUserCreate):
+    pass
+
+
+class UserUpdate(schemas.BaseUserUpdate):
+    pass
+
+
+async def get_user_db(session: Annotated[AsyncSession, Depends(get_async_session)]) -> AsyncIterator[SQLAlchemyUserDatabase]:
+    yield SQLAlchemyUserDatabase(session, User)
+
+
+class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
+    def __init__(self, user_db: SQLAlchemyUserDatabase):
+        super().__init__(user_db)
+        secret = get_settings().secret_key
+        self.reset_password_token_secret = secret
+        self.verification_token_secret = secret
+
+    async def validate_password(self, password: str, user: UserCreate | User) -> None:
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise InvalidPasswordException(reason=f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+        if user.email.lower() in password.lower():
+            raise InvalidPasswordException(reason="password must not contain the e-mail address")
+
+
+async def get_user_manager(user_db: Annotated[SQLAlchemyUserDatabase, Depends(get_user_db)]) -> AsyncIterator[UserManager]:
+    yield UserManager(user_db)
+
+
+def get_jwt_strategy() -> JWTStrategy:
+    settings = get_settings()
+    return JWTStrategy(secret=settings.secret_key, lifetime_seconds=settings.access_token_lifetime_seconds)
+
+
+bearer_backend = AuthenticationBackend(
+    name="jwt", transport=BearerTransport(tokenUrl="auth/jwt/login"), get_strategy=get_jwt_strategy
+)
+cookie_backend = AuthenticationBackend(
+    name="cookie",
+    transport=CookieTransport(
+        cookie_name="mentorq_session",
+        cookie_secure=get_settings().env == "production",
+        cookie_samesite="lax",
+        cookie_max_age=get_settings().access_token_lifetime_seconds,
+    ),
+    get_strategy=get_jwt_strategy,
+)
+
+fastapi_users = FastAPIUsers[User, uuid.UUID](get_user_manager, [bearer_backend, cookie_backend])
+
+current_active_user = fastapi_users.current_user(active=True)
+CurrentUser = Annotated[User, Depends(current_active_user)]

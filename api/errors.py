@@ -1,0 +1,148 @@
+"""Errors are part of the API: application/problem+json with a stable machine `code`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+
+
+class ProblemError(Exception):
+    """Raised by services and routes; rendered as problem+json. Never carries a stack trace out."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.errors, self.headers = status, code, detail, errors, headers
+
+
+def problem_response(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+    instance: str | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"https://mentorq.dev/problems/{code}",
+        "title": code.replace("_", " ").capitalize(),
+        "status": status,
+        "code": code,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def field_path(location: tuple[Any, ...] | list[Any]) -> str:
+    """('body', 'input', 'messages', 0, 'role') -> 'input.messages[0].role'."""
+    path = ""
+    for part in location:
+        if part == "body" and not path:
+            continue
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "body"
+
+
+def _validation_problem(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = exc.errors()
+    if any(error.get("type") == "json_invalid" for error in errors):
+        return problem_response(400, "malformed_json", "the request body is not valid JSON", instance=request.url.path)
+    details = [{"path": field_path(error.get("loc", ())), "message": error.get("msg", "")} for error in errors]
+    return problem_response(
+        422, "validation_error", "the request does not match the expected shape", errors=details, instance=request.url.path
+    )
+
+
+def _http_problem(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+    # fastapi-users reports machine codes such as REGISTER_USER_ALREADY_EXISTS as the detail.
+    code = detail.lower() if detail.isupper() and " " not in detail else STATUS_CODES.get(exc.status_code, "error")
+    if exc.status_code == 401:
+        code = "unauthorized"
+        detail = "a valid bearer token or session cookie is required"
+    return problem_response(exc.status_code, code, detail, headers=getattr(exc, "headers", None), instance=request.url.path)
+
+
+def _is_connection_problem(exc: Exception) -> bool:
+    if isinstance(exc, (OperationalError, PoolTimeoutError)):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map every failure to problem+json; unknown errors become a bare 500 with no internals."""
+
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
+        return problem_response(
+            exc.status, exc.code, exc.detail, errors=exc.errors, headers=exc.headers, instance=request.url.path
+        )
+
+    app.add_exception_handler(RequestValidationError, _validation_problem)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_problem)  # type: ignore[arg-type]
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        if _is_connection_problem(exc):
+            log.warning("database unavailable: %s", type(exc.orig).__name__ if exc.orig else exc)
+            return problem_response(
+                503, "database_unavailable", "the database is unavailable; retry shortly",
+                headers={"Retry-After": "5"}, instance=request.url.path,
+            )
+        log.exception("database error")
+        return problem_response(500, "internal_error", "an unexpected error occurred", instance=request.url.path)
+
+    @app.exception_handler(PoolTimeoutError)
+    async def _pool(request: Request, exc: PoolTimeoutError) -> JSONResponse:
+        return problem_response(
+            503, "database_unavailable", "the database is busy or unavailable; retry shortly",
+            headers={"Retry-After": "5"}, instance=request.url.path,
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, OSError) or type(exc).__module__.startswith("psycopg"):
+            return problem_response(
+                503, "database_unavailable", "a backing service is unavailable; retry shortly",
+                headers={"Retry-After": "5"}, instance=request.url.path,
+            )
+        log.exception("unhandled error on %s", request.url.path)
+        return problem_response(500, "internal_error", "an unexpected error occurred", instance=request.url.path)

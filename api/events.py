@@ -1,0 +1,95 @@
+"""One Redis pub/sub connection per API process, fanned out to every waiting request or stream.
+
+A listener gets a bounded queue: a slow consumer loses live messages (it can re-read the
+recorded events from the database), it never blocks the reader or a worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from mentorq.channels import job_channel
+
+log = logging.getLogger(__name__)
+
+LISTENER_QUEUE_SIZE = 1000
+
+
+class JobEventHub:
+    def __init__(self, redis: aioredis.Redis):
+        self._redis = redis
+        self._pubsub: aioredis.client.PubSub | None = None
+        self._listeners: dict[str, set[asyncio.Queue[dict[str, Any]]]] = {}
+        self._lock = asyncio.Lock()
+        self._reader: asyncio.Task[None] | None = None
+
+    @contextlib.asynccontextmanager
+    async def listen(self, job_id: object) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+        """Subscribe to a job's live events for the duration of the block. Raises if Redis is down."""
+        channel = job_channel(job_id)
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=LISTENER_QUEUE_SIZE)
+        async with self._lock:
+            if self._pubsub is None:
+                self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            listeners = self._listeners.setdefault(channel, set())
+            listeners.add(queue)
+            if len(listeners) == 1:
+                try:
+                    await self._pubsub.subscribe(channel)
+                except Exception:
+                    listeners.discard(queue)
+                    if not listeners:
+                        del self._listeners[channel]
+                    raise
+            if self._reader is None or self._reader.done():
+                self._reader = asyncio.create_task(self._read_forever(), name="job-event-hub")
+        try:
+            yield queue
+        finally:
+            async with self._lock:
+                listeners = self._listeners.get(channel, set())
+                listeners.discard(queue)
+                if not listeners and channel in self._listeners:
+                    del self._listeners[channel]
+                    with contextlib.suppress(Exception):
+                        await self._pubsub.unsubscribe(channel)
+
+    async def _read_forever(self) -> None:
+        while True:
+            try:
+                if self._pubsub is None or not self._pubsub.subscribed:
+                    await asyncio.sleep(0.05)
+                    continue
+                message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - Redis went away; redis-py resubscribes on reconnect
+                log.debug("event hub read failed; retrying", exc_info=True)
+                await asyncio.sleep(0.5)
+                continue
+            if not message or message.get("type") != "message":
+                continue
+            channel = message["channel"].decode() if isinstance(message["channel"], bytes) else message["channel"]
+            try:
+                event = json.loads(message["data"])
+            except (TypeError, ValueError):
+                continue
+            for queue in tuple(self._listeners.get(channel, ())):
+                with contextlib.suppress(asyncio.QueueFull):
+                    queue.put_nowait(event)
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(BaseException):
+                await self._reader
+        if self._pubsub is not None:
+            with contextlib.suppress(Exception):
+                await self._pubsub.aclose()

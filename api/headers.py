@@ -1,0 +1,46 @@
+"""Parsing of the request headers the job API honours: Prefer (RFC 7240) and Idempotency-Key."""
+
+from __future__ import annotations
+
+import re
+
+from api.errors import ProblemError
+
+IDEMPOTENCY_KEY_MAX = 255
+# The IETF draft makes the key a Structured Fields sf-string ("..."); bare tokens are accepted too.
+_SF_STRING = re.compile(r'^"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*)"$')
+_BARE_TOKEN = re.compile(r"^[A-Za-z0-9._~:/+=\-]+$")
+
+
+def parse_idempotency_key(raw: str | None) -> str | None:
+    """The key, or None when the header is absent; a malformed key is a 400 problem."""
+    if raw is None:
+        return None
+    raw = raw.strip()
+    match = _SF_STRING.match(raw)
+    if match:
+        key = re.sub(r'\\(["\\])', r"\1", match.group(1))
+    elif _BARE_TOKEN.match(raw):
+        key = raw
+    else:
+        key = ""
+    if not key or len(key) > IDEMPOTENCY_KEY_MAX:
+        raise ProblemError(
+            400,
+            "invalid_idempotency_key",
+            f'Idempotency-Key must be a quoted string (or a token) of 1 to {IDEMPOTENCY_KEY_MAX} printable characters',
+        )
+    return key
+
+
+def parse_prefer_wait(raw: str | None, *, max_wait: int) -> int | None:
+    """Seconds from `Prefer: wait=N`, capped at max_wait; None when absent or unparseable (ignored, per RFC 7240)."""
+    if not raw:
+        return None
+    for preference in re.split(r"[,;]", raw):
+        name, _, value = preference.strip().partition("=")
+        if name.strip().lower() == "wait":
+            value = value.strip().strip('"')
+            if value.isdigit():
+                return min(int(value), max_wait)
+    return None

@@ -1,0 +1,231 @@
+"""Job use cases behind the routes: submit (with idempotency and the outbox), read, list, cancel, wait.
+
+Functions take the session explicitly and raise ProblemError, never HTTPException.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import anyio
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.errors import ProblemError, field_path
+from api.events import JobEventHub
+from api.redis import publish_events
+from api.schemas import JobCreate, JobList, JobMetrics, JobRead, JobUrls
+from db import jobs as job_queries
+from db.kinds import enabled_kinds
+from db.models import TERMINAL_STATUSES, Job, User
+from mentorq.dispatch import producer_app, publish_job
+from mentorq.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+TERMINAL = {status.value for status in TERMINAL_STATUSES}
+WAIT_POLL_INTERVAL_S = 1.0  # database re-check while waiting, in case a live event was missed
+
+
+def job_read(job: Job) -> JobRead:
+    """The job resource as clients see it."""
+    def millis(start: datetime | None, end: datetime | None) -> int | None:
+        return int((end - start).total_seconds() * 1000) if start and end else None
+
+    base = f"/v1/jobs/{job.id}"
+    return JobRead(
+        id=job.id,
+        kind=job.kind,
+        status=job.status,  # type: ignore[arg-type]
+        input=job.input,
+        output=job.output,
+        error=job.error,  # type: ignore[arg-type]
+        progress=job.progress,  # type: ignore[arg-type]
+        attempts=job.attempts,
+        max_attempts=job.max_attempts,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        completed_at=job.completed_at,
+        metrics=JobMetrics(queue_ms=millis(job.created_at, job.started_at), run_ms=millis(job.started_at, job.completed_at)),
+        urls=JobUrls(get=base, cancel=f"{base}/cancel", events=f"{base}/events"),
+    )
+
+
+def request_fingerprint(request: JobCreate) -> str:
+    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _validate_input(kind_name: str, raw_input: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    kinds = enabled_kinds(include_debug=get_settings().debug_kinds)
+    kind = kinds.get(kind_name)
+    if kind is None:
+        raise ProblemError(422, "unknown_kind", f"unknown job kind {kind_name!r}; known kinds: {', '.join(sorted(kinds))}")
+    try:
+        payload = kind.input_model.model_validate(raw_input)
+    except ValidationError as error:
+        errors = [
+            {"path": field_path(("input", *e["loc"])), "message": e["msg"]} for e in error.errors(include_url=False)
+        ]
+        raise ProblemError(422, "invalid_input", f"the input does not match the {kind_name!r} schema", errors=errors)
+    return kind, payload.model_dump(mode="json", exclude_none=True, by_alias=True)
+
+
+async def submit_job(
+    session: AsyncSession, *, owner: User, request: JobCreate, idempotency_key: str | None
+) -> tuple[Job, bool]:
+    """Record the job, commit, then publish it (the outbox). Returns (job, created)."""
+    kind, normalized_input = _validate_input(request.kind, request.input)
+    fingerprint = request_fingerprint(request)
+
+    if idempotency_key is not None:
+        # Serialize requests with the same key; a second one while the first is in flight is refused.
+        lock_key = func.hashtextextended(f"{owner.id}:{idempotency_key}", 0)
+        if not (await session.execute(select(func.pg_try_advisory_xact_lock(lock_key)))).scalar():
+            raise ProblemError(409, "idempotency_request_in_flight", "a request with this Idempotency-Key is in flight")
+        existing = await job_queries.find_job_by_idempotency_key(session, owner_id=owner.id, key=idempotency_key)
+        if existing is not None:
+            if existing.request_fingerprint != fingerprint:
+                raise ProblemError(
+                    422, "idempotency_key_reused", "this Idempotency-Key was used with a different request body"
+                )
+            return existing, False
+
+    job = await job_queries.insert_job(
+        session,
+        kind=kind.name,
+        owner_id=owner.id,
+        input=normalized_input,
+        max_attempts=kind.max_attempts,
+        queue=kind.queue,
+        priority=request.priority,
+        idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint,
+        webhook_url=str(request.webhook) if request.webhook else None,
+        webhook_events=request.webhook_events_filter or (["completed"] if request.webhook else None),
+    )
+    await session.commit()
+    job_queries.take_pending_events(session)  # nobody can be listening to a job that did not exist
+
+    try:
+        with anyio.fail_after(get_settings().broker_publish_timeout_seconds + 1):
+            await anyio.to_thread.run_sync(
+                lambda: publish_job(producer_app(), job_id=job.id, kind=job.kind, priority=job.priority)
+            )
+    except Exception:  # noqa: BLE001 - the broker is down: the job is safe in PostgreSQL; the reconciler publishes it
+        log.warning("broker unavailable; job %s stays in the outbox", job.id)
+    else:
+        await job_queries.mark_dispatched_async(session, job_id=job.id)
+        await session.commit()
+    return job, True
+
+
+def _parse_job_id(job_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(job_id)
+    except ValueError:
+        raise ProblemError(404, "job_not_found", "no such job") from None
+
+
+def _visible_to(user: User) -> uuid.UUID | None:
+    return None if user.is_superuser else user.id
+
+
+async def get_job_for(session: AsyncSession, *, user: User, job_id: str) -> Job:
+    """The job if this user may see it; another user's job is indistinguishable from a missing one."""
+    job = await job_queries.get_job(session, job_id=_parse_job_id(job_id), owner_id=_visible_to(user))
+    if job is None:
+        raise ProblemError(404, "job_not_found", "no such job")
+    return job
+
+
+def encode_cursor(job: Job) -> str:
+    return base64.urlsafe_b64encode(f"{job.created_at.isoformat()}|{job.id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created_at, job_id = raw.split("|")
+        return datetime.fromisoformat(created_at), uuid.UUID(job_id)
+    except (ValueError, UnicodeDecodeError):
+        raise ProblemError(400, "invalid_cursor", "the cursor is malformed; use next_cursor from a previous page") from None
+
+
+async def list_jobs_for(
+    session: AsyncSession, *, user: User, kind: str | None, status: str | None, limit: int, cursor: str | None
+) -> JobList:
+    """One page of the user's jobs, newest first."""
+    before = decode_cursor(cursor) if cursor else None
+    jobs = await job_queries.list_jobs(
+        session, owner_id=_visible_to(user), kind=kind, status=status, limit=limit + 1, before=before
+    )
+    page, more = jobs[:limit], len(jobs) > limit
+    return JobList(items=[job_read(job) for job in page], next_cursor=encode_cursor(page[-1]) if more else None)
+
+
+async def cancel_job_for(session: AsyncSession, *, user: User, job_id: str) -> Job:
+    """Cancel a queued or running job; a finished one answers 409."""
+    job = await get_job_for(session, user=user, job_id=job_id)
+    canceled = await job_queries.cancel_job(session, job_id=job.id)
+    await session.commit()
+    if canceled is None:
+        await session.refresh(job)
+        if job.status in TERMINAL:
+            raise ProblemError(409, "job_not_cancelable", f"the job already ended ({job.status})")
+        raise ProblemError(409, "job_not_cancelable", "the job changed state; retry")
+    await _publish_after_commit(session)
+    return canceled
+
+
+async def _publish_after_commit(session: AsyncSession) -> None:
+    await publish_events(job_queries.take_pending_events(session))
+
+
+@contextlib.asynccontextmanager
+async def _listen_if_possible(hub: JobEventHub, job_id: uuid.UUID) -> AsyncIterator[asyncio.Queue[dict[str, Any]] | None]:
+    """Live events of the job, or None when Redis is unreachable (the caller then polls)."""
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            events = await stack.enter_async_context(hub.listen(job_id))
+        except (RedisError, OSError):
+            events = None
+        yield events
+
+
+async def wait_for_job(session: AsyncSession, hub: JobEventHub, *, job: Job, seconds: float) -> Job:
+    """Hold until the job is finished or `seconds` pass, then return its latest state."""
+    if job.status in TERMINAL or seconds <= 0:
+        return job
+    deadline = time.monotonic() + seconds
+    async with _listen_if_possible(hub, job.id) as events:
+        while (remaining := deadline - time.monotonic()) > 0:
+            # Re-read after subscribing, so an event published just before is not missed; the
+            # commit ends the read transaction so the next refresh sees newer commits.
+            await session.refresh(job)
+            await session.commit()
+            if job.status in TERMINAL:
+                return job
+            if events is None:
+                await asyncio.sleep(min(remaining, WAIT_POLL_INTERVAL_S / 2))
+                continue
+            try:
+                event = await asyncio.wait_for(events.get(), timeout=min(remaining, WAIT_POLL_INTERVAL_S))
+            except TimeoutError:
+                continue
+            while event.get("status") not in TERMINAL and not events.empty():
+                event = events.get_nowait()
+    await session.refresh(job)
+    return job

@@ -1,0 +1,54 @@
+"""The FastAPI application. Imports no task code and no model library (a test proves it)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from api.auth import UserCreate, UserRead, UserUpdate, bearer_backend, cookie_backend, fastapi_users
+from api.errors import install_error_handlers
+from api.events import JobEventHub
+from api.limits import BodySizeLimit
+from api.redis import get_async_redis
+from api.routes import health, jobs, meta
+from db.session import async_engine
+from mentorq import __version__
+from mentorq.settings import get_settings
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    app.state.event_hub = JobEventHub(get_async_redis())
+    yield
+    await app.state.event_hub.close()
+    await get_async_redis().aclose()
+    await async_engine().dispose()
+
+
+def create_app() -> FastAPI:
+    """Build the API: accounts, the job API, catalog and health routes, problem+json errors."""
+    settings = get_settings()
+    logging.basicConfig(level=logging.INFO)
+    app = FastAPI(
+        title="mentorq",
+        version=__version__,
+        description="Asynchronous jobs for AI learning products: submit, wait, poll, cancel.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+
+    app.include_router(fastapi_users.get_auth_router(bearer_backend), prefix="/auth/jwt", tags=["auth"])
+    app.include_router(fastapi_users.get_auth_router(cookie_backend), prefix="/auth/cookie", tags=["auth"])
+    app.include_router(fastapi_users.get_register_router(UserRead, UserCreate), prefix="/auth", tags=["auth"])
+    app.include_router(fastapi_users.get_users_router(UserRead, UserUpdate), prefix="/users", tags=["users"])
+    app.include_router(jobs.router)
+    app.include_router(meta.router)
+    app.include_router(health.router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,62 @@
+"""/healthz (the process is up) and /readyz (PostgreSQL, Redis and a live worker)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from api.redis import get_async_redis
+from db.session import async_engine
+from mentorq.channels import WORKER_KEY_PREFIX
+
+router = APIRouter(tags=["health"])
+CHECK_TIMEOUT_S = 3.0
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process answers; says nothing of its dependencies."""
+    return {"status": "ok"}
+
+
+async def _check_database() -> dict[str, Any]:
+    async with async_engine().connect() as connection:
+        await connection.execute(text("SELECT 1"))
+    return {"ok": True}
+
+
+async def _check_redis() -> dict[str, Any]:
+    await get_async_redis().ping()
+    return {"ok": True}
+
+
+async def _check_workers() -> dict[str, Any]:
+    redis = get_async_redis()
+    workers = []
+    async for key in redis.scan_iter(match=f"{WORKER_KEY_PREFIX}*", count=100):
+        raw = await redis.get(key)
+        if raw:
+            workers.append(json.loads(raw))
+    queues = sorted({queue for worker in workers for queue in worker.get("queues", [])})
+    return {"ok": bool(workers), "count": len(workers), "queues": queues, "hostnames": [w["hostname"] for w in workers]}
+
+
+async def _run(check) -> dict[str, Any]:
+    try:
+        return await asyncio.wait_for(check(), CHECK_TIMEOUT_S)
+    except Exception as error:  # noqa: BLE001 - report, don't raise: this endpoint is for operators
+        return {"ok": False, "error": type(error).__name__}
+
+
+@router.get("/readyz")
+async def readyz() -> JSONResponse:
+    """200 when PostgreSQL, Redis and at least one worker are all up; 503 with the failing checks otherwise."""
+    database, redis, workers = await asyncio.gather(_run(_check_database), _run(_check_redis), _run(_check_workers))
+    checks = {"database": database, "redis": redis, "workers": workers}
+    ready = all(check["ok"] for check in checks.values())
+    return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks}, status_code=200 if ready else 503)

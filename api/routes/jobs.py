@@ -1,0 +1,80 @@
+"""/v1/jobs: submit, read, list, cancel."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Query, Response
+
+from api import job_service
+from api.deps import CurrentUser, EventHubDep, SessionDep
+from api.headers import parse_idempotency_key, parse_prefer_wait
+from api.schemas import JobCreate, JobList, JobRead
+from mentorq.settings import get_settings
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+PreferHeader = Annotated[str | None, Header(description="`wait=N` (N <= 60): hold the request until the job ends")]
+StatusFilter = Literal["queued", "running", "succeeded", "failed", "canceled"]
+
+
+def _wait_seconds(prefer: str | None, response: Response) -> int | None:
+    wait = parse_prefer_wait(prefer, max_wait=get_settings().max_wait_seconds)
+    if wait is not None:
+        response.headers["Preference-Applied"] = f"wait={wait}"
+    return wait
+
+
+@router.post("", response_model=JobRead, status_code=202, responses={200: {"model": JobRead}})
+async def submit_job(
+    request: JobCreate,
+    session: SessionDep,
+    user: CurrentUser,
+    hub: EventHubDep,
+    response: Response,
+    prefer: PreferHeader = None,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> JobRead:
+    """Queue a job. 202 with its resource; 200 if it already finished within `Prefer: wait`."""
+    key = parse_idempotency_key(idempotency_key)
+    wait = _wait_seconds(prefer, response)
+    job, created = await job_service.submit_job(session, owner=user, request=request, idempotency_key=key)
+    if not created:
+        response.headers["Idempotent-Replayed"] = "true"
+    if wait:
+        job = await job_service.wait_for_job(session, hub, job=job, seconds=wait)
+    response.headers["Location"] = f"/v1/jobs/{job.id}"
+    response.status_code = 200 if job.status in job_service.TERMINAL and wait else 202
+    return job_service.job_read(job)
+
+
+@router.get("/{job_id}", response_model=JobRead)
+async def get_job(
+    job_id: str, session: SessionDep, user: CurrentUser, hub: EventHubDep, response: Response, prefer: PreferHeader = None
+) -> JobRead:
+    """The job; with `Prefer: wait=N`, once it ended or N seconds passed."""
+    job = await job_service.get_job_for(session, user=user, job_id=job_id)
+    wait = _wait_seconds(prefer, response)
+    if wait:
+        job = await job_service.wait_for_job(session, hub, job=job, seconds=wait)
+    return job_service.job_read(job)
+
+
+@router.get("", response_model=JobList)
+async def list_jobs(
+    session: SessionDep,
+    user: CurrentUser,
+    kind: str | None = None,
+    status: StatusFilter | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> JobList:
+    """The user's jobs, newest first, a page at a time (`next_cursor`)."""
+    return await job_service.list_jobs_for(session, user=user, kind=kind, status=status, limit=limit, cursor=cursor)
+
+
+@router.post("/{job_id}/cancel", response_model=JobRead)
+async def cancel_job(job_id: str, session: SessionDep, user: CurrentUser) -> JobRead:
+    """Cancel a queued job (it never runs) or a running one (it stops at its next check)."""
+    job = await job_service.cancel_job_for(session, user=user, job_id=job_id)
+    return job_service.job_read(job)

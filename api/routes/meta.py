@@ -1,0 +1,40 @@
+"""/v1/kinds and /v1/models: what this deployment can do."""
+
+from __future__ import annotations
+
+import anyio
+from fastapi import APIRouter
+
+from api.deps import CurrentUser
+from api.schemas import KindList, KindRead
+from db.kinds import enabled_kinds
+from mentorq.catalog import list_models
+from mentorq.settings import get_settings
+
+router = APIRouter(prefix="/v1", tags=["catalog"])
+
+
+@router.get("/kinds", response_model=KindList)
+async def list_kinds(user: CurrentUser) -> KindList:
+    """Every job kind with its input and output JSON schema."""
+    kinds = enabled_kinds(include_debug=get_settings().debug_kinds)
+    return KindList(
+        items=[
+            KindRead(
+                name=kind.name,
+                description=kind.description,
+                queue=kind.queue,
+                max_attempts=kind.max_attempts,
+                time_limit_s=kind.soft_time_limit,
+                input_schema=kind.input_model.model_json_schema(),
+                output_schema=kind.output_model.model_json_schema(by_alias=True),
+            )
+            for kind in kinds.values()
+        ]
+    )
+
+
+@router.get("/models")
+async def models(user: CurrentUser) -> dict:
+    """LLM and embedding models each provider offers (Ollama is asked live, with a short timeout)."""
+    return await anyio.to_thread.run_sync(list_models, get_settings())

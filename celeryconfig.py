@@ -1,0 +1,53 @@
+"""Celery settings: broker, queues, routes, reliability and the beat schedule.
+
+Results live in PostgreSQL (the job row), so there is no result backend. A message is acked
+only after its task ran (acks_late) and is put back if the worker process died
+(reject_on_worker_lost); the job runtime's conditional claim makes the redelivery harmless.
+"""
+
+from kombu import Queue
+
+from db.kinds import KINDS
+from mentorq.settings import get_settings
+
+_settings = get_settings()
+
+broker_url = _settings.celery_broker_url
+broker_connection_retry_on_startup = True
+broker_connection_timeout = _settings.broker_publish_timeout_seconds
+broker_transport_options = {
+    # Longer than the longest job: an unacked message comes back only after this, and the
+    # reconciler (heartbeats) recovers crashed jobs much sooner.
+    "visibility_timeout": 2 * 3600,
+    "socket_connect_timeout": _settings.broker_publish_timeout_seconds,
+    "socket_timeout": 30,
+}
+result_backend = None
+task_ignore_result = True
+
+task_serializer = "json"
+result_serializer = "json"
+accept_content = ["json"]
+timezone = "UTC"
+enable_utc = True
+
+task_acks_late = True
+task_reject_on_worker_lost = True
+worker_prefetch_multiplier = 1
+worker_cancel_long_running_tasks_on_connection_loss = True
+worker_send_task_events = True  # for Flower
+task_send_sent_event = True
+
+task_queues = [Queue(name) for name in ("gpu", "cpu", "io", "maintenance")]
+task_default_queue = "cpu"
+task_routes = {kind.task_name: {"queue": kind.queue} for kind in KINDS.values()}
+task_routes["mentorq.maintenance.*"] = {"queue": "maintenance"}
+
+beat_schedule = {
+    "reconcile-jobs": {
+        "task": "mentorq.maintenance.reconcile",
+        "schedule": _settings.reconcile_every_seconds,
+        # A reconcile run older than its period is pointless: the next one is already coming.
+        "options": {"expires": max(1.0, _settings.reconcile_every_seconds)},
+    },
+}

@@ -1,0 +1,294 @@
+"""Job transitions and queries.
+
+Every transition is one conditional UPDATE ... WHERE status IN (...) RETURNING, so a duplicate
+delivery, a race with cancel or a late worker is harmless: whoever loses the UPDATE gets None
+and does nothing. Each transition also records a job event in the same transaction; the events
+are collected in ``session.info`` so the caller can publish them live once the commit succeeded.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from db.models import Job, JobEvent, JobStatus
+
+PENDING_EVENTS = "mentorq_pending_events"
+ACTIVE = (JobStatus.queued.value, JobStatus.running.value)
+
+
+def _record_event(session: Session | AsyncSession, job: Job, type_: str, data: dict[str, Any] | None) -> JobEvent:
+    event = JobEvent(job_id=job.id, type=type_, data=data)
+    session.add(event)
+    session.info.setdefault(PENDING_EVENTS, []).append((event, job))
+    return event
+
+
+def take_pending_events(session: Session | AsyncSession) -> list[tuple[JobEvent, Job]]:
+    """The events recorded since the last call; call after a successful commit to publish them."""
+    return session.info.pop(PENDING_EVENTS, [])
+
+
+def _transition(*conditions: Any, **values: Any):
+    return (
+        update(Job)
+        .where(*conditions)
+        .values(**values)
+        .returning(Job)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+
+
+# --- API side (async) -------------------------------------------------------------------------
+
+
+async def insert_job(session: AsyncSession, **fields: Any) -> Job:
+    """Add a queued job and its `queued` event; the caller commits."""
+    job = Job(id=fields.pop("id", None) or uuid.uuid4(), status=JobStatus.queued.value, attempts=0, **fields)
+    session.add(job)
+    await session.flush()
+    _record_event(session, job, "queued", None)
+    await session.flush()
+    return job
+
+
+async def find_job_by_idempotency_key(session: AsyncSession, *, owner_id: uuid.UUID, key: str) -> Job | None:
+    result = await session.execute(select(Job).where(Job.owner_id == owner_id, Job.idempotency_key == key))
+    return result.scalar_one_or_none()
+
+
+async def get_job(session: AsyncSession, *, job_id: uuid.UUID, owner_id: uuid.UUID | None) -> Job | None:
+    """The job, if it exists and `owner_id` (None for admins) may see it."""
+    query = select(Job).where(Job.id == job_id).execution_options(populate_existing=True)
+    if owner_id is not None:
+        query = query.where(Job.owner_id == owner_id)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def list_jobs(
+    session: AsyncSession,
+    *,
+    owner_id: uuid.UUID | None,
+    kind: str | None,
+    status: str | None,
+    limit: int,
+    before: tuple[datetime, uuid.UUID] | None,
+) -> list[Job]:
+    """Newest first; `before` is the (created_at, id) of the last job of the previous page."""
+    query: Select[tuple[Job]] = select(Job)
+    if owner_id is not None:
+        query = query.where(Job.owner_id == owner_id)
+    if kind is not None:
+        query = query.where(Job.kind == kind)
+    if status is not None:
+        query = query.where(Job.status == status)
+    if before is not None:
+        created_at, job_id = before
+        query = query.where(
+            or_(Job.created_at < created_at, and_(Job.created_at == created_at, Job.id < job_id))
+        )
+    query = query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)
+    return list((await session.execute(query)).scalars())
+
+
+async def cancel_job(session: AsyncSession, *, job_id: uuid.UUID) -> Job | None:
+    """queued|running -> canceled. A running worker notices at its next check and stops."""
+    result = await session.execute(
+        _transition(Job.id == job_id, Job.status.in_(ACTIVE), status=JobStatus.canceled.value, completed_at=func.now())
+    )
+    job = result.scalar_one_or_none()
+    if job is not None:
+        _record_event(session, job, "canceled", None)
+    return job
+
+
+async def mark_dispatched_async(session: AsyncSession, *, job_id: uuid.UUID) -> None:
+    await session.execute(update(Job).where(Job.id == job_id).values(dispatched_at=func.now()))
+
+
+async def events_after(session: AsyncSession, *, job_id: uuid.UUID, after_id: int) -> list[JobEvent]:
+    """The job's recorded events with id > after_id, oldest first."""
+    result = await session.execute(
+        select(JobEvent).where(JobEvent.job_id == job_id, JobEvent.id > after_id).order_by(JobEvent.id)
+    )
+    return list(result.scalars())
+
+
+# --- worker side (sync) -----------------------------------------------------------------------
+
+
+def claim_job(session: Session, *, job_id: uuid.UUID, worker: str, time_limit_s: float) -> Job | None:
+    """queued -> running, counting the attempt. None if someone else has it or it is over."""
+    result = session.execute(
+        _transition(
+            Job.id == job_id,
+            Job.status == JobStatus.queued.value,
+            Job.attempts < Job.max_attempts,
+            status=JobStatus.running.value,
+            attempts=Job.attempts + 1,
+            worker=worker,
+            started_at=func.now(),
+            heartbeat_at=func.now(),
+            deadline_at=func.now() + timedelta(seconds=time_limit_s),
+            progress=None,
+        )
+    )
+    job = result.scalar_one_or_none()
+    if job is not None:
+        _record_event(session, job, "started", {"attempt": job.attempts, "worker": worker})
+    return job
+
+
+def beat_heart(session: Session, *, job_id: uuid.UUID) -> bool:
+    """Refresh the heartbeat; False when the job is no longer running (canceled, taken over)."""
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.running.value)
+        .values(heartbeat_at=func.now())
+        .returning(Job.id)
+    )
+    return result.first() is not None
+
+
+def job_status(session: Session, *, job_id: uuid.UUID) -> str | None:
+    return session.execute(select(Job.status).where(Job.id == job_id)).scalar_one_or_none()
+
+
+def set_progress(session: Session, *, job_id: uuid.UUID, progress: dict[str, Any]) -> bool:
+    result = session.execute(
+        _transition(Job.id == job_id, Job.status == JobStatus.running.value, progress=progress, heartbeat_at=func.now())
+    )
+    job = result.scalar_one_or_none()
+    if job is not None:
+        _record_event(session, job, "progress", progress)
+    return job is not None
+
+
+def finish_job(session: Session, *, job_id: uuid.UUID, output: dict[str, Any]) -> Job | None:
+    """running -> succeeded with the output."""
+    result = session.execute(
+        _transition(
+            Job.id == job_id,
+            Job.status == JobStatus.running.value,
+            status=JobStatus.succeeded.value,
+            output=output,
+            error=None,
+            completed_at=func.now(),
+        )
+    )
+    job = result.scalar_one_or_none()
+    if job is not None:
+        _record_event(session, job, "succeeded", None)
+    return job
+
+
+def fail_job(
+    session: Session,
+    *,
+    job_id: uuid.UUID,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    from_statuses: tuple[str, ...] = (JobStatus.running.value,),
+) -> Job | None:
+    """-> failed with `{code, message}` (and details, e.g. the raw text of an invalid answer)."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        error["details"] = details
+    result = session.execute(
+        _transition(
+            Job.id == job_id,
+            Job.status.in_(from_statuses),
+            status=JobStatus.failed.value,
+            error=error,
+            completed_at=func.now(),
+        )
+    )
+    job = result.scalar_one_or_none()
+    if job is not None:
+        _record_event(session, job, "failed", error)
+    return job
+
+
+def requeue_job(session: Session, *, job_id: uuid.UUID, reason: str, from_status: str) -> Job | None:
+    """running -> queued for another attempt (retry or a dead worker); the caller republishes."""
+    result = session.execute(
+        _transition(
+            Job.id == job_id,
+            Job.status == from_status,
+            Job.attempts < Job.max_attempts,
+            status=JobStatus.queued.value,
+            dispatched_at=None,
+            worker=None,
+            heartbeat_at=None,
+            deadline_at=None,
+        )
+    )
+    job = result.scalar_one_or_none()
+    if job is not None:
+        _record_event(session, job, "retried", {"reason": reason, "attempts": job.attempts})
+    return job
+
+
+def mark_dispatched(session: Session, *, job_id: uuid.UUID) -> None:
+    session.execute(update(Job).where(Job.id == job_id).values(dispatched_at=func.now()))
+
+
+def jobs_to_dispatch(session: Session, *, undispatched_for_s: float, redispatch_after_s: float, limit: int) -> list[Job]:
+    """Queued jobs never published (the outbox) or published so long ago the message may be lost."""
+    now = func.now()
+    result = session.execute(
+        select(Job)
+        .where(
+            Job.status == JobStatus.queued.value,
+            or_(
+                and_(Job.dispatched_at.is_(None), Job.created_at < now - timedelta(seconds=undispatched_for_s)),
+                Job.dispatched_at < now - timedelta(seconds=redispatch_after_s),
+            ),
+        )
+        .order_by(Job.created_at)
+        .limit(limit)
+    )
+    return list(result.scalars())
+
+
+def queued_dispatched_jobs(session: Session, *, limit: int) -> list[Job]:
+    """Every queued job that was published: after the broker lost its data, all must go again."""
+    result = session.execute(
+        select(Job)
+        .where(Job.status == JobStatus.queued.value, Job.dispatched_at.is_not(None))
+        .order_by(Job.created_at)
+        .limit(limit)
+    )
+    return list(result.scalars())
+
+
+def stale_running_jobs(session: Session, *, stale_after_s: float, limit: int) -> list[Job]:
+    """Running jobs whose worker stopped beating (crashed, killed, host gone) or ran past the deadline."""
+    now = func.now()
+    result = session.execute(
+        select(Job)
+        .where(
+            Job.status == JobStatus.running.value,
+            or_(Job.heartbeat_at < now - timedelta(seconds=stale_after_s), Job.deadline_at < now),
+        )
+        .limit(limit)
+    )
+    return list(result.scalars())
+
+
+def event_message(event: JobEvent, job: Job) -> dict[str, Any]:
+    """The JSON a job event is published as on the job's live channel."""
+    return {
+        "id": event.id,
+        "job_id": str(job.id),
+        "type": event.type,
+        "status": job.status,
+        "data": event.data,
+        "at": (event.created_at or datetime.now().astimezone()).isoformat(),
+    }

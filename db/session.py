@@ -1,0 +1,83 @@
+"""Engines and sessions: a context manager for workers, an async dependency source for the API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from mentorq.settings import get_settings
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Point a plain postgres URL at the psycopg 3 driver, which serves both sync and async."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+@lru_cache
+def sync_engine() -> Engine:
+    settings = get_settings()
+    return create_engine(
+        sqlalchemy_url(settings.require_database_url()),
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+    )
+
+
+@lru_cache
+def async_engine() -> AsyncEngine:
+    settings = get_settings()
+    return create_async_engine(
+        sqlalchemy_url(settings.require_database_url()),
+        pool_pre_ping=True,
+        pool_size=20,
+        max_overflow=20,
+        pool_timeout=10,
+        # Fail fast when PostgreSQL is down so the API answers 503 instead of hanging.
+        connect_args={"connect_timeout": 5},
+    )
+
+
+@lru_cache
+def _sync_factory() -> sessionmaker[Session]:
+    return sessionmaker(sync_engine(), expire_on_commit=False)
+
+
+@lru_cache
+def async_session_factory() -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(async_engine(), expire_on_commit=False)
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """A worker-side session that commits on success and rolls back on error."""
+    session = _sync_factory()()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+async def get_async_session() -> AsyncIterator[AsyncSession]:
+    """An API-side session; routes commit explicitly, anything uncommitted is rolled back."""
+    async with async_session_factory()() as session:
+        yield session
+
+
+def reset_engines() -> None:
+    """Forget engines (after fork, or when settings changed in tests)."""
+    for cached in (sync_engine, async_engine, _sync_factory, async_session_factory):
+        cached.cache_clear()

@@ -1,0 +1,37 @@
+"""Publishing a job to the broker: the one place that knows a job's task name, queue and id.
+
+The API (through a producer-only Celery app) and the reconciler (through the worker app) both
+publish here. The Celery task id is the job id, so Flower and the job row line up.
+"""
+
+from __future__ import annotations
+
+import uuid
+from functools import lru_cache
+
+from celery import Celery
+
+from db.kinds import KINDS
+
+
+@lru_cache
+def producer_app() -> Celery:
+    """A Celery app that only publishes: no task modules, no models (for the API host)."""
+    app = Celery("mentorq")
+    app.config_from_object("celeryconfig")
+    return app
+
+
+def publish_job(app: Celery, *, job_id: uuid.UUID, kind: str, priority: int = 0, countdown: float | None = None) -> None:
+    """Send the job's task message; raises if the broker cannot be reached (the outbox retries)."""
+    spec = KINDS[kind]
+    app.send_task(
+        spec.task_name,
+        args=[str(job_id)],
+        task_id=str(job_id),
+        queue=spec.queue,
+        priority=priority,
+        countdown=countdown,
+        # No retry loop here: a down broker must not hold an API request; the reconciler re-publishes.
+        retry=False,
+    )

@@ -1,0 +1,79 @@
+"""Every knob of the platform, read once from the environment."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"", "changethis", "change-me", "changeme", "secret"}
+
+
+class Settings(BaseSettings):
+    """Process-wide configuration; environment variables override the defaults."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    env: Literal["dev", "test", "production"] = Field("production", alias="MENTORQ_ENV")
+    state_dir: Path = Field(Path(".mentorq"), alias="MENTORQ_STATE_DIR")
+
+    # Unset DATABASE_URL / REDIS_URL mean the embedded servers under state_dir.
+    database_url: str | None = Field(None, alias="DATABASE_URL")
+    redis_url: str | None = Field(None, alias="REDIS_URL")
+    ollama_host: str | None = Field(None, alias="OLLAMA_HOST")
+
+    llm_provider: Literal["auto", "ollama", "local"] = Field("auto", alias="MENTORQ_LLM_PROVIDER")
+    llm_model: str | None = Field(None, alias="MENTORQ_LLM_MODEL")
+    embed_model: str = Field("all-MiniLM-L6-v2", alias="MENTORQ_EMBED_MODEL")
+
+    secret_key: str = Field("changethis", alias="SECRET_KEY")
+    access_token_lifetime_seconds: int = Field(3600, alias="MENTORQ_TOKEN_LIFETIME_SECONDS")
+
+    max_body_bytes: int = Field(1_048_576, alias="MENTORQ_MAX_BODY_BYTES")
+    max_wait_seconds: int = Field(60, ge=0, le=60, alias="MENTORQ_MAX_WAIT_SECONDS")
+    broker_publish_timeout_seconds: float = Field(2.0, alias="MENTORQ_BROKER_PUBLISH_TIMEOUT")
+
+    # Job runtime and reconciliation.
+    heartbeat_seconds: float = Field(5.0, alias="MENTORQ_HEARTBEAT_SECONDS")
+    stale_after_seconds: float = Field(30.0, alias="MENTORQ_STALE_AFTER_SECONDS")
+    reconcile_every_seconds: float = Field(5.0, alias="MENTORQ_RECONCILE_EVERY_SECONDS")
+    redispatch_after_seconds: float = Field(600.0, alias="MENTORQ_REDISPATCH_AFTER_SECONDS")
+    # Kinds used only by the test suite and operators' smoke checks (debug.sleep).
+    debug_kinds: bool = Field(False, alias="MENTORQ_DEBUG_KINDS")
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> "Settings":
+        if self.env == "production" and self.secret_key.strip().lower() in PLACEHOLDER_SECRETS:
+            raise ValueError(
+                "SECRET_KEY is a placeholder; set a long random value "
+                "(python -c 'import secrets; print(secrets.token_urlsafe(48))'), "
+                "or MENTORQ_ENV=dev for local development"
+            )
+        return self
+
+    @property
+    def celery_broker_url(self) -> str:
+        """The Redis URL in the form kombu expects (unix sockets are redis+socket://)."""
+        url = self.require_redis_url()
+        if url.startswith("unix://"):
+            return "redis+socket://" + url[len("unix://"):]
+        return url
+
+    def require_database_url(self) -> str:
+        if not self.database_url:
+            raise RuntimeError("DATABASE_URL is not set (mentorq dev sets it for the embedded server)")
+        return self.database_url
+
+    def require_redis_url(self) -> str:
+        if not self.redis_url:
+            raise RuntimeError("REDIS_URL is not set (mentorq dev sets it for the embedded server)")
+        return self.redis_url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The settings of this process, read once."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Alembic migrations, written by hand; named by date and slug."""

@@ -1,0 +1,73 @@
+"""Session fixtures: one real platform (PostgreSQL, Redis, API, worker, beat) shared by the tests."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.fake_ollama import FakeOllama
+from tests.stack import Stack, build_stack
+
+os.environ.setdefault("MENTORQ_ENV", "test")
+
+
+@pytest.fixture(scope="session")
+def fake_ollama() -> Iterator[FakeOllama]:
+    server = FakeOllama().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, fake_ollama: FakeOllama) -> Iterator[Stack]:
+    platform = build_stack(tmp_path_factory.mktemp("stack"), ollama_url=fake_ollama.url)
+    try:
+        platform.start_api()
+        platform.start_worker()
+        platform.start_beat()
+        yield platform
+    finally:
+        platform.stop_all()
+        platform.redis.stop()
+        platform.postgres.stop()
+
+
+@pytest.fixture(autouse=True)
+def _reset_fake_ollama(fake_ollama: FakeOllama) -> None:
+    fake_ollama.token_delay_s = 0.0
+    fake_ollama.invalid_json_times = 0
+
+
+class ApiClient(httpx.Client):
+    """An httpx client logged in as a fresh user."""
+
+    email: str
+    user_id: str
+
+
+def register(base_url: str, *, email: str | None = None, password: str = "correct-horse-battery") -> ApiClient:
+    email = email or f"user-{uuid.uuid4().hex[:12]}@example.com"
+    anonymous = httpx.Client(base_url=base_url, timeout=90)
+    created = anonymous.post("/auth/register", json={"email": email, "password": password})
+    assert created.status_code == 201, created.text
+    token = anonymous.post("/auth/jwt/login", data={"username": email, "password": password}).json()["access_token"]
+    anonymous.close()
+    client = ApiClient(base_url=base_url, timeout=90, headers={"Authorization": f"Bearer {token}"})
+    client.email, client.user_id = email, created.json()["id"]
+    return client
+
+
+@pytest.fixture
+def client(stack: Stack) -> Iterator[ApiClient]:
+    with register(stack.api_url) as api:
+        yield api
+
+
+@pytest.fixture
+def other_client(stack: Stack) -> Iterator[ApiClient]:
+    with register(stack.api_url) as api:
+        yield api

@@ -1,0 +1,161 @@
+"""A real platform for tests: embedded PostgreSQL and Redis, API, workers and beat as processes.
+
+Every process is started here and stopped by its own pid.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from mentorq import migrate
+from mentorq.embedded import EmbeddedPostgres, EmbeddedRedis
+
+REPO = Path(__file__).resolve().parent.parent
+ALL_QUEUES = "gpu,cpu,io,maintenance"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate, *, timeout: float, interval: float = 0.1, message: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except Exception:  # noqa: BLE001 - not ready yet
+            pass
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {message}")
+
+
+def stop_process(process: subprocess.Popen, *, timeout: float = 15.0) -> None:
+    """SIGTERM the process group we created, then SIGKILL it if it lingers."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(5)
+
+
+@dataclass
+class Stack:
+    root: Path
+    env: dict[str, str]
+    postgres: EmbeddedPostgres
+    redis: EmbeddedRedis
+    api_url: str = ""
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def database_url(self) -> str:
+        return self.env["DATABASE_URL"]
+
+    def sql(self, query: str, *params: object) -> list[tuple]:
+        """Run one statement against the platform's database and return its rows."""
+        with psycopg.connect(self.database_url.replace("+psycopg", ""), autocommit=True) as connection:
+            cursor = connection.execute(query, params)
+            return cursor.fetchall() if cursor.description else []
+
+    def _spawn(self, name: str, command: list[str], extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+        log = open(self.root / f"{name}.log", "ab")
+        process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env={**self.env, **(extra_env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: we can stop it and its children by pid
+        )
+        self.processes[name] = process
+        return process
+
+    def start_api(self) -> None:
+        port = free_port()
+        self.api_url = f"http://127.0.0.1:{port}"
+        self._spawn(
+            "api",
+            [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        )
+        wait_until(lambda: httpx.get(f"{self.api_url}/healthz", timeout=1).status_code == 200, timeout=60, message="api")
+
+    def start_worker(self, name: str = "worker", *, queues: str = ALL_QUEUES, concurrency: int = 2) -> subprocess.Popen:
+        hostname = f"{name}@test"
+        process = self._spawn(
+            name,
+            [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q", queues, "-n", hostname,
+             "--concurrency", str(concurrency), "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
+        )
+        wait_until(lambda: self.worker_is_live(hostname), timeout=60, message=f"worker {hostname}")
+        return process
+
+    def worker_is_live(self, hostname: str) -> bool:
+        import redis
+
+        return bool(redis.Redis.from_url(self.redis.url).exists(f"mentorq:worker:{hostname}"))
+
+    def start_beat(self) -> None:
+        self._spawn(
+            "beat",
+            [sys.executable, "-m", "celery", "-A", "workers.celery_app", "beat", "-s", str(self.root / "beat-schedule"),
+             "--loglevel", "INFO"],
+        )
+
+    def stop(self, name: str) -> None:
+        process = self.processes.pop(name, None)
+        if process is not None:
+            stop_process(process)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL a process and its children at once, like a host losing power."""
+        process = self.processes.pop(name)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            self.stop(name)
+
+
+def build_stack(root: Path, *, ollama_url: str) -> Stack:
+    """Start PostgreSQL and Redis, migrate, and prepare the environment the processes share."""
+    root.mkdir(parents=True, exist_ok=True)
+    postgres = EmbeddedPostgres(root / "pg").start()
+    redis_server = EmbeddedRedis(root / "redis").start()
+    migrate.upgrade(postgres.url)
+    env = {
+        **os.environ,
+        "DATABASE_URL": postgres.url,
+        "REDIS_URL": redis_server.url,
+        "MENTORQ_ENV": "test",
+        "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+        "MENTORQ_STATE_DIR": str(root),
+        "MENTORQ_DEBUG_KINDS": "1",
+        "MENTORQ_LLM_PROVIDER": "ollama",
+        "MENTORQ_LLM_MODEL": "llama3.2:1b",
+        "OLLAMA_HOST": ollama_url,
+        "MENTORQ_HEARTBEAT_SECONDS": "0.5",
+        "MENTORQ_STALE_AFTER_SECONDS": "3",
+        "MENTORQ_RECONCILE_EVERY_SECONDS": "1",
+        "MENTORQ_REDISPATCH_AFTER_SECONDS": "600",
+        "MENTORQ_BROKER_PUBLISH_TIMEOUT": "1",
+        "PYTHONUNBUFFERED": "1",
+        "HF_HUB_OFFLINE": "1",
+    }
+    return Stack(root=root, env=env, postgres=postgres, redis=redis_server)

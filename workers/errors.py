@@ -1,0 +1,20 @@
+"""Errors a job body raises to end its job with a stable code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class JobError(Exception):
+    """Ends the job `failed` with `code`; `retryable` errors get another attempt while any are left."""
+
+    def __init__(self, code: str, message: str, *, retryable: bool = False, details: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+        self.details = details
+
+
+class JobCanceled(Exception):
+    """Raised inside a job body when the job was canceled; the runtime stops quietly."""

@@ -1,0 +1,214 @@
+"""The job lifecycle every task shares: claim, heartbeat, progress, cancel checks, finish or fail.
+
+`job_task(kind)` turns a plain function `body(ctx, payload) -> output model` into a Celery task
+named, routed and time-limited from the kind registry. The body never touches job rows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+from pydantic import BaseModel, ValidationError
+
+from db import jobs as job_queries
+from db.kinds import KINDS, JobKind
+from db.session import session_scope
+from mentorq.channels import job_channel
+from mentorq.dispatch import publish_job
+from mentorq.settings import get_settings
+from workers.celery_app import app
+from workers.errors import JobCanceled, JobError
+from workers.redis_client import get_redis
+
+log = logging.getLogger(__name__)
+
+PROGRESS_MIN_INTERVAL_S = 0.5
+CANCEL_POLL_INTERVAL_S = 0.5
+RETRY_BACKOFF_CAP_S = 60.0
+
+
+def publish_committed_events(session) -> None:
+    """Publish the events of a committed transaction on their jobs' live channels (best effort)."""
+    pending = job_queries.take_pending_events(session)
+    if not pending:
+        return
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        for event, job in pending:
+            pipe.publish(job_channel(job.id), json.dumps(job_queries.event_message(event, job)))
+        pipe.execute()
+    except Exception:  # noqa: BLE001 - live events are a convenience; the rows are the record
+        log.warning("could not publish live events", exc_info=True)
+
+
+class _Transaction:
+    """session_scope() that publishes the transaction's job events after it committed."""
+
+    def __enter__(self):
+        self._scope = session_scope()
+        self.session = self._scope.__enter__()
+        return self.session
+
+    def __exit__(self, exc_type, exc, tb):
+        result = self._scope.__exit__(exc_type, exc, tb)
+        if exc_type is None:
+            publish_committed_events(self.session)
+        return result
+
+
+class JobWatcher(threading.Thread):
+    """Beats the job's heartbeat and notices cancellation while the body runs."""
+
+    def __init__(self, job_id: uuid.UUID, heartbeat_s: float):
+        super().__init__(name=f"job-watcher-{job_id}", daemon=True)
+        self.job_id = job_id
+        self.heartbeat_s = heartbeat_s
+        self.canceled = threading.Event()
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        last_beat = time.monotonic()
+        while not self._stop.wait(min(CANCEL_POLL_INTERVAL_S, self.heartbeat_s)):
+            try:
+                with session_scope() as session:
+                    if time.monotonic() - last_beat >= self.heartbeat_s:
+                        still_running = job_queries.beat_heart(session, job_id=self.job_id)
+                        last_beat = time.monotonic()
+                    else:
+                        still_running = job_queries.job_status(session, job_id=self.job_id) == "running"
+            except Exception:  # noqa: BLE001 - a DB blip must not kill the job; the next tick retries
+                log.warning("heartbeat failed for job %s", self.job_id, exc_info=True)
+                continue
+            if not still_running:
+                self.canceled.set()
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+class JobContext:
+    """What a job body sees: its input, attempt, and calls to report progress and honour cancel."""
+
+    def __init__(self, *, job_id: uuid.UUID, kind: JobKind, attempt: int, watcher: JobWatcher):
+        self.job_id = job_id
+        self.kind = kind
+        self.attempt = attempt
+        self._watcher = watcher
+        self._last_progress = 0.0
+        self._last_stage: str | None = None
+
+    def check_canceled(self) -> None:
+        """Raise JobCanceled if the job was canceled (or taken over); call it between steps."""
+        if self._watcher.canceled.is_set():
+            raise JobCanceled()
+
+    def progress(self, stage: str, fraction: float | None = None, message: str | None = None) -> None:
+        """Record progress; throttled, except that a new stage is always recorded."""
+        self.check_canceled()
+        now = time.monotonic()
+        if stage == self._last_stage and now - self._last_progress < PROGRESS_MIN_INTERVAL_S:
+            return
+        self._last_stage, self._last_progress = stage, now
+        progress = {"stage": stage, "fraction": fraction, "message": message}
+        with _Transaction() as session:
+            if not job_queries.set_progress(session, job_id=self.job_id, progress=progress):
+                self._watcher.canceled.set()
+        self.check_canceled()
+
+    def emit_output(self, delta: str) -> None:
+        """Stream a piece of output (an LLM token) to live subscribers; not stored per piece."""
+        self.check_canceled()
+        message = {"job_id": str(self.job_id), "type": "output", "data": {"delta": delta}}
+        try:
+            get_redis().publish(job_channel(self.job_id), json.dumps(message))
+        except Exception:  # noqa: BLE001 - a slow or absent Redis must not stop the generation
+            log.debug("could not publish output delta", exc_info=True)
+
+
+JobBody = Callable[[JobContext, Any], BaseModel]
+
+
+def run_job(job_id: uuid.UUID, kind: JobKind, body: JobBody, *, worker: str) -> None:
+    """Run one delivery of a job's message. A delivery that loses the claim does nothing."""
+    settings = get_settings()
+    with _Transaction() as session:
+        job = job_queries.claim_job(session, job_id=job_id, worker=worker, time_limit_s=kind.time_limit)
+    if job is None:
+        log.info("job %s not claimable (duplicate delivery, canceled or finished); skipping", job_id)
+        return
+
+    watcher = JobWatcher(job_id, settings.heartbeat_seconds)
+    watcher.start()
+    ctx = JobContext(job_id=job_id, kind=kind, attempt=job.attempts, watcher=watcher)
+    try:
+        payload = kind.input_model.model_validate(job.input)
+        output = body(ctx, payload)
+        ctx.check_canceled()
+        document = kind.output_model.model_validate(output).model_dump(mode="json", by_alias=True)
+        with _Transaction() as session:
+            job_queries.finish_job(session, job_id=job_id, output=document)
+    except JobCanceled:
+        log.info("job %s canceled while running", job_id)
+    except SoftTimeLimitExceeded:
+        _fail(job_id, "timeout", f"the job ran past its time limit of {kind.soft_time_limit} s")
+    except JobError as error:
+        if error.retryable and job.attempts < job.max_attempts:
+            _retry(job_id, kind, job.attempts, job.priority, f"{error.code}: {error.message}")
+        else:
+            _fail(job_id, error.code, error.message, error.details)
+    except ValidationError as error:
+        # Input was validated at submit time, so this is our bug or a schema change: say so.
+        _fail(job_id, "internal_error", f"job data failed validation: {error.errors(include_url=False)[:3]}")
+    except Exception as error:  # noqa: BLE001 - every failure must end the job, never leave it running
+        log.exception("job %s failed unexpectedly", job_id)
+        _fail(job_id, "internal_error", f"{type(error).__name__}: {error}"[:1000])
+    finally:
+        watcher.stop()
+
+
+def _fail(job_id: uuid.UUID, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+    with _Transaction() as session:
+        job_queries.fail_job(session, job_id=job_id, code=code, message=message, details=details)
+
+
+def _retry(job_id: uuid.UUID, kind: JobKind, attempts: int, priority: int, reason: str) -> None:
+    with _Transaction() as session:
+        requeued = job_queries.requeue_job(session, job_id=job_id, reason=reason, from_status="running")
+    if requeued is None:
+        return
+    delay = min(RETRY_BACKOFF_CAP_S, 2.0 ** attempts)
+    publish_job(app, job_id=job_id, kind=kind.name, priority=priority, countdown=delay)
+    with session_scope() as session:
+        job_queries.mark_dispatched(session, job_id=job_id)
+
+
+def job_task(kind_name: str) -> Callable[[JobBody], Any]:
+    """Register `body` as the Celery task of a job kind: name, queue and time limits from the registry."""
+    kind = KINDS[kind_name]
+
+    def decorator(body: JobBody):
+        @app.task(
+            name=kind.task_name,
+            queue=kind.queue,
+            soft_time_limit=kind.soft_time_limit,
+            time_limit=kind.time_limit,
+            acks_late=True,
+            reject_on_worker_lost=True,
+            ignore_result=True,
+            bind=True,
+        )
+        def task(self, job_id: str) -> None:
+            run_job(uuid.UUID(job_id), kind, body, worker=self.request.hostname or "unknown")
+
+        task.body = body
+        return task
+
+    return decorator

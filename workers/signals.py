@@ -1,0 +1,54 @@
+"""Worker lifecycle hooks: fresh connections after fork, and a liveness key for /readyz."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+
+from celery.signals import worker_process_init, worker_ready, worker_shutdown
+
+from db.session import reset_engines
+from mentorq.channels import worker_key
+from workers.redis_client import get_redis, reset_redis
+
+log = logging.getLogger(__name__)
+
+LIVENESS_EVERY_S = 5
+LIVENESS_TTL_S = 15
+_stop_liveness = threading.Event()
+
+
+@worker_process_init.connect
+def _fresh_connections_after_fork(**_: object) -> None:
+    # Connections inherited from the parent must never be shared across processes.
+    reset_engines()
+    reset_redis()
+
+
+@worker_ready.connect
+def _start_liveness(sender=None, **_: object) -> None:
+    hostname = getattr(sender, "hostname", None) or "unknown"
+    queues = sorted(q.name for q in sender.app.amqp.queues.consume_from.values()) if sender else []
+
+    def beat() -> None:
+        while not _stop_liveness.is_set():
+            try:
+                info = {"hostname": hostname, "pid": os.getpid(), "queues": queues, "at": time.time()}
+                get_redis().set(worker_key(hostname), json.dumps(info), ex=LIVENESS_TTL_S)
+            except Exception:  # noqa: BLE001 - Redis may be down; keep trying
+                log.debug("liveness update failed", exc_info=True)
+            _stop_liveness.wait(LIVENESS_EVERY_S)
+
+    threading.Thread(target=beat, name="mentorq-liveness", daemon=True).start()
+
+
+@worker_shutdown.connect
+def _stop_liveness_key(sender=None, **_: object) -> None:
+    _stop_liveness.set()
+    try:
+        get_redis().delete(worker_key(getattr(sender, "hostname", "unknown")))
+    except Exception:  # noqa: BLE001
+        pass
