@@ -92,9 +92,14 @@ def _validation_problem(request: Request, exc: RequestValidationError) -> JSONRe
 
 
 def _http_problem(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    detail = exc.detail if isinstance(exc.detail, str) else "request refused"
-    # fastapi-users reports machine codes such as REGISTER_USER_ALREADY_EXISTS as the detail.
-    code = detail.lower() if detail.isupper() and " " not in detail else STATUS_CODES.get(exc.status_code, "error")
+    detail, code = "request refused", STATUS_CODES.get(exc.status_code, "error")
+    # fastapi-users reports machine codes (REGISTER_USER_ALREADY_EXISTS), or {code, reason}, as the detail.
+    if isinstance(exc.detail, dict) and isinstance(exc.detail.get("code"), str):
+        code, detail = exc.detail["code"].lower(), str(exc.detail.get("reason") or exc.detail["code"])
+    elif isinstance(exc.detail, str):
+        detail = exc.detail
+        if detail.isupper() and " " not in detail:
+            code = detail.lower()
     if exc.status_code == 401:
         code = "unauthorized"
         detail = "a valid bearer token or session cookie is required"

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.fake_ollama import FakeOllama
+from tests.fake_ollama import DEFAULT_REPLY, FakeOllama
 from tests.stack import Stack, build_stack
 
 os.environ.setdefault("MENTORQ_ENV", "test")
@@ -40,6 +40,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, fake_ollama: FakeOllama) -> 
 def _reset_fake_ollama(fake_ollama: FakeOllama) -> None:
     fake_ollama.token_delay_s = 0.0
     fake_ollama.invalid_json_times = 0
+    fake_ollama.reply = DEFAULT_REPLY
 
 
 class ApiClient(httpx.Client):

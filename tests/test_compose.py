@@ -1,0 +1,498 @@
+"""The production topology, checked statically (no Docker engine runs here).
+
+docker-compose.yml is parsed with yaml.safe_load and held against the code it runs:
+every mentorq command must parse as a real `mentorq` CLI subcommand with real options
+(the Typer app in mentorq/cli.py, through click), every environment variable must be a
+real Settings alias (and the values must validate), the GPU services must reserve a GPU,
+dependencies must be satisfiable, and the Dockerfile must pin the torch the `worker`
+extra pins.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "Dockerfile"
+ENV_EXAMPLE = ROOT / ".env.example"
+
+TORCH_VERSION = "2.13.0"
+EXPECTED_SERVICES = {"postgres", "redis", "ollama", "migrate", "api", "worker-gpu", "worker-cpu", "beat", "flower"}
+GPU_SERVICES = {"ollama", "worker-gpu"}
+# Variables a mentorq service may get that are not Settings fields. Keep this short:
+# FLOWER_BASIC_AUTH is read by `mentorq flower` (and Flower itself).
+ENV_ALLOW_LIST = {"FLOWER_BASIC_AUTH"}
+# Warm shutdown must have time to finish a running job before Docker's SIGKILL.
+MIN_WORKER_GRACE_SECONDS = 60
+
+_INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    data = yaml.safe_load(COMPOSE_FILE.read_text())
+    assert isinstance(data, dict) and isinstance(data.get("services"), dict), "no services in docker-compose.yml"
+    return data
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict) -> dict[str, dict]:
+    return compose["services"]
+
+
+def is_mentorq_service(service: dict) -> bool:
+    """Runs the project's image (built from the Dockerfile, ENTRYPOINT `mentorq`)."""
+    return "build" in service or str(service.get("image", "")).split(":")[0].endswith("mentorq")
+
+
+@pytest.fixture(scope="module")
+def mentorq_services(services: dict[str, dict]) -> dict[str, dict]:
+    found = {name: svc for name, svc in services.items() if is_mentorq_service(svc)}
+    assert found, "no service runs the mentorq image"
+    return found
+
+
+def is_one_shot(service: dict) -> bool:
+    return str(service.get("restart", "no")) == "no"
+
+
+def argv(command: object) -> list[str]:
+    if command is None:
+        return []
+    if isinstance(command, str):
+        return shlex.split(command)
+    assert isinstance(command, list), f"command must be a string or list, got {command!r}"
+    return [str(part) for part in command]
+
+
+def environment(service: dict) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        pairs = (item.split("=", 1) for item in env)
+        return {pair[0]: (pair[1] if len(pair) > 1 else "") for pair in pairs}
+    return {str(k): "" if v is None else str(v) for k, v in env.items()}
+
+
+def interpolate(value: str, values: dict[str, str]) -> str:
+    """Compose's ${VAR}, ${VAR:-default}, ${VAR:?error} substitution against `values`."""
+
+    def substitute(match: re.Match[str]) -> str:
+        name, op, arg = match["name"], match["op"], match["arg"]
+        current = values.get(name)
+        if op in (":-", "-"):
+            return current if current not in (None, "") or (op == "-" and current is not None) else arg
+        if current is None or (op == ":?" and current == ""):
+            raise AssertionError(f"${{{name}}} is unset: {arg or 'required'}")
+        return current
+
+    out = _INTERPOLATION.sub(substitute, value.replace("$$", "\0"))
+    return out.replace("\0", "$")
+
+
+def referenced_variables(text: str) -> dict[str, bool]:
+    """Every ${VAR...} in `text` (`$$` escapes skipped): name -> whether it is required."""
+    found: dict[str, bool] = {}
+    for match in _INTERPOLATION.finditer(text.replace("$$", "")):
+        required = match["op"] in (None, ":?", "?")
+        found[match["name"]] = found.get(match["name"], False) or required
+    return found
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    values = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            assert "=" in line, f"{path.name}: not KEY=value: {line!r}"
+            key, value = line.split("=", 1)
+            values[key.strip()] = value.strip()
+    return values
+
+
+def option_value(args: list[str], *names: str) -> str | None:
+    """The value of the first option in `names` (`-Q gpu`, `--queues gpu`, `--queues=gpu`)."""
+    for i, arg in enumerate(args):
+        for name in names:
+            if arg == name and i + 1 < len(args):
+                return args[i + 1]
+            if arg.startswith(name + "="):
+                return arg[len(name) + 1 :]
+    return None
+
+
+def worker_queues(service: dict) -> list[str]:
+    value = option_value(argv(service.get("command"))[1:], "-Q", "--queues")
+    assert value, f"worker command names no queues: {service.get('command')!r}"
+    return [queue.strip() for queue in value.split(",") if queue.strip()]
+
+
+def parse_duration(value: object) -> float:
+    """Compose durations: '1m30s', '10m', '90s', '1h'."""
+    text = str(value)
+    parts = re.findall(r"(\d+(?:\.\d+)?)(us|ms|s|m|h)", text)
+    assert parts and "".join(n + u for n, u in parts) == text, f"not a duration: {value!r}"
+    scale = {"us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+    return sum(float(n) * scale[u] for n, u in parts)
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
+    logical, current = [], ""
+    for raw in DOCKERFILE.read_text().splitlines():
+        line = raw.strip()
+        if not current and (not line or line.startswith("#")):
+            continue
+        if line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            current += line[:-1] + " "
+            continue
+        logical.append(current + line)
+        current = ""
+    if current:
+        logical.append(current)
+    pairs = []
+    for line in logical:
+        keyword, _, rest = line.partition(" ")
+        pairs.append((keyword.upper(), rest.strip()))
+    return pairs
+
+
+# --------------------------------------------------------------------------- the CLI
+
+
+@pytest.fixture(scope="module")
+def cli_commands() -> dict:
+    """name -> click command of the real `mentorq` console script (pyproject [project.scripts])."""
+    import typer.main
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts.get("mentorq", "").startswith("mentorq.cli:"), scripts
+
+    from mentorq.cli import app  # the Typer app behind the console script
+
+    assert app.registered_commands or app.registered_groups, "the mentorq Typer app registers no commands"
+    group = typer.main.get_command(app)  # what Typer runs: names resolved, groups included
+    commands = getattr(group, "commands", None)
+    assert commands, "`mentorq` must have subcommands"
+    return dict(commands)
+
+
+def test_expected_services_exist(services: dict[str, dict]) -> None:
+    missing = EXPECTED_SERVICES - services.keys()
+    assert not missing, f"docker-compose.yml lacks services: {sorted(missing)}"
+
+
+def test_mentorq_services_run_the_mentorq_image(services: dict[str, dict], mentorq_services: dict) -> None:
+    expected = {"migrate", "api", "worker-gpu", "worker-cpu", "beat", "flower"}
+    assert expected <= mentorq_services.keys()
+    for name in expected:
+        assert "entrypoint" not in services[name], f"{name}: must keep the image's `mentorq` ENTRYPOINT"
+
+
+def test_every_command_is_a_real_mentorq_subcommand(mentorq_services: dict, cli_commands: dict) -> None:
+    """Each command parses against the real CLI: subcommand, option names, option values."""
+    for name, service in mentorq_services.items():
+        args = argv(service.get("command"))
+        assert args, f"{name}: no command (the image's default would run instead)"
+        subcommand, rest = args[0], args[1:]
+        assert subcommand in cli_commands, (
+            f"{name}: `mentorq {subcommand}` is not a mentorq subcommand; real ones: {sorted(cli_commands)}"
+        )
+        command = cli_commands[subcommand]
+        try:
+            # Parses and validates (names, types) without running the callback.
+            ctx = command.make_context(f"mentorq {subcommand}", list(rest))
+        except Exception as exc:  # click's UsageError/BadParameter (Typer vendors click)
+            if type(exc).__name__ == "Exit":
+                continue
+            message = exc.format_message() if hasattr(exc, "format_message") else repr(exc)
+            pytest.fail(f"{name}: `mentorq {' '.join(args)}` does not parse: {message}")
+        # worker/beat/flower pass unknown options through to Celery/Flower; a misspelt
+        # mentorq option would land there silently, so the compose file passes none.
+        assert not ctx.args, f"{name}: not options of `mentorq {subcommand}`: {ctx.args}"
+
+
+def test_expected_subcommands_per_service(mentorq_services: dict) -> None:
+    roles = {name: argv(svc.get("command"))[0] for name, svc in mentorq_services.items()}
+    assert roles["migrate"] == "migrate"
+    assert roles["api"] == "api"
+    assert roles["worker-gpu"] == "worker" and roles["worker-cpu"] == "worker"
+    assert roles["beat"] == "beat"
+    assert roles["flower"] == "flower"
+    assert list(roles.values()).count("beat") == 1, "exactly one beat"
+
+
+# --------------------------------------------------------------------------- environment
+
+
+@pytest.fixture(scope="module")
+def setting_aliases() -> set[str]:
+    from mentorq.settings import Settings
+
+    aliases = {field.alias or name for name, field in Settings.model_fields.items()}
+    assert {"DATABASE_URL", "REDIS_URL", "SECRET_KEY"} <= aliases
+    return aliases
+
+
+def test_every_env_var_is_a_real_setting(mentorq_services: dict, setting_aliases: set[str]) -> None:
+    for name, service in mentorq_services.items():
+        assert "env_file" not in service, f"{name}: env_file would bypass this check; use `environment`"
+        unknown = set(environment(service)) - setting_aliases - ENV_ALLOW_LIST
+        assert not unknown, f"{name}: not Settings aliases nor allow-listed: {sorted(unknown)}"
+
+
+def test_env_values_validate_as_settings(mentorq_services: dict) -> None:
+    """With .env.example's names filled in, each service's environment builds Settings."""
+    from mentorq.settings import Settings
+
+    fill = {key: "x" * 48 for key in read_env_file(ENV_EXAMPLE)}
+    for name, service in mentorq_services.items():
+        env = {k: interpolate(v, fill) for k, v in environment(service).items() if k not in ENV_ALLOW_LIST}
+        settings = Settings(_env_file=None, **env)
+        assert settings.env == "production", f"{name}: MENTORQ_ENV must be production"
+        assert settings.llm_provider == "ollama", name
+        assert settings.database_url and settings.database_url.startswith("postgresql+psycopg://"), name
+        assert settings.redis_url and settings.ollama_host, name
+
+
+def test_urls_point_at_compose_services(services: dict[str, dict], mentorq_services: dict) -> None:
+    fill = {key: "pw" for key in read_env_file(ENV_EXAMPLE)}
+    pg_env = environment(services["postgres"])
+    for name, service in mentorq_services.items():
+        env = environment(service)
+        for var, target, port in (("DATABASE_URL", "postgres", 5432), ("REDIS_URL", "redis", 6379),
+                                  ("OLLAMA_HOST", "ollama", 11434)):
+            assert var in env, f"{name}: {var} missing"
+            url = urlsplit(interpolate(env[var], fill))
+            assert (url.hostname, url.port) == (target, port), f"{name}: {var} -> {url.netloc}"
+        db = urlsplit(interpolate(env["DATABASE_URL"], fill))
+        assert db.username == pg_env["POSTGRES_USER"], f"{name}: DATABASE_URL user differs from POSTGRES_USER"
+        assert db.path.lstrip("/") == pg_env["POSTGRES_DB"], f"{name}: DATABASE_URL db differs from POSTGRES_DB"
+        assert "${POSTGRES_PASSWORD" in env["DATABASE_URL"], f"{name}: DATABASE_URL must use POSTGRES_PASSWORD"
+        assert env["SECRET_KEY"].startswith("${SECRET_KEY:?"), f"{name}: SECRET_KEY must be required, not defaulted"
+
+
+def test_env_example_documents_every_variable() -> None:
+    text = COMPOSE_FILE.read_text()
+    referenced = referenced_variables(text)
+    example = read_env_file(ENV_EXAMPLE)
+    documented = set(example) | set(re.findall(r"^#\s*([A-Z][A-Z0-9_]*)=", ENV_EXAMPLE.read_text(), re.M))
+    required = {name for name, is_required in referenced.items() if is_required}
+    assert required <= set(example), f".env.example lacks required variables: {sorted(required - set(example))}"
+    assert not (set(referenced) - documented), f"undocumented: {sorted(set(referenced) - documented)}"
+    assert not (set(example) - set(referenced)), f"unused in compose: {sorted(set(example) - set(referenced))}"
+    # Copied unchanged, the placeholder must be refused rather than silently used.
+    from mentorq.settings import PLACEHOLDER_SECRETS
+
+    assert example["SECRET_KEY"].strip().lower() in PLACEHOLDER_SECRETS
+
+
+# --------------------------------------------------------------------------- GPU, queues
+
+
+def gpu_reserved(service: dict) -> bool:
+    devices = (((service.get("deploy") or {}).get("resources") or {}).get("reservations") or {}).get("devices") or []
+    for device in devices:
+        if (device.get("driver") == "nvidia" and "gpu" in (device.get("capabilities") or [])
+                and (device.get("device_ids") or str(device.get("count", "0")) in {"all"}
+                     or int(device.get("count", 0) or 0) >= 1)):
+            return True
+    return False
+
+
+def test_gpu_services_reserve_a_gpu(services: dict[str, dict]) -> None:
+    reserving = {name for name, svc in services.items() if gpu_reserved(svc)}
+    assert reserving == GPU_SERVICES, f"GPU reserved by {sorted(reserving)}, expected {sorted(GPU_SERVICES)}"
+
+
+def test_worker_gpu_consumes_only_gpu_one_at_a_time(services: dict[str, dict]) -> None:
+    args = argv(services["worker-gpu"]["command"])[1:]
+    assert worker_queues(services["worker-gpu"]) == ["gpu"]
+    assert option_value(args, "--concurrency", "-c") == "1"
+    assert "gpu" not in worker_queues(services["worker-cpu"])
+    assert option_value(argv(services["worker-cpu"]["command"])[1:], "--hostname", "-n") != option_value(
+        args, "--hostname", "-n"
+    ), "the two workers need distinct node names"
+
+
+def test_workers_cover_every_celery_queue(services: dict[str, dict]) -> None:
+    """The queues celeryconfig declares are exactly the ones the two workers consume."""
+    env = {**os.environ, "MENTORQ_ENV": "dev", "REDIS_URL": "redis://127.0.0.1:1/0", "PYTHONPATH": str(ROOT)}
+    probe = "import celeryconfig, json; print(json.dumps(sorted(q.name for q in celeryconfig.task_queues)))"
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, f"cannot import celeryconfig: {done.stderr[-2000:]}"
+    declared = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    consumed = set(worker_queues(services["worker-gpu"])) | set(worker_queues(services["worker-cpu"]))
+    assert consumed == declared, f"workers consume {sorted(consumed)}, celeryconfig declares {sorted(declared)}"
+
+
+# --------------------------------------------------------------------------- state, health, lifecycle
+
+
+def test_redis_is_append_only_with_a_volume(services: dict[str, dict]) -> None:
+    redis = services["redis"]
+    assert str(redis["image"]).startswith("redis:7")
+    args = argv(redis.get("command"))
+    assert "--appendonly" in args and args[args.index("--appendonly") + 1] == "yes", args
+    assert any(str(v).endswith(":/data") for v in redis.get("volumes", [])), "redis /data needs a volume"
+
+
+def test_postgres_is_pgvector_with_a_volume(compose: dict, services: dict[str, dict]) -> None:
+    postgres = services["postgres"]
+    assert str(postgres["image"]).startswith("pgvector/pgvector:")
+    volumes = [str(v) for v in postgres.get("volumes", [])]
+    assert any(v.endswith(":/var/lib/postgresql/data") for v in volumes), volumes
+    for svc in services.values():
+        for volume in svc.get("volumes", []):
+            source = str(volume).split(":", 1)[0]
+            if not source.startswith((".", "/", "~")):
+                assert source in (compose.get("volumes") or {}), f"named volume {source} is not declared"
+
+
+def test_long_running_services_have_health_or_conditions(services: dict[str, dict]) -> None:
+    for name, service in services.items():
+        if is_one_shot(service):
+            continue
+        assert service.get("restart") == "unless-stopped", f"{name}: restart policy"
+        health = service.get("healthcheck") or {}
+        has_health = bool(health.get("test")) and not health.get("disable")
+        depends = service.get("depends_on") or {}
+        has_conditions = isinstance(depends, dict) and bool(depends) and all(
+            isinstance(d, dict) and d.get("condition") for d in depends.values()
+        )
+        assert has_health or has_conditions, f"{name}: neither a healthcheck nor depends_on conditions"
+
+
+def test_dependencies_are_satisfiable(services: dict[str, dict]) -> None:
+    for name, service in services.items():
+        depends = service.get("depends_on") or {}
+        assert isinstance(depends, dict), f"{name}: depends_on must use conditions"
+        for target, spec in depends.items():
+            assert target in services, f"{name}: depends on unknown service {target}"
+            condition = spec.get("condition")
+            if condition == "service_healthy":
+                assert (services[target].get("healthcheck") or {}).get("test"), (
+                    f"{name} waits for {target} to be healthy, but {target} has no healthcheck"
+                )
+            elif condition == "service_completed_successfully":
+                assert is_one_shot(services[target]), f"{name} waits for {target} to exit, but it restarts"
+            else:
+                assert condition == "service_started", f"{name}: unknown condition {condition!r}"
+
+
+def test_one_shots_and_ordering(services: dict[str, dict]) -> None:
+    assert is_one_shot(services["migrate"])
+    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    for name in ("api", "worker-gpu", "worker-cpu", "beat"):
+        depends = services[name]["depends_on"]
+        assert depends["migrate"]["condition"] == "service_completed_successfully", name
+        assert depends["redis"]["condition"] == "service_healthy", name
+    assert services["worker-gpu"]["depends_on"]["ollama"]["condition"] == "service_healthy"
+
+
+def test_api_health_and_port(services: dict[str, dict]) -> None:
+    api = services["api"]
+    args = argv(api["command"])
+    assert option_value(args, "--host") == "0.0.0.0" and option_value(args, "--port") == "8000"
+    assert "/healthz" in " ".join(argv(api["healthcheck"]["test"])) and ":8000/" in " ".join(
+        argv(api["healthcheck"]["test"])
+    )
+    assert any(str(p).endswith("8000:8000") or str(p) == "8000" for p in api.get("ports", []))
+
+
+def test_flower_requires_basic_auth(services: dict[str, dict]) -> None:
+    flower = services["flower"]
+    args = argv(flower["command"])
+    assert option_value(args, "--port") == "5555" and option_value(args, "--address") == "0.0.0.0"
+    assert option_value(args, "--basic-auth") is None, "credentials belong in the environment, not argv"
+    auth = environment(flower).get("FLOWER_BASIC_AUTH", "")
+    assert auth.startswith("${FLOWER_BASIC_AUTH:?"), "Flower must refuse to start without credentials"
+    assert any(str(p).endswith("5555:5555") for p in flower.get("ports", []))
+
+
+def test_workers_shut_down_warm(services: dict[str, dict]) -> None:
+    for name in ("worker-gpu", "worker-cpu"):
+        worker = services[name]
+        assert worker.get("stop_signal", "SIGTERM") in ("SIGTERM", "TERM"), f"{name}: SIGTERM is the warm shutdown"
+        grace = parse_duration(worker.get("stop_grace_period", "10s"))
+        assert grace >= MIN_WORKER_GRACE_SECONDS, f"{name}: stop_grace_period {grace}s cannot finish a job"
+
+
+# --------------------------------------------------------------------------- images
+
+
+def test_images_api_light_workers_full(services: dict[str, dict]) -> None:
+    def extras(service: dict) -> str:
+        return str(((service.get("build") or {}).get("args") or {}).get("EXTRAS", "worker"))
+
+    assert extras(services["api"]) == "", "the api image is built with EXTRAS=\"\" (no torch)"
+    for name in ("worker-gpu", "worker-cpu"):
+        assert "worker" in extras(services[name]).split(","), f"{name} needs the worker extra"
+    for name in ("api", "migrate", "beat", "flower"):
+        assert services[name]["image"] == services["api"]["image"], f"{name} shares the light api image"
+    assert services["worker-gpu"]["image"] != services["api"]["image"]
+    for name, service in services.items():
+        build = service.get("build")
+        if build:
+            assert (ROOT / build.get("context", ".") / build.get("dockerfile", "Dockerfile")).resolve() == DOCKERFILE
+
+
+def test_dockerfile_pins_torch_like_the_worker_extra() -> None:
+    text = DOCKERFILE.read_text()
+    pins = set(re.findall(r"\btorch==(\d+(?:\.\d+)*)", text))
+    assert pins == {TORCH_VERSION}, f"Dockerfile torch pins: {pins}"
+    assert not re.search(r"\btorch(?:[<>~!]=?|>=)", text), "torch must be pinned with =="
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["worker"]
+    assert f"torch=={TORCH_VERSION}" in extra, f"pyproject worker extra pins {extra}"
+
+
+def test_dockerfile_shape() -> None:
+    instructions = dockerfile_instructions()
+    froms = [args for kw, args in instructions if kw == "FROM"]
+    assert froms and all("PYTHON_IMAGE" in f or "python:3.11-slim" in f for f in froms), froms
+    assert any(kw == "ARG" and args == "PYTHON_IMAGE=python:3.11-slim" for kw, args in instructions)
+    assert ("ARG", "EXTRAS=worker") in instructions
+    final = instructions[max(i for i, (kw, _) in enumerate(instructions) if kw == "FROM"):]
+    users = [args for kw, args in final if kw == "USER"]
+    assert users and users[-1].split(":")[0] not in ("root", "0"), "the final image must run as non-root"
+    entrypoints = [args for kw, args in instructions if kw == "ENTRYPOINT"]
+    assert entrypoints and json.loads(entrypoints[-1]) == ["mentorq"]
+    run_text = " ".join(args for kw, args in instructions if kw == "RUN")
+    assert re.search(r"pip install [^;&]*\"\.\$\{EXTRAS:\+\[\$\{EXTRAS\}\]\}\"", run_text), (
+        "the project must be installed with the EXTRAS build arg"
+    )
+
+
+def test_dockerfile_copies_every_package() -> None:
+    """Every COPY source exists, and every package pyproject installs is copied in."""
+    instructions = dockerfile_instructions()
+    copied: set[str] = set()
+    for kw, args in instructions:
+        if kw != "COPY" or "--from=" in args:
+            continue
+        parts = [p for p in args.split() if not p.startswith("--")]
+        for source in parts[:-1]:
+            assert (ROOT / source).exists(), f"Dockerfile copies {source}, which is not in the repository"
+            copied.add(source.rstrip("/"))
+    tool = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    packages = {p.rstrip("*") for p in tool["packages"]["find"]["include"]}
+    modules = {m + ".py" for m in tool.get("py-modules", [])}
+    wanted = {p for p in packages if (ROOT / p).is_dir()} | modules | {"pyproject.toml"}
+    assert wanted <= copied, f"not copied into the image: {sorted(wanted - copied)}"

@@ -1,0 +1,190 @@
+"""Faults against the real processes: crashes, broker loss, database loss, duplicates, limits, cancel.
+
+Each test leaves the shared stack as it found it: the default worker running, Redis and
+PostgreSQL up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from celery import Celery
+
+from tests.conftest import ApiClient
+from tests.stack import Stack, wait_until
+
+pytestmark = pytest.mark.slow
+
+
+def job(client: ApiClient, job_id: str) -> dict:
+    return client.get(f"/v1/jobs/{job_id}").json()
+
+
+def wait_for_status(client: ApiClient, job_id: str, statuses: set[str], timeout: float = 60) -> dict:
+    wait_until(lambda: job(client, job_id)["status"] in statuses, timeout=timeout, message=f"job in {statuses}")
+    return job(client, job_id)
+
+
+def event_types(stack: Stack, job_id: str) -> list[str]:
+    return [row[0] for row in stack.sql("SELECT type FROM job_events WHERE job_id = %s ORDER BY id", job_id)]
+
+
+@contextlib.contextmanager
+def default_worker_stopped(stack: Stack) -> Iterator[None]:
+    stack.stop("worker")
+    try:
+        yield
+    finally:
+        if "worker" not in stack.processes:
+            stack.start_worker()
+
+
+def sleep_job(client: ApiClient, **input) -> str:
+    response = client.post("/v1/jobs", json={"kind": "debug.sleep", "input": input})
+    assert response.status_code == 202, response.text
+    return response.json()["id"]
+
+
+def test_worker_killed_mid_job_finishes_on_a_restarted_worker(stack: Stack, client: ApiClient) -> None:
+    with default_worker_stopped(stack):
+        stack.start_worker("victim")
+        job_id = sleep_job(client, seconds=3, steps=30)
+        wait_until(lambda: job(client, job_id)["status"] == "running", timeout=30, message="running")
+        time.sleep(0.5)
+        stack.kill("victim")  # SIGKILL to the worker and its pool children
+        stack.start_worker()
+        final = wait_for_status(client, job_id, {"succeeded", "failed"}, timeout=60)
+    assert final["status"] == "succeeded", final
+    assert final["attempts"] == 2
+    assert final["output"]["attempt"] == 2
+    assert event_types(stack, job_id).count("succeeded") == 1
+
+
+def test_a_job_that_kills_its_worker_every_time_fails_with_worker_lost(client: ApiClient, stack: Stack) -> None:
+    job_id = sleep_job(client, seconds=1, steps=2, crash_after_step=1)
+    final = wait_for_status(client, job_id, {"succeeded", "failed"}, timeout=90)
+    assert final["status"] == "failed"
+    assert final["error"]["code"] == "worker_lost"
+    assert final["attempts"] == final["max_attempts"] == 2
+    time.sleep(3)  # no endless loop: nothing happens to it afterwards
+    assert job(client, job_id)["attempts"] == 2
+    assert event_types(stack, job_id).count("started") == 2
+
+
+def test_a_job_past_its_time_limit_fails_with_timeout(client: ApiClient) -> None:
+    job_id = sleep_job(client, seconds=12, steps=12)
+    final = wait_for_status(client, job_id, {"succeeded", "failed"}, timeout=60)
+    assert final["status"] == "failed"
+    assert final["error"]["code"] == "timeout"
+
+
+def test_the_same_message_delivered_twice_runs_the_job_once(stack: Stack, client: ApiClient) -> None:
+    broker = Celery(broker=stack.redis.url.replace("unix://", "redis+socket://"))
+    with default_worker_stopped(stack):
+        job_id = sleep_job(client, seconds=0.5, steps=2)
+        # The API already published it once; publish the very same message (same task id) again.
+        broker.send_task("mentorq.tasks.debug.sleep", args=[job_id], task_id=job_id, queue="cpu")
+        stack.start_worker()
+        final = wait_for_status(client, job_id, {"succeeded", "failed"})
+    time.sleep(2)  # let the duplicate be consumed
+    assert final["status"] == "succeeded" and final["attempts"] == 1
+    assert event_types(stack, job_id).count("started") == 1
+    assert event_types(stack, job_id).count("succeeded") == 1
+
+
+def test_redis_restarted_empty_while_jobs_are_queued(stack: Stack, client: ApiClient) -> None:
+    with default_worker_stopped(stack):
+        job_ids = [sleep_job(client, seconds=0.2) for _ in range(5)]
+        assert all(row[0] is not None for row in stack.sql("SELECT dispatched_at FROM jobs WHERE id = ANY(%s::uuid[])", job_ids))
+        stack.redis.stop(kill=True)
+        for leftover in stack.redis.directory.glob("*.aof*"):
+            leftover.unlink() if leftover.is_file() else [p.unlink() for p in leftover.iterdir()]
+        for leftover in stack.redis.directory.glob("appendonlydir"):
+            leftover.rmdir()
+        stack.redis.start()
+        import redis
+
+        assert redis.Redis.from_url(stack.redis.url).dbsize() == 0  # really empty
+        stack.start_worker()
+        for job_id in job_ids:
+            assert wait_for_status(client, job_id, {"succeeded", "failed"}, timeout=60)["status"] == "succeeded"
+
+
+def test_redis_down_at_submit_still_accepts_and_runs_the_job(stack: Stack, client: ApiClient) -> None:
+    stack.redis.stop()  # a clean stop: its data survives in the append-only file
+    try:
+        started = time.monotonic()
+        response = client.post("/v1/jobs", json={"kind": "debug.sleep", "input": {"seconds": 0}})
+        elapsed = time.monotonic() - started
+        assert response.status_code == 202, response.text
+        job_id = response.json()["id"]
+        assert elapsed < 10
+        assert stack.sql("SELECT status, dispatched_at FROM jobs WHERE id = %s", job_id) == [("queued", None)]
+    finally:
+        stack.redis.start()
+    final = wait_for_status(client, job_id, {"succeeded", "failed"}, timeout=90)
+    assert final["status"] == "succeeded"
+    wait_until(lambda: httpx.get(f"{stack.api_url}/readyz").status_code == 200, timeout=30, message="ready again")
+
+
+def test_postgres_down_gives_503_problem_and_recovers(stack: Stack, client: ApiClient) -> None:
+    stack.postgres.stop()
+    try:
+        response = client.get("/v1/jobs")
+        assert response.status_code == 503
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["code"] == "database_unavailable"
+        assert "Traceback" not in response.text and "psycopg" not in response.text
+        ready = httpx.get(f"{stack.api_url}/readyz")
+        assert ready.status_code == 503 and ready.json()["checks"]["database"]["ok"] is False
+    finally:
+        stack.postgres.start()
+    wait_until(lambda: client.get("/v1/jobs").status_code == 200, timeout=30, message="api recovered")
+    job_id = sleep_job(client, seconds=0)
+    assert wait_for_status(client, job_id, {"succeeded", "failed"})["status"] == "succeeded"
+
+
+def test_canceled_queued_job_never_runs(stack: Stack, client: ApiClient) -> None:
+    with default_worker_stopped(stack):
+        job_id = sleep_job(client, seconds=0)
+        canceled = client.post(f"/v1/jobs/{job_id}/cancel")
+        assert canceled.status_code == 200 and canceled.json()["status"] == "canceled"
+        stack.start_worker()
+        time.sleep(3)  # the message is consumed and the reconciler runs a few times
+    final = job(client, job_id)
+    assert final["status"] == "canceled" and final["started_at"] is None and final["attempts"] == 0
+    assert "started" not in event_types(stack, job_id)
+
+
+def test_canceling_a_running_chat_stops_it(stack: Stack, client: ApiClient, fake_ollama) -> None:
+    import json
+
+    import redis
+
+    fake_ollama.token_delay_s = 0.2  # ~5 tokens/s: the whole reply would take 12 s
+    fake_ollama.reply = " ".join(f"word{i}" for i in range(60))
+    job_id = client.post("/v1/jobs", json={"kind": "chat", "input": {"prompt": "long answer"}}).json()["id"]
+    live = redis.Redis.from_url(stack.redis.url).pubsub(ignore_subscribe_messages=True)
+    live.subscribe(f"mentorq:job:{job_id}")
+
+    def output_events(seconds: float) -> int:
+        deadline, count = time.monotonic() + seconds, 0
+        while time.monotonic() < deadline:
+            message = live.get_message(timeout=0.1)
+            if message and json.loads(message["data"]).get("type") == "output":
+                count += 1
+        return count
+
+    wait_until(lambda: job(client, job_id)["status"] == "running", timeout=30, message="running")
+    assert output_events(1.5) > 0  # tokens are flowing
+    assert client.post(f"/v1/jobs/{job_id}/cancel").json()["status"] == "canceled"
+    output_events(1.0)  # the worker notices within one cancel poll and one token
+    assert output_events(2.0) == 0  # ...and then generates nothing more
+    live.close()
+    final = job(client, job_id)
+    assert final["status"] == "canceled" and final["output"] is None
+    assert "succeeded" not in event_types(stack, job_id)

@@ -1,0 +1,48 @@
+"""Embedding providers behind one interface: sentence-transformers in-process, or Ollama."""
+
+from __future__ import annotations
+
+import threading
+
+from mentorq.catalog import DEFAULT_OLLAMA_HOST, OLLAMA_PREFIX
+from mentorq.settings import get_settings
+from workers.embeddings.base import EmbeddingProvider, EmbedResult
+
+__all__ = ["EmbedResult", "EmbeddingProvider", "clear_embedding_provider_cache", "get_embedding_provider"]
+
+_providers: dict[tuple, EmbeddingProvider] = {}
+_lock = threading.Lock()
+
+
+def get_embedding_provider(model: str | None = None) -> EmbeddingProvider:
+    """The provider for `model` (default MENTORQ_EMBED_MODEL), built once per process.
+
+    "ollama:<name>" is Ollama's embed endpoint; any other name is sentence-transformers,
+    where only the packaged all-MiniLM-L6-v2 exists (others raise ModelNotFound).
+    """
+    settings = get_settings()
+    model = model or settings.embed_model
+    is_ollama = model.startswith(OLLAMA_PREFIX)
+    key = (model, settings.ollama_host if is_ollama else None)
+    with _lock:
+        provider = _providers.get(key)
+        if provider is None:
+            provider = _providers[key] = _build(model, settings.ollama_host)
+        return provider
+
+
+def clear_embedding_provider_cache() -> None:
+    """Forget built providers (tests; a loaded model stays loaded)."""
+    with _lock:
+        _providers.clear()
+
+
+def _build(model: str, ollama_host: str | None) -> EmbeddingProvider:
+    if model.startswith(OLLAMA_PREFIX):
+        from workers.embeddings.ollama import OllamaEmbeddings
+
+        return OllamaEmbeddings(ollama_host or DEFAULT_OLLAMA_HOST, model)
+
+    from workers.embeddings.sentence import SentenceEmbeddings
+
+    return SentenceEmbeddings(model)

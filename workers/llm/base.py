@@ -1,0 +1,79 @@
+"""The LLM provider interface, its result type and its errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol, runtime_checkable
+
+DEFAULT_MAX_TOKENS = 512
+
+TokenCallback = Callable[[str], None]
+
+
+class LLMError(Exception):
+    """A provider failed; `code` is the stable machine code a job's error carries."""
+
+    code = "llm_error"
+
+
+class LLMUnavailable(LLMError):
+    """The backend cannot be reached (down, refused, timed out); the job may be retried."""
+
+    code = "llm_unavailable"
+
+
+class ModelNotFound(LLMError):
+    """The backend does not have the requested model."""
+
+    code = "model_not_found"
+
+
+class LLMInvalidOutput(LLMError):
+    """The model's answer did not parse or validate, even after one corrective retry."""
+
+    code = "llm_invalid_output"
+
+    def __init__(self, message: str, *, raw_text: str = "") -> None:
+        super().__init__(message)
+        self.raw_text = raw_text
+
+
+@dataclass
+class ChatResult:
+    """One finished chat completion."""
+
+    text: str
+    model: str
+    provider: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@runtime_checkable
+class LLMProvider(Protocol):
+    """What every LLM backend offers to tasks."""
+
+    name: str
+
+    def chat(
+        self,
+        messages: list[dict],
+        *,
+        model: str | None = None,
+        json_schema: dict | None = None,
+        options: dict | None = None,
+        on_token: TokenCallback | None = None,
+    ) -> ChatResult:
+        """Complete `messages`; stream deltas to `on_token` when given (its exceptions propagate)."""
+        ...
+
+    def list_models(self) -> list[str]:
+        """The model names this backend can serve now."""
+        ...
+
+
+def option(options: dict | None, key: str, default: Any = None) -> Any:
+    """One generation option, or `default` when absent or None."""
+    if not options or options.get(key) is None:
+        return default
+    return options[key]

@@ -1,0 +1,175 @@
+"""LLM provider running the packaged SmolLM2-135M-Instruct GGUF in-process with llama.cpp.
+
+llama_cpp is imported only when the model first loads, so importing this module is cheap and
+a parent process that forks workers never holds the model.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from typing import Any, Iterator
+
+from mentorq.catalog import DEFAULT_LOCAL_LLM, packaged_gguf_path
+from workers.llm.base import (
+    DEFAULT_MAX_TOKENS,
+    ChatResult,
+    LLMError,
+    ModelNotFound,
+    TokenCallback,
+    option,
+)
+
+N_CTX = 2048
+
+_llama: Any = None
+_llama_pid: int | None = None
+_prompt_formatter: Any = None
+# One generation at a time per process: a Llama object keeps one KV cache and is not reentrant.
+_lock = threading.RLock()
+
+
+def _n_threads() -> int:
+    # The CPUs this process may use (a container or taskset may give fewer than cpu_count),
+    # capped because a 135M model gains nothing from more.
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:
+        available = os.cpu_count() or 1
+    return max(1, min(available, 8))
+
+
+def load_llama() -> Any:
+    """The process's Llama object, loaded on first use (and again after a fork)."""
+    global _llama, _llama_pid, _prompt_formatter
+    with _lock:
+        if _llama is None or _llama_pid != os.getpid():
+            from llama_cpp import Llama
+
+            _llama = Llama(
+                model_path=str(packaged_gguf_path()),
+                n_ctx=N_CTX,
+                n_threads=_n_threads(),
+                verbose=False,
+            )
+            _llama_pid = os.getpid()
+            _prompt_formatter = _build_prompt_formatter(_llama)
+            # Free it while the interpreter is intact; Llama.__del__ at shutdown finds its
+            # native bindings already torn down and prints a traceback.
+            atexit.register(_llama.close)
+        return _llama
+
+
+def _build_prompt_formatter(llm: Any) -> Any:
+    # The same Jinja template llama.cpp applies to chat messages; a stream carries no usage,
+    # so the prompt's token count is measured by rendering and tokenizing it ourselves.
+    template = llm.metadata.get("tokenizer.chat_template")
+    if not template:
+        return None
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    def text(token: int) -> str:
+        return llm.detokenize([token], special=True).decode("utf-8", "ignore") if token >= 0 else ""
+
+    return Jinja2ChatFormatter(
+        template=template, eos_token=text(llm.token_eos()), bos_token=text(llm.token_bos())
+    )
+
+
+def _prompt_tokens(llm: Any, messages: list[dict]) -> int:
+    if _prompt_formatter is not None:
+        rendered = _prompt_formatter(messages=messages)
+        return len(llm.tokenize(rendered.prompt.encode(), add_bos=not rendered.added_special, special=True))
+    return sum(len(llm.tokenize(str(m.get("content", "")).encode(), add_bos=False)) for m in messages)
+
+
+def _completion_kwargs(json_schema: dict | None, options: dict | None) -> dict:
+    kwargs: dict[str, Any] = {"max_tokens": option(options, "max_tokens", DEFAULT_MAX_TOKENS)}
+    for key in ("temperature", "top_p", "seed", "stop"):
+        if (value := option(options, key)) is not None:
+            kwargs[key] = value
+    if json_schema is not None:
+        # llama.cpp turns the schema into a grammar, so the output is constrained, not hoped for.
+        kwargs["response_format"] = {"type": "json_object", "schema": json_schema}
+    return kwargs
+
+
+class LocalProvider:
+    """SmolLM2-135M-Instruct through llama.cpp; the only model it serves."""
+
+    name = "local"
+
+    def __init__(self, default_model: str | None = None) -> None:
+        self.default_model = default_model or DEFAULT_LOCAL_LLM
+
+    def _check_model(self, model: str | None) -> str:
+        requested = model or self.default_model
+        if requested.lower() != DEFAULT_LOCAL_LLM.lower():
+            raise ModelNotFound(
+                f"the local provider serves only {DEFAULT_LOCAL_LLM!r}, not {requested!r} "
+                "(set OLLAMA_HOST to use Ollama models)"
+            )
+        return DEFAULT_LOCAL_LLM
+
+    def chat(
+        self,
+        messages: list[dict],
+        *,
+        model: str | None = None,
+        json_schema: dict | None = None,
+        options: dict | None = None,
+        on_token: TokenCallback | None = None,
+    ) -> ChatResult:
+        """Complete `messages` in-process, streaming deltas to `on_token` when given."""
+        name = self._check_model(model)
+        kwargs = _completion_kwargs(json_schema, options)
+        with _lock:
+            llm = load_llama()
+            if on_token is None:
+                try:
+                    response = llm.create_chat_completion(messages=messages, **kwargs)
+                except (ValueError, RuntimeError) as exc:  # prompt too long, bad schema grammar
+                    raise LLMError(f"local model failed: {exc}") from exc
+                usage = response.get("usage") or {}
+                return ChatResult(
+                    text=response["choices"][0]["message"].get("content") or "",
+                    model=name,
+                    provider=self.name,
+                    prompt_tokens=int(usage.get("prompt_tokens", 0)),
+                    completion_tokens=int(usage.get("completion_tokens", 0)),
+                )
+            text = self._stream(llm, messages, kwargs, on_token)
+            return ChatResult(
+                text=text,
+                model=name,
+                provider=self.name,
+                prompt_tokens=_prompt_tokens(llm, messages),
+                completion_tokens=len(llm.tokenize(text.encode(), add_bos=False)) if text else 0,
+            )
+
+    def _stream(self, llm: Any, messages: list[dict], kwargs: dict, on_token: TokenCallback) -> str:
+        parts: list[str] = []
+        stream: Iterator[dict] = llm.create_chat_completion(messages=messages, stream=True, **kwargs)
+        try:
+            while True:
+                try:
+                    chunk = next(stream)
+                except StopIteration:
+                    break
+                except (ValueError, RuntimeError) as exc:
+                    raise LLMError(f"local model failed: {exc}") from exc
+                delta = chunk["choices"][0]["delta"].get("content") or ""
+                if delta:
+                    parts.append(delta)
+                    on_token(delta)  # may raise to cancel; the finally stops llama.cpp's loop
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+        return "".join(parts)
+
+    def list_models(self) -> list[str]:
+        """The packaged model's name (no model is loaded to answer)."""
+        packaged_gguf_path()
+        return [DEFAULT_LOCAL_LLM]

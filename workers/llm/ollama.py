@@ -1,0 +1,122 @@
+"""LLM provider backed by an Ollama server, through the official `ollama` client."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+import httpx
+import ollama
+
+from mentorq.catalog import DEFAULT_OLLAMA_LLM
+from workers.llm.base import (
+    DEFAULT_MAX_TOKENS,
+    ChatResult,
+    LLMError,
+    LLMUnavailable,
+    ModelNotFound,
+    TokenCallback,
+    option,
+)
+
+# A read timeout bounds the silence between two chunks (or a whole non-streamed answer);
+# the job's own time limit bounds the generation as a whole.
+CLIENT_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
+_RETRYABLE_STATUS = {502, 503, 504}
+
+
+@contextmanager
+def ollama_errors(host: str, model: str | None = None) -> Iterator[None]:
+    """Translate the client's and httpx's exceptions into the provider errors."""
+    try:
+        yield
+    except ollama.ResponseError as exc:
+        message = str(exc.error)
+        if exc.status_code == 404 or "not found" in message.lower():
+            raise ModelNotFound(f"Ollama has no model {model!r}: {message}") from exc
+        if exc.status_code in _RETRYABLE_STATUS:
+            raise LLMUnavailable(f"Ollama at {host} is busy or failing: {message}") from exc
+        raise LLMError(f"Ollama error: {message}") from exc
+    # The client wraps ConnectError as ConnectionError for plain requests only; a stream raises
+    # httpx's own errors, and timeouts are never wrapped.
+    except (ConnectionError, httpx.TransportError) as exc:
+        raise LLMUnavailable(f"Ollama at {host} is unreachable: {exc}") from exc
+
+
+def ollama_options(options: dict | None) -> dict:
+    """Map mentorq's generation options to Ollama's names (max_tokens is num_predict)."""
+    mapped = {"num_predict": option(options, "max_tokens", DEFAULT_MAX_TOKENS)}
+    for key in ("temperature", "top_p", "seed", "stop"):
+        if (value := option(options, key)) is not None:
+            mapped[key] = value
+    return mapped
+
+
+class OllamaProvider:
+    """Chat through Ollama's /api/chat.
+
+    The model is the `model` argument, else MENTORQ_LLM_MODEL, else "llama3.2:1b".
+    """
+
+    name = "ollama"
+
+    def __init__(self, host: str, default_model: str | None = None) -> None:
+        self.host = host
+        self.default_model = default_model or DEFAULT_OLLAMA_LLM
+        self._client = ollama.Client(host=host, timeout=CLIENT_TIMEOUT)
+
+    def chat(
+        self,
+        messages: list[dict],
+        *,
+        model: str | None = None,
+        json_schema: dict | None = None,
+        options: dict | None = None,
+        on_token: TokenCallback | None = None,
+    ) -> ChatResult:
+        """Complete `messages` with Ollama, streaming deltas to `on_token` when given."""
+        model = model or self.default_model
+        request = dict(
+            model=model, messages=messages, format=json_schema, options=ollama_options(options)
+        )
+        if on_token is not None:
+            return self._stream(request, model, on_token)
+        with ollama_errors(self.host, model):
+            response = self._client.chat(**request, stream=False)
+        return self._result(response.message.content or "", response, model)
+
+    def _stream(self, request: dict, model: str, on_token: TokenCallback) -> ChatResult:
+        parts: list[str] = []
+        last = None
+        with ollama_errors(self.host, model):
+            stream = self._client.chat(**request, stream=True)
+        try:
+            while True:
+                # Only the client's errors are translated; the callback's own exceptions
+                # (a cancel) must leave untouched.
+                with ollama_errors(self.host, model):
+                    chunk = next(stream, None)
+                if chunk is None:
+                    break
+                last = chunk
+                delta = chunk.message.content or ""
+                if delta:
+                    parts.append(delta)
+                    on_token(delta)  # may raise to cancel: the finally closes the HTTP stream
+        finally:
+            stream.close()
+        return self._result("".join(parts), last, model)
+
+    def _result(self, text: str, final, model: str) -> ChatResult:
+        return ChatResult(
+            text=text,
+            model=(final.model if final is not None and final.model else model),
+            provider=self.name,
+            prompt_tokens=(final.prompt_eval_count or 0) if final is not None else 0,
+            completion_tokens=(final.eval_count or 0) if final is not None else 0,
+        )
+
+    def list_models(self) -> list[str]:
+        """Names of the models the Ollama server has pulled."""
+        with ollama_errors(self.host):
+            return [m.model for m in self._client.list().models if m.model]
