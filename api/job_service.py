@@ -26,10 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.errors import ProblemError, field_path
 from api.events import JobEventHub
 from api.redis import publish_events
-from api.schemas import JobCreate, JobList, JobMetrics, JobRead, JobUrls
+from api.schemas import JobCreate, JobList, JobRead
 from db import jobs as job_queries
 from db.kinds import enabled_kinds
 from db.models import TERMINAL_STATUSES, Job, User
+from db.resources import job_resource
 from mentorq.dispatch import producer_app, publish_job
 from mentorq.settings import get_settings
 
@@ -41,26 +42,7 @@ WAIT_POLL_INTERVAL_S = 1.0  # database re-check while waiting, in case a live ev
 
 def job_read(job: Job) -> JobRead:
     """The job resource as clients see it."""
-    def millis(start: datetime | None, end: datetime | None) -> int | None:
-        return int((end - start).total_seconds() * 1000) if start and end else None
-
-    base = f"/v1/jobs/{job.id}"
-    return JobRead(
-        id=job.id,
-        kind=job.kind,
-        status=job.status,  # type: ignore[arg-type]
-        input=job.input,
-        output=job.output,
-        error=job.error,  # type: ignore[arg-type]
-        progress=job.progress,  # type: ignore[arg-type]
-        attempts=job.attempts,
-        max_attempts=job.max_attempts,
-        created_at=job.created_at,
-        started_at=job.started_at,
-        completed_at=job.completed_at,
-        metrics=JobMetrics(queue_ms=millis(job.created_at, job.started_at), run_ms=millis(job.started_at, job.completed_at)),
-        urls=JobUrls(get=base, cancel=f"{base}/cancel", events=f"{base}/events"),
-    )
+    return JobRead.model_validate(job_resource(job))
 
 
 def request_fingerprint(request: JobCreate) -> str:

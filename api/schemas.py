@@ -42,6 +42,7 @@ class JobUrls(BaseModel):
     get: str
     cancel: str
     events: str
+    deliveries: str
 
 
 class JobRead(BaseModel):

@@ -9,29 +9,63 @@ are collected in ``session.info`` so the caller can publish them live once the c
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from db.models import Job, JobEvent, JobStatus
+from db.models import Job, JobEvent, JobStatus, WebhookDelivery
+from db.resources import job_resource
 
 PENDING_EVENTS = "mentorq_pending_events"
+PENDING_DELIVERIES = "mentorq_pending_deliveries"
 ACTIVE = (JobStatus.queued.value, JobStatus.running.value)
 
+# job event -> (the webhook_events_filter entry that selects it, the webhook event type)
+WEBHOOK_EVENTS = {
+    "started": ("start", "job.started"),
+    "progress": ("progress", "job.progress"),
+    "output": ("output", "job.output"),
+    "succeeded": ("completed", "job.succeeded"),
+    "failed": ("completed", "job.failed"),
+    "canceled": ("completed", "job.canceled"),
+}
 
-def _record_event(session: Session | AsyncSession, job: Job, type_: str, data: dict[str, Any] | None) -> JobEvent:
+
+def _record_event(
+    session: Session | AsyncSession, job: Job, type_: str, data: dict[str, Any] | None, *, notify: bool = True
+) -> JobEvent:
+    """Add the event, and its webhook message when the job asked for that event (same transaction: an outbox)."""
     event = JobEvent(job_id=job.id, type=type_, data=data)
     session.add(event)
     session.info.setdefault(PENDING_EVENTS, []).append((event, job))
+    if notify and job.webhook_url and job.webhook_disabled_at is None and type_ in WEBHOOK_EVENTS:
+        wanted, webhook_type = WEBHOOK_EVENTS[type_]
+        if wanted in (job.webhook_events or ["completed"]):
+            delivery = WebhookDelivery(
+                id=uuid.uuid4(),
+                job_id=job.id,
+                event_type=webhook_type,
+                url=job.webhook_url,
+                payload={"type": webhook_type, "timestamp": datetime.now(UTC).isoformat(), "data": job_resource(job)},
+                status="pending",
+                attempts=0,
+            )
+            session.add(delivery)
+            session.info.setdefault(PENDING_DELIVERIES, []).append(delivery.id)
     return event
 
 
 def take_pending_events(session: Session | AsyncSession) -> list[tuple[JobEvent, Job]]:
     """The events recorded since the last call; call after a successful commit to publish them."""
     return session.info.pop(PENDING_EVENTS, [])
+
+
+def take_pending_deliveries(session: Session | AsyncSession) -> list[uuid.UUID]:
+    """Ids of webhook messages recorded since the last call; send them after a successful commit."""
+    return session.info.pop(PENDING_DELIVERIES, [])
 
 
 def _transition(*conditions: Any, **values: Any):
@@ -159,13 +193,24 @@ def job_status(session: Session, *, job_id: uuid.UUID) -> str | None:
     return session.execute(select(Job.status).where(Job.id == job_id)).scalar_one_or_none()
 
 
-def set_progress(session: Session, *, job_id: uuid.UUID, progress: dict[str, Any]) -> bool:
+def set_progress(session: Session, *, job_id: uuid.UUID, progress: dict[str, Any], notify: bool = True) -> bool:
+    """Record progress on a running job; `notify=False` skips its webhook (throttling)."""
     result = session.execute(
         _transition(Job.id == job_id, Job.status == JobStatus.running.value, progress=progress, heartbeat_at=func.now())
     )
     job = result.scalar_one_or_none()
     if job is not None:
-        _record_event(session, job, "progress", progress)
+        _record_event(session, job, "progress", progress, notify=notify)
+    return job is not None
+
+
+def record_output(session: Session, *, job_id: uuid.UUID, delta: str, notify: bool = True) -> bool:
+    """Record a piece of streamed output (coalesced LLM tokens) of a running job."""
+    job = session.execute(
+        select(Job).where(Job.id == job_id, Job.status == JobStatus.running.value).execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if job is not None:
+        _record_event(session, job, "output", {"delta": delta}, notify=notify)
     return job is not None
 
 

@@ -35,3 +35,11 @@ def publish_job(app: Celery, *, job_id: uuid.UUID, kind: str, priority: int = 0,
         # No retry loop here: a down broker must not hold an API request; the reconciler re-publishes.
         retry=False,
     )
+
+
+WEBHOOK_TASK = "mentorq.webhooks.deliver"
+
+
+def publish_delivery(app: Celery, *, delivery_id: uuid.UUID) -> None:
+    """Send one webhook message's delivery task to the `io` queue."""
+    app.send_task(WEBHOOK_TASK, args=[str(delivery_id)], queue="io", retry=False)

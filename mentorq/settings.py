@@ -41,6 +41,14 @@ class Settings(BaseSettings):
     stale_after_seconds: float = Field(30.0, alias="MENTORQ_STALE_AFTER_SECONDS")
     reconcile_every_seconds: float = Field(5.0, alias="MENTORQ_RECONCILE_EVERY_SECONDS")
     redispatch_after_seconds: float = Field(600.0, alias="MENTORQ_REDISPATCH_AFTER_SECONDS")
+    # Webhooks: private/loopback targets and plain http only where explicitly allowed (dev, tests).
+    webhook_allow_private: bool = Field(False, alias="MENTORQ_WEBHOOK_ALLOW_PRIVATE")
+    webhook_allow_http: bool = Field(False, alias="MENTORQ_WEBHOOK_ALLOW_HTTP")
+    webhook_timeout_seconds: float = Field(10.0, alias="MENTORQ_WEBHOOK_TIMEOUT_SECONDS")
+    webhook_secret_overlap_hours: float = Field(24.0, alias="MENTORQ_WEBHOOK_SECRET_OVERLAP_HOURS")
+    # Server-sent events: a comment this often keeps proxies from cutting idle streams.
+    sse_keepalive_seconds: float = Field(15.0, alias="MENTORQ_SSE_KEEPALIVE_SECONDS")
+
     # Kinds used only by the test suite and operators' smoke checks (debug.sleep).
     debug_kinds: bool = Field(False, alias="MENTORQ_DEBUG_KINDS")
 

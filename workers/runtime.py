@@ -21,7 +21,8 @@ from db import jobs as job_queries
 from db.kinds import KINDS, JobKind
 from db.session import session_scope
 from mentorq.channels import job_channel
-from mentorq.dispatch import publish_job
+from db import webhooks as webhook_queries
+from mentorq.dispatch import publish_delivery, publish_job
 from mentorq.settings import get_settings
 from workers.celery_app import app
 from workers.errors import JobCanceled, JobError
@@ -30,22 +31,41 @@ from workers.redis_client import get_redis
 log = logging.getLogger(__name__)
 
 PROGRESS_MIN_INTERVAL_S = 0.5
+WEBHOOK_MIN_INTERVAL_S = 0.5  # intermediate webhooks (progress, output): at most one per job per interval
+OUTPUT_FLUSH_INTERVAL_S = 0.1  # streamed tokens are coalesced into one recorded event per interval
 CANCEL_POLL_INTERVAL_S = 0.5
 RETRY_BACKOFF_CAP_S = 60.0
 
 
 def publish_committed_events(session) -> None:
-    """Publish the events of a committed transaction on their jobs' live channels (best effort)."""
+    """After a commit: publish its job events live and send its webhook messages (both best effort)."""
     pending = job_queries.take_pending_events(session)
-    if not pending:
-        return
-    try:
-        pipe = get_redis().pipeline(transaction=False)
-        for event, job in pending:
-            pipe.publish(job_channel(job.id), json.dumps(job_queries.event_message(event, job)))
-        pipe.execute()
-    except Exception:  # noqa: BLE001 - live events are a convenience; the rows are the record
-        log.warning("could not publish live events", exc_info=True)
+    if pending:
+        try:
+            pipe = get_redis().pipeline(transaction=False)
+            for event, job in pending:
+                pipe.publish(job_channel(job.id), json.dumps(job_queries.event_message(event, job)))
+            pipe.execute()
+        except Exception:  # noqa: BLE001 - live events are a convenience; the rows are the record
+            log.warning("could not publish live events", exc_info=True)
+    deliveries = job_queries.take_pending_deliveries(session)
+    if deliveries:
+        send_deliveries(deliveries)
+
+
+def send_deliveries(delivery_ids: list[uuid.UUID]) -> None:
+    """Queue webhook deliveries; one the broker misses is sent by the reconciler (it stays pending)."""
+    sent = []
+    for delivery_id in delivery_ids:
+        try:
+            publish_delivery(app, delivery_id=delivery_id)
+        except Exception:  # noqa: BLE001
+            log.warning("could not queue webhook delivery %s", delivery_id, exc_info=True)
+            break
+        sent.append(delivery_id)
+    if sent:
+        with session_scope() as session:
+            webhook_queries.mark_deliveries_dispatched(session, delivery_ids=sent)
 
 
 class _Transaction:
@@ -104,6 +124,10 @@ class JobContext:
         self._watcher = watcher
         self._last_progress = 0.0
         self._last_stage: str | None = None
+        self._last_webhook = 0.0
+        self._output_buffer: list[str] = []
+        self._last_output_flush = 0.0
+        self._output_started = False
 
     def check_canceled(self) -> None:
         """Raise JobCanceled if the job was canceled (or taken over); call it between steps."""
@@ -119,18 +143,38 @@ class JobContext:
         self._last_stage, self._last_progress = stage, now
         progress = {"stage": stage, "fraction": fraction, "message": message}
         with _Transaction() as session:
-            if not job_queries.set_progress(session, job_id=self.job_id, progress=progress):
+            if not job_queries.set_progress(
+                session, job_id=self.job_id, progress=progress, notify=self._webhook_due(now)
+            ):
                 self._watcher.canceled.set()
         self.check_canceled()
 
+    def _webhook_due(self, now: float) -> bool:
+        if now - self._last_webhook < WEBHOOK_MIN_INTERVAL_S:
+            return False
+        self._last_webhook = now
+        return True
+
     def emit_output(self, delta: str) -> None:
-        """Stream a piece of output (an LLM token) to live subscribers; not stored per piece."""
+        """Stream a piece of output (an LLM token): the first at once, then coalesced every 100 ms."""
         self.check_canceled()
-        message = {"job_id": str(self.job_id), "type": "output", "data": {"delta": delta}}
-        try:
-            get_redis().publish(job_channel(self.job_id), json.dumps(message))
-        except Exception:  # noqa: BLE001 - a slow or absent Redis must not stop the generation
-            log.debug("could not publish output delta", exc_info=True)
+        self._output_buffer.append(delta)
+        now = time.monotonic()
+        if not self._output_started or now - self._last_output_flush >= OUTPUT_FLUSH_INTERVAL_S:
+            self._output_started = True
+            self.flush_output()
+
+    def flush_output(self) -> None:
+        """Record buffered output as one event (published live after commit)."""
+        if not self._output_buffer:
+            return
+        delta, self._output_buffer = "".join(self._output_buffer), []
+        now = time.monotonic()
+        self._last_output_flush = now
+        with _Transaction() as session:
+            if not job_queries.record_output(session, job_id=self.job_id, delta=delta, notify=self._webhook_due(now)):
+                self._watcher.canceled.set()
+        self.check_canceled()
 
 
 JobBody = Callable[[JobContext, Any], BaseModel]
@@ -151,6 +195,7 @@ def run_job(job_id: uuid.UUID, kind: JobKind, body: JobBody, *, worker: str) -> 
     try:
         payload = kind.input_model.model_validate(job.input)
         output = body(ctx, payload)
+        ctx.flush_output()
         ctx.check_canceled()
         document = kind.output_model.model_validate(output).model_dump(mode="json", by_alias=True)
         with _Transaction() as session:

@@ -29,6 +29,7 @@ def test_chat_job_runs_to_success_and_reports_metrics(client: ApiClient) -> None
         "get": f"/v1/jobs/{job['id']}",
         "cancel": f"/v1/jobs/{job['id']}/cancel",
         "events": f"/v1/jobs/{job['id']}/events",
+        "deliveries": f"/v1/jobs/{job['id']}/deliveries",
     }
 
 

