@@ -42,6 +42,7 @@ task_queues = [Queue(name) for name in ("gpu", "cpu", "io", "maintenance")]
 task_default_queue = "cpu"
 task_routes = {kind.task_name: {"queue": kind.queue} for kind in KINDS.values()}
 task_routes["mentorq.maintenance.*"] = {"queue": "maintenance"}
+task_routes["mentorq.webhooks.*"] = {"queue": "io"}
 
 beat_schedule = {
     "reconcile-jobs": {

@@ -33,6 +33,7 @@ from db.models import TERMINAL_STATUSES, Job, User
 from db.resources import job_resource
 from mentorq.dispatch import producer_app, publish_job
 from mentorq.settings import get_settings
+from mentorq.webhooks.ssrf import WebhookAddressError, check_url_syntax
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +66,23 @@ def _validate_input(kind_name: str, raw_input: dict[str, Any]) -> tuple[Any, dic
     return kind, payload.model_dump(mode="json", exclude_none=True, by_alias=True)
 
 
+def _check_webhook_url(url: str) -> None:
+    settings = get_settings()
+    try:
+        check_url_syntax(url, allow_http=settings.webhook_allow_http, allow_private=settings.webhook_allow_private)
+    except WebhookAddressError as error:
+        raise ProblemError(
+            422, error.code, str(error), errors=[{"path": "webhook", "message": str(error)}]
+        ) from None
+
+
 async def submit_job(
     session: AsyncSession, *, owner: User, request: JobCreate, idempotency_key: str | None
 ) -> tuple[Job, bool]:
     """Record the job, commit, then publish it (the outbox). Returns (job, created)."""
     kind, normalized_input = _validate_input(request.kind, request.input)
+    if request.webhook is not None:
+        _check_webhook_url(str(request.webhook))
     fingerprint = request_fingerprint(request)
 
     if idempotency_key is not None:
@@ -177,7 +190,7 @@ async def _publish_after_commit(session: AsyncSession) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _listen_if_possible(hub: JobEventHub, job_id: uuid.UUID) -> AsyncIterator[asyncio.Queue[dict[str, Any]] | None]:
+async def listen_if_possible(hub: JobEventHub, job_id: uuid.UUID) -> AsyncIterator[asyncio.Queue[dict[str, Any]] | None]:
     """Live events of the job, or None when Redis is unreachable (the caller then polls)."""
     async with contextlib.AsyncExitStack() as stack:
         try:
@@ -192,7 +205,7 @@ async def wait_for_job(session: AsyncSession, hub: JobEventHub, *, job: Job, sec
     if job.status in TERMINAL or seconds <= 0:
         return job
     deadline = time.monotonic() + seconds
-    async with _listen_if_possible(hub, job.id) as events:
+    async with listen_if_possible(hub, job.id) as events:
         while (remaining := deadline - time.monotonic()) > 0:
             # Re-read after subscribing, so an event published just before is not missed; the
             # commit ends the read transaction so the next refresh sees newer commits.

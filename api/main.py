@@ -13,7 +13,7 @@ from api.errors import install_error_handlers
 from api.events import JobEventHub
 from api.limits import BodySizeLimit
 from api.redis import get_async_redis
-from api.routes import health, jobs, meta
+from api.routes import events, health, jobs, meta, webhooks
 from db.session import async_engine
 from mentorq import __version__
 from mentorq.settings import get_settings
@@ -46,6 +46,8 @@ def create_app() -> FastAPI:
     app.include_router(fastapi_users.get_register_router(UserRead, UserCreate), prefix="/auth", tags=["auth"])
     app.include_router(fastapi_users.get_users_router(UserRead, UserUpdate), prefix="/users", tags=["users"])
     app.include_router(jobs.router)
+    app.include_router(events.router)
+    app.include_router(webhooks.router)
     app.include_router(meta.router)
     app.include_router(health.router)
     return app

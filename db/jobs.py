@@ -223,6 +223,7 @@ def finish_job(session: Session, *, job_id: uuid.UUID, output: dict[str, Any]) -
             status=JobStatus.succeeded.value,
             output=output,
             error=None,
+            progress={"stage": "done", "fraction": 1.0, "message": None},
             completed_at=func.now(),
         )
     )

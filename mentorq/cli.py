@@ -254,6 +254,39 @@ def jobs_get(job_id: str,
     _print(_call("get", job_id, wait=wait))
 
 
+@jobs_app.command("watch")
+def jobs_watch(job_id: str,
+               last_event_id: int | None = typer.Option(None, help="Resume after this event id.")) -> None:
+    """Follow a job live: status changes, progress, streamed tokens, then the final resource."""
+    from mentorq.client import ApiError, MentorqClient
+
+    with MentorqClient(api_url(), token=_token()) as client:
+        try:
+            for event in client.watch(job_id, last_event_id=last_event_id):
+                _show_event(event)
+        except ApiError as exc:
+            _fail(f"{exc.code} (HTTP {exc.status}): {exc.detail}")
+
+
+def _show_event(event: Any) -> None:
+    data = event.data
+    if event.event == "output":
+        typer.echo(data["data"]["delta"], nl=False)
+    elif event.event == "progress":
+        progress = data["data"] or {}
+        fraction = progress.get("fraction")
+        share = f" {fraction:.0%}" if isinstance(fraction, (int, float)) else ""
+        typer.echo(f"[progress] {progress.get('stage')}{share} {progress.get('message') or ''}".rstrip())
+    elif event.event == "status":
+        typer.echo(f"[{data['type']}]")
+    elif event.event == "error":
+        error = data["data"] or {}
+        typer.echo(f"[failed] {error.get('code')}: {error.get('message')}")
+    elif event.event == "done":
+        typer.echo("")
+        _print(data)
+
+
 @jobs_app.command("list")
 def jobs_list(kind: str | None = typer.Option(None), status: str | None = typer.Option(None),
               limit: int | None = typer.Option(None), cursor: str | None = typer.Option(None)) -> None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
+
+from mentorq.sse import SseEvent, iter_sse
 
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "canceled"})
 DEFAULT_API_URL = "http://127.0.0.1:8000"
@@ -93,6 +96,26 @@ class MentorqClient:
     def cancel(self, job_id: str) -> dict[str, Any]:
         """Ask for a job to be canceled; returns the job resource."""
         return self._request("POST", f"/v1/jobs/{job_id}/cancel")
+
+    def watch(self, job_id: str, *, last_event_id: int | None = None) -> Iterator[SseEvent]:
+        """Follow a job's event stream (replay, then live) until its `done` event."""
+        headers = {"Accept": "text/event-stream"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = str(last_event_id)
+        timeout = httpx.Timeout(self._timeout, read=None)  # keep-alives arrive; the stream may idle long
+        try:
+            with self._http.stream("GET", f"/v1/jobs/{job_id}/events", headers=headers, timeout=timeout) as response:
+                if response.is_error:
+                    response.read()
+                    raise _api_error(response)
+                for event in iter_sse(response.iter_lines()):
+                    yield event
+                    if event.event == "done":
+                        return
+        except httpx.HTTPError as exc:
+            raise ApiError(0, "connection_error", f"GET {self.base_url}/v1/jobs/{job_id}/events: {exc!r}") from exc
 
     def wait_until_done(self, job_id: str, *, deadline_s: float = 300.0,
                         poll_wait: int = 30) -> dict[str, Any]:

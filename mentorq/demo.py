@@ -15,6 +15,7 @@ from mentorq.devstack import StackError, free_port, start_stack
 
 DEADLINE_S = 300.0  # the first chat loads the local model into the worker
 CHAT_INPUT = {"prompt": "Explain spaced repetition in one sentence.", "options": {"max_tokens": 64}}
+STREAMED_CHAT_INPUT = {"prompt": "Give one tip for remembering vocabulary.", "options": {"max_tokens": 48}}
 EMBED_INPUT = {"texts": ["Spaced repetition schedules reviews.", "Retrieval practice strengthens memory.",
                          "Interleaving mixes related topics."]}
 
@@ -63,10 +64,28 @@ def _run_jobs(api_url: str, say) -> bool:
                 remaining = max(1.0, deadline - time.monotonic())
                 job = client.wait_until_done(job["id"], deadline_s=remaining)
             finished.append(job)
-    for job in finished:
-        say(f"\n{job['kind']} job:")
-        say(json.dumps(_shorten(job), indent=2, ensure_ascii=False))
-    return all(job["status"] == "succeeded" for job in finished)
+        for job in finished:
+            say(f"\n{job['kind']} job:")
+            say(json.dumps(_shorten(job), indent=2, ensure_ascii=False))
+        streamed = _watch_streamed_chat(client, say)
+    return all(job["status"] == "succeeded" for job in finished) and streamed
+
+
+def _watch_streamed_chat(client: MentorqClient, say) -> bool:
+    """Submit one more chat and follow its server-sent events, tokens as they come."""
+    job = client.submit("chat", STREAMED_CHAT_INPUT)
+    say(f"\nwatching chat job {job['id']} live (GET {job['urls']['events']}):")
+    tokens, final = [], None
+    for event in client.watch(job["id"]):
+        if event.event == "output":
+            tokens.append(event.data["data"]["delta"])
+            print(event.data["data"]["delta"], end="", flush=True)
+        elif event.event == "status":
+            say(f"[{event.data['type']}]")
+        elif event.event == "done":
+            final = event.data
+    say(f"\nstream done: {len(tokens)} output events, job {final and final['status']}")
+    return bool(final) and final["status"] == "succeeded" and "".join(tokens) == final["output"]["text"]
 
 
 def _shorten(job: dict[str, Any]) -> dict[str, Any]:

@@ -27,7 +27,11 @@ import mentorq
 LOCK_FILE = "dev.lock"
 URLS_FILE = "urls.json"
 SECRET_FILE = "secret_key"
-QUEUES = "gpu,cpu,io,maintenance"
+QUEUES = "gpu,cpu,maintenance"
+# Webhook deliveries wait on other people's servers: a thread pool of their own, so a hanging
+# receiver never takes a process the model work needs.
+IO_QUEUES = "io"
+IO_THREADS = 16
 STOP_TIMEOUT_S = 15.0
 # The project root: children import api/, workers/, celeryconfig from it even without an install.
 PROJECT_ROOT = Path(mentorq.__file__).resolve().parent.parent
@@ -336,6 +340,9 @@ def _child_env(state_dir: Path, database_url: str, redis_url: str,
         SECRET_KEY=os.environ.get("SECRET_KEY") or dev_secret_key(state_dir),
         MENTORQ_STATE_DIR=str(state_dir),
         PYTHONUNBUFFERED="1",
+        # Local development posts webhooks to local receivers.
+        MENTORQ_WEBHOOK_ALLOW_PRIVATE=os.environ.get("MENTORQ_WEBHOOK_ALLOW_PRIVATE", "true"),
+        MENTORQ_WEBHOOK_ALLOW_HTTP=os.environ.get("MENTORQ_WEBHOOK_ALLOW_HTTP", "true"),
         PYTHONPATH=os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p),
     )
     env.update(extra or {})
@@ -350,6 +357,8 @@ def _children(state_dir: Path, host: str, api_port: int, flower_port: int | None
         ("api", [py, "-m", "uvicorn", "api.main:app", "--host", host, "--port", str(api_port)]),
         ("worker", celery + ["worker", "-Q", QUEUES, "--concurrency", str(concurrency), "-n", "dev@%h",
                              "--loglevel", "INFO"]),
+        ("worker-io", celery + ["worker", "-Q", IO_QUEUES, "--pool", "threads", "--concurrency", str(IO_THREADS),
+                                "-n", "dev-io@%h", "--loglevel", "INFO"]),
     ]
     if with_beat:
         schedule = str(state_dir / "beat-schedule")
@@ -366,6 +375,8 @@ def _describe(name: str, stack: Stack) -> str:
         return stack.flower_url or ""
     if name == "worker":
         return f"queues {QUEUES}"
+    if name == "worker-io":
+        return f"queue {IO_QUEUES}, {IO_THREADS} threads"
     return "schedule in " + str(stack.state_dir / "beat-schedule")
 
 

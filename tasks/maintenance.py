@@ -15,7 +15,8 @@ from mentorq.dispatch import publish_job
 from mentorq.settings import get_settings
 from workers.celery_app import app
 from workers.redis_client import get_redis
-from workers.runtime import publish_committed_events
+from db import webhooks as webhook_queries
+from workers.runtime import publish_committed_events, send_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +61,19 @@ def reconcile() -> dict[str, int]:
         with session_scope() as session:
             job_queries.mark_dispatched(session, job_id=job.id)
         counts["dispatched"] += 1
+    counts["webhooks"] = _send_due_webhooks()
     if any(counts.values()):
         log.info("reconciled: %s", counts)
     return counts
+
+
+def _send_due_webhooks() -> int:
+    """Queue webhook deliveries whose (re)try is due, or whose worker died mid-send."""
+    with session_scope() as session:
+        due = webhook_queries.due_deliveries(session, limit=BATCH)
+    if due:
+        send_deliveries(due)
+    return len(due)
 
 
 def _recover_stale(session, job: Job) -> Job | None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -23,17 +26,22 @@ def fake_ollama() -> Iterator[FakeOllama]:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, fake_ollama: FakeOllama) -> Iterator[Stack]:
-    platform = build_stack(tmp_path_factory.mktemp("stack"), ollama_url=fake_ollama.url)
+def stack(fake_ollama: FakeOllama) -> Iterator[Stack]:
+    # Our own folder, not pytest's tmp_path: pytest prunes old basetemp folders, and another
+    # pytest session on the machine could remove it under a running PostgreSQL.
+    root = Path(tempfile.mkdtemp(prefix="mentorq-tests-"))
+    platform = build_stack(root, ollama_url=fake_ollama.url)
     try:
         platform.start_api()
         platform.start_worker()
+        platform.start_worker("worker-io", queues="io", concurrency=8, pool="threads")
         platform.start_beat()
         yield platform
     finally:
         platform.stop_all()
         platform.redis.stop()
         platform.postgres.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

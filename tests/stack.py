@@ -21,7 +21,7 @@ from mentorq import migrate
 from mentorq.embedded import EmbeddedPostgres, EmbeddedRedis
 
 REPO = Path(__file__).resolve().parent.parent
-ALL_QUEUES = "gpu,cpu,io,maintenance"
+ALL_QUEUES = "gpu,cpu,maintenance"
 
 
 def free_port() -> int:
@@ -95,12 +95,15 @@ class Stack:
         )
         wait_until(lambda: httpx.get(f"{self.api_url}/healthz", timeout=1).status_code == 200, timeout=60, message="api")
 
-    def start_worker(self, name: str = "worker", *, queues: str = ALL_QUEUES, concurrency: int = 2) -> subprocess.Popen:
+    def start_worker(
+        self, name: str = "worker", *, queues: str = ALL_QUEUES, concurrency: int = 2, pool: str = "prefork"
+    ) -> subprocess.Popen:
         hostname = f"{name}@test"
         process = self._spawn(
             name,
             [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q", queues, "-n", hostname,
-             "--concurrency", str(concurrency), "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
+             "--concurrency", str(concurrency), "--pool", pool, "--loglevel", "INFO", "--without-gossip",
+             "--without-mingle"],
         )
         wait_until(lambda: self.worker_is_live(hostname), timeout=60, message=f"worker {hostname}")
         return process
@@ -155,6 +158,11 @@ def build_stack(root: Path, *, ollama_url: str) -> Stack:
         "MENTORQ_RECONCILE_EVERY_SECONDS": "1",
         "MENTORQ_REDISPATCH_AFTER_SECONDS": "600",
         "MENTORQ_BROKER_PUBLISH_TIMEOUT": "1",
+        "MENTORQ_WEBHOOK_ALLOW_PRIVATE": "true",
+        "MENTORQ_WEBHOOK_ALLOW_HTTP": "true",
+        "MENTORQ_WEBHOOK_TIMEOUT_SECONDS": "2",
+        "MENTORQ_WEBHOOK_RETRY_SCHEDULE": "[1, 1, 1, 1, 1, 1, 1]",
+        "MENTORQ_SSE_KEEPALIVE_SECONDS": "1",
         "PYTHONUNBUFFERED": "1",
         "HF_HUB_OFFLINE": "1",
     }

@@ -9,7 +9,7 @@ import sys
 from mentorq import migrate
 from tests.stack import REPO, Stack
 
-HEAVY = ("torch", "sentence_transformers", "llama_cpp", "transformers", "tasks")
+HEAVY = ("torch", "sentence_transformers", "llama_cpp", "transformers", "tasks", "workers")
 
 
 def test_importing_the_api_loads_no_model_library_and_no_task_code() -> None:

@@ -29,7 +29,10 @@ DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
 
 TORCH_VERSION = "2.13.0"
-EXPECTED_SERVICES = {"postgres", "redis", "ollama", "migrate", "api", "worker-gpu", "worker-cpu", "beat", "flower"}
+EXPECTED_SERVICES = {
+    "postgres", "redis", "ollama", "migrate", "api", "worker-gpu", "worker-cpu", "worker-io", "beat", "flower",
+}
+WORKERS = ("worker-gpu", "worker-cpu", "worker-io")
 GPU_SERVICES = {"ollama", "worker-gpu"}
 # Variables a mentorq service may get that are not Settings fields. Keep this short:
 # FLOWER_BASIC_AUTH is read by `mentorq flower` (and Flower itself).
@@ -199,7 +202,7 @@ def test_expected_services_exist(services: dict[str, dict]) -> None:
 
 
 def test_mentorq_services_run_the_mentorq_image(services: dict[str, dict], mentorq_services: dict) -> None:
-    expected = {"migrate", "api", "worker-gpu", "worker-cpu", "beat", "flower"}
+    expected = {"migrate", "api", *WORKERS, "beat", "flower"}
     assert expected <= mentorq_services.keys()
     for name in expected:
         assert "entrypoint" not in services[name], f"{name}: must keep the image's `mentorq` ENTRYPOINT"
@@ -232,7 +235,7 @@ def test_expected_subcommands_per_service(mentorq_services: dict) -> None:
     roles = {name: argv(svc.get("command"))[0] for name, svc in mentorq_services.items()}
     assert roles["migrate"] == "migrate"
     assert roles["api"] == "api"
-    assert roles["worker-gpu"] == "worker" and roles["worker-cpu"] == "worker"
+    assert all(roles[name] == "worker" for name in WORKERS)
     assert roles["beat"] == "beat"
     assert roles["flower"] == "flower"
     assert list(roles.values()).count("beat") == 1, "exactly one beat"
@@ -325,21 +328,21 @@ def test_worker_gpu_consumes_only_gpu_one_at_a_time(services: dict[str, dict]) -
     args = argv(services["worker-gpu"]["command"])[1:]
     assert worker_queues(services["worker-gpu"]) == ["gpu"]
     assert option_value(args, "--concurrency", "-c") == "1"
-    assert "gpu" not in worker_queues(services["worker-cpu"])
+    assert "gpu" not in worker_queues(services["worker-cpu"]) and "gpu" not in worker_queues(services["worker-io"])
     assert option_value(argv(services["worker-cpu"]["command"])[1:], "--hostname", "-n") != option_value(
         args, "--hostname", "-n"
     ), "the two workers need distinct node names"
 
 
 def test_workers_cover_every_celery_queue(services: dict[str, dict]) -> None:
-    """The queues celeryconfig declares are exactly the ones the two workers consume."""
+    """The queues celeryconfig declares are exactly the ones the workers consume."""
     env = {**os.environ, "MENTORQ_ENV": "dev", "REDIS_URL": "redis://127.0.0.1:1/0", "PYTHONPATH": str(ROOT)}
     probe = "import celeryconfig, json; print(json.dumps(sorted(q.name for q in celeryconfig.task_queues)))"
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, f"cannot import celeryconfig: {done.stderr[-2000:]}"
     declared = set(json.loads(done.stdout.strip().splitlines()[-1]))
-    consumed = set(worker_queues(services["worker-gpu"])) | set(worker_queues(services["worker-cpu"]))
+    consumed = set().union(*(worker_queues(services[name]) for name in WORKERS))
     assert consumed == declared, f"workers consume {sorted(consumed)}, celeryconfig declares {sorted(declared)}"
 
 
@@ -428,7 +431,7 @@ def test_flower_requires_basic_auth(services: dict[str, dict]) -> None:
 
 
 def test_workers_shut_down_warm(services: dict[str, dict]) -> None:
-    for name in ("worker-gpu", "worker-cpu"):
+    for name in ("worker-gpu", "worker-cpu"):  # worker-io's deliveries last seconds; a short grace is enough
         worker = services[name]
         assert worker.get("stop_signal", "SIGTERM") in ("SIGTERM", "TERM"), f"{name}: SIGTERM is the warm shutdown"
         grace = parse_duration(worker.get("stop_grace_period", "10s"))
@@ -443,7 +446,7 @@ def test_images_api_light_workers_full(services: dict[str, dict]) -> None:
         return str(((service.get("build") or {}).get("args") or {}).get("EXTRAS", "worker"))
 
     assert extras(services["api"]) == "", "the api image is built with EXTRAS=\"\" (no torch)"
-    for name in ("worker-gpu", "worker-cpu"):
+    for name in WORKERS:
         assert "worker" in extras(services[name]).split(","), f"{name} needs the worker extra"
     for name in ("api", "migrate", "beat", "flower"):
         assert services[name]["image"] == services["api"]["image"], f"{name} shares the light api image"

@@ -1,0 +1,34 @@
+"""GET /v1/jobs/{id}/events: the job's timeline as server-sent events."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header
+from fastapi.responses import StreamingResponse
+
+from api import job_service
+from api.deps import CurrentUser, EventHubDep, SessionDep
+from api.event_stream import stream_job_events
+from mentorq.settings import get_settings
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+
+@router.get("/{job_id}/events", response_class=StreamingResponse)
+async def job_events(
+    job_id: str,
+    session: SessionDep,
+    user: CurrentUser,
+    hub: EventHubDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
+    """Replays the recorded events (after Last-Event-ID), streams live ones, ends with `event: done`."""
+    job = await job_service.get_job_for(session, user=user, job_id=job_id)
+    after = int(last_event_id) if last_event_id and last_event_id.strip().isdigit() else 0
+    await session.close()  # the stream reads with its own short sessions; don't hold a connection
+    return StreamingResponse(
+        stream_job_events(hub, job_id=job.id, after_id=after, keepalive_s=get_settings().sse_keepalive_seconds),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,75 @@
+"""Webhook use cases behind the routes: the signing secret, delivery logs, redelivery."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import anyio
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.errors import ProblemError
+from api.job_service import get_job_for
+from db import webhooks as webhook_queries
+from db.models import User
+from mentorq.dispatch import producer_app, publish_delivery
+from mentorq.settings import get_settings
+from mentorq.webhooks.signing import new_secret
+
+
+def new_secret() -> str:
+    # Imported lazily: mentorq.webhooks.signing is tiny and pure, but the API imports no worker code at startup.
+    from mentorq.webhooks.signing import new_secret
+
+    return new_secret()
+
+
+def _secret_view(secret) -> dict[str, Any]:
+    return {
+        "secret": secret.secret,
+        "previous_secret_expires_at": secret.previous_expires_at.isoformat()
+        if secret.previous_secret and secret.previous_expires_at
+        else None,
+        "rotated_at": secret.rotated_at.isoformat() if secret.rotated_at else None,
+    }
+
+
+async def show_secret(session: AsyncSession, *, user: User) -> dict[str, Any]:
+    secret = await webhook_queries.get_or_create_secret(session, user_id=user.id, new_secret=new_secret)
+    await session.commit()
+    return _secret_view(secret)
+
+
+async def rotate_secret(session: AsyncSession, *, user: User) -> dict[str, Any]:
+    overlap = timedelta(hours=get_settings().webhook_secret_overlap_hours)
+    secret = await webhook_queries.rotate_secret(session, user_id=user.id, new_secret=new_secret, overlap=overlap)
+    await session.commit()
+    return _secret_view(secret)
+
+
+async def list_deliveries(session: AsyncSession, *, user: User, job_id: str) -> dict[str, Any]:
+    job = await get_job_for(session, user=user, job_id=job_id)
+    rows = await webhook_queries.deliveries_of_job(session, job_id=job.id)
+    return {"items": [webhook_queries.delivery_read(delivery, attempts) for delivery, attempts in rows]}
+
+
+async def redeliver(session: AsyncSession, *, user: User, delivery_id: str) -> dict[str, Any]:
+    """Send a delivery again now, under the same webhook-id."""
+    try:
+        parsed = uuid.UUID(delivery_id)
+    except ValueError:
+        raise ProblemError(404, "delivery_not_found", "no such delivery") from None
+    owner = None if user.is_superuser else user.id
+    if await webhook_queries.get_delivery(session, delivery_id=parsed, owner_id=owner) is None:
+        raise ProblemError(404, "delivery_not_found", "no such delivery")
+    delivery = await webhook_queries.requeue_delivery(session, delivery_id=parsed)
+    if delivery is None:
+        raise ProblemError(409, "delivery_in_progress", "this delivery is being sent right now; retry shortly")
+    await session.commit()
+    try:
+        await anyio.to_thread.run_sync(lambda: publish_delivery(producer_app(), delivery_id=parsed))
+    except Exception:  # noqa: BLE001 - the reconciler sends pending deliveries
+        pass
+    rows = await webhook_queries.deliveries_of_job(session, job_id=delivery.job_id)
+    return next(webhook_queries.delivery_read(d, a) for d, a in rows if d.id == parsed)
