@@ -5,6 +5,7 @@ only after its task ran (acks_late) and is put back if the worker process died
 (reject_on_worker_lost); the job runtime's conditional claim makes the redelivery harmless.
 """
 
+from celery.schedules import crontab
 from kombu import Queue
 
 from db.kinds import KINDS
@@ -35,16 +36,26 @@ task_acks_late = True
 task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
 worker_cancel_long_running_tasks_on_connection_loss = True
-worker_send_task_events = True  # for Flower
-task_send_sent_event = True
+# Task events cost a Redis publish each; Flower switches them on in the workers it watches
+# (enable_events) while it runs, so they are off otherwise.
+worker_send_task_events = False
+task_send_sent_event = False
 
 task_queues = [Queue(name) for name in ("gpu", "cpu", "io", "maintenance")]
 task_default_queue = "cpu"
-task_routes = {kind.task_name: {"queue": kind.queue} for kind in KINDS.values()}
+task_routes = {route.task_name: {"queue": route.queue} for kind in KINDS.values() for route in kind.routes()}
 task_routes["mentorq.maintenance.*"] = {"queue": "maintenance"}
 task_routes["mentorq.webhooks.*"] = {"queue": "io"}
+task_routes["mentorq.knowledge.embed_query"] = {"queue": "gpu"}
 
 beat_schedule = {
+    "reembed-when-the-model-changes": {
+        "task": "mentorq.maintenance.reembed",
+        "schedule": _settings.reembed_every_seconds,
+        "options": {"expires": max(1.0, _settings.reembed_every_seconds)},
+    },
+    # The same pass, nightly, is also what embeds any chunk the active model lacks.
+    "embed-missing-nightly": {"task": "mentorq.maintenance.reembed", "schedule": crontab(hour=3, minute=17)},
     "reconcile-jobs": {
         "task": "mentorq.maintenance.reconcile",
         "schedule": _settings.reconcile_every_seconds,

@@ -29,6 +29,7 @@ class JobEventHub:
         self._listeners: dict[str, set[asyncio.Queue[dict[str, Any]]]] = {}
         self._lock = asyncio.Lock()
         self._reader: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()  # the reader sleeps on this while nothing is subscribed
 
     @contextlib.asynccontextmanager
     async def listen(self, job_id: object) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
@@ -48,6 +49,7 @@ class JobEventHub:
                     if not listeners:
                         del self._listeners[channel]
                     raise
+                self._subscribed.set()
             if self._reader is None or self._reader.done():
                 self._reader = asyncio.create_task(self._read_forever(), name="job-event-hub")
         try:
@@ -60,12 +62,16 @@ class JobEventHub:
                     del self._listeners[channel]
                     with contextlib.suppress(Exception):
                         await self._pubsub.unsubscribe(channel)
+                    if not self._listeners:
+                        self._subscribed.clear()
 
     async def _read_forever(self) -> None:
         while True:
             try:
                 if self._pubsub is None or not self._pubsub.subscribed:
-                    await asyncio.sleep(0.05)
+                    await self._subscribed.wait()
+                    if self._pubsub is None or not self._pubsub.subscribed:
+                        await asyncio.sleep(0.005)  # subscribed, but the reply is not read yet
                     continue
                 message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
             except asyncio.CancelledError:

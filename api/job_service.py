@@ -112,19 +112,25 @@ async def submit_job(
         webhook_events=request.webhook_events_filter or (["completed"] if request.webhook else None),
     )
     await session.commit()
-    job_queries.take_pending_events(session)  # nobody can be listening to a job that did not exist
-
-    try:
-        with anyio.fail_after(get_settings().broker_publish_timeout_seconds + 1):
-            await anyio.to_thread.run_sync(
-                lambda: publish_job(producer_app(), job_id=job.id, kind=job.kind, priority=job.priority)
-            )
-    except Exception:  # noqa: BLE001 - the broker is down: the job is safe in PostgreSQL; the reconciler publishes it
-        log.warning("broker unavailable; job %s stays in the outbox", job.id)
-    else:
-        await job_queries.mark_dispatched_async(session, job_id=job.id)
-        await session.commit()
+    await dispatch_committed(session, [job])
     return job, True
+
+
+async def dispatch_committed(session: AsyncSession, jobs: list[Job]) -> None:
+    """Publish jobs whose rows are committed (the outbox); a down broker leaves them to the reconciler."""
+    job_queries.take_pending_events(session)  # nobody can be listening to a job that did not exist
+    timeout = get_settings().broker_publish_timeout_seconds + 1
+    for job in jobs:
+        try:
+            with anyio.fail_after(timeout):
+                await anyio.to_thread.run_sync(
+                    lambda job=job: publish_job(producer_app(), job_id=job.id, kind=job.kind, priority=job.priority)
+                )
+        except Exception:  # noqa: BLE001 - the broker is down: the job is safe in PostgreSQL
+            log.warning("broker unavailable; job %s stays in the outbox", job.id)
+            return
+        await job_queries.mark_dispatched_async(session, job_id=job.id)
+    await session.commit()
 
 
 def _parse_job_id(job_id: str) -> uuid.UUID:
@@ -201,26 +207,31 @@ async def listen_if_possible(hub: JobEventHub, job_id: uuid.UUID) -> AsyncIterat
 
 
 async def wait_for_job(session: AsyncSession, hub: JobEventHub, *, job: Job, seconds: float) -> Job:
-    """Hold until the job is finished or `seconds` pass, then return its latest state."""
+    """Hold until the job is finished or `seconds` pass, then return its latest state.
+
+    Live events carry the job's status, so the row is read again only when one says the job
+    ended, or after a quiet second (a missed message, or Redis down and no events at all)."""
     if job.status in TERMINAL or seconds <= 0:
         return job
     deadline = time.monotonic() + seconds
     async with listen_if_possible(hub, job.id) as events:
-        while (remaining := deadline - time.monotonic()) > 0:
-            # Re-read after subscribing, so an event published just before is not missed; the
-            # commit ends the read transaction so the next refresh sees newer commits.
-            await session.refresh(job)
-            await session.commit()
-            if job.status in TERMINAL:
-                return job
+        await _reread(session, job)  # after subscribing, so nothing published before is missed
+        while job.status not in TERMINAL and (remaining := deadline - time.monotonic()) > 0:
             if events is None:
                 await asyncio.sleep(min(remaining, WAIT_POLL_INTERVAL_S / 2))
+                await _reread(session, job)
                 continue
             try:
                 event = await asyncio.wait_for(events.get(), timeout=min(remaining, WAIT_POLL_INTERVAL_S))
             except TimeoutError:
+                await _reread(session, job)
                 continue
-            while event.get("status") not in TERMINAL and not events.empty():
-                event = events.get_nowait()
-    await session.refresh(job)
+            if event.get("status") in TERMINAL:
+                await _reread(session, job)
     return job
+
+
+async def _reread(session: AsyncSession, job: Job) -> None:
+    # The commit ends the read transaction, so the next read sees newer commits.
+    await session.refresh(job)
+    await session.commit()

@@ -13,7 +13,7 @@ from api.errors import install_error_handlers
 from api.events import JobEventHub
 from api.limits import BodySizeLimit
 from api.redis import get_async_redis
-from api.routes import events, health, jobs, meta, webhooks
+from api.routes import events, health, jobs, knowledge, meta, webhooks
 from db.session import async_engine
 from mentorq import __version__
 from mentorq.settings import get_settings
@@ -39,7 +39,11 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        upload_paths={"/v1/documents": settings.max_upload_bytes},
+    )
 
     app.include_router(fastapi_users.get_auth_router(bearer_backend), prefix="/auth/jwt", tags=["auth"])
     app.include_router(fastapi_users.get_auth_router(cookie_backend), prefix="/auth/cookie", tags=["auth"])
@@ -48,6 +52,7 @@ def create_app() -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(events.router)
     app.include_router(webhooks.router)
+    app.include_router(knowledge.router)
     app.include_router(meta.router)
     app.include_router(health.router)
     return app

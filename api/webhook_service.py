@@ -18,13 +18,6 @@ from mentorq.settings import get_settings
 from mentorq.webhooks.signing import new_secret
 
 
-def new_secret() -> str:
-    # Imported lazily: mentorq.webhooks.signing is tiny and pure, but the API imports no worker code at startup.
-    from mentorq.webhooks.signing import new_secret
-
-    return new_secret()
-
-
 def _secret_view(secret) -> dict[str, Any]:
     return {
         "secret": secret.secret,

@@ -81,14 +81,48 @@ def _transition(*conditions: Any, **values: Any):
 # --- API side (async) -------------------------------------------------------------------------
 
 
+def _new_job(**fields: Any) -> Job:
+    return Job(id=fields.pop("id", None) or uuid.uuid4(), status=JobStatus.queued.value, attempts=0, **fields)
+
+
 async def insert_job(session: AsyncSession, **fields: Any) -> Job:
-    """Add a queued job and its `queued` event; the caller commits."""
-    job = Job(id=fields.pop("id", None) or uuid.uuid4(), status=JobStatus.queued.value, attempts=0, **fields)
+    """Add a queued job and its `queued` event; the caller commits, then publishes."""
+    job = _new_job(**fields)
     session.add(job)
     await session.flush()
     _record_event(session, job, "queued", None)
     await session.flush()
     return job
+
+
+def insert_job_sync(session: Session, **fields: Any) -> Job:
+    """insert_job for workers and beat (jobs that create jobs: archives, re-embedding)."""
+    job = _new_job(**fields)
+    session.add(job)
+    session.flush()
+    _record_event(session, job, "queued", None)
+    session.flush()
+    return job
+
+
+def recent_failures(session: Session, *, kind: str, within_s: float) -> int:
+    """Failed jobs of a kind that ended within the last `within_s` seconds."""
+    return session.execute(
+        select(func.count())
+        .select_from(Job)
+        .where(
+            Job.kind == kind,
+            Job.status == JobStatus.failed.value,
+            Job.completed_at > func.now() - timedelta(seconds=within_s),
+        )
+    ).scalar_one()
+
+
+def active_jobs_of_kind(session: Session, *, kind: str) -> int:
+    """How many jobs of a kind are queued or running (beat schedules more only when none are)."""
+    return session.execute(
+        select(func.count()).select_from(Job).where(Job.kind == kind, Job.status.in_(ACTIVE))
+    ).scalar_one()
 
 
 async def find_job_by_idempotency_key(session: AsyncSession, *, owner_id: uuid.UUID, key: str) -> Job | None:
@@ -156,12 +190,15 @@ async def events_after(session: AsyncSession, *, job_id: uuid.UUID, after_id: in
 # --- worker side (sync) -----------------------------------------------------------------------
 
 
-def claim_job(session: Session, *, job_id: uuid.UUID, worker: str, time_limit_s: float) -> Job | None:
-    """queued -> running, counting the attempt. None if someone else has it or it is over."""
+def claim_job(
+    session: Session, *, job_id: uuid.UUID, worker: str, time_limit_s: float, stage: str | None = None
+) -> Job | None:
+    """queued -> running, counting the attempt. None if someone else has it, it is over, or it is at another stage."""
     result = session.execute(
         _transition(
             Job.id == job_id,
             Job.status == JobStatus.queued.value,
+            Job.stage.is_not_distinct_from(stage),
             Job.attempts < Job.max_attempts,
             status=JobStatus.running.value,
             attempts=Job.attempts + 1,
@@ -261,6 +298,31 @@ def fail_job(
     return job
 
 
+# A job going back to the queue belongs to no worker and waits to be published again.
+_RELEASED = {"dispatched_at": None, "worker": None, "heartbeat_at": None, "deadline_at": None}
+
+
+def hand_off_job(session: Session, *, job_id: uuid.UUID, stage: str, queue: str, message: str) -> Job | None:
+    """running -> queued at the next stage (another queue). Attempts count per stage, so they restart."""
+    progress = {"stage": stage, "fraction": None, "message": message}
+    result = session.execute(
+        _transition(
+            Job.id == job_id,
+            Job.status == JobStatus.running.value,
+            status=JobStatus.queued.value,
+            stage=stage,
+            queue=queue,
+            attempts=0,
+            progress=progress,
+            **_RELEASED,
+        )
+    )
+    job = result.scalar_one_or_none()
+    if job is not None:
+        _record_event(session, job, "progress", progress)
+    return job
+
+
 def requeue_job(session: Session, *, job_id: uuid.UUID, reason: str, from_status: str) -> Job | None:
     """running -> queued for another attempt (retry or a dead worker); the caller republishes."""
     result = session.execute(
@@ -269,10 +331,7 @@ def requeue_job(session: Session, *, job_id: uuid.UUID, reason: str, from_status
             Job.status == from_status,
             Job.attempts < Job.max_attempts,
             status=JobStatus.queued.value,
-            dispatched_at=None,
-            worker=None,
-            heartbeat_at=None,
-            deadline_at=None,
+            **_RELEASED,
         )
     )
     job = result.scalar_one_or_none()

@@ -38,7 +38,9 @@ def async_engine() -> AsyncEngine:
     settings = get_settings()
     return create_async_engine(
         sqlalchemy_url(settings.require_database_url()),
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip per checkout. A connection that died with a restart
+        # fails its request once (503) and the pool then drops every connection of that server.
+        pool_pre_ping=False,
         pool_size=20,
         max_overflow=20,
         pool_timeout=10,

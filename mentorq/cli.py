@@ -25,6 +25,13 @@ def main() -> None:
     app()
 
 
+def _register_admin_commands() -> None:
+    from mentorq.cli_admin import embeddings_app, users_app
+
+    app.add_typer(users_app, name="users")
+    app.add_typer(embeddings_app, name="embeddings")
+
+
 def state_dir() -> Path:
     """The state dir (MENTORQ_STATE_DIR, default ./.mentorq), as settings define it."""
     return Path(os.environ.get("MENTORQ_STATE_DIR") or ".mentorq")
@@ -161,6 +168,27 @@ def migrate(downgrade: str | None = typer.Option(None, "--downgrade", metavar="R
     else:
         migrations.upgrade(env["DATABASE_URL"])
         typer.echo("upgraded to head")
+
+
+@app.command()
+def ingest(paths: list[Path] = typer.Argument(..., help="Files and folders (searched recursively)."),
+           collection: str = typer.Option("default", help="Collection to add them to."),
+           tag: list[str] = typer.Option([], "--tag", help="A tag for every document (repeatable)."),
+           resource_type: str | None = typer.Option(None, "--type", help="paper, tutorial, course or video."),
+           level: str | None = typer.Option(None, help="beginner, intermediate or advanced."),
+           timeout: float = typer.Option(1800, help="Seconds to wait for them all.")) -> None:
+    """Ingest files and folders (txt, md, html, pdf, docx, srt, vtt, zip) with a progress bar."""
+    from mentorq.cli_knowledge import ingest_paths
+    from mentorq.client import ApiError, MentorqClient
+
+    with MentorqClient(api_url(), token=_token()) as client:
+        try:
+            failures = ingest_paths(client, paths, collection=collection, tags=tag, resource_type=resource_type,
+                                    level=level, timeout_s=timeout)
+        except ApiError as exc:
+            _fail(f"{exc.code} (HTTP {exc.status}): {exc.detail}")
+    if failures:
+        raise typer.Exit(1)
 
 
 # --- the HTTP client commands ---------------------------------------------------------------------
@@ -302,3 +330,6 @@ def jobs_cancel(job_id: str) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+_register_admin_commands()

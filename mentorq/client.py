@@ -117,6 +117,38 @@ class MentorqClient:
         except httpx.HTTPError as exc:
             raise ApiError(0, "connection_error", f"GET {self.base_url}/v1/jobs/{job_id}/events: {exc!r}") from exc
 
+    def upload_documents(
+        self,
+        files: list[tuple[str, bytes]],
+        *,
+        collection: str = "default",
+        tags: list[str] | None = None,
+        resource_type: str | None = None,
+        level: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Upload files (name, bytes) as documents; one item per file: created/replaced/unchanged/rejected."""
+        form: dict[str, Any] = {"collection": collection, "tags": ",".join(tags or [])}
+        if resource_type:
+            form["resource_type"] = resource_type
+        if level:
+            form["level"] = level
+        body = self._request(
+            "POST", "/v1/documents", files=[("files", (name, data)) for name, data in files], data=form,
+            timeout_extra=120,
+        )
+        return body["items"]
+
+    def get_document(self, document_id: str) -> dict[str, Any]:
+        """One document (status, chunk count, error)."""
+        return self._request("GET", f"/v1/documents/{document_id}")
+
+    def search(self, query: str, *, k: int = 5, mode: str = "hybrid", collections: list[str] | None = None) -> dict[str, Any]:
+        """Ranked chunks for a query."""
+        payload: dict[str, Any] = {"query": query, "k": k, "mode": mode}
+        if collections:
+            payload["collections"] = collections
+        return self._request("POST", "/v1/search", json=payload)
+
     def wait_until_done(self, job_id: str, *, deadline_s: float = 300.0,
                         poll_wait: int = 30) -> dict[str, Any]:
         """Long-poll a job until it is succeeded, failed or canceled; TimeoutError past the deadline."""
@@ -132,11 +164,11 @@ class MentorqClient:
             time.sleep(0.5)
 
     def _request(self, method: str, path: str, *, wait: int | None = None, headers: dict | None = None,
-                 **kwargs: Any) -> dict[str, Any]:
+                 timeout_extra: float = 0, **kwargs: Any) -> dict[str, Any]:
         headers = dict(headers or {})
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        timeout = self._timeout
+        timeout = self._timeout + timeout_extra
         if wait is not None:
             headers["Prefer"] = f"wait={wait}"
             # The server may legitimately hold the request for `wait` seconds.

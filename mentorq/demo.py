@@ -1,4 +1,4 @@
-"""`mentorq demo`: a throwaway stack, one `chat` and one `embed` job through the HTTP API, then stop."""
+"""`mentorq demo`: a throwaway stack; a chat, an embed and a streamed chat job, then the sample corpus ingested and searched."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from mentorq.client import ApiError, MentorqClient
-from mentorq.devstack import StackError, free_port, start_stack
+from mentorq.devstack import PROJECT_ROOT, StackError, free_port, start_stack
+
+SAMPLES = PROJECT_ROOT / "samples" / "knowledge"
 
 DEADLINE_S = 300.0  # the first chat loads the local model into the worker
 CHAT_INPUT = {"prompt": "Explain spaced repetition in one sentence.", "options": {"max_tokens": 64}}
@@ -68,7 +70,33 @@ def _run_jobs(api_url: str, say) -> bool:
             say(f"\n{job['kind']} job:")
             say(json.dumps(_shorten(job), indent=2, ensure_ascii=False))
         streamed = _watch_streamed_chat(client, say)
-    return all(job["status"] == "succeeded" for job in finished) and streamed
+        searched = _ingest_and_search(client, say, deadline)
+    return all(job["status"] == "succeeded" for job in finished) and streamed and searched
+
+
+def _ingest_and_search(client: MentorqClient, say, deadline: float) -> bool:
+    """Ingest the bundled sample corpus (Markdown notes, a PDF, an SRT transcript), then one hybrid search."""
+    files = sorted(p for p in SAMPLES.iterdir() if p.suffix in {".md", ".pdf", ".srt"})
+    items = client.upload_documents([(p.name, p.read_bytes()) for p in files], collection="study-skills")
+    say(f"\ningesting {len(items)} sample documents: {', '.join(p.name for p in files)}")
+    documents = {}
+    for item in items:
+        document_id = item["document"]["id"]
+        while (document := client.get_document(document_id))["status"] not in ("ready", "failed"):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"document {document_id} still {document['status']}")
+            time.sleep(0.5)
+        documents[document["filename"]] = document
+        say(f"  {document['filename']}: {document['status']}, {document['chunk_count']} chunks"
+            + (f" ({document['error']['code']})" if document["error"] else ""))
+    query = "how long should I wait between reviews?"
+    found = client.search(query, k=3, mode="hybrid")
+    say(f"\nhybrid search {query!r} ({found['model']}):")
+    for hit in found["items"]:
+        where = " > ".join(hit["heading_path"]) or (f"{hit['start_s']:.0f}s" if hit["start_s"] is not None else "")
+        say(f"  {hit['score']:.4f}  vector #{hit['vector_rank']}  keyword #{hit['keyword_rank']}  "
+            f"{hit['document_title']} [{where}]: {hit['text'][:90]!r}")
+    return all(d["status"] == "ready" for d in documents.values()) and len(found["items"]) > 0
 
 
 def _watch_streamed_chat(client: MentorqClient, say) -> bool:

@@ -343,6 +343,7 @@ def _child_env(state_dir: Path, database_url: str, redis_url: str,
         # Local development posts webhooks to local receivers.
         MENTORQ_WEBHOOK_ALLOW_PRIVATE=os.environ.get("MENTORQ_WEBHOOK_ALLOW_PRIVATE", "true"),
         MENTORQ_WEBHOOK_ALLOW_HTTP=os.environ.get("MENTORQ_WEBHOOK_ALLOW_HTTP", "true"),
+        MENTORQ_FETCH_ALLOW_PRIVATE=os.environ.get("MENTORQ_FETCH_ALLOW_PRIVATE", "true"),
         PYTHONPATH=os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p),
     )
     env.update(extra or {})

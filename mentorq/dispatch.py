@@ -22,19 +22,32 @@ def producer_app() -> Celery:
     return app
 
 
-def publish_job(app: Celery, *, job_id: uuid.UUID, kind: str, priority: int = 0, countdown: float | None = None) -> None:
-    """Send the job's task message; raises if the broker cannot be reached (the outbox retries)."""
-    spec = KINDS[kind]
+def publish_job(
+    app: Celery,
+    *,
+    job_id: uuid.UUID,
+    kind: str,
+    stage: str | None = None,
+    priority: int = 0,
+    countdown: float | None = None,
+) -> None:
+    """Send the task message of the job's current stage; raises if the broker cannot be reached (the outbox retries)."""
+    route = KINDS[kind].route(stage)
     app.send_task(
-        spec.task_name,
+        route.task_name,
         args=[str(job_id)],
         task_id=str(job_id),
-        queue=spec.queue,
-        priority=priority,
+        queue=route.queue,
+        priority=broker_priority(priority),
         countdown=countdown,
         # No retry loop here: a down broker must not hold an API request; the reconciler re-publishes.
         retry=False,
     )
+
+
+def broker_priority(job_priority: int) -> int:
+    """Jobs say 0 (normal) to 9 (most urgent); Redis queues serve 0 first, so the scale flips."""
+    return 9 - max(0, min(9, job_priority))
 
 
 WEBHOOK_TASK = "mentorq.webhooks.deliver"

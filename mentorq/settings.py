@@ -41,6 +41,18 @@ class Settings(BaseSettings):
     stale_after_seconds: float = Field(30.0, alias="MENTORQ_STALE_AFTER_SECONDS")
     reconcile_every_seconds: float = Field(5.0, alias="MENTORQ_RECONCILE_EVERY_SECONDS")
     redispatch_after_seconds: float = Field(600.0, alias="MENTORQ_REDISPATCH_AFTER_SECONDS")
+    # Documents: one file's size, an archive's unpacked total, a whole multipart upload.
+    max_document_bytes: int = Field(20 * 1024 * 1024, alias="MENTORQ_MAX_DOCUMENT_BYTES")
+    max_archive_unpacked_bytes: int = Field(200 * 1024 * 1024, alias="MENTORQ_MAX_ARCHIVE_UNPACKED_BYTES")
+    max_upload_bytes: int = Field(50 * 1024 * 1024, alias="MENTORQ_MAX_UPLOAD_BYTES")
+    # Documents fetched from a URL: time budget, and whether private addresses are allowed (dev, tests).
+    fetch_timeout_seconds: float = Field(15.0, alias="MENTORQ_FETCH_TIMEOUT_SECONDS")
+    fetch_allow_private: bool = Field(False, alias="MENTORQ_FETCH_ALLOW_PRIVATE")
+    # Search embeds the query on a gpu worker; past this the API answers 503 instead of hanging.
+    search_embed_timeout_seconds: float = Field(10.0, alias="MENTORQ_SEARCH_EMBED_TIMEOUT_SECONDS")
+    reembed_every_seconds: float = Field(30.0, alias="MENTORQ_REEMBED_EVERY_SECONDS")
+    reembed_batch_chunks: int = Field(256, alias="MENTORQ_REEMBED_BATCH_CHUNKS")
+
     # Webhooks: private/loopback targets and plain http only where explicitly allowed (dev, tests).
     webhook_allow_private: bool = Field(False, alias="MENTORQ_WEBHOOK_ALLOW_PRIVATE")
     webhook_allow_http: bool = Field(False, alias="MENTORQ_WEBHOOK_ALLOW_HTTP")

@@ -15,7 +15,6 @@ def chat(ctx: JobContext, payload: ChatInput) -> ChatOutput:
     """Ask the model; with `format`, the answer must validate against that JSON schema."""
     provider = get_llm_provider()
     options = payload.options.model_dump(exclude_none=True) if payload.options else None
-    ctx.progress("generating")
     parsed = None
     try:
         if payload.format is not None:

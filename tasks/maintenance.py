@@ -21,7 +21,7 @@ from workers.runtime import publish_committed_events, send_deliveries
 log = logging.getLogger(__name__)
 
 BATCH = 500
-UNDISPATCHED_GRACE_S = 2.0  # the API publishes right after commit; give it that long first
+UNDISPATCHED_GRACE_S = 10.0  # the API publishes right after commit; under a burst that can take seconds
 RECONCILE_LOCK = 0x6D656E746F72  # any constant: one reconciler at a time across workers
 
 
@@ -54,7 +54,7 @@ def reconcile() -> dict[str, int]:
 
     for job in {job.id: job for job in to_publish}.values():
         try:
-            publish_job(app, job_id=job.id, kind=job.kind, priority=job.priority)
+            publish_job(app, job_id=job.id, kind=job.kind, stage=job.stage, priority=job.priority)
         except Exception:  # noqa: BLE001 - the broker is down again; the next run retries
             log.warning("could not publish job %s", job.id, exc_info=True)
             break

@@ -174,6 +174,9 @@ class FakeOllama:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as httpx expects from Ollama
     server_version = "FakeOllama"
+    # Like Ollama's Go server: no Nagle delay on the small NDJSON chunks of a stream (with it,
+    # every streamed answer waits ~40 ms for a delayed ACK, a cost the real server doesn't have).
+    disable_nagle_algorithm = True
 
     @property
     def fake(self) -> FakeOllama:

@@ -96,7 +96,13 @@ class Stack:
         wait_until(lambda: httpx.get(f"{self.api_url}/healthz", timeout=1).status_code == 200, timeout=60, message="api")
 
     def start_worker(
-        self, name: str = "worker", *, queues: str = ALL_QUEUES, concurrency: int = 2, pool: str = "prefork"
+        self,
+        name: str = "worker",
+        *,
+        queues: str = ALL_QUEUES,
+        concurrency: int = 2,
+        pool: str = "prefork",
+        extra_env: dict[str, str] | None = None,
     ) -> subprocess.Popen:
         hostname = f"{name}@test"
         process = self._spawn(
@@ -104,6 +110,7 @@ class Stack:
             [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q", queues, "-n", hostname,
              "--concurrency", str(concurrency), "--pool", pool, "--loglevel", "INFO", "--without-gossip",
              "--without-mingle"],
+            extra_env,
         )
         wait_until(lambda: self.worker_is_live(hostname), timeout=60, message=f"worker {hostname}")
         return process
@@ -113,11 +120,12 @@ class Stack:
 
         return bool(redis.Redis.from_url(self.redis.url).exists(f"mentorq:worker:{hostname}"))
 
-    def start_beat(self) -> None:
+    def start_beat(self, extra_env: dict[str, str] | None = None) -> None:
         self._spawn(
             "beat",
             [sys.executable, "-m", "celery", "-A", "workers.celery_app", "beat", "-s", str(self.root / "beat-schedule"),
              "--loglevel", "INFO"],
+            extra_env,
         )
 
     def stop(self, name: str) -> None:
@@ -163,6 +171,10 @@ def build_stack(root: Path, *, ollama_url: str) -> Stack:
         "MENTORQ_WEBHOOK_TIMEOUT_SECONDS": "2",
         "MENTORQ_WEBHOOK_RETRY_SCHEDULE": "[1, 1, 1, 1, 1, 1, 1]",
         "MENTORQ_SSE_KEEPALIVE_SECONDS": "1",
+        "MENTORQ_FETCH_ALLOW_PRIVATE": "true",
+        "MENTORQ_FETCH_TIMEOUT_SECONDS": "2",
+        "MENTORQ_SEARCH_EMBED_TIMEOUT_SECONDS": "3",
+        "MENTORQ_REEMBED_EVERY_SECONDS": "2",
         "PYTHONUNBUFFERED": "1",
         "HF_HUB_OFFLINE": "1",
     }

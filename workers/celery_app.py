@@ -5,6 +5,6 @@ from celery import Celery
 app = Celery("mentorq")
 app.config_from_object("celeryconfig")
 # Task modules register themselves on import; the worker imports them all.
-app.conf.include = ["tasks.chat", "tasks.embed", "tasks.debug", "tasks.maintenance", "tasks.webhooks"]
+app.conf.include = ["tasks.chat", "tasks.embed", "tasks.debug", "tasks.maintenance", "tasks.webhooks", "tasks.ingest", "tasks.knowledge"]
 
 import workers.signals  # noqa: E402,F401  (connects worker lifecycle handlers)

@@ -18,3 +18,11 @@ class JobError(Exception):
 
 class JobCanceled(Exception):
     """Raised inside a job body when the job was canceled; the runtime stops quietly."""
+
+
+class NextStage:
+    """Returned by a stage's body: hand the job to its next stage (which runs on another queue)."""
+
+    def __init__(self, stage: str, message: str = ""):
+        self.stage = stage
+        self.message = message

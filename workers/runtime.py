@@ -19,13 +19,14 @@ from pydantic import BaseModel, ValidationError
 
 from db import jobs as job_queries
 from db.kinds import KINDS, JobKind
+from db.models import Job
 from db.session import session_scope
 from mentorq.channels import job_channel
 from db import webhooks as webhook_queries
 from mentorq.dispatch import publish_delivery, publish_job
 from mentorq.settings import get_settings
 from workers.celery_app import app
-from workers.errors import JobCanceled, JobError
+from workers.errors import JobCanceled, JobError, NextStage
 from workers.redis_client import get_redis
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,16 @@ def publish_committed_events(session) -> None:
     deliveries = job_queries.take_pending_deliveries(session)
     if deliveries:
         send_deliveries(deliveries)
+
+
+def send_committed_jobs(session, job_ids: list[uuid.UUID]) -> None:
+    """After the commit that created jobs (an archive's members): publish events, then the jobs."""
+    publish_committed_events(session)
+    with session_scope() as reader:
+        jobs = [reader.get(Job, job_id) for job_id in job_ids]
+    for job in jobs:
+        if job is not None:
+            _publish(job.id, KINDS[job.kind], job.stage, job.priority)
 
 
 def send_deliveries(delivery_ids: list[uuid.UUID]) -> None:
@@ -166,25 +177,33 @@ class JobContext:
 
     def flush_output(self) -> None:
         """Record buffered output as one event (published live after commit)."""
+        if self._output_buffer:
+            with _Transaction() as session:
+                self.record_buffered_output(session)
+            self.check_canceled()
+
+    def record_buffered_output(self, session) -> None:
+        """Add buffered output to the caller's transaction (the last piece goes with the finish)."""
         if not self._output_buffer:
             return
         delta, self._output_buffer = "".join(self._output_buffer), []
         now = time.monotonic()
         self._last_output_flush = now
-        with _Transaction() as session:
-            if not job_queries.record_output(session, job_id=self.job_id, delta=delta, notify=self._webhook_due(now)):
-                self._watcher.canceled.set()
-        self.check_canceled()
+        if not job_queries.record_output(session, job_id=self.job_id, delta=delta, notify=self._webhook_due(now)):
+            self._watcher.canceled.set()
 
 
 JobBody = Callable[[JobContext, Any], BaseModel]
 
 
-def run_job(job_id: uuid.UUID, kind: JobKind, body: JobBody, *, worker: str) -> None:
+def run_job(job_id: uuid.UUID, kind: JobKind, body: JobBody, *, worker: str, stage: str | None = None) -> None:
     """Run one delivery of a job's message. A delivery that loses the claim does nothing."""
     settings = get_settings()
+    route = kind.route(stage)
     with _Transaction() as session:
-        job = job_queries.claim_job(session, job_id=job_id, worker=worker, time_limit_s=kind.time_limit)
+        job = job_queries.claim_job(
+            session, job_id=job_id, worker=worker, time_limit_s=route.time_limit, stage=stage
+        )
     if job is None:
         log.info("job %s not claimable (duplicate delivery, canceled or finished); skipping", job_id)
         return
@@ -195,18 +214,22 @@ def run_job(job_id: uuid.UUID, kind: JobKind, body: JobBody, *, worker: str) -> 
     try:
         payload = kind.input_model.model_validate(job.input)
         output = body(ctx, payload)
-        ctx.flush_output()
         ctx.check_canceled()
+        if isinstance(output, NextStage):
+            ctx.flush_output()
+            _hand_off(job_id, kind, output, job.priority)
+            return
         document = kind.output_model.model_validate(output).model_dump(mode="json", by_alias=True)
         with _Transaction() as session:
+            ctx.record_buffered_output(session)  # one transaction: the last tokens and the result
             job_queries.finish_job(session, job_id=job_id, output=document)
     except JobCanceled:
         log.info("job %s canceled while running", job_id)
     except SoftTimeLimitExceeded:
-        _fail(job_id, "timeout", f"the job ran past its time limit of {kind.soft_time_limit} s")
+        _fail(job_id, "timeout", f"the job ran past its time limit of {route.soft_time_limit} s")
     except JobError as error:
         if error.retryable and job.attempts < job.max_attempts:
-            _retry(job_id, kind, job.attempts, job.priority, f"{error.code}: {error.message}")
+            _retry(job_id, kind, stage, job.attempts, job.priority, f"{error.code}: {error.message}")
         else:
             _fail(job_id, error.code, error.message, error.details)
     except ValidationError as error:
@@ -224,34 +247,54 @@ def _fail(job_id: uuid.UUID, code: str, message: str, details: dict[str, Any] | 
         job_queries.fail_job(session, job_id=job_id, code=code, message=message, details=details)
 
 
-def _retry(job_id: uuid.UUID, kind: JobKind, attempts: int, priority: int, reason: str) -> None:
+def _retry(job_id: uuid.UUID, kind: JobKind, stage: str | None, attempts: int, priority: int, reason: str) -> None:
     with _Transaction() as session:
         requeued = job_queries.requeue_job(session, job_id=job_id, reason=reason, from_status="running")
     if requeued is None:
         return
     delay = min(RETRY_BACKOFF_CAP_S, 2.0 ** attempts)
-    publish_job(app, job_id=job_id, kind=kind.name, priority=priority, countdown=delay)
+    _publish(job_id, kind, stage, priority, countdown=delay)
+
+
+def _hand_off(job_id: uuid.UUID, kind: JobKind, next_stage: NextStage, priority: int) -> None:
+    route = kind.route(next_stage.stage)
+    with _Transaction() as session:
+        handed = job_queries.hand_off_job(
+            session, job_id=job_id, stage=next_stage.stage, queue=route.queue, message=next_stage.message
+        )
+    if handed is not None:
+        _publish(job_id, kind, next_stage.stage, priority)
+
+
+def _publish(job_id: uuid.UUID, kind: JobKind, stage: str | None, priority: int, countdown: float | None = None) -> None:
+    try:
+        publish_job(app, job_id=job_id, kind=kind.name, stage=stage, priority=priority, countdown=countdown)
+    except Exception:  # noqa: BLE001 - the job is queued in PostgreSQL; the reconciler publishes it
+        log.warning("could not publish job %s; the reconciler will", job_id, exc_info=True)
+        return
     with session_scope() as session:
         job_queries.mark_dispatched(session, job_id=job_id)
 
 
-def job_task(kind_name: str) -> Callable[[JobBody], Any]:
-    """Register `body` as the Celery task of a job kind: name, queue and time limits from the registry."""
+def job_task(kind_name: str, stage: str | None = None) -> Callable[[JobBody], Any]:
+    """Register `body` as the Celery task of a job kind (or of one of its later stages):
+    name, queue and time limits come from the registry."""
     kind = KINDS[kind_name]
+    route = kind.route(stage)
 
     def decorator(body: JobBody):
         @app.task(
-            name=kind.task_name,
-            queue=kind.queue,
-            soft_time_limit=kind.soft_time_limit,
-            time_limit=kind.time_limit,
+            name=route.task_name,
+            queue=route.queue,
+            soft_time_limit=route.soft_time_limit,
+            time_limit=route.time_limit,
             acks_late=True,
             reject_on_worker_lost=True,
             ignore_result=True,
             bind=True,
         )
         def task(self, job_id: str) -> None:
-            run_job(uuid.UUID(job_id), kind, body, worker=self.request.hostname or "unknown")
+            run_job(uuid.UUID(job_id), kind, body, worker=self.request.hostname or "unknown", stage=stage)
 
         task.body = body
         return task

@@ -26,6 +26,29 @@ def _fresh_connections_after_fork(**_: object) -> None:
     # Connections inherited from the parent must never be shared across processes.
     reset_engines()
     reset_redis()
+    _warm_embedding_model()
+
+
+def _warm_embedding_model() -> None:
+    """A gpu worker process loads the configured embedding model in the background right away, so
+    the first search after a (re)start is not the one that waits for it. Still once per process,
+    after the fork, never in the parent."""
+    from workers.celery_app import app
+
+    if "gpu" not in app.amqp.queues.consume_from:
+        return
+
+    def load() -> None:
+        from mentorq.settings import get_settings
+        from workers.embeddings import get_embedding_provider
+
+        try:
+            model = get_settings().embed_model
+            get_embedding_provider(model).embed(["warm up"], model=model)
+        except Exception:  # noqa: BLE001 - the first real job reports the problem with a code
+            log.warning("could not warm up the embedding model", exc_info=True)
+
+    threading.Thread(target=load, name="mentorq-warm-embeddings", daemon=True).start()
 
 
 @worker_ready.connect

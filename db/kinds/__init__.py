@@ -11,7 +11,27 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from db.kinds import chat, debug, embed
+from db.kinds import chat, debug, embed, knowledge
+
+
+@dataclass(frozen=True)
+class JobStage:
+    """A later stage of a kind that runs elsewhere (ingest: parse on cpu, then embed on gpu)."""
+
+    name: str
+    queue: str
+    soft_time_limit: int
+    time_limit: int
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where one stage of a job runs: task name, queue and time limits."""
+
+    task_name: str
+    queue: str
+    soft_time_limit: int
+    time_limit: int
 
 
 @dataclass(frozen=True)
@@ -25,10 +45,25 @@ class JobKind:
     time_limit: int
     max_attempts: int = 3
     debug_only: bool = False
+    # Created by the platform itself (document endpoints, beat), never through POST /v1/jobs.
+    internal: bool = False
+    later_stages: tuple[JobStage, ...] = ()
 
     @property
     def task_name(self) -> str:
         return f"mentorq.tasks.{self.name}"
+
+    def route(self, stage: str | None = None) -> Route:
+        """The first stage's route (stage None), or a later stage's."""
+        if stage is None:
+            return Route(self.task_name, self.queue, self.soft_time_limit, self.time_limit)
+        for later in self.later_stages:
+            if later.name == stage:
+                return Route(f"{self.task_name}.{later.name}", later.queue, later.soft_time_limit, later.time_limit)
+        raise KeyError(f"kind {self.name!r} has no stage {stage!r}")
+
+    def routes(self) -> list[Route]:
+        return [self.route(None), *(self.route(stage.name) for stage in self.later_stages)]
 
 
 KINDS: dict[str, JobKind] = {
@@ -53,6 +88,27 @@ KINDS: dict[str, JobKind] = {
             time_limit=150,
         ),
         JobKind(
+            name="ingest",
+            description="Parse, chunk and embed one document (created by the /v1/documents endpoints).",
+            input_model=knowledge.IngestInput,
+            output_model=knowledge.IngestOutput,
+            queue="cpu",
+            soft_time_limit=300,
+            time_limit=330,
+            internal=True,
+            later_stages=(JobStage(name="embed", queue="gpu", soft_time_limit=1800, time_limit=1860),),
+        ),
+        JobKind(
+            name="reembed",
+            description="Embed a batch of chunks under a model (scheduled by beat when the embedding model changes).",
+            input_model=knowledge.ReembedInput,
+            output_model=knowledge.ReembedOutput,
+            queue="gpu",
+            soft_time_limit=600,
+            time_limit=630,
+            internal=True,
+        ),
+        JobKind(
             name="debug.sleep",
             description="Sleeps in steps, reporting progress; can crash its worker. Tests and smoke checks only.",
             input_model=debug.SleepInput,
@@ -68,5 +124,9 @@ KINDS: dict[str, JobKind] = {
 
 
 def enabled_kinds(*, include_debug: bool) -> dict[str, JobKind]:
-    """The kinds this deployment accepts."""
-    return {name: kind for name, kind in KINDS.items() if include_debug or not kind.debug_only}
+    """The kinds clients may submit through POST /v1/jobs."""
+    return {
+        name: kind
+        for name, kind in KINDS.items()
+        if not kind.internal and (include_debug or not kind.debug_only)
+    }

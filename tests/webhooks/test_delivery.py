@@ -25,6 +25,7 @@ from workers.webhooks import delivery
 from workers.webhooks.delivery import deliver, parse_retry_after
 from workers.webhooks.schedule import MAX_RETRY_AFTER_S, RETRY_SCHEDULE_S, next_delay
 from mentorq.webhooks.signing import new_message_id, new_secret, webhook_headers
+from tests.tls import self_signed_pair
 
 BODY = json.dumps(
     {"type": "job.succeeded", "timestamp": "2026-01-01T00:00:00Z", "data": {"id": "j1"}}
@@ -394,46 +395,10 @@ def test_the_connection_is_pinned_to_the_checked_address_with_the_original_host(
     assert request["headers"]["host"] == f"hooks.example:{rx.port}"
 
 
-def _tls_pair(tmp_path: Path, hostname: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    """A server context with a self-signed certificate for `hostname` only, and a client trusting it."""
-    pytest.importorskip("cryptography")
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server.load_cert_chain(cert_path, key_path)
-    client = ssl.create_default_context(cafile=str(cert_path))
-    return server, client
-
-
 def test_https_is_pinned_with_sni_and_the_certificate_checked_against_the_host_name(
     receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server_tls, client_tls = _tls_pair(tmp_path, "hooks.example")
+    server_tls, client_tls = self_signed_pair(tmp_path, "hooks.example")
     monkeypatch.setattr(delivery, "_ssl_context", lambda: client_tls)
     rx = receiver(answer(200), tls=server_tls)
     server_tls.sni_callback = lambda sock, server_name, ctx: rx.server_names.append(server_name)

@@ -15,8 +15,8 @@ from workers.documents.chunking import (
     approx_token_count,
     chunk_document,
 )
-from workers.documents.detect import FORMATS, detect_format
-from workers.documents.errors import ERROR_STATUS, DocumentError
+from mentorq.documents.detect import FORMATS, detect_format
+from mentorq.documents.errors import ERROR_STATUS, DocumentError
 from workers.documents.model import ParsedDocument, Section
 from workers.documents.parse import MAX_DOCUMENT_BYTES, parse_document
 

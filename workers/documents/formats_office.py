@@ -7,7 +7,7 @@ import re
 from typing import TYPE_CHECKING
 
 from workers.documents.archive import check_inflated_size
-from workers.documents.errors import DocumentError
+from mentorq.documents.errors import DocumentError
 from workers.documents.model import ParsedDocument, Section, clean_text
 
 if TYPE_CHECKING:

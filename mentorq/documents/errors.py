@@ -13,6 +13,15 @@ ERROR_STATUS: dict[str, int] = {
     "archive_unsafe_path": 422,
     "archive_too_large": 413,
     "archive_nested": 422,
+    # Fetching a document from a URL (workers/documents/fetch.py). The fault is the URL's or its
+    # server's: 4xx for what the caller named, 502/504 (as a gateway would) for what the server did.
+    "url_forbidden": 422,  # private/loopback/metadata address, non-http(s) scheme, malformed URL
+    "url_not_found": 422,  # the server answered 404 or 410
+    "url_http_error": 502,  # any other non-2xx answer, or a broken/undecodable answer
+    "url_unreachable": 502,  # DNS failure, connection refused, TLS handshake or certificate failure
+    "url_timeout": 504,  # no complete answer within the overall deadline
+    "url_too_large": 413,  # the body is over the size limit
+    "url_redirect_loop": 422,  # a redirect cycle, or more redirects than allowed
 }
 
 

@@ -1,0 +1,1 @@
+"""Reproducible performance measurements of the platform (not timed tests); see README.md."""

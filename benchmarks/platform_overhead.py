@@ -1,0 +1,463 @@
+"""Platform overhead: `chat` jobs over HTTP vs a bare Celery round trip, same Redis, same run.
+
+    .venv/bin/python -m benchmarks.platform_overhead [--jobs 1000] [--clients 100] [--concurrency 2]
+
+Starts, on loopback only: embedded PostgreSQL + Redis (migrated), the API under uvicorn, one
+platform worker on `-Q gpu,cpu,io,maintenance`, beat (unless --no-beat), an in-process fake
+Ollama server answering instantly (token_delay_s=0), and a bare Celery worker serving
+`benchmarks.bare_tasks` with the same pool and concurrency.
+
+Platform path: C asyncio clients (httpx.AsyncClient, one shared bearer token) each POST
+/v1/jobs {"kind": "chat", "input": {"prompt": "hi"}} with `Prefer: wait=30`; a 202 (the wait
+ran out) falls back to GET /v1/jobs/{id} with the same Prefer until the job ends. Latency is
+client-observed, from sending the POST to holding the finished job. An error is an HTTP
+error, a timeout, or a job that did not end `succeeded`.
+
+Baseline: C threads each calling `noop.apply_async((i,)).get()`; latency from the call to the
+returned value; an error is an exception or a wrong value.
+
+Both paths are warmed up first (not counted); then the baseline runs N calls and the
+platform N jobs (the pair repeats per --rounds), then both again with one client (the
+unloaded round trip, informative). Throughput is N / wall time of the phase. CPU seconds of
+every process are recorded per phase. Nothing is asserted: the aims are printed as PASS/MISS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from benchmarks._harness import (
+    WORKER_QUEUES,
+    CpuMeter,
+    Stopwatch,
+    bench_stack,
+    count_in_log,
+    exit_cleanly_on_signals,
+    fmt,
+    latency_summary_ms,
+    log_size,
+    machine_info,
+    print_table,
+    python,
+    ratio,
+    register_token,
+    spawn,
+    verdict,
+    write_results,
+)
+from tests.fake_ollama import FakeOllama
+from tests.stack import Stack
+
+NAME = "platform_overhead"
+TERMINAL = {"succeeded", "failed", "canceled"}
+CHAT_BODY = {"kind": "chat", "input": {"prompt": "hi"}}
+
+AIM_THROUGHPUT_RATIO = 0.5  # platform jobs/s >= 0.5 x bare Celery
+AIM_P50_RATIO = 4.0  # platform p50 <= 4 x bare Celery p50
+
+# Prefork with as many processes as cores (2 here), for both workers. With the LLM answering
+# instantly a chat job is CPU on these two cores plus round trips: the worker's own Python
+# (claim, progress, output events, finish: SQLAlchemy, pydantic, the ollama client) and what it
+# makes PostgreSQL, Redis and the fake Ollama do, while the API and the load generator share the
+# same cores. One process leaves a core idle whenever it waits on a round trip (about half the
+# throughput in a trial here); more than two only add context switches and memory (4 gave no
+# more jobs/s than 2, with longer run times). `--concurrency` lets you check that on your machine.
+DEFAULT_CONCURRENCY = 2
+
+
+@dataclass
+class Outcome:
+    latency_s: float
+    ok: bool
+    error: str | None = None
+    fallbacks: int = 0  # GETs needed after the POST's wait ran out
+    queue_ms: int | None = None
+    run_ms: int | None = None
+    server_ms: int | None = None  # created_at -> completed_at, as the job row says
+
+
+# --------------------------------------------------------------------------- platform path
+
+
+def _server_ms(job: dict[str, Any]) -> int | None:
+    try:
+        created = datetime.fromisoformat(job["created_at"])
+        completed = datetime.fromisoformat(job["completed_at"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return int((completed - created).total_seconds() * 1000)
+
+
+async def _one_job(http: httpx.AsyncClient, *, wait_s: int, job_timeout_s: float) -> Outcome:
+    started = time.perf_counter()
+    prefer = {"Prefer": f"wait={wait_s}"}
+    fallbacks = 0
+
+    def failed(reason: str) -> Outcome:
+        return Outcome(time.perf_counter() - started, False, reason, fallbacks)
+
+    try:
+        response = await http.post("/v1/jobs", json=CHAT_BODY, headers=prefer)
+        if response.status_code not in (200, 202):
+            return failed(f"POST {response.status_code}")
+        job = response.json()
+        while job["status"] not in TERMINAL:
+            if time.perf_counter() - started > job_timeout_s:
+                return failed("timeout")
+            fallbacks += 1
+            response = await http.get(f"/v1/jobs/{job['id']}", headers=prefer)
+            if response.status_code != 200:
+                return failed(f"GET {response.status_code}")
+            job = response.json()
+    except httpx.HTTPError as error:
+        return failed(type(error).__name__)
+    latency = time.perf_counter() - started
+    metrics = job.get("metrics") or {}
+    ok = job["status"] == "succeeded"
+    return Outcome(
+        latency,
+        ok,
+        None if ok else f"job {job['status']}: {(job.get('error') or {}).get('code')}",
+        fallbacks,
+        metrics.get("queue_ms"),
+        metrics.get("run_ms"),
+        _server_ms(job),
+    )
+
+
+async def _platform_phase(
+    api_url: str, token: str, *, jobs: int, clients: int, wait_s: int, job_timeout_s: float
+) -> tuple[list[Outcome], float]:
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    timeout = httpx.Timeout(wait_s + 30.0, connect=10.0)
+    headers = {"Authorization": f"Bearer {token}"}
+    todo = iter(range(jobs))  # one event loop: next() needs no lock
+    outcomes: list[Outcome] = []
+    async with httpx.AsyncClient(base_url=api_url, headers=headers, limits=limits, timeout=timeout) as http:
+
+        async def client() -> None:
+            for _ in todo:
+                outcomes.append(await _one_job(http, wait_s=wait_s, job_timeout_s=job_timeout_s))
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(clients)))
+        wall = time.perf_counter() - started
+    return outcomes, wall
+
+
+def run_platform(api_url: str, token: str, **kwargs: Any) -> tuple[list[Outcome], float]:
+    return asyncio.run(_platform_phase(api_url, token, **kwargs))
+
+
+# --------------------------------------------------------------------------- bare Celery path
+
+
+def run_bare(*, jobs: int, clients: int, job_timeout_s: float) -> tuple[list[Outcome], float]:
+    from benchmarks.bare_tasks import noop  # reads BENCH_REDIS_URL on import
+
+    todo = itertools.count()  # next() on a count is atomic under the GIL
+    outcomes: list[Outcome] = []
+    lock = threading.Lock()
+
+    def caller() -> None:
+        # Celery gives each thread its own result backend (app.backend is thread-local).
+        while (index := next(todo)) < jobs:
+            started = time.perf_counter()
+            try:
+                value = noop.apply_async((index,)).get(timeout=job_timeout_s)
+                right = value == index
+                outcome = Outcome(time.perf_counter() - started, right, None if right else "wrong value")
+            except Exception as error:  # noqa: BLE001 - counted, not raised
+                outcome = Outcome(time.perf_counter() - started, False, type(error).__name__)
+            with lock:
+                outcomes.append(outcome)
+
+    threads = [threading.Thread(target=caller, name=f"bare-caller-{i}", daemon=True) for i in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes, time.perf_counter() - started
+
+
+def start_bare_worker(stack: Stack, concurrency: int) -> None:
+    spawn(
+        stack,
+        "bare-worker",
+        [
+            python(), "-m", "celery", "-A", "benchmarks.bare_tasks", "worker",
+            "-Q", "bare", "-n", "bare@bench", "--pool", "prefork", "--concurrency", str(concurrency),
+            "--loglevel", "WARNING",
+            "--without-gossip", "--without-mingle",
+        ],
+        {"BENCH_REDIS_URL": stack.redis.url},
+    )
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def summarize(outcomes: list[Outcome], wall_s: float, cpu_s: dict[str, float]) -> dict[str, Any]:
+    good = [o.latency_s for o in outcomes if o.ok]
+    errors: dict[str, int] = {}
+    for outcome in outcomes:
+        if not outcome.ok:
+            errors[outcome.error or "?"] = errors.get(outcome.error or "?", 0) + 1
+    n = len(outcomes)
+    summary: dict[str, Any] = {
+        "jobs": n,
+        "succeeded": len(good),
+        "errors": n - len(good),
+        "error_kinds": errors,
+        "wall_s": round(wall_s, 3),
+        "jobs_per_s": n / wall_s if wall_s else None,
+        **latency_summary_ms(good),
+        "fallback_gets": sum(o.fallbacks for o in outcomes),
+        "cpu_s": cpu_s,
+        "cpu_ms_per_job": {name: round(1000 * sec / n, 2) for name, sec in cpu_s.items()} if n else {},
+    }
+    server = [o.server_ms / 1000 for o in outcomes if o.ok and o.server_ms is not None]
+    if server:
+        run = [o.run_ms / 1000 for o in outcomes if o.ok and o.run_ms is not None]
+        queue = [o.queue_ms / 1000 for o in outcomes if o.ok and o.queue_ms is not None]
+        summary["server_side"] = {
+            "created_to_completed": latency_summary_ms(server),
+            "queue_ms_p50": latency_summary_ms(queue)["p50_ms"],
+            "run_ms_p50": latency_summary_ms(run)["p50_ms"],
+        }
+    return summary
+
+
+def _platform_log_counts(stack: Stack, since: int) -> dict[str, int]:
+    """Duplicate deliveries (the job was already claimed) and reconciler runs that re-published."""
+    time.sleep(1)  # let the worker's log catch up
+    republished = count_in_log(stack, "worker", "reconciled: {'dispatched': ", since=since)
+    republished -= count_in_log(stack, "worker", "reconciled: {'dispatched': 0,", since=since)
+    return {
+        "duplicate_deliveries": count_in_log(stack, "worker", "not claimable", since=since),
+        "reconciler_runs_that_republished": republished,
+    }
+
+
+# --------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.platform_overhead", description=__doc__.split("\n\n")[0]
+    )
+    add = parser.add_argument
+    add("--jobs", type=int, default=1000, help="jobs (and bare calls) per measured phase (default 1000)")
+    add("--clients", type=int, default=100, help="concurrent clients / caller threads (default 100)")
+    add("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="prefork processes per worker (2)")
+    add("--warmup", type=int, default=200, help="uncounted jobs per path before measuring (default 200)")
+    add("--rounds", type=int, default=1, help="measure bare then platform this many times (default 1)")
+    add("--serial-jobs", type=int, default=50, help="then jobs per path, ONE client (default 50; 0 skips)")
+    add("--wait", type=int, default=30, help="Prefer: wait=N seconds (default 30)")
+    add("--job-timeout", type=float, default=120.0, help="give up on one job after this many seconds")
+    add("--no-beat", action="store_true", help="do not run celery beat (the reconciler)")
+    add("--keep", action="store_true", help="keep the stack's folder (logs) afterwards")
+    args = parser.parse_args(argv)
+    counts_ok = min(args.jobs, args.clients, args.concurrency, args.rounds) >= 1
+    if not counts_ok or min(args.warmup, args.serial_jobs) < 0:
+        parser.error("--jobs, --clients, --concurrency, --rounds must be >= 1; --warmup, --serial-jobs >= 0")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    exit_cleanly_on_signals()
+    total = Stopwatch()
+    machine = machine_info()
+    fake = FakeOllama(token_delay_s=0.0).start()
+    try:
+        with bench_stack(ollama_url=fake.url, llm_provider="ollama", keep=args.keep) as stack:
+            os.environ["BENCH_REDIS_URL"] = stack.redis.url  # read by benchmarks.bare_tasks on import
+            print(
+                f"starting the stack (worker -Q {WORKER_QUEUES}, prefork, "
+                f"concurrency {args.concurrency}) ...",
+                flush=True,
+            )
+            stack.start_api()
+            stack.start_worker("worker", queues=WORKER_QUEUES, concurrency=args.concurrency)
+            if not args.no_beat:
+                stack.start_beat()
+            start_bare_worker(stack, args.concurrency)
+            token = register_token(stack.api_url)
+            figures = _measure(stack, token, args)
+    finally:
+        fake.stop()
+
+    report = _report(args, figures, machine, total.elapsed())
+    path = write_results(NAME, report)
+    print(f"\nfigures written to {path.relative_to(path.parents[2])}; whole run {total.elapsed():.0f} s")
+    return 0
+
+
+def _measure(stack: Stack, token: str, args: argparse.Namespace) -> dict[str, Any]:
+    def platform(jobs: int, clients: int) -> tuple[list[Outcome], float]:
+        return run_platform(stack.api_url, token, jobs=jobs, clients=clients, wait_s=args.wait,
+                            job_timeout_s=args.job_timeout)
+
+    def bare(jobs: int, clients: int) -> tuple[list[Outcome], float]:
+        return run_bare(jobs=jobs, clients=clients, job_timeout_s=args.job_timeout)
+
+    cpu_roots = {
+        "api": stack.processes["api"].pid,
+        "worker": stack.processes["worker"].pid,
+        "bare_worker": stack.processes["bare-worker"].pid,
+        "beat": stack.processes["beat"].pid if "beat" in stack.processes else None,
+        "postgres": stack.postgres.pid,
+        "redis": stack.redis.pid,
+        "bench_process": os.getpid(),  # the load generator and the fake Ollama (this process only)
+    }
+
+    warm_errors = 0
+    if args.warmup:
+        print(f"warming up: {args.warmup} bare calls, {args.warmup} platform jobs ...", flush=True)
+        clients = min(args.clients, args.warmup)
+        warm = bare(args.warmup, clients)[0] + platform(args.warmup, clients)[0]
+        warm_errors = sum(not o.ok for o in warm)
+        if warm_errors:
+            print(f"warning: {warm_errors} warm-up errors", flush=True)
+
+    rounds: list[dict[str, Any]] = []
+    for round_index in range(1, args.rounds + 1):
+        figures: dict[str, Any] = {}
+        for path, run in (("bare_celery", bare), ("platform", platform)):
+            print(f"round {round_index}: {path}, {args.jobs} jobs, {args.clients} clients ...", flush=True)
+            meter = CpuMeter(cpu_roots, self_only=["bench_process"])
+            worker_log_at = log_size(stack, "worker")
+            meter.start()
+            outcomes, wall = run(args.jobs, args.clients)
+            figures[path] = summarize(outcomes, wall, meter.stop())
+            if path == "platform":
+                figures[path].update(_platform_log_counts(stack, worker_log_at))
+        rounds.append(figures)
+
+    serial: dict[str, Any] = {}
+    if args.serial_jobs:
+        print(f"unloaded round trip: {args.serial_jobs} jobs per path, one client ...", flush=True)
+        serial["bare_celery"] = summarize(*bare(args.serial_jobs, 1), {})
+        serial["platform"] = summarize(*platform(args.serial_jobs, 1), {})
+    return {"warmup_errors": warm_errors, "rounds": rounds, "unloaded_one_client": serial}
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _x(value: float | None) -> str:
+    return f"{fmt(value, 2)}x"
+
+
+def _report(
+    args: argparse.Namespace, figures: dict[str, Any], machine: dict[str, Any], elapsed: float
+) -> dict[str, Any]:
+    rounds, serial = figures["rounds"], figures["unloaded_one_client"]
+    print()
+    print(f"Platform overhead — {args.jobs} jobs per path, {args.clients} concurrent clients, "
+          f"worker prefork concurrency {args.concurrency}, {machine['cpus_usable']} CPUs "
+          f"({machine['cpu_model']}), {machine['date']}")
+    rows: list[list[Any]] = []
+    verdicts = []
+    for index, pair in enumerate(rounds, 1):
+        bare, plat = pair["bare_celery"], pair["platform"]
+        tput = ratio(plat["jobs_per_s"], bare["jobs_per_s"])
+        p50 = ratio(plat["p50_ms"], bare["p50_ms"])
+        tag = f" (round {index})" if len(rounds) > 1 else ""
+        labelled = ((f"bare Celery apply_async+get{tag}", bare), (f"platform chat over HTTP{tag}", plat))
+        for label, row in labelled:
+            rows.append([label, row["jobs"], row["jobs_per_s"], row["p50_ms"], row["p95_ms"], row["p99_ms"],
+                         row["errors"]])
+        rows.append([f"ratio platform / bare{tag}", "", _x(tput), _x(p50),
+                     _x(ratio(plat["p95_ms"], bare["p95_ms"])),
+                     _x(ratio(plat["p99_ms"], bare["p99_ms"])), ""])
+        verdicts.append({
+            "throughput_ratio": tput,
+            "p50_ratio": p50,
+            "throughput": verdict(tput is not None and tput >= AIM_THROUGHPUT_RATIO),
+            "p50": verdict(p50 is not None and p50 <= AIM_P50_RATIO),
+            "zero_errors": verdict(plat["errors"] == 0),
+            "errors": plat["errors"],
+        })
+    print_table(["path", "jobs", "jobs/s", "p50 ms", "p95 ms", "p99 ms", "errors"], rows)
+
+    print()
+    aim_rows = []
+    for index, v in enumerate(verdicts, 1):
+        tag = f" (round {index})" if len(verdicts) > 1 else ""
+        aim_rows.append(
+            [f"throughput >= {AIM_THROUGHPUT_RATIO}x bare{tag}", _x(v["throughput_ratio"]), v["throughput"]]
+        )
+        aim_rows.append([f"p50 <= {AIM_P50_RATIO:g}x bare{tag}", _x(v["p50_ratio"]), v["p50"]])
+        aim_rows.append([f"zero errors{tag}", str(v["errors"]), v["zero_errors"]])
+    print_table(["aim (issue 2)", "measured", "verdict"], aim_rows)
+
+    print()
+    last = rounds[-1]
+    bare_cpu, plat_cpu = last["bare_celery"]["cpu_ms_per_job"], last["platform"]["cpu_ms_per_job"]
+    cpu_rows: list[list[Any]] = [[name, bare_cpu.get(name), plat_cpu.get(name)] for name in plat_cpu]
+    cpu_rows.append(["total", sum(bare_cpu.values()), sum(plat_cpu.values())])
+    print_table(["CPU ms per job (user+sys)", "bare Celery", "platform"], cpu_rows)
+    plat = last["platform"]
+    if "server_side" in plat:
+        side = plat["server_side"]
+        print(f"platform, server side (job row): created->completed p50 "
+              f"{fmt(side['created_to_completed']['p50_ms'])} ms, queue_ms p50 {fmt(side['queue_ms_p50'])}, "
+              f"run_ms p50 {fmt(side['run_ms_p50'])}; fallback GETs after a 202: {plat['fallback_gets']}")
+    print(f"platform: deliveries that found their job already claimed (duplicates): "
+          f"{plat['duplicate_deliveries']}; reconciler runs that re-published jobs: "
+          f"{plat['reconciler_runs_that_republished']}")
+    for name in ("bare_celery", "platform"):
+        if last[name]["error_kinds"]:
+            print(f"{name} errors: {json.dumps(last[name]['error_kinds'])}")
+
+    if serial:
+        print()
+        bare, plat = serial["bare_celery"], serial["platform"]
+        rows = [[label, row["jobs"], row["jobs_per_s"], row["p50_ms"], row["p95_ms"], row["errors"]]
+                for label, row in (("bare Celery apply_async+get", bare), ("platform chat over HTTP", plat))]
+        rows.append(["ratio platform / bare", "", _x(ratio(plat["jobs_per_s"], bare["jobs_per_s"])),
+                     _x(ratio(plat["p50_ms"], bare["p50_ms"])),
+                     _x(ratio(plat["p95_ms"], bare["p95_ms"])), ""])
+        headers = ["unloaded: 1 client (informative)", "jobs", "jobs/s", "p50 ms", "p95 ms", "errors"]
+        print_table(headers, rows)
+        if "server_side" in plat:
+            side = plat["server_side"]
+            print(f"platform, 1 client, server side: queue_ms p50 {fmt(side['queue_ms_p50'])}, "
+                  f"run_ms p50 {fmt(side['run_ms_p50'])}, created->completed p50 "
+                  f"{fmt(side['created_to_completed']['p50_ms'])} ms")
+
+    return {
+        "benchmark": NAME,
+        "machine": machine,
+        "settings": {
+            "jobs": args.jobs, "clients": args.clients, "worker_concurrency": args.concurrency,
+            "pool": "prefork",
+            "warmup": args.warmup, "rounds": args.rounds, "serial_jobs": args.serial_jobs,
+            "prefer_wait_s": args.wait, "beat": not args.no_beat, "worker_queues": WORKER_QUEUES,
+            "llm": "fake Ollama, token_delay_s=0", "chat_input": CHAT_BODY["input"],
+            "token": "one user, one bearer token shared by all clients",
+        },
+        "aims": {"throughput_ratio_min": AIM_THROUGHPUT_RATIO, "p50_ratio_max": AIM_P50_RATIO, "errors": 0},
+        **figures,
+        "verdicts": verdicts,
+        "elapsed_s": round(elapsed, 1),
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())
