@@ -86,10 +86,9 @@ def _new_job(**fields: Any) -> Job:
 
 
 async def insert_job(session: AsyncSession, **fields: Any) -> Job:
-    """Add a queued job and its `queued` event; the caller commits, then publishes."""
+    """Add a queued job and its `queued` event (one flush: the unit of work inserts the job first)."""
     job = _new_job(**fields)
     session.add(job)
-    await session.flush()
     _record_event(session, job, "queued", None)
     await session.flush()
     return job
@@ -99,7 +98,6 @@ def insert_job_sync(session: Session, **fields: Any) -> Job:
     """insert_job for workers and beat (jobs that create jobs: archives, re-embedding)."""
     job = _new_job(**fields)
     session.add(job)
-    session.flush()
     _record_event(session, job, "queued", None)
     session.flush()
     return job

@@ -87,13 +87,27 @@ async def vector_ranks(
     return [(row.id, float(row.distance)) for row in rows]
 
 
+# A question in plain words matches chunks with ANY of its (stemmed, non-stop) words, ranked by
+# how many and how close; with search syntax (quotes, OR, -word) the query means what it says.
+ANY_WORD_QUERY = (
+    "to_tsquery('simple', array_to_string(tsvector_to_array(to_tsvector('english', :query)), ' | '))"
+)
+SYNTAX_QUERY = "websearch_to_tsquery('english', :query)"
+
+
+def uses_search_syntax(query: str) -> bool:
+    lowered = f" {query.lower()} "
+    return '"' in query or " or " in lowered or " -" in lowered
+
+
 async def keyword_ranks(session: AsyncSession, *, query: str, filters: SearchFilters, limit: int) -> list[int]:
-    """Chunk ids by full-text rank (websearch syntax: quotes, OR, -word)."""
+    """Chunk ids by full-text rank."""
     where, params = filters.sql()
+    tsquery = SYNTAX_QUERY if uses_search_syntax(query) else ANY_WORD_QUERY
     rows = await session.execute(
         text(
             f"""
-            SELECT c.id FROM {LIVE_CHUNKS}, websearch_to_tsquery('english', :query) AS q
+            SELECT c.id FROM {LIVE_CHUNKS}, {tsquery} AS q
             WHERE c.tsv @@ q AND {where}
             ORDER BY ts_rank_cd(c.tsv, q) DESC, c.id
             LIMIT :limit

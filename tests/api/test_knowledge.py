@@ -187,3 +187,15 @@ def test_search_validation(client: ApiClient) -> None:
     assert client.post("/v1/search", json={"query": "x", "k": 51}).status_code == 422
     assert client.post("/v1/search", json={"query": "x", "mode": "fuzzy"}).status_code == 422
     assert client.post("/v1/search", json={"query": ""}).status_code == 422
+
+
+def test_keyword_search_takes_plain_questions_and_search_syntax(client: ApiClient) -> None:
+    ingest(client, "review.md", b"# Reviews\n\nWait a day, then three days, then a week between reviews.", collection="syntax")
+    ingest(client, "other.md", b"# Other\n\nA week of sleep helps memory.", collection="syntax")
+    ask = {"mode": "keyword", "collections": ["syntax"]}
+    plain = client.post("/v1/search", json={"query": "how long should I wait between reviews?", **ask}).json()
+    assert [item["document_title"] for item in plain["items"]][:1] == ["Reviews"]  # any word matches, most words first
+    phrase = client.post("/v1/search", json={"query": '"week of sleep"', **ask}).json()
+    assert [item["document_title"] for item in phrase["items"]] == ["Other"]
+    excluded = client.post("/v1/search", json={"query": "week -sleep", **ask}).json()
+    assert [item["document_title"] for item in excluded["items"]] == ["Reviews"]
