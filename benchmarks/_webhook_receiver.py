@@ -49,7 +49,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("content-length") or 0))
         now = time.monotonic()
         path = urlsplit(self.path).path
@@ -68,7 +68,7 @@ class Handler(BaseHTTPRequestHandler):
                 STATE.kept.setdefault(path, []).append({"headers": dict(self.headers), "body": body.decode()})
         self._answer(200, b"ok")
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         parts = urlsplit(self.path)
         with STATE.lock:
             if parts.path == "/stats":

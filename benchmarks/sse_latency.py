@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import queue
 import sys
 import threading
 import time
@@ -67,7 +66,7 @@ NAME = "sse_latency"
 REPLY = (
     "Streaming lets a learner read the first words of an answer while the model is still "
     "writing the rest of it, so the wait feels shorter than it is."
-)  # 27 word-sized tokens
+)  # 29 word-sized tokens
 GATE_TIMEOUT_S = 30.0
 JOB_TIMEOUT_S = 60.0
 
@@ -120,8 +119,8 @@ class GatedHandler(_Handler):
 def gated_fake(token_delay_s: float) -> tuple[FakeOllama, Gate]:
     fake = FakeOllama(reply=REPLY, token_delay_s=token_delay_s)
     gate = Gate()
-    fake._server.RequestHandlerClass = GatedHandler  # noqa: SLF001 - same server, gated handler
-    fake._server.gate = gate  # type: ignore[attr-defined]  # noqa: SLF001
+    fake._server.RequestHandlerClass = GatedHandler  # same server, gated handler
+    fake._server.gate = gate  # type: ignore[attr-defined]
     return fake.start(), gate
 
 

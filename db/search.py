@@ -87,8 +87,12 @@ async def vector_ranks(
     return [(row.id, float(row.distance)) for row in rows]
 
 
-# A question in plain words matches chunks with ANY of its (stemmed, non-stop) words, ranked by
-# how many and how close; with search syntax (quotes, OR, -word) the query means what it says.
+# A question in plain words first matches chunks with ALL its (stemmed, non-stop) words; when
+# that finds fewer than `limit`, chunks with ANY of them fill the list, ranked by how many and how
+# close. (Ranking every chunk that shares one frequent word is slow on large corpora, so the
+# any-word pass runs only when needed.) With search syntax (quotes, OR, -word) the query means
+# what it says.
+ALL_WORDS_QUERY = "plainto_tsquery('english', :query)"
 ANY_WORD_QUERY = (
     "to_tsquery('simple', array_to_string(tsvector_to_array(to_tsvector('english', :query)), ' | '))"
 )
@@ -102,8 +106,22 @@ def uses_search_syntax(query: str) -> bool:
 
 async def keyword_ranks(session: AsyncSession, *, query: str, filters: SearchFilters, limit: int) -> list[int]:
     """Chunk ids by full-text rank."""
+    if uses_search_syntax(query):
+        return await _ranked(session, SYNTAX_QUERY, query=query, filters=filters, limit=limit)
+    ids = await _ranked(session, ALL_WORDS_QUERY, query=query, filters=filters, limit=limit)
+    if len(ids) < limit:
+        more = await _ranked(session, ANY_WORD_QUERY, query=query, filters=filters, limit=limit, exclude=ids)
+        ids += more[: limit - len(ids)]
+    return ids
+
+
+async def _ranked(
+    session: AsyncSession, tsquery: str, *, query: str, filters: SearchFilters, limit: int, exclude: list[int] = ()
+) -> list[int]:
     where, params = filters.sql()
-    tsquery = SYNTAX_QUERY if uses_search_syntax(query) else ANY_WORD_QUERY
+    if exclude:
+        where += " AND NOT (c.id = ANY(:exclude))"
+        params["exclude"] = list(exclude)
     rows = await session.execute(
         text(
             f"""

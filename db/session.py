@@ -27,9 +27,10 @@ def sync_engine() -> Engine:
     settings = get_settings()
     return create_engine(
         sqlalchemy_url(settings.require_database_url()),
-        pool_pre_ping=True,
-        pool_size=5,
-        max_overflow=5,
+        pool_pre_ping=True,  # workers outlive database restarts; a dead connection must not fail a job
+        # Enough for a thread-pool io worker (32 threads in docker-compose) without waiting on the pool.
+        pool_size=10,
+        max_overflow=30,
     )
 
 

@@ -40,6 +40,10 @@ async def get_or_create_secret(session: AsyncSession, *, user_id: uuid.UUID, new
 
 
 def get_or_create_secret_sync(session: Session, *, user_id: uuid.UUID, new_secret: Callable[[], str]) -> WebhookSecret:
+    """Read first: every delivery asks, and the secret almost always exists already."""
+    existing = session.execute(select(WebhookSecret).where(WebhookSecret.user_id == user_id)).scalar_one_or_none()
+    if existing is not None:
+        return existing
     session.execute(_create_if_missing(user_id, new_secret))
     return session.execute(select(WebhookSecret).where(WebhookSecret.user_id == user_id)).scalar_one()
 
