@@ -80,7 +80,8 @@ async def _collection_for_write(session: AsyncSession, *, user: User, name: str)
     return collection
 
 
-async def _readable_collection_ids(session: AsyncSession, *, user: User, names: list[str] | None = None) -> list[uuid.UUID]:
+async def readable_collection_ids(session: AsyncSession, *, user: User, names: list[str] | None = None) -> list[uuid.UUID]:
+    """Ids of the named collections the user can read (all of them when `names` is None); 404 for an unknown name."""
     collections = await knowledge.visible_collections(session, user_id=user.id)
     if names is None:
         return [collection.id for collection in collections]
@@ -228,7 +229,7 @@ async def _reads(session: AsyncSession, documents: list[Document]) -> list[Docum
 async def list_documents(
     session: AsyncSession, *, user: User, collection: str | None, limit: int, cursor: str | None
 ) -> DocumentList:
-    ids = await _readable_collection_ids(session, user=user, names=[collection] if collection else None)
+    ids = await readable_collection_ids(session, user=user, names=[collection] if collection else None)
     before = decode_cursor(cursor) if cursor else None
     documents = await knowledge.list_documents(session, collection_ids=ids, limit=limit + 1, before=before)
     page, more = documents[:limit], len(documents) > limit
@@ -240,7 +241,7 @@ async def _visible_document(session: AsyncSession, *, user: User, document_id: s
         parsed = uuid.UUID(document_id)
     except ValueError:
         raise ProblemError(404, "document_not_found", "no such document") from None
-    ids = await _readable_collection_ids(session, user=user)
+    ids = await readable_collection_ids(session, user=user)
     document = await knowledge.get_document(session, document_id=parsed, collection_ids=ids)
     if document is None:
         raise ProblemError(404, "document_not_found", "no such document")

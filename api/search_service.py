@@ -10,7 +10,7 @@ import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import ProblemError
-from api.knowledge_service import _readable_collection_ids
+from api.knowledge_service import readable_collection_ids
 from api.redis import get_async_redis
 from api.schemas import SearchHit, SearchRequest, SearchResponse
 from db import knowledge
@@ -55,7 +55,7 @@ async def embed_query(query: str, *, model: str) -> list[float]:
 async def search(session: AsyncSession, *, user: User, request: SearchRequest) -> SearchResponse:
     """Ranked chunks from the collections the user can read, with the parts of each score."""
     timings: dict[str, float] = {}
-    collection_ids = await _readable_collection_ids(session, user=user, names=request.collections)
+    collection_ids = await readable_collection_ids(session, user=user, names=request.collections)
     filters = search_queries.SearchFilters(
         collection_ids=collection_ids,
         tags=request.filters.tags,

@@ -7,6 +7,7 @@ index). Filtered searches still fill k results thanks to pgvector's iterative in
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,8 +33,6 @@ class SearchFilters:
         params: dict[str, Any] = {"collection_ids": list(self.collection_ids)}
         if self.tags:
             clauses.append("d.tags @> CAST(:tags AS jsonb)")
-            import json
-
             params["tags"] = json.dumps(list(self.tags))
         if self.resource_types:
             clauses.append("d.resource_type = ANY(:resource_types)")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Callable
 
 from sqlalchemy import func, or_, select, update
@@ -18,8 +18,6 @@ SENDING_LEASE_S = 120  # a delivery stuck in `sending` this long (its worker die
 
 def active_secrets(secret: WebhookSecret) -> list[str]:
     """The secrets that sign now: the current one, and the previous one until its overlap ends."""
-    from datetime import UTC, datetime
-
     secrets = [secret.secret]
     if secret.previous_secret and secret.previous_expires_at and secret.previous_expires_at > datetime.now(UTC):
         secrets.append(secret.previous_secret)

@@ -172,6 +172,7 @@ def build_stack(root: Path, *, ollama_url: str) -> Stack:
         "MENTORQ_WEBHOOK_RETRY_SCHEDULE": "[1, 1, 1, 1, 1, 1, 1]",
         "MENTORQ_SSE_KEEPALIVE_SECONDS": "1",
         "MENTORQ_FETCH_ALLOW_PRIVATE": "true",
+        "MENTORQ_MAX_DOCUMENT_BYTES": "2000000",
         "MENTORQ_FETCH_TIMEOUT_SECONDS": "2",
         "MENTORQ_SEARCH_EMBED_TIMEOUT_SECONDS": "3",
         "MENTORQ_REEMBED_EVERY_SECONDS": "2",

@@ -142,6 +142,11 @@ def test_unsupported_type_is_415_and_over_the_limit_is_413(client: ApiClient) ->
     mixed = upload(client, [("picture.png", png, "image/png"), ("ok.md", b"# Ok\n\nFine.", None)])
     assert mixed["status"] == 202
     assert [item["action"] for item in mixed["body"]["items"]] == ["rejected", "created"]
+    huge = b"# Huge\n\n" + b"word " * 500_000  # 2.5 MB, over the test stack's 2 MB document limit
+    too_large = upload(client, [("huge.md", huge, None)])
+    assert too_large["status"] == 413 and too_large["body"]["code"] == "too_large"
+    huge_text = client.post("/v1/documents/text", json={"title": "Huge", "text": huge.decode()})
+    assert huge_text.status_code == 413 and huge_text.json()["code"] == "too_large"
 
 
 def test_hostile_archives_fail_with_a_code(client: ApiClient) -> None:
