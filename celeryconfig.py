@@ -62,4 +62,11 @@ beat_schedule = {
         # A reconcile run older than its period is pointless: the next one is already coming.
         "options": {"expires": max(1.0, _settings.reconcile_every_seconds)},
     },
+    # Deletes finished jobs past MENTORQ_JOB_RETENTION_DAYS (a no-op when that is 0).
+    "delete-expired-jobs": {
+        "task": "mentorq.maintenance.retention",
+        "schedule": _settings.retention_every_seconds,
+        # Runs that piled up while no maintenance worker was there would only find nothing to do.
+        "options": {"expires": max(1.0, _settings.retention_every_seconds)},
+    },
 }

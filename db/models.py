@@ -81,6 +81,11 @@ class Job(Base):
         Index("ix_jobs_owner_created", "owner_id", "created_at", "id"),
         Index("ix_jobs_status_active", "status", postgresql_where=text("status IN ('queued', 'running')")),
         Index(
+            "ix_jobs_finished_completed_at",
+            "completed_at",
+            postgresql_where=text("status IN ('succeeded', 'failed', 'canceled')"),
+        ),
+        Index(
             "uq_jobs_owner_idempotency_key",
             "owner_id",
             "idempotency_key",
@@ -219,6 +224,7 @@ class Document(Base):
     __table_args__ = (
         Index("uq_documents_collection_source", "collection_id", "source_key", unique=True),
         Index("ix_documents_owner_created", "owner_id", "created_at"),
+        Index("ix_documents_ingest_job_id", "ingest_job_id", postgresql_where=text("ingest_job_id IS NOT NULL")),
     )
     __mapper_args__ = {"eager_defaults": True}
 

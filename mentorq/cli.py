@@ -26,10 +26,11 @@ def main() -> None:
 
 
 def _register_admin_commands() -> None:
-    from mentorq.cli_admin import embeddings_app, users_app
+    from mentorq.cli_admin import embeddings_app, retention_app, users_app
 
     app.add_typer(users_app, name="users")
     app.add_typer(embeddings_app, name="embeddings")
+    app.add_typer(retention_app, name="retention")
 
 
 def state_dir() -> Path:
@@ -328,8 +329,7 @@ def jobs_cancel(job_id: str) -> None:
     _print(_call("cancel", job_id))
 
 
+_register_admin_commands()  # last: the admin modules import this one for its apps
+
 if __name__ == "__main__":
     main()
-
-
-_register_admin_commands()

@@ -1,4 +1,4 @@
-"""Operator commands that talk to the database directly: admins and embedding models."""
+"""Operator commands that talk to the database directly: admins, embedding models, retention."""
 
 from __future__ import annotations
 
@@ -8,15 +8,21 @@ import typer
 
 users_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 embeddings_app = typer.Typer(help="Inspect and prune embedding models.", no_args_is_help=True)
+retention_app = typer.Typer(help="Delete finished jobs past their retention period.", no_args_is_help=True)
 
 
-def _session():
+def _session_scope():
+    """db.session.session_scope, once DATABASE_URL is known (env, .env, or a running `mentorq dev`)."""
     from mentorq.cli import service_env
 
     os.environ.update(service_env(("DATABASE_URL",)))
     from db.session import session_scope
 
-    return session_scope()
+    return session_scope
+
+
+def _session():
+    return _session_scope()()
 
 
 @users_app.command("promote")
@@ -65,3 +71,34 @@ def prune(yes: bool = typer.Option(False, "--yes", help="Do it without asking.")
         typer.echo(f"nothing to prune: only {active} has embeddings")
     for model, count in deleted.items():
         typer.echo(f"deleted {count} embeddings of {model}")
+
+
+@retention_app.command("run")
+def retention_run(
+    days: int | None = typer.Option(
+        None, min=1, help="Delete jobs finished more than this many days ago (default: MENTORQ_JOB_RETENTION_DAYS)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only count what would be deleted."),
+) -> None:
+    """Delete finished jobs past the retention period, with their events and webhook deliveries."""
+    from db import retention
+    from mentorq.settings import get_settings
+
+    if days is None:
+        days = get_settings().job_retention_days
+        if days == 0:
+            typer.echo("retention is off (MENTORQ_JOB_RETENTION_DAYS=0); pass --days N to run it anyway")
+            return
+    sessions = _session_scope()
+    if dry_run:
+        with sessions() as session:
+            counts = retention.count_expired(session, days=days)
+            held = retention.count_held(session, days=days)
+        typer.echo(f"would delete {counts} (finished more than {days} days ago)")
+    else:
+        counts, _ = retention.purge_expired_jobs(sessions, days=days)
+        with sessions() as session:
+            held = retention.count_held(session, days=days)
+        typer.echo(f"deleted {counts} (finished more than {days} days ago)")
+    if held:
+        typer.echo(f"keeping {held} older jobs: a webhook message still to send, or a document's current ingest job")

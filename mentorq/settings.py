@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     stale_after_seconds: float = Field(30.0, alias="MENTORQ_STALE_AFTER_SECONDS")
     reconcile_every_seconds: float = Field(5.0, alias="MENTORQ_RECONCILE_EVERY_SECONDS")
     redispatch_after_seconds: float = Field(600.0, alias="MENTORQ_REDISPATCH_AFTER_SECONDS")
+    # Retention: beat deletes jobs finished more than this many days ago, with their events and
+    # webhook deliveries (0 keeps everything), and how often it looks.
+    job_retention_days: int = Field(30, ge=0, alias="MENTORQ_JOB_RETENTION_DAYS")
+    retention_every_seconds: float = Field(3600.0, gt=0, alias="MENTORQ_RETENTION_EVERY_SECONDS")
     # Documents: one file's size, an archive's unpacked total, a whole multipart upload.
     max_document_bytes: int = Field(20 * 1024 * 1024, alias="MENTORQ_MAX_DOCUMENT_BYTES")
     max_archive_unpacked_bytes: int = Field(200 * 1024 * 1024, alias="MENTORQ_MAX_ARCHIVE_UNPACKED_BYTES")

@@ -18,10 +18,11 @@ class Received:
 
 @dataclass
 class Receiver:
-    """`statuses` are answered in order (the last one repeats); `hang_s` delays every answer."""
+    """`statuses` are answered in order (the last one repeats); `hang_s` delays every answer; `headers` go on each."""
 
     statuses: list[int] = field(default_factory=lambda: [200])
     hang_s: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -41,6 +42,8 @@ class Receiver:
                 try:
                     self.send_response(status)
                     self.send_header("content-length", "2")
+                    for name, value in receiver.headers.items():
+                        self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(b"ok")
                 except OSError:

@@ -1,8 +1,9 @@
-"""Structural promises: the API host stays light, and migrations go both ways."""
+"""Structural promises: the API host stays light, every setting is documented, and migrations go both ways."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -21,6 +22,15 @@ def test_importing_the_api_loads_no_model_library_and_no_task_code() -> None:
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_every_setting_is_in_the_readme_configuration_table() -> None:
+    from mentorq.settings import Settings
+
+    readme = (REPO / "README.md").read_text()
+    rows = set(re.findall(r"^\| `([A-Z][A-Z0-9_]*)` \|", readme, re.M))
+    aliases = {field.alias or name for name, field in Settings.model_fields.items()}
+    assert not aliases - rows, f"settings missing from README's configuration table: {sorted(aliases - rows)}"
 
 
 def test_migrations_upgrade_to_head_and_downgrade_to_base_on_an_empty_database(stack: Stack) -> None:

@@ -5,6 +5,9 @@ from celery import Celery
 app = Celery("mentorq")
 app.config_from_object("celeryconfig")
 # Task modules register themselves on import; the worker imports them all.
-app.conf.include = ["tasks.chat", "tasks.embed", "tasks.debug", "tasks.maintenance", "tasks.webhooks", "tasks.ingest", "tasks.knowledge"]
+app.conf.include = [
+    "tasks.chat", "tasks.embed", "tasks.debug", "tasks.maintenance", "tasks.webhooks", "tasks.ingest",
+    "tasks.knowledge", "tasks.retention",
+]
 
 import workers.signals  # noqa: E402,F401  (connects worker lifecycle handlers)
