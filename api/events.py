@@ -30,6 +30,9 @@ class JobEventHub:
         self._lock = asyncio.Lock()
         self._reader: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()  # the reader sleeps on this while nothing is subscribed
+        # Counts the moments a listener may have missed a message (a read error and reconnect, a
+        # full listener queue). While it stands still, a quiet listener has missed nothing.
+        self.interruptions = 0
 
     @contextlib.asynccontextmanager
     async def listen(self, job_id: object) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
@@ -78,6 +81,7 @@ class JobEventHub:
                 raise
             except Exception:  # noqa: BLE001 - Redis went away; redis-py resubscribes on reconnect
                 log.debug("event hub read failed; retrying", exc_info=True)
+                self.interruptions += 1
                 await asyncio.sleep(0.5)
                 continue
             if not message or message.get("type") != "message":
@@ -88,8 +92,10 @@ class JobEventHub:
             except (TypeError, ValueError):
                 continue
             for queue in tuple(self._listeners.get(channel, ())):
-                with contextlib.suppress(asyncio.QueueFull):
+                try:
                     queue.put_nowait(event)
+                except asyncio.QueueFull:
+                    self.interruptions += 1
 
     async def close(self) -> None:
         if self._reader is not None:

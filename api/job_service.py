@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.dispatch_stamps import dispatch_stamps
 from api.errors import ProblemError, field_path
 from api.events import JobEventHub
 from api.redis import publish_events
@@ -38,7 +39,10 @@ from mentorq.webhooks.ssrf import WebhookAddressError, check_url_syntax
 log = logging.getLogger(__name__)
 
 TERMINAL = {status.value for status in TERMINAL_STATUSES}
-WAIT_POLL_INTERVAL_S = 1.0  # database re-check while waiting, in case a live event was missed
+WAIT_POLL_INTERVAL_S = 1.0  # database re-check while waiting without live events (Redis down)
+# While the event hub reports no interruption a quiet job has sent nothing (it is queued, or
+# working); the row is then re-read only this often, as a last safety net.
+WAIT_SAFETY_REREAD_S = 10.0
 
 
 def job_read(job: Job) -> JobRead:
@@ -77,7 +81,12 @@ def _check_webhook_url(url: str) -> None:
 
 
 async def submit_job(
-    session: AsyncSession, *, owner: User, request: JobCreate, idempotency_key: str | None
+    session: AsyncSession,
+    *,
+    owner: User,
+    request: JobCreate,
+    idempotency_key: str | None,
+    job_id: uuid.UUID | None = None,
 ) -> tuple[Job, bool]:
     """Record the job, commit, then publish it (the outbox). Returns (job, created)."""
     kind, normalized_input = _validate_input(request.kind, request.input)
@@ -100,6 +109,7 @@ async def submit_job(
 
     job = await job_queries.insert_job(
         session,
+        id=job_id,
         kind=kind.name,
         owner_id=owner.id,
         input=normalized_input,
@@ -118,7 +128,9 @@ async def submit_job(
 
 async def dispatch_committed(session: AsyncSession, jobs: list[Job]) -> None:
     """Publish jobs whose rows are committed (the outbox); a down broker leaves them to the reconciler."""
-    job_queries.take_pending_events(session)  # nobody can be listening to a job that did not exist
+    # A new job's `queued` is not sent live (its submitter has the job in the response); anything
+    # else in the transaction is, such as the cancel of an ingest job a re-upload superseded.
+    await publish_events([(event, job) for event, job in job_queries.take_pending_events(session) if event.type != "queued"])
     timeout = get_settings().broker_publish_timeout_seconds + 1
     for job in jobs:
         try:
@@ -129,8 +141,7 @@ async def dispatch_committed(session: AsyncSession, jobs: list[Job]) -> None:
         except Exception:  # noqa: BLE001 - the broker is down: the job is safe in PostgreSQL
             log.warning("broker unavailable; job %s stays in the outbox", job.id)
             return
-        await job_queries.mark_dispatched_async(session, job_id=job.id)
-    await session.commit()
+        dispatch_stamps.add(job.id)
 
 
 def _parse_job_id(job_id: str) -> uuid.UUID:
@@ -206,28 +217,61 @@ async def listen_if_possible(hub: JobEventHub, job_id: uuid.UUID) -> AsyncIterat
         yield events
 
 
-async def wait_for_job(session: AsyncSession, hub: JobEventHub, *, job: Job, seconds: float) -> Job:
-    """Hold until the job is finished or `seconds` pass, then return its latest state.
+async def submit_and_wait(
+    session: AsyncSession, hub: JobEventHub, *, owner: User, request: JobCreate, idempotency_key: str | None, seconds: float
+) -> tuple[Job, bool]:
+    """submit_job, then hold until the job ends or `seconds` pass (`Prefer: wait`).
 
-    Live events carry the job's status, so the row is read again only when one says the job
-    ended, or after a quiet second (a missed message, or Redis down and no events at all)."""
+    A new job is listened to before it is published, so no event can have gone by unseen and
+    the row needs no re-read before waiting. A replayed one is waited on like any other job."""
+    job_id = uuid.uuid4()
+    async with listen_if_possible(hub, job_id) as events:
+        job, created = await submit_job(
+            session, owner=owner, request=request, idempotency_key=idempotency_key, job_id=job_id
+        )
+        if created:
+            return await _wait_on_events(session, hub, events, job=job, deadline=time.monotonic() + seconds), True
+    return await wait_for_job(session, hub, job=job, seconds=seconds), False
+
+
+async def wait_for_job(session: AsyncSession, hub: JobEventHub, *, job: Job, seconds: float) -> Job:
+    """Hold until the job is finished or `seconds` pass, then return its latest state."""
     if job.status in TERMINAL or seconds <= 0:
         return job
     deadline = time.monotonic() + seconds
     async with listen_if_possible(hub, job.id) as events:
         await _reread(session, job)  # after subscribing, so nothing published before is missed
-        while job.status not in TERMINAL and (remaining := deadline - time.monotonic()) > 0:
-            if events is None:
-                await asyncio.sleep(min(remaining, WAIT_POLL_INTERVAL_S / 2))
+        return await _wait_on_events(session, hub, events, job=job, deadline=deadline)
+
+
+async def _wait_on_events(
+    session: AsyncSession,
+    hub: JobEventHub,
+    events: asyncio.Queue[dict[str, Any]] | None,
+    *,
+    job: Job,
+    deadline: float,
+) -> Job:
+    """Live events carry the job's status, so the row is read again when one says the job ended;
+    when the hub may have lost a message; every WAIT_SAFETY_REREAD_S regardless; and, with Redis
+    down and no live events at all, every half WAIT_POLL_INTERVAL_S."""
+    interruptions, last_read = hub.interruptions, time.monotonic()
+    while job.status not in TERMINAL and (remaining := deadline - time.monotonic()) > 0:
+        if events is None:
+            await asyncio.sleep(min(remaining, WAIT_POLL_INTERVAL_S / 2))
+            await _reread(session, job)
+            continue
+        try:
+            event = await asyncio.wait_for(events.get(), timeout=min(remaining, WAIT_POLL_INTERVAL_S))
+        except TimeoutError:
+            if hub.interruptions != interruptions or time.monotonic() - last_read >= WAIT_SAFETY_REREAD_S:
+                interruptions, last_read = hub.interruptions, time.monotonic()
                 await _reread(session, job)
-                continue
-            try:
-                event = await asyncio.wait_for(events.get(), timeout=min(remaining, WAIT_POLL_INTERVAL_S))
-            except TimeoutError:
-                await _reread(session, job)
-                continue
-            if event.get("status") in TERMINAL:
-                await _reread(session, job)
+            continue
+        if event.get("status") in TERMINAL:
+            await _reread(session, job)
+    if job.status not in TERMINAL and events is not None:
+        await _reread(session, job)  # the wait ran out: answer with the job as it is now
     return job
 
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from api.auth import UserCreate, UserRead, UserUpdate, bearer_backend, cookie_backend, fastapi_users
+from api.dispatch_stamps import dispatch_stamps
 from api.errors import install_error_handlers
 from api.events import JobEventHub
 from api.limits import BodySizeLimit
@@ -23,6 +24,7 @@ from mentorq.settings import get_settings
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.event_hub = JobEventHub(get_async_redis())
     yield
+    await dispatch_stamps.drain()
     await app.state.event_hub.close()
     await get_async_redis().aclose()
     await async_engine().dispose()

@@ -173,8 +173,16 @@ async def cancel_job(session: AsyncSession, *, job_id: uuid.UUID) -> Job | None:
     return job
 
 
-async def mark_dispatched_async(session: AsyncSession, *, job_id: uuid.UUID) -> None:
-    await session.execute(update(Job).where(Job.id == job_id).values(dispatched_at=func.now()))
+async def mark_published_async(session: AsyncSession, *, job_ids: list[uuid.UUID]) -> None:
+    """Stamp newly submitted jobs as published (the stamp can land after a worker took the job).
+    Not a job back in the queue for a retry or its next stage: that one is the worker's to
+    publish and stamp, and a stale stamp here would hide it from the reconciler."""
+    back_in_queue = and_(Job.status == JobStatus.queued.value, or_(Job.attempts > 0, Job.stage.is_not(None)))
+    await session.execute(
+        update(Job)
+        .where(Job.id.in_(job_ids), Job.dispatched_at.is_(None), ~back_in_queue)
+        .values(dispatched_at=func.now())
+    )
 
 
 async def events_after(session: AsyncSession, *, job_id: uuid.UUID, after_id: int) -> list[JobEvent]:

@@ -6,12 +6,13 @@ named, routed and time-limited from the kind registry. The body never touches jo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -27,13 +28,11 @@ from mentorq.dispatch import publish_delivery, publish_job
 from mentorq.settings import get_settings
 from workers.celery_app import app
 from workers.errors import JobCanceled, JobError, NextStage
+from workers.recorder import EventRecorder
 from workers.redis_client import get_redis
 
 log = logging.getLogger(__name__)
 
-PROGRESS_MIN_INTERVAL_S = 0.5
-WEBHOOK_MIN_INTERVAL_S = 0.5  # intermediate webhooks (progress, output): at most one per job per interval
-OUTPUT_FLUSH_INTERVAL_S = 0.1  # streamed tokens are coalesced into one recorded event per interval
 CANCEL_POLL_INTERVAL_S = 0.5
 RETRY_BACKOFF_CAP_S = 60.0
 
@@ -95,7 +94,7 @@ class _Transaction:
 
 
 class JobWatcher(threading.Thread):
-    """Beats the job's heartbeat and notices cancellation while the body runs."""
+    """Beside the job body: records its progress and output, beats the heartbeat, notices cancellation."""
 
     def __init__(self, job_id: uuid.UUID, heartbeat_s: float):
         super().__init__(name=f"job-watcher-{job_id}", daemon=True)
@@ -103,26 +102,47 @@ class JobWatcher(threading.Thread):
         self.heartbeat_s = heartbeat_s
         self.canceled = threading.Event()
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        self.recorder = EventRecorder(job_id, wake=self._wake.set)
 
     def run(self) -> None:
+        check_every = min(CANCEL_POLL_INTERVAL_S, self.heartbeat_s)
         last_beat = time.monotonic()
-        while not self._stop.wait(min(CANCEL_POLL_INTERVAL_S, self.heartbeat_s)):
-            try:
-                with session_scope() as session:
-                    if time.monotonic() - last_beat >= self.heartbeat_s:
-                        still_running = job_queries.beat_heart(session, job_id=self.job_id)
-                        last_beat = time.monotonic()
-                    else:
-                        still_running = job_queries.job_status(session, job_id=self.job_id) == "running"
-            except Exception:  # noqa: BLE001 - a DB blip must not kill the job; the next tick retries
-                log.warning("heartbeat failed for job %s", self.job_id, exc_info=True)
+        next_check = last_beat + check_every
+        while not self._stop.is_set():
+            self._wake.clear()  # before looking, so an append from now on wakes the wait below
+            due = self.recorder.seconds_until_due()
+            timeout = next_check - time.monotonic()
+            if due is not None:
+                timeout = min(timeout, due)
+            if timeout > 0:
+                self._wake.wait(timeout)
                 continue
-            if not still_running:
+            if due == 0 and not self.recorder.flush(_Transaction):
                 self.canceled.set()
                 return
+            if time.monotonic() >= next_check:
+                beat = time.monotonic() - last_beat >= self.heartbeat_s
+                if not self._still_running(beat=beat):
+                    self.canceled.set()
+                    return
+                if beat:
+                    last_beat = time.monotonic()
+                next_check = time.monotonic() + check_every
+
+    def _still_running(self, *, beat: bool) -> bool:
+        try:
+            with session_scope() as session:
+                if beat:
+                    return job_queries.beat_heart(session, job_id=self.job_id)
+                return job_queries.job_status(session, job_id=self.job_id) == "running"
+        except Exception:  # noqa: BLE001 - a DB blip must not kill the job; the next tick retries
+            log.warning("heartbeat failed for job %s", self.job_id, exc_info=True)
+            return True
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
 
 
 class JobContext:
@@ -133,12 +153,7 @@ class JobContext:
         self.kind = kind
         self.attempt = attempt
         self._watcher = watcher
-        self._last_progress = 0.0
-        self._last_stage: str | None = None
-        self._last_webhook = 0.0
-        self._output_buffer: list[str] = []
-        self._last_output_flush = 0.0
-        self._output_started = False
+        self.recorder = watcher.recorder
 
     def check_canceled(self) -> None:
         """Raise JobCanceled if the job was canceled (or taken over); call it between steps."""
@@ -146,51 +161,14 @@ class JobContext:
             raise JobCanceled()
 
     def progress(self, stage: str, fraction: float | None = None, message: str | None = None) -> None:
-        """Record progress; throttled, except that a new stage is always recorded."""
+        """Report progress (recorded by the watcher thread); throttled, but a new stage always counts."""
         self.check_canceled()
-        now = time.monotonic()
-        if stage == self._last_stage and now - self._last_progress < PROGRESS_MIN_INTERVAL_S:
-            return
-        self._last_stage, self._last_progress = stage, now
-        progress = {"stage": stage, "fraction": fraction, "message": message}
-        with _Transaction() as session:
-            if not job_queries.set_progress(
-                session, job_id=self.job_id, progress=progress, notify=self._webhook_due(now)
-            ):
-                self._watcher.canceled.set()
-        self.check_canceled()
-
-    def _webhook_due(self, now: float) -> bool:
-        if now - self._last_webhook < WEBHOOK_MIN_INTERVAL_S:
-            return False
-        self._last_webhook = now
-        return True
+        self.recorder.add_progress(stage, fraction, message)
 
     def emit_output(self, delta: str) -> None:
-        """Stream a piece of output (an LLM token): the first at once, then coalesced every 100 ms."""
+        """Stream a piece of output (an LLM token): the first is recorded at once, then coalesced every 100 ms."""
         self.check_canceled()
-        self._output_buffer.append(delta)
-        now = time.monotonic()
-        if not self._output_started or now - self._last_output_flush >= OUTPUT_FLUSH_INTERVAL_S:
-            self._output_started = True
-            self.flush_output()
-
-    def flush_output(self) -> None:
-        """Record buffered output as one event (published live after commit)."""
-        if self._output_buffer:
-            with _Transaction() as session:
-                self.record_buffered_output(session)
-            self.check_canceled()
-
-    def record_buffered_output(self, session) -> None:
-        """Add buffered output to the caller's transaction (the last piece goes with the finish)."""
-        if not self._output_buffer:
-            return
-        delta, self._output_buffer = "".join(self._output_buffer), []
-        now = time.monotonic()
-        self._last_output_flush = now
-        if not job_queries.record_output(session, job_id=self.job_id, delta=delta, notify=self._webhook_due(now)):
-            self._watcher.canceled.set()
+        self.recorder.add_output(delta)
 
 
 JobBody = Callable[[JobContext, Any], BaseModel]
@@ -216,39 +194,47 @@ def run_job(job_id: uuid.UUID, kind: JobKind, body: JobBody, *, worker: str, sta
         output = body(ctx, payload)
         ctx.check_canceled()
         if isinstance(output, NextStage):
-            ctx.flush_output()
-            _hand_off(job_id, kind, output, job.priority)
+            _hand_off(ctx, kind, output, job.priority)
             return
         document = kind.output_model.model_validate(output).model_dump(mode="json", by_alias=True)
-        with _Transaction() as session:
-            ctx.record_buffered_output(session)  # one transaction: the last tokens and the result
+        with _last_transaction(ctx) as session:
             job_queries.finish_job(session, job_id=job_id, output=document)
     except JobCanceled:
         log.info("job %s canceled while running", job_id)
     except SoftTimeLimitExceeded:
-        _fail(job_id, "timeout", f"the job ran past its time limit of {route.soft_time_limit} s")
+        _fail(ctx, "timeout", f"the job ran past its time limit of {route.soft_time_limit} s")
     except JobError as error:
         if error.retryable and job.attempts < job.max_attempts:
-            _retry(job_id, kind, stage, job.attempts, job.priority, f"{error.code}: {error.message}")
+            _retry(ctx, stage, job.priority, f"{error.code}: {error.message}")
         else:
-            _fail(job_id, error.code, error.message, error.details)
+            _fail(ctx, error.code, error.message, error.details)
     except ValidationError as error:
         # Input was validated at submit time, so this is our bug or a schema change: say so.
-        _fail(job_id, "internal_error", f"job data failed validation: {error.errors(include_url=False)[:3]}")
+        _fail(ctx, "internal_error", f"job data failed validation: {error.errors(include_url=False)[:3]}")
     except Exception as error:  # noqa: BLE001 - every failure must end the job, never leave it running
         log.exception("job %s failed unexpectedly", job_id)
-        _fail(job_id, "internal_error", f"{type(error).__name__}: {error}"[:1000])
+        _fail(ctx, "internal_error", f"{type(error).__name__}: {error}"[:1000])
     finally:
         watcher.stop()
 
 
-def _fail(job_id: uuid.UUID, code: str, message: str, details: dict[str, Any] | None = None) -> None:
-    with _Transaction() as session:
-        job_queries.fail_job(session, job_id=job_id, code=code, message=message, details=details)
+@contextlib.contextmanager
+def _last_transaction(ctx: JobContext) -> Iterator[Any]:
+    """The transaction that ends this delivery of the job, opening with whatever progress and
+    output the watcher has not recorded yet (so events stay in order and a fast job pays once)."""
+    with ctx.recorder.final() as record_rest, _Transaction() as session:
+        record_rest(session)
+        yield session
 
 
-def _retry(job_id: uuid.UUID, kind: JobKind, stage: str | None, attempts: int, priority: int, reason: str) -> None:
-    with _Transaction() as session:
+def _fail(ctx: JobContext, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+    with _last_transaction(ctx) as session:
+        job_queries.fail_job(session, job_id=ctx.job_id, code=code, message=message, details=details)
+
+
+def _retry(ctx: JobContext, stage: str | None, priority: int, reason: str) -> None:
+    job_id, kind, attempts = ctx.job_id, ctx.kind, ctx.attempt
+    with _last_transaction(ctx) as session:
         requeued = job_queries.requeue_job(session, job_id=job_id, reason=reason, from_status="running")
     if requeued is None:
         return
@@ -256,9 +242,10 @@ def _retry(job_id: uuid.UUID, kind: JobKind, stage: str | None, attempts: int, p
     _publish(job_id, kind, stage, priority, countdown=delay)
 
 
-def _hand_off(job_id: uuid.UUID, kind: JobKind, next_stage: NextStage, priority: int) -> None:
+def _hand_off(ctx: JobContext, kind: JobKind, next_stage: NextStage, priority: int) -> None:
+    job_id = ctx.job_id
     route = kind.route(next_stage.stage)
-    with _Transaction() as session:
+    with _last_transaction(ctx) as session:
         handed = job_queries.hand_off_job(
             session, job_id=job_id, stage=next_stage.stage, queue=route.queue, message=next_stage.message
         )

@@ -38,11 +38,14 @@ async def submit_job(
     """Queue a job. 202 with its resource; 200 if it already finished within `Prefer: wait`."""
     key = parse_idempotency_key(idempotency_key)
     wait = _wait_seconds(prefer, response)
-    job, created = await job_service.submit_job(session, owner=user, request=request, idempotency_key=key)
+    if wait:
+        job, created = await job_service.submit_and_wait(
+            session, hub, owner=user, request=request, idempotency_key=key, seconds=wait
+        )
+    else:
+        job, created = await job_service.submit_job(session, owner=user, request=request, idempotency_key=key)
     if not created:
         response.headers["Idempotent-Replayed"] = "true"
-    if wait:
-        job = await job_service.wait_for_job(session, hub, job=job, seconds=wait)
     response.headers["Location"] = f"/v1/jobs/{job.id}"
     response.status_code = 200 if job.status in job_service.TERMINAL and wait else 202
     return job_service.job_read(job)

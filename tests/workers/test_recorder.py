@@ -1,0 +1,127 @@
+"""EventRecorder: what a job body reports is buffered, coalesced and recorded in order.
+
+The database side (db.jobs.set_progress / record_output) is replaced by a list here, because
+what is under test is the buffering between two threads; the real recording is covered by
+the job, SSE and webhook tests against the running stack.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import uuid
+
+import pytest
+
+from workers import recorder as recorder_module
+from workers.recorder import OUTPUT_FLUSH_INTERVAL_S, EventRecorder
+
+
+@pytest.fixture
+def recorded(monkeypatch) -> list[tuple[str, object]]:
+    calls: list[tuple[str, object]] = []
+    monkeypatch.setattr(
+        recorder_module.job_queries, "set_progress", lambda session, *, job_id, progress, notify: calls.append(("progress", progress)) or True
+    )
+    monkeypatch.setattr(
+        recorder_module.job_queries, "record_output", lambda session, *, job_id, delta, notify: calls.append(("output", delta)) or True
+    )
+    return calls
+
+
+def transaction():
+    return contextlib.nullcontext(object())
+
+
+def new_recorder() -> tuple[EventRecorder, threading.Event]:
+    woken = threading.Event()
+    return EventRecorder(uuid.uuid4(), wake=woken.set), woken
+
+
+def test_tokens_are_merged_and_the_first_is_due_at_once(recorded) -> None:
+    recorder, woken = new_recorder()
+    assert recorder.seconds_until_due() is None
+    recorder.add_output("Hel")
+    assert woken.is_set()
+    recorder.add_output("lo")
+    assert recorder.seconds_until_due() == 0.0
+    assert recorder.flush(transaction)
+    assert recorded == [("output", "Hello")]
+
+
+def test_later_output_waits_for_the_flush_interval(recorded) -> None:
+    recorder, _ = new_recorder()
+    recorder.add_output("a")
+    recorder.flush(transaction)
+    recorder.add_output("b")
+    due = recorder.seconds_until_due()
+    assert 0 < due <= OUTPUT_FLUSH_INTERVAL_S
+    time.sleep(due)
+    assert recorder.seconds_until_due() == 0.0
+
+
+def test_progress_and_output_keep_their_order_and_a_new_stage_is_never_dropped(recorded) -> None:
+    recorder, _ = new_recorder()
+    recorder.add_progress("parsing", None, None)
+    recorder.add_output("x")
+    recorder.add_progress("embedding", 0.1, None)
+    recorder.add_progress("embedding", 0.2, None)  # throttled: same stage within the interval
+    recorder.add_progress("storing", None, None)
+    recorder.flush(transaction)
+    assert [kind for kind, _ in recorded] == ["progress", "output", "progress", "progress"]
+    assert [value["stage"] for kind, value in recorded if kind == "progress"] == ["parsing", "embedding", "storing"]
+
+
+def test_the_final_transaction_takes_what_is_left_after_a_flush_in_flight(recorded, monkeypatch) -> None:
+    recorder, _ = new_recorder()
+    recorder.add_output("first")
+    in_flush, release = threading.Event(), threading.Event()
+
+    @contextlib.contextmanager
+    def slow_transaction():
+        in_flush.set()
+        release.wait(5)
+        yield object()
+
+    flusher = threading.Thread(target=recorder.flush, args=(slow_transaction,))
+    flusher.start()
+    assert in_flush.wait(5)
+    recorder.add_output("last")  # the body is not held up by the flush in flight
+    finished = threading.Event()
+
+    def finish() -> None:
+        with recorder.final() as record_rest:
+            record_rest(object())
+            recorded.append(("succeeded", None))
+        finished.set()
+
+    closer = threading.Thread(target=finish)
+    closer.start()
+    assert not finished.wait(0.2)  # the final transaction waits for the flush in flight
+    release.set()
+    flusher.join(5)
+    closer.join(5)
+    assert recorded == [("output", "first"), ("output", "last"), ("succeeded", None)]
+
+
+def test_a_failed_flush_keeps_its_entries_for_the_next_one(recorded) -> None:
+    recorder, _ = new_recorder()
+    recorder.add_output("kept")
+
+    @contextlib.contextmanager
+    def broken_transaction():
+        raise OSError("database went away")
+        yield
+
+    assert recorder.flush(broken_transaction)  # still running as far as anyone knows
+    recorder.add_output(" too")
+    recorder.flush(transaction)
+    assert recorded == [("output", "kept too")]
+
+
+def test_a_job_that_stopped_running_reports_false(monkeypatch) -> None:
+    monkeypatch.setattr(recorder_module.job_queries, "record_output", lambda session, **kwargs: False)
+    recorder, _ = new_recorder()
+    recorder.add_output("x")
+    assert recorder.flush(transaction) is False
