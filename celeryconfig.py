@@ -35,7 +35,10 @@ enable_utc = True
 task_acks_late = True
 task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
-worker_cancel_long_running_tasks_on_connection_loss = True
+# A task running when the broker connection drops keeps running. Its message cannot be acked
+# any more and comes back later, but the claim refuses a finished job, so finishing the work
+# beats killing it and running it again once the job's heartbeat goes stale.
+worker_cancel_long_running_tasks_on_connection_loss = False
 # Task events cost a Redis publish each; Flower switches them on in the workers it watches
 # (enable_events) while it runs, so they are off otherwise.
 worker_send_task_events = False

@@ -2,6 +2,10 @@
 
 from celery import Celery
 
+from mentorq import kombu_fixes
+
+kombu_fixes.install()
+
 app = Celery("mentorq")
 app.config_from_object("celeryconfig")
 # Task modules register themselves on import; the worker imports them all.
