@@ -23,7 +23,7 @@ Order (nothing competes with what is being timed):
 4. raw encode, after: the same child program on the chunk texts read back from the chunks table,
    with the heading prefix the platform embeds (db.knowledge.embedding_text). The primary baseline.
 5. (--shaped) raw encode the way the worker calls it: one encode() per document (at most 128
-   texts, EMBED_BATCH in tasks/ingest.py) with batch_size=64 (workers/embeddings/sentence.py).
+   texts, EMBED_BATCH in tasks/ingest.py) with batch_size=128 (workers/embeddings/sentence.py).
 
 Also: where the time goes, from each ingest job's recorded events (cpu queue wait, parse+chunk,
 gpu queue wait, embed stage), CPU seconds per process, and one hybrid search at the end.
@@ -336,10 +336,10 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
         figures["raw_after"] = run_raw(stack, "raw-after", db_groups, mode="bulk", batch_size=args.batch_size)
         if args.shaped:
-            print("raw encode shaped like the worker (one call per document, batch_size 64) ...", flush=True)
+            print("raw encode shaped like the worker (one call per document, batch_size 128) ...", flush=True)
             figures["raw_shaped"] = run_raw(stack, "raw-shaped", [g[i:i + 128] for g in db_groups
                                                                    for i in range(0, len(g), 128)],
-                                            mode="shaped", batch_size=64)
+                                            mode="shaped", batch_size=128)
 
     report = _report(args, figures, machine, total.elapsed())
     path = write_results(NAME, report)
@@ -358,7 +358,7 @@ def _report(args: argparse.Namespace, figures: dict[str, Any], machine: dict[str
     rows = []
     labels = {"raw_before": f"raw encode, batch_size {args.batch_size} (before the platform run)",
               "raw_after": f"raw encode, batch_size {args.batch_size} (after; texts from the chunks table)",
-              "raw_shaped": "raw encode shaped like the worker (per document, batch_size 64)"}
+              "raw_shaped": "raw encode shaped like the worker (per document, batch_size 128)"}
     for key in ("raw_before", "raw_after", "raw_shaped"):
         if key in raws:
             raw = raws[key]
