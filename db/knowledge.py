@@ -301,8 +301,14 @@ def index_name(model: str) -> str:
 
 
 def ensure_model_index(session: Session, *, model: str, dim: int) -> None:
-    """Create the model's partial HNSW index (cosine) if it is missing, as pgvector's FAQ describes."""
+    """Create the model's partial HNSW index (cosine) if it is missing, as pgvector's FAQ describes.
+
+    It looks first: CREATE INDEX IF NOT EXISTS takes a SHARE lock on embeddings even when the
+    index is there, which waits on every transaction inserting vectors (and two gpu processes
+    doing both at once deadlocked). The look takes no table lock."""
     name = index_name(model)
+    if session.execute(text("SELECT to_regclass(:name) IS NOT NULL"), {"name": name}).scalar_one():
+        return
     literal = model.replace("'", "''")
     session.execute(
         text(

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import time
 
+from sqlalchemy import text
+
 from db.kinds.debug import SleepInput, SleepOutput
+from db.session import session_scope
 from workers.runtime import JobContext, job_task
 
 
@@ -13,6 +16,9 @@ from workers.runtime import JobContext, job_task
 def sleep(ctx: JobContext, payload: SleepInput) -> SleepOutput:
     """Sleep `seconds` in `steps`, reporting progress and honouring cancel between steps."""
     step_s = payload.seconds / payload.steps
+    if ctx.attempt in payload.lose_database_on_attempts:
+        with session_scope() as session:  # the server ends this very connection: OperationalError
+            session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
     for step in range(payload.steps):
         crashes_now = payload.crash_after_step == step and (
             not payload.crash_on_attempts or ctx.attempt in payload.crash_on_attempts

@@ -138,8 +138,8 @@ def _embed_generation(ctx: JobContext, document_id: uuid.UUID, generation: int, 
                 return
             ctx.progress("embedding", done / total if total else None, f"{model}: {done} of {total} chunks")
             result = provider.embed([text for _, text in batch], model=model)
+            ensure_index_once(model=result.model, dim=result.dim)
             with session_scope() as session:
-                ensure_index_once(session, model=result.model, dim=result.dim)
                 knowledge.store_embeddings(
                     session, model=model, rows=[(chunk_id, vector) for (chunk_id, _), vector in zip(batch, result.vectors)]
                 )

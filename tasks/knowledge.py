@@ -54,8 +54,8 @@ def reembed(ctx: JobContext, payload: ReembedInput) -> ReembedOutput:
         raise JobError(error.code, str(error), retryable=True) from error
     except LLMError as error:
         raise JobError(error.code, str(error)) from error
+    ensure_index_once(model=result.model, dim=result.dim)
     with session_scope() as session:
-        ensure_index_once(session, model=result.model, dim=result.dim)
         knowledge.store_embeddings(
             session, model=payload.model, rows=[(chunk_id, vector) for (chunk_id, _), vector in zip(texts, result.vectors)]
         )

@@ -8,6 +8,7 @@ import uuid
 from sqlalchemy import text
 
 from db import jobs as job_queries
+from db import webhooks as webhook_queries
 from db.models import Job
 from db.session import session_scope
 from mentorq.channels import BROKER_EPOCH_KEY
@@ -15,7 +16,6 @@ from mentorq.dispatch import publish_job
 from mentorq.settings import get_settings
 from workers.celery_app import app
 from workers.redis_client import get_redis
-from db import webhooks as webhook_queries
 from workers.runtime import publish_committed_events, send_deliveries
 
 log = logging.getLogger(__name__)

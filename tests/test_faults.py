@@ -172,6 +172,21 @@ def test_a_waiting_request_sees_a_result_whose_live_event_redis_lost(stack: Stac
     assert wait_for_status(client, sleep_job(client, seconds=0), {"succeeded", "failed"})["status"] == "succeeded"
 
 
+def test_a_transient_database_error_in_a_job_is_retried_not_failed(client: ApiClient, stack: Stack) -> None:
+    """PostgreSQL ends the job's connection mid-job (as in a failover): the attempt is retried
+    with a `database_error` reason, and the second attempt succeeds."""
+    response = client.post(
+        "/v1/jobs", json={"kind": "debug.sleep", "input": {"seconds": 0, "lose_database_on_attempts": [1]}}
+    )
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+    final = wait_for_status(client, job_id, {"succeeded", "failed"}, timeout=60)
+    assert final["status"] == "succeeded", final
+    assert final["attempts"] == 2
+    retried = stack.sql("SELECT data FROM job_events WHERE job_id = %s AND type = 'retried'", job_id)
+    assert retried and "database_error" in str(retried[0][0]), event_types(stack, job_id)
+
+
 def test_postgres_down_gives_503_problem_and_recovers(stack: Stack, client: ApiClient) -> None:
     stack.postgres.stop()
     try:

@@ -8,8 +8,13 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
+import psycopg
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
 
+from db.knowledge import ensure_model_index, index_name
+from db.session import sqlalchemy_url
 from tests.api.test_knowledge import ingest, upload, wait_document
 from tests.conftest import ApiClient
 from tests.stack import Stack, wait_until
@@ -50,6 +55,25 @@ def test_worker_killed_while_embedding_a_large_document_finishes_it_complete(sta
     assert embedded() == len(chunks)  # one vector per chunk, none twice
     job = client.get(f"/v1/jobs/{document['ingest_job_id']}").json()
     assert job["status"] == "succeeded" and job["attempts"] == 2
+
+
+def test_an_existing_model_index_is_checked_without_a_table_lock(stack: Stack) -> None:
+    """CREATE INDEX IF NOT EXISTS takes a SHARE lock on embeddings even when the index exists;
+    two gpu processes doing that and then inserting vectors deadlocked. The check must pass
+    while another transaction holds what an INSERT holds."""
+    name = index_name(OLD_MODEL)
+    assert stack.sql("SELECT to_regclass(%s) IS NOT NULL", name) == [(True,)]  # made by the migration
+    engine = create_engine(sqlalchemy_url(stack.database_url))
+    try:
+        with psycopg.connect(stack.database_url.replace("+psycopg", "")) as inserter:
+            inserter.execute("LOCK TABLE embeddings IN ROW EXCLUSIVE MODE")  # held until rollback
+            with Session(engine) as session:
+                session.execute(text("SET lock_timeout = '2s'"))
+                ensure_model_index(session, model=OLD_MODEL, dim=384)  # LockNotAvailable if it locks
+                session.commit()
+            inserter.rollback()
+    finally:
+        engine.dispose()
 
 
 def test_reembedding_switches_models_without_an_outage(stack: Stack, client: ApiClient, fake_ollama) -> None:

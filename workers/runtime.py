@@ -17,13 +17,14 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import OperationalError
 
 from db import jobs as job_queries
+from db import webhooks as webhook_queries
 from db.kinds import KINDS, JobKind
 from db.models import Job
 from db.session import session_scope
 from mentorq.channels import job_channel
-from db import webhooks as webhook_queries
 from mentorq.dispatch import publish_delivery, publish_job
 from mentorq.settings import get_settings
 from workers.celery_app import app
@@ -208,6 +209,13 @@ def run_job(job_id: uuid.UUID, kind: JobKind, body: JobBody, *, worker: str, sta
             _retry(ctx, stage, job.priority, f"{error.code}: {error.message}")
         else:
             _fail(ctx, error.code, error.message, error.details)
+    except OperationalError as error:
+        # A deadlock, a serialization failure, a dropped connection: another attempt may well pass.
+        reason = f"{type(error.orig).__name__}: {error.orig}"[:500]
+        if job.attempts < job.max_attempts:
+            _retry(ctx, stage, job.priority, f"database_error: {reason}")
+        else:
+            _fail(ctx, "database_error", reason)
     except ValidationError as error:
         # Input was validated at submit time, so this is our bug or a schema change: say so.
         _fail(ctx, "internal_error", f"job data failed validation: {error.errors(include_url=False)[:3]}")

@@ -14,6 +14,9 @@ class SleepInput(BaseModel):
     crash_after_step: int | None = Field(None, ge=0)
     # Crash only on these attempts (1-based); empty means on every attempt.
     crash_on_attempts: list[int] = Field(default_factory=list)
+    # On these attempts, have PostgreSQL end the job's database connection mid-job (a transient
+    # database failure, as a failover or a deadlock victim sees it).
+    lose_database_on_attempts: list[int] = Field(default_factory=list)
 
 
 class SleepOutput(BaseModel):

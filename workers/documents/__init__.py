@@ -5,6 +5,8 @@ Pure functions over bytes: no database, no Celery. Errors are DocumentError with
 where documents are parsed.
 """
 
+from mentorq.documents.detect import FORMATS, detect_format
+from mentorq.documents.errors import ERROR_STATUS, DocumentError
 from workers.documents.archive import iter_archive
 from workers.documents.chunking import (
     DEFAULT_OVERLAP_TOKENS,
@@ -15,8 +17,6 @@ from workers.documents.chunking import (
     approx_token_count,
     chunk_document,
 )
-from mentorq.documents.detect import FORMATS, detect_format
-from mentorq.documents.errors import ERROR_STATUS, DocumentError
 from workers.documents.model import ParsedDocument, Section
 from workers.documents.parse import MAX_DOCUMENT_BYTES, parse_document
 

@@ -30,8 +30,8 @@ from typing import Any
 
 import httpx
 
-from mentorq.webhooks.ssrf import Resolver, WebhookAddressError, check_url_syntax
 from mentorq.documents.errors import DocumentError
+from mentorq.webhooks.ssrf import Resolver, WebhookAddressError, check_url_syntax
 
 # The delivery attempt's pieces, reused as they are: the DNS lookup bounded by the deadline (it runs
 # `resolve_and_check` in a thread pool), the process-wide verifying TLS context, and the watchdog that

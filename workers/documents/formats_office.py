@@ -6,8 +6,8 @@ import io
 import re
 from typing import TYPE_CHECKING
 
-from workers.documents.archive import check_inflated_size
 from mentorq.documents.errors import DocumentError
+from workers.documents.archive import check_inflated_size
 from workers.documents.model import ParsedDocument, Section, clean_text
 
 if TYPE_CHECKING:
