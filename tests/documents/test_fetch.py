@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import gzip
 import socket
-import ssl
-import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -20,86 +18,17 @@ from typing import Any
 
 import pytest
 
-from mentorq.webhooks import ssrf
-from workers.documents import fetch as fetch_module
 from mentorq.documents.errors import ERROR_STATUS, DocumentError
-from workers.documents.fetch import ACCEPT, USER_AGENT, FetchedDocument, fetch_url
+from mentorq.webhooks import ssrf
+from tests.loopback import Behaviour, ScriptedServer, answer, drip_head, hang, serving
 from tests.tls import self_signed_pair
+from workers.documents import fetch as fetch_module
+from workers.documents.fetch import ACCEPT, USER_AGENT, FetchedDocument, fetch_url
 
-Behaviour = Callable[[socket.socket, "Server"], None]
 
-
-class Server:
-    """A tiny threaded HTTP/1.1 server on 127.0.0.1 that records requests and answers by a script."""
-
-    def __init__(self, behaviour: Behaviour, *, tls: ssl.SSLContext | None = None):
-        self.behaviour = behaviour
-        self.tls = tls
-        self.requests: list[dict[str, Any]] = []
-        self.server_names: list[str | None] = []
-        self.bytes_sent = 0
-        self.stopping = threading.Event()
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.1)
-        self.port = self._listener.getsockname()[1]
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
+class Server(ScriptedServer):
     def url(self, path: str = "/doc") -> str:
-        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}{path}"
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self._thread.join(5)
-        self._listener.close()
-
-    def send(self, conn: socket.socket, data: bytes) -> None:
-        conn.sendall(data)
-        self.bytes_sent += len(data)
-
-    def _accept(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
-
-    def _handle(self, conn: socket.socket) -> None:
-        try:
-            conn.settimeout(10)
-            if self.tls is not None:
-                conn = self.tls.wrap_socket(conn, server_side=True)
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-            head = data.partition(b"\r\n\r\n")[0]
-            request_line, *header_lines = head.decode("latin-1").split("\r\n")
-            headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in header_lines)}
-            self.requests.append({"line": request_line, "headers": headers})
-            self.behaviour(conn, self)
-        except (OSError, ssl.SSLError):
-            pass  # the client hung up: that is what several tests are about
-        finally:
-            conn.close()
-
-
-def answer(status: int, headers: dict[str, str] | None = None, body: bytes = b"") -> Behaviour:
-    def respond(conn: socket.socket, server: Server) -> None:
-        lines = [f"HTTP/1.1 {status} Whatever", f"Content-Length: {len(body)}", "Connection: close"]
-        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
-        server.send(conn, ("\r\n".join(lines) + "\r\n\r\n").encode() + body)
-
-    return respond
-
-
-def hang(conn: socket.socket, server: Server) -> None:
-    server.stopping.wait(30)
+        return self.url_for(path)
 
 
 def drip(*, content_length: bool) -> Behaviour:
@@ -114,13 +43,6 @@ def drip(*, content_length: bool) -> Behaviour:
             server.send(conn, b"x")
 
     return respond
-
-
-def drip_head(conn: socket.socket, server: Server) -> None:
-    for byte in b"HTTP/1.1 200 OK\r\nX-Padding: " + b"a" * 1000:
-        if server.stopping.wait(0.05):
-            return
-        server.send(conn, bytes([byte]))
 
 
 FLOOD_TOTAL = 64 * 1024 * 1024
@@ -146,15 +68,7 @@ def announce_huge_then_hang(conn: socket.socket, server: Server) -> None:
 
 @pytest.fixture
 def server() -> Iterator[Callable[..., Server]]:
-    started: list[Server] = []
-
-    def start(behaviour: Behaviour, **kwargs: Any) -> Server:
-        started.append(Server(behaviour, **kwargs))
-        return started[-1]
-
-    yield start
-    for each in started:
-        each.stop()
+    yield from serving(Server)
 
 
 class FakeDNS:

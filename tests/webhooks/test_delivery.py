@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import socket
-import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,92 +20,20 @@ import pytest
 from standardwebhooks import Webhook
 
 from mentorq.webhooks import ssrf
+from mentorq.webhooks.signing import new_message_id, new_secret, webhook_headers
+from tests.loopback import ScriptedServer, answer, drip_head, hang, serving
+from tests.tls import self_signed_pair
 from workers.webhooks import delivery
 from workers.webhooks.delivery import deliver, parse_retry_after
 from workers.webhooks.schedule import MAX_RETRY_AFTER_S, RETRY_SCHEDULE_S, next_delay
-from mentorq.webhooks.signing import new_message_id, new_secret, webhook_headers
-from tests.tls import self_signed_pair
 
 BODY = json.dumps(
     {"type": "job.succeeded", "timestamp": "2026-01-01T00:00:00Z", "data": {"id": "j1"}}
 ).encode()
-Behaviour = Callable[[socket.socket, "Receiver"], None]
-
-
-class Receiver:
-    """A tiny threaded HTTP/1.1 receiver on 127.0.0.1 that records requests and answers by a script."""
-
-    def __init__(self, behaviour: Behaviour, *, tls: ssl.SSLContext | None = None):
-        self.behaviour = behaviour
-        self.tls = tls
-        self.requests: list[dict[str, Any]] = []
-        self.server_names: list[str | None] = []
-        self.bytes_sent = 0
-        self.stopping = threading.Event()
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.1)
-        self.port = self._listener.getsockname()[1]
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
+class Receiver(ScriptedServer):
     @property
     def url(self) -> str:
-        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/hook"
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self._thread.join(5)
-        self._listener.close()
-
-    def send(self, conn: socket.socket, data: bytes) -> None:
-        conn.sendall(data)
-        self.bytes_sent += len(data)
-
-    def _accept(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
-
-    def _handle(self, conn: socket.socket) -> None:
-        try:
-            conn.settimeout(10)
-            if self.tls is not None:
-                conn = self.tls.wrap_socket(conn, server_side=True)
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-            head, _, body = data.partition(b"\r\n\r\n")
-            request_line, *header_lines = head.decode("latin-1").split("\r\n")
-            headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in header_lines)}
-            while len(body) < int(headers.get("content-length", 0)):
-                body += conn.recv(65536)
-            self.requests.append({"line": request_line, "headers": headers, "body": body})
-            self.behaviour(conn, self)
-        except (OSError, ssl.SSLError):
-            pass  # the client hung up: that is what several tests are about
-        finally:
-            conn.close()
-
-
-def answer(status: int, headers: dict[str, str] | None = None, body: bytes = b"") -> Behaviour:
-    def respond(conn: socket.socket, receiver: Receiver) -> None:
-        lines = [f"HTTP/1.1 {status} Whatever", f"Content-Length: {len(body)}", "Connection: close"]
-        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
-        receiver.send(conn, ("\r\n".join(lines) + "\r\n\r\n").encode() + body)
-
-    return respond
-
-
-def hang(conn: socket.socket, receiver: Receiver) -> None:
-    receiver.stopping.wait(30)
+        return self.url_for("/hook")
 
 
 def drip_body(conn: socket.socket, receiver: Receiver) -> None:
@@ -115,13 +42,6 @@ def drip_body(conn: socket.socket, receiver: Receiver) -> None:
         if receiver.stopping.wait(0.1):
             return
         receiver.send(conn, b"x")
-
-
-def drip_head(conn: socket.socket, receiver: Receiver) -> None:
-    for byte in b"HTTP/1.1 200 OK\r\nX-Padding: " + b"a" * 1000:
-        if receiver.stopping.wait(0.05):
-            return
-        receiver.send(conn, bytes([byte]))
 
 
 def flood(conn: socket.socket, receiver: Receiver) -> None:
@@ -134,15 +54,7 @@ def flood(conn: socket.socket, receiver: Receiver) -> None:
 
 @pytest.fixture
 def receiver() -> Iterator[Callable[..., Receiver]]:
-    started: list[Receiver] = []
-
-    def start(behaviour: Behaviour, **kwargs: Any) -> Receiver:
-        started.append(Receiver(behaviour, **kwargs))
-        return started[-1]
-
-    yield start
-    for each in started:
-        each.stop()
+    yield from serving(Receiver)
 
 
 class FakeDNS:
