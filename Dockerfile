@@ -59,7 +59,9 @@ RUN case ",${EXTRAS}," in \
 WORKDIR /src
 COPY pyproject.toml README.md celeryconfig.py ./
 COPY api ./api
+COPY core ./core
 COPY db ./db
+COPY devstack ./devstack
 COPY mentorq ./mentorq
 COPY migrations ./migrations
 COPY tasks ./tasks

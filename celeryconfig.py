@@ -9,7 +9,7 @@ from celery.schedules import crontab
 from kombu import Queue
 
 from db.kinds import KINDS
-from mentorq.settings import get_settings
+from core.settings import get_settings
 
 _settings = get_settings()
 

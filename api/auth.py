@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import User
 from db.session import get_async_session
-from mentorq.settings import get_settings
+from core.settings import get_settings
 
 MIN_PASSWORD_LENGTH = 8
 

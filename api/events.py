@@ -15,7 +15,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from mentorq.channels import job_channel
+from core.channels import job_channel
 
 log = logging.getLogger(__name__)
 

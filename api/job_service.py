@@ -32,9 +32,9 @@ from db import jobs as job_queries
 from db.kinds import enabled_kinds
 from db.models import TERMINAL_STATUSES, Job, User
 from db.resources import job_resource
-from mentorq.dispatch import producer_app, publish_job
-from mentorq.settings import get_settings
-from mentorq.webhooks.ssrf import WebhookAddressError, check_url_syntax
+from core.broker import producer_app, publish_job
+from core.settings import get_settings
+from core.net.guard import WebhookAddressError, check_url_syntax
 
 log = logging.getLogger(__name__)
 

@@ -26,10 +26,10 @@ from db import jobs as job_queries
 from db import knowledge
 from db.kinds import KINDS
 from db.models import Collection, Document, Job, User
-from mentorq.documents.detect import detect_format
-from mentorq.documents.errors import DocumentError
-from mentorq.settings import get_settings
-from mentorq.webhooks.ssrf import WebhookAddressError, check_url_syntax
+from core.documents.detect import detect_format
+from core.documents.errors import DocumentError
+from core.settings import get_settings
+from core.net.guard import WebhookAddressError, check_url_syntax
 
 
 @dataclass

@@ -16,8 +16,8 @@ from api.limits import BodySizeLimit
 from api.redis import get_async_redis
 from api.routes import events, health, jobs, knowledge, meta, webhooks
 from db.session import async_engine
-from mentorq import __version__
-from mentorq.settings import get_settings
+from core import __version__
+from core.settings import get_settings
 
 
 @contextlib.asynccontextmanager

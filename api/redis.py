@@ -10,8 +10,8 @@ import redis.asyncio as aioredis
 
 from db import jobs as job_queries
 from db.models import Job, JobEvent
-from mentorq.channels import job_channel
-from mentorq.settings import get_settings
+from core.channels import job_channel
+from core.settings import get_settings
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from api.schemas import SearchHit, SearchRequest, SearchResponse
 from db import knowledge
 from db import search as search_queries
 from db.models import User
-from mentorq.dispatch import producer_app
-from mentorq.settings import get_settings
+from core.broker import producer_app
+from core.settings import get_settings
 
 QUERY_TASK = "mentorq.knowledge.embed_query"
 CANDIDATES_PER_RESULT = 4  # each list brings 4k candidates to the fusion (at least 40)

@@ -13,9 +13,9 @@ from api.errors import ProblemError
 from api.job_service import get_job_for
 from db import webhooks as webhook_queries
 from db.models import User
-from mentorq.dispatch import producer_app, publish_delivery
-from mentorq.settings import get_settings
-from mentorq.webhooks.signing import new_secret
+from core.broker import producer_app, publish_delivery
+from core.settings import get_settings
+from core.webhook_signing import new_secret
 
 
 def _secret_view(secret) -> dict[str, Any]:

@@ -129,7 +129,7 @@ def raw_encode_child(spec_path: str, out_path: str) -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from mentorq.catalog import packaged_minilm_path
+    from core.catalog import packaged_minilm_path
 
     model = SentenceTransformer(str(packaged_minilm_path()), device="cpu")
     groups: list[list[str]] = spec["groups"]

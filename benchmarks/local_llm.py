@@ -71,7 +71,7 @@ def direct_server() -> int:
     """Serve generations on stdin/stdout: one JSON request per line, one JSON answer per line."""
     from llama_cpp import Llama
 
-    from mentorq.catalog import packaged_gguf_path
+    from core.catalog import packaged_gguf_path
     from workers.llm.local import N_CTX, _n_threads  # the worker's own settings
 
     out = sys.stdout

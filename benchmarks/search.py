@@ -240,7 +240,7 @@ def _exact_factory():
         from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
         from db.session import sqlalchemy_url
-        from mentorq.settings import get_settings
+        from core.settings import get_settings
 
         engine = create_async_engine(sqlalchemy_url(get_settings().require_database_url()),
                                      connect_args={"prepare_threshold": None}, pool_size=2, max_overflow=0)

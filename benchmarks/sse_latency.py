@@ -58,7 +58,7 @@ from benchmarks._harness import (
     wait_for_quiet,
     write_results,
 )
-from mentorq.channels import job_channel
+from core.channels import job_channel
 from mentorq.sse import iter_sse
 from tests.fake_ollama import FakeOllama, _Handler
 

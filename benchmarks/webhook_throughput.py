@@ -22,7 +22,7 @@ checks the address, POSTs on a fresh connection (pinned IP, no redirects, capped
 the attempt and moves the row on: two transactions, one HTTP exchange.
 
 Baseline, same run, same receiver, same bodies (read back from the delivery rows), same secret:
-C threads in this process sign (`mentorq.webhooks.signing.webhook_headers`) and POST with httpx:
+C threads in this process sign (`core.webhook_signing.webhook_headers`) and POST with httpx:
   * "fresh connection": a new httpx.Client per POST (what the platform does; no keep-alive),
   * "keep-alive": one shared client (informative: what connection reuse would give).
 Order: warm-up (uncounted), baseline fresh, platform, baseline fresh again, baseline keep-alive.
@@ -114,7 +114,7 @@ class Platform:
         from db import webhooks as webhook_queries
         from db.models import Job, User, WebhookDelivery
         from db.session import session_scope
-        from mentorq.webhooks.signing import new_secret, webhook_headers
+        from core.webhook_signing import new_secret, webhook_headers
         from workers.runtime import publish_committed_events
 
         self.jobs, self.webhooks, self.Job, self.User, self.Delivery = (
@@ -213,7 +213,7 @@ def run_platform_phase(platform: Platform, receiver: ReceiverProcess, n: int, pa
 
 def run_baseline_phase(bodies: list[bytes], secret: str, url: str, concurrency: int, *, keep_alive: bool,
                        receiver: ReceiverProcess, path: str, meter: CpuMeter | None) -> dict[str, Any]:
-    from mentorq.webhooks.signing import webhook_headers
+    from core.webhook_signing import webhook_headers
 
     todo = itertools.count()
     failures: list[str] = []

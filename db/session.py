@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from mentorq.settings import get_settings
+from core.settings import get_settings
 
 
 def sqlalchemy_url(url: str) -> str:

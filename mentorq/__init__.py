@@ -1,3 +1,1 @@
-"""mentorq: an asynchronous job platform for AI learning products."""
-
-__version__ = "0.1.0"
+"""The `mentorq` command line: running the platform's processes, and an HTTP client of its API."""

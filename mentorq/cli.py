@@ -58,7 +58,7 @@ def service_env(needs: tuple[str, ...]) -> dict[str, str]:
     missing = [name for name in needs if not known.get(name)]
     if not missing:
         return env
-    from mentorq import devstack
+    from devstack import supervisor as devstack
 
     folder = state_dir()
     urls = devstack.read_urls(folder)
@@ -90,7 +90,7 @@ def _celery(*args: str) -> list[str]:
 def dev(api_port: int = typer.Option(8000, help="API port on 127.0.0.1."),
         flower_port: int = typer.Option(5555, help="Flower port on 127.0.0.1.")) -> None:
     """Run the whole platform in the foreground on the embedded servers (Ctrl-C stops everything)."""
-    from mentorq.devstack import run_dev
+    from devstack.supervisor import run_dev
 
     raise typer.Exit(run_dev(state_dir(), api_port, flower_port))
 
@@ -161,7 +161,7 @@ def migrate(downgrade: str | None = typer.Option(None, "--downgrade", metavar="R
     """Upgrade the database to the latest migration (or downgrade with --downgrade REV)."""
     env = service_env(("DATABASE_URL",))
     os.environ.update(env)  # the Alembic environment reads settings from this process
-    from mentorq import migrate as migrations
+    from db import migrate as migrations
 
     if downgrade:
         migrations.downgrade(env["DATABASE_URL"], downgrade)
@@ -179,7 +179,7 @@ def ingest(paths: list[Path] = typer.Argument(..., help="Files and folders (sear
            level: str | None = typer.Option(None, help="beginner, intermediate or advanced."),
            timeout: float = typer.Option(1800, help="Seconds to wait for them all.")) -> None:
     """Ingest files and folders (txt, md, html, pdf, docx, srt, vtt, zip) with a progress bar."""
-    from mentorq.cli_knowledge import ingest_paths
+    from mentorq.cli_ingest import ingest_paths
     from mentorq.client import ApiError, MentorqClient
 
     with MentorqClient(api_url(), token=_token()) as client:

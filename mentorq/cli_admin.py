@@ -44,7 +44,7 @@ def promote(email: str, revoke: bool = typer.Option(False, help="Take admin righ
 def status() -> None:
     """The active embedding model, the configured one, and each model's coverage."""
     from db import knowledge
-    from mentorq.settings import get_settings
+    from core.settings import get_settings
 
     configured = get_settings().embed_model
     with _session() as session:
@@ -60,7 +60,7 @@ def status() -> None:
 def prune(yes: bool = typer.Option(False, "--yes", help="Do it without asking.")) -> None:
     """Delete the vectors (and indexes) of every model but the active one."""
     from db import knowledge
-    from mentorq.settings import get_settings
+    from core.settings import get_settings
 
     with _session() as session:
         active = knowledge.get_active_model(session, default=get_settings().embed_model)
@@ -82,7 +82,7 @@ def retention_run(
 ) -> None:
     """Delete finished jobs past the retention period, with their events and webhook deliveries."""
     from db import retention
-    from mentorq.settings import get_settings
+    from core.settings import get_settings
 
     if days is None:
         days = get_settings().job_retention_days

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mentorq.client import ApiError, MentorqClient
-from mentorq.devstack import PROJECT_ROOT, StackError, free_port, start_stack
+from devstack.supervisor import PROJECT_ROOT, StackError, free_port, start_stack
 
 SAMPLES = PROJECT_ROOT / "samples" / "knowledge"
 

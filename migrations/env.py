@@ -1,4 +1,4 @@
-"""Alembic environment: runs migrations against the URL given by mentorq.migrate or DATABASE_URL."""
+"""Alembic environment: runs migrations against the URL given by db.migrate or DATABASE_URL."""
 
 from alembic import context
 from sqlalchemy import create_engine, pool
@@ -11,7 +11,7 @@ config = context.config
 def _url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if not url:
-        from mentorq.settings import get_settings
+        from core.settings import get_settings
 
         url = get_settings().require_database_url()
     return sqlalchemy_url(url)

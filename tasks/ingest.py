@@ -20,7 +20,7 @@ from db.kinds import KINDS
 from db.kinds.knowledge import IngestInput, IngestOutput
 from db.models import Chunk, Document
 from db.session import session_scope
-from mentorq.settings import get_settings
+from core.settings import get_settings
 from workers.documents import (
     MINILM_OVERLAP_TOKENS,
     MINILM_TARGET_TOKENS,

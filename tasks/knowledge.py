@@ -11,13 +11,13 @@ from db.kinds import KINDS
 from db.kinds.knowledge import ReembedInput, ReembedOutput
 from db.session import session_scope
 from db.system import ensure_system_user
-from mentorq.settings import get_settings
+from core.settings import get_settings
 from workers.celery_app import app
 from workers.embeddings import get_embedding_provider
 from workers.errors import JobError
 from workers.knowledge import ensure_index_once
 from workers.llm.base import LLMError, LLMUnavailable
-from workers.redis_client import get_redis
+from core.redis_clients import get_redis
 from workers.runtime import JobContext, job_task, send_committed_jobs
 
 log = logging.getLogger(__name__)

@@ -11,11 +11,11 @@ from db import jobs as job_queries
 from db import webhooks as webhook_queries
 from db.models import Job
 from db.session import session_scope
-from mentorq.channels import BROKER_EPOCH_KEY
-from mentorq.dispatch import publish_job
-from mentorq.settings import get_settings
+from core.channels import BROKER_EPOCH_KEY
+from core.broker import publish_job
+from core.settings import get_settings
 from workers.celery_app import app
-from workers.redis_client import get_redis
+from core.redis_clients import get_redis
 from workers.runtime import publish_committed_events, send_deliveries
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ import logging
 
 from db import retention
 from db.session import session_scope
-from mentorq.settings import get_settings
+from core.settings import get_settings
 from workers.celery_app import app
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ import uuid
 
 from db import webhooks as webhook_queries
 from db.session import session_scope
-from mentorq.settings import get_settings
-from mentorq.webhooks.signing import new_secret, webhook_headers
+from core.settings import get_settings
+from core.webhook_signing import new_secret, webhook_headers
 from workers.celery_app import app
 from workers.webhooks.delivery import deliver
 from workers.webhooks.schedule import next_delay

@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from mentorq import migrate
-from mentorq.embedded import EmbeddedPostgres, EmbeddedRedis
+from db import migrate
+from devstack.embedded import EmbeddedPostgres, EmbeddedRedis
 
 REPO = Path(__file__).resolve().parent.parent
 ALL_QUEUES = "gpu,cpu,maintenance"

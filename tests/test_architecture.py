@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 
-from mentorq import migrate
+from db import migrate
 from tests.stack import REPO, Stack
 
 HEAVY = ("torch", "sentence_transformers", "llama_cpp", "transformers", "tasks", "workers")
@@ -25,7 +25,7 @@ def test_importing_the_api_loads_no_model_library_and_no_task_code() -> None:
 
 
 def test_every_setting_is_in_the_readme_configuration_table() -> None:
-    from mentorq.settings import Settings
+    from core.settings import Settings
 
     readme = (REPO / "README.md").read_text()
     rows = set(re.findall(r"^\| `([A-Z][A-Z0-9_]*)` \|", readme, re.M))

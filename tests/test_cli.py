@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mentorq import devstack
+from devstack import supervisor as devstack
 from mentorq.cli import app
 from mentorq.client import ApiError, MentorqClient
 

@@ -246,7 +246,7 @@ def test_expected_subcommands_per_service(mentorq_services: dict) -> None:
 
 @pytest.fixture(scope="module")
 def setting_aliases() -> set[str]:
-    from mentorq.settings import Settings
+    from core.settings import Settings
 
     aliases = {field.alias or name for name, field in Settings.model_fields.items()}
     assert {"DATABASE_URL", "REDIS_URL", "SECRET_KEY"} <= aliases
@@ -262,7 +262,7 @@ def test_every_env_var_is_a_real_setting(mentorq_services: dict, setting_aliases
 
 def test_env_values_validate_as_settings(mentorq_services: dict) -> None:
     """With .env.example's names filled in, each service's environment builds Settings."""
-    from mentorq.settings import Settings
+    from core.settings import Settings
 
     fill = {key: "x" * 48 for key in read_env_file(ENV_EXAMPLE)}
     for name, service in mentorq_services.items():
@@ -301,7 +301,7 @@ def test_env_example_documents_every_variable() -> None:
     assert not (set(referenced) - documented), f"undocumented: {sorted(set(referenced) - documented)}"
     assert not (set(example) - set(referenced)), f"unused in compose: {sorted(set(example) - set(referenced))}"
     # Copied unchanged, the placeholder must be refused rather than silently used.
-    from mentorq.settings import PLACEHOLDER_SECRETS
+    from core.settings import PLACEHOLDER_SECRETS
 
     assert example["SECRET_KEY"].strip().lower() in PLACEHOLDER_SECRETS
 

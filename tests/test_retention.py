@@ -22,7 +22,7 @@ from sqlalchemy.pool import NullPool
 
 from db.retention import RetentionCounts, count_expired, count_held, purge_expired_jobs
 from db.session import sqlalchemy_url
-from mentorq.settings import Settings
+from core.settings import Settings
 from tests.conftest import ApiClient
 from tests.fake_ollama import FakeOllama
 from tests.receiver import Receiver

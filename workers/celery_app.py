@@ -2,9 +2,9 @@
 
 from celery import Celery
 
-from mentorq import kombu_fixes
+from core import broker_fixes
 
-kombu_fixes.install()
+broker_fixes.install()
 
 app = Celery("mentorq")
 app.config_from_object("celeryconfig")

@@ -24,13 +24,13 @@ from db import webhooks as webhook_queries
 from db.kinds import KINDS, JobKind
 from db.models import Job
 from db.session import session_scope
-from mentorq.channels import job_channel
-from mentorq.dispatch import publish_delivery, publish_job
-from mentorq.settings import get_settings
+from core.channels import job_channel
+from core.broker import publish_delivery, publish_job
+from core.settings import get_settings
 from workers.celery_app import app
 from workers.errors import JobCanceled, JobError, NextStage
 from workers.recorder import EventRecorder
-from workers.redis_client import get_redis
+from core.redis_clients import get_redis
 
 log = logging.getLogger(__name__)
 

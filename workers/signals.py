@@ -11,8 +11,8 @@ import time
 from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
 from db.session import reset_engines
-from mentorq.channels import worker_key
-from workers.redis_client import get_redis, reset_redis
+from core.channels import worker_key
+from core.redis_clients import get_redis, reset_redis
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def _warm_embedding_model() -> None:
         return
 
     def load() -> None:
-        from mentorq.settings import get_settings
+        from core.settings import get_settings
         from workers.embeddings import get_embedding_provider
 
         try:

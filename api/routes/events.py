@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 from api import job_service
 from api.deps import CurrentUser, EventHubDep, SessionDep
 from api.event_stream import stream_job_events
-from mentorq.settings import get_settings
+from core.settings import get_settings
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from api.redis import get_async_redis
 from db.session import async_engine
-from mentorq.channels import WORKER_KEY_PREFIX
+from core.channels import WORKER_KEY_PREFIX
 
 router = APIRouter(tags=["health"])
 CHECK_TIMEOUT_S = 3.0

@@ -10,7 +10,7 @@ from api import job_service
 from api.deps import CurrentUser, EventHubDep, SessionDep
 from api.headers import parse_idempotency_key, parse_prefer_wait
 from api.schemas import JobCreate, JobList, JobRead
-from mentorq.settings import get_settings
+from core.settings import get_settings
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 

@@ -8,8 +8,8 @@ from fastapi import APIRouter
 from api.deps import CurrentUser
 from api.schemas import KindList, KindRead
 from db.kinds import enabled_kinds
-from mentorq.catalog import list_models
-from mentorq.settings import get_settings
+from core.catalog import list_models
+from core.settings import get_settings
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
 

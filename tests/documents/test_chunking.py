@@ -233,7 +233,7 @@ def test_bad_sizes_are_refused(target: int, overlap: int) -> None:
 
 def test_the_approximation_stays_above_the_minilm_tokenizer_on_the_samples() -> None:
     """MINILM_TARGET_TOKENS chunks, heading line included, fit all-MiniLM-L6-v2's 256 word pieces."""
-    from mentorq.catalog import packaged_minilm_path
+    from core.catalog import packaged_minilm_path
 
     tokenizers = pytest.importorskip("tokenizers")
     try:

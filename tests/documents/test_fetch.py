@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from mentorq.documents.errors import ERROR_STATUS, DocumentError
-from mentorq.webhooks import ssrf
+from core.documents.errors import ERROR_STATUS, DocumentError
+from core.net import guard as ssrf
 from tests.loopback import Behaviour, ScriptedServer, answer, drip_head, hang, serving
 from tests.tls import self_signed_pair
 from workers.documents import fetch as fetch_module

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from standardwebhooks import Webhook
 
-from mentorq.webhooks import ssrf
-from mentorq.webhooks.signing import new_message_id, new_secret, webhook_headers
+from core.net import guard as ssrf
+from core.webhook_signing import new_message_id, new_secret, webhook_headers
 from tests.loopback import ScriptedServer, answer, drip_head, hang, serving
 from tests.tls import self_signed_pair
 from workers.webhooks import delivery

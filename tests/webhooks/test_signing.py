@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from mentorq.webhooks.signing import new_message_id, new_secret, sign, signature_header, webhook_headers
+from core.webhook_signing import new_message_id, new_secret, sign, signature_header, webhook_headers
 
 BODY = json.dumps(
     {"type": "job.succeeded", "timestamp": "2026-01-01T00:00:00Z", "data": {"id": "j1"}}

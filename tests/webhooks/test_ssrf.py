@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mentorq.webhooks.ssrf import WebhookAddressError, check_url_syntax, forbidden_reason, resolve_and_check
+from core.net.guard import WebhookAddressError, check_url_syntax, forbidden_reason, resolve_and_check
 
 FORBIDDEN_LITERALS = [
     "https://127.0.0.1/hook",

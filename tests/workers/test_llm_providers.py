@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mentorq import catalog
-from mentorq.settings import get_settings
+from core import catalog
+from core.settings import get_settings
 from tests.fake_ollama import DEFAULT_REPLY, INVALID_JSON, FakeOllama, split_tokens
 from workers.llm import (
     ChatResult,
@@ -364,9 +364,9 @@ def test_catalog_reports_unreachable_ollama(monkeypatch):
 
 def test_catalog_imports_no_model_library():
     code = (
-        "import sys, mentorq.catalog\n"
-        "from mentorq.settings import get_settings\n"
-        "mentorq.catalog.list_models(get_settings())\n"
+        "import sys, core.catalog\n"
+        "from core.settings import get_settings\n"
+        "core.catalog.list_models(get_settings())\n"
         "heavy = ('torch', 'sentence_transformers', 'llama_cpp', 'transformers')\n"
         "print([m for m in heavy if m in sys.modules])"
     )

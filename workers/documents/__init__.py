@@ -5,8 +5,8 @@ Pure functions over bytes: no database, no Celery. Errors are DocumentError with
 where documents are parsed.
 """
 
-from mentorq.documents.detect import FORMATS, detect_format
-from mentorq.documents.errors import ERROR_STATUS, DocumentError
+from core.documents.detect import FORMATS, detect_format
+from core.documents.errors import ERROR_STATUS, DocumentError
 from workers.documents.archive import iter_archive
 from workers.documents.chunking import (
     DEFAULT_OVERLAP_TOKENS,

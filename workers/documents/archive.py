@@ -23,8 +23,8 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 
-from mentorq.documents.detect import ZIP_MAGIC, zip_kind
-from mentorq.documents.errors import DocumentError
+from core.documents.detect import ZIP_MAGIC, zip_kind
+from core.documents.errors import DocumentError
 
 MAX_MEMBERS = 1000
 MAX_TOTAL_BYTES = 200 * 1024 * 1024

@@ -1,6 +1,6 @@
 """Fetch a document from a URL for `POST /v1/documents/url`, behind the webhooks' SSRF guard.
 
-Every hop (the URL, then each redirect's Location) is checked by `mentorq.webhooks.ssrf` before any
+Every hop (the URL, then each redirect's Location) is checked by `core.net.guard` before any
 connection: the syntax check first (scheme, literal forbidden addresses), then one DNS lookup whose
 answers must all be allowed. The request goes to an address that lookup returned, never to a second
 DNS answer: it names the IP, sends the original Host header and, for https, the original host as SNI
@@ -30,8 +30,8 @@ from typing import Any
 
 import httpx
 
-from mentorq.documents.errors import DocumentError
-from mentorq.webhooks.ssrf import Resolver, WebhookAddressError, check_url_syntax
+from core.documents.errors import DocumentError
+from core.net.guard import Resolver, WebhookAddressError, check_url_syntax
 
 # The delivery attempt's pieces, reused as they are: the DNS lookup bounded by the deadline (it runs
 # `resolve_and_check` in a thread pool), the process-wide verifying TLS context, and the watchdog that

@@ -6,7 +6,7 @@ import io
 import re
 from typing import TYPE_CHECKING
 
-from mentorq.documents.errors import DocumentError
+from core.documents.errors import DocumentError
 from workers.documents.archive import check_inflated_size
 from workers.documents.model import ParsedDocument, Section, clean_text
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 
-from mentorq.documents.errors import DocumentError
+from core.documents.errors import DocumentError
 from workers.documents.model import ParsedDocument, Section, clean_text, decode_text
 
 # HH:MM:SS,mmm in SRT, [HH:]MM:SS.mmm in WebVTT; both separators are accepted in both.

@@ -8,7 +8,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from mentorq.documents.errors import DocumentError
+from core.documents.errors import DocumentError
 
 
 @dataclass

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mentorq.documents.detect import detect_format
-from mentorq.documents.errors import DocumentError
+from core.documents.detect import detect_format
+from core.documents.errors import DocumentError
 from workers.documents.formats_html import parse_html
 from workers.documents.formats_office import parse_docx, parse_pdf
 from workers.documents.formats_text import parse_markdown, parse_text

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from mentorq.catalog import DEFAULT_OLLAMA_HOST, OLLAMA_PREFIX
-from mentorq.settings import get_settings
+from core.catalog import DEFAULT_OLLAMA_HOST, OLLAMA_PREFIX
+from core.settings import get_settings
 from workers.embeddings.base import EmbeddingProvider, EmbedResult
 
 __all__ = ["EmbedResult", "EmbeddingProvider", "clear_embedding_provider_cache", "get_embedding_provider"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ollama
 
-from mentorq.catalog import OLLAMA_PREFIX, embed_dim
+from core.catalog import OLLAMA_PREFIX, embed_dim
 from workers.embeddings.base import EmbedResult, batches, l2_normalize
 from workers.llm.ollama import CLIENT_TIMEOUT, ollama_errors
 

@@ -6,7 +6,7 @@ import os
 import threading
 from typing import Any
 
-from mentorq.catalog import DEFAULT_EMBED_MODEL, EMBED_DIMS, packaged_minilm_path
+from core.catalog import DEFAULT_EMBED_MODEL, EMBED_DIMS, packaged_minilm_path
 from workers.embeddings.base import EmbedResult
 from workers.llm.base import ModelNotFound
 

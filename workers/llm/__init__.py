@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from mentorq.catalog import DEFAULT_OLLAMA_HOST
-from mentorq.settings import Settings, get_settings
+from core.catalog import DEFAULT_OLLAMA_HOST
+from core.settings import Settings, get_settings
 from workers.llm.base import (
     DEFAULT_MAX_TOKENS,
     ChatResult,

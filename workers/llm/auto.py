@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from ollama._client import _parse_host  # the client's own host parsing, so we probe what it would call
 
-from mentorq.settings import Settings
+from core.settings import Settings
 
 PROBE_TIMEOUT_S = 1.0
 

@@ -11,7 +11,7 @@ import os
 import threading
 from typing import Any, Iterator
 
-from mentorq.catalog import DEFAULT_LOCAL_LLM, packaged_gguf_path
+from core.catalog import DEFAULT_LOCAL_LLM, packaged_gguf_path
 from workers.llm.base import (
     DEFAULT_MAX_TOKENS,
     ChatResult,

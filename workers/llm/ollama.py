@@ -8,7 +8,7 @@ from typing import Iterator
 import httpx
 import ollama
 
-from mentorq.catalog import DEFAULT_OLLAMA_LLM
+from core.catalog import DEFAULT_OLLAMA_LLM
 from workers.llm.base import (
     DEFAULT_MAX_TOKENS,
     ChatResult,

@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 import httpx
 
-from mentorq.webhooks.ssrf import ADDRESS_FORBIDDEN, Resolver, WebhookAddressError, resolve_and_check
+from core.net.guard import ADDRESS_FORBIDDEN, Resolver, WebhookAddressError, resolve_and_check
 
 Outcome = Literal["success", "retry", "disable", "fail"]
 

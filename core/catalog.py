@@ -11,7 +11,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from mentorq.settings import Settings
+from core.settings import Settings
 
 DEFAULT_LOCAL_LLM = "SmolLM2-135M-Instruct"
 DEFAULT_OLLAMA_LLM = "llama3.2:1b"

@@ -22,8 +22,6 @@ from pathlib import Path
 
 import httpx
 
-import mentorq
-
 LOCK_FILE = "dev.lock"
 URLS_FILE = "urls.json"
 SECRET_FILE = "secret_key"
@@ -34,7 +32,7 @@ IO_QUEUES = "io"
 IO_THREADS = 16
 STOP_TIMEOUT_S = 15.0
 # The project root: children import api/, workers/, celeryconfig from it even without an install.
-PROJECT_ROOT = Path(mentorq.__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 Say = Callable[[str], None]
 
@@ -282,7 +280,7 @@ def start_stack(
         # Kept on a partial Stack from here on, so a failure below still stops what has started.
         stack = Stack(state_dir, f"http://{host}:{api_port}", None, None, "", "", {}, lock=lock)
         if not database_url:
-            from mentorq.embedded import EmbeddedPostgres
+            from devstack.embedded import EmbeddedPostgres
 
             postgres = stack.postgres = EmbeddedPostgres(state_dir / "pg").start()
             database_url = postgres.url
@@ -290,7 +288,7 @@ def start_stack(
         else:
             say("postgres: DATABASE_URL")
         if not redis_url:
-            from mentorq.embedded import EmbeddedRedis
+            from devstack.embedded import EmbeddedRedis
 
             with _shielded_from_terminal_sigint():
                 redis = stack.redis = EmbeddedRedis(state_dir / "redis").start()

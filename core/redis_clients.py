@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis
 
-from mentorq.settings import get_settings
+from core.settings import get_settings
 
 _client: redis.Redis | None = None
 

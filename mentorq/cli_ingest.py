@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from mentorq.documents.detect import FORMATS
+from core.documents.detect import FORMATS
 
 UPLOAD_BATCH_FILES = 20
 UPLOAD_BATCH_BYTES = 40 * 1024 * 1024  # under the API's default 50 MiB upload limit

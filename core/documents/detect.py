@@ -11,7 +11,7 @@ import re
 import zipfile
 from pathlib import PurePosixPath
 
-from mentorq.documents.errors import DocumentError
+from core.documents.errors import DocumentError
 
 FORMATS = ("text", "markdown", "html", "pdf", "docx", "srt", "vtt", "zip")
 

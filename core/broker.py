@@ -12,13 +12,13 @@ from functools import lru_cache
 from celery import Celery
 
 from db.kinds import KINDS
-from mentorq import kombu_fixes
+from core import broker_fixes
 
 
 @lru_cache
 def producer_app() -> Celery:
     """A Celery app that only publishes: no task modules, no models (for the API host)."""
-    kombu_fixes.install()
+    broker_fixes.install()
     app = Celery("mentorq")
     app.config_from_object("celeryconfig")
     return app
