@@ -1,15 +1,18 @@
-"""Celery settings: broker, queues, routes, reliability and the beat schedule.
+"""Celery settings: broker, queues, task modules and routes, reliability and the beat schedule.
 
 Results live in PostgreSQL (the job row), so there is no result backend. A message is acked
 only after its task ran (acks_late) and is put back if the worker process died
 (reject_on_worker_lost); the job runtime's conditional claim makes the redelivery harmless.
+Task modules and routes are derived from the kinds' specs (tasks/registry.py) and the platform
+task declarations (core/platform_tasks.py): nothing here names a kind.
 """
 
 from celery.schedules import crontab
 from kombu import Queue
 
-from db.kinds import KINDS
+from core.platform_tasks import PLATFORM_TASKS, RECONCILE, RETENTION, SCHEDULE_REEMBEDDING
 from core.settings import get_settings
+from tasks.registry import all_kinds, task_modules
 
 _settings = get_settings()
 
@@ -44,30 +47,30 @@ worker_cancel_long_running_tasks_on_connection_loss = False
 worker_send_task_events = False
 task_send_sent_event = False
 
-task_queues = [Queue(name) for name in ("gpu", "cpu", "io", "maintenance")]
+# Every kind's task.py and every platform task module: a worker imports them all.
+include = task_modules()
+_routes = [route for kind in all_kinds().values() for route in kind.routes()] + [t.route for t in PLATFORM_TASKS]
+task_routes = {route.task_name: {"queue": route.queue} for route in _routes}
+task_queues = [Queue(name) for name in sorted({route.queue for route in _routes})]
 task_default_queue = "cpu"
-task_routes = {route.task_name: {"queue": route.queue} for kind in KINDS.values() for route in kind.routes()}
-task_routes["mentorq.maintenance.*"] = {"queue": "maintenance"}
-task_routes["mentorq.webhooks.*"] = {"queue": "io"}
-task_routes["mentorq.knowledge.embed_query"] = {"queue": "gpu"}
 
 beat_schedule = {
     "reembed-when-the-model-changes": {
-        "task": "mentorq.maintenance.reembed",
+        "task": SCHEDULE_REEMBEDDING.name,
         "schedule": _settings.reembed_every_seconds,
         "options": {"expires": max(1.0, _settings.reembed_every_seconds)},
     },
     # The same pass, nightly, is also what embeds any chunk the active model lacks.
-    "embed-missing-nightly": {"task": "mentorq.maintenance.reembed", "schedule": crontab(hour=3, minute=17)},
+    "embed-missing-nightly": {"task": SCHEDULE_REEMBEDDING.name, "schedule": crontab(hour=3, minute=17)},
     "reconcile-jobs": {
-        "task": "mentorq.maintenance.reconcile",
+        "task": RECONCILE.name,
         "schedule": _settings.reconcile_every_seconds,
         # A reconcile run older than its period is pointless: the next one is already coming.
         "options": {"expires": max(1.0, _settings.reconcile_every_seconds)},
     },
     # Deletes finished jobs past MENTORQ_JOB_RETENTION_DAYS (a no-op when that is 0).
     "delete-expired-jobs": {
-        "task": "mentorq.maintenance.retention",
+        "task": RETENTION.name,
         "schedule": _settings.retention_every_seconds,
         # Runs that piled up while no maintenance worker was there would only find nothing to do.
         "options": {"expires": max(1.0, _settings.retention_every_seconds)},

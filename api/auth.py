@@ -12,9 +12,9 @@ from fastapi_users.authentication import AuthenticationBackend, BearerTransport,
 from fastapi_users_db_sqlalchemy import SQLAlchemyUserDatabase
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.settings import get_settings
 from db.models import User
 from db.session import get_async_session
-from core.settings import get_settings
 
 MIN_PASSWORD_LENGTH = 8
 

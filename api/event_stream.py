@@ -15,10 +15,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from api.events import JobEventHub
-from api.job_service import TERMINAL, listen_if_possible
+from api.job_service import listen_if_possible
+from core.job_status import TERMINAL
 from db import jobs as job_queries
+from db.job_resource import job_resource
 from db.models import JobEvent
-from db.resources import job_resource
 from db.session import async_session_factory
 
 POLL_WITHOUT_REDIS_S = 0.5

@@ -17,28 +17,25 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-import anyio
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.dispatch_stamps import dispatch_stamps
 from api.errors import ProblemError, field_path
 from api.events import JobEventHub
-from api.redis import publish_events
 from api.schemas import JobCreate, JobList, JobRead
-from db import jobs as job_queries
-from db.kinds import enabled_kinds
-from db.models import TERMINAL_STATUSES, Job, User
-from db.resources import job_resource
-from core.broker import producer_app, publish_job
-from core.settings import get_settings
+from core.job_status import TERMINAL
+from core.jobspec import JobSpec
 from core.net.guard import WebhookAddressError, check_url_syntax
+from core.settings import get_settings
+from db import jobs as job_queries
+from db.job_resource import job_resource
+from db.models import Job, User
+from db.unit_of_work import commit_async
+from tasks.registry import enabled_kinds
 
 log = logging.getLogger(__name__)
-
-TERMINAL = {status.value for status in TERMINAL_STATUSES}
 WAIT_POLL_INTERVAL_S = 1.0  # database re-check while waiting without live events (Redis down)
 # While the event hub reports no interruption a quiet job has sent nothing (it is queued, or
 # working); the row is then re-read only this often, as a last safety net.
@@ -55,7 +52,7 @@ def request_fingerprint(request: JobCreate) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _validate_input(kind_name: str, raw_input: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+def _validate_input(kind_name: str, raw_input: dict[str, Any]) -> tuple[JobSpec, dict[str, Any]]:
     kinds = enabled_kinds(include_debug=get_settings().debug_kinds)
     kind = kinds.get(kind_name)
     if kind is None:
@@ -107,41 +104,20 @@ async def submit_job(
                 )
             return existing, False
 
-    job = await job_queries.insert_job(
+    job = job_queries.create_job(
         session,
-        id=job_id,
-        kind=kind.name,
-        owner_id=owner.id,
+        kind,
+        job_id=job_id,
         input=normalized_input,
-        max_attempts=kind.max_attempts,
-        queue=kind.queue,
+        owner_id=owner.id,
         priority=request.priority,
         idempotency_key=idempotency_key,
         request_fingerprint=fingerprint,
         webhook_url=str(request.webhook) if request.webhook else None,
         webhook_events=request.webhook_events_filter or (["completed"] if request.webhook else None),
     )
-    await session.commit()
-    await dispatch_committed(session, [job])
+    await commit_async(session)
     return job, True
-
-
-async def dispatch_committed(session: AsyncSession, jobs: list[Job]) -> None:
-    """Publish jobs whose rows are committed (the outbox); a down broker leaves them to the reconciler."""
-    # A new job's `queued` is not sent live (its submitter has the job in the response); anything
-    # else in the transaction is, such as the cancel of an ingest job a re-upload superseded.
-    await publish_events([(event, job) for event, job in job_queries.take_pending_events(session) if event.type != "queued"])
-    timeout = get_settings().broker_publish_timeout_seconds + 1
-    for job in jobs:
-        try:
-            with anyio.fail_after(timeout):
-                await anyio.to_thread.run_sync(
-                    lambda job=job: publish_job(producer_app(), job_id=job.id, kind=job.kind, priority=job.priority)
-                )
-        except Exception:  # noqa: BLE001 - the broker is down: the job is safe in PostgreSQL
-            log.warning("broker unavailable; job %s stays in the outbox", job.id)
-            return
-        dispatch_stamps.add(job.id)
 
 
 def _parse_job_id(job_id: str) -> uuid.UUID:
@@ -192,18 +168,13 @@ async def cancel_job_for(session: AsyncSession, *, user: User, job_id: str) -> J
     """Cancel a queued or running job; a finished one answers 409."""
     job = await get_job_for(session, user=user, job_id=job_id)
     canceled = await job_queries.cancel_job(session, job_id=job.id)
-    await session.commit()
+    await commit_async(session)
     if canceled is None:
         await session.refresh(job)
         if job.status in TERMINAL:
             raise ProblemError(409, "job_not_cancelable", f"the job already ended ({job.status})")
         raise ProblemError(409, "job_not_cancelable", "the job changed state; retry")
-    await _publish_after_commit(session)
     return canceled
-
-
-async def _publish_after_commit(session: AsyncSession) -> None:
-    await publish_events(job_queries.take_pending_events(session))
 
 
 @contextlib.asynccontextmanager
@@ -278,4 +249,4 @@ async def _wait_on_events(
 async def _reread(session: AsyncSession, job: Job) -> None:
     # The commit ends the read transaction, so the next read sees newer commits.
     await session.refresh(job)
-    await session.commit()
+    await commit_async(session)

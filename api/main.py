@@ -9,15 +9,15 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from api.auth import UserCreate, UserRead, UserUpdate, bearer_backend, cookie_backend, fastapi_users
-from api.dispatch_stamps import dispatch_stamps
 from api.errors import install_error_handlers
 from api.events import JobEventHub
 from api.limits import BodySizeLimit
-from api.redis import get_async_redis
-from api.routes import events, health, jobs, knowledge, meta, webhooks
-from db.session import async_engine
+from api.routes import documents, events, health, jobs, meta, search, webhooks
 from core import __version__
+from core.redis_clients import get_async_redis
 from core.settings import get_settings
+from db.dispatch_stamps import dispatch_stamps
+from db.session import async_engine
 
 
 @contextlib.asynccontextmanager
@@ -54,7 +54,8 @@ def create_app() -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(events.router)
     app.include_router(webhooks.router)
-    app.include_router(knowledge.router)
+    app.include_router(documents.router)
+    app.include_router(search.router)
     app.include_router(meta.router)
     app.include_router(health.router)
     return app

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
+from core.job_status import JobStatus
+
 WebhookEvent = Literal["start", "progress", "output", "completed"]
 
 
@@ -21,7 +23,9 @@ class JobCreate(BaseModel):
     priority: int = Field(0, ge=0, le=9)
 
 
-class JobError(BaseModel):
+class ErrorRead(BaseModel):
+    """What went wrong: a stable machine `code`, a human `message`, and details for some codes."""
+
     code: str
     message: str
     details: dict[str, Any] | None = None
@@ -48,10 +52,10 @@ class JobUrls(BaseModel):
 class JobRead(BaseModel):
     id: uuid.UUID
     kind: str
-    status: Literal["queued", "running", "succeeded", "failed", "canceled"]
+    status: JobStatus
     input: dict[str, Any]
     output: dict[str, Any] | None
-    error: JobError | None
+    error: ErrorRead | None
     progress: JobProgress | None
     attempts: int
     max_attempts: int
@@ -149,7 +153,7 @@ class SubmittedDocument(BaseModel):
     action: Literal["created", "replaced", "unchanged", "rejected"]
     document: DocumentRead | None = None
     job: JobRead | None = None
-    error: JobError | None = None
+    error: ErrorRead | None = None
 
 
 class SubmittedDocuments(BaseModel):

@@ -9,17 +9,18 @@ import uuid
 import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.document_service import readable_collection_ids
 from api.errors import ProblemError
-from api.knowledge_service import readable_collection_ids
-from api.redis import get_async_redis
 from api.schemas import SearchHit, SearchRequest, SearchResponse
-from db import knowledge
+from core.broker import send_platform_task
+from core.platform_tasks import EMBED_QUERY
+from core.redis_clients import get_async_redis
+from core.settings import get_settings
+from db import embeddings
 from db import search as search_queries
 from db.models import User
-from core.broker import producer_app
-from core.settings import get_settings
+from db.unit_of_work import commit_async
 
-QUERY_TASK = "mentorq.knowledge.embed_query"
 CANDIDATES_PER_RESULT = 4  # each list brings 4k candidates to the fusion (at least 40)
 
 
@@ -29,10 +30,9 @@ async def embed_query(query: str, *, model: str) -> list[float]:
     timeout = settings.search_embed_timeout_seconds
     reply_key = f"mentorq:reply:{uuid.uuid4().hex}"
     try:
+        # At the head of the gpu queue (the most urgent priority): a person is waiting on it.
         await anyio.to_thread.run_sync(
-            lambda: producer_app().send_task(
-                QUERY_TASK, args=[query, model, reply_key], queue="gpu", priority=0, expires=timeout, retry=False
-            )
+            lambda: send_platform_task(EMBED_QUERY, args=[query, model, reply_key], priority=9, expires=timeout)
         )
         redis = get_async_redis()
         deadline = time.monotonic() + timeout
@@ -67,8 +67,8 @@ async def search(session: AsyncSession, *, user: User, request: SearchRequest) -
     vector_hits: list[tuple[int, float]] = []
     keyword_hits: list[int] = []
     if request.mode in ("hybrid", "vector"):
-        model = await knowledge.get_active_model_async(session, default=get_settings().embed_model)
-        await session.commit()
+        model = await embeddings.get_active_model_async(session, default=get_settings().embed_model)
+        await commit_async(session)
         started = time.perf_counter()
         vector = await embed_query(request.query, model=model)
         timings["embed_ms"] = (time.perf_counter() - started) * 1000
@@ -83,7 +83,7 @@ async def search(session: AsyncSession, *, user: User, request: SearchRequest) -
         timings["keyword_ms"] = (time.perf_counter() - started) * 1000
     hits = search_queries.fuse(vector_hits, keyword_hits, mode=request.mode, k=request.k)
     details = await search_queries.chunk_details(session, chunk_ids=[hit.chunk_id for hit in hits])
-    await session.commit()
+    await commit_async(session)
     items = [
         SearchHit(
             chunk_id=hit.chunk_id, score=hit.score, vector_rank=hit.vector_rank, keyword_rank=hit.keyword_rank,
@@ -103,9 +103,9 @@ async def embedding_status(session: AsyncSession, *, user: User) -> dict:
     if not user.is_superuser:
         raise ProblemError(403, "admin_only", "only admins see embedding coverage")
     settings = get_settings()
-    active = await knowledge.get_active_model_async(session, default=settings.embed_model)
-    total, coverage = await knowledge.embedding_coverage_async(session)
-    await session.commit()
+    active = await embeddings.get_active_model_async(session, default=settings.embed_model)
+    total, coverage = await embeddings.embedding_coverage_async(session)
+    await commit_async(session)
     models = sorted(set(coverage) | {active, settings.embed_model})
     return {
         "active_model": active,

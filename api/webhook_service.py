@@ -6,16 +6,15 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import ProblemError
 from api.job_service import get_job_for
-from db import webhooks as webhook_queries
-from db.models import User
-from core.broker import producer_app, publish_delivery
 from core.settings import get_settings
 from core.webhook_signing import new_secret
+from db import webhooks as webhook_queries
+from db.models import User
+from db.unit_of_work import commit_async
 
 
 def _secret_view(secret) -> dict[str, Any]:
@@ -30,14 +29,14 @@ def _secret_view(secret) -> dict[str, Any]:
 
 async def show_secret(session: AsyncSession, *, user: User) -> dict[str, Any]:
     secret = await webhook_queries.get_or_create_secret(session, user_id=user.id, new_secret=new_secret)
-    await session.commit()
+    await commit_async(session)
     return _secret_view(secret)
 
 
 async def rotate_secret(session: AsyncSession, *, user: User) -> dict[str, Any]:
     overlap = timedelta(hours=get_settings().webhook_secret_overlap_hours)
     secret = await webhook_queries.rotate_secret(session, user_id=user.id, new_secret=new_secret, overlap=overlap)
-    await session.commit()
+    await commit_async(session)
     return _secret_view(secret)
 
 
@@ -59,10 +58,6 @@ async def redeliver(session: AsyncSession, *, user: User, delivery_id: str) -> d
     delivery = await webhook_queries.requeue_delivery(session, delivery_id=parsed)
     if delivery is None:
         raise ProblemError(409, "delivery_in_progress", "this delivery is being sent right now; retry shortly")
-    await session.commit()
-    try:
-        await anyio.to_thread.run_sync(lambda: publish_delivery(producer_app(), delivery_id=parsed))
-    except Exception:  # noqa: BLE001 - the reconciler sends pending deliveries
-        pass
+    await commit_async(session)  # sends it now; if the broker is down the reconciler does
     rows = await webhook_queries.deliveries_of_job(session, job_id=delivery.job_id)
     return next(webhook_queries.delivery_read(d, a) for d, a in rows if d.id == parsed)

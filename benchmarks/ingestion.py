@@ -21,7 +21,7 @@ Order (nothing competes with what is being timed):
    PostgreSQL every 0.25 s until every document is `ready` (searchable: its generation is active).
    chunks/s = chunks / (POST sent -> last document ready, from the document rows' updated_at).
 4. raw encode, after: the same child program on the chunk texts read back from the chunks table,
-   with the heading prefix the platform embeds (db.knowledge.embedding_text). The primary baseline.
+   with the heading prefix the platform embeds (db.embeddings.embedding_text). The primary baseline.
 5. (--shaped) raw encode the way the worker calls it: one encode() per document (at most 128
    texts, EMBED_BATCH in tasks/ingest.py) with batch_size=128 (workers/embeddings/sentence.py).
 
@@ -108,7 +108,7 @@ def markdown_document(index: int, *, sections: int = 10, paragraphs: int = 7) ->
 
 def platform_chunk_texts(documents: list[tuple[str, bytes]]) -> list[list[str]]:
     """Per document, the texts the platform will embed (its parser, chunker and heading prefix)."""
-    from db.knowledge import embedding_text
+    from db.embeddings import embedding_text
     from workers.documents import MINILM_OVERLAP_TOKENS, MINILM_TARGET_TOKENS, chunk_document, parse_document
 
     out = []
@@ -225,7 +225,7 @@ def stage_times(stack: Stack, names: list[str]) -> list[dict[str, float | None]]
 
 
 def read_back_texts(stack: Stack, names: list[str]) -> list[list[str]]:
-    from db.knowledge import embedding_text
+    from db.embeddings import embedding_text
 
     rows = stack.sql(
         "SELECT d.filename, c.text, c.heading_path FROM chunks c JOIN documents d ON d.id = c.document_id "

@@ -16,7 +16,7 @@ case for an approximate index: every point's neighbours are almost equidistant);
 about 0.7), closer to how text embeddings sit.
 
 Index: the migration's HNSW index is dropped before the load and rebuilt after it with the
-platform's own db.knowledge.ensure_model_index (defaults m=16, ef_construction=64) under
+platform's own db.embeddings.ensure_model_index (defaults m=16, ef_construction=64) under
 `SET maintenance_work_mem = '1GB'`; the build is timed.
 
 Queries: `--queries` "near" queries (a stored vector plus noise, cosine about 0.9 to it, so true
@@ -108,7 +108,7 @@ def load(stack: Stack, rng: np.random.Generator, n: int, kind: str) -> dict[str,
     import psycopg
     from pgvector.psycopg import register_vector
 
-    from db.knowledge import index_name
+    from db.embeddings import index_name
 
     words = vocabulary(rng)
     # Zipf with an offset: the commonest words of real text are stop words, which to_tsvector drops.
@@ -157,18 +157,18 @@ def load(stack: Stack, rng: np.random.Generator, n: int, kind: str) -> dict[str,
 
 
 def build_index(maintenance_work_mem: str) -> dict[str, Any]:
-    """The platform's CREATE INDEX (db.knowledge.ensure_model_index), timed."""
+    """The platform's CREATE INDEX (db.embeddings.ensure_model_index), timed."""
     from sqlalchemy import text
 
-    from db.knowledge import ensure_model_index, index_name
-    from db.session import session_scope
+    from db.embeddings import ensure_model_index, index_name
+    from db.unit_of_work import unit_of_work
 
     started = time.perf_counter()
-    with session_scope() as session:
+    with unit_of_work() as session:
         session.execute(text(f"SET LOCAL maintenance_work_mem = '{maintenance_work_mem}'"))
         ensure_model_index(session, model=MODEL, dim=DIM)
     build_s = time.perf_counter() - started
-    with session_scope() as session:
+    with unit_of_work() as session:
         size = session.execute(text(f"SELECT pg_size_pretty(pg_relation_size('{index_name(MODEL)}')), "
                                     f"pg_relation_size('{index_name(MODEL)}')")).one()
         valid = session.execute(text(f"SELECT indisvalid FROM pg_index WHERE indexrelid = '{index_name(MODEL)}'::regclass")).scalar()

@@ -1,41 +1,61 @@
-"""Publishing a job to the broker: the one place that knows a job's task name, queue and id.
+"""Sending task messages to the broker: a job's stage, a webhook delivery, a search query.
 
-The API (through a producer-only Celery app) and the reconciler (through the worker app) both
-publish here. The Celery task id is the job id, so Flower and the job row line up.
+Only the unit of work (db/unit_of_work.py) publishes jobs and deliveries, right after the
+commit that created or released them; an import-linter contract keeps it that way. The
+Celery task id of a job's message is the job id, so Flower and the job row line up.
+
+The API host publishes through a producer-only Celery app (no task modules, no models); a
+worker process publishes through its own app, which it registers with `use_app`.
 """
 
 from __future__ import annotations
 
+import os
 import uuid
-from functools import lru_cache
+from typing import Any
 
 from celery import Celery
 
-from db.kinds import KINDS
 from core import broker_fixes
+from core.jobspec import PlatformTask, Route
+from core.platform_tasks import DELIVER_WEBHOOK
+
+_app: Celery | None = None
+_app_is_ours = False  # a producer app made here, as opposed to a worker's own app
 
 
-@lru_cache
-def producer_app() -> Celery:
-    """A Celery app that only publishes: no task modules, no models (for the API host)."""
-    broker_fixes.install()
-    app = Celery("mentorq")
-    app.config_from_object("celeryconfig")
-    return app
+def use_app(app: Celery) -> None:
+    """Publish through `app` from now on (a worker process: its own app, whose pools Celery resets after fork)."""
+    global _app, _app_is_ours
+    _app, _app_is_ours = app, False
 
 
-def publish_job(
-    app: Celery,
-    *,
-    job_id: uuid.UUID,
-    kind: str,
-    stage: str | None = None,
-    priority: int = 0,
-    countdown: float | None = None,
-) -> None:
-    """Send the task message of the job's current stage; raises if the broker cannot be reached (the outbox retries)."""
-    route = KINDS[kind].route(stage)
-    app.send_task(
+def publisher() -> Celery:
+    """The app that publishes in this process; a producer-only one unless a worker registered its own."""
+    global _app, _app_is_ours
+    if _app is None:
+        broker_fixes.install()
+        app = Celery("mentorq")
+        app.config_from_object("celeryconfig")
+        # A publisher never runs tasks: it must not import the task modules the config names.
+        app.conf.include = []
+        _app, _app_is_ours = app, True
+    return _app
+
+
+def _forget_app_after_fork() -> None:
+    # A producer app's connection pool must never be shared with a forked child.
+    global _app, _app_is_ours
+    if _app_is_ours:
+        _app, _app_is_ours = None, False
+
+
+os.register_at_fork(after_in_child=_forget_app_after_fork)
+
+
+def publish_job(*, job_id: uuid.UUID, route: Route, priority: int = 0, countdown: float | None = None) -> None:
+    """Send the task message of one stage of a job; raises if the broker cannot be reached (the outbox retries)."""
+    publisher().send_task(
         route.task_name,
         args=[str(job_id)],
         task_id=str(job_id),
@@ -47,14 +67,18 @@ def publish_job(
     )
 
 
+def publish_delivery(*, delivery_id: uuid.UUID) -> None:
+    """Send one webhook message's delivery task to its queue."""
+    publisher().send_task(DELIVER_WEBHOOK.name, args=[str(delivery_id)], queue=DELIVER_WEBHOOK.queue, retry=False)
+
+
+def send_platform_task(task: PlatformTask, *, args: list[Any], priority: int = 0, expires: float | None = None) -> None:
+    """Send a platform task (a search's query embedding) that is not a job and has no row."""
+    publisher().send_task(
+        task.name, args=args, queue=task.queue, priority=broker_priority(priority), expires=expires, retry=False
+    )
+
+
 def broker_priority(job_priority: int) -> int:
     """Jobs say 0 (normal) to 9 (most urgent); Redis queues serve 0 first, so the scale flips."""
     return 9 - max(0, min(9, job_priority))
-
-
-WEBHOOK_TASK = "mentorq.webhooks.deliver"
-
-
-def publish_delivery(app: Celery, *, delivery_id: uuid.UUID) -> None:
-    """Send one webhook message's delivery task to the `io` queue."""
-    app.send_task(WEBHOOK_TASK, args=[str(delivery_id)], queue="io", retry=False)

@@ -1,8 +1,12 @@
-"""One Redis client per worker process (reset after fork)."""
+"""The process's Redis clients: one sync client (workers, beat; reset after fork) and one async client (the API)."""
 
 from __future__ import annotations
 
+import os
+from functools import lru_cache
+
 import redis
+import redis.asyncio as aioredis
 
 from core.settings import get_settings
 
@@ -10,6 +14,7 @@ _client: redis.Redis | None = None
 
 
 def get_redis() -> redis.Redis:
+    """The sync client of this process."""
     global _client
     if _client is None:
         _client = redis.Redis.from_url(
@@ -19,5 +24,17 @@ def get_redis() -> redis.Redis:
 
 
 def reset_redis() -> None:
+    """Forget the sync client (its connections must never be shared with a forked child)."""
     global _client
     _client = None
+
+
+os.register_at_fork(after_in_child=reset_redis)
+
+
+@lru_cache
+def get_async_redis() -> aioredis.Redis:
+    """The API process's async client (live events out, liveness keys and search replies in)."""
+    return aioredis.Redis.from_url(
+        get_settings().require_redis_url(), socket_timeout=5, socket_connect_timeout=2, health_check_interval=30
+    )

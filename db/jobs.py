@@ -2,8 +2,9 @@
 
 Every transition is one conditional UPDATE ... WHERE status IN (...) RETURNING, so a duplicate
 delivery, a race with cancel or a late worker is harmless: whoever loses the UPDATE gets None
-and does nothing. Each transition also records a job event in the same transaction; the events
-are collected in ``session.info`` so the caller can publish them live once the commit succeeded.
+and does nothing. Each transition also records a job event (and the webhook message the job
+asked for) in the same transaction, and puts what must be sent once it commits (the live event,
+the webhook message, the job's next message) in the session's outbox (db/unit_of_work.py).
 """
 
 from __future__ import annotations
@@ -16,12 +17,10 @@ from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from db.models import Job, JobEvent, JobStatus, WebhookDelivery
-from db.resources import job_resource
-
-PENDING_EVENTS = "mentorq_pending_events"
-PENDING_DELIVERIES = "mentorq_pending_deliveries"
-ACTIVE = (JobStatus.queued.value, JobStatus.running.value)
+from core.jobspec import JobSpec, Route
+from db.job_resource import job_resource
+from db.models import ACTIVE, Job, JobEvent, JobStatus, WebhookDelivery
+from db.unit_of_work import dispatch_job, outbox
 
 # job event -> (the webhook_events_filter entry that selects it, the webhook event type)
 WEBHOOK_EVENTS = {
@@ -35,12 +34,20 @@ WEBHOOK_EVENTS = {
 
 
 def _record_event(
-    session: Session | AsyncSession, job: Job, type_: str, data: dict[str, Any] | None, *, notify: bool = True
+    session: Session | AsyncSession,
+    job: Job,
+    type_: str,
+    data: dict[str, Any] | None,
+    *,
+    notify: bool = True,
+    live: bool = True,
 ) -> JobEvent:
     """Add the event, and its webhook message when the job asked for that event (same transaction: an outbox)."""
     event = JobEvent(job_id=job.id, type=type_, data=data)
     session.add(event)
-    session.info.setdefault(PENDING_EVENTS, []).append((event, job))
+    box = outbox(session)
+    if live:
+        box.events.append((event, job))
     if notify and job.webhook_url and job.webhook_disabled_at is None and type_ in WEBHOOK_EVENTS:
         wanted, webhook_type = WEBHOOK_EVENTS[type_]
         if wanted in (job.webhook_events or ["completed"]):
@@ -54,18 +61,8 @@ def _record_event(
                 attempts=0,
             )
             session.add(delivery)
-            session.info.setdefault(PENDING_DELIVERIES, []).append(delivery.id)
+            box.deliveries.append(delivery.id)
     return event
-
-
-def take_pending_events(session: Session | AsyncSession) -> list[tuple[JobEvent, Job]]:
-    """The events recorded since the last call; call after a successful commit to publish them."""
-    return session.info.pop(PENDING_EVENTS, [])
-
-
-def take_pending_deliveries(session: Session | AsyncSession) -> list[uuid.UUID]:
-    """Ids of webhook messages recorded since the last call; send them after a successful commit."""
-    return session.info.pop(PENDING_DELIVERIES, [])
 
 
 def _transition(*conditions: Any, **values: Any):
@@ -78,29 +75,49 @@ def _transition(*conditions: Any, **values: Any):
     )
 
 
-# --- API side (async) -------------------------------------------------------------------------
+# --- creating --------------------------------------------------------------------------------
 
 
-def _new_job(**fields: Any) -> Job:
-    return Job(id=fields.pop("id", None) or uuid.uuid4(), status=JobStatus.queued.value, attempts=0, **fields)
+def create_job(
+    session: Session | AsyncSession,
+    spec: JobSpec,
+    *,
+    input: dict[str, Any],
+    owner_id: uuid.UUID,
+    priority: int = 0,
+    job_id: uuid.UUID | None = None,
+    idempotency_key: str | None = None,
+    request_fingerprint: str | None = None,
+    webhook_url: str | None = None,
+    webhook_events: list[str] | None = None,
+) -> Job:
+    """A queued job of `spec`'s kind and its `queued` event; its message goes once the transaction commits.
 
-
-async def insert_job(session: AsyncSession, **fields: Any) -> Job:
-    """Add a queued job and its `queued` event (one flush: the unit of work inserts the job first)."""
-    job = _new_job(**fields)
+    Nothing is flushed here: the unit of work inserts the job before its event, and the commit
+    loads the server defaults (created_at). The `queued` event is not sent live: nobody can be
+    listening to a job that did not exist (a waiting submitter already has it in hand)."""
+    job = Job(
+        id=job_id or uuid.uuid4(),
+        kind=spec.name,
+        owner_id=owner_id,
+        status=JobStatus.queued.value,
+        input=input,
+        attempts=0,
+        max_attempts=spec.max_attempts,
+        queue=spec.queue,
+        priority=priority,
+        idempotency_key=idempotency_key,
+        request_fingerprint=request_fingerprint,
+        webhook_url=webhook_url,
+        webhook_events=webhook_events,
+    )
     session.add(job)
-    _record_event(session, job, "queued", None)
-    await session.flush()
+    _record_event(session, job, "queued", None, live=False)
+    dispatch_job(session, job_id=job.id, route=spec.route(), priority=priority)
     return job
 
 
-def insert_job_sync(session: Session, **fields: Any) -> Job:
-    """insert_job for workers and beat (jobs that create jobs: archives, re-embedding)."""
-    job = _new_job(**fields)
-    session.add(job)
-    _record_event(session, job, "queued", None)
-    session.flush()
-    return job
+# --- queries ----------------------------------------------------------------------------------
 
 
 def recent_failures(session: Session, *, kind: str, within_s: float) -> int:
@@ -119,7 +136,7 @@ def recent_failures(session: Session, *, kind: str, within_s: float) -> int:
 def active_jobs_of_kind(session: Session, *, kind: str) -> int:
     """How many jobs of a kind are queued or running (beat schedules more only when none are)."""
     return session.execute(
-        select(func.count()).select_from(Job).where(Job.kind == kind, Job.status.in_(ACTIVE))
+        select(func.count()).select_from(Job).where(Job.kind == kind, Job.status.in_(tuple(ACTIVE)))
     ).scalar_one()
 
 
@@ -165,24 +182,12 @@ async def list_jobs(
 async def cancel_job(session: AsyncSession, *, job_id: uuid.UUID) -> Job | None:
     """queued|running -> canceled. A running worker notices at its next check and stops."""
     result = await session.execute(
-        _transition(Job.id == job_id, Job.status.in_(ACTIVE), status=JobStatus.canceled.value, completed_at=func.now())
+        _transition(Job.id == job_id, Job.status.in_(tuple(ACTIVE)), status=JobStatus.canceled.value, completed_at=func.now())
     )
     job = result.scalar_one_or_none()
     if job is not None:
         _record_event(session, job, "canceled", None)
     return job
-
-
-async def mark_published_async(session: AsyncSession, *, job_ids: list[uuid.UUID]) -> None:
-    """Stamp newly submitted jobs as published (the stamp can land after a worker took the job).
-    Not a job back in the queue for a retry or its next stage: that one is the worker's to
-    publish and stamp, and a stale stamp here would hide it from the reconciler."""
-    back_in_queue = and_(Job.status == JobStatus.queued.value, or_(Job.attempts > 0, Job.stage.is_not(None)))
-    await session.execute(
-        update(Job)
-        .where(Job.id.in_(job_ids), Job.dispatched_at.is_(None), ~back_in_queue)
-        .values(dispatched_at=func.now())
-    )
 
 
 async def events_after(session: AsyncSession, *, job_id: uuid.UUID, after_id: int) -> list[JobEvent]:
@@ -308,8 +313,9 @@ def fail_job(
 _RELEASED = {"dispatched_at": None, "worker": None, "heartbeat_at": None, "deadline_at": None}
 
 
-def hand_off_job(session: Session, *, job_id: uuid.UUID, stage: str, queue: str, message: str) -> Job | None:
-    """running -> queued at the next stage (another queue). Attempts count per stage, so they restart."""
+def hand_off_job(session: Session, *, job_id: uuid.UUID, stage: str, route: Route, message: str) -> Job | None:
+    """running -> queued at the next stage (another queue), sent there once committed. Attempts count
+    per stage, so they restart."""
     progress = {"stage": stage, "fraction": None, "message": message}
     result = session.execute(
         _transition(
@@ -317,7 +323,7 @@ def hand_off_job(session: Session, *, job_id: uuid.UUID, stage: str, queue: str,
             Job.status == JobStatus.running.value,
             status=JobStatus.queued.value,
             stage=stage,
-            queue=queue,
+            queue=route.queue,
             attempts=0,
             progress=progress,
             **_RELEASED,
@@ -326,11 +332,21 @@ def hand_off_job(session: Session, *, job_id: uuid.UUID, stage: str, queue: str,
     job = result.scalar_one_or_none()
     if job is not None:
         _record_event(session, job, "progress", progress)
+        dispatch_job(session, job_id=job.id, route=route, priority=job.priority)
     return job
 
 
-def requeue_job(session: Session, *, job_id: uuid.UUID, reason: str, from_status: str) -> Job | None:
-    """running -> queued for another attempt (retry or a dead worker); the caller republishes."""
+def requeue_job(
+    session: Session,
+    *,
+    job_id: uuid.UUID,
+    reason: str,
+    from_status: str,
+    route: Route,
+    countdown: float | None = None,
+) -> Job | None:
+    """running -> queued for another attempt (retry or a dead worker), sent again once committed
+    (after `countdown` seconds, for a backoff)."""
     result = session.execute(
         _transition(
             Job.id == job_id,
@@ -343,11 +359,8 @@ def requeue_job(session: Session, *, job_id: uuid.UUID, reason: str, from_status
     job = result.scalar_one_or_none()
     if job is not None:
         _record_event(session, job, "retried", {"reason": reason, "attempts": job.attempts})
+        dispatch_job(session, job_id=job.id, route=route, priority=job.priority, countdown=countdown)
     return job
-
-
-def mark_dispatched(session: Session, *, job_id: uuid.UUID) -> None:
-    session.execute(update(Job).where(Job.id == job_id).values(dispatched_at=func.now()))
 
 
 def jobs_to_dispatch(session: Session, *, undispatched_for_s: float, redispatch_after_s: float, limit: int) -> list[Job]:
@@ -391,15 +404,3 @@ def stale_running_jobs(session: Session, *, stale_after_s: float, limit: int) ->
         .limit(limit)
     )
     return list(result.scalars())
-
-
-def event_message(event: JobEvent, job: Job) -> dict[str, Any]:
-    """The JSON a job event is published as on the job's live channel."""
-    return {
-        "id": event.id,
-        "job_id": str(job.id),
-        "type": event.type,
-        "status": job.status,
-        "data": event.data,
-        "at": (event.created_at or datetime.now().astimezone()).isoformat(),
-    }

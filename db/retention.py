@@ -17,10 +17,10 @@ from datetime import timedelta
 from sqlalchemy import ColumnElement, and_, bindparam, delete, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from db.models import TERMINAL_STATUSES, Document, Job, JobEvent, WebhookAttempt, WebhookDelivery
+from db.models import TERMINAL, Document, Job, JobEvent, WebhookAttempt, WebhookDelivery
 
 BATCH_JOBS = 1000
-FINISHED = tuple(status.value for status in TERMINAL_STATUSES)
+FINISHED = tuple(sorted(TERMINAL))
 # Delivery states with a message still to send: `pending` (first try or a scheduled retry) and `sending`.
 UNSENT = ("pending", "sending")
 
@@ -69,7 +69,7 @@ def _reasons_to_keep() -> tuple[ColumnElement[bool], ...]:
       deleting the job would not fail, it would quietly change the document: a pending document
       whose ingest failed shows that job's error (api/knowledge_service.document_read) and would
       show `pending` forever, and the API's link to the job would answer 404. Nulling the column
-      instead would also make the document look never ingested (db/knowledge._decide). One job per
+      instead would also make the document look never ingested (db/documents._decide). One job per
       document is cheap to keep; ingest jobs a re-ingest superseded are referenced by nothing and
       go like any other job.
     """

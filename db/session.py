@@ -1,9 +1,8 @@
-"""Engines and sessions: a context manager for workers, an async dependency source for the API."""
+"""Engines and session factories; transactions that publish are in db/unit_of_work.py."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from functools import lru_cache
 
 from sqlalchemy import create_engine
@@ -51,7 +50,7 @@ def async_engine() -> AsyncEngine:
 
 
 @lru_cache
-def _sync_factory() -> sessionmaker[Session]:
+def sync_session_factory() -> sessionmaker[Session]:
     return sessionmaker(sync_engine(), expire_on_commit=False)
 
 
@@ -60,27 +59,13 @@ def async_session_factory() -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(async_engine(), expire_on_commit=False)
 
 
-@contextmanager
-def session_scope() -> Iterator[Session]:
-    """A worker-side session that commits on success and rolls back on error."""
-    session = _sync_factory()()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
-
-
 async def get_async_session() -> AsyncIterator[AsyncSession]:
-    """An API-side session; routes commit explicitly, anything uncommitted is rolled back."""
+    """An API-side session; services commit with db.unit_of_work.commit_async, anything else is rolled back."""
     async with async_session_factory()() as session:
         yield session
 
 
 def reset_engines() -> None:
     """Forget engines (after fork, or when settings changed in tests)."""
-    for cached in (sync_engine, async_engine, _sync_factory, async_session_factory):
+    for cached in (sync_engine, async_engine, sync_session_factory, async_session_factory):
         cached.cache_clear()

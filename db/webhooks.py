@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from db.models import Job, WebhookAttempt, WebhookDelivery, WebhookSecret
+from db.unit_of_work import outbox
 
 SENDING_LEASE_S = 120  # a delivery stuck in `sending` this long (its worker died) is tried again
 
@@ -150,10 +151,6 @@ def record_attempt(
     return status
 
 
-def mark_deliveries_dispatched(session: Session, *, delivery_ids: list[uuid.UUID]) -> None:
-    session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(delivery_ids)).values(dispatched_at=func.now()))
-
-
 def due_deliveries(session: Session, *, limit: int) -> list[uuid.UUID]:
     """Deliveries whose (re)try is due and whose task is not already queued, plus ones a dead worker held."""
     now = func.now()
@@ -199,7 +196,7 @@ async def get_delivery(session: AsyncSession, *, delivery_id: uuid.UUID, owner_i
 
 
 async def requeue_delivery(session: AsyncSession, *, delivery_id: uuid.UUID) -> WebhookDelivery | None:
-    """Any finished delivery -> pending now, same webhook-id; None while one is being sent."""
+    """Any finished delivery -> pending now, same webhook-id, sent once committed; None while one is being sent."""
     result = await session.execute(
         update(WebhookDelivery)
         .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status != "sending")
@@ -207,7 +204,10 @@ async def requeue_delivery(session: AsyncSession, *, delivery_id: uuid.UUID) -> 
         .returning(WebhookDelivery)
         .execution_options(populate_existing=True)
     )
-    return result.scalar_one_or_none()
+    delivery = result.scalar_one_or_none()
+    if delivery is not None:
+        outbox(session).deliveries.append(delivery.id)
+    return delivery
 
 
 def delivery_read(delivery: WebhookDelivery, attempts: list[WebhookAttempt]) -> dict[str, Any]:

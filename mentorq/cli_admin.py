@@ -11,18 +11,18 @@ embeddings_app = typer.Typer(help="Inspect and prune embedding models.", no_args
 retention_app = typer.Typer(help="Delete finished jobs past their retention period.", no_args_is_help=True)
 
 
-def _session_scope():
-    """db.session.session_scope, once DATABASE_URL is known (env, .env, or a running `mentorq dev`)."""
+def _transactions():
+    """db.unit_of_work.unit_of_work, once DATABASE_URL is known (env, .env, or a running `mentorq dev`)."""
     from mentorq.cli import service_env
 
     os.environ.update(service_env(("DATABASE_URL",)))
-    from db.session import session_scope
+    from db.unit_of_work import unit_of_work
 
-    return session_scope
+    return unit_of_work
 
 
 def _session():
-    return _session_scope()()
+    return _transactions()()
 
 
 @users_app.command("promote")
@@ -43,13 +43,13 @@ def promote(email: str, revoke: bool = typer.Option(False, help="Take admin righ
 @embeddings_app.command("status")
 def status() -> None:
     """The active embedding model, the configured one, and each model's coverage."""
-    from db import knowledge
     from core.settings import get_settings
+    from db import embeddings
 
     configured = get_settings().embed_model
     with _session() as session:
-        active = knowledge.get_active_model(session, default=configured)
-        total, coverage = knowledge.embedding_coverage(session)
+        active = embeddings.get_active_model(session, default=configured)
+        total, coverage = embeddings.embedding_coverage(session)
     typer.echo(f"active: {active}   configured: {configured}   searchable chunks: {total}")
     for model in sorted(set(coverage) | {active, configured}):
         share = coverage.get(model, 0) / total if total else 1.0
@@ -59,14 +59,14 @@ def status() -> None:
 @embeddings_app.command("prune")
 def prune(yes: bool = typer.Option(False, "--yes", help="Do it without asking.")) -> None:
     """Delete the vectors (and indexes) of every model but the active one."""
-    from db import knowledge
     from core.settings import get_settings
+    from db import embeddings
 
     with _session() as session:
-        active = knowledge.get_active_model(session, default=get_settings().embed_model)
+        active = embeddings.get_active_model(session, default=get_settings().embed_model)
         if not yes:
             typer.confirm(f"delete every embedding not made by {active}?", abort=True)
-        deleted = knowledge.prune_models(session, keep=active)
+        deleted = embeddings.prune_models(session, keep=active)
     if not deleted:
         typer.echo(f"nothing to prune: only {active} has embeddings")
     for model, count in deleted.items():
@@ -81,15 +81,15 @@ def retention_run(
     dry_run: bool = typer.Option(False, "--dry-run", help="Only count what would be deleted."),
 ) -> None:
     """Delete finished jobs past the retention period, with their events and webhook deliveries."""
-    from db import retention
     from core.settings import get_settings
+    from db import retention
 
     if days is None:
         days = get_settings().job_retention_days
         if days == 0:
             typer.echo("retention is off (MENTORQ_JOB_RETENTION_DAYS=0); pass --days N to run it anyway")
             return
-    sessions = _session_scope()
+    sessions = _transactions()
     if dry_run:
         with sessions() as session:
             counts = retention.count_expired(session, days=days)

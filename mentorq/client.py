@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 
+from core.job_status import TERMINAL
 from mentorq.sse import SseEvent, iter_sse
 
-TERMINAL_STATUSES = frozenset({"succeeded", "failed", "canceled"})
 DEFAULT_API_URL = "http://127.0.0.1:8000"
 
 
@@ -156,7 +156,7 @@ class MentorqClient:
         while True:
             remaining = deadline - time.monotonic()
             job = self.get(job_id, wait=max(0, min(poll_wait, int(remaining))))
-            if job.get("status") in TERMINAL_STATUSES:
+            if job.get("status") in TERMINAL:
                 return job
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"job {job_id} still {job.get('status')} after {deadline_s:.0f}s")

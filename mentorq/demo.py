@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mentorq.client import ApiError, MentorqClient
 from devstack.supervisor import PROJECT_ROOT, StackError, free_port, start_stack
+from mentorq.client import ApiError, MentorqClient
 
 SAMPLES = PROJECT_ROOT / "samples" / "knowledge"
 

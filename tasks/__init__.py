@@ -1,1 +1,5 @@
-"""One module per job kind: its logic and its task. Schemas live in db/kinds (the API reads them)."""
+"""Job kinds, one folder each (`spec.py` and `task.py`), the registry that finds them, and the platform's own tasks.
+
+Importing this package imports nothing: the API reads the light specs through
+`tasks.registry`; only workers import the `task.py` modules.
+"""

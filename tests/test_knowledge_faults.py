@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from db.knowledge import ensure_model_index, index_name
+from db.embeddings import ensure_model_index, index_name
 from db.session import sqlalchemy_url
 from tests.api.test_knowledge import ingest, upload, wait_document
 from tests.conftest import ApiClient

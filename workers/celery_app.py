@@ -1,17 +1,41 @@
-"""The Celery application. Importing it loads no model: providers load lazily in each worker process."""
+"""The Celery application, and the decorator that declares a platform task on it.
+
+Importing it loads no model: providers load lazily in each worker process. Which task modules
+a worker imports, and where each task's messages go, come from `celeryconfig` (derived from the
+kinds' specs and the platform task declarations).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from celery import Celery
 
-from core import broker_fixes
+from core import broker, broker_fixes
+from core.jobspec import PlatformTask
 
 broker_fixes.install()
 
 app = Celery("mentorq")
 app.config_from_object("celeryconfig")
-# Task modules register themselves on import; the worker imports them all.
-app.conf.include = [
-    "tasks.chat", "tasks.embed", "tasks.debug", "tasks.maintenance", "tasks.webhooks", "tasks.ingest",
-    "tasks.knowledge", "tasks.retention",
-]
+# A worker process publishes (retries, next stages, webhook messages) through its own app.
+broker.use_app(app)
+
+
+def platform_task(declared: PlatformTask) -> Callable[[Callable[..., Any]], Any]:
+    """Register a platform task under its declared name, queue and time limits (results are ignored)."""
+
+    def decorator(body: Callable[..., Any]):
+        return app.task(
+            name=declared.name,
+            queue=declared.queue,
+            soft_time_limit=declared.soft_time_limit,
+            time_limit=declared.time_limit,
+            ignore_result=True,
+        )(body)
+
+    return decorator
+
 
 import workers.signals  # noqa: E402,F401  (connects worker lifecycle handlers)

@@ -1,12 +1,12 @@
-"""Errors a job body raises to end its job with a stable code."""
+"""What a job body raises or returns to end its job, or this delivery of it, in the platform's terms."""
 
 from __future__ import annotations
 
 from typing import Any
 
 
-class JobError(Exception):
-    """Ends the job `failed` with `code`; `retryable` errors get another attempt while any are left."""
+class JobFailure(Exception):
+    """Ends the job `failed` with `code`; `retryable` failures get another attempt while any are left."""
 
     def __init__(self, code: str, message: str, *, retryable: bool = False, details: dict[str, Any] | None = None):
         super().__init__(message)

@@ -1,13 +1,15 @@
-"""The job lifecycle every task shares: claim, heartbeat, progress, cancel checks, finish or fail.
+"""The job lifecycle every kind shares: claim, heartbeat, progress, cancel checks, finish or fail.
 
-`job_task(kind)` turns a plain function `body(ctx, payload) -> output model` into a Celery task
-named, routed and time-limited from the kind registry. The body never touches job rows.
+`job_task(SPEC)` turns a plain function `body(ctx, payload) -> output model` into the Celery
+task of a kind (or of one of its later stages), named, routed and time-limited from its spec.
+The body never touches job rows, and never maps errors: a provider's errors become the job's
+(`llm_unavailable` retried with backoff, an invalid answer failed with its raw text kept) here,
+once, for every kind.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import threading
 import time
@@ -19,79 +21,20 @@ from celery.exceptions import SoftTimeLimitExceeded
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import OperationalError
 
-from db import jobs as job_queries
-from db import webhooks as webhook_queries
-from db.kinds import KINDS, JobKind
-from db.models import Job
-from db.session import session_scope
-from core.channels import job_channel
-from core.broker import publish_delivery, publish_job
+from core.jobspec import JobSpec
 from core.settings import get_settings
+from db import jobs as job_queries
+from db.unit_of_work import unit_of_work
 from workers.celery_app import app
-from workers.errors import JobCanceled, JobError, NextStage
+from workers.errors import JobCanceled, JobFailure, NextStage
+from workers.llm.base import LLMError, LLMInvalidOutput, LLMUnavailable
 from workers.recorder import EventRecorder
-from core.redis_clients import get_redis
 
 log = logging.getLogger(__name__)
 
 CANCEL_POLL_INTERVAL_S = 0.5
 RETRY_BACKOFF_CAP_S = 60.0
-
-
-def publish_committed_events(session) -> None:
-    """After a commit: publish its job events live and send its webhook messages (both best effort)."""
-    pending = job_queries.take_pending_events(session)
-    if pending:
-        try:
-            pipe = get_redis().pipeline(transaction=False)
-            for event, job in pending:
-                pipe.publish(job_channel(job.id), json.dumps(job_queries.event_message(event, job)))
-            pipe.execute()
-        except Exception:  # noqa: BLE001 - live events are a convenience; the rows are the record
-            log.warning("could not publish live events", exc_info=True)
-    deliveries = job_queries.take_pending_deliveries(session)
-    if deliveries:
-        send_deliveries(deliveries)
-
-
-def send_committed_jobs(session, job_ids: list[uuid.UUID]) -> None:
-    """After the commit that created jobs (an archive's members): publish events, then the jobs."""
-    publish_committed_events(session)
-    with session_scope() as reader:
-        jobs = [reader.get(Job, job_id) for job_id in job_ids]
-    for job in jobs:
-        if job is not None:
-            _publish(job.id, KINDS[job.kind], job.stage, job.priority)
-
-
-def send_deliveries(delivery_ids: list[uuid.UUID]) -> None:
-    """Queue webhook deliveries; one the broker misses is sent by the reconciler (it stays pending)."""
-    sent = []
-    for delivery_id in delivery_ids:
-        try:
-            publish_delivery(app, delivery_id=delivery_id)
-        except Exception:  # noqa: BLE001
-            log.warning("could not queue webhook delivery %s", delivery_id, exc_info=True)
-            break
-        sent.append(delivery_id)
-    if sent:
-        with session_scope() as session:
-            webhook_queries.mark_deliveries_dispatched(session, delivery_ids=sent)
-
-
-class _Transaction:
-    """session_scope() that publishes the transaction's job events after it committed."""
-
-    def __enter__(self):
-        self._scope = session_scope()
-        self.session = self._scope.__enter__()
-        return self.session
-
-    def __exit__(self, exc_type, exc, tb):
-        result = self._scope.__exit__(exc_type, exc, tb)
-        if exc_type is None:
-            publish_committed_events(self.session)
-        return result
+RAW_TEXT_KEPT = 20_000  # of an invalid LLM answer, in the job's error details
 
 
 class JobWatcher(threading.Thread):
@@ -119,7 +62,7 @@ class JobWatcher(threading.Thread):
             if timeout > 0:
                 self._wake.wait(timeout)
                 continue
-            if due == 0 and not self.recorder.flush(_Transaction):
+            if due == 0 and not self.recorder.flush(unit_of_work):
                 self.canceled.set()
                 return
             if time.monotonic() >= next_check:
@@ -133,7 +76,7 @@ class JobWatcher(threading.Thread):
 
     def _still_running(self, *, beat: bool) -> bool:
         try:
-            with session_scope() as session:
+            with unit_of_work() as session:
                 if beat:
                     return job_queries.beat_heart(session, job_id=self.job_id)
                 return job_queries.job_status(session, job_id=self.job_id) == "running"
@@ -149,7 +92,7 @@ class JobWatcher(threading.Thread):
 class JobContext:
     """What a job body sees: its input, attempt, and calls to report progress and honour cancel."""
 
-    def __init__(self, *, job_id: uuid.UUID, kind: JobKind, attempt: int, watcher: JobWatcher):
+    def __init__(self, *, job_id: uuid.UUID, kind: JobSpec, attempt: int, watcher: JobWatcher):
         self.job_id = job_id
         self.kind = kind
         self.attempt = attempt
@@ -175,14 +118,25 @@ class JobContext:
 JobBody = Callable[[JobContext, Any], BaseModel]
 
 
-def run_job(job_id: uuid.UUID, kind: JobKind, body: JobBody, *, worker: str, stage: str | None = None) -> None:
+def as_job_failure(error: Exception) -> JobFailure | None:
+    """An error in the platform's terms, or None when it is not one the platform knows (a bug)."""
+    if isinstance(error, JobFailure):
+        return error
+    if isinstance(error, LLMInvalidOutput):
+        return JobFailure(error.code, str(error), details={"raw_text": error.raw_text[:RAW_TEXT_KEPT]})
+    if isinstance(error, LLMUnavailable):
+        return JobFailure(error.code, str(error), retryable=True)
+    if isinstance(error, LLMError):  # model_not_found, invalid_schema, llm_error
+        return JobFailure(error.code, str(error))
+    return None
+
+
+def run_job(job_id: uuid.UUID, kind: JobSpec, body: JobBody, *, worker: str, stage: str | None = None) -> None:
     """Run one delivery of a job's message. A delivery that loses the claim does nothing."""
     settings = get_settings()
     route = kind.route(stage)
-    with _Transaction() as session:
-        job = job_queries.claim_job(
-            session, job_id=job_id, worker=worker, time_limit_s=route.time_limit, stage=stage
-        )
+    with unit_of_work() as session:
+        job = job_queries.claim_job(session, job_id=job_id, worker=worker, time_limit_s=route.time_limit, stage=stage)
     if job is None:
         log.info("job %s not claimable (duplicate delivery, canceled or finished); skipping", job_id)
         return
@@ -195,7 +149,14 @@ def run_job(job_id: uuid.UUID, kind: JobKind, body: JobBody, *, worker: str, sta
         output = body(ctx, payload)
         ctx.check_canceled()
         if isinstance(output, NextStage):
-            _hand_off(ctx, kind, output, job.priority)
+            with _last_transaction(ctx) as session:
+                job_queries.hand_off_job(
+                    session,
+                    job_id=job_id,
+                    stage=output.stage,
+                    route=kind.route(output.stage),
+                    message=output.message,
+                )
             return
         document = kind.output_model.model_validate(output).model_dump(mode="json", by_alias=True)
         with _last_transaction(ctx) as session:
@@ -204,24 +165,25 @@ def run_job(job_id: uuid.UUID, kind: JobKind, body: JobBody, *, worker: str, sta
         log.info("job %s canceled while running", job_id)
     except SoftTimeLimitExceeded:
         _fail(ctx, "timeout", f"the job ran past its time limit of {route.soft_time_limit} s")
-    except JobError as error:
-        if error.retryable and job.attempts < job.max_attempts:
-            _retry(ctx, stage, job.priority, f"{error.code}: {error.message}")
-        else:
-            _fail(ctx, error.code, error.message, error.details)
     except OperationalError as error:
         # A deadlock, a serialization failure, a dropped connection: another attempt may well pass.
         reason = f"{type(error.orig).__name__}: {error.orig}"[:500]
         if job.attempts < job.max_attempts:
-            _retry(ctx, stage, job.priority, f"database_error: {reason}")
+            _retry(ctx, stage, f"database_error: {reason}")
         else:
             _fail(ctx, "database_error", reason)
     except ValidationError as error:
         # Input was validated at submit time, so this is our bug or a schema change: say so.
         _fail(ctx, "internal_error", f"job data failed validation: {error.errors(include_url=False)[:3]}")
     except Exception as error:  # noqa: BLE001 - every failure must end the job, never leave it running
-        log.exception("job %s failed unexpectedly", job_id)
-        _fail(ctx, "internal_error", f"{type(error).__name__}: {error}"[:1000])
+        failure = as_job_failure(error)
+        if failure is None:
+            log.exception("job %s failed unexpectedly", job_id)
+            _fail(ctx, "internal_error", f"{type(error).__name__}: {error}"[:1000])
+        elif failure.retryable and job.attempts < job.max_attempts:
+            _retry(ctx, stage, f"{failure.code}: {failure.message}")
+        else:
+            _fail(ctx, failure.code, failure.message, failure.details)
     finally:
         watcher.stop()
 
@@ -230,7 +192,7 @@ def run_job(job_id: uuid.UUID, kind: JobKind, body: JobBody, *, worker: str, sta
 def _last_transaction(ctx: JobContext) -> Iterator[Any]:
     """The transaction that ends this delivery of the job, opening with whatever progress and
     output the watcher has not recorded yet (so events stay in order and a fast job pays once)."""
-    with ctx.recorder.final() as record_rest, _Transaction() as session:
+    with ctx.recorder.final() as record_rest, unit_of_work() as session:
         record_rest(session)
         yield session
 
@@ -240,42 +202,23 @@ def _fail(ctx: JobContext, code: str, message: str, details: dict[str, Any] | No
         job_queries.fail_job(session, job_id=ctx.job_id, code=code, message=message, details=details)
 
 
-def _retry(ctx: JobContext, stage: str | None, priority: int, reason: str) -> None:
-    job_id, kind, attempts = ctx.job_id, ctx.kind, ctx.attempt
+def _retry(ctx: JobContext, stage: str | None, reason: str) -> None:
+    delay = min(RETRY_BACKOFF_CAP_S, 2.0**ctx.attempt)
     with _last_transaction(ctx) as session:
-        requeued = job_queries.requeue_job(session, job_id=job_id, reason=reason, from_status="running")
-    if requeued is None:
-        return
-    delay = min(RETRY_BACKOFF_CAP_S, 2.0 ** attempts)
-    _publish(job_id, kind, stage, priority, countdown=delay)
-
-
-def _hand_off(ctx: JobContext, kind: JobKind, next_stage: NextStage, priority: int) -> None:
-    job_id = ctx.job_id
-    route = kind.route(next_stage.stage)
-    with _last_transaction(ctx) as session:
-        handed = job_queries.hand_off_job(
-            session, job_id=job_id, stage=next_stage.stage, queue=route.queue, message=next_stage.message
+        job_queries.requeue_job(
+            session,
+            job_id=ctx.job_id,
+            reason=reason,
+            from_status="running",
+            route=ctx.kind.route(stage),
+            countdown=delay,
         )
-    if handed is not None:
-        _publish(job_id, kind, next_stage.stage, priority)
 
 
-def _publish(job_id: uuid.UUID, kind: JobKind, stage: str | None, priority: int, countdown: float | None = None) -> None:
-    try:
-        publish_job(app, job_id=job_id, kind=kind.name, stage=stage, priority=priority, countdown=countdown)
-    except Exception:  # noqa: BLE001 - the job is queued in PostgreSQL; the reconciler publishes it
-        log.warning("could not publish job %s; the reconciler will", job_id, exc_info=True)
-        return
-    with session_scope() as session:
-        job_queries.mark_dispatched(session, job_id=job_id)
-
-
-def job_task(kind_name: str, stage: str | None = None) -> Callable[[JobBody], Any]:
+def job_task(spec: JobSpec, stage: str | None = None) -> Callable[[JobBody], Any]:
     """Register `body` as the Celery task of a job kind (or of one of its later stages):
-    name, queue and time limits come from the registry."""
-    kind = KINDS[kind_name]
-    route = kind.route(stage)
+    name, queue and time limits come from its spec."""
+    route = spec.route(stage)
 
     def decorator(body: JobBody):
         @app.task(
@@ -289,7 +232,7 @@ def job_task(kind_name: str, stage: str | None = None) -> Callable[[JobBody], An
             bind=True,
         )
         def task(self, job_id: str) -> None:
-            run_job(uuid.UUID(job_id), kind, body, worker=self.request.hostname or "unknown", stage=stage)
+            run_job(uuid.UUID(job_id), spec, body, worker=self.request.hostname or "unknown", stage=stage)
 
         task.body = body
         return task

@@ -10,9 +10,9 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from api.redis import get_async_redis
-from db.session import async_engine
 from core.channels import WORKER_KEY_PREFIX
+from core.redis_clients import get_async_redis
+from db.session import async_engine
 
 router = APIRouter(tags=["health"])
 CHECK_TIMEOUT_S = 3.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 
@@ -10,12 +10,12 @@ from api import job_service
 from api.deps import CurrentUser, EventHubDep, SessionDep
 from api.headers import parse_idempotency_key, parse_prefer_wait
 from api.schemas import JobCreate, JobList, JobRead
+from core.job_status import TERMINAL, JobStatus
 from core.settings import get_settings
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 PreferHeader = Annotated[str | None, Header(description="`wait=N` (N <= 60): hold the request until the job ends")]
-StatusFilter = Literal["queued", "running", "succeeded", "failed", "canceled"]
 
 
 def _wait_seconds(prefer: str | None, response: Response) -> int | None:
@@ -47,7 +47,7 @@ async def submit_job(
     if not created:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/v1/jobs/{job.id}"
-    response.status_code = 200 if job.status in job_service.TERMINAL and wait else 202
+    response.status_code = 200 if job.status in TERMINAL and wait else 202
     return job_service.job_read(job)
 
 
@@ -68,12 +68,14 @@ async def list_jobs(
     session: SessionDep,
     user: CurrentUser,
     kind: str | None = None,
-    status: StatusFilter | None = None,
+    status: JobStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
 ) -> JobList:
     """The user's jobs, newest first, a page at a time (`next_cursor`)."""
-    return await job_service.list_jobs_for(session, user=user, kind=kind, status=status, limit=limit, cursor=cursor)
+    return await job_service.list_jobs_for(
+        session, user=user, kind=kind, status=status.value if status else None, limit=limit, cursor=cursor
+    )
 
 
 @router.post("/{job_id}/cancel", response_model=JobRead)

@@ -7,9 +7,9 @@ from fastapi import APIRouter
 
 from api.deps import CurrentUser
 from api.schemas import KindList, KindRead
-from db.kinds import enabled_kinds
 from core.catalog import list_models
 from core.settings import get_settings
+from tasks.registry import enabled_kinds
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
 

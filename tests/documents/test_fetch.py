@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from core.documents.errors import ERROR_STATUS, DocumentError
-from core.net import guard as ssrf
+from core.net import client as guarded_client
+from core.net import guard
 from tests.loopback import Behaviour, ScriptedServer, answer, drip_head, hang, serving
 from tests.tls import self_signed_pair
 from workers.documents import fetch as fetch_module
@@ -115,8 +116,8 @@ def connections(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 @pytest.fixture
 def loopback_stands_in_for_public(monkeypatch: pytest.MonkeyPatch) -> None:
     """Treat 127.0.0.1 (our servers) as a public address while every other range stays forbidden."""
-    original = ssrf.forbidden_reason
-    monkeypatch.setattr(ssrf, "forbidden_reason", lambda ip: None if str(ip) == "127.0.0.1" else original(ip))
+    original = guard.forbidden_reason
+    monkeypatch.setattr(guard, "forbidden_reason", lambda ip: None if str(ip) == "127.0.0.1" else original(ip))
 
 
 def refused(url: str, **kwargs: Any) -> DocumentError:
@@ -478,7 +479,7 @@ def test_a_redirect_from_https_to_http_is_refused_when_only_https_is_allowed(
     server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, connections: list[str]
 ) -> None:
     server_tls, client_tls = self_signed_pair(tmp_path, "docs.example")
-    monkeypatch.setattr(fetch_module, "_ssl_context", lambda: client_tls)
+    monkeypatch.setattr(guarded_client, "ssl_context", lambda: client_tls)
     plain = server(answer(200, body=b"downgraded"))
     srv = server(answer(302, {"Location": f"http://docs.example:{plain.port}/doc"}), tls=server_tls)
     error = refused(f"https://docs.example:{srv.port}/doc", allow_http=False, resolver=dns())
@@ -493,7 +494,7 @@ def test_https_is_pinned_with_sni_and_the_certificate_checked_against_the_host_n
     server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server_tls, client_tls = self_signed_pair(tmp_path, "docs.example")
-    monkeypatch.setattr(fetch_module, "_ssl_context", lambda: client_tls)
+    monkeypatch.setattr(guarded_client, "ssl_context", lambda: client_tls)
     srv = server(answer(200, {"Content-Type": "text/plain"}, b"over tls"), tls=server_tls)
     server_tls.sni_callback = lambda sock, server_name, ctx: srv.server_names.append(server_name)
     fetched = fetch_url(f"https://docs.example:{srv.port}/t.txt", allow_private=True, resolver=dns())

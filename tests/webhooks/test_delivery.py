@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 from standardwebhooks import Webhook
 
-from core.net import guard as ssrf
+from core.net import client as guarded_client
+from core.net import guard
 from core.webhook_signing import new_message_id, new_secret, webhook_headers
 from tests.loopback import ScriptedServer, answer, drip_head, hang, serving
 from tests.tls import self_signed_pair
@@ -97,8 +98,8 @@ def no_connections(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def loopback_stands_in_for_public(monkeypatch: pytest.MonkeyPatch) -> None:
     """Treat 127.0.0.1 (our receivers) as a public address while every other range stays forbidden."""
-    original = ssrf.forbidden_reason
-    monkeypatch.setattr(ssrf, "forbidden_reason", lambda ip: None if str(ip) == "127.0.0.1" else original(ip))
+    original = guard.forbidden_reason
+    monkeypatch.setattr(guard, "forbidden_reason", lambda ip: None if str(ip) == "127.0.0.1" else original(ip))
 
 
 # --- outcomes -------------------------------------------------------------------------------------
@@ -311,7 +312,7 @@ def test_https_is_pinned_with_sni_and_the_certificate_checked_against_the_host_n
     receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server_tls, client_tls = self_signed_pair(tmp_path, "hooks.example")
-    monkeypatch.setattr(delivery, "_ssl_context", lambda: client_tls)
+    monkeypatch.setattr(guarded_client, "ssl_context", lambda: client_tls)
     rx = receiver(answer(200), tls=server_tls)
     server_tls.sni_callback = lambda sock, server_name, ctx: rx.server_names.append(server_name)
     secret = new_secret()

@@ -1,15 +1,13 @@
-"""Fetch a document from a URL for `POST /v1/documents/url`, behind the webhooks' SSRF guard.
+"""Fetch a document from a URL for `POST /v1/documents/url`, through the platform's guarded client.
 
-Every hop (the URL, then each redirect's Location) is checked by `core.net.guard` before any
+Every hop (the URL, then each redirect's Location) is checked by the network guard before any
 connection: the syntax check first (scheme, literal forbidden addresses), then one DNS lookup whose
 answers must all be allowed. The request goes to an address that lookup returned, never to a second
-DNS answer: it names the IP, sends the original Host header and, for https, the original host as SNI
-(so the certificate is verified against the name). Redirects are followed here, by hand, so each
-Location gets the same checks; httpx never follows one itself.
+DNS answer (core/net/client.py). Redirects are followed here, by hand, so each Location gets the
+same checks; the client never follows one itself.
 
 One deadline bounds the whole fetch (every lookup, connect, TLS handshake and read, across all
-hops): a watchdog shuts the socket down when it passes, so a server that drips its answer a byte at
-a time is cut too. The body is read as a stream and refused once it passes `max_bytes` (at once
+hops), so a server that drips its answer a byte at a time is cut too. The body is read as a stream and refused once it passes `max_bytes` (at once
 when Content-Length says so), decoded gzip/deflate included, so a compressed bomb is cut as well.
 
 Whatever goes wrong on the network or in the answer comes out as a `DocumentError` whose code says
@@ -26,17 +24,12 @@ import time
 import zlib
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
 from core.documents.errors import DocumentError
+from core.net.client import Broken, ConnectFailed, DeadlinePassed, pinned_stream, resolve_within
 from core.net.guard import Resolver, WebhookAddressError, check_url_syntax
-
-# The delivery attempt's pieces, reused as they are: the DNS lookup bounded by the deadline (it runs
-# `resolve_and_check` in a thread pool), the process-wide verifying TLS context, and the watchdog that
-# shuts a connection's socket down at the deadline.
-from workers.webhooks.delivery import _resolve_within, _ssl_context, _Watchdog
 
 ACCEPT = (
     "text/html, text/plain, text/markdown, application/pdf, "
@@ -140,10 +133,6 @@ class _Answer:
     body: bytes | None  # read for 2xx answers only
 
 
-class _ConnectFailed(Exception):
-    """No connection to this address (refused, unreachable, TLS handshake or certificate refused)."""
-
-
 def _check_hop(
     url: str,
     deadline: float,
@@ -161,7 +150,7 @@ def _check_hop(
         parsed = httpx.URL(url)
         if time.monotonic() >= deadline:
             raise FutureTimeout()
-        addresses = _resolve_within(url, deadline, allow_private=allow_private, resolver=resolver)
+        addresses = resolve_within(url, deadline, allow_private=allow_private, resolver=resolver)
     except WebhookAddressError as exc:
         raise DocumentError("url_forbidden", f"{what} {_show(url)} refused: {_guard_message(exc)}") from None
     except FutureTimeout:  # before OSError: in Python 3.11 this is the builtin TimeoutError, an OSError
@@ -185,7 +174,7 @@ def _get_from_any(
     for address in addresses:
         try:
             return _request(parsed, address, deadline, timeout_s, max_bytes)
-        except _ConnectFailed as exc:
+        except ConnectFailed as exc:
             failures.append(f"{address}: {exc}")
     if time.monotonic() >= deadline:
         raise DocumentError(
@@ -197,58 +186,30 @@ def _get_from_any(
 
 
 def _request(parsed: httpx.URL, address: str, deadline: float, timeout_s: float, max_bytes: int) -> _Answer:
-    """One GET to `address` (the pinned IP); the body is read, capped, only for a 2xx answer.
-
-    The pinning, Host/SNI handling and watchdog follow `workers.webhooks.delivery._post`.
-    """
+    """One GET to `address` (the pinned IP); the body is read, capped, only for a 2xx answer."""
     timed_out = DocumentError(
         "url_timeout", f"no complete answer from {_show(str(parsed))} within {timeout_s:g} s"
     )
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise timed_out
-    target = httpx.URL(scheme=parsed.scheme, host=address, port=parsed.port, raw_path=parsed.raw_path)
     headers = {
-        "host": parsed.netloc.decode("ascii"),
         "accept": ACCEPT,
         "user-agent": USER_AGENT,
         # Compressed answers are still decoded below, within the cap, if a server sends one anyway.
         "accept-encoding": "identity",
     }
-    watchdog = _Watchdog(deadline)
-    extensions: dict[str, Any] = {"trace": watchdog.trace}
-    if parsed.scheme == "https":
-        extensions["sni_hostname"] = parsed.raw_host.decode("ascii")
-    client = httpx.Client(
-        verify=_ssl_context(),
-        trust_env=False,  # a proxy from the environment would bypass the address check
-        follow_redirects=False,  # each hop is checked here first
-        timeout=httpx.Timeout(remaining),
-        limits=httpx.Limits(max_connections=1, max_keepalive_connections=0),
-    )
-    with watchdog, client:
-        try:
-            with client.stream("GET", target, headers=headers, extensions=extensions) as response:
-                status = response.status_code
-                answer = _Answer(status, response.headers, response.headers.get("location"), None)
-                if 200 <= status < 300:
-                    answer.body = _read_body(response, parsed, max_bytes, deadline)
-                    if watchdog.fired:  # a body without Content-Length ends at EOF, which the cut also is
-                        raise timed_out
-                return answer
-        except httpx.TimeoutException:
-            raise timed_out from None
-        except httpx.ConnectError as exc:
-            if watchdog.fired:
-                raise timed_out from None
-            raise _ConnectFailed(str(exc) or type(exc).__name__) from None
-        except httpx.HTTPError as exc:  # broken connection, malformed answer
-            if watchdog.fired:
-                raise timed_out from None
-            raise DocumentError(
-                "url_http_error",
-                f"{_show(str(parsed))} sent a broken answer: {str(exc) or type(exc).__name__}",
-            ) from None
+    try:
+        with pinned_stream("GET", parsed, address, deadline=deadline, headers=headers) as exchange:
+            response = exchange.response
+            status = response.status_code
+            answer = _Answer(status, response.headers, response.headers.get("location"), None)
+            if 200 <= status < 300:
+                answer.body = _read_body(response, parsed, max_bytes, deadline)
+                if exchange.cut_by_deadline:  # a body without Content-Length ends at EOF, which the cut also is
+                    raise timed_out
+            return answer
+    except DeadlinePassed:
+        raise timed_out from None
+    except Broken as exc:  # broken connection, malformed answer
+        raise DocumentError("url_http_error", f"{_show(str(parsed))} sent a broken answer: {exc}") from None
 
 
 def _read_body(response: httpx.Response, parsed: httpx.URL, max_bytes: int, deadline: float) -> bytes:

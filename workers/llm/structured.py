@@ -11,7 +11,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 from pydantic import ValidationError as PydanticValidationError
 
-from workers.llm.base import ChatResult, LLMInvalidOutput, LLMProvider, TokenCallback
+from workers.llm.base import ChatResult, LLMError, LLMInvalidOutput, LLMProvider, TokenCallback
 
 # What a validator may raise for bad data. pydantic's ValidationError is a ValueError,
 # jsonschema's is not.
@@ -19,7 +19,7 @@ VALIDATION_ERRORS = (ValueError, jsonschema.ValidationError)
 MAX_ERROR_CHARS = 1000
 
 
-class InvalidSchema(ValueError):
+class InvalidSchema(LLMError, ValueError):
     """A caller-supplied JSON schema is not itself a valid Draft 2020-12 schema."""
 
     code = "invalid_schema"

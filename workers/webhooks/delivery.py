@@ -11,35 +11,28 @@ Outcomes, and why (Standard Webhooks: any non-2xx answer is a failed attempt, re
 - `fail`: the URL or an address it resolves to is forbidden (SSRF guard), or the receiver redirects
   to a forbidden address. Retrying cannot change that, so the message is given up at once.
 
-The connection goes to an address `resolve_and_check` approved, never to a second DNS answer:
-the request names the IP, sends the original Host header and, for https, the original host as
-SNI (which is also the name the certificate is verified against). An overall deadline bounds the
-whole attempt: DNS, connect, TLS, sending, and a receiver that drips its answer one byte at a time.
+The request goes through the platform's guarded client (core/net/client.py): to an address the
+guard approved, never a second DNS answer, and within one deadline for the whole attempt (DNS,
+connect, TLS, sending, and a receiver that drips its answer one byte at a time).
 """
 
 from __future__ import annotations
 
 import email.utils
-import functools
 import math
 import socket
-import ssl
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 import httpx
 
-from core.net.guard import ADDRESS_FORBIDDEN, Resolver, WebhookAddressError, resolve_and_check
+from core.net.client import Broken, ConnectFailed, DeadlinePassed, pinned_stream, resolve_within
+from core.net.guard import ADDRESS_FORBIDDEN, Resolver, WebhookAddressError
 
 Outcome = Literal["success", "retry", "disable", "fail"]
-
-# getaddrinfo has no timeout of its own; lookups run here so the deadline still holds when DNS hangs.
-_dns_pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="webhook-dns")
 
 
 @dataclass
@@ -80,7 +73,7 @@ def deliver(
         return DeliveryResult(outcome, status, latency_ms, error, retry_after_s, excerpt)
 
     try:
-        addresses = _resolve_within(url, deadline, allow_private=allow_private, resolver=resolver)
+        addresses = resolve_within(url, deadline, allow_private=allow_private, resolver=resolver)
     except WebhookAddressError as exc:
         return result("fail", str(exc))
     except FutureTimeout:
@@ -95,12 +88,12 @@ def deliver(
     for address in addresses:
         try:
             answer = _post(parsed, address, body, headers, deadline, max_response_bytes)
-        except _ConnectFailed as exc:  # this address refused or unreachable: try the next one, if any
+        except ConnectFailed as exc:  # this address refused or unreachable: try the next one, if any
             failures.append(f"{address}: {exc}")
             continue
-        except _TimedOut:
+        except DeadlinePassed:
             return result("retry", f"webhook_timeout: no complete answer within {timeout_s:g} s")
-        except _TransportFailed as exc:
+        except Broken as exc:
             return result("retry", f"webhook_connection_error: {exc}")
         status, response_headers, excerpt = answer
         outcome, error = _judge(status, response_headers, parsed, deadline, allow_private, resolver)
@@ -128,65 +121,17 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
-class _ConnectFailed(Exception):
-    """No connection to this address (refused, unreachable, TLS handshake refused)."""
-
-
-class _TimedOut(Exception):
-    """The deadline passed before the receiver's status line arrived."""
-
-
-class _TransportFailed(Exception):
-    """The connection broke before the receiver's status line arrived."""
-
-
-def _resolve_within(url: str, deadline: float, *, allow_private: bool, resolver: Resolver) -> list[str]:
-    remaining = max(0.0, deadline - time.monotonic())
-    lookup = _dns_pool.submit(resolve_and_check, url, allow_private=allow_private, resolver=resolver)
-    return lookup.result(timeout=remaining)
-
-
 def _post(
     parsed: httpx.URL, address: str, body: bytes, headers: dict[str, str], deadline: float, max_bytes: int
 ) -> tuple[int, httpx.Headers, str]:
     """Send the request to `address` (the pinned IP) and read the status, headers and a capped body."""
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise _TimedOut()
-    target = httpx.URL(scheme=parsed.scheme, host=address, port=parsed.port, raw_path=parsed.raw_path)
-    request_headers = httpx.Headers(headers)
-    request_headers["host"] = parsed.netloc.decode("ascii")
-    request_headers["accept-encoding"] = (
-        "identity"  # the excerpt is the bytes on the wire; no decompression bombs
-    )
-    watchdog = _Watchdog(deadline)
-    extensions: dict[str, Any] = {"trace": watchdog.trace}
-    if parsed.scheme == "https":
-        extensions["sni_hostname"] = parsed.raw_host.decode("ascii")
-    client = httpx.Client(
-        verify=_ssl_context(),
-        trust_env=False,  # a proxy from the environment would bypass the address check
-        follow_redirects=False,
-        timeout=httpx.Timeout(remaining),
-        limits=httpx.Limits(max_connections=1, max_keepalive_connections=0),
-    )
-    with watchdog, client:
-        try:
-            with client.stream(
-                "POST", target, content=body, headers=request_headers, extensions=extensions
-            ) as response:
-                excerpt = _read_capped(response, max_bytes, deadline)
-                return response.status_code, response.headers, excerpt
-        except httpx.TimeoutException:
-            raise _TimedOut() from None
-        except httpx.ConnectError as exc:
-            if watchdog.fired:
-                raise _TimedOut() from None
-            raise _ConnectFailed(str(exc) or type(exc).__name__) from None
-        except httpx.TransportError as exc:
-            if watchdog.fired:
-                raise _TimedOut() from None
-            raise _TransportFailed(str(exc) or type(exc).__name__) from None
+    # identity: the excerpt is the bytes on the wire; no decompression bombs.
+    request_headers = {**headers, "accept-encoding": "identity"}
+    with pinned_stream(
+        "POST", parsed, address, deadline=deadline, headers=request_headers, content=body
+    ) as exchange:
+        response = exchange.response
+        return response.status_code, response.headers, _read_capped(response, max_bytes, deadline)
 
 
 def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> str:
@@ -236,72 +181,9 @@ def _forbidden_redirect(
     except (httpx.InvalidURL, ValueError):
         return None
     try:
-        _resolve_within(target, deadline, allow_private=allow_private, resolver=resolver)
+        resolve_within(target, deadline, allow_private=allow_private, resolver=resolver)
     except WebhookAddressError as exc:
         return f"Location {location!r}: {exc.message}" if exc.code == ADDRESS_FORBIDDEN else None
     except (OSError, FutureTimeout):
         return None
     return None
-
-
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    """One verifying TLS context per process; building one loads the CA bundle, too slow to do per attempt."""
-    return httpx.create_ssl_context()
-
-
-class _Watchdog:
-    """Shuts the attempt's socket down at the deadline, so no receiver holds a worker past it.
-
-    httpx's timeouts bound each read, not the whole exchange: a receiver sending one byte a second
-    would never trip them. The socket is found through httpcore's `trace` extension and kept as a
-    duplicate descriptor, which stays valid when TLS wraps (and detaches) the original socket object.
-    """
-
-    def __init__(self, deadline: float):
-        self.fired = False
-        self._lock = threading.Lock()
-        self._socket: socket.socket | None = None
-        self._finished = False
-        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._fire)
-        self._timer.daemon = True
-
-    def __enter__(self) -> _Watchdog:
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        with self._lock:
-            self._finished = True
-            self._timer.cancel()
-            if self._socket is not None:
-                self._socket.close()
-                self._socket = None
-
-    def trace(self, event: str, info: dict[str, Any]) -> None:
-        if event != "connection.connect_tcp.complete":
-            return
-        stream = info.get("return_value")
-        sock = stream.get_extra_info("socket") if stream is not None else None
-        if sock is None:
-            return
-        with self._lock:
-            if self._finished:
-                return
-            self._socket = sock.dup()
-            if self.fired:
-                self._shutdown()
-
-    def _fire(self) -> None:
-        with self._lock:
-            if self._finished:
-                return
-            self.fired = True
-            self._shutdown()
-
-    def _shutdown(self) -> None:
-        if self._socket is not None:
-            try:
-                self._socket.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already closed by the peer

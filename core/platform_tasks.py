@@ -1,0 +1,49 @@
+"""The platform's own tasks, each declared once: the name messages carry, the queue, the limits.
+
+Their bodies live in `tasks/platform/`; beat's schedule, Celery's routes and every sender use
+these declarations, so a name is never spelled twice.
+"""
+
+from __future__ import annotations
+
+from core.jobspec import PlatformTask
+
+RECONCILE = PlatformTask(
+    "mentorq.maintenance.reconcile",
+    "maintenance",
+    soft_time_limit=60,
+    time_limit=90,
+    description="Publish unpublished and lost jobs, requeue or fail jobs whose worker died, send due webhooks.",
+)
+# A retention run stops between batches after its budget; the next run carries on.
+RETENTION_BUDGET_S = 120
+RETENTION = PlatformTask(
+    "mentorq.maintenance.retention",
+    "maintenance",
+    soft_time_limit=RETENTION_BUDGET_S + 60,
+    time_limit=RETENTION_BUDGET_S + 90,
+    description="Delete jobs finished longer ago than MENTORQ_JOB_RETENTION_DAYS.",
+)
+SCHEDULE_REEMBEDDING = PlatformTask(
+    "mentorq.maintenance.reembed",
+    "maintenance",
+    soft_time_limit=60,
+    time_limit=90,
+    description="Queue `reembed` jobs for chunks a model lacks; switch the active embedding model when ready.",
+)
+DELIVER_WEBHOOK = PlatformTask(
+    "mentorq.webhooks.deliver",
+    "io",
+    soft_time_limit=60,
+    time_limit=90,
+    description="One attempt at one webhook message.",
+)
+EMBED_QUERY = PlatformTask(
+    "mentorq.knowledge.embed_query",
+    "gpu",
+    soft_time_limit=30,
+    time_limit=40,
+    description="Embed a search query and hand the vector back to the waiting API request.",
+)
+
+PLATFORM_TASKS: tuple[PlatformTask, ...] = (RECONCILE, RETENTION, SCHEDULE_REEMBEDDING, DELIVER_WEBHOOK, EMBED_QUERY)

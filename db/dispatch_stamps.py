@@ -1,0 +1,102 @@
+"""`dispatched_at` stamps: a job or delivery message reached the broker.
+
+The outbox needs to know a message was sent: the reconciler re-sends queued jobs still
+unstamped after its grace period, and due deliveries not stamped recently. Workers stamp right
+after they publish (`stamp_now`). The API stamps the jobs it publishes in batches, off the
+request path: stamping each job in its own UPDATE and COMMIT cost every submit a transaction;
+under a burst one statement now stamps every job published in the last STAMP_DELAY_S. Losing a
+batch (the process dies, PostgreSQL blips) costs a duplicate message after the grace period,
+which the worker's claim makes harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+from sqlalchemy import and_, func, or_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from db.models import Job, JobStatus, WebhookDelivery
+from db.session import async_session_factory
+
+log = logging.getLogger(__name__)
+
+STAMP_DELAY_S = 0.02  # a burst's publishes gather this long into one UPDATE
+
+
+def stamp_now(session: Session, *, job_ids: list[uuid.UUID], delivery_ids: list[uuid.UUID]) -> None:
+    """Stamp messages this process has just sent (in the caller's transaction)."""
+    if job_ids:
+        session.execute(update(Job).where(Job.id.in_(job_ids)).values(dispatched_at=func.now()))
+    if delivery_ids:
+        session.execute(stamp_deliveries(delivery_ids))
+
+
+def stamp_deliveries(delivery_ids: list[uuid.UUID]):
+    """The UPDATE that stamps sent webhook messages. Not one whose attempt already ran: a recorded
+    retry is due later (or it ended), and a late stamp would hide the retry from the reconciler."""
+    return (
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.id.in_(delivery_ids),
+            WebhookDelivery.status == "pending",
+            WebhookDelivery.next_attempt_at <= func.now(),
+        )
+        .values(dispatched_at=func.now())
+    )
+
+
+async def _stamp_new_jobs(session: AsyncSession, *, job_ids: list[uuid.UUID]) -> None:
+    """Stamp newly submitted jobs as published (the stamp can land after a worker took the job).
+    Not a job back in the queue for a retry or its next stage: that one is the worker's to
+    publish and stamp, and a stale stamp here would hide it from the reconciler."""
+    back_in_queue = and_(Job.status == JobStatus.queued.value, or_(Job.attempts > 0, Job.stage.is_not(None)))
+    await session.execute(
+        update(Job)
+        .where(Job.id.in_(job_ids), Job.dispatched_at.is_(None), ~back_in_queue)
+        .values(dispatched_at=func.now())
+    )
+
+
+class DispatchStamps:
+    """The API process's batched stamps (one per process; it lives on the event loop)."""
+
+    def __init__(self) -> None:
+        self._job_ids: list[uuid.UUID] = []
+        self._delivery_ids: list[uuid.UUID] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    def add(self, *, job_ids: list[uuid.UUID], delivery_ids: list[uuid.UUID]) -> None:
+        """Note that these messages are on the broker; they are stamped within a few milliseconds."""
+        if not (job_ids or delivery_ids):
+            return
+        self._job_ids += job_ids
+        self._delivery_ids += delivery_ids
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write_soon(), name="dispatch-stamps")
+
+    async def _write_soon(self) -> None:
+        await asyncio.sleep(STAMP_DELAY_S)
+        while self._job_ids or self._delivery_ids:
+            job_ids, self._job_ids = self._job_ids, []
+            delivery_ids, self._delivery_ids = self._delivery_ids, []
+            try:
+                async with async_session_factory()() as session:
+                    if job_ids:
+                        await _stamp_new_jobs(session, job_ids=job_ids)
+                    if delivery_ids:
+                        await session.execute(stamp_deliveries(delivery_ids))
+                    await session.commit()
+            except Exception:  # noqa: BLE001 - the reconciler re-sends them; the claim dedupes
+                log.warning("could not stamp %d published jobs; the reconciler will re-publish them", len(job_ids))
+
+    async def drain(self) -> None:
+        """Write what is pending (at shutdown)."""
+        if self._writer is not None:
+            await self._writer
+
+
+dispatch_stamps = DispatchStamps()

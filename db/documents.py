@@ -1,0 +1,251 @@
+"""Knowledge store queries: collections, documents and their chunks (the embeddings are db/embeddings.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from db.models import Chunk, Collection, Document, DocumentBlob
+
+DEFAULT_COLLECTION = "default"
+
+
+# --- collections (API) ------------------------------------------------------------------------
+
+
+async def visible_collections(session: AsyncSession, *, user_id: uuid.UUID) -> list[Collection]:
+    """The user's own collections and every shared one."""
+    result = await session.execute(
+        select(Collection)
+        .where(or_(Collection.owner_id == user_id, Collection.owner_id.is_(None)))
+        .order_by(Collection.owner_id.is_(None), Collection.name)
+    )
+    return list(result.scalars())
+
+
+async def find_collection(session: AsyncSession, *, user_id: uuid.UUID, name: str) -> Collection | None:
+    """By name: the user's own collection first, else a shared one."""
+    result = await session.execute(
+        select(Collection)
+        .where(Collection.name == name, or_(Collection.owner_id == user_id, Collection.owner_id.is_(None)))
+        .order_by(Collection.owner_id.is_(None))
+        .limit(1)
+    )
+    return result.scalar_one_or_none()
+
+
+async def create_collection(
+    session: AsyncSession, *, name: str, owner_id: uuid.UUID | None, description: str | None = None
+) -> Collection | None:
+    """A new collection; None when that name is taken (per owner, or among shared ones)."""
+    result = await session.execute(
+        insert(Collection)
+        .values(id=uuid.uuid4(), name=name, owner_id=owner_id, description=description)
+        .on_conflict_do_nothing()
+        .returning(Collection)
+    )
+    return result.scalar_one_or_none()
+
+
+async def get_or_create_private_collection(session: AsyncSession, *, user_id: uuid.UUID, name: str) -> Collection:
+    await create_collection(session, name=name, owner_id=user_id)
+    result = await session.execute(select(Collection).where(Collection.owner_id == user_id, Collection.name == name))
+    return result.scalar_one()
+
+
+# --- documents (API) --------------------------------------------------------------------------
+
+
+def _insert_if_missing(*, collection_id: uuid.UUID, owner_id: uuid.UUID, source_key: str, fields: dict[str, Any]):
+    values = {"tags": [], "metadata": {}, **fields}
+    return (
+        insert(Document.__table__)  # the table, so `metadata` is the column name, not the ORM's attribute
+        .values(
+            id=uuid.uuid4(), collection_id=collection_id, owner_id=owner_id, source_key=source_key,
+            status="pending", chunk_count=0, active_generation=0, **values,
+        )
+        .on_conflict_do_nothing(index_elements=["collection_id", "source_key"])
+    )
+
+
+def _locked(collection_id: uuid.UUID, source_key: str):
+    return (
+        select(Document)
+        .where(Document.collection_id == collection_id, Document.source_key == source_key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+def _blob_upsert(document_id: uuid.UUID, content: bytes):
+    return (
+        insert(DocumentBlob)
+        .values(document_id=document_id, content=content)
+        .on_conflict_do_update(index_elements=["document_id"], set_={"content": content})
+    )
+
+
+def _decide(document: Document, *, content: bytes | None, content_hash: str | None, fields: dict[str, Any]) -> str:
+    """created | replaced | unchanged; applies the new fields unless unchanged."""
+    fresh = document.content_hash is None and document.ingest_job_id is None
+    if not fresh and content_hash is not None and document.content_hash == content_hash and document.status != "failed":
+        return "unchanged"
+    for key, value in fields.items():
+        setattr(document, "metadata_" if key == "metadata" else key, value)
+    document.content_hash = content_hash
+    document.byte_size = len(content) if content is not None else None
+    document.status = "pending"
+    document.error = None
+    document.updated_at = func.now()
+    return "created" if fresh else "replaced"
+
+
+async def upsert_document(
+    session: AsyncSession,
+    *,
+    collection_id: uuid.UUID,
+    owner_id: uuid.UUID,
+    source_key: str,
+    content: bytes | None,
+    content_hash: str | None,
+    fields: dict[str, Any],
+) -> tuple[Document, str]:
+    """Record a document to ingest. Returns (document, action): `created`, `replaced` (new content for
+    the same source) or `unchanged` (the same content is already there: nothing to do)."""
+    await session.execute(
+        _insert_if_missing(collection_id=collection_id, owner_id=owner_id, source_key=source_key, fields=fields)
+    )
+    document = (await session.execute(_locked(collection_id, source_key))).scalar_one()
+    action = _decide(document, content=content, content_hash=content_hash, fields=fields)
+    if action != "unchanged" and content is not None:
+        await session.execute(_blob_upsert(document.id, content))
+    return document, action
+
+
+def upsert_document_sync(
+    session: Session,
+    *,
+    collection_id: uuid.UUID,
+    owner_id: uuid.UUID,
+    source_key: str,
+    content: bytes | None,
+    content_hash: str | None,
+    fields: dict[str, Any],
+) -> tuple[Document, str]:
+    """upsert_document for workers (archive members)."""
+    session.execute(_insert_if_missing(collection_id=collection_id, owner_id=owner_id, source_key=source_key, fields=fields))
+    document = session.execute(_locked(collection_id, source_key)).scalar_one()
+    action = _decide(document, content=content, content_hash=content_hash, fields=fields)
+    if action != "unchanged" and content is not None:
+        session.execute(_blob_upsert(document.id, content))
+    return document, action
+
+
+def add_archive_member(session: Session, *, archive: Document, member_name: str, content: bytes) -> tuple[Document, str]:
+    """A member of an archive as its own document, with the archive's metadata; returns (document, action)."""
+    return upsert_document_sync(
+        session,
+        collection_id=archive.collection_id,
+        owner_id=archive.owner_id,
+        source_key=f"{archive.source_key}!/{member_name}",
+        content=content,
+        content_hash=hashlib.sha256(content).hexdigest(),
+        fields={
+            "filename": member_name.rsplit("/", 1)[-1],
+            "title": None,
+            "tags": archive.tags,
+            "resource_type": archive.resource_type,
+            "level": archive.level,
+            "parent_id": archive.id,
+            "metadata": {"archive": archive.filename, "member": member_name},
+        },
+    )
+
+
+async def list_documents(
+    session: AsyncSession,
+    *,
+    collection_ids: Sequence[uuid.UUID],
+    limit: int,
+    before: tuple[datetime, uuid.UUID] | None,
+) -> list[Document]:
+    query = select(Document).where(Document.collection_id.in_(collection_ids))
+    if before is not None:
+        created_at, document_id = before
+        query = query.where(
+            or_(Document.created_at < created_at, and_(Document.created_at == created_at, Document.id < document_id))
+        )
+    query = query.order_by(Document.created_at.desc(), Document.id.desc()).limit(limit)
+    return list((await session.execute(query)).scalars())
+
+
+async def get_document(session: AsyncSession, *, document_id: uuid.UUID, collection_ids: Sequence[uuid.UUID]) -> Document | None:
+    result = await session.execute(
+        select(Document)
+        .where(Document.id == document_id, Document.collection_id.in_(collection_ids))
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()
+
+
+async def document_chunks(session: AsyncSession, *, document: Document) -> list[Chunk]:
+    result = await session.execute(
+        select(Chunk)
+        .where(Chunk.document_id == document.id, Chunk.generation == document.active_generation)
+        .order_by(Chunk.position)
+    )
+    return list(result.scalars())
+
+
+async def delete_document(session: AsyncSession, *, document_id: uuid.UUID) -> None:
+    """The document, its bytes, chunks and embeddings (cascades)."""
+    await session.execute(delete(Document).where(Document.id == document_id))
+
+
+# --- ingestion (workers) ----------------------------------------------------------------------
+
+
+def load_for_ingest(session: Session, *, document_id: uuid.UUID) -> tuple[Document, bytes | None] | None:
+    document = session.get(Document, document_id, populate_existing=True)
+    if document is None:
+        return None
+    blob = session.get(DocumentBlob, document_id)
+    return document, (blob.content if blob is not None else None)
+
+
+def set_document_status(
+    session: Session, *, document_id: uuid.UUID, status: str, error: dict[str, Any] | None = None, **fields: Any
+) -> None:
+    values = {"status": status, "error": error, "updated_at": func.now(), **fields}
+    if "metadata" in values:
+        values["metadata_"] = values.pop("metadata")
+    session.execute(update(Document).where(Document.id == document_id).values(**values))
+
+
+def replace_pending_chunks(session: Session, *, document_id: uuid.UUID, generation: int, rows: list[dict[str, Any]]) -> None:
+    """Write the chunks of a generation in one multi-row INSERT, first removing any a crashed run left."""
+    session.execute(delete(Chunk).where(Chunk.document_id == document_id, Chunk.generation == generation))
+    if rows:
+        session.execute(insert(Chunk), [{"document_id": document_id, "generation": generation, **row} for row in rows])
+
+
+def activate_generation(session: Session, *, document_id: uuid.UUID, generation: int) -> int:
+    """Make a generation the searchable one and drop the others, in the caller's one transaction."""
+    count = session.execute(
+        select(func.count()).select_from(Chunk).where(Chunk.document_id == document_id, Chunk.generation == generation)
+    ).scalar_one()
+    session.execute(
+        update(Document)
+        .where(Document.id == document_id)
+        .values(active_generation=generation, status="ready", error=None, chunk_count=count, updated_at=func.now())
+    )
+    session.execute(delete(Chunk).where(Chunk.document_id == document_id, Chunk.generation != generation))
+    return count

@@ -1,0 +1,219 @@
+"""One way to commit: the transaction first, then what it promised to the outside world.
+
+Job transitions, `create_job` and redeliveries record, beside their rows, what must happen
+once the rows are committed: job events to publish live on Redis, webhook messages to queue,
+job messages to send to the broker. These wait in the session's outbox. `commit` (or the end of
+a `unit_of_work()` block) commits, then sends them in that order: events, deliveries, jobs.
+A rollback discards them.
+
+Sending is best effort by design, because the rows are the record: a live event a subscriber
+missed is in the timeline, and a job or delivery the broker did not take stays unstamped
+(`dispatched_at` NULL) for the reconciler to send. Sent jobs and deliveries are stamped.
+
+A plain `session.commit()` while the outbox holds something is refused (`before_commit`
+raises), so no caller can commit and forget to publish. This is the only module that sends
+jobs or deliveries to the broker (an import-linter contract keeps it so).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import anyio
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from core import broker
+from core.channels import job_channel
+from core.jobspec import Route
+from core.redis_clients import get_async_redis, get_redis
+from core.settings import get_settings
+from db.dispatch_stamps import dispatch_stamps, stamp_now
+from db.models import Job, JobEvent
+from db.session import async_session_factory, sync_session_factory
+
+log = logging.getLogger(__name__)
+
+OUTBOX_KEY = "mentorq_outbox"
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """A job message to send once committed: the job's current stage's route."""
+
+    job_id: uuid.UUID
+    route: Route
+    priority: int
+    countdown: float | None = None
+
+
+@dataclass
+class Outbox:
+    """What a transaction will send once it has committed."""
+
+    events: list[tuple[JobEvent, Job]] = field(default_factory=list)
+    deliveries: list[uuid.UUID] = field(default_factory=list)
+    dispatches: list[Dispatch] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.events or self.deliveries or self.dispatches)
+
+
+class UnpublishedCommit(RuntimeError):
+    """A commit that would leave its outbox unsent: commit through this module instead."""
+
+
+def outbox(session: Session | AsyncSession) -> Outbox:
+    """The session's outbox (created on first use); transitions add to it."""
+    return session.info.setdefault(OUTBOX_KEY, Outbox())
+
+
+def dispatch_job(
+    session: Session | AsyncSession, *, job_id: uuid.UUID, route: Route, priority: int, countdown: float | None = None
+) -> None:
+    """Send this job's message (its current stage) once the transaction has committed."""
+    outbox(session).dispatches.append(Dispatch(job_id, route, priority, countdown))
+
+
+def _take(session: Session | AsyncSession) -> Outbox:
+    return session.info.pop(OUTBOX_KEY, None) or Outbox()
+
+
+@event.listens_for(Session, "before_commit")
+def _refuse_commit_with_unsent_outbox(session: Session) -> None:
+    if session.info.get(OUTBOX_KEY):
+        raise UnpublishedCommit(
+            "this transaction has job events, webhook messages or job messages to send: "
+            "commit it with db.unit_of_work.commit / commit_async / unit_of_work()"
+        )
+
+
+@event.listens_for(Session, "after_rollback")
+def _discard_outbox(session: Session) -> None:
+    session.info.pop(OUTBOX_KEY, None)
+
+
+# --- sync: workers, beat, the command line ------------------------------------------------------
+
+
+def commit(session: Session) -> None:
+    """Commit, then send what the transaction recorded (events, deliveries, jobs)."""
+    box = _take(session)
+    try:
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    _send(box)
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """A transaction that commits on success (then sends its outbox) and rolls back on error."""
+    session = sync_session_factory()()
+    try:
+        yield session
+        commit(session)
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _send(box: Outbox) -> None:
+    if box.events:
+        try:
+            pipe = get_redis().pipeline(transaction=False)
+            for job_event, job in box.events:
+                pipe.publish(job_channel(job.id), json.dumps(event_message(job_event, job)))
+            pipe.execute()
+        except Exception:  # noqa: BLE001 - live events are a convenience; the rows are the record
+            log.warning("could not publish live events", exc_info=True)
+    deliveries, jobs = _send_to_broker(box)
+    if deliveries or jobs:
+        try:
+            with sync_session_factory()() as session:
+                stamp_now(session, job_ids=jobs, delivery_ids=deliveries)
+                session.commit()
+        except Exception:  # noqa: BLE001 - unstamped means the reconciler sends it again; the claim dedupes
+            log.warning("could not stamp %d jobs and %d deliveries as sent", len(jobs), len(deliveries))
+
+
+def _send_to_broker(box: Outbox) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
+    """Deliveries, then jobs; the first failure stops both (the broker is down: the reconciler sends the rest)."""
+    sent_deliveries: list[uuid.UUID] = []
+    sent_jobs: list[uuid.UUID] = []
+    try:
+        for delivery_id in box.deliveries:
+            broker.publish_delivery(delivery_id=delivery_id)
+            sent_deliveries.append(delivery_id)
+        for dispatch in box.dispatches:
+            broker.publish_job(
+                job_id=dispatch.job_id, route=dispatch.route, priority=dispatch.priority, countdown=dispatch.countdown
+            )
+            sent_jobs.append(dispatch.job_id)
+    except Exception:  # noqa: BLE001 - the rows stay unstamped; the reconciler sends them
+        log.warning("broker unavailable; %d messages left to the reconciler", len(box.deliveries) + len(box.dispatches)
+                    - len(sent_deliveries) - len(sent_jobs))
+    return sent_deliveries, sent_jobs
+
+
+# --- async: the API ------------------------------------------------------------------------------
+
+
+async def commit_async(session: AsyncSession) -> None:
+    """The API's commit: commit, then send what the transaction recorded (events, deliveries, jobs)."""
+    box = _take(session)
+    await session.commit()
+    await _send_async(box)
+
+
+@asynccontextmanager
+async def async_unit_of_work() -> AsyncIterator[AsyncSession]:
+    """An API-side transaction of its own (outside a request's session): commit_async on success."""
+    async with async_session_factory()() as session:
+        yield session
+        await commit_async(session)
+
+
+async def _send_async(box: Outbox) -> None:
+    if box.events:
+        try:
+            async with get_async_redis().pipeline(transaction=False) as pipe:
+                for job_event, job in box.events:
+                    pipe.publish(job_channel(job.id), json.dumps(event_message(job_event, job)))
+                await pipe.execute()
+        except Exception:  # noqa: BLE001
+            log.warning("could not publish live events", exc_info=True)
+    if not (box.deliveries or box.dispatches):
+        return
+    # kombu is synchronous: one thread hop for the lot, bounded so a hung broker cannot hold the request.
+    deliveries: list[uuid.UUID] = []
+    jobs: list[uuid.UUID] = []
+    try:
+        with anyio.fail_after(get_settings().broker_publish_timeout_seconds + 1):
+            deliveries, jobs = await anyio.to_thread.run_sync(_send_to_broker, box)
+    except TimeoutError:
+        log.warning("broker too slow; jobs stay in the outbox for the reconciler")
+    # Stamped in batches a few milliseconds later, off the request path.
+    dispatch_stamps.add(job_ids=jobs, delivery_ids=deliveries)
+
+
+def event_message(job_event: JobEvent, job: Job) -> dict:
+    """The JSON a job event is published as on the job's live channel."""
+    return {
+        "id": job_event.id,
+        "job_id": str(job.id),
+        "type": job_event.type,
+        "status": job.status,
+        "data": job_event.data,
+        "at": (job_event.created_at or datetime.now(UTC)).isoformat(),
+    }
