@@ -18,7 +18,11 @@ dev: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/mentorq demo
 
+# Architecture contracts and style first (seconds), then the suite.
 test: $(STAMP)
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	MENTORQ_ENV=test $(PY) -m pytest
 
 $(PY):

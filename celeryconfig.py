@@ -49,7 +49,9 @@ task_send_sent_event = False
 
 # Every kind's task.py and every platform task module: a worker imports them all.
 include = task_modules()
-_routes = [route for kind in all_kinds().values() for route in kind.routes()] + [t.route for t in PLATFORM_TASKS]
+_routes = [route for kind in all_kinds().values() for route in kind.routes()] + [
+    t.route for t in PLATFORM_TASKS
+]
 task_routes = {route.task_name: {"queue": route.queue} for route in _routes}
 task_queues = [Queue(name) for name in sorted({route.queue for route in _routes})]
 task_default_queue = "cpu"

@@ -31,7 +31,9 @@ class UserUpdate(schemas.BaseUserUpdate):
     pass
 
 
-async def get_user_db(session: Annotated[AsyncSession, Depends(get_async_session)]) -> AsyncIterator[SQLAlchemyUserDatabase]:
+async def get_user_db(
+    session: Annotated[AsyncSession, Depends(get_async_session)],
+) -> AsyncIterator[SQLAlchemyUserDatabase]:
     yield SQLAlchemyUserDatabase(session, User)
 
 
@@ -44,12 +46,16 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
 
     async def validate_password(self, password: str, user: UserCreate | User) -> None:
         if len(password) < MIN_PASSWORD_LENGTH:
-            raise InvalidPasswordException(reason=f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+            raise InvalidPasswordException(
+                reason=f"password must be at least {MIN_PASSWORD_LENGTH} characters"
+            )
         if user.email.lower() in password.lower():
             raise InvalidPasswordException(reason="password must not contain the e-mail address")
 
 
-async def get_user_manager(user_db: Annotated[SQLAlchemyUserDatabase, Depends(get_user_db)]) -> AsyncIterator[UserManager]:
+async def get_user_manager(
+    user_db: Annotated[SQLAlchemyUserDatabase, Depends(get_user_db)],
+) -> AsyncIterator[UserManager]:
     yield UserManager(user_db)
 
 

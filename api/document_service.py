@@ -49,8 +49,12 @@ def _writable(collection: Collection, user: User) -> bool:
 
 def collection_read(collection: Collection, user: User) -> CollectionRead:
     return CollectionRead(
-        id=collection.id, name=collection.name, description=collection.description,
-        shared=collection.owner_id is None, writable=_writable(collection, user), created_at=collection.created_at,
+        id=collection.id,
+        name=collection.name,
+        description=collection.description,
+        shared=collection.owner_id is None,
+        writable=_writable(collection, user),
+        created_at=collection.created_at,
     )
 
 
@@ -59,11 +63,16 @@ async def list_collections(session: AsyncSession, *, user: User) -> CollectionLi
     return CollectionList(items=[collection_read(collection, user) for collection in collections])
 
 
-async def create_collection(session: AsyncSession, *, user: User, request: CollectionCreate) -> CollectionRead:
+async def create_collection(
+    session: AsyncSession, *, user: User, request: CollectionCreate
+) -> CollectionRead:
     if request.shared and not user.is_superuser:
         raise ProblemError(403, "admin_only", "only admins create shared collections")
     collection = await document_queries.create_collection(
-        session, name=request.name, owner_id=None if request.shared else user.id, description=request.description
+        session,
+        name=request.name,
+        owner_id=None if request.shared else user.id,
+        description=request.description,
     )
     if collection is None:
         raise ProblemError(409, "collection_exists", f"a collection named {request.name!r} already exists")
@@ -81,8 +90,10 @@ async def _collection_for_write(session: AsyncSession, *, user: User, name: str)
     return collection
 
 
-async def readable_collection_ids(session: AsyncSession, *, user: User, names: list[str] | None = None) -> list[uuid.UUID]:
-    """Ids of the named collections the user can read (all of them when `names` is None); 404 for an unknown name."""
+async def readable_collection_ids(
+    session: AsyncSession, *, user: User, names: list[str] | None = None
+) -> list[uuid.UUID]:
+    """Ids of the named collections the user can read (all when `names` is None); 404 for an unknown name."""
     collections = await document_queries.visible_collections(session, user_id=user.id)
     if names is None:
         return [collection.id for collection in collections]
@@ -121,8 +132,12 @@ async def submit_uploads(
             source_key=f"file:{upload.filename or hashlib.sha256(upload.content).hexdigest()}",
             content=upload.content,
             content_hash=hashlib.sha256(upload.content).hexdigest(),
-            fields={**_meta_fields(meta, title=meta.title if len(uploads) == 1 else None),
-                    "filename": upload.filename, "content_type": upload.content_type, "source_url": None},
+            fields={
+                **_meta_fields(meta, title=meta.title if len(uploads) == 1 else None),
+                "filename": upload.filename,
+                "content_type": upload.content_type,
+                "source_url": None,
+            },
         )
         item = SubmittedDocument(filename=upload.filename, action=action)
         items.append(item)
@@ -138,16 +153,29 @@ async def submit_url(session: AsyncSession, *, user: User, url: str, meta: Docum
         check_url_syntax(url, allow_http=True, allow_private=settings.fetch_allow_private)
     except WebhookAddressError as error:
         code = "url_forbidden" if error.code == "webhook_address_forbidden" else "url_invalid"
-        raise ProblemError(422, code, error.message, errors=[{"path": "url", "message": error.message}]) from None
+        raise ProblemError(
+            422, code, error.message, errors=[{"path": "url", "message": error.message}]
+        ) from None
     collection = await _collection_for_write(session, user=user, name=meta.collection)
     document, action = await document_queries.upsert_document(
-        session, collection_id=collection.id, owner_id=user.id, source_key=f"url:{url}",
-        content=None, content_hash=None,
-        fields={**_meta_fields(meta, title=meta.title), "source_url": url, "filename": None, "content_type": None},
+        session,
+        collection_id=collection.id,
+        owner_id=user.id,
+        source_key=f"url:{url}",
+        content=None,
+        content_hash=None,
+        fields={
+            **_meta_fields(meta, title=meta.title),
+            "source_url": url,
+            "filename": None,
+            "content_type": None,
+        },
     )
     # A URL is always fetched again: only the worker can tell whether its content changed.
     item = SubmittedDocument(filename=None, action="created" if action == "created" else "replaced")
-    await _finish_submission(session, user=user, collection=collection, pending=[(item, document, item.action)])
+    await _finish_submission(
+        session, user=user, collection=collection, pending=[(item, document, item.action)]
+    )
     return item
 
 
@@ -164,7 +192,12 @@ async def submit_text(
 
 
 def _meta_fields(meta: DocumentMeta, *, title: str | None) -> dict[str, Any]:
-    return {"title": title, "tags": sorted(set(meta.tags)), "resource_type": meta.resource_type, "level": meta.level}
+    return {
+        "title": title,
+        "tags": sorted(set(meta.tags)),
+        "resource_type": meta.resource_type,
+        "level": meta.level,
+    }
 
 
 def _rejected(filename: str | None, code: str, message: str) -> SubmittedDocument:
@@ -172,7 +205,11 @@ def _rejected(filename: str | None, code: str, message: str) -> SubmittedDocumen
 
 
 async def _finish_submission(
-    session: AsyncSession, *, user: User, collection: Collection, pending: list[tuple[SubmittedDocument, Document, str]]
+    session: AsyncSession,
+    *,
+    user: User,
+    collection: Collection,
+    pending: list[tuple[SubmittedDocument, Document, str]],
 ) -> None:
     """Create an ingest job per new or changed document (canceling a superseded one), commit, publish."""
     jobs: list[Job] = []
@@ -180,7 +217,9 @@ async def _finish_submission(
         if action != "unchanged":
             if document.ingest_job_id is not None:
                 await job_queries.cancel_job(session, job_id=document.ingest_job_id)
-            job = job_queries.create_job(session, INGEST, input={"document_id": str(document.id)}, owner_id=user.id)
+            job = job_queries.create_job(
+                session, INGEST, input={"document_id": str(document.id)}, owner_id=user.id
+            )
             document.ingest_job_id = job.id
             jobs.append(job)
     await commit_async(session)
@@ -195,20 +234,38 @@ async def _finish_submission(
 # --- reading ----------------------------------------------------------------------------------
 
 
-def document_read(document: Document, collection: Collection, job: Job | None, chunks: list | None = None) -> DocumentRead:
+def document_read(
+    document: Document, collection: Collection, job: Job | None, chunks: list | None = None
+) -> DocumentRead:
     """The document as clients see it; a pending one whose ingest job ended badly shows that job's error."""
     status, error = document.status, document.error
     if status in ("pending", "processing") and job is not None and job.status in ("failed", "canceled"):
         status = "failed"
         error = job.error or {"code": "ingest_canceled", "message": "the ingest job was canceled"}
     return DocumentRead(
-        id=document.id, collection=collection.name, shared=collection.owner_id is None, title=document.title,
-        source_url=document.source_url, filename=document.filename, format=document.format, tags=document.tags or [],
-        resource_type=document.resource_type, level=document.level, status=status, error=error,
-        chunk_count=document.chunk_count, byte_size=document.byte_size, content_hash=document.content_hash,
-        parent_id=document.parent_id, ingest_job_id=document.ingest_job_id, metadata=document.metadata_ or {},
-        created_at=document.created_at, updated_at=document.updated_at,
-        chunks=[ChunkRead.model_validate(chunk, from_attributes=True) for chunk in chunks] if chunks is not None else None,
+        id=document.id,
+        collection=collection.name,
+        shared=collection.owner_id is None,
+        title=document.title,
+        source_url=document.source_url,
+        filename=document.filename,
+        format=document.format,
+        tags=document.tags or [],
+        resource_type=document.resource_type,
+        level=document.level,
+        status=status,
+        error=error,
+        chunk_count=document.chunk_count,
+        byte_size=document.byte_size,
+        content_hash=document.content_hash,
+        parent_id=document.parent_id,
+        ingest_job_id=document.ingest_job_id,
+        metadata=document.metadata_ or {},
+        created_at=document.created_at,
+        updated_at=document.updated_at,
+        chunks=[ChunkRead.model_validate(chunk, from_attributes=True) for chunk in chunks]
+        if chunks is not None
+        else None,
     )
 
 
@@ -216,9 +273,16 @@ async def _reads(session: AsyncSession, documents: list[Document]) -> list[Docum
     collection_ids = {document.collection_id for document in documents}
     job_ids = [document.ingest_job_id for document in documents if document.ingest_job_id]
     collections = {
-        c.id: c for c in (await session.execute(select(Collection).where(Collection.id.in_(collection_ids)))).scalars()
+        c.id: c
+        for c in (
+            await session.execute(select(Collection).where(Collection.id.in_(collection_ids)))
+        ).scalars()
     }
-    jobs = {j.id: j for j in (await session.execute(select(Job).where(Job.id.in_(job_ids)))).scalars()} if job_ids else {}
+    jobs = (
+        {j.id: j for j in (await session.execute(select(Job).where(Job.id.in_(job_ids)))).scalars()}
+        if job_ids
+        else {}
+    )
     return [document_read(d, collections[d.collection_id], jobs.get(d.ingest_job_id)) for d in documents]
 
 
@@ -229,7 +293,9 @@ async def list_documents(
     before = decode_cursor(cursor) if cursor else None
     found = await document_queries.list_documents(session, collection_ids=ids, limit=limit + 1, before=before)
     page, more = found[:limit], len(found) > limit
-    return DocumentList(items=await _reads(session, page), next_cursor=encode_cursor(page[-1]) if more else None)
+    return DocumentList(
+        items=await _reads(session, page), next_cursor=encode_cursor(page[-1]) if more else None
+    )
 
 
 async def _visible_document(session: AsyncSession, *, user: User, document_id: str) -> Document:
@@ -244,7 +310,9 @@ async def _visible_document(session: AsyncSession, *, user: User, document_id: s
     return document
 
 
-async def get_document(session: AsyncSession, *, user: User, document_id: str, include_chunks: bool) -> DocumentRead:
+async def get_document(
+    session: AsyncSession, *, user: User, document_id: str, include_chunks: bool
+) -> DocumentRead:
     document = await _visible_document(session, user=user, document_id=document_id)
     [read] = await _reads(session, [document])
     if include_chunks:

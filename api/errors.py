@@ -84,10 +84,18 @@ def field_path(location: tuple[Any, ...] | list[Any]) -> str:
 def _validation_problem(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = exc.errors()
     if any(error.get("type") == "json_invalid" for error in errors):
-        return problem_response(400, "malformed_json", "the request body is not valid JSON", instance=request.url.path)
-    details = [{"path": field_path(error.get("loc", ())), "message": error.get("msg", "")} for error in errors]
+        return problem_response(
+            400, "malformed_json", "the request body is not valid JSON", instance=request.url.path
+        )
+    details = [
+        {"path": field_path(error.get("loc", ())), "message": error.get("msg", "")} for error in errors
+    ]
     return problem_response(
-        422, "validation_error", "the request does not match the expected shape", errors=details, instance=request.url.path
+        422,
+        "validation_error",
+        "the request does not match the expected shape",
+        errors=details,
+        instance=request.url.path,
     )
 
 
@@ -103,7 +111,9 @@ def _http_problem(request: Request, exc: StarletteHTTPException) -> JSONResponse
     if exc.status_code == 401:
         code = "unauthorized"
         detail = "a valid bearer token or session cookie is required"
-    return problem_response(exc.status_code, code, detail, headers=getattr(exc, "headers", None), instance=request.url.path)
+    return problem_response(
+        exc.status_code, code, detail, headers=getattr(exc, "headers", None), instance=request.url.path
+    )
 
 
 def _is_connection_problem(exc: Exception) -> bool:
@@ -118,7 +128,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
         return problem_response(
-            exc.status, exc.code, exc.detail, errors=exc.errors, headers=exc.headers, instance=request.url.path
+            exc.status,
+            exc.code,
+            exc.detail,
+            errors=exc.errors,
+            headers=exc.headers,
+            instance=request.url.path,
         )
 
     app.add_exception_handler(RequestValidationError, _validation_problem)  # type: ignore[arg-type]
@@ -129,25 +144,38 @@ def install_error_handlers(app: FastAPI) -> None:
         if _is_connection_problem(exc):
             log.warning("database unavailable: %s", type(exc.orig).__name__ if exc.orig else exc)
             return problem_response(
-                503, "database_unavailable", "the database is unavailable; retry shortly",
-                headers={"Retry-After": "5"}, instance=request.url.path,
+                503,
+                "database_unavailable",
+                "the database is unavailable; retry shortly",
+                headers={"Retry-After": "5"},
+                instance=request.url.path,
             )
         log.exception("database error")
-        return problem_response(500, "internal_error", "an unexpected error occurred", instance=request.url.path)
+        return problem_response(
+            500, "internal_error", "an unexpected error occurred", instance=request.url.path
+        )
 
     @app.exception_handler(PoolTimeoutError)
     async def _pool(request: Request, exc: PoolTimeoutError) -> JSONResponse:
         return problem_response(
-            503, "database_unavailable", "the database is busy or unavailable; retry shortly",
-            headers={"Retry-After": "5"}, instance=request.url.path,
+            503,
+            "database_unavailable",
+            "the database is busy or unavailable; retry shortly",
+            headers={"Retry-After": "5"},
+            instance=request.url.path,
         )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, OSError) or type(exc).__module__.startswith("psycopg"):
             return problem_response(
-                503, "database_unavailable", "a backing service is unavailable; retry shortly",
-                headers={"Retry-After": "5"}, instance=request.url.path,
+                503,
+                "database_unavailable",
+                "a backing service is unavailable; retry shortly",
+                headers={"Retry-After": "5"},
+                instance=request.url.path,
             )
         log.exception("unhandled error on %s", request.url.path)
-        return problem_response(500, "internal_error", "an unexpected error occurred", instance=request.url.path)
+        return problem_response(
+            500, "internal_error", "an unexpected error occurred", instance=request.url.path
+        )

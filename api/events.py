@@ -86,7 +86,9 @@ class JobEventHub:
                 continue
             if not message or message.get("type") != "message":
                 continue
-            channel = message["channel"].decode() if isinstance(message["channel"], bytes) else message["channel"]
+            channel = (
+                message["channel"].decode() if isinstance(message["channel"], bytes) else message["channel"]
+            )
             try:
                 event = json.loads(message["data"])
             except (TypeError, ValueError):

@@ -28,13 +28,14 @@ def parse_idempotency_key(raw: str | None) -> str | None:
         raise ProblemError(
             400,
             "invalid_idempotency_key",
-            f'Idempotency-Key must be a quoted string (or a token) of 1 to {IDEMPOTENCY_KEY_MAX} printable characters',
+            "Idempotency-Key must be a quoted string (or a token) of 1 to "
+            f"{IDEMPOTENCY_KEY_MAX} printable characters",
         )
     return key
 
 
 def parse_prefer_wait(raw: str | None, *, max_wait: int) -> int | None:
-    """Seconds from `Prefer: wait=N`, capped at max_wait; None when absent or unparseable (ignored, per RFC 7240)."""
+    """Seconds from `Prefer: wait=N`, capped at max_wait; None when absent or unparseable (then ignored)."""
     if not raw:
         return None
     for preference in re.split(r"[,;]", raw):

@@ -56,21 +56,28 @@ def _validate_input(kind_name: str, raw_input: dict[str, Any]) -> tuple[JobSpec,
     kinds = enabled_kinds(include_debug=get_settings().debug_kinds)
     kind = kinds.get(kind_name)
     if kind is None:
-        raise ProblemError(422, "unknown_kind", f"unknown job kind {kind_name!r}; known kinds: {', '.join(sorted(kinds))}")
+        raise ProblemError(
+            422, "unknown_kind", f"unknown job kind {kind_name!r}; known kinds: {', '.join(sorted(kinds))}"
+        )
     try:
         payload = kind.input_model.model_validate(raw_input)
     except ValidationError as error:
         errors = [
-            {"path": field_path(("input", *e["loc"])), "message": e["msg"]} for e in error.errors(include_url=False)
+            {"path": field_path(("input", *e["loc"])), "message": e["msg"]}
+            for e in error.errors(include_url=False)
         ]
-        raise ProblemError(422, "invalid_input", f"the input does not match the {kind_name!r} schema", errors=errors)
+        raise ProblemError(
+            422, "invalid_input", f"the input does not match the {kind_name!r} schema", errors=errors
+        ) from None
     return kind, payload.model_dump(mode="json", exclude_none=True, by_alias=True)
 
 
 def _check_webhook_url(url: str) -> None:
     settings = get_settings()
     try:
-        check_url_syntax(url, allow_http=settings.webhook_allow_http, allow_private=settings.webhook_allow_private)
+        check_url_syntax(
+            url, allow_http=settings.webhook_allow_http, allow_private=settings.webhook_allow_private
+        )
     except WebhookAddressError as error:
         raise ProblemError(
             422, error.code, str(error), errors=[{"path": "webhook", "message": str(error)}]
@@ -95,12 +102,18 @@ async def submit_job(
         # Serialize requests with the same key; a second one while the first is in flight is refused.
         lock_key = func.hashtextextended(f"{owner.id}:{idempotency_key}", 0)
         if not (await session.execute(select(func.pg_try_advisory_xact_lock(lock_key)))).scalar():
-            raise ProblemError(409, "idempotency_request_in_flight", "a request with this Idempotency-Key is in flight")
-        existing = await job_queries.find_job_by_idempotency_key(session, owner_id=owner.id, key=idempotency_key)
+            raise ProblemError(
+                409, "idempotency_request_in_flight", "a request with this Idempotency-Key is in flight"
+            )
+        existing = await job_queries.find_job_by_idempotency_key(
+            session, owner_id=owner.id, key=idempotency_key
+        )
         if existing is not None:
             if existing.request_fingerprint != fingerprint:
                 raise ProblemError(
-                    422, "idempotency_key_reused", "this Idempotency-Key was used with a different request body"
+                    422,
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was used with a different request body",
                 )
             return existing, False
 
@@ -149,7 +162,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         created_at, job_id = raw.split("|")
         return datetime.fromisoformat(created_at), uuid.UUID(job_id)
     except (ValueError, UnicodeDecodeError):
-        raise ProblemError(400, "invalid_cursor", "the cursor is malformed; use next_cursor from a previous page") from None
+        raise ProblemError(
+            400, "invalid_cursor", "the cursor is malformed; use next_cursor from a previous page"
+        ) from None
 
 
 async def list_jobs_for(
@@ -161,7 +176,9 @@ async def list_jobs_for(
         session, owner_id=_visible_to(user), kind=kind, status=status, limit=limit + 1, before=before
     )
     page, more = jobs[:limit], len(jobs) > limit
-    return JobList(items=[job_read(job) for job in page], next_cursor=encode_cursor(page[-1]) if more else None)
+    return JobList(
+        items=[job_read(job) for job in page], next_cursor=encode_cursor(page[-1]) if more else None
+    )
 
 
 async def cancel_job_for(session: AsyncSession, *, user: User, job_id: str) -> Job:
@@ -178,7 +195,9 @@ async def cancel_job_for(session: AsyncSession, *, user: User, job_id: str) -> J
 
 
 @contextlib.asynccontextmanager
-async def listen_if_possible(hub: JobEventHub, job_id: uuid.UUID) -> AsyncIterator[asyncio.Queue[dict[str, Any]] | None]:
+async def listen_if_possible(
+    hub: JobEventHub, job_id: uuid.UUID
+) -> AsyncIterator[asyncio.Queue[dict[str, Any]] | None]:
     """Live events of the job, or None when Redis is unreachable (the caller then polls)."""
     async with contextlib.AsyncExitStack() as stack:
         try:
@@ -189,7 +208,13 @@ async def listen_if_possible(hub: JobEventHub, job_id: uuid.UUID) -> AsyncIterat
 
 
 async def submit_and_wait(
-    session: AsyncSession, hub: JobEventHub, *, owner: User, request: JobCreate, idempotency_key: str | None, seconds: float
+    session: AsyncSession,
+    hub: JobEventHub,
+    *,
+    owner: User,
+    request: JobCreate,
+    idempotency_key: str | None,
+    seconds: float,
 ) -> tuple[Job, bool]:
     """submit_job, then hold until the job ends or `seconds` pass (`Prefer: wait`).
 
@@ -201,7 +226,9 @@ async def submit_and_wait(
             session, owner=owner, request=request, idempotency_key=idempotency_key, job_id=job_id
         )
         if created:
-            return await _wait_on_events(session, hub, events, job=job, deadline=time.monotonic() + seconds), True
+            return await _wait_on_events(
+                session, hub, events, job=job, deadline=time.monotonic() + seconds
+            ), True
     return await wait_for_job(session, hub, job=job, seconds=seconds), False
 
 

@@ -59,6 +59,9 @@ class BodySizeLimit:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
         response = problem_response(
-            413, "payload_too_large", f"the request body exceeds {max_bytes} bytes", instance=scope.get("path")
+            413,
+            "payload_too_large",
+            f"the request body exceeds {max_bytes} bytes",
+            instance=scope.get("path"),
         )
         await response(scope, receive, send)

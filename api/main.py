@@ -44,7 +44,10 @@ def create_app() -> FastAPI:
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
-        upload_paths={"/v1/documents": settings.max_upload_bytes, "/v1/documents/text": settings.max_upload_bytes},
+        upload_paths={
+            "/v1/documents": settings.max_upload_bytes,
+            "/v1/documents/text": settings.max_upload_bytes,
+        },
     )
 
     app.include_router(fastapi_users.get_auth_router(bearer_backend), prefix="/auth/jwt", tags=["auth"])

@@ -32,7 +32,9 @@ async def embed_query(query: str, *, model: str) -> list[float]:
     try:
         # At the head of the gpu queue (the most urgent priority): a person is waiting on it.
         await anyio.to_thread.run_sync(
-            lambda: send_platform_task(EMBED_QUERY, args=[query, model, reply_key], priority=9, expires=timeout)
+            lambda: send_platform_task(
+                EMBED_QUERY, args=[query, model, reply_key], priority=9, expires=timeout
+            )
         )
         redis = get_async_redis()
         deadline = time.monotonic() + timeout
@@ -41,14 +43,24 @@ async def embed_query(query: str, *, model: str) -> list[float]:
             # Short blocking pops: the client's socket timeout stays the normal one.
             reply = await redis.blpop([reply_key], timeout=1)
     except Exception as error:  # noqa: BLE001 - Redis down or publishing failed
-        raise ProblemError(503, "embedding_unavailable", f"could not reach a gpu worker: {type(error).__name__}",
-                           headers={"Retry-After": "5"}) from None
+        raise ProblemError(
+            503,
+            "embedding_unavailable",
+            f"could not reach a gpu worker: {type(error).__name__}",
+            headers={"Retry-After": "5"},
+        ) from None
     if reply is None:
-        raise ProblemError(503, "embedding_unavailable", f"no gpu worker embedded the query within {timeout:g} s",
-                           headers={"Retry-After": "5"})
+        raise ProblemError(
+            503,
+            "embedding_unavailable",
+            f"no gpu worker embedded the query within {timeout:g} s",
+            headers={"Retry-After": "5"},
+        )
     body = json.loads(reply[1])
     if "error" in body:
-        raise ProblemError(503, body["error"]["code"], body["error"]["message"], headers={"Retry-After": "30"})
+        raise ProblemError(
+            503, body["error"]["code"], body["error"]["message"], headers={"Retry-After": "30"}
+        )
     return body["vector"]
 
 
@@ -79,23 +91,40 @@ async def search(session: AsyncSession, *, user: User, request: SearchRequest) -
         timings["vector_ms"] = (time.perf_counter() - started) * 1000
     if request.mode in ("hybrid", "keyword"):
         started = time.perf_counter()
-        keyword_hits = await search_queries.keyword_ranks(session, query=request.query, filters=filters, limit=limit)
+        keyword_hits = await search_queries.keyword_ranks(
+            session, query=request.query, filters=filters, limit=limit
+        )
         timings["keyword_ms"] = (time.perf_counter() - started) * 1000
     hits = search_queries.fuse(vector_hits, keyword_hits, mode=request.mode, k=request.k)
     details = await search_queries.chunk_details(session, chunk_ids=[hit.chunk_id for hit in hits])
     await commit_async(session)
     items = [
         SearchHit(
-            chunk_id=hit.chunk_id, score=hit.score, vector_rank=hit.vector_rank, keyword_rank=hit.keyword_rank,
-            vector_distance=hit.vector_distance, text=row["text"], position=row["position"],
-            heading_path=row["heading_path"] or [], start_s=row["start_s"], end_s=row["end_s"], page=row["page"],
-            document_id=row["document_id"], document_title=row["title"] or row["filename"], source_url=row["source_url"],
-            collection=row["collection"], tags=row["tags"] or [], resource_type=row["resource_type"], level=row["level"],
+            chunk_id=hit.chunk_id,
+            score=hit.score,
+            vector_rank=hit.vector_rank,
+            keyword_rank=hit.keyword_rank,
+            vector_distance=hit.vector_distance,
+            text=row["text"],
+            position=row["position"],
+            heading_path=row["heading_path"] or [],
+            start_s=row["start_s"],
+            end_s=row["end_s"],
+            page=row["page"],
+            document_id=row["document_id"],
+            document_title=row["title"] or row["filename"],
+            source_url=row["source_url"],
+            collection=row["collection"],
+            tags=row["tags"] or [],
+            resource_type=row["resource_type"],
+            level=row["level"],
         )
         for hit in hits
         if (row := details.get(hit.chunk_id)) is not None
     ]
-    return SearchResponse(query=request.query, mode=request.mode, model=model, items=items, timings_ms=timings)
+    return SearchResponse(
+        query=request.query, mode=request.mode, model=model, items=items, timings_ms=timings
+    )
 
 
 async def embedding_status(session: AsyncSession, *, user: User) -> dict:
@@ -113,8 +142,12 @@ async def embedding_status(session: AsyncSession, *, user: User) -> dict:
         "reembedding": active != settings.embed_model,
         "searchable_chunks": total,
         "models": [
-            {"model": model, "embedded": coverage.get(model, 0),
-             "coverage": (coverage.get(model, 0) / total) if total else 1.0, "active": model == active}
+            {
+                "model": model,
+                "embedded": coverage.get(model, 0),
+                "coverage": (coverage.get(model, 0) / total) if total else 1.0,
+                "active": model == active,
+            }
             for model in models
         ],
     }

@@ -35,7 +35,9 @@ async def show_secret(session: AsyncSession, *, user: User) -> dict[str, Any]:
 
 async def rotate_secret(session: AsyncSession, *, user: User) -> dict[str, Any]:
     overlap = timedelta(hours=get_settings().webhook_secret_overlap_hours)
-    secret = await webhook_queries.rotate_secret(session, user_id=user.id, new_secret=new_secret, overlap=overlap)
+    secret = await webhook_queries.rotate_secret(
+        session, user_id=user.id, new_secret=new_secret, overlap=overlap
+    )
     await commit_async(session)
     return _secret_view(secret)
 
@@ -57,7 +59,9 @@ async def redeliver(session: AsyncSession, *, user: User, delivery_id: str) -> d
         raise ProblemError(404, "delivery_not_found", "no such delivery")
     delivery = await webhook_queries.requeue_delivery(session, delivery_id=parsed)
     if delivery is None:
-        raise ProblemError(409, "delivery_in_progress", "this delivery is being sent right now; retry shortly")
+        raise ProblemError(
+            409, "delivery_in_progress", "this delivery is being sent right now; retry shortly"
+        )
     await commit_async(session)  # sends it now; if the broker is down the reconciler does
     rows = await webhook_queries.deliveries_of_job(session, job_id=delivery.job_id)
     return next(webhook_queries.delivery_read(d, a) for d, a in rows if d.id == parsed)

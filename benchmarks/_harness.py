@@ -21,7 +21,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -253,7 +253,7 @@ def machine_info() -> dict[str, Any]:
     except AttributeError:
         usable = os.cpu_count()
     return {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "cpus_usable": usable,
         "cpu_count": os.cpu_count(),
         "cpu_model": cpu_model,
@@ -282,8 +282,9 @@ def python() -> str:
     return sys.executable
 
 
-def wait_for_quiet(pids: dict[str, int | None], *, below_cores: float = 0.15, window_s: float = 2.0,
-                   timeout_s: float = 180.0) -> float:
+def wait_for_quiet(
+    pids: dict[str, int | None], *, below_cores: float = 0.15, window_s: float = 2.0, timeout_s: float = 180.0
+) -> float:
     """Wait (bounded) until the named process trees together use less than `below_cores` of a core
     over `window_s` (a gpu worker's children warm the embedding model in the background right after
     they start, workers/signals.py). Returns the seconds waited; prints a note if it timed out."""

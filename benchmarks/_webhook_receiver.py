@@ -73,7 +73,12 @@ class Handler(BaseHTTPRequestHandler):
         with STATE.lock:
             if parts.path == "/stats":
                 payload = {
-                    path: {"count": e["count"], "first": e["first"], "last": e["last"], "unique_ids": len(e["ids"])}
+                    path: {
+                        "count": e["count"],
+                        "first": e["first"],
+                        "last": e["last"],
+                        "unique_ids": len(e["ids"]),
+                    }
                     for path, e in STATE.paths.items()
                 }
             elif parts.path == "/dump":

@@ -21,7 +21,7 @@ QUEUE = "bare"
 
 def _celery_url(url: str) -> str:
     # redis-py's unix:// is kombu's redis+socket:// (the result backend accepts it too).
-    return "redis+socket://" + url[len("unix://"):] if url.startswith("unix://") else url
+    return "redis+socket://" + url[len("unix://") :] if url.startswith("unix://") else url
 
 
 _url = _celery_url(os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))

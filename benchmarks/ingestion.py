@@ -90,7 +90,9 @@ CONNECT = "the a of to and in for with on that is by as from at this which can w
 
 
 def _sentence(rng: random.Random) -> str:
-    words = [rng.choice(CONNECT) if rng.random() < 0.35 else rng.choice(WORDS) for _ in range(rng.randint(8, 20))]
+    words = [
+        rng.choice(CONNECT) if rng.random() < 0.35 else rng.choice(WORDS) for _ in range(rng.randint(8, 20))
+    ]
     text = " ".join(words)
     return text[0].upper() + text[1:] + "."
 
@@ -114,7 +116,9 @@ def platform_chunk_texts(documents: list[tuple[str, bytes]]) -> list[list[str]]:
     out = []
     for filename, content in documents:
         parsed = parse_document(content, filename=filename, content_type="text/markdown")
-        chunks = chunk_document(parsed, target_tokens=MINILM_TARGET_TOKENS, overlap_tokens=MINILM_OVERLAP_TOKENS)
+        chunks = chunk_document(
+            parsed, target_tokens=MINILM_TARGET_TOKENS, overlap_tokens=MINILM_OVERLAP_TOKENS
+        )
         out.append([embedding_text(chunk.text, chunk.heading_path) for chunk in chunks])
     return out
 
@@ -137,26 +141,49 @@ def raw_encode_child(spec_path: str, out_path: str) -> None:
     model.encode(flat[:16], batch_size=16, normalize_embeddings=True, show_progress_bar=False)
     cpu0, wall0 = time.process_time(), time.perf_counter()
     if spec["mode"] == "bulk":
-        vectors = model.encode(flat, batch_size=spec["batch_size"], normalize_embeddings=True,
-                               convert_to_numpy=True, show_progress_bar=False)
+        vectors = model.encode(
+            flat,
+            batch_size=spec["batch_size"],
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
         rows = vectors.shape[0]
     else:  # shaped: one call per group, as the worker calls it
         rows = 0
         for group in groups:
-            rows += model.encode(group, batch_size=spec["batch_size"], normalize_embeddings=True,
-                                 convert_to_numpy=True, show_progress_bar=False).shape[0]
+            rows += model.encode(
+                group,
+                batch_size=spec["batch_size"],
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            ).shape[0]
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    Path(out_path).write_text(json.dumps({
-        "texts": rows, "wall_s": wall, "cpu_s": cpu, "chunks_per_s": rows / wall,
-        "torch_threads": torch.get_num_threads(), "mode": spec["mode"], "batch_size": spec["batch_size"],
-    }))
+    Path(out_path).write_text(
+        json.dumps(
+            {
+                "texts": rows,
+                "wall_s": wall,
+                "cpu_s": cpu,
+                "chunks_per_s": rows / wall,
+                "torch_threads": torch.get_num_threads(),
+                "mode": spec["mode"],
+                "batch_size": spec["batch_size"],
+            }
+        )
+    )
 
 
-def run_raw(stack: Stack, name: str, groups: list[list[str]], *, mode: str, batch_size: int) -> dict[str, Any]:
+def run_raw(
+    stack: Stack, name: str, groups: list[list[str]], *, mode: str, batch_size: int
+) -> dict[str, Any]:
     spec = stack.root / f"{name}.spec.json"
     out = stack.root / f"{name}.out.json"
     spec.write_text(json.dumps({"groups": groups, "mode": mode, "batch_size": batch_size}))
-    process = spawn(stack, name, [python(), "-m", "benchmarks.ingestion", "--raw-encode-child", str(spec), str(out)])
+    process = spawn(
+        stack, name, [python(), "-m", "benchmarks.ingestion", "--raw-encode-child", str(spec), str(out)]
+    )
     try:
         process.wait(RAW_TIMEOUT_S)
     except subprocess.TimeoutExpired:
@@ -183,7 +210,9 @@ def wait_ready(stack: Stack, names: list[str], timeout_s: float) -> tuple[dict[s
     started = time.monotonic()
     counts: dict[str, int] = {}
     while time.monotonic() - started < timeout_s:
-        rows = stack.sql("SELECT status, count(*) FROM documents WHERE filename = ANY(%s) GROUP BY status", names)
+        rows = stack.sql(
+            "SELECT status, count(*) FROM documents WHERE filename = ANY(%s) GROUP BY status", names
+        )
         counts = {status: count for status, count in rows}
         if counts.get("ready", 0) + counts.get("failed", 0) >= len(names):
             break
@@ -195,12 +224,15 @@ def stage_times(stack: Stack, names: list[str]) -> list[dict[str, float | None]]
     """Per ingest job, from its recorded events: queue waits and stage durations (seconds)."""
     rows = stack.sql(
         "SELECT d.id, e.type, e.data, e.created_at FROM documents d JOIN job_events e ON e.job_id = d.ingest_job_id "
-        "WHERE d.filename = ANY(%s) ORDER BY d.id, e.id", names)
+        "WHERE d.filename = ANY(%s) ORDER BY d.id, e.id",
+        names,
+    )
     jobs: dict[Any, list[tuple[str, Any, datetime]]] = {}
     for doc_id, type_, data, at in rows:
         jobs.setdefault(doc_id, []).append((type_, data, at))
     out = []
     for events in jobs.values():
+
         def at(pred, events=events) -> datetime | None:
             return next((e[2] for e in events if pred(e)), None)
 
@@ -212,15 +244,17 @@ def stage_times(stack: Stack, names: list[str]) -> list[dict[str, float | None]]
         def secs(a: datetime | None, b: datetime | None) -> float | None:
             return (b - a).total_seconds() if a and b else None
 
-        out.append({
-            "cpu_queue_s": secs(queued, started[0] if started else None),
-            "parse_chunk_s": secs(started[0] if started else None, handoff),
-            "gpu_queue_s": secs(handoff, started[1] if len(started) > 1 else None),
-            "embed_stage_s": secs(started[1] if len(started) > 1 else None, done),
-            "first_start": started[0] if started else None,
-            "embed_start": started[1] if len(started) > 1 else None,
-            "done": done,
-        })
+        out.append(
+            {
+                "cpu_queue_s": secs(queued, started[0] if started else None),
+                "parse_chunk_s": secs(started[0] if started else None, handoff),
+                "gpu_queue_s": secs(handoff, started[1] if len(started) > 1 else None),
+                "embed_stage_s": secs(started[1] if len(started) > 1 else None, done),
+                "first_start": started[0] if started else None,
+                "embed_start": started[1] if len(started) > 1 else None,
+                "done": done,
+            }
+        )
     return out
 
 
@@ -229,7 +263,9 @@ def read_back_texts(stack: Stack, names: list[str]) -> list[list[str]]:
 
     rows = stack.sql(
         "SELECT d.filename, c.text, c.heading_path FROM chunks c JOIN documents d ON d.id = c.document_id "
-        "AND c.generation = d.active_generation WHERE d.filename = ANY(%s) ORDER BY d.filename, c.position", names)
+        "AND c.generation = d.active_generation WHERE d.filename = ANY(%s) ORDER BY d.filename, c.position",
+        names,
+    )
     groups: dict[str, list[str]] = {}
     for filename, text, heading_path in rows:
         groups.setdefault(filename, []).append(embedding_text(text, heading_path))
@@ -240,7 +276,9 @@ def read_back_texts(stack: Stack, names: list[str]) -> list[list[str]]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.ingestion", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.ingestion", description=__doc__.split("\n\n")[0]
+    )
     add = parser.add_argument
     add("--docs", type=int, default=40, help="Markdown documents of ~64 chunks each (default 40)")
     add("--batch-size", type=int, default=128, help="raw encode batch size (default 128, the ingest batch)")
@@ -266,34 +304,52 @@ def main(argv: list[str] | None = None) -> int:
     names = [name for name, _ in documents]
     local_groups = platform_chunk_texts(documents)
     n_chunks = sum(len(g) for g in local_groups)
-    print(f"corpus: {args.docs} Markdown documents, {sum(len(c) for _, c in documents) / 1e6:.2f} MB, "
-          f"{n_chunks} chunks (the platform's chunker)", flush=True)
+    print(
+        f"corpus: {args.docs} Markdown documents, {sum(len(c) for _, c in documents) / 1e6:.2f} MB, "
+        f"{n_chunks} chunks (the platform's chunker)",
+        flush=True,
+    )
     figures: dict[str, Any] = {"documents": args.docs, "chunks_expected": n_chunks}
     with bench_stack(llm_provider="ollama", keep=args.keep) as stack:
-        print("starting the stack (worker-gpu -Q gpu prefork 1, worker-cpu -Q cpu,io,maintenance prefork 1) ...",
-              flush=True)
+        print(
+            "starting the stack (worker-gpu -Q gpu prefork 1, worker-cpu -Q cpu,io,maintenance prefork 1) ...",
+            flush=True,
+        )
         stack.start_api()
         stack.start_worker("worker-gpu", queues="gpu", concurrency=1)
         stack.start_worker("worker-cpu", queues="cpu,io,maintenance", concurrency=1)
         token = register_token(stack.api_url)
-        roots = {"api": stack.processes["api"].pid, "worker_gpu": stack.processes["worker-gpu"].pid,
-                 "worker_cpu": stack.processes["worker-cpu"].pid, "postgres": stack.postgres.pid,
-                 "redis": stack.redis.pid, "bench_process": os.getpid()}
+        roots = {
+            "api": stack.processes["api"].pid,
+            "worker_gpu": stack.processes["worker-gpu"].pid,
+            "worker_cpu": stack.processes["worker-cpu"].pid,
+            "postgres": stack.postgres.pid,
+            "redis": stack.redis.pid,
+            "bench_process": os.getpid(),
+        }
         quiet = wait_for_quiet({k: v for k, v in roots.items() if k != "bench_process"})
         print(f"workers quiet after {quiet:.0f} s (the gpu worker loads the model at start)", flush=True)
 
         if not args.no_before:
-            print(f"raw encode (before): {n_chunks} texts, batch_size {args.batch_size}, separate process ...",
-                  flush=True)
-            figures["raw_before"] = run_raw(stack, "raw-before", local_groups, mode="bulk",
-                                            batch_size=args.batch_size)
+            print(
+                f"raw encode (before): {n_chunks} texts, batch_size {args.batch_size}, separate process ...",
+                flush=True,
+            )
+            figures["raw_before"] = run_raw(
+                stack, "raw-before", local_groups, mode="bulk", batch_size=args.batch_size
+            )
 
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=stack.api_url, headers=headers, timeout=60) as http:
             print("warm-up: one small document through the platform ...", flush=True)
             warm_name = "warmup.md"
-            http.post("/v1/documents", files=[("files", (warm_name, markdown_document(99999, sections=2).encode(),
-                                                         "text/markdown"))], data={"collection": "warmup"})
+            http.post(
+                "/v1/documents",
+                files=[
+                    ("files", (warm_name, markdown_document(99999, sections=2).encode(), "text/markdown"))
+                ],
+                data={"collection": "warmup"},
+            )
             warm_counts, _ = wait_ready(stack, [warm_name], 300)
             if warm_counts.get("ready") != 1:
                 print(f"warning: warm-up document: {warm_counts}", flush=True)
@@ -309,37 +365,67 @@ def main(argv: list[str] | None = None) -> int:
             counts, _ = wait_ready(stack, names, READY_TIMEOUT_S)
             poll_wall_s = time.perf_counter() - started
             cpu = meter.stop()
-            last_ready = stack.sql("SELECT max(updated_at) FROM documents WHERE filename = ANY(%s)", names)[0][0]
+            last_ready = stack.sql("SELECT max(updated_at) FROM documents WHERE filename = ANY(%s)", names)[
+                0
+            ][0]
             platform_wall = (last_ready.timestamp() - sent_wall) if last_ready else poll_wall_s
-            stored = stack.sql("SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.document_id "
-                               "AND c.generation = d.active_generation WHERE d.filename = ANY(%s)", names)[0][0]
-            embedded = stack.sql("SELECT count(*) FROM embeddings e JOIN chunks c ON c.id = e.chunk_id JOIN documents d "
-                                 "ON d.id = c.document_id AND c.generation = d.active_generation "
-                                 "WHERE d.filename = ANY(%s)", names)[0][0]
+            stored = stack.sql(
+                "SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.document_id "
+                "AND c.generation = d.active_generation WHERE d.filename = ANY(%s)",
+                names,
+            )[0][0]
+            embedded = stack.sql(
+                "SELECT count(*) FROM embeddings e JOIN chunks c ON c.id = e.chunk_id JOIN documents d "
+                "ON d.id = c.document_id AND c.generation = d.active_generation "
+                "WHERE d.filename = ANY(%s)",
+                names,
+            )[0][0]
             figures["platform"] = {
-                "submitted": len(submitted.get("items", [])), "statuses": counts, "chunks": stored,
-                "embeddings": embedded, "upload_request_s": round(upload_s, 3),
-                "wall_s": round(platform_wall, 3), "poll_wall_s": round(poll_wall_s, 3),
-                "chunks_per_s": stored / platform_wall if platform_wall else None, "cpu_s": cpu,
+                "submitted": len(submitted.get("items", [])),
+                "statuses": counts,
+                "chunks": stored,
+                "embeddings": embedded,
+                "upload_request_s": round(upload_s, 3),
+                "wall_s": round(platform_wall, 3),
+                "poll_wall_s": round(poll_wall_s, 3),
+                "chunks_per_s": stored / platform_wall if platform_wall else None,
+                "cpu_s": cpu,
             }
             figures["stages"] = stage_times(stack, names)
-            search = http.post("/v1/search", json={"query": "vector search latency", "k": 5, "mode": "hybrid",
-                                                   "collections": [COLLECTION]}, timeout=60)
-            figures["search_check"] = {"status": search.status_code,
-                                       "hits": len(search.json().get("items", [])) if search.status_code == 200 else 0}
+            search = http.post(
+                "/v1/search",
+                json={
+                    "query": "vector search latency",
+                    "k": 5,
+                    "mode": "hybrid",
+                    "collections": [COLLECTION],
+                },
+                timeout=60,
+            )
+            figures["search_check"] = {
+                "status": search.status_code,
+                "hits": len(search.json().get("items", [])) if search.status_code == 200 else 0,
+            }
 
         db_groups = read_back_texts(stack, names)
         figures["texts_identical_to_local_chunking"] = sorted(t for g in db_groups for t in g) == sorted(
-            t for g in local_groups for t in g)
+            t for g in local_groups for t in g
+        )
         wait_for_quiet({k: v for k, v in roots.items() if k != "bench_process"}, timeout_s=60)
-        print(f"raw encode (after): {sum(len(g) for g in db_groups)} texts read back from the chunks table ...",
-              flush=True)
+        print(
+            f"raw encode (after): {sum(len(g) for g in db_groups)} texts read back from the chunks table ...",
+            flush=True,
+        )
         figures["raw_after"] = run_raw(stack, "raw-after", db_groups, mode="bulk", batch_size=args.batch_size)
         if args.shaped:
             print("raw encode shaped like the worker (one call per document, batch_size 128) ...", flush=True)
-            figures["raw_shaped"] = run_raw(stack, "raw-shaped", [g[i:i + 128] for g in db_groups
-                                                                   for i in range(0, len(g), 128)],
-                                            mode="shaped", batch_size=128)
+            figures["raw_shaped"] = run_raw(
+                stack,
+                "raw-shaped",
+                [g[i : i + 128] for g in db_groups for i in range(0, len(g), 128)],
+                mode="shaped",
+                batch_size=128,
+            )
 
     report = _report(args, figures, machine, total.elapsed())
     path = write_results(NAME, report)
@@ -347,40 +433,71 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _report(args: argparse.Namespace, figures: dict[str, Any], machine: dict[str, Any], elapsed: float) -> dict[str, Any]:
+def _report(
+    args: argparse.Namespace, figures: dict[str, Any], machine: dict[str, Any], elapsed: float
+) -> dict[str, Any]:
     plat = figures["platform"]
     raws = {k: figures[k] for k in ("raw_before", "raw_after", "raw_shaped") if k in figures}
     after = raws.get("raw_after", {})
     primary = after.get("chunks_per_s")
     print()
-    print(f"Ingestion — {args.docs} Markdown documents, {plat['chunks']} chunks, all-MiniLM-L6-v2 on CPU, "
-          f"{machine['cpus_usable']} CPUs ({machine['cpu_model']}), {machine['date']}")
+    print(
+        f"Ingestion — {args.docs} Markdown documents, {plat['chunks']} chunks, all-MiniLM-L6-v2 on CPU, "
+        f"{machine['cpus_usable']} CPUs ({machine['cpu_model']}), {machine['date']}"
+    )
     rows = []
-    labels = {"raw_before": f"raw encode, batch_size {args.batch_size} (before the platform run)",
-              "raw_after": f"raw encode, batch_size {args.batch_size} (after; texts from the chunks table)",
-              "raw_shaped": "raw encode shaped like the worker (per document, batch_size 128)"}
+    labels = {
+        "raw_before": f"raw encode, batch_size {args.batch_size} (before the platform run)",
+        "raw_after": f"raw encode, batch_size {args.batch_size} (after; texts from the chunks table)",
+        "raw_shaped": "raw encode shaped like the worker (per document, batch_size 128)",
+    }
     for key in ("raw_before", "raw_after", "raw_shaped"):
         if key in raws:
             raw = raws[key]
-            rows.append([labels[key], raw.get("texts"), raw.get("wall_s"), raw.get("chunks_per_s"),
-                         f"{fmt(ratio(raw.get('chunks_per_s'), primary), 2)}x"])
-    rows.append(["platform: upload -> every document ready", plat["chunks"], plat["wall_s"], plat["chunks_per_s"],
-                 f"{fmt(ratio(plat['chunks_per_s'], primary), 2)}x"])
+            rows.append(
+                [
+                    labels[key],
+                    raw.get("texts"),
+                    raw.get("wall_s"),
+                    raw.get("chunks_per_s"),
+                    f"{fmt(ratio(raw.get('chunks_per_s'), primary), 2)}x",
+                ]
+            )
+    rows.append(
+        [
+            "platform: upload -> every document ready",
+            plat["chunks"],
+            plat["wall_s"],
+            plat["chunks_per_s"],
+            f"{fmt(ratio(plat['chunks_per_s'], primary), 2)}x",
+        ]
+    )
     print_table(["path", "chunks", "seconds", "chunks/s", "vs raw (after)"], rows)
 
     the_ratio = ratio(plat["chunks_per_s"], primary)
     raw_rates = [r["chunks_per_s"] for r in (raws.get("raw_before"), after) if r and r.get("chunks_per_s")]
     mean_ratio = ratio(plat["chunks_per_s"], sum(raw_rates) / len(raw_rates)) if raw_rates else None
     print()
-    print_table(["aim (issue 4)", "measured", "verdict"], [
-        [f"platform chunks/s >= {AIM_RATIO}x raw encode (after)", f"{fmt(the_ratio, 2)}x",
-         verdict(the_ratio is not None and the_ratio >= AIM_RATIO)],
-        ["same, against the mean of before and after", f"{fmt(mean_ratio, 2)}x",
-         verdict(mean_ratio is not None and mean_ratio >= AIM_RATIO)],
-        ["every document ready, every chunk embedded",
-         f"{json.dumps(plat['statuses'])}, {plat['embeddings']}/{plat['chunks']}",
-         verdict(plat["statuses"].get("ready") == args.docs and plat["embeddings"] == plat["chunks"])],
-    ])
+    print_table(
+        ["aim (issue 4)", "measured", "verdict"],
+        [
+            [
+                f"platform chunks/s >= {AIM_RATIO}x raw encode (after)",
+                f"{fmt(the_ratio, 2)}x",
+                verdict(the_ratio is not None and the_ratio >= AIM_RATIO),
+            ],
+            [
+                "same, against the mean of before and after",
+                f"{fmt(mean_ratio, 2)}x",
+                verdict(mean_ratio is not None and mean_ratio >= AIM_RATIO),
+            ],
+            [
+                "every document ready, every chunk embedded",
+                f"{json.dumps(plat['statuses'])}, {plat['embeddings']}/{plat['chunks']}",
+                verdict(plat["statuses"].get("ready") == args.docs and plat["embeddings"] == plat["chunks"]),
+            ],
+        ],
+    )
 
     stages = figures["stages"]
 
@@ -389,10 +506,12 @@ def _report(args: argparse.Namespace, figures: dict[str, Any], machine: dict[str
 
     print()
     stage_rows = []
-    for key, label in (("cpu_queue_s", "cpu queue wait (upload -> parse starts)"),
-                       ("parse_chunk_s", "parse + chunk + store chunks (cpu worker)"),
-                       ("gpu_queue_s", "gpu queue wait (hand-off -> embed starts)"),
-                       ("embed_stage_s", "embed stage: encode + store vectors + activate (gpu worker)")):
+    for key, label in (
+        ("cpu_queue_s", "cpu queue wait (upload -> parse starts)"),
+        ("parse_chunk_s", "parse + chunk + store chunks (cpu worker)"),
+        ("gpu_queue_s", "gpu queue wait (hand-off -> embed starts)"),
+        ("embed_stage_s", "embed stage: encode + store vectors + activate (gpu worker)"),
+    ):
         values = column(key)
         stage_rows.append([label, sum(values), percentile(values, 50), percentile(values, 95)])
     print_table(["where time goes, per document (job events)", "sum s", "p50 s", "p95 s"], stage_rows)
@@ -410,31 +529,44 @@ def _report(args: argparse.Namespace, figures: dict[str, Any], machine: dict[str
             "first_parse_to_last_ready_s": span,
             "gpu_worker_busy_fraction": embed_sum / span if span else None,
         }
-        print(f"gpu worker busy with embed stages {fmt(embed_sum)} s of the {fmt(span)} s from the first parse to "
-              f"the last ready ({fmt(100 * embed_sum / span)}%); first embed started "
-              f"{fmt(stage_summary['first_parse_to_first_embed_s'], 2)} s after the first parse; "
-              f"upload request {fmt(plat['upload_request_s'], 2)} s")
+        print(
+            f"gpu worker busy with embed stages {fmt(embed_sum)} s of the {fmt(span)} s from the first parse to "
+            f"the last ready ({fmt(100 * embed_sum / span)}%); first embed started "
+            f"{fmt(stage_summary['first_parse_to_first_embed_s'], 2)} s after the first parse; "
+            f"upload request {fmt(plat['upload_request_s'], 2)} s"
+        )
     n = plat["chunks"] or 1
     per_chunk = {name: round(1000 * sec / n, 2) for name, sec in plat["cpu_s"].items()}
     print(f"CPU ms per chunk during the platform run: {json.dumps(per_chunk)}")
     for key, raw in raws.items():
         if raw.get("cpu_s"):
-            print(f"CPU ms per chunk, {key}: {fmt(1000 * raw['cpu_s'] / raw['texts'], 2)} "
-                  f"(torch threads {raw.get('torch_threads')})")
+            print(
+                f"CPU ms per chunk, {key}: {fmt(1000 * raw['cpu_s'] / raw['texts'], 2)} "
+                f"(torch threads {raw.get('torch_threads')})"
+            )
         if raw.get("error"):
             print(f"{key} error: {raw['error']}")
-    print(f"texts read back identical to the local chunking: {figures['texts_identical_to_local_chunking']}; "
-          f"hybrid search afterwards: HTTP {figures['search_check']['status']}, "
-          f"{figures['search_check']['hits']} hits")
+    print(
+        f"texts read back identical to the local chunking: {figures['texts_identical_to_local_chunking']}; "
+        f"hybrid search afterwards: HTTP {figures['search_check']['status']}, "
+        f"{figures['search_check']['hits']} hits"
+    )
     embed_values = column("embed_stage_s")
     return {
         "benchmark": NAME,
         "machine": machine,
-        "settings": {"docs": args.docs, "batch_size": args.batch_size, "workers": "gpu prefork 1; cpu,io,maintenance prefork 1",
-                     "model": "all-MiniLM-L6-v2 (packaged)", "aim_ratio": AIM_RATIO},
+        "settings": {
+            "docs": args.docs,
+            "batch_size": args.batch_size,
+            "workers": "gpu prefork 1; cpu,io,maintenance prefork 1",
+            "model": "all-MiniLM-L6-v2 (packaged)",
+            "aim_ratio": AIM_RATIO,
+        },
         **{k: v for k, v in figures.items() if k != "stages"},
         "stages_summary": {**stage_summary, "embed_stage": latency_summary_ms(embed_values)},
-        "stages": [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in s.items()} for s in stages],
+        "stages": [
+            {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in s.items()} for s in stages
+        ],
         "ratio_vs_raw_after": the_ratio,
         "ratio_vs_raw_mean": mean_ratio,
         "cpu_ms_per_chunk": per_chunk,

@@ -104,13 +104,18 @@ def direct_server() -> int:
         ended = time.perf_counter()
         text = "".join(parts)
         tokens = len(llm.tokenize(text.encode(), add_bos=False)) if text else 0
-        out.write(json.dumps({
-            "text": text,
-            "completion_tokens": tokens,
-            "stream_chunks": chunks,
-            "generation_s": ended - began,
-            "first_token_s": (first - began) if first else None,
-        }) + "\n")
+        out.write(
+            json.dumps(
+                {
+                    "text": text,
+                    "completion_tokens": tokens,
+                    "stream_chunks": chunks,
+                    "generation_s": ended - began,
+                    "first_token_s": (first - began) if first else None,
+                }
+            )
+            + "\n"
+        )
         out.flush()
     llm.close()
     return 0
@@ -218,8 +223,11 @@ def main(argv: list[str] | None = None) -> int:
     direct: DirectRunner | None = None
     with bench_stack(llm_provider="local", keep=args.keep) as stack:
         try:
-            print("starting the stack (provider local, worker concurrency 1) and the direct llama.cpp "
-                  "process ...", flush=True)
+            print(
+                "starting the stack (provider local, worker concurrency 1) and the direct llama.cpp "
+                "process ...",
+                flush=True,
+            )
             stack.start_api()
             stack.start_worker("worker", queues=WORKER_QUEUES, concurrency=WORKER_CONCURRENCY)
             if args.beat:
@@ -265,9 +273,12 @@ def _measure(stack: Stack, token: str, direct: DirectRunner, args: argparse.Name
         warm_started = time.perf_counter()
         warm_platform = platform_job(http, **options)
         warm_s = time.perf_counter() - warm_started
-        print(f"  direct warm-up {warm_direct['generation_s']:.2f} s (model load "
-              f"{direct.info['load_s']:.2f} s before it); platform warm-up job {warm_s:.2f} s "
-              f"(the worker loads the model)", flush=True)
+        print(
+            f"  direct warm-up {warm_direct['generation_s']:.2f} s (model load "
+            f"{direct.info['load_s']:.2f} s before it); platform warm-up job {warm_s:.2f} s "
+            f"(the worker loads the model)",
+            flush=True,
+        )
         for rep in range(1, args.reps + 1):
             d = metered("direct_reps", lambda: direct.generate(**options))
             d["tokens_per_s"] = d["completion_tokens"] / d["generation_s"]
@@ -276,10 +287,12 @@ def _measure(stack: Stack, token: str, direct: DirectRunner, args: argparse.Name
             p["tokens_per_s"] = p["completion_tokens"] / (p["run_ms"] / 1000) if p["run_ms"] else None
             p["end_to_end_tokens_per_s"] = p["completion_tokens"] / p["client_s"]
             platform_runs.append(p)
-            print(f"  rep {rep}: direct {d['completion_tokens']} tok in {d['generation_s'] * 1000:.0f} ms = "
-                  f"{d['tokens_per_s']:.1f} tok/s | platform {p['completion_tokens']} tok in run_ms "
-                  f"{p['run_ms']} = {fmt(p['tokens_per_s'])} tok/s (client {p['client_s'] * 1000:.0f} ms)",
-                  flush=True)
+            print(
+                f"  rep {rep}: direct {d['completion_tokens']} tok in {d['generation_s'] * 1000:.0f} ms = "
+                f"{d['tokens_per_s']:.1f} tok/s | platform {p['completion_tokens']} tok in run_ms "
+                f"{p['run_ms']} = {fmt(p['tokens_per_s'])} tok/s (client {p['client_s'] * 1000:.0f} ms)",
+                flush=True,
+            )
     cpu_per_rep = {
         side: {name: round(sec / args.reps, 3) for name, sec in row.items()} for side, row in cpu.items()
     }
@@ -327,43 +340,76 @@ def _report(
     passed = verdict(tps_ratio is not None and tps_ratio >= AIM_RATIO)
 
     print()
-    print(f"Local LLM (SmolLM2-135M-Instruct Q4_1, llama.cpp n_threads={llama['n_threads']}) — "
-          f"{args.reps} reps per side, max_tokens={args.max_tokens}, temperature 0, "
-          f"{machine['cpus_usable']} CPUs "
-          f"({machine['cpu_model']}), {machine['date']}")
+    print(
+        f"Local LLM (SmolLM2-135M-Instruct Q4_1, llama.cpp n_threads={llama['n_threads']}) — "
+        f"{args.reps} reps per side, max_tokens={args.max_tokens}, temperature 0, "
+        f"{machine['cpus_usable']} CPUs "
+        f"({machine['cpu_model']}), {machine['date']}"
+    )
     tokens = round(_median([r["completion_tokens"] for r in platform_runs]) or 0)
     rows = [
-        ["direct llama.cpp (stream)", round(_median([r["completion_tokens"] for r in direct_runs]) or 0),
-         _median([r["generation_s"] * 1000 for r in direct_runs]), d_tps, "1.00x"],
-        ["platform chat job (run_ms)", tokens, _median([r["run_ms"] for r in platform_runs]), p_tps,
-         f"{fmt(tps_ratio, 2)}x"],
-        ["platform chat job (client, end to end)", tokens,
-         _median([r["client_s"] * 1000 for r in platform_runs]), e2e_tps,
-         f"{fmt(ratio(e2e_tps, d_tps), 2)}x"],
+        [
+            "direct llama.cpp (stream)",
+            round(_median([r["completion_tokens"] for r in direct_runs]) or 0),
+            _median([r["generation_s"] * 1000 for r in direct_runs]),
+            d_tps,
+            "1.00x",
+        ],
+        [
+            "platform chat job (run_ms)",
+            tokens,
+            _median([r["run_ms"] for r in platform_runs]),
+            p_tps,
+            f"{fmt(tps_ratio, 2)}x",
+        ],
+        [
+            "platform chat job (client, end to end)",
+            tokens,
+            _median([r["client_s"] * 1000 for r in platform_runs]),
+            e2e_tps,
+            f"{fmt(ratio(e2e_tps, d_tps), 2)}x",
+        ],
     ]
     print_table(["path (medians)", "tokens", "ms", "tokens/s", "vs direct"], rows)
     print()
-    print_table(["aim (issue 2)", "measured", "verdict"],
-                [[f"platform tokens/s >= {AIM_RATIO}x direct", f"{fmt(tps_ratio, 2)}x", passed]])
-    print(f"median of the per-repetition ratios (each platform run against the direct run just before it): "
-          f"{fmt(paired, 2)}x")
-    print(f"identical answers on both sides (temperature 0): {same_text}; per-rep tokens/s "
-          f"direct {[round(r['tokens_per_s'], 1) for r in direct_runs]}, "
-          f"platform {[round(r['tokens_per_s'], 1) if r['tokens_per_s'] else None for r in platform_runs]}")
-    print(f"less noise-sensitive views: best-of-{args.reps} tokens/s ratio {fmt(best_ratio, 2)}x; CPU s per "
-          f"generation, worker tree / direct process: {cpu['platform_reps']['worker']:.3f} / "
-          f"{cpu['direct_reps']['direct']:.3f} = {fmt(cpu_ratio, 2)}x")
-    print("CPU s per repetition (user+sys): " + "; ".join(
-        f"{side.replace('_reps', '')} reps: " + ", ".join(f"{name} {sec:.3f}" for name, sec in row.items())
-        for side, row in cpu.items()
-    ))
+    print_table(
+        ["aim (issue 2)", "measured", "verdict"],
+        [[f"platform tokens/s >= {AIM_RATIO}x direct", f"{fmt(tps_ratio, 2)}x", passed]],
+    )
+    print(
+        f"median of the per-repetition ratios (each platform run against the direct run just before it): "
+        f"{fmt(paired, 2)}x"
+    )
+    print(
+        f"identical answers on both sides (temperature 0): {same_text}; per-rep tokens/s "
+        f"direct {[round(r['tokens_per_s'], 1) for r in direct_runs]}, "
+        f"platform {[round(r['tokens_per_s'], 1) if r['tokens_per_s'] else None for r in platform_runs]}"
+    )
+    print(
+        f"less noise-sensitive views: best-of-{args.reps} tokens/s ratio {fmt(best_ratio, 2)}x; CPU s per "
+        f"generation, worker tree / direct process: {cpu['platform_reps']['worker']:.3f} / "
+        f"{cpu['direct_reps']['direct']:.3f} = {fmt(cpu_ratio, 2)}x"
+    )
+    print(
+        "CPU s per repetition (user+sys): "
+        + "; ".join(
+            f"{side.replace('_reps', '')} reps: "
+            + ", ".join(f"{name} {sec:.3f}" for name, sec in row.items())
+            for side, row in cpu.items()
+        )
+    )
 
     return {
         "benchmark": NAME,
         "machine": machine,
         "settings": {
-            "reps": args.reps, "max_tokens": args.max_tokens, "temperature": 0.0, "prompt": args.prompt,
-            "worker_concurrency": WORKER_CONCURRENCY, "beat": args.beat, "llama": llama,
+            "reps": args.reps,
+            "max_tokens": args.max_tokens,
+            "temperature": 0.0,
+            "prompt": args.prompt,
+            "worker_concurrency": WORKER_CONCURRENCY,
+            "beat": args.beat,
+            "llama": llama,
             "order": "sequential, interleaved per repetition: direct then platform",
             "platform_tokens_per_s": "output.usage.completion_tokens / metrics.run_ms",
             "direct_tokens_per_s": "len(tokenize(text)) / (call -> last stream chunk)",

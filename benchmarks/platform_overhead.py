@@ -150,7 +150,9 @@ async def _platform_phase(
     outcomes: list[Outcome] = []
 
     async def client() -> None:
-        async with httpx.AsyncClient(base_url=api_url, headers=headers, limits=limits, timeout=timeout) as http:
+        async with httpx.AsyncClient(
+            base_url=api_url, headers=headers, limits=limits, timeout=timeout
+        ) as http:
             for _ in todo:
                 outcomes.append(await _one_job(http, wait_s=wait_s, job_timeout_s=job_timeout_s))
 
@@ -201,10 +203,24 @@ def start_bare_worker(stack: Stack, concurrency: int) -> None:
         stack,
         "bare-worker",
         [
-            python(), "-m", "celery", "-A", "benchmarks.bare_tasks", "worker",
-            "-Q", "bare", "-n", "bare@bench", "--pool", "prefork", "--concurrency", str(concurrency),
-            "--loglevel", "WARNING",
-            "--without-gossip", "--without-mingle",
+            python(),
+            "-m",
+            "celery",
+            "-A",
+            "benchmarks.bare_tasks",
+            "worker",
+            "-Q",
+            "bare",
+            "-n",
+            "bare@bench",
+            "--pool",
+            "prefork",
+            "--concurrency",
+            str(concurrency),
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
         ],
         {"BENCH_REDIS_URL": stack.redis.url},
     )
@@ -312,8 +328,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _measure(stack: Stack, token: str, args: argparse.Namespace) -> dict[str, Any]:
     def platform(jobs: int, clients: int) -> tuple[list[Outcome], float]:
-        return run_platform(stack.api_url, token, jobs=jobs, clients=clients, wait_s=args.wait,
-                            job_timeout_s=args.job_timeout)
+        return run_platform(
+            stack.api_url, token, jobs=jobs, clients=clients, wait_s=args.wait, job_timeout_s=args.job_timeout
+        )
 
     def bare(jobs: int, clients: int) -> tuple[list[Outcome], float]:
         return run_bare(jobs=jobs, clients=clients, job_timeout_s=args.job_timeout)
@@ -371,9 +388,11 @@ def _report(
 ) -> dict[str, Any]:
     rounds, serial = figures["rounds"], figures["unloaded_one_client"]
     print()
-    print(f"Platform overhead — {args.jobs} jobs per path, {args.clients} concurrent clients, "
-          f"worker prefork concurrency {args.concurrency}, {machine['cpus_usable']} CPUs "
-          f"({machine['cpu_model']}), {machine['date']}")
+    print(
+        f"Platform overhead — {args.jobs} jobs per path, {args.clients} concurrent clients, "
+        f"worker prefork concurrency {args.concurrency}, {machine['cpus_usable']} CPUs "
+        f"({machine['cpu_model']}), {machine['date']}"
+    )
     rows: list[list[Any]] = []
     verdicts = []
     for index, pair in enumerate(rounds, 1):
@@ -383,19 +402,38 @@ def _report(
         tag = f" (round {index})" if len(rounds) > 1 else ""
         labelled = ((f"bare Celery apply_async+get{tag}", bare), (f"platform chat over HTTP{tag}", plat))
         for label, row in labelled:
-            rows.append([label, row["jobs"], row["jobs_per_s"], row["p50_ms"], row["p95_ms"], row["p99_ms"],
-                         row["errors"]])
-        rows.append([f"ratio platform / bare{tag}", "", _x(tput), _x(p50),
-                     _x(ratio(plat["p95_ms"], bare["p95_ms"])),
-                     _x(ratio(plat["p99_ms"], bare["p99_ms"])), ""])
-        verdicts.append({
-            "throughput_ratio": tput,
-            "p50_ratio": p50,
-            "throughput": verdict(tput is not None and tput >= AIM_THROUGHPUT_RATIO),
-            "p50": verdict(p50 is not None and p50 <= AIM_P50_RATIO),
-            "zero_errors": verdict(plat["errors"] == 0),
-            "errors": plat["errors"],
-        })
+            rows.append(
+                [
+                    label,
+                    row["jobs"],
+                    row["jobs_per_s"],
+                    row["p50_ms"],
+                    row["p95_ms"],
+                    row["p99_ms"],
+                    row["errors"],
+                ]
+            )
+        rows.append(
+            [
+                f"ratio platform / bare{tag}",
+                "",
+                _x(tput),
+                _x(p50),
+                _x(ratio(plat["p95_ms"], bare["p95_ms"])),
+                _x(ratio(plat["p99_ms"], bare["p99_ms"])),
+                "",
+            ]
+        )
+        verdicts.append(
+            {
+                "throughput_ratio": tput,
+                "p50_ratio": p50,
+                "throughput": verdict(tput is not None and tput >= AIM_THROUGHPUT_RATIO),
+                "p50": verdict(p50 is not None and p50 <= AIM_P50_RATIO),
+                "zero_errors": verdict(plat["errors"] == 0),
+                "errors": plat["errors"],
+            }
+        )
     print_table(["path", "jobs", "jobs/s", "p50 ms", "p95 ms", "p99 ms", "errors"], rows)
 
     print()
@@ -418,12 +456,16 @@ def _report(
     plat = last["platform"]
     if "server_side" in plat:
         side = plat["server_side"]
-        print(f"platform, server side (job row): created->completed p50 "
-              f"{fmt(side['created_to_completed']['p50_ms'])} ms, queue_ms p50 {fmt(side['queue_ms_p50'])}, "
-              f"run_ms p50 {fmt(side['run_ms_p50'])}; fallback GETs after a 202: {plat['fallback_gets']}")
-    print(f"platform: deliveries that found their job already claimed (duplicates): "
-          f"{plat['duplicate_deliveries']}; reconciler runs that re-published jobs: "
-          f"{plat['reconciler_runs_that_republished']}")
+        print(
+            f"platform, server side (job row): created->completed p50 "
+            f"{fmt(side['created_to_completed']['p50_ms'])} ms, queue_ms p50 {fmt(side['queue_ms_p50'])}, "
+            f"run_ms p50 {fmt(side['run_ms_p50'])}; fallback GETs after a 202: {plat['fallback_gets']}"
+        )
+    print(
+        f"platform: deliveries that found their job already claimed (duplicates): "
+        f"{plat['duplicate_deliveries']}; reconciler runs that re-published jobs: "
+        f"{plat['reconciler_runs_that_republished']}"
+    )
     for name in ("bare_celery", "platform"):
         if last[name]["error_kinds"]:
             print(f"{name} errors: {json.dumps(last[name]['error_kinds'])}")
@@ -431,28 +473,46 @@ def _report(
     if serial:
         print()
         bare, plat = serial["bare_celery"], serial["platform"]
-        rows = [[label, row["jobs"], row["jobs_per_s"], row["p50_ms"], row["p95_ms"], row["errors"]]
-                for label, row in (("bare Celery apply_async+get", bare), ("platform chat over HTTP", plat))]
-        rows.append(["ratio platform / bare", "", _x(ratio(plat["jobs_per_s"], bare["jobs_per_s"])),
-                     _x(ratio(plat["p50_ms"], bare["p50_ms"])),
-                     _x(ratio(plat["p95_ms"], bare["p95_ms"])), ""])
+        rows = [
+            [label, row["jobs"], row["jobs_per_s"], row["p50_ms"], row["p95_ms"], row["errors"]]
+            for label, row in (("bare Celery apply_async+get", bare), ("platform chat over HTTP", plat))
+        ]
+        rows.append(
+            [
+                "ratio platform / bare",
+                "",
+                _x(ratio(plat["jobs_per_s"], bare["jobs_per_s"])),
+                _x(ratio(plat["p50_ms"], bare["p50_ms"])),
+                _x(ratio(plat["p95_ms"], bare["p95_ms"])),
+                "",
+            ]
+        )
         headers = ["unloaded: 1 client (informative)", "jobs", "jobs/s", "p50 ms", "p95 ms", "errors"]
         print_table(headers, rows)
         if "server_side" in plat:
             side = plat["server_side"]
-            print(f"platform, 1 client, server side: queue_ms p50 {fmt(side['queue_ms_p50'])}, "
-                  f"run_ms p50 {fmt(side['run_ms_p50'])}, created->completed p50 "
-                  f"{fmt(side['created_to_completed']['p50_ms'])} ms")
+            print(
+                f"platform, 1 client, server side: queue_ms p50 {fmt(side['queue_ms_p50'])}, "
+                f"run_ms p50 {fmt(side['run_ms_p50'])}, created->completed p50 "
+                f"{fmt(side['created_to_completed']['p50_ms'])} ms"
+            )
 
     return {
         "benchmark": NAME,
         "machine": machine,
         "settings": {
-            "jobs": args.jobs, "clients": args.clients, "worker_concurrency": args.concurrency,
+            "jobs": args.jobs,
+            "clients": args.clients,
+            "worker_concurrency": args.concurrency,
             "pool": "prefork",
-            "warmup": args.warmup, "rounds": args.rounds, "serial_jobs": args.serial_jobs,
-            "prefer_wait_s": args.wait, "beat": not args.no_beat, "worker_queues": WORKER_QUEUES,
-            "llm": "fake Ollama, token_delay_s=0", "chat_input": CHAT_BODY["input"],
+            "warmup": args.warmup,
+            "rounds": args.rounds,
+            "serial_jobs": args.serial_jobs,
+            "prefer_wait_s": args.wait,
+            "beat": not args.no_beat,
+            "worker_queues": WORKER_QUEUES,
+            "llm": "fake Ollama, token_delay_s=0",
+            "chat_input": CHAT_BODY["input"],
             "token": "one user, one bearer token shared by all clients",
         },
         "aims": {"throughput_ratio_min": AIM_THROUGHPUT_RATIO, "p50_ratio_max": AIM_P50_RATIO, "errors": 0},

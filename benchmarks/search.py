@@ -9,8 +9,8 @@ session from db/session.py, one fresh session per search as the API uses per req
 
 Data (synthetic, seeded): one user, one collection, 20 documents, `--chunks` chunks (text: 80
 words drawn from a 5,000-word Zipf vocabulary, offset by 50 ranks as if the stop words were gone,
-so full-text search has matches of every frequency), one 384-dim unit vector per chunk under model all-MiniLM-L6-v2, loaded with COPY
-(binary COPY for the vectors). `--data uniform`: vectors uniform on the sphere (the hardest
+so full-text search has matches of every frequency), one 384-dim unit vector per chunk under model
+all-MiniLM-L6-v2, loaded with COPY (binary COPY for the vectors). `--data uniform`: vectors uniform on the sphere (the hardest
 case for an approximate index: every point's neighbours are almost equidistant);
 `--data clustered`: 1,000 centroids, each vector a noisy copy of one (cosine to its centroid
 about 0.7), closer to how text embeddings sit.
@@ -119,29 +119,45 @@ def load(stack: Stack, rng: np.random.Generator, n: int, kind: str) -> dict[str,
         register_vector(db)
         db.execute(f"DROP INDEX IF EXISTS {index_name(MODEL)}")
         user_id, collection_id = uuid.uuid4(), uuid.uuid4()
-        db.execute("INSERT INTO users (id, email, hashed_password, is_active, is_superuser, is_verified) "
-                   "VALUES (%s, %s, 'x', true, false, true)", (user_id, f"bench-{user_id.hex[:8]}@example.com"))
-        db.execute("INSERT INTO collections (id, name, owner_id) VALUES (%s, 'bench', %s)", (collection_id, user_id))
+        db.execute(
+            "INSERT INTO users (id, email, hashed_password, is_active, is_superuser, is_verified) "
+            "VALUES (%s, %s, 'x', true, false, true)",
+            (user_id, f"bench-{user_id.hex[:8]}@example.com"),
+        )
+        db.execute(
+            "INSERT INTO collections (id, name, owner_id) VALUES (%s, 'bench', %s)", (collection_id, user_id)
+        )
         documents = [uuid.uuid4() for _ in range(DOCUMENTS)]
         for i, document_id in enumerate(documents):
             db.execute(
                 "INSERT INTO documents (id, collection_id, owner_id, source_key, title, filename, format, tags, status, "
                 "chunk_count, active_generation, metadata) VALUES (%s, %s, %s, %s, %s, %s, 'markdown', '[]', 'ready', "
                 "%s, 1, '{}')",
-                (document_id, collection_id, user_id, f"synthetic:{i}", f"Synthetic {i}", f"synthetic-{i}.md",
-                 n // DOCUMENTS))
+                (
+                    document_id,
+                    collection_id,
+                    user_id,
+                    f"synthetic:{i}",
+                    f"Synthetic {i}",
+                    f"synthetic-{i}.md",
+                    n // DOCUMENTS,
+                ),
+            )
         started = time.perf_counter()
         word_ids = rng.choice(VOCABULARY, size=(n, WORDS_PER_CHUNK), p=weights)
         texts = [" ".join(words[w] for w in row) for row in word_ids]
-        with db.cursor().copy("COPY chunks (document_id, generation, position, text, heading_path, token_count) "
-                              "FROM STDIN") as copy:
+        with db.cursor().copy(
+            "COPY chunks (document_id, generation, position, text, heading_path, token_count) FROM STDIN"
+        ) as copy:
             for i, text in enumerate(texts):
                 copy.write_row((documents[i % DOCUMENTS], 1, i // DOCUMENTS, text, '["Synthetic"]', 120))
         timings["chunks_copy_s"] = time.perf_counter() - started
         ids = [row[0] for row in db.execute("SELECT id FROM chunks ORDER BY id")]
         data = vectors(rng, n, kind)
         started = time.perf_counter()
-        with db.cursor().copy("COPY embeddings (chunk_id, model, embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
+        with db.cursor().copy(
+            "COPY embeddings (chunk_id, model, embedding) FROM STDIN WITH (FORMAT BINARY)"
+        ) as copy:
             copy.set_types(["int8", "varchar", "vector"])
             for chunk_id, vector in zip(ids, data):
                 copy.write_row((chunk_id, MODEL, vector))
@@ -149,11 +165,27 @@ def load(stack: Stack, rng: np.random.Generator, n: int, kind: str) -> dict[str,
         started = time.perf_counter()
         db.execute("ANALYZE")
         timings["analyze_s"] = time.perf_counter() - started
-        settings = {name: db.execute(f"SHOW {name}").fetchone()[0] for name in
-                    ("shared_buffers", "max_parallel_maintenance_workers", "max_parallel_workers", "work_mem",
-                     "effective_cache_size", "jit")}
-    return {"collection_id": collection_id, "ids": np.array(ids), "data": data, "texts": texts, "words": words,
-            "weights": weights, "timings": timings, "settings": settings}
+        settings = {
+            name: db.execute(f"SHOW {name}").fetchone()[0]
+            for name in (
+                "shared_buffers",
+                "max_parallel_maintenance_workers",
+                "max_parallel_workers",
+                "work_mem",
+                "effective_cache_size",
+                "jit",
+            )
+        }
+    return {
+        "collection_id": collection_id,
+        "ids": np.array(ids),
+        "data": data,
+        "texts": texts,
+        "words": words,
+        "weights": weights,
+        "timings": timings,
+        "settings": settings,
+    }
 
 
 def build_index(maintenance_work_mem: str) -> dict[str, Any]:
@@ -169,11 +201,22 @@ def build_index(maintenance_work_mem: str) -> dict[str, Any]:
         ensure_model_index(session, model=MODEL, dim=DIM)
     build_s = time.perf_counter() - started
     with unit_of_work() as session:
-        size = session.execute(text(f"SELECT pg_size_pretty(pg_relation_size('{index_name(MODEL)}')), "
-                                    f"pg_relation_size('{index_name(MODEL)}')")).one()
-        valid = session.execute(text(f"SELECT indisvalid FROM pg_index WHERE indexrelid = '{index_name(MODEL)}'::regclass")).scalar()
-    return {"build_s": build_s, "size": size[0], "size_bytes": size[1], "valid": valid,
-            "maintenance_work_mem": maintenance_work_mem}
+        size = session.execute(
+            text(
+                f"SELECT pg_size_pretty(pg_relation_size('{index_name(MODEL)}')), "
+                f"pg_relation_size('{index_name(MODEL)}')"
+            )
+        ).one()
+        valid = session.execute(
+            text(f"SELECT indisvalid FROM pg_index WHERE indexrelid = '{index_name(MODEL)}'::regclass")
+        ).scalar()
+    return {
+        "build_s": build_s,
+        "size": size[0],
+        "size_bytes": size[1],
+        "valid": valid,
+        "maintenance_work_mem": maintenance_work_mem,
+    }
 
 
 def queries(rng: np.random.Generator, loaded: dict[str, Any], count: int) -> dict[str, list[dict[str, Any]]]:
@@ -184,13 +227,23 @@ def queries(rng: np.random.Generator, loaded: dict[str, Any], count: int) -> dic
         noise *= 0.5 / np.linalg.norm(noise)  # |noise| = 0.5 -> cosine to the source ~0.89
         vector = data[index] + noise
         own = texts[index].split()
-        near.append({"vector": (vector / np.linalg.norm(vector)).tolist(), "source": int(loaded["ids"][index]),
-                     "text": " ".join(rng.choice(own, size=3, replace=False))})
+        near.append(
+            {
+                "vector": (vector / np.linalg.norm(vector)).tolist(),
+                "source": int(loaded["ids"][index]),
+                "text": " ".join(rng.choice(own, size=3, replace=False)),
+            }
+        )
     random_ = []
     for _ in range(count):
         vector = rng.standard_normal(DIM).astype(np.float32)
-        random_.append({"vector": (vector / np.linalg.norm(vector)).tolist(), "source": None,
-                        "text": " ".join(words[w] for w in rng.choice(VOCABULARY, size=3, replace=False, p=weights))})
+        random_.append(
+            {
+                "vector": (vector / np.linalg.norm(vector)).tolist(),
+                "source": None,
+                "text": " ".join(words[w] for w in rng.choice(VOCABULARY, size=3, replace=False, p=weights)),
+            }
+        )
     return {"near": near, "random": random_}
 
 
@@ -211,12 +264,15 @@ async def _search(mode: str, query: dict[str, Any], filters, *, exact: bool = Fa
             await session.execute(text("SET LOCAL enable_indexscan = off"))
             await session.execute(text("SET LOCAL enable_bitmapscan = off"))
         vector_hits = await search_queries.vector_ranks(
-            session, vector=query["vector"], model=MODEL, dim=DIM, filters=filters, limit=LIMIT)
+            session, vector=query["vector"], model=MODEL, dim=DIM, filters=filters, limit=LIMIT
+        )
         timing["vector_ms"] = (time.perf_counter() - started) * 1000
         keyword_hits: list[int] = []
         if mode == "hybrid":
             mark = time.perf_counter()
-            keyword_hits = await search_queries.keyword_ranks(session, query=query["text"], filters=filters, limit=LIMIT)
+            keyword_hits = await search_queries.keyword_ranks(
+                session, query=query["text"], filters=filters, limit=LIMIT
+            )
             timing["keyword_ms"] = (time.perf_counter() - mark) * 1000
         hits = search_queries.fuse(vector_hits, keyword_hits, mode=mode, k=K)
         mark = time.perf_counter()
@@ -224,8 +280,11 @@ async def _search(mode: str, query: dict[str, Any], filters, *, exact: bool = Fa
         await session.commit()
         timing["details_ms"] = (time.perf_counter() - mark) * 1000
         timing["total_ms"] = (time.perf_counter() - started) * 1000
-    return {"timing": timing, "vector_top": [chunk_id for chunk_id, _ in vector_hits[:K]],
-            "keyword_n": len(keyword_hits)}
+    return {
+        "timing": timing,
+        "vector_top": [chunk_id for chunk_id, _ in vector_hits[:K]],
+        "keyword_n": len(keyword_hits),
+    }
 
 
 _EXACT: list[Any] = []
@@ -239,11 +298,15 @@ def _exact_factory():
     if not _EXACT:
         from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-        from db.session import sqlalchemy_url
         from core.settings import get_settings
+        from db.session import sqlalchemy_url
 
-        engine = create_async_engine(sqlalchemy_url(get_settings().require_database_url()),
-                                     connect_args={"prepare_threshold": None}, pool_size=2, max_overflow=0)
+        engine = create_async_engine(
+            sqlalchemy_url(get_settings().require_database_url()),
+            connect_args={"prepare_threshold": None},
+            pool_size=2,
+            max_overflow=0,
+        )
         _EXACT.append(async_sessionmaker(engine, expire_on_commit=False))
     return _EXACT[0]
 
@@ -271,13 +334,16 @@ async def _explain(query: dict[str, Any], filters, *, marker: str, exact: bool =
                 await session.execute(text("SET LOCAL enable_indexscan = off"))
                 await session.execute(text("SET LOCAL enable_bitmapscan = off"))
             if marker == "nearest":
-                await search_queries.vector_ranks(session, vector=query["vector"], model=MODEL, dim=DIM,
-                                                  filters=filters, limit=LIMIT)
+                await search_queries.vector_ranks(
+                    session, vector=query["vector"], model=MODEL, dim=DIM, filters=filters, limit=LIMIT
+                )
             else:
                 await search_queries.keyword_ranks(session, query=query["text"], filters=filters, limit=LIMIT)
             statement, parameters = captured[-1]
             connection = await session.connection()
-            rows = await connection.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + statement, parameters)
+            rows = await connection.exec_driver_sql(
+                "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + statement, parameters
+            )
             plan = "\n".join(row[0] for row in rows)
             await session.rollback()
     finally:
@@ -285,8 +351,12 @@ async def _explain(query: dict[str, Any], filters, *, marker: str, exact: bool =
     return re.sub(r"'\[[-0-9.e,]+\]'", "'[...]'", plan)
 
 
-async def measure(loaded: dict[str, Any], query_sets: dict[str, list[dict[str, Any]]], warmup: int,
-                  ef_values: tuple[int, ...]) -> dict[str, Any]:
+async def measure(
+    loaded: dict[str, Any],
+    query_sets: dict[str, list[dict[str, Any]]],
+    warmup: int,
+    ef_values: tuple[int, ...],
+) -> dict[str, Any]:
     from db import search as search_queries
     from db.search import SearchFilters
     from db.session import async_engine
@@ -339,7 +409,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add = parser.add_argument
     add("--chunks", type=int, default=100_000, help="chunks (and vectors) to load (default 100000)")
     add("--queries", type=int, default=200, help="queries per set, near and random (default 200)")
-    add("--data", choices=("uniform", "clustered"), default="uniform", help="vector distribution (default uniform)")
+    add(
+        "--data",
+        choices=("uniform", "clustered"),
+        default="uniform",
+        help="vector distribution (default uniform)",
+    )
     add("--warmup", type=int, default=50, help="uncounted searches first (default 50)")
     add("--maintenance-work-mem", default="1GB", help="for the index build (default 1GB)")
     add("--ef", default=",".join(map(str, EF_VALUES)), help="hnsw.ef_search values (default 40,100,200)")
@@ -365,13 +440,18 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed)
     with bench_stack(llm_provider="ollama", keep=args.keep) as stack:
         os.environ.update(stack.env)  # db/session.py reads DATABASE_URL from the settings
-        meter = CpuMeter({"postgres": stack.postgres.pid, "bench_process": os.getpid()}, self_only=["bench_process"])
+        meter = CpuMeter(
+            {"postgres": stack.postgres.pid, "bench_process": os.getpid()}, self_only=["bench_process"]
+        )
         print(f"loading {args.chunks} chunks and {args.data} vectors ...", flush=True)
         meter.start()
         loaded = load(stack, rng, args.chunks, args.data)
         load_cpu = meter.stop()
-        print(f"loaded ({json.dumps({k: round(v, 1) for k, v in loaded['timings'].items()})}); building the HNSW "
-              f"index (maintenance_work_mem {args.maintenance_work_mem}) ...", flush=True)
+        print(
+            f"loaded ({json.dumps({k: round(v, 1) for k, v in loaded['timings'].items()})}); building the HNSW "
+            f"index (maintenance_work_mem {args.maintenance_work_mem}) ...",
+            flush=True,
+        )
         meter.start()
         index = build_index(args.maintenance_work_mem)
         index["cpu_s"] = meter.stop()
@@ -382,16 +462,27 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(1)  # the pool's backends exit after dispose(); their CPU then counts under the postmaster
         query_cpu = meter.stop()
         numpy_agreement = _numpy_check(loaded, query_sets, measured["exact"])
-    report = _report(args, loaded, index, measured, numpy_agreement, machine, total.elapsed(),
-                     {"load": load_cpu, "queries": query_cpu})
+    report = _report(
+        args,
+        loaded,
+        index,
+        measured,
+        numpy_agreement,
+        machine,
+        total.elapsed(),
+        {"load": load_cpu, "queries": query_cpu},
+    )
     name = NAME if args.data == "uniform" else f"{NAME}-{args.data}"
     path = write_results(name, report)
     print(f"\nfigures written to {path.relative_to(path.parents[2])}; whole run {total.elapsed():.0f} s")
     return 0
 
 
-def _numpy_check(loaded: dict[str, Any], query_sets: dict[str, list[dict[str, Any]]],
-                 exact: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
+def _numpy_check(
+    loaded: dict[str, Any],
+    query_sets: dict[str, list[dict[str, Any]]],
+    exact: dict[str, list[dict[str, Any]]],
+) -> dict[str, float]:
     """Share of the database's exact top-10 ids that NumPy brute force also ranks top 10."""
     data, ids = loaded["data"], loaded["ids"]
     out = {}
@@ -399,13 +490,18 @@ def _numpy_check(loaded: dict[str, Any], query_sets: dict[str, list[dict[str, An
         matrix = np.array([q["vector"] for q in qs], dtype=np.float32)
         scores = matrix @ data.T
         top = np.argpartition(-scores, K, axis=1)[:, :K]
-        agree = [len(set(ids[row].tolist()) & set(result["vector_top"])) / K for row, result in zip(top, exact[name])]
+        agree = [
+            len(set(ids[row].tolist()) & set(result["vector_top"])) / K
+            for row, result in zip(top, exact[name])
+        ]
         out[name] = float(np.mean(agree))
     return out
 
 
 def _recall(results: list[dict[str, Any]], exact: list[dict[str, Any]]) -> float:
-    return float(np.mean([len(set(r["vector_top"]) & set(e["vector_top"])) / K for r, e in zip(results, exact)]))
+    return float(
+        np.mean([len(set(r["vector_top"]) & set(e["vector_top"])) / K for r, e in zip(results, exact)])
+    )
 
 
 def _times(results: list[dict[str, Any]], key: str = "total_ms") -> dict[str, Any]:
@@ -415,76 +511,146 @@ def _times(results: list[dict[str, Any]], key: str = "total_ms") -> dict[str, An
 def _report(args, loaded, index, measured, numpy_agreement, machine, elapsed, cpu) -> dict[str, Any]:
     exact = measured["exact"]
     print()
-    print(f"Search — {args.chunks:,} chunks x {DIM}-dim {args.data} vectors, k={K} (limit {LIMIT}), "
-          f"{args.queries} near + {args.queries} random queries, {machine['cpus_usable']} CPUs "
-          f"({machine['cpu_model']}), {machine['date']}")
-    print(f"load: {json.dumps({k: round(v, 1) for k, v in loaded['timings'].items()})}; HNSW build (m=16, "
-          f"ef_construction=64, maintenance_work_mem {index['maintenance_work_mem']}, "
-          f"max_parallel_maintenance_workers {loaded['settings']['max_parallel_maintenance_workers']}): "
-          f"{index['build_s']:.1f} s, {index['size']}, valid {index['valid']}; "
-          f"shared_buffers {loaded['settings']['shared_buffers']}")
+    print(
+        f"Search — {args.chunks:,} chunks x {DIM}-dim {args.data} vectors, k={K} (limit {LIMIT}), "
+        f"{args.queries} near + {args.queries} random queries, {machine['cpus_usable']} CPUs "
+        f"({machine['cpu_model']}), {machine['date']}"
+    )
+    print(
+        f"load: {json.dumps({k: round(v, 1) for k, v in loaded['timings'].items()})}; HNSW build (m=16, "
+        f"ef_construction=64, maintenance_work_mem {index['maintenance_work_mem']}, "
+        f"max_parallel_maintenance_workers {loaded['settings']['max_parallel_maintenance_workers']}): "
+        f"{index['build_s']:.1f} s, {index['size']}, valid {index['valid']}; "
+        f"shared_buffers {loaded['settings']['shared_buffers']}"
+    )
     hnsw_plan, exact_plan = measured["plans"]["hnsw"], measured["plans"]["exact"]
     uses_index = "ix_embeddings_hnsw" in hnsw_plan
     exact_no_index = "ix_embeddings_hnsw" not in exact_plan
     jit = {name: "JIT:" in plan for name, plan in measured["plans"].items()}
     print(f"JIT compilation in the plans (jit={loaded['settings']['jit']}): {json.dumps(jit)}")
     if min(numpy_agreement.values()) < 0.999:
-        print("WARNING: the exact reference disagrees with NumPy brute force; the recall figures are not valid")
-    print(f"plan check: platform query uses the HNSW index: {uses_index}; exact query avoids it: {exact_no_index}; "
-          f"exact top-10 agrees with NumPy brute force: "
-          f"{', '.join(f'{k} {v:.3f}' for k, v in numpy_agreement.items())}")
+        print(
+            "WARNING: the exact reference disagrees with NumPy brute force; the recall figures are not valid"
+        )
+    print(
+        f"plan check: platform query uses the HNSW index: {uses_index}; exact query avoids it: {exact_no_index}; "
+        f"exact top-10 agrees with NumPy brute force: "
+        f"{', '.join(f'{k} {v:.3f}' for k, v in numpy_agreement.items())}"
+    )
 
     rows, aims, table = [], [], {}
     for name in ("near", "random"):
         exact_t = _times(exact[name])
-        rows.append([f"{name}: exact (seq scan), vector", "", "1.000", exact_t["p50_ms"], exact_t["p95_ms"], "", ""])
+        rows.append(
+            [f"{name}: exact (seq scan), vector", "", "1.000", exact_t["p50_ms"], exact_t["p95_ms"], "", ""]
+        )
         for ef in args.ef:
             run = measured["runs"][ef][name]
             recall = _recall(run["vector"], exact[name])
             vec_t, hyb_t = _times(run["vector"]), _times(run["hybrid"])
             kw_t = _times(run["hybrid"], "keyword_ms")
-            rows.append([f"{name}: HNSW ef_search {ef}", ef, f"{recall:.3f}", vec_t["p50_ms"], vec_t["p95_ms"],
-                         hyb_t["p50_ms"], hyb_t["p95_ms"]])
-            table[f"{name}/ef{ef}"] = {"recall_at_10": recall, "vector": vec_t, "hybrid": hyb_t, "keyword_part": kw_t,
-                                       "vector_part": _times(run["vector"], "vector_ms"),
-                                       "speedup_vs_exact_p50": ratio(exact_t["p50_ms"], vec_t["p50_ms"])}
+            rows.append(
+                [
+                    f"{name}: HNSW ef_search {ef}",
+                    ef,
+                    f"{recall:.3f}",
+                    vec_t["p50_ms"],
+                    vec_t["p95_ms"],
+                    hyb_t["p50_ms"],
+                    hyb_t["p95_ms"],
+                ]
+            )
+            table[f"{name}/ef{ef}"] = {
+                "recall_at_10": recall,
+                "vector": vec_t,
+                "hybrid": hyb_t,
+                "keyword_part": kw_t,
+                "vector_part": _times(run["vector"], "vector_ms"),
+                "speedup_vs_exact_p50": ratio(exact_t["p50_ms"], vec_t["p50_ms"]),
+            }
             for mode, t in (("vector", vec_t), ("hybrid", hyb_t)):
                 ok = recall >= AIM_RECALL and t["p95_ms"] is not None and t["p95_ms"] < AIM_P95_MS
-                aims.append([f"{name}, ef {ef}, {mode}: recall@10 >= {AIM_RECALL}, p95 < {AIM_P95_MS:g} ms",
-                             f"{recall:.3f}, {fmt(t['p95_ms'])} ms", verdict(ok)])
+                aims.append(
+                    [
+                        f"{name}, ef {ef}, {mode}: recall@10 >= {AIM_RECALL}, p95 < {AIM_P95_MS:g} ms",
+                        f"{recall:.3f}, {fmt(t['p95_ms'])} ms",
+                        verdict(ok),
+                    ]
+                )
         table[f"{name}/exact"] = {"vector": exact_t}
-    print_table(["query set / search", "ef", "recall@10", "vector p50 ms", "vector p95 ms", "hybrid p50 ms",
-                 "hybrid p95 ms"], rows)
-    print("times: the database work of one search (vector_ranks [+ keyword_ranks] + chunk_details + commit) on a "
-          "fresh async session, client side")
+    print_table(
+        [
+            "query set / search",
+            "ef",
+            "recall@10",
+            "vector p50 ms",
+            "vector p95 ms",
+            "hybrid p50 ms",
+            "hybrid p95 ms",
+        ],
+        rows,
+    )
+    print(
+        "times: the database work of one search (vector_ranks [+ keyword_ranks] + chunk_details + commit) on a "
+        "fresh async session, client side"
+    )
     print()
     print_table(["aim (issue 4)", "measured", "verdict"], aims)
     for name in ("near", "random"):
         meeting = [ef for ef in args.ef if table[f"{name}/ef{ef}"]["recall_at_10"] >= AIM_RECALL]
         fast = [ef for ef in meeting if (table[f"{name}/ef{ef}"]["vector"]["p95_ms"] or 1e9) < AIM_P95_MS]
-        print(f"{name} queries: lowest ef_search with recall@10 >= {AIM_RECALL}: {meeting[0] if meeting else 'none tried'}"
-              f"; of those with vector p95 < {AIM_P95_MS:g} ms: {fast[0] if fast else 'none'}")
+        print(
+            f"{name} queries: lowest ef_search with recall@10 >= {AIM_RECALL}: {meeting[0] if meeting else 'none tried'}"
+            f"; of those with vector p95 < {AIM_P95_MS:g} ms: {fast[0] if fast else 'none'}"
+        )
     print()
     part_rows = []
     for name in ("near", "random"):
         for ef in args.ef:
             t = table[f"{name}/ef{ef}"]
-            part_rows.append([f"{name}, ef {ef}", t["vector_part"]["p50_ms"], t["vector_part"]["p95_ms"],
-                              t["keyword_part"]["p50_ms"], t["keyword_part"]["p95_ms"]])
-    print_table(["parts of a hybrid search", "vector query p50", "p95", "keyword query p50", "p95"], part_rows)
-    keyword_matches = [r["keyword_n"] for ef in args.ef for s in ("near", "random")
-                       for r in measured["runs"][ef][s]["hybrid"]]
-    print(f"keyword candidates per query (limit {LIMIT}): median {int(np.median(keyword_matches))}, "
-          f"zero for {sum(1 for m in keyword_matches if m == 0)} of {len(keyword_matches)}")
-    print(f"CPU s: load {json.dumps(cpu['load'])}, index build {json.dumps(index['cpu_s'])}, "
-          f"queries {json.dumps(cpu['queries'])}")
+            part_rows.append(
+                [
+                    f"{name}, ef {ef}",
+                    t["vector_part"]["p50_ms"],
+                    t["vector_part"]["p95_ms"],
+                    t["keyword_part"]["p50_ms"],
+                    t["keyword_part"]["p95_ms"],
+                ]
+            )
+    print_table(
+        ["parts of a hybrid search", "vector query p50", "p95", "keyword query p50", "p95"], part_rows
+    )
+    keyword_matches = [
+        r["keyword_n"]
+        for ef in args.ef
+        for s in ("near", "random")
+        for r in measured["runs"][ef][s]["hybrid"]
+    ]
+    print(
+        f"keyword candidates per query (limit {LIMIT}): median {int(np.median(keyword_matches))}, "
+        f"zero for {sum(1 for m in keyword_matches if m == 0)} of {len(keyword_matches)}"
+    )
+    print(
+        f"CPU s: load {json.dumps(cpu['load'])}, index build {json.dumps(index['cpu_s'])}, "
+        f"queries {json.dumps(cpu['queries'])}"
+    )
     return {
         "benchmark": NAME,
         "machine": machine,
-        "settings": {"chunks": args.chunks, "queries_per_set": args.queries, "data": args.data, "k": K,
-                     "limit": LIMIT, "ef_values": args.ef, "warmup": args.warmup, "seed": args.seed,
-                     "documents": DOCUMENTS, "words_per_chunk": WORDS_PER_CHUNK, "vocabulary": VOCABULARY,
-                     "postgres": loaded["settings"]},
+        "settings": {
+            "chunks": args.chunks,
+            "queries_per_set": args.queries,
+            "data": args.data,
+            "k": K,
+            "limit": LIMIT,
+            "ef_values": args.ef,
+            "warmup": args.warmup,
+            "seed": args.seed,
+            "documents": DOCUMENTS,
+            "words_per_chunk": WORDS_PER_CHUNK,
+            "vocabulary": VOCABULARY,
+            "postgres": loaded["settings"],
+        },
         "load_s": loaded["timings"],
         "index": index,
         "plans": measured["plans"],

@@ -1,4 +1,4 @@
-"""SSE latency: a worker's first token -> the client's first SSE `output` event, beside a direct Redis subscriber.
+"""SSE latency: a worker's first token -> the client's first SSE `output` event, beside a Redis subscriber.
 
     .venv/bin/python -m benchmarks.sse_latency [--jobs 50] [--token-delay 0.02] [--warmup 5]
 
@@ -183,9 +183,10 @@ def sse_receiver(api_url: str, token: str, job_id: str, arrival: Arrival) -> Non
     headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
     timeout = httpx.Timeout(JOB_TIMEOUT_S, connect=10)
     try:
-        with httpx.Client(base_url=api_url, timeout=timeout) as http, http.stream(
-            "GET", f"/v1/jobs/{job_id}/events", headers=headers
-        ) as response:
+        with (
+            httpx.Client(base_url=api_url, timeout=timeout) as http,
+            http.stream("GET", f"/v1/jobs/{job_id}/events", headers=headers) as response,
+        ):
             if response.status_code != 200:
                 arrival.error = f"HTTP {response.status_code}"
                 return
@@ -290,7 +291,9 @@ def one_job(http: httpx.Client, api_url: str, token: str, redis_url: str, gate: 
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.sse_latency", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.sse_latency", description=__doc__.split("\n\n")[0]
+    )
     add = parser.add_argument
     add("--jobs", type=int, default=50, help="measured chat jobs, one at a time (default 50)")
     add("--warmup", type=int, default=5, help="uncounted jobs first (default 5)")
@@ -312,9 +315,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # Production keep-alive (the test stack's 1 s would wake every idle stream each second).
         extra = {"MENTORQ_SSE_KEEPALIVE_SECONDS": "15"}
-        with bench_stack(ollama_url=fake.url, llm_provider="ollama", keep=args.keep, extra_env=extra) as stack:
-            print(f"starting the stack (worker -Q {WORKER_QUEUES}, prefork, concurrency {args.concurrency}) ...",
-                  flush=True)
+        with bench_stack(
+            ollama_url=fake.url, llm_provider="ollama", keep=args.keep, extra_env=extra
+        ) as stack:
+            print(
+                f"starting the stack (worker -Q {WORKER_QUEUES}, prefork, concurrency {args.concurrency}) ...",
+                flush=True,
+            )
             stack.start_api()
             stack.start_worker("worker", queues=WORKER_QUEUES, concurrency=args.concurrency)
             token = register_token(stack.api_url)
@@ -322,21 +329,30 @@ def main(argv: list[str] | None = None) -> int:
             quiet_s = wait_for_quiet({"worker": stack.processes["worker"].pid})
             print(f"worker quiet after {quiet_s:.0f} s (embedding model warm-up)", flush=True)
             meter = CpuMeter(
-                {"api": stack.processes["api"].pid, "worker": stack.processes["worker"].pid,
-                 "postgres": stack.postgres.pid, "redis": stack.redis.pid, "bench_process": os.getpid()},
+                {
+                    "api": stack.processes["api"].pid,
+                    "worker": stack.processes["worker"].pid,
+                    "postgres": stack.postgres.pid,
+                    "redis": stack.redis.pid,
+                    "bench_process": os.getpid(),
+                },
                 self_only=["bench_process"],
             )
             headers = {"Authorization": f"Bearer {token}"}
             with httpx.Client(base_url=stack.api_url, headers=headers, timeout=30) as http:
                 if args.warmup:
                     print(f"warming up: {args.warmup} jobs ...", flush=True)
-                    warm = [one_job(http, stack.api_url, token, stack.redis.url, gate) for _ in range(args.warmup)]
+                    warm = [
+                        one_job(http, stack.api_url, token, stack.redis.url, gate) for _ in range(args.warmup)
+                    ]
                     if any(not s.ok for s in warm):
                         print(f"warning: warm-up errors: {[s.error for s in warm if not s.ok]}", flush=True)
                 print(f"measuring: {args.jobs} chat jobs, one at a time ...", flush=True)
                 meter.start()
                 started = time.perf_counter()
-                samples = [one_job(http, stack.api_url, token, stack.redis.url, gate) for _ in range(args.jobs)]
+                samples = [
+                    one_job(http, stack.api_url, token, stack.redis.url, gate) for _ in range(args.jobs)
+                ]
                 wall = time.perf_counter() - started
                 cpu = meter.stop()
     finally:
@@ -353,8 +369,15 @@ def _summary(values: list[float | None]) -> dict[str, Any]:
     return {"n": len(present), **latency_summary_ms(present)}
 
 
-def _report(args, samples: list[Sample], wall: float, cpu: dict[str, float], gate: Gate,
-            machine: dict[str, Any], elapsed: float) -> dict[str, Any]:
+def _report(
+    args,
+    samples: list[Sample],
+    wall: float,
+    cpu: dict[str, float],
+    gate: Gate,
+    machine: dict[str, Any],
+    elapsed: float,
+) -> dict[str, Any]:
     good = [s for s in samples if s.ok]
     errors: dict[str, int] = {}
     for s in samples:
@@ -371,15 +394,36 @@ def _report(args, samples: list[Sample], wall: float, cpu: dict[str, float], gat
     redis_f, sse_f, diff = figures["token_to_redis"], figures["token_to_sse"], figures["sse_minus_redis"]
 
     print()
-    print(f"SSE latency — {len(samples)} chat jobs one at a time, fake Ollama token_delay {args.token_delay} s, "
-          f"worker prefork {args.concurrency}, {machine['cpus_usable']} CPUs ({machine['cpu_model']}), "
-          f"{machine['date']}")
+    print(
+        f"SSE latency — {len(samples)} chat jobs one at a time, fake Ollama token_delay {args.token_delay} s, "
+        f"worker prefork {args.concurrency}, {machine['cpus_usable']} CPUs ({machine['cpu_model']}), "
+        f"{machine['date']}"
+    )
     rows = [
-        ["first token -> direct Redis subscriber", redis_f["n"], redis_f["p50_ms"], redis_f["p95_ms"],
-         redis_f["max_ms"], "1.00x"],
-        ["first token -> SSE client (API relay)", sse_f["n"], sse_f["p50_ms"], sse_f["p95_ms"], sse_f["max_ms"],
-         f"{fmt(ratio(sse_f['p50_ms'], redis_f['p50_ms']), 2)}x"],
-        ["SSE arrival - Redis arrival (same event)", diff["n"], diff["p50_ms"], diff["p95_ms"], diff["max_ms"], ""],
+        [
+            "first token -> direct Redis subscriber",
+            redis_f["n"],
+            redis_f["p50_ms"],
+            redis_f["p95_ms"],
+            redis_f["max_ms"],
+            "1.00x",
+        ],
+        [
+            "first token -> SSE client (API relay)",
+            sse_f["n"],
+            sse_f["p50_ms"],
+            sse_f["p95_ms"],
+            sse_f["max_ms"],
+            f"{fmt(ratio(sse_f['p50_ms'], redis_f['p50_ms']), 2)}x",
+        ],
+        [
+            "SSE arrival - Redis arrival (same event)",
+            diff["n"],
+            diff["p50_ms"],
+            diff["p95_ms"],
+            diff["max_ms"],
+            "",
+        ],
     ]
     print_table(["monotonic clock, one process", "jobs", "p50 ms", "p95 ms", "max ms", "p50 vs Redis"], rows)
     wall_rows = [
@@ -388,17 +432,28 @@ def _report(args, samples: list[Sample], wall: float, cpu: dict[str, float], gat
         ["event `at` -> SSE client", figures["at_to_sse_wall"]],
     ]
     print()
-    print_table(["wall clock (time.time vs PostgreSQL now())", "p50 ms", "p95 ms"],
-                [[label, f["p50_ms"], f["p95_ms"]] for label, f in wall_rows])
+    print_table(
+        ["wall clock (time.time vs PostgreSQL now())", "p50 ms", "p95 ms"],
+        [[label, f["p50_ms"], f["p95_ms"]] for label, f in wall_rows],
+    )
     same_counts = sum(s.outputs_redis == s.outputs_sse for s in good)
     print()
     checks = [
-        ["every job: first output reached both receivers, same event id", f"{len(good)}/{len(samples)}",
-         verdict(len(good) == len(samples))],
-        ["same number of output events on both receivers", f"{same_counts}/{len(good)}",
-         verdict(same_counts == len(good))],
-        ["gate never timed out (receivers ready before the first token)", str(gate.timed_out),
-         verdict(gate.timed_out == 0)],
+        [
+            "every job: first output reached both receivers, same event id",
+            f"{len(good)}/{len(samples)}",
+            verdict(len(good) == len(samples)),
+        ],
+        [
+            "same number of output events on both receivers",
+            f"{same_counts}/{len(good)}",
+            verdict(same_counts == len(good)),
+        ],
+        [
+            "gate never timed out (receivers ready before the first token)",
+            str(gate.timed_out),
+            verdict(gate.timed_out == 0),
+        ],
     ]
     print_table(["check", "measured", "verdict"], checks)
     if errors:
@@ -407,14 +462,21 @@ def _report(args, samples: list[Sample], wall: float, cpu: dict[str, float], gat
     print(f"CPU ms per job (user+sys): {json.dumps(per_job)}; measured phase {wall:.1f} s")
     outputs = [s.outputs_sse for s in good]
     if outputs:
-        print(f"output events per job (coalesced every 100 ms by the worker): median "
-              f"{sorted(outputs)[len(outputs) // 2]}, reply of {len(REPLY.split())} tokens")
+        print(
+            f"output events per job (coalesced every 100 ms by the worker): median "
+            f"{sorted(outputs)[len(outputs) // 2]}, reply of {len(REPLY.split())} tokens"
+        )
     return {
         "benchmark": NAME,
         "machine": machine,
-        "settings": {"jobs": args.jobs, "warmup": args.warmup, "token_delay_s": args.token_delay,
-                     "worker": f"-Q {WORKER_QUEUES} prefork {args.concurrency}", "reply_tokens": len(REPLY.split()),
-                     "sse_keepalive_s": 15},
+        "settings": {
+            "jobs": args.jobs,
+            "warmup": args.warmup,
+            "token_delay_s": args.token_delay,
+            "worker": f"-Q {WORKER_QUEUES} prefork {args.concurrency}",
+            "reply_tokens": len(REPLY.split()),
+            "sse_keepalive_s": 15,
+        },
         "figures": figures,
         "errors": errors,
         "gate_timeouts": gate.timed_out,

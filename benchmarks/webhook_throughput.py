@@ -81,10 +81,14 @@ class ReceiverProcess:
     def __init__(self, stack: Stack) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.process = spawn(stack, "receiver", [python(), "-m", "benchmarks._webhook_receiver",
-                                                 "--port", str(self.port)])
-        wait_until(lambda: httpx.get(f"{self.url}/stats", timeout=1).status_code == 200, timeout=30,
-                   message="receiver")
+        self.process = spawn(
+            stack, "receiver", [python(), "-m", "benchmarks._webhook_receiver", "--port", str(self.port)]
+        )
+        wait_until(
+            lambda: httpx.get(f"{self.url}/stats", timeout=1).status_code == 200,
+            timeout=30,
+            message="receiver",
+        )
 
     def stats(self) -> dict[str, dict[str, Any]]:
         return httpx.get(f"{self.url}/stats", timeout=30).json()
@@ -110,15 +114,20 @@ class Platform:
 
     def __init__(self, stack: Stack) -> None:
         os.environ.update(stack.env)
+        from core.webhook_signing import new_secret, webhook_headers
         from db import jobs as job_queries
         from db import webhooks as webhook_queries
         from db.models import Job, User, WebhookDelivery
         from db.session import session_scope
-        from core.webhook_signing import new_secret, webhook_headers
         from workers.runtime import publish_committed_events
 
         self.jobs, self.webhooks, self.Job, self.User, self.Delivery = (
-            job_queries, webhook_queries, Job, User, WebhookDelivery)
+            job_queries,
+            webhook_queries,
+            Job,
+            User,
+            WebhookDelivery,
+        )
         self.session_scope, self.publish = session_scope, publish_committed_events
         self.webhook_headers = webhook_headers
         with session_scope() as session:
@@ -126,7 +135,8 @@ class Platform:
 
             self.user_id = session.execute(select(User.id)).scalars().one()
             self.secret = webhook_queries.get_or_create_secret_sync(
-                session, user_id=self.user_id, new_secret=new_secret).secret
+                session, user_id=self.user_id, new_secret=new_secret
+            ).secret
 
     def prepare(self, n: int, url: str) -> tuple[Any, list[uuid.UUID]]:
         """N finished jobs whose `completed` deliveries are committed but not yet sent."""
@@ -135,15 +145,30 @@ class Platform:
         ids = [uuid.uuid4() for _ in range(n)]
         with self.session_scope() as session:
             for job_id in ids:
-                session.add(self.Job(
-                    id=job_id, kind="chat", owner_id=self.user_id, status="running", attempts=1, max_attempts=3,
-                    input={"prompt": "Summarise the lesson on hash maps in two sentences."}, queue="gpu",
-                    webhook_url=url, webhook_events=["completed"], started_at=func.now(), worker="bench@host",
-                ))
-        output = {"text": "A hash map stores values under keys and finds them in constant time on average. "
-                          "Collisions are resolved by chaining or open addressing.",
-                  "json": None, "model": "llama3.2:1b", "provider": "ollama",
-                  "usage": {"prompt_tokens": 12, "completion_tokens": 31}}
+                session.add(
+                    self.Job(
+                        id=job_id,
+                        kind="chat",
+                        owner_id=self.user_id,
+                        status="running",
+                        attempts=1,
+                        max_attempts=3,
+                        input={"prompt": "Summarise the lesson on hash maps in two sentences."},
+                        queue="gpu",
+                        webhook_url=url,
+                        webhook_events=["completed"],
+                        started_at=func.now(),
+                        worker="bench@host",
+                    )
+                )
+        output = {
+            "text": "A hash map stores values under keys and finds them in constant time on average. "
+            "Collisions are resolved by chaining or open addressing.",
+            "json": None,
+            "model": "llama3.2:1b",
+            "provider": "ollama",
+            "usage": {"prompt_tokens": 12, "completion_tokens": 31},
+        }
         session = None
         with self.session_scope() as session:
             for job_id in ids:
@@ -154,8 +179,11 @@ class Platform:
         from sqlalchemy import select
 
         with self.session_scope() as session:
-            payloads = session.execute(
-                select(self.Delivery.payload).where(self.Delivery.job_id.in_(job_ids))).scalars().all()
+            payloads = (
+                session.execute(select(self.Delivery.payload).where(self.Delivery.job_id.in_(job_ids)))
+                .scalars()
+                .all()
+            )
         return [json.dumps(p, separators=(",", ":")).encode() for p in payloads]
 
     def statuses(self, job_ids: list[uuid.UUID]) -> dict[str, int]:
@@ -163,24 +191,31 @@ class Platform:
 
         with self.session_scope() as session:
             rows = session.execute(
-                select(self.Delivery.status, func.count()).where(self.Delivery.job_id.in_(job_ids))
-                .group_by(self.Delivery.status)).all()
+                select(self.Delivery.status, func.count())
+                .where(self.Delivery.job_id.in_(job_ids))
+                .group_by(self.Delivery.status)
+            ).all()
         return {status: count for status, count in rows}
 
     def attempts(self, job_ids: list[uuid.UUID]) -> dict[str, Any]:
         from sqlalchemy import text
 
         with self.session_scope() as session:
-            row = session.execute(text(
-                "SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY a.latency_ms), "
-                "min(d.created_at), max(a.created_at) "
-                "FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id "
-                "WHERE d.job_id = ANY(:ids)"), {"ids": job_ids}).one()
+            row = session.execute(
+                text(
+                    "SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY a.latency_ms), "
+                    "min(d.created_at), max(a.created_at) "
+                    "FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id "
+                    "WHERE d.job_id = ANY(:ids)"
+                ),
+                {"ids": job_ids},
+            ).one()
         return {"attempts": row[0], "attempt_latency_ms_p50": row[1]}
 
 
-def run_platform_phase(platform: Platform, receiver: ReceiverProcess, n: int, path: str,
-                       meter: CpuMeter | None) -> dict[str, Any]:
+def run_platform_phase(
+    platform: Platform, receiver: ReceiverProcess, n: int, path: str, meter: CpuMeter | None
+) -> dict[str, Any]:
     session, ids = platform.prepare(n, receiver.url + path)
     if meter:
         meter.start()
@@ -197,29 +232,53 @@ def run_platform_phase(platform: Platform, receiver: ReceiverProcess, n: int, pa
     done = time.monotonic()
     cpu = meter.stop() if meter else {}
     return {
-        "n": n, "received": entry.get("count", 0), "unique_ids": entry.get("unique_ids", 0),
+        "n": n,
+        "received": entry.get("count", 0),
+        "unique_ids": entry.get("unique_ids", 0),
         "steady_per_s": _steady(entry),
         "end_to_end_per_s": n / (done - started),
         "end_to_end_s": round(done - started, 3),
         "publish_s": round(published - started, 3),
-        "first_arrival_after_publish_start_ms": round(1000 * (entry["first"] - started), 1) if "first" in entry else None,
-        "statuses": statuses, **platform.attempts(ids),
-        "cpu_s": cpu, "job_ids": ids,
+        "first_arrival_after_publish_start_ms": round(1000 * (entry["first"] - started), 1)
+        if "first" in entry
+        else None,
+        "statuses": statuses,
+        **platform.attempts(ids),
+        "cpu_s": cpu,
+        "job_ids": ids,
     }
 
 
 # --------------------------------------------------------------------------- the baseline
 
 
-def run_baseline_phase(bodies: list[bytes], secret: str, url: str, concurrency: int, *, keep_alive: bool,
-                       receiver: ReceiverProcess, path: str, meter: CpuMeter | None) -> dict[str, Any]:
+def run_baseline_phase(
+    bodies: list[bytes],
+    secret: str,
+    url: str,
+    concurrency: int,
+    *,
+    keep_alive: bool,
+    receiver: ReceiverProcess,
+    path: str,
+    meter: CpuMeter | None,
+) -> dict[str, Any]:
     from core.webhook_signing import webhook_headers
 
     todo = itertools.count()
     failures: list[str] = []
     lock = threading.Lock()
-    shared = httpx.Client(verify=httpx.create_ssl_context(), trust_env=False, follow_redirects=False, timeout=10,
-                          limits=httpx.Limits(max_connections=concurrency)) if keep_alive else None
+    shared = (
+        httpx.Client(
+            verify=httpx.create_ssl_context(),
+            trust_env=False,
+            follow_redirects=False,
+            timeout=10,
+            limits=httpx.Limits(max_connections=concurrency),
+        )
+        if keep_alive
+        else None
+    )
     run_id = uuid.uuid4().hex[:8]
     # One TLS context for all clients, as the platform keeps one per process (building one per
     # client loads the CA bundle: ~25 ms of CPU, more than the rest of a POST).
@@ -233,8 +292,13 @@ def run_baseline_phase(bodies: list[bytes], secret: str, url: str, concurrency: 
                 if shared is not None:
                     status = shared.post(url + path, content=body, headers=headers).status_code
                 else:
-                    with httpx.Client(verify=tls, trust_env=False, follow_redirects=False, timeout=10,
-                                      limits=httpx.Limits(max_connections=1, max_keepalive_connections=0)) as client:
+                    with httpx.Client(
+                        verify=tls,
+                        trust_env=False,
+                        follow_redirects=False,
+                        timeout=10,
+                        limits=httpx.Limits(max_connections=1, max_keepalive_connections=0),
+                    ) as client:
                         status = client.post(url + path, content=body, headers=headers).status_code
                 ok = 200 <= status < 300
                 error = None if ok else f"HTTP {status}"
@@ -258,9 +322,14 @@ def run_baseline_phase(bodies: list[bytes], secret: str, url: str, concurrency: 
         shared.close()
     entry = receiver.wait_count(path, len(bodies), 10)
     return {
-        "n": len(bodies), "received": entry.get("count", 0), "unique_ids": entry.get("unique_ids", 0),
-        "steady_per_s": _steady(entry), "end_to_end_per_s": len(bodies) / (done - started),
-        "end_to_end_s": round(done - started, 3), "errors": len(failures), "cpu_s": cpu,
+        "n": len(bodies),
+        "received": entry.get("count", 0),
+        "unique_ids": entry.get("unique_ids", 0),
+        "steady_per_s": _steady(entry),
+        "end_to_end_per_s": len(bodies) / (done - started),
+        "end_to_end_s": round(done - started, 3),
+        "errors": len(failures),
+        "cpu_s": cpu,
     }
 
 
@@ -273,11 +342,17 @@ def _steady(entry: dict[str, Any]) -> float | None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.webhook_throughput",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.webhook_throughput", description=__doc__.split("\n\n")[0]
+    )
     add = parser.add_argument
     add("--deliveries", type=int, default=500, help="deliveries per measured phase (default 500)")
-    add("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="io worker threads = baseline threads (8)")
+    add(
+        "--concurrency",
+        type=int,
+        default=DEFAULT_CONCURRENCY,
+        help="io worker threads = baseline threads (8)",
+    )
     add("--warmup", type=int, default=50, help="uncounted deliveries per side first (default 50)")
     add("--sweep", default="", help="also measure the platform at these thread counts, e.g. 2,8,16,32")
     add("--keep", action="store_true", help="keep the stack's folder (logs) afterwards")
@@ -306,8 +381,10 @@ def main(argv: list[str] | None = None) -> int:
     # Production's attempt timeout (the test stack shortens it to 2 s).
     extra = {"MENTORQ_WEBHOOK_TIMEOUT_SECONDS": "10"}
     with bench_stack(llm_provider="ollama", keep=args.keep, extra_env=extra) as stack:
-        print(f"starting the stack (one worker -Q io, threads pool, concurrency {args.concurrency}) ...",
-              flush=True)
+        print(
+            f"starting the stack (one worker -Q io, threads pool, concurrency {args.concurrency}) ...",
+            flush=True,
+        )
         stack.start_api()
         register_token(stack.api_url)
         stack.stop("api")  # not needed any more; one process fewer on the two cores
@@ -316,24 +393,49 @@ def main(argv: list[str] | None = None) -> int:
         platform = Platform(stack)
 
         def meter() -> CpuMeter:
-            return CpuMeter({"io_worker": stack.processes["io-worker"].pid, "postgres": stack.postgres.pid,
-                             "redis": stack.redis.pid, "receiver": receiver.process.pid,
-                             "bench_process": os.getpid()}, self_only=["bench_process"])
+            return CpuMeter(
+                {
+                    "io_worker": stack.processes["io-worker"].pid,
+                    "postgres": stack.postgres.pid,
+                    "redis": stack.redis.pid,
+                    "receiver": receiver.process.pid,
+                    "bench_process": os.getpid(),
+                },
+                self_only=["bench_process"],
+            )
 
         if args.warmup:
             print(f"warming up: {args.warmup} deliveries per side ...", flush=True)
             warm = run_platform_phase(platform, receiver, args.warmup, "/warm/platform", None)
-            run_baseline_phase(platform.bodies(warm["job_ids"]), platform.secret, receiver.url, args.concurrency,
-                               keep_alive=False, receiver=receiver, path="/warm/base", meter=None)
+            run_baseline_phase(
+                platform.bodies(warm["job_ids"]),
+                platform.secret,
+                receiver.url,
+                args.concurrency,
+                keep_alive=False,
+                receiver=receiver,
+                path="/warm/base",
+                meter=None,
+            )
 
         # The bodies the platform will send, prepared (committed, not yet sent) before the baseline runs.
         session, ids = platform.prepare(n, receiver.url + "/keep/platform")
         bodies = platform.bodies(ids)
         phases: dict[str, Any] = {}
-        print(f"baseline, fresh connection per POST: {n} signed POSTs, {args.concurrency} threads ...", flush=True)
+        print(
+            f"baseline, fresh connection per POST: {n} signed POSTs, {args.concurrency} threads ...",
+            flush=True,
+        )
         phases["baseline_fresh_1"] = run_baseline_phase(
-            bodies, platform.secret, receiver.url, args.concurrency, keep_alive=False, receiver=receiver,
-            path="/base/fresh-1", meter=meter())
+            bodies,
+            platform.secret,
+            receiver.url,
+            args.concurrency,
+            keep_alive=False,
+            receiver=receiver,
+            path="/base/fresh-1",
+            meter=meter(),
+        )
         print(f"platform: {n} deliveries through the io worker ...", flush=True)
         m = meter()
         m.start()
@@ -348,18 +450,37 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.1)
         done = time.monotonic()
         phases["platform"] = {
-            "n": n, "received": entry.get("count", 0), "unique_ids": entry.get("unique_ids", 0),
-            "steady_per_s": _steady(entry), "end_to_end_per_s": n / (done - started),
-            "end_to_end_s": round(done - started, 3), "statuses": statuses, **platform.attempts(ids),
+            "n": n,
+            "received": entry.get("count", 0),
+            "unique_ids": entry.get("unique_ids", 0),
+            "steady_per_s": _steady(entry),
+            "end_to_end_per_s": n / (done - started),
+            "end_to_end_s": round(done - started, 3),
+            "statuses": statuses,
+            **platform.attempts(ids),
             "cpu_s": m.stop(),
         }
         print("baseline again (fresh connection), then keep-alive ...", flush=True)
         phases["baseline_fresh_2"] = run_baseline_phase(
-            bodies, platform.secret, receiver.url, args.concurrency, keep_alive=False, receiver=receiver,
-            path="/base/fresh-2", meter=meter())
+            bodies,
+            platform.secret,
+            receiver.url,
+            args.concurrency,
+            keep_alive=False,
+            receiver=receiver,
+            path="/base/fresh-2",
+            meter=meter(),
+        )
         phases["baseline_keepalive"] = run_baseline_phase(
-            bodies, platform.secret, receiver.url, args.concurrency, keep_alive=True, receiver=receiver,
-            path="/base/keepalive", meter=meter())
+            bodies,
+            platform.secret,
+            receiver.url,
+            args.concurrency,
+            keep_alive=True,
+            receiver=receiver,
+            path="/base/keepalive",
+            meter=meter(),
+        )
 
         verified, verify_errors = _verify(receiver.dump("/keep/platform"), platform.secret)
 
@@ -402,31 +523,56 @@ def _report(args, phases, sweep, verified, verify_errors, machine, elapsed) -> d
     base_steady = [b["steady_per_s"] for b in (base1, base2) if b["steady_per_s"]]
     base_mean = sum(base_steady) / len(base_steady) if base_steady else None
     print()
-    print(f"Webhook throughput — {n} deliveries per phase, one io worker (threads, concurrency "
-          f"{args.concurrency}) vs {args.concurrency} sender threads, {machine['cpus_usable']} CPUs "
-          f"({machine['cpu_model']}), {machine['date']}")
+    print(
+        f"Webhook throughput — {n} deliveries per phase, one io worker (threads, concurrency "
+        f"{args.concurrency}) vs {args.concurrency} sender threads, {machine['cpus_usable']} CPUs "
+        f"({machine['cpu_model']}), {machine['date']}"
+    )
     rows = []
-    for label, row in (("baseline: signed POSTs, fresh connection (1)", base1),
-                       ("platform: io worker deliveries", plat),
-                       ("baseline: signed POSTs, fresh connection (2)", base2),
-                       ("baseline: signed POSTs, keep-alive (informative)", keep)):
-        rows.append([label, row["received"], row["steady_per_s"], row["end_to_end_per_s"],
-                     f"{fmt(ratio(row['steady_per_s'], base_mean), 2)}x"])
+    for label, row in (
+        ("baseline: signed POSTs, fresh connection (1)", base1),
+        ("platform: io worker deliveries", plat),
+        ("baseline: signed POSTs, fresh connection (2)", base2),
+        ("baseline: signed POSTs, keep-alive (informative)", keep),
+    ):
+        rows.append(
+            [
+                label,
+                row["received"],
+                row["steady_per_s"],
+                row["end_to_end_per_s"],
+                f"{fmt(ratio(row['steady_per_s'], base_mean), 2)}x",
+            ]
+        )
     print_table(["path", "received", "steady /s", "end to end /s", "vs fresh baseline"], rows)
-    print("steady = (count-1)/(last-first arrival) at the receiver; end to end = N / (first send or publish "
-          "-> all answers back, for the platform all rows succeeded and logged); baseline = mean of (1) and (2)")
+    print(
+        "steady = (count-1)/(last-first arrival) at the receiver; end to end = N / (first send or publish "
+        "-> all answers back, for the platform all rows succeeded and logged); baseline = mean of (1) and (2)"
+    )
 
     print()
     statuses = plat["statuses"]
     checks = [
-        ["every platform delivery arrived exactly once", f"{plat['unique_ids']}/{n} ids, {plat['received']} POSTs",
-         verdict(plat["unique_ids"] == n and plat["received"] == n)],
-        ["every delivery row succeeded, one attempt each", f"{json.dumps(statuses)}, {plat['attempts']} attempts",
-         verdict(statuses.get("succeeded") == n and plat["attempts"] == n)],
-        ["signatures verify (standardwebhooks)", f"{verified}/{plat['received']}",
-         verdict(verified == plat["received"] and verified > 0)],
-        ["baseline errors", str(base1["errors"] + base2["errors"] + keep["errors"]),
-         verdict(base1["errors"] + base2["errors"] + keep["errors"] == 0)],
+        [
+            "every platform delivery arrived exactly once",
+            f"{plat['unique_ids']}/{n} ids, {plat['received']} POSTs",
+            verdict(plat["unique_ids"] == n and plat["received"] == n),
+        ],
+        [
+            "every delivery row succeeded, one attempt each",
+            f"{json.dumps(statuses)}, {plat['attempts']} attempts",
+            verdict(statuses.get("succeeded") == n and plat["attempts"] == n),
+        ],
+        [
+            "signatures verify (standardwebhooks)",
+            f"{verified}/{plat['received']}",
+            verdict(verified == plat["received"] and verified > 0),
+        ],
+        [
+            "baseline errors",
+            str(base1["errors"] + base2["errors"] + keep["errors"]),
+            verdict(base1["errors"] + base2["errors"] + keep["errors"] == 0),
+        ],
     ]
     print_table(["check", "measured", "verdict"], checks)
     if verify_errors:
@@ -441,18 +587,33 @@ def _report(args, phases, sweep, verified, verify_errors, machine, elapsed) -> d
 
     if sweep:
         print()
-        print_table(["io worker threads", "received", "steady /s", "end to end /s", "io_worker CPU ms/delivery"],
-                    [[s["threads"], s["received"], s["steady_per_s"], s["end_to_end_per_s"],
-                      _per(s["cpu_s"], n).get("io_worker")] for s in sweep])
+        print_table(
+            ["io worker threads", "received", "steady /s", "end to end /s", "io_worker CPU ms/delivery"],
+            [
+                [
+                    s["threads"],
+                    s["received"],
+                    s["steady_per_s"],
+                    s["end_to_end_per_s"],
+                    _per(s["cpu_s"], n).get("io_worker"),
+                ]
+                for s in sweep
+            ],
+        )
 
     plat_out = {k: v for k, v in plat.items()}
     return {
         "benchmark": NAME,
         "machine": machine,
-        "settings": {"deliveries": n, "concurrency": args.concurrency, "pool": "threads", "warmup": args.warmup,
-                     "generation": "jobs inserted running, finished with db.jobs.finish_job in one transaction, "
-                                   "then workers.runtime.publish_committed_events",
-                     "webhook_timeout_s": 10},
+        "settings": {
+            "deliveries": n,
+            "concurrency": args.concurrency,
+            "pool": "threads",
+            "warmup": args.warmup,
+            "generation": "jobs inserted running, finished with db.jobs.finish_job in one transaction, "
+            "then workers.runtime.publish_committed_events",
+            "webhook_timeout_s": 10,
+        },
         "phases": {**phases, "platform": plat_out},
         "ratio_platform_to_fresh_baseline_steady": ratio(plat["steady_per_s"], base_mean),
         "ratio_platform_to_keepalive_steady": ratio(plat["steady_per_s"], keep["steady_per_s"]),

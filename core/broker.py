@@ -25,7 +25,7 @@ _app_is_ours = False  # a producer app made here, as opposed to a worker's own a
 
 
 def use_app(app: Celery) -> None:
-    """Publish through `app` from now on (a worker process: its own app, whose pools Celery resets after fork)."""
+    """Publish through `app` from now on (a worker: its own app, whose pools Celery resets after fork)."""
     global _app, _app_is_ours
     _app, _app_is_ours = app, False
 
@@ -53,8 +53,10 @@ def _forget_app_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_app_after_fork)
 
 
-def publish_job(*, job_id: uuid.UUID, route: Route, priority: int = 0, countdown: float | None = None) -> None:
-    """Send the task message of one stage of a job; raises if the broker cannot be reached (the outbox retries)."""
+def publish_job(
+    *, job_id: uuid.UUID, route: Route, priority: int = 0, countdown: float | None = None
+) -> None:
+    """Send the message of one stage of a job; raises if the broker is unreachable (the outbox retries)."""
     publisher().send_task(
         route.task_name,
         args=[str(job_id)],
@@ -69,13 +71,22 @@ def publish_job(*, job_id: uuid.UUID, route: Route, priority: int = 0, countdown
 
 def publish_delivery(*, delivery_id: uuid.UUID) -> None:
     """Send one webhook message's delivery task to its queue."""
-    publisher().send_task(DELIVER_WEBHOOK.name, args=[str(delivery_id)], queue=DELIVER_WEBHOOK.queue, retry=False)
+    publisher().send_task(
+        DELIVER_WEBHOOK.name, args=[str(delivery_id)], queue=DELIVER_WEBHOOK.queue, retry=False
+    )
 
 
-def send_platform_task(task: PlatformTask, *, args: list[Any], priority: int = 0, expires: float | None = None) -> None:
+def send_platform_task(
+    task: PlatformTask, *, args: list[Any], priority: int = 0, expires: float | None = None
+) -> None:
     """Send a platform task (a search's query embedding) that is not a job and has no row."""
     publisher().send_task(
-        task.name, args=args, queue=task.queue, priority=broker_priority(priority), expires=expires, retry=False
+        task.name,
+        args=args,
+        queue=task.queue,
+        priority=broker_priority(priority),
+        expires=expires,
+        retry=False,
     )
 
 

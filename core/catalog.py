@@ -116,7 +116,7 @@ def list_models(settings: Settings) -> dict[str, Any]:
         try:
             ollama_models = _ollama_models(ollama_host)
             ollama_ok = True
-        except Exception as exc:  # connection refused, timeout, bad answer: all mean "not usable now"
+        except Exception as exc:  # noqa: BLE001 - refused, timeout, bad answer: all mean "not usable now"
             errors["ollama"] = f"Ollama at {ollama_host} is unreachable or failing: {exc}"
 
     # The provider `auto` would pick: Ollama exactly when it answered just now.
@@ -129,41 +129,50 @@ def list_models(settings: Settings) -> dict[str, Any]:
         packaged_gguf_path()
         if importlib.util.find_spec("llama_cpp") is None:
             errors["local"] = "llama-cpp-python is not installed"
-        llm.append({
-            "provider": "local",
-            "name": DEFAULT_LOCAL_LLM,
-            "default": active == "local" and default_llm == DEFAULT_LOCAL_LLM,
-        })
+        llm.append(
+            {
+                "provider": "local",
+                "name": DEFAULT_LOCAL_LLM,
+                "default": active == "local" and default_llm == DEFAULT_LOCAL_LLM,
+            }
+        )
     except RuntimeError as exc:
         errors["local"] = str(exc)
 
     for name, family in ollama_models:
         if _is_embedding_model(name, family):
             full = OLLAMA_PREFIX + name
-            embedding.append({
-                "provider": "ollama",
-                "name": full,
-                "dim": embed_dim(name),
-                "default": settings.embed_model.startswith(OLLAMA_PREFIX)
-                and _same_ollama_name(settings.embed_model.removeprefix(OLLAMA_PREFIX), name),
-            })
+            embedding.append(
+                {
+                    "provider": "ollama",
+                    "name": full,
+                    "dim": embed_dim(name),
+                    "default": settings.embed_model.startswith(OLLAMA_PREFIX)
+                    and _same_ollama_name(settings.embed_model.removeprefix(OLLAMA_PREFIX), name),
+                }
+            )
         else:
-            llm.append({
-                "provider": "ollama",
-                "name": name,
-                "default": active == "ollama" and _same_ollama_name(default_llm, name),
-            })
+            llm.append(
+                {
+                    "provider": "ollama",
+                    "name": name,
+                    "default": active == "ollama" and _same_ollama_name(default_llm, name),
+                }
+            )
 
     try:
         packaged_minilm_path()
         if importlib.util.find_spec("sentence_transformers") is None:
             errors["sentence-transformers"] = "sentence-transformers is not installed"
-        embedding.insert(0, {
-            "provider": "sentence-transformers",
-            "name": DEFAULT_EMBED_MODEL,
-            "dim": EMBED_DIMS[DEFAULT_EMBED_MODEL],
-            "default": settings.embed_model == DEFAULT_EMBED_MODEL,
-        })
+        embedding.insert(
+            0,
+            {
+                "provider": "sentence-transformers",
+                "name": DEFAULT_EMBED_MODEL,
+                "dim": EMBED_DIMS[DEFAULT_EMBED_MODEL],
+                "default": settings.embed_model == DEFAULT_EMBED_MODEL,
+            },
+        )
     except RuntimeError as exc:
         errors["sentence-transformers"] = str(exc)
 

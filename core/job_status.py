@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 
 
-class JobStatus(str, enum.Enum):
+class JobStatus(enum.StrEnum):
     """`queued -> running -> succeeded | failed | canceled` (and `queued -> canceled`)."""
 
     queued = "queued"

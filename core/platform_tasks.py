@@ -13,7 +13,7 @@ RECONCILE = PlatformTask(
     "maintenance",
     soft_time_limit=60,
     time_limit=90,
-    description="Publish unpublished and lost jobs, requeue or fail jobs whose worker died, send due webhooks.",
+    description="Publish unpublished and lost jobs, requeue or fail jobs of dead workers, send due webhooks.",
 )
 # A retention run stops between batches after its budget; the next run carries on.
 RETENTION_BUDGET_S = 120
@@ -29,7 +29,7 @@ SCHEDULE_REEMBEDDING = PlatformTask(
     "maintenance",
     soft_time_limit=60,
     time_limit=90,
-    description="Queue `reembed` jobs for chunks a model lacks; switch the active embedding model when ready.",
+    description="Queue `reembed` jobs for chunks a model lacks; switch the active model once it covers all.",
 )
 DELIVER_WEBHOOK = PlatformTask(
     "mentorq.webhooks.deliver",
@@ -46,4 +46,10 @@ EMBED_QUERY = PlatformTask(
     description="Embed a search query and hand the vector back to the waiting API request.",
 )
 
-PLATFORM_TASKS: tuple[PlatformTask, ...] = (RECONCILE, RETENTION, SCHEDULE_REEMBEDDING, DELIVER_WEBHOOK, EMBED_QUERY)
+PLATFORM_TASKS: tuple[PlatformTask, ...] = (
+    RECONCILE,
+    RETENTION,
+    SCHEDULE_REEMBEDDING,
+    DELIVER_WEBHOOK,
+    EMBED_QUERY,
+)

@@ -1,4 +1,4 @@
-"""The process's Redis clients: one sync client (workers, beat; reset after fork) and one async client (the API)."""
+"""The process's Redis clients: a sync one (workers, beat; reset after fork) and an async one (the API)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,10 @@ def get_redis() -> redis.Redis:
     global _client
     if _client is None:
         _client = redis.Redis.from_url(
-            get_settings().require_redis_url(), socket_timeout=5, socket_connect_timeout=2, health_check_interval=30
+            get_settings().require_redis_url(),
+            socket_timeout=5,
+            socket_connect_timeout=2,
+            health_check_interval=30,
         )
     return _client
 
@@ -36,5 +39,8 @@ os.register_at_fork(after_in_child=reset_redis)
 def get_async_redis() -> aioredis.Redis:
     """The API process's async client (live events out, liveness keys and search replies in)."""
     return aioredis.Redis.from_url(
-        get_settings().require_redis_url(), socket_timeout=5, socket_connect_timeout=2, health_check_interval=30
+        get_settings().require_redis_url(),
+        socket_timeout=5,
+        socket_connect_timeout=2,
+        health_check_interval=30,
     )

@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     debug_kinds: bool = Field(False, alias="MENTORQ_DEBUG_KINDS")
 
     @model_validator(mode="after")
-    def _refuse_placeholder_secret(self) -> "Settings":
+    def _refuse_placeholder_secret(self) -> Settings:
         if self.env == "production" and self.secret_key.strip().lower() in PLACEHOLDER_SECRETS:
             raise ValueError(
                 "SECRET_KEY is a placeholder; set a long random value "
@@ -87,7 +87,7 @@ class Settings(BaseSettings):
         """The Redis URL in the form kombu expects (unix sockets are redis+socket://)."""
         url = self.require_redis_url()
         if url.startswith("unix://"):
-            return "redis+socket://" + url[len("unix://"):]
+            return "redis+socket://" + url[len("unix://") :]
         return url
 
     def require_database_url(self) -> str:

@@ -91,7 +91,9 @@ class DispatchStamps:
                         await session.execute(stamp_deliveries(delivery_ids))
                     await session.commit()
             except Exception:  # noqa: BLE001 - the reconciler re-sends them; the claim dedupes
-                log.warning("could not stamp %d published jobs; the reconciler will re-publish them", len(job_ids))
+                log.warning(
+                    "could not stamp %d published jobs; the reconciler will re-publish them", len(job_ids)
+                )
 
     async def drain(self) -> None:
         """Write what is pending (at shutdown)."""

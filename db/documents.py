@@ -55,22 +55,34 @@ async def create_collection(
     return result.scalar_one_or_none()
 
 
-async def get_or_create_private_collection(session: AsyncSession, *, user_id: uuid.UUID, name: str) -> Collection:
+async def get_or_create_private_collection(
+    session: AsyncSession, *, user_id: uuid.UUID, name: str
+) -> Collection:
     await create_collection(session, name=name, owner_id=user_id)
-    result = await session.execute(select(Collection).where(Collection.owner_id == user_id, Collection.name == name))
+    result = await session.execute(
+        select(Collection).where(Collection.owner_id == user_id, Collection.name == name)
+    )
     return result.scalar_one()
 
 
 # --- documents (API) --------------------------------------------------------------------------
 
 
-def _insert_if_missing(*, collection_id: uuid.UUID, owner_id: uuid.UUID, source_key: str, fields: dict[str, Any]):
+def _insert_if_missing(
+    *, collection_id: uuid.UUID, owner_id: uuid.UUID, source_key: str, fields: dict[str, Any]
+):
     values = {"tags": [], "metadata": {}, **fields}
     return (
         insert(Document.__table__)  # the table, so `metadata` is the column name, not the ORM's attribute
         .values(
-            id=uuid.uuid4(), collection_id=collection_id, owner_id=owner_id, source_key=source_key,
-            status="pending", chunk_count=0, active_generation=0, **values,
+            id=uuid.uuid4(),
+            collection_id=collection_id,
+            owner_id=owner_id,
+            source_key=source_key,
+            status="pending",
+            chunk_count=0,
+            active_generation=0,
+            **values,
         )
         .on_conflict_do_nothing(index_elements=["collection_id", "source_key"])
     )
@@ -93,10 +105,17 @@ def _blob_upsert(document_id: uuid.UUID, content: bytes):
     )
 
 
-def _decide(document: Document, *, content: bytes | None, content_hash: str | None, fields: dict[str, Any]) -> str:
+def _decide(
+    document: Document, *, content: bytes | None, content_hash: str | None, fields: dict[str, Any]
+) -> str:
     """created | replaced | unchanged; applies the new fields unless unchanged."""
     fresh = document.content_hash is None and document.ingest_job_id is None
-    if not fresh and content_hash is not None and document.content_hash == content_hash and document.status != "failed":
+    if (
+        not fresh
+        and content_hash is not None
+        and document.content_hash == content_hash
+        and document.status != "failed"
+    ):
         return "unchanged"
     for key, value in fields.items():
         setattr(document, "metadata_" if key == "metadata" else key, value)
@@ -121,7 +140,9 @@ async def upsert_document(
     """Record a document to ingest. Returns (document, action): `created`, `replaced` (new content for
     the same source) or `unchanged` (the same content is already there: nothing to do)."""
     await session.execute(
-        _insert_if_missing(collection_id=collection_id, owner_id=owner_id, source_key=source_key, fields=fields)
+        _insert_if_missing(
+            collection_id=collection_id, owner_id=owner_id, source_key=source_key, fields=fields
+        )
     )
     document = (await session.execute(_locked(collection_id, source_key))).scalar_one()
     action = _decide(document, content=content, content_hash=content_hash, fields=fields)
@@ -141,7 +162,11 @@ def upsert_document_sync(
     fields: dict[str, Any],
 ) -> tuple[Document, str]:
     """upsert_document for workers (archive members)."""
-    session.execute(_insert_if_missing(collection_id=collection_id, owner_id=owner_id, source_key=source_key, fields=fields))
+    session.execute(
+        _insert_if_missing(
+            collection_id=collection_id, owner_id=owner_id, source_key=source_key, fields=fields
+        )
+    )
     document = session.execute(_locked(collection_id, source_key)).scalar_one()
     action = _decide(document, content=content, content_hash=content_hash, fields=fields)
     if action != "unchanged" and content is not None:
@@ -149,7 +174,9 @@ def upsert_document_sync(
     return document, action
 
 
-def add_archive_member(session: Session, *, archive: Document, member_name: str, content: bytes) -> tuple[Document, str]:
+def add_archive_member(
+    session: Session, *, archive: Document, member_name: str, content: bytes
+) -> tuple[Document, str]:
     """A member of an archive as its own document, with the archive's metadata; returns (document, action)."""
     return upsert_document_sync(
         session,
@@ -181,13 +208,18 @@ async def list_documents(
     if before is not None:
         created_at, document_id = before
         query = query.where(
-            or_(Document.created_at < created_at, and_(Document.created_at == created_at, Document.id < document_id))
+            or_(
+                Document.created_at < created_at,
+                and_(Document.created_at == created_at, Document.id < document_id),
+            )
         )
     query = query.order_by(Document.created_at.desc(), Document.id.desc()).limit(limit)
     return list((await session.execute(query)).scalars())
 
 
-async def get_document(session: AsyncSession, *, document_id: uuid.UUID, collection_ids: Sequence[uuid.UUID]) -> Document | None:
+async def get_document(
+    session: AsyncSession, *, document_id: uuid.UUID, collection_ids: Sequence[uuid.UUID]
+) -> Document | None:
     result = await session.execute(
         select(Document)
         .where(Document.id == document_id, Document.collection_id.in_(collection_ids))
@@ -222,7 +254,12 @@ def load_for_ingest(session: Session, *, document_id: uuid.UUID) -> tuple[Docume
 
 
 def set_document_status(
-    session: Session, *, document_id: uuid.UUID, status: str, error: dict[str, Any] | None = None, **fields: Any
+    session: Session,
+    *,
+    document_id: uuid.UUID,
+    status: str,
+    error: dict[str, Any] | None = None,
+    **fields: Any,
 ) -> None:
     values = {"status": status, "error": error, "updated_at": func.now(), **fields}
     if "metadata" in values:
@@ -230,22 +267,30 @@ def set_document_status(
     session.execute(update(Document).where(Document.id == document_id).values(**values))
 
 
-def replace_pending_chunks(session: Session, *, document_id: uuid.UUID, generation: int, rows: list[dict[str, Any]]) -> None:
+def replace_pending_chunks(
+    session: Session, *, document_id: uuid.UUID, generation: int, rows: list[dict[str, Any]]
+) -> None:
     """Write the chunks of a generation in one multi-row INSERT, first removing any a crashed run left."""
     session.execute(delete(Chunk).where(Chunk.document_id == document_id, Chunk.generation == generation))
     if rows:
-        session.execute(insert(Chunk), [{"document_id": document_id, "generation": generation, **row} for row in rows])
+        session.execute(
+            insert(Chunk), [{"document_id": document_id, "generation": generation, **row} for row in rows]
+        )
 
 
 def activate_generation(session: Session, *, document_id: uuid.UUID, generation: int) -> int:
     """Make a generation the searchable one and drop the others, in the caller's one transaction."""
     count = session.execute(
-        select(func.count()).select_from(Chunk).where(Chunk.document_id == document_id, Chunk.generation == generation)
+        select(func.count())
+        .select_from(Chunk)
+        .where(Chunk.document_id == document_id, Chunk.generation == generation)
     ).scalar_one()
     session.execute(
         update(Document)
         .where(Document.id == document_id)
-        .values(active_generation=generation, status="ready", error=None, chunk_count=count, updated_at=func.now())
+        .values(
+            active_generation=generation, status="ready", error=None, chunk_count=count, updated_at=func.now()
+        )
     )
     session.execute(delete(Chunk).where(Chunk.document_id == document_id, Chunk.generation != generation))
     return count

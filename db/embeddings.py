@@ -77,12 +77,18 @@ def ensure_model_index(session: Session, *, model: str, dim: int) -> None:
 
 def get_active_model(session: Session, *, default: str) -> str:
     """The model searches use now; the first call records `default` (the configured one)."""
-    session.execute(insert(KnowledgeState).values(key=ACTIVE_MODEL_KEY, value=default).on_conflict_do_nothing())
-    return session.execute(select(KnowledgeState.value).where(KnowledgeState.key == ACTIVE_MODEL_KEY)).scalar_one()
+    session.execute(
+        insert(KnowledgeState).values(key=ACTIVE_MODEL_KEY, value=default).on_conflict_do_nothing()
+    )
+    return session.execute(
+        select(KnowledgeState.value).where(KnowledgeState.key == ACTIVE_MODEL_KEY)
+    ).scalar_one()
 
 
 async def get_active_model_async(session: AsyncSession, *, default: str) -> str:
-    await session.execute(insert(KnowledgeState).values(key=ACTIVE_MODEL_KEY, value=default).on_conflict_do_nothing())
+    await session.execute(
+        insert(KnowledgeState).values(key=ACTIVE_MODEL_KEY, value=default).on_conflict_do_nothing()
+    )
     return (
         await session.execute(select(KnowledgeState.value).where(KnowledgeState.key == ACTIVE_MODEL_KEY))
     ).scalar_one()
@@ -90,7 +96,9 @@ async def get_active_model_async(session: AsyncSession, *, default: str) -> str:
 
 def switch_active_model(session: Session, *, model: str) -> None:
     session.execute(
-        update(KnowledgeState).where(KnowledgeState.key == ACTIVE_MODEL_KEY).values(value=model, updated_at=func.now())
+        update(KnowledgeState)
+        .where(KnowledgeState.key == ACTIVE_MODEL_KEY)
+        .values(value=model, updated_at=func.now())
     )
 
 
@@ -104,7 +112,8 @@ COVERAGE_SQL = text(
     """
 )
 LIVE_CHUNKS_SQL = text(
-    "SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.document_id AND c.generation = d.active_generation"
+    "SELECT count(*) FROM chunks c "
+    "JOIN documents d ON d.id = c.document_id AND c.generation = d.active_generation"
 )
 
 
@@ -136,7 +145,9 @@ def live_chunks_missing(session: Session, *, model: str, limit: int) -> list[int
 
 
 def chunk_texts(session: Session, *, chunk_ids: Sequence[int]) -> list[tuple[int, str]]:
-    result = session.execute(select(Chunk.id, Chunk.text, Chunk.heading_path).where(Chunk.id.in_(list(chunk_ids))))
+    result = session.execute(
+        select(Chunk.id, Chunk.text, Chunk.heading_path).where(Chunk.id.in_(list(chunk_ids)))
+    )
     return [(row.id, embedding_text(row.text, row.heading_path)) for row in result]
 
 
@@ -145,7 +156,8 @@ def prune_models(session: Session, *, keep: str) -> dict[str, int]:
     counts = {
         row.model: row.n
         for row in session.execute(
-            text("SELECT model, count(*) AS n FROM embeddings WHERE model <> :keep GROUP BY model"), {"keep": keep}
+            text("SELECT model, count(*) AS n FROM embeddings WHERE model <> :keep GROUP BY model"),
+            {"keep": keep},
         )
     }
     session.execute(delete(Embedding).where(Embedding.model != keep))

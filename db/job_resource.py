@@ -32,6 +32,14 @@ def job_resource(job: Job) -> dict[str, Any]:
         "created_at": _iso(job.created_at),
         "started_at": _iso(job.started_at),
         "completed_at": _iso(job.completed_at),
-        "metrics": {"queue_ms": _millis(job.created_at, job.started_at), "run_ms": _millis(job.started_at, job.completed_at)},
-        "urls": {"get": base, "cancel": f"{base}/cancel", "events": f"{base}/events", "deliveries": f"{base}/deliveries"},
+        "metrics": {
+            "queue_ms": _millis(job.created_at, job.started_at),
+            "run_ms": _millis(job.started_at, job.completed_at),
+        },
+        "urls": {
+            "get": base,
+            "cancel": f"{base}/cancel",
+            "events": f"{base}/events",
+            "deliveries": f"{base}/deliveries",
+        },
     }

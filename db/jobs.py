@@ -42,7 +42,7 @@ def _record_event(
     notify: bool = True,
     live: bool = True,
 ) -> JobEvent:
-    """Add the event, and its webhook message when the job asked for that event (same transaction: an outbox)."""
+    """Add the event, and its webhook message when the job asked for that event (in the same transaction)."""
     event = JobEvent(job_id=job.id, type=type_, data=data)
     session.add(event)
     box = outbox(session)
@@ -56,7 +56,11 @@ def _record_event(
                 job_id=job.id,
                 event_type=webhook_type,
                 url=job.webhook_url,
-                payload={"type": webhook_type, "timestamp": datetime.now(UTC).isoformat(), "data": job_resource(job)},
+                payload={
+                    "type": webhook_type,
+                    "timestamp": datetime.now(UTC).isoformat(),
+                    "data": job_resource(job),
+                },
                 status="pending",
                 attempts=0,
             )
@@ -182,7 +186,12 @@ async def list_jobs(
 async def cancel_job(session: AsyncSession, *, job_id: uuid.UUID) -> Job | None:
     """queued|running -> canceled. A running worker notices at its next check and stops."""
     result = await session.execute(
-        _transition(Job.id == job_id, Job.status.in_(tuple(ACTIVE)), status=JobStatus.canceled.value, completed_at=func.now())
+        _transition(
+            Job.id == job_id,
+            Job.status.in_(tuple(ACTIVE)),
+            status=JobStatus.canceled.value,
+            completed_at=func.now(),
+        )
     )
     job = result.scalar_one_or_none()
     if job is not None:
@@ -204,7 +213,7 @@ async def events_after(session: AsyncSession, *, job_id: uuid.UUID, after_id: in
 def claim_job(
     session: Session, *, job_id: uuid.UUID, worker: str, time_limit_s: float, stage: str | None = None
 ) -> Job | None:
-    """queued -> running, counting the attempt. None if someone else has it, it is over, or it is at another stage."""
+    """queued -> running, counting the attempt; None if another has it, it ended, or is at another stage."""
     result = session.execute(
         _transition(
             Job.id == job_id,
@@ -241,10 +250,17 @@ def job_status(session: Session, *, job_id: uuid.UUID) -> str | None:
     return session.execute(select(Job.status).where(Job.id == job_id)).scalar_one_or_none()
 
 
-def set_progress(session: Session, *, job_id: uuid.UUID, progress: dict[str, Any], notify: bool = True) -> bool:
+def set_progress(
+    session: Session, *, job_id: uuid.UUID, progress: dict[str, Any], notify: bool = True
+) -> bool:
     """Record progress on a running job; `notify=False` skips its webhook (throttling)."""
     result = session.execute(
-        _transition(Job.id == job_id, Job.status == JobStatus.running.value, progress=progress, heartbeat_at=func.now())
+        _transition(
+            Job.id == job_id,
+            Job.status == JobStatus.running.value,
+            progress=progress,
+            heartbeat_at=func.now(),
+        )
     )
     job = result.scalar_one_or_none()
     if job is not None:
@@ -255,7 +271,9 @@ def set_progress(session: Session, *, job_id: uuid.UUID, progress: dict[str, Any
 def record_output(session: Session, *, job_id: uuid.UUID, delta: str, notify: bool = True) -> bool:
     """Record a piece of streamed output (coalesced LLM tokens) of a running job."""
     job = session.execute(
-        select(Job).where(Job.id == job_id, Job.status == JobStatus.running.value).execution_options(populate_existing=True)
+        select(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.running.value)
+        .execution_options(populate_existing=True)
     ).scalar_one_or_none()
     if job is not None:
         _record_event(session, job, "output", {"delta": delta}, notify=notify)
@@ -313,7 +331,9 @@ def fail_job(
 _RELEASED = {"dispatched_at": None, "worker": None, "heartbeat_at": None, "deadline_at": None}
 
 
-def hand_off_job(session: Session, *, job_id: uuid.UUID, stage: str, route: Route, message: str) -> Job | None:
+def hand_off_job(
+    session: Session, *, job_id: uuid.UUID, stage: str, route: Route, message: str
+) -> Job | None:
     """running -> queued at the next stage (another queue), sent there once committed. Attempts count
     per stage, so they restart."""
     progress = {"stage": stage, "fraction": None, "message": message}
@@ -363,7 +383,9 @@ def requeue_job(
     return job
 
 
-def jobs_to_dispatch(session: Session, *, undispatched_for_s: float, redispatch_after_s: float, limit: int) -> list[Job]:
+def jobs_to_dispatch(
+    session: Session, *, undispatched_for_s: float, redispatch_after_s: float, limit: int
+) -> list[Job]:
     """Queued jobs never published (the outbox) or published so long ago the message may be lost."""
     now = func.now()
     result = session.execute(
@@ -371,7 +393,9 @@ def jobs_to_dispatch(session: Session, *, undispatched_for_s: float, redispatch_
         .where(
             Job.status == JobStatus.queued.value,
             or_(
-                and_(Job.dispatched_at.is_(None), Job.created_at < now - timedelta(seconds=undispatched_for_s)),
+                and_(
+                    Job.dispatched_at.is_(None), Job.created_at < now - timedelta(seconds=undispatched_for_s)
+                ),
                 Job.dispatched_at < now - timedelta(seconds=redispatch_after_s),
             ),
         )

@@ -41,12 +41,14 @@ class RetentionCounts:
         def many(count: int, one: str, more: str) -> str:
             return f"{count} {one if count == 1 else more}"
 
-        return ", ".join((
-            many(self.jobs, "job", "jobs"),
-            many(self.events, "job event", "job events"),
-            many(self.deliveries, "webhook delivery", "webhook deliveries"),
-            many(self.attempts, "delivery attempt", "delivery attempts"),
-        ))
+        return ", ".join(
+            (
+                many(self.jobs, "job", "jobs"),
+                many(self.events, "job event", "job events"),
+                many(self.deliveries, "webhook delivery", "webhook deliveries"),
+                many(self.attempts, "delivery attempt", "delivery attempts"),
+            )
+        )
 
 
 _FIELDS = tuple(f.name for f in fields(RetentionCounts))

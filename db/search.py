@@ -103,7 +103,9 @@ def uses_search_syntax(query: str) -> bool:
     return '"' in query or " or " in lowered or " -" in lowered
 
 
-async def keyword_ranks(session: AsyncSession, *, query: str, filters: SearchFilters, limit: int) -> list[int]:
+async def keyword_ranks(
+    session: AsyncSession, *, query: str, filters: SearchFilters, limit: int
+) -> list[int]:
     """Chunk ids by full-text rank."""
     if uses_search_syntax(query):
         return await _ranked(session, SYNTAX_QUERY, query=query, filters=filters, limit=limit)
@@ -115,7 +117,13 @@ async def keyword_ranks(session: AsyncSession, *, query: str, filters: SearchFil
 
 
 async def _ranked(
-    session: AsyncSession, tsquery: str, *, query: str, filters: SearchFilters, limit: int, exclude: list[int] = ()
+    session: AsyncSession,
+    tsquery: str,
+    *,
+    query: str,
+    filters: SearchFilters,
+    limit: int,
+    exclude: list[int] = (),
 ) -> list[int]:
     where, params = filters.sql()
     if exclude:
@@ -158,7 +166,9 @@ async def chunk_details(session: AsyncSession, *, chunk_ids: Sequence[int]) -> d
             SELECT c.id, c.text, c.position, c.heading_path, c.start_s, c.end_s, c.page,
                    d.id AS document_id, d.title, d.source_url, d.filename, d.resource_type, d.level, d.tags,
                    col.name AS collection, col.owner_id IS NULL AS shared
-            FROM chunks c JOIN documents d ON d.id = c.document_id JOIN collections col ON col.id = d.collection_id
+            FROM chunks c
+            JOIN documents d ON d.id = c.document_id
+            JOIN collections col ON col.id = d.collection_id
             WHERE c.id = ANY(:ids)
             """
         ),

@@ -17,7 +17,7 @@ def sqlalchemy_url(url: str) -> str:
     """Point a plain postgres URL at the psycopg 3 driver, which serves both sync and async."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -60,7 +60,7 @@ def async_session_factory() -> async_sessionmaker[AsyncSession]:
 
 
 async def get_async_session() -> AsyncIterator[AsyncSession]:
-    """An API-side session; services commit with db.unit_of_work.commit_async, anything else is rolled back."""
+    """An API-side session; services commit with db.unit_of_work.commit_async, the rest is rolled back."""
     async with async_session_factory()() as session:
         yield session
 

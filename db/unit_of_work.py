@@ -76,7 +76,12 @@ def outbox(session: Session | AsyncSession) -> Outbox:
 
 
 def dispatch_job(
-    session: Session | AsyncSession, *, job_id: uuid.UUID, route: Route, priority: int, countdown: float | None = None
+    session: Session | AsyncSession,
+    *,
+    job_id: uuid.UUID,
+    route: Route,
+    priority: int,
+    countdown: float | None = None,
 ) -> None:
     """Send this job's message (its current stage) once the transaction has committed."""
     outbox(session).dispatches.append(Dispatch(job_id, route, priority, countdown))
@@ -148,7 +153,7 @@ def _send(box: Outbox) -> None:
 
 
 def _send_to_broker(box: Outbox) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
-    """Deliveries, then jobs; the first failure stops both (the broker is down: the reconciler sends the rest)."""
+    """Deliveries, then jobs; the first failure stops both (the reconciler sends the rest later)."""
     sent_deliveries: list[uuid.UUID] = []
     sent_jobs: list[uuid.UUID] = []
     try:
@@ -157,12 +162,17 @@ def _send_to_broker(box: Outbox) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
             sent_deliveries.append(delivery_id)
         for dispatch in box.dispatches:
             broker.publish_job(
-                job_id=dispatch.job_id, route=dispatch.route, priority=dispatch.priority, countdown=dispatch.countdown
+                job_id=dispatch.job_id,
+                route=dispatch.route,
+                priority=dispatch.priority,
+                countdown=dispatch.countdown,
             )
             sent_jobs.append(dispatch.job_id)
     except Exception:  # noqa: BLE001 - the rows stay unstamped; the reconciler sends them
-        log.warning("broker unavailable; %d messages left to the reconciler", len(box.deliveries) + len(box.dispatches)
-                    - len(sent_deliveries) - len(sent_jobs))
+        log.warning(
+            "broker unavailable; %d messages left to the reconciler",
+            len(box.deliveries) + len(box.dispatches) - len(sent_deliveries) - len(sent_jobs),
+        )
     return sent_deliveries, sent_jobs
 
 

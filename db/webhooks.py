@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -20,7 +21,11 @@ SENDING_LEASE_S = 120  # a delivery stuck in `sending` this long (its worker die
 def active_secrets(secret: WebhookSecret) -> list[str]:
     """The secrets that sign now: the current one, and the previous one until its overlap ends."""
     secrets = [secret.secret]
-    if secret.previous_secret and secret.previous_expires_at and secret.previous_expires_at > datetime.now(UTC):
+    if (
+        secret.previous_secret
+        and secret.previous_expires_at
+        and secret.previous_expires_at > datetime.now(UTC)
+    ):
         secrets.append(secret.previous_secret)
     return secrets
 
@@ -29,18 +34,26 @@ def _create_if_missing(user_id: uuid.UUID, new_secret: Callable[[], str]):
     return insert(WebhookSecret).values(user_id=user_id, secret=new_secret()).on_conflict_do_nothing()
 
 
-async def get_or_create_secret(session: AsyncSession, *, user_id: uuid.UUID, new_secret: Callable[[], str]) -> WebhookSecret:
+async def get_or_create_secret(
+    session: AsyncSession, *, user_id: uuid.UUID, new_secret: Callable[[], str]
+) -> WebhookSecret:
     await session.execute(_create_if_missing(user_id, new_secret))
     return (
         await session.execute(
-            select(WebhookSecret).where(WebhookSecret.user_id == user_id).execution_options(populate_existing=True)
+            select(WebhookSecret)
+            .where(WebhookSecret.user_id == user_id)
+            .execution_options(populate_existing=True)
         )
     ).scalar_one()
 
 
-def get_or_create_secret_sync(session: Session, *, user_id: uuid.UUID, new_secret: Callable[[], str]) -> WebhookSecret:
+def get_or_create_secret_sync(
+    session: Session, *, user_id: uuid.UUID, new_secret: Callable[[], str]
+) -> WebhookSecret:
     """Read first: every delivery asks, and the secret almost always exists already."""
-    existing = session.execute(select(WebhookSecret).where(WebhookSecret.user_id == user_id)).scalar_one_or_none()
+    existing = session.execute(
+        select(WebhookSecret).where(WebhookSecret.user_id == user_id)
+    ).scalar_one_or_none()
     if existing is not None:
         return existing
     session.execute(_create_if_missing(user_id, new_secret))
@@ -90,7 +103,9 @@ def claim_delivery(session: Session, *, delivery_id: uuid.UUID) -> tuple[Webhook
     delivery = result.scalar_one_or_none()
     if delivery is None:
         return None
-    job = session.execute(select(Job.owner_id, Job.webhook_disabled_at).where(Job.id == delivery.job_id)).one()
+    job = session.execute(
+        select(Job.owner_id, Job.webhook_disabled_at).where(Job.id == delivery.job_id)
+    ).one()
     if job.webhook_disabled_at is not None:
         delivery.status = "disabled"
         delivery.completed_at = func.now()
@@ -160,7 +175,10 @@ def due_deliveries(session: Session, *, limit: int) -> list[uuid.UUID]:
             or_(
                 (WebhookDelivery.status == "pending")
                 & (WebhookDelivery.next_attempt_at <= now)
-                & or_(WebhookDelivery.dispatched_at.is_(None), WebhookDelivery.dispatched_at < now - timedelta(seconds=60)),
+                & or_(
+                    WebhookDelivery.dispatched_at.is_(None),
+                    WebhookDelivery.dispatched_at < now - timedelta(seconds=60),
+                ),
                 (WebhookDelivery.status == "sending") & (WebhookDelivery.locked_until < now),
             )
         )
@@ -170,33 +188,45 @@ def due_deliveries(session: Session, *, limit: int) -> list[uuid.UUID]:
     return list(result.scalars())
 
 
-async def deliveries_of_job(session: AsyncSession, *, job_id: uuid.UUID) -> list[tuple[WebhookDelivery, list[WebhookAttempt]]]:
+async def deliveries_of_job(
+    session: AsyncSession, *, job_id: uuid.UUID
+) -> list[tuple[WebhookDelivery, list[WebhookAttempt]]]:
     deliveries = list(
         (
             await session.execute(
-                select(WebhookDelivery).where(WebhookDelivery.job_id == job_id).order_by(WebhookDelivery.created_at)
+                select(WebhookDelivery)
+                .where(WebhookDelivery.job_id == job_id)
+                .order_by(WebhookDelivery.created_at)
             )
         ).scalars()
     )
     attempts: dict[uuid.UUID, list[WebhookAttempt]] = {delivery.id: [] for delivery in deliveries}
     if deliveries:
         rows = await session.execute(
-            select(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(list(attempts))).order_by(WebhookAttempt.id)
+            select(WebhookAttempt)
+            .where(WebhookAttempt.delivery_id.in_(list(attempts)))
+            .order_by(WebhookAttempt.id)
         )
         for attempt in rows.scalars():
             attempts[attempt.delivery_id].append(attempt)
     return [(delivery, attempts[delivery.id]) for delivery in deliveries]
 
 
-async def get_delivery(session: AsyncSession, *, delivery_id: uuid.UUID, owner_id: uuid.UUID | None) -> WebhookDelivery | None:
-    query = select(WebhookDelivery).join(Job, Job.id == WebhookDelivery.job_id).where(WebhookDelivery.id == delivery_id)
+async def get_delivery(
+    session: AsyncSession, *, delivery_id: uuid.UUID, owner_id: uuid.UUID | None
+) -> WebhookDelivery | None:
+    query = (
+        select(WebhookDelivery)
+        .join(Job, Job.id == WebhookDelivery.job_id)
+        .where(WebhookDelivery.id == delivery_id)
+    )
     if owner_id is not None:
         query = query.where(Job.owner_id == owner_id)
     return (await session.execute(query.execution_options(populate_existing=True))).scalar_one_or_none()
 
 
 async def requeue_delivery(session: AsyncSession, *, delivery_id: uuid.UUID) -> WebhookDelivery | None:
-    """Any finished delivery -> pending now, same webhook-id, sent once committed; None while one is being sent."""
+    """A finished delivery -> pending now, same webhook-id, sent once committed; None while being sent."""
     result = await session.execute(
         update(WebhookDelivery)
         .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status != "sending")
@@ -212,6 +242,7 @@ async def requeue_delivery(session: AsyncSession, *, delivery_id: uuid.UUID) -> 
 
 def delivery_read(delivery: WebhookDelivery, attempts: list[WebhookAttempt]) -> dict[str, Any]:
     """A delivery as the API shows it, with its attempt log."""
+
     def iso(moment):
         return moment.isoformat() if moment else None
 

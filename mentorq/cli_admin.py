@@ -76,7 +76,9 @@ def prune(yes: bool = typer.Option(False, "--yes", help="Do it without asking.")
 @retention_app.command("run")
 def retention_run(
     days: int | None = typer.Option(
-        None, min=1, help="Delete jobs finished more than this many days ago (default: MENTORQ_JOB_RETENTION_DAYS)."
+        None,
+        min=1,
+        help="Delete jobs finished more than this many days ago (default: MENTORQ_JOB_RETENTION_DAYS).",
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only count what would be deleted."),
 ) -> None:
@@ -101,4 +103,6 @@ def retention_run(
             held = retention.count_held(session, days=days)
         typer.echo(f"deleted {counts} (finished more than {days} days ago)")
     if held:
-        typer.echo(f"keeping {held} older jobs: a webhook message still to send, or a document's current ingest job")
+        typer.echo(
+            f"keeping {held} older jobs: a webhook message still to send, or a document's current ingest job"
+        )

@@ -15,13 +15,16 @@ EXTENSIONS = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".sr
 
 
 def collect_files(paths: list[Path]) -> list[Path]:
-    """Files given directly, and every supported file under the given folders (sorted, hidden ones skipped)."""
+    """Files given directly, and every supported file under the given folders (sorted, hidden skipped)."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
             found += sorted(
-                p for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in EXTENSIONS and not any(part.startswith(".") for part in p.parts)
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and p.suffix.lower() in EXTENSIONS
+                and not any(part.startswith(".") for part in p.parts)
             )
         elif path.is_file():
             found.append(path)
@@ -44,8 +47,16 @@ def batches(files: list[Path]) -> list[list[Path]]:
     return [group for group in groups if group]
 
 
-def ingest_paths(client, paths: list[Path], *, collection: str, tags: list[str], resource_type: str | None,
-                 level: str | None, timeout_s: float) -> int:
+def ingest_paths(
+    client,
+    paths: list[Path],
+    *,
+    collection: str,
+    tags: list[str],
+    resource_type: str | None,
+    level: str | None,
+    timeout_s: float,
+) -> int:
     """Upload, then show a progress bar until every document is ready or failed; returns failures."""
     files = collect_files(paths)
     if not files:
@@ -56,7 +67,10 @@ def ingest_paths(client, paths: list[Path], *, collection: str, tags: list[str],
     for group in batches(files):
         items = client.upload_documents(
             [(file.name, file.read_bytes()) for file in group],
-            collection=collection, tags=tags, resource_type=resource_type, level=level,
+            collection=collection,
+            tags=tags,
+            resource_type=resource_type,
+            level=level,
         )
         for file, item in zip(group, items):
             if item["action"] == "rejected":
@@ -76,7 +90,10 @@ def ingest_paths(client, paths: list[Path], *, collection: str, tags: list[str],
                     bar.update(1)
                     if document["status"] == "failed":
                         failures += 1
-                        typer.echo(f"\nfailed {name}: {document['error']['code']}: {document['error']['message']}", err=True)
+                        typer.echo(
+                            f"\nfailed {name}: {document['error']['code']}: {document['error']['message']}",
+                            err=True,
+                        )
             time.sleep(0.5)
     if pending:
         typer.echo(f"{len(pending)} documents still processing after {timeout_s:.0f} s", err=True)

@@ -33,7 +33,7 @@ class MentorqClient:
         self._timeout = timeout
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
 
-    def __enter__(self) -> "MentorqClient":
+    def __enter__(self) -> MentorqClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -89,8 +89,11 @@ class MentorqClient:
         cursor: str | None = None,
     ) -> dict[str, Any]:
         """A page of the caller's jobs, newest first: {items, next_cursor}."""
-        params = {k: v for k, v in {"kind": kind, "status": status, "limit": limit, "cursor": cursor}.items()
-                  if v is not None}
+        params = {
+            k: v
+            for k, v in {"kind": kind, "status": status, "limit": limit, "cursor": cursor}.items()
+            if v is not None
+        }
         return self._request("GET", "/v1/jobs", params=params)
 
     def cancel(self, job_id: str) -> dict[str, Any]:
@@ -106,7 +109,9 @@ class MentorqClient:
             headers["Last-Event-ID"] = str(last_event_id)
         timeout = httpx.Timeout(self._timeout, read=None)  # keep-alives arrive; the stream may idle long
         try:
-            with self._http.stream("GET", f"/v1/jobs/{job_id}/events", headers=headers, timeout=timeout) as response:
+            with self._http.stream(
+                "GET", f"/v1/jobs/{job_id}/events", headers=headers, timeout=timeout
+            ) as response:
                 if response.is_error:
                     response.read()
                     raise _api_error(response)
@@ -115,7 +120,9 @@ class MentorqClient:
                     if event.event == "done":
                         return
         except httpx.HTTPError as exc:
-            raise ApiError(0, "connection_error", f"GET {self.base_url}/v1/jobs/{job_id}/events: {exc!r}") from exc
+            raise ApiError(
+                0, "connection_error", f"GET {self.base_url}/v1/jobs/{job_id}/events: {exc!r}"
+            ) from exc
 
     def upload_documents(
         self,
@@ -133,7 +140,10 @@ class MentorqClient:
         if level:
             form["level"] = level
         body = self._request(
-            "POST", "/v1/documents", files=[("files", (name, data)) for name, data in files], data=form,
+            "POST",
+            "/v1/documents",
+            files=[("files", (name, data)) for name, data in files],
+            data=form,
             timeout_extra=120,
         )
         return body["items"]
@@ -142,15 +152,18 @@ class MentorqClient:
         """One document (status, chunk count, error)."""
         return self._request("GET", f"/v1/documents/{document_id}")
 
-    def search(self, query: str, *, k: int = 5, mode: str = "hybrid", collections: list[str] | None = None) -> dict[str, Any]:
+    def search(
+        self, query: str, *, k: int = 5, mode: str = "hybrid", collections: list[str] | None = None
+    ) -> dict[str, Any]:
         """Ranked chunks for a query."""
         payload: dict[str, Any] = {"query": query, "k": k, "mode": mode}
         if collections:
             payload["collections"] = collections
         return self._request("POST", "/v1/search", json=payload)
 
-    def wait_until_done(self, job_id: str, *, deadline_s: float = 300.0,
-                        poll_wait: int = 30) -> dict[str, Any]:
+    def wait_until_done(
+        self, job_id: str, *, deadline_s: float = 300.0, poll_wait: int = 30
+    ) -> dict[str, Any]:
         """Long-poll a job until it is succeeded, failed or canceled; TimeoutError past the deadline."""
         deadline = time.monotonic() + deadline_s
         while True:
@@ -163,8 +176,16 @@ class MentorqClient:
             # A server that ignores Prefer: wait answers at once; don't spin on it.
             time.sleep(0.5)
 
-    def _request(self, method: str, path: str, *, wait: int | None = None, headers: dict | None = None,
-                 timeout_extra: float = 0, **kwargs: Any) -> dict[str, Any]:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        wait: int | None = None,
+        headers: dict | None = None,
+        timeout_extra: float = 0,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
         headers = dict(headers or {})
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"

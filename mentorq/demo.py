@@ -1,4 +1,4 @@
-"""`mentorq demo`: a throwaway stack; a chat, an embed and a streamed chat job, then the sample corpus ingested and searched."""
+"""`mentorq demo`: a throwaway stack; chat, embed and streamed chat jobs; the samples ingested, searched."""
 
 from __future__ import annotations
 
@@ -18,8 +18,13 @@ SAMPLES = PROJECT_ROOT / "samples" / "knowledge"
 DEADLINE_S = 300.0  # the first chat loads the local model into the worker
 CHAT_INPUT = {"prompt": "Explain spaced repetition in one sentence.", "options": {"max_tokens": 64}}
 STREAMED_CHAT_INPUT = {"prompt": "Give one tip for remembering vocabulary.", "options": {"max_tokens": 48}}
-EMBED_INPUT = {"texts": ["Spaced repetition schedules reviews.", "Retrieval practice strengthens memory.",
-                         "Interleaving mixes related topics."]}
+EMBED_INPUT = {
+    "texts": [
+        "Spaced repetition schedules reviews.",
+        "Retrieval practice strengthens memory.",
+        "Interleaving mixes related topics.",
+    ]
+}
 
 
 def run_demo(*, keep: bool = False, say=print) -> int:
@@ -87,15 +92,21 @@ def _ingest_and_search(client: MentorqClient, say, deadline: float) -> bool:
                 raise TimeoutError(f"document {document_id} still {document['status']}")
             time.sleep(0.5)
         documents[document["filename"]] = document
-        say(f"  {document['filename']}: {document['status']}, {document['chunk_count']} chunks"
-            + (f" ({document['error']['code']})" if document["error"] else ""))
+        say(
+            f"  {document['filename']}: {document['status']}, {document['chunk_count']} chunks"
+            + (f" ({document['error']['code']})" if document["error"] else "")
+        )
     query = "how long should I wait between reviews?"
     found = client.search(query, k=3, mode="hybrid")
     say(f"\nhybrid search {query!r} ({found['model']}):")
     for hit in found["items"]:
-        where = " > ".join(hit["heading_path"]) or (f"{hit['start_s']:.0f}s" if hit["start_s"] is not None else "")
-        say(f"  {hit['score']:.4f}  vector #{hit['vector_rank']}  keyword #{hit['keyword_rank']}  "
-            f"{hit['document_title']} [{where}]: {hit['text'][:90]!r}")
+        where = " > ".join(hit["heading_path"]) or (
+            f"{hit['start_s']:.0f}s" if hit["start_s"] is not None else ""
+        )
+        say(
+            f"  {hit['score']:.4f}  vector #{hit['vector_rank']}  keyword #{hit['keyword_rank']}  "
+            f"{hit['document_title']} [{where}]: {hit['text'][:90]!r}"
+        )
     return all(d["status"] == "ready" for d in documents.values()) and len(found["items"]) > 0
 
 

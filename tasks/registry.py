@@ -36,7 +36,9 @@ def _load() -> dict[str, tuple[str, JobSpec]]:
         if not isinstance(spec, JobSpec):
             raise TypeError(f"tasks/{folder}/spec.py must define SPEC = JobSpec(...)")
         if spec.name in kinds:
-            raise ValueError(f"kind {spec.name!r} is declared in tasks/{kinds[spec.name][0]} and tasks/{folder}")
+            raise ValueError(
+                f"kind {spec.name!r} is declared in tasks/{kinds[spec.name][0]} and tasks/{folder}"
+            )
         kinds[spec.name] = (folder, spec)
     return kinds
 
@@ -77,5 +79,8 @@ def registration_problems(registered: set[str]) -> list[str]:
     declared |= {task.name: "platform" for task in PLATFORM_TASKS}
     ours = {name for name in registered if not name.startswith("celery.")}
     problems = [f"{declared[name]}: no task registered as {name!r}" for name in sorted(set(declared) - ours)]
-    problems += [f"task {name!r} is registered but no spec or platform declaration names it" for name in sorted(ours - set(declared))]
+    problems += [
+        f"task {name!r} is registered but no spec or platform declaration names it"
+        for name in sorted(ours - set(declared))
+    ]
     return problems

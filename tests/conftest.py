@@ -58,12 +58,16 @@ class ApiClient(httpx.Client):
     user_id: str
 
 
-def register(base_url: str, *, email: str | None = None, password: str = "correct-horse-battery") -> ApiClient:
+def register(
+    base_url: str, *, email: str | None = None, password: str = "correct-horse-battery"
+) -> ApiClient:
     email = email or f"user-{uuid.uuid4().hex[:12]}@example.com"
     anonymous = httpx.Client(base_url=base_url, timeout=90)
     created = anonymous.post("/auth/register", json={"email": email, "password": password})
     assert created.status_code == 201, created.text
-    token = anonymous.post("/auth/jwt/login", data={"username": email, "password": password}).json()["access_token"]
+    token = anonymous.post("/auth/jwt/login", data={"username": email, "password": password}).json()[
+        "access_token"
+    ]
     anonymous.close()
     client = ApiClient(base_url=base_url, timeout=90, headers={"Authorization": f"Bearer {token}"})
     client.email, client.user_id = email, created.json()["id"]

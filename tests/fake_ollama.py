@@ -16,7 +16,7 @@ import math
 import re
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -125,7 +125,7 @@ class FakeOllama:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> "FakeOllama":
+    def start(self) -> FakeOllama:
         """Serve on a background daemon thread."""
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -142,7 +142,7 @@ class FakeOllama:
         """Serve on the calling thread (the subprocess mode)."""
         self._server.serve_forever()
 
-    def __enter__(self) -> "FakeOllama":
+    def __enter__(self) -> FakeOllama:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -292,7 +292,7 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(limit, int) and limit >= 0:
             tokens = tokens[:limit]  # like Ollama, stop at num_predict tokens
         done_reason = "length" if len(tokens) < len(split_tokens(text)) else "stop"
-        created = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+        created = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         final = {
             "model": model,
             "created_at": created,
@@ -319,28 +319,34 @@ class _Handler(BaseHTTPRequestHandler):
         texts = body.get("input", "")
         texts = [texts] if isinstance(texts, str) else list(texts)
         dim = int(body.get("dimensions") or self.fake.embed_dim)
-        self._send_json(200, {
-            "model": model,
-            "embeddings": [embed_vector(t, dim) for t in texts],
-            "total_duration": 1_000_000,
-            "load_duration": 100_000,
-            "prompt_eval_count": sum(len(t.split()) for t in texts),
-        })
+        self._send_json(
+            200,
+            {
+                "model": model,
+                "embeddings": [embed_vector(t, dim) for t in texts],
+                "total_duration": 1_000_000,
+                "load_duration": 100_000,
+                "prompt_eval_count": sum(len(t.split()) for t in texts),
+            },
+        )
 
     def _show(self, body: dict) -> None:
         if self._model_or_error(body) is None:
             return
         name = body["model"]
         embedding = _is_embedding(name)
-        self._send_json(200, {
-            "modelfile": f"FROM {name}",
-            "parameters": "stop \"<|eot_id|>\"",
-            "template": "{{ .Prompt }}",
-            "details": _details(name),
-            "model_info": {"general.architecture": _details(name)["family"]},
-            "capabilities": ["embedding"] if embedding else ["completion"],
-            "modified_at": "2025-01-01T00:00:00Z",
-        })
+        self._send_json(
+            200,
+            {
+                "modelfile": f"FROM {name}",
+                "parameters": 'stop "<|eot_id|>"',
+                "template": "{{ .Prompt }}",
+                "details": _details(name),
+                "model_info": {"general.architecture": _details(name)["family"]},
+                "capabilities": ["embedding"] if embedding else ["completion"],
+                "modified_at": "2025-01-01T00:00:00Z",
+            },
+        )
 
 
 def _is_embedding(name: str) -> bool:

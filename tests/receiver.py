@@ -18,7 +18,7 @@ class Received:
 
 @dataclass
 class Receiver:
-    """`statuses` are answered in order (the last one repeats); `hang_s` delays every answer; `headers` go on each."""
+    """`statuses` answered in order (the last repeats); `hang_s` delays every answer; `headers` go on each."""
 
     statuses: list[int] = field(default_factory=lambda: [200])
     hang_s: float = 0.0

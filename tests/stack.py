@@ -73,7 +73,9 @@ class Stack:
             cursor = connection.execute(query, params)
             return cursor.fetchall() if cursor.description else []
 
-    def _spawn(self, name: str, command: list[str], extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+    def _spawn(
+        self, name: str, command: list[str], extra_env: dict[str, str] | None = None
+    ) -> subprocess.Popen:
         log = open(self.root / f"{name}.log", "ab")
         process = subprocess.Popen(
             command,
@@ -91,9 +93,24 @@ class Stack:
         self.api_url = f"http://127.0.0.1:{port}"
         self._spawn(
             "api",
-            [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
         )
-        wait_until(lambda: httpx.get(f"{self.api_url}/healthz", timeout=1).status_code == 200, timeout=60, message="api")
+        wait_until(
+            lambda: httpx.get(f"{self.api_url}/healthz", timeout=1).status_code == 200,
+            timeout=60,
+            message="api",
+        )
 
     def start_worker(
         self,
@@ -107,9 +124,26 @@ class Stack:
         hostname = f"{name}@test"
         process = self._spawn(
             name,
-            [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q", queues, "-n", hostname,
-             "--concurrency", str(concurrency), "--pool", pool, "--loglevel", "INFO", "--without-gossip",
-             "--without-mingle"],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "workers.celery_app",
+                "worker",
+                "-Q",
+                queues,
+                "-n",
+                hostname,
+                "--concurrency",
+                str(concurrency),
+                "--pool",
+                pool,
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+            ],
             extra_env,
         )
         wait_until(lambda: self.worker_is_live(hostname), timeout=60, message=f"worker {hostname}")
@@ -123,8 +157,18 @@ class Stack:
     def start_beat(self, extra_env: dict[str, str] | None = None) -> None:
         self._spawn(
             "beat",
-            [sys.executable, "-m", "celery", "-A", "workers.celery_app", "beat", "-s", str(self.root / "beat-schedule"),
-             "--loglevel", "INFO"],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "workers.celery_app",
+                "beat",
+                "-s",
+                str(self.root / "beat-schedule"),
+                "--loglevel",
+                "INFO",
+            ],
             extra_env,
         )
 

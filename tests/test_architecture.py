@@ -18,12 +18,20 @@ def test_importing_the_api_loads_no_model_library_and_no_task_code() -> None:
     # producer-only Celery app must not import the task modules the Celery config names.
     code = (
         "import json, sys; import api.main; from core import broker; broker.publisher().tasks; "
-        f"loaded = [m for m in {HEAVY!r} if m in sys.modules or any(k.startswith(m + '.') for k in sys.modules)]; "
+        f"loaded = [m for m in {HEAVY!r} "
+        "if m in sys.modules or any(k.startswith(m + '.') for k in sys.modules)]; "
         "loaded += [m for m in sys.modules if m.startswith('tasks.') and m.endswith('.task')]; "
         "print(json.dumps(loaded))"
     )
-    env = {"MENTORQ_ENV": "test", "DATABASE_URL": "postgresql://u@/db", "REDIS_URL": "redis://127.0.0.1:1/0", "PATH": ""}
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    env = {
+        "MENTORQ_ENV": "test",
+        "DATABASE_URL": "postgresql://u@/db",
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+        "PATH": "",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
 

@@ -20,8 +20,14 @@ from devstack import supervisor as devstack
 from mentorq.cli import app
 from mentorq.client import ApiError, MentorqClient
 
-JOB = {"id": "3f1c0b9e-0000-4000-8000-000000000001", "kind": "chat", "status": "queued", "input": {},
-       "output": None, "error": None}
+JOB = {
+    "id": "3f1c0b9e-0000-4000-8000-000000000001",
+    "kind": "chat",
+    "status": "queued",
+    "input": {},
+    "output": None,
+    "error": None,
+}
 
 
 @dataclass
@@ -32,14 +38,20 @@ class FakeApi:
     requests: list[dict] = field(default_factory=list)
     url: str = ""
 
-    def answer(self, method: str, path: str, status: int, body: object,
-               content_type: str = "application/json") -> None:
+    def answer(
+        self, method: str, path: str, status: int, body: object, content_type: str = "application/json"
+    ) -> None:
         """Queue an answer; the last one queued for a route repeats."""
         self.routes.setdefault((method, path), []).append((status, content_type, json.dumps(body).encode()))
 
     def problem(self, method: str, path: str, status: int, code: str, detail: str) -> None:
-        self.answer(method, path, status, {"type": "about:blank", "title": "Error", "status": status,
-                                           "code": code, "detail": detail}, "application/problem+json")
+        self.answer(
+            method,
+            path,
+            status,
+            {"type": "about:blank", "title": "Error", "status": status, "code": code, "detail": detail},
+            "application/problem+json",
+        )
 
 
 @pytest.fixture
@@ -50,11 +62,15 @@ def fake_api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeAp
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode() if length else ""
-            api.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
-                                 "body": body})
+            api.requests.append(
+                {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
+            )
             answers = api.routes.get((self.command, self.path.split("?")[0]))
-            status, content_type, payload = (answers.pop(0) if len(answers) > 1 else answers[0]) if answers \
+            status, content_type, payload = (
+                (answers.pop(0) if len(answers) > 1 else answers[0])
+                if answers
                 else (404, "application/problem+json", b'{"code": "not_found", "detail": "no route"}')
+            )
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(payload)))
@@ -96,6 +112,7 @@ def test_help_lists_every_command() -> None:
 
 # --- the dev lock ---------------------------------------------------------------------------------
 
+
 def test_a_second_lock_on_the_same_state_dir_is_refused_with_the_holders_pid(tmp_path: Path) -> None:
     lock = devstack.acquire_lock(tmp_path)
     try:
@@ -115,8 +132,16 @@ def test_second_mentorq_dev_in_the_same_folder_exits_1(tmp_path: Path) -> None:
     try:
         env = {**os.environ, "MENTORQ_STATE_DIR": str(tmp_path)}
         # Free ports, so a bug that skipped the lock could not collide with a real dev stack.
-        argv = [sys.executable, "-m", "mentorq.cli", "dev", "--api-port", str(devstack.free_port()),
-                "--flower-port", str(devstack.free_port())]
+        argv = [
+            sys.executable,
+            "-m",
+            "mentorq.cli",
+            "dev",
+            "--api-port",
+            str(devstack.free_port()),
+            "--flower-port",
+            str(devstack.free_port()),
+        ]
         result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
     finally:
         lock.release()
@@ -125,7 +150,8 @@ def test_second_mentorq_dev_in_the_same_folder_exits_1(tmp_path: Path) -> None:
 
 
 def test_services_use_the_urls_of_a_running_dev_and_refuse_without_one(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from mentorq.cli import service_env
 
     monkeypatch.chdir(tmp_path)  # no .env here
@@ -138,9 +164,15 @@ def test_services_use_the_urls_of_a_running_dev_and_refuse_without_one(
 
     lock = devstack.acquire_lock(tmp_path / "state")
     try:
-        (tmp_path / "state" / devstack.URLS_FILE).write_text(json.dumps(
-            {"database_url": "postgresql+psycopg://x", "redis_url": "unix:///tmp/x.sock",
-             "pid": os.getpid()}))
+        (tmp_path / "state" / devstack.URLS_FILE).write_text(
+            json.dumps(
+                {
+                    "database_url": "postgresql+psycopg://x",
+                    "redis_url": "unix:///tmp/x.sock",
+                    "pid": os.getpid(),
+                }
+            )
+        )
         env = service_env(("DATABASE_URL", "REDIS_URL"))
     finally:
         lock.release()
@@ -153,6 +185,7 @@ def test_services_use_the_urls_of_a_running_dev_and_refuse_without_one(
 
 # --- the jobs commands against a loopback HTTP server ---------------------------------------------
 
+
 def test_an_error_answer_exits_non_zero_with_its_code_and_detail(fake_api: FakeApi) -> None:
     fake_api.problem("GET", f"/v1/jobs/{JOB['id']}", 404, "job_not_found", "no such job")
     result = runner.invoke(app, ["jobs", "get", JOB["id"]])
@@ -160,13 +193,26 @@ def test_an_error_answer_exits_non_zero_with_its_code_and_detail(fake_api: FakeA
     assert "job_not_found" in result.output and "no such job" in result.output
 
 
-def test_submit_sends_input_file_wait_idempotency_key_and_token(fake_api: FakeApi, tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_submit_sends_input_file_wait_idempotency_key_and_token(
+    fake_api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake_api.answer("POST", "/v1/jobs", 202, JOB)
     monkeypatch.setenv("MENTORQ_TOKEN", "tok123")
     (tmp_path / "in.json").write_text('{"prompt": "hi"}')
-    result = runner.invoke(app, ["jobs", "submit", "chat", "--input", f"@{tmp_path / 'in.json'}",
-                                 "--wait", "5", "--idempotency-key", "k-1"])
+    result = runner.invoke(
+        app,
+        [
+            "jobs",
+            "submit",
+            "chat",
+            "--input",
+            f"@{tmp_path / 'in.json'}",
+            "--wait",
+            "5",
+            "--idempotency-key",
+            "k-1",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == JOB
     sent = fake_api.requests[-1]
@@ -227,16 +273,23 @@ def test_wait_until_done_long_polls_until_a_terminal_status(fake_api: FakeApi) -
 
 # --- the real stack -------------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_start_stack_serves_the_platform_and_stop_leaves_nothing_behind(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import httpx
 
     for name in ("DATABASE_URL", "REDIS_URL", "FLOWER_BASIC_AUTH"):
         monkeypatch.delenv(name, raising=False)
     state = tmp_path / "s"
-    stack = devstack.start_stack(state, api_port=devstack.free_port(), flower_port=devstack.free_port(),
-                                 with_beat=True, say=lambda message: None)
+    stack = devstack.start_stack(
+        state,
+        api_port=devstack.free_port(),
+        flower_port=devstack.free_port(),
+        with_beat=True,
+        say=lambda message: None,
+    )
     try:
         pids = [child.process.pid for child in stack.children] + [stack.redis.pid, stack.postgres.pid]
         with pytest.raises(devstack.AlreadyRunning):
@@ -250,11 +303,13 @@ def test_start_stack_serves_the_platform_and_stop_leaves_nothing_behind(
 
         monkeypatch.setenv("MENTORQ_API_URL", stack.api_url)
         monkeypatch.setenv("MENTORQ_STATE_DIR", str(state))
-        login = runner.invoke(app, ["login", "--register", "--email", "cli@example.com",
-                                    "--password", "pw-12345678"])
+        login = runner.invoke(
+            app, ["login", "--register", "--email", "cli@example.com", "--password", "pw-12345678"]
+        )
         assert login.exit_code == 0, login.output
-        submitted = runner.invoke(app, ["jobs", "submit", "embed", "--input", '{"texts": ["a", "b"]}',
-                                        "--wait", "60"])
+        submitted = runner.invoke(
+            app, ["jobs", "submit", "embed", "--input", '{"texts": ["a", "b"]}', "--wait", "60"]
+        )
         assert submitted.exit_code == 0, submitted.output
         job = json.loads(submitted.stdout)
         if job["status"] != "succeeded":

@@ -21,12 +21,18 @@ def run_ingest(stack: Stack, client: ApiClient, *args: str) -> subprocess.Comple
         "MENTORQ_ENV": "test",
     }
     return subprocess.run(
-        [sys.executable, "-m", "mentorq.cli", "ingest", *args], cwd=REPO, env=env, capture_output=True, text=True,
+        [sys.executable, "-m", "mentorq.cli", "ingest", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=300,
     )
 
 
-def test_a_folder_of_srt_files_is_ingested_with_progress(stack: Stack, client: ApiClient, tmp_path: Path) -> None:
+def test_a_folder_of_srt_files_is_ingested_with_progress(
+    stack: Stack, client: ApiClient, tmp_path: Path
+) -> None:
     folder = tmp_path / "transcripts"
     folder.mkdir()
     for week in range(3):
@@ -38,7 +44,9 @@ def test_a_folder_of_srt_files_is_ingested_with_progress(stack: Stack, client: A
     assert "ingesting into 'lectures'" in first.stdout
     documents = client.get("/v1/documents", params={"collection": "lectures"}).json()["items"]
     assert sorted(d["filename"] for d in documents) == ["week-0.srt", "week-1.srt", "week-2.srt"]
-    assert all(d["status"] == "ready" and d["format"] == "srt" and d["tags"] == ["lecture"] for d in documents)
+    assert all(
+        d["status"] == "ready" and d["format"] == "srt" and d["tags"] == ["lecture"] for d in documents
+    )
 
     again = run_ingest(stack, client, str(folder), "--collection", "lectures")
     assert again.returncode == 0 and again.stdout.count("unchanged") == 3

@@ -30,7 +30,16 @@ ENV_EXAMPLE = ROOT / ".env.example"
 
 TORCH_VERSION = "2.13.0"
 EXPECTED_SERVICES = {
-    "postgres", "redis", "ollama", "migrate", "api", "worker-gpu", "worker-cpu", "worker-io", "beat", "flower",
+    "postgres",
+    "redis",
+    "ollama",
+    "migrate",
+    "api",
+    "worker-gpu",
+    "worker-cpu",
+    "worker-io",
+    "beat",
+    "flower",
 }
 WORKERS = ("worker-gpu", "worker-cpu", "worker-io")
 GPU_SERVICES = {"ollama", "worker-gpu"}
@@ -49,7 +58,9 @@ _INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-
 @pytest.fixture(scope="module")
 def compose() -> dict:
     data = yaml.safe_load(COMPOSE_FILE.read_text())
-    assert isinstance(data, dict) and isinstance(data.get("services"), dict), "no services in docker-compose.yml"
+    assert isinstance(data, dict) and isinstance(data.get("services"), dict), (
+        "no services in docker-compose.yml"
+    )
     return data
 
 
@@ -221,7 +232,7 @@ def test_every_command_is_a_real_mentorq_subcommand(mentorq_services: dict, cli_
         try:
             # Parses and validates (names, types) without running the callback.
             ctx = command.make_context(f"mentorq {subcommand}", list(rest))
-        except Exception as exc:  # click's UsageError/BadParameter (Typer vendors click)
+        except Exception as exc:  # noqa: BLE001 - click's UsageError/BadParameter (Typer vendors click)
             if type(exc).__name__ == "Exit":
                 continue
             message = exc.format_message() if hasattr(exc, "format_message") else repr(exc)
@@ -279,16 +290,25 @@ def test_urls_point_at_compose_services(services: dict[str, dict], mentorq_servi
     pg_env = environment(services["postgres"])
     for name, service in mentorq_services.items():
         env = environment(service)
-        for var, target, port in (("DATABASE_URL", "postgres", 5432), ("REDIS_URL", "redis", 6379),
-                                  ("OLLAMA_HOST", "ollama", 11434)):
+        for var, target, port in (
+            ("DATABASE_URL", "postgres", 5432),
+            ("REDIS_URL", "redis", 6379),
+            ("OLLAMA_HOST", "ollama", 11434),
+        ):
             assert var in env, f"{name}: {var} missing"
             url = urlsplit(interpolate(env[var], fill))
             assert (url.hostname, url.port) == (target, port), f"{name}: {var} -> {url.netloc}"
         db = urlsplit(interpolate(env["DATABASE_URL"], fill))
         assert db.username == pg_env["POSTGRES_USER"], f"{name}: DATABASE_URL user differs from POSTGRES_USER"
-        assert db.path.lstrip("/") == pg_env["POSTGRES_DB"], f"{name}: DATABASE_URL db differs from POSTGRES_DB"
-        assert "${POSTGRES_PASSWORD" in env["DATABASE_URL"], f"{name}: DATABASE_URL must use POSTGRES_PASSWORD"
-        assert env["SECRET_KEY"].startswith("${SECRET_KEY:?"), f"{name}: SECRET_KEY must be required, not defaulted"
+        assert db.path.lstrip("/") == pg_env["POSTGRES_DB"], (
+            f"{name}: DATABASE_URL db differs from POSTGRES_DB"
+        )
+        assert "${POSTGRES_PASSWORD" in env["DATABASE_URL"], (
+            f"{name}: DATABASE_URL must use POSTGRES_PASSWORD"
+        )
+        assert env["SECRET_KEY"].startswith("${SECRET_KEY:?"), (
+            f"{name}: SECRET_KEY must be required, not defaulted"
+        )
 
 
 def test_env_example_documents_every_variable() -> None:
@@ -297,9 +317,13 @@ def test_env_example_documents_every_variable() -> None:
     example = read_env_file(ENV_EXAMPLE)
     documented = set(example) | set(re.findall(r"^#\s*([A-Z][A-Z0-9_]*)=", ENV_EXAMPLE.read_text(), re.M))
     required = {name for name, is_required in referenced.items() if is_required}
-    assert required <= set(example), f".env.example lacks required variables: {sorted(required - set(example))}"
+    assert required <= set(example), (
+        f".env.example lacks required variables: {sorted(required - set(example))}"
+    )
     assert not (set(referenced) - documented), f"undocumented: {sorted(set(referenced) - documented)}"
-    assert not (set(example) - set(referenced)), f"unused in compose: {sorted(set(example) - set(referenced))}"
+    assert not (set(example) - set(referenced)), (
+        f"unused in compose: {sorted(set(example) - set(referenced))}"
+    )
     # Copied unchanged, the placeholder must be refused rather than silently used.
     from core.settings import PLACEHOLDER_SECRETS
 
@@ -310,11 +334,19 @@ def test_env_example_documents_every_variable() -> None:
 
 
 def gpu_reserved(service: dict) -> bool:
-    devices = (((service.get("deploy") or {}).get("resources") or {}).get("reservations") or {}).get("devices") or []
+    devices = (((service.get("deploy") or {}).get("resources") or {}).get("reservations") or {}).get(
+        "devices"
+    ) or []
     for device in devices:
-        if (device.get("driver") == "nvidia" and "gpu" in (device.get("capabilities") or [])
-                and (device.get("device_ids") or str(device.get("count", "0")) in {"all"}
-                     or int(device.get("count", 0) or 0) >= 1)):
+        if (
+            device.get("driver") == "nvidia"
+            and "gpu" in (device.get("capabilities") or [])
+            and (
+                device.get("device_ids")
+                or str(device.get("count", "0")) in {"all"}
+                or int(device.get("count", 0) or 0) >= 1
+            )
+        ):
             return True
     return False
 
@@ -328,7 +360,9 @@ def test_worker_gpu_consumes_only_gpu_one_at_a_time(services: dict[str, dict]) -
     args = argv(services["worker-gpu"]["command"])[1:]
     assert worker_queues(services["worker-gpu"]) == ["gpu"]
     assert option_value(args, "--concurrency", "-c") == "1"
-    assert "gpu" not in worker_queues(services["worker-cpu"]) and "gpu" not in worker_queues(services["worker-io"])
+    assert "gpu" not in worker_queues(services["worker-cpu"]) and "gpu" not in worker_queues(
+        services["worker-io"]
+    )
     assert option_value(argv(services["worker-cpu"]["command"])[1:], "--hostname", "-n") != option_value(
         args, "--hostname", "-n"
     ), "the two workers need distinct node names"
@@ -338,12 +372,15 @@ def test_workers_cover_every_celery_queue(services: dict[str, dict]) -> None:
     """The queues celeryconfig declares are exactly the ones the workers consume."""
     env = {**os.environ, "MENTORQ_ENV": "dev", "REDIS_URL": "redis://127.0.0.1:1/0", "PYTHONPATH": str(ROOT)}
     probe = "import celeryconfig, json; print(json.dumps(sorted(q.name for q in celeryconfig.task_queues)))"
-    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, f"cannot import celeryconfig: {done.stderr[-2000:]}"
     declared = set(json.loads(done.stdout.strip().splitlines()[-1]))
     consumed = set().union(*(worker_queues(services[name]) for name in WORKERS))
-    assert consumed == declared, f"workers consume {sorted(consumed)}, celeryconfig declares {sorted(declared)}"
+    assert consumed == declared, (
+        f"workers consume {sorted(consumed)}, celeryconfig declares {sorted(declared)}"
+    )
 
 
 # --------------------------------------------------------------------------- state, health, lifecycle
@@ -377,8 +414,10 @@ def test_long_running_services_have_health_or_conditions(services: dict[str, dic
         health = service.get("healthcheck") or {}
         has_health = bool(health.get("test")) and not health.get("disable")
         depends = service.get("depends_on") or {}
-        has_conditions = isinstance(depends, dict) and bool(depends) and all(
-            isinstance(d, dict) and d.get("condition") for d in depends.values()
+        has_conditions = (
+            isinstance(depends, dict)
+            and bool(depends)
+            and all(isinstance(d, dict) and d.get("condition") for d in depends.values())
         )
         assert has_health or has_conditions, f"{name}: neither a healthcheck nor depends_on conditions"
 
@@ -433,7 +472,9 @@ def test_flower_requires_basic_auth(services: dict[str, dict]) -> None:
 def test_workers_shut_down_warm(services: dict[str, dict]) -> None:
     for name in ("worker-gpu", "worker-cpu"):  # worker-io's deliveries last seconds; a short grace is enough
         worker = services[name]
-        assert worker.get("stop_signal", "SIGTERM") in ("SIGTERM", "TERM"), f"{name}: SIGTERM is the warm shutdown"
+        assert worker.get("stop_signal", "SIGTERM") in ("SIGTERM", "TERM"), (
+            f"{name}: SIGTERM is the warm shutdown"
+        )
         grace = parse_duration(worker.get("stop_grace_period", "10s"))
         assert grace >= MIN_WORKER_GRACE_SECONDS, f"{name}: stop_grace_period {grace}s cannot finish a job"
 
@@ -445,16 +486,18 @@ def test_images_api_light_workers_full(services: dict[str, dict]) -> None:
     def extras(service: dict) -> str:
         return str(((service.get("build") or {}).get("args") or {}).get("EXTRAS", "worker"))
 
-    assert extras(services["api"]) == "", "the api image is built with EXTRAS=\"\" (no torch)"
+    assert extras(services["api"]) == "", 'the api image is built with EXTRAS="" (no torch)'
     for name in WORKERS:
         assert "worker" in extras(services[name]).split(","), f"{name} needs the worker extra"
     for name in ("api", "migrate", "beat", "flower"):
         assert services[name]["image"] == services["api"]["image"], f"{name} shares the light api image"
     assert services["worker-gpu"]["image"] != services["api"]["image"]
-    for name, service in services.items():
+    for service in services.values():
         build = service.get("build")
         if build:
-            assert (ROOT / build.get("context", ".") / build.get("dockerfile", "Dockerfile")).resolve() == DOCKERFILE
+            assert (
+                ROOT / build.get("context", ".") / build.get("dockerfile", "Dockerfile")
+            ).resolve() == DOCKERFILE
 
 
 def test_dockerfile_pins_torch_like_the_worker_extra() -> None:
@@ -472,7 +515,7 @@ def test_dockerfile_shape() -> None:
     assert froms and all("PYTHON_IMAGE" in f or "python:3.11-slim" in f for f in froms), froms
     assert any(kw == "ARG" and args == "PYTHON_IMAGE=python:3.11-slim" for kw, args in instructions)
     assert ("ARG", "EXTRAS=worker") in instructions
-    final = instructions[max(i for i, (kw, _) in enumerate(instructions) if kw == "FROM"):]
+    final = instructions[max(i for i, (kw, _) in enumerate(instructions) if kw == "FROM") :]
     users = [args for kw, args in final if kw == "USER"]
     assert users and users[-1].split(":")[0] not in ("root", "0"), "the final image must run as non-root"
     entrypoints = [args for kw, args in instructions if kw == "ENTRYPOINT"]

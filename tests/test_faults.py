@@ -27,7 +27,9 @@ def job(client: ApiClient, job_id: str) -> dict:
 
 
 def wait_for_status(client: ApiClient, job_id: str, statuses: set[str], timeout: float = 60) -> dict:
-    wait_until(lambda: job(client, job_id)["status"] in statuses, timeout=timeout, message=f"job in {statuses}")
+    wait_until(
+        lambda: job(client, job_id)["status"] in statuses, timeout=timeout, message=f"job in {statuses}"
+    )
     return job(client, job_id)
 
 
@@ -66,7 +68,9 @@ def test_worker_killed_mid_job_finishes_on_a_restarted_worker(stack: Stack, clie
     assert event_types(stack, job_id).count("succeeded") == 1
 
 
-def test_a_job_that_kills_its_worker_every_time_fails_with_worker_lost(client: ApiClient, stack: Stack) -> None:
+def test_a_job_that_kills_its_worker_every_time_fails_with_worker_lost(
+    client: ApiClient, stack: Stack
+) -> None:
     job_id = sleep_job(client, seconds=1, steps=2, crash_after_step=1)
     final = wait_for_status(client, job_id, {"succeeded", "failed"}, timeout=90)
     assert final["status"] == "failed"
@@ -102,7 +106,10 @@ def test_redis_restarted_empty_while_jobs_are_queued(stack: Stack, client: ApiCl
     with default_worker_stopped(stack):
         job_ids = [sleep_job(client, seconds=0.2) for _ in range(5)]
         wait_until(  # the API stamps published jobs in batches, a few milliseconds after the response
-            lambda: all(row[0] is not None for row in stack.sql("SELECT dispatched_at FROM jobs WHERE id = ANY(%s::uuid[])", job_ids)),
+            lambda: all(
+                row[0] is not None
+                for row in stack.sql("SELECT dispatched_at FROM jobs WHERE id = ANY(%s::uuid[])", job_ids)
+            ),
             timeout=10,
             message="jobs stamped as published",
         )
@@ -110,7 +117,11 @@ def test_redis_restarted_empty_while_jobs_are_queued(stack: Stack, client: ApiCl
         # so "empty" is proven by a key only this test writes, not by the key count.
         broker_redis = redis.Redis.from_url(stack.redis.url)
         broker_redis.set("test:written-before-the-restart", 1)
-        queued = sum(broker_redis.llen(key) for key in broker_redis.scan_iter("cpu*") if broker_redis.type(key) == b"list")
+        queued = sum(
+            broker_redis.llen(key)
+            for key in broker_redis.scan_iter("cpu*")
+            if broker_redis.type(key) == b"list"
+        )
         assert queued >= len(job_ids)  # the messages really sat in Redis before it lost them
         stack.redis.stop(kill=True)
         for leftover in stack.redis.directory.glob("*.aof*"):
@@ -122,7 +133,9 @@ def test_redis_restarted_empty_while_jobs_are_queued(stack: Stack, client: ApiCl
         assert not broker_redis.exists("test:written-before-the-restart")  # really restarted empty
         stack.start_worker()
         for job_id in job_ids:
-            assert wait_for_status(client, job_id, {"succeeded", "failed"}, timeout=60)["status"] == "succeeded"
+            assert (
+                wait_for_status(client, job_id, {"succeeded", "failed"}, timeout=60)["status"] == "succeeded"
+            )
 
 
 def test_redis_down_at_submit_still_accepts_and_runs_the_job(stack: Stack, client: ApiClient) -> None:
@@ -139,7 +152,9 @@ def test_redis_down_at_submit_still_accepts_and_runs_the_job(stack: Stack, clien
         stack.redis.start()
     final = wait_for_status(client, job_id, {"succeeded", "failed"}, timeout=90)
     assert final["status"] == "succeeded"
-    wait_until(lambda: httpx.get(f"{stack.api_url}/readyz").status_code == 200, timeout=30, message="ready again")
+    wait_until(
+        lambda: httpx.get(f"{stack.api_url}/readyz").status_code == 200, timeout=30, message="ready again"
+    )
 
 
 def test_a_waiting_request_sees_a_result_whose_live_event_redis_lost(stack: Stack, client: ApiClient) -> None:
@@ -150,7 +165,9 @@ def test_a_waiting_request_sees_a_result_whose_live_event_redis_lost(stack: Stac
     wait_for_status(client, job_id, {"running"}, timeout=30)
     answers: list[httpx.Response] = []
     waiter = threading.Thread(
-        target=lambda: answers.append(client.get(f"/v1/jobs/{job_id}", headers={"Prefer": "wait=8"}, timeout=30))
+        target=lambda: answers.append(
+            client.get(f"/v1/jobs/{job_id}", headers={"Prefer": "wait=8"}, timeout=30)
+        )
     )
     waiter.start()
     time.sleep(0.5)  # the request is waiting on its live events
@@ -168,8 +185,13 @@ def test_a_waiting_request_sees_a_result_whose_live_event_redis_lost(stack: Stac
     assert answers[0].json()["status"] == "succeeded"
     # Losing Redis mid-task must not take the worker down (workers/kombu_fixes.py): it reconnects.
     assert stack.processes["worker"].poll() is None, "the worker exited when Redis went away"
-    wait_until(lambda: httpx.get(f"{stack.api_url}/readyz").status_code == 200, timeout=30, message="ready again")
-    assert wait_for_status(client, sleep_job(client, seconds=0), {"succeeded", "failed"})["status"] == "succeeded"
+    wait_until(
+        lambda: httpx.get(f"{stack.api_url}/readyz").status_code == 200, timeout=30, message="ready again"
+    )
+    assert (
+        wait_for_status(client, sleep_job(client, seconds=0), {"succeeded", "failed"})["status"]
+        == "succeeded"
+    )
 
 
 def test_a_transient_database_error_in_a_job_is_retried_not_failed(client: ApiClient, stack: Stack) -> None:

@@ -28,18 +28,24 @@ OLD_MODEL = "all-MiniLM-L6-v2"
 def big_markdown(sections: int) -> bytes:
     parts = []
     for i in range(sections):
-        sentences = " ".join(f"Point {j} of lesson {i} explains retrieval, spacing and feedback in practice." for j in range(12))
+        sentences = " ".join(
+            f"Point {j} of lesson {i} explains retrieval, spacing and feedback in practice."
+            for j in range(12)
+        )
         parts.append(f"## Lesson {i}\n\n{sentences}\n")
     return ("# Course\n\n" + "\n".join(parts)).encode()
 
 
-def test_worker_killed_while_embedding_a_large_document_finishes_it_complete(stack: Stack, client: ApiClient) -> None:
+def test_worker_killed_while_embedding_a_large_document_finishes_it_complete(
+    stack: Stack, client: ApiClient
+) -> None:
     result = upload(client, [("course.md", big_markdown(260), None)])
     document_id = result["body"]["items"][0]["document"]["id"]
 
     def embedded() -> int:
         return stack.sql(
-            "SELECT count(*) FROM embeddings e JOIN chunks c ON c.id = e.chunk_id WHERE c.document_id = %s", document_id
+            "SELECT count(*) FROM embeddings e JOIN chunks c ON c.id = e.chunk_id WHERE c.document_id = %s",
+            document_id,
         )[0][0]
 
     wait_until(lambda: embedded() >= 30, timeout=120, interval=0.1, message="embedding under way")
@@ -48,7 +54,9 @@ def test_worker_killed_while_embedding_a_large_document_finishes_it_complete(sta
     stack.start_worker()
     document = wait_document(client, document_id, timeout=240)
     assert document["status"] == "ready", document["error"]
-    chunks = stack.sql("SELECT position, generation FROM chunks WHERE document_id = %s ORDER BY position", document_id)
+    chunks = stack.sql(
+        "SELECT position, generation FROM chunks WHERE document_id = %s ORDER BY position", document_id
+    )
     assert [position for position, _ in chunks] == list(range(len(chunks)))  # complete, no duplicates
     assert len({generation for _, generation in chunks}) == 1
     assert len(chunks) == document["chunk_count"] > partial
@@ -77,7 +85,11 @@ def test_an_existing_model_index_is_checked_without_a_table_lock(stack: Stack) -
 
 
 def test_reembedding_switches_models_without_an_outage(stack: Stack, client: ApiClient, fake_ollama) -> None:
-    ingest(client, "spacing.md", b"# Spacing\n\nSpread reviews out over days.\n\n## Sleep\n\nSleep consolidates memory.")
+    ingest(
+        client,
+        "spacing.md",
+        b"# Spacing\n\nSpread reviews out over days.\n\n## Sleep\n\nSleep consolidates memory.",
+    )
     ingest(client, "lessons.md", big_markdown(40))  # enough chunks that re-embedding takes several beats
     stack.sql("UPDATE users SET is_superuser = true WHERE email = %s", client.email)
     status = client.get("/v1/admin/embeddings").json()
@@ -103,9 +115,14 @@ def test_reembedding_switches_models_without_an_outage(stack: Stack, client: Api
         stack.start_worker()
         answers = []
         wait_until(  # a fresh worker process first loads its embedding model
-            lambda: answers.append(client.post("/v1/search", json={"query": "sleep and memory", "mode": "vector", "k": 3}))
-            or answers[-1].status_code == 200,
-            timeout=60, message="search answered",
+            lambda: (
+                answers.append(
+                    client.post("/v1/search", json={"query": "sleep and memory", "mode": "vector", "k": 3})
+                )
+                or answers[-1].status_code == 200
+            ),
+            timeout=60,
+            message="search answered",
         )
         half = answers[-1].json()
         assert half["model"] == OLD_MODEL and half["items"], half
@@ -114,13 +131,18 @@ def test_reembedding_switches_models_without_an_outage(stack: Stack, client: Api
 
         stack.start_worker("reembedder", concurrency=1, extra_env=env)
         stack.start_beat(extra_env=env)
-        wait_until(lambda: client.get("/v1/admin/embeddings").json()["active_model"] == NEW_MODEL, timeout=120,
-                   message="switch to the new model")
+        wait_until(
+            lambda: client.get("/v1/admin/embeddings").json()["active_model"] == NEW_MODEL,
+            timeout=120,
+            message="switch to the new model",
+        )
         asked_before = fake_ollama.requests["/api/embed"]
         after = client.post("/v1/search", json={"query": "sleep and memory", "mode": "vector", "k": 3}).json()
         assert after["model"] == NEW_MODEL and after["items"]
         assert fake_ollama.requests["/api/embed"] == asked_before + 1  # the query went to the new model
-        reembed_jobs = stack.sql("SELECT count(*), bool_and(status = 'succeeded') FROM jobs WHERE kind = 'reembed'")
+        reembed_jobs = stack.sql(
+            "SELECT count(*), bool_and(status = 'succeeded') FROM jobs WHERE kind = 'reembed'"
+        )
         assert reembed_jobs[0][0] >= 2 and reembed_jobs[0][1]
     finally:
         stack.stop("beat")
@@ -207,15 +229,32 @@ def test_url_to_a_private_address_is_refused_where_not_allowed(stack: Stack) -> 
 
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=REPO, env={**stack.env, "MENTORQ_FETCH_ALLOW_PRIVATE": "false"}, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO,
+        env={**stack.env, "MENTORQ_FETCH_ALLOW_PRIVATE": "false"},
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200, timeout=60, message="api")
+        wait_until(
+            lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200, timeout=60, message="api"
+        )
         with register(url) as strict:
             for target in ("http://127.0.0.1/x", "http://10.0.0.7/doc", "http://169.254.169.254/latest"):
                 response = strict.post("/v1/documents/url", json={"url": target})
-                assert response.status_code == 422 and response.json()["code"] == "url_forbidden", response.text
+                assert response.status_code == 422 and response.json()["code"] == "url_forbidden", (
+                    response.text
+                )
     finally:
         stop_process(process)

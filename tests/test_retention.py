@@ -20,9 +20,9 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
+from core.settings import Settings
 from db.retention import RetentionCounts, count_expired, count_held, purge_expired_jobs
 from db.session import sqlalchemy_url
-from core.settings import Settings
 from tests.conftest import ApiClient
 from tests.fake_ollama import FakeOllama
 from tests.receiver import Receiver
@@ -51,7 +51,9 @@ def sessions(stack: Stack) -> Iterator[Sessions]:
 
 def submit(client: ApiClient, kind: str, input: dict, *, wait: bool = True, **fields: object) -> dict:
     response = client.post(
-        "/v1/jobs", json={"kind": kind, "input": input, **fields}, headers={"Prefer": "wait=30"} if wait else {}
+        "/v1/jobs",
+        json={"kind": kind, "input": input, **fields},
+        headers={"Prefer": "wait=30"} if wait else {},
     )
     assert response.status_code in (200, 202), response.text
     return response.json()
@@ -73,7 +75,9 @@ def age(stack: Stack, job_id: str, days: int) -> None:
     stack.sql(
         "UPDATE jobs SET created_at = now() - make_interval(days => %s) - interval '1 minute', "
         "completed_at = now() - make_interval(days => %s) WHERE id = %s",
-        days, days, job_id,
+        days,
+        days,
+        job_id,
     )
 
 
@@ -109,9 +113,13 @@ def text_document(client: ApiClient, title: str, text: str) -> dict:
     return document
 
 
-def assert_kept(stack: Stack, before: dict[str, dict[str, int]], *, finished: list[str], unfinished: list[str]) -> None:
+def assert_kept(
+    stack: Stack, before: dict[str, dict[str, int]], *, finished: list[str], unfinished: list[str]
+) -> None:
     """Finished jobs kept whole; unfinished ones kept and still recording events (a running chat streams)."""
-    assert {job_id: rows(stack, job_id) for job_id in finished} == {job_id: before[job_id] for job_id in finished}
+    assert {job_id: rows(stack, job_id) for job_id in finished} == {
+        job_id: before[job_id] for job_id in finished
+    }
     for job_id in unfinished:
         now = rows(stack, job_id)
         assert now["jobs"] == 1 and now["events"] >= before[job_id]["events"], (job_id, now, before[job_id])
@@ -126,8 +134,12 @@ def test_retention_deletes_old_finished_jobs_with_their_rows_and_keeps_what_must
         # Old and finished, each way a job ends: they go, with everything hanging off them.
         delivered = finished(client, webhook=ok.url, webhook_events_filter=["start", "completed"])
         wait_until(
-            lambda: sorted(deliveries(stack, delivered)) == [("job.started", "succeeded", 1), ("job.succeeded", "succeeded", 1)],
-            timeout=30, message="both webhook messages delivered",
+            lambda: (
+                sorted(deliveries(stack, delivered))
+                == [("job.started", "succeeded", 1), ("job.succeeded", "succeeded", 1)]
+            ),
+            timeout=30,
+            message="both webhook messages delivered",
         )
         failed = submit(client, "chat", {"prompt": "hi", "model": "no-such-model:7b"})
         assert failed["status"] == "failed", failed
@@ -141,10 +153,13 @@ def test_retention_deletes_old_finished_jobs_with_their_rows_and_keeps_what_must
         awaiting_retry = finished(client, webhook=busy.url)
         wait_until(
             lambda: deliveries(stack, awaiting_retry) == [("job.succeeded", "pending", 1)],
-            timeout=30, message="a delivery scheduled for retry",
+            timeout=30,
+            message="a delivery scheduled for retry",
         )
         # A document ingested, then re-ingested: the first ingest job is superseded, the second is current.
-        first = text_document(client, "Retention notes", "# Spacing\n\nReview after one day, then after three.")
+        first = text_document(
+            client, "Retention notes", "# Spacing\n\nReview after one day, then after three."
+        )
         document = text_document(client, "Retention notes", "# Spacing\n\nReview after one day, then a week.")
         assert document["id"] == first["id"] and document["ingest_job_id"] != first["ingest_job_id"]
         superseded_ingest, current_ingest = first["ingest_job_id"], document["ingest_job_id"]
@@ -154,7 +169,9 @@ def test_retention_deletes_old_finished_jobs_with_their_rows_and_keeps_what_must
         fake_ollama.reply = " ".join(["word"] * 200)
         fake_ollama.token_delay_s = 0.5
         unfinished += [submit(client, "chat", {"prompt": "go on"}, wait=False)["id"] for _ in range(2)]
-        wait_until(lambda: all(status(client, job) == "running" for job in unfinished), timeout=60, message="running")
+        wait_until(
+            lambda: all(status(client, job) == "running" for job in unfinished), timeout=60, message="running"
+        )
         unfinished.append(submit(client, "debug.sleep", {}, wait=False)["id"])
 
         gone = [delivered, failed["id"], canceled, superseded_ingest]
@@ -163,7 +180,12 @@ def test_retention_deletes_old_finished_jobs_with_their_rows_and_keeps_what_must
             age(stack, job_id, OLD)
         age(stack, recent, DAYS - 1)
         before = {job_id: rows(stack, job_id) for job_id in gone + kept}
-        assert before[delivered] == {"jobs": 1, "events": 4, "deliveries": 2, "attempts": 2}  # queued..succeeded
+        assert before[delivered] == {
+            "jobs": 1,
+            "events": 4,
+            "deliveries": 2,
+            "attempts": 2,
+        }  # queued..succeeded
         assert all(before[job_id]["jobs"] == 1 and before[job_id]["events"] > 0 for job_id in gone + kept)
         expected = RetentionCounts(**{key: sum(before[job_id][key] for job_id in gone) for key in NOTHING})
 
@@ -182,7 +204,9 @@ def test_retention_deletes_old_finished_jobs_with_their_rows_and_keeps_what_must
         # The document is untouched and still links to a job that exists.
         after = client.get(f"/v1/documents/{document['id']}").json()
         assert (after["status"], after["chunk_count"], after["ingest_job_id"]) == (
-            "ready", document["chunk_count"], current_ingest
+            "ready",
+            document["chunk_count"],
+            current_ingest,
         )
         assert stack.sql("SELECT count(*) FROM chunks WHERE document_id = %s", document["id"]) == chunks
         assert client.get(f"/v1/jobs/{current_ingest}").json()["status"] == "succeeded"
@@ -192,7 +216,9 @@ def test_retention_deletes_old_finished_jobs_with_their_rows_and_keeps_what_must
         assert done and again == RetentionCounts()
         assert_kept(stack, before, finished=[recent, awaiting_retry, current_ingest], unfinished=unfinished)
         with sessions() as session:
-            assert count_held(session, days=DAYS) == 2  # awaiting_retry, current_ingest (the others are unfinished)
+            assert (
+                count_held(session, days=DAYS) == 2
+            )  # awaiting_retry, current_ingest (the others are unfinished)
     finally:
         for job_id in unfinished:
             client.post(f"/v1/jobs/{job_id}/cancel")
@@ -200,7 +226,9 @@ def test_retention_deletes_old_finished_jobs_with_their_rows_and_keeps_what_must
         busy.close()
 
 
-def test_the_beat_task_deletes_through_a_real_worker_on_the_maintenance_queue(stack: Stack, client: ApiClient) -> None:
+def test_the_beat_task_deletes_through_a_real_worker_on_the_maintenance_queue(
+    stack: Stack, client: ApiClient
+) -> None:
     old, recent = finished(client), finished(client)
     age(stack, old, OLD)
     age(stack, recent, DAYS - 1)
@@ -215,7 +243,9 @@ def test_the_beat_task_deletes_through_a_real_worker_on_the_maintenance_queue(st
 
     broker = Celery(broker=stack.redis.url.replace("unix://", "redis+socket://"))
     broker.send_task("mentorq.maintenance.retention", queue="maintenance")
-    wait_until(lambda: "retention: deleted" in logged(), timeout=60, message="a retention run in the worker log")
+    wait_until(
+        lambda: "retention: deleted" in logged(), timeout=60, message="a retention run in the worker log"
+    )
 
     assert rows(stack, old) == NOTHING
     assert rows(stack, recent)["jobs"] == 1
@@ -226,11 +256,17 @@ def mentorq(stack: Stack, *args: str, **env: str) -> subprocess.CompletedProcess
     """The `mentorq` console script's entry point, against the stack's database."""
     return subprocess.run(
         [sys.executable, "-c", "from mentorq.cli import main; main()", *args],
-        cwd=REPO, env={**stack.env, **env}, capture_output=True, text=True, timeout=60,
+        cwd=REPO,
+        env={**stack.env, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
-def test_mentorq_retention_run_counts_first_with_dry_run_then_deletes(stack: Stack, client: ApiClient) -> None:
+def test_mentorq_retention_run_counts_first_with_dry_run_then_deletes(
+    stack: Stack, client: ApiClient
+) -> None:
     old = finished(client)
     age(stack, old, OLD)
     before = rows(stack, old)
@@ -257,14 +293,23 @@ def test_mentorq_retention_run_counts_first_with_dry_run_then_deletes(stack: Sta
 def test_retention_is_scheduled_by_beat_and_routed_to_the_maintenance_queue() -> None:
     probe = (
         "import json, celeryconfig; from workers.celery_app import app; app.loader.import_default_modules(); "
-        "entries = [e for e in celeryconfig.beat_schedule.values() if e['task'] == 'mentorq.maintenance.retention']; "
+        "entries = [e for e in celeryconfig.beat_schedule.values() "
+        "if e['task'] == 'mentorq.maintenance.retention']; "
         "route = app.amqp.router.route({}, 'mentorq.maintenance.retention'); "
-        "print(json.dumps({'entries': [{'schedule': e['schedule'], 'options': e.get('options')} for e in entries], "
+        "print(json.dumps({'entries': [{'schedule': e['schedule'], 'options': e.get('options')} "
+        "for e in entries], "
         "'queue': route['queue'].name, 'registered': 'mentorq.maintenance.retention' in app.tasks}))"
     )
-    env = {**os.environ, "MENTORQ_ENV": "dev", "REDIS_URL": "redis://127.0.0.1:1/0", "PYTHONPATH": str(REPO),
-           "MENTORQ_RETENTION_EVERY_SECONDS": "1234"}
-    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "MENTORQ_ENV": "dev",
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+        "PYTHONPATH": str(REPO),
+        "MENTORQ_RETENTION_EVERY_SECONDS": "1234",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     found = json.loads(done.stdout.strip().splitlines()[-1])
     assert found == {
@@ -277,7 +322,9 @@ def test_retention_is_scheduled_by_beat_and_routed_to_the_maintenance_queue() ->
 def test_retention_settings() -> None:
     defaults = Settings(_env_file=None, MENTORQ_ENV="test")
     assert (defaults.job_retention_days, defaults.retention_every_seconds) == (30, 3600.0)
-    assert Settings(_env_file=None, MENTORQ_ENV="test", MENTORQ_JOB_RETENTION_DAYS="0").job_retention_days == 0
+    assert (
+        Settings(_env_file=None, MENTORQ_ENV="test", MENTORQ_JOB_RETENTION_DAYS="0").job_retention_days == 0
+    )
     with pytest.raises(ValidationError):
         Settings(_env_file=None, MENTORQ_ENV="test", MENTORQ_JOB_RETENTION_DAYS="-1")
     with pytest.raises(ValidationError):

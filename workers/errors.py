@@ -8,7 +8,9 @@ from typing import Any
 class JobFailure(Exception):
     """Ends the job `failed` with `code`; `retryable` failures get another attempt while any are left."""
 
-    def __init__(self, code: str, message: str, *, retryable: bool = False, details: dict[str, Any] | None = None):
+    def __init__(
+        self, code: str, message: str, *, retryable: bool = False, details: dict[str, Any] | None = None
+    ):
         super().__init__(message)
         self.code = code
         self.message = message

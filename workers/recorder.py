@@ -36,7 +36,9 @@ class EventRecorder:
         self.job_id = job_id
         self._wake = wake  # tells the watcher thread there is something to record
         self._pending: list[Entry] = []
-        self._buffer_lock = threading.Lock()  # held for list operations only: the body never waits on a transaction
+        self._buffer_lock = (
+            threading.Lock()
+        )  # held for list operations only: the body never waits on a transaction
         self._record_lock = threading.Lock()  # held while recording: keeps recorded events in order
         self._last_stage: str | None = None
         self._last_progress = 0.0
@@ -61,7 +63,12 @@ class EventRecorder:
             last = self._pending[-1] if self._pending else None
             if entry[0] == "output" and last is not None and last[0] == "output":
                 self._pending[-1] = ("output", last[1] + entry[1])
-            elif entry[0] == "progress" and last is not None and last[0] == "progress" and last[1]["stage"] == entry[1]["stage"]:
+            elif (
+                entry[0] == "progress"
+                and last is not None
+                and last[0] == "progress"
+                and last[1]["stage"] == entry[1]["stage"]
+            ):
                 self._pending[-1] = entry  # a newer fraction of the same stage replaces one not yet recorded
             else:
                 self._pending.append(entry)
@@ -89,7 +96,9 @@ class EventRecorder:
                 with transaction() as session:
                     return self.record(session, entries)
             except Exception:  # noqa: BLE001 - a DB blip: keep the entries for the next flush
-                log.warning("could not record progress/output of job %s; will retry", self.job_id, exc_info=True)
+                log.warning(
+                    "could not record progress/output of job %s; will retry", self.job_id, exc_info=True
+                )
                 with self._buffer_lock:
                     self._pending[:0] = entries
                 return True

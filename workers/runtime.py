@@ -110,7 +110,7 @@ class JobContext:
         self.recorder.add_progress(stage, fraction, message)
 
     def emit_output(self, delta: str) -> None:
-        """Stream a piece of output (an LLM token): the first is recorded at once, then coalesced every 100 ms."""
+        """Stream a piece of output (an LLM token): the first is recorded at once, then every 100 ms."""
         self.check_canceled()
         self.recorder.add_output(delta)
 
@@ -131,12 +131,16 @@ def as_job_failure(error: Exception) -> JobFailure | None:
     return None
 
 
-def run_job(job_id: uuid.UUID, kind: JobSpec, body: JobBody, *, worker: str, stage: str | None = None) -> None:
+def run_job(
+    job_id: uuid.UUID, kind: JobSpec, body: JobBody, *, worker: str, stage: str | None = None
+) -> None:
     """Run one delivery of a job's message. A delivery that loses the claim does nothing."""
     settings = get_settings()
     route = kind.route(stage)
     with unit_of_work() as session:
-        job = job_queries.claim_job(session, job_id=job_id, worker=worker, time_limit_s=route.time_limit, stage=stage)
+        job = job_queries.claim_job(
+            session, job_id=job_id, worker=worker, time_limit_s=route.time_limit, stage=stage
+        )
     if job is None:
         log.info("job %s not claimable (duplicate delivery, canceled or finished); skipping", job_id)
         return

@@ -10,9 +10,9 @@ import time
 
 from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
-from db.session import reset_engines
 from core.channels import worker_key
 from core.redis_clients import get_redis, reset_redis
+from db.session import reset_engines
 
 log = logging.getLogger(__name__)
 

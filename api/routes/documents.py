@@ -32,7 +32,9 @@ async def list_collections(session: SessionDep, user: CurrentUser) -> Collection
 
 
 @router.post("/collections", response_model=CollectionRead, status_code=201)
-async def create_collection(request: CollectionCreate, session: SessionDep, user: CurrentUser) -> CollectionRead:
+async def create_collection(
+    request: CollectionCreate, session: SessionDep, user: CurrentUser
+) -> CollectionRead:
     """A private collection, or (admins) a shared library."""
     return await document_service.create_collection(session, user=user, request=request)
 
@@ -43,8 +45,12 @@ def _submission_status(items: list[SubmittedDocument], response: Response) -> Su
         codes = {item.error.code for item in items if item.error}
         status = 415 if codes == {"unsupported_type"} else 413 if codes <= {"too_large"} else 422
         first = items[0].error
-        raise ProblemError(status, first.code, first.message,
-                           errors=[{"path": item.filename or "file", "message": item.error.message} for item in items])
+        raise ProblemError(
+            status,
+            first.code,
+            first.message,
+            errors=[{"path": item.filename or "file", "message": item.error.message} for item in items],
+        )
     response.status_code = 202
     return SubmittedDocuments(items=items)
 
@@ -54,7 +60,9 @@ async def upload_documents(
     session: SessionDep,
     user: CurrentUser,
     response: Response,
-    files: Annotated[list[UploadFile], File(description="one or many files: txt, md, html, pdf, docx, srt, vtt, zip")],
+    files: Annotated[
+        list[UploadFile], File(description="one or many files: txt, md, html, pdf, docx, srt, vtt, zip")
+    ],
     collection: Annotated[str, Form()] = "default",
     title: Annotated[str | None, Form()] = None,
     tags: Annotated[list[str], Form(description="repeat the field, or comma-separate")] = [],  # noqa: B006
@@ -63,11 +71,18 @@ async def upload_documents(
 ) -> SubmittedDocuments:
     """Each file becomes a document with its own `ingest` job (202); refused files are listed with a code."""
     meta = DocumentMeta.model_validate(
-        {"collection": collection, "title": title, "resource_type": resource_type or None, "level": level or None,
-         "tags": [tag.strip() for value in tags for tag in value.split(",") if tag.strip()]}
+        {
+            "collection": collection,
+            "title": title,
+            "resource_type": resource_type or None,
+            "level": level or None,
+            "tags": [tag.strip() for value in tags for tag in value.split(",") if tag.strip()],
+        }
     )
     uploads = [
-        document_service.Upload(filename=file.filename, content_type=file.content_type, content=await file.read())
+        document_service.Upload(
+            filename=file.filename, content_type=file.content_type, content=await file.read()
+        )
         for file in files
     ]
     items = await document_service.submit_uploads(session, user=user, uploads=uploads, meta=meta)
@@ -75,13 +90,17 @@ async def upload_documents(
 
 
 @router.post("/documents/url", response_model=SubmittedDocument, status_code=202)
-async def document_from_url(request: DocumentFromUrl, session: SessionDep, user: CurrentUser) -> SubmittedDocument:
+async def document_from_url(
+    request: DocumentFromUrl, session: SessionDep, user: CurrentUser
+) -> SubmittedDocument:
     """A worker fetches the URL (timeouts, 404s and private addresses fail the document's job)."""
     return await document_service.submit_url(session, user=user, url=str(request.url), meta=request)
 
 
 @router.post("/documents/text", response_model=SubmittedDocument, status_code=202)
-async def document_from_text(request: DocumentFromText, session: SessionDep, user: CurrentUser) -> SubmittedDocument:
+async def document_from_text(
+    request: DocumentFromText, session: SessionDep, user: CurrentUser
+) -> SubmittedDocument:
     """Text, Markdown or HTML sent in the body."""
     return await document_service.submit_text(
         session, user=user, text=request.text, text_format=request.format, meta=request
@@ -97,7 +116,9 @@ async def list_documents(
     cursor: str | None = None,
 ) -> DocumentList:
     """Documents you can read, newest first."""
-    return await document_service.list_documents(session, user=user, collection=collection, limit=limit, cursor=cursor)
+    return await document_service.list_documents(
+        session, user=user, collection=collection, limit=limit, cursor=cursor
+    )
 
 
 @router.get("/documents/{document_id}", response_model=DocumentRead, response_model_exclude_none=False)

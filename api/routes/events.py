@@ -28,7 +28,9 @@ async def job_events(
     after = int(last_event_id) if last_event_id and last_event_id.strip().isdigit() else 0
     await session.close()  # the stream reads with its own short sessions; don't hold a connection
     return StreamingResponse(
-        stream_job_events(hub, job_id=job.id, after_id=after, keepalive_s=get_settings().sse_keepalive_seconds),
+        stream_job_events(
+            hub, job_id=job.id, after_id=after, keepalive_s=get_settings().sse_keepalive_seconds
+        ),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -43,7 +43,12 @@ async def _check_workers() -> dict[str, Any]:
         if raw:
             workers.append(json.loads(raw))
     queues = sorted({queue for worker in workers for queue in worker.get("queues", [])})
-    return {"ok": bool(workers), "count": len(workers), "queues": queues, "hostnames": [w["hostname"] for w in workers]}
+    return {
+        "ok": bool(workers),
+        "count": len(workers),
+        "queues": queues,
+        "hostnames": [w["hostname"] for w in workers],
+    }
 
 
 async def _run(check) -> dict[str, Any]:
@@ -55,8 +60,12 @@ async def _run(check) -> dict[str, Any]:
 
 @router.get("/readyz")
 async def readyz() -> JSONResponse:
-    """200 when PostgreSQL, Redis and at least one worker are all up; 503 with the failing checks otherwise."""
-    database, redis, workers = await asyncio.gather(_run(_check_database), _run(_check_redis), _run(_check_workers))
+    """200 when PostgreSQL, Redis and at least one worker are up; 503 with the failing checks otherwise."""
+    database, redis, workers = await asyncio.gather(
+        _run(_check_database), _run(_check_redis), _run(_check_workers)
+    )
     checks = {"database": database, "redis": redis, "workers": workers}
     ready = all(check["ok"] for check in checks.values())
-    return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks}, status_code=200 if ready else 503)
+    return JSONResponse(
+        {"status": "ready" if ready else "not_ready", "checks": checks}, status_code=200 if ready else 503
+    )

@@ -15,7 +15,9 @@ from core.settings import get_settings
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
-PreferHeader = Annotated[str | None, Header(description="`wait=N` (N <= 60): hold the request until the job ends")]
+PreferHeader = Annotated[
+    str | None, Header(description="`wait=N` (N <= 60): hold the request until the job ends")
+]
 
 
 def _wait_seconds(prefer: str | None, response: Response) -> int | None:
@@ -53,7 +55,12 @@ async def submit_job(
 
 @router.get("/{job_id}", response_model=JobRead)
 async def get_job(
-    job_id: str, session: SessionDep, user: CurrentUser, hub: EventHubDep, response: Response, prefer: PreferHeader = None
+    job_id: str,
+    session: SessionDep,
+    user: CurrentUser,
+    hub: EventHubDep,
+    response: Response,
+    prefer: PreferHeader = None,
 ) -> JobRead:
     """The job; with `Prefer: wait=N`, once it ended or N seconds passed."""
     job = await job_service.get_job_for(session, user=user, job_id=job_id)

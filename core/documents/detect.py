@@ -78,9 +78,7 @@ _BINARY_MAGIC: tuple[tuple[bytes, str], ...] = (
 )
 
 _WEBVTT = re.compile(rb"\AWEBVTT(?:[ \t\r\n]|\Z)")
-_SRT_HEAD = re.compile(
-    rb"\A\s*\d+\s*\r?\n\s*\d{1,3}:\d{2}:\d{2}[,.]\d{1,3}\s*-->", re.ASCII
-)
+_SRT_HEAD = re.compile(rb"\A\s*\d+\s*\r?\n\s*\d{1,3}:\d{2}:\d{2}[,.]\d{1,3}\s*-->", re.ASCII)
 _HTML_HEAD = re.compile(
     rb"\A\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>]|head[\s>]|body[\s>])", re.I | re.S
 )

@@ -46,7 +46,9 @@ class Broken(Exception):
     """The connection broke, or the answer was malformed, after the connection was made."""
 
 
-def resolve_within(url: str, deadline: float, *, allow_private: bool, resolver: Resolver = socket.getaddrinfo) -> list[str]:
+def resolve_within(
+    url: str, deadline: float, *, allow_private: bool, resolver: Resolver = socket.getaddrinfo
+) -> list[str]:
     """The approved addresses of the URL's host. Raises the guard's `WebhookAddressError` for a refused
     URL or address, `OSError` for a failed lookup, and `concurrent.futures.TimeoutError` at the deadline."""
     remaining = max(0.0, deadline - time.monotonic())
@@ -105,7 +107,9 @@ def pinned_stream(
     )
     with watchdog, client:
         try:
-            with client.stream(method, target, content=content, headers=request_headers, extensions=extensions) as response:
+            with client.stream(
+                method, target, content=content, headers=request_headers, extensions=extensions
+            ) as response:
                 yield PinnedExchange(response, watchdog)
         except httpx.TimeoutException:
             raise DeadlinePassed() from None

@@ -1,7 +1,7 @@
 """Every table, one module per feature; importing this package registers them all on `Base.metadata`."""
 
-from db.models.documents import Chunk, Collection, Document, DocumentBlob, Embedding, KnowledgeState
 from core.job_status import ACTIVE, TERMINAL, JobStatus
+from db.models.documents import Chunk, Collection, Document, DocumentBlob, Embedding, KnowledgeState
 from db.models.jobs import Job, JobEvent
 from db.models.users import User
 from db.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookSecret

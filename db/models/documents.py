@@ -39,7 +39,13 @@ class Collection(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (
-        Index("uq_collections_owner_name", "owner_id", "name", unique=True, postgresql_where=text("owner_id IS NOT NULL")),
+        Index(
+            "uq_collections_owner_name",
+            "owner_id",
+            "name",
+            unique=True,
+            postgresql_where=text("owner_id IS NOT NULL"),
+        ),
         Index("uq_collections_shared_name", "name", unique=True, postgresql_where=text("owner_id IS NULL")),
     )
     __mapper_args__ = {"eager_defaults": True}
@@ -84,7 +90,9 @@ class Document(Base):
     __table_args__ = (
         Index("uq_documents_collection_source", "collection_id", "source_key", unique=True),
         Index("ix_documents_owner_created", "owner_id", "created_at"),
-        Index("ix_documents_ingest_job_id", "ingest_job_id", postgresql_where=text("ingest_job_id IS NOT NULL")),
+        Index(
+            "ix_documents_ingest_job_id", "ingest_job_id", postgresql_where=text("ingest_job_id IS NOT NULL")
+        ),
     )
     __mapper_args__ = {"eager_defaults": True}
 
@@ -94,7 +102,9 @@ class DocumentBlob(Base):
 
     __tablename__ = "document_blobs"
 
-    document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    document_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
+    )
     content: Mapped[bytes] = mapped_column(LargeBinary)
 
 

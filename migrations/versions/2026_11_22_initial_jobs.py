@@ -58,14 +58,19 @@ def upgrade() -> None:
         sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("deadline_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(["owner_id"], ["users.id"], name="fk_jobs_owner_id_users", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["owner_id"], ["users.id"], name="fk_jobs_owner_id_users", ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_jobs"),
         sa.CheckConstraint(f"status IN {JOB_STATUSES}", name="ck_jobs_status"),
         sa.CheckConstraint("attempts >= 0 AND attempts <= max_attempts", name="ck_jobs_attempts"),
     )
     op.create_index("ix_jobs_owner_created", "jobs", ["owner_id", "created_at", "id"])
     op.create_index(
-        "ix_jobs_status_active", "jobs", ["status"], postgresql_where=sa.text("status IN ('queued', 'running')")
+        "ix_jobs_status_active",
+        "jobs",
+        ["status"],
+        postgresql_where=sa.text("status IN ('queued', 'running')"),
     )
     op.create_index(
         "uq_jobs_owner_idempotency_key",
@@ -82,7 +87,9 @@ def upgrade() -> None:
         sa.Column("type", sa.String(length=32), nullable=False),
         sa.Column("data", postgresql.JSONB(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-        sa.ForeignKeyConstraint(["job_id"], ["jobs.id"], name="fk_job_events_job_id_jobs", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["job_id"], ["jobs.id"], name="fk_job_events_job_id_jobs", ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_job_events"),
     )
     op.create_index("ix_job_events_job_id_id", "job_events", ["job_id", "id"])

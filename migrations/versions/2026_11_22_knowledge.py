@@ -33,15 +33,24 @@ def upgrade() -> None:
         sa.Column("owner_id", sa.Uuid(), nullable=True),
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-        sa.ForeignKeyConstraint(["owner_id"], ["users.id"], name="fk_collections_owner_id_users", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["owner_id"], ["users.id"], name="fk_collections_owner_id_users", ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_collections"),
     )
     op.create_index(
-        "uq_collections_owner_name", "collections", ["owner_id", "name"], unique=True,
+        "uq_collections_owner_name",
+        "collections",
+        ["owner_id", "name"],
+        unique=True,
         postgresql_where=sa.text("owner_id IS NOT NULL"),
     )
     op.create_index(
-        "uq_collections_shared_name", "collections", ["name"], unique=True, postgresql_where=sa.text("owner_id IS NULL")
+        "uq_collections_shared_name",
+        "collections",
+        ["name"],
+        unique=True,
+        postgresql_where=sa.text("owner_id IS NULL"),
     )
 
     op.create_table(
@@ -70,18 +79,29 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["collection_id"], ["collections.id"], name="fk_documents_collection_id_collections", ondelete="CASCADE"
+            ["collection_id"],
+            ["collections.id"],
+            name="fk_documents_collection_id_collections",
+            ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(["owner_id"], ["users.id"], name="fk_documents_owner_id_users", ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["parent_id"], ["documents.id"], name="fk_documents_parent_id_documents", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["owner_id"], ["users.id"], name="fk_documents_owner_id_users", ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["parent_id"], ["documents.id"], name="fk_documents_parent_id_documents", ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_documents"),
-        sa.CheckConstraint("status IN ('pending', 'processing', 'ready', 'failed')", name="ck_documents_status"),
+        sa.CheckConstraint(
+            "status IN ('pending', 'processing', 'ready', 'failed')", name="ck_documents_status"
+        ),
         sa.CheckConstraint(
             "resource_type IS NULL OR resource_type IN ('paper', 'tutorial', 'course', 'video')",
             name="ck_documents_resource_type",
         ),
     )
-    op.create_index("uq_documents_collection_source", "documents", ["collection_id", "source_key"], unique=True)
+    op.create_index(
+        "uq_documents_collection_source", "documents", ["collection_id", "source_key"], unique=True
+    )
     op.create_index("ix_documents_owner_created", "documents", ["owner_id", "created_at"])
 
     op.create_table(
@@ -89,7 +109,10 @@ def upgrade() -> None:
         sa.Column("document_id", postgresql.UUID(as_uuid=True), nullable=False),
         sa.Column("content", sa.LargeBinary(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["document_id"], ["documents.id"], name="fk_document_blobs_document_id_documents", ondelete="CASCADE"
+            ["document_id"],
+            ["documents.id"],
+            name="fk_document_blobs_document_id_documents",
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("document_id", name="pk_document_blobs"),
     )
@@ -112,11 +135,16 @@ def upgrade() -> None:
             sa.Computed("to_tsvector('english', coalesce(text, ''))", persisted=True),
             nullable=True,
         ),
-        sa.ForeignKeyConstraint(["document_id"], ["documents.id"], name="fk_chunks_document_id_documents", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["document_id"], ["documents.id"], name="fk_chunks_document_id_documents", ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_chunks"),
     )
     op.create_index(
-        "uq_chunks_document_generation_position", "chunks", ["document_id", "generation", "position"], unique=True
+        "uq_chunks_document_generation_position",
+        "chunks",
+        ["document_id", "generation", "position"],
+        unique=True,
     )
     op.create_index("ix_chunks_tsv", "chunks", ["tsv"], postgresql_using="gin")
 
@@ -125,7 +153,9 @@ def upgrade() -> None:
         sa.Column("chunk_id", sa.BigInteger(), nullable=False),
         sa.Column("model", sa.String(length=200), nullable=False),
         sa.Column("embedding", Vector(), nullable=False),
-        sa.ForeignKeyConstraint(["chunk_id"], ["chunks.id"], name="fk_embeddings_chunk_id_chunks", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["chunk_id"], ["chunks.id"], name="fk_embeddings_chunk_id_chunks", ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("chunk_id", "model", name="pk_embeddings"),
     )
     op.execute(DEFAULT_MODEL_INDEX)

@@ -22,13 +22,19 @@ def upgrade() -> None:
     with op.get_context().autocommit_block():
         # Retention's batches take the oldest finished jobs first; without this each batch scans jobs.
         op.create_index(
-            "ix_jobs_finished_completed_at", "jobs", ["completed_at"],
-            postgresql_where=FINISHED, postgresql_concurrently=True,
+            "ix_jobs_finished_completed_at",
+            "jobs",
+            ["completed_at"],
+            postgresql_where=FINISHED,
+            postgresql_concurrently=True,
         )
         # Retention keeps a document's current ingest job; this answers "is this job one?".
         op.create_index(
-            "ix_documents_ingest_job_id", "documents", ["ingest_job_id"],
-            postgresql_where=sa.text("ingest_job_id IS NOT NULL"), postgresql_concurrently=True,
+            "ix_documents_ingest_job_id",
+            "documents",
+            ["ingest_job_id"],
+            postgresql_where=sa.text("ingest_job_id IS NOT NULL"),
+            postgresql_concurrently=True,
         )
 
 

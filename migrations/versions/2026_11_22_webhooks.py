@@ -26,7 +26,9 @@ def upgrade() -> None:
         sa.Column("previous_expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.Column("rotated_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name="fk_webhook_secrets_user_id_users", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name="fk_webhook_secrets_user_id_users", ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("user_id", name="pk_webhook_secrets"),
     )
 
@@ -44,10 +46,13 @@ def upgrade() -> None:
         sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(["job_id"], ["jobs.id"], name="fk_webhook_deliveries_job_id_jobs", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["job_id"], ["jobs.id"], name="fk_webhook_deliveries_job_id_jobs", ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_webhook_deliveries"),
         sa.CheckConstraint(
-            "status IN ('pending', 'sending', 'succeeded', 'failed', 'disabled')", name="ck_webhook_deliveries_status"
+            "status IN ('pending', 'sending', 'succeeded', 'failed', 'disabled')",
+            name="ck_webhook_deliveries_status",
         ),
     )
     op.create_index("ix_webhook_deliveries_job_id", "webhook_deliveries", ["job_id", "created_at"])
@@ -70,7 +75,9 @@ def upgrade() -> None:
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["delivery_id"], ["webhook_deliveries.id"], name="fk_webhook_attempts_delivery_id_webhook_deliveries",
+            ["delivery_id"],
+            ["webhook_deliveries.id"],
+            name="fk_webhook_attempts_delivery_id_webhook_deliveries",
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name="pk_webhook_attempts"),

@@ -38,7 +38,7 @@ class ChatInput(BaseModel):
     options: ChatOptions | None = None
 
     @model_validator(mode="after")
-    def _prompt_xor_messages(self) -> "ChatInput":
+    def _prompt_xor_messages(self) -> ChatInput:
         if (self.prompt is None) == (self.messages is None):
             raise ValueError("give exactly one of 'prompt' or 'messages'")
         return self

@@ -25,7 +25,9 @@ def chat(ctx: JobContext, payload: ChatInput) -> ChatOutput:
             on_token=ctx.emit_output,
         )
     else:
-        result = provider.chat(payload.as_messages(), model=payload.model, options=options, on_token=ctx.emit_output)
+        result = provider.chat(
+            payload.as_messages(), model=payload.model, options=options, on_token=ctx.emit_output
+        )
     return ChatOutput(
         text=result.text,
         json=parsed,

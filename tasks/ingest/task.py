@@ -58,15 +58,21 @@ def parse_and_chunk(ctx: JobContext, payload: IngestInput) -> IngestOutput | Nex
             if _same_as_searchable(document, content):
                 with unit_of_work() as session:
                     documents.set_document_status(session, document_id=document_id, status="ready")
-                return IngestOutput(document_id=document_id, format=document.format, title=document.title,
-                                    chunks=document.chunk_count)
+                return IngestOutput(
+                    document_id=document_id,
+                    format=document.format,
+                    title=document.title,
+                    chunks=document.chunk_count,
+                )
         ctx.progress("parsing")
         kind = detect_format(filename, content_type, content[:8192])
         if kind == "zip":
             return _expand_archive(ctx, document, content)
         parsed = parse_document(content, filename=filename, content_type=content_type)
         ctx.progress("chunking")
-        chunks = chunk_document(parsed, target_tokens=MINILM_TARGET_TOKENS, overlap_tokens=MINILM_OVERLAP_TOKENS)
+        chunks = chunk_document(
+            parsed, target_tokens=MINILM_TARGET_TOKENS, overlap_tokens=MINILM_OVERLAP_TOKENS
+        )
     except DocumentError as error:
         _fail_document(document_id, error.code, error.message)
         raise JobFailure(error.code, error.message) from error
@@ -106,11 +112,16 @@ def embed_chunks(ctx: JobContext, payload: IngestInput) -> IngestOutput:
         document = session.get(Document, document_id)
         if document is None:
             raise JobFailure("document_not_found", "the document was deleted while it was being ingested")
-        generation = session.execute(
-            select(func.max(Chunk.generation)).where(Chunk.document_id == document_id)
-        ).scalar_one() or document.active_generation
+        generation = (
+            session.execute(
+                select(func.max(Chunk.generation)).where(Chunk.document_id == document_id)
+            ).scalar_one()
+            or document.active_generation
+        )
         total = session.execute(
-            select(func.count()).select_from(Chunk).where(Chunk.document_id == document_id, Chunk.generation == generation)
+            select(func.count())
+            .select_from(Chunk)
+            .where(Chunk.document_id == document_id, Chunk.generation == generation)
         ).scalar_one()
         active = embeddings.get_active_model(session, default=settings.embed_model)
     models = [active] + ([settings.embed_model] if settings.embed_model != active else [])
@@ -120,10 +131,14 @@ def embed_chunks(ctx: JobContext, payload: IngestInput) -> IngestOutput:
         count = documents.activate_generation(session, document_id=document_id, generation=generation)
         document = session.get(Document, document_id, populate_existing=True)
         title, fmt = document.title, document.format
-    return IngestOutput(document_id=document_id, format=fmt, title=title, chunks=count, embedding_models=models)
+    return IngestOutput(
+        document_id=document_id, format=fmt, title=title, chunks=count, embedding_models=models
+    )
 
 
-def _embed_generation(ctx: JobContext, document_id: uuid.UUID, generation: int, model: str, total: int) -> None:
+def _embed_generation(
+    ctx: JobContext, document_id: uuid.UUID, generation: int, model: str, total: int
+) -> None:
     provider = get_embedding_provider(model)
     done = 0
     while True:
@@ -138,7 +153,9 @@ def _embed_generation(ctx: JobContext, document_id: uuid.UUID, generation: int, 
         ensure_index_once(model=result.model, dim=result.dim)
         with unit_of_work() as session:
             embeddings.store_embeddings(
-                session, model=model, rows=[(chunk_id, vector) for (chunk_id, _), vector in zip(batch, result.vectors)]
+                session,
+                model=model,
+                rows=[(chunk_id, vector) for (chunk_id, _), vector in zip(batch, result.vectors)],
             )
         done += len(batch)
 
@@ -182,14 +199,24 @@ def _expand_archive(ctx: JobContext, archive: Document, content: bytes) -> Inges
     children = []
     with unit_of_work() as session:
         for name, data in members:
-            child, action = documents.add_archive_member(session, archive=archive, member_name=name, content=data)
+            child, action = documents.add_archive_member(
+                session, archive=archive, member_name=name, content=data
+            )
             job = None
             if action != "unchanged":
-                job = create_job(session, SPEC, input={"document_id": str(child.id)}, owner_id=archive.owner_id)
+                job = create_job(
+                    session, SPEC, input={"document_id": str(child.id)}, owner_id=archive.owner_id
+                )
                 child.ingest_job_id = job.id
-            children.append({"document_id": str(child.id), "name": name, "job_id": str(job.id) if job else None})
+            children.append(
+                {"document_id": str(child.id), "name": name, "job_id": str(job.id) if job else None}
+            )
         documents.set_document_status(
-            session, document_id=archive.id, status="ready", format="zip", chunk_count=0,
+            session,
+            document_id=archive.id,
+            status="ready",
+            format="zip",
+            chunk_count=0,
             metadata={**(archive.metadata_ or {}), "members": len(members)},
         )
     return IngestOutput(document_id=archive.id, format="zip", title=archive.title, children=children)
@@ -204,4 +231,6 @@ def _fail_document(document_id: uuid.UUID, code: str, message: str) -> None:
 
 def _plain(metadata: dict) -> dict:
     """Only JSON-friendly metadata values go into the row."""
-    return {k: v for k, v in metadata.items() if isinstance(v, (str, int, float, bool, list, dict, type(None)))}
+    return {
+        k: v for k, v in metadata.items() if isinstance(v, (str, int, float, bool, list, dict, type(None)))
+    }

@@ -33,7 +33,9 @@ def reconcile() -> dict[str, int]:
     settings = get_settings()
     counts = {"dispatched": 0, "requeued": 0, "failed": 0, "webhooks": 0}
     with unit_of_work() as session:
-        if not session.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RECONCILE_LOCK}).scalar():
+        if not session.execute(
+            text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RECONCILE_LOCK}
+        ).scalar():
             return counts  # another reconciler is at it
         to_publish: list[Job] = []
         if _broker_lost_its_data():
@@ -46,9 +48,13 @@ def reconcile() -> dict[str, int]:
             limit=BATCH,
         )
         for job in {job.id: job for job in to_publish}.values():
-            dispatch_job(session, job_id=job.id, route=get_kind(job.kind).route(job.stage), priority=job.priority)
+            dispatch_job(
+                session, job_id=job.id, route=get_kind(job.kind).route(job.stage), priority=job.priority
+            )
             counts["dispatched"] += 1
-        for job in job_queries.stale_running_jobs(session, stale_after_s=settings.stale_after_seconds, limit=BATCH):
+        for job in job_queries.stale_running_jobs(
+            session, stale_after_s=settings.stale_after_seconds, limit=BATCH
+        ):
             counts["requeued" if _recover_stale(session, job) else "failed"] += 1
         # Webhook messages whose (re)try is due, or whose worker died mid-send.
         due = webhook_queries.due_deliveries(session, limit=BATCH)
@@ -60,13 +66,19 @@ def reconcile() -> dict[str, int]:
 
 
 def _recover_stale(session: Session, job: Job) -> bool:
-    """Requeue a job whose worker vanished (True), or fail it when it has no attempt left or ran past its deadline."""
-    deadline_passed = session.execute(text("SELECT deadline_at < now() FROM jobs WHERE id = :id"), {"id": job.id}).scalar()
+    """Requeue a job whose worker vanished (True), or fail it: no attempt left, or past its deadline."""
+    deadline_passed = session.execute(
+        text("SELECT deadline_at < now() FROM jobs WHERE id = :id"), {"id": job.id}
+    ).scalar()
     if deadline_passed:
-        job_queries.fail_job(session, job_id=job.id, code="timeout", message="the job ran past its hard time limit")
+        job_queries.fail_job(
+            session, job_id=job.id, code="timeout", message="the job ran past its hard time limit"
+        )
         return False
     route = get_kind(job.kind).route(job.stage)
-    if job_queries.requeue_job(session, job_id=job.id, reason="worker_lost", from_status="running", route=route):
+    if job_queries.requeue_job(
+        session, job_id=job.id, reason="worker_lost", from_status="running", route=route
+    ):
         return True
     job_queries.fail_job(
         session,

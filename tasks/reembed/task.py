@@ -26,4 +26,6 @@ def reembed(ctx: JobContext, payload: ReembedInput) -> ReembedOutput:
             model=payload.model,
             rows=[(chunk_id, vector) for (chunk_id, _), vector in zip(texts, result.vectors, strict=True)],
         )
-    return ReembedOutput(model=payload.model, embedded=len(texts), skipped=len(payload.chunk_ids) - len(texts))
+    return ReembedOutput(
+        model=payload.model, embedded=len(texts), skipped=len(payload.chunk_ids) - len(texts)
+    )

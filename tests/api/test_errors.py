@@ -25,7 +25,9 @@ def job_count(stack: Stack, client: ApiClient) -> int:
 
 
 def test_unknown_kind(client: ApiClient, stack: Stack) -> None:
-    body = assert_problem(client.post("/v1/jobs", json={"kind": "teleport", "input": {}}), 422, "unknown_kind")
+    body = assert_problem(
+        client.post("/v1/jobs", json={"kind": "teleport", "input": {}}), 422, "unknown_kind"
+    )
     assert "chat" in body["detail"]
     assert job_count(stack, client) == 0
 
@@ -36,14 +38,18 @@ def test_input_breaking_the_kind_schema_names_the_field(client: ApiClient, stack
     )
     body = assert_problem(response, 422, "invalid_input")
     assert "input.messages[0].role" in [error["path"] for error in body["errors"]]
-    body = assert_problem(client.post("/v1/jobs", json={"kind": "embed", "input": {"texts": []}}), 422, "invalid_input")
+    body = assert_problem(
+        client.post("/v1/jobs", json={"kind": "embed", "input": {"texts": []}}), 422, "invalid_input"
+    )
     assert body["errors"][0]["path"] == "input.texts"
     assert_problem(client.post("/v1/jobs", json={"kind": "chat", "input": {}}), 422, "invalid_input")
     assert job_count(stack, client) == 0
 
 
 def test_malformed_json(client: ApiClient) -> None:
-    response = client.post("/v1/jobs", content=b'{"kind": "chat", "input": ', headers={"content-type": "application/json"})
+    response = client.post(
+        "/v1/jobs", content=b'{"kind": "chat", "input": ', headers={"content-type": "application/json"}
+    )
     assert_problem(response, 400, "malformed_json")
 
 
@@ -54,7 +60,11 @@ def test_envelope_errors_are_validation_errors(client: ApiClient) -> None:
 
 def test_body_over_the_limit_is_413_with_or_without_content_length(client: ApiClient, stack: Stack) -> None:
     huge = b'{"kind": "chat", "input": {"prompt": "' + b"x" * 1_100_000 + b'"}}'
-    assert_problem(client.post("/v1/jobs", content=huge, headers={"content-type": "application/json"}), 413, "payload_too_large")
+    assert_problem(
+        client.post("/v1/jobs", content=huge, headers={"content-type": "application/json"}),
+        413,
+        "payload_too_large",
+    )
 
     def chunks():
         for start in range(0, len(huge), 65536):
@@ -68,20 +78,33 @@ def test_body_over_the_limit_is_413_with_or_without_content_length(client: ApiCl
 @pytest.mark.parametrize("key", ['""', '"unterminated', "has space", '"' + "k" * 300 + '"', "é"])
 def test_malformed_idempotency_key(client: ApiClient, key: str) -> None:
     response = client.post(
-        "/v1/jobs", json={"kind": "debug.sleep", "input": {}}, headers={"Idempotency-Key": key.encode("utf-8")}
+        "/v1/jobs",
+        json={"kind": "debug.sleep", "input": {}},
+        headers={"Idempotency-Key": key.encode("utf-8")},
     )
     assert_problem(response, 400, "invalid_idempotency_key")
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer not-a-jwt"}, {"Authorization": "Basic Zm9vOmJhcg=="}])
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Bearer not-a-jwt"}, {"Authorization": "Basic Zm9vOmJhcg=="}]
+)
 def test_missing_or_bad_token_is_401(stack: Stack, headers: dict) -> None:
-    for method, path in (("POST", "/v1/jobs"), ("GET", "/v1/jobs"), ("GET", "/v1/kinds"), ("GET", "/users/me")):
-        response = httpx.request(method, f"{stack.api_url}{path}", headers=headers, json={"kind": "chat", "input": {}})
+    for method, path in (
+        ("POST", "/v1/jobs"),
+        ("GET", "/v1/jobs"),
+        ("GET", "/v1/kinds"),
+        ("GET", "/users/me"),
+    ):
+        response = httpx.request(
+            method, f"{stack.api_url}{path}", headers=headers, json={"kind": "chat", "input": {}}
+        )
         assert_problem(response, 401, "unauthorized")
 
 
 def test_cancel_of_a_finished_job_is_409(client: ApiClient) -> None:
-    job = client.post("/v1/jobs", json={"kind": "debug.sleep", "input": {}}, headers={"Prefer": "wait=30"}).json()
+    job = client.post(
+        "/v1/jobs", json={"kind": "debug.sleep", "input": {}}, headers={"Prefer": "wait=30"}
+    ).json()
     assert job["status"] == "succeeded"
     assert_problem(client.post(f"/v1/jobs/{job['id']}/cancel"), 409, "job_not_cancelable")
 
@@ -92,7 +115,11 @@ def test_bad_cursor_and_unknown_route(client: ApiClient) -> None:
 
 
 def test_registration_errors_are_problems(stack: Stack, client: ApiClient) -> None:
-    response = httpx.post(f"{stack.api_url}/auth/register", json={"email": client.email, "password": "another-password"})
+    response = httpx.post(
+        f"{stack.api_url}/auth/register", json={"email": client.email, "password": "another-password"}
+    )
     assert_problem(response, 400, "register_user_already_exists")
-    response = httpx.post(f"{stack.api_url}/auth/register", json={"email": "short@example.com", "password": "short"})
+    response = httpx.post(
+        f"{stack.api_url}/auth/register", json={"email": "short@example.com", "password": "short"}
+    )
     assert response.status_code == 400 and response.json()["code"] == "register_invalid_password"

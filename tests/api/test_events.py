@@ -7,14 +7,16 @@ import time
 
 import httpx
 
-from tests.conftest import ApiClient
 from mentorq.sse import SseEvent, iter_sse
+from tests.conftest import ApiClient
 from tests.stack import Stack
 
 SSE = {"Accept": "text/event-stream"}
 
 
-def read_stream(client: ApiClient, job_id: str, *, last_event_id: int | None = None, stop_after: int | None = None) -> list[SseEvent]:
+def read_stream(
+    client: ApiClient, job_id: str, *, last_event_id: int | None = None, stop_after: int | None = None
+) -> list[SseEvent]:
     headers = dict(SSE)
     if last_event_id is not None:
         headers["Last-Event-ID"] = str(last_event_id)
@@ -44,14 +46,18 @@ def test_a_streamed_chat_sends_status_output_and_done(client: ApiClient, fake_ol
 
 
 def test_replay_of_a_finished_job_then_done(client: ApiClient) -> None:
-    job = client.post("/v1/jobs", json={"kind": "debug.sleep", "input": {}}, headers={"Prefer": "wait=30"}).json()
+    job = client.post(
+        "/v1/jobs", json={"kind": "debug.sleep", "input": {}}, headers={"Prefer": "wait=30"}
+    ).json()
     events = read_stream(client, job["id"])
     assert [e.data["type"] for e in events if e.event == "status"] == ["queued", "started", "succeeded"]
     assert events[-1].event == "done" and events[-1].data["id"] == job["id"]
 
 
 def test_a_failed_job_streams_an_error_event(client: ApiClient) -> None:
-    job_id = client.post("/v1/jobs", json={"kind": "chat", "input": {"prompt": "x", "model": "nope:1b"}}).json()["id"]
+    job_id = client.post(
+        "/v1/jobs", json={"kind": "chat", "input": {"prompt": "x", "model": "nope:1b"}}
+    ).json()["id"]
     events = read_stream(client, job_id)
     errors = [event for event in events if event.event == "error"]
     assert errors and errors[0].data["data"]["code"] == "model_not_found"
@@ -76,7 +82,9 @@ def test_another_users_job_events_are_404(client: ApiClient, other_client: ApiCl
 
 
 def test_idle_streams_get_keep_alive_comments(client: ApiClient) -> None:
-    job_id = client.post("/v1/jobs", json={"kind": "debug.sleep", "input": {"seconds": 2.5, "steps": 1}}).json()["id"]
+    job_id = client.post(
+        "/v1/jobs", json={"kind": "debug.sleep", "input": {"seconds": 2.5, "steps": 1}}
+    ).json()["id"]
     comments = 0
     with client.stream("GET", f"/v1/jobs/{job_id}/events", headers=SSE, timeout=30) as response:
         for line in response.iter_lines():
@@ -86,7 +94,9 @@ def test_idle_streams_get_keep_alive_comments(client: ApiClient) -> None:
     assert comments >= 1  # the test stack sends one per idle second
 
 
-def test_200_concurrent_streams_on_one_api_process_stay_responsive(client: ApiClient, stack: Stack, fake_ollama) -> None:
+def test_200_concurrent_streams_on_one_api_process_stay_responsive(
+    client: ApiClient, stack: Stack, fake_ollama
+) -> None:
     fake_ollama.token_delay_s = 0.1
     fake_ollama.reply = " ".join(f"w{i}" for i in range(80))  # ~8 s of streaming output
     job_id = client.post("/v1/jobs", json={"kind": "chat", "input": {"prompt": "long"}}).json()["id"]
@@ -105,7 +115,9 @@ def test_200_concurrent_streams_on_one_api_process_stay_responsive(client: ApiCl
 
     async def scenario() -> tuple[list[str | None], float]:
         limits = httpx.Limits(max_connections=250, max_keepalive_connections=250)
-        async with httpx.AsyncClient(base_url=stack.api_url, headers={"Authorization": token}, timeout=60, limits=limits) as http:
+        async with httpx.AsyncClient(
+            base_url=stack.api_url, headers={"Authorization": token}, timeout=60, limits=limits
+        ) as http:
             streams = [asyncio.create_task(one_stream(http)) for _ in range(200)]
             deadline = time.monotonic() + 20
             while len(connected) < 200 and time.monotonic() < deadline:  # every stream open and replaying

@@ -21,7 +21,9 @@ def test_same_key_and_body_returns_the_original_job(client: ApiClient, stack: St
 
 def test_same_key_with_another_body_is_422(client: ApiClient) -> None:
     client.post("/v1/jobs", json=BODY, headers={"Idempotency-Key": "order-2"})
-    other = client.post("/v1/jobs", json={**BODY, "input": {"seconds": 1}}, headers={"Idempotency-Key": "order-2"})
+    other = client.post(
+        "/v1/jobs", json={**BODY, "input": {"seconds": 1}}, headers={"Idempotency-Key": "order-2"}
+    )
     assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
 
 

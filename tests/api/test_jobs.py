@@ -61,7 +61,9 @@ def test_unknown_model_fails_with_model_not_found(client: ApiClient) -> None:
 
 
 def test_embed_job_returns_normalized_vectors(client: ApiClient) -> None:
-    job = submit(client, "embed", {"texts": ["spaced repetition", "active recall"]}, {"Prefer": "wait=60"}).json()
+    job = submit(
+        client, "embed", {"texts": ["spaced repetition", "active recall"]}, {"Prefer": "wait=60"}
+    ).json()
     assert job["status"] == "succeeded", job
     output = job["output"]
     assert output["dim"] == 384 and len(output["vectors"]) == 2
@@ -72,8 +74,12 @@ def test_embed_job_returns_normalized_vectors(client: ApiClient) -> None:
 def test_list_is_newest_first_with_cursor_pagination_and_filters(client: ApiClient) -> None:
     ids = [submit(client, "debug.sleep", {"seconds": 0}).json()["id"] for _ in range(5)]
     first = client.get("/v1/jobs", params={"limit": 2, "kind": "debug.sleep"}).json()
-    second = client.get("/v1/jobs", params={"limit": 2, "kind": "debug.sleep", "cursor": first["next_cursor"]}).json()
-    third = client.get("/v1/jobs", params={"limit": 2, "kind": "debug.sleep", "cursor": second["next_cursor"]}).json()
+    second = client.get(
+        "/v1/jobs", params={"limit": 2, "kind": "debug.sleep", "cursor": first["next_cursor"]}
+    ).json()
+    third = client.get(
+        "/v1/jobs", params={"limit": 2, "kind": "debug.sleep", "cursor": second["next_cursor"]}
+    ).json()
     seen = [job["id"] for page in (first, second, third) for job in page["items"]]
     assert seen == list(reversed(ids))
     assert third["next_cursor"] is None

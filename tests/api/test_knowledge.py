@@ -17,7 +17,10 @@ SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "knowledge"
 def upload(client: ApiClient, files: list[tuple[str, bytes, str | None]], **form) -> dict:
     response = client.post(
         "/v1/documents",
-        files=[("files", (name, data, content_type or "application/octet-stream")) for name, data, content_type in files],
+        files=[
+            ("files", (name, data, content_type or "application/octet-stream"))
+            for name, data, content_type in files
+        ],
         data=form,
     )
     return {"status": response.status_code, "body": response.json()}
@@ -48,7 +51,9 @@ def test_markdown_pdf_and_srt_become_searchable_chunks(client: ApiClient) -> Non
         assert document["chunk_count"] > 0
     srt = client.get(f"/v1/documents/{docs['lecture-memory.srt']['id']}", params={"include": "chunks"}).json()
     assert all(chunk["start_s"] is not None and chunk["end_s"] > chunk["start_s"] for chunk in srt["chunks"])
-    md = client.get(f"/v1/documents/{docs['spaced-repetition.md']['id']}", params={"include": "chunks"}).json()
+    md = client.get(
+        f"/v1/documents/{docs['spaced-repetition.md']['id']}", params={"include": "chunks"}
+    ).json()
     assert any(chunk["heading_path"] for chunk in md["chunks"])
     assert [chunk["position"] for chunk in md["chunks"]] == list(range(len(md["chunks"])))
 
@@ -64,16 +69,22 @@ def test_markdown_pdf_and_srt_become_searchable_chunks(client: ApiClient) -> Non
     keyword = client.post("/v1/search", json={"query": "Leitner", "mode": "keyword", "k": 3}).json()
     assert keyword["items"] and all(item["keyword_rank"] for item in keyword["items"])
     assert all("leitner" in item["text"].lower() for item in keyword["items"])
-    vector = client.post("/v1/search", json={"query": "memory decays over time", "mode": "vector", "k": 3}).json()
+    vector = client.post(
+        "/v1/search", json={"query": "memory decays over time", "mode": "vector", "k": 3}
+    ).json()
     assert [item["vector_rank"] for item in vector["items"]] == [1, 2, 3]
 
 
-def test_reingesting_the_same_content_does_nothing_and_a_change_replaces_chunks(client: ApiClient, stack: Stack) -> None:
+def test_reingesting_the_same_content_does_nothing_and_a_change_replaces_chunks(
+    client: ApiClient, stack: Stack
+) -> None:
     first = ingest(client, "notes.md", b"# Notes\n\nInterleaving mixes topics in one session.\n")
     again = upload(client, [("notes.md", b"# Notes\n\nInterleaving mixes topics in one session.\n", None)])
     item = again["body"]["items"][0]
     assert item["action"] == "unchanged" and item["job"] is None and item["document"]["id"] == first["id"]
-    changed = upload(client, [("notes.md", b"# Notes\n\nDesirable difficulties make learning stick.\n", None)])
+    changed = upload(
+        client, [("notes.md", b"# Notes\n\nDesirable difficulties make learning stick.\n", None)]
+    )
     assert changed["body"]["items"][0]["action"] == "replaced"
     final = wait_document(client, first["id"])
     assert final["status"] == "ready"
@@ -87,17 +98,30 @@ def test_reingesting_the_same_content_does_nothing_and_a_change_replaces_chunks(
 def test_text_and_filters(client: ApiClient) -> None:
     response = client.post(
         "/v1/documents/text",
-        json={"title": "Retrieval practice", "text": "# Retrieval\n\nTesting yourself beats rereading.",
-              "tags": ["memory", "testing"], "resource_type": "tutorial", "level": "beginner", "collection": "tagged"},
+        json={
+            "title": "Retrieval practice",
+            "text": "# Retrieval\n\nTesting yourself beats rereading.",
+            "tags": ["memory", "testing"],
+            "resource_type": "tutorial",
+            "level": "beginner",
+            "collection": "tagged",
+        },
     )
     assert response.status_code == 202, response.text
     document = wait_document(client, response.json()["document"]["id"])
     assert document["status"] == "ready" and document["tags"] == ["memory", "testing"]
-    hits = client.post("/v1/search", json={"query": "testing yourself", "filters": {"tags": ["memory"], "type": ["tutorial"]}}).json()
+    hits = client.post(
+        "/v1/search",
+        json={"query": "testing yourself", "filters": {"tags": ["memory"], "type": ["tutorial"]}},
+    ).json()
     assert hits["items"] and all(item["document_id"] == document["id"] for item in hits["items"])
-    none = client.post("/v1/search", json={"query": "testing yourself", "filters": {"type": ["paper"]}}).json()
+    none = client.post(
+        "/v1/search", json={"query": "testing yourself", "filters": {"type": ["paper"]}}
+    ).json()
     assert none["items"] == []
-    only = client.post("/v1/search", json={"query": "testing", "collections": ["tagged"], "mode": "keyword"}).json()
+    only = client.post(
+        "/v1/search", json={"query": "testing", "collections": ["tagged"], "mode": "keyword"}
+    ).json()
     assert {item["collection"] for item in only["items"]} == {"tagged"}
 
 
@@ -109,11 +133,17 @@ def test_a_zip_becomes_one_document_per_member(client: ApiClient) -> None:
         archive.writestr("course/empty.txt", "")
     archive_doc = ingest(client, "course.zip", buffer.getvalue(), collection="zips")
     assert archive_doc["status"] == "ready" and archive_doc["format"] == "zip"
-    children = [d for d in client.get("/v1/documents", params={"collection": "zips"}).json()["items"] if d["parent_id"]]
+    children = [
+        d
+        for d in client.get("/v1/documents", params={"collection": "zips"}).json()["items"]
+        if d["parent_id"]
+    ]
     assert len(children) == 3
     finals = {d["filename"]: wait_document(client, d["id"]) for d in children}
     assert finals["one.md"]["status"] == "ready" and finals["two.srt"]["status"] == "ready"
-    assert finals["empty.txt"]["status"] == "failed" and finals["empty.txt"]["error"]["code"] == "empty_document"
+    assert (
+        finals["empty.txt"]["status"] == "failed" and finals["empty.txt"]["error"]["code"] == "empty_document"
+    )
 
 
 @pytest.mark.parametrize(
@@ -124,11 +154,16 @@ def test_a_zip_becomes_one_document_per_member(client: ApiClient) -> None:
         ("latin1.txt", "caf\xe9 cr\xe8me".encode("latin-1"), "invalid_encoding"),
     ],
 )
-def test_bad_files_fail_their_own_job_with_a_code(client: ApiClient, name: str, data: bytes, code: str) -> None:
+def test_bad_files_fail_their_own_job_with_a_code(
+    client: ApiClient, name: str, data: bytes, code: str
+) -> None:
     result = upload(client, [(name, data, None), ("fine.md", b"# Fine\n\nThis one is fine.", None)])
     assert result["status"] == 202
     bad, good = result["body"]["items"]
-    bad_doc, good_doc = wait_document(client, bad["document"]["id"]), wait_document(client, good["document"]["id"])
+    bad_doc, good_doc = (
+        wait_document(client, bad["document"]["id"]),
+        wait_document(client, good["document"]["id"]),
+    )
     assert bad_doc["status"] == "failed" and bad_doc["error"]["code"] == code
     assert good_doc["status"] == "ready"  # the rest of the batch is unaffected
     job = client.get(f"/v1/jobs/{bad['job']['id']}").json()
@@ -156,29 +191,48 @@ def test_hostile_archives_fail_with_a_code(client: ApiClient) -> None:
     bomb = io.BytesIO()
     with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("big.txt", b"a" * (60 * 1024 * 1024))  # over the 50 MiB member limit, 60 KB zipped
-    for name, data, code in (("t.zip", traversal.getvalue(), "archive_unsafe_path"), ("b.zip", bomb.getvalue(), "archive_too_large")):
+    for name, data, code in (
+        ("t.zip", traversal.getvalue(), "archive_unsafe_path"),
+        ("b.zip", bomb.getvalue(), "archive_too_large"),
+    ):
         document = ingest(client, name, data)
         assert document["status"] == "failed" and document["error"]["code"] == code, document
 
 
-def test_users_cannot_see_search_or_delete_each_others_documents(client: ApiClient, other_client: ApiClient) -> None:
+def test_users_cannot_see_search_or_delete_each_others_documents(
+    client: ApiClient, other_client: ApiClient
+) -> None:
     mine = ingest(client, "private.md", b"# Private\n\nMnemonic palaces are vivid.", collection="secret")
     assert other_client.get(f"/v1/documents/{mine['id']}").status_code == 404
     assert other_client.delete(f"/v1/documents/{mine['id']}").status_code == 404
     assert mine["id"] not in [d["id"] for d in other_client.get("/v1/documents").json()["items"]]
     hits = other_client.post("/v1/search", json={"query": "mnemonic palaces", "mode": "keyword"}).json()
     assert mine["id"] not in [item["document_id"] for item in hits["items"]]
-    assert other_client.post("/v1/search", json={"query": "x", "collections": ["secret"]}).json()["code"] == "collection_not_found"
+    assert (
+        other_client.post("/v1/search", json={"query": "x", "collections": ["secret"]}).json()["code"]
+        == "collection_not_found"
+    )
     assert client.delete(f"/v1/documents/{mine['id']}").status_code == 204
     assert client.get(f"/v1/documents/{mine['id']}").status_code == 404
 
 
-def test_shared_collections_are_read_by_all_and_written_by_admins(client: ApiClient, other_client: ApiClient, stack: Stack) -> None:
-    assert client.post("/v1/collections", json={"name": "library", "shared": True}).json()["code"] == "admin_only"
+def test_shared_collections_are_read_by_all_and_written_by_admins(
+    client: ApiClient, other_client: ApiClient, stack: Stack
+) -> None:
+    assert (
+        client.post("/v1/collections", json={"name": "library", "shared": True}).json()["code"]
+        == "admin_only"
+    )
     stack.sql("UPDATE users SET is_superuser = true WHERE email = %s", client.email)
     created = client.post("/v1/collections", json={"name": "library-x", "shared": True})
     assert created.status_code == 201 and created.json()["shared"] is True
-    shared = ingest(client, "guide.md", b"# Guide\n\nThe Leitner box system.", collection="library-x", resource_type="course")
+    shared = ingest(
+        client,
+        "guide.md",
+        b"# Guide\n\nThe Leitner box system.",
+        collection="library-x",
+        resource_type="course",
+    )
     assert shared["shared"] is True and shared["resource_type"] == "course"
     assert other_client.get(f"/v1/documents/{shared['id']}").status_code == 200
     hits = other_client.post("/v1/search", json={"query": "Leitner", "mode": "keyword"}).json()
@@ -195,11 +249,18 @@ def test_search_validation(client: ApiClient) -> None:
 
 
 def test_keyword_search_takes_plain_questions_and_search_syntax(client: ApiClient) -> None:
-    ingest(client, "review.md", b"# Reviews\n\nWait a day, then three days, then a week between reviews.", collection="syntax")
+    ingest(
+        client,
+        "review.md",
+        b"# Reviews\n\nWait a day, then three days, then a week between reviews.",
+        collection="syntax",
+    )
     ingest(client, "other.md", b"# Other\n\nA week of sleep helps memory.", collection="syntax")
     ask = {"mode": "keyword", "collections": ["syntax"]}
     plain = client.post("/v1/search", json={"query": "how long should I wait between reviews?", **ask}).json()
-    assert [item["document_title"] for item in plain["items"]][:1] == ["Reviews"]  # any word matches, most words first
+    assert [item["document_title"] for item in plain["items"]][:1] == [
+        "Reviews"
+    ]  # any word matches, most words first
     phrase = client.post("/v1/search", json={"query": '"week of sleep"', **ask}).json()
     assert [item["document_title"] for item in phrase["items"]] == ["Other"]
     excluded = client.post("/v1/search", json={"query": "week -sleep", **ask}).json()

@@ -26,13 +26,19 @@ def deliveries(client: ApiClient, job_id: str) -> list[dict]:
     return client.get(f"/v1/jobs/{job_id}/deliveries").json()["items"]
 
 
-def test_a_receiver_that_fails_twice_gets_one_verified_succeeded_event(client: ApiClient, receiver: Receiver) -> None:
+def test_a_receiver_that_fails_twice_gets_one_verified_succeeded_event(
+    client: ApiClient, receiver: Receiver
+) -> None:
     receiver.statuses = [500, 503, 200]
     job = client.post(
-        "/v1/jobs", json={"kind": "debug.sleep", "input": {}, "webhook": receiver.url}, headers={"Prefer": "wait=30"}
+        "/v1/jobs",
+        json={"kind": "debug.sleep", "input": {}, "webhook": receiver.url},
+        headers={"Prefer": "wait=30"},
     ).json()
     assert job["status"] == "succeeded"
-    wait_until(lambda: deliveries(client, job["id"])[0]["status"] == "succeeded", timeout=30, message="delivered")
+    wait_until(
+        lambda: deliveries(client, job["id"])[0]["status"] == "succeeded", timeout=30, message="delivered"
+    )
     [delivery] = deliveries(client, job["id"])  # the default filter: `completed` only
     assert delivery["event_type"] == "job.succeeded"
     assert [a["status_code"] for a in delivery["attempts"]] == [500, 503, 200]
@@ -59,8 +65,11 @@ def test_event_filter_start_progress_completed(client: ApiClient, receiver: Rece
         },
         headers={"Prefer": "wait=30"},
     ).json()
-    wait_until(lambda: any(r.headers.get("webhook-id") and b"job.succeeded" in r.body for r in receiver.received),
-               timeout=30, message="completed webhook")
+    wait_until(
+        lambda: any(r.headers.get("webhook-id") and b"job.succeeded" in r.body for r in receiver.received),
+        timeout=30,
+        message="completed webhook",
+    )
     types = [json.loads(r.body)["type"] for r in receiver.received]
     assert types[0] == "job.started" and types[-1] == "job.succeeded"
     progress = [r for r in receiver.received if json.loads(r.body)["type"] == "job.progress"]
@@ -75,8 +84,12 @@ def test_410_disables_the_endpoint_for_that_job(client: ApiClient, receiver: Rec
     receiver.statuses = [410]
     job = client.post(
         "/v1/jobs",
-        json={"kind": "debug.sleep", "input": {"seconds": 1, "steps": 4}, "webhook": receiver.url,
-              "webhook_events_filter": ["start", "progress", "completed"]},
+        json={
+            "kind": "debug.sleep",
+            "input": {"seconds": 1, "steps": 4},
+            "webhook": receiver.url,
+            "webhook_events_filter": ["start", "progress", "completed"],
+        },
         headers={"Prefer": "wait=30"},
     ).json()
     assert job["status"] == "succeeded"  # a webhook never changes the job's own status
@@ -92,11 +105,17 @@ def test_410_disables_the_endpoint_for_that_job(client: ApiClient, receiver: Rec
     assert len(receiver.received) == count
 
 
-def test_redeliver_resends_with_the_same_webhook_id(client: ApiClient, receiver: Receiver, other_client: ApiClient) -> None:
+def test_redeliver_resends_with_the_same_webhook_id(
+    client: ApiClient, receiver: Receiver, other_client: ApiClient
+) -> None:
     job = client.post(
-        "/v1/jobs", json={"kind": "debug.sleep", "input": {}, "webhook": receiver.url}, headers={"Prefer": "wait=30"}
+        "/v1/jobs",
+        json={"kind": "debug.sleep", "input": {}, "webhook": receiver.url},
+        headers={"Prefer": "wait=30"},
     ).json()
-    wait_until(lambda: deliveries(client, job["id"])[0]["status"] == "succeeded", timeout=30, message="delivered")
+    wait_until(
+        lambda: deliveries(client, job["id"])[0]["status"] == "succeeded", timeout=30, message="delivered"
+    )
     delivery_id = deliveries(client, job["id"])[0]["id"]
     assert other_client.post(f"/v1/deliveries/{delivery_id}/redeliver").status_code == 404
     assert other_client.get(f"/v1/jobs/{job['id']}/deliveries").status_code == 404
@@ -110,7 +129,11 @@ def test_rotation_signs_with_both_secrets(client: ApiClient, receiver: Receiver)
     old = client.get("/v1/webhooks/secret").json()["secret"]
     rotated = client.post("/v1/webhooks/secret/rotate").json()
     assert rotated["secret"] != old and rotated["previous_secret_expires_at"]
-    client.post("/v1/jobs", json={"kind": "debug.sleep", "input": {}, "webhook": receiver.url}, headers={"Prefer": "wait=30"})
+    client.post(
+        "/v1/jobs",
+        json={"kind": "debug.sleep", "input": {}, "webhook": receiver.url},
+        headers={"Prefer": "wait=30"},
+    )
     wait_until(lambda: receiver.received, timeout=30, message="delivered")
     message = receiver.received[0]
     assert len(message.headers["webhook-signature"].split(" ")) == 2
@@ -122,14 +145,20 @@ def test_hanging_receivers_time_out_retry_and_leave_jobs_flowing(client: ApiClie
     hanging = Receiver(hang_s=30)
     try:
         hung_jobs = [
-            client.post("/v1/jobs", json={"kind": "debug.sleep", "input": {}, "webhook": hanging.url}).json()["id"]
+            client.post("/v1/jobs", json={"kind": "debug.sleep", "input": {}, "webhook": hanging.url}).json()[
+                "id"
+            ]
             for _ in range(12)
         ]
         # More hanging deliveries than the io worker has threads; jobs still run on their own workers.
-        probe = client.post("/v1/jobs", json={"kind": "debug.sleep", "input": {}}, headers={"Prefer": "wait=30"}).json()
+        probe = client.post(
+            "/v1/jobs", json={"kind": "debug.sleep", "input": {}}, headers={"Prefer": "wait=30"}
+        ).json()
         assert probe["status"] == "succeeded"
         wait_until(
-            lambda: any(len(d["attempts"]) >= 2 for d in deliveries(client, hung_jobs[0])), timeout=60, message="retried"
+            lambda: any(len(d["attempts"]) >= 2 for d in deliveries(client, hung_jobs[0])),
+            timeout=60,
+            message="retried",
         )
         attempts = deliveries(client, hung_jobs[0])[0]["attempts"]
         assert attempts[0]["outcome"] == "retry" and "timeout" in attempts[0]["error"]
@@ -153,7 +182,9 @@ def test_private_webhook_urls_are_refused_when_not_allowed(strict_api: str, url:
     from tests.conftest import register
 
     with register(strict_api) as strict_client:
-        response = strict_client.post("/v1/jobs", json={"kind": "chat", "input": {"prompt": "x"}, "webhook": url})
+        response = strict_client.post(
+            "/v1/jobs", json={"kind": "chat", "input": {"prompt": "x"}, "webhook": url}
+        )
     assert response.status_code == 422
     assert response.json()["code"] == "webhook_address_forbidden"
 
@@ -163,7 +194,8 @@ def test_plain_http_is_refused_when_not_allowed(strict_api: str) -> None:
 
     with register(strict_api) as strict_client:
         response = strict_client.post(
-            "/v1/jobs", json={"kind": "chat", "input": {"prompt": "x"}, "webhook": "http://hooks.example.com/x"}
+            "/v1/jobs",
+            json={"kind": "chat", "input": {"prompt": "x"}, "webhook": "http://hooks.example.com/x"},
         )
     assert response.status_code == 422 and response.json()["code"] == "webhook_url_invalid"
 
@@ -179,12 +211,29 @@ def strict_api(stack: Stack) -> Iterator[str]:
     port = free_port()
     env = {**stack.env, "MENTORQ_WEBHOOK_ALLOW_PRIVATE": "false", "MENTORQ_WEBHOOK_ALLOW_HTTP": "false"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=REPO, env=env, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO,
+        env=env,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200, timeout=60, message="strict api")
+        wait_until(
+            lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200,
+            timeout=60,
+            message="strict api",
+        )
         yield url
     finally:
         stop_process(process)

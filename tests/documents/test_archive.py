@@ -118,13 +118,13 @@ def _understate_sizes(data: bytes, name: bytes, size: int) -> bytes:
     local = patched.find(b"PK\x03\x04")
     while local != -1:
         name_length = struct.unpack_from("<H", patched, local + 26)[0]
-        if bytes(patched[local + 30:local + 30 + name_length]) == name:
+        if bytes(patched[local + 30 : local + 30 + name_length]) == name:
             struct.pack_into("<I", patched, local + 22, size)
         local = patched.find(b"PK\x03\x04", local + 4)
     central = patched.find(b"PK\x01\x02")
     while central != -1:
         name_length = struct.unpack_from("<H", patched, central + 28)[0]
-        if bytes(patched[central + 46:central + 46 + name_length]) == name:
+        if bytes(patched[central + 46 : central + 46 + name_length]) == name:
             struct.pack_into("<I", patched, central + 24, size)
         central = patched.find(b"PK\x01\x02", central + 4)
     return bytes(patched)

@@ -20,7 +20,16 @@ from workers.documents import (
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "knowledge"
 WORDS = (
-    "memory", "review", "spacing", "recall", "practice", "feedback", "interval", "lecture", "notes", "exam",
+    "memory",
+    "review",
+    "spacing",
+    "recall",
+    "practice",
+    "feedback",
+    "interval",
+    "lecture",
+    "notes",
+    "exam",
 )
 
 
@@ -60,7 +69,7 @@ def test_chunks_stay_within_the_target_and_cover_the_section_in_order() -> None:
     # Dropping each chunk's overlap and joining gives back every word once, in order.
     rebuilt = words_of(chunks[0].text)
     for before, after in zip(chunks, chunks[1:]):
-        rebuilt += words_of(after.text[len(overlap_between(before.text, after.text)):])
+        rebuilt += words_of(after.text[len(overlap_between(before.text, after.text)) :])
     assert rebuilt == words_of(text)
 
 
@@ -102,7 +111,7 @@ def test_a_sentence_longer_than_the_target_splits_at_words() -> None:
     for before, after in zip(chunks, chunks[1:]):
         shared = overlap_between(before.text, after.text)
         assert shared and shared[0] == "w", "overlap at a word start"
-        rebuilt += words_of(after.text[len(shared):])
+        rebuilt += words_of(after.text[len(shared) :])
     assert rebuilt == long_sentence.split()
 
 

@@ -117,7 +117,9 @@ def connections(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def loopback_stands_in_for_public(monkeypatch: pytest.MonkeyPatch) -> None:
     """Treat 127.0.0.1 (our servers) as a public address while every other range stays forbidden."""
     original = guard.forbidden_reason
-    monkeypatch.setattr(guard, "forbidden_reason", lambda ip: None if str(ip) == "127.0.0.1" else original(ip))
+    monkeypatch.setattr(
+        guard, "forbidden_reason", lambda ip: None if str(ip) == "127.0.0.1" else original(ip)
+    )
 
 
 def refused(url: str, **kwargs: Any) -> DocumentError:
@@ -465,9 +467,7 @@ def test_a_redirect_to_a_forbidden_address_is_refused(
     assert connections == ["127.0.0.1"]  # the first hop only; the redirect got no connection
 
 
-def test_a_public_first_hop_with_a_public_redirect_is_followed(
-    server, loopback_stands_in_for_public
-) -> None:
+def test_a_public_first_hop_with_a_public_redirect_is_followed(server, loopback_stands_in_for_public) -> None:
     """The control for the test above: the same setup with an allowed Location is followed."""
     final = server(answer(200, body=b"fine"))
     srv = server(answer(302, {"Location": f"http://docs.example:{final.port}/x"}))

@@ -10,8 +10,7 @@ import docx
 import pytest
 from fpdf import FPDF
 
-from workers.documents import DocumentError, ParsedDocument, detect_format, parse_document
-from workers.documents import formats_office
+from workers.documents import DocumentError, ParsedDocument, detect_format, formats_office, parse_document
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "knowledge"
 PNG_HEAD = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01"
@@ -433,7 +432,9 @@ def test_vtt_skips_notes_and_styles_and_reads_cue_settings_and_voices() -> None:
 
 
 def test_vtt_cue_right_after_the_header_is_read() -> None:
-    data = b"WEBVTT\nKind: captions\n00:00.500 --> 00:02.000\nNo blank line.\n\n00:03.000 --> 00:04.000\nNext."
+    data = (
+        b"WEBVTT\nKind: captions\n00:00.500 --> 00:02.000\nNo blank line.\n\n00:03.000 --> 00:04.000\nNext."
+    )
     doc = parse(data)
     assert [(s.start_s, s.text) for s in doc.sections] == [(0.5, "No blank line."), (3.0, "Next.")]
 

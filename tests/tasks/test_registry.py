@@ -27,7 +27,12 @@ print(json.dumps({
 
 
 def worker_view() -> dict:
-    env = {"MENTORQ_ENV": "test", "DATABASE_URL": "postgresql://u@/db", "REDIS_URL": "redis://127.0.0.1:1/0", "PATH": ""}
+    env = {
+        "MENTORQ_ENV": "test",
+        "DATABASE_URL": "postgresql://u@/db",
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+        "PATH": "",
+    }
     result = subprocess.run(
         [sys.executable, "-c", WORKER_VIEW], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
     )

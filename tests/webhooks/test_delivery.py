@@ -31,6 +31,8 @@ from workers.webhooks.schedule import MAX_RETRY_AFTER_S, RETRY_SCHEDULE_S, next_
 BODY = json.dumps(
     {"type": "job.succeeded", "timestamp": "2026-01-01T00:00:00Z", "data": {"id": "j1"}}
 ).encode()
+
+
 class Receiver(ScriptedServer):
     @property
     def url(self) -> str:
@@ -99,7 +101,9 @@ def no_connections(monkeypatch: pytest.MonkeyPatch) -> None:
 def loopback_stands_in_for_public(monkeypatch: pytest.MonkeyPatch) -> None:
     """Treat 127.0.0.1 (our receivers) as a public address while every other range stays forbidden."""
     original = guard.forbidden_reason
-    monkeypatch.setattr(guard, "forbidden_reason", lambda ip: None if str(ip) == "127.0.0.1" else original(ip))
+    monkeypatch.setattr(
+        guard, "forbidden_reason", lambda ip: None if str(ip) == "127.0.0.1" else original(ip)
+    )
 
 
 # --- outcomes -------------------------------------------------------------------------------------

@@ -42,11 +42,13 @@ def test_sentence_transformers_vectors_are_normalized_and_meaningful():
     provider = get_embedding_provider()
     assert isinstance(provider, SentenceEmbeddings)
 
-    result = provider.embed([
-        "How do I reverse a list in Python?",
-        "Reversing a Python list",
-        "The recipe needs two cups of flour.",
-    ])
+    result = provider.embed(
+        [
+            "How do I reverse a list in Python?",
+            "Reversing a Python list",
+            "The recipe needs two cups of flour.",
+        ]
+    )
 
     assert result.model == "all-MiniLM-L6-v2" and result.dim == 384
     assert len(result.vectors) == 3 and all(len(v) == 384 for v in result.vectors)

@@ -82,8 +82,11 @@ def test_ollama_chat_returns_text_and_usage(fake):
     result = OllamaProvider(fake.url).chat(HELLO)
 
     assert result == ChatResult(
-        text=DEFAULT_REPLY, model="llama3.2:1b", provider="ollama",
-        prompt_tokens=2, completion_tokens=len(split_tokens(DEFAULT_REPLY)),
+        text=DEFAULT_REPLY,
+        model="llama3.2:1b",
+        provider="ollama",
+        prompt_tokens=2,
+        completion_tokens=len(split_tokens(DEFAULT_REPLY)),
     )
     path, body = fake.bodies[-1]
     assert path == "/api/chat" and body["stream"] is False
@@ -96,7 +99,11 @@ def test_ollama_maps_options_to_its_names(fake):
     )
 
     assert fake.bodies[-1][1]["options"] == {
-        "num_predict": 3, "temperature": 0.1, "top_p": 0.5, "seed": 7, "stop": ["\n"]
+        "num_predict": 3,
+        "temperature": 0.1,
+        "top_p": 0.5,
+        "seed": 7,
+        "stop": ["\n"],
     }
 
 
@@ -163,7 +170,9 @@ def test_ollama_lists_models(fake):
 def test_fake_ollama_runs_as_a_subprocess():
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.fake_ollama", "--port", "0", "--models", "m1"],
-        cwd=REPO, stdout=subprocess.PIPE, text=True,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         line = proc.stdout.readline().strip()
@@ -182,8 +191,10 @@ def test_fake_ollama_runs_as_a_subprocess():
 def test_structured_retries_once_after_invalid_json():
     with FakeOllama(invalid_json_times=1) as server:
         result, value = chat_structured(
-            OllamaProvider(server.url), HELLO,
-            schema=PERSON_SCHEMA, validate=jsonschema_validator(PERSON_SCHEMA),
+            OllamaProvider(server.url),
+            HELLO,
+            schema=PERSON_SCHEMA,
+            validate=jsonschema_validator(PERSON_SCHEMA),
         )
         retry = server.bodies[-1][1]["messages"]
 
@@ -199,8 +210,10 @@ def test_structured_gives_up_after_the_second_invalid_answer():
     with FakeOllama(invalid_json_times=2) as server:
         with pytest.raises(LLMInvalidOutput) as info:
             chat_structured(
-                OllamaProvider(server.url), HELLO,
-                schema=PERSON_SCHEMA, validate=jsonschema_validator(PERSON_SCHEMA),
+                OllamaProvider(server.url),
+                HELLO,
+                schema=PERSON_SCHEMA,
+                validate=jsonschema_validator(PERSON_SCHEMA),
             )
     assert info.value.code == "llm_invalid_output"
     assert info.value.raw_text == INVALID_JSON
@@ -292,7 +305,10 @@ def test_local_json_schema_output_validates():
     messages = [{"role": "user", "content": "Describe a person as JSON with a name and an age."}]
 
     result, value = chat_structured(
-        LocalProvider(), messages, schema=schema, validate=jsonschema_validator(schema),
+        LocalProvider(),
+        messages,
+        schema=schema,
+        validate=jsonschema_validator(schema),
         options={"max_tokens": 64, "temperature": 0.0},
     )
 
@@ -310,8 +326,11 @@ def test_local_callback_error_stops_generation():
             raise Cancelled
 
     with pytest.raises(Cancelled):
-        provider.chat([{"role": "user", "content": "Count from 1 to 100."}],
-                      options={"max_tokens": 200}, on_token=on_token)
+        provider.chat(
+            [{"role": "user", "content": "Count from 1 to 100."}],
+            options={"max_tokens": 200},
+            on_token=on_token,
+        )
     assert len(seen) == 3
     # The lock was released and the model still works.
     assert provider.chat(HELLO, options={"max_tokens": 4}).completion_tokens > 0
@@ -347,7 +366,10 @@ def test_catalog_with_ollama_lists_its_models(fake, monkeypatch):
     assert {"provider": "ollama", "name": "llama3.2:1b", "default": True} in listing["llm"]
     assert {"provider": "local", "name": "SmolLM2-135M-Instruct", "default": False} in listing["llm"]
     assert {
-        "provider": "ollama", "name": "ollama:nomic-embed-text:latest", "dim": 768, "default": True
+        "provider": "ollama",
+        "name": "ollama:nomic-embed-text:latest",
+        "dim": 768,
+        "default": True,
     } in listing["embedding"]
     assert listing["errors"] == {}
 

@@ -22,10 +22,14 @@ from workers.recorder import OUTPUT_FLUSH_INTERVAL_S, EventRecorder
 def recorded(monkeypatch) -> list[tuple[str, object]]:
     calls: list[tuple[str, object]] = []
     monkeypatch.setattr(
-        recorder_module.job_queries, "set_progress", lambda session, *, job_id, progress, notify: calls.append(("progress", progress)) or True
+        recorder_module.job_queries,
+        "set_progress",
+        lambda session, *, job_id, progress, notify: calls.append(("progress", progress)) or True,
     )
     monkeypatch.setattr(
-        recorder_module.job_queries, "record_output", lambda session, *, job_id, delta, notify: calls.append(("output", delta)) or True
+        recorder_module.job_queries,
+        "record_output",
+        lambda session, *, job_id, delta, notify: calls.append(("output", delta)) or True,
     )
     return calls
 
@@ -70,7 +74,11 @@ def test_progress_and_output_keep_their_order_and_a_new_stage_is_never_dropped(r
     recorder.add_progress("storing", None, None)
     recorder.flush(transaction)
     assert [kind for kind, _ in recorded] == ["progress", "output", "progress", "progress"]
-    assert [value["stage"] for kind, value in recorded if kind == "progress"] == ["parsing", "embedding", "storing"]
+    assert [value["stage"] for kind, value in recorded if kind == "progress"] == [
+        "parsing",
+        "embedding",
+        "storing",
+    ]
 
 
 def test_the_final_transaction_takes_what_is_left_after_a_flush_in_flight(recorded, monkeypatch) -> None:

@@ -36,7 +36,13 @@ MAX_ENTRIES_FACTOR = 10
 _DRIVE_LETTER = re.compile(r"^[A-Za-z]:")
 # What zipfile raises for an archive or member it cannot read.
 _UNREADABLE = (
-    zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError,
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    OSError,
+    EOFError,
+    ValueError,
+    NotImplementedError,
     RuntimeError,
 )
 _JUNK_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
@@ -177,10 +183,7 @@ def _name(info: zipfile.ZipInfo) -> str:
 
 def _is_unsafe(name: str) -> bool:
     return (
-        name.startswith("/")
-        or bool(_DRIVE_LETTER.match(name))
-        or ".." in name.split("/")
-        or "\x00" in name
+        name.startswith("/") or bool(_DRIVE_LETTER.match(name)) or ".." in name.split("/") or "\x00" in name
     )
 
 

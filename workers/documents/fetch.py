@@ -7,8 +7,9 @@ DNS answer (core/net/client.py). Redirects are followed here, by hand, so each L
 same checks; the client never follows one itself.
 
 One deadline bounds the whole fetch (every lookup, connect, TLS handshake and read, across all
-hops), so a server that drips its answer a byte at a time is cut too. The body is read as a stream and refused once it passes `max_bytes` (at once
-when Content-Length says so), decoded gzip/deflate included, so a compressed bomb is cut as well.
+hops), so a server that drips its answer a byte at a time is cut too. The body is read as a stream
+and refused once it passes `max_bytes` (at once when Content-Length says so), decoded gzip/deflate
+included, so a compressed bomb is cut as well.
 
 Whatever goes wrong on the network or in the answer comes out as a `DocumentError` whose code says
 what (see ERROR_STATUS): url_forbidden, url_unreachable, url_timeout, url_not_found, url_http_error,
@@ -110,9 +111,7 @@ def fetch_url(
             )
         if not 200 <= answer.status < 300:
             detail = " without a Location" if answer.status in _REDIRECT_STATUSES else ""
-            raise DocumentError(
-                "url_http_error", f"{_show(current)} answered HTTP {answer.status}{detail}"
-            )
+            raise DocumentError("url_http_error", f"{_show(current)} answered HTTP {answer.status}{detail}")
         assert answer.body is not None
         return FetchedDocument(
             content=answer.body,
@@ -177,9 +176,7 @@ def _get_from_any(
         except ConnectFailed as exc:
             failures.append(f"{address}: {exc}")
     if time.monotonic() >= deadline:
-        raise DocumentError(
-            "url_timeout", f"no connection to {_show(str(parsed))} within {timeout_s:g} s"
-        )
+        raise DocumentError("url_timeout", f"no connection to {_show(str(parsed))} within {timeout_s:g} s")
     raise DocumentError(
         "url_unreachable", f"could not connect to {_show(str(parsed))}: " + "; ".join(failures)
     )
@@ -203,7 +200,9 @@ def _request(parsed: httpx.URL, address: str, deadline: float, timeout_s: float,
             answer = _Answer(status, response.headers, response.headers.get("location"), None)
             if 200 <= status < 300:
                 answer.body = _read_body(response, parsed, max_bytes, deadline)
-                if exchange.cut_by_deadline:  # a body without Content-Length ends at EOF, which the cut also is
+                if (
+                    exchange.cut_by_deadline
+                ):  # a body without Content-Length ends at EOF, which the cut also is
                     raise timed_out
             return answer
     except DeadlinePassed:

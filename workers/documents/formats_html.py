@@ -13,15 +13,53 @@ if TYPE_CHECKING:
 
 # Never content: code, styling, navigation, embedded objects, form controls.
 DROPPED_TAGS = (
-    "script", "style", "nav", "noscript", "template", "svg", "math", "iframe", "object", "embed",
-    "canvas", "button", "select", "textarea", "head",
+    "script",
+    "style",
+    "nav",
+    "noscript",
+    "template",
+    "svg",
+    "math",
+    "iframe",
+    "object",
+    "embed",
+    "canvas",
+    "button",
+    "select",
+    "textarea",
+    "head",
 )
 HEADING_TAGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 # Elements that end the paragraph before them and start a new one.
 BLOCK_TAGS = {
-    "address", "article", "aside", "blockquote", "body", "center", "dd", "details", "dialog", "div",
-    "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "header", "hgroup", "hr", "li",
-    "main", "ol", "p", "section", "summary", "ul", "caption",
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "body",
+    "center",
+    "dd",
+    "details",
+    "dialog",
+    "div",
+    "dl",
+    "dt",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "footer",
+    "form",
+    "header",
+    "hgroup",
+    "hr",
+    "li",
+    "main",
+    "ol",
+    "p",
+    "section",
+    "summary",
+    "ul",
+    "caption",
 }
 _LINE_BREAK = "\ue000"  # a <br> while whitespace is collapsed (a private-use character)
 _WHITESPACE = re.compile(r"\s+")

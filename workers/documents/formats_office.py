@@ -55,7 +55,7 @@ def _pdf_title(reader: PdfReader) -> str | None:
     try:
         info = reader.metadata
         title = info.title if info else None
-    except Exception:  # a broken info dictionary costs the title, not the document
+    except Exception:  # noqa: BLE001 - a broken info dictionary costs the title, not the document
         return None
     title = clean_text(str(title)) if title else ""
     return title or None

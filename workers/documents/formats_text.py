@@ -26,7 +26,7 @@ def parse_markdown(data: bytes, *, charset: str | None = None) -> ParsedDocument
     front = _FRONT_MATTER.match(text)
     if front:
         metadata["front_matter"] = _front_matter_fields(front.group(1))
-        text = text[front.end():]
+        text = text[front.end() :]
 
     sections: list[Section] = []
     stack: list[tuple[int, str]] = []  # (level, heading text) from the top level down

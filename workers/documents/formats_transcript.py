@@ -85,7 +85,7 @@ def _add_cue(cues: list[Section], lines: list[str], timing_at: int, *, where: st
     start, end = _seconds(match.group(1), where), _seconds(match.group(2), where)
     if end < start:
         raise DocumentError("corrupt_document", f"{where}: the cue ends ({end}s) before it starts ({start}s)")
-    text = _cue_text(lines[timing_at + 1:])
+    text = _cue_text(lines[timing_at + 1 :])
     if text:
         cues.append(Section(text=text, heading_path=[], start_s=start, end_s=end))
 

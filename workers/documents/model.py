@@ -76,7 +76,7 @@ def decode_text(data: bytes, *, declared: str | None = None) -> str:
                 return data.decode(declared)
             except (UnicodeDecodeError, LookupError):
                 pass
-        bad = data[utf8_error.start:utf8_error.start + 1]
+        bad = data[utf8_error.start : utf8_error.start + 1]
         message = f"the document is not valid UTF-8 (byte {utf8_error.start}: {bad!r})"
         raise DocumentError("invalid_encoding", message) from None
 

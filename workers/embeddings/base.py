@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 
 @dataclass
@@ -36,4 +37,4 @@ def l2_normalize(vector: Sequence[float]) -> list[float]:
 def batches(texts: list[str], size: int) -> Iterable[list[str]]:
     """Consecutive slices of at most `size` texts."""
     for start in range(0, len(texts), size):
-        yield texts[start:start + size]
+        yield texts[start : start + size]

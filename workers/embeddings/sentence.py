@@ -10,7 +10,8 @@ from core.catalog import DEFAULT_EMBED_MODEL, EMBED_DIMS, packaged_minilm_path
 from workers.embeddings.base import EmbedResult
 from workers.llm.base import ModelNotFound
 
-# One forward pass per ingest batch (tasks/ingest.py EMBED_BATCH): fewer, fuller batches measured faster on CPU.
+# One forward pass per ingest batch (tasks/ingest/task.py EMBED_BATCH): fewer, fuller batches measured
+# faster on CPU.
 BATCH_SIZE = 128
 # Names that mean the packaged weights: ours and the Hugging Face id.
 _ALIASES = {DEFAULT_EMBED_MODEL.lower(), f"sentence-transformers/{DEFAULT_EMBED_MODEL}".lower()}

@@ -25,7 +25,7 @@ def ollama_reachable(host: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
 
 
 def resolve_provider_name(settings: Settings) -> str:
-    """"ollama" or "local": the configured provider, with `auto` settled by a probe."""
+    """ "ollama" or "local": the configured provider, with `auto` settled by a probe."""
     if settings.llm_provider != "auto":
         return settings.llm_provider
     if settings.ollama_host and ollama_reachable(settings.ollama_host):

@@ -9,7 +9,8 @@ from __future__ import annotations
 import atexit
 import os
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from core.catalog import DEFAULT_LOCAL_LLM, packaged_gguf_path
 from workers.llm.base import (

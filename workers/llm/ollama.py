@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import httpx
 import ollama
@@ -76,9 +76,7 @@ class OllamaProvider:
     ) -> ChatResult:
         """Complete `messages` with Ollama, streaming deltas to `on_token` when given."""
         model = model or self.default_model
-        request = dict(
-            model=model, messages=messages, format=json_schema, options=ollama_options(options)
-        )
+        request = dict(model=model, messages=messages, format=json_schema, options=ollama_options(options))
         if on_token is not None:
             return self._stream(request, model, on_token)
         with ollama_errors(self.host, model):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any
 
 import jsonschema
 from jsonschema import Draft202012Validator
@@ -50,9 +51,7 @@ def describe_error(exc: BaseException) -> str:
     elif isinstance(exc, jsonschema.ValidationError):
         text = f"at {exc.json_path}: {exc.message}"
     elif isinstance(exc, PydanticValidationError):
-        text = "; ".join(
-            f"at {'.'.join(str(p) for p in e['loc']) or '$'}: {e['msg']}" for e in exc.errors()
-        )
+        text = "; ".join(f"at {'.'.join(str(p) for p in e['loc']) or '$'}: {e['msg']}" for e in exc.errors())
     else:
         text = str(exc)
     return text[:MAX_ERROR_CHARS]

@@ -1,0 +1,94 @@
+"""The unit of work on the real database and Redis: a commit sends what it recorded, a rollback
+drops it, and a plain commit that would leave something unsent is refused."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+from sqlalchemy import select
+
+from core.channels import job_channel
+from core.redis_clients import reset_redis
+from core.settings import get_settings
+from db import jobs as job_queries
+from db.models import Job
+from db.session import reset_engines, sync_session_factory
+from db.system import ensure_system_user
+from db.unit_of_work import UnpublishedCommit, outbox, unit_of_work
+from tasks.debug_sleep.spec import SPEC as SLEEP
+from tests.stack import Stack
+
+
+@pytest.fixture
+def on_the_stack(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    """This process's settings, engines and Redis client pointed at the test stack."""
+    for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "MENTORQ_ENV"):
+        monkeypatch.setenv(name, stack.env[name])
+    get_settings.cache_clear()
+    reset_engines()
+    reset_redis()
+    yield stack
+    get_settings.cache_clear()
+    reset_engines()
+    reset_redis()
+
+
+def queued_job(stack: Stack) -> uuid.UUID:
+    """A queued job row made with SQL (so no message is sent for it)."""
+    job_id = uuid.uuid4()
+    with sync_session_factory()() as session:
+        owner = ensure_system_user(session)
+        session.commit()
+    stack.sql(
+        "INSERT INTO jobs (id, kind, owner_id, status, input, attempts, max_attempts, queue, priority) "
+        "VALUES (%s, 'debug.sleep', %s, 'queued', '{}', 0, 2, 'cpu', 0)",
+        job_id,
+        owner,
+    )
+    return job_id
+
+
+def test_a_plain_commit_that_would_leave_messages_unsent_is_refused(on_the_stack: Stack) -> None:
+    with sync_session_factory()() as session:
+        owner = ensure_system_user(session)
+        job = job_queries.create_job(session, SLEEP, input={}, owner_id=owner)
+        with pytest.raises(UnpublishedCommit):
+            session.commit()
+        session.rollback()
+        assert not outbox(session)
+    assert on_the_stack.sql("SELECT count(*) FROM jobs WHERE id = %s", job.id) == [(0,)]
+
+
+def test_a_rollback_drops_what_the_transaction_would_have_sent(on_the_stack: Stack) -> None:
+    with sync_session_factory()() as session:
+        owner = ensure_system_user(session)
+        job_queries.create_job(session, SLEEP, input={}, owner_id=owner)
+        assert outbox(session).dispatches
+        session.rollback()
+        assert not outbox(session)
+        session.commit()  # nothing left to send: allowed
+
+
+def test_commit_publishes_the_transaction_s_events_after_the_rows_are_committed(on_the_stack: Stack) -> None:
+    job_id = queued_job(on_the_stack)
+    listener = redis.Redis.from_url(on_the_stack.env["REDIS_URL"]).pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(job_channel(job_id))
+    try:
+        with unit_of_work() as session:
+            assert (
+                job_queries.claim_job(session, job_id=job_id, worker="test@host", time_limit_s=30) is not None
+            )
+            assert listener.get_message(timeout=0.2) is None  # nothing goes out before the commit
+            job_queries.fail_job(session, job_id=job_id, code="test_failure", message="ended by the test")
+        messages = [listener.get_message(timeout=2) for _ in range(2)]
+    finally:
+        listener.close()
+    events = [json.loads(message["data"]) for message in messages if message]
+    assert [event["type"] for event in events] == ["started", "failed"]
+    assert all(isinstance(event["id"], int) for event in events)  # the committed rows' ids
+    with sync_session_factory()() as session:
+        assert session.execute(select(Job.status).where(Job.id == job_id)).scalar_one() == "failed"
