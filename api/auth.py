@@ -1,4 +1,4 @@
-"""Accounts with fastapi-users: register, JWT bearer and cookie login, the current user."""
+"""Accounts with fastapi-users: register, bearer and cookie login (throttled per account), the user."""
 
 from __future__ import annotations
 
@@ -7,11 +7,15 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends
+from fastapi.security import OAuth2PasswordRequestForm
 from fastapi_users import BaseUserManager, FastAPIUsers, InvalidPasswordException, UUIDIDMixin, schemas
-from fastapi_users.authentication import AuthenticationBackend, BearerTransport, CookieTransport, JWTStrategy
+from fastapi_users.authentication import AuthenticationBackend, BearerTransport, CookieTransport
 from fastapi_users_db_sqlalchemy import SQLAlchemyUserDatabase
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.errors import ProblemError
+from api.rate_limits import count, exhausted, forget, limit
+from api.tokens import get_token_strategy
 from core.settings import get_settings
 from db.models import User
 from db.session import get_async_session
@@ -52,6 +56,28 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
         if user.email.lower() in password.lower():
             raise InvalidPasswordException(reason="password must not contain the e-mail address")
 
+    async def authenticate(self, credentials: OAuth2PasswordRequestForm) -> User | None:
+        """Password login, throttled per account: past MENTORQ_LOGIN_FAILURES_PER_ACCOUNT wrong
+        passwords in its window, logins for that account are refused (429 `login_throttled`) until
+        the window moves on; a right password clears the count. Checked before hashing, so a
+        guessing attacker cannot burn the API's CPU either, and a real user waits at most a window."""
+        account = credentials.username.strip().lower()
+        failures = limit(get_settings().login_failures_per_account)
+        refusal = await exhausted(failures, "login", account)
+        if refusal is not None:
+            raise ProblemError(
+                429,
+                "login_throttled",
+                "too many wrong passwords for this account; retry later",
+                headers=refusal,
+            )
+        user = await super().authenticate(credentials)
+        if user is None:
+            await count(failures, "login", account)
+        else:
+            await forget(failures, "login", account)
+        return user
+
 
 async def get_user_manager(
     user_db: Annotated[SQLAlchemyUserDatabase, Depends(get_user_db)],
@@ -59,13 +85,8 @@ async def get_user_manager(
     yield UserManager(user_db)
 
 
-def get_jwt_strategy() -> JWTStrategy:
-    settings = get_settings()
-    return JWTStrategy(secret=settings.secret_key, lifetime_seconds=settings.access_token_lifetime_seconds)
-
-
 bearer_backend = AuthenticationBackend(
-    name="jwt", transport=BearerTransport(tokenUrl="auth/jwt/login"), get_strategy=get_jwt_strategy
+    name="jwt", transport=BearerTransport(tokenUrl="auth/jwt/login"), get_strategy=get_token_strategy
 )
 cookie_backend = AuthenticationBackend(
     name="cookie",
@@ -75,7 +96,7 @@ cookie_backend = AuthenticationBackend(
         cookie_samesite="lax",
         cookie_max_age=get_settings().access_token_lifetime_seconds,
     ),
-    get_strategy=get_jwt_strategy,
+    get_strategy=get_token_strategy,
 )
 
 fastapi_users = FastAPIUsers[User, uuid.UUID](get_user_manager, [bearer_backend, cookie_backend])

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import ProblemError
 from api.job_service import decode_cursor, encode_cursor, job_read
+from api.quotas import check_collection_quota, check_job_quota
 from api.schemas import (
     ChunkRead,
     CollectionCreate,
@@ -68,6 +69,8 @@ async def create_collection(
 ) -> CollectionRead:
     if request.shared and not user.is_superuser:
         raise ProblemError(403, "admin_only", "only admins create shared collections")
+    if not request.shared:
+        await check_collection_quota(session, user=user)
     collection = await document_queries.create_collection(
         session,
         name=request.name,
@@ -84,6 +87,7 @@ async def _collection_for_write(session: AsyncSession, *, user: User, name: str)
     """The user's collection of that name (created on first use), or a shared one if the user is an admin."""
     collection = await document_queries.find_collection(session, user_id=user.id, name=name)
     if collection is None:
+        await check_collection_quota(session, user=user)
         return await document_queries.get_or_create_private_collection(session, user_id=user.id, name=name)
     if not _writable(collection, user):
         raise ProblemError(403, "collection_read_only", f"only admins add to the shared collection {name!r}")
@@ -212,6 +216,9 @@ async def _finish_submission(
     pending: list[tuple[SubmittedDocument, Document, str]],
 ) -> None:
     """Create an ingest job per new or changed document (canceling a superseded one), commit, publish."""
+    changed = sum(action != "unchanged" for _, _, action in pending)
+    if changed:
+        await check_job_quota(session, user=user, new_jobs=changed)
     jobs: list[Job] = []
     for _item, document, action in pending:
         if action != "unchanged":

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -46,6 +47,16 @@ class ProblemError(Exception):
     ):
         super().__init__(detail)
         self.status, self.code, self.detail, self.errors, self.headers = status, code, detail, errors, headers
+
+
+class RequestRefused(StarletteHTTPException):
+    """A request refused while its body is read (api/request_guard.py). An HTTPException, so FastAPI's
+    body parsing lets it through instead of turning it into a generic 400; rendered with its own code."""
+
+    def __init__(self, status: int, code: str, detail: str, *, errors: list[dict[str, Any]] | None = None):
+        super().__init__(status, detail)
+        self.code = code
+        self.errors = errors
 
 
 def problem_response(
@@ -99,6 +110,21 @@ def _validation_problem(request: Request, exc: RequestValidationError) -> JSONRe
     )
 
 
+def _model_validation_problem(request: Request, exc: ValidationError) -> JSONResponse:
+    """A model validated inside a route (multipart metadata, say) failed: the client's input, so 422."""
+    details = [
+        {"path": field_path(error.get("loc", ())), "message": error.get("msg", "")}
+        for error in exc.errors(include_url=False)
+    ]
+    return problem_response(
+        422,
+        "validation_error",
+        "the request does not match the expected shape",
+        errors=details,
+        instance=request.url.path,
+    )
+
+
 def _http_problem(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     detail, code = "request refused", STATUS_CODES.get(exc.status_code, "error")
     # fastapi-users reports machine codes (REGISTER_USER_ALREADY_EXISTS), or {code, reason}, as the detail.
@@ -136,7 +162,14 @@ def install_error_handlers(app: FastAPI) -> None:
             instance=request.url.path,
         )
 
+    @app.exception_handler(RequestRefused)
+    async def _refused(request: Request, exc: RequestRefused) -> JSONResponse:
+        return problem_response(
+            exc.status_code, exc.code, exc.detail, errors=exc.errors, instance=request.url.path
+        )
+
     app.add_exception_handler(RequestValidationError, _validation_problem)  # type: ignore[arg-type]
+    app.add_exception_handler(ValidationError, _model_validation_problem)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_problem)  # type: ignore[arg-type]
 
     @app.exception_handler(DBAPIError)

@@ -34,14 +34,38 @@ def parse_idempotency_key(raw: str | None) -> str | None:
     return key
 
 
+_SECONDS = re.compile(r"^[0-9]{1,10}$")  # ASCII digits only: str.isdigit() also takes '²' and '٣'
+_EVENT_ID = re.compile(r"^[0-9]{1,19}$")
+MAX_EVENT_ID = 2**63 - 1  # event ids are PostgreSQL bigints
+
+
 def parse_prefer_wait(raw: str | None, *, max_wait: int) -> int | None:
-    """Seconds from `Prefer: wait=N`, capped at max_wait; None when absent or unparseable (then ignored)."""
+    """Seconds from `Prefer: wait=N`, capped at max_wait; None when there is no `wait` preference.
+
+    Other preferences are ignored (RFC 7240). A `wait` whose value is not a number of seconds
+    (empty, not ASCII digits, or over ten digits) is a client bug worth telling: 400 `invalid_prefer`,
+    rather than answering at once as if the client had not asked to wait."""
     if not raw:
         return None
     for preference in re.split(r"[,;]", raw):
         name, _, value = preference.strip().partition("=")
         if name.strip().lower() == "wait":
             value = value.strip().strip('"')
-            if value.isdigit():
-                return min(int(value), max_wait)
+            if not _SECONDS.match(value):
+                raise ProblemError(
+                    400, "invalid_prefer", "Prefer: wait=N takes a whole number of seconds (0 to 60)"
+                )
+            return min(int(value), max_wait)
     return None
+
+
+def parse_last_event_id(raw: str | None) -> int:
+    """The event id to resume after (0 without the header); 400 when it cannot be an id this API sent."""
+    if raw is None or not raw.strip():
+        return 0
+    value = raw.strip()
+    if not _EVENT_ID.match(value) or int(value) > MAX_EVENT_ID:
+        raise ProblemError(
+            400, "invalid_last_event_id", "Last-Event-ID must be the id of an event this API sent"
+        )
+    return int(value)

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import ProblemError, field_path
 from api.events import JobEventHub
+from api.quotas import check_job_quota, check_priority
 from api.schemas import JobCreate, JobList, JobRead
 from core.job_status import TERMINAL
 from core.jobspec import JobSpec
@@ -94,6 +95,7 @@ async def submit_job(
 ) -> tuple[Job, bool]:
     """Record the job, commit, then publish it (the outbox). Returns (job, created)."""
     kind, normalized_input = _validate_input(request.kind, request.input)
+    check_priority(owner, request.priority)
     if request.webhook is not None:
         _check_webhook_url(str(request.webhook))
     fingerprint = request_fingerprint(request)
@@ -117,6 +119,7 @@ async def submit_job(
                 )
             return existing, False
 
+    await check_job_quota(session, user=owner)
     job = job_queries.create_job(
         session,
         kind,

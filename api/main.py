@@ -11,7 +11,9 @@ from fastapi import FastAPI
 from api.auth import UserCreate, UserRead, UserUpdate, bearer_backend, cookie_backend, fastapi_users
 from api.errors import install_error_handlers
 from api.events import JobEventHub
-from api.limits import BodySizeLimit
+from api.openapi import install_openapi
+from api.rate_limits import RateLimits
+from api.request_guard import RequestGuard
 from api.routes import documents, events, health, jobs, meta, search, webhooks
 from core import __version__
 from core.redis_clients import get_async_redis
@@ -41,14 +43,17 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_openapi(app)
     app.add_middleware(
-        BodySizeLimit,
+        RequestGuard,
         max_bytes=settings.max_body_bytes,
         upload_paths={
             "/v1/documents": settings.max_upload_bytes,
             "/v1/documents/text": settings.max_upload_bytes,
         },
     )
+    # Added last, so it runs first: a caller over its limit costs one Redis round trip, no body read.
+    app.add_middleware(RateLimits)
 
     app.include_router(fastapi_users.get_auth_router(bearer_backend), prefix="/auth/jwt", tags=["auth"])
     app.include_router(fastapi_users.get_auth_router(cookie_backend), prefix="/auth/cookie", tags=["auth"])

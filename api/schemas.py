@@ -23,6 +23,23 @@ class JobCreate(BaseModel):
     priority: int = Field(0, ge=0, le=9)
 
 
+class ProblemField(BaseModel):
+    path: str = Field(description="where in the request, e.g. `input.messages[0].role` or `query.kind`")
+    message: str
+
+
+class Problem(BaseModel):
+    """Every error: RFC 9457 problem details with a stable machine `code` (application/problem+json)."""
+
+    type: str
+    title: str
+    status: int
+    code: str = Field(description="stable and machine-readable; the README lists them all")
+    detail: str
+    instance: str | None = None
+    errors: list[ProblemField] | None = None
+
+
 class ErrorRead(BaseModel):
     """What went wrong: a stable machine `code`, a human `message`, and details for some codes."""
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import ProblemError
 from api.job_service import get_job_for
+from api.rate_limits import charge_quota
 from core.settings import get_settings
 from core.webhook_signing import new_secret
 from db import webhooks as webhook_queries
@@ -57,6 +58,14 @@ async def redeliver(session: AsyncSession, *, user: User, delivery_id: str) -> d
     owner = None if user.is_superuser else user.id
     if await webhook_queries.get_delivery(session, delivery_id=parsed, owner_id=owner) is None:
         raise ProblemError(404, "delivery_not_found", "no such delivery")
+    if not user.is_superuser:
+        await charge_quota(
+            policy="redeliveries",
+            key=str(user.id),
+            per_hour=get_settings().redeliveries_per_hour,
+            code="too_many_redeliveries",
+            what="webhook redeliveries",
+        )
     delivery = await webhook_queries.requeue_delivery(session, delivery_id=parsed)
     if delivery is None:
         raise ProblemError(

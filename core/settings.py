@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"", "changethis", "change-me", "changeme", "secret"}
@@ -69,8 +69,32 @@ class Settings(BaseSettings):
     # Server-sent events: a comment this often keeps proxies from cutting idle streams.
     sse_keepalive_seconds: float = Field(15.0, alias="MENTORQ_SSE_KEEPALIVE_SECONDS")
 
+    # Fair use. Rate limits are `N/second|minute|hour` (the `limits` library's notation), per user
+    # for requests with a token, per client address for the others; probes are never limited.
+    rate_limit_user: str = Field("600/minute", alias="MENTORQ_RATE_LIMIT_USER")
+    rate_limit_anonymous: str = Field("60/minute", alias="MENTORQ_RATE_LIMIT_ANONYMOUS")
+    # Wrong passwords for one account before its logins are refused for the rest of the window.
+    login_failures_per_account: str = Field("5/minute", alias="MENTORQ_LOGIN_FAILURES_PER_ACCOUNT")
+    # Quotas (admins are exempt): queued plus running jobs, collections, webhook redeliveries.
+    max_active_jobs_per_user: int = Field(200, ge=1, alias="MENTORQ_MAX_ACTIVE_JOBS_PER_USER")
+    max_collections_per_user: int = Field(100, ge=1, alias="MENTORQ_MAX_COLLECTIONS_PER_USER")
+    redeliveries_per_hour: int = Field(60, ge=1, alias="MENTORQ_REDELIVERIES_PER_HOUR")
+    # Job priority 0-9: users may ask up to this; above it is for admins and the platform.
+    max_user_priority: int = Field(5, ge=0, le=9, alias="MENTORQ_MAX_USER_PRIORITY")
+
     # Kinds used only by the test suite and operators' smoke checks (debug.sleep).
     debug_kinds: bool = Field(False, alias="MENTORQ_DEBUG_KINDS")
+
+    @field_validator("rate_limit_user", "rate_limit_anonymous", "login_failures_per_account")
+    @classmethod
+    def _a_rate_limit(cls, value: str) -> str:
+        from limits import parse  # light: pure Python, no I/O
+
+        try:
+            parse(value)
+        except ValueError as error:
+            raise ValueError(f"{value!r} is not a rate limit like '600/minute': {error}") from None
+        return value
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

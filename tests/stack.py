@@ -11,6 +11,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,6 +113,38 @@ class Stack:
             timeout=60,
             message="api",
         )
+
+    @contextmanager
+    def extra_api(self, **env: str) -> Iterator[str]:
+        """A second API process on the same database and Redis with some settings changed; yields its URL."""
+        port = free_port()
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=REPO,
+            env={**self.env, **env},
+            start_new_session=True,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until(
+                lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200,
+                timeout=60,
+                message="extra api",
+            )
+            yield url
+        finally:
+            stop_process(process)
 
     def start_worker(
         self,
@@ -220,6 +254,11 @@ def build_stack(root: Path, *, ollama_url: str) -> Stack:
         "MENTORQ_FETCH_TIMEOUT_SECONDS": "2",
         "MENTORQ_SEARCH_EMBED_TIMEOUT_SECONDS": "3",
         "MENTORQ_REEMBED_EVERY_SECONDS": "2",
+        # The suite registers hundreds of users from one address and bursts jobs: fair-use limits
+        # are tested on an API of their own (tests/api/test_fair_use.py).
+        "MENTORQ_RATE_LIMIT_USER": "1000000/minute",
+        "MENTORQ_RATE_LIMIT_ANONYMOUS": "1000000/minute",
+        "MENTORQ_MAX_ACTIVE_JOBS_PER_USER": "5000",
         "PYTHONUNBUFFERED": "1",
         "HF_HUB_OFFLINE": "1",
     }

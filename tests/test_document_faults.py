@@ -7,7 +7,6 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import httpx
 import psycopg
 import pytest
 from sqlalchemy import create_engine, text
@@ -221,40 +220,9 @@ def test_url_documents_fetch_or_fail_with_a_code(client: ApiClient) -> None:
 
 
 def test_url_to_a_private_address_is_refused_where_not_allowed(stack: Stack) -> None:
-    import subprocess
-    import sys
-
     from tests.conftest import register
-    from tests.stack import REPO, free_port, stop_process
 
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "api.main:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=REPO,
-        env={**stack.env, "MENTORQ_FETCH_ALLOW_PRIVATE": "false"},
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(
-            lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200, timeout=60, message="api"
-        )
-        with register(url) as strict:
-            for target in ("http://127.0.0.1/x", "http://10.0.0.7/doc", "http://169.254.169.254/latest"):
-                response = strict.post("/v1/documents/url", json={"url": target})
-                assert response.status_code == 422 and response.json()["code"] == "url_forbidden", (
-                    response.text
-                )
-    finally:
-        stop_process(process)
+    with stack.extra_api(MENTORQ_FETCH_ALLOW_PRIVATE="false") as url, register(url) as strict:
+        for target in ("http://127.0.0.1/x", "http://10.0.0.7/doc", "http://169.254.169.254/latest"):
+            response = strict.post("/v1/documents/url", json={"url": target})
+            assert response.status_code == 422 and response.json()["code"] == "url_forbidden", response.text

@@ -9,6 +9,7 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from api import document_service
 from api.deps import CurrentUser, SessionDep
 from api.errors import ProblemError
+from api.openapi import problems
 from api.schemas import (
     CollectionCreate,
     CollectionList,
@@ -31,7 +32,7 @@ async def list_collections(session: SessionDep, user: CurrentUser) -> Collection
     return await document_service.list_collections(session, user=user)
 
 
-@router.post("/collections", response_model=CollectionRead, status_code=201)
+@router.post("/collections", response_model=CollectionRead, status_code=201, responses=problems(403, 409))
 async def create_collection(
     request: CollectionCreate, session: SessionDep, user: CurrentUser
 ) -> CollectionRead:
@@ -55,7 +56,7 @@ def _submission_status(items: list[SubmittedDocument], response: Response) -> Su
     return SubmittedDocuments(items=items)
 
 
-@router.post("/documents", response_model=SubmittedDocuments, status_code=202)
+@router.post("/documents", response_model=SubmittedDocuments, status_code=202, responses=problems(403, 415))
 async def upload_documents(
     session: SessionDep,
     user: CurrentUser,
@@ -89,7 +90,7 @@ async def upload_documents(
     return _submission_status(items, response)
 
 
-@router.post("/documents/url", response_model=SubmittedDocument, status_code=202)
+@router.post("/documents/url", response_model=SubmittedDocument, status_code=202, responses=problems(403))
 async def document_from_url(
     request: DocumentFromUrl, session: SessionDep, user: CurrentUser
 ) -> SubmittedDocument:
@@ -97,7 +98,7 @@ async def document_from_url(
     return await document_service.submit_url(session, user=user, url=str(request.url), meta=request)
 
 
-@router.post("/documents/text", response_model=SubmittedDocument, status_code=202)
+@router.post("/documents/text", response_model=SubmittedDocument, status_code=202, responses=problems(403))
 async def document_from_text(
     request: DocumentFromText, session: SessionDep, user: CurrentUser
 ) -> SubmittedDocument:
@@ -107,7 +108,7 @@ async def document_from_text(
     )
 
 
-@router.get("/documents", response_model=DocumentList)
+@router.get("/documents", response_model=DocumentList, responses=problems(404))
 async def list_documents(
     session: SessionDep,
     user: CurrentUser,
@@ -131,7 +132,7 @@ async def get_document(
     )
 
 
-@router.delete("/documents/{document_id}", status_code=204)
+@router.delete("/documents/{document_id}", status_code=204, responses=problems(403))
 async def delete_document(document_id: str, session: SessionDep, user: CurrentUser) -> Response:
     """Delete a document with its chunks and embeddings."""
     await document_service.delete_document(session, user=user, document_id=document_id)

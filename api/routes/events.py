@@ -10,12 +10,21 @@ from fastapi.responses import StreamingResponse
 from api import job_service
 from api.deps import CurrentUser, EventHubDep, SessionDep
 from api.event_stream import stream_job_events
+from api.headers import parse_last_event_id
 from core.settings import get_settings
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 
-@router.get("/{job_id}/events", response_class=StreamingResponse)
+EVENT_STREAM = {
+    200: {
+        "description": "The job's events as server-sent events, ending with `event: done`",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
+
+
+@router.get("/{job_id}/events", response_class=StreamingResponse, responses=EVENT_STREAM)
 async def job_events(
     job_id: str,
     session: SessionDep,
@@ -24,8 +33,8 @@ async def job_events(
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
     """Replays the recorded events (after Last-Event-ID), streams live ones, ends with `event: done`."""
+    after = parse_last_event_id(last_event_id)
     job = await job_service.get_job_for(session, user=user, job_id=job_id)
-    after = int(last_event_id) if last_event_id and last_event_id.strip().isdigit() else 0
     await session.close()  # the stream reads with its own short sessions; don't hold a connection
     return StreamingResponse(
         stream_job_events(

@@ -58,7 +58,16 @@ async def _run(check) -> dict[str, Any]:
         return {"ok": False, "error": type(error).__name__}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    responses={
+        200: {"description": "Ready: every check passed"},
+        503: {
+            "description": "Not ready: the failing checks (plain JSON, like the 200)",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+    },
+)
 async def readyz() -> JSONResponse:
     """200 when PostgreSQL, Redis and at least one worker are up; 503 with the failing checks otherwise."""
     database, redis, workers = await asyncio.gather(

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Query, Response
 from api import job_service
 from api.deps import CurrentUser, EventHubDep, SessionDep
 from api.headers import parse_idempotency_key, parse_prefer_wait
+from api.openapi import problems
 from api.schemas import JobCreate, JobList, JobRead
 from core.job_status import TERMINAL, JobStatus
 from core.settings import get_settings
@@ -27,7 +28,9 @@ def _wait_seconds(prefer: str | None, response: Response) -> int | None:
     return wait
 
 
-@router.post("", response_model=JobRead, status_code=202, responses={200: {"model": JobRead}})
+@router.post(
+    "", response_model=JobRead, status_code=202, responses={200: {"model": JobRead}, **problems(409)}
+)
 async def submit_job(
     request: JobCreate,
     session: SessionDep,
@@ -85,7 +88,7 @@ async def list_jobs(
     )
 
 
-@router.post("/{job_id}/cancel", response_model=JobRead)
+@router.post("/{job_id}/cancel", response_model=JobRead, responses=problems(409))
 async def cancel_job(job_id: str, session: SessionDep, user: CurrentUser) -> JobRead:
     """Cancel a queued job (it never runs) or a running one (it stops at its next check)."""
     job = await job_service.cancel_job_for(session, user=user, job_id=job_id)

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from api import webhook_service
 from api.deps import CurrentUser, SessionDep
+from api.openapi import problems
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])
 
@@ -30,7 +31,7 @@ async def list_deliveries(job_id: str, session: SessionDep, user: CurrentUser) -
     return await webhook_service.list_deliveries(session, user=user, job_id=job_id)
 
 
-@router.post("/deliveries/{delivery_id}/redeliver")
+@router.post("/deliveries/{delivery_id}/redeliver", responses=problems(409))
 async def redeliver(delivery_id: str, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """Send a delivery again now (same webhook-id)."""
     return await webhook_service.redeliver(session, user=user, delivery_id=delivery_id)

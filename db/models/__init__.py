@@ -3,7 +3,7 @@
 from core.job_status import ACTIVE, TERMINAL, JobStatus
 from db.models.documents import Chunk, Collection, Document, DocumentBlob, Embedding, KnowledgeState
 from db.models.jobs import Job, JobEvent
-from db.models.users import User
+from db.models.users import RevokedToken, User
 from db.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookSecret
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "JobEvent",
     "JobStatus",
     "KnowledgeState",
+    "RevokedToken",
     "User",
     "WebhookAttempt",
     "WebhookDelivery",

@@ -48,6 +48,7 @@ class Job(Base):
     __table_args__ = (
         Index("ix_jobs_owner_created", "owner_id", "created_at", "id"),
         Index("ix_jobs_status_active", "status", postgresql_where=text("status IN ('queued', 'running')")),
+        Index("ix_jobs_owner_active", "owner_id", postgresql_where=text("status IN ('queued', 'running')")),
         Index(
             "ix_jobs_finished_completed_at",
             "completed_at",

@@ -195,6 +195,8 @@ def _expand_archive(ctx: JobContext, archive: Document, content: bytes) -> Inges
     """One document (and ingest job) per archive member; the archive itself holds no chunks."""
     settings = get_settings()
     members = list(iter_archive(content, max_total_bytes=settings.max_archive_unpacked_bytes))
+    if not members:
+        raise DocumentError("empty_document", "the archive holds no document this platform can read")
     ctx.progress("unpacking", None, f"{len(members)} files")
     children = []
     with unit_of_work() as session:

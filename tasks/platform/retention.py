@@ -6,7 +6,7 @@ import logging
 
 from core.platform_tasks import RETENTION, RETENTION_BUDGET_S
 from core.settings import get_settings
-from db import retention
+from db import retention, users
 from db.unit_of_work import unit_of_work
 from workers.celery_app import platform_task
 
@@ -19,9 +19,11 @@ def purge_expired_jobs() -> dict[str, int | bool]:
 
     A run stops between batches after its budget, so one maintenance worker process is not held
     for long while the reconciler waits behind it; the next run carries on."""
+    with unit_of_work() as session:  # expired tokens are refused anyway; their revocations can go
+        revocations = users.delete_expired_revocations(session)
     days = get_settings().job_retention_days
     if days == 0:
-        return {"disabled": True}
+        return {"disabled": True, "revocations": revocations}
     deleted, done = retention.purge_expired_jobs(unit_of_work, days=days, budget_s=RETENTION_BUDGET_S)
     log.info(
         "retention: deleted %s (finished more than %d days ago)%s",
@@ -29,4 +31,4 @@ def purge_expired_jobs() -> dict[str, int | bool]:
         days,
         "" if done else "; time budget spent, the next run goes on",
     )
-    return {**vars(deleted), "done": done}
+    return {**vars(deleted), "done": done, "revocations": revocations}

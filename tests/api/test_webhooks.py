@@ -6,13 +6,12 @@ import json
 import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 from standardwebhooks import Webhook
 
 from tests.conftest import ApiClient
 from tests.receiver import Receiver
-from tests.stack import Stack, free_port, wait_until
+from tests.stack import Stack, wait_until
 
 
 @pytest.fixture
@@ -203,37 +202,5 @@ def test_plain_http_is_refused_when_not_allowed(strict_api: str) -> None:
 @pytest.fixture(scope="module")
 def strict_api(stack: Stack) -> Iterator[str]:
     """A second API process with production webhook rules (no private targets, https only)."""
-    import subprocess
-    import sys
-
-    from tests.stack import REPO, stop_process
-
-    port = free_port()
-    env = {**stack.env, "MENTORQ_WEBHOOK_ALLOW_PRIVATE": "false", "MENTORQ_WEBHOOK_ALLOW_HTTP": "false"}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "api.main:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=REPO,
-        env=env,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(
-            lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200,
-            timeout=60,
-            message="strict api",
-        )
+    with stack.extra_api(MENTORQ_WEBHOOK_ALLOW_PRIVATE="false", MENTORQ_WEBHOOK_ALLOW_HTTP="false") as url:
         yield url
-    finally:
-        stop_process(process)

@@ -29,6 +29,12 @@ class ModelNotFound(LLMError):
     code = "model_not_found"
 
 
+class ContextTooLong(LLMError):
+    """The prompt does not fit the model's context window; the same job would fail again."""
+
+    code = "context_too_long"
+
+
 class LLMInvalidOutput(LLMError):
     """The model's answer did not parse or validate, even after one corrective retry."""
 

@@ -16,6 +16,7 @@ from core.catalog import DEFAULT_LOCAL_LLM, packaged_gguf_path
 from workers.llm.base import (
     DEFAULT_MAX_TOKENS,
     ChatResult,
+    ContextTooLong,
     LLMError,
     ModelNotFound,
     TokenCallback,
@@ -131,7 +132,7 @@ class LocalProvider:
                 try:
                     response = llm.create_chat_completion(messages=messages, **kwargs)
                 except (ValueError, RuntimeError) as exc:  # prompt too long, bad schema grammar
-                    raise LLMError(f"local model failed: {exc}") from exc
+                    raise _provider_error(exc) from exc
                 usage = response.get("usage") or {}
                 return ChatResult(
                     text=response["choices"][0]["message"].get("content") or "",
@@ -159,7 +160,7 @@ class LocalProvider:
                 except StopIteration:
                     break
                 except (ValueError, RuntimeError) as exc:
-                    raise LLMError(f"local model failed: {exc}") from exc
+                    raise _provider_error(exc) from exc
                 delta = chunk["choices"][0]["delta"].get("content") or ""
                 if delta:
                     parts.append(delta)
@@ -174,3 +175,10 @@ class LocalProvider:
         """The packaged model's name (no model is loaded to answer)."""
         packaged_gguf_path()
         return [DEFAULT_LOCAL_LLM]
+
+
+def _provider_error(exc: Exception) -> LLMError:
+    """llama.cpp says "Requested tokens (N) exceed context window of M" for a prompt too long."""
+    if "context window" in str(exc):
+        return ContextTooLong(f"the prompt does not fit the local model's context: {exc}")
+    return LLMError(f"local model failed: {exc}")

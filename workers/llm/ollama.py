@@ -12,6 +12,7 @@ from core.catalog import DEFAULT_OLLAMA_LLM
 from workers.llm.base import (
     DEFAULT_MAX_TOKENS,
     ChatResult,
+    ContextTooLong,
     LLMError,
     LLMUnavailable,
     ModelNotFound,
@@ -36,6 +37,8 @@ def ollama_errors(host: str, model: str | None = None) -> Iterator[None]:
             raise ModelNotFound(f"Ollama has no model {model!r}: {message}") from exc
         if exc.status_code in _RETRYABLE_STATUS:
             raise LLMUnavailable(f"Ollama at {host} is busy or failing: {message}") from exc
+        if "context length" in message.lower() or "context window" in message.lower():
+            raise ContextTooLong(f"the prompt does not fit {model!r}'s context: {message}") from exc
         raise LLMError(f"Ollama error: {message}") from exc
     # The client wraps ConnectError as ConnectionError for plain requests only; a stream raises
     # httpx's own errors, and timeouts are never wrapped.

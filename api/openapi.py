@@ -1,0 +1,95 @@
+"""The OpenAPI document tells the truth about errors.
+
+FastAPI documents what a route declares, plus a 422 in its own shape that this API never sends.
+Every error here is `application/problem+json` with one schema (`Problem`), so the document is
+post-processed once: each operation gets the error statuses it can answer, all with that schema.
+What every operation can answer is derived (a body can be too large, a path id not found, a
+protected route unauthorized...); what only some routes answer (403, 409, 412, 415) they declare
+with `responses=problems(...)`. A schemathesis run over the whole document, in `make test`,
+checks that what the API really answers is documented (tests/api/test_openapi_conformance.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from api.schemas import Problem
+
+PROBLEM_JSON = "application/problem+json"
+
+STATUS_MEANINGS = {
+    400: "Malformed request: JSON, a header value (Prefer, Idempotency-Key, Last-Event-ID) or a cursor",
+    401: "No valid bearer token or session cookie (missing, expired or revoked)",
+    403: "Not allowed for this user (admins only, or a read-only collection)",
+    404: "No such resource (another user's resources answer 404 too)",
+    409: "Conflict with the resource's current state",
+    412: "The resource changed since the version the request names (If-Match)",
+    413: "The request body is over the size limit",
+    415: "Unsupported media type",
+    422: "The request does not validate (invalid_input, validation_error, invalid_text, ...)",
+    429: "Too many requests, or a quota is full; see Retry-After and the RateLimit headers",
+    503: "A backing service (database, broker, a gpu worker) is unavailable; see Retry-After",
+}
+UNPROBED = {"/healthz", "/readyz"}  # probes: no auth, no rate limit, no parameters
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route that can answer these statuses beyond the derived ones."""
+    return {status: {"description": STATUS_MEANINGS[status], "model": Problem} for status in statuses}
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Replace the app's OpenAPI builder with one that documents every error as problem+json."""
+
+    def build() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            app.openapi_schema = _with_problems(schema)
+        return app.openapi_schema
+
+    app.openapi = build  # type: ignore[method-assign]
+
+
+def _with_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(components["Problem"].pop("$defs", {}))
+    problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            for status in _error_statuses(path, method, operation):
+                responses.setdefault(str(status), {"description": STATUS_MEANINGS[status]})
+            for status, response in responses.items():
+                if status.startswith(("4", "5")) and not (path in UNPROBED and status == "503"):
+                    response["content"] = problem
+                    response["description"] = STATUS_MEANINGS.get(
+                        int(status), response.get("description", "")
+                    )
+            if path.endswith("/logout") or path == "/auth/cookie/login":
+                responses.pop("200", None)  # these answer 204 No Content, never 200
+                responses.setdefault("204", {"description": "Done; no content"})
+    for unused in ("HTTPValidationError", "ValidationError", "ErrorModel"):
+        components.pop(unused, None)
+    return schema
+
+
+def _error_statuses(path: str, method: str, operation: dict[str, Any]) -> set[int]:
+    if path in UNPROBED:
+        return {422}  # a NUL in the query string (api/request_guard.py) reaches every route;
+        # /readyz's 503 is declared by its route (plain JSON with the failing checks)
+    statuses = {422, 429, 503}
+    if operation.get("parameters") or operation.get("requestBody"):
+        statuses.add(400)
+    if operation.get("requestBody"):
+        statuses.add(413)
+    if operation.get("security"):
+        statuses.add(401)
+    if "{" in path:
+        statuses.add(404)
+    return statuses

@@ -1,0 +1,256 @@
+"""What every request must be before a route sees it: within its size, and made of storable text.
+
+PostgreSQL cannot store a NUL character in text or JSONB, and UTF-8 cannot encode an unpaired
+surrogate; either one used to travel to the database and come back as a 500. One rule covers
+every text a client sends: the query string, JSON bodies (keys and values), urlencoded forms and
+multipart form fields (not file contents: those are bytes). Such a character is refused with
+422 `invalid_text`, naming where it was. JSON bodies may not use NaN or Infinity (they are not
+JSON, and JSONB would keep them as null) nor nest deeper than MAX_JSON_DEPTH (400 `malformed_json`).
+
+The body is checked as the app reads it: a refusal is raised from `receive`, as an
+HTTPException, so FastAPI's body parsing lets it through to the problem handlers. A body is
+never buffered twice: JSON and urlencoded bodies are small (MENTORQ_MAX_BODY_BYTES) and checked
+once whole; multipart bodies are scanned as they stream, text fields only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import RequestRefused, problem_response
+
+MAX_JSON_DEPTH = 64
+MAX_FORM_FIELD_BYTES = 1_048_576  # a multipart text field's bytes kept for the check
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+INVALID_TEXT = "text may not contain NUL characters or unpaired surrogates"
+
+
+def unstorable_text(path: str) -> RequestRefused:
+    return RequestRefused(422, "invalid_text", INVALID_TEXT, errors=[{"path": path, "message": INVALID_TEXT}])
+
+
+# --- the checks ---------------------------------------------------------------------------------
+
+
+def check_query(query_string: bytes) -> None:
+    text = query_string.decode("latin-1")
+    if "%" not in text and "\x00" not in text:
+        return
+    for name, value in parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="replace"):
+        if UNSTORABLE.search(name) or UNSTORABLE.search(value):
+            raise unstorable_text(f"query.{UNSTORABLE.sub('?', name)}")
+
+
+def check_form(body: bytes) -> None:
+    pairs = parse_qsl(body.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="replace")
+    for name, value in pairs:
+        if UNSTORABLE.search(name) or UNSTORABLE.search(value):
+            raise unstorable_text(f"form.{UNSTORABLE.sub('?', name)}")
+
+
+def check_json(body: bytes) -> None:
+    """NUL and unpaired surrogates only arrive as \\u escapes, NaN as a bare word, depth as brackets:
+    a body with none of these (most of them) is not parsed here at all."""
+    suspicious = b"\\u" in body or b"NaN" in body or b"Infinity" in body
+    if not suspicious and body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+        return
+    try:
+        document = json.loads(body, parse_constant=_refuse_constant)
+    except RequestRefused:
+        raise
+    except RecursionError:
+        raise _too_deep() from None
+    except (ValueError, UnicodeDecodeError):
+        return  # not JSON at all: the route's own parsing answers 400 malformed_json
+    problem = _first_problem(document)
+    if problem is not None:
+        raise problem
+
+
+def _refuse_constant(name: str) -> float:
+    raise RequestRefused(400, "malformed_json", f"{name} is not a JSON value")
+
+
+def _too_deep() -> RequestRefused:
+    return RequestRefused(400, "malformed_json", f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels")
+
+
+def _first_problem(document: Any) -> RequestRefused | None:
+    """Walk without recursion (a deep document must not exhaust the stack), paths as `a.b[2].c`."""
+    stack: list[tuple[Any, int, str]] = [(document, 0, "")]
+    while stack:
+        value, depth, path = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return _too_deep()
+        if isinstance(value, str):
+            if UNSTORABLE.search(value):
+                return unstorable_text(path or "body")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                child = f"{path}.{key}" if path else str(key)
+                if UNSTORABLE.search(key):
+                    return unstorable_text(UNSTORABLE.sub("?", child))
+                stack.append((item, depth + 1, child))
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1, f"{path}[{index}]") for index, item in enumerate(value))
+    return None
+
+
+class _MultipartTextFields:
+    """Streams a multipart body through python-multipart, checking the fields that are not files."""
+
+    def __init__(self, boundary: bytes):
+        self._header_field = b""
+        self._headers: dict[bytes, bytes] = {}
+        self._text: bytearray | None = None
+        self._name = ""
+        self.problem: RequestRefused | None = None
+        self._parser = MultipartParser(
+            boundary,
+            {
+                "on_part_begin": self._begin,
+                "on_header_field": self._field,
+                "on_header_value": self._value,
+                "on_headers_finished": self._headers_finished,
+                "on_part_data": self._data,
+                "on_part_end": self._end,
+            },
+        )
+
+    def write(self, chunk: bytes) -> None:
+        try:
+            self._parser.write(chunk)
+        except MultipartParseError:
+            pass  # malformed: Starlette's own parser says so, with its own error
+
+    def _begin(self) -> None:
+        self._headers, self._text, self._name = {}, None, ""
+
+    def _field(self, data: bytes, start: int, end: int) -> None:
+        self._header_field = data[start:end].lower()
+
+    def _value(self, data: bytes, start: int, end: int) -> None:
+        self._headers[self._header_field] = self._headers.get(self._header_field, b"") + data[start:end]
+
+    def _headers_finished(self) -> None:
+        _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
+        self._name = options.get(b"name", b"").decode("utf-8", errors="replace")
+        if b"filename" not in options:
+            self._text = bytearray()
+
+    def _data(self, data: bytes, start: int, end: int) -> None:
+        if self._text is not None and len(self._text) < MAX_FORM_FIELD_BYTES:
+            self._text += data[start:end]
+
+    def _end(self) -> None:
+        if self._text is not None and self.problem is None:
+            value = self._text.decode("utf-8", errors="replace")
+            if UNSTORABLE.search(value) or UNSTORABLE.search(self._name):
+                self.problem = unstorable_text(f"form.{UNSTORABLE.sub('?', self._name)}")
+
+
+# --- the middleware -----------------------------------------------------------------------------
+
+
+class RequestGuard:
+    """Pure ASGI middleware: the body size cap (Content-Length, then streamed bytes) and the text rules."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, upload_paths: dict[str, int] | None = None):
+        self.app = app
+        self.default_max_bytes = max_bytes
+        # Exact paths that take file uploads get their own, larger limit.
+        self.upload_paths = upload_paths or {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        max_bytes = self.upload_paths.get(scope.get("path", ""), self.default_max_bytes)
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        try:
+            if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+                raise _too_large(max_bytes)
+            check_query(scope.get("query_string", b""))
+        except RequestRefused as refusal:
+            await _refuse(refusal, scope, receive, send)
+            return
+
+        check_body = _body_checker(headers.get(b"content-type", b""))
+        received = 0
+        buffered = bytearray()
+        response_started = False
+
+        async def guarded_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                chunk = message.get("body", b"")
+                received += len(chunk)
+                if received > max_bytes:
+                    raise _too_large(max_bytes)
+                if check_body is not None:
+                    check_body(chunk, not message.get("more_body", False), buffered)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, guarded_receive, tracking_send)
+        except RequestRefused as refusal:  # raised where nothing in the app turned it into a response
+            if not response_started:
+                await _refuse(refusal, scope, receive, send)
+
+
+BodyCheck = Callable[[bytes, bool, bytearray], None]
+
+
+def _body_checker(content_type: bytes) -> BodyCheck | None:
+    """How to check a body of this type as it streams in: (chunk, last, buffer) -> raises RequestRefused."""
+    media_type, options = parse_options_header(content_type)
+    if media_type == b"application/json" or media_type.endswith(b"+json"):
+        return _whole(check_json)
+    if media_type == b"application/x-www-form-urlencoded":
+        return _whole(check_form)
+    if media_type == b"multipart/form-data" and options.get(b"boundary"):
+        fields = _MultipartTextFields(options[b"boundary"])
+
+        def check(chunk: bytes, last: bool, buffer: bytearray) -> None:
+            fields.write(chunk)
+            if fields.problem is not None:
+                raise fields.problem
+
+        return check
+    return None
+
+
+def _whole(check: Callable[[bytes], None]) -> BodyCheck:
+    def check_when_complete(chunk: bytes, last: bool, buffer: bytearray) -> None:
+        buffer += chunk
+        if last:
+            check(bytes(buffer))
+
+    return check_when_complete
+
+
+def _too_large(max_bytes: int) -> RequestRefused:
+    return RequestRefused(413, "payload_too_large", f"the request body exceeds {max_bytes} bytes")
+
+
+async def _refuse(refusal: RequestRefused, scope: Scope, receive: Receive, send: Send) -> None:
+    response = problem_response(
+        refusal.status_code, refusal.code, refusal.detail, errors=refusal.errors, instance=scope.get("path")
+    )
+    await response(scope, receive, send)

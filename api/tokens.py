@@ -1,0 +1,78 @@
+"""Access tokens: JWTs that always expire and can be revoked (logging out revokes bearer and cookie alike).
+
+A token carries `sub` (the user), `aud`, `exp` and a random `jti`. Reading one requires all of
+them, so a token minted without an expiry is refused. Logging out records the `jti` in
+`revoked_tokens` until the token would have expired; every request checks it in the same query
+that loads the user (db/users.py), so a revoked token is 401 everywhere at once, and a revocation
+survives a Redis restart (it lives in PostgreSQL). Retention deletes revocations once expired.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+import jwt
+from fastapi import Depends
+from fastapi_users import exceptions
+from fastapi_users.authentication import JWTStrategy
+from fastapi_users.jwt import generate_jwt
+from fastapi_users.manager import BaseUserManager
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.settings import get_settings
+from db import users
+from db.models import User
+from db.session import get_async_session
+from db.unit_of_work import commit_async
+
+REQUIRED_CLAIMS = ["exp", "sub", "aud", "jti"]
+
+
+class RevocableJWTStrategy(JWTStrategy[User, uuid.UUID]):
+    """fastapi-users' JWT strategy with required expiry and a revocation list."""
+
+    def __init__(self, *, secret: str, lifetime_seconds: int, session: AsyncSession):
+        super().__init__(secret=secret, lifetime_seconds=lifetime_seconds)
+        self.session = session
+
+    def _claims(self, token: str) -> dict:
+        return jwt.decode(
+            token,
+            self.decode_key,
+            audience=self.token_audience,
+            algorithms=[self.algorithm],
+            options={"require": REQUIRED_CLAIMS},
+        )
+
+    async def read_token(
+        self, token: str | None, user_manager: BaseUserManager[User, uuid.UUID]
+    ) -> User | None:
+        if token is None:
+            return None
+        try:
+            claims = self._claims(token)
+            user_id = user_manager.parse_id(claims["sub"])
+        except (jwt.PyJWTError, exceptions.InvalidID):
+            return None
+        return await users.token_owner(self.session, user_id=user_id, jti=str(claims["jti"]))
+
+    async def write_token(self, user: User) -> str:
+        claims = {"sub": str(user.id), "aud": self.token_audience, "jti": secrets.token_urlsafe(16)}
+        return generate_jwt(claims, self.encode_key, self.lifetime_seconds, algorithm=self.algorithm)
+
+    async def destroy_token(self, token: str, user: User) -> None:
+        claims = self._claims(token)  # it was just read successfully, so this cannot fail
+        expires_at = datetime.fromtimestamp(int(claims["exp"]), tz=UTC)
+        await users.revoke_token(self.session, jti=str(claims["jti"]), user_id=user.id, expires_at=expires_at)
+        await commit_async(self.session)
+
+
+def get_token_strategy(session: Annotated[AsyncSession, Depends(get_async_session)]) -> RevocableJWTStrategy:
+    """The strategy of both login backends (bearer and cookie), bound to the request's session."""
+    settings = get_settings()
+    return RevocableJWTStrategy(
+        secret=settings.secret_key, lifetime_seconds=settings.access_token_lifetime_seconds, session=session
+    )

@@ -1,0 +1,44 @@
+"""Account queries: the owner of a token that was not revoked, revoking one, counts for quotas."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import delete, exists, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from core.job_status import ACTIVE
+from db.models import Collection, Job, RevokedToken, User
+
+
+async def token_owner(session: AsyncSession, *, user_id: uuid.UUID, jti: str) -> User | None:
+    """The token's user, unless the token was revoked (logged out): one query on every request."""
+    revoked = exists().where(RevokedToken.jti == jti)
+    return (await session.execute(select(User).where(User.id == user_id, ~revoked))).scalar_one_or_none()
+
+
+async def revoke_token(session: AsyncSession, *, jti: str, user_id: uuid.UUID, expires_at: datetime) -> None:
+    """Refuse this token from now on (until it would have expired anyway)."""
+    await session.execute(
+        insert(RevokedToken).values(jti=jti, user_id=user_id, expires_at=expires_at).on_conflict_do_nothing()
+    )
+
+
+def delete_expired_revocations(session: Session) -> int:
+    """Revocations of tokens that have expired by now (an expired token is refused anyway)."""
+    return session.execute(delete(RevokedToken).where(RevokedToken.expires_at < func.now())).rowcount
+
+
+async def active_jobs(session: AsyncSession, *, owner_id: uuid.UUID) -> int:
+    """The user's queued and running jobs (the job quota)."""
+    query = select(func.count()).select_from(Job).where(Job.owner_id == owner_id, Job.status.in_(tuple(ACTIVE)))
+    return (await session.execute(query)).scalar_one()
+
+
+async def private_collections(session: AsyncSession, *, owner_id: uuid.UUID) -> int:
+    """How many collections the user owns (the collection quota)."""
+    query = select(func.count()).select_from(Collection).where(Collection.owner_id == owner_id)
+    return (await session.execute(query)).scalar_one()
