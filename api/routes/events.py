@@ -19,7 +19,20 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 EVENT_STREAM = {
     200: {
         "description": "The job's events as server-sent events, ending with `event: done`",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "content": {
+            "text/event-stream": {
+                "schema": {
+                    "type": "object",
+                    "description": "one server-sent event; `data` is JSON (an event, or the job at `done`)",
+                    "properties": {
+                        "event": {"enum": ["status", "progress", "output", "error", "done"]},
+                        "data": {"type": "string"},
+                        "id": {"type": "string", "pattern": "^[0-9]+$"},
+                    },
+                    "required": ["event", "data"],
+                }
+            }
+        },
     }
 }
 

@@ -1,0 +1,199 @@
+"""The production reverse proxy (deploy/nginx), run for real with Debian's nginx in front of the test API.
+
+The configuration is the one docker-compose mounts, with only what a loopback test must change:
+the upstream (the test API's port instead of `api:8000`), the listening port, the file paths,
+and shorter timeouts and connection caps so the slow-client cases finish in seconds.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.api.test_errors import assert_problem
+from tests.conftest import ApiClient
+from tests.stack import REPO, Stack, free_port, stop_process, wait_until
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+SOURCE = REPO / "deploy" / "nginx"
+
+
+def proxy_config(root: Path, *, upstream: str, port: int) -> Path:
+    """Copy deploy/nginx under `root`, point it at `upstream`, listen on `port`; returns nginx.conf."""
+    site = root / "mentorq"
+    shutil.copytree(SOURCE, site)
+
+    def rewrite(name: str, *pairs: tuple[str, str]) -> None:
+        path = site / name
+        text = path.read_text().replace("/etc/nginx/mentorq-site.conf", str(site / "site.conf"))
+        text = text.replace("/etc/nginx/mentorq", str(site))
+        for old, new in pairs:
+            assert old in text, f"{name} no longer says {old!r}"
+            text = text.replace(old, new)
+        path.write_text(text)
+
+    rewrite(
+        "mentorq.conf",
+        ("server api:8000;", f"server {upstream};"),
+        ("client_header_timeout 10s;", "client_header_timeout 2s;"),
+    )
+    rewrite("locations.conf", ("limit_conn mentorq_per_address 64;", "limit_conn mentorq_per_address 2;"))
+    shutil.copy(site / "site-http.conf", site / "site.conf")
+    rewrite("site.conf", ("listen 80 default_server;", f"listen 127.0.0.1:{port} default_server;"))
+    temp = root / "temp"
+    temp.mkdir()
+    conf = root / "nginx.conf"
+    conf.write_text(
+        f"""
+daemon off;
+user root;  # the test's files live in root's private temp folders; the image mounts them world-readable
+worker_processes 1;
+pid {root}/nginx.pid;
+error_log {root}/error.log info;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_body_temp_path {temp}/body;
+    proxy_temp_path {temp}/proxy;
+    fastcgi_temp_path {temp}/fastcgi;
+    uwsgi_temp_path {temp}/uwsgi;
+    scgi_temp_path {temp}/scgi;
+    include {site}/mentorq.conf;
+}}
+"""
+    )
+    return conf
+
+
+def start_nginx(root: Path, *, upstream: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    conf = proxy_config(root, upstream=upstream, port=port)
+    check = subprocess.run([NGINX, "-t", "-c", str(conf), "-p", str(root)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    process = subprocess.Popen(
+        [NGINX, "-c", str(conf), "-p", str(root)], start_new_session=True, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(
+            lambda: httpx.get(f"{url}/healthz", timeout=1).status_code in (200, 502),
+            timeout=20,
+            message="nginx",
+        )
+    except BaseException:
+        stop_process(process)
+        raise
+    return process, url
+
+
+@pytest.fixture(scope="module")
+def proxy(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    process, url = start_nginx(
+        tmp_path_factory.mktemp("nginx"), upstream=stack.api_url.removeprefix("http://")
+    )
+    try:
+        yield url
+    finally:
+        stop_process(process)
+
+
+def test_the_configuration_docker_compose_mounts_is_valid_for_nginx(tmp_path: Path) -> None:
+    conf = proxy_config(tmp_path, upstream="127.0.0.1:9", port=free_port())
+    result = subprocess.run(
+        [NGINX, "-t", "-c", str(conf), "-p", str(tmp_path)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_requests_jobs_waits_and_event_streams_pass_through(proxy: str, client: ApiClient) -> None:
+    assert httpx.get(f"{proxy}/healthz").status_code == 200
+    headers = {**client.headers, "Prefer": "wait=30"}
+    job = httpx.post(
+        f"{proxy}/v1/jobs", json={"kind": "debug.sleep", "input": {"seconds": 1}}, headers=headers
+    )
+    assert job.status_code == 200 and job.json()["status"] == "succeeded", job.text
+    with httpx.stream("GET", f"{proxy}/v1/jobs/{job.json()['id']}/events", headers=client.headers) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        assert "event: done" in "".join(stream.iter_text())
+    # The API's own errors pass through untouched.
+    assert_problem(httpx.get(f"{proxy}/v1/jobs/nope", headers=client.headers), 404, "job_not_found")
+
+
+def test_a_body_over_the_upload_limit_is_refused_by_the_proxy_as_problem_json(proxy: str) -> None:
+    with socket.create_connection(("127.0.0.1", int(proxy.rsplit(":", 1)[1])), timeout=10) as sock:
+        sock.sendall(
+            b"POST /v1/documents HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+            b"Content-Length: 60000000\r\n\r\n"
+        )
+        answer = _read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 413")
+    assert b"application/problem+json" in answer and b'"code": "payload_too_large"' in answer
+
+
+def test_a_client_too_slow_with_its_headers_is_cut_off(proxy: str) -> None:
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", int(proxy.rsplit(":", 1)[1])), timeout=15) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
+        answer = _read_all(sock)
+    assert time.monotonic() - started < 8  # the (shortened) 2 s header timeout, not a held connection
+    assert b"200 OK" not in answer
+
+
+def test_connections_past_the_per_address_cap_get_429(proxy: str, client: ApiClient) -> None:
+    headers = {**client.headers, "Prefer": "wait=5"}
+    jobs = [
+        httpx.post(
+            f"{proxy}/v1/jobs", json={"kind": "debug.sleep", "input": {"seconds": 3}}, headers=client.headers
+        )
+        for _ in range(2)
+    ]
+    held: list[int] = []
+    threads = [
+        threading.Thread(
+            target=lambda job=job: held.append(
+                httpx.get(f"{proxy}/v1/jobs/{job.json()['id']}", headers=headers).status_code
+            )
+        )
+        for job in jobs
+    ]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)  # two connections held by waiting requests (the cap here is 2)
+    third = httpx.get(f"{proxy}/healthz")
+    for thread in threads:
+        thread.join(timeout=30)
+    assert third.status_code == 429
+    assert third.headers["content-type"].startswith("application/problem+json")
+    assert third.json()["code"] == "too_many_connections"
+    assert sorted(held) == [200, 200]
+
+
+def test_an_api_that_is_down_is_a_502_problem(tmp_path: Path) -> None:
+    process, url = start_nginx(tmp_path, upstream=f"127.0.0.1:{free_port()}")
+    try:
+        answer = httpx.get(f"{url}/v1/kinds")
+    finally:
+        stop_process(process)
+    assert answer.status_code == 502
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.json()["code"] == "api_unavailable"
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    received = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except (TimeoutError, ConnectionResetError):
+            return received
+        if not chunk:
+            return received
+        received += chunk
