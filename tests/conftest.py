@@ -49,6 +49,7 @@ def _reset_fake_ollama(fake_ollama: FakeOllama) -> None:
     fake_ollama.token_delay_s = 0.0
     fake_ollama.invalid_json_times = 0
     fake_ollama.reply = DEFAULT_REPLY
+    fake_ollama.context_words = None
 
 
 class ApiClient(httpx.Client):

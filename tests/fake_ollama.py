@@ -107,6 +107,8 @@ class FakeOllama:
         self.token_delay_s = token_delay_s
         self.embed_dim = embed_dim
         self.invalid_json_times = invalid_json_times
+        # Words a prompt may have before the model refuses it as over its context (None: no limit).
+        self.context_words: int | None = None
         self.requests: collections.Counter[str] = collections.Counter()
         self.bodies: collections.deque[tuple[str, dict]] = collections.deque(maxlen=200)
         self._lock = threading.Lock()
@@ -286,6 +288,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._complete(body, model, prompt, lambda delta: {"response": delta})
 
     def _complete(self, body: dict, model: str, prompt: str, content) -> None:
+        limit_words = self.fake.context_words
+        if limit_words is not None and len(prompt.split()) > limit_words:
+            self._error(400, "the input length exceeds the context length")
+            return
         text = self.fake.answer_text(body.get("format"))
         tokens = split_tokens(text)
         limit = (body.get("options") or {}).get("num_predict")

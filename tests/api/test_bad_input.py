@@ -194,3 +194,14 @@ def test_an_empty_zip_is_a_failed_document_not_a_ready_one(client: ApiClient) ->
     job = client.get(f"/v1/jobs/{document['ingest_job_id']}").json()
     wait_until(lambda: client.get(f"/v1/jobs/{job['id']}").json()["status"] == "failed", timeout=30)
     assert client.get(f"/v1/jobs/{job['id']}").json()["error"]["code"] == "empty_document"
+
+
+def test_a_prompt_longer_than_the_model_s_context_fails_with_its_own_code(
+    client: ApiClient, fake_ollama
+) -> None:
+    fake_ollama.context_words = 50
+    job = client.post(
+        "/v1/jobs", json={"kind": "chat", "input": {"prompt": "word " * 200}}, headers={"Prefer": "wait=30"}
+    ).json()
+    assert job["status"] == "failed" and job["error"]["code"] == "context_too_long"
+    assert job["attempts"] == 1  # the same prompt would fail again: not retried

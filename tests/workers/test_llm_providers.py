@@ -25,6 +25,7 @@ from workers.llm import (
     clear_llm_provider_cache,
     get_llm_provider,
 )
+from workers.llm.base import ContextTooLong
 from workers.llm.local import LocalProvider
 from workers.llm.ollama import OllamaProvider
 from workers.llm.structured import InvalidSchema, chat_structured, jsonschema_validator
@@ -334,6 +335,15 @@ def test_local_callback_error_stops_generation():
     assert len(seen) == 3
     # The lock was released and the model still works.
     assert provider.chat(HELLO, options={"max_tokens": 4}).completion_tokens > 0
+
+
+@pytest.mark.slow
+def test_local_prompt_over_the_context_window_is_context_too_long():
+    long_prompt = [{"role": "user", "content": "recall " * 3000}]
+    with pytest.raises(ContextTooLong):
+        LocalProvider().chat(long_prompt, options={"max_tokens": 4})
+    with pytest.raises(ContextTooLong):
+        LocalProvider().chat(long_prompt, options={"max_tokens": 4}, on_token=lambda delta: None)
 
 
 def test_local_refuses_other_models():
