@@ -8,6 +8,7 @@ heartbeats and the reconcile period to make fault tests fast, which would add lo
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import math
@@ -21,6 +22,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -95,6 +97,39 @@ def bench_stack(
             print(f"(kept logs and data under {root})")
         else:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def argument_parser(name: str, doc: str) -> argparse.ArgumentParser:
+    """A benchmark's command line: `python -m benchmarks.<name>`, its docstring's first paragraph,
+    and `--keep` (every benchmark can keep its stack's folder, logs included)."""
+    parser = argparse.ArgumentParser(prog=f"python -m benchmarks.{name}", description=doc.split("\n\n")[0])
+    parser.add_argument("--keep", action="store_true", help="keep the stack's folder (logs) afterwards")
+    return parser
+
+
+@dataclass
+class Run:
+    """What every benchmark's main() starts with: clean exits on signals, the clock, the machine."""
+
+    total: Stopwatch
+    machine: dict[str, Any]
+
+
+def begin_run() -> Run:
+    exit_cleanly_on_signals()
+    return Run(total=Stopwatch(), machine=machine_info())
+
+
+def start_platform(stack: Stack, *, concurrency: int, beat: bool = False, worker: str = "worker") -> str:
+    """The API, one worker on every queue and, if asked, beat; returns a fresh user's bearer token."""
+    print(
+        f"starting the stack (worker -Q {WORKER_QUEUES}, prefork, concurrency {concurrency}) ...", flush=True
+    )
+    stack.start_api()
+    stack.start_worker(worker, queues=WORKER_QUEUES, concurrency=concurrency)
+    if beat:
+        stack.start_beat()
+    return register_token(stack.api_url)
 
 
 def spawn(

@@ -47,12 +47,11 @@ import httpx
 
 from benchmarks._harness import (
     CpuMeter,
-    Stopwatch,
+    argument_parser,
+    begin_run,
     bench_stack,
-    exit_cleanly_on_signals,
     fmt,
     latency_summary_ms,
-    machine_info,
     percentile,
     print_table,
     python,
@@ -223,7 +222,8 @@ def wait_ready(stack: Stack, names: list[str], timeout_s: float) -> tuple[dict[s
 def stage_times(stack: Stack, names: list[str]) -> list[dict[str, float | None]]:
     """Per ingest job, from its recorded events: queue waits and stage durations (seconds)."""
     rows = stack.sql(
-        "SELECT d.id, e.type, e.data, e.created_at FROM documents d JOIN job_events e ON e.job_id = d.ingest_job_id "
+        "SELECT d.id, e.type, e.data, e.created_at FROM documents d JOIN job_events e ON "
+        "e.job_id = d.ingest_job_id "
         "WHERE d.filename = ANY(%s) ORDER BY d.id, e.id",
         names,
     )
@@ -276,15 +276,12 @@ def read_back_texts(stack: Stack, names: list[str]) -> list[list[str]]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.ingestion", description=__doc__.split("\n\n")[0]
-    )
+    parser = argument_parser(NAME, __doc__)
     add = parser.add_argument
     add("--docs", type=int, default=40, help="Markdown documents of ~64 chunks each (default 40)")
     add("--batch-size", type=int, default=128, help="raw encode batch size (default 128, the ingest batch)")
     add("--shaped", action="store_true", help="also time raw encode the way the worker calls it")
     add("--no-before", action="store_true", help="skip the raw encode before the platform run")
-    add("--keep", action="store_true", help="keep the stack's folder (logs) afterwards")
     add("--raw-encode-child", nargs=2, metavar=("SPEC", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not args.raw_encode_child and (not 1 <= args.docs <= 500 or args.batch_size < 1):
@@ -297,9 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.raw_encode_child:
         raw_encode_child(*args.raw_encode_child)
         return 0
-    exit_cleanly_on_signals()
-    total = Stopwatch()
-    machine = machine_info()
+    run = begin_run()
+    total, machine = run.total, run.machine
     documents = [(f"notes-{i:03d}.md", markdown_document(i).encode()) for i in range(args.docs)]
     names = [name for name, _ in documents]
     local_groups = platform_chunk_texts(documents)
@@ -312,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict[str, Any] = {"documents": args.docs, "chunks_expected": n_chunks}
     with bench_stack(llm_provider="ollama", keep=args.keep) as stack:
         print(
-            "starting the stack (worker-gpu -Q gpu prefork 1, worker-cpu -Q cpu,io,maintenance prefork 1) ...",
+            "starting the stack (worker-gpu -Q gpu prefork 1, worker-cpu -Q cpu,io,maintenance "
+            "prefork 1) ...",
             flush=True,
         )
         stack.start_api()
@@ -530,7 +527,8 @@ def _report(
             "gpu_worker_busy_fraction": embed_sum / span if span else None,
         }
         print(
-            f"gpu worker busy with embed stages {fmt(embed_sum)} s of the {fmt(span)} s from the first parse to "
+            f"gpu worker busy with embed stages {fmt(embed_sum)} s of the {fmt(span)} s from the "
+            "first parse to "
             f"the last ready ({fmt(100 * embed_sum / span)}%); first embed started "
             f"{fmt(stage_summary['first_parse_to_first_embed_s'], 2)} s after the first parse; "
             f"upload request {fmt(plat['upload_request_s'], 2)} s"

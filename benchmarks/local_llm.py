@@ -39,17 +39,15 @@ from typing import Any
 import httpx
 
 from benchmarks._harness import (
-    WORKER_QUEUES,
     CpuMeter,
-    Stopwatch,
+    argument_parser,
+    begin_run,
     bench_stack,
-    exit_cleanly_on_signals,
     fmt,
-    machine_info,
     print_table,
     python,
     ratio,
-    register_token,
+    start_platform,
     verdict,
     write_results,
 )
@@ -197,14 +195,11 @@ def platform_job(http: httpx.Client, *, prompt: str, max_tokens: int, temperatur
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.local_llm", description=__doc__.split("\n\n")[0]
-    )
+    parser = argument_parser(NAME, __doc__)
     parser.add_argument("--reps", type=int, default=5, help="measured repetitions per side (default 5)")
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--prompt", default=DEFAULT_PROMPT)
     parser.add_argument("--beat", action="store_true", help="also run celery beat (the reconciler)")
-    parser.add_argument("--keep", action="store_true", help="keep the stack's folder (logs) afterwards")
     parser.add_argument("--direct-server", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.reps < 1 or args.max_tokens < 1:
@@ -217,22 +212,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.direct_server:
         return direct_server()
 
-    exit_cleanly_on_signals()
-    total = Stopwatch()
-    machine = machine_info()
+    run = begin_run()
+    total, machine = run.total, run.machine
     direct: DirectRunner | None = None
     with bench_stack(llm_provider="local", keep=args.keep) as stack:
         try:
-            print(
-                "starting the stack (provider local, worker concurrency 1) and the direct llama.cpp "
-                "process ...",
-                flush=True,
-            )
-            stack.start_api()
-            stack.start_worker("worker", queues=WORKER_QUEUES, concurrency=WORKER_CONCURRENCY)
-            if args.beat:
-                stack.start_beat()
-            token = register_token(stack.api_url)
+            print("provider local; the direct llama.cpp process starts after the stack", flush=True)
+            token = start_platform(stack, concurrency=WORKER_CONCURRENCY, beat=args.beat)
             direct = DirectRunner(stack.env)
             figures = _measure(stack, token, direct, args)
         finally:

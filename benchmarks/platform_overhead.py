@@ -41,19 +41,18 @@ import httpx
 from benchmarks._harness import (
     WORKER_QUEUES,
     CpuMeter,
-    Stopwatch,
+    argument_parser,
+    begin_run,
     bench_stack,
     count_in_log,
-    exit_cleanly_on_signals,
     fmt,
     latency_summary_ms,
     log_size,
-    machine_info,
     print_table,
     python,
     ratio,
-    register_token,
     spawn,
+    start_platform,
     verdict,
     write_results,
 )
@@ -275,9 +274,7 @@ def _platform_log_counts(stack: Stack, since: int) -> dict[str, int]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.platform_overhead", description=__doc__.split("\n\n")[0]
-    )
+    parser = argument_parser(NAME, __doc__)
     add = parser.add_argument
     add("--jobs", type=int, default=1000, help="jobs (and bare calls) per measured phase (default 1000)")
     add("--clients", type=int, default=100, help="concurrent clients / caller threads (default 100)")
@@ -288,7 +285,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--wait", type=int, default=30, help="Prefer: wait=N seconds (default 30)")
     add("--job-timeout", type=float, default=120.0, help="give up on one job after this many seconds")
     add("--no-beat", action="store_true", help="do not run celery beat (the reconciler)")
-    add("--keep", action="store_true", help="keep the stack's folder (logs) afterwards")
     args = parser.parse_args(argv)
     counts_ok = min(args.jobs, args.clients, args.concurrency, args.rounds) >= 1
     if not counts_ok or min(args.warmup, args.serial_jobs) < 0:
@@ -298,24 +294,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    exit_cleanly_on_signals()
-    total = Stopwatch()
-    machine = machine_info()
+    run = begin_run()
+    total, machine = run.total, run.machine
     fake = FakeOllama(token_delay_s=0.0).start()
     try:
         with bench_stack(ollama_url=fake.url, llm_provider="ollama", keep=args.keep) as stack:
             os.environ["BENCH_REDIS_URL"] = stack.redis.url  # read by benchmarks.bare_tasks on import
-            print(
-                f"starting the stack (worker -Q {WORKER_QUEUES}, prefork, "
-                f"concurrency {args.concurrency}) ...",
-                flush=True,
-            )
-            stack.start_api()
-            stack.start_worker("worker", queues=WORKER_QUEUES, concurrency=args.concurrency)
-            if not args.no_beat:
-                stack.start_beat()
+            token = start_platform(stack, concurrency=args.concurrency, beat=not args.no_beat)
             start_bare_worker(stack, args.concurrency)
-            token = register_token(stack.api_url)
             figures = _measure(stack, token, args)
     finally:
         fake.stop()

@@ -10,8 +10,9 @@ session from db/session.py, one fresh session per search as the API uses per req
 Data (synthetic, seeded): one user, one collection, 20 documents, `--chunks` chunks (text: 80
 words drawn from a 5,000-word Zipf vocabulary, offset by 50 ranks as if the stop words were gone,
 so full-text search has matches of every frequency), one 384-dim unit vector per chunk under model
-all-MiniLM-L6-v2, loaded with COPY (binary COPY for the vectors). `--data uniform`: vectors uniform on the sphere (the hardest
-case for an approximate index: every point's neighbours are almost equidistant);
+all-MiniLM-L6-v2, loaded with COPY (binary COPY for the vectors). `--data uniform`: vectors
+uniform on the sphere (the hardest case for an approximate index: every point's neighbours are
+almost equidistant);
 `--data clustered`: 1,000 centroids, each vector a noisy copy of one (cosine to its centroid
 about 0.7), closer to how text embeddings sit.
 
@@ -52,12 +53,11 @@ import numpy as np
 
 from benchmarks._harness import (
     CpuMeter,
-    Stopwatch,
+    argument_parser,
+    begin_run,
     bench_stack,
-    exit_cleanly_on_signals,
     fmt,
     latency_summary_ms,
-    machine_info,
     print_table,
     ratio,
     verdict,
@@ -130,8 +130,10 @@ def load(stack: Stack, rng: np.random.Generator, n: int, kind: str) -> dict[str,
         documents = [uuid.uuid4() for _ in range(DOCUMENTS)]
         for i, document_id in enumerate(documents):
             db.execute(
-                "INSERT INTO documents (id, collection_id, owner_id, source_key, title, filename, format, tags, status, "
-                "chunk_count, active_generation, metadata) VALUES (%s, %s, %s, %s, %s, %s, 'markdown', '[]', 'ready', "
+                "INSERT INTO documents (id, collection_id, owner_id, source_key, title, "
+                "filename, format, tags, status, "
+                "chunk_count, active_generation, metadata) VALUES (%s, %s, %s, %s, %s, %s, "
+                "'markdown', '[]', 'ready', "
                 "%s, 1, '{}')",
                 (
                     document_id,
@@ -405,7 +407,7 @@ async def measure(
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.search", description=__doc__.split("\n\n")[0])
+    parser = argument_parser(NAME, __doc__)
     add = parser.add_argument
     add("--chunks", type=int, default=100_000, help="chunks (and vectors) to load (default 100000)")
     add("--queries", type=int, default=200, help="queries per set, near and random (default 200)")
@@ -419,7 +421,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--maintenance-work-mem", default="1GB", help="for the index build (default 1GB)")
     add("--ef", default=",".join(map(str, EF_VALUES)), help="hnsw.ef_search values (default 40,100,200)")
     add("--seed", type=int, default=7)
-    add("--keep", action="store_true", help="keep the database folder afterwards")
     args = parser.parse_args(argv)
     if not 1000 <= args.chunks <= 2_000_000 or not 1 <= args.queries <= 5000 or args.warmup < 0:
         parser.error("--chunks in 1000..2000000, --queries in 1..5000, --warmup >= 0")
@@ -434,9 +435,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    exit_cleanly_on_signals()
-    total = Stopwatch()
-    machine = machine_info()
+    run = begin_run()
+    total, machine = run.total, run.machine
     rng = np.random.default_rng(args.seed)
     with bench_stack(llm_provider="ollama", keep=args.keep) as stack:
         os.environ.update(stack.env)  # db/session.py reads DATABASE_URL from the settings
@@ -448,7 +448,8 @@ def main(argv: list[str] | None = None) -> int:
         loaded = load(stack, rng, args.chunks, args.data)
         load_cpu = meter.stop()
         print(
-            f"loaded ({json.dumps({k: round(v, 1) for k, v in loaded['timings'].items()})}); building the HNSW "
+            f"loaded ({json.dumps({k: round(v, 1) for k, v in loaded['timings'].items()})}); "
+            "building the HNSW "
             f"index (maintenance_work_mem {args.maintenance_work_mem}) ...",
             flush=True,
         )
@@ -533,7 +534,8 @@ def _report(args, loaded, index, measured, numpy_agreement, machine, elapsed, cp
             "WARNING: the exact reference disagrees with NumPy brute force; the recall figures are not valid"
         )
     print(
-        f"plan check: platform query uses the HNSW index: {uses_index}; exact query avoids it: {exact_no_index}; "
+        f"plan check: platform query uses the HNSW index: {uses_index}; exact query avoids it: "
+        f"{exact_no_index}; "
         f"exact top-10 agrees with NumPy brute force: "
         f"{', '.join(f'{k} {v:.3f}' for k, v in numpy_agreement.items())}"
     )
@@ -591,7 +593,8 @@ def _report(args, loaded, index, measured, numpy_agreement, machine, elapsed, cp
         rows,
     )
     print(
-        "times: the database work of one search (vector_ranks [+ keyword_ranks] + chunk_details + commit) on a "
+        "times: the database work of one search (vector_ranks [+ keyword_ranks] + chunk_details "
+        "+ commit) on a "
         "fresh async session, client side"
     )
     print()
@@ -600,7 +603,8 @@ def _report(args, loaded, index, measured, numpy_agreement, machine, elapsed, cp
         meeting = [ef for ef in args.ef if table[f"{name}/ef{ef}"]["recall_at_10"] >= AIM_RECALL]
         fast = [ef for ef in meeting if (table[f"{name}/ef{ef}"]["vector"]["p95_ms"] or 1e9) < AIM_P95_MS]
         print(
-            f"{name} queries: lowest ef_search with recall@10 >= {AIM_RECALL}: {meeting[0] if meeting else 'none tried'}"
+            f"{name} queries: lowest ef_search with recall@10 >= {AIM_RECALL}: "
+            f"{meeting[0] if meeting else 'none tried'}"
             f"; of those with vector p95 < {AIM_P95_MS:g} ms: {fast[0] if fast else 'none'}"
         )
     print()

@@ -45,15 +45,14 @@ import redis
 from benchmarks._harness import (
     WORKER_QUEUES,
     CpuMeter,
-    Stopwatch,
+    argument_parser,
+    begin_run,
     bench_stack,
-    exit_cleanly_on_signals,
     fmt,
     latency_summary_ms,
-    machine_info,
     print_table,
     ratio,
-    register_token,
+    start_platform,
     verdict,
     wait_for_quiet,
     write_results,
@@ -291,15 +290,12 @@ def one_job(http: httpx.Client, api_url: str, token: str, redis_url: str, gate: 
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.sse_latency", description=__doc__.split("\n\n")[0]
-    )
+    parser = argument_parser(NAME, __doc__)
     add = parser.add_argument
     add("--jobs", type=int, default=50, help="measured chat jobs, one at a time (default 50)")
     add("--warmup", type=int, default=5, help="uncounted jobs first (default 5)")
     add("--token-delay", type=float, default=0.02, help="seconds between the fake's tokens (default 0.02)")
     add("--concurrency", type=int, default=2, help="worker prefork processes (default 2)")
-    add("--keep", action="store_true", help="keep the stack's folder (logs) afterwards")
     args = parser.parse_args(argv)
     if args.jobs < 1 or args.warmup < 0 or args.concurrency < 1 or not 0 <= args.token_delay <= 1:
         parser.error("--jobs >= 1, --warmup >= 0, --concurrency >= 1, 0 <= --token-delay <= 1")
@@ -308,9 +304,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    exit_cleanly_on_signals()
-    total = Stopwatch()
-    machine = machine_info()
+    run = begin_run()
+    total, machine = run.total, run.machine
     fake, gate = gated_fake(args.token_delay)
     try:
         # Production keep-alive (the test stack's 1 s would wake every idle stream each second).
@@ -318,13 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         with bench_stack(
             ollama_url=fake.url, llm_provider="ollama", keep=args.keep, extra_env=extra
         ) as stack:
-            print(
-                f"starting the stack (worker -Q {WORKER_QUEUES}, prefork, concurrency {args.concurrency}) ...",
-                flush=True,
-            )
-            stack.start_api()
-            stack.start_worker("worker", queues=WORKER_QUEUES, concurrency=args.concurrency)
-            token = register_token(stack.api_url)
+            token = start_platform(stack, concurrency=args.concurrency)
             # A gpu worker's children load the embedding model in the background when they start.
             quiet_s = wait_for_quiet({"worker": stack.processes["worker"].pid})
             print(f"worker quiet after {quiet_s:.0f} s (embedding model warm-up)", flush=True)
@@ -395,7 +384,8 @@ def _report(
 
     print()
     print(
-        f"SSE latency — {len(samples)} chat jobs one at a time, fake Ollama token_delay {args.token_delay} s, "
+        f"SSE latency — {len(samples)} chat jobs one at a time, fake Ollama token_delay "
+        f"{args.token_delay} s, "
         f"worker prefork {args.concurrency}, {machine['cpus_usable']} CPUs ({machine['cpu_model']}), "
         f"{machine['date']}"
     )

@@ -12,8 +12,10 @@ How deliveries are made (the platform's own outbox path, without running N jobs 
 process inserts N `chat` jobs as `running` with `webhook` = the receiver and the default filter
 (`completed`), then finishes all of them in one transaction with `db.jobs.finish_job`, which
 records each `succeeded` event and, in the same transaction, its webhook delivery (payload: the job
-resource). After the commit, `workers.runtime.publish_committed_events` publishes the job events
-and sends the N delivery tasks to the `io` queue, exactly as a worker does after finishing a job.
+resource). That transaction's outbox is held back at its commit (db/unit_of_work.py's own
+`_take` and `_send`, which `commit` runs back to back), so the bodies can be read for the baseline
+first; the timed phase then sends it: the job events live, and the N delivery tasks to the `io`
+queue, exactly as a worker's commit does after finishing a job.
 Running N real jobs instead would measure the job pipeline (about 23 jobs/s here, see
 platform_overhead), not the delivery path.
 
@@ -49,11 +51,10 @@ import httpx
 
 from benchmarks._harness import (
     CpuMeter,
-    Stopwatch,
+    argument_parser,
+    begin_run,
     bench_stack,
-    exit_cleanly_on_signals,
     fmt,
-    machine_info,
     print_table,
     python,
     ratio,
@@ -118,8 +119,10 @@ class Platform:
         from db import jobs as job_queries
         from db import webhooks as webhook_queries
         from db.models import Job, User, WebhookDelivery
-        from db.session import session_scope
-        from workers.runtime import publish_committed_events
+        from db.session import sync_session_factory
+        from db.unit_of_work import _send as send_outbox  # the timed half of commit()
+        from db.unit_of_work import _take as take_outbox
+        from db.unit_of_work import unit_of_work
 
         self.jobs, self.webhooks, self.Job, self.User, self.Delivery = (
             job_queries,
@@ -128,9 +131,10 @@ class Platform:
             User,
             WebhookDelivery,
         )
-        self.session_scope, self.publish = session_scope, publish_committed_events
+        self.transaction, self.sessions = unit_of_work, sync_session_factory()
+        self.take_outbox, self.send_outbox = take_outbox, send_outbox
         self.webhook_headers = webhook_headers
-        with session_scope() as session:
+        with unit_of_work() as session:
             from sqlalchemy import select
 
             self.user_id = session.execute(select(User.id)).scalars().one()
@@ -143,7 +147,7 @@ class Platform:
         from sqlalchemy import func
 
         ids = [uuid.uuid4() for _ in range(n)]
-        with self.session_scope() as session:
+        with self.transaction() as session:
             for job_id in ids:
                 session.add(
                     self.Job(
@@ -169,16 +173,21 @@ class Platform:
             "provider": "ollama",
             "usage": {"prompt_tokens": 12, "completion_tokens": 31},
         }
-        session = None
-        with self.session_scope() as session:
+        with self.sessions() as session:
             for job_id in ids:
                 self.jobs.finish_job(session, job_id=job_id, output=output)
-        return session, ids  # the session's info holds the events and deliveries to publish
+            outbox = self.take_outbox(session)  # committed now, sent when the timed phase publishes
+            session.commit()
+        return outbox, ids
+
+    def publish(self, outbox: Any) -> None:
+        """Send what the finishing transaction recorded (the second half of db.unit_of_work.commit)."""
+        self.send_outbox(outbox)
 
     def bodies(self, job_ids: list[uuid.UUID]) -> list[bytes]:
         from sqlalchemy import select
 
-        with self.session_scope() as session:
+        with self.transaction() as session:
             payloads = (
                 session.execute(select(self.Delivery.payload).where(self.Delivery.job_id.in_(job_ids)))
                 .scalars()
@@ -189,7 +198,7 @@ class Platform:
     def statuses(self, job_ids: list[uuid.UUID]) -> dict[str, int]:
         from sqlalchemy import func, select
 
-        with self.session_scope() as session:
+        with self.transaction() as session:
             rows = session.execute(
                 select(self.Delivery.status, func.count())
                 .where(self.Delivery.job_id.in_(job_ids))
@@ -200,7 +209,7 @@ class Platform:
     def attempts(self, job_ids: list[uuid.UUID]) -> dict[str, Any]:
         from sqlalchemy import text
 
-        with self.session_scope() as session:
+        with self.transaction() as session:
             row = session.execute(
                 text(
                     "SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY a.latency_ms), "
@@ -216,11 +225,11 @@ class Platform:
 def run_platform_phase(
     platform: Platform, receiver: ReceiverProcess, n: int, path: str, meter: CpuMeter | None
 ) -> dict[str, Any]:
-    session, ids = platform.prepare(n, receiver.url + path)
+    outbox, ids = platform.prepare(n, receiver.url + path)
     if meter:
         meter.start()
     started = time.monotonic()
-    platform.publish(session)  # after the commit: job events live, delivery tasks to `io`
+    platform.publish(outbox)  # after the commit: job events live, delivery tasks to `io`
     published = time.monotonic()
     entry = receiver.wait_count(path, n, DONE_TIMEOUT_S)
     statuses: dict[str, int] = {}
@@ -342,9 +351,7 @@ def _steady(entry: dict[str, Any]) -> float | None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.webhook_throughput", description=__doc__.split("\n\n")[0]
-    )
+    parser = argument_parser(NAME, __doc__)
     add = parser.add_argument
     add("--deliveries", type=int, default=500, help="deliveries per measured phase (default 500)")
     add(
@@ -355,7 +362,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     add("--warmup", type=int, default=50, help="uncounted deliveries per side first (default 50)")
     add("--sweep", default="", help="also measure the platform at these thread counts, e.g. 2,8,16,32")
-    add("--keep", action="store_true", help="keep the stack's folder (logs) afterwards")
     args = parser.parse_args(argv)
     if args.deliveries < 2 or args.concurrency < 1 or args.warmup < 0:
         parser.error("--deliveries >= 2, --concurrency >= 1, --warmup >= 0")
@@ -374,9 +380,8 @@ def start_io_worker(stack: Stack, concurrency: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    exit_cleanly_on_signals()
-    total = Stopwatch()
-    machine = machine_info()
+    run = begin_run()
+    total, machine = run.total, run.machine
     n = args.deliveries
     # Production's attempt timeout (the test stack shortens it to 2 s).
     extra = {"MENTORQ_WEBHOOK_TIMEOUT_SECONDS": "10"}
@@ -419,28 +424,32 @@ def main(argv: list[str] | None = None) -> int:
             )
 
         # The bodies the platform will send, prepared (committed, not yet sent) before the baseline runs.
-        session, ids = platform.prepare(n, receiver.url + "/keep/platform")
+        outbox, ids = platform.prepare(n, receiver.url + "/keep/platform")
         bodies = platform.bodies(ids)
+
+        def baseline(path: str, *, keep_alive: bool) -> dict[str, Any]:
+            return run_baseline_phase(
+                bodies,
+                platform.secret,
+                receiver.url,
+                args.concurrency,
+                keep_alive=keep_alive,
+                receiver=receiver,
+                path=path,
+                meter=meter(),
+            )
+
         phases: dict[str, Any] = {}
         print(
             f"baseline, fresh connection per POST: {n} signed POSTs, {args.concurrency} threads ...",
             flush=True,
         )
-        phases["baseline_fresh_1"] = run_baseline_phase(
-            bodies,
-            platform.secret,
-            receiver.url,
-            args.concurrency,
-            keep_alive=False,
-            receiver=receiver,
-            path="/base/fresh-1",
-            meter=meter(),
-        )
+        phases["baseline_fresh_1"] = baseline("/base/fresh-1", keep_alive=False)
         print(f"platform: {n} deliveries through the io worker ...", flush=True)
         m = meter()
         m.start()
         started = time.monotonic()
-        platform.publish(session)
+        platform.publish(outbox)
         entry = receiver.wait_count("/keep/platform", n, DONE_TIMEOUT_S)
         statuses: dict[str, int] = {}
         while time.monotonic() - started < DONE_TIMEOUT_S:
@@ -461,26 +470,8 @@ def main(argv: list[str] | None = None) -> int:
             "cpu_s": m.stop(),
         }
         print("baseline again (fresh connection), then keep-alive ...", flush=True)
-        phases["baseline_fresh_2"] = run_baseline_phase(
-            bodies,
-            platform.secret,
-            receiver.url,
-            args.concurrency,
-            keep_alive=False,
-            receiver=receiver,
-            path="/base/fresh-2",
-            meter=meter(),
-        )
-        phases["baseline_keepalive"] = run_baseline_phase(
-            bodies,
-            platform.secret,
-            receiver.url,
-            args.concurrency,
-            keep_alive=True,
-            receiver=receiver,
-            path="/base/keepalive",
-            meter=meter(),
-        )
+        phases["baseline_fresh_2"] = baseline("/base/fresh-2", keep_alive=False)
+        phases["baseline_keepalive"] = baseline("/base/keepalive", keep_alive=True)
 
         verified, verify_errors = _verify(receiver.dump("/keep/platform"), platform.secret)
 
@@ -611,7 +602,7 @@ def _report(args, phases, sweep, verified, verify_errors, machine, elapsed) -> d
             "pool": "threads",
             "warmup": args.warmup,
             "generation": "jobs inserted running, finished with db.jobs.finish_job in one transaction, "
-            "then workers.runtime.publish_committed_events",
+            "its outbox sent by db.unit_of_work after the baseline",
             "webhook_timeout_s": 10,
         },
         "phases": {**phases, "platform": plat_out},

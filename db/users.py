@@ -34,7 +34,8 @@ def delete_expired_revocations(session: Session) -> int:
 
 async def active_jobs(session: AsyncSession, *, owner_id: uuid.UUID) -> int:
     """The user's queued and running jobs (the job quota)."""
-    query = select(func.count()).select_from(Job).where(Job.owner_id == owner_id, Job.status.in_(tuple(ACTIVE)))
+    active = Job.status.in_(tuple(ACTIVE))
+    query = select(func.count()).select_from(Job).where(Job.owner_id == owner_id, active)
     return (await session.execute(query)).scalar_one()
 
 
