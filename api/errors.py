@@ -98,23 +98,17 @@ def _validation_problem(request: Request, exc: RequestValidationError) -> JSONRe
         return problem_response(
             400, "malformed_json", "the request body is not valid JSON", instance=request.url.path
         )
-    details = [
-        {"path": field_path(error.get("loc", ())), "message": error.get("msg", "")} for error in errors
-    ]
-    return problem_response(
-        422,
-        "validation_error",
-        "the request does not match the expected shape",
-        errors=details,
-        instance=request.url.path,
-    )
+    return _shape_problem(request, errors)
 
 
 def _model_validation_problem(request: Request, exc: ValidationError) -> JSONResponse:
     """A model validated inside a route (multipart metadata, say) failed: the client's input, so 422."""
+    return _shape_problem(request, exc.errors(include_url=False))
+
+
+def _shape_problem(request: Request, errors: Any) -> JSONResponse:
     details = [
-        {"path": field_path(error.get("loc", ())), "message": error.get("msg", "")}
-        for error in exc.errors(include_url=False)
+        {"path": field_path(error.get("loc", ())), "message": error.get("msg", "")} for error in errors
     ]
     return problem_response(
         422,

@@ -91,60 +91,36 @@ class Stack:
         return process
 
     def start_api(self) -> None:
-        port = free_port()
-        self.api_url = f"http://127.0.0.1:{port}"
-        self._spawn(
-            "api",
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "api.main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-        )
-        wait_until(
-            lambda: httpx.get(f"{self.api_url}/healthz", timeout=1).status_code == 200,
-            timeout=60,
-            message="api",
-        )
+        self.api_url = self._start_api_process("api", {})
 
     @contextmanager
     def extra_api(self, **env: str) -> Iterator[str]:
         """A second API process on the same database and Redis with some settings changed; yields its URL."""
-        port = free_port()
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "api.main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            cwd=REPO,
-            env={**self.env, **env},
-            start_new_session=True,
-        )
-        url = f"http://127.0.0.1:{port}"
+        name = f"api-{free_port()}"
+        url = self._start_api_process(name, env)
         try:
-            wait_until(
-                lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200,
-                timeout=60,
-                message="extra api",
-            )
             yield url
         finally:
-            stop_process(process)
+            self.stop(name)
+
+    def _start_api_process(self, name: str, extra_env: dict[str, str]) -> str:
+        port = free_port()
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
+        self._spawn(name, [*command, "--log-level", "warning"], extra_env)
+        url = f"http://127.0.0.1:{port}"
+        wait_until(
+            lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200, timeout=60, message=name
+        )
+        return url
 
     def start_worker(
         self,
