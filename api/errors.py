@@ -8,12 +8,19 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg import errors as psycopg_errors
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
+
+TRANSIENT_CONFLICTS = (
+    psycopg_errors.DeadlockDetected,
+    psycopg_errors.SerializationFailure,
+    psycopg_errors.LockNotAvailable,
+)
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -168,6 +175,17 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        if isinstance(exc.orig, TRANSIENT_CONFLICTS):
+            # Two transactions wanted each other's rows (a delete racing an ingest, say); PostgreSQL
+            # rolled this one back. Nothing was written: the same request again will pass.
+            log.warning("database conflict: %s", type(exc.orig).__name__)
+            return problem_response(
+                503,
+                "database_busy",
+                "a concurrent change got in the way; nothing was done, retry",
+                headers={"Retry-After": "1"},
+                instance=request.url.path,
+            )
         if _is_connection_problem(exc):
             log.warning("database unavailable: %s", type(exc.orig).__name__ if exc.orig else exc)
             return problem_response(

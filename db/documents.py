@@ -267,6 +267,17 @@ def set_document_status(
     session.execute(update(Document).where(Document.id == document_id).values(**values))
 
 
+def store_pending_generation(
+    session: Session, *, document_id: uuid.UUID, generation: int, rows: list[dict[str, Any]], **fields: Any
+) -> None:
+    """Record what parsing found (`fields`, status `processing`) and write the next generation's chunks.
+
+    The document row is updated first: inserting chunks takes a share lock on it, and upgrading
+    that lock afterwards would deadlock with a DELETE of the document waiting in between."""
+    set_document_status(session, document_id=document_id, status="processing", **fields)
+    replace_pending_chunks(session, document_id=document_id, generation=generation, rows=rows)
+
+
 def replace_pending_chunks(
     session: Session, *, document_id: uuid.UUID, generation: int, rows: list[dict[str, Any]]
 ) -> None:

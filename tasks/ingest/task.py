@@ -91,11 +91,11 @@ def parse_and_chunk(ctx: JobContext, payload: IngestInput) -> IngestOutput | Nex
         for chunk in chunks
     ]
     with unit_of_work() as session:
-        documents.replace_pending_chunks(session, document_id=document_id, generation=generation, rows=rows)
-        documents.set_document_status(
+        documents.store_pending_generation(
             session,
             document_id=document_id,
-            status="processing",
+            generation=generation,
+            rows=rows,
             format=parsed.format,
             title=document.title or parsed.title or filename,
             metadata={**(document.metadata_ or {}), **_plain(parsed.metadata)},

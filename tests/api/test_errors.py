@@ -123,3 +123,30 @@ def test_registration_errors_are_problems(stack: Stack, client: ApiClient) -> No
         f"{stack.api_url}/auth/register", json={"email": "short@example.com", "password": "short"}
     )
     assert response.status_code == 400 and response.json()["code"] == "register_invalid_password"
+
+
+def test_a_deadlock_victim_is_a_retryable_503_database_busy_not_database_unavailable() -> None:
+    """PostgreSQL rolling one request back in a conflict says nothing about its availability."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from psycopg import errors as pg
+    from sqlalchemy.exc import OperationalError
+
+    from api.errors import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/conflict")
+    async def conflict() -> None:
+        raise OperationalError("DELETE FROM documents", {}, pg.DeadlockDetected("deadlock detected"))
+
+    @app.get("/down")
+    async def down() -> None:
+        raise OperationalError("SELECT 1", {}, pg.OperationalError("connection refused"))
+
+    with TestClient(app) as http:
+        busy = assert_problem(http.get("/conflict"), 503, "database_busy")
+        assert "retry" in busy["detail"]
+        assert http.get("/conflict").headers["Retry-After"] == "1"
+        assert_problem(http.get("/down"), 503, "database_unavailable")

@@ -4,6 +4,7 @@ drops it, and a plain commit that would leave something unsent is refused."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -92,3 +93,60 @@ def test_commit_publishes_the_transaction_s_events_after_the_rows_are_committed(
     assert all(isinstance(event["id"], int) for event in events)  # the committed rows' ids
     with sync_session_factory()() as session:
         assert session.execute(select(Job.status).where(Job.id == job_id)).scalar_one() == "failed"
+
+
+def test_storing_chunks_never_deadlocks_with_a_delete_of_the_document(on_the_stack: Stack) -> None:
+    """The ingest's chunk transaction against DELETE /v1/documents/{id} arriving in the middle of it:
+    the delete waits and then goes through; neither side is rolled back as a deadlock victim."""
+    import threading
+
+    from sqlalchemy import event
+
+    from db import documents
+
+    owner = uuid.uuid4()
+    document_id, collection_id = uuid.uuid4(), uuid.uuid4()
+    on_the_stack.sql(
+        "INSERT INTO users (id, email, hashed_password, is_active, is_superuser, is_verified) "
+        "VALUES (%s, %s, '!', true, false, true)",
+        owner,
+        f"{owner}@example.com",
+    )
+    on_the_stack.sql(
+        "INSERT INTO collections (id, name, owner_id) VALUES (%s, 'c', %s)", collection_id, owner
+    )
+    on_the_stack.sql(
+        "INSERT INTO documents (id, collection_id, owner_id, source_key, status, chunk_count, "
+        "active_generation, tags, metadata) VALUES (%s, %s, %s, 'k', 'processing', 0, 0, '[]', '{}')",
+        document_id, collection_id, owner,
+    )  # fmt: skip
+    deleter_errors: list[BaseException] = []
+
+    def delete_the_document() -> None:
+        try:
+            on_the_stack.sql("DELETE FROM documents WHERE id = %s", document_id)
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+            deleter_errors.append(error)
+
+    deleter = threading.Thread(target=delete_the_document)
+    rows = [
+        {"position": i, "text": f"chunk {i}", "heading_path": [], "start_s": None, "end_s": None,
+         "page": None, "token_count": 2}
+        for i in range(3)
+    ]  # fmt: skip
+    with sync_session_factory()() as session:
+
+        def after_first_statement(*_: object) -> None:  # the DELETE arrives between the two statements
+            if not deleter.is_alive() and deleter.ident is None:
+                deleter.start()
+                time.sleep(0.5)
+
+        event.listen(session.connection(), "after_cursor_execute", after_first_statement)
+        documents.store_pending_generation(
+            session, document_id=document_id, generation=1, rows=rows, title="t"
+        )
+        session.commit()
+    deleter.join(timeout=30)
+    assert deleter_errors == []
+    assert on_the_stack.sql("SELECT count(*) FROM documents WHERE id = %s", document_id) == [(0,)]
+    assert on_the_stack.sql("SELECT count(*) FROM chunks WHERE document_id = %s", document_id) == [(0,)]
