@@ -149,6 +149,17 @@ def _is_connection_problem(exc: Exception) -> bool:
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
+def _retry_later(request: Request, code: str, why: str, retry_after_s: int = 5) -> JSONResponse:
+    """503 for what recovers by itself, with when to come back."""
+    return problem_response(
+        503,
+        code,
+        f"{why}; retry shortly",
+        headers={"Retry-After": str(retry_after_s)},
+        instance=request.url.path,
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map every failure to problem+json; unknown errors become a bare 500 with no internals."""
 
@@ -179,22 +190,12 @@ def install_error_handlers(app: FastAPI) -> None:
             # Two transactions wanted each other's rows (a delete racing an ingest, say); PostgreSQL
             # rolled this one back. Nothing was written: the same request again will pass.
             log.warning("database conflict: %s", type(exc.orig).__name__)
-            return problem_response(
-                503,
-                "database_busy",
-                "a concurrent change got in the way; nothing was done, retry",
-                headers={"Retry-After": "1"},
-                instance=request.url.path,
+            return _retry_later(
+                request, "database_busy", "a concurrent change got in the way; nothing was done", 1
             )
         if _is_connection_problem(exc):
             log.warning("database unavailable: %s", type(exc.orig).__name__ if exc.orig else exc)
-            return problem_response(
-                503,
-                "database_unavailable",
-                "the database is unavailable; retry shortly",
-                headers={"Retry-After": "5"},
-                instance=request.url.path,
-            )
+            return _retry_later(request, "database_unavailable", "the database is unavailable")
         log.exception("database error")
         return problem_response(
             500, "internal_error", "an unexpected error occurred", instance=request.url.path
@@ -202,24 +203,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(PoolTimeoutError)
     async def _pool(request: Request, exc: PoolTimeoutError) -> JSONResponse:
-        return problem_response(
-            503,
-            "database_unavailable",
-            "the database is busy or unavailable; retry shortly",
-            headers={"Retry-After": "5"},
-            instance=request.url.path,
-        )
+        return _retry_later(request, "database_unavailable", "the database is busy or unavailable")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, OSError) or type(exc).__module__.startswith("psycopg"):
-            return problem_response(
-                503,
-                "database_unavailable",
-                "a backing service is unavailable; retry shortly",
-                headers={"Retry-After": "5"},
-                instance=request.url.path,
-            )
+            return _retry_later(request, "database_unavailable", "a backing service is unavailable")
         log.exception("unhandled error on %s", request.url.path)
         return problem_response(
             500, "internal_error", "an unexpected error occurred", instance=request.url.path
