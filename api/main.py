@@ -14,7 +14,18 @@ from api.events import JobEventHub
 from api.openapi import install_openapi
 from api.rate_limits import RateLimits
 from api.request_guard import RequestGuard
-from api.routes import documents, events, health, jobs, meta, search, webhooks
+from api.routes import (
+    admin_profiles,
+    documents,
+    events,
+    health,
+    jobs,
+    meta,
+    profiles,
+    search,
+    sessions,
+    webhooks,
+)
 from core import __version__
 from core.redis_clients import get_async_redis
 from core.settings import get_settings
@@ -50,6 +61,8 @@ def create_app() -> FastAPI:
         upload_paths={
             "/v1/documents": settings.max_upload_bytes,
             "/v1/documents/text": settings.max_upload_bytes,
+            # The source itself plus the multipart framing and fields.
+            "/api/profiles/ingest": settings.max_profile_source_bytes + 65_536,
         },
     )
     # Added last, so it runs first: a caller over its limit costs one Redis round trip, no body read.
@@ -59,6 +72,9 @@ def create_app() -> FastAPI:
     app.include_router(fastapi_users.get_auth_router(cookie_backend), prefix="/auth/cookie", tags=["auth"])
     app.include_router(fastapi_users.get_register_router(UserRead, UserCreate), prefix="/auth", tags=["auth"])
     app.include_router(fastapi_users.get_users_router(UserRead, UserUpdate), prefix="/users", tags=["users"])
+    app.include_router(profiles.router)
+    app.include_router(sessions.router)
+    app.include_router(admin_profiles.router)
     app.include_router(jobs.router)
     app.include_router(events.router)
     app.include_router(webhooks.router)

@@ -74,6 +74,7 @@ class JobRead(BaseModel):
     output: dict[str, Any] | None
     error: ErrorRead | None
     progress: JobProgress | None
+    session_id: uuid.UUID | None = None
     attempts: int
     max_attempts: int
     created_at: datetime

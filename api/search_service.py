@@ -85,18 +85,22 @@ async def search(session: AsyncSession, *, user: User, request: SearchRequest) -
         vector = await embed_query(request.query, model=model)
         timings["embed_ms"] = (time.perf_counter() - started) * 1000
         started = time.perf_counter()
-        vector_hits = await search_queries.vector_ranks(
-            session, vector=vector, model=model, dim=len(vector), filters=filters, limit=limit
+        vector_hits = await session.run_sync(
+            lambda sync: search_queries.vector_ranks(
+                sync, vector=vector, model=model, dim=len(vector), filters=filters, limit=limit
+            )
         )
         timings["vector_ms"] = (time.perf_counter() - started) * 1000
     if request.mode in ("hybrid", "keyword"):
         started = time.perf_counter()
-        keyword_hits = await search_queries.keyword_ranks(
-            session, query=request.query, filters=filters, limit=limit
+        keyword_hits = await session.run_sync(
+            lambda sync: search_queries.keyword_ranks(sync, query=request.query, filters=filters, limit=limit)
         )
         timings["keyword_ms"] = (time.perf_counter() - started) * 1000
     hits = search_queries.fuse(vector_hits, keyword_hits, mode=request.mode, k=request.k)
-    details = await search_queries.chunk_details(session, chunk_ids=[hit.chunk_id for hit in hits])
+    details = await session.run_sync(
+        lambda sync: search_queries.chunk_details(sync, chunk_ids=[hit.chunk_id for hit in hits])
+    )
     await commit_async(session)
     items = [
         SearchHit(

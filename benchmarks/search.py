@@ -265,20 +265,24 @@ async def _search(mode: str, query: dict[str, Any], filters, *, exact: bool = Fa
         if exact:
             await session.execute(text("SET LOCAL enable_indexscan = off"))
             await session.execute(text("SET LOCAL enable_bitmapscan = off"))
-        vector_hits = await search_queries.vector_ranks(
-            session, vector=query["vector"], model=MODEL, dim=DIM, filters=filters, limit=LIMIT
+        vector_hits = await session.run_sync(
+            lambda sync: search_queries.vector_ranks(
+                sync, vector=query["vector"], model=MODEL, dim=DIM, filters=filters, limit=LIMIT
+            )
         )
         timing["vector_ms"] = (time.perf_counter() - started) * 1000
         keyword_hits: list[int] = []
         if mode == "hybrid":
             mark = time.perf_counter()
-            keyword_hits = await search_queries.keyword_ranks(
-                session, query=query["text"], filters=filters, limit=LIMIT
+            keyword_hits = await session.run_sync(
+                lambda sync: search_queries.keyword_ranks(sync, query=query["text"], filters=filters, limit=LIMIT)
             )
             timing["keyword_ms"] = (time.perf_counter() - mark) * 1000
         hits = search_queries.fuse(vector_hits, keyword_hits, mode=mode, k=K)
         mark = time.perf_counter()
-        await search_queries.chunk_details(session, chunk_ids=[hit.chunk_id for hit in hits])
+        await session.run_sync(
+            lambda sync: search_queries.chunk_details(sync, chunk_ids=[hit.chunk_id for hit in hits])
+        )
         await session.commit()
         timing["details_ms"] = (time.perf_counter() - mark) * 1000
         timing["total_ms"] = (time.perf_counter() - started) * 1000
@@ -336,11 +340,17 @@ async def _explain(query: dict[str, Any], filters, *, marker: str, exact: bool =
                 await session.execute(text("SET LOCAL enable_indexscan = off"))
                 await session.execute(text("SET LOCAL enable_bitmapscan = off"))
             if marker == "nearest":
-                await search_queries.vector_ranks(
-                    session, vector=query["vector"], model=MODEL, dim=DIM, filters=filters, limit=LIMIT
+                await session.run_sync(
+                    lambda sync: search_queries.vector_ranks(
+                        sync, vector=query["vector"], model=MODEL, dim=DIM, filters=filters, limit=LIMIT
+                    )
                 )
             else:
-                await search_queries.keyword_ranks(session, query=query["text"], filters=filters, limit=LIMIT)
+                await session.run_sync(
+                    lambda sync: search_queries.keyword_ranks(
+                        sync, query=query["text"], filters=filters, limit=LIMIT
+                    )
+                )
             statement, parameters = captured[-1]
             connection = await session.connection()
             rows = await connection.exec_driver_sql(

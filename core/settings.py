@@ -82,6 +82,20 @@ class Settings(BaseSettings):
     # Job priority 0-9: users may ask up to this; above it is for admins and the platform.
     max_user_priority: int = Field(5, ge=0, le=9, alias="MENTORQ_MAX_USER_PRIORITY")
 
+    # Learners. A learning session closes after this long without activity.
+    session_idle_minutes: float = Field(120.0, gt=0, alias="MENTORQ_SESSION_IDLE_MINUTES")
+    # Bayesian Knowledge Tracing: P(known) before evidence, P(learn) per attempt, P(guess), P(slip).
+    bkt_prior: float = Field(0.3, gt=0, lt=1, alias="MENTORQ_BKT_PRIOR")
+    bkt_learn: float = Field(0.1, ge=0, lt=1, alias="MENTORQ_BKT_LEARN")
+    bkt_guess: float = Field(0.2, gt=0, lt=0.5, alias="MENTORQ_BKT_GUESS")
+    bkt_slip: float = Field(0.1, gt=0, lt=0.5, alias="MENTORQ_BKT_SLIP")
+    # Profile ingestion: the largest source file, the words of source the model reads at once
+    # (a window must fit its context with the prompt and the answer), and how closely an item's
+    # evidence quote must match the source (rapidfuzz partial_ratio, 0-100).
+    max_profile_source_bytes: int = Field(5 * 1024 * 1024, ge=1, alias="MENTORQ_MAX_PROFILE_SOURCE_BYTES")
+    profile_window_words: int = Field(1200, ge=100, alias="MENTORQ_PROFILE_WINDOW_WORDS")
+    evidence_min_score: float = Field(90.0, ge=0, le=100, alias="MENTORQ_EVIDENCE_MIN_SCORE")
+
     # Kinds used only by the test suite and operators' smoke checks (debug.sleep).
     debug_kinds: bool = Field(False, alias="MENTORQ_DEBUG_KINDS")
 

@@ -27,6 +27,7 @@ def job_resource(job: Job) -> dict[str, Any]:
         "output": job.output,
         "error": job.error,
         "progress": job.progress,
+        "session_id": str(job.session_id) if job.session_id else None,
         "attempts": job.attempts,
         "max_attempts": job.max_attempts,
         "created_at": _iso(job.created_at),

@@ -87,9 +87,10 @@ def create_job(
     spec: JobSpec,
     *,
     input: dict[str, Any],
-    owner_id: uuid.UUID,
+    owner_id: uuid.UUID | None,
     priority: int = 0,
     job_id: uuid.UUID | None = None,
+    session_id: uuid.UUID | None = None,
     idempotency_key: str | None = None,
     request_fingerprint: str | None = None,
     webhook_url: str | None = None,
@@ -104,6 +105,7 @@ def create_job(
         id=job_id or uuid.uuid4(),
         kind=spec.name,
         owner_id=owner_id,
+        session_id=session_id,
         status=JobStatus.queued.value,
         input=input,
         attempts=0,
@@ -185,18 +187,38 @@ async def list_jobs(
 
 async def cancel_job(session: AsyncSession, *, job_id: uuid.UUID) -> Job | None:
     """queued|running -> canceled. A running worker notices at its next check and stops."""
-    result = await session.execute(
+    return await session.run_sync(lambda sync_session: cancel_job_sync(sync_session, job_id=job_id))
+
+
+def cancel_job_sync(session: Session, *, job_id: uuid.UUID) -> Job | None:
+    """cancel_job in a worker's (or run_sync's) session."""
+    job = session.execute(
         _transition(
             Job.id == job_id,
             Job.status.in_(tuple(ACTIVE)),
             status=JobStatus.canceled.value,
             completed_at=func.now(),
         )
-    )
-    job = result.scalar_one_or_none()
+    ).scalar_one_or_none()
     if job is not None:
         _record_event(session, job, "canceled", None)
     return job
+
+
+def cancel_active_jobs_of(session: Session, *, owner_id: uuid.UUID) -> list[uuid.UUID]:
+    """Cancel every queued or running job of the user (an account deletion); returns their ids."""
+    canceled = session.execute(
+        _transition(
+            Job.owner_id == owner_id,
+            Job.status.in_(tuple(ACTIVE)),
+            status=JobStatus.canceled.value,
+            completed_at=func.now(),
+        )
+    ).scalars()
+    jobs = list(canceled)
+    for job in jobs:
+        _record_event(session, job, "canceled", {"reason": "account_deleted"}, notify=False)
+    return [job.id for job in jobs]
 
 
 async def events_after(session: AsyncSession, *, job_id: uuid.UUID, after_id: int) -> list[JobEvent]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 RRF_K = 60  # the constant of reciprocal rank fusion (Cormack et al.); damps the weight of top ranks
 EF_SEARCH = 100
@@ -60,15 +60,15 @@ def _sql_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-async def vector_ranks(
-    session: AsyncSession, *, vector: list[float], model: str, dim: int, filters: SearchFilters, limit: int
+def vector_ranks(
+    session: Session, *, vector: list[float], model: str, dim: int, filters: SearchFilters, limit: int
 ) -> list[tuple[int, float]]:
     """(chunk id, cosine distance), nearest first, through the model's HNSW index."""
     where, params = filters.sql()
     cast = f"e.embedding::vector({int(dim)})"
-    await session.execute(text(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, limit)}"))
-    await session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
-    rows = await session.execute(
+    session.execute(text(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, limit)}"))
+    session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+    rows = session.execute(
         text(
             f"""
             WITH nearest AS MATERIALIZED (
@@ -103,21 +103,19 @@ def uses_search_syntax(query: str) -> bool:
     return '"' in query or " or " in lowered or " -" in lowered
 
 
-async def keyword_ranks(
-    session: AsyncSession, *, query: str, filters: SearchFilters, limit: int
-) -> list[int]:
+def keyword_ranks(session: Session, *, query: str, filters: SearchFilters, limit: int) -> list[int]:
     """Chunk ids by full-text rank."""
     if uses_search_syntax(query):
-        return await _ranked(session, SYNTAX_QUERY, query=query, filters=filters, limit=limit)
-    ids = await _ranked(session, ALL_WORDS_QUERY, query=query, filters=filters, limit=limit)
+        return _ranked(session, SYNTAX_QUERY, query=query, filters=filters, limit=limit)
+    ids = _ranked(session, ALL_WORDS_QUERY, query=query, filters=filters, limit=limit)
     if len(ids) < limit:
-        more = await _ranked(session, ANY_WORD_QUERY, query=query, filters=filters, limit=limit, exclude=ids)
+        more = _ranked(session, ANY_WORD_QUERY, query=query, filters=filters, limit=limit, exclude=ids)
         ids += more[: limit - len(ids)]
     return ids
 
 
-async def _ranked(
-    session: AsyncSession,
+def _ranked(
+    session: Session,
     tsquery: str,
     *,
     query: str,
@@ -129,7 +127,7 @@ async def _ranked(
     if exclude:
         where += " AND NOT (c.id = ANY(:exclude))"
         params["exclude"] = list(exclude)
-    rows = await session.execute(
+    rows = session.execute(
         text(
             f"""
             SELECT c.id FROM {LIVE_CHUNKS}, {tsquery} AS q
@@ -159,8 +157,8 @@ def fuse(vector: list[tuple[int, float]], keyword: list[int], *, mode: Mode, k: 
     return sorted(hits.values(), key=lambda hit: (-hit.score, hit.chunk_id))[:k]
 
 
-async def chunk_details(session: AsyncSession, *, chunk_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    rows = await session.execute(
+def chunk_details(session: Session, *, chunk_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    rows = session.execute(
         text(
             """
             SELECT c.id, c.text, c.position, c.heading_path, c.start_s, c.end_s, c.page,

@@ -50,6 +50,7 @@ def _reset_fake_ollama(fake_ollama: FakeOllama) -> None:
     fake_ollama.invalid_json_times = 0
     fake_ollama.reply = DEFAULT_REPLY
     fake_ollama.context_words = None
+    fake_ollama.scripts.clear()
 
 
 class ApiClient(httpx.Client):
@@ -79,6 +80,17 @@ def register(
 def client(stack: Stack) -> Iterator[ApiClient]:
     with register(stack.api_url) as api:
         yield api
+
+
+def make_admin(stack: Stack, client: ApiClient) -> ApiClient:
+    stack.sql("UPDATE users SET is_superuser = true WHERE email = %s", client.email)
+    return client
+
+
+@pytest.fixture
+def admin_client(stack: Stack) -> Iterator[ApiClient]:
+    with register(stack.api_url) as api:
+        yield make_admin(stack, api)
 
 
 @pytest.fixture

@@ -109,6 +109,9 @@ class FakeOllama:
         self.invalid_json_times = invalid_json_times
         # Words a prompt may have before the model refuses it as over its context (None: no limit).
         self.context_words: int | None = None
+        # Scripted answers: (marker, replies). A request whose prompt contains the marker gets the
+        # replies in order, the last one again once the others are used.
+        self.scripts: list[tuple[str, list[str]]] = []
         self.requests: collections.Counter[str] = collections.Counter()
         self.bodies: collections.deque[tuple[str, dict]] = collections.deque(maxlen=200)
         self._lock = threading.Lock()
@@ -160,8 +163,23 @@ class FakeOllama:
             self.requests[path] += 1
             self.bodies.append((path, body))
 
-    def answer_text(self, fmt: Any) -> str:
+    def script(self, marker: str, *replies: str) -> None:
+        """Answer requests whose prompt contains `marker` with `replies`, in order (any format)."""
+        with self._lock:
+            self.scripts.append((marker, list(replies)))
+
+    def scripted(self, prompt: str) -> str | None:
+        with self._lock:
+            for marker, replies in self.scripts:
+                if marker in prompt:
+                    return replies.pop(0) if len(replies) > 1 else replies[0]
+        return None
+
+    def answer_text(self, fmt: Any, prompt: str = "") -> str:
         """The full reply for a request with this `format` (None, "json" or a schema)."""
+        scripted = self.scripted(prompt)
+        if scripted is not None:
+            return scripted
         if not fmt:
             return self.reply
         with self._lock:
@@ -292,7 +310,7 @@ class _Handler(BaseHTTPRequestHandler):
         if limit_words is not None and len(prompt.split()) > limit_words:
             self._error(400, "the input length exceeds the context length")
             return
-        text = self.fake.answer_text(body.get("format"))
+        text = self.fake.answer_text(body.get("format"), prompt)
         tokens = split_tokens(text)
         limit = (body.get("options") or {}).get("num_predict")
         if isinstance(limit, int) and limit >= 0:

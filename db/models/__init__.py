@@ -2,7 +2,15 @@
 
 from core.job_status import ACTIVE, TERMINAL, JobStatus
 from db.models.documents import Chunk, Collection, Document, DocumentBlob, Embedding, KnowledgeState
-from db.models.jobs import Job, JobEvent
+from db.models.jobs import Job, JobAttachment, JobEvent
+from db.models.learners import (
+    LearningSession,
+    Profile,
+    ProfileRevision,
+    ProgressEvent,
+    ReviewCard,
+    SkillMastery,
+)
 from db.models.users import RevokedToken, User
 from db.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookSecret
 
@@ -15,7 +23,14 @@ __all__ = [
     "DocumentBlob",
     "Embedding",
     "Job",
+    "JobAttachment",
     "JobEvent",
+    "LearningSession",
+    "Profile",
+    "ProfileRevision",
+    "ProgressEvent",
+    "ReviewCard",
+    "SkillMastery",
     "JobStatus",
     "KnowledgeState",
     "RevokedToken",

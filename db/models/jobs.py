@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, func, text
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -19,7 +19,12 @@ class Job(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     kind: Mapped[str] = mapped_column(String(64))
-    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # None for a job of the platform itself that outlives its subject (an account deletion).
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # The learning session the request was made in, if any.
+    session_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("learning_sessions.id", ondelete="SET NULL")
+    )
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.queued.value)
     input: Mapped[dict[str, Any]] = mapped_column(JSONB)
     output: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
@@ -49,6 +54,7 @@ class Job(Base):
         Index("ix_jobs_owner_created", "owner_id", "created_at", "id"),
         Index("ix_jobs_status_active", "status", postgresql_where=text("status IN ('queued', 'running')")),
         Index("ix_jobs_owner_active", "owner_id", postgresql_where=text("status IN ('queued', 'running')")),
+        Index("ix_jobs_session", "session_id", postgresql_where=text("session_id IS NOT NULL")),
         Index(
             "ix_jobs_finished_completed_at",
             "completed_at",
@@ -77,3 +83,14 @@ class JobEvent(Base):
     __table_args__ = (Index("ix_job_events_job_id_id", "job_id", "id"),)
     # Load id and created_at on insert: events are published after the session is gone.
     __mapper_args__ = {"eager_defaults": True}
+
+
+class JobAttachment(Base):
+    """Bytes a job reads (an uploaded profile source), kept beside the job and deleted with it."""
+
+    __tablename__ = "job_attachments"
+
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    filename: Mapped[str | None] = mapped_column(Text)
+    content_type: Mapped[str | None] = mapped_column(String(200))
+    content: Mapped[bytes] = mapped_column(LargeBinary)

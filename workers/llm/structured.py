@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -44,6 +45,16 @@ def jsonschema_validator(schema: dict) -> Callable[[Any], Any]:
     return validate
 
 
+FENCED = re.compile(r"^\s*```[A-Za-z0-9_-]*\s*\n(.*?)\n?\s*```\s*$", re.DOTALL)
+
+
+def unfence(text: str) -> str:
+    """The JSON inside a Markdown code fence (```json ... ```), which small models like to add;
+    any other text unchanged."""
+    match = FENCED.match(text)
+    return match.group(1) if match else text
+
+
 def describe_error(exc: BaseException) -> str:
     """A short human description of a parse or validation error, fit to quote to the model."""
     if isinstance(exc, json.JSONDecodeError):
@@ -82,7 +93,7 @@ def chat_structured(
         prompt_tokens += result.prompt_tokens
         completion_tokens += result.completion_tokens
         try:
-            value = validate(json.loads(result.text))
+            value = validate(json.loads(unfence(result.text)))
         except VALIDATION_ERRORS as exc:
             error = describe_error(exc)
             if attempt == 2:

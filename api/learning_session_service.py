@@ -1,0 +1,123 @@
+"""Learning sessions: create, list, read with what was made in them, end; and the check every
+learning request carrying a `session_id` goes through."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.errors import ProblemError
+from api.job_service import decode_cursor, encode_cursor, job_read
+from api.learner_schemas import (
+    ProgressEventRead,
+    SessionCreate,
+    SessionDetail,
+    SessionList,
+    SessionRead,
+)
+from core.settings import get_settings
+from db import learning_sessions as queries
+from db.models import LearningSession, User
+from db.unit_of_work import commit_async
+
+
+def session_read(learning_session: LearningSession) -> SessionRead:
+    if learning_session.ended_at is not None:
+        status = "ended"
+    elif queries.is_open(learning_session, idle_minutes=get_settings().session_idle_minutes):
+        status = "open"
+    else:
+        status = "expired"
+    return SessionRead(
+        id=learning_session.id,
+        title=learning_session.title,
+        topic=learning_session.topic,
+        status=status,
+        created_at=learning_session.created_at,
+        last_activity_at=learning_session.last_activity_at,
+        ended_at=learning_session.ended_at,
+    )
+
+
+def _not_found() -> ProblemError:
+    return ProblemError(404, "session_not_found", "no such learning session")
+
+
+def _parse(session_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(session_id)
+    except ValueError:
+        raise _not_found() from None
+
+
+async def open_session_for(
+    session: AsyncSession, *, user: User, session_id: uuid.UUID | None
+) -> uuid.UUID | None:
+    """For a learning request: the session id if it is the caller's and open (its activity is
+    recorded in the caller's transaction); 404 if it is not theirs, 409 `session_closed` if it was
+    ended or sat idle too long."""
+    if session_id is None:
+        return None
+    idle = get_settings().session_idle_minutes
+    try:
+        found = await session.run_sync(
+            lambda sync: queries.touch_open(sync, user_id=user.id, session_id=session_id, idle_minutes=idle)
+        )
+    except queries.SessionClosed:
+        raise ProblemError(
+            409, "session_closed", "the learning session was ended or expired; start a new one"
+        ) from None
+    if found is None:
+        raise _not_found()
+    return found.id
+
+
+async def create(session: AsyncSession, *, user: User, request: SessionCreate) -> SessionRead:
+    created = await session.run_sync(
+        lambda sync: queries.create(sync, user_id=user.id, title=request.title, topic=request.topic)
+    )
+    await commit_async(session)
+    return session_read(created)
+
+
+async def list_for(session: AsyncSession, *, user: User, limit: int, cursor: str | None) -> SessionList:
+    before = decode_cursor(cursor) if cursor else None
+    found = await session.run_sync(
+        lambda sync: queries.list_for(sync, user_id=user.id, limit=limit + 1, before=before)
+    )
+    page, more = found[:limit], len(found) > limit
+    return SessionList(
+        items=[session_read(s) for s in page], next_cursor=encode_cursor(page[-1]) if more else None
+    )
+
+
+async def detail(session: AsyncSession, *, user: User, session_id: str) -> SessionDetail:
+    parsed = _parse(session_id)
+
+    def load(sync):
+        found = queries.get(sync, user_id=user.id, session_id=parsed)
+        return (found, *queries.contents(sync, session_id=parsed)) if found else (None, [], [])
+
+    found, jobs, events = await session.run_sync(load)
+    if found is None:
+        raise _not_found()
+    return SessionDetail(
+        **session_read(found).model_dump(),
+        jobs=[job_read(job) for job in jobs],
+        progress=[ProgressEventRead.model_validate(event, from_attributes=True) for event in events],
+    )
+
+
+async def end(session: AsyncSession, *, user: User, session_id: str) -> SessionRead:
+    parsed = _parse(session_id)
+
+    def end_it(sync):
+        found = queries.get(sync, user_id=user.id, session_id=parsed)
+        return queries.end(sync, learning_session=found) if found else None
+
+    ended = await session.run_sync(end_it)
+    if ended is None:
+        raise _not_found()
+    await commit_async(session)
+    return session_read(ended)

@@ -1,0 +1,70 @@
+"""Hybrid search from inside a job (the insight, and later the assistant's kinds): the same queries
+as POST /v1/search, with the query embedded in-process (the job already runs on a gpu worker)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from core.settings import get_settings
+from db import embeddings
+from db import search as search_queries
+from db.models import Collection
+from workers.embeddings import get_embedding_provider
+
+CANDIDATES = 40  # each list brings this many to the fusion, as the API's search does for k <= 10
+
+
+@dataclass
+class Retrieved:
+    """One chunk a job may cite: what the prompt shows, and what the output may point at."""
+
+    chunk_id: int
+    document_id: uuid.UUID
+    title: str
+    text: str
+    collection: str
+    score: float
+
+    def as_prompt_data(self) -> dict[str, Any]:
+        return {"chunk_id": self.chunk_id, "title": self.title, "text": self.text}
+
+
+def readable_collections(session: Session, *, user_id: uuid.UUID) -> list[uuid.UUID]:
+    """The shared library and the user's own collections."""
+    query = select(Collection.id).where(or_(Collection.owner_id == user_id, Collection.owner_id.is_(None)))
+    return list(session.execute(query).scalars())
+
+
+def hybrid_search(
+    session: Session, *, query: str, collection_ids: list[uuid.UUID], k: int
+) -> list[Retrieved]:
+    """The k best chunks for `query` by reciprocal rank fusion of vector and keyword ranks."""
+    if not collection_ids or not query.strip():
+        return []
+    settings = get_settings()
+    model = embeddings.get_active_model(session, default=settings.embed_model)
+    vector = get_embedding_provider(model).embed([query], model=model).vectors[0]
+    filters = search_queries.SearchFilters(collection_ids=collection_ids)
+    vector_hits = search_queries.vector_ranks(
+        session, vector=vector, model=model, dim=len(vector), filters=filters, limit=CANDIDATES
+    )
+    keyword_hits = search_queries.keyword_ranks(session, query=query, filters=filters, limit=CANDIDATES)
+    hits = search_queries.fuse(vector_hits, keyword_hits, mode="hybrid", k=k)
+    details = search_queries.chunk_details(session, chunk_ids=[hit.chunk_id for hit in hits])
+    return [
+        Retrieved(
+            chunk_id=hit.chunk_id,
+            document_id=row["document_id"],
+            title=row["title"] or row["filename"] or "untitled",
+            text=row["text"],
+            collection=row["collection"],
+            score=hit.score,
+        )
+        for hit in hits
+        if (row := details.get(hit.chunk_id)) is not None
+    ]
