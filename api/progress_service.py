@@ -17,6 +17,7 @@ from api.learner_schemas import (
     ReviewRead,
 )
 from api.learning_session_service import open_session_for
+from api.schemas import JobRead
 from core.learner_model import bkt_parameters
 from core.profile_fields import dedupe
 from db import progress
@@ -81,6 +82,19 @@ async def record(session: AsyncSession, *, user: User, request: ProgressCreate) 
         review=review_read(recorded.card),
         job=job_read(job),
     )
+
+
+async def request_insight(session: AsyncSession, *, user: User) -> JobRead:
+    """An insight now (the queued one if there is one); useful before any progress too."""
+
+    def work(sync):
+        return progress.queued_insight(sync, user_id=user.id) or create_job(
+            sync, INSIGHT, input={"user_id": str(user.id)}, owner_id=user.id
+        )
+
+    job = await session.run_sync(work)
+    await commit_async(session)
+    return job_read(job)
 
 
 async def read(session: AsyncSession, *, user: User, limit: int, cursor: str | None) -> ProgressRead:

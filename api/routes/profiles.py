@@ -183,6 +183,12 @@ async def record_progress(
     return await progress_service.record(session, user=user, request=request)
 
 
+@router.post("/progress/insight", response_model=JobRead, status_code=202)
+async def request_insight(session: SessionDep, user: CurrentUser) -> JobRead:
+    """Queue a `progress_insight` job now (or get the one already queued)."""
+    return await progress_service.request_insight(session, user=user)
+
+
 @router.get("/progress", response_model=ProgressRead)
 async def read_progress(
     session: SessionDep,

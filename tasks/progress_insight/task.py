@@ -20,7 +20,7 @@ from tasks.progress_insight.spec import (
 )
 from workers.errors import JobFailure
 from workers.llm import get_llm_provider
-from workers.llm.structured import chat_structured
+from workers.llm.structured import chat_structured, generation_schema
 from workers.retrieval import hybrid_search, readable_collections
 from workers.runtime import JobContext, job_task
 
@@ -83,7 +83,7 @@ def progress_insight(ctx: JobContext, payload: InsightInput) -> InsightOutput:
     result, answer = chat_structured(
         get_llm_provider(),
         messages,
-        schema=InsightAnswer.model_json_schema(),
+        schema=generation_schema(InsightAnswer),
         validate=InsightAnswer.model_validate,
         options={"temperature": 0.2, "max_tokens": 768},
         on_token=ctx.emit_output,

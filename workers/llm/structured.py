@@ -11,6 +11,7 @@ from typing import Any
 import jsonschema
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
+from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from workers.llm.base import ChatResult, LLMError, LLMInvalidOutput, LLMProvider, TokenCallback
@@ -53,6 +54,24 @@ def unfence(text: str) -> str:
     any other text unchanged."""
     match = FENCED.match(text)
     return match.group(1) if match else text
+
+
+SIZE_BOUNDS = ("maxItems", "maxLength", "minItems")
+
+
+def generation_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The JSON schema of `model` to send with a request, without size bounds: llama.cpp unrolls
+    `maxItems: 50` into 50 nested optional rules (a grammar that crashes its parser), and the
+    bounds are checked on the answer by the model's own validation anyway."""
+
+    def strip(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {key: strip(value) for key, value in node.items() if key not in SIZE_BOUNDS}
+        if isinstance(node, list):
+            return [strip(item) for item in node]
+        return node
+
+    return strip(model.model_json_schema())
 
 
 def describe_error(exc: BaseException) -> str:
