@@ -275,7 +275,9 @@ async def _search(mode: str, query: dict[str, Any], filters, *, exact: bool = Fa
         if mode == "hybrid":
             mark = time.perf_counter()
             keyword_hits = await session.run_sync(
-                lambda sync: search_queries.keyword_ranks(sync, query=query["text"], filters=filters, limit=LIMIT)
+                lambda sync: search_queries.keyword_ranks(
+                    sync, query=query["text"], filters=filters, limit=LIMIT
+                )
             )
             timing["keyword_ms"] = (time.perf_counter() - mark) * 1000
         hits = search_queries.fuse(vector_hits, keyword_hits, mode=mode, k=K)
