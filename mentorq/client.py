@@ -161,6 +161,22 @@ class MentorqClient:
             payload["collections"] = collections
         return self._request("POST", "/v1/search", json=payload)
 
+    def ingest_profile(
+        self, *, text: str | None = None, file: tuple[str, bytes] | None = None
+    ) -> dict[str, Any]:
+        """Queue a profile ingestion from a text or a file (name, bytes); returns its job."""
+        if file is not None:
+            return self._request("POST", "/api/profiles/ingest", files={"file": file}, timeout_extra=60)
+        return self._request("POST", "/api/profiles/ingest", json={"text": text})
+
+    def record_progress(self, **event: Any) -> dict[str, Any]:
+        """Record a progress event: {event, mastery, review, job}."""
+        return self._request("POST", "/api/profiles/progress", json=event)
+
+    def progress(self) -> dict[str, Any]:
+        """Timeline, mastery, reviews due, streak and the latest insight."""
+        return self._request("GET", "/api/profiles/progress")
+
     def wait_until_done(
         self, job_id: str, *, deadline_s: float = 300.0, poll_wait: int = 30
     ) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""`mentorq demo`: a throwaway stack; chat, embed and streamed chat jobs; the samples ingested, searched."""
+"""`mentorq demo`: a throwaway stack; chat, embed and streamed chat jobs; the samples ingested, searched;
+a learner profiled from a sample intro, with progress, mastery and an insight."""
 
 from __future__ import annotations
 
@@ -14,8 +15,13 @@ from devstack.supervisor import PROJECT_ROOT, StackError, free_port, start_stack
 from mentorq.client import ApiError, MentorqClient
 
 SAMPLES = PROJECT_ROOT / "samples" / "knowledge"
+SAMPLE_INTRO = PROJECT_ROOT / "samples" / "profiles" / "intro.md"
+PROGRESS_EVENTS = (
+    {"completed_task": "SQL window functions drill", "skills": ["SQL", "statistics"], "score": 0.9},
+    {"completed_task": "Hypothesis testing quiz", "skills": ["statistics"], "score": 0.4},
+)
 
-DEADLINE_S = 300.0  # the first chat loads the local model into the worker
+DEADLINE_S = 420.0  # the first chat loads the local model into the worker; the learner adds two LLM jobs
 CHAT_INPUT = {"prompt": "Explain spaced repetition in one sentence.", "options": {"max_tokens": 64}}
 STREAMED_CHAT_INPUT = {"prompt": "Give one tip for remembering vocabulary.", "options": {"max_tokens": 48}}
 EMBED_INPUT = {
@@ -76,7 +82,47 @@ def _run_jobs(api_url: str, say) -> bool:
             say(json.dumps(_shorten(job), indent=2, ensure_ascii=False))
         streamed = _watch_streamed_chat(client, say)
         searched = _ingest_and_search(client, say, deadline)
-    return all(job["status"] == "succeeded" for job in finished) and streamed and searched
+        learner = _learner(client, say, deadline)
+    return all(job["status"] == "succeeded" for job in finished) and streamed and searched and learner
+
+
+def _learner(client: MentorqClient, say, deadline: float) -> bool:
+    """A profile from the sample intro, two progress events, the mastery table and one insight."""
+    job = client.ingest_profile(file=(SAMPLE_INTRO.name, SAMPLE_INTRO.read_bytes()))
+    say(f"\nprofile ingestion {job['id']} from {SAMPLE_INTRO.name}")
+    job = client.wait_until_done(job["id"], deadline_s=max(1.0, deadline - time.monotonic()))
+    if job["status"] != "succeeded":
+        say(f"  failed: {job['error']}")
+        return False
+    profile = job["output"]
+    say(
+        f"  saved revision {profile['revision']} of {profile['username']}: "
+        f"{len(profile['skills'])} skills, {len(profile['interests'])} interests, "
+        f"{len(profile['goals'])} goals kept; {profile['dropped_unsupported']} unsupported item(s) dropped"
+    )
+    for skill in profile["skills"]:
+        say(f"    skill: {skill['name']}" + (f" ({skill['level']})" if skill["level"] else ""))
+    insight_job = None
+    for event in PROGRESS_EVENTS:
+        recorded = client.record_progress(**event)
+        insight_job = recorded["job"]["id"]
+        say(f"  progress: {event['completed_task']!r} score {event['score']}")
+    state = client.progress()
+    say("\n  skill            mastery  evidence")
+    for row in state["mastery"]:
+        say(f"  {row['skill']:<16} {row['p_known']:>7.3f}  {row['evidence']:>8}")
+    insight = client.wait_until_done(insight_job, deadline_s=max(1.0, deadline - time.monotonic()))
+    if insight["status"] != "succeeded":
+        say(f"  insight failed: {insight['error']}")
+        return False
+    output = insight["output"]
+    say(f"\n  insight: {output['summary']}")
+    for step in output["next_steps"][:3]:
+        say(
+            f"    next: {step['action']}"
+            + (f" (cites chunks {step['cited_chunk_ids']})" if step["cited_chunk_ids"] else "")
+        )
+    return len(state["mastery"]) == 2
 
 
 def _ingest_and_search(client: MentorqClient, say, deadline: float) -> bool:

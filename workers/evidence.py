@@ -13,7 +13,10 @@ import unicodedata
 
 from rapidfuzz import fuzz
 
-MIN_QUOTE_CHARS = 8  # "a", "I am" match anything; a quote must say something
+# "a", "I am" match anything, and a bare name ("Priya Raman", "data analysis") only shows the
+# words occur: a quote must say something, so it needs a few words.
+MIN_QUOTE_CHARS = 8
+MIN_QUOTE_WORDS = 3
 NAME_IN_QUOTE_SCORE = 70.0  # an item's name must be recognisable in its quote (or in the source)
 
 
@@ -35,7 +38,7 @@ class Source:
     def contains(self, quote: str | None) -> bool:
         """Whether the quote (normalized) appears in the source, up to small differences."""
         normalized = normalize_text(quote or "")
-        if len(normalized) < MIN_QUOTE_CHARS:
+        if len(normalized) < MIN_QUOTE_CHARS or len(normalized.split()) < MIN_QUOTE_WORDS:
             return False
         return fuzz.partial_ratio(normalized, self.text) >= self.min_score
 

@@ -30,8 +30,9 @@ class Retrieved:
     collection: str
     score: float
 
-    def as_prompt_data(self) -> dict[str, Any]:
-        return {"chunk_id": self.chunk_id, "title": self.title, "text": self.text}
+    def as_prompt_data(self, *, max_chars: int | None = None) -> dict[str, Any]:
+        text = self.text if max_chars is None or len(self.text) <= max_chars else self.text[:max_chars] + "…"
+        return {"chunk_id": self.chunk_id, "title": self.title, "text": text}
 
 
 def readable_collections(session: Session, *, user_id: uuid.UUID) -> list[uuid.UUID]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
@@ -109,7 +109,10 @@ async def list_my_revisions(session: SessionDep, user: CurrentUser) -> RevisionL
 
 @router.post("/me/revisions/{number}/restore", response_model=ProfileRead, responses=problems(404))
 async def restore_my_revision(
-    number: int, session: SessionDep, user: CurrentUser, response: Response
+    number: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    session: SessionDep,
+    user: CurrentUser,
+    response: Response,
 ) -> ProfileRead:
     """A new revision with the contents of revision `number`."""
     profile = await profile_service.my_profile(session, user=user)

@@ -25,7 +25,10 @@ from workers.retrieval import hybrid_search, readable_collections
 from workers.runtime import JobContext, job_task
 
 WEAKEST = 3
-RETRIEVED = 6
+RETRIEVED = 4
+# Passage text shown to the model, in characters: four of them must fit a small local model's
+# 2,048-token context with the learner's data and the answer.
+PASSAGE_CHARS = 600
 NO_HISTORY = "No progress recorded yet, so this rests on your profile alone."
 
 SYSTEM_PROMPT = """You are a learning coach. You receive a learner's profile, their recent progress and
@@ -73,8 +76,8 @@ def progress_insight(ctx: JobContext, payload: InsightInput) -> InsightOutput:
         "mastery": [
             {"skill": m.name, "p_known": round(m.p_known, 2), "evidence": m.evidence} for m in mastery
         ],
-        "recent_progress": events,
-        "library": [chunk.as_prompt_data() for chunk in retrieved],
+        "recent_progress": events[:15],
+        "library": [chunk.as_prompt_data(max_chars=PASSAGE_CHARS) for chunk in retrieved],
     }
     messages = [
         {"role": "system", "content": SYSTEM_PROMPT},
@@ -85,7 +88,7 @@ def progress_insight(ctx: JobContext, payload: InsightInput) -> InsightOutput:
         messages,
         schema=generation_schema(InsightAnswer),
         validate=InsightAnswer.model_validate,
-        options={"temperature": 0.2, "max_tokens": 768},
+        options={"temperature": 0.2, "max_tokens": 512},
         on_token=ctx.emit_output,
     )
     return checked(

@@ -65,6 +65,9 @@ SOURCE = "I’ve been coding in Python since 2019 — mostly data pipelines. I w
         ("Go", "I have shipped Go services", False),  # not in the source
         ("Kubernetes", "I want to learn Rust", False),  # a real quote, an invented name
         ("Python", "Python", False),  # too short to prove anything
+        ("Python", "in Python since", True),
+        ("Python", "coding in Python", True),
+        ("Python", "Python since", False),  # a name and a word: says nothing
         ("Python", "", False),
     ],
 )

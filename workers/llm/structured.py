@@ -56,22 +56,27 @@ def unfence(text: str) -> str:
     return match.group(1) if match else text
 
 
-SIZE_BOUNDS = ("maxItems", "maxLength", "minItems")
+GENERATED_ITEMS_CAP = 8
 
 
-def generation_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The JSON schema of `model` to send with a request, without size bounds: llama.cpp unrolls
-    `maxItems: 50` into 50 nested optional rules (a grammar that crashes its parser), and the
-    bounds are checked on the answer by the model's own validation anyway."""
+def generation_schema(model: type[BaseModel], *, max_items: int = GENERATED_ITEMS_CAP) -> dict[str, Any]:
+    """The JSON schema of `model` to send with a request, made fit for grammar-constrained decoding:
+    string lengths dropped and every array capped at `max_items`. llama.cpp unrolls `maxItems: N`
+    into N nested optional rules (at 50 its grammar parser crashed the worker), and without a cap a
+    small model repeats items until max_tokens cuts its JSON. The answer is still validated
+    against the model's own, wider bounds."""
 
-    def strip(node: Any) -> Any:
-        if isinstance(node, dict):
-            return {key: strip(value) for key, value in node.items() if key not in SIZE_BOUNDS}
+    def fit(node: Any) -> Any:
         if isinstance(node, list):
-            return [strip(item) for item in node]
-        return node
+            return [fit(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        fitted = {key: fit(value) for key, value in node.items() if key not in ("maxLength", "minLength")}
+        if fitted.get("type") == "array":
+            fitted["maxItems"] = min(fitted.get("maxItems", max_items), max_items)
+        return fitted
 
-    return strip(model.model_json_schema())
+    return fit(model.model_json_schema())
 
 
 def describe_error(exc: BaseException) -> str:
