@@ -42,6 +42,11 @@ class Source:
             return False
         return fuzz.partial_ratio(normalized, self.text) >= self.min_score
 
+    def mentions(self, name: str) -> bool:
+        """Whether a name (a person's) appears in the source; names are short, so no word minimum."""
+        normalized = normalize_text(name)
+        return len(normalized) >= 2 and fuzz.partial_ratio(normalized, self.text) >= self.min_score
+
     def supports(self, name: str, quote: str | None) -> bool:
         """An item named `name` is supported when its quote is in the source and the name is
         recognisable in the quote or itself found in the source (so a real quote cannot carry an

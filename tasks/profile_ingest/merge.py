@@ -29,7 +29,7 @@ class Merged:
     def add(self, answer: Extraction, source: Source) -> None:
         """Union by normalized name, keeping each item's first spelling; drop what the source lacks."""
         if answer.display_name:
-            if source.supports(answer.display_name, answer.display_name):
+            if source.mentions(answer.display_name):
                 self.display_name = self.display_name or answer.display_name.strip()
             else:
                 self._drop("display_name", answer.display_name, None)
