@@ -10,6 +10,8 @@ from typing import Any, NoReturn
 
 import typer
 
+from mentorq.cli_profiles import profiles_app
+
 app = typer.Typer(
     help="mentorq: an asynchronous job platform for AI learning products.",
     no_args_is_help=True,
@@ -19,6 +21,7 @@ jobs_app = typer.Typer(
     help="Submit, inspect, list and cancel jobs through the HTTP API.", no_args_is_help=True
 )
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(profiles_app, name="profiles")
 
 PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 CELERY_APP = "workers.celery_app"
