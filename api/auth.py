@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from fastapi_users import BaseUserManager, FastAPIUsers, InvalidPasswordException, UUIDIDMixin, schemas
 from fastapi_users.authentication import AuthenticationBackend, BearerTransport, CookieTransport
+from fastapi_users.exceptions import UserNotExists
 from fastapi_users_db_sqlalchemy import SQLAlchemyUserDatabase
 from pydantic import model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import ProblemError
+from api.github_login import is_noreply
 from api.rate_limits import count, exhausted, forget, limit
 from api.tokens import get_token_strategy
 from core.settings import get_settings
-from db.models import User
+from db.models import OAuthAccount, User
 from db.session import get_async_session
 
 MIN_PASSWORD_LENGTH = 8
@@ -47,7 +50,7 @@ class UserUpdate(schemas.BaseUserUpdate):
 async def get_user_db(
     session: Annotated[AsyncSession, Depends(get_async_session)],
 ) -> AsyncIterator[SQLAlchemyUserDatabase]:
-    yield SQLAlchemyUserDatabase(session, User)
+    yield SQLAlchemyUserDatabase(session, User, OAuthAccount)
 
 
 class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
@@ -86,6 +89,58 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
         else:
             await forget(failures, "login", account)
         return user
+
+    async def oauth_callback(  # type: ignore[override]
+        self,
+        oauth_name: str,
+        access_token: str,
+        account_id: str,
+        account_email: str,
+        expires_at: int | None = None,
+        refresh_token: str | None = None,
+        request: Request | None = None,
+        *,
+        associate_by_email: bool = False,
+        is_verified_by_default: bool = False,
+    ) -> User:
+        """A provider login links to the account with its e-mail only when that e-mail is proven
+        (api/github_login.py hands over GitHub-verified addresses or a no-reply one, never linked).
+
+        If the account it links to never proved its e-mail, whoever registered it may not be its
+        owner (an attacker can pre-register a victim's address): the verified owner takes it over,
+        the password is replaced by an unusable one and every token issued before is refused."""
+        proven = not is_noreply(account_email)
+        unproven_account = None
+        if proven and not await self._linked(oauth_name, account_id):
+            existing = await self.user_db.get_by_email(account_email)
+            if existing is not None and not existing.is_verified:
+                unproven_account = existing
+        user = await super().oauth_callback(
+            oauth_name,
+            access_token,
+            account_id,
+            account_email,
+            expires_at,
+            refresh_token,
+            request,
+            associate_by_email=associate_by_email and proven,
+            is_verified_by_default=is_verified_by_default and proven,
+        )
+        if unproven_account is not None:
+            takeover = {
+                "hashed_password": self.password_helper.hash(self.password_helper.generate()),
+                "is_verified": True,
+                "sessions_valid_after": datetime.now(UTC),
+            }
+            user = await self.user_db.update(user, takeover)
+        return user
+
+    async def _linked(self, oauth_name: str, account_id: str) -> bool:
+        try:
+            await self.get_by_oauth_account(oauth_name, account_id)
+        except UserNotExists:
+            return False
+        return True
 
 
 async def get_user_manager(

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from api.auth import UserCreate, UserRead, UserUpdate, bearer_backend, cookie_backend, fastapi_users
 from api.errors import install_error_handlers
 from api.events import JobEventHub
+from api.github_login import install_github_login
 from api.openapi import install_openapi
 from api.rate_limits import RateLimits
 from api.request_guard import RequestGuard
@@ -72,6 +73,7 @@ def create_app() -> FastAPI:
     app.include_router(fastapi_users.get_auth_router(cookie_backend), prefix="/auth/cookie", tags=["auth"])
     app.include_router(fastapi_users.get_register_router(UserRead, UserCreate), prefix="/auth", tags=["auth"])
     app.include_router(fastapi_users.get_users_router(UserRead, UserUpdate), prefix="/users", tags=["users"])
+    install_github_login(app, settings, fastapi_users, bearer_backend)
     app.include_router(profiles.router)
     app.include_router(sessions.router)
     app.include_router(admin_profiles.router)

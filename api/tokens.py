@@ -1,6 +1,6 @@
 """Access tokens: JWTs that always expire and can be revoked (logging out revokes bearer and cookie alike).
 
-A token carries `sub` (the user), `aud`, `exp` and a random `jti`. Reading one requires all of
+A token carries `sub` (the user), `aud`, `exp`, `iat` and a random `jti`. Reading one requires all of
 them, so a token minted without an expiry is refused. Logging out records the `jti` in
 `revoked_tokens` until the token would have expired; every request checks it in the same query
 that loads the user (db/users.py), so a revoked token is 401 everywhere at once, and a revocation
@@ -10,6 +10,7 @@ survives a Redis restart (it lives in PostgreSQL). Retention deletes revocations
 from __future__ import annotations
 
 import secrets
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated
@@ -57,10 +58,20 @@ class RevocableJWTStrategy(JWTStrategy[User, uuid.UUID]):
             user_id = user_manager.parse_id(claims["sub"])
         except (jwt.PyJWTError, exceptions.InvalidID):
             return None
-        return await users.token_owner(self.session, user_id=user_id, jti=str(claims["jti"]))
+        # Tokens from before `iat` was written count as issued at the epoch: refused only by a reset.
+        issued_at = datetime.fromtimestamp(float(claims.get("iat", 0)), tz=UTC)
+        return await users.token_owner(
+            self.session, user_id=user_id, jti=str(claims["jti"]), issued_at=issued_at
+        )
 
     async def write_token(self, user: User) -> str:
-        claims = {"sub": str(user.id), "aud": self.token_audience, "jti": secrets.token_urlsafe(16)}
+        # `iat` to the microsecond: a token issued right after a sessions reset must still count as after it.
+        claims = {
+            "sub": str(user.id),
+            "aud": self.token_audience,
+            "jti": secrets.token_urlsafe(16),
+            "iat": time.time(),
+        }
         return generate_jwt(claims, self.encode_key, self.lifetime_seconds, algorithm=self.algorithm)
 
     async def destroy_token(self, token: str, user: User) -> None:

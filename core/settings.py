@@ -31,6 +31,13 @@ class Settings(BaseSettings):
 
     secret_key: str = Field("changethis", alias="SECRET_KEY")
     access_token_lifetime_seconds: int = Field(3600, alias="MENTORQ_TOKEN_LIFETIME_SECONDS")
+    # GitHub sign-in is on only when both are set (an OAuth app's credentials). The URLs move it
+    # to GitHub Enterprise (or to the tests' fake); the redirect URL defaults to the API's callback.
+    github_client_id: str | None = Field(None, alias="GITHUB_CLIENT_ID")
+    github_client_secret: str | None = Field(None, alias="GITHUB_CLIENT_SECRET")
+    github_url: str = Field("https://github.com", alias="MENTORQ_GITHUB_URL")
+    github_api_url: str = Field("https://api.github.com", alias="MENTORQ_GITHUB_API_URL")
+    github_redirect_url: str | None = Field(None, alias="MENTORQ_GITHUB_REDIRECT_URL")
 
     max_body_bytes: int = Field(1_048_576, alias="MENTORQ_MAX_BODY_BYTES")
     max_wait_seconds: int = Field(60, ge=0, le=60, alias="MENTORQ_MAX_WAIT_SECONDS")

@@ -5,19 +5,27 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import delete, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from core.job_status import ACTIVE
 from db.models import Collection, Job, RevokedToken, User
 
 
-async def token_owner(session: AsyncSession, *, user_id: uuid.UUID, jti: str) -> User | None:
-    """The token's user, unless the token was revoked (logged out): one query on every request."""
+async def token_owner(
+    session: AsyncSession, *, user_id: uuid.UUID, jti: str, issued_at: datetime
+) -> User | None:
+    """The token's user, unless the token was revoked (logged out) or issued before the account's
+    sessions were reset (a takeover by its verified owner): one query on every request."""
     revoked = exists().where(RevokedToken.jti == jti)
-    return (await session.execute(select(User).where(User.id == user_id, ~revoked))).scalar_one_or_none()
+    still_valid = or_(User.sessions_valid_after.is_(None), User.sessions_valid_after <= issued_at)
+    # The linked GitHub accounts are not needed to authorize a request: no second query for them.
+    query = (
+        select(User).where(User.id == user_id, ~revoked, still_valid).options(lazyload(User.oauth_accounts))
+    )
+    return (await session.execute(query)).scalar_one_or_none()
 
 
 async def revoke_token(session: AsyncSession, *, jti: str, user_id: uuid.UUID, expires_at: datetime) -> None:

@@ -70,13 +70,7 @@ def upload_source(
     client, filename: str, content: bytes, *, user_email: str | None, external_id: str | None
 ) -> dict[str, Any]:
     """POST /api/profiles/ingest as multipart `file`, with the admin's target as form fields."""
-    form = {
-        key: value for key, value in {"user_email": user_email, "external_id": external_id}.items() if value
-    }
-    # MentorqClient.ingest_profile sends no target fields, so the request is made here.
-    return client._request(
-        "POST", "/api/profiles/ingest", files={"file": (filename, content)}, data=form, timeout_extra=60
-    )
+    return client.ingest_profile(file=(filename, content), user_email=user_email, external_id=external_id)
 
 
 def follow_job(client, job_id: str) -> dict[str, Any]:

@@ -162,12 +162,23 @@ class MentorqClient:
         return self._request("POST", "/v1/search", json=payload)
 
     def ingest_profile(
-        self, *, text: str | None = None, file: tuple[str, bytes] | None = None
+        self,
+        *,
+        text: str | None = None,
+        file: tuple[str, bytes] | None = None,
+        user_email: str | None = None,
+        external_id: str | None = None,
     ) -> dict[str, Any]:
-        """Queue a profile ingestion from a text or a file (name, bytes); returns its job."""
+        """Queue a profile ingestion from a text or a file (name, bytes); returns its job. Admins may
+        name whose profile it is: an account (`user_email`) or a person without one (`external_id`)."""
+        target = {
+            key: value for key, value in (("user_email", user_email), ("external_id", external_id)) if value
+        }
         if file is not None:
-            return self._request("POST", "/api/profiles/ingest", files={"file": file}, timeout_extra=60)
-        return self._request("POST", "/api/profiles/ingest", json={"text": text})
+            return self._request(
+                "POST", "/api/profiles/ingest", files={"file": file}, data=target, timeout_extra=60
+            )
+        return self._request("POST", "/api/profiles/ingest", json={"text": text, **target})
 
     def record_progress(self, **event: Any) -> dict[str, Any]:
         """Record a progress event: {event, mastery, review, job}."""

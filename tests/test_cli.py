@@ -103,7 +103,7 @@ runner = CliRunner()
 def test_help_lists_every_command() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("dev", "demo", "api", "worker", "beat", "flower", "migrate", "login", "jobs"):
+    for command in ("dev", "demo", "api", "worker", "beat", "flower", "migrate", "login", "jobs", "profiles"):
         assert command in result.output
     jobs = runner.invoke(app, ["jobs", "--help"])
     for command in ("submit", "get", "list", "cancel"):

@@ -11,7 +11,7 @@ from db.models.learners import (
     ReviewCard,
     SkillMastery,
 )
-from db.models.users import RevokedToken, User
+from db.models.users import OAuthAccount, RevokedToken, User
 from db.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookSecret
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "JobAttachment",
     "JobEvent",
     "LearningSession",
+    "OAuthAccount",
     "Profile",
     "ProfileRevision",
     "ProgressEvent",
