@@ -25,6 +25,7 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import ProblemError, problem_response
+from api.tokens import verified_claims
 from core.redis_clients import get_async_redis
 from core.settings import get_settings
 
@@ -123,9 +124,7 @@ def caller(scope: Scope) -> tuple[str, str]:
                 token = value
     if token:
         try:
-            claims = jwt.decode(
-                token, get_settings().secret_key, audience=TOKEN_AUDIENCE, algorithms=["HS256"]
-            )
+            claims = verified_claims(token, get_settings().secret_key, audience=TOKEN_AUDIENCE)
             return "user", str(claims["sub"])
         except (jwt.PyJWTError, KeyError):
             pass

@@ -12,8 +12,10 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated
+from functools import lru_cache
+from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends
@@ -32,6 +34,29 @@ from db.unit_of_work import commit_async
 REQUIRED_CLAIMS = ["exp", "sub", "aud", "jti"]
 
 
+@lru_cache(maxsize=4096)
+def _verified(token: str, key: str, audience: tuple[str, ...], algorithm: str) -> dict[str, Any]:
+    return jwt.decode(
+        token,
+        key,
+        audience=list(audience),
+        algorithms=[algorithm],
+        options={"require": REQUIRED_CLAIMS},
+    )
+
+
+def verified_claims(
+    token: str, key: str, *, audience: Sequence[str], algorithm: str = "HS256"
+) -> dict[str, Any]:
+    """The token's claims, checked: signature, audience and required claims once per token (recent
+    tokens are remembered: a request reads its token twice, in the rate limiter and in the login
+    backend, and a client sends the same one for an hour), expiry on every call."""
+    claims = _verified(token, key, tuple(audience), algorithm)
+    if claims["exp"] <= time.time():
+        raise jwt.ExpiredSignatureError("Signature has expired")
+    return dict(claims)
+
+
 class RevocableJWTStrategy(JWTStrategy[User, uuid.UUID]):
     """fastapi-users' JWT strategy with required expiry and a revocation list."""
 
@@ -39,14 +64,8 @@ class RevocableJWTStrategy(JWTStrategy[User, uuid.UUID]):
         super().__init__(secret=secret, lifetime_seconds=lifetime_seconds)
         self.session = session
 
-    def _claims(self, token: str) -> dict:
-        return jwt.decode(
-            token,
-            self.decode_key,
-            audience=self.token_audience,
-            algorithms=[self.algorithm],
-            options={"require": REQUIRED_CLAIMS},
-        )
+    def _claims(self, token: str) -> dict[str, Any]:
+        return verified_claims(token, self.decode_key, audience=self.token_audience, algorithm=self.algorithm)
 
     async def read_token(
         self, token: str | None, user_manager: BaseUserManager[User, uuid.UUID]

@@ -32,15 +32,18 @@ def is_correct(score: float | None) -> bool:
     return score is None or score >= CORRECT_AT
 
 
+def bkt_likelihoods(correct: bool, params: BKTParameters) -> tuple[float, float]:
+    """P(this observation | the skill is known), P(this observation | it is not)."""
+    return (1 - params.slip, params.guess) if correct else (params.slip, 1 - params.guess)
+
+
 def bkt_update(p_known: float, correct: bool, params: BKTParameters) -> float:
-    """P(known) after one observed attempt: Bayes on the observation, then the learning transition."""
-    if correct:
-        seen = p_known * (1 - params.slip)
-        posterior = seen / (seen + (1 - p_known) * params.guess)
-    else:
-        seen = p_known * params.slip
-        posterior = seen / (seen + (1 - p_known) * (1 - params.guess))
-    return posterior + (1 - posterior) * params.learn
+    """P(known) after one observed attempt: Bayes on the observation, then the learning transition.
+
+    db/progress.py has PostgreSQL apply the same formula to the row it locks; the tests compare the two."""
+    if_known, if_unknown = bkt_likelihoods(correct, params)
+    posterior = p_known * if_known / (p_known * if_known + (1 - p_known) * if_unknown)
+    return params.learn + (1 - params.learn) * posterior
 
 
 @lru_cache
@@ -50,7 +53,10 @@ def _scheduler() -> Scheduler:
 
 
 def new_card() -> dict[str, Any]:
-    return Card().to_dict()
+    # An explicit card_id: without one, fsrs stamps the clock and then sleeps 1 ms "to prevent
+    # collisions", which would block the API's event loop on every new card. Cards are keyed by
+    # (user, item) here, so the id is never used.
+    return Card(card_id=0).to_dict()
 
 
 def review(card: dict[str, Any], correct: bool, at: datetime) -> tuple[dict[str, Any], datetime]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -47,6 +48,35 @@ def test_an_event_updates_mastery_and_reviews_in_one_answer(client: ApiClient):
     assert [e["completed_task"] for e in progress["timeline"]] == ["loops KATA", "Loops kata"]
     assert progress["mastery"][0]["skill"] == "Python"  # weakest first
     assert progress["streak_days"] == 1
+
+
+def test_concurrent_events_of_one_learner_lose_no_update(client: ApiClient):
+    """Twelve events at once on the same skills (listed in both orders) and the same task: every
+    one counts once in mastery and on the card, and none deadlocks."""
+    events = [
+        {
+            "completed_task": "Joins drill",
+            "skills": ["sql", "joins"] if i % 2 else ["joins", "sql"],
+            "score": 1.0,
+        }
+        for i in range(12)
+    ]
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        answers = list(pool.map(lambda body: client.post("/api/profiles/progress", json=body), events))
+    assert [answer.status_code for answer in answers] == [202] * 12, [a.text for a in answers]
+
+    expected = DEFAULTS.prior
+    for _ in events:
+        expected = bkt_update(expected, True, DEFAULTS)
+    progress = client.get("/api/profiles/progress").json()
+    assert {
+        (m["skill"], m["evidence"], m["correct"], round(m["p_known"], 6)) for m in progress["mastery"]
+    } == {
+        ("joins", 12, 12, round(expected, 6)),
+        ("sql", 12, 12, round(expected, 6)),
+    }
+    # Each answer saw its own review: the card's review counts are 1..12, each once.
+    assert sorted(answer.json()["review"]["reviews"] for answer in answers) == list(range(1, 13))
 
 
 def test_a_burst_of_events_shares_one_queued_insight(stack: Stack, client: ApiClient):
