@@ -70,7 +70,7 @@ def direct_server() -> int:
     from llama_cpp import Llama
 
     from core.catalog import packaged_gguf_path
-    from workers.llm.local import N_CTX, _n_threads  # the worker's own settings
+    from workers.llm.local import N_CTX, REPEAT_PENALTY, _n_threads  # the worker's own settings
 
     out = sys.stdout
     sys.stdout = sys.stderr  # llama.cpp chatter must not corrupt the protocol
@@ -91,6 +91,7 @@ def direct_server() -> int:
             messages=messages,
             max_tokens=request["max_tokens"],
             temperature=request["temperature"],
+            repeat_penalty=REPEAT_PENALTY,
             stream=True,
         ):
             delta = chunk["choices"][0]["delta"].get("content") or ""

@@ -86,8 +86,16 @@ def _prompt_tokens(llm: Any, messages: list[dict]) -> int:
     return sum(len(llm.tokenize(str(m.get("content", "")).encode(), add_bos=False)) for m in messages)
 
 
+# Ollama's default (llama.cpp's own is 1.0, off). Without it the 135M model at temperature 0 can
+# loop on one phrase inside a JSON string until max_tokens cuts the JSON (seen in `make demo`).
+REPEAT_PENALTY = 1.1
+
+
 def _completion_kwargs(json_schema: dict | None, options: dict | None) -> dict:
-    kwargs: dict[str, Any] = {"max_tokens": option(options, "max_tokens", DEFAULT_MAX_TOKENS)}
+    kwargs: dict[str, Any] = {
+        "max_tokens": option(options, "max_tokens", DEFAULT_MAX_TOKENS),
+        "repeat_penalty": option(options, "repeat_penalty", REPEAT_PENALTY),
+    }
     for key in ("temperature", "top_p", "seed", "stop"):
         if (value := option(options, key)) is not None:
             kwargs[key] = value
