@@ -12,6 +12,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PLACEHOLDER_SECRETS = {"", "changethis", "change-me", "changeme", "secret"}
 
 
+SANDBOX_LAYERS = ("rlimits", "namespaces", "landlock", "seccomp")
+
+
 class Settings(BaseSettings):
     """Process-wide configuration; environment variables override the defaults."""
 
@@ -103,8 +106,32 @@ class Settings(BaseSettings):
     profile_window_words: int = Field(1200, ge=100, alias="MENTORQ_PROFILE_WINDOW_WORDS")
     evidence_min_score: float = Field(90.0, ge=0, le=100, alias="MENTORQ_EVIDENCE_MIN_SCORE")
 
+    # The code sandbox (workers/sandbox): limits per run (Judge0's defaults), and the layers the
+    # deployment requires (comma-separated, of rlimits, namespaces, landlock, seccomp): a coding
+    # submission on a host that cannot apply one fails with `sandbox_unavailable` instead of
+    # running less confined.
+    sandbox_cpu_s: float = Field(5.0, gt=0, le=60, alias="MENTORQ_SANDBOX_CPU_SECONDS")
+    sandbox_wall_s: float = Field(10.0, gt=0, le=120, alias="MENTORQ_SANDBOX_WALL_SECONDS")
+    sandbox_memory_mb: int = Field(256, ge=32, alias="MENTORQ_SANDBOX_MEMORY_MB")
+    sandbox_output_kb: int = Field(1024, ge=1, alias="MENTORQ_SANDBOX_OUTPUT_KB")
+    sandbox_processes: int = Field(32, ge=1, alias="MENTORQ_SANDBOX_PROCESSES")
+    sandbox_file_kb: int = Field(1024, ge=1, alias="MENTORQ_SANDBOX_FILE_KB")
+    sandbox_require_list: str = Field("rlimits,landlock,seccomp", alias="MENTORQ_SANDBOX_REQUIRE")
+
     # Kinds used only by the test suite and operators' smoke checks (debug.sleep).
     debug_kinds: bool = Field(False, alias="MENTORQ_DEBUG_KINDS")
+
+    @field_validator("sandbox_require_list")
+    @classmethod
+    def _known_layers(cls, value: str) -> str:
+        unknown = {name.strip() for name in value.split(",") if name.strip()} - set(SANDBOX_LAYERS)
+        if unknown:
+            raise ValueError(f"unknown sandbox layers {sorted(unknown)}; known: {', '.join(SANDBOX_LAYERS)}")
+        return value
+
+    @property
+    def sandbox_require(self) -> tuple[str, ...]:
+        return tuple(name.strip() for name in self.sandbox_require_list.split(",") if name.strip())
 
     @field_validator("rate_limit_user", "rate_limit_anonymous", "login_failures_per_account")
     @classmethod

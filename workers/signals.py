@@ -56,16 +56,43 @@ def _start_liveness(sender=None, **_: object) -> None:
     hostname = getattr(sender, "hostname", None) or "unknown"
     queues = sorted(q.name for q in sender.app.amqp.queues.consume_from.values()) if sender else []
 
+    sandbox = _sandbox_report()
+
     def beat() -> None:
         while not _stop_liveness.is_set():
             try:
-                info = {"hostname": hostname, "pid": os.getpid(), "queues": queues, "at": time.time()}
+                info = {
+                    "hostname": hostname,
+                    "pid": os.getpid(),
+                    "queues": queues,
+                    "at": time.time(),
+                    "sandbox": sandbox,
+                }
                 get_redis().set(worker_key(hostname), json.dumps(info), ex=LIVENESS_TTL_S)
             except Exception:  # noqa: BLE001 - Redis may be down; keep trying
                 log.debug("liveness update failed", exc_info=True)
             _stop_liveness.wait(LIVENESS_EVERY_S)
 
     threading.Thread(target=beat, name="mentorq-liveness", daemon=True).start()
+
+
+def _sandbox_report() -> dict:
+    """Which sandbox layers this host applies, logged once and shown in /readyz with the worker."""
+    from workers.sandbox import probe
+
+    found = probe()
+    report = {"active": found["active"], "missing": found["missing"]}
+    if found["missing"]:
+        log.warning(
+            "code sandbox: layers %s active; required %s missing: coding submissions will fail with "
+            "sandbox_unavailable (%s)",
+            found["active"],
+            found["missing"],
+            {name: found["layers"].get(name, {}).get("reason") for name in found["missing"]},
+        )
+    else:
+        log.info("code sandbox: layers %s active", ", ".join(found["active"]))
+    return report
 
 
 @worker_shutdown.connect

@@ -48,6 +48,9 @@ async def _check_workers() -> dict[str, Any]:
         "count": len(workers),
         "queues": queues,
         "hostnames": [w["hostname"] for w in workers],
+        # The code sandbox's layers on each worker's host (workers/sandbox): informative here; a
+        # coding submission on a worker missing a required layer fails with sandbox_unavailable.
+        "sandbox": {w["hostname"]: w.get("sandbox") for w in workers},
     }
 
 

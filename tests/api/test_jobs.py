@@ -125,6 +125,9 @@ def test_readyz_reports_each_dependency(stack: Stack) -> None:
     assert body["status"] == "ready", body
     assert body["checks"]["workers"]["count"] >= 1
     assert set(body["checks"]["workers"]["queues"]) >= {"gpu", "cpu", "io", "maintenance"}
+    # Each worker says which code-sandbox layers its host applies (all four on this kernel).
+    for report in body["checks"]["workers"]["sandbox"].values():
+        assert report == {"active": ["rlimits", "namespaces", "landlock", "seccomp"], "missing": []}
 
 
 def test_unknown_job_id_and_garbage_id_are_404(client: ApiClient) -> None:
