@@ -21,6 +21,7 @@ from api.routes import (
     events,
     health,
     jobs,
+    learning,
     meta,
     profiles,
     search,
@@ -76,6 +77,7 @@ def create_app() -> FastAPI:
     install_github_login(app, settings, fastapi_users, bearer_backend)
     app.include_router(profiles.router)
     app.include_router(sessions.router)
+    app.include_router(learning.router)
     app.include_router(admin_profiles.router)
     app.include_router(jobs.router)
     app.include_router(events.router)

@@ -225,6 +225,9 @@ def build_stack(root: Path, *, ollama_url: str) -> Stack:
         "MENTORQ_WEBHOOK_TIMEOUT_SECONDS": "2",
         "MENTORQ_WEBHOOK_RETRY_SCHEDULE": "[1, 1, 1, 1, 1, 1, 1]",
         "MENTORQ_SSE_KEEPALIVE_SECONDS": "1",
+        # An endless loop in a graded submission ends in 1 s of CPU instead of 5.
+        "MENTORQ_SANDBOX_CPU_SECONDS": "1",
+        "MENTORQ_SANDBOX_WALL_SECONDS": "4",
         "MENTORQ_FETCH_ALLOW_PRIVATE": "true",
         "MENTORQ_MAX_DOCUMENT_BYTES": "2000000",
         "MENTORQ_FETCH_TIMEOUT_SECONDS": "2",

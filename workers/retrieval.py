@@ -17,6 +17,10 @@ from db.models import Collection
 from workers.embeddings import get_embedding_provider
 
 CANDIDATES = 40  # each list brings this many to the fusion, as the API's search does for k <= 10
+# Fusion always returns k chunks if the library has any; a chunk counts as being *on* the query
+# only if it shares a word with it or its embedding is this close (cosine distance; unrelated
+# passages sit around 0.8-1.0 with all-MiniLM-L6-v2, related ones under 0.6).
+RELEVANT_DISTANCE = 0.7
 
 
 @dataclass
@@ -29,6 +33,14 @@ class Retrieved:
     text: str
     collection: str
     score: float
+    keyword_rank: int | None = None
+    vector_distance: float | None = None
+
+    @property
+    def relevant(self) -> bool:
+        return self.keyword_rank is not None or (
+            self.vector_distance is not None and self.vector_distance <= RELEVANT_DISTANCE
+        )
 
     def as_prompt_data(self, *, max_chars: int | None = None) -> dict[str, Any]:
         text = self.text if max_chars is None or len(self.text) <= max_chars else self.text[:max_chars] + "…"
@@ -65,6 +77,8 @@ def hybrid_search(
             text=row["text"],
             collection=row["collection"],
             score=hit.score,
+            keyword_rank=hit.keyword_rank,
+            vector_distance=hit.vector_distance,
         )
         for hit in hits
         if (row := details.get(hit.chunk_id)) is not None

@@ -11,6 +11,7 @@ from db.models.learners import (
     ReviewCard,
     SkillMastery,
 )
+from db.models.learning import Exercise, Submission
 from db.models.users import OAuthAccount, RevokedToken, User
 from db.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookSecret
 
@@ -22,6 +23,7 @@ __all__ = [
     "Document",
     "DocumentBlob",
     "Embedding",
+    "Exercise",
     "Job",
     "JobAttachment",
     "JobEvent",
@@ -32,6 +34,7 @@ __all__ = [
     "ProgressEvent",
     "ReviewCard",
     "SkillMastery",
+    "Submission",
     "JobStatus",
     "KnowledgeState",
     "RevokedToken",

@@ -1,0 +1,129 @@
+"""Exercises for learners: generate one (an `exercise` job), read it without its key, submit answers
+(a `grade` job each) and list the attempts."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.errors import ProblemError
+from api.job_service import job_read
+from api.learning_schemas import (
+    MAX_ANSWER_BYTES,
+    ExerciseCreate,
+    ExerciseRead,
+    SubmissionList,
+    SubmissionRead,
+    VisibleTestRead,
+)
+from api.learning_session_service import open_session_for
+from api.quotas import check_job_quota
+from api.schemas import JobRead
+from core.exercise_rules import normalized
+from db.jobs import create_job
+from db.models import Exercise, Submission, User
+from db.unit_of_work import commit_async
+from tasks.exercise.spec import SPEC as EXERCISE
+from tasks.grade.spec import SPEC as GRADE
+
+
+def exercise_read(exercise: Exercise) -> ExerciseRead:
+    return ExerciseRead(
+        id=exercise.id,
+        exercise_type=exercise.exercise_type,  # type: ignore[arg-type]
+        source=exercise.source,
+        topic=exercise.topic,
+        skills=exercise.skills,
+        difficulty=exercise.difficulty,  # type: ignore[arg-type]
+        prompt=exercise.prompt,
+        choices=exercise.choices,
+        starter_code=exercise.starter_code,
+        visible_tests=[VisibleTestRead(**test) for test in exercise.visible_tests],
+        hidden_tests=len(exercise.key.get("hidden_tests", [])),
+        hints=exercise.hints,
+        cited_chunk_ids=exercise.cited_chunk_ids,
+        grounded=exercise.grounded,
+        created_at=exercise.created_at,
+    )
+
+
+async def request_exercise(session: AsyncSession, *, user: User, request: ExerciseCreate) -> JobRead:
+    session_id = await open_session_for(session, user=user, session_id=request.session_id)
+    await check_job_quota(session, user=user)
+    payload = request.model_dump(exclude={"session_id"}, mode="json") | {"user_id": str(user.id)}
+    job = create_job(session, EXERCISE, input=payload, owner_id=user.id, session_id=session_id)
+    await commit_async(session)
+    return job_read(job)
+
+
+async def visible_exercise(session: AsyncSession, *, user: User, exercise_id: uuid.UUID) -> Exercise:
+    """The exercise if the user may answer it (theirs, or one an admin wrote for everyone); else 404."""
+    exercise = (
+        await session.execute(
+            select(Exercise).where(
+                Exercise.id == exercise_id, or_(Exercise.owner_id == user.id, Exercise.owner_id.is_(None))
+            )
+        )
+    ).scalar_one_or_none()
+    if exercise is None:
+        raise ProblemError(404, "exercise_not_found", "no such exercise")
+    return exercise
+
+
+async def submit(session: AsyncSession, *, user: User, exercise_id: uuid.UUID, answer: str) -> JobRead:
+    if len(answer.encode()) > MAX_ANSWER_BYTES:
+        raise ProblemError(413, "answer_too_large", f"an answer is at most {MAX_ANSWER_BYTES // 1024} KB")
+    exercise = await visible_exercise(session, user=user, exercise_id=exercise_id)
+    if exercise.exercise_type == "multiple_choice" and normalized(answer) not in {
+        normalized(choice) for choice in exercise.choices or []
+    }:
+        raise ProblemError(
+            422,
+            "invalid_choice",
+            "answer with one of the exercise's choices, as written",
+            errors=[{"path": "answer", "message": "not one of the choices"}],
+        )
+    await check_job_quota(session, user=user)
+    # Serialize a learner's attempts at one exercise so attempt numbers never collide.
+    await session.execute(select(Exercise.id).where(Exercise.id == exercise.id).with_for_update())
+    attempt = (
+        await session.execute(
+            select(func.coalesce(func.max(Submission.attempt), 0)).where(
+                Submission.exercise_id == exercise.id, Submission.user_id == user.id
+            )
+        )
+    ).scalar_one() + 1
+    submission = Submission(
+        id=uuid.uuid4(),
+        exercise_id=exercise.id,
+        user_id=user.id,
+        attempt=attempt,
+        answer=answer,
+        status="grading",
+    )
+    job = create_job(
+        session,
+        GRADE,
+        input={"submission_id": str(submission.id)},
+        owner_id=user.id,
+        session_id=exercise.session_id,
+    )
+    submission.job_id = job.id
+    session.add(submission)
+    await commit_async(session)
+    return job_read(job)
+
+
+async def submissions(session: AsyncSession, *, user: User, exercise_id: uuid.UUID) -> SubmissionList:
+    exercise = await visible_exercise(session, user=user, exercise_id=exercise_id)
+    rows = (
+        await session.execute(
+            select(Submission)
+            .where(Submission.exercise_id == exercise.id, Submission.user_id == user.id)
+            .order_by(Submission.attempt)
+        )
+    ).scalars()
+    listed = [SubmissionRead.model_validate(row, from_attributes=True) for row in rows]
+    return SubmissionList(attempts=len(listed), submissions=listed)

@@ -1,0 +1,71 @@
+"""Request and response bodies of /api/learning (the learning assistant's own service)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.exercise_rules import ExerciseType
+from core.profile_fields import Level
+
+MAX_ANSWER_BYTES = 64 * 1024
+
+
+class ExerciseCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    exercise_type: ExerciseType
+    topic: str | None = Field(None, min_length=1, max_length=200)
+    skills: list[str] = Field(default_factory=list, max_length=10)
+    difficulty: Level | None = None
+    session_id: uuid.UUID | None = None
+
+
+class VisibleTestRead(BaseModel):
+    name: str
+    code: str
+
+
+class ExerciseRead(BaseModel):
+    """What a learner sees of an exercise: never its answer, rubric, solution or hidden tests."""
+
+    id: uuid.UUID
+    exercise_type: ExerciseType
+    source: str = Field(description="generated (for you), authored or gift (by an admin, for everyone)")
+    topic: str | None
+    skills: list[str]
+    difficulty: Level | None
+    prompt: str
+    choices: list[str] | None
+    starter_code: str | None
+    visible_tests: list[VisibleTestRead]
+    hidden_tests: int
+    hints: list[str]
+    cited_chunk_ids: list[int]
+    grounded: bool
+    created_at: datetime
+
+
+class SubmissionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    answer: str = Field(min_length=1, description=f"at most {MAX_ANSWER_BYTES // 1024} KB (413 above)")
+
+
+class SubmissionRead(BaseModel):
+    id: uuid.UUID
+    exercise_id: uuid.UUID
+    attempt: int
+    status: str = Field(description="grading, graded or failed")
+    job_id: uuid.UUID | None
+    result: dict[str, Any] | None
+    created_at: datetime
+    graded_at: datetime | None
+
+
+class SubmissionList(BaseModel):
+    attempts: int
+    submissions: list[SubmissionRead]

@@ -1,0 +1,60 @@
+"""/api/learning: the learning assistant's own service (the original paths): exercises and their
+submissions."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response
+
+from api import exercise_service
+from api.deps import CurrentUser, SessionDep
+from api.learning_schemas import ExerciseCreate, ExerciseRead, SubmissionCreate, SubmissionList
+from api.openapi import problems
+from api.schemas import JobRead
+
+router = APIRouter(prefix="/api/learning", tags=["learning"])
+
+
+@router.post("/exercises", response_model=JobRead, status_code=202, responses=problems(404, 409, 429))
+async def request_exercise(
+    request: ExerciseCreate, session: SessionDep, user: CurrentUser, response: Response
+) -> JobRead:
+    """Queue an `exercise` job: an exercise on the topic (or your weakest skill), grounded in the
+    library, published only once it passes the gate. Its output (and GET below) never holds the key."""
+    job = await exercise_service.request_exercise(session, user=user, request=request)
+    response.headers["Location"] = f"/v1/jobs/{job.id}"
+    return job
+
+
+@router.get("/exercises/{exercise_id}", response_model=ExerciseRead, responses=problems(404))
+async def read_exercise(exercise_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> ExerciseRead:
+    """An exercise you may answer: its prompt, choices, starter code, visible tests and hints."""
+    exercise = await exercise_service.visible_exercise(session, user=user, exercise_id=exercise_id)
+    return exercise_service.exercise_read(exercise)
+
+
+@router.post(
+    "/exercises/{exercise_id}/submissions",
+    response_model=JobRead,
+    status_code=202,
+    responses=problems(404, 413, 429),
+)
+async def submit_answer(
+    exercise_id: uuid.UUID,
+    request: SubmissionCreate,
+    session: SessionDep,
+    user: CurrentUser,
+    response: Response,
+) -> JobRead:
+    """Queue a `grade` job for your answer (multiple choice: one of the choices as written; coding:
+    the code)."""
+    job = await exercise_service.submit(session, user=user, exercise_id=exercise_id, answer=request.answer)
+    response.headers["Location"] = f"/v1/jobs/{job.id}"
+    return job
+
+
+@router.get("/exercises/{exercise_id}/submissions", response_model=SubmissionList, responses=problems(404))
+async def list_submissions(exercise_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> SubmissionList:
+    """Your attempts at the exercise, oldest first, with their results."""
+    return await exercise_service.submissions(session, user=user, exercise_id=exercise_id)

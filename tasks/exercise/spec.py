@@ -1,0 +1,66 @@
+"""The `exercise` kind: an exercise generated for a learner (or written by an admin), published only
+through the gate (core/exercise_rules.py, plus the coding check in the sandbox)."""
+
+from __future__ import annotations
+
+import uuid
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.exercise_rules import ExerciseDraft, ExerciseType
+from core.jobspec import JobSpec
+from core.profile_fields import Level
+
+
+class ExerciseInput(BaseModel):
+    """Created by POST /api/learning/exercises (for the learner) and POST /v1/admin/exercises
+    (`authored`: an admin's exercise with its key, checked by the same gate)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    exercise_type: ExerciseType
+    user_id: uuid.UUID | None = None
+    topic: str | None = Field(None, max_length=200)
+    skills: list[str] = Field(default_factory=list, max_length=10)
+    difficulty: Level | None = None
+    authored: ExerciseDraft | None = None
+
+
+class VisibleTest(BaseModel):
+    name: str
+    code: str
+
+
+class ExerciseOutput(BaseModel):
+    """The published exercise as the learner sees it: never its answer, rubric, solution or hidden
+    tests (those stay in the exercise's key, read only by the grader)."""
+
+    exercise_id: uuid.UUID
+    exercise_type: ExerciseType
+    topic: str | None
+    skills: list[str]
+    difficulty: Level | None
+    prompt: str
+    choices: list[str] | None
+    starter_code: str | None
+    visible_tests: list[VisibleTest]
+    hidden_tests: int
+    hints: list[str]
+    cited_chunk_ids: list[int]
+    # False when the library had nothing on the topic: made from the model's general knowledge.
+    grounded: bool
+    drafts: int = Field(description="drafts made until one passed the gate")
+    rejected: list[list[str]] = Field(description="why each earlier draft was rejected")
+    model: str | None
+
+
+SPEC = JobSpec(
+    name="exercise",
+    description="Generate or check an exercise and publish it through the gate (/api/learning/exercises).",
+    input_model=ExerciseInput,
+    output_model=ExerciseOutput,
+    queue="gpu",
+    soft_time_limit=600,
+    time_limit=660,
+    internal=True,
+)
