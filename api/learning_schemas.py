@@ -14,6 +14,15 @@ from core.profile_fields import Level
 MAX_ANSWER_BYTES = 64 * 1024
 
 
+class ResourcesRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(min_length=1, max_length=500)
+    session_id: uuid.UUID | None = None
+    k: int = Field(5, ge=3, le=10, description="how many resources (3 to 10)")
+    level: Level | None = Field(None, description="the level to aim at (default: your profile's)")
+
+
 class ExerciseCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -35,6 +35,9 @@ class Retrieved:
     score: float
     keyword_rank: int | None = None
     vector_distance: float | None = None
+    url: str | None = None
+    resource_type: str | None = None
+    level: str | None = None
 
     @property
     def relevant(self) -> bool:
@@ -79,6 +82,9 @@ def hybrid_search(
             score=hit.score,
             keyword_rank=hit.keyword_rank,
             vector_distance=hit.vector_distance,
+            url=row.get("source_url"),
+            resource_type=row.get("resource_type"),
+            level=row.get("level"),
         )
         for hit in hits
         if (row := details.get(hit.chunk_id)) is not None

@@ -1,5 +1,5 @@
-"""/api/learning: the learning assistant's own service (the original paths): exercises and their
-submissions."""
+"""/api/learning: the learning assistant's own service (the original paths): resource suggestions,
+exercises and their submissions."""
 
 from __future__ import annotations
 
@@ -7,13 +7,30 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from api import exercise_service
+from api import exercise_service, resource_service
 from api.deps import CurrentUser, SessionDep
-from api.learning_schemas import ExerciseCreate, ExerciseRead, SubmissionCreate, SubmissionList
+from api.learning_schemas import (
+    ExerciseCreate,
+    ExerciseRead,
+    ResourcesRequest,
+    SubmissionCreate,
+    SubmissionList,
+)
 from api.openapi import problems
 from api.schemas import JobRead
 
 router = APIRouter(prefix="/api/learning", tags=["learning"])
+
+
+@router.post("/resources", response_model=JobRead, status_code=202, responses=problems(404, 409, 429))
+async def request_resources(
+    request: ResourcesRequest, session: SessionDep, user: CurrentUser, response: Response
+) -> JobRead:
+    """Queue a `resources` job: documents from the shared library and your collections for the
+    query, picked and explained for you, each one checked to be a document the search found."""
+    job = await resource_service.request_resources(session, user=user, request=request)
+    response.headers["Location"] = f"/v1/jobs/{job.id}"
+    return job
 
 
 @router.post("/exercises", response_model=JobRead, status_code=202, responses=problems(404, 409, 429))

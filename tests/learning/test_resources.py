@@ -1,0 +1,121 @@
+"""Resource suggestions on the real stack: real documents, real hybrid search, the model's picks
+scripted through the fake Ollama server, and every pick checked against what the search returned."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from tests.api.test_documents import ingest
+from tests.conftest import ApiClient
+from tests.fake_ollama import FakeOllama
+from tests.learners.support import wait_job
+
+
+def suggest(client: ApiClient, **body) -> dict:
+    response = client.post("/api/learning/resources", json=body)
+    assert response.status_code == 202, response.text
+    job = wait_job(client, response.json()["id"])
+    assert job["status"] == "succeeded", job["error"]
+    return job["output"]
+
+
+def test_picks_are_checked_deduplicated_and_topped_up(client: ApiClient, fake_ollama: FakeOllama):
+    word = f"zorbulation{uuid.uuid4().hex[:6]}"
+    collection = f"res-{uuid.uuid4().hex[:6]}"
+    docs = {}
+    for angle in ["basics", "worked examples", "common mistakes", "history"]:
+        document = ingest(
+            client,
+            f"{angle.replace(' ', '-')}.md",
+            f"# {word.title()} {angle}\n\nThis note covers {word} {angle} in depth, step by step.\n".encode(),
+            collection=collection,
+        )
+        assert document["status"] == "ready", document["error"]
+        docs[document["id"]] = document
+    ids = list(docs)
+    # The learner's weakest skill must reach the prompt (the model is told what to do with it).
+    client.post(
+        "/api/profiles/progress", json={"completed_task": "quiz", "skills": ["recursion"], "score": 0.1}
+    )
+    chunk_of = {
+        doc_id: client.post("/v1/search", json={"query": word, "collections": [collection], "k": 10}).json()
+        for doc_id in ids[:1]
+    }
+    first_chunk = next(
+        item["chunk_id"] for item in chunk_of[ids[0]]["items"] if item["document_id"] == ids[0]
+    )
+    other_chunk = next(
+        item["chunk_id"] for item in chunk_of[ids[0]]["items"] if item["document_id"] != ids[0]
+    )
+    fake_ollama.script(
+        word,
+        json.dumps(
+            {
+                "resources": [
+                    # Cites one of its own chunks and one of another document's: the second goes.
+                    {
+                        "document_id": ids[0],
+                        "level": "beginner",
+                        "why": "Starts from zero, for a beginner.",
+                        "cited_chunk_ids": [first_chunk, other_chunk],
+                    },
+                    {"document_id": ids[0], "level": "beginner", "why": "Again!", "cited_chunk_ids": []},
+                    {
+                        "document_id": str(uuid.uuid4()),
+                        "level": None,
+                        "why": "Invented.",
+                        "cited_chunk_ids": [],
+                    },
+                ]
+            }
+        ),
+    )
+    output = suggest(client, query=f"{word} for beginners", k=3)
+    resources = output["resources"]
+    assert len(resources) == 3 and len({r["document_id"] for r in resources}) == 3
+    assert {r["document_id"] for r in resources} <= set(ids)
+    assert resources[0] == {
+        "document_id": ids[0],
+        "title": docs[ids[0]]["title"],
+        "url": None,
+        "resource_type": resources[0]["resource_type"],
+        "level": "beginner",
+        "why": "Starts from zero, for a beginner.",
+        "cited_chunk_ids": [first_chunk],
+        "explained_by_model": True,
+    }
+    assert [r["explained_by_model"] for r in resources] == [True, False, False]
+    assert (output["dropped_invented"], output["duplicates_replaced"], output["dropped_citations"]) == (
+        1,
+        1,
+        1,
+    )
+    assert output["shortfall"] is None and output["relevant_documents"] == 4
+    prompt = next(
+        body["messages"][-1]["content"]
+        for path, body in reversed(fake_ollama.bodies)
+        if path == "/api/chat" and word in json.dumps(body)
+    )
+    assert "recursion" in prompt and "weakest" in prompt
+
+
+def test_a_thin_library_is_a_shortfall_not_an_invention(client: ApiClient, fake_ollama: FakeOllama):
+    word = f"quillotrope{uuid.uuid4().hex[:6]}"
+    only = ingest(client, "only.md", f"# {word}\n\nThe one note about {word}.\n".encode(), collection="thin")
+    fake_ollama.script(
+        word,
+        json.dumps(
+            {"resources": [{"document_id": str(uuid.uuid4()), "why": "Made up.", "cited_chunk_ids": []}]}
+        ),
+    )
+    output = suggest(client, query=word)
+    assert [r["document_id"] for r in output["resources"]] == [only["id"]]
+    assert output["dropped_invented"] == 1 and "1 document" in output["shortfall"]
+
+
+def test_nothing_relevant_means_no_resources_and_no_model_call(client: ApiClient, fake_ollama: FakeOllama):
+    before = fake_ollama.requests["/api/chat"]
+    output = suggest(client, query=f"xyzzyplugh{uuid.uuid4().hex[:6]} frobnicated")
+    assert output["resources"] == [] and output["relevant_documents"] == 0 and output["shortfall"]
+    assert fake_ollama.requests["/api/chat"] == before
