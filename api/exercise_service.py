@@ -12,8 +12,12 @@ from api.errors import ProblemError
 from api.job_service import job_read
 from api.learning_schemas import (
     MAX_ANSWER_BYTES,
+    AuthoredExercise,
     ExerciseCreate,
     ExerciseRead,
+    GiftImport,
+    GiftImported,
+    GiftSkipped,
     SubmissionList,
     SubmissionRead,
     VisibleTestRead,
@@ -21,7 +25,8 @@ from api.learning_schemas import (
 from api.learning_session_service import open_session_for
 from api.quotas import check_job_quota
 from api.schemas import JobRead
-from core.exercise_rules import normalized
+from core import gift
+from core.exercise_rules import ExerciseDraft, normalized, rule_violations
 from db.jobs import create_job
 from db.models import Exercise, Submission, User
 from db.unit_of_work import commit_async
@@ -127,3 +132,74 @@ async def submissions(session: AsyncSession, *, user: User, exercise_id: uuid.UU
     ).scalars()
     listed = [SubmissionRead.model_validate(row, from_attributes=True) for row in rows]
     return SubmissionList(attempts=len(listed), submissions=listed)
+
+
+# --- admins: authored exercises, GIFT in and out ------------------------------------------------
+
+
+def require_admin(user: User) -> None:
+    if not user.is_superuser:
+        raise ProblemError(403, "admin_only", "only admins write exercises for everyone")
+
+
+def _authored_job(
+    session: AsyncSession, *, user: User, exercise_type: str, topic: str | None, draft: ExerciseDraft
+):
+    payload = {
+        "exercise_type": exercise_type,
+        "topic": topic,
+        "skills": draft.skills,
+        "difficulty": draft.difficulty,
+        "authored": draft.model_dump(mode="json"),
+    }
+    return create_job(session, EXERCISE, input=payload, owner_id=user.id)
+
+
+async def create_authored(session: AsyncSession, *, user: User, request: AuthoredExercise) -> JobRead:
+    """An `exercise` job that checks the admin's exercise with the publish gate (the sandbox for
+    coding) and publishes it for every learner."""
+    require_admin(user)
+    draft = ExerciseDraft.model_validate(request.model_dump(exclude={"exercise_type", "topic"}))
+    job = _authored_job(
+        session, user=user, exercise_type=request.exercise_type, topic=request.topic, draft=draft
+    )
+    await commit_async(session)
+    return job_read(job)
+
+
+async def import_gift(session: AsyncSession, *, user: User, request: GiftImport) -> GiftImported:
+    """One `exercise` job per GIFT question that the rules accept; the others skipped with why."""
+    require_admin(user)
+    questions, skipped = gift.parse(request.text)
+    refused = [GiftSkipped(line=s.line, reason=s.reason) for s in skipped]
+    jobs = []
+    for question in questions:
+        draft = question.draft.model_copy(update={"skills": request.skills})
+        reasons = rule_violations(draft, question.exercise_type, retrieved=None)
+        if reasons:
+            refused.append(GiftSkipped(line=question.line, title=question.title, reason="; ".join(reasons)))
+            continue
+        jobs.append(
+            _authored_job(
+                session, user=user, exercise_type=question.exercise_type, topic=request.topic, draft=draft
+            )
+        )
+    await commit_async(session)
+    return GiftImported(jobs=[job_read(job) for job in jobs], skipped=refused)
+
+
+async def export_gift(session: AsyncSession, *, user: User, exercise_id: uuid.UUID) -> str:
+    require_admin(user)
+    exercise = await session.get(Exercise, exercise_id)
+    if exercise is None:
+        raise ProblemError(404, "exercise_not_found", "no such exercise")
+    try:
+        return gift.format_exercise(
+            title=exercise.topic or f"exercise {exercise.id}",
+            exercise_type=exercise.exercise_type,
+            prompt=exercise.prompt,
+            choices=exercise.choices,
+            answer=exercise.key.get("answer") or "",
+        )
+    except ValueError as error:
+        raise ProblemError(422, "gift_unsupported", str(error)) from None

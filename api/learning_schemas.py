@@ -8,7 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.exercise_rules import ExerciseType
+from api.schemas import JobRead
+from core.exercise_rules import ExerciseDraft, ExerciseType
 from core.profile_fields import Level
 
 MAX_ANSWER_BYTES = 64 * 1024
@@ -78,3 +79,31 @@ class SubmissionRead(BaseModel):
 class SubmissionList(BaseModel):
     attempts: int
     submissions: list[SubmissionRead]
+
+
+class AuthoredExercise(ExerciseDraft):
+    """An admin's exercise with its key, rubric and tests; published through the same gate."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    exercise_type: ExerciseType
+    topic: str | None = Field(None, min_length=1, max_length=200)
+
+
+class GiftImport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=1_000_000, description="the GIFT file's text")
+    topic: str | None = Field(None, min_length=1, max_length=200)
+    skills: list[str] = Field(default_factory=list, max_length=10)
+
+
+class GiftSkipped(BaseModel):
+    line: int
+    title: str | None = None
+    reason: str
+
+
+class GiftImported(BaseModel):
+    jobs: list[JobRead] = Field(description="one `exercise` job per question that passed the rules")
+    skipped: list[GiftSkipped]

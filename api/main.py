@@ -16,6 +16,7 @@ from api.openapi import install_openapi
 from api.rate_limits import RateLimits
 from api.request_guard import RequestGuard
 from api.routes import (
+    admin_exercises,
     admin_profiles,
     documents,
     events,
@@ -79,6 +80,7 @@ def create_app() -> FastAPI:
     app.include_router(sessions.router)
     app.include_router(learning.router)
     app.include_router(admin_profiles.router)
+    app.include_router(admin_exercises.router)
     app.include_router(jobs.router)
     app.include_router(events.router)
     app.include_router(webhooks.router)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Response
+from fastapi.responses import PlainTextResponse
 
 from api import exercise_service, resource_service
 from api.deps import CurrentUser, SessionDep
@@ -42,6 +43,17 @@ async def request_exercise(
     job = await exercise_service.request_exercise(session, user=user, request=request)
     response.headers["Location"] = f"/v1/jobs/{job.id}"
     return job
+
+
+@router.get(
+    "/exercises/{exercise_id}.gift",
+    response_class=PlainTextResponse,
+    responses={**problems(403, 404, 422), 200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
+async def export_gift(exercise_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> PlainTextResponse:
+    """The exercise in Moodle's GIFT format, key included (admins; multiple choice and short answer)."""
+    text = await exercise_service.export_gift(session, user=user, exercise_id=exercise_id)
+    return PlainTextResponse(text, media_type="text/plain; charset=utf-8")
 
 
 @router.get("/exercises/{exercise_id}", response_model=ExerciseRead, responses=problems(404))
