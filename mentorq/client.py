@@ -188,6 +188,26 @@ class MentorqClient:
         """Timeline, mastery, reviews due, streak and the latest insight."""
         return self._request("GET", "/api/profiles/progress")
 
+    def suggest_resources(self, query: str, *, k: int = 5) -> dict[str, Any]:
+        """Queue a `resources` job for the query; returns the job."""
+        return self._request("POST", "/api/learning/resources", json={"query": query, "k": k})
+
+    def request_exercise(self, exercise_type: str, *, topic: str | None = None) -> dict[str, Any]:
+        """Queue an `exercise` job (qa, multiple_choice or coding); returns the job."""
+        return self._request(
+            "POST", "/api/learning/exercises", json={"exercise_type": exercise_type, "topic": topic}
+        )
+
+    def create_exercise(self, exercise: dict[str, Any]) -> dict[str, Any]:
+        """Admins: queue an `exercise` job that gates and publishes this exercise (with its key)."""
+        return self._request("POST", "/v1/admin/exercises", json=exercise)
+
+    def submit_answer(self, exercise_id: str, answer: str) -> dict[str, Any]:
+        """Queue a `grade` job for an answer; returns the job."""
+        return self._request(
+            "POST", f"/api/learning/exercises/{exercise_id}/submissions", json={"answer": answer}
+        )
+
     def wait_until_done(
         self, job_id: str, *, deadline_s: float = 300.0, poll_wait: int = 30
     ) -> dict[str, Any]:

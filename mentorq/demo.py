@@ -1,5 +1,6 @@
 """`mentorq demo`: a throwaway stack; chat, embed and streamed chat jobs; the samples ingested, searched;
-a learner profiled from a sample intro, with progress, mastery and an insight."""
+a learner profiled from a sample intro, with progress, mastery and an insight; resources suggested,
+exercises generated through the publish gate, and code submissions graded in the sandbox."""
 
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ from mentorq.client import ApiError, MentorqClient
 
 SAMPLES = PROJECT_ROOT / "samples" / "knowledge"
 SAMPLE_INTRO = PROJECT_ROOT / "samples" / "profiles" / "intro.md"
+SAMPLE_EXERCISE = PROJECT_ROOT / "samples" / "exercises" / "count_vowels.json"
+RESOURCES_QUERY = "how long should I wait between reviews?"
+# A wrong answer (it counts every letter) and a right one for the bundled coding exercise.
+WRONG_CODE = "def count_vowels(text):\n    return len(text)\n"
+RIGHT_CODE = "def count_vowels(text):\n    return sum(char in 'aeiouAEIOU' for char in text)\n"
 PROGRESS_EVENTS = (
     {"completed_task": "SQL window functions drill", "skills": ["SQL", "statistics"], "score": 0.9},
     {"completed_task": "Hypothesis testing quiz", "skills": ["statistics"], "score": 0.4},
@@ -42,7 +48,7 @@ def run_demo(*, keep: bool = False, say=print) -> int:
     stack = None
     try:
         stack = start_stack(folder, api_port=free_port(), flower_port=free_port(), say=say)
-        ok = _run_jobs(stack.api_url, say)
+        ok = _run_jobs(stack.api_url, say, database_url=stack.database_url)
     except (StackError, ApiError, TimeoutError) as exc:
         say(f"demo failed: {exc}")
     except KeyboardInterrupt:
@@ -58,14 +64,15 @@ def run_demo(*, keep: bool = False, say=print) -> int:
     return 0 if ok else 1
 
 
-def _run_jobs(api_url: str, say) -> bool:
+def _run_jobs(api_url: str, say, *, database_url: str) -> bool:
     """Register, log in, submit both jobs with Prefer: wait=60, poll to the end, print them."""
     deadline = time.monotonic() + DEADLINE_S
     with MentorqClient(api_url) as client:
         email, password = f"demo-{secrets.token_hex(4)}@example.com", secrets.token_urlsafe(16)
         client.register(email, password)
+        _make_admin(database_url, email)  # as `mentorq users promote` would: it publishes an exercise below
         client.login(email, password)
-        say(f"registered and logged in as {email}")
+        say(f"registered and logged in as {email} (an admin)")
         submitted = []
         for kind, payload in (("chat", CHAT_INPUT), ("embed", EMBED_INPUT)):
             job = client.submit(kind, payload, wait=60)
@@ -83,7 +90,83 @@ def _run_jobs(api_url: str, say) -> bool:
         streamed = _watch_streamed_chat(client, say)
         searched = _ingest_and_search(client, say, deadline)
         learner = _learner(client, say, deadline)
-    return all(job["status"] == "succeeded" for job in finished) and streamed and searched and learner
+        assistant = _assistant(client, say, deadline)
+    return (
+        all(job["status"] == "succeeded" for job in finished)
+        and streamed
+        and searched
+        and learner
+        and assistant
+    )
+
+
+def _make_admin(database_url: str, email: str) -> None:
+    import psycopg
+
+    with psycopg.connect(database_url.replace("+psycopg", ""), autocommit=True) as connection:
+        connection.execute("UPDATE users SET is_superuser = true WHERE email = %s", (email,))
+
+
+def _assistant(client: MentorqClient, say, deadline: float) -> bool:
+    """Resources for a query; a multiple-choice and a coding exercise asked of the local model (the
+    publish gate shows what it refuses); a bundled coding exercise graded wrong, then right."""
+    remaining = lambda: max(1.0, deadline - time.monotonic())  # noqa: E731
+    job = client.wait_until_done(client.suggest_resources(RESOURCES_QUERY, k=3)["id"], deadline_s=remaining())
+    if job["status"] != "succeeded":
+        return _model_refused(job, say, "resources") and _graded(client, say, remaining)
+    output = job["output"]
+    say(f"\nresources for {RESOURCES_QUERY!r}:")
+    for resource in output["resources"]:
+        by = "model" if resource["explained_by_model"] else "code"
+        say(
+            f"  - {resource['title']} ({resource['resource_type']}; why, by the {by}): "
+            f"{resource['why'][:160]}"
+        )
+    say(
+        f"  checks: {output['dropped_invented']} invented dropped, {output['duplicates_replaced']} repeats "
+        f"replaced, {output['dropped_citations']} citations removed"
+        + (f"; shortfall: {output['shortfall']}" if output["shortfall"] else "")
+    )
+    for exercise_type, topic in (("multiple_choice", "spaced repetition"), ("coding", "python strings")):
+        job = client.wait_until_done(
+            client.request_exercise(exercise_type, topic=topic)["id"], deadline_s=remaining()
+        )
+        say(f"\n{exercise_type} exercise on {topic!r} from the local model: {job['status']}")
+        if job["status"] == "succeeded":
+            say(f"  {job['output']['prompt'][:200]}")
+            for choice in job["output"]["choices"] or []:
+                say(f"    ( ) {choice}")
+        elif (job.get("error") or {}).get("code") == "exercise_rejected":
+            for number, reasons in enumerate(job["error"]["details"]["reasons"], start=1):
+                say(f"  draft {number} refused by the gate: {'; '.join(reasons)[:200]}")
+        elif not _model_refused(job, say, f"{exercise_type} exercise"):
+            return False
+    return _graded(client, say, remaining)
+
+
+def _graded(client: MentorqClient, say, remaining) -> bool:
+    """The bundled coding exercise published through the gate, then graded wrong and right."""
+    exercise = json.loads(SAMPLE_EXERCISE.read_text())
+    job = client.wait_until_done(client.create_exercise(exercise)["id"], deadline_s=remaining())
+    if job["status"] != "succeeded":
+        say(f"  the bundled exercise failed the gate: {job['error']}")
+        return False
+    exercise_id = job["output"]["exercise_id"]
+    say(
+        "\nthe bundled exercise passed the gate (its solution passes its tests in the sandbox): "
+        f"{exercise['prompt']}"
+    )
+    grades = []
+    for label, code in (("wrong", WRONG_CODE), ("right", RIGHT_CODE)):
+        graded = client.wait_until_done(client.submit_answer(exercise_id, code)["id"], deadline_s=remaining())
+        if graded["status"] != "succeeded":
+            say(f"  grading failed: {graded['error']}")
+            return False
+        result = graded["output"]
+        grades.append(result)
+        mastery = ", ".join(f"{m['skill']} {m['p_known']:.3f}" for m in result["mastery"])
+        say(f"  {label} answer: score {result['score']:.2f}, {result['feedback']} mastery: {mastery}")
+    return grades[0]["score"] < 1.0 and grades[1]["score"] == 1.0
 
 
 def _learner(client: MentorqClient, say, deadline: float) -> bool:
@@ -113,8 +196,7 @@ def _learner(client: MentorqClient, say, deadline: float) -> bool:
         say(f"  {row['skill']:<16} {row['p_known']:>7.3f}  {row['evidence']:>8}")
     insight = client.wait_until_done(insight_job, deadline_s=max(1.0, deadline - time.monotonic()))
     if insight["status"] != "succeeded":
-        say(f"  insight failed: {insight['error']}")
-        return False
+        return _model_refused(insight, say, "insight") and len(state["mastery"]) == 2
     output = insight["output"]
     say(f"\n  insight: {output['summary']}")
     for step in output["next_steps"][:3]:
@@ -123,6 +205,21 @@ def _learner(client: MentorqClient, say, deadline: float) -> bool:
             + (f" (cites chunks {step['cited_chunk_ids']})" if step["cited_chunk_ids"] else "")
         )
     return len(state["mastery"]) == 2
+
+
+def _model_refused(job: dict[str, Any], say, what: str) -> bool:
+    """A job the local model failed: the checks refusing a tiny model's answer is the platform at work
+    (the demo goes on); any other failure is the platform's, and fails the demo."""
+    error = job.get("error") or {}
+    if error.get("code") != "llm_invalid_output":
+        say(f"  {what} failed: {error}")
+        return False
+    say(
+        f"  {what}: the local 135M model's answer failed validation twice "
+        f"({error.get('message', '')[:120]}); "
+        "the raw answer is kept in the job. A production model behind Ollama is what this is for."
+    )
+    return True
 
 
 def _ingest_and_search(client: MentorqClient, say, deadline: float) -> bool:

@@ -25,7 +25,8 @@ class ResourcesInput(BaseModel):
 class Pick(BaseModel):
     document_id: str = Field(description="a document id copied from the library list")
     level: Level | None = None
-    why: str = Field(min_length=1, max_length=600, description="one or two sentences for this learner")
+    # Empty is tolerated (a small model leaves it blank): the slot is then explained by code.
+    why: str = Field("", max_length=600, description="one or two sentences for this learner")
     cited_chunk_ids: list[int] = Field(default_factory=list, max_length=5)
 
 

@@ -26,7 +26,10 @@ from workers.runtime import JobContext, job_task
 
 CHUNKS_SEARCHED = 30
 CHUNKS_PER_DOCUMENT = 2
-PASSAGE_CHARS = 400
+PASSAGE_CHARS = 300
+# Documents shown to the model: twice the slots asked for, so it has a choice and the prompt still
+# fits a small local model's 2,048-token context at k = 3 (the rest can still fill empty slots).
+SHOWN_PER_SLOT = 2
 MIN_RESOURCES = 3
 LEVELS = {"beginner", "intermediate", "advanced"}
 
@@ -100,7 +103,7 @@ def suggest_resources(ctx: JobContext, payload: ResourcesInput) -> ResourcesOutp
                 "title": candidate.title,
                 "passages": [chunk.as_prompt_data(max_chars=PASSAGE_CHARS) for chunk in candidate.chunks],
             }
-            for candidate in candidates
+            for candidate in candidates[: SHOWN_PER_SLOT * payload.k]
         ],
     }
     result, picks = chat_structured(
@@ -138,20 +141,29 @@ def checked(
         ]
         counts["dropped_citations"] += len(set(pick.cited_chunk_ids)) - len(cited)
         used.add(str(candidate.document_id))
-        chosen.append(_resource(candidate, why=pick.why, level=pick.level, cited=cited, by_model=True))
+        if pick.why.strip():
+            chosen.append(
+                _resource(candidate, why=pick.why.strip(), level=pick.level, cited=cited, by_model=True)
+            )
+        else:
+            chosen.append(
+                _resource(candidate, why=_filler(candidate), level=pick.level, cited=cited, by_model=False)
+            )
     wanted = min(k, len(candidates))
     for candidate in candidates:  # next-best retrieved documents fill the remaining slots
         if len(chosen) >= wanted:
             break
         if str(candidate.document_id) not in used:
             used.add(str(candidate.document_id))
-            why = f"Among the closest matches in your library for this query: “{candidate.title}”."
+            cited = [candidate.chunks[0].chunk_id]
             chosen.append(
-                _resource(
-                    candidate, why=why, level=None, cited=[candidate.chunks[0].chunk_id], by_model=False
-                )
+                _resource(candidate, why=_filler(candidate), level=None, cited=cited, by_model=False)
             )
     return chosen[:k], counts
+
+
+def _filler(candidate: Candidate) -> str:
+    return f"Among the closest matches in your library for this query: “{candidate.title}”."
 
 
 def _resource(

@@ -61,6 +61,8 @@ def test_picks_are_checked_deduplicated_and_topped_up(client: ApiClient, fake_ol
                         "cited_chunk_ids": [first_chunk, other_chunk],
                     },
                     {"document_id": ids[0], "level": "beginner", "why": "Again!", "cited_chunk_ids": []},
+                    # Picked but left unexplained (a small model does): kept, explained by code.
+                    {"document_id": ids[1], "level": None, "why": "", "cited_chunk_ids": []},
                     {
                         "document_id": str(uuid.uuid4()),
                         "level": None,
@@ -86,6 +88,7 @@ def test_picks_are_checked_deduplicated_and_topped_up(client: ApiClient, fake_ol
         "explained_by_model": True,
     }
     assert [r["explained_by_model"] for r in resources] == [True, False, False]
+    assert resources[1]["document_id"] == ids[1] and docs[ids[1]]["title"] in resources[1]["why"]
     assert (output["dropped_invented"], output["duplicates_replaced"], output["dropped_citations"]) == (
         1,
         1,
