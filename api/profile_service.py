@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.auth import UserManager
 from api.document_service import Upload
 from api.errors import ProblemError
+from api.exercise_service import exercise_read
 from api.job_service import decode_cursor, encode_cursor, job_read
 from api.learner_schemas import (
     AccountCreate,
@@ -25,6 +26,7 @@ from api.learner_schemas import (
     RevisionList,
     RevisionRead,
 )
+from api.learning_schemas import SubmissionRead
 from api.learning_session_service import open_session_for, session_read
 from api.progress_service import mastery_read, review_read
 from api.quotas import check_job_quota
@@ -35,7 +37,7 @@ from core.settings import get_settings
 from db import attachments, profiles, progress
 from db import learning_sessions as session_queries
 from db.jobs import create_job
-from db.models import Collection, Document, Job, Profile, User
+from db.models import Collection, Document, Exercise, Job, Profile, Submission, User
 from db.unit_of_work import commit_async
 from tasks.account_delete.spec import SPEC as ACCOUNT_DELETE
 from tasks.ingest.spec import SPEC as INGEST
@@ -200,6 +202,13 @@ async def export(session: AsyncSession, *, user: User) -> dict[str, Any]:
             .order_by(Document.created_at)
         ).all()
         jobs = sync.execute(select(Job).where(Job.owner_id == user.id).order_by(Job.created_at)).scalars()
+        # Exercises made for the user (as they see them: no keys) and every answer they gave.
+        exercises = sync.execute(
+            select(Exercise).where(Exercise.owner_id == user.id).order_by(Exercise.created_at)
+        ).scalars()
+        submissions = sync.execute(
+            select(Submission).where(Submission.user_id == user.id).order_by(Submission.created_at)
+        ).scalars()
         events = progress.timeline(sync, user_id=user.id, limit=1_000_000)
         return {
             "format": EXPORT_FORMAT,
@@ -229,7 +238,7 @@ async def export(session: AsyncSession, *, user: User) -> dict[str, Any]:
                 ],
                 "review_cards": [
                     review_read(card).model_dump(mode="json") | {"card": card.card}
-                    for card in progress.due_reviews(sync, user_id=user.id, limit=1_000_000)
+                    for card in progress.review_cards(sync, user_id=user.id)
                 ],
             },
             "sessions": [
@@ -250,6 +259,12 @@ async def export(session: AsyncSession, *, user: User) -> dict[str, Any]:
                     "created_at": document.created_at.isoformat(),
                 }
                 for document, collection in documents
+            ],
+            "exercises": [exercise_read(exercise).model_dump(mode="json") for exercise in exercises],
+            "submissions": [
+                SubmissionRead.model_validate(row, from_attributes=True).model_dump(mode="json")
+                | {"answer": row.answer}
+                for row in submissions
             ],
             "jobs": [job_read(job).model_dump(mode="json") for job in jobs],
         }

@@ -219,6 +219,12 @@ def due_reviews(session: Session, *, user_id: uuid.UUID, limit: int = 50) -> lis
     return list(session.execute(query).scalars())
 
 
+def review_cards(session: Session, *, user_id: uuid.UUID) -> list[ReviewCard]:
+    """Every card of the learner, due or not (the export)."""
+    query = select(ReviewCard).where(ReviewCard.user_id == user_id).order_by(ReviewCard.due)
+    return list(session.execute(query).scalars())
+
+
 def streak_days(session: Session, *, user_id: uuid.UUID, today: date | None = None) -> int:
     """Consecutive UTC days with progress, ending today (or yesterday: today is not over yet)."""
     days = session.execute(

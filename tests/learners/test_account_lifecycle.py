@@ -15,6 +15,8 @@ USER_TABLES = {
     "learning_sessions": "user_id",
     "skill_mastery": "user_id",
     "review_cards": "user_id",
+    "exercises": "owner_id",
+    "submissions": "user_id",
     "documents": "owner_id",
     "collections": "owner_id",
     "jobs": "owner_id",
@@ -55,6 +57,9 @@ def test_export_holds_everything_about_the_user(client: ApiClient):
     assert [r["revision"] for r in export["revisions"]] == [2, 1]
     assert [e["completed_task"] for e in export["progress"]["events"]] == ["Declensions"]
     assert export["progress"]["mastery"][0]["skill"] == "latin"
+    # Every review card, not only those due now (a correct answer puts its card in the future).
+    assert [c["label"] for c in export["progress"]["review_cards"]] == ["Declensions"]
+    assert export["exercises"] == [] and export["submissions"] == []
     assert [s["id"] for s in export["sessions"]] == [made["session_id"]]
     assert made["document_id"] in {d["id"] for d in export["documents"]}
     assert "profile" in {d["collection"] for d in export["documents"]}
