@@ -14,13 +14,11 @@ from api.learning_schemas import (
     MAX_ANSWER_BYTES,
     AuthoredExercise,
     ExerciseCreate,
-    ExerciseRead,
     GiftImport,
     GiftImported,
     GiftSkipped,
     SubmissionList,
     SubmissionRead,
-    VisibleTestRead,
 )
 from api.learning_session_service import open_session_for
 from api.quotas import check_job_quota
@@ -32,26 +30,6 @@ from db.models import Exercise, Submission, User
 from db.unit_of_work import commit_async
 from tasks.exercise.spec import SPEC as EXERCISE
 from tasks.grade.spec import SPEC as GRADE
-
-
-def exercise_read(exercise: Exercise) -> ExerciseRead:
-    return ExerciseRead(
-        id=exercise.id,
-        exercise_type=exercise.exercise_type,  # type: ignore[arg-type]
-        source=exercise.source,
-        topic=exercise.topic,
-        skills=exercise.skills,
-        difficulty=exercise.difficulty,  # type: ignore[arg-type]
-        prompt=exercise.prompt,
-        choices=exercise.choices,
-        starter_code=exercise.starter_code,
-        visible_tests=[VisibleTestRead(**test) for test in exercise.visible_tests],
-        hidden_tests=len(exercise.key.get("hidden_tests", [])),
-        hints=exercise.hints,
-        cited_chunk_ids=exercise.cited_chunk_ids,
-        grounded=exercise.grounded,
-        created_at=exercise.created_at,
-    )
 
 
 async def request_exercise(session: AsyncSession, *, user: User, request: ExerciseCreate) -> JobRead:

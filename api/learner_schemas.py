@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from api.learning_schemas import ExerciseRead
 from api.schemas import JobRead
 from core.profile_fields import MAX_WIKI_CHARS, USERNAME_PATTERN, Level, Skill
 
@@ -196,3 +197,4 @@ class ProgressRead(BaseModel):
 class SessionDetail(SessionRead):
     jobs: list[JobRead]
     progress: list[ProgressEventRead]
+    exercises: list[ExerciseRead]

@@ -59,6 +59,27 @@ class ExerciseRead(BaseModel):
     created_at: datetime
 
 
+def exercise_read(exercise: Any) -> ExerciseRead:
+    """An `exercises` row as the learner sees it (never its `key`)."""
+    return ExerciseRead(
+        id=exercise.id,
+        exercise_type=exercise.exercise_type,  # type: ignore[arg-type]
+        source=exercise.source,
+        topic=exercise.topic,
+        skills=exercise.skills,
+        difficulty=exercise.difficulty,  # type: ignore[arg-type]
+        prompt=exercise.prompt,
+        choices=exercise.choices,
+        starter_code=exercise.starter_code,
+        visible_tests=[VisibleTestRead(**test) for test in exercise.visible_tests],
+        hidden_tests=len(exercise.key.get("hidden_tests", [])),
+        hints=exercise.hints,
+        cited_chunk_ids=exercise.cited_chunk_ids,
+        grounded=exercise.grounded,
+        created_at=exercise.created_at,
+    )
+
+
 class SubmissionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -16,6 +16,7 @@ from api.learner_schemas import (
     SessionList,
     SessionRead,
 )
+from api.learning_schemas import exercise_read
 from core.settings import get_settings
 from db import learning_sessions as queries
 from db.models import LearningSession, User
@@ -97,15 +98,16 @@ async def detail(session: AsyncSession, *, user: User, session_id: str) -> Sessi
 
     def load(sync):
         found = queries.get(sync, user_id=user.id, session_id=parsed)
-        return (found, *queries.contents(sync, session_id=parsed)) if found else (None, [], [])
+        return (found, *queries.contents(sync, session_id=parsed)) if found else (None, [], [], [])
 
-    found, jobs, events = await session.run_sync(load)
+    found, jobs, events, exercises = await session.run_sync(load)
     if found is None:
         raise _not_found()
     return SessionDetail(
         **session_read(found).model_dump(),
         jobs=[job_read(job) for job in jobs],
         progress=[ProgressEventRead.model_validate(event, from_attributes=True) for event in events],
+        exercises=[exercise_read(exercise) for exercise in exercises],
     )
 
 

@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.auth import UserManager
 from api.document_service import Upload
 from api.errors import ProblemError
-from api.exercise_service import exercise_read
 from api.job_service import decode_cursor, encode_cursor, job_read
 from api.learner_schemas import (
     AccountCreate,
@@ -26,7 +25,7 @@ from api.learner_schemas import (
     RevisionList,
     RevisionRead,
 )
-from api.learning_schemas import SubmissionRead
+from api.learning_schemas import SubmissionRead, exercise_read
 from api.learning_session_service import open_session_for, session_read
 from api.progress_service import mastery_read, review_read
 from api.quotas import check_job_quota

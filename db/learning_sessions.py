@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from db.models import Job, LearningSession, ProgressEvent
+from db.models import Exercise, Job, LearningSession, ProgressEvent
 
 
 class SessionClosed(Exception):
@@ -74,10 +74,15 @@ def list_for(
     return list(session.execute(query).scalars())
 
 
-def contents(session: Session, *, session_id: uuid.UUID) -> tuple[list[Job], list[ProgressEvent]]:
-    """The jobs and progress events made in the session, oldest first."""
+def contents(
+    session: Session, *, session_id: uuid.UUID
+) -> tuple[list[Job], list[ProgressEvent], list[Exercise]]:
+    """The jobs, progress events and exercises made in the session, oldest first."""
     jobs = session.execute(select(Job).where(Job.session_id == session_id).order_by(Job.created_at)).scalars()
     events = session.execute(
         select(ProgressEvent).where(ProgressEvent.session_id == session_id).order_by(ProgressEvent.created_at)
     ).scalars()
-    return list(jobs), list(events)
+    exercises = session.execute(
+        select(Exercise).where(Exercise.session_id == session_id).order_by(Exercise.created_at)
+    ).scalars()
+    return list(jobs), list(events), list(exercises)

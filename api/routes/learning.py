@@ -16,6 +16,7 @@ from api.learning_schemas import (
     ResourcesRequest,
     SubmissionCreate,
     SubmissionList,
+    exercise_read,
 )
 from api.openapi import problems
 from api.schemas import JobRead
@@ -60,7 +61,7 @@ async def export_gift(exercise_id: uuid.UUID, session: SessionDep, user: Current
 async def read_exercise(exercise_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> ExerciseRead:
     """An exercise you may answer: its prompt, choices, starter code, visible tests and hints."""
     exercise = await exercise_service.visible_exercise(session, user=user, exercise_id=exercise_id)
-    return exercise_service.exercise_read(exercise)
+    return exercise_read(exercise)
 
 
 @router.post(

@@ -175,7 +175,7 @@ def _record(
             score=score,
             duration_s=None,
             notes=None,
-            session_id=None,
+            session_id=exercise.session_id,
             params=bkt_parameters(),
             item_key=f"exercise:{exercise.id}",
         )

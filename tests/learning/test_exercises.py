@@ -208,3 +208,20 @@ def test_other_learners_exercises_are_not_found_and_huge_answers_are_refused(
     huge = client.post(f"/api/learning/exercises/{exercise_id}/submissions", json={"answer": "x" * 70_000})
     assert (huge.status_code, huge.json()["code"]) == (413, "answer_too_large")
     assert client.get(f"/api/learning/exercises/{uuid.uuid4()}").status_code == 404
+
+
+def test_an_exercise_made_in_a_session_shows_in_it_with_its_grade(client: ApiClient, fake_ollama: FakeOllama):
+    topic = f"tides {uuid.uuid4().hex[:8]}"
+    fake_ollama.script(
+        topic,
+        draft(prompt="What mostly drives tides?", choices=["The Moon", "Wind", "Rivers"], answer="The Moon"),
+    )
+    session_id = client.post("/api/sessions", json={"title": "Oceans"}).json()["id"]
+    job = generate(client, exercise_type="multiple_choice", topic=topic, session_id=session_id)
+    exercise_id = job["output"]["exercise_id"]
+    graded = submit(client, exercise_id, "The Moon")
+    detail = client.get(f"/api/sessions/{session_id}").json()
+    assert [e["id"] for e in detail["exercises"]] == [exercise_id]
+    assert "answer" not in detail["exercises"][0]
+    assert [e["completed_task"] for e in detail["progress"]] == ["Exercise: What mostly drives tides?"]
+    assert graded["correct"] is True and {j["kind"] for j in detail["jobs"]} == {"exercise", "grade"}
