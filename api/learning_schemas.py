@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas import JobRead
-from core.exercise_rules import ExerciseDraft, ExerciseType
+from core.exercise_rules import ExerciseDraft, ExerciseType, grounding_note
 from core.profile_fields import Level
 
 MAX_ANSWER_BYTES = 64 * 1024
@@ -56,6 +56,9 @@ class ExerciseRead(BaseModel):
     hints: list[str]
     cited_chunk_ids: list[int]
     grounded: bool
+    grounding_note: str | None = Field(
+        description="set when a generated exercise is not grounded in the library"
+    )
     created_at: datetime
 
 
@@ -76,6 +79,7 @@ def exercise_read(exercise: Any) -> ExerciseRead:
         hints=exercise.hints,
         cited_chunk_ids=exercise.cited_chunk_ids,
         grounded=exercise.grounded,
+        grounding_note=grounding_note(grounded=exercise.grounded, source=exercise.source),
         created_at=exercise.created_at,
     )
 

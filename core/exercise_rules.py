@@ -50,6 +50,14 @@ class ExerciseDraft(BaseModel):
     cited_chunk_ids: list[int] = Field(default_factory=list, max_length=10)
 
 
+UNGROUNDED_NOTE = "Made from the model's general knowledge: the library has nothing on this topic yet."
+
+
+def grounding_note(*, grounded: bool, source: str) -> str | None:
+    """What a learner is told about where a generated exercise comes from."""
+    return UNGROUNDED_NOTE if source == "generated" and not grounded else None
+
+
 def normalized(text: str) -> str:
     return " ".join(text.split()).casefold()
 

@@ -49,6 +49,7 @@ class ExerciseOutput(BaseModel):
     cited_chunk_ids: list[int]
     # False when the library had nothing on the topic: made from the model's general knowledge.
     grounded: bool
+    grounding_note: str | None
     drafts: int = Field(description="drafts made until one passed the gate")
     rejected: list[list[str]] = Field(description="why each earlier draft was rejected")
     model: str | None

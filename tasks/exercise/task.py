@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from core.exercise_rules import ExerciseDraft, key_of, rule_violations, visible_tests
+from core.exercise_rules import ExerciseDraft, grounding_note, key_of, rule_violations, visible_tests
 from db import profiles, progress
 from db.models import Exercise, Job, User
 from db.unit_of_work import unit_of_work
@@ -228,6 +228,7 @@ def _publish(
         hints=exercise.hints,
         cited_chunk_ids=exercise.cited_chunk_ids,
         grounded=grounded,
+        grounding_note=grounding_note(grounded=grounded, source=source),
         drafts=len(rejected) + 1,
         rejected=rejected,
         model=model,

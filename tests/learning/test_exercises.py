@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 
+from tests.api.test_documents import ingest
 from tests.conftest import ApiClient
 from tests.fake_ollama import FakeOllama
 from tests.learners.support import wait_job
@@ -75,7 +76,8 @@ def test_multiple_choice_regenerated_until_it_passes_the_gate_then_graded_exactl
     assert job["status"] == "succeeded", job["error"]
     output = job["output"]
     assert output["drafts"] == 2 and "the correct answer is not one of the options" in output["rejected"][0]
-    assert output["grounded"] is False  # nothing in the library on a made-up topic
+    assert output["grounded"] is False  # nothing in the library on a made-up topic, and it says so
+    assert "general knowledge" in output["grounding_note"]
     exercise = client.get(f"/api/learning/exercises/{output['exercise_id']}")
     assert exercise.status_code == 200
     # The key is nowhere in what the learner can read: not in the job, not in the exercise.
@@ -225,3 +227,29 @@ def test_an_exercise_made_in_a_session_shows_in_it_with_its_grade(client: ApiCli
     assert "answer" not in detail["exercises"][0]
     assert [e["completed_task"] for e in detail["progress"]] == ["Exercise: What mostly drives tides?"]
     assert graded["correct"] is True and {j["kind"] for j in detail["jobs"]} == {"exercise", "grade"}
+
+
+def test_an_exercise_on_what_the_library_holds_is_grounded_and_cites_it(
+    client: ApiClient, fake_ollama: FakeOllama
+):
+    word = f"vexillology{uuid.uuid4().hex[:6]}"
+    document = ingest(
+        client, "flags.md", f"# {word}\n\n{word} is the study of flags.\n".encode(), collection="flags"
+    )
+    chunk = client.post("/v1/search", json={"query": word, "collections": ["flags"]}).json()["items"][0]
+    fake_ollama.script(
+        word,
+        draft(
+            prompt=f"What is {word}?",
+            answer="The study of flags.",
+            rubric="says flags",
+            cited_chunk_ids=[chunk["chunk_id"]],
+        ),
+    )
+    output = generate(client, exercise_type="qa", topic=word)["output"]
+    assert chunk["document_id"] == document["id"]
+    assert (output["grounded"], output["grounding_note"], output["cited_chunk_ids"]) == (
+        True,
+        None,
+        [chunk["chunk_id"]],
+    )
