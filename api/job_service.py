@@ -73,7 +73,7 @@ def _validate_input(kind_name: str, raw_input: dict[str, Any]) -> tuple[JobSpec,
     return kind, payload.model_dump(mode="json", exclude_none=True, by_alias=True)
 
 
-def _check_webhook_url(url: str) -> None:
+def check_webhook_url(url: str) -> None:
     settings = get_settings()
     try:
         check_url_syntax(
@@ -97,7 +97,7 @@ async def submit_job(
     kind, normalized_input = _validate_input(request.kind, request.input)
     check_priority(owner, request.priority)
     if request.webhook is not None:
-        _check_webhook_url(str(request.webhook))
+        check_webhook_url(str(request.webhook))
     fingerprint = request_fingerprint(request)
 
     if idempotency_key is not None:

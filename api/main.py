@@ -16,8 +16,12 @@ from api.openapi import install_openapi
 from api.rate_limits import RateLimits
 from api.request_guard import RequestGuard
 from api.routes import (
+    admin_cache,
     admin_exercises,
+    admin_instructions,
     admin_profiles,
+    ask,
+    conversations,
     documents,
     events,
     health,
@@ -79,6 +83,10 @@ def create_app() -> FastAPI:
     app.include_router(profiles.router)
     app.include_router(sessions.router)
     app.include_router(learning.router)
+    app.include_router(ask.router)
+    app.include_router(conversations.router)
+    app.include_router(admin_instructions.router)
+    app.include_router(admin_cache.router)
     app.include_router(admin_profiles.router)
     app.include_router(admin_exercises.router)
     app.include_router(jobs.router)

@@ -36,7 +36,17 @@ from core.settings import get_settings
 from db import attachments, profiles, progress
 from db import learning_sessions as session_queries
 from db.jobs import create_job
-from db.models import Collection, Document, Exercise, Job, Profile, Submission, User
+from db.models import (
+    Collection,
+    Conversation,
+    ConversationMessage,
+    Document,
+    Exercise,
+    Job,
+    Profile,
+    Submission,
+    User,
+)
 from db.unit_of_work import commit_async
 from tasks.account_delete.spec import SPEC as ACCOUNT_DELETE
 from tasks.ingest.spec import SPEC as INGEST
@@ -209,6 +219,26 @@ async def export(session: AsyncSession, *, user: User) -> dict[str, Any]:
             select(Submission).where(Submission.user_id == user.id).order_by(Submission.created_at)
         ).scalars()
         events = progress.timeline(sync, user_id=user.id, limit=1_000_000)
+        conversations = sync.execute(
+            select(Conversation).where(Conversation.owner_id == user.id).order_by(Conversation.created_at)
+        ).scalars()
+        messages = sync.execute(
+            select(ConversationMessage)
+            .join(Conversation, Conversation.id == ConversationMessage.conversation_id)
+            .where(Conversation.owner_id == user.id)
+            .order_by(ConversationMessage.id)
+        ).scalars()
+        by_conversation: dict[Any, list[dict[str, Any]]] = {}
+        for message in messages:
+            by_conversation.setdefault(message.conversation_id, []).append(
+                {
+                    "role": message.role,
+                    "content": message.content,
+                    "citations": message.citations,
+                    "grounded": message.grounded,
+                    "created_at": message.created_at.isoformat(),
+                }
+            )
         return {
             "format": EXPORT_FORMAT,
             "account": {
@@ -264,6 +294,15 @@ async def export(session: AsyncSession, *, user: User) -> dict[str, Any]:
                 SubmissionRead.model_validate(row, from_attributes=True).model_dump(mode="json")
                 | {"answer": row.answer}
                 for row in submissions
+            ],
+            "conversations": [
+                {
+                    "id": str(c.id),
+                    "title": c.title,
+                    "created_at": c.created_at.isoformat(),
+                    "messages": by_conversation.get(c.id, []),
+                }
+                for c in conversations
             ],
             "jobs": [job_read(job).model_dump(mode="json") for job in jobs],
         }

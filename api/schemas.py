@@ -75,6 +75,9 @@ class JobRead(BaseModel):
     error: ErrorRead | None
     progress: JobProgress | None
     session_id: uuid.UUID | None = None
+    instructions_version: int | None = Field(
+        None, description="the version of the kind's instructions the job ran with (/v1/admin/instructions)"
+    )
     attempts: int
     max_attempts: int
     created_at: datetime

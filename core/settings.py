@@ -118,6 +118,16 @@ class Settings(BaseSettings):
     sandbox_file_kb: int = Field(1024, ge=1, alias="MENTORQ_SANDBOX_FILE_KB")
     sandbox_require_list: str = Field("rlimits,landlock,seccomp", alias="MENTORQ_SANDBOX_REQUIRE")
 
+    # Grounded answers (ask, tutor): the least cosine similarity (embedding model) between a
+    # sentence and a passage for the passage to count as supporting it; the answer cache's time to
+    # live, and how similar a paraphrase must be to reuse an answer (its content words must match too).
+    citation_min_support: float = Field(0.5, ge=0, le=1, alias="MENTORQ_CITATION_MIN_SUPPORT")
+    answer_cache_ttl_days: float = Field(14.0, ge=0, alias="MENTORQ_ANSWER_CACHE_TTL_DAYS")
+    answer_cache_min_similarity: float = Field(0.9, ge=0, le=1, alias="MENTORQ_ANSWER_CACHE_MIN_SIMILARITY")
+    # A tutor turn sees the conversation's recent turns up to this many tokens (about 4 characters
+    # each); older turns are given as a summary.
+    tutor_history_tokens: int = Field(600, ge=0, alias="MENTORQ_TUTOR_HISTORY_TOKENS")
+
     # Kinds used only by the test suite and operators' smoke checks (debug.sleep).
     debug_kinds: bool = Field(False, alias="MENTORQ_DEBUG_KINDS")
 
@@ -161,6 +171,11 @@ class Settings(BaseSettings):
         if url.startswith("unix://"):
             return "redis+socket://" + url[len("unix://") :]
         return url
+
+    @property
+    def llm_identity(self) -> str:
+        """The configured LLM, as the answer cache keys it (the API and workers share these settings)."""
+        return f"{self.llm_provider}:{self.llm_model or 'default'}@{self.ollama_host or ''}"
 
     def require_database_url(self) -> str:
         if not self.database_url:

@@ -28,6 +28,7 @@ def job_resource(job: Job) -> dict[str, Any]:
         "error": job.error,
         "progress": job.progress,
         "session_id": str(job.session_id) if job.session_id else None,
+        "instructions_version": job.instructions_version,
         "attempts": job.attempts,
         "max_attempts": job.max_attempts,
         "created_at": _iso(job.created_at),

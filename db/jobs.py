@@ -123,6 +123,44 @@ def create_job(
     return job
 
 
+def create_answered_job(
+    session: Session | AsyncSession,
+    spec: JobSpec,
+    *,
+    input: dict[str, Any],
+    output: dict[str, Any],
+    owner_id: uuid.UUID,
+    session_id: uuid.UUID | None = None,
+    webhook_url: str | None = None,
+    webhook_events: list[str] | None = None,
+) -> Job:
+    """A job that is already succeeded (an answer the API found in the answer cache): it has its
+    `succeeded` event and webhook like any other, and nothing goes to a queue."""
+    now = datetime.now(UTC)
+    job = Job(
+        id=uuid.uuid4(),
+        kind=spec.name,
+        owner_id=owner_id,
+        session_id=session_id,
+        status=JobStatus.succeeded.value,
+        input=input,
+        output=output,
+        progress={"stage": "done", "fraction": 1.0, "message": "answered from the cache"},
+        attempts=0,
+        max_attempts=spec.max_attempts,
+        queue=spec.queue,
+        priority=0,
+        webhook_url=webhook_url,
+        webhook_events=webhook_events,
+        created_at=now,
+        started_at=now,
+        completed_at=now,
+    )
+    session.add(job)
+    _record_event(session, job, "succeeded", None, live=False)
+    return job
+
+
 # --- queries ----------------------------------------------------------------------------------
 
 

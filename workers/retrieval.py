@@ -38,6 +38,9 @@ class Retrieved:
     url: str | None = None
     resource_type: str | None = None
     level: str | None = None
+    page: int | None = None
+    start_s: float | None = None
+    end_s: float | None = None
 
     @property
     def relevant(self) -> bool:
@@ -56,15 +59,25 @@ def readable_collections(session: Session, *, user_id: uuid.UUID) -> list[uuid.U
     return list(session.execute(query).scalars())
 
 
+def query_vector(session: Session, query: str) -> tuple[str, list[float]]:
+    """The active embedding model and the query's vector under it."""
+    model = embeddings.get_active_model(session, default=get_settings().embed_model)
+    return model, get_embedding_provider(model).embed([query], model=model).vectors[0]
+
+
 def hybrid_search(
-    session: Session, *, query: str, collection_ids: list[uuid.UUID], k: int
+    session: Session,
+    *,
+    query: str,
+    collection_ids: list[uuid.UUID],
+    k: int,
+    embedded: tuple[str, list[float]] | None = None,
 ) -> list[Retrieved]:
-    """The k best chunks for `query` by reciprocal rank fusion of vector and keyword ranks."""
+    """The k best chunks for `query` by reciprocal rank fusion of vector and keyword ranks
+    (`embedded`: the query's model and vector when the caller has them already)."""
     if not collection_ids or not query.strip():
         return []
-    settings = get_settings()
-    model = embeddings.get_active_model(session, default=settings.embed_model)
-    vector = get_embedding_provider(model).embed([query], model=model).vectors[0]
+    model, vector = embedded or query_vector(session, query)
     filters = search_queries.SearchFilters(collection_ids=collection_ids)
     vector_hits = search_queries.vector_ranks(
         session, vector=vector, model=model, dim=len(vector), filters=filters, limit=CANDIDATES
@@ -85,6 +98,9 @@ def hybrid_search(
             url=row.get("source_url"),
             resource_type=row.get("resource_type"),
             level=row.get("level"),
+            page=row.get("page"),
+            start_s=row.get("start_s"),
+            end_s=row.get("end_s"),
         )
         for hit in hits
         if (row := details.get(hit.chunk_id)) is not None

@@ -21,7 +21,7 @@ PreferHeader = Annotated[
 ]
 
 
-def _wait_seconds(prefer: str | None, response: Response) -> int | None:
+def wait_seconds(prefer: str | None, response: Response) -> int | None:
     wait = parse_prefer_wait(prefer, max_wait=get_settings().max_wait_seconds)
     if wait is not None:
         response.headers["Preference-Applied"] = f"wait={wait}"
@@ -42,7 +42,7 @@ async def submit_job(
 ) -> JobRead:
     """Queue a job. 202 with its resource; 200 if it already finished within `Prefer: wait`."""
     key = parse_idempotency_key(idempotency_key)
-    wait = _wait_seconds(prefer, response)
+    wait = wait_seconds(prefer, response)
     if wait:
         job, created = await job_service.submit_and_wait(
             session, hub, owner=user, request=request, idempotency_key=key, seconds=wait
@@ -67,7 +67,7 @@ async def get_job(
 ) -> JobRead:
     """The job; with `Prefer: wait=N`, once it ended or N seconds passed."""
     job = await job_service.get_job_for(session, user=user, job_id=job_id)
-    wait = _wait_seconds(prefer, response)
+    wait = wait_seconds(prefer, response)
     if wait:
         job = await job_service.wait_for_job(session, hub, job=job, seconds=wait)
     return job_service.job_read(job)

@@ -1,6 +1,15 @@
 """Every table, one module per feature; importing this package registers them all on `Base.metadata`."""
 
 from core.job_status import ACTIVE, TERMINAL, JobStatus
+from db.models.assistant import (
+    AnswerCacheEntry,
+    CollectionContentVersion,
+    Conversation,
+    ConversationMessage,
+    Instruction,
+    InstructionLabel,
+    InstructionLabelMove,
+)
 from db.models.documents import Chunk, Collection, Document, DocumentBlob, Embedding, KnowledgeState
 from db.models.jobs import Job, JobAttachment, JobEvent
 from db.models.learners import (
@@ -18,6 +27,13 @@ from db.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookSecret
 __all__ = [
     "ACTIVE",
     "TERMINAL",
+    "AnswerCacheEntry",
+    "CollectionContentVersion",
+    "Conversation",
+    "ConversationMessage",
+    "Instruction",
+    "InstructionLabel",
+    "InstructionLabelMove",
     "Chunk",
     "Collection",
     "Document",

@@ -43,6 +43,8 @@ class Job(Base):
     worker: Mapped[str | None] = mapped_column(String(255))
     # For kinds that run in stages on different queues (ingest: parse on cpu, embed on gpu).
     stage: Mapped[str | None] = mapped_column(String(32))
+    # The version of the kind's instructions (system prompt guidance) the job ran with.
+    instructions_version: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

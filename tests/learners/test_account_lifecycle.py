@@ -20,6 +20,8 @@ USER_TABLES = {
     "documents": "owner_id",
     "collections": "owner_id",
     "jobs": "owner_id",
+    "conversations": "owner_id",
+    "answer_cache": "owner_id",
     "webhook_secrets": "user_id",
     "revoked_tokens": "user_id",
     "users": "id",
@@ -43,7 +45,17 @@ def _activity(client: ApiClient) -> dict:
         json={"kind": "chat", "input": {"prompt": "hi"}, "webhook": "http://127.0.0.1:9/hook"},
         headers={"Prefer": "wait=20"},
     ).json()
-    return {"session_id": session_id, "document_id": document["document"]["id"], "chat_id": chat["id"]}
+    conversation = client.post("/api/conversations", json={"title": "Latin help"}).json()["id"]
+    tutor = client.post(
+        f"/api/conversations/{conversation}/messages", json={"content": "What is a declension?"}
+    )
+    wait_job(client, tutor.json()["id"])
+    return {
+        "session_id": session_id,
+        "document_id": document["document"]["id"],
+        "chat_id": chat["id"],
+        "conversation_id": conversation,
+    }
 
 
 def test_export_holds_everything_about_the_user(client: ApiClient):
@@ -64,6 +76,9 @@ def test_export_holds_everything_about_the_user(client: ApiClient):
     assert made["document_id"] in {d["id"] for d in export["documents"]}
     assert "profile" in {d["collection"] for d in export["documents"]}
     assert made["chat_id"] in {j["id"] for j in export["jobs"]}
+    [conversation] = export["conversations"]
+    assert conversation["id"] == made["conversation_id"]
+    assert [m["role"] for m in conversation["messages"]] == ["user", "assistant"]
 
 
 def test_deleting_the_account_leaves_nothing_and_touches_no_one_else(

@@ -1,0 +1,110 @@
+"""The question-answering assistant: versioned instructions, the answer cache, tutor conversations."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, func
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.base import Base
+
+
+class Instruction(Base):
+    """One immutable version of a kind's instructions (the operator-editable part of its prompt)."""
+
+    __tablename__ = "instructions"
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class InstructionLabel(Base):
+    """Which version of a kind is `active`; moving it back is the rollback."""
+
+    __tablename__ = "instruction_labels"
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    active_version: Mapped[int] = mapped_column(Integer)
+    moved_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    moved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class InstructionLabelMove(Base):
+    """The label's history: every move, who made it."""
+
+    __tablename__ = "instruction_label_moves"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    from_version: Mapped[int | None] = mapped_column(Integer)
+    to_version: Mapped[int] = mapped_column(Integer)
+    moved_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    moved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class CollectionContentVersion(Base):
+    """Bumped by a trigger whenever what a collection's search can return changes (migration
+    2026_11_23_assistant); part of every answer-cache key."""
+
+    __tablename__ = "collection_content_versions"
+
+    collection_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+
+
+class AnswerCacheEntry(Base):
+    """A grounded answer, reusable while everything that decided it is unchanged."""
+
+    __tablename__ = "answer_cache"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    lookup_key: Mapped[str] = mapped_column(String(64), unique=True)
+    context_key: Mapped[str] = mapped_column(String(64))
+    # Set when a private collection was searched: the entry then answers only this user.
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    question: Mapped[str] = mapped_column(Text)
+    content_words: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    embedding: Mapped[Any] = mapped_column(Vector())
+    collection_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(UUID(as_uuid=True)))
+    instructions_version: Mapped[int | None] = mapped_column(Integer)
+    model: Mapped[str] = mapped_column(Text)
+    output: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    job_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    hits: Mapped[int] = mapped_column(Integer, default=0)
+    last_hit_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    title: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ConversationMessage(Base):
+    """A turn: the learner's message, or the tutor's checked answer with its citations."""
+
+    __tablename__ = "conversation_messages"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(16))  # user | assistant
+    content: Mapped[str] = mapped_column(Text)
+    citations: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    grounded: Mapped[bool | None] = mapped_column(Boolean)
+    job_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))  # no foreign key (see migration)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

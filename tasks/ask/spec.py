@@ -1,0 +1,84 @@
+"""The `ask` kind: a question answered from the library with inline citations, each checked in code
+(workers/grounded_answer.py), and reused from the answer cache when nothing that decided it changed."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.jobspec import JobSpec
+
+MAX_QUESTION_CHARS = 2000
+
+
+class AskInput(BaseModel):
+    """Created by POST /api/ask (the collections resolved to ids there)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: uuid.UUID
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
+    collection_ids: list[uuid.UUID]
+    k: int = Field(5, ge=1, le=10)
+
+
+class TimeRange(BaseModel):
+    start_s: float
+    end_s: float
+
+
+class Citation(BaseModel):
+    marker: int
+    chunk_id: int = Field(description="stable: resolves after re-ingestion, or says the chunk is gone")
+    document_id: uuid.UUID
+    title: str
+    quote: str
+    page: int | None = None
+    time_range: TimeRange | None = None
+    url: str | None = None
+    support: float | None = Field(None, description="cosine similarity of the citing sentence and the chunk")
+    attributed_by: Literal["model", "checker"] = "model"
+
+
+class AnswerSentence(BaseModel):
+    text: str
+    markers: list[int]
+    support: float | None
+    unsupported: bool
+
+
+class CheckedAnswer(BaseModel):
+    """What ask and tutor answers share: the answer after the citation checks."""
+
+    answer: str
+    citations: list[Citation]
+    sentences: list[AnswerSentence]
+    grounded: bool
+    withheld: str | None = Field(None, description="why the model's own answer was not passed on")
+    unsupported_sentences: int
+    dropped_markers: int = Field(description="markers to passages the model was not given")
+    citations_corrected: int
+    retrieved: int
+    model: str | None
+    instructions_version: int | None
+
+
+class AskOutput(CheckedAnswer):
+    question: str
+    cached: bool
+    cached_from_job_id: uuid.UUID | None = None
+    cache_match: Literal["exact", "semantic"] | None = None
+
+
+SPEC = JobSpec(
+    name="ask",
+    description="Answer a question from the library with checked citations (/api/ask).",
+    input_model=AskInput,
+    output_model=AskOutput,
+    queue="gpu",
+    soft_time_limit=300,
+    time_limit=330,
+    internal=True,
+)

@@ -1,0 +1,117 @@
+"""The `ask` kind's body: the cache (exact, then semantic with matching content words), else hybrid
+search, a streamed answer, the citation checks, and a cache entry for a grounded answer.
+
+The API already answers exact hits without a job; this looks again because the content versions
+it keyed on may have moved, and because only here is the question's vector at hand."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from core import questions
+from core.settings import get_settings
+from db import answer_cache
+from db.instructions import use_instructions
+from db.models import User
+from db.unit_of_work import unit_of_work
+from tasks.ask.spec import SPEC, AskInput, AskOutput
+from workers import grounded_answer
+from workers.errors import JobFailure
+from workers.llm import get_llm_provider
+from workers.retrieval import hybrid_search, query_vector
+from workers.runtime import JobContext, job_task
+
+SEARCHED = 20  # chunks fused; the relevant ones among the best k are shown to the model
+
+
+@job_task(SPEC)
+def ask(ctx: JobContext, payload: AskInput) -> AskOutput:
+    settings = get_settings()
+    ctx.progress("searching")
+    with unit_of_work() as session:
+        if session.get(User, payload.user_id) is None:
+            raise JobFailure("user_not_found", "the account was deleted")
+        instructions = use_instructions(session, kind="ask", job_id=ctx.job_id)
+        # The versions are read before the search: an entry stored under them can only be older
+        # than the content, never newer, and a newer version makes it unreachable.
+        scope = answer_cache.search_scope(
+            session, collection_ids=payload.collection_ids, user_id=payload.user_id
+        )
+        embedded = query_vector(session, payload.question)
+        context = questions.context_key(
+            collection_versions=scope.collection_versions,
+            owner_id=scope.owner_id,
+            instructions_version=instructions.version,
+            model=settings.llm_identity,
+            embed_model=embedded[0],
+        )
+        lookup = questions.lookup_key(context, payload.question)
+        words = questions.content_words(payload.question)
+        hit, match = _cached(session, lookup=lookup, context=context, vector=embedded[1], words=words)
+        if hit is not None:
+            return AskOutput.model_validate(
+                hit.output | {"cached": True, "cached_from_job_id": str(hit.job_id), "cache_match": match}
+            )
+        retrieved = hybrid_search(
+            session,
+            query=payload.question,
+            collection_ids=list(scope.collection_versions),
+            k=SEARCHED,
+            embedded=embedded,
+        )
+    passages = grounded_answer.numbered(retrieved)[: payload.k]
+    base = {
+        "question": payload.question,
+        "cached": False,
+        "retrieved": len(passages),
+        "instructions_version": instructions.version,
+    }
+    if not passages:
+        return AskOutput.model_validate(grounded_answer.dont_know().as_output() | base | {"model": None})
+
+    ctx.progress("answering", None, f"{len(passages)} passages")
+    system = grounded_answer.system_message(instructions.text)
+    data = {"question": payload.question, "passages": grounded_answer.passages_data(passages)}
+    messages = [
+        {"role": "system", "content": system},
+        {"role": "user", "content": f"<data>\n{json.dumps(data, ensure_ascii=False)}\n</data>"},
+    ]
+    result = grounded_answer.generate(get_llm_provider(), messages, on_token=ctx.emit_output)
+
+    ctx.progress("checking")
+    with unit_of_work() as session:
+        checked = grounded_answer.check(session, result.text, passages, system=system)
+        output: dict[str, Any] = checked.as_output() | base | {"model": result.model}
+        if checked.grounded and settings.answer_cache_ttl_days > 0:
+            answer_cache.store(
+                session,
+                lookup_key=lookup,
+                context_key=context,
+                scope=scope,
+                question=payload.question,
+                content_words=words,
+                vector=embedded[1],
+                instructions_version=instructions.version,
+                model=settings.llm_identity,
+                output=AskOutput.model_validate(output).model_dump(mode="json"),
+                job_id=ctx.job_id,
+                ttl=timedelta(days=settings.answer_cache_ttl_days),
+            )
+    return AskOutput.model_validate(output)
+
+
+def _cached(session, *, lookup: str, context: str, vector: list[float], words: list[str]):
+    """An exact hit, else the nearest earlier question in the same context that is close enough
+    and asks about the same things (equal content words): "is X safe" never answers "is X unsafe"."""
+    hit = answer_cache.exact_hit_sync(session, lookup_key=lookup)
+    if hit is not None:
+        return hit, "exact"
+    threshold = get_settings().answer_cache_min_similarity
+    for neighbour in answer_cache.nearest(session, context_key=context, vector=vector):
+        if neighbour.similarity >= threshold and questions.same_content(neighbour.content_words, words):
+            entry = answer_cache.take_hit(session, entry_id=neighbour.entry_id)
+            if entry is not None:
+                return entry, "semantic"
+    return None, None
