@@ -3,13 +3,18 @@ each cited sentence, the model's draft scripted through the fake Ollama server."
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 import uuid
+from pathlib import Path
 
-from tests.api.test_documents import ingest
+from tests.api.test_documents import ingest, wait_document
 from tests.conftest import ApiClient
 from tests.fake_ollama import FakeOllama
 from tests.learners.support import wait_job
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "knowledge"
 
 FACTS = """# Zorbulation
 
@@ -157,3 +162,75 @@ def test_a_citation_to_a_deleted_document_says_so(client: ApiClient, fake_ollama
     answer = client.get(f"/api/ask/{job['id']}").json()
     assert [c["status"] for c in answer["citations"]] == ["removed"]
     assert answer["citations"][0]["citation"]["chunk_id"] == job["output"]["citations"][0]["chunk_id"]
+
+
+def test_a_re_ingested_document_moves_the_citation(client: ApiClient, fake_ollama: FakeOllama):
+    collection, word, document_id = library(client)
+    question = f"What does a {word} session end with?"
+    fake_ollama.script(question, f"A {word} session ends with a short written summary [1].")
+    job = ask(client, question, collections=[collection])
+    cited = job["output"]["citations"][0]["chunk_id"]
+    # The same file again, with a new paragraph first: a new generation, new chunk ids.
+    text = (
+        ("# Preface\n\nA short preface.\n\n" + FACTS)
+        .replace("Zorbulation", word.title())
+        .replace("zorbulation", word)
+    )
+    replaced = ingest(client, "notes.md", text.encode(), collection=collection)
+    assert replaced["id"] == document_id and replaced["status"] == "ready"
+    [citation] = client.get(f"/api/ask/{job['id']}").json()["citations"]
+    assert citation["status"] == "moved" and citation["original_chunk_id"] == cited
+    assert citation["citation"]["chunk_id"] != cited and citation["citation"]["document_id"] == document_id
+
+
+class TranscriptSite:
+    """The bundled lecture served over HTTP on loopback, so its document has a source URL."""
+
+    def __init__(self) -> None:
+        body = (SAMPLES / "lecture-memory.srt").read_bytes()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-subrip")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/lecture-memory.srt"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_transcript_citations_carry_time_ranges_and_a_timed_link(client: ApiClient, fake_ollama: FakeOllama):
+    collection = f"lecture-{uuid.uuid4().hex[:6]}"
+    site = TranscriptSite()
+    try:
+        response = client.post("/v1/documents/url", json={"url": site.url, "collection": collection})
+        assert response.status_code == 202, response.text
+        document = wait_document(client, response.json()["document"]["id"])
+    finally:
+        site.close()
+    assert document["status"] == "ready", document["error"]
+    question = "What happens to something I learned last Monday if I never look at it again?"
+    fake_ollama.script(
+        question, "If you never look at it again, you will lose most of it within a few days [1]."
+    )
+    response = client.post(
+        "/api/ask", json={"question": question, "collections": [collection]}, headers={"Prefer": "wait=30"}
+    )
+    assert response.status_code == 200 and response.headers["Preference-Applied"] == "wait=30"
+    output = response.json()["output"]
+    assert output["grounded"] is True
+    [citation] = output["citations"]
+    start, end = citation["time_range"]["start_s"], citation["time_range"]["end_s"]
+    assert start <= 29.84 and end >= 36.3  # the chunk spans the cue that says it
+    assert citation["url"] == f"{site.url}#t={int(start)}"
+    assert "lose most of it" in citation["quote"]
