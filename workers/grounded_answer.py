@@ -23,6 +23,8 @@ positions; the numbers in the final answer are renumbered in order of first use.
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +43,8 @@ SCORED_MIN_WORDS = 4  # shorter sentences ("In short:", "Good question!") are co
 QUOTE_CHARS = 300
 LEAK_SHINGLE_WORDS = 8
 CITATION_MARGIN = 0.15
+# Chunks whose sentence vectors a worker process keeps (about 30 kB each with a 384-dim model).
+SENTENCE_VECTOR_CHUNKS = 512
 
 DONT_KNOW = "I don't know: your library has nothing that answers this question."
 WITHHELD = "I can't give a supported answer to this from your library."
@@ -222,30 +226,60 @@ class Support:
     quote: str  # that sentence of the passage
 
 
+class SentenceVectors:
+    """Vectors of chunks' sentences, kept per (model, chunk id) for the popular chunks: a chunk's
+    text never changes under its id (re-ingestion makes new ids), so a kept vector never goes stale."""
+
+    def __init__(self, capacity: int = SENTENCE_VECTOR_CHUNKS):
+        self.capacity = capacity
+        self._kept: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def of(self, model: str, passages: list[Passage], pieces: dict[int, list[str]]) -> dict[int, np.ndarray]:
+        found: dict[int, np.ndarray] = {}
+        with self._lock:
+            for passage in passages:
+                vectors = self._kept.get((model, passage.chunk.chunk_id))
+                if vectors is not None:
+                    self._kept.move_to_end((model, passage.chunk.chunk_id))
+                    found[passage.label] = vectors
+        missing = [p for p in passages if p.label not in found]
+        if missing:
+            flat = [piece for p in missing for piece in pieces[p.label]]
+            vectors = np.asarray(
+                get_embedding_provider(model).embed(flat, model=model).vectors, dtype=np.float32
+            )
+            offset = 0
+            with self._lock:
+                for passage in missing:
+                    count = len(pieces[passage.label])
+                    found[passage.label] = vectors[offset : offset + count]
+                    offset += count
+                    self._kept[(model, passage.chunk.chunk_id)] = found[passage.label]
+                while len(self._kept) > self.capacity:
+                    self._kept.popitem(last=False)
+        return found
+
+
+_sentence_vectors = SentenceVectors()
+
+
 def _support_matrix(session: Session, texts: list[str], passages: list[Passage]) -> list[dict[int, Support]]:
     """For each answer sentence and passage, the passage's sentence closest in meaning. Scoring
     against the passage's sentences, not its whole text, keeps one shared topic word from passing
     for support: a sentence must say what one sentence of the source says."""
-    pieces = {p.label: passage_sentences(p.chunk.text) for p in passages}
-    flat = [piece for label in pieces for piece in pieces[label]]
-    if not texts or not flat:
+    if not texts or not passages:
         return [{p.label: Support(0.0, "") for p in passages} for _ in texts]
+    pieces = {p.label: passage_sentences(p.chunk.text) for p in passages}
     model = embeddings.get_active_model(session, default=get_settings().embed_model)
-    vectors = np.asarray(
-        get_embedding_provider(model).embed([*texts, *flat], model=model).vectors, dtype=np.float32
-    )
-    similarities = vectors[: len(texts)] @ vectors[len(texts) :].T
-    matrix = []
-    for row in similarities:
-        supports: dict[int, Support] = {}
-        offset = 0
-        for passage in passages:
-            count = len(pieces[passage.label])
-            scores = row[offset : offset + count]
-            best = int(np.argmax(scores))
-            supports[passage.label] = Support(float(scores[best]), pieces[passage.label][best])
-            offset += count
-        matrix.append(supports)
+    answer = np.asarray(get_embedding_provider(model).embed(texts, model=model).vectors, dtype=np.float32)
+    source = _sentence_vectors.of(model, passages, pieces)
+    matrix: list[dict[int, Support]] = [{} for _ in texts]
+    for passage in passages:
+        scores = answer @ source[passage.label].T  # answer sentences x passage sentences
+        for index, row in enumerate(scores):
+            best = int(np.argmax(row))
+            matrix[index][passage.label] = Support(float(row[best]), pieces[passage.label][best])
     return matrix
 
 

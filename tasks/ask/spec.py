@@ -70,6 +70,9 @@ class AskOutput(CheckedAnswer):
     cached: bool
     cached_from_job_id: uuid.UUID | None = None
     cache_match: Literal["exact", "semantic"] | None = None
+    timings_ms: dict[str, float] = Field(
+        default_factory=dict, description="search, llm and check, this job's"
+    )
 
 
 SPEC = JobSpec(

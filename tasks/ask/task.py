@@ -7,6 +7,7 @@ it keyed on may have moved, and because only here is the question's vector at ha
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -23,12 +24,26 @@ from workers.llm import get_llm_provider
 from workers.retrieval import hybrid_search, query_vector
 from workers.runtime import JobContext, job_task
 
-SEARCHED = 20  # chunks fused; the relevant ones among the best k are shown to the model
+SEARCHED = 20
+
+
+class Stopwatch:
+    """Milliseconds per step, for the output's timings_ms."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round((now - self._last) * 1000, 1)
+        self._last = now  # chunks fused; the relevant ones among the best k are shown to the model
 
 
 @job_task(SPEC)
 def ask(ctx: JobContext, payload: AskInput) -> AskOutput:
     settings = get_settings()
+    clock = Stopwatch()
     ctx.progress("searching")
     with unit_of_work() as session:
         if session.get(User, payload.user_id) is None:
@@ -61,6 +76,7 @@ def ask(ctx: JobContext, payload: AskInput) -> AskOutput:
             k=SEARCHED,
             embedded=embedded,
         )
+    clock.lap("search")
     passages = grounded_answer.numbered(retrieved)[: payload.k]
     base = {
         "question": payload.question,
@@ -79,11 +95,15 @@ def ask(ctx: JobContext, payload: AskInput) -> AskOutput:
         {"role": "user", "content": f"<data>\n{json.dumps(data, ensure_ascii=False)}\n</data>"},
     ]
     result = grounded_answer.generate(get_llm_provider(), messages, on_token=ctx.emit_output)
+    clock.lap("llm")
 
     ctx.progress("checking")
     with unit_of_work() as session:
         checked = grounded_answer.check(session, result.text, passages, system=system)
-        output: dict[str, Any] = checked.as_output() | base | {"model": result.model}
+        clock.lap("check")
+        output: dict[str, Any] = (
+            checked.as_output() | base | {"model": result.model, "timings_ms": clock.laps}
+        )
         if checked.grounded and settings.answer_cache_ttl_days > 0:
             answer_cache.store(
                 session,
