@@ -155,6 +155,7 @@ def create_answered_job(
         created_at=now,
         started_at=now,
         completed_at=now,
+        instructions_version=output.get("instructions_version"),
     )
     session.add(job)
     _record_event(session, job, "succeeded", None, live=False)

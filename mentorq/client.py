@@ -208,6 +208,31 @@ class MentorqClient:
             "POST", f"/api/learning/exercises/{exercise_id}/submissions", json={"answer": answer}
         )
 
+    def ask(
+        self, question: str, *, collections: list[str] | None = None, wait: int | None = None
+    ) -> dict[str, Any]:
+        """Queue an `ask` job (or get one answered from the cache at once); returns the job."""
+        headers = {"Prefer": f"wait={wait}"} if wait else None
+        body: dict[str, Any] = {"question": question, "collections": collections}
+        return self._request("POST", "/api/ask", json=body, headers=headers)
+
+    def answer(self, job_id: str) -> dict[str, Any]:
+        """An ask job's answer with its citations looked up now (current, moved or removed)."""
+        return self._request("GET", f"/api/ask/{job_id}")
+
+    def start_conversation(self, title: str | None = None) -> dict[str, Any]:
+        return self._request("POST", "/api/conversations", json={"title": title})
+
+    def send_message(self, conversation_id: str, content: str) -> dict[str, Any]:
+        """Post a message; returns the `tutor` job that replies."""
+        return self._request(
+            "POST", f"/api/conversations/{conversation_id}/messages", json={"content": content}
+        )
+
+    def conversation(self, conversation_id: str) -> dict[str, Any]:
+        """Every message, the tutor's with their citations."""
+        return self._request("GET", f"/api/conversations/{conversation_id}")
+
     def wait_until_done(
         self, job_id: str, *, deadline_s: float = 300.0, poll_wait: int = 30
     ) -> dict[str, Any]:

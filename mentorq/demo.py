@@ -20,6 +20,8 @@ SAMPLE_INTRO = PROJECT_ROOT / "samples" / "profiles" / "intro.md"
 SAMPLE_EXERCISE = PROJECT_ROOT / "samples" / "exercises" / "count_vowels.json"
 RESOURCES_QUERY = "how long should I wait between reviews?"
 # A wrong answer (it counts every letter) and a right one for the bundled coding exercise.
+ASK_QUESTION = "What happens to something you learned last Monday if you never look at it again?"
+TUTOR_MESSAGES = ("What is active recall?", "How do I practise it after a lecture?")
 WRONG_CODE = "def count_vowels(text):\n    return len(text)\n"
 RIGHT_CODE = "def count_vowels(text):\n    return sum(char in 'aeiouAEIOU' for char in text)\n"
 PROGRESS_EVENTS = (
@@ -91,12 +93,14 @@ def _run_jobs(api_url: str, say, *, database_url: str) -> bool:
         searched = _ingest_and_search(client, say, deadline)
         learner = _learner(client, say, deadline)
         assistant = _assistant(client, say, deadline)
+        answered = _grounded_answers(client, say, deadline)
     return (
         all(job["status"] == "succeeded" for job in finished)
         and streamed
         and searched
         and learner
         and assistant
+        and answered
     )
 
 
@@ -142,6 +146,61 @@ def _assistant(client: MentorqClient, say, deadline: float) -> bool:
         elif not _model_refused(job, say, f"{exercise_type} exercise"):
             return False
     return _graded(client, say, remaining)
+
+
+def _grounded_answers(client: MentorqClient, say, deadline: float) -> bool:
+    """One question asked twice (the second from the cache) with its citations and the lecture's
+    time ranges, then a two-turn tutor conversation."""
+    remaining = lambda: max(1.0, deadline - time.monotonic())  # noqa: E731
+    jobs = []
+    for attempt in ("first", "again"):
+        job = client.ask(ASK_QUESTION, collections=["study-skills"], wait=30)
+        job = client.wait_until_done(job["id"], deadline_s=remaining())
+        if job["status"] != "succeeded":
+            return _model_refused(job, say, "ask")
+        jobs.append(job)
+        output = job["output"]
+        took = f"{job['metrics']['run_ms']} ms" if job["metrics"]["run_ms"] is not None else "—"
+        say(
+            f"\nask ({attempt}): {ASK_QUESTION!r}: grounded {output['grounded']}, cached {output['cached']}"
+            f" ({took}; instructions v{job['instructions_version']})"
+        )
+        say(f"  {output['answer'][:400]}")
+        if output["withheld"]:
+            say(f"  (the model's own answer was withheld: {output['withheld']})")
+        for citation in output["citations"]:
+            when = citation["time_range"]
+            at = f" at {when['start_s']:.1f}-{when['end_s']:.1f} s" if when else ""
+            page = f" page {citation['page']}" if citation["page"] else ""
+            say(f"  [{citation['marker']}] {citation['title']}{at}{page}: {citation['quote'][:120]!r}")
+        say(
+            f"  {output['unsupported_sentences']} unsupported sentence(s), "
+            f"{output['dropped_markers']} invented marker(s)"
+        )
+    first, again = (job["output"] for job in jobs)
+    cache_ok = again["cached"] == first["grounded"]  # only grounded answers are kept
+    if again["cached"]:
+        say(f"  the second came from the cache: job {again['cached_from_job_id']}")
+
+    conversation = client.start_conversation("Memory")["id"]
+    replies = []
+    for message in TUTOR_MESSAGES:
+        job = client.wait_until_done(client.send_message(conversation, message)["id"], deadline_s=remaining())
+        if job["status"] != "succeeded":
+            return _model_refused(job, say, "tutor")
+        replies.append(job)
+    replay = client.conversation(conversation)
+    say(f"\ntutor conversation {conversation} ({len(replay['messages'])} messages, replayed):")
+    for message in replay["messages"]:
+        who = "learner" if message["role"] == "user" else "tutor"
+        say(f"  {who}: {message['content'][:300]}")
+        for item in message["citations"]:
+            citation = item["citation"]
+            say(
+                f"    [{citation['marker']}] {citation['title']} ({item['status']}): "
+                f"{citation['quote'][:100]!r}"
+            )
+    return cache_ok and len(replay["messages"]) == 2 * len(TUTOR_MESSAGES)
 
 
 def _graded(client: MentorqClient, say, remaining) -> bool:

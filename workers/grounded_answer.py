@@ -11,7 +11,8 @@ sentences that use them. Nothing it writes is trusted:
   (`attributed_by: "checker"`);
 - a sentence no passage supports is flagged `unsupported` and counted;
 - an answer with no supported sentence is withheld and replaced by "I can't give a supported
-  answer", as is one that repeats the system prompt (a document's injected instructions obeyed).
+  answer", as is one that repeats the system prompt (a document's injected instructions obeyed)
+  or echoes the prompt's data block instead of answering.
 
 The embedding model, rather than a cross-encoder, scores support: it is loaded already and needs
 no download. It measures closeness in meaning, not entailment: "X is dangerous" sits close to
@@ -171,10 +172,18 @@ def leaks_prompt(draft: str, system: str) -> bool:
     )
 
 
+def echoes_data(draft: str) -> bool:
+    """Whether the draft repeats the prompt's data block rather than answering (a small model
+    does): its copied passages would otherwise pass for perfectly supported sentences."""
+    return "<data>" in draft or "</data>" in draft or '"passages"' in draft or '"number":' in draft
+
+
 def check(session: Session, draft: str, passages: list[Passage], *, system: str) -> CheckedAnswer:
     """The draft with its citations checked against the passages (see the module's docstring)."""
     if leaks_prompt(draft, system):
         return CheckedAnswer(WITHHELD, [], [], False, "system_prompt_leak", 0, 0)
+    if echoes_data(draft):
+        return CheckedAnswer(WITHHELD, [], [], False, "echoed_prompt", 0, 0)
     by_label = {passage.label: passage for passage in passages}
     parsed = split_sentences(draft)
     dropped = sum(1 for _, numbers in parsed for n in numbers if n not in by_label)

@@ -34,6 +34,7 @@ def test_exact_semantic_and_negated_questions(client: ApiClient, fake_ollama: Fa
     hit = response.json()["output"]
     assert hit["cached"] is True and hit["cache_match"] == "exact"
     assert hit["cached_from_job_id"] == first["id"] and hit["answer"] == first["output"]["answer"]
+    assert response.json()["instructions_version"] == first["instructions_version"]
 
     # A paraphrase with the same content words: a semantic hit, found by the job.
     chats = fake_ollama.requests["/api/chat"]

@@ -100,6 +100,20 @@ def test_an_answer_nothing_supports_is_withheld(client: ApiClient, fake_ollama: 
     assert output["citations"] == [] and "Napoleon" not in output["answer"]
 
 
+def test_a_draft_that_echoes_the_prompt_data_is_withheld(client: ApiClient, fake_ollama: FakeOllama):
+    collection, word, _ = library(client)
+    question = f"What is {word} for?"
+    # What the 135M local model does: it repeats its input, copied passages and all.
+    echo = (
+        '<data>\n{"question": "'
+        + question
+        + f'", "passages": [{{"number": 1, "text": "{word.title()} is a study method"'
+    )
+    fake_ollama.script(question, echo)
+    output = ask(client, question, collections=[collection])["output"]
+    assert output["withheld"] == "echoed_prompt" and output["grounded"] is False and output["citations"] == []
+
+
 def test_nothing_relevant_means_i_dont_know_without_asking_the_model(
     client: ApiClient, fake_ollama: FakeOllama
 ):
