@@ -20,6 +20,7 @@ from api.routes import (
     admin_exercises,
     admin_instructions,
     admin_profiles,
+    admin_stats,
     ask,
     conversations,
     documents,
@@ -87,6 +88,7 @@ def create_app() -> FastAPI:
     app.include_router(conversations.router)
     app.include_router(admin_instructions.router)
     app.include_router(admin_cache.router)
+    app.include_router(admin_stats.router)
     app.include_router(admin_profiles.router)
     app.include_router(admin_exercises.router)
     app.include_router(jobs.router)

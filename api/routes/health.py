@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from core.channels import WORKER_KEY_PREFIX
+from api.worker_registry import live_workers
 from core.redis_clients import get_async_redis
 from db.session import async_engine
 
@@ -36,12 +35,7 @@ async def _check_redis() -> dict[str, Any]:
 
 
 async def _check_workers() -> dict[str, Any]:
-    redis = get_async_redis()
-    workers = []
-    async for key in redis.scan_iter(match=f"{WORKER_KEY_PREFIX}*", count=100):
-        raw = await redis.get(key)
-        if raw:
-            workers.append(json.loads(raw))
+    workers = await live_workers()
     queues = sorted({queue for worker in workers for queue in worker.get("queues", [])})
     return {
         "ok": bool(workers),

@@ -54,6 +54,14 @@ class Job(Base):
 
     __table_args__ = (
         Index("ix_jobs_owner_created", "owner_id", "created_at", "id"),
+        # The admin statistics' windows, and its failures and cache hits read on their own.
+        Index("ix_jobs_created_at", "created_at"),
+        Index("ix_jobs_failed_created_at", "created_at", postgresql_where=text("status = 'failed'")),
+        Index(
+            "ix_jobs_ask_cache_hits",
+            "created_at",
+            postgresql_where=text("kind = 'ask' AND status = 'succeeded' AND output->>'cached' = 'true'"),
+        ),
         Index("ix_jobs_status_active", "status", postgresql_where=text("status IN ('queued', 'running')")),
         Index("ix_jobs_owner_active", "owner_id", postgresql_where=text("status IN ('queued', 'running')")),
         Index("ix_jobs_session", "session_id", postgresql_where=text("session_id IS NOT NULL")),

@@ -49,6 +49,7 @@ class WebhookDelivery(Base):
 
     __table_args__ = (
         Index("ix_webhook_deliveries_job_id", "job_id", "created_at"),
+        Index("ix_webhook_deliveries_created_at", "created_at"),  # the admin statistics' windows
         Index(
             "ix_webhook_deliveries_due",
             "next_attempt_at",

@@ -197,11 +197,25 @@ def upgrade() -> None:
         unique=True,
         postgresql_where=sa.text("role = 'assistant'"),
     )
-    # Admin statistics count jobs by kind and status over the last hour and day.
+    # Admin statistics count jobs and webhook deliveries over the last hour and day.
     op.create_index("ix_jobs_created_at", "jobs", ["created_at"])
+    op.create_index("ix_webhook_deliveries_created_at", "webhook_deliveries", ["created_at"])
+    # ... and read failures and cache hits alone, without the other jobs' rows or an ask's output.
+    op.create_index(
+        "ix_jobs_failed_created_at", "jobs", ["created_at"], postgresql_where=sa.text("status = 'failed'")
+    )
+    op.create_index(
+        "ix_jobs_ask_cache_hits",
+        "jobs",
+        ["created_at"],
+        postgresql_where=sa.text("kind = 'ask' AND status = 'succeeded' AND output->>'cached' = 'true'"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_jobs_ask_cache_hits", table_name="jobs")
+    op.drop_index("ix_jobs_failed_created_at", table_name="jobs")
+    op.drop_index("ix_webhook_deliveries_created_at", table_name="webhook_deliveries")
     op.drop_index("ix_jobs_created_at", table_name="jobs")
     op.drop_table("conversation_messages")
     op.drop_table("conversations")
