@@ -10,6 +10,10 @@ sentences that use them. Nothing it writes is trusted:
   does support the sentence, if one does, and an uncited sentence gets that passage too
   (`attributed_by: "checker"`);
 - a sentence no passage supports is flagged `unsupported` and counted;
+- HTML markup is removed (the answer is plain text with markers: a client that renders it must
+  not meet a model's, or an injected document's, tags), and a sentence that asks a question is
+  not a claim: it is neither cited nor counted as support (small models restate the question, and
+  the question's words sit in the passage that raised it);
 - an answer with no supported sentence is withheld and replaced by "I can't give a supported
   answer", as is one that repeats the system prompt (a document's injected instructions obeyed)
   or echoes the prompt's data block instead of answering.
@@ -60,6 +64,13 @@ _MARKERS = re.compile(
     r"\s*\[(?:(?:passage|source|chunk)\s*)?#?(\d{1,3}(?:\s*,\s*#?\d{1,3})*)\]", re.IGNORECASE
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
+_MARKUP = re.compile(r"</?[A-Za-z][^<>]*>")
+
+
+def without_markup(draft: str) -> str:
+    """The draft with HTML tags removed and the blank runs they leave collapsed."""
+    text = _MARKUP.sub(" ", draft)
+    return re.sub(r"[ \t]*\n\s*\n\s*", "\n\n", re.sub(r"[ \t]{2,}", " ", text)).strip()
 
 
 @dataclass(frozen=True)
@@ -184,6 +195,7 @@ def check(session: Session, draft: str, passages: list[Passage], *, system: str)
         return CheckedAnswer(WITHHELD, [], [], False, "system_prompt_leak", 0, 0)
     if echoes_data(draft):
         return CheckedAnswer(WITHHELD, [], [], False, "echoed_prompt", 0, 0)
+    draft = without_markup(draft)
     by_label = {passage.label: passage for passage in passages}
     parsed = split_sentences(draft)
     dropped = sum(1 for _, numbers in parsed for n in numbers if n not in by_label)
@@ -194,8 +206,8 @@ def check(session: Session, draft: str, passages: list[Passage], *, system: str)
     corrected = 0
     for index, (text, numbers) in enumerate(parsed):
         cited = [by_label[n] for n in dict.fromkeys(numbers) if n in by_label]
-        if len(text.split()) < SCORED_MIN_WORDS and not cited:
-            chosen.append(Choice(text, [], None))
+        if text.endswith("?") or (len(text.split()) < SCORED_MIN_WORDS and not cited):
+            chosen.append(Choice(text, [], None))  # a question or a connective: not a claim
             continue
         row = supports[index]
         best = max(passages, key=lambda p: row[p.label].score)

@@ -114,6 +114,31 @@ def test_a_draft_that_echoes_the_prompt_data_is_withheld(client: ApiClient, fake
     assert output["withheld"] == "echoed_prompt" and output["grounded"] is False and output["citations"] == []
 
 
+def test_a_draft_that_only_restates_the_question_is_withheld(client: ApiClient, fake_ollama: FakeOllama):
+    collection, word, _ = library(client)
+    question = f"How long does a {word} session last?"
+    # The question's own words sit in the passage that answers it: restating it must not pass
+    # for a supported claim (the 135M model does this, wrapped in markup).
+    restated = f"<table><tr><th>1. How long does a {word} session last? [1]</th></tr></table>"
+    fake_ollama.script(question, restated)
+    output = ask(client, question, collections=[collection])["output"]
+    assert output["withheld"] == "no_supported_sentence" and output["grounded"] is False
+
+
+def test_markup_is_removed_from_the_answer(client: ApiClient, fake_ollama: FakeOllama):
+    collection, word, _ = library(client)
+    question = f"What does a {word} session end with?"
+    fake_ollama.script(
+        question,
+        f"<p>A {word} session ends with a <b>short written summary</b> [1].</p>"
+        '<img src=x onerror="alert(1)">',
+    )
+    output = ask(client, question, collections=[collection])["output"]
+    assert output["grounded"] is True and len(output["citations"]) == 1
+    assert "<" not in output["answer"] and ">" not in output["answer"]
+    assert output["answer"] == f"A {word} session ends with a short written summary. [1]"
+
+
 def test_nothing_relevant_means_i_dont_know_without_asking_the_model(
     client: ApiClient, fake_ollama: FakeOllama
 ):
