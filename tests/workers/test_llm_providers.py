@@ -24,6 +24,7 @@ from workers.llm import (
     ModelNotFound,
     clear_llm_provider_cache,
     get_llm_provider,
+    local,
 )
 from workers.llm.base import ContextTooLong
 from workers.llm.local import LocalProvider
@@ -344,6 +345,18 @@ def test_local_prompt_over_the_context_window_is_context_too_long():
         LocalProvider().chat(long_prompt, options={"max_tokens": 4})
     with pytest.raises(ContextTooLong):
         LocalProvider().chat(long_prompt, options={"max_tokens": 4}, on_token=lambda delta: None)
+
+
+@pytest.mark.slow
+def test_local_answer_ceiling_is_lowered_to_the_room_the_prompt_leaves():
+    # llama.cpp refuses prompt + max_tokens over the context; a prompt that fits must still be answered.
+    messages = [{"role": "user", "content": "recall " * 1900}]
+    room = local.N_CTX - local._prompt_tokens(local.load_llama(), messages)
+    assert local.MIN_ANSWER_TOKENS <= room < 1024  # the prompt fits, the asked ceiling would not
+    result = LocalProvider().chat(messages, options={"max_tokens": 1024})
+    assert result.prompt_tokens == local.N_CTX - room and result.completion_tokens <= room
+    streamed = LocalProvider().chat(messages, options={"max_tokens": 1024}, on_token=lambda delta: None)
+    assert streamed.completion_tokens <= room
 
 
 def test_local_refuses_other_models():

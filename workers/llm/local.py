@@ -86,6 +86,22 @@ def _prompt_tokens(llm: Any, messages: list[dict]) -> int:
     return sum(len(llm.tokenize(str(m.get("content", "")).encode(), add_bos=False)) for m in messages)
 
 
+# max_tokens is a ceiling for the answer, not a demand: llama.cpp refuses a prompt when prompt +
+# max_tokens exceeds the context, so the ceiling is lowered to the room the prompt leaves (as
+# Ollama stops a generation at its context's end). Below this much room the prompt is too long.
+MIN_ANSWER_TOKENS = 64
+
+
+def _fitted(llm: Any, messages: list[dict], kwargs: dict) -> dict:
+    room = N_CTX - _prompt_tokens(llm, messages)
+    if room < MIN_ANSWER_TOKENS:
+        raise ContextTooLong(
+            f"the prompt does not fit the local model's context: {N_CTX - room} prompt tokens leave "
+            f"{max(room, 0)} of {N_CTX} for the answer (at least {MIN_ANSWER_TOKENS} needed)"
+        )
+    return kwargs | {"max_tokens": min(kwargs["max_tokens"], room)}
+
+
 # Ollama's default (llama.cpp's own is 1.0, off). Without it the 135M model at temperature 0 can
 # loop on one phrase inside a JSON string until max_tokens cuts the JSON (seen in `make demo`).
 REPEAT_PENALTY = 1.1
@@ -136,6 +152,7 @@ class LocalProvider:
         kwargs = _completion_kwargs(json_schema, options)
         with _lock:
             llm = load_llama()
+            kwargs = _fitted(llm, messages, kwargs)
             if on_token is None:
                 try:
                     response = llm.create_chat_completion(messages=messages, **kwargs)
