@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import hashlib
 import json
 import math
 import re
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -99,10 +101,22 @@ class FakeOllama:
         token_delay_s: float = 0.0,
         embed_dim: int = 384,
         invalid_json_times: int = 0,
+        slots: int | None = None,
+        prefill_delay_s: float = 0.0,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         self.models = list(models)
+        # Like a GPU server (Ollama with OLLAMA_NUM_PARALLEL=slots): at most `slots` generations at
+        # once, each paying `prefill_delay_s` then `token_delay_s` per token, streamed or not;
+        # requests past the slots wait their turn. None: every request at once (the old fake).
+        self.slots = slots
+        self.prefill_delay_s = prefill_delay_s
+        self._slot_gate = threading.BoundedSemaphore(slots) if slots else None
+        self.running = 0
+        self.peak_running = 0
+        self.generated_tokens = 0
+        self.waits_s: collections.deque[float] = collections.deque(maxlen=10_000)
         self.reply = reply
         self.token_delay_s = token_delay_s
         self.embed_dim = embed_dim
@@ -156,6 +170,24 @@ class FakeOllama:
     def has_model(self, name: str) -> bool:
         """Whether `name` is one of the served models."""
         return _norm(name) in {_norm(m) for m in self.models}
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one generation slot (a no-op without `slots`), counting waits and the peak."""
+        waited = time.monotonic()
+        if self._slot_gate is not None:
+            self._slot_gate.acquire()
+        with self._lock:
+            self.waits_s.append(time.monotonic() - waited)
+            self.running += 1
+            self.peak_running = max(self.peak_running, self.running)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.running -= 1
+            if self._slot_gate is not None:
+                self._slot_gate.release()
 
     def record(self, path: str, body: dict) -> None:
         """Count a request and keep its body for assertions."""
@@ -330,11 +362,18 @@ class _Handler(BaseHTTPRequestHandler):
             "eval_count": len(tokens),
             "eval_duration": 800_000,
         }
-        if body.get("stream", True):  # Ollama streams unless told not to
-            head = [{"model": model, "created_at": created, **content(t), "done": False} for t in tokens]
-            self._stream([*head, final])
-        else:
-            self._send_json(200, {**final, **content("".join(tokens))})
+        with self.fake.slot():
+            if self.fake.slots:
+                time.sleep(self.fake.prefill_delay_s)
+            if body.get("stream", True):  # Ollama streams unless told not to
+                head = [{"model": model, "created_at": created, **content(t), "done": False} for t in tokens]
+                self._stream([*head, final])
+            else:
+                if self.fake.slots:
+                    time.sleep(self.fake.token_delay_s * len(tokens))
+                self._send_json(200, {**final, **content("".join(tokens))})
+            with self.fake._lock:
+                self.fake.generated_tokens += len(tokens)
 
     def _embed(self, body: dict) -> None:
         model = self._model_or_error(body)
@@ -410,6 +449,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--token-delay-s", type=float, default=0.0)
     parser.add_argument("--embed-dim", type=int, default=384)
     parser.add_argument("--invalid-json-times", type=int, default=0)
+    parser.add_argument(
+        "--slots", type=int, default=None, help="parallel generations, like OLLAMA_NUM_PARALLEL"
+    )
+    parser.add_argument("--prefill-delay-s", type=float, default=0.0)
     args = parser.parse_args(argv)
     fake = FakeOllama(
         models=[m for m in args.models.split(",") if m],
@@ -417,6 +460,8 @@ def main(argv: list[str] | None = None) -> None:
         token_delay_s=args.token_delay_s,
         embed_dim=args.embed_dim,
         invalid_json_times=args.invalid_json_times,
+        slots=args.slots,
+        prefill_delay_s=args.prefill_delay_s,
         host=args.host,
         port=args.port,
     )
