@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.job_status import JobStatus
+from db.answer_cache import ANSWERED_FROM_CACHE, ASKED_JOB
 
 WINDOWS = ("hour", "day")
 
@@ -65,12 +66,11 @@ _FAILURE_CODES = text(
 
 # Ask jobs the cache answered, counted in their partial index (an ask's output, which may be large,
 # is never read); the misses are the kind's other succeeded jobs, known from the jobs-by-kind rows.
-CACHE_HIT = "kind = 'ask' AND status = 'succeeded' AND output->>'cached' = 'true'"
 _CACHE_HITS = text(
     f"""
     SELECT count(*) FILTER (WHERE created_at >= :hour) AS hour, count(*) AS day
     FROM jobs
-    WHERE created_at >= :day AND {CACHE_HIT}
+    WHERE created_at >= :day AND {ASKED_JOB} AND {ANSWERED_FROM_CACHE}
     """
 )
 

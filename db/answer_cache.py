@@ -18,6 +18,12 @@ from sqlalchemy.orm import Session
 
 from db.models import AnswerCacheEntry, Collection, CollectionContentVersion, Document
 
+# A succeeded ask job, and one the cache answered (its output says so). The two together are the
+# predicate of the partial index ix_jobs_ask_cache_hits (migration 2026_11_23_assistant), written
+# the same way so the planner counts hits in the index and never reads an output, which may be large.
+ASKED_JOB = "kind = 'ask' AND status = 'succeeded'"
+ANSWERED_FROM_CACHE = "output->>'cached' = 'true'"
+
 
 @dataclass(frozen=True)
 class SearchScope:
@@ -171,19 +177,16 @@ async def totals(session: AsyncSession, *, since: datetime) -> dict[str, int]:
     row = (
         await session.execute(
             text(
-                """
+                f"""
                 SELECT (SELECT count(*) FROM answer_cache WHERE expires_at > now()) AS entries,
-                       (SELECT count(*) FROM jobs
-                        WHERE created_at >= :since AND kind = 'ask' AND status = 'succeeded'
-                          AND output->>'cached' = 'true') AS hits,
-                       (SELECT count(*) FROM jobs
-                        WHERE created_at >= :since AND kind = 'ask' AND status = 'succeeded') AS answered
+                       (SELECT count(*) FROM jobs WHERE created_at >= :since AND {ASKED_JOB}
+                          AND {ANSWERED_FROM_CACHE}) AS hits,
+                       (SELECT count(*) FROM jobs WHERE created_at >= :since AND {ASKED_JOB}) AS answered
                 """
             ),
             {"since": since},
         )
     ).one()
-    # Hits are counted in their partial index (ix_jobs_ask_cache_hits), never reading an output.
     return {"entries": row.entries, "hits": row.hits, "misses": max(row.answered - row.hits, 0)}
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from api.worker_registry import live_workers
+from api.worker_registry import live_workers, workers_per_queue
 from core.redis_clients import get_async_redis
 from db.session import async_engine
 
@@ -36,11 +36,10 @@ async def _check_redis() -> dict[str, Any]:
 
 async def _check_workers() -> dict[str, Any]:
     workers = await live_workers()
-    queues = sorted({queue for worker in workers for queue in worker.get("queues", [])})
     return {
         "ok": bool(workers),
         "count": len(workers),
-        "queues": queues,
+        "queues": list(workers_per_queue(workers)),
         "hostnames": [w["hostname"] for w in workers],
         # The code sandbox's layers on each worker's host (workers/sandbox): informative here; a
         # coding submission on a worker missing a required layer fails with sandbox_unavailable.

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import time
 from datetime import timedelta
-from typing import Any
 
 from core import questions
 from core.settings import get_settings
@@ -24,7 +23,7 @@ from workers.llm import get_llm_provider
 from workers.retrieval import hybrid_search, query_vector
 from workers.runtime import JobContext, job_task
 
-SEARCHED = 20
+SEARCHED = 20  # chunks fused; the relevant ones among the best k are shown to the model
 
 
 class Stopwatch:
@@ -37,7 +36,7 @@ class Stopwatch:
     def lap(self, name: str) -> None:
         now = time.perf_counter()
         self.laps[name] = round((now - self._last) * 1000, 1)
-        self._last = now  # chunks fused; the relevant ones among the best k are shown to the model
+        self._last = now
 
 
 @job_task(SPEC)
@@ -101,7 +100,7 @@ def ask(ctx: JobContext, payload: AskInput) -> AskOutput:
     with unit_of_work() as session:
         checked = grounded_answer.check(session, result.text, passages, system=system)
         clock.lap("check")
-        output: dict[str, Any] = (
+        output = AskOutput.model_validate(
             checked.as_output() | base | {"model": result.model, "timings_ms": clock.laps}
         )
         if checked.grounded and settings.answer_cache_ttl_days > 0:
@@ -115,11 +114,11 @@ def ask(ctx: JobContext, payload: AskInput) -> AskOutput:
                 vector=embedded[1],
                 instructions_version=instructions.version,
                 model=settings.llm_identity,
-                output=AskOutput.model_validate(output).model_dump(mode="json"),
+                output=output.model_dump(mode="json"),
                 job_id=ctx.job_id,
                 ttl=timedelta(days=settings.answer_cache_ttl_days),
             )
-    return AskOutput.model_validate(output)
+    return output
 
 
 def _cached(session, *, lookup: str, context: str, vector: list[float], words: list[str]):

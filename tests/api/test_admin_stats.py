@@ -4,7 +4,6 @@ deliveries is read through an index (no full scan however many jobs there are)."
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -18,13 +17,6 @@ from tests.conftest import ApiClient
 from tests.fake_ollama import FakeOllama
 from tests.receiver import Receiver
 from tests.stack import Stack, wait_until
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    hook = Receiver()
-    yield hook
-    hook.close()
 
 
 def stats(admin_client: ApiClient) -> dict:

@@ -14,13 +14,6 @@ from tests.receiver import Receiver
 from tests.stack import Stack, wait_until
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    hook = Receiver()
-    yield hook
-    hook.close()
-
-
 def deliveries(client: ApiClient, job_id: str) -> list[dict]:
     return client.get(f"/v1/jobs/{job_id}/deliveries").json()["items"]
 

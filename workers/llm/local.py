@@ -92,11 +92,11 @@ def _prompt_tokens(llm: Any, messages: list[dict]) -> int:
 MIN_ANSWER_TOKENS = 64
 
 
-def _fitted(llm: Any, messages: list[dict], kwargs: dict) -> dict:
-    room = N_CTX - _prompt_tokens(llm, messages)
+def _fitted(kwargs: dict, prompt_tokens: int) -> dict:
+    room = N_CTX - prompt_tokens
     if room < MIN_ANSWER_TOKENS:
         raise ContextTooLong(
-            f"the prompt does not fit the local model's context: {N_CTX - room} prompt tokens leave "
+            f"the prompt does not fit the local model's context: {prompt_tokens} prompt tokens leave "
             f"{max(room, 0)} of {N_CTX} for the answer (at least {MIN_ANSWER_TOKENS} needed)"
         )
     return kwargs | {"max_tokens": min(kwargs["max_tokens"], room)}
@@ -152,7 +152,8 @@ class LocalProvider:
         kwargs = _completion_kwargs(json_schema, options)
         with _lock:
             llm = load_llama()
-            kwargs = _fitted(llm, messages, kwargs)
+            prompt_tokens = _prompt_tokens(llm, messages)
+            kwargs = _fitted(kwargs, prompt_tokens)
             if on_token is None:
                 try:
                     response = llm.create_chat_completion(messages=messages, **kwargs)
@@ -171,7 +172,7 @@ class LocalProvider:
                 text=text,
                 model=name,
                 provider=self.name,
-                prompt_tokens=_prompt_tokens(llm, messages),
+                prompt_tokens=prompt_tokens,
                 completion_tokens=len(llm.tokenize(text.encode(), add_bos=False)) if text else 0,
             )
 
