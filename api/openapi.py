@@ -32,7 +32,7 @@ STATUS_MEANINGS = {
     422: "The request does not validate (invalid_input, validation_error, invalid_text, ...)",
     428: "The request must name the version it changes (If-Match)",
     429: "Too many requests, or a quota is full; see Retry-After and the RateLimit headers",
-    503: "A backing service (database, broker, a gpu worker) is unavailable; see Retry-After",
+    503: "A backing service (database, broker, a worker) is unavailable; see Retry-After",
 }
 UNPROBED = {"/healthz", "/readyz"}  # probes: no auth, no rate limit, no parameters
 

@@ -1,4 +1,4 @@
-"""POST /v1/search: embed the query on a gpu worker (the API loads no model), then hybrid search."""
+"""POST /v1/search: embed the query on a `query` worker (the API loads no model), then hybrid search."""
 
 from __future__ import annotations
 
@@ -25,12 +25,12 @@ CANDIDATES_PER_RESULT = 4  # each list brings 4k candidates to the fusion (at le
 
 
 async def embed_query(query: str, *, model: str) -> list[float]:
-    """Ask a gpu worker for the query's vector; 503 if none answers in time."""
+    """Ask a `query` worker for the vector; 503 if none answers in time."""
     settings = get_settings()
     timeout = settings.search_embed_timeout_seconds
     reply_key = f"mentorq:reply:{uuid.uuid4().hex}"
     try:
-        # At the head of the gpu queue (the most urgent priority): a person is waiting on it.
+        # At the head of its own lane (the most urgent priority): a person is waiting on it.
         await anyio.to_thread.run_sync(
             lambda: send_platform_task(
                 EMBED_QUERY, args=[query, model, reply_key], priority=9, expires=timeout
@@ -46,14 +46,14 @@ async def embed_query(query: str, *, model: str) -> list[float]:
         raise ProblemError(
             503,
             "embedding_unavailable",
-            f"could not reach a gpu worker: {type(error).__name__}",
+            f"could not reach a query worker: {type(error).__name__}",
             headers={"Retry-After": "5"},
         ) from None
     if reply is None:
         raise ProblemError(
             503,
             "embedding_unavailable",
-            f"no gpu worker embedded the query within {timeout:g} s",
+            f"no query worker embedded the query within {timeout:g} s",
             headers={"Retry-After": "5"},
         )
     body = json.loads(reply[1])

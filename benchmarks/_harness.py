@@ -33,7 +33,7 @@ from tests.stack import REPO, Stack, build_stack
 
 RESULTS_DIR = REPO / "benchmarks" / "results"
 # The one worker both benchmarks start: every queue (the brief's topology for a single host).
-WORKER_QUEUES = "gpu,cpu,io,maintenance"
+WORKER_QUEUES = "llm,embed,query,cpu,io,maintenance"
 
 # The Settings defaults (what `mentorq dev` and production run with).
 PRODUCTION_TIMINGS = {

@@ -308,17 +308,17 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict[str, Any] = {"documents": args.docs, "chunks_expected": n_chunks}
     with bench_stack(llm_provider="ollama", keep=args.keep) as stack:
         print(
-            "starting the stack (worker-gpu -Q gpu prefork 1, worker-cpu -Q cpu,io,maintenance "
+            "starting the stack (worker-embed -Q embed prefork 1, worker-cpu -Q cpu,io,maintenance "
             "prefork 1) ...",
             flush=True,
         )
         stack.start_api()
-        stack.start_worker("worker-gpu", queues="gpu", concurrency=1)
+        stack.start_worker("worker-embed", queues="embed", concurrency=1)
         stack.start_worker("worker-cpu", queues="cpu,io,maintenance", concurrency=1)
         token = register_token(stack.api_url)
         roots = {
             "api": stack.processes["api"].pid,
-            "worker_gpu": stack.processes["worker-gpu"].pid,
+            "worker_embed": stack.processes["worker-embed"].pid,
             "worker_cpu": stack.processes["worker-cpu"].pid,
             "postgres": stack.postgres.pid,
             "redis": stack.redis.pid,

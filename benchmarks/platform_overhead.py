@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.platform_overhead [--jobs 1000] [--clients 100] [--concurrency 2]
 
 Starts, on loopback only: embedded PostgreSQL + Redis (migrated), the API under uvicorn, one
-platform worker on `-Q gpu,cpu,io,maintenance`, beat (unless --no-beat), an in-process fake
+platform worker on `-Q llm,embed,query,cpu,io,maintenance`, beat (unless --no-beat), an in-process fake
 Ollama server answering instantly (token_delay_s=0), and a bare Celery worker serving
 `benchmarks.bare_tasks` with the same pool and concurrency.
 

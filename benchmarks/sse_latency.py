@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.sse_latency [--jobs 50] [--token-delay 0.02] [--warmup 5]
 
 Starts, on loopback only: embedded PostgreSQL + Redis (migrated), the API under uvicorn, one
-platform worker on `-Q gpu,cpu,io,maintenance` (prefork, concurrency 2), and an in-process fake
+platform worker on `-Q llm,embed,query,cpu,io,maintenance` (prefork, concurrency 2), and an in-process fake
 Ollama server that streams its reply word by word, `--token-delay` seconds apart.
 
 Per job (one at a time, so every figure is an unloaded latency):

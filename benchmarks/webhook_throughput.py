@@ -158,7 +158,7 @@ class Platform:
                         attempts=1,
                         max_attempts=3,
                         input={"prompt": "Summarise the lesson on hash maps in two sentences."},
-                        queue="gpu",
+                        queue="llm",
                         webhook_url=url,
                         webhook_events=["completed"],
                         started_at=func.now(),

@@ -6,11 +6,12 @@ these declarations, so a name is never spelled twice.
 
 from __future__ import annotations
 
+from core import lanes
 from core.jobspec import PlatformTask
 
 RECONCILE = PlatformTask(
     "mentorq.maintenance.reconcile",
-    "maintenance",
+    lanes.MAINTENANCE,
     soft_time_limit=60,
     time_limit=90,
     description="Publish unpublished and lost jobs, requeue or fail jobs of dead workers, send due webhooks.",
@@ -19,28 +20,28 @@ RECONCILE = PlatformTask(
 RETENTION_BUDGET_S = 120
 RETENTION = PlatformTask(
     "mentorq.maintenance.retention",
-    "maintenance",
+    lanes.MAINTENANCE,
     soft_time_limit=RETENTION_BUDGET_S + 60,
     time_limit=RETENTION_BUDGET_S + 90,
     description="Delete jobs finished longer ago than MENTORQ_JOB_RETENTION_DAYS.",
 )
 SCHEDULE_REEMBEDDING = PlatformTask(
     "mentorq.maintenance.reembed",
-    "maintenance",
+    lanes.MAINTENANCE,
     soft_time_limit=60,
     time_limit=90,
     description="Queue `reembed` jobs for chunks a model lacks; switch the active model once it covers all.",
 )
 DELIVER_WEBHOOK = PlatformTask(
     "mentorq.webhooks.deliver",
-    "io",
+    lanes.IO,
     soft_time_limit=60,
     time_limit=90,
     description="One attempt at one webhook message.",
 )
 EMBED_QUERY = PlatformTask(
     "mentorq.knowledge.embed_query",
-    "gpu",
+    lanes.QUERY,
     soft_time_limit=30,
     time_limit=40,
     description="Embed a search query and hand the vector back to the waiting API request.",

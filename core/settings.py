@@ -31,6 +31,17 @@ class Settings(BaseSettings):
     llm_provider: Literal["auto", "ollama", "local"] = Field("auto", alias="MENTORQ_LLM_PROVIDER")
     llm_model: str | None = Field(None, alias="MENTORQ_LLM_MODEL")
     embed_model: str = Field("all-MiniLM-L6-v2", alias="MENTORQ_EMBED_MODEL")
+    # The LLM lane (core/lanes.py): calls one `llm` worker makes at once, matching the server's
+    # parallel slots (Ollama's OLLAMA_NUM_PARALLEL); and how many LLM jobs one user may have sent
+    # to the lane at once (unset: MENTORQ_LLM_PARALLEL; 0: no per-user cap), so one user's backlog
+    # waits in PostgreSQL and another user's job is next in line (db/admission.py).
+    llm_parallel: int = Field(4, ge=1, le=256, alias="MENTORQ_LLM_PARALLEL")
+    llm_user_slots: int | None = Field(None, ge=0, alias="MENTORQ_LLM_USER_SLOTS")
+    # An unreachable LLM server does not use up a job's attempts: the job waits with backoff
+    # (capped at a minute) and fails `llm_unavailable` only once it is this old.
+    llm_unavailable_give_up_seconds: float = Field(
+        1800.0, gt=0, alias="MENTORQ_LLM_UNAVAILABLE_GIVE_UP_SECONDS"
+    )
 
     secret_key: str = Field("changethis", alias="SECRET_KEY")
     access_token_lifetime_seconds: int = Field(3600, alias="MENTORQ_TOKEN_LIFETIME_SECONDS")
@@ -62,7 +73,7 @@ class Settings(BaseSettings):
     # Documents fetched from a URL: time budget, and whether private addresses are allowed (dev, tests).
     fetch_timeout_seconds: float = Field(15.0, alias="MENTORQ_FETCH_TIMEOUT_SECONDS")
     fetch_allow_private: bool = Field(False, alias="MENTORQ_FETCH_ALLOW_PRIVATE")
-    # Search embeds the query on a gpu worker; past this the API answers 503 instead of hanging.
+    # Search embeds the query on a `query` worker; past this the API answers 503 instead of hanging.
     search_embed_timeout_seconds: float = Field(10.0, alias="MENTORQ_SEARCH_EMBED_TIMEOUT_SECONDS")
     reembed_every_seconds: float = Field(30.0, alias="MENTORQ_REEMBED_EVERY_SECONDS")
     reembed_batch_chunks: int = Field(256, alias="MENTORQ_REEMBED_BATCH_CHUNKS")
@@ -171,6 +182,11 @@ class Settings(BaseSettings):
         if url.startswith("unix://"):
             return "redis+socket://" + url[len("unix://") :]
         return url
+
+    @property
+    def llm_slots_per_user(self) -> int:
+        """The per-user cap on LLM jobs in the lane at once; 0 means no cap."""
+        return self.llm_parallel if self.llm_user_slots is None else self.llm_user_slots
 
     @property
     def llm_identity(self) -> str:

@@ -22,13 +22,21 @@ from pathlib import Path
 
 import httpx
 
+from core import lanes
+from core.settings import Settings
+
 LOCK_FILE = "dev.lock"
 URLS_FILE = "urls.json"
 SECRET_FILE = "secret_key"
-QUEUES = "gpu,cpu,maintenance"
-# Webhook deliveries wait on other people's servers: a thread pool of their own, so a hanging
-# receiver never takes a process the model work needs.
-IO_QUEUES = "io"
+# One worker per lane that waits on something different (core/lanes.py): LLM calls in threads as
+# wide as the server's slots, search query embeddings in a process no long job can hold, embedding
+# batches with parsing and maintenance, webhook deliveries in threads of their own.
+WORKER_LANES = {
+    "worker-llm": [lanes.LLM],
+    "worker-query": [lanes.QUERY],
+    "worker": [lanes.EMBED, lanes.CPU, lanes.MAINTENANCE],
+    "worker-io": [lanes.IO],
+}
 IO_THREADS = 16
 STOP_TIMEOUT_S = 15.0
 # The project root: children import api/, workers/, celeryconfig from it even without an install.
@@ -317,7 +325,7 @@ def start_stack(
             stack.flower_auth = flower_auth
 
         _write_urls(state_dir, stack)
-        stack.children = _children(state_dir, host, api_port, flower_port, with_beat, worker_concurrency)
+        stack.children = _children(state_dir, host, api_port, flower_port, with_beat, worker_concurrency, env)
         for child in stack.children:
             child.start(env)
             say(
@@ -359,44 +367,27 @@ def _child_env(
 
 
 def _children(
-    state_dir: Path, host: str, api_port: int, flower_port: int | None, with_beat: bool, concurrency: int
+    state_dir: Path,
+    host: str,
+    api_port: int,
+    flower_port: int | None,
+    with_beat: bool,
+    concurrency: int,
+    env: dict[str, str],
 ) -> list[Child]:
+    parallel = int(env.get("MENTORQ_LLM_PARALLEL") or Settings.model_fields["llm_parallel"].default)
     py = sys.executable
     celery = [py, "-m", "celery", "-A", "workers.celery_app"]
-    specs = [
-        ("api", [py, "-m", "uvicorn", "api.main:app", "--host", host, "--port", str(api_port)]),
-        (
-            "worker",
-            celery
-            + [
-                "worker",
-                "-Q",
-                QUEUES,
-                "--concurrency",
-                str(concurrency),
-                "-n",
-                "dev@%h",
-                "--loglevel",
-                "INFO",
-            ],
-        ),
-        (
-            "worker-io",
-            celery
-            + [
-                "worker",
-                "-Q",
-                IO_QUEUES,
-                "--pool",
-                "threads",
-                "--concurrency",
-                str(IO_THREADS),
-                "-n",
-                "dev-io@%h",
-                "--loglevel",
-                "INFO",
-            ],
-        ),
+    shapes = {
+        "worker-llm": lanes.worker_arguments(lanes.LLM, llm_parallel=parallel),
+        "worker-query": lanes.worker_arguments(lanes.QUERY, llm_parallel=parallel),
+        "worker": ["-Q", ",".join(WORKER_LANES["worker"]), "--concurrency", str(concurrency)],
+        "worker-io": ["-Q", lanes.IO, "--pool", "threads", "--concurrency", str(IO_THREADS)],
+    }
+    specs = [("api", [py, "-m", "uvicorn", "api.main:app", "--host", host, "--port", str(api_port)])]
+    specs += [
+        (name, celery + ["worker", *shape, "-n", f"dev-{name}@%h", "--loglevel", "INFO"])
+        for name, shape in shapes.items()
     ]
     if with_beat:
         schedule = str(state_dir / "beat-schedule")
@@ -411,10 +402,8 @@ def _describe(name: str, stack: Stack) -> str:
         return f"{stack.api_url}/docs"
     if name == "flower":
         return stack.flower_url or ""
-    if name == "worker":
-        return f"queues {QUEUES}"
-    if name == "worker-io":
-        return f"queue {IO_QUEUES}, {IO_THREADS} threads"
+    if name in WORKER_LANES:
+        return f"queues {','.join(WORKER_LANES[name])}"
     return "schedule in " + str(stack.state_dir / "beat-schedule")
 
 

@@ -141,15 +141,42 @@ def api(
 @app.command(context_settings=PASSTHROUGH)
 def worker(
     ctx: typer.Context,
-    queues: str = typer.Option("gpu,cpu,io,maintenance", "-Q", "--queues", help="Queues to consume."),
-    concurrency: int | None = typer.Option(None, help="Processes (default: Celery's, the CPU count)."),
+    lane: str | None = typer.Option(
+        None,
+        help="Run one lane the way it waits (core/lanes.py): llm (threads, MENTORQ_LLM_PARALLEL), "
+        "embed, query, cpu (with maintenance), io. Sets -Q, --pool and --concurrency.",
+    ),
+    queues: str | None = typer.Option(None, "-Q", "--queues", help="Queues to consume (default: all)."),
+    concurrency: int | None = typer.Option(
+        None, help="Processes or threads (default: the lane's, or Celery's)."
+    ),
     pool: str | None = typer.Option(None, help="Celery pool: prefork, solo, threads."),
     hostname: str | None = typer.Option(None, "-n", "--hostname", help="Node name, e.g. gpu1@%h."),
     loglevel: str = typer.Option("INFO"),
 ) -> None:
     """Run a Celery worker; extra arguments go to `celery worker` as they are."""
+    from core import lanes
+    from core.settings import Settings
+
     env = service_env(("DATABASE_URL", "REDIS_URL"))
-    argv = _celery("worker", "-Q", queues, "--loglevel", loglevel)
+    if lane is not None:
+        if queues is not None:
+            raise typer.BadParameter("give --lane or -Q, not both")
+        from dotenv import dotenv_values
+
+        parallel = int(
+            env.get("MENTORQ_LLM_PARALLEL")
+            or dotenv_values(".env").get("MENTORQ_LLM_PARALLEL")
+            or Settings.model_fields["llm_parallel"].default
+        )
+        try:
+            shape = lanes.worker_arguments(lane, llm_parallel=parallel)
+        except ValueError as error:
+            raise typer.BadParameter(str(error)) from None
+    else:
+        shape = ["-Q", queues or ",".join(lanes.ALL)]
+    # An explicit --pool or --concurrency wins over the lane's (Celery takes the last one given).
+    argv = _celery("worker", *shape, "--loglevel", loglevel)
     if concurrency is not None:
         argv += ["--concurrency", str(concurrency)]
     if pool:

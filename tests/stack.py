@@ -23,7 +23,7 @@ from db import migrate
 from devstack.embedded import EmbeddedPostgres, EmbeddedRedis
 
 REPO = Path(__file__).resolve().parent.parent
-ALL_QUEUES = "gpu,cpu,maintenance"
+ALL_QUEUES = "llm,embed,query,cpu,maintenance"
 
 
 def free_port() -> int:

@@ -35,15 +35,17 @@ EXPECTED_SERVICES = {
     "ollama",
     "migrate",
     "api",
-    "worker-gpu",
+    "worker-llm",
+    "worker-embed",
+    "worker-query",
     "worker-cpu",
     "worker-io",
     "beat",
     "flower",
     "proxy",
 }
-WORKERS = ("worker-gpu", "worker-cpu", "worker-io")
-GPU_SERVICES = {"ollama", "worker-gpu"}
+WORKERS = ("worker-llm", "worker-embed", "worker-query", "worker-cpu", "worker-io")
+GPU_SERVICES = {"ollama", "worker-embed", "worker-query"}
 # Variables a mentorq service may get that are not Settings fields. Keep this short:
 # FLOWER_BASIC_AUTH is read by `mentorq flower` (and Flower itself).
 ENV_ALLOW_LIST = {"FLOWER_BASIC_AUTH"}
@@ -150,8 +152,20 @@ def option_value(args: list[str], *names: str) -> str | None:
     return None
 
 
+def worker_args(service: dict) -> list[str]:
+    """A worker's Celery arguments, with `--lane` expanded the way `mentorq worker` does."""
+    from core import lanes
+
+    args = argv(service.get("command"))[1:]
+    lane = option_value(args, "--lane")
+    if lane is None:
+        return args
+    parallel = environment(service).get("MENTORQ_LLM_PARALLEL", "4")
+    return lanes.worker_arguments(lane, llm_parallel=parallel) + args  # type: ignore[arg-type]
+
+
 def worker_queues(service: dict) -> list[str]:
-    value = option_value(argv(service.get("command"))[1:], "-Q", "--queues")
+    value = option_value(worker_args(service), "-Q", "--queues")
     assert value, f"worker command names no queues: {service.get('command')!r}"
     return [queue.strip() for queue in value.split(",") if queue.strip()]
 
@@ -357,16 +371,24 @@ def test_gpu_services_reserve_a_gpu(services: dict[str, dict]) -> None:
     assert reserving == GPU_SERVICES, f"GPU reserved by {sorted(reserving)}, expected {sorted(GPU_SERVICES)}"
 
 
-def test_worker_gpu_consumes_only_gpu_one_at_a_time(services: dict[str, dict]) -> None:
-    args = argv(services["worker-gpu"]["command"])[1:]
-    assert worker_queues(services["worker-gpu"]) == ["gpu"]
-    assert option_value(args, "--concurrency", "-c") == "1"
-    assert "gpu" not in worker_queues(services["worker-cpu"]) and "gpu" not in worker_queues(
-        services["worker-io"]
+def test_each_lane_has_a_worker_shaped_for_what_it_waits_on(services: dict[str, dict]) -> None:
+    """core/lanes.py: LLM calls in threads as wide as Ollama's slots, the two embedding lanes in one
+    process each, and no other worker takes a lane's messages."""
+    llm = worker_args(services["worker-llm"])
+    assert worker_queues(services["worker-llm"]) == ["llm"]
+    assert option_value(llm, "--pool", "-P") == "threads"
+    parallel = "${MENTORQ_LLM_PARALLEL:-4}"
+    assert option_value(llm, "--concurrency", "-c") == parallel
+    assert environment(services["ollama"]).get("OLLAMA_NUM_PARALLEL") == parallel, (
+        "Ollama must serve as many generations at once as worker-llm sends"
     )
-    assert option_value(argv(services["worker-cpu"]["command"])[1:], "--hostname", "-n") != option_value(
-        args, "--hostname", "-n"
-    ), "the two workers need distinct node names"
+    for name, lane in (("worker-embed", "embed"), ("worker-query", "query")):
+        assert worker_queues(services[name]) == [lane]
+        assert option_value(worker_args(services[name]), "--concurrency", "-c") == "1"
+    for name in ("worker-cpu", "worker-io"):
+        assert not {"llm", "embed", "query"} & set(worker_queues(services[name])), name
+    hostnames = [option_value(argv(services[name]["command"])[1:], "--hostname", "-n") for name in WORKERS]
+    assert len(set(hostnames)) == len(WORKERS), "workers need distinct node names"
 
 
 def test_workers_cover_every_celery_queue(services: dict[str, dict]) -> None:
@@ -443,11 +465,11 @@ def test_dependencies_are_satisfiable(services: dict[str, dict]) -> None:
 def test_one_shots_and_ordering(services: dict[str, dict]) -> None:
     assert is_one_shot(services["migrate"])
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
-    for name in ("api", "worker-gpu", "worker-cpu", "beat"):
+    for name in ("api", "worker-llm", "worker-embed", "worker-query", "worker-cpu", "beat"):
         depends = services[name]["depends_on"]
         assert depends["migrate"]["condition"] == "service_completed_successfully", name
         assert depends["redis"]["condition"] == "service_healthy", name
-    assert services["worker-gpu"]["depends_on"]["ollama"]["condition"] == "service_healthy"
+    assert services["worker-llm"]["depends_on"]["ollama"]["condition"] == "service_healthy"
 
 
 def test_api_health_and_port(services: dict[str, dict]) -> None:
@@ -494,7 +516,11 @@ def test_flower_requires_basic_auth(services: dict[str, dict]) -> None:
 
 
 def test_workers_shut_down_warm(services: dict[str, dict]) -> None:
-    for name in ("worker-gpu", "worker-cpu"):  # worker-io's deliveries last seconds; a short grace is enough
+    for name in (
+        "worker-llm",
+        "worker-embed",
+        "worker-cpu",
+    ):  # worker-io's deliveries last seconds; a short grace is enough
         worker = services[name]
         assert worker.get("stop_signal", "SIGTERM") in ("SIGTERM", "TERM"), (
             f"{name}: SIGTERM is the warm shutdown"
@@ -515,7 +541,7 @@ def test_images_api_light_workers_full(services: dict[str, dict]) -> None:
         assert "worker" in extras(services[name]).split(","), f"{name} needs the worker extra"
     for name in ("api", "migrate", "beat", "flower"):
         assert services[name]["image"] == services["api"]["image"], f"{name} shares the light api image"
-    assert services["worker-gpu"]["image"] != services["api"]["image"]
+    assert services["worker-llm"]["image"] != services["api"]["image"]
     for service in services.values():
         build = service.get("build")
         if build:

@@ -1,5 +1,5 @@
 """Knowledge-store faults against real processes: a worker killed mid-embedding, re-embedding
-without an outage, URL fetch failures, and search with no gpu worker."""
+without an outage, URL fetch failures, and search with no query worker."""
 
 from __future__ import annotations
 
@@ -154,7 +154,7 @@ def test_reembedding_switches_models_without_an_outage(stack: Stack, client: Api
         stack.start_beat()
 
 
-def test_search_answers_503_when_no_gpu_worker_embeds_the_query(stack: Stack, client: ApiClient) -> None:
+def test_search_answers_503_when_no_query_worker_embeds_the_query(stack: Stack, client: ApiClient) -> None:
     stack.stop("worker")
     try:
         started = time.monotonic()

@@ -1,5 +1,5 @@
 """Hybrid search from inside a job (the insight, and later the assistant's kinds): the same queries
-as POST /v1/search, with the query embedded in-process (the job already runs on a gpu worker)."""
+as POST /v1/search, with the query embedded in-process (the job's worker holds the model)."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ import time
 
 from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
+from core import lanes
 from core.channels import worker_key
 from core.redis_clients import get_redis, reset_redis
 from db.session import reset_engines
@@ -30,12 +31,12 @@ def _fresh_connections_after_fork(**_: object) -> None:
 
 
 def _warm_embedding_model() -> None:
-    """A gpu worker process loads the configured embedding model in the background right away, so
-    the first search after a (re)start is not the one that waits for it. Still once per process,
-    after the fork, never in the parent."""
+    """A worker process of a lane that embeds (core/lanes.py) loads the configured embedding model in
+    the background right away, so the first search after a (re)start is not the one that waits for
+    it. Still once per process, after the fork, never in a prefork parent."""
     from workers.celery_app import app
 
-    if "gpu" not in app.amqp.queues.consume_from:
+    if not lanes.USES_EMBEDDING_MODEL & set(app.amqp.queues.consume_from):
         return
 
     def load() -> None:
@@ -49,6 +50,13 @@ def _warm_embedding_model() -> None:
             log.warning("could not warm up the embedding model", exc_info=True)
 
     threading.Thread(target=load, name="mentorq-warm-embeddings", daemon=True).start()
+
+
+@worker_ready.connect
+def _warm_up_a_pool_without_children(sender=None, **_: object) -> None:
+    # A threads (or solo) pool never forks, so worker_process_init never comes: warm up here.
+    if "prefork" not in getattr(getattr(sender, "pool_cls", None), "__module__", "prefork"):
+        _warm_embedding_model()
 
 
 @worker_ready.connect

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core import lanes
 from core.jobspec import JobSpec
 
 MAX_QUESTION_CHARS = 2000
@@ -80,7 +81,7 @@ SPEC = JobSpec(
     description="Answer a question from the library with checked citations (/api/ask).",
     input_model=AskInput,
     output_model=AskOutput,
-    queue="gpu",
+    queue=lanes.LLM,
     soft_time_limit=300,
     time_limit=330,
     internal=True,

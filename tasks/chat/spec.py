@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core import lanes
 from core.jobspec import JobSpec
 
 
@@ -69,7 +70,7 @@ SPEC = JobSpec(
     description="One LLM chat completion, optionally constrained to a JSON schema; streams tokens.",
     input_model=ChatInput,
     output_model=ChatOutput,
-    queue="gpu",
+    queue=lanes.LLM,
     soft_time_limit=300,
     time_limit=330,
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core import lanes
 from core.jobspec import JobSpec
 
 
@@ -25,7 +26,7 @@ SPEC = JobSpec(
     description="Normalized embeddings of 1 to 256 texts.",
     input_model=EmbedInput,
     output_model=EmbedOutput,
-    queue="gpu",
+    queue=lanes.EMBED,
     soft_time_limit=120,
     time_limit=150,
 )

@@ -7,6 +7,7 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core import lanes
 from core.exercise_rules import ExerciseDraft, ExerciseType
 from core.jobspec import JobSpec
 from core.profile_fields import Level
@@ -60,7 +61,7 @@ SPEC = JobSpec(
     description="Generate or check an exercise and publish it through the gate (/api/learning/exercises).",
     input_model=ExerciseInput,
     output_model=ExerciseOutput,
-    queue="gpu",
+    queue=lanes.LLM,
     soft_time_limit=600,
     time_limit=660,
     internal=True,

@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core import lanes
 from core.jobspec import JobSpec, Stage
 
 
@@ -64,9 +65,9 @@ SPEC = JobSpec(
     description="Grade a submission to an exercise (/api/learning/exercises/{id}/submissions).",
     input_model=GradeInput,
     output_model=GradeOutput,
-    queue="cpu",  # code runs here, never on a gpu worker
+    queue=lanes.CPU,  # code runs here, never beside a model
     soft_time_limit=120,
     time_limit=150,
     internal=True,
-    later_stages=(Stage(name="judge", queue="gpu", soft_time_limit=300, time_limit=330),),
+    later_stages=(Stage(name="judge", queue=lanes.LLM, soft_time_limit=300, time_limit=330),),
 )

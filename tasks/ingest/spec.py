@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core import lanes
 from core.jobspec import JobSpec, Stage
 
 
@@ -37,5 +38,5 @@ SPEC = JobSpec(
     soft_time_limit=300,
     time_limit=330,
     internal=True,
-    later_stages=(Stage(name="embed", queue="gpu", soft_time_limit=1800, time_limit=1860),),
+    later_stages=(Stage(name="embed", queue=lanes.EMBED, soft_time_limit=1800, time_limit=1860),),
 )

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core import lanes
 from core.jobspec import JobSpec
 from core.profile_fields import Level
 
@@ -101,7 +102,7 @@ SPEC = JobSpec(
     description="Extract a learner profile, evidence-checked, from a text or file (/api/profiles/ingest).",
     input_model=ProfileIngestInput,
     output_model=ProfileIngestOutput,
-    queue="gpu",
+    queue=lanes.LLM,
     soft_time_limit=900,
     time_limit=960,
     internal=True,

@@ -7,6 +7,7 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core import lanes
 from core.jobspec import JobSpec
 
 
@@ -67,7 +68,7 @@ SPEC = JobSpec(
     description="Summarise a learner's progress and suggest grounded next steps (after each progress event).",
     input_model=InsightInput,
     output_model=InsightOutput,
-    queue="gpu",
+    queue=lanes.LLM,
     soft_time_limit=300,
     time_limit=330,
     internal=True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core import lanes
 from core.jobspec import JobSpec
 
 
@@ -25,7 +26,7 @@ SPEC = JobSpec(
     description="Embed a batch of chunks under a model (scheduled by beat when the embedding model changes).",
     input_model=ReembedInput,
     output_model=ReembedOutput,
-    queue="gpu",
+    queue=lanes.EMBED,
     soft_time_limit=600,
     time_limit=630,
     internal=True,

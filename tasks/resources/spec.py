@@ -7,6 +7,7 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core import lanes
 from core.jobspec import JobSpec
 from core.profile_fields import Level
 
@@ -66,7 +67,7 @@ SPEC = JobSpec(
     description="Suggest and explain library resources for a query (/api/learning/resources).",
     input_model=ResourcesInput,
     output_model=ResourcesOutput,
-    queue="gpu",
+    queue=lanes.LLM,
     soft_time_limit=300,
     time_limit=330,
     internal=True,

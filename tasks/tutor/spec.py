@@ -8,6 +8,7 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core import lanes
 from core.jobspec import JobSpec
 from tasks.ask.spec import CheckedAnswer
 
@@ -36,7 +37,7 @@ SPEC = JobSpec(
     description="Reply in a tutor conversation, from the library, citations checked (/api/conversations).",
     input_model=TutorInput,
     output_model=TutorOutput,
-    queue="gpu",
+    queue=lanes.LLM,
     soft_time_limit=300,
     time_limit=330,
     internal=True,

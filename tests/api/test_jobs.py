@@ -106,7 +106,7 @@ def test_admin_sees_every_job(stack: Stack, client: ApiClient, other_client: Api
 def test_kinds_lists_schemas(client: ApiClient) -> None:
     kinds = {kind["name"]: kind for kind in client.get("/v1/kinds").json()["items"]}
     assert {"chat", "embed"} <= set(kinds)
-    assert kinds["chat"]["queue"] == "gpu" and kinds["embed"]["queue"] == "gpu"
+    assert kinds["chat"]["queue"] == "llm" and kinds["embed"]["queue"] == "embed"
     assert "prompt" in kinds["chat"]["input_schema"]["properties"]
     assert "vectors" in kinds["embed"]["output_schema"]["properties"]
 
@@ -124,7 +124,7 @@ def test_readyz_reports_each_dependency(stack: Stack) -> None:
     body = httpx.get(f"{stack.api_url}/readyz").json()
     assert body["status"] == "ready", body
     assert body["checks"]["workers"]["count"] >= 1
-    assert set(body["checks"]["workers"]["queues"]) >= {"gpu", "cpu", "io", "maintenance"}
+    assert set(body["checks"]["workers"]["queues"]) >= {"llm", "embed", "query", "cpu", "io", "maintenance"}
     # Each worker says which code-sandbox layers its host applies (all four on this kernel).
     for report in body["checks"]["workers"]["sandbox"].values():
         assert report == {"active": ["rlimits", "namespaces", "landlock", "seccomp"], "missing": []}

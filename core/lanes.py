@@ -1,0 +1,45 @@
+"""The queues, named once: each is a lane of work that waits on one kind of thing.
+
+A lane is a Celery queue plus the way its worker runs, chosen by what the work waits on:
+
+- `llm`: jobs built around LLM calls (chat, ask, tutor, ...): threads, MENTORQ_LLM_PARALLEL of them.
+- `embed`: embedding batches (ingestion, re-embedding, `embed`): one process per copy of the model.
+- `query`: a search's query embedding: a process of its own.
+- `cpu` and `maintenance`: parsing, chunking, fetching, sandboxed grading; reconcile, retention.
+- `io`: webhook deliveries: threads.
+
+An LLM call to a server (Ollama, an OpenAI-compatible server) is I/O for the worker: the GPU
+batches requests that arrive together, so `llm` runs as many at once as the server has slots
+(OLLAMA_NUM_PARALLEL). An in-process model (sentence-transformers, llama.cpp) runs one call at
+a time per process and batches inside the call. A search waits for its query embedding while
+its user watches, so that never queues behind a long generation or an ingestion batch.
+"""
+
+from __future__ import annotations
+
+LLM = "llm"
+EMBED = "embed"
+QUERY = "query"
+CPU = "cpu"
+IO = "io"
+MAINTENANCE = "maintenance"
+
+ALL = (LLM, EMBED, QUERY, CPU, IO, MAINTENANCE)
+
+# Lanes whose jobs are admitted per user (db/admission.py): the scarce one is the LLM server's slots.
+ADMITTED = frozenset({LLM})
+# Lanes whose worker loads the embedding model and should warm it up at start.
+USES_EMBEDDING_MODEL = frozenset({LLM, EMBED, QUERY})
+
+
+def worker_arguments(lane: str, *, llm_parallel: int) -> list[str]:
+    """The `celery worker` arguments that run one lane the way it waits (queue, pool, concurrency)."""
+    if lane == LLM:
+        return ["-Q", LLM, "--pool", "threads", "--concurrency", str(llm_parallel)]
+    if lane in (EMBED, QUERY):
+        return ["-Q", lane, "--concurrency", "1"]
+    if lane == IO:
+        return ["-Q", IO, "--pool", "threads", "--concurrency", "32"]
+    if lane in (CPU, MAINTENANCE):
+        return ["-Q", f"{CPU},{MAINTENANCE}"]
+    raise ValueError(f"unknown lane {lane!r}; lanes are {', '.join(ALL)}")
