@@ -15,6 +15,11 @@ from pydantic import BaseModel
 TASK_PREFIX = "mentorq.tasks."
 
 
+def task_name_of(kind: str, stage: str | None = None) -> str:
+    """The Celery task name of a kind's stage (None: the first)."""
+    return TASK_PREFIX + kind + (f".{stage}" if stage else "")
+
+
 @dataclass(frozen=True)
 class Stage:
     """A later stage of a kind that runs elsewhere (ingest: parse on cpu, then embed on gpu)."""
@@ -55,7 +60,7 @@ class JobSpec:
 
     @property
     def task_name(self) -> str:
-        return TASK_PREFIX + self.name
+        return task_name_of(self.name)
 
     def route(self, stage: str | None = None) -> Route:
         """The first stage's route (stage None), or a later stage's."""
@@ -64,7 +69,7 @@ class JobSpec:
         for later in self.later_stages:
             if later.name == stage:
                 return Route(
-                    f"{self.task_name}.{later.name}", later.queue, later.soft_time_limit, later.time_limit
+                    task_name_of(self.name, later.name), later.queue, later.soft_time_limit, later.time_limit
                 )
         raise KeyError(f"kind {self.name!r} has no stage {stage!r}")
 

@@ -23,12 +23,14 @@ ACTIVE_MODEL_KEY = "active_embed_model"
 def chunks_without_embedding(
     session: Session, *, document_id: uuid.UUID, generation: int, model: str, limit: int
 ) -> list[tuple[int, str]]:
-    """(chunk id, text) of a generation's chunks that have no vector under `model` yet."""
+    """(chunk id, text) of a generation's chunks that have no vector under `model` yet, shortest
+    first: a batch of chunks of about one length pads little, and a forward pass costs as much as its
+    longest text times the batch size."""
     result = session.execute(
         select(Chunk.id, Chunk.text, Chunk.heading_path)
         .outerjoin(Embedding, and_(Embedding.chunk_id == Chunk.id, Embedding.model == model))
         .where(Chunk.document_id == document_id, Chunk.generation == generation, Embedding.chunk_id.is_(None))
-        .order_by(Chunk.position)
+        .order_by(func.char_length(Chunk.text), Chunk.position)
         .limit(limit)
     )
     return [(row.id, embedding_text(row.text, row.heading_path)) for row in result]

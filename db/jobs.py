@@ -17,6 +17,7 @@ from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from core import lanes
 from core.jobspec import JobSpec, Route
 from db.job_resource import job_resource
 from db.models import ACTIVE, Job, JobEvent, JobStatus, WebhookDelivery
@@ -119,8 +120,19 @@ def create_job(
     )
     session.add(job)
     _record_event(session, job, "queued", None, live=False)
-    dispatch_job(session, job_id=job.id, route=spec.route(), priority=priority)
+    dispatch_job(
+        session,
+        job_id=job.id,
+        route=spec.route(),
+        priority=priority,
+        admit_owner=_admitted(spec.queue, owner_id),
+    )
     return job
+
+
+def _admitted(queue: str, owner_id: uuid.UUID | None) -> uuid.UUID | None:
+    """The owner whose per-user cap a job entering `queue` counts against (db/admission.py), if any."""
+    return owner_id if queue in lanes.ADMITTED else None
 
 
 def create_answered_job(
@@ -413,7 +425,13 @@ def hand_off_job(
     job = result.scalar_one_or_none()
     if job is not None:
         _record_event(session, job, "progress", progress)
-        dispatch_job(session, job_id=job.id, route=route, priority=job.priority)
+        dispatch_job(
+            session,
+            job_id=job.id,
+            route=route,
+            priority=job.priority,
+            admit_owner=_admitted(route.queue, job.owner_id),
+        )
     return job
 
 
@@ -425,15 +443,22 @@ def requeue_job(
     from_status: str,
     route: Route,
     countdown: float | None = None,
+    refund_attempt: bool = False,
 ) -> Job | None:
     """running -> queued for another attempt (retry or a dead worker), sent again once committed
-    (after `countdown` seconds, for a backoff)."""
+    (after `countdown` seconds, for a backoff). `refund_attempt`: the attempt never reached the work
+    (the LLM server was unreachable), so it does not count."""
+    if refund_attempt:
+        conditions, counted = (), {"attempts": Job.attempts - 1}
+    else:
+        conditions, counted = (Job.attempts < Job.max_attempts,), {}
     result = session.execute(
         _transition(
             Job.id == job_id,
             Job.status == from_status,
-            Job.attempts < Job.max_attempts,
+            *conditions,
             status=JobStatus.queued.value,
+            **counted,
             **_RELEASED,
         )
     )
@@ -453,6 +478,7 @@ def jobs_to_dispatch(
         select(Job)
         .where(
             Job.status == JobStatus.queued.value,
+            Job.held.is_(False),  # held back on purpose (db/admission.py), not lost
             or_(
                 and_(
                     Job.dispatched_at.is_(None), Job.created_at < now - timedelta(seconds=undispatched_for_s)

@@ -35,6 +35,7 @@ from core.channels import job_channel
 from core.jobspec import Route
 from core.redis_clients import get_async_redis, get_redis
 from core.settings import get_settings
+from db import admission
 from db.dispatch_stamps import dispatch_stamps, stamp_now
 from db.models import Job, JobEvent
 from db.session import async_session_factory, sync_session_factory
@@ -46,12 +47,14 @@ OUTBOX_KEY = "mentorq_outbox"
 
 @dataclass(frozen=True)
 class Dispatch:
-    """A job message to send once committed: the job's current stage's route."""
+    """A job message to send once committed: the job's current stage's route. A job entering a lane
+    admitted per user names its owner: it may be held instead (db/admission.py)."""
 
     job_id: uuid.UUID
     route: Route
     priority: int
     countdown: float | None = None
+    admit_owner: uuid.UUID | None = None
 
 
 @dataclass
@@ -82,9 +85,11 @@ def dispatch_job(
     route: Route,
     priority: int,
     countdown: float | None = None,
+    admit_owner: uuid.UUID | None = None,
 ) -> None:
-    """Send this job's message (its current stage) once the transaction has committed."""
-    outbox(session).dispatches.append(Dispatch(job_id, route, priority, countdown))
+    """Send this job's message (its current stage) once the transaction has committed; with
+    `admit_owner`, only if that user has room in the lane (else the job is held)."""
+    outbox(session).dispatches.append(Dispatch(job_id, route, priority, countdown, admit_owner))
 
 
 def _take(session: Session | AsyncSession) -> Outbox:
@@ -112,6 +117,7 @@ def commit(session: Session) -> None:
     """Commit, then send what the transaction recorded (events, deliveries, jobs)."""
     box = _take(session)
     try:
+        box.dispatches = admission.admit(session, box.dispatches)
         session.commit()
     except BaseException:
         session.rollback()
@@ -182,6 +188,7 @@ def _send_to_broker(box: Outbox) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
 async def commit_async(session: AsyncSession) -> None:
     """The API's commit: commit, then send what the transaction recorded (events, deliveries, jobs)."""
     box = _take(session)
+    box.dispatches = await admission.admit_async(session, box.dispatches)
     await session.commit()
     await _send_async(box)
 

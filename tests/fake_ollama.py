@@ -15,6 +15,7 @@ import hashlib
 import json
 import math
 import re
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -126,6 +127,12 @@ class FakeOllama:
         # Scripted answers: (marker, replies). A request whose prompt contains the marker gets the
         # replies in order, the last one again once the others are used.
         self.scripts: list[tuple[str, list[str]]] = []
+        # A request whose prompt contains one of these hangs: no byte for `hang_s` seconds (a stuck
+        # GPU, a wedged server), then the connection closes with no answer.
+        self.hang_markers: set[str] = set()
+        self.hang_s = 60.0
+        self.hung = 0
+        self._connections: set[socket.socket] = set()
         self.requests: collections.Counter[str] = collections.Counter()
         self.bodies: collections.deque[tuple[str, dict]] = collections.deque(maxlen=200)
         self._lock = threading.Lock()
@@ -151,9 +158,14 @@ class FakeOllama:
         return self
 
     def stop(self) -> None:
-        """Stop serving and free the port."""
+        """Stop serving, drop every open connection (like a server that went away) and free the port."""
         self._server.shutdown()
         self._server.server_close()
+        with self._lock:
+            open_connections = list(self._connections)
+        for connection in open_connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join(timeout=5)
 
@@ -233,6 +245,16 @@ class _Handler(BaseHTTPRequestHandler):
     @property
     def fake(self) -> FakeOllama:
         return self.server.fake  # type: ignore[attr-defined]
+
+    def setup(self) -> None:
+        super().setup()
+        with self.fake._lock:
+            self.fake._connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.fake._lock:
+            self.fake._connections.discard(self.connection)
+        super().finish()
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet under load
         pass
@@ -338,6 +360,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._complete(body, model, prompt, lambda delta: {"response": delta})
 
     def _complete(self, body: dict, model: str, prompt: str, content) -> None:
+        if any(marker in prompt for marker in self.fake.hang_markers):
+            with self.fake._lock:
+                self.fake.hung += 1
+            time.sleep(self.fake.hang_s)
+            self.close_connection = True
+            return
         limit_words = self.fake.context_words
         if limit_words is not None and len(prompt.split()) > limit_words:
             self._error(400, "the input length exceeds the context length")

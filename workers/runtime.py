@@ -15,17 +15,21 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import OperationalError
 
-from core.jobspec import JobSpec
+from core import lanes
+from core.jobspec import JobSpec, Route, task_name_of
 from core.settings import get_settings
+from db import admission
 from db import jobs as job_queries
 from db.unit_of_work import unit_of_work
 from workers.celery_app import app
+from workers.deadline import job_deadline
 from workers.errors import JobCanceled, JobFailure, NextStage
 from workers.llm.base import LLMError, LLMInvalidOutput, LLMUnavailable
 from workers.recorder import EventRecorder
@@ -92,10 +96,24 @@ class JobWatcher(threading.Thread):
 class JobContext:
     """What a job body sees: its input, attempt, and calls to report progress and honour cancel."""
 
-    def __init__(self, *, job_id: uuid.UUID, kind: JobSpec, attempt: int, watcher: JobWatcher):
+    def __init__(
+        self,
+        *,
+        job_id: uuid.UUID,
+        kind: JobSpec,
+        attempt: int,
+        watcher: JobWatcher,
+        owner_id: uuid.UUID | None = None,
+        created_at: datetime | None = None,
+        admitted_lane: bool = False,
+    ):
         self.job_id = job_id
         self.kind = kind
         self.attempt = attempt
+        self.owner_id = owner_id
+        self.created_at = created_at
+        # The job holds one of its owner's slots in an admitted lane: ending it frees one.
+        self.admitted_lane = admitted_lane
         self._watcher = watcher
         self.recorder = watcher.recorder
 
@@ -147,10 +165,20 @@ def run_job(
 
     watcher = JobWatcher(job_id, settings.heartbeat_seconds)
     watcher.start()
-    ctx = JobContext(job_id=job_id, kind=kind, attempt=job.attempts, watcher=watcher)
+    ctx = JobContext(
+        job_id=job_id,
+        kind=kind,
+        attempt=job.attempts,
+        watcher=watcher,
+        owner_id=job.owner_id,
+        created_at=job.created_at,
+        admitted_lane=route.queue in lanes.ADMITTED and job.owner_id is not None,
+    )
     try:
         payload = kind.input_model.model_validate(job.input)
-        output = body(ctx, payload)
+        # A threads pool (the llm lane) has no Celery time limits: the LLM providers stop at this.
+        with job_deadline(route.soft_time_limit):
+            output = body(ctx, payload)
         ctx.check_canceled()
         if isinstance(output, NextStage):
             with _last_transaction(ctx) as session:
@@ -167,6 +195,7 @@ def run_job(
             job_queries.finish_job(session, job_id=job_id, output=document)
     except JobCanceled:
         log.info("job %s canceled while running", job_id)
+        _release_held_jobs(ctx)
     except SoftTimeLimitExceeded:
         _fail(ctx, "timeout", f"the job ran past its time limit of {route.soft_time_limit} s")
     except OperationalError as error:
@@ -184,6 +213,9 @@ def run_job(
         if failure is None:
             log.exception("job %s failed unexpectedly", job_id)
             _fail(ctx, "internal_error", f"{type(error).__name__}: {error}"[:1000])
+        elif isinstance(error, LLMUnavailable) and _job_age_s(ctx) < settings.llm_unavailable_give_up_seconds:
+            # The server is down or restarting: no attempt was really made, so none is used up.
+            _retry(ctx, stage, f"{failure.code}: {failure.message}", refund=True)
         elif failure.retryable and job.attempts < job.max_attempts:
             _retry(ctx, stage, f"{failure.code}: {failure.message}")
         else:
@@ -195,10 +227,41 @@ def run_job(
 @contextlib.contextmanager
 def _last_transaction(ctx: JobContext) -> Iterator[Any]:
     """The transaction that ends this delivery of the job, opening with whatever progress and
-    output the watcher has not recorded yet (so events stay in order and a fast job pays once)."""
+    output the watcher has not recorded yet (so events stay in order and a fast job pays once).
+    A job that held one of its owner's slots in the LLM lane sends the owner's next held job in it."""
     with ctx.recorder.final() as record_rest, unit_of_work() as session:
         record_rest(session)
         yield session
+        if ctx.admitted_lane:
+            admission.release_held(session, owner_id=ctx.owner_id, route_of=registered_route)
+
+
+def _release_held_jobs(ctx: JobContext) -> None:
+    """After a cancel (the API ended the job; this delivery has no last transaction of its own)."""
+    if not ctx.admitted_lane:
+        return
+    try:
+        with unit_of_work() as session:
+            admission.release_held(session, owner_id=ctx.owner_id, route_of=registered_route)
+    except Exception:  # noqa: BLE001 - the reconciler releases them too
+        log.warning("could not release held jobs of %s", ctx.owner_id, exc_info=True)
+
+
+def registered_route(kind: str, stage: str | None) -> Route:
+    """A kind's stage's route as the task registered it (the worker has no registry of specs)."""
+    task = app.tasks[task_name_of(kind, stage)]
+    return Route(task.name, task.queue, task.soft_time_limit, task.time_limit)
+
+
+def _job_age_s(ctx: JobContext) -> float:
+    if ctx.created_at is None:
+        return 0.0
+    return (datetime.now(UTC) - ctx.created_at).total_seconds()
+
+
+def unavailable_backoff_s(age_s: float) -> float:
+    """Waits that grow with the outage (about half the job's age so far), from 2 s up to a minute."""
+    return min(RETRY_BACKOFF_CAP_S, max(2.0, age_s / 2))
 
 
 def _fail(ctx: JobContext, code: str, message: str, details: dict[str, Any] | None = None) -> None:
@@ -206,8 +269,8 @@ def _fail(ctx: JobContext, code: str, message: str, details: dict[str, Any] | No
         job_queries.fail_job(session, job_id=ctx.job_id, code=code, message=message, details=details)
 
 
-def _retry(ctx: JobContext, stage: str | None, reason: str) -> None:
-    delay = min(RETRY_BACKOFF_CAP_S, 2.0**ctx.attempt)
+def _retry(ctx: JobContext, stage: str | None, reason: str, *, refund: bool = False) -> None:
+    delay = unavailable_backoff_s(_job_age_s(ctx)) if refund else min(RETRY_BACKOFF_CAP_S, 2.0**ctx.attempt)
     with _last_transaction(ctx) as session:
         job_queries.requeue_job(
             session,
@@ -216,6 +279,7 @@ def _retry(ctx: JobContext, stage: str | None, reason: str) -> None:
             from_status="running",
             route=ctx.kind.route(stage),
             countdown=delay,
+            refund_attempt=refund,
         )
 
 

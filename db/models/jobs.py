@@ -6,7 +6,20 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, func, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    false,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -45,6 +58,8 @@ class Job(Base):
     stage: Mapped[str | None] = mapped_column(String(32))
     # The version of the kind's instructions (system prompt guidance) the job ran with.
     instructions_version: Mapped[int | None] = mapped_column(Integer)
+    # Queued but not sent: its owner had enough jobs in the LLM lane (db/admission.py).
+    held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -65,6 +80,13 @@ class Job(Base):
         Index("ix_jobs_status_active", "status", postgresql_where=text("status IN ('queued', 'running')")),
         Index("ix_jobs_owner_active", "owner_id", postgresql_where=text("status IN ('queued', 'running')")),
         Index("ix_jobs_session", "session_id", postgresql_where=text("session_id IS NOT NULL")),
+        Index(
+            "ix_jobs_held",
+            "owner_id",
+            text("priority DESC"),
+            "created_at",
+            postgresql_where=text("held AND status = 'queued'"),
+        ),
         Index(
             "ix_jobs_finished_completed_at",
             "completed_at",

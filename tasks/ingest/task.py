@@ -100,7 +100,7 @@ def parse_and_chunk(ctx: JobContext, payload: IngestInput) -> IngestOutput | Nex
             title=document.title or parsed.title or filename,
             metadata={**(document.metadata_ or {}), **_plain(parsed.metadata)},
         )
-    return NextStage("embed", f"{len(rows)} chunks waiting for a gpu worker")
+    return NextStage("embed", f"{len(rows)} chunks waiting for an embed worker")
 
 
 @job_task(SPEC, stage="embed")

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 
-from sqlalchemy import text
+from redis.exceptions import RedisError
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from core.channels import BROKER_EPOCH_KEY
 from core.platform_tasks import RECONCILE
 from core.redis_clients import get_redis
 from core.settings import get_settings
+from db import admission
 from db import jobs as job_queries
 from db import webhooks as webhook_queries
-from db.models import Job
+from db.models import Job, JobStatus
 from db.unit_of_work import dispatch_job, outbox, unit_of_work
 from tasks.registry import get_kind
 from workers.celery_app import platform_task
@@ -24,6 +27,9 @@ log = logging.getLogger(__name__)
 BATCH = 500
 UNDISPATCHED_GRACE_S = 10.0  # the API publishes right after commit; under a burst that can take seconds
 RECONCILE_LOCK = 0x6D656E746F72  # any constant: one reconciler at a time across workers
+# A job published this soon after Redis started may have gone to the Redis before it: its stamp
+# lands a few milliseconds after the publish, and the uptime is in whole seconds.
+BROKER_START_MARGIN_S = 2.0
 
 
 @platform_task(RECONCILE)
@@ -31,16 +37,16 @@ def reconcile() -> dict[str, int]:
     """Re-publish unpublished and lost jobs, requeue or fail jobs of dead workers, queue due webhook
     messages. Safe to run anywhere, any time: what it sends goes when its transaction commits."""
     settings = get_settings()
-    counts = {"dispatched": 0, "requeued": 0, "failed": 0, "webhooks": 0}
+    counts = {"dispatched": 0, "requeued": 0, "failed": 0, "released": 0, "webhooks": 0}
     with unit_of_work() as session:
         if not session.execute(
             text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RECONCILE_LOCK}
         ).scalar():
             return counts  # another reconciler is at it
         to_publish: list[Job] = []
-        if _broker_lost_its_data():
-            # Redis came back empty: every queued message is gone; duplicates are harmless (claim).
-            to_publish += job_queries.queued_dispatched_jobs(session, limit=BATCH)
+        lost = _jobs_the_broker_lost(session)
+        if lost is not None:
+            to_publish += lost
         to_publish += job_queries.jobs_to_dispatch(
             session,
             undispatched_for_s=UNDISPATCHED_GRACE_S,
@@ -56,13 +62,25 @@ def reconcile() -> dict[str, int]:
             session, stale_after_s=settings.stale_after_seconds, limit=BATCH
         ):
             counts["requeued" if _recover_stale(session, job) else "failed"] += 1
+        # Held LLM jobs of users with room again (a crash, a cancel or a changed cap freed a slot
+        # without the transaction that usually sends the next one).
+        for owner_id in admission.owners_with_held_jobs(session, limit=BATCH):
+            counts["released"] += admission.release_held(session, owner_id=owner_id, route_of=_route_of)
         # Webhook messages whose (re)try is due, or whose worker died mid-send.
         due = webhook_queries.due_deliveries(session, limit=BATCH)
         outbox(session).deliveries.extend(due)
         counts["webhooks"] = len(due)
+    if lost is not None and len(lost) < BATCH:
+        # Only now, with every lost job sent again: a pass that failed or stopped at BATCH leaves
+        # the marker unset, so the next run takes up the rest.
+        get_redis().set(BROKER_EPOCH_KEY, uuid.uuid4().hex, nx=True)
     if any(counts.values()):
         log.info("reconciled: %s", counts)
     return counts
+
+
+def _route_of(kind: str, stage: str | None):
+    return get_kind(kind).route(stage)
 
 
 def _recover_stale(session: Session, job: Job) -> bool:
@@ -89,6 +107,26 @@ def _recover_stale(session: Session, job: Job) -> bool:
     return False
 
 
-def _broker_lost_its_data() -> bool:
-    """True when Redis no longer holds our epoch marker, i.e. it restarted without its data."""
-    return bool(get_redis().set(BROKER_EPOCH_KEY, uuid.uuid4().hex, nx=True))
+def _jobs_the_broker_lost(session: Session) -> list[Job] | None:
+    """None while Redis holds our epoch marker (it kept its data). Without it, Redis restarted
+    empty (or is new): the queued jobs whose message went to an earlier Redis, to send again.
+
+    Only those published before this Redis started (by its uptime, on PostgreSQL's clock, with
+    BROKER_START_MARGIN_S to spare) were lost. Jobs published since are in it still: sending
+    every queued job again, as this once did, put a duplicate of each on a fresh stack's first
+    run (99 in one benchmark run), each costing a message, a worker's claim and a round trip.
+    A FLUSHALL on a Redis that keeps running is no restart: messages it dropped are sent again
+    by the redispatch pass (MENTORQ_REDISPATCH_AFTER_SECONDS). If the uptime cannot be read,
+    every queued job goes again (duplicates are harmless: the claim)."""
+    redis = get_redis()
+    if redis.exists(BROKER_EPOCH_KEY):
+        return None
+    query = select(Job).where(Job.status == JobStatus.queued.value, Job.dispatched_at.is_not(None))
+    try:
+        uptime_s = float(redis.info("server")["uptime_in_seconds"])
+    except (RedisError, KeyError, TypeError, ValueError):
+        log.warning("cannot read Redis's uptime; sending every queued job again", exc_info=True)
+    else:
+        since_start = timedelta(seconds=max(0.0, uptime_s - BROKER_START_MARGIN_S))
+        query = query.where(Job.dispatched_at < func.now() - since_start)
+    return list(session.execute(query.order_by(Job.dispatched_at).limit(BATCH)).scalars())

@@ -19,6 +19,10 @@ _ALIASES = {DEFAULT_EMBED_MODEL.lower(), f"sentence-transformers/{DEFAULT_EMBED_
 _model: Any = None
 _model_pid: int | None = None
 _load_lock = threading.Lock()
+# One forward pass at a time per process: the `llm` lane's threads share the model, and a fast
+# tokenizer used from two threads at once fails ("Already borrowed"). Torch uses every core for one
+# batch anyway.
+_encode_lock = threading.Lock()
 
 
 def is_packaged_name(model: str) -> bool:
@@ -59,11 +63,13 @@ class SentenceEmbeddings:
             raise ModelNotFound(f"this provider serves {self.model!r}, not {model!r}")
         if not texts:
             return EmbedResult(model=self.model, dim=EMBED_DIMS[self.model], vectors=[])
-        matrix = load_model().encode(
-            list(texts),
-            batch_size=BATCH_SIZE,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        model_ = load_model()
+        with _encode_lock:
+            matrix = model_.encode(
+                list(texts),
+                batch_size=BATCH_SIZE,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         return EmbedResult(model=self.model, dim=int(matrix.shape[1]), vectors=matrix.tolist())

@@ -23,6 +23,12 @@ class LLMUnavailable(LLMError):
     code = "llm_unavailable"
 
 
+class TimeLimitReached(LLMError):
+    """The job's time limit came while waiting on the model (workers/deadline.py); not retried."""
+
+    code = "timeout"
+
+
 class ModelNotFound(LLMError):
     """The backend does not have the requested model."""
 

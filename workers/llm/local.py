@@ -10,15 +10,18 @@ import atexit
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from core.catalog import DEFAULT_LOCAL_LLM, packaged_gguf_path
+from workers import deadline
 from workers.llm.base import (
     DEFAULT_MAX_TOKENS,
     ChatResult,
     ContextTooLong,
     LLMError,
     ModelNotFound,
+    TimeLimitReached,
     TokenCallback,
     option,
 )
@@ -30,6 +33,19 @@ _llama_pid: int | None = None
 _prompt_formatter: Any = None
 # One generation at a time per process: a Llama object keeps one KV cache and is not reentrant.
 _lock = threading.RLock()
+
+
+@contextmanager
+def _model_turn() -> Iterator[None]:
+    """Hold the model; in a job, give up when its time limit comes first (threads queue up here in
+    the `llm` lane's pool, where no Celery time limit would cut them)."""
+    left = deadline.seconds_left()
+    if not _lock.acquire(timeout=-1 if left is None else max(0.0, left)):
+        raise TimeLimitReached("the job's time limit came while it waited for the local model")
+    try:
+        yield
+    finally:
+        _lock.release()
 
 
 def _n_threads() -> int:
@@ -150,7 +166,7 @@ class LocalProvider:
         """Complete `messages` in-process, streaming deltas to `on_token` when given."""
         name = self._check_model(model)
         kwargs = _completion_kwargs(json_schema, options)
-        with _lock:
+        with _model_turn():
             llm = load_llama()
             prompt_tokens = _prompt_tokens(llm, messages)
             kwargs = _fitted(kwargs, prompt_tokens)
@@ -191,6 +207,8 @@ class LocalProvider:
                 if delta:
                     parts.append(delta)
                     on_token(delta)  # may raise to cancel; the finally stops llama.cpp's loop
+                if deadline.passed():
+                    raise TimeLimitReached("the local model was still answering at the job's time limit")
         finally:
             close = getattr(stream, "close", None)
             if close is not None:

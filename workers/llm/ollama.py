@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -9,6 +10,7 @@ import httpx
 import ollama
 
 from core.catalog import DEFAULT_OLLAMA_LLM
+from workers import deadline
 from workers.llm.base import (
     DEFAULT_MAX_TOKENS,
     ChatResult,
@@ -16,12 +18,13 @@ from workers.llm.base import (
     LLMError,
     LLMUnavailable,
     ModelNotFound,
+    TimeLimitReached,
     TokenCallback,
     option,
 )
 
-# A read timeout bounds the silence between two chunks (or a whole non-streamed answer);
-# the job's own time limit bounds the generation as a whole.
+# A read timeout bounds the silence between two chunks (or a whole non-streamed answer); inside a
+# job it is never longer than the time the job has left, and a stream stops at the job's deadline.
 CLIENT_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
 _RETRYABLE_STATUS = {502, 503, 504}
 
@@ -43,7 +46,23 @@ def ollama_errors(host: str, model: str | None = None) -> Iterator[None]:
     # The client wraps ConnectError as ConnectionError for plain requests only; a stream raises
     # httpx's own errors, and timeouts are never wrapped.
     except (ConnectionError, httpx.TransportError) as exc:
+        if isinstance(exc, httpx.TimeoutException) and deadline.passed():
+            raise TimeLimitReached(
+                f"Ollama at {host} had not answered when the job's time limit came"
+            ) from exc
         raise LLMUnavailable(f"Ollama at {host} is unreachable: {exc}") from exc
+
+
+def request_timeout() -> httpx.Timeout:
+    """The client's timeout, cut to the time the running job has left."""
+    left = deadline.seconds_left()
+    if left is None:
+        return CLIENT_TIMEOUT
+    if left <= 0:
+        raise TimeLimitReached("the job's time limit came before the model was asked")
+    return httpx.Timeout(
+        min(CLIENT_TIMEOUT.read or left, left), connect=min(CLIENT_TIMEOUT.connect or left, left)
+    )
 
 
 def ollama_options(options: dict | None) -> dict:
@@ -66,7 +85,17 @@ class OllamaProvider:
     def __init__(self, host: str, default_model: str | None = None) -> None:
         self.host = host
         self.default_model = default_model or DEFAULT_OLLAMA_LLM
-        self._client = ollama.Client(host=host, timeout=CLIENT_TIMEOUT)
+        # One client per thread: the `llm` lane's threads call at once, and each request's timeout
+        # is set on its own thread's client (the job's time left).
+        self._local = threading.local()
+
+    @property
+    def _client(self) -> ollama.Client:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = ollama.Client(host=self.host, timeout=CLIENT_TIMEOUT)
+        client._client.timeout = request_timeout()  # the client's httpx.Client (keeps its connections)
+        return client
 
     def chat(
         self,
@@ -99,6 +128,8 @@ class OllamaProvider:
                     chunk = next(stream, None)
                 if chunk is None:
                     break
+                if deadline.passed():  # a server that trickles tokens past the job's time limit
+                    raise TimeLimitReached(f"Ollama at {self.host} was still answering at the time limit")
                 last = chunk
                 delta = chunk.message.content or ""
                 if delta:

@@ -1,0 +1,161 @@
+"""Per-user admission to the LLM lane: one user's backlog waits in PostgreSQL, not in the queue.
+
+Redis serves a queue in order, so 500 jobs one user sends in a burst would sit ahead of another
+user's single job for 500 job times. Instead a user has at most MENTORQ_LLM_USER_SLOTS jobs sent
+to an admitted lane (core/lanes.ADMITTED) at once; the others are *held*: committed and queued,
+with no message on the broker. When one of the user's jobs in the lane ends, the transaction that
+ends it sends the user's next held jobs (highest priority, then oldest). Another user's job then
+waits behind at most the jobs already sent: about one job time per slot.
+
+Both sides take a per-user advisory lock before they count, so a job held by a submit and a slot
+freed by a worker at the same moment cannot miss each other: whichever commits second sees the
+other. The reconciler also releases held jobs of users with room (after a crash, a cancel, a
+changed setting), so a held job never waits for ever.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import false, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from core import lanes
+from core.jobspec import Route
+from core.settings import get_settings
+from db import unit_of_work  # a cycle: the unit of work asks this module before it commits
+from db.models import ACTIVE, Job, JobStatus
+
+HELD_PROGRESS = {
+    "stage": "waiting",
+    "fraction": None,
+    "message": "waiting for one of your other jobs on the model to finish",
+}
+RouteOf = Callable[[str, str | None], Route]
+
+_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(CAST(:owner AS text), 7))")
+
+
+def _in_lane(owner_id: uuid.UUID, leaving_out: Sequence[uuid.UUID] = ()):
+    """The user's jobs sent to an admitted lane and not yet ended (not held, still queued or running)."""
+    query = (
+        select(func.count())
+        .select_from(Job)
+        .where(
+            Job.owner_id == owner_id,
+            Job.status.in_(ACTIVE),
+            Job.queue.in_(sorted(lanes.ADMITTED)),
+            Job.held.is_(false()),
+        )
+    )
+    if leaving_out:
+        query = query.where(Job.id.not_in(list(leaving_out)))
+    return query
+
+
+def _to_admit(dispatches: Sequence[unit_of_work.Dispatch]) -> dict[uuid.UUID, list[unit_of_work.Dispatch]]:
+    """The dispatches that enter an admitted lane for a user, by user (in a fixed order: no deadlock)."""
+    owners: dict[uuid.UUID, list[unit_of_work.Dispatch]] = {}
+    for dispatch in dispatches:
+        if dispatch.admit_owner is not None:
+            owners.setdefault(dispatch.admit_owner, []).append(dispatch)
+    return dict(sorted(owners.items()))
+
+
+def _over_the_cap(entering: list[unit_of_work.Dispatch], in_lane: int, cap: int) -> list[uuid.UUID]:
+    free = max(0, cap - in_lane)
+    return [dispatch.job_id for dispatch in entering[free:]]
+
+
+def _hold(job_ids: list[uuid.UUID]):
+    return update(Job).where(Job.id.in_(job_ids)).values(held=True, progress=HELD_PROGRESS)
+
+
+def admit(session: Session, dispatches: list[unit_of_work.Dispatch]) -> list[unit_of_work.Dispatch]:
+    """Before a commit: hold the jobs past their owner's cap (they are not sent); the rest go."""
+    cap = get_settings().llm_slots_per_user
+    owners = _to_admit(dispatches)
+    if not owners or cap == 0:
+        return dispatches
+    session.flush()
+    held: list[uuid.UUID] = []
+    for owner_id, entering in owners.items():
+        session.execute(_LOCK, {"owner": str(owner_id)})
+        in_lane = session.execute(_in_lane(owner_id, [d.job_id for d in entering])).scalar_one()
+        held += _over_the_cap(entering, in_lane, cap)
+    if held:
+        session.execute(_hold(held))
+    return [dispatch for dispatch in dispatches if dispatch.job_id not in set(held)]
+
+
+async def admit_async(
+    session: AsyncSession, dispatches: list[unit_of_work.Dispatch]
+) -> list[unit_of_work.Dispatch]:
+    """`admit` for the API's async session."""
+    cap = get_settings().llm_slots_per_user
+    owners = _to_admit(dispatches)
+    if not owners or cap == 0:
+        return dispatches
+    await session.flush()
+    held: list[uuid.UUID] = []
+    for owner_id, entering in owners.items():
+        await session.execute(_LOCK, {"owner": str(owner_id)})
+        in_lane = (await session.execute(_in_lane(owner_id, [d.job_id for d in entering]))).scalar_one()
+        held += _over_the_cap(entering, in_lane, cap)
+    if held:
+        await session.execute(_hold(held))
+    return [dispatch for dispatch in dispatches if dispatch.job_id not in set(held)]
+
+
+def release_held(session: Session, *, owner_id: uuid.UUID, route_of: RouteOf) -> int:
+    """Send the user's next held jobs, as many as the user has room for; how many went.
+
+    Call it in the transaction that ends (or moves out of the lane) one of the user's jobs: the
+    held jobs go once it commits."""
+    session.execute(_LOCK, {"owner": str(owner_id)})
+    cap = get_settings().llm_slots_per_user
+    room: int | None = None
+    if cap:
+        room = cap - session.execute(_in_lane(owner_id)).scalar_one()
+        if room <= 0:
+            return 0
+    rows = session.execute(
+        select(Job.id, Job.kind, Job.stage, Job.priority)
+        .where(Job.owner_id == owner_id, Job.held.is_(True), Job.status == JobStatus.queued.value)
+        .order_by(Job.priority.desc(), Job.created_at)
+        .limit(room)
+    ).all()
+    if not rows:
+        return 0
+    session.execute(
+        update(Job)
+        .where(Job.id.in_([row.id for row in rows]), Job.status == JobStatus.queued.value)
+        .values(held=False, progress=None)
+    )
+    for row in rows:
+        unit_of_work.dispatch_job(
+            session, job_id=row.id, route=route_of(row.kind, row.stage), priority=row.priority
+        )
+    return len(rows)
+
+
+def owners_with_held_jobs(session: Session, *, limit: int) -> list[uuid.UUID]:
+    """Users with held jobs (the reconciler checks each has no room left)."""
+    rows = session.execute(
+        select(Job.owner_id)
+        .where(Job.held.is_(True), Job.status == JobStatus.queued.value)
+        .group_by(Job.owner_id)
+        .limit(limit)
+    )
+    return [owner for (owner,) in rows if owner is not None]
+
+
+def held_count(session: Session, *, owner_id: uuid.UUID) -> int:
+    """How many of the user's jobs are held (tests, stats)."""
+    query: Any = select(func.count()).select_from(Job)
+    return session.execute(
+        query.where(Job.owner_id == owner_id, Job.held.is_(True), Job.status == JobStatus.queued.value)
+    ).scalar_one()
