@@ -14,7 +14,7 @@ from db.session import get_async_session
 SessionDep = Annotated[AsyncSession, Depends(get_async_session)]
 
 
-def get_event_hub(request: Request) -> JobEventHub:
+async def get_event_hub(request: Request) -> JobEventHub:  # async: a plain def costs a thread hop
     return request.app.state.event_hub
 
 

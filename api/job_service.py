@@ -31,7 +31,7 @@ from core.jobspec import JobSpec
 from core.net.guard import WebhookAddressError, check_url_syntax
 from core.settings import get_settings
 from db import jobs as job_queries
-from db.job_resource import job_resource
+from db.job_resource import job_resource, refresh_job_state
 from db.models import Job, User
 from db.unit_of_work import commit_async
 from tasks.registry import enabled_kinds
@@ -229,9 +229,7 @@ async def submit_and_wait(
             session, owner=owner, request=request, idempotency_key=idempotency_key, job_id=job_id
         )
         if created:
-            return await _wait_on_events(
-                session, hub, events, job=job, deadline=time.monotonic() + seconds
-            ), True
+            return await _wait_on_events(hub, events, job=job, deadline=time.monotonic() + seconds), True
     return await wait_for_job(session, hub, job=job, seconds=seconds), False
 
 
@@ -241,12 +239,13 @@ async def wait_for_job(session: AsyncSession, hub: JobEventHub, *, job: Job, sec
         return job
     deadline = time.monotonic() + seconds
     async with listen_if_possible(hub, job.id) as events:
-        await _reread(session, job)  # after subscribing, so nothing published before is missed
-        return await _wait_on_events(session, hub, events, job=job, deadline=deadline)
+        # The request's transaction ends here: no connection is held while waiting.
+        await commit_async(session)
+        await refresh_job_state(job)  # after subscribing, so nothing published before is missed
+        return await _wait_on_events(hub, events, job=job, deadline=deadline)
 
 
 async def _wait_on_events(
-    session: AsyncSession,
     hub: JobEventHub,
     events: asyncio.Queue[dict[str, Any]] | None,
     *,
@@ -255,28 +254,24 @@ async def _wait_on_events(
 ) -> Job:
     """Live events carry the job's status, so the row is read again when one says the job ended;
     when the hub may have lost a message; every WAIT_SAFETY_REREAD_S regardless; and, with Redis
-    down and no live events at all, every half WAIT_POLL_INTERVAL_S."""
+    down and no live events at all, every half WAIT_POLL_INTERVAL_S. Each read is one autocommit
+    round trip outside the request's session, which holds no transaction by then (a refresh and
+    a commit took three)."""
     interruptions, last_read = hub.interruptions, time.monotonic()
     while job.status not in TERMINAL and (remaining := deadline - time.monotonic()) > 0:
         if events is None:
             await asyncio.sleep(min(remaining, WAIT_POLL_INTERVAL_S / 2))
-            await _reread(session, job)
+            await refresh_job_state(job)
             continue
         try:
             event = await asyncio.wait_for(events.get(), timeout=min(remaining, WAIT_POLL_INTERVAL_S))
         except TimeoutError:
             if hub.interruptions != interruptions or time.monotonic() - last_read >= WAIT_SAFETY_REREAD_S:
                 interruptions, last_read = hub.interruptions, time.monotonic()
-                await _reread(session, job)
+                await refresh_job_state(job)
             continue
         if event.get("status") in TERMINAL:
-            await _reread(session, job)
+            await refresh_job_state(job)
     if job.status not in TERMINAL and events is not None:
-        await _reread(session, job)  # the wait ran out: answer with the job as it is now
+        await refresh_job_state(job)  # the wait ran out: answer with the job as it is now
     return job
-
-
-async def _reread(session: AsyncSession, job: Job) -> None:
-    # The commit ends the read transaction, so the next read sees newer commits.
-    await session.refresh(job)
-    await commit_async(session)

@@ -100,8 +100,12 @@ class RevocableJWTStrategy(JWTStrategy[User, uuid.UUID]):
         await commit_async(self.session)
 
 
-def get_token_strategy(session: Annotated[AsyncSession, Depends(get_async_session)]) -> RevocableJWTStrategy:
-    """The strategy of both login backends (bearer and cookie), bound to the request's session."""
+async def get_token_strategy(
+    session: Annotated[AsyncSession, Depends(get_async_session)],
+) -> RevocableJWTStrategy:
+    """The strategy of both login backends (bearer and cookie), bound to the request's session.
+    `async` though it awaits nothing: FastAPI runs a plain `def` dependency on a worker thread,
+    a thread hop on every authenticated request."""
     settings = get_settings()
     return RevocableJWTStrategy(
         secret=settings.secret_key, lifetime_seconds=settings.access_token_lifetime_seconds, session=session

@@ -285,6 +285,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--wait", type=int, default=30, help="Prefer: wait=N seconds (default 30)")
     add("--job-timeout", type=float, default=120.0, help="give up on one job after this many seconds")
     add("--no-beat", action="store_true", help="do not run celery beat (the reconciler)")
+    add(
+        "--llm-user-slots",
+        type=int,
+        default=0,
+        help="MENTORQ_LLM_USER_SLOTS for the run (default 0: no per-user cap; every client is the same "
+        "user, so a cap would measure one user's fair share, not the platform's overhead)",
+    )
     args = parser.parse_args(argv)
     counts_ok = min(args.jobs, args.clients, args.concurrency, args.rounds) >= 1
     if not counts_ok or min(args.warmup, args.serial_jobs) < 0:
@@ -298,7 +305,10 @@ def main(argv: list[str] | None = None) -> int:
     total, machine = run.total, run.machine
     fake = FakeOllama(token_delay_s=0.0).start()
     try:
-        with bench_stack(ollama_url=fake.url, llm_provider="ollama", keep=args.keep) as stack:
+        slots = {"MENTORQ_LLM_USER_SLOTS": str(args.llm_user_slots)}
+        with bench_stack(
+            ollama_url=fake.url, llm_provider="ollama", keep=args.keep, extra_env=slots
+        ) as stack:
             os.environ["BENCH_REDIS_URL"] = stack.redis.url  # read by benchmarks.bare_tasks on import
             token = start_platform(stack, concurrency=args.concurrency, beat=not args.no_beat)
             start_bare_worker(stack, args.concurrency)
@@ -500,6 +510,7 @@ def _report(
             "llm": "fake Ollama, token_delay_s=0",
             "chat_input": CHAT_BODY["input"],
             "token": "one user, one bearer token shared by all clients",
+            "llm_user_slots": args.llm_user_slots,
         },
         "aims": {"throughput_ratio_min": AIM_THROUGHPUT_RATIO, "p50_ratio_max": AIM_P50_RATIO, "errors": 0},
         **figures,

@@ -4,9 +4,10 @@ The outbox needs to know a message was sent: the reconciler re-sends queued jobs
 unstamped after its grace period, and due deliveries not stamped recently. Workers stamp right
 after they publish (`stamp_now`). The API stamps the jobs it publishes in batches, off the
 request path: stamping each job in its own UPDATE and COMMIT cost every submit a transaction;
-under a burst one statement now stamps every job published in the last STAMP_DELAY_S. Losing a
-batch (the process dies, PostgreSQL blips) costs a duplicate message after the grace period,
-which the worker's claim makes harmless.
+under a burst one statement now stamps every job published in the last STAMP_DELAY_S, in
+autocommit (one round trip, no BEGIN and COMMIT) with a statement built once. Losing a batch
+(the process dies, PostgreSQL blips) costs a duplicate message after the grace period, which
+the worker's claim makes harmless.
 """
 
 from __future__ import annotations
@@ -15,16 +16,15 @@ import asyncio
 import logging
 import uuid
 
-from sqlalchemy import and_, func, or_, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import and_, bindparam, func, or_, update
 from sqlalchemy.orm import Session
 
 from db.models import Job, JobStatus, WebhookDelivery
-from db.session import async_session_factory
+from db.session import async_engine
 
 log = logging.getLogger(__name__)
 
-STAMP_DELAY_S = 0.02  # a burst's publishes gather this long into one UPDATE
+STAMP_DELAY_S = 0.05  # a burst's publishes gather this long into one UPDATE
 
 
 def stamp_now(session: Session, *, job_ids: list[uuid.UUID], delivery_ids: list[uuid.UUID]) -> None:
@@ -49,16 +49,19 @@ def stamp_deliveries(delivery_ids: list[uuid.UUID]):
     )
 
 
-async def _stamp_new_jobs(session: AsyncSession, *, job_ids: list[uuid.UUID]) -> None:
-    """Stamp newly submitted jobs as published (the stamp can land after a worker took the job).
-    Not a job back in the queue for a retry or its next stage: that one is the worker's to
-    publish and stamp, and a stale stamp here would hide it from the reconciler."""
-    back_in_queue = and_(Job.status == JobStatus.queued.value, or_(Job.attempts > 0, Job.stage.is_not(None)))
-    await session.execute(
-        update(Job)
-        .where(Job.id.in_(job_ids), Job.dispatched_at.is_(None), ~back_in_queue)
-        .values(dispatched_at=func.now())
+# Stamps newly submitted jobs as published (the stamp can land after a worker took the job).
+# Not a job back in the queue for a retry or its next stage: that one is the worker's to
+# publish and stamp, and a stale stamp here would hide it from the reconciler. Built once, so
+# SQLAlchemy computes its cache key once, not per batch.
+_STAMP_NEW_JOBS = (
+    update(Job)
+    .where(
+        Job.id.in_(bindparam("job_ids", expanding=True)),
+        Job.dispatched_at.is_(None),
+        ~and_(Job.status == JobStatus.queued.value, or_(Job.attempts > 0, Job.stage.is_not(None))),
     )
+    .values(dispatched_at=func.now())
+)
 
 
 class DispatchStamps:
@@ -84,12 +87,12 @@ class DispatchStamps:
             job_ids, self._job_ids = self._job_ids, []
             delivery_ids, self._delivery_ids = self._delivery_ids, []
             try:
-                async with async_session_factory()() as session:
+                async with async_engine().connect() as connection:
+                    await connection.execution_options(isolation_level="AUTOCOMMIT")
                     if job_ids:
-                        await _stamp_new_jobs(session, job_ids=job_ids)
+                        await connection.execute(_STAMP_NEW_JOBS, {"job_ids": job_ids})
                     if delivery_ids:
-                        await session.execute(stamp_deliveries(delivery_ids))
-                    await session.commit()
+                        await connection.execute(stamp_deliveries(delivery_ids))
             except Exception:  # noqa: BLE001 - the reconciler re-sends them; the claim dedupes
                 log.warning(
                     "could not stamp %d published jobs; the reconciler will re-publish them", len(job_ids)

@@ -5,7 +5,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm.attributes import set_committed_value
+
 from db.models import Job
+from db.session import async_engine
+
+# What a job's run changes in its resource (id, kind, input, session and created_at never do).
+# The statement is built once, so SQLAlchemy computes its cache key once, not per read.
+_LATEST_STATE = select(
+    Job.status,
+    Job.output,
+    Job.error,
+    Job.progress,
+    Job.instructions_version,
+    Job.attempts,
+    Job.max_attempts,
+    Job.started_at,
+    Job.completed_at,
+).where(Job.id == bindparam("job_id"))
 
 
 def _millis(start: datetime | None, end: datetime | None) -> int | None:
@@ -45,3 +63,16 @@ def job_resource(job: Job) -> dict[str, Any]:
             "deliveries": f"{base}/deliveries",
         },
     }
+
+
+async def refresh_job_state(job: Job) -> None:
+    """Load the latest committed state of what a run changes into `job`, in one autocommit round
+    trip (no BEGIN and COMMIT, no ORM refresh) on a pooled connection of its own: what a request
+    waiting on the job reads when its live events say it ended. The values are loaded as the
+    row's (no change to flush); a job deleted meanwhile keeps its last state."""
+    async with async_engine().connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        row = (await connection.execute(_LATEST_STATE, {"job_id": job.id})).mappings().first()
+    if row is not None:
+        for key, value in row.items():
+            set_committed_value(job, key, value)
