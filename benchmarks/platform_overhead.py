@@ -369,7 +369,15 @@ def _measure(stack: Stack, token: str, args: argparse.Namespace) -> dict[str, An
         print(f"unloaded round trip: {args.serial_jobs} jobs per path, one client ...", flush=True)
         serial["bare_celery"] = summarize(*bare(args.serial_jobs, 1), {})
         serial["platform"] = summarize(*platform(args.serial_jobs, 1), {})
-    return {"warmup_errors": warm_errors, "rounds": rounds, "unloaded_one_client": serial}
+    # Over the whole run too: a burst re-published during the warm-up is consumed seconds later,
+    # so its log line and its duplicates can fall on either side of a phase's start.
+    whole_run = _platform_log_counts(stack, 0)
+    return {
+        "warmup_errors": warm_errors,
+        "rounds": rounds,
+        "unloaded_one_client": serial,
+        "whole_run": whole_run,
+    }
 
 
 # --------------------------------------------------------------------------- report
@@ -461,6 +469,11 @@ def _report(
         f"platform: deliveries that found their job already claimed (duplicates): "
         f"{plat['duplicate_deliveries']}; reconciler runs that re-published jobs: "
         f"{plat['reconciler_runs_that_republished']}"
+    )
+    whole = figures["whole_run"]
+    print(
+        f"whole run, warm-up included: duplicates {whole['duplicate_deliveries']}; reconciler runs that "
+        f"re-published jobs {whole['reconciler_runs_that_republished']}"
     )
     for name in ("bare_celery", "platform"):
         if last[name]["error_kinds"]:
