@@ -117,6 +117,7 @@ class FakeOllama:
         self.running = 0
         self.peak_running = 0
         self.generated_tokens = 0
+        self.busy_s = 0.0  # summed over slots: how long generations held one
         self.waits_s: collections.deque[float] = collections.deque(maxlen=10_000)
         self.reply = reply
         self.token_delay_s = token_delay_s
@@ -193,11 +194,13 @@ class FakeOllama:
             self.waits_s.append(time.monotonic() - waited)
             self.running += 1
             self.peak_running = max(self.peak_running, self.running)
+        began = time.monotonic()
         try:
             yield
         finally:
             with self._lock:
                 self.running -= 1
+                self.busy_s += time.monotonic() - began
             if self._slot_gate is not None:
                 self._slot_gate.release()
 

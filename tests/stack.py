@@ -130,6 +130,7 @@ class Stack:
         concurrency: int = 2,
         pool: str = "prefork",
         extra_env: dict[str, str] | None = None,
+        extra_args: tuple[str, ...] = (),
     ) -> subprocess.Popen:
         hostname = f"{name}@test"
         process = self._spawn(
@@ -153,6 +154,7 @@ class Stack:
                 "INFO",
                 "--without-gossip",
                 "--without-mingle",
+                *extra_args,
             ],
             extra_env,
         )
