@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     add = parser.add_argument
     add("--jobs", type=int, default=100, help="chat jobs in the fan-in (default 100)")
     add("--slots", type=int, default=4, help="the fake server's parallel slots = MENTORQ_LLM_PARALLEL (4)")
-    add("--tokens", type=int, default=20, help="tokens per answer (default 20)")
+    add("--tokens", type=int, default=50, help="tokens per answer (default 50: a short paragraph)")
     add("--token-delay", type=float, default=0.02, help="seconds per token (default 0.02)")
     add("--prefill", type=float, default=0.02, help="seconds of prefill per request (default 0.02)")
     add("--backlog", type=int, default=200, help="user A's jobs in the fairness phase (default 200)")

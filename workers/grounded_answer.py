@@ -27,6 +27,7 @@ positions; the numbers in the final answer are renumbered in order of first use.
 
 from __future__ import annotations
 
+import html
 import re
 import threading
 from collections import OrderedDict
@@ -68,8 +69,9 @@ _MARKUP = re.compile(r"</?[A-Za-z][^<>]*>")
 
 
 def without_markup(draft: str) -> str:
-    """The draft with HTML tags removed and the blank runs they leave collapsed."""
-    text = _MARKUP.sub(" ", draft)
+    """The draft with HTML entities decoded, then tags removed (so an escaped tag goes too), and the
+    blank runs they leave collapsed (the 135M model likes `&nbsp;`)."""
+    text = _MARKUP.sub(" ", html.unescape(draft)).replace("\xa0", " ")
     return re.sub(r"[ \t]*\n\s*\n\s*", "\n\n", re.sub(r"[ \t]{2,}", " ", text)).strip()
 
 

@@ -130,7 +130,7 @@ def test_markup_is_removed_from_the_answer(client: ApiClient, fake_ollama: FakeO
     question = f"What does a {word} session end with?"
     fake_ollama.script(
         question,
-        f"<p>A {word} session ends with a <b>short written summary</b> [1].</p>"
+        f"&nbsp;<p>A {word} session ends with a <b>short&nbsp;&lt;i&gt;written&lt;/i&gt; summary</b> [1].</p>"
         '<img src=x onerror="alert(1)">',
     )
     output = ask(client, question, collections=[collection])["output"]
