@@ -22,20 +22,30 @@ platform's own db.embeddings.ensure_model_index (defaults m=16, ef_construction=
 
 Queries: `--queries` "near" queries (a stored vector plus noise, cosine about 0.9 to it, so true
 neighbours exist; keyword text: three words of that chunk) and `--queries` "random" queries (uniform
-unit vectors; keyword text: three words drawn from the vocabulary). A plain-words query matches
-chunks with ANY of its words (db/search.py ANY_WORD_QUERY), ranked by ts_rank_cd.
+unit vectors; keyword text: three words drawn from the vocabulary). The words are drawn by their
+frequency, so most are common: the commonest are in 15-30% of the chunks.
 
 Per hnsw.ef_search in (40, 100, 200) (db.search.EF_SEARCH patched; the platform uses 100 and
 limit = max(40, 4k) = 40 for k = 10), per query, alternating:
   * vector mode: vector_ranks (SET LOCAL ef_search, SET LOCAL iterative_scan, the CTE query) +
     fuse + chunk_details + commit,
-  * hybrid mode: vector_ranks + keyword_ranks + fuse + chunk_details + commit.
+  * hybrid mode: vector_ranks + keyword_ranks + fuse + chunk_details + commit,
+  * at the platform's ef_search only, hybrid mode with the PREVIOUS keyword search
+    (previous_keyword_ranks below: all words, then any word, every match ranked by ts_rank_cd),
+    the same-run baseline of issue 12.
 Exact search (the baseline, same run): the same vector_ranks call in a transaction that first ran
 `SET LOCAL enable_indexscan = off` and `SET LOCAL enable_bitmapscan = off`, i.e. a sequential scan
 with a sort, checked with EXPLAIN, and cross-checked with NumPy brute force. It runs on an engine
 of its own without server-side prepared statements: a cached generic plan ignores the SET LOCAL.
 recall@10 = |HNSW top 10 ∩ exact top 10| / 10. Aim (issue 4): recall@10 >= 0.95 with p95 < 25 ms
-for the database query. Printed PASS/MISS per ef_search and query set; nothing is asserted.
+for the database query.
+
+Hybrid recall@10 = |hybrid top 10 ∩ reference top 10| / 10, where the reference fuses the exact
+vector list with the keyword list ranked over EVERY match (keyword_ranks with candidates=None for
+the bounded search; the previous search ranks every match already, so it is its own reference).
+For near queries, "source in top 10" is the share whose source chunk (the one the query was made
+from: its vector and all three words) is in the hybrid top 10. Aim (issue 12): hybrid p95 < 25 ms
+with hybrid recall@10 not below the previous search's. Printed PASS/MISS; nothing is asserted.
 """
 
 from __future__ import annotations
@@ -249,15 +259,61 @@ def queries(rng: np.random.Generator, loaded: dict[str, Any], count: int) -> dic
     return {"near": near, "random": random_}
 
 
+# --------------------------------------------------------------------------- the previous keyword search
+
+
+def previous_keyword_ranks(session, *, query: str, filters, limit: int) -> list[int]:
+    """db.search.keyword_ranks before issue 12 (same run baseline): chunks with all the words, then,
+    when fewer than `limit`, chunks with any of them; every match is ranked by ts_rank_cd."""
+    from db import search as search_queries
+
+    if search_queries.uses_search_syntax(query):
+        return _previous_ranked(session, search_queries.SYNTAX_QUERY, query, filters, limit, [])
+    ids = _previous_ranked(session, "plainto_tsquery('english', :query)", query, filters, limit, [])
+    if len(ids) < limit:
+        any_word = (
+            "to_tsquery('simple', array_to_string(tsvector_to_array(to_tsvector('english', :query)), ' | '))"
+        )
+        ids += _previous_ranked(session, any_word, query, filters, limit, ids)[: limit - len(ids)]
+    return ids
+
+
+def _previous_ranked(session, tsquery: str, query: str, filters, limit: int, exclude: list[int]) -> list[int]:
+    from sqlalchemy import text
+
+    from db.search import LIVE_CHUNKS
+
+    where, params = filters.sql()
+    if exclude:
+        where += " AND NOT (c.id = ANY(:exclude))"
+        params["exclude"] = list(exclude)
+    rows = session.execute(
+        text(
+            f"""
+            SELECT c.id FROM {LIVE_CHUNKS}, {tsquery} AS q
+            WHERE c.tsv @@ q AND {where}
+            ORDER BY ts_rank_cd(c.tsv, q) DESC, c.id
+            LIMIT :limit
+            """
+        ),
+        {**params, "query": query, "limit": limit},
+    )
+    return [row.id for row in rows]
+
+
 # --------------------------------------------------------------------------- timed searches
 
 
-async def _search(mode: str, query: dict[str, Any], filters, *, exact: bool = False) -> dict[str, Any]:
+async def _search(
+    mode: str, query: dict[str, Any], filters, *, exact: bool = False, keyword: str = "bounded"
+) -> dict[str, Any]:
+    """One timed search; `keyword`: "bounded" (db.search.keyword_ranks) or "previous"."""
     from sqlalchemy import text
 
     from db import search as search_queries
     from db.session import async_session_factory
 
+    rank_keywords = search_queries.keyword_ranks if keyword == "bounded" else previous_keyword_ranks
     timing: dict[str, float] = {}
     factory = _exact_factory() if exact else async_session_factory()
     async with factory() as session:
@@ -275,9 +331,7 @@ async def _search(mode: str, query: dict[str, Any], filters, *, exact: bool = Fa
         if mode == "hybrid":
             mark = time.perf_counter()
             keyword_hits = await session.run_sync(
-                lambda sync: search_queries.keyword_ranks(
-                    sync, query=query["text"], filters=filters, limit=LIMIT
-                )
+                lambda sync: rank_keywords(sync, query=query["text"], filters=filters, limit=LIMIT)
             )
             timing["keyword_ms"] = (time.perf_counter() - mark) * 1000
         hits = search_queries.fuse(vector_hits, keyword_hits, mode=mode, k=K)
@@ -291,8 +345,26 @@ async def _search(mode: str, query: dict[str, Any], filters, *, exact: bool = Fa
     return {
         "timing": timing,
         "vector_top": [chunk_id for chunk_id, _ in vector_hits[:K]],
+        "vector_hits": vector_hits if exact else None,
+        "keyword_hits": keyword_hits,
+        "top": [hit.chunk_id for hit in hits],
         "keyword_n": len(keyword_hits),
     }
+
+
+async def _keyword_reference(query: dict[str, Any], filters) -> list[int]:
+    """The bounded search's keyword list ranked over every match (candidates=None), untimed."""
+    from db import search as search_queries
+    from db.session import async_session_factory
+
+    async with async_session_factory()() as session:
+        ids = await session.run_sync(
+            lambda sync: search_queries.keyword_ranks(
+                sync, query=query["text"], filters=filters, limit=LIMIT, candidates=None
+            )
+        )
+        await session.commit()
+    return ids
 
 
 _EXACT: list[Any] = []
@@ -388,23 +460,35 @@ async def measure(
         for query in every[:warmup]:  # warm the caches (index pages, chunks), uncounted
             await _search("hybrid", query, filters)
 
-        print(f"exact (sequential scan) search for {len(every)} queries ...", flush=True)
+        print(
+            f"exact (sequential scan) search and keyword ranking of every match for {len(every)} queries ...",
+            flush=True,
+        )
         exact: dict[str, list[dict[str, Any]]] = {}
         for name, qs in query_sets.items():
             exact[name] = [await _search("vector", q, filters, exact=True) for q in qs]
+            for query, result in zip(qs, exact[name]):
+                result["keyword_reference"] = await _keyword_reference(query, filters)
         out["exact"] = exact
+        out["sources"] = {name: [q["source"] for q in qs] for name, qs in query_sets.items()}
 
         runs: dict[int, dict[str, Any]] = {}
+        baseline_ef = _baseline_ef(ef_values)
         for ef in ef_values:
             search_queries.EF_SEARCH = ef
-            print(f"ef_search {ef}: {len(every)} queries x (vector, hybrid) ...", flush=True)
+            modes = "vector, hybrid" + (
+                ", hybrid with the previous keyword search" if ef == baseline_ef else ""
+            )
+            print(f"ef_search {ef}: {len(every)} queries x ({modes}) ...", flush=True)
             per_set: dict[str, Any] = {}
             for name, qs in query_sets.items():
-                vector_runs, hybrid_runs = [], []
+                vector_runs, hybrid_runs, previous_runs = [], [], []
                 for query in qs:
                     vector_runs.append(await _search("vector", query, filters))
                     hybrid_runs.append(await _search("hybrid", query, filters))
-                per_set[name] = {"vector": vector_runs, "hybrid": hybrid_runs}
+                    if ef == baseline_ef:
+                        previous_runs.append(await _search("hybrid", query, filters, keyword="previous"))
+                per_set[name] = {"vector": vector_runs, "hybrid": hybrid_runs, "previous": previous_runs}
             runs[ef] = per_set
         out["runs"] = runs
     finally:
@@ -413,6 +497,13 @@ async def measure(
         if _EXACT:
             await _EXACT[0].kw["bind"].dispose()
     return out
+
+
+def _baseline_ef(ef_values: tuple[int, ...]) -> int:
+    """The ef_search at which the previous keyword search is timed too: the platform's."""
+    from db.search import EF_SEARCH
+
+    return EF_SEARCH if EF_SEARCH in ef_values else ef_values[0]
 
 
 # --------------------------------------------------------------------------- main
@@ -517,8 +608,107 @@ def _recall(results: list[dict[str, Any]], exact: list[dict[str, Any]]) -> float
     )
 
 
+def _hybrid_recall(results: list[dict[str, Any]], exact: list[dict[str, Any]], *, previous: bool) -> float:
+    """Hybrid top 10 against the exact vector list fused with the keyword list over every match."""
+    from db.search import fuse
+
+    shares = []
+    for r, e in zip(results, exact):
+        keyword = r["keyword_hits"] if previous else e["keyword_reference"]
+        reference = {hit.chunk_id for hit in fuse(e["vector_hits"], keyword, mode="hybrid", k=K)}
+        shares.append(len(set(r["top"]) & reference) / max(1, len(reference)))
+    return float(np.mean(shares))
+
+
+def _keyword_recall(results: list[dict[str, Any]], exact: list[dict[str, Any]], *, previous: bool) -> float:
+    """Keyword top 10 against the keyword list ranked over every match (the previous search: 1)."""
+    shares = []
+    for r, e in zip(results, exact):
+        reference = set((r["keyword_hits"] if previous else e["keyword_reference"])[:K])
+        shares.append(len(set(r["keyword_hits"][:K]) & reference) / len(reference) if reference else 1.0)
+    return float(np.mean(shares))
+
+
+def _source_in_top(results: list[dict[str, Any]], sources: list[int | None]) -> float | None:
+    known = [(r, s) for r, s in zip(results, sources) if s is not None]
+    return float(np.mean([s in r["top"] for r, s in known])) if known else None
+
+
 def _times(results: list[dict[str, Any]], key: str = "total_ms") -> dict[str, Any]:
     return latency_summary_ms([r["timing"][key] / 1000 for r in results if key in r["timing"]])
+
+
+def _keyword_comparison(measured: dict[str, Any], ef: int) -> dict[str, Any]:
+    """Issue 12: hybrid search with the bounded keyword search beside the previous one, same run."""
+    methods = (("previous (every match ranked)", "previous"), ("bounded (this version)", "hybrid"))
+    rows, aims, out = [], [], {}
+    for name, sets in (("near", ("near",)), ("random", ("random",)), ("all", ("near", "random"))):
+        exact = [e for s in sets for e in measured["exact"][s]]
+        sources = [q for s in sets for q in measured["sources"][s]]
+        for label, key in methods:
+            results = [r for s in sets for r in measured["runs"][ef][s][key]]
+            keyword_t, hybrid_t = _times(results, "keyword_ms"), _times(results)
+            recall = _hybrid_recall(results, exact, previous=key == "previous")
+            keyword_recall = _keyword_recall(results, exact, previous=key == "previous")
+            source = _source_in_top(results, sources)
+            rows.append(
+                [
+                    f"{name}: {label}",
+                    keyword_t["p50_ms"],
+                    keyword_t["p95_ms"],
+                    hybrid_t["p50_ms"],
+                    hybrid_t["p95_ms"],
+                    f"{keyword_recall:.3f}",
+                    f"{recall:.3f}",
+                    fmt(source, 3),
+                ]
+            )
+            out[f"{name}/{key}"] = {
+                "keyword_part": keyword_t,
+                "hybrid": hybrid_t,
+                "keyword_recall_at_10": keyword_recall,
+                "hybrid_recall_at_10": recall,
+                "source_in_top_10": source,
+            }
+        bounded, previous = out[f"{name}/hybrid"], out[f"{name}/previous"]
+        out[f"{name}/p95_ratio"] = {
+            "hybrid": ratio(bounded["hybrid"]["p95_ms"], previous["hybrid"]["p95_ms"]),
+            "keyword_part": ratio(bounded["keyword_part"]["p95_ms"], previous["keyword_part"]["p95_ms"]),
+        }
+        p95 = bounded["hybrid"]["p95_ms"]
+        ok = (
+            p95 is not None
+            and p95 < AIM_P95_MS
+            and bounded["hybrid_recall_at_10"] >= previous["hybrid_recall_at_10"]
+        )
+        aims.append(
+            [
+                f"{name}: hybrid p95 < {AIM_P95_MS:g} ms, recall@10 >= the previous search's",
+                f"{fmt(p95)} ms ({fmt(out[f'{name}/p95_ratio']['hybrid'], 2)}x the previous "
+                f"{fmt(previous['hybrid']['p95_ms'])} ms), {bounded['hybrid_recall_at_10']:.3f} vs "
+                f"{previous['hybrid_recall_at_10']:.3f}",
+                verdict(ok),
+            ]
+        )
+    print_table(
+        [
+            f"keyword search (issue 12), ef_search {ef}",
+            "keyword p50 ms",
+            "keyword p95 ms",
+            "hybrid p50 ms",
+            "hybrid p95 ms",
+            "keyword recall@10",
+            "hybrid recall@10",
+            "near: source in top 10",
+        ],
+        rows,
+    )
+    print(
+        "recall@10 against the keyword list ranked over every match (hybrid: fused with the exact vector "
+        "list); the two methods interleaved query by query"
+    )
+    print_table(["aim (issue 12)", "measured", "verdict"], aims)
+    return out
 
 
 def _report(args, loaded, index, measured, numpy_agreement, machine, elapsed, cpu) -> dict[str, Any]:
@@ -556,11 +746,21 @@ def _report(args, loaded, index, measured, numpy_agreement, machine, elapsed, cp
     for name in ("near", "random"):
         exact_t = _times(exact[name])
         rows.append(
-            [f"{name}: exact (seq scan), vector", "", "1.000", exact_t["p50_ms"], exact_t["p95_ms"], "", ""]
+            [
+                f"{name}: exact (seq scan), vector",
+                "",
+                "1.000",
+                exact_t["p50_ms"],
+                exact_t["p95_ms"],
+                "",
+                "",
+                "",
+            ]
         )
         for ef in args.ef:
             run = measured["runs"][ef][name]
             recall = _recall(run["vector"], exact[name])
+            hybrid_recall = _hybrid_recall(run["hybrid"], exact[name], previous=False)
             vec_t, hyb_t = _times(run["vector"]), _times(run["hybrid"])
             kw_t = _times(run["hybrid"], "keyword_ms")
             rows.append(
@@ -570,24 +770,26 @@ def _report(args, loaded, index, measured, numpy_agreement, machine, elapsed, cp
                     f"{recall:.3f}",
                     vec_t["p50_ms"],
                     vec_t["p95_ms"],
+                    f"{hybrid_recall:.3f}",
                     hyb_t["p50_ms"],
                     hyb_t["p95_ms"],
                 ]
             )
             table[f"{name}/ef{ef}"] = {
                 "recall_at_10": recall,
+                "hybrid_recall_at_10": hybrid_recall,
                 "vector": vec_t,
                 "hybrid": hyb_t,
                 "keyword_part": kw_t,
                 "vector_part": _times(run["vector"], "vector_ms"),
                 "speedup_vs_exact_p50": ratio(exact_t["p50_ms"], vec_t["p50_ms"]),
             }
-            for mode, t in (("vector", vec_t), ("hybrid", hyb_t)):
-                ok = recall >= AIM_RECALL and t["p95_ms"] is not None and t["p95_ms"] < AIM_P95_MS
+            for mode, r, t in (("vector", recall, vec_t), ("hybrid", hybrid_recall, hyb_t)):
+                ok = r >= AIM_RECALL and t["p95_ms"] is not None and t["p95_ms"] < AIM_P95_MS
                 aims.append(
                     [
                         f"{name}, ef {ef}, {mode}: recall@10 >= {AIM_RECALL}, p95 < {AIM_P95_MS:g} ms",
-                        f"{recall:.3f}, {fmt(t['p95_ms'])} ms",
+                        f"{r:.3f}, {fmt(t['p95_ms'])} ms",
                         verdict(ok),
                     ]
                 )
@@ -599,6 +801,7 @@ def _report(args, loaded, index, measured, numpy_agreement, machine, elapsed, cp
             "recall@10",
             "vector p50 ms",
             "vector p95 ms",
+            "hybrid recall@10",
             "hybrid p50 ms",
             "hybrid p95 ms",
         ],
@@ -636,6 +839,8 @@ def _report(args, loaded, index, measured, numpy_agreement, machine, elapsed, cp
     print_table(
         ["parts of a hybrid search", "vector query p50", "p95", "keyword query p50", "p95"], part_rows
     )
+    print()
+    keyword_search = _keyword_comparison(measured, _baseline_ef(args.ef))
     keyword_matches = [
         r["keyword_n"]
         for ef in args.ef
@@ -643,7 +848,7 @@ def _report(args, loaded, index, measured, numpy_agreement, machine, elapsed, cp
         for r in measured["runs"][ef][s]["hybrid"]
     ]
     print(
-        f"keyword candidates per query (limit {LIMIT}): median {int(np.median(keyword_matches))}, "
+        f"keyword hits per query (limit {LIMIT}): median {int(np.median(keyword_matches))}, "
         f"zero for {sum(1 for m in keyword_matches if m == 0)} of {len(keyword_matches)}"
     )
     print(
@@ -672,6 +877,7 @@ def _report(args, loaded, index, measured, numpy_agreement, machine, elapsed, cp
         "plans": measured["plans"],
         "numpy_agreement_with_exact": numpy_agreement,
         "results": table,
+        "keyword_search": keyword_search,
         "aims": {"recall_at_10": AIM_RECALL, "p95_ms": AIM_P95_MS},
         "cpu_s": cpu,
         "elapsed_s": round(elapsed, 1),
