@@ -3,9 +3,9 @@
     .venv/bin/python -m benchmarks.ingestion [--docs 40] [--shaped]
 
 Starts, on loopback only: embedded PostgreSQL + Redis (migrated), the API under uvicorn, and two
-workers, as the production topology splits them on one small host: `-Q gpu` (prefork,
+workers, as the production topology splits them on one small host: `-Q embed` (prefork,
 concurrency 1: one model job at a time, as docker-compose.yml runs it) and `-Q cpu,io,maintenance`
-(prefork, concurrency 1). The gpu worker's child loads all-MiniLM-L6-v2 in the background when it
+(prefork, concurrency 1). The embed worker's child loads all-MiniLM-L6-v2 in the background when it
 starts (workers/signals.py); the script waits until the workers are quiet before measuring.
 
 Corpus: `--docs` deterministic Markdown notes (seeded, about 64 chunks each with the platform's
@@ -13,8 +13,8 @@ chunker: a title, 10 `##` sections of 7 paragraphs of English-like sentences).
 
 Order (nothing competes with what is being timed):
 1. raw encode, before: a child process loads `SentenceTransformer(packaged_minilm_path())`, encodes
-   16 texts to warm up, then times `encode(texts, batch_size=128)` over the corpus's chunk texts as
-   this process chunks them with the platform's parser and chunker (checked identical to what the
+   16 texts to warm up, then times `encode(texts, batch_size=--batch-size)` over the corpus's chunk
+   texts as this process chunks them with the platform's parser and chunker (checked identical to what the
    platform stores, step 4).
 2. warm-up: one small document through the platform (uncounted).
 3. platform: one multipart POST /v1/documents with every file (collection `bench`), then polling
@@ -23,10 +23,11 @@ Order (nothing competes with what is being timed):
 4. raw encode, after: the same child program on the chunk texts read back from the chunks table,
    with the heading prefix the platform embeds (db.embeddings.embedding_text). The primary baseline.
 5. (--shaped) raw encode the way the worker calls it: one encode() per document (at most 128
-   texts, EMBED_BATCH in tasks/ingest.py) with batch_size=128 (workers/embeddings/sentence.py).
+   texts, EMBED_BATCH in tasks/ingest/task.py) with the worker's forward-pass size
+   (workers/embeddings/sentence.py BATCH_SIZE).
 
 Also: where the time goes, from each ingest job's recorded events (cpu queue wait, parse+chunk,
-gpu queue wait, embed stage), CPU seconds per process, and one hybrid search at the end.
+embed queue wait, embed stage), CPU seconds per process, and one hybrid search at the end.
 Aim (issue 4): platform chunks/s >= 0.85 x raw encode. Printed PASS/MISS; nothing is asserted.
 """
 
@@ -63,6 +64,9 @@ from benchmarks._harness import (
     write_results,
 )
 from tests.stack import Stack
+from workers.embeddings.sentence import BATCH_SIZE as WORKER_BATCH_SIZE
+
+EMBED_BATCH = 128  # chunks per encode() call in the ingest worker (tasks/ingest/task.py EMBED_BATCH)
 
 NAME = "ingestion"
 AIM_RATIO = 0.85
@@ -279,7 +283,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argument_parser(NAME, __doc__)
     add = parser.add_argument
     add("--docs", type=int, default=40, help="Markdown documents of ~64 chunks each (default 40)")
-    add("--batch-size", type=int, default=128, help="raw encode batch size (default 128, the ingest batch)")
+    add(
+        "--batch-size",
+        type=int,
+        default=WORKER_BATCH_SIZE,
+        help=f"raw encode forward-pass size (default {WORKER_BATCH_SIZE}, the worker's)",
+    )
     add("--shaped", action="store_true", help="also time raw encode the way the worker calls it")
     add("--no-before", action="store_true", help="skip the raw encode before the platform run")
     add("--raw-encode-child", nargs=2, metavar=("SPEC", "OUT"), help=argparse.SUPPRESS)
@@ -309,23 +318,26 @@ def main(argv: list[str] | None = None) -> int:
     with bench_stack(llm_provider="ollama", keep=args.keep) as stack:
         print(
             "starting the stack (worker-embed -Q embed prefork 1, worker-cpu -Q cpu,io,maintenance "
-            "prefork 1) ...",
+            "prefork 1, worker-query -Q query prefork 1) ...",
             flush=True,
         )
         stack.start_api()
         stack.start_worker("worker-embed", queues="embed", concurrency=1)
         stack.start_worker("worker-cpu", queues="cpu,io,maintenance", concurrency=1)
+        # The search at the end embeds its query on the query lane (idle during the timed part).
+        stack.start_worker("worker-query", queues="query", concurrency=1)
         token = register_token(stack.api_url)
         roots = {
             "api": stack.processes["api"].pid,
             "worker_embed": stack.processes["worker-embed"].pid,
+            "worker_query": stack.processes["worker-query"].pid,
             "worker_cpu": stack.processes["worker-cpu"].pid,
             "postgres": stack.postgres.pid,
             "redis": stack.redis.pid,
             "bench_process": os.getpid(),
         }
         quiet = wait_for_quiet({k: v for k, v in roots.items() if k != "bench_process"})
-        print(f"workers quiet after {quiet:.0f} s (the gpu worker loads the model at start)", flush=True)
+        print(f"workers quiet after {quiet:.0f} s (the embed worker loads the model at start)", flush=True)
 
         if not args.no_before:
             print(
@@ -415,13 +427,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         figures["raw_after"] = run_raw(stack, "raw-after", db_groups, mode="bulk", batch_size=args.batch_size)
         if args.shaped:
-            print("raw encode shaped like the worker (one call per document, batch_size 128) ...", flush=True)
+            print(
+                f"raw encode shaped like the worker (per document, batch_size {WORKER_BATCH_SIZE}) ...",
+                flush=True,
+            )
             figures["raw_shaped"] = run_raw(
                 stack,
                 "raw-shaped",
-                [g[i : i + 128] for g in db_groups for i in range(0, len(g), 128)],
+                [g[i : i + EMBED_BATCH] for g in db_groups for i in range(0, len(g), EMBED_BATCH)],
                 mode="shaped",
-                batch_size=128,
+                batch_size=WORKER_BATCH_SIZE,
             )
 
     report = _report(args, figures, machine, total.elapsed())
@@ -446,7 +461,7 @@ def _report(
     labels = {
         "raw_before": f"raw encode, batch_size {args.batch_size} (before the platform run)",
         "raw_after": f"raw encode, batch_size {args.batch_size} (after; texts from the chunks table)",
-        "raw_shaped": "raw encode shaped like the worker (per document, batch_size 128)",
+        "raw_shaped": f"raw encode shaped like the worker (per document, batch_size {WORKER_BATCH_SIZE})",
     }
     for key in ("raw_before", "raw_after", "raw_shaped"):
         if key in raws:
@@ -506,8 +521,8 @@ def _report(
     for key, label in (
         ("cpu_queue_s", "cpu queue wait (upload -> parse starts)"),
         ("parse_chunk_s", "parse + chunk + store chunks (cpu worker)"),
-        ("gpu_queue_s", "gpu queue wait (hand-off -> embed starts)"),
-        ("embed_stage_s", "embed stage: encode + store vectors + activate (gpu worker)"),
+        ("gpu_queue_s", "embed queue wait (hand-off -> embed starts)"),
+        ("embed_stage_s", "embed stage: encode + store vectors + activate (embed worker)"),
     ):
         values = column(key)
         stage_rows.append([label, sum(values), percentile(values, 50), percentile(values, 95)])
@@ -527,7 +542,7 @@ def _report(
             "gpu_worker_busy_fraction": embed_sum / span if span else None,
         }
         print(
-            f"gpu worker busy with embed stages {fmt(embed_sum)} s of the {fmt(span)} s from the "
+            f"embed worker busy with embed stages {fmt(embed_sum)} s of the {fmt(span)} s from the "
             "first parse to "
             f"the last ready ({fmt(100 * embed_sum / span)}%); first embed started "
             f"{fmt(stage_summary['first_parse_to_first_embed_s'], 2)} s after the first parse; "
