@@ -18,6 +18,10 @@ from db.session import reset_engines, sync_session_factory
 from tests.stack import Stack
 
 LETTERS, VOWELS = "bdfgklmnprstvz", "aeiou"
+# Users whose libraries a test wrote; deleted afterwards (their collections, documents and chunks
+# go with them), so thousands of chunks do not linger in the session's database for later tests
+# (re-embedding would have to embed them all).
+_written: list[uuid.UUID] = []
 
 
 @pytest.fixture
@@ -30,6 +34,9 @@ def on_the_stack(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stac
     yield stack
     get_settings.cache_clear()
     reset_engines()
+    with psycopg.connect(stack.database_url.replace("+psycopg", ""), autocommit=True) as db:
+        db.execute("DELETE FROM users WHERE id = ANY(%s)", (list(_written),))
+    _written.clear()
 
 
 def made_up_words(count: int) -> list[str]:
@@ -41,6 +48,7 @@ def made_up_words(count: int) -> list[str]:
 def library(stack: Stack, texts: list[str]) -> tuple[uuid.UUID, list[int]]:
     """A collection holding one document with `texts` as its chunks (ids in the order given)."""
     user_id, collection_id, document_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    _written.append(user_id)
     with psycopg.connect(stack.database_url.replace("+psycopg", ""), autocommit=True) as db:
         db.execute(
             "INSERT INTO users (id, email, hashed_password, is_active, is_superuser, is_verified) "
