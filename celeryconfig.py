@@ -53,6 +53,8 @@ _routes = [route for kind in all_kinds().values() for route in kind.routes()] + 
     t.route for t in PLATFORM_TASKS
 ]
 task_routes = {route.task_name: {"queue": route.queue} for route in _routes}
+# The queues are the lanes of core/lanes.py (llm, embed, query, cpu, io, maintenance); how each
+# lane's worker runs (threads for llm, one process for embed and query) is `mentorq worker --lane`.
 task_queues = [Queue(name) for name in sorted({route.queue for route in _routes})]
 task_default_queue = "cpu"
 
