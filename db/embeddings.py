@@ -42,12 +42,26 @@ def embedding_text(chunk_text: str, heading_path: list[str] | None) -> str:
 
 
 def store_embeddings(session: Session, *, model: str, rows: list[tuple[int, list[float]]]) -> None:
-    """One multi-row INSERT; a vector already there (a re-run after a crash) is kept."""
-    if rows:
+    """One multi-row INSERT; a vector already there (a re-run after a crash) is kept, and a chunk
+    deleted while its vector was computed (its document deleted or re-ingested) is skipped: the
+    chunks still there are locked against deletion until this transaction ends, so the insert
+    cannot fail on one that goes meanwhile (a failed `reembed` job would pause re-embedding)."""
+    if not rows:
+        return
+    still_there = set(
         session.execute(
-            insert(Embedding).on_conflict_do_nothing(),
-            [{"chunk_id": chunk_id, "model": model, "embedding": vector} for chunk_id, vector in rows],
-        )
+            select(Chunk.id)
+            .where(Chunk.id.in_([chunk_id for chunk_id, _ in rows]))
+            .with_for_update(key_share=True)
+        ).scalars()
+    )
+    values = [
+        {"chunk_id": chunk_id, "model": model, "embedding": vector}
+        for chunk_id, vector in rows
+        if chunk_id in still_there
+    ]
+    if values:
+        session.execute(insert(Embedding).on_conflict_do_nothing(), values)
 
 
 # --- embedding models -------------------------------------------------------------------------
