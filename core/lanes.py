@@ -17,6 +17,8 @@ its user watches, so that never queues behind a long generation or an ingestion 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 LLM = "llm"
 EMBED = "embed"
 QUERY = "query"
@@ -30,6 +32,17 @@ ALL = (LLM, EMBED, QUERY, CPU, IO, MAINTENANCE)
 ADMITTED = frozenset({LLM})
 # Lanes whose worker loads the embedding model and should warm it up at start.
 USES_EMBEDDING_MODEL = frozenset({LLM, EMBED, QUERY})
+
+
+def llm_parallel_in(*environments: Mapping[str, str | None]) -> int:
+    """MENTORQ_LLM_PARALLEL from the first environment that sets it, else the setting's default
+    (for the processes that start workers, before any Settings exist for them)."""
+    from core.settings import Settings
+
+    for environment in environments:
+        if value := environment.get("MENTORQ_LLM_PARALLEL"):
+            return int(value)
+    return int(Settings.model_fields["llm_parallel"].default)
 
 
 def worker_arguments(lane: str, *, llm_parallel: int) -> list[str]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from sqlalchemy import false, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -151,11 +150,3 @@ def owners_with_held_jobs(session: Session, *, limit: int) -> list[uuid.UUID]:
         .limit(limit)
     )
     return [owner for (owner,) in rows if owner is not None]
-
-
-def held_count(session: Session, *, owner_id: uuid.UUID) -> int:
-    """How many of the user's jobs are held (tests, stats)."""
-    query: Any = select(func.count()).select_from(Job)
-    return session.execute(
-        query.where(Job.owner_id == owner_id, Job.held.is_(True), Job.status == JobStatus.queued.value)
-    ).scalar_one()

@@ -492,15 +492,13 @@ def jobs_to_dispatch(
     return list(result.scalars())
 
 
-def queued_dispatched_jobs(session: Session, *, limit: int) -> list[Job]:
-    """Every queued job that was published: after the broker lost its data, all must go again."""
-    result = session.execute(
-        select(Job)
-        .where(Job.status == JobStatus.queued.value, Job.dispatched_at.is_not(None))
-        .order_by(Job.created_at)
-        .limit(limit)
-    )
-    return list(result.scalars())
+def queued_jobs_dispatched_before(session: Session, *, seconds_ago: float | None, limit: int) -> list[Job]:
+    """Queued jobs published more than `seconds_ago` seconds ago (None: any published one), oldest
+    first: after the broker lost its data, the messages it lost."""
+    query = select(Job).where(Job.status == JobStatus.queued.value, Job.dispatched_at.is_not(None))
+    if seconds_ago is not None:
+        query = query.where(Job.dispatched_at < func.now() - timedelta(seconds=seconds_ago))
+    return list(session.execute(query.order_by(Job.dispatched_at).limit(limit)).scalars())
 
 
 def stale_running_jobs(session: Session, *, stale_after_s: float, limit: int) -> list[Job]:

@@ -23,7 +23,6 @@ from pathlib import Path
 import httpx
 
 from core import lanes
-from core.settings import Settings
 
 LOCK_FILE = "dev.lock"
 URLS_FILE = "urls.json"
@@ -375,7 +374,7 @@ def _children(
     concurrency: int,
     env: dict[str, str],
 ) -> list[Child]:
-    parallel = int(env.get("MENTORQ_LLM_PARALLEL") or Settings.model_fields["llm_parallel"].default)
+    parallel = lanes.llm_parallel_in(env)
     py = sys.executable
     celery = [py, "-m", "celery", "-A", "workers.celery_app"]
     shapes = {

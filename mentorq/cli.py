@@ -156,7 +156,6 @@ def worker(
 ) -> None:
     """Run a Celery worker; extra arguments go to `celery worker` as they are."""
     from core import lanes
-    from core.settings import Settings
 
     env = service_env(("DATABASE_URL", "REDIS_URL"))
     if lane is not None:
@@ -164,11 +163,7 @@ def worker(
             raise typer.BadParameter("give --lane or -Q, not both")
         from dotenv import dotenv_values
 
-        parallel = int(
-            env.get("MENTORQ_LLM_PARALLEL")
-            or dotenv_values(".env").get("MENTORQ_LLM_PARALLEL")
-            or Settings.model_fields["llm_parallel"].default
-        )
+        parallel = lanes.llm_parallel_in(env, dotenv_values(".env"))
         try:
             shape = lanes.worker_arguments(lane, llm_parallel=parallel)
         except ValueError as error:

@@ -137,14 +137,18 @@ class FakeOllama:
         self.requests: collections.Counter[str] = collections.Counter()
         self.bodies: collections.deque[tuple[str, dict]] = collections.deque(maxlen=200)
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), _Handler, bind_and_activate=False)
-        self._server.daemon_threads = True
-        self._server.request_queue_size = 512  # a benchmark opens 100+ connections at once
-        self._server.allow_reuse_address = True
-        self._server.server_bind()
-        self._server.server_activate()
-        self._server.fake = self  # type: ignore[attr-defined]
+        self._server = self._bind(host, port)
         self._thread: threading.Thread | None = None
+
+    def _bind(self, host: str, port: int) -> ThreadingHTTPServer:
+        server = ThreadingHTTPServer((host, port), _Handler, bind_and_activate=False)
+        server.daemon_threads = True
+        server.request_queue_size = 512  # a benchmark opens 100+ connections at once
+        server.allow_reuse_address = True
+        server.server_bind()
+        server.server_activate()
+        server.fake = self  # type: ignore[attr-defined]
+        return server
 
     @property
     def url(self) -> str:
@@ -169,6 +173,13 @@ class FakeOllama:
                 connection.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+    def restart(self) -> FakeOllama:
+        """Serve again on the same address after `stop` (a server back from an outage); the knobs
+        and counters carry on."""
+        host, port = self._server.server_address[:2]
+        self._server = self._bind(host, port)
+        return self.start()
 
     def serve_forever(self) -> None:
         """Serve on the calling thread (the subprocess mode)."""

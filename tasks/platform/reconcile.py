@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
 
 from redis.exceptions import RedisError
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.channels import BROKER_EPOCH_KEY
@@ -17,7 +16,7 @@ from core.settings import get_settings
 from db import admission
 from db import jobs as job_queries
 from db import webhooks as webhook_queries
-from db.models import Job, JobStatus
+from db.models import Job
 from db.unit_of_work import dispatch_job, outbox, unit_of_work
 from tasks.registry import get_kind
 from workers.celery_app import platform_task
@@ -121,12 +120,9 @@ def _jobs_the_broker_lost(session: Session) -> list[Job] | None:
     redis = get_redis()
     if redis.exists(BROKER_EPOCH_KEY):
         return None
-    query = select(Job).where(Job.status == JobStatus.queued.value, Job.dispatched_at.is_not(None))
+    since_start: float | None = None
     try:
-        uptime_s = float(redis.info("server")["uptime_in_seconds"])
+        since_start = max(0.0, float(redis.info("server")["uptime_in_seconds"]) - BROKER_START_MARGIN_S)
     except (RedisError, KeyError, TypeError, ValueError):
         log.warning("cannot read Redis's uptime; sending every queued job again", exc_info=True)
-    else:
-        since_start = timedelta(seconds=max(0.0, uptime_s - BROKER_START_MARGIN_S))
-        query = query.where(Job.dispatched_at < func.now() - since_start)
-    return list(session.execute(query.order_by(Job.dispatched_at).limit(BATCH)).scalars())
+    return job_queries.queued_jobs_dispatched_before(session, seconds_ago=since_start, limit=BATCH)

@@ -52,34 +52,32 @@ def reconcile_once(stack: Stack, *, batch: int | None = None) -> dict[str, int]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def messages_of(broker: redis.Redis, job_ids: list[str]) -> Counter[str]:
-    """How many messages each job has waiting in the broker's queues (the task id is the job id)."""
-    found: Counter[str] = Counter({job_id: 0 for job_id in job_ids})
+def queued_messages(broker: redis.Redis) -> Iterator[tuple[bytes, bytes, str]]:
+    """(queue key, raw message, task id) of every message waiting in the broker's lists."""
     for key in broker.scan_iter():
         if broker.type(key) != b"list":
             continue
         for raw in broker.lrange(key, 0, -1):
             try:
-                task_id = json.loads(raw)["headers"]["id"]
+                yield key, raw, json.loads(raw)["headers"]["id"]
             except (ValueError, KeyError, TypeError):
                 continue
-            if task_id in found:
-                found[task_id] += 1
+
+
+def messages_of(broker: redis.Redis, job_ids: list[str]) -> Counter[str]:
+    """How many messages each job has waiting in the broker's queues (the task id is the job id)."""
+    found: Counter[str] = Counter({job_id: 0 for job_id in job_ids})
+    for _, _, task_id in queued_messages(broker):
+        if task_id in found:
+            found[task_id] += 1
     return found
 
 
 def drop_messages_of(broker: redis.Redis, job_ids: list[str]) -> None:
     """What a Redis restarted without its data did to these jobs' messages."""
-    for key in broker.scan_iter():
-        if broker.type(key) != b"list":
-            continue
-        for raw in broker.lrange(key, 0, -1):
-            try:
-                task_id = json.loads(raw)["headers"]["id"]
-            except (ValueError, KeyError, TypeError):
-                continue
-            if task_id in job_ids:
-                broker.lrem(key, 0, raw)
+    for key, raw, task_id in list(queued_messages(broker)):
+        if task_id in job_ids:
+            broker.lrem(key, 0, raw)
 
 
 def published_jobs(stack: Stack, client: ApiClient, count: int) -> list[str]:
