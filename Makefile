@@ -5,7 +5,8 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 PIP   := $(PY) -m pip
 STAMP := $(VENV)/.mentorq-installed
-# Debian packages the tests run for real: nginx (the production proxy's config, tests/test_proxy.py).
+# Debian packages the tests run for real: nginx (the production proxy's config, tests/test_proxy.py)
+# and Chromium (the admin console's browser tests drive it through Playwright; never `playwright install`).
 SYSTEM_STAMP := $(VENV)/.system-packages-installed
 
 # A native llama.cpp build segfaults at the first token on these machines; this one works.
@@ -31,7 +32,8 @@ $(PY):
 	python3 -m venv $(VENV)
 
 $(SYSTEM_STAMP): Makefile | $(PY)
-	command -v nginx >/dev/null 2>&1 || (apt-get update -q && apt-get install -y -q nginx-light)
+	command -v nginx >/dev/null 2>&1 && test -x /usr/bin/chromium || \
+		(apt-get update -q && apt-get install -y -q nginx-light chromium)
 	touch $@
 
 # torch first and pinned: this version is a CPU wheel on this disk, anything else pulls GBs of CUDA.
