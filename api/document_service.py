@@ -117,8 +117,14 @@ async def submit_uploads(
     session: AsyncSession, *, user: User, uploads: list[Upload], meta: DocumentMeta
 ) -> list[SubmittedDocument]:
     """One document and ingest job per file; unsupported or oversized files are refused one by one."""
-    settings = get_settings()
     collection = await _collection_for_write(session, user=user, name=meta.collection)
+    return await _submit_into(session, user=user, collection=collection, uploads=uploads, meta=meta)
+
+
+async def _submit_into(
+    session: AsyncSession, *, user: User, collection: Collection, uploads: list[Upload], meta: DocumentMeta
+) -> list[SubmittedDocument]:
+    settings = get_settings()
     items: list[SubmittedDocument] = []
     pending: list[tuple[SubmittedDocument, Document, str]] = []
     for upload in uploads:
@@ -340,3 +346,110 @@ async def delete_document(session: AsyncSession, *, user: User, document_id: str
         await job_queries.cancel_job(session, job_id=document.ingest_job_id)
     await document_queries.delete_document(session, document_id=document.id)
     await commit_async(session)
+
+
+# --- admins (the console's library page) ------------------------------------------------------
+
+ADMIN_COLLECTIONS_SHOWN = 500
+
+
+def _require_admin(user: User) -> None:
+    if not user.is_superuser:
+        raise ProblemError(403, "admin_only", "only admins manage every collection")
+
+
+async def admin_collections(session: AsyncSession, *, user: User) -> list[Any]:
+    """Every collection, shared and per-user, with its owner and documents counted by state."""
+    _require_admin(user)
+    return await document_queries.collections_overview(session, limit=ADMIN_COLLECTIONS_SHOWN)
+
+
+async def admin_collection(session: AsyncSession, *, user: User, collection_id: str) -> Collection:
+    """Any collection by id (another user's private one too)."""
+    _require_admin(user)
+    try:
+        parsed = uuid.UUID(collection_id)
+    except ValueError:
+        raise ProblemError(404, "collection_not_found", "no such collection") from None
+    collection = await session.get(Collection, parsed)
+    if collection is None:
+        raise ProblemError(404, "collection_not_found", "no such collection")
+    return collection
+
+
+async def admin_documents(
+    session: AsyncSession, *, user: User, collection: Collection, limit: int, cursor: str | None
+) -> DocumentList:
+    """A page of a collection's documents with their ingest state, newest first."""
+    _require_admin(user)
+    before = decode_cursor(cursor) if cursor else None
+    found = await document_queries.list_documents(
+        session, collection_ids=[collection.id], limit=limit + 1, before=before
+    )
+    page, more = found[:limit], len(found) > limit
+    return DocumentList(
+        items=await _reads(session, page), next_cursor=encode_cursor(page[-1]) if more else None
+    )
+
+
+def admin_can_upload(collection: Collection, user: User) -> bool:
+    """Admins add to shared collections and their own; a user's private collection stays theirs."""
+    return _writable(collection, user)
+
+
+async def admin_upload(
+    session: AsyncSession, *, user: User, collection: Collection, uploads: list[Upload], meta: DocumentMeta
+) -> list[SubmittedDocument]:
+    """submit_uploads into this very collection (not by name: a shared library and an admin's own
+    collection may share one)."""
+    _require_admin(user)
+    if not admin_can_upload(collection, user):
+        raise ProblemError(
+            403, "collection_read_only", "admins upload to shared collections and their own, not a user's"
+        )
+    return await _submit_into(session, user=user, collection=collection, uploads=uploads, meta=meta)
+
+
+async def _any_document(session: AsyncSession, *, user: User, document_id: str) -> Document:
+    _require_admin(user)
+    try:
+        parsed = uuid.UUID(document_id)
+    except ValueError:
+        raise ProblemError(404, "document_not_found", "no such document") from None
+    document = await session.get(Document, parsed, populate_existing=True)
+    if document is None:
+        raise ProblemError(404, "document_not_found", "no such document")
+    return document
+
+
+async def admin_delete_document(session: AsyncSession, *, user: User, document_id: str) -> uuid.UUID:
+    """Delete any document (moderation) with its chunks and embeddings; returns its collection's id."""
+    document = await _any_document(session, user=user, document_id=document_id)
+    collection_id = document.collection_id
+    if document.ingest_job_id is not None:
+        await job_queries.cancel_job(session, job_id=document.ingest_job_id)
+    await document_queries.delete_document(session, document_id=document.id)
+    await commit_async(session)
+    return collection_id
+
+
+async def reingest_document(session: AsyncSession, *, user: User, document_id: str) -> tuple[Job, uuid.UUID]:
+    """Ingest a document again from what is stored: its bytes (uploads, text, archive members) or
+    its URL (fetched again). A superseded ingest job is canceled; the searchable chunks stay until
+    the new generation replaces them. Returns the new job and the document's collection id."""
+    document = await _any_document(session, user=user, document_id=document_id)
+    if document.source_url is None and not await document_queries.has_stored_content(
+        session, document_id=document.id
+    ):
+        raise ProblemError(
+            409, "document_not_reingestable", "the document has neither stored content nor a URL to fetch"
+        )
+    await check_job_quota(session, user=user)
+    if document.ingest_job_id is not None:
+        await job_queries.cancel_job(session, job_id=document.ingest_job_id)
+    job = job_queries.create_job(session, INGEST, input={"document_id": str(document.id)}, owner_id=user.id)
+    await session.flush()
+    collection_id = document.collection_id
+    await document_queries.mark_for_reingest(session, document_id=document.id, job_id=job.id)
+    await commit_async(session)
+    return job, collection_id

@@ -32,7 +32,7 @@ from core.net.guard import WebhookAddressError, check_url_syntax
 from core.settings import get_settings
 from db import jobs as job_queries
 from db.job_resource import job_resource, refresh_job_state
-from db.models import Job, User
+from db.models import Job, JobEvent, User
 from db.unit_of_work import commit_async
 from tasks.registry import enabled_kinds
 
@@ -170,18 +170,43 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         ) from None
 
 
+async def page_of_jobs(
+    session: AsyncSession,
+    *,
+    user: User,
+    kind: str | None,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+    owner_id: uuid.UUID | None = None,
+) -> tuple[list[Job], str | None]:
+    """One page of the user's jobs, newest first, and the next page's cursor (None at the end).
+    An admin sees everyone's jobs, or only `owner_id`'s when given."""
+    before = decode_cursor(cursor) if cursor else None
+    owner = _visible_to(user) or owner_id
+    jobs = await job_queries.list_jobs(
+        session, owner_id=owner, kind=kind, status=status, limit=limit + 1, before=before
+    )
+    page, more = jobs[:limit], len(jobs) > limit
+    return page, encode_cursor(page[-1]) if more else None
+
+
 async def list_jobs_for(
     session: AsyncSession, *, user: User, kind: str | None, status: str | None, limit: int, cursor: str | None
 ) -> JobList:
     """One page of the user's jobs, newest first."""
-    before = decode_cursor(cursor) if cursor else None
-    jobs = await job_queries.list_jobs(
-        session, owner_id=_visible_to(user), kind=kind, status=status, limit=limit + 1, before=before
+    page, next_cursor = await page_of_jobs(
+        session, user=user, kind=kind, status=status, limit=limit, cursor=cursor
     )
-    page, more = jobs[:limit], len(jobs) > limit
-    return JobList(
-        items=[job_read(job) for job in page], next_cursor=encode_cursor(page[-1]) if more else None
-    )
+    return JobList(items=[job_read(job) for job in page], next_cursor=next_cursor)
+
+
+async def job_timeline_for(
+    session: AsyncSession, *, user: User, job_id: str, limit: int
+) -> tuple[Job, list[JobEvent]]:
+    """The job and its first `limit` recorded events (the admin console's job page)."""
+    job = await get_job_for(session, user=user, job_id=job_id)
+    return job, await job_queries.events_after(session, job_id=job.id, after_id=0, limit=limit)
 
 
 async def cancel_job_for(session: AsyncSession, *, user: User, job_id: str) -> Job:

@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from api.auth import UserCreate, UserRead, UserUpdate, bearer_backend, cookie_backend, fastapi_users
+from api.console import UPLOAD_PATH as CONSOLE_UPLOAD_PATH
+from api.console import install_console
 from api.errors import install_error_handlers
 from api.events import JobEventHub
 from api.github_login import install_github_login
@@ -19,7 +21,9 @@ from api.routes import (
     admin_cache,
     admin_exercises,
     admin_instructions,
+    admin_llm_routes,
     admin_profiles,
+    admin_sources,
     admin_stats,
     ask,
     conversations,
@@ -71,6 +75,7 @@ def create_app() -> FastAPI:
             "/v1/documents/text": settings.max_upload_bytes,
             # The source itself plus the multipart framing and fields.
             "/api/profiles/ingest": settings.max_profile_source_bytes + 65_536,
+            CONSOLE_UPLOAD_PATH: settings.max_upload_bytes,
         },
     )
     # Added last, so it runs first: a caller over its limit costs one Redis round trip, no body read.
@@ -87,10 +92,12 @@ def create_app() -> FastAPI:
     app.include_router(ask.router)
     app.include_router(conversations.router)
     app.include_router(admin_instructions.router)
+    app.include_router(admin_llm_routes.router)
     app.include_router(admin_cache.router)
     app.include_router(admin_stats.router)
     app.include_router(admin_profiles.router)
     app.include_router(admin_exercises.router)
+    app.include_router(admin_sources.router)
     app.include_router(jobs.router)
     app.include_router(events.router)
     app.include_router(webhooks.router)
@@ -98,6 +105,7 @@ def create_app() -> FastAPI:
     app.include_router(search.router)
     app.include_router(meta.router)
     app.include_router(health.router)
+    install_console(app)
     return app
 
 

@@ -66,8 +66,24 @@ async def embed_query(query: str, *, model: str) -> list[float]:
 
 async def search(session: AsyncSession, *, user: User, request: SearchRequest) -> SearchResponse:
     """Ranked chunks from the collections the user can read, with the parts of each score."""
-    timings: dict[str, float] = {}
     collection_ids = await readable_collection_ids(session, user=user, names=request.collections)
+    return await _search_in(session, collection_ids=collection_ids, request=request)
+
+
+async def search_collection(
+    session: AsyncSession, *, user: User, collection_id: uuid.UUID, query: str, k: int = 10
+) -> SearchResponse:
+    """An admin's search of one collection, whoever owns it (the console's library page)."""
+    if not user.is_superuser:
+        raise ProblemError(403, "admin_only", "only admins search any collection")
+    request = SearchRequest(query=query, k=k)
+    return await _search_in(session, collection_ids=[collection_id], request=request)
+
+
+async def _search_in(
+    session: AsyncSession, *, collection_ids: list[uuid.UUID], request: SearchRequest
+) -> SearchResponse:
+    timings: dict[str, float] = {}
     filters = search_queries.SearchFilters(
         collection_ids=collection_ids,
         tags=request.filters.tags,

@@ -73,6 +73,14 @@ class Settings(BaseSettings):
     # Documents fetched from a URL: time budget, and whether private addresses are allowed (dev, tests).
     fetch_timeout_seconds: float = Field(15.0, alias="MENTORQ_FETCH_TIMEOUT_SECONDS")
     fetch_allow_private: bool = Field(False, alias="MENTORQ_FETCH_ALLOW_PRIVATE")
+    # Scheduled sources (/v1/admin/sources): the one folder tree folder sources may read (unset:
+    # folder sources are refused), the items one run looks at (the rest are counted, the run says
+    # it was truncated), the failed runs in a row that pause a source, and how often beat looks
+    # for due sources.
+    source_folders_root: Path | None = Field(None, alias="MENTORQ_SOURCE_FOLDERS_ROOT")
+    source_max_items: int = Field(200, ge=1, alias="MENTORQ_SOURCE_MAX_ITEMS")
+    source_pause_after_failures: int = Field(3, ge=1, alias="MENTORQ_SOURCE_PAUSE_AFTER_FAILURES")
+    sources_tick_seconds: float = Field(30.0, gt=0, alias="MENTORQ_SOURCES_TICK_SECONDS")
     # Search embeds the query on a `query` worker; past this the API answers 503 instead of hanging.
     search_embed_timeout_seconds: float = Field(10.0, alias="MENTORQ_SEARCH_EMBED_TIMEOUT_SECONDS")
     reembed_every_seconds: float = Field(30.0, alias="MENTORQ_REEMBED_EVERY_SECONDS")
@@ -141,6 +149,12 @@ class Settings(BaseSettings):
 
     # Kinds used only by the test suite and operators' smoke checks (debug.sleep).
     debug_kinds: bool = Field(False, alias="MENTORQ_DEBUG_KINDS")
+
+    @field_validator("source_folders_root", mode="before")
+    @classmethod
+    def _blank_root_is_unset(cls, value: object) -> object:
+        # MENTORQ_SOURCE_FOLDERS_ROOT= (empty) means no folder sources, not the current directory.
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("sandbox_require_list")
     @classmethod

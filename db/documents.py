@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from db.models import Chunk, Collection, Document, DocumentBlob
+from db.models import Chunk, Collection, Document, DocumentBlob, User
 
 DEFAULT_COLLECTION = "default"
 
@@ -63,6 +63,28 @@ async def get_or_create_private_collection(
         select(Collection).where(Collection.owner_id == user_id, Collection.name == name)
     )
     return result.scalar_one()
+
+
+async def collections_overview(session: AsyncSession, *, limit: int) -> list[Any]:
+    """Every collection (shared ones first, then by name) with its owner's e-mail and its documents
+    counted by state: rows of (Collection, owner_email, documents, ready, ingesting, failed)."""
+    status = Document.status
+    query = (
+        select(
+            Collection,
+            User.email.label("owner_email"),
+            func.count(Document.id).label("documents"),
+            func.count(Document.id).filter(status == "ready").label("ready"),
+            func.count(Document.id).filter(status.in_(("pending", "processing"))).label("ingesting"),
+            func.count(Document.id).filter(status == "failed").label("failed"),
+        )
+        .outerjoin(User, User.id == Collection.owner_id)
+        .outerjoin(Document, Document.collection_id == Collection.id)
+        .group_by(Collection.id, User.email)
+        .order_by(Collection.owner_id.is_not(None), Collection.name, User.email)
+        .limit(limit)
+    )
+    return list((await session.execute(query)).all())
 
 
 # --- documents (API) --------------------------------------------------------------------------
@@ -240,6 +262,22 @@ async def document_chunks(session: AsyncSession, *, document: Document) -> list[
 async def delete_document(session: AsyncSession, *, document_id: uuid.UUID) -> None:
     """The document, its bytes, chunks and embeddings (cascades)."""
     await session.execute(delete(Document).where(Document.id == document_id))
+
+
+async def has_stored_content(session: AsyncSession, *, document_id: uuid.UUID) -> bool:
+    """Whether the document's bytes are stored (an upload, text, an archive member), so it can be
+    ingested again without its client."""
+    query = select(DocumentBlob.document_id).where(DocumentBlob.document_id == document_id)
+    return (await session.execute(query)).first() is not None
+
+
+async def mark_for_reingest(session: AsyncSession, *, document_id: uuid.UUID, job_id: uuid.UUID) -> None:
+    """Back to `pending` under a new ingest job; its searchable chunks stay until the new ones flip."""
+    await session.execute(
+        update(Document)
+        .where(Document.id == document_id)
+        .values(status="pending", error=None, ingest_job_id=job_id, updated_at=func.now())
+    )
 
 
 # --- ingestion (workers) ----------------------------------------------------------------------

@@ -272,11 +272,12 @@ def cancel_active_jobs_of(session: Session, *, owner_id: uuid.UUID) -> list[uuid
     return [job.id for job in jobs]
 
 
-async def events_after(session: AsyncSession, *, job_id: uuid.UUID, after_id: int) -> list[JobEvent]:
-    """The job's recorded events with id > after_id, oldest first."""
-    result = await session.execute(
-        select(JobEvent).where(JobEvent.job_id == job_id, JobEvent.id > after_id).order_by(JobEvent.id)
-    )
+async def events_after(
+    session: AsyncSession, *, job_id: uuid.UUID, after_id: int, limit: int | None = None
+) -> list[JobEvent]:
+    """The job's recorded events with id > after_id, oldest first (at most `limit` of them)."""
+    query = select(JobEvent).where(JobEvent.job_id == job_id, JobEvent.id > after_id).order_by(JobEvent.id)
+    result = await session.execute(query.limit(limit))
     return list(result.scalars())
 
 

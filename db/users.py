@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, exists, func, or_, select
+from sqlalchemy import and_, delete, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, lazyload
@@ -51,3 +51,45 @@ async def private_collections(session: AsyncSession, *, owner_id: uuid.UUID) -> 
     """How many collections the user owns (the collection quota)."""
     query = select(func.count()).select_from(Collection).where(Collection.owner_id == owner_id)
     return (await session.execute(query)).scalar_one()
+
+
+# --- the admin console ------------------------------------------------------------------------
+
+
+async def user_by_email(session: AsyncSession, *, email: str) -> User | None:
+    """The account with this e-mail, in any case."""
+    query = (
+        select(User)
+        .where(func.lower(User.email) == email.strip().lower())
+        .options(lazyload(User.oauth_accounts))
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def emails_by_id(session: AsyncSession, *, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """user id -> e-mail, for the accounts among `user_ids` (a page's owners)."""
+    if not user_ids:
+        return {}
+    rows = await session.execute(select(User.id, User.email).where(User.id.in_(user_ids)))
+    return dict(rows.tuples().all())
+
+
+async def list_users(
+    session: AsyncSession,
+    *,
+    email_contains: str | None,
+    limit: int,
+    before: tuple[datetime, uuid.UUID] | None,
+) -> list[User]:
+    """Accounts, newest first, optionally those whose e-mail contains a text (any case)."""
+    query = select(User).options(lazyload(User.oauth_accounts))
+    if email_contains:
+        escaped = email_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(User.email.ilike(f"%{escaped}%", escape="\\"))
+    if before is not None:
+        created_at, user_id = before
+        query = query.where(
+            or_(User.created_at < created_at, and_(User.created_at == created_at, User.id < user_id))
+        )
+    query = query.order_by(User.created_at.desc(), User.id.desc()).limit(limit)
+    return list((await session.execute(query)).scalars())

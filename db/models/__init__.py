@@ -21,6 +21,7 @@ from db.models.learners import (
     SkillMastery,
 )
 from db.models.learning import Exercise, Submission
+from db.models.sources import Source, SourceRun
 from db.models.users import OAuthAccount, RevokedToken, User
 from db.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookSecret
 
@@ -50,6 +51,8 @@ __all__ = [
     "ProgressEvent",
     "ReviewCard",
     "SkillMastery",
+    "Source",
+    "SourceRun",
     "Submission",
     "JobStatus",
     "KnowledgeState",
