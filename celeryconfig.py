@@ -10,7 +10,7 @@ task declarations (core/platform_tasks.py): nothing here names a kind.
 from celery.schedules import crontab
 from kombu import Queue
 
-from core.platform_tasks import PLATFORM_TASKS, RECONCILE, RETENTION, SCHEDULE_REEMBEDDING
+from core.platform_tasks import PLATFORM_TASKS, RECONCILE, RETENTION, SCHEDULE_REEMBEDDING, SCHEDULE_SOURCES
 from core.settings import get_settings
 from tasks.registry import all_kinds, task_modules
 
@@ -71,6 +71,12 @@ beat_schedule = {
         "schedule": _settings.reconcile_every_seconds,
         # A reconcile run older than its period is pointless: the next one is already coming.
         "options": {"expires": max(1.0, _settings.reconcile_every_seconds)},
+    },
+    # Scheduled sources: submits the runs of the due ones (their cron is in the database).
+    "run-due-sources": {
+        "task": SCHEDULE_SOURCES.name,
+        "schedule": _settings.sources_tick_seconds,
+        "options": {"expires": max(1.0, _settings.sources_tick_seconds)},
     },
     # Deletes finished jobs past MENTORQ_JOB_RETENTION_DAYS (a no-op when that is 0).
     "delete-expired-jobs": {

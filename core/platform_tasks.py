@@ -32,6 +32,13 @@ SCHEDULE_REEMBEDDING = PlatformTask(
     time_limit=90,
     description="Queue `reembed` jobs for chunks a model lacks; switch the active model once it covers all.",
 )
+SCHEDULE_SOURCES = PlatformTask(
+    "mentorq.maintenance.sources",
+    lanes.MAINTENANCE,
+    soft_time_limit=60,
+    time_limit=90,
+    description="Submit a `source_run` job per due, unpaused source; advance its next run by its cron.",
+)
 DELIVER_WEBHOOK = PlatformTask(
     "mentorq.webhooks.deliver",
     lanes.IO,
@@ -51,6 +58,7 @@ PLATFORM_TASKS: tuple[PlatformTask, ...] = (
     RECONCILE,
     RETENTION,
     SCHEDULE_REEMBEDDING,
+    SCHEDULE_SOURCES,
     DELIVER_WEBHOOK,
     EMBED_QUERY,
 )

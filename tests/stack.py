@@ -206,6 +206,7 @@ def build_stack(root: Path, *, ollama_url: str) -> Stack:
     postgres = EmbeddedPostgres(root / "pg").start()
     redis_server = EmbeddedRedis(root / "redis").start()
     migrate.upgrade(postgres.url)
+    (root / "source-folders").mkdir(exist_ok=True)
     env = {
         **os.environ,
         "DATABASE_URL": postgres.url,
@@ -235,6 +236,12 @@ def build_stack(root: Path, *, ollama_url: str) -> Stack:
         "MENTORQ_FETCH_TIMEOUT_SECONDS": "2",
         "MENTORQ_SEARCH_EMBED_TIMEOUT_SECONDS": "3",
         "MENTORQ_REEMBED_EVERY_SECONDS": "2",
+        # Folder sources read only under this root (tests/sources make their folders in it); beat
+        # looks for due sources every second, so a test waits a second, not half a minute.
+        "MENTORQ_SOURCE_FOLDERS_ROOT": str(root / "source-folders"),
+        "MENTORQ_SOURCES_TICK_SECONDS": "1",
+        # A run brings in at most 25 items (the default 200 would queue 200 ingest jobs per run).
+        "MENTORQ_SOURCE_MAX_ITEMS": "25",
         # The suite registers hundreds of users from one address and bursts jobs: fair-use limits
         # are tested on an API of their own (tests/api/test_fair_use.py).
         "MENTORQ_RATE_LIMIT_USER": "1000000/minute",

@@ -83,6 +83,8 @@ class Document(Base):
     active_generation: Mapped[int] = mapped_column(Integer, default=0)
     ingest_job_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    # The scheduled source that brought it in (db/models/sources.py); NULL once that source is deleted.
+    source_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"))
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -93,6 +95,7 @@ class Document(Base):
         Index(
             "ix_documents_ingest_job_id", "ingest_job_id", postgresql_where=text("ingest_job_id IS NOT NULL")
         ),
+        Index("ix_documents_source", "source_id", postgresql_where=text("source_id IS NOT NULL")),
     )
     __mapper_args__ = {"eager_defaults": True}
 

@@ -56,11 +56,18 @@ def upgrade() -> None:
         sa.Column("trigger", sa.String(16), nullable=False),
         # running | succeeded | failed | skipped
         sa.Column("status", sa.String(16), nullable=False),
+        # Items the listing found, and whether the run stopped short of them (MENTORQ_SOURCE_MAX_ITEMS,
+        # a folder walk or sitemap index cut at its bound, or the run's time budget).
+        sa.Column("listed", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("truncated", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Column("added", sa.Integer, nullable=False, server_default="0"),
         sa.Column("changed", sa.Integer, nullable=False, server_default="0"),
         sa.Column("unchanged", sa.Integer, nullable=False, server_default="0"),
         sa.Column("removed", sa.Integer, nullable=False, server_default="0"),
         sa.Column("failed", sa.Integer, nullable=False, server_default="0"),
+        # Why documents that disappeared were not removed although remove_missing is on
+        # (listing_incomplete, truncated, empty_listing); NULL when removal ran or is off.
+        sa.Column("removal_skipped", sa.String(32)),
         # Per-document errors ([{"item": ..., "code": ..., "detail": ...}], bounded), and the run's own.
         sa.Column("item_errors", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
         sa.Column("error", JSONB),
