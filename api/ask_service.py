@@ -24,7 +24,7 @@ from api.profile_service import require_admin
 from api.quotas import check_job_quota
 from core import questions
 from core.settings import get_settings
-from db import answer_cache, citations, embeddings, instructions
+from db import answer_cache, citations, embeddings, instructions, llm_routes
 from db import documents as document_queries
 from db.jobs import create_answered_job, create_job
 from db.models import Job, User
@@ -96,7 +96,8 @@ async def _exact_hit(
         collection_versions=scope.collection_versions,
         owner_id=scope.owner_id,
         instructions_version=await instructions.active_version(session, kind="ask"),
-        model=settings.llm_identity,
+        # The kind's route when it has one: answers are never served across a route change.
+        model=llm_routes.answer_identity(await llm_routes.route_of(session, kind="ask"), settings),
         embed_model=await embeddings.get_active_model_async(session, default=settings.embed_model),
     )
     entry = await answer_cache.exact_hit(session, lookup_key=questions.lookup_key(context, question))

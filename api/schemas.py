@@ -66,6 +66,11 @@ class JobUrls(BaseModel):
     deliveries: str
 
 
+class JobLLMRead(BaseModel):
+    provider: str = Field(description="ollama, local, openai_compatible or anthropic")
+    model: str | None
+
+
 class JobRead(BaseModel):
     id: uuid.UUID
     kind: str
@@ -77,6 +82,9 @@ class JobRead(BaseModel):
     session_id: uuid.UUID | None = None
     instructions_version: int | None = Field(
         None, description="the version of the kind's instructions the job ran with (/v1/admin/instructions)"
+    )
+    llm: JobLLMRead | None = Field(
+        None, description="the provider and model that answered the job's LLM call; null until one did"
     )
     attempts: int
     max_attempts: int

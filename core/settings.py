@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"", "changethis", "change-me", "changeme", "secret"}
@@ -28,8 +28,24 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(None, alias="REDIS_URL")
     ollama_host: str | None = Field(None, alias="OLLAMA_HOST")
 
-    llm_provider: Literal["auto", "ollama", "local"] = Field("auto", alias="MENTORQ_LLM_PROVIDER")
+    llm_provider: Literal["auto", "ollama", "local", "openai_compatible", "anthropic"] = Field(
+        "auto", alias="MENTORQ_LLM_PROVIDER"
+    )
     llm_model: str | None = Field(None, alias="MENTORQ_LLM_MODEL")
+    # Hosted or self-run providers a kind can be routed to (/v1/admin/llm-routes). Keys live here
+    # only: never in the database, never in a log line (SecretStr hides them in reprs).
+    # An OpenAI-compatible server (vLLM, llama.cpp's server, LM Studio, xAI, OpenRouter): its base
+    # URL with the version path (http://host:8000/v1); the key is optional for servers without auth;
+    # without a model the server's first listed model answers.
+    openai_base_url: str | None = Field(None, alias="MENTORQ_OPENAI_BASE_URL")
+    openai_api_key: SecretStr | None = Field(None, alias="MENTORQ_OPENAI_API_KEY")
+    openai_model: str | None = Field(None, alias="MENTORQ_OPENAI_MODEL")
+    # Anthropic's Messages API: configured once a key is set.
+    anthropic_api_key: SecretStr | None = Field(None, alias="MENTORQ_ANTHROPIC_API_KEY")
+    anthropic_base_url: str = Field("https://api.anthropic.com", alias="MENTORQ_ANTHROPIC_BASE_URL")
+    anthropic_model: str = Field("claude-sonnet-4-5", alias="MENTORQ_ANTHROPIC_MODEL")
+    # A worker reads the routing table at most this often: a route edit applies within this time.
+    llm_route_cache_seconds: float = Field(5.0, ge=0, alias="MENTORQ_LLM_ROUTE_CACHE_SECONDS")
     embed_model: str = Field("all-MiniLM-L6-v2", alias="MENTORQ_EMBED_MODEL")
     # The LLM lane (core/lanes.py): calls one `llm` worker makes at once, matching the server's
     # parallel slots (Ollama's OLLAMA_NUM_PARALLEL); and how many LLM jobs one user may have sent
@@ -204,8 +220,12 @@ class Settings(BaseSettings):
 
     @property
     def llm_identity(self) -> str:
-        """The configured LLM, as the answer cache keys it (the API and workers share these settings)."""
-        return f"{self.llm_provider}:{self.llm_model or 'default'}@{self.ollama_host or ''}"
+        """The configured LLM, as the answer cache keys it (the API and workers share these settings).
+        A kind with a route is keyed by its route instead (db/llm_routes.py)."""
+        own_model = {"openai_compatible": self.openai_model, "anthropic": self.anthropic_model}
+        endpoint = {"openai_compatible": self.openai_base_url, "anthropic": self.anthropic_base_url}
+        model = self.llm_model or own_model.get(self.llm_provider) or "default"
+        return f"{self.llm_provider}:{model}@{endpoint.get(self.llm_provider, self.ollama_host) or ''}"
 
     def require_database_url(self) -> str:
         if not self.database_url:

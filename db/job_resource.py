@@ -19,6 +19,8 @@ _LATEST_STATE = select(
     Job.error,
     Job.progress,
     Job.instructions_version,
+    Job.llm_provider,
+    Job.llm_model,
     Job.attempts,
     Job.max_attempts,
     Job.started_at,
@@ -47,6 +49,8 @@ def job_resource(job: Job) -> dict[str, Any]:
         "progress": job.progress,
         "session_id": str(job.session_id) if job.session_id else None,
         "instructions_version": job.instructions_version,
+        # Which provider and model answered (the route's primary or a fallback); None before one did.
+        "llm": {"provider": job.llm_provider, "model": job.llm_model} if job.llm_provider else None,
         "attempts": job.attempts,
         "max_attempts": job.max_attempts,
         "created_at": _iso(job.created_at),

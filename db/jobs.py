@@ -354,6 +354,18 @@ def record_output(session: Session, *, job_id: uuid.UUID, delta: str, notify: bo
     return job is not None
 
 
+def record_event(session: Session, *, job_id: uuid.UUID, type_: str, data: dict[str, Any]) -> bool:
+    """Record another event of a running job (an LLM fallback); it sends no webhook."""
+    job = session.execute(
+        select(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.running.value)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if job is not None:
+        _record_event(session, job, type_, data, notify=False)
+    return job is not None
+
+
 def finish_job(session: Session, *, job_id: uuid.UUID, output: dict[str, Any]) -> Job | None:
     """running -> succeeded with the output."""
     result = session.execute(

@@ -28,7 +28,9 @@ PROGRESS_MIN_INTERVAL_S = 0.5  # the same stage again is recorded at most this o
 WEBHOOK_MIN_INTERVAL_S = 0.5  # intermediate webhooks (progress, output): at most one per job per interval
 OUTPUT_FLUSH_INTERVAL_S = 0.1  # streamed tokens are coalesced into one recorded event per interval
 
-Entry = tuple[str, Any]  # ("progress", {stage, fraction, message}) or ("output", "text")
+Entry = tuple[
+    str, Any
+]  # ("progress", {stage, fraction, message}), ("output", "text") or ("event", {type, data})
 
 
 class EventRecorder:
@@ -57,6 +59,10 @@ class EventRecorder:
     def add_output(self, delta: str) -> None:
         self._append(("output", delta))
 
+    def add_event(self, type_: str, data: dict[str, Any]) -> None:
+        """Another event on the job's timeline (an LLM fallback), recorded at once and in order."""
+        self._append(("event", {"type": type_, "data": data}))
+
     def _append(self, entry: Entry) -> None:
         with self._buffer_lock:
             was_empty = not self._pending
@@ -82,7 +88,7 @@ class EventRecorder:
         with self._buffer_lock:
             if not self._pending:
                 return None
-            if any(kind == "progress" for kind, _ in self._pending) or self._last_output_flush is None:
+            if any(kind != "output" for kind, _ in self._pending) or self._last_output_flush is None:
                 return 0.0
         return max(0.0, self._last_output_flush + OUTPUT_FLUSH_INTERVAL_S - time.monotonic())
 
@@ -118,6 +124,10 @@ class EventRecorder:
             notify = self._webhook_due()
             if kind == "progress":
                 running = job_queries.set_progress(session, job_id=self.job_id, progress=value, notify=notify)
+            elif kind == "event":
+                running = job_queries.record_event(
+                    session, job_id=self.job_id, type_=value["type"], data=value["data"]
+                )
             else:
                 self._last_output_flush = time.monotonic()
                 running = job_queries.record_output(session, job_id=self.job_id, delta=value, notify=notify)

@@ -25,13 +25,14 @@ from sqlalchemy.exc import OperationalError
 from core import lanes
 from core.jobspec import JobSpec, Route, task_name_of
 from core.settings import get_settings
-from db import admission
+from db import admission, llm_routes
 from db import jobs as job_queries
 from db.unit_of_work import unit_of_work
+from workers import current_job
 from workers.celery_app import app
 from workers.deadline import job_deadline
 from workers.errors import JobCanceled, JobFailure, NextStage
-from workers.llm.base import LLMError, LLMInvalidOutput, LLMUnavailable
+from workers.llm.base import LLMError, LLMInvalidOutput, LLMNotConfigured, LLMUnavailable
 from workers.recorder import EventRecorder
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,8 @@ class JobContext:
         self.admitted_lane = admitted_lane
         self._watcher = watcher
         self.recorder = watcher.recorder
+        # What the LLM routing sees of this job on its thread (workers/current_job.py).
+        self.running = current_job.RunningJob(job_id, kind.name, self.recorder.add_event)
 
     def check_canceled(self) -> None:
         """Raise JobCanceled if the job was canceled (or taken over); call it between steps."""
@@ -142,6 +145,8 @@ def as_job_failure(error: Exception) -> JobFailure | None:
         return error
     if isinstance(error, LLMInvalidOutput):
         return JobFailure(error.code, str(error), details={"raw_text": error.raw_text[:RAW_TEXT_KEPT]})
+    if isinstance(error, LLMNotConfigured):  # a missing or refused key: retrying cannot help
+        return JobFailure(error.code, str(error))
     if isinstance(error, LLMUnavailable):
         return JobFailure(error.code, str(error), retryable=True)
     if isinstance(error, LLMError):  # model_not_found, invalid_schema, llm_error
@@ -177,7 +182,7 @@ def run_job(
     try:
         payload = kind.input_model.model_validate(job.input)
         # A threads pool (the llm lane) has no Celery time limits: the LLM providers stop at this.
-        with job_deadline(route.soft_time_limit):
+        with job_deadline(route.soft_time_limit), current_job.running(ctx.running):
             output = body(ctx, payload)
         ctx.check_canceled()
         if isinstance(output, NextStage):
@@ -213,7 +218,11 @@ def run_job(
         if failure is None:
             log.exception("job %s failed unexpectedly", job_id)
             _fail(ctx, "internal_error", f"{type(error).__name__}: {error}"[:1000])
-        elif isinstance(error, LLMUnavailable) and _job_age_s(ctx) < settings.llm_unavailable_give_up_seconds:
+        elif (
+            failure.retryable
+            and isinstance(error, LLMUnavailable)
+            and _job_age_s(ctx) < settings.llm_unavailable_give_up_seconds
+        ):
             # The server is down or restarting: no attempt was really made, so none is used up.
             _retry(ctx, stage, f"{failure.code}: {failure.message}", refund=True)
         elif failure.retryable and job.attempts < job.max_attempts:
@@ -231,6 +240,9 @@ def _last_transaction(ctx: JobContext) -> Iterator[Any]:
     A job that held one of its owner's slots in the LLM lane sends the owner's next held job in it."""
     with ctx.recorder.final() as record_rest, unit_of_work() as session:
         record_rest(session)
+        if ctx.running.answered_by is not None:  # before the transition, so its events carry it
+            provider, model = ctx.running.answered_by
+            llm_routes.record_answer(session, job_id=ctx.job_id, provider=provider, model=model)
         yield session
         if ctx.admitted_lane:
             admission.release_held(session, owner_id=ctx.owner_id, route_of=registered_route)

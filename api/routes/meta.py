@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import anyio
 from fastapi import APIRouter
 
+from api import llm_route_service
 from api.deps import CurrentUser
 from api.schemas import KindList, KindRead
 from core.catalog import list_models
@@ -36,5 +39,12 @@ async def list_kinds(user: CurrentUser) -> KindList:
 
 @router.get("/models")
 async def models(user: CurrentUser) -> dict:
-    """LLM and embedding models each provider offers (Ollama is asked live, with a short timeout)."""
-    return await anyio.to_thread.run_sync(list_models, get_settings())
+    """LLM and embedding models each provider offers (Ollama is asked live, with a short timeout),
+    and under `providers` every LLM provider: configured, answering now (or why not: `error.code`),
+    its models and default model. Keys are never shown."""
+    settings = get_settings()
+    catalog, providers = await asyncio.gather(
+        anyio.to_thread.run_sync(list_models, settings),
+        llm_route_service.provider_statuses(settings=settings),
+    )
+    return {**catalog, "providers": [status.model_dump() for status in providers.items]}

@@ -21,6 +21,7 @@ from db.models.learners import (
     SkillMastery,
 )
 from db.models.learning import Exercise, Submission
+from db.models.llm_routes import LLMRoute
 from db.models.sources import Source, SourceRun
 from db.models.users import OAuthAccount, RevokedToken, User
 from db.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookSecret
@@ -45,6 +46,7 @@ __all__ = [
     "JobAttachment",
     "JobEvent",
     "LearningSession",
+    "LLMRoute",
     "OAuthAccount",
     "Profile",
     "ProfileRevision",

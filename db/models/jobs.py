@@ -60,6 +60,9 @@ class Job(Base):
     instructions_version: Mapped[int | None] = mapped_column(Integer)
     # Queued but not sent: its owner had enough jobs in the LLM lane (db/admission.py).
     held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The provider and model that answered the job's last LLM call (db/llm_routes.py); None until one did.
+    llm_provider: Mapped[str | None] = mapped_column(String(32))
+    llm_model: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

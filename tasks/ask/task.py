@@ -19,7 +19,7 @@ from db.unit_of_work import unit_of_work
 from tasks.ask.spec import SPEC, AskInput, AskOutput
 from workers import grounded_answer
 from workers.errors import JobFailure
-from workers.llm import get_llm_provider
+from workers.llm import get_llm_provider, routing
 from workers.retrieval import hybrid_search, query_vector
 from workers.runtime import JobContext, job_task
 
@@ -54,11 +54,13 @@ def ask(ctx: JobContext, payload: AskInput) -> AskOutput:
             session, collection_ids=payload.collection_ids, user_id=payload.user_id
         )
         embedded = query_vector(session, payload.question)
+        # The route when the kind has one (as the API keys its exact hits): never across a route change.
+        llm_identity = routing.answer_identity("ask")
         context = questions.context_key(
             collection_versions=scope.collection_versions,
             owner_id=scope.owner_id,
             instructions_version=instructions.version,
-            model=settings.llm_identity,
+            model=llm_identity,
             embed_model=embedded[0],
         )
         lookup = questions.lookup_key(context, payload.question)
@@ -113,7 +115,7 @@ def ask(ctx: JobContext, payload: AskInput) -> AskOutput:
                 content_words=words,
                 vector=embedded[1],
                 instructions_version=instructions.version,
-                model=settings.llm_identity,
+                model=llm_identity,
                 output=output.model_dump(mode="json"),
                 job_id=ctx.job_id,
                 ttl=timedelta(days=settings.answer_cache_ttl_days),

@@ -1,4 +1,5 @@
-"""LLM providers behind one interface: Ollama (production) and llama.cpp in-process (zero setup)."""
+"""LLM providers behind one interface: Ollama (production), llama.cpp in-process (zero setup), any
+OpenAI-compatible server and Anthropic; routed per job kind (workers/llm/routing.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import threading
 
 from core.catalog import DEFAULT_OLLAMA_HOST
 from core.settings import Settings, get_settings
+from workers import current_job
 from workers.llm.base import (
     DEFAULT_MAX_TOKENS,
     ChatResult,
@@ -15,6 +17,7 @@ from workers.llm.base import (
     LLMUnavailable,
     ModelNotFound,
 )
+from workers.llm.providers import clear_built_providers, provider_named
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
@@ -26,6 +29,7 @@ __all__ = [
     "ModelNotFound",
     "clear_llm_provider_cache",
     "get_llm_provider",
+    "settings_provider",
 ]
 
 _providers: dict[tuple, LLMProvider] = {}
@@ -33,11 +37,23 @@ _lock = threading.Lock()
 
 
 def get_llm_provider() -> LLMProvider:
-    """The provider the settings ask for, built once per process (and per settings)."""
+    """The provider for the call: inside a job, its kind's route (workers/llm/routing.py: fallbacks,
+    limits, and who answered noted on the job); without a route, or outside a job, the provider the
+    settings ask for, built once per process (and per settings)."""
+    job = current_job.current()
+    if job is None:
+        return settings_provider()
+    from workers.llm import routing
+
+    return routing.for_job(job, default=settings_provider)
+
+
+def settings_provider() -> LLMProvider:
+    """The provider the settings ask for (MENTORQ_LLM_PROVIDER), built once per process (and per settings)."""
     settings = get_settings()
     # Keyed by the relevant settings so a test that changes them (and clears get_settings)
     # gets a fresh provider; in a worker the key never changes.
-    key = (settings.llm_provider, settings.ollama_host, settings.llm_model)
+    key = (settings.llm_provider, settings.ollama_host, settings.llm_model, settings.llm_identity)
     with _lock:
         provider = _providers.get(key)
         if provider is None:
@@ -49,15 +65,19 @@ def clear_llm_provider_cache() -> None:
     """Forget built providers (tests; the local model itself stays loaded)."""
     with _lock:
         _providers.clear()
+    clear_built_providers()
 
 
 def _build(settings: Settings) -> LLMProvider:
     from workers.llm.auto import resolve_provider_name
 
-    if resolve_provider_name(settings) == "ollama":
+    name = resolve_provider_name(settings)
+    if name == "ollama":
         from workers.llm.ollama import OllamaProvider
 
         return OllamaProvider(settings.ollama_host or DEFAULT_OLLAMA_HOST, settings.llm_model)
+    if name in ("openai_compatible", "anthropic"):
+        return provider_named(name, settings)
 
     from workers.llm.local import LocalProvider
 

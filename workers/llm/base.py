@@ -23,6 +23,13 @@ class LLMUnavailable(LLMError):
     code = "llm_unavailable"
 
 
+class LLMNotConfigured(LLMUnavailable):
+    """The provider cannot be used as configured: its key or address is missing, or the service
+    refused the key (401/403). Configuration, not an outage: a route skips to its next fallback,
+    and a job with none left fails at once (same code, `llm_unavailable`) instead of waiting for
+    half an hour for a key that will not change by itself."""
+
+
 class TimeLimitReached(LLMError):
     """The job's time limit came while waiting on the model (workers/deadline.py); not retried."""
 

@@ -16,16 +16,18 @@ from workers.llm.base import (
     ChatResult,
     ContextTooLong,
     LLMError,
+    LLMNotConfigured,
     LLMUnavailable,
     ModelNotFound,
     TimeLimitReached,
     TokenCallback,
     option,
 )
+from workers.llm.request_timeout import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, timeout_seconds
 
 # A read timeout bounds the silence between two chunks (or a whole non-streamed answer); inside a
 # job it is never longer than the time the job has left, and a stream stops at the job's deadline.
-CLIENT_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
+CLIENT_TIMEOUT = httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
 _RETRYABLE_STATUS = {502, 503, 504}
 
 
@@ -36,6 +38,10 @@ def ollama_errors(host: str, model: str | None = None) -> Iterator[None]:
         yield
     except ollama.ResponseError as exc:
         message = str(exc.error)
+        if exc.status_code in (401, 403):  # an auth proxy in front of Ollama: configuration, not an outage
+            raise LLMNotConfigured(
+                f"Ollama at {host} refused the request ({exc.status_code}): {message}"
+            ) from exc
         if exc.status_code == 404 or "not found" in message.lower():
             raise ModelNotFound(f"Ollama has no model {model!r}: {message}") from exc
         if exc.status_code in _RETRYABLE_STATUS:
@@ -55,14 +61,8 @@ def ollama_errors(host: str, model: str | None = None) -> Iterator[None]:
 
 def request_timeout() -> httpx.Timeout:
     """The client's timeout, cut to the time the running job has left."""
-    left = deadline.seconds_left()
-    if left is None:
-        return CLIENT_TIMEOUT
-    if left <= 0:
-        raise TimeLimitReached("the job's time limit came before the model was asked")
-    return httpx.Timeout(
-        min(CLIENT_TIMEOUT.read or left, left), connect=min(CLIENT_TIMEOUT.connect or left, left)
-    )
+    read, connect = timeout_seconds()
+    return httpx.Timeout(read, connect=connect)
 
 
 def ollama_options(options: dict | None) -> dict:

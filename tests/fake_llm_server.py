@@ -1,0 +1,244 @@
+"""What the fake hosted LLM APIs (tests/fake_openai.py, tests/fake_anthropic.py) share: a real HTTP
+server on a loopback port in a thread, an API key it insists on, scripted replies, a hang marker,
+a forced error status, and counters. Each fake adds its own wire protocol (routes, bodies, SSE).
+
+Like tests/fake_ollama.py: `Fake(...).start()` / `.stop()` / `.restart()` or a `with` block.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from tests.fake_ollama import DEFAULT_REPLY, instance_for, split_tokens
+
+DEFAULT_KEY = "test-key-0123456789"
+# The words a provider puts before the schema when it asks for JSON in the prompt (Anthropic's
+# provider and structured.py's corrective retry both do): the fake answers like a model that obeys.
+SCHEMA_CUE = "satisfies this JSON schema:\n"
+
+
+class FakeLLMServer:
+    """The server, its knobs and its counters; thread-safe."""
+
+    server_version = "FakeLLM"
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = DEFAULT_KEY,
+        models: tuple[str, ...] | list[str] = (),
+        reply: str = DEFAULT_REPLY,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.api_key = api_key  # None: no key is asked for (a vLLM without --api-key)
+        self.models = list(models)
+        self.reply = reply
+        self.token_delay_s = 0.0
+        # Words a prompt may have before the model refuses it as over its context (None: no limit).
+        self.context_words: int | None = None
+        # (status, error type, message) every generation answers with instead (an outage, a 429).
+        self.fail_with: tuple[int, str, str] | None = None
+        self.scripts: list[tuple[str, list[str]]] = []
+        self.hang_markers: set[str] = set()
+        self.hang_s = 60.0
+        self.hung = 0
+        self.requests: collections.Counter[str] = collections.Counter()
+        self.bodies: collections.deque[tuple[str, dict, dict]] = collections.deque(maxlen=200)
+        self._lock = threading.Lock()
+        self._connections: set[socket.socket] = set()
+        self._stopping = threading.Event()
+        self._server = self._bind(host, port)
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    handler: type[BaseHTTPRequestHandler]
+
+    def _bind(self, host: str, port: int) -> ThreadingHTTPServer:
+        server = ThreadingHTTPServer((host, port), self.handler, bind_and_activate=False)
+        server.daemon_threads = True
+        server.allow_reuse_address = True
+        server.server_bind()
+        server.server_activate()
+        server.fake = self  # type: ignore[attr-defined]
+        return server
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self):
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, wake hung requests, drop open connections and free the port."""
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        with self._lock:
+            open_connections = list(self._connections)
+        for connection in open_connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def restart(self):
+        """Serve again on the same address after `stop`; knobs and counters carry on."""
+        host, port = self._server.server_address[:2]
+        self._server = self._bind(host, port)
+        return self.start()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        """Back to answering every request plainly (between tests)."""
+        with self._lock:
+            self.scripts.clear()
+            self.hang_markers.clear()
+            self.fail_with = None
+            self.context_words = None
+            self.token_delay_s = 0.0
+            self.requests.clear()
+            self.bodies.clear()
+
+    # -- behaviour ------------------------------------------------------------------------------
+    def record(self, path: str, body: dict, headers: dict) -> None:
+        with self._lock:
+            self.requests[path] += 1
+            self.bodies.append((path, body, headers))
+
+    def generations(self) -> int:
+        """How many generation requests arrived (answered or not)."""
+        raise NotImplementedError
+
+    def script(self, marker: str, *replies: str) -> None:
+        """Answer requests whose prompt contains `marker` with `replies` in order, the last again."""
+        with self._lock:
+            self.scripts.append((marker, list(replies)))
+
+    def scripted(self, prompt: str) -> str | None:
+        with self._lock:
+            for marker, replies in self.scripts:
+                if marker in prompt:
+                    return replies.pop(0) if len(replies) > 1 else replies[0]
+        return None
+
+    def answer_text(self, schema: dict | None, prompt: str) -> str:
+        """The reply: a script's, else JSON valid for the schema asked for, else the plain reply."""
+        scripted = self.scripted(prompt)
+        if scripted is not None:
+            return scripted
+        if schema is None and SCHEMA_CUE in prompt:
+            with contextlib.suppress(json.JSONDecodeError):
+                schema, _ = json.JSONDecoder().raw_decode(prompt.rsplit(SCHEMA_CUE, 1)[1].lstrip())
+        if schema is not None:
+            return json.dumps(instance_for(schema))
+        return self.reply
+
+    def hang(self) -> None:
+        """Send nothing for `hang_s` seconds (or until stopped), like a wedged GPU server."""
+        with self._lock:
+            self.hung += 1
+        self._stopping.wait(self.hang_s)
+
+    def tokens(self, text: str, limit: Any) -> tuple[list[str], bool]:
+        """Word-sized deltas of `text`, cut at `limit` tokens; and whether they were cut."""
+        tokens = split_tokens(text)
+        if isinstance(limit, int) and 0 <= limit < len(tokens):
+            return tokens[:limit], True
+        return tokens, False
+
+    def over_context(self, prompt: str) -> bool:
+        return self.context_words is not None and len(prompt.split()) > self.context_words
+
+
+class FakeHandler(BaseHTTPRequestHandler):
+    """HTTP plumbing for the fakes' handlers: JSON bodies, chunked SSE, connection tracking."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    @property
+    def fake(self) -> Any:
+        return self.server.fake  # type: ignore[attr-defined]
+
+    def setup(self) -> None:
+        super().setup()
+        with self.fake._lock:
+            self.fake._connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.fake._lock:
+            self.fake._connections.discard(self.connection)
+        super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+        pass
+
+    def send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def read_json(self) -> dict | None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw or b"{}")
+        except json.JSONDecodeError:
+            return None
+        return body if isinstance(body, dict) else None
+
+    def start_sse(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+    def send_sse(self, data: str, event: str | None = None, *, delay: bool = False) -> bool:
+        """One server-sent event; False when the client went away (a cancel)."""
+        if delay and self.fake.token_delay_s:
+            time.sleep(self.fake.token_delay_s)
+        text = (f"event: {event}\n" if event else "") + f"data: {data}\n\n"
+        raw = text.encode()
+        try:
+            self.wfile.write(f"{len(raw):X}\r\n".encode() + raw + b"\r\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+            return False
+        return True
+
+    def end_sse(self) -> None:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+
+    def hang_if_asked(self, prompt: str) -> bool:
+        if any(marker in prompt for marker in self.fake.hang_markers):
+            self.fake.hang()
+            self.close_connection = True
+            return True
+        return False
