@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     # Anthropic's Messages API: configured once a key is set.
     anthropic_api_key: SecretStr | None = Field(None, alias="MENTORQ_ANTHROPIC_API_KEY")
     anthropic_base_url: str = Field("https://api.anthropic.com", alias="MENTORQ_ANTHROPIC_BASE_URL")
-    anthropic_model: str = Field("claude-sonnet-4-5", alias="MENTORQ_ANTHROPIC_MODEL")
+    anthropic_model: str = Field("claude-sonnet-4-6", alias="MENTORQ_ANTHROPIC_MODEL")
     # A worker reads the routing table at most this often: a route edit applies within this time.
     llm_route_cache_seconds: float = Field(5.0, ge=0, alias="MENTORQ_LLM_ROUTE_CACHE_SECONDS")
     embed_model: str = Field("all-MiniLM-L6-v2", alias="MENTORQ_EMBED_MODEL")

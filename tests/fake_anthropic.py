@@ -17,7 +17,7 @@ from typing import Any
 
 from tests.fake_llm_server import FakeHandler, FakeLLMServer
 
-DEFAULT_MODELS = ("claude-sonnet-4-5", "claude-haiku-4-5")
+DEFAULT_MODELS = ("claude-sonnet-4-6", "claude-haiku-4-5")
 MESSAGES = "/v1/messages"
 _ids = itertools.count(1)
 
@@ -54,7 +54,7 @@ class _Handler(FakeHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         path = self.path.split("?", 1)[0]
-        self.fake.record(path, {}, dict(self.headers))
+        self.fake.record(path, {}, self.headers)
         if not self._authorized():
             return
         if path == "/v1/models":
@@ -70,7 +70,7 @@ class _Handler(FakeHandler):
     def do_POST(self) -> None:  # noqa: N802
         path = self.path.split("?", 1)[0]
         body = self.read_json()
-        self.fake.record(path, body or {}, dict(self.headers))
+        self.fake.record(path, body or {}, self.headers)
         if not self._authorized():
             return
         if body is None:
@@ -144,7 +144,7 @@ class _Handler(FakeHandler):
             if not event(type_, payload):
                 return
         for index, token in enumerate(tokens):
-            if not event(
+            if self.drop_now(index) or not event(
                 "content_block_delta",
                 {"index": 0, "delta": {"type": "text_delta", "text": token}},
                 delay=index > 0,

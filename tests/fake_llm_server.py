@@ -49,6 +49,8 @@ class FakeLLMServer:
         self.scripts: list[tuple[str, list[str]]] = []
         self.hang_markers: set[str] = set()
         self.hang_s = 60.0
+        # A streamed answer breaks off after this many tokens: the connection drops mid-answer.
+        self.drop_after_tokens: int | None = None
         self.hung = 0
         self.requests: collections.Counter[str] = collections.Counter()
         self.bodies: collections.deque[tuple[str, dict, dict]] = collections.deque(maxlen=200)
@@ -112,16 +114,18 @@ class FakeLLMServer:
             self.scripts.clear()
             self.hang_markers.clear()
             self.fail_with = None
+            self.drop_after_tokens = None
             self.context_words = None
             self.token_delay_s = 0.0
             self.requests.clear()
             self.bodies.clear()
 
     # -- behaviour ------------------------------------------------------------------------------
-    def record(self, path: str, body: dict, headers: dict) -> None:
+    def record(self, path: str, body: dict, headers: Any) -> None:
+        """Count a request and keep its body and headers (names lower-cased) for assertions."""
         with self._lock:
             self.requests[path] += 1
-            self.bodies.append((path, body, headers))
+            self.bodies.append((path, body, {name.lower(): value for name, value in headers.items()}))
 
     def generations(self) -> int:
         """How many generation requests arrived (answered or not)."""
@@ -229,6 +233,15 @@ class FakeHandler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
             return False
+        return True
+
+    def drop_now(self, sent_tokens: int) -> bool:
+        """True (and the connection cut) when the fake is told to break off a stream here."""
+        if self.fake.drop_after_tokens is None or sent_tokens < self.fake.drop_after_tokens:
+            return False
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+        self.close_connection = True
         return True
 
     def end_sse(self) -> None:

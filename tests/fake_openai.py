@@ -47,7 +47,7 @@ class _Handler(FakeHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         path = self.path.split("?", 1)[0]
-        self.fake.record(path, {}, dict(self.headers))
+        self.fake.record(path, {}, self.headers)
         if not self._authorized():
             return
         if path == "/v1/models":
@@ -62,7 +62,7 @@ class _Handler(FakeHandler):
     def do_POST(self) -> None:  # noqa: N802
         path = self.path.split("?", 1)[0]
         body = self.read_json()
-        self.fake.record(path, body or {}, dict(self.headers))
+        self.fake.record(path, body or {}, self.headers)
         if not self._authorized():
             return
         if body is None:
@@ -143,7 +143,7 @@ class _Handler(FakeHandler):
         if not self.send_sse(chunk({"role": "assistant", "content": ""}, None)):
             return
         for index, token in enumerate(tokens):
-            if not self.send_sse(chunk({"content": token}, None), delay=index > 0):
+            if self.drop_now(index) or not self.send_sse(chunk({"content": token}, None), delay=index > 0):
                 return
         if not self.send_sse(chunk({}, finish)):
             return
