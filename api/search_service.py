@@ -71,12 +71,18 @@ async def search(session: AsyncSession, *, user: User, request: SearchRequest) -
 
 
 async def search_collection(
-    session: AsyncSession, *, user: User, collection_id: uuid.UUID, query: str, k: int = 10
+    session: AsyncSession,
+    *,
+    user: User,
+    collection_id: uuid.UUID,
+    query: str,
+    mode: str = "hybrid",
+    k: int = 10,
 ) -> SearchResponse:
     """An admin's search of one collection, whoever owns it (the console's library page)."""
     if not user.is_superuser:
         raise ProblemError(403, "admin_only", "only admins search any collection")
-    request = SearchRequest(query=query, k=k)
+    request = SearchRequest(query=query, mode=mode, k=k)
     return await _search_in(session, collection_ids=[collection_id], request=request)
 
 

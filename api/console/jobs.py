@@ -71,7 +71,7 @@ async def job_list(
         filters={"kind": kind, "status": status, "user": user},
         unknown_owner=unknown_owner,
         next_cursor=next_cursor,
-        first_page=bool(cursor),
+        later_page=bool(cursor),
     )
 
 

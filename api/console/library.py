@@ -23,6 +23,7 @@ NAV = NavEntry("Library", "/admin/library")
 
 UPLOAD_PATH = "/admin/library/upload"
 PAGE_SIZE = 50
+SEARCH_MODES = ("hybrid", "keyword", "vector")  # keyword needs no query worker
 NOTICES = {
     "created": "The shared collection is created.",
     "uploaded": "Uploaded: each new or changed file is being ingested (watch its state below).",
@@ -70,6 +71,7 @@ async def collection_page(
     session: SessionDep,
     admin: AdminUser,
     q: Annotated[str, Query(max_length=2000)] = "",
+    mode: Annotated[str, Query(max_length=10)] = "hybrid",
     cursor: Annotated[str, Query(max_length=200)] = "",
     notice: Annotated[str, Query(max_length=40)] = "",
 ) -> Response:
@@ -81,7 +83,7 @@ async def collection_page(
     if q.strip():
         try:
             found = await search_service.search_collection(
-                session, user=admin, collection_id=collection.id, query=q.strip()
+                session, user=admin, collection_id=collection.id, query=q.strip(), mode=mode
             )
             hits = found.items
         except ProblemError as problem:  # no query worker: the page still shows the documents
@@ -97,6 +99,8 @@ async def collection_page(
         can_upload=document_service.admin_can_upload(collection, admin),
         upload_path=UPLOAD_PATH,
         q=q,
+        mode=mode,
+        modes=SEARCH_MODES,
         hits=hits,
         search_error=search_error,
         notice=NOTICES.get(notice),

@@ -93,6 +93,7 @@
       byId("job-started").textContent = moment(job.started_at);
       byId("job-completed").textContent = moment(job.completed_at);
       byId("job-metrics").textContent = ms(job.metrics.queue_ms) + " / " + ms(job.metrics.run_ms);
+      byId("job-attempts").textContent = job.attempts + " / " + job.max_attempts;
       var cancel = byId("cancel-form");
       if (cancel && TERMINAL[job.status]) { cancel.hidden = true; }
       note.textContent = "The job ended: " + job.status + ".";
