@@ -16,15 +16,12 @@ import hashlib
 import logging
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, select
 
-from core.documents.detect import SNIFF_BYTES, detect_format
 from core.documents.errors import DocumentError
 from core.settings import Settings, get_settings
-from core.sources import SourceConfigError, folder_root, resolve_folder
 from db import documents
 from db import jobs as job_queries
 from db import sources as source_queries
@@ -33,19 +30,16 @@ from db.unit_of_work import unit_of_work
 from tasks.ingest.spec import SPEC as INGEST
 from tasks.source_run.spec import SPEC, SourceRunInput, SourceRunOutput
 from workers.deadline import seconds_left
-from workers.documents.fetch import fetch_url
 from workers.errors import JobCanceled, JobFailure
 from workers.runtime import JobContext, job_task
 from workers.sources.errors import ItemError, ListingError
-from workers.sources.folder import list_folder, read_file
-from workers.sources.listing import Listing, list_feed, list_page, list_sitemap
+from workers.sources.listing import Listing
+from workers.sources.reader import ItemContent, SourceReader
 
 log = logging.getLogger(__name__)
 
 MAX_ITEM_ERRORS = 50  # kept in the run log; `failed` counts them all
 DETAIL_CHARS = 500
-# A folder walk looks at this many entries per allowed item at most (the rest make it `cut`).
-WALK_ENTRIES_PER_ITEM = 10
 # The run stops taking items when less than one fetch and this margin are left of its time.
 BUDGET_MARGIN_S = 30.0
 
@@ -181,12 +175,13 @@ class SourceRunner:
         self.ctx = ctx
         self.source = source
         self.settings = settings
+        self.reader = SourceReader(source.kind, source.location, settings)
         self.log = RunLog()
 
     def execute(self) -> tuple[str, dict[str, Any] | None]:
         """('succeeded' | 'failed', the run's error)."""
         try:
-            listing = self._list()
+            listing = self.reader.list()
         except ListingError as error:
             return "failed", {"code": error.code, "message": error.message[:DETAIL_CHARS]}
         for problem in listing.problems:
@@ -213,43 +208,6 @@ class SourceRunner:
             }
         return "succeeded", None
 
-    # --- listing ---------------------------------------------------------------------------------
-
-    def _list(self) -> Listing:
-        kind, location = self.source.kind, self.source.location
-        if kind == "page":
-            return list_page(location)
-        if kind == "feed":
-            return list_feed(location, self._fetch)
-        if kind == "sitemap":
-            return list_sitemap(
-                location,
-                self._fetch,
-                max_items=self.settings.source_max_items,
-                max_bytes=self.settings.max_document_bytes,
-            )
-        if kind == "folder":
-            folder, _ = self._folder()
-            return list_folder(folder, max_entries=self.settings.source_max_items * WALK_ENTRIES_PER_ITEM)
-        raise ListingError("invalid_source_kind", f"unknown source kind {kind!r}")
-
-    def _folder(self) -> tuple[Path, Path]:
-        """(the folder, the root), checked again at every run: the root may have changed since."""
-        try:
-            root = folder_root(self.settings.source_folders_root)
-            return resolve_folder(self.source.location, root), root
-        except SourceConfigError as error:
-            raise ListingError(error.code, error.message) from None
-
-    def _fetch(self, url: str):
-        return fetch_url(
-            url,
-            allow_private=self.settings.fetch_allow_private,
-            allow_http=True,
-            max_bytes=self.settings.max_document_bytes,
-            timeout_s=self.settings.fetch_timeout_seconds,
-        )
-
     def _out_of_time(self) -> bool:
         left = seconds_left()
         return left is not None and left < self.settings.fetch_timeout_seconds + BUDGET_MARGIN_S
@@ -258,11 +216,8 @@ class SourceRunner:
 
     def _bring_in(self, item: str) -> None:
         try:
-            content, content_type, filename, url = self._read(item)
-            if not content.strip():
-                raise ItemError("empty_document", "the item is empty")
-            detect_format(filename, content_type, content[:SNIFF_BYTES])
-            action = self._store(item, content, content_type, filename, url)
+            found = self.reader.read(item)
+            action = self._store(item, found)
         except ItemError as error:
             self.log.error(item, error.code, error.detail)
             return
@@ -276,18 +231,7 @@ class SourceRunner:
         else:
             self.log.unchanged += 1
 
-    def _read(self, item: str) -> tuple[bytes, str | None, str | None, str | None]:
-        """(bytes, content type, file name, URL) of one item."""
-        if self.source.kind == "folder":
-            _, root = self._folder()
-            content = read_file(item, root=root, max_bytes=self.settings.max_document_bytes)
-            return content, None, Path(item).name, None
-        fetched = self._fetch(item)
-        return fetched.content, fetched.content_type, fetched.filename, item
-
-    def _store(
-        self, item: str, content: bytes, content_type: str | None, filename: str | None, url: str | None
-    ) -> str:
+    def _store(self, item: str, found: ItemContent) -> str:
         """created | replaced | unchanged: the document, its bytes and its ingest job in one transaction."""
         source = self.source
         key = source_key(source.kind, item)
@@ -307,13 +251,13 @@ class SourceRunner:
                 collection_id=source.collection_id,
                 owner_id=source.owner_id,
                 source_key=key,
-                content=content,
-                content_hash=hashlib.sha256(content).hexdigest(),
+                content=found.content,
+                content_hash=hashlib.sha256(found.content).hexdigest(),
                 fields={
                     "source_id": source.id,
-                    "source_url": url,
-                    "filename": filename,
-                    "content_type": content_type,
+                    "source_url": found.url,
+                    "filename": found.filename,
+                    "content_type": found.content_type,
                     # The parser's title: a page whose title changed gets the new one.
                     "title": None,
                 },
