@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, or_, select, text, update
+from sqlalchemy import and_, delete, exists, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -139,9 +139,21 @@ def close_abandoned_runs(session: Session, *, pause_after: int, limit: int = 100
     ).scalars()
     closed = 0
     for run in list(rows):
-        _close(session, run, status="failed", error=ABANDONED, pause_after=pause_after)
+        _close(session, run, status="failed", error=_abandoned_error(session, run), pause_after=pause_after)
         closed += 1
     return closed
+
+
+def _abandoned_error(session: Session, run: SourceRun) -> dict[str, str]:
+    """run_abandoned (a failure of the source), or canceled when an admin canceled its job (not one)."""
+    status = (
+        session.execute(select(Job.status).where(Job.id == run.job_id)).scalar_one_or_none()
+        if run.job_id is not None
+        else None
+    )
+    if status == "canceled":
+        return {"code": "canceled", "message": "the run's job was canceled"}
+    return ABANDONED
 
 
 # --- a run (workers) -------------------------------------------------------------------------------
@@ -218,7 +230,13 @@ def open_run(
             )
             session.add(skipped)
             return OpenedRun(None, skipped_run_id=skipped.id, running_run_id=running.id)
-        _close(session, running, status="failed", error=ABANDONED, pause_after=pause_after)
+        _close(
+            session,
+            running,
+            status="failed",
+            error=_abandoned_error(session, running),
+            pause_after=pause_after,
+        )
         session.flush()
         closed = running.id
     raise RuntimeError(f"could not open a run of source {source_id}")
@@ -305,7 +323,3 @@ def source_documents(
         )
     )
     return [tuple(row) for row in result.tuples()]
-
-
-def reset_schedule(session: Session, *, source_id: uuid.UUID, next_run_at: datetime) -> None:
-    session.execute(update(Source).where(Source.id == source_id).values(next_run_at=next_run_at))

@@ -18,6 +18,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import delete, select
 
 from core.documents.errors import DocumentError
@@ -135,6 +136,14 @@ def run_source(ctx: JobContext, payload: SourceRunInput) -> SourceRunOutput:
         status, error = run.execute()
     except JobCanceled:
         _close(opened.run_id, "failed", run.log, {"code": "canceled", "message": "the job was canceled"})
+        raise
+    except SoftTimeLimitExceeded:
+        _close(
+            opened.run_id,
+            "failed",
+            run.log,
+            {"code": "timeout", "message": "the run ran past its time limit"},
+        )
         raise
     except BaseException as unexpected:
         _close(

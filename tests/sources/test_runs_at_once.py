@@ -107,3 +107,28 @@ def test_beat_closes_a_running_row_whose_job_is_gone(
     )
     detail = admin_client.get(f"/v1/admin/sources/{source['id']}").json()
     assert detail["runs"][0]["error"]["code"] == "run_abandoned" and detail["consecutive_failures"] == 1
+
+
+def test_a_canceled_run_stops_between_items_and_is_not_counted_as_a_failure(
+    admin_client: ApiClient, stack: Stack, site: Site
+) -> None:
+    slow = [f"/slow/{i}" for i in range(10)]
+    for path in slow:
+        site.page(path, html("Slow", "Each answer waits until the fetch gives up."))
+    site.hold.update(slow)
+    feed = site.feed("/feed.xml", [site.url(path) for path in slow])
+    source = create_source(admin_client, shared_collection(admin_client), kind="feed", location=feed)
+    submitted = admin_client.post(f"/v1/admin/sources/{source['id']}/run").json()
+    wait_until(lambda: site.hits["/slow/0"] == 1, timeout=30, message="the run to reach its first item")
+    assert admin_client.post(f"/v1/jobs/{submitted['id']}/cancel").status_code == 200
+    wait_until(
+        lambda: (
+            stack.sql("SELECT status FROM source_runs WHERE job_id = %s", submitted["id"]) == [("failed",)]
+        ),
+        timeout=30,
+        message="the canceled run to close",
+    )
+    [(code,)] = stack.sql("SELECT error->>'code' FROM source_runs WHERE job_id = %s", submitted["id"])
+    assert code == "canceled"
+    assert sum(site.hits[path] for path in slow) < len(slow)  # it stopped, it did not go on
+    assert admin_client.get(f"/v1/admin/sources/{source['id']}").json()["consecutive_failures"] == 0
