@@ -113,6 +113,8 @@ class FakeLLMServer:
         with self._lock:
             self.scripts.clear()
             self.hang_markers.clear()
+            self.hang_s = 60.0
+            self.hung = 0
             self.fail_with = None
             self.drop_after_tokens = None
             self.context_words = None
