@@ -461,6 +461,7 @@ def _wait_ready(stack: Stack, timeout_s: float, say: Say) -> None:
                     )
                 time.sleep(0.5)
     say(f"ready: {stack.api_url}/readyz")
+    say(f"admin console: {stack.api_url}/admin (make an admin with `mentorq users promote EMAIL`)")
 
 
 def _death_message(child: Child) -> str:

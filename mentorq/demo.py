@@ -95,6 +95,7 @@ def _run_jobs(api_url: str, say, *, database_url: str) -> bool:
         learner = _learner(client, say, deadline)
         assistant = _assistant(client, say, deadline)
         answered = _grounded_answers(client, say, deadline)
+    console = _sign_in_to_console(api_url, email, password, say)
     return (
         all(job["status"] == "succeeded" for job in finished)
         and streamed
@@ -102,7 +103,30 @@ def _run_jobs(api_url: str, say, *, database_url: str) -> bool:
         and learner
         and assistant
         and answered
+        and console
     )
+
+
+def _sign_in_to_console(api_url: str, email: str, password: str, say) -> bool:
+    """Sign in to the admin console through its form (CSRF token included) and open the overview."""
+    import re
+
+    import httpx
+
+    with httpx.Client(base_url=api_url, timeout=30.0) as browser:
+        form = browser.get("/admin/login").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        if token is None:
+            say("admin console: the sign-in form has no CSRF token")
+            return False
+        browser.post(
+            "/admin/login",
+            data={"email": email, "password": password, "csrf_token": token.group(1), "next": "/admin"},
+        )
+        overview = browser.get("/admin")
+    ok = overview.status_code == 200 and "<h1>Overview</h1>" in overview.text
+    say(f"\nadmin console: {api_url}/admin (signed in as {email}: {'ok' if ok else overview.status_code})")
+    return ok
 
 
 def _make_admin(database_url: str, email: str) -> None:
