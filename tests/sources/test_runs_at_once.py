@@ -132,3 +132,26 @@ def test_a_canceled_run_stops_between_items_and_is_not_counted_as_a_failure(
     assert code == "canceled"
     assert sum(site.hits[path] for path in slow) < len(slow)  # it stopped, it did not go on
     assert admin_client.get(f"/v1/admin/sources/{source['id']}").json()["consecutive_failures"] == 0
+
+
+def test_two_live_runs_of_one_source_one_runs_and_the_other_is_skipped(
+    admin_client: ApiClient, stack: Stack, site: Site
+) -> None:
+    """Two real `source_run` jobs at once on the io worker's threads: the first holds its page
+    fetch open, the second arrives while it runs and is recorded as skipped without fetching."""
+    page = site.page("/held", html("Held", "Worked examples help novices more than problem solving."))
+    source = create_source(admin_client, shared_collection(admin_client), kind="page", location=page)
+    site.hold.add("/held")
+    first = admin_client.post(f"/v1/admin/sources/{source['id']}/run").json()
+    wait_until(lambda: site.hits["/held"] == 1, timeout=60, message="the first run fetching its page")
+
+    second = wait_job(admin_client, admin_client.post(f"/v1/admin/sources/{source['id']}/run").json()["id"])
+    assert second["status"] == "succeeded"
+    assert second["output"]["skipped"] is True and second["output"]["reason"] == "already_running"
+    assert site.hits["/held"] == 1  # the skipped run fetched nothing
+
+    site.release.set()
+    first = wait_job(admin_client, first["id"])
+    assert first["status"] == "succeeded" and first["output"]["added"] == 1
+    assert sorted(status for _, _, status, _, _ in runs_of(stack, source["id"])) == ["skipped", "succeeded"]
+    assert site.hits["/held"] == 1
