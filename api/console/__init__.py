@@ -10,10 +10,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.console import instructions, jobs, library, overview, signin, users
+from api.console import instructions, jobs, library, llm_routing, overview, signin, sources, users
 from api.console.templating import STATIC_DIR, NavEntry
 
-PAGES = [overview, jobs, users, library, instructions]
+PAGES = [overview, jobs, users, library, instructions, llm_routing, sources]
 
 # Uploads through the library page's form may be as large as the API's own upload route allows.
 UPLOAD_PATH = library.UPLOAD_PATH

@@ -24,8 +24,14 @@ def csrf_token(client: httpx.Client, path: str = "/admin/login") -> str:
     return found.group(1)
 
 
-def browser(stack: Stack) -> httpx.Client:
-    return httpx.Client(base_url=stack.api_url, timeout=60, follow_redirects=False)
+def post_form(client: httpx.Client, path: str, **fields: str) -> httpx.Response:
+    """A console form as a browser posts it: with the token of the client's CSRF cookie."""
+    return client.post(path, data={"csrf_token": csrf_token(client, "/admin"), **fields})
+
+
+def browser(stack: Stack, base_url: str | None = None) -> httpx.Client:
+    """A client without cookies, on the session's API (or another API process of the stack)."""
+    return httpx.Client(base_url=base_url or stack.api_url, timeout=60, follow_redirects=False)
 
 
 def signed_in(stack: Stack, account: ApiClient) -> httpx.Client:
@@ -37,9 +43,11 @@ def signed_in(stack: Stack, account: ApiClient) -> httpx.Client:
     return client
 
 
-def console_sign_in(stack: Stack, account: ApiClient, *, next_url: str | None = None) -> httpx.Response:
+def console_sign_in(
+    stack: Stack, account: ApiClient, *, next_url: str | None = None, base_url: str | None = None
+) -> httpx.Response:
     """Sign in through the console's form; the client is the response's `.client` attribute."""
-    client = browser(stack)
+    client = browser(stack, base_url)
     token = csrf_token(client)
     fields = {"email": account.email, "password": PASSWORD, "csrf_token": token}
     if next_url is not None:

@@ -25,8 +25,22 @@ FORMS = [path for method, path in ROUTES if method == "POST"]
 
 
 def test_the_route_table_has_every_console_page_and_form() -> None:
-    assert {"/admin", "/admin/jobs", "/admin/users", "/admin/library", "/admin/instructions"} <= set(PAGES)
-    assert {"/admin/login", "/admin/logout", "/admin/library/upload"} <= set(FORMS)
+    assert {
+        "/admin",
+        "/admin/jobs",
+        "/admin/users",
+        "/admin/library",
+        "/admin/instructions",
+        "/admin/llm",
+        "/admin/sources",
+    } <= set(PAGES)
+    assert {
+        "/admin/login",
+        "/admin/logout",
+        "/admin/library/upload",
+        "/admin/llm/ask",
+        "/admin/sources",
+    } <= set(FORMS)
     assert len(FORMS) >= 12
 
 

@@ -2,7 +2,7 @@
 
 Every wait has a timeout and waits on a condition (the machine may be a loaded 2-core box). Each
 page is saved as a screenshot under .test-artifacts/console/ (desktop at 1280 px; the overview
-and a job's page also at 375 px)."""
+and a job's page also at 375 px). The browser and the signed-in context are conftest.py's."""
 
 from __future__ import annotations
 
@@ -11,83 +11,11 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.conftest import ApiClient, make_admin, register
-from tests.console.support import PASSWORD
-from tests.stack import REPO, Stack, wait_until
-
-SCREENSHOTS = REPO / ".test-artifacts" / "console"
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 375, "height": 800}
-WAIT_MS = 30_000  # a page, a click, a text on a loaded machine
-JOB_MS = 120_000  # a job to run once its worker is back
-
-
-def screenshot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
-def at_width(page: Page, name: str) -> None:
-    """The page at desktop width, then at 375 px: nothing may overflow the phone's screen but the
-    tables' own scrolling wrappers."""
-    page.set_viewport_size(DESKTOP)
-    screenshot(page, name)
-    page.set_viewport_size(PHONE)
-    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 1, f"{name} is {overflow}px wider than a 375px screen"
-    screenshot(page, f"{name}-375")
-    page.set_viewport_size(DESKTOP)
-
-
-@pytest.fixture(scope="module")
-def admin(stack: Stack) -> Iterator[ApiClient]:
-    with register(stack.api_url) as account:
-        yield make_admin(stack, account)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-def sign_in(page: Page, admin: ApiClient) -> None:
-    page.get_by_label("E-mail").fill(admin.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-
-
-@pytest.fixture(scope="module")
-def context(stack: Stack, browser: Browser, admin: ApiClient) -> Iterator[BrowserContext]:
-    """A browser signed in as the admin, shared by the tests of this module."""
-    context = browser.new_context(base_url=stack.api_url, viewport=DESKTOP)
-    context.set_default_timeout(WAIT_MS)
-    page = context.new_page()
-    page.goto("/admin/login")
-    sign_in(page, admin)
-    expect(page.get_by_role("heading", name="Overview", level=1)).to_be_visible(timeout=WAIT_MS)
-    page.close()
-    try:
-        yield context
-    finally:
-        context.close()
-
-
-@pytest.fixture
-def page(context: BrowserContext) -> Iterator[Page]:
-    page = context.new_page()
-    try:
-        yield page
-    finally:
-        page.close()
+from tests.conftest import ApiClient, register
+from tests.console.browsing import DESKTOP, JOB_MS, WAIT_MS, at_width, screenshot, sign_in
+from tests.stack import Stack, wait_until
 
 
 @contextlib.contextmanager

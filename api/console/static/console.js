@@ -1,5 +1,6 @@
 // The admin console's only script. The pages work without it; it makes a running job's page
-// follow the job live over the job's server-sent events (/v1/jobs/{id}/events, cookie-signed-in).
+// follow the job live over the job's server-sent events (/v1/jobs/{id}/events, cookie-signed-in),
+// and on the LLM routing page points a model field's suggestions at the provider chosen beside it.
 (function () {
   "use strict";
 
@@ -106,8 +107,17 @@
     note.textContent = "Following the job live.";
   }
 
+  function suggestModels(select) {
+    var input = byId(select.getAttribute("data-models-input"));
+    if (!input) { return; }
+    if (select.value) { input.setAttribute("list", "models-" + select.value); } else { input.removeAttribute("list"); }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var page = document.querySelector("[data-follow-job]");
     if (page && window.EventSource) { follow(page); }
+    Array.prototype.forEach.call(document.querySelectorAll("select[data-models-input]"), function (select) {
+      select.addEventListener("change", function () { suggestModels(select); });
+    });
   });
 })();
