@@ -426,7 +426,8 @@ def test_set_a_route_in_the_browser_and_see_it(page: Page, admin: ApiClient, no_
         0.4,
     )
     assert route["fallbacks"] == [{"provider": "anthropic", "model": None}]
-    page.locator(f"#edit-{slug} > summary").click()  # open, for the screenshot
+    page.goto("/admin/llm")  # from the top, with this kind's editor open, for the screenshot
+    page.locator(f"#edit-{slug} > summary").click()
     at_width(page, "llm-routing")
 
     page.get_by_role("button", name=f"Reset {BROWSER_KIND} to the default").click()
