@@ -52,7 +52,7 @@ SELECT gen_random_uuid(), kind, %(owner)s, status, '{}'::jsonb,
             THEN jsonb_build_object('cached', random() < 0.3) END,
        CASE WHEN status = 'failed' THEN jsonb_build_object('code',
             (ARRAY['llm_unavailable', 'model_not_found', 'llm_invalid_output', 'time_limit'])
-            [1 + floor(random() * 4)::int]) END,
+            [1 + floor(random() * 4)::int], 'message', 'a seeded failure') END,
        1, 3, CASE WHEN kind IN ('ingest', 'grade') THEN 'cpu' ELSE 'gpu' END, 0,
        created_at,
        CASE WHEN status <> 'queued' THEN created_at + random() * interval '2 seconds' END,
