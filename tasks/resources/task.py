@@ -22,6 +22,7 @@ from workers.errors import JobFailure
 from workers.instructions import load as load_instructions
 from workers.instructions import system_prompt
 from workers.llm import get_llm_provider
+from workers.llm.base import ContextTooLong
 from workers.llm.structured import chat_structured, generation_schema
 from workers.retrieval import Retrieved, hybrid_search, readable_collections
 from workers.runtime import JobContext, job_task
@@ -29,8 +30,8 @@ from workers.runtime import JobContext, job_task
 CHUNKS_SEARCHED = 30
 CHUNKS_PER_DOCUMENT = 2
 PASSAGE_CHARS = 300
-# Documents shown to the model: twice the slots asked for, so it has a choice and the prompt still
-# fits a small local model's 2,048-token context at k = 3 (the rest can still fill empty slots).
+# Documents shown to the model: twice the slots asked for, so it has a choice (the rest can still
+# fill empty slots).
 SHOWN_PER_SLOT = 2
 MIN_RESOURCES = 3
 LEVELS = {"beginner", "intermediate", "advanced"}
@@ -98,30 +99,53 @@ def suggest_resources(ctx: JobContext, payload: ResourcesInput) -> ResourcesOutp
 
     ctx.progress("choosing", None, f"{len(candidates)} documents")
     instructions = load_instructions("resources", ctx.job_id)
-    data = {
-        "query": payload.query,
-        "learner": learner,
-        "library": [
-            {
-                "document_id": str(candidate.document_id),
-                "title": candidate.title,
-                "passages": [chunk.as_prompt_data(max_chars=PASSAGE_CHARS) for chunk in candidate.chunks],
-            }
-            for candidate in candidates[: SHOWN_PER_SLOT * payload.k]
-        ],
-    }
-    result, picks = chat_structured(
-        get_llm_provider(),
-        [
-            {"role": "system", "content": system_prompt(instructions, CONTRACT.format(k=payload.k))},
-            {"role": "user", "content": f"<data>\n{json.dumps(data, ensure_ascii=False)}\n</data>"},
-        ],
-        schema=generation_schema(ResourcePicks),
-        validate=ResourcePicks.model_validate,
-        options={"temperature": 0.2, "max_tokens": 1024},
-    )
+    system = system_prompt(instructions, CONTRACT.format(k=payload.k))
+    # The library as shown, largest first. A model whose context it does not fit (a small local
+    # model: 2,048 tokens, which long passages and goals can fill) sees a smaller one instead of
+    # failing the job: one passage a document, then only as many documents as slots.
+    shapes = [
+        (SHOWN_PER_SLOT * payload.k, CHUNKS_PER_DOCUMENT),
+        (SHOWN_PER_SLOT * payload.k, 1),
+        (payload.k, 1),
+    ]
+    for attempt, (documents, passages) in enumerate(shapes, start=1):
+        data = {
+            "query": payload.query,
+            "learner": learner,
+            "library": library(candidates[:documents], passages),
+        }
+        try:
+            result, picks = chat_structured(
+                get_llm_provider(),
+                [
+                    {"role": "system", "content": system},
+                    {"role": "user", "content": f"<data>\n{json.dumps(data, ensure_ascii=False)}\n</data>"},
+                ],
+                schema=generation_schema(ResourcePicks),
+                validate=ResourcePicks.model_validate,
+                options={"temperature": 0.2, "max_tokens": 1024},
+            )
+            break
+        except ContextTooLong:
+            if attempt == len(shapes):
+                raise
+            ctx.progress("choosing", None, "the library shown is cut to fit the model's context")
     resources, counts = checked(picks, candidates, k=payload.k)
     return _output(payload, learner, resources, counts=counts, model=result.model, relevant=len(candidates))
+
+
+def library(candidates: list[Candidate], passages: int) -> list[dict]:
+    """The candidates as the model reads them: each document with its best `passages` passages."""
+    return [
+        {
+            "document_id": str(candidate.document_id),
+            "title": candidate.title,
+            "passages": [
+                chunk.as_prompt_data(max_chars=PASSAGE_CHARS) for chunk in candidate.chunks[:passages]
+            ],
+        }
+        for candidate in candidates
+    ]
 
 
 def checked(

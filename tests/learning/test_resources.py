@@ -98,7 +98,8 @@ def test_picks_are_checked_deduplicated_and_topped_up(client: ApiClient, fake_ol
     prompt = next(
         body["messages"][-1]["content"]
         for path, body in reversed(fake_ollama.bodies)
-        if path == "/api/chat" and word in json.dumps(body)
+        # The resources prompt, not the learner's insight job (which runs after the progress event).
+        if path == "/api/chat" and word in json.dumps(body) and '"library"' in body["messages"][-1]["content"]
     )
     assert "recursion" in prompt and "weakest" in prompt
 
@@ -122,3 +123,53 @@ def test_nothing_relevant_means_no_resources_and_no_model_call(client: ApiClient
     output = suggest(client, query=f"xyzzyplugh{uuid.uuid4().hex[:6]} frobnicated")
     assert output["resources"] == [] and output["relevant_documents"] == 0 and output["shortfall"]
     assert fake_ollama.requests["/api/chat"] == before
+
+
+def test_a_library_too_long_for_the_models_context_is_shown_smaller(
+    client: ApiClient, fake_ollama: FakeOllama
+) -> None:
+    """A small model's context (2,048 tokens for the local one) that the whole library overflows:
+    the job shows one passage a document, then as many documents as slots, instead of failing."""
+    word = f"quillium{uuid.uuid4().hex[:6]}"
+    collection = f"res-{uuid.uuid4().hex[:6]}"
+    filler = " ".join(f"{word} detail {n} is worth a careful second look." for n in range(40))
+    ids = []
+    for angle in ["basics", "practice", "pitfalls", "history", "theory", "tools"]:
+        document = ingest(
+            client,
+            f"{angle}.md",
+            f"# {word.title()} {angle}\n\n{filler}\n\n## More\n\n{filler}\n".encode(),
+            collection=collection,
+        )
+        assert document["status"] == "ready", document["error"]
+        ids.append(document["id"])
+
+    def prompt_words(body: dict) -> int:
+        return sum(len(message["content"].split()) for message in body["messages"])
+
+    # Find the size of the full prompt, then allow a little more than the smallest library needs.
+    fake_ollama.context_words = 1  # every prompt is refused: the job fails, each shape was tried
+    response = client.post("/api/learning/resources", json={"query": f"{word} basics", "k": 3})
+    failed = wait_job(client, response.json()["id"])
+    assert failed["status"] == "failed" and failed["error"]["code"] == "context_too_long"
+    sizes = [
+        prompt_words(body)
+        for path, body in fake_ollama.bodies
+        if path == "/api/chat" and word in str(body) and '"library"' in body["messages"][-1]["content"]
+    ]
+    assert len(sizes) == 3 and sizes[0] > sizes[1] > sizes[2], sizes
+
+    fake_ollama.context_words = sizes[2]
+    fake_ollama.script(
+        word,
+        json.dumps(
+            {
+                "resources": [
+                    {"document_id": ids[0], "level": None, "why": "Basics first.", "cited_chunk_ids": []}
+                ]
+            }
+        ),
+    )
+    output = suggest(client, query=f"{word} basics", k=3)
+    assert len(output["resources"]) == 3
+    assert {r["document_id"] for r in output["resources"]} <= set(ids)
