@@ -146,6 +146,27 @@ def test_upload_a_document_and_find_it_with_the_search_form(page: Page) -> None:
     expect(page.locator("#search-results")).to_contain_text(marker, timeout=WAIT_MS)
     screenshot(page, "collection")
 
+    # Deleting asks first: dismissed, the document stays; accepted, it goes.
+    asked: list[str] = []
+
+    def answer(accept: bool):
+        def on_dialog(dialog) -> None:
+            asked.append(dialog.message)
+            dialog.accept() if accept else dialog.dismiss()
+
+        return on_dialog
+
+    page.once("dialog", answer(False))
+    row.get_by_role("button", name="Delete Tide pools").click()
+    assert len(asked) == 1
+    page.reload()  # what the server holds: a dismissed form was never sent
+    expect(row).to_have_count(1, timeout=WAIT_MS)
+    page.once("dialog", answer(True))
+    with page.expect_navigation(timeout=WAIT_MS):
+        row.get_by_role("button", name="Delete Tide pools").click()
+    expect(row).to_have_count(0, timeout=WAIT_MS)
+    assert asked == ["Delete Tide pools? Its passages leave search at once."] * 2
+
 
 def test_change_the_active_instructions_version(page: Page, admin: ApiClient) -> None:
     kind = "tutor"

@@ -1,6 +1,7 @@
 // The admin console's only script. The pages work without it; it makes a running job's page
 // follow the job live over the job's server-sent events (/v1/jobs/{id}/events, cookie-signed-in),
-// and on the LLM routing page points a model field's suggestions at the provider chosen beside it.
+// on the LLM routing page points a model field's suggestions at the provider chosen beside it, and
+// asks before a form marked `data-confirm` (deleting a document) is sent.
 (function () {
   "use strict";
 
@@ -116,6 +117,11 @@
   document.addEventListener("DOMContentLoaded", function () {
     var page = document.querySelector("[data-follow-job]");
     if (page && window.EventSource) { follow(page); }
+    Array.prototype.forEach.call(document.querySelectorAll("form[data-confirm]"), function (form) {
+      form.addEventListener("submit", function (event) {
+        if (!window.confirm(form.getAttribute("data-confirm"))) { event.preventDefault(); }
+      });
+    });
     Array.prototype.forEach.call(document.querySelectorAll("select[data-models-input]"), function (select) {
       select.addEventListener("change", function () { suggestModels(select); });
     });
