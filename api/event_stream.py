@@ -53,25 +53,26 @@ async def stream_job_events(
     """Yield SSE frames until the job has ended and every event was sent, then `done`."""
     yield "retry: 2000\n\n"
     last_id = after_id
-    resuming = after_id > 0
+    first_read = True
     async with listen_if_possible(hub, job_id) as live:
         while True:
             # One query per wake-up: the terminal event is itself in the timeline (it commits
-            # with the status), so the job row is read only once, for `done`. A client resuming
-            # after the terminal event (it missed only `done`) finds none, so the first read of a
-            # resumed stream also looks at the job itself.
+            # with the status), so the job row is read only once, for `done`. The first read also
+            # looks at the job itself: a client resuming after the terminal event (it missed only
+            # `done`) finds none, nor does one whose job's timeline lacks it (a row written
+            # outside the job runtime), and either would otherwise wait for ever.
             async with async_session_factory()() as session:
                 events = await job_queries.events_after(session, job_id=job_id, after_id=last_id)
                 ended = any(event.type in TERMINAL for event in events)
                 job = None
-                if ended or resuming:
+                if ended or first_read:
                     job = await job_queries.get_job(session, job_id=job_id, owner_id=None)
                     if job is not None and job.status not in TERMINAL:
                         job = None
                     elif job is not None and not ended:  # it ended between the two reads
                         seen = events[-1].id if events else last_id
                         events += await job_queries.events_after(session, job_id=job_id, after_id=seen)
-            resuming = False
+            first_read = False
             for event in events:
                 yield format_sse(event=sse_type(event), data=_payload(event), event_id=event.id)
                 last_id = event.id

@@ -54,6 +54,19 @@ def test_replay_of_a_finished_job_then_done(client: ApiClient) -> None:
     assert events[-1].event == "done" and events[-1].data["id"] == job["id"]
 
 
+def test_a_finished_job_without_a_terminal_event_still_ends_with_done(
+    client: ApiClient, stack: Stack
+) -> None:
+    """A row written outside the job runtime (an import, a hand repair) has no terminal event in
+    its timeline: the stream must still end, not wait for an event that never comes."""
+    job = client.post(
+        "/v1/jobs", json={"kind": "debug.sleep", "input": {}}, headers={"Prefer": "wait=30"}
+    ).json()
+    stack.sql("DELETE FROM job_events WHERE job_id = %s AND type = 'succeeded'", job["id"])
+    events = read_stream(client, job["id"])
+    assert events[-1].event == "done" and events[-1].data["status"] == "succeeded"
+
+
 def test_a_failed_job_streams_an_error_event(client: ApiClient) -> None:
     job_id = client.post(
         "/v1/jobs", json={"kind": "chat", "input": {"prompt": "x", "model": "nope:1b"}}
