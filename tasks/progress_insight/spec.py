@@ -3,9 +3,10 @@ the library and checked in code."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core import lanes
 from core.jobspec import JobSpec
@@ -18,6 +19,9 @@ class InsightInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     user_id: uuid.UUID
+
+
+WORD = re.compile(r"[^\W\d_]{2,}")  # two letters or more, in any script
 
 
 class NextStep(BaseModel):
@@ -34,6 +38,14 @@ class InsightAnswer(BaseModel):
     strengths: list[str] = Field(default_factory=list, max_length=20)
     gaps: list[str] = Field(default_factory=list, max_length=20)
     next_steps: list[NextStep] = Field(default_factory=list, max_length=10)
+
+    @field_validator("summary")
+    @classmethod
+    def _has_words(cls, summary: str) -> str:
+        # A learner reads this: brackets, digits and punctuation alone are a model failing.
+        if not WORD.search(summary):
+            raise ValueError("the summary must be written in words")
+        return summary
 
 
 class SkillState(BaseModel):

@@ -228,7 +228,10 @@ def test_a_learner_with_no_history_gets_advice_not_an_error(client: ApiClient):
     assert job["output"]["strengths"] == [] and job["output"]["gaps"] == []
 
 
-@pytest.mark.parametrize("bad", ["prose, not JSON", '{"summary": 3}'])
+# Valid JSON whose summary holds no word (a tiny model answered "][" in make demo) is invalid too.
+@pytest.mark.parametrize(
+    "bad", ["prose, not JSON", '{"summary": 3}', '{"summary": "]["}', '{"summary": "42 / 7"}']
+)
 def test_an_insight_answer_that_stays_invalid_fails_cleanly(
     client: ApiClient, fake_ollama: FakeOllama, bad: str
 ):
