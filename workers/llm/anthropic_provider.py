@@ -21,7 +21,7 @@ from workers.llm.base import (
     TokenCallback,
     option,
 )
-from workers.llm.request_timeout import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, timeout_seconds
+from workers.llm.request_timeout import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, httpx2_timeout
 
 
 def schema_instruction(json_schema: dict) -> str:
@@ -88,10 +88,6 @@ class AnthropicProvider:
             raise LLMNotConfigured("the anthropic provider has no key (MENTORQ_ANTHROPIC_API_KEY is not set)")
         return self._client
 
-    def _timeout(self) -> httpx2.Timeout:
-        read, connect = timeout_seconds()
-        return httpx2.Timeout(read, connect=connect)
-
     def chat(
         self,
         messages: list[dict],
@@ -114,7 +110,7 @@ class AnthropicProvider:
         if on_token is not None:
             return self._stream(client, request, model, on_token)
         with api_errors(anthropic, where=self.where, model=model):
-            response = client.messages.create(**request, timeout=self._timeout())
+            response = client.messages.create(**request, timeout=httpx2_timeout())
         text = "".join(block.text for block in response.content if getattr(block, "type", "") == "text")
         return ChatResult(
             text=text,
@@ -130,7 +126,7 @@ class AnthropicProvider:
         parts: list[str] = []
         answered_model, prompt_tokens, completion_tokens = model, 0, 0
         with api_errors(anthropic, where=self.where, model=model):
-            stream = client.messages.create(**request, stream=True, timeout=self._timeout())
+            stream = client.messages.create(**request, stream=True, timeout=httpx2_timeout())
         try:
             events = iter(stream)
             while True:
@@ -164,4 +160,4 @@ class AnthropicProvider:
         """The model ids the API lists (GET {base_url}/v1/models)."""
         client = self._require_client()
         with api_errors(anthropic, where=self.where):
-            return [m.id for m in client.models.list(timeout=self._timeout()) if m.id]
+            return [m.id for m in client.models.list(timeout=httpx2_timeout()) if m.id]

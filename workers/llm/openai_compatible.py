@@ -20,7 +20,7 @@ from workers.llm.base import (
     TokenCallback,
     option,
 )
-from workers.llm.request_timeout import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, timeout_seconds
+from workers.llm.request_timeout import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, httpx2_timeout
 
 # Servers without auth (vLLM, llama.cpp) accept any key; the client insists on one. vLLM's docs use this.
 NO_KEY = "EMPTY"
@@ -77,10 +77,6 @@ class OpenAICompatibleProvider:
             raise LLMNotConfigured("the openai_compatible provider has no MENTORQ_OPENAI_BASE_URL")
         return self._client
 
-    def _timeout(self) -> httpx2.Timeout:
-        read, connect = timeout_seconds()
-        return httpx2.Timeout(read, connect=connect)
-
     def _model(self, model: str | None) -> str:
         if model or self.default_model:
             return model or self.default_model or ""
@@ -109,7 +105,7 @@ class OpenAICompatibleProvider:
         if on_token is not None:
             return self._stream(client, request, model, on_token)
         with api_errors(openai, where=self.where, model=model):
-            response = client.chat.completions.create(**request, timeout=self._timeout())
+            response = client.chat.completions.create(**request, timeout=httpx2_timeout())
         choice = response.choices[0] if response.choices else None
         usage = response.usage
         return ChatResult(
@@ -127,7 +123,7 @@ class OpenAICompatibleProvider:
         answered_model, usage = model, None
         with api_errors(openai, where=self.where, model=model):
             stream = client.chat.completions.create(
-                **request, stream=True, stream_options={"include_usage": True}, timeout=self._timeout()
+                **request, stream=True, stream_options={"include_usage": True}, timeout=httpx2_timeout()
             )
         try:
             chunks = iter(stream)
@@ -159,4 +155,4 @@ class OpenAICompatibleProvider:
         """The model ids the server lists (GET {base_url}/models)."""
         client = self._require_client()
         with api_errors(openai, where=self.where):
-            return [m.id for m in client.models.list(timeout=self._timeout()) if m.id]
+            return [m.id for m in client.models.list(timeout=httpx2_timeout()) if m.id]
