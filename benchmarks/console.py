@@ -26,7 +26,6 @@ Nothing is asserted; figures go to benchmarks/results/console.json.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 import uuid
@@ -47,31 +46,21 @@ from benchmarks._harness import (
     write_results,
 )
 from benchmarks.admin_stats import seed
+from mentorq.client import console_session
 
 NAME = "console"
 PASSWORD = "correct-horse-battery-staple"
 AIM = 1.5
 
 
-def sign_in(api_url: str) -> tuple[str, httpx.Client, httpx.Client]:
-    """A fresh account, signed in twice: the console's form (cookie) and the JSON API (bearer)."""
+def sign_in(api_url: str) -> tuple[str, httpx.Client]:
+    """A fresh account, signed in to the JSON API with a bearer token; (its e-mail, the client)."""
     email = f"console-bench-{uuid.uuid4().hex[:10]}@example.com"
-    console = httpx.Client(base_url=api_url, timeout=120)
-    console.post("/auth/register", json={"email": email, "password": PASSWORD}).raise_for_status()
-    token = console.post("/auth/jwt/login", data={"username": email, "password": PASSWORD}).json()[
-        "access_token"
-    ]
-    api = httpx.Client(base_url=api_url, timeout=120, headers={"Authorization": f"Bearer {token}"})
-    return email, console, api
-
-
-def console_sign_in(console: httpx.Client, email: str) -> None:
-    form = console.get("/admin/login").text
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
-    assert csrf is not None, "the sign-in form has no CSRF token"
-    console.post("/admin/login", data={"email": email, "password": PASSWORD, "csrf_token": csrf.group(1)})
-    overview = console.get("/admin")
-    assert overview.status_code == 200 and "<h1>Overview</h1>" in overview.text, overview.status_code
+    with httpx.Client(base_url=api_url, timeout=120) as anonymous:
+        anonymous.post("/auth/register", json={"email": email, "password": PASSWORD}).raise_for_status()
+        login = anonymous.post("/auth/jwt/login", data={"username": email, "password": PASSWORD})
+    token = login.json()["access_token"]
+    return email, httpx.Client(base_url=api_url, timeout=120, headers={"Authorization": f"Bearer {token}"})
 
 
 def finished_job(api: httpx.Client) -> str:
@@ -122,11 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     run = begin_run()
     with bench_stack(llm_provider="ollama", keep=args.keep) as stack:
         start_platform(stack, concurrency=1)
-        email, console, api = sign_in(stack.api_url)
-        try:
-            stack.sql("UPDATE users SET is_superuser = true WHERE email = %s", email)
+        email, api = sign_in(stack.api_url)
+        stack.sql("UPDATE users SET is_superuser = true WHERE email = %s", email)
+        with api, console_session(stack.api_url, email, PASSWORD, timeout=120) as console:
             [(owner,)] = stack.sql("SELECT id::text FROM users WHERE email = %s", email)
-            console_sign_in(console, email)
             with psycopg.connect(stack.database_url.replace("+psycopg", ""), autocommit=True) as connection:
                 print(f"seeding {args.jobs:,} jobs over {args.days} days ...", flush=True)
                 seed_s = seed(connection, owner=owner, jobs=args.jobs, days=args.days)
@@ -146,9 +134,6 @@ def main(argv: list[str] | None = None) -> int:
                 ),
             }
             figures = measure(pairs, console, api, args.runs)
-        finally:
-            console.close()
-            api.close()
 
     rows, checks = [], {}
     for name, (page, _request) in pairs.items():

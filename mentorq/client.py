@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -12,6 +14,8 @@ from core.job_status import TERMINAL
 from mentorq.sse import SseEvent, iter_sse
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
+# The admin console's forms carry their CSRF token in this hidden field (api/console/csrf.py).
+CONSOLE_CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 class ApiError(Exception):
@@ -291,3 +295,21 @@ def _api_error(response: httpx.Response) -> ApiError:
             detail = str(detail)
         return ApiError(response.status_code, str(code), detail)
     return ApiError(response.status_code, f"http_{response.status_code}", response.text[:500])
+
+
+@contextmanager
+def console_session(
+    base_url: str, email: str, password: str, *, timeout: float = 30.0
+) -> Iterator[httpx.Client]:
+    """An HTTP client signed in to the admin console through its sign-in form, as a browser is:
+    the form's CSRF cookie and token, then the session cookie. ApiError when it is refused."""
+    with httpx.Client(base_url=base_url, timeout=timeout) as browser:
+        form = browser.get("/admin/login")
+        token = CONSOLE_CSRF_FIELD.search(form.text)
+        if token is None:
+            raise ApiError(form.status_code, "no_csrf_token", "the console's sign-in form has no CSRF token")
+        fields = {"email": email, "password": password, "csrf_token": token.group(1), "next": "/admin"}
+        signed_in = browser.post("/admin/login", data=fields)
+        if signed_in.status_code != 303:  # the form again, with its refusal
+            raise ApiError(signed_in.status_code, "console_sign_in_refused", f"{email} was not signed in")
+        yield browser

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack.supervisor import PROJECT_ROOT, StackError, free_port, start_stack
-from mentorq.client import ApiError, MentorqClient
+from mentorq.client import ApiError, MentorqClient, console_session
 
 SAMPLES = PROJECT_ROOT / "samples" / "knowledge"
 SAMPLE_INTRO = PROJECT_ROOT / "samples" / "profiles" / "intro.md"
@@ -109,21 +109,12 @@ def _run_jobs(api_url: str, say, *, database_url: str) -> bool:
 
 def _sign_in_to_console(api_url: str, email: str, password: str, say) -> bool:
     """Sign in to the admin console through its form (CSRF token included) and open the overview."""
-    import re
-
-    import httpx
-
-    with httpx.Client(base_url=api_url, timeout=30.0) as browser:
-        form = browser.get("/admin/login").text
-        token = re.search(r'name="csrf_token" value="([^"]+)"', form)
-        if token is None:
-            say("admin console: the sign-in form has no CSRF token")
-            return False
-        browser.post(
-            "/admin/login",
-            data={"email": email, "password": password, "csrf_token": token.group(1), "next": "/admin"},
-        )
-        overview = browser.get("/admin")
+    try:
+        with console_session(api_url, email, password) as browser:
+            overview = browser.get("/admin")
+    except ApiError as exc:
+        say(f"\nadmin console: {api_url}/admin: {exc}")
+        return False
     ok = overview.status_code == 200 and "<h1>Overview</h1>" in overview.text
     say(f"\nadmin console: {api_url}/admin (signed in as {email}: {'ok' if ok else overview.status_code})")
     return ok
