@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, or_, select, text
+from sqlalchemy import and_, delete, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -125,33 +125,27 @@ def claim_due_sources(session: Session, *, limit: int) -> list[Source]:
     return list(result.scalars())
 
 
-def _abandoned_condition():
-    """A running row whose job is gone or no longer queued or running: nothing will ever close it."""
-    live_job = exists().where(Job.id == SourceRun.job_id, Job.status.in_(tuple(ACTIVE)))
-    return and_(SourceRun.status == "running", or_(SourceRun.job_id.is_(None), ~live_job))
-
-
 def close_abandoned_runs(session: Session, *, pause_after: int, limit: int = 100) -> int:
-    """Close as failed every running row nothing will finish (beat's pass; a run does the same for
-    its own source when it finds one). Each counts as a failed run of its source."""
+    """Close as failed every running row nothing will finish: its job is gone, or no longer queued or
+    running (beat's pass; a run does the same for its own source when it finds one). Each counts as
+    a failed run of its source."""
     rows = session.execute(
-        select(SourceRun).where(_abandoned_condition()).limit(limit).with_for_update(skip_locked=True)
-    ).scalars()
+        select(SourceRun, Job.status)
+        .outerjoin(Job, Job.id == SourceRun.job_id)
+        .where(SourceRun.status == "running", or_(Job.id.is_(None), Job.status.not_in(tuple(ACTIVE))))
+        .limit(limit)
+        .with_for_update(of=SourceRun, skip_locked=True)
+    ).tuples()
     closed = 0
-    for run in list(rows):
-        _close(session, run, status="failed", error=_abandoned_error(session, run), pause_after=pause_after)
+    for run, job_status in list(rows):
+        _close(session, run, status="failed", error=_abandoned_error(job_status), pause_after=pause_after)
         closed += 1
     return closed
 
 
-def _abandoned_error(session: Session, run: SourceRun) -> dict[str, str]:
+def _abandoned_error(job_status: str | None) -> dict[str, str]:
     """run_abandoned (a failure of the source), or canceled when an admin canceled its job (not one)."""
-    status = (
-        session.execute(select(Job.status).where(Job.id == run.job_id)).scalar_one_or_none()
-        if run.job_id is not None
-        else None
-    )
-    if status == "canceled":
+    if job_status == "canceled":
         return {"code": "canceled", "message": "the run's job was canceled"}
     return ABANDONED
 
@@ -170,8 +164,6 @@ class OpenedRun:
     run_id: uuid.UUID | None
     taken_over: bool = False
     skipped_run_id: uuid.UUID | None = None
-    running_run_id: uuid.UUID | None = None
-    abandoned_closed: uuid.UUID | None = None
 
 
 def _insert_running(session: Session, *, source_id: uuid.UUID, job_id: uuid.UUID, trigger: str):
@@ -192,11 +184,11 @@ def _running_row(session: Session, *, source_id: uuid.UUID) -> SourceRun | None:
     ).scalar_one_or_none()
 
 
-def _is_abandoned(session: Session, run: SourceRun) -> bool:
+def _job_status(session: Session, run: SourceRun) -> str | None:
+    """The status of the run's job; None when it has none or it is gone."""
     if run.job_id is None:
-        return True
-    status = session.execute(select(Job.status).where(Job.id == run.job_id)).scalar_one_or_none()
-    return status is None or status not in ACTIVE
+        return None
+    return session.execute(select(Job.status).where(Job.id == run.job_id)).scalar_one_or_none()
 
 
 def open_run(
@@ -205,47 +197,36 @@ def open_run(
     """Open this job's run of the source. The unique index refuses a second running row: then the
     job's own row (a redelivery) is taken over, an abandoned one is closed as failed and replaced,
     and a live one makes this run `skipped` (a row of its own, closed at once)."""
-    closed: uuid.UUID | None = None
     for _ in range(3):  # a row can finish, or be closed by another run, between the statements
         run_id = _insert_running(session, source_id=source_id, job_id=job_id, trigger=trigger)
         if run_id is not None:
-            return OpenedRun(run_id, abandoned_closed=closed)
+            return OpenedRun(run_id)
         running = _running_row(session, source_id=source_id)
         if running is None:
             continue
         if running.job_id == job_id:
             return OpenedRun(running.id, taken_over=True)
-        if not _is_abandoned(session, running):
-            skipped = SourceRun(
-                id=uuid.uuid4(),
+        job_status = _job_status(session, running)
+        if job_status in ACTIVE:
+            skipped_id = record_skipped_run(
+                session,
                 source_id=source_id,
                 job_id=job_id,
                 trigger=trigger,
-                status="skipped",
-                error={
-                    "code": "already_running",
-                    "message": f"run {running.id} of this source is still running",
-                },
-                finished_at=func.now(),
+                code="already_running",
+                message=f"run {running.id} of this source is still running",
             )
-            session.add(skipped)
-            return OpenedRun(None, skipped_run_id=skipped.id, running_run_id=running.id)
-        _close(
-            session,
-            running,
-            status="failed",
-            error=_abandoned_error(session, running),
-            pause_after=pause_after,
-        )
+            return OpenedRun(None, skipped_run_id=skipped_id)
+        _close(session, running, status="failed", error=_abandoned_error(job_status), pause_after=pause_after)
         session.flush()
-        closed = running.id
     raise RuntimeError(f"could not open a run of source {source_id}")
 
 
 def record_skipped_run(
     session: Session, *, source_id: uuid.UUID, job_id: uuid.UUID, trigger: str, code: str, message: str
 ) -> uuid.UUID:
-    """A run that did not start (the source is paused, say), closed at once."""
+    """A run that did not start (another run of the source is running; the source is paused),
+    closed at once."""
     run = SourceRun(
         id=uuid.uuid4(),
         source_id=source_id,
