@@ -21,14 +21,9 @@ class SourceRunInput(BaseModel):
     trigger: Literal["schedule", "manual"] = "manual"
 
 
-class SourceRunOutput(BaseModel):
-    source_id: uuid.UUID
-    # The run's row in the run log (GET /v1/admin/sources/{id}/runs); a skipped run has one too.
-    run_id: uuid.UUID | None = None
-    status: Literal["succeeded", "failed", "skipped"]
-    skipped: bool = False
-    # Why a run was skipped: already_running (another run of the source is running), paused.
-    reason: str | None = None
+class SourceRunCounts(BaseModel):
+    """What a run found and did: the run log's counts (source_runs), and the job's output."""
+
     listed: int = 0
     truncated: bool = False
     added: int = 0
@@ -37,6 +32,16 @@ class SourceRunOutput(BaseModel):
     removed: int = 0
     failed: int = 0
     removal_skipped: str | None = None
+
+
+class SourceRunOutput(SourceRunCounts):
+    source_id: uuid.UUID
+    # The run's row in the run log (GET /v1/admin/sources/{id}/runs); a skipped run has one too.
+    run_id: uuid.UUID | None = None
+    status: Literal["succeeded", "failed", "skipped"]
+    skipped: bool = False
+    # Why a run was skipped: already_running (another run of the source is running), paused.
+    reason: str | None = None
 
 
 SPEC = JobSpec(

@@ -15,11 +15,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from core.documents.errors import DocumentError
 from core.settings import Settings, get_settings
@@ -29,7 +29,7 @@ from db import sources as source_queries
 from db.models import Document
 from db.unit_of_work import unit_of_work
 from tasks.ingest.spec import SPEC as INGEST
-from tasks.source_run.spec import SPEC, SourceRunInput, SourceRunOutput
+from tasks.source_run.spec import SPEC, SourceRunCounts, SourceRunInput, SourceRunOutput
 from workers.deadline import seconds_left
 from workers.errors import JobCanceled, JobFailure
 from workers.runtime import JobContext, job_task
@@ -57,35 +57,15 @@ class SourceView:
     remove_missing: bool
 
 
-@dataclass
-class RunLog:
-    listed: int = 0
-    truncated: bool = False
-    added: int = 0
-    changed: int = 0
-    unchanged: int = 0
-    removed: int = 0
-    failed: int = 0
-    removal_skipped: str | None = None
-    item_errors: list[dict[str, Any]] = field(default_factory=list)
+class RunLog(SourceRunCounts):
+    """The counts as the run goes, and the first MAX_ITEM_ERRORS item errors."""
+
+    item_errors: list[dict[str, Any]] = []
 
     def error(self, item: str, code: str, detail: str) -> None:
         self.failed += 1
         if len(self.item_errors) < MAX_ITEM_ERRORS:
             self.item_errors.append({"item": item[:1000], "code": code, "detail": detail[:DETAIL_CHARS]})
-
-    def counts(self) -> dict[str, Any]:
-        return {
-            "listed": self.listed,
-            "truncated": self.truncated,
-            "added": self.added,
-            "changed": self.changed,
-            "unchanged": self.unchanged,
-            "removed": self.removed,
-            "failed": self.failed,
-            "removal_skipped": self.removal_skipped,
-            "item_errors": self.item_errors,
-        }
 
 
 @job_task(SPEC)
@@ -151,14 +131,12 @@ def run_source(ctx: JobContext, payload: SourceRunInput) -> SourceRunOutput:
         )
         raise
     _close(opened.run_id, status, run.log, error)
-    output = SourceRunOutput(source_id=view.id, run_id=opened.run_id, status=status, **_summary(run.log))
+    output = SourceRunOutput(
+        source_id=view.id, run_id=opened.run_id, status=status, **run.log.model_dump(exclude={"item_errors"})
+    )
     if error is not None:
         raise JobFailure(error["code"], error["message"], details=output.model_dump(mode="json"))
     return output
-
-
-def _summary(log_: RunLog) -> dict[str, Any]:
-    return {key: value for key, value in log_.counts().items() if key != "item_errors"}
 
 
 def _close(run_id: uuid.UUID, status: str, log_: RunLog, error: dict[str, Any] | None) -> None:
@@ -169,7 +147,7 @@ def _close(run_id: uuid.UUID, status: str, log_: RunLog, error: dict[str, Any] |
                 session,
                 run_id=run_id,
                 status=status,
-                counts=log_.counts(),
+                counts=log_.model_dump(),
                 error=error,
                 pause_after=settings.source_pause_after_failures,
             )
@@ -245,16 +223,6 @@ class SourceRunner:
         source = self.source
         key = source_key(source.kind, item)
         with unit_of_work() as session:
-            owner = session.execute(
-                select(Document.source_id)
-                .where(Document.collection_id == source.collection_id, Document.source_key == key)
-                .with_for_update()
-            ).first()
-            if owner is not None and owner.source_id not in (None, source.id):
-                raise ItemError(
-                    "owned_by_another_source",
-                    f"the collection's document for this item belongs to source {owner.source_id}",
-                )
             document, action = documents.upsert_document_sync(
                 session,
                 collection_id=source.collection_id,
@@ -263,7 +231,6 @@ class SourceRunner:
                 content=found.content,
                 content_hash=hashlib.sha256(found.content).hexdigest(),
                 fields={
-                    "source_id": source.id,
                     "source_url": found.url,
                     "filename": found.filename,
                     "content_type": found.content_type,
@@ -271,6 +238,13 @@ class SourceRunner:
                     "title": None,
                 },
             )
+            # The upsert leaves source_id alone, so this is the owner before this run. Refusing here
+            # rolls back what the upsert wrote.
+            if document.source_id not in (None, source.id):
+                raise ItemError(
+                    "owned_by_another_source",
+                    f"the collection's document for this item belongs to source {document.source_id}",
+                )
             # A document added by hand (or by a source since deleted) at the same key is adopted.
             document.source_id = source.id
             if action == "unchanged":

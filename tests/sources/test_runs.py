@@ -85,3 +85,38 @@ def test_without_remove_missing_a_document_that_left_the_feed_stays(
     job, run = run_source(admin_client, source)
     assert (run["listed"], run["unchanged"], run["removed"], run["removal_skipped"]) == (1, 1, 0, None)
     assert set(source_documents(stack, source["id"])) == {f"url:{a}", f"url:{b}"}
+
+
+def test_an_item_another_source_brought_in_is_left_alone_until_that_source_is_deleted(
+    admin_client: ApiClient, stack: Stack, site: Site
+) -> None:
+    shared = site.page("/shared", html("Shared", "Spacing and testing work together."))
+    own = site.page("/own", html("Own", "Concrete examples first, then the rule."))
+    collection = shared_collection(admin_client)
+    first = create_source(admin_client, collection, kind="page", location=shared)
+    second = create_source(
+        admin_client, collection, kind="feed", location=site.feed("/feed.xml", [shared, own])
+    )
+    run_source(admin_client, first)
+    wait_ready(stack, first["id"])
+    [before] = source_documents(stack, first["id"]).values()
+
+    # The page changes; the second source lists it too, but the first one owns its document.
+    site.page("/shared", html("Shared", "Spacing, testing and interleaving work together."))
+    job, run = run_source(admin_client, second)
+    assert job["status"] == "succeeded", job
+    assert (run["added"], run["changed"], run["failed"]) == (1, 0, 1)
+    assert [(error["item"], error["code"]) for error in run["item_errors"]] == [
+        (shared, "owned_by_another_source")
+    ]
+    assert source_documents(stack, first["id"]) == {
+        f"url:{shared}": before
+    }  # untouched: no new hash, no ingest
+    assert ingest_jobs_of(stack, before["id"]) == 1
+
+    # Once the first source is deleted, its document is an ordinary one, and the second adopts it.
+    assert admin_client.delete(f"/v1/admin/sources/{first['id']}").status_code == 204
+    job, run = run_source(admin_client, second)
+    assert (run["changed"], run["unchanged"], run["failed"]) == (1, 1, 0)
+    adopted = source_documents(stack, second["id"])[f"url:{shared}"]
+    assert adopted["id"] == before["id"] and adopted["content_hash"] != before["content_hash"]
