@@ -228,11 +228,7 @@ async def _finish_submission(
     jobs: list[Job] = []
     for _item, document, action in pending:
         if action != "unchanged":
-            if document.ingest_job_id is not None:
-                await job_queries.cancel_job(session, job_id=document.ingest_job_id)
-            job = job_queries.create_job(
-                session, INGEST, input={"document_id": str(document.id)}, owner_id=user.id
-            )
+            job = await _new_ingest_job(session, document=document, owner_id=user.id)
             document.ingest_job_id = job.id
             jobs.append(job)
     await commit_async(session)
@@ -242,6 +238,13 @@ async def _finish_submission(
         item.document = document_read(document, collection, job_by_id.get(document.ingest_job_id))
         job = job_by_id.get(document.ingest_job_id)
         item.job = job_read(job) if job is not None else None
+
+
+async def _new_ingest_job(session: AsyncSession, *, document: Document, owner_id: uuid.UUID) -> Job:
+    """An ingest job for the document, canceling the one it supersedes (the caller records it)."""
+    if document.ingest_job_id is not None:
+        await job_queries.cancel_job(session, job_id=document.ingest_job_id)
+    return job_queries.create_job(session, INGEST, input={"document_id": str(document.id)}, owner_id=owner_id)
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -303,8 +306,17 @@ async def list_documents(
     session: AsyncSession, *, user: User, collection: str | None, limit: int, cursor: str | None
 ) -> DocumentList:
     ids = await readable_collection_ids(session, user=user, names=[collection] if collection else None)
+    return await _document_page(session, collection_ids=ids, limit=limit, cursor=cursor)
+
+
+async def _document_page(
+    session: AsyncSession, *, collection_ids: list[uuid.UUID], limit: int, cursor: str | None
+) -> DocumentList:
+    """One page of the collections' documents, newest first."""
     before = decode_cursor(cursor) if cursor else None
-    found = await document_queries.list_documents(session, collection_ids=ids, limit=limit + 1, before=before)
+    found = await document_queries.list_documents(
+        session, collection_ids=collection_ids, limit=limit + 1, before=before
+    )
     page, more = found[:limit], len(found) > limit
     return DocumentList(
         items=await _reads(session, page), next_cursor=encode_cursor(page[-1]) if more else None
@@ -342,6 +354,11 @@ async def delete_document(session: AsyncSession, *, user: User, document_id: str
     collection = await session.get(Collection, document.collection_id)
     if not _writable(collection, user):
         raise ProblemError(403, "collection_read_only", "only admins delete from a shared collection")
+    await _delete(session, document)
+
+
+async def _delete(session: AsyncSession, document: Document) -> None:
+    """The document with its chunks and embeddings; its ingest job, if still running, is canceled."""
     if document.ingest_job_id is not None:
         await job_queries.cancel_job(session, job_id=document.ingest_job_id)
     await document_queries.delete_document(session, document_id=document.id)
@@ -382,14 +399,7 @@ async def admin_documents(
 ) -> DocumentList:
     """A page of a collection's documents with their ingest state, newest first."""
     _require_admin(user)
-    before = decode_cursor(cursor) if cursor else None
-    found = await document_queries.list_documents(
-        session, collection_ids=[collection.id], limit=limit + 1, before=before
-    )
-    page, more = found[:limit], len(found) > limit
-    return DocumentList(
-        items=await _reads(session, page), next_cursor=encode_cursor(page[-1]) if more else None
-    )
+    return await _document_page(session, collection_ids=[collection.id], limit=limit, cursor=cursor)
 
 
 def admin_can_upload(collection: Collection, user: User) -> bool:
@@ -426,10 +436,7 @@ async def admin_delete_document(session: AsyncSession, *, user: User, document_i
     """Delete any document (moderation) with its chunks and embeddings; returns its collection's id."""
     document = await _any_document(session, user=user, document_id=document_id)
     collection_id = document.collection_id
-    if document.ingest_job_id is not None:
-        await job_queries.cancel_job(session, job_id=document.ingest_job_id)
-    await document_queries.delete_document(session, document_id=document.id)
-    await commit_async(session)
+    await _delete(session, document)
     return collection_id
 
 
@@ -444,13 +451,9 @@ async def reingest_document(session: AsyncSession, *, user: User, document_id: s
         raise ProblemError(
             409, "document_not_reingestable", "the document has neither stored content nor a URL to fetch"
         )
-    if document.ingest_job_id is not None:
-        await job_queries.cancel_job(session, job_id=document.ingest_job_id)
     # The document's owner owns the job, as with their own uploads: they can follow the ingest job
     # their document names. An admin's one click is not held to the owner's job quota.
-    job = job_queries.create_job(
-        session, INGEST, input={"document_id": str(document.id)}, owner_id=document.owner_id
-    )
+    job = await _new_ingest_job(session, document=document, owner_id=document.owner_id)
     await session.flush()
     collection_id = document.collection_id
     await document_queries.mark_for_reingest(session, document_id=document.id, job_id=job.id)
