@@ -57,11 +57,8 @@ async def source_list(
 ) -> Response:
     listing = await source_service.list_sources(session, user=admin)
     # A source feeds a shared collection or the admin's own (the service refuses the others).
-    collections = [
-        row[0]
-        for row in await document_service.admin_collections(session, user=admin)
-        if document_service.admin_can_upload(row[0], admin)
-    ]
+    visible = await document_service.list_collections(session, user=admin)
+    collections = [collection for collection in visible.items if collection.writable]
     settings = get_settings()
     return render(
         request,
