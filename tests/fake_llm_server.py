@@ -1,8 +1,7 @@
-"""What the fake hosted LLM APIs (tests/fake_openai.py, tests/fake_anthropic.py) share: a real HTTP
-server on a loopback port in a thread, an API key it insists on, scripted replies, a hang marker,
-a forced error status, and counters. Each fake adds its own wire protocol (routes, bodies, SSE).
-
-Like tests/fake_ollama.py: `Fake(...).start()` / `.stop()` / `.restart()` or a `with` block.
+"""What the fake hosted LLM APIs (tests/fake_openai.py, tests/fake_anthropic.py) share beyond the
+server every fake LLM has (tests/fake_server.py: start, stop, restart, scripted replies): an API
+key it insists on, a hang marker, a forced error status, a stream that breaks off, and counters.
+Each fake adds its own wire protocol (routes, bodies, SSE).
 """
 
 from __future__ import annotations
@@ -11,12 +10,11 @@ import collections
 import contextlib
 import json
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from tests.fake_ollama import DEFAULT_REPLY, instance_for, split_tokens
+from tests.fake_server import FakeServer, TrackedHandler
 
 DEFAULT_KEY = "test-key-0123456789"
 # The words a provider puts before the schema when it asks for JSON in the prompt (Anthropic's
@@ -24,10 +22,10 @@ DEFAULT_KEY = "test-key-0123456789"
 SCHEMA_CUE = "satisfies this JSON schema:\n"
 
 
-class FakeLLMServer:
+class FakeLLMServer(FakeServer):
     """The server, its knobs and its counters; thread-safe."""
 
-    server_version = "FakeLLM"
+    handler: type[FakeHandler]
 
     def __init__(
         self,
@@ -38,6 +36,7 @@ class FakeLLMServer:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
+        super().__init__(self.handler, host=host, port=port)
         self.api_key = api_key  # None: no key is asked for (a vLLM without --api-key)
         self.models = list(models)
         self.reply = reply
@@ -46,7 +45,6 @@ class FakeLLMServer:
         self.context_words: int | None = None
         # (status, error type, message) every generation answers with instead (an outage, a 429).
         self.fail_with: tuple[int, str, str] | None = None
-        self.scripts: list[tuple[str, list[str]]] = []
         self.hang_markers: set[str] = set()
         self.hang_s = 60.0
         # A streamed answer breaks off after this many tokens: the connection drops mid-answer.
@@ -54,59 +52,6 @@ class FakeLLMServer:
         self.hung = 0
         self.requests: collections.Counter[str] = collections.Counter()
         self.bodies: collections.deque[tuple[str, dict, dict]] = collections.deque(maxlen=200)
-        self._lock = threading.Lock()
-        self._connections: set[socket.socket] = set()
-        self._stopping = threading.Event()
-        self._server = self._bind(host, port)
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle ------------------------------------------------------------------------------
-    handler: type[BaseHTTPRequestHandler]
-
-    def _bind(self, host: str, port: int) -> ThreadingHTTPServer:
-        server = ThreadingHTTPServer((host, port), self.handler, bind_and_activate=False)
-        server.daemon_threads = True
-        server.allow_reuse_address = True
-        server.server_bind()
-        server.server_activate()
-        server.fake = self  # type: ignore[attr-defined]
-        return server
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self):
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, wake hung requests, drop open connections and free the port."""
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        with self._lock:
-            open_connections = list(self._connections)
-        for connection in open_connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def restart(self):
-        """Serve again on the same address after `stop`; knobs and counters carry on."""
-        host, port = self._server.server_address[:2]
-        self._server = self._bind(host, port)
-        return self.start()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def reset(self) -> None:
         """Back to answering every request plainly (between tests)."""
@@ -132,18 +77,6 @@ class FakeLLMServer:
     def generations(self) -> int:
         """How many generation requests arrived (answered or not)."""
         raise NotImplementedError
-
-    def script(self, marker: str, *replies: str) -> None:
-        """Answer requests whose prompt contains `marker` with `replies` in order, the last again."""
-        with self._lock:
-            self.scripts.append((marker, list(replies)))
-
-    def scripted(self, prompt: str) -> str | None:
-        with self._lock:
-            for marker, replies in self.scripts:
-                if marker in prompt:
-                    return replies.pop(0) if len(replies) > 1 else replies[0]
-        return None
 
     def answer_text(self, schema: dict | None, prompt: str) -> str:
         """The reply: a script's, else JSON valid for the schema asked for, else the plain reply."""
@@ -174,28 +107,8 @@ class FakeLLMServer:
         return self.context_words is not None and len(prompt.split()) > self.context_words
 
 
-class FakeHandler(BaseHTTPRequestHandler):
-    """HTTP plumbing for the fakes' handlers: JSON bodies, chunked SSE, connection tracking."""
-
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-
-    @property
-    def fake(self) -> Any:
-        return self.server.fake  # type: ignore[attr-defined]
-
-    def setup(self) -> None:
-        super().setup()
-        with self.fake._lock:
-            self.fake._connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.fake._lock:
-            self.fake._connections.discard(self.connection)
-        super().finish()
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
-        pass
+class FakeHandler(TrackedHandler):
+    """The fakes' handlers' plumbing: JSON bodies, chunked SSE, hangs and broken-off streams."""
 
     def send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload).encode()

@@ -15,13 +15,13 @@ import hashlib
 import json
 import math
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.fake_server import FakeServer, TrackedHandler
 
 DEFAULT_MODELS = ("llama3.2:1b", "nomic-embed-text:latest")
 DEFAULT_REPLY = "The quick brown fox jumps over the lazy dog."
@@ -91,8 +91,10 @@ def instance_for(schema: Any, root: dict | None = None) -> Any:
     return (text * (low // len(text) + 1))[: max(low, min(len(text), high))]
 
 
-class FakeOllama:
+class FakeOllama(FakeServer):
     """The server and its knobs; thread-safe, fit for many concurrent clients."""
+
+    request_queue_size = 512  # a benchmark opens 100+ connections at once
 
     def __init__(
         self,
@@ -107,6 +109,7 @@ class FakeOllama:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
+        super().__init__(_Handler, host=host, port=port)
         self.models = list(models)
         # Like a GPU server (Ollama with OLLAMA_NUM_PARALLEL=slots): at most `slots` generations at
         # once, each paying `prefill_delay_s` then `token_delay_s` per token, streamed or not;
@@ -125,71 +128,13 @@ class FakeOllama:
         self.invalid_json_times = invalid_json_times
         # Words a prompt may have before the model refuses it as over its context (None: no limit).
         self.context_words: int | None = None
-        # Scripted answers: (marker, replies). A request whose prompt contains the marker gets the
-        # replies in order, the last one again once the others are used.
-        self.scripts: list[tuple[str, list[str]]] = []
         # A request whose prompt contains one of these hangs: no byte for `hang_s` seconds (a stuck
         # GPU, a wedged server), then the connection closes with no answer.
         self.hang_markers: set[str] = set()
         self.hang_s = 60.0
         self.hung = 0
-        self._connections: set[socket.socket] = set()
         self.requests: collections.Counter[str] = collections.Counter()
         self.bodies: collections.deque[tuple[str, dict]] = collections.deque(maxlen=200)
-        self._lock = threading.Lock()
-        self._server = self._bind(host, port)
-        self._thread: threading.Thread | None = None
-
-    def _bind(self, host: str, port: int) -> ThreadingHTTPServer:
-        server = ThreadingHTTPServer((host, port), _Handler, bind_and_activate=False)
-        server.daemon_threads = True
-        server.request_queue_size = 512  # a benchmark opens 100+ connections at once
-        server.allow_reuse_address = True
-        server.server_bind()
-        server.server_activate()
-        server.fake = self  # type: ignore[attr-defined]
-        return server
-
-    @property
-    def url(self) -> str:
-        """Base URL to use as OLLAMA_HOST."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> FakeOllama:
-        """Serve on a background daemon thread."""
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, drop every open connection (like a server that went away) and free the port."""
-        self._server.shutdown()
-        self._server.server_close()
-        with self._lock:
-            open_connections = list(self._connections)
-        for connection in open_connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def restart(self) -> FakeOllama:
-        """Serve again on the same address after `stop` (a server back from an outage); the knobs
-        and counters carry on."""
-        host, port = self._server.server_address[:2]
-        self._server = self._bind(host, port)
-        return self.start()
-
-    def serve_forever(self) -> None:
-        """Serve on the calling thread (the subprocess mode)."""
-        self._server.serve_forever()
-
-    def __enter__(self) -> FakeOllama:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def has_model(self, name: str) -> bool:
         """Whether `name` is one of the served models."""
@@ -221,18 +166,6 @@ class FakeOllama:
             self.requests[path] += 1
             self.bodies.append((path, body))
 
-    def script(self, marker: str, *replies: str) -> None:
-        """Answer requests whose prompt contains `marker` with `replies`, in order (any format)."""
-        with self._lock:
-            self.scripts.append((marker, list(replies)))
-
-    def scripted(self, prompt: str) -> str | None:
-        with self._lock:
-            for marker, replies in self.scripts:
-                if marker in prompt:
-                    return replies.pop(0) if len(replies) > 1 else replies[0]
-        return None
-
     def answer_text(self, fmt: Any, prompt: str = "") -> str:
         """The full reply for a request with this `format` (None, "json" or a schema)."""
         scripted = self.scripted(prompt)
@@ -249,29 +182,12 @@ class FakeOllama:
         return json.dumps(instance_for(fmt))
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as httpx expects from Ollama
+class _Handler(TrackedHandler):
     server_version = "FakeOllama"
-    # Like Ollama's Go server: no Nagle delay on the small NDJSON chunks of a stream (with it,
-    # every streamed answer waits ~40 ms for a delayed ACK, a cost the real server doesn't have).
-    disable_nagle_algorithm = True
 
     @property
     def fake(self) -> FakeOllama:
         return self.server.fake  # type: ignore[attr-defined]
-
-    def setup(self) -> None:
-        super().setup()
-        with self.fake._lock:
-            self.fake._connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.fake._lock:
-            self.fake._connections.discard(self.connection)
-        super().finish()
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet under load
-        pass
 
     # -- plumbing -------------------------------------------------------------------------
     def _send_json(self, status: int, payload: Any) -> None:
