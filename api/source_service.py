@@ -9,10 +9,8 @@ MENTORQ_SOURCE_FOLDERS_ROOT, symlinks resolved; the worker checks that again at 
 from __future__ import annotations
 
 import base64
-import os
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,6 +33,7 @@ from core.sources import (
     URL_KINDS,
     SourceConfigError,
     check_schedule,
+    folder_root,
     next_run_after,
     resolve_folder,
 )
@@ -82,8 +81,7 @@ def _location(kind: str, location: str) -> str:
     except SourceConfigError as error:
         raise _config_problem(error, "location") from None
     # The API host may not see the workers' disk (compose): check only where the root is visible.
-    root = Path(os.path.realpath(settings.source_folders_root))
-    if root.is_dir() and not folder.is_dir():
+    if folder_root(settings.source_folders_root).is_dir() and not folder.is_dir():
         message = f"{str(folder)!r} is not a folder"
         raise ProblemError(
             422, "folder_not_found", message, errors=[{"path": "location", "message": message}]

@@ -16,7 +16,6 @@ from croniter import CroniterBadDateError, croniter
 
 SOURCE_KINDS = ("page", "feed", "sitemap", "folder")
 URL_KINDS = frozenset({"page", "feed", "sitemap"})
-TRIGGERS = ("schedule", "manual")
 
 # The five-field form only (minute hour day month weekday), or one of these names: croniter also
 # takes a seconds field, which would ask for more runs than beat ever looks.
