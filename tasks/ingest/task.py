@@ -29,7 +29,7 @@ from workers.documents import (
     iter_archive,
     parse_document,
 )
-from workers.documents.fetch import fetch_url
+from workers.documents.fetch import fetch_with_settings
 from workers.embeddings import get_embedding_provider
 from workers.embeddings.index import ensure_index_once
 from workers.errors import JobFailure, NextStage
@@ -162,13 +162,7 @@ def _embed_generation(
 
 def _fetch(document: Document) -> tuple[bytes, str | None, str | None]:
     settings = get_settings()
-    fetched = fetch_url(
-        document.source_url,
-        allow_private=settings.fetch_allow_private,
-        allow_http=True,
-        max_bytes=settings.max_document_bytes,
-        timeout_s=settings.fetch_timeout_seconds,
-    )
+    fetched = fetch_with_settings(document.source_url, settings)
     with unit_of_work() as session:
         documents.set_document_status(
             session,

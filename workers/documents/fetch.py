@@ -31,6 +31,7 @@ import httpx
 from core.documents.errors import DocumentError
 from core.net.client import Broken, ConnectFailed, DeadlinePassed, pinned_stream, resolve_within
 from core.net.guard import Resolver, WebhookAddressError, check_url_syntax
+from core.settings import Settings
 
 ACCEPT = (
     "text/html, text/plain, text/markdown, application/pdf, "
@@ -119,6 +120,19 @@ def fetch_url(
             final_url=current,
             filename=_filename(answer.headers, parsed),
         )
+
+
+def fetch_with_settings(url: str, settings: Settings) -> FetchedDocument:
+    """`fetch_url` as the platform fetches a document (a URL document, a source's listing and its
+    items): http or https, MENTORQ_FETCH_ALLOW_PRIVATE, MENTORQ_MAX_DOCUMENT_BYTES and
+    MENTORQ_FETCH_TIMEOUT_SECONDS."""
+    return fetch_url(
+        url,
+        allow_private=settings.fetch_allow_private,
+        allow_http=True,
+        max_bytes=settings.max_document_bytes,
+        timeout_s=settings.fetch_timeout_seconds,
+    )
 
 
 # --- one hop ---------------------------------------------------------------------------------------

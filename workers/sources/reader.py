@@ -15,7 +15,7 @@ from pathlib import Path
 from core.documents.detect import SNIFF_BYTES, detect_format
 from core.settings import Settings
 from core.sources import SourceConfigError, folder_root, resolve_folder
-from workers.documents.fetch import FetchedDocument, fetch_url
+from workers.documents.fetch import FetchedDocument, fetch_with_settings
 from workers.sources.errors import ItemError, ListingError
 from workers.sources.folder import list_folder, read_file
 from workers.sources.listing import Listing, list_feed, list_page, list_sitemap
@@ -75,13 +75,7 @@ class SourceReader:
         return found
 
     def fetch(self, url: str) -> FetchedDocument:
-        return fetch_url(
-            url,
-            allow_private=self.settings.fetch_allow_private,
-            allow_http=True,
-            max_bytes=self.settings.max_document_bytes,
-            timeout_s=self.settings.fetch_timeout_seconds,
-        )
+        return fetch_with_settings(url, self.settings)
 
     def _folder(self) -> tuple[Path, Path]:
         """(the folder, the root), both resolved."""
