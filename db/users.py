@@ -84,8 +84,7 @@ async def list_users(
     """Accounts, newest first, optionally those whose e-mail contains a text (any case)."""
     query = select(User).options(lazyload(User.oauth_accounts))
     if email_contains:
-        escaped = email_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(User.email.ilike(f"%{escaped}%", escape="\\"))
+        query = query.where(User.email.icontains(email_contains, autoescape=True))  # % and _ as typed
     if before is not None:
         created_at, user_id = before
         query = query.where(

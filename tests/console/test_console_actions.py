@@ -44,6 +44,17 @@ def test_jobs_filter_by_owner_email_kind_and_status(console: httpx.Client, clien
     assert "No account has the e-mail nobody-at-all@example.com" in nobody.text
 
 
+def test_users_search_by_part_of_the_email_and_wildcards_match_only_themselves(
+    console: httpx.Client, client: ApiClient
+) -> None:
+    part = client.email.split("@")[0][-8:].upper()  # any case
+    assert client.email in console.get("/admin/users", params={"q": part}).text
+    for typed in ("%", "user-%@example.com"):
+        page = console.get("/admin/users", params={"q": typed})
+        assert page.status_code == 200
+        assert "No accounts match." in page.text, typed
+
+
 def test_redeliver_a_webhook_delivery_from_the_job_page(console: httpx.Client, client: ApiClient) -> None:
     hook = Receiver()
     try:
