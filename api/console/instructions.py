@@ -45,9 +45,7 @@ def diff_lines(old: InstructionRead, new: InstructionRead) -> list[DiffLine]:
     )
     marked = []
     for line in lines:
-        if line.startswith(("---", "+++")):
-            marked.append(DiffLine("hunk", line))
-        elif line.startswith("@@"):
+        if line.startswith(("---", "+++", "@@")):
             marked.append(DiffLine("hunk", line))
         elif line.startswith("+"):
             marked.append(DiffLine("add", line))
