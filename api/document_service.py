@@ -156,16 +156,21 @@ async def _submit_into(
     return items
 
 
-async def submit_url(session: AsyncSession, *, user: User, url: str, meta: DocumentMeta) -> SubmittedDocument:
-    """A document fetched by a worker (so the API host never downloads anything)."""
-    settings = get_settings()
+def check_fetchable_url(url: str, *, field: str) -> None:
+    """Refuse, as a 422 problem, a URL a worker may not fetch (the SSRF guard's syntax check; the
+    worker checks every hop's address again when it fetches)."""
     try:
-        check_url_syntax(url, allow_http=True, allow_private=settings.fetch_allow_private)
+        check_url_syntax(url, allow_http=True, allow_private=get_settings().fetch_allow_private)
     except WebhookAddressError as error:
         code = "url_forbidden" if error.code == "webhook_address_forbidden" else "url_invalid"
         raise ProblemError(
-            422, code, error.message, errors=[{"path": "url", "message": error.message}]
+            422, code, error.message, errors=[{"path": field, "message": error.message}]
         ) from None
+
+
+async def submit_url(session: AsyncSession, *, user: User, url: str, meta: DocumentMeta) -> SubmittedDocument:
+    """A document fetched by a worker (so the API host never downloads anything)."""
+    check_fetchable_url(url, field="url")
     collection = await _collection_for_write(session, user=user, name=meta.collection)
     document, action = await document_queries.upsert_document(
         session,

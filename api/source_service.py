@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.document_service import check_fetchable_url
 from api.errors import ProblemError
 from api.job_service import decode_cursor, job_read
 from api.schemas import JobRead
@@ -26,7 +27,6 @@ from api.source_schemas import (
     SourceRunRead,
     SourceUpdate,
 )
-from core.net.guard import WebhookAddressError, check_url_syntax
 from core.settings import get_settings
 from core.sources import (
     SOURCE_KINDS,
@@ -67,14 +67,7 @@ def _location(kind: str, location: str) -> str:
     settings = get_settings()
     if kind in URL_KINDS:
         url = location.strip()
-        try:
-            check_url_syntax(url, allow_http=True, allow_private=settings.fetch_allow_private)
-        except WebhookAddressError as error:
-            code = "url_forbidden" if error.code == "webhook_address_forbidden" else "url_invalid"
-            message = error.message.replace("webhook URL", "URL")
-            raise ProblemError(
-                422, code, message, errors=[{"path": "location", "message": message}]
-            ) from None
+        check_fetchable_url(url, field="location")
         return url
     try:
         folder = resolve_folder(location, settings.source_folders_root)

@@ -111,7 +111,7 @@ def check_url_syntax(url: str, *, allow_http: bool, allow_private: bool) -> None
     """
     parsed = _parse(url)
     if parsed.scheme == "http" and not allow_http:
-        raise WebhookAddressError(URL_INVALID, "webhook URLs must use https")
+        raise WebhookAddressError(URL_INVALID, "the URL must use https")
     host = _ascii_host(parsed)
     literal = _ip_literal(host)
     if allow_private:
@@ -157,19 +157,17 @@ def resolve_and_check(url: str, *, allow_private: bool, resolver: Resolver = soc
 def _parse(url: str) -> httpx.URL:
     """Parse strictly: the characters other parsers disagree about are refused, not normalized."""
     if not isinstance(url, str) or not url:
-        raise WebhookAddressError(URL_INVALID, "the webhook URL is empty")
+        raise WebhookAddressError(URL_INVALID, "the URL is empty")
     if len(url) > 2048:
-        raise WebhookAddressError(URL_INVALID, "the webhook URL is longer than 2048 characters")
+        raise WebhookAddressError(URL_INVALID, "the URL is longer than 2048 characters")
     if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F or ch == "\\" for ch in url):
-        raise WebhookAddressError(
-            URL_INVALID, "the webhook URL contains whitespace, control characters or '\\'"
-        )
+        raise WebhookAddressError(URL_INVALID, "the URL contains whitespace, control characters or '\\'")
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, ValueError) as exc:
-        raise WebhookAddressError(URL_INVALID, f"the webhook URL does not parse: {exc}") from None
+        raise WebhookAddressError(URL_INVALID, f"the URL does not parse: {exc}") from None
     if parsed.scheme not in ("http", "https"):
-        raise WebhookAddressError(URL_INVALID, "webhook URLs must be http or https")
+        raise WebhookAddressError(URL_INVALID, "the URL must be http or https")
     if parsed.userinfo or "@" in url.split("://", 1)[-1].split("/", 1)[0]:
         raise WebhookAddressError(URL_INVALID, "webhook URLs may not carry a user name or password")
     if not parsed.host:
