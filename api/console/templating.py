@@ -71,11 +71,11 @@ def pretty_json(value: Any) -> str:
 def byte_size(value: int | None) -> str:
     if value is None:
         return "—"
-    for unit in ("B", "KB", "MB"):
-        if value < 1024 or unit == "MB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return str(value)
+    if value < 1024:
+        return f"{value} B"
+    if value < 1024 * 1024:
+        return f"{value / 1024:.1f} KB"
+    return f"{value / (1024 * 1024):.1f} MB"
 
 
 def _environment() -> jinja2.Environment:
