@@ -6,22 +6,21 @@ Named `anthropic_provider` so it never shadows the client package it imports.
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 import anthropic
 import httpx2
 
-from workers import deadline
 from workers.llm.api_errors import api_errors
 from workers.llm.base import (
     DEFAULT_MAX_TOKENS,
     ChatResult,
     LLMNotConfigured,
-    TimeLimitReached,
     TokenCallback,
     option,
 )
-from workers.llm.request_timeout import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, httpx2_timeout
+from workers.llm.request_timeout import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, httpx2_timeout, read_stream
 
 
 def schema_instruction(json_schema: dict) -> str:
@@ -128,15 +127,9 @@ class AnthropicProvider:
         with api_errors(anthropic, where=self.where, model=model):
             stream = client.messages.create(**request, stream=True, timeout=httpx2_timeout())
         try:
-            events = iter(stream)
-            while True:
-                # Only the client's errors are translated; the callback's own (a cancel) pass untouched.
-                with api_errors(anthropic, where=self.where, model=model):
-                    event = next(events, None)
-                if event is None:
-                    break
-                if deadline.passed():  # a server that trickles tokens past the job's time limit
-                    raise TimeLimitReached(f"{self.where} was still answering at the time limit")
+            for event in read_stream(
+                stream, partial(api_errors, anthropic, where=self.where, model=model), self.where
+            ):
                 if event.type == "message_start":
                     answered_model = event.message.model or answered_model
                     prompt_tokens = event.message.usage.input_tokens or 0

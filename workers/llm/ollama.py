@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 
 import httpx
 import ollama
@@ -23,7 +24,7 @@ from workers.llm.base import (
     TokenCallback,
     option,
 )
-from workers.llm.request_timeout import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, timeout_seconds
+from workers.llm.request_timeout import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, read_stream, timeout_seconds
 
 # A read timeout bounds the silence between two chunks (or a whole non-streamed answer); inside a
 # job it is never longer than the time the job has left, and a stream stops at the job's deadline.
@@ -121,15 +122,9 @@ class OllamaProvider:
         with ollama_errors(self.host, model):
             stream = self._client.chat(**request, stream=True)
         try:
-            while True:
-                # Only the client's errors are translated; the callback's own exceptions
-                # (a cancel) must leave untouched.
-                with ollama_errors(self.host, model):
-                    chunk = next(stream, None)
-                if chunk is None:
-                    break
-                if deadline.passed():  # a server that trickles tokens past the job's time limit
-                    raise TimeLimitReached(f"Ollama at {self.host} was still answering at the time limit")
+            for chunk in read_stream(
+                stream, partial(ollama_errors, self.host, model), f"Ollama at {self.host}"
+            ):
                 last = chunk
                 delta = chunk.message.content or ""
                 if delta:

@@ -4,23 +4,22 @@ LM Studio, xAI, OpenRouter), through the official `openai` client with a base UR
 from __future__ import annotations
 
 import threading
+from functools import partial
 from typing import Any
 
 import httpx2
 import openai
 
-from workers import deadline
 from workers.llm.api_errors import api_errors
 from workers.llm.base import (
     DEFAULT_MAX_TOKENS,
     ChatResult,
     LLMNotConfigured,
     ModelNotFound,
-    TimeLimitReached,
     TokenCallback,
     option,
 )
-from workers.llm.request_timeout import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, httpx2_timeout
+from workers.llm.request_timeout import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, httpx2_timeout, read_stream
 
 # Servers without auth (vLLM, llama.cpp) accept any key; the client insists on one. vLLM's docs use this.
 NO_KEY = "EMPTY"
@@ -126,15 +125,9 @@ class OpenAICompatibleProvider:
                 **request, stream=True, stream_options={"include_usage": True}, timeout=httpx2_timeout()
             )
         try:
-            chunks = iter(stream)
-            while True:
-                # Only the client's errors are translated; the callback's own (a cancel) pass untouched.
-                with api_errors(openai, where=self.where, model=model):
-                    chunk = next(chunks, None)
-                if chunk is None:
-                    break
-                if deadline.passed():  # a server that trickles tokens past the job's time limit
-                    raise TimeLimitReached(f"{self.where} was still answering at the time limit")
+            for chunk in read_stream(
+                stream, partial(api_errors, openai, where=self.where, model=model), self.where
+            ):
                 answered_model = chunk.model or answered_model
                 usage = chunk.usage or usage
                 delta = chunk.choices[0].delta.content if chunk.choices else None
