@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 
-from core.catalog import DEFAULT_OLLAMA_HOST
 from core.settings import Settings, get_settings
 from workers import current_job
 from workers.llm.base import (
@@ -71,14 +70,4 @@ def clear_llm_provider_cache() -> None:
 def _build(settings: Settings) -> LLMProvider:
     from workers.llm.auto import resolve_provider_name
 
-    name = resolve_provider_name(settings)
-    if name == "ollama":
-        from workers.llm.ollama import OllamaProvider
-
-        return OllamaProvider(settings.ollama_host or DEFAULT_OLLAMA_HOST, settings.llm_model)
-    if name in ("openai_compatible", "anthropic"):
-        return provider_named(name, settings)
-
-    from workers.llm.local import LocalProvider
-
-    return LocalProvider(settings.llm_model)
+    return provider_named(resolve_provider_name(settings), settings)
