@@ -24,6 +24,7 @@ from api.llm_route_schemas import (
     TargetStatus,
 )
 from core import lanes
+from core.catalog import same_ollama_name
 from core.llm_endpoints import PROVIDERS, ProviderProbe, probe_all
 from core.settings import Settings, get_settings
 from db import llm_routes
@@ -74,9 +75,7 @@ async def provider_statuses(*, settings: Settings | None = None, fresh: bool = F
 
 
 def _same_model(provider: str, a: str, b: str) -> bool:
-    if provider == "ollama":  # Ollama treats "name" and "name:latest" as one model
-        return (a if ":" in a else f"{a}:latest") == (b if ":" in b else f"{b}:latest")
-    return a == b
+    return same_ollama_name(a, b) if provider == "ollama" else a == b
 
 
 def _target_status(target: LLMTarget, statuses: dict[str, ProviderStatus]) -> TargetStatus:

@@ -87,7 +87,7 @@ def _ollama_models(host: str) -> list[tuple[str, str | None]]:
     return [(m.model or "", m.details.family if m.details else None) for m in listing.models if m.model]
 
 
-def _same_ollama_name(a: str, b: str) -> bool:
+def same_ollama_name(a: str, b: str) -> bool:
     # Ollama treats "name" and "name:latest" as one model.
     def norm(n: str) -> str:
         return n if ":" in n else n + ":latest"
@@ -148,7 +148,7 @@ def list_models(settings: Settings) -> dict[str, Any]:
                     "name": full,
                     "dim": embed_dim(name),
                     "default": settings.embed_model.startswith(OLLAMA_PREFIX)
-                    and _same_ollama_name(settings.embed_model.removeprefix(OLLAMA_PREFIX), name),
+                    and same_ollama_name(settings.embed_model.removeprefix(OLLAMA_PREFIX), name),
                 }
             )
         else:
@@ -156,7 +156,7 @@ def list_models(settings: Settings) -> dict[str, Any]:
                 {
                     "provider": "ollama",
                     "name": name,
-                    "default": active == "ollama" and _same_ollama_name(default_llm, name),
+                    "default": active == "ollama" and same_ollama_name(default_llm, name),
                 }
             )
 
