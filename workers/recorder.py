@@ -28,9 +28,8 @@ PROGRESS_MIN_INTERVAL_S = 0.5  # the same stage again is recorded at most this o
 WEBHOOK_MIN_INTERVAL_S = 0.5  # intermediate webhooks (progress, output): at most one per job per interval
 OUTPUT_FLUSH_INTERVAL_S = 0.1  # streamed tokens are coalesced into one recorded event per interval
 
-Entry = tuple[
-    str, Any
-]  # ("progress", {stage, fraction, message}), ("output", "text") or ("event", {type, data})
+# ("progress", {stage, fraction, message}), ("output", "text") or ("event", {type, data})
+Entry = tuple[str, Any]
 
 
 class EventRecorder:
