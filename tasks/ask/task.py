@@ -44,6 +44,9 @@ def ask(ctx: JobContext, payload: AskInput) -> AskOutput:
     settings = get_settings()
     clock = Stopwatch()
     ctx.progress("searching")
+    # The route when the kind has one (as the API keys its exact hits): never across a route change.
+    # Read before the transaction: a stale route cache reads the table on a connection of its own.
+    llm_identity = routing.answer_identity("ask")
     with unit_of_work() as session:
         if session.get(User, payload.user_id) is None:
             raise JobFailure("user_not_found", "the account was deleted")
@@ -54,8 +57,6 @@ def ask(ctx: JobContext, payload: AskInput) -> AskOutput:
             session, collection_ids=payload.collection_ids, user_id=payload.user_id
         )
         embedded = query_vector(session, payload.question)
-        # The route when the kind has one (as the API keys its exact hits): never across a route change.
-        llm_identity = routing.answer_identity("ask")
         context = questions.context_key(
             collection_versions=scope.collection_versions,
             owner_id=scope.owner_id,
