@@ -14,6 +14,7 @@ import asyncio
 import importlib.util
 import time
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -158,10 +159,20 @@ def _local_problem() -> str | None:
     return None
 
 
+def public_url(url: str | None) -> str | None:
+    """A provider's address as shown to users and in errors: without the credentials or query an
+    operator may have put in it (user:password@, ?api-key=); keys belong in MENTORQ_*_API_KEY."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+
+
 async def probe(settings: Settings, provider: str, client: httpx.AsyncClient) -> ProviderProbe:
     """Ask one provider for its models now; never raises: a failure is the probe's error."""
     end = endpoint(settings, provider)
-    found = ProviderProbe(provider, end.configured, False, end.base_url, end.default_model)
+    shown = public_url(end.base_url)
+    found = ProviderProbe(provider, end.configured, False, shown, end.default_model)
     if not end.configured:
         code = KEY_MISSING if provider == "anthropic" else NOT_CONFIGURED
         found.error_code, found.error_detail = code, end.missing
@@ -184,17 +195,17 @@ async def probe(settings: Settings, provider: str, client: httpx.AsyncClient) ->
         status = exc.response.status_code
         if refused_key_code(status):
             found.error_code = KEY_REFUSED
-            found.error_detail = f"{end.base_url} refused the key ({status})"
+            found.error_detail = f"{shown} refused the key ({status})"
         else:
-            found.error_code, found.error_detail = SERVER_ERROR, f"{end.base_url} answered {status}"
+            found.error_code, found.error_detail = SERVER_ERROR, f"{shown} answered {status}"
         return found
     except Exception as exc:  # noqa: BLE001 - refused, timed out, not JSON: all mean "not usable now"
         status = getattr(exc, "status_code", None)  # the ollama client's ResponseError
         if isinstance(status, int) and status >= 0 and not isinstance(exc, httpx.TransportError):
-            found.error_code, found.error_detail = SERVER_ERROR, f"{end.base_url} answered {status}"
+            found.error_code, found.error_detail = SERVER_ERROR, f"{shown} answered {status}"
         else:
             found.error_code = UNREACHABLE
-            found.error_detail = f"{end.base_url} is unreachable: {type(exc).__name__}: {exc}"[:300]
+            found.error_detail = f"{shown} is unreachable: {type(exc).__name__}: {exc}"[:300]
         return found
     found.available = True
     if found.default_model is None and found.models:

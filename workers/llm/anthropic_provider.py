@@ -12,6 +12,7 @@ from typing import Any
 import anthropic
 import httpx2
 
+from core.llm_endpoints import public_url
 from workers.llm.api_errors import api_errors
 from workers.llm.base import (
     DEFAULT_MAX_TOKENS,
@@ -80,7 +81,7 @@ class AnthropicProvider:
 
     @property
     def where(self) -> str:
-        return f"Anthropic at {self.base_url}"
+        return f"Anthropic at {public_url(self.base_url)}"
 
     def _require_client(self) -> anthropic.Anthropic:
         if self._client is None:

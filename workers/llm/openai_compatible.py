@@ -10,6 +10,7 @@ from typing import Any
 import httpx2
 import openai
 
+from core.llm_endpoints import public_url
 from workers.llm.api_errors import api_errors
 from workers.llm.base import (
     DEFAULT_MAX_TOKENS,
@@ -69,7 +70,7 @@ class OpenAICompatibleProvider:
 
     @property
     def where(self) -> str:
-        return f"the OpenAI-compatible server at {self.base_url}"
+        return f"the OpenAI-compatible server at {public_url(self.base_url)}"
 
     def _require_client(self) -> openai.OpenAI:
         if self._client is None:
