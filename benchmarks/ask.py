@@ -1,7 +1,8 @@
-"""Grounded answers through the API: a cache miss beside a cache hit, and the answer cache's hit
-ratio over a replayed list of repeated, paraphrased, negated and different questions.
+"""Grounded answers through the API: a cache miss beside a cache hit, the answer cache's hit
+ratio over a replayed list of repeated, paraphrased, negated and different questions, and the
+cache's rule over the labelled question pairs (false hits, paraphrase hit share).
 
-    .venv/bin/python -m benchmarks.ask [--runs 30]
+    .venv/bin/python -m benchmarks.ask [--runs 30] [--pairs-only]
 
 The real stack (embedded PostgreSQL + Redis, the API under uvicorn, one worker on every queue
 with prefork 2, beat off) with an in-process fake Ollama server that answers at once with a
@@ -17,6 +18,10 @@ Hit ratio: each base question is asked once (a miss that fills the cache), then 
 the same question re-typed (must hit), paraphrases with the same content words (should hit),
 its negation (must never hit) and a different question on the same subject (must never hit).
 A false hit is a negated or different question answered from the cache. Nothing is asserted.
+
+Labelled pairs (benchmarks/data/question_pairs.json, after the stack is stopped; `--pairs-only`
+runs only these, with no stack): each pair through the ask job's rule with the real embedding
+model, beside the rule before issue 23 in the same run (see benchmarks/_question_pairs.py).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import time
 
 import httpx
 
+from benchmarks import _question_pairs
 from benchmarks._harness import (
     argument_parser,
     begin_run,
@@ -129,8 +135,17 @@ def replay(http: httpx.Client) -> dict[str, dict[str, int]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argument_parser(NAME, __doc__)
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument(
+        "--pairs-only",
+        action="store_true",
+        help="only the labelled question pairs (no stack; under a minute)",
+    )
     args: argparse.Namespace = parser.parse_args(argv)
     run = begin_run()
+    if args.pairs_only:
+        results = {"machine": run.machine, "args": vars(args), "question_pairs": _question_pairs.report()}
+        print(f"results: {write_results(f'{NAME}_pairs', results)}  ({run.total.elapsed():.0f} s)")
+        return 0
     fake = FakeOllama(token_delay_s=0.0).start()
     fake.script(LATENCY_QUESTION, LATENCY_ANSWER)
     for base, answer, variants in REPLAY:
@@ -200,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         f"({total_hits}/{should} of those that should hit); false hits: {false_hits}; "
         f"base questions not grounded (so not cached): {counts['base']['ungrounded']}"
     )
+    question_pairs = _question_pairs.report()
     results = {
         "machine": run.machine,
         "args": vars(args),
@@ -209,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         "miss_steps_ms": steps,
         "replay": counts,
         "false_hits": false_hits,
+        "question_pairs": question_pairs,
     }
     print(f"results: {write_results(NAME, results)}  ({run.total.elapsed():.0f} s)")
     return 0

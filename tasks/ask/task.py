@@ -1,4 +1,4 @@
-"""The `ask` kind's body: the cache (exact, then semantic with matching content words), else hybrid
+"""The `ask` kind's body: the cache (exact, then semantic with an equal content signature), else hybrid
 search, a streamed answer, the citation checks, and a cache entry for a grounded answer.
 
 The API already answers exact hits without a job; this looks again because the content versions
@@ -65,7 +65,7 @@ def ask(ctx: JobContext, payload: AskInput) -> AskOutput:
             embed_model=embedded[0],
         )
         lookup = questions.lookup_key(context, payload.question)
-        words = questions.content_words(payload.question)
+        words = questions.content_signature(payload.question)
         hit, match = _cached(session, lookup=lookup, context=context, vector=embedded[1], words=words)
         if hit is not None:
             return AskOutput.model_validate(
@@ -126,7 +126,8 @@ def ask(ctx: JobContext, payload: AskInput) -> AskOutput:
 
 def _cached(session, *, lookup: str, context: str, vector: list[float], words: list[str]):
     """An exact hit, else the nearest earlier question in the same context that is close enough
-    and asks about the same things (equal content words): "is X safe" never answers "is X unsafe"."""
+    and asks the same thing (an equal content signature, core/questions.py): "is X safe" never answers
+    "is X unsafe", nor "is a dog bigger than a cat" its reverse."""
     hit = answer_cache.exact_hit_sync(session, lookup_key=lookup)
     if hit is not None:
         return hit, "exact"
