@@ -5,8 +5,9 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 PIP   := $(PY) -m pip
 STAMP := $(VENV)/.mentorq-installed
-# Debian packages the tests run for real: nginx (the production proxy's config, tests/test_proxy.py)
-# and Chromium (the admin console's browser tests drive it through Playwright; never `playwright install`).
+# Debian packages the tests run for real: nginx (the production proxy's config, tests/test_proxy.py),
+# Chromium (the admin console's browser tests drive it through Playwright; never `playwright install`),
+# and the code sandbox's bubblewrap and libseccomp (workers/sandbox).
 SYSTEM_STAMP := $(VENV)/.system-packages-installed
 
 # A native llama.cpp build segfaults at the first token on these machines; this one works.
@@ -32,8 +33,9 @@ $(PY):
 	python3 -m venv $(VENV)
 
 $(SYSTEM_STAMP): Makefile | $(PY)
-	command -v nginx >/dev/null 2>&1 && test -x /usr/bin/chromium || \
-		(apt-get update -q && apt-get install -y -q nginx-light chromium)
+	command -v nginx >/dev/null 2>&1 && test -x /usr/bin/chromium && command -v bwrap >/dev/null 2>&1 && \
+		test -e /usr/lib/$$(uname -m)-linux-gnu/libseccomp.so.2 || \
+		(apt-get update -q && apt-get install -y -q nginx-light chromium bubblewrap libseccomp2)
 	touch $@
 
 # torch first and pinned: this version is a CPU wheel on this disk, anything else pulls GBs of CUDA.

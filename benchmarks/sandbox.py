@@ -39,7 +39,7 @@ from workers.sandbox.runner import interpreter
 NAME = "sandbox"
 PROGRAM = "def add(a, b):\n    return a + b\n\nassert add(2, 3) == 5\nprint('1 passed')\n"
 LIMITS = SandboxLimits()
-REQUIRED = ("rlimits", "landlock", "seccomp")
+REQUIRED = ("rlimits", "namespaces", "landlock", "seccomp")
 
 
 def bare(folder: Path) -> float:

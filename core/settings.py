@@ -151,7 +151,7 @@ class Settings(BaseSettings):
     sandbox_output_kb: int = Field(1024, ge=1, alias="MENTORQ_SANDBOX_OUTPUT_KB")
     sandbox_processes: int = Field(32, ge=1, alias="MENTORQ_SANDBOX_PROCESSES")
     sandbox_file_kb: int = Field(1024, ge=1, alias="MENTORQ_SANDBOX_FILE_KB")
-    sandbox_require_list: str = Field("rlimits,landlock,seccomp", alias="MENTORQ_SANDBOX_REQUIRE")
+    sandbox_require_list: str = Field("rlimits,namespaces,landlock,seccomp", alias="MENTORQ_SANDBOX_REQUIRE")
 
     # Grounded answers (ask, tutor): the least cosine similarity (embedding model) between a
     # sentence and a passage for the passage to count as supporting it; the answer cache's time to

@@ -57,15 +57,11 @@ def test_a_plain_program_runs_and_its_output_comes_back():
             "output_limit",
         ),
         ("opens a socket", "import socket\nsocket.create_connection(('127.0.0.1', 5432))", "forbidden"),
-        ("reads /etc/passwd", "print(open('/etc/passwd').read())", "forbidden"),
-        (
-            "reads the worker's environment",
-            "import os\nprint(open(f'/proc/{os.getppid()}/environ').read())",
-            "forbidden",
-        ),
         ("kills its parent", "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)", "forbidden"),
-        ("signals every process", "import os, signal\nos.kill(-1, signal.SIGKILL)", "forbidden"),
-        ("writes outside its directory", "open('/tmp/escaped', 'w').write('x')", "forbidden"),
+        ("writes outside its directory", "open('/escaped', 'w').write('x')", "forbidden"),
+        # Host files and /proc are not in its fresh root at all (more in test_sandbox_hostile.py).
+        ("reads /etc/passwd", "print(open('/etc/passwd').read())", "error"),
+        ("reads the worker's environment", "print(open('/proc/1/environ').read())", "error"),
     ],
 )
 def test_escapes_end_with_the_limit_they_hit(name: str, code: str, status: str):
