@@ -9,8 +9,17 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas import JobRead
-from core.exercise_rules import ExerciseDraft, ExerciseType, grounding_note
+from core.code_tests import VisibleTest
+from core.exercise_rules import (
+    AuthoredDraft,
+    ExerciseType,
+    GeneratedExerciseType,
+    TextFormat,
+    grounding_note,
+    learner_order,
+)
 from core.profile_fields import Level
+from core.settings import get_settings
 
 MAX_ANSWER_BYTES = 64 * 1024
 
@@ -27,16 +36,14 @@ class ResourcesRequest(BaseModel):
 class ExerciseCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    exercise_type: ExerciseType
+    exercise_type: GeneratedExerciseType
     topic: str | None = Field(None, min_length=1, max_length=200)
     skills: list[str] = Field(default_factory=list, max_length=10)
     difficulty: Level | None = None
     session_id: uuid.UUID | None = None
 
 
-class VisibleTestRead(BaseModel):
-    name: str
-    code: str
+VisibleTestRead = VisibleTest  # one shape for the exercise job's output and a learner's read
 
 
 class ExerciseRead(BaseModel):
@@ -46,10 +53,19 @@ class ExerciseRead(BaseModel):
     exercise_type: ExerciseType
     source: str = Field(description="generated (for you), authored or gift (by an admin, for everyone)")
     topic: str | None
+    title: str | None = Field(description="the question's name (from GIFT's ::title::)")
+    text_format: TextFormat | None = Field(
+        description="how to render the prompt and choices (Moodle's formats); null when not stated"
+    )
     skills: list[str]
     difficulty: Level | None
     prompt: str
-    choices: list[str] | None
+    blank_at: int | None = Field(
+        description="missing word: where the answer goes, a '_____' at this character offset in the prompt"
+    )
+    choices: list[str] | None = Field(
+        description="multiple choice: in an order fixed for you (the same on every read), not the author's"
+    )
     starter_code: str | None
     visible_tests: list[VisibleTestRead]
     hidden_tests: int
@@ -62,17 +78,27 @@ class ExerciseRead(BaseModel):
     created_at: datetime
 
 
-def exercise_read(exercise: Any) -> ExerciseRead:
-    """An `exercises` row as the learner sees it (never its `key`)."""
+def exercise_read(exercise: Any, *, learner_id: uuid.UUID | None = None) -> ExerciseRead:
+    """An `exercises` row as the learner sees it (never its `key`), its choices in the order fixed for
+    that learner (by default the one it was generated for)."""
+    learner_id = learner_id or exercise.owner_id
+    choices = exercise.choices
+    if choices and learner_id is not None:
+        choices = learner_order(
+            choices, exercise_id=exercise.id, learner_id=learner_id, secret=get_settings().secret_key
+        )
     return ExerciseRead(
         id=exercise.id,
         exercise_type=exercise.exercise_type,  # type: ignore[arg-type]
         source=exercise.source,
         topic=exercise.topic,
+        title=exercise.title,
+        text_format=exercise.text_format,  # type: ignore[arg-type]
         skills=exercise.skills,
         difficulty=exercise.difficulty,  # type: ignore[arg-type]
         prompt=exercise.prompt,
-        choices=exercise.choices,
+        blank_at=exercise.blank_at,
+        choices=choices,
         starter_code=exercise.starter_code,
         visible_tests=[VisibleTestRead(**test) for test in exercise.visible_tests],
         hidden_tests=len(exercise.key.get("hidden_tests", [])),
@@ -106,8 +132,10 @@ class SubmissionList(BaseModel):
     submissions: list[SubmissionRead]
 
 
-class AuthoredExercise(ExerciseDraft):
-    """An admin's exercise with its key, rubric and tests; published through the same gate."""
+class AuthoredExercise(AuthoredDraft):
+    """An admin's exercise with its key (answer, rubric, tests) and what a Moodle question carries (title,
+    format, blank, weights and feedback per option, accepted or numeric answers); published through
+    the same gate."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -53,10 +53,10 @@ NAME = "grading"
 AIM_RATIO = 3.0
 SUBMISSION = "def add(a, b):\n    return a + b\n"
 TESTS = [
-    {"name": "adds small numbers", "code": "assert add(2, 3) == 5"},
-    {"name": "adds negatives", "code": "assert add(-2, -3) == -5"},
+    {"name": "adds small numbers", "call": "add(2, 3)", "expected": "5"},
+    {"name": "adds negatives", "call": "add(-2, -3)", "expected": "-5"},
 ]
-HIDDEN = [{"name": "zero", "code": "assert add(0, 0) == 0", "hidden": True}]
+HIDDEN = [{"name": "zero", "call": "add(0, 0)", "expected": "0", "hidden": True}]
 PRODUCTION_SANDBOX = {"MENTORQ_SANDBOX_CPU_SECONDS": "5", "MENTORQ_SANDBOX_WALL_SECONDS": "10"}
 
 
@@ -117,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         bench_stack(llm_provider="ollama", keep=args.keep, extra_env=PRODUCTION_SANDBOX) as stack,
         tempfile.TemporaryDirectory(prefix="mentorq-bench-grading-") as folder,
     ):
-        Path(folder, "check.py").write_text(SUBMISSION + "\n".join(t["code"] for t in TESTS + HIDDEN) + "\n")
+        checks = "\n".join(f"assert {t['call']} == {t['expected']}" for t in TESTS + HIDDEN)
+        Path(folder, "check.py").write_text(SUBMISSION + checks + "\n")
         # As production splits it: code is graded by cpu workers (which never load a model).
         stack.start_api()
         stack.start_worker("worker", queues="cpu,io,maintenance", concurrency=2)

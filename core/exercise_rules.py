@@ -4,26 +4,30 @@ authored exercises, so an admin's exercise meets the same bar as the model's."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
-from typing import Any, Literal
+import uuid
+from decimal import Decimal, localcontext
+from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
+from core.code_tests import CodeTest, code_test_violations
+from core.learner_model import CORRECT_AT
 from core.profile_fields import Level
 
-ExerciseType = Literal["qa", "multiple_choice", "coding"]
-TEST_NAME = re.compile(r"^[A-Za-z0-9_ .-]{1,100}$")
+ExerciseType = Literal["qa", "multiple_choice", "coding", "numeric"]
+# What the model is asked to write; a numeric exercise is only ever authored (or imported from GIFT).
+GeneratedExerciseType = Literal["qa", "multiple_choice", "coding"]
+# Moodle's text formats: how a site renders the prompt, options and feedback.
+TextFormat = Literal["moodle", "html", "plain", "markdown"]
 MIN_CHOICES, MAX_CHOICES = 3, 6
-
-
-class CodeTest(BaseModel):
-    name: str = Field(
-        min_length=1, max_length=100, description="a short name, shown when a visible test fails"
-    )
-    code: str = Field(
-        min_length=1, max_length=4000, description="Python lines, usually asserts, calling the solution"
-    )
-    hidden: bool = Field(False, description="hidden tests are counted for the learner, never shown")
+BLANK = "_____"  # where a missing-word question's answer goes, as Moodle marks it
+# A number as an author or a learner writes it: ASCII digits, a point for decimals, no thousands
+# separators, and an exponent of at most two digits (so exact arithmetic on it stays small).
+NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,2})?")
+MAX_NUMBER_CHARS = 40
 
 
 class ExerciseDraft(BaseModel):
@@ -50,6 +54,73 @@ class ExerciseDraft(BaseModel):
     cited_chunk_ids: list[int] = Field(default_factory=list, max_length=10)
 
 
+def parse_number(text: str) -> Decimal | None:
+    """The number `text` writes (strictly: see NUMBER), or None."""
+    text = text.strip()
+    if len(text) > MAX_NUMBER_CHARS or not NUMBER.fullmatch(text):
+        return None
+    return Decimal(text)
+
+
+class ChoiceKey(BaseModel):
+    """What one multiple-choice option is worth, in the options' order."""
+
+    weight: float = Field(ge=-1, le=1, description="1 is full marks; Moodle's %50% is 0.5, %-25% is -0.25")
+    feedback: str | None = Field(None, max_length=4000, description="shown to a learner who picks it")
+
+
+class AcceptedAnswer(BaseModel):
+    """A short answer that earns `weight`, matched as Moodle does: case and spacing aside, `*` any text."""
+
+    text: str = Field(min_length=1, max_length=4000)
+    weight: float = Field(1.0, ge=0, le=1)
+    feedback: str | None = Field(None, max_length=4000)
+
+
+class NumericAnswer(BaseModel):
+    """A number that earns `weight` when the learner's is within ± `tolerance` of it (exactly, in decimal)."""
+
+    value: str = Field(max_length=MAX_NUMBER_CHARS, examples=["1822", "3.1416"])
+    tolerance: str = Field("0", max_length=MAX_NUMBER_CHARS)
+    weight: float = Field(1.0, ge=0, le=1)
+    feedback: str | None = Field(None, max_length=4000)
+
+    @field_validator("value", "tolerance")
+    @classmethod
+    def _a_number(cls, text: str) -> str:
+        if parse_number(text) is None:
+            raise ValueError(f"{text!r} is not a number (digits, a point for decimals, an optional exponent)")
+        return text.strip()
+
+    @field_validator("tolerance")
+    @classmethod
+    def _not_negative(cls, text: str) -> str:
+        if Decimal(text) < 0:
+            raise ValueError("a tolerance is not negative")
+        return text
+
+
+class AuthoredDraft(ExerciseDraft):
+    """An exercise an admin writes or imports: a draft plus what Moodle questions carry (a title, the
+    text format, a missing word's blank, feedback and weights per answer, numeric answers). The model
+    is never asked for these (its schema is ExerciseDraft's)."""
+
+    title: str | None = Field(None, max_length=255, description="Moodle's question name")
+    text_format: TextFormat | None = Field(None, description="how the prompt, options and feedback render")
+    blank_at: int | None = Field(
+        None, ge=0, description=f"missing word: where the {BLANK!r} blank stands in the prompt"
+    )
+    general_feedback: str | None = Field(None, max_length=4000, description="shown once answered right")
+    choice_keys: list[ChoiceKey] = Field(
+        default_factory=list, max_length=10, description="multiple choice: one per option, in order"
+    )
+    accepted_answers: list[AcceptedAnswer] = Field(
+        default_factory=list, max_length=20, description="qa: graded exactly against these, not by the model"
+    )
+    numeric_answers: list[NumericAnswer] = Field(default_factory=list, max_length=20)
+    other_feedback: str | None = Field(None, max_length=4000, description="numeric: for any other number")
+
+
 UNGROUNDED_NOTE = "Made from the model's general knowledge: the library has nothing on this topic yet."
 
 
@@ -70,9 +141,10 @@ def rule_violations(draft: ExerciseDraft, exercise_type: str, *, retrieved: set[
     reasons: list[str] = []
     if exercise_type == "multiple_choice":
         options = [normalized(choice) for choice in draft.choices]
-        if not MIN_CHOICES <= len(options) <= MAX_CHOICES:
+        if not (MIN_CHOICES <= len(options) <= MAX_CHOICES or is_true_false(draft.choices)):
             reasons.append(
-                f"a multiple-choice exercise needs {MIN_CHOICES} to {MAX_CHOICES} options, not {len(options)}"
+                f"a multiple-choice exercise needs {MIN_CHOICES} to {MAX_CHOICES} options (or just True and "
+                f"False), not {len(options)}"
             )
         if len(set(options)) != len(options):
             reasons.append("the options are not unique")
@@ -83,27 +155,95 @@ def rule_violations(draft: ExerciseDraft, exercise_type: str, *, retrieved: set[
             reasons.append("the correct answer is not one of the options")
         elif matches > 1:
             reasons.append("more than one option is the correct answer")
+        reasons += _choice_key_violations(draft, options)
     elif exercise_type == "qa":
         if not (draft.answer or "").strip():
             reasons.append("a question needs a reference answer")
+        reasons += _accepted_answer_violations(draft)
+    elif exercise_type == "numeric":
+        reasons += _numeric_violations(draft)
     elif exercise_type == "coding":
         if not (draft.solution_code or "").strip():
             reasons.append("a coding exercise needs a reference solution")
-        if not draft.tests:
-            reasons.append("a coding exercise needs tests")
-        elif all(test.hidden for test in draft.tests):
-            reasons.append("a coding exercise needs at least one visible test")
-        names = [test.name for test in draft.tests]
-        if len(set(names)) != len(names):
-            reasons.append("test names are not unique")
-        if any(not TEST_NAME.match(name) for name in names):
-            reasons.append("a test name has characters other than letters, digits, spaces, '.', '_' and '-'")
+        reasons += code_test_violations(draft.tests)
     else:
         reasons.append(f"unknown exercise type {exercise_type!r}")
+    reasons += _authored_violations(draft, exercise_type)
     if retrieved is not None:
         invented = [chunk_id for chunk_id in draft.cited_chunk_ids if chunk_id not in retrieved]
         if invented:
             reasons.append(f"cites chunks the search did not return: {invented}")
+    return reasons
+
+
+def is_true_false(choices: list[str]) -> bool:
+    """Whether the options are just True and False (Moodle's true/false question)."""
+    return sorted(normalized(choice) for choice in choices) == ["false", "true"]
+
+
+def _choice_key_violations(draft: ExerciseDraft, options: list[str]) -> list[str]:
+    keys = draft.choice_keys if isinstance(draft, AuthoredDraft) else []
+    if not keys:
+        return []
+    if len(keys) != len(options):
+        return [f"choice_keys has {len(keys)} entries for {len(options)} options"]
+    weights = [key.weight for key in keys]
+    reasons = []
+    if 1 not in weights:
+        reasons.append("no option is worth 100%")
+    elif all(weight == 1 for weight in weights):
+        reasons.append("every option is worth 100%: there is nothing to choose")
+    answer = normalized(draft.answer or "")
+    if answer in options and weights[options.index(answer)] != 1:
+        reasons.append("the correct answer is not an option worth 100%")
+    return reasons
+
+
+def _accepted_answer_violations(draft: ExerciseDraft) -> list[str]:
+    accepted = draft.accepted_answers if isinstance(draft, AuthoredDraft) else []
+    if not accepted:
+        return []
+    full_marks = [normalized(answer.text) for answer in accepted if answer.weight == 1]
+    if not full_marks:
+        return ["no accepted answer is worth 100%"]
+    if normalized(draft.answer or "") not in full_marks:
+        return ["the reference answer is not an accepted answer worth 100%"]
+    return []
+
+
+def _numeric_violations(draft: ExerciseDraft) -> list[str]:
+    answers = draft.numeric_answers if isinstance(draft, AuthoredDraft) else []
+    if not answers:
+        return ["a numeric exercise needs at least one numeric answer"]
+    if all(answer.weight != 1 for answer in answers):
+        return ["no numeric answer is worth 100%"]
+    return []
+
+
+# Authored fields that only one type of exercise reads: anywhere else they would be ignored silently.
+TYPE_OF_FIELD = {
+    "choice_keys": "multiple_choice",
+    "accepted_answers": "qa",
+    "numeric_answers": "numeric",
+    "other_feedback": "numeric",
+}
+
+
+def _authored_violations(draft: ExerciseDraft, exercise_type: str) -> list[str]:
+    if not isinstance(draft, AuthoredDraft):
+        return []
+    reasons = [
+        f"{field} is only for a {owner} exercise"
+        for field, owner in TYPE_OF_FIELD.items()
+        if getattr(draft, field) and exercise_type != owner
+    ]
+    if draft.blank_at is not None:
+        after = draft.blank_at + len(BLANK)
+        if draft.prompt[draft.blank_at : after] != BLANK:
+            reasons.append(f"blank_at does not point at a {BLANK!r} blank in the prompt")
+        elif not draft.prompt[after:].strip():
+            # GIFT could not say where the blank is: answers at the end of a question mean "no blank".
+            reasons.append("a missing word's blank needs text after it")
     return reasons
 
 
@@ -114,8 +254,134 @@ def key_of(draft: ExerciseDraft) -> dict[str, Any]:
         "rubric": draft.rubric,
         "solution_code": draft.solution_code,
         "hidden_tests": [test.model_dump() for test in draft.tests if test.hidden],
+    } | _authored_key(draft)
+
+
+def _authored_key(draft: ExerciseDraft) -> dict[str, Any]:
+    if not isinstance(draft, AuthoredDraft):
+        return {}
+    return {
+        "general_feedback": draft.general_feedback,
+        # Without choice_keys the key's `answer` is the one right option (the gate checked the lengths).
+        "scored_choices": [
+            {"text": choice.strip(), **key.model_dump()}
+            for choice, key in zip(draft.choices, draft.choice_keys, strict=True)
+        ]
+        if draft.choice_keys
+        else [],
+        "accepted_answers": [answer.model_dump() for answer in draft.accepted_answers],
+        "numeric_answers": [answer.model_dump() for answer in draft.numeric_answers],
+        "other_feedback": draft.other_feedback,
     }
 
 
 def visible_tests(draft: ExerciseDraft) -> list[dict[str, str]]:
-    return [{"name": test.name, "code": test.code} for test in draft.tests if not test.hidden]
+    return [test.shown() for test in draft.tests if not test.hidden]
+
+
+# --- what code grades alone, and the order a learner sees the options in ---------------------------
+
+
+class Graded(NamedTuple):
+    score: float
+    feedback: str
+
+
+def exact_grade(exercise_type: str, answer: str, key: dict[str, Any]) -> Graded | None:
+    """The grade code decides alone (multiple choice, numeric, a short answer with accepted answers), or
+    None where the model judges (a short answer with only a reference and a rubric)."""
+    if exercise_type == "multiple_choice":
+        score, said = choice_score(answer, key)
+    elif exercise_type == "numeric":
+        score, said = numeric_score(answer, key)
+    elif exercise_type == "qa" and key.get("accepted_answers"):
+        score, said = short_answer_score(answer, key)
+    else:
+        return None
+    if score >= 1:
+        verdict = "Correct."
+    elif score > 0:
+        verdict = f"Partly right: {score:.0%} of the marks."
+    else:
+        verdict = "Not this one."
+    # General feedback usually explains the right answer: kept for a learner who has found it.
+    general = key.get("general_feedback") if score >= CORRECT_AT else None
+    return Graded(score, " ".join(part for part in (verdict, said, general) if part))
+
+
+def choice_score(answer: str, key: dict[str, Any]) -> tuple[float, str | None]:
+    """The chosen option's weight and feedback (the options compared as written, case and spacing aside)."""
+    chosen = normalized(answer)
+    scored = key.get("scored_choices")
+    if not scored:
+        return float(chosen == normalized(key.get("answer") or "")), None
+    for choice in scored:
+        if normalized(choice["text"]) == chosen:
+            return choice["weight"], choice["feedback"]
+    return 0.0, None
+
+
+def numeric_score(answer_text: str, key: dict[str, Any]) -> tuple[float, str | None]:
+    """The best weight among the numeric answers the learner's number is within tolerance of, in exact
+    decimal arithmetic (3.2 is within 0.1 of 3.1); 0 and the other-number feedback otherwise. (Moodle
+    takes the first match in the author's order: the same grade whenever, as usual, the best is first.)"""
+    number = parse_number(answer_text)
+    if number is None:
+        return 0.0, "That is not a number."
+    best: dict[str, Any] | None = None
+    # NUMBER bounds digits and exponents, so 300 digits make every difference below exact.
+    with localcontext(prec=300):
+        for candidate in key.get("numeric_answers") or []:
+            within = abs(number - Decimal(candidate["value"])) <= Decimal(candidate["tolerance"])
+            if within and (best is None or candidate["weight"] > best["weight"]):
+                best = candidate
+    if best is None:
+        return 0.0, key.get("other_feedback")
+    return best["weight"], best["feedback"]
+
+
+def short_answer_score(answer: str, key: dict[str, Any]) -> tuple[float, str | None]:
+    """The best weight among the accepted answers the learner's matches as Moodle matches them: case
+    and runs of spaces aside, `*` standing for any text (`\\*` for a star)."""
+    said = normalized(answer)
+    best: dict[str, Any] | None = None
+    for accepted in key.get("accepted_answers") or []:
+        if _wildcard_match(accepted["text"], said) and (best is None or accepted["weight"] > best["weight"]):
+            best = accepted
+    if best is None:
+        return 0.0, None
+    return best["weight"], best["feedback"]
+
+
+def _wildcard_match(pattern: str, text: str) -> bool:
+    """Whether `text` is `pattern` with each `*` standing for any text. Matched piece by piece, leftmost
+    first (right for stars alone), never by a backtracking regex a crafted answer could make slow."""
+    parts = [part.replace("\\*", "*") for part in re.split(r"(?<!\\)\*+", normalized(pattern))]
+    if len(parts) == 1:
+        return text == parts[0]
+    first, *middle, last = parts
+    start, end = len(first), len(text) - len(last)
+    if end < start or not text.startswith(first) or not text.endswith(last):
+        return False
+    for part in middle:
+        found = text.find(part, start, end)
+        if found < 0:
+            return False
+        start = found + len(part)
+    return True
+
+
+def learner_order(
+    choices: list[str], *, exercise_id: uuid.UUID, learner_id: uuid.UUID, secret: str
+) -> list[str]:
+    """The options in the order this learner sees them: the same on every read, different between
+    learners, and not computable without the server's secret (so the stored order, which may put the
+    right option first, cannot be recovered from it). True and False keep their order, as in Moodle."""
+    if is_true_false(choices):
+        return list(choices)
+
+    def rank(indexed: tuple[int, str]) -> bytes:
+        message = f"{exercise_id}:{learner_id}:{indexed[0]}".encode()
+        return hmac.new(secret.encode(), message, hashlib.sha256).digest()
+
+    return [choice for _, choice in sorted(enumerate(choices), key=rank)]

@@ -28,6 +28,7 @@ async def create_exercise(
 
 @router.post("/gift", response_model=GiftImported, status_code=202)
 async def import_gift(request: GiftImport, session: SessionDep, user: CurrentUser) -> GiftImported:
-    """Import a Moodle GIFT file: multiple-choice and short-answer questions each become an
-    `exercise` job; the rest (and questions the rules refuse) are listed with the reason."""
+    """Import a Moodle GIFT file: multiple-choice, true/false, short-answer and numeric questions each
+    become an `exercise` job, as written; the rest (essay, matching, multiple-answer, what Moodle would
+    misread, and questions the gate's rules refuse) are listed with the line, title and reason."""
     return await exercise_service.import_gift(session, user=user, request=request)

@@ -52,16 +52,18 @@ async def request_exercise(
     responses={**problems(403, 404, 422), 200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
 async def export_gift(exercise_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> PlainTextResponse:
-    """The exercise in Moodle's GIFT format, key included (admins; multiple choice and short answer)."""
+    """The exercise in Moodle's GIFT format, key included (admins): multiple choice and true/false, short
+    answers with accepted answers, numeric; `422 gift_unsupported` says why another has no GIFT form."""
     text = await exercise_service.export_gift(session, user=user, exercise_id=exercise_id)
     return PlainTextResponse(text, media_type="text/plain; charset=utf-8")
 
 
 @router.get("/exercises/{exercise_id}", response_model=ExerciseRead, responses=problems(404))
 async def read_exercise(exercise_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> ExerciseRead:
-    """An exercise you may answer: its prompt, choices, starter code, visible tests and hints."""
+    """An exercise you may answer: its prompt, choices (in an order fixed for you), starter code, visible
+    tests and hints."""
     exercise = await exercise_service.visible_exercise(session, user=user, exercise_id=exercise_id)
-    return exercise_read(exercise)
+    return exercise_read(exercise, learner_id=user.id)
 
 
 @router.post(
@@ -77,8 +79,8 @@ async def submit_answer(
     user: CurrentUser,
     response: Response,
 ) -> JobRead:
-    """Queue a `grade` job for your answer (multiple choice: one of the choices as written; coding:
-    the code)."""
+    """Queue a `grade` job for your answer (multiple choice: one of the choices as written; numeric: a
+    number; coding: the code)."""
     job = await exercise_service.submit(session, user=user, exercise_id=exercise_id, answer=request.answer)
     response.headers["Location"] = f"/v1/jobs/{job.id}"
     return job

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, Text, UniqueConstraint, func
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, Text, UniqueConstraint, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -27,8 +27,11 @@ class Exercise(Base):
         ForeignKey("learning_sessions.id", ondelete="SET NULL")
     )
     source: Mapped[str] = mapped_column(Text)  # generated | authored | gift
-    exercise_type: Mapped[str] = mapped_column(Text)  # qa | multiple_choice | coding
+    exercise_type: Mapped[str] = mapped_column(Text)  # qa | multiple_choice | coding | numeric
     topic: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)  # a Moodle question's name
+    text_format: Mapped[str | None] = mapped_column(Text)  # moodle | html | plain | markdown
+    blank_at: Mapped[int | None] = mapped_column(Integer)  # a missing word's "_____" in the prompt
     skills: Mapped[list[str]] = mapped_column(JSONB, default=list)
     difficulty: Mapped[str | None] = mapped_column(Text)
     prompt: Mapped[str] = mapped_column(Text)
@@ -64,5 +67,7 @@ class Submission(Base):
     __table_args__ = (
         UniqueConstraint("exercise_id", "user_id", "attempt", name="uq_submissions_attempt"),
         Index("ix_submissions_user", "user_id"),
+        # The reconciler's: submissions still being graded (db/submissions.py).
+        Index("ix_submissions_grading", "created_at", postgresql_where=text("status = 'grading'")),
     )
     __mapper_args__ = {"eager_defaults": True}

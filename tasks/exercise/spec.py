@@ -8,7 +8,8 @@ import uuid
 from pydantic import BaseModel, ConfigDict, Field
 
 from core import lanes
-from core.exercise_rules import ExerciseDraft, ExerciseType
+from core.code_tests import VisibleTest
+from core.exercise_rules import AuthoredDraft, ExerciseType, TextFormat
 from core.jobspec import JobSpec
 from core.profile_fields import Level
 
@@ -24,12 +25,7 @@ class ExerciseInput(BaseModel):
     topic: str | None = Field(None, max_length=200)
     skills: list[str] = Field(default_factory=list, max_length=10)
     difficulty: Level | None = None
-    authored: ExerciseDraft | None = None
-
-
-class VisibleTest(BaseModel):
-    name: str
-    code: str
+    authored: AuthoredDraft | None = None
 
 
 class ExerciseOutput(BaseModel):
@@ -39,9 +35,13 @@ class ExerciseOutput(BaseModel):
     exercise_id: uuid.UUID
     exercise_type: ExerciseType
     topic: str | None
+    title: str | None = None
+    text_format: TextFormat | None = None
     skills: list[str]
     difficulty: Level | None
     prompt: str
+    blank_at: int | None = None
+    # Multiple choice: in the order the learner it was made for sees them (an admin's in the author's).
     choices: list[str] | None
     starter_code: str | None
     visible_tests: list[VisibleTest]

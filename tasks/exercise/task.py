@@ -11,7 +11,16 @@ from __future__ import annotations
 import json
 import uuid
 
-from core.exercise_rules import ExerciseDraft, grounding_note, key_of, rule_violations, visible_tests
+from core.exercise_rules import (
+    AuthoredDraft,
+    ExerciseDraft,
+    grounding_note,
+    key_of,
+    learner_order,
+    rule_violations,
+    visible_tests,
+)
+from core.settings import get_settings
 from db import profiles, progress
 from db.instructions import ActiveInstructions
 from db.models import Exercise, Job, User
@@ -46,9 +55,10 @@ correct. "rubric": one sentence on why the answer is right.""",
 sentences; "rubric" lists what a full answer must contain.""",
     "coding": """A small Python function to write: "prompt" says what the function does and its name;
 "starter_code" is the function's signature with a body of `pass` (it must fail the tests);
-"solution_code" is a correct implementation; "tests" are 2 to 5 tests, each {"name", "code",
-"hidden"}, where "code" is one or more Python assert lines calling the function; mark one test
-"hidden": true.""",
+"solution_code" is a correct implementation; "tests" are 2 to 5 tests, each {"name", "call",
+"expected", "hidden"}, where "call" is one Python expression calling the function, like "add(2, 3)",
+and "expected" is the value it must return, written as a Python literal, like "5" or "[1, 2]" or
+"'abc'"; mark one test "hidden": true.""",
 }
 
 
@@ -129,7 +139,7 @@ def gate(draft: ExerciseDraft, exercise_type: str, *, retrieved: set[int] | None
         failing = [outcome.name for outcome in solution.outcomes if outcome.outcome != "passed"]
         reasons.append(f"the reference solution fails its own tests: {failing}")
     starter = run_tests(draft.starter_code or "", tests)
-    if starter.all_passed:
+    if starter.all_scored_passed:
         reasons.append("the starter code already passes every test")
     return reasons
 
@@ -196,6 +206,7 @@ def _publish(
 ) -> ExerciseOutput:
     ctx.progress("publishing")
     skills = list(dict.fromkeys([*payload.skills, *draft.skills]))[:10]
+    authored = draft if isinstance(draft, AuthoredDraft) else None  # a model's draft has no title or blank
     with unit_of_work() as session:
         job = session.get(Job, ctx.job_id)
         exercise = Exercise(
@@ -205,6 +216,9 @@ def _publish(
             source=source,
             exercise_type=payload.exercise_type,
             topic=topic,
+            title=authored.title if authored else None,
+            text_format=authored.text_format if authored else None,
+            blank_at=authored.blank_at if authored else None,
             skills=skills,
             difficulty=payload.difficulty or draft.difficulty,
             prompt=draft.prompt,
@@ -221,14 +235,22 @@ def _publish(
         session.add(exercise)
         session.flush()
         exercise_id = exercise.id
+    choices = exercise.choices
+    if choices and owner_id is not None:  # the learner's own order, as GET /api/learning/exercises/{id}
+        choices = learner_order(
+            choices, exercise_id=exercise_id, learner_id=owner_id, secret=get_settings().secret_key
+        )
     return ExerciseOutput(
         exercise_id=exercise_id,
         exercise_type=payload.exercise_type,
         topic=topic,
+        title=exercise.title,
+        text_format=exercise.text_format,  # type: ignore[arg-type]
         skills=skills,
         difficulty=exercise.difficulty,
         prompt=exercise.prompt,
-        choices=exercise.choices,
+        blank_at=exercise.blank_at,
+        choices=choices,
         starter_code=exercise.starter_code,
         visible_tests=[VisibleTest(**test) for test in exercise.visible_tests],
         hidden_tests=len(exercise.key["hidden_tests"]),

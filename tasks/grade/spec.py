@@ -1,7 +1,8 @@
-"""The `grade` kind: grade one submission. Multiple choice is exact; code runs against the exercise's
-tests in the sandbox; a short answer near-identical to the reference is correct at once, and any
-other goes to the model with the rubric (the `judge` stage, on a gpu worker). The result moves the
-learner model like a progress event."""
+"""The `grade` kind: grade one submission. Multiple choice, numeric and a short answer with accepted
+answers (GIFT's) are graded exactly in code, weights included; code runs against the exercise's
+tests in the sandbox; another short answer near-identical to the reference is correct at once, and
+any other goes to the model with the rubric (the `judge` stage, on a gpu worker). The result moves
+the learner model like a progress event."""
 
 from __future__ import annotations
 
@@ -37,6 +38,9 @@ class TestSummary(BaseModel):
     total: int
     failed_visible: list[str] = Field(description="names of the visible tests that failed")
     hidden_failed: int = Field(description="hidden tests failed (never named)")
+    # Assert tests run beside the learner's code, which could forge their outcome: shown, not scored.
+    checks_passed: int = 0
+    checks_total: int = 0
 
 
 class MasteryChange(BaseModel):

@@ -4,18 +4,18 @@ in one transaction (a redelivered grade job finds the submission graded and does
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime
 
 from rapidfuzz import fuzz
 
-from core.exercise_rules import normalized
+from core.exercise_rules import exact_grade, normalized
 from core.learner_model import CORRECT_AT, bkt_parameters
 from db import progress
 from db.models import Exercise, Submission
 from db.unit_of_work import unit_of_work
+from tasks.grade.reference_leaks import without_reference
 from tasks.grade.spec import SPEC, GradeInput, GradeOutput, JudgeAnswer, MasteryChange, TestSummary
-from workers.code_tests import run_tests
+from workers.code_tests import TestRun, run_tests
 from workers.errors import JobFailure, NextStage
 from workers.instructions import load as load_instructions
 from workers.instructions import system_prompt
@@ -24,13 +24,13 @@ from workers.llm.structured import chat_structured, generation_schema
 from workers.runtime import JobContext, job_task
 
 NEAR_IDENTICAL = 90  # rapidfuzz token_sort_ratio to the reference: correct without asking the model
-LEAK_SCORE = 90  # feedback sentences this close to the reference answer are removed
 LIMIT_MESSAGES = {
     "timeout": "Your code ran out of time (an endless loop, or far too slow).",
     "memory": "Your code used more memory than allowed.",
     "output_limit": "Your code printed or wrote more output than allowed.",
     "forbidden": "Your code tried something the sandbox does not allow (network, files outside its folder, "
     "new processes or signals).",
+    "no_result": "Your code ended before every test could run.",
 }
 
 # Instructions (versioned, /v1/admin/instructions) come first; this contract is what the checks use.
@@ -62,10 +62,9 @@ def grade(ctx: JobContext, payload: GradeInput) -> GradeOutput | NextStage:
         return _already_graded(payload)
     submission, exercise = loaded
     ctx.progress("grading", None, exercise.exercise_type)
-    if exercise.exercise_type == "multiple_choice":
-        correct = normalized(submission.answer) == normalized(exercise.key["answer"] or "")
-        feedback = "Correct." if correct else "Not this one."
-        return _record(submission, exercise, score=float(correct), feedback=feedback, graded_by="exact")
+    # Multiple choice, numeric and a short answer with accepted answers: decided in code, weights included.
+    if (graded := exact_grade(exercise.exercise_type, submission.answer, exercise.key)) is not None:
+        return _record(submission, exercise, score=graded.score, feedback=graded.feedback, graded_by="exact")
     if exercise.exercise_type == "coding":
         return _grade_code(ctx, submission, exercise)
     reference = exercise.key.get("answer") or ""
@@ -101,14 +100,16 @@ def judge(ctx: JobContext, payload: GradeInput) -> GradeOutput:
         validate=JudgeAnswer.model_validate,
         options={"temperature": 0, "max_tokens": 512},
     )
+    # Whatever the model wrote, no sentence of it names the answer (reference_leaks.py).
+    known = f"{exercise.prompt}\n{submission.answer}"
     return _record(
         submission,
         exercise,
         # `correct` follows the score, whatever the model said beside it (one rule for every grader).
         score=answer.score,
-        feedback=_without_reference(answer.feedback, reference) or "Graded.",
-        mistakes=[kept for m in answer.mistakes if (kept := _without_reference(m, reference))],
-        hint=_without_reference(answer.hint_for_next_try, reference),
+        feedback=without_reference(answer.feedback, reference, known=known) or "Graded.",
+        mistakes=[kept for m in answer.mistakes if (kept := without_reference(m, reference, known=known))],
+        hint=without_reference(answer.hint_for_next_try, reference, known=known),
         graded_by="model",
     )
 
@@ -121,36 +122,50 @@ def _grade_code(ctx: JobContext, submission: Submission, exercise: Exercise) -> 
         raise JobFailure(
             "sandbox_unavailable", "this worker's host lacks a sandbox layer the deployment requires"
         )
-    failed_visible = [o.name for o in run.outcomes if not o.hidden and o.outcome != "passed"]
-    hidden_failed = sum(1 for o in run.outcomes if o.hidden and o.outcome != "passed")
-    summary = TestSummary(
-        passed=run.passed, total=run.total, failed_visible=failed_visible, hidden_failed=hidden_failed
-    )
-    parts = [f"{run.passed} of {run.total} tests passed."]
-    if failed_visible:
-        parts.append("Failing: " + ", ".join(failed_visible) + ".")
-    if hidden_failed:
-        parts.append(f"{hidden_failed} hidden test{'s' if hidden_failed > 1 else ''} failed.")
-    if run.limit:
-        parts.append(LIMIT_MESSAGES.get(run.limit, ""))
+    if run.total == 0:
+        raise JobFailure(
+            "exercise_not_gradable",
+            "this exercise has no test whose verdict the grader decides (only assert tests, which run "
+            "beside the learner's code); an admin must give it call or stdin tests",
+        )
     return _record(
         submission,
         exercise,
-        score=run.passed / run.total if run.total else 0.0,
-        feedback=" ".join(part for part in parts if part),
+        score=run.passed / run.total,
+        feedback=_code_feedback(run),
         graded_by="sandbox",
-        tests=summary,
+        tests=_summary(run),
         limit=run.limit,
     )
 
 
-def _without_reference(text: str, reference: str) -> str:
-    """The text minus any sentence that quotes the reference answer (the model was told not to)."""
-    if len(reference) < 20:
-        return text.strip()
-    sentences = re.split(r"(?<=[.!?])\s+", text.strip())
-    kept = [s for s in sentences if fuzz.partial_ratio(normalized(reference), normalized(s)) < LEAK_SCORE]
-    return " ".join(kept)
+def _summary(run: TestRun) -> TestSummary:
+    checks = [o for o in run.outcomes if not o.scored and not o.hidden]
+    return TestSummary(
+        passed=run.passed,
+        total=run.total,
+        failed_visible=[o.name for o in run.outcomes if not o.hidden and o.outcome != "passed"],
+        hidden_failed=sum(1 for o in run.scored if o.hidden and o.outcome != "passed"),
+        checks_passed=sum(1 for o in checks if o.outcome == "passed"),
+        checks_total=len(checks),
+    )
+
+
+def _code_feedback(run: TestRun) -> str:
+    summary = _summary(run)
+    parts = [f"{summary.passed} of {summary.total} tests passed."]
+    if summary.failed_visible:
+        parts.append("Failing: " + ", ".join(summary.failed_visible) + ".")
+    if summary.hidden_failed:
+        parts.append(f"{summary.hidden_failed} hidden test{'s' if summary.hidden_failed > 1 else ''} failed.")
+    if summary.checks_total:
+        parts.append(
+            f"{summary.checks_passed} of {summary.checks_total} checks passed (checks are not scored)."
+        )
+    limit = run.limit or next((o.outcome for o in run.outcomes if o.outcome == "no_result"), None)
+    if limit:
+        parts.append(LIMIT_MESSAGES.get(limit, ""))
+    return " ".join(part for part in parts if part)
 
 
 def _record(

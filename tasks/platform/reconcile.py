@@ -13,7 +13,7 @@ from core.channels import BROKER_EPOCH_KEY
 from core.platform_tasks import RECONCILE
 from core.redis_clients import get_redis
 from core.settings import get_settings
-from db import admission
+from db import admission, submissions
 from db import jobs as job_queries
 from db import webhooks as webhook_queries
 from db.models import Job
@@ -36,7 +36,7 @@ def reconcile() -> dict[str, int]:
     """Re-publish unpublished and lost jobs, requeue or fail jobs of dead workers, queue due webhook
     messages. Safe to run anywhere, any time: what it sends goes when its transaction commits."""
     settings = get_settings()
-    counts = {"dispatched": 0, "requeued": 0, "failed": 0, "released": 0, "webhooks": 0}
+    counts = {"dispatched": 0, "requeued": 0, "failed": 0, "released": 0, "webhooks": 0, "submissions": 0}
     with unit_of_work() as session:
         if not session.execute(
             text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RECONCILE_LOCK}
@@ -69,6 +69,9 @@ def reconcile() -> dict[str, int]:
         due = webhook_queries.due_deliveries(session, limit=BATCH)
         outbox(session).deliveries.extend(due)
         counts["webhooks"] = len(due)
+        # Submissions whose grade job ended without a grade (failed, canceled, gone): never left
+        # `grading` for good.
+        counts["submissions"] = submissions.fail_ungraded(session, limit=BATCH)
     if lost is not None and len(lost) < BATCH:
         # Only now, with every lost job sent again: a pass that failed or stopped at BATCH leaves
         # the marker unset, so the next run takes up the rest.

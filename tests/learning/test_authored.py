@@ -82,31 +82,31 @@ def test_gift_in_and_out(admin_client: ApiClient, client: ApiClient):
     response = admin_client.post("/v1/admin/exercises/gift", json={"text": GIFT, "skills": ["trivia"]})
     assert response.status_code == 202, response.text
     imported = response.json()
-    # True/false has two options: the gate's rule (3 to 6) refuses it; matching is not supported.
-    assert sorted(s["line"] for s in imported["skipped"]) == [10, 12]
-    assert len(imported["jobs"]) == 2
+    # True/false is a two-option multiple choice the gate accepts; matching is not supported.
+    assert [(s["line"], s["title"]) for s in imported["skipped"]] == [(12, "Pairs")]
+    assert "matching" in imported["skipped"][0]["reason"]
+    assert len(imported["jobs"]) == 3
     outputs = [wait_job(admin_client, job["id"])["output"] for job in imported["jobs"]]
-    by_type = {output["exercise_type"]: output for output in outputs}
-    assert by_type["multiple_choice"]["choices"] == ["the Seine", "the Thames", "the Danube"]
-    assert by_type["qa"]["prompt"] == "Two plus two = ?"
+    by_prompt = {output["prompt"]: output for output in outputs}
+    rivers = by_prompt["Which river runs through Paris?"]
+    assert rivers["title"] == "Rivers" and rivers["choices"] == ["the Seine", "the Thames", "the Danube"]
+    assert by_prompt["Two plus two = ?"]["exercise_type"] == "qa"
+    assert by_prompt["The sky is blue."]["choices"] == ["True", "False"]
 
-    exported = admin_client.get(f"/api/learning/exercises/{by_type['multiple_choice']['exercise_id']}.gift")
+    exported = admin_client.get(f"/api/learning/exercises/{rivers['exercise_id']}.gift")
     assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/plain")
     (question,), skipped = parse(exported.text)
-    assert (
-        not skipped
-        and question.draft.answer == "the Seine"
-        and question.draft.choices[1:]
-        == [
-            "the Thames",
-            "the Danube",
-        ]
-    )
+    assert not skipped and question.title == "Rivers" and question.draft.answer == "the Seine"
+    assert question.draft.choices == ["the Seine", "the Thames", "the Danube"]
+    assert question.draft.choice_keys[2].feedback == "no, that is Vienna"
     coding = run(admin_client, "/v1/admin/exercises", CODING)["output"]["exercise_id"]
     refused = admin_client.get(f"/api/learning/exercises/{coding}.gift")
     assert (refused.status_code, refused.json()["code"]) == (422, "gift_unsupported")
-    # The imported short answer's reference is its first =answer: "4" grades at once.
-    answered = client.post(
-        f"/api/learning/exercises/{by_type['qa']['exercise_id']}/submissions", json={"answer": "4"}
-    )
-    assert wait_job(client, answered.json()["id"])["output"]["graded_by"] == "fuzzy"
+    # Every =answer of an imported short answer is accepted, matched in code as Moodle matches them.
+    for answer in ("4", "Four"):
+        answered = client.post(
+            f"/api/learning/exercises/{by_prompt['Two plus two = ?']['exercise_id']}/submissions",
+            json={"answer": answer},
+        )
+        graded = wait_job(client, answered.json()["id"])["output"]
+        assert (graded["graded_by"], graded["score"]) == ("exact", 1.0)

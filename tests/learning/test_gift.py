@@ -1,10 +1,88 @@
-"""The GIFT reader and writer, without the stack."""
+"""The GIFT reader and writer, without the stack: a corpus of questions shaped like the ones Moodle users
+write, each with its exact import or refusal, and every import written back and read again."""
 
 from __future__ import annotations
 
+import json
+import random
+from pathlib import Path
+
 import pytest
 
-from core.gift import format_exercise, parse
+from core.exercise_rules import BLANK, AcceptedAnswer, AuthoredDraft, ChoiceKey, NumericAnswer
+from core.gift import GiftQuestion, format_question, gift_view, parse
+
+DATA = Path(__file__).parent / "data"
+CORPUS = (DATA / "gift_corpus.gift").read_text()
+EXPECTED = json.loads((DATA / "gift_corpus.json").read_text())
+IMPORTED, SKIPPED = parse(CORPUS)
+
+
+def test_the_corpus_imports_exactly_as_expected():
+    assert len(EXPECTED) >= 60
+    got = [
+        {"line": q.line, "type": q.exercise_type, "draft": q.draft.model_dump(exclude_defaults=True)}
+        for q in IMPORTED
+    ]
+    got += [{"line": s.line, "title": s.title, "refused": s.reason} for s in SKIPPED]
+    got.sort(key=lambda item: item["line"])
+    for expected, actual in zip(EXPECTED, got, strict=True):
+        assert actual == expected
+
+
+def test_the_corpus_covers_every_kind_and_every_refusal():
+    kinds = {q.exercise_type for q in IMPORTED}
+    assert kinds == {"multiple_choice", "qa", "numeric"}
+    drafts = [q.draft for q in IMPORTED]
+    assert any(d.choices == ["True", "False"] for d in drafts)
+    assert any(d.blank_at is not None for d in drafts if d.numeric_answers)
+    assert any(k.weight < 0 for d in drafts for k in d.choice_keys)
+    assert any(sum(k.weight == 1 for k in d.choice_keys) > 1 for d in drafts)
+    assert {d.text_format for d in drafts} == {"moodle", "html", "markdown"}
+    reasons = " ".join(s.reason for s in SKIPPED)
+    for kind in ("essay", "matching", "multiple-answer", "description", "category"):
+        assert kind in reasons
+
+
+@pytest.mark.parametrize("question", IMPORTED, ids=lambda q: q.title or f"line {q.line}")
+def test_every_imported_question_exports_and_reads_back_the_same(question: GiftQuestion):
+    written = format_question(question.exercise_type, question.draft)
+    (again,), skipped = parse(written)
+    assert not skipped
+    assert again.exercise_type == question.exercise_type
+    assert again.draft == question.draft
+    assert format_question(again.exercise_type, again.draft) == written  # a fixed point
+
+
+def test_the_issue_cases():
+    (missing_word,), _ = parse("Grant is {~buried =entombed ~living} in Grant's tomb.")
+    assert (
+        missing_word.draft.prompt == f"Grant is {BLANK} in Grant's tomb." and missing_word.draft.blank_at == 9
+    )
+    (tagged,), _ = parse("What colour is the sky? {=[plain]blue ~green ~red}")
+    assert tagged.draft.choices == ["blue", "green", "red"]
+    (general,), _ = parse("Pick one. {=a ~b ~c ####Because a.}")
+    assert general.draft.choices == ["a", "b", "c"] and general.draft.general_feedback == "Because a."
+    (titled,), _ = parse("::Ratio 1\\:2:: Simplify 2\\:4 {=1\\:2 ~2\\:1 ~1\\:4}")
+    assert (titled.title, titled.draft.prompt, titled.draft.choices[0]) == (
+        "Ratio 1:2",
+        "Simplify 2:4",
+        "1:2",
+    )
+    (true_false,), _ = parse("The sky is blue. {T#It is blue.#Yes.}")
+    assert true_false.draft.choice_keys[1].feedback == "It is blue."
+    (arrow,), _ = parse("Which means implies? {=-> ~<- ~<->}")
+    assert arrow.draft.answer == "->"
+    (weighted,), _ = parse("Pick {=%100%a ~b ~c}")
+    assert weighted.draft.choices == ["a", "b", "c"]
+    (commented,), _ = parse("Pick one {\n=a\n// a comment line inside the question\n~b\n~c\n}")
+    assert commented.draft.choices == ["a", "b", "c"]
+    (first_wrong,), _ = parse("Which is right? {~wrong =right ~other}")
+    assert first_wrong.draft.choices == ["wrong", "right", "other"] and first_wrong.draft.answer == "right"
+    written = format_question(
+        "qa", AuthoredDraft(prompt="Path?", answer="C:\\", accepted_answers=[{"text": "C:\\"}])
+    )
+    assert "C\\:\\\\" in written and parse(written)[0][0].draft.answer == "C:\\"
 
 
 def test_weights_feedback_escapes_and_format_tags_are_understood():
@@ -12,16 +90,19 @@ def test_weights_feedback_escapes_and_format_tags_are_understood():
     assert not skipped
     assert question.draft.prompt == "What is 50\\% of 10{?}"
     assert question.draft.choices == ["5", "10", "50"] and question.draft.answer == "5"
+    assert [key.weight for key in question.draft.choice_keys] == [1, -0.5, 0]
+    assert question.draft.choice_keys[1].feedback == "no" and question.draft.text_format == "markdown"
 
 
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
         ("Write an essay. {}", "an essay question"),
-        ("How many? {#4:1}", "a numeric question"),
-        ("::T:: Pick {=a ~b =c}", "exactly one =right answer"),
         ("No braces here", "no answer block"),
         ("$CATEGORY: course/unit", "a category line"),
+        ("Match {=a -> 1 =b -> 2}", "a matching question"),
+        ("Tick {~%50%a ~%50%b ~%-100%c}", "a multiple-answer question"),
+        ("::T Pick {=a ~b ~c}", "a title without its closing '::'"),
     ],
 )
 def test_what_cannot_be_graded_is_skipped_with_the_reason(text: str, reason: str):
@@ -29,16 +110,161 @@ def test_what_cannot_be_graded_is_skipped_with_the_reason(text: str, reason: str
     assert not questions and reason in skipped.reason and skipped.line == 1
 
 
+def test_what_the_old_importer_refused_for_a_wrong_reason_now_imports():
+    # Numeric questions, and two options worth 100% (valid in Moodle: either one earns full marks).
+    (numeric,), _ = parse("How many? {#4:1}")
+    assert numeric.exercise_type == "numeric" and numeric.draft.numeric_answers[0].tolerance == "1"
+    (two_right,), _ = parse("::T:: Pick {=a ~b =c}")
+    assert [key.weight for key in two_right.draft.choice_keys] == [1, 0, 1]
+
+
+def test_only_the_four_format_tags_are_read():
+    questions, _ = parse("[plain {=a ~b ~c}\n\n[HTML]Pick {=a ~b ~c}\n\n[plain]Pick {=a ~b ~c}")
+    assert [(q.draft.text_format, q.draft.prompt) for q in questions] == [
+        ("moodle", "[plain"),
+        ("moodle", "[HTML]Pick"),
+        ("plain", "Pick"),
+    ]
+
+
+def test_files_as_editors_save_them():
+    text = "\ufeff// saved on Windows\r\n::A:: One? {=1 ~2 ~3}\r\n\r\n::B:: Two? {=2 ~1 ~3}\r\n"
+    questions, skipped = parse(text)
+    assert not skipped and [(q.line, q.title) for q in questions] == [(2, "A"), (4, "B")]
+    old_mac = "::A:: One? {=1 ~2 ~3}\r\r::B:: Two?\r{=2 ~1 ~3}"
+    assert [q.draft.prompt for q in parse(old_mac)[0]] == ["One?", "Two?"]
+
+
 def test_a_written_question_reads_back_the_same():
-    text = format_exercise(
+    draft = AuthoredDraft(
+        prompt="x = {1}? // not a comment",
         title="a: title",
-        exercise_type="multiple_choice",
-        prompt="x = {1}?",
         choices=["~a", "=b", "#c"],
         answer="=b",
     )
-    (question,), _ = parse(text)
-    assert (question.title, question.draft.prompt) == ("a: title", "x = {1}?")
-    assert question.draft.choices == ["=b", "~a", "#c"] and question.draft.answer == "=b"
+    (question,), _ = parse(format_question("multiple_choice", draft))
+    assert (question.title, question.draft.prompt) == ("a: title", "x = {1}? // not a comment")
+    # The author's order is kept (the correct option is no longer moved first).
+    assert question.draft.choices == ["~a", "=b", "#c"] and question.draft.answer == "=b"
     with pytest.raises(ValueError, match="no GIFT form"):
-        format_exercise(title="t", exercise_type="coding", prompt="p", choices=None, answer="")
+        format_question("coding", AuthoredDraft(prompt="p"))
+
+
+def test_texts_that_would_read_as_syntax_are_written_so_they_do_not():
+    draft = AuthoredDraft(
+        prompt="[html] is a format tag, \\n a newline",
+        choices=["%50% of them", "[plain]x", "a\\", "->"],
+        choice_keys=[ChoiceKey(weight=1), ChoiceKey(weight=0), ChoiceKey(weight=0.5), ChoiceKey(weight=-1)],
+        answer="%50% of them",
+        general_feedback="####",
+    )
+    (question,), skipped = parse(format_question("multiple_choice", draft))
+    assert not skipped and gift_view("multiple_choice", question.draft) == gift_view("multiple_choice", draft)
+    comment = AuthoredDraft(prompt="// is a C comment. True?", choices=["True", "False"], answer="True")
+    (read,), _ = parse(format_question("multiple_choice", comment))
+    assert read.draft.prompt == comment.prompt
+
+
+def test_what_gift_cannot_hold_is_refused_on_export_with_the_reason():
+    rubric = AuthoredDraft(prompt="Explain osmosis.", answer="Water moves...", rubric="mentions membranes")
+    with pytest.raises(ValueError, match="graded by the model"):
+        format_question("qa", rubric)
+    arrows = AuthoredDraft(
+        prompt="Arrow?", answer="->", accepted_answers=[AcceptedAnswer(text="->"), AcceptedAnswer(text="=>")]
+    )
+    with pytest.raises(ValueError, match="matching question"):
+        format_question("qa", arrows)
+    single = arrows.model_copy(update={"accepted_answers": arrows.accepted_answers[:1]})
+    (question,), _ = parse(format_question("qa", single))
+    assert question.draft.accepted_answers == single.accepted_answers
+
+
+NASTY = [
+    "~",
+    "=",
+    "#",
+    "{",
+    "}",
+    ":",
+    "::",
+    "\\",
+    "\\n",
+    "%",
+    "%50%",
+    "->",
+    "[html]",
+    "//",
+    "####",
+    " ",
+    "T",
+    "_____",
+]
+
+
+def nasty_text(rng: random.Random) -> str:
+    """Text made of GIFT's syntax (no bare newline: GIFT has no place for one)."""
+    return "".join(rng.choice([*NASTY, "word", "x", "é"]) for _ in range(rng.randint(1, 6))).strip() or "x"
+
+
+def nasty_drafts(rng: random.Random) -> list[tuple[str, AuthoredDraft]]:
+    choices = list(dict.fromkeys(nasty_text(rng) for _ in range(4)))
+    mc = AuthoredDraft(
+        prompt=nasty_text(rng),
+        title=nasty_text(rng),
+        text_format=rng.choice(["moodle", "html", "plain", "markdown"]),
+        choices=choices,
+        choice_keys=[ChoiceKey(weight=1, feedback=nasty_text(rng))]
+        + [ChoiceKey(weight=rng.choice([0, 0.5, -0.25]), feedback=nasty_text(rng)) for _ in choices[1:]],
+        answer=choices[0],
+        general_feedback=nasty_text(rng),
+    )
+    before = nasty_text(rng)
+    numeric = AuthoredDraft(
+        prompt=f"{before} {BLANK} {nasty_text(rng)}",
+        blank_at=len(before) + 1,
+        answer="-1.5",
+        numeric_answers=[NumericAnswer(value="-1.5", tolerance="0.5", feedback=nasty_text(rng))],
+        other_feedback=nasty_text(rng),
+    )
+    accepted = [AcceptedAnswer(text=nasty_text(rng).replace("->", "").strip() or "x") for _ in range(2)]
+    qa = AuthoredDraft(prompt=nasty_text(rng), answer=accepted[0].text, accepted_answers=accepted)
+    return [("multiple_choice", mc), ("numeric", numeric), ("qa", qa)]
+
+
+def test_texts_full_of_gift_syntax_round_trip():
+    rng = random.Random(23)
+    refused, tried = [], 0
+    for _ in range(150):
+        for exercise_type, draft in nasty_drafts(rng):
+            tried += 1
+            try:
+                written = format_question(exercise_type, draft)
+            except ValueError as error:  # only ever with its reason, never a silent change
+                refused.append(str(error))
+                continue
+            (question,), skipped = parse(written)
+            assert not skipped, written
+            assert gift_view(question.exercise_type, question.draft) == gift_view(exercise_type, draft), (
+                written
+            )
+    # What is refused is what the publish gate refuses anyway (options equal once spacing and case go).
+    assert all("not unique" in reason or "GIFT form would" in reason for reason in refused)
+    assert len(refused) < tried / 10
+
+
+GIFT_SYNTAX = [*"~=#{}:\\%->[]/ \n\tTF0123456789.eE+-_*abc", "::", "####", "[html]", "[plain]", "//", "\\n"]
+GIFT_SYNTAX += ["$CATEGORY:", "TRUE", "..", "->", "\r", "\ufeff", "\ue000", "\u00a0", "\u2028"]
+
+
+def test_random_gift_is_read_or_refused_and_every_import_round_trips():
+    rng = random.Random(8)
+    imported = 0
+    for _ in range(5000):
+        text = "".join(rng.choice(GIFT_SYNTAX) for _ in range(rng.randint(1, 40)))
+        questions, skipped = parse(text)  # never raises: a question imports or is skipped with a reason
+        assert all(s.reason for s in skipped)
+        for question in questions:
+            imported += 1
+            (again,), _ = parse(format_question(question.exercise_type, question.draft))
+            assert again.draft == question.draft, text
+    assert imported > 50

@@ -1,0 +1,46 @@
+"""Submissions whose grading ended without a grade: marked failed, with the job's error, so no
+submission stays `grading` for good (the reconciler runs this every few seconds)."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+# A grade job that failed or was canceled records nothing on its submission (its last transaction
+# is the job's); one whose row is gone (deleted with its owner's data, or by hand) cannot. A
+# submission with no job for this long is past any job's hard time limit.
+ORPHANED_AFTER = "1 hour"
+
+
+def fail_ungraded(session: Session, *, limit: int) -> int:
+    """Mark failed the submissions whose grade job ended without grading them; how many."""
+    return (
+        session.execute(
+            text(
+                f"""
+                WITH ended AS (
+                    SELECT s.id,
+                           COALESCE(j.error, jsonb_build_object(
+                               'code', CASE WHEN j.status = 'canceled' THEN 'canceled' ELSE 'job_lost' END,
+                               'message', CASE WHEN j.status = 'canceled'
+                                               THEN 'the grading job was canceled'
+                                               ELSE 'the grading job is gone' END)) AS error
+                    FROM submissions s
+                    LEFT JOIN jobs j ON j.id = s.job_id
+                    WHERE s.status = 'grading'
+                      AND (j.status IN ('failed', 'canceled')
+                           OR (j.id IS NULL AND s.created_at < now() - interval '{ORPHANED_AFTER}'))
+                    ORDER BY s.created_at
+                    LIMIT :limit
+                    FOR UPDATE OF s SKIP LOCKED
+                )
+                UPDATE submissions
+                SET status = 'failed', result = jsonb_build_object('error', ended.error)
+                FROM ended
+                WHERE submissions.id = ended.id AND submissions.status = 'grading'
+                """
+            ),
+            {"limit": limit},
+        ).rowcount
+        or 0
+    )

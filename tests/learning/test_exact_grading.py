@@ -1,0 +1,165 @@
+"""What code grades alone (numeric in exact decimal, short answers as Moodle matches them, weighted
+options) and the order each learner sees the options in, without the stack."""
+
+from __future__ import annotations
+
+import uuid
+from itertools import permutations
+
+import pytest
+
+from core.exercise_rules import (
+    AuthoredDraft,
+    exact_grade,
+    key_of,
+    learner_order,
+    numeric_score,
+    parse_number,
+    short_answer_score,
+)
+from core.gift import parse
+
+
+def key_from_gift(text: str) -> tuple[str, dict]:
+    (question,), skipped = parse(text)
+    assert not skipped
+    return question.exercise_type, key_of(question.draft)
+
+
+@pytest.mark.parametrize("text", ["3", "-40", "+7", "3.14", ".5", "5.", "6.02e23", "1E-5", "  12  "])
+def test_numbers_a_learner_may_write(text: str):
+    assert parse_number(text) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "1,5",
+        "1 000",
+        "1_000",
+        "0x10",
+        "inf",
+        "NaN",
+        "Infinity",
+        "1e100",
+        "٣",
+        "３",
+        "−5",
+        "5%",
+        "3/4",
+        "1e",
+    ],
+)
+def test_what_is_not_a_number_is_refused_not_guessed(text: str):
+    assert parse_number(text) is None
+
+
+def test_numeric_tolerance_is_exact_where_floats_are_not():
+    _, key = key_from_gift("Pick a number near 3.1 {#3.1:0.1}")
+    assert abs(3.2 - 3.1) > 0.1  # what a float comparison would decide: wrong
+    assert numeric_score("3.2", key)[0] == 1.0 and numeric_score("3.0", key)[0] == 1.0
+    assert numeric_score("3.2000000000000000000000001", key)[0] == 0.0
+    _, ranged = key_from_gift("Pi to three places? {#3.141..3.142}")
+    assert [numeric_score(x, ranged)[0] for x in ("3.141", "3.1415", "3.142", "3.1409", "3.1421")] == [
+        1,
+        1,
+        1,
+        0,
+        0,
+    ]
+
+
+def test_several_numeric_answers_give_the_best_weight_and_their_feedback():
+    _, key = key_from_gift(
+        "When was Grant born? {#\n=1822:0 #Exactly.\n=%50%1822:2 #Close.\n~#Read chapter 2.\n}"
+    )
+    assert numeric_score("1822", key) == (1.0, "Exactly.")
+    assert numeric_score("1820", key) == (0.5, "Close.")
+    assert numeric_score("1830", key) == (0.0, "Read chapter 2.")
+    assert numeric_score("eighteen", key) == (0.0, "That is not a number.")
+    _, huge = key_from_gift("Avogadro? {#6.022e23:1e21}")
+    assert numeric_score("6.02e23", huge)[0] == 1.0 and numeric_score("6.04e23", huge)[0] == 0.0
+
+
+def test_short_answers_match_as_moodle_matches_them():
+    _, key = key_from_gift("Capital of France? {=Paris #Oui! =%50%Paris, France}")
+    assert short_answer_score("  PARIS ", key) == (1.0, "Oui!")
+    assert short_answer_score("paris,   france", key)[0] == 0.5
+    assert short_answer_score("Lyon", key) == (0.0, None)
+    _, wildcard = key_from_gift("Cells divide by? {=mitos*}")
+    assert [short_answer_score(x, wildcard)[0] for x in ("mitosis", "Mitos", "meiosis")] == [1, 1, 0]
+    _, symbols = key_from_gift("Name the language. {=C++ =a\\*b}")
+    assert [short_answer_score(x, symbols)[0] for x in ("c++", "c", "a*b", "axb")] == [1, 0, 1, 0]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "matches"),
+    [
+        ("*", "anything at all", True),
+        ("ab*ba", "aba", False),  # the two ends may not overlap
+        ("ab*ba", "abba", True),
+        ("*a*b*c*", "xxaxxbxxcxx", True),
+        ("*a*b*c*", "xxcxxbxxaxx", False),
+        ("a**b", "a-b", True),
+        ("a\\*b", "a*b", True),
+        ("a\\*b", "a-b", False),
+        ("Straße", "STRASSE", True),
+    ],
+)
+def test_a_star_stands_for_any_text(pattern: str, text: str, matches: bool):
+    key = {"accepted_answers": [{"text": pattern, "weight": 1.0, "feedback": None}]}
+    assert short_answer_score(text, key)[0] == float(matches)
+
+
+def test_a_crafted_answer_cannot_make_matching_slow():
+    key = {"accepted_answers": [{"text": "*a" * 40 + "*b", "weight": 1.0, "feedback": None}]}
+    # A backtracking regex takes ages on this (about 64 KB, the most an answer may hold); this is linear.
+    assert short_answer_score("a" * 64_000, key)[0] == 0.0
+
+
+def test_weighted_options_and_their_feedback():
+    kind, key = key_from_gift(
+        "Jesus was from {~Jerusalem#No. ~%50%Galilee#Be more specific. =Nazareth#Yes. ~%-25%Rome}."
+    )
+    assert exact_grade(kind, "nazareth", key) == (1.0, "Correct. Yes.")
+    assert exact_grade(kind, "Galilee", key) == (0.5, "Partly right: 50% of the marks. Be more specific.")
+    assert exact_grade(kind, "Rome", key).score == -0.25  # the grade job records it as 0
+    kind, true_false = key_from_gift("The Sun is a star. {TRUE#It is one.#Yes.####A G-type star.}")
+    assert exact_grade(kind, "True", true_false) == (1.0, "Correct. Yes. A G-type star.")
+    # General feedback usually explains the answer: not given to a learner who has not found it.
+    assert exact_grade(kind, "False", true_false) == (0.0, "Not this one. It is one.")
+
+
+def test_only_a_short_answer_without_accepted_answers_goes_to_the_model():
+    rubric_only = key_of(AuthoredDraft(prompt="Explain osmosis.", answer="Water moves...", rubric="membrane"))
+    assert exact_grade("qa", "anything", rubric_only) is None
+    assert exact_grade("coding", "print(1)", rubric_only) is None
+    plain_choice = key_of(AuthoredDraft(prompt="?", choices=["a", "b", "c"], answer="b"))
+    assert exact_grade("multiple_choice", "B", plain_choice) == (1.0, "Correct.")
+
+
+def test_each_learner_sees_the_options_in_an_order_of_their_own():
+    choices = ["the Seine", "the Thames", "the Danube", "the Rhine"]
+    exercise = uuid.uuid4()
+    orders = {
+        tuple(learner_order(choices, exercise_id=exercise, learner_id=uuid.UUID(int=n), secret="s"))
+        for n in range(60)
+    }
+    assert all(sorted(order) == sorted(choices) for order in orders)
+    assert len(orders) > 12 and len(orders) <= len(list(permutations(choices)))
+    again = learner_order(choices, exercise_id=exercise, learner_id=uuid.UUID(int=7), secret="s")
+    assert again == learner_order(choices, exercise_id=exercise, learner_id=uuid.UUID(int=7), secret="s")
+    # Without the server's secret the order cannot be computed (nor the author's order recovered).
+    other_secret = [
+        learner_order(choices, exercise_id=exercise, learner_id=uuid.UUID(int=n), secret="t")
+        for n in range(20)
+    ]
+    assert other_secret != [
+        learner_order(choices, exercise_id=exercise, learner_id=uuid.UUID(int=n), secret="s")
+        for n in range(20)
+    ]
+    assert learner_order(["True", "False"], exercise_id=exercise, learner_id=uuid.uuid4(), secret="s") == [
+        "True",
+        "False",
+    ]
