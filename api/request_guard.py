@@ -2,19 +2,25 @@
 
 PostgreSQL cannot store a NUL character in text or JSONB, and UTF-8 cannot encode an unpaired
 surrogate; either one used to travel to the database and come back as a 500. One rule covers
-every text a client sends: the query string, JSON bodies (keys and values), urlencoded forms and
-multipart form fields (not file contents: those are bytes). Such a character is refused with
-422 `invalid_text`, naming where it was. JSON bodies may not use NaN or Infinity (they are not
-JSON, and JSONB would keep them as null) nor nest deeper than MAX_JSON_DEPTH (400 `malformed_json`).
+every text a client sends: the path, the query string, JSON bodies (keys and values), urlencoded
+forms and multipart form fields (not file contents: those are bytes). Such a character is refused
+with 422 `invalid_text`, naming where it was. A multipart part's field name, filename and headers
+(its Content-Type) are names, not prose: there any control character but tab (C0, DEL, C1) is
+refused too, by the same code. JSON bodies may not use NaN or Infinity (they are not JSON, and
+JSONB would keep them as null) nor nest deeper than MAX_JSON_DEPTH (400 `malformed_json`).
 
-The body is checked as the app reads it: a refusal is raised from `receive`, as an
-HTTPException, so FastAPI's body parsing lets it through to the problem handlers. A body is
-never buffered twice: JSON and urlencoded bodies are small (MENTORQ_MAX_BODY_BYTES) and checked
-once whole; multipart bodies are scanned as they stream, text fields only.
+Each text is decoded here exactly as the app will decode it (the first Content-Type header, its
+charset for multipart parts, latin-1 where Starlette falls back to it), so no spelling of a
+character (`charset=utf-7`, a second Content-Type, a JSON body declared as something else)
+reaches a route unchecked. The body is checked as the app reads it: a refusal is raised from `receive`, as an
+HTTPException, so FastAPI's body parsing lets it through to the problem handlers. A body is never
+buffered twice: bodies other than forms are checked once whole, as JSON when they are JSON;
+multipart bodies are scanned as they stream, file contents never kept.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from collections.abc import Callable
@@ -30,11 +36,20 @@ from api.errors import RequestRefused, problem_response
 MAX_JSON_DEPTH = 64
 MAX_FORM_FIELD_BYTES = 1_048_576  # a multipart text field's bytes kept for the check
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# Names and media types: every control character but tab (legal whitespace in a header value).
+CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
 INVALID_TEXT = "text may not contain NUL characters or unpaired surrogates"
+INVALID_NAME = "a part's field name, filename and headers may not contain control characters"
 
 
-def unstorable_text(path: str) -> RequestRefused:
-    return RequestRefused(422, "invalid_text", INVALID_TEXT, errors=[{"path": path, "message": INVALID_TEXT}])
+def unstorable_text(path: str, message: str = INVALID_TEXT) -> RequestRefused:
+    return RequestRefused(422, "invalid_text", message, errors=[{"path": path, "message": message}])
+
+
+def check_path(path: str) -> None:
+    """The decoded path: its parameters (a collection's name, an instruction's kind) reach SQL."""
+    if UNSTORABLE.search(path):
+        raise unstorable_text("path")
 
 
 # --- the checks ---------------------------------------------------------------------------------
@@ -104,12 +119,32 @@ def _first_problem(document: Any) -> RequestRefused | None:
     return None
 
 
-class _MultipartTextFields:
-    """Streams a multipart body through python-multipart, checking the fields that are not files."""
+def decode_like_starlette(data: bytes | bytearray, charset: str) -> str:
+    """Bytes of a multipart part as Starlette's parser turns them into text (its `_user_safe_decode`)."""
+    try:
+        return data.decode(charset)
+    except (UnicodeDecodeError, LookupError):
+        return data.decode("latin-1")
 
-    def __init__(self, boundary: bytes):
-        self._header_field = b""
-        self._headers: dict[bytes, bytes] = {}
+
+def multipart_charset(options: dict[bytes, bytes]) -> str:
+    """The codec Starlette decodes every part's name, filename and text with: the request's charset."""
+    charset = options.get(b"charset", b"utf-8").decode("latin-1")
+    try:
+        return codecs.lookup(charset).name
+    except LookupError:
+        return "latin-1"
+
+
+class _MultipartParts:
+    """Streams a multipart body through python-multipart, checking each part's name, filename and
+    headers, and the text of the parts that are not files."""
+
+    def __init__(self, boundary: bytes, charset: str):
+        self._charset = charset
+        self._header_name = bytearray()
+        self._header_value = bytearray()
+        self._headers: list[tuple[bytes, bytes]] = []
         self._text: bytearray | None = None
         self._name = ""
         self.problem: RequestRefused | None = None
@@ -119,6 +154,7 @@ class _MultipartTextFields:
                 "on_part_begin": self._begin,
                 "on_header_field": self._field,
                 "on_header_value": self._value,
+                "on_header_end": self._header_end,
                 "on_headers_finished": self._headers_finished,
                 "on_part_data": self._data,
                 "on_part_end": self._end,
@@ -132,19 +168,40 @@ class _MultipartTextFields:
             pass  # malformed: Starlette's own parser says so, with its own error
 
     def _begin(self) -> None:
-        self._headers, self._text, self._name = {}, None, ""
+        self._headers, self._text, self._name = [], None, ""
 
     def _field(self, data: bytes, start: int, end: int) -> None:
-        self._header_field = data[start:end].lower()
+        self._header_name += data[start:end]  # a name may arrive in pieces, split across chunks
 
     def _value(self, data: bytes, start: int, end: int) -> None:
-        self._headers[self._header_field] = self._headers.get(self._header_field, b"") + data[start:end]
+        self._header_value += data[start:end]
+
+    def _header_end(self) -> None:
+        self._headers.append((bytes(self._header_name).lower(), bytes(self._header_value)))
+        self._header_name, self._header_value = bytearray(), bytearray()
 
     def _headers_finished(self) -> None:
-        _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
-        self._name = options.get(b"name", b"").decode("utf-8", errors="replace")
-        if b"filename" not in options:
+        # Starlette keeps the last Content-Disposition; its other headers are read latin-1.
+        disposition = next((v for k, v in reversed(self._headers) if k == b"content-disposition"), b"")
+        _, options = parse_options_header(disposition)
+        self._name = decode_like_starlette(options.get(b"name", b""), self._charset)
+        field = f"form.{CONTROL.sub('?', self._name)}"
+        if CONTROL.search(self._name):
+            return self._refuse(field)
+        if b"filename" in options:
+            if CONTROL.search(decode_like_starlette(options[b"filename"], self._charset)):
+                return self._refuse(f"{field}.filename")
+        else:
             self._text = bytearray()
+        # The route sees these as Starlette does, latin-1: a byte 0x80-0x9f arrives as a C1 control.
+        for name, value in self._headers:
+            if name != b"content-disposition" and CONTROL.search(value.decode("latin-1")):
+                return self._refuse(f"{field}.{name.decode('latin-1')}")
+        return None
+
+    def _refuse(self, path: str) -> None:
+        if self.problem is None:
+            self.problem = unstorable_text(path, INVALID_NAME)
 
     def _data(self, data: bytes, start: int, end: int) -> None:
         if self._text is not None and len(self._text) < MAX_FORM_FIELD_BYTES:
@@ -152,9 +209,8 @@ class _MultipartTextFields:
 
     def _end(self) -> None:
         if self._text is not None and self.problem is None:
-            value = self._text.decode("utf-8", errors="replace")
-            if UNSTORABLE.search(value) or UNSTORABLE.search(self._name):
-                self.problem = unstorable_text(f"form.{UNSTORABLE.sub('?', self._name)}")
+            if UNSTORABLE.search(decode_like_starlette(self._text, self._charset)):
+                self.problem = unstorable_text(f"form.{CONTROL.sub('?', self._name)}")
 
 
 # --- the middleware -----------------------------------------------------------------------------
@@ -174,17 +230,17 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         max_bytes = self.upload_paths.get(scope.get("path", ""), self.default_max_bytes)
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
+        declared = _first_header(scope, b"content-length")
         try:
             if declared is not None and declared.isdigit() and int(declared) > max_bytes:
                 raise _too_large(max_bytes)
+            check_path(scope.get("path", ""))
             check_query(scope.get("query_string", b""))
         except RequestRefused as refusal:
             await _refuse(refusal, scope, receive, send)
             return
 
-        check_body = _body_checker(headers.get(b"content-type", b""))
+        check_body = _body_checker(_first_header(scope, b"content-type") or b"")
         received = 0
         buffered = bytearray()
         response_started = False
@@ -197,8 +253,7 @@ class RequestGuard:
                 received += len(chunk)
                 if received > max_bytes:
                     raise _too_large(max_bytes)
-                if check_body is not None:
-                    check_body(chunk, not message.get("more_body", False), buffered)
+                check_body(chunk, not message.get("more_body", False), buffered)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -217,23 +272,30 @@ class RequestGuard:
 BodyCheck = Callable[[bytes, bool, bytearray], None]
 
 
-def _body_checker(content_type: bytes) -> BodyCheck | None:
-    """How to check a body of this type as it streams in: (chunk, last, buffer) -> raises RequestRefused."""
+def _first_header(scope: Scope, name: bytes) -> bytes | None:
+    """The first value of a header, the one Starlette's `headers.get` (and so FastAPI) reads."""
+    return next((value for key, value in scope.get("headers") or [] if key.lower() == name), None)
+
+
+def _body_checker(content_type: bytes) -> BodyCheck:
+    """How to check a body of this type as it streams in: (chunk, last, buffer) -> raises RequestRefused.
+
+    Forms are checked as forms; every other body as JSON when it parses as JSON, whatever type it
+    declares: which bodies a route reads as JSON is the route's business, and a check that guessed
+    from the header once missed a JSON body behind a second Content-Type."""
     media_type, options = parse_options_header(content_type)
-    if media_type == b"application/json" or media_type.endswith(b"+json"):
-        return _whole(check_json)
     if media_type == b"application/x-www-form-urlencoded":
         return _whole(check_form)
     if media_type == b"multipart/form-data" and options.get(b"boundary"):
-        fields = _MultipartTextFields(options[b"boundary"])
+        parts = _MultipartParts(options[b"boundary"], multipart_charset(options))
 
         def check(chunk: bytes, last: bool, buffer: bytearray) -> None:
-            fields.write(chunk)
-            if fields.problem is not None:
-                raise fields.problem
+            parts.write(chunk)
+            if parts.problem is not None:
+                raise parts.problem
 
         return check
-    return None
+    return _whole(check_json)
 
 
 def _whole(check: Callable[[bytes], None]) -> BodyCheck:

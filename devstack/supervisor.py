@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 
 from core import lanes
+from devstack.state_secrets import state_secret
 
 LOCK_FILE = "dev.lock"
 URLS_FILE = "urls.json"
@@ -125,15 +126,8 @@ def read_urls(state_dir: Path) -> dict[str, str] | None:
 
 
 def dev_secret_key(state_dir: Path) -> str:
-    """A random SECRET_KEY for local development, generated once and kept in the state dir."""
-    path = state_dir / SECRET_FILE
-    if path.exists():
-        return path.read_text().strip()
-    key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(key + "\n")
-    return key
+    """A random SECRET_KEY for local development, generated once and kept in the state dir (0600)."""
+    return state_secret(state_dir, SECRET_FILE)
 
 
 def free_port(host: str = "127.0.0.1") -> int:

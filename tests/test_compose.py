@@ -51,6 +51,14 @@ GPU_SERVICES = {"ollama", "worker-embed", "worker-query"}
 ENV_ALLOW_LIST = {"FLOWER_BASIC_AUTH"}
 # Warm shutdown must have time to finish a running job before Docker's SIGKILL.
 MIN_WORKER_GRACE_SECONDS = 60
+# Services that start as root, each with the reason it needs to; every other one runs as a user.
+ROOT_ALLOWED = {
+    "ollama": "the official image keeps its models and key in /root/.ollama",
+    "ollama-pull": "the ollama image's CLI, a one-shot client of the ollama service",
+    "proxy": "nginx's master binds 80 and 443 and reads the TLS key; its workers run as nginx",
+}
+# Each backing service's URL and the .env variable its password must come from.
+CREDENTIALS = {"DATABASE_URL": "POSTGRES_PASSWORD", "REDIS_URL": "REDIS_PASSWORD"}
 
 _INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}")
 
@@ -592,3 +600,70 @@ def test_dockerfile_copies_every_package() -> None:
     modules = {m + ".py" for m in tool.get("py-modules", [])}
     wanted = {p for p in packages if (ROOT / p).is_dir()} | modules | {"pyproject.toml"}
     assert wanted <= copied, f"not copied into the image: {sorted(wanted - copied)}"
+
+
+# --------------------------------------------------------------------------- credentials, users
+
+
+def required_reference(value: str) -> str | None:
+    """The variable `value` is exactly a required reference to (`${NAME:?message}`), else None."""
+    match = _INTERPOLATION.fullmatch(value.strip())
+    return match["name"] if match and match["op"] in (":?", "?") else None
+
+
+def test_redis_requires_a_password_from_the_environment(services: dict[str, dict]) -> None:
+    redis = services["redis"]
+    args = argv(redis["command"])
+    assert option_value(args, "--requirepass") is not None, "redis must require a password"
+    assert required_reference(option_value(args, "--requirepass") or "") == "REDIS_PASSWORD"
+    # Even a client with the password may not move `dir` and write a file elsewhere, nor load code.
+    for option in ("--enable-protected-configs", "--enable-debug-command", "--enable-module-command"):
+        assert option_value(args, option) == "no", f"redis {option} must be no"
+    # The healthcheck authenticates, and fails on a refusal instead of counting any answer as health.
+    assert required_reference(environment(redis).get("REDISCLI_AUTH", "")) == "REDIS_PASSWORD"
+    check = " ".join(argv(redis["healthcheck"]["test"]))
+    assert "redis-cli ping" in check and "PONG" in check, check
+
+
+def test_postgres_requires_a_password_from_the_environment(services: dict[str, dict]) -> None:
+    env = environment(services["postgres"])
+    assert required_reference(env.get("POSTGRES_PASSWORD", "")) == "POSTGRES_PASSWORD"
+    assert env.get("POSTGRES_HOST_AUTH_METHOD", "scram-sha-256") not in ("trust", "password", "md5"), (
+        "network connections must authenticate with scram-sha-256"
+    )
+    assert "trust" not in env.get("POSTGRES_INITDB_ARGS", ""), "no trusted connections"
+
+
+def test_every_url_carries_its_credentials_from_the_environment(
+    services: dict[str, dict], mentorq_services: dict
+) -> None:
+    """Each backing service's URL names its password by reference, and the reference is what the
+    running service gets: change the secret in .env and every URL follows (none is written in)."""
+    pg_env = environment(services["postgres"])
+    for name, service in mentorq_services.items():
+        env = environment(service)
+        for var, secret in CREDENTIALS.items():
+            assert "${" + secret + ":?" in env[var], f"{name}: {var} must require ${secret}"
+            for fill in ("first-secret", "second-secret"):
+                url = urlsplit(interpolate(env[var], {**read_env_file(ENV_EXAMPLE), secret: fill}))
+                assert url.password == fill, f"{name}: {var}'s password is not ${secret}"
+        database = urlsplit(interpolate(env["DATABASE_URL"], read_env_file(ENV_EXAMPLE)))
+        assert database.username == pg_env["POSTGRES_USER"], name
+    example = read_env_file(ENV_EXAMPLE)
+    for secret in CREDENTIALS.values():
+        assert example.get(secret), f".env.example must name {secret}"
+        assert re.fullmatch(r"[A-Za-z0-9._~-]+", example[secret]), f"{secret}: URL-safe characters only"
+
+
+def test_no_service_runs_as_root_where_it_need_not(services: dict[str, dict]) -> None:
+    final_user = [args for kw, args in dockerfile_instructions() if kw == "USER"][-1].split(":")[0]
+    for name, service in services.items():
+        user = str(service.get("user", "")).split(":")[0]
+        if name in ROOT_ALLOWED:
+            assert ROOT_ALLOWED[name] and user in ("", "root", "0"), f"{name}: update ROOT_ALLOWED"
+            continue
+        if "build" in service:
+            # The project's image: its USER, unless compose overrides it.
+            user = user or final_user
+        assert user, f"{name}: no `user:` and its image's user is not known to be unprivileged"
+        assert user not in ("root", "0"), f"{name}: runs as root"

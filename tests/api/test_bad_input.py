@@ -205,3 +205,138 @@ def test_a_prompt_longer_than_the_model_s_context_fails_with_its_own_code(
     ).json()
     assert job["status"] == "failed" and job["error"]["code"] == "context_too_long"
     assert job["attempts"] == 1  # the same prompt would fail again: not retried
+
+
+# --- multipart part names and types (items 9 of issue 23) -----------------------------------------
+
+UPLOAD_PATHS = {"/v1/documents": "files", "/api/profiles/ingest": "file"}
+
+
+def multipart(parts: list[tuple[list[bytes], bytes]], *, charset: str | None = None) -> tuple[bytes, str]:
+    """A multipart body written byte for byte (httpx would escape or refuse what these tests send)."""
+    body = b""
+    for headers, data in parts:
+        body += (
+            b"--BOUNDARY\r\n" + b"".join(header + b"\r\n" for header in headers) + b"\r\n" + data + b"\r\n"
+        )
+    content_type = "multipart/form-data; boundary=BOUNDARY" + (f"; charset={charset}" if charset else "")
+    return body + b"--BOUNDARY--\r\n", content_type
+
+
+def file_part(
+    field: bytes, filename: bytes, content_type: bytes = b"text/plain"
+) -> tuple[list[bytes], bytes]:
+    disposition = b'Content-Disposition: form-data; name="' + field + b'"; filename="' + filename + b'"'
+    return [disposition, b"Content-Type: " + content_type], b"I have used Python for three years."
+
+
+def post_multipart(
+    client: httpx.Client, path: str, parts: list, *, charset: str | None = None
+) -> httpx.Response:
+    body, content_type = multipart(parts, charset=charset)
+    return client.post(path, content=body, headers={"content-type": content_type})
+
+
+def nothing_stored(stack: Stack, client: ApiClient) -> None:
+    assert stack.sql("SELECT count(*) FROM documents WHERE owner_id = %s", client.user_id) == [(0,)]
+    assert job_count(stack, client) == 0
+
+
+@pytest.mark.parametrize("path", sorted(UPLOAD_PATHS))
+@pytest.mark.parametrize(
+    ("filename", "content_type", "where"),
+    [
+        (b"notes\x00.txt", b"text/plain", "filename"),  # each of these two was a 500
+        (b"notes.txt", b"text/pl\x00ain", "content-type"),
+        (b"notes\x1b[2J.txt", b"text/plain", "filename"),  # a terminal escape, for whoever lists files
+        (b"notes\x0b.txt", b"text/plain", "filename"),
+        (b"notes\x7f.txt", b"text/plain", "filename"),
+        (b"notes\x85.txt", b"text/plain", "filename"),  # not UTF-8: read as latin-1, a C1 control
+        (b"notes\xc2\x9b.txt", b"text/plain", "filename"),  # UTF-8 for U+009B, a C1 control
+        (b"notes.txt", b"text/plain\x9b", "content-type"),
+    ],
+)
+def test_control_characters_in_a_part_s_filename_or_type_are_refused(
+    client: ApiClient, stack: Stack, path: str, filename: bytes, content_type: bytes, where: str
+) -> None:
+    field = UPLOAD_PATHS[path]
+    response = post_multipart(client, path, [file_part(field.encode(), filename, content_type)])
+    bad_text(response, f"form.{field}.{where}")
+    nothing_stored(stack, client)
+
+
+@pytest.mark.parametrize("path", sorted(UPLOAD_PATHS))
+def test_a_control_character_in_a_part_s_field_name_is_refused(
+    client: ApiClient, stack: Stack, path: str
+) -> None:
+    bad_text(post_multipart(client, path, [file_part(b"fi\x01le", b"notes.txt")]), "form.fi?le")
+    nothing_stored(stack, client)
+
+
+def test_a_multipart_charset_cannot_smuggle_a_nul_past_the_check(client: ApiClient, stack: Stack) -> None:
+    """Starlette decodes names and fields with the request's charset: in UTF-7, `+AAA-` is NUL and
+    `+2AA-` an unpaired surrogate. The check decodes the same way (the NUL ones were 500s)."""
+    title = ([b'Content-Disposition: form-data; name="title"'], b"one+AAA-two")
+    bad_text(
+        post_multipart(client, "/v1/documents", [file_part(b"files", b"a.md"), title], charset="utf-7"),
+        "form.title",
+    )
+    surrogate = ([b'Content-Disposition: form-data; name="title"'], b"one+2AA-two")
+    response = post_multipart(
+        client, "/v1/documents", [file_part(b"files", b"a.md"), surrogate], charset="utf-7"
+    )
+    bad_text(response, "form.title")
+    response = post_multipart(client, "/v1/documents", [file_part(b"files", b"a+AAA-.md")], charset="utf-7")
+    bad_text(response, "form.files.filename")
+    nothing_stored(stack, client)
+
+
+def test_a_second_content_type_header_does_not_hide_the_body_from_the_check(
+    client: ApiClient, stack: Stack
+) -> None:
+    """The app reads the first Content-Type; the check once read the last, and skipped the body (500)."""
+    body, content_type = multipart(
+        [file_part(b"files", b"a.md"), ([b'Content-Disposition: form-data; name="title"'], b"x\x00y")]
+    )
+    headers = [("content-type", content_type), ("content-type", "text/plain")]
+    bad_text(client.post("/v1/documents", content=body, headers=headers), "form.title")
+    document = json.dumps({"kind": "chat", "input": {"prompt": f"a{NUL}b"}})
+    headers = [("content-type", "application/json"), ("content-type", "text/plain")]
+    bad_text(client.post("/v1/jobs", content=document, headers=headers), "input.prompt")
+    nothing_stored(stack, client)
+
+
+def test_a_json_body_without_a_content_type_is_checked_too(client: ApiClient, stack: Stack) -> None:
+    """Which bodies a route reads as JSON is not the guard's guess: any body that is JSON is checked."""
+    response = client.post("/v1/jobs", content=json.dumps({"kind": "chat", "input": {"prompt": f"a{NUL}"}}))
+    assert response.request.headers.get("content-type") is None
+    bad_text(response, "input.prompt")
+    assert job_count(stack, client) == 0
+
+
+def test_a_nul_in_the_path_is_refused(client: ApiClient) -> None:
+    for path in ("/v1/collections/notes%00x", "/v1/jobs/a%00b", "/v1/admin/instructions/ask%00"):
+        bad_text(client.get(path), "path")
+
+
+def test_real_names_and_types_still_pass(client: ApiClient, stack: Stack) -> None:
+    """UTF-8 names (their bytes include 0x80-0x9f, which is not C1 once decoded) and a tab in a type
+    (legal whitespace in a header value) are fine; only control characters are refused."""
+    parts = [file_part(b"files", "€ résumé 日本.txt".encode(), b"text/plain;\tcharset=utf-8")]
+    response = post_multipart(client, "/v1/documents", parts)
+    assert response.status_code == 202, response.text
+    assert response.json()["items"][0]["filename"] == "€ résumé 日本.txt"
+    [(content_type,)] = stack.sql("SELECT content_type FROM documents WHERE owner_id = %s", client.user_id)
+    assert content_type == "text/plain;\tcharset=utf-8"
+
+
+def test_the_console_upload_is_held_to_the_same_rule(stack: Stack, admin_client: ApiClient) -> None:
+    from tests.console.support import console_sign_in, csrf_token
+
+    console = console_sign_in(stack, admin_client).client  # type: ignore[attr-defined]
+    before = stack.sql("SELECT count(*) FROM documents")
+    token = ([b'Content-Disposition: form-data; name="csrf_token"'], csrf_token(console, "/admin").encode())
+    body, content_type = multipart([token, file_part(b"files", b"notes\x00.md", b"text/markdown")])
+    response = console.post("/admin/library/upload", content=body, headers={"content-type": content_type})
+    bad_text(response, "form.files.filename")
+    assert stack.sql("SELECT count(*) FROM documents") == before
