@@ -78,6 +78,12 @@ ARG EXTRAS=worker
 LABEL org.opencontainers.image.title="mentorq" \
       org.opencontainers.image.description="mentorq async job platform (extras: ${EXTRAS})"
 
+# The code sandbox (workers/sandbox): bubblewrap makes its fresh root and namespaces, libseccomp
+# compiles its system-call allow-list. Workers run learner code; the API image has them too (small).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends bubblewrap libseccomp2 \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --system --gid 10001 mentorq \
     && useradd --system --uid 10001 --gid mentorq --create-home --home-dir /home/mentorq \
        --shell /usr/sbin/nologin mentorq

@@ -667,3 +667,17 @@ def test_no_service_runs_as_root_where_it_need_not(services: dict[str, dict]) ->
             user = user or final_user
         assert user, f"{name}: no `user:` and its image's user is not known to be unprivileged"
         assert user not in ("root", "0"), f"{name}: runs as root"
+
+
+def test_workers_that_run_code_can_make_the_sandbox(services: dict[str, dict]) -> None:
+    """The cpu worker grades learners' code and the llm worker's publish gate runs drafted code:
+    bubblewrap needs user namespaces and mounts, which Docker's default profiles refuse."""
+    for name in ("worker-cpu", "worker-llm"):
+        assert set(services[name].get("security_opt", [])) == {"seccomp=unconfined", "apparmor=unconfined"}, (
+            name
+        )
+    for name, service in services.items():
+        if name not in ("worker-cpu", "worker-llm"):
+            assert not service.get("security_opt"), f"{name} runs no code: keep Docker's profiles"
+    installed = " ".join(args for kw, args in dockerfile_instructions() if kw == "RUN")
+    assert "bubblewrap" in installed and "libseccomp2" in installed
