@@ -30,6 +30,7 @@ from __future__ import annotations
 import ast
 import errno
 import os
+import select
 import selectors
 import shutil
 import signal
@@ -362,14 +363,32 @@ def _collect(
         process.stdin.close()
     if ended_by:
         _kill_group(process)
-    try:
-        process.wait(timeout=max(0.1, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired:
+    if not _exited_by(process, max(0.1, deadline - time.monotonic())):
         ended_by = ended_by or "timeout"
         _kill_group(process)
         process.wait()
     lines = bytes(report).split(b"\n")
     return _Collected(bytes(stdout), bytes(stderr), lines, ended_by, replied)
+
+
+def _exited_by(process: subprocess.Popen, timeout: float) -> bool:
+    """Wait for the process to end, up to `timeout`: on its pidfd, which is readable once it has
+    (Popen.wait with a timeout polls with sleeps, a millisecond or more a run)."""
+    try:
+        pidfd = os.pidfd_open(process.pid)
+    except OSError:  # already reaped, or a kernel without pidfd_open
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+    try:
+        poller = select.poll()  # not select.select: a busy worker's descriptors may pass 1024
+        poller.register(pidfd, select.POLLIN)
+        poller.poll(timeout * 1000)
+    finally:
+        os.close(pidfd)
+    return process.poll() is not None
 
 
 def _feed(
