@@ -9,7 +9,12 @@ sentences that use them. Nothing it writes is trusted:
   `MENTORQ_CITATION_MIN_SUPPORT`, or well below the best passage, is replaced by the passage that
   does support the sentence, if one does, and an uncited sentence gets that passage too
   (`attributed_by: "checker"`);
-- a sentence no passage supports is flagged `unsupported` and counted;
+- a sentence that resembles a passage must also agree with it (core/claims.py): one whose
+  numbers, units, negation, hedges or names differ from the passage's ("within 2 weeks" against
+  "within 3 weeks", "refundable" against "not refundable") is not supported by it, however similar;
+  another passage that does agree may take the citation instead (`attributed_by: "checker"`);
+- a sentence no passage supports is flagged `unsupported` and counted, with the reason a close
+  passage disagreed, if one did (`disagrees`: number, unit, negation, antonym, hedge, entity);
 - HTML markup is removed (the answer is plain text with markers: a client that renders it must
   not meet a model's, or an injected document's, tags), and a sentence that asks a question is
   not a claim: it is neither cited nor counted as support (small models restate the question, and
@@ -19,8 +24,9 @@ sentences that use them. Nothing it writes is trusted:
   or echoes the prompt's data block instead of answering.
 
 The embedding model, rather than a cross-encoder, scores support: it is loaded already and needs
-no download. It measures closeness in meaning, not entailment: "X is dangerous" sits close to
-"X is a study method" when X is a rare word. An NLI cross-encoder would catch more; none ships here.
+no download. It measures closeness in meaning, not entailment ("within 2 weeks" sits at 0.99 from
+"within 3 weeks"), which is why the agreement rules run after it; `python -m benchmarks.citations`
+measures both on a labelled set. No NLI model with a known origin ships in a package here.
 
 Citations carry chunk ids (stable), never
 positions; the numbers in the final answer are renumbered in order of first use."""
@@ -38,6 +44,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
+from core import claims
 from core.settings import get_settings
 from db import embeddings
 from workers.embeddings import get_embedding_provider
@@ -110,6 +117,7 @@ class Sentence:
     markers: list[int] = field(default_factory=list)  # final citation markers
     support: float | None = None
     unsupported: bool = False
+    disagrees: str | None = None  # why a close passage does not support it (claims.Disagreement)
 
 
 @dataclass
@@ -131,7 +139,13 @@ class CheckedAnswer:
             "answer": self.answer,
             "citations": self.citations,
             "sentences": [
-                {"text": s.text, "markers": s.markers, "support": s.support, "unsupported": s.unsupported}
+                {
+                    "text": s.text,
+                    "markers": s.markers,
+                    "support": s.support,
+                    "unsupported": s.unsupported,
+                    "disagrees": s.disagrees,
+                }
                 for s in self.sentences
             ],
             "grounded": self.grounded,
@@ -201,7 +215,8 @@ def check(session: Session, draft: str, passages: list[Passage], *, system: str)
     by_label = {passage.label: passage for passage in passages}
     parsed = split_sentences(draft)
     dropped = sum(1 for _, numbers in parsed for n in numbers if n not in by_label)
-    supports = _support_matrix(session, [text for text, _ in parsed], passages)
+    model = embeddings.get_active_model(session, default=get_settings().embed_model)
+    supports = support_matrix([text for text, _ in parsed], passages, model=model)
     threshold = get_settings().citation_min_support
 
     chosen: list[Choice] = []
@@ -211,25 +226,46 @@ def check(session: Session, draft: str, passages: list[Passage], *, system: str)
         if text.endswith("?") or (len(text.split()) < SCORED_MIN_WORDS and not cited):
             chosen.append(Choice(text, [], None))  # a question or a connective: not a claim
             continue
-        row = supports[index]
-        best = max(passages, key=lambda p: row[p.label].score)
-        # A cited passage must support the sentence, and nearly as well as the best one does: a
-        # shared rare word lifts every passage of a document a little, the right one much more.
-        floor = max(threshold, row[best.label].score - CITATION_MARGIN)
-        kept = [p for p in cited if row[p.label].score >= floor]
-        if kept:
-            chosen.append(
-                Choice(text, [(p, row[p.label]) for p in kept], max(row[p.label].score for p in kept))
-            )
-        elif row[best.label].score >= threshold:
-            corrected += 1 if cited else 0
-            chosen.append(Choice(text, [(best, row[best.label])], row[best.label].score, by="checker"))
-        else:
-            chosen.append(Choice(text, [], row[best.label].score, unsupported=True))
+        choice = judge(text, cited, supports[index], passages, threshold=threshold)
+        corrected += 1 if cited and choice.by == "checker" else 0
+        chosen.append(choice)
 
     if not any(choice.cited for choice in chosen):
         return CheckedAnswer(WITHHELD, [], [], False, "no_supported_sentence", dropped, corrected)
     return _renumbered(chosen, dropped, corrected)
+
+
+def judge(
+    text: str, cited: list[Passage], row: dict[int, Support], passages: list[Passage], *, threshold: float
+) -> Choice:
+    """The passages that support one sentence of the draft. A passage supports it when it is close
+    in meaning (its closest sentence scores at least `threshold`, and nearly as well as the best
+    passage: a shared rare word lifts every passage of a document a little, the right one much
+    more) and agrees with it (claims.disagreement finds nothing). The model's own citations are
+    kept when they support it; otherwise the closest passage that does is attributed by the checker;
+    otherwise the sentence is unsupported, with the reason a close passage disagreed."""
+    if not passages:
+        return Choice(text, [], None, unsupported=True)
+    ranked = sorted(passages, key=lambda p: row[p.label].score, reverse=True)
+    best = row[ranked[0].label].score
+    floor = max(threshold, best - CITATION_MARGIN)
+    found: dict[int, claims.Disagreement | None] = {}
+
+    def agrees(passage: Passage) -> bool:
+        if passage.label not in found:
+            found[passage.label] = claims.disagreement(text, passage.chunk.text)
+        return found[passage.label] is None
+
+    kept = [p for p in cited if row[p.label].score >= floor and agrees(p)]
+    if kept:
+        return Choice(text, [(p, row[p.label]) for p in kept], max(row[p.label].score for p in kept))
+    for passage in ranked:
+        if row[passage.label].score < floor:
+            break
+        if agrees(passage):
+            return Choice(text, [(passage, row[passage.label])], row[passage.label].score, by="checker")
+    reason = next((d.reason for p in [*cited, *ranked] if (d := found.get(p.label))), None)
+    return Choice(text, [], best, unsupported=True, disagrees=reason)
 
 
 @dataclass
@@ -241,6 +277,7 @@ class Choice:
     support: float | None
     unsupported: bool = False
     by: str = "model"
+    disagrees: str | None = None
 
 
 @dataclass(frozen=True)
@@ -287,14 +324,13 @@ class SentenceVectors:
 _sentence_vectors = SentenceVectors()
 
 
-def _support_matrix(session: Session, texts: list[str], passages: list[Passage]) -> list[dict[int, Support]]:
-    """For each answer sentence and passage, the passage's sentence closest in meaning. Scoring
-    against the passage's sentences, not its whole text, keeps one shared topic word from passing
-    for support: a sentence must say what one sentence of the source says."""
+def support_matrix(texts: list[str], passages: list[Passage], *, model: str) -> list[dict[int, Support]]:
+    """For each answer sentence and passage, the passage's sentence closest in meaning by `model`.
+    Scoring against the passage's sentences, not its whole text, keeps one shared topic word from
+    passing for support: a sentence must say what one sentence of the source says."""
     if not texts or not passages:
         return [{p.label: Support(0.0, "") for p in passages} for _ in texts]
     pieces = {p.label: passage_sentences(p.chunk.text) for p in passages}
-    model = embeddings.get_active_model(session, default=get_settings().embed_model)
     answer = np.asarray(get_embedding_provider(model).embed(texts, model=model).vectors, dtype=np.float32)
     source = _sentence_vectors.of(model, passages, pieces)
     matrix: list[dict[int, Support]] = [{} for _ in texts]
@@ -319,7 +355,7 @@ def _renumbered(chosen: list[Choice], dropped: int, corrected: int) -> CheckedAn
     sentences: list[Sentence] = []
     for choice in chosen:
         support = round(choice.support, 3) if choice.support is not None else None
-        sentence = Sentence(choice.text, [], support, choice.unsupported)
+        sentence = Sentence(choice.text, [], support, choice.unsupported, choice.disagrees)
         for passage, evidence in choice.cited:
             chunk = passage.chunk
             if chunk.chunk_id not in markers:

@@ -48,6 +48,10 @@ class AnswerSentence(BaseModel):
     markers: list[int]
     support: float | None
     unsupported: bool
+    disagrees: str | None = Field(
+        None,
+        description="why a close passage does not support it: number, unit, negation, antonym, hedge, entity",
+    )
 
 
 class CheckedAnswer(BaseModel):

@@ -1,0 +1,187 @@
+"""The amounts a sentence states ("3 weeks", "three weeks", "21 days", "50%", "twice", "box one"),
+read with the unit word after them, and when two amounts are equal or contradict each other."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from core import claim_words as words
+from core.claim_text import NUMBER_WORDS, TIME_ABBREVIATIONS, Token, is_negation, singular
+
+
+@dataclass(frozen=True)
+class Quantity:
+    value: float  # NaN for a vague amount ("a few days")
+    unit: str | None  # singular ("week"), "percent", "time" (once, twice), "#box" (box one), or None
+    text: str
+    index: int  # the token it starts at
+    ordinal: bool = False
+    # Compared only with a rival amount of the same kind, never required to be in the source: "one
+    # problem" is "a problem", "the first step" numbers nothing, "a few days" is no number.
+    weak: bool = False
+
+
+def quantities(text: str, tokens: list[Token]) -> list[Quantity]:
+    """The amounts a sentence states, each with the unit word after it, singular: "3 weeks",
+    "three weeks", "twenty-five minutes", "ten-minute", "50%", "a dozen", "a couple of days",
+    "half an hour", "once", "twice", "the third reading". A number word with no unit ("one of them")
+    is not an amount; a range ("two or three days") gives both numbers the unit."""
+    found: list[Quantity] = []
+    index = 0
+    while index < len(tokens):
+        parsed = _amount(tokens, index)
+        if parsed is None:
+            index += 1
+            continue
+        value, after, unit, ordinal = parsed
+        if unit is None and tokens[index].percent:
+            unit = "percent"
+        if unit is None:
+            unit = _unit_after(text, tokens, after)
+            after += 1 if unit is not None else 0  # the unit word is not an amount ("3 second ...")
+            if unit is None and after < len(tokens) - 1 and tokens[after].lower in ("to", "or", "and", "-"):
+                following = _amount(tokens, after + 1)  # a range: "two or three days"
+                if following is not None:
+                    unit = following[2] or _unit_after(text, tokens, following[1])
+        if unit is None and not ordinal:
+            unit = _label_before(text, tokens, index)  # "box one", "chapter 4"
+        if unit is None and tokens[index].number is None and not ordinal:
+            index = after
+            continue  # "one of the best", "two of them": no amount of anything
+        written = text[tokens[index].start : tokens[after - 1].end]
+        weak = ordinal or math.isnan(value) or tokens[index].lower == "one"
+        found.append(Quantity(value, unit, written, index, ordinal, weak))
+        index = after
+    return found
+
+
+def _amount(tokens: list[Token], index: int) -> tuple[float, int, str | None, bool] | None:
+    """(value, the token after it, a unit already known, ordinal) for an amount starting here."""
+    token = tokens[index]
+    lower = token.lower
+    following = tokens[index + 1].lower if index + 1 < len(tokens) else ""
+    if token.number is not None:
+        return token.number, index + 1, None, token.ordinal
+    if lower in words.ORDINALS:
+        return float(words.ORDINALS[lower]), index + 1, None, True
+    if lower in words.TIMES:
+        previous = tokens[index - 1].lower if index else ""
+        if lower == "once" and (previous == "at" or following not in _AFTER_ONCE):
+            return None  # "at once", "once opened", "once you know it": not a count
+        return float(words.TIMES[lower]), index + 1, "time", False
+    if lower in words.VAGUE or (lower in ("a", "an") and following in words.VAGUE):
+        at = index if lower in words.VAGUE else index + 1
+        if at + 1 < len(tokens) and singular(tokens[at + 1].lower) in words.TIME_UNITS:
+            return math.nan, at + 2, singular(tokens[at + 1].lower), False  # "a few days"
+        return None
+    if lower in ("a", "an"):
+        if following in words.SCALES:
+            return float(words.SCALES[following]), index + 2, None, False
+        if following == words.COUPLE:
+            after = index + 3 if index + 2 < len(tokens) and tokens[index + 2].lower == "of" else index + 2
+            return 2.0, after, None, False
+        if (
+            following == "second"
+            and index + 2 < len(tokens)
+            and tokens[index + 2].lower not in words.STOPWORDS
+        ):
+            return 2.0, index + 2, None, True  # "a second time", "a second reading"
+        if singular(following) in words.TIME_UNITS:
+            return 1.0, index + 1, None, False
+        return None
+    if lower == "half" and following in ("a", "an") and index + 2 < len(tokens):
+        unit = singular(tokens[index + 2].lower)
+        if unit in words.TIME_UNITS:
+            return 0.5, index + 3, unit, False
+        return None
+    parts = lower.split("-")
+    if parts[0] not in words.UNITS:
+        return None
+    value = 0.0
+    unit = None
+    for part in parts:  # "twenty-one", "ten-minute", "twenty-five", "twelve-year-old"
+        if part in words.UNITS and unit is None:
+            value += words.UNITS[part]
+        elif part.isalpha():
+            unit = unit or singular(part)
+        else:
+            return None
+    after = index + 1
+    while unit is None and after < len(tokens):
+        word = tokens[after].lower
+        if word in words.UNITS and words.UNITS[word] < 10 and value >= 20 and value % 10 == 0:
+            value += words.UNITS[word]  # "twenty one"
+        elif word in words.SCALES:
+            value = max(value, 1.0) * words.SCALES[word]
+        elif (
+            word == "and"
+            and after + 1 < len(tokens)
+            and tokens[after + 1].lower in words.UNITS
+            and value >= 100
+        ):
+            pass  # "one hundred and five"
+        else:
+            break
+        after += 1
+    return value, after, unit, False
+
+
+def _unit_after(text: str, tokens: list[Token], index: int) -> str | None:
+    """The word right after an amount, if it names what is counted (no punctuation between)."""
+    if index >= len(tokens) or tokens[index].number is not None:
+        return None
+    token = tokens[index]
+    if text[tokens[index - 1].end : token.start] not in ("", " ", "-"):
+        return None  # "since 2019 - mostly", "in 1885, Ebbinghaus"
+    lower = token.lower
+    if lower in ("percent", "per") and (lower == "percent" or _next_is(tokens, index, "cent")):
+        return "percent"
+    if not lower.isalpha() or lower in words.STOPWORDS or lower in NUMBER_WORDS or token.text[0].isupper():
+        return None
+    return TIME_ABBREVIATIONS.get(singular(lower), singular(lower))
+
+
+_AFTER_ONCE = frozenset(
+    {"", "a", "an", "per", "every", "each", "daily", "weekly", "monthly", "more", "again"}
+)
+
+
+def _label_before(text: str, tokens: list[Token], index: int) -> str | None:
+    """For a number that names something ("box one", "chapter 4", "Python 3"), that something,
+    marked with # so it never equals a counted unit."""
+    if index == 0:
+        return None
+    before = tokens[index - 1]
+    if text[before.end : tokens[index].start] != " " or not before.lower.isalpha():
+        return None
+    if before.lower in words.STOPWORDS or before.lower in NUMBER_WORDS or is_negation(before.lower):
+        return None
+    return "#" + singular(before.lower)
+
+
+def _next_is(tokens: list[Token], index: int, lower: str) -> bool:
+    return index + 1 < len(tokens) and tokens[index + 1].lower == lower
+
+
+def same_amount(a: Quantity, b: Quantity) -> bool:
+    """Whether two amounts are equal: "three weeks" == "21 days"; a missing unit matches any; a
+    vague amount ("a few days") matches any amount of its unit."""
+    if a.ordinal != b.ordinal:
+        return False
+    if math.isnan(a.value) or math.isnan(b.value):
+        return a.unit == b.unit
+    if a.unit and b.unit and a.unit != b.unit:
+        if a.unit in words.TIME_UNITS and b.unit in words.TIME_UNITS:
+            return math.isclose(a.value * words.TIME_UNITS[a.unit], b.value * words.TIME_UNITS[b.unit])
+        return False
+    return math.isclose(a.value, b.value)
+
+
+def same_kind(a: Quantity, b: Quantity) -> bool:
+    """Whether two amounts count the same thing, so that different values contradict each other."""
+    if a.ordinal != b.ordinal:
+        return False
+    if a.unit in words.TIME_UNITS and b.unit in words.TIME_UNITS:
+        return True
+    return a.unit == b.unit

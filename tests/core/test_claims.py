@@ -1,0 +1,231 @@
+"""core/claims.py, core/claim_text.py and core/amounts.py without a model: amounts, negations,
+hedges and names, and `disagreement` on the cases the issue found (similarity kept them at
+0.97-0.99) and on paraphrases it must leave alone."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from core.amounts import quantities
+from core.claim_text import negation_indices, sentences, stem, tokenize
+from core.claims import CITATION_HEDGES, PROFILE_HEDGES, disagreement
+
+REFUNDS = (
+    "Refunds are paid within 3 weeks of the request. Digital downloads are not refundable once opened, "
+    "and boxes can be returned for free."
+)
+GIL = (
+    "The global interpreter lock (GIL) lets only one thread execute Python bytecode at a time. "
+    "Threads still help with I/O-bound work, because the GIL is released while a thread waits."
+)
+
+
+def amounts(text: str) -> list[tuple[float, str | None]]:
+    return [(q.value, q.unit) for q in quantities(text, tokenize(text))]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("within 3 weeks", [(3, "week")]),
+        ("within three weeks", [(3, "week")]),
+        ("10,000 words and 2.5 hours", [(10_000, "word"), (2.5, "hour")]),
+        ("50% of students, 12 percent of them", [(50, "percent"), (12, "percent")]),
+        ("twenty-one days, twenty five minutes", [(21, "day"), (25, "minute")]),
+        ("a ten-minute session for a curious twelve-year-old", [(10, "minute"), (12, "year")]),
+        ("forty to fifty minutes", [(40, "minute"), (50, "minute")]),
+        ("two or three days", [(2, "day"), (3, "day")]),
+        ("a dozen cards, a couple of weeks", [(12, "card"), (2, "week")]),
+        ("more than half an hour", [(0.5, "hour")]),
+        ("review twice a week, once a day", [(2, "time"), (1, "week"), (1, "time"), (1, "day")]),
+        ("all at once, once opened", []),
+        ("every card starts in box one", [(1, "#box")]),
+        ("after the third reading", [(3, "reading")]),
+        ("in 1885, Ebbinghaus", [(1885, None)]),
+        ("since 2019 - mostly pipelines", [(2019, None)]),
+        ("one of the best, two of them", []),  # number words that count nothing
+    ],
+)
+def test_amounts_are_read_with_their_unit(text: str, expected: list):
+    assert amounts(text) == expected
+
+
+def test_a_vague_amount_keeps_its_unit():
+    [(value, unit)] = amounts("within a few days")
+    assert math.isnan(value) and unit == "day"
+
+
+def test_sentences_keep_abbreviations_initials_and_wrapped_lines_whole():
+    text = (
+        "Use a tool, e.g. Anki. John F. Kennedy spoke. I have never used R. I use SQL.\n"
+        "If you never look at it again, you\nwill lose most of it.\n\n# Heading\n- one item\n2. another"
+    )
+    assert sentences(text) == [
+        "Use a tool, e.g. Anki.",
+        "John F. Kennedy spoke.",
+        "I have never used R.",
+        "I use SQL.",
+        "If you never look at it again, you will lose most of it.",
+        "Heading",
+        "one item",
+        "another",
+    ]
+
+
+def test_negation_cues():
+    def cues(text: str) -> int:
+        return len(negation_indices(tokenize(text)))
+
+    assert cues("I don’t know Java") == 1  # a typographic apostrophe
+    assert cues("It cannot work without feedback") == 2
+    assert cues("Neither Java nor Go") == 1
+    assert cues("not only a test but also practice") == 0
+    assert cues("no more than three cards") == 0
+    assert cues("if you fail to recall it") == 1
+    assert cues("she no longer studies") == 1
+
+
+def test_stems_join_the_forms_of_a_word():
+    assert stem("reviewing") == stem("reviewed") == stem("reviews") == stem("review")
+    assert stem("memories") == stem("memory") and stem("analyses") == stem("analysis")
+    assert stem("spacing") == stem("spaced") == stem("space")
+
+
+@pytest.mark.parametrize(
+    ("claim", "reason"),
+    [
+        # What the issue found: kept as supported at 0.99 and 0.97.
+        ("Refunds are paid within 2 weeks.", "number"),
+        ("Digital downloads are refundable once opened.", "negation"),
+        ("Refunds are paid within 3 days.", "unit"),
+        ("Refunds are paid within 3 months.", "unit"),
+        ("Refunds have been paid within 3 weeks since 2009.", "number"),  # a number the source lacks
+        ("Boxes cannot be returned.", "negation"),
+        ("Digital downloads are always refundable, even when opened.", "negation"),
+        ("Refunds are paid within 3 weeks by PayPal.", "entity"),
+    ],
+)
+def test_a_claim_that_says_something_else_disagrees(claim: str, reason: str):
+    found = disagreement(claim, REFUNDS)
+    assert found is not None and found.reason == reason, found
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "Refunds are paid within three weeks.",
+        "Refunds arrive within 21 days of the request.",
+        "Digital downloads cannot be refunded once they are opened.",
+        "Digital downloads are non-refundable once opened.",
+        "Opened digital downloads are not refundable.",
+        "Boxes can be sent back for free.",
+        # The negation of the other clause ("not refundable") does not flip this one.
+        "Boxes can be returned for free, and refunds take 3 weeks.",
+    ],
+)
+def test_a_faithful_paraphrase_agrees(claim: str):
+    assert disagreement(claim, REFUNDS) is None
+
+
+@pytest.mark.parametrize(
+    ("claim", "agrees"),
+    [
+        ("The GIL lets only one thread execute Python bytecode at a time.", True),
+        ("The GIL does not let more than one thread run Python bytecode at a time.", False),  # antonym
+        ("The GIL lets two threads execute Python bytecode at a time.", False),
+        ("Threads do not help with I/O-bound work.", False),
+        ("Threads never help with I/O-bound work, because the GIL is held while a thread waits.", False),
+        ("The GIL is not released while a thread waits.", False),
+        ("No, the GIL is released while a thread waits.", True),  # "No," answers; it does not negate
+        ("The GIL lets just one thread run bytecode at once.", True),
+    ],
+)
+def test_negated_claims_about_the_gil(claim: str, agrees: bool):
+    assert (disagreement(claim, GIL) is None) is agrees, disagreement(claim, GIL)
+
+
+def test_negation_and_antonym_cancel_out():
+    source = "Recalling an answer you had to reconstruct is hard."
+    assert disagreement("Recalling an answer you had to reconstruct is not easy.", source) is None
+    found = disagreement("Recalling an answer you had to reconstruct is easy.", source)
+    assert found is not None and found.reason == "antonym"
+    found = disagreement(
+        "Students who re-read remember more a week later.", "Students who re-read remember less a week later."
+    )
+    assert found is not None and found.reason == "antonym"
+
+
+def test_a_dropped_hedge_disagrees_and_an_added_one_does_not():
+    source = "Students who stay up all night before an exam often remember less."
+    found = disagreement("Students who stay up all night before an exam remember less.", source)
+    assert found is not None and found.reason == "hedge" and found.claim == "often"
+    assert disagreement("Students who stay up all night before an exam may remember less.", source) is None
+    # A hedge that comes after the shared words is about something else.
+    profile = "I also play the cello in an amateur orchestra and want to learn music theory."
+    assert (
+        disagreement("She plays the cello in an amateur orchestra.", profile, hedges=PROFILE_HEDGES) is None
+    )
+    assert CITATION_HEDGES == ("uncertain", "frequency")
+
+
+def test_profile_hedges_catch_a_wish_stated_as_a_fact():
+    source = "My goal is to become a machine learning engineer within two years."
+    found = disagreement("She is a machine learning engineer.", source, hedges=PROFILE_HEDGES)
+    assert found is not None and found.reason == "hedge"
+    assert (
+        disagreement("She wants to become an ML engineer within two years.", source, hedges=PROFILE_HEDGES)
+        is None
+    )
+    found = disagreement(
+        "She wants to become an ML engineer within five years.", source, hedges=PROFILE_HEDGES
+    )
+    assert found is not None and found.reason == "number"
+
+
+def test_names():
+    source = (
+        "The Feynman technique is named after the physicist Richard Feynman, who was known for explaining "
+        "difficult ideas in plain language. Tools such as Anki help with machine learning courses."
+    )
+    found = disagreement("Einstein was known for explaining difficult ideas in plain language.", source)
+    assert found is not None and found.reason == "entity" and found.source == "Feynman"
+    found = disagreement("Tools such as Quizlet help.", source)
+    assert found is not None and found.reason == "entity" and found.claim == "Quizlet"
+    assert disagreement("Feynman's technique is named after Richard Feynman.", source) is None
+    assert disagreement("Anki helps with ML courses.", source) is None  # an alias
+    # A capitalised first word the source lacks is not a name unless it replaces one.
+    assert disagreement("Physicists like Richard Feynman explained ideas in plain language.", source) is None
+
+
+def test_amounts_compare_in_the_aligned_sentence_and_by_unit():
+    schedule = "Review it again one day later. Then after three days, one week, two weeks and one month."
+    assert disagreement("Then review it after two weeks.", schedule) is None
+    found = disagreement("Review it again one week later.", schedule)
+    assert found is not None and (found.reason, found.claim, found.source) == ("unit", "one week", "one day")
+    found = disagreement("Review it again two days later.", schedule)
+    assert found is not None and (found.reason, found.claim, found.source) == (
+        "number",
+        "two days",
+        "one day",
+    )
+    found = disagreement(
+        "You will lose most of it within a few hours.", "You will lose most of it within a few days."
+    )
+    assert found is not None and found.reason == "unit"
+    found = disagreement(
+        "It is familiar after the second reading.", "It is familiar after the third reading."
+    )
+    assert found is not None and found.reason == "number"
+    assert disagreement("Ask after 30 minutes.", "Ask when you are stuck for more than half an hour.") is None
+    assert (
+        disagreement("When you are stuck on one problem, ask.", "When you are stuck on a problem, ask.")
+        is None
+    )
+
+
+def test_a_claim_with_nothing_to_compare_is_left_to_the_similarity():
+    assert disagreement("Zebras are striped.", REFUNDS) is None
+    assert disagreement("", REFUNDS) is None
+    assert disagreement("Refunds are paid within 3 weeks.", "") is not None  # its number is nowhere
