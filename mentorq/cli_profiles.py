@@ -98,5 +98,9 @@ def report_result(file: Path, job: dict[str, Any]) -> bool:
         f"extracted {len(output['skills'])} skills, {len(output['interests'])} interests, "
         f"{len(output['goals'])} goals ({output['dropped_unsupported']} unsupported dropped)"
     )
-    typer.echo(f"saved revision {output['revision']} of {output['username']}")
+    if output.get("saved", True):
+        typer.echo(f"saved revision {output['revision']} of {output['username']}")
+    else:  # nothing the source supports: the profile was left as it was
+        unsaved = output["not_saved"]
+        typer.echo(f"saved nothing ({unsaved['code']}): {unsaved['message']}")
     return True

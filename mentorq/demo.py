@@ -255,8 +255,9 @@ def _learner(client: MentorqClient, say, deadline: float) -> bool:
         say(f"  failed: {job['error']}")
         return False
     profile = job["output"]
+    saved = "saved revision" if profile.get("saved", True) else "nothing kept, still revision"
     say(
-        f"  saved revision {profile['revision']} of {profile['username']}: "
+        f"  {saved} {profile['revision']} of {profile['username']}: "
         f"{len(profile['skills'])} skills, {len(profile['interests'])} interests, "
         f"{len(profile['goals'])} goals kept; {profile['dropped_unsupported']} unsupported item(s) dropped"
     )

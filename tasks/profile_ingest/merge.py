@@ -19,7 +19,8 @@ class Merged:
     """What the windows' answers add up to, after the evidence check."""
 
     display_name: str | None = None
-    bios: list[str] = field(default_factory=list)
+    # (bio, its quote, the window it came from): a bio is checked once the kept items are known.
+    bio_candidates: list[tuple[str, str | None, Source]] = field(default_factory=list)
     levels: list[str] = field(default_factory=list)
     skills: dict[str, dict] = field(default_factory=dict)
     interests: dict[str, str] = field(default_factory=dict)
@@ -32,35 +33,37 @@ class Merged:
             if source.mentions(answer.display_name):
                 self.display_name = self.display_name or answer.display_name.strip()
             else:
-                self._drop("display_name", answer.display_name, None)
+                self._drop("display_name", answer.display_name, None, "not_in_source")
         if answer.bio:
-            if source.contains(answer.bio_evidence):
-                self.bios.append(answer.bio.strip())
-            else:
-                self._drop("bio", answer.bio[:200], answer.bio_evidence)
+            self.bio_candidates.append((answer.bio.strip(), answer.bio_evidence, source))
         if answer.level:
             self.levels.append(answer.level)
         for skill in answer.skills:
-            if not source.supports(skill.name, skill.evidence):
-                self._drop("skills", skill.name, skill.evidence)
+            verdict = source.check(skill.name, skill.evidence, kind="skill")
+            if not verdict.ok:
+                self._drop("skills", skill.name, skill.evidence, verdict.reason)
                 continue
+            level = _capped(skill.level, verdict.level_cap)
             kept = self.skills.setdefault(
                 normalize_name(skill.name), {"name": skill.name.strip(), "level": None}
             )
-            if skill.level and LEVEL_ORDER[skill.level] > LEVEL_ORDER.get(kept["level"] or "", -1):
-                kept["level"] = skill.level
-        for name, items, target in (
-            ("interests", answer.interests, self.interests),
-            ("goals", answer.goals, self.goals),
+            if level and LEVEL_ORDER[level] > LEVEL_ORDER.get(kept["level"] or "", -1):
+                kept["level"] = level
+        for name, kind, items, target in (
+            ("interests", "interest", answer.interests, self.interests),
+            ("goals", "goal", answer.goals, self.goals),
         ):
             for item in items:
-                if source.supports(item.name, item.evidence):
+                verdict = source.check(item.name, item.evidence, kind=kind)
+                if verdict.ok:
                     target.setdefault(normalize_name(item.name), item.name.strip())
                 else:
-                    self._drop(name, item.name, item.evidence)
+                    self._drop(name, item.name, item.evidence, verdict.reason)
 
-    def _drop(self, field_name: str, name: str, evidence: str | None) -> None:
-        self.dropped.append(DroppedItem(field=field_name, name=name[:200], evidence=(evidence or None)))
+    def _drop(self, field_name: str, name: str, evidence: str | None, reason: str | None) -> None:
+        self.dropped.append(
+            DroppedItem(field=field_name, name=name[:200], evidence=(evidence or None), reason=reason)
+        )
 
     @property
     def kept(self) -> int:
@@ -72,11 +75,30 @@ class Merged:
             return None
         return max(set(self.levels), key=lambda level: (self.levels.count(level), LEVEL_ORDER[level]))
 
+    def bio(self) -> str | None:
+        """The longest bio whose every sentence its window supports, the kept items and the display
+        name counting as supported words (the others are dropped, with the reason, once)."""
+        known = [
+            *(skill["name"] for skill in self.skills.values()),
+            *self.interests.values(),
+            *self.goals.values(),
+            *([self.display_name] if self.display_name else []),
+        ]
+        chosen = None
+        for text, evidence, source in sorted(self.bio_candidates, key=lambda candidate: -len(candidate[0])):
+            verdict = source.check_bio(text, evidence, known=known)
+            if verdict.ok:
+                chosen = chosen or text
+            else:
+                self._drop("bio", text, evidence, verdict.reason)
+        self.bio_candidates = [c for c in self.bio_candidates if c[0] == chosen]
+        return chosen
+
     def fields(self, username: str) -> dict:
-        bio = max(self.bios, key=len) if self.bios else None  # the longest supported bio
+        """The profile fields this ingestion sets: what was kept, the chosen bio and the wiki."""
         values = {
             "display_name": self.display_name,
-            "bio": bio,
+            "bio": self.bio(),
             "skills": list(self.skills.values()),
             "interests": list(self.interests.values()),
             "goals": list(self.goals.values()),
@@ -86,6 +108,13 @@ class Merged:
         if not self.display_name:
             del fields["display_name"]  # keep the name the learner gave; a source need not repeat it
         return fields
+
+
+def _capped(level: str | None, cap: str | None) -> str | None:
+    """A skill's level, no higher than what the source's words allow ("a bit of Python": beginner)."""
+    if level and cap and LEVEL_ORDER[level] > LEVEL_ORDER[cap]:
+        return cap
+    return level
 
 
 def wiki(username: str, values: dict) -> str:

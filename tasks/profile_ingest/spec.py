@@ -74,6 +74,18 @@ class DroppedItem(BaseModel):
     field: str
     name: str
     evidence: str | None
+    reason: str | None = Field(
+        None,
+        description="why: too_short, not_in_source, not_named, negation, hedge, aspiration, number, "
+        "entity, antonym, unsupported_words (a bio)",
+    )
+
+
+class NotSaved(BaseModel):
+    """Why an ingestion saved no revision (the profile is as it was)."""
+
+    code: Literal["nothing_kept"]
+    message: str
 
 
 class ProfileIngestOutput(BaseModel):
@@ -91,6 +103,8 @@ class ProfileIngestOutput(BaseModel):
     # Items whose quote was not found in the source: the model is never trusted not to invent.
     dropped_unsupported: int
     dropped: list[DroppedItem] = Field(default_factory=list, description="the first 50 dropped items")
+    saved: bool = Field(True, description="false when nothing was kept: no revision, the profile as it was")
+    not_saved: NotSaved | None = None
     windows: int
     source_words: int
     model: str

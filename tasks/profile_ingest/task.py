@@ -15,7 +15,7 @@ from db.models import Profile, User
 from db.unit_of_work import unit_of_work
 from tasks.ingest.spec import SPEC as INGEST
 from tasks.profile_ingest.merge import DROPPED_SHOWN, Merged, windows
-from tasks.profile_ingest.spec import SPEC, Extraction, ProfileIngestInput, ProfileIngestOutput
+from tasks.profile_ingest.spec import SPEC, Extraction, NotSaved, ProfileIngestInput, ProfileIngestOutput
 from workers.documents import DocumentError, parse_document
 from workers.errors import JobFailure
 from workers.evidence import Source
@@ -74,15 +74,25 @@ def ingest_profile(ctx: JobContext, payload: ProfileIngestInput) -> ProfileInges
 
     ctx.progress("saving", 1.0, f"extracted {merged.kept} item(s), dropped {len(merged.dropped)} unsupported")
     started = time.perf_counter()
+    not_saved = None
     with unit_of_work() as session:
         profile = _target_profile(session, payload)
-        saved = profiles.save_revision(
-            session,
-            profile=profile,
-            changes=merged.fields(profile.username),
-            source=f"ingest:{ctx.job_id}",
-            ingest=INGEST,
-        )
+        if merged.kept:
+            saved = profiles.save_revision(
+                session,
+                profile=profile,
+                changes=merged.fields(profile.username),
+                source=f"ingest:{ctx.job_id}",
+                ingest=INGEST,
+            )
+        else:
+            # Nothing the source supports: a revision of empty fields would wipe the profile
+            # (skills, goals, bio, the hand-written wiki) on the strength of no evidence at all.
+            saved = profile
+            not_saved = NotSaved(
+                code="nothing_kept",
+                message="no skill, interest or goal had evidence in the source; the profile is unchanged",
+            )
     return ProfileIngestOutput(
         profile_id=saved.id,
         user_id=saved.user_id,
@@ -97,6 +107,8 @@ def ingest_profile(ctx: JobContext, payload: ProfileIngestInput) -> ProfileInges
         kept=merged.kept,
         dropped_unsupported=len(merged.dropped),
         dropped=merged.dropped[:DROPPED_SHOWN],
+        saved=not_saved is None,
+        not_saved=not_saved,
         windows=len(pieces),
         source_words=len(text.split()),
         model=model,

@@ -32,11 +32,17 @@ def test_a_profile_ingestion_on_the_local_model(stack: Stack, client: ApiClient)
         stack.start_worker()
     assert job["status"] == "succeeded", job["error"]
     output = job["output"]
-    assert output["model"] and output["revision"] == 2 and output["windows"] == 1
+    assert output["model"] and output["windows"] == 1
     # Whatever a 135M model says, what was kept is in the source: the check ran on real output.
     source = Source(INTRO, min_score=90)
     for item in [s["name"] for s in output["skills"]] + output["interests"] + output["goals"]:
         assert source.text.find(item.casefold()[:4]) >= 0 or source.contains(item), item
     me, etag = profile(client)
-    assert etag == '"2"' and me["skills"] == output["skills"]
+    if output["kept"]:
+        assert (
+            output["saved"] and output["revision"] == 2 and etag == '"2"' and me["skills"] == output["skills"]
+        )
+    else:  # its quotes are often invented: nothing kept, so nothing changed
+        assert not output["saved"] and output["not_saved"]["code"] == "nothing_kept"
+        assert output["revision"] == 1 and etag == '"1"' and output["dropped_unsupported"] > 0
     assert output["timings_ms"]["llm"] > 0
