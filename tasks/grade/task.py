@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from rapidfuzz import fuzz
 
+from core.claims import disagreement
 from core.exercise_rules import exact_grade, normalized
 from core.learner_model import CORRECT_AT, bkt_parameters
 from db import progress
@@ -23,7 +24,7 @@ from workers.llm import get_llm_provider
 from workers.llm.structured import chat_structured, generation_schema
 from workers.runtime import JobContext, job_task
 
-NEAR_IDENTICAL = 90  # rapidfuzz token_sort_ratio to the reference: correct without asking the model
+NEAR_IDENTICAL = 90  # rapidfuzz ratio to the reference: correct without asking the model
 LIMIT_MESSAGES = {
     "timeout": "Your code ran out of time (an endless loop, or far too slow).",
     "memory": "Your code used more memory than allowed.",
@@ -68,9 +69,16 @@ def grade(ctx: JobContext, payload: GradeInput) -> GradeOutput | NextStage:
     if exercise.exercise_type == "coding":
         return _grade_code(ctx, submission, exercise)
     reference = exercise.key.get("answer") or ""
-    if fuzz.token_sort_ratio(normalized(submission.answer), normalized(reference)) >= NEAR_IDENTICAL:
+    if _near_identical(submission.answer, reference):
         return _record(submission, exercise, score=1.0, feedback="Correct.", graded_by="fuzzy")
     return NextStage("judge", "the answer goes to the model with the rubric")
+
+
+def _near_identical(answer: str, reference: str) -> bool:
+    """Close to the reference in its own word order (so "Poland invaded Germany" is not "Germany
+    invaded Poland") and saying the same (a negation or a changed number is one character away)."""
+    close = fuzz.ratio(normalized(answer), normalized(reference)) >= NEAR_IDENTICAL
+    return close and disagreement(answer, reference) is None
 
 
 @job_task(SPEC, stage="judge")

@@ -189,3 +189,39 @@ def test_model_feedback_never_names_a_short_reference(
     assert output["graded_by"] == "model" and "mitochondri" not in json.dumps(output).lower(), output
     assert output["feedback"] == "Ribosomes make proteins."
     assert output["mistakes"] == ["Ribosomes build proteins."] and output["hint_for_next_try"] == ""
+
+
+@pytest.mark.parametrize(
+    ("reference", "answer"),
+    [
+        (
+            "The GIL is released while a thread waits for I/O",
+            "The GIL is not released while a thread waits for I/O",
+        ),
+        ("Refunds are paid within 3 weeks of the request", "Refunds are paid within 2 weeks of the request"),
+        ("Germany invaded Poland in 1939", "Poland invaded Germany in 1939"),
+    ],
+)
+def test_an_answer_one_negation_number_or_swap_from_the_reference_goes_to_the_model(
+    admin_client: ApiClient, client: ApiClient, fake_ollama: FakeOllama, reference: str, answer: str
+):
+    # A string one character from the reference can say the opposite: the shortcut that marks
+    # near-identical answers correct without the model must not take it.
+    marker = f"question-{uuid.uuid4().hex[:8]}"
+    response = admin_client.post(
+        "/v1/admin/exercises",
+        json={"exercise_type": "qa", "prompt": f"State the fact ({marker}).", "answer": reference},
+    )
+    exercise_id = wait_job(admin_client, response.json()["id"])["output"]["exercise_id"]
+    verdict = {
+        "score": 0.0,
+        "correct": False,
+        "feedback": "Not quite.",
+        "mistakes": [],
+        "hint_for_next_try": "",
+    }
+    fake_ollama.script(marker, json.dumps(verdict))
+    output = submit(client, exercise_id, answer)["output"]
+    assert (output["graded_by"], output["score"]) == ("model", 0.0), output
+    same = submit(client, exercise_id, reference + ".")["output"]
+    assert (same["graded_by"], same["score"]) == ("fuzzy", 1.0)
