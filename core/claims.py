@@ -162,7 +162,10 @@ def disagreement(
         for clause in clauses:
             match = aligned[id(clause)]
             nearby = known.sentence_quantities[match.sentence] if match else []
+            related = _related_quantities(clause, amounts[id(clause)], known)
             for quantity in amounts[id(clause)]:
+                if any(same_amount(quantity, stated) for stated in related):
+                    continue  # one claim sentence may join two of the source's ("one day later, then a week")
                 found = _number_disagreement(quantity, nearby, known_quantities)
                 if found:
                     return found
@@ -177,6 +180,26 @@ def disagreement(
             if found:
                 return found
     return None
+
+
+def _related_quantities(clause: _Clause, amounts: list[Quantity], known: _Reading) -> list[Quantity]:
+    """The amounts of every source sentence about the same thing as this clause (as `_align` scores
+    it: shared content words plus the clause's amounts it states): an amount stated there is
+    stated, even if the aligned sentence has another of the same kind."""
+    related = []
+    for number, stated in enumerate(known.sentence_quantities):
+        shared = max(
+            (
+                len(clause.content & _with_bare(candidate.content, clause.content))
+                for candidate in known.clauses
+                if candidate.sentence == number
+            ),
+            default=0,
+        )
+        matched = sum(1 for q in amounts if any(same_amount(q, k) for k in stated))
+        if shared + matched >= MIN_SHARED_WORDS:
+            related += stated
+    return related
 
 
 def _align(clause: _Clause, amounts: list[Quantity], known: _Reading) -> _Clause | None:

@@ -129,6 +129,24 @@ def test_a_faithful_paraphrase_agrees(claim: str):
     assert disagreement(claim, REFUNDS) is None
 
 
+SCHEDULE = (
+    "Review new material on the day you learn it. Review it again one day later. "
+    "Then after three days, one week, two weeks and one month."
+)
+
+
+def test_a_sentence_that_joins_two_of_the_sources_keeps_each_amount_where_it_was_said():
+    # One answer sentence often joins two steps of a list: "one day" is the second step's, not a
+    # rival of the third step's "one week". A rival amount in a sentence about something else stays one.
+    assert (
+        disagreement("Review it again one day later, then after three days and one week.", SCHEDULE) is None
+    )
+    found = disagreement("Review it again two days later, then after three days and one week.", SCHEDULE)
+    assert found is not None and found.reason in ("number", "unit")
+    other = "Refunds are paid within 3 weeks. Exchanges are processed within two weeks."
+    assert disagreement("Refunds are paid within 2 weeks.", other).reason == "number"
+
+
 @pytest.mark.parametrize(
     ("claim", "agrees"),
     [
