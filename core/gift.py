@@ -320,10 +320,12 @@ def _true_false(answer_text: str, text_format: TextFormat) -> dict[str, Any]:
     }
 
 
-def _short_answer(answer_text: str, text_format: TextFormat) -> dict[str, Any]:
+def _weighted_answers(answer_text: str, text_format: TextFormat) -> list[tuple[str, float, str, str | None]]:
+    """A short or numeric answer block's `=` answers as (what, weight, text, feedback): a weight of
+    100% unless `%n%` says otherwise, never negative (that is for multiple-choice options)."""
     first, *pieces = answer_text.split("=")
     pieces = [first, *pieces] if _trim(first) else pieces
-    accepted = []
+    answers = []
     for number, piece in enumerate(pieces, start=1):
         what = f"answer {number}"
         weight, piece = _weight(_trim(piece), what)
@@ -332,11 +334,16 @@ def _short_answer(answer_text: str, text_format: TextFormat) -> dict[str, Any]:
                 f"{what} has a negative weight (Moodle allows those on multiple-choice options only)"
             )
         text, feedback = _with_feedback(piece, text_format, what)
+        answers.append((what, 1.0 if weight is None else weight, text, feedback))
+    return answers
+
+
+def _short_answer(answer_text: str, text_format: TextFormat) -> dict[str, Any]:
+    accepted = []
+    for what, weight, text, feedback in _weighted_answers(answer_text, text_format):
         if not text:
             raise Refused(f"{what} is empty")
-        accepted.append(
-            AcceptedAnswer(text=text, weight=1.0 if weight is None else weight, feedback=feedback)
-        )
+        accepted.append(AcceptedAnswer(text=text, weight=weight, feedback=feedback))
     reference = next((answer.text for answer in accepted if answer.weight == 1), accepted[0].text)
     return {"answer": reference, "accepted_answers": accepted}
 
@@ -350,25 +357,13 @@ def _numeric(answer_text: str, text_format: TextFormat) -> dict[str, Any]:
             raise Refused(
                 f"text after '~' in a numeric answer block ({text!r}): only '~#feedback' is read there"
             )
-    first, *pieces = answer_text.split("=")
-    pieces = [first, *pieces] if _trim(first) else pieces
+    pieces = _weighted_answers(answer_text, text_format)
     if not pieces:
         raise Refused("a numeric question without an answer")
     answers = []
-    for number, piece in enumerate(pieces, start=1):
-        what = f"answer {number}"
-        weight, piece = _weight(_trim(piece), what)
-        if weight is not None and weight < 0:
-            raise Refused(
-                f"{what} has a negative weight (Moodle allows those on multiple-choice options only)"
-            )
-        text, feedback = _with_feedback(piece, text_format, what)
+    for what, weight, text, feedback in pieces:
         value, tolerance = _numeric_range(text, what)
-        answers.append(
-            NumericAnswer(
-                value=value, tolerance=tolerance, weight=1.0 if weight is None else weight, feedback=feedback
-            )
-        )
+        answers.append(NumericAnswer(value=value, tolerance=tolerance, weight=weight, feedback=feedback))
     reference = next((answer.value for answer in answers if answer.weight == 1), answers[0].value)
     return {"answer": reference, "numeric_answers": answers, "other_feedback": other_feedback}
 
