@@ -62,6 +62,19 @@ _FORBIDDEN_V6 = [
         ("ff00::/8", "multicast"),
     ]
 ]
+# Refused even where private addresses are allowed (development, tests, a self-hosted network):
+# link-local ranges hold the clouds' instance metadata services, which hand out credentials
+# (169.254.169.254 on AWS, GCP and Azure, fd00:ec2::254 on AWS IPv6, 100.100.100.200 on Alibaba).
+_ALWAYS_FORBIDDEN = [
+    (ipaddress.ip_network(net), reason)
+    for net, reason in [
+        ("169.254.169.254/32", "cloud metadata"),
+        ("100.100.100.200/32", "cloud metadata"),
+        ("fd00:ec2::254/128", "cloud metadata"),
+        ("169.254.0.0/16", "link-local"),
+        ("fe80::/10", "link-local"),
+    ]
+]
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _LOCAL_NAMES = ("localhost", "localhost.localdomain")
 
@@ -104,6 +117,18 @@ def forbidden_reason(address: str | IPAddress) -> str | None:
     return None
 
 
+def always_forbidden_reason(address: str | IPAddress) -> str | None:
+    """Why `address` is refused whatever `allow_private` says (cloud metadata, link-local), or None."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0]) if isinstance(address, str) else address
+    if isinstance(ip, ipaddress.IPv6Address) and (embedded := _embedded_ipv4(ip)) is not None:
+        ip = embedded
+    return next((reason for network, reason in _ALWAYS_FORBIDDEN if ip in network), None)
+
+
+def _refusal(address: str | IPAddress, *, allow_private: bool) -> str | None:
+    return always_forbidden_reason(address) if allow_private else forbidden_reason(address)
+
+
 def check_url_syntax(url: str, *, allow_http: bool, allow_private: bool) -> None:
     """Refuse a webhook URL that is malformed, not https (unless `allow_http`), or a forbidden IP literal.
 
@@ -114,12 +139,12 @@ def check_url_syntax(url: str, *, allow_http: bool, allow_private: bool) -> None
         raise WebhookAddressError(URL_INVALID, "the URL must use https")
     host = _ascii_host(parsed)
     literal = _ip_literal(host)
-    if allow_private:
-        return
     if literal is not None:
-        reason = forbidden_reason(literal)
+        reason = _refusal(literal, allow_private=allow_private)
         if reason:
             raise WebhookAddressError(ADDRESS_FORBIDDEN, f"{literal} is forbidden ({reason})")
+    elif allow_private:
+        return
     elif host.rstrip(".") in _LOCAL_NAMES or host.rstrip(".").endswith(".localhost"):
         raise WebhookAddressError(ADDRESS_FORBIDDEN, f"{host} names this machine (loopback)")
 
@@ -144,13 +169,12 @@ def resolve_and_check(url: str, *, allow_private: bool, resolver: Resolver = soc
             addresses.append(address)
     if not addresses:
         raise socket.gaierror(socket.EAI_NONAME, f"{host} has no addresses")
-    if not allow_private:
-        for address in addresses:
-            reason = forbidden_reason(address)
-            if reason:
-                raise WebhookAddressError(
-                    ADDRESS_FORBIDDEN, f"{host} resolves to {address}, forbidden ({reason})"
-                )
+    for address in addresses:
+        reason = _refusal(address, allow_private=allow_private)
+        if reason:
+            raise WebhookAddressError(
+                ADDRESS_FORBIDDEN, f"{host} resolves to {address}, forbidden ({reason})"
+            )
     return addresses
 
 

@@ -45,9 +45,38 @@ def test_literal_forbidden_addresses_are_refused_at_submit_time(url: str) -> Non
     assert refused.value.code == "webhook_address_forbidden"
 
 
-@pytest.mark.parametrize("url", FORBIDDEN_LITERALS)
+# Cloud metadata and link-local addresses: refused even where private addresses are allowed.
+ALWAYS_FORBIDDEN_LITERALS = [
+    "https://169.254.169.254/latest/meta-data/",
+    "https://169.254.1.1/hook",
+    "https://100.100.100.200/hook",
+    "https://[::ffff:a9fe:a9fe]/hook",
+    "https://[fd00:ec2::254]/hook",
+    "https://[fe80::1]/hook",
+    "http://[::ffff:169.254.169.254]/latest/meta-data/",
+]
+
+
+@pytest.mark.parametrize("url", [url for url in FORBIDDEN_LITERALS if url not in ALWAYS_FORBIDDEN_LITERALS])
 def test_allow_private_lets_literal_addresses_through(url: str) -> None:
     check_url_syntax(url, allow_http=False, allow_private=True)
+
+
+@pytest.mark.parametrize("url", ALWAYS_FORBIDDEN_LITERALS)
+def test_metadata_and_link_local_addresses_are_refused_even_where_private_ones_are_allowed(url: str) -> None:
+    with pytest.raises(WebhookAddressError) as refused:
+        check_url_syntax(url, allow_http=True, allow_private=True)
+    assert refused.value.code == "webhook_address_forbidden"
+
+
+def test_a_name_resolving_to_the_metadata_service_is_refused_even_where_private_ones_are_allowed() -> None:
+    with pytest.raises(WebhookAddressError) as refused:
+        resolve_and_check(
+            "http://metadata.google.internal/computeMetadata/v1/", allow_private=True, resolver=DNS
+        )
+    assert "cloud metadata" in refused.value.message
+    with pytest.raises(WebhookAddressError):
+        resolve_and_check("https://link-local.example/", allow_private=True, resolver=DNS)
 
 
 @pytest.mark.parametrize(
@@ -130,6 +159,7 @@ DNS = FakeDNS(
     {
         "internal.example": ["10.0.0.5"],
         "metadata.google.internal": ["169.254.169.254"],
+        "link-local.example": ["10.0.0.5", "fe80::1%2"],
         "mixed.example": ["93.184.216.34", "10.0.0.5"],
         "sneaky.example": ["::ffff:127.0.0.1"],
         "public.example": ["93.184.216.34", "93.184.216.34", "2606:4700:4700::1111"],

@@ -57,3 +57,22 @@ def test_without_the_stand_in_loopback_itself_is_refused(site: Site) -> None:
     with pytest.raises(ListingError) as caught:
         reader("sitemap", feed).list()
     assert caught.value.code == "url_forbidden" and site.hits["/feed.xml"] == 0
+
+
+def test_with_private_addresses_allowed_the_metadata_service_is_still_refused(site: Site) -> None:
+    # Development's defaults allow private addresses; a sitemap listing the metadata service, or a
+    # page redirecting to it, is refused anyway (issue 28: it was fetched).
+    settings = Settings(env="test", fetch_allow_private=True, fetch_timeout_seconds=5, source_max_items=10)
+    to_metadata = site.redirect("/to-metadata", "http://169.254.169.254/latest/meta-data/")
+    direct = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
+    link_local = "http://[fe80::1]/"
+    good = site.page("/good", html("Good", "Fine."))
+    source = SourceReader(
+        "sitemap", site.sitemap("/sitemap.xml", [direct, to_metadata, link_local, good]), settings
+    )
+    assert source.list().items == [direct, to_metadata, link_local, good]
+    assert source.read(good).content.startswith(b"<!doctype html>")
+    for item in (direct, to_metadata, link_local):
+        with pytest.raises(DocumentError) as caught:
+            source.read(item)
+        assert caught.value.code == "url_forbidden", item
