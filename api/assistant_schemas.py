@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from api.schemas import WebhookEvent
+from core.sql_limits import MAX_BIGINT
 from db.instructions import INSTRUCTED_KINDS
 
 InstructedKind = Literal[INSTRUCTED_KINDS]  # type: ignore[valid-type]
@@ -122,7 +123,7 @@ class InstructionKinds(BaseModel):
 class ActiveMove(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_BIGINT)
 
 
 class CacheEntryRead(BaseModel):

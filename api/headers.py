@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from api.errors import ProblemError
+from core.sql_limits import MAX_BIGINT
 
 IDEMPOTENCY_KEY_MAX = 255
 # The IETF draft makes the key a Structured Fields sf-string ("..."); bare tokens are accepted too.
@@ -36,7 +37,7 @@ def parse_idempotency_key(raw: str | None) -> str | None:
 
 _SECONDS = re.compile(r"^[0-9]{1,10}$")  # ASCII digits only: str.isdigit() also takes '²' and '٣'
 _EVENT_ID = re.compile(r"^[0-9]{1,19}$")
-MAX_EVENT_ID = 2**63 - 1  # event ids are PostgreSQL bigints
+MAX_EVENT_ID = MAX_BIGINT  # event ids are PostgreSQL bigints
 
 
 def parse_prefer_wait(raw: str | None, *, max_wait: int) -> int | None:

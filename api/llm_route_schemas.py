@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 MAX_TOKENS_CAP = 32768
+StatedTokenCap = Annotated[int, WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_TOKENS_CAP})]
 MAX_FALLBACKS = 4
 
 
@@ -55,8 +57,11 @@ class LLMRouteUpdate(BaseModel):
         default_factory=list,
         description=f"tried in order when the one before is unavailable (at most {MAX_FALLBACKS})",
     )
-    max_tokens: int | None = Field(
-        None, description=f"1..{MAX_TOKENS_CAP}: caps the tokens the kind asks for (null: no cap)"
+    # The bounds are stated for clients and enforced by the service, whose refusal has its own code
+    # (invalid_max_tokens).
+    max_tokens: StatedTokenCap | None = Field(
+        None,
+        description=f"1..{MAX_TOKENS_CAP}: caps the tokens the kind asks for (null: no cap)",
     )
     temperature: float | None = Field(
         None, description="0..2: replaces the temperature the kind asks for (null: the kind's)"

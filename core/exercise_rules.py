@@ -9,13 +9,14 @@ import hmac
 import re
 import uuid
 from decimal import Decimal, localcontext
-from typing import Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, Field, field_validator
 
 from core.code_tests import CodeTest, code_test_violations
 from core.learner_model import CORRECT_AT
 from core.profile_fields import Level
+from core.sql_limits import MAX_BIGINT
 
 ExerciseType = Literal["qa", "multiple_choice", "coding", "numeric"]
 # What the model is asked to write; a numeric exercise is only ever authored (or imported from GIFT).
@@ -28,6 +29,9 @@ BLANK = "_____"  # where a missing-word question's answer goes, as Moodle marks 
 # separators, and an exponent of at most two digits (so exact arithmetic on it stays small).
 NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,2})?")
 MAX_NUMBER_CHARS = 40
+
+
+ChunkId = Annotated[int, Field(ge=0, le=MAX_BIGINT)]
 
 
 class ExerciseDraft(BaseModel):
@@ -51,7 +55,7 @@ class ExerciseDraft(BaseModel):
     solution_code: str | None = Field(None, max_length=20000, description="coding: a reference solution")
     tests: list[CodeTest] = Field(default_factory=list, max_length=20)
     hints: list[str] = Field(default_factory=list, max_length=5)
-    cited_chunk_ids: list[int] = Field(default_factory=list, max_length=10)
+    cited_chunk_ids: list[ChunkId] = Field(default_factory=list, max_length=10)
 
 
 def parse_number(text: str) -> Decimal | None:
@@ -108,7 +112,7 @@ class AuthoredDraft(ExerciseDraft):
     title: str | None = Field(None, max_length=255, description="Moodle's question name")
     text_format: TextFormat | None = Field(None, description="how the prompt, options and feedback render")
     blank_at: int | None = Field(
-        None, ge=0, description=f"missing word: where the {BLANK!r} blank stands in the prompt"
+        None, ge=0, le=4000, description=f"missing word: where the {BLANK!r} blank stands in the prompt"
     )
     general_feedback: str | None = Field(None, max_length=4000, description="shown once answered right")
     choice_keys: list[ChoiceKey] = Field(

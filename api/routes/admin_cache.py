@@ -11,6 +11,7 @@ from api import ask_service
 from api.assistant_schemas import CachePurged, CacheRead
 from api.deps import CurrentUser, SessionDep
 from api.openapi import problems
+from core.sql_limits import MAX_BIGINT
 
 router = APIRouter(prefix="/v1/admin/cache", tags=["admin"], responses=problems(403))
 
@@ -20,7 +21,9 @@ async def cache(
     session: SessionDep,
     user: CurrentUser,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[int | None, Query(description="next_cursor of the previous page")] = None,
+    cursor: Annotated[
+        int | None, Query(ge=0, le=MAX_BIGINT, description="next_cursor of the previous page")
+    ] = None,
     window_hours: Annotated[int, Query(ge=1, le=24 * 30, description="hours counted")] = 24,
 ) -> CacheRead:
     """Live entries, newest first, and how many ask jobs were answered from the cache."""

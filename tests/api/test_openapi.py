@@ -5,22 +5,38 @@ Bounded and reproducible: a fixed seed and a fixed number of examples per operat
 documented, every content type documented, every response body valid against its schema. Every
 route added later is fuzzed too. Logout is left out: it would revoke the fuzzer's own token
 midway (test_fair_use.py covers it).
+
+Twice: as a user on the shared stack, and as an admin on a platform of its own (PostgreSQL, Redis
+and the API, no workers), where whatever the fuzzer does with admin rights (instructions, routes,
+accounts) cannot reach the other tests. And every integer a client may send is bounded in the
+document itself (a cursor past PostgreSQL's bigint was a 500).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
-from tests.conftest import ApiClient
-from tests.stack import REPO, Stack
+from tests.conftest import ApiClient, make_admin, register
+from tests.fake_ollama import FakeOllama
+from tests.stack import REPO, Stack, build_stack
 
 SEED = 42
 EXAMPLES_PER_OPERATION = 30
+# The admin run: the operations an admin's rights change (every /v1/admin route, the shared
+# library's documents and collections, the GIFT export, other accounts), with fewer examples each
+# (its stateful phase reaches deep into what it creates). The user run covers the rest.
+ADMIN_EXAMPLES_PER_OPERATION = 10
+ADMIN_PATHS = r"^/v1/admin/|^/v1/documents|^/v1/collections|\.gift$|^/users/\{id\}"
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 
 
@@ -41,16 +57,23 @@ def test_every_error_is_documented_as_problem_json(client: ApiClient) -> None:
     assert "200" not in spec["paths"]["/auth/jwt/logout"]["post"]["responses"]
 
 
-def test_schemathesis_finds_no_failure_over_the_whole_api(
-    stack: Stack, client: ApiClient, tmp_path: Path
+def _schemathesis(
+    stack: Stack,
+    token: str,
+    report_dir: Path,
+    *,
+    examples: int,
+    excluded: tuple[str, ...] = (),
+    paths: str | None = None,
 ) -> None:
-    token = client.headers["Authorization"]
+    """Run schemathesis over the API (the paths matching `paths`, or all; never the `excluded`
+    operation ids) with this bearer token; fail with its summary."""
     command = [
         str(Path(sys.executable).with_name("schemathesis")),
         "run",
         f"{stack.api_url}/openapi.json",
         "--checks", CHECKS,
-        "--max-examples", str(EXAMPLES_PER_OPERATION),
+        "--max-examples", str(examples),
         "--seed", str(SEED),
         "--header", f"Authorization: {token}",
         "--exclude-path-regex", "/logout$",
@@ -60,14 +83,105 @@ def test_schemathesis_finds_no_failure_over_the_whole_api(
         "--workers", "1",
         "--no-shrink",
         "--report", "ndjson",
-        "--report-dir", str(tmp_path),
+        "--report-dir", str(report_dir),
+        *[arg for operation in excluded for arg in ("--exclude-operation-id", operation)],
+        *(["--include-path-regex", paths] if paths else []),
     ]  # fmt: skip
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
-    summary = result.stdout[-6000:]
+    failures = result.stdout.find("= FAILURES =")  # schemathesis's own section, ahead of its warnings
+    summary = result.stdout[max(0, failures - 100) :][:8000] if failures >= 0 else result.stdout[-6000:]
     if result.returncode != 0:  # the API's own account of any 5xx, for whoever reads the CI log
         tracebacks = (stack.root / "api.log").read_text(errors="replace").split("Traceback")[1:]
         summary += "\n\nAPI log tracebacks:\n" + "\n".join("Traceback" + t[:3000] for t in tracebacks[-3:])
     assert result.returncode == 0, summary
-    events = [json.loads(line) for line in next(tmp_path.glob("*.ndjson")).read_text().splitlines() if line]
+    events = [json.loads(line) for line in next(report_dir.glob("*.ndjson")).read_text().splitlines() if line]
     assert events, "schemathesis reported nothing"
     print(summary)  # the figures (operations, cases, failures) land in the test log
+
+
+def test_schemathesis_finds_no_failure_over_the_whole_api(
+    stack: Stack, client: ApiClient, tmp_path: Path
+) -> None:
+    _schemathesis(stack, client.headers["Authorization"], tmp_path, examples=EXAMPLES_PER_OPERATION)
+
+
+@pytest.fixture(scope="module")
+def own_platform(fake_ollama: FakeOllama) -> Iterator[Stack]:
+    """PostgreSQL, Redis and the API of its own: an admin's fuzzing changes nothing other tests see."""
+    root = Path(tempfile.mkdtemp(prefix="mentorq-admin-fuzz-"))
+    platform = build_stack(root, ollama_url=fake_ollama.url)
+    try:
+        platform.start_api()
+        yield platform
+    finally:
+        platform.stop_all()
+        platform.redis.stop()
+        platform.postgres.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# Left out of the admin run: changing or deleting its own account (through /users or its own profile,
+# which links lead it to) would end the fuzzer's session (the user run fuzzes /users/me).
+NOT_FUZZED_AS_ADMIN = (
+    "users_patch_current_user_users_me_patch",
+    "delete_profile_v1_admin_profiles__profile_id__delete",
+    "users_delete_user_users__id__delete",
+    "users_patch_user_users__id__patch",
+)
+
+
+def test_schemathesis_as_an_admin_finds_no_failure(own_platform: Stack, tmp_path: Path) -> None:
+    with register(own_platform.api_url) as admin:
+        make_admin(own_platform, admin)
+        _schemathesis(
+            own_platform,
+            admin.headers["Authorization"],
+            tmp_path,
+            examples=ADMIN_EXAMPLES_PER_OPERATION,
+            excluded=NOT_FUZZED_AS_ADMIN,
+            paths=ADMIN_PATHS,
+        )
+        assert admin.get("/users/me").json()["is_superuser"], "the run must end with the admin signed in"
+
+
+def _unbounded_integers(
+    schema: dict[str, Any], where: str, components: dict[str, Any], seen: frozenset
+) -> list[str]:
+    """Where an integer in this schema (through $refs, unions, objects and arrays) lacks a maximum."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        return [] if name in seen else _unbounded_integers(components[name], where, components, seen | {name})
+    found = []
+    if schema.get("type") == "integer" and "maximum" not in schema and "exclusiveMaximum" not in schema:
+        found.append(where)
+    for union in ("anyOf", "oneOf", "allOf"):
+        for part in schema.get(union, []):
+            found += _unbounded_integers(part, where, components, seen)
+    for name, part in schema.get("properties", {}).items():
+        found += _unbounded_integers(part, f"{where}.{name}", components, seen)
+    for key, suffix in (("items", "[]"), ("additionalProperties", "{}")):
+        if isinstance(schema.get(key), dict):
+            found += _unbounded_integers(schema[key], where + suffix, components, seen)
+    return found
+
+
+def test_every_integer_a_client_sends_is_bounded(client: ApiClient) -> None:
+    spec = httpx.get(f"{client.base_url}/openapi.json").json()
+    components = spec["components"]["schemas"]
+    unbounded = []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", []):
+                where = f"{method.upper()} {path} {parameter['in']} {parameter['name']}"
+                unbounded += _unbounded_integers(parameter.get("schema", {}), where, components, frozenset())
+            for media, content in operation.get("requestBody", {}).get("content", {}).items():
+                where = f"{method.upper()} {path} ({media})"
+                unbounded += _unbounded_integers(content.get("schema", {}), where, components, frozenset())
+    assert not unbounded, unbounded
+
+
+def test_a_cursor_past_the_largest_bigint_is_refused_not_a_server_error(admin_client: ApiClient) -> None:
+    for cursor in ("9223372036854775808", "99999999999999999999999", "-1"):
+        response = admin_client.get("/v1/admin/cache", params={"cursor": cursor})
+        assert response.status_code == 422 and response.json()["code"] == "validation_error", response.text
+    assert admin_client.get("/v1/admin/cache", params={"cursor": "9223372036854775807"}).status_code == 200

@@ -1,0 +1,5 @@
+"""The largest numbers PostgreSQL's integer columns hold: every integer a client may send (ids,
+versions, cursors) is bounded by the column it ends up compared with, so an overflow is a 422,
+never a database error."""
+
+MAX_BIGINT = 2**63 - 1
