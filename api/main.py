@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from api.auth import UserCreate, UserRead, UserUpdate, bearer_backend, cookie_backend, fastapi_users
 from api.console import UPLOAD_PATH as CONSOLE_UPLOAD_PATH
 from api.console import install_console
+from api.cookie_guard import CookieSessionGuard
 from api.errors import install_error_handlers
 from api.events import JobEventHub
 from api.github_login import install_github_login
@@ -38,11 +39,13 @@ from api.routes import (
     sessions,
     webhooks,
 )
-from core import __version__
+from core import __version__, log_redaction
 from core.redis_clients import get_async_redis
 from core.settings import get_settings
 from db.dispatch_stamps import dispatch_stamps
 from db.session import async_engine
+
+COOKIE_AUTH_PREFIX = "/auth/cookie"
 
 
 @contextlib.asynccontextmanager
@@ -58,6 +61,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app() -> FastAPI:
     """Build the API: accounts, the job API, catalog and health routes, problem+json errors."""
     settings = get_settings()
+    log_redaction.install(settings)  # before any log line: no credential reaches a log (uvicorn's included)
     logging.basicConfig(level=logging.INFO)
     app = FastAPI(
         title="mentorq",
@@ -78,11 +82,20 @@ def create_app() -> FastAPI:
             CONSOLE_UPLOAD_PATH: settings.max_upload_bytes,
         },
     )
+    # Before the body is read: a page of another origin riding the session cookie (or signing the
+    # browser in to another account) is refused, 403 csrf_failed.
+    app.add_middleware(
+        CookieSessionGuard,
+        cookie_name=cookie_backend.transport.cookie_name,
+        cookie_auth_prefix=COOKIE_AUTH_PREFIX,
+    )
     # Added last, so it runs first: a caller over its limit costs one Redis round trip, no body read.
     app.add_middleware(RateLimits)
 
     app.include_router(fastapi_users.get_auth_router(bearer_backend), prefix="/auth/jwt", tags=["auth"])
-    app.include_router(fastapi_users.get_auth_router(cookie_backend), prefix="/auth/cookie", tags=["auth"])
+    app.include_router(
+        fastapi_users.get_auth_router(cookie_backend), prefix=COOKIE_AUTH_PREFIX, tags=["auth"]
+    )
     app.include_router(fastapi_users.get_register_router(UserRead, UserCreate), prefix="/auth", tags=["auth"])
     app.include_router(fastapi_users.get_users_router(UserRead, UserUpdate), prefix="/users", tags=["users"])
     install_github_login(app, settings, fastapi_users, bearer_backend)

@@ -23,7 +23,8 @@ PROBLEM_JSON = "application/problem+json"
 STATUS_MEANINGS = {
     400: "Malformed request: JSON, a header value (Prefer, Idempotency-Key, Last-Event-ID) or a cursor",
     401: "No valid bearer token or session cookie (missing, expired or revoked)",
-    403: "Not allowed for this user (admins only, or a read-only collection)",
+    403: "Not allowed: admins only, a read-only collection, or a request riding the session cookie "
+    "from another origin (csrf_failed)",
     404: "No such resource (another user's resources answer 404 too)",
     409: "Conflict with the resource's current state",
     412: "The resource changed since the version the request names (If-Match)",
@@ -35,6 +36,7 @@ STATUS_MEANINGS = {
     503: "A backing service (database, broker, a worker) is unavailable; see Retry-After",
 }
 UNPROBED = {"/healthz", "/readyz"}  # probes: no auth, no rate limit, no parameters
+STATE_CHANGING = {"post", "put", "patch", "delete"}
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -91,6 +93,9 @@ def _error_statuses(path: str, method: str, operation: dict[str, Any]) -> set[in
         statuses.add(413)
     if operation.get("security"):
         statuses.add(401)
+    # The cookie session's origin rule (api/cookie_guard.py) refuses a change from another origin.
+    if method in STATE_CHANGING and (operation.get("security") or path.startswith("/auth/cookie/")):
+        statuses.add(403)
     if "{" in path:
         statuses.add(404)
     return statuses

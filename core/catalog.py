@@ -11,6 +11,9 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
+from core.net.display import display_url
+from core.net.endpoint_url import EndpointURL
+from core.redaction import scrub
 from core.settings import Settings
 
 DEFAULT_LOCAL_LLM = "SmolLM2-135M-Instruct"
@@ -79,10 +82,12 @@ def _is_embedding_model(name: str, family: str | None) -> bool:
 
 
 def _ollama_models(host: str) -> list[tuple[str, str | None]]:
-    """(name, family) of every model the Ollama server at `host` has; raises on failure."""
+    """(name, family) of every model the Ollama server at `host` has; raises on failure. Credentials
+    in `host` go as basic auth and query (core/net/endpoint_url.py), as the providers send them."""
     import ollama  # the client only: pydantic + httpx, no model library
 
-    with ollama.Client(host=host, timeout=OLLAMA_LIST_TIMEOUT_S) as client:
+    where = EndpointURL.parse(host)
+    with ollama.Client(host=where.base, timeout=OLLAMA_LIST_TIMEOUT_S, **where.httpx_options()) as client:
         listing = client.list()
     return [(m.model or "", m.details.family if m.details else None) for m in listing.models if m.model]
 
@@ -117,7 +122,8 @@ def list_models(settings: Settings) -> dict[str, Any]:
             ollama_models = _ollama_models(ollama_host)
             ollama_ok = True
         except Exception as exc:  # noqa: BLE001 - refused, timeout, bad answer: all mean "not usable now"
-            errors["ollama"] = f"Ollama at {ollama_host} is unreachable or failing: {exc}"
+            # Shown to every signed-in user: the address in its display form, the error scrubbed.
+            errors["ollama"] = scrub(f"Ollama at {display_url(ollama_host)} is unreachable or failing: {exc}")
 
     # The provider `auto` would pick: Ollama exactly when it answered just now.
     active = settings.llm_provider

@@ -5,7 +5,10 @@ the routing admin pages call it, and the workers' providers read their endpoints
 A provider is *configured* when its settings are present: `ollama` with OLLAMA_HOST (or named as
 MENTORQ_LLM_PROVIDER, which then uses the client's default address), `local` always,
 `openai_compatible` with MENTORQ_OPENAI_BASE_URL, `anthropic` with MENTORQ_ANTHROPIC_API_KEY.
-Keys stay in the settings: nothing here returns or logs one.
+Keys stay in the settings: nothing here returns or logs one. An address may carry credentials
+(`user:password@`, `?api-key=`): they are sent as HTTP basic auth and as a query
+(core/net/endpoint_url.py) and never shown: statuses and errors name the display form
+(core/net/display.py).
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ import asyncio
 import importlib.util
 import time
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from core.catalog import DEFAULT_LOCAL_LLM, DEFAULT_OLLAMA_HOST, DEFAULT_OLLAMA_LLM, packaged_gguf_path
+from core.net.display import display_url_or_none
+from core.net.endpoint_url import EndpointURL
+from core.redaction import scrub
 from core.settings import Settings
 
 PROVIDERS = ("ollama", "local", "openai_compatible", "anthropic")
@@ -39,7 +44,8 @@ NOT_INSTALLED = "not_installed"
 
 @dataclass(frozen=True)
 class Endpoint:
-    """Where a provider is and what answers when a route names no model. Never holds a key."""
+    """Where a provider is and what answers when a route names no model. Never holds a key; its
+    `base_url` is the configured one, credentials included: for the clients, never to be shown."""
 
     provider: str
     configured: bool
@@ -88,14 +94,13 @@ def endpoint(settings: Settings, provider: str) -> Endpoint:
     if provider == "local":
         return Endpoint(provider, True, None, model or DEFAULT_LOCAL_LLM)
     if provider == "openai_compatible":
-        configured = bool(settings.openai_base_url)
-        return Endpoint(
-            provider,
-            configured,
-            settings.openai_base_url,
-            model or settings.openai_model,
-            None if configured else "MENTORQ_OPENAI_BASE_URL is not set",
+        url = settings.openai_base_url
+        problem = (
+            credentials_conflict(provider, url, api_key(settings, provider))
+            if url
+            else "MENTORQ_OPENAI_BASE_URL is not set"
         )
+        return Endpoint(provider, problem is None, url, model or settings.openai_model, problem)
     if provider == "anthropic":
         configured = settings.anthropic_api_key is not None and bool(
             settings.anthropic_api_key.get_secret_value()
@@ -118,6 +123,18 @@ def api_key(settings: Settings, provider: str) -> str | None:
     return secret.get_secret_value() if secret is not None and secret.get_secret_value() else None
 
 
+def credentials_conflict(provider: str, base_url: str, key: str | None) -> str | None:
+    """Why a base URL's `user:password@` and the provider's key cannot both be sent, else None.
+    The OpenAI API takes its key in the Authorization header, which basic auth needs: sending one
+    would silently drop the other. (Anthropic's key has a header of its own, x-api-key.)"""
+    if provider != "openai_compatible" or not key or EndpointURL.parse(base_url).basic_auth is None:
+        return None
+    return (
+        "MENTORQ_OPENAI_BASE_URL carries user:password@ and MENTORQ_OPENAI_API_KEY is set: both would be"
+        " the Authorization header; keep one"
+    )
+
+
 def refused_key_code(status: int) -> bool:
     """401 (no or wrong key) and 403 (a key without access): configuration, not an outage."""
     return status in (401, 403)
@@ -129,24 +146,29 @@ def refused_key_code(status: int) -> bool:
 async def _list_ollama(end: Endpoint) -> list[str]:
     import ollama  # the client only: pydantic + httpx
 
-    client = ollama.AsyncClient(host=end.base_url, timeout=PROBE_TIMEOUT)
-    listing = await client.list()
+    where = EndpointURL.parse(end.base_url or "")
+    client = ollama.AsyncClient(host=where.base, timeout=PROBE_TIMEOUT, **where.httpx_options())
+    async with client:
+        listing = await client.list()
     return [m.model for m in listing.models if m.model and "embed" not in m.model]
+
+
+async def _get_models(client: httpx.AsyncClient, base_url: str, path: str, headers: dict) -> list[str]:
+    where = EndpointURL.parse(base_url)
+    response = await client.get(where.url(path), headers=headers, **where.httpx_options())
+    response.raise_for_status()
+    return [item["id"] for item in response.json().get("data", []) if item.get("id")]
 
 
 async def _list_openai(settings: Settings, end: Endpoint, client: httpx.AsyncClient) -> list[str]:
     key = api_key(settings, end.provider)
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    response = await client.get(f"{(end.base_url or '').rstrip('/')}/models", headers=headers)
-    response.raise_for_status()
-    return [item["id"] for item in response.json().get("data", []) if item.get("id")]
+    return await _get_models(client, end.base_url or "", "models", headers)
 
 
 async def _list_anthropic(settings: Settings, end: Endpoint, client: httpx.AsyncClient) -> list[str]:
     headers = {"x-api-key": api_key(settings, end.provider) or "", "anthropic-version": ANTHROPIC_VERSION}
-    response = await client.get(f"{(end.base_url or '').rstrip('/')}/v1/models", headers=headers)
-    response.raise_for_status()
-    return [item["id"] for item in response.json().get("data", []) if item.get("id")]
+    return await _get_models(client, end.base_url or "", "v1/models", headers)
 
 
 def _local_problem() -> str | None:
@@ -159,19 +181,10 @@ def _local_problem() -> str | None:
     return None
 
 
-def public_url(url: str | None) -> str | None:
-    """A provider's address as shown to users and in errors: without the credentials or query an
-    operator may have put in it (user:password@, ?api-key=); keys belong in MENTORQ_*_API_KEY."""
-    if not url:
-        return url
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
-
-
 async def probe(settings: Settings, provider: str, client: httpx.AsyncClient) -> ProviderProbe:
     """Ask one provider for its models now; never raises: a failure is the probe's error."""
     end = endpoint(settings, provider)
-    shown = public_url(end.base_url)
+    shown = display_url_or_none(end.base_url)
     found = ProviderProbe(provider, end.configured, False, shown, end.default_model)
     if not end.configured:
         code = KEY_MISSING if provider == "anthropic" else NOT_CONFIGURED
@@ -205,7 +218,7 @@ async def probe(settings: Settings, provider: str, client: httpx.AsyncClient) ->
             found.error_code, found.error_detail = SERVER_ERROR, f"{shown} answered {status}"
         else:
             found.error_code = UNREACHABLE
-            found.error_detail = f"{shown} is unreachable: {type(exc).__name__}: {exc}"[:300]
+            found.error_detail = scrub(f"{shown} is unreachable: {type(exc).__name__}: {exc}")[:300]
         return found
     found.available = True
     if found.default_model is None and found.models:

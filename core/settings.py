@@ -5,9 +5,12 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.net.display import display_url_or_none
 
 PLACEHOLDER_SECRETS = {"", "changethis", "change-me", "changeme", "secret"}
 
@@ -68,6 +71,11 @@ class Settings(BaseSettings):
     github_url: str = Field("https://github.com", alias="MENTORQ_GITHUB_URL")
     github_api_url: str = Field("https://api.github.com", alias="MENTORQ_GITHUB_API_URL")
     github_redirect_url: str | None = Field(None, alias="MENTORQ_GITHUB_REDIRECT_URL")
+    # The address browsers use for the API and the console (https://learn.example.com, with its
+    # port if not the default). Unset: a request's own scheme and Host header. A state-changing
+    # request with the session cookie must come from this origin (api/same_origin.py); set it when
+    # a proxy in front rewrites Host (the bundled nginx drops a non-default port).
+    public_url: str | None = Field(None, alias="MENTORQ_PUBLIC_URL")
 
     max_body_bytes: int = Field(1_048_576, alias="MENTORQ_MAX_BODY_BYTES")
     max_wait_seconds: int = Field(60, ge=0, le=60, alias="MENTORQ_MAX_WAIT_SECONDS")
@@ -172,6 +180,30 @@ class Settings(BaseSettings):
         # MENTORQ_SOURCE_FOLDERS_ROOT= (empty) means no folder sources, not the current directory.
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("public_url", mode="before")
+    @classmethod
+    def _an_origin(cls, value: object) -> object:
+        # An origin only (scheme, host, port): browsers' Origin headers are compared with it.
+        if not isinstance(value, str):
+            return value
+        origin = value.strip().rstrip("/")
+        if not origin:
+            return None
+        parts = urlsplit(origin)
+        try:
+            port_ok = parts.port is None or parts.port > 0
+        except ValueError:
+            port_ok = False
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or "@" in parts.netloc
+            or origin.lower() != f"{parts.scheme}://{parts.netloc}".lower()
+            or not port_ok
+        ):
+            raise ValueError(f"{value!r} is not an origin like https://learn.example.com[:port]")
+        return origin
+
     @field_validator("sandbox_require_list")
     @classmethod
     def _known_layers(cls, value: str) -> str:
@@ -225,7 +257,10 @@ class Settings(BaseSettings):
         own_model = {"openai_compatible": self.openai_model, "anthropic": self.anthropic_model}
         endpoint = {"openai_compatible": self.openai_base_url, "anthropic": self.anthropic_base_url}
         model = self.llm_model or own_model.get(self.llm_provider) or "default"
-        return f"{self.llm_provider}:{model}@{endpoint.get(self.llm_provider, self.ollama_host) or ''}"
+        # The address's display form: the identity is stored with each cache entry and shown at
+        # /v1/admin/cache, and credentials in the URL do not change which model answers.
+        address = display_url_or_none(endpoint.get(self.llm_provider, self.ollama_host)) or ""
+        return f"{self.llm_provider}:{model}@{address}"
 
     def require_database_url(self) -> str:
         if not self.database_url:

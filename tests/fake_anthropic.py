@@ -38,6 +38,10 @@ class _Handler(FakeHandler):
     server_version = "FakeAnthropic"
 
     def _authorized(self) -> bool:
+        missing = self.missing_credentials()
+        if missing is not None:
+            self.send_json(401, anthropic_error("authentication_error", f"{missing} missing"))
+            return False
         expected = self.fake.api_key
         # The API takes the key as x-api-key (its documented header, what curl and older clients
         # send) or as a Bearer token (what the anthropic client 2.x sends).
@@ -100,7 +104,7 @@ class _Handler(FakeHandler):
             return
         if fake.fail_with is not None:
             status, type_, message = fake.fail_with
-            self.send_json(status, anthropic_error(type_, message))
+            self.send_json(status, anthropic_error(type_, message.replace("{url}", self.requested_url())))
             return
         if fake.over_context(prompt):
             message = f"prompt is too long: {len(prompt.split())} tokens > {fake.context_words} maximum"

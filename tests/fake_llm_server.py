@@ -43,7 +43,8 @@ class FakeLLMServer(FakeServer):
         self.token_delay_s = 0.0
         # Words a prompt may have before the model refuses it as over its context (None: no limit).
         self.context_words: int | None = None
-        # (status, error type, message) every generation answers with instead (an outage, a 429).
+        # (status, error type, message) every generation answers with instead (an outage, a 429);
+        # "{url}" in the message is the URL requested, query included (servers that quote it).
         self.fail_with: tuple[int, str, str] | None = None
         self.hang_markers: set[str] = set()
         self.hang_s = 60.0
@@ -163,6 +164,10 @@ class FakeHandler(TrackedHandler):
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
+
+    def requested_url(self) -> str:
+        """The URL the client asked for, query included (what some servers quote in their errors)."""
+        return f"http://{self.headers.get('Host', '')}{self.path}"
 
     def hang_if_asked(self, prompt: str) -> bool:
         if any(marker in prompt for marker in self.fake.hang_markers):

@@ -239,9 +239,20 @@ class _Handler(TrackedHandler):
             self.close_connection = True  # the client hung up mid-stream (a cancel)
 
     # -- routes ---------------------------------------------------------------------------
+    def _refused(self) -> bool:
+        """401 when the request lacks the credentials the fake asks for; like some auth proxies,
+        the answer quotes the request's target (its query included)."""
+        missing = self.missing_credentials()
+        if missing is None:
+            return False
+        self._error(401, f"unauthorized: {missing} missing from {self.path}")
+        return True
+
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         path = self.path.split("?", 1)[0]
         self.fake.record(path, {})
+        if self._refused():
+            return
         if path == "/api/version":
             self._send_json(200, {"version": VERSION})
         elif path == "/api/tags":
@@ -262,6 +273,8 @@ class _Handler(TrackedHandler):
         if body is None:
             return
         self.fake.record(path, body)
+        if self._refused():
+            return
         handler = {
             "/api/chat": self._chat,
             "/api/generate": self._generate,

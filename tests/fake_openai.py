@@ -28,6 +28,10 @@ class _Handler(FakeHandler):
     server_version = "FakeOpenAI"
 
     def _authorized(self) -> bool:
+        missing = self.missing_credentials()
+        if missing is not None:
+            self.send_json(401, openai_error(f"{missing} missing", "invalid_request_error", "unauthorized"))
+            return False
         expected = self.fake.api_key
         if expected is None:
             return True
@@ -94,7 +98,7 @@ class _Handler(FakeHandler):
             return
         if fake.fail_with is not None:
             status, type_, message = fake.fail_with
-            self.send_json(status, openai_error(message, type_))
+            self.send_json(status, openai_error(message.replace("{url}", self.requested_url()), type_))
             return
         if fake.over_context(prompt):
             self.send_json(

@@ -1,17 +1,22 @@
 """What every fake LLM server (tests/fake_ollama.py, and through tests/fake_llm_server.py the fake
 OpenAI and Anthropic APIs) shares: a real ThreadingHTTPServer on a loopback port, served from a
-thread, that can go away like a real server and come back on the same port; and scripted replies.
+thread, that can go away like a real server and come back on the same port; scripted replies; and
+the credentials an auth proxy in front of it would require (`basic_auth`, `query_credentials`; each
+fake refuses a request without them with a 401 in its own API's shape).
 
 `Fake(...).start()` / `.stop()` / `.restart()`, or a `with` block.
 """
 
 from __future__ import annotations
 
+import base64
+import collections
 import contextlib
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
+from urllib.parse import parse_qsl, urlsplit
 
 
 class FakeServer:
@@ -29,6 +34,12 @@ class FakeServer:
         self._stopping = threading.Event()
         self._server = self._bind(host, port)
         self._thread: threading.Thread | None = None
+        # Credentials every request must carry, like an auth proxy in front of the server (None:
+        # none asked): HTTP basic auth, and query parameters (?token=…, ?api-key=…). A request
+        # whose query landed inside its path (`/v1?api-key=K/models`) lacks them, and is refused.
+        self.basic_auth: tuple[str, str] | None = None
+        self.query_credentials: dict[str, str] = {}
+        self.targets: collections.deque[str] = collections.deque(maxlen=500)  # requests' path and query
 
     def _bind(self, host: str, port: int) -> ThreadingHTTPServer:
         server = ThreadingHTTPServer((host, port), self._handler, bind_and_activate=False)
@@ -107,6 +118,22 @@ class TrackedHandler(BaseHTTPRequestHandler):
     @property
     def fake(self) -> Any:
         return self.server.fake  # type: ignore[attr-defined]
+
+    def missing_credentials(self) -> str | None:
+        """What the request lacks of the credentials the fake asks for (None: it has them all).
+        Notes the request's target (path and query) for the tests on the way."""
+        fake = self.fake
+        with fake._lock:
+            fake.targets.append(self.path)
+        if fake.basic_auth is not None:
+            expected = "Basic " + base64.b64encode(":".join(fake.basic_auth).encode()).decode()
+            if self.headers.get("Authorization") != expected:
+                return "basic auth"
+        query = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
+        for name, value in fake.query_credentials.items():
+            if query.get(name) != value:
+                return f"query parameter {name}"
+        return None
 
     def setup(self) -> None:
         super().setup()

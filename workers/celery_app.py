@@ -12,10 +12,13 @@ from typing import Any
 
 from celery import Celery
 
-from core import broker, broker_fixes
+from core import broker, broker_fixes, log_redaction
 from core.jobspec import PlatformTask
 
 broker_fixes.install()
+# Workers, beat and flower all import this module: from here on, no log record of theirs carries a
+# credential (provider URLs, keys), whatever handlers Celery sets up.
+log_redaction.install()
 
 app = Celery("mentorq")
 app.config_from_object("celeryconfig")

@@ -24,6 +24,7 @@ from sqlalchemy.exc import OperationalError
 
 from core import lanes
 from core.jobspec import JobSpec, Route, task_name_of
+from core.redaction import scrub
 from core.settings import get_settings
 from db import admission, llm_routes
 from db import jobs as job_queries
@@ -277,11 +278,15 @@ def unavailable_backoff_s(age_s: float) -> float:
 
 
 def _fail(ctx: JobContext, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+    # The last net: the message reaches the job's owner (the job, its event stream, the console),
+    # whatever exception it was made from, so no URL in it keeps its credentials and no secret shows.
+    message = scrub(message)
     with _last_transaction(ctx) as session:
         job_queries.fail_job(session, job_id=ctx.job_id, code=code, message=message, details=details)
 
 
 def _retry(ctx: JobContext, stage: str | None, reason: str, *, refund: bool = False) -> None:
+    reason = scrub(reason)  # the `retried` event's reason is on the job's event stream too
     delay = unavailable_backoff_s(_job_age_s(ctx)) if refund else min(RETRY_BACKOFF_CAP_S, 2.0**ctx.attempt)
     with _last_transaction(ctx) as session:
         job_queries.requeue_job(

@@ -11,8 +11,10 @@ The design (double submit, signed):
   neither the cookie nor our pages, so it cannot produce the field; and since the field is signed
   with the server's secret, a cookie planted from a sibling subdomain (which an attacker could
   pair with a field of their choosing in a plain double submit) is useless without SECRET_KEY.
-- A POST whose Origin header names another origin, or whose Sec-Fetch-Site says `cross-site`,
-  is refused before the token is looked at (a browser sends one of them on every cross-site POST).
+- A POST that the browser says comes from another origin is refused before the token is looked
+  at: Sec-Fetch-Site other than `same-origin`/`none`, or an Origin that is not the API's own
+  (scheme, host and port: another port of the same host is another origin). The rule is
+  api/same_origin.py's, the same that guards the API's cookie sessions (api/cookie_guard.py).
 - The sign-in form is protected the same way (the cookie exists before anyone signs in), so no
   one can sign a browser into an attacker's account ("login CSRF").
 - Refusals are 403 with the stable code `csrf_failed`. Who may post is decided first
@@ -28,12 +30,12 @@ import hashlib
 import hmac
 import re
 import secrets
-from urllib.parse import urlsplit
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api.same_origin import foreign_origin
 from core.settings import get_settings
 
 CSRF_COOKIE = "mentorq_csrf"
@@ -83,23 +85,11 @@ def set_cookie_if_new(request: Request, response: Response) -> None:
         )
 
 
-def _same_origin(request: Request, origin: str) -> bool:
-    """Same host name as the request's Host header. Ports are not compared: the production proxy
-    forwards `Host: $host`, which drops a non-default port the browser's Origin keeps."""
-    parts = urlsplit(origin)
-    host = urlsplit(f"//{request.headers.get('host', '')}").hostname
-    return parts.scheme in ("http", "https") and parts.hostname is not None and parts.hostname == host
-
-
 def check_form(request: Request, form: FormData) -> None:
     """Refuse the POST (CsrfFailed) unless it comes from our own pages in this browser."""
-    if request.headers.get("sec-fetch-site") == "cross-site":
-        raise CsrfFailed("the form was sent from another site")
-    origin = request.headers.get("origin")
-    if origin is not None and origin != "null" and not _same_origin(request, origin):
-        raise CsrfFailed("the form was sent from another origin")
-    if origin == "null":
-        raise CsrfFailed("the form was sent from an opaque origin")
+    elsewhere = foreign_origin(request.scope)
+    if elsewhere is not None:
+        raise CsrfFailed(elsewhere)
     cookie = _cookie_value(request)
     sent = form.get(CSRF_FIELD)
     if cookie is None:

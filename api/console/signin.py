@@ -3,8 +3,9 @@ the same `mentorq_session` cookie as POST /auth/cookie/login, from an HTML form 
 
 from __future__ import annotations
 
+import posixpath
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
@@ -22,22 +23,44 @@ from db.models import User
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 HOME = "/admin"
+MAX_DECODES = 4  # a legitimate `next` is encoded once or twice; more is an attempt at confusion
 Strategy = Annotated[RevocableJWTStrategy, Depends(cookie_backend.get_strategy)]
 
 
+def _fully_decoded(text: str) -> str | None:
+    """Percent-decoded until it no longer changes (`%252e` is `%2e` is `.`: a browser treats `%2e`
+    as a dot when it resolves a path); None when still changing after MAX_DECODES rounds."""
+    for _ in range(MAX_DECODES):
+        decoded = unquote(text)
+        if decoded == text:
+            return text
+        text = decoded
+    return None
+
+
 def safe_next(value: str | None) -> str:
-    """`next` only when it is a console page on this site; anything else (another host, a scheme,
-    `//host`, a backslash some browsers read as a slash, a `..`) goes home."""
-    if not value or "\\" in value or any(ord(c) < 32 or ord(c) == 127 for c in value):
+    """Where to send the browser after sign-in: `next` only when it is a console page, judged on the
+    path the browser will open (percent-decoded until stable, `.` and `..` segments resolved, the
+    way a browser resolves them, `%2e` included), and returned in that normalized form, so what is
+    checked is what is followed. Anything else (another host, a scheme, `//host`, a backslash some
+    browsers read as a slash, a control character they drop, a path that leaves /admin) goes home."""
+    if not value or any(ord(c) < 32 or ord(c) == 127 for c in value):
         return HOME
     parts = urlsplit(value)
-    if parts.scheme or parts.netloc or not value.startswith("/"):
+    path = _fully_decoded(parts.path)
+    if parts.scheme or parts.netloc or path is None or not path.startswith("/") or path.startswith("//"):
         return HOME
-    if not (parts.path == HOME or parts.path.startswith(HOME + "/")) or ".." in parts.path.split("/"):
+    if "\\" in path or any(ord(c) < 32 or ord(c) == 127 for c in path):
         return HOME
-    if parts.path in ("/admin/login", "/admin/logout"):
+    path = posixpath.normpath(path)  # "/admin/jobs/../../v1" -> "/v1"; "//" inside -> "/"
+    if not (path == HOME or path.startswith(HOME + "/")) or path in ("/admin/login", "/admin/logout"):
         return HOME
-    return value
+    target = quote(path, safe="/")
+    if parts.query:
+        target += "?" + parts.query
+    if parts.fragment:
+        target += "#" + parts.fragment
+    return target
 
 
 def _login_page(request: Request, *, next_url: str, email: str = "", error: str | None = None, status=200):

@@ -6,15 +6,16 @@ import asyncio
 
 import httpx
 
-from core.llm_endpoints import probe, public_url
+from core.llm_endpoints import probe
+from core.net.display import display_url
 from core.settings import Settings
 from tests.stack import free_port
 
 
 def test_credentials_and_query_in_an_address_are_never_shown() -> None:
-    assert public_url("http://user:secret@gpu-box:8000/v1?api-key=secret#x") == "http://gpu-box:8000/v1"
-    assert public_url("http://[::1]:8080/v1") == "http://[::1]:8080/v1"
-    assert public_url("https://api.anthropic.com") == "https://api.anthropic.com"
+    assert display_url("http://user:secret@gpu-box:8000/v1?api-key=secret#x") == "http://gpu-box:8000/v1"
+    assert display_url("http://[::1]:8080/v1") == "http://[::1]:8080/v1"
+    assert display_url("https://api.anthropic.com") == "https://api.anthropic.com"
 
 
 def test_a_probe_of_an_address_with_credentials_shows_neither_in_its_status() -> None:

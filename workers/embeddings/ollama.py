@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import ollama
-
 from core.catalog import OLLAMA_PREFIX, embed_dim
+from core.net.display import display_url
 from workers.embeddings.base import EmbedResult, batches, l2_normalize
-from workers.llm.ollama import CLIENT_TIMEOUT, ollama_errors
+from workers.llm.ollama import CLIENT_TIMEOUT, ollama_client, ollama_errors
 
 BATCH_SIZE = 64
 
@@ -17,9 +16,9 @@ class OllamaEmbeddings:
     name = "ollama"
 
     def __init__(self, host: str, model: str) -> None:
-        self.host = host
+        self.host = display_url(host)  # what messages name; the client alone holds the credentials
         self.model = model.removeprefix(OLLAMA_PREFIX)
-        self._client = ollama.Client(host=host, timeout=CLIENT_TIMEOUT)
+        self._client = ollama_client(host, timeout=CLIENT_TIMEOUT)
 
     def embed(self, texts: list[str], *, model: str | None = None) -> EmbedResult:
         """Unit-length vectors for `texts`, requested 64 at a time."""

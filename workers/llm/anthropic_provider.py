@@ -12,7 +12,8 @@ from typing import Any
 import anthropic
 import httpx2
 
-from core.llm_endpoints import public_url
+from core.net.display import display_url
+from core.net.endpoint_url import EndpointURL
 from workers.llm.api_errors import api_errors
 from workers.llm.base import (
     DEFAULT_MAX_TOKENS,
@@ -59,29 +60,37 @@ def request_options(options: dict | None) -> tuple[dict[str, Any], dict[str, Any
     return arguments, extra
 
 
+def _client(base_url: str, api_key: str) -> anthropic.Anthropic:
+    """The official client on the base URL's display form, the URL's query sent with every request.
+    A `user:password@` in the URL (a gateway in front of the API) is sent as HTTP basic auth in the
+    Authorization header, where the client puts its key: the key then goes as `x-api-key`, the
+    Messages API's own header for it."""
+    where = EndpointURL.parse(base_url)
+    headers = {"Authorization": where.authorization, "X-Api-Key": api_key} if where.authorization else None
+    return anthropic.Anthropic(
+        api_key=api_key,
+        base_url=where.base,
+        default_headers=headers,
+        default_query=where.default_query(),
+        max_retries=0,
+        timeout=httpx2.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
+    )
+
+
 class AnthropicProvider:
     """Chat through POST {base_url}/v1/messages; the model is the `model` argument, else the default."""
 
     name = "anthropic"
 
     def __init__(self, base_url: str, api_key: str | None, default_model: str) -> None:
-        self.base_url = base_url
+        self.base_url = display_url(base_url)  # what messages name; the client holds the rest
         self.default_model = default_model
         # One client for every thread (thread-safe); each request carries the time its job has left.
-        self._client = (
-            anthropic.Anthropic(
-                api_key=api_key,
-                base_url=base_url,
-                max_retries=0,
-                timeout=httpx2.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
-            )
-            if api_key
-            else None
-        )
+        self._client = _client(base_url, api_key) if api_key else None
 
     @property
     def where(self) -> str:
-        return f"Anthropic at {public_url(self.base_url)}"
+        return f"Anthropic at {self.base_url}"
 
     def _require_client(self) -> anthropic.Anthropic:
         if self._client is None:

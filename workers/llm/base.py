@@ -6,15 +6,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from core.redaction import scrub
+
 DEFAULT_MAX_TOKENS = 512
 
 TokenCallback = Callable[[str], None]
 
 
 class LLMError(Exception):
-    """A provider failed; `code` is the stable machine code a job's error carries."""
+    """A provider failed; `code` is the stable machine code a job's error carries.
+
+    Its message is scrubbed when it is made (core/redaction.py): it goes to the job's error, its
+    events (a fallback's reason) and the logs, and it may quote a client's exception or a server's
+    answer, which can name the full URL asked (`?api-key=…`) or echo a key."""
 
     code = "llm_error"
+
+    def __init__(self, message: object = "", *args: object) -> None:
+        super().__init__(scrub(str(message)), *args)
 
 
 class LLMUnavailable(LLMError):

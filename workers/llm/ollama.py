@@ -11,6 +11,8 @@ import httpx
 import ollama
 
 from core.catalog import DEFAULT_OLLAMA_LLM
+from core.net.display import display_url
+from core.net.endpoint_url import EndpointURL
 from workers import deadline
 from workers.llm.base import (
     DEFAULT_MAX_TOKENS,
@@ -32,9 +34,18 @@ CLIENT_TIMEOUT = httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
 _RETRYABLE_STATUS = {502, 503, 504}
 
 
+def ollama_client(host: str, **options: object) -> ollama.Client:
+    """The official client for an OLLAMA_HOST value. The client itself would drop a `user:password@`
+    and a `?token=` in silence (its host parsing keeps scheme, host, port and path): they are sent
+    as HTTP basic auth and as every request's query, for an auth proxy in front of Ollama."""
+    where = EndpointURL.parse(host)
+    return ollama.Client(host=where.base, **where.httpx_options(), **options)  # type: ignore[arg-type]
+
+
 @contextmanager
 def ollama_errors(host: str, model: str | None = None) -> Iterator[None]:
-    """Translate the client's and httpx's exceptions into the provider errors."""
+    """Translate the client's and httpx's exceptions into the provider errors; `host` is the
+    address's display form (messages name it; the errors scrub whatever else they quote)."""
     try:
         yield
     except ollama.ResponseError as exc:
@@ -84,7 +95,8 @@ class OllamaProvider:
     name = "ollama"
 
     def __init__(self, host: str, default_model: str | None = None) -> None:
-        self.host = host
+        self._configured_host = host  # may carry credentials: given to the client only
+        self.host = display_url(host)
         self.default_model = default_model or DEFAULT_OLLAMA_LLM
         # One client per thread: the `llm` lane's threads call at once, and each request's timeout
         # is set on its own thread's client (the job's time left).
@@ -94,7 +106,7 @@ class OllamaProvider:
     def _client(self) -> ollama.Client:
         client = getattr(self._local, "client", None)
         if client is None:
-            client = self._local.client = ollama.Client(host=self.host, timeout=CLIENT_TIMEOUT)
+            client = self._local.client = ollama_client(self._configured_host, timeout=CLIENT_TIMEOUT)
         client._client.timeout = request_timeout()  # the client's httpx.Client (keeps its connections)
         return client
 

@@ -10,7 +10,9 @@ from typing import Any
 import httpx2
 import openai
 
-from core.llm_endpoints import public_url
+from core.llm_endpoints import credentials_conflict
+from core.net.display import display_url_or_none
+from core.net.endpoint_url import EndpointURL
 from workers.llm.api_errors import api_errors
 from workers.llm.base import (
     DEFAULT_MAX_TOKENS,
@@ -41,6 +43,21 @@ def response_format(json_schema: dict) -> dict[str, Any]:
     return {"type": "json_schema", "json_schema": {"name": "answer", "schema": json_schema, "strict": False}}
 
 
+def _client(base_url: str, api_key: str | None) -> openai.OpenAI:
+    """The official client on the base URL's display form: a `user:password@` in the URL is sent as
+    HTTP basic auth (the Authorization header, in place of the Bearer key, which is then unset:
+    core/llm_endpoints.credentials_conflict), and its query with every request."""
+    where = EndpointURL.parse(base_url)
+    return openai.OpenAI(
+        base_url=where.base,
+        api_key=api_key or NO_KEY,
+        default_headers={"Authorization": where.authorization} if where.authorization else None,
+        default_query=where.default_query(),
+        max_retries=0,
+        timeout=httpx2.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
+    )
+
+
 class OpenAICompatibleProvider:
     """Chat through POST {base_url}/chat/completions.
 
@@ -52,29 +69,25 @@ class OpenAICompatibleProvider:
     name = "openai_compatible"
 
     def __init__(self, base_url: str | None, api_key: str | None, default_model: str | None = None) -> None:
-        self.base_url = base_url
+        self.base_url = display_url_or_none(base_url)  # what messages name; the client holds the rest
         self.default_model = default_model
         self._lock = threading.Lock()
+        self._refusal = (
+            credentials_conflict("openai_compatible", base_url, api_key)
+            if base_url
+            else "the openai_compatible provider has no MENTORQ_OPENAI_BASE_URL"
+        )
         # One client for every thread: httpx2's client is thread-safe, and each request carries
         # its own timeout (the time its job has left).
-        self._client = (
-            openai.OpenAI(
-                base_url=base_url,
-                api_key=api_key or NO_KEY,
-                max_retries=0,
-                timeout=httpx2.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
-            )
-            if base_url
-            else None
-        )
+        self._client = _client(base_url, api_key) if base_url and self._refusal is None else None
 
     @property
     def where(self) -> str:
-        return f"the OpenAI-compatible server at {public_url(self.base_url)}"
+        return f"the OpenAI-compatible server at {self.base_url}"
 
     def _require_client(self) -> openai.OpenAI:
         if self._client is None:
-            raise LLMNotConfigured("the openai_compatible provider has no MENTORQ_OPENAI_BASE_URL")
+            raise LLMNotConfigured(self._refusal or "the openai_compatible provider is not configured")
         return self._client
 
     def _model(self, model: str | None) -> str:
