@@ -7,6 +7,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -25,23 +26,30 @@ def fake_ollama() -> Iterator[FakeOllama]:
     server.stop()
 
 
-@pytest.fixture(scope="session")
-def stack(fake_ollama: FakeOllama) -> Iterator[Stack]:
-    # Our own folder, not pytest's tmp_path: pytest prunes old basetemp folders, and another
-    # pytest session on the machine could remove it under a running PostgreSQL.
-    root = Path(tempfile.mkdtemp(prefix="mentorq-tests-"))
+@contextmanager
+def own_stack(fake_ollama: FakeOllama, prefix: str) -> Iterator[Stack]:
+    """PostgreSQL and Redis in a folder of their own (not pytest's tmp_path: pytest prunes old
+    basetemp folders, and another pytest session could remove one under a running PostgreSQL),
+    everything stopped and removed on the way out."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
     platform = build_stack(root, ollama_url=fake_ollama.url)
     try:
-        platform.start_api()
-        platform.start_worker()
-        platform.start_worker("worker-io", queues="io", concurrency=8, pool="threads")
-        platform.start_beat()
         yield platform
     finally:
         platform.stop_all()
         platform.redis.stop()
         platform.postgres.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def stack(fake_ollama: FakeOllama) -> Iterator[Stack]:
+    with own_stack(fake_ollama, "mentorq-tests-") as platform:
+        platform.start_api()
+        platform.start_worker()
+        platform.start_worker("worker-io", queues="io", concurrency=8, pool="threads")
+        platform.start_beat()
+        yield platform
 
 
 @pytest.fixture(autouse=True)

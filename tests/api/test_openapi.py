@@ -15,10 +15,8 @@ document itself (a cursor past PostgreSQL's bigint was a 500).
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,9 +24,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ApiClient, make_admin, register
+from tests.conftest import ApiClient, make_admin, own_stack, register
 from tests.fake_ollama import FakeOllama
-from tests.stack import REPO, Stack, build_stack
+from tests.stack import REPO, Stack
 
 SEED = 42
 EXAMPLES_PER_OPERATION = 30
@@ -108,16 +106,9 @@ def test_schemathesis_finds_no_failure_over_the_whole_api(
 @pytest.fixture(scope="module")
 def own_platform(fake_ollama: FakeOllama) -> Iterator[Stack]:
     """PostgreSQL, Redis and the API of its own: an admin's fuzzing changes nothing other tests see."""
-    root = Path(tempfile.mkdtemp(prefix="mentorq-admin-fuzz-"))
-    platform = build_stack(root, ollama_url=fake_ollama.url)
-    try:
+    with own_stack(fake_ollama, "mentorq-admin-fuzz-") as platform:
         platform.start_api()
         yield platform
-    finally:
-        platform.stop_all()
-        platform.redis.stop()
-        platform.postgres.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 # Left out of the admin run: changing or deleting its own account (through /users or its own profile,

@@ -4,6 +4,7 @@ downloaded), and a context signed in as an admin, one per test module."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
@@ -31,9 +32,9 @@ def browser() -> Iterator[Browser]:
             chromium.close()
 
 
-@pytest.fixture(scope="module")
-def context(stack: Stack, browser: Browser, admin: ApiClient) -> Iterator[BrowserContext]:
-    """A browser signed in as the admin, shared by the tests of a module."""
+@contextmanager
+def signed_in_context(stack: Stack, browser: Browser, admin: ApiClient) -> Iterator[BrowserContext]:
+    """A fresh browser context signed in to the console as the admin, closed on the way out."""
     context = browser.new_context(base_url=stack.api_url, viewport=DESKTOP)
     context.set_default_timeout(WAIT_MS)
     page = context.new_page()
@@ -45,6 +46,13 @@ def context(stack: Stack, browser: Browser, admin: ApiClient) -> Iterator[Browse
         yield context
     finally:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def context(stack: Stack, browser: Browser, admin: ApiClient) -> Iterator[BrowserContext]:
+    """A browser signed in as the admin, shared by the tests of a module."""
+    with signed_in_context(stack, browser, admin) as signed_in:
+        yield signed_in
 
 
 @pytest.fixture

@@ -12,11 +12,12 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page
 
 from tests.conftest import ApiClient, register
 from tests.console.attack_pages import AttackSite, auto_submitted_form
-from tests.console.browsing import DESKTOP, WAIT_MS, sign_in
+from tests.console.browsing import WAIT_MS
+from tests.console.conftest import signed_in_context
 from tests.console.support import PASSWORD
 from tests.stack import Stack
 
@@ -32,17 +33,8 @@ def attacker(request: pytest.FixtureRequest) -> Iterator[AttackSite]:
 @pytest.fixture
 def victim(stack: Stack, browser: Browser, admin: ApiClient) -> Iterator[BrowserContext]:
     """A browser signed in to the console as the admin (a fresh one: an attack may change it)."""
-    context = browser.new_context(base_url=stack.api_url, viewport=DESKTOP)
-    context.set_default_timeout(WAIT_MS)
-    page = context.new_page()
-    page.goto("/admin/login")
-    sign_in(page, admin)
-    expect(page.get_by_role("heading", name="Overview", level=1)).to_be_visible(timeout=WAIT_MS)
-    page.close()
-    try:
+    with signed_in_context(stack, browser, admin) as context:
         yield context
-    finally:
-        context.close()
 
 
 def visit(context: BrowserContext, attacker: AttackSite, path: str, target: str) -> int:
