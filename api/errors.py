@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg import errors as psycopg_errors
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -215,3 +215,20 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(
             500, "internal_error", "an unexpected error occurred", instance=request.url.path
         )
+
+
+class ProblemField(BaseModel):
+    path: str = Field(description="where in the request, e.g. `input.messages[0].role` or `query.kind`")
+    message: str
+
+
+class Problem(BaseModel):
+    """Every error: RFC 9457 problem details with a stable machine `code` (application/problem+json)."""
+
+    type: str
+    title: str
+    status: int
+    code: str = Field(description="stable and machine-readable; the README lists them all")
+    detail: str
+    instance: str | None = None
+    errors: list[ProblemField] | None = None

@@ -70,3 +70,17 @@ def parse_last_event_id(raw: str | None) -> int:
             400, "invalid_last_event_id", "Last-Event-ID must be the id of an event this API sent"
         )
     return int(value)
+
+
+def parse_if_match(value: str | None, *, required: bool) -> int | None:
+    """The revision an edit was made to, from `If-Match: "<revision>"` (the ETag the profile came with)."""
+    if value is None:
+        if required:
+            raise ProblemError(
+                428, "if_match_required", 'send If-Match: "<revision>" with the revision you edited'
+            )
+        return None
+    cleaned = value.strip().removeprefix("W/").strip('"')
+    if not cleaned.isdigit():
+        raise ProblemError(400, "invalid_if_match", 'If-Match must be a revision in quotes, like "3"')
+    return int(cleaned)

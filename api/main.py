@@ -8,37 +8,33 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from api.ask import routes as ask
 from api.auth import UserCreate, UserRead, UserUpdate, bearer_backend, cookie_backend, fastapi_users
+from api.catalog import routes as catalog
 from api.console import UPLOAD_PATH as CONSOLE_UPLOAD_PATH
 from api.console import install_console
+from api.conversations import routes as conversations
 from api.cookie_guard import CookieSessionGuard
+from api.documents import routes as documents
 from api.errors import install_error_handlers
-from api.events import JobEventHub
+from api.exercises import routes as exercises
 from api.github_login import install_github_login
+from api.health import routes as health
+from api.instructions import routes as instructions
+from api.jobs import routes as jobs
+from api.jobs.event_hub import JobEventHub
+from api.learning_sessions import routes as learning_sessions
+from api.llm_routes import routes as llm_routes
 from api.openapi import install_openapi
+from api.profiles import routes as profiles
+from api.progress import routes as progress
 from api.rate_limits import RateLimits
 from api.request_guard import RequestGuard
-from api.routes import (
-    admin_cache,
-    admin_exercises,
-    admin_instructions,
-    admin_llm_routes,
-    admin_profiles,
-    admin_sources,
-    admin_stats,
-    ask,
-    conversations,
-    documents,
-    events,
-    health,
-    jobs,
-    learning,
-    meta,
-    profiles,
-    search,
-    sessions,
-    webhooks,
-)
+from api.resources import routes as resources
+from api.search import routes as search
+from api.sources import routes as sources
+from api.stats import routes as stats
+from api.webhooks import routes as webhooks
 from core import __version__, log_redaction
 from core.redis_clients import get_async_redis
 from core.settings import get_settings
@@ -99,25 +95,30 @@ def create_app() -> FastAPI:
     app.include_router(fastapi_users.get_register_router(UserRead, UserCreate), prefix="/auth", tags=["auth"])
     app.include_router(fastapi_users.get_users_router(UserRead, UserUpdate), prefix="/users", tags=["users"])
     install_github_login(app, settings, fastapi_users, bearer_backend)
-    app.include_router(profiles.router)
-    app.include_router(sessions.router)
-    app.include_router(learning.router)
-    app.include_router(ask.router)
-    app.include_router(conversations.router)
-    app.include_router(admin_instructions.router)
-    app.include_router(admin_llm_routes.router)
-    app.include_router(admin_cache.router)
-    app.include_router(admin_stats.router)
-    app.include_router(admin_profiles.router)
-    app.include_router(admin_exercises.router)
-    app.include_router(admin_sources.router)
-    app.include_router(jobs.router)
-    app.include_router(events.router)
-    app.include_router(webhooks.router)
-    app.include_router(documents.router)
-    app.include_router(search.router)
-    app.include_router(meta.router)
-    app.include_router(health.router)
+    # In the order the routes were first written: the OpenAPI document lists them so.
+    for router in [
+        profiles.router,
+        progress.router,
+        learning_sessions.router,
+        resources.router,
+        exercises.router,
+        ask.router,
+        conversations.router,
+        instructions.router,
+        llm_routes.router,
+        ask.admin_router,
+        stats.router,
+        profiles.admin_router,
+        exercises.admin_router,
+        sources.router,
+        jobs.router,
+        webhooks.router,
+        documents.router,
+        search.router,
+        catalog.router,
+        health.router,
+    ]:
+        app.include_router(router)
     install_console(app)
     return app
 

@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from api.schemas import Problem
+from api.errors import Problem
 
 PROBLEM_JSON = "application/problem+json"
 

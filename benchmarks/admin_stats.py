@@ -40,7 +40,7 @@ from benchmarks._harness import (
     start_platform,
     write_results,
 )
-from db import admin_stats
+from db import stats as stats_queries
 
 NAME = "admin_stats"
 
@@ -109,12 +109,12 @@ def timed_count(connection: psycopg.Connection) -> float:
 
 
 QUERIES = {
-    "jobs by kind": admin_stats._JOBS_BY_KIND,
-    "failure codes": admin_stats._FAILURE_CODES,
-    "cache hits": admin_stats._CACHE_HITS,
-    "webhook deliveries": admin_stats._WEBHOOK_DELIVERIES,
-    "backlog": admin_stats._BACKLOG,
-    "library": admin_stats._LIBRARY,
+    "jobs by kind": stats_queries._JOBS_BY_KIND,
+    "failure codes": stats_queries._FAILURE_CODES,
+    "cache hits": stats_queries._CACHE_HITS,
+    "webhook deliveries": stats_queries._WEBHOOK_DELIVERIES,
+    "backlog": stats_queries._BACKLOG,
+    "library": stats_queries._LIBRARY,
 }
 SCAN = re.compile(r"(Seq Scan|Index Only Scan|Index Scan|Bitmap Index Scan)(?: using \w+)? on (\w+)")
 

@@ -84,7 +84,7 @@ VOCABULARY = 5000
 ZIPF_OFFSET = 50  # the commonest word is in about 30% of the chunks, as a frequent content word
 EF_VALUES = (40, 100, 200)
 K = 10
-LIMIT = max(40, K * 4)  # api/search_service.py: CANDIDATES_PER_RESULT = 4, at least 40
+LIMIT = max(40, K * 4)  # api/search/service.py: CANDIDATES_PER_RESULT = 4, at least 40
 AIM_RECALL = 0.95
 AIM_P95_MS = 25.0
 

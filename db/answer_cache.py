@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from core import questions
 from db.models import AnswerCacheEntry, Collection, CollectionContentVersion, Document
 
 # A succeeded ask job, and one the cache answered (its output says so). The two together are the
@@ -63,12 +64,38 @@ def search_scope(session: Session, *, collection_ids: list[uuid.UUID], user_id: 
     return _scope(session.execute(_scope_query(collection_ids)).all(), user_id)
 
 
-async def search_scope_async(
-    session: AsyncSession, *, collection_ids: list[uuid.UUID], user_id: uuid.UUID
-) -> SearchScope:
-    if not collection_ids:
-        return SearchScope({}, None)
-    return _scope((await session.execute(_scope_query(collection_ids))).all(), user_id)
+@dataclass(frozen=True)
+class CacheKeys:
+    """Where an answer is filed: `context` (everything but the question) and `lookup` (with it)."""
+
+    context: str
+    lookup: str
+    scope: SearchScope  # the collections searched, which the job searches and stores the entry under
+
+
+def cache_keys(
+    session: Session,
+    *,
+    question: str,
+    collection_ids: list[uuid.UUID],
+    user_id: uuid.UUID,
+    instructions_version: int | None,
+    model: str,
+    embed_model: str,
+) -> CacheKeys:
+    """The one builder of an answer's keys: the API's exact lookup and the ask job's lookup and store
+    both come here, so the two can never drift. The collections' versions are read now: an entry
+    stored under them can only be older than the content, never newer, and a newer version makes it
+    unreachable. The caller passes the identities it answers with (instructions, both models)."""
+    scope = search_scope(session, collection_ids=collection_ids, user_id=user_id)
+    context = questions.context_key(
+        collection_versions=scope.collection_versions,
+        owner_id=scope.owner_id,
+        instructions_version=instructions_version,
+        model=model,
+        embed_model=embed_model,
+    )
+    return CacheKeys(context=context, lookup=questions.lookup_key(context, question), scope=scope)
 
 
 def _hit(condition):

@@ -69,7 +69,7 @@ def _reasons_to_keep() -> tuple[ColumnElement[bool], ...]:
       redelivery; the delivery needs its job (owner, kill switch) and the user its attempt log.
     - It is a document's current ingest job. documents.ingest_job_id has no foreign key, so
       deleting the job would not fail, it would quietly change the document: a pending document
-      whose ingest failed shows that job's error (api/knowledge_service.document_read) and would
+      whose ingest failed shows that job's error (api/documents/service.document_read) and would
       show `pending` forever, and the API's link to the job would answer 404. Nulling the column
       instead would also make the document look never ingested (db/documents._decide). One job per
       document is cheap to keep; ingest jobs a re-ingest superseded are referenced by nothing and

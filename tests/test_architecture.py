@@ -99,3 +99,24 @@ def test_every_error_code_the_api_answers_is_in_the_readme() -> None:
     assert {"invalid_text", "rate_limited", "too_many_redeliveries", "job_not_found", "url_timeout"} <= codes
     missing = sorted(code for code in codes if f"`{code}`" not in readme)
     assert not missing, f"error codes the README does not list: {missing}"
+
+
+def test_the_api_is_one_folder_per_feature_with_the_same_module_names() -> None:
+    """api/<feature>/ holds routes.py, service.py, schemas.py and console.py (any of them); nothing
+    feature-shaped sits at the top of api/, and every feature is in the README's glossary."""
+    api = REPO / "api"
+    assert not sorted(p.name for p in api.glob("*_service.py")), "services go in api/<feature>/service.py"
+    assert not sorted(p.name for p in api.glob("*_schemas.py")), "schemas go in api/<feature>/schemas.py"
+    assert not (api / "routes").exists() and not (api / "schemas.py").exists()
+    features = sorted(p.parent.name for p in api.glob("*/__init__.py") if p.parent.name != "console")
+    allowed = {"__init__.py", "routes.py", "service.py", "schemas.py", "console.py"}
+    odd = {
+        f"{feature}/{p.name}"
+        for feature in features
+        for p in (api / feature).glob("*.py")
+        if p.name not in allowed and feature != "jobs"  # jobs also holds the event hub and stream
+    }
+    assert not odd, f"a feature's HTTP side is routes, service, schemas and its console page: {odd}"
+    glossary = (REPO / "README.md").read_text().split("## Layout", 1)[1]
+    missing = [feature for feature in features if f"**{feature}**" not in glossary]
+    assert not missing, f"features missing from the README's glossary: {missing}"

@@ -1,17 +1,25 @@
 """The admin console at /admin: server-rendered pages for superusers (api/console/templates), a
 little plain JavaScript that only enhances them (api/console/static), CSRF-checked forms.
 
-A page is one module here with a `router` (route_class=ConsoleRoute, include_in_schema=False) and
-a `NAV` entry, plus one template; listing the module in PAGES adds it to the app and to the
-navigation, in that order."""
+A page lives with its feature: `api/<feature>/console.py` with a `router` (route_class=ConsoleRoute,
+include_in_schema=False) and a `NAV` entry, plus its templates in `api/<feature>/templates/`; listing
+the module in PAGES adds it to the app and to the navigation, in that order. This package keeps what
+every page shares: sign-in, the admin check, CSRF, the layout and the static files."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.console import instructions, jobs, library, llm_routing, overview, signin, sources, users
+from api.console import signin
 from api.console.templating import STATIC_DIR, NavEntry
+from api.documents import console as library
+from api.instructions import console as instructions
+from api.jobs import console as jobs
+from api.llm_routes import console as llm_routing
+from api.sources import console as sources
+from api.stats import console as overview
+from api.users import console as users
 
 PAGES = [overview, jobs, users, library, instructions, llm_routing, sources]
 

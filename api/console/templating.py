@@ -17,6 +17,9 @@ from starlette.templating import Jinja2Templates
 from api.console import csrf
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
+# A page's templates live with its feature (api/<feature>/templates); the layout, sign-in and error
+# pages here. Template names are unique across them.
+FEATURE_TEMPLATE_DIRS = sorted(Path(__file__).parent.parent.glob("*/templates"))
 STATIC_DIR = Path(__file__).parent / "static"
 
 # Every asset comes from the app itself: nothing inline, nothing from another origin.
@@ -80,7 +83,7 @@ def byte_size(value: int | None) -> str:
 
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        loader=jinja2.FileSystemLoader([TEMPLATES_DIR, *FEATURE_TEMPLATE_DIRS]),
         autoescape=True,
         undefined=jinja2.StrictUndefined,  # a typo in a template is an error in the tests, not a blank
         trim_blocks=True,

@@ -1,27 +1,16 @@
 """Every table, one module per feature; importing this package registers them all on `Base.metadata`."""
 
 from core.job_status import ACTIVE, TERMINAL, JobStatus
-from db.models.assistant import (
-    AnswerCacheEntry,
-    CollectionContentVersion,
-    Conversation,
-    ConversationMessage,
-    Instruction,
-    InstructionLabel,
-    InstructionLabelMove,
-)
+from db.models.ask import AnswerCacheEntry, CollectionContentVersion
+from db.models.conversations import Conversation, ConversationMessage
 from db.models.documents import Chunk, Collection, Document, DocumentBlob, Embedding, KnowledgeState
+from db.models.exercises import Exercise, Submission
+from db.models.instructions import Instruction, InstructionLabel, InstructionLabelMove
 from db.models.jobs import Job, JobAttachment, JobEvent
-from db.models.learners import (
-    LearningSession,
-    Profile,
-    ProfileRevision,
-    ProgressEvent,
-    ReviewCard,
-    SkillMastery,
-)
-from db.models.learning import Exercise, Submission
+from db.models.learning_sessions import LearningSession
 from db.models.llm_routes import LLMRoute
+from db.models.profiles import Profile, ProfileRevision
+from db.models.progress import ProgressEvent, ReviewCard, SkillMastery
 from db.models.sources import Source, SourceRun
 from db.models.users import OAuthAccount, RevokedToken, User
 from db.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookSecret

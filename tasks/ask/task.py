@@ -14,11 +14,10 @@ from core import questions
 from core.settings import get_settings
 from db import answer_cache
 from db.instructions import use_instructions
-from db.models import User
 from db.unit_of_work import unit_of_work
 from tasks.ask.spec import SPEC, AskInput, AskOutput
 from workers import grounded_answer
-from workers.errors import JobFailure
+from workers.accounts import account_of_job
 from workers.llm import get_llm_provider, routing
 from workers.retrieval import hybrid_search, query_vector
 from workers.runtime import JobContext, job_task
@@ -48,23 +47,20 @@ def ask(ctx: JobContext, payload: AskInput) -> AskOutput:
     # Read before the transaction: a stale route cache reads the table on a connection of its own.
     llm_identity = routing.answer_identity("ask")
     with unit_of_work() as session:
-        if session.get(User, payload.user_id) is None:
-            raise JobFailure("user_not_found", "the account was deleted")
+        account_of_job(session, payload.user_id)
         instructions = use_instructions(session, kind="ask", job_id=ctx.job_id)
-        # The versions are read before the search: an entry stored under them can only be older
-        # than the content, never newer, and a newer version makes it unreachable.
-        scope = answer_cache.search_scope(
-            session, collection_ids=payload.collection_ids, user_id=payload.user_id
-        )
         embedded = query_vector(session, payload.question)
-        context = questions.context_key(
-            collection_versions=scope.collection_versions,
-            owner_id=scope.owner_id,
+        # Before the search (answer_cache.cache_keys says why).
+        keys = answer_cache.cache_keys(
+            session,
+            question=payload.question,
+            collection_ids=payload.collection_ids,
+            user_id=payload.user_id,
             instructions_version=instructions.version,
             model=llm_identity,
             embed_model=embedded[0],
         )
-        lookup = questions.lookup_key(context, payload.question)
+        lookup, context, scope = keys.lookup, keys.context, keys.scope
         words = questions.content_signature(payload.question)
         hit, match = _cached(session, lookup=lookup, context=context, vector=embedded[1], words=words)
         if hit is not None:

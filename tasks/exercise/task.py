@@ -23,9 +23,10 @@ from core.exercise_rules import (
 from core.settings import get_settings
 from db import profiles, progress
 from db.instructions import ActiveInstructions
-from db.models import Exercise, Job, User
+from db.models import Exercise, Job
 from db.unit_of_work import unit_of_work
 from tasks.exercise.spec import SPEC, ExerciseInput, ExerciseOutput, VisibleTest
+from workers.accounts import account_of_job
 from workers.code_tests import run_tests
 from workers.errors import JobFailure
 from workers.instructions import load as load_instructions
@@ -68,9 +69,7 @@ def make_exercise(ctx: JobContext, payload: ExerciseInput) -> ExerciseOutput:
         return _publish_authored(ctx, payload)
     ctx.progress("reading")
     with unit_of_work() as session:
-        user = session.get(User, payload.user_id) if payload.user_id else None
-        if user is None:
-            raise JobFailure("user_not_found", "the account was deleted")
+        user = account_of_job(session, payload.user_id)
         profile = profiles.profile_of_user(session, user=user)
         weakest = [m.name for m in progress.mastery(session, user_id=user.id)[:3]]
         learner = {"level": payload.difficulty or profile.level, "goals": profile.goals[:5]}

@@ -11,11 +11,12 @@ import time
 
 from core.settings import get_settings
 from db import attachments, profiles
-from db.models import Profile, User
+from db.models import Profile
 from db.unit_of_work import unit_of_work
 from tasks.ingest.spec import SPEC as INGEST
 from tasks.profile_ingest.merge import DROPPED_SHOWN, Merged, windows
 from tasks.profile_ingest.spec import SPEC, Extraction, NotSaved, ProfileIngestInput, ProfileIngestOutput
+from workers.accounts import account_of_job
 from workers.documents import DocumentError, parse_document
 from workers.errors import JobFailure
 from workers.evidence import Source
@@ -138,9 +139,9 @@ def _source_text(ctx: JobContext) -> str:
 def _target_profile(session, payload: ProfileIngestInput) -> Profile:
     if payload.external_id is not None:
         return profiles.profile_of_external(session, external_id=payload.external_id)
-    user = session.get(User, payload.user_id)
-    if user is None:
-        raise JobFailure("user_not_found", "the account was deleted before its profile could be saved")
+    user = account_of_job(
+        session, payload.user_id, message="the account was deleted before its profile could be saved"
+    )
     return profiles.profile_of_user(session, user=user)
 
 

@@ -7,7 +7,6 @@ import json
 
 from core.profile_fields import normalize_name
 from db import profiles, progress
-from db.models import User
 from db.unit_of_work import unit_of_work
 from tasks.progress_insight.spec import (
     SPEC,
@@ -18,7 +17,7 @@ from tasks.progress_insight.spec import (
     NextStep,
     SkillState,
 )
-from workers.errors import JobFailure
+from workers.accounts import account_of_job
 from workers.instructions import load as load_instructions
 from workers.instructions import system_prompt
 from workers.llm import get_llm_provider
@@ -50,9 +49,7 @@ Work on the weakest skills first; respect the learner's level and goals."""
 def progress_insight(ctx: JobContext, payload: InsightInput) -> InsightOutput:
     ctx.progress("reading")
     with unit_of_work() as session:
-        user = session.get(User, payload.user_id)
-        if user is None:
-            raise JobFailure("user_not_found", "the account was deleted")
+        user = account_of_job(session, payload.user_id)
         profile = profiles.profile_of_user(session, user=user)
         learner = {
             "level": profile.level,

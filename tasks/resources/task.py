@@ -15,10 +15,9 @@ import uuid
 from dataclasses import dataclass, field
 
 from db import profiles, progress
-from db.models import User
 from db.unit_of_work import unit_of_work
 from tasks.resources.spec import SPEC, Resource, ResourcePicks, ResourcesInput, ResourcesOutput
-from workers.errors import JobFailure
+from workers.accounts import account_of_job
 from workers.instructions import load as load_instructions
 from workers.instructions import system_prompt
 from workers.llm import get_llm_provider
@@ -82,9 +81,7 @@ def candidates_by_document(retrieved: list[Retrieved]) -> list[Candidate]:
 def suggest_resources(ctx: JobContext, payload: ResourcesInput) -> ResourcesOutput:
     ctx.progress("reading")
     with unit_of_work() as session:
-        user = session.get(User, payload.user_id)
-        if user is None:
-            raise JobFailure("user_not_found", "the account was deleted")
+        user = account_of_job(session, payload.user_id)
         profile = profiles.profile_of_user(session, user=user)
         weakest = [m.name for m in progress.mastery(session, user_id=user.id)[:3]]
         collections = readable_collections(session, user_id=user.id)

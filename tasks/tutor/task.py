@@ -9,11 +9,12 @@ import json
 from core.settings import get_settings
 from db import conversations, profiles
 from db.instructions import use_instructions
-from db.models import ConversationMessage, User
+from db.models import ConversationMessage
 from db.unit_of_work import unit_of_work
 from tasks.tutor.history import history
 from tasks.tutor.spec import SPEC, TutorInput, TutorOutput
 from workers import grounded_answer
+from workers.accounts import account_of_job
 from workers.errors import JobFailure
 from workers.llm import get_llm_provider
 from workers.retrieval import hybrid_search
@@ -28,9 +29,7 @@ def tutor(ctx: JobContext, payload: TutorInput) -> TutorOutput:
     settings = get_settings()
     ctx.progress("reading")
     with unit_of_work() as session:
-        user = session.get(User, payload.user_id)
-        if user is None:
-            raise JobFailure("user_not_found", "the account was deleted")
+        user = account_of_job(session, payload.user_id)
         message = session.get(ConversationMessage, payload.message_id)
         if message is None or message.conversation_id != payload.conversation_id:
             raise JobFailure("conversation_not_found", "the conversation was deleted")

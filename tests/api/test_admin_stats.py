@@ -8,7 +8,7 @@ import re
 import psycopg
 import pytest
 
-from db import admin_stats
+from db import stats as stats_queries
 from tests.api.test_jobs import WAIT, submit
 from tests.api.test_webhooks import deliveries
 from tests.assistant.test_answer_cache import scripted_answer
@@ -102,11 +102,11 @@ def test_what_happened_is_counted_in_both_windows(
 
 
 QUERIES_OVER_BIG_TABLES = {
-    "jobs by kind": (admin_stats._JOBS_BY_KIND, "jobs"),
-    "failure codes": (admin_stats._FAILURE_CODES, "jobs"),
-    "cache hits": (admin_stats._CACHE_HITS, "jobs"),
-    "backlog": (admin_stats._BACKLOG, "jobs"),
-    "webhook deliveries": (admin_stats._WEBHOOK_DELIVERIES, "webhook_deliveries"),
+    "jobs by kind": (stats_queries._JOBS_BY_KIND, "jobs"),
+    "failure codes": (stats_queries._FAILURE_CODES, "jobs"),
+    "cache hits": (stats_queries._CACHE_HITS, "jobs"),
+    "backlog": (stats_queries._BACKLOG, "jobs"),
+    "webhook deliveries": (stats_queries._WEBHOOK_DELIVERIES, "webhook_deliveries"),
 }
 
 

@@ -1,0 +1,1 @@
+"""Catalog: the job kinds and models this platform offers."""

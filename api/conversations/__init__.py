@@ -1,0 +1,1 @@
+"""Conversations: multi-turn, grounded chat."""

@@ -1,0 +1,1 @@
+"""Documents and collections: upload, fetch, list, delete, re-ingest; the Library page."""

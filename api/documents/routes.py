@@ -1,0 +1,139 @@
+"""/v1/collections and /v1/documents."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+
+from api.documents import service as document_service
+from api.documents.schemas import (
+    CollectionCreate,
+    CollectionList,
+    CollectionRead,
+    DocumentFromText,
+    DocumentFromUrl,
+    DocumentList,
+    DocumentMeta,
+    DocumentRead,
+    SubmittedDocument,
+    SubmittedDocuments,
+)
+from api.errors import ProblemError
+from api.openapi import problems
+from api.shared import CurrentUser, SessionDep
+
+router = APIRouter(prefix="/v1", tags=["documents"])
+
+
+@router.get("/collections", response_model=CollectionList)
+async def list_collections(session: SessionDep, user: CurrentUser) -> CollectionList:
+    """Your collections and the shared libraries."""
+    return await document_service.list_collections(session, user=user)
+
+
+@router.post("/collections", response_model=CollectionRead, status_code=201, responses=problems(403, 409))
+async def create_collection(
+    request: CollectionCreate, session: SessionDep, user: CurrentUser
+) -> CollectionRead:
+    """A private collection, or (admins) a shared library."""
+    return await document_service.create_collection(session, user=user, request=request)
+
+
+def _submission_status(items: list[SubmittedDocument], response: Response) -> SubmittedDocuments:
+    accepted = [item for item in items if item.action != "rejected"]
+    if not accepted and items:
+        codes = {item.error.code for item in items if item.error}
+        status = 415 if codes == {"unsupported_type"} else 413 if codes <= {"too_large"} else 422
+        first = items[0].error
+        raise ProblemError(
+            status,
+            first.code,
+            first.message,
+            errors=[{"path": item.filename or "file", "message": item.error.message} for item in items],
+        )
+    response.status_code = 202
+    return SubmittedDocuments(items=items)
+
+
+@router.post("/documents", response_model=SubmittedDocuments, status_code=202, responses=problems(403, 415))
+async def upload_documents(
+    session: SessionDep,
+    user: CurrentUser,
+    response: Response,
+    files: Annotated[
+        list[UploadFile], File(description="one or many files: txt, md, html, pdf, docx, srt, vtt, zip")
+    ],
+    collection: Annotated[str, Form()] = "default",
+    title: Annotated[str | None, Form()] = None,
+    tags: Annotated[list[str], Form(description="repeat the field, or comma-separate")] = [],  # noqa: B006
+    resource_type: Annotated[str | None, Form()] = None,
+    level: Annotated[str | None, Form()] = None,
+) -> SubmittedDocuments:
+    """Each file becomes a document with its own `ingest` job (202); refused files are listed with a code."""
+    meta = DocumentMeta.model_validate(
+        {
+            "collection": collection,
+            "title": title,
+            "resource_type": resource_type or None,
+            "level": level or None,
+            "tags": [tag.strip() for value in tags for tag in value.split(",") if tag.strip()],
+        }
+    )
+    uploads = [
+        document_service.Upload(
+            filename=file.filename, content_type=file.content_type, content=await file.read()
+        )
+        for file in files
+    ]
+    items = await document_service.submit_uploads(session, user=user, uploads=uploads, meta=meta)
+    return _submission_status(items, response)
+
+
+@router.post("/documents/url", response_model=SubmittedDocument, status_code=202, responses=problems(403))
+async def document_from_url(
+    request: DocumentFromUrl, session: SessionDep, user: CurrentUser
+) -> SubmittedDocument:
+    """A worker fetches the URL (timeouts, 404s and private addresses fail the document's job)."""
+    return await document_service.submit_url(session, user=user, url=str(request.url), meta=request)
+
+
+@router.post("/documents/text", response_model=SubmittedDocument, status_code=202, responses=problems(403))
+async def document_from_text(
+    request: DocumentFromText, session: SessionDep, user: CurrentUser
+) -> SubmittedDocument:
+    """Text, Markdown or HTML sent in the body."""
+    return await document_service.submit_text(
+        session, user=user, text=request.text, text_format=request.format, meta=request
+    )
+
+
+@router.get("/documents", response_model=DocumentList, responses=problems(404))
+async def list_documents(
+    session: SessionDep,
+    user: CurrentUser,
+    collection: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> DocumentList:
+    """Documents you can read, newest first."""
+    return await document_service.list_documents(
+        session, user=user, collection=collection, limit=limit, cursor=cursor
+    )
+
+
+@router.get("/documents/{document_id}", response_model=DocumentRead, response_model_exclude_none=False)
+async def get_document(
+    document_id: str, session: SessionDep, user: CurrentUser, include: Annotated[str | None, Query()] = None
+) -> DocumentRead:
+    """One document; `?include=chunks` adds its searchable chunks."""
+    return await document_service.get_document(
+        session, user=user, document_id=document_id, include_chunks=include == "chunks"
+    )
+
+
+@router.delete("/documents/{document_id}", status_code=204, responses=problems(403))
+async def delete_document(document_id: str, session: SessionDep, user: CurrentUser) -> Response:
+    """Delete a document with its chunks and embeddings."""
+    await document_service.delete_document(session, user=user, document_id=document_id)
+    return Response(status_code=204)

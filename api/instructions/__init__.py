@@ -1,0 +1,1 @@
+"""Instructions: versioned system prompts per kind, the label `active`; the Instructions page."""

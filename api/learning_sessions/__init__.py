@@ -1,0 +1,1 @@
+"""Learning sessions: open, list, read, end; every learning request may name one."""

@@ -1,0 +1,1 @@
+"""LLM routes: which provider and model each kind uses, fallbacks, limits; the LLM routing page."""

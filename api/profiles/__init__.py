@@ -1,0 +1,1 @@
+"""Profiles: sign-up with a profile, revisions, export, deletion, profile ingestion."""

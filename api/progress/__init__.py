@@ -1,0 +1,1 @@
+"""Progress: recorded learning events, the learner model, reviews, insights."""

@@ -1,0 +1,1 @@
+"""Resources: suggested documents for a learner's query."""

@@ -1,0 +1,1 @@
+"""Search: semantic search over the collections a caller can read."""

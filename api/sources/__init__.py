@@ -1,0 +1,1 @@
+"""Sources: scheduled feeds, sitemaps and repositories; the Sources page."""

@@ -1,0 +1,1 @@
+"""Stats: the platform's counters for admins; the console's Overview page."""

@@ -1,0 +1,1 @@
+"""Users: an admin's view of accounts (search, roles, deactivation, deletion); the Users page."""

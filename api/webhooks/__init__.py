@@ -1,0 +1,1 @@
+"""Webhooks: the caller's signing secret and its rotation."""
