@@ -1,6 +1,6 @@
 """What both benchmarks share: a real stack on loopback, statistics, CPU accounting, tables, JSON.
 
-The stack is the test suite's (tests/stack.py): embedded PostgreSQL and Redis, migrations, the
+The stack is the test suite's (tests/support/stack.py): embedded PostgreSQL and Redis, migrations, the
 API under uvicorn and Celery workers as child processes, each in its own process group and
 stopped by its own pid. The benchmarks put the production timings back (the test stack shortens
 heartbeats and the reconcile period to make fault tests fast, which would add load here).
@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from tests.stack import REPO, Stack, build_stack
+from tests.support.stack import REPO, Stack, build_stack
 
 RESULTS_DIR = REPO / "benchmarks" / "results"
 # The one worker both benchmarks start: every queue (the brief's topology for a single host).

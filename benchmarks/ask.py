@@ -47,7 +47,7 @@ from benchmarks._harness import (
     write_results,
 )
 from benchmarks.resources import ingest_samples
-from tests.fake_ollama import FakeOllama
+from tests.support.fake_ollama import FakeOllama
 
 NAME = "ask"
 LATENCY_QUESTION = "How often should I review new material?"

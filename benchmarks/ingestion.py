@@ -63,7 +63,7 @@ from benchmarks._harness import (
     wait_for_quiet,
     write_results,
 )
-from tests.stack import Stack
+from tests.support.stack import Stack
 from workers.embeddings.sentence import BATCH_SIZE as WORKER_BATCH_SIZE
 
 EMBED_BATCH = 128  # chunks per encode() call in the ingest worker (tasks/ingest/task.py EMBED_BATCH)

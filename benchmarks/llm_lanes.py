@@ -46,8 +46,8 @@ from benchmarks._harness import (
     wait_for_quiet,
     write_results,
 )
-from tests.fake_ollama import FakeOllama
-from tests.stack import Stack
+from tests.support.fake_ollama import FakeOllama
+from tests.support.stack import Stack
 
 NAME = "llm_lanes"
 USERS = 10

@@ -51,7 +51,7 @@ from benchmarks._harness import (
     verdict,
     write_results,
 )
-from tests.stack import REPO, Stack
+from tests.support.stack import REPO, Stack
 
 NAME = "local_llm"
 AIM_RATIO = 0.9

@@ -56,8 +56,8 @@ from benchmarks._harness import (
     verdict,
     write_results,
 )
-from tests.fake_ollama import FakeOllama
-from tests.stack import Stack
+from tests.support.fake_ollama import FakeOllama
+from tests.support.stack import Stack
 
 NAME = "platform_overhead"
 TERMINAL = {"succeeded", "failed", "canceled"}

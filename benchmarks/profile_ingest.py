@@ -46,7 +46,7 @@ from benchmarks._harness import (
     start_platform,
     write_results,
 )
-from tests.stack import REPO
+from tests.support.stack import REPO
 
 NAME = "profile_ingest"
 TERMINAL = {"succeeded", "failed", "canceled"}

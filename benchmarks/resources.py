@@ -39,8 +39,8 @@ from benchmarks._harness import (
     wait_for_quiet,
     write_results,
 )
-from tests.fake_ollama import FakeOllama
-from tests.stack import REPO
+from tests.support.fake_ollama import FakeOllama
+from tests.support.stack import REPO
 
 NAME = "resources"
 QUERY = "how long should I wait between reviews?"

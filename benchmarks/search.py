@@ -73,7 +73,7 @@ from benchmarks._harness import (
     verdict,
     write_results,
 )
-from tests.stack import Stack
+from tests.support.stack import Stack
 
 NAME = "search"
 MODEL = "all-MiniLM-L6-v2"

@@ -59,7 +59,7 @@ from benchmarks._harness import (
 )
 from core.channels import job_channel
 from mentorq.sse import iter_sse
-from tests.fake_ollama import FakeOllama, _Handler
+from tests.support.fake_ollama import FakeOllama, _Handler
 
 NAME = "sse_latency"
 REPLY = (

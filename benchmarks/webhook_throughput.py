@@ -63,7 +63,7 @@ from benchmarks._harness import (
     verdict,
     write_results,
 )
-from tests.stack import Stack, free_port, wait_until
+from tests.support.stack import Stack, free_port, wait_until
 
 NAME = "webhook_throughput"
 # Threads, not prefork: a delivery mostly waits (on the receiver, PostgreSQL, Redis), and threads

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fake_ollama import DEFAULT_REPLY, FakeOllama
-from tests.stack import Stack, build_stack
+from tests.support.fake_ollama import DEFAULT_REPLY, FakeOllama
+from tests.support.stack import Stack, build_stack
 
 os.environ.setdefault("MENTORQ_ENV", "test")
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from db import migrate
-from tests.stack import REPO, Stack
+from tests.support.stack import REPO, Stack
 
 HEAVY = ("torch", "sentence_transformers", "llama_cpp", "transformers", "workers", "tasks.platform")
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import ApiClient
-from tests.stack import REPO, Stack
+from tests.support.stack import REPO, Stack
 
 LECTURE = (REPO / "samples" / "knowledge" / "lecture-memory.srt").read_text()
 

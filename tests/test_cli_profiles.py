@@ -11,9 +11,9 @@ import uuid
 from pathlib import Path
 
 from tests.conftest import ApiClient
-from tests.fake_ollama import FakeOllama
 from tests.learners.support import extraction, profile
-from tests.stack import REPO, Stack
+from tests.support.fake_ollama import FakeOllama
+from tests.support.stack import REPO, Stack
 
 INTRO = (
     "Hi, I'm Ana Costa {marker}. I have been teaching myself Rust for two years in the evenings. "

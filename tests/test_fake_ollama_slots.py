@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from tests.fake_ollama import FakeOllama
+from tests.support.fake_ollama import FakeOllama
 
 PREFILL_S = 0.2
 

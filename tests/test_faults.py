@@ -17,7 +17,7 @@ import redis
 from celery import Celery
 
 from tests.conftest import ApiClient
-from tests.stack import Stack, wait_until
+from tests.support.stack import Stack, wait_until
 
 pytestmark = pytest.mark.slow
 

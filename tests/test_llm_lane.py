@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import ApiClient, register
-from tests.fake_ollama import FakeOllama
-from tests.stack import Stack, free_port, wait_until
+from tests.support.fake_ollama import FakeOllama
+from tests.support.stack import Stack, free_port, wait_until
 
 SLOTS = 4
 

@@ -20,7 +20,7 @@ import pytest
 
 from tests.api.test_errors import assert_problem
 from tests.conftest import ApiClient
-from tests.stack import REPO, Stack, free_port, stop_process, wait_until
+from tests.support.stack import REPO, Stack, free_port, stop_process, wait_until
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 SOURCE = REPO / "deploy" / "nginx"

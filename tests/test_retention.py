@@ -24,9 +24,9 @@ from core.settings import Settings
 from db.retention import RetentionCounts, count_expired, count_held, purge_expired_jobs
 from db.session import sqlalchemy_url
 from tests.conftest import ApiClient
-from tests.fake_ollama import FakeOllama
-from tests.receiver import Receiver
-from tests.stack import REPO, Stack, wait_until
+from tests.support.fake_ollama import FakeOllama
+from tests.support.receiver import Receiver
+from tests.support.stack import REPO, Stack, wait_until
 
 DAYS = 30  # MENTORQ_JOB_RETENTION_DAYS's default, which the test stack's worker runs with
 OLD = DAYS + 10

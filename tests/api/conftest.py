@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.receiver import Receiver
+from tests.support.receiver import Receiver
 
 
 @pytest.fixture

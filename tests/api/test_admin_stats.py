@@ -14,9 +14,9 @@ from tests.api.test_webhooks import deliveries
 from tests.assistant.test_answer_cache import scripted_answer
 from tests.assistant.test_ask import ask, library
 from tests.conftest import ApiClient
-from tests.fake_ollama import FakeOllama
-from tests.receiver import Receiver
-from tests.stack import Stack, wait_until
+from tests.support.fake_ollama import FakeOllama
+from tests.support.receiver import Receiver
+from tests.support.stack import Stack, wait_until
 
 
 def stats(admin_client: ApiClient) -> dict:

@@ -16,7 +16,7 @@ import pytest
 from tests.api.test_documents import wait_document
 from tests.api.test_errors import assert_problem, job_count
 from tests.conftest import ApiClient
-from tests.stack import Stack, wait_until
+from tests.support.stack import Stack, wait_until
 
 NUL = "\u0000"
 

@@ -13,7 +13,7 @@ import pytest
 
 from api.cookie_guard import carries_cookie, route_path
 from tests.conftest import ApiClient, register
-from tests.stack import Stack
+from tests.support.stack import Stack
 
 PASSWORD = "correct-horse-battery"  # what tests.conftest.register signs up with
 ROTATE = "/v1/webhooks/secret/rotate"

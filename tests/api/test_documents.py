@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ApiClient
-from tests.stack import Stack, wait_until
+from tests.support.stack import Stack, wait_until
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "knowledge"
 

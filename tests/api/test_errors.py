@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from tests.conftest import ApiClient
-from tests.stack import Stack
+from tests.support.stack import Stack
 
 PROBLEM = "application/problem+json"
 

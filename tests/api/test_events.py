@@ -9,7 +9,7 @@ import httpx
 
 from mentorq.sse import SseEvent, iter_sse
 from tests.conftest import ApiClient
-from tests.stack import Stack
+from tests.support.stack import Stack
 
 SSE = {"Accept": "text/event-stream"}
 

@@ -13,8 +13,8 @@ import pytest
 
 from tests.api.test_errors import assert_problem
 from tests.conftest import ApiClient, register
-from tests.receiver import Receiver
-from tests.stack import Stack, wait_until
+from tests.support.receiver import Receiver
+from tests.support.stack import Stack, wait_until
 
 PASSWORD = "correct-horse-battery"
 

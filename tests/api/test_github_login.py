@@ -14,8 +14,8 @@ import pytest
 
 from tests.api.test_errors import assert_problem
 from tests.conftest import register
-from tests.fake_github import FakeGitHub, GitHubAccount
-from tests.stack import Stack
+from tests.support.fake_github import FakeGitHub, GitHubAccount
+from tests.support.stack import Stack
 
 PASSWORD = "correct-horse-battery"
 github_ids = count(1000)

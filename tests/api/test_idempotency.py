@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 
 from tests.conftest import ApiClient
-from tests.stack import Stack
+from tests.support.stack import Stack
 
 BODY = {"kind": "debug.sleep", "input": {"seconds": 0}}
 

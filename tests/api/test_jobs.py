@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from tests.conftest import ApiClient
-from tests.stack import Stack
+from tests.support.stack import Stack
 
 WAIT = {"Prefer": "wait=30"}
 

@@ -25,8 +25,8 @@ import httpx
 import pytest
 
 from tests.conftest import ApiClient, make_admin, own_stack, register
-from tests.fake_ollama import FakeOllama
-from tests.stack import REPO, Stack
+from tests.support.fake_ollama import FakeOllama
+from tests.support.stack import REPO, Stack
 
 SEED = 42
 EXAMPLES_PER_OPERATION = 30

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from tests.conftest import ApiClient
-from tests.receiver import Receiver
-from tests.stack import Stack, wait_until
+from tests.support.receiver import Receiver
+from tests.support.stack import Stack, wait_until
 
 # A waiting request re-reads the job on its own only every 10 s (job_service.WAIT_SAFETY_REREAD_S).
 AT_ONCE_S = 3.0

@@ -10,8 +10,8 @@ import pytest
 from standardwebhooks import Webhook
 
 from tests.conftest import ApiClient
-from tests.receiver import Receiver
-from tests.stack import Stack, wait_until
+from tests.support.receiver import Receiver
+from tests.support.stack import Stack, wait_until
 
 
 def deliveries(client: ApiClient, job_id: str) -> list[dict]:

@@ -14,7 +14,7 @@ import redis
 from api.worker_registry import parse_announcement
 from core.channels import worker_key
 from tests.conftest import ApiClient
-from tests.stack import Stack
+from tests.support.stack import Stack
 
 GOOD = {"hostname": "w@h", "pid": 7, "queues": ["cpu"], "at": 1.5, "sandbox": {"active": ["rlimits"]}}
 

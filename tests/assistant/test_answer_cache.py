@@ -8,7 +8,7 @@ import time
 from tests.api.test_documents import ingest
 from tests.assistant.test_ask import ask, library
 from tests.conftest import ApiClient
-from tests.fake_ollama import FakeOllama
+from tests.support.fake_ollama import FakeOllama
 
 
 def scripted_answer(fake_ollama: FakeOllama, question: str, word: str) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from tests.api.test_documents import ingest, wait_document
 from tests.conftest import ApiClient
-from tests.fake_ollama import FakeOllama
 from tests.learners.support import wait_job
+from tests.support.fake_ollama import FakeOllama
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "knowledge"
 

@@ -17,7 +17,7 @@ from core.settings import get_settings
 from tests.api.test_documents import ingest
 from tests.assistant.test_ask import ask
 from tests.conftest import ApiClient
-from tests.fake_ollama import FakeOllama
+from tests.support.fake_ollama import FakeOllama
 from workers.grounded_answer import Passage, Support, judge, support_matrix
 from workers.retrieval import Retrieved
 

@@ -10,8 +10,8 @@ from db.models import ConversationMessage
 from tasks.tutor.history import history
 from tests.assistant.test_ask import library
 from tests.conftest import ApiClient
-from tests.fake_ollama import FakeOllama
 from tests.learners.support import wait_job
+from tests.support.fake_ollama import FakeOllama
 
 
 def say(client: ApiClient, conversation_id: str, content: str) -> dict:

@@ -8,7 +8,7 @@ import threading
 
 from tests.assistant.test_ask import ask, library
 from tests.conftest import ApiClient
-from tests.fake_ollama import FakeOllama
+from tests.support.fake_ollama import FakeOllama
 
 KINDS = {"ask", "tutor", "resources", "exercise", "grade", "progress_insight", "profile_ingest"}
 

@@ -7,7 +7,7 @@ from playwright.sync_api import Page
 
 from tests.conftest import ApiClient
 from tests.console.support import PASSWORD
-from tests.stack import REPO
+from tests.support.stack import REPO
 
 SCREENSHOTS = REPO / ".test-artifacts" / "console"
 DESKTOP = {"width": 1280, "height": 900}

@@ -11,7 +11,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 
 from tests.conftest import ApiClient, make_admin, register
 from tests.console.browsing import DESKTOP, WAIT_MS, sign_in
-from tests.stack import Stack
+from tests.support.stack import Stack
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import httpx
 from fastapi.routing import iter_route_contexts
 
 from tests.conftest import ApiClient
-from tests.stack import Stack
+from tests.support.stack import Stack
 
 PASSWORD = "correct-horse-battery"  # what tests.conftest.register signs up with
 TOKEN = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')

@@ -6,7 +6,7 @@ import pytest
 
 from mentorq.client import ApiError, console_session
 from tests.conftest import ApiClient, make_admin, register
-from tests.stack import Stack
+from tests.support.stack import Stack
 
 PASSWORD = "correct-horse-battery"
 

@@ -17,7 +17,7 @@ from tests.console.support import (
     csrf_token,
     signed_in,
 )
-from tests.stack import Stack
+from tests.support.stack import Stack
 
 ROUTES = console_routes()
 PAGES = [path for method, path in ROUTES if method == "GET" and path != "/admin/login"]

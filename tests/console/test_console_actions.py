@@ -10,8 +10,8 @@ import pytest
 
 from tests.conftest import ApiClient, make_admin, register
 from tests.console.support import console_sign_in, csrf_token
-from tests.receiver import Receiver
-from tests.stack import Stack, wait_until
+from tests.support.receiver import Receiver
+from tests.support.stack import Stack, wait_until
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import ApiClient, register
 from tests.console.browsing import DESKTOP, JOB_MS, WAIT_MS, at_width, screenshot, sign_in
-from tests.stack import Stack, wait_until
+from tests.support.stack import Stack, wait_until
 
 
 @contextlib.contextmanager

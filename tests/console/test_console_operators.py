@@ -17,12 +17,12 @@ from playwright.sync_api import Page, expect
 from tests.conftest import ApiClient, register
 from tests.console.browsing import WAIT_MS, at_width, screenshot
 from tests.console.support import console_sign_in, post_form
-from tests.fake_llm_server import DEFAULT_KEY
-from tests.fake_openai import DEFAULT_MODELS as OPENAI_MODELS
-from tests.fake_openai import FakeOpenAI
 from tests.sources.conftest import NEVER_SOON, create_source, run_source, shared_collection, wait_job
 from tests.sources.site import Site, html
-from tests.stack import Stack, free_port, wait_until
+from tests.support.fake_llm_server import DEFAULT_KEY
+from tests.support.fake_openai import DEFAULT_MODELS as OPENAI_MODELS
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.stack import Stack, free_port, wait_until
 
 # The stack's default LLM (MENTORQ_LLM_PROVIDER / MENTORQ_LLM_MODEL): routes set by these tests
 # name it first, so another test's job of the kind still gets its answer from the fake Ollama.

@@ -19,7 +19,7 @@ from tests.console.attack_pages import AttackSite, auto_submitted_form
 from tests.console.browsing import WAIT_MS
 from tests.console.conftest import signed_in_context
 from tests.console.support import PASSWORD
-from tests.stack import Stack
+from tests.support.stack import Stack
 
 ATTACKERS = {"another port of the same host": "127.0.0.1", "another site": "127.0.0.2"}
 

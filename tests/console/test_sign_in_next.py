@@ -15,7 +15,7 @@ from api.console.signin import safe_next
 from tests.conftest import ApiClient
 from tests.console.browsing import DESKTOP, WAIT_MS, sign_in
 from tests.console.support import console_sign_in
-from tests.stack import Stack
+from tests.support.stack import Stack
 
 # `next` as the route receives it (the query string's own encoding already undone).
 LEAVING_THE_CONSOLE = [

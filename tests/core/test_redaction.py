@@ -13,8 +13,8 @@ import pytest
 
 from core.redaction import MASK, Scrubber, configured_secrets
 from core.settings import Settings
-from tests.fake_openai import FakeOpenAI
-from tests.stack import REPO
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.stack import REPO
 
 OPENAI_KEY = "sk-openai-5f1c0e9d2b"
 PASSWORD = "db-pw-8e41c07a"

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from core.settings import get_settings
 from db import search
 from db.session import reset_engines, sync_session_factory
-from tests.stack import Stack
+from tests.support.stack import Stack
 
 LETTERS, VOWELS = "bdfgklmnprstvz", "aeiou"
 # Users whose libraries a test wrote; deleted afterwards (their collections, documents and chunks

@@ -11,7 +11,7 @@ import psycopg
 from db import embeddings
 from db.unit_of_work import unit_of_work
 from tests.db.test_keyword_search import library, on_the_stack  # noqa: F401  (fixture)
-from tests.stack import Stack
+from tests.support.stack import Stack
 
 
 def test_vectors_for_deleted_chunks_are_skipped(on_the_stack: Stack) -> None:  # noqa: F811

@@ -21,7 +21,7 @@ from db.session import reset_engines, sync_session_factory
 from db.system import ensure_system_user
 from db.unit_of_work import UnpublishedCommit, outbox, unit_of_work
 from tasks.debug_sleep.spec import SPEC as SLEEP
-from tests.stack import Stack
+from tests.support.stack import Stack
 
 
 @pytest.fixture

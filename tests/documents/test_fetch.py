@@ -21,8 +21,9 @@ import pytest
 from core.documents.errors import ERROR_STATUS, DocumentError
 from core.net import client as guarded_client
 from core.net import guard
-from tests.loopback import Behaviour, ScriptedServer, answer, drip_head, hang, serving
-from tests.tls import self_signed_pair
+from tests.support.dns import FakeDNS
+from tests.support.loopback import Behaviour, ScriptedServer, answer, drip_head, hang, serving
+from tests.support.tls import self_signed_pair
 from workers.documents import fetch as fetch_module
 from workers.documents.fetch import ACCEPT, USER_AGENT, FetchedDocument, fetch_url
 
@@ -70,20 +71,6 @@ def announce_huge_then_hang(conn: socket.socket, server: Server) -> None:
 @pytest.fixture
 def server() -> Iterator[Callable[..., Server]]:
     yield from serving(Server)
-
-
-class FakeDNS:
-    """A getaddrinfo stand-in: names map to addresses; unknown names fail like NXDOMAIN."""
-
-    def __init__(self, records: dict[str, list[str]]):
-        self.records = records
-        self.calls: list[str] = []
-
-    def __call__(self, host: str, port: Any, *args: Any, **kwargs: Any) -> list[tuple[Any, ...]]:
-        self.calls.append(host)
-        if host not in self.records:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port)) for ip in self.records[host]]
 
 
 def dns() -> FakeDNS:

@@ -6,7 +6,7 @@ import time
 
 from tests.conftest import ApiClient, register
 from tests.learners.support import profile, wait_job
-from tests.stack import Stack
+from tests.support.stack import Stack
 
 # Every table holding a user's rows, and the column naming the user.
 USER_TABLES = {

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import ApiClient, register
 from tests.learners.support import profile, wait_job
-from tests.stack import Stack, wait_until
+from tests.support.stack import Stack, wait_until
 
 
 def _signup(stack: Stack, **fields) -> httpx.Response:

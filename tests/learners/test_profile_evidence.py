@@ -11,8 +11,8 @@ import pytest
 from tasks.profile_ingest.merge import Merged
 from tasks.profile_ingest.spec import Extraction
 from tests.conftest import ApiClient
-from tests.fake_ollama import FakeOllama
 from tests.learners.support import extraction, profile, wait_job
+from tests.support.fake_ollama import FakeOllama
 from workers.evidence import Source
 
 INTRO = (

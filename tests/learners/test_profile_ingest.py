@@ -8,9 +8,9 @@ import threading
 import uuid
 
 from tests.conftest import ApiClient
-from tests.fake_ollama import FakeOllama
 from tests.learners.support import extraction, profile, wait_job
-from tests.stack import Stack
+from tests.support.fake_ollama import FakeOllama
+from tests.support.stack import Stack
 
 INTRO = (
     "Hi, I'm Marta Silva {marker}. I have been writing Python for data analysis for three years "

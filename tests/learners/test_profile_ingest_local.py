@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import ApiClient
 from tests.learners.support import profile, wait_job
-from tests.stack import Stack
+from tests.support.stack import Stack
 from workers.evidence import Source
 
 INTRO = (

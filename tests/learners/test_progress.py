@@ -11,9 +11,9 @@ import pytest
 
 from core.learner_model import BKTParameters, bkt_update
 from tests.conftest import ApiClient
-from tests.fake_ollama import FakeOllama
 from tests.learners.support import wait_job
-from tests.stack import Stack
+from tests.support.fake_ollama import FakeOllama
+from tests.support.stack import Stack
 
 # The test stack runs with the default BKT settings.
 DEFAULTS = BKTParameters(prior=0.3, learn=0.1, guess=0.2, slip=0.1)

@@ -9,8 +9,8 @@ import uuid
 
 from tests.api.test_documents import ingest
 from tests.conftest import ApiClient
-from tests.fake_ollama import FakeOllama
 from tests.learners.support import wait_job
+from tests.support.fake_ollama import FakeOllama
 
 ADD_TESTS = [
     {"name": "adds small numbers", "code": "assert add(2, 3) == 5", "hidden": False},

@@ -8,10 +8,10 @@ import uuid
 
 from core.gift import parse
 from tests.conftest import ApiClient, register
-from tests.fake_ollama import FakeOllama
 from tests.learners.support import wait_job
 from tests.learning.test_exercises import draft, generate, submit
-from tests.stack import Stack
+from tests.support.fake_ollama import FakeOllama
+from tests.support.stack import Stack
 
 QUIZ = """// Week 3 quiz
 ::Vienna:: Which river runs through Vienna? {

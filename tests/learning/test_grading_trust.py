@@ -11,9 +11,9 @@ import uuid
 import pytest
 
 from tests.conftest import ApiClient
-from tests.fake_ollama import FakeOllama
 from tests.learners.support import wait_job
-from tests.stack import Stack
+from tests.support.fake_ollama import FakeOllama
+from tests.support.stack import Stack
 
 SECRET = 771_188_991  # what a hidden test expects: no submission ever sees it
 CODING = {

@@ -8,8 +8,8 @@ import uuid
 
 from tests.api.test_documents import ingest
 from tests.conftest import ApiClient
-from tests.fake_ollama import FakeOllama
 from tests.learners.support import wait_job
+from tests.support.fake_ollama import FakeOllama
 
 
 def suggest(client: ApiClient, **body) -> dict:

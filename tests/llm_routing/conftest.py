@@ -13,9 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.fake_llm_server import DEFAULT_KEY
-from tests.fake_openai import FakeOpenAI
-from tests.stack import Stack, free_port
+from tests.support.fake_llm_server import DEFAULT_KEY
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.stack import Stack, free_port
 
 OPENAI_MODEL = "qwen2.5-7b-instruct"
 LLM_THREADS = 4

@@ -14,10 +14,10 @@ import pytest
 from core.catalog import list_models
 from core.llm_endpoints import endpoint, probe
 from core.settings import Settings, get_settings
-from tests.fake_anthropic import FakeAnthropic
-from tests.fake_ollama import DEFAULT_REPLY, FakeOllama
-from tests.fake_openai import FakeOpenAI
-from tests.stack import free_port
+from tests.support.fake_anthropic import FakeAnthropic
+from tests.support.fake_ollama import DEFAULT_REPLY, FakeOllama
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.stack import free_port
 from workers.embeddings.ollama import OllamaEmbeddings
 from workers.llm.anthropic_provider import AnthropicProvider
 from workers.llm.base import LLMError, LLMNotConfigured, LLMUnavailable

@@ -9,7 +9,7 @@ import httpx
 from core.llm_endpoints import probe
 from core.net.display import display_url
 from core.settings import Settings
-from tests.stack import free_port
+from tests.support.stack import free_port
 
 
 def test_credentials_and_query_in_an_address_are_never_shown() -> None:

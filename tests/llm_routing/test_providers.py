@@ -12,10 +12,10 @@ from collections.abc import Iterator
 import pytest
 
 from core.settings import get_settings
-from tests.fake_anthropic import FakeAnthropic
-from tests.fake_llm_server import DEFAULT_KEY
-from tests.fake_ollama import DEFAULT_REPLY, split_tokens
-from tests.fake_openai import FakeOpenAI
+from tests.support.fake_anthropic import FakeAnthropic
+from tests.support.fake_llm_server import DEFAULT_KEY
+from tests.support.fake_ollama import DEFAULT_REPLY, split_tokens
+from tests.support.fake_openai import FakeOpenAI
 from workers.deadline import job_deadline
 from workers.llm import clear_llm_provider_cache, get_llm_provider
 from workers.llm.anthropic_provider import AnthropicProvider

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import ApiClient, make_admin, register
-from tests.fake_ollama import DEFAULT_REPLY, INVALID_JSON, FakeOllama, split_tokens
-from tests.fake_openai import FakeOpenAI
 from tests.llm_routing.conftest import OPENAI_MODEL
-from tests.stack import Stack, wait_until
+from tests.support.fake_ollama import DEFAULT_REPLY, INVALID_JSON, FakeOllama, split_tokens
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.stack import Stack, wait_until
 
 ROUTES = "/v1/admin/llm-routes"
 FINISHED = {"succeeded", "failed", "canceled"}

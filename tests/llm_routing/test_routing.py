@@ -11,11 +11,11 @@ import pytest
 
 from core.settings import Settings
 from db.llm_routes import RouteConfig, Target, answer_identity
-from tests.fake_anthropic import FakeAnthropic
-from tests.fake_llm_server import DEFAULT_KEY
-from tests.fake_ollama import DEFAULT_REPLY, INVALID_JSON, FakeOllama, split_tokens
-from tests.fake_openai import FakeOpenAI
-from tests.stack import free_port
+from tests.support.fake_anthropic import FakeAnthropic
+from tests.support.fake_llm_server import DEFAULT_KEY
+from tests.support.fake_ollama import DEFAULT_REPLY, INVALID_JSON, FakeOllama, split_tokens
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.stack import free_port
 from workers.current_job import RunningJob
 from workers.llm.base import LLMInvalidOutput, LLMNotConfigured, LLMUnavailable, ModelNotFound
 from workers.llm.providers import clear_built_providers, provider_named

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import socket
-from typing import Any
-
 import pytest
 
 from core.net.guard import WebhookAddressError, check_url_syntax, forbidden_reason, resolve_and_check
+from tests.support.dns import FakeDNS
 
 FORBIDDEN_LITERALS = [
     "https://127.0.0.1/hook",
@@ -138,23 +136,6 @@ def test_forbidden_reason_names_the_range() -> None:
     assert forbidden_reason("2606:4700:4700::1111") is None
 
 
-class FakeDNS:
-    """A getaddrinfo stand-in: names map to addresses, every call is recorded, nothing touches the network."""
-
-    def __init__(self, records: dict[str, list[str]]):
-        self.records = records
-        self.calls: list[tuple[str, Any]] = []
-
-    def __call__(self, host: str, port: Any, *args: Any, **kwargs: Any) -> list[tuple[Any, ...]]:
-        self.calls.append((host, port))
-        if host not in self.records:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return [
-            (socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))
-            for ip in self.records[host]
-        ]
-
-
 DNS = FakeDNS(
     {
         "internal.example": ["10.0.0.5"],
@@ -184,7 +165,7 @@ def test_resolution_returns_every_distinct_address_and_asks_for_the_right_port()
         "2606:4700:4700::1111",
     ]
     resolve_and_check("http://public.example:8080/hook", allow_private=False, resolver=dns)
-    assert dns.calls == [("public.example", 443), ("public.example", 8080)]
+    assert dns.lookups == [("public.example", 443), ("public.example", 8080)]
 
 
 def test_allow_private_returns_private_addresses() -> None:

@@ -22,10 +22,10 @@ from db.system import ensure_system_user
 from tasks.debug_sleep.spec import SPEC as SLEEP
 from tests.conftest import ApiClient, make_admin, register
 from tests.console.support import console_sign_in
-from tests.fake_anthropic import FakeAnthropic
-from tests.fake_ollama import DEFAULT_REPLY, FakeOllama
-from tests.fake_openai import FakeOpenAI
-from tests.stack import Stack, free_port, wait_until
+from tests.support.fake_anthropic import FakeAnthropic
+from tests.support.fake_ollama import DEFAULT_REPLY, FakeOllama
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.stack import Stack, free_port, wait_until
 
 SECRETS = {
     "the Ollama proxy's password": "olla-pw-5b1d9e3c",

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import ApiClient
 from tests.sources.site import Site
-from tests.stack import Stack, wait_until
+from tests.support.stack import Stack, wait_until
 
 # A schedule that does not come round during a test (beat leaves these sources alone).
 NEVER_SOON = "0 0 1 1 *"

@@ -6,9 +6,9 @@ from __future__ import annotations
 from tests.conftest import ApiClient
 from tests.sources.conftest import create_source, run_source, shared_collection, source_documents
 from tests.sources.site import Site, html
-from tests.stack import Stack
+from tests.support.stack import Stack
 
-MAX_ITEMS = 25  # MENTORQ_SOURCE_MAX_ITEMS of the test stack (tests/stack.py)
+MAX_ITEMS = 25  # MENTORQ_SOURCE_MAX_ITEMS of the test stack (tests/support/stack.py)
 
 
 def test_a_feed_of_10000_entries_fetches_at_most_max_items_and_says_it_was_truncated(

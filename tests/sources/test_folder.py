@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tests.conftest import ApiClient
 from tests.sources.conftest import create_source, run_source, shared_collection, source_documents, wait_ready
-from tests.stack import Stack
+from tests.support.stack import Stack
 
 
 def folder(stack: Stack) -> Path:

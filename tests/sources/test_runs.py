@@ -13,7 +13,7 @@ from tests.sources.conftest import (
     wait_ready,
 )
 from tests.sources.site import Site, html
-from tests.stack import Stack
+from tests.support.stack import Stack
 
 
 def test_a_feed_adds_then_reingests_only_what_changed_and_removes_what_disappeared(

@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import ApiClient
 from tests.sources.conftest import create_source, run_source, shared_collection, wait_job
 from tests.sources.site import Site, html
-from tests.stack import Stack, wait_until
+from tests.support.stack import Stack, wait_until
 
 
 def fake_running_job(stack: Stack, owner_id: str) -> str:

@@ -18,7 +18,7 @@ import redis
 
 from core.channels import BROKER_EPOCH_KEY
 from tests.conftest import ApiClient
-from tests.stack import REPO, Stack, wait_until
+from tests.support.stack import REPO, Stack, wait_until
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import sys
 from core.jobspec import JobSpec
 from core.platform_tasks import PLATFORM_TASKS
 from tasks.registry import all_kinds, enabled_kinds, registration_problems, task_modules
-from tests.stack import REPO
+from tests.support.stack import REPO
 
 WORKER_VIEW = """
 import json

@@ -22,8 +22,9 @@ from standardwebhooks import Webhook
 from core.net import client as guarded_client
 from core.net import guard
 from core.webhook_signing import new_message_id, new_secret, webhook_headers
-from tests.loopback import ScriptedServer, answer, drip_head, hang, serving
-from tests.tls import self_signed_pair
+from tests.support.dns import FakeDNS
+from tests.support.loopback import ScriptedServer, answer, drip_head, hang, serving
+from tests.support.tls import self_signed_pair
 from workers.webhooks import delivery
 from workers.webhooks.delivery import deliver, parse_retry_after
 from workers.webhooks.schedule import MAX_RETRY_AFTER_S, RETRY_SCHEDULE_S, next_delay
@@ -58,20 +59,6 @@ def flood(conn: socket.socket, receiver: Receiver) -> None:
 @pytest.fixture
 def receiver() -> Iterator[Callable[..., Receiver]]:
     yield from serving(Receiver)
-
-
-class FakeDNS:
-    """A getaddrinfo stand-in: names map to addresses; unknown names fail like NXDOMAIN."""
-
-    def __init__(self, records: dict[str, list[str]]):
-        self.records = records
-        self.calls: list[str] = []
-
-    def __call__(self, host: str, port: Any, *args: Any, **kwargs: Any) -> list[tuple[Any, ...]]:
-        self.calls.append(host)
-        if host not in self.records:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port)) for ip in self.records[host]]
 
 
 DNS = FakeDNS(

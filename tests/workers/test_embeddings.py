@@ -9,7 +9,7 @@ import socket
 import pytest
 
 from core.settings import get_settings
-from tests.fake_ollama import FakeOllama
+from tests.support.fake_ollama import FakeOllama
 from workers.embeddings import clear_embedding_provider_cache, get_embedding_provider
 from workers.embeddings.ollama import OllamaEmbeddings
 from workers.embeddings.sentence import SentenceEmbeddings

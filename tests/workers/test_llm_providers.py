@@ -16,7 +16,7 @@ import pytest
 
 from core import catalog
 from core.settings import get_settings
-from tests.fake_ollama import DEFAULT_REPLY, INVALID_JSON, FakeOllama, split_tokens
+from tests.support.fake_ollama import DEFAULT_REPLY, INVALID_JSON, FakeOllama, split_tokens
 from workers.llm import (
     ChatResult,
     LLMInvalidOutput,
@@ -171,7 +171,7 @@ def test_ollama_lists_models(fake):
 
 def test_fake_ollama_runs_as_a_subprocess():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_ollama", "--port", "0", "--models", "m1"],
+        [sys.executable, "-m", "tests.support.fake_ollama", "--port", "0", "--models", "m1"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,

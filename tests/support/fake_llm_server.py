@@ -1,5 +1,5 @@
-"""What the fake hosted LLM APIs (tests/fake_openai.py, tests/fake_anthropic.py) share beyond the
-server every fake LLM has (tests/fake_server.py: start, stop, restart, scripted replies): an API
+"""What the fake hosted LLM APIs (fake_openai.py, fake_anthropic.py) share beyond the
+server every fake LLM has (fake_server.py: start, stop, restart, scripted replies): an API
 key it insists on, a hang marker, a forced error status, a stream that breaks off, and counters.
 Each fake adds its own wire protocol (routes, bodies, SSE).
 """
@@ -13,8 +13,8 @@ import socket
 import time
 from typing import Any
 
-from tests.fake_ollama import DEFAULT_REPLY, instance_for, split_tokens
-from tests.fake_server import FakeServer, TrackedHandler
+from tests.support.fake_ollama import DEFAULT_REPLY, instance_for, split_tokens
+from tests.support.fake_server import FakeServer, TrackedHandler
 
 DEFAULT_KEY = "test-key-0123456789"
 # The words a provider puts before the schema when it asks for JSON in the prompt (Anthropic's

@@ -3,7 +3,7 @@
 Ollama cannot run here, so the Ollama paths are tested against this: the real `ollama`
 client talks to it over real HTTP (NDJSON streaming with chunked encoding, the error
 bodies Ollama sends). In-process: `FakeOllama(...).start()` / `.stop()` or a `with` block.
-As a process: `python -m tests.fake_ollama --port N` prints "READY <url>" when serving.
+As a process: `python -m tests.support.fake_ollama --port N` prints "READY <url>" when serving.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.fake_server import FakeServer, TrackedHandler
+from tests.support.fake_server import FakeServer, TrackedHandler
 
 DEFAULT_MODELS = ("llama3.2:1b", "nomic-embed-text:latest")
 DEFAULT_REPLY = "The quick brown fox jumps over the lazy dog."

@@ -15,7 +15,7 @@ import itertools
 import json
 from typing import Any
 
-from tests.fake_llm_server import FakeHandler, FakeLLMServer
+from tests.support.fake_llm_server import FakeHandler, FakeLLMServer
 
 DEFAULT_MODELS = ("claude-sonnet-4-6", "claude-haiku-4-5")
 MESSAGES = "/v1/messages"

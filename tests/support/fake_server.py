@@ -1,4 +1,4 @@
-"""What every fake LLM server (tests/fake_ollama.py, and through tests/fake_llm_server.py the fake
+"""What every fake LLM server (fake_ollama.py, and through fake_llm_server.py the fake
 OpenAI and Anthropic APIs) shares: a real ThreadingHTTPServer on a loopback port, served from a
 thread, that can go away like a real server and come back on the same port; scripted replies; and
 the credentials an auth proxy in front of it would require (`basic_auth`, `query_credentials`; each

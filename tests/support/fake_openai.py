@@ -13,7 +13,7 @@ import itertools
 import time
 from typing import Any
 
-from tests.fake_llm_server import FakeHandler, FakeLLMServer
+from tests.support.fake_llm_server import FakeHandler, FakeLLMServer
 
 DEFAULT_MODELS = ("qwen2.5-7b-instruct", "llama-3.1-8b-instruct")
 COMPLETIONS = "/v1/chat/completions"

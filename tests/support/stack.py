@@ -22,7 +22,7 @@ import psycopg
 from db import migrate
 from devstack.embedded import EmbeddedPostgres, EmbeddedRedis
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 ALL_QUEUES = "llm,embed,query,cpu,maintenance"
 
 
