@@ -36,14 +36,14 @@ def require_admin(user: User, *, to: str) -> None:
         raise ProblemError(403, "admin_only", f"only admins {to}")
 
 
-def parse_id(raw: str | uuid.UUID, *, code: str, message: str) -> uuid.UUID:
+def parse_id(raw: str | uuid.UUID, *, code: str, detail: str) -> uuid.UUID:
     """An id from a path. A malformed one is as unknown as a missing one: 404 `code`, not 422."""
     if isinstance(raw, uuid.UUID):
         return raw
     try:
         return uuid.UUID(raw)
     except ValueError:
-        raise ProblemError(404, code, message) from None
+        raise ProblemError(404, code, detail) from None
 
 
 async def get_or_404(
@@ -51,12 +51,12 @@ async def get_or_404(
     load: Callable[[uuid.UUID], Awaitable[Found | None]],
     *,
     code: str,
-    message: str,
+    detail: str,
 ) -> Found:
     """Parse the id, load the row (`load` applies who may see it), or 404 `code` either way."""
-    found = await load(parse_id(raw, code=code, message=message))
+    found = await load(parse_id(raw, code=code, detail=detail))
     if found is None:
-        raise ProblemError(404, code, message)
+        raise ProblemError(404, code, detail)
     return found
 
 

@@ -42,7 +42,7 @@ from tasks.ingest.spec import SPEC as INGEST
 
 # What the admin check says only admins may do here (403 admin_only).
 ADMINS_ONLY = "manage every collection"
-DOCUMENT_NOT_FOUND = {"code": "document_not_found", "message": "no such document"}
+DOCUMENT_NOT_FOUND = {"code": "document_not_found", "detail": "no such document"}
 
 
 # --- collections ------------------------------------------------------------------------------
@@ -378,7 +378,7 @@ async def admin_collection(session: AsyncSession, *, user: User, collection_id: 
         collection_id,
         lambda parsed: session.get(Collection, parsed),
         code="collection_not_found",
-        message="no such collection",
+        detail="no such collection",
     )
 
 

@@ -145,7 +145,7 @@ async def get_job_for(session: AsyncSession, *, user: User, job_id: str) -> Job:
         job_id,
         lambda parsed: job_queries.get_job(session, job_id=parsed, owner_id=_visible_to(user)),
         code="job_not_found",
-        message="no such job",
+        detail="no such job",
     )
 
 

@@ -35,7 +35,7 @@ def session_read(learning_session: LearningSession) -> SessionRead:
     )
 
 
-SESSION_NOT_FOUND = {"code": "session_not_found", "message": "no such learning session"}
+SESSION_NOT_FOUND = {"code": "session_not_found", "detail": "no such learning session"}
 
 
 def _not_found() -> ProblemError:

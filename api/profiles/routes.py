@@ -12,6 +12,7 @@ from starlette.datastructures import UploadFile
 
 from api.auth import UserManager, get_user_manager
 from api.errors import ProblemError
+from api.headers import parse_if_match
 from api.jobs.schemas import JobRead
 from api.openapi import problems
 from api.profiles import service as profile_service
@@ -80,7 +81,7 @@ async def patch_my_profile(
 ) -> ProfileRead:
     """Change some fields: a new revision. `If-Match` is required, so two tabs never overwrite each
     other silently: an edit of an older revision is 412 `revision_conflict`."""
-    expected = profile_service.parse_if_match(if_match, required=True)
+    expected = parse_if_match(if_match, required=True)
     changes = profile_service.patch_changes(patch)
     profile = await profile_service.my_profile(session, user=user)
     saved = await profile_service.change_profile(
@@ -210,7 +211,7 @@ async def patch_profile(
 ) -> ProfileRead:
     """Change a profile (a new revision, `admin:<your id>`); `If-Match` is honoured when sent."""
     require_admin(user, to=profile_service.ADMINS_ONLY)
-    expected = profile_service.parse_if_match(if_match, required=False)
+    expected = parse_if_match(if_match, required=False)
     changes = profile_service.patch_changes(patch)
     profile = await profile_service.admin_profile(session, profile_id=profile_id)
     saved = await profile_service.change_profile(

@@ -383,7 +383,7 @@ async def admin_profile(session: AsyncSession, *, profile_id: str) -> Profile:
         profile_id,
         lambda parsed: session.run_sync(lambda sync: profiles.profile_by_id(sync, profile_id=parsed)),
         code="profile_not_found",
-        message="no such profile",
+        detail="no such profile",
     )
 
 

@@ -44,7 +44,7 @@ from tasks.source_run.spec import SPEC as SOURCE_RUN
 
 # What the admin check says only admins may do here (403 admin_only).
 ADMINS_ONLY = "manage sources"
-SOURCE_NOT_FOUND = {"code": "source_not_found", "message": "no such source"}
+SOURCE_NOT_FOUND = {"code": "source_not_found", "detail": "no such source"}
 
 RECENT_RUNS = 20
 

@@ -50,7 +50,7 @@ async def emails_of(session: AsyncSession, *, admin: User, user_ids: set[uuid.UU
 async def get_user(session: AsyncSession, *, admin: User, user_id: str) -> User:
     require_admin(admin, to=ADMINS_ONLY)
     return await get_or_404(
-        user_id, lambda parsed: session.get(User, parsed), code="user_not_found", message="no such user"
+        user_id, lambda parsed: session.get(User, parsed), code="user_not_found", detail="no such user"
     )
 
 

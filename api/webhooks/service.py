@@ -56,7 +56,7 @@ async def redeliver(session: AsyncSession, *, user: User, delivery_id: str) -> d
         delivery_id,
         lambda parsed: webhook_queries.get_delivery(session, delivery_id=parsed, owner_id=owner),
         code="delivery_not_found",
-        message="no such delivery",
+        detail="no such delivery",
     )
     if not user.is_superuser:
         await charge_quota(

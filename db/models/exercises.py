@@ -8,9 +8,16 @@ from typing import Any
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, Text, UniqueConstraint, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from db.base import Base
+from db.models.jobs import Job
+from db.models.learning_sessions import LearningSession
+
+# Why the relationships below exist, never read (lazy="raise"): SQLAlchemy's unit of work orders the
+# INSERTs of mappers with no relationship between them by module and class name, not by foreign key,
+# and "db.models.exercises" sorts before "db.models.jobs". A submission and its grade job are added
+# in one flush (api/exercises/service.submit); a relationship makes the job's INSERT come first.
 
 
 class Exercise(Base):
@@ -26,6 +33,8 @@ class Exercise(Base):
     session_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("learning_sessions.id", ondelete="SET NULL")
     )
+    job: Mapped[Job | None] = relationship(lazy="raise")  # flush order only (see the top)
+    learning_session: Mapped[LearningSession | None] = relationship(lazy="raise")  # flush order only
     source: Mapped[str] = mapped_column(Text)  # generated | authored | gift
     exercise_type: Mapped[str] = mapped_column(Text)  # qa | multiple_choice | coding | numeric
     topic: Mapped[str | None] = mapped_column(Text)
@@ -57,6 +66,7 @@ class Submission(Base):
     exercise_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("exercises.id", ondelete="CASCADE"))
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     job_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    job: Mapped[Job | None] = relationship(lazy="raise")  # flush order only (see the top)
     attempt: Mapped[int] = mapped_column(Integer)
     answer: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text, default="grading")  # grading | graded | failed

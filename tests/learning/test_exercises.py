@@ -225,7 +225,7 @@ def test_an_exercise_made_in_a_session_shows_in_it_with_its_grade(client: ApiCli
     job = generate(client, exercise_type="multiple_choice", topic=topic, session_id=session_id)
     exercise_id = job["output"]["exercise_id"]
     graded = submit(client, exercise_id, "The Moon")
-    detail = client.get(f"/api/learning_sessions/{session_id}").json()
+    detail = client.get(f"/api/sessions/{session_id}").json()
     assert [e["id"] for e in detail["exercises"]] == [exercise_id]
     assert "answer" not in detail["exercises"][0]
     assert [e["completed_task"] for e in detail["progress"]] == ["Exercise: What mostly drives tides?"]
