@@ -56,6 +56,8 @@ class JobSpec:
     debug_only: bool = False
     # Created by the platform itself (document endpoints, beat), never through POST /v1/jobs.
     internal: bool = False
+    # Its system prompt is a versioned instruction admins edit (db/instructions.py, /v1/admin/instructions).
+    instructed: bool = False
     later_stages: tuple[Stage, ...] = ()
 
     @property

@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from db.models import Instruction, InstructionLabel, InstructionLabelMove, Job
 
 # The kinds whose prompts carry instructions (version 1 of each ships in the migration).
-INSTRUCTED_KINDS = ("ask", "tutor", "resources", "exercise", "grade", "progress_insight", "profile_ingest")
 
 
 @dataclass(frozen=True)

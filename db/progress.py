@@ -19,8 +19,6 @@ from core.learner_model import BKTParameters, bkt_likelihoods, bkt_update, is_co
 from core.profile_fields import normalize_name
 from db.models import Job, ProgressEvent, ReviewCard, SkillMastery
 
-INSIGHT_KIND = "progress_insight"
-
 
 @dataclass
 class Recorded:
@@ -172,11 +170,11 @@ def _review_card(
     ).one()
 
 
-def queued_insight(session: Session, *, user_id: uuid.UUID) -> Job | None:
-    """A progress_insight job of the user's that has not started: it will read the newest state, so a
+def queued_insight(session: Session, *, user_id: uuid.UUID, kind: str) -> Job | None:
+    """A `kind` (progress_insight) job of the user's that has not started: it will read the newest state, so a
     burst of events shares it instead of queueing one LLM job per event."""
     return session.execute(
-        select(Job).where(Job.owner_id == user_id, Job.kind == INSIGHT_KIND, Job.status == "queued").limit(1)
+        select(Job).where(Job.owner_id == user_id, Job.kind == kind, Job.status == "queued").limit(1)
     ).scalar_one_or_none()
 
 
@@ -251,10 +249,10 @@ def count_streak(days_newest_first: list[date], today: date) -> int:
     return streak
 
 
-def latest_insight(session: Session, *, user_id: uuid.UUID) -> Job | None:
+def latest_insight(session: Session, *, user_id: uuid.UUID, kind: str) -> Job | None:
     return session.execute(
         select(Job)
-        .where(Job.owner_id == user_id, Job.kind == INSIGHT_KIND, Job.status == "succeeded")
+        .where(Job.owner_id == user_id, Job.kind == kind, Job.status == "succeeded")
         .order_by(Job.completed_at.desc())
         .limit(1)
     ).scalar_one_or_none()

@@ -48,6 +48,11 @@ def all_kinds() -> dict[str, JobSpec]:
     return {name: spec for name, (_, spec) in _load().items()}
 
 
+def instructed_kinds() -> tuple[str, ...]:
+    """The kinds whose system prompt is a versioned instruction (JobSpec.instructed)."""
+    return tuple(name for name, spec in all_kinds().items() if spec.instructed)
+
+
 def get_kind(name: str) -> JobSpec:
     """The kind of that name; KeyError for an unknown one."""
     return _load()[name][1]

@@ -120,3 +120,31 @@ def test_the_api_is_one_folder_per_feature_with_the_same_module_names() -> None:
     glossary = (REPO / "README.md").read_text().split("## Layout", 1)[1]
     missing = [feature for feature in features if f"**{feature}**" not in glossary]
     assert not missing, f"features missing from the README's glossary: {missing}"
+
+
+# The same strings with another meaning: an OpenAPI example, a lane, a word in model names, an HTML tag.
+NOT_A_KIND = {
+    ("api/jobs/schemas.py", "chat"),
+    ("core/lanes.py", "embed"),
+    ("core/llm_endpoints.py", "embed"),
+    ("core/catalog.py", "embed"),
+    ("workers/documents/formats_html.py", "embed"),
+}
+
+
+def test_no_kind_name_is_written_outside_its_spec() -> None:
+    """Kinds own their names: api, db, core and workers use SPEC.name or the registry. (A partial
+    index's predicate, which must read as its migration does, is inside a longer string.)"""
+    import ast
+
+    from tasks.registry import all_kinds
+
+    names = set(all_kinds())
+    written = {
+        (str(path.relative_to(REPO)), node.value)
+        for layer in ("api", "db", "core", "workers", "devstack")
+        for path in (REPO / layer).rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names
+    }
+    assert written - NOT_A_KIND == set()

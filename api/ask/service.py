@@ -85,9 +85,9 @@ async def _exact_hit(
     session: AsyncSession, *, user: User, question: str, collection_ids: list[uuid.UUID]
 ) -> dict | None:
     settings = get_settings()
-    instructions_version = await instructions.active_version(session, kind="ask")
+    instructions_version = await instructions.active_version(session, kind=ASK.name)
     # The kind's route when it has one: answers are never served across a route change.
-    model = llm_routes.answer_identity(await llm_routes.route_of(session, kind="ask"), settings)
+    model = llm_routes.answer_identity(await llm_routes.route_of(session, kind=ASK.name), settings)
     embed_model = await embeddings.get_active_model_async(session, default=settings.embed_model)
     keys = await session.run_sync(
         lambda sync: answer_cache.cache_keys(

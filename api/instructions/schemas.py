@@ -9,9 +9,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.sql_limits import MAX_BIGINT
-from db.instructions import INSTRUCTED_KINDS
+from tasks.registry import instructed_kinds
 
-InstructedKind = Literal[INSTRUCTED_KINDS]  # type: ignore[valid-type]
+InstructedKind = Literal[instructed_kinds()]  # type: ignore[valid-type]
 
 
 class InstructionCreate(BaseModel):

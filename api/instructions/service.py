@@ -12,17 +12,18 @@ from api.shared import require_admin
 from db import instructions
 from db.models import Instruction, User
 from db.unit_of_work import commit_async
+from tasks.registry import instructed_kinds
 
 # What the admin check says only admins may do here (403 admin_only).
 ADMINS_ONLY = "manage instructions"
 
 
 def _check_kind(kind: str) -> None:
-    if kind not in instructions.INSTRUCTED_KINDS:
+    if kind not in instructed_kinds():
         raise ProblemError(
             404,
             "instructions_not_found",
-            f"no instructions for {kind!r}; kinds: {', '.join(instructions.INSTRUCTED_KINDS)}",
+            f"no instructions for {kind!r}; kinds: {', '.join(instructed_kinds())}",
         )
 
 
@@ -42,7 +43,7 @@ async def kinds(session: AsyncSession, *, user: User) -> InstructionKinds:
     require_admin(user, to=ADMINS_ONLY)
     labels = await instructions.labels(session)
     items = []
-    for kind in instructions.INSTRUCTED_KINDS:
+    for kind in instructed_kinds():
         versions = await instructions.versions(session, kind=kind)
         label = labels.get(kind)
         items.append(

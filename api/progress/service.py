@@ -69,7 +69,7 @@ async def record(session: AsyncSession, *, user: User, request: ProgressCreate) 
         )
         # One queued insight per learner: it reads the newest state when it runs, so a burst of
         # events costs one LLM call, and the learner's active jobs stay bounded.
-        job = progress.queued_insight(sync, user_id=user.id) or create_job(
+        job = progress.queued_insight(sync, user_id=user.id, kind=INSIGHT.name) or create_job(
             sync, INSIGHT, input={"user_id": str(user.id)}, owner_id=user.id, session_id=session_id
         )
         return recorded, job
@@ -88,7 +88,7 @@ async def request_insight(session: AsyncSession, *, user: User) -> JobRead:
     """An insight now (the queued one if there is one); useful before any progress too."""
 
     def work(sync):
-        return progress.queued_insight(sync, user_id=user.id) or create_job(
+        return progress.queued_insight(sync, user_id=user.id, kind=INSIGHT.name) or create_job(
             sync, INSIGHT, input={"user_id": str(user.id)}, owner_id=user.id
         )
 
@@ -106,7 +106,7 @@ async def read(session: AsyncSession, *, user: User, limit: int, cursor: str | N
             progress.mastery(sync, user_id=user.id),
             progress.due_reviews(sync, user_id=user.id),
             progress.streak_days(sync, user_id=user.id),
-            progress.latest_insight(sync, user_id=user.id),
+            progress.latest_insight(sync, user_id=user.id, kind=INSIGHT.name),
         )
 
     events, mastery, due, streak, insight = await session.run_sync(load)

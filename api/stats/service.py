@@ -22,6 +22,7 @@ from api.worker_registry import live_workers, workers_per_queue
 from core.job_status import JobStatus
 from db import stats as stats_queries
 from db.models import User
+from tasks.ask.spec import SPEC as ASK
 
 # What the admin check says only admins may do here (403 admin_only).
 ADMINS_ONLY = "see the platform's stats"
@@ -58,7 +59,7 @@ def _window(figures: dict[str, Any], window: str) -> WindowStats:
             )
 
     hits = getattr(figures["cache_hits"], window)
-    asked = by_kind["ask"].by_status.get("succeeded", 0) if "ask" in by_kind else 0
+    asked = by_kind[ASK.name].by_status.get("succeeded", 0) if ASK.name in by_kind else 0
     misses = max(asked - hits, 0)  # a hit made between the two reads must not go negative
     deliveries = {row.status: getattr(row, window) for row in figures["webhooks"] if getattr(row, window)}
     ended = sum(deliveries.get(status, 0) for status in WEBHOOK_ENDED)

@@ -82,6 +82,7 @@ class AskOutput(CheckedAnswer):
 
 SPEC = JobSpec(
     name="ask",
+    instructed=True,
     description="Answer a question from the library with checked citations (/api/ask).",
     input_model=AskInput,
     output_model=AskOutput,

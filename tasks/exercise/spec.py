@@ -58,6 +58,7 @@ class ExerciseOutput(BaseModel):
 
 SPEC = JobSpec(
     name="exercise",
+    instructed=True,
     description="Generate or check an exercise and publish it through the gate (/api/learning/exercises).",
     input_model=ExerciseInput,
     output_model=ExerciseOutput,

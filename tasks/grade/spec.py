@@ -66,6 +66,7 @@ class GradeOutput(BaseModel):
 
 SPEC = JobSpec(
     name="grade",
+    instructed=True,
     description="Grade a submission to an exercise (/api/learning/exercises/{id}/submissions).",
     input_model=GradeInput,
     output_model=GradeOutput,

@@ -113,6 +113,7 @@ class ProfileIngestOutput(BaseModel):
 
 SPEC = JobSpec(
     name="profile_ingest",
+    instructed=True,
     description="Extract a learner profile, evidence-checked, from a text or file (/api/profiles/ingest).",
     input_model=ProfileIngestInput,
     output_model=ProfileIngestOutput,

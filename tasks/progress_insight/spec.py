@@ -77,6 +77,7 @@ class InsightOutput(BaseModel):
 
 SPEC = JobSpec(
     name="progress_insight",
+    instructed=True,
     description="Summarise a learner's progress and suggest grounded next steps (after each progress event).",
     input_model=InsightInput,
     output_model=InsightOutput,

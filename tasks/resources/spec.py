@@ -64,6 +64,7 @@ class ResourcesOutput(BaseModel):
 
 SPEC = JobSpec(
     name="resources",
+    instructed=True,
     description="Suggest and explain library resources for a query (/api/learning/resources).",
     input_model=ResourcesInput,
     output_model=ResourcesOutput,

@@ -34,6 +34,7 @@ class TutorOutput(CheckedAnswer):
 
 SPEC = JobSpec(
     name="tutor",
+    instructed=True,
     description="Reply in a tutor conversation, from the library, citations checked (/api/conversations).",
     input_model=TutorInput,
     output_model=TutorOutput,
