@@ -68,6 +68,24 @@ def test_worker_killed_mid_job_finishes_on_a_restarted_worker(stack: Stack, clie
     assert event_types(stack, job_id).count("succeeded") == 1
 
 
+def test_a_lost_job_is_retried_even_when_no_reconciler_runs_until_after_its_deadline(
+    stack: Stack, client: ApiClient
+) -> None:
+    """Every worker down past the job's hard time limit (6 s): the job was lost at its first second,
+    not slow, so it runs again once a worker is back instead of failing `timeout`."""
+    with default_worker_stopped(stack):
+        stack.start_worker("victim")
+        job_id = sleep_job(client, seconds=1, steps=2)
+        wait_until(lambda: job(client, job_id)["status"] == "running", timeout=30, message="running")
+        stack.kill("victim")
+        time.sleep(8)  # past started + time_limit, with nothing to reconcile
+        assert job(client, job_id)["status"] == "running"
+        stack.start_worker()
+        final = wait_for_status(client, job_id, {"succeeded", "failed"}, timeout=60)
+    assert final["status"] == "succeeded", final["error"]
+    assert final["attempts"] == 2
+
+
 def test_a_job_that_kills_its_worker_every_time_fails_with_worker_lost(
     client: ApiClient, stack: Stack
 ) -> None:

@@ -60,7 +60,8 @@ def reconcile() -> dict[str, int]:
         for job in job_queries.stale_running_jobs(
             session, stale_after_s=settings.stale_after_seconds, limit=BATCH
         ):
-            counts["requeued" if _recover_stale(session, job) else "failed"] += 1
+            recovered = _recover_stale(session, job, stale_after_s=settings.stale_after_seconds)
+            counts["requeued" if recovered else "failed"] += 1
         # Held LLM jobs of users with room again (a crash, a cancel or a changed cap freed a slot
         # without the transaction that usually sends the next one).
         for owner_id in admission.owners_with_held_jobs(session, limit=BATCH):
@@ -85,12 +86,19 @@ def _route_of(kind: str, stage: str | None):
     return get_kind(kind).route(stage)
 
 
-def _recover_stale(session: Session, job: Job) -> bool:
-    """Requeue a job whose worker vanished (True), or fail it: no attempt left, or past its deadline."""
-    deadline_passed = session.execute(
-        text("SELECT deadline_at < now() FROM jobs WHERE id = :id"), {"id": job.id}
+def _recover_stale(session: Session, job: Job, *, stale_after_s: float) -> bool:
+    """Requeue a job whose worker vanished (True), or fail it: no attempt left, or it ran past its
+    deadline. A job whose heartbeat stopped well before its deadline was lost, not slow: it is
+    requeued even when this pass comes after the deadline (the maintenance workers were down, or
+    slow to start again), instead of failing `timeout` for the reconciler's own lateness."""
+    ran_past_deadline = session.execute(
+        text(
+            "SELECT deadline_at < now() AND heartbeat_at >= deadline_at - make_interval(secs => :stale)"
+            " FROM jobs WHERE id = :id"
+        ),
+        {"id": job.id, "stale": stale_after_s},
     ).scalar()
-    if deadline_passed:
+    if ran_past_deadline:
         job_queries.fail_job(
             session, job_id=job.id, code="timeout", message="the job ran past its hard time limit"
         )
