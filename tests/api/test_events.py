@@ -111,7 +111,9 @@ def test_200_concurrent_streams_on_one_api_process_stay_responsive(
     client: ApiClient, stack: Stack, fake_ollama
 ) -> None:
     fake_ollama.token_delay_s = 0.1
-    fake_ollama.reply = " ".join(f"w{i}" for i in range(80))  # ~8 s of streaming output
+    # ~16 s of streaming output: the job must still be running once 200 streams have connected,
+    # which took over 8 s on a slow run of this machine.
+    fake_ollama.reply = " ".join(f"w{i}" for i in range(160))
     job_id = client.post("/v1/jobs", json={"kind": "chat", "input": {"prompt": "long"}}).json()["id"]
     token = client.headers["Authorization"]
 
