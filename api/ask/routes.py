@@ -1,4 +1,5 @@
-"""/api/ask: grounded answers with checked citations, and a stored answer's citations looked up again."""
+"""/api/ask: grounded answers with checked citations, and a stored answer's citations looked up
+again; /v1/admin/cache (admin_router): the answer cache's entries and hit ratio, and purging it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Exercises and their submissions (grading is the `grade` kind); authored and GIFT-imported exercises."""
+"""/api/learning/exercises: exercises, their GIFT export and submissions (the original service's
+paths); /v1/admin/exercises (admin_router): authored exercises and GIFT imports."""
 
 from __future__ import annotations
 

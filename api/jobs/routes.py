@@ -1,4 +1,4 @@
-"""/v1/jobs: submit, read, list, cancel."""
+"""/v1/jobs: submit, read, list, cancel, and a job's timeline as server-sent events."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Jobs: submit, read, list, cancel, wait on and stream any job; the live-event hub."""
+"""Request and response bodies of the job API (tables live in db.models)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Profiles: sign-up with a profile, revisions, export, deletion, profile ingestion."""
+"""/api/profiles: sign-up with a profile, the caller's profile and its revisions, export and
+deletion, profile ingestion; /v1/admin/profiles (admin_router): any profile, for admins."""
 
 from __future__ import annotations
 
