@@ -1,4 +1,5 @@
-"""One Redis pub/sub connection per API process, fanned out to every waiting request or stream.
+"""One Redis pub/sub connection per API process, fanned out to every waiting request or stream;
+and the turns those streams take at the database.
 
 A listener gets a bounded queue: a slow consumer loses live messages (it can re-read the
 recorded events from the database), it never blocks the reader or a worker.
@@ -21,6 +22,10 @@ from core.channels import job_channel
 log = logging.getLogger(__name__)
 
 LISTENER_QUEUE_SIZE = 1000
+# Event streams read the database on every wake-up. At most this many at once: half the API's
+# database pool (db/session.py), so a crowd of streams leaves the rest to other requests, and a
+# stream waiting its turn catches up on every event since in one read.
+STREAM_READS_AT_ONCE = 20
 
 
 class JobEventHub:
@@ -34,6 +39,7 @@ class JobEventHub:
         # Counts the moments a listener may have missed a message (a read error and reconnect, a
         # full listener queue). While it stands still, a quiet listener has missed nothing.
         self.interruptions = 0
+        self.stream_reads = asyncio.Semaphore(STREAM_READS_AT_ONCE)
 
     @contextlib.asynccontextmanager
     async def listen(self, job_id: object) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:

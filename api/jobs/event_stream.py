@@ -61,7 +61,7 @@ async def stream_job_events(
             # looks at the job itself: a client resuming after the terminal event (it missed only
             # `done`) finds none, nor does one whose job's timeline lacks it (a row written
             # outside the job runtime), and either would otherwise wait for ever.
-            async with async_session_factory()() as session:
+            async with hub.stream_reads, async_session_factory()() as session:
                 events = await job_queries.events_after(session, job_id=job_id, after_id=last_id)
                 ended = any(event.type in TERMINAL for event in events)
                 job = None
