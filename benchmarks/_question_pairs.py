@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks._harness import print_table
-from core import questions
+from core.ask import questions
 from core.settings import get_settings
 from workers.embeddings import get_embedding_provider
 
@@ -28,7 +28,7 @@ PAIRS_FILE = Path(__file__).with_name("data") / "question_pairs.json"
 THRESHOLDS = (0.8, 0.85, 0.9, 0.95)
 
 
-# --- the rule before issue 23, copied here as the baseline (core/questions.py at 82e60fd) ---------
+# --- the rule before issue 23, copied here as the baseline (core/ask/questions.py at 82e60fd) ---------
 
 _OLD_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 _OLD_STOP_WORDS = frozenset(

@@ -7,7 +7,7 @@ The labels (benchmarks/data/citation_claims.json): sentences an answer might cit
 one passage of the sample library (samples/knowledge) and labelled faithful (should be supported),
 negated, changed_number, swapped_entity or wrong_passage (should be unsupported). No stack is
 needed: the sentence is scored against the passage exactly as the ask and tutor check does
-(workers.grounded_answer.support_matrix with the configured embedding model, all-MiniLM-L6-v2 by
+(tasks.ask.grounded_answer.support_matrix with the configured embedding model, all-MiniLM-L6-v2 by
 default, and judge() with MENTORQ_CITATION_MIN_SUPPORT), one cited passage per sentence.
 
 Rules compared:
@@ -37,7 +37,7 @@ from pathlib import Path
 from benchmarks._harness import argument_parser, begin_run, print_table, write_results
 from core import claims
 from core.settings import get_settings
-from workers.grounded_answer import Passage, Support, judge, support_matrix
+from tasks.ask.grounded_answer import Passage, Support, judge, support_matrix
 from workers.retrieval import Retrieved
 
 NAME = "citations"

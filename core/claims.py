@@ -1,6 +1,6 @@
 """What a sentence asserts that closeness in meaning misses: its numbers and their units, its
 negations, its hedges and the names it uses. Pure code (no model), shared by the citation check
-(workers/grounded_answer.py) and the evidence check (workers/evidence.py).
+(tasks/ask/grounded_answer.py) and the evidence check (tasks/profile_ingest/evidence.py).
 
 `disagreement(claim, source)` compares a claim with the text offered as its support, clause by
 clause: each clause of the claim is aligned with the source clause that shares most of its content

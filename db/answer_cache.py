@@ -1,4 +1,4 @@
-"""The answer cache's storage: entries keyed by everything that decided an answer (core.questions),
+"""The answer cache's storage: entries keyed by everything that decided an answer (core.ask.questions),
 found exactly by the API or semantically by the ask job, counted, listed and purged.
 
 Entries become unreachable on their own when a searched collection's content version moves (it is
@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from core import questions
+from core.ask import questions
 from db.models import AnswerCacheEntry, Collection, CollectionContentVersion, Document
 
 # A succeeded ask job, and one the cache answered (its output says so). The two together are the

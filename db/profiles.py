@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from core.jobspec import JobSpec
-from core.profile_fields import ProfileFields
+from core.profiles.fields import ProfileFields
 from db.documents import upsert_document_sync
 from db.jobs import cancel_job_sync, create_job
 from db.models import Collection, Document, Profile, ProfileRevision, User

@@ -15,8 +15,15 @@ from sqlalchemy import insert as sql_insert
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from core.learner_model import BKTParameters, bkt_likelihoods, bkt_update, is_correct, new_card, review
-from core.profile_fields import normalize_name
+from core.profiles.fields import normalize_name
+from core.progress.learner_model import (
+    BKTParameters,
+    bkt_likelihoods,
+    bkt_update,
+    is_correct,
+    new_card,
+    review,
+)
 from db.models import Job, ProgressEvent, ReviewCard, SkillMastery
 
 
@@ -92,7 +99,7 @@ _MASTERY_UPSERT = text(
     FROM unnest(CAST(:skills AS varchar[]), CAST(:names AS text[])) AS s(skill, name)
     ORDER BY s.skill
     ON CONFLICT (user_id, skill) DO UPDATE SET
-        -- core.learner_model.bkt_update on the locked row
+        -- core.progress.learner_model.bkt_update on the locked row
         p_known = :learn + (1 - :learn) * m.p_known * :if_known
             / (m.p_known * :if_known + (1 - m.p_known) * :if_unknown),
         evidence = m.evidence + 1,

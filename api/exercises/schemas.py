@@ -9,8 +9,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.jobs.schemas import JobRead
-from core.code_tests import VisibleTest
-from core.exercise_rules import (
+from core.exercises.code_tests import VisibleTest
+from core.exercises.rules import (
     AuthoredDraft,
     ExerciseType,
     GeneratedExerciseType,
@@ -18,7 +18,7 @@ from core.exercise_rules import (
     grounding_note,
     learner_order,
 )
-from core.profile_fields import Level
+from core.profiles.fields import Level
 from core.settings import get_settings
 
 MAX_ANSWER_BYTES = 64 * 1024

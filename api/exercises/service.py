@@ -24,8 +24,8 @@ from api.jobs.schemas import JobRead
 from api.jobs.service import job_read
 from api.quotas import check_job_quota
 from api.shared import open_session_for, require_admin
-from core import gift
-from core.exercise_rules import AuthoredDraft, ChoiceKey, normalized, parse_number
+from core.exercises import gift
+from core.exercises.rules import AuthoredDraft, ChoiceKey, normalized, parse_number
 from db.jobs import create_job
 from db.models import Exercise, Submission, User
 from db.unit_of_work import commit_async

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from core.profile_fields import MAX_WIKI_CHARS, USERNAME_PATTERN, Level, Skill
+from core.profiles.fields import MAX_WIKI_CHARS, USERNAME_PATTERN, Level, Skill
 
 Username = Field(pattern=USERNAME_PATTERN, description="3-40 letters, digits, '.', '_' or '-'")
 

@@ -18,8 +18,8 @@ from api.progress.schemas import (
     ReviewRead,
 )
 from api.shared import decode_cursor, encode_cursor, open_session_for
-from core.learner_model import bkt_parameters
-from core.profile_fields import dedupe
+from core.profiles.fields import dedupe
+from core.progress.learner_model import bkt_parameters
 from db import progress
 from db.jobs import create_job
 from db.models import ReviewCard, SkillMastery, User

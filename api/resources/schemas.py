@@ -6,7 +6,7 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.profile_fields import Level
+from core.profiles.fields import Level
 
 
 class ResourcesRequest(BaseModel):

@@ -1,5 +1,5 @@
 """The `ask` kind: a question answered from the library with inline citations, each checked in code
-(workers/grounded_answer.py), and reused from the answer cache when nothing that decided it changed."""
+(tasks/ask/grounded_answer.py), and reused from the answer cache when nothing that decided it changed."""
 
 from __future__ import annotations
 

@@ -10,13 +10,13 @@ import json
 import time
 from datetime import timedelta
 
-from core import questions
+from core.ask import questions
 from core.settings import get_settings
 from db import answer_cache
 from db.instructions import use_instructions
 from db.unit_of_work import unit_of_work
+from tasks.ask import grounded_answer
 from tasks.ask.spec import SPEC, AskInput, AskOutput
-from workers import grounded_answer
 from workers.accounts import account_of_job
 from workers.llm import get_llm_provider, routing
 from workers.retrieval import hybrid_search, query_vector
@@ -122,7 +122,7 @@ def ask(ctx: JobContext, payload: AskInput) -> AskOutput:
 
 def _cached(session, *, lookup: str, context: str, vector: list[float], words: list[str]):
     """An exact hit, else the nearest earlier question in the same context that is close enough
-    and asks the same thing (an equal content signature, core/questions.py): "is X safe" never answers
+    and asks the same thing (an equal content signature, core/ask/questions.py): "is X safe" never answers
     "is X unsafe", nor "is a dog bigger than a cat" its reverse."""
     hit = answer_cache.exact_hit_sync(session, lookup_key=lookup)
     if hit is not None:

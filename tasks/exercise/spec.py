@@ -1,5 +1,5 @@
 """The `exercise` kind: an exercise generated for a learner (or written by an admin), published only
-through the gate (core/exercise_rules.py, plus the coding check in the sandbox)."""
+through the gate (core/exercises/rules.py, plus the coding check in the sandbox)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import uuid
 from pydantic import BaseModel, ConfigDict, Field
 
 from core import lanes
-from core.code_tests import VisibleTest
-from core.exercise_rules import AuthoredDraft, ExerciseType, TextFormat
+from core.exercises.code_tests import VisibleTest
+from core.exercises.rules import AuthoredDraft, ExerciseType, TextFormat
 from core.jobspec import JobSpec
-from core.profile_fields import Level
+from core.profiles.fields import Level
 
 
 class ExerciseInput(BaseModel):

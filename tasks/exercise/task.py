@@ -2,7 +2,7 @@
 draft, and publish only a draft that passes the gate; a failing draft is regenerated with the
 reasons quoted, a bounded number of times, then the job fails with `exercise_rejected`.
 
-The gate: the rules in core/exercise_rules.py (schema, options, one correct answer, citations among
+The gate: the rules in core/exercises/rules.py (schema, options, one correct answer, citations among
 the retrieved chunks), and for coding, the sandbox: the reference solution passes every test and
 the starter code does not. An admin's exercise (`authored`) goes through the same gate, once."""
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from core.exercise_rules import (
+from core.exercises.rules import (
     AuthoredDraft,
     ExerciseDraft,
     grounding_note,

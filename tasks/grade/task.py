@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from rapidfuzz import fuzz
 
 from core.claims import disagreement
-from core.exercise_rules import exact_grade, normalized
-from core.learner_model import CORRECT_AT, bkt_parameters
+from core.exercises.rules import exact_grade, normalized
+from core.progress.learner_model import CORRECT_AT, bkt_parameters
 from db import progress
 from db.models import Exercise, Submission
 from db.unit_of_work import unit_of_work

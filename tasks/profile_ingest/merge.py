@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from core.profile_fields import normalize_name
+from core.profiles.fields import normalize_name
+from tasks.profile_ingest.evidence import Source
 from tasks.profile_ingest.spec import DroppedItem, Extraction
-from workers.evidence import Source
 
 LEVEL_ORDER = {"beginner": 0, "intermediate": 1, "advanced": 2}
 DROPPED_SHOWN = 50

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core import lanes
 from core.jobspec import JobSpec
-from core.profile_fields import Level
+from core.profiles.fields import Level
 
 
 class ProfileSource(BaseModel):

@@ -14,12 +14,12 @@ from db import attachments, profiles
 from db.models import Profile
 from db.unit_of_work import unit_of_work
 from tasks.ingest.spec import SPEC as INGEST
+from tasks.profile_ingest.evidence import Source
 from tasks.profile_ingest.merge import DROPPED_SHOWN, Merged, windows
 from tasks.profile_ingest.spec import SPEC, Extraction, NotSaved, ProfileIngestInput, ProfileIngestOutput
 from workers.accounts import account_of_job
 from workers.documents import DocumentError, parse_document
 from workers.errors import JobFailure
-from workers.evidence import Source
 from workers.instructions import load as load_instructions
 from workers.instructions import system_prompt
 from workers.llm import get_llm_provider

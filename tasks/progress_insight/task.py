@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from core.profile_fields import normalize_name
+from core.profiles.fields import normalize_name
 from db import profiles, progress
 from db.unit_of_work import unit_of_work
 from tasks.progress_insight.spec import (

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core import lanes
 from core.jobspec import JobSpec
-from core.profile_fields import Level
+from core.profiles.fields import Level
 
 
 class ResourcesInput(BaseModel):

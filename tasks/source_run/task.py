@@ -29,13 +29,13 @@ from db import sources as source_queries
 from db.models import Document
 from db.unit_of_work import unit_of_work
 from tasks.ingest.spec import SPEC as INGEST
+from tasks.source_run.errors import ItemError, ListingError
+from tasks.source_run.listing import Listing
+from tasks.source_run.reader import ItemContent, SourceReader
 from tasks.source_run.spec import SPEC, SourceRunCounts, SourceRunInput, SourceRunOutput
 from workers.deadline import seconds_left
 from workers.errors import JobCanceled, JobFailure
 from workers.runtime import JobContext, job_task
-from workers.sources.errors import ItemError, ListingError
-from workers.sources.listing import Listing
-from workers.sources.reader import ItemContent, SourceReader
 
 log = logging.getLogger(__name__)
 

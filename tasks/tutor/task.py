@@ -11,9 +11,9 @@ from db import conversations, profiles
 from db.instructions import use_instructions
 from db.models import ConversationMessage
 from db.unit_of_work import unit_of_work
+from tasks.ask import grounded_answer
 from tasks.tutor.history import history
 from tasks.tutor.spec import SPEC, TutorInput, TutorOutput
-from workers import grounded_answer
 from workers.accounts import account_of_job
 from workers.errors import JobFailure
 from workers.llm import get_llm_provider

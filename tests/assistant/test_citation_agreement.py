@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from core.settings import get_settings
+from tasks.ask.grounded_answer import Passage, Support, judge, support_matrix
 from tests.api.test_documents import ingest
 from tests.assistant.test_ask import ask
 from tests.conftest import ApiClient
 from tests.support.fake_ollama import FakeOllama
-from workers.grounded_answer import Passage, Support, judge, support_matrix
 from workers.retrieval import Retrieved
 
 REPO = Path(__file__).resolve().parents[2]

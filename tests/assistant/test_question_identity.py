@@ -1,4 +1,4 @@
-"""When two questions are the same question (core.questions), driven by the labelled pairs in
+"""When two questions are the same question (core.ask.questions), driven by the labelled pairs in
 benchmarks/data/question_pairs.json: a must-miss pair shares neither the exact key nor the content
 signature, so no embedding, however close, can make it a hit; a paraphrase shares one of them.
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from core import questions
+from core.ask import questions
 
 PAIRS_FILE = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "question_pairs.json"
 PAIRS = json.loads(PAIRS_FILE.read_text(encoding="utf-8"))["pairs"]

@@ -7,11 +7,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from core.learner_model import BKTParameters, bkt_update, is_correct, new_card, review
+from core.progress.learner_model import BKTParameters, bkt_update, is_correct, new_card, review
 from db.progress import count_streak
+from tasks.profile_ingest.evidence import Source
 from tasks.profile_ingest.merge import Merged, windows
 from tasks.profile_ingest.spec import Extraction
-from workers.evidence import Source
 
 PARAMS = BKTParameters(prior=0.3, learn=0.1, guess=0.2, slip=0.1)
 

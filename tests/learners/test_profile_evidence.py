@@ -1,4 +1,4 @@
-"""The evidence check (workers/evidence.py) on the cases the issue found and on hostile ones, the
+"""The evidence check (tasks/profile_ingest/evidence.py) on the cases the issue found and on hostile ones, the
 merge of window answers with it, and, on the real stack, that an ingestion keeping nothing changes
 nothing."""
 
@@ -8,12 +8,12 @@ import uuid
 
 import pytest
 
+from tasks.profile_ingest.evidence import Source
 from tasks.profile_ingest.merge import Merged
 from tasks.profile_ingest.spec import Extraction
 from tests.conftest import ApiClient
 from tests.learners.support import extraction, profile, wait_job
 from tests.support.fake_ollama import FakeOllama
-from workers.evidence import Source
 
 INTRO = (
     "Hi, I'm Marta Silva and I work as a data analyst in Leeds. I am not comfortable with Python yet. "

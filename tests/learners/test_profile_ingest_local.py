@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from tasks.profile_ingest.evidence import Source
 from tests.conftest import ApiClient
 from tests.learners.support import profile, wait_job
 from tests.support.stack import Stack
-from workers.evidence import Source
 
 INTRO = (
     "My name is Tomas. I work as a nurse and I know first aid very well. "

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from core.learner_model import BKTParameters, bkt_update
+from core.progress.learner_model import BKTParameters, bkt_update
 from tests.conftest import ApiClient
 from tests.learners.support import wait_job
 from tests.support.fake_ollama import FakeOllama

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from core.gift import parse
+from core.exercises.gift import parse
 from tests.conftest import ApiClient
 from tests.learners.support import wait_job
 

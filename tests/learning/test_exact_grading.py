@@ -8,7 +8,8 @@ from itertools import permutations
 
 import pytest
 
-from core.exercise_rules import (
+from core.exercises.gift import parse
+from core.exercises.rules import (
     AuthoredDraft,
     exact_grade,
     key_of,
@@ -17,7 +18,6 @@ from core.exercise_rules import (
     parse_number,
     short_answer_score,
 )
-from core.gift import parse
 
 
 def key_from_gift(text: str) -> tuple[str, dict]:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from core.exercise_rules import BLANK, AcceptedAnswer, AuthoredDraft, ChoiceKey, NumericAnswer
-from core.gift import GiftQuestion, format_question, gift_view, parse
+from core.exercises.gift import GiftQuestion, format_question, gift_view, parse
+from core.exercises.rules import BLANK, AcceptedAnswer, AuthoredDraft, ChoiceKey, NumericAnswer
 
 DATA = Path(__file__).parent / "data"
 CORPUS = (DATA / "gift_corpus.gift").read_text()

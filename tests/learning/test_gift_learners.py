@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 
-from core.gift import parse
+from core.exercises.gift import parse
 from tests.conftest import ApiClient, register
 from tests.learners.support import wait_job
 from tests.learning.test_exercises import draft, generate, submit

@@ -10,9 +10,9 @@ import pytest
 from core.documents.errors import DocumentError
 from core.net import guard
 from core.settings import Settings
+from tasks.source_run.errors import ListingError
+from tasks.source_run.reader import SourceReader
 from tests.sources.site import Site, html
-from workers.sources.errors import ListingError
-from workers.sources.reader import SourceReader
 
 
 @pytest.fixture

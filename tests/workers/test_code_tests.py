@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.code_tests import CodeTest, as_call_test, code_test_violations
+from core.exercises.code_tests import CodeTest, as_call_test, code_test_violations
 from workers.code_tests import run_tests
 from workers.code_tests.verdicts import parse_line, same_stdout, same_value
 from workers.sandbox import SandboxLimits

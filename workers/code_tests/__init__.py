@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.code_tests import CodeTest, as_call_test
+from core.exercises.code_tests import CodeTest, as_call_test
 from workers.code_tests.verdicts import Reported, expected_value, parse_line, same_stdout, same_value
 from workers.sandbox import SandboxLimits
 from workers.sandbox.runner import Exchange, run_python

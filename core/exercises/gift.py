@@ -37,7 +37,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from core.exercise_rules import (
+from core.exercises.rules import (
     BLANK,
     MAX_NUMBER_CHARS,
     AcceptedAnswer,

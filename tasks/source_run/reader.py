@@ -15,10 +15,10 @@ from pathlib import Path
 from core.documents.detect import SNIFF_BYTES, detect_format
 from core.settings import Settings
 from core.sources import SourceConfigError, folder_root, resolve_folder
+from tasks.source_run.errors import ItemError, ListingError
+from tasks.source_run.folder import list_folder, read_file
+from tasks.source_run.listing import Listing, list_feed, list_page, list_sitemap
 from workers.documents.fetch import FetchedDocument, fetch_with_settings
-from workers.sources.errors import ItemError, ListingError
-from workers.sources.folder import list_folder, read_file
-from workers.sources.listing import Listing, list_feed, list_page, list_sitemap
 
 # A folder walk looks at this many entries per allowed item at most (the rest make it `cut`).
 WALK_ENTRIES_PER_ITEM = 10

@@ -13,9 +13,9 @@ from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, Field, field_validator
 
-from core.code_tests import CodeTest, code_test_violations
-from core.learner_model import CORRECT_AT
-from core.profile_fields import Level
+from core.exercises.code_tests import CodeTest, code_test_violations
+from core.profiles.fields import Level
+from core.progress.learner_model import CORRECT_AT
 from core.sql_limits import MAX_BIGINT
 
 ExerciseType = Literal["qa", "multiple_choice", "coding", "numeric"]

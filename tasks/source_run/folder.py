@@ -19,8 +19,8 @@ import stat
 from pathlib import Path
 
 from core.sources import inside
-from workers.sources.errors import ItemError, ListingError
-from workers.sources.listing import Listing
+from tasks.source_run.errors import ItemError, ListingError
+from tasks.source_run.listing import Listing
 
 READ_CHUNK = 1024 * 1024
 

@@ -19,8 +19,8 @@ import feedparser
 from lxml import etree
 
 from core.documents.errors import DocumentError
+from tasks.source_run.errors import ListingError
 from workers.documents.fetch import FetchedDocument
-from workers.sources.errors import ListingError
 
 Fetch = Callable[[str], FetchedDocument]
 
