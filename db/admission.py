@@ -73,7 +73,7 @@ def _hold(job_ids: list[uuid.UUID]):
     return update(Job).where(Job.id.in_(job_ids)).values(held=True, progress=HELD_PROGRESS)
 
 
-def admit(session: Session, dispatches: list[unit_of_work.Dispatch]) -> list[unit_of_work.Dispatch]:
+def admit_sync(session: Session, dispatches: list[unit_of_work.Dispatch]) -> list[unit_of_work.Dispatch]:
     """Before a commit: hold the jobs past their owner's cap (they are not sent); the rest go."""
     cap = get_settings().llm_slots_per_user
     owners = _to_admit(dispatches)
@@ -90,10 +90,10 @@ def admit(session: Session, dispatches: list[unit_of_work.Dispatch]) -> list[uni
     return [dispatch for dispatch in dispatches if dispatch.job_id not in set(held)]
 
 
-async def admit_async(
+async def admit(
     session: AsyncSession, dispatches: list[unit_of_work.Dispatch]
 ) -> list[unit_of_work.Dispatch]:
-    """`admit` for the API's async session."""
+    """`admit_sync` in the API's async session."""
     cap = get_settings().llm_slots_per_user
     owners = _to_admit(dispatches)
     if not owners or cap == 0:

@@ -91,7 +91,7 @@ def ensure_model_index(session: Session, *, model: str, dim: int) -> None:
     )
 
 
-def get_active_model(session: Session, *, default: str) -> str:
+def get_active_model_sync(session: Session, *, default: str) -> str:
     """The model searches use now; the first call records `default` (the configured one)."""
     session.execute(
         insert(KnowledgeState).values(key=ACTIVE_MODEL_KEY, value=default).on_conflict_do_nothing()
@@ -101,7 +101,7 @@ def get_active_model(session: Session, *, default: str) -> str:
     ).scalar_one()
 
 
-async def get_active_model_async(session: AsyncSession, *, default: str) -> str:
+async def get_active_model(session: AsyncSession, *, default: str) -> str:
     await session.execute(
         insert(KnowledgeState).values(key=ACTIVE_MODEL_KEY, value=default).on_conflict_do_nothing()
     )
@@ -133,13 +133,13 @@ LIVE_CHUNKS_SQL = text(
 )
 
 
-def embedding_coverage(session: Session | Any) -> tuple[int, dict[str, int]]:
+def embedding_coverage_sync(session: Session | Any) -> tuple[int, dict[str, int]]:
     """(searchable chunks, embedded chunks per model)."""
     total = session.execute(LIVE_CHUNKS_SQL).scalar_one()
     return total, {row.model: row.embedded for row in session.execute(COVERAGE_SQL)}
 
 
-async def embedding_coverage_async(session: AsyncSession) -> tuple[int, dict[str, int]]:
+async def embedding_coverage(session: AsyncSession) -> tuple[int, dict[str, int]]:
     total = (await session.execute(LIVE_CHUNKS_SQL)).scalar_one()
     return total, {row.model: row.embedded for row in await session.execute(COVERAGE_SQL)}
 

@@ -1,7 +1,9 @@
-"""Profile queries: find or create one, save a change as a new revision, keep its wiki searchable.
+"""Profile queries: find or create one, save a change as a new revision, place its wiki document.
 
 Written for a sync Session; the API calls them through `AsyncSession.run_sync`, so a revision is
-saved by one piece of code whether a person edits it or an ingestion job does.
+saved by one piece of code whether a person edits it or an ingestion job does. Like every db
+module, it creates and cancels no job: saving a revision says what its wiki needs (WikiChange),
+and the caller (the profiles service, the profile_ingest task) makes the ingest job.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import hashlib
 import re
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,15 +20,22 @@ from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from core.jobspec import JobSpec
 from core.profiles.fields import ProfileFields
 from db.documents import upsert_document_sync
-from db.jobs import cancel_job_sync, create_job
 from db.models import Collection, Document, Profile, ProfileRevision, User
 
 PROFILE_COLLECTION = "profile"  # each user's private collection holding their profile's wiki
 WIKI_SOURCE_KEY = "profile:wiki"
 DESCRIPTIVE_FIELDS = tuple(ProfileFields.model_fields)
+
+
+@dataclass(frozen=True)
+class WikiChange:
+    """What a saved revision did to its wiki's document: the caller cancels `superseded_job` (the
+    ingest of the wiki's old text, if one is still running) and ingests `to_ingest`."""
+
+    to_ingest: Document | None = None
+    superseded_job: uuid.UUID | None = None
 
 
 class RevisionConflict(Exception):
@@ -133,14 +143,14 @@ def save_revision(
     profile: Profile,
     changes: dict[str, Any],
     source: str,
-    ingest: JobSpec,
     expected_revision: int | None = None,
-) -> Profile:
+) -> tuple[Profile, WikiChange]:
     """Apply `changes` (descriptive fields and/or username) as the next revision.
 
     The row is locked first, so concurrent changes are serialized and each applies whole to the
     revision before it; with `expected_revision`, a change made to an older revision is refused
-    (RevisionConflict). A changed wiki is re-indexed through `ingest` in the same transaction."""
+    (RevisionConflict). A changed wiki's document is placed in the same transaction, and what it
+    needs ingested is returned for the caller to queue in that transaction too."""
     locked = profile_by_id(session, profile_id=profile.id, lock=True)
     if locked is None:
         raise LookupError("the profile was deleted")
@@ -158,17 +168,18 @@ def save_revision(
     session.add(
         ProfileRevision(profile_id=locked.id, revision=locked.revision, data=snapshot(locked), source=source)
     )
+    wiki = WikiChange()
     if locked.wiki_content != wiki_before and locked.user_id is not None:
-        index_wiki(session, profile=locked, ingest=ingest)
+        wiki = place_wiki(session, profile=locked)
     session.flush()
     session.refresh(locked)
-    return locked
+    return locked, wiki
 
 
-def index_wiki(session: Session, *, profile: Profile, ingest: JobSpec) -> None:
-    """Make the wiki the one document of the user's `profile` collection; the ingest job chunks and
-    embeds it and flips it searchable at once (the knowledge store's generations). An emptied wiki
-    removes the document, so nothing stale is retrieved."""
+def place_wiki(session: Session, *, profile: Profile) -> WikiChange:
+    """Make the wiki the one document of the user's `profile` collection; its ingest job (the
+    caller's) chunks and embeds it and flips it searchable at once (the knowledge store's
+    generations). An emptied wiki removes the document, so nothing stale is retrieved."""
     assert profile.user_id is not None
     collection_id = _profile_collection(session, user_id=profile.user_id)
     if not profile.wiki_content.strip():
@@ -177,12 +188,11 @@ def index_wiki(session: Session, *, profile: Profile, ingest: JobSpec) -> None:
                 Document.collection_id == collection_id, Document.source_key == WIKI_SOURCE_KEY
             )
         ).scalar_one_or_none()
-        if existing is not None:
-            if existing.ingest_job_id is not None:
-                cancel_job_sync(session, job_id=existing.ingest_job_id)
-            session.execute(delete(Document).where(Document.id == existing.id))
         profile.wiki_document_id = None
-        return
+        if existing is None:
+            return WikiChange()
+        session.execute(delete(Document).where(Document.id == existing.id))
+        return WikiChange(superseded_job=existing.ingest_job_id)
     content = profile.wiki_content.encode()
     document, action = upsert_document_sync(
         session,
@@ -201,11 +211,8 @@ def index_wiki(session: Session, *, profile: Profile, ingest: JobSpec) -> None:
     )
     profile.wiki_document_id = document.id
     if action == "unchanged":
-        return
-    if document.ingest_job_id is not None:
-        cancel_job_sync(session, job_id=document.ingest_job_id)
-    job = create_job(session, ingest, input={"document_id": str(document.id)}, owner_id=profile.user_id)
-    document.ingest_job_id = job.id
+        return WikiChange()
+    return WikiChange(to_ingest=document, superseded_job=document.ingest_job_id)
 
 
 def _profile_collection(session: Session, *, user_id: uuid.UUID) -> uuid.UUID:

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.job_status import JobStatus
-from db.answer_cache import ANSWERED_FROM_CACHE, ASKED_JOB
+from db.ask import ANSWERED_FROM_CACHE, ASKED_JOB
 
 WINDOWS = ("hour", "day")
 

@@ -117,7 +117,7 @@ def commit(session: Session) -> None:
     """Commit, then send what the transaction recorded (events, deliveries, jobs)."""
     box = _take(session)
     try:
-        box.dispatches = admission.admit(session, box.dispatches)
+        box.dispatches = admission.admit_sync(session, box.dispatches)
         session.commit()
     except BaseException:
         session.rollback()
@@ -188,7 +188,7 @@ def _send_to_broker(box: Outbox) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
 async def commit_async(session: AsyncSession) -> None:
     """The API's commit: commit, then send what the transaction recorded (events, deliveries, jobs)."""
     box = _take(session)
-    box.dispatches = await admission.admit_async(session, box.dispatches)
+    box.dispatches = await admission.admit(session, box.dispatches)
     await session.commit()
     await _send_async(box)
 

@@ -1,4 +1,5 @@
-"""Account queries: the owner of a token that was not revoked, revoking one, counts for quotas."""
+"""Account queries: the owner of a token that was not revoked, revoking one, counts for quotas, and
+deleting an account with everything it owns (the `account.delete` job)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, lazyload
 
 from core.job_status import ACTIVE
-from db.models import Collection, Job, RevokedToken, User
+from db.models import (
+    Collection,
+    Document,
+    Job,
+    LearningSession,
+    Profile,
+    ProgressEvent,
+    ReviewCard,
+    RevokedToken,
+    SkillMastery,
+    User,
+    WebhookDelivery,
+)
 
 
 async def token_owner(
@@ -92,3 +105,36 @@ async def list_users(
         )
     query = query.order_by(User.created_at.desc(), User.id.desc()).limit(limit)
     return list((await session.execute(query)).scalars())
+
+
+# What the account owns, counted for the deletion's record. Everything else it owns (chunks and
+# embeddings of its documents, job events, webhook attempts and secrets, revisions, revoked
+# tokens, OAuth links) goes by ON DELETE CASCADE with these rows.
+OWNED = {
+    "documents": (Document, Document.owner_id),
+    "collections": (Collection, Collection.owner_id),
+    "jobs": (Job, Job.owner_id),
+    "progress_events": (ProgressEvent, ProgressEvent.user_id),
+    "learning_sessions": (LearningSession, LearningSession.user_id),
+    "skills": (SkillMastery, SkillMastery.user_id),
+    "review_cards": (ReviewCard, ReviewCard.user_id),
+    "profiles": (Profile, Profile.user_id),
+}
+
+
+def delete_account(session: Session, *, user_id: uuid.UUID) -> dict[str, int]:
+    """Delete the user row and, by cascade, all it owns; returns what was counted before."""
+    counts = {
+        name: session.execute(select(func.count()).select_from(model).where(column == user_id)).scalar_one()
+        for name, (model, column) in OWNED.items()
+    }
+    counts["webhook_deliveries"] = session.execute(
+        select(func.count())
+        .select_from(WebhookDelivery)
+        .join(Job, Job.id == WebhookDelivery.job_id)
+        .where(Job.owner_id == user_id)
+    ).scalar_one()
+    # Documents first: the largest cascade (chunks, embeddings), in its own statement.
+    session.execute(delete(Document).where(Document.owner_id == user_id))
+    counts["users"] = session.execute(delete(User).where(User.id == user_id)).rowcount
+    return counts

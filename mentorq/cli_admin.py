@@ -48,8 +48,8 @@ def status() -> None:
 
     configured = get_settings().embed_model
     with _session() as session:
-        active = embeddings.get_active_model(session, default=configured)
-        total, coverage = embeddings.embedding_coverage(session)
+        active = embeddings.get_active_model_sync(session, default=configured)
+        total, coverage = embeddings.embedding_coverage_sync(session)
     typer.echo(f"active: {active}   configured: {configured}   searchable chunks: {total}")
     for model in sorted(set(coverage) | {active, configured}):
         share = coverage.get(model, 0) / total if total else 1.0
@@ -63,7 +63,7 @@ def prune(yes: bool = typer.Option(False, "--yes", help="Do it without asking.")
     from db import embeddings
 
     with _session() as session:
-        active = embeddings.get_active_model(session, default=get_settings().embed_model)
+        active = embeddings.get_active_model_sync(session, default=get_settings().embed_model)
         if not yes:
             typer.confirm(f"delete every embedding not made by {active}?", abort=True)
         deleted = embeddings.prune_models(session, keep=active)

@@ -61,7 +61,7 @@ def readable_collections(session: Session, *, user_id: uuid.UUID) -> list[uuid.U
 
 def query_vector(session: Session, query: str) -> tuple[str, list[float]]:
     """The active embedding model and the query's vector under it."""
-    model = embeddings.get_active_model(session, default=get_settings().embed_model)
+    model = embeddings.get_active_model_sync(session, default=get_settings().embed_model)
     return model, get_embedding_provider(model).embed([query], model=model).vectors[0]
 
 

@@ -15,8 +15,9 @@ from api.jobs.service import check_webhook_url, get_job_for
 from api.quotas import check_job_quota
 from api.shared import open_session_for, require_admin
 from core.settings import get_settings
-from db import answer_cache, citations, embeddings, instructions, llm_routes
+from db import ask as ask_queries
 from db import documents as document_queries
+from db import embeddings, instructions, llm_routes
 from db.jobs import create_answered_job, create_job
 from db.models import Job, User
 from db.profiles import PROFILE_COLLECTION
@@ -88,9 +89,9 @@ async def _exact_hit(
     instructions_version = await instructions.active_version(session, kind=ASK.name)
     # The kind's route when it has one: answers are never served across a route change.
     model = llm_routes.answer_identity(await llm_routes.route_of(session, kind=ASK.name), settings)
-    embed_model = await embeddings.get_active_model_async(session, default=settings.embed_model)
+    embed_model = await embeddings.get_active_model(session, default=settings.embed_model)
     keys = await session.run_sync(
-        lambda sync: answer_cache.cache_keys(
+        lambda sync: ask_queries.cache_keys(
             sync,
             question=question,
             collection_ids=collection_ids,
@@ -100,7 +101,7 @@ async def _exact_hit(
             embed_model=embed_model,
         )
     )
-    entry = await answer_cache.exact_hit(session, lookup_key=keys.lookup)
+    entry = await ask_queries.exact_hit(session, lookup_key=keys.lookup)
     if entry is None:
         return None
     return entry.output | {"cached": True, "cached_from_job_id": str(entry.job_id), "cache_match": "exact"}
@@ -112,7 +113,7 @@ async def answer(session: AsyncSession, *, user: User, job_id: str) -> AnswerRea
     if job.kind != ASK.name:
         raise ProblemError(404, "job_not_found", "no such answer")
     output = job.output or {}
-    resolved = await citations.resolve(session, output.get("citations", []))
+    resolved = await ask_queries.resolve(session, output.get("citations", []))
     return AnswerRead(
         job_id=job.id,
         status=job.status,
@@ -130,8 +131,8 @@ async def cache_report(
     """Entries (newest first, by cursor) and the hit ratio of ask jobs over the window."""
     require_admin(user, to=ADMINS_ONLY)
     since = datetime.now(UTC) - timedelta(hours=window_hours)
-    totals = await answer_cache.totals(session, since=since)
-    rows = await answer_cache.entries(session, limit=limit, before_id=before_id)
+    totals = await ask_queries.totals(session, since=since)
+    rows = await ask_queries.entries(session, limit=limit, before_id=before_id)
     asked = totals["hits"] + totals["misses"]
     return CacheRead(
         entries=totals["entries"],
@@ -161,6 +162,6 @@ async def cache_report(
 async def purge_cache(session: AsyncSession, *, user: User, owner_id: uuid.UUID | None) -> CachePurged:
     """Every entry, or one user's private entries."""
     require_admin(user, to=ADMINS_ONLY)
-    purged = await answer_cache.purge(session, owner_id=owner_id, everything=owner_id is None)
+    purged = await ask_queries.purge(session, owner_id=owner_id, everything=owner_id is None)
     await commit_async(session)
     return CachePurged(purged=purged)

@@ -15,7 +15,8 @@ from api.jobs.schemas import JobRead
 from api.jobs.service import job_read
 from api.quotas import check_job_quota
 from core.job_status import ACTIVE
-from db import citations, conversations
+from db import ask as ask_queries
+from db import conversations
 from db.jobs import create_job
 from db.models import Conversation, Job, User
 from db.unit_of_work import commit_async
@@ -45,7 +46,7 @@ async def replay(session: AsyncSession, *, user: User, conversation_id: uuid.UUI
     rows = await conversations.messages(session, conversation_id=conversation.id)
     messages = []
     for row in rows:
-        resolved = await citations.resolve(session, row.citations) if row.role == "assistant" else []
+        resolved = await ask_queries.resolve(session, row.citations) if row.role == "assistant" else []
         messages.append(
             MessageRead(
                 id=row.id,

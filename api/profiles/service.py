@@ -10,6 +10,7 @@ from fastapi_users import InvalidPasswordException
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from api.auth import UserManager
 from api.errors import ProblemError
@@ -49,7 +50,7 @@ from db.models import (
 )
 from db.unit_of_work import commit_async
 from tasks.account_delete.spec import SPEC as ACCOUNT_DELETE
-from tasks.ingest.spec import SPEC as INGEST
+from tasks.ingest.queue import queue_ingest
 from tasks.profile_ingest.spec import SPEC as PROFILE_INGEST
 
 # What the admin check says only admins may do here (403 admin_only).
@@ -135,19 +136,24 @@ async def my_profile(session: AsyncSession, *, user: User) -> Profile:
     return profile
 
 
+def _save_and_reingest(
+    sync: Session, *, profile: Profile, changes: dict[str, Any], source: str, expected: int | None
+) -> Profile:
+    saved, wiki = profiles.save_revision(
+        sync, profile=profile, changes=changes, source=source, expected_revision=expected
+    )
+    queue_ingest(sync, document=wiki.to_ingest, superseded=wiki.superseded_job)
+    return saved
+
+
 async def change_profile(
     session: AsyncSession, *, profile: Profile, changes: dict[str, Any], source: str, expected: int | None
 ) -> Profile:
     """Save the next revision; a stale `expected` revision is 412, a taken username 409."""
     try:
         saved = await session.run_sync(
-            lambda sync: profiles.save_revision(
-                sync,
-                profile=profile,
-                changes=changes,
-                source=source,
-                ingest=INGEST,
-                expected_revision=expected,
+            lambda sync: _save_and_reingest(
+                sync, profile=profile, changes=changes, source=source, expected=expected
             )
         )
         await commit_async(session)

@@ -101,7 +101,7 @@ async def _search_in(
     vector_hits: list[tuple[int, float]] = []
     keyword_hits: list[int] = []
     if request.mode in ("hybrid", "vector"):
-        model = await embeddings.get_active_model_async(session, default=get_settings().embed_model)
+        model = await embeddings.get_active_model(session, default=get_settings().embed_model)
         await commit_async(session)
         started = time.perf_counter()
         vector = await embed_query(request.query, model=model)
@@ -157,8 +157,8 @@ async def embedding_status(session: AsyncSession, *, user: User) -> dict:
     """Coverage per embedding model (admins)."""
     require_admin(user, to="see embedding coverage")
     settings = get_settings()
-    active = await embeddings.get_active_model_async(session, default=settings.embed_model)
-    total, coverage = await embeddings.embedding_coverage_async(session)
+    active = await embeddings.get_active_model(session, default=settings.embed_model)
+    total, coverage = await embeddings.embedding_coverage(session)
     await commit_async(session)
     models = sorted(set(coverage) | {active, settings.embed_model})
     return {

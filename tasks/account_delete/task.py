@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from db import accounts
+from db import jobs as job_queries
+from db import users
 from db.unit_of_work import unit_of_work
 from tasks.account_delete.spec import SPEC, AccountDeleteInput, AccountDeleteOutput
 from workers.runtime import JobContext, job_task
@@ -15,8 +16,8 @@ def delete_account(ctx: JobContext, payload: AccountDeleteInput) -> AccountDelet
     that finishes late finds its job gone and writes nothing (every transition is conditional)."""
     ctx.progress("canceling")
     with unit_of_work() as session:
-        canceled = accounts.cancel_jobs(session, user_id=payload.user_id)
+        canceled = len(job_queries.cancel_active_jobs_of(session, owner_id=payload.user_id))
     ctx.progress("deleting")
     with unit_of_work() as session:
-        deleted = accounts.delete_account(session, user_id=payload.user_id)
+        deleted = users.delete_account(session, user_id=payload.user_id)
     return AccountDeleteOutput(user_id=payload.user_id, canceled_jobs=canceled, deleted=deleted)

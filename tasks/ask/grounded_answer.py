@@ -215,7 +215,7 @@ def check(session: Session, draft: str, passages: list[Passage], *, system: str)
     by_label = {passage.label: passage for passage in passages}
     parsed = split_sentences(draft)
     dropped = sum(1 for _, numbers in parsed for n in numbers if n not in by_label)
-    model = embeddings.get_active_model(session, default=get_settings().embed_model)
+    model = embeddings.get_active_model_sync(session, default=get_settings().embed_model)
     supports = support_matrix([text for text, _ in parsed], passages, model=model)
     threshold = get_settings().citation_min_support
 

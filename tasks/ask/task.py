@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from core.ask import questions
 from core.settings import get_settings
-from db import answer_cache
+from db import ask as ask_queries
 from db.instructions import use_instructions
 from db.unit_of_work import unit_of_work
 from tasks.ask import grounded_answer
@@ -50,8 +50,8 @@ def ask(ctx: JobContext, payload: AskInput) -> AskOutput:
         account_of_job(session, payload.user_id)
         instructions = use_instructions(session, kind="ask", job_id=ctx.job_id)
         embedded = query_vector(session, payload.question)
-        # Before the search (answer_cache.cache_keys says why).
-        keys = answer_cache.cache_keys(
+        # Before the search (ask_queries.cache_keys says why).
+        keys = ask_queries.cache_keys(
             session,
             question=payload.question,
             collection_ids=payload.collection_ids,
@@ -103,7 +103,7 @@ def ask(ctx: JobContext, payload: AskInput) -> AskOutput:
             checked.as_output() | base | {"model": result.model, "timings_ms": clock.laps}
         )
         if checked.grounded and settings.answer_cache_ttl_days > 0:
-            answer_cache.store(
+            ask_queries.store(
                 session,
                 lookup_key=lookup,
                 context_key=context,
@@ -124,13 +124,13 @@ def _cached(session, *, lookup: str, context: str, vector: list[float], words: l
     """An exact hit, else the nearest earlier question in the same context that is close enough
     and asks the same thing (an equal content signature, core/ask/questions.py): "is X safe" never answers
     "is X unsafe", nor "is a dog bigger than a cat" its reverse."""
-    hit = answer_cache.exact_hit_sync(session, lookup_key=lookup)
+    hit = ask_queries.exact_hit_sync(session, lookup_key=lookup)
     if hit is not None:
         return hit, "exact"
     threshold = get_settings().answer_cache_min_similarity
-    for neighbour in answer_cache.nearest(session, context_key=context, vector=vector):
+    for neighbour in ask_queries.nearest(session, context_key=context, vector=vector):
         if neighbour.similarity >= threshold and questions.same_content(neighbour.content_words, words):
-            entry = answer_cache.take_hit(session, entry_id=neighbour.entry_id)
+            entry = ask_queries.take_hit(session, entry_id=neighbour.entry_id)
             if entry is not None:
                 return entry, "semantic"
     return None, None

@@ -123,7 +123,7 @@ def embed_chunks(ctx: JobContext, payload: IngestInput) -> IngestOutput:
             .select_from(Chunk)
             .where(Chunk.document_id == document_id, Chunk.generation == generation)
         ).scalar_one()
-        active = embeddings.get_active_model(session, default=settings.embed_model)
+        active = embeddings.get_active_model_sync(session, default=settings.embed_model)
     models = [active] + ([settings.embed_model] if settings.embed_model != active else [])
     for model in models:
         _embed_generation(ctx, document_id, generation, model, total)

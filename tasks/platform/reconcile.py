@@ -13,7 +13,7 @@ from core.channels import BROKER_EPOCH_KEY
 from core.platform_tasks import RECONCILE
 from core.redis_clients import get_redis
 from core.settings import get_settings
-from db import admission, submissions
+from db import admission, exercises
 from db import jobs as job_queries
 from db import webhooks as webhook_queries
 from db.models import Job
@@ -72,7 +72,7 @@ def reconcile() -> dict[str, int]:
         counts["webhooks"] = len(due)
         # Submissions whose grade job ended without a grade (failed, canceled, gone): never left
         # `grading` for good.
-        counts["submissions"] = submissions.fail_ungraded(session, limit=BATCH)
+        counts["submissions"] = exercises.fail_ungraded(session, limit=BATCH)
     if lost is not None and len(lost) < BATCH:
         # Only now, with every lost job sent again: a pass that failed or stopped at BATCH leaves
         # the marker unset, so the next run takes up the rest.

@@ -28,13 +28,13 @@ def schedule_reembedding() -> dict[str, object]:
     target = settings.embed_model
     batch = settings.reembed_batch_chunks
     with unit_of_work() as session:
-        active = embeddings.get_active_model(session, default=target)
+        active = embeddings.get_active_model_sync(session, default=target)
         if job_queries.active_jobs_of_kind(session, kind=REEMBED.name):
             return {"active": active, "target": target, "queued": 0, "waiting": True}
         if job_queries.recent_failures(session, kind=REEMBED.name, within_s=FAILURE_BACKOFF_S):
             # e.g. a misspelt MENTORQ_EMBED_MODEL: don't hammer the gpu queue with doomed jobs.
             return {"active": active, "target": target, "queued": 0, "backing_off": True}
-        total, coverage = embeddings.embedding_coverage(session)
+        total, coverage = embeddings.embedding_coverage_sync(session)
         if target != active and coverage.get(target, 0) >= total:
             embeddings.switch_active_model(session, model=target)
             log.info("embedding model switched from %s to %s (%d chunks)", active, target, total)

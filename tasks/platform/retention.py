@@ -7,7 +7,8 @@ import logging
 
 from core.platform_tasks import RETENTION, RETENTION_BUDGET_S
 from core.settings import get_settings
-from db import answer_cache, retention, users
+from db import ask as ask_queries
+from db import retention, users
 from db.unit_of_work import unit_of_work
 from workers.celery_app import platform_task
 
@@ -23,7 +24,7 @@ def purge_expired_jobs() -> dict[str, int | bool]:
     with unit_of_work() as session:  # expired tokens are refused anyway; their revocations can go
         revocations = users.delete_expired_revocations(session)
         # Expired answers are never served; this only keeps the table small.
-        cached_answers = answer_cache.delete_expired(session)
+        cached_answers = ask_queries.delete_expired(session)
     days = get_settings().job_retention_days
     if days == 0:
         return {"disabled": True, "revocations": revocations, "cached_answers": cached_answers}

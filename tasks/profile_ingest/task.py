@@ -13,7 +13,7 @@ from core.settings import get_settings
 from db import attachments, profiles
 from db.models import Profile
 from db.unit_of_work import unit_of_work
-from tasks.ingest.spec import SPEC as INGEST
+from tasks.ingest.queue import queue_ingest
 from tasks.profile_ingest.evidence import Source
 from tasks.profile_ingest.merge import DROPPED_SHOWN, Merged, windows
 from tasks.profile_ingest.spec import SPEC, Extraction, NotSaved, ProfileIngestInput, ProfileIngestOutput
@@ -79,13 +79,13 @@ def ingest_profile(ctx: JobContext, payload: ProfileIngestInput) -> ProfileInges
     with unit_of_work() as session:
         profile = _target_profile(session, payload)
         if merged.kept:
-            saved = profiles.save_revision(
+            saved, wiki = profiles.save_revision(
                 session,
                 profile=profile,
                 changes=merged.fields(profile.username),
                 source=f"ingest:{ctx.job_id}",
-                ingest=INGEST,
             )
+            queue_ingest(session, document=wiki.to_ingest, superseded=wiki.superseded_job)
         else:
             # Nothing the source supports: a revision of empty fields would wipe the profile
             # (skills, goals, bio, the hand-written wiki) on the strength of no evidence at all.

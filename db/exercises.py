@@ -1,5 +1,6 @@
-"""Submissions whose grading ended without a grade: marked failed, with the job's error, so no
-submission stays `grading` for good (the reconciler runs this every few seconds)."""
+"""The exercises feature's queries (its tables are in db/models/exercises.py; the API's reads are
+in its service). Here: submissions whose grading ended without a grade, marked failed with the
+job's error, so no submission stays `grading` for good (the reconciler runs this every few seconds)."""
 
 from __future__ import annotations
 
