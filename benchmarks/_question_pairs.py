@@ -5,7 +5,7 @@ A pair is a hit when its exact keys are equal, or when its embeddings are at lea
 MENTORQ_ANSWER_CACHE_MIN_SIMILARITY apart in cosine similarity (the configured embedding model,
 the vector the ask job stores and searches) and the content check passes: what `tasks/ask/task.py`
 does with a neighbour. A false hit is a must-miss pair that hits; the paraphrase share is the share
-of should-hit pairs that hit. Nothing is asserted here; tests/assistant/test_question_identity.py
+of should-hit pairs that hit. Nothing is asserted here; tests/ask/test_question_identity.py
 holds the rule to the labels without the embeddings.
 """
 

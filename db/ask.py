@@ -25,7 +25,7 @@ from db.models import AnswerCacheEntry, Collection, CollectionContentVersion, Do
 # predicate of the partial index ix_jobs_ask_cache_hits (migration 2026_11_23_assistant), written
 # the same way so the planner counts hits in the index and never reads an output, which may be large.
 # The kind's name is written out here, the one place outside tasks/ask/spec.py: the predicate must
-# read as the migration's index predicate does (tests/api/test_admin_stats.py checks the plan).
+# read as the migration's index predicate does (tests/stats/test_admin_stats.py checks the plan).
 ASKED_JOB = "kind = 'ask' AND status = 'succeeded'"
 ANSWERED_FROM_CACHE = "output->>'cached' = 'true'"
 

@@ -13,7 +13,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from core.net import guard
+from core.redis_clients import reset_redis
+from core.settings import get_settings
+from db.session import reset_engines
 from tests.support.fake_ollama import DEFAULT_REPLY, FakeOllama
+from tests.support.receiver import Receiver
+from tests.support.site import Site
 from tests.support.stack import Stack, build_stack
 
 os.environ.setdefault("MENTORQ_ENV", "test")
@@ -105,3 +111,58 @@ def admin_client(stack: Stack) -> Iterator[ApiClient]:
 def other_client(stack: Stack) -> Iterator[ApiClient]:
     with register(stack.api_url) as api:
         yield api
+
+
+@pytest.fixture
+def on_the_stack(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    """This process's settings, engines and Redis client pointed at the test stack, for tests that
+    call the platform's own code (a query, the unit of work, the job runtime) in the test process."""
+    for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "MENTORQ_ENV"):
+        monkeypatch.setenv(name, stack.env[name])
+    get_settings.cache_clear()
+    reset_engines()
+    reset_redis()
+    yield stack
+    monkeypatch.undo()
+    get_settings.cache_clear()
+    reset_engines()
+    reset_redis()
+
+
+@pytest.fixture
+def loopback_stands_in_for_public(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Treat 127.0.0.1 (the tests' servers) as a public address while every other range stays
+    forbidden, for tests of the network guard's other rules."""
+    original = guard.forbidden_reason
+    monkeypatch.setattr(
+        guard, "forbidden_reason", lambda ip: None if str(ip) == "127.0.0.1" else original(ip)
+    )
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    """A small website on loopback: pages, feeds and sitemaps a test writes (tests/support/site.py)."""
+    server = Site()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on loopback answering 200 (set `statuses` to script it)."""
+    hook = Receiver()
+    yield hook
+    hook.close()
+
+
+@pytest.fixture
+def nothing_runs_jobs(stack: Stack) -> Iterator[None]:
+    """No job worker and no beat: jobs stay queued, and only the test (or the API) sends or
+    reconciles anything. Both are started again afterwards."""
+    stack.stop("beat")
+    stack.stop("worker")
+    try:
+        yield
+    finally:
+        stack.start_worker()
+        stack.start_beat()

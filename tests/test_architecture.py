@@ -122,6 +122,28 @@ def test_the_api_is_one_folder_per_feature_with_the_same_module_names() -> None:
     assert not missing, f"features missing from the README's glossary: {missing}"
 
 
+# Features whose behaviour is tested where it shows, not in a folder of their own.
+TESTED_ELSEWHERE = {
+    "catalog": "tests/tasks/test_registry.py (the kinds) and tests/llm_routes/ (the models)",
+    "health": "tests/api/test_worker_registry.py and the fault tests, which watch readiness",
+    "users": "tests/console/ (the Users page is how admins use it) and tests/api/ (sign-in)",
+}
+
+
+def test_the_tests_mirror_the_features() -> None:
+    """tests/<feature>/ for each API feature, so a feature's tests are found by its name."""
+    features = sorted(
+        p.parent.name for p in (REPO / "api").glob("*/__init__.py") if p.parent.name != "console"
+    )
+    missing = [
+        feature
+        for feature in features
+        if not (REPO / "tests" / feature / "__init__.py").exists() and feature not in TESTED_ELSEWHERE
+    ]
+    assert not missing, f"features without tests/<feature>/: {missing}"
+    assert all(feature in features for feature in TESTED_ELSEWHERE)
+
+
 # The same strings with another meaning: an OpenAPI example, a lane, a word in model names, an HTML tag.
 NOT_A_KIND = {
     ("api/jobs/schemas.py", "chat"),

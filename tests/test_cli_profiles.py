@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 
 from tests.conftest import ApiClient
-from tests.learners.support import extraction, profile
+from tests.profiles.support import extraction, profile
 from tests.support.fake_ollama import FakeOllama
 from tests.support.stack import REPO, Stack
 

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from db.embeddings import ensure_model_index, index_name
 from db.session import sqlalchemy_url
-from tests.api.test_documents import ingest, upload, wait_document
 from tests.conftest import ApiClient
+from tests.documents.test_api import ingest, upload, wait_document
 from tests.support.stack import Stack, wait_until
 
 pytestmark = pytest.mark.slow

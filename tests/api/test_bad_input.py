@@ -13,9 +13,9 @@ import zipfile
 import httpx
 import pytest
 
-from tests.api.test_documents import wait_document
 from tests.api.test_errors import assert_problem, job_count
 from tests.conftest import ApiClient
+from tests.documents.test_api import wait_document
 from tests.support.stack import Stack, wait_until
 
 NUL = "\u0000"

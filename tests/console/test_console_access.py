@@ -45,12 +45,6 @@ def test_the_route_table_has_every_console_page_and_form() -> None:
 
 
 @pytest.fixture(scope="module")
-def admin(stack: Stack):
-    with register(stack.api_url) as account:
-        yield make_admin(stack, account)
-
-
-@pytest.fixture(scope="module")
 def admin_browser(stack: Stack, admin: ApiClient):
     response = console_sign_in(stack, admin)
     assert response.status_code == 303, response.text

@@ -8,16 +8,10 @@ from contextlib import closing
 import httpx
 import pytest
 
-from tests.conftest import ApiClient, make_admin, register
+from tests.conftest import ApiClient, register
 from tests.console.support import console_sign_in, csrf_token
 from tests.support.receiver import Receiver
 from tests.support.stack import Stack, wait_until
-
-
-@pytest.fixture(scope="module")
-def admin(stack: Stack) -> Iterator[ApiClient]:
-    with register(stack.api_url) as account:
-        yield make_admin(stack, account)
 
 
 @pytest.fixture(scope="module")

@@ -18,10 +18,10 @@ from tests.conftest import ApiClient, register
 from tests.console.browsing import WAIT_MS, at_width, screenshot
 from tests.console.support import console_sign_in, post_form
 from tests.sources.conftest import NEVER_SOON, create_source, run_source, shared_collection, wait_job
-from tests.sources.site import Site, html
 from tests.support.fake_llm_server import DEFAULT_KEY
 from tests.support.fake_openai import DEFAULT_MODELS as OPENAI_MODELS
 from tests.support.fake_openai import FakeOpenAI
+from tests.support.site import Site, html
 from tests.support.stack import Stack, free_port, wait_until
 
 # The stack's default LLM (MENTORQ_LLM_PROVIDER / MENTORQ_LLM_MODEL): routes set by these tests
@@ -48,13 +48,6 @@ def no_routes(stack: Stack) -> Iterator[None]:
     stack.sql(clear, KIND, BROWSER_KIND)
     yield
     stack.sql(clear, KIND, BROWSER_KIND)
-
-
-@pytest.fixture
-def site() -> Iterator[Site]:
-    server = Site()
-    yield server
-    server.close()
 
 
 def error_code(response: httpx.Response) -> str:

@@ -10,7 +10,7 @@ import psycopg
 
 from db import embeddings
 from db.unit_of_work import unit_of_work
-from tests.db.test_keyword_search import library, on_the_stack  # noqa: F401  (fixture)
+from tests.search.test_keyword_search import library, on_the_stack  # noqa: F401  (fixture)
 from tests.support.stack import Stack
 
 

@@ -6,36 +6,19 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
 import redis
 from sqlalchemy import select
 
 from core.channels import job_channel
-from core.redis_clients import reset_redis
-from core.settings import get_settings
 from db import jobs as job_queries
 from db.models import Job
-from db.session import reset_engines, sync_session_factory
+from db.session import sync_session_factory
 from db.system import ensure_system_user
 from db.unit_of_work import UnpublishedCommit, outbox, unit_of_work
 from tasks.debug_sleep.spec import SPEC as SLEEP
 from tests.support.stack import Stack
-
-
-@pytest.fixture
-def on_the_stack(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    """This process's settings, engines and Redis client pointed at the test stack."""
-    for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "MENTORQ_ENV"):
-        monkeypatch.setenv(name, stack.env[name])
-    get_settings.cache_clear()
-    reset_engines()
-    reset_redis()
-    yield stack
-    get_settings.cache_clear()
-    reset_engines()
-    reset_redis()
 
 
 def queued_job(stack: Stack) -> uuid.UUID:

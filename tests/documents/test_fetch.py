@@ -20,7 +20,6 @@ import pytest
 
 from core.documents.errors import ERROR_STATUS, DocumentError
 from core.net import client as guarded_client
-from core.net import guard
 from tests.support.dns import FakeDNS
 from tests.support.loopback import Behaviour, ScriptedServer, answer, drip_head, hang, serving
 from tests.support.tls import self_signed_pair
@@ -98,15 +97,6 @@ def connections(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(fetch_module, "_request", only_loopback)
     return attempted
-
-
-@pytest.fixture
-def loopback_stands_in_for_public(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Treat 127.0.0.1 (our servers) as a public address while every other range stays forbidden."""
-    original = guard.forbidden_reason
-    monkeypatch.setattr(
-        guard, "forbidden_reason", lambda ip: None if str(ip) == "127.0.0.1" else original(ip)
-    )
 
 
 def refused(url: str, **kwargs: Any) -> DocumentError:

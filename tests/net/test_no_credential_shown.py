@@ -15,9 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core.redis_clients import reset_redis
-from core.settings import get_settings
-from db.session import reset_engines, sync_session_factory
+from db.session import sync_session_factory
 from db.system import ensure_system_user
 from tasks.debug_sleep.spec import SPEC as SLEEP
 from tests.conftest import ApiClient, make_admin, register
@@ -226,21 +224,6 @@ def test_no_credential_reaches_an_answer_a_page_or_a_log(
     )  # httpx's request lines are there, in display form: the grep below is not vacuous
     for path in logs:
         seen.check(f"the log {path.relative_to(stack.root)}", path.read_text(errors="replace"))
-
-
-@pytest.fixture
-def on_the_stack(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    """This process's settings, engines and Redis client pointed at the test stack."""
-    for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "MENTORQ_ENV"):
-        monkeypatch.setenv(name, stack.env[name])
-    get_settings.cache_clear()
-    reset_engines()
-    reset_redis()
-    yield stack
-    monkeypatch.undo()
-    get_settings.cache_clear()
-    reset_engines()
-    reset_redis()
 
 
 def test_a_job_failing_on_any_exception_shows_no_credential_in_its_error(on_the_stack: Stack) -> None:

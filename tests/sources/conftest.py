@@ -4,24 +4,13 @@ running a source to its end through the API."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
 from tests.conftest import ApiClient
-from tests.sources.site import Site
 from tests.support.stack import Stack, wait_until
 
 # A schedule that does not come round during a test (beat leaves these sources alone).
 NEVER_SOON = "0 0 1 1 *"
-
-
-@pytest.fixture
-def site() -> Iterator[Site]:
-    server = Site()
-    yield server
-    server.close()
 
 
 def shared_collection(admin: ApiClient) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import ApiClient
 from tests.sources.conftest import NEVER_SOON, create_source, run_source, shared_collection, source_documents
-from tests.sources.site import Site, html
+from tests.support.site import Site, html
 from tests.support.stack import Stack
 
 

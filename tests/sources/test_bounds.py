@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.conftest import ApiClient
 from tests.sources.conftest import create_source, run_source, shared_collection, source_documents
-from tests.sources.site import Site, html
+from tests.support.site import Site, html
 from tests.support.stack import Stack
 
 MAX_ITEMS = 25  # MENTORQ_SOURCE_MAX_ITEMS of the test stack (tests/support/stack.py)

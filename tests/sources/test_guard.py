@@ -8,19 +8,10 @@ from __future__ import annotations
 import pytest
 
 from core.documents.errors import DocumentError
-from core.net import guard
 from core.settings import Settings
 from tasks.source_run.errors import ListingError
 from tasks.source_run.reader import SourceReader
-from tests.sources.site import Site, html
-
-
-@pytest.fixture
-def loopback_stands_in_for_public(monkeypatch: pytest.MonkeyPatch) -> None:
-    original = guard.forbidden_reason
-    monkeypatch.setattr(
-        guard, "forbidden_reason", lambda ip: None if str(ip) == "127.0.0.1" else original(ip)
-    )
+from tests.support.site import Site, html
 
 
 def reader(kind: str, location: str) -> SourceReader:

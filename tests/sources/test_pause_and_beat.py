@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from tests.conftest import ApiClient
 from tests.sources.conftest import create_source, run_source, shared_collection, wait_job
-from tests.sources.site import Site, html
+from tests.support.site import Site, html
 from tests.support.stack import Stack, wait_until
 
 PAUSE_AFTER = 3  # MENTORQ_SOURCE_PAUSE_AFTER_FAILURES' default

@@ -12,7 +12,7 @@ from tests.sources.conftest import (
     source_documents,
     wait_ready,
 )
-from tests.sources.site import Site, html
+from tests.support.site import Site, html
 from tests.support.stack import Stack
 
 

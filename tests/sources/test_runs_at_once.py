@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import ApiClient
 from tests.sources.conftest import create_source, run_source, shared_collection, wait_job
-from tests.sources.site import Site, html
+from tests.support.site import Site, html
 from tests.support.stack import Stack, wait_until
 
 

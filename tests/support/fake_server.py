@@ -147,3 +147,12 @@ class TrackedHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet under load
         pass
+
+
+def serve_in_thread(handler: type[BaseHTTPRequestHandler], host: str = "127.0.0.1") -> ThreadingHTTPServer:
+    """A ThreadingHTTPServer on a free port of `host`, serving from a daemon thread (for the tests'
+    simple servers: a site, a webhook receiver). `shutdown()` and `server_close()` stop it."""
+    server = ThreadingHTTPServer((host, 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server

@@ -22,18 +22,6 @@ from tests.support.stack import REPO, Stack, wait_until
 
 
 @pytest.fixture
-def nothing_consumes(stack: Stack) -> Iterator[None]:
-    """No job worker and no beat: messages stay queued, and only this test reconciles."""
-    stack.stop("beat")
-    stack.stop("worker")
-    try:
-        yield
-    finally:
-        stack.start_worker()
-        stack.start_beat()
-
-
-@pytest.fixture
 def broker(stack: Stack) -> redis.Redis:
     return redis.Redis.from_url(stack.redis.url)
 
@@ -98,7 +86,7 @@ def published_jobs(stack: Stack, client: ApiClient, count: int) -> list[str]:
 
 
 def test_a_fresh_broker_s_first_reconcile_sends_no_queued_job_again(
-    stack: Stack, client: ApiClient, broker: redis.Redis, nothing_consumes: None
+    stack: Stack, client: ApiClient, broker: redis.Redis, nothing_runs_jobs: None
 ) -> None:
     # Jobs published well after this Redis started: their messages are in it.
     wait_until(lambda: broker.info("server")["uptime_in_seconds"] >= 5, timeout=10, message="Redis up 5 s")
@@ -113,7 +101,7 @@ def test_a_fresh_broker_s_first_reconcile_sends_no_queued_job_again(
 
 
 def test_jobs_whose_messages_a_restarted_redis_lost_are_sent_again_once_each(
-    stack: Stack, client: ApiClient, broker: redis.Redis, nothing_consumes: None
+    stack: Stack, client: ApiClient, broker: redis.Redis, nothing_runs_jobs: None
 ) -> None:
     job_ids = published_jobs(stack, client, 3)
     # Published to the Redis before this one: stamped before it started, messages gone with it.

@@ -20,7 +20,6 @@ import pytest
 from standardwebhooks import Webhook
 
 from core.net import client as guarded_client
-from core.net import guard
 from core.webhook_signing import new_message_id, new_secret, webhook_headers
 from tests.support.dns import FakeDNS
 from tests.support.loopback import ScriptedServer, answer, drip_head, hang, serving
@@ -82,15 +81,6 @@ def no_connections(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("a forbidden address got a connection attempt")
 
     monkeypatch.setattr(delivery, "_post", refuse)
-
-
-@pytest.fixture
-def loopback_stands_in_for_public(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Treat 127.0.0.1 (our receivers) as a public address while every other range stays forbidden."""
-    original = guard.forbidden_reason
-    monkeypatch.setattr(
-        guard, "forbidden_reason", lambda ip: None if str(ip) == "127.0.0.1" else original(ip)
-    )
 
 
 # --- outcomes -------------------------------------------------------------------------------------

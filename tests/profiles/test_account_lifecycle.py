@@ -1,0 +1,116 @@
+"""A user takes their data and leaves: the export holds everything, the deletion leaves nothing."""
+
+from __future__ import annotations
+
+import time
+
+from tests.conftest import ApiClient, register
+from tests.profiles.support import profile, wait_job
+from tests.support.stack import Stack
+
+# Every table holding a user's rows, and the column naming the user.
+USER_TABLES = {
+    "profiles": "user_id",
+    "progress_events": "user_id",
+    "learning_sessions": "user_id",
+    "skill_mastery": "user_id",
+    "review_cards": "user_id",
+    "exercises": "owner_id",
+    "submissions": "user_id",
+    "documents": "owner_id",
+    "collections": "owner_id",
+    "jobs": "owner_id",
+    "conversations": "owner_id",
+    "answer_cache": "owner_id",
+    "webhook_secrets": "user_id",
+    "revoked_tokens": "user_id",
+    "users": "id",
+}
+
+
+def _activity(client: ApiClient) -> dict:
+    _, etag = profile(client)
+    client.patch("/api/profiles/me", json={"wiki_content": "I study Latin."}, headers={"If-Match": etag})
+    session_id = client.post("/api/sessions", json={"title": "Latin"}).json()["id"]
+    client.post(
+        "/api/profiles/progress",
+        json={"completed_task": "Declensions", "skills": ["latin"], "score": 0.8, "session_id": session_id},
+    )
+    document = client.post(
+        "/v1/documents/text", json={"title": "notes", "text": "Latin notes: first declension."}
+    ).json()
+    wait_job(client, document["job"]["id"])
+    chat = client.post(
+        "/v1/jobs",
+        json={"kind": "chat", "input": {"prompt": "hi"}, "webhook": "http://127.0.0.1:9/hook"},
+        headers={"Prefer": "wait=20"},
+    ).json()
+    conversation = client.post("/api/conversations", json={"title": "Latin help"}).json()["id"]
+    tutor = client.post(
+        f"/api/conversations/{conversation}/messages", json={"content": "What is a declension?"}
+    )
+    wait_job(client, tutor.json()["id"])
+    return {
+        "session_id": session_id,
+        "document_id": document["document"]["id"],
+        "chat_id": chat["id"],
+        "conversation_id": conversation,
+    }
+
+
+def test_export_holds_everything_about_the_user(client: ApiClient):
+    made = _activity(client)
+    response = client.get("/api/profiles/me/export")
+    assert response.status_code == 200
+    assert "attachment" in response.headers["Content-Disposition"]
+    export = response.json()
+    assert export["account"]["email"] == client.email
+    assert export["profile"]["wiki_content"] == "I study Latin."
+    assert [r["revision"] for r in export["revisions"]] == [2, 1]
+    assert [e["completed_task"] for e in export["progress"]["events"]] == ["Declensions"]
+    assert export["progress"]["mastery"][0]["skill"] == "latin"
+    # Every review card, not only those due now (a correct answer puts its card in the future).
+    assert [c["label"] for c in export["progress"]["review_cards"]] == ["Declensions"]
+    assert export["exercises"] == [] and export["submissions"] == []
+    assert [s["id"] for s in export["sessions"]] == [made["session_id"]]
+    assert made["document_id"] in {d["id"] for d in export["documents"]}
+    assert "profile" in {d["collection"] for d in export["documents"]}
+    assert made["chat_id"] in {j["id"] for j in export["jobs"]}
+    [conversation] = export["conversations"]
+    assert conversation["id"] == made["conversation_id"]
+    assert [m["role"] for m in conversation["messages"]] == ["user", "assistant"]
+
+
+def test_deleting_the_account_leaves_nothing_and_touches_no_one_else(
+    stack: Stack, client: ApiClient, other_client: ApiClient, admin_client: ApiClient
+):
+    _activity(client)
+    mine = client.post(
+        "/v1/jobs", json={"kind": "debug.sleep", "input": {"seconds": 3.5, "steps": 35}}
+    ).json()
+    theirs = other_client.post(
+        "/v1/jobs", json={"kind": "debug.sleep", "input": {"seconds": 2, "steps": 10}}
+    ).json()
+    deadline = time.monotonic() + 20
+    while client.get(f"/v1/jobs/{mine['id']}").json()["status"] != "running" and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    deleted = client.delete("/api/profiles/me")
+    assert deleted.status_code == 202 and deleted.json()["status"] == "deleting"
+    assert client.get("/api/profiles/me").status_code == 401  # refused at once, before the job runs
+    job = wait_job(admin_client, deleted.json()["job_id"])
+    assert job["status"] == "succeeded", job
+    assert job["output"]["canceled_jobs"] >= 1 and job["output"]["deleted"]["users"] == 1
+    assert job["output"]["deleted"]["documents"] >= 2  # the upload and the profile wiki
+
+    for table, column in USER_TABLES.items():
+        rows = stack.sql(f"SELECT count(*) FROM {table} WHERE {column} = %s", client.user_id)
+        assert rows == [(0,)], f"{table} still holds rows of the deleted user"
+    assert stack.sql(
+        "SELECT count(*) FROM jobs WHERE input->>'user_id' = %s AND owner_id IS NOT NULL", client.user_id
+    ) == [(0,)]
+    with register(stack.api_url, email=client.email) as again:  # the e-mail is free again
+        assert profile(again)[0]["skills"] == []
+
+    assert wait_job(other_client, theirs["id"])["status"] == "succeeded"
+    assert other_client.get("/api/profiles/me").status_code == 200
