@@ -1,4 +1,5 @@
-"""Platform overhead: `chat` jobs over HTTP vs a bare Celery round trip, same Redis, same run.
+"""Platform overhead: `chat` jobs over HTTP vs a bare Celery round trip and vs Procrastinate (a
+durable PostgreSQL-backed queue), same PostgreSQL, same Redis, same run.
 
     .venv/bin/python -m benchmarks.platform_overhead [--jobs 1000] [--clients 100] [--concurrency 2]
 
@@ -16,10 +17,16 @@ error, a timeout, or a job that did not end `succeeded`.
 Baseline: C threads each calling `noop.apply_async((i,)).get()`; latency from the call to the
 returned value; an error is an exception or a wrong value.
 
-Both paths are warmed up first (not counted); then the baseline runs N calls and the
-platform N jobs (the pair repeats per --rounds), then both again with one client (the
-unloaded round trip, informative). Throughput is N / wall time of the phase. CPU seconds of
-every process are recorded per phase. Nothing is asserted: the aims are printed as PASS/MISS.
+Peer: Procrastinate on the same PostgreSQL (benchmarks/procrastinate_peer.py says how): as many
+worker processes as the platform's worker has slots, C clients deferring a no-op job and waiting
+for it to end. A durable queue's cost per job, without HTTP: the bar issue 30 sets (CPU per job
+of the platform's API, worker, PostgreSQL and Redis within 2x Procrastinate's whole path).
+
+Every path is warmed up first (not counted); then the baseline runs N calls, the peer N jobs
+and the platform N jobs (the three repeat per --rounds), then all again with one client (the
+unloaded round trip, and each one's fixed cost per job: server side, created -> completed).
+Throughput is N / wall time of the phase. CPU seconds of every process are recorded per phase.
+Nothing is asserted: the aims are printed as PASS/MISS.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from typing import Any
 
 import httpx
 
+from benchmarks import procrastinate_peer
 from benchmarks._harness import (
     WORKER_QUEUES,
     CpuMeter,
@@ -65,6 +73,14 @@ CHAT_BODY = {"kind": "chat", "input": {"prompt": "hi"}}
 
 AIM_THROUGHPUT_RATIO = 0.5  # platform jobs/s >= 0.5 x bare Celery
 AIM_P50_RATIO = 4.0  # platform p50 <= 4 x bare Celery p50
+# Issue 30, against the peer in the same run:
+AIM_PEER_CPU_RATIO = 2.0  # platform CPU per job (API, worker, PostgreSQL, Redis) <= 2x the peer's whole path
+AIM_PEER_THROUGHPUT_RATIO = 0.5  # platform jobs/s through HTTP >= 0.5x the peer's
+AIM_PEER_SERVER_SIDE_RATIO = 3.0  # one client, created -> completed <= 3x the peer's
+# Whose CPU makes each path's cost per job. The platform's load generator (HTTP clients) is not
+# its cost; the peer's clients and poller are (deferring is its producer's work, as the API's is).
+PLATFORM_PATH = ("api", "worker", "beat", "postgres", "redis")
+PEER_PATH_FIXED = ("postgres", "bench_process")
 
 # Prefork with as many processes as cores (2 here), for both workers. With the LLM answering
 # instantly a chat job is CPU on these two cores plus round trips: the worker's own Python
@@ -197,6 +213,20 @@ def run_bare(*, jobs: int, clients: int, job_timeout_s: float) -> tuple[list[Out
     return outcomes, time.perf_counter() - started
 
 
+def run_peer(dsn: str, *, jobs: int, clients: int, job_timeout_s: float) -> tuple[list[Outcome], float]:
+    results, wall = procrastinate_peer.run_phase(dsn, jobs=jobs, clients=clients, job_timeout_s=job_timeout_s)
+    done = [r.job_id for r in results if r.ok and r.job_id is not None]
+    server = procrastinate_peer.server_side_ms(dsn, done)  # one query, after the last job
+    return [Outcome(r.latency_s, r.ok, r.error, server_ms=server.get(r.job_id or -1)) for r in results], wall
+
+
+def start_peer_workers(stack: Stack, dsn: str, count: int) -> list[str]:
+    names = [f"peer-worker-{index}" for index in range(1, count + 1)]
+    for name in names:
+        spawn(stack, name, procrastinate_peer.worker_command(python()), {procrastinate_peer.DSN_ENV: dsn})
+    return names
+
+
 def start_bare_worker(stack: Stack, concurrency: int) -> None:
     spawn(
         stack,
@@ -312,7 +342,9 @@ def main(argv: list[str] | None = None) -> int:
             os.environ["BENCH_REDIS_URL"] = stack.redis.url  # read by benchmarks.bare_tasks on import
             token = start_platform(stack, concurrency=args.concurrency, beat=not args.no_beat)
             start_bare_worker(stack, args.concurrency)
-            figures = _measure(stack, token, args)
+            peer_dsn = procrastinate_peer.prepare_database(stack.database_url)
+            peer_workers = start_peer_workers(stack, peer_dsn, args.concurrency)
+            figures = _measure(stack, token, peer_dsn, peer_workers, args)
     finally:
         fake.stop()
 
@@ -322,7 +354,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _measure(stack: Stack, token: str, args: argparse.Namespace) -> dict[str, Any]:
+def _measure(
+    stack: Stack, token: str, peer_dsn: str, peer_workers: list[str], args: argparse.Namespace
+) -> dict[str, Any]:
     def platform(jobs: int, clients: int) -> tuple[list[Outcome], float]:
         return run_platform(
             stack.api_url, token, jobs=jobs, clients=clients, wait_s=args.wait, job_timeout_s=args.job_timeout
@@ -330,6 +364,9 @@ def _measure(stack: Stack, token: str, args: argparse.Namespace) -> dict[str, An
 
     def bare(jobs: int, clients: int) -> tuple[list[Outcome], float]:
         return run_bare(jobs=jobs, clients=clients, job_timeout_s=args.job_timeout)
+
+    def peer(jobs: int, clients: int) -> tuple[list[Outcome], float]:
+        return run_peer(peer_dsn, jobs=jobs, clients=clients, job_timeout_s=args.job_timeout)
 
     cpu_roots = {
         "api": stack.processes["api"].pid,
@@ -339,13 +376,16 @@ def _measure(stack: Stack, token: str, args: argparse.Namespace) -> dict[str, An
         "postgres": stack.postgres.pid,
         "redis": stack.redis.pid,
         "bench_process": os.getpid(),  # the load generator and the fake Ollama (this process only)
+        **{name: stack.processes[name].pid for name in peer_workers},
     }
 
     warm_errors = 0
     if args.warmup:
-        print(f"warming up: {args.warmup} bare calls, {args.warmup} platform jobs ...", flush=True)
+        print(f"warming up: {args.warmup} bare calls, peer jobs and platform jobs ...", flush=True)
         clients = min(args.clients, args.warmup)
-        warm = bare(args.warmup, clients)[0] + platform(args.warmup, clients)[0]
+        warm = (
+            bare(args.warmup, clients)[0] + peer(args.warmup, clients)[0] + platform(args.warmup, clients)[0]
+        )
         warm_errors = sum(not o.ok for o in warm)
         if warm_errors:
             print(f"warning: {warm_errors} warm-up errors", flush=True)
@@ -353,7 +393,7 @@ def _measure(stack: Stack, token: str, args: argparse.Namespace) -> dict[str, An
     rounds: list[dict[str, Any]] = []
     for round_index in range(1, args.rounds + 1):
         figures: dict[str, Any] = {}
-        for path, run in (("bare_celery", bare), ("platform", platform)):
+        for path, run in (("bare_celery", bare), ("procrastinate", peer), ("platform", platform)):
             print(f"round {round_index}: {path}, {args.jobs} jobs, {args.clients} clients ...", flush=True)
             meter = CpuMeter(cpu_roots, self_only=["bench_process"])
             worker_log_at = log_size(stack, "worker")
@@ -368,6 +408,7 @@ def _measure(stack: Stack, token: str, args: argparse.Namespace) -> dict[str, An
     if args.serial_jobs:
         print(f"unloaded round trip: {args.serial_jobs} jobs per path, one client ...", flush=True)
         serial["bare_celery"] = summarize(*bare(args.serial_jobs, 1), {})
+        serial["procrastinate"] = summarize(*peer(args.serial_jobs, 1), {})
         serial["platform"] = summarize(*platform(args.serial_jobs, 1), {})
     # Over the whole run too: a burst re-published during the warm-up is consumed seconds later,
     # so its log line and its duplicates can fall on either side of a phase's start.
@@ -381,6 +422,17 @@ def _measure(stack: Stack, token: str, args: argparse.Namespace) -> dict[str, An
 
 
 # --------------------------------------------------------------------------- report
+
+
+def _path_cpu(cpu_ms_per_job: dict[str, float], path: str) -> float | None:
+    """CPU ms per job of the processes a path's cost is made of (PLATFORM_PATH, or the peer's)."""
+    if not cpu_ms_per_job:
+        return None
+    if path == "platform":
+        names = PLATFORM_PATH
+    else:
+        names = (*PEER_PATH_FIXED, *(name for name in cpu_ms_per_job if name.startswith("peer-worker")))
+    return round(sum(cpu_ms_per_job.get(name, 0.0) for name in names), 2)
 
 
 def _x(value: float | None) -> str:
@@ -400,11 +452,15 @@ def _report(
     rows: list[list[Any]] = []
     verdicts = []
     for index, pair in enumerate(rounds, 1):
-        bare, plat = pair["bare_celery"], pair["platform"]
+        bare, plat, peer = pair["bare_celery"], pair["platform"], pair["procrastinate"]
         tput = ratio(plat["jobs_per_s"], bare["jobs_per_s"])
         p50 = ratio(plat["p50_ms"], bare["p50_ms"])
         tag = f" (round {index})" if len(rounds) > 1 else ""
-        labelled = ((f"bare Celery apply_async+get{tag}", bare), (f"platform chat over HTTP{tag}", plat))
+        labelled = (
+            (f"bare Celery apply_async+get{tag}", bare),
+            (f"Procrastinate defer+poll{tag}", peer),
+            (f"platform chat over HTTP{tag}", plat),
+        )
         for label, row in labelled:
             rows.append(
                 [
@@ -417,17 +473,21 @@ def _report(
                     row["errors"],
                 ]
             )
-        rows.append(
-            [
-                f"ratio platform / bare{tag}",
-                "",
-                _x(tput),
-                _x(p50),
-                _x(ratio(plat["p95_ms"], bare["p95_ms"])),
-                _x(ratio(plat["p99_ms"], bare["p99_ms"])),
-                "",
-            ]
-        )
+        for other_label, other in (("bare", bare), ("Procrastinate", peer)):
+            rows.append(
+                [
+                    f"ratio platform / {other_label}{tag}",
+                    "",
+                    _x(ratio(plat["jobs_per_s"], other["jobs_per_s"])),
+                    _x(ratio(plat["p50_ms"], other["p50_ms"])),
+                    _x(ratio(plat["p95_ms"], other["p95_ms"])),
+                    _x(ratio(plat["p99_ms"], other["p99_ms"])),
+                    "",
+                ]
+            )
+        peer_cpu = _path_cpu(peer["cpu_ms_per_job"], "procrastinate")
+        plat_cpu = _path_cpu(plat["cpu_ms_per_job"], "platform")
+        peer_tput = ratio(plat["jobs_per_s"], peer["jobs_per_s"])
         verdicts.append(
             {
                 "throughput_ratio": tput,
@@ -436,6 +496,15 @@ def _report(
                 "p50": verdict(p50 is not None and p50 <= AIM_P50_RATIO),
                 "zero_errors": verdict(plat["errors"] == 0),
                 "errors": plat["errors"],
+                "peer_cpu_ratio": ratio(plat_cpu, peer_cpu),
+                "peer_cpu": verdict(
+                    plat_cpu is not None
+                    and peer_cpu is not None
+                    and plat_cpu <= AIM_PEER_CPU_RATIO * peer_cpu
+                ),
+                "worker_vs_peer_path": ratio(plat["cpu_ms_per_job"].get("worker"), peer_cpu),
+                "peer_throughput_ratio": peer_tput,
+                "peer_throughput": verdict(peer_tput is not None and peer_tput >= AIM_PEER_THROUGHPUT_RATIO),
             }
         )
     print_table(["path", "jobs", "jobs/s", "p50 ms", "p95 ms", "p99 ms", "errors"], rows)
@@ -449,14 +518,42 @@ def _report(
         )
         aim_rows.append([f"p50 <= {AIM_P50_RATIO:g}x bare{tag}", _x(v["p50_ratio"]), v["p50"]])
         aim_rows.append([f"zero errors{tag}", str(v["errors"]), v["zero_errors"]])
-    print_table(["aim (issue 2)", "measured", "verdict"], aim_rows)
+        aim_rows.append(
+            [
+                f"CPU/job <= {AIM_PEER_CPU_RATIO:g}x Procrastinate's path{tag}",
+                _x(v["peer_cpu_ratio"]),
+                v["peer_cpu"],
+            ]
+        )
+        worker_ok = verdict(v["worker_vs_peer_path"] is not None and v["worker_vs_peer_path"] <= 1)
+        aim_rows.append(
+            [f"worker CPU/job <= Procrastinate's path{tag}", _x(v["worker_vs_peer_path"]), worker_ok]
+        )
+        aim_rows.append(
+            [
+                f"jobs/s >= {AIM_PEER_THROUGHPUT_RATIO}x Procrastinate's{tag}",
+                _x(v["peer_throughput_ratio"]),
+                v["peer_throughput"],
+            ]
+        )
+    print_table(["aim (issues 2 and 30)", "measured", "verdict"], aim_rows)
 
     print()
     last = rounds[-1]
-    bare_cpu, plat_cpu = last["bare_celery"]["cpu_ms_per_job"], last["platform"]["cpu_ms_per_job"]
-    cpu_rows: list[list[Any]] = [[name, bare_cpu.get(name), plat_cpu.get(name)] for name in plat_cpu]
-    cpu_rows.append(["total", sum(bare_cpu.values()), sum(plat_cpu.values())])
-    print_table(["CPU ms per job (user+sys)", "bare Celery", "platform"], cpu_rows)
+    per_path = {name: last[name]["cpu_ms_per_job"] for name in ("bare_celery", "procrastinate", "platform")}
+    cpu_rows: list[list[Any]] = [
+        [name, *(per_path[path].get(name) for path in per_path)] for name in per_path["platform"]
+    ]
+    cpu_rows.append(["total, every process", *(sum(cpu.values()) for cpu in per_path.values())])
+    cpu_rows.append(
+        [
+            "the path's own (see PLATFORM_PATH)",
+            "",
+            _path_cpu(per_path["procrastinate"], "procrastinate"),
+            _path_cpu(per_path["platform"], "platform"),
+        ]
+    )
+    print_table(["CPU ms per job (user+sys)", "bare Celery", "Procrastinate", "platform"], cpu_rows)
     plat = last["platform"]
     if "server_side" in plat:
         side = plat["server_side"]
@@ -481,21 +578,27 @@ def _report(
 
     if serial:
         print()
-        bare, plat = serial["bare_celery"], serial["platform"]
+        bare, plat, peer = serial["bare_celery"], serial["platform"], serial["procrastinate"]
+        labelled = (
+            ("bare Celery apply_async+get", bare),
+            ("Procrastinate defer+poll", peer),
+            ("platform chat over HTTP", plat),
+        )
         rows = [
             [label, row["jobs"], row["jobs_per_s"], row["p50_ms"], row["p95_ms"], row["errors"]]
-            for label, row in (("bare Celery apply_async+get", bare), ("platform chat over HTTP", plat))
+            for label, row in labelled
         ]
-        rows.append(
-            [
-                "ratio platform / bare",
-                "",
-                _x(ratio(plat["jobs_per_s"], bare["jobs_per_s"])),
-                _x(ratio(plat["p50_ms"], bare["p50_ms"])),
-                _x(ratio(plat["p95_ms"], bare["p95_ms"])),
-                "",
-            ]
-        )
+        for other_label, other in (("bare", bare), ("Procrastinate", peer)):
+            rows.append(
+                [
+                    f"ratio platform / {other_label}",
+                    "",
+                    _x(ratio(plat["jobs_per_s"], other["jobs_per_s"])),
+                    _x(ratio(plat["p50_ms"], other["p50_ms"])),
+                    _x(ratio(plat["p95_ms"], other["p95_ms"])),
+                    "",
+                ]
+            )
         headers = ["unloaded: 1 client (informative)", "jobs", "jobs/s", "p50 ms", "p95 ms", "errors"]
         print_table(headers, rows)
         if "server_side" in plat:
@@ -504,6 +607,16 @@ def _report(
                 f"platform, 1 client, server side: queue_ms p50 {fmt(side['queue_ms_p50'])}, "
                 f"run_ms p50 {fmt(side['run_ms_p50'])}, created->completed p50 "
                 f"{fmt(side['created_to_completed']['p50_ms'])} ms"
+            )
+        if "server_side" in plat and "server_side" in peer:
+            mine = plat["server_side"]["created_to_completed"]["p50_ms"]
+            theirs = peer["server_side"]["created_to_completed"]["p50_ms"]
+            fixed = ratio(mine, theirs)
+            ok = verdict(fixed is not None and fixed <= AIM_PEER_SERVER_SIDE_RATIO)
+            print(
+                f"a job's fixed cost, 1 client, server side p50: platform {fmt(mine)} ms, Procrastinate "
+                f"{fmt(theirs)} ms (deferred -> succeeded): {_x(fixed)}, "
+                f"aim <= {AIM_PEER_SERVER_SIDE_RATIO:g}x: {ok}"
             )
 
     return {
@@ -525,7 +638,14 @@ def _report(
             "token": "one user, one bearer token shared by all clients",
             "llm_user_slots": args.llm_user_slots,
         },
-        "aims": {"throughput_ratio_min": AIM_THROUGHPUT_RATIO, "p50_ratio_max": AIM_P50_RATIO, "errors": 0},
+        "aims": {
+            "throughput_ratio_min": AIM_THROUGHPUT_RATIO,
+            "p50_ratio_max": AIM_P50_RATIO,
+            "errors": 0,
+            "peer_cpu_ratio_max": AIM_PEER_CPU_RATIO,
+            "peer_throughput_ratio_min": AIM_PEER_THROUGHPUT_RATIO,
+            "peer_server_side_ratio_max": AIM_PEER_SERVER_SIDE_RATIO,
+        },
         **figures,
         "verdicts": verdicts,
         "elapsed_s": round(elapsed, 1),
