@@ -1,6 +1,7 @@
 """Redis key and channel names shared by the API and the workers."""
 
 JOB_CHANNEL_PREFIX = "mentorq:job:"
+JOB_END_CHANNEL_PREFIX = "mentorq:job-end:"
 WORKER_KEY_PREFIX = "mentorq:worker:"
 BROKER_EPOCH_KEY = "mentorq:broker-epoch"
 
@@ -8,6 +9,13 @@ BROKER_EPOCH_KEY = "mentorq:broker-epoch"
 def job_channel(job_id: object) -> str:
     """The pub/sub channel on which a job's live events are published."""
     return f"{JOB_CHANNEL_PREFIX}{job_id}"
+
+
+def job_end_channel(job_id: object) -> str:
+    """The channel on which only a job's ending event (succeeded, failed, canceled) is published too:
+    a request waiting for the job listens here, so it is not woken by every token, and a worker can
+    tell from the job's channel whether anyone follows the job live (workers/runtime.py)."""
+    return f"{JOB_END_CHANNEL_PREFIX}{job_id}"
 
 
 def worker_key(hostname: str) -> str:

@@ -9,13 +9,33 @@ the webhook message, the job's next message) in the session's outbox (db/unit_of
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, func, insert, or_, select, update
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Interval,
+    Select,
+    String,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from core import lanes
 from core.jobspec import JobSpec, Route
@@ -58,11 +78,19 @@ def _record_event(
         # The API's async session, or a job not written yet (its `queued` event waits for the flush).
         event = JobEvent(job_id=job.id, type=type_, data=data)
         session.add(event)
+    _announce(session, job, event, notify=notify, live=live)
+    return event
+
+
+def _announce(
+    session: Session | AsyncSession, job: Job, event: JobEvent, *, notify: bool = True, live: bool = True
+) -> None:
+    """Once committed: publish the recorded event live, and queue its webhook when the job asked for it."""
     box = outbox(session)
     if live:
         box.events.append((event, job))
-    if notify and job.webhook_url and job.webhook_disabled_at is None and type_ in WEBHOOK_EVENTS:
-        wanted, webhook_type = WEBHOOK_EVENTS[type_]
+    if notify and job.webhook_url and job.webhook_disabled_at is None and event.type in WEBHOOK_EVENTS:
+        wanted, webhook_type = WEBHOOK_EVENTS[event.type]
         if wanted in (job.webhook_events or ["completed"]):
             delivery = WebhookDelivery(
                 id=uuid.uuid4(),
@@ -79,7 +107,6 @@ def _record_event(
             )
             session.add(delivery)
             box.deliveries.append(delivery.id)
-    return event
 
 
 def _transition(*conditions: Any, **values: Any):
@@ -90,6 +117,137 @@ def _transition(*conditions: Any, **values: Any):
         .returning(Job)
         .execution_options(synchronize_session=False, populate_existing=True)
     )
+
+
+# --- a worker's transitions: statements built once ----------------------------------------------
+#
+# A worker's claim, progress, output and ending each write the job's row (or read it) and its event
+# in ONE statement: the UPDATE ... RETURNING (or SELECT) of the job as a CTE, and the INSERT of the
+# event from the row it gave. No row, no event. Each statement is built once, with its varying
+# values as bind parameters: building a CTE and its cache key on every call cost the worker more
+# CPU than running it. The parameters' names are no column's (`p_`): in an UPDATE, a parameter
+# named like a column is taken as one more value to SET.
+
+JOBS = Job.__table__
+_EVENT_TYPE = bindparam("p_event_type", type_=String)
+_EVENT_DATA = bindparam("p_event_data", type_=JSONB)
+_JOB_ID = bindparam("p_job", type_=Job.id.type)
+# The provider and model that answered the job's last LLM call (db/llm_routes.py): written with
+# the transition that ends the delivery, and left as they were when no LLM answered this time.
+_ANSWERED = {
+    "llm_provider": func.coalesce(bindparam("p_provider", type_=String), Job.llm_provider),
+    "llm_model": func.coalesce(bindparam("p_model", type_=String), Job.llm_model),
+}
+
+
+def _with_event(source: Any, data: ColumnElement[Any] | Callable[[CTE], ColumnElement[Any]] = _EVENT_DATA):
+    """`source` (selecting or moving one job, RETURNING it) and the INSERT of its event, as one
+    SELECT of the job and the event's id, time and data. `data` may build the event's data in SQL
+    from the job's row as `source` left it."""
+    job_row = source.cte("job_row")
+    event_data = data(job_row) if callable(data) else data
+    recorded = (
+        insert(JobEvent)
+        .from_select(["job_id", "type", "data"], select(job_row.c.id, _EVENT_TYPE, event_data))
+        .returning(JobEvent.id, JobEvent.created_at, JobEvent.data)
+        .cte("recorded")
+    )
+    return (
+        select(aliased(Job, job_row), recorded.c.id, recorded.c.created_at, recorded.c.data)
+        .select_from(job_row)
+        .join(recorded, true())
+        .execution_options(populate_existing=True)
+    )
+
+
+def _move(*conditions: Any, **values: Any) -> Any:
+    """A worker's transition as plain Core on the table: the SELECT around it maps the row it
+    returns back to a Job, so the ORM's UPDATE machinery has nothing to add."""
+    return update(JOBS).where(*conditions).values(**values).returning(*JOBS.c)
+
+
+@functools.cache
+def _statement(name: str) -> Any:
+    running = Job.status == JobStatus.running.value
+    if name == "claim":
+        return _with_event(
+            _move(
+                Job.id == _JOB_ID,
+                Job.status == JobStatus.queued.value,
+                Job.stage.is_not_distinct_from(bindparam("p_stage", type_=String)),
+                Job.attempts < Job.max_attempts,
+                status=JobStatus.running.value,
+                attempts=Job.attempts + 1,
+                worker=bindparam("p_worker", type_=String),
+                started_at=func.now(),
+                heartbeat_at=func.now(),
+                deadline_at=func.now() + bindparam("p_time_limit", type_=Interval),
+                progress=None,
+            ),
+            lambda job: func.jsonb_build_object(
+                literal_column("'attempt'"),
+                job.c.attempts,
+                literal_column("'worker'"),
+                cast(bindparam("p_worker", type_=String), Text),
+            ),
+        )
+    if name == "progress":
+        return _with_event(_move(Job.id == _JOB_ID, running, progress=_EVENT_DATA, heartbeat_at=func.now()))
+    if name == "running":  # an event of a running job that changes nothing on its row (output)
+        return _with_event(select(Job).where(Job.id == _JOB_ID, running))
+    if name == "finish":
+        return _with_event(
+            _move(
+                Job.id == _JOB_ID,
+                running,
+                status=JobStatus.succeeded.value,
+                output=bindparam("p_output", type_=JSONB),
+                error=None,
+                progress={"stage": "done", "fraction": 1.0, "message": None},
+                completed_at=func.now(),
+                **_ANSWERED,
+            )
+        )
+    if name == "fail":
+        return _with_event(
+            _move(
+                Job.id == _JOB_ID,
+                Job.status.in_(bindparam("p_statuses", expanding=True)),
+                status=JobStatus.failed.value,
+                error=_EVENT_DATA,
+                completed_at=func.now(),
+                **_ANSWERED,
+            )
+        )
+    raise KeyError(name)
+
+
+def _answered_params(answered_by: tuple[str, str] | None) -> dict[str, str | None]:
+    provider, model = answered_by or (None, None)
+    return {"p_provider": provider, "p_model": model[:200] if model else None}
+
+
+def _step(
+    session: Session,
+    name: str,
+    *,
+    job_id: uuid.UUID,
+    event_type: str,
+    event_data: dict[str, Any] | None = None,
+    notify: bool = True,
+    **params: Any,
+) -> Job | None:
+    """Run a prebuilt transition and announce its event; None when the job was not in the state
+    the transition needs (then nothing was written)."""
+    row = session.execute(
+        _statement(name), {"p_job": job_id, "p_event_type": event_type, "p_event_data": event_data, **params}
+    ).one_or_none()
+    if row is None:
+        return None
+    job, event_id, created_at, data = row
+    event = JobEvent(id=event_id, job_id=job.id, type=event_type, data=data, created_at=created_at)
+    _announce(session, job, event, notify=notify)
+    return job
 
 
 # --- creating --------------------------------------------------------------------------------
@@ -300,25 +458,15 @@ def claim_job(
     session: Session, *, job_id: uuid.UUID, worker: str, time_limit_s: float, stage: str | None = None
 ) -> Job | None:
     """queued -> running, counting the attempt; None if another has it, it ended, or is at another stage."""
-    result = session.execute(
-        _transition(
-            Job.id == job_id,
-            Job.status == JobStatus.queued.value,
-            Job.stage.is_not_distinct_from(stage),
-            Job.attempts < Job.max_attempts,
-            status=JobStatus.running.value,
-            attempts=Job.attempts + 1,
-            worker=worker,
-            started_at=func.now(),
-            heartbeat_at=func.now(),
-            deadline_at=func.now() + timedelta(seconds=time_limit_s),
-            progress=None,
-        )
+    return _step(
+        session,
+        "claim",
+        job_id=job_id,
+        event_type="started",
+        p_worker=worker,
+        p_stage=stage,
+        p_time_limit=timedelta(seconds=time_limit_s),
     )
-    job = result.scalar_one_or_none()
-    if job is not None:
-        _record_event(session, job, "started", {"attempt": job.attempts, "worker": worker})
-    return job
 
 
 def beat_heart(session: Session, *, job_id: uuid.UUID) -> bool:
@@ -340,61 +488,41 @@ def set_progress(
     session: Session, *, job_id: uuid.UUID, progress: dict[str, Any], notify: bool = True
 ) -> bool:
     """Record progress on a running job; `notify=False` skips its webhook (throttling)."""
-    result = session.execute(
-        _transition(
-            Job.id == job_id,
-            Job.status == JobStatus.running.value,
-            progress=progress,
-            heartbeat_at=func.now(),
-        )
-    )
-    job = result.scalar_one_or_none()
-    if job is not None:
-        _record_event(session, job, "progress", progress, notify=notify)
+    job = _step(session, "progress", job_id=job_id, event_type="progress", event_data=progress, notify=notify)
     return job is not None
 
 
 def record_output(session: Session, *, job_id: uuid.UUID, delta: str, notify: bool = True) -> bool:
     """Record a piece of streamed output (coalesced LLM tokens) of a running job."""
-    job = session.execute(
-        select(Job)
-        .where(Job.id == job_id, Job.status == JobStatus.running.value)
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    if job is not None:
-        _record_event(session, job, "output", {"delta": delta}, notify=notify)
+    job = _step(
+        session, "running", job_id=job_id, event_type="output", event_data={"delta": delta}, notify=notify
+    )
     return job is not None
 
 
 def record_event(session: Session, *, job_id: uuid.UUID, type_: str, data: dict[str, Any]) -> bool:
     """Record another event of a running job (an LLM fallback); it sends no webhook."""
-    job = session.execute(
-        select(Job)
-        .where(Job.id == job_id, Job.status == JobStatus.running.value)
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    if job is not None:
-        _record_event(session, job, type_, data, notify=False)
-    return job is not None
-
-
-def finish_job(session: Session, *, job_id: uuid.UUID, output: dict[str, Any]) -> Job | None:
-    """running -> succeeded with the output."""
-    result = session.execute(
-        _transition(
-            Job.id == job_id,
-            Job.status == JobStatus.running.value,
-            status=JobStatus.succeeded.value,
-            output=output,
-            error=None,
-            progress={"stage": "done", "fraction": 1.0, "message": None},
-            completed_at=func.now(),
-        )
+    return (
+        _step(session, "running", job_id=job_id, event_type=type_, event_data=data, notify=False) is not None
     )
-    job = result.scalar_one_or_none()
-    if job is not None:
-        _record_event(session, job, "succeeded", None)
-    return job
+
+
+def finish_job(
+    session: Session,
+    *,
+    job_id: uuid.UUID,
+    output: dict[str, Any],
+    answered_by: tuple[str, str] | None = None,
+) -> Job | None:
+    """running -> succeeded with the output (and the provider and model that answered it)."""
+    return _step(
+        session,
+        "finish",
+        job_id=job_id,
+        event_type="succeeded",
+        p_output=output,
+        **_answered_params(answered_by),
+    )
 
 
 def fail_job(
@@ -405,24 +533,21 @@ def fail_job(
     message: str,
     details: dict[str, Any] | None = None,
     from_statuses: tuple[str, ...] = (JobStatus.running.value,),
+    answered_by: tuple[str, str] | None = None,
 ) -> Job | None:
     """-> failed with `{code, message}` (and details, e.g. the raw text of an invalid answer)."""
     error: dict[str, Any] = {"code": code, "message": message}
     if details:
         error["details"] = details
-    result = session.execute(
-        _transition(
-            Job.id == job_id,
-            Job.status.in_(from_statuses),
-            status=JobStatus.failed.value,
-            error=error,
-            completed_at=func.now(),
-        )
+    return _step(
+        session,
+        "fail",
+        job_id=job_id,
+        event_type="failed",
+        event_data=error,
+        p_statuses=list(from_statuses),
+        **_answered_params(answered_by),
     )
-    job = result.scalar_one_or_none()
-    if job is not None:
-        _record_event(session, job, "failed", error)
-    return job
 
 
 # A job going back to the queue belongs to no worker and waits to be published again.
@@ -430,7 +555,13 @@ _RELEASED = {"dispatched_at": None, "worker": None, "heartbeat_at": None, "deadl
 
 
 def hand_off_job(
-    session: Session, *, job_id: uuid.UUID, stage: str, route: Route, message: str
+    session: Session,
+    *,
+    job_id: uuid.UUID,
+    stage: str,
+    route: Route,
+    message: str,
+    answered_by: tuple[str, str] | None = None,
 ) -> Job | None:
     """running -> queued at the next stage (another queue), sent there once committed. Attempts count
     per stage, so they restart."""
@@ -445,7 +576,9 @@ def hand_off_job(
             attempts=0,
             progress=progress,
             **_RELEASED,
-        )
+            **_ANSWERED,
+        ),
+        _answered_params(answered_by),
     )
     job = result.scalar_one_or_none()
     if job is not None:
@@ -469,6 +602,7 @@ def requeue_job(
     route: Route,
     countdown: float | None = None,
     refund_attempt: bool = False,
+    answered_by: tuple[str, str] | None = None,
 ) -> Job | None:
     """running -> queued for another attempt (retry or a dead worker), sent again once committed
     (after `countdown` seconds, for a backoff). `refund_attempt`: the attempt never reached the work
@@ -485,7 +619,9 @@ def requeue_job(
             status=JobStatus.queued.value,
             **counted,
             **_RELEASED,
-        )
+            **_ANSWERED,
+        ),
+        _answered_params(answered_by),
     )
     job = result.scalar_one_or_none()
     if job is not None:

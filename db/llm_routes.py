@@ -12,13 +12,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from core.settings import Settings
-from db.models import Job, LLMRoute
+from db.models import LLMRoute
 
 
 @dataclass(frozen=True)
@@ -78,11 +78,6 @@ def answer_identity(route: RouteConfig | None, settings: Settings) -> str:
 def all_routes(session: Session) -> dict[str, RouteConfig]:
     """Every route by kind (the table has a row per routed kind: a few dozen at most)."""
     return {row.kind: RouteConfig.of(row) for row in session.execute(select(LLMRoute)).scalars()}
-
-
-def record_answer(session: Session, *, job_id: uuid.UUID, provider: str, model: str) -> None:
-    """Note on the job which provider and model answered its (last) LLM call."""
-    session.execute(update(Job).where(Job.id == job_id).values(llm_provider=provider, llm_model=model[:200]))
 
 
 # --- the API (async) ------------------------------------------------------------------------

@@ -31,7 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from core import broker
-from core.channels import job_channel
+from core.channels import job_channel, job_end_channel
+from core.job_status import TERMINAL
 from core.jobspec import Route
 from core.redis_clients import get_async_redis, get_redis
 from core.settings import get_settings
@@ -143,8 +144,8 @@ def _send(box: Outbox) -> None:
     if box.events:
         try:
             pipe = get_redis().pipeline(transaction=False)
-            for job_event, job in box.events:
-                pipe.publish(job_channel(job.id), json.dumps(event_message(job_event, job)))
+            for channel, message in _live_messages(box):
+                pipe.publish(channel, message)
             pipe.execute()
         except Exception:  # noqa: BLE001 - live events are a convenience; the rows are the record
             log.warning("could not publish live events", exc_info=True)
@@ -205,8 +206,8 @@ async def _send_async(box: Outbox) -> None:
     if box.events:
         try:
             async with get_async_redis().pipeline(transaction=False) as pipe:
-                for job_event, job in box.events:
-                    pipe.publish(job_channel(job.id), json.dumps(event_message(job_event, job)))
+                for channel, message in _live_messages(box):
+                    pipe.publish(channel, message)
                 await pipe.execute()
         except Exception:  # noqa: BLE001
             log.warning("could not publish live events", exc_info=True)
@@ -222,6 +223,15 @@ async def _send_async(box: Outbox) -> None:
         log.warning("broker too slow; jobs stay in the outbox for the reconciler")
     # Stamped in batches a few milliseconds later, off the request path.
     dispatch_stamps.add(job_ids=jobs, delivery_ids=deliveries)
+
+
+def _live_messages(box: Outbox) -> Iterator[tuple[str, str]]:
+    """Every event on its job's channel; an ending event on the job's end channel as well."""
+    for job_event, job in box.events:
+        message = json.dumps(event_message(job_event, job))
+        yield job_channel(job.id), message
+        if job_event.type in TERMINAL:
+            yield job_end_channel(job.id), message
 
 
 def event_message(job_event: JobEvent, job: Job) -> dict:

@@ -5,6 +5,9 @@ database transaction plus a Redis publish. Doing that inline stalls token genera
 a job that ends within milliseconds it is most of the job's cost. So the body only appends to
 a buffer, and the job's watcher thread records the buffer: at once for the first piece and for
 progress (nothing waits on a timer), then output coalesced at most every OUTPUT_FLUSH_INTERVAL_S.
+The first piece of output goes at once only when someone follows the job live (an event stream, a
+webhook that asked for output): otherwise it waits like the others, so a job that answers within
+the interval records its output in its finishing transaction and pays for one transaction, not two.
 Whatever is still buffered when the job ends goes into the same transaction as its finish (or
 failure, or hand-off), so a fast job costs one transaction where it used to cost three, and
 events keep their order: a flush in flight commits before the final transaction begins.
@@ -33,9 +36,14 @@ Entry = tuple[str, Any]
 
 
 class EventRecorder:
-    def __init__(self, job_id: uuid.UUID, *, wake: Callable[[], None]):
+    def __init__(
+        self, job_id: uuid.UUID, *, wake: Callable[[], None], followed: Callable[[], bool] = lambda: True
+    ):
         self.job_id = job_id
         self._wake = wake  # tells the watcher thread there is something to record
+        self._followed = followed  # asked once, at the first output, on the watcher thread
+        self._first_output_at_once: bool | None = None
+        self._first_output_at: float | None = None
         self._pending: list[Entry] = []
         self._buffer_lock = (
             threading.Lock()
@@ -56,6 +64,8 @@ class EventRecorder:
         self._append(("progress", {"stage": stage, "fraction": fraction, "message": message}))
 
     def add_output(self, delta: str) -> None:
+        if self._first_output_at is None:
+            self._first_output_at = time.monotonic()
         self._append(("output", delta))
 
     def add_event(self, type_: str, data: dict[str, Any]) -> None:
@@ -87,9 +97,16 @@ class EventRecorder:
         with self._buffer_lock:
             if not self._pending:
                 return None
-            if any(kind != "output" for kind, _ in self._pending) or self._last_output_flush is None:
+            if any(kind != "output" for kind, _ in self._pending):
                 return 0.0
-        return max(0.0, self._last_output_flush + OUTPUT_FLUSH_INTERVAL_S - time.monotonic())
+        last_flush = self._last_output_flush
+        if last_flush is None:  # the first output: at once if followed, else one interval after it came
+            if self._first_output_at_once is None:
+                self._first_output_at_once = self._followed()  # outside the lock: it may ask Redis
+            if self._first_output_at_once:
+                return 0.0
+            last_flush = self._first_output_at or time.monotonic()
+        return max(0.0, last_flush + OUTPUT_FLUSH_INTERVAL_S - time.monotonic())
 
     def flush(self, transaction: Callable[[], contextlib.AbstractContextManager[Any]]) -> bool:
         """Record what is buffered in its own transaction. False when the job is no longer running."""

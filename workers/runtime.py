@@ -23,11 +23,14 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import OperationalError
 
 from core import lanes
+from core.channels import job_channel
 from core.jobspec import JobSpec, Route, task_name_of
 from core.redaction import scrub
+from core.redis_clients import get_redis
 from core.settings import get_settings
-from db import admission, llm_routes
+from db import admission
 from db import jobs as job_queries
+from db.models import Job
 from db.unit_of_work import unit_of_work
 from workers import current_job
 from workers.celery_app import app
@@ -46,14 +49,14 @@ RAW_TEXT_KEPT = 20_000  # of an invalid LLM answer, in the job's error details
 class JobWatcher(threading.Thread):
     """Beside the job body: records its progress and output, beats the heartbeat, notices cancellation."""
 
-    def __init__(self, job_id: uuid.UUID, heartbeat_s: float):
+    def __init__(self, job_id: uuid.UUID, heartbeat_s: float, *, followed: Callable[[], bool] = lambda: True):
         super().__init__(name=f"job-watcher-{job_id}", daemon=True)
         self.job_id = job_id
         self.heartbeat_s = heartbeat_s
         self.canceled = threading.Event()
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self.recorder = EventRecorder(job_id, wake=self._wake.set)
+        self.recorder = EventRecorder(job_id, wake=self._wake.set, followed=followed)
 
     def run(self) -> None:
         check_every = min(CANCEL_POLL_INTERVAL_S, self.heartbeat_s)
@@ -169,7 +172,7 @@ def run_job(
         log.info("job %s not claimable (duplicate delivery, canceled or finished); skipping", job_id)
         return
 
-    watcher = JobWatcher(job_id, settings.heartbeat_seconds)
+    watcher = JobWatcher(job_id, settings.heartbeat_seconds, followed=lambda: followed_live(job))
     watcher.start()
     ctx = JobContext(
         job_id=job_id,
@@ -194,11 +197,14 @@ def run_job(
                     stage=output.stage,
                     route=kind.route(output.stage),
                     message=output.message,
+                    answered_by=ctx.running.answered_by,
                 )
             return
         document = kind.output_model.model_validate(output).model_dump(mode="json", by_alias=True)
         with _last_transaction(ctx) as session:
-            job_queries.finish_job(session, job_id=job_id, output=document)
+            job_queries.finish_job(
+                session, job_id=job_id, output=document, answered_by=ctx.running.answered_by
+            )
     except JobCanceled:
         log.info("job %s canceled while running", job_id)
         _release_held_jobs(ctx)
@@ -234,16 +240,26 @@ def run_job(
         watcher.stop()
 
 
+def followed_live(job: Job) -> bool:
+    """Whether someone follows the job's output as it comes: a webhook that asked for output, or a
+    subscriber on its live channel (an event stream, the console; a request that only waits for
+    the end listens elsewhere, core/channels.py). When Redis cannot say, assume someone does."""
+    if job.webhook_url and "output" in (job.webhook_events or []):
+        return True
+    try:
+        return any(count for _, count in get_redis().pubsub_numsub(job_channel(job.id)))
+    except Exception:  # noqa: BLE001 - the answer only decides how soon the first token is recorded
+        return True
+
+
 @contextlib.contextmanager
 def _last_transaction(ctx: JobContext) -> Iterator[Any]:
     """The transaction that ends this delivery of the job, opening with whatever progress and
     output the watcher has not recorded yet (so events stay in order and a fast job pays once).
-    A job that held one of its owner's slots in the LLM lane sends the owner's next held job in it."""
+    A job that held one of its owner's slots in the LLM lane sends the owner's next held job in it.
+    The transition in it writes which provider and model answered (`ctx.running.answered_by`)."""
     with ctx.recorder.final() as record_rest, unit_of_work() as session:
         record_rest(session)
-        if ctx.running.answered_by is not None:  # before the transition, so its events carry it
-            provider, model = ctx.running.answered_by
-            llm_routes.record_answer(session, job_id=ctx.job_id, provider=provider, model=model)
         yield session
         if ctx.admitted_lane:
             admission.release_held(session, owner_id=ctx.owner_id, route_of=registered_route)
@@ -282,7 +298,14 @@ def _fail(ctx: JobContext, code: str, message: str, details: dict[str, Any] | No
     # whatever exception it was made from, so no URL in it keeps its credentials and no secret shows.
     message = scrub(message)
     with _last_transaction(ctx) as session:
-        job_queries.fail_job(session, job_id=ctx.job_id, code=code, message=message, details=details)
+        job_queries.fail_job(
+            session,
+            job_id=ctx.job_id,
+            code=code,
+            message=message,
+            details=details,
+            answered_by=ctx.running.answered_by,
+        )
 
 
 def _retry(ctx: JobContext, stage: str | None, reason: str, *, refund: bool = False) -> None:
@@ -297,6 +320,7 @@ def _retry(ctx: JobContext, stage: str | None, reason: str, *, refund: bool = Fa
             route=ctx.kind.route(stage),
             countdown=delay,
             refund_attempt=refund,
+            answered_by=ctx.running.answered_by,
         )
 
 

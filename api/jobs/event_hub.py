@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import redis.asyncio as aioredis
 from fastapi import Depends, Request
 
-from core.channels import job_channel
+from core.channels import job_channel, job_end_channel
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +42,12 @@ class JobEventHub:
         self.stream_reads = asyncio.Semaphore(STREAM_READS_AT_ONCE)
 
     @contextlib.asynccontextmanager
-    async def listen(self, job_id: object) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
-        """Subscribe to a job's live events for the duration of the block. Raises if Redis is down."""
-        channel = job_channel(job_id)
+    async def listen(
+        self, job_id: object, *, ending_only: bool = False
+    ) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+        """Subscribe to a job's live events for the duration of the block (`ending_only`: to its
+        ending event alone, for a request that waits for it). Raises if Redis is down."""
+        channel = job_end_channel(job_id) if ending_only else job_channel(job_id)
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=LISTENER_QUEUE_SIZE)
         async with self._lock:
             if self._pubsub is None:

@@ -203,12 +203,13 @@ async def cancel_job_for(session: AsyncSession, *, user: User, job_id: str) -> J
 
 @contextlib.asynccontextmanager
 async def listen_if_possible(
-    hub: JobEventHub, job_id: uuid.UUID
+    hub: JobEventHub, job_id: uuid.UUID, *, ending_only: bool = False
 ) -> AsyncIterator[asyncio.Queue[dict[str, Any]] | None]:
-    """Live events of the job, or None when Redis is unreachable (the caller then polls)."""
+    """Live events of the job (`ending_only`: its ending event), or None when Redis is unreachable
+    (the caller then polls)."""
     async with contextlib.AsyncExitStack() as stack:
         try:
-            events = await stack.enter_async_context(hub.listen(job_id))
+            events = await stack.enter_async_context(hub.listen(job_id, ending_only=ending_only))
         except (RedisError, OSError):
             events = None
         yield events
@@ -228,7 +229,7 @@ async def submit_and_wait(
     A new job is listened to before it is published, so no event can have gone by unseen and
     the row needs no re-read before waiting. A replayed one is waited on like any other job."""
     job_id = uuid.uuid4()
-    async with listen_if_possible(hub, job_id) as events:
+    async with listen_if_possible(hub, job_id, ending_only=True) as events:
         job, created = await submit_job(
             session, owner=owner, request=request, idempotency_key=idempotency_key, job_id=job_id
         )
@@ -242,7 +243,7 @@ async def wait_for_job(session: AsyncSession, hub: JobEventHub, *, job: Job, sec
     if job.status in TERMINAL or seconds <= 0:
         return job
     deadline = time.monotonic() + seconds
-    async with listen_if_possible(hub, job.id) as events:
+    async with listen_if_possible(hub, job.id, ending_only=True) as events:
         # The request's transaction ends here: no connection is held while waiting.
         await commit_async(session)
         await refresh_job_state(job)  # after subscribing, so nothing published before is missed

@@ -11,7 +11,7 @@ import pytest
 import redis
 from sqlalchemy import select
 
-from core.channels import job_channel
+from core.channels import job_channel, job_end_channel
 from db import jobs as job_queries
 from db.models import Job
 from db.session import sync_session_factory
@@ -59,8 +59,11 @@ def test_a_rollback_drops_what_the_transaction_would_have_sent(on_the_stack: Sta
 
 def test_commit_publishes_the_transaction_s_events_after_the_rows_are_committed(on_the_stack: Stack) -> None:
     job_id = queued_job(on_the_stack)
-    listener = redis.Redis.from_url(on_the_stack.env["REDIS_URL"]).pubsub(ignore_subscribe_messages=True)
+    client = redis.Redis.from_url(on_the_stack.env["REDIS_URL"])
+    listener = client.pubsub(ignore_subscribe_messages=True)
     listener.subscribe(job_channel(job_id))
+    end_listener = client.pubsub(ignore_subscribe_messages=True)
+    end_listener.subscribe(job_end_channel(job_id))
     try:
         with unit_of_work() as session:
             assert (
@@ -69,13 +72,39 @@ def test_commit_publishes_the_transaction_s_events_after_the_rows_are_committed(
             assert listener.get_message(timeout=0.2) is None  # nothing goes out before the commit
             job_queries.fail_job(session, job_id=job_id, code="test_failure", message="ended by the test")
         messages = [listener.get_message(timeout=2) for _ in range(2)]
+        end_messages = [end_listener.get_message(timeout=1) for _ in range(2)]
     finally:
         listener.close()
+        end_listener.close()
     events = [json.loads(message["data"]) for message in messages if message]
     assert [event["type"] for event in events] == ["started", "failed"]
     assert all(isinstance(event["id"], int) for event in events)  # the committed rows' ids
+    # A request waiting for the job hears only how it ended, and the same message.
+    assert [json.loads(message["data"]) for message in end_messages if message] == events[1:]
     with sync_session_factory()() as session:
         assert session.execute(select(Job.status).where(Job.id == job_id)).scalar_one() == "failed"
+    # Each transition wrote its event in the same statement: the rows hold what was published.
+    recorded = on_the_stack.sql("SELECT id, type, data FROM job_events WHERE job_id = %s ORDER BY id", job_id)
+    assert [(row[0], row[1], row[2]) for row in recorded] == [
+        (events[0]["id"], "started", {"attempt": 1, "worker": "test@host"}),
+        (events[1]["id"], "failed", {"code": "test_failure", "message": "ended by the test"}),
+    ]
+    assert events[0]["data"] == {"attempt": 1, "worker": "test@host"}
+
+
+def test_a_transition_that_loses_writes_no_event(on_the_stack: Stack) -> None:
+    """The event is inserted from the row the UPDATE returned: no row, no event, and None back."""
+    job_id = queued_job(on_the_stack)
+    with unit_of_work() as session:
+        assert job_queries.finish_job(session, job_id=job_id, output={}) is None  # queued, not running
+        assert job_queries.claim_job(session, job_id=job_id, worker="a@host", time_limit_s=30) is not None
+        assert job_queries.claim_job(session, job_id=job_id, worker="b@host", time_limit_s=30) is None
+        finished = job_queries.finish_job(session, job_id=job_id, output={"answer": 42})
+        assert finished is not None and finished.status == "succeeded" and finished.output == {"answer": 42}
+    assert on_the_stack.sql("SELECT type, data FROM job_events WHERE job_id = %s ORDER BY id", job_id) == [
+        ("started", {"attempt": 1, "worker": "a@host"}),
+        ("succeeded", None),
+    ]
 
 
 def test_storing_chunks_never_deadlocks_with_a_delete_of_the_document(on_the_stack: Stack) -> None:

@@ -38,9 +38,9 @@ def transaction():
     return contextlib.nullcontext(object())
 
 
-def new_recorder() -> tuple[EventRecorder, threading.Event]:
+def new_recorder(followed=lambda: True) -> tuple[EventRecorder, threading.Event]:
     woken = threading.Event()
-    return EventRecorder(uuid.uuid4(), wake=woken.set), woken
+    return EventRecorder(uuid.uuid4(), wake=woken.set, followed=followed), woken
 
 
 def test_tokens_are_merged_and_the_first_is_due_at_once(recorded) -> None:
@@ -52,6 +52,33 @@ def test_tokens_are_merged_and_the_first_is_due_at_once(recorded) -> None:
     assert recorder.seconds_until_due() == 0.0
     assert recorder.flush(transaction)
     assert recorded == [("output", "Hello")]
+
+
+def test_the_first_output_of_a_job_nobody_follows_waits_an_interval(recorded) -> None:
+    """Nobody streams it: the first token waits like the others, so a job that ends within the
+    interval records it in its finishing transaction. Whether anyone follows is asked once."""
+    asked: list[bool] = []
+    recorder, woken = new_recorder(followed=lambda: asked.append(False) or False)
+    recorder.add_output("Hel")
+    assert woken.is_set()
+    due = recorder.seconds_until_due()
+    assert 0 < due <= OUTPUT_FLUSH_INTERVAL_S
+    recorder.add_output("lo")
+    assert 0 < recorder.seconds_until_due() <= due
+    with recorder.final() as record_rest:
+        record_rest(object())
+    assert recorded == [("output", "Hello")]
+    assert asked == [False]
+
+
+def test_the_first_output_of_a_followed_job_is_due_at_once_and_progress_never_waits(recorded) -> None:
+    recorder, _ = new_recorder(followed=lambda: True)
+    recorder.add_output("a")
+    assert recorder.seconds_until_due() == 0.0
+    quiet, _ = new_recorder(followed=lambda: False)
+    quiet.add_progress("parsing", None, None)
+    quiet.add_output("a")
+    assert quiet.seconds_until_due() == 0.0  # progress is recorded at once, and output goes with it
 
 
 def test_later_output_waits_for_the_flush_interval(recorded) -> None:
