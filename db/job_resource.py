@@ -13,7 +13,7 @@ from db.session import async_engine
 
 # What a job's run changes in its resource (id, kind, input, session and created_at never do).
 # The statement is built once, so SQLAlchemy computes its cache key once, not per read.
-_LATEST_STATE = select(
+_STATE = (
     Job.status,
     Job.output,
     Job.error,
@@ -25,7 +25,10 @@ _LATEST_STATE = select(
     Job.max_attempts,
     Job.started_at,
     Job.completed_at,
-).where(Job.id == bindparam("job_id"))
+)
+_STATE_NAMES = frozenset(column.key for column in _STATE)
+_STATE_TIMES = frozenset({"started_at", "completed_at"})
+_LATEST_STATE = select(*_STATE).where(Job.id == bindparam("job_id"))
 
 
 def _millis(start: datetime | None, end: datetime | None) -> int | None:
@@ -67,6 +70,30 @@ def job_resource(job: Job) -> dict[str, Any]:
             "deliveries": f"{base}/deliveries",
         },
     }
+
+
+def ending_state(job: Job) -> dict[str, Any]:
+    """What `refresh_job_state` would read, as JSON, from the job as its ending transition left it:
+    sent with the ending event on the job's end channel (db/unit_of_work.py), so a request waiting
+    for the job answers without reading the row again."""
+    state = {name: getattr(job, name) for name in _STATE_NAMES}
+    for name in _STATE_TIMES:
+        state[name] = _iso(state[name])
+    return state
+
+
+def apply_ending_state(job: Job, state: object) -> bool:
+    """Load an `ending_state` into `job` as the row's committed values; False (and `job` untouched)
+    when `state` is not one, e.g. from a worker of an older release: then read the row instead."""
+    if not isinstance(state, dict) or set(state) != _STATE_NAMES:
+        return False
+    try:
+        times = {name: datetime.fromisoformat(state[name]) if state[name] else None for name in _STATE_TIMES}
+    except (TypeError, ValueError):
+        return False
+    for name in _STATE_NAMES:
+        set_committed_value(job, name, times[name] if name in _STATE_TIMES else state[name])
+    return True
 
 
 async def refresh_job_state(job: Job) -> None:

@@ -38,6 +38,7 @@ from core.redis_clients import get_async_redis, get_redis
 from core.settings import get_settings
 from db import admission
 from db.dispatch_stamps import dispatch_stamps, stamp_now
+from db.job_resource import ending_state
 from db.models import Job, JobEvent
 from db.session import async_session_factory, sync_session_factory
 
@@ -226,12 +227,13 @@ async def _send_async(box: Outbox) -> None:
 
 
 def _live_messages(box: Outbox) -> Iterator[tuple[str, str]]:
-    """Every event on its job's channel; an ending event on the job's end channel as well."""
+    """Every event on its job's channel; an ending event on the job's end channel as well, with the
+    job's state as it ended, which a request waiting for the job answers with."""
     for job_event, job in box.events:
-        message = json.dumps(event_message(job_event, job))
-        yield job_channel(job.id), message
+        message = event_message(job_event, job)
+        yield job_channel(job.id), json.dumps(message)
         if job_event.type in TERMINAL:
-            yield job_end_channel(job.id), message
+            yield job_end_channel(job.id), json.dumps({**message, "state": ending_state(job)})
 
 
 def event_message(job_event: JobEvent, job: Job) -> dict:

@@ -30,7 +30,7 @@ from core.jobspec import JobSpec
 from core.net.guard import WebhookAddressError, check_url_syntax
 from core.settings import get_settings
 from db import jobs as job_queries
-from db.job_resource import job_resource, refresh_job_state
+from db.job_resource import apply_ending_state, job_resource, refresh_job_state
 from db.models import Job, JobEvent, User
 from db.unit_of_work import commit_async
 from tasks.registry import enabled_kinds
@@ -257,7 +257,8 @@ async def _wait_on_events(
     job: Job,
     deadline: float,
 ) -> Job:
-    """Live events carry the job's status, so the row is read again when one says the job ended;
+    """Live events carry the job's status, and the ending one the job's state as it ended: the row
+    is read again only when an ending event comes without that state (an older worker);
     when the hub may have lost a message; every WAIT_SAFETY_REREAD_S regardless; and, with Redis
     down and no live events at all, every half WAIT_POLL_INTERVAL_S. Each read is one autocommit
     round trip outside the request's session, which holds no transaction by then (a refresh and
@@ -275,7 +276,7 @@ async def _wait_on_events(
                 interruptions, last_read = hub.interruptions, time.monotonic()
                 await refresh_job_state(job)
             continue
-        if event.get("status") in TERMINAL:
+        if event.get("status") in TERMINAL and not apply_ending_state(job, event.get("state")):
             await refresh_job_state(job)
     if job.status not in TERMINAL and events is not None:
         await refresh_job_state(job)  # the wait ran out: answer with the job as it is now

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from core.channels import job_channel, job_end_channel
 from db import jobs as job_queries
+from db.job_resource import apply_ending_state, job_resource
 from db.models import Job
 from db.session import sync_session_factory
 from db.system import ensure_system_user
@@ -79,10 +80,19 @@ def test_commit_publishes_the_transaction_s_events_after_the_rows_are_committed(
     events = [json.loads(message["data"]) for message in messages if message]
     assert [event["type"] for event in events] == ["started", "failed"]
     assert all(isinstance(event["id"], int) for event in events)  # the committed rows' ids
-    # A request waiting for the job hears only how it ended, and the same message.
-    assert [json.loads(message["data"]) for message in end_messages if message] == events[1:]
+    # A request waiting for the job hears only how it ended: the same message, with the job's state
+    # as it ended, which gives the waiter what reading the row again would.
+    ending = [json.loads(message["data"]) for message in end_messages if message]
+    assert [{k: v for k, v in message.items() if k != "state"} for message in ending] == events[1:]
     with sync_session_factory()() as session:
-        assert session.execute(select(Job.status).where(Job.id == job_id)).scalar_one() == "failed"
+        row = session.execute(select(Job).where(Job.id == job_id)).scalar_one()
+        assert row.status == "failed"
+        answered = Job(
+            id=row.id, kind=row.kind, input=row.input, created_at=row.created_at, session_id=row.session_id
+        )
+        assert apply_ending_state(answered, ending[0]["state"])
+        assert job_resource(answered) == job_resource(row)
+    assert not apply_ending_state(Job(id=job_id), {"status": "failed"})  # an older worker's message
     # Each transition wrote its event in the same statement: the rows hold what was published.
     recorded = on_the_stack.sql("SELECT id, type, data FROM job_events WHERE job_id = %s ORDER BY id", job_id)
     assert [(row[0], row[1], row[2]) for row in recorded] == [
