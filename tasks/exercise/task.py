@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 
+from core.exercises.reference_leaks import hints_without_reference
 from core.exercises.rules import (
     AuthoredDraft,
     ExerciseDraft,
@@ -191,6 +192,15 @@ def _publish_authored(ctx: JobContext, payload: ExerciseInput) -> ExerciseOutput
     )
 
 
+def _hints_that_keep_the_answer(draft: ExerciseDraft) -> list[str]:
+    """A model's hints without a sentence that names its answer (the learner sees hints with the
+    question). What the learner already has is the question and the options it is shown with."""
+    if not draft.answer:
+        return draft.hints  # coding: the answer is code that passes the tests, not words to name
+    shown = [draft.prompt, *(c for c in draft.choices if c.strip() != draft.answer.strip())]
+    return hints_without_reference(draft.hints, draft.answer, known="\n".join(shown))
+
+
 def _publish(
     ctx: JobContext,
     payload: ExerciseInput,
@@ -226,7 +236,7 @@ def _publish(
             else None,
             starter_code=draft.starter_code if payload.exercise_type == "coding" else None,
             visible_tests=visible_tests(draft),
-            hints=draft.hints,
+            hints=draft.hints if authored else _hints_that_keep_the_answer(draft),
             cited_chunk_ids=list(dict.fromkeys(draft.cited_chunk_ids)),
             grounded=grounded,
             key=key_of(draft),

@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 from rapidfuzz import fuzz
 
 from core.claims import disagreement
+from core.exercises.reference_leaks import hints_without_reference, without_reference
 from core.exercises.rules import exact_grade, normalized
 from core.progress.learner_model import CORRECT_AT, bkt_parameters
 from db import progress
 from db.models import Exercise, Submission
 from db.unit_of_work import unit_of_work
-from tasks.grade.reference_leaks import without_reference
 from tasks.grade.spec import SPEC, GradeInput, GradeOutput, JudgeAnswer, MasteryChange, TestSummary
 from workers.code_tests import TestRun, run_tests
 from workers.errors import JobFailure, NextStage
@@ -176,6 +176,15 @@ def _code_feedback(run: TestRun) -> str:
     return " ".join(part for part in parts if part)
 
 
+def _stored_hint(exercise: Exercise, submission: Submission) -> str:
+    """The exercise's first hint, for a grade whose own hint was empty or removed, unless it names
+    the answer (an exercise stored before its hints were checked, or an author's slip)."""
+    reference = exercise.key.get("answer") or ""
+    known = f"{exercise.prompt}\n{submission.answer}"
+    kept = hints_without_reference(exercise.hints or [], reference, known=known)
+    return kept[0] if kept else ""
+
+
 def _record(
     submission: Submission,
     exercise: Exercise,
@@ -215,7 +224,7 @@ def _record(
             correct=score >= CORRECT_AT,
             feedback=feedback,
             mistakes=mistakes or [],
-            hint_for_next_try=hint or (exercise.hints[0] if exercise.hints and score < CORRECT_AT else ""),
+            hint_for_next_try=hint or (_stored_hint(exercise, submission) if score < CORRECT_AT else ""),
             graded_by=graded_by,  # type: ignore[arg-type]
             tests=tests,
             limit=limit,

@@ -191,6 +191,61 @@ def test_model_feedback_never_names_a_short_reference(
     assert output["mistakes"] == ["Ribosomes build proteins."] and output["hint_for_next_try"] == ""
 
 
+def test_a_generated_exercise_never_hints_at_its_answer(client: ApiClient, fake_ollama: FakeOllama):
+    topic = f"cell organelles {uuid.uuid4().hex[:8]}"
+    hints = [
+        "The mitochondria, of course.",
+        "Think about energy. Mitochondrial DNA is a clue.",
+        "Where is ATP made?",
+    ]
+    fake_ollama.script(
+        topic,
+        json.dumps(
+            {
+                "prompt": "Which organelle is the powerhouse of the cell?",
+                "skills": ["biology"],
+                "difficulty": None,
+                "choices": [],
+                "answer": "Mitochondria",
+                "rubric": "names the organelle",
+                "starter_code": None,
+                "solution_code": None,
+                "tests": [],
+                "hints": hints,
+                "cited_chunk_ids": [],
+            }
+        ),
+    )
+    response = client.post("/api/learning/exercises", json={"exercise_type": "qa", "topic": topic})
+    job = wait_job(client, response.json()["id"])
+    assert job["status"] == "succeeded", job["error"]
+    assert job["output"]["hints"] == ["Think about energy.", "Where is ATP made?"]
+    shown = client.get(f"/api/learning/exercises/{job['output']['exercise_id']}").json()
+    assert "mitochondri" not in json.dumps(shown).lower(), shown
+
+
+def test_a_grade_falls_back_only_to_a_stored_hint_that_keeps_the_answer(
+    admin_client: ApiClient, client: ApiClient, fake_ollama: FakeOllama
+):
+    # An author's hints are published as written; the grade still never passes one that names
+    # the answer to a learner in place of the judge's removed hint.
+    response = admin_client.post(
+        "/v1/admin/exercises",
+        json={
+            "exercise_type": "qa",
+            "prompt": "Which organelle makes most of the cell's ATP?",
+            "answer": "Mitochondria",
+            "hints": ["Mitochondria, obviously.", "It has its own DNA."],
+        },
+    )
+    exercise_id = wait_job(admin_client, response.json()["id"])["output"]["exercise_id"]
+    marker = f"golgi-{uuid.uuid4().hex[:8]}"
+    verdict = {"score": 0.0, "correct": False, "feedback": "No.", "mistakes": [], "hint_for_next_try": ""}
+    fake_ollama.script(marker, json.dumps({**verdict, "hint_for_next_try": "Say mitochondria."}))
+    output = submit(client, exercise_id, f"Golgi {marker}")["output"]
+    assert output["graded_by"] == "model" and output["hint_for_next_try"] == "It has its own DNA.", output
+
+
 @pytest.mark.parametrize(
     ("reference", "answer"),
     [

@@ -1,9 +1,12 @@
 """Feedback that never names the reference answer: what the model writes to a learner (feedback,
-mistakes, a hint) loses every sentence that gives the answer away, whatever its length.
+mistakes, a hint, an exercise's hints) loses every sentence that gives the answer away, whatever
+its length. The grade kind checks the judge's words with it, the exercise kind a generated
+exercise's hints.
 
 The model is told not to quote the reference; this is the check in code. It works on words, not
 on resemblance: a reference's *telling words* are its words that are not small function words and
-that the learner already had (in the question or in their own answer); words match whatever their
+that the learner did not already have (in the question, in the options shown beside it, or in
+their own answer); words match whatever their
 case or inflection ("Mitochondria" is named by "the mitochondrion"). A sentence is dropped when it
 holds a telling word of a short reference (three telling words or fewer: every one of them is the
 answer), or two of a longer one's (one shared word is a topic, two are the answer).
@@ -95,3 +98,8 @@ def without_reference(text: str, reference: str, *, known: str = "") -> str:
     telling = telling_words(reference, known=known)
     sentences = [s for s in _SENTENCE_END.split(text.strip()) if s.strip()]
     return " ".join(s for s in sentences if not names_reference(s, telling))
+
+
+def hints_without_reference(hints: list[str], reference: str, *, known: str = "") -> list[str]:
+    """Each hint minus its sentences that name `reference`; a hint left empty is dropped."""
+    return [kept for hint in hints if (kept := without_reference(hint, reference, known=known))]
