@@ -3,3 +3,4 @@ versions, cursors) is bounded by the column it ends up compared with, so an over
 never a database error."""
 
 MAX_BIGINT = 2**63 - 1
+MAX_INTEGER = 2**31 - 1  # an `integer` column: instructions' and profile revisions' version numbers

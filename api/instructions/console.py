@@ -18,6 +18,7 @@ from api.errors import ProblemError
 from api.instructions import service as instructions_service
 from api.instructions.schemas import InstructionCreate, InstructionRead
 from api.shared import SessionDep
+from core.sql_limits import MAX_INTEGER
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 NAV = NavEntry("Instructions", "/admin/instructions")
@@ -97,7 +98,7 @@ async def history(
 @router.post("/admin/instructions/{kind}/active")
 async def move_active(kind: str, session: SessionDep, form: AdminForm) -> Response:
     version, expected = form.text("version"), form.text("expected")
-    if not version.isdigit():
+    if not version.isdigit() or not 1 <= int(version) <= MAX_INTEGER:
         raise ProblemError(422, "validation_error", "choose a version to make active")
     await instructions_service.move_active(
         session,

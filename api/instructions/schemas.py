@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.sql_limits import MAX_BIGINT
+from core.sql_limits import MAX_INTEGER
 from tasks.registry import instructed_kinds
 
 InstructedKind = Literal[instructed_kinds()]  # type: ignore[valid-type]
@@ -52,4 +52,4 @@ class InstructionKinds(BaseModel):
 class ActiveMove(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(ge=1, le=MAX_BIGINT)
+    version: int = Field(ge=1, le=MAX_INTEGER)

@@ -28,6 +28,7 @@ from api.profiles.schemas import (
     RevisionList,
 )
 from api.shared import CurrentUser, SessionDep, Upload, require_admin
+from core.sql_limits import MAX_INTEGER
 
 router = APIRouter(prefix="/api/profiles", tags=["profiles"])
 
@@ -107,7 +108,7 @@ async def list_my_revisions(session: SessionDep, user: CurrentUser) -> RevisionL
 
 @router.post("/me/revisions/{number}/restore", response_model=ProfileRead, responses=problems(404))
 async def restore_my_revision(
-    number: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    number: Annotated[int, Path(ge=1, le=MAX_INTEGER)],
     session: SessionDep,
     user: CurrentUser,
     response: Response,

@@ -196,3 +196,14 @@ def test_moving_a_label_another_admin_moved_meanwhile_is_refused(
     assert admin.get(f"/v1/admin/instructions/{kind}").json()["active_version"] == active
     diff = console.get(f"/admin/instructions/{kind}", params={"a": active, "b": 99999})
     assert diff.status_code == 404
+
+
+def test_a_label_moved_to_a_version_past_its_column_is_refused_not_a_server_error(
+    console: httpx.Client, admin: ApiClient
+) -> None:
+    kind = "grade"
+    active = admin.get(f"/v1/admin/instructions/{kind}").json()["active_version"]
+    for version in (str(2**31), "0"):
+        response = post(console, f"/admin/instructions/{kind}/active", version=version, expected=str(active))
+        assert response.status_code == 422, response.text
+    assert admin.get(f"/v1/admin/instructions/{kind}").json()["active_version"] == active
