@@ -77,7 +77,7 @@ class Submission(Base):
     __table_args__ = (
         UniqueConstraint("exercise_id", "user_id", "attempt", name="uq_submissions_attempt"),
         Index("ix_submissions_user", "user_id"),
-        # The reconciler's: submissions still being graded (db/submissions.py).
+        # The reconciler's: submissions still being graded (db/exercises.py).
         Index("ix_submissions_grading", "created_at", postgresql_where=text("status = 'grading'")),
     )
     __mapper_args__ = {"eager_defaults": True}
