@@ -41,6 +41,11 @@ FORGERIES = {
         "import os, sys\nfor i in range(5):\n"
         "    os.write(int(sys.argv[1]), (repr((i, 'passed')) + '\\n').encode())\n"
     ),
+    # Reports an odd shape used to fail the grade job (internal_error) and leave the submission grading.
+    "reports a test whose name is a list": (
+        "import os, sys\nos.write(int(sys.argv[1]), (repr((['adds'], 'passed')) + '\\n').encode())\n"
+    ),
+    "reports a bare integer": "import os, sys\nos.write(int(sys.argv[1]), b'7\\n')\n",
     "replaces exec and eval": "import builtins\nbuiltins.exec = builtins.eval = lambda *a, **k: True\n",
     "returns an object equal to anything": (
         "class Yes(int):\n    def __eq__(self, other): return True\n    def __repr__(self): return '5'\n"
