@@ -34,6 +34,7 @@ from api.resources import routes as resources
 from api.search import routes as search
 from api.sources import routes as sources
 from api.stats import routes as stats
+from api.user_cache import following_user_changes
 from api.webhooks import routes as webhooks
 from core import __version__, log_redaction
 from core.redis_clients import get_async_redis
@@ -47,7 +48,9 @@ COOKIE_AUTH_PREFIX = "/auth/cookie"
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.event_hub = JobEventHub(get_async_redis())
-    yield
+    settings = get_settings()
+    async with following_user_changes(settings.database_url, ttl_s=settings.user_cache_seconds):
+        yield
     await dispatch_stamps.drain()
     await app.state.event_hub.close()
     await get_async_redis().aclose()

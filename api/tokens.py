@@ -5,6 +5,8 @@ them, so a token minted without an expiry is refused. Logging out records the `j
 `revoked_tokens` until the token would have expired; every request checks it in the same query
 that loads the user (db/users.py), so a revoked token is 401 everywhere at once, and a revocation
 survives a Redis restart (it lives in PostgreSQL). Retention deletes revocations once expired.
+The user a token names is kept by each API process between requests (api/user_cache.py), and
+dropped the moment its account changes or the token is revoked.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from fastapi_users.jwt import generate_jwt
 from fastapi_users.manager import BaseUserManager
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.user_cache import USERS
 from core.settings import get_settings
 from db import users
 from db.models import User
@@ -78,10 +81,18 @@ class RevocableJWTStrategy(JWTStrategy[User, uuid.UUID]):
         except (jwt.PyJWTError, exceptions.InvalidID):
             return None
         # Tokens from before `iat` was written count as issued at the epoch: refused only by a reset.
-        issued_at = datetime.fromtimestamp(float(claims.get("iat", 0)), tz=UTC)
-        return await users.token_owner(
-            self.session, user_id=user_id, jti=str(claims["jti"]), issued_at=issued_at
+        issued = float(claims.get("iat", 0))
+        key = (user_id, str(claims["jti"]), issued)
+        cached = USERS.get(key)
+        if cached is not None:  # api/user_cache.py: dropped the moment the account changes
+            return await self.session.merge(cached, load=False)
+        generation = USERS.generation
+        user = await users.token_owner(
+            self.session, user_id=user_id, jti=key[1], issued_at=datetime.fromtimestamp(issued, tz=UTC)
         )
+        if user is not None:
+            USERS.put(key, user, generation)
+        return user
 
     async def write_token(self, user: User) -> str:
         # `iat` to the microsecond: a token issued right after a sessions reset must still count as after it.
@@ -98,6 +109,7 @@ class RevocableJWTStrategy(JWTStrategy[User, uuid.UUID]):
         expires_at = datetime.fromtimestamp(int(claims["exp"]), tz=UTC)
         await users.revoke_token(self.session, jti=str(claims["jti"]), user_id=user.id, expires_at=expires_at)
         await commit_async(self.session)
+        USERS.forget(user.id)  # here at once; the other API processes when PostgreSQL announces it
 
 
 async def get_token_strategy(

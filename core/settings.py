@@ -64,6 +64,9 @@ class Settings(BaseSettings):
 
     secret_key: str = Field("changethis", alias="SECRET_KEY")
     access_token_lifetime_seconds: int = Field(3600, alias="MENTORQ_TOKEN_LIFETIME_SECONDS")
+    # An API process keeps the user behind a token this long (api/user_cache.py), and drops it the
+    # moment PostgreSQL announces a change to the account or a logout; 0 reads it on every request.
+    user_cache_seconds: float = Field(60.0, ge=0, le=3600, alias="MENTORQ_USER_CACHE_SECONDS")
     # GitHub sign-in is on only when both are set (an OAuth app's credentials). The URLs move it
     # to GitHub Enterprise (or to the tests' fake); the redirect URL defaults to the API's callback.
     github_client_id: str | None = Field(None, alias="GITHUB_CLIENT_ID")

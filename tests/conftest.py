@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -96,8 +97,20 @@ def client(stack: Stack) -> Iterator[ApiClient]:
         yield api
 
 
+def announced(check: Callable[[], bool], seconds: float = 5.0) -> bool:
+    """Whether `check` comes true within `seconds`: an account changed behind the API's back takes
+    effect when PostgreSQL's announcement reaches the API (api/user_cache.py), milliseconds later."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def make_admin(stack: Stack, client: ApiClient) -> ApiClient:
     stack.sql("UPDATE users SET is_superuser = true WHERE email = %s", client.email)
+    assert announced(lambda: client.get("/users/me").json()["is_superuser"])
     return client
 
 

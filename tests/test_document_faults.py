@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from db.embeddings import ensure_model_index, index_name
 from db.session import sqlalchemy_url
-from tests.conftest import ApiClient
+from tests.conftest import ApiClient, make_admin
 from tests.documents.test_api import ingest, upload, wait_document
 from tests.support.stack import Stack, wait_until
 
@@ -90,7 +90,7 @@ def test_reembedding_switches_models_without_an_outage(stack: Stack, client: Api
         b"# Spacing\n\nSpread reviews out over days.\n\n## Sleep\n\nSleep consolidates memory.",
     )
     ingest(client, "lessons.md", big_markdown(40))  # enough chunks that re-embedding takes several beats
-    stack.sql("UPDATE users SET is_superuser = true WHERE email = %s", client.email)
+    make_admin(stack, client)
     status = client.get("/v1/admin/embeddings").json()
     assert status["active_model"] == OLD_MODEL and not status["reembedding"]
     total = status["searchable_chunks"]

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.errors import ProblemError, field_path
 from api.jobs.event_hub import JobEventHub
 from api.jobs.schemas import JobCreate, JobList, JobRead
-from api.quotas import check_job_quota, check_priority
+from api.quotas import check_priority, job_cap, refuse_over_quota
 from api.shared import decode_cursor, encode_cursor, get_or_404
 from core.job_status import TERMINAL
 from core.jobspec import JobSpec
@@ -118,10 +118,10 @@ async def submit_job(
                 )
             return existing, False
 
-    await check_job_quota(session, user=owner)
-    job = job_queries.create_job(
+    job = await job_queries.submit_job_within_quota(
         session,
         kind,
+        cap=job_cap(owner),
         job_id=job_id,
         input=normalized_input,
         owner_id=owner.id,
@@ -131,6 +131,8 @@ async def submit_job(
         webhook_url=str(request.webhook) if request.webhook else None,
         webhook_events=request.webhook_events_filter or (["completed"] if request.webhook else None),
     )
+    if job is None:
+        raise await refuse_over_quota(session, user=owner)
     await commit_async(session)
     return job, True
 

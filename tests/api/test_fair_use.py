@@ -13,7 +13,7 @@ import jwt
 import pytest
 
 from tests.api.test_errors import assert_problem
-from tests.conftest import ApiClient, register
+from tests.conftest import ApiClient, make_admin, register
 from tests.support.receiver import Receiver
 from tests.support.stack import Stack, wait_until
 
@@ -136,7 +136,7 @@ def test_users_may_not_take_the_admins_priorities(fair_client: ApiClient, stack:
         fair_client.post("/v1/jobs", json={"kind": "debug.sleep", "input": {}, "priority": 5}).status_code
         == 202
     )
-    stack.sql("UPDATE users SET is_superuser = true WHERE email = %s", fair_client.email)
+    make_admin(stack, fair_client)
     assert (
         fair_client.post("/v1/jobs", json={"kind": "debug.sleep", "input": {}, "priority": 9}).status_code
         == 202

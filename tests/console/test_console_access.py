@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.conftest import ApiClient, make_admin, register
+from tests.conftest import ApiClient, announced, make_admin, register
 from tests.console.support import (
     PASSWORD,
     browser,
@@ -184,7 +184,7 @@ def test_an_admin_deactivated_mid_session_is_signed_out(stack: Stack) -> None:
         with closing(response.client) as client:
             assert client.get("/admin").status_code == 200
             stack.sql("UPDATE users SET is_active = false WHERE email = %s", account.email)
-            assert client.get("/admin").status_code == 303
+            assert announced(lambda: client.get("/admin").status_code == 303)
 
 
 def test_an_admin_gets_every_page_or_a_404_page_for_an_unknown_id(stack: Stack, admin_browser) -> None:

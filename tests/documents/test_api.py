@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ApiClient
+from tests.conftest import ApiClient, make_admin
 from tests.support.stack import Stack, wait_until
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "knowledge"
@@ -223,7 +223,7 @@ def test_shared_collections_are_read_by_all_and_written_by_admins(
         client.post("/v1/collections", json={"name": "library", "shared": True}).json()["code"]
         == "admin_only"
     )
-    stack.sql("UPDATE users SET is_superuser = true WHERE email = %s", client.email)
+    make_admin(stack, client)
     created = client.post("/v1/collections", json={"name": "library-x", "shared": True})
     assert created.status_code == 201 and created.json()["shared"] is True
     shared = ingest(
