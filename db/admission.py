@@ -15,10 +15,12 @@ changed setting), so a held job never waits for ever.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from sqlalchemy import false, func, select, text, update
+from sqlalchemy import Integer, Select, bindparam, false, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -109,23 +111,39 @@ async def admit(
     return [dispatch for dispatch in dispatches if dispatch.job_id not in set(held)]
 
 
+@functools.cache
+def _held_jobs() -> Select[Any]:
+    """The user's held jobs, next first (built once: it runs on every finish in the lane)."""
+    return (
+        select(Job.id, Job.kind, Job.stage, Job.priority)
+        .where(
+            Job.owner_id == bindparam("p_owner", type_=Job.owner_id.type),
+            Job.held.is_(True),
+            Job.status == JobStatus.queued.value,
+        )
+        .order_by(Job.priority.desc(), Job.created_at)
+        .limit(bindparam("p_limit", type_=Integer))
+    )
+
+
+@functools.cache
+def _in_lane_of_owner() -> Select[Any]:
+    return _in_lane(bindparam("p_owner", type_=Job.owner_id.type))  # type: ignore[arg-type]
+
+
 def release_held(session: Session, *, owner_id: uuid.UUID, route_of: RouteOf) -> int:
     """Send the user's next held jobs, as many as the user has room for; how many went.
 
     Call it in the transaction that ends (or moves out of the lane) one of the user's jobs: the
     held jobs go once it commits."""
-    session.execute(_LOCK, {"owner": str(owner_id)})
     cap = get_settings().llm_slots_per_user
+    if cap:  # without a cap nothing is counted, so nothing can race a submit's count
+        session.execute(_LOCK, {"owner": str(owner_id)})
     # The held jobs first: most users have none, and then the count of the lane is not needed
     # (two statements on every finish in the lane, where there were three).
-    rows = session.execute(
-        select(Job.id, Job.kind, Job.stage, Job.priority)
-        .where(Job.owner_id == owner_id, Job.held.is_(True), Job.status == JobStatus.queued.value)
-        .order_by(Job.priority.desc(), Job.created_at)
-        .limit(cap or None)
-    ).all()
+    rows = session.execute(_held_jobs(), {"p_owner": owner_id, "p_limit": cap or None}).all()
     if rows and cap:
-        rows = rows[: max(0, cap - session.execute(_in_lane(owner_id)).scalar_one())]
+        rows = rows[: max(0, cap - session.execute(_in_lane_of_owner(), {"p_owner": owner_id}).scalar_one())]
     if not rows:
         return 0
     session.execute(
