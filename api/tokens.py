@@ -2,11 +2,11 @@
 
 A token carries `sub` (the user), `aud`, `exp`, `iat` and a random `jti`. Reading one requires all of
 them, so a token minted without an expiry is refused. Logging out records the `jti` in
-`revoked_tokens` until the token would have expired; every request checks it in the same query
-that loads the user (db/users.py), so a revoked token is 401 everywhere at once, and a revocation
-survives a Redis restart (it lives in PostgreSQL). Retention deletes revocations once expired.
-The user a token names is kept by each API process between requests (api/user_cache.py), and
-dropped the moment its account changes or the token is revoked.
+`revoked_tokens` until the token would have expired; the query that loads a token's user checks
+it (db/users.py), and a revocation survives a Redis restart (it lives in PostgreSQL). Retention
+deletes revocations once expired. Each API process keeps a token's user between requests
+(api/user_cache.py) and drops it when the token is revoked or the account changes: at once in the
+process that logged it out, when PostgreSQL's announcement arrives in the others.
 """
 
 from __future__ import annotations
