@@ -162,6 +162,46 @@ def _with_event(source: Any, data: ColumnElement[Any] | Callable[[CTE], ColumnEl
     )
 
 
+def _with_output_then_event(source: Any) -> Any:
+    """`_with_event`, with the job's last streamed output recorded first, in the same statement: an
+    `output` event (`p_streamed`) and then the transition's event. The second INSERT reads the
+    first's RETURNING row, so the output's id is drawn first and the timeline keeps its order."""
+    job_row = source.cte("job_row")
+    columns = ["job_id", "type", "data"]
+    streamed = (
+        insert(JobEvent)
+        .from_select(
+            columns, select(job_row.c.id, literal_column("'output'"), bindparam("p_streamed", type_=JSONB))
+        )
+        .returning(JobEvent.id, JobEvent.created_at, JobEvent.data)
+        .cte("streamed")
+    )
+    recorded = (
+        insert(JobEvent)
+        .from_select(
+            columns,
+            select(job_row.c.id, _EVENT_TYPE, _EVENT_DATA).select_from(job_row.join(streamed, true())),
+        )
+        .returning(JobEvent.id, JobEvent.created_at, JobEvent.data)
+        .cte("recorded")
+    )
+    return (
+        select(
+            aliased(Job, job_row),
+            streamed.c.id,
+            streamed.c.created_at,
+            streamed.c.data,
+            recorded.c.id,
+            recorded.c.created_at,
+            recorded.c.data,
+        )
+        .select_from(job_row)
+        .join(streamed, true())
+        .join(recorded, true())
+        .execution_options(populate_existing=True)
+    )
+
+
 def _move(*conditions: Any, **values: Any) -> Any:
     """A worker's transition as plain Core on the table: the SELECT around it maps the row it
     returns back to a Job, so the ORM's UPDATE machinery has nothing to add."""
@@ -197,19 +237,18 @@ def _statement(name: str) -> Any:
         return _with_event(_move(Job.id == _JOB_ID, running, progress=_EVENT_DATA, heartbeat_at=func.now()))
     if name == "running":  # an event of a running job that changes nothing on its row (output)
         return _with_event(select(Job).where(Job.id == _JOB_ID, running))
-    if name == "finish":
-        return _with_event(
-            _move(
-                Job.id == _JOB_ID,
-                running,
-                status=JobStatus.succeeded.value,
-                output=bindparam("p_output", type_=JSONB),
-                error=None,
-                progress={"stage": "done", "fraction": 1.0, "message": None},
-                completed_at=func.now(),
-                **_ANSWERED,
-            )
+    if name in ("finish", "finish_streamed"):
+        finish = _move(
+            Job.id == _JOB_ID,
+            running,
+            status=JobStatus.succeeded.value,
+            output=bindparam("p_output", type_=JSONB),
+            error=None,
+            progress={"stage": "done", "fraction": 1.0, "message": None},
+            completed_at=func.now(),
+            **_ANSWERED,
         )
+        return _with_event(finish) if name == "finish" else _with_output_then_event(finish)
     if name == "fail":
         return _with_event(
             _move(
@@ -275,52 +314,70 @@ def create_job(
     loads the server defaults (created_at). The `queued` event is not sent live: nobody can be
     listening to a job that did not exist (a waiting submitter already has it in hand)."""
     job = Job(
-        id=job_id or uuid.uuid4(),
-        kind=spec.name,
-        owner_id=owner_id,
-        session_id=session_id,
-        status=JobStatus.queued.value,
-        input=input,
-        attempts=0,
-        max_attempts=spec.max_attempts,
-        queue=spec.queue,
-        priority=priority,
-        idempotency_key=idempotency_key,
-        request_fingerprint=request_fingerprint,
-        webhook_url=webhook_url,
-        webhook_events=webhook_events,
+        **_queued(
+            spec,
+            job_id=job_id,
+            input=input,
+            owner_id=owner_id,
+            session_id=session_id,
+            priority=priority,
+            idempotency_key=idempotency_key,
+            request_fingerprint=request_fingerprint,
+            webhook_url=webhook_url,
+            webhook_events=webhook_events,
+        )
     )
     session.add(job)
     _record_event(session, job, "queued", None, live=False)
+    _dispatch_new(session, spec, job)
+    return job
+
+
+def _queued(spec: JobSpec, *, job_id: uuid.UUID | None, **columns: Any) -> dict[str, Any]:
+    """A new job's columns: queued, no attempt yet, the kind's queue and attempts."""
+    return {
+        "id": job_id or uuid.uuid4(),
+        "kind": spec.name,
+        "status": JobStatus.queued.value,
+        "attempts": 0,
+        "max_attempts": spec.max_attempts,
+        "queue": spec.queue,
+        "held": False,
+        **columns,
+    }
+
+
+def _dispatch_new(session: Session | AsyncSession, spec: JobSpec, job: Job) -> None:
+    """Send a new job's first message once the transaction commits (held past its owner's cap)."""
     dispatch_job(
         session,
         job_id=job.id,
         route=spec.route(),
-        priority=priority,
-        admit_owner=_admitted(spec.queue, owner_id),
+        priority=job.priority,
+        admit_owner=_admitted(spec.queue, job.owner_id),
     )
-    return job
 
 
 # A job submitted through the API (POST /v1/jobs) is written by one statement built once: its row,
 # inserted only while its owner holds fewer active jobs than the cap (the quota, counted in the
 # same statement), and its `queued` event from the row it gave. No row: the owner is at the cap.
-_SUBMITTED = {
-    "id": Job.id,
-    "kind": Job.kind,
-    "owner_id": Job.owner_id,
-    "status": Job.status,
-    "input": Job.input,
-    "attempts": Job.attempts,
-    "max_attempts": Job.max_attempts,
-    "queue": Job.queue,
-    "priority": Job.priority,
-    "idempotency_key": Job.idempotency_key,
-    "request_fingerprint": Job.request_fingerprint,
-    "webhook_url": Job.webhook_url,
-    "webhook_events": Job.webhook_events,
-    "held": Job.held,
-}
+_SUBMITTED = (
+    "id",
+    "kind",
+    "owner_id",
+    "session_id",
+    "status",
+    "input",
+    "attempts",
+    "max_attempts",
+    "queue",
+    "priority",
+    "idempotency_key",
+    "request_fingerprint",
+    "webhook_url",
+    "webhook_events",
+    "held",
+)
 
 
 @functools.cache
@@ -331,7 +388,7 @@ def _submit_statement() -> Any:
         .where(Job.owner_id == bindparam("p_owner_id", type_=Job.owner_id.type), Job.status.in_(ACTIVE))
         .scalar_subquery()
     )
-    row = select(*(bindparam(f"p_{name}", type_=column.type) for name, column in _SUBMITTED.items())).where(
+    row = select(*(bindparam(f"p_{name}", type_=JOBS.c[name].type) for name in _SUBMITTED)).where(
         active < bindparam("p_cap", type_=Integer)
     )
     return _with_event(insert(JOBS).from_select(list(_SUBMITTED), row).returning(*JOBS.c))
@@ -355,45 +412,26 @@ async def submit_job_within_quota(
     already has `cap` queued or running jobs (None: no cap). The quota is counted by the statement
     that inserts (a count and an insert were two round trips); as before, two submits at the same
     instant at the cap's edge can both pass, since neither sees the other's uncommitted row."""
-    values = {
-        "id": job_id or uuid.uuid4(),
-        "kind": spec.name,
-        "owner_id": owner_id,
-        "status": JobStatus.queued.value,
-        "input": input,
-        "attempts": 0,
-        "max_attempts": spec.max_attempts,
-        "queue": spec.queue,
-        "priority": priority,
-        "idempotency_key": idempotency_key,
-        "request_fingerprint": request_fingerprint,
-        "webhook_url": webhook_url,
-        "webhook_events": webhook_events,
-        "held": False,
-    }
-    params = {f"p_{name}": value for name, value in values.items()}
-    row = (
-        await session.execute(
-            _submit_statement(),
-            {
-                **params,
-                "p_cap": MAX_INTEGER if cap is None else cap,
-                "p_event_type": "queued",
-                "p_event_data": None,
-            },
-        )
-    ).one_or_none()
+    values = _queued(
+        spec,
+        job_id=job_id,
+        input=input,
+        owner_id=owner_id,
+        session_id=None,
+        priority=priority,
+        idempotency_key=idempotency_key,
+        request_fingerprint=request_fingerprint,
+        webhook_url=webhook_url,
+        webhook_events=webhook_events,
+    )
+    params = {f"p_{name}": values[name] for name in _SUBMITTED}
+    params |= {"p_cap": MAX_INTEGER if cap is None else cap, "p_event_type": "queued", "p_event_data": None}
+    row = (await session.execute(_submit_statement(), params)).one_or_none()
     if row is None:
         return None
     job = row[0]
     # The `queued` event is not sent live (nobody can be listening yet) and asks for no webhook.
-    dispatch_job(
-        session,
-        job_id=job.id,
-        route=spec.route(),
-        priority=priority,
-        admit_owner=_admitted(spec.queue, owner_id),
-    )
+    _dispatch_new(session, spec, job)
     return job
 
 
@@ -610,16 +648,37 @@ def finish_job(
     job_id: uuid.UUID,
     output: dict[str, Any],
     answered_by: tuple[str, str] | None = None,
+    streamed: str | None = None,
 ) -> Job | None:
-    """running -> succeeded with the output (and the provider and model that answered it)."""
-    return _step(
+    """running -> succeeded with the output (and the provider and model that answered it). With
+    `streamed`, the output still unrecorded is its `output` event, written by the same statement
+    (a quick job nobody follows pays one statement for both): only for a job whose webhook did not
+    ask for output, since that event's webhook would describe the job as already succeeded."""
+    params = {"p_output": output, **_answered_params(answered_by)}
+    if streamed is None:
+        return _step(session, "finish", job_id=job_id, event_type="succeeded", **params)
+    row = session.execute(
+        _statement("finish_streamed"),
+        {
+            "p_job": job_id,
+            "p_event_type": "succeeded",
+            "p_event_data": None,
+            "p_streamed": {"delta": streamed},
+            **params,
+        },
+    ).one_or_none()
+    if row is None:
+        return None
+    job, output_id, output_at, output_data, event_id, created_at, data = row
+    _announce(
         session,
-        "finish",
-        job_id=job_id,
-        event_type="succeeded",
-        p_output=output,
-        **_answered_params(answered_by),
+        job,
+        JobEvent(id=output_id, job_id=job.id, type="output", data=output_data, created_at=output_at),
     )
+    _announce(
+        session, job, JobEvent(id=event_id, job_id=job.id, type="succeeded", data=data, created_at=created_at)
+    )
+    return job
 
 
 def fail_job(

@@ -10,7 +10,8 @@ webhook that asked for output): otherwise it waits like the others, so a job tha
 the interval records its output in its finishing transaction and pays for one transaction, not two.
 Whatever is still buffered when the job ends goes into the same transaction as its finish (or
 failure, or hand-off), so a fast job costs one transaction where it used to cost three, and
-events keep their order: a flush in flight commits before the final transaction begins.
+events keep their order: a flush in flight commits before the final transaction begins. Output
+buffered last goes into the finishing statement itself (db.jobs.finish_job's `streamed`).
 """
 
 from __future__ import annotations
@@ -128,12 +129,22 @@ class EventRecorder:
     # --- the end of the job --------------------------------------------------------------
 
     @contextlib.contextmanager
-    def final(self) -> Iterator[Callable[[Any], bool]]:
-        """Hold recording for the job's last transaction; yields `record_rest(session)`.
+    def final(self) -> Iterator[Callable[..., str | None]]:
+        """Hold recording for the job's last transaction; yields `record_rest(session)`, which records
+        what is buffered; with `keep_output=True` it leaves buffered output that comes last
+        unrecorded and returns it (the finishing statement records it), else None.
 
         Waits for a flush in flight, so its events commit before the final ones."""
         with self._record_lock:
-            yield lambda session: self.record(session, self._take())
+            yield self._record_rest
+
+    def _record_rest(self, session: Any, keep_output: bool = False) -> str | None:
+        entries = self._take()
+        kept = entries.pop()[1] if keep_output and entries and entries[-1][0] == "output" else None
+        self.record(session, entries)
+        if kept is not None:
+            self._last_output_flush = time.monotonic()
+        return kept
 
     def record(self, session: Any, entries: list[Entry]) -> bool:
         for kind, value in entries:

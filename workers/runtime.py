@@ -190,7 +190,7 @@ def run_job(
             output = body(ctx, payload)
         ctx.check_canceled()
         if isinstance(output, NextStage):
-            with _last_transaction(ctx) as session:
+            with _last_transaction(ctx) as (session, _):
                 job_queries.hand_off_job(
                     session,
                     job_id=job_id,
@@ -201,9 +201,16 @@ def run_job(
                 )
             return
         document = kind.output_model.model_validate(output).model_dump(mode="json", by_alias=True)
-        with _last_transaction(ctx) as session:
+        # The output still buffered goes into the finishing statement, unless an output webhook
+        # must describe the job as still running (db.jobs.finish_job).
+        fold = not (job.webhook_url and "output" in (job.webhook_events or []))
+        with _last_transaction(ctx, keep_output=fold) as (session, streamed):
             job_queries.finish_job(
-                session, job_id=job_id, output=document, answered_by=ctx.running.answered_by
+                session,
+                job_id=job_id,
+                output=document,
+                answered_by=ctx.running.answered_by,
+                streamed=streamed,
             )
     except JobCanceled:
         log.info("job %s canceled while running", job_id)
@@ -253,14 +260,16 @@ def followed_live(job: Job) -> bool:
 
 
 @contextlib.contextmanager
-def _last_transaction(ctx: JobContext) -> Iterator[Any]:
+def _last_transaction(ctx: JobContext, *, keep_output: bool = False) -> Iterator[tuple[Any, str | None]]:
     """The transaction that ends this delivery of the job, opening with whatever progress and
     output the watcher has not recorded yet (so events stay in order and a fast job pays once).
     A job that held one of its owner's slots in the LLM lane sends the owner's next held job in it.
-    The transition in it writes which provider and model answered (`ctx.running.answered_by`)."""
+    The transition in it writes which provider and model answered (`ctx.running.answered_by`).
+    Yields the session and, with `keep_output`, the buffered output left for the transition to
+    record in its own statement (None when there is none)."""
     with ctx.recorder.final() as record_rest, unit_of_work() as session:
-        record_rest(session)
-        yield session
+        streamed = record_rest(session, keep_output)
+        yield session, streamed
         if ctx.admitted_lane:
             admission.release_held(session, owner_id=ctx.owner_id, route_of=registered_route)
 
@@ -297,7 +306,7 @@ def _fail(ctx: JobContext, code: str, message: str, details: dict[str, Any] | No
     # The last net: the message reaches the job's owner (the job, its event stream, the console),
     # whatever exception it was made from, so no URL in it keeps its credentials and no secret shows.
     message = scrub(message)
-    with _last_transaction(ctx) as session:
+    with _last_transaction(ctx) as (session, _):
         job_queries.fail_job(
             session,
             job_id=ctx.job_id,
@@ -311,7 +320,7 @@ def _fail(ctx: JobContext, code: str, message: str, details: dict[str, Any] | No
 def _retry(ctx: JobContext, stage: str | None, reason: str, *, refund: bool = False) -> None:
     reason = scrub(reason)  # the `retried` event's reason is on the job's event stream too
     delay = unavailable_backoff_s(_job_age_s(ctx)) if refund else min(RETRY_BACKOFF_CAP_S, 2.0**ctx.attempt)
-    with _last_transaction(ctx) as session:
+    with _last_transaction(ctx) as (session, _):
         job_queries.requeue_job(
             session,
             job_id=ctx.job_id,

@@ -54,6 +54,25 @@ def test_replay_of_a_finished_job_then_done(client: ApiClient) -> None:
     assert events[-1].event == "done" and events[-1].data["id"] == job["id"]
 
 
+def test_a_quick_chat_nobody_followed_replays_its_output_before_it_succeeded(
+    client: ApiClient, stack: Stack
+) -> None:
+    # Nobody listens while it runs, so its output is written by the statement that finishes it
+    # (db.jobs.finish_job's `streamed`): the timeline must still read output, then succeeded.
+    job = client.post(
+        "/v1/jobs", json={"kind": "chat", "input": {"prompt": "hi"}}, headers={"Prefer": "wait=30"}
+    ).json()
+    assert job["status"] == "succeeded"
+    events = read_stream(client, job["id"])
+    types = [e.data["type"] for e in events if e.event in ("status", "output")]
+    assert types[:2] == ["queued", "started"] and types[-1] == "succeeded" and "output" in types, types
+    assert types.index("output") < types.index("succeeded")
+    text = "".join(e.data["data"]["delta"] for e in events if e.event == "output")
+    assert text == job["output"]["text"]
+    rows = stack.sql("SELECT type FROM job_events WHERE job_id = %s ORDER BY id", job["id"])
+    assert [row[0] for row in rows][-2:] == ["output", "succeeded"]
+
+
 def test_a_finished_job_without_a_terminal_event_still_ends_with_done(
     client: ApiClient, stack: Stack
 ) -> None:

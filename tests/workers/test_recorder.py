@@ -160,3 +160,30 @@ def test_a_job_that_stopped_running_reports_false(monkeypatch) -> None:
     recorder, _ = new_recorder()
     recorder.add_output("x")
     assert recorder.flush(transaction) is False
+
+
+def test_the_finish_may_keep_the_last_output_for_its_own_statement(recorded) -> None:
+    """Output buffered last is handed back for the finishing statement; anything before it, and
+    output followed by progress, is recorded here in order as before."""
+    recorder, _ = new_recorder(followed=lambda: False)
+    recorder.add_progress("thinking", None, None)
+    recorder.add_output("Hel")
+    recorder.add_output("lo")
+    with recorder.final() as record_rest:
+        assert record_rest(object(), True) == "Hello"
+    assert recorded == [("progress", {"stage": "thinking", "fraction": None, "message": None})]
+
+    recorded.clear()
+    recorder, _ = new_recorder(followed=lambda: False)
+    recorder.add_output("Hi")
+    recorder.add_progress("checking", 0.5, None)
+    with recorder.final() as record_rest:
+        assert record_rest(object(), True) is None
+    assert [kind for kind, _ in recorded] == ["output", "progress"]
+
+    recorded.clear()
+    recorder, _ = new_recorder(followed=lambda: False)
+    recorder.add_output("Hi")
+    with recorder.final() as record_rest:  # a failure or a hand-off records it itself
+        assert record_rest(object()) is None
+    assert recorded == [("output", "Hi")]
