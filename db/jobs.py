@@ -211,13 +211,21 @@ def _move(*conditions: Any, **values: Any) -> Any:
 @functools.cache
 def _statement(name: str) -> Any:
     running = Job.status == JobStatus.running.value
-    if name == "claim":
+    if name in ("claim", "claim_unless_start_webhook"):
+        no_start_webhook = or_(
+            Job.webhook_url.is_(None),
+            Job.webhook_disabled_at.is_not(None),
+            ~func.coalesce(Job.webhook_events, cast(["completed"], JSONB), type_=JSONB).has_key(
+                WEBHOOK_EVENTS["started"][0]
+            ),
+        )
         return _with_event(
             _move(
                 Job.id == _JOB_ID,
                 Job.status == JobStatus.queued.value,
                 Job.stage.is_not_distinct_from(bindparam("p_stage", type_=String)),
                 Job.attempts < Job.max_attempts,
+                *([no_start_webhook] if name == "claim_unless_start_webhook" else []),
                 status=JobStatus.running.value,
                 attempts=Job.attempts + 1,
                 worker=bindparam("p_worker", type_=String),
@@ -590,12 +598,23 @@ async def events_after(
 
 
 def claim_job(
-    session: Session, *, job_id: uuid.UUID, worker: str, time_limit_s: float, stage: str | None = None
+    session: Session,
+    *,
+    job_id: uuid.UUID,
+    worker: str,
+    time_limit_s: float,
+    stage: str | None = None,
+    unless_start_webhook: bool = False,
 ) -> Job | None:
-    """queued -> running, counting the attempt; None if another has it, it ended, or is at another stage."""
+    """queued -> running, counting the attempt; None if another has it, it ended, or is at another stage.
+
+    `unless_start_webhook`: also None when the job's webhook asks for its `started` event. The
+    claim is then one statement with nothing else to write, which may run in autocommit
+    (db.unit_of_work.one_statement); a job whose start sends a webhook is claimed in a
+    transaction that also writes the delivery."""
     return _step(
         session,
-        "claim",
+        "claim_unless_start_webhook" if unless_start_webhook else "claim",
         job_id=job_id,
         event_type="started",
         p_worker=worker,

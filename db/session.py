@@ -34,6 +34,13 @@ def sync_engine() -> Engine:
 
 
 @lru_cache
+def sync_autocommit_engine() -> Engine:
+    """The sync engine's pool in autocommit: a statement atomic by itself pays no BEGIN and COMMIT
+    round trips (the driver's autocommit is a client-side flag, set and reset without one)."""
+    return sync_engine().execution_options(isolation_level="AUTOCOMMIT")
+
+
+@lru_cache
 def async_engine() -> AsyncEngine:
     settings = get_settings()
     return create_async_engine(
@@ -67,5 +74,11 @@ async def get_async_session() -> AsyncIterator[AsyncSession]:
 
 def reset_engines() -> None:
     """Forget engines (after fork, or when settings changed in tests)."""
-    for cached in (sync_engine, async_engine, sync_session_factory, async_session_factory):
+    for cached in (
+        sync_engine,
+        sync_autocommit_engine,
+        async_engine,
+        sync_session_factory,
+        async_session_factory,
+    ):
         cached.cache_clear()

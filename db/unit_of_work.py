@@ -40,7 +40,7 @@ from db import admission
 from db.dispatch_stamps import dispatch_stamps, stamp_now
 from db.job_resource import ending_state
 from db.models import Job, JobEvent
-from db.session import async_session_factory, sync_session_factory
+from db.session import async_session_factory, sync_autocommit_engine, sync_session_factory
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +131,23 @@ def commit(session: Session) -> None:
 def unit_of_work() -> Iterator[Session]:
     """A transaction that commits on success (then sends its outbox) and rolls back on error."""
     session = sync_session_factory()()
+    try:
+        yield session
+        commit(session)
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+@contextmanager
+def one_statement() -> Iterator[Session]:
+    """`unit_of_work` for ONE statement that is atomic by itself (a prebuilt transition and its
+    event): it runs in autocommit, without BEGIN and COMMIT round trips, and its outbox is sent
+    after it as usual. Anything that writes twice must use `unit_of_work`: here each statement
+    would commit on its own."""
+    session = sync_session_factory()(bind=sync_autocommit_engine())
     try:
         yield session
         commit(session)

@@ -31,7 +31,7 @@ from core.settings import get_settings
 from db import admission
 from db import jobs as job_queries
 from db.models import Job
-from db.unit_of_work import unit_of_work
+from db.unit_of_work import one_statement, unit_of_work
 from workers import current_job
 from workers.celery_app import app
 from workers.deadline import job_deadline
@@ -164,10 +164,7 @@ def run_job(
     """Run one delivery of a job's message. A delivery that loses the claim does nothing."""
     settings = get_settings()
     route = kind.route(stage)
-    with unit_of_work() as session:
-        job = job_queries.claim_job(
-            session, job_id=job_id, worker=worker, time_limit_s=route.time_limit, stage=stage
-        )
+    job = _claim(job_id, worker=worker, time_limit_s=route.time_limit, stage=stage)
     if job is None:
         log.info("job %s not claimable (duplicate delivery, canceled or finished); skipping", job_id)
         return
@@ -245,6 +242,19 @@ def run_job(
             _fail(ctx, failure.code, failure.message, failure.details)
     finally:
         watcher.stop()
+
+
+def _claim(job_id: uuid.UUID, *, worker: str, time_limit_s: float, stage: str | None) -> Job | None:
+    """The claim in one autocommit round trip (most jobs), or in a transaction with the webhook
+    delivery of its `started` event when the job's webhook asks for that (or it was not claimable
+    quietly, which the transaction then says)."""
+    claim = {"job_id": job_id, "worker": worker, "time_limit_s": time_limit_s, "stage": stage}
+    with one_statement() as session:
+        job = job_queries.claim_job(session, unless_start_webhook=True, **claim)
+    if job is not None:
+        return job
+    with unit_of_work() as session:
+        return job_queries.claim_job(session, **claim)
 
 
 def followed_live(job: Job) -> bool:

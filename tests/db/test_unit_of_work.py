@@ -17,7 +17,7 @@ from db.job_resource import apply_ending_state, job_resource
 from db.models import Job
 from db.session import sync_session_factory
 from db.system import ensure_system_user
-from db.unit_of_work import UnpublishedCommit, outbox, unit_of_work
+from db.unit_of_work import UnpublishedCommit, one_statement, outbox, unit_of_work
 from tasks.debug_sleep.spec import SPEC as SLEEP
 from tests.support.stack import Stack
 
@@ -172,3 +172,37 @@ def test_storing_chunks_never_deadlocks_with_a_delete_of_the_document(on_the_sta
     assert deleter_errors == []
     assert on_the_stack.sql("SELECT count(*) FROM documents WHERE id = %s", document_id) == [(0,)]
     assert on_the_stack.sql("SELECT count(*) FROM chunks WHERE document_id = %s", document_id) == [(0,)]
+
+
+@pytest.mark.parametrize(
+    ("webhook_url", "events", "quiet"),
+    [
+        (None, None, True),
+        ("https://receiver.example/hook", None, True),  # completed only, the default
+        ("https://receiver.example/hook", ["completed", "progress"], True),
+        ("https://receiver.example/hook", ["start", "completed"], False),
+    ],
+)
+def test_a_claim_with_nothing_else_to_write_is_one_autocommit_statement(
+    on_the_stack: Stack, webhook_url: str | None, events: list[str] | None, quiet: bool
+) -> None:
+    job_id = queued_job(on_the_stack)
+    on_the_stack.sql(
+        "UPDATE jobs SET webhook_url = %s, webhook_events = %s::jsonb WHERE id = %s",
+        webhook_url,
+        json.dumps(events) if events is not None else None,
+        job_id,
+    )
+    claim = {"job_id": job_id, "worker": "w", "time_limit_s": 60}
+    with one_statement() as session:
+        job = job_queries.claim_job(session, unless_start_webhook=True, **claim)
+        # Autocommit: another connection sees the claim before the block ends.
+        seen = on_the_stack.sql("SELECT status FROM jobs WHERE id = %s", job_id)
+    assert (job is not None) is quiet and seen == [("running",) if quiet else ("queued",)]
+    if not quiet:  # a start webhook is written with the claim, in a transaction
+        with unit_of_work() as session:
+            assert job_queries.claim_job(session, **claim) is not None
+        deliveries = on_the_stack.sql("SELECT event_type FROM webhook_deliveries WHERE job_id = %s", job_id)
+        assert deliveries == [("job.started",)]
+    events_written = on_the_stack.sql("SELECT type FROM job_events WHERE job_id = %s", job_id)
+    assert events_written == [("started",)]
