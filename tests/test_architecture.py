@@ -122,6 +122,19 @@ def test_the_api_is_one_folder_per_feature_with_the_same_module_names() -> None:
     assert not missing, f"features missing from the README's glossary: {missing}"
 
 
+def test_console_template_names_are_unique_across_features() -> None:
+    """The console's loader searches api/console/templates and every api/<feature>/templates as one
+    namespace (api/console/templating.py): a second page.html would silently shadow the first."""
+    seen: dict[str, list[str]] = {}
+    api = REPO / "api"
+    for template in sorted(api.glob("*/templates/**/*.html")):
+        feature = template.relative_to(api).parts[0]
+        name = str(template.relative_to(api / feature / "templates"))
+        seen.setdefault(name, []).append(str(template.relative_to(REPO)))
+    assert seen, "no console templates found"
+    assert not {name: paths for name, paths in seen.items() if len(paths) > 1}
+
+
 # Features whose behaviour is tested where it shows, not in a folder of their own.
 TESTED_ELSEWHERE = {
     "catalog": "tests/tasks/test_registry.py (the kinds) and tests/llm_routes/ (the models)",
