@@ -130,15 +130,8 @@ def commit(session: Session) -> None:
 @contextmanager
 def unit_of_work() -> Iterator[Session]:
     """A transaction that commits on success (then sends its outbox) and rolls back on error."""
-    session = sync_session_factory()()
-    try:
+    with _committed(sync_session_factory()()) as session:
         yield session
-        commit(session)
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 @contextmanager
@@ -147,7 +140,12 @@ def one_statement() -> Iterator[Session]:
     event): it runs in autocommit, without BEGIN and COMMIT round trips, and its outbox is sent
     after it as usual. Anything that writes twice must use `unit_of_work`: here each statement
     would commit on its own."""
-    session = sync_session_factory()(bind=sync_autocommit_engine())
+    with _committed(sync_session_factory()(bind=sync_autocommit_engine())) as session:
+        yield session
+
+
+@contextmanager
+def _committed(session: Session) -> Iterator[Session]:
     try:
         yield session
         commit(session)
