@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import ast
 import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from workers.sandbox import SandboxLimits, probe, run_python
+from workers.sandbox.root import IMAGE_PREFIX, UNLOCKED_IMAGE_KEPT_S, remove_abandoned_images
 
 # Short limits keep the suite fast; the defaults are Judge0's (5 s CPU, 10 s wall).
 LIMITS = SandboxLimits(
@@ -91,3 +96,42 @@ def test_a_missing_required_layer_refuses_to_run_anything():
         attempt=("rlimits", "landlock"),  # as on a host without seccomp
     )
     assert result.status == "sandbox_unavailable" and result.stdout == ""
+
+
+def test_an_image_no_process_holds_any_more_is_removed_and_a_held_one_kept(tmp_path) -> None:
+    """A worker's prefork child leaves with os._exit and a killed worker runs no atexit: the next
+    image built on the host removes every image whose lock nobody holds."""
+
+    def image(name: str, *, lock: bool = True) -> Path:
+        folder = tmp_path / f"{IMAGE_PREFIX}{name}"
+        folder.mkdir()
+        (folder / "python").write_text("an interpreter")
+        if lock:
+            Path(f"{folder}.lock").touch()
+        return folder
+
+    abandoned, held = image("abandoned"), image("held")
+    old_unlocked, new_unlocked = image("old", lock=False), image("new", lock=False)
+    an_hour_and_more = time.time() - UNLOCKED_IMAGE_KEPT_S - 60
+    os.utime(old_unlocked, (an_hour_and_more, an_hour_and_more))
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time\n"
+            "fd = os.open(sys.argv[1], os.O_RDWR); fcntl.flock(fd, fcntl.LOCK_SH)\n"
+            "print('held', flush=True); time.sleep(60)",
+            f"{held}.lock",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        assert remove_abandoned_images(str(tmp_path)) == 2
+        assert not abandoned.exists() and not Path(f"{abandoned}.lock").exists() and not old_unlocked.exists()
+        assert held.exists() and new_unlocked.exists()
+    finally:
+        holder.kill()  # no cleanup of its own runs: the kernel releases its lock
+        holder.wait()
+    assert remove_abandoned_images(str(tmp_path)) == 1 and not held.exists()

@@ -20,6 +20,7 @@ no new user namespaces inside, a session of its own, and death with the worker.
 from __future__ import annotations
 
 import atexit
+import fcntl
 import os
 import shutil
 import subprocess
@@ -27,6 +28,7 @@ import sys
 import sysconfig
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,13 +134,21 @@ _lock = threading.Lock()
 _image: RootImage | None = None
 
 
+IMAGE_PREFIX = "mentorq-sandbox-root-"
+# An image folder without a lock file beside it (made before images had one) is left alone until
+# it is this old: an image is built in seconds.
+UNLOCKED_IMAGE_KEPT_S = 3600
+
+
 def root_image() -> RootImage:
     """Built once per worker process (again if something removed it, say a /tmp cleaner)."""
     global _image
     with _lock:
         if _image is None or not os.path.exists(_image.folder + LAUNCHER_INSIDE):
             stdlib = _stdlib_directories()
-            folder = tempfile.mkdtemp(prefix="mentorq-sandbox-root-")
+            remove_abandoned_images()
+            folder = tempfile.mkdtemp(prefix=IMAGE_PREFIX)
+            _hold(folder)
             _build(folder, stdlib)
             _remove_at_exit(folder)
             masked = tuple(
@@ -151,12 +161,58 @@ def root_image() -> RootImage:
         return _image
 
 
+_held: list[int] = []  # the lock files' descriptors, open for the process's life
+
+
+def _hold(folder: str) -> None:
+    """Mark the image in use: a shared lock on `<folder>.lock`, held by this process and the
+    children it forks (they share the image) until the last of them ends, however it ends."""
+    fd = os.open(folder + ".lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    _held.append(fd)
+
+
+def remove_abandoned_images(directory: str | None = None) -> int:
+    """Remove the images no process holds any more; how many. A worker's prefork child leaves
+    with os._exit and a killed worker runs nothing at all, so `atexit` alone left a 30 MB image
+    behind per worker process (16 in /tmp after one day of test and benchmark runs)."""
+    removed = 0
+    for folder in Path(directory or tempfile.gettempdir()).glob(IMAGE_PREFIX + "*"):
+        if folder.suffix == ".lock" or not folder.is_dir():
+            continue
+        lock = Path(f"{folder}.lock")
+        if lock.exists():
+            if _in_use(lock):
+                continue
+        elif time.time() - folder.stat().st_mtime < UNLOCKED_IMAGE_KEPT_S:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        lock.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
+def _in_use(lock: Path) -> bool:
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # releases the lock just taken, if taken
+    return False
+
+
 def _remove_at_exit(folder: str) -> None:
     builder = os.getpid()  # forked children share the image: only the process that built it removes it
 
     def remove() -> None:
         if os.getpid() == builder:
             shutil.rmtree(folder, ignore_errors=True)
+            Path(f"{folder}.lock").unlink(missing_ok=True)
 
     atexit.register(remove)
 
