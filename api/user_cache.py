@@ -15,9 +15,10 @@ what one request changes on its user is never seen by another.
 The cache only serves while the listener is connected: it starts empty, and it is emptied and
 bypassed whenever the connection drops, until it is back. A request that read its user while a
 change was announced does not store what it read (a generation counter). The remaining window is
-the announcement's own delivery, on loopback well under a millisecond after the commit; entries
-also expire after MENTORQ_USER_CACHE_SECONDS (TCP keepalives bound how long a silently dead
-connection goes unnoticed).
+the announcement's own delivery to another process, a few milliseconds after the commit (of 20
+deactivations made by SQL, the very next request was refused 19 times, the one after it the
+20th); entries also expire after MENTORQ_USER_CACHE_SECONDS (TCP keepalives bound how long a
+silently dead connection goes unnoticed).
 """
 
 from __future__ import annotations

@@ -13,7 +13,12 @@ from pathlib import Path
 import pytest
 
 from workers.sandbox import SandboxLimits, probe, run_python
-from workers.sandbox.root import IMAGE_PREFIX, UNLOCKED_IMAGE_KEPT_S, remove_abandoned_images
+from workers.sandbox.root import (
+    IMAGE_PREFIX,
+    NEW_IMAGE_KEPT_S,
+    UNLOCKED_IMAGE_KEPT_S,
+    remove_abandoned_images,
+)
 
 # Short limits keep the suite fast; the defaults are Judge0's (5 s CPU, 10 s wall).
 LIMITS = SandboxLimits(
@@ -102,18 +107,21 @@ def test_an_image_no_process_holds_any_more_is_removed_and_a_held_one_kept(tmp_p
     """A worker's prefork child leaves with os._exit and a killed worker runs no atexit: the next
     image built on the host removes every image whose lock nobody holds."""
 
-    def image(name: str, *, lock: bool = True) -> Path:
+    def image(name: str, *, lock: bool = True, age_s: float = NEW_IMAGE_KEPT_S + 60) -> Path:
         folder = tmp_path / f"{IMAGE_PREFIX}{name}"
         folder.mkdir()
         (folder / "python").write_text("an interpreter")
         if lock:
             Path(f"{folder}.lock").touch()
+        then = time.time() - age_s
+        os.utime(folder, (then, then))
         return folder
 
     abandoned, held = image("abandoned"), image("held")
-    old_unlocked, new_unlocked = image("old", lock=False), image("new", lock=False)
-    an_hour_and_more = time.time() - UNLOCKED_IMAGE_KEPT_S - 60
-    os.utime(old_unlocked, (an_hour_and_more, an_hour_and_more))
+    # Another process between making its lock file and taking the lock: its folder is new.
+    being_built = image("being-built", age_s=0)
+    old_unlocked = image("old", lock=False, age_s=UNLOCKED_IMAGE_KEPT_S + 60)
+    new_unlocked = image("new", lock=False)
     holder = subprocess.Popen(
         [
             sys.executable,
@@ -130,7 +138,7 @@ def test_an_image_no_process_holds_any_more_is_removed_and_a_held_one_kept(tmp_p
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         assert remove_abandoned_images(str(tmp_path)) == 2
         assert not abandoned.exists() and not Path(f"{abandoned}.lock").exists() and not old_unlocked.exists()
-        assert held.exists() and new_unlocked.exists()
+        assert held.exists() and new_unlocked.exists() and being_built.exists()
     finally:
         holder.kill()  # no cleanup of its own runs: the kernel releases its lock
         holder.wait()

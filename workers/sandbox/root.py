@@ -138,6 +138,9 @@ IMAGE_PREFIX = "mentorq-sandbox-root-"
 # An image folder without a lock file beside it (made before images had one) is left alone until
 # it is this old: an image is built in seconds.
 UNLOCKED_IMAGE_KEPT_S = 3600
+# Nor is any image touched in its first minute: another process may have made its lock file and
+# not yet taken the lock (its folder's time moves while it builds).
+NEW_IMAGE_KEPT_S = 60
 
 
 def root_image() -> RootImage:
@@ -181,10 +184,9 @@ def remove_abandoned_images(directory: str | None = None) -> int:
         if folder.suffix == ".lock" or not folder.is_dir():
             continue
         lock = Path(f"{folder}.lock")
-        if lock.exists():
-            if _in_use(lock):
-                continue
-        elif time.time() - folder.stat().st_mtime < UNLOCKED_IMAGE_KEPT_S:
+        age_s = time.time() - folder.stat().st_mtime
+        kept = _in_use(lock) if lock.exists() else age_s < UNLOCKED_IMAGE_KEPT_S
+        if kept or age_s < NEW_IMAGE_KEPT_S:
             continue
         shutil.rmtree(folder, ignore_errors=True)
         lock.unlink(missing_ok=True)
