@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event, exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,16 +23,45 @@ def sqlalchemy_url(url: str) -> str:
     return url
 
 
+# A pooled connection idle this long is pinged before use; one used more recently is not.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
 @lru_cache
 def sync_engine() -> Engine:
     settings = get_settings()
-    return create_engine(
+    engine = create_engine(
         sqlalchemy_url(settings.require_database_url()),
-        pool_pre_ping=True,  # workers outlive database restarts; a dead connection must not fail a job
         # Enough for a thread-pool io worker (32 threads in docker-compose) without waiting on the pool.
         pool_size=10,
         max_overflow=30,
     )
+    ping_after_idle(engine, PING_AFTER_IDLE_SECONDS)
+    return engine
+
+
+def ping_after_idle(engine: Engine, idle_seconds: float) -> None:
+    """Workers outlive database restarts, so a connection that sat in the pool is pinged before
+    use, and a dead one replaced there (the pool retries its checkout on a DisconnectionError).
+    SQLAlchemy's `pool_pre_ping` pings at every checkout: a round trip each, three or four per
+    quick job. A connection back in the pool less than `idle_seconds` ago was alive then; if the
+    server restarted since, the statement fails once, SQLAlchemy drops the pool's connections, and
+    the caller's retry finds new ones (workers.runtime: the claim retries, a running job's
+    database error retries the job)."""
+
+    @event.listens_for(engine, "checkin")
+    def _returned(dbapi_connection: Any, record: Any) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        returned_at = record.info.get("returned_at")
+        if returned_at is None or time.monotonic() - returned_at < idle_seconds:
+            return  # new, or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # noqa: BLE001 - any failure means: not this connection
+            raise exc.DisconnectionError() from error
 
 
 @lru_cache

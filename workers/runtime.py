@@ -20,7 +20,7 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from core import lanes
 from core.channels import job_channel
@@ -249,8 +249,16 @@ def _claim(job_id: uuid.UUID, *, worker: str, time_limit_s: float, stage: str | 
     delivery of its `started` event when the job's webhook asks for that (or it was not claimable
     quietly, which the transaction then says)."""
     claim = {"job_id": job_id, "worker": worker, "time_limit_s": time_limit_s, "stage": stage}
-    with one_statement() as session:
-        job = job_queries.claim_job(session, unless_start_webhook=True, **claim)
+    try:
+        with one_statement() as session:
+            job = job_queries.claim_job(session, unless_start_webhook=True, **claim)
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        # The database restarted since this connection's last use (db.session.ping_after_idle):
+        # the pool has dropped its connections, and a fresh one claims.
+        with one_statement() as session:
+            job = job_queries.claim_job(session, unless_start_webhook=True, **claim)
     if job is not None:
         return job
     with unit_of_work() as session:

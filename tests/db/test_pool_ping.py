@@ -1,0 +1,99 @@
+"""The worker's connection pool pings only a connection that sat idle (db.session.ping_after_idle),
+on the real PostgreSQL: a connection the server ended while it sat is replaced unseen; one ended
+a moment after its last use fails one statement, after which the pool has new ones; and a claim
+that meets such a connection claims on a fresh one."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
+from db.session import ping_after_idle, sqlalchemy_url, sync_engine
+from db.unit_of_work import one_statement
+from tests.db.test_unit_of_work import queued_job
+from tests.support.stack import Stack
+from workers import runtime
+
+IDLE_S = 0.3
+
+
+@pytest.fixture
+def engine(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Engine, list[int]]]:
+    """An engine with the idle ping, and the list of pings it made."""
+    engine = create_engine(sqlalchemy_url(stack.database_url), pool_size=1, max_overflow=0)
+    ping_after_idle(engine, IDLE_S)
+    pings: list[int] = []
+    real_ping = engine.dialect.do_ping
+
+    def counted(dbapi_connection: object) -> bool:
+        pings.append(1)
+        return real_ping(dbapi_connection)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted)
+    yield engine, pings
+    engine.dispose()
+
+
+def backend_pid(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+
+
+def end_backend(stack: Stack, pid: int) -> None:
+    assert stack.sql("SELECT pg_terminate_backend(%s)", pid) == [(True,)]
+    # pg_terminate_backend only signals: wait until the backend is gone.
+    deadline = time.monotonic() + 5
+    while stack.sql("SELECT 1 FROM pg_stat_activity WHERE pid = %s", pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_a_connection_used_a_moment_ago_is_not_pinged(engine: tuple[Engine, list[int]]) -> None:
+    pool, pings = engine
+    first = backend_pid(pool)
+    assert [backend_pid(pool) for _ in range(20)] == [first] * 20
+    assert pings == []
+    time.sleep(IDLE_S * 1.5)
+    assert backend_pid(pool) == first
+    assert pings == [1]  # idle long enough: pinged once, and alive
+
+
+def test_a_connection_the_server_ended_while_it_sat_idle_is_replaced_unseen(
+    stack: Stack, engine: tuple[Engine, list[int]]
+) -> None:
+    pool, pings = engine
+    first = backend_pid(pool)
+    end_backend(stack, first)
+    time.sleep(IDLE_S * 1.5)
+    second = backend_pid(pool)  # no error: the ping failed and the pool connected again
+    assert second != first and pings == [1]
+
+
+def test_a_connection_ended_a_moment_after_its_use_fails_one_statement_then_the_pool_recovers(
+    stack: Stack, engine: tuple[Engine, list[int]]
+) -> None:
+    pool, pings = engine
+    first = backend_pid(pool)
+    end_backend(stack, first)
+    with pytest.raises(DBAPIError) as failure:
+        backend_pid(pool)
+    assert failure.value.connection_invalidated
+    assert backend_pid(pool) not in (first, None)
+    assert pings == []
+
+
+def test_a_claim_that_meets_a_connection_the_server_just_ended_claims_on_a_fresh_one(
+    on_the_stack: Stack,
+) -> None:
+    job_id = queued_job(on_the_stack)
+    with one_statement() as session:
+        pooled = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    end_backend(on_the_stack, pooled)
+    assert sync_engine().pool.checkedin() == 1  # the connection just ended is the only one
+    job = runtime._claim(job_id, worker="w", time_limit_s=60, stage=None)
+    assert job is not None and job.id == job_id
+    assert on_the_stack.sql("SELECT status, attempts FROM jobs WHERE id = %s", job_id) == [("running", 1)]
