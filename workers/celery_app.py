@@ -7,6 +7,7 @@ kinds' specs and the platform task declarations).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,10 @@ broker_fixes.install()
 # Workers, beat and flower all import this module: from here on, no log record of theirs carries a
 # credential (provider URLs, keys), whatever handlers Celery sets up.
 log_redaction.install()
+# httpx logs every request at INFO: one line per LLM call and per webhook delivery, each already
+# recorded in the job's timeline or the deliveries table, and each scrubbed (log_redaction): about 2 %
+# of a quick job's CPU in the worker (py-spy, benchmarks.platform_overhead). Warnings still show.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 app = Celery("mentorq")
 app.config_from_object("celeryconfig")
