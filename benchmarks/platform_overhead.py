@@ -59,6 +59,7 @@ from benchmarks._harness import (
     print_table,
     python,
     ratio,
+    register_token,
     spawn,
     start_platform,
     verdict,
@@ -79,8 +80,9 @@ AIM_PEER_THROUGHPUT_RATIO = 0.5  # platform jobs/s through HTTP >= 0.5x the peer
 AIM_PEER_SERVER_SIDE_RATIO = 3.0  # one client, created -> completed <= 3x the peer's
 # Whose CPU makes each path's cost per job. The platform's load generator (HTTP clients) is not
 # its cost; the peer's clients and poller are (deferring is its producer's work, as the API's is).
-PLATFORM_PATH = ("api", "worker", "beat", "postgres", "redis")
+PLATFORM_PATH = ("api", "worker", "worker_rest", "beat", "postgres", "redis")
 PEER_PATH_FIXED = ("postgres", "bench_process")
+PLATFORM_WORKERS = ("worker", "worker-rest")  # their logs (worker-rest: with --topology lanes)
 
 # Prefork with as many processes as cores (2 here), for both workers. With the LLM answering
 # instantly a chat job is CPU on these two cores plus round trips: the worker's own Python
@@ -227,6 +229,26 @@ def start_peer_workers(stack: Stack, dsn: str, count: int) -> list[str]:
     return names
 
 
+def start_platform_for(stack: Stack, args: argparse.Namespace) -> str:
+    """The API, beat and the platform's workers as `--topology` says; returns a user's token.
+
+    `lanes` (the default) runs a chat job where production runs it (core/lanes.py,
+    docker-compose.yml): the `llm` lane's worker, a threads pool as wide as `--concurrency`, plus
+    one process on `cpu,io,maintenance` for what beat sends (the reconciler, retention). The
+    `embed` and `query` lanes are left out: a chat job never reaches them, and each would load
+    the embedding model. `one-worker` is the earlier setup: one prefork worker on every queue."""
+    if args.topology == "one-worker":
+        return start_platform(stack, concurrency=args.concurrency, beat=not args.no_beat)
+    lanes = f"llm lane: threads x {args.concurrency}; cpu,io,maintenance: 1"
+    print(f"starting the stack ({lanes}) ...", flush=True)
+    stack.start_api()
+    stack.start_worker("worker", queues="llm", concurrency=args.concurrency, pool="threads")
+    stack.start_worker("worker-rest", queues="cpu,io,maintenance", concurrency=1)
+    if not args.no_beat:
+        stack.start_beat()
+    return register_token(stack.api_url)
+
+
 def start_bare_worker(stack: Stack, concurrency: int) -> None:
     spawn(
         stack,
@@ -289,15 +311,16 @@ def summarize(outcomes: list[Outcome], wall_s: float, cpu_s: dict[str, float]) -
     return summary
 
 
-def _platform_log_counts(stack: Stack, since: int) -> dict[str, int]:
-    """Duplicate deliveries (the job was already claimed) and reconciler runs that re-published."""
-    time.sleep(1)  # let the worker's log catch up
-    republished = count_in_log(stack, "worker", "reconciled: {'dispatched': ", since=since)
-    republished -= count_in_log(stack, "worker", "reconciled: {'dispatched': 0,", since=since)
-    return {
-        "duplicate_deliveries": count_in_log(stack, "worker", "not claimable", since=since),
-        "reconciler_runs_that_republished": republished,
-    }
+def _platform_log_counts(stack: Stack, since: dict[str, int]) -> dict[str, int]:
+    """Duplicate deliveries (the job was already claimed) and reconciler runs that re-published,
+    in the workers' logs from the positions in `since` (their starts when a log is not named)."""
+    time.sleep(1)  # let the workers' logs catch up
+
+    def count(needle: str) -> int:
+        return sum(count_in_log(stack, name, needle, since=since.get(name, 0)) for name in PLATFORM_WORKERS)
+
+    republished = count("reconciled: {'dispatched': ") - count("reconciled: {'dispatched': 0,")
+    return {"duplicate_deliveries": count("not claimable"), "reconciler_runs_that_republished": republished}
 
 
 # --------------------------------------------------------------------------- main
@@ -308,7 +331,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add = parser.add_argument
     add("--jobs", type=int, default=1000, help="jobs (and bare calls) per measured phase (default 1000)")
     add("--clients", type=int, default=100, help="concurrent clients / caller threads (default 100)")
-    add("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="prefork processes per worker (2)")
+    add("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="job slots per worker (2)")
+    add(
+        "--topology",
+        choices=("lanes", "one-worker"),
+        default="lanes",
+        help="lanes: the llm lane as production runs it (threads) beside a worker for beat's tasks; "
+        "one-worker: one prefork worker on every queue (the earlier runs)",
+    )
     add("--warmup", type=int, default=200, help="uncounted jobs per path before measuring (default 200)")
     add("--rounds", type=int, default=1, help="measure bare then platform this many times (default 1)")
     add("--serial-jobs", type=int, default=50, help="then jobs per path, ONE client (default 50; 0 skips)")
@@ -340,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
             ollama_url=fake.url, llm_provider="ollama", keep=args.keep, extra_env=slots
         ) as stack:
             os.environ["BENCH_REDIS_URL"] = stack.redis.url  # read by benchmarks.bare_tasks on import
-            token = start_platform(stack, concurrency=args.concurrency, beat=not args.no_beat)
+            token = start_platform_for(stack, args)
             start_bare_worker(stack, args.concurrency)
             peer_dsn = procrastinate_peer.prepare_database(stack.database_url)
             peer_workers = start_peer_workers(stack, peer_dsn, args.concurrency)
@@ -371,6 +401,7 @@ def _measure(
     cpu_roots = {
         "api": stack.processes["api"].pid,
         "worker": stack.processes["worker"].pid,
+        "worker_rest": stack.processes["worker-rest"].pid if "worker-rest" in stack.processes else None,
         "bare_worker": stack.processes["bare-worker"].pid,
         "beat": stack.processes["beat"].pid if "beat" in stack.processes else None,
         "postgres": stack.postgres.pid,
@@ -396,7 +427,7 @@ def _measure(
         for path, run in (("bare_celery", bare), ("procrastinate", peer), ("platform", platform)):
             print(f"round {round_index}: {path}, {args.jobs} jobs, {args.clients} clients ...", flush=True)
             meter = CpuMeter(cpu_roots, self_only=["bench_process"])
-            worker_log_at = log_size(stack, "worker")
+            worker_log_at = {name: log_size(stack, name) for name in PLATFORM_WORKERS}
             meter.start()
             outcomes, wall = run(args.jobs, args.clients)
             figures[path] = summarize(outcomes, wall, meter.stop())
@@ -412,7 +443,7 @@ def _measure(
         serial["platform"] = summarize(*platform(args.serial_jobs, 1), {})
     # Over the whole run too: a burst re-published during the warm-up is consumed seconds later,
     # so its log line and its duplicates can fall on either side of a phase's start.
-    whole_run = _platform_log_counts(stack, 0)
+    whole_run = _platform_log_counts(stack, {})
     return {
         "warmup_errors": warm_errors,
         "rounds": rounds,
@@ -435,6 +466,13 @@ def _path_cpu(cpu_ms_per_job: dict[str, float], path: str) -> float | None:
     return round(sum(cpu_ms_per_job.get(name, 0.0) for name in names), 2)
 
 
+def _workers_cpu(cpu_ms_per_job: dict[str, float]) -> float | None:
+    """The platform's workers' CPU per job (the llm lane's and, with lanes, the other one's)."""
+    if "worker" not in cpu_ms_per_job:
+        return None
+    return round(cpu_ms_per_job["worker"] + cpu_ms_per_job.get("worker_rest", 0.0), 2)
+
+
 def _x(value: float | None) -> str:
     return f"{fmt(value, 2)}x"
 
@@ -446,7 +484,7 @@ def _report(
     print()
     print(
         f"Platform overhead — {args.jobs} jobs per path, {args.clients} concurrent clients, "
-        f"worker prefork concurrency {args.concurrency}, {machine['cpus_usable']} CPUs "
+        f"topology {args.topology}, {args.concurrency} job slots, {machine['cpus_usable']} CPUs "
         f"({machine['cpu_model']}), {machine['date']}"
     )
     rows: list[list[Any]] = []
@@ -502,7 +540,7 @@ def _report(
                     and peer_cpu is not None
                     and plat_cpu <= AIM_PEER_CPU_RATIO * peer_cpu
                 ),
-                "worker_vs_peer_path": ratio(plat["cpu_ms_per_job"].get("worker"), peer_cpu),
+                "worker_vs_peer_path": ratio(_workers_cpu(plat["cpu_ms_per_job"]), peer_cpu),
                 "peer_throughput_ratio": peer_tput,
                 "peer_throughput": verdict(peer_tput is not None and peer_tput >= AIM_PEER_THROUGHPUT_RATIO),
             }
@@ -626,13 +664,14 @@ def _report(
             "jobs": args.jobs,
             "clients": args.clients,
             "worker_concurrency": args.concurrency,
-            "pool": "prefork",
+            "topology": args.topology,
+            "pool": "threads (llm lane)" if args.topology == "lanes" else "prefork",
             "warmup": args.warmup,
             "rounds": args.rounds,
             "serial_jobs": args.serial_jobs,
             "prefer_wait_s": args.wait,
             "beat": not args.no_beat,
-            "worker_queues": WORKER_QUEUES,
+            "worker_queues": "llm | cpu,io,maintenance" if args.topology == "lanes" else WORKER_QUEUES,
             "llm": "fake Ollama, token_delay_s=0",
             "chat_input": CHAT_BODY["input"],
             "token": "one user, one bearer token shared by all clients",
