@@ -3,10 +3,11 @@ durable PostgreSQL-backed queue), same PostgreSQL, same Redis, same run.
 
     .venv/bin/python -m benchmarks.platform_overhead [--jobs 1000] [--clients 100] [--concurrency 2]
 
-Starts, on loopback only: embedded PostgreSQL + Redis (migrated), the API under uvicorn, one
-platform worker on `-Q llm,embed,query,cpu,io,maintenance`, beat (unless --no-beat), an in-process fake
-Ollama server answering instantly (token_delay_s=0), and a bare Celery worker serving
-`benchmarks.bare_tasks` with the same pool and concurrency.
+Starts, on loopback only: embedded PostgreSQL + Redis (migrated), the API under uvicorn, the
+platform's workers (`--topology lanes`: the `llm` lane's threads worker, as production runs it,
+and one process on `cpu,io,maintenance`; `one-worker`: one prefork worker on every queue), beat
+(unless --no-beat), an in-process fake Ollama server answering instantly (token_delay_s=0), and
+a bare Celery worker serving `benchmarks.bare_tasks` (prefork, as many processes as job slots).
 
 Platform path: C asyncio clients (httpx.AsyncClient, one shared bearer token) each POST
 /v1/jobs {"kind": "chat", "input": {"prompt": "hi"}} with `Prefer: wait=30`; a 202 (the wait
@@ -84,7 +85,8 @@ PLATFORM_PATH = ("api", "worker", "worker_rest", "beat", "postgres", "redis")
 PEER_PATH_FIXED = ("postgres", "bench_process")
 PLATFORM_WORKERS = ("worker", "worker-rest")  # their logs (worker-rest: with --topology lanes)
 
-# Prefork with as many processes as cores (2 here), for both workers. With the LLM answering
+# As many job slots as cores (2 here): the llm lane's threads (or, with one-worker, prefork
+# processes) and the bare Celery worker's processes. With the LLM answering
 # instantly a chat job is CPU on these two cores plus round trips: the worker's own Python
 # (claim, progress, output events, finish: SQLAlchemy, pydantic, the ollama client) and what it
 # makes PostgreSQL, Redis and the fake Ollama do, while the API and the load generator share the
