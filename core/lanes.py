@@ -7,6 +7,8 @@ A lane is a Celery queue plus the way its worker runs, chosen by what the work w
 - `query`: a search's query embedding: a process of its own.
 - `cpu` and `maintenance`: parsing, chunking, fetching, sandboxed grading; reconcile, retention.
 - `io`: webhook deliveries: threads.
+- `transcribe`: recordings to transcripts (workers/recordings/): one process per copy of the speech
+  model, so an hour-long lecture never holds up chat, search or ingestion.
 
 An LLM call to a server (Ollama, an OpenAI-compatible server) is I/O for the worker: the GPU
 batches requests that arrive together, so `llm` runs as many at once as the server has slots
@@ -25,8 +27,9 @@ QUERY = "query"
 CPU = "cpu"
 IO = "io"
 MAINTENANCE = "maintenance"
+TRANSCRIBE = "transcribe"
 
-ALL = (LLM, EMBED, QUERY, CPU, IO, MAINTENANCE)
+ALL = (LLM, EMBED, QUERY, CPU, IO, MAINTENANCE, TRANSCRIBE)
 
 # Lanes whose jobs are admitted per user (db/admission.py): the scarce one is the LLM server's slots.
 ADMITTED = frozenset({LLM})
@@ -49,7 +52,7 @@ def worker_arguments(lane: str, *, llm_parallel: int) -> list[str]:
     """The `celery worker` arguments that run one lane the way it waits (queue, pool, concurrency)."""
     if lane == LLM:
         return ["-Q", LLM, "--pool", "threads", "--concurrency", str(llm_parallel)]
-    if lane in (EMBED, QUERY):
+    if lane in (EMBED, QUERY, TRANSCRIBE):
         return ["-Q", lane, "--concurrency", "1"]
     if lane == IO:
         return ["-Q", IO, "--pool", "threads", "--concurrency", "32"]

@@ -96,6 +96,19 @@ class Settings(BaseSettings):
     # Documents: one file's size, an archive's unpacked total, a whole multipart upload.
     max_document_bytes: int = Field(20 * 1024 * 1024, alias="MENTORQ_MAX_DOCUMENT_BYTES")
     max_archive_unpacked_bytes: int = Field(200 * 1024 * 1024, alias="MENTORQ_MAX_ARCHIVE_UNPACKED_BYTES")
+    # Recordings (workers/recordings/): the longest one transcribed, refused from its header before
+    # decoding when the header says, else as soon as decoding passes it. The engine: pocketsphinx
+    # (the embedded default: its English model ships in its wheel) or faster-whisper (production,
+    # on the GPU host: the model named or a local path with its weights, placed by the operator).
+    max_audio_seconds: float = Field(3 * 3600, gt=0, alias="MENTORQ_MAX_AUDIO_SECONDS")
+    asr_engine: Literal["pocketsphinx", "faster-whisper"] = Field("pocketsphinx", alias="MENTORQ_ASR_ENGINE")
+    asr_model: str = Field("small", alias="MENTORQ_ASR_MODEL")
+    asr_device: str = Field("auto", alias="MENTORQ_ASR_DEVICE")
+    asr_compute_type: str = Field("default", alias="MENTORQ_ASR_COMPUTE_TYPE")
+    asr_beam_size: int = Field(5, ge=1, le=20, alias="MENTORQ_ASR_BEAM_SIZE")
+    # A language code (en, de, ...), or unset to let the engine detect it (faster-whisper only:
+    # pocketsphinx's bundled model is US English).
+    asr_language: str | None = Field(None, alias="MENTORQ_ASR_LANGUAGE")
     max_upload_bytes: int = Field(50 * 1024 * 1024, alias="MENTORQ_MAX_UPLOAD_BYTES")
     # Documents fetched from a URL: time budget, and whether private addresses are allowed (dev, tests).
     fetch_timeout_seconds: float = Field(15.0, alias="MENTORQ_FETCH_TIMEOUT_SECONDS")

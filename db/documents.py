@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from db.models import Chunk, Collection, Document, DocumentBlob, User
+from db.models import Chunk, Collection, Document, DocumentBlob, Transcript, User
 
 DEFAULT_COLLECTION = "default"
 
@@ -259,6 +259,11 @@ async def document_chunks(session: AsyncSession, *, document: Document) -> list[
     return list(result.scalars())
 
 
+async def active_transcript(session: AsyncSession, *, document: Document) -> Transcript | None:
+    """The transcript of the generation searches see (a recording's), or None."""
+    return await session.get(Transcript, (document.id, document.active_generation))
+
+
 async def delete_document(session: AsyncSession, *, document_id: uuid.UUID) -> None:
     """The document, its bytes, chunks and embeddings (cascades)."""
     await session.execute(delete(Document).where(Document.id == document_id))
@@ -316,6 +321,19 @@ def store_pending_generation(
     replace_pending_chunks(session, document_id=document_id, generation=generation, rows=rows)
 
 
+def store_pending_transcript(
+    session: Session, *, document_id: uuid.UUID, generation: int, fields: dict[str, Any]
+) -> None:
+    """Write a recording's transcript for the generation its chunks are written as (replacing
+    what a crashed run left): it becomes the served one when that generation is activated."""
+    values = {"document_id": document_id, "generation": generation, **fields}
+    session.execute(
+        insert(Transcript)
+        .values(values)
+        .on_conflict_do_update(index_elements=["document_id", "generation"], set_=fields)
+    )
+
+
 def replace_pending_chunks(
     session: Session, *, document_id: uuid.UUID, generation: int, rows: list[dict[str, Any]]
 ) -> None:
@@ -342,4 +360,7 @@ def activate_generation(session: Session, *, document_id: uuid.UUID, generation:
         )
     )
     session.execute(delete(Chunk).where(Chunk.document_id == document_id, Chunk.generation != generation))
+    session.execute(
+        delete(Transcript).where(Transcript.document_id == document_id, Transcript.generation != generation)
+    )
     return count

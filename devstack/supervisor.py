@@ -30,12 +30,14 @@ URLS_FILE = "urls.json"
 SECRET_FILE = "secret_key"
 # One worker per lane that waits on something different (core/lanes.py): LLM calls in threads as
 # wide as the server's slots, search query embeddings in a process no long job can hold, embedding
-# batches with parsing and maintenance, webhook deliveries in threads of their own.
+# batches with parsing and maintenance, webhook deliveries in threads of their own, recordings'
+# transcription in a process of its own.
 WORKER_LANES = {
     "worker-llm": [lanes.LLM],
     "worker-query": [lanes.QUERY],
     "worker": [lanes.EMBED, lanes.CPU, lanes.MAINTENANCE],
     "worker-io": [lanes.IO],
+    "worker-transcribe": [lanes.TRANSCRIBE],
 }
 IO_THREADS = 16
 STOP_TIMEOUT_S = 15.0
@@ -376,6 +378,7 @@ def _children(
         "worker-query": lanes.worker_arguments(lanes.QUERY, llm_parallel=parallel),
         "worker": ["-Q", ",".join(WORKER_LANES["worker"]), "--concurrency", str(concurrency)],
         "worker-io": ["-Q", lanes.IO, "--pool", "threads", "--concurrency", str(IO_THREADS)],
+        "worker-transcribe": lanes.worker_arguments(lanes.TRANSCRIBE, llm_parallel=parallel),
     }
     specs = [("api", [py, "-m", "uvicorn", "api.main:app", "--host", host, "--port", str(api_port)])]
     specs += [

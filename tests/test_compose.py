@@ -38,14 +38,15 @@ EXPECTED_SERVICES = {
     "worker-llm",
     "worker-embed",
     "worker-query",
+    "worker-transcribe",
     "worker-cpu",
     "worker-io",
     "beat",
     "flower",
     "proxy",
 }
-WORKERS = ("worker-llm", "worker-embed", "worker-query", "worker-cpu", "worker-io")
-GPU_SERVICES = {"ollama", "worker-embed", "worker-query"}
+WORKERS = ("worker-llm", "worker-embed", "worker-query", "worker-transcribe", "worker-cpu", "worker-io")
+GPU_SERVICES = {"ollama", "worker-embed", "worker-query", "worker-transcribe"}
 # Variables a mentorq service may get that are not Settings fields. Keep this short:
 # FLOWER_BASIC_AUTH is read by `mentorq flower` (and Flower itself).
 ENV_ALLOW_LIST = {"FLOWER_BASIC_AUTH"}
@@ -390,11 +391,15 @@ def test_each_lane_has_a_worker_shaped_for_what_it_waits_on(services: dict[str, 
     assert environment(services["ollama"]).get("OLLAMA_NUM_PARALLEL") == parallel, (
         "Ollama must serve as many generations at once as worker-llm sends"
     )
-    for name, lane in (("worker-embed", "embed"), ("worker-query", "query")):
+    for name, lane in (
+        ("worker-embed", "embed"),
+        ("worker-query", "query"),
+        ("worker-transcribe", "transcribe"),
+    ):
         assert worker_queues(services[name]) == [lane]
         assert option_value(worker_args(services[name]), "--concurrency", "-c") == "1"
     for name in ("worker-cpu", "worker-io"):
-        assert not {"llm", "embed", "query"} & set(worker_queues(services[name])), name
+        assert not {"llm", "embed", "query", "transcribe"} & set(worker_queues(services[name])), name
     hostnames = [option_value(argv(services[name]["command"])[1:], "--hostname", "-n") for name in WORKERS]
     assert len(set(hostnames)) == len(WORKERS), "workers need distinct node names"
 

@@ -13,6 +13,7 @@ from celery.signals import worker_process_init, worker_ready, worker_shutdown
 from core import lanes
 from core.channels import worker_key
 from core.redis_clients import get_redis, reset_redis
+from core.settings import get_settings
 from db.session import reset_engines
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ def _start_liveness(sender=None, **_: object) -> None:
     queues = sorted(q.name for q in sender.app.amqp.queues.consume_from.values()) if sender else []
 
     sandbox = _sandbox_report()
+    speech = _speech_report() if lanes.TRANSCRIBE in queues else None
 
     def beat() -> None:
         while not _stop_liveness.is_set():
@@ -75,6 +77,7 @@ def _start_liveness(sender=None, **_: object) -> None:
                     "queues": queues,
                     "at": time.time(),
                     "sandbox": sandbox,
+                    "speech": speech,
                 }
                 get_redis().set(worker_key(hostname), json.dumps(info), ex=LIVENESS_TTL_S)
             except Exception:  # noqa: BLE001 - Redis may be down; keep trying
@@ -101,6 +104,22 @@ def _sandbox_report() -> dict:
     else:
         log.info("code sandbox: layers %s active", ", ".join(found["active"]))
     return report
+
+
+def _speech_report() -> dict:
+    """The speech engine a transcribe worker runs, and why it cannot (its model missing), logged
+    once and shown in /readyz and the console's overview with the worker."""
+    from workers.recordings import engine_problem
+
+    settings = get_settings()
+    problem = engine_problem(settings)
+    if problem:
+        log.warning(
+            "speech engine %s cannot run: %s; recordings fail with speech_engine_unavailable",
+            settings.asr_engine,
+            problem,
+        )
+    return {"engine": settings.asr_engine, "problem": problem}
 
 
 @worker_shutdown.connect

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi.responses import PlainTextResponse
 
 from api.documents import service as document_service
 from api.documents.schemas import (
@@ -18,10 +19,12 @@ from api.documents.schemas import (
     DocumentRead,
     SubmittedDocument,
     SubmittedDocuments,
+    TranscriptRead,
 )
 from api.errors import ProblemError
 from api.openapi import problems
 from api.shared import CurrentUser, SessionDep
+from core.recordings import TranscriptSegment, to_srt, to_vtt
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 
@@ -62,7 +65,11 @@ async def upload_documents(
     user: CurrentUser,
     response: Response,
     files: Annotated[
-        list[UploadFile], File(description="one or many files: txt, md, html, pdf, docx, srt, vtt, zip")
+        list[UploadFile],
+        File(
+            description="one or many files: txt, md, html, pdf, docx, srt, vtt, zip, and recordings "
+            "(wav, flac, mp3, m4a/aac, ogg/opus, webm, mp4, mkv: transcribed, known by content)"
+        ),
     ],
     collection: Annotated[str, Form()] = "default",
     title: Annotated[str | None, Form()] = None,
@@ -130,6 +137,38 @@ async def get_document(
     return await document_service.get_document(
         session, user=user, document_id=document_id, include_chunks=include == "chunks"
     )
+
+
+@router.get("/documents/{document_id}/transcript", response_model=TranscriptRead, responses=problems(404))
+async def get_transcript(document_id: str, session: SessionDep, user: CurrentUser) -> TranscriptRead:
+    """A recording's transcript: cues with start and end times, and word times where the engine gives them."""
+    return await document_service.get_transcript(session, user=user, document_id=document_id)
+
+
+@router.get(
+    "/documents/{document_id}/transcript.vtt",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/vtt": {}}}, **problems(404)},
+)
+async def get_transcript_vtt(document_id: str, session: SessionDep, user: CurrentUser) -> PlainTextResponse:
+    """The transcript as a WebVTT file."""
+    transcript = await document_service.get_transcript(session, user=user, document_id=document_id)
+    return PlainTextResponse(to_vtt(_segments(transcript)), media_type="text/vtt")
+
+
+@router.get(
+    "/documents/{document_id}/transcript.srt",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"application/x-subrip": {}}}, **problems(404)},
+)
+async def get_transcript_srt(document_id: str, session: SessionDep, user: CurrentUser) -> PlainTextResponse:
+    """The transcript as a SubRip (.srt) file."""
+    transcript = await document_service.get_transcript(session, user=user, document_id=document_id)
+    return PlainTextResponse(to_srt(_segments(transcript)), media_type="application/x-subrip")
+
+
+def _segments(transcript: TranscriptRead) -> list[TranscriptSegment]:
+    return [TranscriptSegment.from_json(segment.model_dump()) for segment in transcript.segments]
 
 
 @router.delete("/documents/{document_id}", status_code=204, responses=problems(403))

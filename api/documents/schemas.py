@@ -47,6 +47,31 @@ class ChunkRead(BaseModel):
     token_count: int
 
 
+class TranscriptWord(BaseModel):
+    word: str
+    start_s: float
+    end_s: float
+
+
+class TranscriptSegmentRead(BaseModel):
+    start_s: float
+    end_s: float
+    text: str
+    words: list[TranscriptWord] = []
+
+
+class TranscriptRead(BaseModel):
+    """A recording's transcript: cues with their times (seconds from the start), words with theirs
+    where the engine gives them. Also as `.vtt` and `.srt`."""
+
+    document_id: uuid.UUID
+    title: str | None
+    engine: str
+    language: str | None
+    duration_s: float
+    segments: list[TranscriptSegmentRead]
+
+
 class DocumentRead(BaseModel):
     id: uuid.UUID
     collection: str

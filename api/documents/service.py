@@ -18,6 +18,7 @@ from api.documents.schemas import (
     DocumentMeta,
     DocumentRead,
     SubmittedDocument,
+    TranscriptRead,
 )
 from api.errors import ProblemError
 from api.jobs.service import job_read
@@ -341,6 +342,24 @@ async def get_document(
             for chunk in await document_queries.document_chunks(session, document=document)
         ]
     return read
+
+
+async def get_transcript(session: AsyncSession, *, user: User, document_id: str) -> TranscriptRead:
+    """A recording's transcript as searches see it (its active generation); 404 for a document
+    that has none (not a recording, or not transcribed yet)."""
+    document = await _visible_document(session, user=user, document_id=document_id)
+    transcript = await document_queries.active_transcript(session, document=document)
+    if transcript is None:
+        detail = "this document has no transcript (it is not a recording, or its ingest has not finished)"
+        raise ProblemError(404, "transcript_not_found", detail)
+    return TranscriptRead(
+        document_id=document.id,
+        title=document.title,
+        engine=transcript.engine,
+        language=transcript.language,
+        duration_s=transcript.duration_s,
+        segments=transcript.segments,
+    )
 
 
 async def delete_document(session: AsyncSession, *, user: User, document_id: str) -> None:

@@ -44,6 +44,10 @@ async def _check_workers() -> dict[str, Any]:
         # The code sandbox's layers on each worker's host (workers/sandbox): informative here; a
         # coding submission on a worker missing a required layer fails with sandbox_unavailable.
         "sandbox": {w["hostname"]: w.get("sandbox") for w in workers},
+        # Each transcribe worker's speech engine, and what keeps it from running (faster-whisper's
+        # weights not placed): informative, as the sandbox is; its recordings fail with
+        # speech_engine_unavailable meanwhile.
+        "speech": {w["hostname"]: w["speech"] for w in workers if w.get("speech")},
     }
 
 

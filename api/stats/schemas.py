@@ -51,9 +51,17 @@ class LibraryStats(BaseModel):
     chunks: int = Field(description="searchable chunks")
 
 
+class SpeechEngineStatus(BaseModel):
+    engine: str
+    problem: str | None = Field(description="why it cannot transcribe (its model missing), or null")
+
+
 class WorkerStats(BaseModel):
     count: int
     per_queue: dict[str, list[str]] = Field(description="queue -> hostnames of the live workers consuming it")
+    speech: dict[str, SpeechEngineStatus] = Field(
+        default_factory=dict, description="hostname -> the speech engine of each transcribe worker"
+    )
 
 
 class StatsRead(BaseModel):

@@ -90,7 +90,11 @@ async def stats(session: AsyncSession, *, user: User) -> StatsRead:
         generated_at=now,
         library=LibraryStats(**figures["library"]),
         backlog=dict(sorted(backlog.items())),
-        workers=WorkerStats(count=len(workers), per_queue=workers_per_queue(workers)),
+        workers=WorkerStats(
+            count=len(workers),
+            per_queue=workers_per_queue(workers),
+            speech={w["hostname"]: w["speech"] for w in workers if w.get("speech")},
+        ),
         hour=_window(figures, "hour"),
         day=_window(figures, "day"),
     )

@@ -1,7 +1,8 @@
 """Which format a document is in: magic bytes first, then the file extension, then the content type.
 
 With neither a known extension nor a useful content type, the content's shape decides:
-an SRT cue, an HTML document, else plain text.
+an SRT cue, an HTML document, else plain text. A recording (audio or video) is known by its
+container's signature alone, whatever its name says: it is transcribed (workers/recordings/).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import PurePosixPath
 
 from core.documents.errors import DocumentError
 
-FORMATS = ("text", "markdown", "html", "pdf", "docx", "srt", "vtt", "zip")
+FORMATS = ("text", "markdown", "html", "pdf", "docx", "srt", "vtt", "zip", "recording")
 
 # How much of the head the sniffing looks at (the zip check may use more, see zip_kind).
 SNIFF_BYTES = 8192
@@ -70,12 +71,14 @@ _BINARY_MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"Rar!\x1a\x07", "RAR archive"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "legacy Office file (.doc/.xls/.ppt)"),
     (b"\x7fELF", "executable"),
-    (b"OggS", "Ogg media"),
-    (b"fLaC", "FLAC audio"),
-    (b"ID3\x03", "MP3 audio"),
-    (b"ID3\x04", "MP3 audio"),
     (b"{\\rtf1", "RTF document"),
 )
+
+# Audio and video containers, by the signature at their start: Ogg, FLAC, an ID3-tagged MP3,
+# EBML (WebM, MKV); RIFF (WAV, AVI) and IFF (AIFF) name their kind at byte 8; MP4, M4A and
+# QuickTime have `ftyp` at byte 4. A raw MP3 or ADTS AAC stream starts with a frame header.
+_RECORDING_MAGIC: tuple[bytes, ...] = (b"OggS", b"fLaC", b"ID3", b"\x1a\x45\xdf\xa3")
+_CONTAINER_KINDS = {b"RIFF": (b"WAVE", b"AVI "), b"FORM": (b"AIFF", b"AIFC")}
 
 _WEBVTT = re.compile(rb"\AWEBVTT(?:[ \t\r\n]|\Z)")
 _SRT_HEAD = re.compile(rb"\A\s*\d+\s*\r?\n\s*\d{1,3}:\d{2}:\d{2}[,.]\d{1,3}\s*-->", re.ASCII)
@@ -116,6 +119,8 @@ def _by_magic(head: bytes) -> str | None:
         return zip_kind(head)
     if _WEBVTT.match(sniff.removeprefix(_UTF8_BOM)):
         return "vtt"
+    if is_recording(sniff):
+        return "recording"
     for magic, what in _BINARY_MAGIC:
         if sniff.startswith(magic):
             raise DocumentError("unsupported_type", f"unsupported file type: {what}")
@@ -124,6 +129,27 @@ def _by_magic(head: bytes) -> str | None:
         # UTF-16 text has NULs too; it carries a BOM and fails later as invalid_encoding.
         raise DocumentError("unsupported_type", "unsupported file type: binary data")
     return None
+
+
+def is_recording(head: bytes) -> bool:
+    """Whether the bytes start like an audio or video container this platform transcribes."""
+    if head.startswith(_RECORDING_MAGIC) or head[4:8] == b"ftyp":
+        return True
+    if head[8:12] in _CONTAINER_KINDS.get(head[:4], ()):
+        return True
+    return _is_mpeg_audio_frame(head[:2])
+
+
+def _is_mpeg_audio_frame(head: bytes) -> bool:
+    """An MPEG audio frame header: 11 sync bits, a version that is not the reserved one, and layer
+    III (MP3) or II (MP2); or layer bits 00 as ADTS, AAC's framing. Layer I is left out: nobody
+    uploads it, and its header bytes include FF FE, UTF-16 text's byte order mark."""
+    if len(head) < 2 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0:
+        return False
+    version, layer = (head[1] >> 3) & 0b11, (head[1] >> 1) & 0b11
+    if version == 0b01:
+        return False
+    return layer in (0b01, 0b10) or (layer == 0b00 and version in (0b10, 0b11))
 
 
 def zip_kind(head: bytes) -> str:

@@ -13,6 +13,11 @@ ERROR_STATUS: dict[str, int] = {
     "archive_unsafe_path": 422,
     "archive_too_large": 413,
     "archive_nested": 422,
+    # Recordings (workers/recordings/): met in the transcribe stage, never at upload.
+    "corrupt_recording": 422,  # FFmpeg cannot read or decode it
+    "no_audio_track": 422,  # a video without sound, or a container with no audio stream
+    "recording_too_long": 413,  # over MENTORQ_MAX_AUDIO_SECONDS (by its header, or once decoded)
+    "no_speech": 422,  # decoded whole, and the VAD heard nobody speak
     # Fetching a document from a URL (workers/documents/fetch.py). The fault is the URL's or its
     # server's: 4xx for what the caller named, 502/504 (as a gateway would) for what the server did.
     "url_forbidden": 422,  # private/loopback/metadata address, non-http(s) scheme, malformed URL

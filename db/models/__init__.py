@@ -3,7 +3,15 @@
 from core.job_status import ACTIVE, TERMINAL, JobStatus
 from db.models.ask import AnswerCacheEntry, CollectionContentVersion
 from db.models.conversations import Conversation, ConversationMessage
-from db.models.documents import Chunk, Collection, Document, DocumentBlob, Embedding, KnowledgeState
+from db.models.documents import (
+    Chunk,
+    Collection,
+    Document,
+    DocumentBlob,
+    Embedding,
+    KnowledgeState,
+    Transcript,
+)
 from db.models.exercises import Exercise, Submission
 from db.models.instructions import Instruction, InstructionLabel, InstructionLabelMove
 from db.models.jobs import Job, JobAttachment, JobEvent
@@ -38,6 +46,7 @@ __all__ = [
     "LLMRoute",
     "OAuthAccount",
     "Profile",
+    "Transcript",
     "ProfileRevision",
     "ProgressEvent",
     "ReviewCard",

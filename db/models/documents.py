@@ -134,6 +134,25 @@ class Chunk(Base):
     )
 
 
+class Transcript(Base):
+    """A recording's transcript (core/recordings.py), one per generation of its chunks: the
+    generation the document's searches see is the transcript GET /v1/documents/{id}/transcript
+    serves, and a re-ingest replaces both in one transaction."""
+
+    __tablename__ = "transcripts"
+
+    document_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
+    )
+    generation: Mapped[int] = mapped_column(Integer, primary_key=True)
+    engine: Mapped[str] = mapped_column(String(32))
+    language: Mapped[str | None] = mapped_column(String(16))
+    duration_s: Mapped[float] = mapped_column(Float)
+    # [{"start_s", "end_s", "text", "words": [{"word", "start_s", "end_s"}]}]
+    segments: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class Embedding(Base):
     """A chunk's vector under one model; the column has no fixed dimension so models can coexist."""
 

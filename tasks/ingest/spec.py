@@ -1,4 +1,5 @@
-"""The `ingest` kind: parse and chunk one document on a cpu worker, then embed it on a gpu worker."""
+"""The `ingest` kind: parse and chunk one document on a cpu worker (a recording is transcribed on
+the transcribe lane first), then embed it on a gpu worker."""
 
 from __future__ import annotations
 
@@ -31,12 +32,16 @@ class IngestOutput(BaseModel):
 
 SPEC = JobSpec(
     name="ingest",
-    description="Parse, chunk and embed one document (created by the /v1/documents endpoints).",
+    description="Parse or transcribe, chunk and embed one document (made by the /v1/documents endpoints).",
     input_model=IngestInput,
     output_model=IngestOutput,
     queue="cpu",
     soft_time_limit=300,
     time_limit=330,
     internal=True,
-    later_stages=(Stage(name="embed", queue=lanes.EMBED, soft_time_limit=1800, time_limit=1860),),
+    later_stages=(
+        # A recording's speech to text, on the lane of its own (an hour of audio takes minutes).
+        Stage(name="transcribe", queue=lanes.TRANSCRIBE, soft_time_limit=4 * 3600, time_limit=4 * 3600 + 60),
+        Stage(name="embed", queue=lanes.EMBED, soft_time_limit=1800, time_limit=1860),
+    ),
 )

@@ -2,8 +2,9 @@
 
 Stage one writes the new chunks as the document's next generation; stage two embeds them in
 batches and, in one transaction, makes that generation the searchable one and drops the old.
-Both stages are safe to re-run after a crash: chunks of a generation are rewritten whole, and
-vectors already stored are kept.
+A recording goes from stage one to `transcribe` (its own lane), which writes the transcript and
+its chunks as the next generation, then to `embed`. Every stage is safe to re-run after a crash:
+chunks and the transcript of a generation are rewritten whole, and vectors already stored are kept.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -30,9 +32,11 @@ from workers.documents import (
     parse_document,
 )
 from workers.documents.fetch import fetch_with_settings
+from workers.documents.model import ParsedDocument
 from workers.embeddings import get_embedding_provider
 from workers.embeddings.index import ensure_index_once
 from workers.errors import JobFailure, NextStage
+from workers.recordings import speech_engine, transcribe, transcript_document, transcript_row
 from workers.runtime import JobContext, job_task
 
 log = logging.getLogger(__name__)
@@ -68,6 +72,8 @@ def parse_and_chunk(ctx: JobContext, payload: IngestInput) -> IngestOutput | Nex
         kind = detect_format(filename, content_type, content[:8192])
         if kind == "zip":
             return _expand_archive(ctx, document, content)
+        if kind == "recording":
+            return NextStage("transcribe", "a recording: waiting for a transcription worker")
         parsed = parse_document(content, filename=filename, content_type=content_type)
         ctx.progress("chunking")
         chunks = chunk_document(
@@ -77,6 +83,62 @@ def parse_and_chunk(ctx: JobContext, payload: IngestInput) -> IngestOutput | Nex
         _fail_document(document_id, error.code, error.message)
         raise JobFailure(error.code, error.message) from error
 
+    count = _store_next_generation(document, parsed, chunks, title=document.title or parsed.title or filename)
+    return NextStage("embed", f"{count} chunks waiting for an embed worker")
+
+
+@job_task(SPEC, stage="transcribe")
+def transcribe_recording(ctx: JobContext, payload: IngestInput) -> NextStage:
+    """The transcribe stage (its own lane): the recording's transcript, its chunks with their time
+    ranges as the next generation (as for SRT), then on to `embed`."""
+    settings = get_settings()
+    document_id = payload.document_id
+    with unit_of_work() as session:
+        loaded = documents.load_for_ingest(session, document_id=document_id)
+    if loaded is None:
+        raise JobFailure("document_not_found", "the document was deleted before it could be transcribed")
+    document, content = loaded
+    try:
+        if content is None:  # from a URL: stage one does not keep the bytes, so they are fetched again
+            content, _, _ = _fetch(document)
+
+        def progress(done_s: float, total_s: float | None) -> None:
+            share = min(done_s / total_s, 1.0) if total_s else None
+            heard = f"{done_s:.0f} of {total_s:.0f} s" if total_s else f"{done_s:.0f} s"
+            ctx.progress("transcribing", share, f"{heard} of audio")
+
+        ctx.progress("transcribing", 0.0, f"with {settings.asr_engine}")
+        transcript = transcribe(
+            content,
+            engine=speech_engine(settings),
+            max_seconds=settings.max_audio_seconds,
+            on_progress=progress,
+        )
+    except DocumentError as error:
+        _fail_document(document_id, error.code, error.message)
+        raise JobFailure(error.code, error.message) from error
+    parsed = transcript_document(transcript)
+    ctx.progress("chunking")
+    chunks = chunk_document(parsed, target_tokens=MINILM_TARGET_TOKENS, overlap_tokens=MINILM_OVERLAP_TOKENS)
+    count = _store_next_generation(
+        document,
+        parsed,
+        chunks,
+        title=document.title or document.filename,
+        transcript=transcript_row(transcript),
+    )
+    return NextStage("embed", f"{count} chunks of transcript waiting for an embed worker")
+
+
+def _store_next_generation(
+    document: Document,
+    parsed: ParsedDocument,
+    chunks: list[Any],
+    *,
+    title: str | None,
+    transcript: dict[str, Any] | None = None,
+) -> int:
+    """Write the chunks (and a recording's transcript) as the document's next generation."""
     generation = document.active_generation + 1
     rows = [
         {
@@ -93,14 +155,18 @@ def parse_and_chunk(ctx: JobContext, payload: IngestInput) -> IngestOutput | Nex
     with unit_of_work() as session:
         documents.store_pending_generation(
             session,
-            document_id=document_id,
+            document_id=document.id,
             generation=generation,
             rows=rows,
             format=parsed.format,
-            title=document.title or parsed.title or filename,
+            title=title,
             metadata={**(document.metadata_ or {}), **_plain(parsed.metadata)},
         )
-    return NextStage("embed", f"{len(rows)} chunks waiting for an embed worker")
+        if transcript is not None:
+            documents.store_pending_transcript(
+                session, document_id=document.id, generation=generation, fields=transcript
+            )
+    return len(rows)
 
 
 @job_task(SPEC, stage="embed")

@@ -23,7 +23,7 @@ from db import migrate
 from devstack.embedded import EmbeddedPostgres, EmbeddedRedis
 
 REPO = Path(__file__).resolve().parents[2]
-ALL_QUEUES = "llm,embed,query,cpu,maintenance"
+ALL_QUEUES = "llm,embed,query,cpu,maintenance,transcribe"
 
 
 def free_port() -> int:

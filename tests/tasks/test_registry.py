@@ -53,7 +53,7 @@ def test_every_spec_has_a_registered_task_and_every_task_a_spec() -> None:
         assert task.name in view["registered"]
         assert view["routes"][task.name] == task.queue
     assert view["include"] == task_modules()
-    assert set(view["queues"]) == {"llm", "embed", "query", "cpu", "io", "maintenance"}
+    assert set(view["queues"]) == {"llm", "embed", "query", "cpu", "io", "maintenance", "transcribe"}
 
 
 def test_a_spec_without_a_task_or_a_task_without_a_spec_is_reported() -> None:

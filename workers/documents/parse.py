@@ -48,6 +48,9 @@ def parse_document(
     if fmt == "zip":
         message = "a ZIP archive is not a document: unpack it with iter_archive"
         raise DocumentError("unsupported_type", message)
+    if fmt == "recording":
+        message = "a recording is transcribed, not parsed: see workers/recordings"
+        raise DocumentError("unsupported_type", message)
     document = PARSERS[fmt](data, charset=declared_charset(content_type))
     if not any(section.text.strip() for section in document.sections):
         raise DocumentError("empty_document", f"the {fmt} document has no text")

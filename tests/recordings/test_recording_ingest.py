@@ -1,0 +1,96 @@
+"""A recording uploaded as a document, on the real stack: detected by content, transcribed on the
+transcribe lane, searchable with its time ranges, its transcript served as JSON, WebVTT and SRT;
+a bad recording fails its job with the recording's code; a re-upload replaces the transcript."""
+
+from __future__ import annotations
+
+from tests.conftest import ApiClient
+from tests.documents.test_api import ingest, upload, wait_document
+from tests.recordings import media
+from tests.support.stack import Stack
+
+
+def events(stack: Stack, job_id: str) -> list[tuple[str, str | None]]:
+    rows = stack.sql("SELECT type, data->>'stage' FROM job_events WHERE job_id = %s ORDER BY id", job_id)
+    return [(kind, stage) for kind, stage in rows]
+
+
+def test_a_recording_becomes_a_searchable_transcript_with_time_ranges(
+    client: ApiClient, other_client: ApiClient, stack: Stack
+) -> None:
+    # A name and a content type that say "text": the content says otherwise.
+    document = ingest(client, "lecture3.txt", media.sample_bytes(), collection="lectures", title="Lecture 3")
+    assert document["status"] == "ready", document["error"]
+    assert document["format"] == "recording" and document["chunk_count"] >= 1
+    # Parsed on cpu, handed to the transcribe lane, transcribed there with progress, then embedded.
+    stages = [stage for kind, stage in events(stack, document["ingest_job_id"]) if kind == "progress"]
+    assert stages.index("transcribe") < stages.index("transcribing") < stages.index("embed"), stages
+
+    transcript = client.get(f"/v1/documents/{document['id']}/transcript")
+    assert transcript.status_code == 200, transcript.text
+    body = transcript.json()
+    assert body["engine"] == "pocketsphinx" and body["title"] == "Lecture 3"
+    assert 21 < body["duration_s"] < 23
+    heard = " ".join(segment["text"] for segment in body["segments"])
+    assert "practice test" in heard and "testing effect" in heard
+    assert all(segment["words"] for segment in body["segments"])
+
+    vtt = client.get(f"/v1/documents/{document['id']}/transcript.vtt")
+    assert vtt.status_code == 200 and vtt.headers["content-type"].startswith("text/vtt")
+    assert vtt.text.startswith("WEBVTT\n\n00:00:00.") and "practice test" in vtt.text
+    srt = client.get(f"/v1/documents/{document['id']}/transcript.srt")
+    assert srt.status_code == 200 and srt.text.startswith("1\n00:00:00,")
+
+    chunks = client.get(f"/v1/documents/{document['id']}", params={"include": "chunks"}).json()["chunks"]
+    assert all(chunk["start_s"] is not None and chunk["end_s"] > chunk["start_s"] for chunk in chunks)
+    found = client.post(
+        "/v1/search", json={"query": "students who took a practice test", "collections": ["lectures"], "k": 3}
+    ).json()
+    top = found["items"][0]
+    assert top["document_id"] == document["id"] and "practice test" in top["text"]
+    assert top["start_s"] is not None and top["end_s"] > top["start_s"]
+
+    # Another user's recording is not there for them; a text document has no transcript.
+    assert other_client.get(f"/v1/documents/{document['id']}/transcript").status_code == 404
+    text = ingest(client, "notes.md", b"# Notes\n\nTesting beats rereading.\n")
+    missing = client.get(f"/v1/documents/{text['id']}/transcript")
+    assert missing.status_code == 404 and missing.json()["code"] == "transcript_not_found"
+
+
+def test_bad_recordings_fail_their_ingest_with_the_recording_s_code(client: ApiClient, stack: Stack) -> None:
+    cases = {
+        "silent.wav": (media.wav(media.silence(4)), "no_speech"),
+        "slides.mp4": (media.video_without_audio(), "no_audio_track"),
+        "broken.ogg": (b"OggS" + bytes(range(256)) * 40, "corrupt_recording"),
+        "ten-hours.flac": (
+            media.flac_claiming(media.sample_pcm()[:16_000], seconds=36_000),
+            "recording_too_long",
+        ),
+    }
+    result = upload(client, [(name, data, None) for name, (data, _) in cases.items()])
+    assert result["status"] == 202, result
+    for item in result["body"]["items"]:
+        document = wait_document(client, item["document"]["id"])
+        expected = cases[item["filename"]][1]
+        assert document["status"] == "failed" and document["error"]["code"] == expected, document
+        job = client.get(f"/v1/jobs/{item['job']['id']}").json()
+        assert job["status"] == "failed" and job["error"]["code"] == expected, job
+        assert client.get(f"/v1/documents/{document['id']}/transcript").status_code == 404
+
+
+def test_a_re_uploaded_recording_replaces_its_transcript_whole(client: ApiClient, stack: Stack) -> None:
+    opening, rest = media.sample_pcm()[: 16_000 * 5], media.sample_pcm()[16_000 * 8 : 16_000 * 16]
+    first = ingest(client, "talk.wav", media.wav(opening))
+    assert first["status"] == "ready", first["error"]
+    second = upload(client, [("talk.wav", media.encode(rest, "mp3"), None)])
+    assert second["body"]["items"][0]["action"] == "replaced"
+    final = wait_document(client, first["id"])
+    assert final["status"] == "ready", final["error"]
+    heard = " ".join(
+        s["text"] for s in client.get(f"/v1/documents/{first['id']}/transcript").json()["segments"]
+    )
+    assert "students" in heard and "welcome" not in heard
+    # One transcript row, the active generation's: the old one went with its chunks.
+    rows = stack.sql("SELECT generation FROM transcripts WHERE document_id = %s", first["id"])
+    active = stack.sql("SELECT active_generation FROM documents WHERE id = %s", first["id"])
+    assert rows == active

@@ -1,0 +1,87 @@
+"""The two speech engines: faster-whisper's adapter against the real library (its weights are not
+on these machines: the transcription test says so and skips), what a transcribe worker reports
+when its engine cannot run (/readyz, the console's overview), and the job's code then."""
+
+from __future__ import annotations
+
+import os
+
+import httpx
+import jiwer
+import pytest
+
+from core.settings import Settings
+from tests.conftest import ApiClient, make_admin
+from tests.recordings import media
+from tests.support.stack import Stack, wait_until
+from workers.errors import JobFailure
+from workers.recordings import engine_problem, speech_engine, transcribe
+
+MISSING_MODEL = "/nonexistent/faster-whisper-small"
+
+
+def whisper_settings(model: str) -> Settings:
+    return Settings(
+        MENTORQ_ENV="test",
+        MENTORQ_ASR_ENGINE="faster-whisper",
+        MENTORQ_ASR_MODEL=model,
+        MENTORQ_ASR_DEVICE="cpu",
+        MENTORQ_ASR_COMPUTE_TYPE="int8",
+    )
+
+
+def test_faster_whisper_transcribes_the_lecture_where_its_weights_are_placed() -> None:
+    """Runs where MENTORQ_TEST_WHISPER_MODEL names a faster-whisper model folder (or a cached
+    model name); on these machines none can be fetched, and the test says so."""
+    settings = whisper_settings(os.environ.get("MENTORQ_TEST_WHISPER_MODEL", "small"))
+    problem = engine_problem(settings)
+    if problem is not None:
+        pytest.skip(f"faster-whisper's weights are not on this machine: {problem}")
+    from workers.recordings.engines import FasterWhisperEngine
+
+    transcript = transcribe(
+        media.sample_bytes(),
+        engine=FasterWhisperEngine(settings),
+        max_seconds=3600,
+        on_progress=lambda done, total: None,
+    )
+    heard = " ".join(segment.text for segment in transcript.segments)
+    assert jiwer.wer(media.SAMPLE_TEXT.lower(), heard.lower()) < 0.3, heard
+
+
+def test_missing_faster_whisper_weights_are_named_not_downloaded() -> None:
+    assert "lacks model.bin, config.json" in engine_problem(whisper_settings(os.path.dirname(__file__)))
+    problem = engine_problem(whisper_settings("small"))
+    if problem is None:
+        pytest.skip("a faster-whisper `small` model is cached on this machine")
+    assert "'small' is not on this host" in problem
+    assert engine_problem(Settings(MENTORQ_ENV="test")) is None  # pocketsphinx: bundled
+
+
+def test_a_recording_meets_a_missing_engine_as_a_retryable_speech_engine_unavailable() -> None:
+    with pytest.raises(JobFailure) as failure:
+        speech_engine(whisper_settings(MISSING_MODEL))
+    assert failure.value.code == "speech_engine_unavailable" and failure.value.retryable
+    assert MISSING_MODEL in failure.value.message
+
+
+def test_a_transcribe_worker_whose_engine_cannot_run_says_so_in_readyz_and_the_console(
+    stack: Stack, client: ApiClient
+) -> None:
+    env = {"MENTORQ_ASR_ENGINE": "faster-whisper", "MENTORQ_ASR_MODEL": MISSING_MODEL}
+    stack.start_worker("worker-whisper", queues="transcribe", concurrency=1, extra_env=env)
+    try:
+        host = "worker-whisper@test"
+        speech = httpx.get(f"{stack.api_url}/readyz").json()["checks"]["workers"]["speech"]
+        assert speech[host]["engine"] == "faster-whisper" and MISSING_MODEL in speech[host]["problem"]
+        assert speech["worker@test"] == {"engine": "pocketsphinx", "problem": None}
+        admin = make_admin(stack, client)
+        stats = admin.get("/v1/admin/stats").json()
+        assert MISSING_MODEL in stats["workers"]["speech"][host]["problem"]
+    finally:
+        stack.stop("worker-whisper")
+    wait_until(
+        lambda: host not in httpx.get(f"{stack.api_url}/readyz").json()["checks"]["workers"]["speech"],
+        timeout=30,
+        message="the stopped worker's announcement gone",
+    )

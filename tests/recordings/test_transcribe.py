@@ -1,0 +1,170 @@
+"""Recordings to transcripts without the stack: every container the platform takes, detected by
+content, decoded and transcribed by the embedded engine (PocketSphinx) after the VAD; and each bad
+recording refused with its code, before decoding where its header tells."""
+
+from __future__ import annotations
+
+import time
+
+import jiwer
+import numpy as np
+import pytest
+
+from core.documents.detect import detect_format
+from core.documents.errors import DocumentError
+from core.recordings import to_srt, to_vtt
+from tests.recordings import media
+from workers.documents.formats_transcript import parse_srt, parse_vtt
+from workers.recordings import decode, transcript_document
+from workers.recordings.engines import PocketSphinxEngine
+from workers.recordings.pipeline import MAX_CUE_S, transcribe
+
+# On clean synthesised speech PocketSphinx gets about one word in twelve wrong (0.08 on the bundled
+# lecture here); the bound leaves room for other machines' floating point, not for a broken path.
+CLEAN_WER_BOUND = 0.15
+
+
+@pytest.fixture(scope="module")
+def engine() -> PocketSphinxEngine:
+    return PocketSphinxEngine()
+
+
+def words_of(text: str) -> str:
+    return jiwer.RemovePunctuation()(text.lower())
+
+
+def run(data: bytes, engine: PocketSphinxEngine, *, max_seconds: float = 3600, on_progress=None):
+    return transcribe(
+        data, engine=engine, max_seconds=max_seconds, on_progress=on_progress or (lambda done, total: None)
+    )
+
+
+def test_the_bundled_lecture_is_transcribed_with_cues_in_order_and_few_errors(
+    engine: PocketSphinxEngine,
+) -> None:
+    progress: list[tuple[float, float | None]] = []
+    transcript = run(
+        media.sample_bytes(), engine, on_progress=lambda done, total: progress.append((done, total))
+    )
+    text = " ".join(segment.text for segment in transcript.segments)
+    error_rate = jiwer.wer(words_of(media.SAMPLE_TEXT), words_of(text))
+    assert error_rate <= CLEAN_WER_BOUND, (error_rate, text)
+    assert 21 < transcript.duration_s < 23 and transcript.engine == "pocketsphinx"
+    starts = [segment.start_s for segment in transcript.segments]
+    assert starts == sorted(starts) and len(starts) >= 3  # cut into cues of at most MAX_CUE_S
+    for segment in transcript.segments:
+        assert 0 <= segment.start_s < segment.end_s <= transcript.duration_s + 0.2
+        assert segment.end_s - segment.start_s <= MAX_CUE_S + 0.5
+        assert segment.words and segment.text == " ".join(word for word, _, _ in segment.words)
+        assert all(segment.start_s <= start < end <= segment.end_s for _, start, end in segment.words)
+    assert progress[-1] == (transcript.duration_s, transcript.duration_s)
+    # The knowledge store takes it like an SRT: one section per cue, with its times.
+    parsed = transcript_document(transcript)
+    assert parsed.format == "recording"
+    assert [(s.start_s, s.end_s) for s in parsed.sections] == [
+        (c.start_s, c.end_s) for c in transcript.segments
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(media.FORMATS))
+def test_each_container_is_known_by_its_content_and_transcribed(
+    name: str, engine: PocketSphinxEngine
+) -> None:
+    opening = media.sample_pcm()[: 16_000 * 5]  # "Welcome to the lecture on the testing effect."
+    data = media.encode(opening, name)
+    assert detect_format("notes.txt", "text/plain", data[:8192]) == "recording"
+    transcript = run(data, engine)
+    assert abs(transcript.duration_s - 5.0) < 0.2, transcript.duration_s
+    heard = " ".join(segment.text for segment in transcript.segments)
+    assert {"lecture", "testing", "effect"} <= set(heard.split()), heard
+    assert transcript.info.has_video == media.FORMATS[name][3]
+
+
+def test_a_video_without_sound_is_no_audio_track(engine: PocketSphinxEngine) -> None:
+    data = media.video_without_audio()
+    assert detect_format(None, None, data[:8192]) == "recording"
+    with pytest.raises(DocumentError) as refused:
+        run(data, engine)
+    assert refused.value.code == "no_audio_track" and "video without an audio track" in refused.value.message
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"OggS" + bytes(range(256)) * 40,  # an Ogg signature, then nothing Ogg
+        media.encode(media.sample_pcm()[:16_000], "mp4")[:600],  # an MP4 cut off in its header
+        b"\xff\xfb" + b"\x00" * 5000,  # an MPEG frame sync, then zeros
+    ],
+    ids=["ogg-garbage", "truncated-mp4", "mp3-sync-zeros"],
+)
+def test_a_corrupt_recording_is_corrupt_recording(data: bytes, engine: PocketSphinxEngine) -> None:
+    assert detect_format(None, None, data[:8192]) == "recording"
+    with pytest.raises(DocumentError) as refused:
+        run(data, engine)
+    assert refused.value.code == "corrupt_recording", refused.value
+
+
+def test_a_header_that_claims_ten_hours_is_refused_before_any_decoding(
+    engine: PocketSphinxEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = media.flac_claiming(media.sample_pcm()[: 16_000 * 3], seconds=10 * 3600)
+    decoded: list[int] = []
+    real = decode.pcm_pieces
+
+    def counting(*args, **kwargs):
+        for piece in real(*args, **kwargs):
+            decoded.append(len(piece))
+            yield piece
+
+    monkeypatch.setattr("workers.recordings.pipeline.pcm_pieces", counting)
+    started = time.monotonic()
+    with pytest.raises(DocumentError) as refused:
+        run(data, engine, max_seconds=3 * 3600)
+    assert refused.value.code == "recording_too_long" and "36000 s" in refused.value.message
+    assert decoded == [] and time.monotonic() - started < 5
+
+
+def test_a_recording_whose_header_does_not_say_is_stopped_once_decoding_passes_the_limit(
+    engine: PocketSphinxEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(decode, "_claimed_seconds", lambda container, stream: None)
+    data = media.encode(media.sample_pcm(), "opus")  # 22 s
+    decoded: list[int] = []
+    with pytest.raises(DocumentError) as refused:
+        for piece in decode.pcm_pieces(data, max_seconds=4):
+            decoded.append(len(piece))
+    assert refused.value.code == "recording_too_long"
+    assert 3.5 * 16_000 < sum(decoded) <= 4 * 16_000  # stopped at the limit, not at the end
+
+
+def test_a_recording_with_nobody_speaking_is_no_speech(engine: PocketSphinxEngine) -> None:
+    with pytest.raises(DocumentError) as refused:
+        run(media.wav(media.silence(6)), engine)
+    assert refused.value.code == "no_speech" and "6 s of audio" in refused.value.message
+
+
+def test_a_cancel_during_decoding_stops_the_transcription(engine: PocketSphinxEngine) -> None:
+    class Canceled(Exception):
+        pass
+
+    calls: list[float] = []
+
+    def cancel_at_once(done: float, total: float | None) -> None:
+        calls.append(done)
+        raise Canceled
+
+    long_recording = media.encode(np.tile(media.sample_pcm(), 10), "opus")  # 3.6 minutes
+    started = time.monotonic()
+    with pytest.raises(Canceled):
+        run(long_recording, engine, on_progress=cancel_at_once)
+    assert calls == [0.0] or calls[0] < 1.0
+    assert time.monotonic() - started < 5
+
+
+def test_webvtt_and_srt_files_read_back_as_the_same_cues(engine: PocketSphinxEngine) -> None:
+    segments = run(media.sample_bytes(), engine).segments
+    for rendered, parse in ((to_vtt(segments).encode(), parse_vtt), (to_srt(segments).encode(), parse_srt)):
+        cues = parse(rendered).sections
+        assert [(c.start_s, c.end_s, c.text) for c in cues] == [
+            (round(s.start_s, 3), round(s.end_s, 3), s.text) for s in segments
+        ]

@@ -1,0 +1,62 @@
+"""Recordings (audio and video) to transcripts for the `ingest` job's transcribe stage.
+
+decode.py (FFmpeg's libraries through PyAV) -> speech.py (Silero VAD) -> engines.py (PocketSphinx
+embedded, faster-whisper in production) -> pipeline.py (cues with times). Here: the transcript
+as the knowledge store takes it (sections with times, as for SRT) and as its table row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.settings import Settings
+from workers.documents.model import ParsedDocument, Section
+from workers.errors import JobFailure
+from workers.recordings.engines import SpeechEngine, engine_problem, get_engine
+from workers.recordings.pipeline import Transcript, transcribe
+
+
+def speech_engine(settings: Settings) -> SpeechEngine:
+    """The configured engine, or a retryable `speech_engine_unavailable` job failure naming what is
+    missing (faster-whisper's weights not placed on this host, say): the operator can fix it in time."""
+    problem = engine_problem(settings)
+    if problem is not None:
+        raise JobFailure("speech_engine_unavailable", problem, retryable=True)
+    return get_engine(settings)
+
+
+def transcript_document(transcript: Transcript) -> ParsedDocument:
+    """The transcript as a parsed document: one section per cue, with its start and end."""
+    sections = [
+        Section(text=segment.text, heading_path=[], start_s=segment.start_s, end_s=segment.end_s)
+        for segment in transcript.segments
+    ]
+    metadata = {
+        "duration_s": transcript.duration_s,
+        "cues": len(transcript.segments),
+        "transcribed_by": transcript.engine,
+        "container": transcript.info.container,
+        "audio_codec": transcript.info.audio_codec,
+        "video": transcript.info.has_video,
+    }
+    return ParsedDocument(format="recording", title=None, sections=sections, metadata=metadata)
+
+
+def transcript_row(transcript: Transcript) -> dict[str, Any]:
+    """The `transcripts` row's fields (db/models/documents.py)."""
+    return {
+        "engine": transcript.engine,
+        "language": transcript.language,
+        "duration_s": transcript.duration_s,
+        "segments": [segment.as_json() for segment in transcript.segments],
+    }
+
+
+__all__ = [
+    "Transcript",
+    "engine_problem",
+    "get_engine",
+    "transcribe",
+    "transcript_document",
+    "transcript_row",
+]

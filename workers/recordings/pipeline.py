@@ -1,0 +1,96 @@
+"""A recording to a transcript: decode (decode.py), find the speech (speech.py), recognize each
+stretch (engines.py), as one pass over the audio that never holds it whole."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.documents.errors import DocumentError
+from core.recordings import TranscriptSegment
+from workers.recordings.decode import SAMPLE_RATE, RecordingInfo, pcm_pieces, probe
+from workers.recordings.engines import Heard, SpeechEngine, Word
+from workers.recordings.speech import speech_segments
+
+PROGRESS_EVERY_S = 2.0  # wall-clock seconds between progress reports (and cancel checks)
+MAX_CUE_S = 8.0  # a cue's longest span: about two lines of subtitles
+CUE_PAUSE_S = 0.3  # a pause between words this long starts a new cue
+
+# done_s, total_s (None when the header does not say); raises to stop (a cancel).
+ProgressCallback = Callable[[float, float | None], None]
+
+
+@dataclass
+class Transcript:
+    engine: str
+    info: RecordingInfo
+    duration_s: float = 0.0
+    language: str | None = None
+    segments: list[TranscriptSegment] = field(default_factory=list)
+
+
+def _reporting(
+    pieces: Iterable[np.ndarray], total_s: float | None, on_progress: ProgressCallback, heard: list[float]
+) -> Iterator[np.ndarray]:
+    """The pieces, telling `on_progress` how much audio has been decoded every few seconds."""
+    decoded = 0
+    next_report = time.monotonic()
+    for piece in pieces:
+        decoded += len(piece)
+        heard[0] = decoded / SAMPLE_RATE
+        if time.monotonic() >= next_report:
+            on_progress(heard[0], total_s)
+            next_report = time.monotonic() + PROGRESS_EVERY_S
+        yield piece
+
+
+def _cues(start_s: float, end_s: float, heard: Heard) -> list[TranscriptSegment]:
+    """A stretch of speech as cues a reader can follow: cut at pauses between words, and at most
+    MAX_CUE_S long (the VAD's stretches run up to half a minute). Without word times, one cue."""
+    if not heard.words:
+        return [TranscriptSegment(round(start_s, 3), round(end_s, 3), heard.text.strip())]
+    groups: list[list[Word]] = [[]]
+    for word in heard.words:
+        current = groups[-1]
+        if current and (
+            word.start_s - current[-1].end_s >= CUE_PAUSE_S or word.end_s - current[0].start_s > MAX_CUE_S
+        ):
+            groups.append(current := [])
+        current.append(word)
+    return [
+        TranscriptSegment(
+            start_s=round(start_s + group[0].start_s, 3),
+            end_s=round(start_s + group[-1].end_s, 3),
+            text=" ".join(word.text for word in group),
+            words=[
+                (word.text, round(start_s + word.start_s, 3), round(start_s + word.end_s, 3))
+                for word in group
+            ],
+        )
+        for group in groups
+        if group
+    ]
+
+
+def transcribe(
+    data: bytes, *, engine: SpeechEngine, max_seconds: float, on_progress: ProgressCallback
+) -> Transcript:
+    """The recording's transcript; DocumentError (`corrupt_recording`, `no_audio_track`,
+    `recording_too_long`, `no_speech`) when there is none to make."""
+    info = probe(data, max_seconds=max_seconds)
+    transcript = Transcript(engine=engine.name, info=info)
+    heard = [0.0]
+    pieces = _reporting(pcm_pieces(data, max_seconds=max_seconds), info.claimed_seconds, on_progress, heard)
+    for speech in speech_segments(pieces):
+        result = engine.recognize(speech.samples)
+        transcript.language = transcript.language or result.language
+        if result.text.strip():
+            transcript.segments.extend(_cues(speech.start_s, speech.end_s, result))
+    transcript.duration_s = round(heard[0], 3)
+    on_progress(heard[0], heard[0])
+    if not transcript.segments:
+        raise DocumentError("no_speech", f"no speech was heard in the recording ({heard[0]:.0f} s of audio)")
+    return transcript
