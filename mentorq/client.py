@@ -156,6 +156,10 @@ class MentorqClient:
         """One document (status, chunk count, error)."""
         return self._request("GET", f"/v1/documents/{document_id}")
 
+    def transcript(self, document_id: str) -> dict[str, Any]:
+        """A recording's transcript: its cues with their times."""
+        return self._request("GET", f"/v1/documents/{document_id}/transcript")
+
     def search(
         self, query: str, *, k: int = 5, mode: str = "hybrid", collections: list[str] | None = None
     ) -> dict[str, Any]:

@@ -1,6 +1,7 @@
-"""`mentorq demo`: a throwaway stack; chat, embed and streamed chat jobs; the samples ingested, searched;
-a learner profiled from a sample intro, with progress, mastery and an insight; resources suggested,
-exercises generated through the publish gate, and code submissions graded in the sandbox."""
+"""`mentorq demo`: a throwaway stack; chat, embed and streamed chat jobs; the samples ingested (a
+recording transcribed), searched and asked about; a learner profiled from a sample intro, with
+progress, mastery and an insight; resources suggested, exercises generated through the publish
+gate, and code submissions graded in the sandbox."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ RESOURCES_QUERY = "how long should I wait between reviews?"
 # A wrong answer (it counts every letter) and a right one for the bundled coding exercise.
 ASK_ATTEMPTS = 3
 ASK_QUESTION = "What happens to something you learned last Monday if you never look at it again?"
+# Answered by the bundled recording (samples/knowledge/lecture-testing-effect.ogg), once transcribed.
+RECORDING_QUESTION = "How much did students who took a practice test remember a week later?"
 TUTOR_MESSAGES = ("What is active recall?", "How do I practise it after a lecture?")
 WRONG_CODE = "def count_vowels(text):\n    return len(text)\n"
 RIGHT_CODE = "def count_vowels(text):\n    return sum(char in 'aeiouAEIOU' for char in text)\n"
@@ -200,6 +203,9 @@ def _grounded_answers(client: MentorqClient, say, deadline: float) -> bool:
             break
         previous = output
 
+    if not _ask_the_recording(client, say, remaining):
+        return False
+
     conversation = client.start_conversation("Memory")["id"]
     replies = []
     for message in TUTOR_MESSAGES:
@@ -219,6 +225,26 @@ def _grounded_answers(client: MentorqClient, say, deadline: float) -> bool:
                 f"{citation['quote'][:100]!r}"
             )
     return cache_ok and len(replay["messages"]) == 2 * len(TUTOR_MESSAGES)
+
+
+def _ask_the_recording(client: MentorqClient, say, remaining) -> bool:
+    """A question the transcribed lecture answers, asked until the answer is grounded (the tiny
+    local model often is not): its citations carry the recording's time range."""
+    for attempt in range(1, ASK_ATTEMPTS + 1):
+        job = client.ask(RECORDING_QUESTION, collections=["study-skills"], wait=30)
+        job = client.wait_until_done(job["id"], deadline_s=remaining())
+        if job["status"] != "succeeded":
+            return _model_refused(job, say, "ask (the recording)")
+        output = job["output"]
+        say(f"\nask ({attempt}): {RECORDING_QUESTION!r}: grounded {output['grounded']}")
+        say(f"  {output['answer'][:400]}")
+        for citation in output["citations"]:
+            when = citation["time_range"]
+            at = f" at {when['start_s']:.1f}-{when['end_s']:.1f} s" if when else ""
+            say(f"  [{citation['marker']}] {citation['title']}{at}: {citation['quote'][:120]!r}")
+        if output["grounded"]:
+            break
+    return True
 
 
 def _graded(client: MentorqClient, say, remaining) -> bool:
@@ -301,8 +327,9 @@ def _model_refused(job: dict[str, Any], say, what: str) -> bool:
 
 
 def _ingest_and_search(client: MentorqClient, say, deadline: float) -> bool:
-    """Ingest the bundled sample corpus (Markdown notes, a PDF, an SRT transcript), then one hybrid search."""
-    files = sorted(p for p in SAMPLES.iterdir() if p.suffix in {".md", ".pdf", ".srt"})
+    """Ingest the bundled sample corpus (Markdown notes, a PDF, an SRT transcript and a recording,
+    which is transcribed), then one hybrid search, and one that finds the recording's words."""
+    files = sorted(p for p in SAMPLES.iterdir() if p.suffix in {".md", ".pdf", ".srt", ".ogg"})
     items = client.upload_documents([(p.name, p.read_bytes()) for p in files], collection="study-skills")
     say(f"\ningesting {len(items)} sample documents: {', '.join(p.name for p in files)}")
     documents = {}
@@ -317,6 +344,7 @@ def _ingest_and_search(client: MentorqClient, say, deadline: float) -> bool:
             f"  {document['filename']}: {document['status']}, {document['chunk_count']} chunks"
             + (f" ({document['error']['code']})" if document["error"] else "")
         )
+    recording = _show_transcript(client, say, documents)
     query = "how long should I wait between reviews?"
     found = client.search(query, k=3, mode="hybrid")
     say(f"\nhybrid search {query!r} ({found['model']}):")
@@ -328,7 +356,31 @@ def _ingest_and_search(client: MentorqClient, say, deadline: float) -> bool:
             f"  {hit['score']:.4f}  vector #{hit['vector_rank']}  keyword #{hit['keyword_rank']}  "
             f"{hit['document_title']} [{where}]: {hit['text'][:90]!r}"
         )
-    return all(d["status"] == "ready" for d in documents.values()) and len(found["items"]) > 0
+    return all(d["status"] == "ready" for d in documents.values()) and len(found["items"]) > 0 and recording
+
+
+def _show_transcript(client: MentorqClient, say, documents: dict[str, dict[str, Any]]) -> bool:
+    """The recording's transcript (its first cues), and a search that lands in it at a time range."""
+    recording = next((d for d in documents.values() if d["format"] == "recording"), None)
+    if recording is None or recording["status"] != "ready":
+        return False
+    transcript = client.transcript(recording["id"])
+    say(
+        f"\n{recording['filename']}: transcribed by {transcript['engine']}, "
+        f"{transcript['duration_s']:.1f} s, {len(transcript['segments'])} cues:"
+    )
+    for cue in transcript["segments"][:3]:
+        say(f"  {cue['start_s']:6.2f}-{cue['end_s']:6.2f} s  {cue['text']}")
+    found = client.search(RECORDING_QUESTION, k=1, mode="hybrid")
+    hit = found["items"][0] if found["items"] else None
+    if hit is None or hit["start_s"] is None:
+        say(f"  search {RECORDING_QUESTION!r} found no time range")
+        return False
+    say(
+        f"  search {RECORDING_QUESTION!r}: {hit['document_title']} at "
+        f"{hit['start_s']:.1f}-{hit['end_s']:.1f} s: {hit['text'][:90]!r}"
+    )
+    return hit["document_id"] == recording["id"]
 
 
 def _watch_streamed_chat(client: MentorqClient, say) -> bool:

@@ -53,6 +53,7 @@ class SpeechEngine(Protocol):
 _NOT_WORDS = re.compile(r"^(?:<s>|</s>|<sil>|\[[A-Za-z_]+\]|\+\+?[A-Za-z_]+\+\+?)$")
 _VARIANT = re.compile(r"\(\d+\)$")
 _FRAMES_PER_SECOND = 100  # PocketSphinx's default frame rate
+_PIECE_SAMPLES = SAMPLE_RATE // 4  # a quarter second of audio per call (see recognize)
 
 
 class PocketSphinxEngine:
@@ -69,7 +70,12 @@ class PocketSphinxEngine:
         with self._lock:
             decoder = self._decoder
             decoder.start_utt()
-            decoder.process_raw(samples.astype(np.int16).tobytes(), full_utt=True)
+            # In pieces: PocketSphinx holds the GIL while it decodes, and half a minute in one
+            # call starved the job's heartbeat thread for seconds (the reconciler then took the
+            # job for lost). Between pieces the other threads run.
+            audio = samples.astype(np.int16)
+            for at in range(0, len(audio), _PIECE_SAMPLES):
+                decoder.process_raw(audio[at : at + _PIECE_SAMPLES].tobytes(), full_utt=False)
             decoder.end_utt()
             words = [
                 Word(
