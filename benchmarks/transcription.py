@@ -1,0 +1,331 @@
+"""Recordings: how well and how fast the embedded engine transcribes, through the platform and beside
+itself, in one run.
+
+    .venv/bin/python -m benchmarks.transcription [--minutes 3] [--searches 40]
+
+1. Accuracy (no stack; needs Debian's `flite`): four short texts of our own, spoken by Flite's
+   `rms` voice at its normal pace, 1.25x faster, and at normal pace with white noise at 10 dB SNR;
+   each transcribed by the pipeline (decode, Silero VAD, PocketSphinx); word error rate per
+   condition (jiwer, over the four texts together, punctuation and case ignored).
+2. Speed: the bundled lecture said over and over to `--minutes` of audio (Opus). Direct: the same
+   pipeline called in this process on the same bytes, and PocketSphinx alone on the decoded audio
+   (no VAD, half a minute per call). Platform: the file uploaded to the real stack (embedded
+   PostgreSQL and Redis, the API, a worker on `cpu,embed,query,maintenance` and one on
+   `transcribe`, as production's lanes); the transcribe stage's time from its `started` event to
+   its hand-off to `embed`, and upload -> searchable. Speed = seconds of audio per second of
+   work; aim: the platform's transcribe stage >= 0.9x the direct pipeline's.
+3. Memory: the transcribe worker's resident memory (its process tree) sampled every 0.2 s while it
+   transcribes, against its size before and the decoded audio's size: the audio is streamed, never
+   held whole.
+4. Search beside transcriptions: `--searches` hybrid searches one at a time with the stack idle,
+   then while two recordings (each `--minutes` long) are transcribed at once; aim: p95 <= 1.5x idle.
+
+Nothing is asserted; aims are printed as PASS/MISS.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jiwer
+import numpy as np
+
+from benchmarks._harness import (
+    argument_parser,
+    begin_run,
+    bench_stack,
+    fmt,
+    latency_summary_ms,
+    print_table,
+    ratio,
+    register_token,
+    verdict,
+    wait_for_quiet,
+    write_results,
+)
+from tests.recordings import media
+from tests.support.stack import Stack
+from workers.recordings.decode import SAMPLE_RATE, pcm_pieces
+from workers.recordings.engines import PocketSphinxEngine
+from workers.recordings.pipeline import transcribe
+
+NAME = "transcription"
+AIM_SPEED_RATIO = 0.9
+AIM_SEARCH_P95_RATIO = 1.5
+TEXTS = (
+    "Spaced repetition means reviewing what you learned at growing intervals, just before you forget it.",
+    "A good summary names the main idea first, then the evidence for it, and leaves the details out.",
+    "When you explain a topic in plain words to someone else, the gaps in your own understanding show.",
+    "Sleep after studying helps memory, because the brain replays and strengthens what it took in that day.",
+)
+CONDITIONS = {"normal pace": (1.0, None), "1.25x faster": (0.8, None), "normal, noise 10 dB SNR": (1.0, 10.0)}
+
+
+def _words(text: str) -> str:
+    return jiwer.RemovePunctuation()(text.lower())
+
+
+def _spoken(text: str, stretch: float, folder: Path) -> np.ndarray:
+    """Flite's `rms` voice (as samples/knowledge/make_recording.py uses), 16 kHz mono int16."""
+    wav = folder / "speech.wav"
+    command = ["flite", "-voice", "rms", "--setf", f"duration_stretch={stretch}", "-t", text, "-o", str(wav)]
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
+    return np.concatenate(list(pcm_pieces(wav.read_bytes(), max_seconds=600)))
+
+
+def _noisy(pcm: np.ndarray, snr_db: float) -> np.ndarray:
+    signal = pcm.astype(np.float64)
+    noise = np.random.default_rng(11).normal(0, 1, len(pcm))
+    noise *= np.sqrt(np.mean(signal**2) / (10 ** (snr_db / 10)) / np.mean(noise**2))
+    return np.clip(signal + noise, -32768, 32767).astype(np.int16)
+
+
+def accuracy(engine: PocketSphinxEngine) -> dict[str, Any]:
+    if shutil.which("flite") is None:
+        print("accuracy: skipped, Flite is not installed (apt-get install flite)", flush=True)
+        return {"skipped": "flite is not installed"}
+    print("accuracy: 4 texts x 3 conditions, spoken by Flite ...", flush=True)
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for condition, (stretch, snr) in CONDITIONS.items():
+            heard = []
+            for text in TEXTS:
+                pcm = _spoken(text, stretch, Path(folder))
+                if snr is not None:
+                    pcm = _noisy(pcm, snr)
+                segments = transcribe(
+                    media.wav(pcm), engine=engine, max_seconds=600, on_progress=lambda done, total: None
+                ).segments
+                heard.append(" ".join(segment.text for segment in segments))
+            results[condition] = {
+                "wer": round(jiwer.wer([_words(t) for t in TEXTS], [_words(h) for h in heard]), 3),
+                "heard": heard,
+            }
+    return results
+
+
+def direct_speed(data: bytes, engine: PocketSphinxEngine) -> dict[str, float]:
+    started = time.perf_counter()
+    transcript = transcribe(data, engine=engine, max_seconds=10 * 3600, on_progress=lambda done, total: None)
+    pipeline_s = time.perf_counter() - started
+    audio = np.concatenate(list(pcm_pieces(data, max_seconds=10 * 3600)))
+    started = time.perf_counter()
+    for at in range(0, len(audio), 30 * SAMPLE_RATE):
+        engine.recognize(audio[at : at + 30 * SAMPLE_RATE])
+    engine_s = time.perf_counter() - started
+    return {
+        "audio_s": transcript.duration_s,
+        "pipeline_s": round(pipeline_s, 2),
+        "engine_alone_s": round(engine_s, 2),
+        "decoded_audio_mb": round(audio.nbytes / 2**20, 1),
+    }
+
+
+class RssSampler:
+    """The peak resident memory of a process tree, sampled on a thread."""
+
+    def __init__(self, pid: int):
+        import psutil
+
+        self.root = psutil.Process(pid)
+        self.peak = self.before = self._rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _rss(self) -> int:
+        import psutil
+
+        total = 0
+        for process in [self.root, *self.root.children(recursive=True)]:
+            try:
+                total += process.memory_info().rss
+            except psutil.Error:
+                pass
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self.peak = max(self.peak, self._rss())
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _upload(http: httpx.Client, name: str, data: bytes) -> tuple[str, str]:
+    answer = http.post("/v1/documents", files=[("files", (name, data, "application/octet-stream"))])
+    answer.raise_for_status()
+    item = answer.json()["items"][0]
+    return item["document"]["id"], item["job"]["id"]
+
+
+def _wait_ready(http: httpx.Client, document_id: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while (document := http.get(f"/v1/documents/{document_id}").json())["status"] not in ("ready", "failed"):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"document {document_id} still {document['status']}")
+        time.sleep(0.5)
+    if document["status"] != "ready":
+        raise RuntimeError(f"document {document_id} failed: {document['error']}")
+
+
+def _stage_seconds(stack: Stack, job_id: str) -> float:
+    """The transcribe stage's work: its `started` event to the hand-off to `embed`."""
+    [(seconds,)] = stack.sql(
+        "SELECT extract(epoch FROM (SELECT min(created_at) FROM job_events WHERE job_id = %s "
+        "AND data->>'stage' = 'embed') - (SELECT min(created_at) FROM job_events WHERE job_id = %s "
+        "AND type = 'started' AND id > (SELECT min(id) FROM job_events WHERE job_id = %s "
+        "AND data->>'stage' = 'transcribe')))",
+        job_id,
+        job_id,
+        job_id,
+    )
+    return float(seconds)
+
+
+def _searches(http: httpx.Client, count: int) -> list[float]:
+    took = []
+    for _ in range(count):
+        started = time.perf_counter()
+        http.post("/v1/search", json={"query": "practice test a week later", "k": 5}).raise_for_status()
+        took.append(time.perf_counter() - started)
+    return took
+
+
+def platform(data: bytes, args: Any) -> dict[str, Any]:
+    with bench_stack(llm_provider="ollama", keep=args.keep) as stack:
+        print("starting the stack (cpu,embed,query,maintenance: 1; transcribe: 2) ...", flush=True)
+        stack.start_api()
+        stack.start_worker("worker", queues="cpu,embed,query,maintenance", concurrency=1)
+        stack.start_worker("worker-transcribe", queues="transcribe", concurrency=2)
+        token = register_token(stack.api_url)
+        pids = {name: stack.processes[name].pid for name in ("api", "worker", "worker-transcribe")}
+        with httpx.Client(
+            base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"}, timeout=120
+        ) as http:
+            warm_id, _ = _upload(http, "warm-up.ogg", media.sample_bytes())  # loads the models
+            _wait_ready(http, warm_id, 300)
+            wait_for_quiet(pids)
+            print(f"platform: one {args.minutes}-minute recording ...", flush=True)
+            with RssSampler(stack.processes["worker-transcribe"].pid) as memory:
+                started = time.perf_counter()
+                document_id, job_id = _upload(http, "long.ogg", data)
+                _wait_ready(http, document_id, 3600)
+                end_to_end_s = time.perf_counter() - started
+            stage_s = _stage_seconds(stack, job_id)
+            wait_for_quiet(pids)
+            print(
+                f"search: {args.searches} idle, then {args.searches} beside two transcriptions ...",
+                flush=True,
+            )
+            idle = _searches(http, args.searches)
+            busy_ids = [_upload(http, f"busy-{n}.ogg", data)[0] for n in range(2)]
+            time.sleep(3)  # both past parsing and into their transcription
+            busy = _searches(http, args.searches)
+            for document in busy_ids:
+                _wait_ready(http, document, 3600)
+    return {
+        "stage_s": round(stage_s, 2),
+        "end_to_end_s": round(end_to_end_s, 2),
+        "worker_rss_before_mb": round(memory.before / 2**20, 1),
+        "worker_rss_peak_mb": round(memory.peak / 2**20, 1),
+        "search_idle": latency_summary_ms(idle),
+        "search_beside_two_transcriptions": latency_summary_ms(busy),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argument_parser(NAME, __doc__)
+    parser.add_argument("--minutes", type=float, default=3.0, help="length of the long recording (3)")
+    parser.add_argument("--searches", type=int, default=40, help="searches per phase (40)")
+    parser.add_argument("--skip-accuracy", action="store_true")
+    args = parser.parse_args(argv)
+    run = begin_run()
+    engine = PocketSphinxEngine()
+    quality = {} if args.skip_accuracy else accuracy(engine)
+    times = max(1, round(args.minutes * 60 / 21.8))
+    data = media.encode(np.tile(media.sample_pcm(), times), "opus")
+    print(f"direct: the pipeline and PocketSphinx alone on {times} x the lecture ...", flush=True)
+    direct = direct_speed(data, engine)
+    through = platform(data, args)
+
+    audio_s = direct["audio_s"]
+    speed = {
+        "pipeline, in this process": audio_s / direct["pipeline_s"],
+        "PocketSphinx alone, no VAD": audio_s / direct["engine_alone_s"],
+        "platform: the transcribe stage": audio_s / through["stage_s"],
+        "platform: upload -> searchable": audio_s / through["end_to_end_s"],
+    }
+    stage_ratio = ratio(speed["platform: the transcribe stage"], speed["pipeline, in this process"])
+    idle_p95 = through["search_idle"]["p95_ms"]
+    busy_p95 = through["search_beside_two_transcriptions"]["p95_ms"]
+    search_ratio = ratio(busy_p95, idle_p95)
+
+    if quality and "skipped" not in quality:
+        print_table(
+            ["condition (Flite, 4 texts)", "WER"],
+            [[name, fmt(result["wer"], 3)] for name, result in quality.items()],
+            title="Accuracy: PocketSphinx through the pipeline",
+        )
+    print_table(
+        ["path", "seconds of audio per second"],
+        [[name, fmt(value, 2)] for name, value in speed.items()],
+        title=f"Speed: {audio_s:.0f} s of audio (Opus), {run.machine['cpus_usable']} CPUs",
+    )
+    print_table(
+        ["figure", "measured"],
+        [
+            ["transcribe worker RSS before (MB)", fmt(through["worker_rss_before_mb"])],
+            ["transcribe worker RSS peak (MB)", fmt(through["worker_rss_peak_mb"])],
+            ["the decoded audio, were it held whole (MB)", fmt(direct["decoded_audio_mb"])],
+            ["search p50 / p95 idle (ms)", f"{fmt(through['search_idle']['p50_ms'])} / {fmt(idle_p95)}"],
+            [
+                "search p50 / p95 beside two transcriptions (ms)",
+                f"{fmt(through['search_beside_two_transcriptions']['p50_ms'])} / {fmt(busy_p95)}",
+            ],
+        ],
+        title="Memory and search",
+    )
+    aims = {
+        f"transcribe stage >= {AIM_SPEED_RATIO}x the direct pipeline": (stage_ratio, AIM_SPEED_RATIO, ">="),
+        f"search p95 beside two <= {AIM_SEARCH_P95_RATIO}x idle": (search_ratio, AIM_SEARCH_P95_RATIO, "<="),
+    }
+    print_table(
+        ["aim", "measured", "verdict"],
+        [
+            [
+                name,
+                f"{fmt(value, 2)}x",
+                verdict(value is not None and (value >= bar if way == ">=" else value <= bar)),
+            ]
+            for name, (value, bar, way) in aims.items()
+        ],
+    )
+    results = {
+        "machine": run.machine,
+        "args": vars(args),
+        "accuracy": quality,
+        "direct": direct,
+        "platform": through,
+        "speed_audio_s_per_s": {k: round(v, 3) for k, v in speed.items()},
+        "stage_vs_direct": stage_ratio,
+        "search_p95_ratio": search_ratio,
+    }
+    print(f"results: {write_results(NAME, results)}  ({run.total.elapsed():.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
