@@ -205,7 +205,8 @@ def _searches(http: httpx.Client, count: int) -> list[float]:
 
 
 def platform(data: bytes, args: Any) -> dict[str, Any]:
-    with bench_stack(llm_provider="ollama", keep=args.keep) as stack:
+    limits = {"MENTORQ_MAX_DOCUMENT_BYTES": str(512 * 2**20), "MENTORQ_MAX_UPLOAD_BYTES": str(512 * 2**20)}
+    with bench_stack(llm_provider="ollama", keep=args.keep, extra_env=limits) as stack:
         print("starting the stack (cpu,embed,query,maintenance: 1; transcribe: 2) ...", flush=True)
         stack.start_api()
         stack.start_worker("worker", queues="cpu,embed,query,maintenance", concurrency=1)
@@ -256,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     engine = PocketSphinxEngine()
     quality = {} if args.skip_accuracy else accuracy(engine)
     times = max(1, round(args.minutes * 60 / 21.8))
-    data = media.encode(np.tile(media.sample_pcm(), times), "opus")
+    data = media.encode(np.tile(media.sample_pcm(), times), "opus", bit_rate=24_000)  # 3 KB a second
     print(f"direct: the pipeline and PocketSphinx alone on {times} x the lecture ...", flush=True)
     direct = direct_speed(data, engine)
     through = platform(data, args)

@@ -1,4 +1,5 @@
-"""The items of a URL source: a page is itself; a feed lists its entries' links; a sitemap its <loc>s.
+"""The items of a URL source: a page is itself; a feed lists its entries' links (or their audio and
+video enclosures: a podcast's episodes); a sitemap its <loc>s.
 
 Every fetch goes through the caller's `fetch` (the guarded document fetcher: every hop checked,
 one deadline, a byte cap, bounded redirects). Nothing here fetches on its own: feedparser gets the
@@ -56,7 +57,10 @@ def _fetch_listing(url: str, fetch: Fetch) -> FetchedDocument:
 
 
 def list_feed(url: str, fetch: Fetch) -> Listing:
-    """The links of an RSS or Atom feed's entries, relative ones resolved against the feed's URL."""
+    """The items of an RSS or Atom feed's entries, relative ones resolved against the feed's URL:
+    an entry's audio or video enclosure where it has one (a podcast's episode, a lecture's
+    recording: transcribed when ingested), else its link. Each item once, however many entries
+    list it."""
     fetched = _fetch_listing(url, fetch)
     parsed = feedparser.parse(
         io.BytesIO(fetched.content),
@@ -70,7 +74,18 @@ def list_feed(url: str, fetch: Fetch) -> Listing:
             "listing_unparseable",
             f"{url!r} is not an RSS or Atom feed" + (f" ({reason})" if reason else ""),
         )
-    return Listing(unique([_entry_link(entry, fetched.final_url) for entry in parsed.entries]))
+    return Listing(unique([_entry_item(entry, fetched.final_url) for entry in parsed.entries]))
+
+
+MEDIA_TYPES = ("audio/", "video/")
+
+
+def _entry_item(entry: Any, base: str) -> str:
+    for enclosure in entry.get("enclosures") or []:
+        href = (enclosure.get("href") or "").strip()
+        if href and (enclosure.get("type") or "").lower().startswith(MEDIA_TYPES):
+            return urljoin(base, href)
+    return _entry_link(entry, base)
 
 
 def _entry_link(entry: Any, base: str) -> str:

@@ -50,12 +50,14 @@ def sample_pcm() -> np.ndarray:
     return np.concatenate(pieces)
 
 
-def encode(pcm: np.ndarray, name: str) -> bytes:
+def encode(pcm: np.ndarray, name: str, *, bit_rate: int | None = None) -> bytes:
     """16 kHz mono int16 samples in one of FORMATS (a video track of grey frames where it has one)."""
     container_name, codec, rate, with_video = FORMATS[name]
     out_buffer = io.BytesIO()
     with av.open(out_buffer, "w", format=container_name) as out:
         audio = out.add_stream(codec, rate=rate, layout="mono")
+        if bit_rate:
+            audio.bit_rate = bit_rate
         video = _video_stream(out) if with_video else None
         resampler = av.AudioResampler(format=audio.codec_context.format.name, layout="mono", rate=rate)
         frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")

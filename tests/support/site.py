@@ -26,6 +26,8 @@ class Site:
         self.hits: Counter[str] = Counter()
         self.release = threading.Event()
         self.hold: set[str] = set()  # paths that wait for `release` before answering
+        self.endless: dict[str, tuple[int, str]] = {}  # path -> (bytes claimed, content type)
+        self.sent: Counter[str] = Counter()  # bytes an endless path sent before the client hung up
         self._lock = threading.Lock()
         site = self
 
@@ -35,6 +37,9 @@ class Site:
                 with site._lock:
                     site.hits[path] += 1
                     answer = site.answers.get(path, Answer(404, b"not here", {}))
+                if path in site.endless:
+                    self._send_endless(path)
+                    return
                 if path in site.hold:
                     site.release.wait(30)
                 try:
@@ -45,6 +50,20 @@ class Site:
                     self.end_headers()
                     self.wfile.write(answer.body)
                 except OSError:
+                    pass
+
+            def _send_endless(self, path: str) -> None:
+                claimed, content_type = site.endless[path]
+                chunk = bytes(64 * 1024)
+                try:
+                    self.send_response(200)
+                    self.send_header("content-type", content_type)
+                    self.send_header("content-length", str(claimed))
+                    self.end_headers()
+                    while site.sent[path] < claimed:
+                        self.wfile.write(chunk)
+                        site.sent[path] += len(chunk)
+                except OSError:  # the client hung up: what the test wants to see
                     pass
 
             def log_message(self, *args: object) -> None:
@@ -86,6 +105,26 @@ class Site:
             "</channel></rss>"
         )
         return self.page(path, body, "application/rss+xml")
+
+    def podcast(self, path: str, episodes: list[tuple[str, str, str]]) -> str:
+        """An RSS 2.0 feed of episodes: (title, enclosure URL, its media type), each with a page link."""
+        items = "".join(
+            f"<item><title>{title}</title><link>{self.url(f'/episode/{i}')}</link>"
+            f'<enclosure url="{enclosure}" type="{media_type}" length="0"/></item>'
+            for i, (title, enclosure, media_type) in enumerate(episodes)
+        )
+        body = (
+            '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            f"<title>podcast</title><link>{self.url('/')}</link><description>d</description>{items}"
+            "</channel></rss>"
+        )
+        return self.page(path, body, "application/rss+xml")
+
+    def endless_file(self, path: str, *, claimed_bytes: int, content_type: str) -> str:
+        """A path that says it sends `claimed_bytes` and sends zeros until the client hangs up."""
+        with self._lock:
+            self.endless[path] = (claimed_bytes, content_type)
+        return self.url(path)
 
     def sitemap(self, path: str, locations: list[str], *, index: bool = False) -> str:
         entry = "sitemap" if index else "url"
