@@ -15,8 +15,9 @@ itself, in one run.
    its hand-off to `embed`, and upload -> searchable. Speed = seconds of audio per second of
    work; aim: the platform's transcribe stage >= 0.9x the direct pipeline's.
 3. Memory: the transcribe worker's resident memory (its process tree) sampled every 0.2 s while it
-   transcribes, against its size before and the decoded audio's size: the audio is streamed, never
-   held whole.
+   transcribes, against its size before and the decoded audio's size; and, in a process of its
+   own, the peak resident size of decoding and VAD over `--memory-minutes` (an hour) with the
+   recognizer left out (it sees half a minute at a time): the audio is streamed, never held whole.
 4. Search beside transcriptions: `--searches` hybrid searches one at a time with the stack idle,
    then while two recordings (each `--minutes` long) are transcribed at once; aim: p95 <= 1.5x idle.
 
@@ -247,11 +248,72 @@ def platform(data: bytes, args: Any) -> dict[str, Any]:
     }
 
 
+# Run in a process of its own: the models loaded and the file read first, then the peak resident
+# size (VmHWM, reset just before) measured across the transcription.
+_HOUR_SCRIPT = """
+import sys, time
+from workers.recordings.engines import Heard
+from workers.recordings.pipeline import transcribe
+from workers.recordings.speech import _model
+
+class Silent:  # the recognizer left out: decode and VAD are what could hold the audio
+    name = "none"
+    def recognize(self, samples):
+        return Heard("x", [])
+
+def status(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+
+_model()
+data = open(sys.argv[1], "rb").read()
+open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM) to the size now
+before = status("VmRSS")
+started = time.perf_counter()
+transcript = transcribe(data, engine=Silent(), max_seconds=10 * 3600, on_progress=lambda done, total: None)
+took = time.perf_counter() - started
+print(transcript.duration_s, len(data), before, status("VmHWM"), took)
+"""
+
+
+def memory_over_an_hour(minutes: float) -> dict[str, float]:
+    """Peak resident memory of decode + VAD over `minutes` of audio, in a process of its own."""
+    print(f"memory: decode and VAD over {minutes:.0f} minutes, recognizer left out ...", flush=True)
+    data = media.encode(np.tile(media.sample_pcm(), round(minutes * 60 / 21.8)), "opus", bit_rate=24_000)
+    with tempfile.NamedTemporaryFile(suffix=".ogg") as recording:
+        recording.write(data)
+        recording.flush()
+        output = subprocess.run(
+            [sys.executable, "-c", _HOUR_SCRIPT, recording.name],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=3600,
+            cwd=Path(__file__).resolve().parents[1],
+        ).stdout.split()
+    audio_s, file_bytes, before_kb, after_kb, took = (float(x) for x in output[-5:])
+    return {
+        "audio_s": audio_s,
+        "file_mb": round(file_bytes / 2**20, 1),
+        "rss_before_mb": round(before_kb / 1024, 1),
+        "rss_peak_mb": round(after_kb / 1024, 1),
+        "decoded_audio_mb": round(audio_s * SAMPLE_RATE * 2 / 2**20, 1),
+        "seconds": round(took, 1),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argument_parser(NAME, __doc__)
     parser.add_argument("--minutes", type=float, default=3.0, help="length of the long recording (3)")
     parser.add_argument("--searches", type=int, default=40, help="searches per phase (40)")
     parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument(
+        "--memory-minutes",
+        type=float,
+        default=60.0,
+        help="decode + VAD memory over this much audio (60; 0 skips)",
+    )
     args = parser.parse_args(argv)
     run = begin_run()
     engine = PocketSphinxEngine()
@@ -261,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"direct: the pipeline and PocketSphinx alone on {times} x the lecture ...", flush=True)
     direct = direct_speed(data, engine)
     through = platform(data, args)
+    hour = memory_over_an_hour(args.memory_minutes) if args.memory_minutes else {}
 
     audio_s = direct["audio_s"]
     speed = {
@@ -291,6 +354,17 @@ def main(argv: list[str] | None = None) -> int:
             ["transcribe worker RSS before (MB)", fmt(through["worker_rss_before_mb"])],
             ["transcribe worker RSS peak (MB)", fmt(through["worker_rss_peak_mb"])],
             ["the decoded audio, were it held whole (MB)", fmt(direct["decoded_audio_mb"])],
+            *(
+                [
+                    [
+                        f"decode + VAD over {hour['audio_s'] / 60:.0f} min: RSS before / peak (MB)",
+                        f"{fmt(hour['rss_before_mb'])} / {fmt(hour['rss_peak_mb'])}",
+                    ],
+                    ["  that hour decoded, were it held whole (MB)", fmt(hour["decoded_audio_mb"])],
+                ]
+                if hour
+                else []
+            ),
             ["search p50 / p95 idle (ms)", f"{fmt(through['search_idle']['p50_ms'])} / {fmt(idle_p95)}"],
             [
                 "search p50 / p95 beside two transcriptions (ms)",
@@ -320,6 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         "accuracy": quality,
         "direct": direct,
         "platform": through,
+        "memory_decode_and_vad": hour,
         "speed_audio_s_per_s": {k: round(v, 3) for k, v in speed.items()},
         "stage_vs_direct": stage_ratio,
         "search_p95_ratio": search_ratio,

@@ -1,8 +1,11 @@
 """Faults in the middle of a transcription, on the real stack: the worker killed (the stage runs
-again on another worker, and the document ends with one transcript), and the recording replaced by
-a new upload (the newer one wins; the older job is canceled and leaves nothing behind)."""
+again on another worker, and the document ends with one transcript), the recording replaced by a
+new upload (the newer one wins; the older job is canceled and leaves nothing behind), and a cancel
+(the worker stops within seconds)."""
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 import pytest
@@ -86,3 +89,41 @@ def test_a_recording_replaced_while_it_is_transcribed_ends_with_the_newer_one(
     body = client.get(f"/v1/documents/{document['id']}/transcript").json()
     assert body["duration_s"] < 9 and "students" in " ".join(s["text"] for s in body["segments"])
     assert stack.sql("SELECT count(*) FROM transcripts WHERE document_id = %s", document["id"]) == [(1,)]
+
+
+def test_a_canceled_transcription_stops_within_seconds_and_frees_its_worker(
+    client: ApiClient, stack: Stack
+) -> None:
+    item = upload(client, [("long-talk.ogg", long_lecture(4), None)])["body"]["items"][0]
+    job_id = item["job"]["id"]
+    wait_until(lambda: transcribing(client, job_id), timeout=120, message="transcribing")
+    assert client.post(f"/v1/jobs/{job_id}/cancel").status_code == 200
+
+    def progress_events() -> int:
+        return stack.sql("SELECT count(*) FROM job_events WHERE job_id = %s AND type = 'progress'", job_id)[
+            0
+        ][0]
+
+    # The worker notices at its next progress report (every 2 s of work) and stops writing.
+    def quiet() -> bool:
+        before = progress_events()
+        return wait_until_false(lambda: progress_events() > before, seconds=3)
+
+    wait_until(quiet, timeout=20, message="no more progress from the canceled job")
+    assert client.get(f"/v1/jobs/{job_id}").json()["status"] == "canceled"
+    assert stack.sql("SELECT count(*) FROM transcripts WHERE document_id = %s", item["document"]["id"]) == [
+        (0,)
+    ]
+    # Its slot is free: a short recording goes through while the long one would still be running.
+    short = upload(client, [("short.ogg", media.sample_bytes(), None)])["body"]["items"][0]
+    assert wait_document(client, short["document"]["id"], timeout=120)["status"] == "ready"
+
+
+def wait_until_false(check, *, seconds: float) -> bool:
+    """True when `check` stays false for `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return False
+        time.sleep(0.2)
+    return True

@@ -4,9 +4,12 @@ a bad recording fails its job with the recording's code; a re-upload replaces th
 
 from __future__ import annotations
 
+import uuid
+
 from tests.conftest import ApiClient
 from tests.documents.test_api import ingest, upload, wait_document
 from tests.recordings import media
+from tests.support.fake_ollama import FakeOllama
 from tests.support.stack import Stack
 
 
@@ -94,3 +97,25 @@ def test_a_re_uploaded_recording_replaces_its_transcript_whole(client: ApiClient
     rows = stack.sql("SELECT generation FROM transcripts WHERE document_id = %s", first["id"])
     active = stack.sql("SELECT active_generation FROM documents WHERE id = %s", first["id"])
     assert rows == active
+
+
+def test_an_answer_from_a_recording_cites_it_with_its_time_range(
+    client: ApiClient, fake_ollama: FakeOllama
+) -> None:
+    collection = f"lectures-{uuid.uuid4().hex[:6]}"
+    document = ingest(client, "lecture3.ogg", media.sample_bytes(), collection=collection, title="Lecture 3")
+    assert document["status"] == "ready", document["error"]
+    question = "How much did students who took a practice test remember a week later?"
+    fake_ollama.script(
+        question, "Students who took a practice test remembered about half of the material a week later [1]."
+    )
+    response = client.post(
+        "/api/ask", json={"question": question, "collections": [collection]}, headers={"Prefer": "wait=30"}
+    )
+    assert response.status_code == 200, response.text
+    output = response.json()["output"]
+    assert output["grounded"] is True, output
+    [citation] = output["citations"]
+    assert citation["document_id"] == document["id"] and citation["title"] == "Lecture 3"
+    start, end = citation["time_range"]["start_s"], citation["time_range"]["end_s"]
+    assert 0 <= start < end <= 22.5 and "practice test" in citation["quote"]
