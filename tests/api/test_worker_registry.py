@@ -16,7 +16,14 @@ from core.channels import worker_key
 from tests.conftest import ApiClient
 from tests.support.stack import Stack
 
-GOOD = {"hostname": "w@h", "pid": 7, "queues": ["cpu"], "at": 1.5, "sandbox": {"active": ["rlimits"]}}
+GOOD = {
+    "hostname": "w@h",
+    "pid": 7,
+    "queues": ["cpu", "transcribe"],
+    "at": 1.5,
+    "sandbox": {"active": ["rlimits"]},
+    "speech": {"engine": "faster-whisper", "problem": "the model folder lacks model.bin"},
+}
 
 
 @pytest.mark.parametrize(
@@ -42,9 +49,19 @@ def test_a_malformed_announcement_is_refused_with_its_reason(raw: bytes, why: st
 def test_a_well_formed_announcement_is_read_and_odd_extras_are_dropped() -> None:
     announcement, why = parse_announcement(worker_key("w@h").encode(), json.dumps(GOOD).encode())
     assert why == "" and announcement == GOOD
-    odd = {**GOOD, "pid": "7", "at": "soon", "sandbox": "all of them", "extra": 1}
+    odd = {**GOOD, "pid": "7", "at": "soon", "sandbox": "all of them", "speech": "fine", "extra": 1}
     announcement, _ = parse_announcement(worker_key("w@h"), json.dumps(odd))
-    assert announcement == {**GOOD, "pid": None, "at": None, "sandbox": None}
+    assert announcement == {**GOOD, "pid": None, "at": None, "sandbox": None, "speech": None}
+    # A speech report is shown as its worker gave it, but bounded, and dropped when malformed.
+    for speech, kept in (
+        ({"engine": "pocketsphinx", "problem": None}, {"engine": "pocketsphinx", "problem": None}),
+        ({"engine": "x", "problem": "p" * 5000}, {"engine": "x", "problem": "p" * 500}),
+        ({"engine": "x" * 65, "problem": None}, None),
+        ({"engine": 3, "problem": None}, None),
+        ({"engine": "x", "problem": ["list"]}, None),
+    ):
+        announcement, _ = parse_announcement(worker_key("w@h"), json.dumps({**GOOD, "speech": speech}))
+        assert announcement["speech"] == kept, speech
 
 
 PLANTED = {
