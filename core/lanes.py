@@ -33,6 +33,10 @@ ALL = (LLM, EMBED, QUERY, CPU, IO, MAINTENANCE, TRANSCRIBE)
 
 # Lanes whose jobs are admitted per user (db/admission.py): the scarce one is the LLM server's slots.
 ADMITTED = frozenset({LLM})
+# Lanes of long batch work: a worker that takes only these runs at this niceness (workers/signals.py),
+# so that it yields the CPU to interactive work on a shared host.
+BACKGROUND = frozenset({TRANSCRIBE})
+BACKGROUND_NICENESS = 10
 # Lanes whose worker loads the embedding model and should warm it up at start.
 USES_EMBEDDING_MODEL = frozenset({LLM, EMBED, QUERY})
 

@@ -8,7 +8,7 @@ import os
 import threading
 import time
 
-from celery.signals import worker_process_init, worker_ready, worker_shutdown
+from celery.signals import worker_init, worker_process_init, worker_ready, worker_shutdown
 
 from core import lanes
 from core.channels import worker_key
@@ -21,6 +21,18 @@ log = logging.getLogger(__name__)
 LIVENESS_EVERY_S = 5
 LIVENESS_TTL_S = 15
 _stop_liveness = threading.Event()
+
+
+@worker_init.connect
+def _background_lanes_yield_the_cpu(sender=None, **_: object) -> None:
+    """A worker that consumes only background lanes (transcription) runs at a lower CPU priority,
+    set before its pool forks so its children and their threads inherit it: on a host it shares
+    with the API, the query worker or PostgreSQL, a long recording slows a search as little as it
+    can (benchmarks.transcription). A worker that also takes other lanes keeps its priority."""
+    queues = {queue.name for queue in sender.app.amqp.queues.consume_from.values()} if sender else set()
+    if queues and queues <= lanes.BACKGROUND:
+        os.nice(lanes.BACKGROUND_NICENESS)
+        log.info("background lanes %s: running at niceness %d", sorted(queues), os.nice(0))
 
 
 @worker_process_init.connect

@@ -8,6 +8,7 @@ import os
 
 import httpx
 import jiwer
+import psutil
 import pytest
 
 from core.settings import Settings
@@ -65,7 +66,7 @@ def test_a_recording_meets_a_missing_engine_as_a_retryable_speech_engine_unavail
     assert MISSING_MODEL in failure.value.message
 
 
-def test_a_transcribe_worker_whose_engine_cannot_run_says_so_in_readyz_and_the_console(
+def test_a_transcribe_worker_says_what_keeps_its_engine_from_running_and_yields_the_cpu(
     stack: Stack, client: ApiClient
 ) -> None:
     env = {"MENTORQ_ASR_ENGINE": "faster-whisper", "MENTORQ_ASR_MODEL": MISSING_MODEL}
@@ -75,6 +76,12 @@ def test_a_transcribe_worker_whose_engine_cannot_run_says_so_in_readyz_and_the_c
         speech = httpx.get(f"{stack.api_url}/readyz").json()["checks"]["workers"]["speech"]
         assert speech[host]["engine"] == "faster-whisper" and MISSING_MODEL in speech[host]["problem"]
         assert speech["worker@test"] == {"engine": "pocketsphinx", "problem": None}
+        # A worker on background lanes alone yields the CPU (niceness 10, its pool's children too);
+        # the worker that also takes the interactive lanes does not.
+        whisper_worker = psutil.Process(stack.processes["worker-whisper"].pid)
+        niceness = {process.nice() for process in [whisper_worker, *whisper_worker.children(recursive=True)]}
+        assert niceness == {10}, niceness
+        assert psutil.Process(stack.processes["worker"].pid).nice() == 0
         admin = make_admin(stack, client)
         stats = admin.get("/v1/admin/stats").json()
         assert MISSING_MODEL in stats["workers"]["speech"][host]["problem"]
