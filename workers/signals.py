@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -32,6 +33,11 @@ def _background_lanes_yield_the_cpu(sender=None, **_: object) -> None:
     queues = {queue.name for queue in sender.app.amqp.queues.consume_from.values()} if sender else set()
     if queues and queues <= lanes.BACKGROUND:
         os.nice(lanes.BACKGROUND_NICENESS)
+        # With autogroup scheduling (most distributions' default) a process's niceness weighs only
+        # against its own session's processes; the session's group has a niceness of its own.
+        with contextlib.suppress(OSError):
+            with open("/proc/self/autogroup", "w") as autogroup:
+                autogroup.write(str(lanes.BACKGROUND_NICENESS))
         log.info("background lanes %s: running at niceness %d", sorted(queues), os.nice(0))
 
 

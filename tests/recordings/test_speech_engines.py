@@ -5,6 +5,7 @@ when its engine cannot run (/readyz, the console's overview), and the job's code
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import httpx
 import jiwer
@@ -81,6 +82,9 @@ def test_a_transcribe_worker_says_what_keeps_its_engine_from_running_and_yields_
         whisper_worker = psutil.Process(stack.processes["worker-whisper"].pid)
         niceness = {process.nice() for process in [whisper_worker, *whisper_worker.children(recursive=True)]}
         assert niceness == {10}, niceness
+        autogroup = Path(f"/proc/{whisper_worker.pid}/autogroup")  # where the kernel groups by session
+        if autogroup.exists():
+            assert autogroup.read_text().rstrip().endswith("nice 10"), autogroup.read_text()
         assert psutil.Process(stack.processes["worker"].pid).nice() == 0
         admin = make_admin(stack, client)
         stats = admin.get("/v1/admin/stats").json()
