@@ -2,7 +2,8 @@
 
 - `pocketsphinx` (the embedded default): CMU PocketSphinx, whose wheel carries a US English
   acoustic model, dictionary and language model, so the demo and the tests transcribe with
-  nothing to download. Small and fast (about a tenth of real time here), and it hears clear
+  nothing to download (Vosk's, sherpa-onnx's and pywhispercpp's wheels carry no model). Small and
+  fast (6-7 s of audio a second on two cores here), and it hears clear
   speech well; accents, noise and vocabulary outside its dictionary cost it dearly.
 - `faster-whisper` (production, on the GPU host): Whisper through CTranslate2. The model is named
   (`small`, `large-v3`, ...) or given as a local folder in MENTORQ_ASR_MODEL; its weights are the
