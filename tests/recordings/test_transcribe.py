@@ -14,6 +14,7 @@ from core.documents.detect import detect_format
 from core.documents.errors import DocumentError
 from core.recordings import to_srt, to_vtt
 from tests.recordings import media
+from tests.support.site import Site
 from workers.documents.formats_transcript import parse_srt, parse_vtt
 from workers.recordings import decode, transcript_document
 from workers.recordings.engines import PocketSphinxEngine
@@ -168,3 +169,19 @@ def test_webvtt_and_srt_files_read_back_as_the_same_cues(engine: PocketSphinxEng
         assert [(c.start_s, c.end_s, c.text) for c in cues] == [
             (round(s.start_s, 3), round(s.end_s, 3), s.text) for s in segments
         ]
+
+
+def test_a_playlist_behind_an_mp3_tag_makes_ffmpeg_fetch_nothing(
+    engine: PocketSphinxEngine, site: Site
+) -> None:
+    """A hostile upload: an ID3 tag (so it passes as a recording) in front of an HLS playlist that
+    names a URL. FFmpeg skips ID3 tags when it probes; were it to open the playlist, the worker
+    would fetch that URL (a server-side request the learner chose). Nothing is fetched."""
+    target = site.page("/internal/secret.ts", b"\x47" * 188, "video/mp2t")
+    playlist = f"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n{target}\n#EXT-X-ENDLIST\n".encode()
+    data = b"ID3\x04\x00\x00\x00\x00\x00\x00" + playlist
+    assert detect_format("talk.mp3", None, data[:8192]) == "recording"
+    with pytest.raises(DocumentError) as refused:
+        run(data, engine)
+    assert refused.value.code == "corrupt_recording"
+    assert site.hits["/internal/secret.ts"] == 0
