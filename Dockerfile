@@ -80,8 +80,9 @@ LABEL org.opencontainers.image.title="mentorq" \
 
 # The code sandbox (workers/sandbox): bubblewrap makes its fresh root and namespaces, libseccomp
 # compiles its system-call allow-list. Workers run learner code; the API image has them too (small).
+# The fonts are the match reports' (the API renders their PDFs): DejaVu and a CJK fallback.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends bubblewrap libseccomp2 \
+    && apt-get install -y --no-install-recommends bubblewrap libseccomp2 fonts-dejavu-core fonts-wqy-microhei \
     && rm -rf /var/lib/apt/lists/*
 
 RUN groupadd --system --gid 10001 mentorq \

@@ -7,7 +7,8 @@ PIP   := $(PY) -m pip
 STAMP := $(VENV)/.mentorq-installed
 # Debian packages the tests run for real: nginx (the production proxy's config, tests/test_proxy.py),
 # Chromium (the admin console's browser tests drive it through Playwright; never `playwright install`),
-# and the code sandbox's bubblewrap and libseccomp (workers/sandbox).
+# the code sandbox's bubblewrap and libseccomp (workers/sandbox), and the match reports' fonts and
+# poppler's pdftotext/pdftoppm (tests/matches reads the PDFs back).
 SYSTEM_STAMP := $(VENV)/.system-packages-installed
 
 # A native llama.cpp build segfaults at the first token on these machines; this one works.
@@ -34,8 +35,9 @@ $(PY):
 
 $(SYSTEM_STAMP): Makefile | $(PY)
 	command -v nginx >/dev/null 2>&1 && test -x /usr/bin/chromium && command -v bwrap >/dev/null 2>&1 && \
-		test -e /usr/lib/$$(uname -m)-linux-gnu/libseccomp.so.2 || \
-		(apt-get update -q && apt-get install -y -q nginx-light chromium bubblewrap libseccomp2)
+		test -e /usr/lib/$$(uname -m)-linux-gnu/libseccomp.so.2 && command -v pdftotext >/dev/null 2>&1 && \
+		test -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf && test -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc || \
+		(apt-get update -q && apt-get install -y -q nginx-light chromium bubblewrap libseccomp2 poppler-utils fonts-dejavu-core fonts-wqy-microhei)
 	touch $@
 
 # torch first and pinned: this version is a CPU wheel on this disk, anything else pulls GBs of CUDA.

@@ -25,6 +25,7 @@ from api.jobs import routes as jobs
 from api.jobs.event_hub import JobEventHub
 from api.learning_sessions import routes as learning_sessions
 from api.llm_routes import routes as llm_routes
+from api.matches import routes as matches
 from api.openapi import install_openapi
 from api.profiles import routes as profiles
 from api.progress import routes as progress
@@ -102,6 +103,7 @@ def create_app() -> FastAPI:
     for router in [
         profiles.router,
         progress.router,
+        matches.router,
         learning_sessions.router,
         resources.router,
         exercises.router,

@@ -164,6 +164,21 @@ class Settings(BaseSettings):
     max_profile_source_bytes: int = Field(5 * 1024 * 1024, ge=1, alias="MENTORQ_MAX_PROFILE_SOURCE_BYTES")
     profile_window_words: int = Field(1200, ge=100, alias="MENTORQ_PROFILE_WINDOW_WORDS")
     evidence_min_score: float = Field(90.0, ge=0, le=100, alias="MENTORQ_EVIDENCE_MIN_SCORE")
+    # Matches (skill gaps against a target): a target's text is at most this long (a role, a course's
+    # outcomes or a syllabus; a whole book is not a target); a skill counts as met once its BKT
+    # mastery reaches the threshold; the first gaps (must-haves first) each get a plan.
+    max_target_chars: int = Field(60_000, ge=1000, alias="MENTORQ_MAX_TARGET_CHARS")
+    match_mastery_threshold: float = Field(0.8, gt=0.5, lt=1, alias="MENTORQ_MATCH_MASTERY_THRESHOLD")
+    match_plan_gaps: int = Field(5, ge=0, le=20, alias="MENTORQ_MATCH_PLAN_GAPS")
+    # The match report's PDF fonts, in order: the first for text, the others as fallbacks for
+    # scripts it lacks (Debian's fonts-dejavu-core and fonts-wqy-microhei by default).
+    report_fonts: list[str] = Field(
+        default_factory=lambda: [
+            "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+            "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+        ],
+        alias="MENTORQ_REPORT_FONTS",
+    )
 
     # The code sandbox (workers/sandbox): limits per run (Judge0's defaults), and the layers the
     # deployment requires (comma-separated, of rlimits, namespaces, landlock, seccomp): a coding

@@ -24,6 +24,7 @@ from core.progress.learner_model import (
     new_card,
     review,
 )
+from db import matches
 from db.models import Job, ProgressEvent, ReviewCard, SkillMastery
 
 
@@ -79,6 +80,8 @@ def record_progress(
     mastery = _update_mastery(
         session, user_id=user_id, skills=skills, correct=correct, params=params, now=now
     )
+    # A match that names one of these skills moves with them (its gaps close as they are mastered).
+    matches.rescore(session, user_id=user_id, skills=skills)
     card = _review_card(
         session,
         user_id=user_id,

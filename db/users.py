@@ -17,11 +17,15 @@ from db.models import (
     Document,
     Job,
     LearningSession,
+    Match,
+    MatchGap,
+    MatchScore,
     Profile,
     ProgressEvent,
     ReviewCard,
     RevokedToken,
     SkillMastery,
+    Target,
     User,
     WebhookDelivery,
 )
@@ -119,6 +123,8 @@ OWNED = {
     "skills": (SkillMastery, SkillMastery.user_id),
     "review_cards": (ReviewCard, ReviewCard.user_id),
     "profiles": (Profile, Profile.user_id),
+    "targets": (Target, Target.owner_id),
+    "matches": (Match, Match.owner_id),
 }
 
 
@@ -134,6 +140,10 @@ def delete_account(session: Session, *, user_id: uuid.UUID) -> dict[str, int]:
         .join(Job, Job.id == WebhookDelivery.job_id)
         .where(Job.owner_id == user_id)
     ).scalar_one()
+    for name, model in (("match_scores", MatchScore), ("match_gaps", MatchGap)):
+        counts[name] = session.execute(
+            select(func.count()).select_from(model).join(Match).where(Match.owner_id == user_id)
+        ).scalar_one()
     # Documents first: the largest cascade (chunks, embeddings), in its own statement.
     session.execute(delete(Document).where(Document.owner_id == user_id))
     counts["users"] = session.execute(delete(User).where(User.id == user_id)).rowcount

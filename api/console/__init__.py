@@ -17,11 +17,12 @@ from api.documents import console as library
 from api.instructions import console as instructions
 from api.jobs import console as jobs
 from api.llm_routes import console as llm_routing
+from api.matches import console as matches
 from api.sources import console as sources
 from api.stats import console as overview
 from api.users import console as users
 
-PAGES = [overview, jobs, users, library, instructions, llm_routing, sources]
+PAGES = [overview, jobs, users, library, instructions, llm_routing, sources, matches]
 
 # Uploads through the library page's form may be as large as the API's own upload route allows.
 UPLOAD_PATH = library.UPLOAD_PATH

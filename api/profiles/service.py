@@ -34,7 +34,7 @@ from api.shared import Upload, decode_cursor, encode_cursor, get_or_404, open_se
 from core.documents.detect import detect_format
 from core.documents.errors import ERROR_STATUS, DocumentError
 from core.settings import get_settings
-from db import attachments, profiles, progress
+from db import attachments, matches, profiles, progress
 from db import learning_sessions as session_queries
 from db.jobs import create_job
 from db.models import (
@@ -290,6 +290,7 @@ async def export(session: AsyncSession, *, user: User) -> dict[str, Any]:
                 | {"answer": row.answer}
                 for row in submissions
             ],
+            **matches.export(sync, owner_id=user.id),
             "conversations": [
                 {
                     "id": str(c.id),

@@ -17,6 +17,7 @@ from db.models.instructions import Instruction, InstructionLabel, InstructionLab
 from db.models.jobs import Job, JobAttachment, JobEvent
 from db.models.learning_sessions import LearningSession
 from db.models.llm_routes import LLMRoute
+from db.models.matches import Match, MatchGap, MatchScore, Target
 from db.models.profiles import Profile, ProfileRevision
 from db.models.progress import ProgressEvent, ReviewCard, SkillMastery
 from db.models.sources import Source, SourceRun
@@ -43,6 +44,10 @@ __all__ = [
     "JobAttachment",
     "JobEvent",
     "LearningSession",
+    "Match",
+    "MatchGap",
+    "MatchScore",
+    "Target",
     "LLMRoute",
     "OAuthAccount",
     "Profile",

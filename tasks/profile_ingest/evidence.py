@@ -45,6 +45,11 @@ GOAL_VERBS = frozenset(
     "learn learning become get improve start build make study understand master practice practise try go "
     "move work be have do know better use more new able skills".split()
 )
+# A skill or a requirement is named whole ("SQL", "machine learning"); a goal or an interest is a phrase.
+WHOLE_NAME_KINDS = frozenset({"skill", "requirement"})
+# Kinds whose words may be a wish: a goal, a bio, and a target's requirement ("we want you to know
+# Docker", "you should be able to read SQL"), where "want" states the requirement, not a hedge.
+WISH_KINDS = frozenset({"goal", "bio", "requirement"})
 # A negation that applies to what follows it ("no experience with Java", "without a course") rather
 # than to the whole clause ("Python is not my strength").
 FORWARD_NEGATIONS = frozenset({"no", "without", "none", "nothing"})
@@ -144,7 +149,8 @@ class Source:
         return not isinstance(located, str) and _quote_fault(located, name_at=None, kind="item") is None
 
     def check(self, name: str, quote: str | None, *, kind: str = "item") -> Verdict:
-        """Whether `quote` shows the item `name` of this kind (skill, interest, goal, or any item)."""
+        """Whether `quote` shows the item `name` of this kind (skill, interest, goal, a target's
+        requirement, or any item)."""
         located = self._locate(quote)
         if isinstance(located, str):
             return Verdict(located)
@@ -231,10 +237,9 @@ def _name_in(located: _Located, name: str, *, kind: str) -> range | None:
                 at.setdefault(claim_text.stem(part.lower), index)
     present = [at[claim_text.stem(t.lower)] for t in keys if claim_text.stem(t.lower) in at]
     names_written = [t for t in keys if t.text[:1].isupper() or t.text.isupper()]
-    needed = len(keys) if kind == "skill" else max(1, math.ceil(len(keys) / 2))
-    if len(present) < needed or any(
-        claim_text.stem(t.lower) not in at for t in names_written if kind != "skill"
-    ):
+    whole = kind in WHOLE_NAME_KINDS
+    needed = len(keys) if whole else max(1, math.ceil(len(keys) / 2))
+    if len(present) < needed or any(claim_text.stem(t.lower) not in at for t in names_written if not whole):
         return None
     return range(min(present), max(present) + 1)
 
@@ -276,7 +281,7 @@ def _quote_fault(located: _Located, *, name_at: range | None, kind: str) -> str 
     if denied % 2 or span_denied != len(claim_text.negation_indices(located.quote)) or dropped:
         return "negation"
     # Hedges: a cue of the source's that the quote leaves out says less than the quote claims.
-    kinds = ("uncertain", "frequency", "partial") + (() if kind in ("goal", "bio") else ("aspiration",))
+    kinds = ("uncertain", "frequency", "partial") + (() if kind in WISH_KINDS else ("aspiration",))
     quoted = {hedge for hedge, _ in claim_text.hedge_spans(located.quote, kinds)}
     for hedge, _ in _hedges(located, name_at, kinds):
         if hedge not in quoted:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
 
 from tests.conftest import ApiClient, register
 from tests.profiles.support import profile, wait_job
+from tests.support.fake_ollama import FakeOllama
 from tests.support.stack import Stack
 
 # Every table holding a user's rows, and the column naming the user.
@@ -21,6 +24,8 @@ USER_TABLES = {
     "collections": "owner_id",
     "jobs": "owner_id",
     "conversations": "owner_id",
+    "targets": "owner_id",
+    "matches": "owner_id",
     "answer_cache": "owner_id",
     "webhook_secrets": "user_id",
     "revoked_tokens": "user_id",
@@ -28,7 +33,7 @@ USER_TABLES = {
 }
 
 
-def _activity(client: ApiClient) -> dict:
+def _activity(client: ApiClient, fake_ollama: FakeOllama) -> dict:
     _, etag = profile(client)
     client.patch("/api/profiles/me", json={"wiki_content": "I study Latin."}, headers={"If-Match": etag})
     session_id = client.post("/api/sessions", json={"title": "Latin"}).json()["id"]
@@ -50,7 +55,16 @@ def _activity(client: ApiClient) -> dict:
         f"/api/conversations/{conversation}/messages", json={"content": "What is a declension?"}
     )
     wait_job(client, tutor.json()["id"])
+    marker = uuid.uuid4().hex
+    quote = "You must read Latin every day"
+    fake_ollama.script(
+        marker, json.dumps({"requirements": [{"skill": "Latin", "importance": "must", "quote": quote}]})
+    )
+    target = {"title": "Latin", "text": f"Reader {marker}.\n{quote}."}
+    match = client.post("/api/matches", json={"target": target})
+    assert wait_job(client, match.json()["job"]["id"])["status"] == "succeeded"
     return {
+        "match_id": match.json()["id"],
         "session_id": session_id,
         "document_id": document["document"]["id"],
         "chat_id": chat["id"],
@@ -58,8 +72,8 @@ def _activity(client: ApiClient) -> dict:
     }
 
 
-def test_export_holds_everything_about_the_user(client: ApiClient):
-    made = _activity(client)
+def test_export_holds_everything_about_the_user(client: ApiClient, fake_ollama: FakeOllama):
+    made = _activity(client, fake_ollama)
     response = client.get("/api/profiles/me/export")
     assert response.status_code == 200
     assert "attachment" in response.headers["Content-Disposition"]
@@ -78,13 +92,17 @@ def test_export_holds_everything_about_the_user(client: ApiClient):
     assert made["chat_id"] in {j["id"] for j in export["jobs"]}
     [conversation] = export["conversations"]
     assert conversation["id"] == made["conversation_id"]
+    assert [m["id"] for m in export["matches"]] == [made["match_id"]]
+    assert [t["title"] for t in export["targets"]] == ["Latin"]
     assert [m["role"] for m in conversation["messages"]] == ["user", "assistant"]
 
 
 def test_deleting_the_account_leaves_nothing_and_touches_no_one_else(
-    stack: Stack, client: ApiClient, other_client: ApiClient, admin_client: ApiClient
+    stack: Stack, client: ApiClient, other_client: ApiClient, admin_client: ApiClient, fake_ollama: FakeOllama
 ):
-    _activity(client)
+    made = _activity(client, fake_ollama)
+    for table in ("match_scores", "match_gaps"):
+        assert stack.sql(f"SELECT count(*) FROM {table} WHERE match_id = %s", made["match_id"]) == [(1,)]
     mine = client.post(
         "/v1/jobs", json={"kind": "debug.sleep", "input": {"seconds": 3.5, "steps": 35}}
     ).json()
@@ -106,6 +124,8 @@ def test_deleting_the_account_leaves_nothing_and_touches_no_one_else(
     for table, column in USER_TABLES.items():
         rows = stack.sql(f"SELECT count(*) FROM {table} WHERE {column} = %s", client.user_id)
         assert rows == [(0,)], f"{table} still holds rows of the deleted user"
+    for table in ("match_scores", "match_gaps"):
+        assert stack.sql(f"SELECT count(*) FROM {table} WHERE match_id = %s", made["match_id"]) == [(0,)]
     assert stack.sql(
         "SELECT count(*) FROM jobs WHERE input->>'user_id' = %s AND owner_id IS NOT NULL", client.user_id
     ) == [(0,)]

@@ -1,0 +1,198 @@
+"""A match's report as Markdown and as PDF, both rendered from the one detail the JSON shows
+(api/matches/service.py: match_detail), so the three never disagree.
+
+The PDF is fpdf2 with TrueType fonts, so names in any script the fonts cover print as written:
+DejaVu Sans (Latin, Greek, Cyrillic, Hebrew, Arabic, …) and a CJK fallback (WenQuanYi Micro Hei)
+by default, `MENTORQ_REPORT_FONTS` to choose others."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from fontTools.ttLib import TTFont
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
+from fpdf.fonts import FontFace
+
+from api.errors import ProblemError
+from api.matches.schemas import MatchDetail, RequirementResult
+from core.settings import get_settings
+
+STATUS_WORDS = {"met": "met", "partial": "partly met", "gap": "missing"}
+
+
+def markdown(detail: MatchDetail) -> str:
+    lines = [
+        f"# {detail.target_title}",
+        "",
+        f"Learner: {detail.learner or '—'}  ",
+        f"Candidate: {detail.candidate}  ",
+        f"Score: **{_score(detail)}**",
+        "",
+        "## How the score was computed",
+        "",
+        detail.how_scored,
+        "",
+        "| requirement | importance | weight | status | credit |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {_cell(r.skill)}{f' ({r.level})' if r.level else ''} | {r.importance} | {r.weight} | "
+            f"{STATUS_WORDS[r.status]} | {r.credit:g} |"
+            for r in detail.requirements
+        ),
+        "",
+        "## Strengths",
+        "",
+        *(_evidence_lines(r) for r in detail.strengths),
+        *(["None yet."] if not detail.strengths else []),
+        "",
+        "## Gaps",
+        "",
+        *(_evidence_lines(r) for r in detail.gaps),
+        *(["None."] if not detail.gaps else []),
+        "",
+        "## Plan",
+        "",
+    ]
+    for item in detail.plan:
+        state = "closed" if item.closed else "open"
+        lines.append(f"- **{item.skill}** ({state}): {item.recommendation}")
+        for title in _resource_titles(item):
+            lines.append(f"  - Read: {title}")
+        if item.exercise and item.exercise.result:
+            lines.append(
+                f"  - Exercise: {item.exercise.result.get('title') or item.exercise.result.get('topic')}"
+            )
+    if not detail.plan:
+        lines.append("Nothing to plan.")
+    if len(detail.history) > 1:
+        lines += ["", "## Score history", ""]
+        lines += [f"- {p.at:%Y-%m-%d %H:%M} {p.score:g} ({p.reason})" for p in detail.history]
+    return "\n".join(lines) + "\n"
+
+
+def _score(detail: MatchDetail) -> str:
+    return "—" if detail.score is None else f"{detail.score:g} / 100"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _evidence_lines(r: RequirementResult) -> str:
+    have = r.evidence.candidate
+    mastery = r.evidence.mastery
+    parts = [f'- **{r.skill}** ({STATUS_WORDS[r.status]}): the target says "{r.evidence.target_quote}"']
+    if have and have.get("quote"):
+        parts.append(f'; the CV says "{have["quote"]}"')
+    elif have:
+        parts.append(f"; your profile (revision {have.get('revision')}) lists {have['name']}")
+        if have.get("level"):
+            parts.append(f" at {have['level']} level")
+    if mastery:
+        parts.append(f"; mastery {mastery['p_known']:.0%} over {mastery['events']} event(s)")
+    return "".join(parts)
+
+
+def _resource_titles(item) -> list[str]:
+    if not item.resources or not item.resources.result:
+        return []
+    return [r["title"] for r in item.resources.result.get("resources", [])]
+
+
+# --- PDF ----------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4)
+def _fonts(paths: tuple[str, ...]) -> tuple[str, ...]:
+    present = tuple(path for path in paths if Path(path).is_file())
+    if not present:
+        raise ProblemError(
+            503, "report_unavailable", f"no report font is installed (looked for {', '.join(paths)})"
+        )
+    return present
+
+
+@lru_cache(maxsize=8)
+def _covered(path: str) -> frozenset[int]:
+    """The code points a font has glyphs for (read once per process)."""
+    with TTFont(path, lazy=True, fontNumber=0) as font:
+        return frozenset(font.getBestCmap())
+
+
+def _needed(fonts: tuple[str, ...], text: str) -> list[str]:
+    """The first font, and a fallback only when the text has a character the fonts before it lack:
+    parsing a CJK font costs most of a report's time, and most reports need none."""
+    missing = {ord(c) for c in text if not c.isspace()} - _covered(fonts[0])
+    chosen = [fonts[0]]
+    for path in fonts[1:]:
+        if not missing:
+            break
+        if missing & _covered(path):
+            chosen.append(path)
+            missing -= _covered(path)
+    return chosen
+
+
+def pdf(detail: MatchDetail) -> bytes:
+    """The report as a PDF (A4, one column), readable back as text."""
+    fonts = _needed(_fonts(tuple(get_settings().report_fonts)), detail.model_dump_json())
+    document = FPDF(format="A4")
+    document.set_title(f"Match report: {detail.target_title}")
+    families = []
+    for number, path in enumerate(fonts):
+        family = f"font{number}"
+        document.add_font(family, fname=path)
+        families.append(family)
+    document.set_font(families[0], size=11)
+    if len(families) > 1:
+        document.set_fallback_fonts(families[1:])
+    document.add_page()
+    width = document.epw
+
+    def heading(text: str, size: int = 14) -> None:
+        document.ln(2)
+        document.set_font(size=size)
+        document.multi_cell(width, 8, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        document.set_font(size=11)
+
+    def para(text: str) -> None:
+        document.multi_cell(width, 5.5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    heading(detail.target_title, 18)
+    para(f"Learner: {detail.learner or '—'}    Candidate: {detail.candidate}")
+    heading(f"Score: {_score(detail)}", 16)
+    heading("How the score was computed", 13)
+    para(detail.how_scored)
+    document.ln(1)
+    # Headings shaded, not bold: one regular face per font is all the report installs.
+    headings = FontFace(emphasis="", fill_color=(225, 230, 240))
+    with document.table(
+        col_widths=(50, 20, 14, 22, 14), text_align="LEFT", line_height=5.5, headings_style=headings
+    ) as table:
+        table.row(("Requirement", "Importance", "Weight", "Status", "Credit"))
+        for r in detail.requirements:
+            skill = f"{r.skill} ({r.level})" if r.level else r.skill
+            table.row((skill, r.importance, str(r.weight), STATUS_WORDS[r.status], f"{r.credit:g}"))
+    for title, items, empty in (
+        ("Strengths", detail.strengths, "None yet."),
+        ("Gaps", detail.gaps, "None."),
+    ):
+        heading(title, 13)
+        for r in items:
+            para(_evidence_lines(r).lstrip("- ").replace("**", ""))
+        if not items:
+            para(empty)
+    heading("Plan", 13)
+    for item in detail.plan:
+        para(f"{item.skill} ({'closed' if item.closed else 'open'}): {item.recommendation}")
+        for resource in _resource_titles(item):
+            para(f"    Read: {resource}")
+    if not detail.plan:
+        para("Nothing to plan.")
+    if len(detail.history) > 1:
+        heading("Score history", 13)
+        for point in detail.history:
+            para(f"{point.at:%Y-%m-%d %H:%M}  {point.score:g}  ({point.reason})")
+    return bytes(document.output())
