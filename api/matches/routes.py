@@ -11,11 +11,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from api.errors import ProblemError
-from api.matches import report
 from api.matches import service as match_service
 from api.matches.schemas import MatchCreate, MatchCreated, MatchDetail, MatchList, TargetCreate, TargetRead
 from api.openapi import problems
 from api.shared import CurrentUser, SessionDep, Upload
+from core.matches import report
 
 router = APIRouter(tags=["matches"])
 
@@ -141,14 +141,19 @@ async def report_json(match_id: str, session: SessionDep, user: CurrentUser) -> 
 @router.get("/api/matches/{match_id}/report.md", responses=problems(404, 409))
 async def report_markdown(match_id: str, session: SessionDep, user: CurrentUser) -> Response:
     detail = await _finished(session, user, match_id)
-    return Response(report.markdown(detail), media_type="text/markdown; charset=utf-8")
+    return Response(
+        report.markdown(detail.model_dump(mode="json")), media_type="text/markdown; charset=utf-8"
+    )
 
 
 @router.get("/api/matches/{match_id}/report.pdf", responses=problems(404, 409, 503))
 async def report_pdf(match_id: str, session: SessionDep, user: CurrentUser) -> Response:
     """Rendered on request, off the event loop (tens of milliseconds for 30 requirements)."""
     detail = await _finished(session, user, match_id)
-    content = await run_in_threadpool(report.pdf, detail)
+    try:
+        content = await run_in_threadpool(report.pdf, detail.model_dump(mode="json"))
+    except report.ReportUnavailable as error:
+        raise ProblemError(503, "report_unavailable", str(error)) from None
     return Response(
         content,
         media_type="application/pdf",

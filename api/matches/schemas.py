@@ -82,7 +82,9 @@ class RequirementResult(BaseModel):
 class PlanJob(BaseModel):
     job_id: uuid.UUID | None
     status: str | None
-    result: dict[str, Any] | None = Field(description="resources' titles or the exercise's id, once done")
+    result: dict[str, Any] | None = Field(
+        description="what to read, or the exercise's id, once done"
+    )
 
 
 class PlanItem(BaseModel):
@@ -92,8 +94,8 @@ class PlanItem(BaseModel):
     closed: bool
     closed_at: datetime | None
     recommendation: str
-    resources: PlanJob | None
-    exercise: PlanJob | None
+    resources_job: PlanJob | None
+    exercise_job: PlanJob | None
 
 
 class ScorePoint(BaseModel):

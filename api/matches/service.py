@@ -35,7 +35,9 @@ from db import documents as document_queries
 from db.jobs import create_job
 from db.models import Job, Match, Profile, Target, User
 from db.unit_of_work import commit_async
+from tasks.exercise.spec import ExerciseOutput
 from tasks.match.spec import SPEC as MATCH
+from tasks.resources.spec import ResourcesOutput
 
 HOW_SCORED = (
     "Each requirement earns a credit: 1 when met (the candidate's skill at the required level or above, "
@@ -255,8 +257,8 @@ async def match_detail(session: AsyncSession, *, user: User | None, match_id: st
                 closed=gap.closed_at is not None,
                 closed_at=gap.closed_at,
                 recommendation=_recommendation(by_index[gap.requirement], gap.resources_job_id is not None),
-                resources=_plan_job(jobs, gap.resources_job_id, _resources_result),
-                exercise=_plan_job(jobs, gap.exercise_job_id, _exercise_result),
+                resources_job=_plan_job(jobs, gap.resources_job_id, _resources_result),
+                exercise_job=_plan_job(jobs, gap.exercise_job_id, _exercise_result),
             )
             for gap in gaps
             if gap.requirement in by_index
@@ -314,20 +316,13 @@ def _plan_job(jobs: dict[uuid.UUID, Job], job_id: uuid.UUID | None, read) -> Pla
 
 
 def _resources_result(output: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "resources": [
-            {"document_id": r["document_id"], "title": r["title"], "url": r.get("url")}
-            for r in output.get("resources", [])
-        ]
-    }
+    picks = ResourcesOutput.model_validate(output).resources
+    return {"documents": [{"document_id": str(r.document_id), "title": r.title, "url": r.url} for r in picks]}
 
 
 def _exercise_result(output: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "exercise_id": output.get("exercise_id"),
-        "title": output.get("title"),
-        "topic": output.get("topic"),
-    }
+    exercise = ExerciseOutput.model_validate(output)
+    return {"exercise_id": str(exercise.exercise_id), "title": exercise.title, "topic": exercise.topic}
 
 
 async def delete_match(session: AsyncSession, *, user: User, match_id: str) -> None:

@@ -10,7 +10,7 @@ from tests.ask.test_ask import ask, library
 from tests.conftest import ApiClient
 from tests.support.fake_ollama import FakeOllama
 
-KINDS = {"ask", "tutor", "resources", "exercise", "grade", "progress_insight", "profile_ingest"}
+KINDS = {"ask", "tutor", "resources", "exercise", "grade", "progress_insight", "profile_ingest", "match"}
 
 
 def test_every_kind_ships_version_one(admin_client: ApiClient, client: ApiClient):

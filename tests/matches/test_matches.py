@@ -16,6 +16,7 @@ from tests.profiles.support import profile, wait_job
 from tests.support.fake_ollama import FakeOllama
 from tests.support.stack import Stack
 
+ARTIFACTS = Path(__file__).resolve().parents[2] / ".test-artifacts" / "matches"
 TARGET = """Junior data engineer {marker}
 
 Requirements:
@@ -111,7 +112,7 @@ def test_a_match_scores_in_code_with_evidence_and_plans_the_gaps(client: ApiClie
         "Kubernetes": "not_in_source",
         "Java": "negation",
     }
-    # Read from the target's words: SQL and Python's levels ("working knowledge", "Solid"), Docker's importance.
+    # From the target's words: SQL's and Python's levels ("working knowledge", "Solid"), Docker's importance.
     assert output["ignored_model_fields"] == ["score"] and output["corrected"] == 3
     # SQL met (3 x 1), Python below the level (3 x 0.5), Docker missing (1 x 0): 4.5 / 7.
     assert output["score"] == match["score"] == 64.3
@@ -126,9 +127,8 @@ def test_a_match_scores_in_code_with_evidence_and_plans_the_gaps(client: ApiClie
     assert [p["skill"] for p in match["plan"]] == ["Python", "Docker"]
     for item in match["plan"]:
         assert not item["closed"] and item["recommendation"].startswith(("Required", "Nice to have"))
-        for part in ("resources", "exercise"):
-            planned = client.get(f"/v1/jobs/{item[part]['job_id']}").json()
-            assert planned["kind"] == ("resources" if part == "resources" else "exercise")
+        for part, kind in (("resources_job", "resources"), ("exercise_job", "exercise")):
+            assert client.get(f"/v1/jobs/{item[part]['job_id']}").json()["kind"] == kind
     assert [(p["score"], p["reason"]) for p in match["history"]] == [(64.3, "computed")]
     listed = client.get("/api/matches").json()["items"]
     assert [m["id"] for m in listed] == [match["id"]] and listed[0]["score"] == 64.3
@@ -190,10 +190,25 @@ def test_reports_say_what_the_match_says_in_pdf_markdown_and_json(
     assert f"Score: {match['score']:g} / 100" in text
     for words in ("How the score was computed", "Strengths", "Gaps", "Plan", "You must write SQL every day"):
         assert words in text
+    # The first page as an image (the README shows one from this run: docs/screenshots/match-report.png).
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        ["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "page")], check=True
+        [
+            "pdftoppm",
+            "-png",
+            "-r",
+            "70",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            "-singlefile",
+            str(pdf),
+            str(ARTIFACTS / "report"),
+        ],
+        check=True,
     )
-    page = next(tmp_path.glob("page*.png"))
+    page = ARTIFACTS / "report.png"
     assert page.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and page.stat().st_size > 5_000
 
 

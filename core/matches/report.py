@@ -1,5 +1,5 @@
 """A match's report as Markdown and as PDF, both rendered from the one detail the JSON shows
-(api/matches/service.py: match_detail), so the three never disagree.
+(api/matches/service.py: match_detail, as JSON), so the three never disagree.
 
 The PDF is fpdf2 with TrueType fonts, so names in any script the fonts cover print as written:
 DejaVu Sans (Latin, Greek, Cyrillic, Hebrew, Arabic, …) and a CJK fallback (WenQuanYi Micro Hei)
@@ -7,83 +7,97 @@ by default, `MENTORQ_REPORT_FONTS` to choose others."""
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
-from api.errors import ProblemError
-from api.matches.schemas import MatchDetail, RequirementResult
 from core.settings import get_settings
 
 STATUS_WORDS = {"met": "met", "partial": "partly met", "gap": "missing"}
+Detail = dict[str, Any]  # a Detail as JSON
 
 
-def markdown(detail: MatchDetail) -> str:
+class ReportUnavailable(Exception):
+    """No font of MENTORQ_REPORT_FONTS is installed on this host."""
+
+
+def markdown(detail: Detail) -> str:
     lines = [
-        f"# {detail.target_title}",
+        f"# {detail['target_title']}",
         "",
-        f"Learner: {detail.learner or '—'}  ",
-        f"Candidate: {detail.candidate}  ",
+        f"Learner: {detail['learner'] or '—'}  ",
+        f"Candidate: {detail['candidate']}  ",
         f"Score: **{_score(detail)}**",
         "",
         "## How the score was computed",
         "",
-        detail.how_scored,
+        detail["how_scored"],
         "",
         "| requirement | importance | weight | status | credit |",
         "|---|---|---|---|---|",
         *(
-            f"| {_cell(r.skill)}{f' ({r.level})' if r.level else ''} | {r.importance} | {r.weight} | "
-            f"{STATUS_WORDS[r.status]} | {r.credit:g} |"
-            for r in detail.requirements
+            f"| {_cell(_named(r))} | {r['importance']} | {r['weight']} | "
+            f"{STATUS_WORDS[r['status']]} | {r['credit']:g} |"
+            for r in detail["requirements"]
         ),
         "",
         "## Strengths",
         "",
-        *(_evidence_lines(r) for r in detail.strengths),
-        *(["None yet."] if not detail.strengths else []),
+        *(_evidence_lines(r) for r in detail["strengths"]),
+        *(["None yet."] if not detail["strengths"] else []),
         "",
         "## Gaps",
         "",
-        *(_evidence_lines(r) for r in detail.gaps),
-        *(["None."] if not detail.gaps else []),
+        *(_evidence_lines(r) for r in detail["gaps"]),
+        *(["None."] if not detail["gaps"] else []),
         "",
         "## Plan",
         "",
     ]
-    for item in detail.plan:
-        state = "closed" if item.closed else "open"
-        lines.append(f"- **{item.skill}** ({state}): {item.recommendation}")
+    for item in detail["plan"]:
+        state = "closed" if item["closed"] else "open"
+        lines.append(f"- **{item['skill']}** ({state}): {item['recommendation']}")
         for title in _resource_titles(item):
             lines.append(f"  - Read: {title}")
-        if item.exercise and item.exercise.result:
-            lines.append(
-                f"  - Exercise: {item.exercise.result.get('title') or item.exercise.result.get('topic')}"
-            )
-    if not detail.plan:
+        exercise = (item["exercise_job"] or {}).get("result")
+        if exercise:
+            lines.append(f"  - Exercise: {exercise.get('title') or exercise.get('topic')}")
+    if not detail["plan"]:
         lines.append("Nothing to plan.")
-    if len(detail.history) > 1:
+    if len(detail["history"]) > 1:
         lines += ["", "## Score history", ""]
-        lines += [f"- {p.at:%Y-%m-%d %H:%M} {p.score:g} ({p.reason})" for p in detail.history]
+        lines += [f"- {_when(p['at'])} {p['score']:g} ({p['reason']})" for p in detail["history"]]
     return "\n".join(lines) + "\n"
 
 
-def _score(detail: MatchDetail) -> str:
-    return "—" if detail.score is None else f"{detail.score:g} / 100"
+def _named(r: dict[str, Any]) -> str:
+    return f"{r['skill']} ({r['level']})" if r["level"] else r["skill"]
+
+
+def _when(at: str) -> str:
+    return at[:16].replace("T", " ")
+
+
+def _score(detail: Detail) -> str:
+    return "—" if detail["score"] is None else f"{detail['score']:g} / 100"
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def _evidence_lines(r: RequirementResult) -> str:
-    have = r.evidence.candidate
-    mastery = r.evidence.mastery
-    parts = [f'- **{r.skill}** ({STATUS_WORDS[r.status]}): the target says "{r.evidence.target_quote}"']
+def _evidence_lines(r: dict[str, Any]) -> str:
+    have = r["evidence"]["candidate"]
+    mastery = r["evidence"]["mastery"]
+    parts = [
+        f'- **{r["skill"]}** ({STATUS_WORDS[r["status"]]}): the target says "{r["evidence"]["target_quote"]}"'
+    ]
     if have and have.get("quote"):
         parts.append(f'; the CV says "{have["quote"]}"')
     elif have:
@@ -96,9 +110,8 @@ def _evidence_lines(r: RequirementResult) -> str:
 
 
 def _resource_titles(item) -> list[str]:
-    if not item.resources or not item.resources.result:
-        return []
-    return [r["title"] for r in item.resources.result.get("resources", [])]
+    result = (item["resources_job"] or {}).get("result") or {}
+    return [document["title"] for document in result.get("documents", [])]
 
 
 # --- PDF ----------------------------------------------------------------------------------------
@@ -108,9 +121,7 @@ def _resource_titles(item) -> list[str]:
 def _fonts(paths: tuple[str, ...]) -> tuple[str, ...]:
     present = tuple(path for path in paths if Path(path).is_file())
     if not present:
-        raise ProblemError(
-            503, "report_unavailable", f"no report font is installed (looked for {', '.join(paths)})"
-        )
+        raise ReportUnavailable(f"no report font is installed (looked for {', '.join(paths)})")
     return present
 
 
@@ -135,11 +146,11 @@ def _needed(fonts: tuple[str, ...], text: str) -> list[str]:
     return chosen
 
 
-def pdf(detail: MatchDetail) -> bytes:
+def pdf(detail: Detail) -> bytes:
     """The report as a PDF (A4, one column), readable back as text."""
-    fonts = _needed(_fonts(tuple(get_settings().report_fonts)), detail.model_dump_json())
+    fonts = _needed(_fonts(tuple(get_settings().report_fonts)), json.dumps(detail, ensure_ascii=False))
     document = FPDF(format="A4")
-    document.set_title(f"Match report: {detail.target_title}")
+    document.set_title(f"Match report: {detail['target_title']}")
     families = []
     for number, path in enumerate(fonts):
         family = f"font{number}"
@@ -154,17 +165,17 @@ def pdf(detail: MatchDetail) -> bytes:
     def heading(text: str, size: int = 14) -> None:
         document.ln(2)
         document.set_font(size=size)
-        document.multi_cell(width, 8, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        document.multi_cell(width, 8, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         document.set_font(size=11)
 
     def para(text: str) -> None:
-        document.multi_cell(width, 5.5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        document.multi_cell(width, 5.5, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
-    heading(detail.target_title, 18)
-    para(f"Learner: {detail.learner or '—'}    Candidate: {detail.candidate}")
+    heading(detail["target_title"], 18)
+    para(f"Learner: {detail['learner'] or '—'}    Candidate: {detail['candidate']}")
     heading(f"Score: {_score(detail)}", 16)
     heading("How the score was computed", 13)
-    para(detail.how_scored)
+    para(detail["how_scored"])
     document.ln(1)
     # Headings shaded, not bold: one regular face per font is all the report installs.
     headings = FontFace(emphasis="", fill_color=(225, 230, 240))
@@ -172,12 +183,14 @@ def pdf(detail: MatchDetail) -> bytes:
         col_widths=(50, 20, 14, 22, 14), text_align="LEFT", line_height=5.5, headings_style=headings
     ) as table:
         table.row(("Requirement", "Importance", "Weight", "Status", "Credit"))
-        for r in detail.requirements:
-            skill = f"{r.skill} ({r.level})" if r.level else r.skill
-            table.row((skill, r.importance, str(r.weight), STATUS_WORDS[r.status], f"{r.credit:g}"))
+        for r in detail["requirements"]:
+            skill = _named(r)
+            table.row(
+                (skill, r["importance"], str(r["weight"]), STATUS_WORDS[r["status"]], f"{r['credit']:g}")
+            )
     for title, items, empty in (
-        ("Strengths", detail.strengths, "None yet."),
-        ("Gaps", detail.gaps, "None."),
+        ("Strengths", detail["strengths"], "None yet."),
+        ("Gaps", detail["gaps"], "None."),
     ):
         heading(title, 13)
         for r in items:
@@ -185,14 +198,14 @@ def pdf(detail: MatchDetail) -> bytes:
         if not items:
             para(empty)
     heading("Plan", 13)
-    for item in detail.plan:
-        para(f"{item.skill} ({'closed' if item.closed else 'open'}): {item.recommendation}")
+    for item in detail["plan"]:
+        para(f"{item['skill']} ({'closed' if item['closed'] else 'open'}): {item['recommendation']}")
         for resource in _resource_titles(item):
             para(f"    Read: {resource}")
-    if not detail.plan:
+    if not detail["plan"]:
         para("Nothing to plan.")
-    if len(detail.history) > 1:
+    if len(detail["history"]) > 1:
         heading("Score history", 13)
-        for point in detail.history:
-            para(f"{point.at:%Y-%m-%d %H:%M}  {point.score:g}  ({point.reason})")
+        for point in detail["history"]:
+            para(f"{_when(point['at'])}  {point['score']:g}  ({point['reason']})")
     return bytes(document.output())
