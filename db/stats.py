@@ -99,7 +99,9 @@ _LIBRARY = text(
            count(*) FILTER (WHERE d.active_generation > 0) AS documents,
            count(*) FILTER (WHERE d.status IN ('pending', 'processing')) AS documents_ingesting,
            count(*) FILTER (WHERE d.status = 'failed') AS documents_failed,
-           coalesce(sum(d.chunk_count) FILTER (WHERE d.active_generation > 0), 0) AS chunks
+           coalesce(sum(d.chunk_count) FILTER (WHERE d.active_generation > 0), 0) AS chunks,
+           (SELECT count(*) FROM matches) AS matches,
+           (SELECT count(*) FROM targets) AS targets
     FROM documents d
     """
 )

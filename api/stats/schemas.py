@@ -49,6 +49,8 @@ class LibraryStats(BaseModel):
     documents_ingesting: int
     documents_failed: int
     chunks: int = Field(description="searchable chunks")
+    matches: int = Field(description="learners' matches against their targets")
+    targets: int
 
 
 class SpeechEngineStatus(BaseModel):

@@ -357,3 +357,49 @@ def test_another_users_match_and_target_are_404(
     assert client.delete(f"/api/matches/{created['id']}").status_code == 204
     assert client.get(f"/api/matches/{created['id']}").status_code == 404
     assert client.delete(f"/api/targets/{created['target_id']}").status_code == 204
+
+
+def test_a_retried_match_never_plans_twice(client: ApiClient, fake_ollama: FakeOllama, stack: Stack):
+    """The result and the plan are written only where no result is yet: an attempt that runs again
+    after its commit (a worker lost before it could finish the job) leaves them as they were."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from db import matches
+    from db.session import sqlalchemy_url
+
+    set_skills(client, [{"name": "SQL", "level": "advanced"}])
+    _, match = finished_match(client, fake_ollama)
+    engine = create_engine(sqlalchemy_url(stack.database_url))
+    try:
+        with Session(engine) as session:
+            again = matches.save_result(
+                session, match_id=uuid.UUID(match["id"]), candidate=[], entries=[], score=0.0
+            )
+            session.commit()
+    finally:
+        engine.dispose()
+    assert again is False
+    after = client.get(f"/api/matches/{match['id']}").json()
+    assert after["score"] == match["score"] and len(after["history"]) == 1
+    assert [p["skill"] for p in after["plan"]] == [p["skill"] for p in match["plan"]]
+
+
+def test_admins_see_every_learners_matches_read_only_and_the_stats_count_them(
+    client: ApiClient, admin_client: ApiClient, fake_ollama: FakeOllama, stack: Stack
+):
+    from tests.console.support import console_sign_in
+
+    _, match = finished_match(client, fake_ollama)
+    stats = admin_client.get("/v1/admin/stats").json()
+    assert stats["hour"]["by_kind"]["match"]["by_status"]["succeeded"] >= 1
+    assert stats["library"]["matches"] >= 1 and stats["library"]["targets"] >= 1
+    console = console_sign_in(stack, admin_client).client  # type: ignore[attr-defined]
+    listing = console.get("/admin/matches")
+    assert listing.status_code == 200 and client.email in listing.text
+    assert f"/admin/matches/{match['id']}" in listing.text
+    page = console.get(f"/admin/matches/{match['id']}")
+    assert page.status_code == 200 and "You must write SQL every day" in page.text
+    assert 'method="post"' not in page.text.split("<main", 1)[-1]  # nothing to change here
+    learner = console_sign_in(stack, client).client  # type: ignore[attr-defined]
+    assert learner.get(f"/admin/matches/{match['id']}").status_code in (302, 303, 403)
