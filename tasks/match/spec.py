@@ -87,6 +87,10 @@ class MatchOutput(BaseModel):
     )
     plan: list[PlanEntry] = Field(default_factory=list)
     model: str | None
+    timings_ms: dict[str, int] = Field(
+        default_factory=dict,
+        description="llm: the model's calls; platform: the rest (reads, checks, the score, the plan, saving)",
+    )
 
 
 SPEC = JobSpec(

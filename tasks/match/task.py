@@ -7,6 +7,8 @@ gets there: a retried job never makes a second plan."""
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from core.matches import scoring
@@ -45,9 +47,22 @@ Rules: one skill per item, named in a few words; "level" only when the CV shows 
 words of the CV (5 to 25) that show the skill, copied exactly. Nothing the CV does not state."""
 
 
+@dataclass
+class Clock:
+    """Where a match's time goes: the model's calls, and the rest (reading, checks, saving)."""
+
+    started: float = field(default_factory=time.perf_counter)
+    llm_s: float = 0.0
+
+    def ms(self) -> dict[str, int]:
+        total = time.perf_counter() - self.started
+        return {"llm": round(self.llm_s * 1000), "platform": round((total - self.llm_s) * 1000)}
+
+
 @job_task(SPEC)
 def run_match(ctx: JobContext, payload: MatchInput) -> MatchOutput:
     settings = get_settings()
+    clock = Clock()
     with unit_of_work() as session:
         match = session.get(Match, payload.match_id)
         if match is None:
@@ -61,7 +76,7 @@ def run_match(ctx: JobContext, payload: MatchInput) -> MatchOutput:
     reused = requirements is not None
     if not reused:
         ctx.progress("requirements", 0.0, "reading the target's requirements")
-        read, model = _read_requirements(ctx, provider, target_text, settings)
+        read, model = _read_requirements(ctx, provider, target_text, settings, clock)
         requirements, extraction = read.as_list(), read.summary()
         with unit_of_work() as session:
             matches.save_requirements(
@@ -75,7 +90,7 @@ def run_match(ctx: JobContext, payload: MatchInput) -> MatchOutput:
         )
 
     ctx.progress("candidate", 0.5, f"{len(requirements)} requirement(s); reading the candidate")
-    candidate, cv_dropped, cv_model = _candidate(ctx, provider, owner_id, candidate_kind, settings)
+    candidate, cv_dropped, cv_model = _candidate(ctx, provider, owner_id, candidate_kind, settings, clock)
     model = model or cv_model
     with unit_of_work() as session:
         mastery = matches.mastery_rows(session, user_id=owner_id)
@@ -114,10 +129,13 @@ def run_match(ctx: JobContext, payload: MatchInput) -> MatchOutput:
         ignored_model_fields=extraction.get("unread_fields", []),
         plan=plan,
         model=model,
+        timings_ms=clock.ms(),
     )
 
 
-def _read_requirements(ctx: JobContext, provider, text: str, settings) -> tuple[Requirements, str | None]:
+def _read_requirements(
+    ctx: JobContext, provider, text: str, settings, clock: Clock
+) -> tuple[Requirements, str | None]:
     system = system_prompt(load_instructions(SPEC.name, ctx.job_id), CONTRACT)
     schema = generation_schema(RequirementsAnswer)
     read = Requirements(target_text=text, min_score=settings.evidence_min_score)
@@ -129,6 +147,7 @@ def _read_requirements(ctx: JobContext, provider, text: str, settings) -> tuple[
             {"role": "system", "content": system},
             {"role": "user", "content": f"<target>\n{piece}\n</target>"},
         ]
+        asked = time.perf_counter()
         result, (unread, answer) = chat_structured(
             provider,
             messages,
@@ -136,6 +155,7 @@ def _read_requirements(ctx: JobContext, provider, text: str, settings) -> tuple[
             validate=lambda data: (unread_fields(data), RequirementsAnswer.model_validate(data)),
             options={"temperature": 0, "max_tokens": 1536},
         )
+        clock.llm_s += time.perf_counter() - asked
         model = result.model
         ctx.check_canceled()
         read.unread.update(unread)
@@ -144,7 +164,7 @@ def _read_requirements(ctx: JobContext, provider, text: str, settings) -> tuple[
 
 
 def _candidate(
-    ctx: JobContext, provider, owner_id, candidate_kind: str, settings
+    ctx: JobContext, provider, owner_id, candidate_kind: str, settings, clock: Clock
 ) -> tuple[list[dict[str, Any]], list, str | None]:
     """The candidate's skills with their evidence: the profile's (its revision is the evidence), or
     the CV's, each kept only with a quote the CV holds."""
@@ -172,6 +192,7 @@ def _candidate(
             {"role": "system", "content": system},
             {"role": "user", "content": f"<cv>\n{piece}\n</cv>"},
         ]
+        asked = time.perf_counter()
         result, answer = chat_structured(
             provider,
             messages,
@@ -179,6 +200,7 @@ def _candidate(
             validate=CandidateAnswer.model_validate,
             options={"temperature": 0, "max_tokens": 1024},
         )
+        clock.llm_s += time.perf_counter() - asked
         model = result.model
         ctx.check_canceled()
         read.add(answer, piece)
