@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, lazyload
 
 from core.job_status import ACTIVE
 from db.models import (
+    AccountMail,
     Collection,
     Document,
     Job,
@@ -119,6 +120,7 @@ OWNED = {
     "skills": (SkillMastery, SkillMastery.user_id),
     "review_cards": (ReviewCard, ReviewCard.user_id),
     "profiles": (Profile, Profile.user_id),
+    "account_mails": (AccountMail, AccountMail.user_id),
 }
 
 
