@@ -64,7 +64,7 @@ class MailServer:
         )
         if ok:
             self.logins.append(auth_data.login.decode())
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)  # aiosmtpd answers 535 itself on a failure
 
     def to(self, address: str) -> list[EmailMessage]:
         """The messages received for `address`."""
