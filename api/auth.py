@@ -1,4 +1,5 @@
-"""Accounts with fastapi-users: register, bearer and cookie login (throttled per account), the user."""
+"""Accounts with fastapi-users: register, bearer and cookie login (throttled per account), the user,
+e-mail verification and password reset (their messages: api/accounts/)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from api.errors import ProblemError
 from api.github_login import is_noreply
 from api.rate_limits import count, exhausted, forget, limit
 from api.tokens import get_token_strategy
+from core.account_tokens import lifetime
 from core.settings import get_settings
 from db.models import OAuthAccount, User
 from db.session import get_async_session
@@ -56,9 +58,12 @@ async def get_user_db(
 class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
     def __init__(self, user_db: SQLAlchemyUserDatabase):
         super().__init__(user_db)
-        secret = get_settings().secret_key
-        self.reset_password_token_secret = secret
-        self.verification_token_secret = secret
+        settings = get_settings()
+        self.reset_password_token_secret = settings.secret_key
+        self.verification_token_secret = settings.secret_key
+        # The tokens themselves are minted by the worker that sends the mail (core/account_tokens.py).
+        self.reset_password_token_lifetime_seconds = lifetime(settings.reset_token_minutes)
+        self.verification_token_lifetime_seconds = lifetime(settings.verify_token_minutes)
 
     async def validate_password(self, password: str, user: UserCreate | User) -> None:
         if len(password) < MIN_PASSWORD_LENGTH:
@@ -89,6 +94,12 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
         else:
             await forget(failures, "login", account)
         return user
+
+    async def on_after_reset_password(self, user: User, request: Request | None = None) -> None:
+        """A reset signs the account out everywhere: every bearer token and cookie session issued
+        before it is refused (the API's user cache drops the account on PostgreSQL's announcement).
+        The reset token itself is dead already: it carried a hash of the old password's hash."""
+        await self.user_db.update(user, {"sessions_valid_after": datetime.now(UTC)})
 
     async def oauth_callback(  # type: ignore[override]
         self,

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from api.accounts import routes as accounts
 from api.ask import routes as ask
 from api.auth import UserCreate, UserRead, UserUpdate, bearer_backend, cookie_backend, fastapi_users
 from api.catalog import routes as catalog
@@ -44,6 +45,9 @@ from db.dispatch_stamps import dispatch_stamps
 from db.session import async_engine
 
 COOKIE_AUTH_PREFIX = "/auth/cookie"
+# fastapi-users' routes that check a token from account mail; the requests for a message are
+# api/accounts/ (answered alike for every address, rate limited, sent by a worker).
+ACCOUNT_TOKEN_ROUTES = {"verify:verify", "reset:reset_password"}
 
 
 @contextlib.asynccontextmanager
@@ -63,6 +67,11 @@ def create_app() -> FastAPI:
     settings = get_settings()
     log_redaction.install(settings)  # before any log line: no credential reaches a log (uvicorn's included)
     logging.basicConfig(level=logging.INFO)
+    if settings.mail_transport == "none":
+        logging.getLogger(__name__).error(
+            "smtp_not_configured: MENTORQ_SMTP_HOST is not set; verification and password-reset "
+            "messages will fail (/readyz: checks.mail)"
+        )
     app = FastAPI(
         title="mentorq",
         version=__version__,
@@ -98,6 +107,15 @@ def create_app() -> FastAPI:
     )
     app.include_router(fastapi_users.get_register_router(UserRead, UserCreate), prefix="/auth", tags=["auth"])
     app.include_router(fastapi_users.get_users_router(UserRead, UserUpdate), prefix="/users", tags=["users"])
+    app.include_router(accounts.router)
+    for token_router in (
+        fastapi_users.get_verify_router(UserRead),
+        fastapi_users.get_reset_password_router(),
+    ):
+        token_router.routes = [
+            r for r in token_router.routes if getattr(r, "name", "") in ACCOUNT_TOKEN_ROUTES
+        ]
+        app.include_router(token_router, prefix="/auth", tags=["auth"])
     install_github_login(app, settings, fastapi_users, bearer_backend)
     # In the order the routes were first written: the OpenAPI document lists them so.
     for router in [

@@ -1,4 +1,4 @@
-"""Sending task messages to the broker: a job's stage, a webhook delivery, a search query.
+"""Sending task messages to the broker: a job's stage, a webhook delivery, an account mail, a search query.
 
 Only the unit of work (db/unit_of_work.py) publishes jobs and deliveries, right after the
 commit that created or released them; an import-linter contract keeps it that way. The
@@ -18,7 +18,7 @@ from celery import Celery
 
 from core import broker_fixes
 from core.jobspec import PlatformTask, Route
-from core.platform_tasks import DELIVER_WEBHOOK
+from core.platform_tasks import DELIVER_WEBHOOK, SEND_ACCOUNT_MAIL
 
 _app: Celery | None = None
 _app_is_ours = False  # a producer app made here, as opposed to a worker's own app
@@ -73,6 +73,17 @@ def publish_delivery(*, delivery_id: uuid.UUID) -> None:
     """Send one webhook message's delivery task to its queue."""
     publisher().send_task(
         DELIVER_WEBHOOK.name, args=[str(delivery_id)], queue=DELIVER_WEBHOOK.queue, retry=False
+    )
+
+
+def publish_account_mail(*, mail_id: uuid.UUID, countdown: float | None = None) -> None:
+    """Send one account mail's sending task to its queue (a retry after `countdown` seconds)."""
+    publisher().send_task(
+        SEND_ACCOUNT_MAIL.name,
+        args=[str(mail_id)],
+        queue=SEND_ACCOUNT_MAIL.queue,
+        countdown=countdown,
+        retry=False,
     )
 
 

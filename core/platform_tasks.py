@@ -46,6 +46,13 @@ DELIVER_WEBHOOK = PlatformTask(
     time_limit=90,
     description="One attempt at one webhook message.",
 )
+SEND_ACCOUNT_MAIL = PlatformTask(
+    "mentorq.accounts.send_mail",
+    lanes.IO,
+    soft_time_limit=60,
+    time_limit=90,
+    description="One attempt at one account mail (e-mail verification, password reset) over SMTP.",
+)
 EMBED_QUERY = PlatformTask(
     "mentorq.knowledge.embed_query",
     lanes.QUERY,
@@ -60,5 +67,6 @@ PLATFORM_TASKS: tuple[PlatformTask, ...] = (
     SCHEDULE_REEMBEDDING,
     SCHEDULE_SOURCES,
     DELIVER_WEBHOOK,
+    SEND_ACCOUNT_MAIL,
     EMBED_QUERY,
 )

@@ -80,6 +80,29 @@ class Settings(BaseSettings):
     # a proxy in front rewrites Host (the bundled nginx drops a non-default port).
     public_url: str | None = Field(None, alias="MENTORQ_PUBLIC_URL")
 
+    # Account mail (e-mail verification, password reset): sent by an `io` worker, never in a request.
+    # Unset host: `mentorq dev` and the tests print each message to the worker's log instead; in
+    # production the message fails `smtp_not_configured` (logged) and /readyz says mail is off.
+    # TLS: `starttls` (submission, 587), `tls` (implicit, 465) or `none` (a relay on the host);
+    # the server's certificate is checked against the system's CAs, or only the CA file if set.
+    smtp_host: str | None = Field(None, alias="MENTORQ_SMTP_HOST")
+    smtp_port: int = Field(587, ge=1, le=65535, alias="MENTORQ_SMTP_PORT")
+    smtp_username: str | None = Field(None, alias="MENTORQ_SMTP_USERNAME")
+    smtp_password: SecretStr | None = Field(None, alias="MENTORQ_SMTP_PASSWORD")
+    smtp_tls: Literal["none", "starttls", "tls"] = Field("starttls", alias="MENTORQ_SMTP_TLS")
+    smtp_ca_file: Path | None = Field(None, alias="MENTORQ_SMTP_CA_FILE")
+    smtp_timeout_seconds: float = Field(10.0, gt=0, alias="MENTORQ_SMTP_TIMEOUT_SECONDS")
+    mail_from: str = Field("mentorq <no-reply@localhost>", alias="MENTORQ_MAIL_FROM")
+    # Seconds between attempts at one message (JSON list); past the last it is marked failed.
+    mail_retry_schedule: list[float] = Field([30, 120, 600, 1800], alias="MENTORQ_MAIL_RETRY_SCHEDULE")
+    # How long the link in each message works (a reset token also dies with the password it reset).
+    verify_token_minutes: float = Field(24 * 60, gt=0, alias="MENTORQ_VERIFY_TOKEN_MINUTES")
+    reset_token_minutes: float = Field(60, gt=0, alias="MENTORQ_RESET_TOKEN_MINUTES")
+    # Requests for a message (forgot-password, request-verify-token) per e-mail address and per
+    # client address, whether or not the account exists.
+    account_mail_per_address: str = Field("5/hour", alias="MENTORQ_ACCOUNT_MAIL_PER_ADDRESS")
+    account_mail_per_client: str = Field("30/hour", alias="MENTORQ_ACCOUNT_MAIL_PER_CLIENT")
+
     max_body_bytes: int = Field(1_048_576, alias="MENTORQ_MAX_BODY_BYTES")
     max_wait_seconds: int = Field(60, ge=0, le=60, alias="MENTORQ_MAX_WAIT_SECONDS")
     broker_publish_timeout_seconds: float = Field(2.0, alias="MENTORQ_BROKER_PUBLISH_TIMEOUT")
@@ -247,7 +270,13 @@ class Settings(BaseSettings):
     def sandbox_require(self) -> tuple[str, ...]:
         return tuple(name.strip() for name in self.sandbox_require_list.split(",") if name.strip())
 
-    @field_validator("rate_limit_user", "rate_limit_anonymous", "login_failures_per_account")
+    @field_validator(
+        "rate_limit_user",
+        "rate_limit_anonymous",
+        "login_failures_per_account",
+        "account_mail_per_address",
+        "account_mail_per_client",
+    )
     @classmethod
     def _a_rate_limit(cls, value: str) -> str:
         from limits import parse  # light: pure Python, no I/O
@@ -267,6 +296,14 @@ class Settings(BaseSettings):
                 "or MENTORQ_ENV=dev for local development"
             )
         return self
+
+    @property
+    def mail_transport(self) -> Literal["smtp", "log", "none"]:
+        """How account mail leaves: an SMTP server, the worker's log (dev and tests without a
+        server), or not at all (production without a server: each message fails, and says so)."""
+        if self.smtp_host:
+            return "smtp"
+        return "none" if self.env == "production" else "log"
 
     @property
     def celery_broker_url(self) -> str:

@@ -2,9 +2,9 @@
 
 Job transitions, `create_job` and redeliveries record, beside their rows, what must happen
 once the rows are committed: job events to publish live on Redis, webhook messages to queue,
-job messages to send to the broker. These wait in the session's outbox. `commit` (or the end of
-a `unit_of_work()` block) commits, then sends them in that order: events, deliveries, jobs.
-A rollback discards them.
+account mails to send, job messages to send to the broker. These wait in the session's outbox.
+`commit` (or the end of a `unit_of_work()` block) commits, then sends them in that order:
+events, deliveries, mails, jobs. A rollback discards them.
 
 Sending is best effort by design, because the rows are the record: a live event a subscriber
 missed is in the timeline, and a job or delivery the broker did not take stays unstamped
@@ -65,10 +65,13 @@ class Outbox:
 
     events: list[tuple[JobEvent, Job]] = field(default_factory=list)
     deliveries: list[uuid.UUID] = field(default_factory=list)
+    # Account mails (db/account_mail.py) with their countdown: a retry waits on the broker. Not
+    # stamped: the reconciler sends again a mail overdue by a minute, and the claim dedupes.
+    mails: list[tuple[uuid.UUID, float | None]] = field(default_factory=list)
     dispatches: list[Dispatch] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.events or self.deliveries or self.dispatches)
+        return bool(self.events or self.deliveries or self.mails or self.dispatches)
 
 
 class UnpublishedCommit(RuntimeError):
@@ -102,7 +105,7 @@ def _take(session: Session | AsyncSession) -> Outbox:
 def _refuse_commit_with_unsent_outbox(session: Session) -> None:
     if session.info.get(OUTBOX_KEY):
         raise UnpublishedCommit(
-            "this transaction has job events, webhook messages or job messages to send: "
+            "this transaction has job events, webhook messages, account mails or job messages to send: "
             "commit it with db.unit_of_work.commit / commit_async / unit_of_work()"
         )
 
@@ -176,13 +179,17 @@ def _send(box: Outbox) -> None:
 
 
 def _send_to_broker(box: Outbox) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
-    """Deliveries, then jobs; the first failure stops both (the reconciler sends the rest later)."""
+    """Deliveries, mails, then jobs; the first failure stops the rest (the reconciler sends them later)."""
     sent_deliveries: list[uuid.UUID] = []
     sent_jobs: list[uuid.UUID] = []
+    sent_mails = 0
     try:
         for delivery_id in box.deliveries:
             broker.publish_delivery(delivery_id=delivery_id)
             sent_deliveries.append(delivery_id)
+        for mail_id, countdown in box.mails:
+            broker.publish_account_mail(mail_id=mail_id, countdown=countdown)
+            sent_mails += 1
         for dispatch in box.dispatches:
             broker.publish_job(
                 job_id=dispatch.job_id,
@@ -194,7 +201,12 @@ def _send_to_broker(box: Outbox) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
     except Exception:  # noqa: BLE001 - the rows stay unstamped; the reconciler sends them
         log.warning(
             "broker unavailable; %d messages left to the reconciler",
-            len(box.deliveries) + len(box.dispatches) - len(sent_deliveries) - len(sent_jobs),
+            len(box.deliveries)
+            + len(box.mails)
+            + len(box.dispatches)
+            - len(sent_deliveries)
+            - sent_mails
+            - len(sent_jobs),
         )
     return sent_deliveries, sent_jobs
 
@@ -227,7 +239,7 @@ async def _send_async(box: Outbox) -> None:
                 await pipe.execute()
         except Exception:  # noqa: BLE001
             log.warning("could not publish live events", exc_info=True)
-    if not (box.deliveries or box.dispatches):
+    if not (box.deliveries or box.mails or box.dispatches):
         return
     # kombu is synchronous: one thread hop for the lot, bounded so a hung broker cannot hold the request.
     deliveries: list[uuid.UUID] = []

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, lazyload
 
 from core.job_status import ACTIVE
 from db.models import (
+    AccountMail,
     Collection,
     Document,
     Job,
@@ -125,6 +126,7 @@ OWNED = {
     "profiles": (Profile, Profile.user_id),
     "targets": (Target, Target.owner_id),
     "matches": (Match, Match.owner_id),
+    "account_mails": (AccountMail, AccountMail.user_id),
 }
 
 

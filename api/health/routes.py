@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from api.worker_registry import live_workers, workers_per_queue
 from core.redis_clients import get_async_redis
+from core.settings import get_settings
 from db.session import async_engine
 
 router = APIRouter(tags=["health"])
@@ -51,6 +52,17 @@ async def _check_workers() -> dict[str, Any]:
     }
 
 
+def _check_mail() -> dict[str, Any]:
+    """How account mail leaves (smtp, log, none). Informative, as the sandbox is: with no SMTP server
+    in production the API still serves everything else, and each verification or reset message
+    fails `smtp_not_configured` in the worker's log; taking the API out of rotation for it would
+    turn missing mail into an outage of every route."""
+    transport = get_settings().mail_transport
+    if transport == "none":
+        return {"ok": False, "transport": transport, "error": "smtp_not_configured"}
+    return {"ok": True, "transport": transport}
+
+
 async def _run(check) -> dict[str, Any]:
     try:
         return await asyncio.wait_for(check(), CHECK_TIMEOUT_S)
@@ -69,12 +81,14 @@ async def _run(check) -> dict[str, Any]:
     },
 )
 async def readyz() -> JSONResponse:
-    """200 when PostgreSQL, Redis and at least one worker are up; 503 with the failing checks otherwise."""
+    """200 when PostgreSQL, Redis and at least one worker are up; 503 with the failing checks otherwise.
+    `checks.mail` says how account mail leaves, and does not decide readiness."""
     database, redis, workers = await asyncio.gather(
         _run(_check_database), _run(_check_redis), _run(_check_workers)
     )
     checks = {"database": database, "redis": redis, "workers": workers}
     ready = all(check["ok"] for check in checks.values())
+    checks["mail"] = _check_mail()
     return JSONResponse(
         {"status": "ready" if ready else "not_ready", "checks": checks}, status_code=200 if ready else 503
     )

@@ -82,9 +82,7 @@ class RequirementResult(BaseModel):
 class PlanJob(BaseModel):
     job_id: uuid.UUID | None
     status: str | None
-    result: dict[str, Any] | None = Field(
-        description="what to read, or the exercise's id, once done"
-    )
+    result: dict[str, Any] | None = Field(description="what to read, or the exercise's id, once done")
 
 
 class PlanItem(BaseModel):

@@ -1,6 +1,7 @@
 """Every table, one module per feature; importing this package registers them all on `Base.metadata`."""
 
 from core.job_status import ACTIVE, TERMINAL, JobStatus
+from db.models.account_mail import AccountMail
 from db.models.ask import AnswerCacheEntry, CollectionContentVersion
 from db.models.conversations import Conversation, ConversationMessage
 from db.models.documents import (
@@ -27,6 +28,7 @@ from db.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookSecret
 __all__ = [
     "ACTIVE",
     "TERMINAL",
+    "AccountMail",
     "AnswerCacheEntry",
     "CollectionContentVersion",
     "Conversation",

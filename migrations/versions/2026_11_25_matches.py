@@ -2,7 +2,7 @@
 `match` kind's instructions.
 
 Revision ID: 2026_11_25_matches
-Revises: 2026_11_24_transcripts
+Revises: 2026_11_25_account_mails
 Create Date: 2026-11-25
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "2026_11_25_matches"
-down_revision = "2026_11_24_transcripts"
+down_revision = "2026_11_25_account_mails"
 branch_labels = None
 depends_on = None
 

@@ -13,7 +13,7 @@ from core.channels import BROKER_EPOCH_KEY
 from core.platform_tasks import RECONCILE
 from core.redis_clients import get_redis
 from core.settings import get_settings
-from db import admission, exercises
+from db import account_mail, admission, exercises
 from db import jobs as job_queries
 from db import webhooks as webhook_queries
 from db.models import Job
@@ -34,9 +34,18 @@ BROKER_START_MARGIN_S = 2.0
 @platform_task(RECONCILE)
 def reconcile() -> dict[str, int]:
     """Re-publish unpublished and lost jobs, requeue or fail jobs of dead workers, queue due webhook
-    messages. Safe to run anywhere, any time: what it sends goes when its transaction commits."""
+    messages and lost account mails. Safe to run anywhere, any time: what it sends goes when its
+    transaction commits."""
     settings = get_settings()
-    counts = {"dispatched": 0, "requeued": 0, "failed": 0, "released": 0, "webhooks": 0, "submissions": 0}
+    counts = {
+        "dispatched": 0,
+        "requeued": 0,
+        "failed": 0,
+        "released": 0,
+        "webhooks": 0,
+        "mails": 0,
+        "submissions": 0,
+    }
     with unit_of_work() as session:
         if not session.execute(
             text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RECONCILE_LOCK}
@@ -70,6 +79,10 @@ def reconcile() -> dict[str, int]:
         due = webhook_queries.due_deliveries(session, limit=BATCH)
         outbox(session).deliveries.extend(due)
         counts["webhooks"] = len(due)
+        # Account mails whose broker message was lost, or whose worker died mid-send.
+        lost_mails = account_mail.lost_mails(session, limit=BATCH)
+        outbox(session).mails.extend((mail_id, None) for mail_id in lost_mails)
+        counts["mails"] = len(lost_mails)
         # Submissions whose grade job ended without a grade (failed, canceled, gone): never left
         # `grading` for good.
         counts["submissions"] = exercises.fail_ungraded(session, limit=BATCH)

@@ -6,6 +6,8 @@ import json
 import time
 import uuid
 
+import httpx
+
 from tests.conftest import ApiClient, register
 from tests.profiles.support import profile, wait_job
 from tests.support.fake_ollama import FakeOllama
@@ -29,6 +31,7 @@ USER_TABLES = {
     "answer_cache": "owner_id",
     "webhook_secrets": "user_id",
     "revoked_tokens": "user_id",
+    "account_mails": "user_id",
     "users": "id",
 }
 
@@ -113,6 +116,11 @@ def test_deleting_the_account_leaves_nothing_and_touches_no_one_else(
     while client.get(f"/v1/jobs/{mine['id']}").json()["status"] != "running" and time.monotonic() < deadline:
         time.sleep(0.05)
 
+    # A verification message owed to the account (the shared stack prints it to the io worker's log).
+    asked = httpx.post(f"{stack.api_url}/auth/request-verify-token", json={"email": client.email})
+    assert asked.status_code == 202
+    assert stack.sql("SELECT count(*) FROM account_mails WHERE user_id = %s", client.user_id) == [(1,)]
+
     deleted = client.delete("/api/profiles/me")
     assert deleted.status_code == 202 and deleted.json()["status"] == "deleting"
     assert client.get("/api/profiles/me").status_code == 401  # refused at once, before the job runs
@@ -120,6 +128,7 @@ def test_deleting_the_account_leaves_nothing_and_touches_no_one_else(
     assert job["status"] == "succeeded", job
     assert job["output"]["canceled_jobs"] >= 1 and job["output"]["deleted"]["users"] == 1
     assert job["output"]["deleted"]["documents"] >= 2  # the upload and the profile wiki
+    assert job["output"]["deleted"]["account_mails"] == 1
 
     for table, column in USER_TABLES.items():
         rows = stack.sql(f"SELECT count(*) FROM {table} WHERE {column} = %s", client.user_id)

@@ -246,6 +246,7 @@ def build_stack(root: Path, *, ollama_url: str) -> Stack:
         # are tested on an API of their own (tests/api/test_fair_use.py).
         "MENTORQ_RATE_LIMIT_USER": "1000000/minute",
         "MENTORQ_RATE_LIMIT_ANONYMOUS": "1000000/minute",
+        "MENTORQ_ACCOUNT_MAIL_PER_CLIENT": "1000000/hour",
         "MENTORQ_MAX_ACTIVE_JOBS_PER_USER": "5000",
         "PYTHONUNBUFFERED": "1",
         "HF_HUB_OFFLINE": "1",
