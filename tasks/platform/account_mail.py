@@ -41,16 +41,24 @@ def send_account_mail(mail_id: str) -> str | None:
         status = "dropped"  # the account went, was deactivated, or proved its address meanwhile
     else:
         try:
-            send(
-                settings,
-                account_message(
+            try:
+                send(
                     settings,
-                    mail_id=mail.id,
-                    kind=mail.kind,
-                    to=recipient.email,
-                    token=_token(settings, mail.kind, recipient),
-                ),
-            )
+                    account_message(
+                        settings,
+                        mail_id=mail.id,
+                        kind=mail.kind,
+                        to=recipient.email,
+                        token=_token(settings, mail.kind, recipient),
+                    ),
+                )
+            except MailError:
+                raise
+            except (
+                Exception
+            ) as unexpected:  # a bug, not the server: retried on the same schedule, then failed
+                log.exception("account mail %s attempt %d: unexpected error", mail.id, mail.attempts)
+                raise MailError("mail_internal_error", type(unexpected).__name__) from unexpected
         except MailError as failure:
             error = failure
             if failure.retryable:
