@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -174,14 +175,16 @@ def local_share(args: argparse.Namespace) -> dict[str, Any]:
             deadline = time.monotonic() + 900
             while job["status"] not in ("succeeded", "failed", "canceled") and time.monotonic() < deadline:
                 job = http.get(f"/v1/jobs/{created['job']['id']}", headers={"Prefer": "wait=60"}).json()
-    output = job.get("output") or {}
+    # A failed match (no requirement survived the checks) carries the same figures in its details.
+    figures = job.get("output") or (job.get("error") or {}).get("details") or {}
     return {
         "status": job["status"],
-        "error": job.get("error"),
+        "error_code": (job.get("error") or {}).get("code"),
         "run_ms": job["metrics"]["run_ms"],
-        "timings_ms": output.get("timings_ms"),
-        "requirements": output.get("requirements"),
-        "dropped_unsupported": output.get("dropped_unsupported", (job.get("error") or {}).get("details")),
+        "timings_ms": figures.get("timings_ms"),
+        "requirements": figures.get("requirements", 0),
+        "dropped_unsupported": figures.get("dropped_unsupported"),
+        "dropped": figures.get("dropped"),
     }
 
 
@@ -252,6 +255,7 @@ def thirty_requirements(learner: str) -> dict[str, Any]:
 
 
 def report_times(repeats: int) -> dict[str, dict[str, float | None]]:
+    os.environ.setdefault("MENTORQ_ENV", "dev")  # in process, no server: the dev defaults are enough
     from core.matches import report
 
     one_line = {
@@ -291,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     reports = report_times(args.report_repeats)
     print_table(
         ["rendering", "p50 ms", "p95 ms"],
-        [[name, fmt(figures["p50"]), fmt(figures["p95"])] for name, figures in reports.items()],
+        [[name, fmt(figures["p50_ms"]), fmt(figures["p95_ms"])] for name, figures in reports.items()],
         title=f"match reports, {args.report_repeats} renders each, in process",
     )
     results["reports_ms"] = reports
@@ -303,18 +307,18 @@ def main(argv: list[str] | None = None) -> int:
     print_table(
         ["path", "p50 ms", "p95 ms", "vs chat (p50)"],
         [
-            ["baseline: a chat job, Prefer: wait", fmt(chat["p50"]), fmt(chat["p95"]), "1.00x"],
+            ["baseline: a chat job, Prefer: wait", fmt(chat["p50_ms"]), fmt(chat["p95_ms"]), "1.00x"],
             [
                 "a match, 12 requirements, submit to succeeded",
-                fmt(match["p50"]),
-                fmt(match["p95"]),
-                f"{fmt(ratio(match['p50'], chat['p50']), 2)}x",
+                fmt(match["p50_ms"]),
+                fmt(match["p95_ms"]),
+                f"{fmt(ratio(match['p50_ms'], chat['p50_ms']), 2)}x",
             ],
             [
                 "GET /api/matches/{id}",
-                fmt(detail["p50"]),
-                fmt(detail["p95"]),
-                f"{fmt(ratio(detail['p50'], chat['p50']), 2)}x",
+                fmt(detail["p50_ms"]),
+                fmt(detail["p95_ms"]),
+                f"{fmt(ratio(detail['p50_ms'], chat['p50_ms']), 2)}x",
             ],
         ],
         title=f"{args.runs} of each, interleaved, fake LLM answering at once",
@@ -335,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
             f"local model: {local['status']} in {local['run_ms']} ms; "
             f"the model's calls {timings.get('llm')} ms, the platform {timings.get('platform')} ms; "
             f"requirements kept {local.get('requirements')}, dropped {local.get('dropped_unsupported')}; "
-            f"error {local.get('error')}"
+            f"error {local.get('error_code')}; what the checks dropped: "
+            f"{[(d['name'], d['reason']) for d in local.get('dropped') or []]}"
         )
         results["local"] = local
     print(f"results: {write_results(NAME, results)}  ({run.total.elapsed():.0f} s)")

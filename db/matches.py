@@ -165,13 +165,12 @@ def history(session: Session, *, match_id: uuid.UUID) -> list[MatchScore]:
     )
 
 
-def mastery_rows(session: Session, *, user_id: uuid.UUID) -> list[dict[str, Any]]:
-    """The learner's BKT mastery, as the scoring reads it."""
-    rows = session.execute(
-        select(SkillMastery.name, SkillMastery.p_known, SkillMastery.evidence).where(
-            SkillMastery.user_id == user_id
-        )
+def mastery_rows(session: Session, *, user_id: uuid.UUID, lock: bool = False) -> list[dict[str, Any]]:
+    """The learner's BKT mastery, as the scoring reads it (`lock`: share-locked until the commit)."""
+    query = select(SkillMastery.name, SkillMastery.p_known, SkillMastery.evidence).where(
+        SkillMastery.user_id == user_id
     )
+    rows = session.execute(query.with_for_update(read=True) if lock else query)
     return [{"name": name, "p_known": p_known, "evidence": evidence} for name, p_known, evidence in rows]
 
 

@@ -71,6 +71,7 @@ def run_match(ctx: JobContext, payload: MatchInput) -> MatchOutput:
         owner_id, candidate_kind = match.owner_id, match.candidate_kind
         target_id, target_text = target.id, target.text
         requirements, extraction = target.requirements, target.extraction or {}
+        profile_skills = _profile_skills(session, owner_id) if candidate_kind == "profile" else None
     provider = get_llm_provider()
     model: str | None = None
     reused = requirements is not None
@@ -86,24 +87,38 @@ def run_match(ctx: JobContext, payload: MatchInput) -> MatchOutput:
         raise JobFailure(
             "no_requirements",
             "the target states no requirement the model could quote from it",
-            details={"dropped_unsupported": extraction.get("dropped_unsupported", 0)},
+            details={
+                "dropped_unsupported": extraction.get("dropped_unsupported", 0),
+                "dropped": extraction.get("dropped", [])[:DROPPED_SHOWN],
+                "timings_ms": clock.ms(),
+            },
         )
 
     ctx.progress("candidate", 0.5, f"{len(requirements)} requirement(s); reading the candidate")
-    candidate, cv_dropped, cv_model = _candidate(ctx, provider, owner_id, candidate_kind, settings, clock)
+    if profile_skills is not None:
+        candidate, cv_dropped, cv_model = profile_skills, [], None
+    else:
+        candidate, cv_dropped, cv_model = _cv_skills(ctx, provider, settings, clock)
     model = model or cv_model
-    with unit_of_work() as session:
-        mastery = matches.mastery_rows(session, user_id=owner_id)
-    entries = scoring.breakdown(requirements, candidate, mastery, threshold=settings.match_mastery_threshold)
-    score = scoring.score(entries)
 
     ctx.check_canceled()
-    ctx.progress("plan", 0.9, "saving the result and planning the gaps")
+    ctx.progress("plan", 0.9, "scoring, saving the result and planning the gaps")
     with unit_of_work() as session:
+        # Mastery is read where the result is written, its rows share-locked: a progress event
+        # in flight commits first and is seen here; a later one waits for this commit, then its
+        # rescoring sees this match.
+        mastery = matches.mastery_rows(session, user_id=owner_id, lock=True)
+        entries = scoring.breakdown(
+            requirements, candidate, mastery, threshold=settings.match_mastery_threshold
+        )
+        score = scoring.score(entries)
         if matches.save_result(
             session, match_id=payload.match_id, candidate=candidate, entries=entries, score=score
         ):
             _plan(session, match_id=payload.match_id, owner_id=owner_id, entries=entries, settings=settings)
+        else:  # an earlier attempt saved it: report what it saved
+            saved = session.get(Match, payload.match_id)
+            entries, score = saved.breakdown or [], saved.score or 0.0
         plan = [
             PlanEntry(
                 requirement=gap.requirement,
@@ -163,33 +178,27 @@ def _read_requirements(
     return read, model
 
 
-def _candidate(
-    ctx: JobContext, provider, owner_id, candidate_kind: str, settings, clock: Clock
+def _profile_skills(session, owner_id) -> list[dict[str, Any]]:
+    """The profile's skills; its revision is their evidence."""
+    user = account_of_job(session, owner_id, message="the account was deleted before the match ran")
+    profile = profiles.profile_of_user(session, user=user)
+    return [
+        {"name": s["name"], "level": s.get("level"), "source": "profile", "revision": profile.revision}
+        for s in profile.skills
+    ]
+
+
+def _cv_skills(
+    ctx: JobContext, provider, settings, clock: Clock
 ) -> tuple[list[dict[str, Any]], list, str | None]:
-    """The candidate's skills with their evidence: the profile's (its revision is the evidence), or
-    the CV's, each kept only with a quote the CV holds."""
-    if candidate_kind == "profile":
-        with unit_of_work() as session:
-            user = account_of_job(session, owner_id, message="the account was deleted before the match ran")
-            profile = profiles.profile_of_user(session, user=user)
-            skills = [
-                {
-                    "name": s["name"],
-                    "level": s.get("level"),
-                    "source": "profile",
-                    "revision": profile.revision,
-                }
-                for s in profile.skills
-            ]
-        return skills, [], None
+    """The CV's skills, each kept only with a quote the CV holds."""
     text = _cv_text(ctx, settings)
-    system = CV_CONTRACT
     schema = generation_schema(CandidateAnswer)
     read = CandidateSkills(min_score=settings.evidence_min_score)
     model = None
     for piece in windows(text, words=settings.profile_window_words):
         messages = [
-            {"role": "system", "content": system},
+            {"role": "system", "content": CV_CONTRACT},
             {"role": "user", "content": f"<cv>\n{piece}\n</cv>"},
         ]
         asked = time.perf_counter()
