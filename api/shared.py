@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import CurrentUser  # noqa: F401  (re-exported for routes)
 from api.errors import ProblemError
+from core.documents.detect import detect_format
+from core.documents.errors import ERROR_STATUS, DocumentError
 from core.net.guard import WebhookAddressError, check_url_syntax
 from core.settings import get_settings
 from db import learning_sessions
@@ -87,6 +89,21 @@ class Upload:
     filename: str | None
     content_type: str | None
     content: bytes
+
+
+def check_person_source(upload: Upload, *, what: str) -> None:
+    """A file about a person (a profile source, a CV) the ingestion would read: within
+    MENTORQ_MAX_PROFILE_SOURCE_BYTES, not empty, of a format the parsers know; else the refusal a
+    document upload gives (413 `too_large`, 422 `empty_document`, 415 `unsupported_type`, …)."""
+    limit = get_settings().max_profile_source_bytes
+    if len(upload.content) > limit:
+        raise ProblemError(413, "too_large", f"the {what} is over {limit} bytes")
+    if not upload.content.strip():
+        raise ProblemError(422, "empty_document", f"the {what} is empty")
+    try:
+        detect_format(upload.filename, upload.content_type, upload.content[:8192])
+    except DocumentError as error:
+        raise ProblemError(ERROR_STATUS[error.code], error.code, error.message) from None
 
 
 def check_fetchable_url(url: str, *, field: str) -> None:

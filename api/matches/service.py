@@ -25,9 +25,7 @@ from api.matches.schemas import (
     TargetRead,
 )
 from api.quotas import check_job_quota
-from api.shared import Upload, open_session_for, parse_id
-from core.documents.detect import detect_format
-from core.documents.errors import ERROR_STATUS, DocumentError
+from api.shared import Upload, check_person_source, open_session_for, parse_id
 from core.matches.scoring import WEIGHTS
 from core.settings import get_settings
 from db import attachments, matches
@@ -131,25 +129,12 @@ async def delete_target(session: AsyncSession, *, user: User, target_id: str) ->
 # --- matches ------------------------------------------------------------------------------------
 
 
-def check_cv(upload: Upload) -> None:
-    """A CV the ingestion would read, or the same refusal a profile ingestion gives."""
-    settings = get_settings()
-    if len(upload.content) > settings.max_profile_source_bytes:
-        raise ProblemError(413, "too_large", f"the CV is over {settings.max_profile_source_bytes} bytes")
-    if not upload.content.strip():
-        raise ProblemError(422, "empty_document", "the CV is empty")
-    try:
-        detect_format(upload.filename, upload.content_type, upload.content[:8192])
-    except DocumentError as error:
-        raise ProblemError(ERROR_STATUS[error.code], error.code, error.message) from None
-
-
 async def create_match(
     session: AsyncSession, *, user: User, body: MatchCreate, cv: Upload | None
 ) -> MatchCreated:
     """A match row and its `match` job (the CV, if any, its attachment), committed together."""
     if cv is not None:
-        check_cv(cv)
+        check_person_source(cv, what="CV")
     if body.target is not None:
         target = await create_target(session, user=user, body=body.target)
     else:

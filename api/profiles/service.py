@@ -30,10 +30,15 @@ from api.profiles.schemas import (
 )
 from api.progress.service import mastery_read, review_read
 from api.quotas import check_job_quota
-from api.shared import Upload, decode_cursor, encode_cursor, get_or_404, open_session_for, require_admin
-from core.documents.detect import detect_format
-from core.documents.errors import ERROR_STATUS, DocumentError
-from core.settings import get_settings
+from api.shared import (
+    Upload,
+    check_person_source,
+    decode_cursor,
+    encode_cursor,
+    get_or_404,
+    open_session_for,
+    require_admin,
+)
 from db import attachments, matches, profiles, progress
 from db import learning_sessions as session_queries
 from db.jobs import create_job
@@ -322,15 +327,7 @@ async def ingest(
     session_id: uuid.UUID | None,
 ) -> JobRead:
     """Check the source, keep its bytes beside a new `profile_ingest` job, and queue it."""
-    settings = get_settings()
-    if len(upload.content) > settings.max_profile_source_bytes:
-        raise ProblemError(413, "too_large", f"the source is over {settings.max_profile_source_bytes} bytes")
-    if not upload.content.strip():
-        raise ProblemError(422, "empty_document", "the source is empty")
-    try:
-        detect_format(upload.filename, upload.content_type, upload.content[:8192])
-    except DocumentError as error:
-        raise ProblemError(ERROR_STATUS[error.code], error.code, error.message) from None
+    check_person_source(upload, what="source")
     target: dict[str, Any] = {"user_id": str(user.id)}
     if user_email is not None or external_id is not None:
         require_admin(user, to="ingest a profile for someone else")

@@ -13,7 +13,7 @@ from typing import Any
 
 from core.matches import scoring
 from core.settings import get_settings
-from db import attachments, matches, profiles
+from db import matches, profiles
 from db.jobs import create_job
 from db.models import Match, Target
 from db.unit_of_work import unit_of_work
@@ -23,7 +23,7 @@ from tasks.match.spec import SPEC, CandidateAnswer, MatchInput, MatchOutput, Pla
 from tasks.profile_ingest.merge import windows
 from tasks.resources.spec import SPEC as RESOURCES
 from workers.accounts import account_of_job
-from workers.documents import DocumentError, parse_document
+from workers.documents.attached import attachment_text
 from workers.errors import JobFailure
 from workers.instructions import load as load_instructions
 from workers.instructions import system_prompt
@@ -192,7 +192,7 @@ def _cv_skills(
     ctx: JobContext, provider, settings, clock: Clock
 ) -> tuple[list[dict[str, Any]], list, str | None]:
     """The CV's skills, each kept only with a quote the CV holds."""
-    text = _cv_text(ctx, settings)
+    text = attachment_text(ctx.job_id, max_bytes=settings.max_profile_source_bytes, what="CV")
     schema = generation_schema(CandidateAnswer)
     read = CandidateSkills(min_score=settings.evidence_min_score)
     model = None
@@ -214,21 +214,6 @@ def _cv_skills(
         ctx.check_canceled()
         read.add(answer, piece)
     return read.as_list(), read.dropped, model
-
-
-def _cv_text(ctx: JobContext, settings) -> str:
-    with unit_of_work() as session:
-        source = attachments.attachment(session, job_id=ctx.job_id)
-        if source is None:
-            raise JobFailure("source_missing", "the job's CV file is gone")
-        content, filename, content_type = source.content, source.filename, source.content_type
-    try:
-        parsed = parse_document(
-            content, filename=filename, content_type=content_type, max_bytes=settings.max_profile_source_bytes
-        )
-    except DocumentError as error:
-        raise JobFailure(error.code, error.message) from error
-    return "\n\n".join(section.text for section in parsed.sections if section.text.strip())
 
 
 def _plan(session, *, match_id, owner_id, entries: list[dict[str, Any]], settings) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from core.settings import get_settings
-from db import attachments, profiles
+from db import profiles
 from db.models import Profile
 from db.unit_of_work import unit_of_work
 from tasks.ingest.queue import queue_ingest
@@ -18,8 +18,7 @@ from tasks.profile_ingest.evidence import Source
 from tasks.profile_ingest.merge import DROPPED_SHOWN, Merged, windows
 from tasks.profile_ingest.spec import SPEC, Extraction, NotSaved, ProfileIngestInput, ProfileIngestOutput
 from workers.accounts import account_of_job
-from workers.documents import DocumentError, parse_document
-from workers.errors import JobFailure
+from workers.documents.attached import attachment_text
 from workers.instructions import load as load_instructions
 from workers.instructions import system_prompt
 from workers.llm import get_llm_provider
@@ -119,21 +118,7 @@ def ingest_profile(ctx: JobContext, payload: ProfileIngestInput) -> ProfileInges
 
 def _source_text(ctx: JobContext) -> str:
     """The attachment parsed to plain text with the knowledge store's parsers."""
-    with unit_of_work() as session:
-        source = attachments.attachment(session, job_id=ctx.job_id)
-        if source is None:
-            raise JobFailure("source_missing", "the job's source file is gone")
-        content, filename, content_type = source.content, source.filename, source.content_type
-    try:
-        parsed = parse_document(
-            content,
-            filename=filename,
-            content_type=content_type,
-            max_bytes=get_settings().max_profile_source_bytes,
-        )
-    except DocumentError as error:
-        raise JobFailure(error.code, error.message) from error
-    return "\n\n".join(section.text for section in parsed.sections if section.text.strip())
+    return attachment_text(ctx.job_id, max_bytes=get_settings().max_profile_source_bytes, what="source file")
 
 
 def _target_profile(session, payload: ProfileIngestInput) -> Profile:
