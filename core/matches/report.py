@@ -8,6 +8,8 @@ by default, `MENTORQ_REPORT_FONTS` to choose others."""
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -29,9 +31,9 @@ class ReportUnavailable(Exception):
 
 def markdown(detail: Detail) -> str:
     lines = [
-        f"# {detail['target_title']}",
+        f"# {_md(detail['target_title'])}",
         "",
-        f"Learner: {detail['learner'] or '—'}  ",
+        f"Learner: {_md(detail['learner'] or '—')}  ",
         f"Candidate: {detail['candidate']}  ",
         f"Score: **{_score(detail)}**",
         "",
@@ -42,7 +44,7 @@ def markdown(detail: Detail) -> str:
         "| requirement | importance | weight | status | credit |",
         "|---|---|---|---|---|",
         *(
-            f"| {_cell(_named(r))} | {r['importance']} | {r['weight']} | "
+            f"| {_md(_named(r))} | {r['importance']} | {r['weight']} | "
             f"{STATUS_WORDS[r['status']]} | {r['credit']:g} |"
             for r in detail["requirements"]
         ),
@@ -62,12 +64,12 @@ def markdown(detail: Detail) -> str:
     ]
     for item in detail["plan"]:
         state = "closed" if item["closed"] else "open"
-        lines.append(f"- **{item['skill']}** ({state}): {item['recommendation']}")
+        lines.append(f"- **{_md(item['skill'])}** ({state}): {_md(item['recommendation'])}")
         for title in _resource_titles(item):
-            lines.append(f"  - Read: {title}")
+            lines.append(f"  - Read: {_md(title)}")
         exercise = (item["exercise_job"] or {}).get("result")
         if exercise:
-            lines.append(f"  - Exercise: {exercise.get('title') or exercise.get('topic')}")
+            lines.append(f"  - Exercise: {_md(exercise.get('title') or exercise.get('topic'))}")
     if not detail["plan"]:
         lines.append("Nothing to plan.")
     if len(detail["history"]) > 1:
@@ -88,20 +90,27 @@ def _score(detail: Detail) -> str:
     return "—" if detail["score"] is None else f"{detail['score']:g} / 100"
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
+# Markdown's active characters: a learner's or a model's text is shown as written, never as a
+# link, an image, raw HTML or a table cell of its own (CommonMark backslash escapes).
+_MARKDOWN_ACTIVE = re.compile(r"([\\`*_\[\]<>|#!])")
 
 
-def _evidence_lines(r: dict[str, Any]) -> str:
+def _md(text: object) -> str:
+    """Text from a target, a CV, a profile or a model, safe inside the report's Markdown."""
+    return _MARKDOWN_ACTIVE.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def _evidence_lines(r: dict[str, Any], *, escape: Callable[[object], str] = _md, bold: str = "**") -> str:
+    """A requirement with the evidence of both sides, as a Markdown item (escaped) or, for the PDF,
+    as plain text (`escape=str`, no bold)."""
     have = r["evidence"]["candidate"]
     mastery = r["evidence"]["mastery"]
-    parts = [
-        f'- **{r["skill"]}** ({STATUS_WORDS[r["status"]]}): the target says "{r["evidence"]["target_quote"]}"'
-    ]
+    quote = escape(r["evidence"]["target_quote"])
+    parts = [f'- {bold}{escape(r["skill"])}{bold} ({STATUS_WORDS[r["status"]]}): the target says "{quote}"']
     if have and have.get("quote"):
-        parts.append(f'; the CV says "{have["quote"]}"')
+        parts.append(f'; the CV says "{escape(have["quote"])}"')
     elif have:
-        parts.append(f"; your profile (revision {have.get('revision')}) lists {have['name']}")
+        parts.append(f"; your profile (revision {have.get('revision')}) lists {escape(have['name'])}")
         if have.get("level"):
             parts.append(f" at {have['level']} level")
     if mastery:
@@ -194,7 +203,7 @@ def pdf(detail: Detail) -> bytes:
     ):
         heading(title, 13)
         for r in items:
-            para(_evidence_lines(r).lstrip("- ").replace("**", ""))
+            para(_evidence_lines(r, escape=str, bold="")[2:])
         if not items:
             para(empty)
     heading("Plan", 13)
