@@ -61,25 +61,41 @@ def document_text(session: Session, *, document: Document) -> str:
 
 def save_requirements(
     session: Session, *, target_id: uuid.UUID, requirements: list[dict[str, Any]], extraction: dict[str, Any]
-) -> None:
-    """The checked requirements, once: a concurrent match that extracted them first keeps its own."""
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The checked requirements, once, and what the target holds after: a concurrent match that
+    saved first wins, so every match against a target reads the same requirements."""
     session.execute(
         update(Target)
         .where(Target.id == target_id, Target.requirements.is_(None))
         .values(requirements=requirements, extraction=extraction)
     )
+    held = session.execute(select(Target.requirements, Target.extraction).where(Target.id == target_id)).one()
+    return held.requirements, held.extraction or {}
 
 
 # --- matches ------------------------------------------------------------------------------------
 
 
 def create_match(
-    session: Session, *, owner_id: uuid.UUID, target_id: uuid.UUID, candidate_kind: str
-) -> Match:
-    match = Match(owner_id=owner_id, target_id=target_id, candidate_kind=candidate_kind, skill_keys=[])
-    session.add(match)
-    session.flush()
-    return match
+    session: Session,
+    *,
+    match_id: uuid.UUID,
+    owner_id: uuid.UUID,
+    target_id: uuid.UUID,
+    job_id: uuid.UUID,
+    candidate_kind: str,
+) -> None:
+    """A match waiting for its job (flushed before it, so the row can point at it)."""
+    session.add(
+        Match(
+            id=match_id,
+            owner_id=owner_id,
+            target_id=target_id,
+            job_id=job_id,
+            candidate_kind=candidate_kind,
+            skill_keys=[],
+        )
+    )
 
 
 def owned_match(session: Session, *, match_id: uuid.UUID, owner_id: uuid.UUID | None) -> Match | None:
@@ -177,7 +193,7 @@ def mastery_rows(session: Session, *, user_id: uuid.UUID, lock: bool = False) ->
 # --- rescoring ----------------------------------------------------------------------------------
 
 
-def rescore(session: Session, *, user_id: uuid.UUID, skills: Iterable[str], reason: str = "progress") -> int:
+def rescore(session: Session, *, user_id: uuid.UUID, skills: Iterable[str]) -> int:
     """Recompute the learner's matches that name one of these skills, in the caller's transaction:
     each changed score is kept in the history, a gap whose requirement is now met is closed (and
     opened again if the mastery falls back). Returns how many matches moved.
@@ -201,10 +217,10 @@ def rescore(session: Session, *, user_id: uuid.UUID, skills: Iterable[str], reas
     now = datetime.now(UTC)
     moved = 0
     for match in matches:
-        entries = scoring.rescored(match.breakdown or [], mastery, threshold=threshold)
-        if entries == match.breakdown:
+        old = match.breakdown
+        entries = scoring.rescored(old, mastery, threshold=threshold)
+        if entries == old:
             continue
-        old = match.breakdown or []
         closed = [
             i for i, entry in enumerate(entries) if entry["status"] == "met" and old[i]["status"] != "met"
         ]
@@ -217,7 +233,7 @@ def rescore(session: Session, *, user_id: uuid.UUID, skills: Iterable[str], reas
                 MatchScore(
                     match_id=match.id,
                     score=new_score,
-                    reason=reason,
+                    reason="progress",
                     closed_gaps=[entries[i]["skill"] for i in closed],
                 )
             )
@@ -256,10 +272,6 @@ def matches_per_user(session: Session, *, limit: int = 200) -> list[tuple[Match,
         .limit(limit)
     )
     return [(match, target, email) for match, target, email in session.execute(query)]
-
-
-def count_matches(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Match)) or 0
 
 
 def export(session: Session, *, owner_id: uuid.UUID) -> dict[str, list[dict[str, Any]]]:

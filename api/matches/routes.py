@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
@@ -90,7 +88,7 @@ async def create_match(
                 raise ProblemError(422, "invalid_input", "send the CV as the multipart field `cv`")
             fields = {k: v for k, v in form.items() if k != "cv" and isinstance(v, str) and v}
             if "target" in fields:
-                fields["target"] = json.loads(fields["target"])
+                fields["target"] = _target_field(fields["target"])
             body = MatchCreate.model_validate(fields)
             cv = Upload(filename=file.filename, content_type=file.content_type, content=await file.read())
         elif content_type == "application/json":
@@ -99,11 +97,19 @@ async def create_match(
             raise ProblemError(415, "unsupported_media_type", "send JSON, or multipart/form-data with `cv`")
     except ValidationError as error:
         raise RequestValidationError(error.errors(include_url=False)) from None
-    except json.JSONDecodeError:
-        raise ProblemError(422, "invalid_input", "the `target` field must be JSON") from None
     created = await match_service.create_match(session, user=user, body=body, cv=cv)
     response.headers["Location"] = f"/api/matches/{created.id}"
     return created
+
+
+def _target_field(raw: str) -> TargetCreate:
+    """A multipart `target` field, JSON read by pydantic's parser: a hostile nesting depth is a 422
+    like any invalid JSON (the standard library's parser would raise RecursionError, a 500)."""
+    try:
+        return TargetCreate.model_validate_json(raw)
+    except ValidationError as error:
+        errors = [{**e, "loc": ("target", *e["loc"])} for e in error.errors(include_url=False)]
+        raise RequestValidationError(errors) from None
 
 
 @router.get("/api/matches", response_model=MatchList)

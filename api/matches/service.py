@@ -148,15 +148,13 @@ async def create_match(
             sync, MATCH, input={"match_id": str(match_id)}, owner_id=user.id, session_id=session_id
         )
         sync.flush()  # the match row points at its job
-        sync.add(
-            Match(
-                id=match_id,
-                owner_id=user.id,
-                target_id=target.id,
-                job_id=job.id,
-                candidate_kind="cv" if cv is not None else "profile",
-                skill_keys=[],
-            )
+        matches.create_match(
+            sync,
+            match_id=match_id,
+            owner_id=user.id,
+            target_id=target.id,
+            job_id=job.id,
+            candidate_kind="cv" if cv is not None else "profile",
         )
         if cv is not None:
             attachments.attach(
@@ -180,11 +178,11 @@ async def _owned_match(session: AsyncSession, *, user: User | None, match_id: st
 
 async def list_matches(session: AsyncSession, *, user: User) -> list[MatchSummary]:
     rows = await session.run_sync(lambda sync: matches.list_matches(sync, owner_id=user.id))
-    statuses = await _job_statuses(session, [m.job_id for m, _ in rows])
+    statuses = await _jobs_by_id(session, [m.job_id for m, _ in rows])
     return [_summary(match, target, statuses.get(match.job_id)) for match, target in rows]
 
 
-async def _job_statuses(session: AsyncSession, job_ids: list[uuid.UUID | None]) -> dict[uuid.UUID, Job]:
+async def _jobs_by_id(session: AsyncSession, job_ids: list[uuid.UUID | None]) -> dict[uuid.UUID, Job]:
     ids = [job_id for job_id in job_ids if job_id is not None]
     if not ids:
         return {}
@@ -211,7 +209,7 @@ async def match_detail(session: AsyncSession, *, user: User | None, match_id: st
     gaps = await session.run_sync(lambda sync: matches.gaps(sync, match_id=match.id))
     history = await session.run_sync(lambda sync: matches.history(sync, match_id=match.id))
     plan_job_ids = [i for gap in gaps for i in (gap.resources_job_id, gap.exercise_job_id)]
-    jobs = await _job_statuses(session, [match.job_id, *plan_job_ids])
+    jobs = await _jobs_by_id(session, [match.job_id, *plan_job_ids])
     job = jobs.get(match.job_id)
     requirements = [_requirement(index, entry) for index, entry in enumerate(match.breakdown or [])]
     by_index = {r.index: r for r in requirements}
@@ -319,5 +317,5 @@ async def delete_match(session: AsyncSession, *, user: User, match_id: str) -> N
 async def admin_matches(session: AsyncSession) -> list[tuple[MatchSummary, str]]:
     """Every match with its owner's e-mail, for the console (read only)."""
     rows = await session.run_sync(lambda sync: matches.matches_per_user(sync))
-    statuses = await _job_statuses(session, [m.job_id for m, _, _ in rows])
+    statuses = await _jobs_by_id(session, [m.job_id for m, _, _ in rows])
     return [(_summary(match, target, statuses.get(match.job_id)), email) for match, target, email in rows]

@@ -14,11 +14,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from fontTools.ttLib import TTFont
-from fpdf import FPDF
-from fpdf.enums import XPos, YPos
-from fpdf.fonts import FontFace
-
 from core.settings import get_settings
 
 STATUS_WORDS = {"met": "met", "partial": "partly met", "gap": "missing"}
@@ -137,6 +132,8 @@ def _fonts(paths: tuple[str, ...]) -> tuple[str, ...]:
 @lru_cache(maxsize=8)
 def _covered(path: str) -> frozenset[int]:
     """The code points a font has glyphs for (read once per process)."""
+    from fontTools.ttLib import TTFont
+
     with TTFont(path, lazy=True, fontNumber=0) as font:
         return frozenset(font.getBestCmap())
 
@@ -158,6 +155,12 @@ def _needed(fonts: tuple[str, ...], text: str) -> list[str]:
 def pdf(detail: Detail) -> bytes:
     """The report as a PDF (A4, one column), readable back as text."""
     fonts = _needed(_fonts(tuple(get_settings().report_fonts)), json.dumps(detail, ensure_ascii=False))
+    # Imported here, not at the top: fpdf and Pillow weigh about 60 MB and half a second in every
+    # API process, and only a PDF report needs them.
+    from fpdf import FPDF
+    from fpdf.enums import XPos, YPos
+    from fpdf.fonts import FontFace
+
     document = FPDF(format="A4")
     document.set_title(f"Match report: {detail['target_title']}")
     families = []

@@ -78,10 +78,9 @@ def run_match(ctx: JobContext, payload: MatchInput) -> MatchOutput:
     if not reused:
         ctx.progress("requirements", 0.0, "reading the target's requirements")
         read, model = _read_requirements(ctx, provider, target_text, settings, clock)
-        requirements, extraction = read.as_list(), read.summary()
         with unit_of_work() as session:
-            matches.save_requirements(
-                session, target_id=target_id, requirements=requirements, extraction=extraction
+            requirements, extraction = matches.save_requirements(
+                session, target_id=target_id, requirements=read.as_list(), extraction=read.summary()
             )
     if not requirements:
         raise JobFailure(
@@ -116,8 +115,10 @@ def run_match(ctx: JobContext, payload: MatchInput) -> MatchOutput:
             session, match_id=payload.match_id, candidate=candidate, entries=entries, score=score
         ):
             _plan(session, match_id=payload.match_id, owner_id=owner_id, entries=entries, settings=settings)
-        else:  # an earlier attempt saved it: report what it saved
+        else:  # an earlier attempt saved it (report what it saved), or the match was deleted meanwhile
             saved = session.get(Match, payload.match_id)
+            if saved is None:
+                raise JobFailure("match_not_found", "the match was deleted while it ran")
             entries, score = saved.breakdown or [], saved.score or 0.0
         plan = [
             PlanEntry(

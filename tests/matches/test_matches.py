@@ -403,3 +403,43 @@ def test_admins_see_every_learners_matches_read_only_and_the_stats_count_them(
     assert 'method="post"' not in page.text.split("<main", 1)[-1]  # nothing to change here
     learner = console_sign_in(stack, client).client  # type: ignore[attr-defined]
     assert learner.get(f"/admin/matches/{match['id']}").status_code in (302, 303, 403)
+
+
+def test_a_match_deleted_while_it_runs_fails_clearly_and_plans_nothing(
+    client: ApiClient, fake_ollama: FakeOllama, stack: Stack
+):
+    import time
+
+    fake_ollama.token_delay_s = 0.02  # the scripted answer streams for a few seconds
+    created, _ = start_match(client, fake_ollama)
+    deadline = time.monotonic() + 30
+    while client.get(f"/v1/jobs/{created['job']['id']}").json()["status"] != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert client.delete(f"/api/matches/{created['id']}").status_code == 204
+    job = wait_job(client, created["job"]["id"])
+    assert job["status"] == "failed" and job["error"]["code"] == "match_not_found", job
+    planned = stack.sql(
+        "SELECT count(*) FROM jobs WHERE owner_id = %s AND kind IN ('resources', 'exercise')", client.user_id
+    )
+    assert planned == [(0,)]
+
+
+def test_a_hostile_target_field_in_a_cv_upload_is_refused_not_a_server_error(client: ApiClient):
+    """The multipart `target` field is JSON the API parses: nested 100,000 deep, cut short, or of the
+    wrong shape, it is the same clear refusal a JSON body gets (the standard library's parser raised
+    RecursionError on the first: a 500)."""
+    target = client.post("/api/targets", json={"text": TARGET.format(marker="x")}).json()
+    both = json.dumps({"text": "x", "document_id": target["id"]})
+    for raw, status, code in (
+        ("[" * 100_000, 400, "malformed_json"),
+        ('{"text": ', 400, "malformed_json"),
+        (both, 422, "validation_error"),
+    ):
+        response = client.post(
+            "/api/matches",
+            data={"target": raw},
+            files={"cv": ("cv.txt", b"I write Python every day.", "text/plain")},
+        )
+        assert (response.status_code, response.json()["code"]) == (status, code), response.text
+    assert client.get("/api/matches").json()["items"] == []
