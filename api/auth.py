@@ -13,6 +13,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from fastapi_users import BaseUserManager, FastAPIUsers, InvalidPasswordException, UUIDIDMixin, schemas
 from fastapi_users.authentication import AuthenticationBackend, BearerTransport, CookieTransport
 from fastapi_users.exceptions import UserNotExists
+from fastapi_users.password import PasswordHelper
 from fastapi_users_db_sqlalchemy import SQLAlchemyUserDatabase
 from pydantic import model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -55,9 +56,15 @@ async def get_user_db(
     yield SQLAlchemyUserDatabase(session, User, OAuthAccount)
 
 
+# fastapi-users' default helper (Argon2, then bcrypt for old hashes), made once: the user manager is
+# built for every authenticated request, and a new helper's argon2 PasswordHasher checked its
+# parameters each time (6 % of the API's CPU on a quick job's submit, py-spy).
+PASSWORD_HELPER = PasswordHelper()
+
+
 class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
     def __init__(self, user_db: SQLAlchemyUserDatabase):
-        super().__init__(user_db)
+        super().__init__(user_db, PASSWORD_HELPER)
         settings = get_settings()
         self.reset_password_token_secret = settings.secret_key
         self.verification_token_secret = settings.secret_key
