@@ -101,6 +101,11 @@ def create_app() -> FastAPI:
     # Added last, so it runs first: a caller over its limit costs one Redis round trip, no body read.
     app.add_middleware(RateLimits)
 
+    # Jobs first: a request is matched against the routes in order (every included router is a
+    # regex test or more), and a job's submit and its polls are the most frequent requests. At
+    # place 26 of 42, matching POST /v1/jobs took 140 us of the API's CPU, at the top 10 us. The
+    # OpenAPI document lists the jobs API first, too.
+    app.include_router(jobs.router)
     app.include_router(fastapi_users.get_auth_router(bearer_backend), prefix="/auth/jwt", tags=["auth"])
     app.include_router(
         fastapi_users.get_auth_router(cookie_backend), prefix=COOKIE_AUTH_PREFIX, tags=["auth"]
@@ -117,7 +122,7 @@ def create_app() -> FastAPI:
         ]
         app.include_router(token_router, prefix="/auth", tags=["auth"])
     install_github_login(app, settings, fastapi_users, bearer_backend)
-    # In the order the routes were first written: the OpenAPI document lists them so.
+    # The rest in the order they were first written: the OpenAPI document lists them so.
     for router in [
         profiles.router,
         progress.router,
@@ -134,7 +139,6 @@ def create_app() -> FastAPI:
         profiles.admin_router,
         exercises.admin_router,
         sources.router,
-        jobs.router,
         webhooks.router,
         documents.router,
         search.router,
