@@ -138,6 +138,12 @@ class EventRecorder:
         with self._record_lock:
             yield self._record_rest
 
+    def nothing_but_output(self) -> bool:
+        """Whether what is buffered is at most one piece of output (inside `final`, nothing else
+        can be added: the body has returned and the watcher waits for the record lock)."""
+        with self._buffer_lock:
+            return len(self._pending) <= 1 and all(kind == "output" for kind, _ in self._pending)
+
     def _record_rest(self, session: Any, keep_output: bool = False) -> str | None:
         entries = self._take()
         kept = entries.pop()[1] if keep_output and entries and entries[-1][0] == "output" else None

@@ -201,7 +201,8 @@ def run_job(
         # The output still buffered goes into the finishing statement, unless an output webhook
         # must describe the job as still running (db.jobs.finish_job).
         fold = not (job.webhook_url and "output" in (job.webhook_events or []))
-        with _last_transaction(ctx, keep_output=fold) as (session, streamed):
+        alone = fold and not job.webhook_url and not _hands_on_a_slot(ctx)
+        with _last_transaction(ctx, keep_output=fold, alone_if_quiet=alone) as (session, streamed):
             job_queries.finish_job(
                 session,
                 job_id=job_id,
@@ -278,18 +279,34 @@ def followed_live(job: Job) -> bool:
 
 
 @contextlib.contextmanager
-def _last_transaction(ctx: JobContext, *, keep_output: bool = False) -> Iterator[tuple[Any, str | None]]:
+def _last_transaction(
+    ctx: JobContext, *, keep_output: bool = False, alone_if_quiet: bool = False
+) -> Iterator[tuple[Any, str | None]]:
     """The transaction that ends this delivery of the job, opening with whatever progress and
     output the watcher has not recorded yet (so events stay in order and a fast job pays once).
     A job that held one of its owner's slots in the LLM lane sends the owner's next held job in it.
     The transition in it writes which provider and model answered (`ctx.running.answered_by`).
     Yields the session and, with `keep_output`, the buffered output left for the transition to
-    record in its own statement (None when there is none)."""
-    with ctx.recorder.final() as record_rest, unit_of_work() as session:
-        streamed = record_rest(session, keep_output)
-        yield session, streamed
-        if ctx.admitted_lane:
-            admission.release_held(session, owner_id=ctx.owner_id, route_of=registered_route)
+    record in its own statement (None when there is none).
+
+    `alone_if_quiet`: the caller's transition writes nothing but its own statement (no webhook
+    delivery, no slot to hand on). If nothing but that output is buffered either, the transition
+    is the only statement, and it runs in autocommit (db.unit_of_work.one_statement: no BEGIN and
+    COMMIT round trips), as most claims do."""
+    with ctx.recorder.final() as record_rest:
+        quiet = alone_if_quiet and keep_output and ctx.recorder.nothing_but_output()
+        with one_statement() if quiet else unit_of_work() as session:
+            streamed = record_rest(session, keep_output)
+            yield session, streamed
+            if ctx.admitted_lane and not quiet:
+                admission.release_held(session, owner_id=ctx.owner_id, route_of=registered_route)
+
+
+def _hands_on_a_slot(ctx: JobContext) -> bool:
+    """Whether ending this job may send its owner's next held job: it held one of the owner's
+    slots in a capped lane. Without a cap no job is held on submit; jobs held under an earlier cap
+    are sent by the reconciler (tasks/platform/reconcile.py), as after a crash."""
+    return ctx.admitted_lane and get_settings().llm_slots_per_user > 0
 
 
 def _release_held_jobs(ctx: JobContext) -> None:

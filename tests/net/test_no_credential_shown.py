@@ -8,21 +8,19 @@ streams, the routing admin), any console page, or any log file the stack wrote."
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from db.session import sync_session_factory
-from db.system import ensure_system_user
 from tasks.debug_sleep.spec import SPEC as SLEEP
 from tests.conftest import ApiClient, make_admin, register
 from tests.console.support import console_sign_in
 from tests.support.fake_anthropic import FakeAnthropic
 from tests.support.fake_ollama import DEFAULT_REPLY, FakeOllama
 from tests.support.fake_openai import FakeOpenAI
+from tests.support.held_jobs import held_job
 from tests.support.stack import Stack, free_port, wait_until
 
 SECRETS = {
@@ -231,17 +229,7 @@ def test_a_job_failing_on_any_exception_shows_no_credential_in_its_error(on_the_
     quoting a URL) still reaches the job's owner without the URL's credentials."""
     from workers.runtime import run_job  # the worker's runtime, in this process
 
-    with sync_session_factory()() as session:
-        owner = ensure_system_user(session)
-        session.commit()
-    job_id = uuid.uuid4()
-    # Held: the reconciler never sends it to a worker; it runs here.
-    on_the_stack.sql(
-        "INSERT INTO jobs (id, kind, owner_id, status, input, attempts, max_attempts, queue, priority, held) "
-        "VALUES (%s, 'debug.sleep', %s, 'queued', '{}', 0, 1, 'cpu', 0, true)",
-        job_id,
-        owner,
-    )
+    job_id = held_job(on_the_stack)
     password, token = SECRETS["the Ollama proxy's password"], SECRETS["the Ollama proxy's token"]
 
     def body(ctx, payload):
