@@ -67,7 +67,7 @@ from benchmarks._harness import (
     write_results,
 )
 from tests.support.fake_ollama import FakeOllama
-from tests.support.stack import Stack
+from tests.support.stack import Stack, free_port, wait_until
 
 NAME = "platform_overhead"
 TERMINAL = {"succeeded", "failed", "canceled"}
@@ -83,6 +83,9 @@ AIM_PEER_SERVER_SIDE_RATIO = 3.0  # one client, created -> completed <= 3x the p
 # its cost; the peer's clients and poller are (deferring is its producer's work, as the API's is).
 PLATFORM_PATH = ("api", "worker", "worker_rest", "beat", "postgres", "redis")
 PEER_PATH_FIXED = ("postgres", "bench_process")
+# The framework's floor (benchmarks/framework_floor.py): FastAPI's request, measured alone, plus the
+# bare Celery worker's task and Redis from the baseline's phase.
+FLOOR_PATH = (("framework_floor", "floor_api"), ("bare_celery", "bare_worker"), ("bare_celery", "redis"))
 PLATFORM_WORKERS = ("worker", "worker-rest")  # their logs (worker-rest: with --topology lanes)
 
 # As many job slots as cores (2 here): the llm lane's threads (or, with one-worker, prefork
@@ -251,6 +254,16 @@ def start_platform_for(stack: Stack, args: argparse.Namespace) -> str:
     return register_token(stack.api_url)
 
 
+def start_floor_api(stack: Stack) -> str:
+    """benchmarks/framework_floor.py served the way the stack serves the platform's API; its URL."""
+    port = free_port()
+    command = [python(), "-m", "uvicorn", "benchmarks.framework_floor:app", "--host", "127.0.0.1"]
+    spawn(stack, "floor-api", [*command, "--port", str(port), "--log-level", "warning"])
+    url = f"http://127.0.0.1:{port}"
+    wait_until(lambda: httpx.get(f"{url}/", timeout=1).status_code == 404, timeout=60, message="floor API")
+    return url
+
+
 def start_bare_worker(stack: Stack, concurrency: int) -> None:
     spawn(
         stack,
@@ -374,9 +387,10 @@ def main(argv: list[str] | None = None) -> int:
             os.environ["BENCH_REDIS_URL"] = stack.redis.url  # read by benchmarks.bare_tasks on import
             token = start_platform_for(stack, args)
             start_bare_worker(stack, args.concurrency)
+            floor_url = start_floor_api(stack)
             peer_dsn = procrastinate_peer.prepare_database(stack.database_url)
             peer_workers = start_peer_workers(stack, peer_dsn, args.concurrency)
-            figures = _measure(stack, token, peer_dsn, peer_workers, args)
+            figures = _measure(stack, token, peer_dsn, peer_workers, floor_url, args)
     finally:
         fake.stop()
 
@@ -387,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _measure(
-    stack: Stack, token: str, peer_dsn: str, peer_workers: list[str], args: argparse.Namespace
+    stack: Stack, token: str, peer_dsn: str, peer_workers: list[str], floor_url: str, args: argparse.Namespace
 ) -> dict[str, Any]:
     def platform(jobs: int, clients: int) -> tuple[list[Outcome], float]:
         return run_platform(
@@ -397,6 +411,11 @@ def _measure(
     def bare(jobs: int, clients: int) -> tuple[list[Outcome], float]:
         return run_bare(jobs=jobs, clients=clients, job_timeout_s=args.job_timeout)
 
+    def floor(jobs: int, clients: int) -> tuple[list[Outcome], float]:
+        return run_platform(
+            floor_url, token, jobs=jobs, clients=clients, wait_s=args.wait, job_timeout_s=args.job_timeout
+        )
+
     def peer(jobs: int, clients: int) -> tuple[list[Outcome], float]:
         return run_peer(peer_dsn, jobs=jobs, clients=clients, job_timeout_s=args.job_timeout)
 
@@ -405,6 +424,7 @@ def _measure(
         "worker": stack.processes["worker"].pid,
         "worker_rest": stack.processes["worker-rest"].pid if "worker-rest" in stack.processes else None,
         "bare_worker": stack.processes["bare-worker"].pid,
+        "floor_api": stack.processes["floor-api"].pid,
         "beat": stack.processes["beat"].pid if "beat" in stack.processes else None,
         "postgres": stack.postgres.pid,
         "redis": stack.redis.pid,
@@ -417,7 +437,10 @@ def _measure(
         print(f"warming up: {args.warmup} bare calls, peer jobs and platform jobs ...", flush=True)
         clients = min(args.clients, args.warmup)
         warm = (
-            bare(args.warmup, clients)[0] + peer(args.warmup, clients)[0] + platform(args.warmup, clients)[0]
+            bare(args.warmup, clients)[0]
+            + peer(args.warmup, clients)[0]
+            + platform(args.warmup, clients)[0]
+            + floor(args.warmup, clients)[0]
         )
         warm_errors = sum(not o.ok for o in warm)
         if warm_errors:
@@ -426,7 +449,13 @@ def _measure(
     rounds: list[dict[str, Any]] = []
     for round_index in range(1, args.rounds + 1):
         figures: dict[str, Any] = {}
-        for path, run in (("bare_celery", bare), ("procrastinate", peer), ("platform", platform)):
+        phases = (
+            ("bare_celery", bare),
+            ("procrastinate", peer),
+            ("platform", platform),
+            ("framework_floor", floor),
+        )
+        for path, run in phases:
             print(f"round {round_index}: {path}, {args.jobs} jobs, {args.clients} clients ...", flush=True)
             meter = CpuMeter(cpu_roots, self_only=["bench_process"])
             worker_log_at = {name: log_size(stack, name) for name in PLATFORM_WORKERS}
@@ -466,6 +495,14 @@ def _path_cpu(cpu_ms_per_job: dict[str, float], path: str) -> float | None:
     else:
         names = (*PEER_PATH_FIXED, *(name for name in cpu_ms_per_job if name.startswith("peer-worker")))
     return round(sum(cpu_ms_per_job.get(name, 0.0) for name in names), 2)
+
+
+def _floor_cpu(pair: dict[str, Any]) -> float | None:
+    """The framework's floor per job in one round: FastAPI's request, the bare Celery task, Redis."""
+    try:
+        return round(sum(pair[phase]["cpu_ms_per_job"][name] for phase, name in FLOOR_PATH), 2)
+    except KeyError:
+        return None
 
 
 def _workers_cpu(cpu_ms_per_job: dict[str, float]) -> float | None:
@@ -544,6 +581,10 @@ def _report(
                 ),
                 "worker_vs_peer_path": ratio(_workers_cpu(plat["cpu_ms_per_job"]), peer_cpu),
                 "peer_throughput_ratio": peer_tput,
+                "floor_cpu": _floor_cpu(pair),
+                "floor_vs_peer": ratio(_floor_cpu(pair), peer_cpu),
+                "platform_vs_floor": ratio(plat_cpu, _floor_cpu(pair)),
+                "floor_http_jobs_per_s": pair["framework_floor"]["jobs_per_s"],
                 "peer_throughput": verdict(peer_tput is not None and peer_tput >= AIM_PEER_THROUGHPUT_RATIO),
             }
         )
@@ -579,8 +620,44 @@ def _report(
     print_table(["aim (issues 2 and 30)", "measured", "verdict"], aim_rows)
 
     print()
+    floor_rows = []
+    for index, (pair, v) in enumerate(zip(rounds, verdicts, strict=True), 1):
+        peer_cpu = _path_cpu(pair["procrastinate"]["cpu_ms_per_job"], "procrastinate")
+        plat_cpu = _path_cpu(pair["platform"]["cpu_ms_per_job"], "platform")
+        floor_rows.append(
+            [
+                index,
+                peer_cpu,
+                v["floor_cpu"],
+                plat_cpu,
+                _x(v["floor_vs_peer"]),
+                _x(v["platform_vs_floor"]),
+                v["floor_http_jobs_per_s"],
+            ]
+        )
+    print_table(
+        [
+            "round",
+            "Procrastinate's path",
+            "FastAPI + Celery floor",
+            "platform path",
+            "floor / peer",
+            "platform / floor",
+            "FastAPI alone jobs/s",
+        ],
+        floor_rows,
+    )
+    print(
+        "CPU ms per job. The floor: benchmarks/framework_floor.py's FastAPI request (no middleware, no "
+        "database) plus the bare Celery task and Redis of the baseline's phase."
+    )
+
+    print()
     last = rounds[-1]
-    per_path = {name: last[name]["cpu_ms_per_job"] for name in ("bare_celery", "procrastinate", "platform")}
+    per_path = {
+        name: last[name]["cpu_ms_per_job"]
+        for name in ("bare_celery", "procrastinate", "platform", "framework_floor")
+    }
     cpu_rows: list[list[Any]] = [
         [name, *(per_path[path].get(name) for path in per_path)] for name in per_path["platform"]
     ]
@@ -591,9 +668,11 @@ def _report(
             "",
             _path_cpu(per_path["procrastinate"], "procrastinate"),
             _path_cpu(per_path["platform"], "platform"),
+            "",
         ]
     )
-    print_table(["CPU ms per job (user+sys)", "bare Celery", "Procrastinate", "platform"], cpu_rows)
+    headers = ["CPU ms per job (user+sys)", "bare Celery", "Procrastinate", "platform", "FastAPI alone"]
+    print_table(headers, cpu_rows)
     plat = last["platform"]
     if "server_side" in plat:
         side = plat["server_side"]
