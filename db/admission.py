@@ -75,6 +75,12 @@ def _hold(job_ids: list[uuid.UUID]):
     return update(Job).where(Job.id.in_(job_ids)).values(held=True, progress=HELD_PROGRESS)
 
 
+def may_hold(queue: str) -> bool:
+    """Whether a job entering `queue` may be held for its owner's cap: its submit's commit then
+    counts the owner's jobs in the lane under a lock (`admit`), and its end sends the next one."""
+    return queue in lanes.ADMITTED and get_settings().llm_slots_per_user > 0
+
+
 def admit_sync(session: Session, dispatches: list[unit_of_work.Dispatch]) -> list[unit_of_work.Dispatch]:
     """Before a commit: hold the jobs past their owner's cap (they are not sent); the rest go."""
     cap = get_settings().llm_slots_per_user

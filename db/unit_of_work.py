@@ -40,7 +40,12 @@ from db import admission
 from db.dispatch_stamps import dispatch_stamps, stamp_now
 from db.job_resource import ending_state
 from db.models import Job, JobEvent
-from db.session import async_session_factory, sync_autocommit_engine, sync_session_factory
+from db.session import (
+    async_autocommit_engine,
+    async_session_factory,
+    sync_autocommit_engine,
+    sync_session_factory,
+)
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +231,16 @@ async def commit_async(session: AsyncSession) -> None:
 async def async_unit_of_work() -> AsyncIterator[AsyncSession]:
     """An API-side transaction of its own (outside a request's session): commit_async on success."""
     async with async_session_factory()() as session:
+        yield session
+        await commit_async(session)
+
+
+@asynccontextmanager
+async def async_one_statement() -> AsyncIterator[AsyncSession]:
+    """`one_statement` for the API: ONE statement atomic by itself, in autocommit (no BEGIN and
+    COMMIT round trips), its outbox sent after it by commit_async. Anything that writes twice,
+    or locks, must use a transaction."""
+    async with async_session_factory()(bind=async_autocommit_engine()) as session:
         yield session
         await commit_async(session)
 

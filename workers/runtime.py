@@ -306,7 +306,7 @@ def _hands_on_a_slot(ctx: JobContext) -> bool:
     """Whether ending this job may send its owner's next held job: it held one of the owner's
     slots in a capped lane. Without a cap no job is held on submit; jobs held under an earlier cap
     are sent by the reconciler (tasks/platform/reconcile.py), as after a crash."""
-    return ctx.admitted_lane and get_settings().llm_slots_per_user > 0
+    return ctx.admitted_lane and admission.may_hold(ctx.kind.route().queue)
 
 
 def _release_held_jobs(ctx: JobContext) -> None:

@@ -29,10 +29,11 @@ from core.job_status import TERMINAL
 from core.jobspec import JobSpec
 from core.net.guard import WebhookAddressError, check_url_syntax
 from core.settings import get_settings
+from db import admission
 from db import jobs as job_queries
 from db.job_resource import apply_ending_state, job_resource, refresh_job_state
 from db.models import Job, JobEvent, User
-from db.unit_of_work import commit_async
+from db.unit_of_work import async_one_statement, commit_async
 from tasks.registry import enabled_kinds
 
 log = logging.getLogger(__name__)
@@ -118,22 +119,28 @@ async def submit_job(
                 )
             return existing, False
 
-    job = await job_queries.submit_job_within_quota(
-        session,
-        kind,
-        cap=job_cap(owner),
-        job_id=job_id,
-        input=normalized_input,
-        owner_id=owner.id,
-        priority=request.priority,
-        idempotency_key=idempotency_key,
-        request_fingerprint=fingerprint,
-        webhook_url=str(request.webhook) if request.webhook else None,
-        webhook_events=request.webhook_events_filter or (["completed"] if request.webhook else None),
-    )
+    submitted = {
+        "cap": job_cap(owner),
+        "job_id": job_id,
+        "input": normalized_input,
+        "owner_id": owner.id,
+        "priority": request.priority,
+        "idempotency_key": idempotency_key,
+        "request_fingerprint": fingerprint,
+        "webhook_url": str(request.webhook) if request.webhook else None,
+        "webhook_events": request.webhook_events_filter or (["completed"] if request.webhook else None),
+    }
+    if idempotency_key is None and not admission.may_hold(kind.route().queue):
+        # Nothing to lock, look up or count beside the submit statement (the job, its event and the
+        # quota's count): it is the whole transaction, and runs in autocommit (issue 30).
+        async with async_one_statement() as alone:
+            job = await job_queries.submit_job_within_quota(alone, kind, **submitted)
+    else:
+        job = await job_queries.submit_job_within_quota(session, kind, **submitted)
+        if job is not None:
+            await commit_async(session)
     if job is None:
         raise await refuse_over_quota(session, user=owner)
-    await commit_async(session)
     return job, True
 
 

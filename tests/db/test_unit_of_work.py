@@ -3,6 +3,7 @@ drops it, and a plain commit that would leave something unsent is refused."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -15,11 +16,11 @@ from core.channels import job_channel, job_end_channel
 from db import jobs as job_queries
 from db.job_resource import apply_ending_state, job_resource
 from db.models import Job
-from db.session import sync_session_factory
+from db.session import async_engine, sync_session_factory
 from db.system import ensure_system_user
-from db.unit_of_work import UnpublishedCommit, one_statement, outbox, unit_of_work
+from db.unit_of_work import UnpublishedCommit, async_one_statement, one_statement, outbox, unit_of_work
 from tasks.debug_sleep.spec import SPEC as SLEEP
-from tests.support.stack import Stack
+from tests.support.stack import Stack, wait_until
 
 
 def queued_job(stack: Stack) -> uuid.UUID:
@@ -206,3 +207,35 @@ def test_a_claim_with_nothing_else_to_write_is_one_autocommit_statement(
         assert deliveries == [("job.started",)]
     events_written = on_the_stack.sql("SELECT type FROM job_events WHERE job_id = %s", job_id)
     assert events_written == [("started",)]
+
+
+def test_an_api_submit_that_locks_nothing_is_one_autocommit_statement_then_sent(on_the_stack: Stack) -> None:
+    """The API's submit without an Idempotency-Key, in a lane that holds nothing (api/jobs/service.py):
+    the job, its `queued` event and the quota's count are one statement, visible to another
+    connection before its block ends (no BEGIN and COMMIT), and its message goes after it."""
+    with sync_session_factory()() as session:
+        owner = ensure_system_user(session)
+        session.commit()
+
+    async def submit() -> tuple[uuid.UUID, list[tuple[str]]]:
+        try:
+            async with async_one_statement() as session:
+                job = await job_queries.submit_job_within_quota(
+                    session, SLEEP, input={}, owner_id=owner, cap=None
+                )
+                assert job is not None
+                seen = on_the_stack.sql("SELECT status FROM jobs WHERE id = %s", job.id)
+            return job.id, seen
+        finally:
+            await async_engine().dispose()  # its connections belong to this event loop
+
+    job_id, seen = asyncio.run(submit())
+    assert seen == [("queued",)]
+    events = on_the_stack.sql("SELECT type FROM job_events WHERE job_id = %s", job_id)
+    assert events[0] == ("queued",)
+    # Sent after the statement: a worker of the stack runs it.
+    wait_until(
+        lambda: on_the_stack.sql("SELECT status FROM jobs WHERE id = %s", job_id) == [("succeeded",)],
+        timeout=60,
+        message="the submitted job to run",
+    )
