@@ -4,7 +4,6 @@ e-mail verification and password reset (their messages: api/accounts/)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -50,10 +49,10 @@ class UserUpdate(schemas.BaseUserUpdate):
         return data
 
 
-async def get_user_db(
-    session: Annotated[AsyncSession, Depends(get_async_session)],
-) -> AsyncIterator[SQLAlchemyUserDatabase]:
-    yield SQLAlchemyUserDatabase(session, User, OAuthAccount)
+# Plain `async def` dependencies, not generators: they have nothing to clean up, and FastAPI
+# enters an exit stack for every generator dependency of every authenticated request.
+async def get_user_db(session: Annotated[AsyncSession, Depends(get_async_session)]) -> SQLAlchemyUserDatabase:
+    return SQLAlchemyUserDatabase(session, User, OAuthAccount)
 
 
 # fastapi-users' default helper (Argon2, then bcrypt for old hashes), made once: the user manager is
@@ -161,10 +160,8 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
         return True
 
 
-async def get_user_manager(
-    user_db: Annotated[SQLAlchemyUserDatabase, Depends(get_user_db)],
-) -> AsyncIterator[UserManager]:
-    yield UserManager(user_db)
+async def get_user_manager(user_db: Annotated[SQLAlchemyUserDatabase, Depends(get_user_db)]) -> UserManager:
+    return UserManager(user_db)
 
 
 bearer_backend = AuthenticationBackend(
