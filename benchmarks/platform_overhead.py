@@ -23,9 +23,14 @@ worker processes as the platform's worker has slots, C clients deferring a no-op
 for it to end. A durable queue's cost per job, without HTTP: the bar issue 30 sets (CPU per job
 of the platform's API, worker, PostgreSQL and Redis within 2x Procrastinate's whole path).
 
-Every path is warmed up first (not counted); then the baseline runs N calls, the peer N jobs
-and the platform N jobs (the three repeat per --rounds), then all again with one client (the
-unloaded round trip, and each one's fixed cost per job: server side, created -> completed).
+Floor: benchmarks/framework_floor.py, a bare FastAPI route under the same uvicorn command, sent
+the platform's requests by the same clients; its CPU per request plus the bare Celery task's and
+Redis's is what a job through FastAPI and Celery cannot go below (printed beside the peer).
+
+Every path is warmed up first (not counted); then the baseline runs N calls, the peer N jobs,
+the platform N jobs and the floor N requests (the four repeat per --rounds), then the first
+three again with one client (the unloaded round trip, and each one's fixed cost per job: server
+side, created -> completed).
 Throughput is N / wall time of the phase. CPU seconds of every process are recorded per phase.
 Nothing is asserted: the aims are printed as PASS/MISS.
 """
