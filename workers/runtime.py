@@ -201,7 +201,7 @@ def run_job(
         # The output still buffered goes into the finishing statement, unless an output webhook
         # must describe the job as still running (db.jobs.finish_job).
         fold = not (job.webhook_url and "output" in (job.webhook_events or []))
-        alone = fold and not job.webhook_url and not _hands_on_a_slot(ctx)
+        alone = fold and not job.webhook_url and not _hands_on_a_slot(ctx, route)
         with _last_transaction(ctx, keep_output=fold, alone_if_quiet=alone) as (session, streamed):
             job_queries.finish_job(
                 session,
@@ -302,11 +302,12 @@ def _last_transaction(
                 admission.release_held(session, owner_id=ctx.owner_id, route_of=registered_route)
 
 
-def _hands_on_a_slot(ctx: JobContext) -> bool:
-    """Whether ending this job may send its owner's next held job: it held one of the owner's
-    slots in a capped lane. Without a cap no job is held on submit; jobs held under an earlier cap
-    are sent by the reconciler (tasks/platform/reconcile.py), as after a crash."""
-    return ctx.admitted_lane and admission.may_hold(ctx.kind.route().queue)
+def _hands_on_a_slot(ctx: JobContext, route: Route) -> bool:
+    """Whether ending this delivery (at `route`, this stage's) may send its owner's next held job:
+    it held one of the owner's slots in a capped lane. Without a cap no job is held on submit;
+    jobs held under an earlier cap are sent by the reconciler (tasks/platform/reconcile.py), as
+    after a crash."""
+    return ctx.admitted_lane and admission.may_hold(route.queue)
 
 
 def _release_held_jobs(ctx: JobContext) -> None:
