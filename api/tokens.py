@@ -21,7 +21,6 @@ from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends
-from fastapi_users import exceptions
 from fastapi_users.authentication import JWTStrategy
 from fastapi_users.jwt import generate_jwt
 from fastapi_users.manager import BaseUserManager
@@ -35,6 +34,7 @@ from db.session import get_async_session
 from db.unit_of_work import commit_async
 
 REQUIRED_CLAIMS = ["exp", "sub", "aud", "jti"]
+TOKEN_AUDIENCE = ["fastapi-users:auth"]  # fastapi-users' default, which tokens already issued carry
 
 
 @lru_cache(maxsize=4096)
@@ -60,11 +60,37 @@ def verified_claims(
     return dict(claims)
 
 
+async def token_user(session: AsyncSession, token: str | None, key: str) -> User | None:
+    """The user a token signed with `key` names, if it is valid, unrevoked and issued after the
+    account's last sign-out everywhere; None otherwise. Read from this process's cache when it can
+    (api/user_cache.py: dropped the moment the account changes), else from PostgreSQL."""
+    if token is None:
+        return None
+    try:
+        claims = verified_claims(token, key, audience=TOKEN_AUDIENCE)
+        user_id = uuid.UUID(str(claims["sub"]))
+    except (jwt.PyJWTError, ValueError):
+        return None
+    # Tokens from before `iat` was written count as issued at the epoch: refused only by a reset.
+    issued = float(claims.get("iat", 0))
+    cache_key = (user_id, str(claims["jti"]), issued)
+    cached = USERS.get(cache_key)
+    if cached is not None:
+        return await session.merge(cached, load=False)
+    generation = USERS.generation
+    user = await users.token_owner(
+        session, user_id=user_id, jti=cache_key[1], issued_at=datetime.fromtimestamp(issued, tz=UTC)
+    )
+    if user is not None:
+        USERS.put(cache_key, user, generation)
+    return user
+
+
 class RevocableJWTStrategy(JWTStrategy[User, uuid.UUID]):
     """fastapi-users' JWT strategy with required expiry and a revocation list."""
 
     def __init__(self, *, secret: str, lifetime_seconds: int, session: AsyncSession):
-        super().__init__(secret=secret, lifetime_seconds=lifetime_seconds)
+        super().__init__(secret=secret, lifetime_seconds=lifetime_seconds, token_audience=TOKEN_AUDIENCE)
         self.session = session
 
     def _claims(self, token: str) -> dict[str, Any]:
@@ -73,26 +99,7 @@ class RevocableJWTStrategy(JWTStrategy[User, uuid.UUID]):
     async def read_token(
         self, token: str | None, user_manager: BaseUserManager[User, uuid.UUID]
     ) -> User | None:
-        if token is None:
-            return None
-        try:
-            claims = self._claims(token)
-            user_id = user_manager.parse_id(claims["sub"])
-        except (jwt.PyJWTError, exceptions.InvalidID):
-            return None
-        # Tokens from before `iat` was written count as issued at the epoch: refused only by a reset.
-        issued = float(claims.get("iat", 0))
-        key = (user_id, str(claims["jti"]), issued)
-        cached = USERS.get(key)
-        if cached is not None:  # api/user_cache.py: dropped the moment the account changes
-            return await self.session.merge(cached, load=False)
-        generation = USERS.generation
-        user = await users.token_owner(
-            self.session, user_id=user_id, jti=key[1], issued_at=datetime.fromtimestamp(issued, tz=UTC)
-        )
-        if user is not None:
-            USERS.put(key, user, generation)
-        return user
+        return await token_user(self.session, token, self.decode_key)
 
     async def write_token(self, user: User) -> str:
         # `iat` to the microsecond: a token issued right after a sessions reset must still count as after it.

@@ -189,3 +189,40 @@ def test_the_cookie_is_found_where_the_authentication_would_find_it() -> None:
     # Mounted under a root path by a proxy: the login is still the login.
     assert route_path(scope(path="/api/auth/cookie/login", root_path="/api")) == "/auth/cookie/login"
     assert route_path(scope(path="/auth/cookie/login")) == "/auth/cookie/login"
+
+
+# The API's own user dependency (api/auth.current_active_user) reads the two credentials in the order
+# fastapi-users' authenticator did: the bearer token, then the cookie.
+
+
+def test_a_bad_bearer_token_falls_back_to_the_session_cookie(
+    stack: Stack, account: ApiClient, cookie_client: httpx.Client
+) -> None:
+    response = cookie_client.get("/v1/jobs", headers={"Authorization": "Bearer not-a-token"})
+    assert response.status_code == 200, response.text
+
+
+def test_a_good_bearer_token_wins_over_another_accounts_cookie(
+    stack: Stack, account: ApiClient, cookie_client: httpx.Client
+) -> None:
+    with register(stack.api_url) as other:
+        cookie_client.headers["Authorization"] = other.headers["Authorization"]
+        assert cookie_client.get("/v1/webhooks/secret").json()["secret"] == secret(other)
+
+
+def test_an_inactive_accounts_bearer_token_is_refused_even_beside_a_good_cookie(
+    stack: Stack, cookie_client: httpx.Client
+) -> None:
+    with register(stack.api_url) as other:
+        stack.sql("UPDATE users SET is_active = false WHERE email = %s", other.email)
+        cookie_client.headers["Authorization"] = other.headers["Authorization"]
+        response = cookie_client.get("/v1/jobs")
+        assert response.status_code == 401, response.text
+        assert response.json()["code"] == "unauthorized"
+
+
+def test_no_credential_is_refused_with_the_problem_code(stack: Stack) -> None:
+    with httpx.Client(base_url=stack.api_url, timeout=60) as anonymous:
+        response = anonymous.get("/v1/jobs")
+    assert response.status_code == 401
+    assert response.json()["code"] == "unauthorized"
