@@ -18,6 +18,11 @@ def job_end_channel(job_id: object) -> str:
     return f"{JOB_END_CHANNEL_PREFIX}{job_id}"
 
 
+# Every job's end channel: an API process subscribes to this pattern once, for all the requests it
+# has waiting (api/jobs/event_hub.py). `PUBSUB NUMSUB` of a job's channel does not count patterns.
+JOB_END_CHANNELS = f"{JOB_END_CHANNEL_PREFIX}*"
+
+
 def worker_key(hostname: str) -> str:
     """The expiring key a live worker refreshes so /readyz can see it."""
     return f"{WORKER_KEY_PREFIX}{hostname}"
