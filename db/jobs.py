@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections import namedtuple
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     CTE,
@@ -85,7 +86,12 @@ def _record_event(
 
 
 def _announce(
-    session: Session | AsyncSession, job: Job, event: JobEvent, *, notify: bool = True, live: bool = True
+    session: Session | AsyncSession,
+    job: Job | JobSnapshot,
+    event: JobEvent | RecordedEvent,
+    *,
+    notify: bool = True,
+    live: bool = True,
 ) -> None:
     """Once committed: publish the recorded event live, and queue its webhook when the job asked for it."""
     box = outbox(session)
@@ -129,8 +135,13 @@ def _transition(*conditions: Any, **values: Any):
 # values as bind parameters: building a CTE and its cache key on every call cost the worker more
 # CPU than running it. The parameters' names are no column's (`p_`): in an UPDATE, a parameter
 # named like a column is taken as one more value to SET.
+#
+# They run as Core on the session's connection, and the job's row comes back as a JobSnapshot,
+# not a Job: the ORM's execution layer, its loading into the identity map and the instance state
+# of a Job and a JobEvent cost 8 % of a quick job's worker CPU (py-spy), for objects only read.
 
 JOBS = Job.__table__
+EVENTS = JobEvent.__table__
 _EVENT_TYPE = bindparam("p_event_type", type_=String)
 _EVENT_DATA = bindparam("p_event_data", type_=JSONB)
 _JOB_ID = bindparam("p_job", type_=Job.id.type)
@@ -142,18 +153,42 @@ _ANSWERED = {
 }
 
 
-def _with_event(source: Any, data: ColumnElement[Any] | Callable[[CTE], ColumnElement[Any]] = _EVENT_DATA):
+JobSnapshot = namedtuple("JobSnapshot", [column.key for column in JOBS.c])  # type: ignore[misc]
+JobSnapshot.__doc__ = """A job's row as a worker's transition returned it: read like a Job (the
+same attribute names), but outside any session, and never written back."""
+_JOB_WIDTH = len(JOBS.c)
+
+
+class RecordedEvent(NamedTuple):
+    """A job event as a transition wrote it: what its live message and webhook are made from."""
+
+    id: int
+    job_id: uuid.UUID
+    type: str
+    data: Any
+    created_at: datetime
+
+
+def _with_event(
+    source: Any,
+    data: ColumnElement[Any] | Callable[[CTE], ColumnElement[Any]] = _EVENT_DATA,
+    *,
+    as_job: bool = False,
+):
     """`source` (selecting or moving one job, RETURNING it) and the INSERT of its event, as one
     SELECT of the job and the event's id, time and data. `data` may build the event's data in SQL
-    from the job's row as `source` left it."""
+    from the job's row as `source` left it. The job comes as its columns (a JobSnapshot's), or
+    `as_job` as a Job of the session (the API's submit: its session keeps the job it answers with)."""
     job_row = source.cte("job_row")
     event_data = data(job_row) if callable(data) else data
     recorded = (
-        insert(JobEvent)
+        insert(EVENTS)
         .from_select(["job_id", "type", "data"], select(job_row.c.id, _EVENT_TYPE, event_data))
-        .returning(JobEvent.id, JobEvent.created_at, JobEvent.data)
+        .returning(EVENTS.c.id, EVENTS.c.created_at, EVENTS.c.data)
         .cte("recorded")
     )
+    if not as_job:
+        return select(job_row, recorded.c.id, recorded.c.created_at, recorded.c.data).join(recorded, true())
     return (
         select(aliased(Job, job_row), recorded.c.id, recorded.c.created_at, recorded.c.data)
         .select_from(job_row)
@@ -169,25 +204,25 @@ def _with_output_then_event(source: Any) -> Any:
     job_row = source.cte("job_row")
     columns = ["job_id", "type", "data"]
     streamed = (
-        insert(JobEvent)
+        insert(EVENTS)
         .from_select(
             columns, select(job_row.c.id, literal_column("'output'"), bindparam("p_streamed", type_=JSONB))
         )
-        .returning(JobEvent.id, JobEvent.created_at, JobEvent.data)
+        .returning(EVENTS.c.id, EVENTS.c.created_at, EVENTS.c.data)
         .cte("streamed")
     )
     recorded = (
-        insert(JobEvent)
+        insert(EVENTS)
         .from_select(
             columns,
             select(job_row.c.id, _EVENT_TYPE, _EVENT_DATA).select_from(job_row.join(streamed, true())),
         )
-        .returning(JobEvent.id, JobEvent.created_at, JobEvent.data)
+        .returning(EVENTS.c.id, EVENTS.c.created_at, EVENTS.c.data)
         .cte("recorded")
     )
     return (
         select(
-            aliased(Job, job_row),
+            *job_row.c,
             streamed.c.id,
             streamed.c.created_at,
             streamed.c.data,
@@ -198,7 +233,6 @@ def _with_output_then_event(source: Any) -> Any:
         .select_from(job_row)
         .join(streamed, true())
         .join(recorded, true())
-        .execution_options(populate_existing=True)
     )
 
 
@@ -285,17 +319,22 @@ def _step(
     event_data: dict[str, Any] | None = None,
     notify: bool = True,
     **params: Any,
-) -> Job | None:
+) -> JobSnapshot | None:
     """Run a prebuilt transition and announce its event; None when the job was not in the state
     the transition needs (then nothing was written)."""
-    row = session.execute(
-        _statement(name), {"p_job": job_id, "p_event_type": event_type, "p_event_data": event_data, **params}
-    ).one_or_none()
+    row = (
+        session.connection()
+        .execute(
+            _statement(name),
+            {"p_job": job_id, "p_event_type": event_type, "p_event_data": event_data, **params},
+        )
+        .one_or_none()
+    )
     if row is None:
         return None
-    job, event_id, created_at, data = row
-    event = JobEvent(id=event_id, job_id=job.id, type=event_type, data=data, created_at=created_at)
-    _announce(session, job, event, notify=notify)
+    job = JobSnapshot._make(row[:_JOB_WIDTH])
+    event_id, created_at, data = row[_JOB_WIDTH:]
+    _announce(session, job, RecordedEvent(event_id, job.id, event_type, data, created_at), notify=notify)
     return job
 
 
@@ -399,7 +438,7 @@ def _submit_statement() -> Any:
     row = select(*(bindparam(f"p_{name}", type_=JOBS.c[name].type) for name in _SUBMITTED)).where(
         active < bindparam("p_cap", type_=Integer)
     )
-    return _with_event(insert(JOBS).from_select(list(_SUBMITTED), row).returning(*JOBS.c))
+    return _with_event(insert(JOBS).from_select(list(_SUBMITTED), row).returning(*JOBS.c), as_job=True)
 
 
 async def submit_job_within_quota(
@@ -605,7 +644,7 @@ def claim_job(
     time_limit_s: float,
     stage: str | None = None,
     unless_start_webhook: bool = False,
-) -> Job | None:
+) -> JobSnapshot | None:
     """queued -> running, counting the attempt; None if another has it, it ended, or is at another stage.
 
     `unless_start_webhook`: also None when the job's webhook asks for its `started` event. The
@@ -668,7 +707,7 @@ def finish_job(
     output: dict[str, Any],
     answered_by: tuple[str, str] | None = None,
     streamed: str | None = None,
-) -> Job | None:
+) -> JobSnapshot | None:
     """running -> succeeded with the output (and the provider and model that answered it). With
     `streamed`, the output still unrecorded is its `output` event, written by the same statement
     (a quick job nobody follows pays one statement for both): only for a job whose webhook did not
@@ -676,27 +715,26 @@ def finish_job(
     params = {"p_output": output, **_answered_params(answered_by)}
     if streamed is None:
         return _step(session, "finish", job_id=job_id, event_type="succeeded", **params)
-    row = session.execute(
-        _statement("finish_streamed"),
-        {
-            "p_job": job_id,
-            "p_event_type": "succeeded",
-            "p_event_data": None,
-            "p_streamed": {"delta": streamed},
-            **params,
-        },
-    ).one_or_none()
+    row = (
+        session.connection()
+        .execute(
+            _statement("finish_streamed"),
+            {
+                "p_job": job_id,
+                "p_event_type": "succeeded",
+                "p_event_data": None,
+                "p_streamed": {"delta": streamed},
+                **params,
+            },
+        )
+        .one_or_none()
+    )
     if row is None:
         return None
-    job, output_id, output_at, output_data, event_id, created_at, data = row
-    _announce(
-        session,
-        job,
-        JobEvent(id=output_id, job_id=job.id, type="output", data=output_data, created_at=output_at),
-    )
-    _announce(
-        session, job, JobEvent(id=event_id, job_id=job.id, type="succeeded", data=data, created_at=created_at)
-    )
+    job = JobSnapshot._make(row[:_JOB_WIDTH])
+    output_id, output_at, output_data, event_id, created_at, data = row[_JOB_WIDTH:]
+    _announce(session, job, RecordedEvent(output_id, job.id, "output", output_data, output_at))
+    _announce(session, job, RecordedEvent(event_id, job.id, "succeeded", data, created_at))
     return job
 
 
@@ -709,7 +747,7 @@ def fail_job(
     details: dict[str, Any] | None = None,
     from_statuses: tuple[str, ...] = (JobStatus.running.value,),
     answered_by: tuple[str, str] | None = None,
-) -> Job | None:
+) -> JobSnapshot | None:
     """-> failed with `{code, message}` (and details, e.g. the raw text of an invalid answer)."""
     error: dict[str, Any] = {"code": code, "message": message}
     if details:

@@ -30,7 +30,7 @@ from core.redis_clients import get_redis
 from core.settings import get_settings
 from db import admission
 from db import jobs as job_queries
-from db.models import Job
+from db.jobs import JobSnapshot
 from db.unit_of_work import one_statement, unit_of_work
 from workers import current_job
 from workers.celery_app import app
@@ -245,7 +245,7 @@ def run_job(
         watcher.stop()
 
 
-def _claim(job_id: uuid.UUID, *, worker: str, time_limit_s: float, stage: str | None) -> Job | None:
+def _claim(job_id: uuid.UUID, *, worker: str, time_limit_s: float, stage: str | None) -> JobSnapshot | None:
     """The claim in one autocommit round trip (most jobs), or in a transaction with the webhook
     delivery of its `started` event when the job's webhook asks for that (or it was not claimable
     quietly, which the transaction then says)."""
@@ -266,7 +266,7 @@ def _claim(job_id: uuid.UUID, *, worker: str, time_limit_s: float, stage: str | 
         return job_queries.claim_job(session, **claim)
 
 
-def followed_live(job: Job) -> bool:
+def followed_live(job: JobSnapshot) -> bool:
     """Whether someone follows the job's output as it comes: a webhook that asked for output, or a
     subscriber on its live channel (an event stream, the console; a request that only waits for
     the end listens elsewhere, core/channels.py). When Redis cannot say, assume someone does."""
