@@ -36,8 +36,9 @@ $(PY):
 $(SYSTEM_STAMP): Makefile | $(PY)
 	command -v nginx >/dev/null 2>&1 && test -x /usr/bin/chromium && command -v bwrap >/dev/null 2>&1 && \
 		test -e /usr/lib/$$(uname -m)-linux-gnu/libseccomp.so.2 && command -v pdftotext >/dev/null 2>&1 && \
-		test -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf && test -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc || \
-		(apt-get update -q && apt-get install -y -q nginx-light chromium bubblewrap libseccomp2 poppler-utils fonts-dejavu-core fonts-wqy-microhei)
+		test -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf && test -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc && \
+		command -v ip >/dev/null 2>&1 || \
+		(apt-get update -q && apt-get install -y -q nginx-light chromium bubblewrap libseccomp2 poppler-utils fonts-dejavu-core fonts-wqy-microhei iproute2)
 	touch $@
 
 # torch first and pinned: this version is a CPU wheel on this disk, anything else pulls GBs of CUDA.

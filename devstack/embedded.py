@@ -170,6 +170,8 @@ class EmbeddedRedis:
     append_only: bool = True
     password: str | None = field(default=None, repr=False)
     process: subprocess.Popen | None = field(default=None, repr=False)
+    # (address, port) to listen on besides the socket: another host's clients (devstack/rehearsal).
+    tcp: tuple[str, int] | None = None
 
     @property
     def socket_path(self) -> Path:
@@ -227,8 +229,9 @@ class EmbeddedRedis:
         return self
 
     def _config(self) -> str:
+        listen = [f"bind {self.tcp[0]}", f"port {self.tcp[1]}"] if self.tcp else ["port 0"]
         lines = [
-            "port 0",
+            *listen,
             "unixsocket redis.sock",
             "unixsocketperm 700",
             "dir .",

@@ -175,17 +175,7 @@ class Child:
         return self.process.poll() if self.process is not None else None
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
-        """SIGTERM its pid, wait, then SIGKILL its process group (a Celery pool's children too)."""
-        p = self.process
-        if p is None or p.poll() is not None:
-            return
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(p.pid, signal.SIGKILL)
-            p.wait(10)
+        stop_process(self.process, timeout)
 
     def log_tail(self, lines: int = 20) -> str:
         """The last lines of its log, for error messages."""
@@ -510,3 +500,19 @@ def run_dev(state_dir: Path, api_port: int = 8000, flower_port: int = 5555, say:
             stack.stop(say)
             say("stopped")
     return code
+
+
+def stop_process(
+    process: subprocess.Popen | None, timeout: float = STOP_TIMEOUT_S, *, kill: bool = False
+) -> None:
+    """SIGTERM its pid (SIGKILL with `kill`: a crash), wait, then SIGKILL its process group (a
+    Celery pool's children too; the process leads its group: start_new_session)."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)

@@ -119,6 +119,15 @@ def demo(keep: bool = typer.Option(False, help="Keep the throwaway state dir (lo
 
 
 @app.command()
+def rehearse(keep: bool = typer.Option(False, help="Keep its folder (logs, data) afterwards.")) -> None:
+    """Run docker-compose.yml's services on separate network hosts (Linux network namespaces, as
+    root) until Ctrl-C, then remove them all: the production topology, watched on one machine."""
+    from devstack.rehearsal import run_rehearsal
+
+    raise typer.Exit(run_rehearsal(keep=keep))
+
+
+@app.command()
 def api(
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(8000),

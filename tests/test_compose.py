@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import subprocess
 import sys
 import tomllib
@@ -22,6 +21,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+
+from devstack.rehearsal.compose import INTERPOLATION, argv, environment, interpolate
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -61,8 +62,6 @@ ROOT_ALLOWED = {
 # Each backing service's URL and the .env variable its password must come from.
 CREDENTIALS = {"DATABASE_URL": "POSTGRES_PASSWORD", "REDIS_URL": "REDIS_PASSWORD"}
 
-_INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}")
-
 
 # --------------------------------------------------------------------------- helpers
 
@@ -97,43 +96,10 @@ def is_one_shot(service: dict) -> bool:
     return str(service.get("restart", "no")) == "no"
 
 
-def argv(command: object) -> list[str]:
-    if command is None:
-        return []
-    if isinstance(command, str):
-        return shlex.split(command)
-    assert isinstance(command, list), f"command must be a string or list, got {command!r}"
-    return [str(part) for part in command]
-
-
-def environment(service: dict) -> dict[str, str]:
-    env = service.get("environment") or {}
-    if isinstance(env, list):
-        pairs = (item.split("=", 1) for item in env)
-        return {pair[0]: (pair[1] if len(pair) > 1 else "") for pair in pairs}
-    return {str(k): "" if v is None else str(v) for k, v in env.items()}
-
-
-def interpolate(value: str, values: dict[str, str]) -> str:
-    """Compose's ${VAR}, ${VAR:-default}, ${VAR:?error} substitution against `values`."""
-
-    def substitute(match: re.Match[str]) -> str:
-        name, op, arg = match["name"], match["op"], match["arg"]
-        current = values.get(name)
-        if op in (":-", "-"):
-            return current if current not in (None, "") or (op == "-" and current is not None) else arg
-        if current is None or (op == ":?" and current == ""):
-            raise AssertionError(f"${{{name}}} is unset: {arg or 'required'}")
-        return current
-
-    out = _INTERPOLATION.sub(substitute, value.replace("$$", "\0"))
-    return out.replace("\0", "$")
-
-
 def referenced_variables(text: str) -> dict[str, bool]:
     """Every ${VAR...} in `text` (`$$` escapes skipped): name -> whether it is required."""
     found: dict[str, bool] = {}
-    for match in _INTERPOLATION.finditer(text.replace("$$", "")):
+    for match in INTERPOLATION.finditer(text.replace("$$", "")):
         required = match["op"] in (None, ":?", "?")
         found[match["name"]] = found.get(match["name"], False) or required
     return found
@@ -612,7 +578,7 @@ def test_dockerfile_copies_every_package() -> None:
 
 def required_reference(value: str) -> str | None:
     """The variable `value` is exactly a required reference to (`${NAME:?message}`), else None."""
-    match = _INTERPOLATION.fullmatch(value.strip())
+    match = INTERPOLATION.fullmatch(value.strip())
     return match["name"] if match and match["op"] in (":?", "?") else None
 
 

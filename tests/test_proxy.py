@@ -7,7 +7,6 @@ and shorter timeouts and connection caps so the slow-client cases finish in seco
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import threading
@@ -18,59 +17,24 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devstack.rehearsal.proxy import NGINX, production_config
 from tests.api.test_errors import assert_problem
 from tests.conftest import ApiClient
-from tests.support.stack import REPO, Stack, free_port, stop_process, wait_until
-
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-SOURCE = REPO / "deploy" / "nginx"
+from tests.support.stack import Stack, free_port, stop_process, wait_until
 
 
 def proxy_config(root: Path, *, upstream: str, port: int) -> Path:
-    """Copy deploy/nginx under `root`, point it at `upstream`, listen on `port`; returns nginx.conf."""
-    site = root / "mentorq"
-    shutil.copytree(SOURCE, site)
-
-    def rewrite(name: str, *pairs: tuple[str, str]) -> None:
-        path = site / name
-        text = path.read_text().replace("/etc/nginx/mentorq-site.conf", str(site / "site.conf"))
-        text = text.replace("/etc/nginx/mentorq", str(site))
-        for old, new in pairs:
-            assert old in text, f"{name} no longer says {old!r}"
-            text = text.replace(old, new)
-        path.write_text(text)
-
-    rewrite(
-        "mentorq.conf",
-        ("server api:8000;", f"server {upstream};"),
-        ("client_header_timeout 10s;", "client_header_timeout 2s;"),
+    """deploy/nginx under `root`, pointed at `upstream`, listening on `port`, with limits a test can
+    reach in seconds; returns nginx.conf."""
+    return production_config(
+        root,
+        upstreams=[upstream],
+        listen=f"127.0.0.1:{port}",
+        changes=[
+            ("mentorq.conf", "client_header_timeout 10s;", "client_header_timeout 2s;"),
+            ("locations.conf", "limit_conn mentorq_per_address 64;", "limit_conn mentorq_per_address 2;"),
+        ],
     )
-    rewrite("locations.conf", ("limit_conn mentorq_per_address 64;", "limit_conn mentorq_per_address 2;"))
-    shutil.copy(site / "site-http.conf", site / "site.conf")
-    rewrite("site.conf", ("listen 80 default_server;", f"listen 127.0.0.1:{port} default_server;"))
-    temp = root / "temp"
-    temp.mkdir()
-    conf = root / "nginx.conf"
-    conf.write_text(
-        f"""
-daemon off;
-user root;  # the test's files live in root's private temp folders; the image mounts them world-readable
-worker_processes 1;
-pid {root}/nginx.pid;
-error_log {root}/error.log info;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-    client_body_temp_path {temp}/body;
-    proxy_temp_path {temp}/proxy;
-    fastcgi_temp_path {temp}/fastcgi;
-    uwsgi_temp_path {temp}/uwsgi;
-    scgi_temp_path {temp}/scgi;
-    include {site}/mentorq.conf;
-}}
-"""
-    )
-    return conf
 
 
 def start_nginx(root: Path, *, upstream: str) -> tuple[subprocess.Popen, str]:
