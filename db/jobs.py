@@ -145,6 +145,34 @@ EVENTS = JobEvent.__table__
 _EVENT_TYPE = bindparam("p_event_type", type_=String)
 _EVENT_DATA = bindparam("p_event_data", type_=JSONB)
 _JOB_ID = bindparam("p_job", type_=Job.id.type)
+# The delivery that claimed the job, when a worker writes it: its attempt at its stage (a
+# fencing token). A worker cut off past MENTORQ_STALE_AFTER_SECONDS has its job requeued and
+# claimed again; when its link comes back, its writes find another attempt and change nothing,
+# and its watcher stops it. None (the reconciler, an admin): no claim to check.
+_CLAIM_ATTEMPT = bindparam("p_attempt", type_=Integer)
+_OWNED = or_(
+    _CLAIM_ATTEMPT.is_(None),
+    and_(
+        Job.attempts == _CLAIM_ATTEMPT,
+        Job.stage.is_not_distinct_from(bindparam("p_claim_stage", type_=String)),
+    ),
+)
+
+
+class Claim(NamedTuple):
+    """Which delivery holds a running job: the attempt its claim counted, at its stage."""
+
+    attempt: int
+    stage: str | None
+
+    def params(self) -> dict[str, Any]:
+        return {"p_attempt": self.attempt, "p_claim_stage": self.stage}
+
+    def conditions(self) -> tuple[Any, ...]:
+        return (Job.attempts == self.attempt, Job.stage.is_not_distinct_from(self.stage))
+
+
+_UNCLAIMED = {"p_attempt": None, "p_claim_stage": None}
 # The provider and model that answered the job's last LLM call (db/llm_routes.py): written with
 # the transition that ends the delivery, and left as they were when no LLM answered this time.
 _ANSWERED = {
@@ -244,7 +272,7 @@ def _move(*conditions: Any, **values: Any) -> Any:
 
 @functools.cache
 def _statement(name: str) -> Any:
-    running = Job.status == JobStatus.running.value
+    running = and_(Job.status == JobStatus.running.value, _OWNED)
     if name in ("claim", "claim_unless_start_webhook"):
         no_start_webhook = or_(
             Job.webhook_url.is_(None),
@@ -296,6 +324,7 @@ def _statement(name: str) -> Any:
             _move(
                 Job.id == _JOB_ID,
                 Job.status.in_(bindparam("p_statuses", expanding=True)),
+                _OWNED,
                 status=JobStatus.failed.value,
                 error=_EVENT_DATA,
                 completed_at=func.now(),
@@ -318,15 +347,17 @@ def _step(
     event_type: str,
     event_data: dict[str, Any] | None = None,
     notify: bool = True,
+    claim: Claim | None = None,
     **params: Any,
 ) -> JobSnapshot | None:
     """Run a prebuilt transition and announce its event; None when the job was not in the state
-    the transition needs (then nothing was written)."""
+    the transition needs, or (with `claim`) another delivery holds it: then nothing was written."""
+    owner = claim.params() if claim is not None else _UNCLAIMED
     row = (
         session.connection()
         .execute(
             _statement(name),
-            {"p_job": job_id, "p_event_type": event_type, "p_event_data": event_data, **params},
+            {"p_job": job_id, "p_event_type": event_type, "p_event_data": event_data, **owner, **params},
         )
         .one_or_none()
     )
@@ -662,15 +693,28 @@ def claim_job(
     )
 
 
-def beat_heart(session: Session, *, job_id: uuid.UUID) -> bool:
-    """Refresh the heartbeat; False when the job is no longer running (canceled, taken over)."""
+def beat_heart(session: Session, *, job_id: uuid.UUID, claim: Claim | None = None) -> bool:
+    """Refresh the heartbeat; False when the job is no longer running (canceled), or no longer
+    this claim's (taken over after its worker was thought lost)."""
     result = session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.status == JobStatus.running.value)
+        .where(
+            Job.id == job_id, Job.status == JobStatus.running.value, *(claim.conditions() if claim else ())
+        )
         .values(heartbeat_at=func.now())
         .returning(Job.id)
     )
     return result.first() is not None
+
+
+def still_held(session: Session, *, job_id: uuid.UUID, claim: Claim | None = None) -> bool:
+    """Whether the job is running, and (with `claim`) by that delivery."""
+    found = session.execute(
+        select(Job.id).where(
+            Job.id == job_id, Job.status == JobStatus.running.value, *(claim.conditions() if claim else ())
+        )
+    )
+    return found.first() is not None
 
 
 def job_status(session: Session, *, job_id: uuid.UUID) -> str | None:
@@ -678,26 +722,50 @@ def job_status(session: Session, *, job_id: uuid.UUID) -> str | None:
 
 
 def set_progress(
-    session: Session, *, job_id: uuid.UUID, progress: dict[str, Any], notify: bool = True
+    session: Session,
+    *,
+    job_id: uuid.UUID,
+    progress: dict[str, Any],
+    notify: bool = True,
+    claim: Claim | None = None,
 ) -> bool:
     """Record progress on a running job; `notify=False` skips its webhook (throttling)."""
-    job = _step(session, "progress", job_id=job_id, event_type="progress", event_data=progress, notify=notify)
+    job = _step(
+        session,
+        "progress",
+        job_id=job_id,
+        event_type="progress",
+        event_data=progress,
+        notify=notify,
+        claim=claim,
+    )
     return job is not None
 
 
-def record_output(session: Session, *, job_id: uuid.UUID, delta: str, notify: bool = True) -> bool:
+def record_output(
+    session: Session, *, job_id: uuid.UUID, delta: str, notify: bool = True, claim: Claim | None = None
+) -> bool:
     """Record a piece of streamed output (coalesced LLM tokens) of a running job."""
     job = _step(
-        session, "running", job_id=job_id, event_type="output", event_data={"delta": delta}, notify=notify
+        session,
+        "running",
+        job_id=job_id,
+        event_type="output",
+        event_data={"delta": delta},
+        notify=notify,
+        claim=claim,
     )
     return job is not None
 
 
-def record_event(session: Session, *, job_id: uuid.UUID, type_: str, data: dict[str, Any]) -> bool:
+def record_event(
+    session: Session, *, job_id: uuid.UUID, type_: str, data: dict[str, Any], claim: Claim | None = None
+) -> bool:
     """Record another event of a running job (an LLM fallback); it sends no webhook."""
-    return (
-        _step(session, "running", job_id=job_id, event_type=type_, event_data=data, notify=False) is not None
+    job = _step(
+        session, "running", job_id=job_id, event_type=type_, event_data=data, notify=False, claim=claim
     )
+    return job is not None
 
 
 def finish_job(
@@ -707,6 +775,7 @@ def finish_job(
     output: dict[str, Any],
     answered_by: tuple[str, str] | None = None,
     streamed: str | None = None,
+    claim: Claim | None = None,
 ) -> JobSnapshot | None:
     """running -> succeeded with the output (and the provider and model that answered it). With
     `streamed`, the output still unrecorded is its `output` event, written by the same statement
@@ -714,7 +783,7 @@ def finish_job(
     ask for output, since that event's webhook would describe the job as already succeeded."""
     params = {"p_output": output, **_answered_params(answered_by)}
     if streamed is None:
-        return _step(session, "finish", job_id=job_id, event_type="succeeded", **params)
+        return _step(session, "finish", job_id=job_id, event_type="succeeded", claim=claim, **params)
     row = (
         session.connection()
         .execute(
@@ -724,6 +793,7 @@ def finish_job(
                 "p_event_type": "succeeded",
                 "p_event_data": None,
                 "p_streamed": {"delta": streamed},
+                **(claim.params() if claim is not None else _UNCLAIMED),
                 **params,
             },
         )
@@ -747,6 +817,7 @@ def fail_job(
     details: dict[str, Any] | None = None,
     from_statuses: tuple[str, ...] = (JobStatus.running.value,),
     answered_by: tuple[str, str] | None = None,
+    claim: Claim | None = None,
 ) -> JobSnapshot | None:
     """-> failed with `{code, message}` (and details, e.g. the raw text of an invalid answer)."""
     error: dict[str, Any] = {"code": code, "message": message}
@@ -759,6 +830,7 @@ def fail_job(
         event_type="failed",
         event_data=error,
         p_statuses=list(from_statuses),
+        claim=claim,
         **_answered_params(answered_by),
     )
 
@@ -775,6 +847,7 @@ def hand_off_job(
     route: Route,
     message: str,
     answered_by: tuple[str, str] | None = None,
+    claim: Claim | None = None,
 ) -> Job | None:
     """running -> queued at the next stage (another queue), sent there once committed. Attempts count
     per stage, so they restart."""
@@ -783,6 +856,7 @@ def hand_off_job(
         _transition(
             Job.id == job_id,
             Job.status == JobStatus.running.value,
+            *(claim.conditions() if claim else ()),
             status=JobStatus.queued.value,
             stage=stage,
             queue=route.queue,
@@ -816,6 +890,7 @@ def requeue_job(
     countdown: float | None = None,
     refund_attempt: bool = False,
     answered_by: tuple[str, str] | None = None,
+    claim: Claim | None = None,
 ) -> Job | None:
     """running -> queued for another attempt (retry or a dead worker), sent again once committed
     (after `countdown` seconds, for a backoff). `refund_attempt`: the attempt never reached the work
@@ -829,6 +904,7 @@ def requeue_job(
             Job.id == job_id,
             Job.status == from_status,
             *conditions,
+            *(claim.conditions() if claim else ()),
             status=JobStatus.queued.value,
             **counted,
             **_RELEASED,

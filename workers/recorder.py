@@ -38,9 +38,15 @@ Entry = tuple[str, Any]
 
 class EventRecorder:
     def __init__(
-        self, job_id: uuid.UUID, *, wake: Callable[[], None], followed: Callable[[], bool] = lambda: True
+        self,
+        job_id: uuid.UUID,
+        *,
+        wake: Callable[[], None],
+        followed: Callable[[], bool] = lambda: True,
+        claim: job_queries.Claim | None = None,
     ):
         self.job_id = job_id
+        self.claim = claim  # the delivery recording: its events are refused once another holds the job
         self._wake = wake  # tells the watcher thread there is something to record
         self._followed = followed  # asked once, at the first output, on the watcher thread
         self._first_output_at_once: bool | None = None
@@ -155,15 +161,20 @@ class EventRecorder:
     def record(self, session: Any, entries: list[Entry]) -> bool:
         for kind, value in entries:
             notify = self._webhook_due()
+            job, claim = self.job_id, self.claim
             if kind == "progress":
-                running = job_queries.set_progress(session, job_id=self.job_id, progress=value, notify=notify)
+                running = job_queries.set_progress(
+                    session, job_id=job, progress=value, notify=notify, claim=claim
+                )
             elif kind == "event":
                 running = job_queries.record_event(
-                    session, job_id=self.job_id, type_=value["type"], data=value["data"]
+                    session, job_id=job, type_=value["type"], data=value["data"], claim=claim
                 )
             else:
                 self._last_output_flush = time.monotonic()
-                running = job_queries.record_output(session, job_id=self.job_id, delta=value, notify=notify)
+                running = job_queries.record_output(
+                    session, job_id=job, delta=value, notify=notify, claim=claim
+                )
             if not running:
                 return False
         return True

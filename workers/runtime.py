@@ -49,14 +49,22 @@ RAW_TEXT_KEPT = 20_000  # of an invalid LLM answer, in the job's error details
 class JobWatcher(threading.Thread):
     """Beside the job body: records its progress and output, beats the heartbeat, notices cancellation."""
 
-    def __init__(self, job_id: uuid.UUID, heartbeat_s: float, *, followed: Callable[[], bool] = lambda: True):
+    def __init__(
+        self,
+        job_id: uuid.UUID,
+        heartbeat_s: float,
+        *,
+        followed: Callable[[], bool] = lambda: True,
+        claim: job_queries.Claim | None = None,
+    ):
         super().__init__(name=f"job-watcher-{job_id}", daemon=True)
         self.job_id = job_id
         self.heartbeat_s = heartbeat_s
+        self.claim = claim
         self.canceled = threading.Event()
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self.recorder = EventRecorder(job_id, wake=self._wake.set, followed=followed)
+        self.recorder = EventRecorder(job_id, wake=self._wake.set, followed=followed, claim=claim)
 
     def run(self) -> None:
         check_every = min(CANCEL_POLL_INTERVAL_S, self.heartbeat_s)
@@ -87,8 +95,8 @@ class JobWatcher(threading.Thread):
         try:
             with unit_of_work() as session:
                 if beat:
-                    return job_queries.beat_heart(session, job_id=self.job_id)
-                return job_queries.job_status(session, job_id=self.job_id) == "running"
+                    return job_queries.beat_heart(session, job_id=self.job_id, claim=self.claim)
+                return job_queries.still_held(session, job_id=self.job_id, claim=self.claim)
         except Exception:  # noqa: BLE001 - a DB blip must not kill the job; the next tick retries
             log.warning("heartbeat failed for job %s", self.job_id, exc_info=True)
             return True
@@ -108,6 +116,7 @@ class JobContext:
         kind: JobSpec,
         attempt: int,
         watcher: JobWatcher,
+        claim: job_queries.Claim | None = None,
         owner_id: uuid.UUID | None = None,
         created_at: datetime | None = None,
         admitted_lane: bool = False,
@@ -115,6 +124,7 @@ class JobContext:
         self.job_id = job_id
         self.kind = kind
         self.attempt = attempt
+        self.claim = claim  # every write of this delivery is refused once another holds the job
         self.owner_id = owner_id
         self.created_at = created_at
         # The job holds one of its owner's slots in an admitted lane: ending it frees one.
@@ -169,12 +179,14 @@ def run_job(
         log.info("job %s not claimable (duplicate delivery, canceled or finished); skipping", job_id)
         return
 
-    watcher = JobWatcher(job_id, settings.heartbeat_seconds, followed=lambda: followed_live(job))
+    claim = job_queries.Claim(job.attempts, stage)
+    watcher = JobWatcher(job_id, settings.heartbeat_seconds, followed=lambda: followed_live(job), claim=claim)
     watcher.start()
     ctx = JobContext(
         job_id=job_id,
         kind=kind,
         attempt=job.attempts,
+        claim=claim,
         watcher=watcher,
         owner_id=job.owner_id,
         created_at=job.created_at,
@@ -195,6 +207,7 @@ def run_job(
                     route=kind.route(output.stage),
                     message=output.message,
                     answered_by=ctx.running.answered_by,
+                    claim=ctx.claim,
                 )
             return
         document = kind.output_model.model_validate(output).model_dump(mode="json", by_alias=True)
@@ -209,6 +222,7 @@ def run_job(
                 output=document,
                 answered_by=ctx.running.answered_by,
                 streamed=streamed,
+                claim=ctx.claim,
             )
     except JobCanceled:
         log.info("job %s canceled while running", job_id)
@@ -350,6 +364,7 @@ def _fail(ctx: JobContext, code: str, message: str, details: dict[str, Any] | No
             message=message,
             details=details,
             answered_by=ctx.running.answered_by,
+            claim=ctx.claim,
         )
 
 
@@ -366,6 +381,7 @@ def _retry(ctx: JobContext, stage: str | None, reason: str, *, refund: bool = Fa
             countdown=delay,
             refund_attempt=refund,
             answered_by=ctx.running.answered_by,
+            claim=ctx.claim,
         )
 
 

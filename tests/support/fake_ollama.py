@@ -135,6 +135,10 @@ class FakeOllama(FakeServer):
         self.hung = 0
         self.requests: collections.Counter[str] = collections.Counter()
         self.bodies: collections.deque[tuple[str, dict]] = collections.deque(maxlen=200)
+        # The prompt of every generation sent to its end: the side effects a test counts (a job
+        # generated twice shows here twice). Also served as JSON at GET /_fake/generations, for a
+        # test whose fake runs in another process (tests/hosts/).
+        self.generations: list[str] = []
 
     def has_model(self, name: str) -> bool:
         """Whether `name` is one of the served models."""
@@ -257,6 +261,10 @@ class _Handler(TrackedHandler):
             self._send_json(200, {"version": VERSION})
         elif path == "/api/tags":
             self._send_json(200, {"models": [_tag(m) for m in self.fake.models]})
+        elif path == "/_fake/generations":  # not Ollama's: the fake's own record, for tests
+            with self.fake._lock:
+                prompts = list(self.fake.generations)
+            self._send_json(200, {"prompts": prompts})
         elif path == "/":
             body = b"Ollama is running"
             self.send_response(200)
@@ -345,6 +353,7 @@ class _Handler(TrackedHandler):
                 self._send_json(200, {**final, **content("".join(tokens))})
             with self.fake._lock:
                 self.fake.generated_tokens += len(tokens)
+                self.fake.generations.append(prompt)
 
     def _embed(self, body: dict) -> None:
         model = self._model_or_error(body)

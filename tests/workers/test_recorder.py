@@ -24,12 +24,12 @@ def recorded(monkeypatch) -> list[tuple[str, object]]:
     monkeypatch.setattr(
         recorder_module.job_queries,
         "set_progress",
-        lambda session, *, job_id, progress, notify: calls.append(("progress", progress)) or True,
+        lambda session, *, job_id, progress, notify, claim: calls.append(("progress", progress)) or True,
     )
     monkeypatch.setattr(
         recorder_module.job_queries,
         "record_output",
-        lambda session, *, job_id, delta, notify: calls.append(("output", delta)) or True,
+        lambda session, *, job_id, delta, notify, claim: calls.append(("output", delta)) or True,
     )
     return calls
 
