@@ -18,6 +18,7 @@ separate), so a file one host writes and another reads would not be caught here.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import socket
@@ -66,6 +67,8 @@ class Process:
     host: Host
     popen: subprocess.Popen
     log: Path
+    argv: list[str]
+    env: dict[str, str]
 
 
 @dataclass
@@ -110,7 +113,7 @@ class Rehearsal:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        process = self.processes[name] = Process(name, where, popen, log)
+        process = self.processes[name] = Process(name, where, popen, log, argv, env or {})
         return process
 
     def run_service(
@@ -122,6 +125,33 @@ class Rehearsal:
             argv = [str(port) if previous == "--port" else part for previous, part in zip(["", *argv], argv)]
         argv[0] = str(Path(sys.executable).parent / argv[0])  # the entrypoint in this environment
         return self.spawn(name or service, host, argv, env)
+
+    def lose_host(self, host: str) -> list[Process]:
+        """Every process on the host SIGKILLed at once (a power cut); what ran there, to bring back."""
+        lost = [process for process in self.processes.values() if process.host.name == host]
+        self.network.kill_host(host)
+        for process in lost:
+            process.popen.wait(10)
+            del self.processes[process.name]
+        return lost
+
+    def bring_back(self, lost: list[Process]) -> None:
+        """Start again what `lose_host` killed, as it was started (the model server first)."""
+        for process in lost:
+            self.spawn(process.name, process.host.name, process.argv, process.env)
+        if any(process.name == "ollama" for process in lost):
+            gpu = self.network.hosts["gpu"]
+            wait_for(
+                lambda: _listening(gpu.address, OLLAMA_PORT), timeout_s=30, what="the fake Ollama server"
+            )
+        _wait_for_workers(self, [process.name for process in lost if process.name.startswith("worker-")])
+
+    def generations(self) -> list[str]:
+        """The prompt of every generation the model server finished, across its restarts."""
+        record = self.root / "generations.jsonl"
+        if not record.exists():
+            return []
+        return [json.loads(line) for line in record.read_text().splitlines() if line]
 
     def stop(self, name: str, *, kill: bool = False, grace_s: float = 30.0) -> None:
         stop_process(self.processes.pop(name).popen, grace_s, kill=kill)
@@ -234,6 +264,8 @@ def _start_fake_ollama(rehearsal: Rehearsal, *, slots: int, token_delay_s: float
         str(slots),
         "--token-delay-s",
         str(token_delay_s),
+        "--record-to",
+        str(rehearsal.root / "generations.jsonl"),
     ]
     rehearsal.spawn("ollama", "gpu", argv)
     wait_for(

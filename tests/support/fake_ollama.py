@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from tests.support.fake_server import FakeServer, TrackedHandler
@@ -108,6 +109,7 @@ class FakeOllama(FakeServer):
         prefill_delay_s: float = 0.0,
         host: str = "127.0.0.1",
         port: int = 0,
+        record_to: Path | None = None,
     ) -> None:
         super().__init__(_Handler, host=host, port=port)
         self.models = list(models)
@@ -136,9 +138,10 @@ class FakeOllama(FakeServer):
         self.requests: collections.Counter[str] = collections.Counter()
         self.bodies: collections.deque[tuple[str, dict]] = collections.deque(maxlen=200)
         # The prompt of every generation sent to its end: the side effects a test counts (a job
-        # generated twice shows here twice). Also served as JSON at GET /_fake/generations, for a
-        # test whose fake runs in another process (tests/hosts/).
+        # generated twice shows here twice). With `record_to`, each is also appended to that file as
+        # a JSON line, for a test whose fake runs in another process and may be killed (tests/hosts/).
         self.generations: list[str] = []
+        self.record_to = record_to
 
     def has_model(self, name: str) -> bool:
         """Whether `name` is one of the served models."""
@@ -261,10 +264,6 @@ class _Handler(TrackedHandler):
             self._send_json(200, {"version": VERSION})
         elif path == "/api/tags":
             self._send_json(200, {"models": [_tag(m) for m in self.fake.models]})
-        elif path == "/_fake/generations":  # not Ollama's: the fake's own record, for tests
-            with self.fake._lock:
-                prompts = list(self.fake.generations)
-            self._send_json(200, {"prompts": prompts})
         elif path == "/":
             body = b"Ollama is running"
             self.send_response(200)
@@ -354,6 +353,9 @@ class _Handler(TrackedHandler):
             with self.fake._lock:
                 self.fake.generated_tokens += len(tokens)
                 self.fake.generations.append(prompt)
+                if self.fake.record_to is not None:
+                    with open(self.fake.record_to, "a") as record:
+                        record.write(json.dumps(prompt) + "\n")
 
     def _embed(self, body: dict) -> None:
         model = self._model_or_error(body)
@@ -433,6 +435,7 @@ def main(argv: list[str] | None = None) -> None:
         "--slots", type=int, default=None, help="parallel generations, like OLLAMA_NUM_PARALLEL"
     )
     parser.add_argument("--prefill-delay-s", type=float, default=0.0)
+    parser.add_argument("--record-to", type=Path, default=None, help="append each finished prompt here")
     args = parser.parse_args(argv)
     fake = FakeOllama(
         models=[m for m in args.models.split(",") if m],
@@ -444,6 +447,7 @@ def main(argv: list[str] | None = None) -> None:
         prefill_delay_s=args.prefill_delay_s,
         host=args.host,
         port=args.port,
+        record_to=args.record_to,
     )
     print(f"READY {fake.url}", flush=True)
     try:

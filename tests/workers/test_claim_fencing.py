@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 
+from core.jobspec import Route
 from db import jobs as job_queries
 from db.jobs import Claim
 from db.unit_of_work import unit_of_work
@@ -26,11 +27,16 @@ def claim(job_id: uuid.UUID, worker: str) -> None:
         assert job_queries.claim_job(session, job_id=job_id, worker=worker, time_limit_s=60) is not None
 
 
+# The requeue sends the job's message as it should; to a queue no worker of the test stack serves,
+# so the second claim is the test's own and not a stack worker's.
+NOBODYS_QUEUE = Route(SLEEP.task_name, "fencing-test-nobody", SLEEP.soft_time_limit, SLEEP.time_limit)
+
+
 def taken_over(job_id: uuid.UUID) -> None:
     """What the reconciler does to a job whose worker went silent, then another worker's claim."""
     with unit_of_work() as session:
         requeued = job_queries.requeue_job(
-            session, job_id=job_id, reason="worker_lost", from_status="running", route=SLEEP.route()
+            session, job_id=job_id, reason="worker_lost", from_status="running", route=NOBODYS_QUEUE
         )
         assert requeued is not None
     claim(job_id, "b@gpu2")
@@ -60,9 +66,9 @@ def test_every_write_of_a_taken_over_delivery_is_refused(on_the_stack: Stack) ->
             job_queries.finish_job(session, job_id=job_id, output=done, streamed="late", claim=STALE) is None
         )
         assert job_queries.fail_job(session, job_id=job_id, code="x", message="late", claim=STALE) is None
-        requeue = {"reason": "late", "from_status": "running", "route": SLEEP.route()}
+        requeue = {"reason": "late", "from_status": "running", "route": NOBODYS_QUEUE}
         assert job_queries.requeue_job(session, job_id=job_id, claim=STALE, **requeue) is None
-        handoff = {"stage": "next", "route": SLEEP.route(), "message": "late"}
+        handoff = {"stage": "next", "route": NOBODYS_QUEUE, "message": "late"}
         assert job_queries.hand_off_job(session, job_id=job_id, claim=STALE, **handoff) is None
     with unit_of_work() as session:  # the delivery that holds it writes as before
         assert job_queries.still_held(session, job_id=job_id, claim=HOLDER)
