@@ -126,13 +126,22 @@ class Network:
     def heal(self, name: str) -> None:
         _run(IP, "netns", "exec", self.router, IP, "link", "set", self.hosts[name].router_side, "up")
 
-    def kill_host(self, name: str) -> list[int]:
-        """SIGKILL every process in the host's namespace at once (the host lost); their pids."""
-        pids = self.pids(name)
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        return pids
+    def kill_host(self, name: str, *, wait_s: float = 10.0) -> list[int]:
+        """SIGKILL every process in the host's namespace at once (the host lost), again for any
+        that appears meanwhile (a fork caught between the listing and the kill), until none is
+        left; their pids. A killed process lingers in the listing until its parent reaps it."""
+        killed: list[int] = []
+        deadline = time.monotonic() + wait_s
+        while pids := self.pids(name):
+            for pid in pids:
+                if pid not in killed:
+                    killed.append(pid)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"processes on {name} outlived SIGKILL: {pids}")
+            time.sleep(0.05)
+        return killed
 
     def pids(self, name: str) -> list[int]:
         namespace = self.hosts[name].namespace

@@ -24,6 +24,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -129,10 +130,12 @@ class Rehearsal:
     def lose_host(self, host: str) -> list[Process]:
         """Every process on the host SIGKILLed at once (a power cut); what ran there, to bring back."""
         lost = [process for process in self.processes.values() if process.host.name == host]
-        self.network.kill_host(host)
-        for process in lost:
-            process.popen.wait(10)
+        for process in lost:  # reaped as they die, so the namespace empties (kill_host waits for that)
             del self.processes[process.name]
+        reaper = threading.Thread(target=lambda: [process.popen.wait() for process in lost], daemon=True)
+        reaper.start()
+        self.network.kill_host(host)
+        reaper.join(10)
         return lost
 
     def bring_back(self, lost: list[Process]) -> None:

@@ -203,9 +203,11 @@ def test_twenty_streaming_jobs_survive_the_gpu_host_lost_for_60_s(
     succeeds once, and a job is generated twice only when a second attempt ran it."""
     markers = submit_streaming_jobs(rehearsal, client)
     lost = rehearsal.lose_host("gpu")
-    assert rehearsal.network.pids("gpu") == []
-    time.sleep(60)
-    rehearsal.bring_back(lost)
+    try:
+        assert rehearsal.network.pids("gpu") == []
+        time.sleep(60)
+    finally:
+        rehearsal.bring_back(lost)
     assert_each_done_once(rehearsal, markers, since=time.monotonic())
 
 
