@@ -697,24 +697,19 @@ def beat_heart(session: Session, *, job_id: uuid.UUID, claim: Claim | None = Non
     """Refresh the heartbeat; False when the job is no longer running (canceled), or no longer
     this claim's (taken over after its worker was thought lost)."""
     result = session.execute(
-        update(Job)
-        .where(
-            Job.id == job_id, Job.status == JobStatus.running.value, *(claim.conditions() if claim else ())
-        )
-        .values(heartbeat_at=func.now())
-        .returning(Job.id)
+        update(Job).where(*_held_by(job_id, claim)).values(heartbeat_at=func.now()).returning(Job.id)
     )
     return result.first() is not None
 
 
 def still_held(session: Session, *, job_id: uuid.UUID, claim: Claim | None = None) -> bool:
     """Whether the job is running, and (with `claim`) by that delivery."""
-    found = session.execute(
-        select(Job.id).where(
-            Job.id == job_id, Job.status == JobStatus.running.value, *(claim.conditions() if claim else ())
-        )
-    )
-    return found.first() is not None
+    return session.execute(select(Job.id).where(*_held_by(job_id, claim))).first() is not None
+
+
+def _held_by(job_id: uuid.UUID, claim: Claim | None) -> tuple[Any, ...]:
+    """The job running, and (with `claim`) under that delivery's attempt at its stage."""
+    return (Job.id == job_id, Job.status == JobStatus.running.value, *(claim.conditions() if claim else ()))
 
 
 def job_status(session: Session, *, job_id: uuid.UUID) -> str | None:

@@ -225,7 +225,7 @@ def run_job(
                 claim=ctx.claim,
             )
     except JobCanceled:
-        log.info("job %s canceled while running", job_id)
+        log.info("job %s canceled, or taken over by another delivery, while running; this one stops", job_id)
         _release_held_jobs(ctx)
     except SoftTimeLimitExceeded:
         _fail(ctx, "timeout", f"the job ran past its time limit of {route.soft_time_limit} s")
