@@ -66,6 +66,9 @@ def _reset_fake_ollama(fake_ollama: FakeOllama) -> None:
     fake_ollama.reply = DEFAULT_REPLY
     fake_ollama.context_words = None
     fake_ollama.scripts.clear()
+    for released in fake_ollama.holds.values():
+        released.set()  # a test that failed before its release leaves no generation waiting
+    fake_ollama.holds.clear()
 
 
 class ApiClient(httpx.Client):

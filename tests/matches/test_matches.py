@@ -78,8 +78,10 @@ def set_skills(client: ApiClient, skills: list[dict], display_name: str | None =
     assert response.status_code == 200, response.text
 
 
-def start_match(client: ApiClient, fake_ollama: FakeOllama, answer: str | None = None) -> tuple[dict, str]:
-    marker = uuid.uuid4().hex
+def start_match(
+    client: ApiClient, fake_ollama: FakeOllama, answer: str | None = None, *, marker: str | None = None
+) -> tuple[dict, str]:
+    marker = marker or uuid.uuid4().hex
     fake_ollama.script(marker, answer or requirements_answer(score=97))
     response = client.post("/api/matches", json={"target": {"text": TARGET.format(marker=marker)}})
     assert response.status_code == 202, response.text
@@ -410,14 +412,18 @@ def test_a_match_deleted_while_it_runs_fails_clearly_and_plans_nothing(
 ):
     import time
 
-    fake_ollama.token_delay_s = 0.1  # the scripted answer streams for several seconds
-    created, _ = start_match(client, fake_ollama)
+    # The model's answer is held until the DELETE is answered, so the order does not hang on the
+    # machine's speed (with a slow stream instead, a loaded machine once finished the job first).
+    marker = uuid.uuid4().hex
+    released = fake_ollama.hold(marker)
+    created, _ = start_match(client, fake_ollama, marker=marker)
     # The job may queue behind earlier tests' plan jobs on the shared worker: wait for it to run.
     deadline = time.monotonic() + 120
     while (status := client.get(f"/v1/jobs/{created['job']['id']}").json()["status"]) != "running":
         assert status == "queued" and time.monotonic() < deadline, status
         time.sleep(0.05)
     assert client.delete(f"/api/matches/{created['id']}").status_code == 204
+    released.set()
     job = wait_job(client, created["job"]["id"])
     assert job["status"] == "failed" and job["error"]["code"] == "match_not_found", job
     planned = stack.sql(

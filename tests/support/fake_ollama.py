@@ -135,6 +135,9 @@ class FakeOllama(FakeServer):
         self.hang_markers: set[str] = set()
         self.hang_s = 60.0
         self.hung = 0
+        # A request whose prompt contains one of these keys waits for its event (at most `hang_s`),
+        # then answers as usual: a test orders its own step before the model's answer (`hold`).
+        self.holds: dict[str, threading.Event] = {}
         self.requests: collections.Counter[str] = collections.Counter()
         self.bodies: collections.deque[tuple[str, dict]] = collections.deque(maxlen=200)
         # The prompt of every generation sent to its end: the side effects a test counts (a job
@@ -142,6 +145,12 @@ class FakeOllama(FakeServer):
         # a JSON line, for a test whose fake runs in another process and may be killed (tests/hosts/).
         self.generations: list[str] = []
         self.record_to = record_to
+
+    def hold(self, marker: str) -> threading.Event:
+        """Hold every generation whose prompt has `marker` until the returned event is set."""
+        released = threading.Event()
+        self.holds[marker] = released
+        return released
 
     def has_model(self, name: str) -> bool:
         """Whether `name` is one of the served models."""
@@ -316,6 +325,9 @@ class _Handler(TrackedHandler):
             time.sleep(self.fake.hang_s)
             self.close_connection = True
             return
+        for marker, released in list(self.fake.holds.items()):
+            if marker in prompt:
+                released.wait(self.fake.hang_s)
         limit_words = self.fake.context_words
         if limit_words is not None and len(prompt.split()) > limit_words:
             self._error(400, "the input length exceeds the context length")
