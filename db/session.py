@@ -41,13 +41,13 @@ def sync_engine() -> Engine:
 
 
 def ping_after_idle(engine: Engine, idle_seconds: float) -> None:
-    """Workers outlive database restarts, so a connection that sat in the pool is pinged before
-    use, and a dead one replaced there (the pool retries its checkout on a DisconnectionError).
-    SQLAlchemy's `pool_pre_ping` pings at every checkout: a round trip each, three or four per
-    quick job. A connection back in the pool less than `idle_seconds` ago was alive then; if the
-    server restarted since, the statement fails once, SQLAlchemy drops the pool's connections, and
-    the caller's retry finds new ones (workers.runtime: the claim retries, a running job's
-    database error retries the job)."""
+    """Workers and API processes outlive database restarts, so a connection that sat in the pool
+    is pinged before use, and a dead one replaced there (the pool retries its checkout on a
+    DisconnectionError). SQLAlchemy's `pool_pre_ping` pings at every checkout: a round trip
+    each, three or four per quick job. A connection back in the pool less than `idle_seconds`
+    ago was alive then; if the server restarted since, the statement fails once, SQLAlchemy
+    drops the pool's connections, and the caller's retry finds new ones (workers.runtime: the
+    claim retries, a running job's database error retries the job; the API answers 503)."""
 
     @event.listens_for(engine, "checkin")
     def _returned(dbapi_connection: Any, record: Any) -> None:
@@ -74,10 +74,13 @@ def sync_autocommit_engine() -> Engine:
 @lru_cache
 def async_engine() -> AsyncEngine:
     settings = get_settings()
-    return create_async_engine(
+    engine = create_async_engine(
         sqlalchemy_url(settings.require_database_url()),
-        # No pre-ping: it costs a round trip per checkout. A connection that died with a restart
-        # fails its request once (503) and the pool then drops every connection of that server.
+        # No pre-ping at every checkout (a round trip each): a connection idle a while is pinged
+        # instead (below). Without that, an API idle through a PostgreSQL restart answered its next
+        # request 503 on each process (the rehearsal's restart, tests/hosts/). One used in the
+        # last second that died with a restart still fails its request once (503), and the pool
+        # then drops every connection of that server.
         pool_pre_ping=False,
         pool_size=20,
         max_overflow=20,
@@ -85,6 +88,8 @@ def async_engine() -> AsyncEngine:
         # Fail fast when PostgreSQL is down so the API answers 503 instead of hanging.
         connect_args={"connect_timeout": 5},
     )
+    ping_after_idle(engine.sync_engine, PING_AFTER_IDLE_SECONDS)
+    return engine
 
 
 @lru_cache

@@ -97,3 +97,28 @@ def test_a_claim_that_meets_a_connection_the_server_just_ended_claims_on_a_fresh
     job = runtime._claim(job_id, worker="w", time_limit_s=60, stage=None)
     assert job is not None and job.id == job_id
     assert on_the_stack.sql("SELECT status, attempts FROM jobs WHERE id = %s", job_id) == [("running", 1)]
+
+
+def test_the_api_pool_replaces_a_connection_the_server_ended_while_it_sat_idle(stack: Stack) -> None:
+    """The API's async engine pings the same way: a request after a PostgreSQL restart that ended
+    its idle connections gets a new one, not a 503 (found by the rehearsal, tests/hosts/)."""
+    import asyncio
+
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def scenario() -> tuple[int, int]:
+        engine = create_async_engine(sqlalchemy_url(stack.database_url), pool_size=1, max_overflow=0)
+        ping_after_idle(engine.sync_engine, IDLE_S)
+        try:
+            async with engine.connect() as connection:
+                first = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            await asyncio.to_thread(end_backend, stack, first)
+            await asyncio.sleep(IDLE_S * 1.5)
+            async with engine.connect() as connection:  # no error: pinged, found dead, replaced
+                second = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            return first, second
+        finally:
+            await engine.dispose()
+
+    first, second = asyncio.run(scenario())
+    assert second != first
