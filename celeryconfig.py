@@ -22,7 +22,11 @@ broker_connection_timeout = _settings.broker_publish_timeout_seconds
 broker_transport_options = {
     # Longer than the longest job: an unacked message comes back only after this, and the
     # reconciler (heartbeats) recovers crashed jobs much sooner.
-    "visibility_timeout": 2 * 3600,
+    "visibility_timeout": _settings.broker_visibility_timeout_seconds,
+    # kombu looks for messages past that timeout every interval x throttle seconds (100 by
+    # default): every 10 s, one sorted-set range read, so a short timeout is honoured promptly.
+    "unacked_restore_interval": min(10.0, _settings.broker_visibility_timeout_seconds / 2),
+    "unacked_restore_throttle": 1,
     "socket_connect_timeout": _settings.broker_publish_timeout_seconds,
     "socket_timeout": 30,
 }

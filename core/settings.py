@@ -106,6 +106,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, alias="MENTORQ_MAX_BODY_BYTES")
     max_wait_seconds: int = Field(60, ge=0, le=60, alias="MENTORQ_MAX_WAIT_SECONDS")
     broker_publish_timeout_seconds: float = Field(2.0, alias="MENTORQ_BROKER_PUBLISH_TIMEOUT")
+    # How long Redis keeps a delivered, unacked message before it gives it to another worker. Meant
+    # to be longer than any job; a job that outlives it is delivered again, and the claim skips that
+    # copy (the rehearsal shortens it to prove so: tests/hosts/).
+    broker_visibility_timeout_seconds: float = Field(
+        2 * 3600.0, gt=0, alias="MENTORQ_BROKER_VISIBILITY_TIMEOUT_SECONDS"
+    )
 
     # Job runtime and reconciliation.
     heartbeat_seconds: float = Field(5.0, alias="MENTORQ_HEARTBEAT_SECONDS")

@@ -25,9 +25,8 @@ def run_rehearsal(*, keep: bool = False) -> int:
             print(f"{'host':7} {'address':12} {'link':12} services")
             for host in rehearsal.network.hosts.values():
                 services = sorted(name for name, p in rehearsal.processes.items() if p.host is host)
-                print(
-                    f"{host.name:7} {host.address:12} {host.router_side:12} {', '.join(services) or '(you)'}"
-                )
+                idle = "(you)" if host.namespace is None else "(spare: a second GPU host joins here)"
+                print(f"{host.name:7} {host.address:12} {host.router_side:12} {', '.join(services) or idle}")
             print(f"\nThe API through the production proxy: {rehearsal.url}  (logs: {root / 'logs'})")
             print(f"Cut a host: ip netns exec {rehearsal.network.router} ip link set LINK down (up heals)")
             print("Ctrl-C stops every process and removes the namespaces.")

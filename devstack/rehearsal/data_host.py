@@ -1,15 +1,17 @@
 """The `data` host of a rehearsal: PostgreSQL with pgvector and Redis on the host's own address,
 each behind a password, as docker-compose.yml's `postgres` and `redis` services run them.
 
-    POSTGRES_PASSWORD=P REDIS_PASSWORD=R \\
-        ip netns exec <data> python -m devstack.rehearsal.data_host --dir D --address A
+    POSTGRES_PASSWORD=P ip netns exec <data> python -m devstack.rehearsal.data_host \\
+        --dir D --address A --serve postgres
+    REDIS_PASSWORD=R ip netns exec <data> python -m devstack.rehearsal.data_host \\
+        --dir D --address A --serve redis
 
 PostgreSQL gets the compose file's account: the role `mentorq` (a superuser, as the pgvector
 image makes POSTGRES_USER) owning the database `mentorq`, with POSTGRES_PASSWORD. Redis runs
 append-only with REDIS_PASSWORD. The passwords come in the environment, as the compose file
 gives them to its services (an argument would show in `ps`). Both keep their data under D, so
 a host brought back after a loss finds it (the compose file's named volumes). Runs until
-SIGTERM, then stops both.
+SIGTERM, then stops its server.
 """
 
 from __future__ import annotations
@@ -64,22 +66,24 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, required=True)
     parser.add_argument("--address", required=True)
+    # One server per process, so a rehearsal restarts one (Redis with or without its data, or
+    # PostgreSQL mid-run) while the other serves on, as the compose file's two services do.
+    parser.add_argument("--serve", choices=("postgres", "redis"), required=True)
     args = parser.parse_args(argv)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    postgres = start_postgres(args.dir, args.address, os.environ["POSTGRES_PASSWORD"])
-    redis = None
-    try:
-        redis = EmbeddedRedis(
+    if args.serve == "postgres":
+        server = start_postgres(args.dir, args.address, os.environ["POSTGRES_PASSWORD"])
+    else:
+        server = EmbeddedRedis(
             args.dir / "redis", password=os.environ["REDIS_PASSWORD"], tcp=(args.address, REDIS_PORT)
         )
-        redis.start()
+        server.start()
+    try:
         print("ready", flush=True)
         stop.wait()
     finally:
-        if redis is not None:
-            redis.stop()
-        postgres.stop()
+        server.stop()
 
 
 if __name__ == "__main__":

@@ -2,16 +2,21 @@
 network hosts (devstack/rehearsal/network.py), each started with the command and environment
 the compose file gives it (devstack/rehearsal/compose.py).
 
-    data  PostgreSQL (pgvector) and Redis, passwords on both (devstack/rehearsal/data_host.py)
+    data  PostgreSQL (pgvector) and Redis, passwords on both, each its own process so that one
+          can be restarted alone (devstack/rehearsal/data_host.py)
     api   `migrate`, then two `api` processes (ports 8000 and 8001: two replicas of the service)
           behind the production nginx configuration on port 80
     gpu   the fake Ollama server (tests/support/fake_ollama.py) with N slots on port 11434, and
           the model lanes' workers: worker-llm, worker-embed, worker-query
     cpu   worker-cpu, worker-io, beat
+    gpu2  a second GPU host, started on demand (`add_gpu_host`): its own fake Ollama server and
+          its own worker-llm, sharing the llm lane with gpu's
     client  the machine's own namespace: whoever drives the rehearsal
 
 The compose file's host names become the hosts' addresses: `postgres` and `redis` the data
-host's, `ollama` the gpu host's. The hosts share this machine's files (only the network is
+host's, `ollama` the address of the gpu host the service runs on (each GPU host has its own model
+server). Each host has its own hostname (a UTS namespace), so `llm@%h` names gpu's and gpu2's
+llm workers apart. The hosts share this machine's files (only the network is
 separate), so a file one host writes and another reads would not be caught here.
 """
 
@@ -21,6 +26,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -36,13 +42,17 @@ from devstack.rehearsal.proxy import NGINX, production_config
 from devstack.supervisor import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
-HOSTS = ("data", "api", "gpu", "cpu")
+HOSTS = ("data", "api", "gpu", "cpu", "gpu2")
+GPU_HOSTS = ("gpu", "gpu2")
 PLACEMENT = {
     "api": ("migrate", "api", "proxy"),
     "gpu": ("worker-llm", "worker-embed", "worker-query"),
     "cpu": ("worker-cpu", "worker-io", "beat"),
 }
 OLLAMA_PORT = 11434
+# A prompt holding one of these streams this slowly at every GPU host's model server: a job
+# that outlives a shortened broker visibility timeout (tests/hosts/).
+SLOW_MARKERS = {"slow-job-": 3.0}
 PROXY_PORT = 80
 API_PORTS = (8000, 8001)
 # What the rehearsal keeps from this machine's environment: where programs and the models' caches are.
@@ -70,6 +80,7 @@ class Process:
     log: Path
     argv: list[str]
     env: dict[str, str]
+    service: str | None = None  # the compose service it runs, if one
 
 
 @dataclass
@@ -77,6 +88,10 @@ class Rehearsal:
     root: Path
     network: Network
     variables: dict[str, str]
+    llm_slots: int = 4  # each GPU host's model server's, like OLLAMA_NUM_PARALLEL
+    token_delay_s: float = 0.02
+    # Settings the operator adds to every mentorq service's environment from the compose file.
+    settings: dict[str, str] = field(default_factory=dict)
     processes: dict[str, Process] = field(default_factory=dict)
 
     @property
@@ -93,13 +108,24 @@ class Rehearsal:
         password, data = self.variables["POSTGRES_PASSWORD"], self.network.hosts["data"].address
         return f"postgresql://mentorq:{password}@{data}:5432/mentorq"
 
-    def hosts_map(self) -> dict[str, str]:
-        data, gpu = self.network.hosts["data"].address, self.network.hosts["gpu"].address
+    def hosts_map(self, host: str = "gpu") -> dict[str, str]:
+        """The compose file's host names as a service on `host` reaches them: a GPU host's model
+        server is its own; every other host's services use the first GPU host's."""
+        data = self.network.hosts["data"].address
+        gpu = self.network.hosts[host if host in GPU_HOSTS else "gpu"].address
         return {"postgres": data, "redis": data, "ollama": f"{gpu}:{OLLAMA_PORT}"}
 
     # --- processes ------------------------------------------------------------------------
 
-    def spawn(self, name: str, host: str, argv: list[str], env: dict[str, str] | None = None) -> Process:
+    def spawn(
+        self,
+        name: str,
+        host: str,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+        *,
+        service: str | None = None,
+    ) -> Process:
         """Start `argv` on `host` in the repository, its output in root/logs/<name>.log."""
         where = self.network.hosts[host]
         log = self.root / "logs" / f"{name}.log"
@@ -114,18 +140,35 @@ class Rehearsal:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        process = self.processes[name] = Process(name, where, popen, log, argv, env or {})
+        process = self.processes[name] = Process(name, where, popen, log, argv, env or {}, service)
         return process
 
     def run_service(
-        self, service: str, host: str, *, name: str | None = None, port: int | None = None
+        self,
+        service: str,
+        host: str,
+        *,
+        name: str | None = None,
+        port: int | None = None,
+        extra_env: dict[str, str] | None = None,
     ) -> Process:
-        """A mentorq service of the compose file on `host` (`port`: another replica's API port)."""
-        argv, env = compose.service_run(service, self.variables, self.hosts_map())
+        """A mentorq service of the compose file on `host` (`port`: another replica's API port;
+        `extra_env`: settings an operator added to the compose file's)."""
+        argv, env = compose.service_run(service, self.variables, self.hosts_map(host))
         if port is not None:
             argv = [str(port) if previous == "--port" else part for previous, part in zip(["", *argv], argv)]
         argv[0] = str(Path(sys.executable).parent / argv[0])  # the entrypoint in this environment
-        return self.spawn(name or service, host, argv, env)
+        env = {**env, **self.settings, **(extra_env or {})}
+        return self.spawn(name or service, host, argv, env, service=service)
+
+    def add_gpu_host(self, host: str = "gpu2", *, services: Iterable[str] = ("worker-llm",)) -> None:
+        """A second GPU host joins: its own model server, then its lanes' workers (named
+        `<service>@<host>` here, `llm@gpu2` on the broker), as an operator adds one."""
+        _start_fake_ollama(self, host=host, name=f"ollama@{host}")
+        names = [f"{service}@{host}" for service in services]
+        for service, name in zip(services, names):
+            self.run_service(service, host, name=name)
+        _wait_for_workers(self, names)
 
     def lose_host(self, host: str) -> list[Process]:
         """Every process on the host SIGKILLed at once (a power cut); what ran there, to bring back."""
@@ -141,13 +184,40 @@ class Rehearsal:
     def bring_back(self, lost: list[Process]) -> None:
         """Start again what `lose_host` killed, as it was started (the model server first)."""
         for process in lost:
-            self.spawn(process.name, process.host.name, process.argv, process.env)
-        if any(process.name == "ollama" for process in lost):
-            gpu = self.network.hosts["gpu"]
-            wait_for(
-                lambda: _listening(gpu.address, OLLAMA_PORT), timeout_s=30, what="the fake Ollama server"
-            )
-        _wait_for_workers(self, [process.name for process in lost if process.name.startswith("worker-")])
+            self.spawn(process.name, process.host.name, process.argv, process.env, service=process.service)
+        for process in lost:
+            if process.name.startswith("ollama"):
+                wait_for(
+                    lambda address=process.host.address: _listening(address, OLLAMA_PORT),
+                    timeout_s=30,
+                    what="the fake Ollama server",
+                )
+        _wait_for_workers(self, [p.name for p in lost if (p.service or "").startswith("worker-")])
+
+    def restart_redis(self, *, keep_data: bool, down_s: float = 0.0) -> None:
+        """Redis stopped (SIGTERM: it writes its append-only file and exits) and started again
+        `down_s` later, with its data (the compose file's named volume) or on an empty one
+        (`keep_data=False`: the volume lost, or a Redis without persistence)."""
+        self.stop("redis")
+        if not keep_data:
+            shutil.rmtree(self.root / "data" / "redis")
+        time.sleep(down_s)
+        _start_data_server(self, "redis")
+
+    def restart_postgres(self, *, down_s: float = 0.0) -> None:
+        """PostgreSQL stopped (a fast shutdown: its connections are cut, as `docker restart` does
+        with the image's SIGINT) and started again `down_s` later on the same data."""
+        self.stop("postgres")
+        time.sleep(down_s)
+        self.start_data_server("postgres")
+
+    def start_data_server(self, server: str) -> None:
+        """`postgres` or `redis` started (again) on the data host, on its data."""
+        _start_data_server(self, server)
+
+    def wait_for_workers(self, names: list[str]) -> None:
+        """Until each named worker process has registered on the broker."""
+        _wait_for_workers(self, names)
 
     def generations(self) -> list[str]:
         """The prompt of every generation the model server finished, across its restarts."""
@@ -198,11 +268,23 @@ def start(
     services: Iterable[str] | None = None,
     llm_slots: int = 4,
     token_delay_s: float = 0.02,
+    settings: dict[str, str] | None = None,
+    net: int = 77,
+    one_host: bool = False,
 ) -> Rehearsal:
     """Build the hosts and start the services on them (`services`: a subset of PLACEMENT's); the
-    caller closes the rehearsal (also when this raises, nothing is left: it closes itself)."""
+    caller closes the rehearsal (also when this raises, nothing is left: it closes itself).
+    `settings`: environment an operator adds to every mentorq service's. `net`: the addresses'
+    second octet (10.<net>.x.y; one rehearsal per net at a time). `one_host`: every service in
+    one namespace, reaching the others over its loopback: the same run without the network, as
+    a baseline (benchmarks/hosts.py)."""
     wanted = set(services) if services is not None else {s for placed in PLACEMENT.values() for s in placed}
-    network = Network(prefix=prefix or f"mq{os.getpid() % 100000}").build(HOSTS)
+    network = Network(prefix=prefix or f"mq{os.getpid() % 100000}", net=net)
+    if one_host:
+        network.build(["one"])
+        network.hosts.update({name: network.hosts["one"] for name in HOSTS})
+    else:  # the gpu host's link can be slowed and made lossy (Network.impair), as `tc netem` would
+        network.build(HOSTS, impairable=("gpu",))
     variables = {
         "POSTGRES_PASSWORD": secrets.token_urlsafe(18),
         "REDIS_PASSWORD": secrets.token_urlsafe(18),
@@ -211,10 +293,12 @@ def start(
         "MENTORQ_LLM_MODEL": "llama3.2:1b",
         "MENTORQ_LLM_PARALLEL": str(llm_slots),
     }
-    rehearsal = Rehearsal(root, network, variables)
+    rehearsal = Rehearsal(
+        root, network, variables, llm_slots=llm_slots, token_delay_s=token_delay_s, settings=settings or {}
+    )
     try:
         _start_data(rehearsal)
-        _start_fake_ollama(rehearsal, slots=llm_slots, token_delay_s=token_delay_s)
+        _start_fake_ollama(rehearsal)
         migrate = rehearsal.run_service("migrate", "api")
         if migrate.popen.wait(180) != 0:
             raise RuntimeError(f"migrate failed\n{rehearsal.tail('migrate')}")
@@ -225,7 +309,7 @@ def start(
             for service in PLACEMENT[host]:
                 if service in wanted:
                     rehearsal.run_service(service, host)
-        _wait_for_workers(rehearsal, [s for s in wanted if s.startswith("worker-")])
+        _wait_for_workers(rehearsal, [name for name in rehearsal.processes if name.startswith("worker-")])
     except BaseException:
         rehearsal.close()
         raise
@@ -233,49 +317,50 @@ def start(
 
 
 def _start_data(rehearsal: Rehearsal) -> None:
+    for server in ("postgres", "redis"):
+        _start_data_server(rehearsal, server)
+
+
+def _start_data_server(rehearsal: Rehearsal, server: str) -> None:
+    """PostgreSQL or Redis on the data host, given only its own password; ready when it answers
+    a client over the network (a restarted one's log still holds the last start's words)."""
+    import psycopg
+    import redis
+
     data = rehearsal.network.hosts["data"]
-    argv = [
-        sys.executable,
-        "-m",
-        "devstack.rehearsal.data_host",
-        "--dir",
-        str(rehearsal.root / "data"),
-        "--address",
-        data.address,
-    ]
-    passwords = {name: rehearsal.variables[name] for name in ("POSTGRES_PASSWORD", "REDIS_PASSWORD")}
-    rehearsal.spawn("data", "data", argv, passwords)
-    wait_for(
-        lambda: "ready" in rehearsal.tail("data", 5),
-        timeout_s=120,
-        what="the data host",
-        logs=lambda: rehearsal.tail("data"),
-    )
+    argv = [sys.executable, "-m", "devstack.rehearsal.data_host", "--dir", str(rehearsal.root / "data")]
+    argv += ["--address", data.address, "--serve", server]
+    password = "POSTGRES_PASSWORD" if server == "postgres" else "REDIS_PASSWORD"
+    rehearsal.spawn(server, "data", argv, {password: rehearsal.variables[password]})
+
+    def answers() -> bool:
+        if server == "postgres":
+            with psycopg.connect(rehearsal.database_url, connect_timeout=2) as db:
+                return db.execute("SELECT 1").fetchone() == (1,)
+        client = redis.Redis.from_url(rehearsal.redis_url, socket_timeout=2)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+
+    wait_for(answers, timeout_s=120, what=server, logs=lambda: rehearsal.tail(server))
 
 
-def _start_fake_ollama(rehearsal: Rehearsal, *, slots: int, token_delay_s: float) -> None:
-    gpu = rehearsal.network.hosts["gpu"]
-    argv = [
-        sys.executable,
-        "-m",
-        "tests.support.fake_ollama",
-        "--host",
-        gpu.address,
-        "--port",
-        str(OLLAMA_PORT),
-        "--slots",
-        str(slots),
-        "--token-delay-s",
-        str(token_delay_s),
-        "--record-to",
-        str(rehearsal.root / "generations.jsonl"),
-    ]
-    rehearsal.spawn("ollama", "gpu", argv)
+def _start_fake_ollama(rehearsal: Rehearsal, *, host: str = "gpu", name: str = "ollama") -> None:
+    """The fake model server on a GPU host, every one recording its finished generations to the
+    rehearsal's one file (appended a line at a time), so a count spans hosts and restarts."""
+    where = rehearsal.network.hosts[host]
+    argv = [sys.executable, "-m", "tests.support.fake_ollama", "--host", where.address]
+    argv += ["--port", str(OLLAMA_PORT), "--slots", str(rehearsal.llm_slots)]
+    argv += ["--token-delay-s", str(rehearsal.token_delay_s)]
+    argv += ["--record-to", str(rehearsal.root / "generations.jsonl")]
+    argv += [f"--slow={marker}={delay}" for marker, delay in SLOW_MARKERS.items()]
+    rehearsal.spawn(name, host, argv)
     wait_for(
-        lambda: _listening(gpu.address, OLLAMA_PORT),
+        lambda: _listening(where.address, OLLAMA_PORT),
         timeout_s=30,
-        what="the fake Ollama server",
-        logs=lambda: rehearsal.tail("ollama"),
+        what=f"the fake Ollama server on {host}",
+        logs=lambda: rehearsal.tail(name),
     )
 
 
@@ -308,18 +393,20 @@ def _start_api(rehearsal: Rehearsal, *, proxy: bool) -> None:
     )
 
 
-def _wait_for_workers(rehearsal: Rehearsal, services: list[str]) -> None:
+def _wait_for_workers(rehearsal: Rehearsal, names: list[str]) -> None:
+    """Until each named worker process has registered on the broker under the name its compose
+    command gives it (`llm@%h`: %h is its host's name)."""
     import redis
 
     client = redis.Redis.from_url(rehearsal.redis_url)
-    machine = socket.gethostname()
-    for service in services:
-        argv, _ = compose.service_run(service, rehearsal.variables, rehearsal.hosts_map())
-        hostname = argv[argv.index("--hostname") + 1].replace("%h", machine)
+    for name in names:
+        process = rehearsal.processes[name]
+        argv, _ = compose.service_run(process.service or name, rehearsal.variables, rehearsal.hosts_map())
+        hostname = argv[argv.index("--hostname") + 1].replace("%h", process.host.name)
         wait_for(
             lambda hostname=hostname: bool(client.exists(f"mentorq:worker:{hostname}")),
             timeout_s=180,
-            what=service,
-            logs=lambda service=service: rehearsal.tail(service),
+            what=name,
+            logs=lambda name=name: rehearsal.tail(name),
         )
     client.close()

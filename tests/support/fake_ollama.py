@@ -135,6 +135,9 @@ class FakeOllama(FakeServer):
         self.hang_markers: set[str] = set()
         self.hang_s = 60.0
         self.hung = 0
+        # A prompt containing one of these keys streams at that key's delay per token instead:
+        # one long job among short ones (past Redis's visibility timeout, say).
+        self.slow_markers: dict[str, float] = {}
         # A request whose prompt contains one of these keys waits for its event (at most `hang_s`),
         # then answers as usual: a test orders its own step before the model's answer (`hold`).
         self.holds: dict[str, threading.Event] = {}
@@ -237,16 +240,17 @@ class _Handler(TrackedHandler):
             return None
         return model
 
-    def _stream(self, chunks: list[dict]) -> None:
+    def _stream(self, chunks: list[dict], token_delay_s: float | None = None) -> None:
         # NDJSON over chunked transfer encoding, like Ollama's streaming answers.
         self.send_response(200)
         self.send_header("Content-Type", "application/x-ndjson")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         try:
+            delay = self.fake.token_delay_s if token_delay_s is None else token_delay_s
             for i, chunk in enumerate(chunks):
-                if i and self.fake.token_delay_s:
-                    time.sleep(self.fake.token_delay_s)
+                if i and delay:
+                    time.sleep(delay)
                 line = json.dumps(chunk).encode() + b"\n"
                 self.wfile.write(f"{len(line):X}\r\n".encode() + line + b"\r\n")
                 self.wfile.flush()
@@ -357,7 +361,8 @@ class _Handler(TrackedHandler):
                 time.sleep(self.fake.prefill_delay_s)
             if body.get("stream", True):  # Ollama streams unless told not to
                 head = [{"model": model, "created_at": created, **content(t), "done": False} for t in tokens]
-                self._stream([*head, final])
+                slow = [delay for marker, delay in self.fake.slow_markers.items() if marker in prompt]
+                self._stream([*head, final], max(slow) if slow else None)
             else:
                 if self.fake.slots:
                     time.sleep(self.fake.token_delay_s * len(tokens))
@@ -448,6 +453,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--prefill-delay-s", type=float, default=0.0)
     parser.add_argument("--record-to", type=Path, default=None, help="append each finished prompt here")
+    parser.add_argument(
+        "--slow",
+        action="append",
+        default=[],
+        metavar="MARKER=SECONDS",
+        help="stream prompts containing MARKER at SECONDS a token (repeatable)",
+    )
     args = parser.parse_args(argv)
     fake = FakeOllama(
         models=[m for m in args.models.split(",") if m],
@@ -461,6 +473,9 @@ def main(argv: list[str] | None = None) -> None:
         port=args.port,
         record_to=args.record_to,
     )
+    for slow in args.slow:
+        marker, _, seconds = slow.partition("=")
+        fake.slow_markers[marker] = float(seconds)
     print(f"READY {fake.url}", flush=True)
     try:
         fake.serve_forever()

@@ -25,6 +25,7 @@ class Receiver:
     statuses: list[int] = field(default_factory=lambda: [200])
     hang_s: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    host: str = "127.0.0.1"  # another address of this machine's: the rehearsal's client host
     received: list[Received] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -54,11 +55,11 @@ class Receiver:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = serve_in_thread(Handler)
+        self._server = serve_in_thread(Handler, self.host)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+        return f"http://{self.host}:{self._server.server_address[1]}/hook"
 
     def close(self) -> None:
         self._release.set()

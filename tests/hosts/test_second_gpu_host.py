@@ -1,0 +1,45 @@
+"""A second GPU host joins the llm lane, as the README tells an operator to add one: its own model
+server and its own worker-llm, named `llm@gpu2`, against the same Redis and PostgreSQL. Both
+hosts take jobs; when the second is lost mid-run the first finishes its work."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from devstack.rehearsal import topology
+from tests.hosts.jobs import (
+    NEEDS_NAMESPACES,
+    assert_each_done_once,
+    sign_in,
+    started_workers,
+    submit_streaming_jobs,
+)
+
+pytestmark = NEEDS_NAMESPACES
+
+
+def test_two_gpu_hosts_share_the_llm_lane_and_one_finishes_when_the_other_is_lost(
+    rehearsal: topology.Rehearsal, client: httpx.Client
+) -> None:
+    rehearsal.add_gpu_host("gpu2")
+    lost: list[topology.Process] = []
+    try:
+        # 8 generating at once, both hosts' 4 slots busy: two learners, each within the per-user
+        # cap on LLM jobs at once (MENTORQ_LLM_PARALLEL, one host's slots, by default).
+        markers = submit_streaming_jobs(rehearsal, client, count=12)
+        with sign_in(rehearsal) as other:
+            markers |= submit_streaming_jobs(rehearsal, other, count=12)
+        lost = rehearsal.lose_host("gpu2")
+        assert {process.name for process in lost} == {"ollama@gpu2", "worker-llm@gpu2"}
+        rows = assert_each_done_once(rehearsal, markers, since=time.monotonic())
+        # Both hosts ran jobs, and the first finished the lost host's: every last attempt ran on gpu.
+        assert started_workers(rehearsal, list(markers)) == {"llm@gpu", "llm@gpu2"}
+        assert {worker for _, _, _, worker in rows} == {"llm@gpu"}, rows
+        second = {row[0] for row in rows if row[2] > 1}
+        assert 1 <= len(second) <= 4, rows
+    finally:
+        for process in list(rehearsal.processes.values()):
+            if process.host.name == "gpu2":
+                rehearsal.stop(process.name)
