@@ -25,13 +25,14 @@ demo: $(STAMP)
 
 # Architecture contracts and style first (seconds), then the suite. tests/hosts (the topology on
 # separate network hosts: its own servers, mostly waiting out cut links and lost hosts) runs beside
-# the rest in a pytest of its own; its report is printed after the rest's, and either failing fails.
+# the rest in a pytest of its own; its report is printed after the rest's, with each passed test's
+# figures (-rP: what it printed), and either failing fails.
 HOSTS_LOG := $(VENV)/tests-hosts.log
 test: $(STAMP) $(SYSTEM_STAMP)
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	MENTORQ_ENV=test $(PY) -m pytest -p no:cacheprovider tests/hosts > $(HOSTS_LOG) 2>&1 & hosts=$$!; \
+	MENTORQ_ENV=test $(PY) -m pytest -p no:cacheprovider -rP tests/hosts > $(HOSTS_LOG) 2>&1 & hosts=$$!; \
 	MENTORQ_ENV=test $(PY) -m pytest --ignore=tests/hosts; rest=$$?; \
 	wait $$hosts; hosts_rc=$$?; echo "--- tests/hosts ---"; cat $(HOSTS_LOG); \
 	test $$rest -eq 0 -a $$hosts_rc -eq 0

@@ -131,6 +131,14 @@ def run_jobs(clients: list[httpx.Client], jobs: int) -> dict[str, Any]:
     }
 
 
+def llm_threads(started: Any, threads: int | None) -> None:
+    """The gpu host's llm worker started again with MENTORQ_LLM_THREADS (None: the lane's default)."""
+    started.stop("worker-llm")
+    extra = {"MENTORQ_LLM_THREADS": str(threads)} if threads else {}
+    started.run_service("worker-llm", "gpu", extra_env=extra)
+    started.wait_for_workers(["worker-llm"])
+
+
 def partition(started: Any, client: httpx.Client, *, jobs: int, cut_s: float) -> dict[str, Any]:
     """The gpu host cut while `jobs` wait for it; seconds from the heal to the first and the last
     job finished."""
@@ -164,6 +172,13 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=100)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--cut-s", type=float, default=10.0)
+    parser.add_argument(
+        "--llm-threads",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also run each link with the llm worker at these thread counts (MENTORQ_LLM_THREADS)",
+    )
     args = parser.parse_args()
     run = begin_run()
     from devstack.rehearsal import network
@@ -185,13 +200,21 @@ def main() -> None:
     with rehearsal(one_host=False, keep=args.keep) as started:
         clients = [learner(started.url) for _ in range(args.clients)]
         run_jobs(clients[:2], 8)
-        results["runs"]["hosts, clean links"] = run_jobs(clients, args.jobs)
-        for delay_ms in (20, 200):
-            started.network.impair("gpu", delay_ms=delay_ms)
+        for delay_ms in (0, 20, 200):
+            link = f"gpu +{delay_ms} ms" if delay_ms else "clean links"
+            if delay_ms:
+                started.network.impair("gpu", delay_ms=delay_ms)
             try:
-                results["runs"][f"hosts, gpu +{delay_ms} ms"] = run_jobs(clients, args.jobs)
+                for threads in (None, *args.llm_threads):
+                    if threads is not None:
+                        llm_threads(started, threads)
+                    named = f"hosts, {link}" + (f", {threads} llm threads" if threads else "")
+                    results["runs"][named] = run_jobs(clients, args.jobs)
+                if args.llm_threads:
+                    llm_threads(started, None)
             finally:
-                started.network.clear("gpu")
+                if delay_ms:
+                    started.network.clear("gpu")
         results["partition"] = partition(started, clients[0], jobs=20, cut_s=args.cut_s)
         for client in clients:
             client.close()

@@ -41,6 +41,15 @@ BACKGROUND_NICENESS = 10
 USES_EMBEDDING_MODEL = frozenset({LLM, EMBED, QUERY})
 
 
+# An llm worker's threads per model-server slot, unless MENTORQ_LLM_THREADS says otherwise.
+# Besides its generation, a job holds its thread through about a dozen round trips to PostgreSQL
+# and Redis (claim, events, heartbeats, finish, the broker's ack and next fetch), and with one
+# thread a slot the slot idles through them: nothing on one host, but with the GPU host 20 ms
+# from the data host, 8.2 jobs/s where 8 threads on 4 slots made 14.0 (benchmarks.hosts). One a
+# slot stays the default: the fairness and fan-in figures (benchmarks.llm_lanes) assume it.
+LLM_THREADS_PER_SLOT = 1
+
+
 def llm_parallel_in(*environments: Mapping[str, str | None]) -> int:
     """MENTORQ_LLM_PARALLEL from the first environment that sets it, else the setting's default
     (for the processes that start workers, before any Settings exist for them)."""
@@ -52,10 +61,19 @@ def llm_parallel_in(*environments: Mapping[str, str | None]) -> int:
     return int(Settings.model_fields["llm_parallel"].default)
 
 
-def worker_arguments(lane: str, *, llm_parallel: int) -> list[str]:
+def llm_threads_in(*environments: Mapping[str, str | None]) -> int | None:
+    """MENTORQ_LLM_THREADS from the first environment that sets it, else None (the lane's default)."""
+    for environment in environments:
+        if value := environment.get("MENTORQ_LLM_THREADS"):
+            return int(value)
+    return None
+
+
+def worker_arguments(lane: str, *, llm_parallel: int, llm_threads: int | None = None) -> list[str]:
     """The `celery worker` arguments that run one lane the way it waits (queue, pool, concurrency)."""
     if lane == LLM:
-        return ["-Q", LLM, "--pool", "threads", "--concurrency", str(llm_parallel)]
+        threads = llm_threads or LLM_THREADS_PER_SLOT * llm_parallel
+        return ["-Q", LLM, "--pool", "threads", "--concurrency", str(threads)]
     if lane in (EMBED, QUERY, TRANSCRIBE):
         return ["-Q", lane, "--concurrency", "1"]
     if lane == IO:

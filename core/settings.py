@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     # waits in PostgreSQL and another user's job is next in line (db/admission.py).
     llm_parallel: int = Field(4, ge=1, le=256, alias="MENTORQ_LLM_PARALLEL")
     llm_user_slots: int | None = Field(None, ge=0, alias="MENTORQ_LLM_USER_SLOTS")
+    # Threads of an `llm` worker (unset: core/lanes.py's LLM_THREADS_PER_SLOT per slot); read by
+    # `mentorq worker --lane llm` when it starts Celery.
+    llm_threads: int | None = Field(None, ge=1, le=1024, alias="MENTORQ_LLM_THREADS")
     # An unreachable LLM server does not use up a job's attempts: the job waits with backoff
     # (capped at a minute) and fails `llm_unavailable` only once it is this old.
     llm_unavailable_give_up_seconds: float = Field(

@@ -364,7 +364,9 @@ def _children(
     py = sys.executable
     celery = [py, "-m", "celery", "-A", "workers.celery_app"]
     shapes = {
-        "worker-llm": lanes.worker_arguments(lanes.LLM, llm_parallel=parallel),
+        "worker-llm": lanes.worker_arguments(
+            lanes.LLM, llm_parallel=parallel, llm_threads=lanes.llm_threads_in(env)
+        ),
         "worker-query": lanes.worker_arguments(lanes.QUERY, llm_parallel=parallel),
         "worker": ["-Q", ",".join(WORKER_LANES["worker"]), "--concurrency", str(concurrency)],
         "worker-io": ["-Q", lanes.IO, "--pool", "threads", "--concurrency", str(IO_THREADS)],

@@ -174,7 +174,8 @@ def worker(
 
         parallel = lanes.llm_parallel_in(env, dotenv_values(".env"))
         try:
-            shape = lanes.worker_arguments(lane, llm_parallel=parallel)
+            threads = lanes.llm_threads_in(env, dotenv_values(".env"))
+            shape = lanes.worker_arguments(lane, llm_parallel=parallel, llm_threads=threads)
         except ValueError as error:
             raise typer.BadParameter(str(error)) from None
     else:

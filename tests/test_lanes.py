@@ -58,3 +58,22 @@ def test_mentorq_worker_lane_sets_queue_pool_and_concurrency(monkeypatch: pytest
     assert argv[argv.index("--concurrency") + 1] == "8"
     refused = CliRunner().invoke(cli.app, ["worker", "--lane", "llm", "-Q", "cpu"])
     assert refused.exit_code != 0 and "not both" in refused.output
+
+
+def test_mentorq_llm_threads_sets_the_llm_workers_threads_apart_from_the_slots(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A GPU host far from the data host runs more threads than its model server has slots (a job
+    holds its thread through its round trips to PostgreSQL and Redis, not only its generation)."""
+    seen: list[list[str]] = []
+    monkeypatch.setattr(cli, "_exec", lambda argv, env: seen.append(argv))
+    environment = {"MENTORQ_LLM_PARALLEL": "4", "MENTORQ_LLM_THREADS": "8"}
+    monkeypatch.setattr(cli, "service_env", lambda needs: environment)
+    result = CliRunner().invoke(cli.app, ["worker", "--lane", "llm", "--hostname", "llm@h"])
+    assert result.exit_code == 0, result.output
+    (argv,) = seen
+    assert argv[argv.index("--concurrency") + 1] == "8"
+    children = supervisor._children(Path("/tmp"), "127.0.0.1", 8000, None, False, 2, environment)
+    llm = next(child.argv for child in children if child.name == "worker-llm")
+    assert llm[llm.index("--concurrency") + 1] == "8"
+    assert lanes.worker_arguments("llm", llm_parallel=4)[-1] == "4"  # unset: one thread a slot
