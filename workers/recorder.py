@@ -55,6 +55,7 @@ class EventRecorder:
         self._buffer_lock = (
             threading.Lock()
         )  # held for list operations only: the body never waits on a transaction
+        self._in_final: list[Entry] = []  # what the last transaction took, until it commits
         self._record_lock = threading.Lock()  # held while recording: keeps recorded events in order
         self._last_stage: str | None = None
         self._last_progress = 0.0
@@ -140,9 +141,18 @@ class EventRecorder:
         what is buffered; with `keep_output=True` it leaves buffered output that comes last
         unrecorded and returns it (the finishing statement records it), else None.
 
-        Waits for a flush in flight, so its events commit before the final ones."""
+        Waits for a flush in flight, so its events commit before the final ones. When the last
+        transaction fails, what it took goes back in the buffer, so a retry records it all."""
         with self._record_lock:
-            yield self._record_rest
+            self._in_final = []
+            try:
+                yield self._record_rest
+            except BaseException:
+                with self._buffer_lock:
+                    self._pending[:0] = self._in_final
+                raise
+            finally:
+                self._in_final = []
 
     def nothing_but_output(self) -> bool:
         """Whether what is buffered is at most one piece of output (inside `final`, nothing else
@@ -152,6 +162,7 @@ class EventRecorder:
 
     def _record_rest(self, session: Any, keep_output: bool = False) -> str | None:
         entries = self._take()
+        self._in_final = list(entries)
         kept = entries.pop()[1] if keep_output and entries and entries[-1][0] == "output" else None
         self.record(session, entries)
         if kept is not None:

@@ -199,31 +199,40 @@ def run_job(
             output = body(ctx, payload)
         ctx.check_canceled()
         if isinstance(output, NextStage):
-            with _last_transaction(ctx) as (session, _):
-                job_queries.hand_off_job(
-                    session,
-                    job_id=job_id,
-                    stage=output.stage,
-                    route=kind.route(output.stage),
-                    message=output.message,
-                    answered_by=ctx.running.answered_by,
-                    claim=ctx.claim,
-                )
+            next_stage = output
+
+            def hand_off() -> None:
+                with _last_transaction(ctx) as (session, _):
+                    job_queries.hand_off_job(
+                        session,
+                        job_id=job_id,
+                        stage=next_stage.stage,
+                        route=kind.route(next_stage.stage),
+                        message=next_stage.message,
+                        answered_by=ctx.running.answered_by,
+                        claim=ctx.claim,
+                    )
+
+            _once_the_database_answers(ctx, hand_off)
             return
         document = kind.output_model.model_validate(output).model_dump(mode="json", by_alias=True)
         # The output still buffered goes into the finishing statement, unless an output webhook
         # must describe the job as still running (db.jobs.finish_job).
         fold = not (job.webhook_url and "output" in (job.webhook_events or []))
         alone = fold and not job.webhook_url and not _hands_on_a_slot(ctx, route)
-        with _last_transaction(ctx, keep_output=fold, alone_if_quiet=alone) as (session, streamed):
-            job_queries.finish_job(
-                session,
-                job_id=job_id,
-                output=document,
-                answered_by=ctx.running.answered_by,
-                streamed=streamed,
-                claim=ctx.claim,
-            )
+
+        def finish() -> None:
+            with _last_transaction(ctx, keep_output=fold, alone_if_quiet=alone) as (session, streamed):
+                job_queries.finish_job(
+                    session,
+                    job_id=job_id,
+                    output=document,
+                    answered_by=ctx.running.answered_by,
+                    streamed=streamed,
+                    claim=ctx.claim,
+                )
+
+        _once_the_database_answers(ctx, finish)
     except JobCanceled:
         log.info("job %s canceled, or taken over by another delivery, while running; this one stops", job_id)
         _release_held_jobs(ctx)
@@ -290,6 +299,36 @@ def followed_live(job: JobSnapshot) -> bool:
         return any(count for _, count in get_redis().pubsub_numsub(job_channel(job.id)))
     except Exception:  # noqa: BLE001 - the answer only decides how soon the first token is recorded
         return True
+
+
+def _once_the_database_answers(ctx: JobContext, write: Callable[[], None]) -> None:
+    """Run the delivery's ending `write`, again while PostgreSQL cannot be reached (a restart, a
+    cut link), for up to MENTORQ_STALE_AFTER_SECONDS: the work is done, and ending it when the
+    database is back beats retrying the job, which would generate it again (the rehearsal's
+    PostgreSQL restart, tests/hosts/). Past that the reconciler may have given the job to another
+    delivery; the claim then refuses this one's write, which changes nothing. Any other database
+    error (a deadlock, a constraint) is raised at once, to the caller's retry or failure."""
+    deadline = time.monotonic() + get_settings().stale_after_seconds
+    wait_s = 0.5
+    while True:
+        try:
+            write()
+            return
+        except OperationalError as error:
+            if not _unreachable(error) or time.monotonic() + wait_s > deadline:
+                raise
+            log.warning("job %s: cannot reach the database to end it; again in %.1f s", ctx.job_id, wait_s)
+        time.sleep(wait_s)
+        wait_s = min(5.0, wait_s * 2)
+
+
+def _unreachable(error: OperationalError) -> bool:
+    """Whether the error says the server could not be reached or the connection broke, as opposed
+    to a statement the server refused (psycopg raises its base OperationalError for the first,
+    subclasses such as DeadlockDetected for the second)."""
+    import psycopg
+
+    return error.connection_invalidated or type(error.orig) is psycopg.OperationalError
 
 
 @contextlib.contextmanager

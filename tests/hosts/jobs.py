@@ -119,7 +119,7 @@ def assert_each_done_once(
     assert all(count >= 1 for count in generated.values()), generated
     assert again <= second_attempts and len(again) <= again_at_most, (generated, rows)
     # The figures, for a run with -s (the README's table comes from them).
-    test = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
+    test = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0]
     print(
         f"\n{test}: {len(rows)} succeeded, 0 lost, all ended {time.monotonic() - since:.0f} s after the"
         f" fault ended; second attempts {len(second_attempts)}, generated twice {len(again)}"

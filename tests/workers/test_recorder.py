@@ -187,3 +187,19 @@ def test_the_finish_may_keep_the_last_output_for_its_own_statement(recorded) -> 
     with recorder.final() as record_rest:  # a failure or a hand-off records it itself
         assert record_rest(object()) is None
     assert recorded == [("output", "Hi")]
+
+
+def test_a_last_transaction_that_fails_gives_back_what_it_took(recorded) -> None:
+    """The database went away at the job's end: the worker ends it again once it is back
+    (workers.runtime._once_the_database_answers), and that retry records every event the failed
+    one took, the output it kept for the finishing statement included."""
+    recorder, _ = new_recorder(followed=lambda: False)
+    recorder.add_progress("generating", 0.5, None)
+    recorder.add_output("Hello")
+    with pytest.raises(ConnectionError), recorder.final() as record_rest:
+        assert record_rest(object(), keep_output=True) == "Hello"
+        raise ConnectionError("the finishing statement failed")
+    recorded.clear()
+    with recorder.final() as record_rest:
+        assert record_rest(object(), keep_output=True) == "Hello"
+    assert [kind for kind, _ in recorded] == ["progress"]
