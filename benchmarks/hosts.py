@@ -14,7 +14,9 @@ other, each started from docker-compose.yml's own commands (devstack/rehearsal/t
   `tc netem delay` on its eth0; this kernel has no netem, so a userspace relay does it:
   devstack/rehearsal/impairment.py). Then the partition: the gpu host cut off for --cut-s
   seconds (shorter than MENTORQ_STALE_AFTER_SECONDS, so no job is taken from it) while jobs wait,
-  and the time from the heal to the first job finished, and to the last.
+  and the time from the heal to the first job finished, and to the last. Last, a second GPU host
+  (`gpu2`: its own model server with 4 slots and its own llm worker) joins, clean links, and
+  twice the learners send the jobs.
 
 Each run: --jobs streaming chat jobs (9 tokens at 20 ms each from the fake Ollama server's 4
 slots), sent by --clients threads, each its own learner, each submitting with `Prefer: wait=60`
@@ -216,6 +218,11 @@ def main() -> None:
                 if delay_ms:
                     started.network.clear("gpu")
         results["partition"] = partition(started, clients[0], jobs=20, cut_s=args.cut_s)
+        # A second GPU host joins the llm lane (its own model server, 4 more slots).
+        # Twice the learners too, so that the clients are not what limits it.
+        started.add_gpu_host("gpu2")
+        clients += [learner(started.url) for _ in range(args.clients)]
+        results["runs"][f"hosts, two gpu hosts, {len(clients)} clients"] = run_jobs(clients, args.jobs)
         for client in clients:
             client.close()
 

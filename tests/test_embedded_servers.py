@@ -187,3 +187,27 @@ def test_postgres_wants_its_password_on_the_socket_too(tmp_path: Path) -> None:
             assert db.execute("SELECT 1").fetchone() == (1,)
     finally:
         postgres.stop()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: the server's account is shut out of its folder")
+def test_postgres_stops_even_when_its_account_can_no_longer_reach_its_folder(tmp_path: Path) -> None:
+    """pytest closes its temporary folders (mode 0700, root's) when a later session starts: a
+    server whose data lives there can no longer be stopped by pg_ctl run as its own account. The
+    stop then signals the running postmaster, found by its postmaster.pid. The rehearsal's data
+    host starts the server again with pg_ctl (to listen on its address), so the package's own
+    record of the pid is stale: in CI that stop signalled a dead pid and PostgreSQL stayed up."""
+    from devstack.rehearsal.data_host import start_postgres
+
+    opened = tmp_path / "opened"
+    opened.mkdir(mode=0o755)
+    opened.chmod(0o755)
+    postgres = start_postgres(opened, "127.0.0.77", "correct-horse-battery")
+    try:
+        running = int((postgres.datadir / "postmaster.pid").read_text().split("\n", 1)[0])
+        opened.chmod(0o700)  # root's folder, closed to the server's account
+        postgres.stop()
+        with pytest.raises(ProcessLookupError):
+            os.kill(running, 0)
+    finally:
+        opened.chmod(0o755)
+        postgres.stop()

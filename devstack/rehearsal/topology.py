@@ -7,7 +7,7 @@ the compose file gives it (devstack/rehearsal/compose.py).
     api   `migrate`, then two `api` processes (ports 8000 and 8001: two replicas of the service)
           behind the production nginx configuration on port 80
     gpu   the fake Ollama server (tests/support/fake_ollama.py) with N slots on port 11434, and
-          the model lanes' workers: worker-llm, worker-embed, worker-query
+          the model lanes' workers: worker-llm, worker-embed, worker-query, worker-transcribe
     cpu   worker-cpu, worker-io, beat
     gpu2  a second GPU host, started on demand (`add_gpu_host`): its own fake Ollama server and
           its own worker-llm, sharing the llm lane with gpu's
@@ -46,7 +46,7 @@ HOSTS = ("data", "api", "gpu", "cpu", "gpu2")
 GPU_HOSTS = ("gpu", "gpu2")
 PLACEMENT = {
     "api": ("migrate", "api", "proxy"),
-    "gpu": ("worker-llm", "worker-embed", "worker-query"),
+    "gpu": ("worker-llm", "worker-embed", "worker-query", "worker-transcribe"),
     "cpu": ("worker-cpu", "worker-io", "beat"),
 }
 OLLAMA_PORT = 11434
