@@ -55,16 +55,17 @@ def llm_parallel_in(*environments: Mapping[str, str | None]) -> int:
     (for the processes that start workers, before any Settings exist for them)."""
     from core.settings import Settings
 
-    for environment in environments:
-        if value := environment.get("MENTORQ_LLM_PARALLEL"):
-            return int(value)
-    return int(Settings.model_fields["llm_parallel"].default)
+    return _int_in("MENTORQ_LLM_PARALLEL", environments) or int(Settings.model_fields["llm_parallel"].default)
 
 
 def llm_threads_in(*environments: Mapping[str, str | None]) -> int | None:
     """MENTORQ_LLM_THREADS from the first environment that sets it, else None (the lane's default)."""
+    return _int_in("MENTORQ_LLM_THREADS", environments)
+
+
+def _int_in(variable: str, environments: tuple[Mapping[str, str | None], ...]) -> int | None:
     for environment in environments:
-        if value := environment.get("MENTORQ_LLM_THREADS"):
+        if value := environment.get(variable):
             return int(value)
     return None
 

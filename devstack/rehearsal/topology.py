@@ -204,15 +204,10 @@ class Rehearsal:
         time.sleep(down_s)
         _start_data_server(self, "redis")
 
-    def restart_postgres(self, *, down_s: float = 0.0) -> None:
-        """PostgreSQL stopped (a fast shutdown: its connections are cut, as `docker restart` does
-        with the image's SIGINT) and started again `down_s` later on the same data."""
-        self.stop("postgres")
-        time.sleep(down_s)
-        self.start_data_server("postgres")
-
     def start_data_server(self, server: str) -> None:
-        """`postgres` or `redis` started (again) on the data host, on its data."""
+        """`postgres` or `redis` started (again) on the data host, on its data: after
+        `stop(server)`, PostgreSQL's fast shutdown (its connections cut, as `docker restart` does
+        with the image's SIGINT) or Redis's (it writes its append-only file)."""
         _start_data_server(self, server)
 
     def wait_for_workers(self, names: list[str]) -> None:
