@@ -8,7 +8,8 @@ STAMP := $(VENV)/.mentorq-installed
 # Debian packages the tests run for real: nginx (the production proxy's config, tests/test_proxy.py),
 # Chromium (the admin console's browser tests drive it through Playwright; never `playwright install`),
 # the code sandbox's bubblewrap and libseccomp (workers/sandbox), and the match reports' fonts and
-# poppler's pdftotext/pdftoppm (tests/matches reads the PDFs back).
+# poppler's pdftotext/pdftoppm (tests/matches reads the PDFs back), and Prometheus (tests/metrics scrapes
+# a live stack with it; --no-install-recommends: not its node exporter).
 SYSTEM_STAMP := $(VENV)/.system-packages-installed
 
 # A native llama.cpp build segfaults at the first token on these machines; this one works.
@@ -44,8 +45,9 @@ $(SYSTEM_STAMP): Makefile | $(PY)
 	command -v nginx >/dev/null 2>&1 && test -x /usr/bin/chromium && command -v bwrap >/dev/null 2>&1 && \
 		test -e /usr/lib/$$(uname -m)-linux-gnu/libseccomp.so.2 && command -v pdftotext >/dev/null 2>&1 && \
 		test -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf && test -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc && \
-		command -v ip >/dev/null 2>&1 || \
-		(apt-get update -q && apt-get install -y -q nginx-light chromium bubblewrap libseccomp2 poppler-utils fonts-dejavu-core fonts-wqy-microhei iproute2)
+		command -v ip >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || \
+		(apt-get update -q && apt-get install -y -q nginx-light chromium bubblewrap libseccomp2 poppler-utils fonts-dejavu-core fonts-wqy-microhei iproute2 && \
+		 apt-get install -y -q --no-install-recommends prometheus)
 	touch $@
 
 # torch first and pinned: this version is a CPU wheel on this disk, anything else pulls GBs of CUDA.

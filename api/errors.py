@@ -14,6 +14,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from core.metrics import catalog
+
 log = logging.getLogger(__name__)
 
 TRANSIENT_CONFLICTS = (
@@ -88,6 +90,8 @@ def problem_response(
         body["instance"] = instance
     if errors:
         body["errors"] = errors
+    if status == 429:  # every fair-use refusal is answered here: rate limits, quotas, throttles
+        catalog.REFUSED_REQUESTS.labels(catalog.bounded(code)).inc()
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 

@@ -27,6 +27,7 @@ from api.jobs.event_hub import JobEventHub
 from api.learning_sessions import routes as learning_sessions
 from api.llm_routes import routes as llm_routes
 from api.matches import routes as matches
+from api.metrics import routes as metrics
 from api.openapi import install_openapi
 from api.profiles import routes as profiles
 from api.progress import routes as progress
@@ -144,6 +145,7 @@ def create_app() -> FastAPI:
         search.router,
         catalog.router,
         health.router,
+        metrics.router,
     ]:
         app.include_router(router)
     install_console(app)

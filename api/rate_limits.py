@@ -31,7 +31,10 @@ from core.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-NOT_COUNTED = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+# Probes and the metrics scrape (its own token, from the private network) spend no one's allowance.
+NOT_COUNTED = frozenset(
+    {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+)
 SESSION_COOKIE = "mentorq_session"
 TOKEN_AUDIENCE = ["fastapi-users:auth"]
 

@@ -2,6 +2,7 @@
 durable PostgreSQL-backed queue), same PostgreSQL, same Redis, same run.
 
     .venv/bin/python -m benchmarks.platform_overhead [--jobs 1000] [--clients 100] [--concurrency 2]
+        [--metrics]
 
 Starts, on loopback only: embedded PostgreSQL + Redis (migrated), the API under uvicorn, the
 platform's workers (`--topology lanes`: the `llm` lane's threads worker, as production runs it,
@@ -26,6 +27,12 @@ of the platform's API, worker, PostgreSQL and Redis within 2x Procrastinate's wh
 Floor: benchmarks/framework_floor.py, a bare FastAPI route under the same uvicorn command, sent
 the platform's requests by the same clients; its CPU per request plus the bare Celery task's and
 Redis's is what a job through FastAPI and Celery cannot go below (printed beside the peer).
+
+`--metrics` runs the platform's metrics as production does (core/metrics/): each worker counts into
+its own PROMETHEUS_MULTIPROC_DIR (as `mentorq worker` sets it) and serves them on a port, and a
+scraper in this process GETs the API's /metrics and both workers' every second (Prometheus's
+default is 15 s). Their CPU is the API's and the workers': it is in the path's figures. Without it
+the processes still count in memory (the code always counts) but nothing is served or scraped.
 
 Every path is warmed up first (not counted); then the baseline runs N calls, the peer N jobs,
 the platform N jobs and the floor N requests (the four repeat per --rounds), then the first
@@ -71,8 +78,9 @@ from benchmarks._harness import (
     verdict,
     write_results,
 )
+from core.metrics.processes import share_across_processes
 from tests.support.fake_ollama import FakeOllama
-from tests.support.stack import Stack, free_port, wait_until
+from tests.support.stack import METRICS_TOKEN, Stack, free_port, wait_until
 
 NAME = "platform_overhead"
 TERMINAL = {"succeeded", "failed", "canceled"}
@@ -250,13 +258,57 @@ def start_platform_for(stack: Stack, args: argparse.Namespace) -> str:
     if args.topology == "one-worker":
         return start_platform(stack, concurrency=args.concurrency, beat=not args.no_beat)
     lanes = f"llm lane: threads x {args.concurrency}; cpu,io,maintenance: 1"
-    print(f"starting the stack ({lanes}) ...", flush=True)
+    served = "; metrics served and scraped" if args.metrics else ""
+    print(f"starting the stack ({lanes}{served}) ...", flush=True)
     stack.start_api()
-    stack.start_worker("worker", queues="llm", concurrency=args.concurrency, pool="threads")
-    stack.start_worker("worker-rest", queues="cpu,io,maintenance", concurrency=1)
+    llm_env, rest_env = _metrics_env(stack, args), _metrics_env(stack, args)
+    threads = {"concurrency": args.concurrency, "pool": "threads"}
+    stack.start_worker("worker", queues="llm", **threads, extra_env=llm_env)
+    stack.start_worker("worker-rest", queues="cpu,io,maintenance", concurrency=1, extra_env=rest_env)
+    args.metrics_ports = [env["MENTORQ_METRICS_PORT"] for env in (llm_env, rest_env) if env]
     if not args.no_beat:
         stack.start_beat()
     return register_token(stack.api_url)
+
+
+def _metrics_env(stack: Stack, args: argparse.Namespace) -> dict[str, str]:
+    """A worker's metrics as `mentorq worker` sets them up (files to count in) on a port of its own."""
+    if not args.metrics:
+        return {}
+    env = {"MENTORQ_METRICS_PORT": str(free_port()), "MENTORQ_STATE_DIR": str(stack.root)}
+    share_across_processes(env)
+    return env
+
+
+class Scraper(threading.Thread):
+    """GETs every metrics endpoint each `every_s` seconds with the token, as Prometheus would."""
+
+    def __init__(self, urls: list[str], every_s: float) -> None:
+        super().__init__(name="scraper", daemon=True)
+        self.urls, self.every_s, self.scrapes, self.failures = urls, every_s, 0, 0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        with httpx.Client(headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=10) as http:
+            while not self._done.wait(self.every_s):
+                for url in self.urls:
+                    ok = http.get(url).status_code == 200
+                    self.scrapes += ok
+                    self.failures += not ok
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join(15)
+
+
+def start_scraper(stack: Stack, args: argparse.Namespace) -> Scraper | None:
+    """The scraper of the API's and the workers' endpoints (start_platform_for noted their ports)."""
+    if not args.metrics:
+        return None
+    ports = args.metrics_ports
+    scraper = Scraper([f"{stack.api_url}/metrics", *(f"http://127.0.0.1:{p}/metrics" for p in ports)], 1.0)
+    scraper.start()
+    return scraper
 
 
 def start_floor_api(stack: Stack) -> str:
@@ -366,6 +418,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--job-timeout", type=float, default=120.0, help="give up on one job after this many seconds")
     add("--no-beat", action="store_true", help="do not run celery beat (the reconciler)")
     add(
+        "--metrics",
+        action="store_true",
+        help="count metrics in files, serve them and scrape them every second, as production does",
+    )
+    add(
         "--llm-user-slots",
         type=int,
         default=0,
@@ -374,6 +431,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     counts_ok = min(args.jobs, args.clients, args.concurrency, args.rounds) >= 1
+    if args.metrics and args.topology != "lanes":
+        parser.error("--metrics runs with --topology lanes")
     if not counts_ok or min(args.warmup, args.serial_jobs) < 0:
         parser.error("--jobs, --clients, --concurrency, --rounds must be >= 1; --warmup, --serial-jobs >= 0")
     return args
@@ -395,7 +454,15 @@ def main(argv: list[str] | None = None) -> int:
             floor_url = start_floor_api(stack)
             peer_dsn = procrastinate_peer.prepare_database(stack.database_url)
             peer_workers = start_peer_workers(stack, peer_dsn, args.concurrency)
-            figures = _measure(stack, token, peer_dsn, peer_workers, floor_url, args)
+            scraper = start_scraper(stack, args)
+            try:
+                figures = _measure(stack, token, peer_dsn, peer_workers, floor_url, args)
+            finally:
+                if scraper is not None:
+                    scraper.stop()
+            figures["metrics"] = (
+                {"scrapes": scraper.scrapes, "failed_scrapes": scraper.failures} if scraper else "not served"
+            )
     finally:
         fake.stop()
 
@@ -691,6 +758,7 @@ def _report(
         f"{plat['duplicate_deliveries']}; reconciler runs that re-published jobs: "
         f"{plat['reconciler_runs_that_republished']}"
     )
+    print(f"metrics: {json.dumps(figures['metrics'])}")
     whole = figures["whole_run"]
     print(
         f"whole run, warm-up included: duplicates {whole['duplicate_deliveries']}; reconciler runs that "

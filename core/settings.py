@@ -15,6 +15,9 @@ from core.net.display import display_url_or_none
 PLACEHOLDER_SECRETS = {"", "changethis", "change-me", "changeme", "secret"}
 
 
+# A metrics token is guessed by nobody: the scrape endpoints show the platform's traffic.
+MIN_METRICS_TOKEN_CHARS = 24
+
 SANDBOX_LAYERS = ("rlimits", "namespaces", "landlock", "seccomp")
 
 
@@ -237,6 +240,14 @@ class Settings(BaseSettings):
     # Kinds used only by the test suite and operators' smoke checks (debug.sleep).
     debug_kinds: bool = Field(False, alias="MENTORQ_DEBUG_KINDS")
 
+    # Prometheus metrics (core/metrics/). A scrape sends this token as a bearer; unset, no process
+    # serves metrics (they are still counted). The API serves GET /metrics on its own port (the
+    # proxy refuses that path); a worker host serves them on MENTORQ_METRICS_PORT (0: none), on
+    # MENTORQ_METRICS_ADDRESS (the host's private address in production; compose: 0.0.0.0).
+    metrics_token: SecretStr | None = Field(None, alias="MENTORQ_METRICS_TOKEN")
+    metrics_port: int = Field(0, ge=0, le=65535, alias="MENTORQ_METRICS_PORT")
+    metrics_address: str = Field("127.0.0.1", alias="MENTORQ_METRICS_ADDRESS")
+
     @field_validator("source_folders_root", mode="before")
     @classmethod
     def _blank_root_is_unset(cls, value: object) -> object:
@@ -294,6 +305,18 @@ class Settings(BaseSettings):
             parse(value)
         except ValueError as error:
             raise ValueError(f"{value!r} is not a rate limit like '600/minute': {error}") from None
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _a_metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value()) < MIN_METRICS_TOKEN_CHARS:
+            raise ValueError(
+                f"MENTORQ_METRICS_TOKEN needs at least {MIN_METRICS_TOKEN_CHARS} characters "
+                "(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
         return value
 
     @model_validator(mode="after")

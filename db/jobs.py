@@ -95,8 +95,7 @@ def _announce(
 ) -> None:
     """Once committed: publish the recorded event live, and queue its webhook when the job asked for it."""
     box = outbox(session)
-    if live:
-        box.events.append((event, job))
+    (box.events if live else box.quiet_events).append((event, job))
     if notify and job.webhook_url and job.webhook_disabled_at is None and event.type in WEBHOOK_EVENTS:
         wanted, webhook_type = WEBHOOK_EVENTS[event.type]
         if wanted in (job.webhook_events or ["completed"]):
@@ -427,6 +426,7 @@ def _queued(spec: JobSpec, *, job_id: uuid.UUID | None, **columns: Any) -> dict[
 
 def _dispatch_new(session: Session | AsyncSession, spec: JobSpec, job: Job) -> None:
     """Send a new job's first message once the transaction commits (held past its owner's cap)."""
+    outbox(session).created.append(spec.name)
     dispatch_job(
         session,
         job_id=job.id,
@@ -553,6 +553,7 @@ def create_answered_job(
         instructions_version=output.get("instructions_version"),
     )
     session.add(job)
+    outbox(session).created.append(spec.name)
     _record_event(session, job, "succeeded", None, live=False)
     return job
 

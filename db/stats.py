@@ -83,9 +83,10 @@ _WEBHOOK_DELIVERIES = text(
     """
 )
 
+# Per lane and status; the oldest job's age too (the metrics' oldest queued job, api/metrics/).
 _BACKLOG = text(
     """
-    SELECT queue, status, count(*) AS jobs
+    SELECT queue, status, count(*) AS jobs, extract(epoch FROM now() - min(created_at)) AS oldest_s
     FROM jobs
     WHERE status IN ('queued', 'running')
     GROUP BY queue, status
@@ -109,6 +110,11 @@ _LIBRARY = text(
 
 async def _rows(session: AsyncSession, query, **params: Any) -> list[Any]:
     return list((await session.execute(query, params)).all())
+
+
+async def backlog(session: AsyncSession) -> list[Any]:
+    """Queued and running jobs per lane: (queue, status, jobs, oldest_s)."""
+    return await _rows(session, _BACKLOG)
 
 
 async def read(session: AsyncSession, *, hour: datetime, day: datetime) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from core import broker
 from core.channels import job_channel, job_end_channel
 from core.job_status import TERMINAL
 from core.jobspec import Route
+from core.metrics import jobs as job_metrics
 from core.redis_clients import get_async_redis, get_redis
 from core.settings import get_settings
 from db import admission
@@ -69,6 +70,10 @@ class Outbox:
     """What a transaction will send once it has committed."""
 
     events: list[tuple[JobEvent, Job]] = field(default_factory=list)
+    # Counted, not sent (core/metrics/jobs.py): events nobody can be listening to (a new job's
+    # `queued`, a cached answer's `succeeded`) and the kinds of the jobs created.
+    quiet_events: list[tuple[JobEvent, Job]] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
     deliveries: list[uuid.UUID] = field(default_factory=list)
     # Account mails (db/account_mail.py) with their countdown: a retry waits on the broker. Not
     # stamped: the reconciler sends again a mail overdue by a minute, and the claim dedupes.
@@ -76,7 +81,15 @@ class Outbox:
     dispatches: list[Dispatch] = field(default_factory=list)
 
     def __bool__(self) -> bool:
+        """Whether it holds something to send (what is only counted does not make a plain commit unsafe)."""
         return bool(self.events or self.deliveries or self.mails or self.dispatches)
+
+    def count(self) -> None:
+        """Count what the transaction committed (core/metrics/jobs.py); never fails the commit's sends."""
+        try:
+            job_metrics.count_committed([*self.events, *self.quiet_events], self.created)
+        except Exception:  # noqa: BLE001 - a metric is not worth a lost event or job message
+            log.warning("could not count a committed transaction's jobs", exc_info=True)
 
 
 class UnpublishedCommit(RuntimeError):
@@ -165,6 +178,7 @@ def _committed(session: Session) -> Iterator[Session]:
 
 
 def _send(box: Outbox) -> None:
+    box.count()
     if box.events:
         try:
             pipe = get_redis().pipeline(transaction=False)
@@ -246,6 +260,7 @@ async def async_one_statement() -> AsyncIterator[AsyncSession]:
 
 
 async def _send_async(box: Outbox) -> None:
+    box.count()
     if box.events:
         try:
             async with get_async_redis().pipeline(transaction=False) as pipe:

@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 
 import typer
 
+from core.metrics.processes import share_across_processes
 from mentorq.cli_profiles import profiles_app
 
 app = typer.Typer(
@@ -142,6 +143,8 @@ def api(
     env = service_env(("DATABASE_URL", "REDIS_URL"))
     argv = [sys.executable, "-m", "uvicorn", "api.main:app", "--host", host, "--port", str(port)]
     argv += ["--workers", str(workers)]
+    if workers > 1:
+        share_across_processes(env)  # any worker answers a scrape for all of them
     if forwarded_allow_ips is not None:
         argv += ["--proxy-headers", "--forwarded-allow-ips", forwarded_allow_ips]
     _exec(argv, env)
@@ -188,6 +191,7 @@ def worker(
         argv += ["--pool", pool]
     if hostname:
         argv += ["--hostname", hostname]
+    share_across_processes(env)  # the host's endpoint serves what the pool's children count too
     _exec(argv + ctx.args, env)
 
 

@@ -20,7 +20,7 @@ import pytest
 from devstack.rehearsal.proxy import NGINX, production_config
 from tests.api.test_errors import assert_problem
 from tests.conftest import ApiClient
-from tests.support.stack import Stack, free_port, stop_process, wait_until
+from tests.support.stack import METRICS_TOKEN, Stack, free_port, stop_process, wait_until
 
 
 def proxy_config(root: Path, *, upstream: str, port: int) -> Path:
@@ -89,6 +89,15 @@ def test_requests_jobs_waits_and_event_streams_pass_through(proxy: str, client: 
         assert "event: done" in "".join(stream.iter_text())
     # The API's own errors pass through untouched.
     assert_problem(httpx.get(f"{proxy}/v1/jobs/nope", headers=client.headers), 404, "job_not_found")
+
+
+def test_metrics_are_never_served_through_the_proxy(proxy: str, stack: Stack) -> None:
+    """The API serves /metrics to the token on its own port; through nginx the path is a 404
+    problem, token or not (Prometheus scrapes the API on the private network)."""
+    bearer = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    assert httpx.get(f"{stack.api_url}/metrics", headers=bearer).status_code == 200
+    for path in ("/metrics", "/metrics?x=1"):
+        assert_problem(httpx.get(f"{proxy}{path}", headers=bearer), 404, "not_found")
 
 
 def test_a_body_over_the_upload_limit_is_refused_by_the_proxy_as_problem_json(proxy: str) -> None:

@@ -1,4 +1,5 @@
-"""Worker lifecycle hooks: fresh connections after fork, and a liveness key for /readyz."""
+"""Worker lifecycle hooks: fresh connections after fork, a liveness key for /readyz, and the host's
+metrics endpoint."""
 
 from __future__ import annotations
 
@@ -9,13 +10,21 @@ import os
 import threading
 import time
 
-from celery.signals import worker_init, worker_process_init, worker_ready, worker_shutdown
+from celery.signals import (
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+    worker_ready,
+    worker_shutdown,
+)
 
 from core import lanes
 from core.channels import worker_key
+from core.metrics import processes
 from core.redis_clients import get_redis, reset_redis
 from core.settings import get_settings
 from db.session import reset_engines
+from workers import metrics_endpoint
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +85,20 @@ def _warm_up_a_pool_without_children(sender=None, **_: object) -> None:
     # A threads (or solo) pool never forks, so worker_process_init never comes: warm up here.
     if "prefork" not in getattr(getattr(sender, "pool_cls", None), "__module__", "prefork"):
         _warm_embedding_model()
+
+
+@worker_ready.connect
+def _serve_metrics(sender=None, **_: object) -> None:
+    prefork = "prefork" in getattr(getattr(sender, "pool_cls", None), "__module__", "prefork")
+    try:
+        metrics_endpoint.serve(get_settings(), prefork=prefork)
+    except OSError:  # the port is taken: the worker still works, unobserved, and says so
+        log.exception("metrics: could not serve on port %d", get_settings().metrics_port)
+
+
+@worker_process_shutdown.connect
+def _forget_child_metrics(pid=None, **_: object) -> None:
+    processes.forget_process(pid or os.getpid())
 
 
 @worker_ready.connect

@@ -14,6 +14,7 @@ from api.errors import ProblemError
 from api.jobs.service import check_webhook_url, get_job_for
 from api.quotas import check_job_quota
 from api.shared import open_session_for, require_admin
+from core.metrics import catalog
 from core.settings import get_settings
 from db import ask as ask_queries
 from db import documents as document_queries
@@ -102,6 +103,7 @@ async def _exact_hit(
         )
     )
     entry = await ask_queries.exact_hit(session, lookup_key=keys.lookup)
+    catalog.ANSWER_CACHE.labels("api", "miss" if entry is None else "hit").inc()
     if entry is None:
         return None
     return entry.output | {"cached": True, "cached_from_job_id": str(entry.job_id), "cache_match": "exact"}

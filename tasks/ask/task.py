@@ -11,6 +11,7 @@ import time
 from datetime import timedelta
 
 from core.ask import questions
+from core.metrics import catalog
 from core.settings import get_settings
 from db import ask as ask_queries
 from db.instructions import use_instructions
@@ -63,6 +64,7 @@ def ask(ctx: JobContext, payload: AskInput) -> AskOutput:
         lookup, context, scope = keys.lookup, keys.context, keys.scope
         words = questions.content_signature(payload.question)
         hit, match = _cached(session, lookup=lookup, context=context, vector=embedded[1], words=words)
+        catalog.ANSWER_CACHE.labels("job", "miss" if hit is None else "hit").inc()
         if hit is not None:
             return AskOutput.model_validate(
                 hit.output | {"cached": True, "cached_from_job_id": str(hit.job_id), "cache_match": match}

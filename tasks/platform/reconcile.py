@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.channels import BROKER_EPOCH_KEY
+from core.metrics import catalog
 from core.platform_tasks import RECONCILE
 from core.redis_clients import get_redis
 from core.settings import get_settings
@@ -90,6 +91,9 @@ def reconcile() -> dict[str, int]:
         # Only now, with every lost job sent again: a pass that failed or stopped at BATCH leaves
         # the marker unset, so the next run takes up the rest.
         get_redis().set(BROKER_EPOCH_KEY, uuid.uuid4().hex, nx=True)
+    for action, count in counts.items():
+        if count:
+            catalog.RECONCILER_ACTIONS.labels(action).inc(count)
     if any(counts.values()):
         log.info("reconciled: %s", counts)
     return counts

@@ -11,6 +11,7 @@ import logging
 import time
 import uuid
 
+from core.metrics import catalog
 from core.platform_tasks import DELIVER_WEBHOOK
 from core.settings import get_settings
 from core.webhook_signing import new_secret, webhook_headers
@@ -59,5 +60,6 @@ def deliver_webhook(delivery_id: str) -> str | None:
             error=result.error,
             retry_in_s=retry_in,
         )
+    catalog.WEBHOOK_DELIVERIES.labels(result.outcome, catalog.bounded(status)).inc()
     log.info("webhook %s attempt %d: %s -> %s", delivery.id, delivery.attempts, result.outcome, status)
     return status

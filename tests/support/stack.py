@@ -56,6 +56,9 @@ def stop_process(process: subprocess.Popen, *, timeout: float = 15.0) -> None:
         process.wait(5)
 
 
+METRICS_TOKEN = "test-metrics-token-0123456789abcdef"
+
+
 @dataclass
 class Stack:
     root: Path
@@ -228,6 +231,9 @@ def build_stack(root: Path, *, ollama_url: str) -> Stack:
         "MENTORQ_WEBHOOK_TIMEOUT_SECONDS": "2",
         "MENTORQ_WEBHOOK_RETRY_SCHEDULE": "[1, 1, 1, 1, 1, 1, 1]",
         "MENTORQ_SSE_KEEPALIVE_SECONDS": "1",
+        # Every API serves GET /metrics to this token (tests/metrics; the proxy test shows nginx
+        # refuses the path); a worker serves them only where a test gives it MENTORQ_METRICS_PORT.
+        "MENTORQ_METRICS_TOKEN": METRICS_TOKEN,
         # An endless loop in a graded submission ends in 1 s of CPU instead of 5.
         "MENTORQ_SANDBOX_CPU_SECONDS": "1",
         "MENTORQ_SANDBOX_WALL_SECONDS": "4",

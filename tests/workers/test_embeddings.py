@@ -40,7 +40,7 @@ def cosine(a: list[float], b: list[float]) -> float:
 @pytest.mark.slow
 def test_sentence_transformers_vectors_are_normalized_and_meaningful():
     provider = get_embedding_provider()
-    assert isinstance(provider, SentenceEmbeddings)
+    assert isinstance(provider.inner, SentenceEmbeddings)
 
     result = provider.embed(
         [
@@ -80,7 +80,7 @@ def test_ollama_embeddings_are_batched_and_normalized(monkeypatch):
         result = provider.embed(texts)
         again = provider.embed(["text 0"])
 
-    assert isinstance(provider, OllamaEmbeddings) and get_embedding_provider() is provider
+    assert isinstance(provider.inner, OllamaEmbeddings) and get_embedding_provider() is provider
     assert result.model == "ollama:nomic-embed-text" and result.dim == 16
     assert len(result.vectors) == 130
     assert fake.requests["/api/embed"] == 3 + 1  # 64 + 64 + 2, then one more call

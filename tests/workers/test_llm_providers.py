@@ -253,19 +253,19 @@ def test_auto_picks_ollama_when_it_answers(fake, monkeypatch):
 
     provider = get_llm_provider()
 
-    assert isinstance(provider, OllamaProvider)
+    assert isinstance(provider.inner, OllamaProvider)
     assert get_llm_provider() is provider  # once per process
     assert fake.requests["/api/version"] == 1
 
 
 def test_auto_falls_back_to_local(monkeypatch):
-    assert isinstance(get_llm_provider(), LocalProvider)  # no OLLAMA_HOST
+    assert isinstance(get_llm_provider().inner, LocalProvider)  # no OLLAMA_HOST
 
     clear_llm_provider_cache()
     monkeypatch.setenv("OLLAMA_HOST", dead_url())
     get_settings.cache_clear()
     started = time.monotonic()
-    assert isinstance(get_llm_provider(), LocalProvider)
+    assert isinstance(get_llm_provider().inner, LocalProvider)
     assert time.monotonic() - started < 2
 
 
@@ -274,7 +274,7 @@ def test_explicit_provider_wins_over_auto(fake, monkeypatch):
     monkeypatch.setenv("MENTORQ_LLM_PROVIDER", "local")
     get_settings.cache_clear()
 
-    assert isinstance(get_llm_provider(), LocalProvider)
+    assert isinstance(get_llm_provider().inner, LocalProvider)
 
 
 # -- local llama.cpp model (real, small) -------------------------------------------------------

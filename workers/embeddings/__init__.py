@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from core.catalog import DEFAULT_OLLAMA_HOST, OLLAMA_PREFIX
+from core.metrics import catalog
 from core.settings import get_settings
 from workers.embeddings.base import EmbeddingProvider, EmbedResult
 
@@ -27,7 +28,7 @@ def get_embedding_provider(model: str | None = None) -> EmbeddingProvider:
     with _lock:
         provider = _providers.get(key)
         if provider is None:
-            provider = _providers[key] = _build(model, settings.ollama_host)
+            provider = _providers[key] = _Counted(_build(model, settings.ollama_host))
         return provider
 
 
@@ -35,6 +36,23 @@ def clear_embedding_provider_cache() -> None:
     """Forget built providers (tests; a loaded model stays loaded)."""
     with _lock:
         _providers.clear()
+
+
+class _Counted:
+    """A provider whose embedded texts are counted (mentorq_embedded_texts_total, by model); `inner`
+    is the provider itself."""
+
+    def __init__(self, provider: EmbeddingProvider) -> None:
+        self.inner = provider
+
+    def embed(self, texts: list[str], *, model: str | None = None) -> EmbedResult:
+        result = self.inner.embed(texts, model=model)
+        # The model is the operator's setting, never a learner's: a bounded label as it is.
+        catalog.EMBEDDED_TEXTS.labels(result.model[:64]).inc(len(texts))
+        return result
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
 
 
 def _build(model: str, ollama_host: str | None) -> EmbeddingProvider:

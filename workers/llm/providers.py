@@ -8,6 +8,7 @@ import threading
 from core.llm_endpoints import PROVIDERS, api_key, endpoint
 from core.settings import Settings
 from workers.llm.base import LLMProvider
+from workers.llm.metered import MeteredProvider
 
 _built: dict[tuple, LLMProvider] = {}
 _lock = threading.Lock()
@@ -22,7 +23,7 @@ def provider_named(name: str, settings: Settings) -> LLMProvider:
     with _lock:
         provider = _built.get(key)
         if provider is None:
-            provider = _built[key] = _build(name, settings)
+            provider = _built[key] = MeteredProvider(_build(name, settings))
         return provider
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.documents.errors import DocumentError
+from core.metrics import catalog
 from core.recordings import TranscriptSegment
 from workers.recordings.decode import SAMPLE_RATE, RecordingInfo, pcm_pieces, probe
 from workers.recordings.engines import Heard, SpeechEngine, Word
@@ -90,6 +91,7 @@ def transcribe(
         if result.text.strip():
             transcript.segments.extend(_cues(speech.start_s, speech.end_s, result))
     transcript.duration_s = round(heard[0], 3)
+    catalog.TRANSCRIBED_AUDIO.labels(catalog.bounded(engine.name.replace("-", "_"))).inc(heard[0])
     on_progress(heard[0], heard[0])
     if not transcript.segments:
         raise DocumentError("no_speech", f"no speech was heard in the recording ({heard[0]:.0f} s of audio)")

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from core.metrics import catalog
 from core.settings import SANDBOX_LAYERS, get_settings
 from workers.sandbox.policy import PolicyUnavailable, compiled_policy
 from workers.sandbox.root import (
@@ -166,7 +167,9 @@ def run_python(
     limits = limits or SandboxLimits.from_settings()
     required = required_layers() if required is None else required
     use_bwrap = "namespaces" in attempt and probe()["bubblewrap"]
-    return _run(files, main, limits, required, attempt, use_bwrap=use_bwrap, stdin=stdin, exchange=exchange)
+    result = _run(files, main, limits, required, attempt, use_bwrap=use_bwrap, stdin=stdin, exchange=exchange)
+    catalog.SANDBOX_RUNS.labels(result.status).inc()
+    return result
 
 
 def _run(
