@@ -21,6 +21,7 @@ from api.errors import ProblemError
 from api.github_login import is_noreply
 from api.rate_limits import count, exhausted, forget, limit
 from api.tokens import get_token_strategy, token_user
+from core import logs
 from core.account_tokens import lifetime
 from core.settings import get_settings
 from db.models import OAuthAccount, User
@@ -197,6 +198,7 @@ async def current_active_user(
         if user is not None:
             if not user.is_active:
                 break
+            logs.bind(user_id=user.id)  # the request's log lines name its user from here on
             return user
     raise HTTPException(status.HTTP_401_UNAUTHORIZED)
 

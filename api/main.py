@@ -39,7 +39,7 @@ from api.sources import routes as sources
 from api.stats import routes as stats
 from api.user_cache import following_user_changes
 from api.webhooks import routes as webhooks
-from core import __version__, log_redaction
+from core import __version__, log_redaction, logs
 from core.redis_clients import get_async_redis
 from core.settings import get_settings
 from db.dispatch_stamps import dispatch_stamps
@@ -67,7 +67,7 @@ def create_app() -> FastAPI:
     """Build the API: accounts, the job API, catalog and health routes, problem+json errors."""
     settings = get_settings()
     log_redaction.install(settings)  # before any log line: no credential reaches a log (uvicorn's included)
-    logging.basicConfig(level=logging.INFO)
+    logs.configure(settings)  # JSON lines in production, uvicorn's access and error lines included
     if settings.mail_transport == "none":
         logging.getLogger(__name__).error(
             "smtp_not_configured: MENTORQ_SMTP_HOST is not set; verification and password-reset "

@@ -240,6 +240,8 @@ class Settings(BaseSettings):
     # Kinds used only by the test suite and operators' smoke checks (debug.sleep).
     debug_kinds: bool = Field(False, alias="MENTORQ_DEBUG_KINDS")
 
+    # Log lines (core/logs.py): `json` (one object a line) or `console`; unset: json in production.
+    log_format: Literal["json", "console"] | None = Field(None, alias="MENTORQ_LOG_FORMAT")
     # Prometheus metrics (core/metrics/). A scrape sends this token as a bearer; unset, no process
     # serves metrics (they are still counted). The API serves GET /metrics on its own port (the
     # proxy refuses that path); a worker host serves them on MENTORQ_METRICS_PORT (0: none), on

@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 
 import typer
 
+from core import logs
 from core.metrics.processes import share_across_processes
 from mentorq.cli_profiles import profiles_app
 
@@ -96,6 +97,15 @@ def _exec(argv: list[str], env: dict[str, str]) -> NoReturn:
     os.execve(argv[0], argv, env)
 
 
+def _written_json(path: Path, content: dict[str, Any]) -> str:
+    """`content` in `path`, replaced whole (two API processes may start at once and read it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fresh = path.with_name(f".{path.name}.{os.getpid()}")
+    fresh.write_text(json.dumps(content, indent=2))
+    os.replace(fresh, path)
+    return str(path)
+
+
 def _celery(*args: str) -> list[str]:
     return [sys.executable, "-m", "celery", "-A", CELERY_APP, *args]
 
@@ -145,6 +155,11 @@ def api(
     argv += ["--workers", str(workers)]
     if workers > 1:
         share_across_processes(env)  # any worker answers a scrape for all of them
+    if logs.log_format_in(env) == "json":
+        argv += [
+            "--log-config",
+            _written_json(state_dir() / "uvicorn-logging.json", logs.uvicorn_log_config()),
+        ]
     if forwarded_allow_ips is not None:
         argv += ["--proxy-headers", "--forwarded-allow-ips", forwarded_allow_ips]
     _exec(argv, env)
@@ -184,7 +199,10 @@ def worker(
     else:
         shape = ["-Q", queues or ",".join(lanes.ALL)]
     # An explicit --pool or --concurrency wins over the lane's (Celery takes the last one given).
-    argv = _celery("worker", *shape, "--loglevel", loglevel)
+    # JSON log lines: no banner (celery's global --quiet), so the log is JSON lines only; the
+    # banner's facts (queues, pool, concurrency) are in /readyz and Flower.
+    quiet = ["--quiet"] if logs.log_format_in(env) == "json" else []
+    argv = _celery(*quiet, "worker", *shape, "--loglevel", loglevel)
     if concurrency is not None:
         argv += ["--concurrency", str(concurrency)]
     if pool:
@@ -201,7 +219,9 @@ def beat(ctx: typer.Context, loglevel: str = typer.Option("INFO")) -> None:
     env = service_env(("REDIS_URL",))
     folder = state_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    _exec(_celery("beat", "-s", str(folder / "beat-schedule"), "--loglevel", loglevel) + ctx.args, env)
+    quiet = ["--quiet"] if logs.log_format_in(env) == "json" else []  # as the worker: no banner
+    argv = _celery(*quiet, "beat", "-s", str(folder / "beat-schedule"), "--loglevel", loglevel)
+    _exec(argv + ctx.args, env)
 
 
 @app.command(context_settings=PASSTHROUGH)

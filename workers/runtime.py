@@ -22,7 +22,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from core import lanes
+from core import lanes, logs
 from core.channels import job_channel
 from core.jobspec import JobSpec, Route, task_name_of
 from core.redaction import scrub
@@ -172,6 +172,13 @@ def run_job(
     job_id: uuid.UUID, kind: JobSpec, body: JobBody, *, worker: str, stage: str | None = None
 ) -> None:
     """Run one delivery of a job's message. A delivery that loses the claim does nothing."""
+    with logs.bound(job_id=job_id, kind=kind.name):  # every line of this delivery names its job
+        _run_delivery(job_id, kind, body, worker=worker, stage=stage)
+
+
+def _run_delivery(
+    job_id: uuid.UUID, kind: JobSpec, body: JobBody, *, worker: str, stage: str | None = None
+) -> None:
     settings = get_settings()
     route = kind.route(stage)
     job = _claim(job_id, worker=worker, time_limit_s=route.time_limit, stage=stage)
@@ -179,6 +186,7 @@ def run_job(
         log.info("job %s not claimable (duplicate delivery, canceled or finished); skipping", job_id)
         return
 
+    logs.bind(user_id=job.owner_id)
     claim = job_queries.Claim(job.attempts, stage)
     watcher = JobWatcher(job_id, settings.heartbeat_seconds, followed=lambda: followed_live(job), claim=claim)
     watcher.start()

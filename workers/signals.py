@@ -11,6 +11,7 @@ import threading
 import time
 
 from celery.signals import (
+    setup_logging,
     worker_init,
     worker_process_init,
     worker_process_shutdown,
@@ -18,7 +19,7 @@ from celery.signals import (
     worker_shutdown,
 )
 
-from core import lanes
+from core import lanes, logs
 from core.channels import worker_key
 from core.metrics import processes
 from core.redis_clients import get_redis, reset_redis
@@ -85,6 +86,13 @@ def _warm_up_a_pool_without_children(sender=None, **_: object) -> None:
     # A threads (or solo) pool never forks, so worker_process_init never comes: warm up here.
     if "prefork" not in getattr(getattr(sender, "pool_cls", None), "__module__", "prefork"):
         _warm_embedding_model()
+
+
+@setup_logging.connect
+def _log_lines(loglevel=None, **_: object) -> None:
+    # Connected, so Celery leaves logging to us: the worker's, beat's and their tasks' records go
+    # through the root logger in the configured format (core/logs.py).
+    logs.configure(get_settings(), level=loglevel or logging.INFO)
 
 
 @worker_ready.connect

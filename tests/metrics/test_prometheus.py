@@ -60,11 +60,12 @@ def start_worker(platform: Stack, name: str, *args: str) -> int:
 def metered(fake_ollama: FakeOllama) -> Iterator[dict]:
     with own_stack(fake_ollama, "mentorq-metrics-") as platform:
         platform.env["MENTORQ_RATE_LIMIT_ANONYMOUS"] = f"{ANONYMOUS_PER_MINUTE}/minute"
+        platform.env["MENTORQ_LOG_FORMAT"] = "json"  # as production writes its logs
         api = start_api(platform)
         queues = "llm,embed,query,cpu,maintenance,transcribe"
         worker = start_worker(platform, "worker", "-Q", queues, "--concurrency", "2", "--pool", "prefork")
         io = start_worker(platform, "worker-io", "-Q", "io", "--pool", "threads", "--concurrency", "4")
-        platform.start_beat()
+        platform._spawn("beat", [MENTORQ, "beat"])
         yield {"stack": platform, "api": api, "targets": {"api": api, "worker": worker, "io": io}}
 
 
@@ -179,12 +180,14 @@ def known_run(metered: dict) -> dict:
         assert client.post(f"/v1/jobs/{sleep_id}/cancel").status_code == 200
         ended = [wait_ended(client, r.json()["id"]) for r in [*submitted, missing, embed, sleep]]
         wait_until(lambda: len(receiver.received) >= 1, timeout=30, message="the webhook")
+        user_id = client.user_id
     # Anonymous requests (registering and signing in above were two) until the limit refuses some.
     answers = [anonymous.get("/v1/kinds").status_code for _ in range(ANONYMOUS_PER_MINUTE + 3)]
     anonymous.close()
     time.sleep(1)  # the webhook's attempt is recorded just after the receiver answered
     receiver.close()
     return {
+        "user_id": user_id,
         "ended": ended,
         "scraped": scraped,
         "refused": answers.count(429),
@@ -278,6 +281,26 @@ def test_metrics_need_the_token_on_the_api_and_on_a_worker_host(metered: dict) -
     assert (
         httpx.get(f"{worker}/other", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).status_code == 404
     )
+
+
+def test_every_process_writes_json_lines_naming_the_job_and_its_user(metered: dict, known_run: dict) -> None:
+    """The same stack writes its logs as production does (MENTORQ_LOG_FORMAT=json): every line of
+    every process is one JSON object, and a job's lines name it, its kind and its owner."""
+    root = metered["stack"].root
+    records: dict[str, list[dict]] = {}
+    for name in ("api", "worker", "worker-io", "beat"):
+        lines = [line for line in (root / f"{name}.log").read_text().splitlines() if line.strip()]
+        assert lines, name
+        for line in lines:
+            assert line.startswith("{"), f"{name}: not a JSON line: {line!r}"
+        records[name] = [json.loads(line) for line in lines]
+    canceled = known_run["ended"][-1]
+    stopped = [r for r in records["worker"] if r.get("job_id") == canceled["id"]]
+    assert stopped, "no line of the worker names the canceled job"
+    assert {(r["kind"], r["user_id"]) for r in stopped} == {("debug.sleep", known_run["user_id"])}
+    # uvicorn's access lines are JSON too, and a signed-in request's names its user.
+    access = [r for r in records["api"] if r["logger"] == "uvicorn.access"]
+    assert any(r.get("user_id") == known_run["user_id"] for r in access), access[:3]
 
 
 def test_every_dashboard_panel_is_a_query_prometheus_answers(prometheus: str, known_run: dict) -> None:
