@@ -112,6 +112,38 @@ async def _rows(session: AsyncSession, query, **params: Any) -> list[Any]:
     return list((await session.execute(query, params)).all())
 
 
+# The console's charts: the window's jobs per time bucket (by the time they were created, as the
+# tables count them) and status, and each lane's queue wait p95 (ms) over the jobs of a bucket
+# that have started. Buckets are whole multiples of :bucket_s seconds since the epoch.
+_JOBS_PER_BUCKET = text(
+    """
+    SELECT floor(extract(epoch FROM created_at) / :bucket_s)::bigint AS bucket, status, count(*) AS jobs
+    FROM jobs
+    WHERE created_at >= :since
+    GROUP BY 1, 2
+    """
+)
+_QUEUE_WAIT_PER_BUCKET = text(
+    """
+    SELECT floor(extract(epoch FROM created_at) / :bucket_s)::bigint AS bucket, queue,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM started_at - created_at) * 1000)
+               AS p95_ms
+    FROM jobs
+    WHERE created_at >= :since AND started_at IS NOT NULL
+    GROUP BY 1, 2
+    """
+)
+
+
+async def timeline(session: AsyncSession, *, since: datetime, bucket_s: int) -> dict[str, list[Any]]:
+    """Rows of (bucket, status, jobs) and (bucket, queue, p95_ms) since `since`."""
+    params = {"since": since, "bucket_s": bucket_s}
+    return {
+        "jobs": await _rows(session, _JOBS_PER_BUCKET, **params),
+        "queue_wait": await _rows(session, _QUEUE_WAIT_PER_BUCKET, **params),
+    }
+
+
 async def backlog(session: AsyncSession) -> list[Any]:
     """Queued and running jobs per lane: (queue, status, jobs, oldest_s)."""
     return await _rows(session, _BACKLOG)

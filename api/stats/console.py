@@ -1,4 +1,4 @@
-"""/admin: the admin statistics (api/stats/service.py) as tables."""
+"""/admin: the admin statistics (api/stats/service.py) as tables, and charts drawn on the server."""
 
 from __future__ import annotations
 
@@ -19,12 +19,14 @@ NAV = NavEntry("Overview", "/admin")
 @router.get("/admin")
 async def overview(request: Request, session: SessionDep, admin: AdminUser) -> Response:
     stats = await stats_service.stats(session, user=admin)
+    charts = {drawn.slug: drawn for drawn in await stats_service.charts(session, user=admin)}
     queues = sorted(set(stats.workers.per_queue) | set(stats.backlog))
     return render(
         request,
         "overview.html",
         title="Overview",
         stats=stats,
+        charts=charts,
         queues=queues,
         statuses=[status.value for status in JobStatus],
     )

@@ -1,7 +1,10 @@
-"""GET /v1/admin/stats: the database's figures (db.stats) and the live workers, shaped."""
+"""GET /v1/admin/stats: the database's figures (db.stats) and the live workers, shaped; and the
+console overview's charts of the same windows."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +23,7 @@ from api.stats.schemas import (
 )
 from api.worker_registry import live_workers, workers_per_queue
 from core.job_status import JobStatus
+from core.stats.charts import Chart, Series, colours, line_chart
 from db import stats as stats_queries
 from db.models import User
 from tasks.ask.spec import SPEC as ASK
@@ -98,3 +102,75 @@ async def stats(session: AsyncSession, *, user: User) -> StatsRead:
         hour=_window(figures, "hour"),
         day=_window(figures, "day"),
     )
+
+
+# --- the overview's charts ------------------------------------------------------------------------
+
+# Each window drawn in buckets: a minute over the hour, half an hour over the day.
+CHART_WINDOWS = (
+    ("hour", "Last hour", timedelta(hours=1), 60),
+    ("day", "Last 24 hours", timedelta(days=1), 1800),
+)
+STATUS_COLOURS = {
+    JobStatus.succeeded.value: "#009e73",
+    JobStatus.failed.value: "#d55e00",
+    JobStatus.canceled.value: "#999999",
+    JobStatus.queued.value: "#0072b2",
+    JobStatus.running.value: "#e69f00",
+}
+
+
+@dataclass(frozen=True)
+class WindowCharts:
+    slug: str
+    label: str
+    jobs: Chart
+    queue_wait: Chart
+
+
+async def charts(session: AsyncSession, *, user: User, now: datetime | None = None) -> list[WindowCharts]:
+    """Jobs per minute by status, and each lane's queue wait p95, over the last hour and day."""
+    require_admin(user, to=ADMINS_ONLY)
+    now = now or datetime.now(UTC)
+    drawn = []
+    for slug, label, span, bucket_s in CHART_WINDOWS:
+        last = math.floor(now.timestamp() / bucket_s)
+        buckets = list(range(last - round(span.total_seconds() / bucket_s) + 1, last + 1))
+        since = datetime.fromtimestamp(buckets[0] * bucket_s, UTC)
+        rows = await stats_queries.timeline(session, since=since, bucket_s=bucket_s)
+        times = [datetime.fromtimestamp(bucket * bucket_s, UTC) for bucket in buckets]
+        place = {bucket: index for index, bucket in enumerate(buckets)}
+        per_minute = bucket_s / 60
+        jobs: dict[str, list[float | None]] = {}
+        for row in rows["jobs"]:
+            if row.bucket in place:
+                jobs.setdefault(row.status, [0.0] * len(buckets))[place[row.bucket]] = row.jobs / per_minute
+        waits: dict[str, list[float | None]] = {}
+        for row in rows["queue_wait"]:
+            if row.bucket in place:
+                waits.setdefault(row.queue, [None] * len(buckets))[place[row.bucket]] = row.p95_ms / 1000
+        statuses = [status.value for status in JobStatus if status.value in jobs]
+        status_colours = colours(statuses, STATUS_COLOURS)
+        lanes = sorted(waits)
+        lane_colours = colours(lanes)
+        drawn.append(
+            WindowCharts(
+                slug=slug,
+                label=label,
+                jobs=line_chart(
+                    chart_id=f"{slug}-jobs",
+                    title=f"Jobs per minute by status, {label.lower()} (by creation time)",
+                    times=times,
+                    series=[Series(status, jobs[status], status_colours[status]) for status in statuses],
+                    unit="jobs/min",
+                ),
+                queue_wait=line_chart(
+                    chart_id=f"{slug}-queue-wait",
+                    title=f"Queue wait p95 per lane, {label.lower()} (seconds)",
+                    times=times,
+                    series=[Series(lane, waits[lane], lane_colours[lane]) for lane in lanes],
+                    unit="s",
+                ),
+            )
+        )
+    return drawn

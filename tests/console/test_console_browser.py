@@ -7,6 +7,7 @@ and a job's page also at 375 px). The browser and the signed-in context are conf
 from __future__ import annotations
 
 import contextlib
+import re
 import uuid
 from collections.abc import Iterator
 
@@ -61,6 +62,11 @@ def test_overview_shows_the_admin_stats(page: Page) -> None:
     expect(page).to_have_title("Overview · mentorq admin", timeout=WAIT_MS)
     expect(page.get_by_role("table", name="Workers per queue")).to_be_visible(timeout=WAIT_MS)
     expect(page.get_by_role("heading", name="Last hour")).to_be_visible(timeout=WAIT_MS)
+    # The charts, drawn on the server as SVG images with their figures in words (no script runs).
+    for name in ("Jobs per minute by status, last hour", "Queue wait p95 per lane, last 24 hours"):
+        chart = page.get_by_role("img", name=re.compile(re.escape(name)))
+        expect(chart).to_be_visible(timeout=WAIT_MS)
+    assert page.locator("svg.chart polyline, svg.chart circle").count() >= 1  # the suite's jobs drawn
     expect(page.get_by_role("link", name="Overview")).to_have_attribute(
         "aria-current", "page", timeout=WAIT_MS
     )

@@ -1,0 +1,1 @@
+"""The admin statistics' pure parts (the console's charts)."""
