@@ -39,7 +39,7 @@ from api.sources import routes as sources
 from api.stats import routes as stats
 from api.user_cache import following_user_changes
 from api.webhooks import routes as webhooks
-from core import __version__, log_redaction, logs
+from core import __version__, log_redaction, logs, tracing
 from core.redis_clients import get_async_redis
 from core.settings import get_settings
 from db.dispatch_stamps import dispatch_stamps
@@ -149,6 +149,7 @@ def create_app() -> FastAPI:
     ]:
         app.include_router(router)
     install_console(app)
+    tracing.start("api", fastapi_app=app)  # when the OTEL_* variables ask: request spans, publish spans
     return app
 
 

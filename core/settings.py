@@ -240,6 +240,9 @@ class Settings(BaseSettings):
     # Kinds used only by the test suite and operators' smoke checks (debug.sleep).
     debug_kinds: bool = Field(False, alias="MENTORQ_DEBUG_KINDS")
 
+    # Traces (core/tracing.py) are on when the standard OTEL_* variables ask; spans carry prompt and
+    # answer text only when this is true.
+    trace_content: bool = Field(False, alias="MENTORQ_TRACE_CONTENT")
     # Log lines (core/logs.py): `json` (one object a line) or `console`; unset: json in production.
     log_format: Literal["json", "console"] | None = Field(None, alias="MENTORQ_LOG_FORMAT")
     # Prometheus metrics (core/metrics/). A scrape sends this token as a bearer; unset, no process

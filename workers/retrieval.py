@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from core import tracing
 from core.settings import get_settings
 from db import embeddings
 from db import search as search_queries
@@ -74,7 +75,25 @@ def hybrid_search(
     embedded: tuple[str, list[float]] | None = None,
 ) -> list[Retrieved]:
     """The k best chunks for `query` by reciprocal rank fusion of vector and keyword ranks
-    (`embedded`: the query's model and vector when the caller has them already)."""
+    (`embedded`: the query's model and vector when the caller has them already), in a span of its
+    own (holding the query's text only where traces may, core/tracing.py)."""
+    attributes: dict[str, Any] = {"mentorq.search.k": k, "mentorq.search.collections": len(collection_ids)}
+    if tracing.content_allowed():
+        attributes["mentorq.search.query"] = query
+    with tracing.tracer().start_as_current_span("search", attributes=attributes) as span:
+        found = _hybrid_search(session, query=query, collection_ids=collection_ids, k=k, embedded=embedded)
+        span.set_attribute("mentorq.search.results", len(found))
+        return found
+
+
+def _hybrid_search(
+    session: Session,
+    *,
+    query: str,
+    collection_ids: list[uuid.UUID],
+    k: int,
+    embedded: tuple[str, list[float]] | None = None,
+) -> list[Retrieved]:
     if not collection_ids or not query.strip():
         return []
     model, vector = embedded or query_vector(session, query)

@@ -19,10 +19,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
+from opentelemetry.trace import Status, StatusCode
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from core import lanes, logs
+from core import lanes, logs, tracing
 from core.channels import job_channel
 from core.jobspec import JobSpec, Route, task_name_of
 from core.redaction import scrub
@@ -40,6 +41,7 @@ from workers.llm.base import LLMError, LLMInvalidOutput, LLMNotConfigured, LLMUn
 from workers.recorder import EventRecorder
 
 log = logging.getLogger(__name__)
+_SPANS = tracing.tracer()  # the API's no-op tracer until core.tracing.start() sets a provider
 
 CANCEL_POLL_INTERVAL_S = 0.5
 RETRY_BACKOFF_CAP_S = 60.0
@@ -172,7 +174,17 @@ def run_job(
     job_id: uuid.UUID, kind: JobSpec, body: JobBody, *, worker: str, stage: str | None = None
 ) -> None:
     """Run one delivery of a job's message. A delivery that loses the claim does nothing."""
-    with logs.bound(job_id=job_id, kind=kind.name):  # every line of this delivery names its job
+    # Every log line of this delivery names its job; its span (under Celery's, whose context came
+    # in the message from the request that submitted the job) holds the claim, the body and the end.
+    attributes = {
+        "mentorq.job.id": str(job_id),
+        "mentorq.job.kind": kind.name,
+        "mentorq.job.stage": stage or "",
+    }
+    with (
+        logs.bound(job_id=job_id, kind=kind.name),
+        _SPANS.start_as_current_span(f"job {kind.name}", attributes=attributes),
+    ):
         _run_delivery(job_id, kind, body, worker=worker, stage=stage)
 
 
@@ -181,7 +193,9 @@ def _run_delivery(
 ) -> None:
     settings = get_settings()
     route = kind.route(stage)
-    job = _claim(job_id, worker=worker, time_limit_s=route.time_limit, stage=stage)
+    with _SPANS.start_as_current_span("job.claim") as span:
+        job = _claim(job_id, worker=worker, time_limit_s=route.time_limit, stage=stage)
+        span.set_attribute("mentorq.job.attempt", job.attempts if job is not None else 0)
     if job is None:
         log.info("job %s not claimable (duplicate delivery, canceled or finished); skipping", job_id)
         return
@@ -203,7 +217,11 @@ def _run_delivery(
     try:
         payload = kind.input_model.model_validate(job.input)
         # A threads pool (the llm lane) has no Celery time limits: the LLM providers stop at this.
-        with job_deadline(route.soft_time_limit), current_job.running(ctx.running):
+        with (
+            job_deadline(route.soft_time_limit),
+            current_job.running(ctx.running),
+            _SPANS.start_as_current_span("job.body"),
+        ):
             output = body(ctx, payload)
         ctx.check_canceled()
         if isinstance(output, NextStage):
@@ -230,7 +248,10 @@ def _run_delivery(
         alone = fold and not job.webhook_url and not _hands_on_a_slot(ctx, route)
 
         def finish() -> None:
-            with _last_transaction(ctx, keep_output=fold, alone_if_quiet=alone) as (session, streamed):
+            with (
+                _SPANS.start_as_current_span("job.finish"),
+                _last_transaction(ctx, keep_output=fold, alone_if_quiet=alone) as (session, streamed),
+            ):
                 job_queries.finish_job(
                     session,
                     job_id=job_id,
@@ -403,6 +424,12 @@ def _fail(ctx: JobContext, code: str, message: str, details: dict[str, Any] | No
     # The last net: the message reaches the job's owner (the job, its event stream, the console),
     # whatever exception it was made from, so no URL in it keeps its credentials and no secret shows.
     message = scrub(message)
+    with _SPANS.start_as_current_span("job.fail", attributes={"mentorq.job.error": code}) as span:
+        span.set_status(Status(StatusCode.ERROR, code))
+        _record_failure(ctx, code, message, details)
+
+
+def _record_failure(ctx: JobContext, code: str, message: str, details: dict[str, Any] | None) -> None:
     with _last_transaction(ctx) as (session, _):
         job_queries.fail_job(
             session,

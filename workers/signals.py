@@ -11,6 +11,7 @@ import threading
 import time
 
 from celery.signals import (
+    celeryd_init,
     setup_logging,
     worker_init,
     worker_process_init,
@@ -19,7 +20,7 @@ from celery.signals import (
     worker_shutdown,
 )
 
-from core import lanes, logs
+from core import lanes, logs, tracing
 from core.channels import worker_key
 from core.metrics import processes
 from core.redis_clients import get_redis, reset_redis
@@ -81,11 +82,35 @@ def _warm_embedding_model() -> None:
     threading.Thread(target=load, name="mentorq-warm-embeddings", daemon=True).start()
 
 
+def _pool_forks(consumer: object) -> bool:
+    """Whether the worker whose consumer sent worker_ready runs a prefork pool (its default)."""
+    pool = getattr(consumer, "pool", None)
+    return pool is None or "prefork" in type(pool).__module__
+
+
 @worker_ready.connect
 def _warm_up_a_pool_without_children(sender=None, **_: object) -> None:
     # A threads (or solo) pool never forks, so worker_process_init never comes: warm up here.
-    if "prefork" not in getattr(getattr(sender, "pool_cls", None), "__module__", "prefork"):
+    if not _pool_forks(sender):
+        tracing.start("worker")
         _warm_embedding_model()
+
+
+@worker_process_init.connect
+def _trace_a_child(**_: object) -> None:
+    # In each prefork child, never the parent: the exporter's thread would not survive the fork.
+    tracing.start("worker")
+
+
+@worker_process_shutdown.connect
+def _send_a_childs_spans(**_: object) -> None:
+    tracing.flush()
+
+
+@celeryd_init.connect
+def _log_lines_from_the_start(**_: object) -> None:
+    # Before Celery's first warnings (running as root, say), which come before its logging setup.
+    logs.configure(get_settings())
 
 
 @setup_logging.connect
@@ -97,9 +122,8 @@ def _log_lines(loglevel=None, **_: object) -> None:
 
 @worker_ready.connect
 def _serve_metrics(sender=None, **_: object) -> None:
-    prefork = "prefork" in getattr(getattr(sender, "pool_cls", None), "__module__", "prefork")
     try:
-        metrics_endpoint.serve(get_settings(), prefork=prefork)
+        metrics_endpoint.serve(get_settings(), prefork=_pool_forks(sender))
     except OSError:  # the port is taken: the worker still works, unobserved, and says so
         log.exception("metrics: could not serve on port %d", get_settings().metrics_port)
 

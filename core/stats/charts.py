@@ -16,7 +16,7 @@ from html import escape
 
 WIDTH, HEIGHT = 360, 190
 LEFT, RIGHT, TOP, BOTTOM = 40, 8, 10, 24
-FONT = 11
+FONT = 12
 # Distinguishable for the common colour-vision deficiencies (Okabe and Ito's palette), then greys.
 PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#999999")
 

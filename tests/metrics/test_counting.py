@@ -211,3 +211,17 @@ def test_only_what_a_transaction_committed_is_counted(on_the_stack) -> None:
     with unit_of_work() as session:
         create_job(session, SPEC, input={"seconds": 0}, owner_id=None)
     assert value("mentorq_jobs_created_total", kind=SPEC.name) == before + 1
+
+
+def test_a_threads_pool_is_told_from_a_prefork_one() -> None:
+    """worker_ready's sender is the consumer: its pool's class says whether children were forked
+    (a threads pool warms its model, starts tracing and serves metrics in its only process)."""
+    from celery.concurrency.prefork import TaskPool as PreforkPool
+    from celery.concurrency.thread import TaskPool as ThreadPool
+
+    from workers.signals import _pool_forks
+
+    consumer = SimpleNamespace
+    assert _pool_forks(consumer(pool=PreforkPool.__new__(PreforkPool)))
+    assert not _pool_forks(consumer(pool=ThreadPool.__new__(ThreadPool)))
+    assert _pool_forks(consumer())  # unknown: as Celery's default, prefork

@@ -39,7 +39,12 @@ def load_model() -> Any:
         if _model is None or _model_pid != os.getpid():
             # Weights come from the installed package; never reach for the Hub.
             os.environ["HF_HUB_OFFLINE"] = "1"
+            # No progress bars in a worker's log: they are not log lines (and break JSON lines).
+            os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()  # in case transformers was imported before
 
             _model = SentenceTransformer(str(packaged_minilm_path()), device="cpu")
             _model_pid = os.getpid()
