@@ -2,7 +2,7 @@
 durable PostgreSQL-backed queue), same PostgreSQL, same Redis, same run.
 
     .venv/bin/python -m benchmarks.platform_overhead [--jobs 1000] [--clients 100] [--concurrency 2]
-        [--metrics]
+        [--metrics] [--traces]
 
 Starts, on loopback only: embedded PostgreSQL + Redis (migrated), the API under uvicorn, the
 platform's workers (`--topology lanes`: the `llm` lane's threads worker, as production runs it,
@@ -33,6 +33,10 @@ its own PROMETHEUS_MULTIPROC_DIR (as `mentorq worker` sets it) and serves them o
 scraper in this process GETs the API's /metrics and both workers' every second (Prometheus's
 default is 15 s). Their CPU is the API's and the workers': it is in the path's figures. Without it
 the processes still count in memory (the code always counts) but nothing is served or scraped.
+
+`--traces` turns on the platform's traces (core/tracing.py): every API and worker process exports
+its spans over OTLP/HTTP to a collector in this process (tests/support/otlp_collector.py, which
+keeps them; its CPU is the bench process's, not the path's).
 
 Every path is warmed up first (not counted); then the baseline runs N calls, the peer N jobs,
 the platform N jobs and the floor N requests (the four repeat per --rounds), then the first
@@ -80,6 +84,7 @@ from benchmarks._harness import (
 )
 from core.metrics.processes import share_across_processes
 from tests.support.fake_ollama import FakeOllama
+from tests.support.otlp_collector import Collector
 from tests.support.stack import METRICS_TOKEN, Stack, free_port, wait_until
 
 NAME = "platform_overhead"
@@ -422,6 +427,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="count metrics in files, serve them and scrape them every second, as production does",
     )
+    add("--traces", action="store_true", help="export every process's spans to a local OTLP collector")
     add(
         "--llm-user-slots",
         type=int,
@@ -443,10 +449,13 @@ def main(argv: list[str] | None = None) -> int:
     run = begin_run()
     total, machine = run.total, run.machine
     fake = FakeOllama(token_delay_s=0.0).start()
+    collector = Collector() if args.traces else None
     try:
-        slots = {"MENTORQ_LLM_USER_SLOTS": str(args.llm_user_slots)}
+        extra = {"MENTORQ_LLM_USER_SLOTS": str(args.llm_user_slots)}
+        if collector is not None:
+            extra["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.url
         with bench_stack(
-            ollama_url=fake.url, llm_provider="ollama", keep=args.keep, extra_env=slots
+            ollama_url=fake.url, llm_provider="ollama", keep=args.keep, extra_env=extra
         ) as stack:
             os.environ["BENCH_REDIS_URL"] = stack.redis.url  # read by benchmarks.bare_tasks on import
             token = start_platform_for(stack, args)
@@ -463,8 +472,11 @@ def main(argv: list[str] | None = None) -> int:
             figures["metrics"] = (
                 {"scrapes": scraper.scrapes, "failed_scrapes": scraper.failures} if scraper else "not served"
             )
+            figures["traces"] = {"spans": len(collector.spans)} if collector else "off"
     finally:
         fake.stop()
+        if collector is not None:
+            collector.close()
 
     report = _report(args, figures, machine, total.elapsed())
     path = write_results(NAME, report)
@@ -758,7 +770,7 @@ def _report(
         f"{plat['duplicate_deliveries']}; reconciler runs that re-published jobs: "
         f"{plat['reconciler_runs_that_republished']}"
     )
-    print(f"metrics: {json.dumps(figures['metrics'])}")
+    print(f"metrics: {json.dumps(figures['metrics'])}; traces: {json.dumps(figures['traces'])}")
     whole = figures["whole_run"]
     print(
         f"whole run, warm-up included: duplicates {whole['duplicate_deliveries']}; reconciler runs that "

@@ -3,7 +3,8 @@
 MENTORQ_LOG_FORMAT picks `json` or `console` (default: json when MENTORQ_ENV is production).
 A JSON line is one object: `time`, `level`, `logger`, `message`, `pid`, the job, kind and user the
 line belongs to when the process knows them (`job_id`, `kind`, `user_id`, bound by the job
-runtime and the API's sign-in check), the fields a call passed as `extra=`, and `exc_info`. The
+runtime and the API's sign-in check), the trace it was written in while traces are on
+(`trace_id`, core/tracing.py), the fields a call passed as `extra=`, and `exc_info`. The
 console line shows the same context in brackets.
 
 What the context is: `bound()` puts fields in a context variable for a block (a job's delivery on
@@ -27,12 +28,13 @@ from contextvars import ContextVar
 from types import MappingProxyType
 from typing import Any
 
+from opentelemetry import trace
 from pythonjsonlogger.json import JsonFormatter
 
 from core.redaction import scrub
 from core.settings import Settings
 
-CONTEXT_FIELDS = ("job_id", "kind", "user_id")
+CONTEXT_FIELDS = ("job_id", "kind", "user_id", "trace_id")
 # Never changed in place: each binding sets a new mapping, so a reset gives the old one back whole.
 _context: ContextVar[Mapping[str, str]] = ContextVar("mentorq_log_context", default=MappingProxyType({}))
 _lock = threading.Lock()
@@ -162,6 +164,9 @@ def _carry_context() -> None:
             record = make_record(*args, **kwargs)
             for name, value in _context.get().items():
                 setattr(record, name, value)
+            span = trace.get_current_span().get_span_context()
+            if span.is_valid:  # traces on (core/tracing.py): the line names its trace
+                record.trace_id = format(span.trace_id, "032x")
             return record
 
         logging.setLogRecordFactory(with_context)

@@ -1,5 +1,6 @@
-"""Worker lifecycle hooks: fresh connections after fork, a liveness key for /readyz, and the host's
-metrics endpoint."""
+"""Worker lifecycle hooks: the log lines' format (core/logs.py), fresh connections after fork,
+traces in each process that runs tasks (core/tracing.py), the embedding model warmed, a liveness
+key for /readyz, and the host's metrics endpoint (workers/metrics_endpoint.py)."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ from tests.ask.test_ask import ask, library
 from tests.conftest import ApiClient
 from tests.documents.test_api import ingest
 from tests.support.fake_ollama import FakeOllama
+from tests.support.metrics import sample
 
 
 def scripted_answer(fake_ollama: FakeOllama, question: str, word: str) -> None:
@@ -25,6 +26,8 @@ def test_exact_semantic_and_negated_questions(client: ApiClient, fake_ollama: Fa
     assert first["output"]["cached"] is False and first["output"]["grounded"] is True
 
     # Exact (after normalization): answered by the API at once, as a job that is already done.
+    api = str(client.base_url).rstrip("/")
+    hits = sample(api, "mentorq_answer_cache_lookups_total", where="api", result="hit")
     started = time.perf_counter()
     response = client.post(
         "/api/ask", json={"question": f"  is {word.upper()} SAFE for beginners ", "collections": [collection]}
@@ -34,6 +37,7 @@ def test_exact_semantic_and_negated_questions(client: ApiClient, fake_ollama: Fa
     hit = response.json()["output"]
     assert hit["cached"] is True and hit["cache_match"] == "exact"
     assert hit["cached_from_job_id"] == first["id"] and hit["answer"] == first["output"]["answer"]
+    assert sample(api, "mentorq_answer_cache_lookups_total", where="api", result="hit") == hits + 1
     assert response.json()["instructions_version"] == first["instructions_version"]
 
     # A paraphrase with the same content words: a semantic hit, found by the job.

@@ -83,6 +83,35 @@ def test_json_lines_name_the_job_kind_and_user_and_hold_no_secret() -> None:
     assert SECRET not in "\n".join(lines)
 
 
+TRACED = textwrap.dedent(
+    """
+    import logging
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from core import logs
+    from core.settings import get_settings
+
+    trace.set_tracer_provider(TracerProvider())
+    logs.configure(get_settings())
+    with trace.get_tracer("t").start_as_current_span("work") as span:
+        logging.getLogger("mentorq.test").info("in a span")
+        print(format(span.get_span_context().trace_id, "032x"))
+    logging.getLogger("mentorq.test").info("outside")
+    """
+)
+
+
+def test_a_line_written_in_a_span_names_its_trace() -> None:
+    env = {"PATH": "/usr/bin:/bin", "MENTORQ_ENV": "test", "MENTORQ_LOG_FORMAT": "json"}
+    done = subprocess.run(
+        [sys.executable, "-c", TRACED], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    inside, outside = (json.loads(line) for line in done.stderr.splitlines())
+    assert inside["trace_id"] == done.stdout.strip() and len(inside["trace_id"]) == 32
+    assert "trace_id" not in outside
+
+
 def test_console_lines_stay_readable_with_the_context_in_brackets() -> None:
     lines = run_lines("console")
     assert lines[0].endswith("INFO mentorq.test: before any job")

@@ -20,10 +20,10 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import own_stack, register
 from tests.support.fake_ollama import FakeOllama
+from tests.support.metrics import scraped as metrics_of
 from tests.support.receiver import Receiver
 from tests.support.stack import METRICS_TOKEN, Stack, free_port, stop_process, wait_until
 
@@ -176,7 +176,7 @@ def known_run(metered: dict) -> dict:
             message="sleep",
         )
         # The API's own endpoint while the sleep runs: the lane's backlog, read from PostgreSQL.
-        scraped = httpx.get(f"{api}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        scraped = metrics_of(api)
         assert client.post(f"/v1/jobs/{sleep_id}/cancel").status_code == 200
         ended = [wait_ended(client, r.json()["id"]) for r in [*submitted, missing, embed, sleep]]
         wait_until(lambda: len(receiver.received) >= 1, timeout=30, message="the webhook")
@@ -255,13 +255,7 @@ def test_embeddings_webhooks_and_refusals_are_counted(prometheus: str, known_run
 
 
 def test_the_api_reports_each_lanes_backlog_from_the_database(prometheus: str, known_run: dict) -> None:
-    scraped = known_run["scraped"]
-    assert scraped.status_code == 200 and scraped.headers["content-type"].startswith("text/plain")
-    samples = {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(scraped.text)
-        for sample in family.samples
-    }
+    samples = known_run["scraped"]
     # While the sleep ran: one running job in its lane (the other jobs of the run may still be queued).
     assert samples[("mentorq_lane_jobs", (("lane", "cpu"), ("status", "running")))] >= 1
     assert ("mentorq_lane_oldest_queued_job_age_seconds", (("lane", "llm"),)) in samples

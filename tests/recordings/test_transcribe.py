@@ -9,6 +9,7 @@ import time
 import jiwer
 import numpy as np
 import pytest
+from prometheus_client import REGISTRY
 
 from core.documents.detect import detect_format
 from core.documents.errors import DocumentError
@@ -44,9 +45,13 @@ def test_the_bundled_lecture_is_transcribed_with_cues_in_order_and_few_errors(
     engine: PocketSphinxEngine,
 ) -> None:
     progress: list[tuple[float, float | None]] = []
+    counted = REGISTRY.get_sample_value("mentorq_transcribed_audio_seconds_total", {"engine": "pocketsphinx"})
     transcript = run(
         media.sample_bytes(), engine, on_progress=lambda done, total: progress.append((done, total))
     )
+    # The metric counts the seconds heard (core/metrics/catalog.py).
+    now = REGISTRY.get_sample_value("mentorq_transcribed_audio_seconds_total", {"engine": "pocketsphinx"})
+    assert abs(now - (counted or 0) - transcript.duration_s) < 0.01
     text = " ".join(segment.text for segment in transcript.segments)
     error_rate = jiwer.wer(words_of(media.SAMPLE_TEXT), words_of(text))
     assert error_rate <= CLEAN_WER_BOUND, (error_rate, text)

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from workers.sandbox import SandboxLimits, probe, run_python
 from workers.sandbox.root import (
@@ -75,8 +76,11 @@ def test_a_plain_program_runs_and_its_output_comes_back():
     ],
 )
 def test_escapes_end_with_the_limit_they_hit(name: str, code: str, status: str):
+    counted = REGISTRY.get_sample_value("mentorq_sandbox_runs_total", {"status": status}) or 0
     result = run(code)
     assert result.status == status, (name, result.status, result.stderr[-300:])
+    # The metric counts how it ended (core/metrics/catalog.py).
+    assert REGISTRY.get_sample_value("mentorq_sandbox_runs_total", {"status": status}) == counted + 1
     assert len(result.stdout) <= LIMITS.output_bytes and len(result.stderr) <= LIMITS.output_bytes
     # ... and the next program runs normally.
     assert run("print('next')").stdout == "next\n"
