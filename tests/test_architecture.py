@@ -164,6 +164,8 @@ NOT_A_KIND = {
     ("core/llm_endpoints.py", "embed"),
     ("core/catalog.py", "embed"),
     ("workers/documents/formats_html.py", "embed"),
+    # OpenTelemetry's GenAI semantic conventions name the operation of a chat completion "chat".
+    ("workers/llm/metered.py", "chat"),
 }
 
 

@@ -4,8 +4,11 @@ servers brought back, settings restored."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -19,17 +22,22 @@ OPERATOR_SETTINGS = {"MENTORQ_WEBHOOK_ALLOW_PRIVATE": "true", "MENTORQ_WEBHOOK_A
 
 
 @pytest.fixture(scope="session")
-def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[topology.Rehearsal]:
+def rehearsal() -> Iterator[topology.Rehearsal]:
     prefix = f"mqh{uuid.uuid4().hex[:5]}"
-    # Streamed answers that take a while (9 tokens, 0.3 s each): a cut link finds jobs mid-generation.
-    started = topology.start(
-        tmp_path_factory.mktemp("rehearsal"), prefix=prefix, token_delay_s=0.3, settings=OPERATOR_SETTINGS
-    )
+    # A folder of its own, not pytest's: another pytest session on this machine (the rest of the
+    # suite, beside this one) closes pytest's temporary root to other accounts when it starts and
+    # prunes it when it ends, under the PostgreSQL its account runs (tests/conftest.own_stack too).
+    root = Path(tempfile.mkdtemp(prefix="mentorq-rehearsal-"))
     try:
-        yield started
+        # Streamed answers that take a while (9 tokens, 0.3 s each): a cut link finds jobs mid-generation.
+        started = topology.start(root, prefix=prefix, token_delay_s=0.3, settings=OPERATOR_SETTINGS)
+        try:
+            yield started
+        finally:
+            started.close()
+            assert leftovers(prefix) == [], "the rehearsal left namespaces or links behind"
     finally:
-        started.close()
-        assert leftovers(prefix) == [], "the rehearsal left namespaces or links behind"
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
