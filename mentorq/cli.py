@@ -116,7 +116,20 @@ def dev(
     flower_port: int = typer.Option(5555, help="Flower port on 127.0.0.1."),
 ) -> None:
     """Run the whole platform in the foreground on the embedded servers (Ctrl-C stops everything)."""
+    from devstack.preflight import missing_report_fonts, sandbox_shortfall
     from devstack.supervisor import run_dev
+
+    # Said first, and then the platform starts anyway: everything but what needs them works.
+    shortfall = sandbox_shortfall()
+    if shortfall:
+        typer.echo(
+            "warning: the code sandbox cannot run here; jobs that run code fail sandbox_unavailable:",
+            err=True,
+        )
+        for line in shortfall:
+            typer.echo(f"  - {line}", err=True)
+    for font in missing_report_fonts():
+        typer.echo(f"warning: no font {font}: match reports as PDF answer 503 report_unavailable", err=True)
 
     raise typer.Exit(run_dev(state_dir(), api_port, flower_port))
 

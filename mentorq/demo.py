@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from devstack.preflight import sandbox_shortfall
 from devstack.supervisor import PROJECT_ROOT, StackError, free_port, start_stack
 from mentorq.client import ApiError, MentorqClient, console_session
 
@@ -47,6 +48,13 @@ EMBED_INPUT = {
 
 def run_demo(*, keep: bool = False, say=print) -> int:
     """Run the demo; 0 only if both jobs succeeded. The state dir is removed unless kept or failed."""
+    shortfall = sandbox_shortfall()  # before anything starts: the demo grades code in the sandbox
+    if shortfall:
+        say("the demo grades code in the sandbox, which cannot run on this host:")
+        for line in shortfall:
+            say(f"  - {line}")
+        say("demo FAILED (nothing was started)")
+        return 1
     # A short path under /tmp: Unix socket paths (Redis, PostgreSQL) must stay under ~100 bytes.
     folder = Path(tempfile.mkdtemp(prefix="mentorq-demo-"))
     say(f"demo state dir: {folder}")

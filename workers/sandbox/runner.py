@@ -117,9 +117,15 @@ def required_layers() -> tuple[str, ...]:
 @lru_cache
 def probe() -> dict:
     """Which layers this host can apply (run once per process; shown at startup and in /readyz)."""
-    layers, use_bwrap = _probe_layers()
+    return probe_for(required_layers())
+
+
+def probe_for(required: tuple[str, ...]) -> dict:
+    """The host's layers against `required`: `mentorq demo` and `dev` ask before they start anything,
+    with the layers their workers will require (the deployment's setting needs a dev environment)."""
+    layers, use_bwrap = _host_layers()
     active = [name for name in ALL_LAYERS if layers.get(name, {}).get("active")]
-    required = list(required_layers())
+    required = list(required)
     return {
         "active": active,
         "required": required,
@@ -129,7 +135,8 @@ def probe() -> dict:
     }
 
 
-def _probe_layers() -> tuple[dict, bool]:
+@lru_cache
+def _host_layers() -> tuple[dict, bool]:
     """Try bubblewrap first; if it cannot run here, what the launcher alone can do."""
     image = root_image()
     reason = "bubblewrap (bwrap) is not installed"
