@@ -232,7 +232,9 @@ class Problem(BaseModel):
     type: str
     title: str
     status: int
-    code: str = Field(description="stable and machine-readable; the README lists them all")
+    code: str = Field(
+        description="stable and machine-readable; the documentation lists them all (docs/api/errors.md)"
+    )
     detail: str
     instance: str | None = None
     errors: list[ProblemField] | None = None

@@ -1,1 +1,2 @@
-"""Reproducible performance measurements of the platform (not timed tests); see README.md."""
+"""Reproducible performance measurements of the platform (not timed tests); see benchmarks/README.md
+and docs/benchmarks/."""

@@ -26,185 +26,639 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
-    env: Literal["dev", "test", "production"] = Field("production", alias="MENTORQ_ENV")
-    state_dir: Path = Field(Path(".mentorq"), alias="MENTORQ_STATE_DIR")
+    env: Literal["dev", "test", "production"] = Field(
+        "production", alias="MENTORQ_ENV", description="`dev`, `test` or `production`"
+    )
+    state_dir: Path = Field(
+        Path(".mentorq"),
+        alias="MENTORQ_STATE_DIR",
+        description=(
+            "the embedded servers' data, logs and the dev secret (`mentorq dev`, relative to where it runs)"
+        ),
+    )
 
     # Unset DATABASE_URL / REDIS_URL mean the embedded servers under state_dir.
-    database_url: str | None = Field(None, alias="DATABASE_URL")
-    redis_url: str | None = Field(None, alias="REDIS_URL")
-    ollama_host: str | None = Field(None, alias="OLLAMA_HOST")
+    database_url: str | None = Field(
+        None,
+        alias="DATABASE_URL",
+        description=(
+            "PostgreSQL with pgvector, e.g. `postgresql+psycopg://user:pass@host:5432/mentorq`. "
+            "Unset: `mentorq dev` starts an embedded one"
+        ),
+    )
+    redis_url: str | None = Field(
+        None,
+        alias="REDIS_URL",
+        description=(
+            "e.g. `redis://:password@host:6379/0`. Unset: `mentorq dev` starts an embedded one, "
+            "behind a generated password"
+        ),
+    )
+    ollama_host: str | None = Field(
+        None,
+        alias="OLLAMA_HOST",
+        description=(
+            "e.g. `http://gpu-box:11434`; behind an auth proxy "
+            "`http://user:password@gpu-box:11434/?token=…`: the password goes as basic auth, the "
+            "query with every request, and neither is ever shown"
+        ),
+    )
 
     llm_provider: Literal["auto", "ollama", "local", "openai_compatible", "anthropic"] = Field(
-        "auto", alias="MENTORQ_LLM_PROVIDER"
+        "auto",
+        alias="MENTORQ_LLM_PROVIDER",
+        description=(
+            "`auto` (Ollama when reachable, else local), `ollama`, `local`, `openai_compatible`, "
+            "`anthropic`: the provider of every kind without a route (`/v1/admin/llm-routes`)"
+        ),
     )
-    llm_model: str | None = Field(None, alias="MENTORQ_LLM_MODEL")
+    llm_model: str | None = Field(
+        None,
+        alias="MENTORQ_LLM_MODEL",
+        description=(
+            "the LLM model name, e.g. Ollama's `llama3.2:1b`. Unset: each provider's default (Ollama "
+            "`llama3.2:1b`; the local provider serves `SmolLM2-135M-Instruct`)"
+        ),
+    )
     # Hosted or self-run providers a kind can be routed to (/v1/admin/llm-routes). Keys live here
     # only: never in the database, never in a log line (SecretStr hides them in reprs).
     # An OpenAI-compatible server (vLLM, llama.cpp's server, LM Studio, xAI, OpenRouter): its base
     # URL with the version path (http://host:8000/v1); the key is optional for servers without auth;
     # without a model the server's first listed model answers.
-    openai_base_url: str | None = Field(None, alias="MENTORQ_OPENAI_BASE_URL")
-    openai_api_key: SecretStr | None = Field(None, alias="MENTORQ_OPENAI_API_KEY")
-    openai_model: str | None = Field(None, alias="MENTORQ_OPENAI_MODEL")
+    openai_base_url: str | None = Field(
+        None,
+        alias="MENTORQ_OPENAI_BASE_URL",
+        description=(
+            "an OpenAI-compatible server with its version path (vLLM, llama.cpp's server, LM Studio, "
+            "xAI, OpenRouter), e.g. `http://gpu-box:8000/v1`; a `user:password@` is sent as basic "
+            "auth (then leave `MENTORQ_OPENAI_API_KEY` unset) and a query with every request; set: "
+            "the `openai_compatible` provider is configured"
+        ),
+    )
+    openai_api_key: SecretStr | None = Field(
+        None,
+        alias="MENTORQ_OPENAI_API_KEY",
+        description="its key (secret; optional for servers without auth)",
+    )
+    openai_model: str | None = Field(
+        None,
+        alias="MENTORQ_OPENAI_MODEL",
+        description="the OpenAI-compatible server's model. Unset: the first model the server lists",
+    )
     # Anthropic's Messages API: configured once a key is set.
-    anthropic_api_key: SecretStr | None = Field(None, alias="MENTORQ_ANTHROPIC_API_KEY")
-    anthropic_base_url: str = Field("https://api.anthropic.com", alias="MENTORQ_ANTHROPIC_BASE_URL")
-    anthropic_model: str = Field("claude-sonnet-4-6", alias="MENTORQ_ANTHROPIC_MODEL")
+    anthropic_api_key: SecretStr | None = Field(
+        None,
+        alias="MENTORQ_ANTHROPIC_API_KEY",
+        description="Anthropic's key (secret); set: the `anthropic` provider is configured",
+    )
+    anthropic_base_url: str = Field(
+        "https://api.anthropic.com",
+        alias="MENTORQ_ANTHROPIC_BASE_URL",
+        description=(
+            "Anthropic's API (a proxy, or the tests' fake); a gateway's `user:password@` goes as "
+            "basic auth (the key then as `x-api-key`), its query with every request"
+        ),
+    )
+    anthropic_model: str = Field(
+        "claude-sonnet-4-6", alias="MENTORQ_ANTHROPIC_MODEL", description="Anthropic's default model"
+    )
     # A worker reads the routing table at most this often: a route edit applies within this time.
-    llm_route_cache_seconds: float = Field(5.0, ge=0, alias="MENTORQ_LLM_ROUTE_CACHE_SECONDS")
-    embed_model: str = Field("all-MiniLM-L6-v2", alias="MENTORQ_EMBED_MODEL")
+    llm_route_cache_seconds: float = Field(
+        5.0,
+        ge=0,
+        alias="MENTORQ_LLM_ROUTE_CACHE_SECONDS",
+        description=(
+            "a worker reads the LLM routing table at most this often: a route edit applies within this time"
+        ),
+    )
+    embed_model: str = Field(
+        "all-MiniLM-L6-v2",
+        alias="MENTORQ_EMBED_MODEL",
+        description="sentence-transformers model, or `ollama:<name>` for Ollama's embed endpoint",
+    )
     # The LLM lane (core/lanes.py): calls one `llm` worker makes at once, matching the server's
     # parallel slots (Ollama's OLLAMA_NUM_PARALLEL); and how many LLM jobs one user may have sent
     # to the lane at once (unset: MENTORQ_LLM_PARALLEL; 0: no per-user cap), so one user's backlog
     # waits in PostgreSQL and another user's job is next in line (db/admission.py).
-    llm_parallel: int = Field(4, ge=1, le=256, alias="MENTORQ_LLM_PARALLEL")
-    llm_user_slots: int | None = Field(None, ge=0, alias="MENTORQ_LLM_USER_SLOTS")
+    llm_parallel: int = Field(
+        4,
+        ge=1,
+        le=256,
+        alias="MENTORQ_LLM_PARALLEL",
+        description=(
+            "LLM calls one `llm` worker makes at once (`--lane llm` threads); set Ollama's "
+            "`OLLAMA_NUM_PARALLEL` to the same (compose does)"
+        ),
+    )
+    llm_user_slots: int | None = Field(
+        None,
+        ge=0,
+        alias="MENTORQ_LLM_USER_SLOTS",
+        description=(
+            "LLM jobs one user may have sent to the `llm` lane at once; the rest wait, held in "
+            "PostgreSQL, so another user's job is next in line. `0`: no cap. Unset: "
+            "`MENTORQ_LLM_PARALLEL`"
+        ),
+    )
     # Threads of an `llm` worker (unset: core/lanes.py's LLM_THREADS_PER_SLOT per slot); read by
     # `mentorq worker --lane llm` when it starts Celery.
-    llm_threads: int | None = Field(None, ge=1, le=1024, alias="MENTORQ_LLM_THREADS")
+    llm_threads: int | None = Field(
+        None,
+        ge=1,
+        le=1024,
+        alias="MENTORQ_LLM_THREADS",
+        description=(
+            "threads of an `llm` worker (`mentorq worker --lane llm`); raise it to twice the slots "
+            "when the GPU host is far from the data host (a job holds its thread through its round "
+            "trips to PostgreSQL and Redis, not only its generation; see the rehearsal's figures). "
+            "Unset: one a slot (`MENTORQ_LLM_PARALLEL`)"
+        ),
+    )
     # An unreachable LLM server does not use up a job's attempts: the job waits with backoff
     # (capped at a minute) and fails `llm_unavailable` only once it is this old.
     llm_unavailable_give_up_seconds: float = Field(
-        1800.0, gt=0, alias="MENTORQ_LLM_UNAVAILABLE_GIVE_UP_SECONDS"
+        1800.0,
+        gt=0,
+        alias="MENTORQ_LLM_UNAVAILABLE_GIVE_UP_SECONDS",
+        description=(
+            "while the LLM server is unreachable, a job waits with backoff (2 s growing to 60 s) "
+            "without using up attempts; it fails `llm_unavailable` only once this old"
+        ),
     )
 
-    secret_key: str = Field("changethis", alias="SECRET_KEY")
-    access_token_lifetime_seconds: int = Field(3600, alias="MENTORQ_TOKEN_LIFETIME_SECONDS")
+    secret_key: str = Field(
+        "changethis",
+        alias="SECRET_KEY",
+        description=(
+            "signs tokens, cookies and CSRF tokens; its default is a placeholder, refused unless "
+            "`MENTORQ_ENV` is `dev` or `test`"
+        ),
+    )
+    access_token_lifetime_seconds: int = Field(
+        3600, alias="MENTORQ_TOKEN_LIFETIME_SECONDS", description="bearer token and cookie lifetime"
+    )
     # An API process keeps the user behind a token this long (api/user_cache.py), and drops it the
     # moment PostgreSQL announces a change to the account or a logout; 0 reads it on every request.
-    user_cache_seconds: float = Field(60.0, ge=0, le=3600, alias="MENTORQ_USER_CACHE_SECONDS")
+    user_cache_seconds: float = Field(
+        60.0,
+        ge=0,
+        le=3600,
+        alias="MENTORQ_USER_CACHE_SECONDS",
+        description=(
+            "how long an API process keeps the user behind a token between requests (dropped at once "
+            "when PostgreSQL announces a change to the account or a logout); `0`: read on every "
+            "request"
+        ),
+    )
     # GitHub sign-in is on only when both are set (an OAuth app's credentials). The URLs move it
     # to GitHub Enterprise (or to the tests' fake); the redirect URL defaults to the API's callback.
-    github_client_id: str | None = Field(None, alias="GITHUB_CLIENT_ID")
-    github_client_secret: str | None = Field(None, alias="GITHUB_CLIENT_SECRET")
-    github_url: str = Field("https://github.com", alias="MENTORQ_GITHUB_URL")
-    github_api_url: str = Field("https://api.github.com", alias="MENTORQ_GITHUB_API_URL")
-    github_redirect_url: str | None = Field(None, alias="MENTORQ_GITHUB_REDIRECT_URL")
+    github_client_id: str | None = Field(
+        None,
+        alias="GITHUB_CLIENT_ID",
+        description="a GitHub OAuth app's client id: GitHub sign-in is on when it and the secret are set",
+    )
+    github_client_secret: str | None = Field(
+        None, alias="GITHUB_CLIENT_SECRET", description="that app's client secret"
+    )
+    github_url: str = Field(
+        "https://github.com",
+        alias="MENTORQ_GITHUB_URL",
+        description="GitHub's web host (authorize and token endpoints); a GitHub Enterprise host",
+    )
+    github_api_url: str = Field(
+        "https://api.github.com",
+        alias="MENTORQ_GITHUB_API_URL",
+        description="GitHub's REST API (`/user`, `/user/emails`)",
+    )
+    github_redirect_url: str | None = Field(
+        None,
+        alias="MENTORQ_GITHUB_REDIRECT_URL",
+        description=(
+            "where GitHub sends the browser back, if your front end relays the callback. Unset: the "
+            "API's own callback"
+        ),
+    )
     # The address browsers use for the API and the console (https://learn.example.com, with its
     # port if not the default). Unset: a request's own scheme and Host header. A state-changing
     # request with the session cookie must come from this origin (api/same_origin.py); set it when
     # a proxy in front rewrites Host (the bundled nginx drops a non-default port).
-    public_url: str | None = Field(None, alias="MENTORQ_PUBLIC_URL")
+    public_url: str | None = Field(
+        None,
+        alias="MENTORQ_PUBLIC_URL",
+        description=(
+            "the origin browsers use for the API and console, e.g. `https://learn.example.com:8443`; "
+            "a cookie-session request's `Origin` must equal it. Unset: the request's scheme and "
+            "`Host`. Set it when a proxy rewrites `Host` (the bundled nginx drops a non-default port)"
+        ),
+    )
 
     # Account mail (e-mail verification, password reset): sent by an `io` worker, never in a request.
     # Unset host: `mentorq dev` and the tests print each message to the worker's log instead; in
     # production the message fails `smtp_not_configured` (logged) and /readyz says mail is off.
     # TLS: `starttls` (submission, 587), `tls` (implicit, 465) or `none` (a relay on the host);
     # the server's certificate is checked against the system's CAs, or only the CA file if set.
-    smtp_host: str | None = Field(None, alias="MENTORQ_SMTP_HOST")
-    smtp_port: int = Field(587, ge=1, le=65535, alias="MENTORQ_SMTP_PORT")
-    smtp_username: str | None = Field(None, alias="MENTORQ_SMTP_USERNAME")
-    smtp_password: SecretStr | None = Field(None, alias="MENTORQ_SMTP_PASSWORD")
-    smtp_tls: Literal["none", "starttls", "tls"] = Field("starttls", alias="MENTORQ_SMTP_TLS")
-    smtp_ca_file: Path | None = Field(None, alias="MENTORQ_SMTP_CA_FILE")
-    smtp_timeout_seconds: float = Field(10.0, gt=0, alias="MENTORQ_SMTP_TIMEOUT_SECONDS")
-    mail_from: str = Field("mentorq <no-reply@localhost>", alias="MENTORQ_MAIL_FROM")
+    smtp_host: str | None = Field(
+        None,
+        alias="MENTORQ_SMTP_HOST",
+        description=(
+            "the SMTP server account mail goes through. Unset: dev and tests print each message to "
+            "the `io` worker's log; production fails it `smtp_not_configured`"
+        ),
+    )
+    smtp_port: int = Field(
+        587,
+        ge=1,
+        le=65535,
+        alias="MENTORQ_SMTP_PORT",
+        description="its port (465 for `tls`, 25 for a local relay)",
+    )
+    smtp_username: str | None = Field(
+        None, alias="MENTORQ_SMTP_USERNAME", description="AUTH's login; unset: no AUTH"
+    )
+    smtp_password: SecretStr | None = Field(
+        None, alias="MENTORQ_SMTP_PASSWORD", description="AUTH's password (never logged)"
+    )
+    smtp_tls: Literal["none", "starttls", "tls"] = Field(
+        "starttls",
+        alias="MENTORQ_SMTP_TLS",
+        description=(
+            "`starttls` (required: a server that does not offer it fails `smtp_tls_failed`), `tls` "
+            "(implicit TLS) or `none`"
+        ),
+    )
+    smtp_ca_file: Path | None = Field(
+        None,
+        alias="MENTORQ_SMTP_CA_FILE",
+        description=(
+            "a PEM file of the CA(s) that alone are trusted for the server's certificate (a private "
+            "CA); unset: the system's CAs"
+        ),
+    )
+    smtp_timeout_seconds: float = Field(
+        10.0, gt=0, alias="MENTORQ_SMTP_TIMEOUT_SECONDS", description="connecting and each SMTP command"
+    )
+    mail_from: str = Field(
+        "mentorq <no-reply@localhost>", alias="MENTORQ_MAIL_FROM", description="the messages' `From`"
+    )
     # Seconds between attempts at one message (JSON list); past the last it is marked failed.
-    mail_retry_schedule: list[float] = Field([30, 120, 600, 1800], alias="MENTORQ_MAIL_RETRY_SCHEDULE")
+    mail_retry_schedule: list[float] = Field(
+        [30, 120, 600, 1800],
+        alias="MENTORQ_MAIL_RETRY_SCHEDULE",
+        description=(
+            "seconds between attempts at one message (JSON list, ±20 % jitter); after the last, `failed`"
+        ),
+    )
     # How long the link in each message works (a reset token also dies with the password it reset).
-    verify_token_minutes: float = Field(24 * 60, gt=0, alias="MENTORQ_VERIFY_TOKEN_MINUTES")
-    reset_token_minutes: float = Field(60, gt=0, alias="MENTORQ_RESET_TOKEN_MINUTES")
+    verify_token_minutes: float = Field(
+        24 * 60, gt=0, alias="MENTORQ_VERIFY_TOKEN_MINUTES", description="how long a verification link works"
+    )
+    reset_token_minutes: float = Field(
+        60,
+        gt=0,
+        alias="MENTORQ_RESET_TOKEN_MINUTES",
+        description="how long a password-reset link works (and only until the password changes)",
+    )
     # Requests for a message (forgot-password, request-verify-token) per e-mail address and per
     # client address, whether or not the account exists.
-    account_mail_per_address: str = Field("5/hour", alias="MENTORQ_ACCOUNT_MAIL_PER_ADDRESS")
-    account_mail_per_client: str = Field("30/hour", alias="MENTORQ_ACCOUNT_MAIL_PER_CLIENT")
+    account_mail_per_address: str = Field(
+        "5/hour",
+        alias="MENTORQ_ACCOUNT_MAIL_PER_ADDRESS",
+        description=(
+            "verification and reset requests per e-mail address (both together), whether or not it "
+            "has an account"
+        ),
+    )
+    account_mail_per_client: str = Field(
+        "30/hour",
+        alias="MENTORQ_ACCOUNT_MAIL_PER_CLIENT",
+        description="verification and reset requests per client address",
+    )
 
-    max_body_bytes: int = Field(1_048_576, alias="MENTORQ_MAX_BODY_BYTES")
-    max_wait_seconds: int = Field(60, ge=0, le=60, alias="MENTORQ_MAX_WAIT_SECONDS")
-    broker_publish_timeout_seconds: float = Field(2.0, alias="MENTORQ_BROKER_PUBLISH_TIMEOUT")
+    max_body_bytes: int = Field(
+        1_048_576, alias="MENTORQ_MAX_BODY_BYTES", description="request body limit (413 above)"
+    )
+    max_wait_seconds: int = Field(
+        60, ge=0, le=60, alias="MENTORQ_MAX_WAIT_SECONDS", description="cap on `Prefer: wait`"
+    )
+    broker_publish_timeout_seconds: float = Field(
+        2.0,
+        alias="MENTORQ_BROKER_PUBLISH_TIMEOUT",
+        description="seconds the API waits on Redis before leaving a job to the outbox",
+    )
     # How long Redis keeps a delivered, unacked message before it gives it to another worker. Meant
     # to be longer than any job; a job that outlives it is delivered again, and the claim skips that
     # copy (the rehearsal shortens it to prove so: tests/hosts/).
     broker_visibility_timeout_seconds: float = Field(
-        2 * 3600.0, gt=0, alias="MENTORQ_BROKER_VISIBILITY_TIMEOUT_SECONDS"
+        2 * 3600.0,
+        gt=0,
+        alias="MENTORQ_BROKER_VISIBILITY_TIMEOUT_SECONDS",
+        description=(
+            "how long Redis keeps a delivered, unacked message before it gives it to a worker again; "
+            "keep it above your longest job (a job that outlives it is delivered again and that copy "
+            "is skipped, proven in `tests/hosts/`)"
+        ),
     )
 
     # Job runtime and reconciliation.
-    heartbeat_seconds: float = Field(5.0, alias="MENTORQ_HEARTBEAT_SECONDS")
-    stale_after_seconds: float = Field(30.0, alias="MENTORQ_STALE_AFTER_SECONDS")
-    reconcile_every_seconds: float = Field(5.0, alias="MENTORQ_RECONCILE_EVERY_SECONDS")
-    redispatch_after_seconds: float = Field(600.0, alias="MENTORQ_REDISPATCH_AFTER_SECONDS")
+    heartbeat_seconds: float = Field(
+        5.0, alias="MENTORQ_HEARTBEAT_SECONDS", description="how often a running job beats"
+    )
+    stale_after_seconds: float = Field(
+        30.0,
+        alias="MENTORQ_STALE_AFTER_SECONDS",
+        description="a running job silent this long lost its worker",
+    )
+    reconcile_every_seconds: float = Field(
+        5.0, alias="MENTORQ_RECONCILE_EVERY_SECONDS", description="the reconciler's period"
+    )
+    redispatch_after_seconds: float = Field(
+        600.0,
+        alias="MENTORQ_REDISPATCH_AFTER_SECONDS",
+        description="a queued job published this long ago is published again",
+    )
     # Retention: beat deletes jobs finished more than this many days ago, with their events and
     # webhook deliveries (0 keeps everything), and how often it looks.
-    job_retention_days: int = Field(30, ge=0, alias="MENTORQ_JOB_RETENTION_DAYS")
-    retention_every_seconds: float = Field(3600.0, gt=0, alias="MENTORQ_RETENTION_EVERY_SECONDS")
+    job_retention_days: int = Field(
+        30,
+        ge=0,
+        alias="MENTORQ_JOB_RETENTION_DAYS",
+        description=(
+            "finished jobs older than this are deleted, events and webhook deliveries too; `0` keeps them"
+        ),
+    )
+    retention_every_seconds: float = Field(
+        3600.0, gt=0, alias="MENTORQ_RETENTION_EVERY_SECONDS", description="how often beat runs retention"
+    )
     # Documents: one file's size, an archive's unpacked total, a whole multipart upload.
-    max_document_bytes: int = Field(20 * 1024 * 1024, alias="MENTORQ_MAX_DOCUMENT_BYTES")
-    max_archive_unpacked_bytes: int = Field(200 * 1024 * 1024, alias="MENTORQ_MAX_ARCHIVE_UNPACKED_BYTES")
+    max_document_bytes: int = Field(
+        20 * 1024 * 1024, alias="MENTORQ_MAX_DOCUMENT_BYTES", description="one document's size (413 above)"
+    )
+    max_archive_unpacked_bytes: int = Field(
+        200 * 1024 * 1024,
+        alias="MENTORQ_MAX_ARCHIVE_UNPACKED_BYTES",
+        description="a zip's total unpacked size (zip bombs fail)",
+    )
     # Recordings (workers/recordings/): the longest one transcribed, refused from its header before
     # decoding when the header says, else as soon as decoding passes it. The engine: pocketsphinx
     # (the embedded default: its English model ships in its wheel) or faster-whisper (production,
     # on the GPU host: the model named or a local path with its weights, placed by the operator).
-    max_audio_seconds: float = Field(3 * 3600, gt=0, alias="MENTORQ_MAX_AUDIO_SECONDS")
-    asr_engine: Literal["pocketsphinx", "faster-whisper"] = Field("pocketsphinx", alias="MENTORQ_ASR_ENGINE")
-    asr_model: str = Field("small", alias="MENTORQ_ASR_MODEL")
-    asr_device: str = Field("auto", alias="MENTORQ_ASR_DEVICE")
-    asr_compute_type: str = Field("default", alias="MENTORQ_ASR_COMPUTE_TYPE")
-    asr_beam_size: int = Field(5, ge=1, le=20, alias="MENTORQ_ASR_BEAM_SIZE")
+    max_audio_seconds: float = Field(
+        3 * 3600,
+        gt=0,
+        alias="MENTORQ_MAX_AUDIO_SECONDS",
+        description=(
+            "the longest recording transcribed (`recording_too_long` above; by its header before "
+            "decoding when it says)"
+        ),
+    )
+    asr_engine: Literal["pocketsphinx", "faster-whisper"] = Field(
+        "pocketsphinx",
+        alias="MENTORQ_ASR_ENGINE",
+        description="`pocketsphinx` (bundled US English model) or `faster-whisper` (production, GPU host)",
+    )
+    asr_model: str = Field(
+        "small",
+        alias="MENTORQ_ASR_MODEL",
+        description=(
+            "faster-whisper's model: a name already in the Hugging Face cache, or a local CTranslate2"
+            " folder (never downloaded by a worker)"
+        ),
+    )
+    asr_device: str = Field(
+        "auto", alias="MENTORQ_ASR_DEVICE", description="faster-whisper's device: `cuda`, `cpu` or `auto`"
+    )
+    asr_compute_type: str = Field(
+        "default",
+        alias="MENTORQ_ASR_COMPUTE_TYPE",
+        description="faster-whisper's compute type (`float16` on a GPU, `int8` on a CPU)",
+    )
+    asr_beam_size: int = Field(
+        5, ge=1, le=20, alias="MENTORQ_ASR_BEAM_SIZE", description="faster-whisper's beam size"
+    )
     # A language code (en, de, ...), or unset to let the engine detect it (faster-whisper only:
     # pocketsphinx's bundled model is US English).
-    asr_language: str | None = Field(None, alias="MENTORQ_ASR_LANGUAGE")
-    max_upload_bytes: int = Field(50 * 1024 * 1024, alias="MENTORQ_MAX_UPLOAD_BYTES")
+    asr_language: str | None = Field(
+        None,
+        alias="MENTORQ_ASR_LANGUAGE",
+        description=(
+            "a language code for faster-whisper; unset: it detects the language (PocketSphinx is "
+            "English only)"
+        ),
+    )
+    max_upload_bytes: int = Field(
+        50 * 1024 * 1024,
+        alias="MENTORQ_MAX_UPLOAD_BYTES",
+        description="one upload request (`/v1/documents`, `/v1/documents/text`)",
+    )
     # Documents fetched from a URL: time budget, and whether private addresses are allowed (dev, tests).
-    fetch_timeout_seconds: float = Field(15.0, alias="MENTORQ_FETCH_TIMEOUT_SECONDS")
-    fetch_allow_private: bool = Field(False, alias="MENTORQ_FETCH_ALLOW_PRIVATE")
+    fetch_timeout_seconds: float = Field(
+        15.0, alias="MENTORQ_FETCH_TIMEOUT_SECONDS", description="fetching a document URL, redirects included"
+    )
+    fetch_allow_private: bool = Field(
+        False,
+        alias="MENTORQ_FETCH_ALLOW_PRIVATE",
+        description="allow document URLs on private/loopback addresses (dev sets it)",
+    )
     # Scheduled sources (/v1/admin/sources): the one folder tree folder sources may read (unset:
     # folder sources are refused), the items one run looks at (the rest are counted, the run says
     # it was truncated), the failed runs in a row that pause a source, and how often beat looks
     # for due sources.
-    source_folders_root: Path | None = Field(None, alias="MENTORQ_SOURCE_FOLDERS_ROOT")
-    source_max_items: int = Field(200, ge=1, alias="MENTORQ_SOURCE_MAX_ITEMS")
-    source_pause_after_failures: int = Field(3, ge=1, alias="MENTORQ_SOURCE_PAUSE_AFTER_FAILURES")
-    sources_tick_seconds: float = Field(30.0, gt=0, alias="MENTORQ_SOURCES_TICK_SECONDS")
+    source_folders_root: Path | None = Field(
+        None,
+        alias="MENTORQ_SOURCE_FOLDERS_ROOT",
+        description=(
+            "the one folder tree `folder` sources may read (symlinks resolved; nothing outside it); "
+            "unset: folder sources are refused (`folder_sources_disabled`)"
+        ),
+    )
+    source_max_items: int = Field(
+        200,
+        ge=1,
+        alias="MENTORQ_SOURCE_MAX_ITEMS",
+        description=(
+            "items one source run fetches or reads; the rest are counted and the run is marked `truncated`"
+        ),
+    )
+    source_pause_after_failures: int = Field(
+        3,
+        ge=1,
+        alias="MENTORQ_SOURCE_PAUSE_AFTER_FAILURES",
+        description=(
+            'failed runs in a row that pause a scheduled source (un-pause with `PATCH {"paused": false}`)'
+        ),
+    )
+    sources_tick_seconds: float = Field(
+        30.0,
+        gt=0,
+        alias="MENTORQ_SOURCES_TICK_SECONDS",
+        description="how often beat looks for due scheduled sources",
+    )
     # Search embeds the query on a `query` worker; past this the API answers 503 instead of hanging.
-    search_embed_timeout_seconds: float = Field(10.0, alias="MENTORQ_SEARCH_EMBED_TIMEOUT_SECONDS")
-    reembed_every_seconds: float = Field(30.0, alias="MENTORQ_REEMBED_EVERY_SECONDS")
-    reembed_batch_chunks: int = Field(256, alias="MENTORQ_REEMBED_BATCH_CHUNKS")
+    search_embed_timeout_seconds: float = Field(
+        10.0,
+        alias="MENTORQ_SEARCH_EMBED_TIMEOUT_SECONDS",
+        description="how long search waits for a `query` worker to embed the query",
+    )
+    reembed_every_seconds: float = Field(
+        30.0, alias="MENTORQ_REEMBED_EVERY_SECONDS", description="how often beat advances a re-embedding"
+    )
+    reembed_batch_chunks: int = Field(
+        256, alias="MENTORQ_REEMBED_BATCH_CHUNKS", description="chunks per `reembed` job"
+    )
 
     # Webhooks: private/loopback targets and plain http only where explicitly allowed (dev, tests).
-    webhook_allow_private: bool = Field(False, alias="MENTORQ_WEBHOOK_ALLOW_PRIVATE")
-    webhook_allow_http: bool = Field(False, alias="MENTORQ_WEBHOOK_ALLOW_HTTP")
-    webhook_timeout_seconds: float = Field(10.0, alias="MENTORQ_WEBHOOK_TIMEOUT_SECONDS")
+    webhook_allow_private: bool = Field(
+        False,
+        alias="MENTORQ_WEBHOOK_ALLOW_PRIVATE",
+        description="allow webhook targets on private/loopback addresses (dev sets it)",
+    )
+    webhook_allow_http: bool = Field(
+        False,
+        alias="MENTORQ_WEBHOOK_ALLOW_HTTP",
+        description="allow plain-http webhook targets (dev sets it)",
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, alias="MENTORQ_WEBHOOK_TIMEOUT_SECONDS", description="one delivery attempt's whole budget"
+    )
     # Seconds between attempts (Standard Webhooks' schedule); JSON list in the environment.
     webhook_retry_schedule: list[float] = Field(
-        [5, 300, 1800, 7200, 18000, 36000, 36000], alias="MENTORQ_WEBHOOK_RETRY_SCHEDULE"
+        [5, 300, 1800, 7200, 18000, 36000, 36000],
+        alias="MENTORQ_WEBHOOK_RETRY_SCHEDULE",
+        description="seconds between attempts (JSON list)",
     )
-    webhook_secret_overlap_hours: float = Field(24.0, alias="MENTORQ_WEBHOOK_SECRET_OVERLAP_HOURS")
+    webhook_secret_overlap_hours: float = Field(
+        24.0,
+        alias="MENTORQ_WEBHOOK_SECRET_OVERLAP_HOURS",
+        description="how long a rotated-out secret keeps signing",
+    )
     # Server-sent events: a comment this often keeps proxies from cutting idle streams.
-    sse_keepalive_seconds: float = Field(15.0, alias="MENTORQ_SSE_KEEPALIVE_SECONDS")
+    sse_keepalive_seconds: float = Field(
+        15.0,
+        alias="MENTORQ_SSE_KEEPALIVE_SECONDS",
+        description="keep-alive comment period on idle event streams",
+    )
 
     # Fair use. Rate limits are `N/second|minute|hour` (the `limits` library's notation), per user
     # for requests with a token, per client address for the others; probes are never limited.
-    rate_limit_user: str = Field("600/minute", alias="MENTORQ_RATE_LIMIT_USER")
-    rate_limit_anonymous: str = Field("60/minute", alias="MENTORQ_RATE_LIMIT_ANONYMOUS")
+    rate_limit_user: str = Field(
+        "600/minute",
+        alias="MENTORQ_RATE_LIMIT_USER",
+        description="requests per user (with a token); `N/second`, `N/minute`, `N per 10 minutes`, ...",
+    )
+    rate_limit_anonymous: str = Field(
+        "60/minute",
+        alias="MENTORQ_RATE_LIMIT_ANONYMOUS",
+        description="requests per client address without a token (login, register)",
+    )
     # Wrong passwords for one account before its logins are refused for the rest of the window.
-    login_failures_per_account: str = Field("5/minute", alias="MENTORQ_LOGIN_FAILURES_PER_ACCOUNT")
+    login_failures_per_account: str = Field(
+        "5/minute",
+        alias="MENTORQ_LOGIN_FAILURES_PER_ACCOUNT",
+        description="wrong passwords for one account before its logins wait out the window",
+    )
     # Quotas (admins are exempt): queued plus running jobs, collections, webhook redeliveries.
-    max_active_jobs_per_user: int = Field(200, ge=1, alias="MENTORQ_MAX_ACTIVE_JOBS_PER_USER")
-    max_collections_per_user: int = Field(100, ge=1, alias="MENTORQ_MAX_COLLECTIONS_PER_USER")
-    redeliveries_per_hour: int = Field(60, ge=1, alias="MENTORQ_REDELIVERIES_PER_HOUR")
+    max_active_jobs_per_user: int = Field(
+        200,
+        ge=1,
+        alias="MENTORQ_MAX_ACTIVE_JOBS_PER_USER",
+        description="queued plus running jobs per user (admins exempt)",
+    )
+    max_collections_per_user: int = Field(
+        100,
+        ge=1,
+        alias="MENTORQ_MAX_COLLECTIONS_PER_USER",
+        description="collections a user may own (admins exempt)",
+    )
+    redeliveries_per_hour: int = Field(
+        60,
+        ge=1,
+        alias="MENTORQ_REDELIVERIES_PER_HOUR",
+        description="webhook redeliveries a user may ask for per hour (admins exempt)",
+    )
     # Job priority 0-9: users may ask up to this; above it is for admins and the platform.
-    max_user_priority: int = Field(5, ge=0, le=9, alias="MENTORQ_MAX_USER_PRIORITY")
+    max_user_priority: int = Field(
+        5,
+        ge=0,
+        le=9,
+        alias="MENTORQ_MAX_USER_PRIORITY",
+        description="the highest job `priority` a user may set; above it is for admins and the platform",
+    )
 
     # Learners. A learning session closes after this long without activity.
-    session_idle_minutes: float = Field(120.0, gt=0, alias="MENTORQ_SESSION_IDLE_MINUTES")
+    session_idle_minutes: float = Field(
+        120.0,
+        gt=0,
+        alias="MENTORQ_SESSION_IDLE_MINUTES",
+        description="a learning session idle this long is closed (`session_closed`)",
+    )
     # Bayesian Knowledge Tracing: P(known) before evidence, P(learn) per attempt, P(guess), P(slip).
-    bkt_prior: float = Field(0.3, gt=0, lt=1, alias="MENTORQ_BKT_PRIOR")
-    bkt_learn: float = Field(0.1, ge=0, lt=1, alias="MENTORQ_BKT_LEARN")
-    bkt_guess: float = Field(0.2, gt=0, lt=0.5, alias="MENTORQ_BKT_GUESS")
-    bkt_slip: float = Field(0.1, gt=0, lt=0.5, alias="MENTORQ_BKT_SLIP")
+    bkt_prior: float = Field(
+        0.3,
+        gt=0,
+        lt=1,
+        alias="MENTORQ_BKT_PRIOR",
+        description="Bayesian Knowledge Tracing: P(known) before any evidence",
+    )
+    bkt_learn: float = Field(
+        0.1, ge=0, lt=1, alias="MENTORQ_BKT_LEARN", description="P(learning the skill from one attempt)"
+    )
+    bkt_guess: float = Field(
+        0.2, gt=0, lt=0.5, alias="MENTORQ_BKT_GUESS", description="P(right without knowing it)"
+    )
+    bkt_slip: float = Field(
+        0.1, gt=0, lt=0.5, alias="MENTORQ_BKT_SLIP", description="P(wrong despite knowing it)"
+    )
     # Profile ingestion: the largest source file, the words of source the model reads at once
     # (a window must fit its context with the prompt and the answer), and how closely an item's
     # evidence quote must match the source (rapidfuzz partial_ratio, 0-100).
-    max_profile_source_bytes: int = Field(5 * 1024 * 1024, ge=1, alias="MENTORQ_MAX_PROFILE_SOURCE_BYTES")
-    profile_window_words: int = Field(1200, ge=100, alias="MENTORQ_PROFILE_WINDOW_WORDS")
-    evidence_min_score: float = Field(90.0, ge=0, le=100, alias="MENTORQ_EVIDENCE_MIN_SCORE")
+    max_profile_source_bytes: int = Field(
+        5 * 1024 * 1024,
+        ge=1,
+        alias="MENTORQ_MAX_PROFILE_SOURCE_BYTES",
+        description="a profile ingestion's source file (413 above)",
+    )
+    profile_window_words: int = Field(
+        1200,
+        ge=100,
+        alias="MENTORQ_PROFILE_WINDOW_WORDS",
+        description="words of source the model reads at once (fit it to the model's context)",
+    )
+    evidence_min_score: float = Field(
+        90.0,
+        ge=0,
+        le=100,
+        alias="MENTORQ_EVIDENCE_MIN_SCORE",
+        description=(
+            "how closely an extracted item's quote must match the source (rapidfuzz `partial_ratio`, "
+            "0–100); also a match's requirements and a CV's skills"
+        ),
+    )
     # Matches (skill gaps against a target): a target's text is at most this long (a role, a course's
     # outcomes or a syllabus; a whole book is not a target); a skill counts as met once its BKT
     # mastery reaches the threshold; the first gaps (must-haves first) each get a plan.
-    max_target_chars: int = Field(60_000, ge=1000, alias="MENTORQ_MAX_TARGET_CHARS")
-    match_mastery_threshold: float = Field(0.8, gt=0.5, lt=1, alias="MENTORQ_MATCH_MASTERY_THRESHOLD")
-    match_plan_gaps: int = Field(5, ge=0, le=20, alias="MENTORQ_MATCH_PLAN_GAPS")
+    max_target_chars: int = Field(
+        60_000,
+        ge=1000,
+        alias="MENTORQ_MAX_TARGET_CHARS",
+        description="the longest target a match takes (a role, a course's outcomes, a syllabus)",
+    )
+    match_mastery_threshold: float = Field(
+        0.8,
+        gt=0.5,
+        lt=1,
+        alias="MENTORQ_MATCH_MASTERY_THRESHOLD",
+        description="the BKT mastery at which a requirement counts as met (and its gap closes)",
+    )
+    match_plan_gaps: int = Field(
+        5,
+        ge=0,
+        le=20,
+        alias="MENTORQ_MATCH_PLAN_GAPS",
+        description=(
+            "how many gaps of a match (must-haves first) get a plan: a `resources` job and an "
+            "`exercise` job each"
+        ),
+    )
     # The match report's PDF fonts, in order: the first for text, the others as fallbacks for
     # scripts it lacks (Debian's fonts-dejavu-core and fonts-wqy-microhei by default).
     report_fonts: list[str] = Field(
@@ -213,45 +667,159 @@ class Settings(BaseSettings):
             "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
         ],
         alias="MENTORQ_REPORT_FONTS",
+        description=(
+            "a JSON list of TrueType/OpenType files for the match report's PDF: the first for text, "
+            "the others as fallbacks for scripts it lacks"
+        ),
     )
 
     # The code sandbox (workers/sandbox): limits per run (Judge0's defaults), and the layers the
     # deployment requires (comma-separated, of rlimits, namespaces, landlock, seccomp): a coding
     # submission on a host that cannot apply one fails with `sandbox_unavailable` instead of
     # running less confined.
-    sandbox_cpu_s: float = Field(5.0, gt=0, le=60, alias="MENTORQ_SANDBOX_CPU_SECONDS")
-    sandbox_wall_s: float = Field(10.0, gt=0, le=120, alias="MENTORQ_SANDBOX_WALL_SECONDS")
-    sandbox_memory_mb: int = Field(256, ge=32, alias="MENTORQ_SANDBOX_MEMORY_MB")
-    sandbox_output_kb: int = Field(1024, ge=1, alias="MENTORQ_SANDBOX_OUTPUT_KB")
-    sandbox_processes: int = Field(32, ge=1, alias="MENTORQ_SANDBOX_PROCESSES")
-    sandbox_file_kb: int = Field(1024, ge=1, alias="MENTORQ_SANDBOX_FILE_KB")
-    sandbox_require_list: str = Field("rlimits,namespaces,landlock,seccomp", alias="MENTORQ_SANDBOX_REQUIRE")
+    sandbox_cpu_s: float = Field(
+        5.0,
+        gt=0,
+        le=60,
+        alias="MENTORQ_SANDBOX_CPU_SECONDS",
+        description="CPU seconds a sandboxed program may use (SIGXCPU, then SIGKILL a second later)",
+    )
+    sandbox_wall_s: float = Field(
+        10.0,
+        gt=0,
+        le=120,
+        alias="MENTORQ_SANDBOX_WALL_SECONDS",
+        description="wall-clock seconds before the sandbox's whole process group is killed",
+    )
+    sandbox_memory_mb: int = Field(
+        256,
+        ge=32,
+        alias="MENTORQ_SANDBOX_MEMORY_MB",
+        description="a sandboxed program's address space (`MemoryError` past it)",
+    )
+    sandbox_output_kb: int = Field(
+        1024,
+        ge=1,
+        alias="MENTORQ_SANDBOX_OUTPUT_KB",
+        description="stdout and stderr kept, each; past it the program is killed (`output_limit`)",
+    )
+    sandbox_processes: int = Field(
+        32,
+        ge=1,
+        alias="MENTORQ_SANDBOX_PROCESSES",
+        description="RLIMIT_NPROC (counts every process of the worker's user; not enforced for root)",
+    )
+    sandbox_file_kb: int = Field(
+        1024,
+        ge=1,
+        alias="MENTORQ_SANDBOX_FILE_KB",
+        description="the largest file a sandboxed program may write",
+    )
+    sandbox_require_list: str = Field(
+        "rlimits,namespaces,landlock,seccomp",
+        alias="MENTORQ_SANDBOX_REQUIRE",
+        description=(
+            "sandbox layers the deployment requires (of `rlimits`, `namespaces`, `landlock`, "
+            "`seccomp`); without one, code is not run (`sandbox_unavailable`)"
+        ),
+    )
 
     # Grounded answers (ask, tutor): the least cosine similarity (embedding model) between a
     # sentence and a passage for the passage to count as supporting it; the answer cache's time to
     # live, and how similar a paraphrase must be to reuse an answer (its content words must match too).
-    citation_min_support: float = Field(0.5, ge=0, le=1, alias="MENTORQ_CITATION_MIN_SUPPORT")
-    answer_cache_ttl_days: float = Field(14.0, ge=0, alias="MENTORQ_ANSWER_CACHE_TTL_DAYS")
-    answer_cache_min_similarity: float = Field(0.9, ge=0, le=1, alias="MENTORQ_ANSWER_CACHE_MIN_SIMILARITY")
+    citation_min_support: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        alias="MENTORQ_CITATION_MIN_SUPPORT",
+        description=(
+            "least cosine similarity (embedding model) of an answer's sentence and a passage's "
+            "sentence for the passage to support it"
+        ),
+    )
+    answer_cache_ttl_days: float = Field(
+        14.0,
+        ge=0,
+        alias="MENTORQ_ANSWER_CACHE_TTL_DAYS",
+        description="how long a grounded answer is reused (0: no cache)",
+    )
+    answer_cache_min_similarity: float = Field(
+        0.9,
+        ge=0,
+        le=1,
+        alias="MENTORQ_ANSWER_CACHE_MIN_SIMILARITY",
+        description=(
+            "how close a paraphrase's embedding must be to reuse an answer (its content words must "
+            "also match)"
+        ),
+    )
     # A tutor turn sees the conversation's recent turns up to this many tokens (about 4 characters
     # each); older turns are given as a summary.
-    tutor_history_tokens: int = Field(600, ge=0, alias="MENTORQ_TUTOR_HISTORY_TOKENS")
+    tutor_history_tokens: int = Field(
+        600,
+        ge=0,
+        alias="MENTORQ_TUTOR_HISTORY_TOKENS",
+        description=(
+            "earlier conversation a tutor turn sees in full (about 4 characters a token); older turns"
+            " are summarised"
+        ),
+    )
 
     # Kinds used only by the test suite and operators' smoke checks (debug.sleep).
-    debug_kinds: bool = Field(False, alias="MENTORQ_DEBUG_KINDS")
+    debug_kinds: bool = Field(
+        False,
+        alias="MENTORQ_DEBUG_KINDS",
+        description="enables `debug.sleep` and `debug.llm` (tests and smoke checks)",
+    )
 
     # Traces (core/tracing.py) are on when the standard OTEL_* variables ask; spans carry prompt and
     # answer text only when this is true.
-    trace_content: bool = Field(False, alias="MENTORQ_TRACE_CONTENT")
+    trace_content: bool = Field(
+        False,
+        alias="MENTORQ_TRACE_CONTENT",
+        description=(
+            "`true`: LLM spans carry the prompt and answer, and search spans the query (traces are on"
+            " when `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_TRACES_EXPORTER` is set)"
+        ),
+    )
     # Log lines (core/logs.py): `json` (one object a line) or `console`; unset: json in production.
-    log_format: Literal["json", "console"] | None = Field(None, alias="MENTORQ_LOG_FORMAT")
+    log_format: Literal["json", "console"] | None = Field(
+        None,
+        alias="MENTORQ_LOG_FORMAT",
+        description=(
+            "`json`: every process writes one JSON object a line (`time`, `level`, `logger`, "
+            "`message`, `pid`, and `job_id`, `kind`, `user_id`, `trace_id` where known); `console`: a"
+            " readable line with the same context in brackets. Unset: `json` in production, else "
+            "`console`"
+        ),
+    )
     # Prometheus metrics (core/metrics/). A scrape sends this token as a bearer; unset, no process
     # serves metrics (they are still counted). The API serves GET /metrics on its own port (the
     # proxy refuses that path); a worker host serves them on MENTORQ_METRICS_PORT (0: none), on
     # MENTORQ_METRICS_ADDRESS (the host's private address in production; compose: 0.0.0.0).
-    metrics_token: SecretStr | None = Field(None, alias="MENTORQ_METRICS_TOKEN")
-    metrics_port: int = Field(0, ge=0, le=65535, alias="MENTORQ_METRICS_PORT")
-    metrics_address: str = Field("127.0.0.1", alias="MENTORQ_METRICS_ADDRESS")
+    metrics_token: SecretStr | None = Field(
+        None,
+        alias="MENTORQ_METRICS_TOKEN",
+        description=(
+            "the bearer token every Prometheus scrape must send (secret, at least 24 characters). "
+            "Unset: no process serves metrics (they are still counted)"
+        ),
+    )
+    metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        alias="MENTORQ_METRICS_PORT",
+        description="a worker host's metrics port (`0`: none); the API serves `/metrics` on its own port",
+    )
+    metrics_address: str = Field(
+        "127.0.0.1",
+        alias="MENTORQ_METRICS_ADDRESS",
+        description=(
+            "the address a worker host's metrics port listens on (compose: `0.0.0.0`, the container's"
+            " network)"
+        ),
+    )
 
     @field_validator("source_folders_root", mode="before")
     @classmethod

@@ -118,7 +118,7 @@ def assert_each_done_once(
     second_attempts = {row[0] for row in rows if row[2] > 1}
     assert all(count >= 1 for count in generated.values()), generated
     assert again <= second_attempts and len(again) <= again_at_most, (generated, rows)
-    # The figures, for a run with -s (the README's table comes from them).
+    # The figures, for a run with -s (docs/operations/rehearsal.md's table comes from them).
     test = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0]
     print(
         f"\n{test}: {len(rows)} succeeded, 0 lost, all ended {time.monotonic() - since:.0f} s after the"

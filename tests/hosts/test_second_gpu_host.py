@@ -1,6 +1,6 @@
-"""A second GPU host joins the llm lane, as the README tells an operator to add one: its own model
-server and its own worker-llm, named `llm@gpu2`, against the same Redis and PostgreSQL. Both
-hosts take jobs; when the second is lost mid-run the first finishes its work."""
+"""A second GPU host joins the llm lane, as docs/operations/rehearsal.md tells an operator to add
+one: its own model server and its own worker-llm, named `llm@gpu2`, against the same Redis and
+PostgreSQL. Both hosts take jobs; when the second is lost mid-run the first finishes its work."""
 
 from __future__ import annotations
 

@@ -192,7 +192,7 @@ def test_reports_say_what_the_match_says_in_pdf_markdown_and_json(
     assert f"Score: {match['score']:g} / 100" in text
     for words in ("How the score was computed", "Strengths", "Gaps", "Plan", "You must write SQL every day"):
         assert words in text
-    # The first page as an image (the README shows one from this run: docs/screenshots/match-report.png).
+    # The first page as an image (docs/api/matches.md shows one from this run: docs/screenshots/).
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [

@@ -3,13 +3,10 @@ include list and routes come from them (a worker process is asked, not assumed).
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 from core.jobspec import JobSpec
 from core.platform_tasks import PLATFORM_TASKS
 from tasks.registry import all_kinds, enabled_kinds, registration_problems, task_modules
+from tests.support.fresh_process import last_json_line
 from tests.support.stack import REPO
 
 WORKER_VIEW = """
@@ -27,17 +24,7 @@ print(json.dumps({
 
 
 def worker_view() -> dict:
-    env = {
-        "MENTORQ_ENV": "test",
-        "DATABASE_URL": "postgresql://u@/db",
-        "REDIS_URL": "redis://127.0.0.1:1/0",
-        "PATH": "",
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", WORKER_VIEW], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return last_json_line(WORKER_VIEW)
 
 
 def test_every_spec_has_a_registered_task_and_every_task_a_spec() -> None:

@@ -33,7 +33,7 @@ def run(code: str, **kwargs):
 
 
 def test_this_host_applies_every_layer():
-    # The suite runs where the kernel has them all (documented in the README); fail loudly if not,
+    # The suite runs where the kernel has them all (documented in docs/limits.md); fail loudly if not,
     # rather than test a weaker sandbox than the one described.
     assert probe()["active"] == list(ALL), probe()["layers"]
 

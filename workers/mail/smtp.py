@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 
 
 class MailError(Exception):
-    """A failed attempt: `code` is stable (the README lists them); `retryable` unless it cannot pass."""
+    """A failed attempt: `code` is stable (docs/api/accounts.md lists them); `retryable` unless it
+    cannot pass."""
 
     def __init__(self, code: str, detail: str, *, retryable: bool = True):
         super().__init__(f"{code}: {detail}")

@@ -1,0 +1,33 @@
+"""Python code run in a fresh interpreter with no servers to reach: what a module imports, registers or
+builds on its own (the API's light imports, Celery's task table, the OpenAPI document)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+from tests.support.stack import REPO
+
+# Settings that parse, pointing nowhere: importing must not need a server, and nothing may connect.
+NO_SERVERS = {
+    "MENTORQ_ENV": "test",
+    "DATABASE_URL": "postgresql://u@/db",
+    "REDIS_URL": "redis://127.0.0.1:1/0",
+    "PATH": "",
+}
+
+
+def last_json_line(code: str, *, timeout: float = 120) -> Any:
+    """Run `code` (which prints JSON on its last line) in a fresh interpreter; that JSON."""
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env=NO_SERVERS,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
