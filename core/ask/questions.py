@@ -4,30 +4,37 @@ hits, a content signature for semantic ones, and the keys an entry is stored and
 The rule: a word or sign wrongly kept costs a cache miss; one wrongly dropped could answer another
 question. So both forms drop only what never changes what is asked.
 
-**Exact key** (`normalize_question`). Folded: case, width (NFKC), spacing, invisible characters,
-and the punctuation that only ends or frames a sentence (`? . , ; "`, a colon before a space, an
-exclamation mark after a word). Kept, each a token of its own: operator runs (`+ - * / = < > ! # %
-^ & | ~ @ \\`, so `==`, `!=`, `<=`, `->`, `++`, `**`), a minus before a number, brackets, a colon
-inside code (`a[1:]`, `std::vector`), currency and mathematical signs (`$ € × ≤ √ →`) and `°`, a
+**Exact key** (`normalize_question`). Folded: width (NFKC), spacing, invisible characters, the
+emoji presentation selector, the punctuation that only ends, frames or quotes a sentence (`? . , ;
+" ` « »`, a colon before a space, an exclamation mark after a word), and case, unless a token's
+case is its meaning (`%M`/`%m`, `\\D`/`\\d`, `-A`/`-a`, `O(n)`/`o(n)`, `MB`/`Mb`, `getId`/`getID`:
+core/ask/case.py says which), when the question keeps its case but for its sentence-opening
+function words. Kept, each a token of its own: operator runs (`+ - * / = < > ! # % ^ & | ~ @ \\`,
+so `==`, `!=`, `<=`, `->`, `++`, `**`), a minus before a number, brackets, a colon inside code
+(`a[1:]`, `std::vector`), every other sign, symbol and emoji (`$ € × ≤ √ → ° ‰ § ✓ ✗ 👍`), a
 factorial (`5!`), a prime (`f'(x)`), superscripts (`5²` is `5^2`, never `52`), decimals (`3.5`),
-dotted names (`os.path`, `.net`) and underscores (`__init__`). A hyphen between two words of two or
-more letters is a space (`self-attention`); any other hyphen is a minus (`x-1`, `c-style`).
+dotted names (`os.path`, `.net`), underscores (`__init__`) and combining marks, with the letter they
+mark (`x̄`, `p̂`, a keycap). A hyphen between two words of two or more letters is a space
+(`self-attention`); any other hyphen is a minus (`x-1`, `c-style`).
 
 **Content signature** (`content_signature`), compared only once the embeddings are close:
 
-- Folded, for paraphrases: contractions (`what's` = `what is`, `isn't` = `is not`), plurals,
-  number words (`three` = `3`), `are/am` = `is`, `were` = `was`, `which` = `what`. A request for
-  a thing (`explain X`, `describe X`, `define X`, `tell me about X`, `what does X mean`, `what is
-  meant by X`, `could you please explain X`) asks `what is X`; a request around a question asks
-  that question (`explain how X works` = `how X works`); `how to` = `how do I`. A leading clause
-  set off by a comma (`In Python, how do I ...`, `If I fail, can I ...`) moves to the end.
+- Folded, for paraphrases: contractions (`what's` = `what is`, `isn't` = `is not`), plurals (but
+  a plural form right after a singular verb names one thing: `what is pandas` is not `what is a
+  panda`), number words (`three` = `3`), `are/am` = `is`, `were` = `was`, `which` = `what`. A
+  request for a thing (`explain X`, `describe X`, `define X`, `tell me about X`, `what does X
+  mean`, `what is meant by X`, `could you please explain X`) asks `what is X`; a request around a
+  question asks that question (`explain how X works` = `how X works`); `how to` = `how do I`. A
+  leading clause set off by a comma (`In Python, how do I ...`, `If I fail, can I ...`) moves to
+  the end.
 - Dropped: articles, politeness and greetings, `something`/`anyone`-style pronouns, intensifiers
-  (`really`, `actually`), a question's present-tense `do/does` (`how does X work` = `how X
-  works`) and the subject pronoun right after it or after the question's verb (`how do I/you/we`,
-  `is it`). Every other pronoun is a word: `can I help you?` is not `can you help me?`.
+  (`really`, `actually`; never a word of precision or bound: `exactly`, `only`, `at least`), a
+  question's present-tense `do/does` (`how does X work` = `how X works`) and the subject pronoun
+  right after it or after the question's verb (`how do I/you/we`, `is it`). Every other pronoun
+  is a word: `can I help you?` is not `can you help me?`.
 - Content: question words (`when` is not `where`), modals (`can` is not `must`), tense (`was`,
   `will`, `did`, `has`), negation (`not`, `never`, `no`), numbers, units, every sign the exact key
-  keeps, and every other word.
+  keeps (with the case it keeps), and every other word.
 - Order carries roles, so words keep their order (`is a dog bigger than a cat` is not `is a cat
   bigger than a dog`, `convert C to F` is not `convert F to C`, `did A beat B` is not `did B beat
   A`). What may move: the question words, anywhere, and in each clause its first run of tense,
@@ -49,11 +56,13 @@ import unicodedata
 import uuid
 from collections.abc import Mapping, Sequence
 
-# Part of every lookup key: an entry keyed by an older normalization (which folded "C++" into "c")
-# must never answer a question under the new one.
-KEY_VERSION = 2
+from core.ask import case
+
+# Part of every lookup key: an entry keyed by an older normalization must never answer a question
+# under the new one (version 1 folded "C++" into "c"; version 2 folded "%M" into "%m" and dropped ✓).
+KEY_VERSION = 3
 # The first element of every signature; an old entry's sorted word list never starts with it.
-SIGNATURE_VERSION = "sig:2"
+SIGNATURE_VERSION = "sig:3"
 
 # --------------------------------------------------------------------------- characters
 
@@ -81,6 +90,7 @@ _CHARACTERS = str.maketrans(
 # letter or a digit it is a minus ("x-1", "c-style").
 _WORD_JOINER = re.compile(r"(?<=[^\W\d_]{2})-(?=[^\W\d_]{2})")
 
+
 _TOKEN = re.compile(
     r"""
     (?P<word>(?:(?<!\S)\.(?=\w))?\w+(?:(?:[.']|(?<=\d),(?=\d))\w+)*)  # 3.5, 1,000, os.path, .net, don't
@@ -88,28 +98,39 @@ _TOKEN = re.compile(
     | (?P<prime>'+)                                               # f'(x), or a quote
     | (?P<bracket>[()\[\]{}])
     | (?P<colon>:+(?=\S))                                         # a[1:], std::vector; not "X: is it"
-    | (?P<other>[^\w\s])                                          # kept only if a sign: $ € × √ °
+    | (?P<other>[^\w\s])                                          # $ € × √ ° ✓ ✗ 👍 §, or punctuation
     """,
     re.VERBOSE,
 )
-_KEPT_SIGNS = {"°"}
+# What only ends, frames or quotes a sentence; every other sign, symbol or emoji is kept.
+_FRAMING = set("""?.,;:"`¿¡…""") | {"。", "、", "・"}
+_FRAMING_CATEGORIES = {"Pi", "Pf"}  # opening and closing quotation marks: « » ‹ › „
+# Variation selectors 15 and 16 choose text or emoji presentation ("✓" or "✓️"), never a meaning.
+_PRESENTATION = {"\ufe0e", "\ufe0f"}
 _WORDLIKE = re.compile(r"\.?\w")
 
 
 def _prepared(question: str) -> str:
+    """The question's text, its case folded unless a token's case is its meaning (core.ask.case)."""
     text = _SUPERSCRIPT_RUN.sub(lambda run: "^" + run.group().translate(_SUPERSCRIPT), question)
-    text = unicodedata.normalize("NFKC", text).casefold().translate(_CHARACTERS)
+    text = unicodedata.normalize("NFKC", text).translate(_CHARACTERS)
     # Invisible characters (zero-width spaces, soft hyphens) could split or hide a word.
     text = "".join(
-        " " if unicodedata.category(c) == "Cc" else c for c in text if unicodedata.category(c) != "Cf"
+        " " if unicodedata.category(c) == "Cc" else c
+        for c in text
+        if unicodedata.category(c) != "Cf" and c not in _PRESENTATION
     )
-    return _WORD_JOINER.sub(" ", text)
+    text = _WORD_JOINER.sub(" ", text)
+    tokens = _kept_tokens(text)
+    if case.case_carries_meaning(text, tokens):
+        return case.with_meaningful_case(text, tokens)
+    return unicodedata.normalize("NFKC", text.casefold())
 
 
-def _tokens(text: str) -> list[str]:
-    tokens = []
+def _kept_tokens(text: str) -> list[case.Token]:
+    tokens: list[case.Token] = []
     for match in _TOKEN.finditer(text):
-        kind, token = match.lastgroup, match.group()
+        kind, token = match.lastgroup or "other", match.group()
         before = text[match.start() - 1] if match.start() else " "
         after = text[match.end()] if match.end() < len(text) else " "
         if kind == "operator" and set(token) == {"!"}:
@@ -118,19 +139,28 @@ def _tokens(text: str) -> list[str]:
                 continue
         elif kind == "prime":
             # A prime follows a one-letter name or a bracket directly: f'(x), y'', (f+g)'.
-            previous = tokens[-1] if tokens else ""
+            previous = tokens[-1].text if tokens else ""
             attached = not before.isspace() and (before in ")]" or len(previous) == 1)
             if not attached or after.isalnum():
                 continue
         elif kind == "other":
-            if token not in _KEPT_SIGNS and unicodedata.category(token) not in ("Sm", "Sc"):
+            if unicodedata.category(token).startswith("M") and tokens and tokens[-1].end == match.start():
+                # A combining mark is part of what it marks: x̄ is not x, p̂ not p, 1⃣ not 1.
+                tokens[-1] = tokens[-1]._replace(text=tokens[-1].text + token, end=match.end())
                 continue
-        tokens.append(token)
+            if token in _FRAMING or unicodedata.category(token) in _FRAMING_CATEGORIES:
+                continue
+        tokens.append(case.Token(kind, token, match.start(), match.end()))
     return tokens
 
 
+def _tokens(text: str) -> list[str]:
+    return [token.text for token in _kept_tokens(text)]
+
+
 def normalize_question(question: str) -> str:
-    """The exact form: `"What is  C++?"` == `"what is c++"`, but never `"what is c#"` or `"what is c"`."""
+    """The exact form: `"What is  C++?"` == `"what is C++"`, but never `"what is C#"`, `"what is c"`
+    or `"what is c++"` (a sign makes case meaningful), and `"%M"` is never `"%m"`."""
     return " ".join(_tokens(_prepared(question)))
 
 
@@ -204,11 +234,12 @@ _TENSE_AND_MODALS = {
     "can", "could", "may", "might", "must", "ought",
 }  # fmt: skip
 _HELPERS = {"do", "did"}
+_SINGULAR_VERBS = {"is", "was", "does", "has"}
 _NEGATIONS = {"not", "no", "never", "none", "nobody", "nothing", "nowhere", "neither", "nor"}
 STOP_WORDS = frozenset(
     """a an the hi hello hey
     something anything someone anyone somebody anybody
-    really actually basically exactly""".split()
+    really actually basically""".split()
 )
 # The asker's pronouns, by person. A subject pronoun right after the question's helper is dropped
 # ("how do I/you/we ...", "is it ..."); every other one is a word: "can I help you?" is not
@@ -330,6 +361,7 @@ def _signature(tokens: list[str], *, drop_stop_words: bool) -> list[str]:
     asked: list[str] = []
     kept: list[tuple[str, str]] = []  # (kind, token): "f" tense/modal/negation, "b" clause boundary, "w" word
     previous = ""  # the token before, stop words aside: what decides a helper "do" or a subject pronoun
+    names = _names(tokens)
     for index, raw in enumerate(tokens):
         if drop_stop_words and raw in STOP_WORDS and not _beside_a_sign(tokens, index):
             continue
@@ -352,7 +384,8 @@ def _signature(tokens: list[str], *, drop_stop_words: bool) -> list[str]:
         elif token in _TENSE_AND_MODALS or token in _NEGATIONS:
             kept.append(("f", token))
         else:
-            kept.append(("w", _singular(_PERSONS.get(token, token))))
+            word = _PERSONS.get(token, token)
+            kept.append(("w", word if index in names else _singular(word)))
     signature = [SIGNATURE_VERSION, *(f"q:{word}" for word in sorted(asked))]
     clause: list[tuple[str, str]] = []
     for position, (kind, token) in enumerate(kept):
@@ -363,6 +396,20 @@ def _signature(tokens: list[str], *, drop_stop_words: bool) -> list[str]:
         else:
             clause.append(("w", token) if kind == "b" else (kind, token))
     return signature + _clause(clause)
+
+
+def _names(tokens: list[str]) -> set[int]:
+    """Where a plural form right after a singular verb names one thing ("what is pandas?", "how does
+    Rails work?"): never folded into the singular, which is another word ("what is a panda?").
+    After "are", "do" or an article it is a plural: "what are closures?" = "what is a closure?"."""
+    names = set()
+    for index, token in enumerate(tokens):
+        verb = index - 1
+        while verb >= 0 and tokens[verb] in _NEGATIONS:
+            verb -= 1
+        if verb >= 0 and tokens[verb] in _SINGULAR_VERBS and token.endswith("s"):
+            names.add(index)
+    return names
 
 
 def _beside_a_sign(tokens: list[str], index: int) -> bool:

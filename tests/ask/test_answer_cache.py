@@ -1,8 +1,10 @@
-"""The answer cache on the real stack: exact and semantic hits, a negation that must miss, privacy,
+"""The answer cache on the real stack: exact and semantic hits, a negation that must miss, a
+question whose case or symbols are its meaning, an entry stored under an older key rule, privacy,
 invalidation by a document change, and the admin view."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 from tests.ask.test_ask import ask, library
@@ -10,6 +12,7 @@ from tests.conftest import ApiClient
 from tests.documents.test_api import ingest
 from tests.support.fake_ollama import FakeOllama
 from tests.support.metrics import sample
+from tests.support.stack import Stack
 
 
 def scripted_answer(fake_ollama: FakeOllama, question: str, word: str) -> None:
@@ -52,6 +55,52 @@ def test_exact_semantic_and_negated_questions(client: ApiClient, fake_ollama: Fa
     scripted_answer(fake_ollama, negated, word)
     output = ask(client, negated, collections=[collection])["output"]
     assert output["cached"] is False and fake_ollama.requests["/api/chat"] == chats + 1
+
+
+def answered_afresh(
+    client: ApiClient, fake_ollama: FakeOllama, question: str, word: str, collection: str
+) -> dict:
+    """Ask a question (its answer scripted) that the cache must not answer; the finished job."""
+    scripted_answer(fake_ollama, question, word)
+    job = ask(client, question, collections=[collection])
+    assert job["output"]["cached"] is False, job["output"].get("cache_match")
+    return job
+
+
+def test_a_question_whose_case_or_symbol_differs_is_never_answered_from_the_cache(
+    client: ApiClient, fake_ollama: FakeOllama
+):
+    # Issue 42's probe: "%M" was served the entry for "%m" (cache_match "exact"), and the model's
+    # embeddings, blind to case, would make it a semantic hit too.
+    collection, word, _ = library(client)
+    for question in (f"What does %m mean in a {word} session?", f"Does a {word} session end with ✓?"):
+        assert answered_afresh(client, fake_ollama, question, word, collection)["output"]["grounded"] is True
+        again = client.post("/api/ask", json={"question": question.lower(), "collections": [collection]})
+        assert again.status_code == 202 and again.json()["output"]["cache_match"] == "exact"
+    chats = fake_ollama.requests["/api/chat"]
+    for other in (f"What does %M mean in a {word} session?", f"Does a {word} session end with ✗?"):
+        answered_afresh(client, fake_ollama, other, word, collection)
+    assert fake_ollama.requests["/api/chat"] == chats + 2
+
+
+def test_an_entry_stored_under_the_previous_key_rule_is_never_matched(
+    client: ApiClient, fake_ollama: FakeOllama, stack: Stack
+):
+    collection, word, _ = library(client)
+    question = f"What does %m mean in a {word} session?"
+    first = answered_afresh(client, fake_ollama, question, word, collection)
+    # File the entry as key version 2 did (case folded, "sig:2"): under it, "%M" and "%m" shared a key.
+    ((context,),) = stack.sql("SELECT context_key FROM answer_cache WHERE job_id = %s", first["id"])
+    old_key = hashlib.sha256(f"q2\n{context}\nwhat does % m mean in a {word} session".encode()).hexdigest()
+    old_words = ["sig:2", "q:what", "w:%", "w:m", "w:mean", "w:in", f"w:{word}", "w:session"]
+    stack.sql(
+        "UPDATE answer_cache SET lookup_key = %s, content_words = %s WHERE job_id = %s",
+        old_key,
+        old_words,
+        first["id"],
+    )
+    for asked in (f"What does %M mean in a {word} session?", question):
+        answered_afresh(client, fake_ollama, asked, word, collection)
 
 
 def test_a_private_entry_never_answers_another_user(
