@@ -1,11 +1,16 @@
 """The exercises feature's queries (its tables are in db/models/exercises.py; the API's reads are
-in its service). Here: submissions whose grading ended without a grade, marked failed with the
+in its service). Here: a grade recorded in the learner model (the grade job and an instructor's grade
+both record one), and submissions whose grading ended without a grade, marked failed with the
 job's error, so no submission stays `grading` for good (the reconciler runs this every few seconds)."""
 
 from __future__ import annotations
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+
+from core.progress.learner_model import bkt_parameters
+from db import progress
+from db.models import Exercise, Submission
 
 # A grade job that failed or was canceled records nothing on its submission (its last transaction
 # is the job's); one whose row is gone (deleted with its owner's data, or by hand) cannot. A
@@ -44,4 +49,23 @@ def fail_ungraded(session: Session, *, limit: int) -> int:
             {"limit": limit},
         ).rowcount
         or 0
+    )
+
+
+def record_grade(
+    session: Session, *, submission: Submission, exercise: Exercise, score: float
+) -> progress.Recorded:
+    """The grade as a progress event of the exercise's skills (mastery and its review card move), in
+    the caller's transaction."""
+    return progress.record_progress(
+        session,
+        user_id=submission.user_id,
+        completed_task=f"Exercise: {exercise.prompt[:120]}",
+        skills=exercise.skills or ([exercise.topic] if exercise.topic else []),
+        score=score,
+        duration_s=None,
+        notes=None,
+        session_id=exercise.session_id,
+        params=bkt_parameters(),
+        item_key=f"exercise:{exercise.id}",
     )

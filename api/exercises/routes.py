@@ -1,5 +1,6 @@
 """/api/learning/exercises: exercises, their GIFT export and submissions (the original service's
-paths); /v1/admin/exercises (admin_router): authored exercises and GIFT imports."""
+paths); /v1/admin/exercises (admin_router): authored exercises, GIFT imports, and the essays left for
+an instructor's grade."""
 
 from __future__ import annotations
 
@@ -15,8 +16,11 @@ from api.exercises.schemas import (
     ExerciseRead,
     GiftImport,
     GiftImported,
+    InstructorGrade,
+    SubmissionAwaitingList,
     SubmissionCreate,
     SubmissionList,
+    SubmissionRead,
     exercise_read,
 )
 from api.jobs.schemas import JobRead
@@ -43,16 +47,17 @@ async def request_exercise(
     responses={**problems(403, 404, 422), 200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
 async def export_gift(exercise_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> PlainTextResponse:
-    """The exercise in Moodle's GIFT format, key included (admins): multiple choice and true/false, short
-    answers with accepted answers, numeric; `422 gift_unsupported` says why another has no GIFT form."""
+    """The exercise in Moodle's GIFT format, key included (admins): description, essay, multiple choice
+    and true/false, multiple answer, matching, short answers with accepted answers, numeric; `422
+    gift_unsupported` says why another (coding, a short answer the model grades) has no GIFT form."""
     text = await exercise_service.export_gift(session, user=user, exercise_id=exercise_id)
     return PlainTextResponse(text, media_type="text/plain; charset=utf-8")
 
 
 @router.get("/exercises/{exercise_id}", response_model=ExerciseRead, responses=problems(404))
 async def read_exercise(exercise_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> ExerciseRead:
-    """An exercise you may answer: its prompt, choices (in an order fixed for you), starter code, visible
-    tests and hints."""
+    """An exercise you may answer: its prompt, choices (in an order fixed for you), a matching's items,
+    starter code, visible tests and hints."""
     exercise = await exercise_service.visible_exercise(session, user=user, exercise_id=exercise_id)
     return exercise_read(exercise, learner_id=user.id)
 
@@ -61,7 +66,7 @@ async def read_exercise(exercise_id: uuid.UUID, session: SessionDep, user: Curre
     "/exercises/{exercise_id}/submissions",
     response_model=JobRead,
     status_code=202,
-    responses=problems(404, 413, 429),
+    responses=problems(404, 413, 422, 429),
 )
 async def submit_answer(
     exercise_id: uuid.UUID,
@@ -70,8 +75,10 @@ async def submit_answer(
     user: CurrentUser,
     response: Response,
 ) -> JobRead:
-    """Queue a `grade` job for your answer (multiple choice: one of the choices as written; numeric: a
-    number; coding: the code)."""
+    """Queue a `grade` job for your answer (multiple choice: one of the choices as written; multiple
+    answer: the list of options you tick; matching: an object giving each item its match; numeric: a
+    number; coding: the code; an essay or a short answer: text). A description takes no answer (`422
+    not_answerable`)."""
     job = await exercise_service.submit(session, user=user, exercise_id=exercise_id, answer=request.answer)
     response.headers["Location"] = f"/v1/jobs/{job.id}"
     return job
@@ -100,7 +107,28 @@ async def create_exercise(
 
 @admin_router.post("/gift", response_model=GiftImported, status_code=202)
 async def import_gift(request: GiftImport, session: SessionDep, user: CurrentUser) -> GiftImported:
-    """Import a Moodle GIFT file: multiple-choice, true/false, short-answer and numeric questions each
-    become an `exercise` job, as written; the rest (essay, matching, multiple-answer, what Moodle would
-    misread, and questions the gate's rules refuse) are listed with the line, title and reason."""
+    """Import a Moodle GIFT file: every question (description, essay, multiple choice, true/false,
+    multiple answer, matching, short answer, numeric) becomes an `exercise` job, as written; category
+    lines, what Moodle would misread, and questions the gate's rules refuse are listed with the line,
+    title and reason."""
     return await exercise_service.import_gift(session, user=user, request=request)
+
+
+@admin_router.get("/submissions", response_model=SubmissionAwaitingList)
+async def awaiting_grades(session: SessionDep, user: CurrentUser) -> SubmissionAwaitingList:
+    """The essays waiting for an instructor's grade (left for one by their author, or because the
+    model's grade rested on nothing the learner wrote), oldest first, with what grading them needs."""
+    return await exercise_service.awaiting_grades(session, user=user)
+
+
+@admin_router.post(
+    "/submissions/{submission_id}/grade", response_model=SubmissionRead, responses=problems(404, 409)
+)
+async def grade_submission(
+    submission_id: uuid.UUID, grade: InstructorGrade, session: SessionDep, user: CurrentUser
+) -> SubmissionRead:
+    """Grade a submission waiting for an instructor: recorded once, as the grade job records a grade
+    (the learner model moves); `409 submission_not_awaiting_grade` for any other."""
+    return await exercise_service.grade_by_instructor(
+        session, user=user, submission_id=submission_id, grade=grade
+    )

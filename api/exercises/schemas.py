@@ -1,16 +1,18 @@
-"""Exercises and their submissions (grading is the `grade` kind); authored and GIFT-imported exercises."""
+"""Exercises and their submissions (grading is the `grade` kind); authored and GIFT-imported exercises;
+essays waiting for an instructor's grade."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.jobs.schemas import JobRead
 from core.exercises.code_tests import VisibleTest
 from core.exercises.rules import (
+    MAX_OPTIONS,
     AuthoredDraft,
     ExerciseType,
     GeneratedExerciseType,
@@ -55,7 +57,11 @@ class ExerciseRead(BaseModel):
         description="missing word: where the answer goes, a '_____' at this character offset in the prompt"
     )
     choices: list[str] | None = Field(
-        description="multiple choice: in an order fixed for you (the same on every read), not the author's"
+        description="multiple choice and multiple answer: the options; matching: the matches to pick from "
+        "(plain text). In an order fixed for you (the same on every read), not the author's"
+    )
+    items: list[str] | None = Field(
+        None, description="matching: the items, in the author's order, each to be given one of the choices"
     )
     starter_code: str | None
     visible_tests: list[VisibleTestRead]
@@ -90,6 +96,7 @@ def exercise_read(exercise: Any, *, learner_id: uuid.UUID | None = None) -> Exer
         prompt=exercise.prompt,
         blank_at=exercise.blank_at,
         choices=choices,
+        items=exercise.items,
         starter_code=exercise.starter_code,
         visible_tests=[VisibleTestRead(**test) for test in exercise.visible_tests],
         hidden_tests=len(exercise.key.get("hidden_tests", [])),
@@ -101,17 +108,29 @@ def exercise_read(exercise: Any, *, learner_id: uuid.UUID | None = None) -> Exer
     )
 
 
+AnswerText = Annotated[str, Field(min_length=1)]
+TickedOptions = Annotated[list[str], Field(max_length=MAX_OPTIONS)]
+MatchedItems = Annotated[dict[str, str], Field(max_length=MAX_OPTIONS)]
+
+
 class SubmissionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    answer: str = Field(min_length=1, description=f"at most {MAX_ANSWER_BYTES // 1024} KB (413 above)")
+    answer: AnswerText | TickedOptions | MatchedItems = Field(
+        description="text (multiple choice: one of the choices as written; numeric: a number; an essay, a "
+        "short answer or code); multiple answer: the list of the options you tick; matching: an object "
+        f"giving each item its match. At most {MAX_ANSWER_BYTES // 1024} KB (413 above)",
+        examples=["Paris", ["Grant", "Grant's wife"], {"Canada": "Ottawa", "Italy": "Rome"}],
+    )
 
 
 class SubmissionRead(BaseModel):
     id: uuid.UUID
     exercise_id: uuid.UUID
     attempt: int
-    status: str = Field(description="grading, graded or failed")
+    status: str = Field(
+        description="grading, graded, failed, or awaiting_instructor (an essay an instructor grades)"
+    )
     job_id: uuid.UUID | None
     result: dict[str, Any] | None
     created_at: datetime
@@ -151,3 +170,29 @@ class GiftSkipped(BaseModel):
 class GiftImported(BaseModel):
     jobs: list[JobRead] = Field(description="one `exercise` job per question that passed the rules")
     skipped: list[GiftSkipped]
+
+
+class SubmissionAwaitingGrade(BaseModel):
+    """An essay waiting for an instructor: what they need to grade it, the key included (admins only)."""
+
+    id: uuid.UUID
+    exercise_id: uuid.UUID
+    user_id: uuid.UUID
+    attempt: int
+    answer: str
+    prompt: str
+    title: str | None
+    rubric: str | None
+    model_answer: str | None
+    created_at: datetime
+
+
+class SubmissionAwaitingList(BaseModel):
+    submissions: list[SubmissionAwaitingGrade] = Field(description="oldest first")
+
+
+class InstructorGrade(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    score: float = Field(ge=0, le=1, description="1 is full marks")
+    feedback: str = Field(min_length=1, max_length=4000, description="shown to the learner")

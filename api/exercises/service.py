@@ -1,9 +1,12 @@
 """Exercises for learners: generate one (an `exercise` job), read it without its key, submit answers
-(a `grade` job each) and list the attempts."""
+(a `grade` job each) and list the attempts. Admins: authored exercises, GIFT in and out, and the
+essays waiting for an instructor's grade."""
 
 from __future__ import annotations
 
+import json
 import uuid
+from datetime import UTC, datetime
 
 import anyio
 from sqlalchemy import func, or_, select
@@ -17,6 +20,9 @@ from api.exercises.schemas import (
     GiftImport,
     GiftImported,
     GiftSkipped,
+    InstructorGrade,
+    SubmissionAwaitingGrade,
+    SubmissionAwaitingList,
     SubmissionList,
     SubmissionRead,
 )
@@ -24,13 +30,16 @@ from api.jobs.schemas import JobRead
 from api.jobs.service import job_read
 from api.quotas import check_job_quota
 from api.shared import open_session_for, require_admin
-from core.exercises import gift
-from core.exercises.rules import AuthoredDraft, ChoiceKey, normalized, parse_number
+from core.exercises import gift, gift_export
+from core.exercises.learner_answers import AnswerRefused, AnswerValue, stored_answer
+from core.exercises.rules import AuthoredDraft, ChoiceKey, MatchPair
+from db.exercises import record_grade
 from db.jobs import create_job
 from db.models import Exercise, Submission, User
 from db.unit_of_work import commit_async
 from tasks.exercise.spec import SPEC as EXERCISE
 from tasks.grade.spec import SPEC as GRADE
+from tasks.grade.spec import recorded_grade
 
 # What the admin check says only admins may do here (403 admin_only).
 ADMINS_ONLY = "write exercises for everyone"
@@ -59,26 +68,21 @@ async def visible_exercise(session: AsyncSession, *, user: User, exercise_id: uu
     return exercise
 
 
-async def submit(session: AsyncSession, *, user: User, exercise_id: uuid.UUID, answer: str) -> JobRead:
-    if len(answer.encode()) > MAX_ANSWER_BYTES:
+async def submit(
+    session: AsyncSession, *, user: User, exercise_id: uuid.UUID, answer: AnswerValue
+) -> JobRead:
+    """A `grade` job for the learner's answer, once it is an answer the exercise can take (one of the
+    choices shown, a number, the options ticked, every item matched); a description takes none."""
+    as_text = answer if isinstance(answer, str) else json.dumps(answer, ensure_ascii=False)
+    if len(as_text.encode()) > MAX_ANSWER_BYTES:
         raise ProblemError(413, "answer_too_large", f"an answer is at most {MAX_ANSWER_BYTES // 1024} KB")
     exercise = await visible_exercise(session, user=user, exercise_id=exercise_id)
-    if exercise.exercise_type == "multiple_choice" and normalized(answer) not in {
-        normalized(choice) for choice in exercise.choices or []
-    }:
+    try:
+        stored = stored_answer(exercise.exercise_type, answer, choices=exercise.choices, items=exercise.items)
+    except AnswerRefused as refused:
         raise ProblemError(
-            422,
-            "invalid_choice",
-            "answer with one of the exercise's choices, as written",
-            errors=[{"path": "answer", "message": "not one of the choices"}],
-        )
-    if exercise.exercise_type == "numeric" and parse_number(answer) is None:
-        raise ProblemError(
-            422,
-            "validation_error",
-            "answer with a number: digits, a point for decimals, an optional exponent (3.14, -40, 6.02e23)",
-            errors=[{"path": "answer", "message": "not a number"}],
-        )
+            422, refused.code, refused.message, errors=[{"path": "answer", "message": refused.problem}]
+        ) from None
     await check_job_quota(session, user=user)
     # Serialize a learner's attempts at one exercise so attempt numbers never collide.
     await session.execute(select(Exercise.id).where(Exercise.id == exercise.id).with_for_update())
@@ -94,7 +98,7 @@ async def submit(session: AsyncSession, *, user: User, exercise_id: uuid.UUID, a
         exercise_id=exercise.id,
         user_id=user.id,
         attempt=attempt,
-        answer=answer,
+        answer=stored,
         status="grading",
     )
     job = create_job(
@@ -179,20 +183,24 @@ async def export_gift(session: AsyncSession, *, user: User, exercise_id: uuid.UU
     if exercise is None:
         raise ProblemError(404, "exercise_not_found", "no such exercise")
     try:
-        return gift.format_question(exercise.exercise_type, _stored_draft(exercise))
+        return gift_export.format_question(exercise.exercise_type, _stored_draft(exercise))
     except ValueError as error:
         raise ProblemError(422, "gift_unsupported", str(error)) from None
 
 
 def _stored_draft(exercise: Exercise) -> AuthoredDraft:
-    """The exercise as it was published: the row's visible fields and its key."""
+    """The exercise as it was published: the row's visible fields and its key (a matching's choices
+    are its pairs' matches, which the key holds)."""
     key = exercise.key
+    options = exercise.exercise_type in ("multiple_choice", "multiple_answer")
     return AuthoredDraft(
         prompt=exercise.prompt,
         title=exercise.title,
         text_format=exercise.text_format,  # type: ignore[arg-type]
         blank_at=exercise.blank_at,
-        choices=exercise.choices or [],
+        choices=(exercise.choices or []) if options else [],
+        pairs=[MatchPair(**pair) for pair in key.get("pairs") or []],
+        grader=key.get("grader"),
         answer=key.get("answer"),
         rubric=key.get("rubric"),
         general_feedback=key.get("general_feedback"),
@@ -204,3 +212,76 @@ def _stored_draft(exercise: Exercise) -> AuthoredDraft:
         numeric_answers=key.get("numeric_answers") or [],
         other_feedback=key.get("other_feedback"),
     )
+
+
+# --- instructors: essays left for them ------------------------------------------------------------
+
+AWAITING_LIMIT = 100
+
+
+async def awaiting_grades(session: AsyncSession, *, user: User) -> SubmissionAwaitingList:
+    """The submissions waiting for an instructor's grade, oldest first (admins)."""
+    require_admin(user, to=ADMINS_ONLY)
+    rows = await session.execute(
+        select(Submission, Exercise)
+        .join(Exercise, Exercise.id == Submission.exercise_id)
+        .where(Submission.status == "awaiting_instructor")
+        .order_by(Submission.created_at)
+        .limit(AWAITING_LIMIT)
+    )
+    return SubmissionAwaitingList(
+        submissions=[
+            SubmissionAwaitingGrade(
+                id=submission.id,
+                exercise_id=exercise.id,
+                user_id=submission.user_id,
+                attempt=submission.attempt,
+                answer=submission.answer,
+                prompt=exercise.prompt,
+                title=exercise.title,
+                rubric=exercise.key.get("rubric"),
+                model_answer=exercise.key.get("answer"),
+                created_at=submission.created_at,
+            )
+            for submission, exercise in rows.all()
+        ]
+    )
+
+
+async def grade_by_instructor(
+    session: AsyncSession, *, user: User, submission_id: uuid.UUID, grade: InstructorGrade
+) -> SubmissionRead:
+    """An instructor's grade for a submission left for one: recorded as the grade job would record
+    it (the learner model moves), once; a submission not waiting for one is 409."""
+    require_admin(user, to=ADMINS_ONLY)
+    submission = (
+        await session.execute(select(Submission).where(Submission.id == submission_id).with_for_update())
+    ).scalar_one_or_none()
+    if submission is None:
+        raise ProblemError(404, "submission_not_found", "no such submission")
+    if submission.status != "awaiting_instructor":
+        raise ProblemError(
+            409,
+            "submission_not_awaiting_grade",
+            f"this submission is {submission.status}, not awaiting a grade",
+        )
+    exercise = await session.get(Exercise, submission.exercise_id)
+    assert exercise is not None  # a submission goes with its exercise (ON DELETE CASCADE)
+    score = round(grade.score, 4)
+    recorded = await session.run_sync(
+        lambda sync: record_grade(sync, submission=submission, exercise=exercise, score=score)
+    )
+    output = recorded_grade(
+        submission,
+        score=score,
+        mastery=recorded.mastery,
+        feedback=grade.feedback.strip(),
+        mistakes=[],
+        hint_for_next_try="",
+        graded_by="instructor",
+    )
+    submission.status = "graded"
+    submission.result = output.model_dump(mode="json")
+    submission.graded_at = datetime.now(UTC)
+    await commit_async(session)
+    return SubmissionRead.model_validate(submission, from_attributes=True)

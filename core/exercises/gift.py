@@ -1,31 +1,31 @@
-"""Moodle GIFT: questions read as Moodle reads them (its question/format/gift/format.php), and exercises
-written back so that they read back the same.
+"""Moodle GIFT read as Moodle reads it (its question/format/gift/format.php); gift_export.py writes
+exercises back so that they read back the same.
 
 Read, in Moodle's order: the file is cut into questions at blank lines (each line trimmed, `//`
 comment lines dropped wherever they stand), the escapes (`\\~ \\= \\# \\{ \\} \\: \\\\ \\n`) are set
 aside, then come `$CATEGORY:`, the `::title::`, the answer block `{...}` (text after it makes a
 missing-word question: the block becomes a `_____` blank), a leading `[html|moodle|plain|markdown]`
-format tag on any text, `####` general feedback, and the type: `{}` essay, `{#...}` numeric, a `~`
-multiple choice, `=a -> b` matching, `{T}`/`{TRUE}`/`{F}`/`{FALSE}` true/false (`#wrong#right`
-feedback), else short answer. Weights (`%50%`, `%-33.3%`) and `#feedback` are kept per answer.
+format tag on any text, `####` general feedback, and the type: no block a description, `{}` an
+essay, `{#...}` numeric, a `~` multiple choice (multiple answer when no `=` is in the block),
+`=a -> b` matching, `{T}`/`{TRUE}`/`{F}`/`{FALSE}` true/false (`#wrong#right` feedback), else short
+answer. Weights (`%50%`, `%-33.3%`) and `#feedback` are kept per answer.
 
-Kept: multiple choice with one or more `=` options and partial weights, true/false (a two-option
-multiple choice), short answers (every accepted answer, graded exactly as Moodle matches them),
-numeric (`value:tolerance`, `low..high`, several weighted answers, `~#` other-number feedback).
-Refused, each with its reason: essay, matching, descriptions, multiple-answer questions (no `=`:
-learners tick several options), and anything Moodle would read as something the author did not
-write (a second answer block, a stray brace, text before the first option, a malformed weight, a
-negative weight outside multiple choice). A question the publish gate refuses is refused with the
-gate's reasons. Nothing is changed silently.
+Every type Moodle's GIFT holds is kept: descriptions (text, never graded), essays (graded by the model
+or an instructor), multiple choice with one or more `=` options and partial weights, from two
+options, multiple answer (weights from -100% to 100%, the right ones adding up to 100% as Moodle
+requires), true/false (a two-option multiple choice), matching (pairs, distractors), short answers
+(every accepted answer, graded exactly as Moodle matches them), numeric (`value:tolerance`,
+`low..high`, several weighted answers, `~#` other-number feedback). Refused, each with its reason:
+category lines (a question bank's folder, not a question) and anything Moodle would read as
+something the author did not write (a second answer block, a stray brace, text before the first
+option, a malformed weight, a negative weight outside multiple choice, a pair without `->`). A
+question the publish gate refuses is refused with the gate's reasons. Nothing is changed silently.
 
 Where this differs from Moodle, on purpose: a comment line leaves no blank line inside the text; a
 `::title` without its closing `::` is refused rather than read as text; `=%100%` on an option is read
-as the weight Moodle's `=` already means (Moodle keeps "%100%" in the option's text); an option or
-feedback in another format than its question's is refused when its text would render differently.
-
-Write: multiple choice (true/false as `{TRUE}`/`{FALSE}`), short answer with accepted answers, and
-numeric, with titles, format, feedback, weights and the missing word's blank in its place; every
-export is read back and compared before it is returned, so what cannot round-trip is refused.
+as the weight Moodle's `=` already means (Moodle keeps "%100%" in the option's text); an option,
+item or feedback in another format than its question's is refused when its text would render
+differently.
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ from core.exercises.rules import (
     ExerciseType,
     NumericAnswer,
     TextFormat,
-    normalized,
     parse_number,
     rule_violations,
 )
@@ -165,7 +164,7 @@ def _title(text: str) -> tuple[str | None, str]:
     return _trim(_restore(text[2:end])) or None, _trim(text[end + 2 :])
 
 
-def _format_tag(text: str, default: TextFormat) -> tuple[TextFormat, str]:
+def format_tag(text: str, default: TextFormat) -> tuple[TextFormat, str]:
     """Moodle's parse_text_with_format: a leading [html], [moodle], [plain] or [markdown] read and removed."""
     end = text.find("]")
     if text.startswith("[") and end > 0 and text[1:end] in FORMATS:
@@ -176,7 +175,7 @@ def _format_tag(text: str, default: TextFormat) -> tuple[TextFormat, str]:
 def _text(raw: str, question_format: TextFormat, what: str) -> str:
     """An option's or a feedback's text: its format tag read (it must agree with the question's where it
     matters), escapes restored, trimmed."""
-    text_format, raw = _format_tag(_trim(raw), question_format)
+    text_format, raw = format_tag(_trim(raw), question_format)
     text = _trim(_restore(raw))
     if text_format != question_format and not FORMAT_NEUTRAL.fullmatch(text):
         raise Refused(
@@ -188,8 +187,11 @@ def _text(raw: str, question_format: TextFormat, what: str) -> str:
 
 def _question(line: int, title: str | None, text: str) -> GiftQuestion:
     open_at, close_at = text.find("{"), text.find("}")
-    if open_at < 0 and close_at < 0:
-        raise Refused("a description (no answer block, so nothing to answer)")
+    if open_at < 0 and close_at < 0:  # no answer block: Moodle's description, text shown and never graded
+        text_format, body = format_tag(text, "moodle")
+        if not (prompt := _trim(_restore(body))):
+            raise Refused("a description without text")
+        return _checked(line, "description", prompt=prompt, title=title, text_format=text_format)
     if open_at < 0:
         raise Refused("a '}' without a '{' before it (write \\} for a literal brace)")
     if close_at < 0:
@@ -202,7 +204,7 @@ def _question(line: int, title: str | None, text: str) -> GiftQuestion:
     if "{" in text[close_at + 1 :] or "}" in text[close_at + 1 :]:
         raise Refused("a second answer block or a stray brace after the first (write \\{ and \\} for braces)")
 
-    text_format, before = _format_tag(text[:open_at], "moodle")
+    text_format, before = format_tag(text[:open_at], "moodle")
     blank_at = None
     if close_at == len(text) - 1:
         prompt = _trim(_restore(before))
@@ -221,15 +223,22 @@ def _question(line: int, title: str | None, text: str) -> GiftQuestion:
     if answer_text.count("~") + answer_text.count("=") > MAX_ANSWERS:
         raise Refused(f"more than {MAX_ANSWERS} answers in one question")
     exercise_type, fields = _answers(answer_text, text_format)
+    return _checked(
+        line,
+        exercise_type,
+        prompt=prompt,
+        title=title,
+        text_format=text_format,
+        blank_at=blank_at,
+        general_feedback=general_feedback,
+        **fields,
+    )
+
+
+def _checked(line: int, exercise_type: ExerciseType, **fields: Any) -> GiftQuestion:
+    """The question as a draft, refused with the reasons when the schema or the gate's rules say no."""
     try:
-        draft = AuthoredDraft(
-            prompt=prompt,
-            title=title,
-            text_format=text_format,
-            blank_at=blank_at,
-            general_feedback=general_feedback,
-            **fields,
-        )
+        draft = AuthoredDraft(**fields)
     except ValidationError as error:
         raise Refused(
             "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors(include_url=False))
@@ -241,14 +250,14 @@ def _question(line: int, title: str | None, text: str) -> GiftQuestion:
 
 def _answers(answer_text: str, text_format: TextFormat) -> tuple[ExerciseType, dict[str, Any]]:
     """The question's type, in Moodle's order of tests, and its answers as draft fields."""
-    if not answer_text:
-        raise Refused("an essay question (an empty answer block: free text with nothing to grade it against)")
+    if not answer_text:  # graded by the model (or an instructor): GIFT has no place for a rubric
+        return "essay", {}
     if answer_text.startswith("#"):
         return "numeric", _numeric(answer_text[1:], text_format)
     if "~" in answer_text:
-        return "multiple_choice", _multiple_choice(answer_text, text_format)
+        return _options(answer_text, text_format)
     if "=" in answer_text and "->" in answer_text:
-        raise Refused("a matching question ('=item -> match' pairs) is not supported")
+        return "matching", _matching(answer_text, text_format)
     head = _trim(answer_text.split("#", 1)[0]) if answer_text.find("#") > 0 else answer_text
     if head in TRUE_FALSE:
         return "multiple_choice", _true_false(answer_text, text_format)
@@ -275,7 +284,9 @@ def _with_feedback(piece: str, text_format: TextFormat, what: str) -> tuple[str,
     return _text(answer, text_format, what), (_text(feedback, text_format, f"{what}'s feedback") or None)
 
 
-def _multiple_choice(answer_text: str, text_format: TextFormat) -> dict[str, Any]:
+def _options(answer_text: str, text_format: TextFormat) -> tuple[ExerciseType, dict[str, Any]]:
+    """A block with a `~`: Moodle's multiple choice, where learners pick one option, or (no `=`
+    anywhere) its multiple-answer form, where they tick several and the weights add up."""
     first, *pieces = answer_text.replace("=", "~=").split("~")
     if _trim(first):
         raise Refused(f"text before the first '~' or '=' of the answer block: {_restore(_trim(first))!r}")
@@ -296,14 +307,29 @@ def _multiple_choice(answer_text: str, text_format: TextFormat) -> dict[str, Any
         choices.append(choice)
         keys.append(ChoiceKey(weight=weight, feedback=feedback))
     if "=" not in answer_text:  # Moodle makes it a question where learners tick several options
-        if any(key.weight > 0 for key in keys):
-            raise Refused(
-                "a multiple-answer question (no '=' option: learners tick several and their weights add up)"
-                " is not supported"
-            )
-        raise Refused("a multiple-choice question without a right option (no '=' and no positive weight)")
+        if not any(key.weight > 0 for key in keys):
+            raise Refused("a multiple-choice question without a right option (no '=' and no positive weight)")
+        return "multiple_answer", {"choices": choices, "choice_keys": keys}
     answer = next(choice for choice, key in zip(choices, keys, strict=True) if key.weight == 1)
-    return {"choices": choices, "choice_keys": keys, "answer": answer}
+    return "multiple_choice", {"choices": choices, "choice_keys": keys, "answer": answer}
+
+
+def _matching(answer_text: str, text_format: TextFormat) -> dict[str, Any]:
+    """`=item -> match` pairs as Moodle reads them: cut at each `=`, then at the first `->`; the item
+    takes a format tag, the match is plain text; `= -> match` is a distractor. No weights or feedback:
+    a `%` or `#` there is text."""
+    first, *pieces = answer_text.split("=")
+    if _trim(first):
+        raise Refused(f"text before the first '=' of the answer block: {_restore(_trim(first))!r}")
+    pairs = []
+    for number, piece in enumerate(pieces, start=1):
+        item, arrow, match = _trim(piece).partition("->")
+        if not arrow:
+            raise Refused(f"pair {number} has no '->' between its item and its match")
+        pairs.append(
+            {"item": _text(item, text_format, f"pair {number}'s item"), "choice": _trim(_restore(match))}
+        )
+    return {"pairs": pairs}
 
 
 def _true_false(answer_text: str, text_format: TextFormat) -> dict[str, Any]:
@@ -401,141 +427,3 @@ def _number_text(number: Decimal, what: str) -> str:
     if len(text) > MAX_NUMBER_CHARS:
         raise Refused(f"{what}: a number with more than {MAX_NUMBER_CHARS} characters")
     return "0" if text in ("-0", "+0") else text
-
-
-# --- writing --------------------------------------------------------------------------------------
-
-
-def format_question(exercise_type: str, draft: AuthoredDraft) -> str:
-    """One exercise as a GIFT question that reads back as the same question. Raises ValueError, with
-    the reason, for what GIFT cannot hold (a coding exercise, a short answer graded by a rubric)."""
-    if exercise_type == "coding":
-        raise ValueError("a coding exercise has no GIFT form")
-    if exercise_type == "qa" and not draft.accepted_answers:
-        raise ValueError(
-            "a short answer graded by the model (it has no accepted answers to match) has no GIFT form: "
-            "GIFT's short answers are matched exactly"
-        )
-    text_format = draft.text_format or "moodle"
-    block = "{" + _answer_block(exercise_type, draft, text_format) + "}"
-    # Moodle's writer forgets these: a prompt that starts like a format tag, a comment or a byte-order
-    # mark needs a tag of its own in front, or the reader takes it for that.
-    tagged = draft.text_format not in (None, "moodle") or draft.prompt.startswith(("[", "//", "\ufeff"))
-    head = (f"::{_escape(draft.title)}:: " if draft.title else "") + (f"[{text_format}]" if tagged else "")
-    if draft.blank_at is None:
-        written = f"{head}{_escape(draft.prompt)} {block}\n"
-    else:
-        after = draft.blank_at + len(BLANK)
-        written = f"{head}{_escape(draft.prompt[: draft.blank_at])}{block}{_escape(draft.prompt[after:])}\n"
-    _check_reads_back(written, exercise_type, draft)
-    return written
-
-
-def _escape(text: str) -> str:
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\\", "\\\\")
-    return re.sub(r"[~=#{}:]", lambda m: "\\" + m[0], text).replace("\n", "\\n")
-
-
-def _written(text: str, text_format: str) -> str:
-    """An option's or a feedback's text: escaped, with the question's tag where the text itself starts
-    like a tag (it would be read as one)."""
-    needs_tag = text.startswith("[") and _format_tag(text, "moodle")[1] != text
-    return (f"[{text_format}]" if needs_tag else "") + _escape(text)
-
-
-def _percent(weight: float) -> str:
-    return format((Decimal(repr(weight)) * 100).normalize(), "f")
-
-
-def _answer_block(exercise_type: str, draft: AuthoredDraft, text_format: str) -> str:
-    def feedback(text: str | None) -> str:
-        return f" #{_written(text, text_format)}" if text else ""
-
-    general = f"\n####{_written(draft.general_feedback, text_format)}" if draft.general_feedback else ""
-    if exercise_type == "multiple_choice":
-        keys = _choice_keys(draft)
-        if draft.choices == ["True", "False"] and sorted(key.weight for key in keys) == [0, 1]:
-            right, wrong = (keys[0], keys[1]) if keys[0].weight == 1 else (keys[1], keys[0])
-            answer = "TRUE" if keys[0].weight == 1 else "FALSE"
-            # Moodle's order: the feedback for a wrong answer first, then for the right one.
-            tail = f"#{_written(wrong.feedback, text_format)}" if wrong.feedback else ""
-            if right.feedback:
-                tail = (tail or "#") + f"#{_written(right.feedback, text_format)}"
-            return answer + tail + general
-        lines = []
-        for choice, key in zip(draft.choices, keys, strict=True):
-            if key.weight == 1:
-                marker = "=%100%" if choice.startswith("%") else "="
-            else:
-                marker = f"~%{_percent(key.weight)}%" if key.weight or choice.startswith("%") else "~"
-            lines.append(f"\n\t{marker}{_written(choice, text_format)}{feedback(key.feedback)}")
-        return "".join(lines) + general + "\n"
-    if exercise_type == "qa":
-        answers = draft.accepted_answers
-        # '=' and '->' in one block make Moodle read a matching question; a lone answer goes without '='.
-        arrow = any("->" in f"{answer.text}{answer.feedback or ''}" for answer in answers)
-        if arrow and len(answers) > 1:
-            raise ValueError(
-                "a short answer holding '->' with several accepted answers has no GIFT form "
-                "(Moodle would read it as a matching question)"
-            )
-        lines = []
-        for answer in answers:
-            weighted = answer.weight != 1 or answer.text.startswith("%")
-            marker = ("" if arrow else "=") + (f"%{_percent(answer.weight)}%" if weighted else "")
-            lines.append(f"\n\t{marker}{_written(answer.text, text_format)}{feedback(answer.feedback)}")
-        if arrow:  # on the brace's line: an answer without its '=' could start like a comment
-            return "".join(lines).lstrip("\n\t") + general.replace("\n", " ")
-        return "".join(lines) + general + "\n"
-    if exercise_type == "numeric":
-        lines = [
-            f"\n\t=%{_percent(a.weight)}%{a.value}:{a.tolerance}{feedback(a.feedback)}"
-            for a in draft.numeric_answers
-        ]
-        if draft.other_feedback:
-            lines.append(f"\n\t~{feedback(draft.other_feedback)}")
-        return "#" + "".join(lines) + general + "\n"
-    raise ValueError(f"a {exercise_type} exercise has no GIFT form")
-
-
-def _choice_keys(draft: AuthoredDraft) -> list[ChoiceKey]:
-    if draft.choice_keys:
-        return draft.choice_keys
-    answer = normalized(draft.answer or "")
-    return [ChoiceKey(weight=float(normalized(choice) == answer)) for choice in draft.choices]
-
-
-def gift_view(exercise_type: str, draft: AuthoredDraft) -> dict[str, Any]:
-    """What a GIFT question holds of an exercise, to compare an export with what it reads back as:
-    the prompt, title, format, blank, options, answers, weights and feedback (not skills, hints,
-    rubric or difficulty, which GIFT has no place for)."""
-    view: dict[str, Any] = {
-        "type": exercise_type,
-        "prompt": draft.prompt.strip(),
-        "title": draft.title,
-        "text_format": draft.text_format or "moodle",
-        "blank_at": draft.blank_at,
-        "general_feedback": draft.general_feedback,
-    }
-    if exercise_type == "multiple_choice":
-        keys = _choice_keys(draft)
-        view["choices"] = [
-            (c.strip(), k.weight, k.feedback) for c, k in zip(draft.choices, keys, strict=True)
-        ]
-    elif exercise_type == "qa":
-        view["answers"] = [(a.text.strip(), a.weight, a.feedback) for a in draft.accepted_answers]
-    elif exercise_type == "numeric":
-        view["answers"] = [(a.value, a.tolerance, a.weight, a.feedback) for a in draft.numeric_answers]
-        view["other_feedback"] = draft.other_feedback
-    return view
-
-
-def _check_reads_back(written: str, exercise_type: str, draft: AuthoredDraft) -> None:
-    questions, skipped = parse(written)
-    if skipped or len(questions) != 1:
-        raise ValueError(f"its GIFT form would not import: {skipped[0].reason if skipped else written!r}")
-    read = questions[0]
-    expected, got = gift_view(exercise_type, draft), gift_view(read.exercise_type, read.draft)
-    if got != expected:
-        differ = [name for name in expected if expected[name] != got.get(name)]
-        raise ValueError(f"its GIFT form would read back differently ({', '.join(differ)})")

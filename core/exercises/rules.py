@@ -1,6 +1,11 @@
 """What an exercise must be before a learner sees it, checked in code (the publish gate's rules that
 need no sandbox; the coding check runs the code in tasks/exercise). Shared by generated and
-authored exercises, so an admin's exercise meets the same bar as the model's."""
+authored exercises, so an admin's exercise meets the same bar as the model's.
+
+The types are Moodle's question types: multiple choice (one right option, partial credit on others),
+multiple answer (learners tick several; weights add up), short answer (`qa`), numeric, matching
+(items paired with matches), essay (graded by the model against a rubric, or by an instructor),
+description (text shown, never answered or graded), and coding."""
 
 from __future__ import annotations
 
@@ -8,22 +13,28 @@ import hashlib
 import hmac
 import re
 import uuid
-from decimal import Decimal, localcontext
-from typing import Annotated, Any, Literal, NamedTuple
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
 from core.exercises.code_tests import CodeTest, code_test_violations
 from core.profiles.fields import Level
-from core.progress.learner_model import CORRECT_AT
 from core.sql_limits import MAX_BIGINT
 
-ExerciseType = Literal["qa", "multiple_choice", "coding", "numeric"]
-# What the model is asked to write; a numeric exercise is only ever authored (or imported from GIFT).
+ExerciseType = Literal[
+    "qa", "multiple_choice", "coding", "numeric", "multiple_answer", "matching", "essay", "description"
+]
+# What the model is asked to write; the other types are only ever authored (or imported from GIFT).
 GeneratedExerciseType = Literal["qa", "multiple_choice", "coding"]
 # Moodle's text formats: how a site renders the prompt, options and feedback.
 TextFormat = Literal["moodle", "html", "plain", "markdown"]
+# How many options: a model is asked for four and held to 3-6; an author may write any number from
+# two, as Moodle allows (up to MAX_OPTIONS, which bounds the work a hostile file makes).
 MIN_CHOICES, MAX_CHOICES = 3, 6
+MIN_AUTHORED_CHOICES, MAX_OPTIONS = 2, 20
+MIN_MATCH_ITEMS = 2
+EssayGrader = Literal["model", "instructor"]
 BLANK = "_____"  # where a missing-word question's answer goes, as Moodle marks it
 # A number as an author or a learner writes it: ASCII digits, a point for decimals, no thousands
 # separators, and an exponent of at most two digits (so exact arithmetic on it stays small).
@@ -104,11 +115,24 @@ class NumericAnswer(BaseModel):
         return text
 
 
+class MatchPair(BaseModel):
+    """One pair of a matching exercise: an item and the choice that matches it. A pair without an item
+    adds its choice as a distractor (Moodle's `= -> extra`)."""
+
+    item: str = Field("", max_length=4000, description="rendered in the exercise's text_format")
+    choice: str = Field("", max_length=4000, description="plain text, as Moodle shows it in a drop-down")
+
+
 class AuthoredDraft(ExerciseDraft):
     """An exercise an admin writes or imports: a draft plus what Moodle questions carry (a title, the
-    text format, a missing word's blank, feedback and weights per answer, numeric answers). The model
-    is never asked for these (its schema is ExerciseDraft's)."""
+    text format, a missing word's blank, feedback and weights per answer, numeric answers, matching
+    pairs, an essay's grader). The model is never asked for these (its schema is ExerciseDraft's)."""
 
+    choices: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_OPTIONS,
+        description="multiple choice and multiple answer: the options",
+    )
     title: str | None = Field(None, max_length=255, description="Moodle's question name")
     text_format: TextFormat | None = Field(None, description="how the prompt, options and feedback render")
     blank_at: int | None = Field(
@@ -116,13 +140,23 @@ class AuthoredDraft(ExerciseDraft):
     )
     general_feedback: str | None = Field(None, max_length=4000, description="shown once answered right")
     choice_keys: list[ChoiceKey] = Field(
-        default_factory=list, max_length=10, description="multiple choice: one per option, in order"
+        default_factory=list,
+        max_length=MAX_OPTIONS,
+        description="multiple choice and multiple answer: one per option, in order",
     )
     accepted_answers: list[AcceptedAnswer] = Field(
         default_factory=list, max_length=20, description="qa: graded exactly against these, not by the model"
     )
     numeric_answers: list[NumericAnswer] = Field(default_factory=list, max_length=20)
     other_feedback: str | None = Field(None, max_length=4000, description="numeric: for any other number")
+    pairs: list[MatchPair] = Field(
+        default_factory=list, max_length=MAX_OPTIONS, description="matching: the items and their matches"
+    )
+    grader: EssayGrader | None = Field(
+        None,
+        description="essay: `model` (the default: the model grades against the rubric and the model "
+        "answer, its reasons quoting the learner) or `instructor` (left for an instructor)",
+    )
 
 
 UNGROUNDED_NOTE = "Made from the model's general knowledge: the library has nothing on this topic yet."
@@ -145,21 +179,18 @@ def rule_violations(draft: ExerciseDraft, exercise_type: str, *, retrieved: set[
     reasons: list[str] = []
     if exercise_type == "multiple_choice":
         options = [normalized(choice) for choice in draft.choices]
-        if not (MIN_CHOICES <= len(options) <= MAX_CHOICES or is_true_false(draft.choices)):
-            reasons.append(
-                f"a multiple-choice exercise needs {MIN_CHOICES} to {MAX_CHOICES} options (or just True and "
-                f"False), not {len(options)}"
-            )
-        if len(set(options)) != len(options):
-            reasons.append("the options are not unique")
-        if any(not option for option in options):
-            reasons.append("an option is empty")
+        reasons += _option_count_violations(draft, "multiple-choice")
         matches = options.count(normalized(draft.answer or ""))
         if not draft.answer or matches == 0:
             reasons.append("the correct answer is not one of the options")
         elif matches > 1:
             reasons.append("more than one option is the correct answer")
         reasons += _choice_key_violations(draft, options)
+    elif exercise_type == "multiple_answer":
+        reasons += _option_count_violations(draft, "multiple-answer")
+        reasons += _multiple_answer_violations(draft)
+    elif exercise_type == "matching":
+        reasons += _matching_violations(draft)
     elif exercise_type == "qa":
         if not (draft.answer or "").strip():
             reasons.append("a question needs a reference answer")
@@ -170,7 +201,7 @@ def rule_violations(draft: ExerciseDraft, exercise_type: str, *, retrieved: set[
         if not (draft.solution_code or "").strip():
             reasons.append("a coding exercise needs a reference solution")
         reasons += code_test_violations(draft.tests)
-    else:
+    elif exercise_type not in ("essay", "description"):  # an essay's rubric and model answer are optional
         reasons.append(f"unknown exercise type {exercise_type!r}")
     reasons += _authored_violations(draft, exercise_type)
     if retrieved is not None:
@@ -183,6 +214,27 @@ def rule_violations(draft: ExerciseDraft, exercise_type: str, *, retrieved: set[
 def is_true_false(choices: list[str]) -> bool:
     """Whether the options are just True and False (Moodle's true/false question)."""
     return sorted(normalized(choice) for choice in choices) == ["false", "true"]
+
+
+def _option_count_violations(draft: ExerciseDraft, kind: str) -> list[str]:
+    """How many options, and whether they can be told apart: a model's draft needs 3 to 6 (or True and
+    False), an author's 2 to MAX_OPTIONS as in Moodle."""
+    options = [normalized(choice) for choice in draft.choices]
+    low, high = (
+        (MIN_AUTHORED_CHOICES, MAX_OPTIONS)
+        if isinstance(draft, AuthoredDraft)
+        else (MIN_CHOICES, MAX_CHOICES)
+    )
+    true_false = kind == "multiple-choice" and is_true_false(draft.choices)
+    reasons = []
+    if not (low <= len(options) <= high or true_false):
+        also = "" if low <= 2 or kind != "multiple-choice" else " (or just True and False)"
+        reasons.append(f"a {kind} exercise needs {low} to {high} options{also}, not {len(options)}")
+    if len(set(options)) != len(options):
+        reasons.append("the options are not unique")
+    if any(not option for option in options):
+        reasons.append("an option is empty")
+    return reasons
 
 
 def _choice_key_violations(draft: ExerciseDraft, options: list[str]) -> list[str]:
@@ -200,6 +252,54 @@ def _choice_key_violations(draft: ExerciseDraft, options: list[str]) -> list[str
     answer = normalized(draft.answer or "")
     if answer in options and weights[options.index(answer)] != 1:
         reasons.append("the correct answer is not an option worth 100%")
+    return reasons
+
+
+def _multiple_answer_violations(draft: ExerciseDraft) -> list[str]:
+    """Moodle's rule for a question where learners tick several options: every option weighted, and
+    the positive weights adding up to 100% (to two decimals: three options at 33.33333% do)."""
+    keys = draft.choice_keys if isinstance(draft, AuthoredDraft) else []
+    if len(keys) != len(draft.choices):
+        return [f"choice_keys has {len(keys)} entries for {len(draft.choices)} options"]
+    right = sum(Decimal(repr(key.weight)) for key in keys if key.weight > 0)
+    if round(right, 2) != 1:
+        return [f"the right options' weights add up to {_percent(right)}%, not 100%"]
+    return []
+
+
+def _percent(fraction: Decimal) -> str:
+    return format((fraction * 100).normalize(), "f")
+
+
+def match_items(draft: AuthoredDraft) -> list[str]:
+    """A matching exercise's items, in the author's order (what the learner matches)."""
+    return [pair.item.strip() for pair in draft.pairs if pair.item.strip()]
+
+
+def match_choices(draft: AuthoredDraft) -> list[str]:
+    """The matches a learner picks from: each distinct match once (two items may share one), the
+    distractors included, first seen first."""
+    seen: dict[str, str] = {}
+    for pair in draft.pairs:
+        seen.setdefault(normalized(pair.choice), pair.choice.strip())
+    return list(seen.values())
+
+
+def _matching_violations(draft: ExerciseDraft) -> list[str]:
+    if not isinstance(draft, AuthoredDraft):
+        return ["a matching exercise is only ever authored"]
+    reasons = []
+    for number, pair in enumerate(draft.pairs, start=1):
+        if not pair.choice.strip():
+            what = f"the item {pair.item.strip()!r}" if pair.item.strip() else "it"
+            reasons.append(f"pair {number} has no match: {what} has nothing to be matched with")
+    items = [normalized(item) for item in match_items(draft)]
+    if len(items) < MIN_MATCH_ITEMS:
+        reasons.append(
+            f"a matching exercise needs at least {MIN_MATCH_ITEMS} items to match, not {len(items)}"
+        )
+    if len(set(items)) != len(items):
+        reasons.append("the items are not unique")
     return reasons
 
 
@@ -224,12 +324,21 @@ def _numeric_violations(draft: ExerciseDraft) -> list[str]:
     return []
 
 
-# Authored fields that only one type of exercise reads: anywhere else they would be ignored silently.
-TYPE_OF_FIELD = {
-    "choice_keys": "multiple_choice",
-    "accepted_answers": "qa",
-    "numeric_answers": "numeric",
-    "other_feedback": "numeric",
+# Authored fields that only some types of exercise read: anywhere else they would be ignored silently.
+TYPES_OF_FIELD = {
+    "choices": ("multiple_choice", "multiple_answer"),
+    "choice_keys": ("multiple_choice", "multiple_answer"),
+    "accepted_answers": ("qa",),
+    "numeric_answers": ("numeric",),
+    "other_feedback": ("numeric",),
+    "pairs": ("matching",),
+    "grader": ("essay",),
+}
+# Fields a type has no use for: its weights or pairs say what is right, or (a description) nothing is.
+UNREAD_FIELDS = {
+    "multiple_answer": ("answer",),
+    "matching": ("answer",),
+    "description": ("answer", "rubric", "general_feedback", "blank_at"),
 }
 
 
@@ -237,11 +346,16 @@ def _authored_violations(draft: ExerciseDraft, exercise_type: str) -> list[str]:
     if not isinstance(draft, AuthoredDraft):
         return []
     reasons = [
-        f"{field} is only for a {owner} exercise"
-        for field, owner in TYPE_OF_FIELD.items()
-        if getattr(draft, field) and exercise_type != owner
+        f"{field} is only for {' or '.join(owners)} exercises"
+        for field, owners in TYPES_OF_FIELD.items()
+        if getattr(draft, field) and exercise_type not in owners
     ]
-    if draft.blank_at is not None:
+    reasons += [
+        f"{field} is not used by a {exercise_type} exercise"
+        for field in UNREAD_FIELDS.get(exercise_type, ())
+        if getattr(draft, field) not in (None, "")
+    ]
+    if draft.blank_at is not None and exercise_type != "description":
         after = draft.blank_at + len(BLANK)
         if draft.prompt[draft.blank_at : after] != BLANK:
             reasons.append(f"blank_at does not point at a {BLANK!r} blank in the prompt")
@@ -276,6 +390,8 @@ def _authored_key(draft: ExerciseDraft) -> dict[str, Any]:
         "accepted_answers": [answer.model_dump() for answer in draft.accepted_answers],
         "numeric_answers": [answer.model_dump() for answer in draft.numeric_answers],
         "other_feedback": draft.other_feedback,
+        "pairs": [{"item": pair.item.strip(), "choice": pair.choice.strip()} for pair in draft.pairs],
+        "grader": draft.grader,
     }
 
 
@@ -283,96 +399,7 @@ def visible_tests(draft: ExerciseDraft) -> list[dict[str, str]]:
     return [test.shown() for test in draft.tests if not test.hidden]
 
 
-# --- what code grades alone, and the order a learner sees the options in ---------------------------
-
-
-class Graded(NamedTuple):
-    score: float
-    feedback: str
-
-
-def exact_grade(exercise_type: str, answer: str, key: dict[str, Any]) -> Graded | None:
-    """The grade code decides alone (multiple choice, numeric, a short answer with accepted answers), or
-    None where the model judges (a short answer with only a reference and a rubric)."""
-    if exercise_type == "multiple_choice":
-        score, said = choice_score(answer, key)
-    elif exercise_type == "numeric":
-        score, said = numeric_score(answer, key)
-    elif exercise_type == "qa" and key.get("accepted_answers"):
-        score, said = short_answer_score(answer, key)
-    else:
-        return None
-    if score >= 1:
-        verdict = "Correct."
-    elif score > 0:
-        verdict = f"Partly right: {score:.0%} of the marks."
-    else:
-        verdict = "Not this one."
-    # General feedback usually explains the right answer: kept for a learner who has found it.
-    general = key.get("general_feedback") if score >= CORRECT_AT else None
-    return Graded(score, " ".join(part for part in (verdict, said, general) if part))
-
-
-def choice_score(answer: str, key: dict[str, Any]) -> tuple[float, str | None]:
-    """The chosen option's weight and feedback (the options compared as written, case and spacing aside)."""
-    chosen = normalized(answer)
-    scored = key.get("scored_choices")
-    if not scored:
-        return float(chosen == normalized(key.get("answer") or "")), None
-    for choice in scored:
-        if normalized(choice["text"]) == chosen:
-            return choice["weight"], choice["feedback"]
-    return 0.0, None
-
-
-def numeric_score(answer_text: str, key: dict[str, Any]) -> tuple[float, str | None]:
-    """The best weight among the numeric answers the learner's number is within tolerance of, in exact
-    decimal arithmetic (3.2 is within 0.1 of 3.1); 0 and the other-number feedback otherwise. (Moodle
-    takes the first match in the author's order: the same grade whenever, as usual, the best is first.)"""
-    number = parse_number(answer_text)
-    if number is None:
-        return 0.0, "That is not a number."
-    best: dict[str, Any] | None = None
-    # NUMBER bounds digits and exponents, so 300 digits make every difference below exact.
-    with localcontext(prec=300):
-        for candidate in key.get("numeric_answers") or []:
-            within = abs(number - Decimal(candidate["value"])) <= Decimal(candidate["tolerance"])
-            if within and (best is None or candidate["weight"] > best["weight"]):
-                best = candidate
-    if best is None:
-        return 0.0, key.get("other_feedback")
-    return best["weight"], best["feedback"]
-
-
-def short_answer_score(answer: str, key: dict[str, Any]) -> tuple[float, str | None]:
-    """The best weight among the accepted answers the learner's matches as Moodle matches them: case
-    and runs of spaces aside, `*` standing for any text (`\\*` for a star)."""
-    said = normalized(answer)
-    best: dict[str, Any] | None = None
-    for accepted in key.get("accepted_answers") or []:
-        if _wildcard_match(accepted["text"], said) and (best is None or accepted["weight"] > best["weight"]):
-            best = accepted
-    if best is None:
-        return 0.0, None
-    return best["weight"], best["feedback"]
-
-
-def _wildcard_match(pattern: str, text: str) -> bool:
-    """Whether `text` is `pattern` with each `*` standing for any text. Matched piece by piece, leftmost
-    first (right for stars alone), never by a backtracking regex a crafted answer could make slow."""
-    parts = [part.replace("\\*", "*") for part in re.split(r"(?<!\\)\*+", normalized(pattern))]
-    if len(parts) == 1:
-        return text == parts[0]
-    first, *middle, last = parts
-    start, end = len(first), len(text) - len(last)
-    if end < start or not text.startswith(first) or not text.endswith(last):
-        return False
-    for part in middle:
-        found = text.find(part, start, end)
-        if found < 0:
-            return False
-        start = found + len(part)
-    return True
+# --- the order a learner sees the options in ------------------------------------------------------
 
 
 def learner_order(

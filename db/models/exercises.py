@@ -36,7 +36,8 @@ class Exercise(Base):
     job: Mapped[Job | None] = relationship(lazy="raise")  # flush order only (see the top)
     learning_session: Mapped[LearningSession | None] = relationship(lazy="raise")  # flush order only
     source: Mapped[str] = mapped_column(Text)  # generated | authored | gift
-    exercise_type: Mapped[str] = mapped_column(Text)  # qa | multiple_choice | coding | numeric
+    # qa | multiple_choice | coding | numeric | multiple_answer | matching | essay | description
+    exercise_type: Mapped[str] = mapped_column(Text)
     topic: Mapped[str | None] = mapped_column(Text)
     title: Mapped[str | None] = mapped_column(Text)  # a Moodle question's name
     text_format: Mapped[str | None] = mapped_column(Text)  # moodle | html | plain | markdown
@@ -44,7 +45,9 @@ class Exercise(Base):
     skills: Mapped[list[str]] = mapped_column(JSONB, default=list)
     difficulty: Mapped[str | None] = mapped_column(Text)
     prompt: Mapped[str] = mapped_column(Text)
+    # Multiple choice and multiple answer: the options; matching: the matches to pick from.
     choices: Mapped[list[str] | None] = mapped_column(JSONB)
+    items: Mapped[list[str] | None] = mapped_column(JSONB)  # matching: what each match goes with
     starter_code: Mapped[str | None] = mapped_column(Text)
     visible_tests: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     hints: Mapped[list[str]] = mapped_column(JSONB, default=list)
@@ -69,7 +72,8 @@ class Submission(Base):
     job: Mapped[Job | None] = relationship(lazy="raise")  # flush order only (see the top)
     attempt: Mapped[int] = mapped_column(Integer)
     answer: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(Text, default="grading")  # grading | graded | failed
+    # grading | graded | failed | awaiting_instructor (an essay an instructor grades)
+    status: Mapped[str] = mapped_column(Text, default="grading")
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     graded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -79,5 +83,11 @@ class Submission(Base):
         Index("ix_submissions_user", "user_id"),
         # The reconciler's: submissions still being graded (db/exercises.py).
         Index("ix_submissions_grading", "created_at", postgresql_where=text("status = 'grading'")),
+        # The instructors' queue: essays waiting for a grade, oldest first.
+        Index(
+            "ix_submissions_awaiting_instructor",
+            "created_at",
+            postgresql_where=text("status = 'awaiting_instructor'"),
+        ),
     )
     __mapper_args__ = {"eager_defaults": True}

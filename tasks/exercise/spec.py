@@ -41,8 +41,10 @@ class ExerciseOutput(BaseModel):
     difficulty: Level | None
     prompt: str
     blank_at: int | None = None
-    # Multiple choice: in the order the learner it was made for sees them (an admin's in the author's).
+    # Multiple choice and answer: the options; matching: the matches. In the order the learner it was
+    # made for sees them (an admin's in the author's).
     choices: list[str] | None
+    items: list[str] | None = Field(None, description="matching: the items each to be given a match")
     starter_code: str | None
     visible_tests: list[VisibleTest]
     hidden_tests: int

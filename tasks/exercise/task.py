@@ -18,6 +18,8 @@ from core.exercises.rules import (
     grounding_note,
     key_of,
     learner_order,
+    match_choices,
+    match_items,
     rule_violations,
     visible_tests,
 )
@@ -201,6 +203,15 @@ def _hints_that_keep_the_answer(draft: ExerciseDraft) -> list[str]:
     return hints_without_reference(draft.hints, draft.answer, known="\n".join(shown))
 
 
+def _shown_choices(exercise_type: str, draft: ExerciseDraft) -> list[str] | None:
+    """What a learner picks from: the options of a multiple choice or answer, a matching's matches."""
+    if exercise_type in ("multiple_choice", "multiple_answer"):
+        return [choice.strip() for choice in draft.choices]
+    if exercise_type == "matching" and isinstance(draft, AuthoredDraft):
+        return match_choices(draft)
+    return None
+
+
 def _publish(
     ctx: JobContext,
     payload: ExerciseInput,
@@ -231,9 +242,8 @@ def _publish(
             skills=skills,
             difficulty=payload.difficulty or draft.difficulty,
             prompt=draft.prompt,
-            choices=[choice.strip() for choice in draft.choices]
-            if payload.exercise_type == "multiple_choice"
-            else None,
+            choices=_shown_choices(payload.exercise_type, draft),
+            items=match_items(authored) if authored and payload.exercise_type == "matching" else None,
             starter_code=draft.starter_code if payload.exercise_type == "coding" else None,
             visible_tests=visible_tests(draft),
             hints=draft.hints if authored else _hints_that_keep_the_answer(draft),
@@ -260,6 +270,7 @@ def _publish(
         prompt=exercise.prompt,
         blank_at=exercise.blank_at,
         choices=choices,
+        items=exercise.items,
         starter_code=exercise.starter_code,
         visible_tests=[VisibleTest(**test) for test in exercise.visible_tests],
         hidden_tests=len(exercise.key["hidden_tests"]),

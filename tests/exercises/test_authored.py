@@ -40,6 +40,8 @@ GIFT = """// a quiz from a Moodle course
 The sky is blue. {T}
 
 ::Pairs:: Match them {=a -> 1 =b -> 2 =c -> 3}
+
+::Broken pairs:: Match them {=a -> 1 =b 2}
 """
 
 
@@ -82,16 +84,20 @@ def test_gift_in_and_out(admin_client: ApiClient, client: ApiClient):
     response = admin_client.post("/v1/admin/exercises/gift", json={"text": GIFT, "skills": ["trivia"]})
     assert response.status_code == 202, response.text
     imported = response.json()
-    # True/false is a two-option multiple choice the gate accepts; matching is not supported.
-    assert [(s["line"], s["title"]) for s in imported["skipped"]] == [(12, "Pairs")]
-    assert "matching" in imported["skipped"][0]["reason"]
-    assert len(imported["jobs"]) == 3
+    # True/false is a two-option multiple choice the gate accepts; a pair without its '->' is refused.
+    assert [(s["line"], s["title"]) for s in imported["skipped"]] == [(14, "Broken pairs")]
+    assert "pair 2 has no '->'" in imported["skipped"][0]["reason"]
+    assert len(imported["jobs"]) == 4
     outputs = [wait_job(admin_client, job["id"])["output"] for job in imported["jobs"]]
     by_prompt = {output["prompt"]: output for output in outputs}
     rivers = by_prompt["Which river runs through Paris?"]
     assert rivers["title"] == "Rivers" and rivers["choices"] == ["the Seine", "the Thames", "the Danube"]
     assert by_prompt["Two plus two = ?"]["exercise_type"] == "qa"
     assert by_prompt["The sky is blue."]["choices"] == ["True", "False"]
+    assert (by_prompt["Match them"]["items"], by_prompt["Match them"]["choices"]) == (
+        ["a", "b", "c"],
+        ["1", "2", "3"],
+    )
 
     exported = admin_client.get(f"/api/learning/exercises/{rivers['exercise_id']}.gift")
     assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/plain")

@@ -1,5 +1,6 @@
 """The GIFT reader and writer, without the stack: a corpus of questions shaped like the ones Moodle users
-write, each with its exact import or refusal, and every import written back and read again."""
+write, each with its exact import or refusal, and every import written back and read again (the
+third-party corpus is test_gift_third_party.py's)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from core.exercises.gift import GiftQuestion, format_question, gift_view, parse
-from core.exercises.rules import BLANK, AcceptedAnswer, AuthoredDraft, ChoiceKey, NumericAnswer
+from core.exercises.gift import GiftQuestion, parse
+from core.exercises.gift_export import format_question, gift_view
+from core.exercises.rules import BLANK, AcceptedAnswer, AuthoredDraft, ChoiceKey, MatchPair, NumericAnswer
 
 DATA = Path(__file__).parent / "data"
 CORPUS = (DATA / "gift_corpus.gift").read_text()
@@ -32,16 +34,32 @@ def test_the_corpus_imports_exactly_as_expected():
 
 def test_the_corpus_covers_every_kind_and_every_refusal():
     kinds = {q.exercise_type for q in IMPORTED}
-    assert kinds == {"multiple_choice", "qa", "numeric"}
+    assert kinds == {
+        "multiple_choice",
+        "multiple_answer",
+        "matching",
+        "qa",
+        "numeric",
+        "essay",
+        "description",
+    }
     drafts = [q.draft for q in IMPORTED]
     assert any(d.choices == ["True", "False"] for d in drafts)
+    assert {2, 7} <= {len(q.draft.choices) for q in IMPORTED if q.exercise_type == "multiple_choice"}
     assert any(d.blank_at is not None for d in drafts if d.numeric_answers)
     assert any(k.weight < 0 for d in drafts for k in d.choice_keys)
     assert any(sum(k.weight == 1 for k in d.choice_keys) > 1 for d in drafts)
     assert {d.text_format for d in drafts} == {"moodle", "html", "markdown"}
     reasons = " ".join(s.reason for s in SKIPPED)
-    for kind in ("essay", "matching", "multiple-answer", "description", "category"):
-        assert kind in reasons
+    for fault in (
+        "category",
+        "'->'",
+        "items are not unique",
+        "add up to 75%",
+        "has no match",
+        "needs at least 2",
+    ):
+        assert fault in reasons
 
 
 @pytest.mark.parametrize("question", IMPORTED, ids=lambda q: q.title or f"line {q.line}")
@@ -97,17 +115,55 @@ def test_weights_feedback_escapes_and_format_tags_are_understood():
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
-        ("Write an essay. {}", "an essay question"),
-        ("No braces here", "no answer block"),
         ("$CATEGORY: course/unit", "a category line"),
-        ("Match {=a -> 1 =b -> 2}", "a matching question"),
-        ("Tick {~%50%a ~%50%b ~%-100%c}", "a multiple-answer question"),
         ("::T Pick {=a ~b ~c}", "a title without its closing '::'"),
+        ("Match {=a -> 1 =b 2}", "pair 2 has no '->'"),
+        ("Match {=a -> 1 =A -> 2}", "the items are not unique"),
+        ("Match {=a -> 1 = -> 2}", "at least 2 items to match, not 1"),
+        ("Match {=a -> 1 =b -> }", "pair 2 has no match"),
+        ("Tick {~%50%a ~%40%b ~%-100%c}", "weights add up to 90%, not 100%"),
+        ("Tick {~a ~b ~c}", "without a right option"),
+        ("Tick {~%100%a}", "needs 2 to 20 options, not 1"),
+        ("::T:: [html]  {}", "a question without text"),
+        ("::T:: [markdown]", "a description without text"),
     ],
 )
-def test_what_cannot_be_graded_is_skipped_with_the_reason(text: str, reason: str):
+def test_what_moodle_would_misread_is_skipped_with_the_reason(text: str, reason: str):
     questions, (skipped,) = parse(text)
     assert not questions and reason in skipped.reason and skipped.line == 1
+
+
+def test_every_moodle_type_imports():
+    (essay,), _ = parse("::E:: Write an essay on tides. {####Tides follow the Moon.}")
+    assert essay.exercise_type == "essay" and essay.draft.general_feedback == "Tides follow the Moon."
+    (inline,), _ = parse("Fill {} this essay blank.")
+    assert (inline.exercise_type, inline.draft.prompt, inline.draft.blank_at) == (
+        "essay",
+        f"Fill {BLANK} this essay blank.",
+        5,
+    )
+    (description,), _ = parse(r"::Intro:: [markdown]You may use **notes** \{now\}.")
+    assert (description.exercise_type, description.draft.prompt) == (
+        "description",
+        "You may use **notes** {now}.",
+    )
+    assert description.draft.text_format == "markdown" and description.title == "Intro"
+    (ticked,), _ = parse("Tick the primes {~%50%2 #yes ~%50%3 ~%-100%4 #no, 2 x 2}")
+    assert ticked.exercise_type == "multiple_answer" and ticked.draft.answer is None
+    assert [(k.weight, k.feedback) for k in ticked.draft.choice_keys] == [
+        (0.5, "yes"),
+        (0.5, None),
+        (-1, "no, 2 x 2"),
+    ]
+    (pairs,), _ = parse("[html]Match {=[html]<b>a</b> -> 1 #not feedback =b -> 2 -> 3 = -> 4 ####General.}")
+    assert pairs.exercise_type == "matching" and pairs.draft.general_feedback == "General."
+    assert pairs.draft.pairs == [
+        MatchPair(item="<b>a</b>", choice="1 #not feedback"),  # matching has no per-pair feedback in Moodle
+        MatchPair(item="b", choice="2 -> 3"),  # cut at the first '->'
+        MatchPair(item="", choice="4"),  # a distractor
+    ]
+    (two,), _ = parse("Which is right? {=this ~that}")
+    assert two.exercise_type == "multiple_choice" and two.draft.choices == ["this", "that"]
 
 
 def test_what_the_old_importer_refused_for_a_wrong_reason_now_imports():
@@ -163,6 +219,53 @@ def test_texts_that_would_read_as_syntax_are_written_so_they_do_not():
     comment = AuthoredDraft(prompt="// is a C comment. True?", choices=["True", "False"], answer="True")
     (read,), _ = parse(format_question("multiple_choice", comment))
     assert read.draft.prompt == comment.prompt
+
+
+def test_every_type_exports_and_reads_back():
+    drafts = [
+        (
+            "description",
+            AuthoredDraft(prompt="[html] is not a tag here: read {this} first.\nThen go on.", title="Intro"),
+        ),
+        (
+            "essay",
+            AuthoredDraft(prompt="Discuss tides.", general_feedback="The Moon.", rubric="mentions the Moon"),
+        ),
+        (
+            "multiple_answer",
+            AuthoredDraft(
+                prompt="Tick the primes",
+                choices=["%2", "3 = three", "4"],
+                choice_keys=[
+                    ChoiceKey(weight=0.5),
+                    ChoiceKey(weight=0.5, feedback="#3"),
+                    ChoiceKey(weight=-1),
+                ],
+            ),
+        ),
+        (
+            "matching",
+            AuthoredDraft(
+                prompt="Match them",
+                text_format="html",
+                pairs=[
+                    MatchPair(item="[plain]x", choice="1 -> one"),
+                    MatchPair(item="a ~ b = c", choice="{2}"),
+                    MatchPair(item="", choice="#3"),
+                ],
+            ),
+        ),
+    ]
+    for exercise_type, draft in drafts:
+        written = format_question(exercise_type, draft)
+        (question,), skipped = parse(written)
+        assert not skipped and question.exercise_type == exercise_type, written
+        assert gift_view(exercise_type, question.draft) == gift_view(exercise_type, draft), written
+    arrow = AuthoredDraft(
+        prompt="Match", pairs=[MatchPair(item="a -> b", choice="1"), MatchPair(item="c", choice="2")]
+    )
+    with pytest.raises(ValueError, match="holding '->'"):
+        format_question("matching", arrow)
 
 
 def test_what_gift_cannot_hold_is_refused_on_export_with_the_reason():
@@ -228,7 +331,30 @@ def nasty_drafts(rng: random.Random) -> list[tuple[str, AuthoredDraft]]:
     )
     accepted = [AcceptedAnswer(text=nasty_text(rng).replace("->", "").strip() or "x") for _ in range(2)]
     qa = AuthoredDraft(prompt=nasty_text(rng), answer=accepted[0].text, accepted_answers=accepted)
-    return [("multiple_choice", mc), ("numeric", numeric), ("qa", qa)]
+    ticked = AuthoredDraft(
+        prompt=nasty_text(rng),
+        choices=choices,
+        choice_keys=[ChoiceKey(weight=1, feedback=nasty_text(rng))]
+        + [ChoiceKey(weight=rng.choice([0, -0.5, -1]), feedback=nasty_text(rng)) for _ in choices[1:]],
+    )
+    items = list(dict.fromkeys(nasty_text(rng).replace("->", "").strip() or "x" for _ in range(3)))
+    pairs = [MatchPair(item=item, choice=nasty_text(rng)) for item in items] + [
+        MatchPair(choice=nasty_text(rng))
+    ]
+    matching = AuthoredDraft(prompt=nasty_text(rng), pairs=pairs, general_feedback=nasty_text(rng))
+    essay = AuthoredDraft(prompt=nasty_text(rng), title=nasty_text(rng), general_feedback=nasty_text(rng))
+    description = AuthoredDraft(
+        prompt=nasty_text(rng), text_format=rng.choice(["moodle", "html", "markdown"])
+    )
+    return [
+        ("multiple_choice", mc),
+        ("numeric", numeric),
+        ("qa", qa),
+        ("multiple_answer", ticked),
+        ("matching", matching),
+        ("essay", essay),
+        ("description", description),
+    ]
 
 
 def test_texts_full_of_gift_syntax_round_trip():

@@ -1,22 +1,25 @@
 """What code grades alone (numeric in exact decimal, short answers as Moodle matches them, weighted
-options) and the order each learner sees the options in, without the stack."""
+options, ticked options added up, matching pairs), what a learner's answer must be before it is
+graded, and the order each learner sees the options in, without the stack."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from itertools import permutations
 
 import pytest
 
+from core.exercises.exact_grading import exact_grade, numeric_score, short_answer_score
 from core.exercises.gift import parse
+from core.exercises.learner_answers import AnswerRefused, stored_answer
 from core.exercises.rules import (
     AuthoredDraft,
-    exact_grade,
     key_of,
     learner_order,
-    numeric_score,
+    match_choices,
+    match_items,
     parse_number,
-    short_answer_score,
 )
 
 
@@ -137,6 +140,90 @@ def test_only_a_short_answer_without_accepted_answers_goes_to_the_model():
     assert exact_grade("coding", "print(1)", rubric_only) is None
     plain_choice = key_of(AuthoredDraft(prompt="?", choices=["a", "b", "c"], answer="b"))
     assert exact_grade("multiple_choice", "B", plain_choice) == (1.0, "Correct.")
+
+
+def ticks(*options: str) -> str:
+    return json.dumps(list(options))
+
+
+def test_ticked_options_add_up_between_nothing_and_full_marks():
+    kind, key = key_from_gift(
+        "Entombed in Grant's tomb? "
+        "{~%-50%No one #Someone is. ~%50%Grant ~%50%Grant's wife ~%-50%Grant's father}"
+    )
+    assert kind == "multiple_answer"
+    assert exact_grade(kind, ticks("Grant", "Grant's wife"), key) == (1.0, "Correct.")
+    assert exact_grade(kind, ticks("grant"), key) == (0.5, "Partly right: 50% of the marks.")
+    # A wrong tick takes back credit, as in Moodle; ticking everything earns nothing, never less.
+    assert exact_grade(kind, ticks("Grant", "No one"), key) == (0.0, "Not this one. Someone is.")
+    assert exact_grade(kind, ticks("No one", "Grant", "Grant's wife", "Grant's father"), key).score == 0.0
+    assert exact_grade(kind, ticks("No one", "Grant's father"), key).score == 0.0
+    # Ticking one option twice counts it once; what is not an option counts for nothing.
+    assert exact_grade(kind, ticks("Grant", "Grant", "GRANT"), key).score == 0.5
+    assert exact_grade(kind, ticks("Lee"), key).score == 0.0
+    assert exact_grade(kind, "not json", key).score == 0.0
+    _, thirds = key_from_gift("Continents? {~%33.33333%Africa ~%33.33333%Asia ~%33.33333%Europe ~%-100%Peru}")
+    assert exact_grade("multiple_answer", ticks("Africa", "Asia", "Europe"), thirds).score == pytest.approx(
+        1.0
+    )
+
+
+def test_matching_gives_credit_per_pair():
+    kind, key = key_from_gift(
+        "Capitals {=Canada -> Ottawa =Italy -> Rome =Japan -> Tokyo = -> Sydney ####Well done.}"
+    )
+    assert kind == "matching"
+    right = {"Canada": "Ottawa", "Italy": "Rome", "Japan": "Tokyo"}
+    assert exact_grade(kind, json.dumps(right), key) == (1.0, "Correct. 3 of 3 matched right. Well done.")
+    two = json.dumps({**right, "Japan": "Sydney"})
+    # General feedback comes with a score that counts as correct (CORRECT_AT), as for every type.
+    assert exact_grade(kind, two, key) == (
+        2 / 3,
+        "Partly right: 67% of the marks. 2 of 3 matched right. Well done.",
+    )
+    one = json.dumps({**right, "Japan": "Sydney", "Italy": "Tokyo"})
+    assert exact_grade(kind, one, key) == (1 / 3, "Partly right: 33% of the marks. 1 of 3 matched right.")
+    assert exact_grade(kind, json.dumps({"canada": " ottawa "}), key).score == 1 / 3
+    assert exact_grade(kind, json.dumps({"Sydney": "Sydney"}), key).score == 0.0  # a distractor is no item
+    assert exact_grade(kind, "[]", key).score == 0.0
+
+
+def test_a_learners_answer_is_checked_before_it_is_graded():
+    (ticked,), _ = parse("Tick {~%50%a ~%50%b ~%-100%c}")
+    (pairs,), _ = parse("Match {=x -> 1 =y -> 2 = -> 3}")
+    choices, items = match_choices(pairs.draft), match_items(pairs.draft)
+    assert (choices, items) == (["1", "2", "3"], ["x", "y"])
+    # Stored in one form: the exercise's own spelling and order.
+    assert (
+        stored_answer("multiple_answer", ["B ", "a"], choices=ticked.draft.choices, items=None)
+        == '["a", "b"]'
+    )
+    assert (
+        stored_answer("matching", {"Y": "3", "x": "1"}, choices=choices, items=items)
+        == '{"x": "1", "y": "3"}'
+    )
+    assert stored_answer("essay", "My essay.", choices=None, items=None) == "My essay."
+    refused = [
+        ("description", "anything", "not_answerable"),
+        ("multiple_answer", "a", "validation_error"),
+        ("multiple_answer", [], "validation_error"),
+        ("multiple_answer", ["a", "d"], "invalid_choice"),
+        ("multiple_answer", ["a", "A"], "invalid_choice"),
+        ("matching", ["1", "2"], "validation_error"),
+        ("matching", {"x": "1"}, "validation_error"),  # every item needs its match
+        ("matching", {"x": "1", "y": "4"}, "invalid_choice"),
+        ("matching", {"x": "1", "z": "2"}, "invalid_choice"),
+        ("matching", {"x": "1", "X": "2", "y": "2"}, "invalid_choice"),
+        ("essay", ["a"], "validation_error"),
+        ("multiple_choice", "d", "invalid_choice"),
+        ("numeric", "seven", "validation_error"),
+    ]
+    shown = {"multiple_answer": (ticked.draft.choices, None), "matching": (choices, items)}
+    for exercise_type, answer, code in refused:
+        shown_choices, shown_items = shown.get(exercise_type, (["a", "b", "c"], None))
+        with pytest.raises(AnswerRefused) as caught:
+            stored_answer(exercise_type, answer, choices=shown_choices, items=shown_items)
+        assert caught.value.code == code, (exercise_type, answer)
 
 
 def test_each_learner_sees_the_options_in_an_order_of_their_own():
