@@ -7,6 +7,10 @@ What every operation can answer is derived (a body can be too large, a path id n
 protected route unauthorized...); what only some routes answer (403, 409, 412, 415) they declare
 with `responses=problems(...)`. A schemathesis run over the whole document, in `make test`,
 checks that what the API really answers is documented (tests/api/test_openapi_conformance.py).
+
+A model's JSON schema given inline (a route's `openapi_extra`, such as the matches' multipart and
+JSON body) carries its own `$defs`, and its `#/$defs/X` references resolve from the document's
+root, where there are none: each such definition moves to the components, its references with it.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ STATUS_MEANINGS = {
     422: "The request does not validate (invalid_input, validation_error, invalid_text, ...)",
     428: "The request must name the version it changes (If-Match)",
     429: "Too many requests, or a quota is full; see Retry-After and the RateLimit headers",
+    500: "The server could not produce the response (report_unrenderable: a PDF layout refused its text)",
     503: "A backing service (database, broker, a worker) is unavailable; see Retry-After",
 }
 UNPROBED = {"/healthz", "/readyz"}  # probes: no auth, no rate limit, no parameters
@@ -58,10 +63,34 @@ def install_openapi(app: FastAPI) -> None:
     app.openapi = build  # type: ignore[method-assign]
 
 
+LOCAL_REF = "#/$defs/"
+COMPONENT_REF = "#/components/schemas/"
+
+
+def _hoist_local_definitions(node: Any, components: dict[str, Any]) -> None:
+    """Move every nested `$defs` entry into the components (a component of that name, FastAPI's
+    rendering of the same model, stays) and point its `#/$defs/` references there."""
+    if isinstance(node, list):
+        for item in node:
+            _hoist_local_definitions(item, components)
+        return
+    if not isinstance(node, dict):
+        return
+    for name, definition in node.pop("$defs", {}).items():
+        _hoist_local_definitions(definition, components)
+        components.setdefault(name, definition)
+    reference = node.get("$ref")
+    if isinstance(reference, str) and reference.startswith(LOCAL_REF):
+        node["$ref"] = COMPONENT_REF + reference.removeprefix(LOCAL_REF)
+    for value in node.values():
+        _hoist_local_definitions(value, components)
+
+
 def _with_problems(schema: dict[str, Any]) -> dict[str, Any]:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(components["Problem"].pop("$defs", {}))
+    _hoist_local_definitions(schema.get("paths", {}), components)
     problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():

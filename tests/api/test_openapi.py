@@ -20,6 +20,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -53,6 +54,49 @@ def test_every_error_is_documented_as_problem_json(client: ApiClient) -> None:
                 assert "401" in responses and "429" in responses, (method, path)
     assert set(spec["paths"]["/auth/jwt/logout"]["post"]["responses"]) >= {"204", "401"}
     assert "200" not in spec["paths"]["/auth/jwt/logout"]["post"]["responses"]
+
+
+def _references(node: Any, where: str = "#") -> Iterator[tuple[str, str]]:
+    """Every `$ref` in the document, with where it stands."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref":
+                yield where, value
+            else:
+                yield from _references(value, f"{where}/{key.replace('~', '~0').replace('/', '~1')}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _references(value, f"{where}/{index}")
+
+
+def _resolve(document: dict[str, Any], reference: str) -> Any:
+    """A local JSON pointer (RFC 6901, as a URI fragment) in the document; KeyError if it dangles."""
+    assert reference.startswith("#/"), f"not a local reference: {reference}"
+    node: Any = document
+    for part in reference[2:].split("/"):
+        part = unquote(part).replace("~1", "/").replace("~0", "~")
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node
+
+
+def test_every_reference_in_the_document_resolves() -> None:
+    # Issue 42's probe: POST /api/matches referred to "#/$defs/TargetCreate", which no client can
+    # resolve (an inline model schema's own $defs, nested in the operation).
+    from api.main import app
+
+    document = app.openapi()
+    references = list(_references(document))
+    assert len(references) > 100
+    dangling = []
+    for where, reference in references:
+        try:
+            _resolve(document, reference)
+        except (KeyError, IndexError, ValueError, AssertionError):
+            dangling.append(f"{where}: {reference}")
+    assert not dangling, dangling
+    assert "$defs" not in json.dumps(document)
+    body = document["paths"]["/api/matches"]["post"]["requestBody"]["content"]["application/json"]
+    assert json.dumps(body).count("#/components/schemas/TargetCreate") == 1
 
 
 def _schemathesis(
