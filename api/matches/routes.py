@@ -152,14 +152,22 @@ async def report_markdown(match_id: str, session: SessionDep, user: CurrentUser)
     )
 
 
-@router.get("/api/matches/{match_id}/report.pdf", responses=problems(404, 409, 503))
+@router.get("/api/matches/{match_id}/report.pdf", responses=problems(404, 409, 500, 503))
 async def report_pdf(match_id: str, session: SessionDep, user: CurrentUser) -> Response:
-    """Rendered on request, off the event loop (about 0.13 s for 30 requirements; benchmarks.match)."""
+    """Rendered on request, off the event loop (about 0.13 s for 30 requirements; benchmarks.match).
+    A report whose text the PDF layout refuses is 500 `report_unrenderable` (report.json and
+    report.md still serve it)."""
     detail = await _finished(session, user, match_id)
     try:
         content = await run_in_threadpool(report.pdf, detail.model_dump(mode="json"))
     except report.ReportUnavailable as error:
         raise ProblemError(503, "report_unavailable", str(error)) from None
+    except report.ReportUnrenderable:
+        raise ProblemError(
+            500,
+            "report_unrenderable",
+            "this report's text could not be laid out as a PDF; report.json and report.md show it",
+        ) from None
     return Response(
         content,
         media_type="application/pdf",

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from api.jobs.schemas import JobRead
+from core.matches import clean
+
+
+def _cleaned(rule):
+    """Clean a client's string before its length is checked; leave anything else to the type check."""
+    return BeforeValidator(lambda value: rule(value) if isinstance(value, str) else value)
+
+
+# A target's words reach the model, the stored requirements and every report: kept clean at the
+# door (core/matches/clean.py). A title is one line; a text keeps its lines.
+TargetTitle = Annotated[str, Field(min_length=1, max_length=200), _cleaned(clean.one_line)]
+TargetText = Annotated[str, Field(min_length=1), _cleaned(clean.lines)]
 
 
 class TargetCreate(BaseModel):
@@ -16,8 +28,8 @@ class TargetCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = Field(None, min_length=1, max_length=200)
-    text: str | None = Field(None, min_length=1)
+    title: TargetTitle | None = None
+    text: TargetText | None = None
     document_id: uuid.UUID | None = None
 
     @model_validator(mode="after")

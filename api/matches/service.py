@@ -26,6 +26,7 @@ from api.matches.schemas import (
 )
 from api.quotas import check_job_quota
 from api.shared import Upload, check_person_source, open_session_for, parse_id
+from core.matches import clean
 from core.matches.scoring import WEIGHTS
 from core.settings import get_settings
 from db import attachments, matches
@@ -76,8 +77,10 @@ async def create_target(session: AsyncSession, *, user: User, body: TargetCreate
             raise ProblemError(
                 409, "document_not_ready", "the document is not ingested yet; retry when it is"
             )
-        text = await session.run_sync(lambda sync: matches.document_text(sync, document=document))
-        title = body.title or document.title or "Untitled target"
+        text = clean.lines(
+            await session.run_sync(lambda sync: matches.document_text(sync, document=document))
+        )
+        title = body.title or clean.one_line(document.title) or "Untitled target"
         source_document_id = document.id
     limit = get_settings().max_target_chars
     if len(text) > limit:

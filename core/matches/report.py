@@ -1,6 +1,11 @@
 """A match's report as Markdown and as PDF, both rendered from the one detail the JSON shows
 (api/matches/service.py: match_detail, as JSON), so the three never disagree.
 
+Every string of the detail is someone else's text (the target's, the CV's, the profile's, the
+model's) and passes through core/matches/clean.py on its way in: one line, cut to a length
+the layout holds, with nothing a renderer would act on. What fpdf2 still cannot lay out is
+`ReportUnrenderable`, never a stray exception.
+
 The PDF is fpdf2 with TrueType fonts, so names in any script the fonts cover print as written:
 DejaVu Sans (Latin, Greek, Cyrillic, Hebrew, Arabic, …) and a CJK fallback (WenQuanYi Micro Hei)
 by default, `MENTORQ_REPORT_FONTS` to choose others."""
@@ -8,39 +13,62 @@ by default, `MENTORQ_REPORT_FONTS` to choose others."""
 from __future__ import annotations
 
 import json
-import re
+import logging
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from core.matches import clean
 from core.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 STATUS_WORDS = {"met": "met", "partial": "partly met", "gap": "missing"}
 Detail = dict[str, Any]  # a Detail as JSON
+# The longest each kind of field is shown (characters). A table row must fit on one page: a name
+# and its level in the 50 mm column, a word in a 20 mm one, in the widest glyphs of the default
+# fonts (1.74 em, "‱"), take at most 20 lines, 110 mm.
+TITLE, NAME, QUOTE, LINE, WORD = 200, 120, 600, 300, 20
 
 
 class ReportUnavailable(Exception):
     """No font of MENTORQ_REPORT_FONTS is installed on this host."""
 
 
+class ReportUnrenderable(Exception):
+    """The PDF layout refused the report's text (fpdf2 raised): a coded error, never a bare 500."""
+
+
+def _md(text: object, limit: int = LINE) -> str:
+    """Text from a target, a CV, a profile or a model, safe inside the report's Markdown ("—" for
+    none: "****" would be no bold)."""
+    return clean.markdown(text, limit=limit) or "—"
+
+
+def _plain(text: object, limit: int = LINE) -> str:
+    """The same text for the PDF: one line, nothing invisible, cut to what the layout holds."""
+    return clean.one_line(text, limit=limit) or "—"
+
+
 def markdown(detail: Detail) -> str:
+    """The report as Markdown: every string of theirs escaped, so it shows as written."""
     lines = [
-        f"# {_md(detail['target_title'])}",
+        f"# {_md(detail['target_title'], TITLE)}",
         "",
-        f"Learner: {_md(detail['learner'] or '—')}  ",
-        f"Candidate: {detail['candidate']}  ",
+        f"Learner: {_md(detail['learner'] or '—', NAME)}  ",
+        f"Candidate: {_md(detail['candidate'], NAME)}  ",
         f"Score: **{_score(detail)}**",
         "",
         "## How the score was computed",
         "",
-        detail["how_scored"],
+        _md(detail["how_scored"], QUOTE),
         "",
         "| requirement | importance | weight | status | credit |",
         "|---|---|---|---|---|",
         *(
-            f"| {_md(_named(r))} | {r['importance']} | {r['weight']} | "
-            f"{STATUS_WORDS[r['status']]} | {r['credit']:g} |"
+            f"| {_named(r, _md)} | {_md(r['importance'], WORD)} | {r['weight']} | "
+            f"{_md(_status(r), WORD)} | {r['credit']:g} |"
             for r in detail["requirements"]
         ),
         "",
@@ -59,7 +87,7 @@ def markdown(detail: Detail) -> str:
     ]
     for item in detail["plan"]:
         state = "closed" if item["closed"] else "open"
-        lines.append(f"- **{_md(item['skill'])}** ({state}): {_md(item['recommendation'])}")
+        lines.append(f"- **{_md(item['skill'], NAME)}** ({state}): {_md(item['recommendation'])}")
         for title in _resource_titles(item):
             lines.append(f"  - Read: {_md(title)}")
         exercise = (item["exercise_job"] or {}).get("result")
@@ -69,53 +97,55 @@ def markdown(detail: Detail) -> str:
         lines.append("Nothing to plan.")
     if len(detail["history"]) > 1:
         lines += ["", "## Score history", ""]
-        lines += [f"- {_when(p['at'])} {p['score']:g} ({p['reason']})" for p in detail["history"]]
+        lines += [
+            f"- {_md(_when(p['at']), NAME)} {p['score']:g} ({_md(p['reason'], NAME)})"
+            for p in detail["history"]
+        ]
     return "\n".join(lines) + "\n"
 
 
-def _named(r: dict[str, Any]) -> str:
-    return f"{r['skill']} ({r['level']})" if r["level"] else r["skill"]
+def _named(r: dict[str, Any], escape: Callable[[object, int], str]) -> str:
+    skill = escape(r["skill"], NAME)
+    return f"{skill} ({escape(r['level'], WORD)})" if r["level"] else skill
 
 
-def _when(at: str) -> str:
-    return at[:16].replace("T", " ")
+def _status(r: dict[str, Any]) -> str:
+    return STATUS_WORDS.get(r["status"], str(r["status"]))
+
+
+def _when(at: object) -> str:
+    return str(at)[:16].replace("T", " ")
 
 
 def _score(detail: Detail) -> str:
     return "—" if detail["score"] is None else f"{detail['score']:g} / 100"
 
 
-# Markdown's active characters: a learner's or a model's text is shown as written, never as a
-# link, an image, raw HTML or a table cell of its own (CommonMark backslash escapes).
-_MARKDOWN_ACTIVE = re.compile(r"([\\`*_\[\]<>|#!])")
-
-
-def _md(text: object) -> str:
-    """Text from a target, a CV, a profile or a model, safe inside the report's Markdown."""
-    return _MARKDOWN_ACTIVE.sub(r"\\\1", " ".join(str(text).split()))
-
-
-def _evidence_lines(r: dict[str, Any], *, escape: Callable[[object], str] = _md, bold: str = "**") -> str:
+def _evidence_lines(
+    r: dict[str, Any], *, escape: Callable[[object, int], str] = _md, bold: str = "**"
+) -> str:
     """A requirement with the evidence of both sides, as a Markdown item (escaped) or, for the PDF,
-    as plain text (`escape=str`, no bold)."""
+    as plain text (`escape=_plain`, no bold)."""
     have = r["evidence"]["candidate"]
     mastery = r["evidence"]["mastery"]
-    quote = escape(r["evidence"]["target_quote"])
-    parts = [f'- {bold}{escape(r["skill"])}{bold} ({STATUS_WORDS[r["status"]]}): the target says "{quote}"']
+    quote = escape(r["evidence"]["target_quote"], QUOTE)
+    status = escape(_status(r), WORD)
+    parts = [f'- {bold}{escape(r["skill"], NAME)}{bold} ({status}): the target says "{quote}"']
     if have and have.get("quote"):
-        parts.append(f'; the CV says "{escape(have["quote"])}"')
+        parts.append(f'; the CV says "{escape(have["quote"], QUOTE)}"')
     elif have:
-        parts.append(f"; your profile (revision {have.get('revision')}) lists {escape(have['name'])}")
+        revision = escape(have.get("revision"), NAME)
+        parts.append(f"; your profile (revision {revision}) lists {escape(have.get('name'), NAME)}")
         if have.get("level"):
-            parts.append(f" at {have['level']} level")
+            parts.append(f" at {escape(have['level'], WORD)} level")
     if mastery:
         parts.append(f"; mastery {mastery['p_known']:.0%} over {mastery['events']} event(s)")
     return "".join(parts)
 
 
-def _resource_titles(item) -> list[str]:
+def _resource_titles(item) -> list[object]:
     result = (item["resources_job"] or {}).get("result") or {}
-    return [document["title"] for document in result.get("documents", [])]
+    return [document.get("title") for document in result.get("documents", [])]
 
 
 # --- PDF ----------------------------------------------------------------------------------------
@@ -153,16 +183,27 @@ def _needed(fonts: tuple[str, ...], text: str) -> list[str]:
 
 
 def pdf(detail: Detail) -> bytes:
-    """The report as a PDF (A4, one column), readable back as text."""
+    """The report as a PDF (A4, one column), readable back as text; `ReportUnrenderable` if fpdf2
+    refuses its layout, `ReportUnavailable` without a font."""
     fonts = _needed(_fonts(tuple(get_settings().report_fonts)), json.dumps(detail, ensure_ascii=False))
     # Imported here, not at the top: fpdf and Pillow weigh about 60 MB and half a second in every
     # API process, and only a PDF report needs them.
+    from fpdf.errors import FPDFException
+
+    try:
+        return _laid_out(detail, fonts)
+    except (FPDFException, ValueError) as error:
+        log.warning("match report could not be laid out: %s", error)
+        raise ReportUnrenderable(f"the report's text could not be laid out as a PDF ({error})") from error
+
+
+def _laid_out(detail: Detail, fonts: list[str]) -> bytes:
     from fpdf import FPDF
     from fpdf.enums import XPos, YPos
     from fpdf.fonts import FontFace
 
     document = FPDF(format="A4")
-    document.set_title(f"Match report: {detail['target_title']}")
+    document.set_title(f"Match report: {_plain(detail['target_title'], TITLE)}")
     families = []
     for number, path in enumerate(fonts):
         family = f"font{number}"
@@ -183,11 +224,13 @@ def pdf(detail: Detail) -> bytes:
     def para(text: str) -> None:
         document.multi_cell(width, 5.5, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
-    heading(detail["target_title"], 18)
-    para(f"Learner: {detail['learner'] or '—'}    Candidate: {detail['candidate']}")
+    heading(_plain(detail["target_title"], TITLE), 18)
+    para(
+        f"Learner: {_plain(detail['learner'] or '—', NAME)}    Candidate: {_plain(detail['candidate'], NAME)}"
+    )
     heading(f"Score: {_score(detail)}", 16)
     heading("How the score was computed", 13)
-    para(detail["how_scored"])
+    para(_plain(detail["how_scored"], QUOTE))
     document.ln(1)
     # Headings shaded, not bold: one regular face per font is all the report installs.
     headings = FontFace(emphasis="", fill_color=(225, 230, 240))
@@ -196,28 +239,27 @@ def pdf(detail: Detail) -> bytes:
     ) as table:
         table.row(("Requirement", "Importance", "Weight", "Status", "Credit"))
         for r in detail["requirements"]:
-            skill = _named(r)
-            table.row(
-                (skill, r["importance"], str(r["weight"]), STATUS_WORDS[r["status"]], f"{r['credit']:g}")
-            )
+            importance, status = _plain(r["importance"], WORD), _plain(_status(r), WORD)
+            table.row((_named(r, _plain), importance, str(r["weight"]), status, f"{r['credit']:g}"))
     for title, items, empty in (
         ("Strengths", detail["strengths"], "None yet."),
         ("Gaps", detail["gaps"], "None."),
     ):
         heading(title, 13)
         for r in items:
-            para(_evidence_lines(r, escape=str, bold="")[2:])
+            para(_evidence_lines(r, escape=_plain, bold="")[2:])
         if not items:
             para(empty)
     heading("Plan", 13)
     for item in detail["plan"]:
-        para(f"{item['skill']} ({'closed' if item['closed'] else 'open'}): {item['recommendation']}")
+        state = "closed" if item["closed"] else "open"
+        para(f"{_plain(item['skill'], NAME)} ({state}): {_plain(item['recommendation'])}")
         for resource in _resource_titles(item):
-            para(f"    Read: {resource}")
+            para(f"    Read: {_plain(resource)}")
     if not detail["plan"]:
         para("Nothing to plan.")
     if len(detail["history"]) > 1:
         heading("Score history", 13)
         for point in detail["history"]:
-            para(f"{_when(point['at'])}  {point['score']:g}  ({point['reason']})")
+            para(f"{_plain(_when(point['at']), NAME)}  {point['score']:g}  ({_plain(point['reason'], NAME)})")
     return bytes(document.output())

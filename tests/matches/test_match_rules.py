@@ -3,8 +3,6 @@ words say about importance and level, which candidate skill meets which, and the
 
 from __future__ import annotations
 
-import re
-
 from core.matches import cues, scoring
 from tasks.match.reading import CandidateSkills, Requirements, unread_fields
 from tasks.match.spec import CandidateAnswer, RequirementsAnswer
@@ -146,43 +144,3 @@ def test_a_cv_skill_needs_its_quote_and_a_hedge_caps_its_level():
 def test_a_heading_that_is_its_own_line_item_reads_as_its_label():
     line, heading = cues.context("Nice to have: Terraform\nMust: Git", "Terraform")
     assert cues.importance("must", line, heading) == "nice"
-
-
-def test_the_markdown_report_shows_hostile_text_as_written_never_as_markup():
-    from core.matches import report
-
-    hostile = (
-        "Know <script>alert(1)</script> and [click](http://evil.example) | ![x](http://evil.example/x.png)"
-    )
-    requirement = {
-        "index": 0,
-        "skill": "SQL <b>",
-        "level": None,
-        "importance": "must",
-        "weight": 3,
-        "status": "gap",
-        "credit": 0.0,
-        "because": "missing",
-        "evidence": {"target_quote": hostile, "candidate": None, "mastery": None},
-        "corrected": [],
-    }
-    detail = {
-        "target_title": "# Role\n\n<img src=x onerror=alert(1)>",
-        "learner": "Ada *bold*",
-        "candidate": "profile",
-        "score": 0.0,
-        "how_scored": "…",
-        "requirements": [requirement],
-        "strengths": [],
-        "gaps": [requirement],
-        "plan": [],
-        "history": [],
-    }
-    text = report.markdown(detail)
-    # No raw HTML, link or image: every "<", "[" and "!" of theirs is backslash-escaped.
-    assert not re.search(r"(?<!\\)[<\[!]", text)
-    assert r"\<script\>alert(1)\</script\>" in text and r"\[click\](http://evil.example)" in text
-    assert text.startswith(r"# \# Role \<img src=x onerror=alert(1)\>") and r"Ada \*bold\*" in text
-    # The table row keeps its five cells.
-    row = next(line for line in text.splitlines() if line.startswith("| SQL"))
-    assert row.count(" | ") == 4 and r"SQL \<b\>" in row
