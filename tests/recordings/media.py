@@ -94,10 +94,28 @@ def video_without_audio(seconds: float = 2.0) -> bytes:
 
 def wav(pcm: np.ndarray) -> bytes:
     """A 16 kHz mono 16-bit WAV."""
-    data = pcm.astype("<i2").tobytes()
-    header = b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVE"
-    header += b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, 16_000, 32_000, 2, 16)
-    return header + b"data" + struct.pack("<I", len(data)) + data
+    return wav_with(pcm.astype("<i2").tobytes())
+
+
+def wav_with(
+    data: bytes,
+    *,
+    format_tag: int = 1,
+    channels: int = 1,
+    sample_rate: int = 16_000,
+    bits: int = 16,
+    data_size: int | None = None,
+    riff_size: int | None = None,
+    extra_chunks: bytes = b"",
+) -> bytes:
+    """A WAV whose header says what it is told to (a broken one, for the decoder's faults): `fmt `
+    with those fields, then `extra_chunks`, then `data` (its size as `data_size` says)."""
+    block_align = channels * ((bits + 7) // 8)
+    byte_rate = sample_rate * block_align
+    fmt = struct.pack("<HHIIHH", format_tag, channels, sample_rate, byte_rate, block_align, bits)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + extra_chunks
+    body += b"data" + struct.pack("<I", len(data) if data_size is None else data_size) + data
+    return b"RIFF" + struct.pack("<I", len(body) if riff_size is None else riff_size) + body
 
 
 def flac_claiming(pcm: np.ndarray, seconds: float) -> bytes:

@@ -1,22 +1,141 @@
-"""Faults in the middle of a transcription, on the real stack: the worker killed (the stage runs
-again on another worker, and the document ends with one transcript), the recording replaced by a
-new upload (the newer one wins; the older job is canceled and leaves nothing behind), and a cancel
-(the worker stops within seconds)."""
+"""Faults in a recording and in its transcription.
+
+The file: every malformed header a decoder can meet (WAV, FLAC, MP3, Ogg) is `corrupt_recording`,
+never an internal error; what only looks odd to a strict reader (a streamed WAV's unknown sizes, a
+tag in Latin-1) is transcribed, because its audio is whole. A WAV whose header said 0 bits per
+sample failed its job `internal_error` (an AttributeError in decode.py: FFmpeg opened it with no
+decoder), and so did a Latin-1 tag (a UnicodeDecodeError in PyAV).
+
+The transcription, on the real stack: the worker killed (the stage runs again on another worker,
+and the document ends with one transcript), the recording replaced by a new upload (the newer one
+wins; the older job is canceled and leaves nothing behind), and a cancel (the worker stops within
+seconds)."""
 
 from __future__ import annotations
 
+import random
+import struct
 import time
 
 import numpy as np
 import pytest
 
+from core.documents.errors import DocumentError
 from tests.conftest import ApiClient
 from tests.documents.test_api import upload, wait_document
 from tests.recordings import media
 from tests.support.stack import Stack, wait_until
 from tests.test_faults import default_worker_stopped
+from workers.recordings import decode
+from workers.recordings.engines import PocketSphinxEngine
+from workers.recordings.pipeline import transcribe
 
-pytestmark = pytest.mark.slow
+RECORDING_CODES = {"corrupt_recording", "no_audio_track", "recording_too_long", "no_speech"}
+
+
+@pytest.fixture(scope="module")
+def engine() -> PocketSphinxEngine:
+    return PocketSphinxEngine()
+
+
+def run(data: bytes, engine: PocketSphinxEngine):
+    return transcribe(data, engine=engine, max_seconds=3600, on_progress=lambda done, total: None)
+
+
+def opening() -> np.ndarray:
+    """ "Welcome to the lecture on the testing effect." """
+    return media.sample_pcm()[: 16_000 * 5]
+
+
+def wav(**header) -> bytes:
+    return media.wav_with(opening().astype("<i2").tobytes(), **header)
+
+
+def broken_headers() -> dict[str, bytes]:
+    good_wav, flac = media.wav(opening()), media.encode(opening(), "flac")
+    mp3, ogg = media.encode(opening(), "mp3"), media.encode(opening(), "opus")
+    noise = random.Random(42).randbytes(4000)
+    id3_end = 10 + int.from_bytes(mp3[6:10], "big")  # ID3v2's size: 7 bits a byte, small here
+    opus_head = ogg.index(b"OpusHead")
+    return {
+        "wav-0-bits-per-sample": wav(bits=0),  # was internal_error
+        "wav-33-bits-per-sample": wav(bits=33),  # was internal_error
+        "wav-unknown-format-tag": wav(format_tag=0x1234),  # was internal_error
+        "wav-0-channels": wav(channels=0),
+        "wav-0-sample-rate": wav(sample_rate=0),
+        "wav-empty-data-chunk": media.wav_with(b""),  # was no_speech, "0 s of audio"
+        "wav-cut-in-fmt-chunk": good_wav[:30],
+        "wav-cut-before-data-chunk": good_wav[:40],
+        "wav-fmt-chunk-size-huge": good_wav[:16] + struct.pack("<I", 0xFFFF_FFF0) + good_wav[20:],
+        "wav-no-fmt-chunk": good_wav[:12] + good_wav[36:],
+        "riff-then-garbage": b"RIFF" + struct.pack("<I", len(noise)) + noise,
+        "riff-wave-then-garbage": b"RIFF" + struct.pack("<I", len(noise) + 4) + b"WAVE" + noise,
+        "flac-streaminfo-zeroed": flac[:8] + bytes(34) + flac[42:],
+        "flac-metadata-size-huge": flac[:5] + b"\xff\xff\xff" + flac[8:],
+        "flac-cut-in-streaminfo": flac[:20],
+        "flac-marker-then-garbage": b"fLaC" + noise,
+        "mp3-id3-size-past-the-end": mp3[:6] + b"\x7f\x7f\x7f\x7f" + mp3[10:],
+        "mp3-id3-then-garbage": mp3[:id3_end] + noise,
+        "mp3-cut-in-first-frame-header": mp3[: id3_end + 3],
+        "ogg-opus-head-0-channels": ogg[: opus_head + 9] + b"\x00" + ogg[opus_head + 10 :],
+        "ogg-opus-head-unknown-version": ogg[: opus_head + 8] + b"\xff" + ogg[opus_head + 9 :],
+        "ogg-capture-pattern-broken": b"OggX" + ogg[4:],
+        "ogg-cut-in-first-page": ogg[:60],
+    }
+
+
+BROKEN = broken_headers()
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_a_malformed_header_is_corrupt_recording(name: str, engine: PocketSphinxEngine) -> None:
+    with pytest.raises(DocumentError) as refused:
+        run(BROKEN[name], engine)
+    assert refused.value.code == "corrupt_recording", refused.value
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"data_size": 0xFFFF_FFFF, "riff_size": 0xFFFF_FFFF},  # a WAV written to a pipe: sizes unknown
+        {"data_size": 0},  # likewise, as other writers leave it
+        {"data_size": 0xFFFF_FFF0},  # says 37 hours, holds 5 s: FFmpeg measures by what is there
+    ],
+    ids=["streamed-sizes-unknown", "streamed-data-size-0", "data-size-huge"],
+)
+def test_a_wav_whose_sizes_are_not_filled_in_is_transcribed_from_what_it_holds(
+    header: dict[str, int], engine: PocketSphinxEngine
+) -> None:
+    transcript = run(wav(**header), engine)
+    assert abs(transcript.duration_s - 5.0) < 0.1
+    assert {"lecture", "testing", "effect"} <= set(" ".join(s.text for s in transcript.segments).split())
+
+
+def test_a_tag_in_latin_1_is_no_reason_to_refuse_the_audio(engine: PocketSphinxEngine) -> None:
+    title = "Leçon 3 : l'effet de test".encode("latin-1") + b"\x00"  # not UTF-8: was internal_error
+    info = b"INFO" + b"INAM" + struct.pack("<I", len(title)) + title
+    data = wav(extra_chunks=b"LIST" + struct.pack("<I", len(info)) + info)
+    transcript = run(data, engine)
+    assert "lecture" in " ".join(segment.text for segment in transcript.segments)
+
+
+@pytest.mark.parametrize("name", sorted(media.FORMATS))
+def test_no_damaged_header_byte_fails_the_decoder_otherwise_than_with_a_recording_code(name: str) -> None:
+    """Each of the first 64 bytes of a file set to 0x00, then to 0xFF: the decoder yields audio or
+    refuses with one of the recording codes; any other exception would fail the job `internal_error`."""
+    original = media.encode(media.sample_pcm()[:8_000], name)
+    unexpected = []
+    for at in range(min(64, len(original))):
+        for value in (0x00, 0xFF):
+            damaged = original[:at] + bytes([value]) + original[at + 1 :]
+            try:
+                for _ in decode.pcm_pieces(damaged, max_seconds=600):
+                    pass
+            except DocumentError as error:
+                assert error.code in RECORDING_CODES, error
+            except Exception as error:  # noqa: BLE001 - what the test looks for
+                unexpected.append(f"byte {at} = {value:#04x}: {type(error).__name__}: {error}")
+    assert not unexpected, unexpected[:5]
 
 
 def long_lecture(times: int) -> bytes:
@@ -29,6 +148,7 @@ def transcribing(client: ApiClient, job_id: str) -> bool:
     return progress.get("stage") == "transcribing" and (progress.get("fraction") or 0) > 0.05
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_transcription_leaves_one_transcript_made_by_the_next(
     client: ApiClient, stack: Stack
 ) -> None:
@@ -67,6 +187,7 @@ def test_a_worker_killed_mid_transcription_leaves_one_transcript_made_by_the_nex
     assert 86 < body["duration_s"] < 90 and body["segments"][-1]["end_s"] > 80
 
 
+@pytest.mark.slow
 def test_a_recording_replaced_while_it_is_transcribed_ends_with_the_newer_one(
     client: ApiClient, stack: Stack
 ) -> None:
@@ -91,6 +212,7 @@ def test_a_recording_replaced_while_it_is_transcribed_ends_with_the_newer_one(
     assert stack.sql("SELECT count(*) FROM transcripts WHERE document_id = %s", document["id"]) == [(1,)]
 
 
+@pytest.mark.slow
 def test_a_canceled_transcription_stops_within_seconds_and_frees_its_worker(
     client: ApiClient, stack: Stack
 ) -> None:

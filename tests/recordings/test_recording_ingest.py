@@ -65,6 +65,12 @@ def test_bad_recordings_fail_their_ingest_with_the_recording_s_code(client: ApiC
         "silent.wav": (media.wav(media.silence(4)), "no_speech"),
         "slides.mp4": (media.video_without_audio(), "no_audio_track"),
         "broken.ogg": (b"OggS" + bytes(range(256)) * 40, "corrupt_recording"),
+        # A WAV whose header says 0 bits per sample: FFmpeg opens it with no decoder (it failed the
+        # job `internal_error`, an AttributeError in workers/recordings/decode.py).
+        "zero-bits.wav": (
+            media.wav_with(media.sample_pcm()[:16_000].astype("<i2").tobytes(), bits=0),
+            "corrupt_recording",
+        ),
         "ten-hours.flac": (
             media.flac_claiming(media.sample_pcm()[:16_000], seconds=36_000),
             "recording_too_long",

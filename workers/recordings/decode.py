@@ -5,7 +5,10 @@ The decoded audio is never held whole: `pcm_pieces` yields it as FFmpeg's frames
 a second or so each). What the file says about itself is checked before decoding: a file with no
 audio stream is `no_audio_track`; one whose header claims more than the limit is
 `recording_too_long` at once; one whose header does not say (or lies) is stopped as soon as
-the decoded audio passes the limit. Anything FFmpeg cannot read is `corrupt_recording`.
+the decoded audio passes the limit. Anything FFmpeg cannot read is `corrupt_recording`: a header
+FFmpeg rejects, an audio stream in no codec it can decode (a WAV that says 0 bits per sample), a
+stream that holds no samples (an empty data chunk). Tags in another encoding than UTF-8 (Latin-1
+in a RIFF INFO or ID3 tag) are read with replacement characters: the audio is not at fault.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ class RecordingInfo:
 
 def _open(data: bytes) -> av.container.InputContainer:
     try:
-        return av.open(io.BytesIO(data), mode="r")
+        # The tags are never used here; undecodable ones are no reason to refuse the audio.
+        return av.open(io.BytesIO(data), mode="r", metadata_errors="replace")
     except av.FFmpegError as error:
         raise DocumentError("corrupt_recording", f"the recording cannot be read: {error}") from None
 
@@ -56,6 +60,10 @@ def _checked_info(container: av.container.InputContainer, *, max_seconds: float)
         what = "a video without an audio track" if container.streams.video else "no audio stream"
         raise DocumentError("no_audio_track", f"the recording has {what}")
     stream = container.streams.audio[0]
+    if stream.codec_context is None:  # FFmpeg found no decoder for what the header names
+        raise DocumentError(
+            "corrupt_recording", "the recording's audio is in no codec that can be decoded (a broken header?)"
+        )
     claimed = _claimed_seconds(container, stream)
     if claimed is not None and claimed > max_seconds:
         message = f"the recording says it lasts {claimed:.0f} s; the limit is {max_seconds:.0f} s"
@@ -86,6 +94,7 @@ def pcm_pieces(data: bytes, *, max_seconds: float) -> Iterator[np.ndarray]:
                         raise DocumentError("recording_too_long", message)
                     yield samples
             for piece in resampler.resample(None):
+                decoded += piece.samples
                 yield piece.to_ndarray().reshape(-1)
         except av.FFmpegError as error:
             if decoded == 0:
@@ -94,3 +103,5 @@ def pcm_pieces(data: bytes, *, max_seconds: float) -> Iterator[np.ndarray]:
                 ) from None
             # A damaged tail: what decoded so far is kept (FFmpeg already skips bad packets).
             return
+        if decoded == 0:
+            raise DocumentError("corrupt_recording", "the recording's audio stream holds no samples")
