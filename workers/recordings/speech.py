@@ -1,9 +1,14 @@
 """Where people speak in a recording: Silero VAD (its model ships inside the `silero-vad` wheel)
 run over the audio as it is decoded, yielding each stretch of speech with its samples.
 
-Only speech reaches the recognizer: silence and music cost nothing there, and a recording with no
-speech at all is known as such. Memory stays bounded: the audio kept is the open stretch (at most
-`max_segment_s`; a longer one is cut there and goes on as the next) and a second before it.
+Only speech, and the short pauses within it, reaches the recognizer: long silences and music cost
+nothing there, and a recording with no speech at all is known as such. A stretch runs on across
+pauses shorter than `JOIN_PAUSE_S` (up to `max_segment_s`), so the recognizer hears a sentence
+whole with its context, as it would the whole file: cut at each pause, JFK's 11 s sentence reached
+PocketSphinx as four phrases and came out with a WER of 0.36 against 0.23 whole (its normalisation
+over two seconds of audio, its language model with no phrase before). Memory stays bounded: the
+audio kept is the open stretch (at most `max_segment_s`; a longer one ends at its last pause, or
+is cut there when it has none) and a second before it.
 """
 
 from __future__ import annotations
@@ -18,8 +23,11 @@ from workers.recordings.decode import SAMPLE_RATE
 
 WINDOW = 512  # the samples Silero VAD takes at a time at 16 kHz (32 ms)
 THRESHOLD = 0.5
-MIN_SILENCE_MS = 400  # a pause shorter than this does not end a stretch of speech
-SPEECH_PAD_MS = 100
+MIN_SILENCE_MS = 400  # a pause shorter than this is not a pause to the VAD
+# Silence kept on either side of speech: at 100 ms PocketSphinx lost quiet first and last words
+# (WER 0.25 against its own 0.12 on a 3 s LibriVox sentence); at 300 ms it hears its own words.
+SPEECH_PAD_MS = 300
+JOIN_PAUSE_S = 2.0  # a pause shorter than this does not end a stretch
 MAX_SEGMENT_S = 30.0
 _KEPT_BEFORE = SAMPLE_RATE  # samples kept before the open stretch: the VAD dates a start back a little
 
@@ -43,7 +51,7 @@ def _model():  # noqa: ANN202 - silero's own type
 
 
 class _Stretches:
-    """The VAD's start and end events turned into stretches of samples."""
+    """The VAD's start and end events turned into stretches of samples, joined across short pauses."""
 
     def __init__(self, max_segment_s: float):
         from silero_vad import VADIterator
@@ -58,10 +66,13 @@ class _Stretches:
             speech_pad_ms=SPEECH_PAD_MS,
         )
         self.max_samples = int(max_segment_s * SAMPLE_RATE)
+        self.join_samples = int(JOIN_PAUSE_S * SAMPLE_RATE)
         self.kept: list[np.ndarray] = []  # the windows from sample `kept_from` on
         self.kept_from = 0
         self.heard = 0  # samples fed so far
         self.start: int | None = None  # the open stretch's first sample
+        self.speaking_from: int | None = None  # where the speech going on now began (None: a pause)
+        self.spoke_until: int | None = None  # where the open stretch's last finished speech ended
 
     def feed(self, window: np.ndarray) -> Iterator[Speech]:
         import torch
@@ -69,20 +80,38 @@ class _Stretches:
         self.kept.append(window)
         self.heard += len(window)
         event = self.vad(torch.from_numpy(window.astype(np.float32) / 32768.0))
-        if event and "start" in event and self.start is None:
-            self.start = max(event["start"], self.kept_from)
-        elif event and "end" in event and self.start is not None:
-            yield self._cut(min(event["end"], self.heard))
-            self.start = None
-        elif self.start is not None and self.heard - self.start >= self.max_samples:
-            yield self._cut(self.heard)
-            self.start = self.heard  # still speaking: the next stretch starts here
+        if event and "start" in event and self.speaking_from is None:
+            self.speaking_from = max(event["start"], self.kept_from)
+            self.start = self.speaking_from if self.start is None else self.start
+        elif event and "end" in event and self.speaking_from is not None:
+            self.spoke_until, self.speaking_from = min(event["end"], self.heard), None
+        yield from self._cut_when_due()
         self._forget_before(self.start if self.start is not None else self.heard - _KEPT_BEFORE)
 
+    def _cut_when_due(self) -> Iterator[Speech]:
+        if self.start is None:
+            return
+        in_pause = self.speaking_from is None and self.spoke_until is not None
+        if in_pause and self.heard - self.spoke_until >= self.join_samples:
+            yield self._cut(self.spoke_until)  # a long pause: the stretch ended where speech did
+            self.start = self.spoke_until = None
+        elif self.heard - self.start >= self.max_samples:
+            if in_pause:
+                yield self._cut(self.spoke_until)
+                self.start = self.spoke_until = None
+            elif self.spoke_until is not None:  # at its last pause; what is said now goes on next
+                yield self._cut(self.spoke_until)
+                self.start, self.spoke_until = max(self.speaking_from, self.spoke_until), None
+            else:  # one breath longer than the longest stretch: cut here, and go on
+                yield self._cut(self.heard)
+                self.start = self.speaking_from = self.heard
+
     def finish(self) -> Iterator[Speech]:
-        if self.start is not None and self.heard > self.start:
-            yield self._cut(self.heard)
-        self.start = None
+        if self.start is not None:
+            end = self.heard if self.speaking_from is not None else self.spoke_until
+            if end is not None and end > self.start:
+                yield self._cut(end)
+        self.start = self.speaking_from = self.spoke_until = None
 
     def _cut(self, end: int) -> Speech:
         assert self.start is not None
