@@ -1,12 +1,23 @@
 """Recordings: how well and how fast the embedded engine transcribes, through the platform and beside
 itself, in one run.
 
-    .venv/bin/python -m benchmarks.transcription [--minutes 3] [--searches 40]
+    .venv/bin/python -m benchmarks.transcription [--minutes 3] [--searches 40] [--accuracy-only]
 
-1. Accuracy (no stack; needs Debian's `flite`): four short texts of our own, spoken by Flite's
+1. Accuracy on real human speech: the clips kept in tests/recordings/data/ (JFK's inaugural
+   address, two LibriVox sentences; sources and licences in NOTICE.md there), each heard by
+   PocketSphinx alone (a decoder of its own, the whole clip as one utterance: the engine's own
+   WER) and by the platform on the same file, in this process (decode, Silero VAD, the engine
+   adapter) and through the real stack (uploaded, transcribed by the `transcribe` worker); then
+   each clip again after the others, which must give the same transcript. Aim: the platform's
+   WER within 0.05 of the engine's own on every clip.
+   On synthetic speech (needs Debian's `flite`): four short texts of our own, spoken by Flite's
    `rms` voice at its normal pace, 1.25x faster, and at normal pace with white noise at 10 dB SNR;
-   each transcribed by the pipeline (decode, Silero VAD, PocketSphinx); word error rate per
-   condition (jiwer, over the four texts together, punctuation and case ignored).
+   WER per condition (jiwer, over the four texts together, punctuation and case ignored), the
+   pipeline's beside the engine's alone.
+   How the adapter feeds the engine: 30 s of real speech decoded as one full utterance (what
+   PocketSphinx does best, holding the GIL throughout) and by the adapter (a cepstral-mean pass,
+   then quarter-second pieces), with the CPU time of each and the longest a 10 ms ticker thread
+   waited meanwhile (a job's heartbeat is such a thread).
 2. Speed: the bundled lecture said over and over to `--minutes` of audio (Opus). Direct: the same
    pipeline called in this process on the same bytes, and PocketSphinx alone on the decoded audio
    (no VAD, half a minute per call). Platform: the file uploaded to the real stack (embedded
@@ -21,7 +32,8 @@ itself, in one run.
 4. Search beside transcriptions: `--searches` hybrid searches one at a time with the stack idle,
    then while two recordings (each `--minutes` long) are transcribed at once; aim: p95 <= 1.5x idle.
 
-Nothing is asserted; aims are printed as PASS/MISS.
+Nothing is asserted; aims are printed as PASS/MISS. `--accuracy-only` runs part 1 (the stack too,
+for the clips) and nothing else.
 """
 
 from __future__ import annotations
@@ -36,7 +48,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import jiwer
 import numpy as np
 
 from benchmarks._harness import (
@@ -52,7 +63,7 @@ from benchmarks._harness import (
     wait_for_quiet,
     write_results,
 )
-from tests.recordings import media
+from tests.recordings import media, real_speech
 from tests.support.stack import Stack
 from workers.recordings.decode import SAMPLE_RATE, pcm_pieces
 from workers.recordings.engines import PocketSphinxEngine
@@ -61,6 +72,7 @@ from workers.recordings.pipeline import transcribe
 NAME = "transcription"
 AIM_SPEED_RATIO = 0.9
 AIM_SEARCH_P95_RATIO = 1.5
+AIM_WER_ABOVE_ENGINE = 0.05  # the platform's WER may exceed the engine's own by this much
 TEXTS = (
     "Spaced repetition means reviewing what you learned at growing intervals, just before you forget it.",
     "A good summary names the main idea first, then the evidence for it, and leaves the details out.",
@@ -68,10 +80,6 @@ TEXTS = (
     "Sleep after studying helps memory, because the brain replays and strengthens what it took in that day.",
 )
 CONDITIONS = {"normal pace": (1.0, None), "1.25x faster": (0.8, None), "normal, noise 10 dB SNR": (1.0, 10.0)}
-
-
-def _words(text: str) -> str:
-    return jiwer.RemovePunctuation()(text.lower())
 
 
 def _spoken(text: str, stretch: float, folder: Path) -> np.ndarray:
@@ -89,27 +97,90 @@ def _noisy(pcm: np.ndarray, snr_db: float) -> np.ndarray:
     return np.clip(signal + noise, -32768, 32767).astype(np.int16)
 
 
+def _heard(data: bytes, engine: PocketSphinxEngine) -> str:
+    """The pipeline's transcript of a file, as one line."""
+    transcript = transcribe(data, engine=engine, max_seconds=600, on_progress=lambda done, total: None)
+    return " ".join(segment.text for segment in transcript.segments)
+
+
 def accuracy(engine: PocketSphinxEngine) -> dict[str, Any]:
     if shutil.which("flite") is None:
-        print("accuracy: skipped, Flite is not installed (apt-get install flite)", flush=True)
+        print("synthetic speech: skipped, Flite is not installed (apt-get install flite)", flush=True)
         return {"skipped": "flite is not installed"}
-    print("accuracy: 4 texts x 3 conditions, spoken by Flite ...", flush=True)
+    print("synthetic speech: 4 texts x 3 conditions, spoken by Flite ...", flush=True)
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as folder:
         for condition, (stretch, snr) in CONDITIONS.items():
-            heard = []
+            heard, alone = [], []
             for text in TEXTS:
                 pcm = _spoken(text, stretch, Path(folder))
                 if snr is not None:
                     pcm = _noisy(pcm, snr)
-                segments = transcribe(
-                    media.wav(pcm), engine=engine, max_seconds=600, on_progress=lambda done, total: None
-                ).segments
-                heard.append(" ".join(segment.text for segment in segments))
+                heard.append(_heard(media.wav(pcm), engine))
+                alone.append(real_speech.engine_alone(pcm))
             results[condition] = {
-                "wer": round(jiwer.wer([_words(t) for t in TEXTS], [_words(h) for h in heard]), 3),
+                "wer": real_speech.wer(list(TEXTS), heard),
+                "engine_alone_wer": real_speech.wer(list(TEXTS), alone),
                 "heard": heard,
             }
+    return results
+
+
+def real_voices(engine: PocketSphinxEngine) -> dict[str, Any]:
+    """Each kept clip: the engine's own WER and the pipeline's; then the pipeline again on each,
+    after the others, in reverse order: the same transcript or not."""
+    clips = real_speech.clips()
+    print(f"real speech: {len(clips)} clips, the engine alone and the pipeline ...", flush=True)
+    results: dict[str, Any] = {}
+    for clip in clips:
+        alone = real_speech.engine_alone(clip.samples())
+        heard = _heard(clip.data(), engine)
+        results[clip.name] = {
+            "seconds": round(clip.seconds(), 1),
+            "engine_alone_wer": real_speech.wer(clip.reference, alone),
+            "pipeline_wer": real_speech.wer(clip.reference, heard),
+            "engine_alone": alone,
+            "pipeline": heard,
+        }
+    for clip in reversed(clips):
+        again = _heard(clip.data(), engine)
+        results[clip.name]["same_after_the_others"] = again == results[clip.name]["pipeline"]
+    return results
+
+
+def _ticker_gaps(work: Any) -> tuple[float, float, float]:
+    """`work()`'s wall and CPU seconds, and the longest a thread ticking every 10 ms waited meanwhile."""
+    stop, gaps = threading.Event(), [0.0]
+
+    def tick() -> None:
+        last = time.perf_counter()
+        while not stop.wait(0.01):
+            now = time.perf_counter()
+            gaps[0], last = max(gaps[0], now - last), now
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    ticker.start()
+    wall, cpu = time.perf_counter(), time.process_time()
+    work()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    stop.set()
+    ticker.join()
+    return wall, cpu, gaps[0]
+
+
+def feeding(engine: PocketSphinxEngine) -> dict[str, Any]:
+    """Half a minute of real speech (JFK's clip three times over), as one full utterance and as
+    the adapter feeds it, with the cepstral-mean pass measured on its own."""
+    print("feeding: 30 s of real speech as one utterance, and through the adapter ...", flush=True)
+    speech = np.tile(real_speech.clips()[0].samples(), 3)[: 30 * SAMPLE_RATE]
+    results: dict[str, Any] = {}
+    for name, work in (
+        ("one full utterance (engine alone)", lambda: real_speech.engine_alone(speech)),
+        ("the adapter: mean pass, then pieces", lambda: engine.recognize(speech)),
+        ("  of which the mean pass", lambda: engine._cepstral_mean(speech)),  # noqa: SLF001 - its cost
+    ):
+        wall, cpu, gap = _ticker_gaps(work)
+        results[name] = {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "longest_wait_s": round(gap, 3)}
     return results
 
 
@@ -205,7 +276,21 @@ def _searches(http: httpx.Client, count: int) -> list[float]:
     return took
 
 
-def platform(data: bytes, args: Any) -> dict[str, Any]:
+def _clips_through_the_stack(http: httpx.Client) -> dict[str, float]:
+    """Each kept clip uploaded and transcribed by the `transcribe` worker: its transcript's WER."""
+    print("real speech through the stack ...", flush=True)
+    wers = {}
+    for clip in real_speech.clips():
+        document_id, _ = _upload(http, clip.file, clip.data())
+        _wait_ready(http, document_id, 300)
+        segments = http.get(f"/v1/documents/{document_id}/transcript").json()["segments"]
+        wers[clip.name] = real_speech.wer(clip.reference, " ".join(segment["text"] for segment in segments))
+    return wers
+
+
+def platform(data: bytes | None, args: Any) -> dict[str, Any]:
+    """The real stack: the clips, then (unless `data` is None) the long recording's speed, memory
+    and the searches beside it."""
     limits = {"MENTORQ_MAX_DOCUMENT_BYTES": str(512 * 2**20), "MENTORQ_MAX_UPLOAD_BYTES": str(512 * 2**20)}
     with bench_stack(llm_provider="ollama", keep=args.keep, extra_env=limits) as stack:
         print("starting the stack (cpu,embed,query,maintenance: 1; transcribe: 2) ...", flush=True)
@@ -219,6 +304,9 @@ def platform(data: bytes, args: Any) -> dict[str, Any]:
         ) as http:
             warm_id, _ = _upload(http, "warm-up.ogg", media.sample_bytes())  # loads the models
             _wait_ready(http, warm_id, 300)
+            clips = _clips_through_the_stack(http)
+            if data is None:
+                return {"clips_wer": clips}
             wait_for_quiet(pids)
             print(f"platform: one {args.minutes}-minute recording ...", flush=True)
             with RssSampler(stack.processes["worker-transcribe"].pid) as memory:
@@ -239,6 +327,7 @@ def platform(data: bytes, args: Any) -> dict[str, Any]:
             for document in busy_ids:
                 _wait_ready(http, document, 3600)
     return {
+        "clips_wer": clips,
         "stage_s": round(stage_s, 2),
         "end_to_end_s": round(end_to_end_s, 2),
         "worker_rss_before_mb": round(memory.before / 2**20, 1),
@@ -303,28 +392,53 @@ def memory_over_an_hour(minutes: float) -> dict[str, float]:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argument_parser(NAME, __doc__)
-    parser.add_argument("--minutes", type=float, default=3.0, help="length of the long recording (3)")
-    parser.add_argument("--searches", type=int, default=40, help="searches per phase (40)")
-    parser.add_argument("--skip-accuracy", action="store_true")
-    parser.add_argument(
-        "--memory-minutes",
-        type=float,
-        default=60.0,
-        help="decode + VAD memory over this much audio (60; 0 skips)",
+def print_accuracy(
+    synthetic: dict[str, Any], voices: dict[str, Any], stack_wers: dict[str, float], feed: dict[str, Any]
+) -> None:
+    rows = []
+    for name, result in voices.items():
+        alone = result["engine_alone_wer"]
+        platform_wers = [result["pipeline_wer"], stack_wers.get(name)]
+        within = all(wer is None or wer <= alone + AIM_WER_ABOVE_ENGINE for wer in platform_wers)
+        rows.append(
+            [
+                f"{name} ({result['seconds']:.1f} s)",
+                fmt(alone, 2),
+                fmt(result["pipeline_wer"], 2),
+                fmt(stack_wers.get(name), 2),
+                "yes" if result["same_after_the_others"] else "NO",
+                verdict(within and result["same_after_the_others"]),
+            ]
+        )
+    print_table(
+        ["clip", "engine alone", "pipeline", "real stack", "same after others", "verdict"],
+        rows,
+        title=f"Real speech, WER (aim: the platform within {AIM_WER_ABOVE_ENGINE} of the engine alone)",
     )
-    args = parser.parse_args(argv)
-    run = begin_run()
-    engine = PocketSphinxEngine()
-    quality = {} if args.skip_accuracy else accuracy(engine)
-    times = max(1, round(args.minutes * 60 / 21.8))
-    data = media.encode(np.tile(media.sample_pcm(), times), "opus", bit_rate=24_000)  # 3 KB a second
-    print(f"direct: the pipeline and PocketSphinx alone on {times} x the lecture ...", flush=True)
-    direct = direct_speed(data, engine)
-    through = platform(data, args)
-    hour = memory_over_an_hour(args.memory_minutes) if args.memory_minutes else {}
+    for name, result in voices.items():
+        print(f"  {name}\n    engine alone: {result['engine_alone']}\n    pipeline:     {result['pipeline']}")
+    if synthetic and "skipped" not in synthetic:
+        print_table(
+            ["condition (Flite, 4 texts)", "engine alone", "pipeline"],
+            [
+                [name, fmt(result["engine_alone_wer"], 3), fmt(result["wer"], 3)]
+                for name, result in synthetic.items()
+            ],
+            title="Synthetic speech, WER",
+        )
+    print_table(
+        ["30 s of real speech", "wall s", "CPU s", "longest wait of a 10 ms ticker (s)"],
+        [
+            [name, fmt(r["wall_s"], 2), fmt(r["cpu_s"], 2), fmt(r["longest_wait_s"], 3)]
+            for name, r in feed.items()
+        ],
+        title="How the adapter feeds the engine",
+    )
 
+
+def print_speed(
+    run: Any, direct: dict[str, Any], through: dict[str, Any], hour: dict[str, Any]
+) -> dict[str, Any]:
     audio_s = direct["audio_s"]
     speed = {
         "pipeline, in this process": audio_s / direct["pipeline_s"],
@@ -336,13 +450,6 @@ def main(argv: list[str] | None = None) -> int:
     idle_p95 = through["search_idle"]["p95_ms"]
     busy_p95 = through["search_beside_two_transcriptions"]["p95_ms"]
     search_ratio = ratio(busy_p95, idle_p95)
-
-    if quality and "skipped" not in quality:
-        print_table(
-            ["condition (Flite, 4 texts)", "WER"],
-            [[name, fmt(result["wer"], 3)] for name, result in quality.items()],
-            title="Accuracy: PocketSphinx through the pipeline",
-        )
     print_table(
         ["path", "seconds of audio per second"],
         [[name, fmt(value, 2)] for name, value in speed.items()],
@@ -388,17 +495,48 @@ def main(argv: list[str] | None = None) -> int:
             for name, (value, bar, way) in aims.items()
         ],
     )
-    results = {
-        "machine": run.machine,
-        "args": vars(args),
-        "accuracy": quality,
-        "direct": direct,
-        "platform": through,
-        "memory_decode_and_vad": hour,
+    return {
         "speed_audio_s_per_s": {k: round(v, 3) for k, v in speed.items()},
         "stage_vs_direct": stage_ratio,
         "search_p95_ratio": search_ratio,
     }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argument_parser(NAME, __doc__)
+    parser.add_argument("--minutes", type=float, default=3.0, help="length of the long recording (3)")
+    parser.add_argument("--searches", type=int, default=40, help="searches per phase (40)")
+    parser.add_argument("--skip-accuracy", action="store_true", help="skip part 1 but the stack's clips")
+    parser.add_argument("--accuracy-only", action="store_true", help="part 1 only (the stack for the clips)")
+    parser.add_argument(
+        "--memory-minutes",
+        type=float,
+        default=60.0,
+        help="decode + VAD memory over this much audio (60; 0 skips)",
+    )
+    args = parser.parse_args(argv)
+    run = begin_run()
+    engine = PocketSphinxEngine()
+    results: dict[str, Any] = {"machine": run.machine, "args": vars(args)}
+    if not args.skip_accuracy:
+        results["real_speech"] = real_voices(engine)
+        results["synthetic"] = accuracy(engine)
+        results["feeding"] = feeding(engine)
+    data = None
+    if not args.accuracy_only:
+        times = max(1, round(args.minutes * 60 / 21.8))
+        data = media.encode(np.tile(media.sample_pcm(), times), "opus", bit_rate=24_000)  # 3 KB a second
+        print(f"direct: the pipeline and PocketSphinx alone on {times} x the lecture ...", flush=True)
+        results["direct"] = direct_speed(data, engine)
+    results["platform"] = platform(data, args)
+    if not args.skip_accuracy:
+        print_accuracy(
+            results["synthetic"], results["real_speech"], results["platform"]["clips_wer"], results["feeding"]
+        )
+    if not args.accuracy_only:
+        hour = memory_over_an_hour(args.memory_minutes) if args.memory_minutes else {}
+        results["memory_decode_and_vad"] = hour
+        results |= print_speed(run, results["direct"], results["platform"], hour)
     print(f"results: {write_results(NAME, results)}  ({run.total.elapsed():.0f} s)")
     return 0
 
