@@ -35,6 +35,8 @@ def quantities(text: str, tokens: list[Token]) -> list[Quantity]:
             index += 1
             continue
         value, after, unit, ordinal = parsed
+        if ordinal and tokens[index].number is not None and _day_of_month(tokens, index):
+            ordinal = False  # "April 9th" is the date "April 9"
         if unit is None and tokens[index].percent:
             unit = "percent"
         if unit is None:
@@ -49,8 +51,17 @@ def quantities(text: str, tokens: list[Token]) -> list[Quantity]:
         if unit is None and tokens[index].number is None and not ordinal:
             index = after
             continue  # "one of the best", "two of them": no amount of anything
+        paired = _second_of_pair(text, tokens, index)
+        if paired is not None:
+            value = paired
         written = text[tokens[index].start : tokens[after - 1].end]
-        weak = ordinal or math.isnan(value) or tokens[index].lower == "one"
+        weak = (
+            ordinal
+            or math.isnan(value)
+            or tokens[index].lower == "one"
+            or _idiom_once(tokens, index)
+            or (paired is not None and unit is None)
+        )
         found.append(Quantity(value, unit, written, index, ordinal, weak))
         index = after
     return found
@@ -139,7 +150,8 @@ def _unit_after(text: str, tokens: list[Token], index: int) -> str | None:
         return "percent"
     if not lower.isalpha() or lower in words.STOPWORDS or lower in NUMBER_WORDS or token.text[0].isupper():
         return None
-    return TIME_ABBREVIATIONS.get(singular(lower), singular(lower))
+    unit = TIME_ABBREVIATIONS.get(singular(lower), singular(lower))
+    return words.SPELLINGS.get(unit, unit)  # "metres" and "meters" are one unit
 
 
 _AFTER_ONCE = frozenset(
@@ -158,6 +170,47 @@ def _label_before(text: str, tokens: list[Token], index: int) -> str | None:
     if before.lower in words.STOPWORDS or before.lower in NUMBER_WORDS or is_negation(before.lower):
         return None
     return "#" + singular(before.lower)
+
+
+def _day_of_month(tokens: list[Token], index: int) -> bool:
+    """Whether a number is a date's day: right after a month's name, or before "of" and one."""
+    before = tokens[index - 1].lower if index else ""
+    if before in words.MONTHS:
+        return True
+    return (
+        index + 2 < len(tokens)
+        and tokens[index + 1].lower == "of"
+        and tokens[index + 2].lower in words.MONTHS
+    )
+
+
+def _second_of_pair(text: str, tokens: list[Token], index: int) -> float | None:
+    """The second number of "2018–19" (an academic year: 2019) or "5–4" (a score: 4), written
+    right after another number and a dash; None for any other number. A score's second number is
+    weak: "defeat Arsenal 5–4" need not find a 4 of its own in the source."""
+    token = tokens[index]
+    if index == 0 or token.number is None or token.percent or token.ordinal:
+        return None
+    before = tokens[index - 1]
+    if before.number is None or text[before.end : token.start] not in ("-", "–", "/"):
+        return None
+    if len(before.lower) == 4 and len(token.lower) == 2 and 1000 <= before.number < 3000:
+        return float(int(before.number) // 100 * 100 + int(token.number))
+    return token.number
+
+
+def _idiom_once(tokens: list[Token], index: int) -> bool:
+    """ "once again", "once more": again, not a count a source must state."""
+    return tokens[index].lower == "once" and (
+        _next_is(tokens, index, "again") or _next_is(tokens, index, "more")
+    )
+
+
+def is_measure(unit: str | None) -> bool:
+    """Whether an amount's unit is a unit of measure (time, percent, length, mass, volume, money),
+    whose change is a change of meaning ("3 weeks" is not "3 days"); a counted noun is not one:
+    "66 playwrights" and "sixty-six writers" count the same people."""
+    return unit is not None and (unit in words.TIME_UNITS or unit in words.MEASURES)
 
 
 def _next_is(tokens: list[Token], index: int, lower: str) -> bool:

@@ -173,9 +173,37 @@ ANTONYMS = (
     ("accept", "refuse"),
     ("include", "exclude"),
     ("first", "last"),
+    ("keep", "lose"),
+    ("gain", "lose"),
+    ("win", "lose"),
+    ("succeed", "fail"),
+    ("pass", "fail"),
+    ("accept", "reject"),
+    ("rise", "fall"),
+    ("true", "false"),
+    ("youngest", "oldest"),
+    ("minimum", "maximum"),
+    ("allow", "prohibit"),
+    ("allow", "ban"),
+    ("permit", "forbid"),
+    ("permit", "prohibit"),
 )
 
 # Names that mean the same thing (lowercase). The first spelling is the canonical one.
+# How many, said without a number: a clause that says "many threads" where its source says "only
+# one thread" disagrees on the count ("the GIL allows many threads ... at the same time").
+MANY = (
+    ("many",),
+    ("multiple",),
+    ("several",),
+    ("numerous",),
+    ("simultaneously",),
+    ("more", "than", "one"),
+    ("at", "the", "same", "time"),
+    ("in", "parallel"),
+)
+JUST_ONE = (("only", "one"), ("just", "one"), ("exactly", "one"), ("a", "single"), ("at", "a", "time"))
+
 ALIASES = (
     ("machine learning", "ml"),
     ("artificial intelligence", "ai"),
@@ -247,6 +275,27 @@ ORDINALS = {
     "eleventh": 11,
     "twelfth": 12,
 }
+# Units of measure besides time (core.amounts.is_measure), singular, American spelling.
+MEASURES = frozenset(
+    "percent meter kilometer centimeter millimeter mile yard foot feet inch km cm mm kg gram kilogram "
+    "pound ounce ton tonne liter milliliter gallon dollar euro cent yen degree acre hectare byte "
+    "kilobyte megabyte gigabyte terabyte watt kilowatt volt calorie".split()
+)
+SPELLINGS = {
+    "metre": "meter",
+    "kilometre": "kilometer",
+    "centimetre": "centimeter",
+    "millimetre": "millimeter",
+    "litre": "liter",
+    "millilitre": "milliliter",
+    "tonne": "ton",
+}
+# Capitalised words that are not names: a month or a day is a date's, compared as one.
+MONTHS = frozenset(
+    "january february march april may june july august september october november december".split()
+)
+NOT_NAMES = MONTHS | frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
+
 # Units of time in seconds, so "three weeks" equals "21 days".
 TIME_UNITS = {
     "second": 1,

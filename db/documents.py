@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from db.models import Chunk, Collection, Document, DocumentBlob, Transcript, User
 
@@ -364,3 +364,25 @@ def activate_generation(session: Session, *, document_id: uuid.UUID, generation:
         delete(Transcript).where(Transcript.document_id == document_id, Transcript.generation != generation)
     )
     return count
+
+
+def document_heads(session: Session, *, chunk_ids: Sequence[int]) -> dict[int, str]:
+    """For each chunk, the first chunk of its document's same generation (its opening lines: a
+    byline, a dateline, the subject's full name), which the citation check reads beside the chunk:
+    a fact stated once at the top holds for the rest of the document."""
+    if not chunk_ids:
+        return {}
+    first = aliased(Chunk)
+    rows = session.execute(
+        select(Chunk.id, first.text)
+        .join(
+            first,
+            and_(
+                first.document_id == Chunk.document_id,
+                first.generation == Chunk.generation,
+                first.position == 0,
+            ),
+        )
+        .where(Chunk.id.in_(list(chunk_ids)))
+    )
+    return {chunk_id: text for chunk_id, text in rows}

@@ -200,9 +200,11 @@ def _grounded_answers(client: MentorqClient, say, deadline: float) -> bool:
             at = f" at {when['start_s']:.1f}-{when['end_s']:.1f} s" if when else ""
             page = f" page {citation['page']}" if citation["page"] else ""
             say(f"  [{citation['marker']}] {citation['title']}{at}{page}: {citation['quote'][:120]!r}")
+        removed = ", ".join(f"{count} {why}" for why, count in output.get("removed", {}).items())
         say(
-            f"  {output['unsupported_sentences']} unsupported sentence(s), "
-            f"{output['dropped_markers']} invented marker(s)"
+            f"  {output['unsupported_sentences']} sentence(s) no passage supported, removed"
+            + (f" ({removed})" if removed else "")
+            + f"; {output['dropped_markers']} invented marker(s)"
         )
         if previous is not None:  # only grounded answers are kept, and a kept one must answer now
             cache_ok = cache_ok and output["cached"] == previous["grounded"]

@@ -62,7 +62,14 @@ class CheckedAnswer(BaseModel):
     sentences: list[AnswerSentence]
     grounded: bool
     withheld: str | None = Field(None, description="why the model's own answer was not passed on")
-    unsupported_sentences: int
+    unsupported_sentences: int = Field(
+        description="sentences no passage supported: removed from the answer (never shown, never cached)"
+    )
+    removed: dict[str, int] = Field(
+        default_factory=dict,
+        description="the removed sentences counted by why: number, unit, negation, antonym, hedge, "
+        "entity, quantifier, unsupported_words, similarity",
+    )
     dropped_markers: int = Field(description="markers to passages the model was not given")
     citations_corrected: int
     retrieved: int

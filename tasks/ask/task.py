@@ -1,5 +1,6 @@
 """The `ask` kind's body: the cache (exact, then semantic with an equal content signature), else hybrid
-search, a streamed answer, the citation checks, and a cache entry for a grounded answer.
+search, a streamed answer, the citation checks, and a cache entry for an answer the checks passed
+whole (grounded, no sentence removed).
 
 The API already answers exact hits without a job; this looks again because the content versions
 it keyed on may have moved, and because only here is the question's vector at hand."""
@@ -104,7 +105,7 @@ def ask(ctx: JobContext, payload: AskInput) -> AskOutput:
         output = AskOutput.model_validate(
             checked.as_output() | base | {"model": result.model, "timings_ms": clock.laps}
         )
-        if checked.grounded and settings.answer_cache_ttl_days > 0:
+        if checked.cacheable and settings.answer_cache_ttl_days > 0:
             ask_queries.store(
                 session,
                 lookup_key=lookup,

@@ -68,11 +68,12 @@ def test_citations_are_checked_against_what_the_search_returned(client: ApiClien
     output = job["output"]
     assert output["grounded"] is True and output["cached"] is False
     assert job["instructions_version"] == 1
-    # [9] was never shown to the model: dropped. The cats sentence is supported by nothing: flagged.
+    # [9] was never shown to the model: dropped. The cats sentence is supported by nothing: removed,
+    # from the answer and from its sentences, and counted with why.
     assert output["dropped_markers"] == 1
-    cats = next(s for s in output["sentences"] if "cats" in s["text"])
-    assert cats["unsupported"] is True and cats["markers"] == []
-    assert output["unsupported_sentences"] == 1
+    assert not any("cats" in s["text"] for s in output["sentences"]) and "cats" not in output["answer"]
+    assert all(s["unsupported"] is False for s in output["sentences"])
+    assert output["unsupported_sentences"] == 1 and sum(output["removed"].values()) == 1
     # The uncited third sentence is supported by a passage: the checker attributes it.
     aloud = next(s for s in output["sentences"] if "aloud" in s["text"])
     assert aloud["markers"] and aloud["unsupported"] is False
@@ -89,6 +90,57 @@ def test_citations_are_checked_against_what_the_search_returned(client: ApiClien
     system, user = chat["messages"][0]["content"], chat["messages"][-1]["content"]
     assert system.startswith("You are a patient tutor") and "quoted data" in system
     assert user.startswith("<data>") and "twenty minutes" in user
+
+
+def test_an_answer_with_a_removed_sentence_is_served_without_it_and_never_cached(
+    client: ApiClient, fake_ollama: FakeOllama
+):
+    collection, word, _ = library(client)
+    question = f"How often do learners repeat a {word} session?"
+    # The first draft says one thing the passage does not; the second (and any later) only what it says.
+    fake_ollama.script(
+        question,
+        f"Learners repeat the {word} session after one day, then after three days, then after a week [1]. "
+        "Each session must be repeated exactly twelve times before an exam [1].",
+        f"Learners repeat the {word} session after one day [1].",
+    )
+    first = ask(client, question, collections=[collection])["output"]
+    assert first["grounded"] is True and "twelve" not in first["answer"]
+    assert first["unsupported_sentences"] == 1
+    again = ask(client, question, collections=[collection])["output"]
+    assert again["cached"] is False, "an answer the checks had to cut is not kept for anyone"
+    # The second answer passed whole: it is the one kept, and the next asker gets it.
+    third = ask(client, question, collections=[collection])["output"]
+    assert third["cached"] is True and third["answer"] == again["answer"]
+    assert third["unsupported_sentences"] == 0
+
+
+def test_literal_line_breaks_and_json_answers_are_read_as_text_or_withheld(
+    client: ApiClient, fake_ollama: FakeOllama
+):
+    """The demo's drafts: three sentences glued by a literal backslash-n (one close passage lent the
+    glued sentence its support), and a JSON blob claiming what no passage says."""
+    collection, word, _ = library(client)
+    glued = f"How long is a {word} session?"
+    fake_ollama.script(
+        glued,
+        f"A {word} session lasts twenty minutes [1].\\nIt's like practicing with a mirror in a dark room.\\n"
+        "Mirrors were invented by the ancient Romans in 1402.",
+    )
+    output = ask(client, glued, collections=[collection])["output"]
+    assert output["grounded"] is True and "\\n" not in output["answer"]
+    assert [s["text"] for s in output["sentences"]] == [f"A {word} session lasts twenty minutes."]
+    assert output["unsupported_sentences"] == 2
+    wrapped = f"What ends a {word} session?"
+    summary = f"A {word} session ends with a short written summary [1]."
+    fake_ollama.script(wrapped, json.dumps({"answer": summary}))
+    output = ask(client, wrapped, collections=[collection])["output"]
+    assert output["grounded"] is True and output["answer"].startswith(f"A {word} session ends")
+    blob = f"Who should use {word}?"
+    blob_answer = {"learner": {"level": None}, "skills": [{"title": word, "text": "x"}]}
+    fake_ollama.script(blob, json.dumps(blob_answer))
+    output = ask(client, blob, collections=[collection])["output"]
+    assert output["grounded"] is False and output["withheld"] == "unreadable_answer"
 
 
 def test_an_answer_nothing_supports_is_withheld(client: ApiClient, fake_ollama: FakeOllama):

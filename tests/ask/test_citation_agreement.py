@@ -170,29 +170,28 @@ def test_the_issues_contradictions_are_unsupported_through_the_real_check(
         "Refunds are paid within three weeks, to the card used for the purchase [7].",
     )
     output = ask(client, question, collections=[collection])["output"]
-    by_text = {sentence["text"][:25]: sentence for sentence in output["sentences"]}
-    two_weeks = by_text["Refunds are paid within 2"]
-    assert two_weeks["unsupported"] and two_weeks["disagrees"] == "number" and two_weeks["markers"] == []
-    opened = by_text["Digital downloads are ref"]
-    assert opened["unsupported"] and opened["disagrees"] == "negation" and opened["markers"] == []
+    # The two that disagree are removed, counted by why; the true one stays.
+    assert output["removed"] == {"number": 1, "negation": 1} and output["unsupported_sentences"] == 2
+    assert "2 weeks" not in output["answer"] and "refundable once opened" not in output["answer"]
     # Cited to a passage the model was not shown, and true: the checker attributes the right one.
-    faithful = by_text["Refunds are paid within t"]
+    [faithful] = output["sentences"]
+    assert faithful["text"].startswith("Refunds are paid within three weeks")
     assert not faithful["unsupported"] and faithful["disagrees"] is None and faithful["markers"] == [1]
     [citation] = output["citations"]
     assert "3 weeks" in citation["quote"] and citation["attributed_by"] == "checker"
-    assert output["grounded"] is True and output["unsupported_sentences"] == 2
-    assert "2 weeks" in output["answer"]  # flagged, not rewritten: a client shows the flag
+    assert output["grounded"] is True
 
     question = f"Does the GIL stop threads? {uuid.uuid4().hex[:6]}"
     fake_ollama.script(
         question,
         "The GIL lets only one thread execute Python bytecode at a time [1]. "
-        "The GIL is not released while a thread waits [1].",
+        "The GIL is not released while a thread waits [1]. "
+        "The global interpreter lock allows many threads to execute Python bytecode at the same time [1].",
     )
     output = ask(client, question, collections=[collection])["output"]
-    one_thread, waits = output["sentences"]
-    assert not one_thread["unsupported"] and one_thread["markers"] == [1]
-    assert waits["unsupported"] and waits["disagrees"] == "negation"
+    [one_thread] = output["sentences"]
+    assert one_thread["text"].startswith("The GIL lets only one thread") and one_thread["markers"] == [1]
+    assert output["removed"] == {"negation": 1, "number": 1}
 
 
 def test_an_answer_whose_every_sentence_disagrees_stays_withheld(client: ApiClient, fake_ollama: FakeOllama):

@@ -247,3 +247,140 @@ def test_a_claim_with_nothing_to_compare_is_left_to_the_similarity():
     assert disagreement("Zebras are striped.", REFUNDS) is None
     assert disagreement("", REFUNDS) is None
     assert disagreement("Refunds are paid within 3 weeks.", "") is not None  # its number is nowhere
+
+
+# --- issue 42: rules found on real claims (WiCE's dev split) and the probe's two false passes --------
+
+
+def test_a_count_said_without_a_number_disagrees():
+    claim = "The global interpreter lock allows many threads to execute Python bytecode at the same time."
+    found = disagreement(claim, GIL)
+    assert found is not None and found.reason == "number"
+    assert disagreement("Only one thread runs Python bytecode at a time under the GIL.", GIL) is None
+
+
+def test_a_definition_whose_category_the_source_never_names_disagrees():
+    source = (
+        "Spaced repetition schedules reviews so that each fact returns just before you would forget it. "
+        "A failed recall sends a card back to the first box."
+    )
+    found = disagreement("Spaced repetition is a refund policy for failed recalls.", source)
+    assert found is not None and found.reason == "entity" and "policy" in found.claim
+    assert disagreement("Spaced repetition is a schedule of reviews.", source + " It is a schedule.") is None
+
+
+@pytest.mark.parametrize(
+    ("claim", "source"),
+    [
+        (
+            "Psychologists call this benefit the spacing effect.",
+            "Psychologists call the benefit the testing effect.",
+        ),
+        (
+            "The technique is named after the chemist Richard Feynman.",
+            "It is named after the physicist Richard Feynman.",
+        ),
+        (
+            "During sleep the heart replays what you practised.",
+            "During sleep the brain replays what you practised.",
+        ),
+    ],
+)
+def test_a_word_swapped_into_the_same_slot_disagrees(claim: str, source: str):
+    found = disagreement(claim, source)
+    assert found is not None and found.reason == "entity"
+
+
+def test_a_word_inflected_in_the_same_slot_agrees():
+    source = (
+        "Students who stay up all night often remember less than those who study less and sleep normally."
+    )
+    claim = (
+        "Students who stay up all night often remember less than peers who studied less and slept normally."
+    )
+    assert disagreement(claim, source) is None
+
+
+def test_opposites_align_their_clauses_and_a_less_suffix_negates():
+    source = "If you never look at it again, you will lose most of it within a few days."
+    assert (
+        disagreement("If you never look at something again, you will keep most of it.", source).reason
+        == "antonym"
+    )
+    found = disagreement(
+        "The effect is strongest when recall is effortless.",
+        "The effect is strongest when recall takes some effort.",
+    )
+    assert found is not None and found.reason == "negation"
+
+
+def test_dates_and_counted_nouns_are_read_as_a_reader_reads_them():
+    # A day written as an ordinal, an academic year, a score, "once again", the same count of people.
+    assert (
+        disagreement(
+            "The title fight was on April 9, 2011.", "The title fight takes place on April 9th. 2011."
+        )
+        is None
+    )
+    assert (
+        disagreement(
+            "It changes during the 2018–19 academic year.", "It changes in the 2018-2019 academic year."
+        )
+        is None
+    )
+    assert (
+        disagreement(
+            "United defeated Arsenal 5–4 in 1958.",
+            "In 1958 United won by five goals to Arsenal's four, 5 in all.",
+        )
+        is None
+    )
+    assert disagreement("He pulled away once again to lead.", "He pulled away to lead.") is None
+    assert disagreement("It gathered 66 playwrights.", "It gathered sixty-six writers.") is None
+    found = disagreement("Refunds are paid within 3 days.", "Refunds are paid within 3 weeks.")
+    assert found is not None and found.reason == "unit"
+
+
+@pytest.mark.parametrize(
+    ("claim", "source"),
+    [
+        ("It was released on U.S Election Day.", "It came out on US Election Day."),
+        ("He was killed in the Libyan civil war.", "He was killed in the civil war in Libya."),
+        ("She studied African-American history.", "She studied African American history."),
+        ("Richard Amardi was selected for the team.", "Amardi was selected for the team."),
+        ("It aired in November.", "It aired in Nov."),
+    ],
+)
+def test_names_are_known_by_their_other_spellings(claim: str, source: str):
+    assert disagreement(claim, source) is None
+
+
+def test_a_surname_is_never_excused_by_a_first_name():
+    found = disagreement(
+        "Prince William was selected for the team.", "Prince Harry was selected for the team."
+    )
+    assert found is not None and found.reason == "entity"
+
+
+def test_names_and_amounts_of_the_context_count_but_it_is_never_aligned():
+    source = "The album came out on November 2, when the election was held."
+    context = "Emotive (2004). The band's third album."
+    assert disagreement("The album Emotive came out on November 2, 2004.", source) is not None
+    assert disagreement("The album Emotive came out on November 2, 2004.", source, context=context) is None
+    # A heading in the context shares words with the claim but decides nothing about its polarity.
+    assert (
+        disagreement(
+            "Tobacco and alcohol are not allowed.",
+            "Tobacco and alcohol are not allowed.",
+            context="Alcohol and tobacco",
+        )
+        is None
+    )
+
+
+def test_a_claim_read_against_several_passages_may_add_little_of_its_own():
+    from core.claims import unsupported_words
+
+    source = "Spaced repetition schedules reviews. Recall after a failure starts the card again."
+    assert unsupported_words("Spaced repetition is a refund policy for failed recalls.", source)
+    assert unsupported_words("Spaced repetition schedules reviews after a failed recall.", source) == []
