@@ -16,6 +16,7 @@ from db.embeddings import ensure_model_index, index_name
 from db.session import sqlalchemy_url
 from tests.conftest import ApiClient, make_admin
 from tests.documents.test_api import ingest, upload, wait_document
+from tests.profiles.support import wait_job
 from tests.support.stack import Stack, wait_until
 
 pytestmark = pytest.mark.slow
@@ -60,7 +61,9 @@ def test_worker_killed_while_embedding_a_large_document_finishes_it_complete(
     assert len({generation for _, generation in chunks}) == 1
     assert len(chunks) == document["chunk_count"] > partial
     assert embedded() == len(chunks)  # one vector per chunk, none twice
-    job = client.get(f"/v1/jobs/{document['ingest_job_id']}").json()
+    # The document turns ready in the stage's own transaction; the job is marked succeeded just
+    # after, when the stage returns, so wait for the job to end rather than read it at once.
+    job = wait_job(client, document["ingest_job_id"], timeout=60)
     assert job["status"] == "succeeded" and job["attempts"] == 2
 
 
