@@ -4,6 +4,7 @@ read with the unit word after them, and when two amounts are equal or contradict
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from core import claim_words as words
@@ -30,6 +31,11 @@ def quantities(text: str, tokens: list[Token]) -> list[Quantity]:
     found: list[Quantity] = []
     index = 0
     while index < len(tokens):
+        dated = _numeric_date(text, tokens, index)
+        if dated is not None:
+            date, index = dated
+            found.extend(date)
+            continue
         parsed = _amount(tokens, index)
         if parsed is None:
             index += 1
@@ -39,14 +45,18 @@ def quantities(text: str, tokens: list[Token]) -> list[Quantity]:
             ordinal = False  # "April 9th" is the date "April 9"
         if unit is None and tokens[index].percent:
             unit = "percent"
-        if unit is None:
+        year = _written_year(tokens, index)
+        if unit is None and not year:
             unit = _unit_after(text, tokens, after)
             after += 1 if unit is not None else 0  # the unit word is not an amount ("3 second ...")
             if unit is None and after < len(tokens) - 1 and tokens[after].lower in ("to", "or", "and", "-"):
                 following = _amount(tokens, after + 1)  # a range: "two or three days"
                 if following is not None:
                     unit = following[2] or _unit_after(text, tokens, following[1])
-        if unit is None and not ordinal:
+        month = _month_after(tokens, after)
+        if unit is None and not year and month and tokens[index].number is not None and 1 <= value <= 31:
+            unit, ordinal = "#" + month, False  # "18 October", "the 18th of October": "October 18"
+        if unit is None and not ordinal and not year:
             unit = _label_before(text, tokens, index)  # "box one", "chapter 4"
         if unit is None and tokens[index].number is None and not ordinal:
             index = after
@@ -65,6 +75,50 @@ def quantities(text: str, tokens: list[Token]) -> list[Quantity]:
         found.append(Quantity(value, unit, written, index, ordinal, weak))
         index = after
     return found
+
+
+_NUMERIC_DATE = re.compile(r"((?:1[0-9]|20)\d\d)([./-])(0?[1-9]|1[0-2])\2(0?[1-9]|[12]\d|3[01])(?![\d.])")
+
+
+def _numeric_date(text: str, tokens: list[Token], index: int) -> tuple[list[Quantity], int] | None:
+    """A date written in numbers, year first ("2003.06.11", "2019-02-03"): its year, and its day as
+    "June 11" reads (the day with its month as label), so that it states what words state; None
+    when no such date starts here. The tokens it covers are skipped."""
+    token = tokens[index]
+    if token.number is None:
+        return None
+    match = _NUMERIC_DATE.match(text, token.start)
+    if match is None:
+        return None
+    after = index + 1
+    while after < len(tokens) and tokens[after].start < match.end():
+        after += 1
+    year, month, day = int(match[1]), int(match[3]), int(match[4])
+    month_name = _MONTH_ORDER[month - 1]
+    return [
+        Quantity(float(year), None, match[1], index),
+        Quantity(float(day), "#" + month_name, match[0], index),
+    ], after
+
+
+_MONTH_ORDER = "january february march april may june july august september october november december".split()
+
+
+def conversions(text: str, tokens: list[Token], found: list[Quantity]) -> dict[int, Quantity]:
+    """Amounts given twice, the second a conversion in brackets right after the first ("10 kg
+    (23 lb)", "18 in (460 mm)"): each maps (by id) to the other, so that a source stating either
+    states both. Only conversions that hold (`converted_alike`) pair up: "10 kg (50 lb)" is two claims."""
+    paired: dict[int, Quantity] = {}
+    for first, second in zip(found, found[1:]):
+        start = tokens[second.index].start
+        if not re.search(r"\(\s*$", text[:start]):
+            continue
+        first_unit = first.unit
+        if first_unit is None and first.index + 1 < len(tokens):
+            first_unit = tokens[first.index + 1].lower  # "18 in": a unit word the reading skipped
+        if first_unit != second.unit and converted_alike(first.value, first_unit, second.value, second.unit):
+            paired[id(first)], paired[id(second)] = second, first
+    return paired
 
 
 def _amount(tokens: list[Token], index: int) -> tuple[float, int, str | None, bool] | None:
@@ -159,6 +213,26 @@ _AFTER_ONCE = frozenset(
 )
 
 
+_YEAR_BEFORE = frozenset({"the", "a", "an", "his", "her", "its", "their", "our", "my", "your"} | words.MONTHS)
+
+
+def _month_after(tokens: list[Token], index: int) -> str | None:
+    """The month named right after a number ("18 October", "18th of October"), if any."""
+    if index < len(tokens) and tokens[index].lower == "of":
+        index += 1
+    return tokens[index].lower if index < len(tokens) and tokens[index].lower in words.MONTHS else None
+
+
+def _written_year(tokens: list[Token], index: int) -> bool:
+    """A four-digit number read as a year by what comes before it: a month ("June 2019", not the
+    2019th of June) or a determiner before a noun ("the 2017 film", not 2017 films)."""
+    token = tokens[index]
+    if token.number is None or not (token.text.isdigit() and len(token.text) == 4) or index == 0:
+        return False
+    before = tokens[index - 1].lower
+    return 1000 <= token.number <= 2100 and (before in _YEAR_BEFORE or before.endswith("'s"))
+
+
 def _label_before(text: str, tokens: list[Token], index: int) -> str | None:
     """For a number that names something ("box one", "chapter 4", "Python 3"), that something,
     marked with # so it never equals a counted unit."""
@@ -213,6 +287,17 @@ def is_measure(unit: str | None) -> bool:
     return unit is not None and (unit in words.TIME_UNITS or unit in words.MEASURES)
 
 
+def is_year(quantity: Quantity) -> bool:
+    """A bare whole number that reads as a year: 1000 to 2100, written without a thousands comma."""
+    return (
+        quantity.unit is None
+        and not quantity.ordinal
+        and float(quantity.value).is_integer()
+        and 1000 <= quantity.value <= 2100
+        and "," not in quantity.text
+    )
+
+
 def _next_is(tokens: list[Token], index: int, lower: str) -> bool:
     return index + 1 < len(tokens) and tokens[index + 1].lower == lower
 
@@ -227,14 +312,33 @@ def same_amount(a: Quantity, b: Quantity) -> bool:
     if a.unit and b.unit and a.unit != b.unit:
         if a.unit in words.TIME_UNITS and b.unit in words.TIME_UNITS:
             return math.isclose(a.value * words.TIME_UNITS[a.unit], b.value * words.TIME_UNITS[b.unit])
-        return False
+        return converted_alike(a.value, a.unit, b.value, b.unit)
     return math.isclose(a.value, b.value)
 
 
+# A conversion is written rounded ("10 kg (23 lb)" is 22.05 lb): within this share it is the same.
+CONVERSION_ROUNDING = 0.06
+
+
+def converted_alike(a: float, a_unit: str | None, b: float, b_unit: str | None) -> bool:
+    """Whether two amounts in units of one dimension are the same once converted ("10 kg", "22 lb")."""
+    one, other = words.UNIT_SIZES.get(a_unit or ""), words.UNIT_SIZES.get(b_unit or "")
+    if one is None or other is None or one[0] != other[0]:
+        return False
+    a, b = a * one[1], b * other[1]
+    return a > 0 and b > 0 and abs(a - b) <= CONVERSION_ROUNDING * max(a, b)
+
+
 def same_kind(a: Quantity, b: Quantity) -> bool:
-    """Whether two amounts count the same thing, so that different values contradict each other."""
+    """Whether two amounts count the same thing, so that different values contradict each other. A
+    bare year and a bare small number do not ("April 24, 2018" beside "a vote of 5-4")."""
     if a.ordinal != b.ordinal:
+        return False
+    if a.unit is None and b.unit is None and is_year(a) != is_year(b):
         return False
     if a.unit in words.TIME_UNITS and b.unit in words.TIME_UNITS:
         return True
+    sizes = words.UNIT_SIZES.get(a.unit or ""), words.UNIT_SIZES.get(b.unit or "")
+    if sizes[0] and sizes[1] and sizes[0][0] == sizes[1][0]:
+        return True  # "10 kg" against "30 pounds": two masses
     return a.unit == b.unit

@@ -19,6 +19,8 @@ STOPWORDS = frozenset(
     very really quite too even still already ever again each every all any both either other others
     another such same own much many more most less few lot lots way thing things i'm i've i'd i'll
     you're you've we're we've they're they've he's she's it's that's there's what's let's
+    however although though moreover furthermore meanwhile therefore thus hence instead besides
+    nevertheless nonetheless likewise otherwise several
     """.split()
 )
 
@@ -289,6 +291,17 @@ SPELLINGS = {
     "litre": "liter",
     "millilitre": "milliliter",
     "tonne": "ton",
+    # abbreviations and irregular plurals: "23 lb" and "23 pounds" are one amount
+    "lb": "pound",
+    "lbs": "pound",
+    "kg": "kilogram",
+    "kgs": "kilogram",
+    "km": "kilometer",
+    "cm": "centimeter",
+    "mm": "millimeter",
+    "ft": "foot",
+    "feet": "foot",
+    "oz": "ounce",
 }
 # Capitalised words that are not names: a month or a day is a date's, compared as one.
 MONTHS = frozenset(
@@ -314,3 +327,47 @@ TIME_UNITS = {
 # "a couple of weeks" is two weeks; "a few days", "several weeks" are vague amounts of a unit.
 COUPLE = "couple"
 VAGUE = frozenset({"few", "several"})
+
+# Sizes of units of measure in one base unit per dimension (metre, kilogram, litre), so that a
+# conversion the claim adds in brackets ("10 kg (23 lb)", "18 in (460 mm)") is read as the same
+# amount. Abbreviations an amount's reading does not take as units ("in", "ft") are here too.
+UNIT_SIZES = {
+    "millimeter": ("length", 0.001),
+    "mm": ("length", 0.001),
+    "centimeter": ("length", 0.01),
+    "cm": ("length", 0.01),
+    "meter": ("length", 1.0),
+    "m": ("length", 1.0),
+    "kilometer": ("length", 1000.0),
+    "km": ("length", 1000.0),
+    "inch": ("length", 0.0254),
+    "in": ("length", 0.0254),
+    "foot": ("length", 0.3048),
+    "feet": ("length", 0.3048),
+    "ft": ("length", 0.3048),
+    "yard": ("length", 0.9144),
+    "yd": ("length", 0.9144),
+    "mile": ("length", 1609.344),
+    "mi": ("length", 1609.344),
+    "gram": ("mass", 0.001),
+    "g": ("mass", 0.001),
+    "kilogram": ("mass", 1.0),
+    "kg": ("mass", 1.0),
+    "ton": ("mass", 1000.0),
+    "t": ("mass", 1000.0),
+    "pound": ("mass", 0.45359237),
+    "lb": ("mass", 0.45359237),
+    "ounce": ("mass", 0.028349523),
+    "oz": ("mass", 0.028349523),
+    "stone": ("mass", 6.35029318),
+    "st": ("mass", 6.35029318),
+    "liter": ("volume", 1.0),
+    "l": ("volume", 1.0),
+    "milliliter": ("volume", 0.001),
+    "ml": ("volume", 0.001),
+    "gallon": ("volume", 3.785411784),
+    "gal": ("volume", 3.785411784),
+    "acre": ("area", 4046.8564224),
+    "hectare": ("area", 10000.0),
+    "ha": ("area", 10000.0),
+}

@@ -384,3 +384,71 @@ def test_a_claim_read_against_several_passages_may_add_little_of_its_own():
     source = "Spaced repetition schedules reviews. Recall after a failure starts the card again."
     assert unsupported_words("Spaced repetition is a refund policy for failed recalls.", source)
     assert unsupported_words("Spaced repetition schedules reviews after a failed recall.", source) == []
+
+
+@pytest.mark.parametrize(
+    ("claim", "source"),
+    [
+        # an acronym and what it stands for, either way round, or spelled out by the claim itself
+        (
+            "According to the CDC, the test finds 50% of cases.",
+            "The test finds 50% of cases, say the Centers for Disease Control and Prevention.",
+        ),
+        ("The song sold 132,000 units in the United Kingdom.", "The song sold 132,000 units in the UK."),
+        (
+            "In 1971 it was shown at the National Air and Space Museum (NASM) in Washington.",
+            "In 1971 it was shown at the National Air and Space Museum in Washington.",
+        ),
+        # a connective or a participle opening the sentence is no name
+        ("However, Nelson left the band in July 2009.", "Nelson left ANTHRAX in July 2009."),
+        ("According to Nelson, the band split in 2009.", "The band split in 2009, Nelson said."),
+    ],
+)
+def test_names_are_known_by_their_acronyms_and_openers_are_no_names(claim: str, source: str):
+    assert disagreement(claim, source) is None
+
+
+def test_an_acronym_or_a_name_the_source_never_spells_disagrees():
+    source = "The test finds 50% of cases, say the Centers for Disease Control and Prevention."
+    found = disagreement("According to the FBI, the test finds 50% of cases.", source)
+    assert found is not None and found.reason == "entity" and found.claim == "FBI"
+    found = disagreement(
+        "The song sold 132,000 units in the United Kingdom.", "The song sold 132,000 units in the US."
+    )
+    assert found is not None and found.reason == "entity"
+
+
+def test_years_and_numeric_dates_are_read_as_dates():
+    # A year is no rival of a small bare number, a year after a month or a determiner is a year,
+    # "18 October" is "October 18", and "2003.06.11" states the year and the day.
+    assert (
+        disagreement(
+            "The court ruled on April 24, 2018, by a vote of 5-4.",
+            "The court ruled 5-4 on Tuesday. Published April 24, 2018.",
+        )
+        is None
+    )
+    assert disagreement("The debates begin in June 2019.", "The debates begin in June. 2019.") is None
+    assert disagreement("It was shown on 18 October 2018.", "It was shown on October 18, 2018.") is None
+    found = disagreement("It was shown on 18 October 2018.", "It was shown on October 19, 2018.")
+    assert found is not None and found.reason == "number"
+    assert (
+        disagreement("He was bishop of Arba from 11 June 2003.", "Bishop of Arba (2003.06.11 - 2009.05.07)")
+        is None
+    )
+    found = disagreement(
+        "He was bishop of Arba from 12 June 2003.", "Bishop of Arba (2003.06.11 - 2009.05.07)"
+    )
+    assert found is not None and found.reason == "number"
+    found = disagreement("It won the cup in 2019.", "It won the cup in 2018.")
+    assert found is not None and found.reason == "number" and found.source == "2018"
+
+
+def test_a_conversion_in_brackets_is_the_same_amount_and_a_wrong_one_is_not():
+    source = "The rounds weigh 23 pounds and are 18 inches long."
+    assert disagreement("The rounds weigh 10 kg (23 lb) and are 18 in (460 mm) long.", source) is None
+    assert disagreement("The rounds weigh 10 kg.", "The rounds weigh 22 pounds.") is None
+    found = disagreement("The rounds weigh 10 kg (50 lb).", "The rounds weigh 10 kg.")
+    assert found is not None and found.reason == "number" and found.claim == "50 lb"
+    found = disagreement("The rounds weigh 10 kg.", "The rounds weigh 30 pounds.")
+    assert found is not None and found.reason == "number" and found.source == "30 pounds"
