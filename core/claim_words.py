@@ -303,6 +303,12 @@ SPELLINGS = {
     "feet": "foot",
     "oz": "ounce",
 }
+# Participles used as prepositions ("According to the CDC", "Following the final"): a closed list,
+# since a rule by suffix would also excuse a name that opens a sentence ("Fred at the lab").
+PARTICIPLE_PREPOSITIONS = frozenset(
+    "according following regarding concerning including excluding considering during pending "
+    "barring given owing notwithstanding".split()
+)
 # Capitalised words that are not names: a month or a day is a date's, compared as one.
 MONTHS = frozenset(
     "january february march april may june july august september october november december".split()

@@ -26,11 +26,11 @@ at least one of the closest on
   shorter form ("Libyan"/"Libya") or an acronym ("CDC" for "Centers for Disease Control", "UK" for
   "United Kingdom", or one the claim spells out itself) counting, and a first name or qualifier
   before a name the source states may be left out ("Richard Amardi" as "Amardi"); a capitalised
-  first word written in lower case elsewhere ("However") or opening a phrase ("According to") is
-  no name; a sentence that opens with a name the source lacks while the aligned clause names
-  someone else is a swapped name; so is a word in the same slot as another word of the source
-  ("the spacing effect" for "the testing effect"), and a definition whose category the source
-  never names ("is a refund policy").
+  first word written in lower case elsewhere ("However") or a participle used as a preposition
+  ("According to") is no name; a sentence that opens with a name the source lacks while the
+  aligned clause names someone else is a swapped name; so is a word in the same slot as another
+  word of the source ("the spacing effect" for "the testing effect"), and a definition whose
+  category the source never names ("is a refund policy").
 
 The `context` (a document's opening, the other passages shown) states names and amounts but is
 never aligned with a clause. `unsupported_words` is the check for a claim read against several
@@ -425,18 +425,17 @@ def _missing_name(
             if reading is not None
         )
 
-    def common_word(index: int, token: Token) -> bool:
+    def common_word(token: Token) -> bool:
         # "However", "Several", "Following" open a sentence: written in lower case elsewhere, a
-        # capitalised first word is a common word, not a name; so is a participle that opens a
-        # phrase ("According to", "Staring at").
+        # capitalised first word is a common word, not a name; so is a participle used as a
+        # preposition ("According to").
         if any(fold(token.lower) in reading.lowercase for reading in (said, known, around) if reading):
             return True
-        following = tokens[index + 1].lower if index + 1 < len(tokens) else ""
-        return token.lower.endswith(("ing", "ed")) and following in _PHRASE_OPENERS
+        return token.lower in words.PARTICIPLE_PREPOSITIONS
 
     for index, token in enumerate(tokens):
         at_start = said.opening.get(id(token))
-        if at_start is None or stated(token) or (at_start and common_word(index, token)):
+        if at_start is None or stated(token) or (at_start and common_word(token)):
             continue
         following = tokens[index + 1] if index + 1 < len(tokens) else None
         if (
@@ -460,9 +459,6 @@ def _missing_name(
     return None
 
 
-_PHRASE_OPENERS = frozenset(
-    "to at the a an his her their its in on with from for of by after into up".split()
-)
 _COPULAS = frozenset({"is", "are", "was", "were"})
 _ARTICLES = frozenset({"a", "an", "the"})
 

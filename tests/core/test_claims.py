@@ -408,6 +408,13 @@ def test_names_are_known_by_their_acronyms_and_openers_are_no_names(claim: str, 
     assert disagreement(claim, source) is None
 
 
+def test_a_name_opening_the_sentence_is_no_opener_whatever_its_ending():
+    # A suffix rule ("-ed" or "-ing" before a preposition) let a swapped first name through.
+    for claim in ("Ahmed in the lab found the cause.", "Manning in the lab found the cause."):
+        found = disagreement(claim, "In the lab, Tom found the cause.")
+        assert found is not None and found.reason == "entity" and found.source == "Tom"
+
+
 def test_an_acronym_or_a_name_the_source_never_spells_disagrees():
     source = "The test finds 50% of cases, say the Centers for Disease Control and Prevention."
     found = disagreement("According to the FBI, the test finds 50% of cases.", source)
