@@ -13,7 +13,9 @@ Not looked at:
 - requests a browser did not send on another page's behalf (neither Origin nor Sec-Fetch-Site);
 - the console's own paths (/admin): each of its forms carries the stronger proof of a signed CSRF
   token, checked after who may post (api/console/csrf.py, same origin rule), and its refusals are
-  pages.
+  pages;
+- the exempt paths the app names: LTI's login initiation and launch, which a platform's page posts
+  cross-site by design and which act on a signed id_token, a state and a nonce, not the cookie.
 
 A request with both the cookie and an `Authorization` header is checked all the same: a browser may
 add a Basic header on its own, and an invalid bearer token falls back to the cookie.
@@ -47,14 +49,24 @@ def route_path(scope: Scope) -> str:
 class CookieSessionGuard:
     """ASGI middleware: state-changing requests riding the session cookie must be same-origin."""
 
-    def __init__(self, app: ASGIApp, *, cookie_name: str, cookie_auth_prefix: str) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        cookie_name: str,
+        cookie_auth_prefix: str,
+        exempt_paths: frozenset[str] = frozenset(),
+    ) -> None:
         self.app = app
+        self.exempt_paths = exempt_paths
         self.cookie_name = cookie_name
         self.cookie_auth_prefix = cookie_auth_prefix.rstrip("/") + "/"
 
     def _needs_origin_check(self, scope: Scope) -> bool:
         path = route_path(scope)
         if scope["method"] in SAFE_METHODS or path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/"):
+            return False
+        if path in self.exempt_paths:
             return False
         return path.startswith(self.cookie_auth_prefix) or carries_cookie(scope, self.cookie_name)
 

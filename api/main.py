@@ -26,6 +26,7 @@ from api.jobs import routes as jobs
 from api.jobs.event_hub import JobEventHub
 from api.learning_sessions import routes as learning_sessions
 from api.llm_routes import routes as llm_routes
+from api.lti import routes as lti
 from api.matches import routes as matches
 from api.metrics import routes as metrics
 from api.openapi import install_openapi
@@ -49,6 +50,7 @@ COOKIE_AUTH_PREFIX = "/auth/cookie"
 # fastapi-users' routes that check a token from account mail; the requests for a message are
 # api/accounts/ (answered alike for every address, rate limited, sent by a worker).
 ACCOUNT_TOKEN_ROUTES = {"verify:verify", "reset:reset_password"}
+LTI_CROSS_SITE_PATHS = frozenset({"/lti/login", "/lti/launch"})
 
 
 @contextlib.asynccontextmanager
@@ -98,6 +100,9 @@ def create_app() -> FastAPI:
         CookieSessionGuard,
         cookie_name=cookie_backend.transport.cookie_name,
         cookie_auth_prefix=COOKIE_AUTH_PREFIX,
+        # A platform's page posts these cross-site by design (LTI's login and form_post launch);
+        # they act on no cookie's authority: the state, nonce and the platform's signature decide.
+        exempt_paths=LTI_CROSS_SITE_PATHS,
     )
     # Added last, so it runs first: a caller over its limit costs one Redis round trip, no body read.
     app.add_middleware(RateLimits)
@@ -146,9 +151,13 @@ def create_app() -> FastAPI:
         catalog.router,
         health.router,
         metrics.router,
+        lti.router,
+        lti.admin_router,
+        lti.courses_router,
     ]:
         app.include_router(router)
     install_console(app)
+    lti.install_static(app)
     tracing.start("api", fastapi_app=app)  # when the OTEL_* variables ask: request spans, publish spans
     return app
 

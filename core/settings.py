@@ -793,6 +793,22 @@ class Settings(BaseSettings):
             "`console`"
         ),
     )
+    # LTI 1.3 (api/lti/): the tool's signing key, PEM. Unset: the /lti routes answer 503
+    # `lti_not_configured`. Rotating: the new key here, the old one as the retiring key (still
+    # published in the JWKS, never signing) until every platform has fetched the new set.
+    lti_private_key: SecretStr | None = Field(
+        None,
+        alias="MENTORQ_LTI_PRIVATE_KEY",
+        description=(
+            "the LTI tool's RSA private key (PEM, 2048 bits or more; `mentorq lti-key` makes one). "
+            "Unset: LTI is off"
+        ),
+    )
+    lti_retiring_private_key: SecretStr | None = Field(
+        None,
+        alias="MENTORQ_LTI_RETIRING_PRIVATE_KEY",
+        description="while rotating the LTI key, the previous one: still published, no longer signing",
+    )
     # Prometheus metrics (core/metrics/). A scrape sends this token as a bearer; unset, no process
     # serves metrics (they are still counted). The API serves GET /metrics on its own port (the
     # proxy refuses that path); a worker host serves them on MENTORQ_METRICS_PORT (0: none), on

@@ -18,6 +18,8 @@ from db.models import (
     Document,
     Job,
     LearningSession,
+    LtiAccount,
+    LtiMembership,
     Match,
     MatchGap,
     MatchScore,
@@ -127,6 +129,8 @@ OWNED = {
     "targets": (Target, Target.owner_id),
     "matches": (Match, Match.owner_id),
     "account_mails": (AccountMail, AccountMail.user_id),
+    "lti_accounts": (LtiAccount, LtiAccount.user_id),
+    "lti_memberships": (LtiMembership, LtiMembership.user_id),
 }
 
 

@@ -134,6 +134,14 @@ def dev(
     raise typer.Exit(run_dev(state_dir(), api_port, flower_port))
 
 
+@app.command("lti-key")
+def lti_key() -> None:
+    """Print a new RSA private key (PEM) for MENTORQ_LTI_PRIVATE_KEY: the LTI tool's signing key."""
+    from core.lti.tool_keys import generate_pem
+
+    typer.echo(generate_pem(), nl=False)
+
+
 @app.command()
 def demo(keep: bool = typer.Option(False, help="Keep the throwaway state dir (logs) afterwards.")) -> None:
     """Start a throwaway stack, run one chat and one embed job through the API, print them, stop."""

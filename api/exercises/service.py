@@ -33,6 +33,7 @@ from api.shared import open_session_for, require_admin
 from core.exercises import gift, gift_export
 from core.exercises.learner_answers import AnswerRefused, AnswerValue, stored_answer
 from core.exercises.rules import AuthoredDraft, ChoiceKey, MatchPair
+from db import lti
 from db.exercises import record_grade
 from db.jobs import create_job
 from db.models import Exercise, Submission, User
@@ -40,6 +41,7 @@ from db.unit_of_work import commit_async
 from tasks.exercise.spec import SPEC as EXERCISE
 from tasks.grade.spec import SPEC as GRADE
 from tasks.grade.spec import recorded_grade
+from tasks.lti_score.spec import SPEC as LTI_SCORE
 
 # What the admin check says only admins may do here (403 admin_only).
 ADMINS_ONLY = "write exercises for everyone"
@@ -271,6 +273,7 @@ async def grade_by_instructor(
     recorded = await session.run_sync(
         lambda sync: record_grade(sync, submission=submission, exercise=exercise, score=score)
     )
+    await session.run_sync(lambda sync: lti.queue_score(sync, LTI_SCORE, submission=submission, score=score))
     output = recorded_grade(
         submission,
         score=score,

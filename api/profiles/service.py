@@ -39,7 +39,7 @@ from api.shared import (
     open_session_for,
     require_admin,
 )
-from db import attachments, matches, profiles, progress
+from db import attachments, lti, matches, profiles, progress
 from db import learning_sessions as session_queries
 from db.jobs import create_job
 from db.models import (
@@ -296,6 +296,7 @@ async def export(session: AsyncSession, *, user: User) -> dict[str, Any]:
                 for row in submissions
             ],
             **matches.export(sync, owner_id=user.id),
+            **lti.export(sync, user_id=user.id),
             "conversations": [
                 {
                     "id": str(c.id),

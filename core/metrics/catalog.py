@@ -111,6 +111,12 @@ REFUSED_REQUESTS = Counter(
     "too_many_collections, ...",
     ["code"],
 )
+LTI_LAUNCHES = Counter(
+    "mentorq_lti_launches_total",
+    "LTI launches, by outcome: ok, or the refusal's code of a login, launch, landing page, deep-linking "
+    "answer or dynamic registration (lti_bad_signature, lti_nonce_replayed, lti_unknown_deployment, ...)",
+    ["outcome"],
+)
 RECONCILER_ACTIONS = Counter(
     "mentorq_reconciler_actions_total",
     "What the reconciler did, by action: dispatched (a job's message sent again: never sent, or "

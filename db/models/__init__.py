@@ -18,6 +18,15 @@ from db.models.instructions import Instruction, InstructionLabel, InstructionLab
 from db.models.jobs import Job, JobAttachment, JobEvent
 from db.models.learning_sessions import LearningSession
 from db.models.llm_routes import LLMRoute
+from db.models.lti import (
+    LtiAccount,
+    LtiContext,
+    LtiGradeLink,
+    LtiMembership,
+    LtiPlatform,
+    LtiRegistrationCode,
+    LtiRosterMember,
+)
 from db.models.matches import Match, MatchGap, MatchScore, Target
 from db.models.profiles import Profile, ProfileRevision
 from db.models.progress import ProgressEvent, ReviewCard, SkillMastery
@@ -51,6 +60,13 @@ __all__ = [
     "MatchScore",
     "Target",
     "LLMRoute",
+    "LtiAccount",
+    "LtiContext",
+    "LtiGradeLink",
+    "LtiMembership",
+    "LtiPlatform",
+    "LtiRegistrationCode",
+    "LtiRosterMember",
     "OAuthAccount",
     "Profile",
     "Transcript",

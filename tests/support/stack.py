@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
+from core.lti import tool_keys
 from db import migrate
 from devstack.embedded import EmbeddedPostgres, EmbeddedRedis
 
@@ -256,5 +257,7 @@ def build_stack(root: Path, *, ollama_url: str) -> Stack:
         "MENTORQ_MAX_ACTIVE_JOBS_PER_USER": "5000",
         "PYTHONUNBUFFERED": "1",
         "HF_HUB_OFFLINE": "1",
+        # The LTI tool's signing key (tests/lti): a new one per platform, as an operator makes it.
+        "MENTORQ_LTI_PRIVATE_KEY": tool_keys.generate_pem(),
     }
     return Stack(root=root, env=env, postgres=postgres, redis=redis_server)

@@ -1,0 +1,360 @@
+"""The LTI 1.3 launch, as the tool: OIDC third-party-initiated login, then the id_token's form POST.
+
+1. The platform sends the browser to /lti/login with its issuer, a login hint and the target.
+   The tool remembers a new state and nonce (core/lti/launch_state.py), binds the state to the browser
+   with a cookie, and sends the browser to the platform's authorization endpoint.
+2. The platform posts an id_token and the state to /lti/launch. The state is taken once and must
+   match the cookie; the token must verify with the platform's key (RS256), name the platform as
+   issuer and this tool's client id as audience, carry the nonce sent in step 1 (spent once), a
+   registered deployment, the target of step 1, LTI 1.3.0 and a message type the tool takes.
+3. The platform user is linked to a mentorq account by (issuer, sub), made on the first launch;
+   the course and the user's roles in it are recorded. The browser goes on to the page it was
+   launched to with a one-minute ticket, which signs it in there (api/lti/routes.py).
+
+Every refusal is an LtiError with a stable code, shown on an error page and counted."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import re
+import secrets
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+from fastapi_users.password import PasswordHelper
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.lti import id_token, registration
+from core.lti import launch_state as lti_state
+from core.lti.claims import DEEP_LINKING_REQUEST, RESOURCE_LINK_REQUEST, Launch, read_launch
+from core.lti.errors import LtiError
+from core.lti.platform_keys import PLATFORM_KEYS
+from core.lti.roles import teaches
+from core.net.guard import WebhookAddressError, resolve_and_check
+from core.settings import Settings, get_settings
+from db import lti
+from db.models import LtiPlatform, User
+from db.unit_of_work import commit_async
+
+EXERCISE_PATH = re.compile(r"/lti/exercises/(?P<id>[0-9a-fA-F-]{36})")
+SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+DEEP_LINK_PATH = "/lti/deep-link"
+LOGIN_PATH = "/lti/login"
+LAUNCH_PATH = "/lti/launch"
+HOME_PATH = "/lti/home"
+JWKS_PATH = "/lti/jwks"
+STATE_COOKIE = "mentorq_lti_state"
+
+_passwords = PasswordHelper()
+
+
+def require_configured(settings: Settings) -> None:
+    if settings.lti_private_key is None:
+        raise LtiError(
+            "lti_not_configured",
+            "LTI is not configured on this mentorq (MENTORQ_LTI_PRIVATE_KEY)",
+            status=503,
+        )
+
+
+def own_url(origin: str, url: str) -> bool:
+    """Whether `url` is a page of this tool (its origin is ours): where a launch may land."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower() == origin.lower() and not parts.username
+
+
+@dataclasses.dataclass(frozen=True)
+class LoginRedirect:
+    url: str
+    state: str
+
+
+async def _platform_for_login(session: AsyncSession, issuer: str, client_id: str | None) -> LtiPlatform:
+    registered = await lti.platforms_of_issuer(session, issuer)
+    if client_id:
+        registered = [platform for platform in registered if platform.client_id == client_id]
+    if not registered:
+        raise LtiError(
+            "lti_unknown_platform", f"no platform {issuer!r} is registered with this tool", status=404
+        )
+    if len(registered) > 1:
+        raise LtiError(
+            "lti_client_id_required",
+            f"{issuer!r} registered this tool more than once: the login must name its client_id",
+        )
+    return registered[0]
+
+
+async def start_login(
+    session: AsyncSession, redis: Redis, params: dict[str, str], *, origin: str
+) -> LoginRedirect:
+    """Where to send the browser for the platform's authentication, and the state to bind to it."""
+    issuer, login_hint = params.get("iss", "").strip(), params.get("login_hint", "").strip()
+    target = params.get("target_link_uri", "").strip()
+    if not issuer or not login_hint or not target:
+        raise LtiError("lti_login_incomplete", "a login initiation needs iss, login_hint and target_link_uri")
+    platform = await _platform_for_login(session, issuer, params.get("client_id", "").strip() or None)
+    deployment = params.get("lti_deployment_id", "").strip()
+    if deployment and deployment not in platform.deployment_ids:
+        raise LtiError("lti_unknown_deployment", f"deployment {deployment!r} is not registered", status=403)
+    if not own_url(origin, target):
+        raise LtiError("lti_bad_target", "the launch's target is not a page of this tool")
+    state, nonce = lti_state.new_secret(), lti_state.new_secret()
+    await lti_state.remember_login(redis, state, lti_state.LoginState(str(platform.id), nonce, target))
+    query = {
+        "scope": "openid",
+        "response_type": "id_token",
+        "response_mode": "form_post",
+        "prompt": "none",
+        "client_id": platform.client_id,
+        "redirect_uri": origin + LAUNCH_PATH,
+        "login_hint": login_hint,
+        "state": state,
+        "nonce": nonce,
+    }
+    if params.get("lti_message_hint"):
+        query["lti_message_hint"] = params["lti_message_hint"]
+    separator = "&" if urlsplit(platform.auth_login_url).query else "?"
+    return LoginRedirect(f"{platform.auth_login_url}{separator}{urlencode(query)}", state)
+
+
+@dataclasses.dataclass(frozen=True)
+class Launched:
+    launch: Launch
+    user: User
+    platform: LtiPlatform
+    context_row_id: str | None
+
+
+async def complete_launch(
+    session: AsyncSession, redis: Redis, *, token: str, state: str, state_cookie: str | None
+) -> Launched:
+    """The checked launch and the user it signs in; LtiError for every reason to refuse it."""
+    if not token or not state:
+        raise LtiError("lti_launch_incomplete", "a launch needs an id_token and a state")
+    login = await lti_state.take_login(redis, state)
+    if login is None:
+        raise LtiError(
+            "lti_state_unknown", "the launch's state is unknown, used already, or expired", status=403
+        )
+    # The state was bound to this browser by a cookie at login: another browser's form (login CSRF)
+    # carries a state this browser never had.
+    if state_cookie is None or not secrets.compare_digest(state_cookie, state):
+        raise LtiError(
+            "lti_state_mismatch", "the launch's state is not the one this browser started", status=403
+        )
+    platform = await lti.platform(session, uuid.UUID(login.platform_id))
+    if platform is None:
+        raise LtiError("lti_unknown_platform", "the platform was removed during the login", status=404)
+    if id_token.unverified_issuer(token) != platform.issuer:
+        raise LtiError(
+            "lti_wrong_issuer", "the id_token's issuer is not the platform the login began with", status=403
+        )
+    key = await PLATFORM_KEYS.key(platform.jwks_url, id_token.key_id(token))
+    claims = id_token.verify(token, key, issuer=platform.issuer, client_id=platform.client_id)
+    if not secrets.compare_digest(str(claims["nonce"]), login.nonce):
+        raise LtiError(
+            "lti_nonce_mismatch", "the id_token's nonce is not the one this login sent", status=403
+        )
+    if not await lti_state.spend_nonce(redis, platform.issuer, login.nonce):
+        raise LtiError("lti_nonce_replayed", "the id_token's nonce was used already", status=403)
+    launch = read_launch(claims, client_id=platform.client_id, deployment_ids=list(platform.deployment_ids))
+    if launch.message_type == DEEP_LINKING_REQUEST and not teaches(launch.roles):
+        # Placing content in a course is the course's instructors' (a learner's platform would not
+        # send this; a forged or misconfigured one might).
+        raise LtiError(
+            "lti_instructor_only", "only the course's instructors may place content in it", status=403
+        )
+    if launch.target_link_uri != login.target_link_uri:
+        raise LtiError("lti_target_mismatch", "the id_token's target is not the one the login named")
+    user = await lti.link(
+        session,
+        issuer=launch.issuer,
+        subject=launch.subject,
+        name=launch.name,
+        email=launch.email,
+        hashed_password=_passwords.hash(
+            _passwords.generate()
+        ),  # nobody knows it: LTI accounts sign in by launch
+    )
+    context_row_id = None
+    if launch.context is not None:
+        context = await lti.enrol(
+            session,
+            platform_id=platform.id,
+            context_id=launch.context.id,
+            title=launch.context.title,
+            label=launch.context.label,
+            memberships_url=launch.memberships_url,
+            user_id=user.id,
+            roles=launch.roles,
+        )
+        context_row_id = str(context.id)
+    await _link_grades(session, launch, platform, user)
+    await commit_async(session)
+    return Launched(launch, user, platform, context_row_id)
+
+
+def exercise_of(target_link_uri: str) -> uuid.UUID | None:
+    """The exercise a launch's target is the page of (/lti/exercises/{id}), if it is one."""
+    found = EXERCISE_PATH.fullmatch(urlsplit(target_link_uri).path)
+    if found is None:
+        return None
+    try:
+        return uuid.UUID(found["id"])
+    except ValueError:
+        return None
+
+
+async def _link_grades(session: AsyncSession, launch: Launch, platform: LtiPlatform, user: User) -> None:
+    """A launch of an exercise from a graded link (it carries a line item and the score scope):
+    the learner's grades on that exercise go to that line item from now on."""
+    exercise_id = exercise_of(launch.target_link_uri)
+    if exercise_id is None or launch.message_type != RESOURCE_LINK_REQUEST:
+        return
+    if not await lti.exercise_exists(session, exercise_id, for_user=user.id):
+        raise LtiError("lti_exercise_not_found", "the launched exercise does not exist here", status=404)
+    if launch.lineitem_url and SCORE_SCOPE in launch.ags_scopes:
+        await lti.link_grades(
+            session,
+            user_id=user.id,
+            exercise_id=exercise_id,
+            platform_id=platform.id,
+            lineitem_url=launch.lineitem_url,
+            subject=launch.subject,
+        )
+
+
+# --- Dynamic Registration (LTI Dynamic Registration 1.0) -------------------------------------------
+#
+# A mentorq admin makes a one-time registration URL (valid a day) and pastes it into the platform's
+# "add a tool" screen; the platform opens it with its `openid_configuration` URL and a
+# `registration_token`. The code in the URL is what allows it: without a fresh code nothing is
+# fetched, so the URL cannot make mentorq fetch addresses of an attacker's choosing or register a
+# rogue platform. A failure gives the code back, so the administrator can try again.
+
+REGISTER_PATH = "/lti/register"
+REGISTRATION_CODE_VALID_FOR = timedelta(days=1)
+REGISTRATION_TIMEOUT_S = 10.0
+MAX_REGISTRATION_BYTES = 256 * 1024
+
+
+def code_digest(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+async def new_registration_code(session: AsyncSession, *, created_by: uuid.UUID) -> tuple[str, datetime]:
+    code = secrets.token_urlsafe(24)
+    row = await lti.add_registration_code(
+        session, code_sha256=code_digest(code), created_by=created_by, valid_for=REGISTRATION_CODE_VALID_FOR
+    )
+    return code, row.expires_at
+
+
+async def register(
+    session: AsyncSession,
+    *,
+    code: str,
+    openid_configuration: str,
+    registration_token: str | None,
+    origin: str,
+) -> LtiPlatform:
+    """The platform registered from its configuration, with this tool registered there."""
+    digest = code_digest(code)
+    if not await lti.claim_registration_code(session, digest):
+        raise LtiError(
+            "lti_registration_code_unknown",
+            "this registration URL is unknown, used already or expired",
+            status=403,
+        )
+    await commit_async(session)  # taken now: a second use at the same moment finds it taken
+    try:
+        platform = await _register(session, openid_configuration, registration_token, origin)
+    except BaseException:
+        await session.rollback()
+        await lti.release_registration_code(session, digest)
+        await commit_async(session)
+        raise
+    await lti.registered_with_code(session, digest, platform.id)
+    await commit_async(session)
+    return platform
+
+
+async def _callable(url: str, what: str) -> None:
+    """Refuse a URL the platform names that leads where the tool must never call (core/net/guard.py)."""
+    try:
+        await asyncio.to_thread(resolve_and_check, url, allow_private=get_settings().fetch_allow_private)
+    except WebhookAddressError as error:
+        raise registration.invalid(f"the platform's {what} may not be called: {error.message}") from None
+
+
+def _json_object(response: httpx.Response, what: str) -> dict[str, Any]:
+    if len(response.content) > MAX_REGISTRATION_BYTES:
+        raise registration.invalid(f"the platform's {what} is too large")
+    try:
+        body = response.json()
+    except ValueError:
+        raise registration.invalid(f"the platform's {what} is not JSON") from None
+    if not isinstance(body, dict):
+        raise registration.invalid(f"the platform's {what} is not a JSON object")
+    return body
+
+
+def _unavailable(what: str) -> LtiError:
+    return LtiError("lti_registration_unavailable", what, status=502)
+
+
+async def _register(
+    session: AsyncSession, configuration_url: str, registration_token: str | None, origin: str
+) -> LtiPlatform:
+    await _callable(configuration_url, "openid_configuration URL")
+    ours = registration.tool_configuration(
+        login_url=origin + LOGIN_PATH,
+        launch_url=origin + LAUNCH_PATH,
+        jwks_url=origin + JWKS_PATH,
+        home_url=origin + HOME_PATH,
+    )
+    async with httpx.AsyncClient(timeout=REGISTRATION_TIMEOUT_S, follow_redirects=False) as client:
+        try:
+            response = await client.get(configuration_url, headers={"Accept": "application/json"})
+        except httpx.HTTPError as error:
+            raise _unavailable(f"the platform's configuration did not answer: {error}") from None
+        if response.status_code != 200:
+            raise _unavailable(f"the platform's configuration answered {response.status_code}")
+        config = registration.checked_configuration(
+            _json_object(response, "configuration"), configuration_url
+        )
+        await _callable(config.registration_endpoint, "registration endpoint")
+        headers = {"Accept": "application/json"}
+        if registration_token:
+            headers["Authorization"] = f"Bearer {registration_token}"
+        try:
+            answered = await client.post(config.registration_endpoint, json=ours, headers=headers)
+        except httpx.HTTPError as error:
+            raise _unavailable(f"the registration endpoint did not answer: {error}") from None
+    if answered.status_code not in (200, 201):
+        raise LtiError(
+            "lti_registration_refused",
+            f"the platform refused the registration: HTTP {answered.status_code} {answered.text[:200]}",
+            status=502,
+        )
+    client_id, deployment = registration.registered_client(_json_object(answered, "registration answer"))
+    platform = await lti.add_platform(
+        session,
+        name=f"{config.product or 'LTI platform'} at {urlsplit(config.issuer).hostname}"[:200],
+        issuer=config.issuer,
+        client_id=client_id,
+        deployment_ids=[deployment] if deployment else [],
+        auth_login_url=config.authorization_endpoint,
+        auth_token_url=config.token_endpoint,
+        jwks_url=config.jwks_uri,
+    )
+    if platform is None:
+        raise LtiError("lti_platform_exists", "this issuer and client id are registered already", status=409)
+    return platform

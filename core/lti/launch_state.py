@@ -1,0 +1,72 @@
+"""The login's state and nonce, kept in Redis between the login initiation and the launch.
+
+The state names what the tool sent the browser to the platform with (the platform, the nonce, the
+target); it is taken once (GETDEL), so a replayed form finds nothing. The nonce is also spent once
+per issuer for as long as a token could be accepted, so a second launch with a captured id_token
+is refused even with a fresh state. The launch ticket carries a checked launch from the form POST
+to the page it lands on, once, within a minute: the page then signs in with or without cookies."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+
+STATE_TTL_S = 600  # a learner may sit on the platform's consent or login page for a while
+NONCE_TTL_S = 3600 + 120  # core/lti/id_token.py's MAX_AGE_S and leeway: past it the token is refused anyway
+TICKET_TTL_S = 60
+_PREFIX = "mentorq:lti:"
+
+
+@dataclass(frozen=True)
+class LoginState:
+    platform_id: str
+    nonce: str
+    target_link_uri: str
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+async def remember_login(redis: Redis, state: str, login: LoginState) -> None:
+    await redis.set(f"{_PREFIX}state:{state}", json.dumps(asdict(login)), ex=STATE_TTL_S)
+
+
+async def take_login(redis: Redis, state: str) -> LoginState | None:
+    raw = await redis.getdel(f"{_PREFIX}state:{state}")
+    return LoginState(**json.loads(raw)) if raw else None
+
+
+async def spend_nonce(redis: Redis, issuer: str, nonce: str) -> bool:
+    """True the first time this issuer's nonce is seen, False on every replay."""
+    return bool(await redis.set(f"{_PREFIX}nonce:{issuer}:{nonce}", 1, nx=True, ex=NONCE_TTL_S))
+
+
+async def issue_ticket(redis: Redis, payload: dict[str, Any]) -> str:
+    ticket = new_secret()
+    await redis.set(f"{_PREFIX}ticket:{ticket}", json.dumps(payload), ex=TICKET_TTL_S)
+    return ticket
+
+
+async def redeem_ticket(redis: Redis, ticket: str) -> dict[str, Any] | None:
+    raw = await redis.getdel(f"{_PREFIX}ticket:{ticket}")
+    return json.loads(raw) if raw else None
+
+
+PICK_TTL_S = 1800  # an instructor may browse a while before placing
+
+
+async def remember_pick(redis: Redis, payload: dict[str, Any]) -> str:
+    """A deep-linking request waiting for the instructor's choice; the id is the form's authority."""
+    pick = new_secret()
+    await redis.set(f"{_PREFIX}pick:{pick}", json.dumps(payload), ex=PICK_TTL_S)
+    return pick
+
+
+async def take_pick(redis: Redis, pick: str) -> dict[str, Any] | None:
+    raw = await redis.getdel(f"{_PREFIX}pick:{pick}")
+    return json.loads(raw) if raw else None

@@ -1,0 +1,106 @@
+"""Each platform's public keys, fetched from its JWKS URL and kept per process.
+
+A token whose `kid` the cached set lacks makes one fetch at once (the platform rotated its key),
+but such fetches come at most once every REFETCH_AFTER_S per URL: a flood of tokens with made-up
+key ids costs the platform one request in that time. A set is kept for CACHE_S at most, and an
+unreachable JWKS URL is a clear refusal (`lti_platform_keys_unavailable`), not a 500."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import jwt
+
+from core.lti.errors import LtiError
+
+CACHE_S = 3600.0
+REFETCH_AFTER_S = 10.0
+TIMEOUT_S = 10.0
+MAX_JWKS_BYTES = 256 * 1024
+
+
+@dataclass
+class _KeySet:
+    keys: dict[str, Any]
+    fetched_at: float
+    lone_key: Any = None  # a set of one key answers a token with no kid
+    refetched_for_unknown_at: float = float("-inf")
+
+
+@dataclass
+class PlatformKeys:
+    _sets: dict[str, _KeySet] = field(default_factory=dict)
+    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    async def key(self, jwks_url: str, kid: str | None) -> Any:
+        """The public key `kid` names in the platform's set; LtiError when it has none such."""
+        cached = self._sets.get(jwks_url)
+        now = time.monotonic()
+        unknown = cached is not None and self._unknown(cached, kid)
+        if (
+            cached is None
+            or now - cached.fetched_at > CACHE_S
+            or (unknown and now - cached.refetched_for_unknown_at > REFETCH_AFTER_S)
+        ):
+            lock = self._locks.setdefault(jwks_url, asyncio.Lock())
+            async with lock:
+                latest = self._sets.get(jwks_url)
+                if latest is cached:  # nobody fetched while this request waited
+                    latest = await _fetch(jwks_url)
+                    if unknown:
+                        latest.refetched_for_unknown_at = now
+                    self._sets[jwks_url] = latest
+                cached = latest
+        assert cached is not None
+        if kid is None:
+            if cached.lone_key is None:
+                raise LtiError(
+                    "lti_unknown_key",
+                    "the id_token names no key id and the platform has several keys",
+                    status=403,
+                )
+            return cached.lone_key
+        if kid not in cached.keys:
+            raise LtiError("lti_unknown_key", f"the platform publishes no key {kid!r}", status=403)
+        return cached.keys[kid]
+
+    @staticmethod
+    def _unknown(cached: _KeySet, kid: str | None) -> bool:
+        return kid not in cached.keys if kid is not None else cached.lone_key is None
+
+    def forget(self) -> None:
+        self._sets.clear()
+
+
+async def _fetch(jwks_url: str) -> _KeySet:
+    try:
+        async with httpx.AsyncClient(timeout=TIMEOUT_S, follow_redirects=False) as client:
+            response = await client.get(jwks_url, headers={"Accept": "application/json"})
+    except httpx.HTTPError as error:
+        raise LtiError(
+            "lti_platform_keys_unavailable", f"the platform's JWKS URL did not answer: {error}", status=502
+        ) from None
+    if response.status_code != 200 or len(response.content) > MAX_JWKS_BYTES:
+        raise LtiError(
+            "lti_platform_keys_unavailable",
+            f"the platform's JWKS URL answered {response.status_code}",
+            status=502,
+        )
+    try:
+        found = jwt.PyJWKSet.from_dict(response.json())
+    except (ValueError, jwt.PyJWTError) as error:
+        raise LtiError(
+            "lti_platform_keys_unavailable", f"the platform's JWKS is not a key set: {error}", status=502
+        ) from None
+    # Only RSA signing keys count: a symmetric key in a JWKS must never verify anything.
+    usable = [jwk for jwk in found.keys if jwk.key_type == "RSA" and (jwk.public_key_use in (None, "sig"))]
+    keys = {jwk.key_id: jwk.key for jwk in usable if jwk.key_id}
+    lone = usable[0].key if len(usable) == 1 else None
+    return _KeySet(keys=keys, fetched_at=time.monotonic(), lone_key=lone)
+
+
+PLATFORM_KEYS = PlatformKeys()

@@ -1,0 +1,89 @@
+"""LTI Dynamic Registration 1.0 (1EdTech), the tool's side of the messages: the configuration it
+posts to a platform, and what it requires of the platform's OpenID configuration and answer.
+The exchange itself (the one-time code, the HTTP calls, storing the platform) is api/lti/service.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from core.lti.errors import LtiError
+
+PLATFORM_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-platform-configuration"
+TOOL_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-tool-configuration"
+SCOPES = (
+    "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
+    "https://purl.imsglobal.org/spec/lti-ags/scope/score",
+    "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
+    "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly",
+)
+ENDPOINTS = ("authorization_endpoint", "token_endpoint", "jwks_uri", "registration_endpoint")
+
+
+def invalid(message: str) -> LtiError:
+    return LtiError("lti_registration_invalid", message)
+
+
+def tool_configuration(*, login_url: str, launch_url: str, jwks_url: str, home_url: str) -> dict[str, Any]:
+    """What this tool asks of the platform (section 3.6): OpenID Connect Dynamic Client Registration's
+    fields and LTI's own, the messages it takes (launches and deep linking) and the claims it reads."""
+    return {
+        "application_type": "web",
+        "response_types": ["id_token"],
+        "grant_types": ["implicit", "client_credentials"],
+        "initiate_login_uri": login_url,
+        "redirect_uris": [launch_url],
+        "client_name": "mentorq",
+        "jwks_uri": jwks_url,
+        "token_endpoint_auth_method": "private_key_jwt",
+        "scope": " ".join(SCOPES),
+        TOOL_CONFIGURATION: {
+            "domain": urlsplit(home_url).netloc,
+            "target_link_uri": home_url,
+            "claims": ["iss", "sub", "name", "given_name", "family_name", "email"],
+            "messages": [
+                {"type": "LtiResourceLinkRequest", "target_link_uri": home_url},
+                {"type": "LtiDeepLinkingRequest", "target_link_uri": home_url, "label": "mentorq"},
+            ],
+        },
+    }
+
+
+@dataclass(frozen=True)
+class PlatformConfiguration:
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    jwks_uri: str
+    registration_endpoint: str
+    product: str | None
+
+
+def checked_configuration(config: dict[str, Any], configuration_url: str) -> PlatformConfiguration:
+    """The platform's OpenID configuration, as far as the tool needs it; its issuer must be on the
+    host the configuration came from (section 3.5.1), else any site could speak for any platform."""
+    issuer = config.get("issuer")
+    if not isinstance(issuer, str) or any(not isinstance(config.get(name), str) for name in ENDPOINTS):
+        raise invalid(f"the platform's configuration lacks issuer or one of {', '.join(ENDPOINTS)}")
+    if urlsplit(issuer).hostname != urlsplit(configuration_url).hostname:
+        raise invalid("the platform's issuer is not on the host its configuration came from")
+    lti_part = config.get(PLATFORM_CONFIGURATION)
+    if not isinstance(lti_part, dict):
+        raise invalid("the configuration is not an LTI platform's (no lti-platform-configuration)")
+    product = lti_part.get("product_family_code")
+    return PlatformConfiguration(
+        issuer=issuer,
+        product=product if isinstance(product, str) else None,
+        **{name: config[name] for name in ENDPOINTS},
+    )
+
+
+def registered_client(answer: dict[str, Any]) -> tuple[str, str | None]:
+    """The client id the platform gave the tool, and the deployment id if it made one."""
+    client_id = answer.get("client_id")
+    if not isinstance(client_id, str) or not client_id:
+        raise invalid("the platform's answer has no client_id")
+    tool_part = answer.get(TOOL_CONFIGURATION)
+    deployment = tool_part.get("deployment_id") if isinstance(tool_part, dict) else None
+    return client_id, str(deployment) if deployment else None

@@ -1,0 +1,200 @@
+"""Calls to an LTI platform's services as the tool (LTI Security Framework 1.0, section 4.1).
+
+The access token comes from the platform's token endpoint by the client-credentials grant with a
+client assertion: a JWT the tool signs with its key (iss = sub = the client id, aud = the token
+endpoint, a fresh jti), which the platform checks against the tool's JWKS. A token is kept in Redis
+until a little before it expires, per platform and scope set, so a burst of scores costs one.
+
+Failures are JobFailures with stable codes: the platform down or busy (5xx, 429, no answer) is
+`lti_platform_unavailable`, retried by the job with backoff; the platform refusing the tool
+(`invalid_client`, `invalid_grant`, 401 at the token endpoint) is `lti_token_refused`, and a
+refused score (4xx) `lti_score_refused`, neither retried: asking again cannot change the answer."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from core.lti import tool_keys
+from core.redis_clients import get_redis
+from core.settings import get_settings
+from db.models import LtiPlatform
+from workers.errors import JobFailure
+
+SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+TIMEOUT_S = 15.0
+EXPIRY_MARGIN_S = 60  # a cached token this close to its end is not used
+_CACHE_PREFIX = "mentorq:lti:token:"
+
+
+def _signing_key() -> tool_keys.ToolKey:
+    settings = get_settings()
+    if settings.lti_private_key is None:
+        raise JobFailure("lti_not_configured", "MENTORQ_LTI_PRIVATE_KEY is not set on this worker")
+    retiring = settings.lti_retiring_private_key
+    return tool_keys.configured_keys(
+        settings.lti_private_key.get_secret_value(), retiring.get_secret_value() if retiring else None
+    )[0]
+
+
+def client_assertion(platform: LtiPlatform) -> str:
+    now = int(time.time())
+    claims = {
+        "iss": platform.client_id,
+        "sub": platform.client_id,
+        "aud": platform.auth_token_url,
+        "iat": now,
+        "exp": now + 300,
+        "jti": str(uuid.uuid4()),
+    }
+    return tool_keys.sign(claims, _signing_key())
+
+
+def _unavailable(what: str) -> JobFailure:
+    return JobFailure("lti_platform_unavailable", what, retryable=True)
+
+
+def _cache_key(platform: LtiPlatform, scopes: tuple[str, ...]) -> str:
+    digest = hashlib.sha256(" ".join(sorted(scopes)).encode()).hexdigest()[:16]
+    return f"{_CACHE_PREFIX}{platform.id}:{digest}"
+
+
+def access_token(platform: LtiPlatform, scopes: tuple[str, ...], *, fresh: bool = False) -> str:
+    """A bearer token for these scopes at this platform: the cached one, or a new one."""
+    redis = get_redis()
+    key = _cache_key(platform, scopes)
+    if not fresh and (cached := redis.get(key)):
+        return cached.decode() if isinstance(cached, bytes) else str(cached)
+    form = {
+        "grant_type": "client_credentials",
+        "client_assertion_type": ASSERTION_TYPE,
+        "client_assertion": client_assertion(platform),
+        "scope": " ".join(scopes),
+    }
+    try:
+        response = httpx.post(platform.auth_token_url, data=form, timeout=TIMEOUT_S)
+    except httpx.HTTPError as error:
+        raise _unavailable(f"the platform's token endpoint did not answer: {error}") from None
+    if response.status_code == 429 or response.status_code >= 500:
+        raise _unavailable(f"the platform's token endpoint answered {response.status_code}")
+    body = _json(response)
+    if response.status_code != 200 or not isinstance(body.get("access_token"), str):
+        reason = body.get("error_description") or body.get("error") or f"HTTP {response.status_code}"
+        raise JobFailure("lti_token_refused", f"the platform refused the tool a token: {reason}")
+    token = body["access_token"]
+    lifetime = int(body.get("expires_in") or 3600)
+    if lifetime > EXPIRY_MARGIN_S:
+        redis.set(key, token, ex=lifetime - EXPIRY_MARGIN_S)
+    return token
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, ValueError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def scores_url(lineitem_url: str) -> str:
+    """The line item's scores endpoint: `/scores` after its path, before any query (AGS 2.0, 3.4)."""
+    parts = urlsplit(lineitem_url)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/scores"))
+
+
+def post_score(platform: LtiPlatform, lineitem_url: str, score: dict[str, Any]) -> int:
+    """POST the score; its HTTP status when the platform took it. One new token if the cached one
+    was refused (revoked, or the platform restarted)."""
+    for fresh in (False, True):
+        token = access_token(platform, (SCORE_SCOPE,), fresh=fresh)
+        try:
+            response = httpx.post(
+                scores_url(lineitem_url),
+                content=json.dumps(score),
+                headers={
+                    "Authorization": f"Bearer {token}",
+                    "Content-Type": "application/vnd.ims.lis.v1.score+json",
+                },
+                timeout=TIMEOUT_S,
+            )
+        except httpx.HTTPError as error:
+            raise _unavailable(f"the platform's line item did not answer: {error}") from None
+        if response.status_code == 401 and not fresh:
+            continue
+        if response.status_code == 429 or response.status_code >= 500:
+            raise _unavailable(f"the platform's line item answered {response.status_code}")
+        if response.status_code >= 400:
+            raise JobFailure(
+                "lti_score_refused",
+                f"the platform refused the score: HTTP {response.status_code} {response.text[:200]}",
+            )
+        return response.status_code
+    raise JobFailure("lti_token_refused", "the platform refused a new token for the score")
+
+
+NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+NRPS_MEDIA_TYPE = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
+MAX_ROSTER_PAGES = 500
+MAX_ROSTER_MEMBERS = 50_000
+
+
+def _same_origin(a: str, b: str) -> bool:
+    first, second = urlsplit(a), urlsplit(b)
+    return (first.scheme, first.netloc) == (second.scheme, second.netloc)
+
+
+def roster_pages(platform: LtiPlatform, memberships_url: str) -> Iterator[list[dict[str, Any]]]:
+    """The members of each page of the course's roster, following `Link: rel="next"` (NRPS 2.0).
+
+    A next link to another origin, a page that is not a membership container, more than
+    MAX_ROSTER_PAGES pages or MAX_ROSTER_MEMBERS members: `lti_roster_invalid`, not retried (the
+    platform would answer the same). A page the platform fails (5xx, 429, no answer) is
+    `lti_platform_unavailable`, retried."""
+    url: str | None = memberships_url
+    pages = members = 0
+    while url is not None:
+        if not _same_origin(url, memberships_url):
+            raise JobFailure("lti_roster_invalid", "the roster's next page is on another site")
+        pages += 1
+        if pages > MAX_ROSTER_PAGES:
+            raise JobFailure("lti_roster_invalid", f"the roster has more than {MAX_ROSTER_PAGES} pages")
+        response = _get_with_token(platform, url, (NRPS_SCOPE,), NRPS_MEDIA_TYPE)
+        body = _json(response)
+        page = body.get("members")
+        if not isinstance(page, list) or not all(isinstance(member, dict) for member in page):
+            raise JobFailure("lti_roster_invalid", f"roster page {pages} is not a membership container")
+        members += len(page)
+        if members > MAX_ROSTER_MEMBERS:
+            raise JobFailure("lti_roster_invalid", f"the roster has more than {MAX_ROSTER_MEMBERS} members")
+        yield page
+        following = response.links.get("next", {}).get("url")
+        url = str(response.url.join(following)) if following else None
+
+
+def _get_with_token(platform: LtiPlatform, url: str, scopes: tuple[str, ...], accept: str) -> httpx.Response:
+    for fresh in (False, True):
+        token = access_token(platform, scopes, fresh=fresh)
+        try:
+            response = httpx.get(
+                url, headers={"Authorization": f"Bearer {token}", "Accept": accept}, timeout=TIMEOUT_S
+            )
+        except httpx.HTTPError as error:
+            raise _unavailable(f"the platform did not answer {url}: {error}") from None
+        if response.status_code == 401 and not fresh:
+            continue
+        if response.status_code == 429 or response.status_code >= 500:
+            raise _unavailable(f"the platform answered {response.status_code} for {url}")
+        if response.status_code != 200:
+            raise JobFailure(
+                "lti_roster_invalid", f"the platform answered {response.status_code} for a roster page"
+            )
+        return response
+    raise JobFailure("lti_token_refused", "the platform refused a new token for the roster")
