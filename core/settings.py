@@ -809,6 +809,14 @@ class Settings(BaseSettings):
         alias="MENTORQ_LTI_RETIRING_PRIVATE_KEY",
         description="while rotating the LTI key, the previous one: still published, no longer signing",
     )
+    lti_allow_private: bool = Field(
+        False,
+        alias="MENTORQ_LTI_ALLOW_PRIVATE",
+        description=(
+            "let LTI platforms' URLs (keys, tokens, line items, rosters, registration) be on private "
+            "addresses, for an LMS on your own network; cloud metadata and link-local addresses never"
+        ),
+    )
     # Prometheus metrics (core/metrics/). A scrape sends this token as a bearer; unset, no process
     # serves metrics (they are still counted). The API serves GET /metrics on its own port (the
     # proxy refuses that path); a worker host serves them on MENTORQ_METRICS_PORT (0: none), on

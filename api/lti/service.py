@@ -15,7 +15,6 @@ Every refusal is an LtiError with a stable code, shown on an error page and coun
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hashlib
 import re
@@ -34,10 +33,9 @@ from core.lti import id_token, registration
 from core.lti import launch_state as lti_state
 from core.lti.claims import DEEP_LINKING_REQUEST, RESOURCE_LINK_REQUEST, Launch, read_launch
 from core.lti.errors import LtiError
-from core.lti.platform_keys import PLATFORM_KEYS
+from core.lti.platform_keys import PLATFORM_KEYS, callable_url
 from core.lti.roles import teaches
-from core.net.guard import WebhookAddressError, resolve_and_check
-from core.settings import Settings, get_settings
+from core.settings import Settings
 from db import lti
 from db.models import LtiPlatform, User
 from db.unit_of_work import commit_async
@@ -287,11 +285,12 @@ async def register(
 
 
 async def _callable(url: str, what: str) -> None:
-    """Refuse a URL the platform names that leads where the tool must never call (core/net/guard.py)."""
     try:
-        await asyncio.to_thread(resolve_and_check, url, allow_private=get_settings().fetch_allow_private)
-    except WebhookAddressError as error:
-        raise registration.invalid(f"the platform's {what} may not be called: {error.message}") from None
+        await callable_url(url, what)
+    except LtiError as error:
+        if error.code == "lti_url_forbidden":
+            raise registration.invalid(error.message) from None
+        raise _unavailable(error.message) from None
 
 
 def _json_object(response: httpx.Response, what: str) -> dict[str, Any]:

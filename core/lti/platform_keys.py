@@ -3,7 +3,9 @@
 A token whose `kid` the cached set lacks makes one fetch at once (the platform rotated its key),
 but such fetches come at most once every REFETCH_AFTER_S per URL: a flood of tokens with made-up
 key ids costs the platform one request in that time. A set is kept for CACHE_S at most, and an
-unreachable JWKS URL is a clear refusal (`lti_platform_keys_unavailable`), not a 500."""
+unreachable JWKS URL is a clear refusal (`lti_platform_keys_unavailable`), not a 500. The URL is
+checked like every address a platform names (core/net/guard.py: never cloud metadata or
+link-local, private addresses only with MENTORQ_LTI_ALLOW_PRIVATE): `lti_url_forbidden`."""
 
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ import httpx
 import jwt
 
 from core.lti.errors import LtiError
+from core.net.guard import WebhookAddressError, resolve_and_check
+from core.settings import get_settings
 
 CACHE_S = 3600.0
 REFETCH_AFTER_S = 10.0
@@ -77,6 +81,7 @@ class PlatformKeys:
 
 
 async def _fetch(jwks_url: str) -> _KeySet:
+    await callable_url(jwks_url, "JWKS URL")
     try:
         async with httpx.AsyncClient(timeout=TIMEOUT_S, follow_redirects=False) as client:
             response = await client.get(jwks_url, headers={"Accept": "application/json"})
@@ -101,6 +106,20 @@ async def _fetch(jwks_url: str) -> _KeySet:
     keys = {jwk.key_id: jwk.key for jwk in usable if jwk.key_id}
     lone = usable[0].key if len(usable) == 1 else None
     return _KeySet(keys=keys, fetched_at=time.monotonic(), lone_key=lone)
+
+
+async def callable_url(url: str, what: str) -> None:
+    """Refuse a URL a platform names that leads where the tool must never call."""
+    try:
+        await asyncio.to_thread(resolve_and_check, url, allow_private=get_settings().lti_allow_private)
+    except WebhookAddressError as error:
+        raise LtiError(
+            "lti_url_forbidden", f"the platform's {what} may not be called: {error.message}", status=403
+        ) from None
+    except OSError as error:
+        raise LtiError(
+            "lti_platform_keys_unavailable", f"the platform's {what} does not resolve: {error}", status=502
+        ) from None
 
 
 PLATFORM_KEYS = PlatformKeys()

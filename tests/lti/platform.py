@@ -120,7 +120,7 @@ class Platform:
                     "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint": {
                         "scope": [AGS + "lineitem", AGS + "score", AGS + "result.readonly"],
                         "lineitems": f"{self.issuer}/lineitems",
-                        "lineitem": f"{self.issuer}/lineitems/{link_id}",
+                        "lineitem": link.get("lineitem_url") or f"{self.issuer}/lineitems/{link_id}",
                     }
                 }
                 if link.get("graded")

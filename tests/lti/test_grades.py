@@ -25,7 +25,7 @@ def exercise_id(stack: Stack) -> str:
     return job["output"]["exercise_id"]
 
 
-def graded_link(stack: Stack, platform: TestPlatform, exercise_id: str, learner: str) -> str:
+def graded_link(stack: Stack, platform: TestPlatform, exercise_id: str, learner: str, **options) -> str:
     """A new graded link to the exercise in the course, and a learner of that course."""
     link = f"quiz-{uuid.uuid4().hex[:6]}"
     platform.post(
@@ -38,6 +38,7 @@ def graded_link(stack: Stack, platform: TestPlatform, exercise_id: str, learner:
                     "title": "Capitals quiz",
                     "target_link_uri": f"{stack.api_url}/lti/exercises/{exercise_id}",
                     "graded": True,
+                    **options,
                 }
             },
             "users": {learner: {"name": learner.title(), "roles": {platform.course: ["Learner"]}}},
@@ -148,3 +149,17 @@ def _flush_tokens(stack: Stack) -> None:
     client = redis.Redis.from_url(stack.redis.url)
     for key in client.scan_iter("mentorq:lti:token:*"):
         client.delete(key)
+
+
+def test_a_line_item_on_a_forbidden_address_is_never_called(
+    stack: Stack, lti_platform: TestPlatform, exercise_id: str
+) -> None:
+    """A rogue platform's launch names its line item on the cloud metadata address: the worker
+    refuses it before any request (`lti_url_forbidden`), whatever MENTORQ_LTI_ALLOW_PRIVATE says."""
+    metadata = "http://169.254.169.254/latest/meta-data/lineitem"
+    link = graded_link(stack, lti_platform, exercise_id, "dee", lineitem_url=metadata)
+    with learner_session(stack, lti_platform, "dee", link) as learner:
+        submission = answer(learner, exercise_id, "Lisbon")
+    wait_until(lambda: score_job(stack, str(submission["submission_id"]))[1] == "failed", timeout=60)
+    _, _, attempts, error = score_job(stack, str(submission["submission_id"]))
+    assert attempts == 1 and error["code"] == "lti_url_forbidden", error

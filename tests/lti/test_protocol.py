@@ -3,6 +3,8 @@ refused, and a launch's claims read or refused (core/lti/)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -11,6 +13,7 @@ from jwt.algorithms import RSAAlgorithm
 from core.lti import claims as lti_claims
 from core.lti import tool_keys
 from core.lti.errors import LtiError
+from core.lti.platform_keys import callable_url
 from core.lti.roles import INSTRUCTOR, LEARNER, teaches
 
 # RFC 7638, section 3.1: the example RSA key and its SHA-256 thumbprint.
@@ -119,3 +122,13 @@ def test_only_a_context_teaching_role_teaches() -> None:
     assert teaches([INSTRUCTOR]) and not teaches([LEARNER])
     assert not teaches(["Instructor"])  # the deprecated short name is not taken
     assert not teaches(["http://purl.imsglobal.org/vocab/lis/v2/institution/person#Administrator"])
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://169.254.169.254/latest/jwks", "http://[fe80::1]/jwks", "file:///etc/passwd", "gopher://lms/"],
+)
+def test_a_platform_url_to_metadata_link_local_or_another_scheme_is_never_called(url: str) -> None:
+    with pytest.raises(LtiError) as refused:
+        asyncio.run(callable_url(url, "JWKS URL"))
+    assert refused.value.code == "lti_url_forbidden"

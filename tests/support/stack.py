@@ -259,5 +259,6 @@ def build_stack(root: Path, *, ollama_url: str) -> Stack:
         "HF_HUB_OFFLINE": "1",
         # The LTI tool's signing key (tests/lti): a new one per platform, as an operator makes it.
         "MENTORQ_LTI_PRIVATE_KEY": tool_keys.generate_pem(),
+        "MENTORQ_LTI_ALLOW_PRIVATE": "true",  # the test platforms are on loopback
     }
     return Stack(root=root, env=env, postgres=postgres, redis=redis_server)

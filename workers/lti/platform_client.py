@@ -7,8 +7,10 @@ until a little before it expires, per platform and scope set, so a burst of scor
 
 Failures are JobFailures with stable codes: the platform down or busy (5xx, 429, no answer) is
 `lti_platform_unavailable`, retried by the job with backoff; the platform refusing the tool
-(`invalid_client`, `invalid_grant`, 401 at the token endpoint) is `lti_token_refused`, and a
-refused score (4xx) `lti_score_refused`, neither retried: asking again cannot change the answer."""
+(`invalid_client`, `invalid_grant`, 401 at the token endpoint) is `lti_token_refused`, a refused
+score (4xx) `lti_score_refused`, and a URL the platform names that leads where the tool must never
+call (cloud metadata, link-local; private addresses unless MENTORQ_LTI_ALLOW_PRIVATE) is
+`lti_url_forbidden`: none of those retried, asking again cannot change the answer."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from core.lti import tool_keys
+from core.net.guard import WebhookAddressError, resolve_and_check
 from core.redis_clients import get_redis
 from core.settings import get_settings
 from db.models import LtiPlatform
@@ -58,6 +61,20 @@ def client_assertion(platform: LtiPlatform) -> str:
     return tool_keys.sign(claims, _signing_key())
 
 
+def _callable(url: str) -> None:
+    """Refuse, before any request, a URL that leads where the tool must never call (a line item or
+    a roster page named by the platform's launch: a rogue registration must not reach the host's
+    network through the worker)."""
+    try:
+        resolve_and_check(url, allow_private=get_settings().lti_allow_private)
+    except WebhookAddressError as error:
+        raise JobFailure(
+            "lti_url_forbidden", f"the platform's URL may not be called: {error.message}"
+        ) from None
+    except OSError as error:
+        raise _unavailable(f"{url} does not resolve: {error}") from None
+
+
 def _unavailable(what: str) -> JobFailure:
     return JobFailure("lti_platform_unavailable", what, retryable=True)
 
@@ -79,6 +96,7 @@ def access_token(platform: LtiPlatform, scopes: tuple[str, ...], *, fresh: bool 
         "client_assertion": client_assertion(platform),
         "scope": " ".join(scopes),
     }
+    _callable(platform.auth_token_url)
     try:
         response = httpx.post(platform.auth_token_url, data=form, timeout=TIMEOUT_S)
     except httpx.HTTPError as error:
@@ -113,6 +131,7 @@ def scores_url(lineitem_url: str) -> str:
 def post_score(platform: LtiPlatform, lineitem_url: str, score: dict[str, Any]) -> int:
     """POST the score; its HTTP status when the platform took it. One new token if the cached one
     was refused (revoked, or the platform restarted)."""
+    _callable(scores_url(lineitem_url))
     for fresh in (False, True):
         token = access_token(platform, (SCORE_SCOPE,), fresh=fresh)
         try:
@@ -180,6 +199,7 @@ def roster_pages(platform: LtiPlatform, memberships_url: str) -> Iterator[list[d
 
 
 def _get_with_token(platform: LtiPlatform, url: str, scopes: tuple[str, ...], accept: str) -> httpx.Response:
+    _callable(url)
     for fresh in (False, True):
         token = access_token(platform, scopes, fresh=fresh)
         try:
