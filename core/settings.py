@@ -851,6 +851,16 @@ class Settings(BaseSettings):
         # MENTORQ_SOURCE_FOLDERS_ROOT= (empty) means no folder sources, not the current directory.
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("lti_private_key", "lti_retiring_private_key", mode="before")
+    @classmethod
+    def _a_pem_or_unset(cls, value: object) -> object:
+        # Compose passes an unset key as an empty string: LTI off, not a key that fails to load. An
+        # .env file holds a PEM on one line with `\n` escapes; the key is its lines.
+        if isinstance(value, str):
+            value = value.strip().replace("\\n", "\n")
+            return value or None
+        return value
+
     @field_validator("public_url", mode="before")
     @classmethod
     def _an_origin(cls, value: object) -> object:

@@ -15,6 +15,7 @@ from core.lti import tool_keys
 from core.lti.errors import LtiError
 from core.lti.platform_keys import callable_url
 from core.lti.roles import INSTRUCTOR, LEARNER, teaches
+from core.settings import Settings
 
 # RFC 7638, section 3.1: the example RSA key and its SHA-256 thumbprint.
 RFC7638_KEY = {
@@ -132,3 +133,10 @@ def test_a_platform_url_to_metadata_link_local_or_another_scheme_is_never_called
     with pytest.raises(LtiError) as refused:
         asyncio.run(callable_url(url, "JWKS URL"))
     assert refused.value.code == "lti_url_forbidden"
+
+
+def test_a_key_on_one_env_file_line_loads_and_a_blank_one_is_lti_off() -> None:
+    pem = tool_keys.generate_pem()
+    one_line = Settings(MENTORQ_ENV="test", MENTORQ_LTI_PRIVATE_KEY=pem.replace("\n", "\\n"))
+    assert tool_keys.load_key(one_line.lti_private_key.get_secret_value()).kid == tool_keys.load_key(pem).kid
+    assert Settings(MENTORQ_ENV="test", MENTORQ_LTI_PRIVATE_KEY="  ").lti_private_key is None
