@@ -80,9 +80,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "lti_roster_members",
-        sa.Column(
-            "context_id", UUID, sa.ForeignKey("lti_contexts.id", ondelete="CASCADE"), primary_key=True
-        ),
+        sa.Column("context_id", UUID, sa.ForeignKey("lti_contexts.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("subject", sa.String(255), primary_key=True),
         sa.Column("user_id", UUID, sa.ForeignKey("users.id", ondelete="SET NULL")),
         sa.Column("name", sa.String(200)),

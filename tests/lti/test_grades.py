@@ -4,12 +4,14 @@ platform grants on the tool's signed assertion; and when the platform is down or
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import httpx
 import pytest
 import redis
 
+from core.lti import tool_keys
 from tests.conftest import make_admin, register
 from tests.exercises.test_authored import MULTIPLE_CHOICE, run
 from tests.lti.conftest import Browser, TestPlatform
@@ -163,3 +165,42 @@ def test_a_line_item_on_a_forbidden_address_is_never_called(
     wait_until(lambda: score_job(stack, str(submission["submission_id"]))[1] == "failed", timeout=60)
     _, _, attempts, error = score_job(stack, str(submission["submission_id"]))
     assert attempts == 1 and error["code"] == "lti_url_forbidden", error
+
+
+def test_the_platform_grants_no_token_on_a_forged_or_replayed_assertion(
+    stack: Stack, lti_platform: TestPlatform
+) -> None:
+    """The other side of the tool's assertion (LTI Security Framework 4.1): signed by a key that is
+    not at the tool's JWKS URL, or sent a second time, it gets no token; the tool's own gets one."""
+    tool_key = tool_keys.load_key(stack.env["MENTORQ_LTI_PRIVATE_KEY"])
+    forger = tool_keys.load_key(tool_keys.generate_pem())
+
+    def assertion(key: tool_keys.ToolKey, *, kid: str) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": lti_platform.client_id,
+            "sub": lti_platform.client_id,
+            "aud": f"{lti_platform.url}/token",
+            "iat": now,
+            "exp": now + 300,
+            "jti": uuid.uuid4().hex,
+        }
+        return tool_keys.sign(claims, tool_keys.ToolKey(key.private_key, kid))
+
+    def token(signed: str) -> httpx.Response:
+        return httpx.post(
+            f"{lti_platform.url}/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                "client_assertion": signed,
+                "scope": "https://purl.imsglobal.org/spec/lti-ags/scope/score",
+            },
+        )
+
+    forged = token(assertion(forger, kid=tool_key.kid))  # the tool's key id, another key
+    assert forged.status_code == 400 and forged.json()["error"] == "invalid_grant"
+    genuine = assertion(tool_key, kid=tool_key.kid)
+    assert token(genuine).status_code == 200
+    replayed = token(genuine)
+    assert replayed.status_code == 400 and "replayed" in replayed.json()["error_description"]
