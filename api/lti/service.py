@@ -11,7 +11,8 @@
    the course and the user's roles in it are recorded. The browser goes on to the page it was
    launched to with a one-minute ticket, which signs it in there (api/lti/routes.py).
 
-Every refusal is an LtiError with a stable code, shown on an error page and counted."""
+Below the launch: Dynamic Registration (a platform registering this tool from an admin's one-time
+URL). Every refusal is an LtiError with a stable code, shown on an error page and counted."""
 
 from __future__ import annotations
 

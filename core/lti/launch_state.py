@@ -4,7 +4,8 @@ The state names what the tool sent the browser to the platform with (the platfor
 target); it is taken once (GETDEL), so a replayed form finds nothing. The nonce is also spent once
 per issuer for as long as a token could be accepted, so a second launch with a captured id_token
 is refused even with a fresh state. The launch ticket carries a checked launch from the form POST
-to the page it lands on, once, within a minute: the page then signs in with or without cookies."""
+to the page it lands on, once, within a minute, and only in the browser that holds the login's
+state cookie. A deep-linking choice (a "pick") waits here for the instructor's form."""
 
 from __future__ import annotations
 
