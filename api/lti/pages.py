@@ -3,7 +3,11 @@
 They are framed by another site, so unlike the console's pages they may not say
 `frame-ancestors 'none'`: a landing page names the platform's origins (issuer and authorization
 endpoint; nothing else may frame a signed-in page), an error page, which shows nothing private and
-does nothing, any origin, so the learner reads the code instead of a blank frame."""
+does nothing, any origin, so the learner reads the code instead of a blank frame.
+
+The two pages of LTI Client Side postMessage storage (a browser without cookies in the frame) carry
+what their own-origin scripts need in data attributes, since CSP allows no inline script: the
+login's page puts the state and nonce in the platform's frame, the launch's page reads them back."""
 
 from __future__ import annotations
 
@@ -79,3 +83,54 @@ def registered(request: Request, *, issuer: str, client_id: str) -> HTMLResponse
     frames this one, or opened it)."""
     context = {"title": "mentorq is registered", "issuer": issuer, "client_id": client_id}
     return _templates.TemplateResponse(request, "lti_registered.html", context, headers=_headers("*"))
+
+
+def storage_login(
+    request: Request,
+    *,
+    frame_ancestors: str,
+    auth_url: str,
+    storage_target: str,
+    storage_origin: str,
+    state: str,
+    nonce: str,
+) -> HTMLResponse:
+    """The login's page when the platform keeps the state: api/lti/static/storage_login.js puts
+    `state_<state>` and `nonce_<nonce>` in the platform's frame, then goes on to `auth_url`."""
+    context = {
+        "title": "Opening the activity",
+        "auth_url": auth_url,
+        "storage_target": storage_target,
+        "storage_origin": storage_origin,
+        "state": state,
+        "nonce": nonce,
+    }
+    return _templates.TemplateResponse(
+        request, "lti_storage_login.html", context, headers=_headers(frame_ancestors)
+    )
+
+
+def storage_launch(
+    request: Request,
+    *,
+    frame_ancestors: str,
+    check: str,
+    storage_target: str,
+    storage_origin: str,
+    state: str,
+    nonce: str,
+) -> HTMLResponse:
+    """The launch's page when no state cookie came back: api/lti/static/storage_launch.js reads the
+    state and nonce back from the platform's frame and posts them, with `check`, to
+    /lti/launch/verify (our own origin)."""
+    context = {
+        "title": "Opening the activity",
+        "check": check,
+        "storage_target": storage_target,
+        "storage_origin": storage_origin,
+        "state_key": f"state_{state}",
+        "nonce_key": f"nonce_{nonce}",
+    }
+    return _templates.TemplateResponse(
+        request, "lti_storage_launch.html", context, headers=_headers(frame_ancestors)
+    )

@@ -28,7 +28,7 @@ from api.lti.schemas import (
     ToolConfiguration,
 )
 from api.openapi import problems
-from api.same_origin import own_origin
+from api.same_origin import foreign_origin, own_origin
 from api.shared import CurrentUser, SessionDep, parse_id, require_admin
 from api.tokens import get_token_strategy
 from core.lti import deep_linking, tool_keys
@@ -111,11 +111,30 @@ async def login(request: Request, session: SessionDep) -> Response:
         redirect = await service.start_login(session, get_async_redis(), params, origin=_origin(request))
     except LtiError as error:
         return _refused(request, error)
-    response = RedirectResponse(redirect.url, status_code=302)
+    response: Response
+    if redirect.storage is None:
+        response = RedirectResponse(redirect.url, status_code=302)
+    else:
+        # The platform keeps the state too (LTI Client Side postMessage storage): a page of ours puts
+        # it in the platform's frame, then goes on to the platform. The cookie is set all the same,
+        # and used at the launch whenever the browser sends it back.
+        response = pages.storage_login(
+            request,
+            frame_ancestors=_platform_origins(redirect.platform),
+            auth_url=redirect.url,
+            storage_target=redirect.storage.target,
+            storage_origin=redirect.storage.origin,
+            state=redirect.state,
+            nonce=redirect.nonce,
+        )
     response.set_cookie(
         service.STATE_COOKIE, redirect.state, max_age=lti_state.STATE_TTL_S, **_cookie_attributes(request)
     )
     return response
+
+
+def _platform_origins(platform: LtiPlatform) -> str:
+    return pages.framing_origins(platform.issuer, platform.auth_login_url)
 
 
 @router.post("/launch", response_class=HTMLResponse, include_in_schema=False)
@@ -137,33 +156,107 @@ async def launch(
         )
     except LtiError as error:
         return _refused(request, error)
-    catalog.LTI_LAUNCHES.labels("ok").inc()
     launch = launched.launch
-    ticket = await lti_state.issue_ticket(
-        get_async_redis(),
-        {
-            "user_id": str(launched.user.id),
-            "platform_id": str(launched.platform.id),
-            "context": launch.context.title or launch.context.id if launch.context else None,
-            "roles": list(launch.roles),
-            "resource": launch.resource_link_title,
-            "target": launch.target_link_uri,
-            # The ticket is good only in the browser that started the login (its state cookie):
-            # an attacker's own ticket, sent to someone else, would sign them in as the attacker.
-            "state": state,
-            "deep_linking": (
-                {"deployment_id": launch.deployment_id, "settings": launch.deep_linking_settings}
-                if launch.message_type == DEEP_LINKING_REQUEST
-                else None
-            ),
-        },
-    )
-    exercise_id = service.exercise_of(launch.target_link_uri)
+    landing = {
+        "user_id": str(launched.user.id),
+        "platform_id": str(launched.platform.id),
+        "context": launch.context.title or launch.context.id if launch.context else None,
+        "roles": list(launch.roles),
+        "resource": launch.resource_link_title,
+        "target": launch.target_link_uri,
+        # The ticket is good only in the browser that started the login (its state cookie):
+        # an attacker's own ticket, sent to someone else, would sign them in as the attacker.
+        "state": state,
+        "deep_linking": (
+            {"deployment_id": launch.deployment_id, "settings": launch.deep_linking_settings}
+            if launch.message_type == DEEP_LINKING_REQUEST
+            else None
+        ),
+    }
+    if launched.storage is not None:
+        check = await lti_state.remember_storage_check(
+            get_async_redis(), {"landing": landing, "state": state, "nonce": launched.nonce}
+        )
+        return pages.storage_launch(
+            request,
+            frame_ancestors=_platform_origins(launched.platform),
+            check=check,
+            storage_target=launched.storage.target,
+            storage_origin=launched.storage.origin,
+            state=state,
+            nonce=launched.nonce,
+        )
+    catalog.LTI_LAUNCHES.labels("ok").inc()
+    ticket = await lti_state.issue_ticket(get_async_redis(), landing)
     if launch.message_type == DEEP_LINKING_REQUEST:
         where = service.DEEP_LINK_PATH
     else:
+        exercise_id = service.exercise_of(launch.target_link_uri)
         where = f"/lti/exercises/{exercise_id}" if exercise_id else service.HOME_PATH
     return RedirectResponse(f"{where}?ticket={ticket}", status_code=303)
+
+
+@router.post("/launch/verify", response_class=HTMLResponse, include_in_schema=False)
+async def verify_storage(
+    request: Request,
+    session: SessionDep,
+    check: Annotated[str, Form(max_length=100)] = "",
+    state: Annotated[str, Form(max_length=512)] = "",
+    nonce: Annotated[str, Form(max_length=512)] = "",
+    error: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """A cookie-less launch's second step: the state and nonce its page read back from the
+    platform's frame. Signs in the page it answers, never the browser's cookies.
+
+    Why this binds the launch to the browser that started the login, as the state cookie does:
+    - the values come from the platform's storage in the frame the login wrote them to; the page's
+      script sends to, and takes answers from, the platform's authorization origin only, so a page
+      of an attacker that frames or opens ours neither receives the request nor can answer it;
+    - this POST must come from a page of our own origin (Sec-Fetch-Site / Origin): an attacker who
+      ran the launch from their own machine knows `check` and the state, but cannot have another
+      person's browser post them here from their site;
+    - the answer is the landing page itself, with a session token that lives in that page
+      (sessionStorage of the frame, sent as a bearer token): there is no landing URL or cookie to
+      hand to someone else, so nothing here signs a victim in to the attacker's account.
+    The check is taken once, within a minute; state and nonce stay single use as in the cookie path."""
+    foreign = foreign_origin(request.scope)
+    if foreign is not None:
+        return _refused(request, LtiError("lti_storage_foreign", foreign, status=403))
+    pending = await lti_state.take_storage_check(get_async_redis(), check) if check else None
+    if pending is None:
+        return _refused(
+            request,
+            LtiError("lti_storage_unknown", "this launch was checked already, or expired", status=403),
+        )
+    if error or not state or not nonce:
+        why = f" ({error})" if error else ""
+        return _refused(
+            request,
+            LtiError(
+                "lti_storage_unavailable",
+                f"the platform's frame did not give back this launch's state{why}",
+                status=403,
+            ),
+        )
+    if not (
+        secrets.compare_digest(state, pending["state"]) and secrets.compare_digest(nonce, pending["nonce"])
+    ):
+        return _refused(
+            request,
+            LtiError(
+                "lti_storage_mismatch",
+                "the platform's frame holds another state: this launch was started elsewhere",
+                status=403,
+            ),
+        )
+    signed_in = await _account(session, pending["landing"])
+    if isinstance(signed_in, LtiError):
+        return _refused(request, signed_in)
+    catalog.LTI_LAUNCHES.labels("ok").inc()
+    if signed_in.landed.get("deep_linking"):
+        return await _deep_link_page(request, session, signed_in, cookie=False)
+    exercise_id = service.exercise_of(signed_in.landed.get("target") or "")
+    return await _landing_page(request, session, signed_in, exercise_id=exercise_id, cookie=False)
 
 
 @router.get("/home", response_class=HTMLResponse, include_in_schema=False)
@@ -194,6 +287,11 @@ async def _signed_in(request: Request, session: SessionDep, ticket: str) -> Sign
         return LtiError("lti_ticket_unknown", "this page was opened without a fresh launch", status=403)
     if not secrets.compare_digest(request.cookies.get(service.STATE_COOKIE, ""), landed["state"]):
         return LtiError("lti_ticket_foreign", "this launch was started in another browser", status=403)
+    return await _account(session, landed)
+
+
+async def _account(session: SessionDep, landed: dict[str, Any]) -> SignedIn | LtiError:
+    """The user and platform of a checked launch, and a new session token for the user."""
     user = await lti.user_by_id(session, uuid.UUID(landed["user_id"]))
     platform = await lti.platform(session, uuid.UUID(landed["platform_id"]))
     if user is None or platform is None or not user.is_active:
@@ -202,14 +300,15 @@ async def _signed_in(request: Request, session: SessionDep, ticket: str) -> Sign
     return SignedIn(landed, user, platform, token)
 
 
-def _with_session(request: Request, response: Response, token: str) -> Response:
+def _with_session(request: Request, response: Response, token: str, *, cookie: bool) -> Response:
     response.delete_cookie(service.STATE_COOKIE, **_cookie_attributes(request))  # the login is over
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=get_settings().access_token_lifetime_seconds,
-        **_cookie_attributes(request),
-    )
+    if cookie:
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            max_age=get_settings().access_token_lifetime_seconds,
+            **_cookie_attributes(request),
+        )
     return response
 
 
@@ -219,6 +318,19 @@ async def _landing(
     signed_in = await _signed_in(request, session, ticket)
     if isinstance(signed_in, LtiError):
         return _refused(request, signed_in)
+    return await _landing_page(request, session, signed_in, exercise_id=exercise_id, cookie=True)
+
+
+async def _landing_page(
+    request: Request,
+    session: SessionDep,
+    signed_in: SignedIn,
+    *,
+    exercise_id: uuid.UUID | None,
+    cookie: bool,
+) -> Response:
+    """Where the launch landed, signed in: by the session cookie (`cookie`), or else by a token
+    handed to the page itself, which keeps it in its frame and sends it as a bearer token."""
     landed, user, platform, token = signed_in
     account = await lti.lti_account_of(session, user.id)
     prompt = await lti.exercise_prompt(session, exercise_id) if exercise_id else None
@@ -226,15 +338,16 @@ async def _landing(
     response = pages.page(
         request,
         "lti_home.html",
-        frame_ancestors=pages.framing_origins(platform.issuer, platform.auth_login_url),
+        frame_ancestors=_platform_origins(platform),
         title="mentorq",
         person=(account.name if account and account.name else "you"),
         course=landed["context"],
         roles=short_names(landed["roles"]),
         resource=landed["resource"],
         exercise=prompt,
+        page_session=None if cookie else token,
     )
-    return _with_session(request, response, token)
+    return _with_session(request, response, token, cookie=cookie)
 
 
 @router.get("/deep-link", response_class=HTMLResponse, include_in_schema=False)
@@ -243,6 +356,12 @@ async def deep_link_page(request: Request, session: SessionDep, ticket: str = ""
     signed_in = await _signed_in(request, session, ticket)
     if isinstance(signed_in, LtiError):
         return _refused(request, signed_in)
+    return await _deep_link_page(request, session, signed_in, cookie=True)
+
+
+async def _deep_link_page(
+    request: Request, session: SessionDep, signed_in: SignedIn, *, cookie: bool
+) -> Response:
     landed, user, platform, token = signed_in
     if not landed.get("deep_linking"):
         return _refused(
@@ -257,14 +376,14 @@ async def deep_link_page(request: Request, session: SessionDep, ticket: str = ""
     response = pages.page(
         request,
         "lti_deep_link.html",
-        frame_ancestors=pages.framing_origins(platform.issuer, platform.auth_login_url),
+        frame_ancestors=_platform_origins(platform),
         title="Place exercises in the course",
         course=landed["context"],
         pick=pick,
         exercises=exercises,
         multiple=landed["deep_linking"]["settings"].get("accept_multiple") is not False,
     )
-    return _with_session(request, response, token)
+    return _with_session(request, response, token, cookie=cookie)
 
 
 @router.post("/deep-link", response_class=HTMLResponse, include_in_schema=False)

@@ -11,6 +11,13 @@
    the course and the user's roles in it are recorded. The browser goes on to the page it was
    launched to with a one-minute ticket, which signs it in there (api/lti/routes.py).
 
+A browser that blocks third-party cookies never sends the state cookie back from the platform's
+frame. A platform that offers its own storage (LTI Client Side postMessage storage: the login names
+an `lti_storage_target` frame) keeps the state instead: step 1 answers a page that puts
+`state_<state>` and `nonce_<nonce>` into the platform's frame before going on, and in step 2 a
+launch without the cookie is checked in full, then its page reads both back from that frame and
+posts them to /lti/launch/verify, which signs in the page itself (api/lti/routes.py says how).
+
 Below the launch: Dynamic Registration (a platform registering this tool from an admin's one-time
 URL). Every refusal is an LtiError with a stable code, shown on an error page and counted."""
 
@@ -30,6 +37,7 @@ from fastapi_users.password import PasswordHelper
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.same_origin import web_origin
 from core.lti import id_token, registration
 from core.lti import launch_state as lti_state
 from core.lti.claims import DEEP_LINKING_REQUEST, RESOURCE_LINK_REQUEST, Launch, read_launch
@@ -68,10 +76,35 @@ def own_url(origin: str, url: str) -> bool:
     return f"{parts.scheme}://{parts.netloc}".lower() == origin.lower() and not parts.username
 
 
+STORAGE_TARGET = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # a frame's name, as browsers allow it here
+
+
+@dataclasses.dataclass(frozen=True)
+class PlatformStorage:
+    """Where the browser keeps a login's state and nonce when it keeps no cookie in the platform's
+    frame (LTI Client Side postMessage storage): the frame the platform named (`_parent` or a frame
+    in the parent window) and the origin its answers must come from, the platform's OIDC
+    authorization endpoint's (the spec's target origin for every message)."""
+
+    target: str
+    origin: str
+
+
 @dataclasses.dataclass(frozen=True)
 class LoginRedirect:
     url: str
     state: str
+    nonce: str
+    platform: LtiPlatform
+    storage: PlatformStorage | None = None  # the login page stores state and nonce there first
+
+
+def platform_storage(platform: LtiPlatform, target: str | None) -> PlatformStorage | None:
+    """The platform's storage for a login that named `target`, if it names one we can talk to."""
+    origin = web_origin(platform.auth_login_url)
+    if not target or origin is None:
+        return None
+    return PlatformStorage(target, origin)
 
 
 async def _platform_for_login(session: AsyncSession, issuer: str, client_id: str | None) -> LtiPlatform:
@@ -104,8 +137,16 @@ async def start_login(
         raise LtiError("lti_unknown_deployment", f"deployment {deployment!r} is not registered", status=403)
     if not own_url(origin, target):
         raise LtiError("lti_bad_target", "the launch's target is not a page of this tool")
+    storage_target = params.get("lti_storage_target", "").strip() or None
+    if storage_target is not None and not STORAGE_TARGET.fullmatch(storage_target):
+        raise LtiError("lti_storage_target_invalid", "the login's lti_storage_target is not a frame's name")
+    storage = platform_storage(platform, storage_target)
     state, nonce = lti_state.new_secret(), lti_state.new_secret()
-    await lti_state.remember_login(redis, state, lti_state.LoginState(str(platform.id), nonce, target))
+    await lti_state.remember_login(
+        redis,
+        state,
+        lti_state.LoginState(str(platform.id), nonce, target, storage.target if storage else None),
+    )
     query = {
         "scope": "openid",
         "response_type": "id_token",
@@ -120,7 +161,8 @@ async def start_login(
     if params.get("lti_message_hint"):
         query["lti_message_hint"] = params["lti_message_hint"]
     separator = "&" if urlsplit(platform.auth_login_url).query else "?"
-    return LoginRedirect(f"{platform.auth_login_url}{separator}{urlencode(query)}", state)
+    url = f"{platform.auth_login_url}{separator}{urlencode(query)}"
+    return LoginRedirect(url, state, nonce, platform, storage)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,6 +171,10 @@ class Launched:
     user: User
     platform: LtiPlatform
     context_row_id: str | None
+    # Set when no state cookie came back: the browser is not bound to the login yet, and the launch
+    # page must read the state and nonce back from the platform's storage first.
+    storage: PlatformStorage | None = None
+    nonce: str = ""
 
 
 async def complete_launch(
@@ -143,14 +189,19 @@ async def complete_launch(
             "lti_state_unknown", "the launch's state is unknown, used already, or expired", status=403
         )
     # The state was bound to this browser by a cookie at login: another browser's form (login CSRF)
-    # carries a state this browser never had.
-    if state_cookie is None or not secrets.compare_digest(state_cookie, state):
-        raise LtiError(
-            "lti_state_mismatch", "the launch's state is not the one this browser started", status=403
-        )
+    # carries a state this browser never had. A browser that sent no cookie back (third-party
+    # cookies blocked in the platform's frame) may still prove it with the platform's storage, if
+    # the login used it: the launch is checked in full here, and signs nobody in until the launch
+    # page has read the same state back from the platform's frame (api/lti/routes.py).
+    cookie_bound = state_cookie is not None and secrets.compare_digest(state_cookie, state)
     platform = await lti.platform(session, uuid.UUID(login.platform_id))
     if platform is None:
         raise LtiError("lti_unknown_platform", "the platform was removed during the login", status=404)
+    storage = None if cookie_bound else platform_storage(platform, login.storage_target)
+    if not cookie_bound and storage is None:
+        raise LtiError(
+            "lti_state_mismatch", "the launch's state is not the one this browser started", status=403
+        )
     if id_token.unverified_issuer(token) != platform.issuer:
         raise LtiError(
             "lti_wrong_issuer", "the id_token's issuer is not the platform the login began with", status=403
@@ -197,7 +248,7 @@ async def complete_launch(
         context_row_id = str(context.id)
     await _link_grades(session, launch, platform, user)
     await commit_async(session)
-    return Launched(launch, user, platform, context_row_id)
+    return Launched(launch, user, platform, context_row_id, storage, login.nonce)
 
 
 def exercise_of(target_link_uri: str) -> uuid.UUID | None:

@@ -5,7 +5,12 @@ target); it is taken once (GETDEL), so a replayed form finds nothing. The nonce 
 per issuer for as long as a token could be accepted, so a second launch with a captured id_token
 is refused even with a fresh state. The launch ticket carries a checked launch from the form POST
 to the page it lands on, once, within a minute, and only in the browser that holds the login's
-state cookie. A deep-linking choice (a "pick") waits here for the instructor's form."""
+state cookie. A deep-linking choice (a "pick") waits here for the instructor's form.
+
+Where the browser keeps no cookie in the platform's frame, the login records the frame the platform
+named for its storage (LTI Client Side postMessage storage, `lti_storage_target`), and a checked
+launch waits here as a "storage check" until the launch page has read the state and nonce back
+from that frame (api/lti/routes.py, /lti/launch/verify)."""
 
 from __future__ import annotations
 
@@ -27,6 +32,8 @@ class LoginState:
     platform_id: str
     nonce: str
     target_link_uri: str
+    # The platform's frame keeping this login's state and nonce (its `lti_storage_target`), if any.
+    storage_target: str | None = None
 
 
 def new_secret() -> str:
@@ -47,15 +54,36 @@ async def spend_nonce(redis: Redis, issuer: str, nonce: str) -> bool:
     return bool(await redis.set(f"{_PREFIX}nonce:{issuer}:{nonce}", 1, nx=True, ex=NONCE_TTL_S))
 
 
+async def _hold(redis: Redis, kind: str, payload: dict[str, Any], ttl_s: int) -> str:
+    """`payload` kept under a new secret for `ttl_s` seconds, for whoever shows the secret once."""
+    secret = new_secret()
+    await redis.set(f"{_PREFIX}{kind}:{secret}", json.dumps(payload), ex=ttl_s)
+    return secret
+
+
+async def _take(redis: Redis, kind: str, secret: str) -> dict[str, Any] | None:
+    raw = await redis.getdel(f"{_PREFIX}{kind}:{secret}")
+    return json.loads(raw) if raw else None
+
+
 async def issue_ticket(redis: Redis, payload: dict[str, Any]) -> str:
-    ticket = new_secret()
-    await redis.set(f"{_PREFIX}ticket:{ticket}", json.dumps(payload), ex=TICKET_TTL_S)
-    return ticket
+    return await _hold(redis, "ticket", payload, TICKET_TTL_S)
 
 
 async def redeem_ticket(redis: Redis, ticket: str) -> dict[str, Any] | None:
-    raw = await redis.getdel(f"{_PREFIX}ticket:{ticket}")
-    return json.loads(raw) if raw else None
+    return await _take(redis, "ticket", ticket)
+
+
+STORAGE_CHECK_TTL_S = 60  # the launch page asks the platform's frame at once
+
+
+async def remember_storage_check(redis: Redis, payload: dict[str, Any]) -> str:
+    """A checked launch waiting for the state and nonce its page reads from the platform's storage."""
+    return await _hold(redis, "storage", payload, STORAGE_CHECK_TTL_S)
+
+
+async def take_storage_check(redis: Redis, check: str) -> dict[str, Any] | None:
+    return await _take(redis, "storage", check)
 
 
 PICK_TTL_S = 1800  # an instructor may browse a while before placing
@@ -63,11 +91,8 @@ PICK_TTL_S = 1800  # an instructor may browse a while before placing
 
 async def remember_pick(redis: Redis, payload: dict[str, Any]) -> str:
     """A deep-linking request waiting for the instructor's choice; the id is the form's authority."""
-    pick = new_secret()
-    await redis.set(f"{_PREFIX}pick:{pick}", json.dumps(payload), ex=PICK_TTL_S)
-    return pick
+    return await _hold(redis, "pick", payload, PICK_TTL_S)
 
 
 async def take_pick(redis: Redis, pick: str) -> dict[str, Any] | None:
-    raw = await redis.getdel(f"{_PREFIX}pick:{pick}")
-    return json.loads(raw) if raw else None
+    return await _take(redis, "pick", pick)
