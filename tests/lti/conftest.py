@@ -29,10 +29,11 @@ class TestPlatform:
     registration: dict[str, Any]  # as the tool's admin API answered it
     course: str
     link: str
+    public_url: str = ""  # where a browser reaches it, when a proxy is in front (its issuer then)
 
     @property
     def issuer(self) -> str:
-        return self.url
+        return self.public_url or self.url
 
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         response = httpx.post(f"{self.url}{path}", json=body, timeout=10)
@@ -41,11 +42,13 @@ class TestPlatform:
 
 
 @contextmanager
-def platform_process(stack: Stack) -> Iterator[str]:
-    """A test platform (tests/lti/platform.py) as a process of the stack; yields its URL (its issuer)."""
+def platform_process(stack: Stack, *, issuer: str | None = None) -> Iterator[str]:
+    """A test platform (tests/lti/platform.py) as a process of the stack; yields its loopback URL,
+    which is its issuer unless `issuer` names the public URL a proxy serves it on."""
     port = free_port()
     name = f"lti-platform-{port}"
-    stack._spawn(name, [sys.executable, "-m", "tests.lti.platform", "--port", str(port)])
+    command = [sys.executable, "-m", "tests.lti.platform", "--port", str(port)]
+    stack._spawn(name, [*command, *(["--issuer", issuer] if issuer else [])])
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: httpx.get(f"{url}/jwks", timeout=1).status_code == 200, timeout=30, message=name)
@@ -57,47 +60,58 @@ def platform_process(stack: Stack) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def lti_platform(stack: Stack) -> Iterator[TestPlatform]:
     with platform_process(stack) as url:
-        client_id, deployment_id = f"tool-{uuid.uuid4().hex[:8]}", "1"
-        course, link = f"course-{uuid.uuid4().hex[:6]}", f"link-{uuid.uuid4().hex[:6]}"
-        api = stack.api_url
-        platform = TestPlatform(url, client_id, deployment_id, {}, course, link)
-        platform.post(
-            "/test/setup",
-            {
-                "tools": {
-                    client_id: {
-                        "login_url": f"{api}/lti/login",
-                        "redirect_uris": [f"{api}/lti/launch"],
-                        "deployment_id": deployment_id,
-                        "jwks_url": f"{api}/lti/jwks",
-                    }
-                },
-                "courses": {course: {"title": "Cognitive Psychology 101", "label": "PSY101"}},
-                "users": {
-                    "teacher": {
-                        "name": "Ada Teacher",
-                        "email": "ada@uni.example",
-                        "roles": {course: ["Instructor"]},
-                    },
-                    "learner": {
-                        "name": "Lin Learner",
-                        "email": "lin@uni.example",
-                        "roles": {course: ["Learner"]},
-                    },
-                    "learner2": {"name": "Sam Second", "roles": {course: ["Learner"]}},
-                },
-                "links": {
-                    link: {
-                        "client_id": client_id,
-                        "course": course,
-                        "title": "Week 1 quiz",
-                        "target_link_uri": f"{api}/lti/home",
-                    }
-                },
-            },
-        )
+        platform = new_platform(url)
+        set_up_course(platform, tool_url=stack.api_url, target_link_uri=f"{stack.api_url}/lti/home")
         platform.registration = register(stack, platform)
         yield platform
+
+
+def new_platform(url: str, public_url: str = "") -> TestPlatform:
+    """A platform's identity for this tool: a new client id, course and link names."""
+    client_id, deployment_id = f"tool-{uuid.uuid4().hex[:8]}", "1"
+    course, link = f"course-{uuid.uuid4().hex[:6]}", f"link-{uuid.uuid4().hex[:6]}"
+    return TestPlatform(url, client_id, deployment_id, {}, course, link, public_url)
+
+
+def set_up_course(platform: TestPlatform, *, tool_url: str, target_link_uri: str) -> None:
+    """The tool (at `tool_url`, where browsers reach it) registered on the platform, one course with
+    an instructor and two learners, and the platform's link to `target_link_uri`."""
+    course, link = platform.course, platform.link
+    platform.post(
+        "/test/setup",
+        {
+            "tools": {
+                platform.client_id: {
+                    "login_url": f"{tool_url}/lti/login",
+                    "redirect_uris": [f"{tool_url}/lti/launch"],
+                    "deployment_id": platform.deployment_id,
+                    "jwks_url": f"{tool_url}/lti/jwks",
+                }
+            },
+            "courses": {course: {"title": "Cognitive Psychology 101", "label": "PSY101"}},
+            "users": {
+                "teacher": {
+                    "name": "Ada Teacher",
+                    "email": "ada@uni.example",
+                    "roles": {course: ["Instructor"]},
+                },
+                "learner": {
+                    "name": "Lin Learner",
+                    "email": "lin@uni.example",
+                    "roles": {course: ["Learner"]},
+                },
+                "learner2": {"name": "Sam Second", "roles": {course: ["Learner"]}},
+            },
+            "links": {
+                link: {
+                    "client_id": platform.client_id,
+                    "course": course,
+                    "title": "Week 1 quiz",
+                    "target_link_uri": target_link_uri,
+                }
+            },
+        },
+    )
 
 
 def register(stack: Stack, platform: TestPlatform) -> dict[str, Any]:
@@ -110,7 +124,8 @@ def register(stack: Stack, platform: TestPlatform) -> dict[str, Any]:
                 "issuer": platform.issuer,
                 "client_id": platform.client_id,
                 "deployment_ids": [platform.deployment_id],
-                "auth_login_url": f"{platform.url}/auth",
+                # The browser signs in where it reaches the platform; the tool calls it on loopback.
+                "auth_login_url": f"{platform.issuer}/auth",
                 "auth_token_url": f"{platform.url}/token",
                 "jwks_url": f"{platform.url}/jwks",
             },

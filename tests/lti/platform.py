@@ -13,34 +13,41 @@ It speaks LTI 1.3 as Moodle and Canvas do, with its own RSA key and JWKS:
 - Names and Role Provisioning: each course's memberships, two members a page, linked by
   `Link: rel="next"`;
 - Dynamic Registration: its OpenID configuration and a registration endpoint that takes the
-  tool's configuration with the registration token.
+  tool's configuration with the registration token;
+- LTI Client Side postMessage storage, as Moodle and Canvas offer it to browsers that block
+  third-party cookies: a course page (/course) that frames the tool's launch and names itself
+  (`lti_storage_target=_parent`) in the login initiation, with a responder script (/storage.js)
+  that answers `lti.capabilities`, `lti.put_data` and `lti.get_data` from the origins of the
+  registered tools only, keeping each origin's data apart.
 
 Tests set it up over HTTP (/test/setup), rotate its key (/test/rotate), have it sign claims they
 forge (/test/sign), read what it received (/test/scores/{link}, /test/registered) and break it
 on purpose (/test/faults: the token endpoint down, refusing the tool, a roster's next link broken,
-the registration token it expects).
+the registration token it expects); a course page's `responder=forge` answers every
+`lti.get_data` with a value of its own, `responder=silent` never answers it.
 
 Written on PyJWT and cryptography, from the 1EdTech specs: the `lti1p3platform` package would add
 Django-style framework glue without changing what goes on the wire.
 
-    python -m tests.lti.platform --port 8123
+    python -m tests.lti.platform --port 8123 [--issuer https://lms.test:8443]
 """
 
 from __future__ import annotations
 
 import argparse
 import html
+import json
 import secrets
 import time
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 import jwt
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jwt.algorithms import RSAAlgorithm
 
 LTI = "https://purl.imsglobal.org/spec/lti/claim/"
@@ -189,6 +196,53 @@ def _form_post(action: str, fields: dict[str, str]) -> HTMLResponse:
         "<script>document.getElementById('lti').submit()</script>"
     )
     return HTMLResponse(page)
+
+
+# The course page's storage responder (LTI Client Side postMessage storage, platform side): a tool's
+# frame asks the page that framed it; answers go back to the asking window and origin only.
+STORAGE_RESPONDER = """
+"use strict";
+(() => {
+  const kept = new Map();  // tool origin -> Map(key -> value): one tool never reads another's data
+  window.addEventListener("message", (event) => {
+    const course = document.getElementById("course");
+    const data = event.data;
+    if (!course || !data || typeof data !== "object" || typeof data.subject !== "string") return;
+    if (!JSON.parse(course.dataset.tools).includes(event.origin)) return;
+    const mode = course.dataset.responder;
+    const answer = (body) => event.source.postMessage(
+      { subject: `${data.subject}.response`, message_id: data.message_id, ...body }, event.origin);
+    const store = kept.get(event.origin) || new Map();
+    kept.set(event.origin, store);
+    if (data.subject === "lti.capabilities") {
+      answer({ supported_messages: [
+        { subject: "lti.capabilities" }, { subject: "lti.put_data" }, { subject: "lti.get_data" }] });
+    } else if (data.subject === "lti.put_data") {
+      if (typeof data.key !== "string" || typeof data.value !== "string") {
+        answer({ error: { code: "bad_request", message: "key and value must be strings" } });
+        return;
+      }
+      store.set(data.key, data.value);
+      answer({ key: data.key, value: data.value });
+    } else if (data.subject === "lti.get_data") {
+      if (mode === "silent") return;
+      if (mode === "forge") { answer({ key: data.key, value: "forged-" + data.key }); return; }
+      if (!store.has(data.key)) {
+        answer({ error: { code: "bad_request", message: "no such key" } });
+        return;
+      }
+      answer({ key: data.key, value: store.get(data.key) });
+    } else {
+      answer({ error: { code: "unsupported_subject", message: "not a message this page answers" } });
+    }
+  });
+})();
+"""
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def create_app(issuer: str) -> FastAPI:
@@ -406,8 +460,31 @@ def create_app(issuer: str) -> FastAPI:
         platform.placed.extend(made)
         return JSONResponse({"placed": made})
 
+    @app.get("/storage.js")
+    async def storage_js() -> Response:
+        return Response(STORAGE_RESPONDER, media_type="text/javascript")
+
+    @app.get("/course")
+    async def course_page(user: str, link: str, responder: str = "answer") -> HTMLResponse:
+        """A course page with the link's activity framed in it, as Moodle and Canvas embed a tool,
+        offering its storage to the tool's frame (the login names `_parent`)."""
+        if user not in platform.users or link not in platform.links:
+            raise HTTPException(404, "no such user or link")
+        tools = sorted({_origin_of(tool["login_url"]) for tool in platform.tools.values()})
+        course = platform.courses[platform.links[link]["course"]]
+        src = "/launch?" + urlencode({"user": user, "link": link, "storage_target": "_parent"})
+        page = (
+            "<!doctype html><html><head><meta charset='utf-8'><title>Course</title>"
+            '<script src="/storage.js"></script></head><body>'
+            f'<main id="course" data-tools="{html.escape(json.dumps(tools))}" '
+            f'data-responder="{html.escape(responder)}"><h1>{html.escape(course["title"])}</h1>'
+            f'<iframe name="activity" id="activity" src="{html.escape(src)}" width="900" height="600">'
+            "</iframe></main></body></html>"
+        )
+        return HTMLResponse(page)
+
     @app.get("/launch")
-    async def launch(user: str, link: str) -> RedirectResponse:
+    async def launch(user: str, link: str, storage_target: str = "") -> RedirectResponse:
         """The course page's link: platform-initiated login at the tool."""
         if user not in platform.users or link not in platform.links:
             raise HTTPException(404, "no such user or link")
@@ -421,6 +498,8 @@ def create_app(issuer: str) -> FastAPI:
             "client_id": client_id,
             "lti_deployment_id": tool["deployment_id"],
         }
+        if storage_target:
+            query["lti_storage_target"] = storage_target
         return RedirectResponse(f"{tool['login_url']}?{urlencode(query)}", status_code=302)
 
     @app.api_route("/auth", methods=["GET", "POST"])
@@ -460,8 +539,9 @@ def create_app(issuer: str) -> FastAPI:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--issuer", help="its public URL, where a browser reaches it through a proxy")
     args = parser.parse_args()
-    issuer = f"http://127.0.0.1:{args.port}"
+    issuer = args.issuer or f"http://127.0.0.1:{args.port}"
     uvicorn.run(create_app(issuer), host="127.0.0.1", port=args.port, log_level="warning")
 
 
