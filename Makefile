@@ -5,6 +5,10 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 PIP   := $(PY) -m pip
 STAMP := $(VENV)/.mentorq-installed
+# The Learning Record Store the xAPI tests send statements to: Ralph's LRS, in a virtualenv of its
+# own (its server pins an older FastAPI than ours). The platform itself uses only Ralph's models.
+RALPH_VENV  := .venv-ralph
+RALPH_STAMP := $(RALPH_VENV)/.installed
 # Debian packages, listed with what needs each in devstack/system_packages.py: `platform` (the code
 # sandbox's bubblewrap and libseccomp, the match reports' fonts) for every target that starts the
 # platform, `test` (nginx, Chromium, poppler, iproute2, Prometheus besides) for the suite. Checked on
@@ -32,20 +36,29 @@ docs: $(STAMP)
 docs-build: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
-# Architecture contracts, style and the docs first (seconds), then the suite. tests/hosts (the
-# topology on separate network hosts: its own servers, mostly waiting out cut links and lost hosts)
-# runs beside the rest in a pytest of its own; its report is printed after the rest's, with each
-# passed test's figures (-rP: what it printed), and either failing fails.
-HOSTS_LOG := $(VENV)/tests-hosts.log
-test: test-packages $(STAMP)
+# Architecture contracts, style and the docs first (seconds), then the suite in two pytest processes
+# side by side, each with its own platform: tests/hosts (the topology on separate network hosts:
+# its own servers, mostly waiting out cut links and lost hosts) and then the LMS and recordings
+# tests, beside the rest. The side's report is printed after the rest's, with each passed hosts
+# test's figures (-rP: what it printed), and any failing fails.
+SIDE_LOG := $(VENV)/tests-side.log
+SIDE_TESTS := tests/lti tests/xapi tests/recordings
+test: test-packages $(STAMP) $(RALPH_STAMP)
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(MAKE) docs-build
-	MENTORQ_ENV=test $(PY) -m pytest -p no:cacheprovider -rP tests/hosts > $(HOSTS_LOG) 2>&1 & hosts=$$!; \
-	MENTORQ_ENV=test $(PY) -m pytest --ignore=tests/hosts; rest=$$?; \
-	wait $$hosts; hosts_rc=$$?; echo "--- tests/hosts ---"; cat $(HOSTS_LOG); \
-	test $$rest -eq 0 -a $$hosts_rc -eq 0
+	( MENTORQ_ENV=test $(PY) -m pytest -p no:cacheprovider -rP tests/hosts; h=$$?; \
+	  MENTORQ_ENV=test $(PY) -m pytest -p no:cacheprovider $(SIDE_TESTS); s=$$?; \
+	  test $$h -eq 0 -a $$s -eq 0 ) > $(SIDE_LOG) 2>&1 & side=$$!; \
+	MENTORQ_ENV=test $(PY) -m pytest --ignore=tests/hosts $(SIDE_TESTS:%=--ignore=%); rest=$$?; \
+	wait $$side; side_rc=$$?; echo "--- tests/hosts, then $(SIDE_TESTS) ---"; cat $(SIDE_LOG); \
+	test $$rest -eq 0 -a $$side_rc -eq 0
+
+$(RALPH_STAMP): Makefile
+	python3 -m venv $(RALPH_VENV)
+	$(RALPH_VENV)/bin/python -m pip install "ralph-malph[lrs,cli]==5.1.0" requests==2.34.2  # its OIDC auth imports requests, which no extra brings
+	touch $@
 
 $(PY):
 	python3 -m venv $(VENV)

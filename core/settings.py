@@ -817,6 +817,31 @@ class Settings(BaseSettings):
             "addresses, for an LMS on your own network; cloud metadata and link-local addresses never"
         ),
     )
+    # xAPI (core/xapi/, tasks/xapi_send/): learning events become statements sent to a Learning
+    # Record Store by an `io` worker. Unset endpoint: none are recorded. The activity ids are URLs
+    # under MENTORQ_PUBLIC_URL, so an LRS sees the same exercise as the same activity for years.
+    xapi_endpoint: str | None = Field(
+        None,
+        alias="MENTORQ_XAPI_ENDPOINT",
+        description=(
+            "the LRS's xAPI endpoint, e.g. `https://lrs.example.com/xAPI/` (statements go to "
+            "`statements` under it); needs `MENTORQ_PUBLIC_URL`. Unset: no statements are recorded"
+        ),
+    )
+    xapi_username: str | None = Field(
+        None, alias="MENTORQ_XAPI_USERNAME", description="the LRS's Basic-auth user name"
+    )
+    xapi_password: SecretStr | None = Field(
+        None, alias="MENTORQ_XAPI_PASSWORD", description="the LRS's Basic-auth password"
+    )
+    xapi_share_questions: bool = Field(
+        False,
+        alias="MENTORQ_XAPI_SHARE_QUESTIONS",
+        description=(
+            "put the text of a learner's question to the tutor in its `asked` statement "
+            "(off: the statement says a question was asked, not what)"
+        ),
+    )
     # Prometheus metrics (core/metrics/). A scrape sends this token as a bearer; unset, no process
     # serves metrics (they are still counted). The API serves GET /metrics on its own port (the
     # proxy refuses that path); a worker host serves them on MENTORQ_METRICS_PORT (0: none), on
@@ -925,6 +950,21 @@ class Settings(BaseSettings):
                 "(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
             )
         return value
+
+    @field_validator("xapi_endpoint", "xapi_username", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return (value.strip() or None) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _xapi_needs_public_url(self) -> Settings:
+        # An activity id must be a URL that stays the same: the request's Host is not known to a
+        # worker, and a guessed one would split one exercise into several activities at the LRS.
+        if self.xapi_endpoint and not self.public_url:
+            raise ValueError(
+                "MENTORQ_XAPI_ENDPOINT needs MENTORQ_PUBLIC_URL: the activity ids are URLs under it"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

@@ -33,7 +33,7 @@ from api.shared import open_session_for, require_admin
 from core.exercises import gift, gift_export
 from core.exercises.learner_answers import AnswerRefused, AnswerValue, stored_answer
 from core.exercises.rules import AuthoredDraft, ChoiceKey, MatchPair
-from db import lti
+from db import lti, xapi
 from db.exercises import record_grade
 from db.jobs import create_job
 from db.models import Exercise, Submission, User
@@ -42,6 +42,7 @@ from tasks.exercise.spec import SPEC as EXERCISE
 from tasks.grade.spec import SPEC as GRADE
 from tasks.grade.spec import recorded_grade
 from tasks.lti_score.spec import SPEC as LTI_SCORE
+from tasks.xapi_send.spec import SPEC as XAPI_SEND
 
 # What the admin check says only admins may do here (403 admin_only).
 ADMINS_ONLY = "write exercises for everyone"
@@ -112,6 +113,9 @@ async def submit(
     )
     submission.job_id = job.id
     session.add(submission)
+    await session.run_sync(
+        lambda sync: xapi.record_attempt(sync, XAPI_SEND, submission=submission, exercise=exercise)
+    )
     await commit_async(session)
     return job_read(job)
 
@@ -274,6 +278,9 @@ async def grade_by_instructor(
         lambda sync: record_grade(sync, submission=submission, exercise=exercise, score=score)
     )
     await session.run_sync(lambda sync: lti.queue_score(sync, LTI_SCORE, submission=submission, score=score))
+    await session.run_sync(
+        lambda sync: xapi.record_grade(sync, XAPI_SEND, submission=submission, exercise=exercise, score=score)
+    )
     output = recorded_grade(
         submission,
         score=score,

@@ -33,6 +33,7 @@ from db.models.progress import ProgressEvent, ReviewCard, SkillMastery
 from db.models.sources import Source, SourceRun
 from db.models.users import OAuthAccount, RevokedToken, User
 from db.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookSecret
+from db.models.xapi import XapiStatement
 
 __all__ = [
     "ACTIVE",
@@ -84,4 +85,5 @@ __all__ = [
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookSecret",
+    "XapiStatement",
 ]

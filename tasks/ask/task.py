@@ -15,10 +15,12 @@ from core.ask import questions
 from core.metrics import catalog
 from core.settings import get_settings
 from db import ask as ask_queries
+from db import xapi
 from db.instructions import use_instructions
 from db.unit_of_work import unit_of_work
 from tasks.ask import grounded_answer
 from tasks.ask.spec import SPEC, AskInput, AskOutput
+from tasks.xapi_send.spec import SPEC as XAPI_SEND
 from workers.accounts import account_of_job
 from workers.llm import get_llm_provider, routing
 from workers.retrieval import hybrid_search, query_vector
@@ -42,6 +44,24 @@ class Stopwatch:
 
 @job_task(SPEC)
 def ask(ctx: JobContext, payload: AskInput) -> AskOutput:
+    output = _answer(ctx, payload)
+    with unit_of_work() as session:  # the learning record: a question asked, what the answer cited
+        xapi.record_question(
+            session,
+            XAPI_SEND,
+            job_id=ctx.job_id,
+            user_id=payload.user_id,
+            question=payload.question,
+            collection_ids=payload.collection_ids,
+            cited=[
+                xapi.Cited(citation.document_id, citation.title, recording=citation.time_range is not None)
+                for citation in output.citations
+            ],
+        )
+    return output
+
+
+def _answer(ctx: JobContext, payload: AskInput) -> AskOutput:
     settings = get_settings()
     clock = Stopwatch()
     ctx.progress("searching")

@@ -13,7 +13,7 @@ from core.exercises.exact_grading import exact_grade
 from core.exercises.reference_leaks import hints_without_reference, without_reference
 from core.exercises.rules import normalized
 from core.progress.learner_model import CORRECT_AT
-from db import lti
+from db import lti, xapi
 from db.exercises import record_grade
 from db.models import Exercise, Submission
 from db.unit_of_work import unit_of_work
@@ -29,6 +29,7 @@ from tasks.grade.spec import (
     recorded_grade,
 )
 from tasks.lti_score.spec import SPEC as LTI_SCORE
+from tasks.xapi_send.spec import SPEC as XAPI_SEND
 from workers.code_tests import TestRun, run_tests
 from workers.errors import JobFailure, NextStage
 from workers.runtime import JobContext, job_task
@@ -239,6 +240,7 @@ def _record(
             return GradeOutput.model_validate(locked.result)
         recorded = record_grade(session, submission=submission, exercise=exercise, score=score)
         lti.queue_score(session, LTI_SCORE, submission=submission, score=score)  # to the LMS's gradebook
+        xapi.record_grade(session, XAPI_SEND, submission=submission, exercise=exercise, score=score)
         output = recorded_grade(
             submission,
             score=score,

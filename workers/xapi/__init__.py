@@ -1,0 +1,1 @@
+"""Calls to the Learning Record Store (xAPI)."""
