@@ -10,7 +10,14 @@ task declarations (core/platform_tasks.py): nothing here names a kind.
 from celery.schedules import crontab
 from kombu import Queue
 
-from core.platform_tasks import PLATFORM_TASKS, RECONCILE, RETENTION, SCHEDULE_REEMBEDDING, SCHEDULE_SOURCES
+from core.platform_tasks import (
+    PLATFORM_TASKS,
+    RECONCILE,
+    RETENTION,
+    SCHEDULE_REEMBEDDING,
+    SCHEDULE_ROSTERS,
+    SCHEDULE_SOURCES,
+)
 from core.settings import get_settings
 from tasks.registry import all_kinds, task_modules
 
@@ -90,3 +97,11 @@ beat_schedule = {
         "options": {"expires": max(1.0, _settings.retention_every_seconds)},
     },
 }
+if _settings.lti_roster_sync_seconds > 0:
+    # Each LTI course's roster, once per period; the pass runs at least hourly to find due courses.
+    _roster_tick = min(3600.0, _settings.lti_roster_sync_seconds)
+    beat_schedule["sync-lti-rosters"] = {
+        "task": SCHEDULE_ROSTERS.name,
+        "schedule": _roster_tick,
+        "options": {"expires": max(1.0, _roster_tick)},
+    }

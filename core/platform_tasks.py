@@ -61,11 +61,19 @@ EMBED_QUERY = PlatformTask(
     description="Embed a search query and hand the vector back to the waiting API request.",
 )
 
+SCHEDULE_ROSTERS = PlatformTask(
+    "mentorq.lti.rosters",
+    lanes.MAINTENANCE,
+    soft_time_limit=60,
+    time_limit=90,
+    description="Submit an `lti.roster` job per course not synced for MENTORQ_LTI_ROSTER_SYNC_SECONDS.",
+)
 PLATFORM_TASKS: tuple[PlatformTask, ...] = (
     RECONCILE,
     RETENTION,
     SCHEDULE_REEMBEDDING,
     SCHEDULE_SOURCES,
+    SCHEDULE_ROSTERS,
     DELIVER_WEBHOOK,
     SEND_ACCOUNT_MAIL,
     EMBED_QUERY,

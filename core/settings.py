@@ -817,6 +817,16 @@ class Settings(BaseSettings):
             "addresses, for an LMS on your own network; cloud metadata and link-local addresses never"
         ),
     )
+    # Beat syncs each course's roster (LTI NRPS) this often, for courses whose platform offers it.
+    lti_roster_sync_seconds: float = Field(
+        86_400.0,
+        ge=0,
+        alias="MENTORQ_LTI_ROSTER_SYNC_SECONDS",
+        description=(
+            "how often beat syncs each LTI course's roster from its platform (NRPS); 0: only when an "
+            "instructor asks (POST /v1/lti/courses/{id}/roster)"
+        ),
+    )
     # xAPI (core/xapi/, tasks/xapi_send/): learning events become statements sent to a Learning
     # Record Store by an `io` worker. Unset endpoint: none are recorded. The activity ids are URLs
     # under MENTORQ_PUBLIC_URL, so an LRS sees the same exercise as the same activity for years.

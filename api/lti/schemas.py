@@ -89,6 +89,7 @@ class CourseRead(BaseModel):
     title: str | None
     label: str | None
     roster_available: bool = Field(description="whether the platform offers its roster (NRPS)")
+    line_items_available: bool = Field(description="whether mentorq may make gradebook columns there (AGS)")
 
 
 class CourseList(BaseModel):
@@ -109,6 +110,29 @@ class RosterMemberRead(BaseModel):
 
 class Roster(BaseModel):
     items: list[RosterMemberRead]
+
+
+class LineItemRead(BaseModel):
+    """The course's gradebook column for an exercise (an AGS line item)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    exercise_id: uuid.UUID
+    lineitem_url: str
+    label: str | None
+    created_by_tool: bool = Field(description="made by mentorq (POST line-items), not by a placement")
+    updated_at: datetime
+
+
+class LineItemList(BaseModel):
+    items: list[LineItemRead]
+
+
+class LineItemCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    exercise_id: uuid.UUID
+    label: str | None = Field(None, min_length=1, max_length=200, description="default: the exercise's title")
 
 
 class RegistrationUrl(BaseModel):

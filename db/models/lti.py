@@ -60,6 +60,11 @@ class LtiContext(Base):
     title: Mapped[str | None] = mapped_column(Text)
     label: Mapped[str | None] = mapped_column(Text)
     memberships_url: Mapped[str | None] = mapped_column(Text)  # NRPS, from the latest launch
+    # AGS: the course's line items container, from the latest launch that granted the line item
+    # scope (mentorq may then list and create gradebook columns there).
+    lineitems_url: Mapped[str | None] = mapped_column(Text)
+    # When beat last queued a roster sync for the course (MENTORQ_LTI_ROSTER_SYNC_SECONDS).
+    roster_queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (UniqueConstraint("platform_id", "context_id"),)
@@ -93,6 +98,27 @@ class LtiGradeLink(Base):
     platform_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
     lineitem_url: Mapped[str] = mapped_column(Text)
     subject: Mapped[str] = mapped_column(String(255))  # the learner's userId at the platform
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class LtiLineItem(Base):
+    """A course's gradebook column for an exercise: the line item a deep-linked placement or a
+    launch named, or one mentorq created (an exercise placed as a plain link has none). A launch
+    of the exercise in the course without a line item of its own sends grades here."""
+
+    __tablename__ = "lti_line_items"
+
+    context_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("lti_contexts.id", ondelete="CASCADE"), primary_key=True
+    )
+    exercise_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("exercises.id", ondelete="CASCADE"), primary_key=True
+    )
+    lineitem_url: Mapped[str] = mapped_column(Text)
+    label: Mapped[str | None] = mapped_column(Text)
+    created_by_tool: Mapped[bool] = mapped_column(default=False)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )

@@ -71,6 +71,7 @@ class Platform:
         self.tokens: dict[str, dict[str, Any]] = {}  # access token -> client_id, scopes, expires
         self.assertions_seen: set[str] = set()  # jti of client assertions, each taken once
         self.scores: dict[str, list[dict[str, Any]]] = {}  # link id -> scores posted, in order
+        self.line_items: dict[str, dict[str, Any]] = {}  # id -> a line item a tool created
         self.faults: dict[str, Any] = {"token_down": False, "refuse_tool": False, "broken_next": False}
         self.token_requests = 0
         self.registered: list[dict[str, Any]] = []  # tool configurations posted to /register
@@ -131,6 +132,15 @@ class Platform:
                     }
                 }
                 if link.get("graded")
+                # A plain link in a course with grade services (Moodle, Canvas): the container and
+                # the scopes, no line item of its own.
+                else {
+                    "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint": {
+                        "scope": [AGS + "lineitem", AGS + "score"],
+                        "lineitems": f"{self.issuer}/lineitems",
+                    }
+                }
+                if link.get("ags")
                 else {}
             ),
         }
@@ -284,6 +294,10 @@ def create_app(issuer: str) -> FastAPI:
         platform.faults.update(await request.json())
         return platform.faults
 
+    @app.get("/test/line_items")
+    async def created_line_items() -> dict[str, Any]:
+        return {"items": list(platform.line_items.values())}
+
     @app.get("/test/scores/{link}")
     async def scores(link: str) -> dict[str, Any]:
         return {"scores": platform.scores.get(link, []), "token_requests": platform.token_requests}
@@ -314,6 +328,42 @@ def create_app(issuer: str) -> FastAPI:
             {"access_token": access, "token_type": "Bearer", "expires_in": 3600, "scope": " ".join(scopes)}
         )
 
+    def _granted(request: Request, scope: str) -> bool:
+        grant = platform.tokens.get(request.headers.get("authorization", "").removeprefix("Bearer "))
+        return grant is not None and grant["expires"] >= time.time() and AGS + scope in grant["scopes"]
+
+    @app.get("/lineitems")
+    async def line_items(
+        request: Request, resource_id: str | None = None, tag: str | None = None
+    ) -> JSONResponse:
+        """AGS 2.0 line item container, filtered by resource_id and tag as the spec says."""
+        if not _granted(request, "lineitem"):
+            return JSONResponse({"error": "invalid_token"}, status_code=401)
+        items = [
+            item
+            for item in platform.line_items.values()
+            if (resource_id is None or item.get("resourceId") == resource_id)
+            and (tag is None or item.get("tag") == tag)
+        ]
+        return JSONResponse(items, media_type="application/vnd.ims.lis.v2.lineitemcontainer+json")
+
+    @app.post("/lineitems")
+    async def create_line_item(request: Request) -> JSONResponse:
+        if not _granted(request, "lineitem"):
+            return JSONResponse({"error": "invalid_token"}, status_code=401)
+        if request.headers.get("content-type") != "application/vnd.ims.lis.v2.lineitem+json":
+            return JSONResponse({"error": "unsupported media type"}, status_code=415)
+        item = await request.json()
+        if not isinstance(item.get("label"), str) or not isinstance(item.get("scoreMaximum"), int | float):
+            return JSONResponse({"error": "label and scoreMaximum are required"}, status_code=400)
+        item_id = f"li-{secrets.token_hex(4)}"
+        platform.line_items[item_id] = {**item, "id": f"{platform.issuer}/lineitems/{item_id}"}
+        return JSONResponse(
+            platform.line_items[item_id],
+            status_code=201,
+            media_type="application/vnd.ims.lis.v2.lineitem+json",
+        )
+
     @app.post("/lineitems/{link}/scores")
     async def post_score(link: str, request: Request) -> JSONResponse:
         grant = platform.tokens.get(request.headers.get("authorization", "").removeprefix("Bearer "))
@@ -321,7 +371,9 @@ def create_app(issuer: str) -> FastAPI:
             return JSONResponse({"error": "invalid_token"}, status_code=401)
         if request.headers.get("content-type") != "application/vnd.ims.lis.v1.score+json":
             return JSONResponse({"error": "unsupported media type"}, status_code=415)
-        if link not in platform.links or not platform.links[link].get("graded"):
+        if link not in platform.line_items and (
+            link not in platform.links or not platform.links[link].get("graded")
+        ):
             return JSONResponse({"error": "no such line item"}, status_code=404)
         score = await request.json()
         required = {

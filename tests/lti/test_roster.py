@@ -13,9 +13,9 @@ from tests.support.stack import Stack
 MEMBERSHIP = "http://purl.imsglobal.org/vocab/lis/v2/membership#"
 
 
-def session_of(stack: Stack, platform: TestPlatform, user: str) -> httpx.Client:
+def session_of(stack: Stack, platform: TestPlatform, user: str, link: str | None = None) -> httpx.Client:
     with httpx.Client(timeout=30) as client:
-        launched = Browser(client).launch(platform, user)
+        launched = Browser(client).launch(platform, user, link)
         assert launched.status_code == 303, launched.text
         landed = client.get(f"{stack.api_url}{launched.headers['location']}")
         token = landed.cookies["mentorq_session"]

@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
@@ -128,35 +128,116 @@ def scores_url(lineitem_url: str) -> str:
     return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/scores"))
 
 
-def post_score(platform: LtiPlatform, lineitem_url: str, score: dict[str, Any]) -> int:
-    """POST the score; its HTTP status when the platform took it. One new token if the cached one
-    was refused (revoked, or the platform restarted)."""
-    _callable(scores_url(lineitem_url))
+def _with_token(
+    platform: LtiPlatform,
+    method: str,
+    url: str,
+    scopes: tuple[str, ...],
+    *,
+    headers: dict[str, str],
+    content: str | None = None,
+    refused: str,
+    what: str,
+) -> httpx.Response:
+    """One call to a platform's service with a bearer token: the cached one, and one new token if
+    it was refused (revoked, or the platform restarted). 5xx, 429 or no answer is
+    `lti_platform_unavailable` (retried); another 4xx is `refused` (not retried)."""
+    _callable(url)
     for fresh in (False, True):
-        token = access_token(platform, (SCORE_SCOPE,), fresh=fresh)
+        token = access_token(platform, scopes, fresh=fresh)
         try:
-            response = httpx.post(
-                scores_url(lineitem_url),
-                content=json.dumps(score),
-                headers={
-                    "Authorization": f"Bearer {token}",
-                    "Content-Type": "application/vnd.ims.lis.v1.score+json",
-                },
+            response = httpx.request(
+                method,
+                url,
+                content=content,
+                headers={"Authorization": f"Bearer {token}", **headers},
                 timeout=TIMEOUT_S,
             )
         except httpx.HTTPError as error:
-            raise _unavailable(f"the platform's line item did not answer: {error}") from None
+            raise _unavailable(f"the platform's {what} did not answer: {error}") from None
         if response.status_code == 401 and not fresh:
             continue
         if response.status_code == 429 or response.status_code >= 500:
-            raise _unavailable(f"the platform's line item answered {response.status_code}")
+            raise _unavailable(f"the platform's {what} answered {response.status_code}")
         if response.status_code >= 400:
             raise JobFailure(
-                "lti_score_refused",
-                f"the platform refused the score: HTTP {response.status_code} {response.text[:200]}",
+                refused, f"the platform refused the {what}: HTTP {response.status_code} {response.text[:200]}"
             )
-        return response.status_code
-    raise JobFailure("lti_token_refused", "the platform refused a new token for the score")
+        return response
+    raise JobFailure("lti_token_refused", f"the platform refused a new token for the {what}")
+
+
+def post_score(platform: LtiPlatform, lineitem_url: str, score: dict[str, Any]) -> int:
+    """POST the score; its HTTP status when the platform took it."""
+    response = _with_token(
+        platform,
+        "POST",
+        scores_url(lineitem_url),
+        (SCORE_SCOPE,),
+        headers={"Content-Type": "application/vnd.ims.lis.v1.score+json"},
+        content=json.dumps(score),
+        refused="lti_score_refused",
+        what="score",
+    )
+    return response.status_code
+
+
+LINEITEM_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
+LINEITEM_TYPE = "application/vnd.ims.lis.v2.lineitem+json"
+LINEITEMS_TYPE = "application/vnd.ims.lis.v2.lineitemcontainer+json"
+TOOL_TAG = "mentorq"  # on every line item mentorq creates, so it finds its own again
+
+
+def find_line_item(platform: LtiPlatform, lineitems_url: str, resource_id: str) -> dict[str, Any] | None:
+    """The course's line item mentorq made for this resource, if the platform has one (AGS 2.0:
+    the container filtered by `resource_id` and `tag`), so a job retried after the platform made
+    the column does not make a second."""
+    parts = urlsplit(lineitems_url)
+    query = "&".join(filter(None, [parts.query, f"resource_id={quote(resource_id)}", f"tag={TOOL_TAG}"]))
+    response = _with_token(
+        platform,
+        "GET",
+        urlunsplit(parts._replace(query=query)),
+        (LINEITEM_SCOPE,),
+        headers={"Accept": LINEITEMS_TYPE},
+        refused="lti_line_item_refused",
+        what="line items",
+    )
+    try:
+        items = response.json()
+    except ValueError:
+        items = None
+    if not isinstance(items, list):
+        raise JobFailure("lti_line_item_refused", "the platform's line items are not a line item container")
+    return next(
+        (
+            item
+            for item in items
+            if isinstance(item, dict)
+            and item.get("resourceId") == resource_id
+            and isinstance(item.get("id"), str)
+        ),
+        None,
+    )
+
+
+def create_line_item(platform: LtiPlatform, lineitems_url: str, item: dict[str, Any]) -> dict[str, Any]:
+    """POST a new line item to the course's container; the platform's copy (with its `id` URL)."""
+    response = _with_token(
+        platform,
+        "POST",
+        lineitems_url,
+        (LINEITEM_SCOPE,),
+        headers={"Content-Type": LINEITEM_TYPE, "Accept": LINEITEM_TYPE},
+        content=json.dumps({**item, "tag": TOOL_TAG}),
+        refused="lti_line_item_refused",
+        what="line items",
+    )
+    created = _json(response)
+    if not isinstance(created.get("id"), str):
+        raise JobFailure("lti_line_item_refused", "the platform's new line item has no id")
+    _callable(created["id"])
+    return created
 
 
 NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
@@ -199,22 +280,6 @@ def roster_pages(platform: LtiPlatform, memberships_url: str) -> Iterator[list[d
 
 
 def _get_with_token(platform: LtiPlatform, url: str, scopes: tuple[str, ...], accept: str) -> httpx.Response:
-    _callable(url)
-    for fresh in (False, True):
-        token = access_token(platform, scopes, fresh=fresh)
-        try:
-            response = httpx.get(
-                url, headers={"Authorization": f"Bearer {token}", "Accept": accept}, timeout=TIMEOUT_S
-            )
-        except httpx.HTTPError as error:
-            raise _unavailable(f"the platform did not answer {url}: {error}") from None
-        if response.status_code == 401 and not fresh:
-            continue
-        if response.status_code == 429 or response.status_code >= 500:
-            raise _unavailable(f"the platform answered {response.status_code} for {url}")
-        if response.status_code != 200:
-            raise JobFailure(
-                "lti_roster_invalid", f"the platform answered {response.status_code} for a roster page"
-            )
-        return response
-    raise JobFailure("lti_token_refused", "the platform refused a new token for the roster")
+    return _with_token(
+        platform, "GET", url, scopes, headers={"Accept": accept}, refused="lti_roster_invalid", what="roster"
+    )
