@@ -38,11 +38,11 @@ docs-build: $(STAMP)
 
 # Architecture contracts, style and the docs first (seconds), then the suite in two pytest processes
 # side by side, each with its own platform: tests/hosts (the topology on separate network hosts:
-# its own servers, mostly waiting out cut links and lost hosts) and then the LMS and recordings
+# its own servers, mostly waiting out cut links and lost hosts) and then the LMS, recordings and API
 # tests, beside the rest. The side's report is printed after the rest's, with each passed hosts
 # test's figures (-rP: what it printed), and any failing fails.
 SIDE_LOG := $(VENV)/tests-side.log
-SIDE_TESTS := tests/lti tests/xapi tests/recordings
+SIDE_TESTS := tests/lti tests/xapi tests/recordings tests/api
 test: test-packages $(STAMP) $(RALPH_STAMP)
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check .
