@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 
+from db import course_scope
 from db.models import Chunk, Collection, Document, DocumentBlob, Transcript, User
 
 DEFAULT_COLLECTION = "default"
@@ -21,34 +22,48 @@ DEFAULT_COLLECTION = "default"
 # --- collections (API) ------------------------------------------------------------------------
 
 
+# Where a name is looked up, the user's own collection wins, then a course's (the oldest first, when
+# two of the user's courses use one name), then the shared library's.
+_NAME_ORDER = (
+    Collection.owner_id.is_(None),
+    Collection.course_id.is_(None),
+    Collection.name,
+    Collection.created_at,
+)
+
+
 async def visible_collections(session: AsyncSession, *, user_id: uuid.UUID) -> list[Collection]:
-    """The user's own collections and every shared one."""
+    """The user's own collections, their courses' and the shared ones (db/course_scope.py)."""
     result = await session.execute(
-        select(Collection)
-        .where(or_(Collection.owner_id == user_id, Collection.owner_id.is_(None)))
-        .order_by(Collection.owner_id.is_(None), Collection.name)
+        select(Collection).where(course_scope.collection_visible(user_id)).order_by(*_NAME_ORDER)
     )
     return list(result.scalars())
 
 
 async def find_collection(session: AsyncSession, *, user_id: uuid.UUID, name: str) -> Collection | None:
-    """By name: the user's own collection first, else a shared one."""
+    """By name: the user's own collection first, else one of their courses', else a shared one."""
     result = await session.execute(
         select(Collection)
-        .where(Collection.name == name, or_(Collection.owner_id == user_id, Collection.owner_id.is_(None)))
-        .order_by(Collection.owner_id.is_(None))
+        .where(Collection.name == name, course_scope.collection_visible(user_id))
+        .order_by(*_NAME_ORDER)
         .limit(1)
     )
     return result.scalar_one_or_none()
 
 
 async def create_collection(
-    session: AsyncSession, *, name: str, owner_id: uuid.UUID | None, description: str | None = None
+    session: AsyncSession,
+    *,
+    name: str,
+    owner_id: uuid.UUID | None,
+    description: str | None = None,
+    course_id: uuid.UUID | None = None,
 ) -> Collection | None:
-    """A new collection; None when that name is taken (per owner, or among shared ones)."""
+    """A new collection (a course's when `course_id`); None when that name is taken (per owner, among
+    shared ones, or in the course)."""
     result = await session.execute(
         insert(Collection)
-        .values(id=uuid.uuid4(), name=name, owner_id=owner_id, description=description)
+        .values(id=uuid.uuid4(), name=name, owner_id=owner_id, description=description, course_id=course_id)
         .on_conflict_do_nothing()
         .returning(Collection)
     )

@@ -14,12 +14,14 @@ from sqlalchemy.orm import Session
 
 from core.jobspec import JobSpec
 from core.lti.roles import TEACHING_ROLES
+from db import course_scope
 from db.jobs import create_job
 from db.models import (
     Exercise,
     LtiAccount,
     LtiContext,
     LtiGradeLink,
+    LtiLineItem,
     LtiMembership,
     LtiPlatform,
     LtiRegistrationCode,
@@ -138,6 +140,7 @@ async def enrol(
     memberships_url: str | None,
     user_id: uuid.UUID,
     roles: Sequence[str],
+    lineitems_url: str | None = None,
 ) -> LtiContext:
     """Record the course and the user's roles in it as this launch says them."""
     context = (
@@ -150,6 +153,7 @@ async def enrol(
                 title=title,
                 label=label,
                 memberships_url=memberships_url,
+                lineitems_url=lineitems_url,
             )
             .on_conflict_do_update(
                 constraint="uq_lti_contexts_platform_id",
@@ -157,6 +161,7 @@ async def enrol(
                     "title": title,
                     "label": label,
                     "memberships_url": func.coalesce(memberships_url, LtiContext.memberships_url),
+                    "lineitems_url": func.coalesce(lineitems_url, LtiContext.lineitems_url),
                 },
             )
             .returning(LtiContext)
@@ -193,6 +198,59 @@ async def exercise_exists(session: AsyncSession, exercise_id: uuid.UUID, *, for_
         Exercise.id == exercise_id, (Exercise.owner_id.is_(None)) | (Exercise.owner_id == for_user)
     )
     return (await session.execute(query)).scalar_one_or_none() is not None
+
+
+async def course_line_item(
+    session: AsyncSession, *, context_id: uuid.UUID, exercise_id: uuid.UUID
+) -> LtiLineItem | None:
+    return await session.get(LtiLineItem, (context_id, exercise_id))
+
+
+async def course_line_items(session: AsyncSession, context_id: uuid.UUID) -> list[LtiLineItem]:
+    query = select(LtiLineItem).where(LtiLineItem.context_id == context_id).order_by(LtiLineItem.updated_at)
+    return list((await session.execute(query)).scalars())
+
+
+def remember_line_item(
+    session: Session | AsyncSession,
+    *,
+    context_id: uuid.UUID,
+    exercise_id: uuid.UUID,
+    lineitem_url: str,
+    label: str | None,
+    created_by_tool: bool,
+):
+    """The course's gradebook column for the exercise is this line item from now on (a statement
+    to execute, for either kind of session)."""
+    values = {"lineitem_url": lineitem_url, "label": label, "created_by_tool": created_by_tool}
+    return session.execute(
+        insert(LtiLineItem)
+        .values(context_id=context_id, exercise_id=exercise_id, **values)
+        .on_conflict_do_update(
+            index_elements=["context_id", "exercise_id"], set_={**values, "updated_at": func.now()}
+        )
+    )
+
+
+def due_rosters(session: Session, *, every: timedelta, limit: int) -> list[uuid.UUID]:
+    """Courses whose roster the platform offers and beat has not queued a sync for in `every`;
+    marked queued now (SKIP LOCKED: two beats never take the same course)."""
+    cutoff = datetime.now(UTC) - every
+    due = session.execute(
+        select(LtiContext)
+        .where(
+            LtiContext.memberships_url.is_not(None),
+            (LtiContext.roster_queued_at.is_(None)) | (LtiContext.roster_queued_at < cutoff),
+        )
+        .order_by(LtiContext.roster_queued_at.nulls_first())
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).scalars()
+    ids = []
+    for context in due:
+        context.roster_queued_at = datetime.now(UTC)
+        ids.append(context.id)
+    return ids
 
 
 async def link_grades(
@@ -238,6 +296,25 @@ def queue_score(session: Session, score_spec: JobSpec, *, submission: Submission
             "timestamp": datetime.now(UTC).isoformat(),
         },
     )
+
+
+async def exercise_title(session: AsyncSession, exercise_id: uuid.UUID) -> str | None:
+    """An authored exercise's title (its prompt's start without one); None for another's or none."""
+    row = (
+        await session.execute(
+            select(Exercise.title, Exercise.prompt).where(
+                Exercise.id == exercise_id, Exercise.owner_id.is_(None)
+            )
+        )
+    ).first()
+    return None if row is None else (row.title or row.prompt[:80])
+
+
+async def exercise_course(session: AsyncSession, exercise_id: uuid.UUID) -> uuid.UUID | None:
+    """The course the exercise is scoped to (None: unscoped, or no such exercise)."""
+    return (
+        await session.execute(select(Exercise.course_id).where(Exercise.id == exercise_id))
+    ).scalar_one_or_none()
 
 
 async def exercise_prompt(session: AsyncSession, exercise_id: uuid.UUID) -> str | None:
@@ -376,18 +453,25 @@ def export(session: Session, *, user_id: uuid.UUID) -> dict[str, list[dict[str, 
     }
 
 
-async def authored_exercises(session: AsyncSession, *, limit: int = 500) -> Sequence[Exercise]:
-    """Exercises an admin wrote (no owner): what an instructor may place in a course."""
+async def authored_exercises(
+    session: AsyncSession, *, course_id: uuid.UUID | None, limit: int = 500
+) -> Sequence[Exercise]:
+    """What an instructor may place in the course: exercises written for everyone (no owner, no
+    course) and the course's own, never another course's (db/course_scope.py)."""
     query = (
-        select(Exercise).where(Exercise.owner_id.is_(None)).order_by(Exercise.created_at.desc()).limit(limit)
+        select(Exercise)
+        .where(course_scope.placeable_in(course_id))
+        .order_by(Exercise.created_at.desc())
+        .limit(limit)
     )
     return (await session.execute(query)).scalars().all()
 
 
 async def authored_exercises_by_id(
-    session: AsyncSession, ids: Sequence[uuid.UUID]
+    session: AsyncSession, ids: Sequence[uuid.UUID], *, course_id: uuid.UUID | None
 ) -> dict[uuid.UUID, Exercise]:
-    query = select(Exercise).where(Exercise.owner_id.is_(None), Exercise.id.in_(list(ids)))
+    """Those of `ids` that may be placed in the course (as authored_exercises)."""
+    query = select(Exercise).where(course_scope.placeable_in(course_id), Exercise.id.in_(list(ids)))
     return {exercise.id: exercise for exercise in (await session.execute(query)).scalars()}
 
 

@@ -304,7 +304,7 @@ def chunk_details(session: Session, *, chunk_ids: Sequence[int]) -> dict[int, di
             """
             SELECT c.id, c.text, c.position, c.heading_path, c.start_s, c.end_s, c.page,
                    d.id AS document_id, d.title, d.source_url, d.filename, d.resource_type, d.level, d.tags,
-                   col.name AS collection, col.owner_id IS NULL AS shared
+                   col.name AS collection, col.owner_id IS NULL AND col.course_id IS NULL AS shared
             FROM chunks c
             JOIN documents d ON d.id = c.document_id
             JOIN collections col ON col.id = d.collection_id

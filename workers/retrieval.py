@@ -7,12 +7,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import tracing
 from core.settings import get_settings
-from db import embeddings
+from db import course_scope, embeddings
 from db import search as search_queries
 from db.models import Collection
 from workers.embeddings import get_embedding_provider
@@ -55,8 +55,8 @@ class Retrieved:
 
 
 def readable_collections(session: Session, *, user_id: uuid.UUID) -> list[uuid.UUID]:
-    """The shared library and the user's own collections."""
-    query = select(Collection.id).where(or_(Collection.owner_id == user_id, Collection.owner_id.is_(None)))
+    """The shared library, the user's own collections and their courses' (db/course_scope.py)."""
+    query = select(Collection.id).where(course_scope.collection_visible(user_id))
     return list(session.execute(query).scalars())
 
 

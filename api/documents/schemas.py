@@ -127,7 +127,10 @@ class CollectionRead(BaseModel):
     id: uuid.UUID
     name: str
     description: str | None
-    shared: bool
+    shared: bool = Field(description="a library every user reads (neither a user's nor a course's)")
+    course_id: uuid.UUID | None = Field(
+        None, description="the LTI course whose members alone read it (GET /v1/lti/courses)"
+    )
     writable: bool
     created_at: datetime
 

@@ -35,6 +35,7 @@ from api.shared import (
 from core.documents.detect import detect_format
 from core.documents.errors import DocumentError
 from core.settings import get_settings
+from db import course_scope
 from db import documents as document_queries
 from db import jobs as job_queries
 from db.models import Collection, Document, Job, User
@@ -49,53 +50,88 @@ DOCUMENT_NOT_FOUND = {"code": "document_not_found", "detail": "no such document"
 # --- collections ------------------------------------------------------------------------------
 
 
-def _writable(collection: Collection, user: User) -> bool:
+def _writable(collection: Collection, user: User, taught: set[uuid.UUID]) -> bool:
+    """Whether the user may add to and delete from it: their own; a shared library if an admin; a
+    course's if an admin or one of the course's Instructors or Administrators (`taught`)."""
+    if collection.course_id is not None:
+        return user.is_superuser or collection.course_id in taught
     return collection.owner_id == user.id or (collection.owner_id is None and user.is_superuser)
 
 
-def collection_read(collection: Collection, user: User) -> CollectionRead:
+async def _taught(session: AsyncSession, user: User, collections: list[Collection]) -> set[uuid.UUID]:
+    """The courses the user teaches, read only when a course's collection is among `collections`."""
+    if not any(collection.course_id for collection in collections):
+        return set()
+    return await course_scope.taught_courses(session, user_id=user.id)
+
+
+async def _require_writable(session: AsyncSession, *, user: User, collection: Collection) -> None:
+    if _writable(collection, user, await _taught(session, user, [collection])):
+        return
+    if collection.course_id is not None:
+        raise ProblemError(
+            403,
+            "lti_instructor_only",
+            f"only the course's instructors and admins change its collection {collection.name!r}",
+        )
+    raise ProblemError(
+        403, "collection_read_only", f"only admins change the shared collection {collection.name!r}"
+    )
+
+
+def collection_read(collection: Collection, user: User, taught: set[uuid.UUID]) -> CollectionRead:
     return CollectionRead(
         id=collection.id,
         name=collection.name,
         description=collection.description,
-        shared=collection.owner_id is None,
-        writable=_writable(collection, user),
+        shared=collection.shared,
+        course_id=collection.course_id,
+        writable=_writable(collection, user, taught),
         created_at=collection.created_at,
     )
 
 
 async def list_collections(session: AsyncSession, *, user: User) -> CollectionList:
     collections = await document_queries.visible_collections(session, user_id=user.id)
-    return CollectionList(items=[collection_read(collection, user) for collection in collections])
+    taught = await _taught(session, user, collections)
+    return CollectionList(items=[collection_read(collection, user, taught) for collection in collections])
 
 
 async def create_collection(
-    session: AsyncSession, *, user: User, request: CollectionCreate
+    session: AsyncSession, *, user: User, request: CollectionCreate, course_id: uuid.UUID | None = None
 ) -> CollectionRead:
+    """A private collection, a shared library (admins), or the library of the course `course_id`
+    (the caller has checked that the user teaches it: POST /v1/lti/courses/{id}/collections)."""
+    if course_id is not None and request.shared:
+        raise ProblemError(
+            422, "collection_course_shared", "a course's collection is read by its members only, not shared"
+        )
     if request.shared and not user.is_superuser:
         raise ProblemError(403, "admin_only", "only admins create shared collections")
-    if not request.shared:
+    private = not request.shared and course_id is None
+    if private:
         await check_collection_quota(session, user=user)
     collection = await document_queries.create_collection(
         session,
         name=request.name,
-        owner_id=None if request.shared else user.id,
+        owner_id=user.id if private else None,
         description=request.description,
+        course_id=course_id,
     )
     if collection is None:
         raise ProblemError(409, "collection_exists", f"a collection named {request.name!r} already exists")
     await commit_async(session)
-    return collection_read(collection, user)
+    return collection_read(collection, user, {course_id} if course_id else set())
 
 
 async def _collection_for_write(session: AsyncSession, *, user: User, name: str) -> Collection:
-    """The user's collection of that name (created on first use), or a shared one if the user is an admin."""
+    """The user's collection of that name (created on first use), else a course's or shared one the
+    user may write (a course's: its instructors; a shared one: admins)."""
     collection = await document_queries.find_collection(session, user_id=user.id, name=name)
     if collection is None:
         await check_collection_quota(session, user=user)
         return await document_queries.get_or_create_private_collection(session, user_id=user.id, name=name)
-    if not _writable(collection, user):
-        raise ProblemError(403, "collection_read_only", f"only admins add to the shared collection {name!r}")
+    await _require_writable(session, user=user, collection=collection)
     return collection
 
 
@@ -259,7 +295,7 @@ def document_read(
     return DocumentRead(
         id=document.id,
         collection=collection.name,
-        shared=collection.owner_id is None,
+        shared=collection.shared,
         title=document.title,
         source_url=document.source_url,
         filename=document.filename,
@@ -366,8 +402,7 @@ async def delete_document(session: AsyncSession, *, user: User, document_id: str
     """Delete with its chunks and embeddings; a shared document only by an admin."""
     document = await _visible_document(session, user=user, document_id=document_id)
     collection = await session.get(Collection, document.collection_id)
-    if not _writable(collection, user):
-        raise ProblemError(403, "collection_read_only", "only admins delete from a shared collection")
+    await _require_writable(session, user=user, collection=collection)
     await _delete(session, document)
 
 
@@ -410,8 +445,9 @@ async def admin_documents(
 
 
 def admin_can_upload(collection: Collection, user: User) -> bool:
-    """Admins add to shared collections and their own; a user's private collection stays theirs."""
-    return _writable(collection, user)
+    """Admins add to shared collections, courses' and their own; a user's private collection stays
+    theirs."""
+    return _writable(collection, user, set())
 
 
 async def admin_upload(

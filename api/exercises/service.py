@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime
 
 import anyio
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import ProblemError
@@ -33,7 +33,7 @@ from api.shared import open_session_for, require_admin
 from core.exercises import gift, gift_export
 from core.exercises.learner_answers import AnswerRefused, AnswerValue, stored_answer
 from core.exercises.rules import AuthoredDraft, ChoiceKey, MatchPair
-from db import lti, xapi
+from db import course_scope, lti, xapi
 from db.exercises import record_grade
 from db.jobs import create_job
 from db.models import Exercise, Submission, User
@@ -58,12 +58,11 @@ async def request_exercise(session: AsyncSession, *, user: User, request: Exerci
 
 
 async def visible_exercise(session: AsyncSession, *, user: User, exercise_id: uuid.UUID) -> Exercise:
-    """The exercise if the user may answer it (theirs, or one an admin wrote for everyone); else 404."""
+    """The exercise if the user may answer it (theirs, one written for everyone, or one of the user's
+    courses: db/course_scope.py); else 404, as for an exercise that does not exist."""
     exercise = (
         await session.execute(
-            select(Exercise).where(
-                Exercise.id == exercise_id, or_(Exercise.owner_id == user.id, Exercise.owner_id.is_(None))
-            )
+            select(Exercise).where(Exercise.id == exercise_id, course_scope.exercise_visible(user.id))
         )
     ).scalar_one_or_none()
     if exercise is None:
@@ -137,7 +136,13 @@ async def submissions(session: AsyncSession, *, user: User, exercise_id: uuid.UU
 
 
 def _authored_job(
-    session: AsyncSession, *, user: User, exercise_type: str, topic: str | None, draft: AuthoredDraft
+    session: AsyncSession,
+    *,
+    user: User,
+    exercise_type: str,
+    topic: str | None,
+    draft: AuthoredDraft,
+    course_id: uuid.UUID | None,
 ):
     payload = {
         "exercise_type": exercise_type,
@@ -145,17 +150,27 @@ def _authored_job(
         "skills": draft.skills,
         "difficulty": draft.difficulty,
         "authored": draft.model_dump(mode="json"),
+        "course_id": str(course_id) if course_id else None,
     }
     return create_job(session, EXERCISE, input=payload, owner_id=user.id)
 
 
-async def create_authored(session: AsyncSession, *, user: User, request: AuthoredExercise) -> JobRead:
-    """An `exercise` job that checks the admin's exercise with the publish gate (the sandbox for
-    coding) and publishes it for every learner."""
-    require_admin(user, to=ADMINS_ONLY)
+async def create_authored(
+    session: AsyncSession, *, user: User, request: AuthoredExercise, course_id: uuid.UUID | None = None
+) -> JobRead:
+    """An `exercise` job that checks the exercise with the publish gate (the sandbox for coding) and
+    publishes it for every learner (an admin's), or for the members of the course `course_id` (the
+    caller has checked that the user teaches it: POST /v1/lti/courses/{id}/exercises)."""
+    if course_id is None:
+        require_admin(user, to=ADMINS_ONLY)
     draft = AuthoredDraft.model_validate(request.model_dump(exclude={"exercise_type", "topic"}))
     job = _authored_job(
-        session, user=user, exercise_type=request.exercise_type, topic=request.topic, draft=draft
+        session,
+        user=user,
+        exercise_type=request.exercise_type,
+        topic=request.topic,
+        draft=draft,
+        course_id=course_id,
     )
     await commit_async(session)
     return job_read(job)
@@ -174,6 +189,7 @@ async def import_gift(session: AsyncSession, *, user: User, request: GiftImport)
             exercise_type=question.exercise_type,
             topic=request.topic,
             draft=question.draft.model_copy(update={"skills": request.skills}),
+            course_id=None,
         )
         for question in questions
     ]

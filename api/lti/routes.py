@@ -12,13 +12,20 @@ from fastapi import APIRouter, FastAPI, Form, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from api.documents import service as document_service
+from api.documents.schemas import CollectionCreate, CollectionRead
 from api.errors import ProblemError
+from api.exercises import service as exercise_service
+from api.exercises.schemas import AuthoredExercise
 from api.jobs.schemas import JobRead
 from api.jobs.service import job_read
 from api.lti import pages, service
 from api.lti.schemas import (
     CourseList,
     CourseRead,
+    LineItemCreate,
+    LineItemList,
+    LineItemRead,
     PlatformCreate,
     PlatformList,
     PlatformRead,
@@ -43,6 +50,7 @@ from db import lti
 from db.jobs import create_job
 from db.models import LtiContext, LtiPlatform, User
 from db.unit_of_work import commit_async
+from tasks.lti_line_item.spec import SPEC as LINE_ITEM
 from tasks.lti_roster.spec import SPEC as ROSTER
 
 router = APIRouter(prefix="/lti", tags=["lti"])
@@ -157,10 +165,18 @@ async def launch(
     except LtiError as error:
         return _refused(request, error)
     launch = launched.launch
+    launched_exercise = service.exercise_of(launch.target_link_uri)
+    if launched_exercise is not None and launch.message_type != DEEP_LINKING_REQUEST:
+        mismatch = await service.course_refusal(
+            session, exercise_id=launched_exercise, course_id=launched.context_row_id
+        )
+        if mismatch is not None:
+            return _refused(request, mismatch)
     landing = {
         "user_id": str(launched.user.id),
         "platform_id": str(launched.platform.id),
         "context": launch.context.title or launch.context.id if launch.context else None,
+        "course_id": launched.context_row_id,  # the course's row (lti_contexts.id): its scope
         "roles": list(launch.roles),
         "resource": launch.resource_link_title,
         "target": launch.target_link_uri,
@@ -332,6 +348,13 @@ async def _landing_page(
     """Where the launch landed, signed in: by the session cookie (`cookie`), or else by a token
     handed to the page itself, which keeps it in its frame and sends it as a bearer token."""
     landed, user, platform, token = signed_in
+    if exercise_id is not None:
+        # The page's URL names the exercise, not the ticket: check it against the launch's course.
+        mismatch = await service.course_refusal(
+            session, exercise_id=exercise_id, course_id=landed.get("course_id")
+        )
+        if mismatch is not None:
+            return _refused(request, mismatch)
     account = await lti.lti_account_of(session, user.id)
     prompt = await lti.exercise_prompt(session, exercise_id) if exercise_id else None
     await commit_async(session)
@@ -367,11 +390,18 @@ async def _deep_link_page(
         return _refused(
             request, LtiError("lti_ticket_unknown", "this launch did not ask for content", status=403)
         )
+    course_id = landed.get("course_id")
     pick = await lti_state.remember_pick(
         get_async_redis(),
-        {"user_id": str(user.id), "platform_id": str(platform.id), **landed["deep_linking"]},
+        {
+            "user_id": str(user.id),
+            "platform_id": str(platform.id),
+            "course_id": course_id,
+            **landed["deep_linking"],
+        },
     )
-    exercises = await lti.authored_exercises(session)
+    # The course's own exercises and those written for everyone, never another course's.
+    exercises = await lti.authored_exercises(session, course_id=uuid.UUID(course_id) if course_id else None)
     await commit_async(session)
     response = pages.page(
         request,
@@ -399,7 +429,10 @@ async def deep_link_answer(request: Request, session: SessionDep) -> Response:
         chosen = [uuid.UUID(str(value)) for value in form.getlist("exercise_id")][:100]
     except ValueError:
         return _refused(request, LtiError("lti_deep_link_invalid", "an exercise id is malformed"))
-    found = await lti.authored_exercises_by_id(session, chosen)
+    course_id = picked.get("course_id")
+    found = await lti.authored_exercises_by_id(
+        session, chosen, course_id=uuid.UUID(course_id) if course_id else None
+    )
     platform = await lti.platform(session, uuid.UUID(picked["platform_id"]))
     if platform is None:
         return _refused(request, LtiError("lti_unknown_platform", "the platform was removed", status=404))
@@ -540,6 +573,7 @@ def _course_read(course: LtiContext) -> CourseRead:
         title=course.title,
         label=course.label,
         roster_available=course.memberships_url is not None,
+        line_items_available=course.lineitems_url is not None,
     )
 
 
@@ -568,3 +602,70 @@ async def read_roster(course_id: str, session: SessionDep, user: CurrentUser) ->
     return Roster(
         items=[RosterMemberRead.model_validate(row) for row in await lti.roster(session, course.id)]
     )
+
+
+@courses_router.get("/{course_id}/line-items", response_model=LineItemList)
+async def list_line_items(course_id: str, session: SessionDep, user: CurrentUser) -> LineItemList:
+    """The course's gradebook columns mentorq knows, one per exercise: those its placements
+    (deep linking, graded links) named, and those it made."""
+    course = await _taught_course(session, user, course_id)
+    rows = await lti.course_line_items(session, course.id)
+    return LineItemList(items=[LineItemRead.model_validate(row) for row in rows])
+
+
+@courses_router.post(
+    "/{course_id}/line-items", response_model=JobRead, status_code=202, responses=problems(404, 409)
+)
+async def create_line_item(
+    course_id: str, request: LineItemCreate, session: SessionDep, user: CurrentUser
+) -> JobRead:
+    """A gradebook column at the course's platform for an exercise placed as a plain link, as an
+    `lti.line_item` job; learners who launch the exercise in the course are graded there."""
+    course = await _taught_course(session, user, course_id)
+    if course.lineitems_url is None:
+        raise ProblemError(
+            409,
+            "lti_line_items_unavailable",
+            "the platform never let mentorq manage this course's line items",
+        )
+    title = await lti.exercise_title(session, request.exercise_id)
+    if title is None:
+        raise ProblemError(404, "lti_exercise_not_found", "no such exercise to grade in the course")
+    job = create_job(
+        session,
+        LINE_ITEM,
+        input={
+            "context_id": str(course.id),
+            "exercise_id": str(request.exercise_id),
+            "label": (request.label or title)[:200],
+        },
+        owner_id=user.id,
+    )
+    await commit_async(session)
+    return job_read(job)
+
+
+@courses_router.post(
+    "/{course_id}/collections", response_model=CollectionRead, status_code=201, responses=problems(409, 422)
+)
+async def create_course_collection(
+    course_id: str, request: CollectionCreate, session: SessionDep, user: CurrentUser
+) -> CollectionRead:
+    """A collection of the course: its members (and admins) read it, and find it by name in
+    /v1/documents, /v1/search and /v1/ask; its instructors add documents to it. Names are unique in
+    the course (409 `collection_exists`)."""
+    course = await _taught_course(session, user, course_id)
+    return await document_service.create_collection(session, user=user, request=request, course_id=course.id)
+
+
+@courses_router.post("/{course_id}/exercises", response_model=JobRead, status_code=202)
+async def create_course_exercise(
+    course_id: str, request: AuthoredExercise, session: SessionDep, user: CurrentUser, response: Response
+) -> JobRead:
+    """An exercise of the course, checked by the same publish gate as an admin's: an `exercise` job
+    whose output names it. Only the course's members (and admins) see it, and it launches only from
+    the course (`lti_course_mismatch` elsewhere)."""
+    course = await _taught_course(session, user, course_id)
+    job = await exercise_service.create_authored(session, user=user, request=request, course_id=course.id)
+    response.headers["Location"] = f"/v1/jobs/{job.id}"
+    return job

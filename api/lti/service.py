@@ -51,6 +51,7 @@ from db.unit_of_work import commit_async
 
 EXERCISE_PATH = re.compile(r"/lti/exercises/(?P<id>[0-9a-fA-F-]{36})")
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+LINEITEM_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
 DEEP_LINK_PATH = "/lti/deep-link"
 LOGIN_PATH = "/lti/login"
 LAUNCH_PATH = "/lti/launch"
@@ -74,6 +75,19 @@ def own_url(origin: str, url: str) -> bool:
     """Whether `url` is a page of this tool (its origin is ours): where a launch may land."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}".lower() == origin.lower() and not parts.username
+
+
+async def course_refusal(
+    session: AsyncSession, *, exercise_id: uuid.UUID, course_id: str | None
+) -> LtiError | None:
+    """`lti_course_mismatch` when the exercise belongs to a course other than the launch's (or the
+    launch names no course): a course's exercise opens only from its own course, whoever launches
+    it, so a link copied into another course (or a landing URL edited to another exercise) shows
+    nothing of it. Unscoped exercises open from any course, as before."""
+    scoped = await lti.exercise_course(session, exercise_id)
+    if scoped is None or str(scoped) == course_id:
+        return None
+    return LtiError("lti_course_mismatch", "this exercise belongs to another course", status=403)
 
 
 STORAGE_TARGET = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # a frame's name, as browsers allow it here
@@ -244,9 +258,10 @@ async def complete_launch(
             memberships_url=launch.memberships_url,
             user_id=user.id,
             roles=launch.roles,
+            lineitems_url=launch.lineitems_url if LINEITEM_SCOPE in launch.ags_scopes else None,
         )
         context_row_id = str(context.id)
-    await _link_grades(session, launch, platform, user)
+    await _link_grades(session, launch, platform, user, context_row_id)
     await commit_async(session)
     return Launched(launch, user, platform, context_row_id, storage, login.nonce)
 
@@ -262,21 +277,42 @@ def exercise_of(target_link_uri: str) -> uuid.UUID | None:
         return None
 
 
-async def _link_grades(session: AsyncSession, launch: Launch, platform: LtiPlatform, user: User) -> None:
+async def _link_grades(
+    session: AsyncSession, launch: Launch, platform: LtiPlatform, user: User, context_row_id: str | None
+) -> None:
     """A launch of an exercise from a graded link (it carries a line item and the score scope):
-    the learner's grades on that exercise go to that line item from now on."""
+    the learner's grades on that exercise go to that line item from now on, and it is the course's
+    column for the exercise. A launch from a plain link (no line item) with the score scope uses the
+    course's column for the exercise if it has one (one mentorq created: POST
+    /v1/lti/courses/{id}/line-items)."""
     exercise_id = exercise_of(launch.target_link_uri)
     if exercise_id is None or launch.message_type != RESOURCE_LINK_REQUEST:
         return
     if not await lti.exercise_exists(session, exercise_id, for_user=user.id):
         raise LtiError("lti_exercise_not_found", "the launched exercise does not exist here", status=404)
-    if launch.lineitem_url and SCORE_SCOPE in launch.ags_scopes:
+    if SCORE_SCOPE not in launch.ags_scopes:
+        return
+    course = uuid.UUID(context_row_id) if context_row_id else None
+    lineitem_url = launch.lineitem_url
+    if lineitem_url and course is not None:
+        await lti.remember_line_item(
+            session,
+            context_id=course,
+            exercise_id=exercise_id,
+            lineitem_url=lineitem_url,
+            label=launch.resource_link_title,
+            created_by_tool=False,
+        )
+    elif lineitem_url is None and course is not None:
+        column = await lti.course_line_item(session, context_id=course, exercise_id=exercise_id)
+        lineitem_url = column.lineitem_url if column else None
+    if lineitem_url:
         await lti.link_grades(
             session,
             user_id=user.id,
             exercise_id=exercise_id,
             platform_id=platform.id,
-            lineitem_url=launch.lineitem_url,
+            lineitem_url=lineitem_url,
             subject=launch.subject,
         )
 

@@ -9,6 +9,7 @@ from typing import Any
 from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Computed,
     DateTime,
     Float,
@@ -28,13 +29,18 @@ from db.base import Base
 
 
 class Collection(Base):
-    """A named set of documents: a user's private one (owner set) or a shared library (owner NULL)."""
+    """A named set of documents: a user's private one (owner set), a shared library (owner and course
+    NULL, every user reads it) or a course's library (course set: only that course's members and
+    admins read it, its instructors write it). Names are unique per owner, among the shared
+    libraries, and per course."""
 
     __tablename__ = "collections"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(100))
     owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # The LTI course (db/models/lti.py) whose members alone read it; removing the course removes it.
+    course_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("lti_contexts.id", ondelete="CASCADE"))
     description: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -46,13 +52,28 @@ class Collection(Base):
             unique=True,
             postgresql_where=text("owner_id IS NOT NULL"),
         ),
-        Index("uq_collections_shared_name", "name", unique=True, postgresql_where=text("owner_id IS NULL")),
+        Index(
+            "uq_collections_shared_name",
+            "name",
+            unique=True,
+            postgresql_where=text("owner_id IS NULL AND course_id IS NULL"),
+        ),
+        Index(
+            "uq_collections_course_name",
+            "course_id",
+            "name",
+            unique=True,
+            postgresql_where=text("course_id IS NOT NULL"),
+        ),
+        # A collection is a user's or a course's, never both.
+        CheckConstraint("owner_id IS NULL OR course_id IS NULL", name="private_or_course"),
     )
     __mapper_args__ = {"eager_defaults": True}
 
     @property
     def shared(self) -> bool:
-        return self.owner_id is None
+        """A library every user reads (neither a user's nor a course's)."""
+        return self.owner_id is None and self.course_id is None
 
 
 class Document(Base):

@@ -29,6 +29,9 @@ class Exercise(Base):
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     # The learner it was generated for; NULL for an exercise an admin wrote (everyone may answer it).
     owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # An authored exercise of an LTI course: only its members (and admins) see it, and it launches
+    # only from that course. Removing the course removes it.
+    course_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("lti_contexts.id", ondelete="CASCADE"))
     job_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
     session_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("learning_sessions.id", ondelete="SET NULL")
@@ -56,7 +59,10 @@ class Exercise(Base):
     key: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
-    __table_args__ = (Index("ix_exercises_owner_created", "owner_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_exercises_owner_created", "owner_id", "created_at"),
+        Index("ix_exercises_course", "course_id", postgresql_where=text("course_id IS NOT NULL")),
+    )
     __mapper_args__ = {"eager_defaults": True}
 
 

@@ -26,6 +26,8 @@ class ExerciseInput(BaseModel):
     skills: list[str] = Field(default_factory=list, max_length=10)
     difficulty: Level | None = None
     authored: AuthoredDraft | None = None
+    # An authored exercise of an LTI course (POST /v1/lti/courses/{id}/exercises): its members' only.
+    course_id: uuid.UUID | None = None
 
 
 class ExerciseOutput(BaseModel):

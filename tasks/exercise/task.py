@@ -191,6 +191,7 @@ def _publish_authored(ctx: JobContext, payload: ExerciseInput) -> ExerciseOutput
         model=None,
         owner_id=None,
         source="authored",
+        course_id=payload.course_id,
     )
 
 
@@ -223,6 +224,7 @@ def _publish(
     model: str | None,
     owner_id: uuid.UUID | None,
     source: str = "generated",
+    course_id: uuid.UUID | None = None,
 ) -> ExerciseOutput:
     ctx.progress("publishing")
     skills = list(dict.fromkeys([*payload.skills, *draft.skills]))[:10]
@@ -231,6 +233,7 @@ def _publish(
         job = session.get(Job, ctx.job_id)
         exercise = Exercise(
             owner_id=owner_id,
+            course_id=course_id,
             job_id=ctx.job_id,
             session_id=job.session_id if job else None,
             source=source,
