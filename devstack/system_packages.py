@@ -89,6 +89,11 @@ TEST = (
     ),
     SystemPackage("poppler-utils", "tests/matches reads the PDF reports back", command="pdftotext"),
     SystemPackage("iproute2", "tests/hosts builds the topology's network namespaces", command="ip"),
+    SystemPackage(
+        "espeak-ng",
+        "tests/recordings speaks conversations in several voices (diarization)",
+        command="espeak-ng",
+    ),
     # Not its node exporter and the rest of its recommendations.
     SystemPackage(
         "prometheus",

@@ -1,7 +1,8 @@
 """Recordings (audio and video) to transcripts for the `ingest` job's transcribe stage.
 
 decode.py (FFmpeg's libraries through PyAV) -> speech.py (Silero VAD) -> engines.py (PocketSphinx
-embedded, faster-whisper in production) -> pipeline.py (cues with times). Here: the transcript
+embedded, faster-whisper in production) beside diarization.py (Resemblyzer embedded, pyannote in
+production: who speaks when) -> pipeline.py (cues with times). Here: the transcript
 as the knowledge store takes it (sections with times, as for SRT) and as its table row.
 """
 
@@ -12,6 +13,7 @@ from typing import Any
 from core.settings import Settings
 from workers.documents.model import ParsedDocument, Section
 from workers.errors import JobFailure
+from workers.recordings.diarization import Diarizer, diarizer_problem, get_diarizer
 from workers.recordings.engines import SpeechEngine, engine_problem, get_engine
 from workers.recordings.pipeline import Transcript, transcribe
 
@@ -23,6 +25,18 @@ def speech_engine(settings: Settings) -> SpeechEngine:
     if problem is not None:
         raise JobFailure("speech_engine_unavailable", problem, retryable=True)
     return get_engine(settings)
+
+
+def speaker_diarizer(settings: Settings) -> Diarizer | None:
+    """The configured diarizer (None when MENTORQ_DIARIZATION_ENGINE=off), or a retryable
+    `diarizer_unavailable` job failure naming what is missing (pyannote's pipeline not placed on
+    this host, say), as for the speech engine."""
+    if settings.diarization_engine == "off":
+        return None
+    problem = diarizer_problem(settings)
+    if problem is not None:
+        raise JobFailure("diarizer_unavailable", problem, retryable=True)
+    return get_diarizer(settings)
 
 
 def transcript_document(transcript: Transcript) -> ParsedDocument:
@@ -54,6 +68,7 @@ def transcript_row(transcript: Transcript) -> dict[str, Any]:
 
 __all__ = [
     "Transcript",
+    "diarizer_problem",
     "engine_problem",
     "get_engine",
     "transcribe",

@@ -1,0 +1,158 @@
+"""Conversations with known turns, spoken by Debian's espeak-ng in several voices, for the
+diarization tests and benchmarks.diarization. Each turn's reference time is where its voice is
+heard (the synthesiser's leading and trailing silence trimmed off)."""
+
+from __future__ import annotations
+
+import functools
+import io
+import shutil
+import subprocess
+import wave
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import butter, resample_poly, sosfilt
+
+SAMPLE_RATE = 16_000
+
+# espeak-ng voice (language + variant) and pitch (0-99): apart in sex, pitch and accent.
+VOICES: dict[str, tuple[str, int]] = {
+    "ann": ("en-us+f4", 70),
+    "bob": ("en-gb-scotland+m3", 30),
+    "cal": ("en-us+m7", 55),
+    "dee": ("en+f2", 85),
+}
+
+LINES = [
+    "Today we look at how memory works when you study for an exam.",
+    "Does reading my notes again help at all?",
+    "A little, but testing yourself helps much more than reading.",
+    "So I should close the book and try to recall the ideas?",
+    "Exactly. Recall is hard work, and that effort is what makes it stick.",
+    "How often should I do that before the exam?",
+    "Spread it out over several days rather than one long evening.",
+    "That sounds like more work, to be honest.",
+    "It is the same work, only spaced. The total time stays about the same.",
+    "What about flash cards, are they any good?",
+    "They are fine, as long as you answer before you turn the card.",
+    "And if I get the answer wrong?",
+    "Then you have learnt where the gap is, which is useful too.",
+    "I had not thought of mistakes as useful.",
+    "Most people do not. Let us try a short quiz right now.",
+    "All right, I am ready when you are.",
+]
+
+
+@dataclass(frozen=True)
+class Turn:
+    speaker: str
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True)
+class Conversation:
+    samples: np.ndarray  # int16, 16 kHz mono
+    turns: list[Turn]
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / SAMPLE_RATE
+
+    def wav_bytes(self) -> bytes:
+        return wav_bytes(self.samples)
+
+
+def espeak_available() -> bool:
+    return shutil.which("espeak-ng") is not None
+
+
+@functools.cache
+def say(speaker: str, text: str) -> np.ndarray:
+    """The text in the speaker's voice, int16 16 kHz, its leading and trailing silence trimmed."""
+    voice, pitch = VOICES[speaker]
+    out = subprocess.run(
+        ["espeak-ng", "-v", voice, "-p", str(pitch), "-s", "160", "--stdout", text],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    with wave.open(io.BytesIO(out)) as reader:
+        rate = reader.getframerate()
+        audio = np.frombuffer(reader.readframes(reader.getnframes()), dtype=np.int16).astype(np.float32)
+    audio = resample_poly(audio, SAMPLE_RATE, rate).astype(np.float32)
+    loud = np.flatnonzero(np.abs(audio) > 300)
+    return np.clip(audio[loud[0] : loud[-1] + 1], -32768, 32767).astype(np.int16)
+
+
+def conversation(
+    script: list[tuple[str, str]], *, gap_s: float = 0.4, lead_s: float = 0.5, seed: int = 0
+) -> Conversation:
+    """The script's lines one after another, `gap_s` apart (varied by up to ±40 %)."""
+    rng = np.random.default_rng(seed)
+    pieces = [np.zeros(int(lead_s * SAMPLE_RATE), dtype=np.int16)]
+    turns: list[Turn] = []
+    at = len(pieces[0])
+    for speaker, text in script:
+        speech = say(speaker, text)
+        turns.append(Turn(speaker, at / SAMPLE_RATE, (at + len(speech)) / SAMPLE_RATE))
+        gap = np.zeros(int(gap_s * rng.uniform(0.6, 1.4) * SAMPLE_RATE), dtype=np.int16)
+        pieces += [speech, gap]
+        at += len(speech) + len(gap)
+    pieces.append(np.zeros(int(lead_s * SAMPLE_RATE), dtype=np.int16))
+    return Conversation(np.concatenate(pieces), turns)
+
+
+def dialogue(speakers: list[str], lines: int, *, seed: int = 0, gap_s: float = 0.4) -> Conversation:
+    """`lines` of LINES, the speakers taking turns in order (one to several lines each turn)."""
+    rng = np.random.default_rng(seed)
+    script: list[tuple[str, str]] = []
+    who = 0
+    while len(script) < lines:
+        for _ in range(int(rng.integers(1, 3))):
+            if len(script) < lines:
+                script.append((speakers[who % len(speakers)], LINES[len(script) % len(LINES)]))
+        who += 1
+    return conversation(script, gap_s=gap_s, seed=seed)
+
+
+def telephone(samples: np.ndarray, *, snr_db: float = 20.0, seed: int = 0) -> np.ndarray:
+    """As heard on a telephone line: 300-3400 Hz at 8 kHz (back at 16 kHz) with white noise."""
+    audio = samples.astype(np.float64)
+    band = butter(6, [300, 3400], btype="bandpass", fs=SAMPLE_RATE, output="sos")
+    audio = resample_poly(resample_poly(sosfilt(band, audio), 1, 2), 2, 1)[: len(samples)]
+    speech_power = np.mean(audio[np.abs(audio) > 100] ** 2)
+    noise = np.random.default_rng(seed).normal(0, np.sqrt(speech_power / 10 ** (snr_db / 10)), len(audio))
+    return np.clip(audio + noise, -32768, 32767).astype(np.int16)
+
+
+def noise_burst(duration_s: float, *, level: float = 6000.0, seed: int = 0) -> np.ndarray:
+    """A cough-like burst: band-passed noise with a fast attack and decay."""
+    n = int(duration_s * SAMPLE_RATE)
+    noise = np.random.default_rng(seed).normal(0, 1, n)
+    noise = sosfilt(butter(4, [300, 3000], btype="bandpass", fs=SAMPLE_RATE, output="sos"), noise)
+    envelope = np.exp(-np.linspace(0, 6, n)) * np.minimum(1, np.linspace(0, 20, n))
+    return np.clip(noise / np.std(noise) * level * envelope, -32768, 32767).astype(np.int16)
+
+
+def music(duration_s: float) -> np.ndarray:
+    """Chords of sine tones with a beat: no voice in it."""
+    t = np.arange(int(duration_s * SAMPLE_RATE)) / SAMPLE_RATE
+    chords = [(261.6, 329.6, 392.0), (220.0, 261.6, 329.6), (174.6, 220.0, 261.6), (196.0, 246.9, 293.7)]
+    audio = np.zeros_like(t)
+    for index, chord in enumerate(chords * int(duration_s // 2 + 1)):
+        part = (t >= index * 0.5) & (t < (index + 1) * 0.5)
+        for hz in chord:
+            audio[part] += np.sin(2 * np.pi * hz * t[part]) * np.exp(-3 * (t[part] - index * 0.5))
+    return (audio / np.max(np.abs(audio)) * 8000).astype(np.int16)
+
+
+def wav_bytes(samples: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(SAMPLE_RATE)
+        writer.writeframes(samples.astype(np.int16).tobytes())
+    return out.getvalue()

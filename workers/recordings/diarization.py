@@ -1,0 +1,381 @@
+"""Who speaks when: a recording's stretches of speech (speech.py) in, speaker turns out.
+
+Engines behind one interface (`Diarizer.session()`, then `add` each stretch as the VAD yields it,
+then `finish`):
+
+- `resemblyzer` (the embedded default): Resemblyzer's voice encoder (voice_encoder.py; its weights
+  ship in its wheel) embeds 1.6 s windows every `STEP_S` over each stretch; the embeddings (1 KB a
+  window, 7 MB for an hour of speech) are all that is kept of the audio. At the end they are
+  clustered (scikit-learn's agglomerative clustering, average linkage, cosine distance under
+  `DISTANCE_THRESHOLD`: the number of speakers is found, not given), each 0.1 s of voiced audio
+  takes the speaker its nearby windows vote for, and the turns are smoothed: a speaker heard for
+  less than `MIN_SPEAKER_S` in all (a cough, a chair) is no speaker and its windows go to the
+  nearest one; a turn shorter than `MIN_TURN_S` goes to its neighbours. It does not detect
+  overlapping speech: each moment has one speaker.
+- `pyannote` (production, on the GPU host): pyannote.audio's speaker-diarization pipeline, loaded
+  from a local folder (MENTORQ_DIARIZATION_MODEL); never downloaded by a worker. It keeps
+  overlapping speech as overlapping turns.
+
+Labels are `S1`, `S2`, ... in order of first speech; a recording with no speech has no speakers.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import wave
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from core.settings import Settings
+from workers.recordings.decode import SAMPLE_RATE
+from workers.recordings.speech import Speech
+from workers.recordings.voice_encoder import (
+    FRAMES_PER_SECOND,
+    WINDOW_FRAMES,
+    get_encoder,
+    mel_frames,
+    normalised,
+    weights_path,
+)
+
+STEP_S = 0.5  # between window starts: a turn boundary is placed to within about half of this
+TICK_S = 0.1  # the grain of the turns
+DISTANCE_THRESHOLD = 0.3  # average cosine distance under which two groups of windows are one voice
+MIN_SPEAKER_S = 2.0  # a voice heard for less than this in all is no speaker (a cough, a laugh)
+MIN_TURN_S = 1.0  # a turn shorter than this between others is theirs
+JOIN_GAP_S = 0.5  # one speaker's turns closer than this are one turn
+MAX_CLUSTERED = (
+    2000  # windows clustered at once (its distance matrix is n² / 2 floats); the rest join the nearest
+)
+VOICED_BELOW_PEAK_DB = 35.0  # a 10 ms frame this far under the stretch's loud frames is silence
+NOISE_FLOOR_MARGIN_DB = 6.0  # ... and so is one less than this over its quietest tenth
+BATCH = 64  # windows through the encoder at once
+
+
+@dataclass(frozen=True)
+class SpeakerTurn:
+    speaker: str
+    start_s: float
+    end_s: float
+
+
+class DiarizationSession(Protocol):
+    def add(self, speech: Speech) -> None:
+        """One stretch of speech, in order (int16, 16 kHz mono)."""
+        ...
+
+    def finish(self) -> list[SpeakerTurn]:
+        """The turns, in order of start; overlapping where two speak at once (if the engine can tell)."""
+        ...
+
+
+class Diarizer(Protocol):
+    name: str
+
+    def session(self) -> DiarizationSession:
+        """A new recording's diarization."""
+        ...
+
+
+def diarize(diarizer: Diarizer, stretches: Iterable[Speech]) -> list[SpeakerTurn]:
+    """All the stretches' turns at once (tests, benchmarks)."""
+    session = diarizer.session()
+    for speech in stretches:
+        session.add(speech)
+    return session.finish()
+
+
+# ---- the embedded engine -------------------------------------------------------------------------
+
+
+class _EmbeddedSession:
+    def __init__(self) -> None:
+        self._encoder = get_encoder()
+        self._embeddings: list[np.ndarray] = []  # one (n, 256) block per stretch
+        self._centres: list[float] = []  # each window's middle, seconds from the recording's start
+        self._voiced: list[tuple[float, float]] = []  # voiced intervals, seconds
+
+    def add(self, speech: Speech) -> None:
+        mels = mel_frames(normalised(speech.samples))
+        if not len(mels):
+            return
+        energy = mels.sum(axis=1)
+        floor = np.percentile(energy, 10) * 10 ** (NOISE_FLOOR_MARGIN_DB / 10)  # a noisy line's hiss
+        voiced = energy > max(np.percentile(energy, 95) * 10 ** (-VOICED_BELOW_PEAK_DB / 10), floor)
+        self._voiced.extend(_runs(voiced, speech.start_s))
+        step = int(STEP_S * FRAMES_PER_SECOND)
+        if len(mels) < WINDOW_FRAMES:  # a short stretch: one window, padded with silence
+            mels = np.pad(mels, ((0, WINDOW_FRAMES - len(mels)), (0, 0)))
+            voiced = np.pad(voiced, (0, WINDOW_FRAMES - len(voiced)))
+        starts = [
+            at
+            for at in range(0, max(1, len(mels) - WINDOW_FRAMES + step), step)
+            if voiced[at : at + WINDOW_FRAMES].mean() >= 0.3  # mostly a pause: no voice to embed
+        ]
+        starts = [min(at, len(mels) - WINDOW_FRAMES) for at in starts]
+        for at in range(0, len(starts), BATCH):
+            batch = starts[at : at + BATCH]
+            windows = np.stack([mels[start : start + WINDOW_FRAMES] for start in batch])
+            self._embeddings.append(self._encoder.embed(windows))
+            self._centres.extend(
+                speech.start_s + (start + WINDOW_FRAMES / 2) / FRAMES_PER_SECOND for start in batch
+            )
+
+    def finish(self) -> list[SpeakerTurn]:
+        if not self._centres:
+            return []
+        embeddings = np.concatenate(self._embeddings)
+        labels = _clusters(embeddings)
+        labels = _without_small_speakers(embeddings, labels, min_windows=MIN_SPEAKER_S / STEP_S)
+        turns = _turns(np.array(self._centres), labels, self._voiced)
+        return _named(_smoothed(turns))
+
+
+def _runs(flags: np.ndarray, offset_s: float) -> list[tuple[float, float]]:
+    """The runs of True in per-frame flags as (start_s, end_s)."""
+    edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return [
+        (offset_s + s / FRAMES_PER_SECOND, offset_s + e / FRAMES_PER_SECOND) for s, e in zip(starts, ends)
+    ]
+
+
+def _clusters(embeddings: np.ndarray) -> np.ndarray:
+    """A cluster number per window; at most MAX_CLUSTERED windows are clustered, the others join
+    the cluster whose centre is nearest."""
+    from sklearn.cluster import AgglomerativeClustering
+
+    if len(embeddings) == 1:
+        return np.zeros(1, dtype=int)
+    every = max(1, int(np.ceil(len(embeddings) / MAX_CLUSTERED)))
+    sample = embeddings[::every]
+    clustering = AgglomerativeClustering(
+        n_clusters=None, metric="cosine", linkage="average", distance_threshold=DISTANCE_THRESHOLD
+    )
+    sampled = clustering.fit_predict(sample)
+    if every == 1:
+        return sampled
+    return _nearest(embeddings, _centres_of(sample, sampled))
+
+
+def _centres_of(embeddings: np.ndarray, labels: np.ndarray) -> dict[int, np.ndarray]:
+    centres = {}
+    for label in np.unique(labels):
+        mean = embeddings[labels == label].mean(axis=0)
+        centres[int(label)] = mean / max(float(np.linalg.norm(mean)), 1e-9)
+    return centres
+
+
+def _nearest(embeddings: np.ndarray, centres: dict[int, np.ndarray]) -> np.ndarray:
+    keys = list(centres)
+    scores = embeddings @ np.stack([centres[key] for key in keys]).T
+    return np.array(keys)[np.argmax(scores, axis=1)]
+
+
+def _without_small_speakers(embeddings: np.ndarray, labels: np.ndarray, *, min_windows: float) -> np.ndarray:
+    """Clusters with fewer windows than a speaker needs are dissolved into the nearest others."""
+    counts = {int(label): int((labels == label).sum()) for label in np.unique(labels)}
+    kept = {label for label, count in counts.items() if count >= min_windows}
+    if not kept:
+        kept = {max(counts, key=lambda label: counts[label])}
+    if len(kept) == len(counts):
+        return labels
+    centres = {label: centre for label, centre in _centres_of(embeddings, labels).items() if label in kept}
+    small = ~np.isin(labels, list(kept))
+    labels = labels.copy()
+    labels[small] = _nearest(embeddings[small], centres)
+    return labels
+
+
+def _turns(centres: np.ndarray, labels: np.ndarray, voiced: list[tuple[float, float]]) -> list[SpeakerTurn]:
+    """Each TICK_S of voiced audio goes to the speaker its windows within reach vote for (the
+    nearer a window's middle, the larger its vote); consecutive ticks of one speaker make a turn."""
+    speakers = sorted({int(label) for label in labels})
+    reach = WINDOW_FRAMES / FRAMES_PER_SECOND / 2
+    turns: list[SpeakerTurn] = []
+    for start, end in voiced:
+        ticks = np.arange(start, end, TICK_S) + TICK_S / 2
+        if not len(ticks):
+            continue
+        lo = np.searchsorted(centres, ticks[0] - reach)
+        hi = np.searchsorted(centres, ticks[-1] + reach)
+        if lo == hi:  # no window near: the nearest one decides
+            nearest = int(np.argmin(np.abs(centres - (start + end) / 2)))
+            turns.append(SpeakerTurn(str(labels[nearest]), start, end))
+            continue
+        near, near_labels = centres[lo:hi], labels[lo:hi]
+        weight = np.maximum(0.0, reach - np.abs(ticks[:, None] - near[None, :]))  # (ticks, windows)
+        votes = np.stack([(weight * (near_labels == speaker)).sum(axis=1) for speaker in speakers], axis=1)
+        if not votes.any():
+            nearest = int(np.argmin(np.abs(near - (start + end) / 2)))
+            votes[:, speakers.index(int(near_labels[nearest]))] = 1.0
+        chosen = np.array(speakers)[np.argmax(votes, axis=1)]
+        run_start = 0
+        for index in range(1, len(ticks) + 1):
+            if index == len(ticks) or chosen[index] != chosen[run_start]:
+                turn_start = start + run_start * TICK_S
+                turn_end = min(end, start + index * TICK_S)
+                turns.append(SpeakerTurn(str(chosen[run_start]), turn_start, turn_end))
+                run_start = index
+    return turns
+
+
+def _joined(turns: list[SpeakerTurn]) -> list[SpeakerTurn]:
+    joined: list[SpeakerTurn] = []
+    for turn in turns:
+        last = joined[-1] if joined else None
+        if last and last.speaker == turn.speaker and turn.start_s - last.end_s < JOIN_GAP_S:
+            joined[-1] = SpeakerTurn(last.speaker, last.start_s, max(last.end_s, turn.end_s))
+        else:
+            joined.append(turn)
+    return joined
+
+
+def _smoothed(turns: list[SpeakerTurn]) -> list[SpeakerTurn]:
+    """One speaker's turns close together joined; a short turn between others given to them (the
+    longer neighbour when they differ), shortest first, until none is left."""
+    turns = _joined(turns)
+    while True:
+        short = [
+            index
+            for index, turn in enumerate(turns)
+            if turn.end_s - turn.start_s < MIN_TURN_S and len(turns) > 1
+        ]
+        if not short:
+            return turns
+        index = min(short, key=lambda i: turns[i].end_s - turns[i].start_s)
+        turn = turns[index]
+        neighbours = [turns[i] for i in (index - 1, index + 1) if 0 <= i < len(turns)]
+        taker = max(neighbours, key=lambda other: other.end_s - other.start_s)
+        turns[index] = SpeakerTurn(taker.speaker, turn.start_s, turn.end_s)
+        merged = _joined(turns)
+        if len(merged) == len(turns):  # nothing joined (gaps too long): keep it as its own turn
+            return turns
+        turns = merged
+
+
+def _named(turns: list[SpeakerTurn]) -> list[SpeakerTurn]:
+    """Cluster numbers as S1, S2, ... in order of first speech, times rounded to milliseconds."""
+    names: dict[str, str] = {}
+    for turn in sorted(turns, key=lambda turn: turn.start_s):
+        names.setdefault(turn.speaker, f"S{len(names) + 1}")
+    return [
+        SpeakerTurn(names[turn.speaker], round(float(turn.start_s), 3), round(float(turn.end_s), 3))
+        for turn in sorted(turns, key=lambda turn: (turn.start_s, turn.end_s))
+    ]
+
+
+class ResemblyzerDiarizer:
+    name = "resemblyzer"
+
+    def session(self) -> DiarizationSession:
+        return _EmbeddedSession()
+
+
+# ---- production: pyannote.audio ------------------------------------------------------------------
+
+
+class _PyannoteSession:
+    """The stretches written at their times into a temporary 16 kHz WAV (silence between them):
+    pyannote's pipeline reads a file in chunks, so memory stays bounded; the disk holds 115 MB an hour."""
+
+    def __init__(self, pipeline: object, lock: threading.Lock) -> None:
+        self._pipeline = pipeline
+        self._lock = lock
+        handle, self._path = tempfile.mkstemp(suffix=".wav", prefix="mentorq-diarize-")
+        os.close(handle)
+        self._writer = wave.open(self._path, "wb")
+        self._writer.setnchannels(1)
+        self._writer.setsampwidth(2)
+        self._writer.setframerate(SAMPLE_RATE)
+        self._written = 0
+        self._heard = False
+
+    def add(self, speech: Speech) -> None:
+        at = int(round(speech.start_s * SAMPLE_RATE))
+        if at > self._written:
+            self._writer.writeframes(np.zeros(at - self._written, dtype=np.int16).tobytes())
+            self._written = at
+        samples = speech.samples[max(0, self._written - at) :].astype(np.int16)
+        self._writer.writeframes(samples.tobytes())
+        self._written += len(samples)
+        self._heard = self._heard or len(samples) > 0
+
+    def finish(self) -> list[SpeakerTurn]:
+        self._writer.close()
+        try:
+            if not self._heard:
+                return []
+            with self._lock:
+                output = self._pipeline(self._path)  # type: ignore[operator]
+            annotation = getattr(output, "speaker_diarization", output)  # 4.x wraps it
+            turns = [
+                SpeakerTurn(str(label), float(segment.start), float(segment.end))
+                for segment, _, label in annotation.itertracks(yield_label=True)
+            ]
+            return _named(turns)
+        finally:
+            os.unlink(self._path)
+
+
+class PyannoteDiarizer:
+    name = "pyannote"
+
+    def __init__(self, settings: Settings) -> None:
+        from pyannote.audio import Pipeline
+
+        self._pipeline = Pipeline.from_pretrained(_pyannote_config(settings.diarization_model))
+        if settings.diarization_device != "cpu":
+            import torch
+
+            self._pipeline.to(torch.device(settings.diarization_device))
+        self._lock = threading.Lock()
+
+    def session(self) -> DiarizationSession:
+        return _PyannoteSession(self._pipeline, self._lock)
+
+
+def _pyannote_config(model: str) -> str:
+    return model if model.endswith((".yaml", ".yml")) else os.path.join(model, "config.yaml")
+
+
+def diarizer_problem(settings: Settings) -> str | None:
+    """Why the configured diarizer cannot run on this host, or None (for /readyz and the console)."""
+    if settings.diarization_engine == "off":
+        return None
+    if settings.diarization_engine == "resemblyzer":
+        if weights_path() is None:
+            return "resemblyzer is not installed on this host (pip install --no-deps resemblyzer==0.1.4)"
+        return None
+    if not settings.diarization_model:
+        return "MENTORQ_DIARIZATION_MODEL is not set: pyannote's pipeline is loaded from a local folder only"
+    config = _pyannote_config(settings.diarization_model)
+    if not os.path.isfile(config):
+        return f"the pyannote pipeline {config} is not on this host (its weights are never downloaded)"
+    try:
+        import pyannote.audio  # noqa: F401
+    except ImportError:
+        return "pyannote.audio is not installed on this host (pip install .[pyannote])"
+    return None
+
+
+_loaded: dict[tuple[str, ...], Diarizer] = {}
+_loading = threading.Lock()
+
+
+def get_diarizer(settings: Settings) -> Diarizer:
+    """The configured diarizer, loaded once per process (and again if its settings change)."""
+    key = (settings.diarization_engine, settings.diarization_model, settings.diarization_device)
+    with _loading:
+        if key not in _loaded:
+            _loaded[key] = (
+                PyannoteDiarizer(settings)
+                if settings.diarization_engine == "pyannote"
+                else ResemblyzerDiarizer()
+            )
+        return _loaded[key]
