@@ -298,12 +298,15 @@ def queue_score(session: Session, score_spec: JobSpec, *, submission: Submission
     )
 
 
-async def exercise_title(session: AsyncSession, exercise_id: uuid.UUID) -> str | None:
-    """An authored exercise's title (its prompt's start without one); None for another's or none."""
+async def exercise_title(
+    session: AsyncSession, exercise_id: uuid.UUID, *, course_id: uuid.UUID
+) -> str | None:
+    """The title (its prompt's start without one) of an exercise the course may hold: one written
+    for everyone or the course's own; None for another course's, a learner's, or none."""
     row = (
         await session.execute(
             select(Exercise.title, Exercise.prompt).where(
-                Exercise.id == exercise_id, Exercise.owner_id.is_(None)
+                Exercise.id == exercise_id, course_scope.placeable_in(course_id)
             )
         )
     ).first()
@@ -366,9 +369,13 @@ def context_with_platform(session: Session, context_id: uuid.UUID) -> tuple[LtiC
 def replace_roster(
     session: Session, *, context_id: uuid.UUID, issuer: str, members: list[RosterEntry]
 ) -> None:
-    """The course's roster is now exactly `members`, each linked to its mentorq account if it has one."""
+    """The course's roster is now exactly `members`, each linked to its mentorq account if it has one;
+    and a launched member the roster no longer lists as Active (Inactive, Deleted or gone) is no
+    longer a member here: the course's collections and exercises close to them (db/course_scope.py)
+    until a launch from the course says otherwise."""
     session.execute(delete(LtiRosterMember).where(LtiRosterMember.context_id == context_id))
     if not members:
+        session.execute(delete(LtiMembership).where(LtiMembership.context_id == context_id))
         return
     linked = dict(
         session.execute(
@@ -391,6 +398,14 @@ def replace_roster(
             }
             for member in members
         ],
+    )
+    active = [
+        linked[member.subject] for member in members if member.status == "Active" and member.subject in linked
+    ]
+    session.execute(
+        delete(LtiMembership).where(
+            LtiMembership.context_id == context_id, LtiMembership.user_id.not_in(active)
+        )
     )
 
 

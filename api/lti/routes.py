@@ -628,7 +628,7 @@ async def create_line_item(
             "lti_line_items_unavailable",
             "the platform never let mentorq manage this course's line items",
         )
-    title = await lti.exercise_title(session, request.exercise_id)
+    title = await lti.exercise_title(session, request.exercise_id, course_id=course.id)
     if title is None:
         raise ProblemError(404, "lti_exercise_not_found", "no such exercise to grade in the course")
     job = create_job(

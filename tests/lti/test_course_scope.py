@@ -223,3 +223,43 @@ def test_deep_linking_offers_a_course_its_own_exercises_and_everyones(
     with httpx.Client(timeout=30) as client:
         page = picker(stack, Browser(client), lti_platform, "teacher", deep_link(stack, lti_platform))
         assert f'value="{course_a.exercise_id}"' in page.text
+
+
+def test_another_courses_exercise_gets_no_gradebook_column_there(
+    stack: Stack, lti_platform: TestPlatform, course_a: CourseA
+) -> None:
+    link = link_in(stack, lti_platform, course_a.other_course, "/lti/home", ags=True)
+    with session_of(stack, lti_platform, "teacher-b", link) as teacher_b:
+        other = courses_of(teacher_b)[course_a.other_course]
+        refused = teacher_b.post(
+            f"/v1/lti/courses/{other}/line-items", json={"exercise_id": course_a.exercise_id}
+        )
+        assert refused.status_code == 404 and refused.json()["code"] == "lti_exercise_not_found"
+
+
+def test_a_learner_the_roster_drops_no_longer_sees_the_course(
+    stack: Stack, lti_platform: TestPlatform, course_a: CourseA
+) -> None:
+    lti_platform.post(
+        "/test/setup",
+        {"users": {"dropout": {"name": "Dee Parting", "roles": {lti_platform.course: ["Learner"]}}}},
+    )
+    with session_of(stack, lti_platform, "dropout") as dropout:
+        assert sees(dropout, course_a)["exercise"] is True
+        lti_platform.post(
+            "/test/setup",
+            {
+                "users": {
+                    "dropout": {
+                        "name": "Dee Parting",
+                        "status": "Deleted",
+                        "roles": {lti_platform.course: ["Learner"]},
+                    }
+                }
+            },
+        )
+        with session_of(stack, lti_platform, "teacher") as teacher:
+            synced = teacher.post(f"/v1/lti/courses/{course_a.course_id}/roster")
+            assert synced.status_code == 202, synced.text
+            assert wait_job(teacher, synced.json()["id"])["status"] == "succeeded"
+        assert not any(sees(dropout, course_a).values())
