@@ -4,6 +4,7 @@ SRT files. Shared by the worker that writes it (workers/recordings/) and the API
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,19 +16,23 @@ class TranscriptSegment:
     text: str
     # (word, start_s, end_s), where the engine gives word times.
     words: list[tuple[str, float, float]] = field(default_factory=list)
+    speaker: str | None = None  # S1, S2, ... (diarization) or a name; None: not known
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "start_s": self.start_s,
             "end_s": self.end_s,
             "text": self.text,
             "words": [{"word": word, "start_s": start, "end_s": end} for word, start, end in self.words],
         }
+        if self.speaker is not None:
+            data["speaker"] = self.speaker
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TranscriptSegment:
         words = [(word["word"], word["start_s"], word["end_s"]) for word in data.get("words") or []]
-        return cls(data["start_s"], data["end_s"], data["text"], words)
+        return cls(data["start_s"], data["end_s"], data["text"], words, data.get("speaker"))
 
 
 def clock(seconds: float, *, separator: str = ".") -> str:
@@ -44,18 +49,58 @@ def _cue_text(text: str) -> str:
     return " ".join(text.split()).replace("-->", "->")
 
 
+def _speaker_name(speaker: str) -> str:
+    # One line, and nothing that would end the voice tag or read as a name's end in SRT.
+    return " ".join(speaker.replace(">", " ").replace("<", " ").replace(":", " ").split())
+
+
+def _vtt_text(segment: TranscriptSegment) -> str:
+    text = _cue_text(segment.text)
+    if not segment.speaker or not _speaker_name(segment.speaker):
+        return text
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f"<v {_speaker_name(segment.speaker)}>{escaped}</v>"
+
+
+def _srt_text(segment: TranscriptSegment) -> str:
+    text = _cue_text(segment.text)
+    name = _speaker_name(segment.speaker or "")
+    return f"{name}: {text}" if name else text
+
+
 def to_vtt(segments: list[TranscriptSegment]) -> str:
+    """WebVTT; a cue with a speaker is a voice span, `<v S1>...</v>`."""
     cues = [
-        f"{clock(segment.start_s)} --> {clock(segment.end_s)}\n{_cue_text(segment.text)}"
-        for segment in segments
+        f"{clock(segment.start_s)} --> {clock(segment.end_s)}\n{_vtt_text(segment)}" for segment in segments
     ]
     return "WEBVTT\n\n" + "\n\n".join(cues) + ("\n" if cues else "")
 
 
 def to_srt(segments: list[TranscriptSegment]) -> str:
+    """SRT; a cue with a speaker starts with its name, `S1: ...`."""
     cues = [
         f"{number}\n{clock(segment.start_s, separator=',')} --> {clock(segment.end_s, separator=',')}\n"
-        f"{_cue_text(segment.text)}"
+        f"{_srt_text(segment)}"
         for number, segment in enumerate(segments, start=1)
     ]
     return "\n\n".join(cues) + ("\n" if cues else "")
+
+
+# How subtitle files name who speaks at the start of a cue's text: "NAME: ", ">> NAME: " (TV
+# captions) or "[NAME] ". A name is one to four words, at most 40 characters, capitalised (a name,
+# S1): "note: see above" and "[laughs] yes" stay text.
+_NAMED = re.compile(
+    r"^(?:>>\s*)?(?:\[(?P<bracket>[^\]\n]{1,40})\]|"
+    r"(?P<colon>[^\W\d][\w.'\-]*(?:\s[\w.'\-]+){0,3}):)\s+(?P<text>\S.*)$",
+    re.S,
+)
+
+
+def split_speaker(text: str) -> tuple[str | None, str]:
+    """The speaker a subtitle's text names at its start, and the text without it: "Ana: Hi" ->
+    ("Ana", "Hi"); ">> ANA: Hi" and "[Ana] Hi" alike; (None, text) when it names nobody."""
+    match = _NAMED.match(text.strip())
+    name = (match.group("bracket") or match.group("colon")).strip() if match else ""
+    if not name or not name[0].isupper():
+        return None, text
+    return " ".join(name.split()), match.group("text").strip()

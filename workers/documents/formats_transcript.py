@@ -6,6 +6,7 @@ import html
 import re
 
 from core.documents.errors import DocumentError
+from core.recordings import split_speaker
 from workers.documents.model import ParsedDocument, Section, clean_text, decode_text
 
 # HH:MM:SS,mmm in SRT, [HH:]MM:SS.mmm in WebVTT; both separators are accepted in both.
@@ -87,7 +88,9 @@ def _add_cue(cues: list[Section], lines: list[str], timing_at: int, *, where: st
         raise DocumentError("corrupt_document", f"{where}: the cue ends ({end}s) before it starts ({start}s)")
     text = _cue_text(lines[timing_at + 1 :])
     if text:
-        cues.append(Section(text=text, heading_path=[], start_s=start, end_s=end))
+        voice = _VOICE.search(" ".join(lines[timing_at + 1 :]))
+        speaker = " ".join(voice.group(1).split()) if voice else split_speaker(text)[0]
+        cues.append(Section(text=text, heading_path=[], start_s=start, end_s=end, speaker=speaker))
 
 
 def _seconds(stamp: str, where: str) -> float:
@@ -102,7 +105,8 @@ def _seconds(stamp: str, where: str) -> float:
 
 
 def _cue_text(lines: list[str]) -> str:
-    """A cue's lines as one line of text, markup removed: "<v Ana>Hi" reads "Ana: Hi"."""
+    """A cue's lines as one line of text, markup removed: "<v Ana>Hi" reads "Ana: Hi" (the cue's
+    speaker is Ana too: the name stays in the text, where search finds it)."""
     text = " ".join(line.strip() for line in lines if line.strip())
     text = _VOICE.sub(lambda m: f"{m.group(1).strip()}: ", text)
     text = _ASS_OVERRIDE.sub("", _TAG.sub("", text))

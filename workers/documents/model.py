@@ -20,6 +20,7 @@ class Section:
     start_s: float | None = None
     end_s: float | None = None
     page: int | None = None
+    speaker: str | None = None  # who says a cue, where the transcript names it
 
 
 @dataclass
