@@ -5,15 +5,17 @@ checked like an `ask` answer, and the reply stored with its citations."""
 from __future__ import annotations
 
 import json
+import uuid
 
 from core.settings import get_settings
-from db import conversations, profiles
+from db import conversations, profiles, xapi
 from db.instructions import use_instructions
 from db.models import ConversationMessage
 from db.unit_of_work import unit_of_work
 from tasks.ask import grounded_answer
 from tasks.tutor.history import history
 from tasks.tutor.spec import SPEC, TutorInput, TutorOutput
+from tasks.xapi_send.spec import SPEC as XAPI_SEND
 from workers.accounts import account_of_job
 from workers.errors import JobFailure
 from workers.llm import get_llm_provider
@@ -44,7 +46,7 @@ def tutor(ctx: JobContext, payload: TutorInput) -> TutorOutput:
             session, conversation_id=payload.conversation_id, message_id=payload.message_id
         )
         past = history(turns, budget_tokens=settings.tutor_history_tokens)
-        query = message.content
+        query = question = message.content
         previous_question = next((t.content for t in reversed(turns) if t.role == "user"), None)
         if previous_question and len(query.split()) < FOLLOW_UP_WORDS:
             query = f"{previous_question} {query}"
@@ -91,6 +93,23 @@ def tutor(ctx: JobContext, payload: TutorInput) -> TutorOutput:
             content=checked.answer,
             citations=checked.citations,
             grounded=checked.grounded,
+        )
+        # The learning record, with the reply: a question asked, what the answer cited.
+        xapi.record_question(
+            session,
+            XAPI_SEND,
+            job_id=ctx.job_id,
+            user_id=payload.user_id,
+            question=question,
+            collection_ids=payload.collection_ids,
+            cited=[
+                xapi.Cited(
+                    uuid.UUID(str(citation["document_id"])),
+                    citation["title"],
+                    recording=citation.get("time_range") is not None,
+                )
+                for citation in checked.citations
+            ],
         )
     return TutorOutput.model_validate(
         checked.as_output() | base | {"model": model, "reply_message_id": reply_id}

@@ -13,6 +13,7 @@ import pytest
 
 from tests.ask.test_ask import ask, library
 from tests.conftest import ApiClient, make_admin, register
+from tests.conversations.test_conversations import say
 from tests.exercises.test_authored import MULTIPLE_CHOICE, run
 from tests.profiles.support import wait_job
 from tests.support.fake_ollama import FakeOllama
@@ -278,3 +279,22 @@ def test_a_question_to_the_tutor_is_asked_without_its_text_and_the_cited_documen
     assert experienced["id"] == f"{PUBLIC_URL}/documents/{document_id}"
     assert experienced["definition"]["type"] == "http://id.tincanapi.com/activitytype/document"
     assert asked["id"] == str(uuid.uuid5(uuid.UUID(job["id"]), "xapi:asked:"))
+
+
+def test_a_question_in_a_tutor_conversation_is_asked_too(
+    xapi_stack: Stack, lrs: Lrs, fake_ollama: FakeOllama
+) -> None:
+    with register(xapi_stack.api_url) as learner:
+        _, word, document_id = library(learner)
+        question = f"What is {word}?"
+        fake_ollama.script(
+            question, f"{word.title()} is a study method where learners explain each idea aloud [1]."
+        )
+        conversation = learner.post("/api/conversations", json={}).json()["id"]
+        job = say(learner, conversation, question)
+        assert job["output"]["grounded"] is True, job["output"]
+        wait_all_sent(xapi_stack, learner.user_id, 2)
+        stored = {s["verb"]["id"].removeprefix(VERB): s for s in mine(lrs, learner.user_id)}
+    assert sorted(stored) == ["asked", "experienced"]
+    assert stored["experienced"]["object"]["id"] == f"{PUBLIC_URL}/documents/{document_id}"
+    assert stored["asked"]["id"] == str(uuid.uuid5(uuid.UUID(job["id"]), "xapi:asked:"))
