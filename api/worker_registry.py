@@ -81,9 +81,12 @@ def parse_announcement(key: bytes | str, raw: bytes | str) -> tuple[dict[str, An
     ):
         speech = None
     else:  # a model path and a library's message: shown as they are, but bounded
+        diarizer, speakers = speech.get("diarizer"), speech.get("diarizer_problem")
         speech = {
             "engine": speech["engine"],
             "problem": (speech.get("problem") or None) and speech["problem"][:500],
+            "diarizer": diarizer[:MAX_FIELD_CHARS] if isinstance(diarizer, str) else None,
+            "diarizer_problem": speakers[:500] if isinstance(speakers, str) and speakers else None,
         }
     return {
         "hostname": hostname,

@@ -181,9 +181,9 @@ def _sandbox_report() -> dict:
 
 
 def _speech_report() -> dict:
-    """The speech engine a transcribe worker runs, and why it cannot (its model missing), logged
-    once and shown in /readyz and the console's overview with the worker."""
-    from workers.recordings import engine_problem
+    """The speech engine and the diarizer a transcribe worker runs, and why either cannot (its
+    model missing), logged once and shown in /readyz and the console's overview with the worker."""
+    from workers.recordings import diarizer_problem, engine_problem
 
     settings = get_settings()
     problem = engine_problem(settings)
@@ -193,7 +193,19 @@ def _speech_report() -> dict:
             settings.asr_engine,
             problem,
         )
-    return {"engine": settings.asr_engine, "problem": problem}
+    speakers = diarizer_problem(settings)
+    if speakers:
+        log.warning(
+            "diarizer %s cannot run: %s; recordings fail with diarizer_unavailable",
+            settings.diarization_engine,
+            speakers,
+        )
+    return {
+        "engine": settings.asr_engine,
+        "problem": problem,
+        "diarizer": settings.diarization_engine,
+        "diarizer_problem": speakers,
+    }
 
 
 @worker_shutdown.connect

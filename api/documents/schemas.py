@@ -58,6 +58,9 @@ class TranscriptSegmentRead(BaseModel):
     end_s: float
     text: str
     words: list[TranscriptWord] = []
+    speaker: str | None = Field(
+        None, description="who says it: S1, S2, ... in order of first speech (diarization), or a name"
+    )
 
 
 class TranscriptRead(BaseModel):

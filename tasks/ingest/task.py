@@ -36,7 +36,13 @@ from workers.documents.model import ParsedDocument
 from workers.embeddings import get_embedding_provider
 from workers.embeddings.index import ensure_index_once
 from workers.errors import JobFailure, NextStage
-from workers.recordings import speech_engine, transcribe, transcript_document, transcript_row
+from workers.recordings import (
+    speaker_diarizer,
+    speech_engine,
+    transcribe,
+    transcript_document,
+    transcript_row,
+)
 from workers.runtime import JobContext, job_task
 
 log = logging.getLogger(__name__)
@@ -113,6 +119,7 @@ def transcribe_recording(ctx: JobContext, payload: IngestInput) -> NextStage:
             engine=speech_engine(settings),
             max_seconds=settings.max_audio_seconds,
             on_progress=progress,
+            diarizer=speaker_diarizer(settings),
         )
     except DocumentError as error:
         _fail_document(document_id, error.code, error.message)

@@ -22,7 +22,12 @@ GOOD = {
     "queues": ["cpu", "transcribe"],
     "at": 1.5,
     "sandbox": {"active": ["rlimits"]},
-    "speech": {"engine": "faster-whisper", "problem": "the model folder lacks model.bin"},
+    "speech": {
+        "engine": "faster-whisper",
+        "problem": "the model folder lacks model.bin",
+        "diarizer": "pyannote",
+        "diarizer_problem": "MENTORQ_DIARIZATION_MODEL is not set",
+    },
 }
 
 
@@ -54,8 +59,18 @@ def test_a_well_formed_announcement_is_read_and_odd_extras_are_dropped() -> None
     assert announcement == {**GOOD, "pid": None, "at": None, "sandbox": None, "speech": None}
     # A speech report is shown as its worker gave it, but bounded, and dropped when malformed.
     for speech, kept in (
-        ({"engine": "pocketsphinx", "problem": None}, {"engine": "pocketsphinx", "problem": None}),
-        ({"engine": "x", "problem": "p" * 5000}, {"engine": "x", "problem": "p" * 500}),
+        (
+            {"engine": "pocketsphinx", "problem": None},
+            {"engine": "pocketsphinx", "problem": None, "diarizer": None, "diarizer_problem": None},
+        ),
+        (
+            {"engine": "x", "problem": "p" * 5000, "diarizer": "d" * 100, "diarizer_problem": "q" * 5000},
+            {"engine": "x", "problem": "p" * 500, "diarizer": "d" * 64, "diarizer_problem": "q" * 500},
+        ),
+        (
+            {"engine": "x", "problem": None, "diarizer": 3, "diarizer_problem": ["list"]},
+            {"engine": "x", "problem": None, "diarizer": None, "diarizer_problem": None},
+        ),
         ({"engine": "x" * 65, "problem": None}, None),
         ({"engine": 3, "problem": None}, None),
         ({"engine": "x", "problem": ["list"]}, None),

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 import io
-import shutil
 import subprocess
 import wave
 from dataclasses import dataclass
@@ -62,10 +61,6 @@ class Conversation:
 
     def wav_bytes(self) -> bytes:
         return wav_bytes(self.samples)
-
-
-def espeak_available() -> bool:
-    return shutil.which("espeak-ng") is not None
 
 
 @functools.cache

@@ -15,8 +15,6 @@ from workers.recordings import speaker_diarizer
 from workers.recordings.diarization import ResemblyzerDiarizer, SpeakerTurn, diarize, diarizer_problem
 from workers.recordings.speech import speech_segments
 
-pytestmark = pytest.mark.skipif(not conversations.espeak_available(), reason="apt-get install espeak-ng")
-
 BOUNDARY_TOLERANCE_S = 0.6  # a window every 0.5 s places a change to within about that
 
 

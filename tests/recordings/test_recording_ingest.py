@@ -8,7 +8,7 @@ import uuid
 
 from tests.conftest import ApiClient
 from tests.documents.test_api import ingest, upload, wait_document
-from tests.recordings import media
+from tests.recordings import conversations, media
 from tests.support.fake_ollama import FakeOllama
 from tests.support.stack import Stack
 
@@ -125,3 +125,33 @@ def test_an_answer_from_a_recording_cites_it_with_its_time_range(
     assert citation["document_id"] == document["id"] and citation["title"] == "Lecture 3"
     start, end = citation["time_range"]["start_s"], citation["time_range"]["end_s"]
     assert 0 <= start < end <= 22.5 and "practice test" in citation["quote"]
+
+
+def test_a_conversation_is_transcribed_with_who_said_each_cue(client: ApiClient, stack: Stack) -> None:
+    """Two voices taking turns (espeak-ng, known turns), on a transcribe worker with the embedded
+    diarizer (the product's default; the test stack's own worker runs without): each cue carries
+    the speaker heard over it, S1 the first to speak, and the WebVTT and SRT files say so."""
+    spoken = conversations.dialogue(["ann", "bob"], 6, seed=3)
+    stack.stop("worker")
+    try:
+        stack.start_worker(
+            "worker-speakers",
+            queues="transcribe,embed,cpu",
+            extra_env={"MENTORQ_DIARIZATION_ENGINE": "resemblyzer", "MENTORQ_STALE_AFTER_SECONDS": "8"},
+        )
+        document = ingest(client, "office-hours.wav", spoken.wav_bytes(), collection="office-hours")
+    finally:
+        stack.stop("worker-speakers")
+        stack.start_worker()
+    assert document["status"] == "ready", document["error"]
+    segments = client.get(f"/v1/documents/{document['id']}/transcript").json()["segments"]
+    first = {"ann": "S1", "bob": "S2"}
+    for segment in segments:
+        middle = (segment["start_s"] + segment["end_s"]) / 2
+        [who] = [turn.speaker for turn in spoken.turns if turn.start_s - 0.3 <= middle <= turn.end_s + 0.3]
+        assert segment["speaker"] == first[who], (segment, spoken.turns)
+    assert {segment["speaker"] for segment in segments} == {"S1", "S2"}
+    vtt = client.get(f"/v1/documents/{document['id']}/transcript.vtt").text
+    assert "<v S1>" in vtt and "<v S2>" in vtt
+    srt = client.get(f"/v1/documents/{document['id']}/transcript.srt").text
+    assert "\nS1: " in srt and "\nS2: " in srt

@@ -76,7 +76,12 @@ def test_a_transcribe_worker_says_what_keeps_its_engine_from_running_and_yields_
         host = "worker-whisper@test"
         speech = httpx.get(f"{stack.api_url}/readyz").json()["checks"]["workers"]["speech"]
         assert speech[host]["engine"] == "faster-whisper" and MISSING_MODEL in speech[host]["problem"]
-        assert speech["worker@test"] == {"engine": "pocketsphinx", "problem": None}
+        assert speech["worker@test"] == {
+            "engine": "pocketsphinx",
+            "problem": None,
+            "diarizer": "off",
+            "diarizer_problem": None,
+        }
         # A worker on background lanes alone yields the CPU (niceness 10, its pool's children too);
         # the worker that also takes the interactive lanes does not.
         whisper_worker = psutil.Process(stack.processes["worker-whisper"].pid)

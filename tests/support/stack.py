@@ -236,6 +236,9 @@ def build_stack(root: Path, *, ollama_url: str) -> Stack:
         # refuses the path); a worker serves them only where a test gives it MENTORQ_METRICS_PORT.
         "MENTORQ_METRICS_TOKEN": METRICS_TOKEN,
         # An endless loop in a graded submission ends in 1 s of CPU instead of 5.
+        # Speakers only where a test asks (tests/recordings: a worker of its own): the stack's
+        # recordings are lectures of one voice, and its heartbeat staleness (3 s) is tight.
+        "MENTORQ_DIARIZATION_ENGINE": "off",
         "MENTORQ_SANDBOX_CPU_SECONDS": "1",
         "MENTORQ_SANDBOX_WALL_SECONDS": "4",
         "MENTORQ_FETCH_ALLOW_PRIVATE": "true",

@@ -71,6 +71,8 @@ __all__ = [
     "diarizer_problem",
     "engine_problem",
     "get_engine",
+    "speaker_diarizer",
+    "speech_engine",
     "transcribe",
     "transcript_document",
     "transcript_row",

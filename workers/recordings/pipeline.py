@@ -1,11 +1,12 @@
 """A recording to a transcript: decode (decode.py), find the speech (speech.py), recognize each
-stretch (engines.py), as one pass over the audio that never holds it whole."""
+stretch (engines.py) and hear who speaks in it (diarization.py), as one pass over the audio that
+never holds it whole."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -13,12 +14,14 @@ from core.documents.errors import DocumentError
 from core.metrics import catalog
 from core.recordings import TranscriptSegment
 from workers.recordings.decode import SAMPLE_RATE, RecordingInfo, pcm_pieces, probe
+from workers.recordings.diarization import Diarizer, SpeakerTurn
 from workers.recordings.engines import Heard, SpeechEngine, Word
 from workers.recordings.speech import speech_segments
 
 PROGRESS_EVERY_S = 2.0  # wall-clock seconds between progress reports (and cancel checks)
 MAX_CUE_S = 8.0  # a cue's longest span: about two lines of subtitles
 CUE_PAUSE_S = 0.3  # a pause between words this long starts a new cue
+NEAREST_TURN_S = 1.0  # a cue no speaker's turn overlaps takes the nearest turn's within this
 
 # done_s, total_s (None when the header does not say); raises to stop (a cancel).
 ProgressCallback = Callable[[float, float | None], None]
@@ -76,20 +79,57 @@ def _cues(start_s: float, end_s: float, heard: Heard) -> list[TranscriptSegment]
     ]
 
 
+def label_speakers(cues: list[TranscriptSegment], turns: list[SpeakerTurn]) -> list[TranscriptSegment]:
+    """Each cue with the speaker whose turns overlap it most (none: no turn overlaps it). Cues are
+    cut at pauses and at most MAX_CUE_S long, so a cue rarely spans a change of speaker."""
+    labelled = []
+    for cue in cues:
+        overlap: dict[str, float] = {}
+        for turn in turns:
+            shared = min(cue.end_s, turn.end_s) - max(cue.start_s, turn.start_s)
+            if shared > 0:
+                overlap[turn.speaker] = overlap.get(turn.speaker, 0.0) + shared
+        if not overlap and turns:  # words heard where the diarizer found no voice: the nearest turn
+            gap, nearest = min(
+                (max(turn.start_s - cue.end_s, cue.start_s - turn.end_s), turn.speaker) for turn in turns
+            )
+            if gap <= NEAREST_TURN_S:
+                overlap[nearest] = 1.0
+        labelled.append(replace(cue, speaker=max(overlap, key=overlap.__getitem__) if overlap else None))
+    # Numbered again in order of first speech among the cues: a speaker whose turns no cue took
+    # (a short one between two cues) leaves no gap (S1, S3).
+    names: dict[str, str] = {}
+    for cue in labelled:
+        if cue.speaker is not None:
+            names.setdefault(cue.speaker, f"S{len(names) + 1}")
+    return [replace(cue, speaker=names[cue.speaker]) if cue.speaker else cue for cue in labelled]
+
+
 def transcribe(
-    data: bytes, *, engine: SpeechEngine, max_seconds: float, on_progress: ProgressCallback
+    data: bytes,
+    *,
+    engine: SpeechEngine,
+    max_seconds: float,
+    on_progress: ProgressCallback,
+    diarizer: Diarizer | None = None,
 ) -> Transcript:
-    """The recording's transcript; DocumentError (`corrupt_recording`, `no_audio_track`,
-    `recording_too_long`, `no_speech`) when there is none to make."""
+    """The recording's transcript, each cue with its speaker when a diarizer is given (it hears the
+    same stretches as the recognizer, in the same pass); DocumentError (`corrupt_recording`,
+    `no_audio_track`, `recording_too_long`, `no_speech`) when there is none to make."""
     info = probe(data, max_seconds=max_seconds)
     transcript = Transcript(engine=engine.name, info=info)
     heard = [0.0]
     pieces = _reporting(pcm_pieces(data, max_seconds=max_seconds), info.claimed_seconds, on_progress, heard)
+    speakers = diarizer.session() if diarizer is not None else None
     for speech in speech_segments(pieces):
+        if speakers is not None:
+            speakers.add(speech)
         result = engine.recognize(speech.samples)
         transcript.language = transcript.language or result.language
         if result.text.strip():
             transcript.segments.extend(_cues(speech.start_s, speech.end_s, result))
+    if speakers is not None:
+        transcript.segments = label_speakers(transcript.segments, speakers.finish())
     transcript.duration_s = round(heard[0], 3)
     catalog.TRANSCRIBED_AUDIO.labels(catalog.bounded(engine.name.replace("-", "_"))).inc(heard[0])
     on_progress(heard[0], heard[0])
