@@ -36,24 +36,26 @@ docs: $(STAMP)
 docs-build: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
-# Architecture contracts, style and the docs first (seconds), then the suite in two pytest processes
-# side by side, each with its own platform: tests/hosts (the topology on separate network hosts:
-# its own servers, mostly waiting out cut links and lost hosts) and then the LMS, recordings and API
-# tests, beside the rest. The side's report is printed after the rest's, with each passed hosts
-# test's figures (-rP: what it printed), and any failing fails.
+# Architecture contracts, style and the docs first (seconds), then the suite in three pytest
+# processes side by side, each with its own platform: tests/hosts (the topology on separate network
+# hosts: its own servers, mostly waiting out cut links and lost hosts, so it costs little CPU), the
+# LMS, recordings, API, documents-fault and profile tests, and the rest. One sequential run would
+# take an hour on two cores; these three keep both busy. The two side groups' reports are printed
+# after the rest's, hosts with each passed test's figures (-rP: what it printed); any failing fails.
+HOSTS_LOG := $(VENV)/tests-hosts.log
 SIDE_LOG := $(VENV)/tests-side.log
-SIDE_TESTS := tests/lti tests/xapi tests/recordings tests/api
+SIDE_TESTS := tests/lti tests/xapi tests/recordings tests/api tests/profiles tests/test_document_faults.py tests/test_cli.py
 test: test-packages $(STAMP) $(RALPH_STAMP)
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(MAKE) docs-build
-	( MENTORQ_ENV=test $(PY) -m pytest -p no:cacheprovider -rP tests/hosts; h=$$?; \
-	  MENTORQ_ENV=test $(PY) -m pytest -p no:cacheprovider $(SIDE_TESTS); s=$$?; \
-	  test $$h -eq 0 -a $$s -eq 0 ) > $(SIDE_LOG) 2>&1 & side=$$!; \
+	MENTORQ_ENV=test $(PY) -m pytest -p no:cacheprovider -rP tests/hosts > $(HOSTS_LOG) 2>&1 & hosts=$$!; \
+	MENTORQ_ENV=test $(PY) -m pytest -p no:cacheprovider $(SIDE_TESTS) > $(SIDE_LOG) 2>&1 & side=$$!; \
 	MENTORQ_ENV=test $(PY) -m pytest --ignore=tests/hosts $(SIDE_TESTS:%=--ignore=%); rest=$$?; \
-	wait $$side; side_rc=$$?; echo "--- tests/hosts, then $(SIDE_TESTS) ---"; cat $(SIDE_LOG); \
-	test $$rest -eq 0 -a $$side_rc -eq 0
+	wait $$hosts; hosts_rc=$$?; wait $$side; side_rc=$$?; \
+	echo "--- tests/hosts ---"; cat $(HOSTS_LOG); echo "--- $(SIDE_TESTS) ---"; cat $(SIDE_LOG); \
+	test $$rest -eq 0 -a $$hosts_rc -eq 0 -a $$side_rc -eq 0
 
 $(RALPH_STAMP): Makefile
 	python3 -m venv $(RALPH_VENV)

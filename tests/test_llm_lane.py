@@ -33,11 +33,27 @@ def lanes_stack(stack: Stack, gpu_server: FakeOllama) -> Iterator[Stack]:
     try:
         stack.start_worker("worker-llm", queues="llm", concurrency=SLOTS, pool="threads", extra_env=env)
         stack.start_worker("worker-rest", queues="embed,query,cpu,maintenance", concurrency=1)
+        _wait_for_the_query_lane(stack)
         yield stack
     finally:
         stack.stop("worker-llm")
         stack.stop("worker-rest")
         stack.start_worker()
+
+
+def _wait_for_the_query_lane(stack: Stack) -> None:
+    """A new worker loads the embedding model in the background after it is live (workers/signals.py);
+    on a loaded machine that takes longer than a search waits (3 s here). The test below asks whether
+    searches keep answering while the llm lane is backed up, so it starts from a warm query lane."""
+    client = register(stack.api_url)
+    try:
+
+        def answers() -> bool:
+            return client.post("/v1/search", json={"query": "warm", "mode": "hybrid"}).status_code == 200
+
+        wait_until(answers, timeout=120, interval=1, message="the query lane answering a search")
+    finally:
+        client.close()
 
 
 def submit(client: ApiClient, kind: str, input: dict) -> str:
