@@ -22,7 +22,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base
@@ -145,6 +145,8 @@ class Chunk(Base):
     end_s: Mapped[float | None] = mapped_column(Float)
     page: Mapped[int | None] = mapped_column(Integer)
     token_count: Mapped[int] = mapped_column(Integer)
+    # Who speaks in it (a transcript's chunk), in order of first speech; [] when nobody is known.
+    speakers: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'::text[]"))
     tsv: Mapped[Any] = mapped_column(
         TSVECTOR, Computed("to_tsvector('english', coalesce(text, ''))", persisted=True)
     )
@@ -152,6 +154,7 @@ class Chunk(Base):
     __table_args__ = (
         Index("uq_chunks_document_generation_position", "document_id", "generation", "position", unique=True),
         Index("ix_chunks_tsv", "tsv", postgresql_using="gin"),
+        Index("ix_chunks_speakers", "speakers", postgresql_using="gin"),
     )
 
 

@@ -42,7 +42,13 @@ def speaker_diarizer(settings: Settings) -> Diarizer | None:
 def transcript_document(transcript: Transcript) -> ParsedDocument:
     """The transcript as a parsed document: one section per cue, with its start and end."""
     sections = [
-        Section(text=segment.text, heading_path=[], start_s=segment.start_s, end_s=segment.end_s)
+        Section(
+            text=segment.text,
+            heading_path=[],
+            start_s=segment.start_s,
+            end_s=segment.end_s,
+            speaker=segment.speaker,
+        )
         for segment in transcript.segments
     ]
     metadata = {
