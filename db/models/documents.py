@@ -146,7 +146,7 @@ class Chunk(Base):
     page: Mapped[int | None] = mapped_column(Integer)
     token_count: Mapped[int] = mapped_column(Integer)
     # Who speaks in it (a transcript's chunk), in order of first speech; [] when nobody is known.
-    speakers: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'::text[]"))
+    speakers: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
     tsv: Mapped[Any] = mapped_column(
         TSVECTOR, Computed("to_tsvector('english', coalesce(text, ''))", persisted=True)
     )
