@@ -1,36 +1,62 @@
 """Who speaks when: the diarization error rate of the embedded diarizer (Resemblyzer's encoder and
-agglomerative clustering, workers/recordings/diarization.py) on generated conversations, and what
-diarizing adds to recognition's time in the same run.
+agglomerative clustering, workers/recordings/diarization.py) on real meeting recordings and on
+generated conversations, what diarizing adds to recognition's time in the same run, and (--hour)
+the diarizer's memory over an hour of speech against ten minutes.
 
     .venv/bin/pip install -e ".[bench]"        # pyannote.metrics
     .venv/bin/python -m benchmarks.diarization [--seeds 2] [--lines 10]   # ~8 min
+    .venv/bin/python -m benchmarks.diarization --real-only                # ~1 min
+    .venv/bin/python -m benchmarks.diarization --real-only --hour         # + ~25 min (memory)
 
 No stack is needed: the recordings go through the pipeline's own stages in this process (Silero
 VAD's stretches, then the diarizer's session; PocketSphinx on the same stretches for the time).
 
-Conversations (tests/recordings/conversations.py): lines of a tutoring dialogue spoken by
+Real recordings (tests/recordings/real_conversations.py; sources and licences in
+tests/recordings/data/NOTICE.md): three excerpts of AMI meetings (CC BY 4.0) that pyannote.audio
+(MIT) keeps with their reference turns as RTTM: two of 30 s with two men (headset mix), one of
+60 s with four people, one of whom only says "mm, yeah" (1.2 s in all: under the diarizer's
+MIN_SPEAKER_S, so the speaker count is judged on the others). The table gives each reference
+speaker's seconds under each found label, to show where confusion comes from.
+
+Generated conversations (tests/recordings/conversations.py): lines of a tutoring dialogue spoken by
 espeak-ng (Debian's `espeak-ng`) in four voices apart in sex, pitch and accent, the speakers
 taking one or two lines a turn, 0.24-0.56 s between lines; the reference turns are where each
 voice is heard. Each clean, and as on a telephone line (300-3400 Hz at 8 kHz, white noise at
-20 dB SNR). DER with pyannote.metrics (missed speech + false alarm + confusion over the
-reference's speech) with a collar of 0.25 s on either side of each reference boundary (NIST's
-md-eval `-c 0.25`; pyannote's `collar=0.5`, its total width), overlaps scored. No real
-conversation is measured: none with a clear licence was found to keep in the repository.
+20 dB SNR).
+
+DER with pyannote.metrics (missed speech + false alarm + confusion over the reference's speech)
+with a collar of 0.25 s on either side of each reference boundary (NIST's md-eval `-c 0.25`;
+pyannote's `collar=0.5`, its total width), overlaps scored (the embedded diarizer gives one
+speaker at a time, so overlapped speech counts as missed for the second voice).
+
+Memory (--hour): the real 60 s meeting repeated for 10 and then 60 minutes, decoded 0.1 s at a time
+into the VAD and the diarizer's session as the transcribe stage streams it (the hour's samples are
+never held at once), each length in a fresh process: resident memory sampled every 50 ms (peak
+over the process's RSS once the models are loaded) and the session's kept state before `finish`.
 
 Aims (issue 44): DER <= 0.20 on clean two-speaker audio, <= 0.30 on telephone quality;
-recognition plus diarization <= 1.3x recognition alone.
+recognition plus diarization <= 1.3x recognition alone; the worker's memory bounded on an hour.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
 import time
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from benchmarks._harness import argument_parser, begin_run, fmt, print_table, verdict, write_results
 from tests.recordings import conversations
+from tests.recordings.footprint import session_bytes, window_count
+from tests.recordings.real_conversations import recordings
 from workers.recordings.diarization import ResemblyzerDiarizer, SpeakerTurn
 from workers.recordings.engines import PocketSphinxEngine
 from workers.recordings.speech import speech_segments
@@ -84,14 +110,76 @@ def measure(samples: np.ndarray, engine: PocketSphinxEngine | None) -> dict[str,
     return {"turns": turns, "vad_s": vad_s, "recognition_s": recognition_s, "diarization_s": diarization_s}
 
 
-def main() -> None:
-    parser = argument_parser("diarization", __doc__)
-    parser.add_argument("--seeds", type=int, default=2, help="conversations per case (different scripts)")
-    parser.add_argument("--lines", type=int, default=10, help="lines per conversation")
-    args = parser.parse_args()
-    run = begin_run()
-    engine = PocketSphinxEngine()
-    measure(conversations.dialogue(["ann", "bob"], 2).samples, engine)  # loads the models: not counted
+def seconds_by_label(
+    reference: list[conversations.Turn], found: list[SpeakerTurn]
+) -> dict[str, dict[str, float]]:
+    """Each reference speaker's seconds of speech under each found label (their turns' overlap)."""
+    table: dict[str, dict[str, float]] = {}
+    for truth in reference:
+        row = table.setdefault(truth.speaker, {})
+        for turn in found:
+            overlap = min(truth.end_s, turn.end_s) - max(truth.start_s, turn.start_s)
+            if overlap > 0:
+                row[turn.speaker] = row.get(turn.speaker, 0.0) + overlap
+    return table
+
+
+def real(engine: PocketSphinxEngine) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """The kept real recordings: DER, speakers found, where each reference speaker went, times."""
+    results, totals = [], {"audio_s": 0.0, "vad_s": 0.0, "recognition_s": 0.0, "diarization_s": 0.0}
+    for recording in recordings():
+        samples, reference = recording.samples(), recording.turns()
+        timed = measure(samples, engine)
+        totals["audio_s"] += len(samples) / conversations.SAMPLE_RATE
+        for key in ("vad_s", "recognition_s", "diarization_s"):
+            totals[key] += timed[key]
+        results.append(
+            {
+                "recording": recording.name,
+                "what": recording.what,
+                "duration_s": len(samples) / conversations.SAMPLE_RATE,
+                "reference_speakers": recording.speakers(),
+                "main_speakers": recording.main_speakers(),
+                "speakers_found": len({turn.speaker for turn in timed["turns"]}),
+                **der(reference, timed["turns"]),
+                "seconds_by_label": seconds_by_label(reference, timed["turns"]),
+                **{key: timed[key] for key in ("vad_s", "recognition_s", "diarization_s")},
+            }
+        )
+        print(f"  real {recording.name}: DER {results[-1]['der']:.3f}", flush=True)
+    return results, totals
+
+
+def print_real(results: list[dict[str, Any]]) -> None:
+    rows = [
+        [
+            r["recording"],
+            fmt(r["duration_s"]),
+            f"{r['speakers_found']}/{len(r['main_speakers'])} ({len(r['reference_speakers'])})",
+            fmt(r["der"], 3),
+            fmt(r["missed"], 3),
+            fmt(r["false_alarm"], 3),
+            fmt(r["confusion"], 3),
+        ]
+        for r in results
+    ]
+    print_table(
+        ["recording", "audio s", "speakers (all)", "DER", "missed", "false alarm", "confusion"],
+        rows,
+        title=f"real meetings (AMI via pyannote.audio), DER, collar {COLLAR_S} s either side",
+    )
+    for r in results:
+        for speaker, row in sorted(r["seconds_by_label"].items()):
+            heard = ", ".join(f"{label} {seconds:.1f}" for label, seconds in sorted(row.items())) or "nothing"
+            print(f"  {r['recording']} {speaker} ({r['reference_speakers'][speaker]:.1f} s): {heard}")
+    two = [r["der"] for r in results if len(r["main_speakers"]) == 2]
+    if two:
+        mean = float(np.mean(two))
+        print(f"real two-speaker mean DER {mean:.3f} (aim <= 0.20: {verdict(mean <= 0.20)})")
+
+
+def generated(args: Any, engine: PocketSphinxEngine) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """The espeak conversations, clean and as on a telephone line, with their table and summary."""
     rows, results = [], []
     totals = {"audio_s": 0.0, "vad_s": 0.0, "recognition_s": 0.0, "diarization_s": 0.0}
     for condition in ("clean", "telephone"):
@@ -139,7 +227,7 @@ def main() -> None:
     print_table(
         ["condition", "voices", "audio s", "speakers", "DER", "missed", "false alarm", "confusion"],
         rows,
-        title=f"DER, collar {COLLAR_S} s either side",
+        title=f"generated conversations (espeak-ng), DER, collar {COLLAR_S} s either side",
     )
     summary = []
     for condition, aim in (("clean", 0.20), ("telephone", 0.30)):
@@ -157,7 +245,11 @@ def main() -> None:
                 + [f"<= {aimed}: {verdict(mean <= aimed)}" if aimed else "-"]
             )
     print_table(["condition", "case", "n", "mean DER", "worst", "count right", "aim"], summary)
-    ratio = (totals["recognition_s"] + totals["diarization_s"]) / totals["recognition_s"]
+    return results, totals
+
+
+def print_times(label: str, totals: dict[str, float]) -> float:
+    """The stages' times over some audio, and recognition plus diarization over recognition alone."""
     print_table(
         ["stage", "seconds", "audio s per s"],
         [
@@ -173,15 +265,152 @@ def main() -> None:
                 fmt(totals["audio_s"] / totals["diarization_s"]),
             ],
         ],
-        title=f"time over the clean conversations' {totals['audio_s']:.0f} s of audio",
+        title=f"time over the {label}' {totals['audio_s']:.0f} s of audio",
     )
+    ratio = (totals["recognition_s"] + totals["diarization_s"]) / totals["recognition_s"]
     print(
-        f"recognition + diarization = {ratio:.2f}x recognition alone (aim <= 1.3x: {verdict(ratio <= 1.3)})"
+        f"{label}: recognition + diarization = {ratio:.2f}x recognition alone "
+        f"(aim <= 1.3x: {verdict(ratio <= 1.3)})"
     )
-    path = write_results(
-        "diarization",
-        {"machine": run.machine, "collar_s": COLLAR_S, "results": results, "totals": totals, "ratio": ratio},
+    return ratio
+
+
+# ---- memory over an hour -------------------------------------------------------------------------
+
+PIECE = 1600  # samples decoded at a time (0.1 s), as the transcribe stage reads a file
+
+
+def looped(samples: np.ndarray, minutes: float) -> Iterator[np.ndarray]:
+    """`samples` over and over for `minutes`, 0.1 s at a time: the long recording is never held."""
+    left = int(minutes * 60 * conversations.SAMPLE_RATE)
+    while left > 0:
+        for at in range(0, len(samples), PIECE):
+            piece = samples[at : at + min(PIECE, left)]
+            yield piece
+            left -= len(piece)
+            if left <= 0:
+                return
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def memory_run(minutes: float) -> dict[str, Any]:
+    """In this process: the real meeting looped for `minutes` through the VAD and a diarizer
+    session, resident memory sampled every 50 ms; the session's kept state before `finish`."""
+    source = recordings()[-1].samples()
+    diarize_stretches(speech_segments(looped(source, 0.5)))  # the models loaded: not counted
+    baseline, peak, done = rss_bytes(), [rss_bytes()], threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.05):
+            peak[0] = max(peak[0], rss_bytes())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    started = time.perf_counter()
+    session = ResemblyzerDiarizer().session()
+    stretches = 0
+    for speech in speech_segments(looped(source, minutes)):
+        session.add(speech)
+        stretches += 1
+    kept, windows = session_bytes(session), window_count(session)
+    turns = session.finish()
+    seconds = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    return {
+        "minutes": minutes,
+        "stretches": stretches,
+        "windows": windows,
+        "kept_bytes": kept,
+        "baseline_rss": baseline,
+        "peak_rss": max(peak[0], rss_bytes()),
+        "speakers": len({turn.speaker for turn in turns}),
+        "seconds": seconds,
+    }
+
+
+def diarize_stretches(stretches: Iterator[Any]) -> list[SpeakerTurn]:
+    session = ResemblyzerDiarizer().session()
+    for speech in stretches:
+        session.add(speech)
+    return session.finish()
+
+
+def memory_in_fresh_process(minutes: float) -> dict[str, Any]:
+    """memory_run in a new Python process (so one length's peak is not another's)."""
+    command = [sys.executable, "-m", "benchmarks.diarization", "--memory-run", str(minutes)]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def print_memory(runs: list[dict[str, Any]]) -> None:
+    mib = 1024 * 1024
+    print_table(
+        [
+            "audio",
+            "stretches",
+            "windows",
+            "kept by session",
+            "per window",
+            "RSS before",
+            "peak RSS",
+            "grew",
+            "s",
+        ],
+        [
+            [
+                f"{r['minutes']:g} min",
+                r["stretches"],
+                r["windows"],
+                f"{r['kept_bytes'] / mib:.1f} MiB",
+                f"{r['kept_bytes'] / max(r['windows'], 1):.0f} B",
+                f"{r['baseline_rss'] / mib:.0f} MiB",
+                f"{r['peak_rss'] / mib:.0f} MiB",
+                f"{(r['peak_rss'] - r['baseline_rss']) / mib:.0f} MiB",
+                fmt(r["seconds"], 0),
+            ]
+            for r in runs
+        ],
+        title="memory: the real meeting looped, streamed 0.1 s at a time (each length in a fresh process)",
     )
+    short, long = runs[0], runs[-1]
+    extra = (long["peak_rss"] - long["baseline_rss"]) - (short["peak_rss"] - short["baseline_rss"])
+    embeddings = (long["windows"] - short["windows"]) * 256 * 4
+    print(
+        f"{long['minutes']:g} min over {short['minutes']:g} min: peak grew {extra / mib:.1f} MiB more, "
+        f"for {embeddings / mib:.1f} MiB more embeddings (256 float32 a window)"
+    )
+
+
+def main() -> None:
+    parser = argument_parser("diarization", __doc__)
+    parser.add_argument("--seeds", type=int, default=2, help="conversations per case (different scripts)")
+    parser.add_argument("--lines", type=int, default=10, help="lines per conversation")
+    parser.add_argument("--real-only", action="store_true", help="the real recordings only, no espeak")
+    parser.add_argument("--hour", action="store_true", help="memory over 60 min of speech against 10 min")
+    parser.add_argument("--memory-run", type=float, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_run:
+        print(json.dumps(memory_run(args.memory_run)))
+        return
+    run = begin_run()
+    engine = PocketSphinxEngine()
+    measure(conversations.dialogue(["ann", "bob"], 2).samples, engine)  # loads the models: not counted
+    real_results, real_totals = real(engine)
+    print_real(real_results)
+    figures: dict[str, Any] = {"machine": run.machine, "collar_s": COLLAR_S, "real": real_results}
+    figures["real_ratio"] = print_times("real meetings", real_totals)
+    if not args.real_only:
+        figures["results"], figures["totals"] = generated(args, engine)
+        figures["ratio"] = print_times("clean generated conversations", figures["totals"])
+    if args.hour:
+        figures["memory"] = [memory_in_fresh_process(minutes) for minutes in (10, 60)]
+        print_memory(figures["memory"])
+    path = write_results("diarization", figures)
     print(f"whole run {run.total.elapsed():.0f} s; figures in {path}")
 
 

@@ -1,0 +1,110 @@
+"""Real conversations with reference speaker turns, kept for the diarization test and
+benchmarks.diarization (tests/recordings/data/: three excerpts of AMI meetings that pyannote.audio
+keeps in its repository; sources, commits and licences in NOTICE.md there). Each is 16 kHz mono
+16-bit FLAC beside an RTTM file of the same name."""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from tests.recordings.conversations import Turn
+from workers.recordings.decode import pcm_pieces
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@dataclass(frozen=True)
+class RealConversation:
+    name: str  # the FLAC and RTTM files' stem
+    what: str
+    # Reference speakers heard for less than this many seconds in all (a "mm-hmm"): the embedded
+    # diarizer drops voices under MIN_SPEAKER_S by design, so they are counted apart.
+    minor_below_s: float = 2.0
+
+    def samples(self) -> np.ndarray:
+        """The recording as the platform decodes it: 16 kHz mono int16."""
+        data = (DATA / f"{self.name}.flac").read_bytes()
+        return np.concatenate(list(pcm_pieces(data, max_seconds=600)))
+
+    def turns(self) -> list[Turn]:
+        """The reference turns (overlapping where two speak at once), from the RTTM file."""
+        return read_rttm((DATA / f"{self.name}.rttm").read_text())
+
+    def speakers(self) -> dict[str, float]:
+        """Each reference speaker's seconds of speech."""
+        seconds: dict[str, float] = {}
+        for turn in self.turns():
+            seconds[turn.speaker] = seconds.get(turn.speaker, 0.0) + turn.end_s - turn.start_s
+        return seconds
+
+    def main_speakers(self) -> list[str]:
+        """The reference speakers heard for at least `minor_below_s` in all."""
+        return sorted(name for name, seconds in self.speakers().items() if seconds >= self.minor_below_s)
+
+
+def read_rttm(text: str) -> list[Turn]:
+    """SPEAKER lines of an RTTM file as turns (onset and duration in fields 4 and 5, name in 8)."""
+    turns = []
+    for line in text.splitlines():
+        fields = line.split()
+        if fields and fields[0] == "SPEAKER":
+            start, duration = float(fields[3]), float(fields[4])
+            turns.append(Turn(fields[7], start, start + duration))
+    return sorted(turns, key=lambda turn: (turn.start_s, turn.end_s))
+
+
+class Timed(Protocol):  # a reference turn or a found one: a speaker and a time range
+    speaker: str
+    start_s: float
+    end_s: float
+
+
+def frame_der(reference: Sequence[Timed], found: Sequence[Timed], *, collar_s: float = 0.25) -> float:
+    """The diarization error rate counted over 10 ms frames, as NIST's md-eval counts it (for the
+    test, which cannot count on pyannote.metrics, a benchmark extra): frames within `collar_s` of a
+    reference boundary are not scored, overlapped speech counts each voice, and the found speakers
+    are mapped one to one onto the reference's to agree the most. Over the scored frames: (each
+    frame's larger count of reference or found voices, less those found and mapped right) over the
+    reference voices. On the benchmark's recordings it agrees with pyannote.metrics to 1e-4."""
+    step = 0.01
+    frames = math.ceil(max(turn.end_s for turn in [*reference, *found]) / step) + 1
+
+    def activity(turns: Sequence[Timed]) -> np.ndarray:
+        names = sorted({turn.speaker for turn in turns})
+        active = np.zeros((len(names), frames), dtype=np.int64)
+        for turn in turns:
+            active[names.index(turn.speaker), round(turn.start_s / step) : round(turn.end_s / step)] = 1
+        return active
+
+    scored = np.ones(frames, dtype=bool)
+    for turn in reference:
+        for edge in (turn.start_s, turn.end_s):
+            scored[max(0, round((edge - collar_s) / step)) : round((edge + collar_s) / step)] = False
+    truth, hypothesis = activity(reference)[:, scored], activity(found)[:, scored]
+    together = truth @ hypothesis.T  # frames each reference speaker shares with each found one
+    rows, columns = linear_sum_assignment(-together)
+    voices = np.maximum(truth.sum(axis=0), hypothesis.sum(axis=0)).sum()
+    return float((voices - together[rows, columns].sum()) / max(truth.sum(), 1))
+
+
+@functools.cache
+def recordings() -> tuple[RealConversation, ...]:
+    """The kept real conversations."""
+    return (
+        RealConversation(
+            "pyannote-debug-dev00", "AMI meeting excerpt, two men (headset mix), 30 s, little overlap"
+        ),
+        RealConversation("pyannote-debug-dev01", "AMI meeting excerpt, the same two men, 30 s"),
+        RealConversation(
+            "pyannote-seriously-mixture",
+            "AMI meeting ES2004 excerpt, four people (two women, two men; one says only 'mm, yeah'), 60 s",
+        ),
+    )
