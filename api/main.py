@@ -39,6 +39,7 @@ from api.search import routes as search
 from api.sources import routes as sources
 from api.stats import routes as stats
 from api.user_cache import following_user_changes
+from api.voices import routes as voices
 from api.webhooks import routes as webhooks
 from core import __version__, log_redaction, logs, tracing
 from core.redis_clients import get_async_redis
@@ -92,6 +93,7 @@ def create_app() -> FastAPI:
             # The source itself plus the multipart framing and fields.
             "/api/profiles/ingest": settings.max_profile_source_bytes + 65_536,
             CONSOLE_UPLOAD_PATH: settings.max_upload_bytes,
+            "/v1/admin/voices": settings.max_upload_bytes,
         },
     )
     # Before the body is read: a page of another origin riding the session cookie (or signing the
@@ -154,6 +156,7 @@ def create_app() -> FastAPI:
         lti.router,
         lti.admin_router,
         lti.courses_router,
+        voices.router,
     ]:
         app.include_router(router)
     install_console(app)

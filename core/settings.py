@@ -464,6 +464,51 @@ class Settings(BaseSettings):
     diarization_device: str = Field(
         "cpu", alias="MENTORQ_DIARIZATION_DEVICE", description="pyannote's torch device: `cuda` or `cpu`"
     )
+    # Named speakers (workers/recordings/voices.py): the cosine similarity a speaker's voice needs
+    # to an enrolled person's to take their name, by the person's role. Calibrated with the bundled
+    # encoder (benchmarks.speaker_naming, docs/api/voices.md): espeak-ng voices score 0.94-0.98
+    # against their own profile and at most 0.82 against another voice's; real speech 0.80-0.86
+    # for one speaker from 2.5-6 s clips, at most 0.56 between two people.
+    voice_host_threshold: float = Field(
+        0.83,
+        ge=0,
+        le=1,
+        alias="MENTORQ_VOICE_HOST_THRESHOLD",
+        description="the similarity a speaker needs to an enrolled host's voice to be named after them",
+    )
+    voice_guest_threshold: float = Field(
+        0.90,
+        ge=0,
+        le=1,
+        alias="MENTORQ_VOICE_GUEST_THRESHOLD",
+        description=(
+            "the similarity a speaker needs to an enrolled guest's voice to be named after them "
+            "(stricter than the host's: a stranger named as a guest misleads more)"
+        ),
+    )
+    voice_min_speech_seconds: float = Field(
+        3.0,
+        gt=0,
+        alias="MENTORQ_VOICE_MIN_SPEECH_SECONDS",
+        description="the voiced speech a reference clip must hold (`voice_clip_too_short` under it)",
+    )
+    voice_clip_max_seconds: float = Field(
+        300.0,
+        gt=0,
+        alias="MENTORQ_VOICE_CLIP_MAX_SECONDS",
+        description="the longest reference clip (`recording_too_long` above)",
+    )
+    voice_max_clips: int = Field(
+        10, ge=1, alias="MENTORQ_VOICE_MAX_CLIPS", description="reference clips in one enrolment"
+    )
+    voice_keep_audio: bool = Field(
+        False,
+        alias="MENTORQ_VOICE_KEEP_AUDIO",
+        description=(
+            "keep the reference clips' audio beside their embeddings (off: only the embeddings are "
+            "kept, and the upload is deleted once embedded)"
+        ),
+    )
     max_upload_bytes: int = Field(
         50 * 1024 * 1024,
         alias="MENTORQ_MAX_UPLOAD_BYTES",

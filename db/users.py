@@ -30,6 +30,7 @@ from db.models import (
     SkillMastery,
     Target,
     User,
+    VoiceProfile,
     WebhookDelivery,
 )
 
@@ -131,6 +132,7 @@ OWNED = {
     "account_mails": (AccountMail, AccountMail.user_id),
     "lti_accounts": (LtiAccount, LtiAccount.user_id),
     "lti_memberships": (LtiMembership, LtiMembership.user_id),
+    "voice_profiles": (VoiceProfile, VoiceProfile.user_id),
 }
 
 

@@ -39,7 +39,7 @@ from api.shared import (
     open_session_for,
     require_admin,
 )
-from db import attachments, lti, matches, profiles, progress, xapi
+from db import attachments, lti, matches, profiles, progress, voices, xapi
 from db import learning_sessions as session_queries
 from db.jobs import create_job
 from db.models import (
@@ -298,6 +298,7 @@ async def export(session: AsyncSession, *, user: User) -> dict[str, Any]:
             **matches.export(sync, owner_id=user.id),
             **lti.export(sync, user_id=user.id),
             **xapi.export(sync, user_id=user.id),
+            **voices.export(sync, user_id=user.id),
             "conversations": [
                 {
                     "id": str(c.id),

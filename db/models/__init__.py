@@ -33,6 +33,7 @@ from db.models.profiles import Profile, ProfileRevision
 from db.models.progress import ProgressEvent, ReviewCard, SkillMastery
 from db.models.sources import Source, SourceRun
 from db.models.users import OAuthAccount, RevokedToken, User
+from db.models.voices import VoiceClip, VoiceProfile
 from db.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookSecret
 from db.models.xapi import XapiStatement
 
@@ -73,6 +74,8 @@ __all__ = [
     "OAuthAccount",
     "Profile",
     "Transcript",
+    "VoiceClip",
+    "VoiceProfile",
     "ProfileRevision",
     "ProgressEvent",
     "ReviewCard",

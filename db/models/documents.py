@@ -174,6 +174,9 @@ class Transcript(Base):
     duration_s: Mapped[float] = mapped_column(Float)
     # [{"start_s", "end_s", "text", "words": [{"word", "start_s", "end_s"}]}]
     segments: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    # The speakers named after enrolled voices (workers/recordings/voices.py), and for each speaker
+    # left unnamed its nearest profile: [{"label", "profile_id", "name", "role", "similarity", "named"}].
+    speaker_matches: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

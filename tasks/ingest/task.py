@@ -37,6 +37,7 @@ from workers.embeddings import get_embedding_provider
 from workers.embeddings.index import ensure_index_once
 from workers.errors import JobFailure, NextStage
 from workers.recordings import (
+    enrolled_voices,
     speaker_diarizer,
     speech_engine,
     transcribe,
@@ -120,6 +121,7 @@ def transcribe_recording(ctx: JobContext, payload: IngestInput) -> NextStage:
             max_seconds=settings.max_audio_seconds,
             on_progress=progress,
             diarizer=speaker_diarizer(settings),
+            voices=enrolled_voices(settings),
         )
     except DocumentError as error:
         _fail_document(document_id, error.code, error.message)

@@ -64,11 +64,12 @@ class Conversation:
 
 
 @functools.cache
-def say(speaker: str, text: str) -> np.ndarray:
-    """The text in the speaker's voice, int16 16 kHz, its leading and trailing silence trimmed."""
-    voice, pitch = VOICES[speaker]
+def say(speaker: str, text: str, *, pitch: int | None = None) -> np.ndarray:
+    """The text in the speaker's voice (at another pitch if given: a near voice), int16 16 kHz, its
+    leading and trailing silence trimmed."""
+    voice, own_pitch = VOICES[speaker]
     out = subprocess.run(
-        ["espeak-ng", "-v", voice, "-p", str(pitch), "-s", "160", "--stdout", text],
+        ["espeak-ng", "-v", voice, "-p", str(pitch or own_pitch), "-s", "160", "--stdout", text],
         capture_output=True,
         check=True,
         timeout=60,

@@ -2,7 +2,8 @@
 
 decode.py (FFmpeg's libraries through PyAV) -> speech.py (Silero VAD) -> engines.py (PocketSphinx
 embedded, faster-whisper in production) beside diarization.py (Resemblyzer embedded, pyannote in
-production: who speaks when) -> pipeline.py (cues with times). Here: the transcript
+production: who speaks when; voices.py names speakers after enrolled voices) -> pipeline.py (cues
+with times). Here: the transcript
 as the knowledge store takes it (sections with times, as for SRT) and as its table row.
 """
 
@@ -11,11 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from core.settings import Settings
+from db import voices as voice_queries
+from db.unit_of_work import unit_of_work
 from workers.documents.model import ParsedDocument, Section
 from workers.errors import JobFailure
 from workers.recordings.diarization import Diarizer, diarizer_problem, get_diarizer
 from workers.recordings.engines import SpeechEngine, engine_problem, get_engine
 from workers.recordings.pipeline import Transcript, transcribe
+from workers.recordings.voices import ENCODER, EnrolledVoice, VoiceBook, profile_voice
 
 
 def speech_engine(settings: Settings) -> SpeechEngine:
@@ -37,6 +41,19 @@ def speaker_diarizer(settings: Settings) -> Diarizer | None:
     if problem is not None:
         raise JobFailure("diarizer_unavailable", problem, retryable=True)
     return get_diarizer(settings)
+
+
+def enrolled_voices(settings: Settings) -> VoiceBook:
+    """The enrolled voices of the bundled encoder's kind, with the thresholds by role, as they
+    stand when a recording's transcription starts."""
+    with unit_of_work() as session:
+        enrolled = voice_queries.enrolled(session, encoder=ENCODER)
+        voices = tuple(
+            EnrolledVoice(str(profile.id), profile.name, profile.role, profile_voice(embeddings))
+            for profile, embeddings in enrolled
+        )
+    thresholds = {"host": settings.voice_host_threshold, "guest": settings.voice_guest_threshold}
+    return VoiceBook(voices, thresholds)
 
 
 def transcript_document(transcript: Transcript) -> ParsedDocument:
@@ -69,6 +86,7 @@ def transcript_row(transcript: Transcript) -> dict[str, Any]:
         "language": transcript.language,
         "duration_s": transcript.duration_s,
         "segments": [segment.as_json() for segment in transcript.segments],
+        "speaker_matches": transcript.speaker_matches or None,
     }
 
 
@@ -76,6 +94,7 @@ __all__ = [
     "Transcript",
     "diarizer_problem",
     "engine_problem",
+    "enrolled_voices",
     "get_engine",
     "speaker_diarizer",
     "speech_engine",

@@ -35,6 +35,7 @@ from core.settings import Settings
 from workers.recordings.decode import SAMPLE_RATE
 from workers.recordings.speech import Speech
 from workers.recordings.voice_encoder import (
+    EMBEDDING_SIZE,
     FRAMES_PER_SECOND,
     WINDOW_FRAMES,
     get_encoder,
@@ -73,6 +74,11 @@ class DiarizationSession(Protocol):
         """The turns, in order of start; overlapping where two speak at once (if the engine can tell)."""
         ...
 
+    def centroids(self) -> dict[str, np.ndarray]:
+        """After `finish`: each speaker's voice, the mean of its windows' embeddings (unit length),
+        by label, for naming it (voices.py); empty when the engine gives none (pyannote)."""
+        ...
+
 
 class Diarizer(Protocol):
     name: str
@@ -95,36 +101,18 @@ def diarize(diarizer: Diarizer, stretches: Iterable[Speech]) -> list[SpeakerTurn
 
 class _EmbeddedSession:
     def __init__(self) -> None:
-        self._encoder = get_encoder()
+        get_encoder()  # loaded (or FileNotFoundError) before the first stretch
         self._embeddings: list[np.ndarray] = []  # one (n, 256) block per stretch
         self._centres: list[float] = []  # each window's middle, seconds from the recording's start
         self._voiced: list[tuple[float, float]] = []  # voiced intervals, seconds
+        self._centroids: dict[str, np.ndarray] = {}
 
     def add(self, speech: Speech) -> None:
-        mels = mel_frames(normalised(speech.samples))
-        if not len(mels):
-            return
-        energy = mels.sum(axis=1)
-        floor = np.percentile(energy, 10) * 10 ** (NOISE_FLOOR_MARGIN_DB / 10)  # a noisy line's hiss
-        voiced = energy > max(np.percentile(energy, 95) * 10 ** (-VOICED_BELOW_PEAK_DB / 10), floor)
-        self._voiced.extend(_runs(voiced, speech.start_s))
-        step = int(STEP_S * FRAMES_PER_SECOND)
-        if len(mels) < WINDOW_FRAMES:  # a short stretch: one window, padded with silence
-            mels = np.pad(mels, ((0, WINDOW_FRAMES - len(mels)), (0, 0)))
-            voiced = np.pad(voiced, (0, WINDOW_FRAMES - len(voiced)))
-        starts = [
-            at
-            for at in range(0, max(1, len(mels) - WINDOW_FRAMES + step), step)
-            if voiced[at : at + WINDOW_FRAMES].mean() >= 0.3  # mostly a pause: no voice to embed
-        ]
-        starts = [min(at, len(mels) - WINDOW_FRAMES) for at in starts]
-        for at in range(0, len(starts), BATCH):
-            batch = starts[at : at + BATCH]
-            windows = np.stack([mels[start : start + WINDOW_FRAMES] for start in batch])
-            self._embeddings.append(self._encoder.embed(windows))
-            self._centres.extend(
-                speech.start_s + (start + WINDOW_FRAMES / 2) / FRAMES_PER_SECOND for start in batch
-            )
+        windows = embed_windows(speech)
+        self._voiced.extend(windows.voiced)
+        if len(windows.embeddings):
+            self._embeddings.append(windows.embeddings)
+            self._centres.extend(windows.centres)
 
     def finish(self) -> list[SpeakerTurn]:
         if not self._centres:
@@ -132,8 +120,59 @@ class _EmbeddedSession:
         embeddings = np.concatenate(self._embeddings)
         labels = _clusters(embeddings)
         labels = _without_small_speakers(embeddings, labels, min_windows=MIN_SPEAKER_S / STEP_S)
-        turns = _turns(np.array(self._centres), labels, self._voiced)
-        return _named(_smoothed(turns))
+        turns = _smoothed(_turns(np.array(self._centres), labels, self._voiced))
+        names = _first_speech_order(turns)
+        # A cluster smoothing left without a turn has no label, and so no centroid.
+        self._centroids = {
+            names[str(label)]: centre
+            for label, centre in _centres_of(embeddings, labels).items()
+            if str(label) in names
+        }
+        self._embeddings, self._centres = [], []  # the session's memory goes with the recording
+        return _named(turns, names)
+
+    def centroids(self) -> dict[str, np.ndarray]:
+        return dict(self._centroids)
+
+
+@dataclass(frozen=True)
+class Windows:
+    """A stretch's voice windows: their embeddings (n, 256), their middles and its voiced runs (s)."""
+
+    embeddings: np.ndarray
+    centres: list[float]
+    voiced: list[tuple[float, float]]
+
+
+def embed_windows(speech: Speech) -> Windows:
+    """The voice encoder's embedding of each 1.6 s window (every STEP_S) over the stretch's voiced
+    frames; a window that is mostly pause is skipped. Shared by diarization and voice enrolment
+    (workers/recordings/voices.py), so a speaker's centroid and a profile are the same measure."""
+    encoder = get_encoder()
+    mels = mel_frames(normalised(speech.samples))
+    if not len(mels):
+        return Windows(np.zeros((0, EMBEDDING_SIZE), dtype=np.float32), [], [])
+    energy = mels.sum(axis=1)
+    floor = np.percentile(energy, 10) * 10 ** (NOISE_FLOOR_MARGIN_DB / 10)  # a noisy line's hiss
+    voiced = energy > max(np.percentile(energy, 95) * 10 ** (-VOICED_BELOW_PEAK_DB / 10), floor)
+    runs = _runs(voiced, speech.start_s)
+    step = int(STEP_S * FRAMES_PER_SECOND)
+    if len(mels) < WINDOW_FRAMES:  # a short stretch: one window, padded with silence
+        mels = np.pad(mels, ((0, WINDOW_FRAMES - len(mels)), (0, 0)))
+        voiced = np.pad(voiced, (0, WINDOW_FRAMES - len(voiced)))
+    starts = [
+        at
+        for at in range(0, max(1, len(mels) - WINDOW_FRAMES + step), step)
+        if voiced[at : at + WINDOW_FRAMES].mean() >= 0.3  # mostly a pause: no voice to embed
+    ]
+    starts = [min(at, len(mels) - WINDOW_FRAMES) for at in starts]
+    blocks, centres = [], []
+    for at in range(0, len(starts), BATCH):
+        batch = starts[at : at + BATCH]
+        blocks.append(encoder.embed(np.stack([mels[start : start + WINDOW_FRAMES] for start in batch])))
+        centres.extend(speech.start_s + (start + WINDOW_FRAMES / 2) / FRAMES_PER_SECOND for start in batch)
+    embeddings = np.concatenate(blocks) if blocks else np.zeros((0, EMBEDDING_SIZE), dtype=np.float32)
+    return Windows(embeddings, centres, runs)
 
 
 def _runs(flags: np.ndarray, offset_s: float) -> list[tuple[float, float]]:
@@ -259,11 +298,17 @@ def _smoothed(turns: list[SpeakerTurn]) -> list[SpeakerTurn]:
         turns = merged
 
 
-def _named(turns: list[SpeakerTurn]) -> list[SpeakerTurn]:
-    """Cluster numbers as S1, S2, ... in order of first speech, times rounded to milliseconds."""
+def _first_speech_order(turns: list[SpeakerTurn]) -> dict[str, str]:
+    """The engine's speaker names to S1, S2, ... in order of first speech."""
     names: dict[str, str] = {}
     for turn in sorted(turns, key=lambda turn: turn.start_s):
         names.setdefault(turn.speaker, f"S{len(names) + 1}")
+    return names
+
+
+def _named(turns: list[SpeakerTurn], names: dict[str, str] | None = None) -> list[SpeakerTurn]:
+    """Cluster numbers as S1, S2, ... in order of first speech, times rounded to milliseconds."""
+    names = names if names is not None else _first_speech_order(turns)
     return [
         SpeakerTurn(names[turn.speaker], round(float(turn.start_s), 3), round(float(turn.end_s), 3))
         for turn in sorted(turns, key=lambda turn: (turn.start_s, turn.end_s))
@@ -321,6 +366,10 @@ class _PyannoteSession:
             return _named(turns)
         finally:
             os.unlink(self._path)
+
+    def centroids(self) -> dict[str, np.ndarray]:
+        # pyannote's own speaker embeddings are another model's: enrolled voices cannot be matched.
+        return {}
 
 
 class PyannoteDiarizer:

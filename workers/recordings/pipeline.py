@@ -17,6 +17,7 @@ from workers.recordings.decode import SAMPLE_RATE, RecordingInfo, pcm_pieces, pr
 from workers.recordings.diarization import Diarizer, SpeakerTurn
 from workers.recordings.engines import Heard, SpeechEngine, Word
 from workers.recordings.speech import speech_segments
+from workers.recordings.voices import VoiceBook
 
 PROGRESS_EVERY_S = 2.0  # wall-clock seconds between progress reports (and cancel checks)
 MAX_CUE_S = 8.0  # a cue's longest span: about two lines of subtitles
@@ -34,6 +35,8 @@ class Transcript:
     duration_s: float = 0.0
     language: str | None = None
     segments: list[TranscriptSegment] = field(default_factory=list)
+    # Each speaker's enrolled voice (named) or nearest one (not), when voices were enrolled.
+    speaker_matches: list[dict[str, object]] = field(default_factory=list)
 
 
 def _reporting(
@@ -79,9 +82,13 @@ def _cues(start_s: float, end_s: float, heard: Heard) -> list[TranscriptSegment]
     ]
 
 
-def label_speakers(cues: list[TranscriptSegment], turns: list[SpeakerTurn]) -> list[TranscriptSegment]:
-    """Each cue with the speaker whose turns overlap it most (none: no turn overlaps it). Cues are
-    cut at pauses and at most MAX_CUE_S long, so a cue rarely spans a change of speaker."""
+def label_speakers(
+    cues: list[TranscriptSegment], turns: list[SpeakerTurn], *, names: dict[str, str] | None = None
+) -> tuple[list[TranscriptSegment], dict[str, str]]:
+    """Each cue with the speaker whose turns overlap it most (none: no turn overlaps it), and the
+    diarizer's labels to the transcript's. Cues are cut at pauses and at most MAX_CUE_S long, so a
+    cue rarely spans a change of speaker. A speaker in `names` (the diarizer's label to an enrolled
+    person's name) is called so; the others S1, S2, ... by their place in order of first speech."""
     labelled = []
     for cue in cues:
         overlap: dict[str, float] = {}
@@ -98,11 +105,11 @@ def label_speakers(cues: list[TranscriptSegment], turns: list[SpeakerTurn]) -> l
         labelled.append(replace(cue, speaker=max(overlap, key=overlap.__getitem__) if overlap else None))
     # Numbered again in order of first speech among the cues: a speaker whose turns no cue took
     # (a short one between two cues) leaves no gap (S1, S3).
-    names: dict[str, str] = {}
+    labels: dict[str, str] = {}
     for cue in labelled:
         if cue.speaker is not None:
-            names.setdefault(cue.speaker, f"S{len(names) + 1}")
-    return [replace(cue, speaker=names[cue.speaker]) if cue.speaker else cue for cue in labelled]
+            labels.setdefault(cue.speaker, (names or {}).get(cue.speaker) or f"S{len(labels) + 1}")
+    return [replace(cue, speaker=labels[cue.speaker]) if cue.speaker else cue for cue in labelled], labels
 
 
 def transcribe(
@@ -112,9 +119,11 @@ def transcribe(
     max_seconds: float,
     on_progress: ProgressCallback,
     diarizer: Diarizer | None = None,
+    voices: VoiceBook | None = None,
 ) -> Transcript:
     """The recording's transcript, each cue with its speaker when a diarizer is given (it hears the
-    same stretches as the recognizer, in the same pass); DocumentError (`corrupt_recording`,
+    same stretches as the recognizer, in the same pass), named after the enrolled voice it matches
+    among `voices` (the diarizer must give centroids); DocumentError (`corrupt_recording`,
     `no_audio_track`, `recording_too_long`, `no_speech`) when there is none to make."""
     info = probe(data, max_seconds=max_seconds)
     transcript = Transcript(engine=engine.name, info=info)
@@ -129,7 +138,15 @@ def transcribe(
         if result.text.strip():
             transcript.segments.extend(_cues(speech.start_s, speech.end_s, result))
     if speakers is not None:
-        transcript.segments = label_speakers(transcript.segments, speakers.finish())
+        turns = speakers.finish()
+        matches = voices.match(speakers.centroids()) if voices is not None and voices.voices else []
+        transcript.segments, labels = label_speakers(
+            transcript.segments, turns, names={match.label: match.name for match in matches if match.named}
+        )
+        # Only the speakers a cue kept: a diarizer's speaker no cue took has no label to record.
+        transcript.speaker_matches = [
+            match.as_json(label=labels[match.label]) for match in matches if match.label in labels
+        ]
     transcript.duration_s = round(heard[0], 3)
     catalog.TRANSCRIBED_AUDIO.labels(catalog.bounded(engine.name.replace("-", "_"))).inc(heard[0])
     on_progress(heard[0], heard[0])

@@ -1,0 +1,67 @@
+"""/v1/admin/voices: voice profiles, by which a recording's speakers are named (admins only)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Response, UploadFile
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from api.jobs.schemas import JobRead
+from api.openapi import problems
+from api.shared import CurrentUser, SessionDep, Upload
+from api.voices import service as voice_service
+from api.voices.schemas import VoiceProfileCreate, VoiceProfileExport, VoiceProfileList, VoiceProfileRead
+
+router = APIRouter(prefix="/v1/admin/voices", tags=["admin"], responses=problems(403))
+
+
+@router.post("", response_model=JobRead, status_code=202, responses=problems(404, 409, 413))
+async def enrol_voice(
+    session: SessionDep,
+    user: CurrentUser,
+    response: Response,
+    clip: Annotated[
+        list[UploadFile],
+        File(description="one or more reference clips of the person alone (wav, flac, mp3, ogg, mp4, ...)"),
+    ],
+    name: Annotated[str, Form(description="the name the person's speaker is given")],
+    role: Annotated[str, Form(description="`host` or `guest`")],
+    user_id: Annotated[str | None, Form(description="the person's account, if any")] = None,
+) -> JobRead:
+    """Enrol a person: a `voice.enrol` job embeds each clip on the transcribe lane and stores the
+    profile (its output names it); a clip without enough speech fails the job with its code."""
+    try:
+        request = VoiceProfileCreate.model_validate({"name": name, "role": role, "user_id": user_id or None})
+    except ValidationError as error:
+        raise RequestValidationError(error.errors(include_url=False)) from None
+    clips = [Upload(filename=c.filename, content_type=c.content_type, content=await c.read()) for c in clip]
+    job = await voice_service.enrol(session, user=user, request=request, clips=clips)
+    response.headers["Location"] = f"/v1/jobs/{job.id}"
+    return job
+
+
+@router.get("", response_model=VoiceProfileList)
+async def list_voices(session: SessionDep, user: CurrentUser) -> VoiceProfileList:
+    """Every voice profile, by name, with its clip count."""
+    return await voice_service.list_profiles(session, user=user)
+
+
+@router.get("/{profile_id}", response_model=VoiceProfileRead, responses=problems(404))
+async def get_voice(profile_id: str, session: SessionDep, user: CurrentUser) -> VoiceProfileRead:
+    """One voice profile."""
+    return await voice_service.get_profile(session, user=user, profile_id=profile_id)
+
+
+@router.get("/{profile_id}/export", response_model=VoiceProfileExport, responses=problems(404))
+async def export_voice(profile_id: str, session: SessionDep, user: CurrentUser) -> VoiceProfileExport:
+    """One voice profile with everything it holds: each clip's embedding."""
+    return await voice_service.export_profile(session, user=user, profile_id=profile_id)
+
+
+@router.delete("/{profile_id}", status_code=204, responses=problems(404))
+async def delete_voice(profile_id: str, session: SessionDep, user: CurrentUser) -> Response:
+    """Delete a voice profile and its clips; later recordings no longer name anyone after it."""
+    await voice_service.delete_profile(session, user=user, profile_id=profile_id)
+    return Response(status_code=204)

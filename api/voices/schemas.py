@@ -1,0 +1,47 @@
+"""Voice profiles as the admin API reads and writes them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tasks.voice_enrol.spec import VoiceName, VoiceRole
+
+
+class VoiceProfileCreate(BaseModel):
+    """The form fields of an enrolment (the clips are its `clip` files)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: VoiceName
+    role: VoiceRole = Field(description="`host` or `guest`: whose similarity threshold applies")
+    user_id: uuid.UUID | None = Field(None, description="the person's account: exported and deleted with it")
+
+
+class VoiceProfileRead(BaseModel):
+    id: uuid.UUID
+    name: str
+    role: str
+    encoder: str
+    user_id: uuid.UUID | None
+    created_at: datetime
+    clip_count: int
+
+
+class VoiceProfileList(BaseModel):
+    items: list[VoiceProfileRead]
+
+
+class VoiceClipExport(BaseModel):
+    filename: str | None
+    voiced_s: float
+    embedding: list[float]
+    audio_kept: bool
+
+
+class VoiceProfileExport(VoiceProfileRead):
+    """The profile with what it holds: each clip's embedding (the audio is never exported)."""
+
+    clips: list[VoiceClipExport]

@@ -1,0 +1,122 @@
+"""Voice profiles for admins: enrol (a `voice.enrol` job on the transcribe lane), list, read,
+export, delete. Plain functions over the session, raising ProblemError, as every feature's service."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.errors import ProblemError
+from api.jobs.schemas import JobRead
+from api.jobs.service import job_read
+from api.shared import Upload, get_or_404, require_admin
+from api.voices.schemas import VoiceProfileCreate, VoiceProfileExport, VoiceProfileList, VoiceProfileRead
+from core.documents.detect import detect_format
+from core.documents.errors import DocumentError
+from core.settings import get_settings
+from db import attachments, voices
+from db.jobs import create_job
+from db.models import User, VoiceProfile
+from db.unit_of_work import commit_async
+from tasks.voice_enrol.spec import SPEC as VOICE_ENROL
+from tasks.voice_enrol.spec import pack_clips
+
+ADMINS_ONLY = "manage voice profiles"
+
+
+def _check_clip(index: int, clip: Upload) -> None:
+    """A clip the recording decoder could read, as far as its first bytes tell: else 422 with the
+    decoder's own code (`corrupt_recording`), before any job is made."""
+    what = f"clip {index + 1}" + (f" ({clip.filename})" if clip.filename else "")
+    try:
+        kind = detect_format(clip.filename, clip.content_type, clip.content[:8192]) if clip.content else None
+    except DocumentError:
+        kind = None
+    if kind != "recording":
+        raise ProblemError(
+            422,
+            "corrupt_recording",
+            f"{what} is not an audio or video file",
+            errors=[{"path": f"clip[{index}]", "message": "not an audio or video file"}],
+        )
+
+
+async def enrol(
+    session: AsyncSession, *, user: User, request: VoiceProfileCreate, clips: list[Upload]
+) -> JobRead:
+    """Check the request and the clips, keep the clips beside a new `voice.enrol` job, queue it."""
+    require_admin(user, to=ADMINS_ONLY)
+    limit = get_settings().voice_max_clips
+    if not clips or len(clips) > limit:
+        raise ProblemError(422, "invalid_input", f"send 1 to {limit} clips as the multipart field `clip`")
+    for index, clip in enumerate(clips):
+        _check_clip(index, clip)
+    if request.user_id is not None and await session.get(User, request.user_id) is None:
+        raise ProblemError(404, "user_not_found", "no account has that id")
+    if await session.run_sync(lambda sync: voices.name_taken(sync, name=request.name)):
+        raise ProblemError(409, "voice_profile_exists", f"a voice profile is named {request.name!r}")
+    sent = [{"filename": c.filename, "content_type": c.content_type, "bytes": len(c.content)} for c in clips]
+    job = create_job(
+        session,
+        VOICE_ENROL,
+        input={**request.model_dump(mode="json"), "clips": sent},
+        owner_id=user.id,
+    )
+    packed = pack_clips([clip.content for clip in clips])
+    await session.run_sync(
+        lambda sync: attachments.attach(
+            sync, job_id=job.id, content=packed, filename="clips.zip", content_type="application/zip"
+        )
+    )
+    await commit_async(session)
+    return job_read(job)
+
+
+def _read(profile: VoiceProfile, clip_count: int) -> VoiceProfileRead:
+    return VoiceProfileRead(
+        id=profile.id,
+        name=profile.name,
+        role=profile.role,
+        encoder=profile.encoder,
+        user_id=profile.user_id,
+        created_at=profile.created_at,
+        clip_count=clip_count,
+    )
+
+
+async def list_profiles(session: AsyncSession, *, user: User) -> VoiceProfileList:
+    require_admin(user, to=ADMINS_ONLY)
+    rows = await session.run_sync(lambda sync: voices.list_profiles(sync))
+    return VoiceProfileList(items=[_read(profile, count) for profile, count in rows])
+
+
+async def _profile(session: AsyncSession, profile_id: str) -> VoiceProfile:
+    return await get_or_404(
+        profile_id,
+        lambda parsed: session.run_sync(lambda sync: voices.get_profile(sync, profile_id=parsed)),
+        code="voice_profile_not_found",
+        detail="no such voice profile",
+    )
+
+
+async def export_profile(session: AsyncSession, *, user: User, profile_id: str) -> VoiceProfileExport:
+    """The profile and its clips' embeddings."""
+    require_admin(user, to=ADMINS_ONLY)
+    profile = await _profile(session, profile_id)
+    data = await session.run_sync(lambda sync: voices.profile_json(sync, profile))
+    return VoiceProfileExport.model_validate(data)
+
+
+async def get_profile(session: AsyncSession, *, user: User, profile_id: str) -> VoiceProfileRead:
+    require_admin(user, to=ADMINS_ONLY)
+    exported = await export_profile(session, user=user, profile_id=profile_id)
+    return VoiceProfileRead.model_validate(exported.model_dump(exclude={"clips"}))
+
+
+async def delete_profile(session: AsyncSession, *, user: User, profile_id: str) -> None:
+    """Delete the profile and its clips. Transcripts already named after it keep the name."""
+    require_admin(user, to=ADMINS_ONLY)
+    parsed: uuid.UUID = (await _profile(session, profile_id)).id
+    await session.run_sync(lambda sync: voices.delete_profile(sync, profile_id=parsed))
+    await commit_async(session)

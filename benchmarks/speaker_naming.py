@@ -1,0 +1,254 @@
+"""Named speakers: how often the speakers of a conversation get the enrolled person's name, with the
+default thresholds (MENTORQ_VOICE_HOST_THRESHOLD, MENTORQ_VOICE_GUEST_THRESHOLD), and how often a
+voice nobody enrolled is named after someone.
+
+    .venv/bin/python -m benchmarks.speaker_naming [--seeds 2]      # ~4 min
+
+No stack is needed: the audio goes through the pipeline's own stages in this process (Silero VAD's
+stretches, the embedded diarizer's session and its speakers' centroids, workers/recordings/voices.py
+for the clips and the match), as the transcribe and voice.enrol workers run them.
+
+Generated voices (tests/recordings/conversations.py, espeak-ng's four voices): each enrolled from
+two clips of lines the conversations do not use (LINES[12:16]); the conversations are every pair of
+voices and one of three, clean and as on a telephone line. Telephone audio is named twice: against
+the clean enrolment (another channel) and against clips enrolled through the same line. For each
+conversation every voice is enrolled (named right: the found speaker that holds most of a voice's
+speech takes its name), then each voice in turn is left out (it must stay unnamed; naming it after
+someone else is a false name). Every profile is enrolled as a host (the lower threshold) and again
+as a guest.
+
+Real voices (tests/recordings/real_conversations.py, AMI meeting excerpts, CC BY 4.0, if that module
+is in the checkout): each speaker with enough speech enrolled from their reference turns in the
+first half of the excerpt (where nobody overlaps them), the second half diarized and named.
+
+Aim (issue 44): enrolled speakers named right >= 0.9.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from benchmarks._harness import argument_parser, begin_run, fmt, print_table, verdict, write_results
+from core.settings import Settings
+from tests.recordings import conversations
+from tests.recordings.conversations import Turn
+from workers.recordings.diarization import ResemblyzerDiarizer, SpeakerTurn
+from workers.recordings.speech import speech_segments
+from workers.recordings.voices import EnrolledVoice, clip_voice, match_speakers, profile_voice
+
+AIM = 0.9
+ENROL_LINES = ((12, 13), (14, 15))  # two clips a voice; the conversations use LINES[:10]
+MIN_REAL_ENROL_S = 6.0  # a real speaker with less clean speech in the first half is not enrolled
+SETTINGS = Settings(MENTORQ_ENV="test")
+
+
+def speakers(samples: np.ndarray) -> tuple[list[SpeakerTurn], dict[str, np.ndarray]]:
+    """The diarizer's turns and its speakers' centroids, the audio fed 0.1 s at a time."""
+    session = ResemblyzerDiarizer().session()
+    for speech in speech_segments(samples[at : at + 1600] for at in range(0, len(samples), 1600)):
+        session.add(speech)
+    return session.finish(), session.centroids()
+
+
+def label_of_each_voice(reference: list[Turn], found: list[SpeakerTurn]) -> dict[str, str]:
+    """Each reference voice's found label: the one that holds most of its speech."""
+    seconds: dict[str, dict[str, float]] = {}
+    for truth in reference:
+        for turn in found:
+            shared = min(truth.end_s, turn.end_s) - max(truth.start_s, turn.start_s)
+            if shared > 0:
+                row = seconds.setdefault(truth.speaker, {})
+                row[turn.speaker] = row.get(turn.speaker, 0.0) + shared
+    return {voice: max(row, key=row.__getitem__) for voice, row in seconds.items()}
+
+
+def score(
+    reference: list[Turn],
+    found: list[SpeakerTurn],
+    centroids: dict[str, np.ndarray],
+    enrolled: dict[str, np.ndarray],
+    *,
+    role: str,
+) -> dict[str, int]:
+    """All enrolled, then each voice left out in turn: named right, named wrong, left unnamed,
+    and (left out) false names."""
+    thresholds = {"host": SETTINGS.voice_host_threshold, "guest": SETTINGS.voice_guest_threshold}
+    labels = label_of_each_voice(reference, found)
+    voices = sorted(labels)
+    counts = {"voices": 0, "right": 0, "wrong": 0, "unnamed": 0, "left_out": 0, "false_names": 0}
+
+    def names(book: list[str]) -> dict[str, str]:
+        profiles = [EnrolledVoice(voice, voice, role, enrolled[voice]) for voice in book]
+        matched = match_speakers(centroids, profiles, thresholds=thresholds)
+        return {match.label: match.name for match in matched if match.named}
+
+    everyone = names(list(enrolled))
+    for voice in voices:
+        counts["voices"] += 1
+        given = everyone.get(labels[voice])
+        counts["right" if given == voice else "unnamed" if given is None else "wrong"] += 1
+        without = names([other for other in enrolled if other != voice])
+        counts["left_out"] += 1
+        counts["false_names"] += without.get(labels[voice]) is not None
+    return counts
+
+
+def enrol_espeak(channel: Callable[[np.ndarray], np.ndarray]) -> dict[str, np.ndarray]:
+    """Each espeak voice's profile from its clips, heard through `channel`."""
+    pause = np.zeros(6400, dtype=np.int16)
+    profiles = {}
+    for voice in conversations.VOICES:
+        clips = []
+        for lines in ENROL_LINES:
+            spoken = np.concatenate(
+                [p for i in lines for p in (conversations.say(voice, conversations.LINES[i]), pause)]
+            )
+            clips.append(
+                clip_voice(conversations.wav_bytes(channel(spoken)), max_seconds=60, min_voiced_s=3).embedding
+            )
+        profiles[voice] = profile_voice(clips)
+    return profiles
+
+
+def generated(seeds: int) -> list[dict[str, Any]]:
+    """Every pair of voices and one trio, clean and on the telephone, named as the docstring says."""
+    clean = enrol_espeak(lambda samples: samples)
+    phone = enrol_espeak(conversations.telephone)
+    casts = [list(pair) for pair in itertools.combinations(conversations.VOICES, 2)] + [["ann", "bob", "cal"]]
+    rows = []
+    for cast, seed in itertools.product(casts, range(1, seeds + 1)):
+        spoken = conversations.dialogue(cast, 8, seed=seed)
+        heard = {"clean": spoken.samples, "telephone": conversations.telephone(spoken.samples, seed=seed)}
+        for condition, samples in heard.items():
+            found, centroids = speakers(samples)
+            books = {"clean": clean} if condition == "clean" else {"clean": clean, "telephone": phone}
+            for enrolment, book in books.items():
+                for role in ("host", "guest"):
+                    counts = score(spoken.turns, found, centroids, book, role=role)
+                    rows.append(
+                        {
+                            "cast": "+".join(cast),
+                            "seed": seed,
+                            "audio": condition,
+                            "enrolled": enrolment,
+                            "role": role,
+                            **counts,
+                        }
+                    )
+    return rows
+
+
+def real() -> list[dict[str, Any]]:
+    """The AMI excerpts: enrolled from the first half, named in the second (see the docstring)."""
+    try:
+        from tests.recordings.real_conversations import recordings
+    except ImportError:
+        print("real voices: tests/recordings/real_conversations.py is not in this checkout; not measured")
+        return []
+    rows = []
+    for recording in recordings():
+        samples, turns = recording.samples(), recording.turns()
+        half = len(samples) / conversations.SAMPLE_RATE / 2
+        enrolled = {}
+        for voice in recording.main_speakers():
+            alone = [
+                t
+                for t in turns
+                if t.speaker == voice
+                and t.end_s <= half
+                and not any(o.speaker != voice and o.start_s < t.end_s and t.start_s < o.end_s for o in turns)
+            ]
+            if sum(t.end_s - t.start_s for t in alone) < MIN_REAL_ENROL_S:
+                continue
+            rate = conversations.SAMPLE_RATE
+            speech = np.concatenate([samples[int(t.start_s * rate) : int(t.end_s * rate)] for t in alone])
+            enrolled[voice] = clip_voice(
+                conversations.wav_bytes(speech), max_seconds=600, min_voiced_s=3
+            ).embedding
+        if not enrolled:
+            continue
+        cut = int(half * conversations.SAMPLE_RATE)
+        later = [
+            Turn(t.speaker, t.start_s - half, t.end_s - half)
+            for t in turns
+            if t.start_s >= half and t.speaker in enrolled
+        ]
+        found, centroids = speakers(samples[cut:])
+        for role in ("host", "guest"):
+            rows.append(
+                {
+                    "cast": recording.name,
+                    "seed": 0,
+                    "audio": "real",
+                    "enrolled": "first half",
+                    "role": role,
+                    **score(later, found, centroids, enrolled, role=role),
+                }
+            )
+    return rows
+
+
+def summary(rows: list[dict[str, Any]]) -> list[list[Any]]:
+    """One line per audio, enrolment and role: the shares over every voice of every conversation."""
+    groups: dict[tuple[str, str, str], dict[str, int]] = {}
+    for row in rows:
+        total = groups.setdefault((row["audio"], row["enrolled"], row["role"]), {})
+        for key in ("voices", "right", "wrong", "unnamed", "left_out", "false_names"):
+            total[key] = total.get(key, 0) + row[key]
+    return [
+        [
+            audio,
+            enrolled,
+            role,
+            t["voices"],
+            t["right"] / t["voices"],
+            t["wrong"],
+            t["unnamed"],
+            t["false_names"] / t["left_out"],
+        ]
+        for (audio, enrolled, role), t in groups.items()
+    ]
+
+
+def main() -> None:
+    parser = argument_parser("speaker_naming", __doc__)
+    parser.add_argument("--seeds", type=int, default=2, help="conversations per cast")
+    args = parser.parse_args()
+    run = begin_run()
+    rows = generated(args.seeds) + real()
+    table = summary(rows)
+    print_table(
+        [
+            "audio",
+            "enrolled",
+            "as",
+            "voices",
+            "named right",
+            "named wrong",
+            "unnamed",
+            "false names (left out)",
+        ],
+        [[*row[:4], fmt(row[4], 3), *row[5:7], fmt(row[7], 3)] for row in table],
+        title=(
+            "speakers named after enrolled voices "
+            f"(host >= {SETTINGS.voice_host_threshold}, guest >= {SETTINGS.voice_guest_threshold})"
+        ),
+    )
+    clean_host = next(row[4] for row in table if row[:3] == ["clean", "clean", "host"])
+    print(
+        f"enrolled speakers named right (clean, as host): {clean_host:.3f}  aim >= {AIM}  "
+        f"{verdict(clean_host >= AIM)}"
+    )
+    path = write_results(
+        "speaker_naming",
+        {"machine": run.machine, "rows": rows, "summary": table, "seconds": run.total.elapsed()},
+    )
+    print(f"results: {path} ({run.total.elapsed():.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
