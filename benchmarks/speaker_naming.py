@@ -169,7 +169,8 @@ def real() -> list[dict[str, Any]]:
             enrolled[voice] = clip_voice(
                 conversations.wav_bytes(speech), max_seconds=600, min_voiced_s=3
             ).embedding
-        if not enrolled:
+        if not enrolled:  # AMI's turns overlap often: little speech is one voice alone
+            print(f"real voices: {recording.name}: no speaker alone {MIN_REAL_ENROL_S:g} s in the first half")
             continue
         cut = int(half * conversations.SAMPLE_RATE)
         later = [
