@@ -158,6 +158,7 @@ def _store_next_generation(
             "end_s": chunk.end_s,
             "page": chunk.page,
             "token_count": chunk.token_count,
+            "speakers": chunk.speakers,
         }
         for chunk in chunks
     ]

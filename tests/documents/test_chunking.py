@@ -198,6 +198,38 @@ def test_a_cue_longer_than_the_target_is_its_own_chunk() -> None:
     assert chunks[1].token_count > 50
 
 
+def spoken(turns: list[tuple[str, int]], words: int = 9) -> list[Section]:
+    """Cues in turns: (speaker, how many cues), in order."""
+    speakers = [speaker for speaker, count in turns for _ in range(count)]
+    return [
+        Section(sentence(i, words), [], start_s=i * 3.0, end_s=i * 3.0 + 2.5, speaker=speaker)
+        for i, speaker in enumerate(speakers)
+    ]
+
+
+def test_a_chunk_of_a_conversation_ends_where_the_speaker_changes() -> None:
+    source = spoken([("Ana", 6), ("Ben", 6), ("Ana", 1), ("Ben", 6)])
+    speaker_of = {cue.text: cue.speaker for cue in source}
+    chunks = chunk_document(ParsedDocument("vtt", None, source, {}), target_tokens=200, overlap_tokens=30)
+    for chunk in chunks:
+        said_by = list(dict.fromkeys(speaker_of[line] for line in chunk.text.split("\n")))
+        assert chunk.speakers == said_by, "each chunk names who speaks in it, in order"
+    # Six cues fill a chunk past a quarter of the target: the next speaker starts a new one, with
+    # none of the words before repeated as overlap; Ana's one-cue reply is too short to stand alone.
+    assert [chunk.speakers for chunk in chunks] == [["Ana"], ["Ben"], ["Ana", "Ben"]]
+    first_lines = [chunk.text.split("\n")[0] for chunk in chunks]
+    assert first_lines == [source[0].text, source[6].text, source[12].text]
+
+
+def test_cues_without_speakers_chunk_as_before_with_no_speakers() -> None:
+    source = cues(30)
+    named = [Section(c.text, [], start_s=c.start_s, end_s=c.end_s, speaker="S1") for c in source]
+    plain = chunk_document(ParsedDocument("srt", None, source, {}), target_tokens=120, overlap_tokens=30)
+    one_voice = chunk_document(ParsedDocument("srt", None, named, {}), target_tokens=120, overlap_tokens=30)
+    assert [c.text for c in plain] == [c.text for c in one_voice]
+    assert all(c.speakers == [] for c in plain) and all(c.speakers == ["S1"] for c in one_voice)
+
+
 def test_the_sample_transcript_chunks_by_cue() -> None:
     data = (SAMPLES / "lecture-memory.srt").read_bytes()
     doc = parse_document(data, filename="lecture-memory.srt", content_type=None)
@@ -277,4 +309,5 @@ def test_chunk_is_a_plain_dataclass() -> None:
         "end_s": None,
         "page": None,
         "token_count": 1,
+        "speakers": [],
     }

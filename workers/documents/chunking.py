@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from workers.documents.model import ParsedDocument, Section
 
@@ -28,6 +28,7 @@ DEFAULT_OVERLAP_TOKENS = 64
 # For all-MiniLM-L6-v2 (max_seq_length 256 word pieces): see the module docstring.
 MINILM_TARGET_TOKENS = 200
 MINILM_OVERLAP_TOKENS = 32
+SPEAKER_CHUNK_SHARE = 4  # a chunk with a quarter of the target from one speaker ends at the next
 
 TokenCounter = Callable[[str], int]
 
@@ -43,6 +44,7 @@ class Chunk:
     end_s: float | None
     page: int | None
     token_count: int
+    speakers: list[str] = field(default_factory=list)  # a transcript's, in order of first speech
 
     def embedding_text(self) -> str:
         """The text to embed: the heading path as a first line (context the text may lack), then the text."""
@@ -98,7 +100,9 @@ def chunk_document(
     - Transcript cues (sections with times) are grouped, never split: consecutive cues of
       one heading path fill a chunk up to the target, and the next chunk repeats the last
       cues (up to `overlap_tokens`). start_s/end_s span the chunk's cues. A single cue
-      longer than the target becomes a chunk of its own, over the target.
+      longer than the target becomes a chunk of its own, over the target. Where cues name their
+      speakers, a chunk with a quarter of the target ends where the speaker changes, the overlap
+      repeats only the next speaker's cues, and `speakers` lists who speaks in it.
     - Deterministic: the same document and arguments give the same chunks.
     """
     if target_tokens < 1:
@@ -143,6 +147,10 @@ def _section_groups(sections: list[Section]) -> list[list[Section]]:
 def _chunk_cues(cues: list[Section], target: int, overlap: int, count: TokenCounter) -> list[Chunk]:
     texts = [cue.text.strip() for cue in cues]
     tokens = [count(text) for text in texts]
+    # A chunk holding this much of one speaker ends where another starts: a search for what one
+    # person said, and a citation's "who said it", then see that person alone. Shorter turns
+    # ("Yes.", "Right, and?") stay with their neighbours rather than become chunks of their own.
+    one_speaker_enough = target // SPEAKER_CHUNK_SHARE
     chunks: list[Chunk] = []
     start = 0  # first new cue of the next chunk
     previous: tuple[int, int] | None = None  # [first, end) cues of the chunk before
@@ -151,13 +159,20 @@ def _chunk_cues(cues: list[Section], target: int, overlap: int, count: TokenCoun
         used = 0
         if previous is not None and overlap:
             room = min(overlap, target - tokens[start])
-            # Repeat trailing cues of the previous chunk, never all of it.
-            while first - 1 > previous[0] and used + tokens[first - 1] <= room:
+            # Repeat trailing cues of the previous chunk, never all of it, and only the new first
+            # cue's speaker's: the overlap must not carry one person's words into another's chunk.
+            while (
+                first - 1 > previous[0]
+                and used + tokens[first - 1] <= room
+                and cues[first - 1].speaker == cues[start].speaker
+            ):
                 first -= 1
                 used += tokens[first]
         end = start
         total = used
         while end < len(cues) and (end == start or total + tokens[end] <= target):
+            if end > start and _speaker_changes(cues[end - 1], cues[end]) and total >= one_speaker_enough:
+                break
             total += tokens[end]
             end += 1
         group = cues[first:end]
@@ -171,11 +186,16 @@ def _chunk_cues(cues: list[Section], target: int, overlap: int, count: TokenCoun
                 end_s=max((cue.end_s for cue in group if cue.end_s is not None), default=None),
                 page=group[0].page,
                 token_count=count(text),
+                speakers=list(dict.fromkeys(cue.speaker for cue in group if cue.speaker)),
             )
         )
         previous = (first, end)
         start = end
     return chunks
+
+
+def _speaker_changes(before: Section, after: Section) -> bool:
+    return before.speaker is not None and after.speaker is not None and before.speaker != after.speaker
 
 
 # -- prose ------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from workers.documents.model import ParsedDocument, Section, clean_text, decode_
 _TIMESTAMP = re.compile(r"^(?:(\d{1,3}):)?(\d{1,2}):(\d{1,2})[,.](\d{1,3})$")
 _TIMING = re.compile(r"^\s*(\S+)\s*-->\s*(\S+)(?:\s+(.*))?$")
 _BLOCK_SEPARATOR = re.compile(r"\n[ \t]*\n+")
-_VOICE = re.compile(r"<v(?:\.[^\s>]*)?\s+([^>]+)>", re.I)
+_VOICE = re.compile(r"<v(?:\.[^\s>]*)?\s+([^>]{1,100})>", re.I)  # a longer "name" names nobody
 _TAG = re.compile(r"</?[^>\n]*>")
 _ASS_OVERRIDE = re.compile(r"\{\\[^}]*\}")  # {\an8} and friends, common in SRT files
 _WEBVTT_HEADER = re.compile(r"^WEBVTT(?:[ \t](.*))?$")
