@@ -6,7 +6,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import StringConstraints
+
+# A speaker as a request names one (a search's or a question's `speakers`, a rename): a transcript's
+# label (S1) or a name; one line, and nothing that would end a WebVTT voice tag or an SRT name.
+SpeakerName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^<>:\x00-\x1f\x7f]+$"),
+]
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,10 @@ class SearchFilters:
     tags: Sequence[str] = ()  # a document must carry all of them
     resource_types: Sequence[str] = ()
     document_ids: Sequence[uuid.UUID] = ()
+    speakers: Sequence[str] = ()  # a chunk must have one of them speaking in it (a transcript's)
 
-    def sql(self) -> tuple[str, dict[str, Any]]:
+    def sql(self, *, documents_only: bool = False) -> tuple[str, dict[str, Any]]:
+        """The WHERE clause over `d` (documents) and `c` (chunks), or over `d` alone."""
         clauses = ["d.collection_id = ANY(:collection_ids)"]
         params: dict[str, Any] = {"collection_ids": list(self.collection_ids)}
         if self.tags:
@@ -41,6 +43,9 @@ class SearchFilters:
         if self.document_ids:
             clauses.append("d.id = ANY(:document_ids)")
             params["document_ids"] = list(self.document_ids)
+        if self.speakers and not documents_only:
+            clauses.append("c.speakers && CAST(:speakers AS text[])")
+            params["speakers"] = list(self.speakers)
         return " AND ".join(clauses), params
 
 
@@ -175,6 +180,8 @@ def keyword_ranks(
 ) -> list[int]:
     """Chunk ids by full-text rank, best first (`candidates=None`: rank every match)."""
     where, params = filters.sql()
+    # The searched documents' size, for how rare a word is: the documents' filters alone.
+    documents_where, _ = filters.sql(documents_only=True)
     params.update(query=query, limit=limit, candidates=candidates)
     if uses_search_syntax(query):
         rows = session.execute(
@@ -263,7 +270,7 @@ def keyword_ranks(
                 SELECT * FROM rare_words UNION ALL SELECT * FROM common_words
             ),
             counts AS (
-                SELECT (SELECT sum(d.chunk_count) FROM documents d WHERE {where}) AS chunks,
+                SELECT (SELECT sum(d.chunk_count) FROM documents d WHERE {documents_where}) AS chunks,
                        (SELECT count(*) FROM all_words) AS everywhere,
                        {", ".join(["count(*) AS pool", *counts])}
                 FROM some_words s
@@ -302,7 +309,7 @@ def chunk_details(session: Session, *, chunk_ids: Sequence[int]) -> dict[int, di
     rows = session.execute(
         text(
             """
-            SELECT c.id, c.text, c.position, c.heading_path, c.start_s, c.end_s, c.page,
+            SELECT c.id, c.text, c.position, c.heading_path, c.start_s, c.end_s, c.page, c.speakers,
                    d.id AS document_id, d.title, d.source_url, d.filename, d.resource_type, d.level, d.tags,
                    col.name AS collection, col.owner_id IS NULL AND col.course_id IS NULL AS shared
             FROM chunks c

@@ -4,7 +4,7 @@ as POST /v1/search, with the query embedded in-process (the job's worker holds t
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -42,6 +42,7 @@ class Retrieved:
     page: int | None = None
     start_s: float | None = None
     end_s: float | None = None
+    speakers: list[str] = field(default_factory=list)  # who speaks in it (a transcript's chunk)
 
     @property
     def relevant(self) -> bool:
@@ -73,15 +74,19 @@ def hybrid_search(
     collection_ids: list[uuid.UUID],
     k: int,
     embedded: tuple[str, list[float]] | None = None,
+    speakers: list[str] | None = None,
 ) -> list[Retrieved]:
     """The k best chunks for `query` by reciprocal rank fusion of vector and keyword ranks
-    (`embedded`: the query's model and vector when the caller has them already), in a span of its
-    own (holding the query's text only where traces may, core/tracing.py)."""
+    (`embedded`: the query's model and vector when the caller has them already; `speakers`: only
+    passages where one of them speaks), in a span of its own (holding the query's text only where
+    traces may, core/tracing.py)."""
     attributes: dict[str, Any] = {"mentorq.search.k": k, "mentorq.search.collections": len(collection_ids)}
     if tracing.content_allowed():
         attributes["mentorq.search.query"] = query
     with tracing.tracer().start_as_current_span("search", attributes=attributes) as span:
-        found = _hybrid_search(session, query=query, collection_ids=collection_ids, k=k, embedded=embedded)
+        found = _hybrid_search(
+            session, query=query, collection_ids=collection_ids, k=k, embedded=embedded, speakers=speakers
+        )
         span.set_attribute("mentorq.search.results", len(found))
         return found
 
@@ -93,11 +98,12 @@ def _hybrid_search(
     collection_ids: list[uuid.UUID],
     k: int,
     embedded: tuple[str, list[float]] | None = None,
+    speakers: list[str] | None = None,
 ) -> list[Retrieved]:
     if not collection_ids or not query.strip():
         return []
     model, vector = embedded or query_vector(session, query)
-    filters = search_queries.SearchFilters(collection_ids=collection_ids)
+    filters = search_queries.SearchFilters(collection_ids=collection_ids, speakers=speakers or ())
     vector_hits = search_queries.vector_ranks(
         session, vector=vector, model=model, dim=len(vector), filters=filters, limit=CANDIDATES
     )
@@ -120,6 +126,7 @@ def _hybrid_search(
             page=row.get("page"),
             start_s=row.get("start_s"),
             end_s=row.get("end_s"),
+            speakers=row.get("speakers") or [],
         )
         for hit in hits
         if (row := details.get(hit.chunk_id)) is not None

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.documents.schemas import ResourceType
+from core.recordings import SpeakerName
 
 
 class SearchFiltersIn(BaseModel):
@@ -16,6 +17,12 @@ class SearchFiltersIn(BaseModel):
     tags: list[str] = Field(default_factory=list, max_length=16)
     type: list[ResourceType] = Field(default_factory=list)
     document: list[uuid.UUID] = Field(default_factory=list, max_length=100)
+    speakers: list[SpeakerName] = Field(
+        default_factory=list,
+        max_length=16,
+        description="a recording's speakers, as its transcript names them (S1, or a name): passages "
+        "where one of them speaks",
+    )
 
 
 class SearchRequest(BaseModel):
@@ -40,6 +47,7 @@ class SearchHit(BaseModel):
     start_s: float | None
     end_s: float | None
     page: int | None
+    speakers: list[str] = Field(description="who speaks in the passage (a transcript's), in order")
     document_id: uuid.UUID
     document_title: str | None
     source_url: str | None

@@ -95,6 +95,7 @@ async def _search_in(
         tags=request.filters.tags,
         resource_types=request.filters.type,
         document_ids=request.filters.document,
+        speakers=request.filters.speakers,
     )
     limit = max(40, request.k * CANDIDATES_PER_RESULT)
     model = None
@@ -137,6 +138,7 @@ async def _search_in(
             start_s=row["start_s"],
             end_s=row["end_s"],
             page=row["page"],
+            speakers=row["speakers"] or [],
             document_id=row["document_id"],
             document_title=row["title"] or row["filename"],
             source_url=row["source_url"],
