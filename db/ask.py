@@ -9,6 +9,7 @@ quoted text to a new chunk, or is it gone."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -86,6 +87,7 @@ def cache_keys(
     instructions_version: int | None,
     model: str,
     embed_model: str,
+    speakers: Sequence[str] = (),
 ) -> CacheKeys:
     """The one builder of an answer's keys: the API's exact lookup and the ask job's lookup and store
     both come here, so the two can never drift. The collections' versions are read now: an entry
@@ -98,6 +100,7 @@ def cache_keys(
         instructions_version=instructions_version,
         model=model,
         embed_model=embed_model,
+        speakers=speakers,
     )
     return CacheKeys(context=context, lookup=questions.lookup_key(context, question), scope=scope)
 
@@ -236,23 +239,23 @@ async def resolve(session: AsyncSession, citations: list[dict[str, Any]]) -> lis
     if not citations:
         return []
     ids = [int(c["chunk_id"]) for c in citations]
-    current = set(
-        (
-            await session.execute(
-                text(
-                    """
-                    SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id
-                    WHERE c.id = ANY(:ids) AND c.generation = d.active_generation
-                    """
-                ),
-                {"ids": ids},
-            )
-        ).scalars()
+    # Who speaks in each live chunk, as named now: a speaker renamed since the answer shows renamed.
+    rows = await session.execute(
+        text(
+            """
+            SELECT c.id, c.speakers FROM chunks c JOIN documents d ON d.id = c.document_id
+            WHERE c.id = ANY(:ids) AND c.generation = d.active_generation
+            """
+        ),
+        {"ids": ids},
     )
+    current = {row.id: row.speakers for row in rows}
     resolved = []
     for citation in citations:
-        if int(citation["chunk_id"]) in current:
-            resolved.append({"status": "current", "citation": citation})
+        speakers = current.get(int(citation["chunk_id"]))
+        if speakers is not None:
+            named = citation | {"speakers": speakers} if speakers or "speakers" in citation else citation
+            resolved.append({"status": "current", "citation": named})
             continue
         moved_to = await _chunk_holding_quote(session, citation)
         if moved_to is None:

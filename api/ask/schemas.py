@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from api.jobs.schemas import WebhookEvent
+from core.recordings import SpeakerName
 
 
 class AskRequest(BaseModel):
@@ -21,6 +22,11 @@ class AskRequest(BaseModel):
     )
     session_id: uuid.UUID | None = None
     k: int = Field(5, ge=1, le=10, description="passages shown to the model")
+    speakers: list[SpeakerName] = Field(
+        default_factory=list,
+        max_length=16,
+        description="answer only from passages where one of these speaks (a recording's S1, or a name)",
+    )
     webhook: AnyHttpUrl | None = None
     webhook_events_filter: list[WebhookEvent] | None = Field(None, min_length=1)
 

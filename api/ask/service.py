@@ -66,12 +66,15 @@ async def ask(session: AsyncSession, *, user: User, request: AskRequest) -> Job:
         "question": question,
         "collection_ids": [str(c) for c in collection_ids],
         "k": request.k,
+        "speakers": request.speakers,
     }
     webhook = {
         "webhook_url": str(request.webhook) if request.webhook else None,
         "webhook_events": request.webhook_events_filter or (["completed"] if request.webhook else None),
     }
-    hit = await _exact_hit(session, user=user, question=question, collection_ids=collection_ids)
+    hit = await _exact_hit(
+        session, user=user, question=question, collection_ids=collection_ids, speakers=request.speakers
+    )
     if hit is not None:
         job = create_answered_job(
             session, ASK, input=payload, output=hit, owner_id=user.id, session_id=session_id, **webhook
@@ -84,7 +87,7 @@ async def ask(session: AsyncSession, *, user: User, request: AskRequest) -> Job:
 
 
 async def _exact_hit(
-    session: AsyncSession, *, user: User, question: str, collection_ids: list[uuid.UUID]
+    session: AsyncSession, *, user: User, question: str, collection_ids: list[uuid.UUID], speakers: list[str]
 ) -> dict | None:
     settings = get_settings()
     instructions_version = await instructions.active_version(session, kind=ASK.name)
@@ -100,6 +103,7 @@ async def _exact_hit(
             instructions_version=instructions_version,
             model=model,
             embed_model=embed_model,
+            speakers=speakers,
         )
     )
     entry = await ask_queries.exact_hit(session, lookup_key=keys.lookup)

@@ -55,6 +55,7 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from core.ask import case
 
@@ -442,16 +443,21 @@ def context_key(
     instructions_version: int | None,
     model: str,
     embed_model: str,
+    speakers: Sequence[str] = (),
 ) -> str:
     """Everything but the question that decides an answer: the collections searched and the
-    version of each one's content, whose they are, the instructions and both models."""
-    document = {
+    version of each one's content, whose they are, the instructions, both models, and the speakers
+    the passages were limited to (named only when there are some, so that keys stored before the
+    filter existed still match)."""
+    document: dict[str, Any] = {
         "collections": sorted([str(cid), version] for cid, version in collection_versions.items()),
         "owner": str(owner_id) if owner_id else None,
         "instructions": instructions_version,
         "model": model,
         "embed_model": embed_model,
     }
+    if speakers:
+        document["speakers"] = sorted(set(speakers))
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core import lanes
 from core.jobspec import JobSpec
+from core.recordings import SpeakerName
 
 MAX_QUESTION_CHARS = 2000
 
@@ -23,6 +24,7 @@ class AskInput(BaseModel):
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
     collection_ids: list[uuid.UUID]
     k: int = Field(5, ge=1, le=10)
+    speakers: list[SpeakerName] = Field(default_factory=list, max_length=16)
 
 
 class TimeRange(BaseModel):
@@ -41,6 +43,7 @@ class Citation(BaseModel):
     url: str | None = None
     support: float | None = Field(None, description="cosine similarity of the citing sentence and the chunk")
     attributed_by: Literal["model", "checker"] = "model"
+    speakers: list[str] = Field(default_factory=list, description="who speaks in the cited passage")
 
 
 class AnswerSentence(BaseModel):
@@ -50,7 +53,8 @@ class AnswerSentence(BaseModel):
     unsupported: bool
     disagrees: str | None = Field(
         None,
-        description="why a close passage does not support it: number, unit, negation, antonym, hedge, entity",
+        description="why a close passage does not support it: number, unit, negation, antonym, hedge, "
+        "entity, speaker",
     )
 
 
@@ -68,7 +72,7 @@ class CheckedAnswer(BaseModel):
     removed: dict[str, int] = Field(
         default_factory=dict,
         description="the removed sentences counted by why: number, unit, negation, antonym, hedge, "
-        "entity, quantifier, unsupported_words, similarity",
+        "entity, quantifier, speaker, unsupported_words, similarity",
     )
     dropped_markers: int = Field(description="markers to passages the model was not given")
     citations_corrected: int

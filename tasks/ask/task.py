@@ -81,6 +81,7 @@ def _answer(ctx: JobContext, payload: AskInput) -> AskOutput:
             instructions_version=instructions.version,
             model=llm_identity,
             embed_model=embedded[0],
+            speakers=payload.speakers,
         )
         lookup, context, scope = keys.lookup, keys.context, keys.scope
         words = questions.content_signature(payload.question)
@@ -96,6 +97,7 @@ def _answer(ctx: JobContext, payload: AskInput) -> AskOutput:
             collection_ids=list(scope.collection_versions),
             k=SEARCHED,
             embedded=embedded,
+            speakers=payload.speakers,
         )
     clock.lap("search")
     passages = grounded_answer.numbered(retrieved)[: payload.k]
