@@ -14,7 +14,7 @@ from api.console.auth import AdminForm, AdminUser
 from api.console.routing import ConsoleRoute, error_page
 from api.console.templating import NavEntry, render
 from api.documents import service as document_service
-from api.documents.schemas import CollectionCreate, DocumentMeta
+from api.documents.schemas import CollectionCreate, DocumentMeta, SpeakerRename
 from api.errors import ProblemError
 from api.search import service as search_service
 from api.shared import SessionDep
@@ -31,6 +31,8 @@ NOTICES = {
     "unchanged": "Nothing new: those files are already here with the same content.",
     "deleted": "The document is deleted, with its chunks and embeddings.",
     "reingesting": "The document is being ingested again.",
+    "renamed": "Renamed: the transcript, its files, the passages and their citations show the new name.",
+    "merged": "Merged: the two speakers are one now, under that name.",
 }
 
 
@@ -159,3 +161,35 @@ async def reingest(document_id: str, session: SessionDep, form: AdminForm) -> Re
         session, user=form.admin, document_id=document_id
     )
     return RedirectResponse(_collection_url(collection_id, "reingesting"), status_code=303)
+
+
+@router.get("/admin/library/documents/{document_id}/speakers")
+async def speakers_page(
+    request: Request,
+    document_id: str,
+    session: SessionDep,
+    admin: AdminUser,
+    notice: Annotated[str, Query(max_length=40)] = "",
+) -> Response:
+    """Who speaks in a recording (or a subtitle file), each with a form to rename or merge it."""
+    document, speakers = await document_service.admin_speakers(session, user=admin, document_id=document_id)
+    return render(
+        request,
+        "speakers.html",
+        title=f"Speakers of {document.title or document.filename or document.id}",
+        document=document,
+        speakers=speakers.items,
+        notice=NOTICES.get(notice),
+    )
+
+
+@router.post("/admin/library/documents/{document_id}/speakers/rename")
+async def rename_speaker(document_id: str, session: SessionDep, form: AdminForm) -> Response:
+    wanted = SpeakerRename.model_validate({"speaker": form.text("speaker"), "name": form.text("name")})
+    renamed = await document_service.admin_rename_speaker(
+        session, user=form.admin, document_id=document_id, request=wanted
+    )
+    notice = "merged" if renamed.merged else "renamed"
+    return RedirectResponse(
+        f"/admin/library/documents/{document_id}/speakers?notice={notice}", status_code=303
+    )

@@ -17,6 +17,9 @@ from api.documents.schemas import (
     DocumentList,
     DocumentMeta,
     DocumentRead,
+    SpeakerList,
+    SpeakerRename,
+    SpeakerRenamed,
     SubmittedDocument,
     SubmittedDocuments,
     TranscriptRead,
@@ -169,6 +172,25 @@ async def get_transcript_srt(document_id: str, session: SessionDep, user: Curren
 
 def _segments(transcript: TranscriptRead) -> list[TranscriptSegment]:
     return [TranscriptSegment.from_json(segment.model_dump()) for segment in transcript.segments]
+
+
+@router.get("/documents/{document_id}/speakers", response_model=SpeakerList, responses=problems(404))
+async def list_speakers(document_id: str, session: SessionDep, user: CurrentUser) -> SpeakerList:
+    """Who speaks in a recording (or an ingested subtitle file), in order of first speech: the names
+    a search's or a question's `speakers` filter takes."""
+    return await document_service.list_speakers(session, user=user, document_id=document_id)
+
+
+@router.post(
+    "/documents/{document_id}/speakers/rename", response_model=SpeakerRenamed, responses=problems(403, 404)
+)
+async def rename_speaker(
+    document_id: str, request: SpeakerRename, session: SessionDep, user: CurrentUser
+) -> SpeakerRenamed:
+    """Rename a speaker (S2 -> "Dr. Lee"), or merge it into another by giving that one's name: the
+    transcript, its WebVTT and SRT files, the passages searches find and the citations that point at
+    them show the new name."""
+    return await document_service.rename_speaker(session, user=user, document_id=document_id, request=request)
 
 
 @router.delete("/documents/{document_id}", status_code=204, responses=problems(403))

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from api.jobs.schemas import ErrorRead, JobRead
+from core.recordings import SpeakerName
 
 ResourceType = Literal["paper", "tutorial", "course", "video"]
 Level = Literal["beginner", "intermediate", "advanced"]
@@ -73,6 +74,33 @@ class TranscriptRead(BaseModel):
     language: str | None
     duration_s: float
     segments: list[TranscriptSegmentRead]
+
+
+class SpeakerRead(BaseModel):
+    name: str = Field(description="S1, S2, ... as diarization found them, or a name")
+    cues: int = Field(description="the transcript's cues this speaker speaks")
+    speaking_s: float
+    chunks: int = Field(description="searchable passages this speaker speaks in")
+
+
+class SpeakerList(BaseModel):
+    """A document's speakers (a recording's, or an ingested subtitle file's), in order of first speech."""
+
+    document_id: uuid.UUID
+    items: list[SpeakerRead]
+
+
+class SpeakerRename(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    speaker: SpeakerName = Field(description="the speaker as the transcript names it now")
+    name: SpeakerName = Field(description="the new name; another speaker's name merges the two")
+
+
+class SpeakerRenamed(SpeakerList):
+    renamed_cues: int
+    renamed_chunks: int
+    merged: bool
 
 
 class DocumentRead(BaseModel):

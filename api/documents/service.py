@@ -17,6 +17,10 @@ from api.documents.schemas import (
     DocumentList,
     DocumentMeta,
     DocumentRead,
+    SpeakerList,
+    SpeakerRead,
+    SpeakerRename,
+    SpeakerRenamed,
     SubmittedDocument,
     TranscriptRead,
 )
@@ -38,6 +42,7 @@ from core.settings import get_settings
 from db import course_scope
 from db import documents as document_queries
 from db import jobs as job_queries
+from db import speakers as speaker_queries
 from db.models import Collection, Document, Job, User
 from db.unit_of_work import commit_async
 from tasks.ingest.spec import SPEC as INGEST
@@ -396,6 +401,65 @@ async def get_transcript(session: AsyncSession, *, user: User, document_id: str)
         duration_s=transcript.duration_s,
         segments=transcript.segments,
     )
+
+
+async def list_speakers(session: AsyncSession, *, user: User, document_id: str) -> SpeakerList:
+    """Who speaks in a document the user can read, in order of first speech."""
+    document = await _visible_document(session, user=user, document_id=document_id)
+    return SpeakerList(document_id=document.id, items=await _speakers(session, document))
+
+
+async def rename_speaker(
+    session: AsyncSession, *, user: User, document_id: str, request: SpeakerRename
+) -> SpeakerRenamed:
+    """Rename one of a document's speakers (or merge it into another), by whoever may change the
+    document: its transcript, its files, its passages and their citations show the new name."""
+    document = await _visible_document(session, user=user, document_id=document_id)
+    collection = await session.get(Collection, document.collection_id)
+    await _require_writable(session, user=user, collection=collection)
+    return await _rename_speaker(session, document=document, request=request)
+
+
+async def admin_speakers(
+    session: AsyncSession, *, user: User, document_id: str
+) -> tuple[Document, SpeakerList]:
+    """Any document's speakers (the console's speakers page), with the document."""
+    document = await _any_document(session, user=user, document_id=document_id)
+    return document, SpeakerList(document_id=document.id, items=await _speakers(session, document))
+
+
+async def admin_rename_speaker(
+    session: AsyncSession, *, user: User, document_id: str, request: SpeakerRename
+) -> SpeakerRenamed:
+    """An admin's rename or merge of any document's speaker (the console)."""
+    document = await _any_document(session, user=user, document_id=document_id)
+    return await _rename_speaker(session, document=document, request=request)
+
+
+async def _rename_speaker(
+    session: AsyncSession, *, document: Document, request: SpeakerRename
+) -> SpeakerRenamed:
+    names = [summary.name for summary in await speaker_queries.speakers_of(session, document=document)]
+    if request.speaker not in names:
+        known = ", ".join(names[:20]) or "none"
+        detail = f"{request.speaker!r} speaks nowhere in this document (speakers: {known})"
+        raise ProblemError(404, "speaker_not_found", detail)
+    renamed = await speaker_queries.rename_speaker(
+        session, document=document, old=request.speaker, new=request.name
+    )
+    await commit_async(session)
+    return SpeakerRenamed(
+        document_id=document.id,
+        items=await _speakers(session, document),
+        renamed_cues=renamed.cues,
+        renamed_chunks=renamed.chunks,
+        merged=renamed.merged,
+    )
+
+
+async def _speakers(session: AsyncSession, document: Document) -> list[SpeakerRead]:
+    summaries = await speaker_queries.speakers_of(session, document=document)
+    return [SpeakerRead(**vars(summary)) for summary in summaries]
 
 
 async def delete_document(session: AsyncSession, *, user: User, document_id: str) -> None:
