@@ -10,7 +10,7 @@ from tests.conftest import ApiClient
 from tests.documents.test_api import ingest, upload, wait_document
 from tests.recordings import conversations, media
 from tests.support.fake_ollama import FakeOllama
-from tests.support.stack import Stack
+from tests.support.stack import Stack, wait_until
 
 
 def events(stack: Stack, job_id: str) -> list[tuple[str, str | None]]:
@@ -155,3 +155,24 @@ def test_a_conversation_is_transcribed_with_who_said_each_cue(client: ApiClient,
     assert "<v S1>" in vtt and "<v S2>" in vtt
     srt = client.get(f"/v1/documents/{document['id']}/transcript.srt").text
     assert "\nS1: " in srt and "\nS2: " in srt
+    # The passages searches find say who speaks in them, as the cues they hold do; after a rename
+    # they, the transcript and the search filter use the new name.
+    chunks = client.get(f"/v1/documents/{document['id']}", params={"include": "chunks"}).json()["chunks"]
+    for chunk in chunks:
+        inside = [s["speaker"] for s in segments if chunk["start_s"] <= s["start_s"] < chunk["end_s"]]
+        assert chunk["speakers"] == list(dict.fromkeys(inside)), (chunk, segments)
+    renamed = client.post(
+        f"/v1/documents/{document['id']}/speakers/rename", json={"speaker": "S2", "name": "Bob Tutor"}
+    )
+    assert renamed.status_code == 200 and renamed.json()["renamed_cues"] >= 1, renamed.text
+    segments = client.get(f"/v1/documents/{document['id']}/transcript").json()["segments"]
+    assert {segment["speaker"] for segment in segments} == {"S1", "Bob Tutor"}
+    body = {
+        "query": "does testing help memory",
+        "collections": ["office-hours"],
+        "filters": {"speakers": ["Bob Tutor"]},
+    }
+    # The stack's worker was just restarted: its query lane answers once its model is loaded.
+    wait_until(lambda: client.post("/v1/search", json=body).status_code == 200, timeout=60, interval=1)
+    hits = client.post("/v1/search", json=body).json()["items"]
+    assert hits and all("Bob Tutor" in hit["speakers"] for hit in hits)
