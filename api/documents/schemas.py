@@ -46,6 +46,7 @@ class ChunkRead(BaseModel):
     end_s: float | None
     page: int | None
     token_count: int
+    speakers: list[str] = Field(description="who speaks in it (a transcript's), in order of first speech")
 
 
 class TranscriptWord(BaseModel):
