@@ -39,12 +39,12 @@ docs-build: $(STAMP)
 # Architecture contracts, style and the docs first (seconds), then the suite in three pytest
 # processes side by side, each with its own platform: tests/hosts (the topology on separate network
 # hosts: its own servers, mostly waiting out cut links and lost hosts, so it costs little CPU), the
-# LMS, recordings, API, documents-fault and profile tests, and the rest. One sequential run would
+# LMS, recordings, voices, API, documents-fault and profile tests, and the rest. One sequential run would
 # take an hour on two cores; these three keep both busy. The two side groups' reports are printed
 # after the rest's, hosts with each passed test's figures (-rP: what it printed); any failing fails.
 HOSTS_LOG := $(VENV)/tests-hosts.log
 SIDE_LOG := $(VENV)/tests-side.log
-SIDE_TESTS := tests/lti tests/xapi tests/recordings tests/api tests/profiles tests/test_document_faults.py tests/test_cli.py
+SIDE_TESTS := tests/lti tests/xapi tests/recordings tests/voices tests/api tests/profiles tests/test_document_faults.py tests/test_cli.py
 test: test-packages $(STAMP) $(RALPH_STAMP)
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check .
