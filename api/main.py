@@ -94,6 +94,7 @@ def create_app() -> FastAPI:
             "/api/profiles/ingest": settings.max_profile_source_bytes + 65_536,
             CONSOLE_UPLOAD_PATH: settings.max_upload_bytes,
             "/v1/admin/voices": settings.max_upload_bytes,
+            "/v1/lti/courses/{course_id}/voices": settings.max_upload_bytes,
         },
     )
     # Before the body is read: a page of another origin riding the session cookie (or signing the
@@ -157,6 +158,7 @@ def create_app() -> FastAPI:
         lti.admin_router,
         lti.courses_router,
         voices.router,
+        voices.course_router,
     ]:
         app.include_router(router)
     install_console(app)

@@ -222,14 +222,26 @@ class RequestGuard:
     def __init__(self, app: ASGIApp, *, max_bytes: int, upload_paths: dict[str, int] | None = None):
         self.app = app
         self.default_max_bytes = max_bytes
-        # Exact paths that take file uploads get their own, larger limit.
+        # Paths that take file uploads get their own, larger limit: exact, or with `{name}` segments
+        # (a course's id) that stand for any one segment.
         self.upload_paths = upload_paths or {}
+        self.upload_templates = [
+            (re.compile(re.sub(r"\\\{[^/]+\\\}", "[^/]+", re.escape(path))), limit)
+            for path, limit in self.upload_paths.items()
+            if "{" in path
+        ]
+
+    def _max_bytes(self, path: str) -> int:
+        if path in self.upload_paths:
+            return self.upload_paths[path]
+        matching = (limit for template, limit in self.upload_templates if template.fullmatch(path))
+        return next(matching, self.default_max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        max_bytes = self.upload_paths.get(scope.get("path", ""), self.default_max_bytes)
+        max_bytes = self._max_bytes(scope.get("path", ""))
         declared = _first_header(scope, b"content-length")
         try:
             if declared is not None and declared.isdigit() and int(declared) > max_bytes:

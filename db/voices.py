@@ -1,15 +1,15 @@
 """Voice profiles' queries: enrol, list, read, export, delete; the enrolled voices a transcribe
-worker names speakers with."""
+worker names speakers with (the deployment-wide ones, and the recording's course's)."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from db.models import JobAttachment, VoiceClip, VoiceProfile
+from db.models import Collection, JobAttachment, LtiMembership, User, VoiceClip, VoiceProfile
 
 
 def create_profile(
@@ -19,33 +19,51 @@ def create_profile(
     role: str,
     encoder: str,
     user_id: uuid.UUID | None,
+    course_id: uuid.UUID | None,
     enrolled_by: uuid.UUID | None,
     clips: list[dict[str, Any]],
 ) -> VoiceProfile:
-    """A profile with its clips (each {filename, voiced_s, embedding, audio})."""
-    profile = VoiceProfile(name=name, role=role, encoder=encoder, user_id=user_id, enrolled_by=enrolled_by)
+    """A profile, deployment-wide or the course's, with its clips ({filename, voiced_s, embedding, audio})."""
+    profile = VoiceProfile(
+        name=name, role=role, encoder=encoder, user_id=user_id, course_id=course_id, enrolled_by=enrolled_by
+    )
     session.add(profile)
     session.flush()
     session.add_all(VoiceClip(profile_id=profile.id, position=i, **clip) for i, clip in enumerate(clips))
     return profile
 
 
-def name_taken(session: Session, *, name: str) -> bool:
-    """Whether a profile has that name already (names are compared without regard to case)."""
-    found = select(VoiceProfile.id).where(func.lower(VoiceProfile.name) == name.lower())
+def name_taken(session: Session, *, name: str, course_id: uuid.UUID | None = None) -> bool:
+    """Whether a profile among the deployment-wide ones (or the course's) has that name already
+    (names are compared without regard to case)."""
+    found = select(VoiceProfile.id).where(
+        func.lower(VoiceProfile.name) == name.lower(), VoiceProfile.course_id.is_not_distinct_from(course_id)
+    )
     return session.execute(found.limit(1)).first() is not None
 
 
-def list_profiles(session: Session) -> list[tuple[VoiceProfile, int]]:
-    """Every profile with its clip count, by name."""
+def may_link(session: Session, *, user_id: uuid.UUID, course_id: uuid.UUID | None) -> bool:
+    """Whether a profile may be linked to the account: any account for a deployment-wide profile,
+    a member of the course for a course's (its instructors link their own people, nobody else)."""
+    if course_id is None:
+        return session.get(User, user_id) is not None
+    member = select(LtiMembership.user_id).where(
+        LtiMembership.context_id == course_id, LtiMembership.user_id == user_id
+    )
+    return session.execute(member).first() is not None
+
+
+def list_profiles(session: Session, *, course_id: uuid.UUID | None = None) -> list[tuple[VoiceProfile, int]]:
+    """Every profile (or the course's) with its clip count, by name."""
     counts = (
         select(VoiceClip.profile_id, func.count().label("clips")).group_by(VoiceClip.profile_id).subquery()
     )
-    rows = session.execute(
-        select(VoiceProfile, func.coalesce(counts.c.clips, 0))
-        .outerjoin(counts, counts.c.profile_id == VoiceProfile.id)
-        .order_by(VoiceProfile.name)
-    ).all()
+    query = select(VoiceProfile, func.coalesce(counts.c.clips, 0)).outerjoin(
+        counts, counts.c.profile_id == VoiceProfile.id
+    )
+    if course_id is not None:
+        query = query.where(VoiceProfile.course_id == course_id)
+    rows = session.execute(query.order_by(VoiceProfile.name)).all()
     return [(profile, int(clips)) for profile, clips in rows]
 
 
@@ -67,13 +85,21 @@ def delete_profile(session: Session, *, profile_id: uuid.UUID) -> bool:
     return session.execute(delete(VoiceProfile).where(VoiceProfile.id == profile_id)).rowcount > 0
 
 
-def enrolled(session: Session, *, encoder: str) -> list[tuple[VoiceProfile, list[list[float]]]]:
-    """Every profile of that encoder with its clips' embeddings (a handful of rows: people, not clips)."""
+def enrolled(
+    session: Session, *, encoder: str, collection_id: uuid.UUID
+) -> list[tuple[VoiceProfile, list[list[float]]]]:
+    """The profiles of that encoder a recording in the collection may be named after, with their
+    clips' embeddings (a handful of rows: people, not clips): the deployment-wide ones and, when the
+    collection belongs to a course, that course's; never another course's (its members' personal data)."""
+    course = select(Collection.course_id).where(Collection.id == collection_id).scalar_subquery()
     embeddings: dict[uuid.UUID, list[list[float]]] = {}
     for profile_id, embedding in session.execute(
         select(VoiceClip.profile_id, VoiceClip.embedding)
         .join(VoiceProfile, VoiceProfile.id == VoiceClip.profile_id)
-        .where(VoiceProfile.encoder == encoder)
+        .where(
+            VoiceProfile.encoder == encoder,
+            or_(VoiceProfile.course_id.is_(None), VoiceProfile.course_id == course),
+        )
         .order_by(VoiceClip.profile_id, VoiceClip.position)
     ):
         embeddings.setdefault(profile_id, []).append(list(embedding))
@@ -90,6 +116,7 @@ def profile_json(session: Session, profile: VoiceProfile) -> dict[str, Any]:
         "role": profile.role,
         "encoder": profile.encoder,
         "user_id": str(profile.user_id) if profile.user_id else None,
+        "course_id": str(profile.course_id) if profile.course_id else None,
         "created_at": profile.created_at.isoformat(),
         "clip_count": len(clips),
         "clips": [

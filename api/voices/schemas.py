@@ -1,4 +1,4 @@
-"""Voice profiles as the admin API reads and writes them."""
+"""Voice profiles as the API reads and writes them (an admin's, or a course's)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,9 @@ class VoiceProfileRead(BaseModel):
     role: str
     encoder: str
     user_id: uuid.UUID | None
+    course_id: uuid.UUID | None = Field(
+        description="the course whose recordings alone it names; null: every recording"
+    )
     created_at: datetime
     clip_count: int
 

@@ -1,5 +1,9 @@
-"""Voice profiles for admins: enrol (a `voice.enrol` job on the transcribe lane), list, read,
-export, delete. Plain functions over the session, raising ProblemError, as every feature's service."""
+"""Voice profiles: enrol (a `voice.enrol` job on the transcribe lane), list, read, export, delete.
+Plain functions over the session, raising ProblemError, as every feature's service.
+
+Each takes the scope it works in: `course_id` None is the deployment-wide book, which admins keep
+(and where they reach every profile, a course's too); a course's id is that course's own profiles,
+which its instructors (db/course_scope.py `taught_courses`) and admins keep."""
 
 from __future__ import annotations
 
@@ -10,12 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.errors import ProblemError
 from api.jobs.schemas import JobRead
 from api.jobs.service import job_read
-from api.shared import Upload, get_or_404, require_admin
+from api.shared import Upload, get_or_404, parse_id, require_admin
 from api.voices.schemas import VoiceProfileCreate, VoiceProfileExport, VoiceProfileList, VoiceProfileRead
 from core.documents.detect import detect_format
 from core.documents.errors import DocumentError
 from core.settings import get_settings
-from db import attachments, voices
+from db import attachments, lti, voices
+from db.course_scope import taught_courses
 from db.jobs import create_job
 from db.models import User, VoiceProfile
 from db.unit_of_work import commit_async
@@ -42,25 +47,50 @@ def _check_clip(index: int, clip: Upload) -> None:
         )
 
 
+async def _scope(session: AsyncSession, user: User, course_id: str | None) -> uuid.UUID | None:
+    """The course whose profiles the call works on (None: the admins' deployment-wide book): 404
+    `lti_course_not_found` for no such course, 403 `lti_instructor_only` for a caller who does not
+    teach it (as the course's other routes), `admin_only` without a course for a non-admin."""
+    if course_id is None:
+        require_admin(user, to=ADMINS_ONLY)
+        return None
+    course = parse_id(course_id, code="lti_course_not_found", detail="no such course")
+    if await lti.context(session, course) is None:
+        raise ProblemError(404, "lti_course_not_found", "no such course")
+    if not user.is_superuser and course not in await taught_courses(session, user_id=user.id):
+        raise ProblemError(403, "lti_instructor_only", "only the course's instructors and admins may do this")
+    return course
+
+
 async def enrol(
-    session: AsyncSession, *, user: User, request: VoiceProfileCreate, clips: list[Upload]
+    session: AsyncSession,
+    *,
+    user: User,
+    request: VoiceProfileCreate,
+    clips: list[Upload],
+    course_id: str | None = None,
 ) -> JobRead:
     """Check the request and the clips, keep the clips beside a new `voice.enrol` job, queue it."""
-    require_admin(user, to=ADMINS_ONLY)
+    course = await _scope(session, user, course_id)
     limit = get_settings().voice_max_clips
     if not clips or len(clips) > limit:
         raise ProblemError(422, "invalid_input", f"send 1 to {limit} clips as the multipart field `clip`")
     for index, clip in enumerate(clips):
         _check_clip(index, clip)
-    if request.user_id is not None and await session.get(User, request.user_id) is None:
-        raise ProblemError(404, "user_not_found", "no account has that id")
-    if await session.run_sync(lambda sync: voices.name_taken(sync, name=request.name)):
-        raise ProblemError(409, "voice_profile_exists", f"a voice profile is named {request.name!r}")
+    if request.user_id is not None and not await session.run_sync(
+        lambda sync: voices.may_link(sync, user_id=request.user_id, course_id=course)
+    ):
+        raise ProblemError(
+            404, "user_not_found", "no account has that id" + (" in the course" if course else "")
+        )
+    if await session.run_sync(lambda sync: voices.name_taken(sync, name=request.name, course_id=course)):
+        where = " in the course" if course else ""
+        raise ProblemError(409, "voice_profile_exists", f"a voice profile{where} is named {request.name!r}")
     sent = [{"filename": c.filename, "content_type": c.content_type, "bytes": len(c.content)} for c in clips]
     job = create_job(
         session,
         VOICE_ENROL,
-        input={**request.model_dump(mode="json"), "clips": sent},
+        input={**request.model_dump(mode="json"), "course_id": course and str(course), "clips": sent},
         owner_id=user.id,
     )
     packed = pack_clips([clip.content for clip in clips])
@@ -80,43 +110,53 @@ def _read(profile: VoiceProfile, clip_count: int) -> VoiceProfileRead:
         role=profile.role,
         encoder=profile.encoder,
         user_id=profile.user_id,
+        course_id=profile.course_id,
         created_at=profile.created_at,
         clip_count=clip_count,
     )
 
 
-async def list_profiles(session: AsyncSession, *, user: User) -> VoiceProfileList:
-    require_admin(user, to=ADMINS_ONLY)
-    rows = await session.run_sync(lambda sync: voices.list_profiles(sync))
+async def list_profiles(
+    session: AsyncSession, *, user: User, course_id: str | None = None
+) -> VoiceProfileList:
+    """Every profile (an admin's book, the courses' included), or the course's."""
+    course = await _scope(session, user, course_id)
+    rows = await session.run_sync(lambda sync: voices.list_profiles(sync, course_id=course))
     return VoiceProfileList(items=[_read(profile, count) for profile, count in rows])
 
 
-async def _profile(session: AsyncSession, profile_id: str) -> VoiceProfile:
-    return await get_or_404(
-        profile_id,
-        lambda parsed: session.run_sync(lambda sync: voices.get_profile(sync, profile_id=parsed)),
-        code="voice_profile_not_found",
-        detail="no such voice profile",
-    )
+async def _profile(session: AsyncSession, user: User, profile_id: str, course_id: str | None) -> VoiceProfile:
+    """The profile, if in the scope: an admin's book holds every profile, a course's only its own."""
+    course = await _scope(session, user, course_id)
+
+    async def load(parsed: uuid.UUID) -> VoiceProfile | None:
+        profile = await session.run_sync(lambda sync: voices.get_profile(sync, profile_id=parsed))
+        return profile if profile is not None and course in (None, profile.course_id) else None
+
+    return await get_or_404(profile_id, load, code="voice_profile_not_found", detail="no such voice profile")
 
 
-async def export_profile(session: AsyncSession, *, user: User, profile_id: str) -> VoiceProfileExport:
+async def export_profile(
+    session: AsyncSession, *, user: User, profile_id: str, course_id: str | None = None
+) -> VoiceProfileExport:
     """The profile and its clips' embeddings."""
-    require_admin(user, to=ADMINS_ONLY)
-    profile = await _profile(session, profile_id)
+    profile = await _profile(session, user, profile_id, course_id)
     data = await session.run_sync(lambda sync: voices.profile_json(sync, profile))
     return VoiceProfileExport.model_validate(data)
 
 
-async def get_profile(session: AsyncSession, *, user: User, profile_id: str) -> VoiceProfileRead:
-    require_admin(user, to=ADMINS_ONLY)
-    exported = await export_profile(session, user=user, profile_id=profile_id)
+async def get_profile(
+    session: AsyncSession, *, user: User, profile_id: str, course_id: str | None = None
+) -> VoiceProfileRead:
+    """The profile without its embeddings."""
+    exported = await export_profile(session, user=user, profile_id=profile_id, course_id=course_id)
     return VoiceProfileRead.model_validate(exported.model_dump(exclude={"clips"}))
 
 
-async def delete_profile(session: AsyncSession, *, user: User, profile_id: str) -> None:
+async def delete_profile(
+    session: AsyncSession, *, user: User, profile_id: str, course_id: str | None = None
+) -> None:
     """Delete the profile and its clips. Transcripts already named after it keep the name."""
-    require_admin(user, to=ADMINS_ONLY)
-    parsed: uuid.UUID = (await _profile(session, profile_id)).id
+    parsed: uuid.UUID = (await _profile(session, user, profile_id, course_id)).id
     await session.run_sync(lambda sync: voices.delete_profile(sync, profile_id=parsed))
     await commit_async(session)

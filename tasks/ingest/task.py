@@ -121,7 +121,7 @@ def transcribe_recording(ctx: JobContext, payload: IngestInput) -> NextStage:
             max_seconds=settings.max_audio_seconds,
             on_progress=progress,
             diarizer=speaker_diarizer(settings),
-            voices=enrolled_voices(settings),
+            voices=enrolled_voices(settings, collection_id=document.collection_id),
         )
     except DocumentError as error:
         _fail_document(document_id, error.code, error.message)

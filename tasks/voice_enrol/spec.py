@@ -47,13 +47,14 @@ class VoiceClipSent(BaseModel):
 
 
 class VoiceEnrolInput(BaseModel):
-    """Created by POST /v1/admin/voices."""
+    """Created by POST /v1/admin/voices, or POST /v1/lti/courses/{course_id}/voices (course_id set)."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: VoiceName
     role: VoiceRole
     user_id: uuid.UUID | None = None
+    course_id: uuid.UUID | None = None
     clips: list[VoiceClipSent] = Field(min_length=1)
 
 
@@ -86,7 +87,7 @@ def unpack_clips(packed: bytes) -> list[bytes]:
 
 SPEC = JobSpec(
     name="voice.enrol",
-    description="Enrol a person's voice from reference clips (created by POST /v1/admin/voices).",
+    description="Enrol a person's voice from reference clips (POST /v1/admin/voices, or a course's voices).",
     input_model=VoiceEnrolInput,
     output_model=VoiceEnrolOutput,
     queue=lanes.TRANSCRIBE,

@@ -60,6 +60,7 @@ def enrol_voice(ctx: JobContext, payload: VoiceEnrolInput) -> VoiceEnrolOutput:
                 role=payload.role,
                 encoder=ENCODER,
                 user_id=payload.user_id,
+                course_id=payload.course_id,
                 enrolled_by=ctx.owner_id,
                 clips=clips,
             )
@@ -68,8 +69,12 @@ def enrol_voice(ctx: JobContext, payload: VoiceEnrolInput) -> VoiceEnrolOutput:
     except IntegrityError as error:
         with unit_of_work() as session:
             voices.forget_upload(session, job_id=ctx.job_id)
-        if "uq_voice_profiles_name" in str(error.orig):
+        if "_name" in str(error.orig):  # uq_voice_profiles_shared_name or uq_voice_profiles_course_name
             raise JobFailure("voice_profile_exists", f"a voice profile is named {payload.name!r}") from error
+        if "course_id" in str(error.orig):
+            raise JobFailure(
+                "lti_course_not_found", "the course was deleted before the voice was enrolled"
+            ) from error
         raise JobFailure("user_not_found", "the account to link the profile to was deleted") from error
     return VoiceEnrolOutput(
         profile_id=profile_id,

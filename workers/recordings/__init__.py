@@ -9,6 +9,7 @@ as the knowledge store takes it (sections with times, as for SRT) and as its tab
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from core.settings import Settings
@@ -43,11 +44,11 @@ def speaker_diarizer(settings: Settings) -> Diarizer | None:
     return get_diarizer(settings)
 
 
-def enrolled_voices(settings: Settings) -> VoiceBook:
-    """The enrolled voices of the bundled encoder's kind, with the thresholds by role, as they
-    stand when a recording's transcription starts."""
+def enrolled_voices(settings: Settings, *, collection_id: uuid.UUID) -> VoiceBook:
+    """The enrolled voices of the bundled encoder's kind a recording in the collection may be named
+    after (db.voices.enrolled), with the thresholds by role, as they stand when its transcription starts."""
     with unit_of_work() as session:
-        enrolled = voice_queries.enrolled(session, encoder=ENCODER)
+        enrolled = voice_queries.enrolled(session, encoder=ENCODER, collection_id=collection_id)
         voices = tuple(
             EnrolledVoice(str(profile.id), profile.name, profile.role, profile_voice(embeddings))
             for profile, embeddings in enrolled
