@@ -12,7 +12,6 @@ from fastapi.security import OAuth2PasswordRequestForm
 from fastapi_users import BaseUserManager, FastAPIUsers, InvalidPasswordException, UUIDIDMixin, schemas
 from fastapi_users.authentication import AuthenticationBackend, BearerTransport, CookieTransport
 from fastapi_users.exceptions import UserNotExists
-from fastapi_users.password import PasswordHelper
 from fastapi_users_db_sqlalchemy import SQLAlchemyUserDatabase
 from pydantic import model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +22,7 @@ from api.rate_limits import count, exhausted, forget, limit
 from api.tokens import get_token_strategy, token_user
 from core import logs
 from core.account_tokens import lifetime
+from core.passwords import password_helper
 from core.settings import get_settings
 from db.models import OAuthAccount, User
 from db.session import get_async_session
@@ -56,16 +56,10 @@ async def get_user_db(session: Annotated[AsyncSession, Depends(get_async_session
     return SQLAlchemyUserDatabase(session, User, OAuthAccount)
 
 
-# fastapi-users' default helper (Argon2, then bcrypt for old hashes), made once: the user manager is
-# built for every authenticated request, and a new helper's argon2 PasswordHasher checked its
-# parameters each time (6 % of the API's CPU on a quick job's submit, py-spy).
-PASSWORD_HELPER = PasswordHelper()
-
-
 class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
     def __init__(self, user_db: SQLAlchemyUserDatabase):
-        super().__init__(user_db, PASSWORD_HELPER)
         settings = get_settings()
+        super().__init__(user_db, password_helper(settings))
         self.reset_password_token_secret = settings.secret_key
         self.verification_token_secret = settings.secret_key
         # The tokens themselves are minted by the worker that sends the mail (core/account_tokens.py).

@@ -12,8 +12,8 @@ import uuid
 
 from fastapi_users.jwt import generate_jwt
 from fastapi_users.manager import RESET_PASSWORD_TOKEN_AUDIENCE, VERIFY_USER_TOKEN_AUDIENCE
-from fastapi_users.password import PasswordHelper
 
+from core.passwords import password_helper
 from core.settings import Settings
 
 
@@ -26,7 +26,7 @@ def verify_token(settings: Settings, *, user_id: uuid.UUID, email: str) -> str:
 def reset_token(settings: Settings, *, user_id: uuid.UUID, hashed_password: str) -> str:
     """A token for POST /auth/reset-password, valid MENTORQ_RESET_TOKEN_MINUTES and until the
     password changes (the API's default password helper checks the fingerprint)."""
-    fingerprint = PasswordHelper().hash(hashed_password)
+    fingerprint = password_helper(settings).hash(hashed_password)
     claims = {"sub": str(user_id), "password_fgpt": fingerprint, "aud": RESET_PASSWORD_TOKEN_AUDIENCE}
     return generate_jwt(claims, settings.secret_key, lifetime(settings.reset_token_minutes))
 

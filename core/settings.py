@@ -15,6 +15,10 @@ from core.net.display import display_url_or_none
 PLACEHOLDER_SECRETS = {"", "changethis", "change-me", "changeme", "secret"}
 
 
+# OWASP's Password Storage Cheat Sheet: Argon2id with at least 19 MiB and 2 iterations.
+MIN_PASSWORD_HASH_MEMORY_KIB = 19456
+MIN_PASSWORD_HASH_TIME_COST = 2
+
 # A metrics token is guessed by nobody: the scrape endpoints show the platform's traffic.
 MIN_METRICS_TOKEN_CHARS = 24
 
@@ -196,6 +200,29 @@ class Settings(BaseSettings):
     )
     access_token_lifetime_seconds: int = Field(
         3600, alias="MENTORQ_TOKEN_LIFETIME_SECONDS", description="bearer token and cookie lifetime"
+    )
+    # Argon2id's cost for password hashes. The defaults are pwdlib's (64 MiB, 3 passes: about a
+    # tenth of a second of a core per sign-in); below OWASP's floor (19 MiB, 2 passes) is refused
+    # except under MENTORQ_ENV=test, where the suite registers a user for most of its 2,500 tests.
+    password_hash_memory_kib: int = Field(
+        65536,
+        ge=8 * 4,
+        le=4 * 1024 * 1024,
+        alias="MENTORQ_PASSWORD_HASH_MEMORY_KIB",
+        description=(
+            "Argon2id memory per password hash, in KiB; at least 19456 (OWASP's floor) unless "
+            "`MENTORQ_ENV` is `test`. A hash made with other settings still verifies, and is "
+            "rehashed at its next sign-in"
+        ),
+    )
+    password_hash_time_cost: int = Field(
+        3,
+        ge=1,
+        le=64,
+        alias="MENTORQ_PASSWORD_HASH_TIME_COST",
+        description=(
+            "Argon2id passes per password hash; at least 2 (OWASP's floor) unless `MENTORQ_ENV` is `test`"
+        ),
     )
     # An API process keeps the user behind a token this long (api/user_cache.py), and drops it the
     # moment PostgreSQL announces a change to the account or a logout; 0 reads it on every request.
@@ -1037,6 +1064,19 @@ class Settings(BaseSettings):
         if self.xapi_endpoint and not self.public_url:
             raise ValueError(
                 "MENTORQ_XAPI_ENDPOINT needs MENTORQ_PUBLIC_URL: the activity ids are URLs under it"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_weak_password_hashes(self) -> Settings:
+        if self.env != "test" and (
+            self.password_hash_memory_kib < MIN_PASSWORD_HASH_MEMORY_KIB
+            or self.password_hash_time_cost < MIN_PASSWORD_HASH_TIME_COST
+        ):
+            raise ValueError(
+                f"password hashes below OWASP's Argon2id floor (MENTORQ_PASSWORD_HASH_MEMORY_KIB >= "
+                f"{MIN_PASSWORD_HASH_MEMORY_KIB}, MENTORQ_PASSWORD_HASH_TIME_COST >= "
+                f"{MIN_PASSWORD_HASH_TIME_COST}) are for tests only"
             )
         return self
 

@@ -33,7 +33,6 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
-from fastapi_users.password import PasswordHelper
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,7 +43,8 @@ from core.lti.claims import DEEP_LINKING_REQUEST, RESOURCE_LINK_REQUEST, Launch,
 from core.lti.errors import LtiError
 from core.lti.platform_keys import PLATFORM_KEYS, callable_url
 from core.lti.roles import teaches
-from core.settings import Settings
+from core.passwords import password_helper
+from core.settings import Settings, get_settings
 from db import lti
 from db.models import LtiPlatform, User
 from db.unit_of_work import commit_async
@@ -59,7 +59,11 @@ HOME_PATH = "/lti/home"
 JWKS_PATH = "/lti/jwks"
 STATE_COOKIE = "mentorq_lti_state"
 
-_passwords = PasswordHelper()
+
+def unknowable_password_hash() -> str:
+    """The hash of a random password nobody is told."""
+    passwords = password_helper(get_settings())
+    return passwords.hash(passwords.generate())
 
 
 def require_configured(settings: Settings) -> None:
@@ -243,9 +247,7 @@ async def complete_launch(
         subject=launch.subject,
         name=launch.name,
         email=launch.email,
-        hashed_password=_passwords.hash(
-            _passwords.generate()
-        ),  # nobody knows it: LTI accounts sign in by launch
+        hashed_password=unknowable_password_hash(),  # LTI accounts sign in by launch
     )
     context_row_id = None
     if launch.context is not None:

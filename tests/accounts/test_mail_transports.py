@@ -14,7 +14,7 @@ import pytest
 from tests.accounts.support import ATTEMPTS, mail_worker, smtp_env, wait_for_status, worker_log
 from tests.conftest import register
 from tests.support.mail_server import MailServer, token_of
-from tests.support.stack import Stack
+from tests.support.stack import AS_PRODUCTION, Stack
 from tests.support.tls import self_signed_pair
 
 ACCOUNT = ("mentorq-mailer", "smtp-password-4b7e1f0c")
@@ -111,7 +111,7 @@ def test_without_a_server_dev_prints_the_message_and_production_fails_it(
     assert httpx.get(f"{stack.api_url}/readyz").json()["checks"]["mail"] == {"ok": True, "transport": "log"}
 
     # Production: no retry can help; failed at once, with an ERROR line that names the cause.
-    with mail_worker(stack, MENTORQ_ENV="production"), register(stack.api_url) as client:
+    with mail_worker(stack, **AS_PRODUCTION), register(stack.api_url) as client:
         ask(stack, "/auth/forgot-password", client.email)
         _, _, attempts, code = wait_for_status(stack, client.user_id, "failed")
         assert (attempts, code) == (1, "smtp_not_configured")
@@ -119,6 +119,6 @@ def test_without_a_server_dev_prints_the_message_and_production_fails_it(
             "account_mail_failed" in line and "smtp_not_configured" in line and "ERROR" in line
             for line in worker_log(stack).splitlines()
         )
-    with stack.extra_api(MENTORQ_ENV="production") as url:
+    with stack.extra_api(**AS_PRODUCTION) as url:
         mail = httpx.get(f"{url}/readyz").json()["checks"]["mail"]
         assert mail == {"ok": False, "transport": "none", "error": "smtp_not_configured"}

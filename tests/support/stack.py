@@ -25,6 +25,12 @@ from devstack.embedded import EmbeddedPostgres, EmbeddedRedis
 
 REPO = Path(__file__).resolve().parents[2]
 ALL_QUEUES = "llm,embed,query,cpu,maintenance,transcribe"
+# A process the test runs as production: the stack's cheap password hashes are refused there.
+AS_PRODUCTION = {
+    "MENTORQ_ENV": "production",
+    "MENTORQ_PASSWORD_HASH_MEMORY_KIB": "65536",
+    "MENTORQ_PASSWORD_HASH_TIME_COST": "3",
+}
 
 
 def free_port() -> int:
@@ -223,6 +229,10 @@ def build_stack(root: Path, *, ollama_url: str) -> Stack:
         "MENTORQ_LLM_MODEL": "llama3.2:1b",
         "OLLAMA_HOST": ollama_url,
         "MENTORQ_HEARTBEAT_SECONDS": "0.5",
+        # Most tests register a user and sign in: at the production cost (64 MiB, 3 passes) that was
+        # minutes of the suite's CPU. The cost's floor outside tests: tests/accounts/test_passwords.py.
+        "MENTORQ_PASSWORD_HASH_MEMORY_KIB": "64",
+        "MENTORQ_PASSWORD_HASH_TIME_COST": "1",
         "MENTORQ_STALE_AFTER_SECONDS": "3",
         "MENTORQ_RECONCILE_EVERY_SECONDS": "1",
         "MENTORQ_REDISPATCH_AFTER_SECONDS": "600",
