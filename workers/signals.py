@@ -22,6 +22,7 @@ from celery.signals import (
 )
 
 from core import lanes, logs, tracing
+from core.catalog import OLLAMA_PREFIX
 from core.channels import worker_key
 from core.metrics import processes
 from core.redis_clients import get_redis, reset_redis
@@ -51,6 +52,25 @@ def _background_lanes_yield_the_cpu(sender=None, **_: object) -> None:
             with open("/proc/self/autogroup", "w") as autogroup:
                 autogroup.write(str(lanes.BACKGROUND_NICENESS))
         log.info("background lanes %s: running at niceness %d", sorted(queues), os.nice(0))
+
+
+@worker_init.connect
+def _embedding_libraries_imported_before_the_fork(sender=None, **_: object) -> None:
+    """A worker of a lane that embeds imports sentence-transformers (and torch) once, in the parent,
+    so its prefork children start with the modules in memory: the import is 11 s of a core (8 of
+    them sentence-transformers' own: transformers, scikit-learn, SciPy) that each child paid again,
+    and most of a worker's start. Modules only: no model is loaded and no thread pool started
+    before the fork (the children load the model, _warm_embedding_model)."""
+    queues = {queue.name for queue in sender.app.amqp.queues.consume_from.values()} if sender else set()
+    if not lanes.USES_EMBEDDING_MODEL & queues or get_settings().embed_model.startswith(OLLAMA_PREFIX):
+        return
+    began = time.monotonic()
+    try:
+        import sentence_transformers  # noqa: F401 - imported for its children
+    except ImportError:  # an API-only install: the first job that embeds reports it with a code
+        log.warning("sentence-transformers is not installed; this worker cannot embed")
+        return
+    log.info("sentence-transformers imported for the pool's processes in %.1f s", time.monotonic() - began)
 
 
 @worker_process_init.connect

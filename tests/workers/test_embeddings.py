@@ -10,6 +10,7 @@ import pytest
 
 from core.settings import get_settings
 from tests.support.fake_ollama import FakeOllama
+from tests.support.stack import Stack
 from workers.embeddings import clear_embedding_provider_cache, get_embedding_provider
 from workers.embeddings.ollama import OllamaEmbeddings
 from workers.embeddings.sentence import SentenceEmbeddings
@@ -98,3 +99,11 @@ def test_ollama_embeddings_errors():
         port = sock.getsockname()[1]
     with pytest.raises(LLMUnavailable):
         OllamaEmbeddings(f"http://127.0.0.1:{port}", "ollama:nomic-embed-text").embed(["x"])
+
+
+def test_a_worker_that_embeds_imports_the_library_once_before_its_pool_forks(stack: Stack) -> None:
+    """The prefork parent imports sentence-transformers, so its children start with it (11 s of a
+    core each, before); the io worker, whose lane never embeds, imports nothing of it."""
+    imported = "sentence-transformers imported for the pool's processes"
+    assert imported in (stack.root / "worker.log").read_text(errors="replace")
+    assert imported not in (stack.root / "worker-io.log").read_text(errors="replace")
