@@ -37,24 +37,27 @@ docs-build: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 # Architecture contracts, style and the docs first (seconds), then the suite in three pytest
-# processes side by side, each with its own platform: tests/hosts (the topology on separate network
-# hosts: its own servers, mostly waiting out cut links and lost hosts, so it costs little CPU), the
-# LMS, recordings, voices, API, documents-fault and profile tests, and the rest. One sequential run would
-# take an hour on two cores; these three keep both busy. The two side groups' reports are printed
-# after the rest's, hosts with each passed test's figures (-rP: what it printed); any failing fails.
+# processes side by side, each with its own platform, of about equal length (figures from a run with
+# --durations=0): tests/hosts (the topology on separate network hosts: mostly waiting out cut links
+# and lost hosts, so it costs little CPU) with the worker- and mail-fault tests, the documents'
+# faults, the CLI and the profiles; the LMS, recordings, voices and API tests; and the rest. One
+# sequential run would take an hour on two cores; these three keep both busy. The two side groups'
+# reports are printed after the rest's, the first with each passed test's figures (-rP: what it
+# printed); any failing fails.
 HOSTS_LOG := $(VENV)/tests-hosts.log
 SIDE_LOG := $(VENV)/tests-side.log
-SIDE_TESTS := tests/lti tests/xapi tests/recordings tests/voices tests/api tests/profiles tests/test_document_faults.py tests/test_cli.py
+HOSTS_TESTS := tests/hosts tests/test_faults.py tests/accounts tests/test_document_faults.py tests/test_cli.py tests/profiles
+SIDE_TESTS := tests/lti tests/xapi tests/recordings tests/voices tests/api
 test: test-packages $(STAMP) $(RALPH_STAMP)
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(MAKE) docs-build
-	MENTORQ_ENV=test $(PY) -m pytest -p no:cacheprovider -rP tests/hosts > $(HOSTS_LOG) 2>&1 & hosts=$$!; \
+	MENTORQ_ENV=test $(PY) -m pytest -p no:cacheprovider -rP $(HOSTS_TESTS) > $(HOSTS_LOG) 2>&1 & hosts=$$!; \
 	MENTORQ_ENV=test $(PY) -m pytest -p no:cacheprovider $(SIDE_TESTS) > $(SIDE_LOG) 2>&1 & side=$$!; \
-	MENTORQ_ENV=test $(PY) -m pytest --ignore=tests/hosts $(SIDE_TESTS:%=--ignore=%); rest=$$?; \
+	MENTORQ_ENV=test $(PY) -m pytest $(HOSTS_TESTS:%=--ignore=%) $(SIDE_TESTS:%=--ignore=%); rest=$$?; \
 	wait $$hosts; hosts_rc=$$?; wait $$side; side_rc=$$?; \
-	echo "--- tests/hosts ---"; cat $(HOSTS_LOG); echo "--- $(SIDE_TESTS) ---"; cat $(SIDE_LOG); \
+	echo "--- $(HOSTS_TESTS) ---"; cat $(HOSTS_LOG); echo "--- $(SIDE_TESTS) ---"; cat $(SIDE_LOG); \
 	test $$rest -eq 0 -a $$hosts_rc -eq 0 -a $$side_rc -eq 0
 
 $(RALPH_STAMP): Makefile

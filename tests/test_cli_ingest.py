@@ -20,14 +20,27 @@ def run_ingest(stack: Stack, client: ApiClient, *args: str) -> subprocess.Comple
         "MENTORQ_TOKEN": client.headers["Authorization"].removeprefix("Bearer "),
         "MENTORQ_ENV": "test",
     }
+    # The command's own deadline, well inside the subprocess's: a document that never gets ready
+    # ends the command with its account of what is still processing, not a killed test.
     return subprocess.run(
-        [sys.executable, "-m", "mentorq.cli", "ingest", *args],
+        [sys.executable, "-m", "mentorq.cli", "ingest", "--timeout", "150", *args],
         cwd=REPO,
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=280,
     )
+
+
+def where_things_stand(stack: Stack, result: subprocess.CompletedProcess) -> str:
+    """For a failure's message: the command's output, the unfinished jobs and the worker's last lines."""
+    jobs = stack.sql(
+        "SELECT kind, status, attempts, created_at, started_at FROM jobs"
+        " WHERE status NOT IN ('succeeded', 'failed', 'canceled') ORDER BY created_at"
+    )
+    workers = sorted(stack.processes)
+    log = (stack.root / "worker.log").read_text(errors="replace")[-4000:]
+    return f"{result.stderr}\nunfinished jobs: {jobs}\nprocesses: {workers}\nworker.log:\n{log}"
 
 
 def test_a_folder_of_srt_files_is_ingested_with_progress(
@@ -40,7 +53,7 @@ def test_a_folder_of_srt_files_is_ingested_with_progress(
     (folder / ".hidden.srt").write_text(LECTURE)  # hidden files are skipped
 
     first = run_ingest(stack, client, str(folder), "--collection", "lectures", "--tag", "lecture")
-    assert first.returncode == 0, first.stderr
+    assert first.returncode == 0, where_things_stand(stack, first)
     assert "ingesting into 'lectures'" in first.stdout
     documents = client.get("/v1/documents", params={"collection": "lectures"}).json()["items"]
     assert sorted(d["filename"] for d in documents) == ["week-0.srt", "week-1.srt", "week-2.srt"]

@@ -30,11 +30,11 @@ from tests.support.fake_ollama import FakeOllama
 from tests.support.stack import REPO, Stack
 
 SEED = 42
-EXAMPLES_PER_OPERATION = 30
+EXAMPLES_PER_OPERATION = 20
 # The admin run: the operations an admin's rights change (every /v1/admin route, the shared
 # library's documents and collections, the GIFT export, other accounts), with fewer examples each
 # (its stateful phase reaches deep into what it creates). The user run covers the rest.
-ADMIN_EXAMPLES_PER_OPERATION = 10
+ADMIN_EXAMPLES_PER_OPERATION = 8
 ADMIN_PATHS = r"^/v1/admin/|^/v1/documents|^/v1/collections|\.gift$|^/users/\{id\}"
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 
