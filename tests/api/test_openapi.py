@@ -141,6 +141,9 @@ def _schemathesis(
     print(summary)  # the figures (operations, cases, failures) land in the test log
 
 
+# Its own time limit: about 3 minutes alone, over 5 under a CI run's load on two cores (the
+# schemathesis subprocess itself is given 10).
+@pytest.mark.timeout(600)
 def test_schemathesis_finds_no_failure_over_the_whole_api(
     stack: Stack, client: ApiClient, tmp_path: Path
 ) -> None:

@@ -129,11 +129,14 @@ def test_idle_streams_get_keep_alive_comments(client: ApiClient) -> None:
 def test_200_concurrent_streams_on_one_api_process_stay_responsive(
     client: ApiClient, stack: Stack, fake_ollama
 ) -> None:
-    fake_ollama.token_delay_s = 0.1
-    # ~16 s of streaming output: the job must still be running once 200 streams have connected,
-    # which took over 8 s on a slow run of this machine.
-    fake_ollama.reply = " ".join(f"w{i}" for i in range(160))
-    job_id = client.post("/v1/jobs", json={"kind": "chat", "input": {"prompt": "long"}}).json()["id"]
+    # The job stays running until the 200 streams are open and the probe answered: the model holds
+    # its generation until then (16 s of tokens once ran out before, on a CI run on two cores).
+    released = fake_ollama.hold("two hundred streams")
+    fake_ollama.token_delay_s = 0.02
+    fake_ollama.reply = " ".join(f"w{i}" for i in range(80))
+    job_id = client.post(
+        "/v1/jobs", json={"kind": "chat", "input": {"prompt": "long: two hundred streams"}}
+    ).json()["id"]
     token = client.headers["Authorization"]
 
     connected: list[bool] = []
@@ -162,6 +165,7 @@ def test_200_concurrent_streams_on_one_api_process_stay_responsive(
             probe = await http.get(f"/v1/jobs/{job_id}", timeout=10)
             probe_s = time.monotonic() - started
             assert probe.status_code == 200 and probe.json()["status"] == "running"
+            released.set()
             results = await asyncio.wait_for(asyncio.gather(*streams), timeout=60)
             return results, probe_s
 
