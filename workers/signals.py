@@ -37,13 +37,18 @@ LIVENESS_TTL_S = 15
 _stop_liveness = threading.Event()
 
 
+def _consumed_queues(worker: object | None) -> set[str]:
+    """The queues a starting worker (worker_init's sender) consumes."""
+    return {queue.name for queue in worker.app.amqp.queues.consume_from.values()} if worker else set()
+
+
 @worker_init.connect
 def _background_lanes_yield_the_cpu(sender=None, **_: object) -> None:
     """A worker that consumes only background lanes (transcription) runs at a lower CPU priority,
     set before its pool forks so its children and their threads inherit it: on a host it shares
     with the API, the query worker or PostgreSQL, a long recording slows a search as little as it
     can (benchmarks.transcription). A worker that also takes other lanes keeps its priority."""
-    queues = {queue.name for queue in sender.app.amqp.queues.consume_from.values()} if sender else set()
+    queues = _consumed_queues(sender)
     if queues and queues <= lanes.BACKGROUND:
         os.nice(lanes.BACKGROUND_NICENESS)
         # With autogroup scheduling (most distributions' default) a process's niceness weighs only
@@ -61,7 +66,7 @@ def _embedding_libraries_imported_before_the_fork(sender=None, **_: object) -> N
     them sentence-transformers' own: transformers, scikit-learn, SciPy) that each child paid again,
     and most of a worker's start. Modules only: no model is loaded and no thread pool started
     before the fork (the children load the model, _warm_embedding_model)."""
-    queues = {queue.name for queue in sender.app.amqp.queues.consume_from.values()} if sender else set()
+    queues = _consumed_queues(sender)
     if not lanes.USES_EMBEDDING_MODEL & queues or get_settings().embed_model.startswith(OLLAMA_PREFIX):
         return
     began = time.monotonic()
