@@ -178,6 +178,19 @@ class Settings(BaseSettings):
             "Unset: one a slot (`MENTORQ_LLM_PARALLEL`)"
         ),
     )
+    # A fixed seed makes the same prompt give the same answer (llama.cpp, Ollama and OpenAI-compatible
+    # servers sample from it), so a refused answer or a failed demo can be reproduced; a job's own
+    # `seed` option wins.
+    llm_seed: int = Field(
+        0,
+        ge=-1,
+        le=2**31 - 1,
+        alias="MENTORQ_LLM_SEED",
+        description=(
+            "sampling seed sent with every generation that names none, so the same prompt gets the "
+            "same answer; `-1`: a random seed each time"
+        ),
+    )
     # An unreachable LLM server does not use up a job's attempts: the job waits with backoff
     # (capped at a minute) and fails `llm_unavailable` only once it is this old.
     llm_unavailable_give_up_seconds: float = Field(
@@ -826,6 +839,20 @@ class Settings(BaseSettings):
         description=(
             "least cosine similarity (embedding model) of an answer's sentence and a passage's "
             "sentence for the passage to support it"
+        ),
+    )
+    # What the model writes: `written` (grounded answers and multiple-choice exercises in its own
+    # words, checked after), `extractive` (it only picks among the library's own sentences and
+    # words: an answer quotes passage sentences, a multiple choice blanks a word of one; what a model
+    # too small to paraphrase faithfully can do), or `auto` (extractive on the embedded 135M model,
+    # written on every other provider).
+    generation_style: Literal["auto", "written", "extractive"] = Field(
+        "auto",
+        alias="MENTORQ_GENERATION_STYLE",
+        description=(
+            "`written` (the model writes answers and multiple-choice questions), `extractive` (it picks "
+            "passage sentences to quote, and a word of one to blank) or `auto` (extractive on the "
+            "embedded local model, written otherwise)"
         ),
     )
     answer_cache_ttl_days: float = Field(

@@ -92,7 +92,24 @@ def test_ollama_chat_returns_text_and_usage(fake):
     )
     path, body = fake.bodies[-1]
     assert path == "/api/chat" and body["stream"] is False
-    assert body["options"] == {"num_predict": 512}  # the default cap
+    # The default cap, and the deployment's seed (MENTORQ_LLM_SEED, 0 unless set): same prompt, same answer.
+    assert body["options"] == {"num_predict": 512, "seed": 0}
+
+
+def test_the_deployments_seed_goes_with_every_generation_unless_the_job_names_one(fake, monkeypatch):
+    monkeypatch.setenv("MENTORQ_LLM_SEED", "42")
+    get_settings.cache_clear()
+    try:
+        OllamaProvider(fake.url).chat(HELLO)
+        assert fake.bodies[-1][1]["options"]["seed"] == 42
+        OllamaProvider(fake.url).chat(HELLO, options={"seed": 7})
+        assert fake.bodies[-1][1]["options"]["seed"] == 7
+        monkeypatch.setenv("MENTORQ_LLM_SEED", "-1")  # a random seed each time: none is sent
+        get_settings.cache_clear()
+        OllamaProvider(fake.url).chat(HELLO)
+        assert "seed" not in fake.bodies[-1][1]["options"]
+    finally:
+        get_settings.cache_clear()
 
 
 def test_ollama_maps_options_to_its_names(fake):
@@ -208,6 +225,29 @@ def test_structured_retries_once_after_invalid_json():
     assert result.completion_tokens == len(split_tokens(INVALID_JSON)) + len(split_tokens(result.text))
 
 
+def test_a_correction_too_long_for_the_context_fails_as_the_invalid_answer_it_corrects():
+    """The embedded model's context is 2,048 tokens: a long bad answer quoted back with the schema
+    may not fit. The job fails `llm_invalid_output` with that answer kept, not `context_too_long`."""
+
+    class SmallContext:
+        name = "local"
+        calls = 0
+
+        def chat(self, messages, **_):
+            self.calls += 1
+            if self.calls == 2:
+                raise ContextTooLong("2040 prompt tokens leave 8 of 2048 for the answer")
+            return ChatResult('{"name": "Ada", "age": "old"', "m", "local", 1, 1)
+
+    with pytest.raises(
+        LLMInvalidOutput, match="does not fit the context: the answer is not valid JSON"
+    ) as info:
+        chat_structured(
+            SmallContext(), HELLO, schema=PERSON_SCHEMA, validate=jsonschema_validator(PERSON_SCHEMA)
+        )
+    assert info.value.raw_text == '{"name": "Ada", "age": "old"'
+
+
 def test_structured_gives_up_after_the_second_invalid_answer():
     with FakeOllama(invalid_json_times=2) as server:
         with pytest.raises(LLMInvalidOutput) as info:
@@ -295,6 +335,20 @@ def test_local_chat_streams_and_counts_tokens():
     # The streamed count renders the prompt with the model's template, like llama.cpp does.
     assert streamed.prompt_tokens == plain.prompt_tokens > 0
     assert 0 < streamed.completion_tokens <= 20
+
+
+@pytest.mark.slow
+def test_local_sampling_is_seeded_so_the_same_prompt_gets_the_same_answer():
+    """Sampling at a temperature well above 0 (where each token is drawn at random), twice with the
+    deployment's seed: the same text, so a refused answer or a failed demo can be reproduced. A job's
+    own seed draws differently."""
+    provider = LocalProvider()
+    options = {"max_tokens": 24, "temperature": 1.5}
+    first, second = (provider.chat(HELLO, options=options).text for _ in range(2))
+    others = {provider.chat(HELLO, options=options | {"seed": seed}).text for seed in (1, 2, 3)}
+
+    assert first == second
+    assert len(others | {first}) > 1
 
 
 @pytest.mark.slow

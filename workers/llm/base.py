@@ -106,3 +106,29 @@ def option(options: dict | None, key: str, default: Any = None) -> Any:
     if not options or options.get(key) is None:
         return default
     return options[key]
+
+
+def sampling_options(options: dict | None) -> dict[str, Any]:
+    """The sampling options a provider sends under their common names (temperature, top_p, seed,
+    stop), the seed defaulting to MENTORQ_LLM_SEED so that the same prompt gives the same answer."""
+    from core.settings import get_settings
+
+    chosen = {
+        key: options[key]
+        for key in ("temperature", "top_p", "seed", "stop")
+        if option(options, key) is not None
+    }
+    if "seed" not in chosen and (seed := get_settings().llm_seed) >= 0:
+        chosen["seed"] = seed
+    return chosen
+
+
+def generation_style(provider: LLMProvider) -> str:
+    """`extractive` or `written` (MENTORQ_GENERATION_STYLE): `auto` is extractive on the embedded local
+    model, whose 135M parameters cannot keep written prose faithful, and written on every other."""
+    from core.settings import get_settings
+
+    chosen = get_settings().generation_style
+    if chosen == "auto":
+        return "extractive" if provider.name == "local" else "written"
+    return chosen

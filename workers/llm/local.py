@@ -24,6 +24,7 @@ from workers.llm.base import (
     TimeLimitReached,
     TokenCallback,
     option,
+    sampling_options,
 )
 
 N_CTX = 2048
@@ -128,9 +129,7 @@ def _completion_kwargs(json_schema: dict | None, options: dict | None) -> dict:
         "max_tokens": option(options, "max_tokens", DEFAULT_MAX_TOKENS),
         "repeat_penalty": option(options, "repeat_penalty", REPEAT_PENALTY),
     }
-    for key in ("temperature", "top_p", "seed", "stop"):
-        if (value := option(options, key)) is not None:
-            kwargs[key] = value
+    kwargs |= sampling_options(options)
     if json_schema is not None:
         # llama.cpp turns the schema into a grammar, so the output is constrained, not hoped for.
         kwargs["response_format"] = {"type": "json_object", "schema": json_schema}

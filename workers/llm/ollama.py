@@ -25,6 +25,7 @@ from workers.llm.base import (
     TimeLimitReached,
     TokenCallback,
     option,
+    sampling_options,
 )
 from workers.llm.request_timeout import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, read_stream, timeout_seconds
 
@@ -80,10 +81,7 @@ def request_timeout() -> httpx.Timeout:
 def ollama_options(options: dict | None) -> dict:
     """Map mentorq's generation options to Ollama's names (max_tokens is num_predict)."""
     mapped = {"num_predict": option(options, "max_tokens", DEFAULT_MAX_TOKENS)}
-    for key in ("temperature", "top_p", "seed", "stop"):
-        if (value := option(options, key)) is not None:
-            mapped[key] = value
-    return mapped
+    return mapped | sampling_options(options)
 
 
 class OllamaProvider:

@@ -21,6 +21,7 @@ from workers.llm.base import (
     ModelNotFound,
     TokenCallback,
     option,
+    sampling_options,
 )
 from workers.llm.request_timeout import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, httpx2_timeout, read_stream
 
@@ -31,10 +32,7 @@ NO_KEY = "EMPTY"
 def request_options(options: dict | None) -> dict[str, Any]:
     """mentorq's generation options under OpenAI's names."""
     mapped: dict[str, Any] = {"max_tokens": option(options, "max_tokens", DEFAULT_MAX_TOKENS)}
-    for key in ("temperature", "top_p", "seed", "stop"):
-        if (value := option(options, key)) is not None:
-            mapped[key] = value
-    return mapped
+    return mapped | sampling_options(options)
 
 
 def response_format(json_schema: dict) -> dict[str, Any]:

@@ -14,7 +14,14 @@ from jsonschema.exceptions import best_match
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from workers.llm.base import ChatResult, LLMError, LLMInvalidOutput, LLMProvider, TokenCallback
+from workers.llm.base import (
+    ChatResult,
+    ContextTooLong,
+    LLMError,
+    LLMInvalidOutput,
+    LLMProvider,
+    TokenCallback,
+)
 
 # What a validator may raise for bad data. pydantic's ValidationError is a ValueError,
 # jsonschema's is not.
@@ -57,14 +64,16 @@ def unfence(text: str) -> str:
 
 
 GENERATED_ITEMS_CAP = 8
+KEPT_MIN_LENGTH = 16
 
 
 def generation_schema(model: type[BaseModel], *, max_items: int = GENERATED_ITEMS_CAP) -> dict[str, Any]:
     """The JSON schema of `model` to send with a request, made fit for grammar-constrained decoding:
     string lengths dropped and every array capped at `max_items`. llama.cpp unrolls `maxItems: N`
     into N nested optional rules (at 50 its grammar parser crashed the worker), and without a cap a
-    small model repeats items until max_tokens cuts its JSON. The answer is still validated
-    against the model's own, wider bounds."""
+    small model repeats items until max_tokens cuts its JSON. A small `minLength` (a required text
+    that may not be empty) is kept, so the model cannot fill a required field with "". The answer is
+    still validated against the model's own, wider bounds."""
 
     def fit(node: Any) -> Any:
         if isinstance(node, list):
@@ -72,6 +81,8 @@ def generation_schema(model: type[BaseModel], *, max_items: int = GENERATED_ITEM
         if not isinstance(node, dict):
             return node
         fitted = {key: fit(value) for key, value in node.items() if key not in ("maxLength", "minLength")}
+        if 0 < node.get("minLength", 0) <= KEPT_MIN_LENGTH:  # "not empty" costs the grammar nothing
+            fitted["minLength"] = node["minLength"]
         if fitted.get("type") == "array":
             fitted["maxItems"] = min(fitted.get("maxItems", max_items), max_items)
         return fitted
@@ -110,10 +121,21 @@ def chat_structured(
     """
     conversation = list(messages)
     prompt_tokens = completion_tokens = 0
+    error = ""
     for attempt in (1, 2):
-        result = provider.chat(
-            conversation, model=model, json_schema=schema, options=options, on_token=on_token
-        )
+        try:
+            result = provider.chat(
+                conversation, model=model, json_schema=schema, options=options, on_token=on_token
+            )
+        except ContextTooLong as exc:
+            if attempt == 1:
+                raise
+            # The correction (the bad answer quoted back, and the schema) did not fit a small model's
+            # context: the job fails for what it is, an invalid answer, not for the correction's size.
+            raise LLMInvalidOutput(
+                f"the model's answer is invalid, and its correction does not fit the context: {error}",
+                raw_text=conversation[-2]["content"],
+            ) from exc
         prompt_tokens += result.prompt_tokens
         completion_tokens += result.completion_tokens
         try:
