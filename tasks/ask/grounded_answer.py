@@ -56,7 +56,7 @@ from core import claims
 from core.settings import get_settings
 from db import documents, embeddings
 from workers.embeddings import get_embedding_provider
-from workers.llm.base import ChatResult, LLMProvider
+from workers.llm.base import ChatResult, LLMProvider, generation_style
 from workers.retrieval import Retrieved
 
 PASSAGE_CHARS = 700
@@ -86,8 +86,8 @@ _MARKERS = re.compile(
 )
 # A full stop after a title or a Latin abbreviation ends no sentence: "Dr. Lee says" is one.
 _ABBREVIATIONS = ("Dr", "Mr", "Mrs", "Ms", "Prof", "St", "Jr", "Sr", "vs", "e.g", "i.e", "cf", "Fig")
-_NOT_AFTER_ABBREVIATION = "".join(rf"(?<!\b{re.escape(word)}\.)" for word in _ABBREVIATIONS)
-_SENTENCE_END = re.compile(rf"(?<=[.!?]){_NOT_AFTER_ABBREVIATION}\s+(?=\S)|\s*\n+\s*")
+NOT_AFTER_ABBREVIATION = "".join(rf"(?<!\b{re.escape(word)}\.)" for word in _ABBREVIATIONS)
+_SENTENCE_END = re.compile(rf"(?<=[.!?]){NOT_AFTER_ABBREVIATION}\s+(?=\S)|\s*\n+\s*")
 _MARKUP = re.compile(r"</?[A-Za-z][^<>]*>")
 
 
@@ -240,8 +240,20 @@ def dont_know(reason: str | None = None) -> CheckedAnswer:
 
 
 def generate(
-    provider: LLMProvider, messages: list[dict[str, str]], *, on_token: Callable[[str], None]
+    provider: LLMProvider,
+    messages: list[dict[str, str]],
+    *,
+    question: str,
+    passages: list[Passage],
+    embed_model: str,
+    on_token: Callable[[str], None],
 ) -> ChatResult:
+    """The model's draft: written from `messages`, or, in the extractive style (tasks/ask/extractive.py:
+    the embedded model's by default), passage sentences the model picks for `question`."""
+    from tasks.ask import extractive  # it builds on this module's passages and sentence vectors
+
+    if generation_style(provider) == "extractive":
+        return extractive.quote(provider, question, passages, embed_model=embed_model, on_token=on_token)
     return provider.chat(messages, options={"temperature": 0.2, "max_tokens": 400}, on_token=on_token)
 
 
@@ -539,9 +551,38 @@ def support_matrix(texts: list[str], passages: list[Passage], *, model: str) -> 
 
 
 def passage_sentences(text: str) -> list[str]:
-    """A chunk's sentences (headings and cue lines count as their own)."""
-    pieces = re.split(rf"(?<=[.!?]){_NOT_AFTER_ABBREVIATION}\s+|\n+", text)
-    return [piece.strip() for piece in pieces if len(piece.split()) >= 3] or [text]
+    """A chunk's sentences of three words or more, read as `prose_sentences` reads them."""
+    return [piece for piece in prose_sentences(text) if len(piece.split()) >= 3] or [text]
+
+
+MAX_RUN_WORDS = 40
+_PASSAGE_SENTENCE_END = re.compile(rf"(?<=[.!?]){NOT_AFTER_ABBREVIATION}\s+")
+_STARTS_ITEM = re.compile(r"^(?:[-*+•#|]|\d{1,2}[.)]\s)")  # a list item, heading or table row starts anew
+_LIST_MARK = re.compile(r"^\s*(?:[-*+•]|\d{1,2}[.)])\s+")  # a list item's bullet or number, not its words
+
+
+def prose_sentences(text: str) -> list[str]:
+    """A chunk's sentences as a reader reads them: a paragraph's wrapped lines joined (Markdown and
+    subtitle cues break lines mid-sentence, and a quote or a support score of half a sentence reads
+    as nonsense), a list item or heading on its own, cut at sentence ends. A long run with no
+    sentence end (a recognizer's transcript has no punctuation) keeps its cues' lines."""
+    pieces: list[str] = []
+    for paragraph in re.split(r"\n\s*\n", text):
+        lines = [line.strip() for line in paragraph.splitlines() if line.strip()]
+        joined: list[str] = []
+        for line in lines:
+            if joined and not _STARTS_ITEM.match(line):
+                joined[-1] = f"{joined[-1]} {line}"
+            else:
+                joined.append(line)
+        for block in joined:
+            sentences = [
+                s.strip() for s in _PASSAGE_SENTENCE_END.split(_LIST_MARK.sub("", block)) if s.strip()
+            ]
+            if len(sentences) == 1 and len(block.split()) > MAX_RUN_WORDS:
+                sentences = [line for line in lines if line in block] or sentences
+            pieces += sentences
+    return pieces
 
 
 def _renumbered(chosen: list[Choice], dropped: int, corrected: int, removed: dict[str, int]) -> CheckedAnswer:

@@ -117,7 +117,14 @@ def _answer(ctx: JobContext, payload: AskInput) -> AskOutput:
         {"role": "system", "content": system},
         {"role": "user", "content": f"<data>\n{json.dumps(data, ensure_ascii=False)}\n</data>"},
     ]
-    result = grounded_answer.generate(get_llm_provider(), messages, on_token=ctx.emit_output)
+    result = grounded_answer.generate(
+        get_llm_provider(),
+        messages,
+        question=payload.question,
+        passages=passages,
+        embed_model=embedded[0],
+        on_token=ctx.emit_output,
+    )
     clock.lap("llm")
 
     ctx.progress("checking")

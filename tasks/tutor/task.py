@@ -8,7 +8,7 @@ import json
 import uuid
 
 from core.settings import get_settings
-from db import conversations, profiles, xapi
+from db import conversations, embeddings, profiles, xapi
 from db.instructions import use_instructions
 from db.models import ConversationMessage
 from db.unit_of_work import unit_of_work
@@ -52,6 +52,7 @@ def tutor(ctx: JobContext, payload: TutorInput) -> TutorOutput:
             query = f"{previous_question} {query}"
         ctx.progress("searching")
         retrieved = hybrid_search(session, query=query, collection_ids=payload.collection_ids, k=SEARCHED)
+        embed_model = embeddings.get_active_model_sync(session, default=settings.embed_model)
     passages = grounded_answer.numbered(retrieved)[: payload.k]
 
     base = {
@@ -75,7 +76,14 @@ def tutor(ctx: JobContext, payload: TutorInput) -> TutorOutput:
             *past.recent,
             {"role": "user", "content": f"<data>\n{json.dumps(data, ensure_ascii=False)}\n</data>"},
         ]
-        result = grounded_answer.generate(get_llm_provider(), chat, on_token=ctx.emit_output)
+        result = grounded_answer.generate(
+            get_llm_provider(),
+            chat,
+            question=query,
+            passages=passages,
+            embed_model=embed_model,
+            on_token=ctx.emit_output,
+        )
         model = result.model
     else:
         model = None
