@@ -1,6 +1,8 @@
 """The `exercise` kind's body: pick the topic, retrieve what the library has on it, ask the model for a
-draft, and publish only a draft that passes the gate; a failing draft is regenerated with the
-reasons quoted, a bounded number of times, then the job fails with `exercise_rejected`.
+draft (under a schema as strict as the gate: drafting.py; on a model too small to write a question,
+a fill-in-the-blank it picks from the library's sentences: cloze.py), and publish only a draft that
+passes the gate; a failing draft is regenerated with the reasons quoted, a bounded number of times,
+then the job fails with `exercise_rejected`.
 
 The gate: the rules in core/exercises/rules.py (schema, options, one correct answer, citations among
 the retrieved chunks), and for coding, the sandbox: the reference solution passes every test and
@@ -24,10 +26,12 @@ from core.exercises.rules import (
     visible_tests,
 )
 from core.settings import get_settings
-from db import profiles, progress
+from db import embeddings, profiles, progress
 from db.instructions import ActiveInstructions
 from db.models import Exercise, Job
 from db.unit_of_work import unit_of_work
+from tasks.exercise import cloze
+from tasks.exercise.drafting import draft_schema, read_draft
 from tasks.exercise.spec import SPEC, ExerciseInput, ExerciseOutput, VisibleTest
 from workers.accounts import account_of_job
 from workers.code_tests import run_tests
@@ -35,7 +39,8 @@ from workers.errors import JobFailure
 from workers.instructions import load as load_instructions
 from workers.instructions import system_prompt
 from workers.llm import get_llm_provider
-from workers.llm.structured import chat_structured, generation_schema
+from workers.llm.base import generation_style
+from workers.llm.structured import chat_structured
 from workers.retrieval import Retrieved, hybrid_search, readable_collections
 from workers.runtime import JobContext, job_task
 
@@ -51,18 +56,18 @@ List the ids of the library passages you used in "cited_chunk_ids" (only ids sho
 1 to 3 short "hints" and the "skills" it practises.
 {kind_rules}"""
 
+# The fields named here are those of tasks/exercise/drafting.py's schema for each type.
 KIND_RULES = {
-    "multiple_choice": """A multiple-choice question: "prompt" is the question; "choices" has 4 distinct
-options; "answer" is the correct option's text, copied exactly from "choices"; exactly one option is
-correct. "rubric": one sentence on why the answer is right.""",
+    "multiple_choice": """A multiple-choice question: "prompt" is the question; "answer" is the one
+correct option; "distractors" are 3 wrong options, each different from the answer and from each
+other. "rubric": one sentence on why the answer is right.""",
     "qa": """A short-answer question: "prompt" is the question; "answer" is a model answer of one to three
 sentences; "rubric" lists what a full answer must contain.""",
     "coding": """A small Python function to write: "prompt" says what the function does and its name;
-"starter_code" is the function's signature with a body of `pass` (it must fail the tests);
-"solution_code" is a correct implementation; "tests" are 2 to 5 tests, each {"name", "call",
-"expected", "hidden"}, where "call" is one Python expression calling the function, like "add(2, 3)",
-and "expected" is the value it must return, written as a Python literal, like "5" or "[1, 2]" or
-"'abc'"; mark one test "hidden": true.""",
+"solution_code" is a correct implementation; "examples" are 2 to 4 calls with what they return and
+"hidden_example" one more, each {"call", "expected"}, where "call" is one Python expression calling
+the function, like "add(2, 3)", and "expected" is the value it returns, written as a Python literal,
+like "5" or "[1, 2]" or "'abc'".""",
 }
 
 
@@ -89,20 +94,30 @@ def make_exercise(ctx: JobContext, payload: ExerciseInput) -> ExerciseOutput:
             for chunk in hybrid_search(session, query=topic, collection_ids=collections, k=RETRIEVED)
             if chunk.relevant
         ]
+        embed_model = embeddings.get_active_model_sync(session, default=get_settings().embed_model)
     grounded = bool(retrieved)
 
     rejected: list[list[str]] = []
     instructions = load_instructions("exercise", ctx.job_id)
     provider = get_llm_provider()
+    # A model too small to write a question picks a library sentence and the word of it to blank.
+    picks_blanks = payload.exercise_type == "multiple_choice" and generation_style(provider) == "extractive"
     for number in range(1, MAX_DRAFTS + 1):
         ctx.progress("drafting", (number - 1) / MAX_DRAFTS, f"draft {number} of at most {MAX_DRAFTS}")
-        result, draft = chat_structured(
+        drafted = (
+            cloze.draft(
+                provider, topic=topic, retrieved=retrieved, embed_model=embed_model, rejected=rejected
+            )
+            if picks_blanks
+            else None
+        )
+        result, draft = drafted or chat_structured(
             provider,
             _messages(
                 payload, instructions, topic=topic, learner=learner, retrieved=retrieved, rejected=rejected
             ),
-            schema=generation_schema(ExerciseDraft),
-            validate=ExerciseDraft.model_validate,
+            schema=draft_schema(payload.exercise_type, passage_ids=[chunk.chunk_id for chunk in retrieved]),
+            validate=read_draft,
             options={"temperature": 0.4 if rejected else 0.2, "max_tokens": 1024},
         )
         ctx.check_canceled()
