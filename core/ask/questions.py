@@ -14,7 +14,8 @@ so `==`, `!=`, `<=`, `->`, `++`, `**`), a minus before a number, brackets, a col
 (`a[1:]`, `std::vector`), every other sign, symbol and emoji (`$ € × ≤ √ → ° ‰ § ✓ ✗ 👍`), a
 factorial (`5!`), a prime (`f'(x)`), superscripts (`5²` is `5^2`, never `52`), decimals (`3.5`),
 dotted names (`os.path`, `.net`), underscores (`__init__`) and combining marks, with the letter they
-mark (`x̄`, `p̂`, a keycap). A hyphen between two words of two or more letters is a space
+mark (`x̄`, `p̂`, a keycap), and a conditional expression's `?` and `:` (`a ? b : c`, never `a b c`). A
+hyphen between two words of two or more letters is a space
 (`self-attention`); any other hyphen is a minus (`x-1`, `c-style`).
 
 **Content signature** (`content_signature`), compared only once the embeddings are close:
@@ -60,10 +61,11 @@ from typing import Any
 from core.ask import case
 
 # Part of every lookup key: an entry keyed by an older normalization must never answer a question
-# under the new one (version 1 folded "C++" into "c"; version 2 folded "%M" into "%m" and dropped ✓).
-KEY_VERSION = 3
+# under the new one (version 1 folded "C++" into "c"; version 2 folded "%M" into "%m" and dropped ✓;
+# version 3 dropped a conditional expression's `?` and `:`).
+KEY_VERSION = 4
 # The first element of every signature; an old entry's sorted word list never starts with it.
-SIGNATURE_VERSION = "sig:3"
+SIGNATURE_VERSION = "sig:4"
 
 # --------------------------------------------------------------------------- characters
 
@@ -128,9 +130,18 @@ def _prepared(question: str) -> str:
     return unicodedata.normalize("NFKC", text.casefold())
 
 
+# A conditional expression, `a ? b : c`: its `?` and `:` are operators, not the end of a question and a
+# colon before an explanation ("What does a ? b : c return?" is not "What does a b c return?").
+_CONDITIONAL = re.compile(r"(?<=\S)\s*(\?)\s*[^\s?:][^?:]*?\s*(:)(?=\s*[^\s?])")
+
+
 def _kept_tokens(text: str) -> list[case.Token]:
     tokens: list[case.Token] = []
+    operators = {m.start(group) for m in _CONDITIONAL.finditer(text) for group in (1, 2)}
     for match in _TOKEN.finditer(text):
+        if match.start() in operators and match.group() in ("?", ":"):
+            tokens.append(case.Token("operator", match.group(), match.start(), match.end()))
+            continue
         kind, token = match.lastgroup or "other", match.group()
         before = text[match.start() - 1] if match.start() else " "
         after = text[match.end()] if match.end() < len(text) else " "
