@@ -220,9 +220,9 @@ class MentorqClient:
         self, question: str, *, collections: list[str] | None = None, wait: int | None = None
     ) -> dict[str, Any]:
         """Queue an `ask` job (or get one answered from the cache at once); returns the job."""
-        headers = {"Prefer": f"wait={wait}"} if wait else None
         body: dict[str, Any] = {"question": question, "collections": collections}
-        return self._request("POST", "/api/ask", json=body, headers=headers)
+        # Through `wait`, which also lengthens the read timeout by as long as the server may hold it.
+        return self._request("POST", "/api/ask", json=body, wait=wait or None)
 
     def answer(self, job_id: str) -> dict[str, Any]:
         """An ask job's answer with its citations looked up now (current, moved or removed)."""

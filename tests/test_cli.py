@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -329,3 +330,35 @@ def _alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+class _SlowAnswer(BaseHTTPRequestHandler):
+    """Holds each request 1.5 s, as the API holds a `Prefer: wait` ask until the answer is ready."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        time.sleep(1.5)
+        body = json.dumps(JOB | {"prefer": self.headers.get("Prefer")}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_an_ask_held_by_the_server_waits_as_long_as_it_asked_to():
+    """The client's read timeout grows by the `Prefer: wait` it sends (the demo's asks once timed
+    out at the client's own 30 s while the server still held them for their 30)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowAnswer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with MentorqClient(f"http://127.0.0.1:{server.server_port}", timeout=0.5) as client:
+            assert client.ask("why?", wait=3)["prefer"] == "wait=3"
+            with pytest.raises(ApiError, match="connection_error"):
+                client.ask("why?")
+    finally:
+        server.shutdown()
+        server.server_close()
