@@ -119,6 +119,14 @@ def test_coding_exercise_checked_in_the_sandbox_and_graded_by_its_tests(
     job = generate(client, exercise_type="coding", topic=topic)
     assert job["status"] == "succeeded", job["error"]
     exercise_id = job["output"]["exercise_id"]
+    # Ollama decodes under the coding schema (its `format`), as strict as the gate: a solution and
+    # visible and hidden examples required, citations only of passages shown (none here).
+    asked = next(
+        b for path, b in reversed(fake_ollama.bodies) if path == "/api/chat" and topic in json.dumps(b)
+    )
+    assert asked["format"]["required"][:4] == ["prompt", "solution_code", "examples", "hidden_example"]
+    assert asked["format"]["properties"]["examples"]["minItems"] == 2
+    assert asked["format"]["properties"]["cited_chunk_ids"]["maxItems"] == 0
     assert job["output"]["hidden_tests"] == 1 and len(job["output"]["visible_tests"]) == 2
     assert "secret zero case" not in json.dumps(job) and "return a + b" not in json.dumps(job)
 
