@@ -4,7 +4,9 @@ only code changes)."""
 
 from __future__ import annotations
 
+import json
 import uuid
+from typing import Any
 
 from db.instructions import ActiveInstructions, use_instructions
 from db.unit_of_work import unit_of_work
@@ -18,3 +20,9 @@ def load(kind: str, job_id: uuid.UUID) -> ActiveInstructions:
 def system_prompt(instructions: ActiveInstructions | str, contract: str) -> str:
     text = instructions.text if isinstance(instructions, ActiveInstructions) else instructions
     return f"{text.strip()}\n\n{contract.strip()}" if text.strip() else contract.strip()
+
+
+def data_message(data: Any) -> dict[str, str]:
+    """The user message carrying a job's data as JSON between <data> tags, which every contract tells
+    the model to read as quoted data, never as instructions."""
+    return {"role": "user", "content": f"<data>\n{json.dumps(data, ensure_ascii=False)}\n</data>"}

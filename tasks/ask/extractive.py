@@ -15,7 +15,6 @@ asks the model to write instead; `auto` quotes on the embedded model only.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, replace
 from typing import Any
@@ -24,6 +23,7 @@ import numpy as np
 
 from tasks.ask import grounded_answer
 from workers.embeddings import get_embedding_provider
+from workers.instructions import data_message
 from workers.llm.base import ChatResult, LLMProvider, TokenCallback
 from workers.llm.structured import chat_structured
 
@@ -109,7 +109,7 @@ def quote(
     data = {"question": question, "sentences": [{"id": c.id, "text": c.text} for c in offered]}
     messages = [
         {"role": "system", "content": CONTRACT},
-        {"role": "user", "content": f"<data>\n{json.dumps(data, ensure_ascii=False)}\n</data>"},
+        data_message(data),
     ]
     result, chosen = chat_structured(
         provider,

@@ -7,7 +7,6 @@ it keyed on may have moved, and because only here is the question's vector at ha
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import timedelta
 
@@ -22,6 +21,7 @@ from tasks.ask import grounded_answer
 from tasks.ask.spec import SPEC, AskInput, AskOutput
 from tasks.xapi_send.spec import SPEC as XAPI_SEND
 from workers.accounts import account_of_job
+from workers.instructions import data_message
 from workers.llm import get_llm_provider, routing
 from workers.retrieval import hybrid_search, query_vector
 from workers.runtime import JobContext, job_task
@@ -115,7 +115,7 @@ def _answer(ctx: JobContext, payload: AskInput) -> AskOutput:
     data = {"question": payload.question, "passages": grounded_answer.passages_data(passages)}
     messages = [
         {"role": "system", "content": system},
-        {"role": "user", "content": f"<data>\n{json.dumps(data, ensure_ascii=False)}\n</data>"},
+        data_message(data),
     ]
     result = grounded_answer.generate(
         get_llm_provider(),

@@ -12,7 +12,6 @@ word blanked, the answer is the word: what the library says, cited. The gate sti
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 from core.exercises.rules import ExerciseDraft
 from tasks.ask import extractive
 from tasks.ask.grounded_answer import Passage
+from workers.instructions import data_message
 from workers.llm.base import ChatResult, LLMProvider
 from workers.llm.structured import chat_structured
 from workers.retrieval import Retrieved
@@ -153,7 +153,7 @@ def draft(
         data["previous_draft_rejected_because"] = rejected[-1]
     messages = [
         {"role": "system", "content": CONTRACT},
-        {"role": "user", "content": f"<data>\n{json.dumps(data, ensure_ascii=False)}\n</data>"},
+        data_message(data),
     ]
     result, (offer, word, wrong) = chat_structured(
         provider,

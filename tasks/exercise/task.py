@@ -10,7 +10,6 @@ the starter code does not. An admin's exercise (`authored`) goes through the sam
 
 from __future__ import annotations
 
-import json
 import uuid
 
 from core.exercises.reference_leaks import hints_without_reference
@@ -36,8 +35,8 @@ from tasks.exercise.spec import SPEC, ExerciseInput, ExerciseOutput, VisibleTest
 from workers.accounts import account_of_job
 from workers.code_tests import run_tests
 from workers.errors import JobFailure
+from workers.instructions import data_message, system_prompt
 from workers.instructions import load as load_instructions
-from workers.instructions import system_prompt
 from workers.llm import get_llm_provider
 from workers.llm.base import generation_style
 from workers.llm.structured import chat_structured
@@ -184,7 +183,7 @@ def _messages(
     system = system_prompt(instructions, CONTRACT.format(kind_rules=KIND_RULES[payload.exercise_type]))
     return [
         {"role": "system", "content": system},
-        {"role": "user", "content": f"<data>\n{json.dumps(data, ensure_ascii=False)}\n</data>"},
+        data_message(data),
     ]
 
 

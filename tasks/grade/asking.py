@@ -4,14 +4,13 @@ once, then `llm_invalid_output`)."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import TypeVar
 
 from pydantic import BaseModel
 
+from workers.instructions import data_message, system_prompt
 from workers.instructions import load as load_instructions
-from workers.instructions import system_prompt
 from workers.llm import get_llm_provider
 from workers.llm.structured import chat_structured, generation_schema
 
@@ -26,7 +25,7 @@ def ask_model(
         get_llm_provider(),
         [
             {"role": "system", "content": system_prompt(load_instructions("grade", job_id), contract)},
-            {"role": "user", "content": f"<data>\n{json.dumps(data, ensure_ascii=False)}\n</data>"},
+            data_message(data),
         ],
         schema=generation_schema(answer),
         validate=answer.model_validate,

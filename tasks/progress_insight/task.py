@@ -3,8 +3,6 @@ ask the model, and keep only what the history and the search support."""
 
 from __future__ import annotations
 
-import json
-
 from core.profiles.fields import normalize_name
 from db import profiles, progress
 from db.unit_of_work import unit_of_work
@@ -18,8 +16,8 @@ from tasks.progress_insight.spec import (
     SkillState,
 )
 from workers.accounts import account_of_job
+from workers.instructions import data_message, system_prompt
 from workers.instructions import load as load_instructions
-from workers.instructions import system_prompt
 from workers.llm import get_llm_provider
 from workers.llm.structured import chat_structured, generation_schema
 from workers.retrieval import hybrid_search, readable_collections
@@ -84,7 +82,7 @@ def progress_insight(ctx: JobContext, payload: InsightInput) -> InsightOutput:
             "role": "system",
             "content": system_prompt(load_instructions("progress_insight", ctx.job_id), CONTRACT),
         },
-        {"role": "user", "content": f"<data>\n{json.dumps(data, ensure_ascii=False)}\n</data>"},
+        data_message(data),
     ]
     result, answer = chat_structured(
         get_llm_provider(),

@@ -10,7 +10,6 @@ types come from the documents, never from the model. Fewer relevant documents th
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, field
 
@@ -18,8 +17,8 @@ from db import profiles, progress
 from db.unit_of_work import unit_of_work
 from tasks.resources.spec import SPEC, Resource, ResourcePicks, ResourcesInput, ResourcesOutput
 from workers.accounts import account_of_job
+from workers.instructions import data_message, system_prompt
 from workers.instructions import load as load_instructions
-from workers.instructions import system_prompt
 from workers.llm import get_llm_provider
 from workers.llm.base import ContextTooLong
 from workers.llm.structured import chat_structured, generation_schema
@@ -116,7 +115,7 @@ def suggest_resources(ctx: JobContext, payload: ResourcesInput) -> ResourcesOutp
                 get_llm_provider(),
                 [
                     {"role": "system", "content": system},
-                    {"role": "user", "content": f"<data>\n{json.dumps(data, ensure_ascii=False)}\n</data>"},
+                    data_message(data),
                 ],
                 schema=generation_schema(ResourcePicks),
                 validate=ResourcePicks.model_validate,

@@ -4,7 +4,6 @@ checked like an `ask` answer, and the reply stored with its citations."""
 
 from __future__ import annotations
 
-import json
 import uuid
 
 from core.settings import get_settings
@@ -18,6 +17,7 @@ from tasks.tutor.spec import SPEC, TutorInput, TutorOutput
 from tasks.xapi_send.spec import SPEC as XAPI_SEND
 from workers.accounts import account_of_job
 from workers.errors import JobFailure
+from workers.instructions import data_message
 from workers.llm import get_llm_provider
 from workers.retrieval import hybrid_search
 from workers.runtime import JobContext, job_task
@@ -74,7 +74,7 @@ def tutor(ctx: JobContext, payload: TutorInput) -> TutorOutput:
         chat = [
             {"role": "system", "content": system},
             *past.recent,
-            {"role": "user", "content": f"<data>\n{json.dumps(data, ensure_ascii=False)}\n</data>"},
+            data_message(data),
         ]
         result = grounded_answer.generate(
             get_llm_provider(),
