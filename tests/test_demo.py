@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from devstack.supervisor import PROJECT_ROOT
+from mentorq.client import ApiError
 from mentorq.demo import STEPS, Demo, PlatformFault
 
 # What the test process's own stack set: the demo starts a stack of its own, as on a fresh machine.
@@ -107,3 +108,18 @@ def test_the_checks_refusing_the_models_output_is_not_a_failure():
 def test_a_job_lost_or_failed_by_the_platform_fails_the_demo_naming_the_step(job):
     with pytest.raises(PlatformFault, match="step 'exercises'.*j1"):
         demo_with(job).outcome({"id": "j1", "status": "queued"}, "exercise")
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ApiError(503, "http_503", "Service Unavailable"),
+        ApiError(0, "connection_error", "refused"),
+        TimeoutError("job j1 still running after 600s"),
+    ],
+)
+def test_an_http_error_or_a_time_out_inside_a_step_fails_the_demo_naming_the_step(error):
+    demo = Demo("http://127.0.0.1:9", lambda line: None, database_url="")
+    with pytest.raises(PlatformFault, match="step 'answers'"):
+        with demo.step("answers"):
+            raise error
