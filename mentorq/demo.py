@@ -7,7 +7,9 @@ The demo fails only when the platform fails: a job lost, failed with a platform'
 past its time; an HTTP error; a result the platform's own rules forbid (a fully supported answer
 not served from the cache). The embedded 135M model's answers being refused by the checks is the
 platform at work: it is shown, counted in the closing summary, and passes. Generation is seeded at
-temperature 0 (MENTORQ_LLM_SEED), so two runs on one machine print the same answers."""
+temperature 0 (MENTORQ_LLM_SEED), so two runs on one machine print the same grounded answers, tutor
+turns and exercise questions (the insight's and the resources' prompts carry the run's own event
+times and chunk ids, so those may differ)."""
 
 from __future__ import annotations
 
@@ -159,9 +161,8 @@ class Demo:
             self.client = client
             with self.step("jobs"):
                 client.register(DEMO_EMAIL, password)
-                make_admin(
-                    self.database_url, DEMO_EMAIL
-                )  # as `mentorq users promote`: it publishes an exercise
+                # As `mentorq users promote` would: the demo publishes the bundled exercise.
+                make_admin(self.database_url, DEMO_EMAIL)
                 client.login(DEMO_EMAIL, password)
                 self.say(f"registered and logged in as {DEMO_EMAIL} (an admin)")
                 self._jobs()
@@ -179,8 +180,8 @@ class Demo:
                 self._graded()
             with self.step("answers"):
                 self._grounded_answer()
-            with self.step("recording"):
-                self._ask_the_recording()
+            with self.step("recording"):  # the transcribed lecture answers it, its time ranges cited
+                self.ask(RECORDING_QUESTION)
             with self.step("tutor"):
                 self.tutor()
         with self.step("console"):
@@ -323,10 +324,6 @@ class Demo:
         if not again["cached"]:
             raise self.fault("a fully supported answer was not served from the answer cache")
         self.say(f"  answered from the cache: job {again['cached_from_job_id']}")
-
-    def _ask_the_recording(self) -> None:
-        """A question the transcribed lecture answers: its citations carry the recording's time range."""
-        self.ask(RECORDING_QUESTION)
 
     def ask(self, question: str) -> dict[str, Any]:
         job = self.finish(self.client.ask(question, collections=["study-skills"], wait=30))
