@@ -168,6 +168,43 @@ def wice_report(model: str, threshold: float, splits: list[str]) -> dict:
     return report
 
 
+def ragtruth_report(model: str, threshold: float) -> dict:
+    """RAGTruth's development set (benchmarks/_ragtruth.py): the checker and the word-overlap rule on
+    the same sentences. Aims (issue 50, on the held-out questions, measured outside the project):
+    sentence recall >= 0.75 at false alarms <= 0.10, answers caught >= 0.85, clean answers
+    untouched >= 0.80, answer-level F1 >= 0.80."""
+    from benchmarks import _ragtruth
+
+    answers = _ragtruth.load()
+    started = time.perf_counter()
+    rules = {
+        "checker (similarity + agreement)": [
+            _ragtruth.checker_flags(a, model=model, threshold=threshold) for a in answers
+        ],
+        "word overlap < 1/2": [_ragtruth.overlap_flags(a) for a in answers],
+    }
+    seconds = time.perf_counter() - started
+    found = {name: _ragtruth.scores(answers, flags) for name, flags in rules.items()}
+    first = next(iter(found.values()))
+    print_table(
+        ["rule", "sentence recall", "false alarms", "answers caught", "clean untouched", "answer F1"],
+        [
+            [
+                name,
+                f"{q['sentence_recall']:.2f}",
+                f"{q['false_alarms']:.2f}",
+                f"{q['answers_caught']:.2f}",
+                f"{q['clean_untouched']:.2f}",
+                f"{q['answer_f1']:.2f}",
+            ]
+            for name, q in found.items()
+        ],
+        title=f"RAGTruth QA dev: {first['answers']} answers, {first['claims']} sentences judged, "
+        f"{first['hallucinated_claims']} hallucinated ({seconds:.0f} s)",
+    )
+    return {"rules": found, "seconds": seconds}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argument_parser(NAME, __doc__)
     parser.add_argument("--nli-threshold", type=float, default=0.5, help="class-1 probability that flags")
@@ -176,6 +213,11 @@ def main(argv: list[str] | None = None) -> int:
         choices=("none", "dev", "test", "both"),
         default="none",
         help="also measure on WiCE's real claims (dev: where the rules were developed; test: held out)",
+    )
+    parser.add_argument(
+        "--ragtruth",
+        action="store_true",
+        help="also measure on RAGTruth's QA development set (../shared/data/ragtruth-qa-dev; issue 50)",
     )
     args: argparse.Namespace = parser.parse_args(argv)
     run = begin_run()
@@ -261,10 +303,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.wice != "none":
         splits = ["dev", "test"] if args.wice == "both" else [args.wice]
         wice = wice_report(settings.embed_model, threshold, splits)
+    ragtruth = ragtruth_report(settings.embed_model, threshold) if args.ragtruth else {}
     path = write_results(
         NAME,
         {
             "wice": wice,
+            "ragtruth": ragtruth,
             "machine": run.machine,
             "args": vars(args),
             "threshold": threshold,
