@@ -86,8 +86,8 @@ _MARKERS = re.compile(
 )
 # A full stop after a title or a Latin abbreviation ends no sentence: "Dr. Lee says" is one.
 _ABBREVIATIONS = ("Dr", "Mr", "Mrs", "Ms", "Prof", "St", "Jr", "Sr", "vs", "e.g", "i.e", "cf", "Fig")
-NOT_AFTER_ABBREVIATION = "".join(rf"(?<!\b{re.escape(word)}\.)" for word in _ABBREVIATIONS)
-_SENTENCE_END = re.compile(rf"(?<=[.!?]){NOT_AFTER_ABBREVIATION}\s+(?=\S)|\s*\n+\s*")
+_NOT_AFTER_ABBREVIATION = "".join(rf"(?<!\b{re.escape(word)}\.)" for word in _ABBREVIATIONS)
+_SENTENCE_END = re.compile(rf"(?<=[.!?]){_NOT_AFTER_ABBREVIATION}\s+(?=\S)|\s*\n+\s*")
 _MARKUP = re.compile(r"</?[A-Za-z][^<>]*>")
 
 
@@ -250,7 +250,7 @@ def generate(
 ) -> ChatResult:
     """The model's draft: written from `messages`, or, in the extractive style (tasks/ask/extractive.py:
     the embedded model's by default), passage sentences the model picks for `question`."""
-    from tasks.ask import extractive  # it builds on this module's passages and sentence vectors
+    from tasks.ask import extractive  # it builds on this module's passages and sentence splitting
 
     if generation_style(provider) == "extractive":
         return extractive.quote(provider, question, passages, embed_model=embed_model, on_token=on_token)
@@ -556,7 +556,7 @@ def passage_sentences(text: str) -> list[str]:
 
 
 MAX_RUN_WORDS = 40
-_PASSAGE_SENTENCE_END = re.compile(rf"(?<=[.!?]){NOT_AFTER_ABBREVIATION}\s+")
+_PASSAGE_SENTENCE_END = re.compile(rf"(?<=[.!?]){_NOT_AFTER_ABBREVIATION}\s+")
 _STARTS_ITEM = re.compile(r"^(?:[-*+•#|]|\d{1,2}[.)]\s)")  # a list item, heading or table row starts anew
 _LIST_MARK = re.compile(r"^\s*(?:[-*+•]|\d{1,2}[.)])\s+")  # a list item's bullet or number, not its words
 
