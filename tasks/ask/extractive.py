@@ -4,9 +4,8 @@ passage's marker.
 
 The embedded SmolLM2-135M, asked to write an answer, wrote "document.write(", sentences the lecture
 never said, and answers the checks then withheld. Asked instead to choose among the passages'
-sentences most alike the question (ranked by the embedding model, whose sentence vectors the checks
-then reuse), under a JSON schema whose only values are those sentences' ids, it can only quote. The
-answer still goes through every check (grounded_answer.check): a verbatim sentence is supported by
+sentences most alike the question (ranked by the embedding model), under a JSON schema whose only
+values are those sentences' ids, it can only quote. The answer still goes through every check (grounded_answer.check): a verbatim sentence is supported by
 its own passage, so what reaches the learner is what the library says, cited.
 
 The cost is style: the answer reads as quotations, not as prose. `MENTORQ_GENERATION_STYLE=written`
