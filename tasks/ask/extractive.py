@@ -5,8 +5,9 @@ passage's marker.
 The embedded SmolLM2-135M, asked to write an answer, wrote "document.write(", sentences the lecture
 never said, and answers the checks then withheld. Asked instead to choose among the passages'
 sentences most alike the question (ranked by the embedding model), under a JSON schema whose only
-values are those sentences' ids, it can only quote. The answer still goes through every check (grounded_answer.check): a verbatim sentence is supported by
-its own passage, so what reaches the learner is what the library says, cited.
+values are those sentences' ids, it can only quote. The answer still goes through every check
+(grounded_answer.check): a verbatim sentence is supported by its own passage, so what reaches the
+learner is what the library says, cited.
 
 The cost is style: the answer reads as quotations, not as prose. `MENTORQ_GENERATION_STYLE=written`
 asks the model to write instead; `auto` quotes on the embedded model only.
