@@ -22,11 +22,11 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks._rules_checker import judge
 from devstack.supervisor import PROJECT_ROOT
 from tasks.ask.grounded_answer import (
     SCORED_MIN_WORDS,
     Passage,
-    judge,
     readable_draft,
     split_sentences,
     support_matrix,
@@ -120,6 +120,33 @@ def checker_flags(answer: Answer, *, model: str, threshold: float) -> list[bool]
         judge(s.text, [], row, answer.passages, threshold=threshold).unsupported
         for s, row in zip(answer.sentences, rows, strict=True)
     ]
+
+
+def model_flags(answer: Answer, *, with_rules: bool = False) -> list[bool]:
+    """Per claim, whether verify() removes it (the support model: what ask and the tutor do now).
+    With the agreement rules, also when core/claims.py finds a number, negation or name of the
+    sentence that the passages it rests on say otherwise (to show whether the rules still add)."""
+    from core import claims
+    from workers.support.verify import verify
+
+    passages = [p.chunk.text for p in answer.passages]
+    verdicts = verify([s.text for s in answer.sentences], passages)
+    flags = []
+    for verdict in verdicts:
+        flagged = not verdict.kept
+        if with_rules and not flagged and verdict.passages:
+            evidence = "\n\n".join(passages[i] for i in verdict.passages)
+            flagged = claims.disagreement(verdict.text, evidence) is not None
+        flags.append(flagged)
+    return flags
+
+
+def in_split(answer: Answer, split: str) -> bool:
+    """Whether the answer's question is in `split`: `train` or `validation` (training/support_data.py's
+    split of the development set), or `all`."""
+    from training.support_train import is_validation
+
+    return split == "all" or is_validation(answer.source) == (split == "validation")
 
 
 def overlap_flags(answer: Answer) -> list[bool]:

@@ -19,10 +19,12 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from tasks.ask.grounded_answer import HEAD_CHARS, Passage, judge, one_passage, support_matrix
+from benchmarks._rules_checker import judge, one_passage
+from tasks.ask.grounded_answer import HEAD_CHARS, Passage, support_matrix
 from workers.documents.chunking import chunk_document
 from workers.documents.formats_text import parse_text
 from workers.retrieval import Retrieved
+from workers.support.verify import verify
 
 DATA = Path(__file__).with_name("data") / "wice"
 LABELS = ("supported", "partially_supported", "not_supported")
@@ -59,7 +61,7 @@ def passages(claim: Claim) -> list[Passage]:
 
 
 # The rules measured side by side on the same claims and the same similarities.
-RULES = ("similarity only", "one passage, own text", "checker")
+RULES = ("similarity only", "one passage, own text", "checker", "support model")
 
 
 def verdicts(claim: Claim, *, model: str, threshold: float) -> dict[str, str | None]:
@@ -73,10 +75,12 @@ def verdicts(claim: Claim, *, model: str, threshold: float) -> dict[str, str | N
     row = support_matrix([claim.text], found, model=model)[0]
     best = max(support.score for support in row.values())
     before = [replace(passage, head="") for passage in found]
+    (model,) = verify([claim.text], [passage.evidence for passage in found])
     return {
         "similarity only": "similarity" if best < threshold else None,
         "one passage, own text": _why(one_passage(claim.text, [], row, before, threshold=threshold)),
         "checker": _why(judge(claim.text, [], row, found, threshold=threshold)),
+        "support model": model.reason,
     }
 
 

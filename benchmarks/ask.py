@@ -2,7 +2,7 @@
 ratio over a replayed list of repeated, paraphrased, negated and different questions, and the
 cache's rule over the labelled question pairs (false hits, paraphrase hit share).
 
-    .venv/bin/python -m benchmarks.ask [--runs 30] [--pairs-only]
+    .venv/bin/python -m benchmarks.ask [--runs 30] [--pairs-only] [--check-only]
 
 The real stack (embedded PostgreSQL + Redis, the API under uvicorn, one worker on every queue
 with prefork 2, beat off) with an in-process fake Ollama server that answers at once with a
@@ -22,6 +22,10 @@ A false hit is a negated or different question answered from the cache. Nothing 
 Labelled pairs (benchmarks/data/question_pairs.json, after the stack is stopped; `--pairs-only`
 runs only these, with no stack): each pair through the ask job's rule with the real embedding
 model, beside the rule before issue 23 in the same run (see benchmarks/_question_pairs.py).
+
+The check's cost (`--check-only` runs only this, with no stack): what verify() (the support model)
+adds to an answer of six sentences against five passages, beside the rules-only check it replaced,
+in the same run (see benchmarks/_check_cost.py). Aim (issue 50): p50 added <= 150 ms on 2 cores.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from benchmarks._harness import (
     print_table,
     ratio,
     start_platform,
+    verdict,
     wait_for_quiet,
     write_results,
 )
@@ -132,9 +137,38 @@ def replay(http: httpx.Client) -> dict[str, dict[str, int]]:
     return counts
 
 
+def check_cost() -> dict:
+    from benchmarks import _check_cost
+
+    found = _check_cost.report()
+    print_table(
+        ["path", "answers", "wall p50 ms", "wall p90 ms", "CPU p50 ms"],
+        [
+            [
+                name,
+                str(row["answers"]),
+                f"{row['wall_ms_p50']:.0f}",
+                f"{row['wall_ms_p90']:.0f}",
+                f"{row['cpu_ms_p50']:.0f}",
+            ]
+            for name, row in found.items()
+        ],
+        title="The support check per answer: 6 RAGTruth sentences against 5 passages "
+        "(embedding: both paths; rules only: what it replaced; support model: what it adds)",
+    )
+    added = found["support model"]["wall_ms_p50"]
+    print(f"  added by the support model, p50: {added:.0f} ms  {verdict(added <= 150)} (aim <= 150 ms)")
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argument_parser(NAME, __doc__)
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument(
+        "--check-only",
+        action="store_true",
+        help="only the support check's cost per answer (no stack; about a minute)",
+    )
     parser.add_argument(
         "--pairs-only",
         action="store_true",
@@ -142,6 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args: argparse.Namespace = parser.parse_args(argv)
     run = begin_run()
+    if args.check_only:
+        results = {"machine": run.machine, "args": vars(args), "check_cost": check_cost()}
+        print(f"results: {write_results(f'{NAME}_check', results)}  ({run.total.elapsed():.0f} s)")
+        return 0
     if args.pairs_only:
         results = {"machine": run.machine, "args": vars(args), "question_pairs": _question_pairs.report()}
         print(f"results: {write_results(f'{NAME}_pairs', results)}  ({run.total.elapsed():.0f} s)")
@@ -216,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         f"base questions not grounded (so not cached): {counts['base']['ungrounded']}"
     )
     question_pairs = _question_pairs.report()
+    checking = check_cost()
     results = {
         "machine": run.machine,
         "args": vars(args),
@@ -226,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         "replay": counts,
         "false_hits": false_hits,
         "question_pairs": question_pairs,
+        "check_cost": checking,
     }
     print(f"results: {write_results(NAME, results)}  ({run.total.elapsed():.0f} s)")
     return 0

@@ -39,6 +39,8 @@ BACKGROUND = frozenset({TRANSCRIBE})
 BACKGROUND_NICENESS = 10
 # Lanes whose worker loads the embedding model and should warm it up at start.
 USES_EMBEDDING_MODEL = frozenset({LLM, EMBED, QUERY})
+# Lanes whose jobs check a model's answer against passages (ask, tutor: workers/support).
+CHECKS_SUPPORT = frozenset({LLM})
 
 
 # An llm worker's threads per model-server slot, unless MENTORQ_LLM_THREADS says otherwise.

@@ -828,18 +828,20 @@ class Settings(BaseSettings):
         ),
     )
 
-    # Grounded answers (ask, tutor): the least cosine similarity (embedding model) between a
-    # sentence and a passage for the passage to count as supporting it; the answer cache's time to
-    # live, and how similar a paraphrase must be to reuse an answer (its content words must match too).
-    citation_min_support: float = Field(
-        0.5,
+    # The support model (workers/support) that judges each sentence of ask's and the tutor's
+    # answers: where its file is (empty: the copy inside the package) and, when set, the least
+    # probability of "the passages state this" for a sentence to be kept (empty: its own threshold).
+    support_model: str = Field(
+        "",
+        alias="MENTORQ_SUPPORT_MODEL",
+        description="the support model's file (empty: the copy shipped inside mentorq)",
+    )
+    support_min_score: float | None = Field(
+        None,
         ge=0,
         le=1,
-        alias="MENTORQ_CITATION_MIN_SUPPORT",
-        description=(
-            "least cosine similarity (embedding model) of an answer's sentence and a passage's "
-            "sentence for the passage to support it"
-        ),
+        alias="MENTORQ_SUPPORT_MIN_SCORE",
+        description="least support-model probability for a sentence to be kept (empty: the model's own)",
     )
     # What the model writes: `written` (grounded answers and multiple-choice exercises in its own
     # words, checked after), `extractive` (it only picks among the library's own sentences and
@@ -855,6 +857,8 @@ class Settings(BaseSettings):
             "embedded local model, written otherwise)"
         ),
     )
+    # The answer cache: how long an answer is kept, and how similar a paraphrase must be to reuse
+    # one (its content words must match too).
     answer_cache_ttl_days: float = Field(
         14.0,
         ge=0,

@@ -78,6 +78,22 @@ def _embedding_libraries_imported_before_the_fork(sender=None, **_: object) -> N
     log.info("sentence-transformers imported for the pool's processes in %.1f s", time.monotonic() - began)
 
 
+@worker_init.connect
+def _support_model_loads_or_the_worker_stops(sender=None, **_: object) -> None:
+    """A worker of a lane that checks answers (ask, tutor) reads the support model's file before it
+    takes a job: a missing or corrupt file stops it here with the reason, never a silent fallback to
+    similarity (workers/support/model.py). The file is numbers only; no model library is loaded."""
+    if not lanes.CHECKS_SUPPORT & _consumed_queues(sender):
+        return
+    from workers.support.model import SupportModelUnavailable, support_model
+
+    try:
+        support_model()
+    except SupportModelUnavailable as error:
+        log.critical("the worker cannot check answers: %s", error)
+        raise SystemExit(f"mentorq worker: {error}") from error
+
+
 @worker_process_init.connect
 def _fresh_connections_after_fork(**_: object) -> None:
     # Connections inherited from the parent must never be shared across processes.

@@ -4,22 +4,19 @@ The model sees the relevant passages as numbered, quoted data and puts the numbe
 sentences that use them. Nothing it writes is trusted:
 
 - a number that is not one of the passages shown is dropped (`dropped_markers`);
-- each sentence is scored against each passage by the embedding model that indexed them (the
-  cosine similarity of the sentence and the passage's closest sentence): a cited passage below
-  `MENTORQ_CITATION_MIN_SUPPORT`, or well below the best passage, is replaced by the passage that
-  does support the sentence, if one does, and an uncited sentence gets that passage too
-  (`attributed_by: "checker"`);
-- a sentence that resembles a passage must also agree with it (core/claims.py): one whose
-  numbers, units, negation, hedges or names differ from the passage's ("within 2 weeks" against
-  "within 3 weeks", "refundable" against "not refundable") is not supported by it, however similar;
-  another passage that does agree may take the citation instead (`attributed_by: "checker"`);
+- each sentence is judged by the support model (workers/support `verify()`: a model the project
+  trained on real LLM answers, over what of the sentence the passages do not hold), and an amount
+  no passage states is never passed: a sentence they do not state is removed, however close in
+  meaning it is ("within 2 weeks" against "within 3 weeks", an on-topic invention). A kept
+  sentence's citation is the model's own where the evidence rests on that passage, else the
+  passage it rests on most (`attributed_by: "checker"`);
+- questions, refusals ("Unable to answer from the passages") and two-word connectives are not
+  claims: they are kept and never cited; a fragment of code, markup or JSON is removed;
 - a recording's passage comes with when it starts and who speaks in it, and a sentence that says
   who said something must name someone who speaks in the passage it cites ("At 12:40 Ana says"
   against a passage of Ben's alone is `speaker`), whoever else the passages shown name;
 - HTML markup is removed (the answer is plain text with markers: a client that renders it must
-  not meet a model's, or an injected document's, tags), and a sentence that asks a question is
-  not a claim: it is neither cited nor counted as support (small models restate the question, and
-  the question's words sit in the passage that raised it);
+  not meet a model's, or an injected document's, tags);
 - **a sentence no passage supports is removed from the answer**: what reaches the learner, and
   what the answer cache keeps, holds only supported claims and connectives (`removed` counts the
   removed sentences by why; the cache keeps only answers from which nothing was removed);
@@ -30,10 +27,10 @@ sentences that use them. Nothing it writes is trusted:
   answer", as is one that repeats the system prompt (a document's injected instructions obeyed)
   or echoes the prompt's data block instead of answering.
 
-The embedding model, rather than a cross-encoder, scores support: it is loaded already and needs
-no download. It measures closeness in meaning, not entailment ("within 2 weeks" sits at 0.99 from
-"within 3 weeks"), which is why the agreement rules run after it; `python -m benchmarks.citations`
-measures both on a labelled set. No NLI model with a known origin ships in a package here.
+Every sentence of the draft gets a verdict (`verdicts`: its text, its place in `draft`, its kind,
+kept or removed and why, the model's score, the passages it rests on). The embedding model still
+picks each citation's quote (the passage's sentence closest to the citing one).
+`python -m benchmarks.citations --ragtruth` measures the check on real LLM answers.
 
 Citations carry chunk ids (stable), never
 positions; the numbers in the final answer are renumbered in order of first use."""
@@ -58,16 +55,13 @@ from db import documents, embeddings
 from workers.embeddings import get_embedding_provider
 from workers.llm.base import ChatResult, LLMProvider, generation_style
 from workers.retrieval import Retrieved
+from workers.support.verify import Verdict, verify
 
 PASSAGE_CHARS = 700
 SCORED_MIN_WORDS = 4  # shorter sentences ("In short:", "Good question!") are connective, not claims
 QUOTE_CHARS = 300
 LEAK_SHINGLE_WORDS = 8
-CITATION_MARGIN = 0.15
-# A sentence joining facts from several passages is less close to each than a sentence taken from
-# one: how far below MENTORQ_CITATION_MIN_SUPPORT such a passage may be, and how many are read.
-JOINT_SLACK = 0.1
-JOINT_PASSAGES = 5
+CITATION_MARGIN = 0.15  # how much less close than the closest a passage may be and still take a citation
 # Chunks whose sentence vectors a worker process keeps (about 30 kB each with a 384-dim model).
 SENTENCE_VECTOR_CHUNKS = 512
 
@@ -87,7 +81,9 @@ _MARKERS = re.compile(
 # A full stop after a title or a Latin abbreviation ends no sentence: "Dr. Lee says" is one.
 _ABBREVIATIONS = ("Dr", "Mr", "Mrs", "Ms", "Prof", "St", "Jr", "Sr", "vs", "e.g", "i.e", "cf", "Fig")
 _NOT_AFTER_ABBREVIATION = "".join(rf"(?<!\b{re.escape(word)}\.)" for word in _ABBREVIATIONS)
-_SENTENCE_END = re.compile(rf"(?<=[.!?]){_NOT_AFTER_ABBREVIATION}\s+(?=\S)|\s*\n+\s*")
+# Nor does the full stop of a numbered step ("1. Preheat the oven."): the step is one sentence.
+_NOT_AFTER_LIST_NUMBER = r"(?<!^\d\.)(?<!^\d\d\.)(?<!\s\d\.)(?<!\s\d\d\.)"
+_SENTENCE_END = re.compile(rf"(?<=[.!?]){_NOT_AFTER_ABBREVIATION}{_NOT_AFTER_LIST_NUMBER}\s+(?=\S)|\s*\n+\s*")
 _MARKUP = re.compile(r"</?[A-Za-z][^<>]*>")
 
 
@@ -202,6 +198,8 @@ class CheckedAnswer:
     dropped_markers: int
     citations_corrected: int
     removed: dict[str, int] = field(default_factory=dict)  # sentences removed, counted by why
+    draft: str = ""  # the model's text as checked (markup removed); verdicts' offsets are into it
+    verdicts: list[dict[str, Any]] = field(default_factory=list)  # one per sentence of `draft`
 
     @property
     def unsupported_sentences(self) -> int:
@@ -232,6 +230,8 @@ class CheckedAnswer:
             "removed": self.removed,
             "dropped_markers": self.dropped_markers,
             "citations_corrected": self.citations_corrected,
+            "draft": self.draft,
+            "verdicts": self.verdicts,
         }
 
 
@@ -260,19 +260,35 @@ def generate(
 def split_sentences(draft: str) -> list[tuple[str, list[int]]]:
     """(text without markers, the numbers it cites) per sentence; markers written after a
     sentence's full stop ("... works. [2]") belong to that sentence, not the next."""
-    pieces = [piece for piece in _SENTENCE_END.split(draft.strip()) if piece.strip()]
-    sentences: list[tuple[str, list[int]]] = []
-    for piece in pieces:
+    return [(text, numbers) for text, numbers, _, _ in sentence_spans(draft)]
+
+
+def sentence_spans(draft: str) -> list[tuple[str, list[int], int, int]]:
+    """split_sentences with each sentence's place in `draft` (start, end: its markers included)."""
+    pieces, start = [], 0
+    for separator in _SENTENCE_END.finditer(draft):
+        pieces.append((draft[start : separator.start()], start))
+        start = separator.end()
+    pieces.append((draft[start:], start))
+    sentences: list[tuple[str, list[int], int, int]] = []
+    for piece, offset in pieces:
+        if not piece.strip():
+            continue
         leading = re.match(r"^(?:\s*\[[^\]]{1,20}\])+", piece)
         if leading and sentences:
-            sentences[-1][1].extend(_numbers(leading.group(0)))
+            text, numbers, first, _ = sentences[-1]
+            numbers.extend(_numbers(leading.group(0)))
+            sentences[-1] = (text, numbers, first, offset + leading.end())
+            offset += leading.end()
             piece = piece[leading.end() :]
         numbers = _numbers(piece)
         text = _MARKERS.sub("", piece).strip()
+        begin = offset + len(piece) - len(piece.lstrip())
         if text:
-            sentences.append((text, numbers))
+            sentences.append((text, numbers, begin, offset + len(piece.rstrip())))
         elif sentences:
-            sentences[-1][1].extend(numbers)
+            text, known, first, _ = sentences[-1]
+            sentences[-1] = (text, known + numbers, first, offset + len(piece.rstrip()))
     return sentences
 
 
@@ -346,32 +362,89 @@ def check(session: Session, draft: str, passages: list[Passage], *, system: str)
     draft = without_markup(readable)
     passages = with_heads(session, passages)
     by_label = {passage.label: passage for passage in passages}
-    parsed = split_sentences(draft)
-    dropped = sum(1 for _, numbers in parsed for n in numbers if n not in by_label)
+    parsed = sentence_spans(draft)
+    dropped = sum(1 for _, numbers, _, _ in parsed for n in numbers if n not in by_label)
     model = embeddings.get_active_model_sync(session, default=get_settings().embed_model)
-    supports = support_matrix([text for text, _ in parsed], passages, model=model)
-    threshold = get_settings().citation_min_support
+    texts = [text for text, _, _, _ in parsed]
+    supports = support_matrix(texts, passages, model=model)
+    verdicts = verify([_LIST_MARK.sub("", text) for text in texts], [p.evidence for p in passages])
 
     chosen: list[Choice] = []
     corrected = 0
-    for index, (text, numbers) in enumerate(parsed):
+    for (text, numbers, _, _), verdict, row in zip(parsed, verdicts, supports, strict=True):
         cited = [by_label[n] for n in dict.fromkeys(numbers) if n in by_label]
-        if text.endswith("?") or (len(text.split()) < SCORED_MIN_WORDS and not cited):
-            chosen.append(Choice(text, [], None))  # a question or a connective: not a claim
+        if verdict.kind != "claim" and verdict.kept:
+            chosen.append(Choice(text, [], None))  # a question, a refusal or a connective: not a claim
             continue
-        choice = judge(text, cited, supports[index], passages, threshold=threshold)
+        if not verdict.kept:
+            chosen.append(Choice(text, [], verdict.score, unsupported=True, disagrees=verdict.reason))
+            continue
+        choice = attributed(
+            text, cited, [passages[i] for i in verdict.passages], row, verdict.score, passages
+        )
         corrected += 1 if cited and choice.by == "checker" else 0
         chosen.append(choice)
 
     removed: dict[str, int] = {}
     for choice in chosen:
         if choice.unsupported:
-            reason = choice.disagrees or "similarity"
+            reason = choice.disagrees or "unsupported"
             removed[reason] = removed.get(reason, 0) + 1
+    report = [
+        _verdict_of(span, verdict, choice)
+        for span, verdict, choice in zip(parsed, verdicts, chosen, strict=True)
+    ]
     if not any(choice.cited for choice in chosen):
-        return CheckedAnswer(WITHHELD, [], [], False, "no_supported_sentence", dropped, corrected, removed)
+        return CheckedAnswer(
+            WITHHELD, [], [], False, "no_supported_sentence", dropped, corrected, removed, draft, report
+        )
     kept = [choice for choice in chosen if not choice.unsupported]
-    return _renumbered(kept, dropped, corrected, removed)
+    return _renumbered(kept, dropped, corrected, removed, draft, report)
+
+
+def attributed(
+    text: str,
+    cited: list[Passage],
+    resting: list[Passage],
+    row: dict[int, Support],
+    score: float | None,
+    passages: list[Passage],
+) -> Choice:
+    """A supported sentence's citations: the model's own where the evidence rests on them, else the
+    passage the evidence rests on most (the checker's). A sentence that says who said something
+    must name someone who speaks in the passage it cites (`speaker`; the support model reads the
+    words, not who spoke them): a passage of someone else's is passed over for one that agrees and
+    is nearly as close (by the embedding model's `row`), never for a further one that merely shares
+    words (a student's guess beside the lecturer's correction)."""
+
+    def agrees(passage: Passage) -> bool:
+        return speaker_disagreement(text, passage, passages) is None
+
+    if resting:
+        floor = max(row[p.label].score for p in resting) - CITATION_MARGIN
+        resting = [p for p in resting if row[p.label].score >= floor]
+    resting_labels = {p.label for p in resting}
+    own = [p for p in cited if p.label in resting_labels and agrees(p)]
+    if own:
+        return Choice(text, [(p, row[p.label]) for p in own], score)
+    for passage in resting:
+        if agrees(passage):
+            return Choice(text, [(passage, row[passage.label])], score, by="checker")
+    return Choice(text, [], score, unsupported=True, disagrees="speaker" if resting else "unsupported")
+
+
+def _verdict_of(span: tuple[str, list[int], int, int], verdict: Verdict, choice: Choice) -> dict[str, Any]:
+    text, _, start, end = span
+    return {
+        "text": text,
+        "start": start,
+        "end": end,
+        "kind": verdict.kind,
+        "kept": not choice.unsupported,
+        "reason": choice.disagrees if choice.unsupported else None,
+        "score": verdict.score,
+        "chunk_ids": [passage.chunk.chunk_id for passage, _ in choice.cited],
+    }
 
 
 HEAD_CHARS = 300  # of a document's first chunk: its title line, a byline, a dateline
@@ -389,91 +462,6 @@ def with_heads(session: Session, passages: list[Passage]) -> list[Passage]:
             lines.append(opening[:HEAD_CHARS])
         headed.append(replace(passage, head="\n".join(line for line in lines if line)))
     return headed
-
-
-def judge(
-    text: str, cited: list[Passage], row: dict[int, Support], passages: list[Passage], *, threshold: float
-) -> Choice:
-    """The passages that support one sentence of the draft: one passage that does on its own (see
-    `one_passage`), else the closest few read together (see `_together`), else none."""
-    if not passages:
-        return Choice(text, [], None, unsupported=True)
-    single = one_passage(text, cited, row, passages, threshold=threshold)
-    if not single.unsupported:
-        return single
-    together = _together(text, cited, row, passages, threshold=threshold)
-    if together is not None:
-        return together
-    return single
-
-
-def _together(
-    text: str, cited: list[Passage], row: dict[int, Support], passages: list[Passage], *, threshold: float
-) -> Choice | None:
-    """A sentence that joins facts the library states apart ("born on July 11, 1909 in Los Angeles"
-    from a passage with the date and another with the place, or a date given once in a dateline):
-    the closest passages, each close enough to be about the same thing, read together with their
-    documents' openings. Every fact must then be there and agree (claims.disagreement over the
-    whole), and the sentence's own words must be the passages' (claims.unsupported_words): joined
-    text says more than any one passage, so it must be held to saying only what is in it."""
-    ranked = sorted(passages, key=lambda p: row[p.label].score, reverse=True)
-    best = row[ranked[0].label].score
-    floor = max(threshold - JOINT_SLACK, best - CITATION_MARGIN)
-    candidates = {p.label: p for p in [*cited, *ranked[:JOINT_PASSAGES]]}.values()
-    near = [p for p in candidates if row[p.label].score >= floor]
-    if not near:
-        return None
-    evidence = "\n\n".join(p.chunk.text for p in near)
-    # Names and amounts may also come from the documents' openings and the other passages shown.
-    around = "\n\n".join(
-        [
-            *dict.fromkeys(p.context for p in passages if p.context),
-            *(p.chunk.text for p in passages if p not in near),
-        ]
-    )
-    if _speakers_disagreement(text, near, passages) is not None:
-        return None
-    if claims.disagreement(text, evidence, context=around) is not None:
-        return None
-    if claims.words_disagreement(text, f"{around}\n\n{evidence}") is not None:
-        return None
-    used = [p for p in near if claims.shares_content(text, p.evidence)] or near[:1]
-    cited_labels = {p.label for p in cited}
-    by = "model" if all(p.label in cited_labels for p in used) else "checker"
-    return Choice(text, [(p, row[p.label]) for p in used], max(row[p.label].score for p in used), by=by)
-
-
-def one_passage(
-    text: str, cited: list[Passage], row: dict[int, Support], passages: list[Passage], *, threshold: float
-) -> Choice:
-    """One passage that supports the sentence on its own. A passage supports it when it is close
-    in meaning (its closest sentence scores at least `threshold`, and nearly as well as the best
-    passage: a shared rare word lifts every passage of a document a little, the right one much
-    more) and agrees with it (claims.disagreement finds nothing). The model's own citations are
-    kept when they support it; otherwise the closest passage that does is attributed by the checker;
-    otherwise the sentence is unsupported, with the reason a close passage disagreed."""
-    ranked = sorted(passages, key=lambda p: row[p.label].score, reverse=True)
-    best = row[ranked[0].label].score
-    floor = max(threshold, best - CITATION_MARGIN)
-    found: dict[int, claims.Disagreement | None] = {}
-
-    def agrees(passage: Passage) -> bool:
-        if passage.label not in found:
-            found[passage.label] = speaker_disagreement(text, passage, passages) or claims.disagreement(
-                text, passage.chunk.text, context=passage.context
-            )
-        return found[passage.label] is None
-
-    kept = [p for p in cited if row[p.label].score >= floor and agrees(p)]
-    if kept:
-        return Choice(text, [(p, row[p.label]) for p in kept], max(row[p.label].score for p in kept))
-    for passage in ranked:
-        if row[passage.label].score < floor:
-            break
-        if agrees(passage):
-            return Choice(text, [(passage, row[passage.label])], row[passage.label].score, by="checker")
-    reason = next((d.reason for p in [*cited, *ranked] if (d := found.get(p.label))), None)
-    return Choice(text, [], best, unsupported=True, disagrees=reason)
 
 
 @dataclass
@@ -585,7 +573,14 @@ def prose_sentences(text: str) -> list[str]:
     return pieces
 
 
-def _renumbered(chosen: list[Choice], dropped: int, corrected: int, removed: dict[str, int]) -> CheckedAnswer:
+def _renumbered(
+    chosen: list[Choice],
+    dropped: int,
+    corrected: int,
+    removed: dict[str, int],
+    draft: str,
+    verdicts: list[dict[str, Any]],
+) -> CheckedAnswer:
     markers: dict[int, int] = {}  # chunk id -> final marker
     citations: list[dict[str, Any]] = []
     sentences: list[Sentence] = []
@@ -600,7 +595,9 @@ def _renumbered(chosen: list[Choice], dropped: int, corrected: int, removed: dic
             sentence.markers.append(markers[chunk.chunk_id])
         sentences.append(sentence)
     answer = " ".join(s.text + "".join(f" [{m}]" for m in s.markers) for s in sentences)
-    return CheckedAnswer(answer, citations, sentences, True, None, dropped, corrected, removed)
+    return CheckedAnswer(
+        answer, citations, sentences, True, None, dropped, corrected, removed, draft, verdicts
+    )
 
 
 def citation(marker: int, chunk: Retrieved, evidence: Support, *, by: str) -> dict[str, Any]:

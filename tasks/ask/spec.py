@@ -41,7 +41,7 @@ class Citation(BaseModel):
     page: int | None = None
     time_range: TimeRange | None = None
     url: str | None = None
-    support: float | None = Field(None, description="cosine similarity of the citing sentence and the chunk")
+    support: float | None = Field(None, description="cosine similarity of the citing sentence and the quote")
     attributed_by: Literal["model", "checker"] = "model"
     speakers: list[str] = Field(default_factory=list, description="who speaks in the cited passage")
 
@@ -49,13 +49,27 @@ class Citation(BaseModel):
 class AnswerSentence(BaseModel):
     text: str
     markers: list[int]
-    support: float | None
+    support: float | None = Field(description="the support model's probability that its passages state it")
     unsupported: bool
-    disagrees: str | None = Field(
-        None,
-        description="why a close passage does not support it: number, unit, negation, antonym, hedge, "
-        "entity, speaker",
+    disagrees: str | None = Field(None, description="why it was removed (a kept sentence: none)")
+
+
+class SentenceVerdict(BaseModel):
+    """What the checks decided about one sentence of the model's draft, kept or not."""
+
+    text: str
+    start: int = Field(description="where the sentence starts in `draft` (characters)")
+    end: int = Field(description="where it ends in `draft`, its citation markers included")
+    kind: Literal["claim", "question", "refusal", "connective", "fragment"] = Field(
+        description="only a claim is judged; a question, a refusal or a connective is kept as it is; "
+        "a fragment of code, markup or JSON is removed"
     )
+    kept: bool
+    reason: str | None = Field(
+        None, description="why it was removed: unsupported, number, fragment or speaker"
+    )
+    score: float | None = Field(None, description="the support model's probability (claims only)")
+    chunk_ids: list[int] = Field(default_factory=list, description="the passages it rests on (kept claims)")
 
 
 class CheckedAnswer(BaseModel):
@@ -71,11 +85,14 @@ class CheckedAnswer(BaseModel):
     )
     removed: dict[str, int] = Field(
         default_factory=dict,
-        description="the removed sentences counted by why: number, unit, negation, antonym, hedge, "
-        "entity, quantifier, speaker, unsupported_words, similarity",
+        description="the removed sentences counted by why: unsupported, number, fragment, speaker",
     )
     dropped_markers: int = Field(description="markers to passages the model was not given")
     citations_corrected: int
+    draft: str = Field("", description="the model's text as checked (markup removed)")
+    verdicts: list[SentenceVerdict] = Field(
+        default_factory=list, description="every sentence of `draft`, kept or removed, and why"
+    )
     retrieved: int
     model: str | None
     instructions_version: int | None

@@ -1,6 +1,6 @@
-"""Citations that agree, not just resemble: the labelled set (benchmarks/data/citation_claims.json)
-through the checker's own rule (the real embedding model, then the agreement rules), and the issue's
-cases through the real `check()` of an ask job on the stack."""
+"""Citations that agree, not just resemble: the labelled set (benchmarks/data/citation_claims.json) is
+what it says it is (tests/ask/test_verify.py holds the support model to it), and contradictions,
+refusals and fragments go through the real `check()` of an ask job on the stack."""
 
 from __future__ import annotations
 
@@ -11,15 +11,10 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
-from core.settings import get_settings
-from tasks.ask.grounded_answer import Passage, Support, judge, support_matrix
 from tests.ask.test_ask import ask
 from tests.conftest import ApiClient
 from tests.documents.test_api import ingest
 from tests.support.fake_ollama import FakeOllama
-from workers.retrieval import Retrieved
 
 REPO = Path(__file__).resolve().parents[2]
 LABELS = json.loads((REPO / "benchmarks" / "data" / "citation_claims.json").read_text())
@@ -65,78 +60,6 @@ def test_the_labelled_set_is_large_varied_and_verbatim_from_the_samples():
     # The known misses stay a minority of what must be caught.
     misses = sum(1 for claim in claims if claim.get("known_miss"))
     assert misses <= 0.2 * sum(1 for claim in claims if claim["expected"] == "unsupported")
-
-
-def passage_for(name: str) -> Passage:
-    """A labelled passage as a retrieved chunk, with a stable chunk id (its sentence vectors are kept)."""
-    text = LABELS["passages"][name]["text"]
-    chunk_id = uuid.uuid5(uuid.NAMESPACE_URL, f"citation-claims/{name}").int % 2**31
-    return Passage(
-        1, Retrieved(chunk_id, uuid.uuid4(), LABELS["passages"][name]["document"], text, "samples", 1.0)
-    )
-
-
-@pytest.fixture(scope="module")
-def model() -> str:
-    return get_settings().embed_model
-
-
-def checked(model: str, sentence: str, passage: Passage):
-    row = support_matrix([sentence], [passage], model=model)[0]
-    return row[1], judge(sentence, [passage], row, [passage], threshold=get_settings().citation_min_support)
-
-
-@pytest.mark.parametrize(
-    "claim",
-    [
-        pytest.param(
-            claim,
-            id=f"{claim['label']}-{index}",
-            marks=[pytest.mark.xfail(strict=True, reason=claim.get("note", "known miss"))]
-            if claim.get("known_miss")
-            else [],
-        )
-        for index, claim in enumerate(LABELS["claims"])
-    ],
-)
-def test_each_labelled_sentence_gets_its_verdict(model: str, claim: dict):
-    support, choice = checked(model, claim["sentence"], passage_for(claim["passage"]))
-    assert choice.unsupported is (claim["expected"] == "unsupported"), (support.score, choice.disagrees)
-    close = support.score >= get_settings().citation_min_support
-    if close and choice.unsupported:  # similar enough: the reason is the rule that caught it
-        assert choice.disagrees in ("negation", "antonym", "number", "unit", "entity", "hedge")
-
-
-def test_similarity_alone_passes_what_the_agreement_rules_catch(model: str):
-    """Why the rules exist: on the labelled set, most contradictions score above the threshold."""
-    threshold = get_settings().citation_min_support
-    slipped = 0
-    for claim in LABELS["claims"]:
-        if claim["label"] in ("negated", "changed_number") and not claim.get("known_miss"):
-            support, choice = checked(model, claim["sentence"], passage_for(claim["passage"]))
-            slipped += support.score >= threshold
-            assert choice.unsupported
-    assert slipped >= 25
-
-
-def test_judge_moves_a_citation_to_the_passage_that_agrees_and_flags_one_none_agrees_with():
-    """The rule alone, with the similarities given: both passages are close to the sentence."""
-    old = Passage(1, Retrieved(1, uuid.uuid4(), "2023 policy", "Refunds are paid within 2 weeks.", "c", 1.0))
-    new = Passage(2, Retrieved(2, uuid.uuid4(), "2024 policy", "Refunds are paid within 3 weeks.", "c", 1.0))
-    row = {
-        1: Support(0.97, "Refunds are paid within 2 weeks."),
-        2: Support(0.95, "Refunds are paid within 3 weeks."),
-    }
-    choice = judge("Refunds are paid within three weeks.", [old], row, [old, new], threshold=0.5)
-    assert [p.label for p, _ in choice.cited] == [2] and choice.by == "checker" and not choice.unsupported
-    choice = judge("Refunds are paid within 2 weeks.", [old], row, [old, new], threshold=0.5)
-    assert [p.label for p, _ in choice.cited] == [1] and choice.by == "model"
-    choice = judge("Refunds are paid within 5 weeks.", [new], row, [old, new], threshold=0.5)
-    assert choice.unsupported and choice.cited == [] and choice.disagrees == "number"
-    # Far below the threshold: unsupported for want of similarity, no agreement asked.
-    far = {1: Support(0.2, ""), 2: Support(0.1, "")}
-    choice = judge("Refunds are paid within 5 weeks.", [new], far, [old, new], threshold=0.5)
-    assert choice.unsupported and choice.disagrees is None
 
 
 REFUNDS = """# Refunds
@@ -186,12 +109,20 @@ def test_the_issues_contradictions_are_unsupported_through_the_real_check(
         question,
         "The GIL lets only one thread execute Python bytecode at a time [1]. "
         "The GIL is not released while a thread waits [1]. "
-        "The global interpreter lock allows many threads to execute Python bytecode at the same time [1].",
+        "Each process on a multicore server gets its own interpreter and memory budget [1].",
     )
     output = ask(client, question, collections=[collection])["output"]
     [one_thread] = output["sentences"]
     assert one_thread["text"].startswith("The GIL lets only one thread") and one_thread["markers"] == [1]
-    assert output["removed"] == {"negation": 1, "number": 1}
+    assert output["removed"] == {"negation": 1, "unsupported": 1}
+    # Every sentence of the draft has its verdict, in order, with its place in the draft.
+    verdicts = output["verdicts"]
+    assert [v["kept"] for v in verdicts] == [True, False, False]
+    assert [v["reason"] for v in verdicts] == [None, "negation", "unsupported"]
+    for verdict in verdicts:
+        assert output["draft"][verdict["start"] : verdict["end"]].startswith(verdict["text"][:-1])
+        assert verdict["kind"] == "claim" and 0 <= verdict["score"] <= 1
+    assert verdicts[0]["chunk_ids"] == [output["citations"][0]["chunk_id"]] and verdicts[1]["chunk_ids"] == []
 
 
 def test_an_answer_whose_every_sentence_disagrees_stays_withheld(client: ApiClient, fake_ollama: FakeOllama):
@@ -205,3 +136,21 @@ def test_an_answer_whose_every_sentence_disagrees_stays_withheld(client: ApiClie
     output = ask(client, question, collections=[collection])["output"]
     assert output["grounded"] is False and output["withheld"] == "no_supported_sentence"
     assert output["citations"] == [] and "2 weeks" not in output["answer"]
+
+
+def test_a_refusal_is_not_a_removed_claim_and_a_fragment_never_reaches_the_learner(
+    client: ApiClient, fake_ollama: FakeOllama
+):
+    collection = refund_library(client)
+    question = f"When are refunds paid? {uuid.uuid4().hex[:6]}"
+    fake_ollama.script(
+        question,
+        "Refunds are paid within 3 weeks of the request [1].\n"
+        "document.write(` Refunds are paid at once\n"
+        "The passages do not say whether gift cards can be refunded.",
+    )
+    output = ask(client, question, collections=[collection])["output"]
+    kinds = [(v["kind"], v["kept"], v["reason"]) for v in output["verdicts"]]
+    assert kinds == [("claim", True, None), ("fragment", False, "fragment"), ("refusal", True, None)]
+    assert output["removed"] == {"fragment": 1} and "document.write" not in output["answer"]
+    assert "gift cards" in output["answer"] and output["grounded"] is True

@@ -1,11 +1,11 @@
-"""The citation checker on claims nobody here wrote: sentences of Wikipedia and the web pages they cite,
-labelled by people (WiCE; benchmarks/data/wice/NOTICE.md names its source and licences).
+"""The support check on claims nobody here wrote, that it never learned from: WiCE's test split,
+Wikipedia sentences against the web pages they cite, labelled by people (benchmarks/data/wice/NOTICE.md
+names its source and licences). The model was trained on WiCE dev only (training/support_data.py).
 
-A handful of WiCE's dev claims, each checked exactly as `benchmarks.citations --wice` checks all 707
-(the page cut into passages by the ingestion chunker, the real embedding model, `judge()`): claims
-whose support is spread over several sentences of the page, which the checker supports and one
-passage read alone refuses, and unsupported claims it must still refuse. The whole corpus is the
-benchmark's: embedding every page takes minutes.
+Every claim is checked as `benchmarks.citations --wice test` checks it (the page cut into passages by
+the ingestion chunker, each with the page's opening; `verify()`), and the shares flagged must stay
+where the model was when it was trained: a regression in the model, the evidence it is shown, or the
+splitting of a long claim fails here.
 """
 
 from __future__ import annotations
@@ -13,41 +13,27 @@ from __future__ import annotations
 import pytest
 
 from benchmarks import _wice
-from core.settings import get_settings
-
-# Indices in WiCE's dev split. Supported by the page, each only by facts it states apart (a date in
-# one sentence, a team or a name in another): one passage read alone refuses each for a number.
-SPREAD_OVER_SENTENCES = (41, 245, 289)
-# Not supported by the page: a number or a name it never states.
-NOT_SUPPORTED = (1, 15, 205, 325, 342, 343)
+from workers.support.verify import verify
 
 
 @pytest.fixture(scope="module")
-def dev() -> list[_wice.Claim]:
-    return _wice.load("dev")
+def flagged() -> dict[str, float]:
+    claims = _wice.load("test")
+    flags = []
+    for claim in claims:
+        (found,) = verify([claim.text], [passage.evidence for passage in _wice.passages(claim)])
+        flags.append(not found.kept)
+    rates = _wice.rates(claims, flags)
+    return {label: rates[label]["share"] for label in _wice.LABELS}
 
 
-@pytest.mark.parametrize("index", SPREAD_OVER_SENTENCES)
-def test_a_claim_the_page_supports_across_sentences_is_supported(dev: list[_wice.Claim], index: int):
-    claim = dev[index]
-    assert claim.label == "supported"
-    verdicts = _wice.verdicts(
-        claim, model=get_settings().embed_model, threshold=get_settings().citation_min_support
-    )
-    assert verdicts["one passage, own text"] is not None, (
-        "the case this test is about: one passage alone refuses it"
-    )
-    assert verdicts["checker"] is None, (claim.text, verdicts)
+def test_claims_the_pages_do_not_support_are_mostly_flagged(flagged: dict[str, float]):
+    assert flagged["not_supported"] >= NOT_SUPPORTED_FLAGGED_AT_LEAST, flagged
 
 
-@pytest.mark.parametrize("index", NOT_SUPPORTED)
-def test_a_claim_the_page_does_not_support_is_refused(dev: list[_wice.Claim], index: int):
-    claim = dev[index]
-    assert claim.label == "not_supported"
-    verdicts = _wice.verdicts(
-        claim, model=get_settings().embed_model, threshold=get_settings().citation_min_support
-    )
-    assert verdicts["checker"] in ("number", "entity"), (claim.text, verdicts)
+def test_claims_the_pages_support_are_mostly_kept(flagged: dict[str, float]):
+    assert flagged["supported"] <= SUPPORTED_FLAGGED_AT_MOST, flagged
+    assert flagged["supported"] < flagged["partially_supported"] < flagged["not_supported"], flagged
 
 
 def test_the_corpus_is_whole_and_labelled():
@@ -55,3 +41,9 @@ def test_the_corpus_is_whole_and_labelled():
     assert counts == {"dev": 349, "test": 358}
     labels = {claim.label for claim in _wice.load("test")}
     assert labels == set(_wice.LABELS)
+
+
+# Measured when the model was trained: 0.78 of the not supported flagged, 0.08 of the supported (the
+# rules-only check before it: 0.81 and 0.20).
+NOT_SUPPORTED_FLAGGED_AT_LEAST = 0.72
+SUPPORTED_FLAGGED_AT_MOST = 0.12

@@ -1,13 +1,13 @@
 """Who said it: a sentence that names a speaker must cite a passage where that speaker speaks
-(tasks/ask/grounded_answer.py), and a recording's passages tell the model when and who. The rule
-alone, with the similarities given (both passages are close to the sentence, as a student's guess
-and the lecturer's correction of it are)."""
+(tasks/ask/grounded_answer.attributed), and a recording's passages tell the model when and who. The
+rule alone, for a sentence the support model kept, with both passages holding its evidence (as a
+student's guess and the lecturer's correction of it do)."""
 
 from __future__ import annotations
 
 import uuid
 
-from tasks.ask.grounded_answer import Passage, Support, judge, passages_data, split_sentences
+from tasks.ask.grounded_answer import Passage, Support, attributed, passages_data, split_sentences
 from workers.retrieval import Retrieved
 
 GUESS = "I think the nucleus makes most of the cell's energy."
@@ -25,7 +25,7 @@ def test_a_sentence_naming_the_wrong_speaker_is_not_supported_by_that_passage() 
     lecturer = spoken(2, f"Not quite. {ANSWER}", ["Dr. Lee"])
     row = {1: Support(0.62, GUESS), 2: Support(0.93, ANSWER)}
     sentence = "At 12:40, Sam says the mitochondria make most of the cell's energy."
-    choice = judge(sentence, [lecturer], row, [student, lecturer], threshold=0.5)
+    choice = attributed(sentence, [lecturer], [lecturer, student], row, 0.9, [student, lecturer])
     assert choice.unsupported and choice.disagrees == "speaker"
 
 
@@ -33,7 +33,7 @@ def test_the_citation_moves_to_the_passage_of_the_speaker_named() -> None:
     first = spoken(1, ANSWER, ["Dr. Lee"])
     second = spoken(2, ANSWER, ["Sam"], start_s=800.0)
     row = {1: Support(0.95, ANSWER), 2: Support(0.95, ANSWER)}
-    choice = judge(SAM_SAYS, [first], row, [first, second], threshold=0.5)
+    choice = attributed(SAM_SAYS, [first], [first, second], row, 0.9, [first, second])
     assert not choice.unsupported and choice.by == "checker"
     assert [passage.label for passage, _ in choice.cited] == [2]
 
@@ -47,7 +47,7 @@ def test_naming_the_right_speaker_or_none_keeps_the_citation() -> None:
         "The mitochondria make most of the cell's energy.",
         "Samantha notes that the mitochondria make most of the cell's energy.",  # not "Sam"
     ):
-        choice = judge(sentence, [lecturer], row, [student, lecturer], threshold=0.5)
+        choice = attributed(sentence, [lecturer], [lecturer, student], row, 0.9, [student, lecturer])
         assert not choice.unsupported and choice.by == "model", sentence
 
 
@@ -55,7 +55,7 @@ def test_a_passage_with_no_speakers_is_not_judged_by_who_is_named() -> None:
     plain = spoken(1, ANSWER, [], start_s=None)
     student = spoken(2, GUESS, ["Sam"])
     row = {1: Support(0.95, ANSWER), 2: Support(0.6, GUESS)}
-    choice = judge(SAM_SAYS, [plain], row, [plain, student], threshold=0.5)
+    choice = attributed(SAM_SAYS, [plain], [plain], row, 0.9, [plain, student])
     assert not choice.unsupported
 
 
