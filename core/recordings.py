@@ -12,10 +12,25 @@ from pydantic import StringConstraints
 
 # A speaker as a request names one (a search's or a question's `speakers`, a rename): a transcript's
 # label (S1) or a name; one line, and nothing that would end a WebVTT voice tag or an SRT name.
+SPEAKER_NAME_CHARS = 100
+_NOT_IN_A_NAME = r"<>:\x00-\x1f\x7f"
 SpeakerName = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^<>:\x00-\x1f\x7f]+$"),
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=SPEAKER_NAME_CHARS, pattern=rf"^[^{_NOT_IN_A_NAME}]+$"
+    ),
 ]
+_NOT_IN_A_NAME_RUN = re.compile(rf"[{_NOT_IN_A_NAME}]+")
+
+
+def speaker_label(raw: str | None) -> str | None:
+    """A name as a file gives it (a WebVTT voice tag, a subtitle's "Ana:"), made one a request can
+    name back (SpeakerName): what would end a voice tag or an SRT name becomes a space, runs of
+    space one, and at most SPEAKER_NAME_CHARS are kept; None when nothing is left."""
+    if raw is None:
+        return None
+    name = " ".join(_NOT_IN_A_NAME_RUN.sub(" ", raw).split())[:SPEAKER_NAME_CHARS].strip()
+    return name or None
 
 
 @dataclass(frozen=True)
@@ -112,4 +127,4 @@ def split_speaker(text: str) -> tuple[str | None, str]:
     name = (match.group("bracket") or match.group("colon")).strip() if match else ""
     if not name or not name[0].isupper():
         return None, text
-    return " ".join(name.split()), match.group("text").strip()
+    return speaker_label(name), match.group("text").strip()

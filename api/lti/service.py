@@ -292,6 +292,11 @@ async def _link_grades(
         return
     if not await lti.exercise_exists(session, exercise_id, for_user=user.id):
         raise LtiError("lti_exercise_not_found", "the launched exercise does not exist here", status=404)
+    # Refused before anything is recorded: another course's exercise gets no column or grade link
+    # here (the launch route refuses it too, for deep links and landing pages).
+    refusal = await course_refusal(session, exercise_id=exercise_id, course_id=context_row_id)
+    if refusal is not None:
+        raise refusal
     if SCORE_SCOPE not in launch.ags_scopes:
         return
     course = uuid.UUID(context_row_id) if context_row_id else None

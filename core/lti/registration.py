@@ -60,14 +60,40 @@ class PlatformConfiguration:
     product: str | None
 
 
+URL_CHARS = 2000
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def web_origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an http(s) URL with a host, else None (`file:`, `javascript:`, a
+    control character, an unreadable port, anything over URL_CHARS)."""
+    if len(url) > URL_CHARS or any(ord(c) < 33 or ord(c) == 127 for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme]
+
+
 def checked_configuration(config: dict[str, Any], configuration_url: str) -> PlatformConfiguration:
-    """The platform's OpenID configuration, as far as the tool needs it; its issuer must be on the
-    host the configuration came from (section 3.5.1), else any site could speak for any platform."""
+    """The platform's OpenID configuration, as far as the tool needs it. Its issuer must be the very
+    origin the configuration came from (scheme, host and port; section 3.5.1), else any site on the
+    same host could speak for the platform; every endpoint must be an http(s) URL, as registration
+    by hand requires (a `file:` or `javascript:` endpoint is refused, never stored)."""
     issuer = config.get("issuer")
     if not isinstance(issuer, str) or any(not isinstance(config.get(name), str) for name in ENDPOINTS):
         raise invalid(f"the platform's configuration lacks issuer or one of {', '.join(ENDPOINTS)}")
-    if urlsplit(issuer).hostname != urlsplit(configuration_url).hostname:
-        raise invalid("the platform's issuer is not on the host its configuration came from")
+    origin = web_origin(configuration_url)
+    if origin is None or web_origin(issuer) != origin:
+        raise invalid("the platform's issuer is not the origin its configuration came from")
+    for name in ENDPOINTS:
+        if web_origin(config[name]) is None:
+            raise invalid(f"the platform's {name} is not an http(s) URL")
     lti_part = config.get(PLATFORM_CONFIGURATION)
     if not isinstance(lti_part, dict):
         raise invalid("the configuration is not an LTI platform's (no lti-platform-configuration)")

@@ -15,10 +15,11 @@ import uuid
 import zipfile
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from core import lanes
 from core.jobspec import JobSpec
+from core.recordings import SpeakerName
 
 # A transcript's own labels for speakers no one is named after: a person may not be called so.
 _SPEAKER_LABEL = re.compile(r"S\d+", re.IGNORECASE)
@@ -30,9 +31,8 @@ def _not_a_label(name: str) -> str:
     return name
 
 
-VoiceName = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), AfterValidator(_not_a_label)
-]
+# The name a transcript will carry: one a rename or a search's `speakers` can name back.
+VoiceName = Annotated[SpeakerName, AfterValidator(_not_a_label)]
 VoiceRole = Literal["host", "guest"]
 
 

@@ -237,6 +237,27 @@ def test_another_courses_exercise_gets_no_gradebook_column_there(
         assert refused.status_code == 404 and refused.json()["code"] == "lti_exercise_not_found"
 
 
+def test_a_graded_link_to_another_courses_exercise_records_no_column_and_no_grade_link(
+    stack: Stack, lti_platform: TestPlatform, course_a: CourseA
+) -> None:
+    """Issue 51, finding 6: the refusal comes before the line item and the grade link are kept."""
+    lineitem = f"{lti_platform.issuer}/lineitems/copied-{uuid.uuid4().hex[:6]}"
+    copied = link_in(
+        stack,
+        lti_platform,
+        course_a.other_course,
+        f"/lti/exercises/{course_a.exercise_id}",
+        ags=True,
+        graded=True,
+        lineitem_url=lineitem,
+    )
+    with httpx.Client(timeout=30) as client:
+        refused = Browser(client).launch(lti_platform, "learner-b", copied)
+        assert refused.status_code == 403 and code_of(refused) == "lti_course_mismatch"
+    assert stack.sql("SELECT count(*) FROM lti_line_items WHERE lineitem_url = %s", lineitem) == [(0,)]
+    assert stack.sql("SELECT count(*) FROM lti_grade_links WHERE lineitem_url = %s", lineitem) == [(0,)]
+
+
 def test_a_learner_the_roster_drops_no_longer_sees_the_course(
     stack: Stack, lti_platform: TestPlatform, course_a: CourseA
 ) -> None:

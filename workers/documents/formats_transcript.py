@@ -6,7 +6,7 @@ import html
 import re
 
 from core.documents.errors import DocumentError
-from core.recordings import split_speaker
+from core.recordings import speaker_label, split_speaker
 from workers.documents.model import ParsedDocument, Section, clean_text, decode_text
 
 # HH:MM:SS,mmm in SRT, [HH:]MM:SS.mmm in WebVTT; both separators are accepted in both.
@@ -89,7 +89,7 @@ def _add_cue(cues: list[Section], lines: list[str], timing_at: int, *, where: st
     text = _cue_text(lines[timing_at + 1 :])
     if text:
         voice = _VOICE.search(" ".join(lines[timing_at + 1 :]))
-        speaker = " ".join(voice.group(1).split()) if voice else split_speaker(text)[0]
+        speaker = speaker_label(voice.group(1)) if voice else split_speaker(text)[0]
         cues.append(Section(text=text, heading_path=[], start_s=start, end_s=end, speaker=speaker))
 
 

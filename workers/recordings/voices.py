@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from core.recordings import speaker_label
 from workers.recordings.decode import pcm_pieces
 from workers.recordings.diarization import embed_windows
 from workers.recordings.speech import speech_segments
@@ -135,7 +136,9 @@ def match_speakers(
     taken: set[int] = set()
     for similarity, label, index in pairs:
         voice = voices[index]
-        match = SpeakerMatch(label, voice.profile_id, voice.name, voice.role, round(similarity, 4), True)
+        # A profile saved before names were held to SpeakerName's characters is made one here.
+        name = speaker_label(voice.name) or label
+        match = SpeakerMatch(label, voice.profile_id, name, voice.role, round(similarity, 4), True)
         nearest.setdefault(label, replace(match, named=False))
         if label in {m.label for m in matches} or index in taken or similarity < thresholds[voice.role]:
             continue
