@@ -51,6 +51,16 @@ async def find_collection(session: AsyncSession, *, user_id: uuid.UUID, name: st
     return result.scalar_one_or_none()
 
 
+async def find_shared_collection(session: AsyncSession, *, name: str) -> Collection | None:
+    """The shared library's collection of that name (no owner, no course), if there is one."""
+    result = await session.execute(
+        select(Collection).where(
+            Collection.name == name, Collection.owner_id.is_(None), Collection.course_id.is_(None)
+        )
+    )
+    return result.scalar_one_or_none()
+
+
 async def create_collection(
     session: AsyncSession,
     *,

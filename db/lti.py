@@ -52,10 +52,21 @@ async def platforms_of_issuer(session: AsyncSession, issuer: str) -> Sequence[Lt
 
 
 async def add_platform(session: AsyncSession, **fields: object) -> LtiPlatform | None:
-    """The new registration, or None when this issuer and client id are registered already."""
+    """The new registration, or None when this issuer and client id are registered already. It
+    reaches the users of a live registration with the same issuer and the same key set (the same
+    platform under another client id, as Canvas makes them); otherwise only users of its own: a
+    registration that names someone else's issuer signs with other keys, and one made after the
+    first was removed starts afresh (an admin links accounts by hand, if ever)."""
+    platform_id = uuid.uuid4()
+    sibling = await session.scalar(
+        select(LtiPlatform.accounts_key)
+        .where(LtiPlatform.issuer == fields["issuer"], LtiPlatform.jwks_url == fields["jwks_url"])
+        .order_by(LtiPlatform.created_at, LtiPlatform.id)
+        .limit(1)
+    )
     statement = (
         insert(LtiPlatform)
-        .values(id=uuid.uuid4(), **fields)
+        .values(id=platform_id, accounts_key=sibling or str(platform_id), **fields)
         .on_conflict_do_nothing(constraint="uq_lti_platforms_issuer")
         .returning(LtiPlatform)
     )
@@ -67,11 +78,11 @@ async def delete_platform(session: AsyncSession, platform_id: uuid.UUID) -> bool
     return bool(result.rowcount)
 
 
-async def linked_user(session: AsyncSession, *, issuer: str, subject: str) -> User | None:
+async def linked_user(session: AsyncSession, *, accounts_key: str, subject: str) -> User | None:
     query = (
         select(User)
         .join(LtiAccount, LtiAccount.user_id == User.id)
-        .where(LtiAccount.issuer == issuer, LtiAccount.subject == subject)
+        .where(LtiAccount.accounts_key == accounts_key, LtiAccount.subject == subject)
     )
     return (await session.execute(query)).scalar_one_or_none()
 
@@ -79,17 +90,19 @@ async def linked_user(session: AsyncSession, *, issuer: str, subject: str) -> Us
 async def link(
     session: AsyncSession,
     *,
+    accounts_key: str,
     issuer: str,
     subject: str,
     name: str | None,
     email: str | None,
     hashed_password: str,
 ) -> User:
-    """The user linked to (issuer, subject): found, with its name and e-mail refreshed, or created now.
+    """The user linked to (the registration's accounts key, subject): found, with its name and
+    e-mail refreshed, or created now.
 
-    Two first launches at once both try to create: the unique (issuer, subject) lets one link win, and
-    the other's new user is rolled back to a savepoint and the winner's returned."""
-    user = await linked_user(session, issuer=issuer, subject=subject)
+    Two first launches at once both try to create: the unique (accounts key, subject) lets one link
+    win, and the other's new user is rolled back to a savepoint and the winner's returned."""
+    user = await linked_user(session, accounts_key=accounts_key, subject=subject)
     if user is None:
         async with session.begin_nested() as savepoint:
             user_id = uuid.uuid4()
@@ -106,19 +119,25 @@ async def link(
             linked = await session.execute(
                 insert(LtiAccount)
                 .values(
-                    id=uuid.uuid4(), issuer=issuer, subject=subject, user_id=user_id, name=name, email=email
+                    id=uuid.uuid4(),
+                    issuer=issuer,
+                    accounts_key=accounts_key,
+                    subject=subject,
+                    user_id=user_id,
+                    name=name,
+                    email=email,
                 )
-                .on_conflict_do_nothing(constraint="uq_lti_accounts_issuer")
+                .on_conflict_do_nothing(constraint="uq_lti_accounts_accounts_key")
                 .returning(LtiAccount.id)
             )
             if linked.scalar_one_or_none() is None:
                 await savepoint.rollback()
-        user = await linked_user(session, issuer=issuer, subject=subject)
+        user = await linked_user(session, accounts_key=accounts_key, subject=subject)
         assert user is not None
         return user
     account = (
         await session.execute(
-            select(LtiAccount).where(LtiAccount.issuer == issuer, LtiAccount.subject == subject)
+            select(LtiAccount).where(LtiAccount.accounts_key == accounts_key, LtiAccount.subject == subject)
         )
     ).scalar_one()
     account.name, account.email, account.last_launch_at = name, email, func.now()
@@ -367,7 +386,7 @@ def context_with_platform(session: Session, context_id: uuid.UUID) -> tuple[LtiC
 
 
 def replace_roster(
-    session: Session, *, context_id: uuid.UUID, issuer: str, members: list[RosterEntry]
+    session: Session, *, context_id: uuid.UUID, accounts_key: str, members: list[RosterEntry]
 ) -> None:
     """The course's roster is now exactly `members`, each linked to its mentorq account if it has one;
     and a launched member the roster no longer lists as Active (Inactive, Deleted or gone) is no
@@ -380,7 +399,8 @@ def replace_roster(
     linked = dict(
         session.execute(
             select(LtiAccount.subject, LtiAccount.user_id).where(
-                LtiAccount.issuer == issuer, LtiAccount.subject.in_([member.subject for member in members])
+                LtiAccount.accounts_key == accounts_key,
+                LtiAccount.subject.in_([member.subject for member in members]),
             )
         ).all()
     )

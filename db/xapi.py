@@ -19,7 +19,7 @@ from core.jobspec import JobSpec
 from core.settings import get_settings
 from core.xapi import statements
 from db.jobs import create_job
-from db.models import Exercise, LtiAccount, Submission, XapiStatement
+from db.models import Collection, Document, Exercise, LtiAccount, Submission, XapiStatement
 
 CLAIM_STALE_AFTER = timedelta(minutes=5)  # past the send job's time limit: its worker is gone
 
@@ -93,9 +93,20 @@ def _record(
         )
 
 
+# What an LRS is told an activity is called when its own name is private: a learner's generated
+# exercise (its prompt comes from their own documents) or a document of a private collection (its
+# title may hold a name, an e-mail address). The id still tells the activities apart.
+PRIVATE_EXERCISE = "a practice exercise"
+PRIVATE_DOCUMENT = "a private document"
+PRIVATE_RECORDING = "a private recording"
+
+
 def _exercise(exercise: Exercise) -> statements.Activity:
+    """An exercise written for everyone or a course is named by its title; a learner's own
+    generated one, and one without a title, by PRIVATE_EXERCISE, never by its prompt."""
+    shared = exercise.owner_id is None and exercise.title
     return statements.Activity(
-        f"/exercises/{exercise.id}", statements.EXERCISE_TYPE, exercise.title or exercise.prompt[:80]
+        f"/exercises/{exercise.id}", statements.EXERCISE_TYPE, exercise.title if shared else PRIVATE_EXERCISE
     )
 
 
@@ -155,13 +166,24 @@ def record_question(
             statements.question_result(question, share_text=share),
         )
     ]
-    for document in {item.document_id: item for item in cited}.values():
+    documents = {item.document_id: item for item in cited}
+    private = set(
+        session.execute(
+            select(Document.id)
+            .join(Collection, Collection.id == Document.collection_id)
+            .where(Document.id.in_(documents), Collection.owner_id.is_not(None))
+        ).scalars()
+    )
+    for document in documents.values():
         kind = statements.RECORDING_TYPE if document.recording else statements.DOCUMENT_TYPE
+        title = document.title
+        if document.document_id in private:
+            title = PRIVATE_RECORDING if document.recording else PRIVATE_DOCUMENT
         events.append(
             (
                 statements.statement_id(job_id, "experienced", str(document.document_id)),
                 "experienced",
-                statements.Activity(f"/documents/{document.document_id}", kind, document.title),
+                statements.Activity(f"/documents/{document.document_id}", kind, title),
                 None,
             )
         )

@@ -131,8 +131,13 @@ async def create_collection(
 
 async def _collection_for_write(session: AsyncSession, *, user: User, name: str) -> Collection:
     """The user's collection of that name (created on first use), else a course's or shared one the
-    user may write (a course's: its instructors; a shared one: admins)."""
-    collection = await document_queries.find_collection(session, user_id=user.id, name=name)
+    user may write (a course's: its instructors; a shared one: admins). An admin's upload to a
+    shared collection's name goes to it, never to a course collection an instructor named alike
+    (which would hand the admin's documents to that course)."""
+    collection = None
+    if user.is_superuser:
+        collection = await document_queries.find_shared_collection(session, name=name)
+    collection = collection or await document_queries.find_collection(session, user_id=user.id, name=name)
     if collection is None:
         await check_collection_quota(session, user=user)
         return await document_queries.get_or_create_private_collection(session, user_id=user.id, name=name)

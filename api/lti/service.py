@@ -243,6 +243,7 @@ async def complete_launch(
         raise LtiError("lti_target_mismatch", "the id_token's target is not the one the login named")
     user = await lti.link(
         session,
+        accounts_key=platform.accounts_key,
         issuer=launch.issuer,
         subject=launch.subject,
         name=launch.name,

@@ -26,18 +26,24 @@ class LtiPlatform(Base):
     auth_login_url: Mapped[str] = mapped_column(Text)  # its OIDC authorization endpoint
     auth_token_url: Mapped[str] = mapped_column(Text)  # its OAuth 2 token endpoint (AGS, NRPS)
     jwks_url: Mapped[str] = mapped_column(Text)
+    # Whose users its launches reach (db/lti.add_platform): the first live registration's id that
+    # has the same issuer and key set (one platform, several client ids), else its own id.
+    accounts_key: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (UniqueConstraint("issuer", "client_id"),)
 
 
 class LtiAccount(Base):
-    """A platform user (issuer, sub) linked to the mentorq user its first launch created."""
+    """A platform user (its registrations' accounts key, sub) linked to the mentorq user its first
+    launch created. The key, not the issuer, decides: a registration that names another's issuer
+    but signs with keys of its own reaches none of its users."""
 
     __tablename__ = "lti_accounts"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     issuer: Mapped[str] = mapped_column(Text)
+    accounts_key: Mapped[str] = mapped_column(Text)
     subject: Mapped[str] = mapped_column(String(255))  # LTI caps sub at 255 ASCII characters
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     # What the platform last shared about the person (it may share nothing).
@@ -46,7 +52,7 @@ class LtiAccount(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_launch_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
-    __table_args__ = (UniqueConstraint("issuer", "subject"),)
+    __table_args__ = (UniqueConstraint("accounts_key", "subject"),)
 
 
 class LtiContext(Base):

@@ -36,7 +36,10 @@ def sync_roster(ctx: JobContext, payload: RosterInput) -> RosterOutput:
                 members[entry.subject] = entry  # a member repeated on two pages counts once
     with unit_of_work() as session:
         lti.replace_roster(
-            session, context_id=payload.context_id, issuer=platform.issuer, members=list(members.values())
+            session,
+            context_id=payload.context_id,
+            accounts_key=platform.accounts_key,
+            members=list(members.values()),
         )
     active = sum(1 for entry in members.values() if entry.status == "Active")
     return RosterOutput(context_id=payload.context_id, members=len(members), active=active, pages=pages)

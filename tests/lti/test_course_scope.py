@@ -237,6 +237,32 @@ def test_another_courses_exercise_gets_no_gradebook_column_there(
         assert refused.status_code == 404 and refused.json()["code"] == "lti_exercise_not_found"
 
 
+def test_an_admins_upload_to_a_shared_collection_never_lands_in_a_course_collection_named_alike(
+    stack: Stack, lti_platform: TestPlatform, course_a: CourseA
+) -> None:
+    """Issue 51, finding 3: an instructor names a course collection like the admins' shared one; an
+    admin who is also a member of the course uploads to that name: it goes to the shared one."""
+    name = f"library-{uuid.uuid4().hex[:6]}"
+    with session_of(stack, lti_platform, "learner") as admin:
+        me = admin.get("/users/me").json()["id"]
+        stack.sql("UPDATE users SET is_superuser = true WHERE id = %s", me)
+        shared = admin.post("/v1/collections", json={"name": name, "shared": True})
+        assert shared.status_code == 201, shared.text
+        with session_of(stack, lti_platform, "teacher") as teacher:
+            made = teacher.post(f"/v1/lti/courses/{course_a.course_id}/collections", json={"name": name})
+            assert made.status_code == 201, made.text
+        sent = admin.post("/v1/documents/text", json={"collection": name, "title": "Staff", "text": NOTE})
+        assert sent.status_code == 202, sent.text
+        document = sent.json()["document"]["id"]
+        [(course,)] = stack.sql(
+            "SELECT c.course_id FROM documents d JOIN collections c ON c.id = d.collection_id"
+            " WHERE d.id = %s",
+            document,
+        )
+        assert course is None
+        stack.sql("UPDATE users SET is_superuser = false WHERE id = %s", me)
+
+
 def test_a_graded_link_to_another_courses_exercise_records_no_column_and_no_grade_link(
     stack: Stack, lti_platform: TestPlatform, course_a: CourseA
 ) -> None:

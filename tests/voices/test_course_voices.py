@@ -70,10 +70,11 @@ def courses(stack: Stack) -> Iterator[Courses]:
     platform_id = str(uuid.uuid4())
     stack.sql(
         "INSERT INTO lti_platforms (id, name, issuer, client_id, deployment_ids, auth_login_url,"
-        " auth_token_url, jwks_url) VALUES (%s, 'Voices LMS', %s, 'voices', '{}', 'https://lms.test/auth',"
-        " 'https://lms.test/token', 'https://lms.test/jwks')",
+        " auth_token_url, jwks_url, accounts_key) VALUES (%s, 'Voices LMS', %s, 'voices', '{}',"
+        " 'https://lms.test/auth', 'https://lms.test/token', 'https://lms.test/jwks', %s)",
         platform_id,
         f"https://lms-{platform_id[:8]}.test",
+        platform_id,
     )
     with register(stack.api_url) as teacher, register(stack.api_url) as learner:
         with register(stack.api_url) as other_teacher:

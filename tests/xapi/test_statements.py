@@ -121,7 +121,8 @@ def test_a_learner_from_an_lms_is_the_platforms_account(
     issuer = "https://moodle.example.test"
     with register(xapi_stack.api_url) as learner:
         xapi_stack.sql(
-            "INSERT INTO lti_accounts (id, issuer, subject, user_id) VALUES (%s, %s, 'moodle-user-42', %s)",
+            "INSERT INTO lti_accounts (id, issuer, accounts_key, subject, user_id)"
+            " VALUES (%s, %s, 'moodle', 'moodle-user-42', %s)",
             str(uuid.uuid4()),
             issuer,
             learner.user_id,
@@ -278,6 +279,8 @@ def test_a_question_to_the_tutor_is_asked_without_its_text_and_the_cited_documen
     experienced = stored["experienced"]["object"]
     assert experienced["id"] == f"{PUBLIC_URL}/documents/{document_id}"
     assert experienced["definition"]["type"] == "http://id.tincanapi.com/activitytype/document"
+    # A private collection's document is not named to the LRS: its title may name a person.
+    assert experienced["definition"]["name"] == {"en-US": "a private document"}
     assert asked["id"] == str(uuid.uuid5(uuid.UUID(job["id"]), "xapi:asked:"))
 
 
