@@ -355,6 +355,12 @@ async def _landing_page(
         )
         if mismatch is not None:
             return _refused(request, mismatch)
+        # Nor another learner's own generated exercise: the API answers 404 for it, so does the page.
+        if not await lti.exercise_exists(session, exercise_id, for_user=user.id):
+            return _refused(
+                request,
+                LtiError("lti_exercise_not_found", "the launched exercise does not exist here", status=404),
+            )
     account = await lti.lti_account_of(session, user.id)
     prompt = await lti.exercise_prompt(session, exercise_id) if exercise_id else None
     await commit_async(session)

@@ -19,6 +19,14 @@ def _web_url(value: str) -> str:
     return value
 
 
+def _no_control_characters(value: str) -> str:
+    """A NUL (which no database column takes), another control character or a lone surrogate is
+    refused with a 422 naming the field, not a 500 from the database."""
+    if any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in value):
+        raise ValueError("must not hold control characters")
+    return value
+
+
 class PlatformCreate(BaseModel):
     """A platform registered by hand: the values its LTI tool registration page shows."""
 
@@ -41,10 +49,15 @@ class PlatformCreate(BaseModel):
     def _urls(cls, value: str) -> str:
         return _web_url(value)
 
+    @field_validator("name", "issuer", "client_id")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        return _no_control_characters(value)
+
     @field_validator("deployment_ids")
     @classmethod
     def _deployments(cls, value: list[str]) -> list[str]:
-        cleaned = [item.strip() for item in value]
+        cleaned = [_no_control_characters(item.strip()) for item in value]
         if any(not item or len(item) > 255 for item in cleaned):
             raise ValueError("each deployment id is 1 to 255 characters")
         return sorted(set(cleaned))

@@ -394,7 +394,7 @@ def _json_object(response: httpx.Response, what: str) -> dict[str, Any]:
         raise registration.invalid(f"the platform's {what} is too large")
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # 50,000 nested brackets are deeper than the parser goes
         raise registration.invalid(f"the platform's {what} is not JSON") from None
     if not isinstance(body, dict):
         raise registration.invalid(f"the platform's {what} is not a JSON object")

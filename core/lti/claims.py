@@ -63,8 +63,54 @@ class Launch:
     deep_linking_settings: dict[str, Any] | None = None
 
 
-def _text(value: object) -> str | None:
-    return value.strip() if isinstance(value, str) and value.strip() else None
+# The most a field may hold, as LTI and the platforms define them: `sub` and a context id are at
+# most 255 characters (LTI Core 1.3, 5.1.2 and 5.1.3.4), an e-mail address 320; a name (Moodle: 100
+# + 100) and titles are kept to NAME_CHARS. Longer ids are refused (two of them cut alike would be
+# one); longer names and titles are cut; a longer e-mail address is dropped (it is only kept).
+ID_CHARS = 255
+EMAIL_CHARS = 320
+NAME_CHARS = 200
+CLAIMS_DEPTH = 20
+
+
+def _text(value: object, limit: int | None = None) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    return text[:limit].rstrip() if limit else text
+
+
+def _checked_strings(value: object, depth: int = 0) -> None:
+    """No claim, however deep, holds a NUL or a lone surrogate (no database and no page takes them),
+    and claims nest no deeper than CLAIMS_DEPTH."""
+    if depth > CLAIMS_DEPTH:
+        raise LtiError("lti_claim_invalid", "the launch's claims nest too deep")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise LtiError("lti_claim_invalid", "a claim of the launch holds a NUL character")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise LtiError("lti_claim_invalid", "a claim of the launch holds a lone surrogate") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _checked_strings(key, depth + 1)
+            _checked_strings(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _checked_strings(item, depth + 1)
+
+
+def _identifier(value: object, what: str) -> str | None:
+    text = _text(value)
+    if text is not None and len(text) > ID_CHARS:
+        raise LtiError("lti_claim_invalid", f"the launch's {what} is over {ID_CHARS} characters")
+    return text
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    """A claim that should be a list of strings: its strings (a platform's 5 or true: none)."""
+    return tuple(item for item in value if isinstance(item, str)) if isinstance(value, list) else ()
 
 
 def _required(claims: dict[str, Any], name: str, what: str) -> str:
@@ -85,6 +131,7 @@ def _object(claims: dict[str, Any], name: str) -> dict[str, Any]:
 
 def read_launch(claims: dict[str, Any], *, client_id: str, deployment_ids: list[str]) -> Launch:
     """The launch the verified claims describe, or LtiError with the spec's reason to refuse it."""
+    _checked_strings(claims)
     version = claims.get(VERSION)
     if version != LTI_VERSION:
         raise LtiError("lti_bad_version", f"LTI version {version!r} is not {LTI_VERSION}")
@@ -99,7 +146,7 @@ def read_launch(claims: dict[str, Any], *, client_id: str, deployment_ids: list[
             status=403,
         )
     # An anonymous launch (no `sub`) cannot be linked to an account, and everything here is per learner.
-    subject = _text(claims.get("sub"))
+    subject = _identifier(claims.get("sub"), "sub")
     if subject is None:
         raise LtiError(
             "lti_anonymous_launch", "the launch names no user (sub): anonymous launches are not taken"
@@ -110,10 +157,12 @@ def read_launch(claims: dict[str, Any], *, client_id: str, deployment_ids: list[
     context_claim = _object(claims, CONTEXT)
     context = None
     if context_claim:
+        context_id = _identifier(_required(context_claim, "id", "context id"), "context id")
+        assert context_id is not None
         context = Context(
-            id=_required(context_claim, "id", "context id"),
-            title=_text(context_claim.get("title")),
-            label=_text(context_claim.get("label")),
+            id=context_id,
+            title=_text(context_claim.get("title"), NAME_CHARS),
+            label=_text(context_claim.get("label"), NAME_CHARS),
         )
     resource_link = _object(claims, RESOURCE_LINK)
     if message_type == RESOURCE_LINK_REQUEST and not _text(resource_link.get("id")):
@@ -124,9 +173,13 @@ def read_launch(claims: dict[str, Any], *, client_id: str, deployment_ids: list[
     ags = _object(claims, AGS_ENDPOINT)
     nrps = _object(claims, NRPS_SERVICE)
     custom = {str(key): str(value) for key, value in _object(claims, CUSTOM).items()}
-    name = _text(claims.get("name")) or " ".join(
-        part for part in (_text(claims.get("given_name")), _text(claims.get("family_name"))) if part
+    name = (
+        _text(claims.get("name"), NAME_CHARS)
+        or " ".join(
+            part for part in (_text(claims.get("given_name")), _text(claims.get("family_name"))) if part
+        )[:NAME_CHARS].strip()
     )
+    email = _text(claims.get("email"))
     return Launch(
         issuer=str(claims["iss"]),
         client_id=client_id,
@@ -136,14 +189,14 @@ def read_launch(claims: dict[str, Any], *, client_id: str, deployment_ids: list[
         target_link_uri=_text(claims.get(TARGET_LINK_URI)) or "",
         roles=tuple(roles),
         name=name or None,
-        email=_text(claims.get("email")),
+        email=email if email and len(email) <= EMAIL_CHARS else None,
         context=context,
         resource_link_id=_text(resource_link.get("id")),
-        resource_link_title=_text(resource_link.get("title")),
+        resource_link_title=_text(resource_link.get("title"), NAME_CHARS),
         custom=custom,
         lineitem_url=_text(ags.get("lineitem")),
         lineitems_url=_text(ags.get("lineitems")),
-        ags_scopes=tuple(scope for scope in ags.get("scope") or () if isinstance(scope, str)),
+        ags_scopes=_strings(ags.get("scope")),
         memberships_url=_text(nrps.get("context_memberships_url")),
         deep_linking_settings=deep_linking or None,
     )

@@ -50,7 +50,8 @@ def response_claims(
     now: float | None = None,
 ) -> dict[str, Any]:
     """The claims of the LtiDeepLinkingResponse for these placements, within the request's settings."""
-    accepted = settings.get("accept_types") or []
+    accepted = settings.get("accept_types")
+    accepted = accepted if isinstance(accepted, list) else []  # a platform's 5 or "link": none
     if placements and RESOURCE_LINK not in accepted:
         raise LtiError("lti_deep_link_refused", "the platform does not accept links to resources here")
     if len(placements) > 1 and settings.get("accept_multiple") is False:

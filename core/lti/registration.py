@@ -108,8 +108,21 @@ def checked_configuration(config: dict[str, Any], configuration_url: str) -> Pla
 def registered_client(answer: dict[str, Any]) -> tuple[str, str | None]:
     """The client id the platform gave the tool, and the deployment id if it made one."""
     client_id = answer.get("client_id")
-    if not isinstance(client_id, str) or not client_id:
-        raise invalid("the platform's answer has no client_id")
+    if not isinstance(client_id, str) or not _plain_id(client_id):
+        raise invalid("the platform's answer has no client_id of 1 to 255 printable characters")
     tool_part = answer.get(TOOL_CONFIGURATION)
     deployment = tool_part.get("deployment_id") if isinstance(tool_part, dict) else None
-    return client_id, str(deployment) if deployment else None
+    if deployment is not None and not isinstance(deployment, bool) and isinstance(deployment, (str, int)):
+        deployment = str(deployment)
+        if not _plain_id(deployment):
+            raise invalid("the platform's deployment_id is not 1 to 255 printable characters")
+        return client_id, deployment
+    return client_id, None
+
+
+def _plain_id(value: str) -> bool:
+    """1 to 255 characters, none a control character (a NUL no database column takes) or a lone
+    surrogate."""
+    return 0 < len(value) <= 255 and not any(
+        ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in value
+    )

@@ -237,6 +237,33 @@ def test_another_courses_exercise_gets_no_gradebook_column_there(
         assert refused.status_code == 404 and refused.json()["code"] == "lti_exercise_not_found"
 
 
+def test_a_landing_page_never_shows_another_learners_own_exercise(
+    stack: Stack, lti_platform: TestPlatform, course_a: CourseA
+) -> None:
+    """Issue 51, finding 2: a ticket from any launch, and a landing URL edited to name an exercise
+    generated for someone else: refused like the API refuses it, its prompt nowhere."""
+    secret = f"Private prompt {uuid.uuid4().hex[:8]}: what did you write in your diary?"
+    private = str(uuid.uuid4())
+    with register(stack.api_url) as someone:
+        stack.sql(
+            "INSERT INTO exercises SELECT (jsonb_populate_record(NULL::exercises, to_jsonb(e)"
+            " || jsonb_build_object('id', %s::text, 'owner_id', %s::text, 'prompt', %s::text))).*"
+            " FROM exercises e WHERE e.id = %s",
+            private,
+            someone.user_id,
+            secret,
+            course_a.open_exercise_id,
+        )
+    with httpx.Client(timeout=30) as client:
+        launched = Browser(client).launch(
+            lti_platform, "learner", link_in(stack, lti_platform, lti_platform.course, "/lti/home")
+        )
+        ticket = launched.headers["location"].split("ticket=")[1]
+        edited = client.get(f"{stack.api_url}/lti/exercises/{private}?ticket={ticket}")
+        assert edited.status_code == 404 and code_of(edited) == "lti_exercise_not_found"
+        assert secret not in edited.text
+
+
 def test_an_admins_upload_to_a_shared_collection_never_lands_in_a_course_collection_named_alike(
     stack: Stack, lti_platform: TestPlatform, course_a: CourseA
 ) -> None:
