@@ -31,10 +31,23 @@ from core.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-# Probes and the metrics scrape (its own token, from the private network) spend no one's allowance.
+# Probes and the metrics scrape (its own token, from the private network) spend no one's allowance,
+# nor the tool's public keys, which an LMS fetches at every launch it checks (served from memory).
 NOT_COUNTED = frozenset(
-    {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+    {
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+        "/lti/jwks",
+    }
 )
+# The pages of an LTI launch: a whole class comes from one school address at once, so they count
+# against MENTORQ_RATE_LIMIT_LTI per address, not the anonymous limit meant for logins.
+LTI_LAUNCH_PATHS = ("/lti/login", "/lti/launch", "/lti/home", "/lti/exercises/", "/lti/deep-link")
 SESSION_COOKIE = "mentorq_session"
 TOKEN_AUDIENCE = ["fastapi-users:auth"]
 
@@ -149,6 +162,8 @@ class RateLimits:
         settings = get_settings()
         item = limit(settings.rate_limit_user if kind == "user" else settings.rate_limit_anonymous)
         policy = "user" if kind == "user" else "address"
+        if kind == "address" and str(scope.get("path", "")).startswith(LTI_LAUNCH_PATHS):
+            item, policy = limit(settings.rate_limit_lti), "lti-address"
         headers = await spend(item, policy, key)
         if headers is None:
             await self.app(scope, receive, send)

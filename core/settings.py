@@ -654,6 +654,14 @@ class Settings(BaseSettings):
         alias="MENTORQ_RATE_LIMIT_ANONYMOUS",
         description="requests per client address without a token (login, register)",
     )
+    # A class launches from one school address: four requests a learner (login, launch, page,
+    # its first API call) for a few hundred learners a minute, each launch checked in full anyway
+    # (a signed id_token, a single-use state and nonce).
+    rate_limit_lti: str = Field(
+        "3000/minute",
+        alias="MENTORQ_RATE_LIMIT_LTI",
+        description="requests per client address to the LTI launch pages (/lti/login, /lti/launch, ...)",
+    )
     # Wrong passwords for one account before its logins are refused for the rest of the window.
     login_failures_per_account: str = Field(
         "5/minute",
@@ -1057,6 +1065,7 @@ class Settings(BaseSettings):
     @field_validator(
         "rate_limit_user",
         "rate_limit_anonymous",
+        "rate_limit_lti",
         "login_failures_per_account",
         "account_mail_per_address",
         "account_mail_per_client",

@@ -96,6 +96,16 @@ def test_unauthenticated_routes_are_limited_per_address(stack: Stack) -> None:
         assert httpx.get(f"{url}/healthz").status_code == 200  # probes are never limited
 
 
+def test_a_class_launching_from_one_address_is_not_held_to_the_anonymous_limit(stack: Stack) -> None:
+    """Issue 51: an LMS fetches the tool's keys at every launch, and a class launches from one school
+    address; the anonymous limit (3 here) is for logins and registrations, not for launches."""
+    with stack.extra_api(MENTORQ_RATE_LIMIT_ANONYMOUS="3/minute", MENTORQ_RATE_LIMIT_LTI="8/minute") as url:
+        keys = [httpx.get(f"{url}/lti/jwks").status_code for _ in range(10)]
+        assert 429 not in keys, keys
+        logins = [httpx.get(f"{url}/lti/login").status_code for _ in range(10)]
+        assert logins.count(429) == 2 and 429 not in logins[:8], logins  # its own, larger budget
+
+
 def test_repeated_wrong_passwords_slow_down_that_account_only_for_a_while(fair_api: str) -> None:
     with register(fair_api) as victim, register(fair_api) as bystander:
         login = f"{fair_api}/auth/jwt/login"
