@@ -32,16 +32,15 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-import httpx
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.same_origin import web_origin
-from core.lti import id_token, registration
+from core.lti import id_token, outbound, registration
 from core.lti import launch_state as lti_state
 from core.lti.claims import DEEP_LINKING_REQUEST, RESOURCE_LINK_REQUEST, Launch, read_launch
 from core.lti.errors import LtiError
-from core.lti.platform_keys import PLATFORM_KEYS, callable_url
+from core.lti.platform_keys import PLATFORM_KEYS
 from core.lti.roles import teaches
 from core.passwords import password_helper
 from core.settings import Settings, get_settings
@@ -380,23 +379,30 @@ async def register(
     return platform
 
 
-async def _callable(url: str, what: str) -> None:
+async def _platform_call(method: str, url: str, what: str, **options: Any) -> outbound.Answer:
+    """A call to the registering platform, through the pinned client (core/lti/outbound.py): one
+    deadline, a capped body, the host resolved once; a forbidden address is an invalid registration."""
     try:
-        await callable_url(url, what)
+        return await outbound.call_async(
+            method,
+            url,
+            what=what,
+            unavailable="lti_registration_unavailable",
+            deadline_s=REGISTRATION_TIMEOUT_S,
+            max_bytes=MAX_REGISTRATION_BYTES,
+            **options,
+        )
     except LtiError as error:
         if error.code == "lti_url_forbidden":
             raise registration.invalid(error.message) from None
-        raise _unavailable(error.message) from None
+        raise
 
 
-def _json_object(response: httpx.Response, what: str) -> dict[str, Any]:
-    if len(response.content) > MAX_REGISTRATION_BYTES:
+def _json_object(answer: outbound.Answer, what: str) -> dict[str, Any]:
+    if answer.too_large:
         raise registration.invalid(f"the platform's {what} is too large")
-    try:
-        body = response.json()
-    except (ValueError, RecursionError):  # 50,000 nested brackets are deeper than the parser goes
-        raise registration.invalid(f"the platform's {what} is not JSON") from None
-    if not isinstance(body, dict):
+    body = answer.json_object()
+    if body is None:
         raise registration.invalid(f"the platform's {what} is not a JSON object")
     return body
 
@@ -408,35 +414,25 @@ def _unavailable(what: str) -> LtiError:
 async def _register(
     session: AsyncSession, configuration_url: str, registration_token: str | None, origin: str
 ) -> LtiPlatform:
-    await _callable(configuration_url, "openid_configuration URL")
     ours = registration.tool_configuration(
         login_url=origin + LOGIN_PATH,
         launch_url=origin + LAUNCH_PATH,
         jwks_url=origin + JWKS_PATH,
         home_url=origin + HOME_PATH,
     )
-    async with httpx.AsyncClient(timeout=REGISTRATION_TIMEOUT_S, follow_redirects=False) as client:
-        try:
-            response = await client.get(configuration_url, headers={"Accept": "application/json"})
-        except httpx.HTTPError as error:
-            raise _unavailable(f"the platform's configuration did not answer: {error}") from None
-        if response.status_code != 200:
-            raise _unavailable(f"the platform's configuration answered {response.status_code}")
-        config = registration.checked_configuration(
-            _json_object(response, "configuration"), configuration_url
-        )
-        await _callable(config.registration_endpoint, "registration endpoint")
-        headers = {"Accept": "application/json"}
-        if registration_token:
-            headers["Authorization"] = f"Bearer {registration_token}"
-        try:
-            answered = await client.post(config.registration_endpoint, json=ours, headers=headers)
-        except httpx.HTTPError as error:
-            raise _unavailable(f"the registration endpoint did not answer: {error}") from None
-    if answered.status_code not in (200, 201):
+    fetched = await _platform_call("GET", configuration_url, "openid_configuration URL")
+    if fetched.status != 200:
+        raise _unavailable(f"the platform's configuration answered {fetched.status}")
+    config = registration.checked_configuration(_json_object(fetched, "configuration"), configuration_url)
+    headers = {"authorization": f"Bearer {registration_token}"} if registration_token else {}
+    answered = await _platform_call(
+        "POST", config.registration_endpoint, "registration endpoint", json_body=ours, headers=headers
+    )
+    if answered.status not in (200, 201):
+        excerpt = answered.body[:200].decode("utf-8", errors="replace")
         raise LtiError(
             "lti_registration_refused",
-            f"the platform refused the registration: HTTP {answered.status_code} {answered.text[:200]}",
+            f"the platform refused the registration: HTTP {answered.status} {excerpt}",
             status=502,
         )
     client_id, deployment = registration.registered_client(_json_object(answered, "registration answer"))

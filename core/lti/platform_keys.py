@@ -14,10 +14,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import jwt
 
 from core.lti.errors import LtiError
+from core.lti.outbound import call_async
 from core.net.guard import WebhookAddressError, resolve_and_check
 from core.settings import get_settings
 
@@ -81,22 +81,26 @@ class PlatformKeys:
 
 
 async def _fetch(jwks_url: str) -> _KeySet:
-    await callable_url(jwks_url, "JWKS URL")
-    try:
-        async with httpx.AsyncClient(timeout=TIMEOUT_S, follow_redirects=False) as client:
-            response = await client.get(jwks_url, headers={"Accept": "application/json"})
-    except httpx.HTTPError as error:
-        raise LtiError(
-            "lti_platform_keys_unavailable", f"the platform's JWKS URL did not answer: {error}", status=502
-        ) from None
-    if response.status_code != 200 or len(response.content) > MAX_JWKS_BYTES:
+    answer = await call_async(
+        "GET",
+        jwks_url,
+        what="JWKS URL",
+        unavailable="lti_platform_keys_unavailable",
+        deadline_s=TIMEOUT_S,
+        max_bytes=MAX_JWKS_BYTES,
+    )
+    if answer.status != 200 or answer.too_large:
         raise LtiError(
             "lti_platform_keys_unavailable",
-            f"the platform's JWKS URL answered {response.status_code}",
+            f"the platform's JWKS URL answered {answer.status}"
+            + (f" with over {MAX_JWKS_BYTES} bytes" if answer.too_large else ""),
             status=502,
         )
+    body = answer.json_object()
     try:
-        found = jwt.PyJWKSet.from_dict(response.json())
+        if body is None:
+            raise ValueError("not a JSON object")
+        found = jwt.PyJWKSet.from_dict(body)
     except (ValueError, jwt.PyJWTError) as error:
         raise LtiError(
             "lti_platform_keys_unavailable", f"the platform's JWKS is not a key set: {error}", status=502
