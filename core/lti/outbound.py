@@ -25,8 +25,15 @@ from core.settings import get_settings
 @dataclass(frozen=True)
 class Answer:
     status: int
+    headers: httpx.Headers
     body: bytes
     too_large: bool  # the body went past the cap: `body` holds the first max_bytes only
+
+    def as_response(self, method: str, url: str) -> httpx.Response:
+        """The answer as httpx gives one (its JSON, its Link header, its URL to resolve others on)."""
+        return httpx.Response(
+            self.status, headers=self.headers, content=self.body, request=httpx.Request(method, url)
+        )
 
     def json_object(self) -> dict[str, Any] | None:
         """The body as a JSON object, or None (not JSON, nested past the parser, not an object)."""
@@ -46,6 +53,7 @@ def call(
     deadline_s: float,
     max_bytes: int,
     json_body: dict[str, Any] | None = None,
+    content: bytes | None = None,
     headers: dict[str, str] | None = None,
 ) -> Answer:
     """One request to a platform's URL. LtiError `lti_url_forbidden` (403) for an address the tool
@@ -59,9 +67,9 @@ def call(
         ) from None
     except (OSError, concurrent.futures.TimeoutError) as error:
         raise LtiError(unavailable, f"the platform's {what} does not resolve: {error}", status=502) from None
-    content = json.dumps(json_body).encode() if json_body is not None else None
     request_headers = {"accept": "application/json", "accept-encoding": "identity", **(headers or {})}
-    if content is not None:
+    if json_body is not None:
+        content = json.dumps(json_body).encode()
         request_headers["content-type"] = "application/json"
     failure = "no address"
     for address in addresses:
@@ -72,7 +80,11 @@ def call(
                 body, too_large = _read_capped(exchange.response, max_bytes)
                 if exchange.cut_by_deadline:
                     raise DeadlinePassed()
-                return Answer(exchange.response.status_code, body, too_large)
+                response = exchange.response
+                headers_ = httpx.Headers(
+                    [(k, v) for k, v in response.headers.items() if k != "content-encoding"]
+                )
+                return Answer(response.status_code, headers_, body, too_large)
         except ConnectFailed as error:
             failure = str(error)
         except DeadlinePassed:

@@ -10,7 +10,11 @@ Failures are JobFailures with stable codes: the platform down or busy (5xx, 429,
 (`invalid_client`, `invalid_grant`, 401 at the token endpoint) is `lti_token_refused`, a refused
 score (4xx) `lti_score_refused`, and a URL the platform names that leads where the tool must never
 call (cloud metadata, link-local; private addresses unless MENTORQ_LTI_ALLOW_PRIVATE) is
-`lti_url_forbidden`: none of those retried, asking again cannot change the answer."""
+`lti_url_forbidden`: none of those retried, asking again cannot change the answer.
+
+Every call goes through the pinned client (core/lti/outbound.py), as webhooks do: the host is
+resolved once and every address checked, one deadline bounds the whole call, and an answer over
+MAX_ANSWER_BYTES is `lti_platform_answer_too_large` (not retried)."""
 
 from __future__ import annotations
 
@@ -20,11 +24,12 @@ import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from core.lti import tool_keys
+from core.lti import outbound, tool_keys
+from core.lti.errors import LtiError
 from core.net.guard import WebhookAddressError, resolve_and_check
 from core.redis_clients import get_redis
 from core.settings import get_settings
@@ -33,7 +38,9 @@ from workers.errors import JobFailure
 
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-TIMEOUT_S = 15.0
+TIMEOUT_S = 15.0  # the whole call, however slowly the platform answers
+# A roster page of a few thousand members is a few MB; more is not a platform's answer.
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
 EXPIRY_MARGIN_S = 60  # a cached token this close to its end is not used
 _CACHE_PREFIX = "mentorq:lti:token:"
 
@@ -75,6 +82,33 @@ def _callable(url: str) -> None:
         raise _unavailable(f"{url} does not resolve: {error}") from None
 
 
+def _call(
+    method: str, url: str, *, what: str, headers: dict[str, str], content: bytes | None = None
+) -> httpx.Response:
+    """One request through the pinned client (core/lti/outbound.py): the host resolved once and
+    every address checked, one deadline, the answer capped at MAX_ANSWER_BYTES."""
+    try:
+        answer = outbound.call(
+            method,
+            url,
+            what=what,
+            unavailable="lti_platform_unavailable",
+            deadline_s=TIMEOUT_S,
+            max_bytes=MAX_ANSWER_BYTES,
+            headers=headers,
+            content=content,
+        )
+    except LtiError as error:
+        if error.code == "lti_url_forbidden":
+            raise JobFailure("lti_url_forbidden", error.message) from None
+        raise _unavailable(error.message) from None
+    if answer.too_large:
+        raise JobFailure(
+            "lti_platform_answer_too_large", f"the platform's {what} answered over {MAX_ANSWER_BYTES} bytes"
+        )
+    return answer.as_response(method, url)
+
+
 def _unavailable(what: str) -> JobFailure:
     return JobFailure("lti_platform_unavailable", what, retryable=True)
 
@@ -96,11 +130,13 @@ def access_token(platform: LtiPlatform, scopes: tuple[str, ...], *, fresh: bool 
         "client_assertion": client_assertion(platform),
         "scope": " ".join(scopes),
     }
-    _callable(platform.auth_token_url)
-    try:
-        response = httpx.post(platform.auth_token_url, data=form, timeout=TIMEOUT_S)
-    except httpx.HTTPError as error:
-        raise _unavailable(f"the platform's token endpoint did not answer: {error}") from None
+    response = _call(
+        "POST",
+        platform.auth_token_url,
+        what="token endpoint",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        content=urlencode(form).encode(),
+    )
     if response.status_code == 429 or response.status_code >= 500:
         raise _unavailable(f"the platform's token endpoint answered {response.status_code}")
     body = _json(response)
@@ -142,19 +178,15 @@ def _with_token(
     """One call to a platform's service with a bearer token: the cached one, and one new token if
     it was refused (revoked, or the platform restarted). 5xx, 429 or no answer is
     `lti_platform_unavailable` (retried); another 4xx is `refused` (not retried)."""
-    _callable(url)
     for fresh in (False, True):
         token = access_token(platform, scopes, fresh=fresh)
-        try:
-            response = httpx.request(
-                method,
-                url,
-                content=content,
-                headers={"Authorization": f"Bearer {token}", **headers},
-                timeout=TIMEOUT_S,
-            )
-        except httpx.HTTPError as error:
-            raise _unavailable(f"the platform's {what} did not answer: {error}") from None
+        response = _call(
+            method,
+            url,
+            what=what,
+            headers={"authorization": f"Bearer {token}", **{k.lower(): v for k, v in headers.items()}},
+            content=content.encode() if content is not None else None,
+        )
         if response.status_code == 401 and not fresh:
             continue
         if response.status_code == 429 or response.status_code >= 500:
