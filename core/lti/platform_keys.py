@@ -18,8 +18,6 @@ import jwt
 
 from core.lti.errors import LtiError
 from core.lti.outbound import call_async
-from core.net.guard import WebhookAddressError, resolve_and_check
-from core.settings import get_settings
 
 CACHE_S = 3600.0
 REFETCH_AFTER_S = 10.0
@@ -110,20 +108,6 @@ async def _fetch(jwks_url: str) -> _KeySet:
     keys = {jwk.key_id: jwk.key for jwk in usable if jwk.key_id}
     lone = usable[0].key if len(usable) == 1 else None
     return _KeySet(keys=keys, fetched_at=time.monotonic(), lone_key=lone)
-
-
-async def callable_url(url: str, what: str) -> None:
-    """Refuse a URL a platform names that leads where the tool must never call."""
-    try:
-        await asyncio.to_thread(resolve_and_check, url, allow_private=get_settings().lti_allow_private)
-    except WebhookAddressError as error:
-        raise LtiError(
-            "lti_url_forbidden", f"the platform's {what} may not be called: {error.message}", status=403
-        ) from None
-    except OSError as error:
-        raise LtiError(
-            "lti_platform_keys_unavailable", f"the platform's {what} does not resolve: {error}", status=502
-        ) from None
 
 
 PLATFORM_KEYS = PlatformKeys()

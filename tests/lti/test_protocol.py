@@ -3,8 +3,6 @@ refused, and a launch's claims read or refused (core/lti/)."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -13,7 +11,7 @@ from jwt.algorithms import RSAAlgorithm
 from core.lti import claims as lti_claims
 from core.lti import tool_keys
 from core.lti.errors import LtiError
-from core.lti.platform_keys import callable_url
+from core.lti.outbound import call
 from core.lti.roles import INSTRUCTOR, LEARNER, teaches
 from core.settings import Settings
 
@@ -131,7 +129,14 @@ def test_only_a_context_teaching_role_teaches() -> None:
 )
 def test_a_platform_url_to_metadata_link_local_or_another_scheme_is_never_called(url: str) -> None:
     with pytest.raises(LtiError) as refused:
-        asyncio.run(callable_url(url, "JWKS URL"))
+        call(
+            "GET",
+            url,
+            what="JWKS URL",
+            unavailable="lti_platform_keys_unavailable",
+            deadline_s=2,
+            max_bytes=1024,
+        )
     assert refused.value.code == "lti_url_forbidden"
 
 
