@@ -95,6 +95,8 @@ def parse_announcement(key: bytes | str, raw: bytes | str) -> tuple[dict[str, An
         "at": value.get("at") if isinstance(value.get("at"), (int, float)) else None,
         "sandbox": sandbox if isinstance(sandbox, dict) else None,
         "speech": speech,
+        # Where its torch models run (workers/devices.py): `cpu`, `cuda:0`; None if it runs none.
+        "device": device if isinstance(device := value.get("device"), str) and len(device) <= 16 else None,
     }, ""
 
 

@@ -3,7 +3,9 @@
 A lane is a Celery queue plus the way its worker runs, chosen by what the work waits on:
 
 - `llm`: jobs built around LLM calls (chat, ask, tutor, ...): threads, MENTORQ_LLM_PARALLEL of them.
-- `embed`: embedding batches (ingestion, re-embedding, `embed`): one process per copy of the model.
+- `embed`: embedding batches (ingestion, re-embedding, `embed`): one process per copy of the model,
+  two jobs at once in it (threads): one's vectors go into PostgreSQL's index while the other's pass
+  runs on the model (one pass at a time: workers/embeddings/sentence.py).
 - `query`: a search's query embedding: a process of its own.
 - `cpu` and `maintenance`: parsing, chunking, fetching, sandboxed grading; reconcile, retention.
 - `io`: webhook deliveries: threads.
@@ -37,6 +39,8 @@ ADMITTED = frozenset({LLM})
 # so that it yields the CPU to interactive work on a shared host.
 BACKGROUND = frozenset({TRANSCRIBE})
 BACKGROUND_NICENESS = 10
+# Jobs an embed worker runs at once, sharing its one copy of the model.
+EMBED_THREADS = 2
 # Lanes whose worker loads the embedding model and should warm it up at start.
 USES_EMBEDDING_MODEL = frozenset({LLM, EMBED, QUERY})
 # Lanes whose jobs check a model's answer against passages (ask, tutor: workers/support).
@@ -77,7 +81,12 @@ def worker_arguments(lane: str, *, llm_parallel: int, llm_threads: int | None = 
     if lane == LLM:
         threads = llm_threads or LLM_THREADS_PER_SLOT * llm_parallel
         return ["-Q", LLM, "--pool", "threads", "--concurrency", str(threads)]
-    if lane in (EMBED, QUERY, TRANSCRIBE):
+    if lane == EMBED:
+        # Two: with one, the index inserts (the platform's bound on a fast model) waited on each
+        # job's bookkeeping and model pass; 0.72 of a bare COPY's rate then, 0.9 with two
+        # (benchmarks.ingestion). More add nothing on one PostgreSQL core per insert stream.
+        return ["-Q", EMBED, "--pool", "threads", "--concurrency", str(EMBED_THREADS)]
+    if lane in (QUERY, TRANSCRIBE):
         return ["-Q", lane, "--concurrency", "1"]
     if lane == IO:
         return ["-Q", IO, "--pool", "threads", "--concurrency", "32"]

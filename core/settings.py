@@ -140,6 +140,27 @@ class Settings(BaseSettings):
         alias="MENTORQ_EMBED_MODEL",
         description="sentence-transformers model, or `ollama:<name>` for Ollama's embed endpoint",
     )
+    # The torch device of the in-process models (workers/devices.py): the embedding model, the voice
+    # encoder and pyannote. `auto` takes CUDA when torch sees a GPU; `cuda` on a host without one
+    # stops the worker at start rather than running on the CPU unnoticed.
+    device: str = Field(
+        "auto",
+        alias="MENTORQ_DEVICE",
+        pattern=r"^(auto|cpu|cuda(:[0-9]{1,2})?)$",
+        description=(
+            "where the embedding, voice and diarization models run: `auto` (CUDA when torch sees a "
+            "GPU, else the CPU), `cpu`, `cuda` or `cuda:N`"
+        ),
+    )
+    embed_pass_size: int = Field(
+        0,
+        ge=0,
+        le=4096,
+        alias="MENTORQ_EMBED_PASS_SIZE",
+        description=(
+            "texts per forward pass of the embedding model; 0: the device's (16 on a CPU, 256 on a GPU)"
+        ),
+    )
     # The LLM lane (core/lanes.py): calls one `llm` worker makes at once, matching the server's
     # parallel slots (Ollama's OLLAMA_NUM_PARALLEL); and how many LLM jobs one user may have sent
     # to the lane at once (unset: MENTORQ_LLM_PARALLEL; 0: no per-user cap), so one user's backlog
@@ -501,8 +522,11 @@ class Settings(BaseSettings):
             "file itself); never downloaded by a worker"
         ),
     )
-    diarization_device: str = Field(
-        "cpu", alias="MENTORQ_DIARIZATION_DEVICE", description="pyannote's torch device: `cuda` or `cpu`"
+    diarization_device: str | None = Field(
+        None,
+        alias="MENTORQ_DIARIZATION_DEVICE",
+        pattern=r"^(auto|cpu|cuda(:[0-9]{1,2})?)$",
+        description="pyannote's torch device, where it differs from MENTORQ_DEVICE",
     )
     # Named speakers (workers/recordings/voices.py): the cosine similarity a speaker's voice needs
     # to an enrolled person's to take their name, by the person's role. Calibrated with the bundled

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import re
+import struct
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import psycopg
+from psycopg.adapt import Dumper, PyFormat
+from psycopg.pq import Format
+from psycopg.types import TypeInfo
 from sqlalchemy import and_, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from db.models import Chunk, Embedding, KnowledgeState
+from db.models import Chunk, Document, Embedding, KnowledgeState
 
 ACTIVE_MODEL_KEY = "active_embed_model"
 
@@ -20,20 +27,65 @@ ACTIVE_MODEL_KEY = "active_embed_model"
 # --- vectors of chunks ------------------------------------------------------------------------
 
 
-def chunks_without_embedding(
+@dataclass
+class Claim:
+    """What an embed call holds: (chunk id, text) pairs locked until its transaction ends, and how
+    many of them are the document's own."""
+
+    chunks: list[tuple[int, str]]
+    own: int
+
+
+def claim_chunks_to_embed(
     session: Session, *, document_id: uuid.UUID, generation: int, model: str, limit: int
-) -> list[tuple[int, str]]:
-    """(chunk id, text) of a generation's chunks that have no vector under `model` yet, shortest
-    first: a batch of chunks of about one length pads little, and a forward pass costs as much as its
-    longest text times the batch size."""
-    result = session.execute(
-        select(Chunk.id, Chunk.text, Chunk.heading_path)
-        .outerjoin(Embedding, and_(Embedding.chunk_id == Chunk.id, Embedding.model == model))
-        .where(Chunk.document_id == document_id, Chunk.generation == generation, Embedding.chunk_id.is_(None))
-        .order_by(func.char_length(Chunk.text), Chunk.position)
-        .limit(limit)
+) -> Claim | None:
+    """Up to `limit` chunks with no vector under `model` yet, locked until the caller's transaction
+    ends; None once every chunk of the document's generation has its vector.
+
+    First the generation's own chunks, shortest first (a pass of about one length pads little),
+    then, to fill the call, the pending chunks of other documents being ingested (a GPU embeds
+    one document's 68 chunks at a fifth of its rate in passes of a few hundred: workers/devices.py);
+    their own jobs later find them done and only activate them. Only a call with chunks of its own
+    fills up: a job ends when its document is done, and does not go on embedding the backlog while
+    its own document waits to be made searchable. Chunks another embed job holds are skipped, so
+    two jobs never wait on each other while either has work; when all the document's missing chunks
+    are held elsewhere, this waits until that job commits and answers an empty claim: the caller
+    asks again, and None comes only when nothing is missing."""
+    own = list(
+        session.execute(
+            _missing(model=model, limit=limit)
+            .where(Chunk.document_id == document_id, Chunk.generation == generation)
+            .order_by(func.char_length(Chunk.text), Chunk.position)
+            .with_for_update(skip_locked=True)
+        )
     )
-    return [(row.id, embedding_text(row.text, row.heading_path)) for row in result]
+    others: list[Any] = []
+    if own and len(own) < limit:
+        others = list(
+            session.execute(
+                _missing(model=model, limit=limit - len(own))
+                .join(
+                    Document,
+                    and_(Document.id == Chunk.document_id, Chunk.generation > Document.active_generation),
+                )
+                .where(Document.status == "processing", Document.id != document_id)
+                .order_by(Document.updated_at, Chunk.document_id, Chunk.position)
+                .with_for_update(of=Chunk, skip_locked=True)
+            )
+        )
+    if own or others:
+        return Claim([(row.id, embedding_text(row.text, row.heading_path)) for row in own + others], len(own))
+    held = session.execute(
+        _missing(model=model, limit=limit)
+        .where(Chunk.document_id == document_id, Chunk.generation == generation)
+        .with_for_update()  # waits for the job that holds them
+    ).all()
+    return Claim([], 0) if held else None
+
+
+def _missing(*, model: str, limit: int) -> Any:
+    has_vector = select(Embedding.chunk_id).where(Embedding.chunk_id == Chunk.id, Embedding.model == model)
+    return select(Chunk.id, Chunk.text, Chunk.heading_path).where(~has_vector.exists()).limit(limit)
 
 
 def embedding_text(chunk_text: str, heading_path: list[str] | None) -> str:
@@ -41,11 +93,18 @@ def embedding_text(chunk_text: str, heading_path: list[str] | None) -> str:
     return (" > ".join(heading_path) + "\n\n" + chunk_text) if heading_path else chunk_text
 
 
-def store_embeddings(session: Session, *, model: str, rows: list[tuple[int, list[float]]]) -> None:
-    """One multi-row INSERT; a vector already there (a re-run after a crash) is kept, and a chunk
-    deleted while its vector was computed (its document deleted or re-ingested) is skipped: the
-    chunks still there are locked against deletion until this transaction ends, so the insert
-    cannot fail on one that goes meanwhile (a failed `reembed` job would pause re-embedding)."""
+def store_embeddings(
+    session: Session, *, model: str, rows: Sequence[tuple[int, Sequence[float] | np.ndarray]]
+) -> None:
+    """Insert the vectors; a vector already there (a re-run after a crash, or another embed process
+    that gathered the same chunk) is kept, and a chunk deleted while its vector was computed (its
+    document deleted or re-ingested) is skipped: the chunks still there are locked against deletion
+    until this transaction ends, so the insert cannot fail on one that goes meanwhile (a failed
+    `reembed` job would pause re-embedding).
+
+    The vectors travel in pgvector's binary form, pipelined: as text, formatting 384 floats per
+    chunk took a quarter of an embed worker's time and PostgreSQL parsed them back
+    (benchmarks/README.md, ingestion)."""
     if not rows:
         return
     still_there = set(
@@ -56,12 +115,47 @@ def store_embeddings(session: Session, *, model: str, rows: list[tuple[int, list
         ).scalars()
     )
     values = [
-        {"chunk_id": chunk_id, "model": model, "embedding": vector}
-        for chunk_id, vector in rows
-        if chunk_id in still_there
+        (chunk_id, model, _BinaryVector(vector)) for chunk_id, vector in rows if chunk_id in still_there
     ]
     if values:
-        session.execute(insert(Embedding).on_conflict_do_nothing(), values)
+        connection = _driver_connection(session)
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO embeddings (chunk_id, model, embedding) VALUES (%s, %s, %b) "
+                "ON CONFLICT DO NOTHING",
+                values,
+            )
+
+
+class _BinaryVector:
+    """A vector to send as pgvector's binary `vector`: dimensions (int16), a reserved int16, then
+    big-endian float32s (pgvector's vector_recv)."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: Sequence[float] | np.ndarray) -> None:
+        self.values = np.asarray(values, dtype=">f4")
+
+
+def _driver_connection(session: Session) -> Any:
+    """The session's psycopg connection (its transaction), taught to send _BinaryVector once."""
+    connection = session.connection().connection.driver_connection
+    adapters = connection.adapters
+    try:
+        adapters.get_dumper(_BinaryVector, PyFormat.BINARY)
+    except psycopg.ProgrammingError:  # the first time on this connection: look up the type's oid
+        info = TypeInfo.fetch(connection, "vector")
+        if info is None:
+            raise psycopg.ProgrammingError("the vector type (pgvector) is not in this database") from None
+        adapters.register_dumper(_BinaryVector, type("_VectorDumper", (_VectorDumper,), {"oid": info.oid}))
+    return connection
+
+
+class _VectorDumper(Dumper):
+    format = Format.BINARY
+
+    def dump(self, obj: _BinaryVector) -> bytes:
+        return struct.pack(">HH", obj.values.shape[0], 0) + obj.values.tobytes()
 
 
 # --- embedding models -------------------------------------------------------------------------

@@ -22,7 +22,14 @@ def test_each_lane_runs_the_way_it_waits() -> None:
         "6",
     ]
     assert lanes.worker_arguments("query", llm_parallel=6) == ["-Q", "query", "--concurrency", "1"]
-    assert lanes.worker_arguments("embed", llm_parallel=6) == ["-Q", "embed", "--concurrency", "1"]
+    assert lanes.worker_arguments("embed", llm_parallel=6) == [
+        "-Q",
+        "embed",
+        "--pool",
+        "threads",
+        "--concurrency",
+        "2",
+    ]
     assert lanes.worker_arguments("cpu", llm_parallel=6)[:2] == ["-Q", "cpu,maintenance"]
     with pytest.raises(ValueError, match="unknown lane 'gpu'"):
         lanes.worker_arguments("gpu", llm_parallel=6)

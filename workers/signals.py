@@ -60,6 +60,39 @@ def _background_lanes_yield_the_cpu(sender=None, **_: object) -> None:
 
 
 @worker_init.connect
+def _the_configured_device_is_there(sender=None, **_: object) -> None:
+    """A worker of a lane that runs a torch model (embeddings, voices, pyannote) stops at start when
+    MENTORQ_DEVICE (or MENTORQ_DIARIZATION_DEVICE) names a GPU torch does not see: the GPU host's
+    embed lane running on its CPU beside an idle GPU is the failure an operator would not notice."""
+    device = _device_of(_consumed_queues(sender))
+    if device is not None:
+        log.info("models run on %s", device)
+
+
+def _device_of(queues: set[str]) -> str | None:
+    """The device this worker's torch models run on, or None for a worker that runs none; stops
+    the process (SystemExit) when a configured GPU is not there."""
+    settings = get_settings()
+    embeds_here = lanes.USES_EMBEDDING_MODEL & queues and not settings.embed_model.startswith(OLLAMA_PREFIX)
+    hears_voices = lanes.TRANSCRIBE in queues and settings.diarization_engine != "off"
+    if not (embeds_here or hears_voices):
+        return None
+    from workers.devices import DeviceUnavailable, resolve_device
+
+    # Ask NVML, not the CUDA runtime: a prefork parent that initialised CUDA would leave its
+    # children unable to use it (PyTorch's fork-safety note).
+    os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
+    try:
+        device = resolve_device(settings.device)
+        if hears_voices and settings.diarization_engine == "pyannote" and settings.diarization_device:
+            resolve_device(settings.diarization_device)
+    except DeviceUnavailable as error:
+        log.critical("the worker cannot run its models: %s", error)
+        raise SystemExit(f"mentorq worker: {error}") from error
+    return device
+
+
+@worker_init.connect
 def _embedding_libraries_imported_before_the_fork(sender=None, **_: object) -> None:
     """A worker of a lane that embeds imports sentence-transformers (and torch) once, in the parent,
     so its prefork children start with the modules in memory: the import is 11 s of a core (8 of
@@ -182,6 +215,7 @@ def _start_liveness(sender=None, **_: object) -> None:
 
     sandbox = _sandbox_report()
     speech = _speech_report() if lanes.TRANSCRIBE in queues else None
+    device = _device_of(set(queues))
 
     def beat() -> None:
         while not _stop_liveness.is_set():
@@ -193,6 +227,7 @@ def _start_liveness(sender=None, **_: object) -> None:
                     "at": time.time(),
                     "sandbox": sandbox,
                     "speech": speech,
+                    "device": device,
                 }
                 get_redis().set(worker_key(hostname), json.dumps(info), ex=LIVENESS_TTL_S)
             except Exception:  # noqa: BLE001 - Redis may be down; keep trying

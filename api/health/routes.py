@@ -49,6 +49,9 @@ async def _check_workers() -> dict[str, Any]:
         # weights not placed): informative, as the sandbox is; its recordings fail with
         # speech_engine_unavailable meanwhile.
         "speech": {w["hostname"]: w["speech"] for w in workers if w.get("speech")},
+        # Where each model-running worker's torch models run: a GPU host's embed worker says
+        # `cuda:0`; `cpu` there means the GPU sits idle (docs/production/gpu.md).
+        "devices": {w["hostname"]: w["device"] for w in workers if w.get("device")},
     }
 
 

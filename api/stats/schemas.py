@@ -64,6 +64,10 @@ class WorkerStats(BaseModel):
     speech: dict[str, SpeechEngineStatus] = Field(
         default_factory=dict, description="hostname -> the speech engine of each transcribe worker"
     )
+    devices: dict[str, str] = Field(
+        default_factory=dict,
+        description="hostname -> where each model-running worker's torch models run (`cpu`, `cuda:0`)",
+    )
 
 
 class StatsRead(BaseModel):

@@ -98,6 +98,7 @@ async def stats(session: AsyncSession, *, user: User) -> StatsRead:
             count=len(workers),
             per_queue=workers_per_queue(workers),
             speech={w["hostname"]: w["speech"] for w in workers if w.get("speech")},
+            devices={w["hostname"]: w["device"] for w in workers if w.get("device")},
         ),
         hour=_window(figures, "hour"),
         day=_window(figures, "day"),

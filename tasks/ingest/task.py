@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from core.catalog import embed_dim
 from core.settings import get_settings
 from db import documents, embeddings
 from db.jobs import create_job
@@ -47,8 +48,6 @@ from workers.recordings import (
 from workers.runtime import JobContext, job_task
 
 log = logging.getLogger(__name__)
-
-EMBED_BATCH = 128
 
 
 @job_task(SPEC)
@@ -215,25 +214,38 @@ def embed_chunks(ctx: JobContext, payload: IngestInput) -> IngestOutput:
 def _embed_generation(
     ctx: JobContext, document_id: uuid.UUID, generation: int, model: str, total: int
 ) -> None:
+    """Embed the generation's chunks without a vector under `model`, a call at a time: each call's
+    chunks are locked, embedded and stored in one transaction, filled up with other documents'
+    pending chunks when this one's are fewer than a call holds (db/embeddings.py)."""
     provider = get_embedding_provider(model)
+    ensure_index_once(model=model, dim=_dim(provider, model))
+    per_call = provider.texts_per_call()
     done = 0
     while True:
         with unit_of_work() as session:
-            batch = embeddings.chunks_without_embedding(
-                session, document_id=document_id, generation=generation, model=model, limit=EMBED_BATCH
+            claim = embeddings.claim_chunks_to_embed(
+                session, document_id=document_id, generation=generation, model=model, limit=per_call
             )
-        if not batch:
-            return
-        ctx.progress("embedding", done / total if total else None, f"{model}: {done} of {total} chunks")
-        result = provider.embed([text for _, text in batch], model=model)
-        ensure_index_once(model=result.model, dim=result.dim)
-        with unit_of_work() as session:
+            if claim is None:
+                return
+            if not claim.chunks:  # another job embedded the last of them: ask again
+                continue
+            ctx.progress("embedding", done / total if total else None, f"{model}: {done} of {total} chunks")
+            result = provider.embed([text for _, text in claim.chunks], model=model)
             embeddings.store_embeddings(
                 session,
                 model=model,
-                rows=[(chunk_id, vector) for (chunk_id, _), vector in zip(batch, result.vectors)],
+                rows=[
+                    (chunk_id, vector)
+                    for (chunk_id, _), vector in zip(claim.chunks, result.vectors, strict=True)
+                ],
             )
-        done += len(batch)
+        done += claim.own
+
+
+def _dim(provider: Any, model: str) -> int:
+    """The model's vector size: known for the catalog's models, else asked of the model once."""
+    return embed_dim(model) or provider.embed(["the size of a vector"], model=model).dim
 
 
 def _fetch(document: Document) -> tuple[bytes, str | None, str | None]:

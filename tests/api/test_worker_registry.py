@@ -28,6 +28,7 @@ GOOD = {
         "diarizer": "pyannote",
         "diarizer_problem": "MENTORQ_DIARIZATION_MODEL is not set",
     },
+    "device": "cuda:0",
 }
 
 
@@ -54,9 +55,19 @@ def test_a_malformed_announcement_is_refused_with_its_reason(raw: bytes, why: st
 def test_a_well_formed_announcement_is_read_and_odd_extras_are_dropped() -> None:
     announcement, why = parse_announcement(worker_key("w@h").encode(), json.dumps(GOOD).encode())
     assert why == "" and announcement == GOOD
-    odd = {**GOOD, "pid": "7", "at": "soon", "sandbox": "all of them", "speech": "fine", "extra": 1}
+    odd = {
+        **GOOD,
+        "pid": "7",
+        "at": "soon",
+        "sandbox": "all of them",
+        "speech": "fine",
+        "device": 0,
+        "extra": 1,
+    }
     announcement, _ = parse_announcement(worker_key("w@h"), json.dumps(odd))
-    assert announcement == {**GOOD, "pid": None, "at": None, "sandbox": None, "speech": None}
+    assert announcement == {**GOOD, "pid": None, "at": None, "sandbox": None, "speech": None, "device": None}
+    long_device = {**GOOD, "device": "cuda:0 " + "x" * 100}
+    assert parse_announcement(worker_key("w@h"), json.dumps(long_device))[0]["device"] is None
     # A speech report is shown as its worker gave it, but bounded, and dropped when malformed.
     for speech, kept in (
         (

@@ -141,7 +141,9 @@ class Stack:
         pool: str = "prefork",
         extra_env: dict[str, str] | None = None,
         extra_args: tuple[str, ...] = (),
+        app: str = "workers.celery_app",
     ) -> subprocess.Popen:
+        """A Celery worker of `app` (a module with the app: a benchmark may wrap the real one)."""
         hostname = f"{name}@test"
         process = self._spawn(
             name,
@@ -150,7 +152,7 @@ class Stack:
                 "-m",
                 "celery",
                 "-A",
-                "workers.celery_app",
+                app,
                 "worker",
                 "-Q",
                 queues,

@@ -25,6 +25,11 @@ class EmbeddingProvider(Protocol):
         """L2-normalized vectors for `texts`."""
         ...
 
+    def texts_per_call(self) -> int:
+        """How many texts a caller with many should hand over in one call (an embed job gathers
+        that many across documents): a GPU wants calls of a few hundred, a CPU of about a hundred."""
+        ...
+
 
 def l2_normalize(vector: Sequence[float]) -> list[float]:
     """`vector` scaled to unit length, as plain floats (a zero vector stays zero)."""

@@ -20,6 +20,10 @@ class OllamaEmbeddings:
         self.model = model.removeprefix(OLLAMA_PREFIX)
         self._client = ollama_client(host, timeout=CLIENT_TIMEOUT)
 
+    def texts_per_call(self) -> int:
+        """Two of the server's requests: the server's own device decides the rest."""
+        return 2 * BATCH_SIZE
+
     def embed(self, texts: list[str], *, model: str | None = None) -> EmbedResult:
         """Unit-length vectors for `texts`, requested 64 at a time."""
         name = model.removeprefix(OLLAMA_PREFIX) if model else self.model

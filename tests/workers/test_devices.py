@@ -1,0 +1,138 @@
+"""Where the torch models run (workers/devices.py): `auto` takes a GPU torch sees and the CPU
+otherwise, `cuda` without one stops a model worker at start with the reason, and the embedding
+model's passes are sized for the device. These machines have no GPU: CUDA is made visible or not
+by replacing the one function that asks torch, and the real CPU-only torch answers the rest."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import pytest
+from pydantic import ValidationError
+
+from core.settings import Settings, get_settings
+from workers import devices, signals
+from workers.devices import DeviceUnavailable, EmbedPasses, embed_passes, resolve_device
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture
+def gpus(monkeypatch: pytest.MonkeyPatch):
+    """Set how many GPUs torch sees, for the call to resolve_device."""
+
+    def see(count: int) -> None:
+        monkeypatch.setattr(devices, "cuda_device_count", lambda: count)
+
+    return see
+
+
+def test_auto_takes_the_gpu_when_torch_sees_one_and_the_cpu_otherwise(gpus) -> None:
+    gpus(0)
+    assert resolve_device("auto") == resolve_device(None) == resolve_device(" AUTO ") == "cpu"
+    gpus(1)
+    assert resolve_device("auto") == "cuda:0"
+    assert resolve_device("cpu") == "cpu"  # told the CPU, it stays there
+
+
+def test_a_named_gpu_must_be_there(gpus) -> None:
+    gpus(2)
+    assert resolve_device("cuda") == "cuda:0" and resolve_device("cuda:1") == "cuda:1"
+    with pytest.raises(DeviceUnavailable, match="sees 2 GPU"):
+        resolve_device("cuda:2")
+    gpus(0)
+    with pytest.raises(DeviceUnavailable, match="'cuda'"):
+        resolve_device("cuda")
+    with pytest.raises(DeviceUnavailable, match="unknown device"):
+        resolve_device("gpu")
+
+
+def test_this_hosts_cpu_only_torch_is_named_as_the_reason() -> None:
+    devices.cuda_device_count.cache_clear()
+    assert devices.cuda_device_count() == 0  # the real torch here: a CPU-only build
+    with pytest.raises(DeviceUnavailable, match="CPU-only build"):
+        resolve_device("cuda")
+
+
+def test_the_setting_takes_only_devices() -> None:
+    assert Settings(MENTORQ_ENV="test", MENTORQ_DEVICE="cuda:1").device == "cuda:1"
+    for wrong in ("gpu", "cuda:", "cuda:x", "mps", "cpu;rm"):
+        with pytest.raises(ValidationError):
+            Settings(MENTORQ_ENV="test", MENTORQ_DEVICE=wrong)
+
+
+def test_passes_are_small_on_a_cpu_large_on_a_gpu_and_a_call_holds_a_pass() -> None:
+    assert embed_passes("cpu") == EmbedPasses(texts_per_pass=16, texts_per_call=128)
+    assert embed_passes("cuda:0") == EmbedPasses(texts_per_pass=256, texts_per_call=512)
+    assert embed_passes("cpu", pass_size=64) == EmbedPasses(64, 128)
+    assert embed_passes("cuda:0", pass_size=1024) == EmbedPasses(1024, 1024)
+
+
+def _worker_consuming(*queues: str) -> SimpleNamespace:
+    consume_from = {name: SimpleNamespace(name=name) for name in queues}
+    return SimpleNamespace(
+        app=SimpleNamespace(amqp=SimpleNamespace(queues=SimpleNamespace(consume_from=consume_from)))
+    )
+
+
+def test_a_model_worker_told_cuda_without_one_stops_and_others_start(
+    gpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gpus(0)
+    monkeypatch.setenv("MENTORQ_DEVICE", "cuda")
+    get_settings.cache_clear()
+    monkeypatch.setenv("MENTORQ_DIARIZATION_ENGINE", "resemblyzer")
+    try:
+        for lane in ("embed", "query", "llm", "transcribe"):
+            with pytest.raises(SystemExit, match="'cuda'"):
+                signals._the_configured_device_is_there(sender=_worker_consuming(lane))
+        signals._the_configured_device_is_there(sender=_worker_consuming("cpu", "io", "maintenance"))
+        monkeypatch.setenv("MENTORQ_DEVICE", "auto")
+        monkeypatch.setenv("MENTORQ_DIARIZATION_ENGINE", "pyannote")
+        monkeypatch.setenv("MENTORQ_DIARIZATION_DEVICE", "cuda")  # pyannote's own device is checked too
+        get_settings.cache_clear()
+        with pytest.raises(SystemExit, match="'cuda'"):
+            signals._the_configured_device_is_there(sender=_worker_consuming("transcribe"))
+        signals._the_configured_device_is_there(sender=_worker_consuming("embed"))
+        assert signals._device_of({"embed"}) == "cpu" and signals._device_of({"io"}) is None
+        monkeypatch.setenv("MENTORQ_EMBED_MODEL", "ollama:nomic-embed-text")  # the server's device
+        get_settings.cache_clear()
+        assert signals._device_of({"embed", "query"}) is None
+    finally:
+        get_settings.cache_clear()
+
+
+def test_a_real_embed_worker_told_cuda_on_this_host_exits_with_the_reason() -> None:
+    """The whole start: `celery worker -Q embed` with MENTORQ_DEVICE=cuda on this GPU-less host."""
+    env = {
+        **os.environ,
+        "MENTORQ_ENV": "test",
+        "MENTORQ_DEVICE": "cuda",
+        # Never reached: the worker stops before it connects to anything.
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+        "DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+    }
+    started = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "workers.celery_app",
+            "worker",
+            "-Q",
+            "embed",
+            "--pool",
+            "solo",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert started.returncode != 0
+    assert "CPU-only build" in started.stdout + started.stderr
