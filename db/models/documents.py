@@ -117,6 +117,8 @@ class Document(Base):
             "ix_documents_ingest_job_id", "ingest_job_id", postgresql_where=text("ingest_job_id IS NOT NULL")
         ),
         Index("ix_documents_source", "source_id", postgresql_where=text("source_id IS NOT NULL")),
+        # The documents being ingested, whose pending chunks an embed call gathers.
+        Index("ix_documents_being_ingested", "updated_at", postgresql_where=text("status = 'processing'")),
     )
     __mapper_args__ = {"eager_defaults": True}
 

@@ -10,10 +10,13 @@ import subprocess
 import sys
 from types import SimpleNamespace
 
+import httpx
 import pytest
 from pydantic import ValidationError
 
 from core.settings import Settings, get_settings
+from tests.conftest import ApiClient, make_admin
+from tests.support.stack import Stack
 from workers import devices, signals
 from workers.devices import DeviceUnavailable, EmbedPasses, embed_passes, resolve_device
 
@@ -136,3 +139,49 @@ def test_a_real_embed_worker_told_cuda_on_this_host_exits_with_the_reason() -> N
     )
     assert started.returncode != 0
     assert "CPU-only build" in started.stdout + started.stderr
+
+
+def test_the_embedded_llm_offloads_every_layer_only_to_a_gpu_it_was_built_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from workers.llm.local import gpu_layers
+
+    get_settings.cache_clear()
+    try:
+        assert gpu_layers(False) == 0  # the registry's wheel: CPU only, whatever the setting
+        assert gpu_layers(True) == -1  # a CUDA build, MENTORQ_DEVICE auto
+        monkeypatch.setenv("MENTORQ_DEVICE", "cpu")
+        get_settings.cache_clear()
+        assert gpu_layers(True) == 0
+    finally:
+        get_settings.cache_clear()
+
+
+def test_the_embedding_model_runs_where_the_setting_says_with_its_passes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from workers.embeddings import sentence
+
+    get_settings.cache_clear()
+    try:
+        sentence.load_model()
+        assert sentence.loaded_device() == "cpu"
+        assert str(sentence.load_model().device) == "cpu"
+        assert sentence.passes() == EmbedPasses(16, 128)
+        monkeypatch.setenv("MENTORQ_EMBED_PASS_SIZE", "48")
+        get_settings.cache_clear()
+        assert (
+            sentence.SentenceEmbeddings().texts_per_call() == 128 and sentence.passes().texts_per_pass == 48
+        )
+    finally:
+        get_settings.cache_clear()
+
+
+def test_readiness_and_the_console_say_where_each_worker_runs_its_models(
+    stack: Stack, client: ApiClient
+) -> None:
+    """The shared stack's worker embeds on this GPU-less host's CPU, and says so."""
+    devices_seen = httpx.get(f"{stack.api_url}/readyz").json()["checks"]["workers"]["devices"]
+    assert devices_seen.get("worker@test") == "cpu", devices_seen
+    admin = make_admin(stack, client)
+    assert admin.get("/v1/admin/stats").json()["workers"]["devices"]["worker@test"] == "cpu"

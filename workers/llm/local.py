@@ -7,6 +7,7 @@ a parent process that forks workers never holds the model.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from core.catalog import DEFAULT_LOCAL_LLM, packaged_gguf_path
+from core.settings import get_settings
 from workers import deadline
 from workers.llm.base import (
     DEFAULT_MAX_TOKENS,
@@ -26,6 +28,8 @@ from workers.llm.base import (
     option,
     sampling_options,
 )
+
+log = logging.getLogger(__name__)
 
 N_CTX = 2048
 
@@ -59,17 +63,31 @@ def _n_threads() -> int:
     return max(1, min(available, 8))
 
 
+def gpu_layers(offload_built: bool) -> int:
+    """Layers llama.cpp puts on the GPU: all of them (-1) when it was built with a GPU backend
+    (CMAKE_ARGS="-DGGML_CUDA=on", docs/production/gpu.md) and MENTORQ_DEVICE is not `cpu`; none
+    with the registry's wheel, which is built for the CPU alone."""
+    if not offload_built:
+        if get_settings().device.startswith("cuda"):
+            log.warning(
+                "MENTORQ_DEVICE is %s but llama.cpp was built without GPU offload", get_settings().device
+            )
+        return 0
+    return 0 if get_settings().device == "cpu" else -1
+
+
 def load_llama() -> Any:
     """The process's Llama object, loaded on first use (and again after a fork)."""
     global _llama, _llama_pid, _prompt_formatter
     with _lock:
         if _llama is None or _llama_pid != os.getpid():
-            from llama_cpp import Llama
+            import llama_cpp
 
-            _llama = Llama(
+            _llama = llama_cpp.Llama(
                 model_path=str(packaged_gguf_path()),
                 n_ctx=N_CTX,
                 n_threads=_n_threads(),
+                n_gpu_layers=gpu_layers(llama_cpp.llama_supports_gpu_offload()),
                 verbose=False,
             )
             _llama_pid = os.getpid()

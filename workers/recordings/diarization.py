@@ -33,6 +33,7 @@ from typing import Protocol
 import numpy as np
 
 from core.settings import Settings
+from workers.devices import resolve_device
 from workers.recordings.decode import SAMPLE_RATE
 from workers.recordings.speech import Speech
 from workers.recordings.voice_encoder import (
@@ -405,10 +406,11 @@ class PyannoteDiarizer:
         from pyannote.audio import Pipeline
 
         self._pipeline = Pipeline.from_pretrained(_pyannote_config(settings.diarization_model))
-        if settings.diarization_device != "cpu":
+        device = resolve_device(settings.diarization_device or settings.device)
+        if device != "cpu":
             import torch
 
-            self._pipeline.to(torch.device(settings.diarization_device))
+            self._pipeline.to(torch.device(device))
         self._lock = threading.Lock()
 
     def session(self) -> DiarizationSession:
@@ -445,7 +447,11 @@ _loading = threading.Lock()
 
 def get_diarizer(settings: Settings) -> Diarizer:
     """The configured diarizer, loaded once per process (and again if its settings change)."""
-    key = (settings.diarization_engine, settings.diarization_model, settings.diarization_device)
+    key = (
+        settings.diarization_engine,
+        settings.diarization_model,
+        settings.diarization_device or settings.device,
+    )
     with _loading:
         if key not in _loaded:
             _loaded[key] = (

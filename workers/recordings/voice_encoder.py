@@ -95,40 +95,50 @@ def normalised(audio: np.ndarray) -> np.ndarray:
 
 
 class VoiceEncoder:
-    """Resemblyzer's network with its bundled weights, on the CPU."""
+    """Resemblyzer's network with its bundled weights, on `device` (workers/devices.py). fp32 on a
+    GPU too: the network is small, and its voices are compared against thresholds calibrated in
+    fp32 (MENTORQ_VOICE_*_THRESHOLD)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, device: str = "cpu") -> None:
         import torch
         from torch import nn
 
         self._torch = torch
+        self.device = device
         self.lstm = nn.LSTM(MEL_BANDS, 256, 3, batch_first=True)
         self.linear = nn.Linear(256, EMBEDDING_SIZE)
         state = torch.load(path, map_location="cpu", weights_only=True)["model_state"]
         self.lstm.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("lstm.")})
         self.linear.load_state_dict({k[7:]: v for k, v in state.items() if k.startswith("linear.")})
-        self.lstm.eval()
+        self.lstm.to(device).eval()
+        self.linear.to(device)
         self._lock = threading.Lock()
 
     def embed(self, windows: np.ndarray) -> np.ndarray:
         """(n, WINDOW_FRAMES, MEL_BANDS) mel windows -> (n, EMBEDDING_SIZE) unit vectors."""
         torch = self._torch
         with self._lock, torch.inference_mode():
-            _, (hidden, _) = self.lstm(torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32)))
+            batch = torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32)).to(self.device)
+            _, (hidden, _) = self.lstm(batch)
             raw = torch.relu(self.linear(hidden[-1]))
-            return (raw / torch.clamp(torch.norm(raw, dim=1, keepdim=True), min=1e-9)).numpy()
+            return (raw / torch.clamp(torch.norm(raw, dim=1, keepdim=True), min=1e-9)).cpu().numpy()
 
 
-_loaded: dict[Path, VoiceEncoder] = {}
+_loaded: dict[tuple[Path, str], VoiceEncoder] = {}
 _loading = threading.Lock()
 
 
 def get_encoder() -> VoiceEncoder:
-    """The encoder, loaded once per process; FileNotFoundError when `resemblyzer` is not installed."""
+    """The encoder on MENTORQ_DEVICE, loaded once per process; FileNotFoundError when `resemblyzer`
+    is not installed, DeviceUnavailable when the device is a GPU torch does not see."""
+    from core.settings import get_settings
+    from workers.devices import resolve_device
+
     path = weights_path()
     if path is None:
         raise FileNotFoundError("resemblyzer's pretrained.pt (pip install --no-deps resemblyzer==0.1.4)")
+    device = resolve_device(get_settings().device)
     with _loading:
-        if path not in _loaded:
-            _loaded[path] = VoiceEncoder(path)
-        return _loaded[path]
+        if (path, device) not in _loaded:
+            _loaded[(path, device)] = VoiceEncoder(path, device)
+        return _loaded[(path, device)]
