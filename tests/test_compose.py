@@ -346,9 +346,21 @@ def test_gpu_services_reserve_a_gpu(services: dict[str, dict]) -> None:
     assert reserving == GPU_SERVICES, f"GPU reserved by {sorted(reserving)}, expected {sorted(GPU_SERVICES)}"
 
 
+def test_the_gpu_workers_use_their_gpu_with_a_cuda_torch(services: dict[str, dict]) -> None:
+    """Issue 52: a GPU-reserving mentorq worker runs its models on CUDA (and stops without one),
+    and the worker image installs torch's CUDA build unless the operator picks another index."""
+    for name in GPU_SERVICES - {"ollama"}:
+        assert environment(services[name]).get("MENTORQ_DEVICE") == "${MENTORQ_DEVICE:-cuda}", name
+        args = services[name]["build"]["args"]
+        assert args["TORCH_INDEX_URL"].startswith("${TORCH_INDEX_URL:-https://download.pytorch.org/whl/cu"), (
+            name
+        )
+
+
 def test_each_lane_has_a_worker_shaped_for_what_it_waits_on(services: dict[str, dict]) -> None:
-    """core/lanes.py: LLM calls in threads as wide as Ollama's slots, the two embedding lanes in one
-    process each, and no other worker takes a lane's messages."""
+    """core/lanes.py: LLM calls in threads as wide as Ollama's slots, the embed lane as two threads on
+    one copy of the model, query and transcribe in one process each, and no other worker takes a
+    lane's messages."""
     llm = worker_args(services["worker-llm"])
     assert worker_queues(services["worker-llm"]) == ["llm"]
     assert option_value(llm, "--pool", "-P") == "threads"
@@ -357,8 +369,11 @@ def test_each_lane_has_a_worker_shaped_for_what_it_waits_on(services: dict[str, 
     assert environment(services["ollama"]).get("OLLAMA_NUM_PARALLEL") == parallel, (
         "Ollama must serve as many generations at once as worker-llm sends"
     )
+    embed = worker_args(services["worker-embed"])
+    assert worker_queues(services["worker-embed"]) == ["embed"]
+    assert option_value(embed, "--pool", "-P") == "threads"
+    assert option_value(embed, "--concurrency", "-c") == "2"
     for name, lane in (
-        ("worker-embed", "embed"),
         ("worker-query", "query"),
         ("worker-transcribe", "transcribe"),
     ):

@@ -185,3 +185,16 @@ def test_readiness_and_the_console_say_where_each_worker_runs_its_models(
     assert devices_seen.get("worker@test") == "cpu", devices_seen
     admin = make_admin(stack, client)
     assert admin.get("/v1/admin/stats").json()["workers"]["devices"]["worker@test"] == "cpu"
+
+
+def test_the_gpu_benchmark_claims_no_figure_on_a_host_without_a_gpu() -> None:
+    """benchmarks.gpu_embed is prepared here and run on a lent GPU; here it measures nothing."""
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.gpu_embed"],
+        cwd=REPO,
+        env={**os.environ, "MENTORQ_ENV": "test"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and "nothing measured" in done.stdout

