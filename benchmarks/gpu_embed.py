@@ -155,7 +155,7 @@ def run(allow_cpu: bool, docs: int | None) -> int:
 
     provider = sentence.SentenceEmbeddings()
     provider.embed(flat[:16])  # loads the model the platform's way (load_model)
-    per_call = provider.texts_per_call()
+    per_call = provider.feeding().texts_per_call
     gathered = [flat[i : i + per_call] for i in range(0, len(flat), per_call)]
     figures["lane"] = {
         "texts_per_pass": sentence.passes().texts_per_pass,

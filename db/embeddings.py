@@ -37,13 +37,13 @@ class Claim:
 
 
 def claim_chunks_to_embed(
-    session: Session, *, document_id: uuid.UUID, generation: int, model: str, limit: int
+    session: Session, *, document_id: uuid.UUID, generation: int, model: str, limit: int, gather: bool
 ) -> Claim | None:
     """Up to `limit` chunks with no vector under `model` yet, locked until the caller's transaction
     ends; None once every chunk of the document's generation has its vector.
 
     First the generation's own chunks, shortest first (a pass of about one length pads little),
-    then, to fill the call, the pending chunks of other documents being ingested (a GPU embeds
+    then, with `gather`, to fill the call, the pending chunks of other documents being ingested (a GPU embeds
     one document's 68 chunks at a fifth of its rate in passes of a few hundred: workers/devices.py);
     their own jobs later find them done and only activate them. Only a call with chunks of its own
     fills up: a job ends when its document is done, and does not go on embedding the backlog while
@@ -60,7 +60,7 @@ def claim_chunks_to_embed(
         )
     )
     others: list[Any] = []
-    if own and len(own) < limit:
+    if gather and own and len(own) < limit:
         others = list(
             session.execute(
                 _missing(model=model, limit=limit - len(own))

@@ -9,7 +9,7 @@ Pass sizes, measured: on a CPU small passes waste less on padding (encode() pads
 longest text: one document's 68 chunks embedded 90 chunks/s in passes of 16 and 62/s in one pass of
 128, on 2 cores); on an H100, all-MiniLM-L6-v2 in fp16 embedded 927 chunks/s in passes of 16, 2,996
 in passes of 256 and 3,004 in passes of 1,024. An embed job on a GPU therefore gathers chunks across
-documents into calls of two passes (tasks/ingest/task.py).
+documents into calls of two passes (tasks/ingest/task.py); on a CPU it embeds its own document's.
 """
 
 from __future__ import annotations
@@ -27,14 +27,23 @@ class DeviceUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class EmbedPasses:
-    """How the embedding model is fed on one device: texts per forward pass, and texts per call
-    (what one embed job gathers before it calls the model)."""
+    """How the embedding model is fed on one device: texts per forward pass, texts per call, and
+    whether an embed job fills a call with other documents' pending chunks (tasks/ingest/task.py).
+
+    Only a GPU gathers: it embeds one document's 68 chunks at a fraction of its rate in calls of
+    hundreds. A CPU gains nothing from larger calls, and the query that gathers costs PostgreSQL
+    time the index inserts need: on 2 cores, with an encoder that costs nothing, the platform ran
+    at 0.70 of a bare COPY gathering and 0.88 without (benchmarks.ingestion)."""
 
     texts_per_pass: int
     texts_per_call: int
+    gathers: bool = False
 
 
-_PASSES = {CPU: EmbedPasses(texts_per_pass=16, texts_per_call=128), CUDA: EmbedPasses(256, 512)}
+_PASSES = {
+    CPU: EmbedPasses(texts_per_pass=16, texts_per_call=128, gathers=False),
+    CUDA: EmbedPasses(texts_per_pass=256, texts_per_call=512, gathers=True),
+}
 
 
 def resolve_device(requested: str | None) -> str:
@@ -67,7 +76,7 @@ def embed_passes(device: str, *, pass_size: int = 0) -> EmbedPasses:
     the texts per pass, and a call then holds at least one pass."""
     passes = _PASSES[CUDA if is_cuda(device) else CPU]
     if pass_size > 0:
-        return EmbedPasses(texts_per_pass=pass_size, texts_per_call=max(pass_size, passes.texts_per_call))
+        return EmbedPasses(pass_size, max(pass_size, passes.texts_per_call), passes.gathers)
     return passes
 
 

@@ -215,16 +215,21 @@ def _embed_generation(
     ctx: JobContext, document_id: uuid.UUID, generation: int, model: str, total: int
 ) -> None:
     """Embed the generation's chunks without a vector under `model`, a call at a time: each call's
-    chunks are locked, embedded and stored in one transaction, filled up with other documents'
-    pending chunks when this one's are fewer than a call holds (db/embeddings.py)."""
+    chunks are locked, embedded and stored in one transaction, and on a GPU filled up with other
+    documents' pending chunks when this one's are fewer than a call holds (db/embeddings.py)."""
     provider = get_embedding_provider(model)
     ensure_index_once(model=model, dim=_dim(provider, model))
-    per_call = provider.texts_per_call()
+    feeding = provider.feeding()
     done = 0
     while True:
         with unit_of_work() as session:
             claim = embeddings.claim_chunks_to_embed(
-                session, document_id=document_id, generation=generation, model=model, limit=per_call
+                session,
+                document_id=document_id,
+                generation=generation,
+                model=model,
+                limit=feeding.texts_per_call,
+                gather=feeding.gathers,
             )
             if claim is None:
                 return

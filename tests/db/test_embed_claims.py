@@ -1,5 +1,5 @@
 """What an embed call claims (db/embeddings.py claim_chunks_to_embed): the document's own chunks
-first, then other documents' pending chunks to fill the call; chunks another call holds are
+first, then (on a GPU) other documents' pending chunks to fill the call; chunks another call holds are
 skipped; and None only once every chunk of the generation has its vector. On the real PostgreSQL."""
 
 from __future__ import annotations
@@ -69,9 +69,9 @@ def _model() -> str:
     return f"test-claims-{uuid.uuid4().hex[:8]}"
 
 
-def _claim(session, document_id: uuid.UUID, model: str, limit: int = 500):
+def _claim(session, document_id: uuid.UUID, model: str, limit: int = 500, gather: bool = True):
     return embeddings.claim_chunks_to_embed(
-        session, document_id=document_id, generation=1, model=model, limit=limit
+        session, document_id=document_id, generation=1, model=model, limit=limit, gather=gather
     )
 
 
@@ -89,6 +89,9 @@ def test_a_call_takes_its_own_chunks_shortest_first_then_fills_up_with_pending_o
     with unit_of_work() as session:
         small = _claim(session, a, model, limit=2)
     assert small.own == 2 and len(small.chunks) == 2
+    with unit_of_work() as session:  # a CPU's call: the document's own chunks only
+        alone = _claim(session, a, model, gather=False)
+    assert alone.own == 3 and [chunk_id for chunk_id, _ in alone.chunks] == list(reversed(a_ids))
 
 
 def test_held_chunks_are_skipped_and_none_comes_only_when_every_vector_is_stored(

@@ -68,10 +68,10 @@ def test_the_setting_takes_only_devices() -> None:
 
 
 def test_passes_are_small_on_a_cpu_large_on_a_gpu_and_a_call_holds_a_pass() -> None:
-    assert embed_passes("cpu") == EmbedPasses(texts_per_pass=16, texts_per_call=128)
-    assert embed_passes("cuda:0") == EmbedPasses(texts_per_pass=256, texts_per_call=512)
-    assert embed_passes("cpu", pass_size=64) == EmbedPasses(64, 128)
-    assert embed_passes("cuda:0", pass_size=1024) == EmbedPasses(1024, 1024)
+    assert embed_passes("cpu") == EmbedPasses(texts_per_pass=16, texts_per_call=128, gathers=False)
+    assert embed_passes("cuda:0") == EmbedPasses(texts_per_pass=256, texts_per_call=512, gathers=True)
+    assert embed_passes("cpu", pass_size=64) == EmbedPasses(64, 128, False)
+    assert embed_passes("cuda:0", pass_size=1024) == EmbedPasses(1024, 1024, True)
 
 
 def _worker_consuming(*queues: str) -> SimpleNamespace:
@@ -167,12 +167,10 @@ def test_the_embedding_model_runs_where_the_setting_says_with_its_passes(
         sentence.load_model()
         assert sentence.loaded_device() == "cpu"
         assert str(sentence.load_model().device) == "cpu"
-        assert sentence.passes() == EmbedPasses(16, 128)
+        assert sentence.passes() == EmbedPasses(16, 128, False)
         monkeypatch.setenv("MENTORQ_EMBED_PASS_SIZE", "48")
         get_settings.cache_clear()
-        assert (
-            sentence.SentenceEmbeddings().texts_per_call() == 128 and sentence.passes().texts_per_pass == 48
-        )
+        assert sentence.SentenceEmbeddings().feeding() == EmbedPasses(48, 128, False)
     finally:
         get_settings.cache_clear()
 

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from workers.devices import EmbedPasses
+
 
 @dataclass
 class EmbedResult:
@@ -25,9 +27,9 @@ class EmbeddingProvider(Protocol):
         """L2-normalized vectors for `texts`."""
         ...
 
-    def texts_per_call(self) -> int:
-        """How many texts a caller with many should hand over in one call (an embed job gathers
-        that many across documents): a GPU wants calls of a few hundred, a CPU of about a hundred."""
+    def feeding(self) -> EmbedPasses:
+        """How a caller with many texts should hand them over: texts per call, and whether to fill
+        a call with other documents' (workers/devices.py)."""
         ...
 
 

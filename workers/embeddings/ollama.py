@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core.catalog import OLLAMA_PREFIX, embed_dim
 from core.net.display import display_url
+from workers.devices import EmbedPasses
 from workers.embeddings.base import EmbedResult, batches, l2_normalize
 from workers.llm.ollama import CLIENT_TIMEOUT, ollama_client, ollama_errors
 
@@ -20,9 +21,9 @@ class OllamaEmbeddings:
         self.model = model.removeprefix(OLLAMA_PREFIX)
         self._client = ollama_client(host, timeout=CLIENT_TIMEOUT)
 
-    def texts_per_call(self) -> int:
-        """Two of the server's requests: the server's own device decides the rest."""
-        return 2 * BATCH_SIZE
+    def feeding(self) -> EmbedPasses:
+        """Calls of two requests, each document's own: the server's device is not known here."""
+        return EmbedPasses(texts_per_pass=BATCH_SIZE, texts_per_call=2 * BATCH_SIZE, gathers=False)
 
     def embed(self, texts: list[str], *, model: str | None = None) -> EmbedResult:
         """Unit-length vectors for `texts`, requested 64 at a time."""

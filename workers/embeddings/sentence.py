@@ -82,8 +82,8 @@ class SentenceEmbeddings:
             )
         self.model = DEFAULT_EMBED_MODEL
 
-    def texts_per_call(self) -> int:
-        return passes().texts_per_call
+    def feeding(self) -> EmbedPasses:
+        return passes()
 
     def embed(self, texts: list[str], *, model: str | None = None) -> EmbedResult:
         """Unit-length vectors for `texts`, computed in forward passes of the device's size."""
