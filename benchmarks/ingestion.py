@@ -548,15 +548,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.shaped:
             per_call = embed_passes(CPU).texts_per_call
             print(
-                f"raw encode shaped like the worker (calls of {per_call}, "
+                f"raw encode shaped like the worker (per document, calls of at most {per_call}, "
                 f"batch_size {WORKER_BATCH_SIZE}) ...",
                 flush=True,
             )
-            flat = [t for g in db_groups for t in g]
             figures["raw_shaped"] = run_raw(
                 stack,
                 "raw-shaped",
-                [flat[i : i + per_call] for i in range(0, len(flat), per_call)],
+                [g[i : i + per_call] for g in db_groups for i in range(0, len(g), per_call)],
                 mode="shaped",
                 batch_size=WORKER_BATCH_SIZE,
             )
