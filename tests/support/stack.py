@@ -217,7 +217,13 @@ def build_stack(root: Path, *, ollama_url: str) -> Stack:
     root.mkdir(parents=True, exist_ok=True)
     postgres = EmbeddedPostgres(root / "pg").start()
     redis_server = EmbeddedRedis(root / "redis").start()
-    migrate.upgrade(postgres.url)
+    try:
+        migrate.upgrade(postgres.url)
+    except BaseException:
+        # Nobody holds the Stack yet to stop them: a failing migration once left both running.
+        redis_server.stop()
+        postgres.stop()
+        raise
     (root / "source-folders").mkdir(exist_ok=True)
     env = {
         **os.environ,
