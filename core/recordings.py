@@ -13,6 +13,10 @@ from pydantic import StringConstraints
 # A speaker as a request names one (a search's or a question's `speakers`, a rename): a transcript's
 # label (S1) or a name; one line, and nothing that would end a WebVTT voice tag or an SRT name.
 SPEAKER_NAME_CHARS = 100
+# The number of speakers an uploader may give for a recording (a class is more, but then nobody
+# counts), and where a document's metadata keeps it for the transcribe stage.
+MAX_SPEAKERS = 20
+SPEAKERS_KEY = "speakers"
 _NOT_IN_A_NAME = r"<>:\x00-\x1f\x7f"
 SpeakerName = Annotated[
     str,

@@ -27,7 +27,7 @@ from api.documents.schemas import (
 from api.errors import ProblemError
 from api.openapi import problems
 from api.shared import CurrentUser, SessionDep
-from core.recordings import TranscriptSegment, to_srt, to_vtt
+from core.recordings import MAX_SPEAKERS, TranscriptSegment, to_srt, to_vtt
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 
@@ -79,6 +79,14 @@ async def upload_documents(
     tags: Annotated[list[str], Form(description="repeat the field, or comma-separate")] = [],  # noqa: B006
     resource_type: Annotated[str | None, Form()] = None,
     level: Annotated[str | None, Form()] = None,
+    speakers: Annotated[
+        int | None,
+        Form(
+            ge=1,
+            le=MAX_SPEAKERS,
+            description="a recording's number of speakers, when known: the diarizer gives that many",
+        ),
+    ] = None,
 ) -> SubmittedDocuments:
     """Each file becomes a document with its own `ingest` job (202); refused files are listed with a code."""
     meta = DocumentMeta.model_validate(
@@ -87,6 +95,7 @@ async def upload_documents(
             "title": title,
             "resource_type": resource_type or None,
             "level": level or None,
+            "speakers": speakers,
             "tags": [tag.strip() for value in tags for tag in value.split(",") if tag.strip()],
         }
     )

@@ -38,6 +38,7 @@ from api.shared import (
 )
 from core.documents.detect import detect_format
 from core.documents.errors import DocumentError
+from core.recordings import SPEAKERS_KEY
 from core.settings import get_settings
 from db import course_scope
 from db import documents as document_queries
@@ -251,6 +252,8 @@ def _meta_fields(meta: DocumentMeta, *, title: str | None) -> dict[str, Any]:
         "tags": sorted(set(meta.tags)),
         "resource_type": meta.resource_type,
         "level": meta.level,
+        # Read by the transcribe stage (tasks/ingest/task.py); a re-upload without it forgets it.
+        "metadata": {SPEAKERS_KEY: meta.speakers} if meta.speakers else {},
     }
 
 

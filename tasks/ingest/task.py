@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from core.catalog import embed_dim
+from core.recordings import MAX_SPEAKERS, SPEAKERS_KEY
 from core.settings import get_settings
 from db import documents, embeddings
 from db.jobs import create_job
@@ -121,6 +122,7 @@ def transcribe_recording(ctx: JobContext, payload: IngestInput) -> NextStage:
             on_progress=progress,
             diarizer=speaker_diarizer(settings),
             voices=enrolled_voices(settings, collection_id=document.collection_id),
+            speaker_count=_speaker_count(document),
         )
     except DocumentError as error:
         _fail_document(document_id, error.code, error.message)
@@ -251,6 +253,12 @@ def _embed_generation(
 def _dim(provider: Any, model: str) -> int:
     """The model's vector size: known for the catalog's models, else asked of the model once."""
     return embed_dim(model) or provider.embed(["the size of a vector"], model=model).dim
+
+
+def _speaker_count(document: Document) -> int | None:
+    """The number of speakers the uploader gave (api/documents), if a sane one is kept."""
+    count = (document.metadata_ or {}).get(SPEAKERS_KEY)
+    return count if type(count) is int and 1 <= count <= MAX_SPEAKERS else None
 
 
 def _fetch(document: Document) -> tuple[bytes, str | None, str | None]:

@@ -143,10 +143,22 @@ def test_a_conversation_is_transcribed_with_who_said_each_cue(client: ApiClient,
             extra_env={"MENTORQ_DIARIZATION_ENGINE": "resemblyzer", "MENTORQ_STALE_AFTER_SECONDS": "8"},
         )
         document = ingest(client, "office-hours.wav", spoken.wav_bytes(), collection="office-hours")
+        # The uploader may say how many people speak: told one, the diarizer gives one.
+        told = ingest(
+            client, "told-one.wav", spoken.wav_bytes(), collection="office-hours-told", speakers="1"
+        )
     finally:
         stack.stop("worker-speakers")
         stack.start_worker()
     assert document["status"] == "ready", document["error"]
+    assert told["status"] == "ready" and told["metadata"]["speakers"] == 1, told
+    told_segments = client.get(f"/v1/documents/{told['id']}/transcript").json()["segments"]
+    assert {segment["speaker"] for segment in told_segments} == {"S1"}
+    for wrong in ("0", "21", "two", "1.5"):
+        refused = upload(
+            client, [("x.wav", spoken.wav_bytes(), None)], collection="office-hours-told", speakers=wrong
+        )
+        assert refused["status"] == 422, (wrong, refused)
     segments = client.get(f"/v1/documents/{document['id']}/transcript").json()["segments"]
     first = {"ann": "S1", "bob": "S2"}
     for segment in segments:

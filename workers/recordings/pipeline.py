@@ -120,16 +120,18 @@ def transcribe(
     on_progress: ProgressCallback,
     diarizer: Diarizer | None = None,
     voices: VoiceBook | None = None,
+    speaker_count: int | None = None,
 ) -> Transcript:
     """The recording's transcript, each cue with its speaker when a diarizer is given (it hears the
     same stretches as the recognizer, in the same pass), named after the enrolled voice it matches
-    among `voices` (the diarizer must give centroids); DocumentError (`corrupt_recording`,
+    among `voices` (the diarizer must give centroids), and `speaker_count` of them when the
+    uploader said how many people are heard; DocumentError (`corrupt_recording`,
     `no_audio_track`, `recording_too_long`, `no_speech`) when there is none to make."""
     info = probe(data, max_seconds=max_seconds)
     transcript = Transcript(engine=engine.name, info=info)
     heard = [0.0]
     pieces = _reporting(pcm_pieces(data, max_seconds=max_seconds), info.claimed_seconds, on_progress, heard)
-    speakers = diarizer.session() if diarizer is not None else None
+    speakers = diarizer.session(speaker_count) if diarizer is not None else None
     for speech in speech_segments(pieces):
         if speakers is not None:
             speakers.add(speech)
