@@ -1,7 +1,15 @@
 """Real conversations with reference speaker turns, kept for the diarization test and
-benchmarks.diarization (tests/recordings/data/: three excerpts of AMI meetings that pyannote.audio
-keeps in its repository; sources, commits and licences in NOTICE.md there). Each is 16 kHz mono
-16-bit FLAC beside an RTTM file of the same name."""
+benchmarks.diarization (tests/recordings/data/; sources, commits and licences in NOTICE.md there).
+
+- `recordings()`: three excerpts of AMI meetings that pyannote.audio keeps in its repository. The
+  embedded diarizer's MERGE_DISTANCE and MIN_SPEAKER_S were tuned on them: they are development
+  material, not a held-out check.
+- `more_recordings()` (issue 53): a real two-person sales call (gong-io/gecko's demo, its first
+  270 s), cut into three 90 s windows, each also as heard through a telephone band; and a fourth
+  AMI meeting (EN2002a, far-field, four people, heavy overlap). Only the call's first window is
+  development material (`held_out=False`); nothing is tuned on the others.
+
+Each recording is a FLAC or MP3 file beside an RTTM file of the same stem."""
 
 from __future__ import annotations
 
@@ -15,28 +23,49 @@ from typing import Protocol
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from tests.recordings.conversations import Turn
-from workers.recordings.decode import pcm_pieces
+from tests.recordings.conversations import Turn, telephone
+from workers.recordings.decode import SAMPLE_RATE, pcm_pieces
 
 DATA = Path(__file__).resolve().parent / "data"
 
 
 @dataclass(frozen=True)
 class RealConversation:
-    name: str  # the FLAC and RTTM files' stem
+    name: str  # the FLAC and RTTM files' stem, unless `stem` says otherwise
     what: str
     # Reference speakers heard for less than this many seconds in all (a "mm-hmm"): the embedded
     # diarizer drops voices under MIN_SPEAKER_S by design, so they are counted apart.
     minor_below_s: float = 2.0
+    kind: str = "meeting"  # meeting, call, lecture
+    stem: str | None = None  # the files, when several windows share them
+    suffix: str = "flac"
+    start_s: float = 0.0  # the window of the file this recording is
+    end_s: float | None = None
+    telephone: bool = False  # heard through a telephone band (300-3400 Hz at 8 kHz, noise at 20 dB)
+    held_out: bool = False  # never looked at while choosing the diarizer's settings
 
     def samples(self) -> np.ndarray:
         """The recording as the platform decodes it: 16 kHz mono int16."""
-        data = (DATA / f"{self.name}.flac").read_bytes()
-        return np.concatenate(list(pcm_pieces(data, max_seconds=600)))
+        data = (DATA / f"{self.stem or self.name}.{self.suffix}").read_bytes()
+        samples = np.concatenate(list(pcm_pieces(data, max_seconds=600)))
+        end = None if self.end_s is None else int(self.end_s * SAMPLE_RATE)
+        samples = samples[int(self.start_s * SAMPLE_RATE) : end]
+        return telephone(samples) if self.telephone else samples
 
     def turns(self) -> list[Turn]:
-        """The reference turns (overlapping where two speak at once), from the RTTM file."""
-        return read_rttm((DATA / f"{self.name}.rttm").read_text())
+        """The reference turns (overlapping where two speak at once), from the RTTM file, within the
+        window and timed from its start."""
+        turns = read_rttm((DATA / f"{self.stem or self.name}.rttm").read_text())
+        end = math.inf if self.end_s is None else self.end_s
+        return [
+            Turn(
+                turn.speaker,
+                max(turn.start_s, self.start_s) - self.start_s,
+                min(turn.end_s, end) - self.start_s,
+            )
+            for turn in turns
+            if turn.end_s > self.start_s and turn.start_s < end
+        ]
 
     def speakers(self) -> dict[str, float]:
         """Each reference speaker's seconds of speech."""
@@ -108,3 +137,33 @@ def recordings() -> tuple[RealConversation, ...]:
             "AMI meeting ES2004 excerpt, four people (two women, two men; one says only 'mm, yeah'), 60 s",
         ),
     )
+
+
+CALL = "a real two-person sales call (gong-io/gecko's demo: a web call, 16 kHz MP3)"
+
+
+@functools.cache
+def more_recordings() -> tuple[RealConversation, ...]:
+    """Issue 53's real material beyond the three tuned-on meetings (see the module's docstring)."""
+    windows = [
+        RealConversation(
+            f"gecko-call-{start}-{start + 90}{'-telephone' if band else ''}",
+            f"{CALL}, {start}-{start + 90} s{', through a telephone band' if band else ''}",
+            kind="call",
+            stem="gecko-call-270s",
+            suffix="mp3",
+            start_s=float(start),
+            end_s=float(start + 90),
+            telephone=band,
+            held_out=start > 0,
+        )
+        for start in (0, 90, 180)
+        for band in (False, True)
+    ]
+    meeting = RealConversation(
+        "ami-en2002a-30s",
+        "AMI meeting EN2002a, its first 30 s (far-field mix, via DiariZen): four people talking "
+        "over each other",
+        held_out=True,
+    )
+    return (*windows, meeting)
