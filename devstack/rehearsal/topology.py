@@ -287,6 +287,9 @@ def start(
         "FLOWER_BASIC_AUTH": f"admin:{secrets.token_urlsafe(12)}",
         "MENTORQ_LLM_MODEL": "llama3.2:1b",
         "MENTORQ_LLM_PARALLEL": str(llm_slots),
+        # The "gpu" host here has no GPU: as an operator rehearsing on such hosts would set in .env,
+        # else compose's MENTORQ_DEVICE=cuda stops the GPU workers at start (as it should).
+        "MENTORQ_DEVICE": "cpu",
     }
     rehearsal = Rehearsal(
         root, network, variables, llm_slots=llm_slots, token_delay_s=token_delay_s, settings=settings or {}
