@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -17,6 +16,7 @@ from pydantic import ValidationError
 from core.settings import Settings, get_settings
 from tests.conftest import ApiClient, make_admin
 from tests.support.stack import Stack
+from tests.workers.test_support_model import _worker_consuming
 from workers import devices, signals
 from workers.devices import DeviceUnavailable, EmbedPasses, embed_passes, resolve_device
 
@@ -72,13 +72,6 @@ def test_passes_are_small_on_a_cpu_large_on_a_gpu_and_a_call_holds_a_pass() -> N
     assert embed_passes("cuda:0") == EmbedPasses(texts_per_pass=256, texts_per_call=512, gathers=True)
     assert embed_passes("cpu", pass_size=64) == EmbedPasses(64, 128, False)
     assert embed_passes("cuda:0", pass_size=1024) == EmbedPasses(1024, 1024, True)
-
-
-def _worker_consuming(*queues: str) -> SimpleNamespace:
-    consume_from = {name: SimpleNamespace(name=name) for name in queues}
-    return SimpleNamespace(
-        app=SimpleNamespace(amqp=SimpleNamespace(queues=SimpleNamespace(consume_from=consume_from)))
-    )
 
 
 def test_a_model_worker_told_cuda_without_one_stops_and_others_start(
