@@ -167,7 +167,7 @@ def print_real(results: list[dict[str, Any]]) -> None:
         [
             r["recording"],
             r["kind"],
-            "held out" if r["held_out"] else "tuned on",
+            "held out" if r["held_out"] else "development",
             fmt(r["duration_s"]),
             f"{r['speakers_found']}/{len(r['main_speakers'])} ({len(r['reference_speakers'])})",
             fmt(r["der"], 3),
