@@ -1,34 +1,37 @@
-"""Ingestion: chunks/s end to end (upload -> every document `ready`) beside raw SentenceTransformer.encode.
+"""Ingestion: chunks/s end to end (upload -> every document `ready`) beside raw SentenceTransformer.encode,
+and the platform's own ceiling: an encoder that costs nothing beside a bare COPY of the same rows.
 
-    .venv/bin/python -m benchmarks.ingestion [--docs 40] [--shaped]
+    .venv/bin/python -m benchmarks.ingestion [--docs 40] [--instant-docs 100] [--shaped]
 
-Starts, on loopback only: embedded PostgreSQL + Redis (migrated), the API under uvicorn, and two
-workers, as the production topology splits them on one small host: `-Q embed` (prefork,
-concurrency 1: one model job at a time, as docker-compose.yml runs it) and `-Q cpu,io,maintenance`
-(prefork, concurrency 1). The embed worker's child loads all-MiniLM-L6-v2 in the background when it
-starts (workers/signals.py); the script waits until the workers are quiet before measuring.
+Starts, on loopback only: embedded PostgreSQL + Redis (migrated), the API under uvicorn, and the
+workers as the production topology splits them on one small host: `-Q embed` shaped as
+core/lanes.py runs the lane (threads, two jobs on one model copy), `-Q cpu,io,maintenance` (prefork,
+concurrency 1) and `-Q query`. The script waits until the workers are quiet before measuring.
 
-Corpus: `--docs` deterministic Markdown notes (seeded, about 64 chunks each with the platform's
-chunker: a title, 10 `##` sections of 7 paragraphs of English-like sentences).
+Corpus: deterministic Markdown notes (seeded, about 68 chunks each with the platform's chunker: a
+title, 10 `##` sections of 7 paragraphs of English-like sentences).
 
 Order (nothing competes with what is being timed):
-1. raw encode, before: a child process loads `SentenceTransformer(packaged_minilm_path())`, encodes
-   16 texts to warm up, then times `encode(texts, batch_size=--batch-size)` over the corpus's chunk
-   texts as this process chunks them with the platform's parser and chunker (checked identical to what the
-   platform stores, step 4).
-2. warm-up: one small document through the platform (uncounted).
-3. platform: one multipart POST /v1/documents with every file (collection `bench`), then polling
-   PostgreSQL every 0.25 s until every document is `ready` (searchable: its generation is active).
-   chunks/s = chunks / (POST sent -> last document ready, from the document rows' updated_at).
-4. raw encode, after: the same child program on the chunk texts read back from the chunks table,
+1. (issue 52) instant encoder: an embed worker started from benchmarks/_instant_encoder.py (the real
+   app, the model's pass replaced by a unit vector per text) takes `--instant-docs` documents;
+   chunks/s from the POST to the last document ready.
+2. bare COPY: those documents' chunk and vector rows copied out, deleted, vacuumed, and copied back
+   into the same tables and indexes in one transaction (the floor under the platform).
+3. raw encode, before: a child process loads `SentenceTransformer(packaged_minilm_path())`, encodes
+   16 texts to warm up, then times `encode(texts, batch_size=--batch-size)` over the `--docs`
+   corpus's chunk texts as this process chunks them (checked identical to what the platform stores).
+4. warm-up: one small document through the platform (uncounted).
+5. platform, real encoder: one multipart POST /v1/documents with every file (collection `bench`),
+   then polling PostgreSQL every 0.25 s until every document is `ready`.
+6. raw encode, after: the same child program on the chunk texts read back from the chunks table,
    with the heading prefix the platform embeds (db.embeddings.embedding_text). The primary baseline.
-5. (--shaped) raw encode the way the worker calls it: one encode() per document (at most 128
-   texts, EMBED_BATCH in tasks/ingest/task.py) with the worker's forward-pass size
-   (workers/embeddings/sentence.py BATCH_SIZE).
+7. (--shaped) raw encode the way the worker calls it on a CPU: per document, calls of at most 128
+   texts (workers/devices.py), in the worker's forward passes of 16.
 
 Also: where the time goes, from each ingest job's recorded events (cpu queue wait, parse+chunk,
 embed queue wait, embed stage), CPU seconds per process, and one hybrid search at the end.
-Aim (issue 4): platform chunks/s >= 0.85 x raw encode. Printed PASS/MISS; nothing is asserted.
+Aims: platform chunks/s >= 0.85 x raw encode (issue 4); the instant encoder >= 3,000 chunks/s or
+>= 0.8 x the bare COPY (issue 52). Printed PASS/MISS; nothing is asserted.
 """
 
 from __future__ import annotations
