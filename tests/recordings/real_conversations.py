@@ -25,6 +25,7 @@ from scipy.optimize import linear_sum_assignment
 
 from tests.recordings.conversations import Turn, telephone
 from workers.recordings.decode import SAMPLE_RATE, pcm_pieces
+from workers.recordings.diarization import KnownVoice
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -167,3 +168,45 @@ def more_recordings() -> tuple[RealConversation, ...]:
         held_out=True,
     )
     return (*windows, meeting)
+
+
+def alone(recording: RealConversation, speaker: str, *, until_s: float) -> np.ndarray:
+    """The recording's samples where `speaker` alone speaks (no one over them) before `until_s`,
+    one turn after another: a clip of their voice, as they would record one to enrol it."""
+    samples, turns = recording.samples(), recording.turns()
+    pieces = []
+    for turn in turns:
+        if turn.speaker != speaker or turn.start_s >= until_s:
+            continue
+        others = [
+            t for t in turns if t.speaker != speaker and t.start_s < turn.end_s and turn.start_s < t.end_s
+        ]
+        if not others:
+            end = min(turn.end_s, until_s)
+            pieces.append(samples[int(turn.start_s * SAMPLE_RATE) : int(end * SAMPLE_RATE)])
+    return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)
+
+
+def enrolled_call_voices(*, telephone: bool) -> list[KnownVoice]:
+    """Roger and Virgil as the platform enrols them (voices.clip_voice), each from what they say
+    alone in the first 45 s of the call's development window, as recorded or banded (the held-out
+    windows are never heard in enrolling); Roger as the host, Virgil as a guest, at the default
+    thresholds."""
+    from core.settings import Settings
+    from tests.recordings.conversations import wav_bytes
+    from workers.recordings.voices import clip_voice
+
+    defaults = Settings(MENTORQ_ENV="test")
+    window = next(r for r in more_recordings() if not r.held_out and r.telephone == telephone)
+    return [
+        KnownVoice(
+            clip_voice(
+                wav_bytes(alone(window, person, until_s=45.0)), max_seconds=120, min_voiced_s=5.0
+            ).embedding,
+            threshold,
+        )
+        for person, threshold in (
+            ("Roger", defaults.voice_host_threshold),
+            ("Virgil", defaults.voice_guest_threshold),
+        )
+    ]

@@ -6,6 +6,7 @@ to an account. The clips are other lines than the conversations'."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,8 +15,9 @@ from core.settings import Settings
 from tests.conftest import ApiClient, make_admin, register
 from tests.documents.test_api import ingest
 from tests.profiles.support import wait_job
-from tests.recordings import conversations
+from tests.recordings import conversations, media, real_conversations
 from tests.support.stack import Stack
+from workers.recordings.diarization import SpeakerTurn
 from workers.recordings.voices import EnrolledVoice, match_speakers, unit
 
 DEFAULTS = Settings(MENTORQ_ENV="test")
@@ -203,3 +205,54 @@ def test_speakers_are_named_best_pair_first_with_each_role_s_threshold() -> None
     found = match_speakers({"S1": near(1, 2, 0.85)}, [guest], thresholds=thresholds)
     assert [(m.name, m.named, m.similarity) for m in found] == [("Gil", False, 0.85)]
     assert match_speakers({"S1": near(1, 2, 0.85)}, [], thresholds=thresholds) == []
+
+
+def test_a_real_call_s_two_enrolled_people_are_two_named_speakers(
+    speakers_worker: Stack, admin: ApiClient, client: ApiClient
+) -> None:
+    """A real call through a telephone band (issue 53: held out, gong-io/gecko's demo), its two
+    people enrolled with what each says alone in another part of the call. Told nothing, the
+    diarizer heard them as one voice; enrolled, the transcript names each of them."""
+    window = next(r for r in real_conversations.more_recordings() if r.name == "gecko-call-90-180-telephone")
+    development = next(
+        r for r in real_conversations.more_recordings() if r.name == "gecko-call-0-90-telephone"
+    )
+    profiles = [
+        enrol(
+            admin,
+            f"{person} Call",
+            role,
+            conversations.wav_bytes(real_conversations.alone(development, person, until_s=45.0)),
+        )
+        for person, role in (("Roger", "host"), ("Virgil", "guest"))
+    ]
+    try:
+        assert all(profile["status"] == "succeeded" for profile in profiles), profiles
+        # As MP3 (the call was one): a WAV of 90 s is over the test stack's document size.
+        document = ingest(client, "call.mp3", media.encode(window.samples(), "mp3"), collection="calls")
+        assert document["status"] == "ready", document["error"]
+        segments = client.get(f"/v1/documents/{document['id']}/transcript").json()["segments"]
+        cues = [SpeakerTurn(s["speaker"], s["start_s"], s["end_s"]) for s in segments]
+        assert {cue.speaker for cue in cues} == {"Roger Call", "Virgil Call"}, cues
+        reference = [replace(turn, speaker=f"{turn.speaker} Call") for turn in window.turns()]
+        # A cue carries its stretch's main speaker: coarser than the diarizer's turns, so the bound
+        # is wider than the diarizer's own (DER 0.072); names must match, not just the partition.
+        assert named_error(reference, cues) <= 0.25
+    finally:
+        for profile in profiles:
+            if profile["status"] == "succeeded":
+                admin.delete(f"/v1/admin/voices/{profile['output']['profile_id']}")
+
+
+def named_error(reference: list[conversations.Turn], cues: list[SpeakerTurn]) -> float:
+    """The share of the reference's single-speaker seconds that a cue gives to another name."""
+    wrong = total = 0.0
+    for turn in reference:
+        if any(o is not turn and o.start_s < turn.end_s and turn.start_s < o.end_s for o in reference):
+            continue
+        for cue in cues:
+            overlap = min(turn.end_s, cue.end_s) - max(turn.start_s, cue.start_s)
+            if overlap > 0:
+                total += overlap
+                wrong += overlap * (cue.speaker != turn.speaker)
+    return wrong / total if total else 1.0

@@ -12,7 +12,9 @@ then `finish`):
   takes the speaker its nearby windows vote for, and the turns are smoothed: a speaker heard for
   less than `MIN_SPEAKER_S` in all (a cough, a chair) is no speaker and its windows go to the
   nearest one; a turn shorter than `MIN_TURN_S` goes to its neighbours. It does not detect
-  overlapping speech: each moment has one speaker.
+  overlapping speech: each moment has one speaker. Given the enrolled voices a recording may hold
+  (`KnownVoice`), a found voice in which two of them are heard is split between them
+  (`_split_by_voices`), and told a count, it gives that many (`_counted`).
 - `pyannote` (production, on the GPU host): pyannote.audio's speaker-diarization pipeline, loaded
   from a local folder (MENTORQ_DIARIZATION_MODEL); never downloaded by a worker. It keeps
   overlapping speech as overlapping turns.
@@ -26,7 +28,7 @@ import os
 import tempfile
 import threading
 import wave
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -58,6 +60,9 @@ MIN_SPEAKER_S = 4.0
 # excerpts (benchmarks.diarization --real-only): DER 0.534/0.214/0.274 without, 0.169/0.115/0.138
 # with it and MIN_SPEAKER_S 4; at 0.2 distinct voices collapse.
 MERGE_DISTANCE = 0.15
+# Windows either side (in the same stretch) whose likeness to each enrolled voice a window's vote
+# averages: 2.6 s of speech in all, a few words; chosen before measuring, not tuned.
+VOICE_VOTE_WINDOWS = 2
 MIN_TURN_S = 1.0  # a turn shorter than this between others is theirs
 JOIN_GAP_S = 0.5  # one speaker's turns closer than this are one turn
 MAX_CLUSTERED = (
@@ -90,20 +95,33 @@ class DiarizationSession(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class KnownVoice:
+    """An enrolled person the recording may hold (voices.py): the voice encoder's embedding of them
+    (unit length) and how alike a speaker must be to be named them (their role's threshold)."""
+
+    embedding: np.ndarray
+    threshold: float
+
+
 class Diarizer(Protocol):
     name: str
 
-    def session(self, speakers: int | None = None) -> DiarizationSession:
+    def session(self, speakers: int | None = None, voices: Sequence[KnownVoice] = ()) -> DiarizationSession:
         """A new recording's diarization; `speakers`, when the uploader knows it, is how many people
-        are heard (the count is then given, not found)."""
+        are heard (the count is then given, not found); `voices`, the enrolled people it may hold."""
         ...
 
 
 def diarize(
-    diarizer: Diarizer, stretches: Iterable[Speech], *, speakers: int | None = None
+    diarizer: Diarizer,
+    stretches: Iterable[Speech],
+    *,
+    speakers: int | None = None,
+    voices: Sequence[KnownVoice] = (),
 ) -> list[SpeakerTurn]:
     """All the stretches' turns at once (tests, benchmarks)."""
-    session = diarizer.session(speakers)
+    session = diarizer.session(speakers, voices)
     for speech in stretches:
         session.add(speech)
     return session.finish()
@@ -113,11 +131,13 @@ def diarize(
 
 
 class _EmbeddedSession:
-    def __init__(self, speakers: int | None = None) -> None:
+    def __init__(self, speakers: int | None = None, voices: Sequence[KnownVoice] = ()) -> None:
         get_encoder()  # loaded (or FileNotFoundError) before the first stretch
         self._speakers = speakers
+        self._voices = tuple(voices)
         self._embeddings: list[np.ndarray] = []  # one (n, 256) block per stretch
         self._centres: list[float] = []  # each window's middle, seconds from the recording's start
+        self._stretches: list[int] = []  # each window's stretch, numbered in order
         self._voiced: list[tuple[float, float]] = []  # voiced intervals, seconds
         self._centroids: dict[str, np.ndarray] = {}
 
@@ -125,6 +145,7 @@ class _EmbeddedSession:
         windows = embed_windows(speech)
         self._voiced.extend(windows.voiced)
         if len(windows.embeddings):
+            self._stretches.extend([len(self._embeddings)] * len(windows.embeddings))
             self._embeddings.append(windows.embeddings)
             self._centres.extend(windows.centres)
 
@@ -134,6 +155,8 @@ class _EmbeddedSession:
         embeddings = np.concatenate(self._embeddings)
         labels = _merged(embeddings, _clusters(embeddings))
         labels = _without_small_speakers(embeddings, labels, min_windows=MIN_SPEAKER_S / STEP_S)
+        if self._voices:  # two enrolled people heard in one found voice are two speakers
+            labels = _split_by_voices(embeddings, labels, np.array(self._stretches), self._voices)
         if self._speakers:  # told how many: as many as that, from the voices found
             labels = _counted(embeddings, labels, self._speakers)
         turns = _smoothed(_turns(np.array(self._centres), labels, self._voiced))
@@ -144,7 +167,7 @@ class _EmbeddedSession:
             for label, centre in _centres_of(embeddings, labels).items()
             if str(label) in names
         }
-        self._embeddings, self._centres = [], []  # the session's memory goes with the recording
+        self._embeddings, self._centres, self._stretches = [], [], []  # its memory goes with the recording
         return _named(turns, names)
 
     def centroids(self) -> dict[str, np.ndarray]:
@@ -233,6 +256,50 @@ def _merged(embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:
         if distance[first, second] >= MERGE_DISTANCE:
             return labels
         labels[labels == keys[second]] = keys[first]
+
+
+def _split_by_voices(
+    embeddings: np.ndarray, labels: np.ndarray, stretches: np.ndarray, voices: Sequence[KnownVoice]
+) -> np.ndarray:
+    """A found voice in which two or more enrolled people are heard, split between them.
+
+    Each window goes to the enrolled voice most like it, judged over its neighbours in the same
+    stretch (VOICE_VOTE_WINDOWS either side: one 1.6 s window is a noisy measure of a voice, and a
+    person speaks for seconds). Within a found voice, the windows of one enrolled person count as
+    that person when they are a speaker's worth (MIN_SPEAKER_S) and their mean is as alike as
+    naming the speaker after them requires (the role's threshold, voices.py). Where two people
+    count, each becomes a speaker; the other windows stay where they were.
+
+    Why: on a narrow-band line two voices can sit closer than MERGE_DISTANCE and be found as one
+    (issue 53), and someone searching office hours for what the lecturer said must not find the
+    student's words under the lecturer's name. The enrolled voices tell what the distance cannot;
+    a found voice that holds one enrolled person, or none, is left as it is."""
+    matrix = np.stack([voice.embedding for voice in voices])
+    likeness = embeddings @ matrix.T  # (windows, voices)
+    voted = np.empty_like(likeness)
+    for index in range(len(likeness)):
+        near = slice(max(0, index - VOICE_VOTE_WINDOWS), index + VOICE_VOTE_WINDOWS + 1)
+        same = stretches[near] == stretches[index]
+        voted[index] = likeness[near][same].mean(axis=0)
+    nearest = np.argmax(voted, axis=1)
+    labels = labels.copy()
+    next_label = int(labels.max()) + 1
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        people = [
+            chosen
+            for person, voice in enumerate(voices)
+            if len(chosen := members[nearest[members] == person]) >= MIN_SPEAKER_S / STEP_S
+            and float(_unit(embeddings[chosen].mean(axis=0)) @ voice.embedding) >= voice.threshold
+        ]
+        for chosen in people[1:]:
+            labels[chosen] = next_label
+            next_label += 1
+    return labels
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return vector / max(float(np.linalg.norm(vector)), 1e-9)
 
 
 def _counted(embeddings: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
@@ -388,8 +455,8 @@ def _named(turns: list[SpeakerTurn], names: dict[str, str] | None = None) -> lis
 class ResemblyzerDiarizer:
     name = "resemblyzer"
 
-    def session(self, speakers: int | None = None) -> DiarizationSession:
-        return _EmbeddedSession(speakers)
+    def session(self, speakers: int | None = None, voices: Sequence[KnownVoice] = ()) -> DiarizationSession:
+        return _EmbeddedSession(speakers, voices)
 
 
 # ---- production: pyannote.audio ------------------------------------------------------------------
@@ -457,7 +524,8 @@ class PyannoteDiarizer:
             self._pipeline.to(torch.device(device))
         self._lock = threading.Lock()
 
-    def session(self, speakers: int | None = None) -> DiarizationSession:
+    def session(self, speakers: int | None = None, voices: Sequence[KnownVoice] = ()) -> DiarizationSession:
+        # pyannote embeds voices with a model of its own: the enrolled voices are not its kind.
         return _PyannoteSession(self._pipeline, self._lock, speakers)
 
 

@@ -124,14 +124,16 @@ def transcribe(
 ) -> Transcript:
     """The recording's transcript, each cue with its speaker when a diarizer is given (it hears the
     same stretches as the recognizer, in the same pass), named after the enrolled voice it matches
-    among `voices` (the diarizer must give centroids), and `speaker_count` of them when the
+    among `voices` (the diarizer must give centroids; the embedded one also splits a speaker in
+    whom two of them are heard), and `speaker_count` of them when the
     uploader said how many people are heard; DocumentError (`corrupt_recording`,
     `no_audio_track`, `recording_too_long`, `no_speech`) when there is none to make."""
     info = probe(data, max_seconds=max_seconds)
     transcript = Transcript(engine=engine.name, info=info)
     heard = [0.0]
     pieces = _reporting(pcm_pieces(data, max_seconds=max_seconds), info.claimed_seconds, on_progress, heard)
-    speakers = diarizer.session(speaker_count) if diarizer is not None else None
+    known = voices.known() if voices is not None else ()
+    speakers = diarizer.session(speaker_count, known) if diarizer is not None else None
     for speech in speech_segments(pieces):
         if speakers is not None:
             speakers.add(speech)

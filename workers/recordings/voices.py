@@ -22,7 +22,7 @@ import numpy as np
 
 from core.recordings import speaker_label
 from workers.recordings.decode import pcm_pieces
-from workers.recordings.diarization import embed_windows
+from workers.recordings.diarization import KnownVoice, embed_windows
 from workers.recordings.speech import speech_segments
 
 ENCODER = "resemblyzer"  # whose embeddings a profile holds: a speaker is matched only against its own kind
@@ -83,6 +83,10 @@ class VoiceBook:
     def match(self, centroids: dict[str, np.ndarray]) -> list[SpeakerMatch]:
         """match_speakers with these voices and thresholds."""
         return match_speakers(centroids, self.voices, thresholds=self.thresholds)
+
+    def known(self) -> tuple[KnownVoice, ...]:
+        """The voices as the diarizer uses them: each with the likeness naming it requires."""
+        return tuple(KnownVoice(voice.embedding, self.thresholds[voice.role]) for voice in self.voices)
 
 
 def unit(vector: np.ndarray) -> np.ndarray:
