@@ -38,7 +38,7 @@ from tests.recordings import conversations
 from tests.recordings.conversations import Turn
 from workers.recordings.diarization import ResemblyzerDiarizer, SpeakerTurn
 from workers.recordings.speech import speech_segments
-from workers.recordings.voices import EnrolledVoice, clip_voice, match_speakers, profile_voice
+from workers.recordings.voices import EnrolledVoice, VoiceBook, clip_voice, profile_voice
 
 AIM = 0.9
 ENROL_LINES = ((12, 13), (14, 15))  # two clips a voice; the conversations use LINES[:10]
@@ -46,9 +46,11 @@ MIN_REAL_ENROL_S = 6.0  # a real speaker with less clean speech in the first hal
 SETTINGS = Settings(MENTORQ_ENV="test")
 
 
-def speakers(samples: np.ndarray) -> tuple[list[SpeakerTurn], dict[str, np.ndarray]]:
-    """The diarizer's turns and its speakers' centroids, the audio fed 0.1 s at a time."""
-    session = ResemblyzerDiarizer().session()
+def speakers(samples: np.ndarray, book: VoiceBook) -> tuple[list[SpeakerTurn], dict[str, np.ndarray]]:
+    """The diarizer's turns and its speakers' centroids, the audio fed 0.1 s at a time; the diarizer
+    is given the enrolled voices, as the transcribe worker gives it (a found voice holding two of
+    them is split between them)."""
+    session = ResemblyzerDiarizer().session(voices=book.known())
     for speech in speech_segments(samples[at : at + 1600] for at in range(0, len(samples), 1600)):
         session.add(speech)
     return session.finish(), session.centroids()
@@ -67,33 +69,30 @@ def label_of_each_voice(reference: list[Turn], found: list[SpeakerTurn]) -> dict
 
 
 def score(
-    reference: list[Turn],
-    found: list[SpeakerTurn],
-    centroids: dict[str, np.ndarray],
-    enrolled: dict[str, np.ndarray],
-    *,
-    role: str,
+    reference: list[Turn], samples: np.ndarray, enrolled: dict[str, np.ndarray], *, role: str
 ) -> dict[str, int]:
     """All enrolled, then each voice left out in turn: named right, named wrong, left unnamed,
-    and (left out) false names."""
+    and (left out) false names. Each enrolment diarizes the audio anew, as a transcription would."""
     thresholds = {"host": SETTINGS.voice_host_threshold, "guest": SETTINGS.voice_guest_threshold}
-    labels = label_of_each_voice(reference, found)
-    voices = sorted(labels)
     counts = {"voices": 0, "right": 0, "wrong": 0, "unnamed": 0, "left_out": 0, "false_names": 0}
 
-    def names(book: list[str]) -> dict[str, str]:
-        profiles = [EnrolledVoice(voice, voice, role, enrolled[voice]) for voice in book]
-        matched = match_speakers(centroids, profiles, thresholds=thresholds)
-        return {match.label: match.name for match in matched if match.named}
+    def names(people: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+        """Each reference voice's found label, and the names the found labels take."""
+        book = VoiceBook(
+            tuple(EnrolledVoice(voice, voice, role, enrolled[voice]) for voice in people), thresholds
+        )
+        found, centroids = speakers(samples, book)
+        named = {match.label: match.name for match in book.match(centroids) if match.named}
+        return label_of_each_voice(reference, found), named
 
-    everyone = names(list(enrolled))
-    for voice in voices:
+    labels, everyone = names(list(enrolled))
+    for voice in sorted(labels):
         counts["voices"] += 1
         given = everyone.get(labels[voice])
         counts["right" if given == voice else "unnamed" if given is None else "wrong"] += 1
-        without = names([other for other in enrolled if other != voice])
+        labels_without, without = names([other for other in enrolled if other != voice])
         counts["left_out"] += 1
-        counts["false_names"] += without.get(labels[voice]) is not None
+        counts["false_names"] += without.get(labels_without.get(voice, "")) is not None
     return counts
 
 
@@ -124,11 +123,10 @@ def generated(seeds: int) -> list[dict[str, Any]]:
         spoken = conversations.dialogue(cast, 8, seed=seed)
         heard = {"clean": spoken.samples, "telephone": conversations.telephone(spoken.samples, seed=seed)}
         for condition, samples in heard.items():
-            found, centroids = speakers(samples)
             books = {"clean": clean} if condition == "clean" else {"clean": clean, "telephone": phone}
             for enrolment, book in books.items():
                 for role in ("host", "guest"):
-                    counts = score(spoken.turns, found, centroids, book, role=role)
+                    counts = score(spoken.turns, samples, book, role=role)
                     rows.append(
                         {
                             "cast": "+".join(cast),
@@ -178,7 +176,6 @@ def real() -> list[dict[str, Any]]:
             for t in turns
             if t.start_s >= half and t.speaker in enrolled
         ]
-        found, centroids = speakers(samples[cut:])
         for role in ("host", "guest"):
             rows.append(
                 {
@@ -187,7 +184,7 @@ def real() -> list[dict[str, Any]]:
                     "audio": "real",
                     "enrolled": "first half",
                     "role": role,
-                    **score(later, found, centroids, enrolled, role=role),
+                    **score(later, samples[cut:], enrolled, role=role),
                 }
             )
     return rows
