@@ -101,6 +101,21 @@ def test_a_job_that_kills_its_worker_every_time_fails_with_worker_lost(
     assert event_types(stack, job_id).count("started") == 2
 
 
+def test_a_job_holding_the_gil_past_the_stale_window_runs_once(stack: Stack, client: ApiClient) -> None:
+    """debug.native keeps its process's GIL in one native call for three times the stale window
+    (3 s here): the job's watcher thread cannot run meanwhile, and the worker's pulse, a process of
+    its own (workers/pulse.py), beats for it. Before the pulse the reconciler took it for lost at
+    3 s, ran it again, and failed it `worker_lost` at its last attempt."""
+    stale_s = float(stack.env["MENTORQ_STALE_AFTER_SECONDS"])
+    response = client.post("/v1/jobs", json={"kind": "debug.native", "input": {"seconds": int(3 * stale_s)}})
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+    final = wait_for_status(client, job_id, {"succeeded", "failed"}, timeout=120)
+    assert final["status"] == "succeeded", final["error"]
+    assert final["attempts"] == 1 and final["output"] == {"held_gil_seconds": int(3 * stale_s), "attempt": 1}
+    assert event_types(stack, job_id) == ["queued", "started", "succeeded"]
+
+
 def test_a_job_past_its_time_limit_fails_with_timeout(client: ApiClient) -> None:
     job_id = sleep_job(client, seconds=12, steps=12)
     final = wait_for_status(client, job_id, {"succeeded", "failed"}, timeout=60)

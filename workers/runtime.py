@@ -33,7 +33,7 @@ from db import admission
 from db import jobs as job_queries
 from db.jobs import JobSnapshot
 from db.unit_of_work import one_statement, unit_of_work
-from workers import current_job
+from workers import current_job, pulse
 from workers.celery_app import app
 from workers.deadline import job_deadline
 from workers.errors import JobCanceled, JobFailure, NextStage
@@ -94,6 +94,9 @@ class JobWatcher(threading.Thread):
                 next_check = time.monotonic() + check_every
 
     def _still_running(self, *, beat: bool) -> bool:
+        # The worker's pulse beats this job from a process of its own (workers/pulse.py), even while
+        # the body holds this interpreter; this thread beats only when the pulse has gone quiet.
+        beat = beat and not pulse.beating(self.heartbeat_s)
         try:
             with unit_of_work() as session:
                 if beat:
@@ -191,7 +194,6 @@ def run_job(
 def _run_delivery(
     job_id: uuid.UUID, kind: JobSpec, body: JobBody, *, worker: str, stage: str | None = None
 ) -> None:
-    settings = get_settings()
     route = kind.route(stage)
     with _SPANS.start_as_current_span("job.claim") as span:
         job = _claim(job_id, worker=worker, time_limit_s=route.time_limit, stage=stage)
@@ -202,6 +204,21 @@ def _run_delivery(
 
     logs.bind(user_id=job.owner_id)
     claim = job_queries.Claim(job.attempts, stage)
+    with pulse.running(job_id, attempt=job.attempts, stage=stage):
+        _run_claimed(job, kind, body, claim, route=route, stage=stage)
+
+
+def _run_claimed(
+    job: JobSnapshot,
+    kind: JobSpec,
+    body: JobBody,
+    claim: job_queries.Claim,
+    *,
+    route: Route,
+    stage: str | None,
+) -> None:
+    settings = get_settings()
+    job_id = job.id
     watcher = JobWatcher(job_id, settings.heartbeat_seconds, followed=lambda: followed_live(job), claim=claim)
     watcher.start()
     ctx = JobContext(

@@ -1,6 +1,7 @@
 """Worker lifecycle hooks: the log lines' format (core/logs.py), fresh connections after fork,
-traces in each process that runs tasks (core/tracing.py), the embedding model warmed, a liveness
-key for /readyz, and the host's metrics endpoint (workers/metrics_endpoint.py)."""
+traces in each process that runs tasks (core/tracing.py), the pulse that beats running jobs'
+heartbeats (workers/pulse.py), the embedding model warmed, a liveness key for /readyz, and the
+host's metrics endpoint (workers/metrics_endpoint.py)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from core.metrics import processes
 from core.redis_clients import get_redis, reset_redis
 from core.settings import get_settings
 from db.session import reset_engines
-from workers import metrics_endpoint
+from workers import metrics_endpoint, pulse
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,18 @@ _stop_liveness = threading.Event()
 def _consumed_queues(worker: object | None) -> set[str]:
     """The queues a starting worker (worker_init's sender) consumes."""
     return {queue.name for queue in worker.app.amqp.queues.consume_from.values()} if worker else set()
+
+
+@worker_init.connect
+def _start_the_pulse(sender=None, **_: object) -> None:
+    """The process that beats this worker's running jobs (workers/pulse.py). Connected first, so it
+    starts before a background lane lowers this process's priority below."""
+    pulse.start()
+
+
+@worker_shutdown.connect
+def _stop_the_pulse(**_: object) -> None:
+    pulse.stop()
 
 
 @worker_init.connect

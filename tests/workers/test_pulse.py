@@ -1,0 +1,161 @@
+"""The worker's pulse (workers/pulse.py): it beats a registered job while the process that runs it
+lives, and only then; it forgets a job whose process died (a pid reused since counts as dead) or
+whose delivery no longer holds it; and it leaves with its worker. On the real PostgreSQL; the
+through-the-stack cases (a body holding the GIL, every core busy, a worker killed) are in
+tests/test_faults.py and tests/recordings/test_recording_faults.py."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from db import jobs as job_queries
+from db.unit_of_work import unit_of_work
+from tests.support.held_jobs import held_job
+from tests.support.stack import Stack, wait_until
+from workers import pulse
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def claimed(stack: Stack) -> uuid.UUID:
+    job_id = held_job(stack, max_attempts=3)
+    with unit_of_work() as session:
+        assert job_queries.claim_job(session, job_id=job_id, worker="a@host", time_limit_s=600) is not None
+    stack.sql("UPDATE jobs SET heartbeat_at = now() - interval '1 hour' WHERE id = %s", job_id)
+    return job_id
+
+
+def heartbeat_age_s(stack: Stack, job_id: uuid.UUID) -> float:
+    [(age,)] = stack.sql("SELECT extract(epoch FROM now() - heartbeat_at) FROM jobs WHERE id = %s", job_id)
+    return float(age)
+
+
+def register(directory: Path, job_id: uuid.UUID, *, pid: int, started: int | None = None) -> Path:
+    registration = pulse.Registration(job_id, 1, None, pid, started or pulse.process_start(pid) or 0)
+    path = directory / f"{job_id}.test"
+    path.write_text(registration.to_json())
+    return path
+
+
+@pytest.fixture
+def child() -> subprocess.Popen:
+    """A live process to register jobs under; stopped by its pid."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(600)"], stdin=subprocess.DEVNULL
+    )
+    yield process
+    process.kill()
+    process.wait()
+
+
+def test_a_job_is_beaten_while_its_process_lives(
+    on_the_stack: Stack, tmp_path: Path, child: subprocess.Popen
+) -> None:
+    job_id = claimed(on_the_stack)
+    path = register(tmp_path, job_id, pid=child.pid)
+    assert pulse.beat_round(tmp_path) == {"beaten": 1, "forgotten": 0}
+    assert heartbeat_age_s(on_the_stack, job_id) < 60
+    assert path.exists()
+
+
+def test_a_job_whose_process_died_is_forgotten_and_not_beaten(
+    on_the_stack: Stack, tmp_path: Path, child: subprocess.Popen
+) -> None:
+    job_id = claimed(on_the_stack)
+    path = register(tmp_path, job_id, pid=child.pid)
+    child.kill()
+    child.wait()
+    assert pulse.beat_round(tmp_path) == {"beaten": 0, "forgotten": 1}
+    assert heartbeat_age_s(on_the_stack, job_id) > 3000
+    assert not path.exists()
+
+
+def test_a_reused_pid_is_not_the_process_that_registered(
+    on_the_stack: Stack, tmp_path: Path, child: subprocess.Popen
+) -> None:
+    job_id = claimed(on_the_stack)
+    register(tmp_path, job_id, pid=child.pid, started=(pulse.process_start(child.pid) or 0) - 1)
+    assert pulse.beat_round(tmp_path) == {"beaten": 0, "forgotten": 1}
+    assert heartbeat_age_s(on_the_stack, job_id) > 3000
+
+
+def test_a_job_no_longer_this_deliverys_is_forgotten(
+    on_the_stack: Stack, tmp_path: Path, child: subprocess.Popen
+) -> None:
+    job_id = claimed(on_the_stack)
+    on_the_stack.sql("UPDATE jobs SET attempts = 2 WHERE id = %s", job_id)  # another delivery holds it
+    register(tmp_path, job_id, pid=child.pid)
+    assert pulse.beat_round(tmp_path) == {"beaten": 0, "forgotten": 1}
+    assert heartbeat_age_s(on_the_stack, job_id) > 3000
+
+
+def test_a_zombie_is_not_alive(tmp_path: Path) -> None:
+    process = subprocess.Popen([sys.executable, "-c", "pass"], stdin=subprocess.DEVNULL)
+    try:
+        # Exited and not reaped (no wait() yet): /proc still lists it, as state Z.
+        wait_until(
+            lambda: Path(f"/proc/{process.pid}/stat").read_text().split(") ")[1][0] == "Z",
+            timeout=30,
+            message="the child exited",
+        )
+        assert pulse.process_start(process.pid) is None
+    finally:
+        process.wait()
+    assert pulse.process_start(process.pid) is None
+    assert pulse.process_start(os.getpid()) is not None
+
+
+def test_a_delivery_registers_while_it_runs_and_watchers_see_a_quiet_pulse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(pulse.DIR_ENV, str(tmp_path))
+    job_id = uuid.uuid4()
+    with pulse.running(job_id, attempt=2, stage="embed"):
+        [path] = [path for path in tmp_path.iterdir() if not path.name.startswith(".")]
+        registration = pulse.Registration.from_json(path.read_text())
+        assert (registration.job_id, registration.attempt, registration.stage) == (job_id, 2, "embed")
+        assert registration.pid == os.getpid()
+    assert list(tmp_path.iterdir()) == []
+    assert not pulse.beating(0.5)  # never touched: the watcher beats
+    (tmp_path / pulse.ALIVE).touch()
+    assert pulse.beating(0.5)
+    stale = time.time() - pulse.SILENT_ROUNDS * 0.5 - 1
+    os.utime(tmp_path / pulse.ALIVE, (stale, stale))
+    assert not pulse.beating(0.5)
+    monkeypatch.delenv(pulse.DIR_ENV)
+    assert not pulse.beating(0.5)
+
+
+STARTS_A_PULSE = """
+import os, sys, time
+from workers import pulse
+pulse.start()
+print(pulse._process.pid, os.environ[pulse.DIR_ENV], flush=True)
+time.sleep(600)
+"""
+
+
+def test_the_pulse_leaves_with_its_worker_killed(on_the_stack: Stack) -> None:
+    worker = subprocess.Popen(
+        [sys.executable, "-c", STARTS_A_PULSE],
+        cwd=REPO,
+        env={**os.environ, "MENTORQ_HEARTBEAT_SECONDS": "0.5"},
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        pid_text, directory = worker.stdout.readline().split()
+        pulse_pid = int(pid_text)
+        wait_until(lambda: (Path(directory) / pulse.ALIVE).exists(), timeout=60, message="the pulse's round")
+    finally:
+        worker.kill()  # SIGKILL to the worker alone, not its group: the kernel tells the pulse
+        worker.wait()
+    wait_until(lambda: pulse.process_start(pulse_pid) is None, timeout=30, message="the pulse left")
