@@ -42,7 +42,7 @@ from api.user_cache import following_user_changes
 from api.voices import routes as voices
 from api.webhooks import routes as webhooks
 from core import __version__, log_redaction, logs, tracing
-from core.redis_clients import get_async_redis
+from core.redis_clients import get_async_broker_redis, get_async_state_redis
 from core.settings import get_settings
 from db.dispatch_stamps import dispatch_stamps
 from db.session import async_engine
@@ -56,13 +56,14 @@ LTI_CROSS_SITE_PATHS = frozenset({"/lti/login", "/lti/launch"})
 
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    app.state.event_hub = JobEventHub(get_async_redis())
+    app.state.event_hub = JobEventHub(get_async_broker_redis())  # the workers publish there
     settings = get_settings()
     async with following_user_changes(settings.database_url, ttl_s=settings.user_cache_seconds):
         yield
     await dispatch_stamps.drain()
     await app.state.event_hub.close()
-    await get_async_redis().aclose()
+    await get_async_broker_redis().aclose()
+    await get_async_state_redis().aclose()
     await async_engine().dispose()
 
 
@@ -74,7 +75,7 @@ def create_app() -> FastAPI:
     if settings.mail_transport == "none":
         logging.getLogger(__name__).error(
             "smtp_not_configured: MENTORQ_SMTP_HOST is not set; verification and password-reset "
-            "messages will fail (/readyz: checks.mail)"
+            "messages will fail (/v1/admin/health: checks.mail)"
         )
     app = FastAPI(
         title="mentorq",

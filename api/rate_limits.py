@@ -1,4 +1,5 @@
-"""Fair use: request rate limits, login throttling and hourly quotas, counted in Redis by `limits`.
+"""Fair use: request rate limits, login throttling and hourly quotas, counted by `limits` in the
+state Redis (never the broker's: core/redis_clients.py).
 
 Every request but the probes and the API's own documentation is counted, per user when it
 carries a valid token (bearer or session cookie), else per client address: that is what limits
@@ -13,6 +14,7 @@ goes through (the outbox keeps accepting jobs then too), and the failure is logg
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time
@@ -26,7 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import ProblemError, problem_response
 from api.tokens import verified_claims
-from core.redis_clients import get_async_redis
+from core.redis_clients import get_async_state_redis
 from core.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -50,15 +52,18 @@ NOT_COUNTED = frozenset(
 LTI_LAUNCH_PATHS = ("/lti/login", "/lti/launch", "/lti/home", "/lti/exercises/", "/lti/deep-link")
 SESSION_COOKIE = "mentorq_session"
 TOKEN_AUDIENCE = ["fastapi-users:auth"]
+# A caller's key longer than this (a login's user name is whatever the form says, up to the body
+# limit) is counted under its SHA-256: the counters' keys stay short whatever a client sends.
+MAX_KEY_CHARS = 64
 
 
 @lru_cache
 def _limiter() -> SlidingWindowCounterRateLimiter:
-    # The API's own Redis connection pool; the URI only names the storage type.
+    # The API's own pool to the state Redis (never the broker's); the URI only names the storage type.
     storage = RedisStorage(
         "async+redis://localhost:6379",
         implementation="redispy",
-        connection_pool=get_async_redis().connection_pool,
+        connection_pool=get_async_state_redis().connection_pool,
         key_prefix="mentorq:limits",
     )
     return SlidingWindowCounterRateLimiter(storage)
@@ -70,8 +75,15 @@ def limit(expression: str) -> RateLimitItem:
     return parse(expression)
 
 
+def _bounded(key: str) -> str:
+    if len(key) <= MAX_KEY_CHARS:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 async def spend(item: RateLimitItem, policy: str, key: str) -> dict[str, str] | None:
     """Count one use; None when allowed, else the headers of the 429 (Retry-After and RateLimit)."""
+    key = _bounded(key)
     try:
         if await _limiter().hit(item, policy, key):
             return None
@@ -83,6 +95,7 @@ async def spend(item: RateLimitItem, policy: str, key: str) -> dict[str, str] | 
 
 async def exhausted(item: RateLimitItem, policy: str, key: str) -> dict[str, str] | None:
     """Without counting: None while uses are left, else the headers of the 429."""
+    key = _bounded(key)
     try:
         if await _limiter().test(item, policy, key):
             return None
@@ -94,6 +107,7 @@ async def exhausted(item: RateLimitItem, policy: str, key: str) -> dict[str, str
 
 async def count(item: RateLimitItem, policy: str, key: str) -> None:
     """Count one use without asking (a failed login)."""
+    key = _bounded(key)
     try:
         await _limiter().hit(item, policy, key)
     except Exception:  # noqa: BLE001
@@ -102,6 +116,7 @@ async def count(item: RateLimitItem, policy: str, key: str) -> None:
 
 async def forget(item: RateLimitItem, policy: str, key: str) -> None:
     """Reset a caller's count (a successful login clears its failures)."""
+    key = _bounded(key)
     try:
         await _limiter().clear(item, policy, key)
     except Exception:  # noqa: BLE001

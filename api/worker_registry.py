@@ -15,7 +15,7 @@ from typing import Any
 from redis.exceptions import ResponseError
 
 from core.channels import WORKER_KEY_PREFIX, worker_key
-from core.redis_clients import get_async_redis
+from core.redis_clients import get_async_broker_redis
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ _MAX_REPORTED = 1024
 async def live_workers() -> list[dict[str, Any]]:
     """Each live worker's well-formed announcement: hostname, queues, sandbox layers, and a
     transcribe worker's speech engine (with what keeps it from running, if anything)."""
-    redis = get_async_redis()
+    redis = get_async_broker_redis()  # the workers announce themselves on the broker Redis
     workers = []
     async for key in redis.scan_iter(match=f"{WORKER_KEY_PREFIX}*", count=100):
         try:

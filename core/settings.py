@@ -54,8 +54,20 @@ class Settings(BaseSettings):
         None,
         alias="REDIS_URL",
         description=(
-            "e.g. `redis://:password@host:6379/0`. Unset: `mentorq dev` starts an embedded one, "
-            "behind a generated password"
+            "the broker Redis (Celery's queues, live job events, worker liveness), e.g. "
+            "`redis://:password@host:6379/0`; keep it `noeviction`. Unset: `mentorq dev` starts an "
+            "embedded one, behind a generated password"
+        ),
+    )
+    # What a request can make (rate-limit counters, LTI login state, caches) lives apart from the
+    # broker, so that filling it from outside can never refuse a job's message (issue 59).
+    state_redis_url: str | None = Field(
+        None,
+        alias="MENTORQ_STATE_REDIS_URL",
+        description=(
+            "the state Redis: rate-limit counters, LTI login state, the platforms' token cache; give "
+            "it a `maxmemory` and an eviction policy (docs/production/redis.md). Unset: the broker "
+            "Redis (REDIS_URL) keeps them too"
         ),
     )
     ollama_host: str | None = Field(
@@ -315,7 +327,7 @@ class Settings(BaseSettings):
 
     # Account mail (e-mail verification, password reset): sent by an `io` worker, never in a request.
     # Unset host: `mentorq dev` and the tests print each message to the worker's log instead; in
-    # production the message fails `smtp_not_configured` (logged) and /readyz says mail is off.
+    # production the message fails `smtp_not_configured` (logged) and /readyz says mail is failing.
     # TLS: `starttls` (submission, 587), `tls` (implicit, 465) or `none` (a relay on the host);
     # the server's certificate is checked against the system's CAs, or only the CA file if set.
     smtp_host: str | None = Field(
@@ -1193,9 +1205,14 @@ class Settings(BaseSettings):
         return self.database_url
 
     def require_redis_url(self) -> str:
+        """The broker Redis's URL."""
         if not self.redis_url:
             raise RuntimeError("REDIS_URL is not set (mentorq dev sets it for the embedded server)")
         return self.redis_url
+
+    def require_state_redis_url(self) -> str:
+        """The state Redis's URL: MENTORQ_STATE_REDIS_URL, else the broker's."""
+        return self.state_redis_url or self.require_redis_url()
 
 
 @lru_cache

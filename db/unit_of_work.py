@@ -35,7 +35,7 @@ from core.channels import job_channel, job_end_channel
 from core.job_status import TERMINAL
 from core.jobspec import Route
 from core.metrics import jobs as job_metrics
-from core.redis_clients import get_async_redis, get_redis
+from core.redis_clients import get_async_broker_redis, get_broker_redis
 from core.settings import get_settings
 from db import admission
 from db.dispatch_stamps import dispatch_stamps, stamp_now
@@ -181,7 +181,7 @@ def _send(box: Outbox) -> None:
     box.count()
     if box.events:
         try:
-            pipe = get_redis().pipeline(transaction=False)
+            pipe = get_broker_redis().pipeline(transaction=False)
             for channel, message in _live_messages(box):
                 pipe.publish(channel, message)
             pipe.execute()
@@ -263,7 +263,7 @@ async def _send_async(box: Outbox) -> None:
     box.count()
     if box.events:
         try:
-            async with get_async_redis().pipeline(transaction=False) as pipe:
+            async with get_async_broker_redis().pipeline(transaction=False) as pipe:
                 for channel, message in _live_messages(box):
                     pipe.publish(channel, message)
                 await pipe.execute()

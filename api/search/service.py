@@ -15,7 +15,7 @@ from api.search.schemas import SearchHit, SearchRequest, SearchResponse
 from api.shared import require_admin
 from core.broker import send_platform_task
 from core.platform_tasks import EMBED_QUERY
-from core.redis_clients import get_async_redis
+from core.redis_clients import get_async_broker_redis
 from core.settings import get_settings
 from db import embeddings
 from db import search as search_queries
@@ -37,7 +37,7 @@ async def embed_query(query: str, *, model: str) -> list[float]:
                 EMBED_QUERY, args=[query, model, reply_key], priority=9, expires=timeout
             )
         )
-        redis = get_async_redis()
+        redis = get_async_broker_redis()  # where the query worker pushes its reply
         deadline = time.monotonic() + timeout
         reply = None
         while reply is None and time.monotonic() < deadline:

@@ -113,7 +113,9 @@ class Rehearsal:
         server is its own; every other host's services use the first GPU host's."""
         data = self.network.hosts["data"].address
         gpu = self.network.hosts[host if host in GPU_HOSTS else "gpu"].address
-        return {"postgres": data, "redis": data, "ollama": f"{gpu}:{OLLAMA_PORT}"}
+        # `redis-state` is the data host's one Redis too: the rehearsal is about hosts and links,
+        # and the split is tested on the test stack (tests/test_state_redis.py).
+        return {"postgres": data, "redis": data, "redis-state": data, "ollama": f"{gpu}:{OLLAMA_PORT}"}
 
     # --- processes ------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from core.platform_tasks import EMBED_QUERY
-from core.redis_clients import get_redis
+from core.redis_clients import get_broker_redis
 from workers.celery_app import platform_task
 from workers.embeddings import get_embedding_provider
 from workers.llm.base import LLMError
@@ -21,6 +21,6 @@ def embed_query(text: str, model: str, reply_key: str) -> None:
         reply = {"model": result.model, "dim": result.dim, "vector": result.vectors[0]}
     except LLMError as error:
         reply = {"error": {"code": error.code, "message": str(error)}}
-    redis = get_redis()
+    redis = get_broker_redis()  # the API request waits on the broker Redis
     redis.rpush(reply_key, json.dumps(reply))
     redis.expire(reply_key, REPLY_TTL_S)

@@ -31,7 +31,7 @@ import httpx
 from core.lti import outbound, tool_keys
 from core.lti.errors import LtiError
 from core.net.guard import WebhookAddressError, resolve_and_check
-from core.redis_clients import get_redis
+from core.redis_clients import get_state_redis
 from core.settings import get_settings
 from db.models import LtiPlatform
 from workers.errors import JobFailure
@@ -42,6 +42,10 @@ TIMEOUT_S = 15.0  # the whole call, however slowly the platform answers
 # A roster page of a few thousand members is a few MB; more is not a platform's answer.
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
 EXPIRY_MARGIN_S = 60  # a cached token this close to its end is not used
+# The cache's bounds (docs/production/redis.md): a platform's token is a few hundred bytes; a longer
+# one is used but not kept, and none is kept past an hour whatever `expires_in` the platform says.
+MAX_CACHED_TOKEN_CHARS = 8192
+MAX_CACHED_TOKEN_S = 3600
 _CACHE_PREFIX = "mentorq:lti:token:"
 
 
@@ -120,7 +124,7 @@ def _cache_key(platform: LtiPlatform, scopes: tuple[str, ...]) -> str:
 
 def access_token(platform: LtiPlatform, scopes: tuple[str, ...], *, fresh: bool = False) -> str:
     """A bearer token for these scopes at this platform: the cached one, or a new one."""
-    redis = get_redis()
+    redis = get_state_redis()
     key = _cache_key(platform, scopes)
     if not fresh and (cached := redis.get(key)):
         return cached.decode() if isinstance(cached, bytes) else str(cached)
@@ -145,8 +149,8 @@ def access_token(platform: LtiPlatform, scopes: tuple[str, ...], *, fresh: bool 
         raise JobFailure("lti_token_refused", f"the platform refused the tool a token: {reason}")
     token = body["access_token"]
     lifetime = int(body.get("expires_in") or 3600)
-    if lifetime > EXPIRY_MARGIN_S:
-        redis.set(key, token, ex=lifetime - EXPIRY_MARGIN_S)
+    if lifetime > EXPIRY_MARGIN_S and len(token) <= MAX_CACHED_TOKEN_CHARS:
+        redis.set(key, token, ex=min(lifetime - EXPIRY_MARGIN_S, MAX_CACHED_TOKEN_S))
     return token
 
 
