@@ -33,6 +33,7 @@ TORCH_VERSION = "2.13.0"
 EXPECTED_SERVICES = {
     "postgres",
     "redis",
+    "redis-state",
     "ollama",
     "migrate",
     "api",
@@ -60,7 +61,11 @@ ROOT_ALLOWED = {
     "proxy": "nginx's master binds 80 and 443 and reads the TLS key; its workers run as nginx",
 }
 # Each backing service's URL and the .env variable its password must come from.
-CREDENTIALS = {"DATABASE_URL": "POSTGRES_PASSWORD", "REDIS_URL": "REDIS_PASSWORD"}
+CREDENTIALS = {
+    "DATABASE_URL": "POSTGRES_PASSWORD",
+    "REDIS_URL": "REDIS_PASSWORD",
+    "MENTORQ_STATE_REDIS_URL": "REDIS_PASSWORD",
+}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -283,6 +288,7 @@ def test_urls_point_at_compose_services(services: dict[str, dict], mentorq_servi
         for var, target, port in (
             ("DATABASE_URL", "postgres", 5432),
             ("REDIS_URL", "redis", 6379),
+            ("MENTORQ_STATE_REDIS_URL", "redis-state", 6379),
             ("OLLAMA_HOST", "ollama", 11434),
         ):
             assert var in env, f"{name}: {var} missing"
@@ -597,18 +603,39 @@ def required_reference(value: str) -> str | None:
     return match["name"] if match and match["op"] in (":?", "?") else None
 
 
-def test_redis_requires_a_password_from_the_environment(services: dict[str, dict]) -> None:
-    redis = services["redis"]
+@pytest.mark.parametrize("name", ["redis", "redis-state"])
+def test_redis_requires_a_password_from_the_environment(services: dict[str, dict], name: str) -> None:
+    redis = services[name]
     args = argv(redis["command"])
-    assert option_value(args, "--requirepass") is not None, "redis must require a password"
+    assert option_value(args, "--requirepass") is not None, f"{name} must require a password"
     assert required_reference(option_value(args, "--requirepass") or "") == "REDIS_PASSWORD"
     # Even a client with the password may not move `dir` and write a file elsewhere, nor load code.
     for option in ("--enable-protected-configs", "--enable-debug-command", "--enable-module-command"):
-        assert option_value(args, option) == "no", f"redis {option} must be no"
+        assert option_value(args, option) == "no", f"{name} {option} must be no"
     # The healthcheck authenticates, and fails on a refusal instead of counting any answer as health.
     assert required_reference(environment(redis).get("REDISCLI_AUTH", "")) == "REDIS_PASSWORD"
     check = " ".join(argv(redis["healthcheck"]["test"]))
     assert "redis-cli ping" in check and "PONG" in check, check
+
+
+def test_the_broker_redis_never_evicts_and_the_state_redis_is_capped_and_evicts_lru(
+    services: dict[str, dict],
+) -> None:
+    """Issue 59: what requests make goes to `redis-state`, which a flood fills to its cap and no
+    further, evicting the keys nobody reads (docs/production/redis.md says why LRU); the broker
+    has no cap to reach and drops nothing."""
+    broker = argv(services["redis"]["command"])
+    assert option_value(broker, "--maxmemory-policy") == "noeviction"
+    assert option_value(broker, "--maxmemory") is None, "a capped noeviction broker refuses jobs when full"
+    state = argv(services["redis-state"]["command"])
+    maxmemory = option_value(state, "--maxmemory") or ""
+    assert re.fullmatch(r"[1-9][0-9]*(mb|gb)", maxmemory), f"redis-state needs a maxmemory, got {maxmemory!r}"
+    assert option_value(state, "--maxmemory-policy") == "allkeys-lru"
+    assert option_value(state, "--appendonly") == "no", "the state is no record: nothing to keep on disk"
+    assert not services["redis-state"].get("volumes")
+    # The services that keep state there wait for it (the API; worker-io: the platforms' tokens).
+    for name in ("api", "worker-io"):
+        assert services[name]["depends_on"]["redis-state"]["condition"] == "service_healthy", name
 
 
 def test_postgres_requires_a_password_from_the_environment(services: dict[str, dict]) -> None:
