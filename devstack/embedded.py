@@ -183,6 +183,10 @@ class EmbeddedRedis:
     process: subprocess.Popen | None = field(default=None, repr=False)
     # (address, port) to listen on besides the socket: another host's clients (devstack/rehearsal).
     tcp: tuple[str, int] | None = None
+    # A memory cap and what the server does at it (`allkeys-lru`, `noeviction`...): a state Redis
+    # as docker-compose.yml's `redis-state` runs it. None: no cap, never evicts (the broker).
+    maxmemory: str | None = None
+    maxmemory_policy: str | None = None
 
     @property
     def socket_path(self) -> Path:
@@ -250,6 +254,8 @@ class EmbeddedRedis:
             'save ""',
             "logfile redis.log",
             f"requirepass {self.password}",
+            *([f"maxmemory {self.maxmemory}"] if self.maxmemory else []),
+            *([f"maxmemory-policy {self.maxmemory_policy}"] if self.maxmemory_policy else []),
             *(f'rename-command {name} ""' for name in DISABLED_REDIS_COMMANDS),
         ]
         return "\n".join(lines) + "\n"

@@ -74,6 +74,13 @@ class Stack:
     redis: EmbeddedRedis
     api_url: str = ""
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    # A state Redis of its own (MENTORQ_STATE_REDIS_URL), where build_stack was asked for one.
+    state_redis: EmbeddedRedis | None = None
+
+    @property
+    def state_store(self) -> EmbeddedRedis:
+        """The Redis holding what requests make: the state Redis, else the broker's."""
+        return self.state_redis or self.redis
 
     @property
     def database_url(self) -> str:
@@ -211,16 +218,44 @@ class Stack:
         for name in list(self.processes):
             self.stop(name)
 
+    def stop_servers(self) -> None:
+        """Stop the processes, then Redis (both, where there are two) and PostgreSQL."""
+        self.stop_all()
+        if self.state_redis is not None:
+            self.state_redis.stop()
+        self.redis.stop()
+        self.postgres.stop()
 
-def build_stack(root: Path, *, ollama_url: str) -> Stack:
-    """Start PostgreSQL and Redis, migrate, and prepare the environment the processes share."""
+
+def build_stack(
+    root: Path,
+    *,
+    ollama_url: str,
+    state_redis_maxmemory: str | None = None,
+    state_redis_policy: str | None = None,
+) -> Stack:
+    """Start PostgreSQL and Redis, migrate, and prepare the environment the processes share.
+
+    With `state_redis_maxmemory`, a second Redis, capped at that and evicting by
+    `state_redis_policy`, is the state Redis (MENTORQ_STATE_REDIS_URL), as docker-compose.yml's
+    `redis-state`; without, the one Redis is both, as `mentorq dev` runs it."""
     root.mkdir(parents=True, exist_ok=True)
     postgres = EmbeddedPostgres(root / "pg").start()
     redis_server = EmbeddedRedis(root / "redis").start()
+    state_redis = None
     try:
+        if state_redis_maxmemory is not None:
+            state_redis = EmbeddedRedis(
+                root / "redis-state",
+                append_only=False,
+                maxmemory=state_redis_maxmemory,
+                maxmemory_policy=state_redis_policy,
+            ).start()
         migrate.upgrade(postgres.url)
     except BaseException:
         # Nobody holds the Stack yet to stop them: a failing migration once left both running.
+        if state_redis is not None:
+            state_redis.stop()
         redis_server.stop()
         postgres.stop()
         raise
@@ -282,4 +317,7 @@ def build_stack(root: Path, *, ollama_url: str) -> Stack:
         "MENTORQ_LTI_PRIVATE_KEY": tool_keys.generate_pem(),
         "MENTORQ_LTI_ALLOW_PRIVATE": "true",  # the test platforms are on loopback
     }
-    return Stack(root=root, env=env, postgres=postgres, redis=redis_server)
+    env.pop("MENTORQ_STATE_REDIS_URL", None)
+    if state_redis is not None:
+        env["MENTORQ_STATE_REDIS_URL"] = state_redis.url
+    return Stack(root=root, env=env, postgres=postgres, redis=redis_server, state_redis=state_redis)
