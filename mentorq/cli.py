@@ -221,7 +221,7 @@ def worker(
         shape = ["-Q", queues or ",".join(lanes.ALL)]
     # An explicit --pool or --concurrency wins over the lane's (Celery takes the last one given).
     # JSON log lines: no banner (celery's global --quiet), so the log is JSON lines only; the
-    # banner's facts (queues, pool, concurrency) are in /readyz and Flower.
+    # banner's facts (queues, pool, concurrency) are in /v1/admin/health and Flower.
     quiet = ["--quiet"] if logs.log_format_in(env) == "json" else []
     argv = _celery(*quiet, "worker", *shape, "--loglevel", loglevel)
     if concurrency is not None:

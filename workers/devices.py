@@ -81,7 +81,7 @@ def embed_passes(device: str, *, pass_size: int = 0) -> EmbedPasses:
 
 
 def describe(device: str) -> str:
-    """What an operator reads in /readyz and the console: `cpu`, or `cuda:0 (NVIDIA H100 80GB HBM3)`."""
+    """What admins read (/v1/admin/health, the console): `cpu`, or `cuda:0 (NVIDIA H100 80GB HBM3)`."""
     if not is_cuda(device):
         return CPU
     import torch

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.accounts.support import ATTEMPTS, mail_worker, smtp_env, wait_for_status, worker_log
-from tests.conftest import register
+from tests.conftest import make_admin, register
 from tests.support.mail_server import MailServer, token_of
 from tests.support.stack import AS_PRODUCTION, Stack
 from tests.support.tls import self_signed_pair
@@ -108,7 +108,10 @@ def test_without_a_server_dev_prints_the_message_and_production_fails_it(
         wait_for_status(stack, client.user_id, "sent")
         log = worker_log(stack)
         assert "MENTORQ_SMTP_HOST is not set: the message is printed" in log and f"To: {client.email}" in log
-    assert httpx.get(f"{stack.api_url}/readyz").json()["checks"]["mail"] == {"ok": True, "transport": "log"}
+    assert httpx.get(f"{stack.api_url}/readyz").json()["checks"]["mail"] == "ok"
+    with register(stack.api_url) as someone:
+        mail = make_admin(stack, someone).get("/v1/admin/health").json()["checks"]["mail"]
+        assert mail == {"ok": True, "transport": "log"}
 
     # Production: no retry can help; failed at once, with an ERROR line that names the cause.
     with mail_worker(stack, **AS_PRODUCTION), register(stack.api_url) as client:
@@ -119,6 +122,8 @@ def test_without_a_server_dev_prints_the_message_and_production_fails_it(
             "account_mail_failed" in line and "smtp_not_configured" in line and "ERROR" in line
             for line in worker_log(stack).splitlines()
         )
-    with stack.extra_api(**AS_PRODUCTION) as url:
-        mail = httpx.get(f"{url}/readyz").json()["checks"]["mail"]
+    with stack.extra_api(**AS_PRODUCTION) as url, register(stack.api_url) as someone:
+        assert httpx.get(f"{url}/readyz").json()["checks"]["mail"] == "failing"
+        admin = make_admin(stack, someone)
+        mail = httpx.get(f"{url}/v1/admin/health", headers=admin.headers).json()["checks"]["mail"]
         assert mail == {"ok": False, "transport": "none", "error": "smtp_not_configured"}

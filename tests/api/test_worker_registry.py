@@ -114,8 +114,9 @@ def planted(stack: Stack) -> Iterator[redis.Redis]:
 def test_readiness_and_statistics_skip_malformed_worker_keys(
     stack: Stack, admin_client: ApiClient, planted: redis.Redis
 ) -> None:
-    ready = admin_client.get("/readyz")
-    assert ready.status_code == 200, ready.text
+    assert admin_client.get("/readyz").status_code == 200
+    ready = admin_client.get("/v1/admin/health")
+    assert ready.status_code == 200 and ready.json()["status"] == "ready", ready.text
     workers = ready.json()["checks"]["workers"]
     assert workers["ok"] and "worker@test" in workers["hostnames"]
     assert not {"not-json", "a-list", "no-hostname", "bad-queues", "a-hash"} & set(workers["hostnames"])

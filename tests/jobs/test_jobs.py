@@ -118,10 +118,8 @@ def test_models_lists_both_providers(client: ApiClient) -> None:
     assert any(model["name"] == "all-MiniLM-L6-v2" for model in models["embedding"])
 
 
-def test_readyz_reports_each_dependency(stack: Stack) -> None:
-    import httpx
-
-    body = httpx.get(f"{stack.api_url}/readyz").json()
+def test_the_health_report_details_each_dependency(admin_client: ApiClient) -> None:
+    body = admin_client.get("/v1/admin/health").json()
     assert body["status"] == "ready", body
     assert body["checks"]["workers"]["count"] >= 1
     assert set(body["checks"]["workers"]["queues"]) >= {"llm", "embed", "query", "cpu", "io", "maintenance"}

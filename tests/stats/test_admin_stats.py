@@ -95,8 +95,8 @@ def test_what_happened_is_counted_in_both_windows(
     assert library_now["documents"] >= before["library"]["documents"] + 1
     assert library_now["chunks"] >= before["library"]["chunks"] + 1
     assert library_now["users"] >= library_now["active_users"] >= 2
-    # The workers per queue are the ones /readyz sees.
-    ready = client.get("/readyz").json()["checks"]["workers"]
+    # The workers per queue are the ones the health report sees.
+    ready = admin_client.get("/v1/admin/health").json()["checks"]["workers"]
     assert after["workers"]["count"] == ready["count"]
     assert sorted(after["workers"]["per_queue"]) == ready["queues"]
 

@@ -116,7 +116,7 @@ def required_layers() -> tuple[str, ...]:
 
 @lru_cache
 def probe() -> dict:
-    """Which layers this host can apply (run once per process; shown at startup and in /readyz)."""
+    """Which layers this host can apply (run once per process; shown at startup and in /v1/admin/health)."""
     return probe_for(required_layers())
 
 
