@@ -87,7 +87,7 @@ def _device_of(queues: set[str]) -> str | None:
     the process (SystemExit) when a configured GPU is not there."""
     settings = get_settings()
     embeds_here = lanes.USES_EMBEDDING_MODEL & queues and not settings.embed_model.startswith(OLLAMA_PREFIX)
-    hears_voices = lanes.TRANSCRIBE in queues and settings.diarization_engine != "off"
+    hears_voices = lanes.TRANSCRIBE in queues  # Whisper, and the diarizer when it is on
     if not (embeds_here or hears_voices):
         return None
     from workers.devices import DeviceUnavailable, resolve_device
@@ -99,6 +99,8 @@ def _device_of(queues: set[str]) -> str | None:
         device = resolve_device(settings.device)
         if hears_voices and settings.diarization_engine == "pyannote" and settings.diarization_device:
             resolve_device(settings.diarization_device)
+        if hears_voices and settings.asr_device:
+            resolve_device(settings.asr_device)
     except DeviceUnavailable as error:
         log.critical("the worker cannot run its models: %s", error)
         raise SystemExit(f"mentorq worker: {error}") from error
@@ -138,6 +140,29 @@ def _support_model_loads_or_the_worker_stops(sender=None, **_: object) -> None:
     except SupportModelUnavailable as error:
         log.critical("the worker cannot check answers: %s", error)
         raise SystemExit(f"mentorq worker: {error}") from error
+
+
+@worker_init.connect
+def _speech_weights_check_or_the_worker_stops(sender=None, **_: object) -> None:
+    """A worker of the transcribe lane checks Whisper's weights before it takes a job: a bundled
+    checkpoint (tiny.en, base) is hashed file by file against the upstream files' sha256 (base joined
+    into the model cache first, once), and a missing or altered file stops the worker here with the
+    file and both hashes (workers/recordings/whisper_weights.py). An operator's own folder is checked
+    as before, by /readyz and the job (speech_engine_unavailable)."""
+    if lanes.TRANSCRIBE not in _consumed_queues(sender):
+        return
+    from workers.recordings.whisper_weights import BUNDLED, WeightsUnavailable, bundled_folder
+
+    settings = get_settings()
+    if settings.asr_model not in BUNDLED:
+        return
+    began = time.monotonic()
+    try:
+        folder = bundled_folder(BUNDLED[settings.asr_model], settings)
+    except WeightsUnavailable as error:
+        log.critical("the worker cannot transcribe: %s", error)
+        raise SystemExit(f"mentorq worker: {error}") from error
+    log.info("Whisper %s checked in %.1f s: %s", settings.asr_model, time.monotonic() - began, folder)
 
 
 @worker_process_init.connect
