@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from pydantic import StringConstraints
+from pydantic import Field, StrictInt, StringConstraints
 
 # A speaker as a request names one (a search's or a question's `speakers`, a rename): a transcript's
 # label (S1) or a name; one line, and nothing that would end a WebVTT voice tag or an SRT name.
@@ -17,6 +17,11 @@ SPEAKER_NAME_CHARS = 100
 # counts), and where a document's metadata keeps it for the transcribe stage.
 MAX_SPEAKERS = 20
 SPEAKERS_KEY = "speakers"
+
+
+# A JSON integer only: `true` read as 1 before. A form's field is text, checked as digits and turned
+# into one by its route (api/documents/routes.py).
+SpeakerCount = Annotated[StrictInt, Field(ge=1, le=MAX_SPEAKERS)]
 _NOT_IN_A_NAME = r"<>:\x00-\x1f\x7f"
 SpeakerName = Annotated[
     str,

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from core import voice_names
 from db.models import Collection, JobAttachment, LtiMembership, User, VoiceClip, VoiceProfile
 
 
@@ -40,6 +41,13 @@ def name_taken(session: Session, *, name: str, course_id: uuid.UUID | None = Non
         func.lower(VoiceProfile.name) == name.lower(), VoiceProfile.course_id.is_not_distinct_from(course_id)
     )
     return session.execute(found.limit(1)).first() is not None
+
+
+def confusable_name(session: Session, *, name: str, course_id: uuid.UUID | None = None) -> str | None:
+    """The name of a profile in the same scope (deployment-wide, or the course's) that `name` could
+    pass for in a transcript (the same TR39 skeleton: core/voice_names.py), or None."""
+    names = select(VoiceProfile.name).where(VoiceProfile.course_id.is_not_distinct_from(course_id))
+    return voice_names.confusable(name, list(session.execute(names).scalars()))
 
 
 def may_link(session: Session, *, user_id: uuid.UUID, course_id: uuid.UUID | None) -> bool:

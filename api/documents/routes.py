@@ -80,11 +80,13 @@ async def upload_documents(
     resource_type: Annotated[str | None, Form()] = None,
     level: Annotated[str | None, Form()] = None,
     speakers: Annotated[
-        int | None,
+        str | None,
         Form(
-            ge=1,
-            le=MAX_SPEAKERS,
-            description="a recording's number of speakers, when known: the diarizer gives that many",
+            # Read as digits: a form field typed int took whatever Python's int() takes, "2_0" as
+            # 20 among them. DocumentMeta checks the count (core/recordings.py SpeakerCount).
+            pattern=r"^[0-9]{1,3}$",
+            description=f"a recording's number of speakers (1 to {MAX_SPEAKERS}), when known: "
+            "the diarizer gives that many",
         ),
     ] = None,
 ) -> SubmittedDocuments:
@@ -95,7 +97,7 @@ async def upload_documents(
             "title": title,
             "resource_type": resource_type or None,
             "level": level or None,
-            "speakers": speakers,
+            "speakers": int(speakers) if speakers else None,
             "tags": [tag.strip() for value in tags for tag in value.split(",") if tag.strip()],
         }
     )

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from api.jobs.schemas import ErrorRead, JobRead
-from core.recordings import MAX_SPEAKERS, SpeakerName
+from core.recordings import SpeakerCount, SpeakerName
 
 ResourceType = Literal["paper", "tutorial", "course", "video"]
 Level = Literal["beginner", "intermediate", "advanced"]
@@ -25,10 +25,8 @@ class DocumentMeta(BaseModel):
     tags: list[str] = Field(default_factory=list, max_length=32)
     resource_type: ResourceType | None = None
     level: Level | None = None
-    speakers: int | None = Field(
+    speakers: SpeakerCount | None = Field(
         None,
-        ge=1,
-        le=MAX_SPEAKERS,
         description=(
             "a recording's number of speakers, when the uploader knows it (a call between two "
             "people): the diarizer gives that many; unset, it finds how many"

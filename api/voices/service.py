@@ -16,6 +16,7 @@ from api.jobs.schemas import JobRead
 from api.jobs.service import job_read
 from api.shared import Upload, get_or_404, parse_id, require_admin
 from api.voices.schemas import VoiceProfileCreate, VoiceProfileExport, VoiceProfileList, VoiceProfileRead
+from core import voice_names
 from core.documents.detect import detect_format
 from core.documents.errors import DocumentError
 from core.settings import get_settings
@@ -83,9 +84,19 @@ async def enrol(
         raise ProblemError(
             404, "user_not_found", "no account has that id" + (" in the course" if course else "")
         )
+    refusal = voice_names.refusal(request.name)
+    if refusal is not None:
+        raise ProblemError(422, "voice_name_invalid", refusal)
+    where = " in the course" if course else ""
     if await session.run_sync(lambda sync: voices.name_taken(sync, name=request.name, course_id=course)):
-        where = " in the course" if course else ""
         raise ProblemError(409, "voice_profile_exists", f"a voice profile{where} is named {request.name!r}")
+    alike = await session.run_sync(
+        lambda sync: voices.confusable_name(sync, name=request.name, course_id=course)
+    )
+    if alike is not None:
+        raise ProblemError(
+            409, "voice_name_confusable", f"{request.name!r} reads like {alike!r}, a voice profile{where}"
+        )
     sent = [{"filename": c.filename, "content_type": c.content_type, "bytes": len(c.content)} for c in clips]
     job = create_job(
         session,

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from core import lanes
+from core import lanes, voice_names
 from core.jobspec import JobSpec
 from core.recordings import SpeakerName
 
@@ -31,8 +31,9 @@ def _not_a_label(name: str) -> str:
     return name
 
 
-# The name a transcript will carry: one a rename or a search's `speakers` can name back.
-VoiceName = Annotated[SpeakerName, AfterValidator(_not_a_label)]
+# The name a transcript will carry: one a rename or a search's `speakers` can name back, stored NFC
+# (core/voice_names.py: what else a name may not hold is refused with its own code by the service).
+VoiceName = Annotated[SpeakerName, AfterValidator(_not_a_label), AfterValidator(voice_names.normalised)]
 VoiceRole = Literal["host", "guest"]
 
 
