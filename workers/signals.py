@@ -143,6 +143,22 @@ def _support_model_loads_or_the_worker_stops(sender=None, **_: object) -> None:
 
 
 @worker_init.connect
+def _diarizer_weights_are_the_pinned_ones(sender=None, **_: object) -> None:
+    """A transcribe worker whose diarizer is the overlap-aware one (`campplus`) checks its two weight
+    files' sha256 against the pinned upstream hashes before it takes a recording: a missing or
+    altered file stops it here with the reason (workers/recordings/speaker_models.py)."""
+    if lanes.TRANSCRIBE not in _consumed_queues(sender) or get_settings().diarization_engine != "campplus":
+        return
+    from workers.recordings.speaker_models import SpeakerModelsUnavailable, verify_weights
+
+    try:
+        verify_weights()
+    except SpeakerModelsUnavailable as error:
+        log.critical("the worker cannot diarize: %s", error)
+        raise SystemExit(f"mentorq worker: {error}") from error
+
+
+@worker_init.connect
 def _speech_weights_check_or_the_worker_stops(sender=None, **_: object) -> None:
     """A worker of the transcribe lane checks Whisper's weights before it takes a job: a bundled
     checkpoint (tiny.en, base) is hashed file by file against the upstream files' sha256 (base joined

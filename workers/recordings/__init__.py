@@ -47,13 +47,15 @@ def speaker_diarizer(settings: Settings) -> Diarizer | None:
 def enrolled_voices(settings: Settings, *, collection_id: uuid.UUID) -> VoiceBook:
     """The enrolled voices of the bundled encoder's kind a recording in the collection may be named
     after (db.voices.enrolled), with the thresholds by role, as they stand when its transcription starts."""
+    thresholds = {"host": settings.voice_host_threshold, "guest": settings.voice_guest_threshold}
+    if settings.diarization_engine != ENCODER:  # profiles hold Resemblyzer's: never compared across models
+        return VoiceBook((), thresholds)
     with unit_of_work() as session:
         enrolled = voice_queries.enrolled(session, encoder=ENCODER, collection_id=collection_id)
         voices = tuple(
             EnrolledVoice(str(profile.id), profile.name, profile.role, profile_voice(embeddings))
             for profile, embeddings in enrolled
         )
-    thresholds = {"host": settings.voice_host_threshold, "guest": settings.voice_guest_threshold}
     return VoiceBook(voices, thresholds)
 
 

@@ -259,7 +259,13 @@ def _merged(embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def _split_by_voices(
-    embeddings: np.ndarray, labels: np.ndarray, stretches: np.ndarray, voices: Sequence[KnownVoice]
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    stretches: np.ndarray,
+    voices: Sequence[KnownVoice],
+    *,
+    seconds: np.ndarray | None = None,
+    vote_windows: int = VOICE_VOTE_WINDOWS,
 ) -> np.ndarray:
     """A found voice in which two or more enrolled people are heard, split between them.
 
@@ -273,12 +279,16 @@ def _split_by_voices(
     Why: on a narrow-band line two voices can sit closer than MERGE_DISTANCE and be found as one
     (issue 53), and someone searching office hours for what the lecturer said must not find the
     student's words under the lecturer's name. The enrolled voices tell what the distance cannot;
-    a found voice that holds one enrolled person, or none, is left as it is."""
+    a found voice that holds one enrolled person, or none, is left as it is.
+
+    `seconds` is each embedding's speech (STEP_S a window unless given), `vote_windows` how many
+    neighbours either side vote (the overlap-aware engine's embeddings are seconds long: none)."""
+    seconds = np.full(len(embeddings), STEP_S) if seconds is None else seconds
     matrix = np.stack([voice.embedding for voice in voices])
     likeness = embeddings @ matrix.T  # (windows, voices)
     voted = np.empty_like(likeness)
     for index in range(len(likeness)):
-        near = slice(max(0, index - VOICE_VOTE_WINDOWS), index + VOICE_VOTE_WINDOWS + 1)
+        near = slice(max(0, index - vote_windows), index + vote_windows + 1)
         same = stretches[near] == stretches[index]
         voted[index] = likeness[near][same].mean(axis=0)
     nearest = np.argmax(voted, axis=1)
@@ -289,7 +299,7 @@ def _split_by_voices(
         people = [
             chosen
             for person, voice in enumerate(voices)
-            if len(chosen := members[nearest[members] == person]) >= MIN_SPEAKER_S / STEP_S
+            if float(seconds[chosen := members[nearest[members] == person]].sum()) >= MIN_SPEAKER_S - 1e-9
             and float(_unit(embeddings[chosen].mean(axis=0)) @ voice.embedding) >= voice.threshold
         ]
         for chosen in people[1:]:
@@ -537,6 +547,14 @@ def diarizer_problem(settings: Settings) -> str | None:
     """Why the configured diarizer cannot run on this host, or None (for /readyz and the console)."""
     if settings.diarization_engine == "off":
         return None
+    if settings.diarization_engine == "campplus":
+        from workers.recordings.speaker_models import SpeakerModelsUnavailable, verify_weights
+
+        try:
+            verify_weights()
+        except SpeakerModelsUnavailable as error:
+            return str(error)
+        return None
     if settings.diarization_engine == "resemblyzer":
         if weights_path() is None:
             return "resemblyzer is not installed on this host (pip install --no-deps resemblyzer==0.1.4)"
@@ -566,9 +584,14 @@ def get_diarizer(settings: Settings) -> Diarizer:
     )
     with _loading:
         if key not in _loaded:
-            _loaded[key] = (
-                PyannoteDiarizer(settings)
-                if settings.diarization_engine == "pyannote"
-                else ResemblyzerDiarizer()
-            )
+            if settings.diarization_engine == "campplus":
+                from workers.recordings.overlap_diarizer import CamppDiarizer
+
+                _loaded[key] = CamppDiarizer()
+            else:
+                _loaded[key] = (
+                    PyannoteDiarizer(settings)
+                    if settings.diarization_engine == "pyannote"
+                    else ResemblyzerDiarizer()
+                )
         return _loaded[key]

