@@ -7,11 +7,21 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import jwt
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
-from fastapi_users import BaseUserManager, FastAPIUsers, InvalidPasswordException, UUIDIDMixin, schemas
+from fastapi_users import (
+    BaseUserManager,
+    FastAPIUsers,
+    InvalidPasswordException,
+    UUIDIDMixin,
+    exceptions,
+    schemas,
+)
 from fastapi_users.authentication import AuthenticationBackend, BearerTransport, CookieTransport
 from fastapi_users.exceptions import UserNotExists
+from fastapi_users.jwt import decode_jwt
+from fastapi_users.password import PasswordHelperProtocol
 from fastapi_users_db_sqlalchemy import SQLAlchemyUserDatabase
 from pydantic import model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,7 +32,7 @@ from api.rate_limits import count, exhausted, forget, limit
 from api.tokens import get_token_strategy, token_user
 from core import logs
 from core.account_tokens import lifetime
-from core.passwords import password_helper
+from core.passwords import PROVIDER_LOGIN_ONLY, off_the_loop, password_helper
 from core.settings import get_settings
 from db.models import OAuthAccount, User
 from db.session import get_async_session
@@ -57,6 +67,11 @@ async def get_user_db(session: Annotated[AsyncSession, Depends(get_async_session
 
 
 class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
+    """fastapi-users' manager, with every password hash and check in a worker thread
+    (core/passwords.py `off_the_loop`): its own `create`, `authenticate`, `reset_password` and
+    `_update` hash on the event loop, about 200 ms each at the production cost, during which the API
+    serves nobody else. They are redone here as fastapi-users 15 writes them, the hashing moved."""
+
     def __init__(self, user_db: SQLAlchemyUserDatabase):
         settings = get_settings()
         super().__init__(user_db, password_helper(settings))
@@ -89,12 +104,74 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
                 "too many wrong passwords for this account; retry later",
                 headers=refusal,
             )
-        user = await super().authenticate(credentials)
+        user = await self._password_login(credentials)
         if user is None:
             await count(failures, "login", account)
         else:
             await forget(failures, "login", account)
         return user
+
+    async def _password_login(self, credentials: OAuth2PasswordRequestForm) -> User | None:
+        """BaseUserManager.authenticate: the user if the password is theirs (its hash remade at the
+        current cost if it was made at another), else None."""
+        helper = self.password_helper
+        try:
+            user = await self.get_by_email(credentials.username)
+        except UserNotExists:
+            await off_the_loop(helper.hash, credentials.password)  # as long as a wrong password takes
+            return None
+        verified, remade = await off_the_loop(
+            helper.verify_and_update, credentials.password, user.hashed_password
+        )
+        if not verified:
+            return None
+        if remade is not None:
+            await self.user_db.update(user, {"hashed_password": remade})
+        return user
+
+    async def create(
+        self, user_create: schemas.UC, safe: bool = False, request: Request | None = None
+    ) -> User:
+        """BaseUserManager.create (POST /auth/register), the password hashed off the loop."""
+        await self.validate_password(user_create.password, user_create)
+        if await self.user_db.get_by_email(user_create.email) is not None:
+            raise exceptions.UserAlreadyExists()
+        fields = user_create.create_update_dict() if safe else user_create.create_update_dict_superuser()
+        fields["hashed_password"] = await off_the_loop(self.password_helper.hash, fields.pop("password"))
+        created = await self.user_db.create(fields)
+        await self.on_after_register(created, request)
+        return created
+
+    async def reset_password(self, token: str, password: str, request: Request | None = None) -> User:
+        """BaseUserManager.reset_password (POST /auth/reset-password): the token must carry a
+        fingerprint of the account's password hash (or no-password marker) as it is now."""
+        try:
+            data = decode_jwt(token, self.reset_password_token_secret, [self.reset_password_token_audience])
+            user_id, fingerprint = data["sub"], data["password_fgpt"]
+            user = await self.get(self.parse_id(user_id))
+        except (jwt.PyJWTError, KeyError, exceptions.InvalidID):
+            raise exceptions.InvalidResetPasswordToken() from None
+        # The fingerprint is a hash made of the stored hash: the stored hash is the "password" here.
+        valid, _ = await off_the_loop(
+            self.password_helper.verify_and_update, user.hashed_password, fingerprint
+        )
+        if not valid:
+            raise exceptions.InvalidResetPasswordToken()
+        if not user.is_active:
+            raise exceptions.UserInactive()
+        updated = await self._update(user, {"password": password})
+        await self.on_after_reset_password(user, request)
+        return updated
+
+    async def _update(self, user: User, update_dict: dict[str, Any]) -> User:
+        """BaseUserManager._update (PATCH /users/me, an admin's change, a reset): a new password is
+        checked and hashed off the loop; the other fields go through fastapi-users' own."""
+        fields = dict(update_dict)
+        password = fields.pop("password", None)
+        if password is not None:
+            await self.validate_password(password, user)
+            fields["hashed_password"] = await off_the_loop(self.password_helper.hash, password)
+        return await super()._update(user, fields)
 
     async def on_after_reset_password(self, user: User, request: Request | None = None) -> None:
         """A reset signs the account out everywhere: every bearer token and cookie session issued
@@ -127,20 +204,25 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
             existing = await self.user_db.get_by_email(account_email)
             if existing is not None and not existing.is_verified:
                 unproven_account = existing
-        user = await super().oauth_callback(
-            oauth_name,
-            access_token,
-            account_id,
-            account_email,
-            expires_at,
-            refresh_token,
-            request,
-            associate_by_email=associate_by_email and proven,
-            is_verified_by_default=is_verified_by_default and proven,
-        )
+        helper = self.password_helper
+        self.password_helper = _ProviderAccountPasswords(helper)  # a new account: no hash on the loop
+        try:
+            user = await super().oauth_callback(
+                oauth_name,
+                access_token,
+                account_id,
+                account_email,
+                expires_at,
+                refresh_token,
+                request,
+                associate_by_email=associate_by_email and proven,
+                is_verified_by_default=is_verified_by_default and proven,
+            )
+        finally:
+            self.password_helper = helper
         if unproven_account is not None:
             takeover = {
-                "hashed_password": self.password_helper.hash(self.password_helper.generate()),
+                "hashed_password": PROVIDER_LOGIN_ONLY,
                 "is_verified": True,
                 "sessions_valid_after": datetime.now(UTC),
             }
@@ -153,6 +235,26 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
         except UserNotExists:
             return False
         return True
+
+
+class _ProviderAccountPasswords:
+    """The password helper fastapi-users' oauth_callback sees. An account it makes for a provider
+    login gets PROVIDER_LOGIN_ONLY (no password signs in to it; a reset sets one) where fastapi-users
+    hashes a random password nobody is told, the same in effect, 200 ms on the event loop."""
+
+    def __init__(self, helper: PasswordHelperProtocol):
+        self._helper = helper
+
+    def generate(self) -> str:
+        return PROVIDER_LOGIN_ONLY
+
+    def hash(self, password: str) -> str:
+        if password != PROVIDER_LOGIN_ONLY:
+            raise RuntimeError("oauth_callback hashes nothing but the password it generated")
+        return PROVIDER_LOGIN_ONLY
+
+    def verify_and_update(self, plain_password: str, hashed_password: str) -> tuple[bool, str | None]:
+        return self._helper.verify_and_update(plain_password, hashed_password)
 
 
 async def get_user_manager(user_db: Annotated[SQLAlchemyUserDatabase, Depends(get_user_db)]) -> UserManager:

@@ -39,6 +39,7 @@ from api.shared import (
     open_session_for,
     require_admin,
 )
+from core.passwords import off_the_loop
 from db import attachments, lti, matches, profiles, progress, voices, xapi
 from db import learning_sessions as session_queries
 from db.jobs import create_job
@@ -98,10 +99,11 @@ async def create_account(
         raise ProblemError(409, "email_taken", "an account with that e-mail exists")
     if await session.run_sync(lambda sync: profiles.username_taken(sync, request.username)):
         raise ProblemError(409, "username_taken", "that username is taken")
+    hashed_password = await off_the_loop(user_manager.password_helper.hash, request.password)
     user = User(
         id=uuid.uuid4(),
         email=email,
-        hashed_password=user_manager.password_helper.hash(request.password),
+        hashed_password=hashed_password,
         is_active=True,
         is_superuser=False,
         is_verified=False,
