@@ -537,8 +537,13 @@ async def list_platforms(session: SessionDep, user: CurrentUser) -> PlatformList
 
 @admin_router.post("/platforms", response_model=PlatformRead, status_code=201, responses=problems(409, 422))
 async def add_platform(request: PlatformCreate, session: SessionDep, user: CurrentUser) -> PlatformRead:
-    """Register a platform by hand (409 `lti_platform_exists` for an issuer and client id known already)."""
+    """Register a platform by hand (409 `lti_platform_exists` for an issuer and client id known
+    already, 422 `lti_weak_key` when its key set holds an RSA key under 2,048 bits)."""
     require_admin(user, to=ADMINS_ONLY)
+    try:
+        await service.refuse_weak_keys(request.jwks_url)
+    except LtiError as error:
+        raise ProblemError(error.status, error.code, error.message) from None
     row = await lti.add_platform(session, **request.model_dump())
     if row is None:
         raise ProblemError(409, "lti_platform_exists", "this issuer and client id are registered already")

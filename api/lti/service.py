@@ -36,14 +36,14 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.same_origin import web_origin
-from core.lti import id_token, outbound, registration
+from core.lti import id_token, outbound, platform_keys, registration
 from core.lti import launch_state as lti_state
 from core.lti.claims import DEEP_LINKING_REQUEST, RESOURCE_LINK_REQUEST, Launch, read_launch
 from core.lti.errors import LtiError
 from core.lti.platform_keys import PLATFORM_KEYS
 from core.lti.roles import teaches
-from core.passwords import password_helper
-from core.settings import Settings, get_settings
+from core.passwords import LTI_LAUNCH_ONLY
+from core.settings import Settings
 from db import lti
 from db.models import LtiPlatform, User
 from db.unit_of_work import commit_async
@@ -57,12 +57,6 @@ LAUNCH_PATH = "/lti/launch"
 HOME_PATH = "/lti/home"
 JWKS_PATH = "/lti/jwks"
 STATE_COOKIE = "mentorq_lti_state"
-
-
-def unknowable_password_hash() -> str:
-    """The hash of a random password nobody is told."""
-    passwords = password_helper(get_settings())
-    return passwords.hash(passwords.generate())
 
 
 def require_configured(settings: Settings) -> None:
@@ -94,6 +88,15 @@ async def course_refusal(
 
 
 STORAGE_TARGET = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # a frame's name, as browsers allow it here
+# The login initiation's fields, each refused over this many characters (`lti_login_field_too_long`)
+# before anything is looked up or kept: the target is kept in Redis with the login's state, the hints
+# go into the redirect to the platform. 2,048 is the longest URL every browser and proxy takes;
+# real values are a few dozen characters. `lti_storage_target` is bounded by STORAGE_TARGET.
+MAX_LOGIN_FIELD_CHARS = 2048
+LOGIN_FIELDS = ("iss", "client_id", "lti_deployment_id", "login_hint", "lti_message_hint", "target_link_uri")
+# A URI is printable ASCII (RFC 3986; anything else percent-encoded): so the target kept in the
+# state row is as many bytes as characters.
+URI_CHARS = re.compile(r"[\x21-\x7e]*")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,6 +147,12 @@ async def start_login(
     session: AsyncSession, redis: Redis, params: dict[str, str], *, origin: str
 ) -> LoginRedirect:
     """Where to send the browser for the platform's authentication, and the state to bind to it."""
+    for name in LOGIN_FIELDS:
+        if len(params.get(name, "")) > MAX_LOGIN_FIELD_CHARS:
+            raise LtiError(
+                "lti_login_field_too_long",
+                f"the login's {name} is over {MAX_LOGIN_FIELD_CHARS} characters",
+            )
     issuer, login_hint = params.get("iss", "").strip(), params.get("login_hint", "").strip()
     target = params.get("target_link_uri", "").strip()
     if not issuer or not login_hint or not target:
@@ -152,7 +161,7 @@ async def start_login(
     deployment = params.get("lti_deployment_id", "").strip()
     if deployment and deployment not in platform.deployment_ids:
         raise LtiError("lti_unknown_deployment", f"deployment {deployment!r} is not registered", status=403)
-    if not own_url(origin, target):
+    if not own_url(origin, target) or not URI_CHARS.fullmatch(target):
         raise LtiError("lti_bad_target", "the launch's target is not a page of this tool")
     storage_target = params.get("lti_storage_target", "").strip() or None
     if storage_target is not None and not STORAGE_TARGET.fullmatch(storage_target):
@@ -247,7 +256,7 @@ async def complete_launch(
         subject=launch.subject,
         name=launch.name,
         email=launch.email,
-        hashed_password=unknowable_password_hash(),  # LTI accounts sign in by launch
+        hashed_password=LTI_LAUNCH_ONLY,  # no password: an LTI account signs in by launch, no hash to make
     )
     context_row_id = None
     if launch.context is not None:
@@ -321,6 +330,24 @@ async def _link_grades(
             platform_id=platform.id,
             lineitem_url=lineitem_url,
             subject=launch.subject,
+        )
+
+
+async def refuse_weak_keys(jwks_url: str) -> None:
+    """At a registration (by hand or dynamic): `lti_weak_key` when the platform's key set, read now,
+    holds an RSA signing key under 2,048 bits (RFC 7518 3.3). A set that cannot be read now does not
+    stop the registration: every launch checks the key it is signed with (core/lti/platform_keys.py)."""
+    try:
+        jwks = await platform_keys.fetch_jwks(jwks_url)
+        weak = platform_keys.weak_keys(jwks) if jwks is not None else []
+    except LtiError:
+        return
+    if weak:
+        raise LtiError(
+            "lti_weak_key",
+            f"the platform's key set holds RSA keys under {platform_keys.MIN_KEY_BITS} bits: "
+            + ", ".join(weak),
+            status=422,
         )
 
 
@@ -424,6 +451,7 @@ async def _register(
     if fetched.status != 200:
         raise _unavailable(f"the platform's configuration answered {fetched.status}")
     config = registration.checked_configuration(_json_object(fetched, "configuration"), configuration_url)
+    await refuse_weak_keys(config.jwks_uri)  # before the platform is told of this tool
     headers = {"authorization": f"Bearer {registration_token}"} if registration_token else {}
     answered = await _platform_call(
         "POST", config.registration_endpoint, "registration endpoint", json_body=ours, headers=headers

@@ -10,7 +10,19 @@ state cookie. A deep-linking choice (a "pick") waits here for the instructor's f
 Where the browser keeps no cookie in the platform's frame, the login records the frame the platform
 named for its storage (LTI Client Side postMessage storage, `lti_storage_target`), and a checked
 launch waits here as a "storage check" until the launch page has read the state and nonce back
-from that frame (api/lti/routes.py, /lti/launch/verify)."""
+from that frame (api/lti/routes.py, /lti/launch/verify).
+
+What a request can make here before anyone is authenticated, and its bound:
+- `state:*` (STATE_TTL_S): made by every login initiation (/lti/login) naming a registered platform,
+  so anyone can make them, at the launch pages' rate limit (MENTORQ_RATE_LIMIT_LTI per address).
+  The row keeps the platform's id (36 characters), the nonce (43), the target and the storage
+  target, never what else was sent; the login refuses a target over 2,048 characters or not plain
+  ASCII (api/lti/service.py MAX_LOGIN_FIELD_CHARS, `lti_login_field_too_long`) and a storage target
+  that is not a frame's name of at most 64, so a row is at most MAX_STATE_BYTES.
+- `nonce:*` (NONCE_TTL_S, one byte): only after an id_token verified with the platform's key.
+- `ticket:*`, `storage:*` and `pick:*`: only after a whole launch was checked (their payloads are
+  what the verified token said, bounded by the launch form's 64 KiB id_token); none is made by a
+  login or a refused launch."""
 
 from __future__ import annotations
 
@@ -25,6 +37,7 @@ STATE_TTL_S = 600  # a learner may sit on the platform's consent or login page f
 NONCE_TTL_S = 3600 + 120  # core/lti/id_token.py's MAX_AGE_S and leeway: past it the token is refused anyway
 TICKET_TTL_S = 60
 _PREFIX = "mentorq:lti:"
+MAX_STATE_BYTES = 2400  # a login state's JSON with the longest target (2,048) and storage target (64)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,11 @@ but such fetches come at most once every REFETCH_AFTER_S per URL: a flood of tok
 key ids costs the platform one request in that time. A set is kept for CACHE_S at most, and an
 unreachable JWKS URL is a clear refusal (`lti_platform_keys_unavailable`), not a 500. The URL is
 checked like every address a platform names (core/net/guard.py: never cloud metadata or
-link-local, private addresses only with MENTORQ_LTI_ALLOW_PRIVATE): `lti_url_forbidden`."""
+link-local, private addresses only with MENTORQ_LTI_ALLOW_PRIVATE): `lti_url_forbidden`.
+
+An RSA key under MIN_KEY_BITS (RFC 7518 3.3: a key of 2,048 bits or more MUST be used with RS256)
+verifies nothing: a launch signed with one is refused (`lti_weak_key`, 403), and a registration
+whose key set holds one is refused too (`weak_keys`)."""
 
 from __future__ import annotations
 
@@ -17,12 +21,13 @@ from typing import Any
 import jwt
 
 from core.lti.errors import LtiError
-from core.lti.outbound import call_async
+from core.lti.outbound import Answer, call_async
 
 CACHE_S = 3600.0
 REFETCH_AFTER_S = 10.0
 TIMEOUT_S = 10.0
 MAX_JWKS_BYTES = 256 * 1024
+MIN_KEY_BITS = 2048
 
 
 @dataclass
@@ -65,10 +70,10 @@ class PlatformKeys:
                     "the id_token names no key id and the platform has several keys",
                     status=403,
                 )
-            return cached.lone_key
+            return _strong(cached.lone_key, None)
         if kid not in cached.keys:
             raise LtiError("lti_unknown_key", f"the platform publishes no key {kid!r}", status=403)
-        return cached.keys[kid]
+        return _strong(cached.keys[kid], kid)
 
     @staticmethod
     def _unknown(cached: _KeySet, kid: str | None) -> bool:
@@ -78,8 +83,41 @@ class PlatformKeys:
         self._sets.clear()
 
 
-async def _fetch(jwks_url: str) -> _KeySet:
-    answer = await call_async(
+def _strong(key: Any, kid: str | None) -> Any:
+    if key.key_size < MIN_KEY_BITS:
+        raise LtiError(
+            "lti_weak_key",
+            f"the platform's key {kid or '(no kid)'} is RSA of {key.key_size} bits: "
+            f"RS256 needs {MIN_KEY_BITS} or more",
+            status=403,
+        )
+    return key
+
+
+def weak_keys(jwks: dict[str, Any]) -> list[str]:
+    """The signing keys in a platform's key set (a JWKS read at registration) under MIN_KEY_BITS,
+    each as "kid (bits)"; LtiError `lti_platform_keys_unavailable` when it is not a key set."""
+    return [
+        f"{jwk.key_id or 'without kid'} ({jwk.key.key_size} bits)"
+        for jwk in _signing_keys(jwks)
+        if jwk.key.key_size < MIN_KEY_BITS
+    ]
+
+
+async def fetch_jwks(jwks_url: str) -> dict[str, Any] | None:
+    """The platform's JWKS as JSON, fetched once (a registration's check), or None when it cannot
+    be read; `lti_url_forbidden` for an address no platform may name."""
+    try:
+        answer = await _get(jwks_url)
+    except LtiError as error:
+        if error.code == "lti_platform_keys_unavailable":
+            return None
+        raise
+    return answer.json_object() if answer.status == 200 and not answer.too_large else None
+
+
+async def _get(jwks_url: str) -> Answer:
+    return await call_async(
         "GET",
         jwks_url,
         what="JWKS URL",
@@ -87,6 +125,10 @@ async def _fetch(jwks_url: str) -> _KeySet:
         deadline_s=TIMEOUT_S,
         max_bytes=MAX_JWKS_BYTES,
     )
+
+
+async def _fetch(jwks_url: str) -> _KeySet:
+    answer = await _get(jwks_url)
     if answer.status != 200 or answer.too_large:
         raise LtiError(
             "lti_platform_keys_unavailable",
@@ -94,7 +136,13 @@ async def _fetch(jwks_url: str) -> _KeySet:
             + (f" with over {MAX_JWKS_BYTES} bytes" if answer.too_large else ""),
             status=502,
         )
-    body = answer.json_object()
+    usable = _signing_keys(answer.json_object())
+    keys = {jwk.key_id: jwk.key for jwk in usable if jwk.key_id}
+    lone = usable[0].key if len(usable) == 1 else None
+    return _KeySet(keys=keys, fetched_at=time.monotonic(), lone_key=lone)
+
+
+def _signing_keys(body: dict[str, Any] | None) -> list[jwt.PyJWK]:
     try:
         if body is None:
             raise ValueError("not a JSON object")
@@ -104,10 +152,7 @@ async def _fetch(jwks_url: str) -> _KeySet:
             "lti_platform_keys_unavailable", f"the platform's JWKS is not a key set: {error}", status=502
         ) from None
     # Only RSA signing keys count: a symmetric key in a JWKS must never verify anything.
-    usable = [jwk for jwk in found.keys if jwk.key_type == "RSA" and (jwk.public_key_use in (None, "sig"))]
-    keys = {jwk.key_id: jwk.key for jwk in usable if jwk.key_id}
-    lone = usable[0].key if len(usable) == 1 else None
-    return _KeySet(keys=keys, fetched_at=time.monotonic(), lone_key=lone)
+    return [jwk for jwk in found.keys if jwk.key_type == "RSA" and (jwk.public_key_use in (None, "sig"))]
 
 
 PLATFORM_KEYS = PlatformKeys()

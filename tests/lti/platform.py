@@ -20,11 +20,12 @@ It speaks LTI 1.3 as Moodle and Canvas do, with its own RSA key and JWKS:
   that answers `lti.capabilities`, `lti.put_data` and `lti.get_data` from the origins of the
   registered tools only, keeping each origin's data apart.
 
-Tests set it up over HTTP (/test/setup), rotate its key (/test/rotate), have it sign claims they
-forge (/test/sign), read what it received (/test/scores/{link}, /test/registered) and break it
-on purpose (/test/faults: the token endpoint down, refusing the tool, a roster's next link broken,
-the registration token it expects); a course page's `responder=forge` answers every
-`lti.get_data` with a value of its own, `responder=silent` never answers it.
+Tests set it up over HTTP (/test/setup), rotate its key (/test/rotate, to a weak one if asked),
+have it sign claims they forge (/test/sign), read what it received (/test/scores/{link},
+/test/registered) and break it on purpose (/test/faults: the token endpoint down, refusing the
+tool, a roster's next link broken, the registration token it expects); a course page's
+`responder=forge` answers every `lti.get_data` with a value of its own, `responder=silent` never
+answers it.
 
 Written on PyJWT and cryptography, from the 1EdTech specs: the `lti1p3platform` package would add
 Django-style framework glue without changing what goes on the wire.
@@ -79,8 +80,11 @@ class Platform:
         self.placed: list[dict[str, Any]] = []  # links made from the tool's deep-linking responses
 
     @staticmethod
-    def _new_key() -> tuple[rsa.RSAPrivateKey, str]:
-        return rsa.generate_private_key(public_exponent=65537, key_size=2048), secrets.token_hex(8)
+    def _new_key(bits: int = 2048) -> tuple[rsa.RSAPrivateKey, str]:
+        """A new signing key: 2,048 bits as platforms use, fewer where a test asks for a weak one."""
+        if bits < 1024:  # below what cryptography generates: made from primes of our own
+            return small_rsa_key(bits), secrets.token_hex(8)
+        return rsa.generate_private_key(public_exponent=65537, key_size=bits), secrets.token_hex(8)
 
     def jwks(self) -> dict[str, Any]:
         private, kid = self.key
@@ -255,6 +259,51 @@ def _origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def _probable_prime(bits: int) -> int:
+    """A random prime of exactly `bits` bits (Miller-Rabin, 40 rounds), p - 1 prime to 65537."""
+    while True:
+        candidate = secrets.randbits(bits) | (3 << (bits - 2)) | 1
+        if candidate % 65537 != 1 and _miller_rabin(candidate):
+            return candidate
+
+
+def _miller_rabin(n: int) -> bool:
+    if any(n % p == 0 for p in (3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37)):
+        return False
+    d, s = n - 1, 0
+    while d % 2 == 0:
+        d, s = d // 2, s + 1
+    for _ in range(40):
+        x = pow(secrets.randbelow(n - 3) + 2, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(s - 1):
+            x = pow(x, 2, n)
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
+
+
+def small_rsa_key(bits: int) -> rsa.RSAPrivateKey:
+    """An RSA key of `bits` bits (512 say): cryptography generates none under 1,024, but loads and
+    signs with one, as a platform configured with an old key would."""
+    e = 65537
+    p, q = _probable_prime(bits // 2), _probable_prime(bits // 2)
+    d = pow(e, -1, (p - 1) * (q - 1))
+    numbers = rsa.RSAPrivateNumbers(
+        p,
+        q,
+        d,
+        rsa.rsa_crt_dmp1(d, p),
+        rsa.rsa_crt_dmq1(d, q),
+        rsa.rsa_crt_iqmp(p, q),
+        rsa.RSAPublicNumbers(e, p * q),
+    )
+    return numbers.private_key()
+
+
 def create_app(issuer: str) -> FastAPI:
     app = FastAPI()
     platform = Platform(issuer)
@@ -272,8 +321,10 @@ def create_app(issuer: str) -> FastAPI:
         return {"issuer": issuer}
 
     @app.post("/test/rotate")
-    async def rotate() -> dict[str, str]:
-        platform.key = platform._new_key()
+    async def rotate(request: Request) -> dict[str, str]:
+        """A new signing key ({"bits": 1024} for a weak one), published in place of the old."""
+        body = await request.json() if await request.body() else {}
+        platform.key = platform._new_key(int(body.get("bits", 2048)))
         return {"kid": platform.key[1]}
 
     @app.post("/test/sign")
