@@ -11,8 +11,10 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from db import jobs as job_queries
@@ -45,6 +47,13 @@ def register(directory: Path, job_id: uuid.UUID, *, pid: int, started: int | Non
 
 
 @pytest.fixture
+def connection(on_the_stack: Stack) -> Iterator[psycopg.Connection]:
+    """The pulse's own kind of connection: plain psycopg, autocommit."""
+    with psycopg.connect(pulse.plain_dsn(on_the_stack.database_url), autocommit=True) as connection:
+        yield connection
+
+
+@pytest.fixture
 def child() -> subprocess.Popen:
     """A live process to register jobs under; stopped by its pid."""
     process = subprocess.Popen(
@@ -56,44 +65,56 @@ def child() -> subprocess.Popen:
 
 
 def test_a_job_is_beaten_while_its_process_lives(
-    on_the_stack: Stack, tmp_path: Path, child: subprocess.Popen
+    on_the_stack: Stack, connection: psycopg.Connection, tmp_path: Path, child: subprocess.Popen
 ) -> None:
     job_id = claimed(on_the_stack)
     path = register(tmp_path, job_id, pid=child.pid)
-    assert pulse.beat_round(tmp_path) == {"beaten": 1, "forgotten": 0}
+    assert pulse.beat_round(tmp_path, connection) == {"beaten": 1, "forgotten": 0}
     assert heartbeat_age_s(on_the_stack, job_id) < 60
     assert path.exists()
 
 
 def test_a_job_whose_process_died_is_forgotten_and_not_beaten(
-    on_the_stack: Stack, tmp_path: Path, child: subprocess.Popen
+    on_the_stack: Stack, connection: psycopg.Connection, tmp_path: Path, child: subprocess.Popen
 ) -> None:
     job_id = claimed(on_the_stack)
     path = register(tmp_path, job_id, pid=child.pid)
     child.kill()
     child.wait()
-    assert pulse.beat_round(tmp_path) == {"beaten": 0, "forgotten": 1}
+    assert pulse.beat_round(tmp_path, connection) == {"beaten": 0, "forgotten": 1}
     assert heartbeat_age_s(on_the_stack, job_id) > 3000
     assert not path.exists()
 
 
 def test_a_reused_pid_is_not_the_process_that_registered(
-    on_the_stack: Stack, tmp_path: Path, child: subprocess.Popen
+    on_the_stack: Stack, connection: psycopg.Connection, tmp_path: Path, child: subprocess.Popen
 ) -> None:
     job_id = claimed(on_the_stack)
     register(tmp_path, job_id, pid=child.pid, started=(pulse.process_start(child.pid) or 0) - 1)
-    assert pulse.beat_round(tmp_path) == {"beaten": 0, "forgotten": 1}
+    assert pulse.beat_round(tmp_path, connection) == {"beaten": 0, "forgotten": 1}
     assert heartbeat_age_s(on_the_stack, job_id) > 3000
 
 
 def test_a_job_no_longer_this_deliverys_is_forgotten(
-    on_the_stack: Stack, tmp_path: Path, child: subprocess.Popen
+    on_the_stack: Stack, connection: psycopg.Connection, tmp_path: Path, child: subprocess.Popen
 ) -> None:
     job_id = claimed(on_the_stack)
     on_the_stack.sql("UPDATE jobs SET attempts = 2 WHERE id = %s", job_id)  # another delivery holds it
     register(tmp_path, job_id, pid=child.pid)
-    assert pulse.beat_round(tmp_path) == {"beaten": 0, "forgotten": 1}
+    assert pulse.beat_round(tmp_path, connection) == {"beaten": 0, "forgotten": 1}
     assert heartbeat_age_s(on_the_stack, job_id) > 3000
+
+
+def test_a_delivery_of_another_stage_is_not_this_one(
+    on_the_stack: Stack, connection: psycopg.Connection, tmp_path: Path, child: subprocess.Popen
+) -> None:
+    """The pulse's one statement means what db.jobs.beat_heart means: the claim is attempt and stage."""
+    job_id = claimed(on_the_stack)
+    registration = pulse.Registration(job_id, 1, "embed", child.pid, pulse.process_start(child.pid) or 0)
+    (tmp_path / f"{job_id}.stage").write_text(registration.to_json())
+    with unit_of_work() as session:
+        assert not job_queries.beat_heart(session, job_id=job_id, claim=job_queries.Claim(1, "embed"))
+    assert pulse.beat_round(tmp_path, connection) == {"beaten": 0, "forgotten": 1}
 
 
 def test_a_zombie_is_not_alive(tmp_path: Path) -> None:
@@ -146,7 +167,7 @@ def test_the_pulse_leaves_with_its_worker_killed(on_the_stack: Stack) -> None:
     worker = subprocess.Popen(
         [sys.executable, "-c", STARTS_A_PULSE],
         cwd=REPO,
-        env={**os.environ, "MENTORQ_HEARTBEAT_SECONDS": "0.5"},
+        env={**os.environ, "MENTORQ_HEARTBEAT_SECONDS": "0.5"},  # DATABASE_URL: on_the_stack's
         stdout=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
         text=True,
