@@ -18,7 +18,9 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import httpx
 
@@ -31,7 +33,8 @@ from benchmarks._harness import (
     verdict,
     write_results,
 )
-from tests.lti.conftest import Browser, new_platform, platform_process, register, set_up_course
+from tests.lti.conftest import Browser, TestPlatform, new_platform, platform_process, register, set_up_course
+from tests.support.stack import Stack
 
 NAME = "lti_classroom"
 # The production defaults, where the test stack lifts them (tests/support/stack.py).
@@ -49,6 +52,24 @@ def launch(stack_url: str, platform, learner: str) -> tuple[float, int]:
         return time.perf_counter() - started, landed.status_code
 
 
+@contextmanager
+def class_platform(stack: Stack, learners: list[str]) -> Iterator[TestPlatform]:
+    """The LTI test platform as a process, registered with the tool, one course of `learners`."""
+    with platform_process(stack) as url:
+        platform = new_platform(url)
+        set_up_course(platform, tool_url=stack.api_url, target_link_uri=f"{stack.api_url}/lti/home")
+        platform.post(
+            "/test/setup",
+            {
+                "users": {
+                    name: {"name": name.title(), "roles": {platform.course: ["Learner"]}} for name in learners
+                }
+            },
+        )
+        platform.registration = register(stack, platform)
+        yield platform
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argument_parser(NAME, __doc__)
     parser.add_argument("--learners", type=int, default=200)
@@ -57,20 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     run = begin_run()
     with bench_stack(llm_provider="ollama", keep=args.keep, extra_env=PRODUCTION_LIMITS) as stack:
         start_platform(stack, concurrency=1)
-        with platform_process(stack) as url:
-            platform = new_platform(url)
-            set_up_course(platform, tool_url=stack.api_url, target_link_uri=f"{stack.api_url}/lti/home")
-            learners = [f"pupil-{n}" for n in range(args.learners)]
-            platform.post(
-                "/test/setup",
-                {
-                    "users": {
-                        name: {"name": name.title(), "roles": {platform.course: ["Learner"]}}
-                        for name in learners
-                    }
-                },
-            )
-            platform.registration = register(stack, platform)
+        learners = [f"pupil-{n}" for n in range(args.learners)]
+        with class_platform(stack, learners) as platform:
             alone = [launch(stack.api_url, platform, "learner") for _ in range(5)]
             started = time.perf_counter()
             with ThreadPoolExecutor(max_workers=args.parallel) as pool:
