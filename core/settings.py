@@ -472,9 +472,8 @@ class Settings(BaseSettings):
         description="a zip's total unpacked size (zip bombs fail)",
     )
     # Recordings (workers/recordings/): the longest one transcribed, refused from its header before
-    # decoding when the header says, else as soon as decoding passes it. The engine: pocketsphinx
-    # (the embedded default: its English model ships in its wheel) or faster-whisper (production,
-    # on the GPU host: the model named or a local path with its weights, placed by the operator).
+    # decoding when the header says, else as soon as decoding passes it. The engine: Whisper through
+    # faster-whisper, tiny.en or base from their wheels (checked by hash), or the operator's weights.
     max_audio_seconds: float = Field(
         3 * 3600,
         gt=0,
@@ -484,37 +483,39 @@ class Settings(BaseSettings):
             "decoding when it says)"
         ),
     )
-    asr_engine: Literal["pocketsphinx", "faster-whisper"] = Field(
-        "pocketsphinx",
+    asr_engine: Literal["faster-whisper"] = Field(
+        "faster-whisper",
         alias="MENTORQ_ASR_ENGINE",
-        description="`pocketsphinx` (bundled US English model) or `faster-whisper` (production, GPU host)",
+        description="`faster-whisper` (Whisper; PocketSphinx was removed in issue 60)",
     )
     asr_model: str = Field(
-        "small",
+        "tiny.en",
         alias="MENTORQ_ASR_MODEL",
         description=(
-            "faster-whisper's model: a name already in the Hugging Face cache, or a local CTranslate2"
-            " folder (never downloaded by a worker)"
+            "Whisper's checkpoint: `tiny.en` (bundled, English), `base` (bundled, multilingual), or a"
+            " local CTranslate2 folder or a name already in the Hugging Face cache (never downloaded)"
         ),
     )
-    asr_device: str = Field(
-        "auto", alias="MENTORQ_ASR_DEVICE", description="faster-whisper's device: `cuda`, `cpu` or `auto`"
+    asr_device: str | None = Field(
+        None,
+        alias="MENTORQ_ASR_DEVICE",
+        pattern=r"^(auto|cpu|cuda(:[0-9]{1,2})?)$",
+        description="Whisper's device where it differs from MENTORQ_DEVICE: `auto`, `cpu`, `cuda` or `cuda:N`",
     )
     asr_compute_type: str = Field(
         "default",
         alias="MENTORQ_ASR_COMPUTE_TYPE",
-        description="faster-whisper's compute type (`float16` on a GPU, `int8` on a CPU)",
+        description="Whisper's compute type; `default`: `int8` on a CPU, `float16` on a GPU",
     )
     asr_beam_size: int = Field(
         5, ge=1, le=20, alias="MENTORQ_ASR_BEAM_SIZE", description="faster-whisper's beam size"
     )
-    # A language code (en, de, ...), or unset to let the engine detect it (faster-whisper only:
-    # pocketsphinx's bundled model is US English).
+    # A language code (en, de, ...), or unset: a multilingual checkpoint detects it (tiny.en is English).
     asr_language: str | None = Field(
         None,
         alias="MENTORQ_ASR_LANGUAGE",
         description=(
-            "a language code for faster-whisper; unset: it detects the language (PocketSphinx is "
+            "a language code for Whisper; unset: a multilingual checkpoint detects it (tiny.en hears "
             "English only)"
         ),
     )

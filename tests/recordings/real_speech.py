@@ -1,7 +1,8 @@
 """Real human speech kept for the tests and the benchmark (tests/recordings/data/: JFK's inaugural
-address and two LibriVox sentences; sources, commits and licences in NOTICE.md there): the clips
-with their reference transcripts, PocketSphinx alone on a clip as the platform's yardstick, and the
-word error rate as both count it."""
+address, two LibriVox sentences, and the real call's three 90 s windows, each also through a
+telephone band; sources, commits and licences in NOTICE.md there): the clips and windows with their
+reference transcripts, Whisper alone on the whole audio as the platform's yardstick, and the word
+error rate as both count it."""
 
 from __future__ import annotations
 
@@ -59,14 +60,66 @@ def wer(reference: str | list[str], heard: str | list[str]) -> float:
     return round(jiwer.wer([words(text) for text in reference], [words(text) for text in heard]), 3)
 
 
-def engine_alone(samples: np.ndarray) -> str:
-    """What PocketSphinx itself hears in the audio: a decoder of its own, the whole clip as one
-    utterance (`full_utt=True`: its feature normalisation over the whole of it), nothing cut."""
-    from pocketsphinx import Decoder
+@dataclass(frozen=True)
+class CallWindow:
+    """One 90 s window of the real call (tests/recordings/real_conversations.py), its reference the
+    words of Gong's transcript whose middle falls in it. That transcript is the call's own, made by
+    Gong's recognizer and not corrected by hand (NOTICE.md): a few of its words are wrong, so a WER
+    against it is an upper bound."""
 
-    decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
-    decoder.start_utt()
-    decoder.process_raw(samples.astype(np.int16).tobytes(), full_utt=True)
-    decoder.end_utt()
-    hypothesis = decoder.hyp()
-    return hypothesis.hypstr if hypothesis is not None else ""
+    name: str
+    start_s: float
+    end_s: float
+    telephone: bool
+    held_out: bool
+
+    @property
+    def reference(self) -> str:
+        return " ".join(
+            word
+            for start, end, _, word in json.loads((DATA / "gecko-call-270s.words.json").read_text())
+            if self.start_s <= (start + end) / 2 < self.end_s
+        )
+
+    def samples(self) -> np.ndarray:
+        from tests.recordings.real_conversations import more_recordings
+
+        return next(r for r in more_recordings() if r.name == self.name).samples()
+
+    def data(self) -> bytes:
+        from tests.recordings.conversations import wav_bytes
+
+        return wav_bytes(self.samples())
+
+    def seconds(self) -> float:
+        return self.end_s - self.start_s
+
+
+@functools.cache
+def call_windows() -> tuple[CallWindow, ...]:
+    """The real call's windows as recorded and through a telephone band; the first (0-90 s) is the
+    development window, the others held out (real_conversations.more_recordings)."""
+    from tests.recordings.real_conversations import more_recordings
+
+    return tuple(
+        CallWindow(r.name, r.start_s, r.end_s or 0.0, r.telephone, r.held_out)
+        for r in more_recordings()
+        if r.kind == "call"
+    )
+
+
+def whisper_model():  # noqa: ANN201 - faster-whisper's own type
+    """The platform's engine's loaded model (the bundled tiny.en, as the defaults say)."""
+    from core.settings import Settings
+    from workers.recordings.engines import get_engine
+
+    return get_engine(Settings(MENTORQ_ENV="test"))._model  # noqa: SLF001 - the same model, used alone
+
+
+def engine_alone(samples: np.ndarray) -> str:
+    """What Whisper itself hears in the audio: faster-whisper given the whole recording at once,
+    its own 30 s windows and their context, no VAD of ours, at the platform's beam size."""
+    segments, _ = whisper_model().transcribe(
+        samples.astype(np.float32) / 32768.0, beam_size=5, language="en", vad_filter=False
+    )
+    return " ".join(segment.text.strip() for segment in segments)

@@ -46,7 +46,7 @@ def test_a_podcast_feed_brings_in_each_recording_once_and_refuses_a_2_gb_enclosu
     wait_ready(stack, source["id"], timeout=240)
     [document] = source_documents(stack, source["id"]).values()
     transcript = admin_client.get(f"/v1/documents/{document['id']}/transcript").json()
-    assert transcript["engine"] == "pocketsphinx"
+    assert transcript["engine"] == "faster-whisper"
     assert "practice test" in " ".join(segment["text"] for segment in transcript["segments"])
     found = admin_client.post(
         "/v1/search", json={"query": "practice test", "collections": [collection["name"]], "mode": "keyword"}

@@ -1,35 +1,38 @@
 """Real human speech (tests/recordings/data/, sources and licences in NOTICE.md there): the platform
-(decode, Silero VAD, the engine adapter) hears each kept clip as well as PocketSphinx itself does on
-the same audio, and a file's transcript does not depend on what the engine transcribed before.
+(decode, Silero VAD, the engine adapter) hears each kept clip within its aim with Whisper tiny.en,
+and as well as faster-whisper itself does on the same audio; and a file's transcript does not
+depend on what the engine transcribed before.
 
-Both failed before the adapter measured each stretch's cepstral mean and reset its front end: JFK's
-sentence came out as unrelated words (WER 1.00 against the engine's 0.23), and a LibriVox sentence
-differently after another one ("how much there might be prickly" became "our watch there might be
-pretty late")."""
+Aims (issue 60): JFK <= 0.05, each LibriVox sentence <= 0.08; the platform within 0.01 of the engine
+alone. PocketSphinx, the engine before, heard them with 0.23, 0.36 and 0.12; Whisper tiny.en with
+0.00, 0.045 ("mister" is written "Mr." and counted wrong) and 0.00 (benchmarks.transcription)."""
 
 from __future__ import annotations
 
 import pytest
 
+from core.settings import Settings
 from tests.recordings import real_speech
 from tests.recordings.real_speech import Clip
-from workers.recordings.engines import PocketSphinxEngine
+from workers.recordings.engines import SpeechEngine, WhisperEngine, get_engine
 from workers.recordings.pipeline import Transcript, transcribe
 
 pytestmark = pytest.mark.slow
 
-# The platform's word error rate may exceed the engine's own by this much (the aim of issue 42).
-WITHIN = 0.05
+# The platform's word error rate may exceed the engine's own by this much (issue 60).
+WITHIN = 0.01
+AIM = {"jfk-inaugural-1961": 0.05}  # each LibriVox sentence: AIM_OTHERWISE
+AIM_OTHERWISE = 0.08
 CLIPS = real_speech.clips()
 SPEECH, SENTENCE = CLIPS[1], CLIPS[2]  # two LibriVox sentences, 7 s and 3 s (JFK's 11 s cost more)
 
 
 @pytest.fixture(scope="module")
-def engine() -> PocketSphinxEngine:
-    return PocketSphinxEngine()
+def engine() -> SpeechEngine:
+    return get_engine(Settings(MENTORQ_ENV="test"))
 
 
-def run(clip: Clip, engine: PocketSphinxEngine) -> Transcript:
+def run(clip: Clip, engine: SpeechEngine) -> Transcript:
     return transcribe(clip.data(), engine=engine, max_seconds=600, on_progress=lambda done, total: None)
 
 
@@ -39,33 +42,36 @@ def heard(transcript: Transcript) -> str:
 
 @pytest.mark.parametrize("clip", CLIPS, ids=[clip.name for clip in CLIPS])
 def test_the_platform_hears_a_real_voice_as_well_as_the_engine_alone(
-    clip: Clip, engine: PocketSphinxEngine
+    clip: Clip, engine: SpeechEngine
 ) -> None:
     alone = real_speech.engine_alone(clip.samples())
     platform = heard(run(clip, engine))
     alone_wer = real_speech.wer(clip.reference, alone)
     platform_wer = real_speech.wer(clip.reference, platform)
-    assert platform_wer <= alone_wer + WITHIN, f"{platform_wer} {platform!r}, alone {alone_wer} {alone!r}"
+    assert platform_wer <= AIM.get(clip.name, AIM_OTHERWISE), f"{platform_wer} {platform!r}"
+    assert abs(platform_wer - alone_wer) <= WITHIN, (
+        f"{platform_wer} {platform!r}, alone {alone_wer} {alone!r}"
+    )
 
 
 def test_the_engine_hears_a_stretch_the_same_whatever_it_heard_before() -> None:
     """One engine hears A, then B, then A again (both orders); another hears B first."""
-    one = PocketSphinxEngine()
+    one = WhisperEngine(Settings(MENTORQ_ENV="test"))
     speech_first = one.recognize(SPEECH.samples())
     sentence_after = one.recognize(SENTENCE.samples())
     speech_after = one.recognize(SPEECH.samples())
-    sentence_first = PocketSphinxEngine().recognize(SENTENCE.samples())
+    sentence_first = WhisperEngine(Settings(MENTORQ_ENV="test")).recognize(SENTENCE.samples())
     assert speech_first.words and sentence_first.words  # something heard: the comparison means something
     assert speech_after == speech_first, (speech_first.text, speech_after.text)
     assert sentence_after == sentence_first, (sentence_first.text, sentence_after.text)
 
 
 def test_the_pipeline_transcribes_a_file_the_same_whatever_it_transcribed_before() -> None:
-    one = PocketSphinxEngine()
+    one = WhisperEngine(Settings(MENTORQ_ENV="test"))
     speech_first = run(SPEECH, one).segments
     sentence_after = run(SENTENCE, one).segments
     speech_after = run(SPEECH, one).segments
-    sentence_first = run(SENTENCE, PocketSphinxEngine()).segments
+    sentence_first = run(SENTENCE, WhisperEngine(Settings(MENTORQ_ENV="test"))).segments
     assert speech_first and sentence_first
     assert speech_after == speech_first, (speech_first, speech_after)
     assert sentence_after == sentence_first, (sentence_first, sentence_after)

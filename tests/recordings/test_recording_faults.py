@@ -21,24 +21,25 @@ import numpy as np
 import pytest
 
 from core.documents.errors import DocumentError
+from core.settings import Settings
 from tests.conftest import ApiClient
 from tests.documents.test_api import upload, wait_document
 from tests.recordings import media
 from tests.support.stack import Stack, wait_until
 from tests.test_faults import default_worker_stopped
 from workers.recordings import decode
-from workers.recordings.engines import PocketSphinxEngine
+from workers.recordings.engines import SpeechEngine, get_engine
 from workers.recordings.pipeline import transcribe
 
 RECORDING_CODES = {"corrupt_recording", "no_audio_track", "recording_too_long", "no_speech"}
 
 
 @pytest.fixture(scope="module")
-def engine() -> PocketSphinxEngine:
-    return PocketSphinxEngine()
+def engine() -> SpeechEngine:
+    return get_engine(Settings(MENTORQ_ENV="test"))  # Whisper tiny.en, bundled
 
 
-def run(data: bytes, engine: PocketSphinxEngine):
+def run(data: bytes, engine: SpeechEngine):
     return transcribe(data, engine=engine, max_seconds=3600, on_progress=lambda done, total: None)
 
 
@@ -88,7 +89,7 @@ BROKEN = broken_headers()
 
 
 @pytest.mark.parametrize("name", sorted(BROKEN))
-def test_a_malformed_header_is_corrupt_recording(name: str, engine: PocketSphinxEngine) -> None:
+def test_a_malformed_header_is_corrupt_recording(name: str, engine: SpeechEngine) -> None:
     with pytest.raises(DocumentError) as refused:
         run(BROKEN[name], engine)
     assert refused.value.code == "corrupt_recording", refused.value
@@ -104,14 +105,14 @@ def test_a_malformed_header_is_corrupt_recording(name: str, engine: PocketSphinx
     ids=["streamed-sizes-unknown", "streamed-data-size-0", "data-size-huge"],
 )
 def test_a_wav_whose_sizes_are_not_filled_in_is_transcribed_from_what_it_holds(
-    header: dict[str, int], engine: PocketSphinxEngine
+    header: dict[str, int], engine: SpeechEngine
 ) -> None:
     transcript = run(wav(**header), engine)
     assert abs(transcript.duration_s - 5.0) < 0.1
     assert {"lecture", "testing", "effect"} <= set(" ".join(s.text for s in transcript.segments).split())
 
 
-def test_a_tag_in_latin_1_is_no_reason_to_refuse_the_audio(engine: PocketSphinxEngine) -> None:
+def test_a_tag_in_latin_1_is_no_reason_to_refuse_the_audio(engine: SpeechEngine) -> None:
     title = "Leçon 3 : l'effet de test".encode("latin-1") + b"\x00"  # not UTF-8: was internal_error
     info = b"INFO" + b"INAM" + struct.pack("<I", len(title)) + title
     data = wav(extra_chunks=b"LIST" + struct.pack("<I", len(info)) + info)
@@ -185,7 +186,7 @@ def test_a_worker_killed_mid_transcription_leaves_one_transcript_made_by_the_nex
     )
     # Two: the killed attempt and the one that finished. A third came when PocketSphinx held the
     # GIL for a whole stretch of speech, starving the heartbeat until the reconciler took the
-    # running attempt for lost (workers/recordings/engines.py now decodes in pieces).
+    # running attempt for lost (PocketSphinx is gone since issue 60; CTranslate2 releases the GIL).
     timeline = stack.sql(
         "SELECT type, coalesce(data->>'stage', data->>'worker', data->>'reason', '') "
         "FROM job_events WHERE job_id = %s ORDER BY id",

