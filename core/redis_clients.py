@@ -83,10 +83,3 @@ def get_async_broker_redis() -> aioredis.Redis:
 def get_async_state_redis() -> aioredis.Redis:
     """The API's async client for the state Redis (rate limits, LTI login state)."""
     return _async_client(get_settings().require_state_redis_url())
-
-
-# The names callers used before the split, each bound to the Redis its callers' keys belong on:
-# the sync client's callers are the broker's (epoch marker, liveness, job channels), the async
-# client's left are the state's (LTI login state).
-get_redis = get_broker_redis
-get_async_redis = get_async_state_redis

@@ -27,7 +27,7 @@ from core import lanes, logs, tracing
 from core.channels import job_channel
 from core.jobspec import JobSpec, Route, task_name_of
 from core.redaction import scrub
-from core.redis_clients import get_redis
+from core.redis_clients import get_broker_redis
 from core.settings import get_settings
 from db import admission
 from db import jobs as job_queries
@@ -342,7 +342,7 @@ def followed_live(job: JobSnapshot) -> bool:
     if job.webhook_url and "output" in (job.webhook_events or []):
         return True
     try:
-        return any(count for _, count in get_redis().pubsub_numsub(job_channel(job.id)))
+        return any(count for _, count in get_broker_redis().pubsub_numsub(job_channel(job.id)))
     except Exception:  # noqa: BLE001 - the answer only decides how soon the first token is recorded
         return True
 

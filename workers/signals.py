@@ -26,7 +26,7 @@ from core import lanes, logs, tracing
 from core.catalog import OLLAMA_PREFIX
 from core.channels import worker_key
 from core.metrics import processes
-from core.redis_clients import get_redis, reset_redis
+from core.redis_clients import get_broker_redis, reset_redis
 from core.settings import get_settings
 from db.session import reset_engines
 from workers import metrics_endpoint, pulse
@@ -283,7 +283,7 @@ def _start_liveness(sender=None, **_: object) -> None:
                     "speech": speech,
                     "device": device,
                 }
-                get_redis().set(worker_key(hostname), json.dumps(info), ex=LIVENESS_TTL_S)
+                get_broker_redis().set(worker_key(hostname), json.dumps(info), ex=LIVENESS_TTL_S)
             except Exception:  # noqa: BLE001 - Redis may be down; keep trying
                 log.debug("liveness update failed", exc_info=True)
             _stop_liveness.wait(LIVENESS_EVERY_S)
@@ -342,6 +342,6 @@ def _speech_report() -> dict:
 def _stop_liveness_key(sender=None, **_: object) -> None:
     _stop_liveness.set()
     try:
-        get_redis().delete(worker_key(getattr(sender, "hostname", "unknown")))
+        get_broker_redis().delete(worker_key(getattr(sender, "hostname", "unknown")))
     except Exception:  # noqa: BLE001
         pass

@@ -44,7 +44,7 @@ from core.lti.claims import DEEP_LINKING_REQUEST
 from core.lti.errors import LtiError
 from core.lti.roles import short_names, teaches
 from core.metrics import catalog
-from core.redis_clients import get_async_redis
+from core.redis_clients import get_async_state_redis
 from core.settings import get_settings
 from db import lti
 from db.jobs import create_job
@@ -116,7 +116,9 @@ async def login(request: Request, session: SessionDep) -> Response:
         params.update({key: value for key, value in form.items() if isinstance(value, str)})
     try:
         _keys()
-        redirect = await service.start_login(session, get_async_redis(), params, origin=_origin(request))
+        redirect = await service.start_login(
+            session, get_async_state_redis(), params, origin=_origin(request)
+        )
     except LtiError as error:
         return _refused(request, error)
     response: Response
@@ -157,7 +159,7 @@ async def launch(
         _keys()
         launched = await service.complete_launch(
             session,
-            get_async_redis(),
+            get_async_state_redis(),
             token=id_token,
             state=state,
             state_cookie=request.cookies.get(service.STATE_COOKIE),
@@ -191,7 +193,7 @@ async def launch(
     }
     if launched.storage is not None:
         check = await lti_state.remember_storage_check(
-            get_async_redis(), {"landing": landing, "state": state, "nonce": launched.nonce}
+            get_async_state_redis(), {"landing": landing, "state": state, "nonce": launched.nonce}
         )
         return pages.storage_launch(
             request,
@@ -203,7 +205,7 @@ async def launch(
             nonce=launched.nonce,
         )
     catalog.LTI_LAUNCHES.labels("ok").inc()
-    ticket = await lti_state.issue_ticket(get_async_redis(), landing)
+    ticket = await lti_state.issue_ticket(get_async_state_redis(), landing)
     if launch.message_type == DEEP_LINKING_REQUEST:
         where = service.DEEP_LINK_PATH
     else:
@@ -238,7 +240,7 @@ async def verify_storage(
     foreign = foreign_origin(request.scope)
     if foreign is not None:
         return _refused(request, LtiError("lti_storage_foreign", foreign, status=403))
-    pending = await lti_state.take_storage_check(get_async_redis(), check) if check else None
+    pending = await lti_state.take_storage_check(get_async_state_redis(), check) if check else None
     if pending is None:
         return _refused(
             request,
@@ -298,7 +300,7 @@ class SignedIn(NamedTuple):
 
 async def _signed_in(request: Request, session: SessionDep, ticket: str) -> SignedIn | LtiError:
     """The launch a ticket carried (taken once), its user and platform, and a new session token."""
-    landed = await lti_state.redeem_ticket(get_async_redis(), ticket) if ticket else None
+    landed = await lti_state.redeem_ticket(get_async_state_redis(), ticket) if ticket else None
     if landed is None:
         return LtiError("lti_ticket_unknown", "this page was opened without a fresh launch", status=403)
     if not secrets.compare_digest(request.cookies.get(service.STATE_COOKIE, ""), landed["state"]):
@@ -398,7 +400,7 @@ async def _deep_link_page(
         )
     course_id = landed.get("course_id")
     pick = await lti_state.remember_pick(
-        get_async_redis(),
+        get_async_state_redis(),
         {
             "user_id": str(user.id),
             "platform_id": str(platform.id),
@@ -426,7 +428,7 @@ async def _deep_link_page(
 async def deep_link_answer(request: Request, session: SessionDep) -> Response:
     """The instructor's choice, as a signed LtiDeepLinkingResponse posted back to the platform."""
     form = await request.form()
-    picked = await lti_state.take_pick(get_async_redis(), str(form.get("pick", ""))[:100])
+    picked = await lti_state.take_pick(get_async_state_redis(), str(form.get("pick", ""))[:100])
     if picked is None:
         return _refused(
             request, LtiError("lti_deep_link_unknown", "this choice was sent already, or expired", status=403)

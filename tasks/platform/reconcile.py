@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from core.channels import BROKER_EPOCH_KEY
 from core.metrics import catalog
 from core.platform_tasks import RECONCILE
-from core.redis_clients import get_redis
+from core.redis_clients import get_broker_redis
 from core.settings import get_settings
 from db import account_mail, admission, exercises
 from db import jobs as job_queries
@@ -90,7 +90,7 @@ def reconcile() -> dict[str, int]:
     if lost is not None and len(lost) < BATCH:
         # Only now, with every lost job sent again: a pass that failed or stopped at BATCH leaves
         # the marker unset, so the next run takes up the rest.
-        get_redis().set(BROKER_EPOCH_KEY, uuid.uuid4().hex, nx=True)
+        get_broker_redis().set(BROKER_EPOCH_KEY, uuid.uuid4().hex, nx=True)
     for action, count in counts.items():
         if count:
             catalog.RECONCILER_ACTIONS.labels(action).inc(count)
@@ -145,7 +145,7 @@ def _jobs_the_broker_lost(session: Session) -> list[Job] | None:
     A FLUSHALL on a Redis that keeps running is no restart: messages it dropped are sent again
     by the redispatch pass (MENTORQ_REDISPATCH_AFTER_SECONDS). If the uptime cannot be read,
     every queued job goes again (duplicates are harmless: the claim)."""
-    redis = get_redis()
+    redis = get_broker_redis()
     if redis.exists(BROKER_EPOCH_KEY):
         return None
     since_start: float | None = None

@@ -49,5 +49,5 @@ def test_when_redis_cannot_answer_the_first_token_goes_at_once(monkeypatch) -> N
         def pubsub_numsub(self, *channels):
             raise redis.ConnectionError("connection refused")
 
-    monkeypatch.setattr(runtime, "get_redis", lambda: Down())
+    monkeypatch.setattr(runtime, "get_broker_redis", lambda: Down())
     assert runtime.followed_live(a_job()) is True
