@@ -171,7 +171,9 @@ async def start_login(
     await lti_state.remember_login(
         redis,
         state,
-        lti_state.LoginState(str(platform.id), nonce, target, storage.target if storage else None),
+        lti_state.LoginState(
+            str(platform.id), nonce, lti_state.target_digest(target), storage.target if storage else None
+        ),
     )
     query = {
         "scope": "openid",
@@ -247,7 +249,7 @@ async def complete_launch(
         raise LtiError(
             "lti_instructor_only", "only the course's instructors may place content in it", status=403
         )
-    if launch.target_link_uri != login.target_link_uri:
+    if not login.targets(launch.target_link_uri):
         raise LtiError("lti_target_mismatch", "the id_token's target is not the one the login named")
     user = await lti.link(
         session,

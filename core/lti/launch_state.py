@@ -15,10 +15,11 @@ from that frame (api/lti/routes.py, /lti/launch/verify).
 What a request can make here before anyone is authenticated, and its bound:
 - `state:*` (STATE_TTL_S): made by every login initiation (/lti/login) naming a registered platform,
   so anyone can make them, at the launch pages' rate limit (MENTORQ_RATE_LIMIT_LTI per address).
-  The row keeps the platform's id (36 characters), the nonce (43), the target and the storage
-  target, never what else was sent; the login refuses a target over 2,048 characters or not plain
-  ASCII (api/lti/service.py MAX_LOGIN_FIELD_CHARS, `lti_login_field_too_long`) and a storage target
-  that is not a frame's name of at most 64, so a row is at most MAX_STATE_BYTES.
+  The row keeps the platform's id (36 characters), the nonce (43), the target's SHA-256 (64: the
+  launch compares the token's target with it, and nothing needs the target itself) and the storage
+  target, never what was sent besides; the login refuses a target over 2,048 characters or not
+  plain ASCII (api/lti/service.py MAX_LOGIN_FIELD_CHARS, `lti_login_field_too_long`) and a storage
+  target that is not a frame's name of at most 64, so a row is at most MAX_STATE_BYTES.
 - `nonce:*` (NONCE_TTL_S, one byte): only after an id_token verified with the platform's key.
 - `ticket:*`, `storage:*` and `pick:*`: only after a whole launch was checked (their payloads are
   what the verified token said, bounded by the launch form's 64 KiB id_token); none is made by a
@@ -26,6 +27,7 @@ What a request can make here before anyone is authenticated, and its bound:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from dataclasses import asdict, dataclass
@@ -37,16 +39,24 @@ STATE_TTL_S = 600  # a learner may sit on the platform's consent or login page f
 NONCE_TTL_S = 3600 + 120  # core/lti/id_token.py's MAX_AGE_S and leeway: past it the token is refused anyway
 TICKET_TTL_S = 60
 _PREFIX = "mentorq:lti:"
-MAX_STATE_BYTES = 2400  # a login state's JSON with the longest target (2,048) and storage target (64)
+MAX_STATE_BYTES = 300  # a login state's JSON with the longest storage target (64)
+
+
+def target_digest(target_link_uri: str) -> str:
+    return hashlib.sha256(target_link_uri.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
 class LoginState:
     platform_id: str
     nonce: str
-    target_link_uri: str
+    target_digest: str  # the login's target_link_uri, by its SHA-256 (target_digest)
     # The platform's frame keeping this login's state and nonce (its `lti_storage_target`), if any.
     storage_target: str | None = None
+
+    def targets(self, target_link_uri: str) -> bool:
+        """Whether the login named this target."""
+        return secrets.compare_digest(self.target_digest, target_digest(target_link_uri))
 
 
 def new_secret() -> str:
