@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from core.settings import Settings
-from tests.recordings.real_conversations import frame_der, recordings
+from tests.recordings.real_conversations import frame_der, more_recordings, recordings
 from workers.recordings import speaker_models
 from workers.recordings.decode import pcm_pieces
 from workers.recordings.diarization import diarize, diarizer_problem
 from workers.recordings.overlap_diarizer import CamppDiarizer
-from workers.recordings.speech import speech_segments
+from workers.recordings.speech import Speech, speech_segments
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -76,3 +76,31 @@ def test_an_altered_or_missing_weight_file_is_refused(
 
 def test_the_installed_weights_are_the_pinned_ones() -> None:
     assert diarizer_problem(Settings(MENTORQ_ENV="test", MENTORQ_DIARIZATION_ENGINE="campplus")) is None
+
+
+def test_a_short_stretch_does_not_silence_the_next() -> None:
+    """A stretch shorter than segmentation's 10 s window is padded to it; the padding is no one's
+    speech and casts no vote where it lies over the next stretch (it halved the count heard there:
+    1.9 s of the 6.7 s spoken in the next 6.7 s were found)."""
+    recording = next(r for r in recordings() if r.name == "pyannote-seriously-mixture")
+    samples = recording.samples()
+
+    def stretch(start_s: float, end_s: float) -> Speech:
+        return Speech(start_s, end_s, samples[int(start_s * 16000) : int(end_s * 16000)])
+
+    found = diarize(CamppDiarizer(), [stretch(0.0, 3.0), stretch(3.3, 30.0)])
+    heard = np.zeros(3000, dtype=bool)  # 10 ms frames
+    for turn in found:
+        heard[int(max(turn.start_s, 3.3) * 100) : int(min(turn.end_s, 10.0) * 100)] = True
+    spoken = np.zeros(3000, dtype=bool)
+    for turn in recording.turns():
+        spoken[int(max(turn.start_s, 3.3) * 100) : int(min(turn.end_s, 10.0) * 100)] = True
+    assert (heard & spoken).sum() >= 0.9 * spoken.sum(), (heard.sum(), spoken.sum())
+
+
+def test_a_voice_heard_for_two_seconds_is_no_speaker() -> None:
+    """Chunks overlap by half, so each second is heard by two of them: a voice's seconds are
+    counted once (the call's first window had a third "speaker": 1.7 s of Roger, counted 3.4 s)."""
+    window = next(r for r in more_recordings() if r.name == "gecko-call-0-90")
+    found = diarize(CamppDiarizer(), stretches_of(window.samples()))
+    assert len({turn.speaker for turn in found}) == 2, found

@@ -57,6 +57,7 @@ FBANK_STEP_S = 0.01
 class _Chunk:
     start_s: float  # in the recording
     activity: np.ndarray  # (frames, 3) uint8: which local speakers talk in each frame
+    heard_frames: int  # the frames over its audio: past them the window was padding (no one, no vote)
 
 
 class OverlapSession:
@@ -82,12 +83,24 @@ class OverlapSession:
         chunks = np.stack([np.pad(piece, (0, window - len(piece))) for piece in pieces])
         segmentation = self._models.segment(chunks)
         frame_s = segmentation.frame_step_s
+        # How many chunks hear each frame of the stretch (two where they overlap): a local
+        # speaker's seconds are its frames each divided by that, so that a voice's seconds in all
+        # are the time it was heard, not twice it.
+        offsets = [int(round(start / SAMPLE_RATE / frame_s)) for start in starts]
+        span = segmentation.activity.shape[1]
+        cover = np.zeros(offsets[-1] + span, dtype=np.float32)
+        for offset, piece in zip(offsets, pieces, strict=True):
+            cover[offset : offset + min(span, int(len(piece) / SAMPLE_RATE / frame_s))] += 1
         features, owners, seconds = [], [], []
-        for start, piece, activity in zip(starts, pieces, segmentation.activity, strict=True):
+        for offset, start, piece, activity in zip(
+            offsets, starts, pieces, segmentation.activity, strict=True
+        ):
             activity = activity.copy()
-            activity[int(len(piece) / SAMPLE_RATE / frame_s) :] = 0  # the padding is no one
+            share = 1.0 / np.maximum(cover[offset : offset + span], 1.0)
+            heard_frames = min(len(activity), int(len(piece) / SAMPLE_RATE / frame_s))
+            activity[heard_frames:] = 0  # the padding is no one
             index = len(self._chunks)
-            self._chunks.append(_Chunk(speech.start_s + start / SAMPLE_RATE, activity))
+            self._chunks.append(_Chunk(speech.start_s + start / SAMPLE_RATE, activity, heard_frames))
             bank = fbank(piece)
             # each fbank frame (25 ms every 10 ms) read against the segmentation frame at its middle
             at = np.minimum(
@@ -109,7 +122,7 @@ class OverlapSession:
                         continue
                     features.append(frames)
                     owners.append((index, local, first, last))
-                    seconds.append(float(heard.sum() * frame_s))
+                    seconds.append(float(share[heard].sum() * frame_s))
         if features:
             self._embeddings.extend(self._models.embed(features))
             self._owners.extend(owners)
@@ -220,9 +233,11 @@ def _reconstructed(
     covered = np.zeros(length, dtype=np.float32)
     starts = [int(round(chunk.start_s / frame_s)) for chunk in chunks]
     for at, chunk in zip(starts, chunks, strict=True):
-        span = slice(at, at + len(chunk.activity))
+        # Only the frames over the chunk's audio vote: its padding (a stretch shorter than the
+        # window) may lie over the next stretch's speech, where it would halve the count heard.
+        span = slice(at, at + chunk.heard_frames)
         covered[span] += 1
-        heard[span] += chunk.activity.sum(axis=1)
+        heard[span] += chunk.activity[: chunk.heard_frames].sum(axis=1)
     for (index, local, first, last), label in zip(owners, labels, strict=True):
         at = starts[index]
         score[at + first : at + last, column[int(label)]] += chunks[index].activity[first:last, local]
