@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from core import voice_names
@@ -48,6 +48,13 @@ def confusable_name(session: Session, *, name: str, course_id: uuid.UUID | None 
     pass for in a transcript (the same TR39 skeleton: core/voice_names.py), or None."""
     names = select(VoiceProfile.name).where(VoiceProfile.course_id.is_not_distinct_from(course_id))
     return voice_names.confusable(name, list(session.execute(names).scalars()))
+
+
+def lock_names(session: Session, *, course_id: uuid.UUID | None = None) -> None:
+    """Hold the scope's names (deployment-wide, or the course's) until the transaction ends: two
+    enrolments in one scope then check and insert their names one after the other."""
+    scope = f"voice-names:{course_id or 'deployment'}"
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:scope, 0))"), {"scope": scope})
 
 
 def may_link(session: Session, *, user_id: uuid.UUID, course_id: uuid.UUID | None) -> bool:

@@ -20,6 +20,11 @@ from workers.recordings.voices import ENCODER, ClipRefused, clip_voice
 from workers.runtime import JobContext, job_task
 
 
+class _Confusable(Exception):
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
 @job_task(SPEC)
 def enrol_voice(ctx: JobContext, payload: VoiceEnrolInput) -> VoiceEnrolOutput:
     """One embedding per clip; the first clip refused fails the job with its code (naming the clip)
@@ -54,6 +59,12 @@ def enrol_voice(ctx: JobContext, payload: VoiceEnrolInput) -> VoiceEnrolOutput:
         )
     try:
         with unit_of_work() as session:
+            # The API refused a confusable name when the job was asked for; another enrolment in
+            # the scope may have been asked for meanwhile: checked again here, one at a time.
+            voices.lock_names(session, course_id=payload.course_id)
+            alike = voices.confusable_name(session, name=payload.name, course_id=payload.course_id)
+            if alike is not None and alike.casefold() != payload.name.casefold():
+                raise _Confusable(alike)
             profile = voices.create_profile(
                 session,
                 name=payload.name,
@@ -66,6 +77,12 @@ def enrol_voice(ctx: JobContext, payload: VoiceEnrolInput) -> VoiceEnrolOutput:
             )
             voices.forget_upload(session, job_id=ctx.job_id)
             profile_id = profile.id
+    except _Confusable as confusable:
+        with unit_of_work() as session:
+            voices.forget_upload(session, job_id=ctx.job_id)
+        raise JobFailure(
+            "voice_name_confusable", f"{payload.name!r} reads like {confusable.name!r}, a voice profile"
+        ) from None
     except IntegrityError as error:
         with unit_of_work() as session:
             voices.forget_upload(session, job_id=ctx.job_id)

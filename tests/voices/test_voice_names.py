@@ -17,6 +17,7 @@ import pytest
 from core import voice_names
 from tests.conftest import ApiClient
 from tests.documents.test_api import upload
+from tests.profiles.support import wait_job
 from tests.recordings import media
 from tests.support.stack import Stack
 from tests.voices.test_voice_profiles import admin, clip  # noqa: F401 - fixtures
@@ -121,3 +122,26 @@ def test_a_recordings_speakers_field_is_digits_only(admin: ApiClient, value: str
 def test_a_json_speakers_count_is_an_integer_only(admin: ApiClient, value: object) -> None:  # noqa: F811
     refused = admin.post("/v1/documents/url", json={"url": "http://127.0.0.1:9/talk.mp3", "speakers": value})
     assert refused.status_code == 422, refused.text
+
+
+def test_an_enrolment_refuses_a_name_enrolled_as_it_waited(stack: Stack, admin: ApiClient) -> None:  # noqa: F811
+    """Two enrolments asked for at once both pass the API's check; the job checks again as it
+    inserts, holding the scope's names (an advisory lock), so the one that comes second fails."""
+    stack.stop("worker")
+    try:
+        asked = enrolment(admin, "Pau1")
+        assert asked["http"] == 202, asked
+        # The other enrolment, asked for meanwhile, is inserted first.
+        stack.sql(
+            "INSERT INTO voice_profiles (id, name, role, encoder) VALUES (%s, 'Paul', 'host', 'test')",
+            str(uuid.uuid4()),
+        )
+    finally:
+        stack.start_worker()
+    try:
+        job = wait_job(admin, asked["id"])
+        assert job["status"] == "failed" and job["error"]["code"] == "voice_name_confusable", job
+        assert stack.sql("SELECT count(*) FROM voice_profiles WHERE name = 'Pau1'")[0][0] == 0
+        assert stack.sql("SELECT count(*) FROM job_attachments WHERE job_id = %s", asked["id"])[0][0] == 0
+    finally:
+        stack.sql("DELETE FROM voice_profiles WHERE name IN ('Paul', 'Pau1')")
