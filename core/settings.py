@@ -564,6 +564,24 @@ class Settings(BaseSettings):
             "(stricter than the host's: a stranger named as a guest misleads more)"
         ),
     )
+    # The same two for profiles of CAM++ (MENTORQ_DIARIZATION_ENGINE=campplus): calibrated on the
+    # development material only (the call's first window, the AMI dev excerpts, espeak-ng's voices):
+    # one person scores 0.90-0.98 against their own profile (real clips of 20 s and more: 0.95), two
+    # people at most 0.71 (real) and 0.81 (espeak-ng's voices, all from one synthesizer).
+    voice_host_threshold_campplus: float = Field(
+        0.82,
+        ge=0,
+        le=1,
+        alias="MENTORQ_VOICE_HOST_THRESHOLD_CAMPPLUS",
+        description="as MENTORQ_VOICE_HOST_THRESHOLD, for profiles embedded by CAM++ (`campplus`)",
+    )
+    voice_guest_threshold_campplus: float = Field(
+        0.88,
+        ge=0,
+        le=1,
+        alias="MENTORQ_VOICE_GUEST_THRESHOLD_CAMPPLUS",
+        description="as MENTORQ_VOICE_GUEST_THRESHOLD, for profiles embedded by CAM++ (`campplus`)",
+    )
     voice_min_speech_seconds: float = Field(
         3.0,
         gt=0,

@@ -20,6 +20,11 @@ class VoiceProfileCreate(BaseModel):
     user_id: uuid.UUID | None = Field(None, description="the person's account: exported and deleted with it")
 
 
+class VoiceProfileReenrolment(BaseModel):
+    code: str = Field(description="`voice_profile_needs_reenrolment`")
+    message: str
+
+
 class VoiceProfileRead(BaseModel):
     id: uuid.UUID
     name: str
@@ -31,6 +36,13 @@ class VoiceProfileRead(BaseModel):
     )
     created_at: datetime
     clip_count: int
+    needs_reenrolment: VoiceProfileReenrolment | None = Field(
+        None,
+        description=(
+            "set when the profile was embedded by another voice encoder than the diarizer's (say "
+            "Resemblyzer's, the diarizer now CAM++): it names no one until its person is enrolled again"
+        ),
+    )
 
 
 class VoiceProfileList(BaseModel):

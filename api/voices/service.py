@@ -20,6 +20,7 @@ from core import voice_names
 from core.documents.detect import detect_format
 from core.documents.errors import DocumentError
 from core.settings import get_settings
+from core.voice_encoders import reenrolment
 from db import attachments, lti, voices
 from db.course_scope import taught_courses
 from db.jobs import create_job
@@ -124,6 +125,7 @@ def _read(profile: VoiceProfile, clip_count: int) -> VoiceProfileRead:
         course_id=profile.course_id,
         created_at=profile.created_at,
         clip_count=clip_count,
+        needs_reenrolment=reenrolment(profile.encoder, get_settings().diarization_engine),
     )
 
 
@@ -153,7 +155,9 @@ async def export_profile(
     """The profile and its clips' embeddings."""
     profile = await _profile(session, user, profile_id, course_id)
     data = await session.run_sync(lambda sync: voices.profile_json(sync, profile))
-    return VoiceProfileExport.model_validate(data)
+    return VoiceProfileExport.model_validate(
+        data | {"needs_reenrolment": reenrolment(profile.encoder, get_settings().diarization_engine)}
+    )
 
 
 async def get_profile(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 
 from core.settings import get_settings
+from core.voice_encoders import encoder_of
 from db import attachments, voices
 from db.unit_of_work import unit_of_work
 from tasks.voice_enrol.spec import (
@@ -35,6 +36,9 @@ def enrol_voice(ctx: JobContext, payload: VoiceEnrolInput) -> VoiceEnrolOutput:
         packed = upload.content if upload is not None else None
     if packed is None:
         raise JobFailure("source_missing", "the clips were deleted before they could be enrolled")
+    # Embedded by the diarizer's own encoder, so the profile names its speakers (Resemblyzer's where
+    # the diarizer names no one: pyannote, off).
+    encoder = encoder_of(settings.diarization_engine) or ENCODER
     clips = []
     for index, (sent, data) in enumerate(zip(payload.clips, unpack_clips(packed), strict=True)):
         ctx.progress("embedding", index / len(payload.clips), sent.filename)
@@ -43,6 +47,7 @@ def enrol_voice(ctx: JobContext, payload: VoiceEnrolInput) -> VoiceEnrolOutput:
                 data,
                 max_seconds=settings.voice_clip_max_seconds,
                 min_voiced_s=settings.voice_min_speech_seconds,
+                encoder=encoder,
             )
         except (DocumentError, ClipRefused) as error:
             with unit_of_work() as session:
@@ -69,7 +74,7 @@ def enrol_voice(ctx: JobContext, payload: VoiceEnrolInput) -> VoiceEnrolOutput:
                 session,
                 name=payload.name,
                 role=payload.role,
-                encoder=ENCODER,
+                encoder=encoder,
                 user_id=payload.user_id,
                 course_id=payload.course_id,
                 enrolled_by=ctx.owner_id,

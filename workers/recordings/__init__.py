@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 from core.settings import Settings
+from core.voice_encoders import encoder_of
 from db import voices as voice_queries
 from db.unit_of_work import unit_of_work
 from workers.documents.model import ParsedDocument, Section
@@ -20,7 +21,7 @@ from workers.errors import JobFailure
 from workers.recordings.diarization import Diarizer, diarizer_problem, get_diarizer
 from workers.recordings.engines import SpeechEngine, engine_problem, get_engine
 from workers.recordings.pipeline import Transcript, transcribe
-from workers.recordings.voices import ENCODER, EnrolledVoice, VoiceBook, profile_voice
+from workers.recordings.voices import EnrolledVoice, VoiceBook, profile_voice, voice_thresholds
 
 
 def speech_engine(settings: Settings) -> SpeechEngine:
@@ -45,13 +46,16 @@ def speaker_diarizer(settings: Settings) -> Diarizer | None:
 
 
 def enrolled_voices(settings: Settings, *, collection_id: uuid.UUID) -> VoiceBook:
-    """The enrolled voices of the bundled encoder's kind a recording in the collection may be named
-    after (db.voices.enrolled), with the thresholds by role, as they stand when its transcription starts."""
-    thresholds = {"host": settings.voice_host_threshold, "guest": settings.voice_guest_threshold}
-    if settings.diarization_engine != ENCODER:  # profiles hold Resemblyzer's: never compared across models
+    """The enrolled voices of the diarizer's encoder a recording in the collection may be named
+    after (db.voices.enrolled), with that encoder's thresholds by role, as they stand when its
+    transcription starts. Profiles of another encoder are never compared (their voices are another
+    model's numbers): they need re-enrolling (db.voices.profile_json says so)."""
+    encoder = encoder_of(settings.diarization_engine)
+    thresholds = voice_thresholds(settings, encoder)
+    if encoder is None:
         return VoiceBook((), thresholds)
     with unit_of_work() as session:
-        enrolled = voice_queries.enrolled(session, encoder=ENCODER, collection_id=collection_id)
+        enrolled = voice_queries.enrolled(session, encoder=encoder, collection_id=collection_id)
         voices = tuple(
             EnrolledVoice(str(profile.id), profile.name, profile.role, profile_voice(embeddings))
             for profile, embeddings in enrolled

@@ -21,11 +21,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from core.recordings import speaker_label
+from core.settings import Settings
 from workers.recordings.decode import pcm_pieces
 from workers.recordings.diarization import KnownVoice, embed_windows
 from workers.recordings.speech import speech_segments
 
 ENCODER = "resemblyzer"  # whose embeddings a profile holds: a speaker is matched only against its own kind
+
+
 ROLES = ("host", "guest")
 
 
@@ -94,12 +97,24 @@ def unit(vector: np.ndarray) -> np.ndarray:
     return vector / max(float(np.linalg.norm(vector)), 1e-9)
 
 
-def clip_voice(data: bytes, *, max_seconds: float, min_voiced_s: float) -> ClipVoice:
-    """A reference clip's voice embedding. DocumentError with the recording decoder's codes for a
-    file that is no audio (`corrupt_recording`, `no_audio_track`, `recording_too_long`), and
-    ClipRefused (`voice_clip_no_speech`, `voice_clip_too_short`) for one with no speech or too
+def voice_thresholds(settings: Settings, encoder: str | None) -> dict[str, float]:
+    """The similarity naming needs, by role, for profiles of `encoder` (each calibrated on its own)."""
+    if encoder == "campplus":
+        return {
+            "host": settings.voice_host_threshold_campplus,
+            "guest": settings.voice_guest_threshold_campplus,
+        }
+    return {"host": settings.voice_host_threshold, "guest": settings.voice_guest_threshold}
+
+
+def clip_voice(data: bytes, *, max_seconds: float, min_voiced_s: float, encoder: str = ENCODER) -> ClipVoice:
+    """A reference clip's voice embedding by `encoder`. DocumentError with the recording decoder's
+    codes for a file that is no audio (`corrupt_recording`, `no_audio_track`, `recording_too_long`),
+    and ClipRefused (`voice_clip_no_speech`, `voice_clip_too_short`) for one with no speech or too
     little of it."""
     pieces = pcm_pieces(data, max_seconds=max_seconds)
+    if encoder == "campplus":
+        return _campplus_clip_voice(pieces, min_voiced_s=min_voiced_s)
     blocks, voiced_s = [], 0.0
     for speech in speech_segments(pieces):
         windows = embed_windows(speech)
@@ -114,6 +129,36 @@ def clip_voice(data: bytes, *, max_seconds: float, min_voiced_s: float) -> ClipV
             f"the clip holds {voiced_s:.1f} s of voiced speech; a voice profile needs {min_voiced_s:g} s",
         )
     return ClipVoice(unit(np.concatenate(blocks).mean(axis=0)), round(voiced_s, 2))
+
+
+def _campplus_clip_voice(pieces: Iterable[np.ndarray], *, min_voiced_s: float) -> ClipVoice:
+    """The clip as the overlap-aware diarizer hears a recording (overlap_diarizer.py): its speaker
+    heard longest, that speaker's centroid (CAM++ embeddings of 2 s blocks, weighted by their
+    speech), and the seconds segmentation-3.0 heard anyone speak. The very measure a recording's
+    speakers are matched with."""
+    from workers.recordings.overlap_diarizer import CamppDiarizer
+
+    session = CamppDiarizer().session()
+    for speech in speech_segments(pieces):
+        session.add(speech)
+    turns = session.finish()
+    if not turns:
+        raise ClipRefused("voice_clip_no_speech", "no speech was heard in the clip")
+    spoken: dict[str, float] = {}
+    for turn in turns:
+        spoken[turn.speaker] = spoken.get(turn.speaker, 0.0) + turn.end_s - turn.start_s
+    edges = sorted((turn.start_s, turn.end_s) for turn in turns)
+    voiced_s, reach = 0.0, -1.0
+    for start, end in edges:  # the union of the turns: two people at once count once
+        voiced_s += max(0.0, end - max(start, reach))
+        reach = max(reach, end)
+    if voiced_s < min_voiced_s:
+        raise ClipRefused(
+            "voice_clip_too_short",
+            f"the clip holds {voiced_s:.1f} s of voiced speech; a voice profile needs {min_voiced_s:g} s",
+        )
+    centroids = session.centroids()
+    return ClipVoice(unit(centroids[max(spoken, key=spoken.get)]), round(voiced_s, 2))
 
 
 def profile_voice(clips: Iterable[Sequence[float]]) -> np.ndarray:
