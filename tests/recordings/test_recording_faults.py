@@ -157,10 +157,9 @@ def transcribing(client: ApiClient, job_id: str) -> bool:
 def test_a_worker_killed_mid_transcription_leaves_one_transcript_made_by_the_next(
     client: ApiClient, stack: Stack
 ) -> None:
-    # The stack's own 3 s stale window: end_utt's second pass over a 30 s stretch holds the GIL
-    # for 2.4 s on an idle machine and longer on a loaded one, which once silenced the job's
-    # watcher thread past it (these workers waited 15 s then). The worker's pulse beats from a
-    # process of its own (workers/pulse.py), so only the kill stops the beat.
+    # The stack's own 3 s stale window: the worker's pulse beats from a process of its own
+    # (workers/pulse.py), so only the kill stops the beat. These workers waited 15 s before, when
+    # PocketSphinx held the GIL for seconds at a time and silenced the job's watcher thread.
     with default_worker_stopped(stack):
         stack.start_worker("victim")
         # 44 s: two of the engine's 30 s stretches, so the kill lands mid-stretch or between them.
