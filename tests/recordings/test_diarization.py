@@ -86,5 +86,5 @@ def test_pyannote_without_its_pipeline_is_a_clear_retryable_failure(tmp_path) ->
         speaker_diarizer(missing)
     assert failure.value.code == "diarizer_unavailable" and failure.value.retryable
     assert str(tmp_path) in failure.value.message
-    assert diarizer_problem(Settings(MENTORQ_ENV="test")) is None  # resemblyzer: bundled
+    assert diarizer_problem(Settings(MENTORQ_ENV="test")) is None  # campplus (the default): bundled
     assert speaker_diarizer(Settings(MENTORQ_ENV="test", MENTORQ_DIARIZATION_ENGINE="off")) is None

@@ -140,7 +140,7 @@ def test_a_conversation_is_transcribed_with_who_said_each_cue(client: ApiClient,
         stack.start_worker(
             "worker-speakers",
             queues="transcribe,embed,cpu",
-            extra_env={"MENTORQ_DIARIZATION_ENGINE": "resemblyzer", "MENTORQ_STALE_AFTER_SECONDS": "8"},
+            extra_env={"MENTORQ_DIARIZATION_ENGINE": "campplus", "MENTORQ_STALE_AFTER_SECONDS": "8"},
         )
         document = ingest(client, "office-hours.wav", spoken.wav_bytes(), collection="office-hours")
         # The uploader may say how many people speak: told one, the diarizer gives one.

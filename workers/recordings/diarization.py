@@ -3,7 +3,8 @@
 Engines behind one interface (`Diarizer.session()`, then `add` each stretch as the VAD yields it,
 then `finish`):
 
-- `resemblyzer` (the embedded default): Resemblyzer's voice encoder (voice_encoder.py; its weights
+- `campplus` (the embedded default, overlap-aware): overlap_diarizer.py.
+- `resemblyzer` (embedded, the default before it): Resemblyzer's voice encoder (voice_encoder.py; its weights
   ship in its wheel) embeds 1.6 s windows every `STEP_S` over each stretch; the embeddings (1 KB a
   window, 7 MB for an hour of speech) are all that is kept of the audio. At the end they are
   clustered (scikit-learn's agglomerative clustering, average linkage, cosine distance under
