@@ -1,11 +1,12 @@
-"""Who speaks when: the diarization error rate of the embedded diarizer (Resemblyzer's encoder and
-agglomerative clustering, workers/recordings/diarization.py) on real meeting recordings and on
-generated conversations, what diarizing adds to recognition's time in the same run, and (--hour)
-the diarizer's memory over an hour of speech against ten minutes.
+"""Who speaks when: the diarization error rate of the embedded diarizers (`--engine`: `campplus`, the
+default since issue 60, workers/recordings/overlap_diarizer.py; `resemblyzer`, Resemblyzer's encoder
+and agglomerative clustering, workers/recordings/diarization.py; `both` in one run) on real
+meeting recordings and on generated conversations, what diarizing adds to recognition's time in
+the same run, and (--hour) the diarizer's memory over an hour of speech against ten minutes.
 
     .venv/bin/pip install -e ".[bench]"        # pyannote.metrics
     .venv/bin/python -m benchmarks.diarization [--seeds 2] [--lines 10]   # ~8 min
-    .venv/bin/python -m benchmarks.diarization --real-only                # ~1 min
+    .venv/bin/python -m benchmarks.diarization --real-only --engine both  # ~10 min
     .venv/bin/python -m benchmarks.diarization --real-only --hour         # + ~11 min (memory)
 
 No stack is needed: the recordings go through the pipeline's own stages in this process (Silero
