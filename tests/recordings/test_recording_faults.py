@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import struct
 import subprocess
 import sys
@@ -113,7 +114,8 @@ def test_a_wav_whose_sizes_are_not_filled_in_is_transcribed_from_what_it_holds(
 ) -> None:
     transcript = run(wav(**header), engine)
     assert abs(transcript.duration_s - 5.0) < 0.1
-    assert {"lecture", "testing", "effect"} <= set(" ".join(s.text for s in transcript.segments).split())
+    words = re.findall(r"[a-z]+", " ".join(s.text for s in transcript.segments).lower())  # Whisper punctuates
+    assert {"lecture", "testing", "effect"} <= set(words)
 
 
 def test_a_tag_in_latin_1_is_no_reason_to_refuse_the_audio(engine: SpeechEngine) -> None:
