@@ -104,3 +104,15 @@ def test_a_voice_heard_for_two_seconds_is_no_speaker() -> None:
     window = next(r for r in more_recordings() if r.name == "gecko-call-0-90")
     found = diarize(CamppDiarizer(), stretches_of(window.samples()))
     assert len({turn.speaker for turn in found}) == 2, found
+
+
+def test_embeddings_made_together_are_those_made_alone() -> None:
+    """CAM++ embeds features of one length in one batch (never padded): each embedding is the one
+    it would be alone, whatever else came with it."""
+    recording = next(r for r in recordings() if r.name == "pyannote-debug-dev00")
+    bank = speaker_models.fbank(recording.samples()[: 16000 * 12].astype(np.float32) / 32768.0)
+    features = [bank[at : at + 200] for at in range(0, 1000, 100)] + [bank[:150], bank[30:180], bank[:77]]
+    models = speaker_models.get_models()
+    together = models.embed(features)
+    alone = np.stack([models.embed([frames])[0] for frames in features])
+    assert np.abs(together - alone).max() < 1e-4

@@ -43,6 +43,7 @@ PINNED_SHA256 = {
 EMBEDDING_SIZE = 192
 FBANK_BINS = 80
 SEGMENT_S = 10.0  # segmentation-3.0's window
+EMBED_BATCH = 32  # CAM++ inputs of one length at once
 # segmentation-3.0's powerset classes: none, {1}, {2}, {3}, {1,2}, {1,3}, {2,3}
 POWERSET = np.array(
     [[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, 0, 1], [0, 1, 1]], dtype=np.uint8
@@ -185,11 +186,20 @@ class SpeakerModels:
         """Each (frames, 80) fbank -> a unit-length 192-number embedding, (n, 192)."""
         torch = self._torch
         out = np.zeros((len(features), EMBEDDING_SIZE), dtype=np.float32)
+        # Features of one length go through together (a speaker heard through a whole block is
+        # common): stacked as they are, never padded, so each embedding is the one it would be alone.
+        by_length: dict[int, list[int]] = {}
+        for index, frames in enumerate(features):
+            by_length.setdefault(len(frames), []).append(index)
         with self._lock, torch.inference_mode():
-            for index, frames in enumerate(features):
-                batch = torch.from_numpy(np.ascontiguousarray(frames - frames.mean(axis=0), dtype=np.float32))
-                vector = self.embedder(batch[None].to(self.device))[0].cpu().numpy()
-                out[index] = vector / max(float(np.linalg.norm(vector)), 1e-9)
+            for indices in by_length.values():
+                for first in range(0, len(indices), EMBED_BATCH):
+                    chosen = indices[first : first + EMBED_BATCH]
+                    stacked = np.stack([features[i] - features[i].mean(axis=0) for i in chosen])
+                    batch = torch.from_numpy(np.ascontiguousarray(stacked, dtype=np.float32))
+                    vectors = self.embedder(batch.to(self.device)).cpu().numpy()
+                    norms = np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+                    out[chosen] = vectors / norms
         return out
 
 
