@@ -500,7 +500,7 @@ class Settings(BaseSettings):
         None,
         alias="MENTORQ_ASR_DEVICE",
         pattern=r"^(auto|cpu|cuda(:[0-9]{1,2})?)$",
-        description="Whisper's device where it differs from MENTORQ_DEVICE: `auto`, `cpu`, `cuda` or `cuda:N`",
+        description="Whisper's device where it differs from MENTORQ_DEVICE: `auto`, `cpu`, `cuda`, `cuda:N`",
     )
     asr_compute_type: str = Field(
         "default",
@@ -956,7 +956,7 @@ class Settings(BaseSettings):
     debug_kinds: bool = Field(
         False,
         alias="MENTORQ_DEBUG_KINDS",
-        description="enables `debug.sleep` and `debug.llm` (tests and smoke checks)",
+        description="enables `debug.sleep`, `debug.native` and `debug.llm` (tests and smoke checks)",
     )
 
     # Traces (core/tracing.py) are on when the standard OTEL_* variables ask; spans carry prompt and
