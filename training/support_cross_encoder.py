@@ -23,12 +23,15 @@ own ranking), up to WINDOW_SENTENCES of them in passage order, cut to MAX_TOKENS
 
 Status (2026-11-27, not shipped: verify() still uses the logistic model). 7,227 training pairs
 (4,749 BEGIN, 1,000 HaluEval, 1,478 RAGTruth sentences), 788 validation sentences (76
-hallucinated). One run on a machine busy with other work, nice 10: 4-8 s a step of 16 pairs of up
-to 256 tokens, stopped at step 140 of 904 to leave the cores to the test suite. Training loss 0.69
-at step 60, 0.48 at step 140; validation at step 100: ROC AUC 0.568, recall 0.09 at false alarms
-0.10, where the shipped logistic model has AUC 0.817 and 0.51. Too early to say whether it learns
-RAGTruth; the run goes on from its checkpoint with the same --out. On these 2 cores a full run
-(2 epochs) is about an hour with nothing else running; on a GPU, minutes.
+hallucinated); steps of 16 pairs of up to 256 tokens, 2-3 s each on 2 idle cores. Training loss
+0.69 at step 60, 0.48 at 140, 0.32 at 360: it learns BEGIN and HaluEval. Validation ROC AUC at
+steps 100 to 500: 0.568, 0.498, 0.541, 0.554, 0.551 (recall at false alarms 0.10: 0.09, 0.07,
+0.04, 0.08, 0.11), where the shipped logistic model has AUC 0.817 and recall 0.51 on the same
+sentences. What it learns from dialogue responses and short QA answers does not carry over to
+RAGTruth's LLM answers, and RAGTruth's own training sentences are few (174 hallucinated): the next
+things to try are weighting RAGTruth's pairs up, the library-passage swaps issue 61 lists (made
+in RAGTruth's own passages), and starting from an NLI-trained checkpoint were one of known origin
+to be had. A run goes on from its checkpoint with the same --out.
 """
 
 from __future__ import annotations
