@@ -145,7 +145,8 @@ def start() -> None:
     from core.settings import get_settings
 
     settings = get_settings()
-    directory = Path(tempfile.mkdtemp(prefix="mentorq-pulse-", dir=_shared_memory()))
+    sweep_stale(Path(_shared_memory() or tempfile.gettempdir()))
+    directory = Path(tempfile.mkdtemp(prefix=PREFIX, dir=_shared_memory()))
     _process = subprocess.Popen(
         [
             sys.executable,
@@ -179,6 +180,27 @@ def stop() -> None:
     if directory is not None:
         os.environ.pop(DIR_ENV, None)
         shutil.rmtree(directory, ignore_errors=True)
+
+
+PREFIX = "mentorq-pulse-"
+STALE_AFTER_S = 600  # a live pulse touches its file every heartbeat (5 s in production)
+
+
+def sweep_stale(parent: Path) -> int:
+    """Remove the folders of pulses gone without tidying up (killed outright, with their worker or
+    their host's namespace): nothing has touched them for STALE_AFTER_S. How many went."""
+    swept = 0
+    for folder in parent.glob(f"{PREFIX}*"):
+        try:
+            touched = folder.stat().st_mtime
+            with contextlib.suppress(FileNotFoundError):  # a pulse that never finished a round
+                touched = max(touched, (folder / ALIVE).stat().st_mtime)
+        except OSError:  # gone meanwhile
+            continue
+        if time.time() - touched > STALE_AFTER_S:
+            shutil.rmtree(folder, ignore_errors=True)
+            swept += 1
+    return swept
 
 
 def plain_dsn(url: str) -> str:

@@ -180,3 +180,18 @@ def test_the_pulse_leaves_with_its_worker_killed(on_the_stack: Stack) -> None:
         worker.kill()  # SIGKILL to the worker alone, not its group: the kernel tells the pulse
         worker.wait()
     wait_until(lambda: pulse.process_start(pulse_pid) is None, timeout=30, message="the pulse left")
+
+
+def test_a_pulse_folder_nothing_touched_for_ten_minutes_is_swept(tmp_path: Path) -> None:
+    """A pulse killed outright (its host's namespace, say) leaves its folder; the next worker to
+    start on the host removes those nothing has touched for STALE_AFTER_S, and no live one."""
+    stale, live, fresh = (tmp_path / f"{pulse.PREFIX}{name}" for name in ("stale", "live", "fresh"))
+    for folder in (stale, live, fresh):
+        folder.mkdir()
+    (stale / pulse.ALIVE).touch()
+    (live / pulse.ALIVE).touch()
+    long_ago = time.time() - pulse.STALE_AFTER_S - 60
+    for path in (stale / pulse.ALIVE, stale, live):  # the live one's file is fresh; fresh has none yet
+        os.utime(path, (long_ago, long_ago))
+    assert pulse.sweep_stale(tmp_path) == 1
+    assert sorted(path.name for path in tmp_path.iterdir()) == [f"{pulse.PREFIX}fresh", f"{pulse.PREFIX}live"]
