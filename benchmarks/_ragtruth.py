@@ -122,7 +122,7 @@ def checker_flags(answer: Answer, *, model: str, threshold: float) -> list[bool]
     ]
 
 
-def model_flags(answer: Answer, *, with_rules: bool = False) -> list[bool]:
+def model_flags(answer: Answer, *, with_rules: bool = False, model=None) -> list[bool]:
     """Per claim, whether verify() removes it (the support model: what ask and the tutor do now).
     With the agreement rules, also when core/claims.py finds a number, negation or name of the
     sentence that the passages it rests on say otherwise (to show whether the rules still add)."""
@@ -130,7 +130,7 @@ def model_flags(answer: Answer, *, with_rules: bool = False) -> list[bool]:
     from workers.support.verify import verify
 
     passages = [p.chunk.text for p in answer.passages]
-    verdicts = verify([s.text for s in answer.sentences], passages)
+    verdicts = verify([s.text for s in answer.sentences], passages, model=model)
     flags = []
     for verdict in verdicts:
         flagged = not verdict.kept
@@ -139,6 +139,22 @@ def model_flags(answer: Answer, *, with_rules: bool = False) -> list[bool]:
             flagged = claims.disagreement(verdict.text, evidence) is not None
         flags.append(flagged)
     return flags
+
+
+def unsupported_scores(answers: list[Answer], model=None) -> tuple[list[float], list[int]]:
+    """Each judged sentence's probability of "not stated" by verify()'s model, with its label (1:
+    hallucinated), for ROC AUC and recall at a false-alarm rate."""
+    from workers.support.verify import verify
+
+    scores, labels = [], []
+    for answer in answers:
+        passages = [p.chunk.text for p in answer.passages]
+        for sentence, verdict in zip(
+            answer.sentences, verify([s.text for s in answer.sentences], passages, model=model), strict=True
+        ):
+            scores.append(0.0 if verdict.score is None else 1 - verdict.score)  # a non-claim is kept
+            labels.append(int(sentence.hallucinated))
+    return scores, labels
 
 
 def in_split(answer: Answer, split: str) -> bool:

@@ -48,6 +48,7 @@ from benchmarks._rules_checker import SIMILARITY_THRESHOLD, judge
 from core import claims
 from core.settings import get_settings
 from tasks.ask.grounded_answer import Passage, Support, support_matrix
+from training.support_cross_encoder import figures
 from workers.retrieval import Retrieved
 from workers.support.verify import verify
 
@@ -190,10 +191,21 @@ def ragtruth_report(model: str, threshold: float) -> dict:
         timings[name] = time.perf_counter() - started
         return found
 
+    from workers.support.model import WEIGHTS, SupportModel, support_model
+    from workers.support.reader import ReadingModel
+
+    shipped = SupportModel(WEIGHTS)
+    models = {"support model (verify)": shipped}
+    configured = support_model()
+    if isinstance(configured, ReadingModel):  # MENTORQ_SUPPORT_MODEL names a folder: both, one run
+        models[f"reading model {configured.name} (verify)"] = configured
     rules = {
-        "support model (verify)": timed("support model (verify)", _ragtruth.model_flags),
+        name: timed(name, lambda a, m=m: _ragtruth.model_flags(a, model=m)) for name, m in models.items()
+    }
+    rules |= {
         "support model + agreement rules": timed(
-            "support model + agreement rules", lambda a: _ragtruth.model_flags(a, with_rules=True)
+            "support model + agreement rules",
+            lambda a: _ragtruth.model_flags(a, with_rules=True, model=shipped),
         ),
         "rules only (similarity + agreement)": timed(
             "rules only (similarity + agreement)",
@@ -226,6 +238,14 @@ def ragtruth_report(model: str, threshold: float) -> dict:
             + (" (these picked its threshold only)" if split == "validation" else ""),
         )
         report[split] = found
+        report[f"{split}_ranking"] = ranking = {
+            name: figures(*_ragtruth.unsupported_scores(subset, m)) for name, m in models.items()
+        }
+        print_table(
+            ["model", "ROC AUC", "recall @ false alarms 0.05", "@ 0.10", "@ 0.15"],
+            [[name, *(f"{v:.3f}" for v in row.values())] for name, row in ranking.items()],
+            title=f"RAGTruth QA dev, {split} questions: how each model ranks the sentences",
+        )
     print("  seconds per rule over all answers: " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()))
     return report
 

@@ -65,6 +65,8 @@ WHEELS = (
     "opentelemetry-api==1.45.2",
     "importlib-metadata==8.5.0",
     "zipp==4.1.2",
+    "limits==5.8.0",  # core/settings.py checks rate-limit strings with it
+    "deprecated==1.3.1",
 )
 
 
@@ -115,7 +117,7 @@ def prepare(docs: int) -> None:
 # --------------------------------------------------------------------------- there: the run
 
 
-def run(allow_cpu: bool, docs: int | None) -> int:
+def run(allow_cpu: bool, docs: int | None, sweep: bool = False) -> int:
     os.environ.setdefault("MENTORQ_ENV", "dev")
     os.environ["MENTORQ_DEVICE"] = "auto"
     os.environ["HF_HUB_OFFLINE"] = "1"
@@ -188,10 +190,55 @@ def run(allow_cpu: bool, docs: int | None) -> int:
         f"  a call per document (no gathering): {figures['lane']['per_document_chunks_per_s']:8.0f} chunks/s"
     )
     print(f"  fp16 vs fp32 vectors, lowest cosine: {figures['fp16_vs_fp32_lowest_cosine']:.5f}")
+    if sweep:
+        figures["sweep"] = _sweep(provider, flat, device)
+        figures["profile"] = _profile(provider, gathered)
     out = os.environ.get("OUT")
     if out:
         (Path(out) / f"{NAME}.json").write_text(json.dumps(figures, indent=2))
     return 0
+
+
+def _sweep(provider: Any, flat: list[str], device: str) -> list[dict]:
+    """The lane's rate with other feedings: texts per forward pass (MENTORQ_EMBED_PASS_SIZE), texts
+    per call and threads, to pick the GPU defaults in workers/devices.py by measurement."""
+    from core.settings import get_settings
+
+    rows = []
+    for pass_size in (256, 1024):
+        os.environ["MENTORQ_EMBED_PASS_SIZE"] = str(pass_size)
+        get_settings.cache_clear()
+        for per_call in (512, 2048):
+            if per_call < pass_size:
+                continue
+            calls = [flat[i : i + per_call] for i in range(0, len(flat), per_call)]
+            for threads in (1, 2):
+                rate = _rate(lambda c=calls, t=threads: _lane(provider, c, t), len(flat), device)
+                rows.append({"pass": pass_size, "call": per_call, "threads": threads, "chunks_per_s": rate})
+                print(
+                    f"  sweep: pass {pass_size}, call {per_call}, {threads} thread(s): {rate:.0f}/s",
+                    flush=True,
+                )
+    os.environ.pop("MENTORQ_EMBED_PASS_SIZE")
+    get_settings.cache_clear()
+    return rows
+
+
+def _profile(provider: Any, calls: list[list[str]]) -> str:
+    """Where the lane's calls spend their time, one thread (cProfile, by cumulative time, top 25)."""
+    import cProfile
+    import io
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for call in calls:  # in this thread: cProfile sees only the thread it was enabled in
+        provider.embed(call)
+    profiler.disable()
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(25)
+    print(text.getvalue(), flush=True)
+    return text.getvalue()
 
 
 def _raw(model: Any, texts: list[str], batch_size: int) -> None:
@@ -264,11 +311,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prepare", action="store_true", help="write .gpu-carry/ here, for the GPU run")
     parser.add_argument("--docs", type=int, default=None, help="documents (prepare: 150; run: all carried)")
     parser.add_argument("--allow-cpu", action="store_true", help="run on a CPU too (to check the script)")
+    parser.add_argument("--sweep", action="store_true", help="also the lane's other feedings, and a profile")
     args = parser.parse_args(argv)
     if args.prepare:
         prepare(args.docs or 150)
         return 0
-    return run(args.allow_cpu, args.docs)
+    return run(args.allow_cpu, args.docs, args.sweep)
 
 
 if __name__ == "__main__":

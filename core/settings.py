@@ -899,7 +899,20 @@ class Settings(BaseSettings):
     support_model: str = Field(
         "",
         alias="MENTORQ_SUPPORT_MODEL",
-        description="the support model's file (empty: the copy shipped inside mentorq)",
+        description=(
+            "the support model: the logistic model's file (empty: the copy shipped inside mentorq), or a "
+            "folder holding a Hugging Face sequence-classification model (workers/support/reader.py)"
+        ),
+    )
+    support_model_label: str = Field(
+        "",
+        alias="MENTORQ_SUPPORT_MODEL_LABEL",
+        description="a folder model's label (name or index) that means supported (empty: found by name)",
+    )
+    support_model_pair: Literal["evidence-claim", "claim-evidence"] = Field(
+        "evidence-claim",
+        alias="MENTORQ_SUPPORT_MODEL_PAIR",
+        description="which text a folder model reads first (NLI and MiniCheck: evidence-claim)",
     )
     support_min_score: float | None = Field(
         None,

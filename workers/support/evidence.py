@@ -43,3 +43,19 @@ def resting(claim: str, sentences: list[PassageSentence], *, share: float = 0.6)
     if top <= 0:
         return []
     return [p for p, w in sorted(best.items(), key=lambda kv: (-kv[1], kv[0])) if w >= share * top]
+
+
+def evidence_window(claim: str, sentences: list[str], size: int, first: tuple[int, ...] = ()) -> str:
+    """The `size` passage sentences most likely to state the claim (those sharing its rarest words,
+    after any in `first`), joined in passage order: what a reading model (workers/support/reader.py)
+    judges the claim against, so its cost per claim stays bounded whatever the passages' length."""
+    bags = [{stem for stem, _ in content(s)} for s in sentences]
+    frequency = Counter(stem for bag in bags for stem in bag)
+    wanted = {stem for stem, _ in content(claim)}
+    # Summed in a fixed order: a set's order changes between processes, and so would ties.
+    weights = [
+        sum(math.log(1 + len(sentences) / frequency[stem]) for stem in sorted(wanted & bag)) for bag in bags
+    ]
+    ranked = list(dict.fromkeys(i for i in first if i < len(sentences)))
+    ranked += [i for i in sorted(range(len(sentences)), key=lambda i: -weights[i]) if i not in ranked]
+    return " ".join(sentences[i] for i in sorted(ranked[:size]))

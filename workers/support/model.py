@@ -4,7 +4,8 @@ real LLM answers with human-marked hallucinations (training/support_train.py; NO
 what). Its file, `weights/support_model.json`, ships inside the package: nothing is fetched at run
 time, and nothing in it is executed (numbers only, no pickle).
 
-A missing or malformed file raises SupportModelUnavailable: the worker refuses to start rather than
+MENTORQ_SUPPORT_MODEL may name another file, or a folder holding a Hugging Face classifier that
+reads (workers/support/reader.py). A missing or malformed file raises SupportModelUnavailable: the worker refuses to start rather than
 fall back to similarity, which is not a support check.
 """
 
@@ -15,8 +16,12 @@ import math
 import threading
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workers.support.features import NAMES
+
+if TYPE_CHECKING:
+    from workers.support.reader import ReadingModel
 
 WEIGHTS = Path(__file__).with_name("weights") / "support_model.json"
 
@@ -79,22 +84,42 @@ def _tokenizer():
     return Tokenizer.from_file(str(packaged_minilm_path() / "tokenizer.json"))
 
 
-_loaded: SupportModel | None = None
+_loaded: SupportModel | ReadingModel | None = None
 _load_lock = threading.Lock()
 
 
 def configured_path() -> Path:
-    """The model's file: MENTORQ_SUPPORT_MODEL, else the copy inside the package."""
+    """The model's file or folder: MENTORQ_SUPPORT_MODEL, else the copy inside the package."""
     from core.settings import get_settings
 
     configured = get_settings().support_model
     return Path(configured) if configured else WEIGHTS
 
 
-def support_model() -> SupportModel:
+def load_configured() -> SupportModel | ReadingModel:
+    """A folder is a reading model (workers/support/reader.py), on MENTORQ_DEVICE; a file, the
+    logistic model."""
+    path = configured_path()
+    if not path.is_dir():
+        return SupportModel(path)
+    from core.settings import get_settings
+    from workers.devices import DeviceUnavailable, resolve_device
+    from workers.support.reader import ReadingModel
+
+    settings = get_settings()
+    try:
+        device = resolve_device(settings.device)
+    except DeviceUnavailable as error:
+        raise SupportModelUnavailable(f"the support model cannot run: {error}") from error
+    return ReadingModel(
+        path, label=settings.support_model_label, pair=settings.support_model_pair, device=device
+    )
+
+
+def support_model() -> SupportModel | ReadingModel:
     """The configured model, read once per process."""
     global _loaded
     with _load_lock:
         if _loaded is None:
-            _loaded = SupportModel(configured_path())
+            _loaded = load_configured()
         return _loaded

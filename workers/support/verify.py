@@ -18,9 +18,10 @@ import re
 from dataclasses import dataclass, field
 
 from core import claims
-from workers.support.evidence import passage_sentences, resting
+from workers.support.evidence import evidence_window, passage_sentences, resting
 from workers.support.features import amounts, content, features, passage_words, restated
 from workers.support.model import SupportModel, support_model, word_pieces
+from workers.support.reader import ReadingModel
 
 # A sentence that only says the passages do not answer: a non-claim (the whole sentence must be one).
 _REFUSAL = re.compile(
@@ -111,7 +112,7 @@ def verify(
     passages: list[str],
     *,
     min_score: float | None = None,
-    model: SupportModel | None = None,
+    model: SupportModel | ReadingModel | None = None,
 ) -> list[Verdict]:
     """A verdict for each sentence against the passages (texts; a verdict's `passages` index them).
 
@@ -126,13 +127,16 @@ def verify(
     pieces = passage_sentences(passages)
     words = passage_words([p.text for p in pieces])
     stated_amounts = set().union(*(amounts(p) for p in passages)) if passages else set()
+    read = _read(model, claims, pieces) if isinstance(model, ReadingModel) and pieces else {}
     verdicts = []
     for sentence, kind in zip(sentences, kinds, strict=True):
         if kind != "claim":
             verdicts.append(_non_claim(sentence, kind))
             continue
         score = 0.0
-        if pieces:
+        if read:
+            score = read[sentence]
+        elif pieces:
             score = min(1 - model.unsupported(features(part, words, word_pieces)) for part in parts(sentence))
         reason = (
             None
@@ -155,6 +159,14 @@ def verify(
     return verdicts
 
 
+def _read(model: ReadingModel, claims: list[str], pieces) -> dict[str, float]:
+    """A reading model's score for each claim against its evidence window, in one batched call."""
+    texts = [p.text for p in pieces]
+    unique = list(dict.fromkeys(claims))
+    windows = [evidence_window(claim, texts, model.window) for claim in unique]
+    return dict(zip(unique, model.supported(unique, windows), strict=True))
+
+
 def _found_share(sentence: str, words) -> float:
     stems = [stem for stem, _ in content(sentence)]
     return sum(stem in words.stems for stem in stems) / len(stems) if stems else 1.0
@@ -174,7 +186,7 @@ def _non_claim(sentence: str, kind: str) -> Verdict:
     return Verdict(sentence, kind, reason="fragment" if kind == "fragment" else None)
 
 
-def _configured_min_score(model: SupportModel) -> float:
+def _configured_min_score(model: SupportModel | ReadingModel) -> float:
     from core.settings import get_settings
 
     configured = get_settings().support_min_score
