@@ -1,0 +1,185 @@
+"""What one instant job costs, counted, not timed (issue 63): a guard that a change cannot make the
+job path dearer without saying so.
+
+A stack of its own (PostgreSQL, Redis, the API and a prefork worker, as the other tests run them)
+whose processes load tests/support/cost_probe/sitecustomize.py: every SQL statement, transaction
+boundary and Redis command they send is written down with the process, the thread and its first
+words. An instant chat job (the fake Ollama answers at once, as `benchmarks.platform_overhead`
+runs it) is submitted with a plain POST and waited on from PostgreSQL and Redis directly (the test
+process is not counted); the counts of the third job are compared with EXPECTED (the first two
+warm the caches: the user, the routes, kombu's scripts).
+
+EXPECTED is exact in both directions: a change that adds a query fails here until its count is
+raised, on purpose, in the same commit, with the reason beside it; a change that saves one lowers
+it. The failure message lists what was sent, so the difference can be read off.
+
+What timing decides is reported, bounded, not counted exactly: the job's watcher thread asks Redis
+once whether anyone follows the job live (PUBSUB NUMSUB) and may record its output a moment before
+the job ends, when it wakes first (workers/recorder.py); the worker's main process polls the broker
+and beats its liveness on timers. PostgreSQL's pings after an idle pool are not counted at all.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.conftest import own_stack, register
+from tests.support.fake_ollama import FakeOllama
+from tests.support.stack import REPO, wait_until
+
+PROBE = Path(__file__).resolve().parents[1] / "support" / "cost_probe"
+WARM_UP_JOBS = 2
+
+# One instant chat job, steady state. Each number with what it is; change one only with the reason.
+EXPECTED = {
+    # --- the API: POST /v1/jobs, answered 202 ----------------------------------------------------
+    # 1 the job row and its `queued` event, one statement (db/jobs.py create: WITH job_row AS ...)
+    # 2 the owner's advisory lock for fair admission (db/admission.py)
+    # 3 how many of the owner's jobs are running or queued (admission's count)
+    # 4 the job stamped dispatched once the broker has it (db/dispatch_stamps.py; autocommit)
+    "api sql statements": 4,
+    # BEGIN and COMMIT of the creating transaction; the stamp is autocommit (no BEGIN, no COMMIT)
+    "api transaction round trips": 2,
+    # 1 the submit rate limit's sliding window (EVALSHA, api/rate_limits.py); 2 the task onto the
+    # broker (LPUSH)
+    "api redis commands": 2,
+    # --- the worker: the job's own thread in the pool's process --------------------------------
+    # 1 the claim: running, attempt counted, the worker named, its event (one statement, autocommit)
+    # 2 the finish: output, succeeded, their events (one statement)
+    # 3, 4 the owner's advisory lock and the owner's held jobs to release (fair admission)
+    # (the chat kind's LLM route is read once per MENTORQ_LLM_ROUTE_CACHE_SECONDS, set to an hour
+    # here, so the warm-up jobs read it: workers/llm/routing.py)
+    "worker sql statements": 4,
+    # BEGIN and COMMIT of the finish; the claim is one statement in autocommit
+    "worker transaction round trips": 2,
+    # the `running` event, the output and `succeeded` events, and the job's end, on its channels
+    "worker redis commands": 4,
+    # --- the worker's main process: the delivery in the broker ------------------------------------
+    # MULTI, ZADD unacked_index, HSET unacked, EXEC when it takes the message (acks late);
+    # MULTI, ZREM unacked_index, HDEL unacked, EXEC when the job is done (the ack)
+    "delivery redis commands": 8,
+    # --- what PostgreSQL keeps -----------------------------------------------------------------
+    # queued, running, output, succeeded
+    "job event rows": 4,
+}
+
+# Timing decides these (see the docstring): at most this many, never counted exactly.
+WATCHER_AT_MOST = {"redis": 1, "sql statements": 1}
+
+
+@dataclass
+class Line:
+    pid: int
+    role: str
+    thread: str
+    kind: str
+    text: str
+
+
+def _read(probe: Path) -> dict[int, int]:
+    return {int(p.stem): len(p.read_text().splitlines()) for p in probe.glob("*.log")}
+
+
+def _since(probe: Path, marks: dict[int, int]) -> list[Line]:
+    found = []
+    for path in sorted(probe.glob("*.log")):
+        pid = int(path.stem)
+        for raw in path.read_text().splitlines()[marks.get(pid, 0) :]:
+            role, thread, kind, text = (raw.split(" ", 3) + [""])[:4]
+            found.append(Line(pid, role, thread, kind, text))
+    return found
+
+
+def _round_trips(lines: list[Line]) -> int:
+    return sum(line.kind in ("begin", "commit", "rollback") for line in lines)
+
+
+DELIVERY = ("MULTI", "EXEC", "ZADD unacked_index", "HSET unacked", "ZREM unacked_index", "HDEL unacked")
+
+
+def _costs(lines: list[Line], worker_pid: int, events: int) -> tuple[dict[str, int], dict[str, list[str]]]:
+    api = [line for line in lines if line.role == "api"]
+    pool = [line for line in lines if line.role == "worker" and line.pid != worker_pid]
+    job_thread = [line for line in pool if line.thread == "MainThread"]
+    parent = [line for line in lines if line.role == "worker" and line.pid == worker_pid]
+    delivery = [line for line in parent if line.kind == "redis" and line.text.startswith(DELIVERY)]
+    costs = {
+        "api sql statements": sum(line.kind == "sql" for line in api),
+        "api transaction round trips": _round_trips(api),
+        "api redis commands": sum(line.kind == "redis" for line in api),
+        "worker sql statements": sum(line.kind == "sql" for line in job_thread),
+        "worker transaction round trips": _round_trips(job_thread),
+        "worker redis commands": sum(line.kind == "redis" for line in job_thread),
+        "delivery redis commands": len(delivery),
+        "job event rows": events,
+    }
+    seen = {
+        "api": [f"{line.kind} {line.text[:90]}" for line in api],
+        "worker (job thread)": [f"{line.kind} {line.text[:90]}" for line in job_thread],
+        "worker (other threads)": [
+            f"{line.thread} {line.kind} {line.text[:90]}" for line in pool if line.thread != "MainThread"
+        ],
+        "worker main process": [f"{line.kind} {line.text[:90]}" for line in parent],
+    }
+    return costs, seen
+
+
+@pytest.fixture(scope="module")
+def counted(fake_ollama: FakeOllama):
+    probe = Path(tempfile.mkdtemp(prefix="mentorq-cost-probe-"))
+    with own_stack(fake_ollama, "mentorq-cost-") as platform:
+        env = {
+            "PYTHONPATH": f"{PROBE}{os.pathsep}{REPO}",
+            "MENTORQ_COST_PROBE_DIR": str(probe),
+            "MENTORQ_LLM_ROUTE_CACHE_SECONDS": "3600",  # the route's read is then the warm-up's only
+        }
+        platform.api_url = platform._start_api_process("api", env)
+        worker = platform.start_worker(extra_env=env)
+        yield platform, probe, worker.pid
+
+
+def _one_job(platform, client, broker: redis.Redis) -> str:
+    response = client.post("/v1/jobs", json={"kind": "chat", "input": {"prompt": "hi"}})
+    assert response.status_code == 202, response.text
+    job = response.json()["id"]
+    deadline = 600  # generous: the chat kind's own time limit ends a stuck job long before
+    wait_until(
+        lambda: platform.sql("SELECT status FROM jobs WHERE id = %s", job)[0][0] == "succeeded",
+        timeout=deadline,
+        message="the job to succeed",
+    )
+    # The ack is the delivery's last step: once the broker holds no unacked message, it is done.
+    wait_until(lambda: broker.hlen("unacked") == 0, timeout=deadline, message="the delivery's ack")
+    return job
+
+
+def test_one_instant_job_costs_what_expected_says(counted) -> None:
+    platform, probe, worker_pid = counted
+    broker = redis.Redis.from_url(platform.redis.url)
+    with register(platform.api_url) as client:
+        for _ in range(WARM_UP_JOBS):
+            _one_job(platform, client, broker)
+        marks = _read(probe)
+        job = _one_job(platform, client, broker)
+        lines = _since(probe, marks)
+    events = platform.sql("SELECT count(*) FROM job_events WHERE job_id = %s", job)[0][0]
+    costs, seen = _costs(lines, worker_pid, events)
+    report = "\n".join(f"  {part}:\n" + "\n".join(f"    {s}" for s in sent) for part, sent in seen.items())
+    assert costs == EXPECTED, f"one instant job now costs {costs}\nwhat was sent:\n{report}"
+
+    watcher = collections.Counter(
+        "redis" if line.kind == "redis" else "sql statements"
+        for line in lines
+        if line.role == "worker"
+        and line.pid != worker_pid
+        and line.thread != "MainThread"
+        and line.kind in ("redis", "sql")
+    )
+    assert all(watcher[k] <= v for k, v in WATCHER_AT_MOST.items()), f"the watcher sent {watcher}\n{report}"
