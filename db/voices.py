@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, text
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from core import voice_names
@@ -157,3 +157,37 @@ def export(session: Session, *, user_id: uuid.UUID) -> dict[str, Any]:
 def forget_upload(session: Session, *, job_id: uuid.UUID) -> None:
     """Delete an enrolment job's uploaded clips once read: the profile keeps embeddings, not audio."""
     session.execute(delete(JobAttachment).where(JobAttachment.job_id == job_id))
+
+
+def of_other_encoders(session: Session, *, encoder: str) -> list[VoiceProfile]:
+    """The profiles embedded by another encoder than `encoder` (a diarizer changed since), by name."""
+    return list(
+        session.execute(
+            select(VoiceProfile).where(VoiceProfile.encoder != encoder).order_by(VoiceProfile.name)
+        ).scalars()
+    )
+
+
+def reembed(
+    session: Session,
+    *,
+    profile_id: uuid.UUID,
+    was: str,
+    now: str,
+    clips: list[tuple[int, list[float], float]],
+) -> bool:
+    """Replace the profile's clips' embeddings (by clip id: embedding, voiced seconds) and record
+    the encoder `now`, only while it still holds `was` (a second re-embed, or a re-enrolment, got
+    there first: False, nothing written)."""
+    changed = session.execute(
+        update(VoiceProfile)
+        .where(VoiceProfile.id == profile_id, VoiceProfile.encoder == was)
+        .values(encoder=now)
+    ).rowcount
+    if not changed:
+        return False
+    for clip_id, embedding, voiced_s in clips:
+        session.execute(
+            update(VoiceClip).where(VoiceClip.id == clip_id).values(embedding=embedding, voiced_s=voiced_s)
+        )
+    return True

@@ -69,6 +69,17 @@ async def enrol_voice(
     return await _enrol(session, user, response, form)
 
 
+@router.post("/reembed", response_model=JobRead, status_code=202)
+async def reembed_voices(session: SessionDep, user: CurrentUser, response: Response) -> JobRead:
+    """Embed again, by today's diarizer's voice encoder, every profile another encoder embedded
+    (marked `needs_reenrolment`), from the audio its clips kept (`MENTORQ_VOICE_KEEP_AUDIO`). A
+    `voice.reembed` job on the transcribe lane; its output lists the profiles re-embedded and those
+    left, each with its code (`voice_audio_not_kept`: enrol the person again)."""
+    job = await voice_service.reembed(session, user=user)
+    response.headers["Location"] = f"/v1/jobs/{job.id}"
+    return job
+
+
 @router.get("", response_model=VoiceProfileList)
 async def list_voices(session: SessionDep, user: CurrentUser) -> VoiceProfileList:
     """Every voice profile, by name, with its clip count (the courses' too: see `course_id`)."""

@@ -28,6 +28,7 @@ from db.models import User, VoiceProfile
 from db.unit_of_work import commit_async
 from tasks.voice_enrol.spec import SPEC as VOICE_ENROL
 from tasks.voice_enrol.spec import pack_clips
+from tasks.voice_reembed.spec import SPEC as VOICE_REEMBED
 
 ADMINS_ONLY = "manage voice profiles"
 
@@ -111,6 +112,15 @@ async def enrol(
             sync, job_id=job.id, content=packed, filename="clips.zip", content_type="application/zip"
         )
     )
+    await commit_async(session)
+    return job_read(job)
+
+
+async def reembed(session: AsyncSession, *, user: User) -> JobRead:
+    """Queue a `voice.reembed` job: every profile of another encoder than today's diarizer's
+    embedded again from its kept audio (admins: the profiles of every course too)."""
+    require_admin(user, to=ADMINS_ONLY)
+    job = create_job(session, VOICE_REEMBED, input={}, owner_id=user.id)
     await commit_async(session)
     return job_read(job)
 
