@@ -11,6 +11,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from api.ask import console as answer_cache
 from api.console import signin
 from api.console.templating import STATIC_DIR, NavEntry
 from api.documents import console as library
@@ -18,11 +19,23 @@ from api.instructions import console as instructions
 from api.jobs import console as jobs
 from api.llm_routes import console as llm_routing
 from api.matches import console as matches
+from api.search import console as embeddings
 from api.sources import console as sources
 from api.stats import console as overview
 from api.users import console as users
 
-PAGES = [overview, jobs, users, library, instructions, llm_routing, sources, matches]
+PAGES = [
+    overview,
+    jobs,
+    users,
+    library,
+    instructions,
+    llm_routing,
+    sources,
+    answer_cache,
+    embeddings,
+    matches,
+]
 
 # Uploads through the library page's form may be as large as the API's own upload route allows.
 UPLOAD_PATH = library.UPLOAD_PATH
