@@ -1,0 +1,280 @@
+"""The Answer cache and Embeddings pages on the real stack: real entries made by ask jobs, a real
+re-embed run by beat and a worker, the purge over HTTP and in Chromium, and every refusal (a
+non-admin, a missing or wrong CSRF token, another origin) leaving the cache as it was."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+from core import lanes
+from tests.ask.test_answer_cache import scripted_answer
+from tests.ask.test_ask import ask, library
+from tests.conftest import ApiClient
+from tests.console.attack_pages import AttackSite, auto_submitted_form
+from tests.console.browsing import WAIT_MS, at_width
+from tests.console.support import PASSWORD, console_routes, console_sign_in, csrf_token, signed_in
+from tests.profiles.support import wait_job
+from tests.support.fake_ollama import FakeOllama
+from tests.support.stack import Stack, wait_until
+
+PAGES = ("/admin/cache", "/admin/embeddings")
+PURGE = "/admin/cache/purge"
+JOB_S = 120  # a job to run once its worker is back, on a loaded machine
+
+
+@pytest.fixture(scope="module")
+def console(stack: Stack, admin: ApiClient) -> Iterator[httpx.Client]:
+    response = console_sign_in(stack, admin)
+    assert response.status_code == 303
+    with closing(response.client) as client:
+        yield client
+
+
+def post(console: httpx.Client, path: str, **fields: str) -> httpx.Response:
+    return console.post(path, data={"csrf_token": csrf_token(console, "/admin"), **fields})
+
+
+@dataclass(frozen=True)
+class Cached:
+    """A question an account asked of its own collection, twice: the first job made the entry."""
+
+    question: str
+    collection: str
+    first: dict
+
+
+def cached_question(client: ApiClient, fake_ollama: FakeOllama) -> Cached:
+    """Ask a question of the account's own new collection, then again (answered from the cache)."""
+    collection, word, _ = library(client)
+    question = f"How long is a {word} session?"
+    scripted_answer(fake_ollama, question, word)
+    first = ask(client, question, collections=[collection])
+    assert first["output"]["cached"] is False
+    assert ask(client, question, collections=[collection])["output"]["cached"] is True
+    return Cached(question, collection, first)
+
+
+def entry_of(admin: ApiClient, job_id: str) -> dict | None:
+    """The cache's entry for the answer of `job_id`, as /v1/admin/cache lists it (None: gone)."""
+    items = admin.get("/v1/admin/cache", params={"limit": 200}).json()["items"]
+    return next((item for item in items if item["job_id"] == job_id), None)
+
+
+def test_the_route_table_has_both_pages_and_the_purge_form() -> None:
+    """The access tests (test_console_access.py) try every route in this table."""
+    routes = set(console_routes())
+    assert {("GET", path) for path in PAGES} | {("POST", PURGE)} <= routes
+
+
+def test_a_non_admin_is_refused_every_new_page_and_the_purge(
+    stack: Stack, client: ApiClient, admin: ApiClient, fake_ollama: FakeOllama
+) -> None:
+    first = cached_question(client, fake_ollama).first
+    with closing(signed_in(stack, client)) as user_browser:
+        token = csrf_token(user_browser)  # a valid token: refused all the same
+        for path in PAGES:
+            response = user_browser.get(path)
+            assert response.status_code == 403, path
+            assert 'id="error-code">admin_only<' in response.text, path
+        response = user_browser.post(
+            PURGE, data={"csrf_token": token, "confirm": "yes", "email": client.email, "password": PASSWORD}
+        )
+        assert response.status_code == 403
+        assert 'id="error-code">admin_only<' in response.text
+    assert entry_of(admin, first["id"]) is not None
+
+
+def test_the_purge_refuses_a_missing_or_wrong_token_and_another_origin(
+    console: httpx.Client, client: ApiClient, admin: ApiClient, fake_ollama: FakeOllama
+) -> None:
+    first = cached_question(client, fake_ollama).first
+    token = csrf_token(console, "/admin/cache")
+    wrong = ("0" if token[0] != "0" else "1") + token[1:]
+    for sent in ({}, {"csrf_token": wrong}, {"csrf_token": ""}):
+        response = console.post(PURGE, data={"confirm": "yes", **sent})
+        assert response.status_code == 403, sent
+        assert 'id="error-code">csrf_failed<' in response.text, sent
+    for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+        response = console.post(PURGE, data={"csrf_token": token, "confirm": "yes"}, headers=headers)
+        assert response.status_code == 403, headers
+        assert 'id="error-code">csrf_failed<' in response.text, headers
+    assert entry_of(admin, first["id"]) is not None
+
+
+def test_the_cache_page_lists_real_entries_and_purges_one_accounts_private_ones(
+    console: httpx.Client,
+    client: ApiClient,
+    other_client: ApiClient,
+    admin: ApiClient,
+    fake_ollama: FakeOllama,
+) -> None:
+    mine = cached_question(client, fake_ollama)
+    first, question = mine.first, mine.question
+    theirs = cached_question(other_client, fake_ollama).first
+    report = admin.get("/v1/admin/cache", params={"window_hours": 1}).json()
+    page = console.get("/admin/cache", params={"window_hours": 1})
+    assert page.status_code == 200
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    row = page.text.split(f'id="entry-{entry_of(admin, first["id"])["id"]}"')[1].split("</tr>")[0]
+    assert question in row and f"/admin/jobs/{first['id']}" in row
+    answers, collections, _, _, _, hits = re.findall(r"<td[^>]*>(.*?)</td>", row)[:6]
+    assert (answers, collections, hits) == ("its asker only", "1", "1")  # private, answered from once
+    # The totals are the JSON route's (the same service): at most the ask jobs since differ.
+    assert f'<dd id="cache-entries">{report["entries"]}</dd>' in page.text
+    ratio = f"{report['hit_ratio'] * 100:.1f} %"
+    assert f'<dd id="cache-hit-ratio">{ratio}</dd>' in page.text
+
+    # Without the confirmation box, or for an e-mail no account has: refused, nothing purged.
+    response = post(console, PURGE, email=client.email)
+    assert (response.status_code, "confirmation_required" in response.text) == (422, True)
+    response = post(console, PURGE, email="nobody-at-all@example.com", confirm="yes")
+    assert (response.status_code, "user_not_found" in response.text) == (404, True)
+    assert entry_of(admin, first["id"]) is not None
+
+    response = post(console, PURGE, email=client.email.upper(), confirm="yes")
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/admin/cache?purged=1&owner={client.user_id}"
+    done = console.get(response.headers["location"])
+    assert f"Purged the private entries of {client.email}: 1 entry removed." in done.text
+    assert entry_of(admin, first["id"]) is None
+    assert entry_of(admin, theirs["id"]) is not None  # another account's entry stays
+    assert f"/admin/jobs/{first['id']}" not in done.text
+    # The question is answered afresh, as after the API's own purge.
+    assert ask(client, question, collections=[mine.collection])["output"]["cached"] is False
+
+
+def chunk_ids_of(stack: Stack, document_id: str) -> list[int]:
+    rows = stack.sql(
+        "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id "
+        "AND c.generation = d.active_generation WHERE d.id = %s ORDER BY c.id",
+        document_id,
+    )
+    return [chunk_id for (chunk_id,) in rows]
+
+
+def queued_reembed(stack: Stack, chunks: list[int]) -> tuple[str, int] | None:
+    """The `reembed` job beat queued for these chunks: (its id, how many chunks it embeds)."""
+    rows = stack.sql(
+        "SELECT id, jsonb_array_length(input->'chunk_ids') FROM jobs "
+        "WHERE kind = 'reembed' AND input->'chunk_ids' @> %s::jsonb",
+        json.dumps(chunks),
+    )
+    return (str(rows[0][0]), rows[0][1]) if rows else None
+
+
+def embedded(status: dict, model: str) -> int:
+    return next(entry["embedded"] for entry in status["models"] if entry["model"] == model)
+
+
+def test_the_embeddings_page_follows_a_real_reembed(
+    stack: Stack, console: httpx.Client, client: ApiClient, admin: ApiClient
+) -> None:
+    _, _, document_id = library(client)
+    chunks = chunk_ids_of(stack, document_id)
+    assert chunks
+    status = admin.get("/v1/admin/embeddings").json()
+    model, total = status["active_model"], status["searchable_chunks"]
+    page = console.get("/admin/embeddings")
+    assert f'<dd id="active-model"><code>{model}</code></dd>' in page.text
+    assert f"{embedded(status, model)} of {total}" in page.text
+
+    # No worker on the embed lane, one on the maintenance lane (beat's pass runs there): the
+    # re-embed is queued and waits on the page.
+    stack.stop("worker")
+    stack.start_worker("maintenance-only", queues=lanes.MAINTENANCE, concurrency=1)
+    try:
+        # The document's vectors lost (as after a crash mid-ingest): beat's pass re-embeds them.
+        stack.sql("DELETE FROM embeddings WHERE model = %s AND chunk_id = ANY(%s)", model, chunks)
+        wait_until(lambda: queued_reembed(stack, chunks), timeout=60, message="beat to queue a reembed job")
+        job_id, batch = queued_reembed(stack, chunks)
+        missing = admin.get("/v1/admin/embeddings").json()
+        assert embedded(missing, model) == embedded(status, model) - len(chunks)
+        page = console.get("/admin/embeddings")
+        assert f"{embedded(missing, model)} of {total}" in page.text
+        row = page.text.split(f'href="/admin/jobs/{job_id}"')[1].split("</tr>")[0]
+        assert f"<code>{model}</code>" in row and f"<td>{batch}</td>" in row
+        assert 'class="status status-queued">queued<' in row
+    finally:
+        stack.stop("maintenance-only")
+        stack.start_worker()
+
+    assert wait_job(admin, job_id, timeout=JOB_S)["status"] == "succeeded"
+    page = console.get("/admin/embeddings")
+    row = page.text.split(f'href="/admin/jobs/{job_id}"')[1].split("</tr>")[0]
+    assert 'class="status status-succeeded">succeeded<' in row and f"<td>{batch}</td>" in row
+    done = admin.get("/v1/admin/embeddings").json()
+    assert embedded(done, model) == embedded(status, model)
+    assert f"{embedded(done, model)} of {total}" in page.text
+    # The job's timeline is on its page, as for any job.
+    assert re.search(r'id="job-status"[^>]*>succeeded<', console.get(f"/admin/jobs/{job_id}").text)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2"], ids=["another port of the host", "another site"])
+def test_a_purge_forged_by_another_page_in_the_admins_browser_changes_nothing(
+    stack: Stack,
+    context: BrowserContext,
+    client: ApiClient,
+    admin: ApiClient,
+    fake_ollama: FakeOllama,
+    host: str,
+) -> None:
+    """From another port of the API's host (the same site: the browser sends the console's cookies,
+    and the origin check refuses it) or from another site (the cookies stay home: signed out)."""
+    first = cached_question(client, fake_ollama).first
+    target = f"{stack.api_url}{PURGE}"
+    with AttackSite(host) as attacker:
+        attacker.pages["/purge"] = auto_submitted_form(target, {"csrf_token": "0" * 64, "confirm": "yes"})
+        page = context.new_page()
+        try:
+            with page.expect_response(lambda response: response.url == target, timeout=WAIT_MS) as answer:
+                page.goto(attacker.url("/purge"), wait_until="commit")
+            if host == "127.0.0.1":
+                assert answer.value.status == 403
+                page.wait_for_url(target)
+                expect(page.locator("#error-code")).to_have_text("csrf_failed", timeout=WAIT_MS)
+            else:
+                assert (answer.value.status, answer.value.headers["location"]) == (303, "/admin/login")
+                # The sign-in page, which sends a browser still signed in on to the Overview.
+                page.wait_for_url(re.compile(re.escape(stack.api_url) + r"/admin(/login)?$"))
+        finally:
+            page.close()
+    assert entry_of(admin, first["id"]) is not None
+
+
+def test_both_pages_in_chromium_and_a_purge_through_the_form(
+    page: Page, client: ApiClient, admin: ApiClient, fake_ollama: FakeOllama
+) -> None:
+    cached = cached_question(client, fake_ollama)
+    question, first = cached.question, cached.first
+    page.goto("/admin")
+    page.get_by_role("link", name="Answer cache").click()
+    expect(page.get_by_role("heading", name="Answer cache", level=1)).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_role("link", name="Answer cache")).to_have_attribute(
+        "aria-current", "page", timeout=WAIT_MS
+    )
+    entries = page.get_by_role("table", name="Entries, newest first")
+    expect(entries.get_by_role("row", name=question)).to_be_visible(timeout=WAIT_MS)
+    at_width(page, "answer-cache")
+
+    page.get_by_label("Yes, purge these entries").check()
+    page.get_by_role("button", name="Purge").click()
+    expect(page.get_by_role("status")).to_contain_text("Purged the cache:", timeout=WAIT_MS)
+    expect(entries.get_by_role("row", name=question)).to_have_count(0, timeout=WAIT_MS)
+    assert entry_of(admin, first["id"]) is None
+
+    page.get_by_role("link", name="Embeddings").click()
+    expect(page.get_by_role("heading", name="Embeddings", level=1)).to_be_visible(timeout=WAIT_MS)
+    model = admin.get("/v1/admin/embeddings").json()["active_model"]
+    expect(page.locator("#active-model")).to_have_text(model, timeout=WAIT_MS)
+    coverage = page.get_by_role("table", name="Coverage of the searchable chunks, by model")
+    expect(coverage.get_by_role("progressbar", name=f"coverage of {model}")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_role("table", name="Re-embed jobs, newest first")).to_be_visible(timeout=WAIT_MS)
+    at_width(page, "embeddings")
