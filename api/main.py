@@ -13,6 +13,7 @@ from api.ask import routes as ask
 from api.auth import UserCreate, UserRead, UserUpdate, bearer_backend, cookie_backend, fastapi_users
 from api.catalog import routes as catalog
 from api.console import UPLOAD_PATH as CONSOLE_UPLOAD_PATH
+from api.console import VOICE_ENROL_PATH as CONSOLE_VOICE_ENROL_PATH
 from api.console import install_console
 from api.conversations import routes as conversations
 from api.cookie_guard import CookieSessionGuard
@@ -96,6 +97,7 @@ def create_app() -> FastAPI:
             CONSOLE_UPLOAD_PATH: settings.max_upload_bytes,
             "/v1/admin/voices": settings.max_upload_bytes,
             "/v1/lti/courses/{course_id}/voices": settings.max_upload_bytes,
+            CONSOLE_VOICE_ENROL_PATH: settings.max_upload_bytes,
         },
     )
     # Before the body is read: a page of another origin riding the session cookie (or signing the

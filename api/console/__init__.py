@@ -23,6 +23,7 @@ from api.search import console as embeddings
 from api.sources import console as sources
 from api.stats import console as overview
 from api.users import console as users
+from api.voices import console as voices
 
 PAGES = [
     overview,
@@ -34,11 +35,14 @@ PAGES = [
     sources,
     answer_cache,
     embeddings,
+    voices,
     matches,
 ]
 
 # Uploads through the library page's form may be as large as the API's own upload route allows.
 UPLOAD_PATH = library.UPLOAD_PATH
+# And clips through the Voices page's enrolment form, as large as the API's enrolment route allows.
+VOICE_ENROL_PATH = voices.ENROL_PATH
 
 
 def install_console(app: FastAPI) -> None:

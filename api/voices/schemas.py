@@ -49,6 +49,14 @@ class VoiceProfileList(BaseModel):
     items: list[VoiceProfileRead]
 
 
+class VoiceCourse(BaseModel):
+    """A course whose own voice profiles the caller keeps (the console's scopes)."""
+
+    id: uuid.UUID
+    title: str | None
+    label: str | None
+
+
 class VoiceClipExport(BaseModel):
     filename: str | None
     voiced_s: float

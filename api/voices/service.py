@@ -15,7 +15,13 @@ from api.errors import ProblemError
 from api.jobs.schemas import JobRead
 from api.jobs.service import job_read
 from api.shared import Upload, get_or_404, parse_id, require_admin
-from api.voices.schemas import VoiceProfileCreate, VoiceProfileExport, VoiceProfileList, VoiceProfileRead
+from api.voices.schemas import (
+    VoiceCourse,
+    VoiceProfileCreate,
+    VoiceProfileExport,
+    VoiceProfileList,
+    VoiceProfileRead,
+)
 from core import voice_names
 from core.documents.detect import detect_format
 from core.documents.errors import DocumentError
@@ -123,6 +129,12 @@ async def reembed(session: AsyncSession, *, user: User) -> JobRead:
     job = create_job(session, VOICE_REEMBED, input={}, owner_id=user.id)
     await commit_async(session)
     return job_read(job)
+
+
+async def courses(session: AsyncSession, *, user: User) -> list[VoiceCourse]:
+    """The courses whose own profiles the user keeps, oldest first (every course, for an admin)."""
+    taught = await lti.contexts_taught_by(session, user.id, everything=user.is_superuser)
+    return [VoiceCourse(id=course.id, title=course.title, label=course.label) for course in taught]
 
 
 def _read(profile: VoiceProfile, clip_count: int) -> VoiceProfileRead:
