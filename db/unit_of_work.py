@@ -190,9 +190,7 @@ def _send(box: Outbox) -> None:
     deliveries, jobs = _send_to_broker(box)
     if deliveries or jobs:
         try:
-            with sync_session_factory()() as session:
-                stamp_now(session, job_ids=jobs, delivery_ids=deliveries)
-                session.commit()
+            stamp_now(jobs, deliveries)
         except Exception:  # noqa: BLE001 - unstamped means the reconciler sends it again; the claim dedupes
             log.warning("could not stamp %d jobs and %d deliveries as sent", len(jobs), len(deliveries))
 
