@@ -34,20 +34,34 @@ def create_profile(
     return profile
 
 
-def name_taken(session: Session, *, name: str, course_id: uuid.UUID | None = None) -> bool:
-    """Whether a profile among the deployment-wide ones (or the course's) has that name already
-    (names are compared without regard to case)."""
+def name_taken(
+    session: Session, *, name: str, course_id: uuid.UUID | None = None, other_than: uuid.UUID | None = None
+) -> bool:
+    """Whether a profile among the deployment-wide ones (or the course's), `other_than` aside (the
+    one being renamed), has that name already (names are compared without regard to case)."""
     found = select(VoiceProfile.id).where(
         func.lower(VoiceProfile.name) == name.lower(), VoiceProfile.course_id.is_not_distinct_from(course_id)
     )
+    if other_than is not None:
+        found = found.where(VoiceProfile.id != other_than)
     return session.execute(found.limit(1)).first() is not None
 
 
-def confusable_name(session: Session, *, name: str, course_id: uuid.UUID | None = None) -> str | None:
-    """The name of a profile in the same scope (deployment-wide, or the course's) that `name` could
-    pass for in a transcript (the same TR39 skeleton: core/voice_names.py), or None."""
+def confusable_name(
+    session: Session, *, name: str, course_id: uuid.UUID | None = None, other_than: uuid.UUID | None = None
+) -> str | None:
+    """The name of a profile in the same scope (deployment-wide, or the course's), `other_than`
+    aside, that `name` could pass for in a transcript (the same TR39 skeleton: core/voice_names.py),
+    or None."""
     names = select(VoiceProfile.name).where(VoiceProfile.course_id.is_not_distinct_from(course_id))
+    if other_than is not None:
+        names = names.where(VoiceProfile.id != other_than)
     return voice_names.confusable(name, list(session.execute(names).scalars()))
+
+
+def rename_profile(session: Session, *, profile_id: uuid.UUID, name: str) -> None:
+    """Give the profile another name (checked by the caller under lock_names)."""
+    session.execute(update(VoiceProfile).where(VoiceProfile.id == profile_id).values(name=name))
 
 
 def lock_names(session: Session, *, course_id: uuid.UUID | None = None) -> None:

@@ -1,8 +1,9 @@
 """/admin/voices: the voice profiles recordings' speakers are named after, by scope (the
 deployment-wide book, then each course's own), each with its encoder, clip count and whether it
 needs its person enrolled again; enrol from uploaded clips (a `voice.enrol` job), export one as
-JSON, delete one (after a confirmation page), and re-embed the profiles of another encoder (a
-`voice.reembed` job). The voice jobs of late, each a link to its timeline, show how each ended.
+JSON, rename one (by an enrolment's name rules), delete one (after a confirmation page), and
+re-embed the profiles of another encoder (a `voice.reembed` job). The voice jobs of late, each a
+link to its timeline, show how each ended.
 
 Everything goes through api/voices/service.py, the functions /v1/admin/voices and
 /v1/lti/courses/{id}/voices use: their checks (and error codes) decide what is enrolled.
@@ -24,7 +25,7 @@ from api.errors import ProblemError
 from api.jobs import service as job_service
 from api.shared import SessionDep, Upload
 from api.voices import service as voice_service
-from api.voices.schemas import VoiceProfileCreate, VoiceProfileRead
+from api.voices.schemas import VoiceProfileCreate, VoiceProfileRead, VoiceProfileUpdate
 from core.settings import get_settings
 from core.voice_encoders import encoder_of
 from tasks.voice_enrol.spec import SPEC as VOICE_ENROL
@@ -39,6 +40,7 @@ JOBS_SHOWN = 10
 NOTICES = {
     "enrolling": "The clips are sent: a voice.enrol job embeds them and stores the profile.",
     "reembedding": "A voice.reembed job embeds the marked profiles again from the audio their clips kept.",
+    "renamed": "The voice profile is renamed: later transcripts use the new name, earlier ones keep theirs.",
     "deleted": "The voice profile and its clips are deleted. Transcripts named after it keep the name.",
 }
 
@@ -124,6 +126,23 @@ async def export(profile_id: str, session: SessionDep, admin: AdminUser) -> Resp
             "X-Content-Type-Options": "nosniff",
         },
     )
+
+
+@router.get("/admin/voices/{profile_id}/rename")
+async def rename_page(request: Request, profile_id: str, session: SessionDep, admin: AdminUser) -> Response:
+    profile = await voice_service.get_profile(session, user=admin, profile_id=profile_id)
+    return render(
+        request, "voice_rename.html", title=f"Rename the voice profile {profile.name}", profile=profile
+    )
+
+
+@router.post("/admin/voices/{profile_id}/rename")
+async def rename(profile_id: str, session: SessionDep, form: AdminForm) -> Response:
+    wanted = VoiceProfileUpdate.model_validate({"name": form.text("name")})
+    profile = await voice_service.rename_profile(
+        session, user=form.admin, profile_id=profile_id, request=wanted
+    )
+    return RedirectResponse(f"/admin/voices?notice=renamed#voice-{profile.id}", status_code=303)
 
 
 @router.get("/admin/voices/{profile_id}/delete")

@@ -14,7 +14,13 @@ from api.jobs.schemas import JobRead
 from api.openapi import problems
 from api.shared import CurrentUser, SessionDep, Upload
 from api.voices import service as voice_service
-from api.voices.schemas import VoiceProfileCreate, VoiceProfileExport, VoiceProfileList, VoiceProfileRead
+from api.voices.schemas import (
+    VoiceProfileCreate,
+    VoiceProfileExport,
+    VoiceProfileList,
+    VoiceProfileRead,
+    VoiceProfileUpdate,
+)
 
 router = APIRouter(prefix="/v1/admin/voices", tags=["admin"], responses=problems(403))
 course_router = APIRouter(
@@ -98,6 +104,16 @@ async def export_voice(profile_id: str, session: SessionDep, user: CurrentUser) 
     return await voice_service.export_profile(session, user=user, profile_id=profile_id)
 
 
+@router.patch("/{profile_id}", response_model=VoiceProfileRead, responses=problems(404, 409))
+async def rename_voice(
+    profile_id: str, request: VoiceProfileUpdate, session: SessionDep, user: CurrentUser
+) -> VoiceProfileRead:
+    """Rename a voice profile, by the rules of an enrolment's name in its scope (422
+    `voice_name_invalid`, 409 `voice_profile_exists` or `voice_name_confusable`). Later recordings
+    name its speakers so; transcripts already named keep the old name."""
+    return await voice_service.rename_profile(session, user=user, profile_id=profile_id, request=request)
+
+
 @router.delete("/{profile_id}", status_code=204, responses=problems(404))
 async def delete_voice(profile_id: str, session: SessionDep, user: CurrentUser) -> Response:
     """Delete a voice profile and its clips; later recordings no longer name anyone after it."""
@@ -134,6 +150,16 @@ async def export_course_voice(
 ) -> VoiceProfileExport:
     """One of the course's voice profiles with each clip's embedding."""
     return await voice_service.export_profile(session, user=user, profile_id=profile_id, course_id=course_id)
+
+
+@course_router.patch("/{profile_id}", response_model=VoiceProfileRead, responses=problems(409))
+async def rename_course_voice(
+    course_id: str, profile_id: str, request: VoiceProfileUpdate, session: SessionDep, user: CurrentUser
+) -> VoiceProfileRead:
+    """Rename one of the course's voice profiles (names are unique in the course)."""
+    return await voice_service.rename_profile(
+        session, user=user, profile_id=profile_id, request=request, course_id=course_id
+    )
 
 
 @course_router.delete("/{profile_id}", status_code=204)

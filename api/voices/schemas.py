@@ -20,6 +20,14 @@ class VoiceProfileCreate(BaseModel):
     user_id: uuid.UUID | None = Field(None, description="the person's account: exported and deleted with it")
 
 
+class VoiceProfileUpdate(BaseModel):
+    """A rename: the same rules as an enrolment's name, in the profile's scope."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: VoiceName
+
+
 class VoiceProfileReenrolment(BaseModel):
     code: str = Field(description="`voice_profile_needs_reenrolment`")
     message: str

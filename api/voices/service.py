@@ -21,6 +21,7 @@ from api.voices.schemas import (
     VoiceProfileExport,
     VoiceProfileList,
     VoiceProfileRead,
+    VoiceProfileUpdate,
 )
 from core import voice_names
 from core.documents.detect import detect_format
@@ -71,6 +72,29 @@ async def _scope(session: AsyncSession, user: User, course_id: str | None) -> uu
     return course
 
 
+async def _check_name(
+    session: AsyncSession, name: str, course: uuid.UUID | None, other_than: uuid.UUID | None = None
+) -> None:
+    """A name a profile of the scope may take (`other_than`: the profile being renamed, aside): 422
+    `voice_name_invalid` for one that could hide or reorder characters, 409 `voice_profile_exists`
+    or `voice_name_confusable` for one another profile of the scope has, or reads like."""
+    refusal = voice_names.refusal(name)
+    if refusal is not None:
+        raise ProblemError(422, "voice_name_invalid", refusal)
+    where = " in the course" if course else ""
+    if await session.run_sync(
+        lambda sync: voices.name_taken(sync, name=name, course_id=course, other_than=other_than)
+    ):
+        raise ProblemError(409, "voice_profile_exists", f"a voice profile{where} is named {name!r}")
+    alike = await session.run_sync(
+        lambda sync: voices.confusable_name(sync, name=name, course_id=course, other_than=other_than)
+    )
+    if alike is not None:
+        raise ProblemError(
+            409, "voice_name_confusable", f"{name!r} reads like {alike!r}, a voice profile{where}"
+        )
+
+
 async def enrol(
     session: AsyncSession,
     *,
@@ -92,19 +116,7 @@ async def enrol(
         raise ProblemError(
             404, "user_not_found", "no account has that id" + (" in the course" if course else "")
         )
-    refusal = voice_names.refusal(request.name)
-    if refusal is not None:
-        raise ProblemError(422, "voice_name_invalid", refusal)
-    where = " in the course" if course else ""
-    if await session.run_sync(lambda sync: voices.name_taken(sync, name=request.name, course_id=course)):
-        raise ProblemError(409, "voice_profile_exists", f"a voice profile{where} is named {request.name!r}")
-    alike = await session.run_sync(
-        lambda sync: voices.confusable_name(sync, name=request.name, course_id=course)
-    )
-    if alike is not None:
-        raise ProblemError(
-            409, "voice_name_confusable", f"{request.name!r} reads like {alike!r}, a voice profile{where}"
-        )
+    await _check_name(session, request.name, course)
     sent = [{"filename": c.filename, "content_type": c.content_type, "bytes": len(c.content)} for c in clips]
     job = create_job(
         session,
@@ -188,6 +200,26 @@ async def get_profile(
     """The profile without its embeddings."""
     exported = await export_profile(session, user=user, profile_id=profile_id, course_id=course_id)
     return VoiceProfileRead.model_validate(exported.model_dump(exclude={"clips"}))
+
+
+async def rename_profile(
+    session: AsyncSession,
+    *,
+    user: User,
+    profile_id: str,
+    request: VoiceProfileUpdate,
+    course_id: str | None = None,
+) -> VoiceProfileRead:
+    """Give the profile another name, checked as an enrolment's is in the profile's scope, while the
+    scope's names are held (an enrolment's worker holds them too). Later transcripts carry the new
+    name; those already named keep the old one."""
+    profile = await _profile(session, user, profile_id, course_id)
+    parsed, scope = profile.id, profile.course_id
+    await session.run_sync(lambda sync: voices.lock_names(sync, course_id=scope))
+    await _check_name(session, request.name, scope, other_than=parsed)
+    await session.run_sync(lambda sync: voices.rename_profile(sync, profile_id=parsed, name=request.name))
+    await commit_async(session)
+    return await get_profile(session, user=user, profile_id=profile_id, course_id=course_id)
 
 
 async def delete_profile(

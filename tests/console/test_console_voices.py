@@ -60,6 +60,11 @@ def exists(stack: Stack, profile_id: str) -> bool:
     return bool(stack.sql("SELECT 1 FROM voice_profiles WHERE id = %s", profile_id))
 
 
+def name_of(stack: Stack, profile_id: str) -> str | None:
+    found = stack.sql("SELECT name FROM voice_profiles WHERE id = %s", profile_id)
+    return found[0][0] if found else None
+
+
 def voice_jobs_of(stack: Stack, account: ApiClient) -> int:
     [(count,)] = stack.sql(
         "SELECT count(*) FROM jobs WHERE owner_id = %s AND kind = ANY(%s)", account.user_id, list(VOICE_KINDS)
@@ -132,6 +137,7 @@ def forms(profile_id: str, course_id: str) -> list[tuple[str, dict[str, str], li
     return [
         (ENROL, {"name": f"Forged {TAG}", "role": "host", "course_id": course_id}, sent),
         (REEMBED, {}, None),
+        (f"/admin/voices/{profile_id}/rename", {"name": f"Forged {TAG}"}, None),
         (f"/admin/voices/{profile_id}/delete", {"confirm": "yes"}, None),
     ]
 
@@ -142,9 +148,11 @@ def test_the_route_table_has_the_voices_page_and_its_forms() -> None:
     assert {
         ("GET", PAGE),
         ("GET", "/admin/voices/{id}/export"),
+        ("GET", "/admin/voices/{id}/rename"),
         ("GET", "/admin/voices/{id}/delete"),
         ("POST", ENROL),
         ("POST", REEMBED),
+        ("POST", "/admin/voices/{id}/rename"),
         ("POST", "/admin/voices/{id}/delete"),
     } <= routes
 
@@ -155,7 +163,8 @@ def test_a_non_admin_is_refused_every_voices_page_and_form(
     profile = add_profile(stack, "Refused Ann")
     with closing(signed_in(stack, client)) as user_browser:
         token = csrf_token(user_browser)  # a valid token: refused all the same
-        for path in (PAGE, f"/admin/voices/{profile}/export", f"/admin/voices/{profile}/delete"):
+        pages = ("", "/export", "/rename", "/delete")
+        for path in (PAGE, *(f"/admin/voices/{profile}{page}" for page in pages[1:])):
             response = user_browser.get(path)
             assert response.status_code == 403, path
             assert 'id="error-code">admin_only<' in response.text, path
@@ -164,8 +173,9 @@ def test_a_non_admin_is_refused_every_voices_page_and_form(
             response = user_browser.post(path, data={"csrf_token": token, **fields}, files=files)
             assert response.status_code == 403, path
             assert 'id="error-code">admin_only<' in response.text, path
-    assert exists(stack, profile)
+    assert name_of(stack, profile) == f"Refused Ann {TAG}"
     assert voice_jobs_of(stack, client) == 0
+    assert client.patch(f"/v1/admin/voices/{profile}", json={"name": "Mine"}).json()["code"] == "admin_only"
 
 
 def test_every_voices_form_refuses_a_missing_or_wrong_token_and_another_origin(
@@ -184,7 +194,7 @@ def test_every_voices_form_refuses_a_missing_or_wrong_token_and_another_origin(
             response = console.post(path, data={"csrf_token": token, **fields}, files=files, headers=headers)
             assert response.status_code == 403, (path, headers)
             assert 'id="error-code">csrf_failed<' in response.text, (path, headers)
-    assert exists(stack, profile)
+    assert name_of(stack, profile) == f"Guarded Ann {TAG}"
     assert voice_jobs_of(stack, admin) == jobs_before
 
 
@@ -306,6 +316,50 @@ def test_the_reembed_button_queues_a_voice_reembed_job(
     page = console.get(f"/admin/voices?notice=reembedding&job={job_id}").text
     assert f'<a href="/admin/jobs/{job_id}">' in page
     assert f'id="voice-job-{job_id}"' in page  # among the voice jobs, newest first
+
+
+def test_rename_by_an_enrolments_name_rules_in_the_profiles_scope(
+    stack: Stack, console: httpx.Client, admin: ApiClient, course: str
+) -> None:
+    """The console's form and PATCH /v1/admin/voices/{id} (and the course's path) are one service."""
+    ann = add_profile(stack, "Ann Before")
+    add_profile(stack, "Paula")
+    lee = add_profile(stack, "Lee", course_id=course)
+
+    page = console.get(f"/admin/voices/{ann}/rename")
+    assert f'value="Ann Before {TAG}"' in page.text
+    response = post(console, f"/admin/voices/{ann}/rename", name=f"Ann After {TAG}")
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/admin/voices?notice=renamed#voice-{ann}"
+    assert name_of(stack, ann) == f"Ann After {TAG}"
+    # The same rules as an enrolment's name, each with its code: the page shows it, nothing changes.
+    for name, status, code in (
+        (f"PAULA {TAG}", 409, "voice_profile_exists"),
+        (f"Pau1a {TAG}", 409, "voice_name_confusable"),
+        (f"Ann\u202eAfter {TAG}", 422, "voice_name_invalid"),
+        ("S2", 422, "validation_error"),
+    ):
+        refused = post(console, f"/admin/voices/{ann}/rename", name=name)
+        assert refused.status_code == status, (name, refused.text[-1500:])
+        assert f'id="error-code">{code}<' in refused.text, name
+        api = admin.patch(f"/v1/admin/voices/{ann}", json={"name": name})
+        assert (api.status_code, api.json()["code"]) == (status, code), name
+    assert name_of(stack, ann) == f"Ann After {TAG}"
+
+    # Itself aside: another case of its own name is no clash.
+    renamed = admin.patch(f"/v1/admin/voices/{ann}", json={"name": f"ann after {TAG}"})
+    assert renamed.status_code == 200, renamed.text
+    assert (renamed.json()["name"], renamed.json()["clip_count"]) == (f"ann after {TAG}", 1)
+    unknown = admin.patch(f"/v1/admin/voices/{uuid.uuid4()}", json={"name": "Nobody"})
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "voice_profile_not_found")
+
+    # A course's names are the course's: a deployment-wide name is free there, and a course's path
+    # reaches only the course's own profiles.
+    in_course = admin.patch(f"/v1/lti/courses/{course}/voices/{lee}", json={"name": f"Paula {TAG}"})
+    assert (in_course.status_code, in_course.json()["name"]) == (200, f"Paula {TAG}")
+    elsewhere = admin.patch(f"/v1/lti/courses/{course}/voices/{ann}", json={"name": f"Cid {TAG}"})
+    assert (elsewhere.status_code, elsewhere.json()["code"]) == (404, "voice_profile_not_found")
+    assert name_of(stack, ann) == f"ann after {TAG}"
 
 
 def test_delete_a_profile_in_the_browser(
