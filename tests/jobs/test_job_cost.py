@@ -139,9 +139,11 @@ def counted(fake_ollama: FakeOllama):
             "PYTHONPATH": f"{PROBE}{os.pathsep}{REPO}",
             "MENTORQ_COST_PROBE_DIR": str(probe),
             "MENTORQ_LLM_ROUTE_CACHE_SECONDS": "3600",  # the route's read is then the warm-up's only
+            "MENTORQ_LLM_USER_SLOTS": "1",  # a second job of one account waits, held (the release test)
         }
         platform.api_url = platform._start_api_process("api", env)
-        worker = platform.start_worker(extra_env=env)
+        # One pool process: every job (and so every per-process warm-up) on the same one.
+        worker = platform.start_worker(extra_env=env, concurrency=1)
         yield platform, probe, worker.pid
 
 
@@ -183,3 +185,68 @@ def test_one_instant_job_costs_what_expected_says(counted) -> None:
         and line.kind in ("redis", "sql")
     )
     assert all(watcher[k] <= v for k, v in WATCHER_AT_MOST.items()), f"the watcher sent {watcher}\n{report}"
+
+
+# A job that finishes while the same account's next job waits, held by fair admission (one slot
+# each): its finish releases the held job, publishes it and stamps it sent; then the released job
+# runs. Both jobs' work on the worker, counted together (the window holds nothing else).
+EXPECTED_RELEASE = {
+    # the first job's finish, in one transaction: 1 the finish, 2 the owner's advisory lock, 3 the
+    # owner's held jobs, 4 how many of the owner's jobs hold a slot, 5 the held job released; then
+    # 6 the released job stamped sent (one prebuilt statement in autocommit, db/dispatch_stamps.py);
+    # then the released job: 7 its claim (autocommit), 8 its finish, 9 the lock, 10 held jobs
+    "worker sql statements": 10,
+    # BEGIN and COMMIT of each finish (the stamp and the claim are autocommit)
+    "worker transaction round trips": 4,
+    # the first job's output and `succeeded` events and its end (3), the released job onto the
+    # broker (LPUSH), the released job's `running`, output and `succeeded` events and its end (4)
+    "worker redis commands": 8,
+}
+
+
+def _release(
+    platform, client, broker: redis.Redis, fake_ollama: FakeOllama, probe: Path, marker: str
+) -> list[Line]:
+    """What the worker sent from the first job's release to the second's end."""
+    released = fake_ollama.hold(marker)
+    first = client.post("/v1/jobs", json={"kind": "chat", "input": {"prompt": marker}}).json()
+    wait_until(
+        lambda: platform.sql("SELECT status FROM jobs WHERE id = %s", first["id"])[0][0] == "running",
+        timeout=600,
+        message="the first job to run",
+    )
+    second = client.post("/v1/jobs", json={"kind": "chat", "input": {"prompt": "hi"}}).json()
+    [(held,)] = platform.sql("SELECT held FROM jobs WHERE id = %s", second["id"])
+    assert held, "the account's second job should wait while its first holds the one slot"
+    marks = _read(probe)
+    released.set()
+    for job in (first["id"], second["id"]):
+        wait_until(
+            lambda job=job: platform.sql("SELECT status FROM jobs WHERE id = %s", job)[0][0] == "succeeded",
+            timeout=600,
+            message="both jobs to succeed",
+        )
+    wait_until(lambda: broker.hlen("unacked") == 0, timeout=600, message="the deliveries' acks")
+    return _since(probe, marks)
+
+
+def test_a_finish_that_releases_a_held_job_costs_what_expected_says(counted, fake_ollama: FakeOllama) -> None:
+    platform, probe, worker_pid = counted
+    broker = redis.Redis.from_url(platform.redis.url)
+    with register(platform.api_url) as client:
+        _release(
+            platform, client, broker, fake_ollama, probe, "warm: the first of two"
+        )  # kombu's first publish
+        lines = _release(platform, client, broker, fake_ollama, probe, "the first of two")
+    job_threads = [
+        line
+        for line in lines
+        if line.role == "worker" and line.pid != worker_pid and line.thread == "MainThread"
+    ]
+    costs = {
+        "worker sql statements": sum(line.kind == "sql" for line in job_threads),
+        "worker transaction round trips": _round_trips(job_threads),
+        "worker redis commands": sum(line.kind == "redis" for line in job_threads),
+    }
+    report = "\n".join(f"    {line.pid} {line.kind} {line.text[:100]}" for line in job_threads)
+    assert costs == EXPECTED_RELEASE, f"the two jobs now cost {costs}\nwhat was sent:\n{report}"
