@@ -17,6 +17,11 @@ the same account. Timed, interleaved, after 3 uncounted warm-ups, `--runs` times
                                                           beside the same filter on /v1/jobs
   a job          GET /admin/jobs/{id}                     beside what a client reads to show the same:
                  GET /v1/jobs/{id}, its /events (the timeline, replayed to `done`) and /deliveries
+  answer cache   GET /admin/cache                         beside GET /v1/admin/cache (--cache-entries
+                 entries seeded, 384-dim vectors and a short answer each)
+  embeddings     GET /admin/embeddings                    beside GET /v1/admin/embeddings
+  voices         GET /admin/voices                        beside GET /v1/admin/voices (--voices profiles
+                 seeded, two CAM++ clips each)
   floor          GET /healthz
 
 Aim: each page's p50 within 1.5x of its JSON request's (rendering is not where the time goes).
@@ -72,6 +77,39 @@ def finished_job(api: httpx.Client) -> str:
     return job["id"]
 
 
+def seed_cache_and_voices(connection: psycopg.Connection, *, owner: str, entries: int, voices: int) -> None:
+    """Answer-cache entries (a question, a 384-dim vector, a short answer; live for a day) and voice
+    profiles of two 192-dim CAM++ clips each: the console's Answer cache and Voices pages at size."""
+    connection.execute(
+        """
+        INSERT INTO answer_cache (lookup_key, context_key, owner_id, question, content_words, embedding,
+            collection_ids, instructions_version, model, output, job_id, hits, expires_at)
+        SELECT md5('lookup' || i), md5('context' || i), %s::uuid, 'question number ' || i || '?',
+            ARRAY['question', 'number'], (SELECT array_agg(random())::vector FROM generate_series(1, 384)),
+            ARRAY[gen_random_uuid()], 1, 'smollm2:135m', '{"answer": "an answer"}'::jsonb,
+            gen_random_uuid(), i %% 7, now() + interval '1 day'
+        FROM generate_series(1, %s) AS i
+        """,
+        (owner, entries),
+    )
+    connection.execute(
+        """
+        WITH profiles AS (
+            INSERT INTO voice_profiles (id, name, role, encoder)
+            SELECT gen_random_uuid(), 'Speaker ' || i, CASE WHEN i %% 2 = 0 THEN 'host' ELSE 'guest' END,
+                'campplus'
+            FROM generate_series(1, %s) AS i
+            RETURNING id
+        )
+        INSERT INTO voice_clips (profile_id, position, filename, voiced_s, embedding)
+        SELECT id, position, 'clip-' || position || '.wav', 12.5,
+            (SELECT array_agg(random()::real) FROM generate_series(1, 192))
+        FROM profiles, generate_series(0, 1) AS position
+        """,
+        (voices,),
+    )
+
+
 def timed(client: httpx.Client, path: str) -> float:
     started = time.perf_counter()
     response = client.get(path)
@@ -107,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--cache-entries", type=int, default=5000)
+    parser.add_argument("--voices", type=int, default=300)
     args: argparse.Namespace = parser.parse_args(argv)
     run = begin_run()
     with bench_stack(llm_provider="ollama", keep=args.keep) as stack:
@@ -118,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             with psycopg.connect(stack.database_url.replace("+psycopg", ""), autocommit=True) as connection:
                 print(f"seeding {args.jobs:,} jobs over {args.days} days ...", flush=True)
                 seed_s = seed(connection, owner=owner, jobs=args.jobs, days=args.days)
+                seed_cache_and_voices(connection, owner=owner, entries=args.cache_entries, voices=args.voices)
             print(f"seeded in {seed_s:.0f} s", flush=True)
             one_job = finished_job(api)
             pairs = {
@@ -132,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"/admin/jobs/{one_job}",
                     (f"/v1/jobs/{one_job}", f"/v1/jobs/{one_job}/events", f"/v1/jobs/{one_job}/deliveries"),
                 ),
+                "answer cache": ("/admin/cache", ("/v1/admin/cache",)),
+                "embeddings": ("/admin/embeddings", ("/v1/admin/embeddings",)),
+                "voices": ("/admin/voices", ("/v1/admin/voices",)),
             }
             figures = measure(pairs, console, api, args.runs)
 
