@@ -15,6 +15,7 @@ from api.ask import console as answer_cache
 from api.console import signin
 from api.console.templating import STATIC_DIR, NavEntry
 from api.documents import console as library
+from api.exercises import console as question_bank
 from api.instructions import console as instructions
 from api.jobs import console as jobs
 from api.llm_routes import console as llm_routing
@@ -36,6 +37,7 @@ PAGES = [
     answer_cache,
     embeddings,
     voices,
+    question_bank,
     matches,
 ]
 
