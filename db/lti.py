@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Text, cast, delete, func, select, update
+from sqlalchemy import Text, cast, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -18,6 +18,8 @@ from db import course_scope
 from db.jobs import create_job
 from db.models import (
     Exercise,
+    Job,
+    JobStatus,
     LtiAccount,
     LtiContext,
     LtiGradeLink,
@@ -549,3 +551,45 @@ async def registered_with_code(session: AsyncSession, code_sha256: str, platform
         .where(LtiRegistrationCode.code_sha256 == code_sha256)
         .values(platform_id=platform_id)
     )
+
+
+async def open_registration_codes(session: AsyncSession) -> list[tuple[LtiRegistrationCode, str | None]]:
+    """Registration codes a platform may still use (neither used nor expired), newest first, each
+    with the e-mail of the admin who made it (None once that account is gone)."""
+    query = (
+        select(LtiRegistrationCode, User.email)
+        .outerjoin(User, User.id == LtiRegistrationCode.created_by)
+        .where(LtiRegistrationCode.used_at.is_(None), LtiRegistrationCode.expires_at > func.now())
+        .order_by(LtiRegistrationCode.created_at.desc())
+    )
+    return [(code, email) for code, email in (await session.execute(query)).all()]
+
+
+async def accounts_by_key(session: AsyncSession) -> dict[str, tuple[int, datetime]]:
+    """Per accounts key: how many platform users launches linked to accounts, and when one of them
+    last launched (lti_accounts.last_launch_at; registrations sharing a key share these)."""
+    query = select(LtiAccount.accounts_key, func.count(), func.max(LtiAccount.last_launch_at)).group_by(
+        LtiAccount.accounts_key
+    )
+    return {key: (count, last) for key, count, last in (await session.execute(query)).all()}
+
+
+async def course_failures(
+    session: AsyncSession, *, context_id: uuid.UUID, roster_kind: str, score_kind: str, limit: int
+) -> list[Job]:
+    """The course's failed roster syncs (their input names it) and failed scores (sent to one of
+    its line items), newest first."""
+    columns = select(LtiLineItem.lineitem_url).where(LtiLineItem.context_id == context_id)
+    query = (
+        select(Job)
+        .where(
+            Job.status == JobStatus.failed.value,
+            or_(
+                (Job.kind == roster_kind) & (Job.input["context_id"].astext == str(context_id)),
+                (Job.kind == score_kind) & Job.input["lineitem_url"].astext.in_(columns),
+            ),
+        )
+        .order_by(Job.created_at.desc(), Job.id.desc())
+        .limit(limit)
+    )
+    return list((await session.execute(query)).scalars())

@@ -19,30 +19,27 @@ from api.exercises import service as exercise_service
 from api.exercises.schemas import AuthoredExercise
 from api.jobs.schemas import JobRead
 from api.jobs.service import job_read
-from api.lti import pages, service
+from api.lti import administration, pages, service
 from api.lti.schemas import (
     CourseList,
-    CourseRead,
     LineItemCreate,
     LineItemList,
-    LineItemRead,
     PlatformCreate,
     PlatformList,
     PlatformRead,
     RegistrationUrl,
     Roster,
-    RosterMemberRead,
     ToolConfiguration,
 )
 from api.openapi import problems
 from api.same_origin import foreign_origin, own_origin
-from api.shared import CurrentUser, SessionDep, parse_id, require_admin
+from api.shared import CurrentUser, SessionDep, require_admin
 from api.tokens import get_token_strategy
 from core.lti import deep_linking, tool_keys
 from core.lti import launch_state as lti_state
 from core.lti.claims import DEEP_LINKING_REQUEST
 from core.lti.errors import LtiError
-from core.lti.roles import short_names, teaches
+from core.lti.roles import short_names
 from core.metrics import catalog
 from core.redis_clients import get_async_state_redis
 from core.settings import get_settings
@@ -51,7 +48,6 @@ from db.jobs import create_job
 from db.models import LtiContext, LtiPlatform, User
 from db.unit_of_work import commit_async
 from tasks.lti_line_item.spec import SPEC as LINE_ITEM
-from tasks.lti_roster.spec import SPEC as ROSTER
 
 router = APIRouter(prefix="/lti", tags=["lti"])
 STATIC_DIR = Path(__file__).parent / "static"
@@ -70,11 +66,7 @@ SESSION_COOKIE = "mentorq_session"
 
 
 def _keys() -> list[tool_keys.ToolKey]:
-    settings = get_settings()
-    service.require_configured(settings)
-    secret = settings.lti_private_key.get_secret_value() if settings.lti_private_key else None
-    retiring = settings.lti_retiring_private_key
-    return tool_keys.configured_keys(secret, retiring.get_secret_value() if retiring else None)
+    return administration.configured_keys()
 
 
 def _origin(request: Request) -> str:
@@ -502,14 +494,9 @@ async def dynamic_registration(
 async def new_registration(request: Request, session: SessionDep, user: CurrentUser) -> RegistrationUrl:
     """A one-time URL (valid a day) to paste into a platform's Dynamic Registration screen."""
     require_admin(user, to=ADMINS_ONLY)
-    try:
-        _keys()
-    except LtiError as error:
-        raise ProblemError(error.status, error.code, error.message) from None
-    code, expires_at = await service.new_registration_code(session, created_by=user.id)
-    await commit_async(session)
-    origin = own_origin(request.scope) or ""
-    return RegistrationUrl(registration_url=f"{origin}{service.REGISTER_PATH}/{code}", expires_at=expires_at)
+    return await administration.new_registration_url(
+        session, admin=user, origin=own_origin(request.scope) or ""
+    )
 
 
 @admin_router.get("/tool", response_model=ToolConfiguration)
@@ -558,72 +545,37 @@ async def add_platform(request: PlatformCreate, session: SessionDep, user: Curre
 async def delete_platform(platform_id: str, session: SessionDep, user: CurrentUser) -> Response:
     """Remove a platform: its launches are refused from now on; its accounts stay."""
     require_admin(user, to=ADMINS_ONLY)
-    found = parse_id(platform_id, code="lti_platform_not_found", detail="no such platform")
-    if not await lti.delete_platform(session, found):
-        raise ProblemError(404, "lti_platform_not_found", "no such platform")
-    await commit_async(session)
+    await administration.remove_platform(session, platform_id=platform_id)
     return Response(status_code=204)
 
 
 async def _taught_course(session: SessionDep, user: User, course_id: str) -> LtiContext:
-    """The course, if the user is an admin or has an Instructor or Administrator role in it."""
-    found = parse_id(course_id, code="lti_course_not_found", detail="no such course")
-    course = await lti.context(session, found)
-    if course is None:
-        raise ProblemError(404, "lti_course_not_found", "no such course")
-    if not user.is_superuser and not teaches(
-        await lti.roles_in(session, context_id=course.id, user_id=user.id)
-    ):
-        raise ProblemError(403, "lti_instructor_only", "only the course's instructors and admins may do this")
-    return course
-
-
-def _course_read(course: LtiContext) -> CourseRead:
-    return CourseRead(
-        id=course.id,
-        platform_id=course.platform_id,
-        context_id=course.context_id,
-        title=course.title,
-        label=course.label,
-        roster_available=course.memberships_url is not None,
-        line_items_available=course.lineitems_url is not None,
-    )
+    return await administration.taught_course(session, user=user, course_id=course_id)
 
 
 @courses_router.get("", response_model=CourseList)
 async def list_courses(session: SessionDep, user: CurrentUser) -> CourseList:
     """The courses the caller teaches (launched as Instructor or Administrator); an admin sees all."""
-    rows = await lti.contexts_taught_by(session, user.id, everything=user.is_superuser)
-    return CourseList(items=[_course_read(row) for row in rows])
+    return await administration.list_courses(session, user=user)
 
 
 @courses_router.post("/{course_id}/roster", response_model=JobRead, status_code=202, responses=problems(409))
 async def sync_roster(course_id: str, session: SessionDep, user: CurrentUser) -> JobRead:
     """Read the course's roster from its platform (NRPS, every page) as an `lti.roster` job."""
-    course = await _taught_course(session, user, course_id)
-    if course.memberships_url is None:
-        raise ProblemError(409, "lti_roster_unavailable", "the platform never offered this course's roster")
-    job = create_job(session, ROSTER, input={"context_id": str(course.id)}, owner_id=user.id)
-    await commit_async(session)
-    return job_read(job)
+    return await administration.sync_roster(session, user=user, course_id=course_id)
 
 
 @courses_router.get("/{course_id}/roster", response_model=Roster)
 async def read_roster(course_id: str, session: SessionDep, user: CurrentUser) -> Roster:
     """The course's members as the latest roster sync read them, launched here or not."""
-    course = await _taught_course(session, user, course_id)
-    return Roster(
-        items=[RosterMemberRead.model_validate(row) for row in await lti.roster(session, course.id)]
-    )
+    return await administration.read_roster(session, user=user, course_id=course_id)
 
 
 @courses_router.get("/{course_id}/line-items", response_model=LineItemList)
 async def list_line_items(course_id: str, session: SessionDep, user: CurrentUser) -> LineItemList:
     """The course's gradebook columns mentorq knows, one per exercise: those its placements
     (deep linking, graded links) named, and those it made."""
-    course = await _taught_course(session, user, course_id)
-    rows = await lti.course_line_items(session, course.id)
-    return LineItemList(items=[LineItemRead.model_validate(row) for row in rows])
+    return await administration.line_items(session, user=user, course_id=course_id)
 
 
 @courses_router.post(

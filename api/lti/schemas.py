@@ -153,3 +153,24 @@ class RegistrationUrl(BaseModel):
 
     registration_url: str
     expires_at: datetime
+
+
+class RegistrationCodeRead(BaseModel):
+    """A registration URL still open: only its code's digest is kept, so the URL itself is shown
+    once, when it is made; `code_id` (the digest's start) tells two open ones apart."""
+
+    code_id: str
+    created_by: str | None = Field(description="the e-mail of the admin who made it")
+    created_at: datetime
+    expires_at: datetime
+
+
+class PlatformStatus(PlatformRead):
+    """A registration with what its launches left: the accounts they reach and the latest launch."""
+
+    accounts_key: str
+    shares_accounts_with: list[uuid.UUID] = Field(
+        description="the other live registrations whose launches reach the same accounts"
+    )
+    accounts: int = Field(description="platform users linked to accounts under its accounts key")
+    last_launch_at: datetime | None = Field(description="the latest launch of one of those accounts")
