@@ -19,6 +19,7 @@ from api.exercises import console as question_bank
 from api.instructions import console as instructions
 from api.jobs import console as jobs
 from api.llm_routes import console as llm_routing
+from api.lti import console as lms
 from api.matches import console as matches
 from api.search import console as embeddings
 from api.sources import console as sources
@@ -37,6 +38,7 @@ PAGES = [
     answer_cache,
     embeddings,
     voices,
+    lms,
     question_bank,
     matches,
 ]
