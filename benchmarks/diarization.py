@@ -10,7 +10,8 @@ the same run, and (--hour) the diarizer's memory over an hour of speech against 
     .venv/bin/python -m benchmarks.diarization --real-only --hour         # + ~11 min (memory)
 
 No stack is needed: the recordings go through the pipeline's own stages in this process (Silero
-VAD's stretches, then the diarizer's session; PocketSphinx on the same stretches for the time).
+VAD's stretches, then the diarizer's session; the default recognizer, Whisper tiny.en, on the same
+stretches for the time).
 
 Real recordings (tests/recordings/real_conversations.py; sources and licences in
 tests/recordings/data/NOTICE.md): three excerpts of AMI meetings (CC BY 4.0) that pyannote.audio

@@ -2,7 +2,7 @@
 default thresholds (MENTORQ_VOICE_HOST_THRESHOLD, MENTORQ_VOICE_GUEST_THRESHOLD), and how often a
 voice nobody enrolled is named after someone.
 
-    .venv/bin/python -m benchmarks.speaker_naming [--seeds 2]      # ~4 min
+    .venv/bin/python -m benchmarks.speaker_naming [--seeds 2] [--engine campplus|resemblyzer|both]
 
 No stack is needed: the audio goes through the pipeline's own stages in this process (Silero VAD's
 stretches, the embedded diarizer's session and its speakers' centroids, workers/recordings/voices.py
@@ -21,6 +21,10 @@ Real voices (tests/recordings/real_conversations.py, AMI meeting excerpts, CC BY
 is in the checkout): each speaker with enough speech enrolled from their reference turns in the
 first half of the excerpt (where nobody overlaps them), the second half diarized and named.
 
+`--engine` picks the diarizer and its encoder as MENTORQ_DIARIZATION_ENGINE does: `campplus` (the
+default since issue 60: segmentation-3.0 and CAM++, clips embedded by the same, its own thresholds)
+or `resemblyzer` (the one before); `both` runs one after the other, the same conversations.
+
 Aim (issue 44): enrolled speakers named right >= 0.9.
 """
 
@@ -38,19 +42,34 @@ from tests.recordings import conversations
 from tests.recordings.conversations import Turn
 from workers.recordings.diarization import ResemblyzerDiarizer, SpeakerTurn
 from workers.recordings.speech import speech_segments
-from workers.recordings.voices import EnrolledVoice, VoiceBook, clip_voice, profile_voice
+from workers.recordings.voices import EnrolledVoice, VoiceBook, clip_voice, profile_voice, voice_thresholds
 
 AIM = 0.9
 ENROL_LINES = ((12, 13), (14, 15))  # two clips a voice; the conversations use LINES[:10]
 MIN_REAL_ENROL_S = 6.0  # a real speaker with less clean speech in the first half is not enrolled
 SETTINGS = Settings(MENTORQ_ENV="test")
+ENGINES = ("campplus", "resemblyzer")
+engine = "campplus"  # the one measured now (main() sets it per run)
+
+
+def diarizer():
+    if engine == "campplus":
+        from workers.recordings.overlap_diarizer import CamppDiarizer
+
+        return CamppDiarizer()
+    return ResemblyzerDiarizer()
+
+
+def embedded(wav: bytes, *, max_seconds: float) -> np.ndarray:
+    """A clip's voice, by the engine's own encoder (what voice.enrol stores)."""
+    return clip_voice(wav, max_seconds=max_seconds, min_voiced_s=3, encoder=engine).embedding
 
 
 def speakers(samples: np.ndarray, book: VoiceBook) -> tuple[list[SpeakerTurn], dict[str, np.ndarray]]:
     """The diarizer's turns and its speakers' centroids, the audio fed 0.1 s at a time; the diarizer
     is given the enrolled voices, as the transcribe worker gives it (a found voice holding two of
     them is split between them)."""
-    session = ResemblyzerDiarizer().session(voices=book.known())
+    session = diarizer().session(voices=book.known())
     for speech in speech_segments(samples[at : at + 1600] for at in range(0, len(samples), 1600)):
         session.add(speech)
     return session.finish(), session.centroids()
@@ -73,7 +92,7 @@ def score(
 ) -> dict[str, int]:
     """All enrolled, then each voice left out in turn: named right, named wrong, left unnamed,
     and (left out) false names. Each enrolment diarizes the audio anew, as a transcription would."""
-    thresholds = {"host": SETTINGS.voice_host_threshold, "guest": SETTINGS.voice_guest_threshold}
+    thresholds = voice_thresholds(SETTINGS, engine)
     counts = {"voices": 0, "right": 0, "wrong": 0, "unnamed": 0, "left_out": 0, "false_names": 0}
 
     def names(people: list[str]) -> tuple[dict[str, str], dict[str, str]]:
@@ -106,9 +125,7 @@ def enrol_espeak(channel: Callable[[np.ndarray], np.ndarray]) -> dict[str, np.nd
             spoken = np.concatenate(
                 [p for i in lines for p in (conversations.say(voice, conversations.LINES[i]), pause)]
             )
-            clips.append(
-                clip_voice(conversations.wav_bytes(channel(spoken)), max_seconds=60, min_voiced_s=3).embedding
-            )
+            clips.append(embedded(conversations.wav_bytes(channel(spoken)), max_seconds=60))
         profiles[voice] = profile_voice(clips)
     return profiles
 
@@ -164,9 +181,7 @@ def real() -> list[dict[str, Any]]:
                 continue
             rate = conversations.SAMPLE_RATE
             speech = np.concatenate([samples[int(t.start_s * rate) : int(t.end_s * rate)] for t in alone])
-            enrolled[voice] = clip_voice(
-                conversations.wav_bytes(speech), max_seconds=600, min_voiced_s=3
-            ).embedding
+            enrolled[voice] = embedded(conversations.wav_bytes(speech), max_seconds=600)
         if not enrolled:  # AMI's turns overlap often: little speech is one voice alone
             print(f"real voices: {recording.name}: no speaker alone {MIN_REAL_ENROL_S:g} s in the first half")
             continue
@@ -213,37 +228,43 @@ def summary(rows: list[dict[str, Any]]) -> list[list[Any]]:
 
 
 def main() -> None:
+    global engine
     parser = argument_parser("speaker_naming", __doc__)
     parser.add_argument("--seeds", type=int, default=2, help="conversations per cast")
+    parser.add_argument("--engine", choices=(*ENGINES, "both"), default="campplus")
     args = parser.parse_args()
     run = begin_run()
-    rows = generated(args.seeds) + real()
-    table = summary(rows)
-    print_table(
-        [
-            "audio",
-            "enrolled",
-            "as",
-            "voices",
-            "named right",
-            "named wrong",
-            "unnamed",
-            "false names (left out)",
-        ],
-        [[*row[:4], fmt(row[4], 3), *row[5:7], fmt(row[7], 3)] for row in table],
-        title=(
-            "speakers named after enrolled voices "
-            f"(host >= {SETTINGS.voice_host_threshold}, guest >= {SETTINGS.voice_guest_threshold})"
-        ),
-    )
-    clean_host = next(row[4] for row in table if row[:3] == ["clean", "clean", "host"])
-    print(
-        f"enrolled speakers named right (clean, as host): {clean_host:.3f}  aim >= {AIM}  "
-        f"{verdict(clean_host >= AIM)}"
-    )
+    results = {}
+    for engine in ENGINES if args.engine == "both" else (args.engine,):
+        started = run.total.elapsed()
+        rows = generated(args.seeds) + real()
+        table = summary(rows)
+        thresholds = voice_thresholds(SETTINGS, engine)
+        print_table(
+            [
+                "audio",
+                "enrolled",
+                "as",
+                "voices",
+                "named right",
+                "named wrong",
+                "unnamed",
+                "false names (left out)",
+            ],
+            [[*row[:4], fmt(row[4], 3), *row[5:7], fmt(row[7], 3)] for row in table],
+            title=(
+                f"{engine}: speakers named after enrolled voices "
+                f"(host >= {thresholds['host']}, guest >= {thresholds['guest']})"
+            ),
+        )
+        clean_host = next(row[4] for row in table if row[:3] == ["clean", "clean", "host"])
+        print(
+            f"{engine}: enrolled speakers named right (clean, as host): {clean_host:.3f}  aim >= {AIM}  "
+            f"{verdict(clean_host >= AIM)}  ({run.total.elapsed() - started:.0f} s)"
+        )
+        results[engine] = {"rows": rows, "summary": table}
     path = write_results(
-        "speaker_naming",
-        {"machine": run.machine, "rows": rows, "summary": table, "seconds": run.total.elapsed()},
+        "speaker_naming", {"machine": run.machine, "engines": results, "seconds": run.total.elapsed()}
     )
     print(f"results: {path} ({run.total.elapsed():.0f} s)")
 
