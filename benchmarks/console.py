@@ -22,6 +22,9 @@ the same account. Timed, interleaved, after 3 uncounted warm-ups, `--runs` times
   embeddings     GET /admin/embeddings                    beside GET /v1/admin/embeddings
   voices         GET /admin/voices                        beside GET /v1/admin/voices (--voices profiles
                  seeded, two CAM++ clips each)
+  lms            GET /admin/lms                           beside GET /v1/admin/lti/platforms and /tool
+  question bank  GET /admin/questions                     beside GET /v1/jobs?kind=exercise&status=failed
+  grading        GET /admin/questions/grading             beside GET /v1/admin/exercises/submissions
   floor          GET /healthz
 
 Aim: each page's p50 within 1.5x of its JSON request's (rendering is not where the time goes).
@@ -176,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
                 "answer cache": ("/admin/cache", ("/v1/admin/cache",)),
                 "embeddings": ("/admin/embeddings", ("/v1/admin/embeddings",)),
                 "voices": ("/admin/voices", ("/v1/admin/voices",)),
+                "lms": ("/admin/lms", ("/v1/admin/lti/platforms", "/v1/admin/lti/tool")),
+                "question bank": ("/admin/questions", ("/v1/jobs?kind=exercise&status=failed&limit=50",)),
+                "grading": ("/admin/questions/grading", ("/v1/admin/exercises/submissions",)),
             }
             figures = measure(pairs, console, api, args.runs)
 
