@@ -48,8 +48,8 @@ def py_spy() -> str:
 def record(pid: int, path: Path, fmt: str) -> subprocess.Popen:
     """py-spy sampling `pid` (and its threads, its children) until interrupted."""
     return subprocess.Popen(
-        [py_spy(), "record", "--pid", str(pid), "--rate", str(RATE), "--subprocesses", "--nonblocking", "--gil",
-         "--format", fmt, "--output", str(path)],
+        [py_spy(), "record", "--pid", str(pid), "--rate", str(RATE), "--subprocesses", "--nonblocking",
+         "--gil", "--format", fmt, "--output", str(path)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )  # fmt: skip

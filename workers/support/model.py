@@ -5,8 +5,8 @@ what). Its file, `weights/support_model.json`, ships inside the package: nothing
 time, and nothing in it is executed (numbers only, no pickle).
 
 MENTORQ_SUPPORT_MODEL may name another file, or a folder holding a Hugging Face classifier that
-reads (workers/support/reader.py). A missing or malformed file raises SupportModelUnavailable: the worker refuses to start rather than
-fall back to similarity, which is not a support check.
+reads (workers/support/reader.py). A missing or malformed file raises SupportModelUnavailable: the
+worker refuses to start rather than fall back to similarity, which is not a support check.
 """
 
 from __future__ import annotations
