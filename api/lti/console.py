@@ -6,7 +6,7 @@ reach and the latest launch, each removable after a confirmation page; the cours
 recorded, each with a page of its roster, its gradebook columns and its failed `lti.roster` and
 `lti.score` jobs, and a roster sync (a new `lti.roster` job: a failed sync's retry).
 
-Everything goes through api/lti/administration.py, the functions /v1/admin/lti and
+Everything goes through api/lti/service.py, the functions /v1/admin/lti and
 /v1/lti/courses use: their checks (and error codes) decide what happens.
 """
 
@@ -22,7 +22,7 @@ from api.console.auth import AdminForm, AdminUser
 from api.console.routing import ConsoleRoute
 from api.console.templating import NavEntry, render
 from api.errors import ProblemError
-from api.lti import administration
+from api.lti import service
 from api.lti.schemas import RegistrationUrl
 from api.same_origin import own_origin
 from api.shared import SessionDep
@@ -58,11 +58,11 @@ async def _lms_page(
     status_code: int = 200,
 ) -> Response:
     try:
-        key_ids = [key.kid for key in administration.configured_keys()]
+        key_ids = [key.kid for key in service.configured_keys()]
     except LtiError:
         key_ids = []
-    platforms = await administration.platform_statuses(session)
-    courses = await administration.list_courses(session, user=admin)
+    platforms = await service.platform_statuses(session)
+    courses = await service.list_courses(session, user=admin)
     names = {platform.id: platform.name for platform in platforms}
     return render(
         request,
@@ -71,7 +71,7 @@ async def _lms_page(
         status_code=status_code,
         key_ids=key_ids,
         created=created,
-        registrations=await administration.open_registrations(session),
+        registrations=await service.open_registrations(session),
         platforms=platforms,
         names=names,
         courses=courses.items,
@@ -93,7 +93,7 @@ async def lms_page(
 async def new_registration(request: Request, session: SessionDep, form: AdminForm) -> Response:
     """The new URL is answered on the page itself, once, never put in a redirect's address: whoever
     holds it may register a platform until it expires."""
-    created = await administration.new_registration_url(
+    created = await service.new_registration_url(
         session, admin=form.admin, origin=own_origin(request.scope) or ""
     )
     return await _lms_page(request, session, form.admin, created=created, status_code=201)
@@ -103,7 +103,7 @@ async def new_registration(request: Request, session: SessionDep, form: AdminFor
 async def confirm_remove(
     request: Request, platform_id: str, session: SessionDep, admin: AdminUser
 ) -> Response:
-    platform = await administration.get_platform(session, platform_id=platform_id)
+    platform = await service.get_platform(session, platform_id=platform_id)
     return render(
         request, "lms_platform_remove.html", title=f"Remove the platform {platform.name}", platform=platform
     )
@@ -116,7 +116,7 @@ async def remove(platform_id: str, session: SessionDep, form: AdminForm) -> Resp
         raise ProblemError(
             422, "confirmation_required", "tick the box that confirms the removal, then remove"
         )
-    await administration.remove_platform(session, platform_id=platform_id)
+    await service.remove_platform(session, platform_id=platform_id)
     return RedirectResponse("/admin/lms?notice=removed", status_code=303)
 
 
@@ -129,13 +129,11 @@ async def course_page(
     notice: Annotated[str, Query(max_length=40)] = "",
     job: Annotated[str, Query(max_length=40)] = "",
 ) -> Response:
-    course = administration.course_read(
-        await administration.taught_course(session, user=admin, course_id=course_id)
-    )
-    platform = await administration.get_platform(session, platform_id=str(course.platform_id))
-    roster = await administration.read_roster(session, user=admin, course_id=course_id)
-    columns = await administration.line_items(session, user=admin, course_id=course_id)
-    failures = await administration.course_failures(session, course_id=course.id, limit=FAILURES_SHOWN)
+    course = service.course_read(await service.taught_course(session, user=admin, course_id=course_id))
+    platform = await service.get_platform(session, platform_id=str(course.platform_id))
+    roster = await service.read_roster(session, user=admin, course_id=course_id)
+    columns = await service.line_items(session, user=admin, course_id=course_id)
+    failures = await service.course_failures(session, course_id=course.id, limit=FAILURES_SHOWN)
     return render(
         request,
         "lms_course.html",
@@ -154,6 +152,6 @@ async def course_page(
 
 @router.post("/admin/lms/courses/{course_id}/roster")
 async def sync_roster(course_id: str, session: SessionDep, form: AdminForm) -> Response:
-    job = await administration.sync_roster(session, user=form.admin, course_id=course_id)
+    job = await service.sync_roster(session, user=form.admin, course_id=course_id)
     course = job.input["context_id"]
     return RedirectResponse(f"/admin/lms/courses/{course}?notice=syncing&job={job.id}", status_code=303)

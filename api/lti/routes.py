@@ -19,7 +19,7 @@ from api.exercises import service as exercise_service
 from api.exercises.schemas import AuthoredExercise
 from api.jobs.schemas import JobRead
 from api.jobs.service import job_read
-from api.lti import administration, pages, service
+from api.lti import pages, service
 from api.lti.schemas import (
     CourseList,
     LineItemCreate,
@@ -66,7 +66,7 @@ SESSION_COOKIE = "mentorq_session"
 
 
 def _keys() -> list[tool_keys.ToolKey]:
-    return administration.configured_keys()
+    return service.configured_keys()
 
 
 def _origin(request: Request) -> str:
@@ -494,9 +494,7 @@ async def dynamic_registration(
 async def new_registration(request: Request, session: SessionDep, user: CurrentUser) -> RegistrationUrl:
     """A one-time URL (valid a day) to paste into a platform's Dynamic Registration screen."""
     require_admin(user, to=ADMINS_ONLY)
-    return await administration.new_registration_url(
-        session, admin=user, origin=own_origin(request.scope) or ""
-    )
+    return await service.new_registration_url(session, admin=user, origin=own_origin(request.scope) or "")
 
 
 @admin_router.get("/tool", response_model=ToolConfiguration)
@@ -545,37 +543,37 @@ async def add_platform(request: PlatformCreate, session: SessionDep, user: Curre
 async def delete_platform(platform_id: str, session: SessionDep, user: CurrentUser) -> Response:
     """Remove a platform: its launches are refused from now on; its accounts stay."""
     require_admin(user, to=ADMINS_ONLY)
-    await administration.remove_platform(session, platform_id=platform_id)
+    await service.remove_platform(session, platform_id=platform_id)
     return Response(status_code=204)
 
 
 async def _taught_course(session: SessionDep, user: User, course_id: str) -> LtiContext:
-    return await administration.taught_course(session, user=user, course_id=course_id)
+    return await service.taught_course(session, user=user, course_id=course_id)
 
 
 @courses_router.get("", response_model=CourseList)
 async def list_courses(session: SessionDep, user: CurrentUser) -> CourseList:
     """The courses the caller teaches (launched as Instructor or Administrator); an admin sees all."""
-    return await administration.list_courses(session, user=user)
+    return await service.list_courses(session, user=user)
 
 
 @courses_router.post("/{course_id}/roster", response_model=JobRead, status_code=202, responses=problems(409))
 async def sync_roster(course_id: str, session: SessionDep, user: CurrentUser) -> JobRead:
     """Read the course's roster from its platform (NRPS, every page) as an `lti.roster` job."""
-    return await administration.sync_roster(session, user=user, course_id=course_id)
+    return await service.sync_roster(session, user=user, course_id=course_id)
 
 
 @courses_router.get("/{course_id}/roster", response_model=Roster)
 async def read_roster(course_id: str, session: SessionDep, user: CurrentUser) -> Roster:
     """The course's members as the latest roster sync read them, launched here or not."""
-    return await administration.read_roster(session, user=user, course_id=course_id)
+    return await service.read_roster(session, user=user, course_id=course_id)
 
 
 @courses_router.get("/{course_id}/line-items", response_model=LineItemList)
 async def list_line_items(course_id: str, session: SessionDep, user: CurrentUser) -> LineItemList:
     """The course's gradebook columns mentorq knows, one per exercise: those its placements
     (deep linking, graded links) named, and those it made."""
-    return await administration.line_items(session, user=user, course_id=course_id)
+    return await service.line_items(session, user=user, course_id=course_id)
 
 
 @courses_router.post(
