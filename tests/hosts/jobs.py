@@ -86,8 +86,19 @@ def wait_ended(rehearsal: topology.Rehearsal, ids: list[str], *, since: float, w
             rows = []
         if len(rows) == len(ids) and all(row[1] in ENDED for row in rows):
             return rows
-        assert time.monotonic() - since < within_s, rows
+        assert time.monotonic() - since < within_s, (rows, _unended(rehearsal, ids))
         time.sleep(0.5)
+
+
+def _unended(rehearsal: topology.Rehearsal, ids: list[str]) -> list:
+    """For a failure's message: each job not ended, with whether it is held (fair admission) and
+    when it was last sent to the broker, to tell a held job no finish released from a sent one."""
+    with psycopg.connect(rehearsal.database_url, connect_timeout=5) as db:
+        return db.execute(
+            "SELECT id::text, status, held, dispatched_at, attempts FROM jobs"
+            " WHERE id = ANY(%s::uuid[]) AND status NOT IN ('succeeded', 'failed', 'canceled')",
+            (ids,),
+        ).fetchall()
 
 
 def assert_each_done_once(
