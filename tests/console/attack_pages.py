@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
+
+from playwright.sync_api import expect
+
+from tests.console.browsing import WAIT_MS
 
 
 class AttackSite:
@@ -73,3 +78,26 @@ def auto_submitted_form(action: str, fields: dict[str, str], *, file: tuple[str,
         f'<form id="forged" method="post" action="{html.escape(action)}"{enctype}>{inputs}</form>'
         f"<script>{attach}document.getElementById('forged').submit();</script>"
     )
+
+
+def forged_in_the_browser(context, api_url: str, host: str, target: str, fields: dict[str, str]) -> None:
+    """A page on `host` (another port of the API's host, or another site) submits `fields` to
+    `target` in the admin's browser. From the same host the browser sends the console's cookies and
+    the origin check answers 403 `csrf_failed`; from another site the cookies stay home and the
+    console sends the browser to its sign-in. The caller then checks nothing changed."""
+    with AttackSite(host) as attacker:
+        attacker.pages["/forged"] = auto_submitted_form(target, fields)
+        page = context.new_page()
+        try:
+            with page.expect_response(lambda response: response.url == target, timeout=WAIT_MS) as answer:
+                page.goto(attacker.url("/forged"), wait_until="commit")
+            if host == "127.0.0.1":
+                assert answer.value.status == 403
+                page.wait_for_url(target)
+                expect(page.locator("#error-code")).to_have_text("csrf_failed", timeout=WAIT_MS)
+            else:
+                assert (answer.value.status, answer.value.headers["location"]) == (303, "/admin/login")
+                # The sign-in page, which sends a browser still signed in on to the Overview.
+                page.wait_for_url(re.compile(re.escape(api_url) + r"/admin(/login)?$"))
+        finally:
+            page.close()

@@ -73,3 +73,21 @@ def console_routes() -> list[tuple[str, str]]:
             filled = re.sub(r"{(\w+)}", lambda m: PATH_VALUES.get(m.group(1), str(uuid.uuid4())), path)
             routes.append((method, filled))
     return routes
+
+
+def forged_posts_refused(
+    console: httpx.Client, token: str, path: str, fields: dict[str, str], files: object = None
+) -> list[httpx.Response]:
+    """POST `fields` to `path` without its CSRF token, with a wrong one, with an empty one, and with
+    the right one from another origin (an `Origin` header, a cross-site fetch): each must be refused
+    403 `csrf_failed`. Returns the answers, for what else a caller checks in them."""
+    wrong = ("0" if token[0] != "0" else "1") + token[1:]
+    answers = []
+    for sent in ({}, {"csrf_token": wrong}, {"csrf_token": ""}):
+        answers.append(console.post(path, data={**fields, **sent}, files=files))
+    for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+        answers.append(console.post(path, data={"csrf_token": token, **fields}, files=files, headers=headers))
+    for answer in answers:
+        assert answer.status_code == 403, (path, answer.request.headers, answer.text[:200])
+        assert 'id="error-code">csrf_failed<' in answer.text, (path, answer.request.headers)
+    return answers

@@ -18,9 +18,16 @@ from core import lanes
 from tests.ask.test_answer_cache import scripted_answer
 from tests.ask.test_ask import ask, library
 from tests.conftest import ApiClient
-from tests.console.attack_pages import AttackSite, auto_submitted_form
+from tests.console.attack_pages import forged_in_the_browser
 from tests.console.browsing import WAIT_MS, at_width
-from tests.console.support import PASSWORD, console_routes, console_sign_in, csrf_token, signed_in
+from tests.console.support import (
+    PASSWORD,
+    console_routes,
+    console_sign_in,
+    csrf_token,
+    forged_posts_refused,
+    signed_in,
+)
 from tests.profiles.support import wait_job
 from tests.support.fake_ollama import FakeOllama
 from tests.support.stack import Stack, wait_until
@@ -96,16 +103,7 @@ def test_the_purge_refuses_a_missing_or_wrong_token_and_another_origin(
     console: httpx.Client, client: ApiClient, admin: ApiClient, fake_ollama: FakeOllama
 ) -> None:
     first = cached_question(client, fake_ollama).first
-    token = csrf_token(console, "/admin/cache")
-    wrong = ("0" if token[0] != "0" else "1") + token[1:]
-    for sent in ({}, {"csrf_token": wrong}, {"csrf_token": ""}):
-        response = console.post(PURGE, data={"confirm": "yes", **sent})
-        assert response.status_code == 403, sent
-        assert 'id="error-code">csrf_failed<' in response.text, sent
-    for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
-        response = console.post(PURGE, data={"csrf_token": token, "confirm": "yes"}, headers=headers)
-        assert response.status_code == 403, headers
-        assert 'id="error-code">csrf_failed<' in response.text, headers
+    forged_posts_refused(console, csrf_token(console, "/admin/cache"), PURGE, {"confirm": "yes"})
     assert entry_of(admin, first["id"]) is not None
 
 
@@ -230,22 +228,7 @@ def test_a_purge_forged_by_another_page_in_the_admins_browser_changes_nothing(
     and the origin check refuses it) or from another site (the cookies stay home: signed out)."""
     first = cached_question(client, fake_ollama).first
     target = f"{stack.api_url}{PURGE}"
-    with AttackSite(host) as attacker:
-        attacker.pages["/purge"] = auto_submitted_form(target, {"csrf_token": "0" * 64, "confirm": "yes"})
-        page = context.new_page()
-        try:
-            with page.expect_response(lambda response: response.url == target, timeout=WAIT_MS) as answer:
-                page.goto(attacker.url("/purge"), wait_until="commit")
-            if host == "127.0.0.1":
-                assert answer.value.status == 403
-                page.wait_for_url(target)
-                expect(page.locator("#error-code")).to_have_text("csrf_failed", timeout=WAIT_MS)
-            else:
-                assert (answer.value.status, answer.value.headers["location"]) == (303, "/admin/login")
-                # The sign-in page, which sends a browser still signed in on to the Overview.
-                page.wait_for_url(re.compile(re.escape(stack.api_url) + r"/admin(/login)?$"))
-        finally:
-            page.close()
+    forged_in_the_browser(context, stack.api_url, host, target, {"csrf_token": "0" * 64, "confirm": "yes"})
     assert entry_of(admin, first["id"]) is not None
 
 

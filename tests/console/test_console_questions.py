@@ -19,9 +19,9 @@ from markupsafe import escape
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.conftest import ApiClient
-from tests.console.attack_pages import AttackSite, auto_submitted_form
+from tests.console.attack_pages import forged_in_the_browser
 from tests.console.browsing import JOB_MS, WAIT_MS, at_width
-from tests.console.support import console_routes, console_sign_in, csrf_token, signed_in
+from tests.console.support import console_routes, console_sign_in, csrf_token, forged_posts_refused, signed_in
 from tests.exercises.test_exercises import draft
 from tests.profiles.support import wait_job
 from tests.support.fake_ollama import FakeOllama
@@ -157,16 +157,8 @@ def test_every_form_refuses_a_missing_or_wrong_token_and_another_origin(
     submission_id, _, _ = essay_awaiting_grade(admin, client)
     topic = f"forged {uuid.uuid4().hex[:8]}"
     token = csrf_token(console, PAGE)
-    wrong = ("0" if token[0] != "0" else "1") + token[1:]
     for path, fields, files in forms(submission_id, topic):
-        for sent in ({}, {"csrf_token": wrong}, {"csrf_token": ""}):
-            response = console.post(path, data={**fields, **sent}, files=files)
-            assert response.status_code == 403, (path, sent)
-            assert 'id="error-code">csrf_failed<' in response.text, (path, sent)
-        for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
-            response = console.post(path, data={"csrf_token": token, **fields}, files=files, headers=headers)
-            assert response.status_code == 403, (path, headers)
-            assert 'id="error-code">csrf_failed<' in response.text, (path, headers)
+        forged_posts_refused(console, token, path, fields, files)
     assert imported_with(stack, topic) == 0
     assert awaiting(admin, submission_id)
 
@@ -335,21 +327,7 @@ def test_an_import_forged_by_another_page_in_the_admins_browser_changes_nothing(
     topic = f"forged page {uuid.uuid4().hex[:8]}"
     target = f"{stack.api_url}{GIFT}"
     fields = {"csrf_token": "0" * 64, "topic": topic, "text": gift_file().decode()}
-    with AttackSite(host) as attacker:
-        attacker.pages["/import"] = auto_submitted_form(target, fields)
-        page = context.new_page()
-        try:
-            with page.expect_response(lambda response: response.url == target, timeout=WAIT_MS) as answer:
-                page.goto(attacker.url("/import"), wait_until="commit")
-            if host == "127.0.0.1":
-                assert answer.value.status == 403
-                page.wait_for_url(target)
-                expect(page.locator("#error-code")).to_have_text("csrf_failed", timeout=WAIT_MS)
-            else:
-                assert (answer.value.status, answer.value.headers["location"]) == (303, "/admin/login")
-                page.wait_for_url(re.compile(re.escape(stack.api_url) + r"/admin(/login)?$"))
-        finally:
-            page.close()
+    forged_in_the_browser(context, stack.api_url, host, target, fields)
     assert imported_with(stack, topic) == 0
 
 
