@@ -26,6 +26,18 @@ from workers import pulse
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def no_reconciler(stack: Stack) -> Iterator[None]:
+    """These jobs are claimed by the test and left with a heartbeat an hour old: the stack's
+    reconciler (every second, stale after 3 s) would take them back and send them to its worker
+    between the test's claim and its assertions. No beat while this module runs."""
+    stack.stop("beat")
+    try:
+        yield
+    finally:
+        stack.start_beat()
+
+
 def claimed(stack: Stack) -> uuid.UUID:
     job_id = held_job(stack, max_attempts=3)
     with unit_of_work() as session:
