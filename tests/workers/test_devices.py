@@ -69,9 +69,9 @@ def test_the_setting_takes_only_devices() -> None:
 
 def test_passes_are_small_on_a_cpu_large_on_a_gpu_and_a_call_holds_a_pass() -> None:
     assert embed_passes("cpu") == EmbedPasses(texts_per_pass=16, texts_per_call=128, gathers=False)
-    assert embed_passes("cuda:0") == EmbedPasses(texts_per_pass=256, texts_per_call=512, gathers=True)
+    assert embed_passes("cuda:0") == EmbedPasses(texts_per_pass=1024, texts_per_call=2048, gathers=True)
     assert embed_passes("cpu", pass_size=64) == EmbedPasses(64, 128, False)
-    assert embed_passes("cuda:0", pass_size=1024) == EmbedPasses(1024, 1024, True)
+    assert embed_passes("cuda:0", pass_size=256) == EmbedPasses(256, 2048, True)
 
 
 def test_a_model_worker_told_cuda_without_one_stops_and_others_start(
