@@ -12,12 +12,14 @@ import numpy as np
 import pytest
 
 from core.settings import Settings
+from tests.recordings import conversations
 from tests.recordings.real_conversations import frame_der, more_recordings, recordings
 from workers.recordings import speaker_models
 from workers.recordings.decode import pcm_pieces
-from workers.recordings.diarization import diarize, diarizer_problem
+from workers.recordings.diarization import KnownVoice, diarize, diarizer_problem
 from workers.recordings.overlap_diarizer import CamppDiarizer
 from workers.recordings.speech import Speech, speech_segments
+from workers.recordings.voices import clip_voice
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -99,8 +101,8 @@ def test_a_short_stretch_does_not_silence_the_next() -> None:
 
 
 def test_a_voice_heard_for_two_seconds_is_no_speaker() -> None:
-    """Chunks overlap by half, so each second is heard by two of them: a voice's seconds are
-    counted once (the call's first window had a third "speaker": 1.7 s of Roger, counted 3.4 s)."""
+    """Chunks overlap, so some seconds are heard by two of them: a voice's seconds are counted
+    once (the call's first window had a third "speaker": 1.7 s of Roger, counted 3.4 s)."""
     window = next(r for r in more_recordings() if r.name == "gecko-call-0-90")
     found = diarize(CamppDiarizer(), stretches_of(window.samples()))
     assert len({turn.speaker for turn in found}) == 2, found
@@ -116,3 +118,69 @@ def test_embeddings_made_together_are_those_made_alone() -> None:
     together = models.embed(features)
     alone = np.stack([models.embed([frames])[0] for frames in features])
     assert np.abs(together - alone).max() < 1e-4
+
+
+HOST_THRESHOLD = Settings(MENTORQ_ENV="test").voice_host_threshold_campplus
+
+
+def campplus_profile(samples: np.ndarray) -> KnownVoice:
+    """A host's profile as voice.enrol makes it with CAM++, at the default threshold."""
+    voice = clip_voice(conversations.wav_bytes(samples), max_seconds=120, min_voiced_s=3, encoder="campplus")
+    return KnownVoice(voice.embedding, HOST_THRESHOLD)
+
+
+def seconds_by_label(reference: list, found: list) -> dict[str, dict[str, float]]:
+    """For each reference speaker, how many of their seconds each found label holds."""
+    held: dict[str, dict[str, float]] = {}
+    for truth in reference:
+        for turn in found:
+            shared = min(truth.end_s, turn.end_s) - max(truth.start_s, turn.start_s)
+            if shared > 0:
+                row = held.setdefault(truth.speaker, {})
+                row[turn.speaker] = row.get(turn.speaker, 0.0) + shared
+    return held
+
+
+def test_an_enrolled_voice_does_not_take_an_alike_strangers_words() -> None:
+    """ann and bob (espeak) are alike to CAM++: untold, they are found as one voice. With ann
+    enrolled, that voice would be named ann and bob's words with it (a third to a half of the
+    generated conversations before): bob is split off as a speaker of his own."""
+    pause = np.zeros(6400, dtype=np.int16)
+    ann = campplus_profile(
+        np.concatenate(
+            [p for line in conversations.LINES[12:16] for p in (conversations.say("ann", line), pause)]
+        )
+    )
+    spoken = conversations.dialogue(["ann", "bob"], 8, seed=1)
+    stretches = stretches_of(spoken.samples)
+    assert len({turn.speaker for turn in diarize(CamppDiarizer(), stretches)}) == 1  # the case itself
+    session = CamppDiarizer().session(voices=[ann])
+    for speech in stretches:
+        session.add(speech)
+    held = seconds_by_label(spoken.turns, session.finish())
+    anns, bobs = max(held["ann"], key=held["ann"].get), max(held["bob"], key=held["bob"].get)
+    assert anns != bobs, held
+    assert float(session.centroids()[anns] @ ann.embedding) >= HOST_THRESHOLD  # ann is still named
+    assert float(session.centroids()[bobs] @ ann.embedding) < HOST_THRESHOLD  # bob is not named ann
+
+
+@pytest.mark.parametrize("enrolled", ["Roger", "Virgil"])
+def test_an_enrolled_real_person_stays_one_speaker(enrolled: str) -> None:
+    """The split takes a stranger's speaker's worth, not the stray seconds where a real person
+    sounds less like their own profile: the call's development window, one person enrolled from
+    its first 45 s, is still two speakers; and JFK, enrolled from his first 20 s, is one."""
+    from tests.recordings.real_conversations import alone
+
+    window = next(r for r in more_recordings() if r.name == "gecko-call-0-90")
+    session = CamppDiarizer().session(voices=[campplus_profile(alone(window, enrolled, until_s=45.0))])
+    for speech in stretches_of(window.samples()):
+        session.add(speech)
+    assert len({turn.speaker for turn in session.finish()}) == 2
+
+    samples = np.concatenate(
+        list(pcm_pieces((DATA / "jfk-inaugural-1961.flac").read_bytes(), max_seconds=60))
+    )
+    session = CamppDiarizer().session(voices=[campplus_profile(samples[: 16000 * 20])])
+    for speech in stretches_of(samples):
+        session.add(speech)
+    assert {turn.speaker for turn in session.finish()} == {"S1"}
