@@ -92,7 +92,7 @@ class Gate:
 class GatedHandler(_Handler):
     """The fake Ollama's handler, with the first streamed chunk held at the gate and stamped."""
 
-    def _stream(self, chunks: list[dict]) -> None:
+    def _stream(self, chunks: list[dict], token_delay_s: float | None = None) -> None:
         gate: Gate = self.server.gate  # type: ignore[attr-defined]
         gate.arrived.set()
         if not gate.open.wait(GATE_TIMEOUT_S):
@@ -101,10 +101,11 @@ class GatedHandler(_Handler):
         self.send_header("Content-Type", "application/x-ndjson")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
+        delay = self.fake.token_delay_s if token_delay_s is None else token_delay_s
         try:
             for i, chunk in enumerate(chunks):
-                if i and self.fake.token_delay_s:
-                    time.sleep(self.fake.token_delay_s)
+                if i and delay:
+                    time.sleep(delay)
                 line = json.dumps(chunk).encode() + b"\n"
                 self.wfile.write(f"{len(line):X}\r\n".encode() + line + b"\r\n")
                 self.wfile.flush()
