@@ -77,14 +77,8 @@ def speakers(samples: np.ndarray, book: VoiceBook) -> tuple[list[SpeakerTurn], d
 
 def label_of_each_voice(reference: list[Turn], found: list[SpeakerTurn]) -> dict[str, str]:
     """Each reference voice's found label: the one that holds most of its speech."""
-    seconds: dict[str, dict[str, float]] = {}
-    for truth in reference:
-        for turn in found:
-            shared = min(truth.end_s, turn.end_s) - max(truth.start_s, turn.start_s)
-            if shared > 0:
-                row = seconds.setdefault(truth.speaker, {})
-                row[turn.speaker] = row.get(turn.speaker, 0.0) + shared
-    return {voice: max(row, key=row.__getitem__) for voice, row in seconds.items()}
+    held = conversations.seconds_by_label(reference, found)
+    return {voice: max(row, key=row.__getitem__) for voice, row in held.items()}
 
 
 def score(

@@ -113,6 +113,19 @@ def dialogue(speakers: list[str], lines: int, *, seed: int = 0, gap_s: float = 0
     return conversation(script, gap_s=gap_s, seed=seed)
 
 
+def seconds_by_label(reference: list[Turn], found: list) -> dict[str, dict[str, float]]:
+    """For each reference speaker, how many of their seconds each found label holds (`found`: turns
+    with `speaker`, `start_s` and `end_s`, as a diarizer gives them)."""
+    held: dict[str, dict[str, float]] = {}
+    for truth in reference:
+        for turn in found:
+            shared = min(truth.end_s, turn.end_s) - max(truth.start_s, turn.start_s)
+            if shared > 0:
+                row = held.setdefault(truth.speaker, {})
+                row[turn.speaker] = row.get(turn.speaker, 0.0) + shared
+    return held
+
+
 def telephone(samples: np.ndarray, *, snr_db: float = 20.0, seed: int = 0) -> np.ndarray:
     """As heard on a telephone line: 300-3400 Hz at 8 kHz (back at 16 kHz) with white noise."""
     audio = samples.astype(np.float64)

@@ -129,18 +129,6 @@ def campplus_profile(samples: np.ndarray) -> KnownVoice:
     return KnownVoice(voice.embedding, HOST_THRESHOLD)
 
 
-def seconds_by_label(reference: list, found: list) -> dict[str, dict[str, float]]:
-    """For each reference speaker, how many of their seconds each found label holds."""
-    held: dict[str, dict[str, float]] = {}
-    for truth in reference:
-        for turn in found:
-            shared = min(truth.end_s, turn.end_s) - max(truth.start_s, turn.start_s)
-            if shared > 0:
-                row = held.setdefault(truth.speaker, {})
-                row[turn.speaker] = row.get(turn.speaker, 0.0) + shared
-    return held
-
-
 def test_an_enrolled_voice_does_not_take_an_alike_strangers_words() -> None:
     """ann and bob (espeak) are alike to CAM++: untold, they are found as one voice. With ann
     enrolled, that voice would be named ann and bob's words with it (a third to a half of the
@@ -157,7 +145,7 @@ def test_an_enrolled_voice_does_not_take_an_alike_strangers_words() -> None:
     session = CamppDiarizer().session(voices=[ann])
     for speech in stretches:
         session.add(speech)
-    held = seconds_by_label(spoken.turns, session.finish())
+    held = conversations.seconds_by_label(spoken.turns, session.finish())
     anns, bobs = max(held["ann"], key=held["ann"].get), max(held["bob"], key=held["bob"].get)
     assert anns != bobs, held
     assert float(session.centroids()[anns] @ ann.embedding) >= HOST_THRESHOLD  # ann is still named
