@@ -235,12 +235,10 @@ def _weighted_centres(
     embeddings: np.ndarray, labels: np.ndarray, seconds: np.ndarray
 ) -> dict[int, np.ndarray]:
     """Each voice's centre: its embeddings' mean, weighted by their speakers' seconds, unit length."""
-    centres = {}
-    for label in np.unique(labels):
-        members = labels == label
-        mean = (embeddings[members] * seconds[members, None]).sum(axis=0)
-        centres[int(label)] = mean / max(float(np.linalg.norm(mean)), 1e-9)
-    return centres
+    return {
+        int(label): _mean_of(embeddings[labels == label], seconds[labels == label])
+        for label in np.unique(labels)
+    }
 
 
 def _without_small_speakers(embeddings: np.ndarray, labels: np.ndarray, seconds: np.ndarray) -> np.ndarray:
