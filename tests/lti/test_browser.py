@@ -28,6 +28,15 @@ from tests.support.stack import Stack, free_port
 TOOL, LMS = "tool.test", "lms.test"
 WAIT_MS = 60_000  # a bound on waiting, not a timing: a CI machine running three groups at once is slow
 STATE_COOKIE = "mentorq_lti_state"
+# The framed launch crosses sites (lms.test's /auth posts to tool.test's /lti/launch), so with site
+# isolation the frame moves to a new renderer process mid-launch. Under load Playwright sometimes
+# lost the frame there: with DEBUG=pw:api its last navigation was /auth, the network went idle, and
+# `expect` outlived its own 60 s timeout until pytest-timeout ended the test (about 1 full suite in
+# 4; this file beside two busy loops: 2 runs of 2 hung, and 6 of 6 passed with the switch below).
+# Cookies are blocked or kept by site, not by process, so the frame stays in its parent's process.
+# Not --disable-features=site-per-process: Chromium keeps only the last --disable-features, and
+# Playwright's own (ThirdPartyStoragePartitioning among them) would be lost.
+IN_ONE_PROCESS = ["--disable-site-isolation-trials"]
 
 
 @dataclass
@@ -82,7 +91,7 @@ def chromium(
     context = playwright.chromium.launch_persistent_context(
         folder,
         executable_path="/usr/bin/chromium",
-        args=["--no-sandbox", "--disable-gpu", *course.sites.browser_args()],
+        args=["--no-sandbox", "--disable-gpu", *IN_ONE_PROCESS, *course.sites.browser_args()],
     )
     context.set_default_timeout(WAIT_MS)
     try:
