@@ -22,3 +22,12 @@ async def search(request: SearchRequest, session: SessionDep, user: CurrentUser)
 async def embedding_status(session: SessionDep, user: CurrentUser) -> dict:
     """Embedding coverage per model, the active model and the configured one (admins)."""
     return await search_service.embedding_status(session, user=user)
+
+
+@router.post("/admin/embeddings/reembed", responses=problems(403))
+async def reembed_now(session: SessionDep, user: CurrentUser) -> dict:
+    """Run a re-embedding pass now (admins), as beat does every MENTORQ_REEMBED_EVERY_SECONDS but
+    without its back-off after a failed `reembed` job: `queued` jobs (listed under kind `reembed`),
+    `switched_from` when the configured model took over, or why nothing was queued (`waiting`:
+    earlier jobs still run; `busy`: another pass is at it)."""
+    return await search_service.reembed_now(session, user=user)

@@ -21,6 +21,7 @@ from db import embeddings
 from db import search as search_queries
 from db.models import User
 from db.unit_of_work import commit_async
+from tasks.reembed.advance import advance
 
 CANDIDATES_PER_RESULT = 4  # each list brings 4k candidates to the fusion (at least 40)
 
@@ -178,3 +179,21 @@ async def embedding_status(session: AsyncSession, *, user: User) -> dict:
             for model in models
         ],
     }
+
+
+async def reembed_now(session: AsyncSession, *, user: User) -> dict:
+    """Run a re-embedding pass at once (admins): what beat runs every MENTORQ_REEMBED_EVERY_SECONDS
+    (tasks/reembed/advance.py), except that it does not wait out the back-off after a failed
+    `reembed` job: the admin asking has presumably fixed its cause. Says what the pass did."""
+    require_admin(user, to="start a re-embedding")
+    settings = get_settings()
+    done = await session.run_sync(
+        lambda sync_session: advance(
+            sync_session,
+            target=settings.embed_model,
+            batch=settings.reembed_batch_chunks,
+            despite_failures=True,
+        )
+    )
+    await commit_async(session)  # the jobs' messages go once they are committed
+    return done

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -34,6 +35,7 @@ from tests.support.stack import Stack, wait_until
 
 PAGES = ("/admin/cache", "/admin/embeddings")
 PURGE = "/admin/cache/purge"
+REEMBED_NOW = "/admin/embeddings/reembed"
 JOB_S = 120  # a job to run once its worker is back, on a loaded machine
 
 
@@ -78,7 +80,7 @@ def entry_of(admin: ApiClient, job_id: str) -> dict | None:
 def test_the_route_table_has_both_pages_and_the_purge_form() -> None:
     """The access tests (test_console_access.py) try every route in this table."""
     routes = set(console_routes())
-    assert {("GET", path) for path in PAGES} | {("POST", PURGE)} <= routes
+    assert {("GET", path) for path in PAGES} | {("POST", PURGE), ("POST", REEMBED_NOW)} <= routes
 
 
 def test_a_non_admin_is_refused_every_new_page_and_the_purge(
@@ -261,3 +263,111 @@ def test_both_pages_in_chromium_and_a_purge_through_the_form(
     expect(coverage.get_by_role("progressbar", name=f"coverage of {model}")).to_be_visible(timeout=WAIT_MS)
     expect(page.get_by_role("table", name="Re-embed jobs, newest first")).to_be_visible(timeout=WAIT_MS)
     at_width(page, "embeddings")
+
+
+@contextmanager
+def a_failed_reembed_job(stack: Stack) -> Iterator[None]:
+    """A `reembed` job that failed just now (a misspelt model, say): beat's pass backs off for five
+    minutes after one. Removed afterwards, so that other tests' re-embeds are not held back."""
+    job_id = uuid.uuid4()
+    stack.sql(
+        "INSERT INTO jobs (id, kind, owner_id, status, input, attempts, max_attempts, queue, priority, "
+        "completed_at) VALUES (%s, 'reembed', NULL, 'failed', %s::jsonb, 1, 1, 'embed', 0, now())",
+        job_id,
+        json.dumps({"model": "misspelt", "chunk_ids": []}),
+    )
+    try:
+        yield
+    finally:
+        stack.sql("DELETE FROM jobs WHERE id = %s", job_id)
+
+
+def reembed_now(admin: ApiClient) -> dict:
+    """POST /v1/admin/embeddings/reembed, again while beat's own pass holds the lock (`busy`)."""
+    answers: list[httpx.Response] = []
+
+    def ran() -> bool:
+        answers.append(admin.post("/v1/admin/embeddings/reembed"))
+        return answers[-1].status_code != 200 or not answers[-1].json().get("busy")
+
+    wait_until(ran, timeout=30, message="a re-embedding pass of its own")
+    assert answers[-1].status_code == 200, answers[-1].text
+    return answers[-1].json()
+
+
+def test_reembed_now_runs_the_pass_at_once_despite_a_failed_jobs_back_off(
+    stack: Stack, console: httpx.Client, client: ApiClient, admin: ApiClient
+) -> None:
+    _, _, document_id = library(client)
+    chunks = chunk_ids_of(stack, document_id)
+    model = admin.get("/v1/admin/embeddings").json()["active_model"]
+    assert client.post("/v1/admin/embeddings/reembed").status_code == 403  # admins only
+
+    # No worker on the embed lane, so what the pass queues waits; beat runs but backs off.
+    stack.stop("worker")
+    stack.start_worker("maintenance-only", queues=lanes.MAINTENANCE, concurrency=1)
+    try:
+        with a_failed_reembed_job(stack):
+            stack.sql("DELETE FROM embeddings WHERE model = %s AND chunk_id = ANY(%s)", model, chunks)
+            done = reembed_now(admin)
+            # Queued by the request itself, in its own transaction, past the back-off.
+            assert done["queued"] >= 1 and done["active"] == model, done
+            job_id, batch = queued_reembed(stack, chunks)
+            assert batch >= len(chunks)
+            # A second pass, from the page's button, finds that job still queued and adds none.
+            token = csrf_token(console, "/admin/embeddings")
+            forged_posts_refused(console, token, REEMBED_NOW, {})
+            pressed = console.post(REEMBED_NOW, data={"csrf_token": token})
+            assert pressed.status_code == 303
+            assert pressed.headers["location"] in (
+                "/admin/embeddings?queued=0&why=waiting",
+                "/admin/embeddings?queued=0&why=busy",  # beat's pass held the lock just then
+            )
+            page = console.get(pressed.headers["location"])
+            assert 'class="notice" role="status">Nothing queued:' in page.text
+            [(count,)] = stack.sql(
+                "SELECT count(*) FROM jobs WHERE kind = 'reembed' AND input->'chunk_ids' @> %s::jsonb",
+                json.dumps(chunks),
+            )
+            assert count == 1
+    finally:
+        stack.stop("maintenance-only")
+        stack.start_worker()
+    assert wait_job(admin, job_id, timeout=JOB_S)["status"] == "succeeded"
+    [(restored,)] = stack.sql(
+        "SELECT count(*) FROM embeddings WHERE model = %s AND chunk_id = ANY(%s)", model, chunks
+    )
+    assert restored == len(chunks)
+
+
+def test_reembed_now_from_the_page_says_how_many_jobs_it_queued(
+    stack: Stack, console: httpx.Client, client: ApiClient, admin: ApiClient
+) -> None:
+    _, _, document_id = library(client)
+    chunks = chunk_ids_of(stack, document_id)
+    model = admin.get("/v1/admin/embeddings").json()["active_model"]
+    with a_failed_reembed_job(stack):  # beat backs off: only the button queues
+        stack.sql("DELETE FROM embeddings WHERE model = %s AND chunk_id = ANY(%s)", model, chunks)
+
+        answers: list[httpx.Response] = []
+
+        def pressed() -> bool:
+            """Again while another pass (beat's) holds the lock, or an earlier test's job still runs."""
+            answers.append(post(console, REEMBED_NOW))
+            return "queued=0" not in answers[-1].headers.get("location", "")
+
+        wait_until(pressed, timeout=60, message="a re-embedding pass that queues")
+        answer = answers[-1]
+        assert answer.status_code == 303 and answer.headers["location"].startswith(
+            "/admin/embeddings?queued="
+        )
+        queued = int(answer.headers["location"].split("queued=")[1].split("&")[0])
+        assert queued >= 1
+        page = console.get(answer.headers["location"])
+        job = "job" if queued == 1 else "jobs"
+        assert (
+            f'class="notice" role="status">{queued} reembed {job} queued: they are listed below.' in page.text
+        )
+        job_id, _ = queued_reembed(stack, chunks)
+        assert f'href="/admin/jobs/{job_id}"' in page.text
+    assert wait_job(admin, job_id, timeout=JOB_S)["status"] == "succeeded"
