@@ -282,6 +282,17 @@ def a_failed_reembed_job(stack: Stack) -> Iterator[None]:
         stack.sql("DELETE FROM jobs WHERE id = %s", job_id)
 
 
+def a_documents_chunks(stack: Stack, client: ApiClient, admin: ApiClient) -> tuple[list[int], str]:
+    """A new document's searchable chunks, and the model search uses."""
+    _, _, document_id = library(client)
+    return chunk_ids_of(stack, document_id), admin.get("/v1/admin/embeddings").json()["active_model"]
+
+
+def drop_vectors(stack: Stack, model: str, chunks: list[int]) -> None:
+    """The chunks' vectors lost (as after a crash mid-ingest): a re-embedding pass queues them."""
+    stack.sql("DELETE FROM embeddings WHERE model = %s AND chunk_id = ANY(%s)", model, chunks)
+
+
 def reembed_now(admin: ApiClient) -> dict:
     """POST /v1/admin/embeddings/reembed, again while beat's own pass holds the lock (`busy`)."""
     answers: list[httpx.Response] = []
@@ -298,9 +309,7 @@ def reembed_now(admin: ApiClient) -> dict:
 def test_reembed_now_runs_the_pass_at_once_despite_a_failed_jobs_back_off(
     stack: Stack, console: httpx.Client, client: ApiClient, admin: ApiClient
 ) -> None:
-    _, _, document_id = library(client)
-    chunks = chunk_ids_of(stack, document_id)
-    model = admin.get("/v1/admin/embeddings").json()["active_model"]
+    chunks, model = a_documents_chunks(stack, client, admin)
     assert client.post("/v1/admin/embeddings/reembed").status_code == 403  # admins only
 
     # No worker on the embed lane, so what the pass queues waits; beat runs but backs off.
@@ -308,7 +317,7 @@ def test_reembed_now_runs_the_pass_at_once_despite_a_failed_jobs_back_off(
     stack.start_worker("maintenance-only", queues=lanes.MAINTENANCE, concurrency=1)
     try:
         with a_failed_reembed_job(stack):
-            stack.sql("DELETE FROM embeddings WHERE model = %s AND chunk_id = ANY(%s)", model, chunks)
+            drop_vectors(stack, model, chunks)
             done = reembed_now(admin)
             # Queued by the request itself, in its own transaction, past the back-off.
             assert done["queued"] >= 1 and done["active"] == model, done
@@ -343,11 +352,9 @@ def test_reembed_now_runs_the_pass_at_once_despite_a_failed_jobs_back_off(
 def test_reembed_now_from_the_page_says_how_many_jobs_it_queued(
     stack: Stack, console: httpx.Client, client: ApiClient, admin: ApiClient
 ) -> None:
-    _, _, document_id = library(client)
-    chunks = chunk_ids_of(stack, document_id)
-    model = admin.get("/v1/admin/embeddings").json()["active_model"]
+    chunks, model = a_documents_chunks(stack, client, admin)
     with a_failed_reembed_job(stack):  # beat backs off: only the button queues
-        stack.sql("DELETE FROM embeddings WHERE model = %s AND chunk_id = ANY(%s)", model, chunks)
+        drop_vectors(stack, model, chunks)
 
         answers: list[httpx.Response] = []
 
