@@ -263,6 +263,13 @@ def test_both_pages_in_chromium_and_a_purge_through_the_form(
     expect(coverage.get_by_role("progressbar", name=f"coverage of {model}")).to_be_visible(timeout=WAIT_MS)
     expect(page.get_by_role("table", name="Re-embed jobs, newest first")).to_be_visible(timeout=WAIT_MS)
     at_width(page, "embeddings")
+    # The button's form, with the page's own token: the pass runs and the page says what it did.
+    page.get_by_role("button", name="Re-embed now").click()
+    expect(page.get_by_role("status")).to_have_text(
+        re.compile(r"^(\d+ reembed jobs? queued|Nothing (queued|to do)|The configured model)"),
+        timeout=WAIT_MS,
+    )
+    expect(page.get_by_role("heading", name="Embeddings", level=1)).to_be_visible(timeout=WAIT_MS)
 
 
 @contextmanager
