@@ -43,7 +43,7 @@ NOTHING_QUEUED = {
     "switched": "The configured model covers every searchable chunk: search uses it now.",
     "waiting": "Nothing queued: earlier re-embed jobs are still queued or running.",
     "busy": "Nothing queued: another pass (beat's) was at it. Try again in a moment.",
-    "done": "Nothing to do: every searchable chunk has its embeddings under both models.",
+    "done": "Nothing to do: no searchable chunk lacks an embedding under the active or the configured model.",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 
@@ -22,6 +23,8 @@ from db import search as search_queries
 from db.models import User
 from db.unit_of_work import commit_async
 from tasks.reembed.advance import advance
+
+log = logging.getLogger(__name__)
 
 CANDIDATES_PER_RESULT = 4  # each list brings 4k candidates to the fusion (at least 40)
 
@@ -196,4 +199,5 @@ async def reembed_now(session: AsyncSession, *, user: User) -> dict:
         )
     )
     await commit_async(session)  # the jobs' messages go once they are committed
+    log.info("re-embedding pass run by admin %s: %s", user.id, done)  # who started it, beside its jobs
     return done
