@@ -7,6 +7,7 @@ and shorter timeouts and connection caps so the slow-client cases finish in seco
 
 from __future__ import annotations
 
+import collections
 import socket
 import subprocess
 import threading
@@ -141,14 +142,27 @@ def test_connections_past_the_per_address_cap_get_429(proxy: str, client: ApiCli
     for thread in threads:
         thread.start()
     refused: list[httpx.Response] = []
+    tries: list[str] = []  # what each third request got, for a failure's message
 
     def third_refused() -> bool:
-        answer = httpx.get(f"{proxy}/healthz")
+        try:
+            answer = httpx.get(f"{proxy}/healthz")
+        except httpx.HTTPError as error:
+            tries.append(type(error).__name__)
+            return False
+        tries.append(str(answer.status_code))
         refused.append(answer)
         return answer.status_code == 429
 
     try:
-        wait_until(third_refused, timeout=60, message="a third connection refused while two wait")
+        try:
+            wait_until(third_refused, timeout=60, message="a third connection refused while two wait")
+        except TimeoutError as error:
+            alive = [thread.is_alive() for thread in threads]
+            seen = collections.Counter(tries)
+            raise AssertionError(
+                f"{error}: holders alive {alive}, ended {held}; third requests {seen}"
+            ) from None
         assert all(thread.is_alive() for thread in threads)  # refused while both were held
     finally:
         for job in jobs:  # the waits end at once with the jobs (sent past nginx: its cap is full)
