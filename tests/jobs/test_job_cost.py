@@ -171,15 +171,21 @@ def _one_job(platform, client, broker: redis.Redis) -> str:
     return job
 
 
-def test_one_instant_job_costs_what_expected_says(counted) -> None:
-    platform, probe, worker_pid = counted
+def _counted_jobs(platform, probe: Path, jobs: int) -> tuple[list[Line], str]:
+    """A new account's WARM_UP_JOBS jobs, then `jobs` more: what those sent, and the last one's id."""
     broker = redis.Redis.from_url(platform.redis.url)
     with register(platform.api_url) as client:
         for _ in range(WARM_UP_JOBS):
             _one_job(platform, client, broker)
         marks = _read(probe)
-        job = _one_job(platform, client, broker)
-        lines = _since(probe, marks)
+        for _ in range(jobs):
+            job = _one_job(platform, client, broker)
+        return _since(probe, marks), job
+
+
+def test_one_instant_job_costs_what_expected_says(counted) -> None:
+    platform, probe, worker_pid = counted
+    lines, job = _counted_jobs(platform, probe, 1)
     events = platform.sql("SELECT count(*) FROM job_events WHERE job_id = %s", job)[0][0]
     costs, seen = _costs(lines, worker_pid, events)
     report = "\n".join(f"  {part}:\n" + "\n".join(f"    {s}" for s in sent) for part, sent in seen.items())
@@ -202,14 +208,7 @@ def test_no_job_opens_a_redis_connection_of_its_own(counted) -> None:
     the warm-up, at most one new Redis connection in the API and the worker together (a pool grown
     by two threads at once), not one a job."""
     platform, probe, _ = counted
-    broker = redis.Redis.from_url(platform.redis.url)
-    with register(platform.api_url) as client:
-        for _ in range(WARM_UP_JOBS):
-            _one_job(platform, client, broker)
-        marks = _read(probe)
-        for _ in range(3):
-            _one_job(platform, client, broker)
-        lines = _since(probe, marks)
+    lines, _ = _counted_jobs(platform, probe, 3)
     greetings = [
         f"{line.role} {line.thread}"
         for line in lines
