@@ -100,7 +100,7 @@ def client(stack: Stack) -> Iterator[ApiClient]:
         yield api
 
 
-def announced(check: Callable[[], bool], seconds: float = 5.0) -> bool:
+def announced(check: Callable[[], bool], seconds: float = 30.0) -> bool:
     """Whether `check` comes true within `seconds`: an account changed behind the API's back takes
     effect when PostgreSQL's announcement reaches the API (api/user_cache.py), milliseconds later."""
     deadline = time.monotonic() + seconds

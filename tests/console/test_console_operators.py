@@ -14,7 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.conftest import ApiClient, register
+from tests.conftest import ApiClient, make_admin, register
 from tests.console.browsing import WAIT_MS, at_width, screenshot
 from tests.console.support import console_sign_in, post_form
 from tests.sources.conftest import NEVER_SOON, create_source, run_source, shared_collection, wait_job
@@ -188,7 +188,7 @@ def test_providers_with_keys_show_whether_they_answer_and_never_the_key(
     }
     try:
         with stack.extra_api(**settings) as url, register(url) as account:
-            stack.sql("UPDATE users SET is_superuser = true WHERE email = %s", account.email)
+            make_admin(stack, account)
             signed_in = console_sign_in(stack, account, base_url=url)
             with closing(signed_in.client) as client:
                 saved = post_form(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from tests.conftest import ApiClient
+from tests.conftest import ApiClient, make_admin
 from tests.support.stack import Stack
 
 WAIT = {"Prefer": "wait=30"}
@@ -99,7 +99,7 @@ def test_users_see_only_their_own_jobs(client: ApiClient, other_client: ApiClien
 
 def test_admin_sees_every_job(stack: Stack, client: ApiClient, other_client: ApiClient) -> None:
     job_id = submit(client, "debug.sleep", {"seconds": 0}).json()["id"]
-    stack.sql("UPDATE users SET is_superuser = true WHERE email = %s", other_client.email)
+    make_admin(stack, other_client)
     assert other_client.get(f"/v1/jobs/{job_id}").status_code == 200
 
 

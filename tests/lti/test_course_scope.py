@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.conftest import make_admin, register
+from tests.conftest import announced, make_admin, register
 from tests.exercises.test_authored import MULTIPLE_CHOICE, run
 from tests.lti.conftest import Browser, TestPlatform
 from tests.lti.test_deep_linking import deep_link, picker
@@ -273,6 +273,7 @@ def test_an_admins_upload_to_a_shared_collection_never_lands_in_a_course_collect
     with session_of(stack, lti_platform, "learner") as admin:
         me = admin.get("/users/me").json()["id"]
         stack.sql("UPDATE users SET is_superuser = true WHERE id = %s", me)
+        assert announced(lambda: admin.get("/users/me").json()["is_superuser"])
         shared = admin.post("/v1/collections", json={"name": name, "shared": True})
         assert shared.status_code == 201, shared.text
         with session_of(stack, lti_platform, "teacher") as teacher:
