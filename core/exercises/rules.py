@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import unicodedata
 import uuid
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -169,6 +170,28 @@ def grounding_note(*, grounded: bool, source: str) -> str | None:
 
 def normalized(text: str) -> str:
     return " ".join(text.split()).casefold()
+
+
+# Words an answer may add or leave out and still be the reference word for word.
+_ARTICLES = frozenset({"a", "an", "the"})
+_WORD = re.compile(r"\w+")
+
+
+def word_for_word(answer: str, reference: str) -> bool:
+    """The reference's own words in its own order, case, punctuation, spacing and articles aside:
+    a short answer the grader marks correct without asking the model. Anything else is the model's
+    to judge, because one word apart can say the opposite ("is not released", "2 weeks" for 3,
+    "decreases" where the reference says "increases", "Poland invaded Germany"), and a resemblance
+    score or a list of opposites lets some through (a rapidfuzz ratio >= 90 with core/claims.py's
+    agreement check passed "Increasing the temperature decreases the reaction rate" for the
+    reference "... increases ...")."""
+    words = _words(reference)
+    return bool(words) and _words(answer) == words
+
+
+def _words(text: str) -> list[str]:
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return [word for word in _WORD.findall(folded) if word not in _ARTICLES]
 
 
 def rule_violations(draft: ExerciseDraft, exercise_type: str, *, retrieved: set[int] | None) -> list[str]:

@@ -1,6 +1,6 @@
 """The `grade` kind: grade one submission. Multiple choice, multiple answer, matching, numeric and a
 short answer with accepted answers (GIFT's) are graded exactly in code, weights included; code runs
-against the exercise's tests in the sandbox; another short answer near-identical to the reference is
+against the exercise's tests in the sandbox; another short answer that is the reference word for word is
 correct at once, and any other goes to the model with the rubric (the `judge` stage, on a gpu
 worker). An essay goes to the model too, whose reasons must quote the learner's words (checked as
 evidence is), or is left for an instructor. The result moves the learner model like a progress

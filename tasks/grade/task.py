@@ -6,12 +6,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from rapidfuzz import fuzz
-
-from core.claims import disagreement
 from core.exercises.exact_grading import exact_grade
 from core.exercises.reference_leaks import hints_without_reference, without_reference
-from core.exercises.rules import normalized
+from core.exercises.rules import word_for_word
 from core.progress.learner_model import CORRECT_AT
 from db import lti, xapi
 from db.exercises import record_grade
@@ -34,7 +31,6 @@ from workers.code_tests import TestRun, run_tests
 from workers.errors import JobFailure, NextStage
 from workers.runtime import JobContext, job_task
 
-NEAR_IDENTICAL = 90  # rapidfuzz ratio to the reference: correct without asking the model
 LIMIT_MESSAGES = {
     "timeout": "Your code ran out of time (an endless loop, or far too slow).",
     "memory": "Your code used more memory than allowed.",
@@ -89,16 +85,9 @@ def grade(ctx: JobContext, payload: GradeInput) -> GradeOutput | NextStage:
     if exercise.exercise_type != "qa":  # a description (never answered), or a type this worker lacks
         raise JobFailure("exercise_not_gradable", f"a {exercise.exercise_type} exercise is not graded")
     reference = exercise.key.get("answer") or ""
-    if _near_identical(submission.answer, reference):
+    if word_for_word(submission.answer, reference):
         return _record(submission, exercise, score=1.0, feedback="Correct.", graded_by="fuzzy")
     return NextStage("judge", "the answer goes to the model with the rubric")
-
-
-def _near_identical(answer: str, reference: str) -> bool:
-    """Close to the reference in its own word order (so "Poland invaded Germany" is not "Germany
-    invaded Poland") and saying the same (a negation or a changed number is one character away)."""
-    close = fuzz.ratio(normalized(answer), normalized(reference)) >= NEAR_IDENTICAL
-    return close and disagreement(answer, reference) is None
 
 
 @job_task(SPEC, stage="judge")

@@ -20,6 +20,7 @@ from core.exercises.rules import (
     match_choices,
     match_items,
     parse_number,
+    word_for_word,
 )
 
 
@@ -250,3 +251,22 @@ def test_each_learner_sees_the_options_in_an_order_of_their_own():
         "True",
         "False",
     ]
+
+
+@pytest.mark.parametrize(
+    ("answer", "same"),
+    [
+        ("the mitochondria make ATP!", True),  # case, punctuation
+        ("Mitochondria   make  ATP", True),  # spacing, an article left out
+        ("Mitochondria make an ATP", True),  # an article added
+        ("Mitochondria do not make ATP", False),
+        ("Ribosomes make ATP", False),
+        ("Mitochondria make ADP", False),
+        ("ATP make mitochondria", False),  # the same words in another order
+        ("Mitochondria make ATP and", False),
+        ("", False),
+    ],
+)
+def test_a_short_answer_is_correct_without_the_model_only_word_for_word(answer: str, same: bool):
+    assert word_for_word(answer, "The mitochondria make ATP.") is same
+    assert not word_for_word(answer, "")  # no reference: never correct at once

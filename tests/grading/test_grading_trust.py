@@ -260,6 +260,10 @@ def test_a_grade_falls_back_only_to_a_stored_hint_that_keeps_the_answer(
         ),
         ("Refunds are paid within 3 weeks of the request", "Refunds are paid within 2 weeks of the request"),
         ("Germany invaded Poland in 1939", "Poland invaded Germany in 1939"),
+        (  # the opposite beside the word itself: a ratio of 96, and no opposite the rules could see
+            "Increasing the temperature increases the reaction rate",
+            "Increasing the temperature decreases the reaction rate",
+        ),
     ],
 )
 def test_an_answer_one_negation_number_or_swap_from_the_reference_goes_to_the_model(
