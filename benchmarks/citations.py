@@ -250,6 +250,42 @@ def ragtruth_report(model: str, threshold: float) -> dict:
     return report
 
 
+BIO_FIGURES = ("sentence_recall", "false_alarms", "answers_caught", "clean_untouched")
+
+
+def bio_report() -> dict:
+    """The profile's bio check (issue 61, item 6) on RAGTruth's development answers, each sentence
+    read against its passages as a bio sentence is read against its source: the agreement check
+    with verify() at the bio's threshold (now), at verify()'s own, and with the word-coverage rule
+    it replaced, on the validation and the training questions."""
+    from benchmarks import _ragtruth
+    from tasks.profile_ingest.evidence import BIO_MIN_SCORE
+    from workers.support.model import support_model
+    from workers.support.verify import _configured_min_score
+
+    answers = _ragtruth.load()
+    own = _configured_min_score(support_model())
+    rules = {
+        f"agreement + verify() at {BIO_MIN_SCORE} (now)": BIO_MIN_SCORE,
+        f"agreement + verify() at its own {own}": own,
+        f"agreement + coverage < {_ragtruth.BIO_COVERAGE_BEFORE} (before)": None,
+    }
+    report: dict = {}
+    for split in ("validation", "train"):
+        subset = [a for a in answers if _ragtruth.in_split(a, split)]
+        found = {
+            name: _ragtruth.scores(subset, [_ragtruth.bio_flags(a, min_score=m) for a in subset])
+            for name, m in rules.items()
+        }
+        print_table(
+            ["bio check", *(k.replace("_", " ") for k in BIO_FIGURES)],
+            [[name, *(f"{q[k]:.3f}" for k in BIO_FIGURES)] for name, q in found.items()],
+            title=f"the bio check on RAGTruth QA dev, {split} questions",
+        )
+        report[split] = found
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argument_parser(NAME, __doc__)
     parser.add_argument("--nli-threshold", type=float, default=0.5, help="class-1 probability that flags")
@@ -263,6 +299,11 @@ def main(argv: list[str] | None = None) -> int:
         "--ragtruth",
         action="store_true",
         help="also measure on RAGTruth's QA development set (../shared/data/ragtruth-qa-dev; issue 50)",
+    )
+    parser.add_argument(
+        "--bios",
+        action="store_true",
+        help="also measure the profile's bio check on RAGTruth's QA development set (issue 61)",
     )
     args: argparse.Namespace = parser.parse_args(argv)
     run = begin_run()
@@ -355,11 +396,13 @@ def main(argv: list[str] | None = None) -> int:
         splits = ["dev", "test"] if args.wice == "both" else [args.wice]
         wice = wice_report(settings.embed_model, threshold, splits)
     ragtruth = ragtruth_report(settings.embed_model, threshold) if args.ragtruth else {}
+    bios = bio_report() if args.bios else {}
     path = write_results(
         NAME,
         {
             "wice": wice,
             "ragtruth": ragtruth,
+            "bios": bios,
             "machine": run.machine,
             "args": vars(args),
             "threshold": threshold,
