@@ -45,6 +45,7 @@ WiCE (benchmarks/data/wice): `python -m benchmarks.citations --wice`.
 
 from __future__ import annotations
 
+import collections
 import functools
 import math
 import re
@@ -339,7 +340,7 @@ def _aligned(clause: _Clause, amounts: list[Quantity], known: _Reading) -> list[
     for candidate in known.clauses:
         shared = len(clause.content & _with_bare(candidate.content, clause.content))
         # Opposites are about the same thing: "keep most of it" is aligned with "lose most of it".
-        shared += len(_antonym_flips(clause.stems, candidate.stems))
+        shared += len(_antonym_flips(clause, candidate))
         stated = known.sentence_quantities[candidate.sentence]
         matched = sum(1 for q in amounts if any(same_amount(q, k) for k in stated))
         if shared + matched == 0:
@@ -522,7 +523,7 @@ def _polarity(clause: _Clause, match: _Clause) -> Disagreement | None:
     times between them: "not easy" agrees with "hard", "easy" does not."""
     negations = clause.negations + _prefix_negations(clause.tokens, match.content)
     source_negations = match.negations + _prefix_negations(match.tokens, clause.content)
-    flips = _antonym_flips(clause.stems, match.stems)
+    flips = _antonym_flips(clause, match)
     if (negations + source_negations + len(flips)) % 2 == 0:
         return None
     claim_text = " ".join(t.text for t in clause.tokens)
@@ -540,13 +541,22 @@ def _polarity(clause: _Clause, match: _Clause) -> Disagreement | None:
 _ANTONYMS = [(stem(a), stem(b)) for a, b in words.ANTONYMS]
 
 
-def _antonym_flips(claim: set[str], source: set[str]) -> list[tuple[str, str]]:
+def _antonym_flips(claim: _Clause, source: _Clause) -> list[tuple[str, str]]:
+    """The antonym pairs where the claim says one word more often than the source and the source
+    says its opposite more often than the claim: counted, not only present, so "Increasing the
+    temperature decreases the rate" flips "Increasing the temperature increases the rate" though
+    both clauses hold "increasing"."""
+    said, stated = _stem_counts(claim), _stem_counts(source)
     flips: list[tuple[str, str]] = []
     for a, b in _ANTONYMS:
         for mine, theirs in ((a, b), (b, a)):
-            if mine in claim and theirs in source and mine not in source and theirs not in claim:
+            if said[mine] > stated[mine] and stated[theirs] > said[theirs]:
                 flips.append((mine, theirs))
     return flips
+
+
+def _stem_counts(clause: _Clause) -> collections.Counter[str]:
+    return collections.Counter(stem(token.lower) for token in clause.tokens if token.number is None)
 
 
 def _count_flip(clause: _Clause, match: _Clause) -> Disagreement | None:

@@ -175,6 +175,14 @@ def test_negation_and_antonym_cancel_out():
     assert found is not None and found.reason == "antonym"
 
 
+def test_an_antonym_beside_its_own_opposite_still_flips():
+    """Both clauses hold "increasing": the flip is in the verb, counted, not merely present."""
+    source = "Increasing the temperature increases the reaction rate."
+    found = disagreement("Increasing the temperature decreases the reaction rate.", source)
+    assert found is not None and found.reason == "antonym"
+    assert disagreement("Increasing the temperature increases the rate of the reaction.", source) is None
+
+
 def test_a_dropped_hedge_disagrees_and_an_added_one_does_not():
     source = "Students who stay up all night before an exam often remember less."
     found = disagreement("Students who stay up all night before an exam remember less.", source)
