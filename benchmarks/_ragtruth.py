@@ -196,32 +196,3 @@ def scores(answers: list[Answer], flags: list[list[bool]]) -> dict[str, float | 
         "clean_untouched": sum(clean) / max(len(clean), 1),
         "answer_f1": 2 * precision * recall / max(precision + recall, 1e-9),
     }
-
-
-# The bio check's word rule before issue 61 (tasks/profile_ingest/evidence.py): a sentence was refused
-# when under this share of its content stems were the source's. Kept here as the baseline only.
-BIO_COVERAGE_BEFORE = 0.6
-
-
-def bio_flags(answer: Answer, *, min_score: float | None) -> list[bool]:
-    """Per claim, whether a profile's bio check refuses it, reading the passages as the bio's source:
-    the agreement check (core/claims.py, the profile's hedges) and then verify() at `min_score`
-    (what it does now), or, with `min_score` None, the content-word coverage rule it replaced."""
-    from core import claim_text, claims
-    from workers.support.verify import verify
-
-    source = "\n\n".join(p.chunk.text for p in answer.passages)
-    texts = [s.text for s in answer.sentences]
-    if min_score is None:
-        stems = {claim_text.stem(t.lower) for t in claim_text.tokenize(claim_text.plain(source))}
-        unstated = []
-        for text in texts:
-            content = claim_text.content_stems(claim_text.tokenize(text))
-            unstated.append(bool(content) and len(content & stems) / len(content) < BIO_COVERAGE_BEFORE)
-    else:
-        passages = [p.chunk.text for p in answer.passages]
-        unstated = [not v.kept for v in verify(texts, passages, min_score=min_score)]
-    return [
-        flag or claims.disagreement(text, source, hedges=claims.PROFILE_HEDGES) is not None
-        for text, flag in zip(texts, unstated, strict=True)
-    ]

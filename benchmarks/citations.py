@@ -250,39 +250,42 @@ def ragtruth_report(model: str, threshold: float) -> dict:
     return report
 
 
-BIO_FIGURES = ("sentence_recall", "false_alarms", "answers_caught", "clean_untouched")
-
-
 def bio_report() -> dict:
-    """The profile's bio check (issue 61, item 6) on RAGTruth's development answers, each sentence
-    read against its passages as a bio sentence is read against its source: the agreement check
-    with verify() at the bio's threshold (now), at verify()'s own, and with the word-coverage rule
-    it replaced, on the validation and the training questions."""
-    from benchmarks import _ragtruth
-    from tasks.profile_ingest.evidence import BIO_MIN_SCORE
+    """The profile's bio check (benchmarks/_bios.py) as it is, and with verify() in place of or beside
+    its word rule, on BEGIN (third-party, unseen by the support model) and RAGTruth's development
+    set (the support model's own ground)."""
+    from benchmarks import _bios
     from workers.support.model import support_model
     from workers.support.verify import _configured_min_score
 
-    answers = _ragtruth.load()
     own = _configured_min_score(support_model())
     rules = {
-        f"agreement + verify() at {BIO_MIN_SCORE} (now)": BIO_MIN_SCORE,
-        f"agreement + verify() at its own {own}": own,
-        f"agreement + coverage < {_ragtruth.BIO_COVERAGE_BEFORE} (before)": None,
+        "agreement + words (the check)": {"words": True, "min_score": None},
+        f"agreement + verify() at {own}": {"words": False, "min_score": own},
+        "agreement + verify() at 0.42": {"words": False, "min_score": 0.42},
+        "agreement + verify() at 0.5": {"words": False, "min_score": 0.5},
+        f"agreement + words + verify() at {own}": {"words": True, "min_score": own},
+    }
+    sets = {
+        "BEGIN dev (development)": lambda: _bios.begin("dev"),
+        "BEGIN WoW test (held out)": lambda: _bios.begin("test"),
+        "RAGTruth dev, validation questions": lambda: _bios.ragtruth("validation"),
+        "RAGTruth dev, training questions": lambda: _bios.ragtruth("train"),
     }
     report: dict = {}
-    for split in ("validation", "train"):
-        subset = [a for a in answers if _ragtruth.in_split(a, split)]
+    for set_name, load in sets.items():
+        items = load()
         found = {
-            name: _ragtruth.scores(subset, [_ragtruth.bio_flags(a, min_score=m) for a in subset])
-            for name, m in rules.items()
+            name: _bios.figures(items, [_bios.refused(item, **rule) for item in items])
+            for name, rule in rules.items()
         }
+        first = next(iter(found.values()))
         print_table(
-            ["bio check", *(k.replace("_", " ") for k in BIO_FIGURES)],
-            [[name, *(f"{q[k]:.3f}" for k in BIO_FIGURES)] for name, q in found.items()],
-            title=f"the bio check on RAGTruth QA dev, {split} questions",
+            ["bio check", "recall", "false alarms"],
+            [[name, f"{q['recall']:.3f}", f"{q['false_alarms']:.3f}"] for name, q in found.items()],
+            title=f"the bio check on {set_name}: {first['items']} items, {first['unstated']} not stated",
         )
-        report[split] = found
+        report[set_name] = found
     return report
 
 

@@ -77,7 +77,7 @@ class DroppedItem(BaseModel):
     reason: str | None = Field(
         None,
         description="why: too_short, not_in_source, not_named, negation, hedge, aspiration, number, "
-        "entity, antonym, unsupported and fragment (a bio)",
+        "entity, antonym, unsupported_words (a bio)",
     )
 
 

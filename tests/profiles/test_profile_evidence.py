@@ -134,12 +134,8 @@ BIO_SOURCE = (
         ("A seasoned cloud architect with deep DevOps expertise and Python.", "entity"),
         (
             "A seasoned cloud architect with deep expertise in distributed consensus and Python.",
-            "unsupported",  # nothing to disagree with: verify() finds most of it stated nowhere
+            "unsupported_words",
         ),
-        (
-            "Marta writes Python for data analysis (and SQL.",
-            "fragment",
-        ),  # a learner never reads markup as a bio
     ],
 )
 def test_a_bio_is_kept_only_when_the_source_supports_it(bio: str, reason: str | None):
