@@ -168,6 +168,13 @@ def _one_job(platform, client, broker: redis.Redis) -> str:
     )
     # The ack is the delivery's last step: once the broker holds no unacked message, it is done.
     wait_until(lambda: broker.hlen("unacked") == 0, timeout=deadline, message="the delivery's ack")
+    # The API stamps the job sent STAMP_DELAY_S after its publish, off the request path: an instant
+    # job can end first, and its stamp then fell in the next job's count (CI, under load).
+    wait_until(
+        lambda: platform.sql("SELECT dispatched_at IS NOT NULL FROM jobs WHERE id = %s", job)[0][0],
+        timeout=deadline,
+        message="the API's dispatch stamp",
+    )
     return job
 
 
