@@ -172,9 +172,11 @@ def normalized(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
-# Words an answer may add or leave out and still be the reference word for word.
-_ARTICLES = frozenset({"a", "an", "the"})
-_WORD = re.compile(r"\w+")
+# What an answer may add or leave out and still be the reference word for word: articles and the
+# punctuation of a sentence. Any other sign is a word of its own ("-5" is not "5", "x < 5" is not
+# "x > 5", "50%" is not "50"), and a number is one token with its separators ("1.000" is not "1,000").
+_IGNORED = frozenset({"a", "an", "the", *".,!?;:'\"()[]‘’“”"})
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|\w+|[^\w\s]")
 
 
 def word_for_word(answer: str, reference: str) -> bool:
@@ -191,7 +193,7 @@ def word_for_word(answer: str, reference: str) -> bool:
 
 def _words(text: str) -> list[str]:
     folded = unicodedata.normalize("NFKC", text).casefold()
-    return [word for word in _WORD.findall(folded) if word not in _ARTICLES]
+    return [token for token in _TOKEN.findall(folded) if token not in _IGNORED]
 
 
 def rule_violations(draft: ExerciseDraft, exercise_type: str, *, retrieved: set[int] | None) -> list[str]:

@@ -270,3 +270,20 @@ def test_each_learner_sees_the_options_in_an_order_of_their_own():
 def test_a_short_answer_is_correct_without_the_model_only_word_for_word(answer: str, same: bool):
     assert word_for_word(answer, "The mitochondria make ATP.") is same
     assert not word_for_word(answer, "")  # no reference: never correct at once
+
+
+@pytest.mark.parametrize(
+    ("answer", "reference", "same"),
+    [
+        ("5 degrees", "-5 degrees", False),  # a sign is a word: a learner's dropped minus is wrong
+        ("x > 5", "x < 5", False),
+        ("50", "50%", False),
+        ("1.000 people", "1,000 people", False),  # a number keeps its separators
+        ("2.5 mol", "2,5 mol", False),
+        ("It doesn’t dissolve.", "It doesn't dissolve", True),  # typographic and plain apostrophes
+        ("(a) mitosis!", "A mitosis", True),
+        ("The year was 1939.", "the year was 1939", True),
+    ],
+)
+def test_word_for_word_keeps_signs_and_numbers_whole(answer: str, reference: str, same: bool):
+    assert word_for_word(answer, reference) is same
