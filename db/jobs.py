@@ -938,6 +938,14 @@ def jobs_to_dispatch(
     return list(result.scalars())
 
 
+def queued_unheld_jobs(session: Session, *, job_ids: list[uuid.UUID]) -> list[Job]:
+    """Of these jobs, the ones queued and not held back (the others were claimed, ended or held)."""
+    result = session.execute(
+        select(Job).where(Job.id.in_(job_ids), Job.status == JobStatus.queued.value, Job.held.is_(False))
+    )
+    return list(result.scalars())
+
+
 def queued_jobs_dispatched_before(session: Session, *, seconds_ago: float | None, limit: int) -> list[Job]:
     """Queued jobs published more than `seconds_ago` seconds ago (None: any published one), oldest
     first: after the broker lost its data, the messages it lost."""

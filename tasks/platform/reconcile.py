@@ -9,6 +9,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from core import unacked
 from core.channels import BROKER_EPOCH_KEY
 from core.metrics import catalog
 from core.platform_tasks import RECONCILE
@@ -40,6 +41,7 @@ def reconcile() -> dict[str, int]:
     settings = get_settings()
     counts = {
         "dispatched": 0,
+        "stranded": 0,
         "requeued": 0,
         "failed": 0,
         "released": 0,
@@ -56,6 +58,11 @@ def reconcile() -> dict[str, int]:
         lost = _jobs_the_broker_lost(session)
         if lost is not None:
             to_publish += lost
+        stranded, stranded_deliveries = _jobs_a_lost_worker_held(
+            session, after_s=settings.stale_after_seconds
+        )
+        to_publish += stranded
+        counts["stranded"] = len(stranded)
         to_publish += job_queries.jobs_to_dispatch(
             session,
             undispatched_for_s=UNDISPATCHED_GRACE_S,
@@ -87,6 +94,8 @@ def reconcile() -> dict[str, int]:
         # Submissions whose grade job ended without a grade (failed, canceled, gone): never left
         # `grading` for good.
         counts["submissions"] = exercises.fail_ungraded(session, limit=BATCH)
+    # Only now, with the jobs sent again: a pass that failed leaves the deliveries to the next.
+    unacked.forget(get_broker_redis(), stranded_deliveries)
     if lost is not None and len(lost) < BATCH:
         # Only now, with every lost job sent again: a pass that failed or stopped at BATCH leaves
         # the marker unset, so the next run takes up the rest.
@@ -132,6 +141,18 @@ def _recover_stale(session: Session, job: Job, *, stale_after_s: float) -> bool:
         message=f"the worker running this job died on each of {job.attempts} attempts",
     )
     return False
+
+
+def _jobs_a_lost_worker_held(session: Session, *, after_s: float) -> tuple[list[Job], list[unacked.Delivery]]:
+    """Queued jobs whose message a worker took more than `after_s` ago and never claimed (core/unacked.py):
+    its host was lost between the delivery and the claim. The heartbeat's staleness bound serves,
+    as it does for the running jobs of a lost worker. Their deliveries, to forget once sent again:
+    those of jobs claimed or ended since are left to their workers' acks."""
+    by_job = unacked.job_ids(unacked.stranded_deliveries(get_broker_redis(), older_than_s=after_s))
+    if not by_job:
+        return [], []
+    jobs = job_queries.queued_unheld_jobs(session, job_ids=list(by_job))
+    return jobs, [by_job[job.id] for job in jobs]
 
 
 def _jobs_the_broker_lost(session: Session) -> list[Job] | None:

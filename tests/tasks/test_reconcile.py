@@ -1,5 +1,6 @@
 """The reconciler's broker epoch: a Redis that lost its data gets the lost jobs again, once each,
-and a Redis that lost nothing (a fresh one) gets no duplicates.
+and a Redis that lost nothing (a fresh one) gets no duplicates. And a job whose message a worker
+took and never started (its host lost in between) is sent again, once.
 
 The jobs' own workers and beat are stopped, so their messages stay in Redis where we can count
 them; the reconciler runs in a process of its own on the stack's settings.
@@ -10,12 +11,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 import redis
 
+from core import unacked
 from core.channels import BROKER_EPOCH_KEY
 from tests.conftest import ApiClient
 from tests.support.stack import REPO, Stack, wait_until
@@ -26,15 +31,22 @@ def broker(stack: Stack) -> redis.Redis:
     return redis.Redis.from_url(stack.redis.url)
 
 
-def reconcile_once(stack: Stack, *, batch: int | None = None) -> dict[str, int]:
-    """One reconcile run, as a worker runs it (its own process, the stack's settings)."""
+def reconcile_once(
+    stack: Stack, *, batch: int | None = None, env: dict[str, str] | None = None
+) -> dict[str, int]:
+    """One reconcile run, as a worker runs it (its own process, the stack's settings and `env`)."""
     code = (
         "import json, tasks.platform.reconcile as r\n"
         + (f"r.BATCH = {batch}\n" if batch else "")
         + "print(json.dumps(r.reconcile()))\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code], env=stack.env, cwd=REPO, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", code],
+        env={**stack.env, **(env or {})},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -125,3 +137,73 @@ def test_jobs_whose_messages_a_restarted_redis_lost_are_sent_again_once_each(
 
     reconcile_once(stack)  # the marker is back: nothing more is sent
     assert messages_of(broker, job_ids) == Counter({job_id: 1 for job_id in job_ids})
+
+
+def strand(broker: redis.Redis, job_ids: list[str], *, taken_s_ago: float, eta: str | None = None) -> None:
+    """What a worker SIGKILLed after taking these jobs' messages, before claiming them, left in
+    Redis: each message moved from its queue into kombu's record of unacked deliveries, as kombu's
+    QoS.append writes it."""
+    for key, raw, task_id in list(queued_messages(broker)):
+        if task_id not in job_ids:
+            continue
+        message = json.loads(raw)
+        if eta is not None:
+            message["headers"]["eta"] = eta
+        delivery = message["properties"]["delivery_info"]
+        tag = str(uuid.uuid4())
+        assert broker.lrem(key, 1, raw) == 1
+        broker.hset(
+            unacked.UNACKED, tag, json.dumps([message, delivery["exchange"], delivery["routing_key"]])
+        )
+        broker.zadd(unacked.UNACKED_INDEX, {tag: time.time() - taken_s_ago})
+
+
+def unacked_jobs(broker: redis.Redis) -> Counter[str]:
+    return Counter(json.loads(raw)[0]["headers"]["id"] for raw in broker.hvals(unacked.UNACKED))
+
+
+@pytest.fixture
+def broker_forgets_strands(broker: redis.Redis) -> Iterator[None]:
+    """The deliveries a test strands go with it: no worker of the shared stack holds them."""
+    before = set(broker.hkeys(unacked.UNACKED))
+    yield
+    made = [tag for tag in broker.hkeys(unacked.UNACKED) if tag not in before]
+    if made:
+        broker.zrem(unacked.UNACKED_INDEX, *made)
+        broker.hdel(unacked.UNACKED, *made)
+
+
+def test_a_job_a_lost_worker_took_and_never_started_is_sent_again_once(
+    stack: Stack,
+    client: ApiClient,
+    broker: redis.Redis,
+    nothing_runs_jobs: None,
+    broker_forgets_strands: None,
+) -> None:
+    stranded, just_taken, waiting_for_eta, canceled = published_jobs(stack, client, 4)
+    # A minute's bound, not the stack's few seconds: "just taken" stays so while the passes run.
+    bound = {"MENTORQ_STALE_AFTER_SECONDS": "60"}
+    long_ago = 180.0
+    strand(broker, [stranded, canceled], taken_s_ago=long_ago)
+    # A live worker has just taken this one: it is about to claim it.
+    strand(broker, [just_taken], taken_s_ago=0)
+    # A retry's backoff: the worker holds it until its ETA, a minute from now.
+    eta = datetime.fromtimestamp(time.time() + 60, tz=UTC).isoformat()
+    strand(broker, [waiting_for_eta], taken_s_ago=long_ago, eta=eta)
+    response = client.post(f"/v1/jobs/{canceled}/cancel")
+    assert response.status_code == 200, response.text
+    everyone = [stranded, just_taken, waiting_for_eta, canceled]
+    assert sum(messages_of(broker, everyone).values()) == 0
+
+    counts = reconcile_once(stack, env=bound)
+
+    assert counts["stranded"] == 1, counts
+    assert messages_of(broker, everyone) == Counter(
+        {stranded: 1, just_taken: 0, waiting_for_eta: 0, canceled: 0}
+    )
+    # The stranded delivery is forgotten (kombu would give it out again hours later); the others
+    # are their workers' to ack, or kombu's to restore.
+    assert unacked_jobs(broker) == Counter({just_taken: 1, waiting_for_eta: 1, canceled: 1})
+
+    assert reconcile_once(stack, env=bound)["stranded"] == 0  # sent once, not once a pass
+    assert messages_of(broker, [stranded]) == Counter({stranded: 1})
