@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import json
 import logging
 import os
@@ -90,6 +91,13 @@ def process_start(pid: int) -> int | None:
     return int(fields[19])  # field 22 of the whole line
 
 
+@functools.cache
+def _own_start(pid: int) -> int:
+    """This process's start time, read once per process (keyed by pid: a forked child reads its
+    own); the pulse reads every other process's afresh, since a pid may be reused."""
+    return process_start(pid) or 0
+
+
 def _directory() -> Path | None:
     value = os.environ.get(DIR_ENV)
     return Path(value) if value else None
@@ -103,7 +111,7 @@ def running(job_id: uuid.UUID, *, attempt: int, stage: str | None) -> Iterator[N
         yield
         return
     pid = os.getpid()
-    registration = Registration(job_id, attempt, stage, pid, process_start(pid) or 0)
+    registration = Registration(job_id, attempt, stage, pid, _own_start(pid))
     name = f"{job_id}.{uuid.uuid4().hex}"
     path = directory / name
     try:
