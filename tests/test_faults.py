@@ -7,6 +7,7 @@ PostgreSQL up.
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -259,6 +260,40 @@ def test_postgres_down_gives_503_problem_and_recovers(stack: Stack, client: ApiC
     wait_until(lambda: client.get("/v1/jobs").status_code == 200, timeout=30, message="api recovered")
     job_id = sleep_job(client, seconds=0)
     assert wait_for_status(client, job_id, {"succeeded", "failed"})["status"] == "succeeded"
+
+
+def test_a_message_taken_while_the_database_is_down_runs_its_job_once_it_is_back(
+    stack: Stack, client: ApiClient
+) -> None:
+    """A worker takes a job's message while PostgreSQL is down: the claim cannot reach it, and the
+    message goes back to the broker instead of being acked away (which left the job queued with no
+    message until MENTORQ_REDISPATCH_AFTER_SECONDS, 600 s here). Once the database is back the
+    job runs, once, on its first attempt."""
+    log = stack.root / "worker.log"
+    with default_worker_stopped(stack):
+        job_id = sleep_job(client, seconds=0)
+        wait_until(
+            lambda: stack.sql("SELECT dispatched_at FROM jobs WHERE id = %s", job_id)[0][0] is not None,
+            timeout=10,
+            message="the job stamped as published",
+        )
+        seen = log.stat().st_size if log.exists() else 0
+        stack.postgres.stop()
+        try:
+            stack.start_worker()
+            # Celery's trace logs a task's end (succeeded, raised, rejected): with the database
+            # down, this delivery ended without running the job.
+            ended = re.compile(rf"celery\.app\.trace: Task \S+\[{job_id}\]")
+            wait_until(
+                lambda: ended.search(log.read_bytes()[seen:].decode(errors="replace")) is not None,
+                timeout=60,
+                message="the worker took the message and ended its delivery unclaimed",
+            )
+        finally:
+            stack.postgres.start()
+    final = wait_for_status(client, job_id, {"succeeded", "failed"}, timeout=120)
+    assert final["status"] == "succeeded" and final["attempts"] == 1, final
+    assert event_types(stack, job_id).count("succeeded") == 1
 
 
 def test_canceled_queued_job_never_runs(stack: Stack, client: ApiClient) -> None:

@@ -16,9 +16,9 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Reject, SoftTimeLimitExceeded
 from opentelemetry.trace import Status, StatusCode
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -46,6 +46,9 @@ _SPANS = tracing.tracer()  # the API's no-op tracer until core.tracing.start() s
 CANCEL_POLL_INTERVAL_S = 0.5
 RETRY_BACKOFF_CAP_S = 60.0
 RAW_TEXT_KEPT = 20_000  # of an invalid LLM answer, in the job's error details
+# A message whose claim could not reach the database goes back to the broker after this pause:
+# every worker takes it again at once otherwise, a spin for as long as the database is away.
+UNCLAIMED_RETURN_PAUSE_S = 2.0
 
 
 class JobWatcher(threading.Thread):
@@ -196,7 +199,12 @@ def _run_delivery(
 ) -> None:
     route = kind.route(stage)
     with _SPANS.start_as_current_span("job.claim") as span:
-        job = _claim(job_id, worker=worker, time_limit_s=route.time_limit, stage=stage)
+        try:
+            job = _claim(job_id, worker=worker, time_limit_s=route.time_limit, stage=stage)
+        except OperationalError as error:
+            if not _unreachable(error):
+                raise
+            _return_unclaimed(job_id)
         span.set_attribute("mentorq.job.attempt", job.attempts if job is not None else 0)
     if job is None:
         log.info("job %s not claimable (duplicate delivery, canceled or finished); skipping", job_id)
@@ -312,6 +320,19 @@ def _run_claimed(
             _fail(ctx, failure.code, failure.message, failure.details)
     finally:
         watcher.stop()
+
+
+def _return_unclaimed(job_id: uuid.UUID) -> NoReturn:
+    """The database cannot be reached to claim the job: its message goes back to the broker
+    (rejected and requeued), not acked away as a failed task's is, which left the job queued with
+    no message until the reconciler's redispatch (MENTORQ_REDISPATCH_AFTER_SECONDS, 10 minutes)."""
+    log.warning(
+        "job %s: cannot reach the database to claim it; its message goes back in %.1f s",
+        job_id,
+        UNCLAIMED_RETURN_PAUSE_S,
+    )
+    time.sleep(UNCLAIMED_RETURN_PAUSE_S)
+    raise Reject("the database is unreachable", requeue=True)
 
 
 def _claim(job_id: uuid.UUID, *, worker: str, time_limit_s: float, stage: str | None) -> JobSnapshot | None:
