@@ -946,6 +946,30 @@ def queued_unheld_jobs(session: Session, *, job_ids: list[uuid.UUID]) -> list[Jo
     return list(result.scalars())
 
 
+class QueuedJob(NamedTuple):
+    """What sending a queued job's message again needs, without its input (which may be large)."""
+
+    id: uuid.UUID
+    kind: str
+    stage: str | None
+    priority: int
+
+
+def queued_unheld_published_before(session: Session, *, seconds_ago: float, limit: int) -> list[QueuedJob]:
+    """Queued jobs, not held, published more than `seconds_ago` seconds ago, oldest first."""
+    query = (
+        select(Job.id, Job.kind, Job.stage, Job.priority)
+        .where(
+            Job.status == JobStatus.queued.value,
+            Job.held.is_(False),
+            Job.dispatched_at < func.now() - timedelta(seconds=seconds_ago),
+        )
+        .order_by(Job.dispatched_at)
+        .limit(limit)
+    )
+    return [QueuedJob(*row) for row in session.execute(query)]
+
+
 def queued_jobs_dispatched_before(session: Session, *, seconds_ago: float | None, limit: int) -> list[Job]:
     """Queued jobs published more than `seconds_ago` seconds ago (None: any published one), oldest
     first: after the broker lost its data, the messages it lost."""

@@ -120,7 +120,8 @@ LTI_LAUNCHES = Counter(
 RECONCILER_ACTIONS = Counter(
     "mentorq_reconciler_actions_total",
     "What the reconciler did, by action: dispatched (a job's message sent again: never sent, or "
-    "lost with Redis), stranded (of those, taken by a lost worker and never claimed), "
+    "lost with Redis), stranded and vanished (of those, taken by a lost worker and never claimed; "
+    "gone from a running Redis), "
     "requeued and failed (jobs of dead workers), released (held jobs sent), "
     "webhooks (due deliveries queued, retries included), mails (lost account mails sent again), "
     "submissions (left ungraded, failed).",

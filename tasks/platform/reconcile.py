@@ -9,7 +9,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from core import unacked
+from core import queued_messages, unacked
 from core.channels import BROKER_EPOCH_KEY
 from core.metrics import catalog
 from core.platform_tasks import RECONCILE
@@ -42,6 +42,7 @@ def reconcile() -> dict[str, int]:
     counts = {
         "dispatched": 0,
         "stranded": 0,
+        "vanished": 0,
         "requeued": 0,
         "failed": 0,
         "released": 0,
@@ -54,7 +55,7 @@ def reconcile() -> dict[str, int]:
             text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RECONCILE_LOCK}
         ).scalar():
             return counts  # another reconciler is at it
-        to_publish: list[Job] = []
+        to_publish: list[Job | job_queries.QueuedJob] = []
         lost = _jobs_the_broker_lost(session)
         if lost is not None:
             to_publish += lost
@@ -63,6 +64,9 @@ def reconcile() -> dict[str, int]:
         )
         to_publish += stranded
         counts["stranded"] = len(stranded)
+        vanished = _jobs_whose_message_vanished(session, after_s=settings.stale_after_seconds)
+        to_publish += vanished
+        counts["vanished"] = len(vanished)
         to_publish += job_queries.jobs_to_dispatch(
             session,
             undispatched_for_s=UNDISPATCHED_GRACE_S,
@@ -153,6 +157,23 @@ def _jobs_a_lost_worker_held(session: Session, *, after_s: float) -> tuple[list[
         return [], []
     jobs = job_queries.queued_unheld_jobs(session, job_ids=list(by_job))
     return jobs, [by_job[job.id] for job in jobs]
+
+
+def _jobs_whose_message_vanished(session: Session, *, after_s: float) -> list[job_queries.QueuedJob]:
+    """Queued jobs published more than `after_s` ago whose message is neither in their lane's lists
+    nor with a worker (core/queued_messages.py): Redis or a worker lost it while Redis kept running.
+    Read without their input: under a backlog this looks at up to BATCH jobs on every pass."""
+    published = job_queries.queued_unheld_published_before(session, seconds_ago=after_s, limit=BATCH)
+    if not published:
+        return []
+    broker = get_broker_redis()
+    taken = queued_messages.taken_task_ids(broker)
+    waiting: dict[str, list[uuid.UUID]] = {}
+    for job in published:
+        if str(job.id) not in taken:
+            waiting.setdefault(_route_of(job.kind, job.stage).queue, []).append(job.id)
+    lost = set(queued_messages.missing(broker, waiting))
+    return [job for job in published if job.id in lost]
 
 
 def _jobs_the_broker_lost(session: Session) -> list[Job] | None:

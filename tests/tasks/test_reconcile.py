@@ -22,6 +22,7 @@ import redis
 
 from core import unacked
 from core.channels import BROKER_EPOCH_KEY
+from core.queued_messages import lane_lists
 from tests.conftest import ApiClient
 from tests.support.stack import REPO, Stack, wait_until
 
@@ -207,3 +208,61 @@ def test_a_job_a_lost_worker_took_and_never_started_is_sent_again_once(
 
     assert reconcile_once(stack, env=bound)["stranded"] == 0  # sent once, not once a pass
     assert messages_of(broker, [stranded]) == Counter({stranded: 1})
+
+
+def lane_holds_only(stack: Stack, broker: redis.Redis, job_ids: list[str]) -> None:
+    """The lane of these jobs (one kind) holds their messages alone. Messages earlier tests left
+    in it (of jobs ended since, or still queued) would be counted with them; a queued job among
+    those is sent again by the stack's own reconciler once its workers are back: nothing is lost."""
+    (queue,) = {row[0] for row in stack.sql("SELECT queue FROM jobs WHERE id = ANY(%s::uuid[])", job_ids)}
+    for key in lane_lists(queue):
+        for raw in broker.lrange(key, 0, -1):
+            if json.loads(raw)["headers"]["id"] not in job_ids:
+                broker.lrem(key, 0, raw)
+
+
+def test_a_job_whose_message_vanished_from_a_running_redis_is_sent_again_once(
+    stack: Stack, client: ApiClient, broker: redis.Redis, nothing_runs_jobs: None
+) -> None:
+    """Redis kept running (its epoch marker is there) but one job's message is gone: lost in the
+    append-only file's last second, or popped by a worker that died before recording it. Only that
+    job is sent again, once; the jobs whose messages wait in the lane are left alone."""
+    vanished, *waiting = published_jobs(stack, client, 3)
+    everyone = [vanished, *waiting]
+    bound = {"MENTORQ_STALE_AFTER_SECONDS": "60"}
+    stack.sql(
+        "UPDATE jobs SET dispatched_at = now() - interval '5 minutes' WHERE id = ANY(%s::uuid[])", everyone
+    )
+    lane_holds_only(stack, broker, everyone)
+    drop_messages_of(broker, [vanished])
+    broker.set(
+        BROKER_EPOCH_KEY, "kept", nx=True
+    )  # this Redis kept its data (a fresh stack's may not have it yet)
+
+    counts = reconcile_once(stack, env=bound)
+
+    assert counts["vanished"] == 1, counts
+    assert messages_of(broker, everyone) == Counter({vanished: 1, **{job_id: 1 for job_id in waiting}})
+    # Sent again, its stamp is fresh: the next pass sends nothing.
+    assert reconcile_once(stack, env=bound)["vanished"] == 0
+    assert messages_of(broker, everyone) == Counter({job_id: 1 for job_id in everyone})
+
+
+def test_a_lane_longer_than_its_old_jobs_hides_a_vanished_message_until_it_drains(
+    stack: Stack, client: ApiClient, broker: redis.Redis, nothing_runs_jobs: None
+) -> None:
+    """The lists are counted, not read, while they hold at least as many messages as the old jobs
+    expected in them: a loss among them shows once the lane drains below that."""
+    vanished = published_jobs(stack, client, 1)[0]
+    stack.sql("UPDATE jobs SET dispatched_at = now() - interval '5 minutes' WHERE id = %s", vanished)
+    drop_messages_of(broker, [vanished])
+    younger = published_jobs(stack, client, 2)  # published just now: their messages are in the lane
+    lane_holds_only(stack, broker, [vanished, *younger])
+    broker.set(BROKER_EPOCH_KEY, "kept", nx=True)
+    bound = {"MENTORQ_STALE_AFTER_SECONDS": "60"}
+
+    assert reconcile_once(stack, env=bound)["vanished"] == 0  # 2 messages for 1 old job: cannot tell
+
+    drop_messages_of(broker, younger)  # the lane drained (as a worker would have taken them)
+    assert reconcile_once(stack, env=bound)["vanished"] == 1
+    assert messages_of(broker, [vanished]) == Counter({vanished: 1})
