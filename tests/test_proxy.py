@@ -133,10 +133,20 @@ def test_connections_past_the_per_address_cap_get_429(proxy: str, client: ApiCli
         httpx.post(f"{proxy}/v1/jobs", json=long_job, headers=client.headers).json()["id"] for _ in range(2)
     ]
     ended: dict[str, list[int]] = {job: [] for job in jobs}  # each holder's answers, in order
+    held_for: dict[str, list[str]] = {job: [] for job in jobs}
+    began = time.monotonic()
 
     def hold(job: str) -> threading.Thread:
         def wait_on_job() -> None:
-            ended[job].append(httpx.get(f"{proxy}/v1/jobs/{job}", headers=headers, timeout=90).status_code)
+            answer = httpx.get(f"{proxy}/v1/jobs/{job}", headers=headers, timeout=90)
+            ended[job].append(answer.status_code)
+            # For a failure's message: when it ended, and the job's status then (a holder that
+            # ends early found its job ended, or its wait cut short).
+            try:
+                status = answer.json().get("status")
+            except ValueError:
+                status = answer.text[:40]
+            held_for[job].append(f"{time.monotonic() - began:.1f} s, {status}")
 
         thread = threading.Thread(target=wait_on_job)
         thread.start()
@@ -170,7 +180,8 @@ def test_connections_past_the_per_address_cap_get_429(proxy: str, client: ApiCli
             alive = [thread.is_alive() for thread in holders.values()]
             seen = collections.Counter(tries)
             raise AssertionError(
-                f"{error}: holders alive {alive}, ended {list(ended.values())}; third requests {seen}"
+                f"{error}: holders alive {alive}, ended {list(ended.values())} after"
+                f" {list(held_for.values())}; third requests {seen}"
             ) from None
     finally:
         for job in jobs:  # the waits end at once with the jobs (sent past nginx: its cap is full)

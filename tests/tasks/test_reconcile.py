@@ -14,7 +14,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -221,48 +221,73 @@ def lane_holds_only(stack: Stack, broker: redis.Redis, job_ids: list[str]) -> No
                 broker.lrem(key, 0, raw)
 
 
+# Only jobs published longer ago than an hour count as old in the two tests below: a day-old stamp
+# is theirs alone, since no other job of the suite's stack was published an hour ago and is queued.
+# The redispatch pass, which sends every job published 10 minutes ago, waits two days here.
+AN_HOUR = {"MENTORQ_STALE_AFTER_SECONDS": "3600", "MENTORQ_REDISPATCH_AFTER_SECONDS": "172800"}
+
+
+@pytest.fixture
+def published_a_day_ago(stack: Stack, client: ApiClient) -> Iterator[Callable[[int], list[str]]]:
+    """Jobs published, their stamps made a day old; canceled afterwards, so that no later test
+    counts them."""
+    made: list[str] = []
+
+    def publish(count: int) -> list[str]:
+        job_ids = published_jobs(stack, client, count)
+        stack.sql(
+            "UPDATE jobs SET dispatched_at = now() - interval '1 day' WHERE id = ANY(%s::uuid[])", job_ids
+        )
+        made.extend(job_ids)
+        return job_ids
+
+    yield publish
+    for job_id in made:
+        client.post(f"/v1/jobs/{job_id}/cancel")
+
+
 def test_a_job_whose_message_vanished_from_a_running_redis_is_sent_again_once(
-    stack: Stack, client: ApiClient, broker: redis.Redis, nothing_runs_jobs: None
+    stack: Stack,
+    broker: redis.Redis,
+    nothing_runs_jobs: None,
+    published_a_day_ago: Callable[[int], list[str]],
 ) -> None:
     """Redis kept running (its epoch marker is there) but one job's message is gone: lost in the
     append-only file's last second, or popped by a worker that died before recording it. Only that
     job is sent again, once; the jobs whose messages wait in the lane are left alone."""
-    vanished, *waiting = published_jobs(stack, client, 3)
-    everyone = [vanished, *waiting]
-    bound = {"MENTORQ_STALE_AFTER_SECONDS": "60"}
-    stack.sql(
-        "UPDATE jobs SET dispatched_at = now() - interval '5 minutes' WHERE id = ANY(%s::uuid[])", everyone
-    )
+    everyone = published_a_day_ago(3)
+    vanished, *waiting = everyone
     lane_holds_only(stack, broker, everyone)
     drop_messages_of(broker, [vanished])
-    broker.set(
-        BROKER_EPOCH_KEY, "kept", nx=True
-    )  # this Redis kept its data (a fresh stack's may not have it yet)
+    broker.set(BROKER_EPOCH_KEY, "kept", nx=True)  # this Redis kept its data (a fresh stack may lack it)
 
-    counts = reconcile_once(stack, env=bound)
+    counts = reconcile_once(stack, env=AN_HOUR)
 
     assert counts["vanished"] == 1, counts
-    assert messages_of(broker, everyone) == Counter({vanished: 1, **{job_id: 1 for job_id in waiting}})
+    assert messages_of(broker, everyone) == Counter({job_id: 1 for job_id in everyone})
     # Sent again, its stamp is fresh: the next pass sends nothing.
-    assert reconcile_once(stack, env=bound)["vanished"] == 0
+    assert reconcile_once(stack, env=AN_HOUR)["vanished"] == 0
     assert messages_of(broker, everyone) == Counter({job_id: 1 for job_id in everyone})
 
 
 def test_a_lane_longer_than_its_old_jobs_hides_a_vanished_message_until_it_drains(
-    stack: Stack, client: ApiClient, broker: redis.Redis, nothing_runs_jobs: None
+    stack: Stack,
+    client: ApiClient,
+    broker: redis.Redis,
+    nothing_runs_jobs: None,
+    published_a_day_ago: Callable[[int], list[str]],
 ) -> None:
     """The lists are counted, not read, while they hold at least as many messages as the old jobs
     expected in them: a loss among them shows once the lane drains below that."""
-    vanished = published_jobs(stack, client, 1)[0]
-    stack.sql("UPDATE jobs SET dispatched_at = now() - interval '5 minutes' WHERE id = %s", vanished)
+    (vanished,) = published_a_day_ago(1)
     drop_messages_of(broker, [vanished])
     younger = published_jobs(stack, client, 2)  # published just now: their messages are in the lane
     lane_holds_only(stack, broker, [vanished, *younger])
     broker.set(BROKER_EPOCH_KEY, "kept", nx=True)
-    bound = {"MENTORQ_STALE_AFTER_SECONDS": "60"}
 
-    assert reconcile_once(stack, env=bound)["vanished"] == 0  # 2 messages for 1 old job: cannot tell
+    assert reconcile_once(stack, env=AN_HOUR)["vanished"] == 0  # 2 messages for 1 old job: cannot tell
+    assert messages_of(broker, [vanished]) == Counter({vanished: 0})
 
     drop_messages_of(broker, younger)  # the lane drained (as a worker would have taken them)
-    assert reconcile_once(stack, env=bound)["vanished"] == 1
+    assert reconcile_once(stack, env=AN_HOUR)["vanished"] == 1
     assert messages_of(broker, [vanished]) == Counter({vanished: 1})
