@@ -163,7 +163,10 @@ def probe(network: Network, count: int, *, interval_s: float = 0.01, grace_s: fl
 def test_a_plain_link_is_fast(plain: Network) -> None:
     probes = probe(plain, 50)
     assert probes.loss == 0
-    assert probes.median < 20, probes.rtts
+    # Nothing holds a probe back: the fastest crosses at once (an impaired link's fastest takes its
+    # delay, at least 100 ms below). Not the median: on a loaded CI machine it was 108 ms, the
+    # probing process waiting for a core, not the link.
+    assert min(probes.rtts) < 20, probes.rtts
     assert plain.relay("b") is None
 
 
@@ -186,7 +189,7 @@ def test_a_loss_drops_that_share_of_what_the_host_sends(plain: Network) -> None:
     probes = probe(plain, 400, interval_s=0.003)
     counts = plain.clear("b")
     assert 0.10 <= probes.loss <= 0.30, probes.loss
-    assert probes.median < 20, probes.rtts
+    assert min(probes.rtts) < 20, probes.rtts  # a loss delays nothing (as above: not the median)
     assert counts["a2b"]["dropped"] == 0  # what b receives is not lost: the probes all arrived
     assert counts["b2a"]["dropped"] >= 0.1 * probes.sent, counts
 
