@@ -16,13 +16,12 @@ shows as the backlog drains, about when the job would have run.
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import redis
 from kombu.transport.redis import PRIORITY_STEPS, Channel
 
-from core.unacked import UNACKED
+from core.unacked import UNACKED, message_headers
 
 
 def lane_lists(queue: str) -> list[str]:
@@ -51,12 +50,6 @@ def missing(broker: redis.Redis, waiting: dict[str, list[uuid.UUID]]) -> list[uu
 
 
 def _task_id(raw: bytes, *, wrapped: bool = False) -> str | None:
-    """A kombu message's task id (`wrapped`: as the unacked record keeps it, [message, exchange,
-    routing key]); None for anything else."""
-    try:
-        message = json.loads(raw)
-        headers = (message[0] if wrapped else message)["headers"]
-        task_id = headers["id"]
-    except (ValueError, KeyError, IndexError, TypeError):
-        return None
+    """A kombu message's task id; None for anything else."""
+    task_id = (message_headers(raw, wrapped=wrapped) or {}).get("id")
     return task_id if isinstance(task_id, str) else None

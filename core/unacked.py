@@ -43,7 +43,7 @@ def stranded_deliveries(broker: redis.Redis, *, older_than_s: float) -> list[Del
         return []
     found = []
     for tag, raw in zip(tags, broker.hmget(UNACKED, tags), strict=True):
-        headers = _headers(raw)
+        headers = message_headers(raw, wrapped=True)
         if headers is None or not headers.get("id"):
             continue  # acked since the first read, or not a Celery message
         if _eta(headers) > now - older_than_s:
@@ -75,13 +75,15 @@ def forget(broker: redis.Redis, deliveries: list[Delivery]) -> None:
     pipe.execute()
 
 
-def _headers(raw: bytes | None) -> dict | None:
+def message_headers(raw: bytes | None, *, wrapped: bool = False) -> dict | None:
+    """A kombu message's headers (`wrapped`: as the unacked record keeps it, [message, exchange,
+    routing key]); None for anything else, or for a record acked since it was listed."""
     if raw is None:
         return None
     try:
-        message = json.loads(raw)[0]
-        headers = message.get("headers")
-    except (ValueError, IndexError, KeyError, TypeError, AttributeError):
+        message = json.loads(raw)
+        headers = (message[0] if wrapped else message)["headers"]
+    except (ValueError, IndexError, KeyError, TypeError):
         return None
     return headers if isinstance(headers, dict) else None
 
