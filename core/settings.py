@@ -510,6 +510,15 @@ class Settings(BaseSettings):
     asr_beam_size: int = Field(
         5, ge=1, le=20, alias="MENTORQ_ASR_BEAM_SIZE", description="faster-whisper's beam size"
     )
+    # One: on 2 cores tiny.en took the same time with two threads for a third more CPU (the freed
+    # core serves the API and the other lanes); a bigger checkpoint on a many-core host gains more.
+    asr_cpu_threads: int = Field(
+        1,
+        ge=1,
+        le=64,
+        alias="MENTORQ_ASR_CPU_THREADS",
+        description="CTranslate2 threads per recording on a CPU (one: the same speed on 2 cores, less CPU)",
+    )
     # A language code (en, de, ...), or unset: a multilingual checkpoint detects it (tiny.en is English).
     asr_language: str | None = Field(
         None,
