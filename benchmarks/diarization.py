@@ -69,6 +69,7 @@ from workers.recordings.diarization import (
 )
 from workers.recordings.engines import SpeechEngine, get_engine
 from workers.recordings.overlap_diarizer import CamppDiarizer
+from workers.recordings.speaker_models import one_thread_per_recording
 from workers.recordings.speech import speech_segments
 
 # The engine the figures are of (--engine): today's Resemblyzer one or the overlap-aware CAM++ one.
@@ -513,6 +514,7 @@ def print_memory(runs: list[dict[str, Any]]) -> None:
 
 
 def main() -> None:
+    one_thread_per_recording()  # as the transcribe lane's worker runs (workers/signals.py)
     parser = argument_parser("diarization", __doc__)
     parser.add_argument("--seeds", type=int, default=2, help="conversations per case (different scripts)")
     parser.add_argument("--lines", type=int, default=10, help="lines per conversation")

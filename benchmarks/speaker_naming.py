@@ -41,6 +41,7 @@ from core.settings import Settings
 from tests.recordings import conversations
 from tests.recordings.conversations import Turn
 from workers.recordings.diarization import ResemblyzerDiarizer, SpeakerTurn
+from workers.recordings.speaker_models import one_thread_per_recording
 from workers.recordings.speech import speech_segments
 from workers.recordings.voices import EnrolledVoice, VoiceBook, clip_voice, profile_voice, voice_thresholds
 
@@ -223,6 +224,7 @@ def summary(rows: list[dict[str, Any]]) -> list[list[Any]]:
 
 def main() -> None:
     global engine
+    one_thread_per_recording()  # as the transcribe lane's worker runs (workers/signals.py)
     parser = argument_parser("speaker_naming", __doc__)
     parser.add_argument("--seeds", type=int, default=2, help="conversations per cast")
     parser.add_argument("--engine", choices=(*ENGINES, "both"), default="campplus")

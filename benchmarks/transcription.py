@@ -72,6 +72,7 @@ from tests.support.stack import Stack
 from workers.recordings.decode import SAMPLE_RATE, pcm_pieces
 from workers.recordings.engines import SpeechEngine, WhisperEngine, get_engine
 from workers.recordings.pipeline import transcribe
+from workers.recordings.speaker_models import one_thread_per_recording
 
 NAME = "transcription"
 AIM_SPEED_RATIO = 0.9
@@ -581,6 +582,7 @@ def print_speed(
 
 
 def main(argv: list[str] | None = None) -> int:
+    one_thread_per_recording()  # as the transcribe lane's worker runs (workers/signals.py)
     parser = argument_parser(NAME, __doc__)
     parser.add_argument("--minutes", type=float, default=3.0, help="length of the long recording (3)")
     parser.add_argument("--searches", type=int, default=40, help="searches per phase (40)")

@@ -70,6 +70,9 @@ def _background_lanes_yield_the_cpu(sender=None, **_: object) -> None:
             with open("/proc/self/autogroup", "w") as autogroup:
                 autogroup.write(str(lanes.BACKGROUND_NICENESS))
         log.info("background lanes %s: running at niceness %d", sorted(queues), os.nice(0))
+        from workers.recordings.speaker_models import one_thread_per_recording
+
+        one_thread_per_recording()
 
 
 @worker_init.connect

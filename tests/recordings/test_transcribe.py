@@ -213,3 +213,21 @@ def test_a_playlist_behind_an_mp3_tag_makes_ffmpeg_fetch_nothing(engine: SpeechE
         run(data, engine)
     assert refused.value.code == "corrupt_recording"
     assert site.hits["/internal/secret.ts"] == 0
+
+
+def test_hearing_speech_leaves_torchs_threads_as_they_were() -> None:
+    """Importing silero_vad sets torch to one thread for the whole process; the VAD must undo it
+    (the transcribe lane chooses its own count, workers/signals.py). In a fresh process, since in
+    this one silero_vad may be imported already."""
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy, torch; torch.set_num_threads(2)\n"
+        "from workers.recordings.speech import speech_segments\n"
+        "list(speech_segments([numpy.zeros(16000, dtype=numpy.int16)]))\n"
+        "print(torch.get_num_threads())\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert ran.stdout.split()[-1] == "2", ran.stdout

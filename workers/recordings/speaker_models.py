@@ -207,6 +207,18 @@ class SpeakerModels:
         return out
 
 
+def one_thread_per_recording() -> None:
+    """Torch on one intra-op thread in a process that hears recordings (the transcribe lane's
+    worker, workers/signals.py, and the benchmarks that stand in for it). Why: CAM++ on a 2 s block
+    took 95 ms of CPU and 48 ms on two threads, 41 ms and 41 ms on one (2 cores); segmentation-3.0's
+    10 s chunks are as small. Whisper (CTranslate2) has its own count, MENTORQ_ASR_CPU_THREADS.
+    Before, importing silero_vad set one thread for the whole process as a side effect, and
+    speech.py's attempt to undo it came too late: the diarizer ran on one thread by accident."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def _traced(network: Any, example: Any) -> Any:
     """The network traced once (TorchScript): the same numbers without the Python of CAM++'s many
     small modules on every call, which was a quarter of its CPU on a 2 s block (issue 60; bitwise

@@ -57,9 +57,9 @@ class _Stretches:
     """The VAD's start and end events turned into stretches of samples, joined across short pauses."""
 
     def __init__(self, max_segment_s: float):
+        model = _model()  # first: it undoes what importing silero_vad does to torch's threads
         from silero_vad import VADIterator
 
-        model = _model()
         model.reset_states()
         self.vad = VADIterator(
             model,
