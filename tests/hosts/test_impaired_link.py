@@ -174,14 +174,15 @@ def test_a_delay_holds_back_what_the_host_sends(plain: Network) -> None:
     plain.impair("b", delay_ms=100)
     probes = probe(plain, 30, interval_s=0.02)
     assert probes.loss == 0
-    assert 100 <= probes.median < 150, probes.rtts
-    assert min(probes.rtts) >= 100, probes.rtts  # no probe's answer overtakes the delay
+    # The fastest probe takes the whole delay and not much more (the median, on a loaded machine,
+    # also holds the probing process's wait for a core).
+    assert 100 <= min(probes.rtts) < 150, probes.rtts  # no probe's answer overtakes the delay
 
 
 def test_both_directions_delay_a_round_trip(plain: Network) -> None:
     plain.impair("b", delay_ms=40, ingress_delay_ms=60)
     probes = probe(plain, 30, interval_s=0.02)
-    assert 100 <= probes.median < 150, probes.rtts
+    assert 100 <= min(probes.rtts) < 150, probes.rtts  # both delays, each once (as above: the fastest)
 
 
 def test_a_loss_drops_that_share_of_what_the_host_sends(plain: Network) -> None:
@@ -231,7 +232,9 @@ def test_clear_restores_a_plain_link(plain: Network) -> None:
         subprocess.run(["ip", "netns", "pids", f"{plain.prefix}-wire-b"], capture_output=True).stdout == b""
     )
     probes = probe(plain, 30)
-    assert probes.loss == 0 and probes.median < 20, probes.rtts
+    # The fastest crosses at once again: a fresh-clone CI run saw a 53 ms median with the fastest
+    # at 13 ms, the probing process waiting for a core (as in test_a_plain_link_is_fast).
+    assert probes.loss == 0 and min(probes.rtts) < 20, probes.rtts
 
 
 @pytest.mark.parametrize("impaired", [False, True], ids=["plain", "impaired"])
