@@ -164,16 +164,23 @@ def _diarizer_weights_are_the_pinned_ones(sender=None, **_: object) -> None:
 
 @worker_init.connect
 def _speech_weights_check_or_the_worker_stops(sender=None, **_: object) -> None:
-    """A worker of the transcribe lane checks Whisper's weights before it takes a job: a bundled
-    checkpoint (tiny.en, base) is hashed file by file against the upstream files' sha256 (base joined
-    into the model cache first, once), and a missing or altered file stops the worker here with the
-    file and both hashes (workers/recordings/whisper_weights.py). An operator's own folder is checked
-    as before, by /readyz and the job (speech_engine_unavailable)."""
+    """A worker of the transcribe lane checks the speech detector's and Whisper's weights before it
+    takes a job: Silero VAD's ONNX file and a bundled checkpoint (tiny.en, base) are hashed file by
+    file against their pinned sha256 (base joined into the model cache first, once), and a missing or
+    altered file stops the worker here with the file and both hashes
+    (workers/recordings/speech.py, whisper_weights.py). An operator's own folder is checked as
+    before, by /readyz and the job (speech_engine_unavailable)."""
     if lanes.TRANSCRIBE not in _consumed_queues(sender):
         return
+    from workers.recordings.speech import vad_weights
     from workers.recordings.whisper_weights import BUNDLED, WeightsUnavailable, bundled_folder
 
     settings = get_settings()
+    try:
+        vad_weights()
+    except WeightsUnavailable as error:
+        log.critical("the worker cannot hear speech: %s", error)
+        raise SystemExit(f"mentorq worker: {error}") from error
     if settings.asr_model not in BUNDLED:
         return
     began = time.monotonic()

