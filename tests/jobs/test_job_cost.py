@@ -9,6 +9,10 @@ runs it) is submitted with a plain POST and waited on from PostgreSQL and Redis 
 process is not counted); the counts of the third job are compared with EXPECTED (the first two
 warm the caches: the user, the routes, kombu's scripts).
 
+Rows written are counted by PostgreSQL itself: a trigger on every table of the platform's schema
+records each row inserted, updated or deleted, with the backend that wrote it (a transaction rolled
+back leaves none); the probe names each process's backends, so the rows are told apart by side.
+
 EXPECTED is exact in both directions: a change that adds a query fails here until its count is
 raised, on purpose, in the same commit, with the reason beside it; a change that saves one lowers
 it. The failure message lists what was sent, so the difference can be read off.
@@ -69,6 +73,12 @@ EXPECTED = {
     # --- what PostgreSQL keeps -----------------------------------------------------------------
     # queued, running, output, succeeded
     "job event rows": 4,
+    # rows the API wrote: the job, its `queued` event (one statement), the job again by the
+    # dispatch stamp
+    "api rows written": 3,
+    # rows the worker wrote: the job and its `running` event (the claim), the job, its output and
+    # `succeeded` events (the finish)
+    "worker rows written": 5,
 }
 
 # Timing decides these (see the docstring): at most this many, never counted exactly.
@@ -113,7 +123,64 @@ def _redis_commands(lines: list[Line]) -> int:
     return sum(line.kind == "redis" and not line.text.startswith(HANDSHAKE) for line in lines)
 
 
-def _costs(lines: list[Line], worker_pid: int, events: int) -> tuple[dict[str, int], dict[str, list[str]]]:
+# Installed in the test's own database once the stack has migrated it: every row any statement
+# writes to a table of the platform's schema, with the backend (the connection) that wrote it.
+ROW_COUNTER = (
+    "CREATE TABLE cost_probe_rows (id bigserial PRIMARY KEY, tbl text, op text, backend int)",
+    """CREATE FUNCTION cost_probe_row() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO cost_probe_rows (tbl, op, backend) VALUES (TG_TABLE_NAME, TG_OP, pg_backend_pid());
+        RETURN NULL;
+    END $$""",
+    """DO $$
+    DECLARE name text;
+    BEGIN
+        FOR name IN
+            SELECT tablename FROM pg_tables
+            WHERE schemaname = current_schema() AND tablename NOT IN ('alembic_version', 'cost_probe_rows')
+        LOOP
+            EXECUTE 'CREATE TRIGGER cost_probe_row AFTER INSERT OR UPDATE OR DELETE ON '
+                || quote_ident(name) || ' FOR EACH ROW EXECUTE FUNCTION cost_probe_row()';
+        END LOOP;
+    END $$""",
+)
+
+
+@dataclass
+class Row:
+    table: str
+    op: str
+    role: str
+
+
+def _backends(probe: Path) -> dict[int, str]:
+    """Each PostgreSQL backend the probed processes opened, and the role of the one that did."""
+    found = {}
+    for path in probe.glob("*.log"):
+        for raw in path.read_text().splitlines():
+            role, _, kind, text = (raw.split(" ", 3) + [""])[:4]
+            if kind == "backend":
+                found[int(text)] = role
+    return found
+
+
+def _row_mark(platform) -> int:
+    return platform.sql("SELECT coalesce(max(id), 0) FROM cost_probe_rows")[0][0]
+
+
+def _rows_since(platform, probe: Path, mark: int) -> list[Row]:
+    backends = _backends(probe)
+    return [
+        Row(table, op, backends.get(backend, "other"))
+        for table, op, backend in platform.sql(
+            "SELECT tbl, op, backend FROM cost_probe_rows WHERE id > %s ORDER BY id", mark
+        )
+    ]
+
+
+def _costs(
+    lines: list[Line], worker_pid: int, events: int, rows: list[Row]
+) -> tuple[dict[str, int], dict[str, list[str]]]:
     api = [line for line in lines if line.role == "api"]
     pool = [line for line in lines if line.role == "worker" and line.pid != worker_pid]
     job_thread = [line for line in pool if line.thread == "MainThread"]
@@ -128,8 +195,11 @@ def _costs(lines: list[Line], worker_pid: int, events: int) -> tuple[dict[str, i
         "worker redis commands": _redis_commands(job_thread),
         "delivery redis commands": len(delivery),
         "job event rows": events,
+        "api rows written": sum(row.role == "api" for row in rows),
+        "worker rows written": sum(row.role == "worker" for row in rows),
     }
     seen = {
+        "rows written": [f"{row.role} {row.op} {row.table}" for row in rows],
         "api": [f"{line.kind} {line.text[:90]}" for line in api],
         "worker (job thread)": [f"{line.kind} {line.text[:90]}" for line in job_thread],
         "worker (other threads)": [
@@ -150,6 +220,8 @@ def counted(fake_ollama: FakeOllama):
             "MENTORQ_LLM_ROUTE_CACHE_SECONDS": "3600",  # the route's read is then the warm-up's only
             "MENTORQ_LLM_USER_SLOTS": "1",  # a second job of one account waits, held (the release test)
         }
+        for statement in ROW_COUNTER:
+            platform.sql(statement)
         platform.api_url = platform._start_api_process("api", env)
         # One pool process: every job (and so every per-process warm-up) on the same one.
         worker = platform.start_worker(extra_env=env, concurrency=1)
@@ -178,26 +250,25 @@ def _one_job(platform, client, broker: redis.Redis) -> str:
     return job
 
 
-def _counted_jobs(platform, probe: Path, jobs: int) -> tuple[list[Line], str]:
-    """A new account's WARM_UP_JOBS jobs, then `jobs` more: what those sent, and the last one's id."""
+def _counted_jobs(platform, probe: Path, jobs: int) -> tuple[list[Line], list[Row], str]:
+    """A new account's WARM_UP_JOBS jobs, then `jobs` more: what those sent, the rows they wrote,
+    and the last one's id."""
     broker = redis.Redis.from_url(platform.redis.url)
     with register(platform.api_url) as client:
         for _ in range(WARM_UP_JOBS):
             _one_job(platform, client, broker)
-        marks = _read(probe)
+        marks, row_mark = _read(probe), _row_mark(platform)
         for _ in range(jobs):
             job = _one_job(platform, client, broker)
-        return _since(probe, marks), job
+        return _since(probe, marks), _rows_since(platform, probe, row_mark), job
 
 
 def test_one_instant_job_costs_what_expected_says(counted) -> None:
     platform, probe, worker_pid = counted
-    lines, job = _counted_jobs(platform, probe, 1)
+    lines, rows, job = _counted_jobs(platform, probe, 1)
     events = platform.sql("SELECT count(*) FROM job_events WHERE job_id = %s", job)[0][0]
-    costs, seen = _costs(lines, worker_pid, events)
+    costs, seen = _costs(lines, worker_pid, events, rows)
     report = "\n".join(f"  {part}:\n" + "\n".join(f"    {s}" for s in sent) for part, sent in seen.items())
-    assert costs == EXPECTED, f"one instant job now costs {costs}\nwhat was sent:\n{report}"
-
     watcher = collections.Counter(
         "redis" if line.kind == "redis" else "sql statements"
         for line in lines
@@ -208,6 +279,10 @@ def test_one_instant_job_costs_what_expected_says(counted) -> None:
         and not (line.kind == "redis" and line.text.startswith(HANDSHAKE))
     )
     assert all(watcher[k] <= v for k, v in WATCHER_AT_MOST.items()), f"the watcher sent {watcher}\n{report}"
+    # A watcher that recorded the output before the job ended wrote the job row once more (the
+    # output event is then its, not the finish's): the rows are exact once that is counted.
+    expected = EXPECTED | {"worker rows written": EXPECTED["worker rows written"] + watcher["sql statements"]}
+    assert costs == expected, f"one instant job now costs {costs}\nwhat was sent:\n{report}"
 
 
 def test_no_job_opens_a_redis_connection_of_its_own(counted) -> None:
@@ -215,7 +290,7 @@ def test_no_job_opens_a_redis_connection_of_its_own(counted) -> None:
     the warm-up, at most one new Redis connection in the API and the worker together (a pool grown
     by two threads at once), not one a job."""
     platform, probe, _ = counted
-    lines, _ = _counted_jobs(platform, probe, 3)
+    lines, _, _ = _counted_jobs(platform, probe, 3)
     greetings = [
         f"{line.role} {line.thread}"
         for line in lines
@@ -238,12 +313,16 @@ EXPECTED_RELEASE = {
     # the first job's output and `succeeded` events and its end (3), the released job onto the
     # broker (LPUSH), the released job's `running`, output and `succeeded` events and its end (4)
     "worker redis commands": 8,
+    # the first job's finish (the job, its output and `succeeded` events), the held job released
+    # and then stamped sent (the job twice), the released job's claim (the job, `running`) and
+    # finish (the job, output, `succeeded`)
+    "worker rows written": 10,
 }
 
 
 def _release(
     platform, client, broker: redis.Redis, fake_ollama: FakeOllama, probe: Path, marker: str
-) -> list[Line]:
+) -> tuple[list[Line], list[Row]]:
     """What the worker sent from the first job's release to the second's end."""
     released = fake_ollama.hold(marker)
     first = client.post("/v1/jobs", json={"kind": "chat", "input": {"prompt": marker}}).json()
@@ -255,7 +334,7 @@ def _release(
     second = client.post("/v1/jobs", json={"kind": "chat", "input": {"prompt": "hi"}}).json()
     [(held,)] = platform.sql("SELECT held FROM jobs WHERE id = %s", second["id"])
     assert held, "the account's second job should wait while its first holds the one slot"
-    marks = _read(probe)
+    marks, row_mark = _read(probe), _row_mark(platform)
     released.set()
     for job in (first["id"], second["id"]):
         wait_until(
@@ -264,7 +343,7 @@ def _release(
             message="both jobs to succeed",
         )
     wait_until(lambda: broker.hlen("unacked") == 0, timeout=600, message="the deliveries' acks")
-    return _since(probe, marks)
+    return _since(probe, marks), _rows_since(platform, probe, row_mark)
 
 
 def test_a_finish_that_releases_a_held_job_costs_what_expected_says(counted, fake_ollama: FakeOllama) -> None:
@@ -274,7 +353,7 @@ def test_a_finish_that_releases_a_held_job_costs_what_expected_says(counted, fak
         _release(
             platform, client, broker, fake_ollama, probe, "warm: the first of two"
         )  # kombu's first publish
-        lines = _release(platform, client, broker, fake_ollama, probe, "the first of two")
+        lines, rows = _release(platform, client, broker, fake_ollama, probe, "the first of two")
     job_threads = [
         line
         for line in lines
@@ -284,6 +363,16 @@ def test_a_finish_that_releases_a_held_job_costs_what_expected_says(counted, fak
         "worker sql statements": sum(line.kind == "sql" for line in job_threads),
         "worker transaction round trips": _round_trips(job_threads),
         "worker redis commands": _redis_commands(job_threads),
+        "worker rows written": sum(row.role == "worker" for row in rows),
     }
+    # As above: each output a watcher recorded before its job ended wrote that job's row once more.
+    watcher_sql = sum(
+        line.kind == "sql"
+        for line in lines
+        if line.role == "worker" and line.pid != worker_pid and line.thread != "MainThread"
+    )
+    rows_expected = EXPECTED_RELEASE["worker rows written"] + watcher_sql
+    expected = EXPECTED_RELEASE | {"worker rows written": rows_expected}
     report = "\n".join(f"    {line.pid} {line.kind} {line.text[:100]}" for line in job_threads)
-    assert costs == EXPECTED_RELEASE, f"the two jobs now cost {costs}\nwhat was sent:\n{report}"
+    report += "\n" + "\n".join(f"    {row.role} {row.op} {row.table}" for row in rows)
+    assert costs == expected, f"the two jobs now cost {costs}\nwhat was sent:\n{report}"

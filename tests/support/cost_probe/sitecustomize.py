@@ -8,7 +8,8 @@ Counted: SQLAlchemy's statements (`before_cursor_execute`, once per executemany)
 COMMIT / ROLLBACK (each a round trip with psycopg), on every engine, sync and async; every Redis
 command packed by redis-py, sync and asyncio (pipelines count each command, as the server runs
 them). Not counted: a pooled connection's ping after idling (the driver's own, outside SQLAlchemy's
-events), which depends on timing, not on the job path.
+events), which depends on timing, not on the job path. Also written: each new PostgreSQL connection's backend
+pid (`backend`), which the test's row-counting trigger records beside each row.
 """
 
 from __future__ import annotations
@@ -60,6 +61,14 @@ def _install() -> None:
 
     for name in ("BEGIN", "COMMIT", "ROLLBACK"):
         event.listen(Engine, name.lower(), boundary(name))
+
+    def connected(dbapi_connection, _record) -> None:
+        # The PostgreSQL backend behind each new connection (no round trip: psycopg knows it), so
+        # that rows the test's trigger saw written are told apart by the process that wrote them.
+        driver = getattr(dbapi_connection, "driver_connection", dbapi_connection)
+        record("backend", str(driver.info.backend_pid))
+
+    event.listen(Engine, "connect", connected)
 
     import redis.asyncio.connection as async_connection
     import redis.connection as sync_connection
