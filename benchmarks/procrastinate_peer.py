@@ -140,8 +140,9 @@ def run_phase(dsn: str, **kwargs: float | int) -> tuple[list[PeerOutcome], float
     return asyncio.run(_phase(dsn, **kwargs))  # type: ignore[arg-type]
 
 
-def server_side_ms(dsn: str, job_ids: list[int]) -> dict[int, int]:
-    """Each job's deferred -> succeeded time, from its events."""
+def server_side_ms(dsn: str, job_ids: list[int]) -> dict[int, float]:
+    """Each job's deferred -> succeeded time, from its events, to the microsecond (as the
+    platform's is: benchmarks/platform_overhead.py)."""
     with psycopg.connect(dsn) as db:
         rows = db.execute(
             """
@@ -152,4 +153,4 @@ def server_side_ms(dsn: str, job_ids: list[int]) -> dict[int, int]:
             """,
             (job_ids,),
         ).fetchall()
-    return {job_id: int(ms) for job_id, ms in rows if ms is not None}
+    return {job_id: float(ms) for job_id, ms in rows if ms is not None}
