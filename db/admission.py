@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Integer, Select, bindparam, false, func, select, text, update
+from sqlalchemy import Integer, Select, Text, bindparam, cast, false, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -37,7 +37,18 @@ HELD_PROGRESS = {
 }
 RouteOf = Callable[[str, str | None], Route]
 
-_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(CAST(:owner AS text), 7))")
+# Set in a transaction's session by a statement that already took its owner's admission lock (a
+# finish in a capped lane, db/jobs.py finish_job): release_held then does not send the lock again.
+OWNER_LOCKED = "mentorq.admission.owner_locked"
+
+
+def owner_lock(owner: Any) -> Any:
+    """The owner's admission lock (a transaction-scoped advisory lock) as an SQL expression:
+    `owner` a uuid column or a text parameter, keyed alike either way."""
+    return func.pg_advisory_xact_lock(func.hashtextextended(cast(owner, Text), 7))
+
+
+_LOCK = select(owner_lock(bindparam("owner", type_=Text)))
 
 
 def _in_lane(owner_id: uuid.UUID, leaving_out: Sequence[uuid.UUID] = ()):
@@ -143,7 +154,10 @@ def release_held(session: Session, *, owner_id: uuid.UUID, route_of: RouteOf) ->
     Call it in the transaction that ends (or moves out of the lane) one of the user's jobs: the
     held jobs go once it commits."""
     cap = get_settings().llm_slots_per_user
-    if cap:  # without a cap nothing is counted, so nothing can race a submit's count
+    # Without a cap nothing is counted, so nothing can race a submit's count. The lock comes before
+    # the held jobs are read, in a statement of its own (or the finish's): that read's snapshot
+    # then holds every held job a submit committed while this transaction waited for the lock.
+    if cap and session.info.pop(OWNER_LOCKED, None) != owner_id:
         session.execute(_LOCK, {"owner": str(owner_id)})
     # The held jobs first: most users have none, and then the count of the lane is not needed
     # (two statements on every finish in the lane, where there were three).

@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session, aliased
 from core import lanes
 from core.jobspec import JobSpec, Route
 from core.sql_limits import MAX_INTEGER
+from db import admission
 from db.job_resource import job_resource
 from db.models import ACTIVE, Job, JobEvent, JobStatus, WebhookDelivery
 from db.unit_of_work import dispatch_job, outbox
@@ -201,11 +202,13 @@ def _with_event(
     data: ColumnElement[Any] | Callable[[CTE], ColumnElement[Any]] = _EVENT_DATA,
     *,
     as_job: bool = False,
+    lock_owner: bool = False,
 ):
     """`source` (selecting or moving one job, RETURNING it) and the INSERT of its event, as one
     SELECT of the job and the event's id, time and data. `data` may build the event's data in SQL
     from the job's row as `source` left it. The job comes as its columns (a JobSnapshot's), or
-    `as_job` as a Job of the session (the API's submit: its session keeps the job it answers with)."""
+    `as_job` as a Job of the session (the API's submit: its session keeps the job it answers with).
+    `lock_owner`: the statement also takes the job's owner's admission lock (`_owner_locked`)."""
     job_row = source.cte("job_row")
     event_data = data(job_row) if callable(data) else data
     recorded = (
@@ -215,7 +218,8 @@ def _with_event(
         .cte("recorded")
     )
     if not as_job:
-        return select(job_row, recorded.c.id, recorded.c.created_at, recorded.c.data).join(recorded, true())
+        found = select(job_row, recorded.c.id, recorded.c.created_at, recorded.c.data).join(recorded, true())
+        return found.join(_owner_locked(job_row), true()) if lock_owner else found
     return (
         select(aliased(Job, job_row), recorded.c.id, recorded.c.created_at, recorded.c.data)
         .select_from(job_row)
@@ -224,7 +228,15 @@ def _with_event(
     )
 
 
-def _with_output_then_event(source: Any) -> Any:
+def _owner_locked(job_row: CTE) -> CTE:
+    """The moved job's owner's admission lock (db/admission.py), taken by the statement that moves
+    it. Joined into the statement's result, so it runs (an unreferenced CTE would not) once the job
+    is moved, and only when it was: no row, no lock. The lock is held to the transaction's end, and
+    the statement that reads the owner's held jobs next sees every job committed before it."""
+    return select(admission.owner_lock(job_row.c.owner_id).label("locked")).cte("owner_locked")
+
+
+def _with_output_then_event(source: Any, *, lock_owner: bool = False) -> Any:
     """`_with_event`, with the job's last streamed output recorded first, in the same statement: an
     `output` event (`p_streamed`) and then the transition's event. The second INSERT reads the
     first's RETURNING row, so the output's id is drawn first and the timeline keeps its order."""
@@ -247,7 +259,7 @@ def _with_output_then_event(source: Any) -> Any:
         .returning(EVENTS.c.id, EVENTS.c.created_at, EVENTS.c.data)
         .cte("recorded")
     )
-    return (
+    found = (
         select(
             *job_row.c,
             streamed.c.id,
@@ -261,12 +273,19 @@ def _with_output_then_event(source: Any) -> Any:
         .join(streamed, true())
         .join(recorded, true())
     )
+    return found.join(_owner_locked(job_row), true()) if lock_owner else found
 
 
 def _move(*conditions: Any, **values: Any) -> Any:
     """A worker's transition as plain Core on the table: the SELECT around it maps the row it
     returns back to a Job, so the ORM's UPDATE machinery has nothing to add."""
     return update(JOBS).where(*conditions).values(**values).returning(*JOBS.c)
+
+
+# A finish that releases its owner's held jobs next (a capped lane) takes the owner's admission
+# lock in its own statement (`_LOCKING`): one round trip fewer than a lock statement of its own.
+_LOCKING = "_locking_owner"
+FINISHES = ("finish", "finish_streamed", "finish" + _LOCKING, "finish_streamed" + _LOCKING)
 
 
 @functools.cache
@@ -306,7 +325,7 @@ def _statement(name: str) -> Any:
         return _with_event(_move(Job.id == _JOB_ID, running, progress=_EVENT_DATA, heartbeat_at=func.now()))
     if name == "running":  # an event of a running job that changes nothing on its row (output)
         return _with_event(select(Job).where(Job.id == _JOB_ID, running))
-    if name in ("finish", "finish_streamed"):
+    if name in FINISHES:
         finish = _move(
             Job.id == _JOB_ID,
             running,
@@ -317,7 +336,10 @@ def _statement(name: str) -> Any:
             completed_at=func.now(),
             **_ANSWERED,
         )
-        return _with_event(finish) if name == "finish" else _with_output_then_event(finish)
+        lock_owner = name.endswith(_LOCKING)
+        if name.startswith("finish_streamed"):
+            return _with_output_then_event(finish, lock_owner=lock_owner)
+        return _with_event(finish, lock_owner=lock_owner)
     if name == "fail":
         return _with_event(
             _move(
@@ -772,18 +794,25 @@ def finish_job(
     answered_by: tuple[str, str] | None = None,
     streamed: str | None = None,
     claim: Claim | None = None,
+    lock_owner: bool = False,
 ) -> JobSnapshot | None:
     """running -> succeeded with the output (and the provider and model that answered it). With
     `streamed`, the output still unrecorded is its `output` event, written by the same statement
     (a quick job nobody follows pays one statement for both): only for a job whose webhook did not
-    ask for output, since that event's webhook would describe the job as already succeeded."""
+    ask for output, since that event's webhook would describe the job as already succeeded.
+
+    `lock_owner` (a job whose end sends its owner's next held job, in the same transaction): the
+    statement also takes the owner's admission lock, and says so in the session
+    (admission.OWNER_LOCKED) for `admission.release_held` to read."""
     params = {"p_output": output, **_answered_params(answered_by)}
+    locking = _LOCKING if lock_owner else ""
     if streamed is None:
-        return _step(session, "finish", job_id=job_id, event_type="succeeded", claim=claim, **params)
+        job = _step(session, "finish" + locking, job_id=job_id, event_type="succeeded", claim=claim, **params)
+        return _noted_lock(session, job, lock_owner)
     row = (
         session.connection()
         .execute(
-            _statement("finish_streamed"),
+            _statement("finish_streamed" + locking),
             {
                 "p_job": job_id,
                 "p_event_type": "succeeded",
@@ -801,6 +830,14 @@ def finish_job(
     output_id, output_at, output_data, event_id, created_at, data = row[_JOB_WIDTH:]
     _announce(session, job, RecordedEvent(output_id, job.id, "output", output_data, output_at))
     _announce(session, job, RecordedEvent(event_id, job.id, "succeeded", data, created_at))
+    return _noted_lock(session, job, lock_owner)
+
+
+def _noted_lock(session: Session, job: JobSnapshot | None, lock_owner: bool) -> JobSnapshot | None:
+    """The finished job; its owner noted as locked in this transaction when the finish took the lock
+    (it did only when it moved the job)."""
+    if lock_owner and job is not None:
+        session.info[admission.OWNER_LOCKED] = job.owner_id
     return job
 
 

@@ -270,7 +270,8 @@ def _run_claimed(
         # The output still buffered goes into the finishing statement, unless an output webhook
         # must describe the job as still running (db.jobs.finish_job).
         fold = not (job.webhook_url and "output" in (job.webhook_events or []))
-        alone = fold and not job.webhook_url and not _hands_on_a_slot(ctx, route)
+        hands_on = _hands_on_a_slot(ctx, route)
+        alone = fold and not job.webhook_url and not hands_on
 
         def finish() -> None:
             with (
@@ -284,6 +285,9 @@ def _run_claimed(
                     answered_by=ctx.running.answered_by,
                     streamed=streamed,
                     claim=ctx.claim,
+                    # the owner's next held job is sent in this transaction: its lock comes with
+                    # the finish rather than in a statement of its own (db/admission.py)
+                    lock_owner=hands_on,
                 )
 
         _once_the_database_answers(ctx, finish)

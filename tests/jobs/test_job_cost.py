@@ -57,11 +57,12 @@ EXPECTED = {
     "api redis commands": 2,
     # --- the worker: the job's own thread in the pool's process --------------------------------
     # 1 the claim: running, attempt counted, the worker named, its event (one statement, autocommit)
-    # 2 the finish: output, succeeded, their events (one statement)
-    # 3, 4 the owner's advisory lock and the owner's held jobs to release (fair admission)
+    # 2 the finish: output, succeeded, their events, and the owner's advisory lock for fair
+    #   admission (one statement; the lock was a statement of its own until 2026-11-28)
+    # 3 the owner's held jobs to release (fair admission)
     # (the chat kind's LLM route is read once per MENTORQ_LLM_ROUTE_CACHE_SECONDS, set to an hour
     # here, so the warm-up jobs read it: workers/llm/routing.py)
-    "worker sql statements": 4,
+    "worker sql statements": 3,
     # BEGIN and COMMIT of the finish; the claim is one statement in autocommit
     "worker transaction round trips": 2,
     # the `running` event, the output and `succeeded` events, and the job's end, on its channels
@@ -303,11 +304,11 @@ def test_no_job_opens_a_redis_connection_of_its_own(counted) -> None:
 # each): its finish releases the held job, publishes it and stamps it sent; then the released job
 # runs. Both jobs' work on the worker, counted together (the window holds nothing else).
 EXPECTED_RELEASE = {
-    # the first job's finish, in one transaction: 1 the finish, 2 the owner's advisory lock, 3 the
-    # owner's held jobs, 4 how many of the owner's jobs hold a slot, 5 the held job released; then
-    # 6 the released job stamped sent (one prebuilt statement in autocommit, db/dispatch_stamps.py);
-    # then the released job: 7 its claim (autocommit), 8 its finish, 9 the lock, 10 held jobs
-    "worker sql statements": 10,
+    # the first job's finish, in one transaction: 1 the finish with the owner's advisory lock, 2 the
+    # owner's held jobs, 3 how many of the owner's jobs hold a slot, 4 the held job released; then
+    # 5 the released job stamped sent (one prebuilt statement in autocommit, db/dispatch_stamps.py);
+    # then the released job: 6 its claim (autocommit), 7 its finish with the lock, 8 held jobs
+    "worker sql statements": 8,
     # BEGIN and COMMIT of each finish (the stamp and the claim are autocommit)
     "worker transaction round trips": 4,
     # the first job's output and `succeeded` events and its end (3), the released job onto the

@@ -1,0 +1,121 @@
+"""A finish that sends its owner's next held job takes the owner's admission lock in its own
+statement (db/jobs.py finish_job `lock_owner`, db/admission.py): fair admission's guarantee (a
+submit's count and a finish's release never miss each other) rests on that lock being really taken,
+before the owner's held jobs are read, and held to the transaction's end. On the real PostgreSQL,
+with the lock held by another transaction as a submit's would be."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from db import admission
+from db.jobs import Claim, finish_job
+from db.unit_of_work import unit_of_work
+from tests.support.stack import Stack, wait_until
+
+
+@pytest.fixture
+def running_job(on_the_stack: Stack) -> Iterator[tuple[uuid.UUID, uuid.UUID]]:
+    """A user's chat job, running under its first attempt's claim: (job id, owner id)."""
+    user_id, job_id = uuid.uuid4(), uuid.uuid4()
+    url = on_the_stack.database_url.replace("+psycopg", "")
+    with psycopg.connect(url) as db:
+        db.execute(
+            "INSERT INTO users (id, email, hashed_password, is_active, is_superuser, is_verified) "
+            "VALUES (%s, %s, 'x', true, false, true)",
+            (user_id, f"finish-lock-{user_id.hex[:12]}@example.com"),
+        )
+        db.execute(
+            "INSERT INTO jobs (id, kind, owner_id, status, input, attempts, max_attempts, queue, priority, "
+            "held, started_at) VALUES (%s, 'chat', %s, 'running', '{}', 1, 3, 'llm', 0, false, now())",
+            (job_id, user_id),
+        )
+    yield job_id, user_id
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("DELETE FROM users WHERE id = %s", (user_id,))
+
+
+def _holding_the_owners_lock(stack: Stack, owner_id: uuid.UUID) -> psycopg.Connection:
+    """Another transaction holding the owner's admission lock, as a submit's holds it while it counts."""
+    other = psycopg.connect(stack.database_url.replace("+psycopg", ""))
+    other.execute("SELECT pg_advisory_xact_lock(hashtextextended(CAST(%s AS text), 7))", (str(owner_id),))
+    return other
+
+
+def _waiting_on_an_advisory_lock(stack: Stack, backend: int) -> bool:
+    """Whether that backend's statement waits for an advisory lock (pg_stat_activity's text of a
+    statement is cut at 1 kB: the finish's lock comes after that, so the wait itself is read)."""
+    return bool(
+        stack.sql(
+            "SELECT 1 FROM pg_stat_activity WHERE pid = %s AND wait_event_type = 'Lock' "
+            "AND wait_event = 'advisory'",
+            backend,
+        )
+    )
+
+
+def test_the_finish_waits_for_the_owners_lock_and_notes_it_taken(
+    running_job: tuple[uuid.UUID, uuid.UUID], on_the_stack: Stack
+) -> None:
+    job_id, owner_id = running_job
+    other = _holding_the_owners_lock(on_the_stack, owner_id)
+    seen: dict[str, object] = {}
+
+    def finish() -> None:
+        with unit_of_work() as session:
+            seen["backend"] = session.connection().connection.dbapi_connection.info.backend_pid
+            job = finish_job(session, job_id=job_id, output={}, claim=Claim(1, None), lock_owner=True)
+            seen["job"], seen["noted"] = job, session.info.get(admission.OWNER_LOCKED)
+            # What release_held reads: the lock is taken, so it sends no lock of its own.
+            admission.release_held(session, owner_id=owner_id, route_of=lambda *_: None)
+            seen["left"] = session.info.get(admission.OWNER_LOCKED)
+
+    finisher = threading.Thread(target=finish)
+    try:
+        finisher.start()
+        # The finishing statement itself waits on the lock the other transaction holds.
+        wait_until(lambda: "backend" in seen, timeout=60, message="the finish to start")
+        wait_until(
+            lambda: _waiting_on_an_advisory_lock(on_the_stack, seen["backend"]),
+            timeout=60,
+            message="the finishing statement to wait for the owner's lock",
+        )
+        assert "job" not in seen
+        other.commit()  # the submit's transaction ends: its lock goes
+        finisher.join(60)
+    finally:
+        other.close()
+    assert not finisher.is_alive()
+    assert seen["job"] is not None and seen["job"].status == "succeeded"
+    assert seen["noted"] == owner_id and seen["left"] is None  # noted once, for this transaction
+
+
+def test_a_finish_that_moves_nothing_takes_no_lock(
+    running_job: tuple[uuid.UUID, uuid.UUID], on_the_stack: Stack
+) -> None:
+    """Another delivery's claim (attempt 2) finishes nothing: no row, so no lock and nothing noted,
+    and release_held takes the lock itself if it is called."""
+    job_id, owner_id = running_job
+    other = _holding_the_owners_lock(on_the_stack, owner_id)
+    seen: dict[str, object] = {}
+
+    def finish() -> None:
+        with unit_of_work() as session:
+            seen["job"] = finish_job(session, job_id=job_id, output={}, claim=Claim(2, None), lock_owner=True)
+            seen["noted"] = session.info.get(admission.OWNER_LOCKED)
+
+    finisher = threading.Thread(target=finish)
+    try:
+        finisher.start()
+        finisher.join(60)  # it would wait for `other` for as long as `other` lived, had it locked
+        assert not finisher.is_alive()
+    finally:
+        other.close()
+    assert seen == {"job": None, "noted": None}
+    [(status,)] = on_the_stack.sql("SELECT status FROM jobs WHERE id = %s", job_id)
+    assert status == "running"
