@@ -36,7 +36,10 @@ itself, in one run.
    then while two recordings (each `--minutes` long) are transcribed at once; aim: p95 <= 1.5x idle.
 
 Nothing is asserted; aims are printed as PASS/MISS. `--accuracy-only` runs part 1 (the stack too,
-for the clips) and nothing else.
+for the clips) and nothing else. `--reference-check` runs only this: each call window heard by
+faster-whisper alone with tiny.en and with base, and the three texts' WER against each other (Gong's
+reference, tiny.en, base; Whisper's normaliser), with the substitutions, deletions and insertions
+against Gong's: how much of the call's WER is its reference's (a minute or two).
 """
 
 from __future__ import annotations
@@ -151,6 +154,53 @@ def _normalised_wer(reference: str, heard: str) -> float:
 
     normalise = EnglishTextNormalizer({})
     return real_speech.wer(normalise(reference) or "-", normalise(heard) or "-")
+
+
+def reference_agreement(base: SpeechEngine) -> dict[str, Any]:
+    """Each call window heard by faster-whisper alone with tiny.en and with base, and how far
+    apart Gong's reference and the two are (normalised WER of one against another)."""
+    import jiwer
+    from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
+
+    normalise = EnglishTextNormalizer({})
+    results: dict[str, Any] = {}
+    for window in real_speech.call_windows():
+        samples = window.samples()
+        gong = normalise(window.reference)
+        tiny = normalise(real_speech.engine_alone(samples))
+        heard_by_base = normalise(real_speech.engine_alone(samples, base._model))  # noqa: SLF001
+        against_gong = jiwer.process_words(gong, tiny)
+        results[window.name] = {
+            "held_out": window.held_out,
+            "reference_words": len(gong.split()),
+            "gong_tiny": round(against_gong.wer, 3),
+            "gong_tiny_sub_del_ins": [
+                against_gong.substitutions,
+                against_gong.deletions,
+                against_gong.insertions,
+            ],
+            "gong_base": round(jiwer.wer(gong, heard_by_base), 3),
+            "tiny_base": round(jiwer.wer(heard_by_base, tiny), 3),
+        }
+    return results
+
+
+def print_reference_agreement(results: dict[str, Any]) -> None:
+    print_table(
+        ["window", "", "Gong ~ tiny.en", "sub / del / ins", "Gong's words", "Gong ~ base", "tiny.en ~ base"],
+        [
+            [
+                name,
+                "held out" if row["held_out"] else "development",
+                fmt(row["gong_tiny"], 3),
+                " / ".join(str(count) for count in row["gong_tiny_sub_del_ins"]),
+                str(row["reference_words"]),
+                fmt(row["gong_base"], 3),
+                fmt(row["tiny_base"], 3),
+            ]
+            for name, row in results.items()
+        ],
+    )
 
 
 def _cpu(work: Any) -> tuple[Any, float]:
@@ -595,11 +645,21 @@ def main(argv: list[str] | None = None) -> int:
         help="decode + VAD memory over this much audio (60; 0 skips)",
     )
     parser.add_argument("--no-base", action="store_true", help="leave Whisper base out")
+    parser.add_argument(
+        "--reference-check", action="store_true", help="only: the call's reference against two Whisper models"
+    )
     args = parser.parse_args(argv)
     run = begin_run()
     engine = get_engine(Settings(MENTORQ_ENV="test"))  # tiny.en, bundled
     base = None if args.no_base else WhisperEngine(Settings(MENTORQ_ENV="test", MENTORQ_ASR_MODEL="base"))
     results: dict[str, Any] = {"machine": run.machine, "args": vars(args)}
+    if args.reference_check:
+        results["reference_agreement"] = reference_agreement(
+            base or WhisperEngine(Settings(MENTORQ_ENV="test", MENTORQ_ASR_MODEL="base"))
+        )
+        print_reference_agreement(results["reference_agreement"])
+        print(f"results: {write_results(NAME, results)}  ({run.total.elapsed():.0f} s)")
+        return 0
     if not args.skip_accuracy:
         results["real_speech"] = real_voices(engine, base)
         results["synthetic"] = accuracy(engine)

@@ -116,10 +116,11 @@ def whisper_model():  # noqa: ANN201 - faster-whisper's own type
     return get_engine(Settings(MENTORQ_ENV="test"))._model  # noqa: SLF001 - the same model, used alone
 
 
-def engine_alone(samples: np.ndarray) -> str:
-    """What Whisper itself hears in the audio: faster-whisper given the whole recording at once,
-    its own 30 s windows and their context, no VAD of ours, at the platform's beam size."""
-    segments, _ = whisper_model().transcribe(
+def engine_alone(samples: np.ndarray, model=None) -> str:  # noqa: ANN001 - faster-whisper's own type
+    """What Whisper itself hears in the audio: faster-whisper (the bundled tiny.en unless `model`)
+    given the whole recording at once, its own 30 s windows and their context, no VAD of ours, at
+    the platform's beam size."""
+    segments, _ = (model or whisper_model()).transcribe(
         samples.astype(np.float32) / 32768.0, beam_size=5, language="en", vad_filter=False
     )
     return " ".join(segment.text.strip() for segment in segments)
