@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, func, or_, select, text, update
-from sqlalchemy import insert as sql_insert
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from core.profiles.fields import normalize_name
@@ -41,6 +40,11 @@ def task_key(completed_task: str) -> str:
     return "task:" + normalize_name(completed_task)[:290]
 
 
+# Built once, the values given at execution (sqlalchemy.insert, not the dialect's: see
+# _MASTERY_UPSERT).
+_EVENT_RECORDED = insert(ProgressEvent.__table__).returning(*ProgressEvent.__table__.columns)
+
+
 def record_progress(
     session: Session,
     *,
@@ -62,20 +66,18 @@ def record_progress(
     correct = is_correct(score)
     now = datetime.now(UTC)
     event = session.execute(
-        # sqlalchemy.insert (cached once compiled), not the dialect's: see _MASTERY_UPSERT.
-        sql_insert(ProgressEvent.__table__)
-        .values(
-            id=uuid.uuid4(),
-            user_id=user_id,
-            session_id=session_id,
-            completed_task=completed_task,
-            skills=skills,
-            score=score,
-            correct=correct,
-            duration_s=duration_s,
-            notes=notes,
-        )
-        .returning(*ProgressEvent.__table__.columns)
+        _EVENT_RECORDED,
+        {
+            "id": uuid.uuid4(),
+            "user_id": user_id,
+            "session_id": session_id,
+            "completed_task": completed_task,
+            "skills": skills,
+            "score": score,
+            "correct": correct,
+            "duration_s": duration_s,
+            "notes": notes,
+        },
     ).one()
     mastery = _update_mastery(
         session, user_id=user_id, skills=skills, correct=correct, params=params, now=now
@@ -149,23 +151,49 @@ def _update_mastery(
     return sorted(rows, key=lambda row: row.skill)
 
 
+# The review card's three statements, built once: built per event, SQLAlchemy keyed each one
+# again, and the dialect's INSERT ... ON CONFLICT on the ORM class went through the ORM's bulk
+# insert path and was compiled again every time (15 % of a progress request's CPU, py-spy on
+# benchmarks.progress_latency).
+_CARDS = ReviewCard.__table__
+_CARD_LOCKED = (
+    select(_CARDS.c.card)
+    .where(_CARDS.c.user_id == bindparam("owner"), _CARDS.c.item_key == bindparam("item"))
+    .with_for_update()
+)
+_CARD_CREATED = text(
+    """
+    INSERT INTO review_cards (user_id, item_key, label, card, due, reviews, updated_at)
+    VALUES (:owner, :item, :named, :state, :next_due, 1, :at)
+    ON CONFLICT DO NOTHING
+    RETURNING user_id, item_key, label, card, due, reviews, updated_at
+    """
+).bindparams(bindparam("state", type_=JSONB))
+_CARD_REVIEWED = (
+    update(_CARDS)
+    .where(_CARDS.c.user_id == bindparam("owner"), _CARDS.c.item_key == bindparam("item"))
+    .values(
+        card=bindparam("state", type_=JSONB),
+        due=bindparam("next_due"),
+        reviews=_CARDS.c.reviews + 1,
+        label=bindparam("named"),
+        updated_at=bindparam("at"),
+    )
+    .returning(*_CARDS.columns)
+)
+
+
 def _review_card(
     session: Session, *, user_id: uuid.UUID, key: str, label: str, correct: bool, now: datetime
 ) -> Row[Any]:
     """The task's FSRS card, reviewed once (created on its first review). FSRS runs in Python, so the
     card is read under a row lock first."""
-    table = ReviewCard.__table__
-    where = (table.c.user_id == user_id) & (table.c.item_key == key)
-    found = session.execute(select(table.c.card).where(where).with_for_update()).one_or_none()
+    where = {"owner": user_id, "item": key}
+    found = session.execute(_CARD_LOCKED, where).one_or_none()
     if found is None:
         state, due = review(new_card(), correct, now)
         created = session.execute(
-            insert(ReviewCard)
-            .values(
-                user_id=user_id, item_key=key, label=label, card=state, due=due, reviews=1, updated_at=now
-            )
-            .on_conflict_do_nothing()
-            .returning(*table.columns)
+            _CARD_CREATED, where | {"named": label, "state": state, "next_due": due, "at": now}
         ).one_or_none()
         if created is not None:
             return created
@@ -173,19 +201,22 @@ def _review_card(
         return _review_card(session, user_id=user_id, key=key, label=label, correct=correct, now=now)
     state, due = review(found.card, correct, now)
     return session.execute(
-        update(table)
-        .where(where)
-        .values(card=state, due=due, reviews=table.c.reviews + 1, label=label, updated_at=now)
-        .returning(*table.columns)
+        _CARD_REVIEWED, where | {"named": label, "state": state, "next_due": due, "at": now}
     ).one()
 
 
 def queued_insight(session: Session, *, user_id: uuid.UUID, kind: str) -> Job | None:
     """A `kind` (progress_insight) job of the user's that has not started: it will read the newest state, so a
     burst of events shares it instead of queueing one LLM job per event."""
-    return session.execute(
-        select(Job).where(Job.owner_id == user_id, Job.kind == kind, Job.status == "queued").limit(1)
-    ).scalar_one_or_none()
+    return session.execute(_QUEUED_OF_KIND, {"owner": user_id, "kind": kind}).scalar_one_or_none()
+
+
+# Built once: its clauses, built per event, were half of this lookup's CPU.
+_QUEUED_OF_KIND = (
+    select(Job)
+    .where(Job.owner_id == bindparam("owner"), Job.kind == bindparam("kind"), Job.status == "queued")
+    .limit(1)
+)
 
 
 # --- reading ----------------------------------------------------------------------------------
