@@ -39,7 +39,10 @@ Nothing is asserted; aims are printed as PASS/MISS. `--accuracy-only` runs part 
 for the clips) and nothing else. `--reference-check` runs only this: each call window heard by
 faster-whisper alone with tiny.en and with base, and the three texts' WER against each other (Gong's
 reference, tiny.en, base; Whisper's normaliser), with the substitutions, deletions and insertions
-against Gong's: how much of the call's WER is its reference's (a minute or two).
+against Gong's: how much of the call's WER is its reference's (a minute or two). `--far-field` runs
+only this: the clips and the call's development window as recorded and through the simulated rooms
+of `benchmarks.diarization --far-field` (tests/recordings/conversations.distant), heard by the
+pipeline and by Whisper alone (normalised WER; a few minutes).
 """
 
 from __future__ import annotations
@@ -183,6 +186,43 @@ def reference_agreement(base: SpeechEngine) -> dict[str, Any]:
             "tiny_base": round(jiwer.wer(heard_by_base, tiny), 3),
         }
     return results
+
+
+def far_field(engine: SpeechEngine) -> dict[str, Any]:
+    """The clips and the call's development window through the simulated rooms: the pipeline's WER
+    (Silero VAD's stretches) beside Whisper alone on the whole file, Whisper's normaliser."""
+    import zlib
+
+    from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
+
+    from benchmarks.diarization import ROOMS
+    from tests.recordings.conversations import distant, wav_bytes
+
+    normalise = EnglishTextNormalizer({})
+    windows = [w for w in real_speech.call_windows() if not w.held_out and not w.telephone]
+    results: dict[str, Any] = {}
+    for recording in [*real_speech.clips(), *windows]:
+        recorded, reference = recording.samples(), normalise(recording.reference)
+        for room, acoustics in ROOMS:
+            seed = zlib.crc32(recording.name.encode())
+            samples = recorded if acoustics is None else distant(recorded, seed=seed, **acoustics)
+            results.setdefault(recording.name, {})[room] = {
+                "pipeline": real_speech.wer(reference, normalise(_heard(wav_bytes(samples), engine))),
+                "alone": real_speech.wer(reference, normalise(real_speech.engine_alone(samples))),
+            }
+    return results
+
+
+def print_far_field(results: dict[str, Any]) -> None:
+    rooms = list(next(iter(results.values())))
+    print_table(
+        ["recording", *(f"{room}: pipeline / alone" for room in rooms)],
+        [
+            [name, *(f"{fmt(row[room]['pipeline'], 3)} / {fmt(row[room]['alone'], 3)}" for room in rooms)]
+            for name, row in results.items()
+        ],
+        title="WER through simulated rooms (Whisper's normaliser)",
+    )
 
 
 def print_reference_agreement(results: dict[str, Any]) -> None:
@@ -648,11 +688,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--reference-check", action="store_true", help="only: the call's reference against two Whisper models"
     )
+    parser.add_argument("--far-field", action="store_true", help="only: WER through simulated rooms")
     args = parser.parse_args(argv)
     run = begin_run()
     engine = get_engine(Settings(MENTORQ_ENV="test"))  # tiny.en, bundled
-    base = None if args.no_base else WhisperEngine(Settings(MENTORQ_ENV="test", MENTORQ_ASR_MODEL="base"))
+    base = (
+        None
+        if args.no_base or args.far_field
+        else WhisperEngine(Settings(MENTORQ_ENV="test", MENTORQ_ASR_MODEL="base"))
+    )
     results: dict[str, Any] = {"machine": run.machine, "args": vars(args)}
+    if args.far_field:
+        results["far_field"] = far_field(engine)
+        print_far_field(results["far_field"])
+        print(f"results: {write_results(NAME + '_far_field', results)}  ({run.total.elapsed():.0f} s)")
+        return 0
     if args.reference_check:
         results["reference_agreement"] = reference_agreement(
             base or WhisperEngine(Settings(MENTORQ_ENV="test", MENTORQ_ASR_MODEL="base"))
