@@ -205,18 +205,18 @@ def _review_card(
     ).one()
 
 
-def queued_insight(session: Session, *, user_id: uuid.UUID, kind: str) -> Job | None:
-    """A `kind` (progress_insight) job of the user's that has not started: it will read the newest state, so a
-    burst of events shares it instead of queueing one LLM job per event."""
-    return session.execute(_QUEUED_OF_KIND, {"owner": user_id, "kind": kind}).scalar_one_or_none()
-
-
 # Built once: its clauses, built per event, were half of this lookup's CPU.
 _QUEUED_OF_KIND = (
     select(Job)
     .where(Job.owner_id == bindparam("owner"), Job.kind == bindparam("kind"), Job.status == "queued")
     .limit(1)
 )
+
+
+def queued_insight(session: Session, *, user_id: uuid.UUID, kind: str) -> Job | None:
+    """A `kind` (progress_insight) job of the user's that has not started: it will read the newest state, so a
+    burst of events shares it instead of queueing one LLM job per event."""
+    return session.execute(_QUEUED_OF_KIND, {"owner": user_id, "kind": kind}).scalar_one_or_none()
 
 
 # --- reading ----------------------------------------------------------------------------------
