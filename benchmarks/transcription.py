@@ -150,28 +150,30 @@ def aim_wer(recording: Any) -> float:
     return AIM_WER.get(recording.name, 0.08)
 
 
-def _normalised_wer(reference: str, heard: str) -> float:
-    """The WER after Whisper's English normaliser (numbers as digits, "Mr." as "mister", fillers
-    such as "um" dropped, British spellings left), as the field's leaderboards count it."""
+def _normalise(text: str) -> str:
+    """Whisper's English normaliser (numbers as digits, "Mr." as "mister", fillers such as "um"
+    dropped, British spellings left), as the field's leaderboards count WER."""
     from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
 
-    normalise = EnglishTextNormalizer({})
-    return real_speech.wer(normalise(reference) or "-", normalise(heard) or "-")
+    return EnglishTextNormalizer({})(text)
+
+
+def _normalised_wer(reference: str, heard: str) -> float:
+    """The WER after Whisper's English normaliser."""
+    return real_speech.wer(_normalise(reference) or "-", _normalise(heard) or "-")
 
 
 def reference_agreement(base: SpeechEngine) -> dict[str, Any]:
     """Each call window heard by faster-whisper alone with tiny.en and with base, and how far
     apart Gong's reference and the two are (normalised WER of one against another)."""
     import jiwer
-    from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
 
-    normalise = EnglishTextNormalizer({})
     results: dict[str, Any] = {}
     for window in real_speech.call_windows():
         samples = window.samples()
-        gong = normalise(window.reference)
-        tiny = normalise(real_speech.engine_alone(samples))
-        heard_by_base = normalise(real_speech.engine_alone(samples, base._model))  # noqa: SLF001
+        gong = _normalise(window.reference)
+        tiny = _normalise(real_speech.engine_alone(samples))
+        heard_by_base = _normalise(real_speech.engine_alone(samples, base._model))  # noqa: SLF001
         against_gong = jiwer.process_words(gong, tiny)
         results[window.name] = {
             "held_out": window.held_out,
@@ -193,22 +195,20 @@ def far_field(engine: SpeechEngine) -> dict[str, Any]:
     (Silero VAD's stretches) beside Whisper alone on the whole file, Whisper's normaliser."""
     import zlib
 
-    from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
-
     from benchmarks.diarization import ROOMS
     from tests.recordings.conversations import distant, wav_bytes
 
-    normalise = EnglishTextNormalizer({})
     windows = [w for w in real_speech.call_windows() if not w.held_out and not w.telephone]
     results: dict[str, Any] = {}
     for recording in [*real_speech.clips(), *windows]:
-        recorded, reference = recording.samples(), normalise(recording.reference)
+        reference = recording.reference
+        recorded = recording.samples()
         for room, acoustics in ROOMS:
             seed = zlib.crc32(recording.name.encode())
             samples = recorded if acoustics is None else distant(recorded, seed=seed, **acoustics)
             results.setdefault(recording.name, {})[room] = {
-                "pipeline": real_speech.wer(reference, normalise(_heard(wav_bytes(samples), engine))),
-                "alone": real_speech.wer(reference, normalise(real_speech.engine_alone(samples))),
+                "pipeline": _normalised_wer(reference, _heard(wav_bytes(samples), engine)),
+                "alone": _normalised_wer(reference, real_speech.engine_alone(samples)),
             }
     return results
 
@@ -708,7 +708,7 @@ def main(argv: list[str] | None = None) -> int:
             base or WhisperEngine(Settings(MENTORQ_ENV="test", MENTORQ_ASR_MODEL="base"))
         )
         print_reference_agreement(results["reference_agreement"])
-        print(f"results: {write_results(NAME, results)}  ({run.total.elapsed():.0f} s)")
+        print(f"results: {write_results(NAME + '_reference_check', results)}  ({run.total.elapsed():.0f} s)")
         return 0
     if not args.skip_accuracy:
         results["real_speech"] = real_voices(engine, base)
