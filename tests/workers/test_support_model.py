@@ -13,8 +13,8 @@ import pytest
 from core.settings import get_settings
 from workers import signals
 from workers.support import model as support
-from workers.support.features import NAMES
-from workers.support.model import WEIGHTS, SupportModel, SupportModelUnavailable
+from workers.support.features import NAMES, features, passage_words
+from workers.support.model import WEIGHTS, SupportModel, SupportModelUnavailable, word_pieces
 
 
 @pytest.fixture
@@ -28,6 +28,17 @@ def test_the_shipped_model_reads_the_features_this_code_computes() -> None:
     model = SupportModel(WEIGHTS)
     assert model.names == NAMES and 0 < model.threshold < 1
     assert model.training["data"].startswith("RAGTruth") and model.training["sentences"] > 1000
+
+
+def test_a_rare_word_counts_its_own_word_pieces() -> None:
+    # The tokenizer file pads every encoding to 128 pieces; counted with it, every word was "rare"
+    # and the model's missing_rare feature was missing_words again (fixed 2026-11-28).
+    assert word_pieces("system") == 1
+    assert word_pieces("homeostasis") == 3  # home ##osta ##sis
+    passages = passage_words(["The system is old."])
+    missing = features("Homeostasis regulates the system.", passages, word_pieces)
+    assert missing[NAMES.index("missing_words")] == 2  # homeostasis, regulates
+    assert missing[NAMES.index("missing_rare")] == 1  # homeostasis alone
 
 
 def test_a_missing_file_is_refused_by_name(copy: Path) -> None:

@@ -81,7 +81,12 @@ def _tokenizer():
 
     from core.catalog import packaged_minilm_path
 
-    return Tokenizer.from_file(str(packaged_minilm_path() / "tokenizer.json"))
+    tokenizer = Tokenizer.from_file(str(packaged_minilm_path() / "tokenizer.json"))
+    # The packaged file pads every encoding to 128 pieces (for the embedding model's batches):
+    # with its padding on, every word counted 128 and "missing_rare" was "missing_words" again.
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
 
 
 _loaded: SupportModel | ReadingModel | None = None
