@@ -19,8 +19,8 @@ from tests.recordings import media
 from tests.support.site import Site
 from workers.documents.formats_transcript import parse_srt, parse_vtt
 from workers.recordings import decode, transcript_document
-from workers.recordings.engines import SpeechEngine, get_engine
-from workers.recordings.pipeline import MAX_CUE_S, transcribe
+from workers.recordings.engines import MIN_WORD_S, Heard, SpeechEngine, Word, get_engine, placed
+from workers.recordings.pipeline import MAX_CUE_S, _cues, transcribe
 from workers.recordings.speech import speech_segments
 
 # On clean synthesised speech PocketSphinx gets about one word in twelve wrong (0.08 on the bundled
@@ -74,6 +74,28 @@ def test_the_bundled_lecture_is_transcribed_with_cues_in_order_and_few_errors(
     assert [(s.start_s, s.end_s) for s in parsed.sections] == [
         (c.start_s, c.end_s) for c in transcript.segments
     ]
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        (1.0, 1.5, (1.0, 1.5)),  # as timed
+        (1.2, 1.2, (1.2, 1.2 + MIN_WORD_S)),  # no length (once in CI: a cue's word with start == end)
+        (2.6, 2.8, (2.5 - MIN_WORD_S, 2.5)),  # past the stretch's end: clamped, it had no length
+        (-0.3, -0.1, (0.0, MIN_WORD_S)),  # before the stretch (its padding)
+    ],
+)
+def test_a_word_is_placed_inside_its_stretch_with_a_length(start, end, expected) -> None:
+    word = placed("word", start, end, seconds=2.5)
+    assert (word.start_s, word.end_s) == pytest.approx(expected, abs=0.001)
+    assert 0 <= word.start_s < word.end_s <= 2.5
+
+
+def test_a_cue_holds_every_word_it_is_made_of_even_out_of_order() -> None:
+    heard = Heard("a b c", [Word("a", 0.1, 0.5), Word("b", 0.4, 0.9), Word("c", 0.6, 0.8)])
+    (cue,) = _cues(10.0, 12.0, heard)
+    assert (cue.start_s, cue.end_s) == (10.1, 10.9)
+    assert all(cue.start_s <= start < end <= cue.end_s for _, start, end in cue.words)
 
 
 def test_a_stretch_of_speech_runs_on_across_short_pauses_and_ends_at_a_long_one() -> None:

@@ -53,6 +53,7 @@ class SpeechEngine(Protocol):
 
 PAD_S = 0.5  # silence added before and after a stretch (recognize)
 WINDOW_S = 30.0  # Whisper hears 30 s at a time: padding never makes a stretch two windows
+MIN_WORD_S = 0.02  # the shortest a word is timed (placed)
 
 
 @dataclass(frozen=True)
@@ -134,11 +135,21 @@ class WhisperEngine:
         for segment in segments:
             for word in segment.words or []:
                 if word.word.strip():
-                    start = min(max(0.0, float(word.start) - offset), seconds)
-                    end = min(max(start, float(word.end) - offset), seconds)
-                    words.append(Word(word.word.strip(), round(start, 3), round(end, 3)))
+                    words.append(placed(word.word.strip(), word.start - offset, word.end - offset, seconds))
         text = " ".join(segment.text.strip() for segment in segments if segment.text.strip())
         return Heard(text, words, info.language)
+
+
+def placed(text: str, start_s: float, end_s: float, seconds: float) -> Word:
+    """A word as the engine timed it, inside its stretch (0 to `seconds`) and at least MIN_WORD_S
+    long: Whisper's alignment can give a word no length (start == end), or time it past the
+    stretch's end, which clamped to the end left it none; a cue of such words had no length."""
+    start = min(max(0.0, float(start_s)), seconds)
+    end = min(max(start, float(end_s)), seconds)
+    if end - start < MIN_WORD_S:
+        start = max(0.0, min(start, seconds - MIN_WORD_S))
+        end = min(seconds, start + MIN_WORD_S)
+    return Word(text, round(start, 3), round(end, 3))
 
 
 def engine_problem(settings: Settings) -> str | None:

@@ -69,8 +69,9 @@ def _cues(start_s: float, end_s: float, heard: Heard) -> list[TranscriptSegment]
         current.append(word)
     return [
         TranscriptSegment(
-            start_s=round(start_s + group[0].start_s, 3),
-            end_s=round(start_s + group[-1].end_s, 3),
+            # the group's earliest start and latest end: an engine's word times need not be in order
+            start_s=round(start_s + min(word.start_s for word in group), 3),
+            end_s=round(start_s + max(word.end_s for word in group), 3),
             text=" ".join(word.text for word in group),
             words=[
                 (word.text, round(start_s + word.start_s, 3), round(start_s + word.end_s, 3))
