@@ -28,6 +28,9 @@ def test_the_shipped_model_reads_the_features_this_code_computes() -> None:
     model = SupportModel(WEIGHTS)
     assert model.names == NAMES and 0 < model.threshold < 1
     assert model.training["data"].startswith("RAGTruth") and model.training["sentences"] > 1000
+    # Trained on the rare-word count as it is now: one that counted padding saw the two alike.
+    rare, words = NAMES.index("missing_rare"), NAMES.index("missing_words")
+    assert model.mean[rare] < model.mean[words] and model.coef[rare] != model.coef[words]
 
 
 def test_a_rare_word_counts_its_own_word_pieces() -> None:
