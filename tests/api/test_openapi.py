@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
+from xml.etree import ElementTree
 
 import httpx
 import pytest
@@ -124,7 +125,7 @@ def _schemathesis(
         "--request-timeout", "30",
         "--workers", "1",
         "--no-shrink",
-        "--report", "ndjson",
+        "--report", "ndjson,junit",
         "--report-dir", str(report_dir),
         *[arg for operation in excluded for arg in ("--exclude-operation-id", operation)],
         *(["--include-path-regex", paths] if paths else []),
@@ -135,10 +136,24 @@ def _schemathesis(
     if result.returncode != 0:  # the API's own account of any 5xx, for whoever reads the CI log
         tracebacks = (stack.root / "api.log").read_text(errors="replace").split("Traceback")[1:]
         summary += "\n\nAPI log tracebacks:\n" + "\n".join("Traceback" + t[:3000] for t in tracebacks[-3:])
+        # Last, so that a log cut to its tail still names what failed (a CI failure once left only
+        # "1 failure" readable).
+        summary += "\n\nIn brief:\n" + _failures_in_brief(report_dir)
     assert result.returncode == 0, summary
     events = [json.loads(line) for line in next(report_dir.glob("*.ndjson")).read_text().splitlines() if line]
     assert events, "schemathesis reported nothing"
     print(summary)  # the figures (operations, cases, failures) land in the test log
+
+
+def _failures_in_brief(report_dir: Path) -> str:
+    """Each failing or erring operation in schemathesis's JUnit report, with the start of its message."""
+    lines = []
+    for report in report_dir.glob("*.xml"):
+        for case in ElementTree.parse(report).getroot().iter("testcase"):
+            for outcome in [*case.iter("failure"), *case.iter("error")]:
+                text = " ".join(f"{outcome.get('message', '')} {outcome.text or ''}".split())
+                lines.append(f"{case.get('name')}: {outcome.tag}: {text[:600]}")
+    return "\n".join(lines) or "(no JUnit report)"
 
 
 # Its own time limit: about 3 minutes alone, over 5 under a CI run's load on two cores (the
