@@ -247,7 +247,9 @@ def test_cut_and_heal_an_impairable_host(plain: Network, impaired: bool) -> None
     time.sleep(0.2)  # the link comes up
     healed = probe(plain, 10)
     assert healed.loss == 0, healed
-    assert (healed.median >= 20) == impaired, healed.rtts
+    # The fastest probe, not the median: a delay holds every packet back, while a probing process
+    # that waited 86 ms for a core on a loaded CI machine put the plain link's median at 40 ms.
+    assert (min(healed.rtts) >= 20) == impaired, healed.rtts
 
 
 def test_remove_stops_the_relay_and_leaves_nothing(network: Network) -> None:
