@@ -39,6 +39,7 @@ from workers.deadline import job_deadline
 from workers.errors import JobCanceled, JobFailure, NextStage
 from workers.llm.base import LLMError, LLMInvalidOutput, LLMNotConfigured, LLMUnavailable
 from workers.recorder import EventRecorder
+from workers.watcher_threads import run_watcher
 
 log = logging.getLogger(__name__)
 _SPANS = tracing.tracer()  # the API's no-op tracer until core.tracing.start() sets a provider
@@ -51,8 +52,9 @@ RAW_TEXT_KEPT = 20_000  # of an invalid LLM answer, in the job's error details
 UNCLAIMED_RETURN_PAUSE_S = 2.0
 
 
-class JobWatcher(threading.Thread):
-    """Beside the job body: records its progress and output, beats the heartbeat, notices cancellation."""
+class JobWatcher:
+    """Beside the job body, on a thread of its own (a kept one: workers/watcher_threads.py): records
+    its progress and output, beats the heartbeat, notices cancellation."""
 
     def __init__(
         self,
@@ -62,7 +64,6 @@ class JobWatcher(threading.Thread):
         followed: Callable[[], bool] = lambda: True,
         claim: job_queries.Claim | None = None,
     ):
-        super().__init__(name=f"job-watcher-{job_id}", daemon=True)
         self.job_id = job_id
         self.heartbeat_s = heartbeat_s
         self.claim = claim
@@ -70,6 +71,9 @@ class JobWatcher(threading.Thread):
         self._stop = threading.Event()
         self._wake = threading.Event()
         self.recorder = EventRecorder(job_id, wake=self._wake.set, followed=followed, claim=claim)
+
+    def start(self) -> None:
+        run_watcher(f"job-watcher-{self.job_id}", self.run)
 
     def run(self) -> None:
         check_every = min(CANCEL_POLL_INTERVAL_S, self.heartbeat_s)

@@ -1,0 +1,90 @@
+"""Job watchers run on kept threads: one thread per running watcher, reused once a watcher stops."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+from workers import watcher_threads
+from workers.watcher_threads import WatcherThreads
+
+WAIT_S = 30.0  # an event that never comes fails the test; one that comes returns at once
+
+
+def _until(check, seconds: float = WAIT_S) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
+    return True
+
+
+def test_watchers_running_at_once_each_have_a_thread() -> None:
+    pool = WatcherThreads()
+    together = threading.Barrier(4, timeout=WAIT_S)  # three watchers and this test
+    names: list[str] = []
+
+    def watcher() -> None:
+        names.append(threading.current_thread().name)
+        together.wait()  # a watcher queued behind another would never get here: BrokenBarrierError
+
+    for number in range(3):
+        pool.run(f"job-watcher-{number}", watcher)
+    together.wait()
+    assert sorted(names) == ["job-watcher-0", "job-watcher-1", "job-watcher-2"]
+    assert _until(lambda: pool.idle == 3)
+
+
+def test_a_stopped_watchers_thread_runs_the_next_and_no_thread_is_added() -> None:
+    pool = WatcherThreads()
+    threads: list[threading.Thread] = []
+    before = threading.active_count()
+    done = threading.Event()
+
+    def watcher() -> None:
+        threads.append(threading.current_thread())
+        done.set()
+
+    for number in range(20):
+        done.clear()
+        pool.run(f"job-watcher-{number}", watcher)
+        assert done.wait(WAIT_S)
+        assert _until(lambda: pool.idle == 1)  # back to waiting before the next comes
+    assert len({id(thread) for thread in threads}) == 1
+    assert threads[0].daemon and threads[0].name == "job-watcher-idle"
+    assert threading.active_count() == before + 1
+
+
+def test_a_watcher_that_raises_leaves_its_thread_serving(caplog: pytest.LogCaptureFixture) -> None:
+    pool = WatcherThreads()
+
+    def broken() -> None:
+        raise RuntimeError("a bug in a watcher")
+
+    pool.run("job-watcher-broken", broken)
+    assert _until(lambda: pool.idle == 1)
+    assert "job watcher job-watcher-broken failed" in caplog.text
+    done = threading.Event()
+    pool.run("job-watcher-next", done.set)
+    assert done.wait(WAIT_S)
+    assert _until(lambda: pool.idle == 1)  # the same thread: a new one would make two idle
+
+
+def test_a_forked_child_starts_its_own_threads() -> None:
+    # The parent's idle thread does not exist in a forked child (a prefork worker's pool process):
+    # a child that counted its parent's permit would queue its watcher for a thread that never comes.
+    done = threading.Event()
+    watcher_threads.run_watcher("job-watcher-parent", done.set)
+    assert done.wait(WAIT_S)
+    assert _until(lambda: watcher_threads._threads.idle >= 1)  # noqa: SLF001
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports by its exit status
+        ran = threading.Event()
+        watcher_threads.run_watcher("job-watcher-child", ran.set)
+        os._exit(0 if ran.wait(WAIT_S) else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
