@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 
 import pytest
 
+from tests.support.stack import wait_until
 from workers import watcher_threads
 from workers.watcher_threads import WatcherThreads
 
 WAIT_S = 30.0  # an event that never comes fails the test; one that comes returns at once
 
 
-def _until(check, seconds: float = WAIT_S) -> bool:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.001)
-    return True
+def _until(check, what: str) -> None:
+    wait_until(check, timeout=WAIT_S, interval=0.001, message=what)
 
 
 def test_watchers_running_at_once_each_have_a_thread() -> None:
@@ -36,7 +31,7 @@ def test_watchers_running_at_once_each_have_a_thread() -> None:
         pool.run(f"job-watcher-{number}", watcher)
     together.wait()
     assert sorted(names) == ["job-watcher-0", "job-watcher-1", "job-watcher-2"]
-    assert _until(lambda: pool.idle == 3)
+    _until(lambda: pool.idle == 3, "three idle threads")
 
 
 def test_a_stopped_watchers_thread_runs_the_next_and_no_thread_is_added() -> None:
@@ -53,7 +48,7 @@ def test_a_stopped_watchers_thread_runs_the_next_and_no_thread_is_added() -> Non
         done.clear()
         pool.run(f"job-watcher-{number}", watcher)
         assert done.wait(WAIT_S)
-        assert _until(lambda: pool.idle == 1)  # back to waiting before the next comes
+        _until(lambda: pool.idle == 1, "the thread back to waiting")  # before the next comes
     assert len({id(thread) for thread in threads}) == 1
     assert threads[0].daemon and threads[0].name == "job-watcher-idle"
     assert threading.active_count() == before + 1
@@ -66,12 +61,12 @@ def test_a_watcher_that_raises_leaves_its_thread_serving(caplog: pytest.LogCaptu
         raise RuntimeError("a bug in a watcher")
 
     pool.run("job-watcher-broken", broken)
-    assert _until(lambda: pool.idle == 1)
+    _until(lambda: pool.idle == 1, "the thread back to waiting")
     assert "job watcher job-watcher-broken failed" in caplog.text
     done = threading.Event()
     pool.run("job-watcher-next", done.set)
     assert done.wait(WAIT_S)
-    assert _until(lambda: pool.idle == 1)  # the same thread: a new one would make two idle
+    _until(lambda: pool.idle == 1, "one idle thread")  # the same thread: a new one would make two
 
 
 def test_a_forked_child_starts_its_own_threads() -> None:
@@ -80,7 +75,7 @@ def test_a_forked_child_starts_its_own_threads() -> None:
     done = threading.Event()
     watcher_threads.run_watcher("job-watcher-parent", done.set)
     assert done.wait(WAIT_S)
-    assert _until(lambda: watcher_threads._threads.idle >= 1)  # noqa: SLF001
+    _until(lambda: watcher_threads._threads.idle >= 1, "an idle thread")  # noqa: SLF001
     child = os.fork()
     if child == 0:  # pragma: no cover - the child reports by its exit status
         ran = threading.Event()
