@@ -2,9 +2,10 @@
 
 Every running job has a watcher thread of its own (workers/runtime.py: its recorded events, its
 heartbeat when the pulse is silent, its cancel checks). Starting a thread per job cost the job's
-own thread about 0.2 ms (`Thread.start()` waits until the new thread has run, a wait for the GIL on
-a busy worker) and 6.5 % of an instant job's time on its thread (issue 63's profile). So a thread
-whose watcher has stopped waits for the next job's watcher instead of ending.
+own thread 0.13 ms on an idle worker and 20 ms beside a thread busy in Python (`Thread.start()`
+waits until the new thread has run: a wait for the GIL; `benchmarks.watcher_start`), and 6.5 % of
+an instant job's time on its thread (issue 63's profile). So a thread whose watcher has stopped
+waits for the next job's watcher instead of ending.
 
 Never fewer threads than running watchers: a watcher queued behind another job's would leave its
 job unwatched (no cancel, no flush) for as long as that job runs. So `run` starts a new thread
@@ -54,6 +55,7 @@ class WatcherThreads:
                 watcher()
             except Exception:  # a watcher's bug ends its own watch, never the thread's service
                 log.exception("job watcher %s failed", name)
+            del watcher  # an idle thread keeps no finished job's watcher (its recorder) alive
             thread.name = "job-watcher-idle"
             self._idle.release()
 

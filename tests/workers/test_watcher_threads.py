@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
+import weakref
 
 import pytest
 
@@ -83,3 +85,19 @@ def test_a_forked_child_starts_its_own_threads() -> None:
         os._exit(0 if ran.wait(WAIT_S) else 1)
     _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_an_idle_thread_keeps_no_finished_watcher_alive() -> None:
+    # A watcher holds its job's recorder and snapshot: an idle thread must not keep the last one.
+    class Watcher:
+        def run(self) -> None:
+            pass
+
+    pool = WatcherThreads()
+    watcher = Watcher()
+    gone = weakref.ref(watcher)
+    pool.run("job-watcher-finished", watcher.run)
+    del watcher
+    _until(lambda: pool.idle == 1, "the thread back to waiting")
+    gc.collect()
+    assert gone() is None
