@@ -78,14 +78,17 @@ class Direction:
     largest: int = 0
 
     def receive(self, buffer: bytearray) -> None:
-        """Take what the source has (at most a batch); the delay counts from now."""
+        """Take what the source has (at most a batch); each frame's delay counts from its read."""
         view = memoryview(buffer)
-        now = time.monotonic()
         for _ in range(BATCH):
             try:
                 size, address = self.source.recvfrom_into(buffer)
             except BlockingIOError:
                 return
+            # The clock is read after each frame, not once before the batch: a relay that lost its
+            # core mid-batch would otherwise date the frames that came meanwhile too early and let
+            # them overtake the delay (a CI run saw an 81 ms round trip through 40 + 60 ms).
+            now = time.monotonic()
             if address[2] == socket.PACKET_OUTGOING:  # sent from here (an older kernel, without the option)
                 continue
             self.largest = max(self.largest, size)
