@@ -26,11 +26,21 @@ default since issue 60: segmentation-3.0 and CAM++, clips embedded by the same, 
 or `resemblyzer` (the one before); `both` runs one after the other, the same conversations.
 
 Aim (issue 44): enrolled speakers named right >= 0.9.
+
+`--short-strangers` (issue 60; campplus only, ~5 min) measures office hours instead: a lecturer
+enrolled (Roger, the real call's host, from what he says alone in its development window's first
+45 s), a lecture made of what he says alone in the call, and one short question (1.5, 2.5 or 3.5 s)
+from a stranger put in the middle of it: Virgil (the same call, the same line), JFK, a LibriVox
+reader. Each case runs with the diarizer's guard for short strangers (overlap_diarizer.
+STRANGER_LIKENESS) and without it, in the same run; the lecture from the development window and,
+apart, from the two held-out windows (never looked at while choosing the guard's bar).
 """
 
 from __future__ import annotations
 
 import itertools
+import math
+import statistics
 from collections.abc import Callable
 from typing import Any
 
@@ -200,6 +210,153 @@ def real() -> list[dict[str, Any]]:
     return rows
 
 
+QUESTION_S = (1.5, 2.5, 3.5)  # a stranger's question, taken from STRANGER_STARTS_S into their speech
+STRANGER_STARTS_S = (1.0, 4.0)
+QUESTION_AT_S = 25.0  # into the lecture
+
+
+def short_strangers(run: Any) -> None:
+    """Office hours, as the docstring says: the guard against short strangers off and on."""
+    global engine
+    from tests.recordings.real_conversations import DATA, alone, more_recordings
+    from workers.recordings import overlap_diarizer
+    from workers.recordings.decode import pcm_pieces
+
+    engine = "campplus"
+    windows = [
+        window
+        for window in more_recordings()
+        if window.name.startswith("gecko-call") and not window.telephone
+    ]
+    development = next(window for window in windows if not window.held_out)
+    lecturer = "Roger"
+    book = VoiceBook(
+        (
+            EnrolledVoice(
+                lecturer,
+                lecturer,
+                "host",
+                embedded(
+                    conversations.wav_bytes(alone(development, lecturer, until_s=45.0)), max_seconds=120
+                ),
+            ),
+        ),
+        voice_thresholds(SETTINGS, engine),
+    )
+
+    def clip(name: str) -> np.ndarray:
+        return np.concatenate(list(pcm_pieces((DATA / f"{name}.flac").read_bytes(), max_seconds=60)))
+
+    def spoken(chosen: list[Any], person: str) -> np.ndarray:
+        return np.concatenate([alone(window, person, until_s=math.inf) for window in chosen])
+
+    parts = {"development": [development], "held out": [w for w in windows if w.held_out]}
+    rows = []
+    for part, chosen in parts.items():
+        lecture = spoken(chosen, lecturer)
+        strangers = {
+            "Virgil (the same call)": spoken(chosen, "Virgil"),
+            "JFK": clip("jfk-inaugural-1961"),
+            "LibriVox reader": clip("librivox-sense-and-sensibility-01-0870"),
+        }
+        for stranger, speech in strangers.items():
+            for length in QUESTION_S:
+                for start in STRANGER_STARTS_S:
+                    question = speech[
+                        int(start * conversations.SAMPLE_RATE) : int(
+                            (start + length) * conversations.SAMPLE_RATE
+                        )
+                    ]
+                    for guard in ("off", "on"):
+                        bar = overlap_diarizer.STRANGER_LIKENESS
+                        if guard == "off":
+                            overlap_diarizer.STRANGER_LIKENESS = 0.0  # no voice is unlike anyone
+                        try:
+                            outcome = _office_hours(lecture, question, book, lecturer)
+                        finally:
+                            overlap_diarizer.STRANGER_LIKENESS = bar
+                        rows.append(
+                            {"part": part, "stranger": stranger, "seconds": length, "guard": guard, **outcome}
+                        )
+    table = []
+    for part in parts:
+        for guard in ("off", "on"):
+            mine = [row for row in rows if row["part"] == part and row["guard"] == guard]
+            heard = [row for row in mine if row["question_heard_s"] > 0]
+            table.append(
+                [
+                    part,
+                    guard,
+                    len(mine),
+                    len(heard),
+                    sum(row["question_named_s"] > row["question_heard_s"] / 2 for row in heard),
+                    fmt(
+                        sum(row["question_named_s"] for row in heard)
+                        / max(1e-9, sum(row["question_heard_s"] for row in heard)),
+                        3,
+                    ),
+                    fmt(
+                        sum(row["lecture_named_s"] for row in mine)
+                        / sum(row["lecture_heard_s"] for row in mine),
+                        3,
+                    ),
+                    fmt(statistics.mean(row["speakers"] for row in mine), 2),
+                ]
+            )
+    print_table(
+        [
+            "lecture",
+            "guard",
+            "questions",
+            "heard",
+            "named after the lecturer",
+            "their seconds so named",
+            "lecture's seconds named right",
+            "speakers (mean)",
+        ],
+        table,
+        title=(
+            f"office hours: {lecturer} enrolled as host, a stranger's short question in his lecture "
+            f"(campplus, bar {overlap_diarizer.STRANGER_LIKENESS})"
+        ),
+    )
+    path = write_results(
+        "speaker_naming_short_strangers",
+        {"machine": run.machine, "rows": rows, "summary": table, "seconds": run.total.elapsed()},
+    )
+    print(f"results: {path} ({run.total.elapsed():.0f} s)")
+
+
+def _office_hours(
+    lecture: np.ndarray, question: np.ndarray, book: VoiceBook, lecturer: str
+) -> dict[str, Any]:
+    """The question put into the lecture at QUESTION_AT_S, between half-second pauses; the found
+    speech over the question and over the rest, and how much of each takes the lecturer's name."""
+    rate = conversations.SAMPLE_RATE
+    pause = np.zeros(rate // 2, dtype=np.int16)
+    cut = int(QUESTION_AT_S * rate)
+    samples = np.concatenate([lecture[:cut], pause, question, pause, lecture[cut:]])
+    start = (cut + len(pause)) / rate
+    end = start + len(question) / rate
+    found, centroids = speakers(samples, book)
+    named = {match.label for match in book.match(centroids) if match.named and match.name == lecturer}
+    outcome = {
+        "question_heard_s": 0.0,
+        "question_named_s": 0.0,
+        "lecture_heard_s": 0.0,
+        "lecture_named_s": 0.0,
+    }
+    for turn in found:
+        inside = max(0.0, min(turn.end_s, end) - max(turn.start_s, start))
+        outside = turn.end_s - turn.start_s - inside
+        outcome["question_heard_s"] += inside
+        outcome["lecture_heard_s"] += outside
+        if turn.speaker in named:
+            outcome["question_named_s"] += inside
+            outcome["lecture_named_s"] += outside
+    return {**outcome, "speakers": len({turn.speaker for turn in found})}
+
+
 def summary(rows: list[dict[str, Any]]) -> list[list[Any]]:
     """One line per audio, enrolment and role: the shares over every voice of every conversation."""
     groups: dict[tuple[str, str, str], dict[str, int]] = {}
@@ -228,8 +385,14 @@ def main() -> None:
     parser = argument_parser("speaker_naming", __doc__)
     parser.add_argument("--seeds", type=int, default=2, help="conversations per cast")
     parser.add_argument("--engine", choices=(*ENGINES, "both"), default="campplus")
+    parser.add_argument(
+        "--short-strangers", action="store_true", help="office hours: short questions from strangers"
+    )
     args = parser.parse_args()
     run = begin_run()
+    if args.short_strangers:
+        short_strangers(run)
+        return
     results = {}
     for engine in ENGINES if args.engine == "both" else (args.engine,):
         started = run.total.elapsed()

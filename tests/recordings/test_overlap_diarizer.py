@@ -169,6 +169,40 @@ def test_an_enrolled_voice_does_not_take_an_alike_strangers_words() -> None:
     assert float(session.centroids()[bobs] @ ann.embedding) < HOST_THRESHOLD  # bob is not named ann
 
 
+def test_a_strangers_short_question_is_not_named_after_the_enrolled_lecturer() -> None:
+    """Office hours: Roger (the call's host, enrolled from its development window) lectures, and
+    a stranger (JFK, 3.5 s) asks a question. The question is a voice too small to be a speaker; it
+    went to the only voice near, Roger's, and took his name (benchmarks.speaker_naming
+    --short-strangers: 18 of 18 questions). Now it is a speaker of its own, unnamed, and the
+    lecture is still Roger's."""
+    from tests.recordings.real_conversations import alone
+
+    window = next(r for r in more_recordings() if r.name == "gecko-call-0-90")
+    roger = campplus_profile(alone(window, "Roger", until_s=45.0))
+    lecture = alone(window, "Roger", until_s=90.0)
+    jfk = np.concatenate(list(pcm_pieces((DATA / "jfk-inaugural-1961.flac").read_bytes(), max_seconds=60)))
+    rate, pause = 16000, np.zeros(8000, dtype=np.int16)
+    question = jfk[4 * rate : int(7.5 * rate)]
+    cut = 25 * rate
+    samples = np.concatenate([lecture[:cut], pause, question, pause, lecture[cut:]])
+    session = CamppDiarizer().session(voices=[roger])
+    for speech in stretches_of(samples):
+        session.add(speech)
+    turns = session.finish()
+    named = {
+        label for label, centre in session.centroids().items() if centre @ roger.embedding >= HOST_THRESHOLD
+    }
+    start, end = (cut + len(pause)) / rate, (cut + len(pause) + len(question)) / rate
+    heard = sum(max(0.0, min(t.end_s, end) - max(t.start_s, start)) for t in turns)
+    named_heard = sum(
+        max(0.0, min(t.end_s, end) - max(t.start_s, start)) for t in turns if t.speaker in named
+    )
+    assert heard >= 1.0, turns  # the question is heard ...
+    assert named_heard <= 0.25 * heard, (named_heard, heard, turns)  # ... and not as Roger
+    lecture_s = sum(t.end_s - t.start_s for t in turns) - heard
+    assert sum(t.end_s - t.start_s for t in turns if t.speaker in named) - named_heard >= 0.9 * lecture_s
+
+
 @pytest.mark.parametrize("enrolled", ["Roger", "Virgil"])
 def test_an_enrolled_real_person_stays_one_speaker(enrolled: str) -> None:
     """The split takes a stranger's speaker's worth, not the stray seconds where a real person
