@@ -38,11 +38,13 @@ apart, from the two held-out windows (never looked at while choosing the guard's
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import statistics
 from collections.abc import Callable
 from typing import Any
+from unittest.mock import patch
 
 import numpy as np
 
@@ -259,50 +261,20 @@ def short_strangers(run: Any) -> None:
             "JFK": clip("jfk-inaugural-1961"),
             "LibriVox reader": clip("librivox-sense-and-sensibility-01-0870"),
         }
-        for stranger, speech in strangers.items():
-            for length in QUESTION_S:
-                for start in STRANGER_STARTS_S:
-                    question = speech[
-                        int(start * conversations.SAMPLE_RATE) : int(
-                            (start + length) * conversations.SAMPLE_RATE
-                        )
-                    ]
-                    for guard in ("off", "on"):
-                        bar = overlap_diarizer.STRANGER_LIKENESS
-                        if guard == "off":
-                            overlap_diarizer.STRANGER_LIKENESS = 0.0  # no voice is unlike anyone
-                        try:
-                            outcome = _office_hours(lecture, question, book, lecturer)
-                        finally:
-                            overlap_diarizer.STRANGER_LIKENESS = bar
-                        rows.append(
-                            {"part": part, "stranger": stranger, "seconds": length, "guard": guard, **outcome}
-                        )
-    table = []
-    for part in parts:
-        for guard in ("off", "on"):
-            mine = [row for row in rows if row["part"] == part and row["guard"] == guard]
-            heard = [row for row in mine if row["question_heard_s"] > 0]
-            table.append(
-                [
-                    part,
-                    guard,
-                    len(mine),
-                    len(heard),
-                    sum(row["question_named_s"] > row["question_heard_s"] / 2 for row in heard),
-                    fmt(
-                        sum(row["question_named_s"] for row in heard)
-                        / max(1e-9, sum(row["question_heard_s"] for row in heard)),
-                        3,
-                    ),
-                    fmt(
-                        sum(row["lecture_named_s"] for row in mine)
-                        / sum(row["lecture_heard_s"] for row in mine),
-                        3,
-                    ),
-                    fmt(statistics.mean(row["speakers"] for row in mine), 2),
-                ]
-            )
+        rate = conversations.SAMPLE_RATE
+        for (stranger, speech), length, start, guard in itertools.product(
+            strangers.items(), QUESTION_S, STRANGER_STARTS_S, ("off", "on")
+        ):
+            question = speech[int(start * rate) : int((start + length) * rate)]
+            # off: no voice is unlike anyone, as before the guard
+            with (
+                patch.object(overlap_diarizer, "STRANGER_LIKENESS", 0.0)
+                if guard == "off"
+                else contextlib.nullcontext()
+            ):
+                outcome = _office_hours(lecture, question, book, lecturer)
+            rows.append({"part": part, "stranger": stranger, "seconds": length, "guard": guard, **outcome})
+    table = _office_hours_table(rows, list(parts))
     print_table(
         [
             "lecture",
@@ -330,31 +302,46 @@ def short_strangers(run: Any) -> None:
 def _office_hours(
     lecture: np.ndarray, question: np.ndarray, book: VoiceBook, lecturer: str
 ) -> dict[str, Any]:
-    """The question put into the lecture at QUESTION_AT_S, between half-second pauses; the found
-    speech over the question and over the rest, and how much of each takes the lecturer's name."""
-    rate = conversations.SAMPLE_RATE
-    pause = np.zeros(rate // 2, dtype=np.int16)
-    cut = int(QUESTION_AT_S * rate)
-    samples = np.concatenate([lecture[:cut], pause, question, pause, lecture[cut:]])
-    start = (cut + len(pause)) / rate
-    end = start + len(question) / rate
+    """The question put into the lecture at QUESTION_AT_S; the found speech over the question and
+    over the rest, and how much of each takes the lecturer's name."""
+    samples, asked = conversations.with_question(lecture, question, at_s=QUESTION_AT_S)
     found, centroids = speakers(samples, book)
     named = {match.label for match in book.match(centroids) if match.named and match.name == lecturer}
-    outcome = {
-        "question_heard_s": 0.0,
-        "question_named_s": 0.0,
-        "lecture_heard_s": 0.0,
-        "lecture_named_s": 0.0,
+    held = conversations.seconds_by_label([asked], found).get("question", {})
+    heard = sum(held.values())
+    question_named = sum(seconds for label, seconds in held.items() if label in named)
+    return {
+        "question_heard_s": heard,
+        "question_named_s": question_named,
+        "lecture_heard_s": sum(t.end_s - t.start_s for t in found) - heard,
+        "lecture_named_s": sum(t.end_s - t.start_s for t in found if t.speaker in named) - question_named,
+        "speakers": len({turn.speaker for turn in found}),
     }
-    for turn in found:
-        inside = max(0.0, min(turn.end_s, end) - max(turn.start_s, start))
-        outside = turn.end_s - turn.start_s - inside
-        outcome["question_heard_s"] += inside
-        outcome["lecture_heard_s"] += outside
-        if turn.speaker in named:
-            outcome["question_named_s"] += inside
-            outcome["lecture_named_s"] += outside
-    return {**outcome, "speakers": len({turn.speaker for turn in found})}
+
+
+def _office_hours_table(rows: list[dict[str, Any]], parts: list[str]) -> list[list[Any]]:
+    """One line per lecture and guard: the questions named after the lecturer, and the lecture."""
+    table = []
+    for part, guard in itertools.product(parts, ("off", "on")):
+        mine = [row for row in rows if row["part"] == part and row["guard"] == guard]
+        heard = [row for row in mine if row["question_heard_s"] > 0]
+        question_s = sum(row["question_heard_s"] for row in heard)
+        table.append(
+            [
+                part,
+                guard,
+                len(mine),
+                len(heard),
+                sum(row["question_named_s"] > row["question_heard_s"] / 2 for row in heard),
+                fmt(sum(row["question_named_s"] for row in heard) / max(1e-9, question_s), 3),
+                fmt(
+                    sum(row["lecture_named_s"] for row in mine) / sum(row["lecture_heard_s"] for row in mine),
+                    3,
+                ),
+                fmt(statistics.mean(row["speakers"] for row in mine), 2),
+            ]
+        )
+    return table
 
 
 def summary(rows: list[dict[str, Any]]) -> list[list[Any]]:

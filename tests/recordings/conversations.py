@@ -126,6 +126,16 @@ def seconds_by_label(reference: list[Turn], found: list) -> dict[str, dict[str, 
     return held
 
 
+def with_question(lecture: np.ndarray, question: np.ndarray, *, at_s: float) -> tuple[np.ndarray, Turn]:
+    """Office hours: `question` put into `lecture` at `at_s`, between half-second pauses. The audio,
+    and the question's turn (speaker "question")."""
+    pause = np.zeros(SAMPLE_RATE // 2, dtype=np.int16)
+    cut = int(at_s * SAMPLE_RATE)
+    start_s = (cut + len(pause)) / SAMPLE_RATE
+    samples = np.concatenate([lecture[:cut], pause, question, pause, lecture[cut:]])
+    return samples, Turn("question", start_s, start_s + len(question) / SAMPLE_RATE)
+
+
 def telephone(samples: np.ndarray, *, snr_db: float = 20.0, seed: int = 0) -> np.ndarray:
     """As heard on a telephone line: 300-3400 Hz at 8 kHz (back at 16 kHz) with white noise."""
     audio = samples.astype(np.float64)

@@ -181,10 +181,8 @@ def test_a_strangers_short_question_is_not_named_after_the_enrolled_lecturer() -
     roger = campplus_profile(alone(window, "Roger", until_s=45.0))
     lecture = alone(window, "Roger", until_s=90.0)
     jfk = np.concatenate(list(pcm_pieces((DATA / "jfk-inaugural-1961.flac").read_bytes(), max_seconds=60)))
-    rate, pause = 16000, np.zeros(8000, dtype=np.int16)
-    question = jfk[4 * rate : int(7.5 * rate)]
-    cut = 25 * rate
-    samples = np.concatenate([lecture[:cut], pause, question, pause, lecture[cut:]])
+    rate = conversations.SAMPLE_RATE
+    samples, asked = conversations.with_question(lecture, jfk[4 * rate : int(7.5 * rate)], at_s=25.0)
     session = CamppDiarizer().session(voices=[roger])
     for speech in stretches_of(samples):
         session.add(speech)
@@ -192,11 +190,8 @@ def test_a_strangers_short_question_is_not_named_after_the_enrolled_lecturer() -
     named = {
         label for label, centre in session.centroids().items() if centre @ roger.embedding >= HOST_THRESHOLD
     }
-    start, end = (cut + len(pause)) / rate, (cut + len(pause) + len(question)) / rate
-    heard = sum(max(0.0, min(t.end_s, end) - max(t.start_s, start)) for t in turns)
-    named_heard = sum(
-        max(0.0, min(t.end_s, end) - max(t.start_s, start)) for t in turns if t.speaker in named
-    )
+    held = conversations.seconds_by_label([asked], turns).get("question", {})
+    heard, named_heard = sum(held.values()), sum(s for label, s in held.items() if label in named)
     assert heard >= 1.0, turns  # the question is heard ...
     assert named_heard <= 0.25 * heard, (named_heard, heard, turns)  # ... and not as Roger
     lecture_s = sum(t.end_s - t.start_s for t in turns) - heard
