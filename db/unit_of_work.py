@@ -38,13 +38,14 @@ from core.metrics import jobs as job_metrics
 from core.redis_clients import get_async_broker_redis, get_broker_redis
 from core.settings import get_settings
 from db import admission
+from db.direct_statement import DirectStatement
 from db.dispatch_stamps import dispatch_stamps, stamp_now
 from db.job_resource import ending_state
 from db.models import Job, JobEvent
 from db.session import (
     async_autocommit_engine,
     async_session_factory,
-    sync_autocommit_engine,
+    sync_engine,
     sync_session_factory,
 )
 
@@ -96,7 +97,7 @@ class UnpublishedCommit(RuntimeError):
     """A commit that would leave its outbox unsent: commit through this module instead."""
 
 
-def outbox(session: Session | AsyncSession) -> Outbox:
+def outbox(session: Session | AsyncSession | DirectStatement) -> Outbox:
     """The session's outbox (created on first use); transitions add to it."""
     return session.info.setdefault(OUTBOX_KEY, Outbox())
 
@@ -115,7 +116,7 @@ def dispatch_job(
     outbox(session).dispatches.append(Dispatch(job_id, route, priority, countdown, admit_owner))
 
 
-def _take(session: Session | AsyncSession) -> Outbox:
+def _take(session: Session | AsyncSession | DirectStatement) -> Outbox:
     return session.info.pop(OUTBOX_KEY, None) or Outbox()
 
 
@@ -156,13 +157,18 @@ def unit_of_work() -> Iterator[Session]:
 
 
 @contextmanager
-def one_statement() -> Iterator[Session]:
-    """`unit_of_work` for ONE statement that is atomic by itself (a prebuilt transition and its
-    event): it runs in autocommit, without BEGIN and COMMIT round trips, and its outbox is sent
-    after it as usual. Anything that writes twice must use `unit_of_work`: here each statement
-    would commit on its own."""
-    with _committed(sync_session_factory()(bind=sync_autocommit_engine())) as session:
-        yield session
+def one_statement() -> Iterator[DirectStatement]:
+    """`unit_of_work` for ONE prebuilt statement that is atomic by itself (a worker's claim, a quiet
+    finish: a transition and its event): it runs in autocommit, without BEGIN and COMMIT round
+    trips, straight on the pool's connection (db/direct_statement.py), and its outbox (live events
+    only) is sent after it as usual. Anything that writes twice, or writes a webhook delivery or a
+    job message, must use `unit_of_work`."""
+    statement = DirectStatement(sync_engine())
+    yield statement
+    box = _take(statement)
+    if box.deliveries or box.mails or box.dispatches:
+        raise UnpublishedCommit("one statement cannot send deliveries, mails or jobs: use unit_of_work()")
+    _send(box)
 
 
 @contextmanager

@@ -1,7 +1,9 @@
 """The worker's connection pool pings only a connection that sat idle (db.session.ping_after_idle),
 on the real PostgreSQL: a connection the server ended while it sat is replaced unseen; one ended
 a moment after its last use fails one statement, after which the pool has new ones; and a claim
-that meets such a connection claims on a fresh one."""
+that meets such a connection claims on a fresh one, even when every pooled connection is dead (the
+claim runs straight on the driver, db/direct_statement.py, and must drop them all as the engine
+would)."""
 
 from __future__ import annotations
 
@@ -91,12 +93,43 @@ def test_a_claim_that_meets_a_connection_the_server_just_ended_claims_on_a_fresh
 ) -> None:
     job_id = queued_job(on_the_stack)
     with one_statement() as session:
-        pooled = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        (pooled,) = session.connection().execute(text("SELECT pg_backend_pid()")).one_or_none()
     end_backend(on_the_stack, pooled)
     assert sync_engine().pool.checkedin() == 1  # the connection just ended is the only one
     job = runtime._claim(job_id, worker="w", time_limit_s=60, stage=None)
     assert job is not None and job.id == job_id
     assert on_the_stack.sql("SELECT status, attempts FROM jobs WHERE id = %s", job_id) == [("running", 1)]
+
+
+def test_after_a_restart_a_claim_drops_every_pooled_connection_and_claims_on_a_fresh_one(
+    on_the_stack: Stack,
+) -> None:
+    """A restarted server ends every connection the pool holds. The claim runs straight on the
+    driver (db/direct_statement.py); its failure must drop them all, as SQLAlchemy's engine does,
+    or its one retry meets the next dead one (used a moment ago, so not pinged)."""
+    job_id = queued_job(on_the_stack)
+    pool = sync_engine()
+    with pool.connect() as first, pool.connect() as second:
+        pids = [c.execute(text("SELECT pg_backend_pid()")).scalar_one() for c in (first, second)]
+    assert pool.pool.checkedin() == 2
+    for pid in pids:
+        end_backend(on_the_stack, pid)
+    job = runtime._claim(job_id, worker="w", time_limit_s=60, stage=None)
+    assert job is not None and job.id == job_id
+    assert on_the_stack.sql("SELECT status, attempts FROM jobs WHERE id = %s", job_id) == [("running", 1)]
+
+
+def test_a_direct_statement_s_failure_is_sqlalchemy_s_error_and_leaves_the_connection_usable(
+    on_the_stack: Stack,
+) -> None:
+    """A statement the server refuses is raised as the engine raises it (the runtime's handling
+    reads `error.orig` and the class), and the pooled connection goes back in its usual state."""
+    with pytest.raises(DBAPIError) as failure, one_statement() as session:
+        session.connection().execute(text("SELECT 1 / 0"))
+    assert type(failure.value.orig).__name__ == "DivisionByZero" and not failure.value.connection_invalidated
+    with sync_engine().connect() as connection:  # a transaction of the pool's usual kind still works
+        assert connection.execute(text("SELECT 2")).scalar_one() == 2
+        assert not connection.connection.driver_connection.autocommit
 
 
 def test_the_api_pool_replaces_a_connection_the_server_ended_while_it_sat_idle(stack: Stack) -> None:

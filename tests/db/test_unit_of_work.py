@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 import uuid
+from types import NoneType
 
 import pytest
 import redis
@@ -238,4 +239,36 @@ def test_an_api_submit_that_locks_nothing_is_one_autocommit_statement_then_sent(
         lambda: on_the_stack.sql("SELECT status FROM jobs WHERE id = %s", job_id) == [("succeeded",)],
         timeout=60,
         message="the submitted job to run",
+    )
+
+
+def test_a_statement_run_straight_on_the_driver_returns_what_a_session_returns(on_the_stack: Stack) -> None:
+    """db/direct_statement.py: the same claim and finish, one job through `one_statement` (psycopg
+    directly), the other through a session, give the same columns with the same Python types and
+    values (the owner's id as a UUID, JSON as Python objects), and the same events to publish."""
+    ends = {}
+    for way, job_id in (("direct", queued_job(on_the_stack)), ("session", queued_job(on_the_stack))):
+        claim = {"job_id": job_id, "worker": "w", "time_limit_s": 60}
+        finish = {"job_id": job_id, "output": {"text": "hi", "n": [1, 2]}, "answered_by": ("ollama", "m")}
+        opened = one_statement if way == "direct" else unit_of_work
+        with opened() as session:
+            claimed = job_queries.claim_job(session, unless_start_webhook=True, **claim)
+            published = [(event.type, type(event.data)) for event, _ in outbox(session).events]
+        with opened() as session:
+            finished = job_queries.finish_job(
+                session, streamed="hi", claim=job_queries.Claim(1, None), **finish
+            )
+            published += [(event.type, type(event.data)) for event, _ in outbox(session).events]
+        ends[way] = (claimed, finished, published)
+    differ = {"id", "created_at", "started_at", "heartbeat_at", "deadline_at", "completed_at", "updated_at"}
+    for direct, through_session in zip(ends["direct"][:2], ends["session"][:2], strict=True):
+        assert direct is not None and through_session is not None
+        for column in direct._fields:
+            mine, theirs = getattr(direct, column), getattr(through_session, column)
+            assert type(mine) is type(theirs), column
+            assert column in differ or mine == theirs, column
+    assert (
+        ends["direct"][2]
+        == ends["session"][2]
+        == [("started", dict), ("output", dict), ("succeeded", NoneType)]
     )

@@ -4,12 +4,12 @@ PostgreSQL and Redis, one line per statement, transaction boundary or command, a
 DIR/<pid>.log as `<role> <kind> <text>`. Nothing of mentorq's code is changed; without the
 variable it does nothing.
 
-Counted: SQLAlchemy's statements (`before_cursor_execute`, once per executemany) and its BEGIN /
-COMMIT / ROLLBACK (each a round trip with psycopg), on every engine, sync and async; every Redis
+Counted: every statement psycopg's cursors send (once per executemany), sync and async, and
+SQLAlchemy's BEGIN / COMMIT / ROLLBACK (each a round trip with psycopg) on every engine; every Redis
 command packed by redis-py, sync and asyncio (pipelines count each command, as the server runs
-them). Not counted: a pooled connection's ping after idling (the driver's own, outside SQLAlchemy's
-events), which depends on timing, not on the job path. Also written: each new PostgreSQL
-connection's backend pid (`backend`), which the test's row-counting trigger records beside each row.
+them). Not counted: a pooled connection's ping after idling, which depends on timing, not on the
+job path. Also written: each new PostgreSQL connection's backend pid (`backend`), which the test's
+row-counting trigger records beside each row.
 """
 
 from __future__ import annotations
@@ -43,12 +43,27 @@ def _install() -> None:
         with open(os.path.join(_DIR, f"{os.getpid()}.log"), "a", encoding="utf-8") as handle:
             handle.write(line)
 
+    import psycopg
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
-    event.listen(
-        Engine, "before_cursor_execute", lambda conn, cursor, statement, *rest: record("sql", statement)
-    )
+    # Statements are counted where psycopg sends them, whichever way they came: through
+    # SQLAlchemy's engine or straight on a pooled connection (db/direct_statement.py). The pool's
+    # ping after idle (SQLAlchemy's psycopg dialect sends ";") depends on timing, not on the path.
+    ping = ";"
+
+    def counted(send):
+        def execute(self, query, *args, **kwargs):
+            text = query if isinstance(query, str) else str(query)
+            if text.strip() != ping:
+                record("sql", text)
+            return send(self, query, *args, **kwargs)
+
+        return execute
+
+    for cursor in (psycopg.Cursor, psycopg.AsyncCursor):
+        cursor.execute = counted(cursor.execute)
+        cursor.executemany = counted(cursor.executemany)
 
     def boundary(name: str):
         # In autocommit (db/session.py sync_autocommit_engine) psycopg sends no BEGIN, COMMIT or
