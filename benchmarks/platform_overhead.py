@@ -98,6 +98,7 @@ AIM_P50_RATIO = 4.0  # platform p50 <= 4 x bare Celery p50
 # Issue 30, against the peer in the same run:
 AIM_PEER_CPU_RATIO = 2.0  # platform CPU per job (API, worker, PostgreSQL, Redis) <= 2x the peer's whole path
 AIM_PEER_THROUGHPUT_RATIO = 0.5  # platform jobs/s through HTTP >= 0.5x the peer's
+AIM_FLOOR_THROUGHPUT_RATIO = 0.6  # issue 63: jobs/s >= 0.6x the bare FastAPI route, same clients
 AIM_PEER_SERVER_SIDE_RATIO = 3.0  # one client, created -> completed <= 3x the peer's
 # Whose CPU makes each path's cost per job. The platform's load generator (HTTP clients) is not
 # its cost; the peer's clients and poller are (deferring is its producer's work, as the API's is).
@@ -658,6 +659,7 @@ def _report(
         peer_cpu = _path_cpu(peer["cpu_ms_per_job"], "procrastinate")
         plat_cpu = _path_cpu(plat["cpu_ms_per_job"], "platform")
         peer_tput = ratio(plat["jobs_per_s"], peer["jobs_per_s"])
+        floor_tput = ratio(plat["jobs_per_s"], pair["framework_floor"]["jobs_per_s"])
         verdicts.append(
             {
                 "throughput_ratio": tput,
@@ -679,6 +681,10 @@ def _report(
                 "platform_vs_floor": ratio(plat_cpu, _floor_cpu(pair)),
                 "floor_http_jobs_per_s": pair["framework_floor"]["jobs_per_s"],
                 "peer_throughput": verdict(peer_tput is not None and peer_tput >= AIM_PEER_THROUGHPUT_RATIO),
+                "floor_throughput_ratio": floor_tput,
+                "floor_throughput": verdict(
+                    floor_tput is not None and floor_tput >= AIM_FLOOR_THROUGHPUT_RATIO
+                ),
             }
         )
     print_table(["path", "jobs", "jobs/s", "p50 ms", "p95 ms", "p99 ms", "errors"], rows)
@@ -710,7 +716,14 @@ def _report(
                 v["peer_throughput"],
             ]
         )
-    print_table(["aim (issues 2 and 30)", "measured", "verdict"], aim_rows)
+        aim_rows.append(
+            [
+                f"jobs/s >= {AIM_FLOOR_THROUGHPUT_RATIO}x the bare FastAPI route's{tag}",
+                _x(v["floor_throughput_ratio"]),
+                v["floor_throughput"],
+            ]
+        )
+    print_table(["aim (issues 2, 30 and 63)", "measured", "verdict"], aim_rows)
 
     print()
     floor_rows = []
@@ -858,6 +871,7 @@ def _report(
             "errors": 0,
             "peer_cpu_ratio_max": AIM_PEER_CPU_RATIO,
             "peer_throughput_ratio_min": AIM_PEER_THROUGHPUT_RATIO,
+            "floor_throughput_ratio_min": AIM_FLOOR_THROUGHPUT_RATIO,
             "peer_server_side_ratio_max": AIM_PEER_SERVER_SIDE_RATIO,
         },
         **figures,
