@@ -29,6 +29,7 @@ from sqlalchemy import (
     cast,
     func,
     insert,
+    literal,
     literal_column,
     or_,
     select,
@@ -43,9 +44,10 @@ from core import lanes
 from core.jobspec import JobSpec, Route
 from core.sql_limits import MAX_INTEGER
 from db import admission
+from db.direct_statement import AsyncDirectStatement
 from db.job_resource import job_resource
 from db.models import ACTIVE, Job, JobEvent, JobStatus, WebhookDelivery
-from db.unit_of_work import dispatch_job, outbox
+from db.unit_of_work import Writer, dispatch_job, outbox
 
 # job event -> (the webhook_events_filter entry that selects it, the webhook event type)
 WEBHOOK_EVENTS = {
@@ -443,7 +445,7 @@ def _queued(spec: JobSpec, *, job_id: uuid.UUID | None, **columns: Any) -> dict[
     }
 
 
-def _dispatch_new(session: Session | AsyncSession, spec: JobSpec, job: Job) -> None:
+def _dispatch_new(session: Writer, spec: JobSpec, job: Job) -> None:
     """Send a new job's first message once the transaction commits (held past its owner's cap)."""
     outbox(session).created.append(spec.name)
     dispatch_job(
@@ -478,21 +480,28 @@ _SUBMITTED = (
 
 
 @functools.cache
-def _submit_statement() -> Any:
+def _submit_statement(as_job: bool = True) -> Any:
+    """The submit: the job and its `queued` event, if the owner is under the cap. `as_job`: the job
+    comes as a Job of the session; else as its columns (a statement run straight on the driver,
+    db/direct_statement.py, which maps no entity)."""
     active = (
         select(func.count())
         .select_from(Job)
-        .where(Job.owner_id == bindparam("p_owner_id", type_=Job.owner_id.type), Job.status.in_(ACTIVE))
+        .where(
+            Job.owner_id == bindparam("p_owner_id", type_=Job.owner_id.type),
+            # a parameter each, not a list expanded when it runs (db/direct_statement.py runs this)
+            Job.status.in_([literal(status) for status in ACTIVE]),
+        )
         .scalar_subquery()
     )
     row = select(*(bindparam(f"p_{name}", type_=JOBS.c[name].type) for name in _SUBMITTED)).where(
         active < bindparam("p_cap", type_=Integer)
     )
-    return _with_event(insert(JOBS).from_select(list(_SUBMITTED), row).returning(*JOBS.c), as_job=True)
+    return _with_event(insert(JOBS).from_select(list(_SUBMITTED), row).returning(*JOBS.c), as_job=as_job)
 
 
 async def submit_job_within_quota(
-    session: AsyncSession,
+    session: AsyncSession | AsyncDirectStatement,
     spec: JobSpec,
     *,
     input: dict[str, Any],
@@ -523,10 +532,13 @@ async def submit_job_within_quota(
     )
     params = {f"p_{name}": values[name] for name in _SUBMITTED}
     params |= {"p_cap": MAX_INTEGER if cap is None else cap, "p_event_type": "queued", "p_event_data": None}
-    row = (await session.execute(_submit_statement(), params)).one_or_none()
+    direct = isinstance(session, AsyncDirectStatement)
+    row = (await session.execute(_submit_statement(as_job=not direct), params)).one_or_none()
     if row is None:
         return None
-    job = row[0]
+    # Straight on the driver the row is the job's columns: a Job outside any session is made of them
+    # (what the API reads and answers with; a session's Job is detached once its autocommit ends).
+    job = Job(**JobSnapshot._make(row[:_JOB_WIDTH])._asdict()) if direct else row[0]
     # The `queued` event is not sent live (nobody can be listening yet) and asks for no webhook.
     _dispatch_new(session, spec, job)
     return job

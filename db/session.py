@@ -93,12 +93,6 @@ def async_engine() -> AsyncEngine:
 
 
 @lru_cache
-def async_autocommit_engine() -> AsyncEngine:
-    """`sync_autocommit_engine` for the API: the async engine's pool in autocommit."""
-    return async_engine().execution_options(isolation_level="AUTOCOMMIT")
-
-
-@lru_cache
 def sync_session_factory() -> sessionmaker[Session]:
     return sessionmaker(sync_engine(), expire_on_commit=False)
 
@@ -120,7 +114,6 @@ def reset_engines() -> None:
         sync_engine,
         sync_autocommit_engine,
         async_engine,
-        async_autocommit_engine,
         sync_session_factory,
         async_session_factory,
     ):

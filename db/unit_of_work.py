@@ -38,12 +38,12 @@ from core.metrics import jobs as job_metrics
 from core.redis_clients import get_async_broker_redis, get_broker_redis
 from core.settings import get_settings
 from db import admission
-from db.direct_statement import DirectStatement
+from db.direct_statement import AsyncDirectStatement, DirectStatement
 from db.dispatch_stamps import dispatch_stamps, stamp_now
 from db.job_resource import ending_state
 from db.models import Job, JobEvent
 from db.session import (
-    async_autocommit_engine,
+    async_engine,
     async_session_factory,
     sync_engine,
     sync_session_factory,
@@ -52,6 +52,8 @@ from db.session import (
 log = logging.getLogger(__name__)
 
 OUTBOX_KEY = "mentorq_outbox"
+# What a transition writes through: a session, or one statement straight on the driver.
+Writer = Session | AsyncSession | DirectStatement | AsyncDirectStatement
 
 
 @dataclass(frozen=True)
@@ -97,13 +99,13 @@ class UnpublishedCommit(RuntimeError):
     """A commit that would leave its outbox unsent: commit through this module instead."""
 
 
-def outbox(session: Session | AsyncSession | DirectStatement) -> Outbox:
+def outbox(session: Writer) -> Outbox:
     """The session's outbox (created on first use); transitions add to it."""
     return session.info.setdefault(OUTBOX_KEY, Outbox())
 
 
 def dispatch_job(
-    session: Session | AsyncSession,
+    session: Writer,
     *,
     job_id: uuid.UUID,
     route: Route,
@@ -116,7 +118,7 @@ def dispatch_job(
     outbox(session).dispatches.append(Dispatch(job_id, route, priority, countdown, admit_owner))
 
 
-def _take(session: Session | AsyncSession | DirectStatement) -> Outbox:
+def _take(session: Writer) -> Outbox:
     return session.info.pop(OUTBOX_KEY, None) or Outbox()
 
 
@@ -254,13 +256,19 @@ async def async_unit_of_work() -> AsyncIterator[AsyncSession]:
 
 
 @asynccontextmanager
-async def async_one_statement() -> AsyncIterator[AsyncSession]:
-    """`one_statement` for the API: ONE statement atomic by itself, in autocommit (no BEGIN and
-    COMMIT round trips), its outbox sent after it by commit_async. Anything that writes twice,
-    or locks, must use a transaction."""
-    async with async_session_factory()(bind=async_autocommit_engine()) as session:
-        yield session
-        await commit_async(session)
+async def async_one_statement() -> AsyncIterator[AsyncDirectStatement]:
+    """`one_statement` for the API: ONE prebuilt statement atomic by itself (a submit that locks
+    nothing), in autocommit and straight on the pool's connection; its outbox is sent after it as
+    `commit_async` sends one. Anything that writes twice, or locks, or enters a lane that may hold
+    the job (db/admission.py), must use a transaction."""
+    statement = AsyncDirectStatement(async_engine())
+    yield statement
+    box = _take(statement)
+    if box.deliveries or box.mails or any(admission.may_hold(d.route.queue) for d in box.dispatches):
+        raise UnpublishedCommit(
+            "one statement cannot send deliveries or mails, or admit a job: use a transaction"
+        )
+    await _send_async(box)
 
 
 async def _send_async(box: Outbox) -> None:

@@ -155,3 +155,41 @@ def test_the_api_pool_replaces_a_connection_the_server_ended_while_it_sat_idle(s
 
     first, second = asyncio.run(scenario())
     assert second != first
+
+
+def test_the_api_s_statement_on_the_driver_fails_once_on_a_dead_connection_then_gets_a_fresh_one(
+    on_the_stack: Stack,
+) -> None:
+    """The API's submit that locks nothing runs straight on the driver (db/direct_statement.py):
+    on a connection the server ended a moment after its use it fails once, as SQLAlchemy's error
+    that says the connection was invalidated (the API answers 503), and the next one gets a new
+    connection. Also: the idle ping still runs at its checkout (a connection idle a while is
+    replaced unseen)."""
+    import asyncio
+
+    from db.session import async_engine
+    from db.unit_of_work import async_one_statement
+
+    async def backend() -> int:
+        async with async_one_statement() as statement:
+            (pid,) = (await statement.execute(text("SELECT pg_backend_pid()"))).one_or_none()
+        return pid
+
+    async def scenario() -> tuple[int, bool, int, int]:
+        try:
+            first = await backend()
+            await asyncio.to_thread(end_backend, on_the_stack, first)
+            try:
+                await backend()
+                invalidated = False
+            except DBAPIError as failure:
+                invalidated = failure.connection_invalidated
+            second = await backend()
+            await asyncio.to_thread(end_backend, on_the_stack, second)
+            await asyncio.sleep(1.5)  # past db.session.PING_AFTER_IDLE_SECONDS
+            return first, invalidated, second, await backend()
+        finally:
+            await async_engine().dispose()  # its connections belong to this event loop
+
+    first, invalidated, second, third = asyncio.run(scenario())
+    assert invalidated and len({first, second, third}) == 3
