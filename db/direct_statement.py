@@ -214,6 +214,7 @@ def _as_sqlalchemy_error(
         values,
         error,
         psycopg.Error,
+        hide_parameters=engine.hide_parameters,
         connection_invalidated=disconnected,
         dialect=engine.dialect,
     )
