@@ -8,6 +8,7 @@ would)."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -88,6 +89,13 @@ def test_a_connection_ended_a_moment_after_its_use_fails_one_statement_then_the_
     assert pings == []
 
 
+def claims_it_once(stack: Stack, job_id: uuid.UUID) -> None:
+    """The runtime's claim (with its one retry on a dropped connection) takes the job: running, once."""
+    job = runtime._claim(job_id, worker="w", time_limit_s=60, stage=None)
+    assert job is not None and job.id == job_id
+    assert stack.sql("SELECT status, attempts FROM jobs WHERE id = %s", job_id) == [("running", 1)]
+
+
 def test_a_claim_that_meets_a_connection_the_server_just_ended_claims_on_a_fresh_one(
     on_the_stack: Stack,
 ) -> None:
@@ -96,9 +104,7 @@ def test_a_claim_that_meets_a_connection_the_server_just_ended_claims_on_a_fresh
         (pooled,) = session.connection().execute(text("SELECT pg_backend_pid()")).one_or_none()
     end_backend(on_the_stack, pooled)
     assert sync_engine().pool.checkedin() == 1  # the connection just ended is the only one
-    job = runtime._claim(job_id, worker="w", time_limit_s=60, stage=None)
-    assert job is not None and job.id == job_id
-    assert on_the_stack.sql("SELECT status, attempts FROM jobs WHERE id = %s", job_id) == [("running", 1)]
+    claims_it_once(on_the_stack, job_id)
 
 
 def test_after_a_restart_a_claim_drops_every_pooled_connection_and_claims_on_a_fresh_one(
@@ -114,9 +120,7 @@ def test_after_a_restart_a_claim_drops_every_pooled_connection_and_claims_on_a_f
     assert pool.pool.checkedin() == 2
     for pid in pids:
         end_backend(on_the_stack, pid)
-    job = runtime._claim(job_id, worker="w", time_limit_s=60, stage=None)
-    assert job is not None and job.id == job_id
-    assert on_the_stack.sql("SELECT status, attempts FROM jobs WHERE id = %s", job_id) == [("running", 1)]
+    claims_it_once(on_the_stack, job_id)
 
 
 def test_a_direct_statement_s_failure_is_sqlalchemy_s_error_and_leaves_the_connection_usable(
