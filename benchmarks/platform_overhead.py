@@ -23,6 +23,9 @@ Peer: Procrastinate on the same PostgreSQL (benchmarks/procrastinate_peer.py say
 worker processes as the platform's worker has slots, C clients deferring a no-op job and waiting
 for it to end. A durable queue's cost per job, without HTTP: the bar issue 30 sets (CPU per job
 of the platform's API, worker, PostgreSQL and Redis within 2x Procrastinate's whole path).
+The peer also runs the platform's chat job's own work (the same completion streamed from a fake
+Ollama of its own through the official client): what a team would run on either, printed beside
+the issues' aims, not instead of them.
 
 Floor: benchmarks/framework_floor.py, a bare FastAPI route under the same uvicorn command, sent
 the platform's requests by the same clients; its CPU per request plus the bare Celery task's and
@@ -248,8 +251,12 @@ def run_bare(*, jobs: int, clients: int, job_timeout_s: float) -> tuple[list[Out
     return outcomes, time.perf_counter() - started
 
 
-def run_peer(dsn: str, *, jobs: int, clients: int, job_timeout_s: float) -> tuple[list[Outcome], float]:
-    results, wall = procrastinate_peer.run_phase(dsn, jobs=jobs, clients=clients, job_timeout_s=job_timeout_s)
+def run_peer(
+    dsn: str, *, jobs: int, clients: int, job_timeout_s: float, job: str = "noop"
+) -> tuple[list[Outcome], float]:
+    results, wall = procrastinate_peer.run_phase(
+        dsn, jobs=jobs, clients=clients, job_timeout_s=job_timeout_s, job=job
+    )
     done = [r.job_id for r in results if r.ok and r.job_id is not None]
     server = procrastinate_peer.server_side_ms(dsn, done)  # one query, after the last job
     return [Outcome(r.latency_s, r.ok, r.error, server_ms=server.get(r.job_id or -1)) for r in results], wall
@@ -257,9 +264,28 @@ def run_peer(dsn: str, *, jobs: int, clients: int, job_timeout_s: float) -> tupl
 
 def start_peer_workers(stack: Stack, dsn: str, count: int) -> list[str]:
     names = [f"peer-worker-{index}" for index in range(1, count + 1)]
+    env = {
+        procrastinate_peer.DSN_ENV: dsn,
+        procrastinate_peer.OLLAMA_ENV: start_peer_ollama(stack),
+        procrastinate_peer.MODEL_ENV: stack.env["MENTORQ_LLM_MODEL"],
+    }
     for name in names:
-        spawn(stack, name, procrastinate_peer.worker_command(python()), {procrastinate_peer.DSN_ENV: dsn})
+        spawn(stack, name, procrastinate_peer.worker_command(python()), env)
     return names
+
+
+def start_peer_ollama(stack: Stack) -> str:
+    """The peer's chat jobs' fake Ollama, in a process of its own that no path's CPU counts (the
+    platform's answers from this process, which its path does not count either); its URL."""
+    port = free_port()
+    spawn(stack, "peer-ollama", [python(), "-m", "tests.support.fake_ollama", "--port", str(port)])
+    url = f"http://127.0.0.1:{port}"
+    wait_until(
+        lambda: httpx.get(f"{url}/api/version", timeout=1).status_code == 200,
+        timeout=60,
+        message="the peer's fake Ollama",
+    )
+    return url
 
 
 def start_platform_for(stack: Stack, args: argparse.Namespace) -> str:
@@ -513,6 +539,9 @@ def _measure(
     def peer(jobs: int, clients: int) -> tuple[list[Outcome], float]:
         return run_peer(peer_dsn, jobs=jobs, clients=clients, job_timeout_s=args.job_timeout)
 
+    def peer_chat(jobs: int, clients: int) -> tuple[list[Outcome], float]:
+        return run_peer(peer_dsn, jobs=jobs, clients=clients, job_timeout_s=args.job_timeout, job="chat")
+
     cpu_roots = {
         "api": stack.processes["api"].pid,
         "worker": stack.processes["worker"].pid,
@@ -533,6 +562,7 @@ def _measure(
         warm = (
             bare(args.warmup, clients)[0]
             + peer(args.warmup, clients)[0]
+            + peer_chat(args.warmup, clients)[0]
             + platform(args.warmup, clients)[0]
             + floor(args.warmup, clients)[0]
         )
@@ -546,6 +576,7 @@ def _measure(
         phases = (
             ("bare_celery", bare),
             ("procrastinate", peer),
+            ("procrastinate_chat", peer_chat),
             ("platform", platform),
             ("framework_floor", floor),
         )
@@ -565,6 +596,7 @@ def _measure(
         print(f"unloaded round trip: {args.serial_jobs} jobs per path, one client ...", flush=True)
         serial["bare_celery"] = summarize(*bare(args.serial_jobs, 1), {})
         serial["procrastinate"] = summarize(*peer(args.serial_jobs, 1), {})
+        serial["procrastinate_chat"] = summarize(*peer_chat(args.serial_jobs, 1), {})
         serial["platform"] = summarize(*platform(args.serial_jobs, 1), {})
     # Over the whole run too: a burst re-published during the warm-up is consumed seconds later,
     # so its log line and its duplicates can fall on either side of a phase's start.
@@ -624,12 +656,14 @@ def _report(
     verdicts = []
     for index, pair in enumerate(rounds, 1):
         bare, plat, peer = pair["bare_celery"], pair["platform"], pair["procrastinate"]
+        peer_chat = pair["procrastinate_chat"]
         tput = ratio(plat["jobs_per_s"], bare["jobs_per_s"])
         p50 = ratio(plat["p50_ms"], bare["p50_ms"])
         tag = f" (round {index})" if len(rounds) > 1 else ""
         labelled = (
             (f"bare Celery apply_async+get{tag}", bare),
             (f"Procrastinate defer+poll{tag}", peer),
+            (f"Procrastinate, the same chat call{tag}", peer_chat),
             (f"platform chat over HTTP{tag}", plat),
         )
         for label, row in labelled:
@@ -644,7 +678,11 @@ def _report(
                     row["errors"],
                 ]
             )
-        for other_label, other in (("bare", bare), ("Procrastinate", peer)):
+        for other_label, other in (
+            ("bare", bare),
+            ("Procrastinate", peer),
+            ("Procrastinate's chat", peer_chat),
+        ):
             rows.append(
                 [
                     f"ratio platform / {other_label}{tag}",
@@ -660,6 +698,7 @@ def _report(
         plat_cpu = _path_cpu(plat["cpu_ms_per_job"], "platform")
         peer_tput = ratio(plat["jobs_per_s"], peer["jobs_per_s"])
         floor_tput = ratio(plat["jobs_per_s"], pair["framework_floor"]["jobs_per_s"])
+        peer_chat_cpu = _path_cpu(peer_chat["cpu_ms_per_job"], "procrastinate")
         verdicts.append(
             {
                 "throughput_ratio": tput,
@@ -685,6 +724,13 @@ def _report(
                 "floor_throughput": verdict(
                     floor_tput is not None and floor_tput >= AIM_FLOOR_THROUGHPUT_RATIO
                 ),
+                # Beside the aims, not one of them: the peer running the chat job's own work.
+                "same_job": {
+                    "peer_cpu": peer_chat_cpu,
+                    "cpu_ratio": ratio(plat_cpu, peer_chat_cpu),
+                    "worker_vs_peer_path": ratio(_workers_cpu(plat["cpu_ms_per_job"]), peer_chat_cpu),
+                    "throughput_ratio": ratio(plat["jobs_per_s"], peer_chat["jobs_per_s"]),
+                },
             }
         )
     print_table(["path", "jobs", "jobs/s", "p50 ms", "p95 ms", "p99 ms", "errors"], rows)
@@ -726,6 +772,37 @@ def _report(
     print_table(["aim (issues 2, 30 and 63)", "measured", "verdict"], aim_rows)
 
     print()
+    same_rows = []
+    for index, (pair, v) in enumerate(zip(rounds, verdicts, strict=True), 1):
+        same = v["same_job"]
+        same_rows.append(
+            [
+                index,
+                same["peer_cpu"],
+                _path_cpu(pair["platform"]["cpu_ms_per_job"], "platform"),
+                _x(same["cpu_ratio"]),
+                _x(same["worker_vs_peer_path"]),
+                _x(same["throughput_ratio"]),
+            ]
+        )
+    print_table(
+        [
+            "round",
+            "Procrastinate's chat path",
+            "platform path",
+            "CPU/job ratio",
+            "platform worker / peer's path",
+            "jobs/s ratio",
+        ],
+        same_rows,
+    )
+    print(
+        "Informative, beside the aims above (which are against Procrastinate's no-op job): the peer "
+        "streaming the same completion from a fake Ollama of its own with the official client, "
+        "storing nothing (benchmarks/procrastinate_peer.py). CPU ms per job."
+    )
+
+    print()
     floor_rows = []
     for index, (pair, v) in enumerate(zip(rounds, verdicts, strict=True), 1):
         peer_cpu = _path_cpu(pair["procrastinate"]["cpu_ms_per_job"], "procrastinate")
@@ -762,7 +839,7 @@ def _report(
     last = rounds[-1]
     per_path = {
         name: last[name]["cpu_ms_per_job"]
-        for name in ("bare_celery", "procrastinate", "platform", "framework_floor")
+        for name in ("bare_celery", "procrastinate", "procrastinate_chat", "platform", "framework_floor")
     }
     cpu_rows: list[list[Any]] = [
         [name, *(per_path[path].get(name) for path in per_path)] for name in per_path["platform"]
@@ -773,11 +850,19 @@ def _report(
             "the path's own (see PLATFORM_PATH)",
             "",
             _path_cpu(per_path["procrastinate"], "procrastinate"),
+            _path_cpu(per_path["procrastinate_chat"], "procrastinate"),
             _path_cpu(per_path["platform"], "platform"),
             "",
         ]
     )
-    headers = ["CPU ms per job (user+sys)", "bare Celery", "Procrastinate", "platform", "FastAPI alone"]
+    headers = [
+        "CPU ms per job (user+sys)",
+        "bare Celery",
+        "Procrastinate",
+        "Procrastinate chat",
+        "platform",
+        "FastAPI alone",
+    ]
     print_table(headers, cpu_rows)
     plat = last["platform"]
     if "server_side" in plat:
@@ -805,16 +890,22 @@ def _report(
     if serial:
         print()
         bare, plat, peer = serial["bare_celery"], serial["platform"], serial["procrastinate"]
+        peer_chat = serial["procrastinate_chat"]
         labelled = (
             ("bare Celery apply_async+get", bare),
             ("Procrastinate defer+poll", peer),
+            ("Procrastinate, the same chat call", peer_chat),
             ("platform chat over HTTP", plat),
         )
         rows = [
             [label, row["jobs"], row["jobs_per_s"], row["p50_ms"], row["p95_ms"], row["errors"]]
             for label, row in labelled
         ]
-        for other_label, other in (("bare", bare), ("Procrastinate", peer)):
+        for other_label, other in (
+            ("bare", bare),
+            ("Procrastinate", peer),
+            ("Procrastinate's chat", peer_chat),
+        ):
             rows.append(
                 [
                     f"ratio platform / {other_label}",
@@ -843,6 +934,13 @@ def _report(
                 f"a job's fixed cost, 1 client, server side p50: platform {fmt(mine)} ms, Procrastinate "
                 f"{fmt(theirs)} ms (deferred -> succeeded): {_x(fixed)}, "
                 f"aim <= {AIM_PEER_SERVER_SIDE_RATIO:g}x: {ok}"
+            )
+        if "server_side" in plat and "server_side" in peer_chat:
+            mine = plat["server_side"]["created_to_completed"]["p50_ms"]
+            theirs = peer_chat["server_side"]["created_to_completed"]["p50_ms"]
+            print(
+                f"beside it, Procrastinate running the same chat call: {fmt(theirs)} ms, "
+                f"{_x(ratio(mine, theirs))} (informative)"
             )
 
     return {

@@ -1,6 +1,14 @@
 """The peer side of `benchmarks.platform_overhead`: Procrastinate, a durable PostgreSQL-backed Python
-job queue, running a no-op job on the same embedded PostgreSQL (fsync and synchronous commit on,
-as for mentorq), in a database of its own.
+job queue, on the same embedded PostgreSQL (fsync and synchronous commit on, as for mentorq), in a
+database of its own, running one of two jobs:
+
+- `noop`: nothing; the bar issues 30 and 63 set their aims against (a queue's own cost);
+- `chat`: the platform's `chat` job's own work as a Procrastinate user would write it: one
+  completion streamed from Ollama through the official client (its async one: Procrastinate's
+  tasks are coroutines), the same prompt, model and options, the tokens joined. A team choosing
+  between the platform and a bare queue would run this job on either; the platform's path pays
+  for the same client. Procrastinate keeps no result, so the answer is not stored anywhere (the
+  platform writes it into the job's row): the peer's figure stays a lower bound.
 
 Procrastinate is a benchmark-only dependency: `.venv/bin/pip install -e ".[bench]"`.
 
@@ -22,10 +30,19 @@ import os
 import time
 from dataclasses import dataclass
 
+import ollama
 import psycopg
 from procrastinate import App, PsycopgConnector
 
+from workers.llm.ollama import ollama_options
+
 DSN_ENV = "BENCH_PROCRASTINATE_DSN"
+# The `chat` job's Ollama (a fake one in a process of its own, so that answering costs neither
+# side: the platform's fake lives in the benchmark's process, whose CPU is not the platform's) and
+# the model the platform's stack names.
+OLLAMA_ENV = "BENCH_PEER_OLLAMA_HOST"
+MODEL_ENV = "BENCH_PEER_OLLAMA_MODEL"
+CHAT_PROMPT = "hi"  # platform_overhead's CHAT_BODY
 DATABASE = "procrastinate_peer"
 QUEUE = "bench"
 POLL_INTERVAL_S = 0.005
@@ -38,6 +55,25 @@ app = App(connector=PsycopgConnector(conninfo=os.environ.get(DSN_ENV, "")))
 @app.task(queue=QUEUE, name="noop")
 async def noop(index: int) -> int:
     return index
+
+
+_ollama: ollama.AsyncClient | None = None  # one per worker process, as the platform keeps one per slot
+
+
+@app.task(queue=QUEUE, name="chat")
+async def chat(prompt: str) -> str:
+    global _ollama
+    if _ollama is None:
+        _ollama = ollama.AsyncClient(host=os.environ[OLLAMA_ENV])
+    messages = [{"role": "user", "content": prompt}]
+    stream = await _ollama.chat(
+        model=os.environ[MODEL_ENV], messages=messages, options=ollama_options(None), stream=True
+    )
+    return "".join([chunk.message.content or "" async for chunk in stream])
+
+
+# Each job's keyword arguments, by the job's index in the phase.
+JOB_ARGUMENTS = {"noop": lambda index: {"index": index}, "chat": lambda index: {"prompt": CHAT_PROMPT}}
 
 
 @dataclass
@@ -78,7 +114,7 @@ def worker_command(python: str) -> list[str]:
 
 
 async def _phase(
-    dsn: str, *, jobs: int, clients: int, job_timeout_s: float
+    dsn: str, *, jobs: int, clients: int, job_timeout_s: float, job: str = "noop"
 ) -> tuple[list[PeerOutcome], float]:
     waiting: dict[int, asyncio.Future[str]] = {}
     outcomes: list[PeerOutcome] = []
@@ -86,7 +122,8 @@ async def _phase(
     # A producer's app (it knows the task by name only, as a separate service would), with a pool
     # of up to 10 connections for the C clients.
     producer = App(connector=PsycopgConnector(conninfo=dsn, min_size=1, max_size=10))
-    deferrer = producer.configure_task("noop", queue=QUEUE)
+    deferrer = producer.configure_task(job, queue=QUEUE)
+    arguments = JOB_ARGUMENTS[job]
 
     async def poll(stop: asyncio.Event) -> None:
         async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as db:
@@ -111,7 +148,7 @@ async def _phase(
             started = time.perf_counter()
             job_id = None
             try:
-                job_id = await deferrer.defer_async(index=index)
+                job_id = await deferrer.defer_async(**arguments(index))
                 future: asyncio.Future[str] = loop.create_future()
                 waiting[job_id] = future
                 status = await asyncio.wait_for(future, timeout=job_timeout_s)
@@ -136,7 +173,7 @@ async def _phase(
     return outcomes, wall
 
 
-def run_phase(dsn: str, **kwargs: float | int) -> tuple[list[PeerOutcome], float]:
+def run_phase(dsn: str, **kwargs: float | int | str) -> tuple[list[PeerOutcome], float]:
     return asyncio.run(_phase(dsn, **kwargs))  # type: ignore[arg-type]
 
 
