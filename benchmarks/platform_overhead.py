@@ -41,9 +41,9 @@ the processes still count in memory (the code always counts) but nothing is serv
 its spans over OTLP/HTTP to a collector in this process (tests/support/otlp_collector.py, which
 keeps them; its CPU is the bench process's, not the path's).
 
-Every path is warmed up first (not counted); then the baseline runs N calls, the peer N jobs,
-the platform N jobs and the floor N requests (the four repeat per --rounds), then the first
-three again with one client (the unloaded round trip, and each one's fixed cost per job: server
+Every path is warmed up first (not counted); then the baseline runs N calls, the peer N no-op
+jobs and N chat jobs, the platform N jobs and the floor N requests (the five repeat per --rounds),
+then the first four again with one client (the unloaded round trip, and each one's fixed cost per job: server
 side, created -> completed).
 Throughput is N / wall time of the phase. CPU seconds of every process are recorded per phase.
 Nothing is asserted: the aims are printed as PASS/MISS.
