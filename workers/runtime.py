@@ -63,10 +63,12 @@ class JobWatcher:
         *,
         followed: Callable[[], bool] = lambda: True,
         claim: job_queries.Claim | None = None,
+        pulse_has_it: bool = False,
     ):
         self.job_id = job_id
         self.heartbeat_s = heartbeat_s
         self.claim = claim
+        self.pulse_has_it = pulse_has_it  # the worker's pulse holds this delivery's registration
         self.canceled = threading.Event()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -102,8 +104,9 @@ class JobWatcher:
 
     def _still_running(self, *, beat: bool) -> bool:
         # The worker's pulse beats this job from a process of its own (workers/pulse.py), even while
-        # the body holds this interpreter; this thread beats only when the pulse has gone quiet.
-        beat = beat and not pulse.beating(self.heartbeat_s)
+        # the body holds this interpreter; this thread beats only when the pulse has gone quiet, or
+        # never had the job (its registration could not be written).
+        beat = beat and not (self.pulse_has_it and pulse.beating(self.heartbeat_s))
         try:
             with unit_of_work() as session:
                 if beat:
@@ -216,8 +219,8 @@ def _run_delivery(
 
     logs.bind(user_id=job.owner_id)
     claim = job_queries.Claim(job.attempts, stage)
-    with pulse.running(job_id, attempt=job.attempts, stage=stage):
-        _run_claimed(job, kind, body, claim, route=route, stage=stage)
+    with pulse.running(job_id, attempt=job.attempts, stage=stage) as pulse_has_it:
+        _run_claimed(job, kind, body, claim, route=route, stage=stage, pulse_has_it=pulse_has_it)
 
 
 def _run_claimed(
@@ -228,10 +231,17 @@ def _run_claimed(
     *,
     route: Route,
     stage: str | None,
+    pulse_has_it: bool,
 ) -> None:
     settings = get_settings()
     job_id = job.id
-    watcher = JobWatcher(job_id, settings.heartbeat_seconds, followed=lambda: followed_live(job), claim=claim)
+    watcher = JobWatcher(
+        job_id,
+        settings.heartbeat_seconds,
+        followed=lambda: followed_live(job),
+        claim=claim,
+        pulse_has_it=pulse_has_it,
+    )
     watcher.start()
     ctx = JobContext(
         job_id=job_id,

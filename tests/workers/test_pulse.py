@@ -22,6 +22,7 @@ from db.unit_of_work import unit_of_work
 from tests.support.held_jobs import held_job
 from tests.support.stack import Stack, wait_until
 from workers import pulse
+from workers.runtime import JobWatcher
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -150,8 +151,9 @@ def test_a_delivery_registers_while_it_runs_and_watchers_see_a_quiet_pulse(
 ) -> None:
     monkeypatch.setenv(pulse.DIR_ENV, str(tmp_path))
     job_id = uuid.uuid4()
-    with pulse.running(job_id, attempt=2, stage="embed"):
-        [path] = [path for path in tmp_path.iterdir() if not path.name.startswith(".")]
+    with pulse.running(job_id, attempt=2, stage="embed") as registered:
+        assert registered
+        [path] = list(tmp_path.iterdir())  # the whole file only, under its own name
         registration = pulse.Registration.from_json(path.read_text())
         assert (registration.job_id, registration.attempt, registration.stage) == (job_id, 2, "embed")
         assert registration.pid == os.getpid()
@@ -166,9 +168,49 @@ def test_a_delivery_registers_while_it_runs_and_watchers_see_a_quiet_pulse(
     assert not pulse.beating(0.5)
 
 
+def test_a_delivery_the_pulse_does_not_have_is_beaten_by_its_watcher(
+    on_the_stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A registration that cannot be written (a full /dev/shm) leaves no file, not even half of one,
+    and the job's watcher beats the job although the pulse itself is alive; a registered one it
+    leaves to the pulse."""
+    monkeypatch.setenv(pulse.DIR_ENV, str(tmp_path))
+    (tmp_path / pulse.ALIVE).touch()
+    assert pulse.beating(60)
+    job_id = claimed(on_the_stack)
+    claim = job_queries.Claim(1, None)
+    real_write = os.write
+
+    def full(descriptor: int, content: bytes) -> int:
+        return real_write(descriptor, content[:10])  # what a full file system lets through
+
+    with monkeypatch.context() as faults:
+        faults.setattr(pulse.os, "write", full)
+        with pulse.running(job_id, attempt=1, stage=None) as registered:
+            assert not registered
+            assert [p.name for p in tmp_path.iterdir()] == [pulse.ALIVE]
+            watcher = JobWatcher(job_id, 60, claim=claim, pulse_has_it=registered)
+            assert watcher._still_running(beat=True)
+    assert heartbeat_age_s(on_the_stack, job_id) < 60
+
+    on_the_stack.sql("UPDATE jobs SET heartbeat_at = now() - interval '1 hour' WHERE id = %s", job_id)
+    with pulse.running(job_id, attempt=1, stage=None) as registered:
+        assert registered
+        watcher = JobWatcher(job_id, 60, claim=claim, pulse_has_it=registered)
+        assert watcher._still_running(beat=True)
+    assert heartbeat_age_s(on_the_stack, job_id) > 3000  # the pulse's to beat, not the watcher's
+
+
+def test_without_a_pulse_nothing_is_registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(pulse.DIR_ENV, raising=False)
+    with pulse.running(uuid.uuid4(), attempt=1, stage=None) as registered:
+        assert not registered
+
+
 STARTS_A_PULSE = """
 import os, sys, time
 from workers import pulse
+from workers.runtime import JobWatcher
 pulse.start()
 print(pulse._process.pid, os.environ[pulse.DIR_ENV], flush=True)
 time.sleep(600)
