@@ -121,13 +121,15 @@ def running(job_id: uuid.UUID, *, attempt: int, stage: str | None) -> Iterator[b
         _register(path, registration.to_json().encode())
     except OSError:
         log.warning("cannot register job %s with the pulse; its watcher beats it", job_id, exc_info=True)
-        yield False
-        return
+        registered = False
+    else:
+        registered = True
     try:
-        yield True
+        yield registered
     finally:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
+        if registered:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
 
 def _register(path: str, content: bytes) -> None:
