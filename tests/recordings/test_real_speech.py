@@ -49,9 +49,10 @@ def test_the_platform_hears_a_real_voice_as_well_as_the_engine_alone(
     alone_wer = real_speech.wer(clip.reference, alone)
     platform_wer = real_speech.wer(clip.reference, platform)
     assert platform_wer <= AIM.get(clip.name, AIM_OTHERWISE), f"{platform_wer} {platform!r}"
-    assert abs(platform_wer - alone_wer) <= WITHIN, (
-        f"{platform_wer} {platform!r}, alone {alone_wer} {alone!r}"
-    )
+    # One-sided, as the aim is (WITHIN above): the platform must not hear worse, and may hear better.
+    # In one CI run the engine alone, given the bare clip, dropped a sentence's first word ("And",
+    # 0.091) that the platform, which pads each stretch with half a second of silence, kept (0.045).
+    assert platform_wer <= alone_wer + WITHIN, f"{platform_wer} {platform!r}, alone {alone_wer} {alone!r}"
 
 
 def test_the_engine_hears_a_stretch_the_same_whatever_it_heard_before() -> None:

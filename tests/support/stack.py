@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +49,14 @@ def wait_until(predicate, *, timeout: float, interval: float = 0.1, message: str
             pass
         time.sleep(interval)
     raise TimeoutError(f"timed out after {timeout}s waiting for {message}")
+
+
+# A process the stack starts is waited for until it is ready or has exited (its log's end then says
+# why), not for a short fixed time: with the suite's three pytest processes starting their stacks at
+# once on two busy cores, a worker (which imports the task modules and their libraries) once took
+# more than a minute to come up, and every test of that process failed on the minute's clock. This
+# clock is only the last net for a start that hangs, under pytest-timeout's 300 s per test.
+PROCESS_START_TIMEOUT_S = 240.0
 
 
 def stop_process(process: subprocess.Popen, *, timeout: float = 15.0) -> None:
@@ -132,12 +140,21 @@ class Stack:
             "--port",
             str(port),
         ]
-        self._spawn(name, [*command, "--log-level", "warning"], extra_env)
+        process = self._spawn(name, [*command, "--log-level", "warning"], extra_env)
         url = f"http://127.0.0.1:{port}"
-        wait_until(
-            lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200, timeout=60, message=name
-        )
+        self._wait_for_start(name, process, lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200)
         return url
+
+    def _wait_for_start(self, name: str, process: subprocess.Popen, ready: Callable[[], bool]) -> None:
+        """Until `ready()` says so, or the process has exited: then its log's end is the error."""
+        wait_until(
+            lambda: process.poll() is not None or ready(), timeout=PROCESS_START_TIMEOUT_S, message=name
+        )
+        if process.poll() is not None:
+            tail = (self.root / f"{name}.log").read_bytes()[-4000:].decode(errors="replace")
+            raise RuntimeError(
+                f"{name} exited ({process.returncode}) before it was ready; its log ends:\n{tail}"
+            )
 
     def start_worker(
         self,
@@ -177,7 +194,7 @@ class Stack:
             ],
             extra_env,
         )
-        wait_until(lambda: self.worker_is_live(hostname), timeout=60, message=f"worker {hostname}")
+        self._wait_for_start(name, process, lambda: self.worker_is_live(hostname))
         return process
 
     def worker_is_live(self, hostname: str) -> bool:
