@@ -22,7 +22,7 @@ def test_importing_the_api_loads_no_model_library_and_no_task_code() -> None:
         "loaded += [m for m in sys.modules if m.startswith('tasks.') and m.endswith('.task')]; "
         "print(json.dumps(loaded))"
     )
-    assert last_json_line(code, timeout=60) == []
+    assert last_json_line(code) == []
 
 
 def test_migrations_upgrade_to_head_and_downgrade_to_base_on_an_empty_database(stack: Stack) -> None:
