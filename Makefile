@@ -46,6 +46,8 @@ docs-build: $(DEV_STAMP)
 # sequential run would take an hour on two cores; these three keep both busy. The two side groups'
 # reports are printed after the rest's, the first with each passed test's figures (-rP: what it
 # printed); any failing fails.
+# Each library thread pool is one thread in the suite and every process it starts (tests/__init__.py):
+# on cores the other two suites use, torch's spinning threads made a diarization four times slower.
 HOSTS_LOG := $(VENV)/tests-hosts.log
 SIDE_LOG := $(VENV)/tests-side.log
 HOSTS_TESTS := tests/hosts tests/test_faults.py tests/accounts tests/test_document_faults.py tests/test_cli.py tests/profiles tests/test_demo.py
