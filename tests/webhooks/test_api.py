@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from datetime import datetime
 
 import pytest
 from standardwebhooks import Webhook
@@ -68,14 +67,12 @@ def test_event_filter_start_progress_completed(client: ApiClient, receiver: Rece
     payloads = sorted((json.loads(r.body) for r in receiver.received), key=lambda p: p["timestamp"])
     types = [payload["type"] for payload in payloads]
     assert types[0] == "job.started" and types[-1] == "job.succeeded"
-    progress = [
-        datetime.fromisoformat(p["timestamp"]).timestamp() for p in payloads if p["type"] == "job.progress"
-    ]
-    # 15 progress steps in 1.5 s, throttled to one per 500 ms (when each was sent: deliveries in
-    # flight together may arrive closer than that)
+    progress = [p for p in payloads if p["type"] == "job.progress"]
+    # 15 progress steps in 1.5 s, throttled to one webhook per 500 ms by the worker's clock when
+    # each is recorded (tests/workers/test_recorder.py spaces them). Not by the payloads'
+    # timestamps: those are their transactions' starts, which a loaded machine holds back by a
+    # fraction of a second (a CI run's were 0.31 s apart).
     assert 1 <= len(progress) <= 4, len(progress)
-    gaps = [b - a for a, b in zip(progress, progress[1:])]
-    assert all(gap >= 0.4 for gap in gaps), gaps
     assert job["status"] == "succeeded"
 
 

@@ -203,3 +203,24 @@ def test_a_last_transaction_that_fails_gives_back_what_it_took(recorded) -> None
     with recorder.final() as record_rest:
         assert record_rest(object(), keep_output=True) == "Hello"
     assert [kind for kind, _ in recorded] == ["progress"]
+
+
+def test_intermediate_webhooks_are_one_per_interval_by_the_workers_clock(monkeypatch) -> None:
+    """Progress recorded every 0.1 s for 1.5 s (the webhook test's debug.sleep job) asks for a
+    webhook with the first and then once per WEBHOOK_MIN_INTERVAL_S, by the clock of the moment
+    each is recorded. (The payloads' timestamps are their transactions' starts, which a loaded
+    machine may hold back by a fraction of a second: the stack's test counts them, this spaces them.)"""
+    notified: list[float] = []
+    clock = [1000.0]
+    monkeypatch.setattr(recorder_module.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(
+        recorder_module.job_queries,
+        "set_progress",
+        lambda session, *, job_id, progress, notify, claim: (notify and notified.append(clock[0])) or True,
+    )
+    recorder, _ = new_recorder()
+    for step in range(15):
+        clock[0] = 1000.0 + step * 0.1
+        recorder.add_progress(f"step {step}", step / 15, None)  # a new stage: always recorded
+        assert recorder.flush(transaction)
+    assert notified == pytest.approx([1000.0, 1000.5, 1001.0])
