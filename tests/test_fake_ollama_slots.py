@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -10,6 +11,9 @@ import httpx
 from tests.support.fake_ollama import FakeOllama
 
 PREFILL_S = 0.2
+# Long enough that six requests sent together all arrive within the first round on a loaded machine
+# (at 0.2 s a CI run's six trickled in and none waited as long as half a round).
+QUEUED_PREFILL_S = 1.0
 
 
 def chat(url: str, stream: bool) -> dict:
@@ -20,21 +24,26 @@ def chat(url: str, stream: bool) -> dict:
 
 
 def test_requests_past_the_slots_wait_for_one_to_free():
-    with FakeOllama(slots=2, prefill_delay_s=PREFILL_S, token_delay_s=0.001) as server:
+    together = threading.Barrier(6)
+
+    def sent_together(i: int) -> dict:
+        together.wait(timeout=60)
+        return chat(server.url, stream=i % 2 == 0)
+
+    with FakeOllama(slots=2, prefill_delay_s=QUEUED_PREFILL_S, token_delay_s=0.001) as server:
         started = time.monotonic()
         with ThreadPoolExecutor(6) as pool:
-            results = list(pool.map(lambda i: chat(server.url, stream=i % 2 == 0), range(6)))
+            results = list(pool.map(sent_together, range(6)))
         took = time.monotonic() - started
         assert all(result["ok"] for result in results)
         assert server.peak_running == 2
         waits = sorted(server.waits_s)
         # Six requests on two slots take three rounds of generation, however the clients' threads
-        # were scheduled; and some requests waited for a slot. (How long each waited depends on when
-        # its thread got to send it: on a loaded machine they trickle in, and a CI run once saw no
-        # wait past one and a half rounds.)
+        # were scheduled; and the four past the slots waited for one. (How long each waited depends
+        # on when its thread got to send it, so only half a round is asked of them.)
         assert len(waits) == 6
-        assert took >= 3 * PREFILL_S * 0.95, took
-        assert sum(wait >= PREFILL_S * 0.5 for wait in waits) >= 2, waits
+        assert took >= 3 * QUEUED_PREFILL_S * 0.95, took
+        assert sum(wait >= QUEUED_PREFILL_S * 0.5 for wait in waits) >= 2, waits
         assert server.generated_tokens > 0
 
 
