@@ -281,6 +281,14 @@ def test_every_process_writes_json_lines_naming_the_job_and_its_user(metered: di
     """The same stack writes its logs as production does (MENTORQ_LOG_FORMAT=json): every line of
     every process is one JSON object, and a job's lines name it, its kind and its owner."""
     root = metered["stack"].root
+    canceled = known_run["ended"][-1]
+    # The API ends a canceled job at once; the worker says so when its watcher next sees it (a
+    # heartbeat later, longer on a loaded machine), and the sleep would have ended itself in 60 s.
+    wait_until(
+        lambda: f'"job_id": "{canceled["id"]}"' in (root / "worker.log").read_text(),
+        timeout=120,
+        message="the worker's line on the canceled job",
+    )
     records: dict[str, list[dict]] = {}
     for name in ("api", "worker", "worker-io", "beat"):
         lines = [line for line in (root / f"{name}.log").read_text().splitlines() if line.strip()]
@@ -288,7 +296,6 @@ def test_every_process_writes_json_lines_naming_the_job_and_its_user(metered: di
         for line in lines:
             assert line.startswith("{"), f"{name}: not a JSON line: {line!r}"
         records[name] = [json.loads(line) for line in lines]
-    canceled = known_run["ended"][-1]
     stopped = [r for r in records["worker"] if r.get("job_id") == canceled["id"]]
     assert stopped, "no line of the worker names the canceled job"
     assert {(r["kind"], r["user_id"]) for r in stopped} == {("debug.sleep", known_run["user_id"])}
