@@ -49,6 +49,11 @@ def own_stack(fake_ollama: FakeOllama, prefix: str) -> Iterator[Stack]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+# The session's stack once a test has asked for it: the fixtures below start its worker and beat
+# again without starting a stack for a test that needs none.
+_shared_stack: list[Stack] = []
+
+
 @pytest.fixture(scope="session")
 def stack(fake_ollama: FakeOllama) -> Iterator[Stack]:
     with own_stack(fake_ollama, "mentorq-tests-") as platform:
@@ -56,7 +61,43 @@ def stack(fake_ollama: FakeOllama) -> Iterator[Stack]:
         platform.start_worker()
         platform.start_worker("worker-io", queues="io", concurrency=8, pool="threads")
         platform.start_beat()
-        yield platform
+        _shared_stack.append(platform)
+        try:
+            yield platform
+        finally:
+            _shared_stack.clear()
+
+
+def _jobs_run_again() -> None:
+    """The shared stack's all-queue worker and its beat, started again where a test before left
+    them stopped (nothing_runs_jobs)."""
+    for platform in _shared_stack:
+        if "worker" not in platform.processes:
+            platform.start_worker()
+        if "beat" not in platform.processes:
+            platform.start_beat()
+
+
+def _runs_jobs_on_the_shared_stack(fixturenames: list[str]) -> bool:
+    # Every fixture a test uses, its fixtures' fixtures included (`client` asks for `stack`).
+    return "stack" in fixturenames and "nothing_runs_jobs" not in fixturenames
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _jobs_run_when_a_module_starts(request: pytest.FixtureRequest) -> None:
+    # Module-scoped, so before the module's own fixtures: one of them may submit a job. Not for a
+    # module whose first test wants nothing run (test_outbox's all do): it would stop them at once.
+    items = [item for item in request.session.items if getattr(item, "module", None) is request.module]
+    if items and "nothing_runs_jobs" in items[0].fixturenames:
+        return
+    if any(_runs_jobs_on_the_shared_stack(item.fixturenames) for item in items):
+        _jobs_run_again()
+
+
+@pytest.fixture(autouse=True)
+def _jobs_run_unless_the_test_wants_none(request: pytest.FixtureRequest) -> None:
+    if _runs_jobs_on_the_shared_stack(request.fixturenames):
+        _jobs_run_again()
 
 
 @pytest.fixture(autouse=True)
@@ -172,13 +213,10 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def nothing_runs_jobs(stack: Stack) -> Iterator[None]:
+def nothing_runs_jobs(stack: Stack) -> None:
     """No job worker and no beat: jobs stay queued, and only the test (or the API) sends or
-    reconciles anything. Both are started again afterwards."""
+    reconciles anything. Both are started again before the next test that does not ask for this
+    fixture (_jobs_run_unless_the_test_wants_none), so tests in a row that do share one stop: each
+    start of the all-queue worker is about 15 s of a core (sentence-transformers' import alone 11)."""
     stack.stop("beat")
     stack.stop("worker")
-    try:
-        yield
-    finally:
-        stack.start_worker()
-        stack.start_beat()

@@ -56,7 +56,7 @@ def sleep_job(client: ApiClient, **input) -> str:
 
 def test_worker_killed_mid_job_finishes_on_a_restarted_worker(stack: Stack, client: ApiClient) -> None:
     with default_worker_stopped(stack):
-        stack.start_worker("victim")
+        stack.start_worker("victim", queues="cpu")  # debug.sleep's lane alone: no embedding model
         # 2 s of sleep against debug.sleep's 4 s soft limit: the second attempt runs on a worker
         # just started, and a loaded CI machine once took the 3 s sleep past the limit.
         job_id = sleep_job(client, seconds=2, steps=20)
@@ -77,7 +77,7 @@ def test_a_lost_job_is_retried_even_when_no_reconciler_runs_until_after_its_dead
     """Every worker down past the job's hard time limit (6 s): the job was lost at its first second,
     not slow, so it runs again once a worker is back instead of failing `timeout`."""
     with default_worker_stopped(stack):
-        stack.start_worker("victim")
+        stack.start_worker("victim", queues="cpu")  # debug.sleep's lane alone: no embedding model
         job_id = sleep_job(client, seconds=1, steps=2)
         wait_until(lambda: job(client, job_id)["status"] == "running", timeout=30, message="running")
         stack.kill("victim")
