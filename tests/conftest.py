@@ -49,9 +49,12 @@ def own_stack(fake_ollama: FakeOllama, prefix: str) -> Iterator[Stack]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-# The session's stack once a test has asked for it: the fixtures below start its worker and beat
-# again without starting a stack for a test that needs none.
+# The session's stack once a test has asked for it, and which of its worker and beat
+# nothing_runs_jobs stopped and no test has started since: only those are started again below.
+# A fixture that swaps the worker for others of its own (test_llm_lane's, llm_routes') restores it
+# itself, and nothing here starts one beside its own.
 _shared_stack: list[Stack] = []
+_left_stopped: set[str] = set()
 
 
 @pytest.fixture(scope="session")
@@ -66,16 +69,18 @@ def stack(fake_ollama: FakeOllama) -> Iterator[Stack]:
             yield platform
         finally:
             _shared_stack.clear()
+            _left_stopped.clear()
 
 
 def _jobs_run_again() -> None:
-    """The shared stack's all-queue worker and its beat, started again where a test before left
-    them stopped (nothing_runs_jobs)."""
+    """The shared stack's all-queue worker and its beat, started again where nothing_runs_jobs
+    left them stopped."""
     for platform in _shared_stack:
-        if "worker" not in platform.processes:
+        if "worker" in _left_stopped and "worker" not in platform.processes:
             platform.start_worker()
-        if "beat" not in platform.processes:
+        if "beat" in _left_stopped and "beat" not in platform.processes:
             platform.start_beat()
+    _left_stopped.clear()
 
 
 def _runs_jobs_on_the_shared_stack(fixturenames: list[str]) -> bool:
@@ -218,5 +223,7 @@ def nothing_runs_jobs(stack: Stack) -> None:
     reconciles anything. Both are started again before the next test that does not ask for this
     fixture (_jobs_run_unless_the_test_wants_none), so tests in a row that do share one stop: each
     start of the all-queue worker is about 15 s of a core (sentence-transformers' import alone 11)."""
-    stack.stop("beat")
-    stack.stop("worker")
+    for name in ("beat", "worker"):
+        if name in stack.processes:
+            stack.stop(name)
+            _left_stopped.add(name)

@@ -152,20 +152,22 @@ def test_reembedding_switches_models_without_an_outage(stack: Stack, client: Api
         # Back to the suite's model: switch, and prune the other model's rows as an operator would.
         stack.sql("UPDATE knowledge_state SET value = %s WHERE key = 'active_embed_model'", OLD_MODEL)
         stack.sql("DELETE FROM embeddings WHERE model <> %s", OLD_MODEL)
-        # Whatever worker is left knew the new model: the next test that needs one gets the suite's
-        # own started fresh (tests/conftest.py), and the test below needs none.
         stack.stop("worker")
+        stack.start_worker()
+        stack.start_beat()
 
 
-def test_search_answers_503_when_no_query_worker_embeds_the_query(
-    client: ApiClient, nothing_runs_jobs: None
-) -> None:
-    started = time.monotonic()
-    response = client.post("/v1/search", json={"query": "anything", "mode": "hybrid"})
-    assert response.status_code == 503 and response.json()["code"] == "embedding_unavailable"
-    assert time.monotonic() - started < 15  # the 3 s budget of the test stack, not a hang
-    keyword = client.post("/v1/search", json={"query": "anything", "mode": "keyword"})
-    assert keyword.status_code == 200  # keyword search needs no model
+def test_search_answers_503_when_no_query_worker_embeds_the_query(stack: Stack, client: ApiClient) -> None:
+    stack.stop("worker")
+    try:
+        started = time.monotonic()
+        response = client.post("/v1/search", json={"query": "anything", "mode": "hybrid"})
+        assert response.status_code == 503 and response.json()["code"] == "embedding_unavailable"
+        assert time.monotonic() - started < 15  # the 3 s budget of the test stack, not a hang
+        keyword = client.post("/v1/search", json={"query": "anything", "mode": "keyword"})
+        assert keyword.status_code == 200  # keyword search needs no model
+    finally:
+        stack.start_worker()
 
 
 class _Site:
