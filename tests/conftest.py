@@ -220,8 +220,9 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture
 def nothing_runs_jobs(stack: Stack) -> None:
     """No job worker and no beat: jobs stay queued, and only the test (or the API) sends or
-    reconciles anything. Both are started again before the next test that does not ask for this
-    fixture (_jobs_run_unless_the_test_wants_none), so tests in a row that do share one stop: each
+    reconciles anything. What this stopped is started again before the next test on the shared
+    stack that does not ask for this fixture (_jobs_run_unless_the_test_wants_none), so tests in a
+    row that do share one stop: each
     start of the all-queue worker is about 15 s of a core (sentence-transformers' import alone 11)."""
     for name in ("beat", "worker"):
         if name in stack.processes:

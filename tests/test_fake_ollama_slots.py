@@ -39,8 +39,8 @@ def test_requests_past_the_slots_wait_for_one_to_free():
         assert server.peak_running == 2
         waits = sorted(server.waits_s)
         # Six requests on two slots take three rounds of generation, however the clients' threads
-        # were scheduled; and the four past the slots waited for one. (How long each waited depends
-        # on when its thread got to send it, so only half a round is asked of them.)
+        # were scheduled; and the requests past the slots waited for one. (How long each waited
+        # depends on when its thread got to send it, so half a round is asked of two of the four.)
         assert len(waits) == 6
         assert took >= 3 * QUEUED_PREFILL_S * 0.95, took
         assert sum(wait >= QUEUED_PREFILL_S * 0.5 for wait in waits) >= 2, waits
