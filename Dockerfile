@@ -97,7 +97,12 @@ COPY --from=build /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    MENTORQ_STATE_DIR=/home/mentorq/.mentorq
+    MENTORQ_STATE_DIR=/home/mentorq/.mentorq \
+    MENTORQ_MODEL_CACHE=/opt/mentorq-models
+
+# A worker image carries the embedding model's ONNX export, which a worker on a CPU embeds with
+# (workers/embeddings/minilm_export.py): made here once, not by each new container at its start.
+RUN case ",${EXTRAS}," in *,worker,*) python -m workers.embeddings.minilm_export ;; esac
 
 WORKDIR /home/mentorq
 USER mentorq:mentorq

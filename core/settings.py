@@ -41,6 +41,16 @@ class Settings(BaseSettings):
         ),
     )
 
+    # Files made from the packaged models, kept across state dirs (workers/embeddings/minilm_export.py).
+    model_cache: Path | None = Field(
+        None,
+        alias="MENTORQ_MODEL_CACHE",
+        description=(
+            "where a worker keeps the embedding model's ONNX export, made once per host; unset: "
+            "`$XDG_CACHE_HOME/mentorq`, else `~/.cache/mentorq`"
+        ),
+    )
+
     # Unset DATABASE_URL / REDIS_URL mean the embedded servers under state_dir.
     database_url: str | None = Field(
         None,

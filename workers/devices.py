@@ -19,6 +19,7 @@ so a larger call pads less.
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 
 CPU = "cpu"
@@ -93,10 +94,18 @@ def describe(device: str) -> str:
     return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
 
 
+# A GPU torch can use shows as one of these (NVIDIA's driver; AMD's, for torch's ROCm build).
+GPU_DEVICE_NODES = ("/dev/nvidiactl", "/dev/kfd")
+
+
 @functools.cache
 def cuda_device_count() -> int:
-    """GPUs torch sees in this process (0 without torch, or with a CPU-only build of it). Cached:
-    the answer does not change while the process lives, and asking initialises CUDA once."""
+    """GPUs torch sees in this process (0 without torch, or with a CPU-only build of it, or on a
+    host without a GPU's device node: there torch is not even imported, 2.3 s of a core that a
+    worker of the CPU's embedding runtime does not otherwise need). Cached: the answer does not
+    change while the process lives, and asking initialises CUDA once."""
+    if not any(os.path.exists(node) for node in GPU_DEVICE_NODES):
+        return 0
     try:
         import torch
     except ImportError:

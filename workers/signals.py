@@ -113,15 +113,33 @@ def _device_of(queues: set[str]) -> str | None:
 
 @worker_init.connect
 def _embedding_libraries_imported_before_the_fork(sender=None, **_: object) -> None:
-    """A worker of a lane that embeds imports sentence-transformers (and torch) once, in the parent,
-    so its prefork children start with the modules in memory: the import is 11 s of a core (8 of
-    them sentence-transformers' own: transformers, scikit-learn, SciPy) that each child paid again,
-    and most of a worker's start. Modules only: no model is loaded and no thread pool started
-    before the fork (the children load the model, _warm_embedding_model)."""
+    """A worker of a lane that embeds imports what its prefork children embed with once, in the
+    parent, so they start with the modules in memory. On a CPU that is ONNX Runtime and tokenizers
+    (0.3 s), the model's export checked first (made here, once per host, when it is missing:
+    workers/embeddings/minilm_export.py); elsewhere, or without an export, sentence-transformers
+    and torch, 10-11 s of a core (transformers, scikit-learn, SciPy) that each child paid again and
+    most of a worker's start. Modules only: no model is loaded and no thread pool started before
+    the fork (the children load the model, _warm_embedding_model)."""
     queues = _consumed_queues(sender)
-    if not lanes.USES_EMBEDDING_MODEL & queues or get_settings().embed_model.startswith(OLLAMA_PREFIX):
+    settings = get_settings()
+    if not lanes.USES_EMBEDDING_MODEL & queues or settings.embed_model.startswith(OLLAMA_PREFIX):
         return
     began = time.monotonic()
+    from workers.devices import is_cuda, resolve_device
+
+    if not is_cuda(resolve_device(settings.device)):
+        from workers.embeddings.minilm_export import ExportUnavailable, exported_model, model_cache
+
+        try:
+            exported = exported_model(model_cache(settings))
+        except ExportUnavailable as error:
+            log.warning("the embedding model's ONNX export is unavailable (%s)", error)
+        else:
+            import onnxruntime  # noqa: F401 - imported for its children
+            import tokenizers  # noqa: F401 - likewise
+
+            log.info("embedding on ONNX Runtime from %s, ready in %.1f s", exported, time.monotonic() - began)
+            return
     try:
         import sentence_transformers  # noqa: F401 - imported for its children
     except ImportError:  # an API-only install: the first job that embeds reports it with a code

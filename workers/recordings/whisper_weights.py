@@ -29,9 +29,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.file_hashes import CHUNK, sha256_of
 from core.settings import Settings
 
-CHUNK = 4 * 2**20  # bytes read at a time while hashing
 _FILES = ("config.json", "model.bin", "tokenizer.json", "vocabulary.txt")
 
 
@@ -93,7 +93,6 @@ BUNDLED: dict[str, BundledCheckpoint] = {
     ),
 }
 
-_checked: dict[tuple[str, int, int, int], str] = {}  # (path, inode, size, mtime) -> its sha256
 _joining = threading.Lock()
 
 
@@ -112,19 +111,6 @@ def package_path(package: str) -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise WeightsUnavailable(f"the package {package} is not installed on this host")
     return Path(next(iter(spec.submodule_search_locations)))
-
-
-def sha256_of(path: Path) -> str:
-    """The file's sha256, remembered while its inode, size and modification time stay the same."""
-    stat = path.stat()
-    key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
-    if key not in _checked:
-        digest = hashlib.sha256()
-        with path.open("rb") as file:
-            while block := file.read(CHUNK):
-                digest.update(block)
-        _checked[key] = digest.hexdigest()
-    return _checked[key]
 
 
 def check_pinned(path: Path, expected: str, *, what: str, source: str, reinstall: str) -> None:
