@@ -132,12 +132,11 @@ def _embedding_libraries_imported_before_the_fork(sender=None, **_: object) -> N
 
         try:
             exported = exported_model(model_cache(settings))
-        except ExportUnavailable as error:
-            log.warning("the embedding model's ONNX export is unavailable (%s)", error)
-        else:
             import onnxruntime  # noqa: F401 - imported for its children
             import tokenizers  # noqa: F401 - likewise
-
+        except (ExportUnavailable, ImportError) as error:
+            log.warning("the embedding model's ONNX export is unavailable (%s)", error)
+        else:
             log.info("embedding on ONNX Runtime from %s, ready in %.1f s", exported, time.monotonic() - began)
             return
     try:

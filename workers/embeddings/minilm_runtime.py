@@ -1,7 +1,7 @@
 """all-MiniLM-L6-v2 on a CPU through ONNX Runtime: sentence-transformers' encode() for the packaged
 model (its tokenizer, the 256 tokens it keeps, mean pooling over the real tokens, unit length), on
 the file minilm_export.py made. The libraries import in 0.3 s, against 10-11 s for
-sentence-transformers and torch; the vectors are sentence-transformers' to within 2e-7
+sentence-transformers and torch; the vectors are sentence-transformers' to within 3e-7
 (tests/workers/test_minilm_runtime.py)."""
 
 from __future__ import annotations

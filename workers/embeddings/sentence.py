@@ -1,9 +1,10 @@
 """Embeddings computed in-process: the packaged all-MiniLM-L6-v2, a sentence-transformers model.
 
 On a CPU it runs on ONNX Runtime from an export made once per host (minilm_runtime.py and
-minilm_export.py: a worker starts 8-10 s of a core sooner, and embeds with a quarter less CPU); on
-a GPU, and on a CPU where the export cannot be made, through sentence-transformers itself. The
-vectors are the same either way (to within 2e-7 on a CPU; 1e-3 cosine in fp16 on a GPU)."""
+minilm_export.py: an embedding worker's start is 6 s of a core, not 17, and it embeds a fifth to a
+quarter faster); on a GPU, and on a CPU where the export cannot be made, through
+sentence-transformers itself. The vectors are the same either way (to within 3e-7 on a CPU; 1e-3
+cosine in fp16 on a GPU)."""
 
 from __future__ import annotations
 
@@ -61,11 +62,11 @@ def _onnx_model() -> Any:
     """The CPU's runtime on this host's export (made now if there is none), or None with the reason
     logged: sentence-transformers then computes the same vectors at its own cost."""
     from workers.embeddings.minilm_export import ExportUnavailable, exported_model, model_cache
-    from workers.embeddings.minilm_runtime import OnnxMiniLM
+    from workers.embeddings.minilm_runtime import OnnxMiniLM  # imports ONNX Runtime when it loads
 
     try:
         return OnnxMiniLM(exported_model(model_cache(get_settings())))
-    except ExportUnavailable as error:
+    except (ExportUnavailable, ImportError) as error:
         log.warning("embedding through sentence-transformers: %s", error)
         return None
 
