@@ -17,8 +17,11 @@ the two halves; `impair` replaces the bridge with a userspace relay that delays 
     router r<i>  <-- veth -->  wire: u<i> [bridge b<i>, or the relay] d<i>  <-- veth -->  host eth0
 
 Every namespace and link made here carries the run's prefix and is removed by `remove`, which
-also stops what still runs in them (by pid: `ip netns pids`). Needs root (CAP_NET_ADMIN);
-`unavailable()` says why not where it cannot run.
+also stops what still runs in them (by pid: `ip netns pids`). One network per `net` runs on a
+machine at a time: `build` takes the net's lock (a second waits), and first removes what a run
+whose process died left on that net, named in the net's record (a run killed mid-way left its
+route, and every later one failed at its first `ip route add`: "File exists"). Needs root
+(CAP_NET_ADMIN); `unavailable()` says why not where it cannot run.
 """
 
 from __future__ import annotations
@@ -38,8 +41,13 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 IP = "ip"
+# The nets' locks and records of what each live network made. Under /run, a tmpfs: a reboot, which
+# removes every namespace too, empties it.
+RECORDS = Path("/run/mentorq-rehearsal")
+LOCK_WAIT_S = 900.0  # another run's network on the same net: the hosts tests are 17 min
 ROOT = Path(__file__).resolve().parents[2]  # where `python -m devstack.rehearsal.impairment` runs
 SIOCETHTOOL = 0x8946
 # ethtool's (legacy) set commands for TX checksumming, scatter-gather, TSO, GSO and GRO
@@ -95,6 +103,7 @@ class Network:
     _client_link: str | None = None
     _wires: dict[str, str] = field(default_factory=dict)  # impairable host -> its wire namespace
     _relays: dict[str, subprocess.Popen[str]] = field(default_factory=dict)  # impaired host -> relay
+    _lock: Any = None  # the net's lock file, held from build to remove
 
     @property
     def router(self) -> str:
@@ -108,6 +117,7 @@ class Network:
         names, impairable = list(names), set(impairable)
         if not impairable <= set(names):
             raise ValueError(f"impairable hosts must be among {names}: {sorted(impairable - set(names))}")
+        self._claim_net()
         try:
             self._namespace(self.router)
             _run(IP, "netns", "exec", self.router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
@@ -119,9 +129,45 @@ class Network:
             raise
         return self
 
+    def _claim_net(self) -> None:
+        """The net's lock, waited for while another live network holds it; then what a dead run
+        left on the net (its record names it) removed, and this network's record begun."""
+        RECORDS.mkdir(parents=True, exist_ok=True)
+        self._lock = open(RECORDS / f"net{self.net}.lock", "a")  # noqa: SIM115 - held until remove()
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    self._lock.close()
+                    raise RuntimeError(f"another rehearsal's network holds 10.{self.net}.0.0/16") from None
+                time.sleep(1.0)
+        record = self._record()
+        if record.exists():
+            left = json.loads(record.read_text())
+            for name in left["namespaces"]:
+                self._stop_all_in(name)
+            for name in reversed(left["namespaces"]):
+                subprocess.run([IP, "netns", "delete", name], capture_output=True)
+            for link in left["links"]:
+                subprocess.run([IP, "link", "delete", link], capture_output=True)
+            subprocess.run([IP, "route", "del", f"10.{self.net}.0.0/16"], capture_output=True)
+        self._remember()
+
+    def _record(self) -> Path:
+        return RECORDS / f"net{self.net}.json"
+
+    def _remember(self) -> None:
+        """The record of what this network made so far, for the next run should this process die."""
+        record = {"prefix": self.prefix, "namespaces": self._made, "links": self._links}
+        self._record().write_text(json.dumps(record))
+
     def _namespace(self, name: str) -> None:
         _run(IP, "netns", "add", name)
         self._made.append(name)
+        self._remember()
         _run(IP, "netns", "exec", name, IP, "link", "set", "lo", "up")
 
     def _host(self, name: str, index: int, *, namespace: str | None, impairable: bool = False) -> None:
@@ -132,6 +178,7 @@ class Network:
         else:
             _run(IP, "link", "add", outer, "type", "veth", "peer", "name", inner)
         self._links.append(inner)  # until moved into its namespace, which removes it with itself
+        self._remember()
         if namespace is None:
             self._client_link = inner
         _run(IP, "link", "set", outer, "netns", self.router)
@@ -163,6 +210,7 @@ class Network:
         self._links.append(up)  # until moved: deleting it deletes `outer` too
         _run(IP, "link", "add", down, "type", "veth", "peer", "name", inner)
         self._links.append(down)
+        self._remember()
         for link in (outer, up, down, inner):
             _offloads_off(link)
         self._namespace(wire)
@@ -308,6 +356,10 @@ class Network:
         if self._client_link is not None:
             subprocess.run([IP, "route", "del", f"10.{self.net}.0.0/16"], capture_output=True)
             self._client_link = None
+        if self._lock is not None:  # everything removed: no record, and the net is free
+            self._record().unlink(missing_ok=True)
+            self._lock.close()
+            self._lock = None
 
     def _stop_all_in(self, namespace: str, *, grace_s: float = 5.0) -> None:
         def pids() -> list[int]:

@@ -6,7 +6,9 @@ the model server (gpu) -> PostgreSQL (data) and back; a cut host's work waits an
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -15,7 +17,7 @@ import httpx
 import pytest
 
 from devstack.rehearsal import topology
-from devstack.rehearsal.network import Network
+from devstack.rehearsal.network import ROOT, Network
 from tests.hosts.jobs import (
     NEEDS_NAMESPACES,
     assert_each_done_once,
@@ -141,6 +143,37 @@ def test_a_network_that_fails_to_build_leaves_nothing() -> None:
         Network(prefix=prefix, net=78).build(["data", "data"])  # the second namespace of one name fails
     assert leftovers(prefix) == []
     assert "10.78." not in subprocess.run(["ip", "route"], capture_output=True, text=True).stdout
+
+
+def test_what_a_killed_run_left_on_its_net_is_removed_by_the_next_network() -> None:
+    """A run killed with its network built (SIGKILL: nothing of its own cleans up) left its
+    namespaces, link and route, and every later network on that net failed at its route ("File
+    exists") until someone removed them by hand. The next one on the net removes them first."""
+    killed, after = f"mqk{uuid.uuid4().hex[:5]}", f"mqn{uuid.uuid4().hex[:5]}"
+    code = (
+        "import sys, time\n"
+        "from devstack.rehearsal.network import Network\n"
+        f"Network(prefix={killed!r}, net=80).build(['a'])\n"
+        "print('built', flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None and process.stdout.readline().strip() == "built"
+    finally:
+        process.kill()
+        process.wait(10)
+    assert leftovers(killed), "the killed run's network should still be there"
+    network = Network(prefix=after, net=80).build(["a"])
+    try:
+        assert leftovers(killed) == []
+        # Reached: the host's kernel refuses a port nothing listens on (a dead route would time out).
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection((network.hosts["a"].address, 9), timeout=10).close()
+    finally:
+        network.remove()
+    assert leftovers(after) == []
+    assert "10.80." not in subprocess.run(["ip", "route"], capture_output=True, text=True).stdout
 
 
 def test_the_rehearsal_runs_what_the_compose_file_says(rehearsal: topology.Rehearsal) -> None:

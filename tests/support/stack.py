@@ -103,6 +103,11 @@ class Stack:
     def _spawn(
         self, name: str, command: list[str], extra_env: dict[str, str] | None = None
     ) -> subprocess.Popen:
+        running = self.processes.get(name)
+        if running is not None and running.poll() is None:
+            # Started again over a live one, the first went on unseen: a second `worker@test` took
+            # another test's job (tests/conftest.py's restarts, 2026-11-29).
+            raise RuntimeError(f"{name} is already running (pid {running.pid}): stop it first")
         log = open(self.root / f"{name}.log", "ab")
         process = subprocess.Popen(
             command,
