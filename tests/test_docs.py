@@ -75,8 +75,16 @@ def _environment_reads() -> set[str]:
     return {name for name in names if isinstance(name, str)}
 
 
-# Read from the environment, but not configuration: the process's own plumbing.
-NOT_CONFIGURATION = {"PATH", "PYTHONPATH", "HF_HUB_OFFLINE", "HF_HUB_DISABLE_PROGRESS_BARS", "HOME"}
+# Read from the environment, but not configuration: the process's own plumbing (the user's home and
+# cache folder: MENTORQ_MODEL_CACHE's default is under them).
+NOT_CONFIGURATION = {
+    "PATH",
+    "PYTHONPATH",
+    "HF_HUB_OFFLINE",
+    "HF_HUB_DISABLE_PROGRESS_BARS",
+    "HOME",
+    "XDG_CACHE_HOME",
+}
 
 
 def test_every_variable_the_code_reads_is_on_the_configuration_page() -> None:
