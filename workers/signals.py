@@ -128,10 +128,10 @@ def _embedding_libraries_imported_before_the_fork(sender=None, **_: object) -> N
     from workers.devices import is_cuda, resolve_device
 
     if not is_cuda(resolve_device(settings.device)):
-        from workers.embeddings.minilm_export import ExportUnavailable, exported_model, model_cache
+        from workers.embeddings.minilm_export import ExportUnavailable, cache_folder, exported_model
 
         try:
-            exported = exported_model(model_cache(settings))
+            exported = exported_model(cache_folder(settings.model_cache))
             import onnxruntime  # noqa: F401 - imported for its children
             import tokenizers  # noqa: F401 - likewise
         except (ExportUnavailable, ImportError) as error:

@@ -147,12 +147,7 @@ class Network:
         record = self._record()
         if record.exists():
             left = json.loads(record.read_text())
-            for name in left["namespaces"]:
-                self._stop_all_in(name)
-            for name in reversed(left["namespaces"]):
-                subprocess.run([IP, "netns", "delete", name], capture_output=True)
-            for link in left["links"]:
-                subprocess.run([IP, "link", "delete", link], capture_output=True)
+            self._take_down(left["namespaces"], left["links"])
             subprocess.run([IP, "route", "del", f"10.{self.net}.0.0/16"], capture_output=True)
         self._remember()
 
@@ -345,13 +340,8 @@ class Network:
             _stop_relay(relay, quiet=True)
         self._relays.clear()
         self._wires.clear()
-        for name in self._made:
-            self._stop_all_in(name)
-        for name in reversed(self._made):
-            subprocess.run([IP, "netns", "delete", name], capture_output=True)
+        self._take_down(self._made, self._links)
         self._made.clear()
-        for link in self._links:  # deleting one end of a veth pair deletes both
-            subprocess.run([IP, "link", "delete", link], capture_output=True)
         self._links.clear()
         if self._client_link is not None:
             subprocess.run([IP, "route", "del", f"10.{self.net}.0.0/16"], capture_output=True)
@@ -360,6 +350,15 @@ class Network:
             self._record().unlink(missing_ok=True)
             self._lock.close()
             self._lock = None
+
+    def _take_down(self, namespaces: list[str], links: list[str]) -> None:
+        """What runs in the namespaces stopped, then they and the links removed."""
+        for name in namespaces:
+            self._stop_all_in(name)
+        for name in reversed(namespaces):
+            subprocess.run([IP, "netns", "delete", name], capture_output=True)
+        for link in links:  # deleting one end of a veth pair deletes both
+            subprocess.run([IP, "link", "delete", link], capture_output=True)
 
     def _stop_all_in(self, namespace: str, *, grace_s: float = 5.0) -> None:
         def pids() -> list[int]:

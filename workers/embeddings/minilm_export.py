@@ -25,7 +25,6 @@ from pathlib import Path
 
 from core.catalog import packaged_minilm_path
 from core.file_hashes import sha256_of
-from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +38,7 @@ PIPELINE = [
     "sentence_transformers.models.Normalize",
 ]
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-# Checked on these before a file is kept: the runtime's vectors against torch's, as cosines.
+# Checked on these before a file is kept: the runtime's vectors against torch's, coordinate by coordinate.
 PROBES = [
     "warm up",
     "  Spaced retrieval practice beats rereading.  ",
@@ -55,13 +54,9 @@ class ExportUnavailable(RuntimeError):
     failed): embed through sentence-transformers instead."""
 
 
-def model_cache(settings: Settings) -> Path:
-    """MENTORQ_MODEL_CACHE, else $XDG_CACHE_HOME/mentorq, else ~/.cache/mentorq: one place per host
-    and user, shared by every stack and state dir (a demo's throwaway one too)."""
-    return cache_folder(settings.model_cache)
-
-
 def cache_folder(configured: Path | str | None) -> Path:
+    """MENTORQ_MODEL_CACHE (`configured`), else $XDG_CACHE_HOME/mentorq, else ~/.cache/mentorq: one
+    place per host and user, shared by every stack and state dir (a demo's throwaway one too)."""
     if configured:
         return Path(configured)
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mentorq"

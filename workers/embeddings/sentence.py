@@ -61,11 +61,11 @@ def load_model() -> Any:
 def _onnx_model() -> Any:
     """The CPU's runtime on this host's export (made now if there is none), or None with the reason
     logged: sentence-transformers then computes the same vectors at its own cost."""
-    from workers.embeddings.minilm_export import ExportUnavailable, exported_model, model_cache
+    from workers.embeddings.minilm_export import ExportUnavailable, cache_folder, exported_model
     from workers.embeddings.minilm_runtime import OnnxMiniLM  # imports ONNX Runtime when it loads
 
     try:
-        return OnnxMiniLM(exported_model(model_cache(get_settings())))
+        return OnnxMiniLM(exported_model(cache_folder(get_settings().model_cache)))
     except (ExportUnavailable, ImportError) as error:
         log.warning("embedding through sentence-transformers: %s", error)
         return None
