@@ -112,6 +112,26 @@ def _device_of(queues: set[str]) -> str | None:
 
 
 @worker_init.connect
+def _embedding_model_files_are_the_upstream_ones(sender=None, **_: object) -> None:
+    """A worker of a lane that embeds with the packaged model checks its files against the upstream
+    checkpoint's identifiers before anything loads them: a missing or altered file (weights,
+    tokenizer, pooling) stops it here with the reason (workers/embeddings/minilm_weights.py). An
+    install without the package goes on: the next receiver says it cannot embed."""
+    queues = _consumed_queues(sender)
+    if not lanes.USES_EMBEDDING_MODEL & queues or get_settings().embed_model.startswith(OLLAMA_PREFIX):
+        return
+    from workers.embeddings.minilm_weights import EmbeddingWeightsAltered, verify_packaged_model
+
+    try:
+        verify_packaged_model()
+    except EmbeddingWeightsAltered as error:
+        log.critical("the worker cannot embed: %s", error)
+        raise SystemExit(f"mentorq worker: {error}") from error
+    except RuntimeError:  # not installed (core.catalog)
+        return
+
+
+@worker_init.connect
 def _embedding_libraries_imported_before_the_fork(sender=None, **_: object) -> None:
     """A worker of a lane that embeds imports what its prefork children embed with once, in the
     parent, so they start with the modules in memory. On a CPU that is ONNX Runtime and tokenizers

@@ -23,6 +23,7 @@ from workers.devices import GPU_DEVICE_NODES
 from workers.embeddings import minilm_export, sentence
 from workers.embeddings.minilm_export import ExportUnavailable, exported_model, packaged_pipeline
 from workers.embeddings.minilm_runtime import OnnxMiniLM
+from workers.embeddings.minilm_weights import WEIGHTS_SHA256
 
 
 @pytest.fixture(scope="module")
@@ -169,12 +170,8 @@ def test_a_host_without_the_packaged_model_is_told_so_not_crashed(
         exported_model(tmp_path)
 
 
-# sentence-transformers/all-MiniLM-L6-v2 at revision 1110a243fdf4706b3f48f1d95db1a4f5529b4d41 on the
-# Hugging Face Hub: its model.safetensors' sha256 (NOTICE.md), which the export's name carries.
-UPSTREAM_WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
-
-
-def test_the_packaged_weights_are_the_upstream_checkpoint(exported: Path) -> None:
-    _, weights = packaged_pipeline(packaged_minilm_path())
-    assert sha256_of(weights) == UPSTREAM_WEIGHTS_SHA256
-    assert exported.name == f"all-MiniLM-L6-v2-{UPSTREAM_WEIGHTS_SHA256[:16]}-r{minilm_export.RECIPE}.onnx"
+def test_the_export_is_named_by_the_pinned_weights(exported: Path) -> None:
+    """The packaged weights are the upstream's (tests/workers/test_minilm_weights.py), and the
+    export's name carries their hash: other weights make another file."""
+    assert exported.name == f"all-MiniLM-L6-v2-{WEIGHTS_SHA256[:16]}-r{minilm_export.RECIPE}.onnx"
+    assert sha256_of(packaged_pipeline(packaged_minilm_path())[1]) == WEIGHTS_SHA256
