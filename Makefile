@@ -57,7 +57,9 @@ HOSTS_LOG := $(VENV)/tests-hosts.log
 SIDE_LOG := $(VENV)/tests-side.log
 HOSTS_TESTS := tests/hosts tests/test_faults.py tests/accounts tests/test_document_faults.py tests/test_cli.py tests/profiles tests/test_demo.py
 SIDE_TESTS := tests/lti tests/xapi tests/recordings tests/voices tests/api
-test: test-packages $(DEV_STAMP) $(RALPH_STAMP)
+# The two virtualenvs install side by side (--jobs=2): Ralph's while llama.cpp builds.
+test: test-packages
+	$(MAKE) --jobs=2 $(DEV_STAMP) $(RALPH_STAMP)
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
