@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
 
 from celery.signals import (
     celeryd_init,
@@ -42,6 +43,18 @@ _stop_liveness = threading.Event()
 def _consumed_queues(worker: object | None) -> set[str]:
     """The queues a starting worker (worker_init's sender) consumes."""
     return {queue.name for queue in worker.app.amqp.queues.consume_from.values()} if worker else set()
+
+
+@contextlib.contextmanager
+def _or_the_worker_stops(errors: type[Exception], cannot: str) -> Iterator[None]:
+    """A start-up check: one of these errors stops the worker here, logged as critical with what it
+    cannot do and why. A worker that cannot do its lane's work must not take that lane's jobs, where
+    each would fail one by one (or, worse, run on a wrong model)."""
+    try:
+        yield
+    except errors as error:
+        log.critical("the worker cannot %s: %s", cannot, error)
+        raise SystemExit(f"mentorq worker: {error}") from error
 
 
 @worker_init.connect
@@ -99,15 +112,12 @@ def _device_of(queues: set[str]) -> str | None:
     # Ask NVML, not the CUDA runtime: a prefork parent that initialised CUDA would leave its
     # children unable to use it (PyTorch's fork-safety note).
     os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
-    try:
+    with _or_the_worker_stops(DeviceUnavailable, "run its models"):
         device = resolve_device(settings.device)
         if hears_voices and settings.diarization_engine == "pyannote" and settings.diarization_device:
             resolve_device(settings.diarization_device)
         if hears_voices and settings.asr_device:
             resolve_device(settings.asr_device)
-    except DeviceUnavailable as error:
-        log.critical("the worker cannot run its models: %s", error)
-        raise SystemExit(f"mentorq worker: {error}") from error
     return device
 
 
@@ -123,10 +133,8 @@ def _embedding_model_files_are_the_upstream_ones(sender=None, **_: object) -> No
     from workers.embeddings.minilm_weights import EmbeddingWeightsAltered, verify_packaged_model
 
     try:
-        verify_packaged_model()
-    except EmbeddingWeightsAltered as error:
-        log.critical("the worker cannot embed: %s", error)
-        raise SystemExit(f"mentorq worker: {error}") from error
+        with _or_the_worker_stops(EmbeddingWeightsAltered, "embed"):
+            verify_packaged_model()
     except RuntimeError:  # not installed (core.catalog)
         return
 
@@ -177,11 +185,8 @@ def _support_model_loads_or_the_worker_stops(sender=None, **_: object) -> None:
         return
     from workers.support.model import SupportModelUnavailable, support_model
 
-    try:
+    with _or_the_worker_stops(SupportModelUnavailable, "check answers"):
         support_model()
-    except SupportModelUnavailable as error:
-        log.critical("the worker cannot check answers: %s", error)
-        raise SystemExit(f"mentorq worker: {error}") from error
 
 
 @worker_init.connect
@@ -193,11 +198,8 @@ def _diarizer_weights_are_the_pinned_ones(sender=None, **_: object) -> None:
         return
     from workers.recordings.speaker_models import SpeakerModelsUnavailable, verify_weights
 
-    try:
+    with _or_the_worker_stops(SpeakerModelsUnavailable, "diarize"):
         verify_weights()
-    except SpeakerModelsUnavailable as error:
-        log.critical("the worker cannot diarize: %s", error)
-        raise SystemExit(f"mentorq worker: {error}") from error
 
 
 @worker_init.connect
@@ -214,19 +216,13 @@ def _speech_weights_check_or_the_worker_stops(sender=None, **_: object) -> None:
     from workers.recordings.whisper_weights import BUNDLED, WeightsUnavailable, bundled_folder
 
     settings = get_settings()
-    try:
+    with _or_the_worker_stops(WeightsUnavailable, "hear speech"):
         vad_weights()
-    except WeightsUnavailable as error:
-        log.critical("the worker cannot hear speech: %s", error)
-        raise SystemExit(f"mentorq worker: {error}") from error
     if settings.asr_model not in BUNDLED:
         return
     began = time.monotonic()
-    try:
+    with _or_the_worker_stops(WeightsUnavailable, "transcribe"):
         folder = bundled_folder(BUNDLED[settings.asr_model], settings)
-    except WeightsUnavailable as error:
-        log.critical("the worker cannot transcribe: %s", error)
-        raise SystemExit(f"mentorq worker: {error}") from error
     log.info("Whisper %s checked in %.1f s: %s", settings.asr_model, time.monotonic() - began, folder)
 
 
@@ -329,7 +325,9 @@ def _start_liveness(sender=None, **_: object) -> None:
     hostname = getattr(sender, "hostname", None) or "unknown"
     queues = sorted(q.name for q in sender.app.amqp.queues.consume_from.values()) if sender else []
 
-    sandbox = _sandbox_report()
+    # The probe runs a sandboxed program (half a second of a core, seconds of wall on a busy host):
+    # only where jobs will run code.
+    sandbox = _sandbox_report() if lanes.RUNS_CODE & set(queues) else None
     speech = _speech_report() if lanes.TRANSCRIBE in queues else None
     device = _device_of(set(queues))
 
