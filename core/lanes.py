@@ -45,6 +45,9 @@ EMBED_THREADS = 2
 USES_EMBEDDING_MODEL = frozenset({LLM, EMBED, QUERY})
 # Lanes whose jobs check a model's answer against passages (ask, tutor: workers/support).
 CHECKS_SUPPORT = frozenset({LLM})
+# Lanes whose jobs run code in the sandbox (workers/sandbox): grading on cpu, the exercise gate on
+# llm. Only their workers probe the host's layers at start and report them.
+RUNS_CODE = frozenset({CPU, LLM})
 
 
 # An llm worker's threads per model-server slot, unless MENTORQ_LLM_THREADS says otherwise.

@@ -9,7 +9,9 @@ from db import migrate
 from tests.support.fresh_process import last_json_line
 from tests.support.stack import REPO, Stack
 
-HEAVY = ("torch", "sentence_transformers", "llama_cpp", "transformers", "workers", "tasks.platform")
+# Ralph: its xAPI package is hundreds of pydantic models (about a second of a core at every API
+# start); core/xapi/statements.py imports it only when it builds a statement.
+HEAVY = ("torch", "sentence_transformers", "llama_cpp", "transformers", "workers", "tasks.platform", "ralph")
 
 
 def test_importing_the_api_loads_no_model_library_and_no_task_code() -> None:

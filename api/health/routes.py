@@ -62,9 +62,10 @@ async def _check_workers() -> dict[str, Any]:
         "count": len(workers),
         "queues": list(workers_per_queue(workers)),
         "hostnames": [w["hostname"] for w in workers],
-        # The code sandbox's layers on each worker's host (workers/sandbox): informative here; a
-        # coding submission on a worker missing a required layer fails with sandbox_unavailable.
-        "sandbox": {w["hostname"]: w.get("sandbox") for w in workers},
+        # The code sandbox's layers on each host of a worker that runs code (workers/sandbox; lanes
+        # cpu and llm): informative here; a coding submission on a worker missing a required layer
+        # fails with sandbox_unavailable.
+        "sandbox": {w["hostname"]: w["sandbox"] for w in workers if w.get("sandbox")},
         # Each transcribe worker's speech engine, and what keeps it from running (faster-whisper's
         # weights not placed): informative, as the sandbox is; its recordings fail with
         # speech_engine_unavailable meanwhile.

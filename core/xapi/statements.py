@@ -18,16 +18,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
-
-from ralph.models.xapi.base.agents import BaseXapiAgentWithAccount
-from ralph.models.xapi.base.ifi import BaseXapiAccount
-from ralph.models.xapi.base.results import BaseXapiResult, BaseXapiResultScore
-from ralph.models.xapi.base.statements import BaseXapiStatement
-from ralph.models.xapi.base.unnested_objects import BaseXapiActivity, BaseXapiActivityDefinition
-from ralph.models.xapi.base.verbs import BaseXapiVerb
+from typing import TYPE_CHECKING, Any
 
 from core.progress.learner_model import CORRECT_AT
+
+# Ralph's models are imported where a statement is built, not with this module: importing any of
+# them imports all of ralph.models.xapi (hundreds of pydantic models, about a second of a core),
+# which every API process and worker would otherwise pay at start, most never recording a statement.
+if TYPE_CHECKING:
+    from ralph.models.xapi.base.results import BaseXapiResult
 
 VERBS = {
     name: f"http://adlnet.gov/expapi/verbs/{name}"
@@ -69,6 +68,12 @@ def statement(
 ) -> dict[str, Any]:
     """One statement as the JSON an LRS takes; Ralph's models refuse anything malformed here, in
     the event's transaction, rather than at the LRS later."""
+    from ralph.models.xapi.base.agents import BaseXapiAgentWithAccount
+    from ralph.models.xapi.base.ifi import BaseXapiAccount
+    from ralph.models.xapi.base.statements import BaseXapiStatement
+    from ralph.models.xapi.base.unnested_objects import BaseXapiActivity, BaseXapiActivityDefinition
+    from ralph.models.xapi.base.verbs import BaseXapiVerb
+
     title = (activity.title or "").strip()[:TITLE_CHARS]
     model = BaseXapiStatement(
         id=statement_id,
@@ -99,6 +104,8 @@ def _json_value(value: object) -> object:
 
 def graded_result(score: float, *, passed: bool | None = None) -> BaseXapiResult:
     """A grade in 0..1 as an xAPI score (scaled and raw alike), and whether it passed."""
+    from ralph.models.xapi.base.results import BaseXapiResult, BaseXapiResultScore
+
     value = Decimal(str(round(min(1.0, max(0.0, score)), 4)))
     return BaseXapiResult(
         score=BaseXapiResultScore(scaled=value, raw=value, min=Decimal(0), max=Decimal(1)),
@@ -123,5 +130,7 @@ def grade_verbs(score: float) -> list[tuple[str, BaseXapiResult]]:
 
 
 def question_result(question: str, *, share_text: bool) -> BaseXapiResult | None:
+    from ralph.models.xapi.base.results import BaseXapiResult
+
     text = question.strip()
     return BaseXapiResult(response=text) if share_text and text else None

@@ -16,11 +16,16 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import av
 import numpy as np
 
 from core.documents.errors import DocumentError
+
+# PyAV is imported where a recording is read, not with this module: every worker imports the ingest
+# task and through it this module (for SAMPLE_RATE, often), and most never decode a recording.
+if TYPE_CHECKING:
+    import av
 
 SAMPLE_RATE = 16_000  # what both engines and the VAD take
 
@@ -34,6 +39,8 @@ class RecordingInfo:
 
 
 def _open(data: bytes) -> av.container.InputContainer:
+    import av
+
     try:
         # The tags are never used here; undecodable ones are no reason to refuse the audio.
         return av.open(io.BytesIO(data), mode="r", metadata_errors="replace")
@@ -42,6 +49,8 @@ def _open(data: bytes) -> av.container.InputContainer:
 
 
 def _claimed_seconds(container: av.container.InputContainer, stream: av.audio.AudioStream) -> float | None:
+    import av
+
     if stream.duration is not None and stream.time_base is not None:
         return float(stream.duration * stream.time_base)
     if container.duration is not None:
@@ -78,6 +87,8 @@ def _checked_info(container: av.container.InputContainer, *, max_seconds: float)
 
 def pcm_pieces(data: bytes, *, max_seconds: float) -> Iterator[np.ndarray]:
     """The first audio stream, resampled to 16 kHz mono int16, one piece per decoded frame."""
+    import av
+
     with _open(data) as container:
         _checked_info(container, max_seconds=max_seconds)
         stream = container.streams.audio[0]
