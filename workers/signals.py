@@ -46,14 +46,14 @@ def _consumed_queues(worker: object | None) -> set[str]:
 
 
 @contextlib.contextmanager
-def _or_the_worker_stops(errors: type[Exception], cannot: str) -> Iterator[None]:
+def _or_the_worker_stops(errors: type[Exception], saying: str) -> Iterator[None]:
     """A start-up check: one of these errors stops the worker here, logged as critical with what it
-    cannot do and why. A worker that cannot do its lane's work must not take that lane's jobs, where
-    each would fail one by one (or, worse, run on a wrong model)."""
+    cannot do (`saying`: "cannot embed") and why. A worker that cannot do its lane's work must not
+    take that lane's jobs, where each would fail one by one (or, worse, run on a wrong model)."""
     try:
         yield
     except errors as error:
-        log.critical("the worker cannot %s: %s", cannot, error)
+        log.critical("the worker %s: %s", saying, error)
         raise SystemExit(f"mentorq worker: {error}") from error
 
 
@@ -112,7 +112,7 @@ def _device_of(queues: set[str]) -> str | None:
     # Ask NVML, not the CUDA runtime: a prefork parent that initialised CUDA would leave its
     # children unable to use it (PyTorch's fork-safety note).
     os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
-    with _or_the_worker_stops(DeviceUnavailable, "run its models"):
+    with _or_the_worker_stops(DeviceUnavailable, "cannot run its models"):
         device = resolve_device(settings.device)
         if hears_voices and settings.diarization_engine == "pyannote" and settings.diarization_device:
             resolve_device(settings.diarization_device)
@@ -133,7 +133,7 @@ def _embedding_model_files_are_the_upstream_ones(sender=None, **_: object) -> No
     from workers.embeddings.minilm_weights import EmbeddingWeightsAltered, verify_packaged_model
 
     try:
-        with _or_the_worker_stops(EmbeddingWeightsAltered, "embed"):
+        with _or_the_worker_stops(EmbeddingWeightsAltered, "cannot embed"):
             verify_packaged_model()
     except RuntimeError:  # not installed (core.catalog)
         return
@@ -185,7 +185,7 @@ def _support_model_loads_or_the_worker_stops(sender=None, **_: object) -> None:
         return
     from workers.support.model import SupportModelUnavailable, support_model
 
-    with _or_the_worker_stops(SupportModelUnavailable, "check answers"):
+    with _or_the_worker_stops(SupportModelUnavailable, "cannot check answers"):
         support_model()
 
 
@@ -198,7 +198,7 @@ def _diarizer_weights_are_the_pinned_ones(sender=None, **_: object) -> None:
         return
     from workers.recordings.speaker_models import SpeakerModelsUnavailable, verify_weights
 
-    with _or_the_worker_stops(SpeakerModelsUnavailable, "diarize"):
+    with _or_the_worker_stops(SpeakerModelsUnavailable, "cannot diarize"):
         verify_weights()
 
 
@@ -216,12 +216,12 @@ def _speech_weights_check_or_the_worker_stops(sender=None, **_: object) -> None:
     from workers.recordings.whisper_weights import BUNDLED, WeightsUnavailable, bundled_folder
 
     settings = get_settings()
-    with _or_the_worker_stops(WeightsUnavailable, "hear speech"):
+    with _or_the_worker_stops(WeightsUnavailable, "cannot hear speech"):
         vad_weights()
     if settings.asr_model not in BUNDLED:
         return
     began = time.monotonic()
-    with _or_the_worker_stops(WeightsUnavailable, "transcribe"):
+    with _or_the_worker_stops(WeightsUnavailable, "cannot transcribe"):
         folder = bundled_folder(BUNDLED[settings.asr_model], settings)
     log.info("Whisper %s checked in %.1f s: %s", settings.asr_model, time.monotonic() - began, folder)
 

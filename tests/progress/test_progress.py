@@ -159,8 +159,11 @@ def test_the_insight_keeps_only_skills_from_the_history_and_retrieved_chunks(
     )
     # A private collection of the admin's: invisible to the learner, so never retrieved for them.
     assert library.status_code == 202
-    record(client, completed_task="Warm-up", skills=[skill, "reading"], score=0.2)
+    # Each event queues an insight, or shares one still queued: both waited for, so that neither
+    # finishes after the one asked for below and becomes the latest (a CI run saw the first's).
+    first = record(client, completed_task="Warm-up", skills=[skill, "reading"], score=0.2)
     recorded = record(client, completed_task="Warm-up 2", skills=["reading"], score=1.0)
+    wait_job(client, first["job"]["id"])
     wait_job(client, recorded["job"]["id"])
 
     fake_ollama.script(
