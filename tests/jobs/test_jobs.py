@@ -123,7 +123,11 @@ def test_the_health_report_details_each_dependency(admin_client: ApiClient) -> N
     assert body["status"] == "ready", body
     assert body["checks"]["workers"]["count"] >= 1
     assert set(body["checks"]["workers"]["queues"]) >= {"llm", "embed", "query", "cpu", "io", "maintenance"}
-    # Each worker says which code-sandbox layers its host applies (all four on this kernel).
+    # Each worker that runs code says which code-sandbox layers its host applies (all four on this
+    # kernel); the io worker runs none, so it does not probe them and is not listed.
+    assert "worker@test" in body["checks"]["workers"]["sandbox"]
+    assert "worker-io@test" in body["checks"]["workers"]["hostnames"]
+    assert "worker-io@test" not in body["checks"]["workers"]["sandbox"]
     for report in body["checks"]["workers"]["sandbox"].values():
         assert report == {"active": ["rlimits", "namespaces", "landlock", "seccomp"], "missing": []}
 
