@@ -27,6 +27,24 @@ def test_importing_the_api_loads_no_model_library_and_no_task_code() -> None:
     assert last_json_line(code) == []
 
 
+# What a Celery worker imports at every start (the app, every task module the config names) but uses
+# at most on some job, if at all: fastapi-users and FastAPI (the users table's columns are written out
+# in db/models/users.py; the mail task mints its tokens with fastapi-users when it sends a message),
+# Ralph (built into a statement), PyAV (opened with a recording). Together they were about a third
+# of a worker's import, paid at every start and restart.
+WORKER_NEED_NOT = ("fastapi_users", "fastapi", "ralph", "av")
+
+
+def test_a_worker_start_loads_no_web_framework_and_no_library_a_job_may_never_need() -> None:
+    code = (
+        "import importlib, json, sys; from workers.celery_app import app; "
+        "[importlib.import_module(module) for module in app.conf.include]; "
+        "assert any(m.endswith('.task') for m in sys.modules), 'no task module was imported'; "
+        f"print(json.dumps([m for m in {WORKER_NEED_NOT!r} if m in sys.modules]))"
+    )
+    assert last_json_line(code) == []
+
+
 def test_migrations_upgrade_to_head_and_downgrade_to_base_on_an_empty_database(stack: Stack) -> None:
     stack.sql("DROP DATABASE IF EXISTS migration_check")
     stack.sql("CREATE DATABASE migration_check")
