@@ -75,7 +75,14 @@ def direct_server() -> int:
     out = sys.stdout
     sys.stdout = sys.stderr  # llama.cpp chatter must not corrupt the protocol
     started = time.perf_counter()
-    llm = Llama(model_path=str(packaged_gguf_path()), n_ctx=N_CTX, n_threads=_n_threads(), verbose=False)
+    threads = _n_threads()
+    llm = Llama(
+        model_path=str(packaged_gguf_path()),
+        n_ctx=N_CTX,
+        n_threads=threads,
+        n_threads_batch=threads,
+        verbose=False,
+    )
     load_s = time.perf_counter() - started
     ready = {"ready": True, "load_s": load_s, "n_threads": _n_threads(), "n_ctx": N_CTX}
     out.write(json.dumps(ready) + "\n")

@@ -413,6 +413,20 @@ def test_local_answer_ceiling_is_lowered_to_the_room_the_prompt_leaves():
     assert streamed.completion_tokens <= room
 
 
+def test_the_local_model_reads_prompts_and_writes_tokens_on_the_threads_set(monkeypatch):
+    # The suite sets one thread (tests/__init__). The model reads the prompt on as many threads as it
+    # writes tokens with: llama-cpp-python alone reads it on every core of the host.
+    llama = local.load_llama()
+    assert llama.n_threads == llama.n_threads_batch == get_settings().local_llm_threads == 1
+
+    monkeypatch.setenv("MENTORQ_LOCAL_LLM_THREADS", "3")
+    get_settings.cache_clear()
+    assert local._n_threads() == 3
+    monkeypatch.delenv("MENTORQ_LOCAL_LLM_THREADS")
+    get_settings.cache_clear()
+    assert local._n_threads() == min(len(os.sched_getaffinity(0)), 8)
+
+
 def test_local_refuses_other_models():
     with pytest.raises(ModelNotFound, match="llama3"):
         LocalProvider().chat(HELLO, model="llama3.2:1b")

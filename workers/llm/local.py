@@ -54,8 +54,10 @@ def _model_turn() -> Iterator[None]:
 
 
 def _n_threads() -> int:
-    # The CPUs this process may use (a container or taskset may give fewer than cpu_count),
-    # capped because a 135M model gains nothing from more.
+    # MENTORQ_LOCAL_LLM_THREADS, else the CPUs this process may use (a container or taskset may
+    # give fewer than cpu_count), capped because a 135M model gains nothing from more.
+    if get_settings().local_llm_threads:
+        return get_settings().local_llm_threads
     try:
         available = len(os.sched_getaffinity(0))
     except AttributeError:
@@ -87,6 +89,9 @@ def load_llama() -> Any:
                 model_path=str(packaged_gguf_path()),
                 n_ctx=N_CTX,
                 n_threads=_n_threads(),
+                # Else llama-cpp-python reads the prompt on cpu_count() threads: every core of the
+                # host, whatever the affinity or the setting says.
+                n_threads_batch=_n_threads(),
                 n_gpu_layers=gpu_layers(llama_cpp.llama_supports_gpu_offload()),
                 verbose=False,
             )
