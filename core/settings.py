@@ -106,9 +106,8 @@ class Settings(BaseSettings):
             "`llama3.2:1b`; the local provider serves `SmolLM2-135M-Instruct`)"
         ),
     )
-    # llama.cpp's threads wait for each other at every step by spinning: on cores that other
-    # processes also want, two threads of the 135M model took 46 CPU-seconds for a 1,900-word prompt
-    # where one took 30, in the same wall clock; on idle cores two are 1.7x faster.
+    # On 2 idle cores two threads read a prompt 1.7x faster than one; the default takes what the
+    # worker may use. Fewer leaves cores to the API and PostgreSQL on a small shared host.
     local_llm_threads: int | None = Field(
         None,
         ge=1,

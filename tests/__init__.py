@@ -3,14 +3,11 @@ each with a platform of its own whose workers run models too. Every library thre
 thread here, set before any of them is imported and inherited by every process a test starts:
 torch's and OpenBLAS's idle threads spin while they wait for work, and on cores the other suites
 were using, two torch threads made one diarization of a 90 s call 25.7 s of wall clock against
-6.7 s on one (3.4 s and 3.6 s on idle cores). llama.cpp's threads spin the same way and have a
-setting of their own: beside three busy processes, two of them read a 1,900-word prompt on 46
-CPU-seconds where one took 30, in the same wall clock. What a deployment runs with is its own
-choice (the transcribe lane sets one thread itself:
-workers/recordings/speaker_models.one_thread_per_recording)."""
+6.7 s on one (3.4 s and 3.6 s on idle cores). What a deployment runs with is its own choice (the
+transcribe lane sets one thread itself: workers/recordings/speaker_models.one_thread_per_recording;
+the local LLM's threads wait passively wherever it runs: workers/llm/local.load_llama)."""
 
 import os
 
 for _pool in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_pool, "1")
-os.environ.setdefault("MENTORQ_LOCAL_LLM_THREADS", "1")

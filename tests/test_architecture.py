@@ -37,12 +37,17 @@ WORKER_NEED_NOT = ("fastapi_users", "fastapi", "ralph", "av")
 
 def test_a_worker_start_loads_no_web_framework_and_no_library_a_job_may_never_need() -> None:
     code = (
-        "import importlib, json, sys; from workers.celery_app import app; "
+        "import importlib, json, os, sys; from workers.celery_app import app; "
         "[importlib.import_module(module) for module in app.conf.include]; "
         "assert any(m.endswith('.task') for m in sys.modules), 'no task module was imported'; "
-        f"print(json.dumps([m for m in {WORKER_NEED_NOT!r} if m in sys.modules]))"
+        f"print(json.dumps([[m for m in {WORKER_NEED_NOT!r} if m in sys.modules], "
+        "os.environ.get('OMP_WAIT_POLICY')]))"
     )
-    assert last_json_line(code) == []
+    loaded, wait_policy = last_json_line(code)
+    assert loaded == []
+    # Set by the app's import, before anything loads torch's OpenMP, which the local LLM then shares
+    # (workers/llm/local.wait_passively).
+    assert wait_policy == "PASSIVE"
 
 
 def test_migrations_upgrade_to_head_and_downgrade_to_base_on_an_empty_database(stack: Stack) -> None:

@@ -15,7 +15,10 @@ from celery import Celery
 
 from core import broker, broker_fixes, log_redaction
 from core.jobspec import PlatformTask
+from workers.llm.local import wait_passively
 
+# Before any task or start check loads torch, whose OpenMP the local LLM then shares.
+wait_passively()
 broker_fixes.install()
 # Workers, beat and flower all import this module: from here on, no log record of theirs carries a
 # credential (provider URLs, keys), whatever handlers Celery sets up.
