@@ -11,6 +11,9 @@ import os
 
 for _pool in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_pool, "1")
-# As a worker sets it (workers/llm/local.wait_passively), for the tests that run the local model in
-# their own process, where another test may have loaded torch's libgomp before the model's first load.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from workers.llm.local import wait_passively  # noqa: E402
+
+# As a worker does, for the tests that run the local model in their own process, where another test
+# may have loaded torch's libgomp before the model's first load.
+wait_passively()

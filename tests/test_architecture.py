@@ -41,13 +41,13 @@ def test_a_worker_start_loads_no_web_framework_and_no_library_a_job_may_never_ne
         "[importlib.import_module(module) for module in app.conf.include]; "
         "assert any(m.endswith('.task') for m in sys.modules), 'no task module was imported'; "
         f"print(json.dumps([[m for m in {WORKER_NEED_NOT!r} if m in sys.modules], "
-        "os.environ.get('OMP_WAIT_POLICY')]))"
+        "[os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT')]]))"
     )
-    loaded, wait_policy = last_json_line(code)
+    loaded, waiting = last_json_line(code)
     assert loaded == []
     # Set by the app's import, before anything loads torch's OpenMP, which the local LLM then shares
     # (workers/llm/local.wait_passively).
-    assert wait_policy == "PASSIVE"
+    assert waiting == ["PASSIVE", "300"]
 
 
 def test_migrations_upgrade_to_head_and_downgrade_to_base_on_an_empty_database(stack: Stack) -> None:

@@ -415,10 +415,10 @@ def test_local_answer_ceiling_is_lowered_to_the_room_the_prompt_leaves():
 
 def test_the_local_model_reads_prompts_and_writes_tokens_on_the_threads_set(monkeypatch):
     # As many threads for the prompt as for the tokens (llama-cpp-python alone reads the prompt on
-    # every core of the host), and they wait passively: libgomp read the variable when it loaded.
+    # every core of the host), and they spin only briefly: libgomp read the variables when it loaded.
     llama = local.load_llama()
     assert llama.n_threads == llama.n_threads_batch == local._n_threads()
-    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert (os.environ["OMP_WAIT_POLICY"], os.environ["GOMP_SPINCOUNT"]) == ("PASSIVE", "300")
 
     monkeypatch.setenv("MENTORQ_LOCAL_LLM_THREADS", "3")
     get_settings.cache_clear()
