@@ -63,11 +63,12 @@ def wait_passively() -> None:
 
     | wait | busy: answer | busy: prompt | idle: answer | idle: prompt |
     |---|---|---|---|---|
-    | spin (ACTIVE) | 5.6 tokens/s, 28 CPU-s | 56 s, 44 CPU-s | 47-54 tokens/s | 17.6 s |
-    | sleep (PASSIVE) | 16.9 tokens/s, 7.3 CPU-s | 41 s, 29 CPU-s | 36-38 tokens/s | 16.9 s |
-    | spin 300 times, then sleep | 15.3 tokens/s, 8.3 CPU-s | 43 s, 31 CPU-s | 57 tokens/s | 16.2 s |
+    | spin (ACTIVE) | 5.6 tokens/s, 28 CPU-s | 56-59 s, 44-45 CPU-s | 47-63 tokens/s | 14-18 s |
+    | sleep (PASSIVE) | 17-20 tokens/s, 7 CPU-s | 41-44 s, 29-31 CPU-s | 36-38 tokens/s | 16-17 s |
+    | spin 300, then sleep | 15-16 tokens/s, 8 CPU-s | 40-43 s, 29-31 CPU-s | 49-62 tokens/s | 16-17 s |
 
-    The last is as fast as spinning on idle cores and nearly as frugal as sleeping on busy ones.
+    The last is nearly as frugal as sleeping on busy cores, and on idle ones within the spread of
+    spinning: faster in three runs, 0.78x in one (`python -m benchmarks.llm_threads_wait`).
     libgomp reads these once, when it loads, and torch brings its own copy under the same name that
     ggml then shares: so a worker calls this before anything imports torch (workers/celery_app.py),
     and the model's first load calls it for a process that is not a worker. An operator's own
