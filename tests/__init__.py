@@ -5,7 +5,8 @@ torch's and OpenBLAS's idle threads spin while they wait for work, and on cores 
 were using, two torch threads made one diarization of a 90 s call 25.7 s of wall clock against
 6.7 s on one (3.4 s and 3.6 s on idle cores). What a deployment runs with is its own choice (the
 transcribe lane sets one thread itself: workers/recordings/speaker_models.one_thread_per_recording;
-the local LLM's threads wait passively wherever it runs: workers/llm/local.load_llama)."""
+the local model's OpenMP threads spin briefly, then sleep, wherever it runs:
+workers/llm/local.wait_passively)."""
 
 import os
 

@@ -413,6 +413,7 @@ def test_local_answer_ceiling_is_lowered_to_the_room_the_prompt_leaves():
     assert streamed.completion_tokens <= room
 
 
+@pytest.mark.slow
 def test_the_local_model_reads_prompts_and_writes_tokens_on_the_threads_set(monkeypatch):
     # As many threads for the prompt as for the tokens (llama-cpp-python alone reads the prompt on
     # every core of the host), and they spin only briefly: libgomp read the variables when it loaded.
