@@ -69,8 +69,12 @@ def shares(collapsed: Path) -> tuple[int, list[tuple[str, float]], list[tuple[st
     inclusive: collections.Counter[str] = collections.Counter()
     own: collections.Counter[str] = collections.Counter()
     total = 0
-    for line in collapsed.read_text().splitlines():
+    # py-spy writes a frame's name as the process has it, so a line may hold any bytes; one whose
+    # count did not survive (a name with a line break in it) is skipped.
+    for line in collapsed.read_text(errors="replace").splitlines():
         stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
         samples = int(count)
         frames = [f for f in stack.split(";") if f and not f.startswith(("process ", "thread "))]
         if not frames:

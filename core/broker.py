@@ -4,21 +4,25 @@ Only the unit of work (db/unit_of_work.py) publishes jobs and deliveries, right 
 commit that created or released them; an import-linter contract keeps it that way. The
 Celery task id of a job's message is the job id, so Flower and the job row line up.
 
-The API host publishes through a producer-only Celery app (no task modules, no models); a
-worker process publishes through its own app, which it registers with `use_app`.
+Celery builds each message (the API host's app is a producer-only one: no task modules, no models;
+a worker process registers its own with `use_app`), and the process's own Redis client puts it on
+the queue's list, as kombu's Redis transport would: core/task_messages.py says why and how.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from celery import Celery
 
-from core import broker_fixes
+from core import broker_fixes, task_messages
 from core.jobspec import PlatformTask, Route
 from core.platform_tasks import DELIVER_WEBHOOK, SEND_ACCOUNT_MAIL
+from core.redis_clients import get_async_broker_redis, get_broker_redis
+from core.task_messages import TaskMessage
 
 _app: Celery | None = None
 _app_is_ours = False  # a producer app made here, as opposed to a worker's own app
@@ -53,52 +57,62 @@ def _forget_app_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_app_after_fork)
 
 
-def publish_job(
+def job_message(
     *, job_id: uuid.UUID, route: Route, priority: int = 0, countdown: float | None = None
-) -> None:
-    """Send the message of one stage of a job; raises if the broker is unreachable (the outbox retries)."""
-    publisher().send_task(
+) -> TaskMessage:
+    """The message of one stage of a job: its id is the job's."""
+    return TaskMessage(
         route.task_name,
-        args=[str(job_id)],
+        [str(job_id)],
+        route.queue,
         task_id=str(job_id),
-        queue=route.queue,
         priority=broker_priority(priority),
         countdown=countdown,
-        # No retry loop here: a down broker must not hold an API request; the reconciler re-publishes.
-        retry=False,
     )
 
 
-def publish_delivery(*, delivery_id: uuid.UUID) -> None:
-    """Send one webhook message's delivery task to its queue."""
-    publisher().send_task(
-        DELIVER_WEBHOOK.name, args=[str(delivery_id)], queue=DELIVER_WEBHOOK.queue, retry=False
-    )
+def delivery_message(*, delivery_id: uuid.UUID) -> TaskMessage:
+    """One webhook message's delivery task."""
+    return TaskMessage(DELIVER_WEBHOOK.name, [str(delivery_id)], DELIVER_WEBHOOK.queue)
 
 
-def publish_account_mail(*, mail_id: uuid.UUID, countdown: float | None = None) -> None:
-    """Send one account mail's sending task to its queue (a retry after `countdown` seconds)."""
-    publisher().send_task(
-        SEND_ACCOUNT_MAIL.name,
-        args=[str(mail_id)],
-        queue=SEND_ACCOUNT_MAIL.queue,
-        countdown=countdown,
-        retry=False,
-    )
+def account_mail_message(*, mail_id: uuid.UUID, countdown: float | None = None) -> TaskMessage:
+    """One account mail's sending task (a retry after `countdown` seconds)."""
+    return TaskMessage(SEND_ACCOUNT_MAIL.name, [str(mail_id)], SEND_ACCOUNT_MAIL.queue, countdown=countdown)
 
 
-def send_platform_task(
+def platform_task_message(
     task: PlatformTask, *, args: list[Any], priority: int = 0, expires: float | None = None
-) -> None:
-    """Send a platform task (a search's query embedding) that is not a job and has no row."""
-    publisher().send_task(
-        task.name,
-        args=args,
-        queue=task.queue,
-        priority=broker_priority(priority),
-        expires=expires,
-        retry=False,
-    )
+) -> TaskMessage:
+    """A platform task (a search's query embedding) that is not a job and has no row."""
+    return TaskMessage(task.name, args, task.queue, priority=broker_priority(priority), expires=expires)
+
+
+def send(messages: Sequence[TaskMessage]) -> None:
+    """Put the messages on the broker, in one round trip; raises if the broker is unreachable (the
+    outbox leaves them to the reconciler). No retry loop: a down broker must not hold a job's thread."""
+    with task_messages.framed(publisher(), messages) as pushes:
+        if len(pushes) == 1:
+            get_broker_redis().lpush(*pushes[0])
+        elif pushes:
+            pipe = get_broker_redis().pipeline(transaction=False)
+            for key, payload in pushes:
+                pipe.lpush(key, payload)
+            pipe.execute()
+
+
+async def send_async(messages: Sequence[TaskMessage]) -> None:
+    """`send` on the API's event loop, through its async client: no thread hop. The caller bounds
+    the wait (a hung broker must not hold a request)."""
+    with task_messages.framed(publisher(), messages) as pushes:
+        redis = get_async_broker_redis()
+        if len(pushes) == 1:
+            await redis.lpush(*pushes[0])
+        elif pushes:
+            async with redis.pipeline(transaction=False) as pipe:
+                for key, payload in pushes:
+                    pipe.lpush(key, payload)
+                await pipe.execute()
 
 
 def broker_priority(job_priority: int) -> int:

@@ -37,6 +37,7 @@ from core.jobspec import Route
 from core.metrics import jobs as job_metrics
 from core.redis_clients import get_async_broker_redis, get_broker_redis
 from core.settings import get_settings
+from core.task_messages import TaskMessage
 from db import admission
 from db.direct_statement import AsyncDirectStatement, DirectStatement
 from db.dispatch_stamps import dispatch_stamps, stamp_now
@@ -203,37 +204,43 @@ def _send(box: Outbox) -> None:
             log.warning("could not stamp %d jobs and %d deliveries as sent", len(jobs), len(deliveries))
 
 
-def _send_to_broker(box: Outbox) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
-    """Deliveries, mails, then jobs; the first failure stops the rest (the reconciler sends them later)."""
-    sent_deliveries: list[uuid.UUID] = []
-    sent_jobs: list[uuid.UUID] = []
-    sent_mails = 0
-    try:
-        for delivery_id in box.deliveries:
-            broker.publish_delivery(delivery_id=delivery_id)
-            sent_deliveries.append(delivery_id)
-        for mail_id, countdown in box.mails:
-            broker.publish_account_mail(mail_id=mail_id, countdown=countdown)
-            sent_mails += 1
-        for dispatch in box.dispatches:
-            broker.publish_job(
+def _broker_messages(box: Outbox) -> list[TaskMessage]:
+    """Deliveries, mails, then jobs: the task messages the transaction promised."""
+    return [
+        *(broker.delivery_message(delivery_id=delivery_id) for delivery_id in box.deliveries),
+        *(
+            broker.account_mail_message(mail_id=mail_id, countdown=countdown)
+            for mail_id, countdown in box.mails
+        ),
+        *(
+            broker.job_message(
                 job_id=dispatch.job_id,
                 route=dispatch.route,
                 priority=dispatch.priority,
                 countdown=dispatch.countdown,
             )
-            sent_jobs.append(dispatch.job_id)
-    except Exception:  # noqa: BLE001 - the rows stay unstamped; the reconciler sends them
-        log.warning(
-            "broker unavailable; %d messages left to the reconciler",
-            len(box.deliveries)
-            + len(box.mails)
-            + len(box.dispatches)
-            - len(sent_deliveries)
-            - sent_mails
-            - len(sent_jobs),
-        )
-    return sent_deliveries, sent_jobs
+            for dispatch in box.dispatches
+        ),
+    ]
+
+
+def _sent(box: Outbox) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
+    return list(box.deliveries), [dispatch.job_id for dispatch in box.dispatches]
+
+
+def _send_to_broker(box: Outbox) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
+    """Every message in one round trip. If that fails none is stamped, and the reconciler sends them
+    later: a message that did reach the broker before the failure then comes twice, and the claim
+    refuses the second."""
+    messages = _broker_messages(box)
+    if not messages:
+        return [], []
+    try:
+        broker.send(messages)
+    except Exception as error:  # noqa: BLE001 - the rows stay unstamped; the reconciler sends them
+        log.warning("broker unavailable (%r); %d messages left to the reconciler", error, len(messages))
+        return [], []
+    return _sent(box)
 
 
 # --- async: the API ------------------------------------------------------------------------------
@@ -283,14 +290,18 @@ async def _send_async(box: Outbox) -> None:
             log.warning("could not publish live events", exc_info=True)
     if not (box.deliveries or box.mails or box.dispatches):
         return
-    # kombu is synchronous: one thread hop for the lot, bounded so a hung broker cannot hold the request.
+    # On the event loop, bounded so that a hung broker cannot hold the request.
     deliveries: list[uuid.UUID] = []
     jobs: list[uuid.UUID] = []
+    messages = _broker_messages(box)
     try:
         with anyio.fail_after(get_settings().broker_publish_timeout_seconds + 1):
-            deliveries, jobs = await anyio.to_thread.run_sync(_send_to_broker, box)
+            await broker.send_async(messages)
+        deliveries, jobs = _sent(box)
     except TimeoutError:
-        log.warning("broker too slow; jobs stay in the outbox for the reconciler")
+        log.warning("broker too slow; %d messages left to the reconciler", len(messages))
+    except Exception as error:  # noqa: BLE001 - the rows stay unstamped; the reconciler sends them
+        log.warning("broker unavailable (%r); %d messages left to the reconciler", error, len(messages))
     # Stamped in batches a few milliseconds later, off the request path.
     dispatch_stamps.add(job_ids=jobs, delivery_ids=deliveries)
 

@@ -14,7 +14,7 @@ from api.documents.service import readable_collection_ids
 from api.errors import ProblemError
 from api.search.schemas import SearchHit, SearchRequest, SearchResponse
 from api.shared import require_admin
-from core.broker import send_platform_task
+from core.broker import platform_task_message, send_async
 from core.platform_tasks import EMBED_QUERY
 from core.redis_clients import get_async_broker_redis
 from core.settings import get_settings
@@ -36,11 +36,11 @@ async def embed_query(query: str, *, model: str) -> list[float]:
     reply_key = f"mentorq:reply:{uuid.uuid4().hex}"
     try:
         # At the head of its own lane (the most urgent priority): a person is waiting on it.
-        await anyio.to_thread.run_sync(
-            lambda: send_platform_task(
-                EMBED_QUERY, args=[query, model, reply_key], priority=9, expires=timeout
-            )
+        message = platform_task_message(
+            EMBED_QUERY, args=[query, model, reply_key], priority=9, expires=timeout
         )
+        with anyio.fail_after(timeout):
+            await send_async([message])
         redis = get_async_broker_redis()  # where the query worker pushes its reply
         deadline = time.monotonic() + timeout
         reply = None
