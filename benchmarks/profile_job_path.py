@@ -2,6 +2,7 @@
 one run of each path, and the functions that hold the most samples, written to docs/benchmarks/.
 
     .venv/bin/python -m benchmarks.profile_job_path [--jobs 600] [--clients 20] [--label before]
+        [--llm-user-slots 0]
     # py-spy is not a dependency: pip install --target /tmp/pyspy py-spy==0.4.1 (or set PY_SPY)
 
 The stack `benchmarks.platform_overhead` measures (`--topology lanes`: the API under uvicorn, the
@@ -97,6 +98,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--label", default="now", help="names the files written (before, after, ...)")
+    parser.add_argument(
+        "--llm-user-slots",
+        type=int,
+        default=None,
+        help="MENTORQ_LLM_USER_SLOTS for the stack: 0 is platform_overhead's default (no per-user cap); "
+        "unset, the platform's default cap",
+    )
     args = parser.parse_args(argv)
     run = begin_run()
     py_spy()
@@ -104,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     lines: list[str] = []
     try:
-        with bench_stack(ollama_url=fake.url, llm_provider="ollama", keep=args.keep) as stack:
+        slots = {} if args.llm_user_slots is None else {"MENTORQ_LLM_USER_SLOTS": str(args.llm_user_slots)}
+        stack_options = dict(ollama_url=fake.url, llm_provider="ollama", keep=args.keep, extra_env=slots)
+        with bench_stack(**stack_options) as stack:
             topology = argparse.Namespace(topology="lanes", concurrency=2, no_beat=False, metrics=False)
             token = start_platform_for(stack, topology)
             send = dict(jobs=args.warmup, clients=args.clients, wait_s=30, job_timeout_s=120.0)

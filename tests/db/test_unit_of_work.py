@@ -11,7 +11,7 @@ from types import NoneType
 
 import pytest
 import redis
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from core.channels import job_channel, job_end_channel
 from db import jobs as job_queries
@@ -272,3 +272,29 @@ def test_a_statement_run_straight_on_the_driver_returns_what_a_session_returns(o
         == ends["session"][2]
         == [("started", dict), ("output", dict), ("succeeded", NoneType)]
     )
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SELECT 1, 'two'", (1, "two")),
+        ("SELECT 1 WHERE false", None),  # a result with columns and no row
+        ("UPDATE jobs SET priority = priority WHERE false", None),  # no result with columns
+    ],
+)
+def test_one_statement_returns_its_row_or_none_whether_or_not_it_returns_rows(
+    on_the_stack: Stack, sql: str, expected: tuple | None
+) -> None:
+    with one_statement() as session:
+        row = session.execute(text(sql)).one_or_none()
+    assert (tuple(row) if row is not None else None) == expected
+
+    async def run() -> tuple | None:
+        try:
+            async with async_one_statement() as statement:
+                found = (await statement.execute(text(sql))).one_or_none()
+            return tuple(found) if found is not None else None
+        finally:
+            await async_engine().dispose()  # its connections belong to this event loop
+
+    assert asyncio.run(run()) == expected
