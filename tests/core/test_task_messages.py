@@ -2,8 +2,9 @@
 there, for each kind of message the platform sends: the same list (the queue's priority step), the
 same headers, properties and body, key by key. Only what is fresh at every message differs: kombu's
 delivery tag, the sending app's reply address, and the ETA or expiry computed from the clock a
-moment apart. Those are checked apart. The stack's real Redis, a Celery app configured as the platform's, and each message on
-a queue of its own, so that none of the stack's workers takes it first."""
+moment apart. Those are checked apart. The stack's real Redis, a Celery app configured as the
+platform's, and each message on a queue of its own, so that none of the stack's workers takes it
+first."""
 
 from __future__ import annotations
 
