@@ -118,7 +118,12 @@ def test_redeliver_resends_with_the_same_webhook_id(
     assert client.post(f"/v1/deliveries/{delivery_id}/redeliver").status_code == 200
     wait_until(lambda: len(receiver.received) == 2, timeout=30, message="redelivered")
     assert receiver.received[0].headers["webhook-id"] == receiver.received[1].headers["webhook-id"]
-    assert len(deliveries(client, job["id"])[0]["attempts"]) == 2
+    # The worker records the attempt once the receiver has answered: a moment after the receiver has it.
+    wait_until(
+        lambda: len(deliveries(client, job["id"])[0]["attempts"]) == 2,
+        timeout=30,
+        message="the second attempt recorded",
+    )
 
 
 def test_rotation_signs_with_both_secrets(client: ApiClient, receiver: Receiver) -> None:

@@ -8,10 +8,14 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from datetime import timedelta
+
+from sqlalchemy import func, update
 
 from core.jobspec import Route
 from db import jobs as job_queries
 from db.jobs import Claim
+from db.models import Job
 from db.unit_of_work import unit_of_work
 from tasks.debug_sleep.spec import SPEC as SLEEP
 from tasks.debug_sleep.spec import SleepOutput
@@ -25,6 +29,12 @@ STALE, HOLDER = Claim(1, None), Claim(2, None)
 def claim(job_id: uuid.UUID, worker: str) -> None:
     with unit_of_work() as session:
         assert job_queries.claim_job(session, job_id=job_id, worker=worker, time_limit_s=60) is not None
+        # No worker beats a job the test claimed: without this the stack's reconciler would take it
+        # over once its heartbeat is MENTORQ_STALE_AFTER_SECONDS (3 s) old, which a loaded CI run
+        # passed between two of the test's statements. The tests take it over themselves.
+        session.execute(
+            update(Job).where(Job.id == job_id).values(heartbeat_at=func.now() + timedelta(hours=1))
+        )
 
 
 # The requeue sends the job's message as it should; to a queue no worker of the test stack serves,
