@@ -44,13 +44,10 @@ from typing import Any
 
 from celery import Celery, signals
 from kombu import serialization
+from kombu.entity import PERSISTENT_DELIVERY_MODE
 from kombu.transport import redis as kombu_redis
 from kombu.utils.json import dumps as dumps_envelope
 
-# kombu's delivery mode for Celery's task_default_delivery_mode, 'persistent'.
-PERSISTENT = 2
-# kombu's virtual channel: priorities are clamped to 0..9, and a message without one has 0.
-MIN_PRIORITY, MAX_PRIORITY = 0, 9
 UNSUPPORTED_TRANSPORT_OPTIONS = ("global_keyprefix",)
 
 
@@ -116,7 +113,7 @@ def _prepare(app: Celery, message: TaskMessage) -> _Framed:
         properties["expiration"] = str(int(max(0.0, message.expires) * 1000))
     properties.update(
         priority=message.priority or 0,
-        delivery_mode=PERSISTENT,
+        delivery_mode=PERSISTENT_DELIVERY_MODE,  # Celery's task_default_delivery_mode
         delivery_info={"exchange": "", "routing_key": message.queue},
     )
     listened = signals.before_task_publish.receivers or signals.after_task_publish.receivers
@@ -181,7 +178,9 @@ def _encode(app: Celery, one: _Framed) -> tuple[str, str]:
 
 def _list_key(settings: _Settings, queue: str, priority: int) -> str:
     """kombu's Redis transport keeps a queue as one list per priority step: the name for step 0,
-    `name<sep><step>` for the others; a priority goes to the highest step not above it."""
+    `name<sep><step>` for the others; a priority, clamped to the channel's range, goes to the highest
+    step not above it."""
     steps = settings.priority_steps
-    step = steps[bisect(steps, max(MIN_PRIORITY, min(MAX_PRIORITY, priority))) - 1]
+    clamped = max(kombu_redis.Channel.min_priority, min(kombu_redis.Channel.max_priority, priority))
+    step = steps[bisect(steps, clamped) - 1]
     return f"{queue}{settings.separator}{step}" if step else queue

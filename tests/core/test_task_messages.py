@@ -23,7 +23,8 @@ from celery import Celery
 from core import broker
 from core.jobspec import Route
 from core.platform_tasks import EMBED_QUERY
-from core.redis_clients import get_async_broker_redis, get_broker_redis
+from core.redis_clients import get_async_broker_redis, get_broker_redis, reset_redis
+from core.settings import get_settings
 from core.task_messages import TaskMessage
 from tests.support.stack import Stack
 
@@ -160,9 +161,6 @@ def test_a_broker_that_is_down_raises_for_the_outbox_to_leave_the_job_unstamped(
     on_the_stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens on port 1
-    from core.redis_clients import reset_redis
-    from core.settings import get_settings
-
     get_settings.cache_clear()
     reset_redis()
     try:
