@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Integer, Select, Text, bindparam, cast, event, false, func, select, update
+from sqlalchemy import Integer, Select, Text, bindparam, cast, event, false, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -91,6 +91,38 @@ def _over_the_cap(entering: list[unit_of_work.Dispatch], in_lane: int, cap: int)
 
 def _hold(job_ids: list[uuid.UUID]):
     return update(Job).where(Job.id.in_(job_ids)).values(held=True, progress=HELD_PROGRESS)
+
+
+@functools.cache
+def held_past_the_cap() -> Any:
+    """The API's new job (`p_id`) held when its owner's other jobs in the lane already fill
+    `p_slots`: the count and the hold in one statement, RETURNING the job only if it was held.
+
+    It must come after the statement that took the owner's lock (the submit's,
+    db/jobs.py), in the same transaction: a statement's snapshot is taken as it starts, so one that
+    locked and counted at once could count a job whose finish committed while it waited for the
+    lock, and hold its job with no finish left to send it. Built once; its lists are written in
+    (a parameter each), since it runs straight on the driver (db/direct_statement.py)."""
+    jobs = Job.__table__
+    others_in_lane = (
+        select(func.count())
+        .select_from(jobs)
+        .where(
+            jobs.c.owner_id == bindparam("p_owner", type_=jobs.c.owner_id.type),
+            jobs.c.status.in_([literal(status) for status in ACTIVE]),
+            jobs.c.queue.in_([literal(queue) for queue in sorted(lanes.ADMITTED)]),
+            jobs.c.held.is_(false()),
+            jobs.c.id != bindparam("p_id", type_=jobs.c.id.type),
+        )
+        .scalar_subquery()
+    )
+    return (
+        update(jobs)
+        .where(jobs.c.id == bindparam("p_id", type_=jobs.c.id.type))
+        .where(others_in_lane >= bindparam("p_slots", type_=Integer))
+        .values(held=True, progress=HELD_PROGRESS)
+        .returning(jobs.c.id)
+    )
 
 
 def may_hold(queue: str) -> bool:

@@ -14,14 +14,16 @@ out the connection (with its checkout ping after idle, db/session.py); and a fai
 SQLAlchemy's DBAPIError, so the callers' handling of a restarted server (`connection_invalidated`,
 `OperationalError`) is the same.
 
-What it does not do: more than one statement, a statement that expands a list parameter, a
-webhook delivery row or a job message (they need a transaction: `db.unit_of_work.unit_of_work`).
+What it does not do: a statement that expands a list parameter, a webhook delivery row or a job
+message (they need a transaction: `db.unit_of_work.unit_of_work`). More than one statement only as
+`AsyncDirectTransaction`: a few prebuilt statements that are one transaction, in one round trip.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,6 +143,40 @@ class AsyncDirectStatement:
         raise TypeError(f"{type(instance).__name__} needs a transaction")
 
 
+class AsyncDirectTransaction:
+    """A few prebuilt statements as ONE transaction sent in ONE round trip: psycopg's pipeline mode
+    in autocommit. PostgreSQL runs what comes before a pipeline's sync as one implicit transaction
+    (the extended query protocol): committed at the sync, or rolled back whole if a statement fails,
+    and the statements after the failed one are not run. Each statement still takes its own
+    snapshot as it starts (READ COMMITTED), once the ones before it have run: a lock that the first
+    takes is held while the second reads, and the second sees what the first wrote.
+
+    The API's submit into a lane admitted per user (db/admission.py): the job with its owner's lock,
+    then the count that holds it. Through the ORM that was BEGIN, four statements and COMMIT, five
+    round trips."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.info: dict[str, Any] = {}
+        self._engine = engine
+        self._ran = False
+
+    async def execute_all(
+        self, statements: Sequence[tuple[ClauseElement, Mapping[str, Any]]]
+    ) -> list[tuple[Any, ...] | None]:
+        """Each statement's row (None where it returned none), in order."""
+        if self._ran:
+            raise RuntimeError("one transaction only: its statements are sent together")
+        self._ran = True
+        engine = self._engine.sync_engine
+        prepared = [(_prepared(statement, engine), params) for statement, params in statements]
+        runs = [(each.sql, each.parameters(params)) for each, params in prepared]
+        raws = await _fetch_each_async(engine, runs)
+        return [None if raw is None else each.row(raw) for (each, _), raw in zip(prepared, raws, strict=True)]
+
+    def add(self, instance: object) -> None:
+        raise TypeError(f"{type(instance).__name__} needs a session's transaction")
+
+
 def _fetch_one(engine: Engine, sql: str, values: dict[str, Any]) -> tuple[Any, ...] | None:
     pooled = engine.raw_connection()  # the pool's checkout, with its ping after idle
     try:
@@ -166,27 +202,42 @@ def _fetch_one(engine: Engine, sql: str, values: dict[str, Any]) -> tuple[Any, .
 
 
 async def _fetch_one_async(engine: Engine, sql: str, values: dict[str, Any]) -> tuple[Any, ...] | None:
+    (row,) = await _fetch_each_async(engine, [(sql, values)])
+    return row
+
+
+async def _fetch_each_async(
+    engine: Engine, runs: Sequence[tuple[str, dict[str, Any]]]
+) -> list[tuple[Any, ...] | None]:
+    """Each statement's first row, in autocommit; several are pipelined: one implicit transaction."""
     # The pool's checkout (and its ping after idle) is written for greenlets, as in a session.
     pooled = await greenlet_spawn(engine.raw_connection)
     try:
         driver: psycopg.AsyncConnection = pooled.driver_connection  # type: ignore[assignment]
-        cursor = None
+        cursors: list[psycopg.AsyncCursor] = []
         try:
             await driver.set_autocommit(True)  # a client-side flag: no round trip
-            cursor = driver.cursor()
-            await cursor.execute(sql, values)
-            row = await cursor.fetchone() if _returns_rows(cursor) else None
+            async with driver.pipeline() if len(runs) > 1 else contextlib.nullcontext():
+                for sql, values in runs:
+                    cursors.append(cursor := driver.cursor())
+                    await cursor.execute(sql, values)
+            # The pipeline's end sent its sync and read every result: the transaction has ended.
+            rows = [await cursor.fetchone() if _returns_rows(cursor) else None for cursor in cursors]
             await driver.set_autocommit(False)
-            return row
+            return rows
         except psycopg.Error as error:
+            # A pipeline's error may come at its sync: the error names every statement sent.
+            sql = "; ".join(each for each, _ in runs)
+            values = runs[0][1] if len(runs) == 1 else [each for _, each in runs]
+            last = cursors[-1] if cursors else None
             failure = await greenlet_spawn(
-                _as_sqlalchemy_error, engine, pooled, driver, cursor, sql, values, error
+                _as_sqlalchemy_error, engine, pooled, driver, last, sql, values, error
             )
             if not failure.connection_invalidated and not driver.closed:
                 await driver.set_autocommit(False)
             raise failure from error
         finally:
-            if cursor is not None:
+            for cursor in cursors:
                 await cursor.close()
     finally:
         await greenlet_spawn(pooled.close)
@@ -206,7 +257,7 @@ def _as_sqlalchemy_error(
     driver: psycopg.Connection | psycopg.AsyncConnection,
     cursor: psycopg.Cursor | psycopg.AsyncCursor | None,
     sql: str,
-    values: dict[str, Any],
+    values: dict[str, Any] | list[dict[str, Any]],
     error: psycopg.Error,
 ) -> exc.DBAPIError:
     """The error as SQLAlchemy's engine raises it (OperationalError, IntegrityError, ...), and on a

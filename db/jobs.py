@@ -42,9 +42,10 @@ from sqlalchemy.orm import Session, aliased
 
 from core import lanes
 from core.jobspec import JobSpec, Route
+from core.settings import get_settings
 from core.sql_limits import MAX_INTEGER
 from db import admission
-from db.direct_statement import AsyncDirectStatement
+from db.direct_statement import AsyncDirectStatement, AsyncDirectTransaction
 from db.job_resource import job_resource
 from db.models import ACTIVE, Job, JobEvent, JobStatus, WebhookDelivery
 from db.unit_of_work import Writer, dispatch_job, outbox
@@ -480,10 +481,11 @@ _SUBMITTED = (
 
 
 @functools.cache
-def _submit_statement(as_job: bool = True) -> Any:
+def _submit_statement(as_job: bool = True, lock_owner: bool = False) -> Any:
     """The submit: the job and its `queued` event, if the owner is under the cap. `as_job`: the job
     comes as a Job of the session; else as its columns (a statement run straight on the driver,
-    db/direct_statement.py, which maps no entity)."""
+    db/direct_statement.py, which maps no entity). `lock_owner`: it also takes the owner's
+    admission lock once the job is written (db/admission.py)."""
     active = (
         select(func.count())
         .select_from(Job)
@@ -497,11 +499,12 @@ def _submit_statement(as_job: bool = True) -> Any:
     row = select(*(bindparam(f"p_{name}", type_=JOBS.c[name].type) for name in _SUBMITTED)).where(
         active < bindparam("p_cap", type_=Integer)
     )
-    return _with_event(insert(JOBS).from_select(list(_SUBMITTED), row).returning(*JOBS.c), as_job=as_job)
+    submitted = insert(JOBS).from_select(list(_SUBMITTED), row).returning(*JOBS.c)
+    return _with_event(submitted, as_job=as_job, lock_owner=lock_owner)
 
 
 async def submit_job_within_quota(
-    session: AsyncSession | AsyncDirectStatement,
+    session: AsyncSession | AsyncDirectStatement | AsyncDirectTransaction,
     spec: JobSpec,
     *,
     input: dict[str, Any],
@@ -532,6 +535,8 @@ async def submit_job_within_quota(
     )
     params = {f"p_{name}": values[name] for name in _SUBMITTED}
     params |= {"p_cap": MAX_INTEGER if cap is None else cap, "p_event_type": "queued", "p_event_data": None}
+    if isinstance(session, AsyncDirectTransaction):
+        return await _submit_admitted(session, spec, params)
     direct = isinstance(session, AsyncDirectStatement)
     row = (await session.execute(_submit_statement(as_job=not direct), params)).one_or_none()
     if row is None:
@@ -541,6 +546,31 @@ async def submit_job_within_quota(
     job = Job(**JobSnapshot._make(row[:_JOB_WIDTH])._asdict()) if direct else row[0]
     # The `queued` event is not sent live (nobody can be listening yet) and asks for no webhook.
     _dispatch_new(session, spec, job)
+    return job
+
+
+async def _submit_admitted(
+    transaction: AsyncDirectTransaction, spec: JobSpec, params: dict[str, Any]
+) -> Job | None:
+    """The submit into a lane admitted per user (db/admission.py) as one transaction in one round
+    trip: the job, its event and its owner's lock in one statement, then the hold if the owner's
+    other jobs in the lane fill their slots. What a submit's commit did through the ORM (the job,
+    then the lock, the count and the hold), in two statements: a finish that commits while the
+    submit waits for the lock is seen by the count, and one that locks after it sees the job held."""
+    slots = get_settings().llm_slots_per_user
+    counted = {"p_id": params["p_id"], "p_owner": params["p_owner_id"], "p_slots": slots}
+    submitted, held = await transaction.execute_all(
+        [(_submit_statement(as_job=False, lock_owner=True), params), (admission.held_past_the_cap(), counted)]
+    )
+    if submitted is None:
+        return None
+    job = Job(**JobSnapshot._make(submitted[:_JOB_WIDTH])._asdict())
+    outbox(transaction).created.append(spec.name)
+    if held is not None:
+        job.held, job.progress = True, admission.HELD_PROGRESS  # as the hold left the row
+    else:
+        # Admitted already: the statements counted, so the outbox has nothing to decide.
+        dispatch_job(transaction, job_id=job.id, route=spec.route(), priority=job.priority)
     return job
 
 

@@ -39,7 +39,7 @@ from core.redis_clients import get_async_broker_redis, get_broker_redis
 from core.settings import get_settings
 from core.task_messages import TaskMessage
 from db import admission
-from db.direct_statement import AsyncDirectStatement, DirectStatement
+from db.direct_statement import AsyncDirectStatement, AsyncDirectTransaction, DirectStatement
 from db.dispatch_stamps import dispatch_stamps, stamp_now
 from db.job_resource import ending_state
 from db.models import Job, JobEvent
@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 
 OUTBOX_KEY = "mentorq_outbox"
 # What a transition writes through: a session, or one statement straight on the driver.
-Writer = Session | AsyncSession | DirectStatement | AsyncDirectStatement
+Writer = Session | AsyncSession | DirectStatement | AsyncDirectStatement | AsyncDirectTransaction
 
 
 @dataclass(frozen=True)
@@ -274,6 +274,22 @@ async def async_one_statement() -> AsyncIterator[AsyncDirectStatement]:
     if box.deliveries or box.mails or any(admission.may_hold(d.route.queue) for d in box.dispatches):
         raise UnpublishedCommit(
             "one statement cannot send deliveries or mails, or admit a job: use a transaction"
+        )
+    await _send_async(box)
+
+
+@asynccontextmanager
+async def async_one_transaction() -> AsyncIterator[AsyncDirectTransaction]:
+    """`async_one_statement` for a few prebuilt statements that are one transaction together, sent
+    in one round trip (db/direct_statement.py): the API's submit into a lane admitted per user, whose
+    statements decide the job's admission themselves (db/jobs.py). Its outbox is sent after it; a
+    job message there must not ask to be admitted again."""
+    transaction = AsyncDirectTransaction(async_engine())
+    yield transaction
+    box = _take(transaction)
+    if box.deliveries or box.mails or any(d.admit_owner is not None for d in box.dispatches):
+        raise UnpublishedCommit(
+            "these statements send no deliveries or mails, nor admit a job: use a session"
         )
     await _send_async(box)
 

@@ -33,7 +33,7 @@ from db import admission
 from db import jobs as job_queries
 from db.job_resource import apply_ending_state, job_resource, refresh_job_state
 from db.models import Job, JobEvent, User
-from db.unit_of_work import async_one_statement, commit_async
+from db.unit_of_work import async_one_statement, async_one_transaction, commit_async
 from tasks.registry import enabled_kinds
 
 log = logging.getLogger(__name__)
@@ -130,10 +130,13 @@ async def submit_job(
         "webhook_url": str(request.webhook) if request.webhook else None,
         "webhook_events": request.webhook_events_filter or (["completed"] if request.webhook else None),
     }
-    if idempotency_key is None and not admission.may_hold(kind.route().queue):
-        # Nothing to lock, look up or count beside the submit statement (the job, its event and the
-        # quota's count): it is the whole transaction, and runs in autocommit (issue 30).
-        async with async_one_statement() as alone:
+    if idempotency_key is None:
+        # Nothing to look up beside the submit: its statements are the whole transaction, run
+        # straight on the driver (issue 63). One statement (the job, its event and the quota's count)
+        # in autocommit; in a lane admitted per user, that with the owner's lock, then the hold,
+        # sent together in one round trip.
+        direct = async_one_transaction if admission.may_hold(kind.route().queue) else async_one_statement
+        async with direct() as alone:
             job = await job_queries.submit_job_within_quota(alone, kind, **submitted)
     else:
         job = await job_queries.submit_job_within_quota(session, kind, **submitted)

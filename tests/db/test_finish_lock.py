@@ -2,10 +2,14 @@
 statement (db/jobs.py finish_job `lock_owner`, db/admission.py): fair admission's guarantee (a
 submit's count and a finish's release never miss each other) rests on that lock being really taken,
 before the owner's held jobs are read, and held to the transaction's end. On the real PostgreSQL,
-with the lock held by another transaction as a submit's would be."""
+with the lock held by another transaction as a submit's would be.
+
+The API's submit is the other side (db/jobs.py `_submit_admitted`): its count must come after the
+lock, so that a finish that committed while the submit waited is counted as ended."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 from collections.abc import Iterator
@@ -13,10 +17,14 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
+from core.settings import get_settings
 from db import admission
-from db.jobs import Claim, finish_job
-from db.session import sync_session_factory
-from db.unit_of_work import unit_of_work
+from db.direct_statement import AsyncDirectTransaction
+from db.jobs import Claim, finish_job, submit_job_within_quota
+from db.models import Job
+from db.session import async_engine, sync_session_factory
+from db.unit_of_work import outbox, unit_of_work
+from tasks.chat.spec import SPEC as CHAT
 from tests.support.stack import Stack, wait_until
 
 
@@ -132,3 +140,101 @@ def test_the_note_of_a_taken_lock_ends_with_its_transaction(running_job: tuple[u
         assert session.info.get(admission.OWNER_LOCKED) == owner_id
         session.rollback()
         assert admission.OWNER_LOCKED not in session.info
+
+
+def _running_in_the_lane(stack: Stack, owner_id: uuid.UUID, count: int) -> list[uuid.UUID]:
+    """`count` more of the owner's chat jobs running in the LLM lane."""
+    ids = [uuid.uuid4() for _ in range(count)]
+    for job_id in ids:
+        stack.sql(
+            "INSERT INTO jobs (id, kind, owner_id, status, input, attempts, max_attempts, queue, priority, "
+            "held, started_at) VALUES (%s, 'chat', %s, 'running', '{}', 1, 3, 'llm', 0, false, now())",
+            job_id,
+            owner_id,
+        )
+    return ids
+
+
+def _submit(owner_id: uuid.UUID, seen: dict[str, object]) -> None:
+    """The API's submit of a chat job, as api/jobs/service.py sends it (its outbox kept, not sent)."""
+
+    async def run() -> None:
+        try:
+            transaction = AsyncDirectTransaction(async_engine())
+            seen["job"] = await submit_job_within_quota(
+                transaction, CHAT, input={"prompt": "next"}, owner_id=owner_id, cap=None
+            )
+            seen["dispatches"] = outbox(transaction).dispatches
+        finally:
+            await async_engine().dispose()  # its connections belong to this event loop
+
+    asyncio.run(run())
+
+
+def _waiting_on_the_lock_beside(stack: Stack, other: psycopg.Connection) -> bool:
+    return bool(
+        stack.sql(
+            "SELECT 1 FROM pg_stat_activity WHERE pid <> %s AND wait_event_type = 'Lock' "
+            "AND wait_event = 'advisory' AND datname = current_database()",
+            other.info.backend_pid,
+        )
+    )
+
+
+def test_a_submit_counts_the_lane_after_the_owners_lock(
+    running_job: tuple[uuid.UUID, uuid.UUID], on_the_stack: Stack
+) -> None:
+    """The owner's slots are full, and a finish of one of them holds the lock, uncommitted. The
+    submit waits for the lock; the finish commits (it saw no held job to send). The submit must then
+    count the slot as free and send its job: a count taken before the lock would hold the job, and
+    no finish would be left to send it."""
+    job_id, owner_id = running_job
+    _running_in_the_lane(on_the_stack, owner_id, get_settings().llm_slots_per_user - 1)
+    finish = psycopg.connect(on_the_stack.database_url.replace("+psycopg", ""))
+    finish.execute("UPDATE jobs SET status = 'succeeded', completed_at = now() WHERE id = %s", (job_id,))
+    finish.execute("SELECT pg_advisory_xact_lock(hashtextextended(CAST(%s AS text), 7))", (str(owner_id),))
+    seen: dict[str, object] = {}
+    submitter = threading.Thread(target=_submit, args=(owner_id, seen))
+    try:
+        submitter.start()
+        wait_until(
+            lambda: _waiting_on_the_lock_beside(on_the_stack, finish),
+            timeout=60,
+            message="the submit to wait for the owner's lock",
+        )
+        assert "job" not in seen
+        finish.commit()
+        submitter.join(60)
+    finally:
+        finish.close()
+    assert not submitter.is_alive()
+    job = seen["job"]
+    assert isinstance(job, Job) and not job.held
+    [(held,)] = on_the_stack.sql("SELECT held FROM jobs WHERE id = %s", job.id)
+    assert held is False
+    assert [d.job_id for d in seen["dispatches"]] == [job.id]  # type: ignore[attr-defined]
+    assert seen["dispatches"][0].admit_owner is None  # type: ignore[index]  # admitted already
+
+
+def test_a_submit_past_the_owners_slots_is_held_and_one_within_them_is_sent(
+    running_job: tuple[uuid.UUID, uuid.UUID], on_the_stack: Stack
+) -> None:
+    _, owner_id = running_job
+    slots = get_settings().llm_slots_per_user
+    assert slots >= 2, "the test stack's default is MENTORQ_LLM_PARALLEL's 4 slots a user"
+    _running_in_the_lane(on_the_stack, owner_id, slots - 2)  # one slot left
+    first: dict[str, object] = {}
+    _submit(owner_id, first)
+    second: dict[str, object] = {}
+    _submit(owner_id, second)
+    sent, held = first["job"], second["job"]
+    assert isinstance(sent, Job) and isinstance(held, Job)
+    assert not sent.held and [d.job_id for d in first["dispatches"]] == [sent.id]  # type: ignore[attr-defined]
+    assert held.held and held.progress == admission.HELD_PROGRESS and second["dispatches"] == []
+    rows = on_the_stack.sql("SELECT id, held FROM jobs WHERE id IN (%s, %s)", sent.id, held.id)
+    assert dict(rows) == {sent.id: False, held.id: True}
+    # Each submit wrote its job's `queued` event in the same statement.
+    events = on_the_stack.sql(
+        "SELECT count(*) FROM job_events WHERE type = 'queued' AND job_id IN (%s, %s)", sent.id, held.id
+    )
+    assert events == [(2,)]

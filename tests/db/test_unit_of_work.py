@@ -12,9 +12,11 @@ from types import NoneType
 import pytest
 import redis
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
 from core.channels import job_channel, job_end_channel
 from db import jobs as job_queries
+from db.direct_statement import AsyncDirectTransaction
 from db.job_resource import apply_ending_state, job_resource
 from db.models import Job
 from db.session import async_engine, sync_session_factory
@@ -298,3 +300,51 @@ def test_one_statement_returns_its_row_or_none_whether_or_not_it_returns_rows(
             await async_engine().dispose()  # its connections belong to this event loop
 
     assert asyncio.run(run()) == expected
+
+
+def test_statements_sent_together_are_one_transaction(on_the_stack: Stack) -> None:
+    """AsyncDirectTransaction (db/direct_statement.py): a lock the first statement takes is held
+    while the second runs and let go at the end; the second sees what the first wrote; a failing
+    statement rolls back the ones before it, and the connection goes back to the pool usable."""
+    key = 0x6D656E74  # an advisory lock no other code takes (under 2**31: pg_locks shows it in objid)
+    lock = text("SELECT pg_advisory_xact_lock(:key)")
+    held_here = text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
+        "AND objid = :key AND granted"
+    )
+    job_id = uuid.uuid4()
+    with sync_session_factory()() as session:
+        owner = ensure_system_user(session)
+        session.commit()
+    insert = text(
+        "INSERT INTO jobs (id, kind, owner_id, status, input, attempts, max_attempts, queue, priority) "
+        "VALUES (:id, 'debug.sleep', :owner, 'queued', '{}', 0, 2, 'cpu', 0) RETURNING id"
+    )
+    seen_written = text("SELECT count(*) FROM jobs WHERE id = :id")
+
+    async def run() -> tuple[list, Exception, list]:
+        try:
+            together = await AsyncDirectTransaction(async_engine()).execute_all(
+                [(lock, {"key": key}), (held_here, {"key": key})]
+            )
+            failing = AsyncDirectTransaction(async_engine())
+            with pytest.raises(DBAPIError) as failed:
+                await failing.execute_all(
+                    [
+                        (insert, {"id": job_id, "owner": owner}),
+                        (seen_written, {"id": job_id}),
+                        (text("SELECT 1 / 0"), {}),
+                    ]
+                )
+            after = await AsyncDirectTransaction(async_engine()).execute_all(
+                [(held_here, {"key": key}), (seen_written, {"id": job_id})]
+            )
+            return together, failed.value, after
+        finally:
+            await async_engine().dispose()  # its connections belong to this event loop
+
+    together, failure, after = asyncio.run(run())
+    assert together[1] == (1,)  # held by the statement after the one that took it
+    assert "division by zero" in str(failure)
+    assert after == [(0,), (0,)]  # the lock let go; the insert rolled back with the failed statement
+    assert on_the_stack.sql("SELECT count(*) FROM jobs WHERE id = %s", job_id) == [(0,)]

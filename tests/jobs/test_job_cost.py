@@ -45,13 +45,19 @@ WARM_UP_JOBS = 2
 # One instant chat job, steady state. Each number with what it is; change one only with the reason.
 EXPECTED = {
     # --- the API: POST /v1/jobs, answered 202 ----------------------------------------------------
-    # 1 the job row and its `queued` event, one statement (db/jobs.py create: WITH job_row AS ...)
-    # 2 the owner's advisory lock for fair admission (db/admission.py)
-    # 3 how many of the owner's jobs are running or queued (admission's count)
-    # 4 the job stamped dispatched once the broker has it (db/dispatch_stamps.py; autocommit)
-    "api sql statements": 4,
-    # BEGIN and COMMIT of the creating transaction; the stamp is autocommit (no BEGIN, no COMMIT)
-    "api transaction round trips": 2,
+    # 1 the job row, its `queued` event and the owner's advisory lock for fair admission, one
+    #   statement (db/jobs.py _submit_admitted: WITH job_row AS ...); the lock was a statement of its
+    #   own, in an ORM transaction, until 2026-11-30
+    # 2 the job held if the owner's other jobs in the lane fill their slots (db/admission.py
+    #   held_past_the_cap: the count and the hold, one statement)
+    # 3 the job stamped dispatched once the broker has it (db/dispatch_stamps.py; autocommit)
+    "api sql statements": 3,
+    # 1 and 2 sent together in one pipeline (db/direct_statement.py AsyncDirectTransaction): one
+    # round trip and one implicit transaction, ended by the pipeline's sync
+    "api pipelines": 1,
+    # none: the submit's transaction has no BEGIN or COMMIT (its pipeline's sync ends it), and the
+    # stamp is autocommit (it was BEGIN and COMMIT of an ORM transaction until 2026-11-30)
+    "api transaction round trips": 0,
     # 1 the submit rate limit's sliding window (EVALSHA, api/rate_limits.py); 2 the task onto the
     # broker (LPUSH)
     "api redis commands": 2,
@@ -191,6 +197,7 @@ def _costs(
     delivery = [line for line in parent if line.kind == "redis" and line.text.startswith(DELIVERY)]
     costs = {
         "api sql statements": sum(line.kind == "sql" for line in api),
+        "api pipelines": sum(line.kind == "pipeline" for line in api),
         "api transaction round trips": _round_trips(api),
         "api redis commands": _redis_commands(api),
         "worker sql statements": sum(line.kind == "sql" for line in job_thread),

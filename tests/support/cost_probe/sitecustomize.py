@@ -4,8 +4,9 @@ PostgreSQL and Redis, one line per statement, transaction boundary or command, a
 DIR/<pid>.log as `<role> <kind> <text>`. Nothing of mentorq's code is changed; without the
 variable it does nothing.
 
-Counted: every statement psycopg's cursors send (once per executemany), sync and async, and
-SQLAlchemy's BEGIN / COMMIT / ROLLBACK (each a round trip with psycopg) on every engine; every Redis
+Counted: every statement psycopg's cursors send (once per executemany), sync and async, each
+pipeline psycopg opens, and SQLAlchemy's BEGIN / COMMIT / ROLLBACK (each a round trip with psycopg)
+on every engine; every Redis
 command packed by redis-py, sync and asyncio (pipelines count each command, as the server runs
 them). Not counted: a pooled connection's ping after idling, which depends on timing, not on the
 job path. Also written: each new PostgreSQL connection's backend pid (`backend`), which the test's
@@ -64,6 +65,18 @@ def _install() -> None:
     for cursor in (psycopg.Cursor, psycopg.AsyncCursor):
         cursor.execute = counted(cursor.execute)
         cursor.executemany = counted(cursor.executemany)
+
+    # A pipeline (db/direct_statement.py AsyncDirectTransaction) sends its statements together and
+    # ends with one sync: one round trip, and one implicit transaction, with no BEGIN or COMMIT.
+    def pipelined(open_pipeline):
+        def pipeline(self, *args, **kwargs):
+            record("pipeline", "sync")
+            return open_pipeline(self, *args, **kwargs)
+
+        return pipeline
+
+    for connection in (psycopg.Connection, psycopg.AsyncConnection):
+        connection.pipeline = pipelined(connection.pipeline)
 
     def boundary(name: str):
         # In autocommit (db/session.py sync_autocommit_engine) psycopg sends no BEGIN, COMMIT or
