@@ -152,8 +152,8 @@ class AsyncDirectTransaction:
     takes is held while the second reads, and the second sees what the first wrote.
 
     The API's submit into a lane admitted per user (db/admission.py): the job with its owner's lock,
-    then the count that holds it. Through the ORM that was BEGIN, four statements and COMMIT, five
-    round trips."""
+    then the count that holds it. Through the ORM that was BEGIN, the job, the lock, the count (and
+    the hold, when held) and COMMIT: five round trips or six."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.info: dict[str, Any] = {}
@@ -194,6 +194,9 @@ def _fetch_one(engine: Engine, sql: str, values: dict[str, Any]) -> tuple[Any, .
             if not failure.connection_invalidated and not driver.closed:
                 driver.autocommit = False
             raise failure from error
+        except BaseException:
+            _drop_when_cut_off(pooled)
+            raise
         finally:
             if cursor is not None:
                 cursor.close()
@@ -236,11 +239,23 @@ async def _fetch_each_async(
             if not failure.connection_invalidated and not driver.closed:
                 await driver.set_autocommit(False)
             raise failure from error
+        except BaseException:
+            await greenlet_spawn(_drop_when_cut_off, pooled)
+            raise
         finally:
             for cursor in cursors:
                 await cursor.close()
     finally:
         await greenlet_spawn(pooled.close)
+
+
+def _drop_when_cut_off(pooled: Any) -> None:
+    """Cut off part way (a cancelled request, a task's time limit): the connection may still be in
+    autocommit, or in a pipeline whose results were not read, and the pool's reset would give it
+    back so to a session, which would then commit each statement as it ran
+    (tests/db/test_unit_of_work.py). The pool closes it instead (psycopg's close sends nothing and
+    waits for nothing, so a cancelled task can still run it) and connects afresh at its next checkout."""
+    pooled.invalidate()
 
 
 def _returns_rows(cursor: psycopg.Cursor | psycopg.AsyncCursor) -> bool:

@@ -9,6 +9,7 @@ import time
 import uuid
 from types import NoneType
 
+import psycopg
 import pytest
 import redis
 from sqlalchemy import select, text
@@ -19,7 +20,7 @@ from db import jobs as job_queries
 from db.direct_statement import AsyncDirectTransaction
 from db.job_resource import apply_ending_state, job_resource
 from db.models import Job
-from db.session import async_engine, sync_session_factory
+from db.session import async_engine, async_session_factory, sync_session_factory
 from db.system import ensure_system_user
 from db.unit_of_work import UnpublishedCommit, async_one_statement, one_statement, outbox, unit_of_work
 from tasks.debug_sleep.spec import SPEC as SLEEP
@@ -304,8 +305,9 @@ def test_one_statement_returns_its_row_or_none_whether_or_not_it_returns_rows(
 
 def test_statements_sent_together_are_one_transaction(on_the_stack: Stack) -> None:
     """AsyncDirectTransaction (db/direct_statement.py): a lock the first statement takes is held
-    while the second runs and let go at the end; the second sees what the first wrote; a failing
-    statement rolls back the ones before it, and the connection goes back to the pool usable."""
+    while the second runs and let go at the end; a failing statement rolls back the ones before it,
+    and the connection goes back to the pool out of autocommit. (That the second sees what the first
+    wrote, tests/db/test_finish_lock.py shows: the hold finds the job the submit wrote.)"""
     key = 0x6D656E74  # an advisory lock no other code takes (under 2**31: pg_locks shows it in objid)
     lock = text("SELECT pg_advisory_xact_lock(:key)")
     held_here = text(
@@ -321,6 +323,7 @@ def test_statements_sent_together_are_one_transaction(on_the_stack: Stack) -> No
         "VALUES (:id, 'debug.sleep', :owner, 'queued', '{}', 0, 2, 'cpu', 0) RETURNING id"
     )
     seen_written = text("SELECT count(*) FROM jobs WHERE id = :id")
+    rolled_back = uuid.uuid4()
 
     async def run() -> tuple[list, Exception, list]:
         try:
@@ -336,6 +339,10 @@ def test_statements_sent_together_are_one_transaction(on_the_stack: Stack) -> No
                         (text("SELECT 1 / 0"), {}),
                     ]
                 )
+            # The failed one's connection is out of autocommit again: a session's rollback undoes.
+            async with async_session_factory()() as session:
+                await session.execute(insert, {"id": rolled_back, "owner": owner})
+                await session.rollback()
             after = await AsyncDirectTransaction(async_engine()).execute_all(
                 [(held_here, {"key": key}), (seen_written, {"id": job_id})]
             )
@@ -347,4 +354,56 @@ def test_statements_sent_together_are_one_transaction(on_the_stack: Stack) -> No
     assert together[1] == (1,)  # held by the statement after the one that took it
     assert "division by zero" in str(failure)
     assert after == [(0,), (0,)]  # the lock let go; the insert rolled back with the failed statement
-    assert on_the_stack.sql("SELECT count(*) FROM jobs WHERE id = %s", job_id) == [(0,)]
+    assert on_the_stack.sql("SELECT count(*) FROM jobs WHERE id IN (%s, %s)", job_id, rolled_back) == [(0,)]
+
+
+def test_statements_cut_off_while_they_wait_leave_no_connection_in_autocommit(on_the_stack: Stack) -> None:
+    """A request cancelled while its statements wait (here for a lock another transaction holds)
+    must not give the pool back a connection still in autocommit, or half way through a pipeline:
+    the next session on the pool would then commit each statement as it ran. The next transaction
+    here writes a job and rolls back: the job must not be there."""
+    key = 0x6D656E75
+    blocker = psycopg.connect(on_the_stack.database_url.replace("+psycopg", ""))
+    blocker.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+    with sync_session_factory()() as session:
+        owner = ensure_system_user(session)
+        session.commit()
+    rolled_back = uuid.uuid4()
+    insert = text(
+        "INSERT INTO jobs (id, kind, owner_id, status, input, attempts, max_attempts, queue, priority) "
+        "VALUES (:id, 'debug.sleep', :owner, 'queued', '{}', 0, 2, 'cpu', 0)"
+    )
+
+    def waiting_for_the_lock() -> bool:
+        return bool(
+            on_the_stack.sql(
+                "SELECT 1 FROM pg_stat_activity WHERE pid <> %s AND wait_event_type = 'Lock' "
+                "AND wait_event = 'advisory' AND datname = current_database()",
+                blocker.info.backend_pid,
+            )
+        )
+
+    async def run() -> None:
+        try:
+            statements = AsyncDirectTransaction(async_engine()).execute_all(
+                [(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key}), (text("SELECT 1"), {})]
+            )
+            task = asyncio.create_task(statements)
+            await asyncio.to_thread(
+                wait_until, waiting_for_the_lock, timeout=60, message="the statements to wait for the lock"
+            )
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            blocker.commit()
+            async with async_session_factory()() as session:
+                await session.execute(insert, {"id": rolled_back, "owner": owner})
+                await session.rollback()
+        finally:
+            await async_engine().dispose()  # its connections belong to this event loop
+
+    try:
+        asyncio.run(run())
+    finally:
+        blocker.close()
+    assert on_the_stack.sql("SELECT count(*) FROM jobs WHERE id = %s", rolled_back) == [(0,)]
