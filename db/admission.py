@@ -26,7 +26,10 @@ from sqlalchemy import (
     Select,
     String,
     Text,
+    and_,
+    any_,
     bindparam,
+    case,
     cast,
     event,
     false,
@@ -244,7 +247,9 @@ def released_by_a_finish() -> Any:
     took no lock, and this lets nothing go: the caller then releases in a transaction that locks
     first (`release_held`). Built once; its lists are written in, since it runs on the driver."""
     jobs = Job.__table__
-    finished, in_lane, held = jobs.alias("finished"), jobs.alias("in_lane"), jobs.alias("held_job")
+    finished, in_lane, held, waiting = (
+        jobs.alias(name) for name in ("finished", "in_lane", "held_job", "waiting")
+    )
     owner = bindparam("p_owner", type_=jobs.c.owner_id.type)
     moved_by_the_finish = (
         select(finished.c.id)
@@ -253,6 +258,15 @@ def released_by_a_finish() -> Any:
             finished.c.status == literal(JobStatus.succeeded.value),
             finished.c.attempts == bindparam("p_attempt", type_=Integer),
             finished.c.stage.is_not_distinct_from(bindparam("p_claim_stage", type_=String)),
+        )
+        .exists()
+    )
+    holds_some = (
+        select(waiting.c.id)
+        .where(
+            waiting.c.owner_id == owner,
+            waiting.c.held.is_(True),
+            waiting.c.status == literal(JobStatus.queued.value),
         )
         .exists()
     )
@@ -267,20 +281,31 @@ def released_by_a_finish() -> Any:
         )
         .scalar_subquery()
     )
+    # The owner's jobs in the lane are counted only when some are held: most owners have none, and
+    # PostgreSQL runs a subquery of a CASE only when its branch is taken (EXPLAIN: "never executed").
+    room = case(
+        (
+            and_(moved_by_the_finish, holds_some),
+            func.greatest(0, bindparam("p_slots", type_=Integer) - slots_taken),
+        ),
+        else_=0,
+    )
     next_held = (
         select(held.c.id)
         .where(
             held.c.owner_id == owner,
             held.c.held.is_(True),
             held.c.status == literal(JobStatus.queued.value),
-            moved_by_the_finish,
         )
         .order_by(held.c.priority.desc(), held.c.created_at)
-        .limit(func.greatest(0, bindparam("p_slots", type_=Integer) - slots_taken))
+        .limit(room)
     )
     return (
         update(jobs)
-        .where(jobs.c.id.in_(next_held.scalar_subquery()), jobs.c.status == literal(JobStatus.queued.value))
+        # `= ANY (ARRAY(...))`: the few ids are found first, then each by its key. `IN (...)` let the
+        # planner scan every queued job of every user and match each against them (EXPLAIN).
+        .where(jobs.c.id == any_(func.array(next_held.scalar_subquery())))
+        .where(jobs.c.status == literal(JobStatus.queued.value))
         .values(held=False, progress=None)
         .returning(jobs.c.id, jobs.c.kind, jobs.c.stage, jobs.c.priority, jobs.c.created_at)
     )
