@@ -261,15 +261,7 @@ def released_by_a_finish() -> Any:
         )
         .exists()
     )
-    holds_some = (
-        select(waiting.c.id)
-        .where(
-            waiting.c.owner_id == owner,
-            waiting.c.held.is_(True),
-            waiting.c.status == literal(JobStatus.queued.value),
-        )
-        .exists()
-    )
+    holds_some = select(waiting.c.id).where(*_held_of(waiting, owner)).exists()
     slots_taken = (
         select(func.count())
         .select_from(in_lane)
@@ -292,11 +284,7 @@ def released_by_a_finish() -> Any:
     )
     next_held = (
         select(held.c.id)
-        .where(
-            held.c.owner_id == owner,
-            held.c.held.is_(True),
-            held.c.status == literal(JobStatus.queued.value),
-        )
+        .where(*_held_of(held, owner))
         .order_by(held.c.priority.desc(), held.c.created_at)
         .limit(room)
     )
@@ -309,6 +297,11 @@ def released_by_a_finish() -> Any:
         .values(held=False, progress=None)
         .returning(jobs.c.id, jobs.c.kind, jobs.c.stage, jobs.c.priority, jobs.c.created_at)
     )
+
+
+def _held_of(jobs: Any, owner: Any) -> tuple[Any, ...]:
+    """The owner's held jobs, in `jobs` (an alias of the table)."""
+    return (jobs.c.owner_id == owner, jobs.c.held.is_(True), jobs.c.status == literal(JobStatus.queued.value))
 
 
 class ReleasedJob(NamedTuple):

@@ -195,12 +195,18 @@ def one_transaction() -> Iterator[DirectTransaction]:
     a row a session writes, so neither can come from here."""
     transaction = DirectTransaction(sync_engine())
     yield transaction
+    _send(_direct_outbox(transaction))
+
+
+def _direct_outbox(transaction: DirectTransaction | AsyncDirectTransaction) -> Outbox:
+    """What a direct transaction recorded, once it ran: live events and job messages only, the jobs
+    admitted already by its statements."""
     box = _take(transaction)
     if box.deliveries or box.mails or any(d.admit_owner is not None for d in box.dispatches):
         raise UnpublishedCommit(
-            "these statements send no deliveries or mails, nor admit a job: use unit_of_work()"
+            "these statements send no deliveries or mails, nor admit a job: use a session"
         )
-    _send(box)
+    return box
 
 
 @contextmanager
@@ -315,12 +321,7 @@ async def async_one_transaction() -> AsyncIterator[AsyncDirectTransaction]:
     job message there must not ask to be admitted again."""
     transaction = AsyncDirectTransaction(async_engine())
     yield transaction
-    box = _take(transaction)
-    if box.deliveries or box.mails or any(d.admit_owner is not None for d in box.dispatches):
-        raise UnpublishedCommit(
-            "these statements send no deliveries or mails, nor admit a job: use a session"
-        )
-    await _send_async(box)
+    await _send_async(_direct_outbox(transaction))
 
 
 async def _send_async(box: Outbox) -> None:

@@ -183,6 +183,26 @@ def _waiting_on_the_lock_beside(stack: Stack, other: psycopg.Connection) -> bool
     )
 
 
+def _waits_for_the_lock_then_runs(
+    stack: Stack, holder: psycopg.Connection, waiter: threading.Thread, seen: dict[str, object]
+) -> None:
+    """Start `waiter`, see its statement wait for the owner's lock `holder` holds, commit `holder`,
+    and see `waiter` end."""
+    try:
+        waiter.start()
+        wait_until(
+            lambda: _waiting_on_the_lock_beside(stack, holder),
+            timeout=60,
+            message="the statement to wait for the owner's lock",
+        )
+        assert "job" not in seen
+        holder.commit()
+        waiter.join(60)
+    finally:
+        holder.close()
+    assert not waiter.is_alive()
+
+
 def test_a_submit_counts_the_lane_after_the_owners_lock(
     running_job: tuple[uuid.UUID, uuid.UUID], on_the_stack: Stack
 ) -> None:
@@ -196,20 +216,9 @@ def test_a_submit_counts_the_lane_after_the_owners_lock(
     finish.execute("UPDATE jobs SET status = 'succeeded', completed_at = now() WHERE id = %s", (job_id,))
     finish.execute("SELECT pg_advisory_xact_lock(hashtextextended(CAST(%s AS text), 7))", (str(owner_id),))
     seen: dict[str, object] = {}
-    submitter = threading.Thread(target=_submit, args=(owner_id, seen))
-    try:
-        submitter.start()
-        wait_until(
-            lambda: _waiting_on_the_lock_beside(on_the_stack, finish),
-            timeout=60,
-            message="the submit to wait for the owner's lock",
-        )
-        assert "job" not in seen
-        finish.commit()
-        submitter.join(60)
-    finally:
-        finish.close()
-    assert not submitter.is_alive()
+    _waits_for_the_lock_then_runs(
+        on_the_stack, finish, threading.Thread(target=_submit, args=(owner_id, seen)), seen
+    )
     job = seen["job"]
     assert isinstance(job, Job) and not job.held
     [(held,)] = on_the_stack.sql("SELECT held FROM jobs WHERE id = %s", job.id)
@@ -283,19 +292,7 @@ def test_a_finish_releases_the_job_a_submit_held_while_it_waited_for_the_lock(
     submit.execute("SELECT pg_advisory_xact_lock(hashtextextended(CAST(%s AS text), 7))", (str(owner_id),))
     seen: dict[str, object] = {}
     finisher = threading.Thread(target=_finish_and_release, args=(job_id, owner_id, 1, seen))
-    try:
-        finisher.start()
-        wait_until(
-            lambda: _waiting_on_the_lock_beside(on_the_stack, submit),
-            timeout=60,
-            message="the finish to wait for the owner's lock",
-        )
-        assert "job" not in seen
-        submit.commit()
-        finisher.join(60)
-    finally:
-        submit.close()
-    assert not finisher.is_alive()
+    _waits_for_the_lock_then_runs(on_the_stack, submit, finisher, seen)
     assert isinstance(seen["job"], tuple) and seen["job"].status == "succeeded"  # type: ignore[attr-defined]
     assert seen["dispatches"] == [held]
     assert on_the_stack.sql("SELECT held FROM jobs WHERE id = %s", held) == [(False,)]

@@ -10,6 +10,7 @@ import httpx
 import psycopg
 
 from devstack.rehearsal import topology
+from tasks.chat.spec import SPEC as CHAT
 from tests.hosts.jobs import (
     NEEDS_NAMESPACES,
     assert_each_done_once,
@@ -32,6 +33,10 @@ def test_two_gpu_hosts_share_the_llm_lane_and_one_finishes_when_the_other_is_los
         markers = submit_streaming_jobs(rehearsal, client, count=12)
         with sign_in(rehearsal) as other:
             markers |= submit_streaming_jobs(rehearsal, other, count=12)
+        # Lost mid-run: once it is generating. On a loaded run the first learner's jobs had all
+        # ended while the second signed in, the second's first jobs had all gone to gpu, and gpu2,
+        # lost idle, left nothing to run again (CI, 2026-11-30).
+        wait_running_on(rehearsal, list(markers), "llm@gpu2")
         lost = rehearsal.lose_host("gpu2")
         assert {process.name for process in lost} == {"ollama@gpu2", "worker-llm@gpu2"}
         # What gpu2 had finished before it was lost (its worker is dead now, so this cannot grow):
@@ -47,6 +52,16 @@ def test_two_gpu_hosts_share_the_llm_lane_and_one_finishes_when_the_other_is_los
         for process in list(rehearsal.processes.values()):
             if process.host.name == "gpu2":
                 rehearsal.stop(process.name)
+
+
+def wait_running_on(rehearsal: topology.Rehearsal, ids: list[str], worker: str) -> None:
+    """Until one of the jobs among `ids` is running on `worker` (within a chat job's own time limit)."""
+    query = "SELECT count(*) FROM jobs WHERE id = ANY(%s::uuid[]) AND status = 'running' AND worker = %s"
+    with psycopg.connect(rehearsal.database_url, connect_timeout=5) as db:
+        deadline = time.monotonic() + CHAT.time_limit
+        while not db.execute(query, (ids, worker)).fetchone()[0]:
+            assert time.monotonic() < deadline, f"no job ran on {worker}"
+            time.sleep(0.1)
 
 
 def succeeded_on(rehearsal: topology.Rehearsal, ids: list[str], worker: str) -> set[str]:
