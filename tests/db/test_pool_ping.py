@@ -7,6 +7,7 @@ would)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,7 +17,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from db.session import ping_after_idle, sqlalchemy_url, sync_engine
+from db.direct_statement import AsyncDirectTransaction
+from db.session import async_engine, ping_after_idle, sqlalchemy_url, sync_engine
 from db.unit_of_work import one_statement
 from tests.db.test_unit_of_work import queued_job
 from tests.support.stack import Stack
@@ -197,3 +199,34 @@ def test_the_api_s_statement_on_the_driver_fails_once_on_a_dead_connection_then_
 
     first, invalidated, second, third = asyncio.run(scenario())
     assert invalidated and len({first, second, third}) == 3
+
+
+def test_pipelined_statements_that_meet_a_connection_the_server_just_ended_fail_as_a_disconnect(
+    on_the_stack: Stack,
+) -> None:
+    """The API's capped submit (db/direct_statement.py AsyncDirectTransaction, a pipeline) on a
+    pooled connection the server ended a moment ago, so not pinged: it fails once, as a disconnect
+    (`connection_invalidated`, what the API and the runtime take for an unreachable server), and the
+    next one runs on a fresh connection."""
+    ended = text("SELECT pg_backend_pid()")
+
+    async def run() -> tuple[DBAPIError, list]:
+        try:
+            ((pid,), _) = await AsyncDirectTransaction(async_engine()).execute_all(
+                [(ended, {}), (text("SELECT 1"), {})]
+            )
+            end_backend(on_the_stack, pid)
+            with pytest.raises(DBAPIError) as failure:
+                await AsyncDirectTransaction(async_engine()).execute_all(
+                    [(ended, {}), (text("SELECT 1"), {})]
+                )
+            again = await AsyncDirectTransaction(async_engine()).execute_all(
+                [(ended, {}), (text("SELECT 2"), {})]
+            )
+            return failure.value, again
+        finally:
+            await async_engine().dispose()  # its connections belong to this event loop
+
+    failure, again = asyncio.run(run())
+    assert failure.connection_invalidated, repr(failure)
+    assert again[1] == (2,)
