@@ -178,7 +178,7 @@ class AsyncDirectTransaction:
 
 
 def _fetch_one(engine: Engine, sql: str, values: dict[str, Any]) -> tuple[Any, ...] | None:
-    pooled = engine.raw_connection()  # the pool's checkout, with its ping after idle
+    pooled = _checkout(engine)
     try:
         driver: psycopg.Connection = pooled.driver_connection  # type: ignore[assignment]
         cursor = None
@@ -214,7 +214,7 @@ async def _fetch_each_async(
 ) -> list[tuple[Any, ...] | None]:
     """Each statement's first row, in autocommit; several are pipelined: one implicit transaction."""
     # The pool's checkout (and its ping after idle) is written for greenlets, as in a session.
-    pooled = await greenlet_spawn(engine.raw_connection)
+    pooled = await greenlet_spawn(_checkout, engine)
     try:
         driver: psycopg.AsyncConnection = pooled.driver_connection  # type: ignore[assignment]
         cursors: list[psycopg.AsyncCursor] = []
@@ -247,6 +247,27 @@ async def _fetch_each_async(
                 await cursor.close()
     finally:
         await greenlet_spawn(pooled.close)
+
+
+def _checkout(engine: Engine) -> Any:
+    """The pool's connection, with its ping after idle. A server that cannot be reached (refused,
+    down, restarting) fails here, before any statement: on the worker's engine `raw_connection`
+    raises psycopg's own error, where `engine.connect()` raises SQLAlchemy's (the API's async
+    adapter raises SQLAlchemy's already). Raised as the engine raises it, so the callers' `except
+    OperationalError` sees an unreachable server (the runtime waits it out instead of running the
+    job again; the API answers 503), not an unknown error (tests/db/test_pool_ping.py)."""
+    try:
+        return engine.raw_connection()
+    except psycopg.Error as error:
+        raise exc.DBAPIError.instance(
+            None,
+            None,
+            error,
+            psycopg.Error,
+            hide_parameters=engine.hide_parameters,
+            connection_invalidated=engine.dialect.is_disconnect(error, None, None),
+            dialect=engine.dialect,
+        ) from error
 
 
 def _drop_when_cut_off(pooled: Any) -> None:

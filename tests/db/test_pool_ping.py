@@ -8,6 +8,7 @@ would)."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,9 +16,10 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import create_async_engine
 
-from db.direct_statement import AsyncDirectTransaction
+from db.direct_statement import AsyncDirectStatement, AsyncDirectTransaction, DirectStatement
 from db.session import async_engine, ping_after_idle, sqlalchemy_url, sync_engine
 from db.unit_of_work import one_statement
 from tests.db.test_unit_of_work import queued_job
@@ -230,3 +232,45 @@ def test_pipelined_statements_that_meet_a_connection_the_server_just_ended_fail_
     failure, again = asyncio.run(run())
     assert failure.connection_invalidated, repr(failure)
     assert again[1] == (2,)
+
+
+def test_statements_on_the_driver_against_a_server_that_refuses_fail_as_an_unreachable_database() -> None:
+    """PostgreSQL down or restarting: the pool cannot connect, before any statement is sent. Every
+    statement run straight on the driver raises SQLAlchemy's OperationalError there, as the engine
+    does, which the runtime takes for an unreachable database (it waits the outage out rather than
+    running the job again) and the API answers 503. The worker's checkout raised psycopg's own
+    error before, which the runtime did not catch: a claim or a quiet finish that met a PostgreSQL
+    restart failed the delivery, and a finish's job was run again, generated twice (found with a
+    pipelined finish in tests/hosts/test_data_faults.py). The API's async driver already raised
+    SQLAlchemy's; it is asserted here too, so that neither side comes back."""
+    with socket.socket() as probe:  # a port nothing listens on: the connection is refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql+psycopg://mentorq@127.0.0.1:{port}/mentorq?connect_timeout=5"
+    engine = create_engine(url)
+    refused_async = create_async_engine(url)
+    statement = text("SELECT 1")
+
+    async def on_the_api() -> list[BaseException]:
+        failures: list[BaseException] = []
+        for run in (
+            lambda: AsyncDirectStatement(refused_async).execute(statement),
+            lambda: AsyncDirectTransaction(refused_async).execute_all([(statement, {}), (statement, {})]),
+        ):
+            try:
+                await run()
+            except BaseException as failure:  # noqa: BLE001 - its class is what is asserted
+                failures.append(failure)
+        await refused_async.dispose()
+        return failures
+
+    try:
+        with pytest.raises(BaseException) as on_the_worker:
+            DirectStatement(engine).execute(statement)
+    finally:
+        engine.dispose()
+    failures = [on_the_worker.value, *asyncio.run(on_the_api())]
+    assert len(failures) == 3
+    for failure in failures:
+        assert isinstance(failure, OperationalError), repr(failure)
+        assert runtime._unreachable(failure), repr(failure)
