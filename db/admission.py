@@ -18,9 +18,26 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy import Integer, Select, Text, bindparam, cast, event, false, func, literal, select, update
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    Text,
+    and_,
+    any_,
+    bindparam,
+    case,
+    cast,
+    event,
+    false,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -206,11 +223,102 @@ def release_held(session: Session, *, owner_id: uuid.UUID, route_of: RouteOf) ->
     if not rows:
         return 0
     session.execute(_released(), {"p_ids": [row.id for row in rows]})
+    return _send_released(session, rows, route_of)
+
+
+def _send_released(writer: unit_of_work.Writer, rows: Sequence[Any], route_of: RouteOf) -> int:
+    """Each released job's message, once the transaction commits, in the order given."""
     for row in rows:
         unit_of_work.dispatch_job(
-            session, job_id=row.id, route=route_of(row.kind, row.stage), priority=row.priority
+            writer, job_id=row.id, route=route_of(row.kind, row.stage), priority=row.priority
         )
     return len(rows)
+
+
+@functools.cache
+def released_by_a_finish() -> Any:
+    """The owner's next held jobs let go (highest priority, then oldest), as many as the owner has
+    room for, by the statement after a finish in the same transaction (db/jobs.py
+    `finish_and_release`); RETURNING each job's id, kind, stage, priority and creation time.
+
+    Only when that finish moved the job (`p_job` ended `succeeded` under this delivery's claim):
+    its statement then took the owner's lock, and this one's snapshot, taken after it, sees every
+    held job a submit committed while the finish waited for the lock. A finish that moved nothing
+    took no lock, and this lets nothing go: the caller then releases in a transaction that locks
+    first (`release_held`). Built once; its lists are written in, since it runs on the driver."""
+    jobs = Job.__table__
+    finished, in_lane, held, waiting = (
+        jobs.alias(name) for name in ("finished", "in_lane", "held_job", "waiting")
+    )
+    owner = bindparam("p_owner", type_=jobs.c.owner_id.type)
+    moved_by_the_finish = (
+        select(finished.c.id)
+        .where(
+            finished.c.id == bindparam("p_job", type_=jobs.c.id.type),
+            finished.c.status == literal(JobStatus.succeeded.value),
+            finished.c.attempts == bindparam("p_attempt", type_=Integer),
+            finished.c.stage.is_not_distinct_from(bindparam("p_claim_stage", type_=String)),
+        )
+        .exists()
+    )
+    holds_some = select(waiting.c.id).where(*_held_of(waiting, owner)).exists()
+    slots_taken = (
+        select(func.count())
+        .select_from(in_lane)
+        .where(
+            in_lane.c.owner_id == owner,
+            in_lane.c.status.in_([literal(status) for status in ACTIVE]),
+            in_lane.c.queue.in_([literal(queue) for queue in sorted(lanes.ADMITTED)]),
+            in_lane.c.held.is_(false()),
+        )
+        .scalar_subquery()
+    )
+    # The owner's jobs in the lane are counted only when some are held: most owners have none, and
+    # PostgreSQL runs a subquery of a CASE only when its branch is taken (EXPLAIN: "never executed").
+    room = case(
+        (
+            and_(moved_by_the_finish, holds_some),
+            func.greatest(0, bindparam("p_slots", type_=Integer) - slots_taken),
+        ),
+        else_=0,
+    )
+    next_held = (
+        select(held.c.id)
+        .where(*_held_of(held, owner))
+        .order_by(held.c.priority.desc(), held.c.created_at)
+        .limit(room)
+    )
+    return (
+        update(jobs)
+        # `= ANY (ARRAY(...))`: the few ids are found first, then each by its key. `IN (...)` let the
+        # planner scan every queued job of every user and match each against them (EXPLAIN).
+        .where(jobs.c.id == any_(func.array(next_held.scalar_subquery())))
+        .where(jobs.c.status == literal(JobStatus.queued.value))
+        .values(held=False, progress=None)
+        .returning(jobs.c.id, jobs.c.kind, jobs.c.stage, jobs.c.priority, jobs.c.created_at)
+    )
+
+
+def _held_of(jobs: Any, owner: Any) -> tuple[Any, ...]:
+    """The owner's held jobs, in `jobs` (an alias of the table)."""
+    return (jobs.c.owner_id == owner, jobs.c.held.is_(True), jobs.c.status == literal(JobStatus.queued.value))
+
+
+class ReleasedJob(NamedTuple):
+    """A row `released_by_a_finish` returns."""
+
+    id: uuid.UUID
+    kind: str
+    stage: str | None
+    priority: int
+    created_at: datetime
+
+
+def send_released(writer: unit_of_work.Writer, rows: Sequence[tuple[Any, ...]], route_of: RouteOf) -> int:
+    """`released_by_a_finish`'s jobs sent once the transaction commits, next first (RETURNING
+    keeps no order)."""
+    released = sorted(map(ReleasedJob._make, rows), key=lambda job: (-job.priority, job.created_at))
+    return _send_released(writer, released, route_of)
 
 
 @functools.cache

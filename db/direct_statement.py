@@ -16,7 +16,8 @@ SQLAlchemy's DBAPIError, so the callers' handling of a restarted server (`connec
 
 What it does not do: a statement that expands a list parameter, a webhook delivery row or a job
 message (they need a transaction: `db.unit_of_work.unit_of_work`). More than one statement only as
-`AsyncDirectTransaction`: a few prebuilt statements that are one transaction, in one round trip.
+`DirectTransaction` (`AsyncDirectTransaction`): a few prebuilt statements that are one transaction,
+in one round trip.
 """
 
 from __future__ import annotations
@@ -143,7 +144,37 @@ class AsyncDirectStatement:
         raise TypeError(f"{type(instance).__name__} needs a transaction")
 
 
-class AsyncDirectTransaction:
+class _Transaction:
+    """What `DirectTransaction` and `AsyncDirectTransaction` share: `info` for the outbox, one run."""
+
+    def __init__(self) -> None:
+        self.info: dict[str, Any] = {}
+        self._ran = False
+
+    def _runs(
+        self, engine: Engine, statements: Sequence[tuple[ClauseElement, Mapping[str, Any]]]
+    ) -> tuple[list[_Prepared], list[tuple[str, dict[str, Any]]]]:
+        if self._ran:
+            raise RuntimeError("one transaction only: its statements are sent together")
+        self._ran = True
+        prepared = [_prepared(statement, engine) for statement, _ in statements]
+        runs = [
+            (each.sql, each.parameters(params))
+            for each, (_, params) in zip(prepared, statements, strict=True)
+        ]
+        return prepared, runs
+
+    @staticmethod
+    def _converted(
+        prepared: list[_Prepared], raws: list[list[tuple[Any, ...]]]
+    ) -> list[list[tuple[Any, ...]]]:
+        return [[each.row(raw) for raw in rows] for each, rows in zip(prepared, raws, strict=True)]
+
+    def add(self, instance: object) -> None:
+        raise TypeError(f"{type(instance).__name__} needs a session's transaction")
+
+
+class DirectTransaction(_Transaction):
     """A few prebuilt statements as ONE transaction sent in ONE round trip: psycopg's pipeline mode
     in autocommit. PostgreSQL runs what comes before a pipeline's sync as one implicit transaction
     (the extended query protocol): committed at the sync, or rolled back whole if a statement fails,
@@ -151,46 +182,66 @@ class AsyncDirectTransaction:
     snapshot as it starts (READ COMMITTED), once the ones before it have run: a lock that the first
     takes is held while the second reads, and the second sees what the first wrote.
 
-    The API's submit into a lane admitted per user (db/admission.py): the job with its owner's lock,
-    then the count that holds it. Through the ORM that was BEGIN, the job, the lock, the count (and
-    the hold, when held) and COMMIT: five round trips or six."""
+    A worker's finish that hands its owner's slot on (db/jobs.py `finish_and_release`): the finish
+    with the owner's lock, then the release of the owner's next held jobs. Through the ORM that was
+    BEGIN, the finish, the read of the held jobs (and the count and the release, when there were
+    some) and COMMIT: four round trips or six."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__()
+        self._engine = engine
+
+    def execute_all(
+        self, statements: Sequence[tuple[ClauseElement, Mapping[str, Any]]]
+    ) -> list[list[tuple[Any, ...]]]:
+        """Each statement's rows, in order."""
+        prepared, runs = self._runs(self._engine, statements)
+        return self._converted(prepared, _fetch_each(self._engine, runs))
+
+
+class AsyncDirectTransaction(_Transaction):
+    """`DirectTransaction` for the API: the submit into a lane admitted per user (db/admission.py),
+    the job with its owner's lock, then the count that holds it. Through the ORM that was BEGIN, the
+    job, the lock, the count (and the hold, when held) and COMMIT: five round trips or six."""
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self.info: dict[str, Any] = {}
+        super().__init__()
         self._engine = engine
-        self._ran = False
 
     async def execute_all(
         self, statements: Sequence[tuple[ClauseElement, Mapping[str, Any]]]
-    ) -> list[tuple[Any, ...] | None]:
-        """Each statement's row (None where it returned none), in order."""
-        if self._ran:
-            raise RuntimeError("one transaction only: its statements are sent together")
-        self._ran = True
+    ) -> list[list[tuple[Any, ...]]]:
+        """Each statement's rows, in order."""
         engine = self._engine.sync_engine
-        prepared = [(_prepared(statement, engine), params) for statement, params in statements]
-        runs = [(each.sql, each.parameters(params)) for each, params in prepared]
-        raws = await _fetch_each_async(engine, runs)
-        return [None if raw is None else each.row(raw) for (each, _), raw in zip(prepared, raws, strict=True)]
-
-    def add(self, instance: object) -> None:
-        raise TypeError(f"{type(instance).__name__} needs a session's transaction")
+        prepared, runs = self._runs(engine, statements)
+        return self._converted(prepared, await _fetch_each_async(engine, runs))
 
 
 def _fetch_one(engine: Engine, sql: str, values: dict[str, Any]) -> tuple[Any, ...] | None:
+    (rows,) = _fetch_each(engine, [(sql, values)])
+    return rows[0] if rows else None
+
+
+def _fetch_each(engine: Engine, runs: Sequence[tuple[str, dict[str, Any]]]) -> list[list[tuple[Any, ...]]]:
+    """Each statement's rows, in autocommit; several are pipelined: one implicit transaction."""
     pooled = _checkout(engine)
     try:
         driver: psycopg.Connection = pooled.driver_connection  # type: ignore[assignment]
-        cursor = None
+        cursors: list[psycopg.Cursor] = []
         try:
             driver.autocommit = True  # a client-side flag: no round trip
-            cursor = driver.cursor()
-            cursor.execute(sql, values)
-            row = cursor.fetchone() if _returns_rows(cursor) else None
+            with driver.pipeline() if len(runs) > 1 else contextlib.nullcontext():
+                for sql, values in runs:
+                    cursors.append(cursor := driver.cursor())
+                    cursor.execute(sql, values)
+            # The pipeline's end sent its sync and read every result: the transaction has ended.
+            rows = [cursor.fetchall() if _returns_rows(cursor) else [] for cursor in cursors]
             driver.autocommit = False  # as the pool's other users expect it back
-            return row
+            return rows
         except psycopg.Error as error:
-            failure = _as_sqlalchemy_error(engine, pooled, driver, cursor, sql, values, error)
+            sql, values = _named(runs)
+            last = cursors[-1] if cursors else None
+            failure = _as_sqlalchemy_error(engine, pooled, driver, last, sql, values, error)
             if not failure.connection_invalidated and not driver.closed:
                 driver.autocommit = False
             raise failure from error
@@ -198,21 +249,28 @@ def _fetch_one(engine: Engine, sql: str, values: dict[str, Any]) -> tuple[Any, .
             _drop_when_cut_off(pooled)
             raise
         finally:
-            if cursor is not None:
+            for cursor in cursors:
                 cursor.close()
     finally:
         pooled.close()  # back to the pool (or discarded, if invalidated)
 
 
+def _named(runs: Sequence[tuple[str, dict[str, Any]]]) -> tuple[str, dict[str, Any] | list[dict[str, Any]]]:
+    """What an error names: a pipeline's may come at its sync, so it names every statement sent."""
+    if len(runs) == 1:
+        return runs[0]
+    return "; ".join(sql for sql, _ in runs), [values for _, values in runs]
+
+
 async def _fetch_one_async(engine: Engine, sql: str, values: dict[str, Any]) -> tuple[Any, ...] | None:
-    (row,) = await _fetch_each_async(engine, [(sql, values)])
-    return row
+    (rows,) = await _fetch_each_async(engine, [(sql, values)])
+    return rows[0] if rows else None
 
 
 async def _fetch_each_async(
     engine: Engine, runs: Sequence[tuple[str, dict[str, Any]]]
-) -> list[tuple[Any, ...] | None]:
-    """Each statement's first row, in autocommit; several are pipelined: one implicit transaction."""
+) -> list[list[tuple[Any, ...]]]:
+    """`_fetch_each` on the API's event loop."""
     # The pool's checkout (and its ping after idle) is written for greenlets, as in a session.
     pooled = await greenlet_spawn(_checkout, engine)
     try:
@@ -224,14 +282,11 @@ async def _fetch_each_async(
                 for sql, values in runs:
                     cursors.append(cursor := driver.cursor())
                     await cursor.execute(sql, values)
-            # The pipeline's end sent its sync and read every result: the transaction has ended.
-            rows = [await cursor.fetchone() if _returns_rows(cursor) else None for cursor in cursors]
+            rows = [await cursor.fetchall() if _returns_rows(cursor) else [] for cursor in cursors]
             await driver.set_autocommit(False)
             return rows
         except psycopg.Error as error:
-            # A pipeline's error may come at its sync: the error names every statement sent.
-            sql = "; ".join(each for each, _ in runs)
-            values = runs[0][1] if len(runs) == 1 else [each for _, each in runs]
+            sql, values = _named(runs)
             last = cursors[-1] if cursors else None
             failure = await greenlet_spawn(
                 _as_sqlalchemy_error, engine, pooled, driver, last, sql, values, error

@@ -45,7 +45,7 @@ from core.jobspec import JobSpec, Route
 from core.settings import get_settings
 from core.sql_limits import MAX_INTEGER
 from db import admission
-from db.direct_statement import AsyncDirectStatement, AsyncDirectTransaction
+from db.direct_statement import AsyncDirectStatement, AsyncDirectTransaction, DirectTransaction
 from db.job_resource import job_resource
 from db.models import ACTIVE, Job, JobEvent, JobStatus, WebhookDelivery
 from db.unit_of_work import Writer, dispatch_job, outbox
@@ -562,11 +562,11 @@ async def _submit_admitted(
     submitted, held = await transaction.execute_all(
         [(_submit_statement(as_job=False, lock_owner=True), params), (admission.held_past_the_cap(), counted)]
     )
-    if submitted is None:
+    if not submitted:
         return None
-    job = Job(**JobSnapshot._make(submitted[:_JOB_WIDTH])._asdict())
+    job = Job(**JobSnapshot._make(submitted[0][:_JOB_WIDTH])._asdict())
     outbox(transaction).created.append(spec.name)
-    if held is not None:
+    if held:
         job.held, job.progress = True, admission.HELD_PROGRESS  # as the hold left the row
     else:
         # Admitted already: the statements counted, so the outbox has nothing to decide.
@@ -843,40 +843,78 @@ def finish_job(
     `lock_owner` (a job whose end sends its owner's next held job, in the same transaction): the
     statement also takes the owner's admission lock, and says so in the session
     (admission.OWNER_LOCKED) for `admission.release_held` to read."""
-    params = {"p_output": output, **_answered_params(answered_by)}
-    if streamed is None:
-        job = _step(
-            session,
-            "finish",
-            job_id=job_id,
-            event_type="succeeded",
-            claim=claim,
-            lock_owner=lock_owner,
-            **params,
-        )
-        return _noted_lock(session, job, lock_owner)
-    row = (
-        session.connection()
-        .execute(
-            _statement("finish_streamed", lock_owner),
-            {
-                "p_job": job_id,
-                "p_event_type": "succeeded",
-                "p_event_data": None,
-                "p_streamed": {"delta": streamed},
-                **(claim.params() if claim is not None else _UNCLAIMED),
-                **params,
-            },
-        )
-        .one_or_none()
-    )
+    statement, params = _finish(job_id, output, answered_by, streamed, claim, lock_owner)
+    row = session.connection().execute(statement, params).one_or_none()
     if row is None:
         return None
+    return _noted_lock(session, _finished(session, row, streamed is not None), lock_owner)
+
+
+def finish_and_release(
+    transaction: DirectTransaction,
+    *,
+    job_id: uuid.UUID,
+    output: dict[str, Any],
+    claim: Claim,
+    owner_id: uuid.UUID,
+    route_of: admission.RouteOf,
+    answered_by: tuple[str, str] | None = None,
+    streamed: str | None = None,
+) -> JobSnapshot | None:
+    """`finish_job` with `lock_owner`, then the owner's next held jobs released, as one transaction
+    in one round trip (db/direct_statement.py): for a job that held one of its owner's slots in a
+    capped lane and whose finish writes nothing else (no webhook delivery). None when the finish
+    moved nothing (another delivery holds the job): then nothing was released either."""
+    statement, params = _finish(job_id, output, answered_by, streamed, claim, lock_owner=True)
+    release = {
+        "p_job": job_id,
+        **claim.params(),
+        "p_owner": owner_id,
+        "p_slots": get_settings().llm_slots_per_user,
+    }
+    finished, released = transaction.execute_all(
+        [(statement, params), (admission.released_by_a_finish(), release)]
+    )
+    if not finished:
+        return None
+    job = _finished(transaction, finished[0], streamed is not None)
+    admission.send_released(transaction, released, route_of)
+    return job
+
+
+def _finish(
+    job_id: uuid.UUID,
+    output: dict[str, Any],
+    answered_by: tuple[str, str] | None,
+    streamed: str | None,
+    claim: Claim | None,
+    lock_owner: bool,
+) -> tuple[Any, dict[str, Any]]:
+    """The finishing statement and its parameters (with `streamed`: the output's event first)."""
+    params = {
+        "p_job": job_id,
+        "p_event_type": "succeeded",
+        "p_event_data": None,
+        "p_output": output,
+        **(claim.params() if claim is not None else _UNCLAIMED),
+        **_answered_params(answered_by),
+    }
+    if streamed is None:
+        return _statement("finish", lock_owner), params
+    return _statement("finish_streamed", lock_owner), params | {"p_streamed": {"delta": streamed}}
+
+
+def _finished(writer: Writer, row: Any, streamed: bool) -> JobSnapshot:
+    """The finished job, its events announced (the output's first, when the finish recorded it)."""
     job = JobSnapshot._make(row[:_JOB_WIDTH])
-    output_id, output_at, output_data, event_id, created_at, data = row[_JOB_WIDTH:]
-    _announce(session, job, RecordedEvent(output_id, job.id, "output", output_data, output_at))
-    _announce(session, job, RecordedEvent(event_id, job.id, "succeeded", data, created_at))
-    return _noted_lock(session, job, lock_owner)
+    recorded = row[_JOB_WIDTH:]
+    if streamed:
+        output_id, output_at, output_data = recorded[:3]
+        _announce(writer, job, RecordedEvent(output_id, job.id, "output", output_data, output_at))
+        recorded = recorded[3:]
+    event_id, created_at, data = recorded
+    _announce(writer, job, RecordedEvent(event_id, job.id, "succeeded", data, created_at))
+    return job
 
 
 def _noted_lock(session: Session, job: JobSnapshot | None, lock_owner: bool) -> JobSnapshot | None:

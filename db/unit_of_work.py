@@ -39,7 +39,12 @@ from core.redis_clients import get_async_broker_redis, get_broker_redis
 from core.settings import get_settings
 from core.task_messages import TaskMessage
 from db import admission
-from db.direct_statement import AsyncDirectStatement, AsyncDirectTransaction, DirectStatement
+from db.direct_statement import (
+    AsyncDirectStatement,
+    AsyncDirectTransaction,
+    DirectStatement,
+    DirectTransaction,
+)
 from db.dispatch_stamps import dispatch_stamps, stamp_now
 from db.job_resource import ending_state
 from db.models import Job, JobEvent
@@ -54,7 +59,14 @@ log = logging.getLogger(__name__)
 
 OUTBOX_KEY = "mentorq_outbox"
 # What a transition writes through: a session, or one statement straight on the driver.
-Writer = Session | AsyncSession | DirectStatement | AsyncDirectStatement | AsyncDirectTransaction
+Writer = (
+    Session
+    | AsyncSession
+    | DirectStatement
+    | AsyncDirectStatement
+    | DirectTransaction
+    | AsyncDirectTransaction
+)
 
 
 @dataclass(frozen=True)
@@ -175,6 +187,29 @@ def one_statement() -> Iterator[DirectStatement]:
 
 
 @contextmanager
+def one_transaction() -> Iterator[DirectTransaction]:
+    """`one_statement` for a few prebuilt statements that are one transaction together, sent in one
+    round trip (db/direct_statement.py): a worker's finish that hands its owner's slot on, and the
+    release of the owner's next held jobs (db/jobs.py finish_and_release). Its outbox (live events,
+    the released jobs' messages) is sent after it, as a commit's is; a webhook delivery or a mail is
+    a row a session writes, so neither can come from here."""
+    transaction = DirectTransaction(sync_engine())
+    yield transaction
+    _send(_direct_outbox(transaction))
+
+
+def _direct_outbox(transaction: DirectTransaction | AsyncDirectTransaction) -> Outbox:
+    """What a direct transaction recorded, once it ran: live events and job messages only, the jobs
+    admitted already by its statements."""
+    box = _take(transaction)
+    if box.deliveries or box.mails or any(d.admit_owner is not None for d in box.dispatches):
+        raise UnpublishedCommit(
+            "these statements send no deliveries or mails, nor admit a job: use a session"
+        )
+    return box
+
+
+@contextmanager
 def _committed(session: Session) -> Iterator[Session]:
     try:
         yield session
@@ -286,12 +321,7 @@ async def async_one_transaction() -> AsyncIterator[AsyncDirectTransaction]:
     job message there must not ask to be admitted again."""
     transaction = AsyncDirectTransaction(async_engine())
     yield transaction
-    box = _take(transaction)
-    if box.deliveries or box.mails or any(d.admit_owner is not None for d in box.dispatches):
-        raise UnpublishedCommit(
-            "these statements send no deliveries or mails, nor admit a job: use a session"
-        )
-    await _send_async(box)
+    await _send_async(_direct_outbox(transaction))
 
 
 async def _send_async(box: Outbox) -> None:

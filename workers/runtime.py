@@ -22,6 +22,7 @@ from celery.exceptions import Reject, SoftTimeLimitExceeded
 from opentelemetry.trace import Status, StatusCode
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
 
 from core import lanes, logs, tracing
 from core.channels import job_channel
@@ -31,8 +32,9 @@ from core.redis_clients import get_broker_redis
 from core.settings import get_settings
 from db import admission
 from db import jobs as job_queries
+from db.direct_statement import DirectTransaction
 from db.jobs import JobSnapshot
-from db.unit_of_work import one_statement, unit_of_work
+from db.unit_of_work import one_statement, one_transaction, unit_of_work
 from workers import current_job, pulse
 from workers.celery_app import app
 from workers.deadline import job_deadline
@@ -285,13 +287,36 @@ def _run_claimed(
         # must describe the job as still running (db.jobs.finish_job).
         fold = not (job.webhook_url and "output" in (job.webhook_events or []))
         hands_on = _hands_on_a_slot(ctx, route)
-        alone = fold and not job.webhook_url and not hands_on
+        quiet = fold and not job.webhook_url
+        moved: list[JobSnapshot | None] = []
 
         def finish() -> None:
+            moved.clear()
             with (
                 _SPANS.start_as_current_span("job.finish"),
-                _last_transaction(ctx, keep_output=fold, alone_if_quiet=alone) as (session, streamed),
+                _last_transaction(
+                    ctx,
+                    keep_output=fold,
+                    alone_if_quiet=quiet and not hands_on,
+                    hand_on_if_quiet=quiet and hands_on and ctx.claim is not None,
+                ) as (session, streamed),
             ):
+                if isinstance(session, DirectTransaction):
+                    # the finish with the owner's lock, then the owner's next held jobs released:
+                    # one transaction in one round trip (db/jobs.py)
+                    moved.append(
+                        job_queries.finish_and_release(
+                            session,
+                            job_id=job_id,
+                            output=document,
+                            claim=ctx.claim,
+                            owner_id=ctx.owner_id,
+                            route_of=registered_route,
+                            answered_by=ctx.running.answered_by,
+                            streamed=streamed,
+                        )
+                    )
+                    return
                 job_queries.finish_job(
                     session,
                     job_id=job_id,
@@ -305,6 +330,11 @@ def _run_claimed(
                 )
 
         _once_the_database_answers(ctx, finish)
+        if moved == [None]:
+            # The finish moved nothing (canceled, or taken over) and so took no lock and released
+            # nothing: as after a cancel, the owner's next held job is sent in a transaction that
+            # locks first.
+            _release_held_jobs(ctx)
     except JobCanceled:
         log.info("job %s canceled, or taken over by another delivery, while running; this one stops", job_id)
         _release_held_jobs(ctx)
@@ -418,7 +448,11 @@ def _unreachable(error: OperationalError) -> bool:
 
 @contextlib.contextmanager
 def _last_transaction(
-    ctx: JobContext, *, keep_output: bool = False, alone_if_quiet: bool = False
+    ctx: JobContext,
+    *,
+    keep_output: bool = False,
+    alone_if_quiet: bool = False,
+    hand_on_if_quiet: bool = False,
 ) -> Iterator[tuple[Any, str | None]]:
     """The transaction that ends this delivery of the job, opening with whatever progress and
     output the watcher has not recorded yet (so events stay in order and a fast job pays once).
@@ -430,13 +464,24 @@ def _last_transaction(
     `alone_if_quiet`: the caller's transition writes nothing but its own statement (no webhook
     delivery, no slot to hand on). If nothing but that output is buffered either, the transition
     is the only statement, and it runs in autocommit (db.unit_of_work.one_statement: no BEGIN and
-    COMMIT round trips), as most claims do."""
+    COMMIT round trips), as most claims do.
+
+    `hand_on_if_quiet`: the same, for a finish that hands its owner's slot on. If nothing but that
+    output is buffered, it gets a DirectTransaction (db.unit_of_work.one_transaction) for the
+    finish and the release of the owner's next held jobs, sent together (db/jobs.py
+    finish_and_release), and this sends no release of its own."""
     with ctx.recorder.final() as record_rest:
-        quiet = alone_if_quiet and keep_output and ctx.recorder.nothing_but_output()
-        with one_statement() if quiet else unit_of_work() as session:
+        quiet = keep_output and ctx.recorder.nothing_but_output()
+        if quiet and alone_if_quiet:
+            writer: contextlib.AbstractContextManager[Any] = one_statement()
+        elif quiet and hand_on_if_quiet:
+            writer = one_transaction()
+        else:
+            writer = unit_of_work()
+        with writer as session:
             streamed = record_rest(session, keep_output)
             yield session, streamed
-            if ctx.admitted_lane and not quiet:
+            if ctx.admitted_lane and isinstance(session, Session):
                 admission.release_held(session, owner_id=ctx.owner_id, route_of=registered_route)
 
 

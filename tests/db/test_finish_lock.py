@@ -5,7 +5,9 @@ before the owner's held jobs are read, and held to the transaction's end. On the
 with the lock held by another transaction as a submit's would be.
 
 The API's submit is the other side (db/jobs.py `_submit_admitted`): its count must come after the
-lock, so that a finish that committed while the submit waited is counted as ended."""
+lock, so that a finish that committed while the submit waited is counted as ended. A worker's quiet
+finish sends its release with it (db/jobs.py `finish_and_release`): that release, too, must read
+after the lock, so that it sees a job a submit held while the finish waited."""
 
 from __future__ import annotations
 
@@ -19,10 +21,10 @@ import pytest
 
 from core.settings import get_settings
 from db import admission
-from db.direct_statement import AsyncDirectTransaction
-from db.jobs import Claim, finish_job, submit_job_within_quota
+from db.direct_statement import AsyncDirectTransaction, DirectTransaction
+from db.jobs import Claim, finish_and_release, finish_job, submit_job_within_quota
 from db.models import Job
-from db.session import async_engine, sync_session_factory
+from db.session import async_engine, sync_engine, sync_session_factory
 from db.unit_of_work import outbox, unit_of_work
 from tasks.chat.spec import SPEC as CHAT
 from tests.support.stack import Stack, wait_until
@@ -181,6 +183,26 @@ def _waiting_on_the_lock_beside(stack: Stack, other: psycopg.Connection) -> bool
     )
 
 
+def _waits_for_the_lock_then_runs(
+    stack: Stack, holder: psycopg.Connection, waiter: threading.Thread, seen: dict[str, object]
+) -> None:
+    """Start `waiter`, see its statement wait for the owner's lock `holder` holds, commit `holder`,
+    and see `waiter` end."""
+    try:
+        waiter.start()
+        wait_until(
+            lambda: _waiting_on_the_lock_beside(stack, holder),
+            timeout=60,
+            message="the statement to wait for the owner's lock",
+        )
+        assert "job" not in seen
+        holder.commit()
+        waiter.join(60)
+    finally:
+        holder.close()
+    assert not waiter.is_alive()
+
+
 def test_a_submit_counts_the_lane_after_the_owners_lock(
     running_job: tuple[uuid.UUID, uuid.UUID], on_the_stack: Stack
 ) -> None:
@@ -194,20 +216,9 @@ def test_a_submit_counts_the_lane_after_the_owners_lock(
     finish.execute("UPDATE jobs SET status = 'succeeded', completed_at = now() WHERE id = %s", (job_id,))
     finish.execute("SELECT pg_advisory_xact_lock(hashtextextended(CAST(%s AS text), 7))", (str(owner_id),))
     seen: dict[str, object] = {}
-    submitter = threading.Thread(target=_submit, args=(owner_id, seen))
-    try:
-        submitter.start()
-        wait_until(
-            lambda: _waiting_on_the_lock_beside(on_the_stack, finish),
-            timeout=60,
-            message="the submit to wait for the owner's lock",
-        )
-        assert "job" not in seen
-        finish.commit()
-        submitter.join(60)
-    finally:
-        finish.close()
-    assert not submitter.is_alive()
+    _waits_for_the_lock_then_runs(
+        on_the_stack, finish, threading.Thread(target=_submit, args=(owner_id, seen)), seen
+    )
     job = seen["job"]
     assert isinstance(job, Job) and not job.held
     [(held,)] = on_the_stack.sql("SELECT held FROM jobs WHERE id = %s", job.id)
@@ -238,3 +249,76 @@ def test_a_submit_past_the_owners_slots_is_held_and_one_within_them_is_sent(
         "SELECT count(*) FROM job_events WHERE type = 'queued' AND job_id IN (%s, %s)", sent.id, held.id
     )
     assert events == [(2,)]
+
+
+def _held_job(db: psycopg.Connection, owner_id: uuid.UUID) -> uuid.UUID:
+    """A chat job its submit held past the owner's slots (written on `db`, not committed)."""
+    job_id = uuid.uuid4()
+    db.execute(
+        "INSERT INTO jobs (id, kind, owner_id, status, input, attempts, max_attempts, queue, priority, held) "
+        "VALUES (%s, 'chat', %s, 'queued', '{}', 0, 3, 'llm', 0, true)",
+        (job_id, owner_id),
+    )
+    return job_id
+
+
+def _finish_and_release(
+    job_id: uuid.UUID, owner_id: uuid.UUID, attempt: int, seen: dict[str, object]
+) -> None:
+    """A worker's quiet finish in a capped lane, as workers/runtime.py sends it (its outbox kept)."""
+    transaction = DirectTransaction(sync_engine())
+    seen["job"] = finish_and_release(
+        transaction,
+        job_id=job_id,
+        output={},
+        claim=Claim(attempt, None),
+        owner_id=owner_id,
+        route_of=lambda *_: None,
+    )
+    seen["dispatches"] = [d.job_id for d in outbox(transaction).dispatches]
+
+
+def test_a_finish_releases_the_job_a_submit_held_while_it_waited_for_the_lock(
+    running_job: tuple[uuid.UUID, uuid.UUID], on_the_stack: Stack
+) -> None:
+    """The owner's slots are full, and a submit holds the owner's lock with a job it held,
+    uncommitted. The finish of one of the running jobs waits for the lock; the submit commits. The
+    finish's release, the next statement, must see the held job and send it: a release that read
+    before the lock would leave it held with no finish left to send it."""
+    job_id, owner_id = running_job
+    _running_in_the_lane(on_the_stack, owner_id, get_settings().llm_slots_per_user - 1)
+    submit = psycopg.connect(on_the_stack.database_url.replace("+psycopg", ""))
+    held = _held_job(submit, owner_id)
+    submit.execute("SELECT pg_advisory_xact_lock(hashtextextended(CAST(%s AS text), 7))", (str(owner_id),))
+    seen: dict[str, object] = {}
+    finisher = threading.Thread(target=_finish_and_release, args=(job_id, owner_id, 1, seen))
+    _waits_for_the_lock_then_runs(on_the_stack, submit, finisher, seen)
+    assert isinstance(seen["job"], tuple) and seen["job"].status == "succeeded"  # type: ignore[attr-defined]
+    assert seen["dispatches"] == [held]
+    assert on_the_stack.sql("SELECT held FROM jobs WHERE id = %s", held) == [(False,)]
+
+
+def test_a_finish_that_moves_nothing_releases_nothing(
+    running_job: tuple[uuid.UUID, uuid.UUID], on_the_stack: Stack
+) -> None:
+    """Another delivery's claim (attempt 2) finishes nothing, and so takes no lock: its release lets
+    nothing go even where the owner has room (workers/runtime.py then releases after locking). The
+    owner's lock is held meanwhile, as a submit would, so that the stack's reconciler (which
+    releases held jobs of users with room, under that lock) cannot release the job first."""
+    job_id, owner_id = running_job
+    url = on_the_stack.database_url.replace("+psycopg", "")
+    with psycopg.connect(url) as db:
+        held = _held_job(db, owner_id)
+    other = _holding_the_owners_lock(on_the_stack, owner_id)
+    seen: dict[str, object] = {}
+    finisher = threading.Thread(target=_finish_and_release, args=(job_id, owner_id, 2, seen))
+    try:
+        finisher.start()
+        finisher.join(60)  # it would wait for `other` for as long as `other` lived, had it locked
+        assert not finisher.is_alive()
+        assert on_the_stack.sql("SELECT held FROM jobs WHERE id = %s", held) == [(True,)]
+    finally:
+        other.close()
+    assert seen == {"job": None, "dispatches": []}
+    [(status,)] = on_the_stack.sql("SELECT status FROM jobs WHERE id = %s", job_id)
+    assert status == "running"

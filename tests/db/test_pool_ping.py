@@ -19,7 +19,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from db.direct_statement import AsyncDirectStatement, AsyncDirectTransaction, DirectStatement
+from db.direct_statement import (
+    AsyncDirectStatement,
+    AsyncDirectTransaction,
+    DirectStatement,
+    DirectTransaction,
+)
 from db.session import async_engine, ping_after_idle, sqlalchemy_url, sync_engine
 from db.unit_of_work import one_statement
 from tests.db.test_unit_of_work import queued_job
@@ -214,7 +219,7 @@ def test_pipelined_statements_that_meet_a_connection_the_server_just_ended_fail_
 
     async def run() -> tuple[DBAPIError, list]:
         try:
-            ((pid,), _) = await AsyncDirectTransaction(async_engine()).execute_all(
+            ([(pid,)], _) = await AsyncDirectTransaction(async_engine()).execute_all(
                 [(ended, {}), (text("SELECT 1"), {})]
             )
             end_backend(on_the_stack, pid)
@@ -231,7 +236,7 @@ def test_pipelined_statements_that_meet_a_connection_the_server_just_ended_fail_
 
     failure, again = asyncio.run(run())
     assert failure.connection_invalidated, repr(failure)
-    assert again[1] == (2,)
+    assert again[1] == [(2,)]
 
 
 def test_statements_on_the_driver_against_a_server_that_refuses_fail_as_an_unreachable_database() -> None:
@@ -264,13 +269,20 @@ def test_statements_on_the_driver_against_a_server_that_refuses_fail_as_an_unrea
         await refused_async.dispose()
         return failures
 
+    on_the_worker: list[BaseException] = []
     try:
-        with pytest.raises(BaseException) as on_the_worker:
-            DirectStatement(engine).execute(statement)
+        for run in (
+            lambda: DirectStatement(engine).execute(statement),
+            lambda: DirectTransaction(engine).execute_all([(statement, {}), (statement, {})]),
+        ):
+            try:
+                run()
+            except BaseException as failure:  # noqa: BLE001 - its class is what is asserted
+                on_the_worker.append(failure)
     finally:
         engine.dispose()
-    failures = [on_the_worker.value, *asyncio.run(on_the_api())]
-    assert len(failures) == 3
+    failures = [*on_the_worker, *asyncio.run(on_the_api())]
+    assert len(failures) == 4
     for failure in failures:
         assert isinstance(failure, OperationalError), repr(failure)
         assert runtime._unreachable(failure), repr(failure)

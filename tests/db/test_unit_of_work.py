@@ -351,9 +351,9 @@ def test_statements_sent_together_are_one_transaction(on_the_stack: Stack) -> No
             await async_engine().dispose()  # its connections belong to this event loop
 
     together, failure, after = asyncio.run(run())
-    assert together[1] == (1,)  # held by the statement after the one that took it
+    assert together[1] == [(1,)]  # held by the statement after the one that took it
     assert "division by zero" in str(failure)
-    assert after == [(0,), (0,)]  # the lock let go; the insert rolled back with the failed statement
+    assert after == [[(0,)], [(0,)]]  # the lock let go; the insert rolled back with the failed statement
     assert on_the_stack.sql("SELECT count(*) FROM jobs WHERE id IN (%s, %s)", job_id, rolled_back) == [(0,)]
 
 

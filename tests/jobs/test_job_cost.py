@@ -65,12 +65,18 @@ EXPECTED = {
     # 1 the claim: running, attempt counted, the worker named, its event (one statement, autocommit)
     # 2 the finish: output, succeeded, their events, and the owner's advisory lock for fair
     #   admission (one statement; the lock was a statement of its own until 2026-11-28)
-    # 3 the owner's held jobs to release (fair admission)
+    # 3 the owner's next held jobs released, as many as the owner has room for (none here): the
+    #   count and the release in one statement (db/admission.py released_by_a_finish; until
+    #   2026-11-30 a read of the held jobs, in an ORM transaction)
     # (the chat kind's LLM route is read once per MENTORQ_LLM_ROUTE_CACHE_SECONDS, set to an hour
     # here, so the warm-up jobs read it: workers/llm/routing.py)
     "worker sql statements": 3,
-    # BEGIN and COMMIT of the finish; the claim is one statement in autocommit
-    "worker transaction round trips": 2,
+    # 2 and 3 sent together in one pipeline (db/direct_statement.py DirectTransaction): one round
+    # trip and one implicit transaction
+    "worker pipelines": 1,
+    # none: the claim is autocommit, and the finish's transaction is its pipeline's (BEGIN and
+    # COMMIT of an ORM transaction until 2026-11-30)
+    "worker transaction round trips": 0,
     # the `running` event, the output and `succeeded` events, and the job's end, on its channels
     "worker redis commands": 4,
     # --- the worker's main process: the delivery in the broker ------------------------------------
@@ -221,6 +227,7 @@ def _costs(
         "api transaction round trips": _round_trips(api),
         "api redis commands": _redis_commands(api),
         "worker sql statements": sum(line.kind == "sql" for line in job_thread),
+        "worker pipelines": sum(line.kind == "pipeline" for line in job_thread),
         "worker transaction round trips": _round_trips(job_thread),
         "worker redis commands": _redis_commands(job_thread),
         "delivery redis commands": _delivery_commands([line for line in parent if line.kind == "redis"]),
@@ -333,13 +340,16 @@ def test_no_job_opens_a_redis_connection_of_its_own(counted) -> None:
 # each): its finish releases the held job, publishes it and stamps it sent; then the released job
 # runs. Both jobs' work on the worker, counted together (the window holds nothing else).
 EXPECTED_RELEASE = {
-    # the first job's finish, in one transaction: 1 the finish with the owner's advisory lock, 2 the
-    # owner's held jobs, 3 how many of the owner's jobs hold a slot, 4 the held job released; then
-    # 5 the released job stamped sent (one prebuilt statement in autocommit, db/dispatch_stamps.py);
-    # then the released job: 6 its claim (autocommit), 7 its finish with the lock, 8 held jobs
-    "worker sql statements": 8,
-    # BEGIN and COMMIT of each finish (the stamp and the claim are autocommit)
-    "worker transaction round trips": 4,
+    # the first job's finish, one transaction sent as one pipeline: 1 the finish with the owner's
+    # advisory lock, 2 the owner's next held job released (its count and release in one statement:
+    # the held jobs, the count and the release were three statements until 2026-11-30); then 3 the
+    # released job stamped sent (one prebuilt statement in autocommit, db/dispatch_stamps.py); then
+    # the released job: 4 its claim (autocommit), 5 its finish with the lock, 6 its release (none)
+    "worker sql statements": 6,
+    # each finish's two statements sent together (db/direct_statement.py DirectTransaction)
+    "worker pipelines": 2,
+    # none: each finish's transaction is its pipeline's (BEGIN and COMMIT of each until 2026-11-30)
+    "worker transaction round trips": 0,
     # the first job's output and `succeeded` events and its end (3), the released job onto the
     # broker (LPUSH), the released job's `running`, output and `succeeded` events and its end (4)
     "worker redis commands": 8,
@@ -391,6 +401,7 @@ def test_a_finish_that_releases_a_held_job_costs_what_expected_says(counted, fak
     ]
     costs = {
         "worker sql statements": sum(line.kind == "sql" for line in job_threads),
+        "worker pipelines": sum(line.kind == "pipeline" for line in job_threads),
         "worker transaction round trips": _round_trips(job_threads),
         "worker redis commands": _redis_commands(job_threads),
         "worker rows written": sum(row.role == "worker" for row in rows),
