@@ -191,7 +191,7 @@ def _held_jobs() -> Select[Any]:
         select(Job.id, Job.kind, Job.stage, Job.priority)
         .where(
             Job.owner_id == bindparam("p_owner", type_=Job.owner_id.type),
-            Job.held.is_(True),
+            Job.held,  # as ix_jobs_held is written: `held IS TRUE` would not use it
             Job.status == JobStatus.queued.value,
         )
         .order_by(Job.priority.desc(), Job.created_at)
@@ -301,7 +301,8 @@ def released_by_a_finish() -> Any:
 
 def _held_of(jobs: Any, owner: Any) -> tuple[Any, ...]:
     """The owner's held jobs, in `jobs` (an alias of the table)."""
-    return (jobs.c.owner_id == owner, jobs.c.held.is_(True), jobs.c.status == literal(JobStatus.queued.value))
+    # `held`, as ix_jobs_held is written: PostgreSQL does not take `held IS TRUE` for it (EXPLAIN).
+    return (jobs.c.owner_id == owner, jobs.c.held, jobs.c.status == literal(JobStatus.queued.value))
 
 
 class ReleasedJob(NamedTuple):
@@ -335,12 +336,17 @@ def _released() -> Any:
     )
 
 
+@functools.cache
+def _owners_holding() -> Select[Any]:
+    return (
+        select(Job.owner_id)
+        .where(Job.held, Job.status == JobStatus.queued.value)  # ix_jobs_held (`held`, not IS TRUE)
+        .group_by(Job.owner_id)
+        .limit(bindparam("p_limit", type_=Integer))
+    )
+
+
 def owners_with_held_jobs(session: Session, *, limit: int) -> list[uuid.UUID]:
     """Users with held jobs (the reconciler checks each has no room left)."""
-    rows = session.execute(
-        select(Job.owner_id)
-        .where(Job.held.is_(True), Job.status == JobStatus.queued.value)
-        .group_by(Job.owner_id)
-        .limit(limit)
-    )
+    rows = session.execute(_owners_holding(), {"p_limit": limit})
     return [owner for (owner,) in rows if owner is not None]
