@@ -140,10 +140,12 @@ def main(argv: list[str] | None = None) -> int:
         fake.stop()
     ok = sum(o.ok for o in outcomes)
     lines.append(f"# The job path's profile: {args.label}\n")
+    slots_flag = "" if args.llm_user_slots is None else f" --llm-user-slots {args.llm_user_slots}"
     lines.append(
         f"`python -m benchmarks.profile_job_path --jobs {args.jobs} --clients {args.clients} --label "
-        f"{args.label}` on {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}: {ok}/{len(outcomes)} "
-        f"jobs succeeded in {elapsed:.1f} s; CPU per job: API {1000 * cpu['api'] / len(outcomes):.2f} ms, "
+        f"{args.label}{slots_flag}` on {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}: "
+        f"{ok}/{len(outcomes)} jobs succeeded in {elapsed:.1f} s; "
+        f"CPU per job: API {1000 * cpu['api'] / len(outcomes):.2f} ms, "
         f"llm worker {1000 * cpu['worker'] / len(outcomes):.2f} ms (py-spy at {RATE}/s adds a little).\n"
     )
     for name in pids:
