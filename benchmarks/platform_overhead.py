@@ -2,7 +2,7 @@
 durable PostgreSQL-backed queue), same PostgreSQL, same Redis, same run.
 
     .venv/bin/python -m benchmarks.platform_overhead [--jobs 1000] [--clients 100] [--concurrency 2]
-        [--metrics] [--traces]
+        [--metrics] [--traces] [--llm-user-slots N] [--idempotency-keys]
 
 Starts, on loopback only: embedded PostgreSQL + Redis (migrated), the API under uvicorn, the
 platform's workers (`--topology lanes`: the `llm` lane's threads worker, as production runs it,
@@ -12,7 +12,8 @@ a bare Celery worker serving `benchmarks.bare_tasks` (prefork, as many processes
 
 Platform path: C asyncio clients (httpx.AsyncClient, one shared bearer token) each POST
 /v1/jobs {"kind": "chat", "input": {"prompt": "hi"}} with `Prefer: wait=30`; a 202 (the wait
-ran out) falls back to GET /v1/jobs/{id} with the same Prefer until the job ends. Latency is
+ran out) falls back to GET /v1/jobs/{id} with the same Prefer until the job ends (with
+--idempotency-keys, each POST also carries an Idempotency-Key of its own). Latency is
 client-observed, from sending the POST to holding the finished job. An error is an HTTP
 error, a timeout, or a job that did not end `succeeded`.
 
@@ -61,6 +62,7 @@ import ssl
 import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -148,16 +150,20 @@ def _server_ms(job: dict[str, Any]) -> float | None:
     return (completed - created).total_seconds() * 1000
 
 
-async def _one_job(http: httpx.AsyncClient, *, wait_s: int, job_timeout_s: float) -> Outcome:
+async def _one_job(
+    http: httpx.AsyncClient, *, wait_s: int, job_timeout_s: float, idempotent: bool = False
+) -> Outcome:
     started = time.perf_counter()
     prefer = {"Prefer": f"wait={wait_s}"}
+    # A client that retries safely sends a key of its own with each new job (README: Idempotency-Key).
+    submit_headers = prefer | {"Idempotency-Key": str(uuid.uuid4())} if idempotent else prefer
     fallbacks = 0
 
     def failed(reason: str) -> Outcome:
         return Outcome(time.perf_counter() - started, False, reason, fallbacks)
 
     try:
-        response = await http.post("/v1/jobs", json=CHAT_BODY, headers=prefer)
+        response = await http.post("/v1/jobs", json=CHAT_BODY, headers=submit_headers)
         if response.status_code not in (200, 202):
             return failed(f"POST {response.status_code}")
         job = response.json()
@@ -186,7 +192,14 @@ async def _one_job(http: httpx.AsyncClient, *, wait_s: int, job_timeout_s: float
 
 
 async def _platform_phase(
-    api_url: str, token: str, *, jobs: int, clients: int, wait_s: int, job_timeout_s: float
+    api_url: str,
+    token: str,
+    *,
+    jobs: int,
+    clients: int,
+    wait_s: int,
+    job_timeout_s: float,
+    idempotent: bool = False,
 ) -> tuple[list[Outcome], float]:
     # One connection per client, each its own AsyncClient: one shared pool of 100 connections
     # costs httpcore a scan of every connection per request, and in a run measured that way the
@@ -204,7 +217,9 @@ async def _platform_phase(
 
     async def client(http: httpx.AsyncClient) -> None:
         for _ in todo:
-            outcomes.append(await _one_job(http, wait_s=wait_s, job_timeout_s=job_timeout_s))
+            outcomes.append(
+                await _one_job(http, wait_s=wait_s, job_timeout_s=job_timeout_s, idempotent=idempotent)
+            )
 
     async with contextlib.AsyncExitStack() as opened:
         settings = dict(base_url=api_url, headers=headers, limits=limits, timeout=timeout, verify=tls)
@@ -459,6 +474,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--job-timeout", type=float, default=120.0, help="give up on one job after this many seconds")
     add("--no-beat", action="store_true", help="do not run celery beat (the reconciler)")
     add(
+        "--idempotency-keys",
+        action="store_true",
+        help="each platform job is submitted with an Idempotency-Key of its own, as a client that retries "
+        "safely sends it (the submit then runs through the ORM session: its lock and lookup)",
+    )
+    add(
         "--metrics",
         action="store_true",
         help="count metrics in files, serve them and scrape them every second, as production does",
@@ -525,7 +546,13 @@ def _measure(
 ) -> dict[str, Any]:
     def platform(jobs: int, clients: int) -> tuple[list[Outcome], float]:
         return run_platform(
-            stack.api_url, token, jobs=jobs, clients=clients, wait_s=args.wait, job_timeout_s=args.job_timeout
+            stack.api_url,
+            token,
+            jobs=jobs,
+            clients=clients,
+            wait_s=args.wait,
+            job_timeout_s=args.job_timeout,
+            idempotent=args.idempotency_keys,
         )
 
     def bare(jobs: int, clients: int) -> tuple[list[Outcome], float]:
@@ -956,6 +983,7 @@ def _report(
             "rounds": args.rounds,
             "serial_jobs": args.serial_jobs,
             "prefer_wait_s": args.wait,
+            "idempotency_keys": args.idempotency_keys,
             "beat": not args.no_beat,
             "worker_queues": "llm | cpu,io,maintenance" if args.topology == "lanes" else WORKER_QUEUES,
             "llm": "fake Ollama, token_delay_s=0",
