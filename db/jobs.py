@@ -38,7 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from core import lanes
 from core.jobspec import JobSpec, Route
@@ -204,14 +204,12 @@ def _with_event(
     source: Any,
     data: ColumnElement[Any] | Callable[[CTE], ColumnElement[Any]] = _EVENT_DATA,
     *,
-    as_job: bool = False,
     lock_owner: bool = False,
 ):
     """`source` (selecting or moving one job, RETURNING it) and the INSERT of its event, as one
-    SELECT of the job and the event's id, time and data. `data` may build the event's data in SQL
-    from the job's row as `source` left it. The job comes as its columns (a JobSnapshot's), or
-    `as_job` as a Job of the session (the API's submit: its session keeps the job it answers with).
-    `lock_owner`: the statement also takes the job's owner's admission lock (`_owner_locked`)."""
+    SELECT of the job (its columns, a JobSnapshot's) and the event's id, time and data. `data` may
+    build the event's data in SQL from the job's row as `source` left it. `lock_owner`: the
+    statement also takes the job's owner's admission lock (`_owner_locked`)."""
     job_row = source.cte("job_row")
     event_data = data(job_row) if callable(data) else data
     recorded = (
@@ -220,15 +218,8 @@ def _with_event(
         .returning(EVENTS.c.id, EVENTS.c.created_at, EVENTS.c.data)
         .cte("recorded")
     )
-    if not as_job:
-        found = select(job_row, recorded.c.id, recorded.c.created_at, recorded.c.data).join(recorded, true())
-        return found.join(_owner_locked(job_row), true()) if lock_owner else found
-    return (
-        select(aliased(Job, job_row), recorded.c.id, recorded.c.created_at, recorded.c.data)
-        .select_from(job_row)
-        .join(recorded, true())
-        .execution_options(populate_existing=True)
-    )
+    found = select(job_row, recorded.c.id, recorded.c.created_at, recorded.c.data).join(recorded, true())
+    return found.join(_owner_locked(job_row), true()) if lock_owner else found
 
 
 def _owner_locked(job_row: CTE) -> CTE:
@@ -481,11 +472,12 @@ _SUBMITTED = (
 
 
 @functools.cache
-def _submit_statement(as_job: bool = True, lock_owner: bool = False) -> Any:
-    """The submit: the job and its `queued` event, if the owner is under the cap. `as_job`: the job
-    comes as a Job of the session; else as its columns (a statement run straight on the driver,
-    db/direct_statement.py, which maps no entity). `lock_owner`: it also takes the owner's
-    admission lock once the job is written (db/admission.py)."""
+def _submit_statement(lock_owner: bool = False, keyed: bool = False) -> Any:
+    """The submit: the job (its columns: it runs straight on the driver, db/direct_statement.py,
+    which maps no entity) and its `queued` event, if the owner is under the cap. `lock_owner`: it
+    also takes the owner's admission lock once the job is written (db/admission.py). `keyed`: only
+    while this transaction holds the Idempotency-Key's lock and no job of the owner has the key
+    (`submit_keyed_job`)."""
     active = (
         select(func.count())
         .select_from(Job)
@@ -499,12 +491,16 @@ def _submit_statement(as_job: bool = True, lock_owner: bool = False) -> Any:
     row = select(*(bindparam(f"p_{name}", type_=JOBS.c[name].type) for name in _SUBMITTED)).where(
         active < bindparam("p_cap", type_=Integer)
     )
+    if keyed:
+        # The lock again: a session's advisory locks stack, so this is true once the transaction's
+        # first statement took it, and false while another request with the key holds it.
+        row = row.where(_key_lock(), ~_keyed_job().exists())
     submitted = insert(JOBS).from_select(list(_SUBMITTED), row).returning(*JOBS.c)
-    return _with_event(submitted, as_job=as_job, lock_owner=lock_owner)
+    return _with_event(submitted, lock_owner=lock_owner)
 
 
 async def submit_job_within_quota(
-    session: AsyncSession | AsyncDirectStatement | AsyncDirectTransaction,
+    session: AsyncDirectStatement | AsyncDirectTransaction,
     spec: JobSpec,
     *,
     input: dict[str, Any],
@@ -533,17 +529,15 @@ async def submit_job_within_quota(
         webhook_url=webhook_url,
         webhook_events=webhook_events,
     )
-    params = {f"p_{name}": values[name] for name in _SUBMITTED}
-    params |= {"p_cap": MAX_INTEGER if cap is None else cap, "p_event_type": "queued", "p_event_data": None}
+    params = _submit_params(values, cap)
     if isinstance(session, AsyncDirectTransaction):
         return await _submit_admitted(session, spec, params)
-    direct = isinstance(session, AsyncDirectStatement)
-    row = (await session.execute(_submit_statement(as_job=not direct), params)).one_or_none()
+    row = (await session.execute(_submit_statement(), params)).one_or_none()
     if row is None:
         return None
-    # Straight on the driver the row is the job's columns: a Job outside any session is made of them
-    # (what the API reads and answers with; a session's Job is detached once its autocommit ends).
-    job = Job(**JobSnapshot._make(row[:_JOB_WIDTH])._asdict()) if direct else row[0]
+    # The row is the job's columns: a Job outside any session is made of them (what the API reads
+    # and answers with).
+    job = Job(**JobSnapshot._make(row[:_JOB_WIDTH])._asdict())
     # The `queued` event is not sent live (nobody can be listening yet) and asks for no webhook.
     _dispatch_new(session, spec, job)
     return job
@@ -557,21 +551,128 @@ async def _submit_admitted(
     other jobs in the lane fill their slots. What a submit's commit did through the ORM (the job,
     then the lock, the count and the hold), in two statements: a finish that commits while the
     submit waits for the lock is seen by the count, and one that locks after it sees the job held."""
-    slots = get_settings().llm_slots_per_user
-    counted = {"p_id": params["p_id"], "p_owner": params["p_owner_id"], "p_slots": slots}
     submitted, held = await transaction.execute_all(
-        [(_submit_statement(as_job=False, lock_owner=True), params), (admission.held_past_the_cap(), counted)]
+        [
+            (_submit_statement(lock_owner=True), params),
+            (admission.held_past_the_cap(), _hold_params(params)),
+        ]
     )
     if not submitted:
         return None
-    job = Job(**JobSnapshot._make(submitted[0][:_JOB_WIDTH])._asdict())
+    return _submitted_job(transaction, spec, submitted[0], held=bool(held))
+
+
+def _submit_params(values: dict[str, Any], cap: int | None) -> dict[str, Any]:
+    params = {f"p_{name}": values[name] for name in _SUBMITTED}
+    return params | {
+        "p_cap": MAX_INTEGER if cap is None else cap,
+        "p_event_type": "queued",
+        "p_event_data": None,
+    }
+
+
+def _hold_params(params: dict[str, Any]) -> dict[str, Any]:
+    """`admission.held_past_the_cap`'s, for the job the submit's parameters write."""
+    return {
+        "p_id": params["p_id"],
+        "p_owner": params["p_owner_id"],
+        "p_slots": get_settings().llm_slots_per_user,
+    }
+
+
+def _submitted_job(transaction: AsyncDirectTransaction, spec: JobSpec, row: Any, *, held: bool) -> Job:
+    """The job a direct transaction's submit wrote, its message in the outbox unless it was held.
+    The statements decided its admission (counted, or no cap), so the message asks for none."""
+    job = Job(**JobSnapshot._make(row[:_JOB_WIDTH])._asdict())
     outbox(transaction).created.append(spec.name)
     if held:
         job.held, job.progress = True, admission.HELD_PROGRESS  # as the hold left the row
     else:
-        # Admitted already: the statements counted, so the outbox has nothing to decide.
         dispatch_job(transaction, job_id=job.id, route=spec.route(), priority=job.priority)
     return job
+
+
+class KeyedSubmit(NamedTuple):
+    """What `submit_keyed_job` found: another request with the key in flight, the job the key
+    already names, or the new job (None: the owner is at the cap)."""
+
+    in_flight: bool
+    existing: Job | None
+    job: Job | None
+
+
+def _key_lock() -> Any:
+    """The Idempotency-Key's lock for this transaction (`p_key_lock`: the owner and the key), as
+    the ORM path takes it (api/jobs/service.py): taken at once or not at all."""
+    return func.pg_try_advisory_xact_lock(func.hashtextextended(bindparam("p_key_lock", type_=Text), 0))
+
+
+def _keyed_job() -> Select[Any]:
+    """The owner's job that has the key, if any (uq_jobs_owner_idempotency_key)."""
+    return select(*JOBS.c).where(
+        JOBS.c.owner_id == bindparam("p_owner_id", type_=JOBS.c.owner_id.type),
+        JOBS.c.idempotency_key == bindparam("p_idempotency_key", type_=JOBS.c.idempotency_key.type),
+    )
+
+
+@functools.cache
+def _keyed_statements() -> tuple[Any, Any]:
+    return select(_key_lock().label("locked")), _keyed_job()
+
+
+async def submit_keyed_job(
+    transaction: AsyncDirectTransaction,
+    spec: JobSpec,
+    *,
+    key_lock: str,
+    input: dict[str, Any],
+    owner_id: uuid.UUID,
+    cap: int | None,
+    idempotency_key: str,
+    priority: int = 0,
+    job_id: uuid.UUID | None = None,
+    request_fingerprint: str | None = None,
+    webhook_url: str | None = None,
+    webhook_events: list[str] | None = None,
+) -> KeyedSubmit:
+    """A submit with an Idempotency-Key as one transaction in one round trip (issue 63), where the
+    ORM took BEGIN, the key's lock, the lookup, the job and COMMIT: the key's lock; then the job the
+    key names, read after the lock (a request with the key that committed meanwhile is seen); then
+    the job, written only if the lock is held and the key names none; and in a lane admitted per
+    user, the hold (`_submit_admitted`). Statements cannot branch inside a pipeline, so each later
+    one carries its own conditions."""
+    values = _queued(
+        spec,
+        job_id=job_id,
+        input=input,
+        owner_id=owner_id,
+        session_id=None,
+        priority=priority,
+        idempotency_key=idempotency_key,
+        request_fingerprint=request_fingerprint,
+        webhook_url=webhook_url,
+        webhook_events=webhook_events,
+    )
+    params = _submit_params(values, cap) | {"p_key_lock": key_lock}
+    capped = admission.may_hold(spec.queue)
+    locking, lookup = _keyed_statements()
+    statements = [
+        (locking, params),
+        (lookup, params),
+        (_submit_statement(lock_owner=capped, keyed=True), params),
+    ]
+    if capped:
+        statements.append((admission.held_past_the_cap(), _hold_params(params)))
+    locked, existing, submitted, *held = await transaction.execute_all(statements)
+    if not locked[0][0]:
+        return KeyedSubmit(in_flight=True, existing=None, job=None)
+    if existing:
+        return KeyedSubmit(False, Job(**JobSnapshot._make(existing[0])._asdict()), None)
+    if not submitted:
+        return KeyedSubmit(False, None, None)
+    return KeyedSubmit(
+        False, None, _submitted_job(transaction, spec, submitted[0], held=bool(held and held[0]))
+    )
 
 
 def _admitted(queue: str, owner_id: uuid.UUID | None) -> uuid.UUID | None:
@@ -640,11 +741,6 @@ def active_jobs_of_kind(session: Session, *, kind: str) -> int:
     return session.execute(
         select(func.count()).select_from(Job).where(Job.kind == kind, Job.status.in_(tuple(ACTIVE)))
     ).scalar_one()
-
-
-async def find_job_by_idempotency_key(session: AsyncSession, *, owner_id: uuid.UUID, key: str) -> Job | None:
-    result = await session.execute(select(Job).where(Job.owner_id == owner_id, Job.idempotency_key == key))
-    return result.scalar_one_or_none()
 
 
 async def get_job(session: AsyncSession, *, job_id: uuid.UUID, owner_id: uuid.UUID | None) -> Job | None:

@@ -17,7 +17,6 @@ from typing import Any
 
 from pydantic import ValidationError
 from redis.exceptions import RedisError
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import ProblemError, field_path
@@ -99,26 +98,6 @@ async def submit_job(
     if request.webhook is not None:
         check_webhook_url(str(request.webhook))
     fingerprint = request_fingerprint(request)
-
-    if idempotency_key is not None:
-        # Serialize requests with the same key; a second one while the first is in flight is refused.
-        lock_key = func.hashtextextended(f"{owner.id}:{idempotency_key}", 0)
-        if not (await session.execute(select(func.pg_try_advisory_xact_lock(lock_key)))).scalar():
-            raise ProblemError(
-                409, "idempotency_request_in_flight", "a request with this Idempotency-Key is in flight"
-            )
-        existing = await job_queries.find_job_by_idempotency_key(
-            session, owner_id=owner.id, key=idempotency_key
-        )
-        if existing is not None:
-            if existing.request_fingerprint != fingerprint:
-                raise ProblemError(
-                    422,
-                    "idempotency_key_reused",
-                    "this Idempotency-Key was used with a different request body",
-                )
-            return existing, False
-
     submitted = {
         "cap": job_cap(owner),
         "job_id": job_id,
@@ -131,17 +110,32 @@ async def submit_job(
         "webhook_events": request.webhook_events_filter or (["completed"] if request.webhook else None),
     }
     if idempotency_key is None:
-        # Nothing to look up beside the submit: its statements are the whole transaction, run
-        # straight on the driver (issue 63). One statement (the job, its event and the quota's count)
-        # in autocommit; in a lane admitted per user, that with the owner's lock, then the hold,
-        # sent together in one round trip.
+        # The submit's statements are the whole transaction, run straight on the driver (issue 63).
+        # One statement (the job, its event and the quota's count) in autocommit; in a lane admitted
+        # per user, that with the owner's lock, then the hold, sent together in one round trip.
         direct = async_one_transaction if admission.may_hold(kind.route().queue) else async_one_statement
         async with direct() as alone:
             job = await job_queries.submit_job_within_quota(alone, kind, **submitted)
     else:
-        job = await job_queries.submit_job_within_quota(session, kind, **submitted)
-        if job is not None:
-            await commit_async(session)
+        # Requests with the same key are serialized by the key's lock: a second one while the first
+        # is in flight is refused; one after it gets the first's job. In one round trip too.
+        async with async_one_transaction() as alone:
+            keyed = await job_queries.submit_keyed_job(
+                alone, kind, key_lock=f"{owner.id}:{idempotency_key}", **submitted
+            )
+        if keyed.in_flight:
+            raise ProblemError(
+                409, "idempotency_request_in_flight", "a request with this Idempotency-Key is in flight"
+            )
+        if keyed.existing is not None:
+            if keyed.existing.request_fingerprint != fingerprint:
+                raise ProblemError(
+                    422,
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was used with a different request body",
+                )
+            return keyed.existing, False
+        job = keyed.job
     if job is None:
         raise await refuse_over_quota(session, user=owner)
     return job, True

@@ -153,6 +153,30 @@ def test_a_user_at_the_job_cap_gets_429_while_another_user_s_job_runs(fair_api: 
         assert busy.post("/v1/jobs", json={"kind": "debug.sleep", "input": {}}).status_code == 202
 
 
+def test_a_keyed_submit_at_the_job_cap_is_refused_and_leaves_its_key_free(
+    fair_api: str, stack: Stack
+) -> None:
+    """A submit with an Idempotency-Key (one pipelined transaction, db/jobs.py submit_keyed_job) at
+    the cap gets the same 429 as a plain one and writes nothing: once there is room, the same key
+    makes the job, and a replay of it finds that job."""
+    with register(fair_api) as busy:
+        slow = {"kind": "debug.sleep", "input": {"seconds": 3, "steps": 3}}
+        filling = [busy.post("/v1/jobs", json=slow).json() for _ in range(2)]
+        key = {"Idempotency-Key": "at-the-cap"}
+        assert_problem(busy.post("/v1/jobs", json=slow, headers=key), 429, "too_many_jobs")
+        count = "SELECT count(*) FROM jobs WHERE owner_id = %s AND idempotency_key = 'at-the-cap'"
+        assert stack.sql(count, busy.user_id) == [(0,)]
+        for job in filling:
+            busy.get(f"/v1/jobs/{job['id']}", headers={"Prefer": "wait=30"})
+        made = busy.post("/v1/jobs", json=slow, headers=key)
+        replayed = busy.post("/v1/jobs", json=slow, headers=key)
+        assert made.status_code == 202, made.text
+        assert (
+            replayed.json()["id"] == made.json()["id"] and replayed.headers["Idempotent-Replayed"] == "true"
+        )
+        assert stack.sql(count, busy.user_id) == [(1,)]
+
+
 def test_users_may_not_take_the_admins_priorities(fair_client: ApiClient, stack: Stack) -> None:
     response = fair_client.post("/v1/jobs", json={"kind": "debug.sleep", "input": {}, "priority": 9})
     body = assert_problem(response, 422, "priority_reserved")

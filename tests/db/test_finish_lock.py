@@ -22,7 +22,7 @@ import pytest
 from core.settings import get_settings
 from db import admission
 from db.direct_statement import AsyncDirectTransaction, DirectTransaction
-from db.jobs import Claim, finish_and_release, finish_job, submit_job_within_quota
+from db.jobs import Claim, finish_and_release, finish_job, submit_job_within_quota, submit_keyed_job
 from db.models import Job
 from db.session import async_engine, sync_engine, sync_session_factory
 from db.unit_of_work import outbox, unit_of_work
@@ -157,15 +157,21 @@ def _running_in_the_lane(stack: Stack, owner_id: uuid.UUID, count: int) -> list[
     return ids
 
 
-def _submit(owner_id: uuid.UUID, seen: dict[str, object]) -> None:
-    """The API's submit of a chat job, as api/jobs/service.py sends it (its outbox kept, not sent)."""
+def _submit(owner_id: uuid.UUID, seen: dict[str, object], key: str | None = None) -> None:
+    """The API's submit of a chat job, as api/jobs/service.py sends it (its outbox kept, not sent);
+    with `key`, as it sends one with an Idempotency-Key (`seen["keyed"]`: what it found)."""
 
     async def run() -> None:
         try:
             transaction = AsyncDirectTransaction(async_engine())
-            seen["job"] = await submit_job_within_quota(
-                transaction, CHAT, input={"prompt": "next"}, owner_id=owner_id, cap=None
-            )
+            submitted = {"input": {"prompt": "next"}, "owner_id": owner_id, "cap": None}
+            if key is None:
+                seen["job"] = await submit_job_within_quota(transaction, CHAT, **submitted)
+            else:
+                keyed = await submit_keyed_job(
+                    transaction, CHAT, key_lock=f"{owner_id}:{key}", idempotency_key=key, **submitted
+                )
+                seen["keyed"], seen["job"] = keyed, keyed.job
             seen["dispatches"] = outbox(transaction).dispatches
         finally:
             await async_engine().dispose()  # its connections belong to this event loop
@@ -249,6 +255,53 @@ def test_a_submit_past_the_owners_slots_is_held_and_one_within_them_is_sent(
         "SELECT count(*) FROM job_events WHERE type = 'queued' AND job_id IN (%s, %s)", sent.id, held.id
     )
     assert events == [(2,)]
+
+
+def test_a_keyed_submit_is_held_past_the_owners_slots_and_its_replay_finds_the_held_job(
+    running_job: tuple[uuid.UUID, uuid.UUID], on_the_stack: Stack
+) -> None:
+    """A submit with an Idempotency-Key (db/jobs.py `submit_keyed_job`: the key's lock, the key's
+    job, the job, the hold, in one transaction) is admitted as a plain one is; the same key again
+    writes nothing and finds the job the key names, held as it was."""
+    _, owner_id = running_job
+    _running_in_the_lane(on_the_stack, owner_id, get_settings().llm_slots_per_user - 2)  # one slot left
+    first: dict[str, object] = {}
+    _submit(owner_id, first, key="first")
+    second: dict[str, object] = {}
+    _submit(owner_id, second, key="second")
+    sent, held = first["job"], second["job"]
+    assert isinstance(sent, Job) and isinstance(held, Job)
+    assert not sent.held and [d.job_id for d in first["dispatches"]] == [sent.id]  # type: ignore[attr-defined]
+    assert held.held and second["dispatches"] == []
+    again: dict[str, object] = {}
+    _submit(owner_id, again, key="second")
+    keyed = again["keyed"]
+    assert keyed.existing is not None and keyed.existing.id == held.id and keyed.existing.held  # type: ignore[attr-defined]
+    assert again["job"] is None and again["dispatches"] == []
+    keys = on_the_stack.sql(
+        "SELECT idempotency_key, count(*) FROM jobs WHERE owner_id = %s AND idempotency_key IS NOT NULL "
+        "GROUP BY idempotency_key",
+        owner_id,
+    )
+    assert dict(keys) == {"first": 1, "second": 1}
+
+
+def test_a_keyed_submit_while_another_holds_the_key_writes_nothing(
+    running_job: tuple[uuid.UUID, uuid.UUID], on_the_stack: Stack
+) -> None:
+    """Another request with the key is in flight (its transaction holds the key's lock): every
+    statement of the pipeline sees it, so nothing is written and the key stays free."""
+    _, owner_id = running_job
+    with psycopg.connect(on_the_stack.database_url.replace("+psycopg", "")) as other:
+        other.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{owner_id}:busy",))
+        seen: dict[str, object] = {}
+        _submit(owner_id, seen, key="busy")
+    keyed = seen["keyed"]
+    assert keyed.in_flight and keyed.existing is None and keyed.job is None  # type: ignore[attr-defined]
+    assert seen["dispatches"] == []
+    assert on_the_stack.sql(
+        "SELECT count(*) FROM jobs WHERE idempotency_key = 'busy' AND owner_id = %s", owner_id
+    ) == [(0,)]
 
 
 def _held_job(db: psycopg.Connection, owner_id: uuid.UUID) -> uuid.UUID:

@@ -1,4 +1,6 @@
-"""Idempotency-Key as the IETF draft says: replay, mismatch (422) and in-flight (409)."""
+"""Idempotency-Key as the IETF draft says: replay, mismatch (422) and in-flight (409). Such a submit
+is one pipelined transaction on the driver (db/jobs.py submit_keyed_job); its admission in a capped
+lane is tested in tests/db/test_finish_lock.py, its quota in tests/api/test_fair_use.py."""
 
 from __future__ import annotations
 
@@ -41,5 +43,8 @@ def test_a_request_in_flight_with_the_same_key_is_409(client: ApiClient, stack: 
         )
         response = client.post("/v1/jobs", json=BODY, headers={"Idempotency-Key": "in-flight"})
         assert response.status_code == 409 and response.json()["code"] == "idempotency_request_in_flight"
-    # Once the first request is gone, the key works.
+    # The refused request wrote nothing; once the first request is gone, the key works.
+    count = "SELECT count(*) FROM jobs WHERE owner_id = %s AND idempotency_key = 'in-flight'"
+    assert stack.sql(count, client.user_id) == [(0,)]
     assert client.post("/v1/jobs", json=BODY, headers={"Idempotency-Key": "in-flight"}).status_code == 202
+    assert stack.sql(count, client.user_id) == [(1,)]

@@ -29,6 +29,7 @@ from __future__ import annotations
 import collections
 import os
 import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -265,8 +266,9 @@ def counted(fake_ollama: FakeOllama):
         yield platform, probe, worker.pid
 
 
-def _one_job(platform, client, broker: redis.Redis) -> str:
-    response = client.post("/v1/jobs", json={"kind": "chat", "input": {"prompt": "hi"}})
+def _one_job(platform, client, broker: redis.Redis, *, keyed: bool = False) -> str:
+    headers = {"Idempotency-Key": uuid.uuid4().hex} if keyed else {}
+    response = client.post("/v1/jobs", json={"kind": "chat", "input": {"prompt": "hi"}}, headers=headers)
     assert response.status_code == 202, response.text
     job = response.json()["id"]
     deadline = 600  # generous: the chat kind's own time limit ends a stuck job long before
@@ -287,16 +289,18 @@ def _one_job(platform, client, broker: redis.Redis) -> str:
     return job
 
 
-def _counted_jobs(platform, probe: Path, jobs: int) -> tuple[list[Line], list[Row], str]:
+def _counted_jobs(
+    platform, probe: Path, jobs: int, *, keyed: bool = False
+) -> tuple[list[Line], list[Row], str]:
     """A new account's WARM_UP_JOBS jobs, then `jobs` more: what those sent, the rows they wrote,
-    and the last one's id."""
+    and the last one's id. `keyed`: each submitted with an Idempotency-Key of its own."""
     broker = redis.Redis.from_url(platform.redis.url)
     with register(platform.api_url) as client:
         for _ in range(WARM_UP_JOBS):
-            _one_job(platform, client, broker)
+            _one_job(platform, client, broker, keyed=keyed)
         marks, row_mark = _read(probe), _row_mark(platform)
         for _ in range(jobs):
-            job = _one_job(platform, client, broker)
+            job = _one_job(platform, client, broker, keyed=keyed)
         return _since(probe, marks), _rows_since(platform, probe, row_mark), job
 
 
@@ -320,6 +324,34 @@ def test_one_instant_job_costs_what_expected_says(counted) -> None:
     # output event is then its, not the finish's): the rows are exact once that is counted.
     expected = EXPECTED | {"worker rows written": EXPECTED["worker rows written"] + watcher["sql statements"]}
     assert costs == expected, f"one instant job now costs {costs}\nwhat was sent:\n{report}"
+
+
+# The API's side of one instant job submitted with an Idempotency-Key (the worker's is the same as
+# above). Until 2026-11-30 an ORM transaction: BEGIN, the key's lock, the lookup, the job, the
+# owner's lock, the count, COMMIT.
+EXPECTED_KEYED = {
+    # 1 the key's lock (taken at once or not at all), 2 the owner's job with the key, if any, read
+    # after the lock, 3 the job and its `queued` event, written only under the key's lock and if the
+    # key names no job, with the owner's lock, 4 the hold, 5 the dispatch stamp (db/jobs.py
+    # submit_keyed_job)
+    "api sql statements": 5,
+    # 1 to 4 sent together: one round trip, one implicit transaction (AsyncDirectTransaction)
+    "api pipelines": 1,
+    "api transaction round trips": 0,
+    # the submit rate limit's window; the task onto the broker
+    "api redis commands": 2,
+    # the job, its `queued` event, the job again by the stamp
+    "api rows written": 3,
+}
+
+
+def test_a_keyed_submit_costs_what_expected_keyed_says(counted) -> None:
+    platform, probe, worker_pid = counted
+    lines, rows, _ = _counted_jobs(platform, probe, 1, keyed=True)
+    costs, seen = _costs(lines, worker_pid, 0, rows)
+    api_costs = {name: costs[name] for name in EXPECTED_KEYED}
+    report = "\n".join(f"    {s}" for s in seen["api"] + seen["rows written"])
+    assert api_costs == EXPECTED_KEYED, f"a keyed submit now costs {api_costs}\nwhat was sent:\n{report}"
 
 
 def test_no_job_opens_a_redis_connection_of_its_own(counted) -> None:
