@@ -517,19 +517,18 @@ async def submit_job_within_quota(
     already has `cap` queued or running jobs (None: no cap). The quota is counted by the statement
     that inserts (a count and an insert were two round trips); as before, two submits at the same
     instant at the cap's edge can both pass, since neither sees the other's uncommitted row."""
-    values = _queued(
+    params = _submit_params(
         spec,
+        cap,
         job_id=job_id,
         input=input,
         owner_id=owner_id,
-        session_id=None,
         priority=priority,
         idempotency_key=idempotency_key,
         request_fingerprint=request_fingerprint,
         webhook_url=webhook_url,
         webhook_events=webhook_events,
     )
-    params = _submit_params(values, cap)
     if isinstance(session, AsyncDirectTransaction):
         return await _submit_admitted(session, spec, params)
     row = (await session.execute(_submit_statement(), params)).one_or_none()
@@ -562,7 +561,21 @@ async def _submit_admitted(
     return _submitted_job(transaction, spec, submitted[0], held=bool(held))
 
 
-def _submit_params(values: dict[str, Any], cap: int | None) -> dict[str, Any]:
+# What a submit leaves out, as submit_job_within_quota's defaults say.
+_SUBMIT_DEFAULTS = {
+    "priority": 0,
+    "idempotency_key": None,
+    "request_fingerprint": None,
+    "webhook_url": None,
+    "webhook_events": None,
+}
+
+
+def _submit_params(
+    spec: JobSpec, cap: int | None, *, job_id: uuid.UUID | None, **columns: Any
+) -> dict[str, Any]:
+    """The submit statement's parameters: the new job's columns, the cap, its `queued` event."""
+    values = _queued(spec, job_id=job_id, session_id=None, **(_SUBMIT_DEFAULTS | columns))
     params = {f"p_{name}": values[name] for name in _SUBMITTED}
     return params | {
         "p_cap": MAX_INTEGER if cap is None else cap,
@@ -625,35 +638,18 @@ async def submit_keyed_job(
     spec: JobSpec,
     *,
     key_lock: str,
-    input: dict[str, Any],
-    owner_id: uuid.UUID,
     cap: int | None,
-    idempotency_key: str,
-    priority: int = 0,
     job_id: uuid.UUID | None = None,
-    request_fingerprint: str | None = None,
-    webhook_url: str | None = None,
-    webhook_events: list[str] | None = None,
+    **submitted: Any,
 ) -> KeyedSubmit:
     """A submit with an Idempotency-Key as one transaction in one round trip (issue 63), where the
     ORM took BEGIN, the key's lock, the lookup, the job and COMMIT: the key's lock; then the job the
     key names, read after the lock (a request with the key that committed meanwhile is seen); then
     the job, written only if the lock is held and the key names none; and in a lane admitted per
     user, the hold (`_submit_admitted`). Statements cannot branch inside a pipeline, so each later
-    one carries its own conditions."""
-    values = _queued(
-        spec,
-        job_id=job_id,
-        input=input,
-        owner_id=owner_id,
-        session_id=None,
-        priority=priority,
-        idempotency_key=idempotency_key,
-        request_fingerprint=request_fingerprint,
-        webhook_url=webhook_url,
-        webhook_events=webhook_events,
-    )
-    params = _submit_params(values, cap) | {"p_key_lock": key_lock}
+    one carries its own conditions. `submitted`: the job's columns, as `submit_job_within_quota`
+    takes them (`idempotency_key` among them); `key_lock`: the owner and the key."""
+    params = _submit_params(spec, cap, job_id=job_id, **submitted) | {"p_key_lock": key_lock}
     capped = admission.may_hold(spec.queue)
     locking, lookup = _keyed_statements()
     statements = [
