@@ -615,8 +615,9 @@ class KeyedSubmit(NamedTuple):
 
 
 def _key_lock() -> Any:
-    """The Idempotency-Key's lock for this transaction (`p_key_lock`: the owner and the key), as
-    the ORM path takes it (api/jobs/service.py): taken at once or not at all."""
+    """The Idempotency-Key's lock for this transaction (`p_key_lock`: "<owner id>:<key>"), taken at
+    once or not at all; the same lock whatever takes it (tests/jobs/test_idempotency.py holds it as
+    a request in flight would)."""
     return func.pg_try_advisory_xact_lock(func.hashtextextended(bindparam("p_key_lock", type_=Text), 0))
 
 
@@ -659,15 +660,15 @@ async def submit_keyed_job(
     ]
     if capped:
         statements.append((admission.held_past_the_cap(), _hold_params(params)))
-    locked, existing, submitted, *held = await transaction.execute_all(statements)
+    locked, existing, written, *held = await transaction.execute_all(statements)
     if not locked[0][0]:
         return KeyedSubmit(in_flight=True, existing=None, job=None)
     if existing:
         return KeyedSubmit(False, Job(**JobSnapshot._make(existing[0])._asdict()), None)
-    if not submitted:
+    if not written:
         return KeyedSubmit(False, None, None)
     return KeyedSubmit(
-        False, None, _submitted_job(transaction, spec, submitted[0], held=bool(held and held[0]))
+        False, None, _submitted_job(transaction, spec, written[0], held=bool(held and held[0]))
     )
 
 
