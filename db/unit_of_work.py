@@ -316,9 +316,10 @@ async def async_one_statement() -> AsyncIterator[AsyncDirectStatement]:
 @asynccontextmanager
 async def async_one_transaction() -> AsyncIterator[AsyncDirectTransaction]:
     """`async_one_statement` for a few prebuilt statements that are one transaction together, sent
-    in one round trip (db/direct_statement.py): the API's submit into a lane admitted per user, whose
-    statements decide the job's admission themselves (db/jobs.py). Its outbox is sent after it; a
-    job message there must not ask to be admitted again."""
+    in one round trip (db/direct_statement.py): the API's submit into a lane admitted per user, and
+    any submit with an Idempotency-Key, whose statements decide the job's admission themselves
+    (db/jobs.py). Its outbox is sent after it; a job message there must not ask to be admitted
+    again."""
     transaction = AsyncDirectTransaction(async_engine())
     yield transaction
     await _send_async(_direct_outbox(transaction))
