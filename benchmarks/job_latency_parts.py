@@ -8,7 +8,7 @@ The same stack as `platform_overhead --topology lanes` (the API, the llm lane's 
 2 slots, beat, the fake Ollama answering at once). One client sends the chat job `{"prompt": "hi"}`
 with `Prefer: wait=30`, one after another. Each job's parts, from its row (PostgreSQL's `now()`,
 which is the start of the writing transaction) and the llm worker's log (Celery's `received` and
-`succeeded in` lines, millisecond stamps):
+`succeeded in` lines, millisecond stamps, which the worker writes with MENTORQ_LOG_EACH_TASK=true):
 
 - created -> received: the API's transaction from its start to its commit, the message's LPUSH,
   and Celery's delivery to the worker;
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             ollama_url=fake.url,
             llm_provider="ollama",
             keep=args.keep,
-            extra_env={"MENTORQ_LLM_USER_SLOTS": "0"},
+            extra_env={"MENTORQ_LLM_USER_SLOTS": "0", "MENTORQ_LOG_EACH_TASK": "true"},
         ) as stack:
             token = start_platform_for(stack, overhead_args(["--jobs", "1"]))
             run_platform(stack.api_url, token, jobs=args.warmup, clients=1, wait_s=30, job_timeout_s=60)

@@ -1024,6 +1024,16 @@ class Settings(BaseSettings):
             "`console`"
         ),
     )
+    # Celery's own line for each task received and each finished (workers/signals.py): off unless asked.
+    log_each_task: bool = Field(
+        False,
+        alias="MENTORQ_LOG_EACH_TASK",
+        description=(
+            "`true`: workers also write Celery's two INFO lines for every task (`Task … received`,"
+            " `Task … succeeded in …s`). Off by default: a job's events record the same moments, and"
+            " the lines cost a busy worker CPU; a task's failure is written either way"
+        ),
+    )
     # LTI 1.3 (api/lti/): the tool's signing key, PEM. Unset: the /lti routes answer 503
     # `lti_not_configured`. Rotating: the new key here, the old one as the retiring key (still
     # published in the JWKS, never signing) until every platform has fetched the new set.

@@ -29,7 +29,7 @@ from core.catalog import OLLAMA_PREFIX
 from core.channels import worker_key
 from core.metrics import processes
 from core.redis_clients import get_broker_redis, reset_redis
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from db.session import reset_engines
 from workers import metrics_endpoint, pulse
 
@@ -300,11 +300,29 @@ def _log_lines_from_the_start(**_: object) -> None:
     logs.configure(get_settings())
 
 
+# Celery's line for each task it receives and each it finishes ("Task … received", "… succeeded in
+# …s: None"), both at INFO: two lines a job that say less than the job's own events, most of a busy
+# worker's log (619 bytes a job in JSON) and 30-80 µs of its CPU a job (benchmarks.task_lines).
+# Above INFO these loggers still write a task's failure, rejection or internal error.
+TASK_LINE_LOGGERS = ("celery.worker.strategy", "celery.app.trace")
+
+
 @setup_logging.connect
 def _log_lines(loglevel=None, **_: object) -> None:
     # Connected, so Celery leaves logging to us: the worker's, beat's and their tasks' records go
     # through the root logger in the configured format (core/logs.py).
-    logs.configure(get_settings(), level=loglevel or logging.INFO)
+    settings = get_settings()
+    logs.configure(settings, level=loglevel or logging.INFO)
+    # Before the worker builds its consumer's strategies and its tasks' tracers, which ask once
+    # whether INFO is on (and then skip even building the lines' arguments).
+    choose_task_lines(settings)
+
+
+def choose_task_lines(settings: Settings) -> None:
+    """Celery's per-task lines written as the process's level allows (MENTORQ_LOG_EACH_TASK), or
+    only from WARNING up."""
+    for name in TASK_LINE_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if settings.log_each_task else logging.WARNING)
 
 
 @worker_ready.connect

@@ -26,6 +26,7 @@ from tests.support.fake_ollama import FakeOllama
 from tests.support.metrics import scraped as metrics_of
 from tests.support.receiver import Receiver
 from tests.support.stack import METRICS_TOKEN, Stack, free_port, stop_process, wait_until
+from workers.signals import TASK_LINE_LOGGERS
 
 REPO = Path(__file__).resolve().parents[2]
 PROMETHEUS = shutil.which("prometheus")
@@ -299,6 +300,10 @@ def test_every_process_writes_json_lines_naming_the_job_and_its_user(metered: di
     stopped = [r for r in records["worker"] if r.get("job_id") == canceled["id"]]
     assert stopped, "no line of the worker names the canceled job"
     assert {(r["kind"], r["user_id"]) for r in stopped} == {("debug.sleep", known_run["user_id"])}
+    # Celery's own line for each task it received and finished is off by default
+    # (MENTORQ_LOG_EACH_TASK): the worker ran the chats and wrote none of them.
+    per_task = [r for r in records["worker"] if r["logger"] in TASK_LINE_LOGGERS and r["level"] == "INFO"]
+    assert not per_task, per_task[:2]
     # uvicorn's access lines are JSON too, and a signed-in request's names its user.
     access = [r for r in records["api"] if r["logger"] == "uvicorn.access"]
     assert any(r.get("user_id") == known_run["user_id"] for r in access), access[:3]
