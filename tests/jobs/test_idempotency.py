@@ -21,6 +21,16 @@ def test_same_key_and_body_returns_the_original_job(client: ApiClient, stack: St
     assert stack.sql("SELECT count(*) FROM jobs WHERE owner_id = %s", client.user_id)[0][0] == 1
 
 
+def test_only_a_keyed_submit_keeps_its_request_s_fingerprint(client: ApiClient, stack: Stack) -> None:
+    keyed = client.post("/v1/jobs", json=BODY, headers={"Idempotency-Key": "order-fp"}).json()["id"]
+    plain = client.post("/v1/jobs", json=BODY).json()["id"]
+    fingerprints = dict(
+        stack.sql("SELECT id::text, request_fingerprint FROM jobs WHERE id IN (%s, %s)", keyed, plain)
+    )
+    assert len(fingerprints[keyed]) == 64  # a sha256, hex
+    assert fingerprints[plain] is None  # never compared: nothing can replay a job without a key
+
+
 def test_same_key_with_another_body_is_422(client: ApiClient) -> None:
     client.post("/v1/jobs", json=BODY, headers={"Idempotency-Key": "order-2"})
     other = client.post(
