@@ -172,6 +172,10 @@ def test_a_relative_redirect_back_to_the_same_host_is_only_not_followed(
 
 # --- slow, silent and greedy receivers ------------------------------------------------------------
 
+# A delivery cut at its 1 s deadline ends well before this; the receivers below would hold it 30 s
+# or more. Loose on purpose: a loaded CI machine may keep the test process waiting for a core.
+CUT_WELL_BEFORE_S = 10.0
+
 
 def test_a_hanging_receiver_times_out_as_retry(receiver) -> None:
     rx = receiver(hang)
@@ -180,7 +184,7 @@ def test_a_hanging_receiver_times_out_as_retry(receiver) -> None:
     elapsed = time.monotonic() - started
     assert result.outcome == "retry" and result.status_code is None
     assert "webhook_timeout" in (result.error or "")
-    assert 0.9 <= elapsed < 2.0
+    assert 0.9 <= elapsed < CUT_WELL_BEFORE_S
 
 
 def test_a_receiver_dripping_its_body_is_cut_at_the_deadline(receiver) -> None:
@@ -188,7 +192,7 @@ def test_a_receiver_dripping_its_body_is_cut_at_the_deadline(receiver) -> None:
     started = time.monotonic()
     result = deliver(rx.url, BODY, signed(), timeout_s=1.0, allow_private=True)
     elapsed = time.monotonic() - started
-    assert 0.9 <= elapsed < 2.0
+    assert 0.9 <= elapsed < CUT_WELL_BEFORE_S
     assert (result.outcome, result.status_code) == ("success", 200)  # the status line arrived in time
     assert 0 < len(result.response_excerpt or "") < 30
 
@@ -198,7 +202,7 @@ def test_a_receiver_dripping_its_status_line_is_cut_at_the_deadline(receiver) ->
     started = time.monotonic()
     result = deliver(rx.url, BODY, signed(), timeout_s=1.0, allow_private=True)
     elapsed = time.monotonic() - started
-    assert 0.9 <= elapsed < 2.0
+    assert 0.9 <= elapsed < CUT_WELL_BEFORE_S
     assert (result.outcome, result.status_code) == ("retry", None)
     assert "webhook_timeout" in (result.error or "")
 
