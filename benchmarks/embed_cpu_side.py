@@ -36,24 +36,17 @@ import json
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-CARRIED_CHUNKS = Path(".gpu-carry/chunks.json.gz")
+from benchmarks.gpu_embed import CHUNKS, note_chunks
+
 DIMS = 384
 REPEATS = 3  # the best of three runs of each feeding (after one warm-up)
 
 
 def chunks(docs: int) -> list[str]:
     """The chunks benchmarks.gpu_embed carries, or the same notes made here."""
-    if CARRIED_CHUNKS.exists():
-        groups = json.loads(gzip.decompress(CARRIED_CHUNKS.read_bytes()))
-    else:
-        from benchmarks.ingestion import markdown_document, platform_chunk_texts
-
-        groups = platform_chunk_texts(
-            [(f"notes-{i:03d}.md", markdown_document(i).encode()) for i in range(docs)]
-        )
+    groups = json.loads(gzip.decompress(CHUNKS.read_bytes())) if CHUNKS.exists() else note_chunks(docs)
     return [text for group in groups[:docs] for text in group]
 
 

